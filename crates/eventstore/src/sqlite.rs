@@ -1,0 +1,287 @@
+//! SQLite statements of the store (embedded single-node mode: one process, one writer).
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::{SerializedEvent, SerializedSnapshot};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use crate::appender::{AppendRequest, BatchOutcome};
+use crate::outbox::{headers_from_json, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
+use crate::postgres::latest_snapshots;
+use crate::record::LogEntry;
+use crate::store::{to_u64, Lease, OutboxClaim};
+use crate::StoreError;
+
+/// Rows per multi-row INSERT; 11 columns each stays well under SQLite's 32766 variables.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+fn json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|err| StoreError::Corrupt(format!("{what}: {err}")))
+}
+
+pub(crate) async fn write_batch(
+    pool: &SqlitePool,
+    batch: &[AppendRequest],
+) -> Result<BatchOutcome, StoreError> {
+    let total: usize = batch.iter().map(|r| r.events.len()).sum();
+    let total_i64 =
+        i64::try_from(total).map_err(|_| StoreError::Corrupt("batch too large".into()))?;
+    let mut tx = pool.begin().await?;
+    let head: i64 = sqlx::query_scalar(
+        "UPDATE mom_log_head SET position = position + ?1 WHERE id = 1 RETURNING position",
+    )
+    .bind(total_i64)
+    .fetch_one(&mut *tx)
+    .await?;
+    let first = head - total_i64 + 1;
+
+    let rows: Vec<(i64, usize, &crate::record::NewEvent)> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(index, request)| request.events.iter().map(move |e| (index, e)))
+        .enumerate()
+        .map(|(offset, (index, e))| (first + offset as i64, index, e))
+        .collect();
+
+    let mut inserted = std::collections::HashSet::with_capacity(total);
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
+             event_type, event_version, payload, metadata, event_time, recorded_time) ",
+        );
+        query.push_values(chunk, |mut row, (position, _, e)| {
+            row.push_bind(*position)
+                .push_bind(e.event_id.to_string())
+                .push_bind(e.aggregate_type.as_str())
+                .push_bind(e.aggregate_id.as_str())
+                .push_bind(e.sequence)
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.event_version.as_str())
+                .push_bind(json_text(&e.payload))
+                .push_bind(json_text(&e.metadata))
+                .push_bind(e.event_time)
+                .push_bind(e.recorded_time);
+        });
+        query.push(
+            " ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
+        );
+        let positions: Vec<i64> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+        inserted.extend(positions);
+    }
+    if inserted.len() != total {
+        let mut conflicting: Vec<usize> = rows
+            .iter()
+            .filter(|(p, _, _)| !inserted.contains(p))
+            .map(|(_, index, _)| *index)
+            .collect();
+        conflicting.dedup();
+        tx.rollback().await?;
+        return Ok(BatchOutcome::Conflicts(conflicting));
+    }
+
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO mom_outbox (position, lane, topic, msg_key, payload, headers) ",
+        );
+        query.push_values(chunk, |mut row, (position, _, e)| {
+            row.push_bind(*position)
+                .push_bind(i64::from(lane_of(&e.outbox.key)))
+                .push_bind(e.outbox.topic.as_str())
+                .push_bind(e.outbox.key.as_str())
+                .push_bind(e.outbox.payload.as_slice())
+                .push_bind(json_text(&headers_to_json(&e.outbox.headers)));
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+
+    for snapshot in latest_snapshots(batch) {
+        sqlx::query(
+            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, payload) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+             last_sequence = excluded.last_sequence, snapshot_version = excluded.snapshot_version, \
+             payload = excluded.payload",
+        )
+        .bind(&snapshot.aggregate_type)
+        .bind(&snapshot.aggregate_id)
+        .bind(snapshot.last_sequence)
+        .bind(snapshot.snapshot_version)
+        .bind(json_text(&snapshot.payload))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(BatchOutcome::Committed)
+}
+
+pub(crate) async fn load_events(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    after: i64,
+) -> Result<Vec<SerializedEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT sequence, event_type, event_version, payload, metadata FROM mom_events \
+         WHERE aggregate_type = ?1 AND aggregate_id = ?2 AND sequence > ?3 ORDER BY sequence",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(after)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let sequence: i64 = row.try_get("sequence")?;
+            let payload: String = row.try_get("payload")?;
+            let metadata: String = row.try_get("metadata")?;
+            Ok(SerializedEvent {
+                aggregate_id: aggregate_id.to_owned(),
+                sequence: usize::try_from(sequence)
+                    .map_err(|_| StoreError::Corrupt(format!("sequence {sequence}")))?,
+                aggregate_type: aggregate_type.to_owned(),
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: parse_json(&payload, "event payload")?,
+                metadata: parse_json(&metadata, "event metadata")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn load_snapshot(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Option<SerializedSnapshot>, StoreError> {
+    let row = sqlx::query(
+        "SELECT last_sequence, snapshot_version, payload FROM mom_snapshots \
+         WHERE aggregate_type = ?1 AND aggregate_id = ?2",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let last_sequence: i64 = row.try_get("last_sequence")?;
+    let snapshot_version: i64 = row.try_get("snapshot_version")?;
+    let payload: String = row.try_get("payload")?;
+    Ok(Some(SerializedSnapshot {
+        aggregate_id: aggregate_id.to_owned(),
+        aggregate: parse_json(&payload, "snapshot")?,
+        current_sequence: usize::try_from(last_sequence)
+            .map_err(|_| StoreError::Corrupt(format!("snapshot sequence {last_sequence}")))?,
+        current_snapshot: usize::try_from(snapshot_version)
+            .map_err(|_| StoreError::Corrupt(format!("snapshot version {snapshot_version}")))?,
+    }))
+}
+
+fn log_entry(row: &SqliteRow) -> Result<LogEntry, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    let event_id: String = row.try_get("event_id")?;
+    let payload: String = row.try_get("event_payload")?;
+    let metadata: String = row.try_get("metadata")?;
+    let headers: String = row.try_get("headers")?;
+    let event_time: DateTime<Utc> = row.try_get("event_time")?;
+    let recorded_time: DateTime<Utc> = row.try_get("recorded_time")?;
+    Ok(LogEntry {
+        position: to_u64(position)?,
+        event_id: Uuid::parse_str(&event_id)
+            .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: to_u64(sequence)?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: parse_json(&payload, "event payload")?,
+        metadata: parse_json(&metadata, "event metadata")?,
+        event_time,
+        recorded_time,
+        message: OutboxMessage {
+            topic: row.try_get("topic")?,
+            key: row.try_get("msg_key")?,
+            payload: row.try_get("message")?,
+            headers: headers_from_json(&parse_json(&headers, "outbox headers")?)?,
+        },
+    })
+}
+
+pub(crate) async fn read_log(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
+         e.event_version, e.payload AS event_payload, e.metadata, e.event_time, e.recorded_time, \
+         o.topic, o.msg_key, o.payload AS message, o.headers \
+         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
+         WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(log_entry).collect()
+}
+
+pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<OutboxClaim, StoreError> {
+    // One process owns a SQLite store, so one relay reads without holding the write lock while
+    // it publishes (holding it would stall every command).
+    let rows = sqlx::query(
+        "SELECT position, topic, msg_key, payload, headers FROM mom_outbox \
+         WHERE published_at IS NULL ORDER BY position LIMIT ?1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let records = rows
+        .into_iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let headers: String = row.try_get("headers")?;
+            Ok(OutboxRecord {
+                position: to_u64(position)?,
+                topic: row.try_get("topic")?,
+                key: row.try_get("msg_key")?,
+                payload: row.try_get("payload")?,
+                headers: headers_from_json(&parse_json(&headers, "outbox headers")?)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(OutboxClaim {
+        records,
+        lease: Lease::Sqlite(pool.clone()),
+    })
+}
+
+pub(crate) async fn complete_claim(
+    pool: &SqlitePool,
+    published: &[i64],
+    failed: &[(u64, String)],
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let now = Utc::now();
+    for position in published {
+        sqlx::query("UPDATE mom_outbox SET published_at = ?2 WHERE position = ?1")
+            .bind(position)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (position, error) in failed {
+        sqlx::query(
+            "UPDATE mom_outbox SET attempts = attempts + 1, last_error = ?2 WHERE position = ?1",
+        )
+        .bind(crate::store::to_i64(*position)?)
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The event store handle: connection, migrations, reads, and the outbox API the relay uses.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use cqrs_es::persist::{SerializedEvent, SerializedSnapshot};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::appender::Appender;
+use crate::outbox::OutboxRecord;
+use crate::record::{LogEntry, NewEvent, NewSnapshot};
+use crate::{postgres, sqlite, StoreError};
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections in the pool (reads and the appender share it).
+    pub max_connections: u32,
+    /// Largest number of events the appender writes in one transaction.
+    pub max_batch_events: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            max_batch_events: 1024,
+        }
+    }
+}
+
+/// The database behind the store.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Postgres, for deployments; several processes may share it.
+    Postgres(PgPool),
+    /// SQLite, for the embedded single-node default; one process at a time.
+    Sqlite(SqlitePool),
+}
+
+/// Handle to the event store; cheap to clone, all clones share one pool and one appender.
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    backend: Backend,
+    appender: Appender,
+    appender_task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl EventStore {
+    /// Connects to `url` (`postgres://...` or `sqlite:path`), runs the migrations and starts the
+    /// appender.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.clamp(1, 8))
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl {
+                url: url.to_owned(),
+            });
+        };
+        let (appender, task) = Appender::start(backend.clone(), options.max_batch_events);
+        Ok(Self {
+            backend,
+            appender,
+            appender_task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
+        })
+    }
+
+    /// Returns the database behind the store, for read models that live in the same database.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Appends events (all of one aggregate, contiguous sequences) and an optional snapshot, with
+    /// their outbox rows, atomically. Returns [`StoreError::Conflict`] when another writer appended
+    /// one of these sequences first.
+    pub(crate) async fn append(
+        &self,
+        events: Vec<NewEvent>,
+        snapshot: Option<NewSnapshot>,
+    ) -> Result<(), StoreError> {
+        self.appender.append(events, snapshot).await
+    }
+
+    /// Returns the events of one aggregate with a sequence above `after`, in order.
+    pub async fn load_events(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        after: u64,
+    ) -> Result<Vec<SerializedEvent>, StoreError> {
+        let after = to_i64(after)?;
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                postgres::load_events(pool, aggregate_type, aggregate_id, after).await
+            }
+            Backend::Sqlite(pool) => {
+                sqlite::load_events(pool, aggregate_type, aggregate_id, after).await
+            }
+        }
+    }
+
+    /// Returns the snapshot of one aggregate, if any.
+    pub async fn load_snapshot(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                postgres::load_snapshot(pool, aggregate_type, aggregate_id).await
+            }
+            Backend::Sqlite(pool) => {
+                sqlite::load_snapshot(pool, aggregate_type, aggregate_id).await
+            }
+        }
+    }
+
+    /// Returns the position of the last committed event (0 when empty).
+    pub async fn head(&self) -> Result<u64, StoreError> {
+        let head: i64 = match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar("SELECT position FROM mom_log_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT position FROM mom_log_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        to_u64(head)
+    }
+
+    /// Returns up to `limit` log entries with a position above `after`, in position order.
+    pub async fn read_log(&self, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+        let after = to_i64(after)?;
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::read_log(pool, after, i64::from(limit)).await,
+            Backend::Sqlite(pool) => sqlite::read_log(pool, after, i64::from(limit)).await,
+        }
+    }
+
+    /// Claims up to `limit` unpublished outbox rows in position order. On Postgres, rows are locked
+    /// (`FOR UPDATE SKIP LOCKED`) by lane, so several relays can run and each key stays in order;
+    /// the claim holds its transaction until [`OutboxClaim::complete`].
+    pub async fn claim_outbox(&self, limit: u32) -> Result<OutboxClaim, StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::claim_outbox(pool, i64::from(limit)).await,
+            Backend::Sqlite(pool) => sqlite::claim_outbox(pool, i64::from(limit)).await,
+        }
+    }
+
+    /// Returns the number of outbox rows not yet published.
+    pub async fn outbox_backlog(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM mom_outbox WHERE published_at IS NULL";
+        let count: i64 = match &self.backend {
+            Backend::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Backend::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        };
+        to_u64(count)
+    }
+
+    /// Closes the store. When this is the last handle, waits until every queued append is
+    /// written and closes the pool; otherwise the other handles keep working.
+    pub async fn close(self) {
+        let Self {
+            backend,
+            appender,
+            appender_task,
+        } = self;
+        drop(appender);
+        let Ok(task) = std::sync::Arc::try_unwrap(appender_task) else {
+            return;
+        };
+        if let Some(task) = task.into_inner().ok().flatten() {
+            let _ = task.await;
+        }
+        match backend {
+            Backend::Postgres(pool) => pool.close().await,
+            Backend::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Unpublished outbox rows claimed by one relay.
+#[derive(Debug)]
+pub struct OutboxClaim {
+    pub(crate) records: Vec<OutboxRecord>,
+    pub(crate) lease: Lease,
+}
+
+#[derive(Debug)]
+pub(crate) enum Lease {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(SqlitePool),
+}
+
+impl OutboxClaim {
+    /// Returns the claimed rows in position order.
+    pub fn records(&self) -> &[OutboxRecord] {
+        &self.records
+    }
+
+    /// Marks `published` rows as published and records the error of `failed` ones (they stay
+    /// pending and are claimed again), then releases the claim.
+    pub async fn complete(
+        self,
+        published: &[u64],
+        failed: &[(u64, String)],
+    ) -> Result<(), StoreError> {
+        let published: Vec<i64> = published
+            .iter()
+            .map(|p| to_i64(*p))
+            .collect::<Result<_, _>>()?;
+        match self.lease {
+            Lease::Postgres(tx) => postgres::complete_claim(tx, &published, failed).await,
+            Lease::Sqlite(pool) => sqlite::complete_claim(&pool, &published, failed).await,
+        }
+    }
+}
+
+pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{value} does not fit in i64")))
+}
+
+pub(crate) fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative value {value}")))
+}

@@ -1,0 +1,395 @@
+//! One suite, two backends: every case runs against a fresh Postgres database and a fresh SQLite
+//! file.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent};
+use mom_eventstore::{
+    AggregateStore, CommandMetadata, EncodeError, EventStore, OutboxEncoder, OutboxMessage,
+    PendingEvent, SqlEventRepository, StoreOptions,
+};
+use serde::{Deserialize, Serialize};
+
+/// A counter: the smallest aggregate that shows lost or doubled updates.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Counter {
+    value: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum CounterEvent {
+    Incremented { by: u64 },
+}
+
+impl DomainEvent for CounterEvent {
+    fn event_type(&self) -> String {
+        "Incremented".to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("counter error")]
+struct CounterError;
+
+impl Aggregate for Counter {
+    const TYPE: &'static str = "counter";
+    type Command = u64;
+    type Event = CounterEvent;
+    type Error = CounterError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        by: u64,
+        _: &(),
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), CounterError> {
+        sink.write(CounterEvent::Incremented { by }, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: CounterEvent) {
+        let CounterEvent::Incremented { by } = event;
+        self.value += by;
+    }
+}
+
+/// Encodes the JSON payload as the message; an aggregate id starting with "poison" gets an empty
+/// topic, which the outbox table refuses, to make a transaction fail after the event insert.
+struct JsonEncoder;
+
+impl OutboxEncoder for JsonEncoder {
+    fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
+        let topic = if event.aggregate_id.starts_with("poison") {
+            String::new()
+        } else {
+            "mom.test.v1".to_owned()
+        };
+        Ok(OutboxMessage {
+            topic,
+            key: event.aggregate_id.to_owned(),
+            payload: event.payload.to_string().into_bytes(),
+            headers: vec![
+                ("ce_id".to_owned(), event.event_id.to_string()),
+                ("ce_type".to_owned(), event.event_type.to_owned()),
+            ],
+        })
+    }
+}
+
+enum Db {
+    Postgres(mom_testkit::TestDatabase),
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+}
+
+async fn open(kind: &str) -> (EventStore, Db) {
+    match kind {
+        "postgres" => {
+            let db = mom_testkit::TestDatabase::create().await.unwrap();
+            let store = EventStore::connect(&db.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            (store, Db::Postgres(db))
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("events.db").display());
+            let store = EventStore::connect(&url, &StoreOptions::default())
+                .await
+                .unwrap();
+            (store, Db::Sqlite(dir))
+        }
+    }
+}
+
+async fn cleanup(store: EventStore, db: Db) {
+    store.close().await;
+    if let Db::Postgres(db) = db {
+        db.drop_database().await.unwrap();
+    }
+}
+
+fn repository(store: &EventStore) -> SqlEventRepository {
+    SqlEventRepository::new(store.clone(), Arc::new(JsonEncoder))
+}
+
+fn event(id: &str, sequence: usize, by: u64) -> SerializedEvent {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000 + sequence as i64, 0).unwrap();
+    let metadata = CommandMetadata::new("tester", at).to_map();
+    SerializedEvent::new(
+        id.to_owned(),
+        sequence,
+        Counter::TYPE.to_owned(),
+        "Incremented".to_owned(),
+        "1".to_owned(),
+        serde_json::json!({"Incremented": {"by": by}}),
+        serde_json::to_value(metadata).unwrap(),
+    )
+}
+
+async fn concurrent_writers_lose_and_double_nothing(kind: &str) {
+    let (store, db) = open(kind).await;
+    let cqrs = Arc::new(CqrsFramework::new(
+        AggregateStore::<Counter>::new(repository(&store), 1),
+        vec![],
+        (),
+    ));
+    let writers = (0..100).map(|_| {
+        let cqrs = cqrs.clone();
+        tokio::spawn(async move {
+            let mut conflicts = 0u32;
+            loop {
+                match cqrs.execute("counter-1", 1).await {
+                    Ok(()) => return conflicts,
+                    Err(AggregateError::AggregateConflict) => conflicts += 1,
+                    Err(err) => panic!("unexpected error: {err}"),
+                }
+            }
+        })
+    });
+    let conflicts: u32 = futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .sum();
+    let events = repository(&store)
+        .get_events::<Counter>("counter-1")
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 100, "every writer's event is stored once");
+    let sequences: Vec<usize> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=100).collect::<Vec<_>>());
+    let snapshot = repository(&store)
+        .get_snapshot::<Counter>("counter-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(snapshot.aggregate, serde_json::json!({"value": 100}));
+    assert_eq!(snapshot.current_sequence, 100);
+    let log = store.read_log(0, 1000).await.unwrap();
+    let positions: Vec<u64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(
+        positions,
+        (1..=100).collect::<Vec<_>>(),
+        "the log is gap-free"
+    );
+    assert_eq!(store.head().await.unwrap(), 100);
+    // With 100 writers racing on one aggregate, conflicts must have happened and been retried.
+    assert!(
+        conflicts > 0,
+        "no conflict was provoked, the test proves nothing"
+    );
+    cleanup(store, db).await;
+}
+
+async fn read_back_gives_exactly_what_was_written(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    let written = vec![
+        event("a-1", 1, 3),
+        event("a-1", 2, 4),
+        event("a-1", 3, u64::MAX),
+    ];
+    repo.persist::<Counter>(&written, None).await.unwrap();
+    let read = repo.get_events::<Counter>("a-1").await.unwrap();
+    assert_eq!(read, written);
+    let last = repo.get_last_events::<Counter>("a-1", 1).await.unwrap();
+    assert_eq!(last, written[1..].to_vec());
+    let log = store.read_log(0, 10).await.unwrap();
+    assert_eq!(log.len(), 3);
+    for (entry, event) in log.iter().zip(&written) {
+        assert_eq!(entry.payload, event.payload);
+        assert_eq!(entry.metadata, event.metadata);
+        assert_eq!(entry.sequence as usize, event.sequence);
+        assert_eq!(entry.message.topic, "mom.test.v1");
+        assert_eq!(entry.message.key, "a-1");
+        assert_eq!(
+            entry.message.payload,
+            event.payload.to_string().into_bytes()
+        );
+        assert_eq!(
+            entry.message.headers[0],
+            ("ce_id".to_owned(), entry.event_id.to_string())
+        );
+        assert_eq!(entry.event_id.get_version_num(), 7, "event ids are UUID v7");
+        assert_eq!(
+            entry.event_time,
+            chrono::DateTime::from_timestamp(1_700_000_000 + event.sequence as i64, 0).unwrap()
+        );
+    }
+    cleanup(store, db).await;
+}
+
+async fn conflicting_append_is_an_optimistic_lock_error(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    let first = [event("c-1", 1, 1)];
+    repo.persist::<Counter>(&first, None).await.unwrap();
+    let err = repo
+        .persist::<Counter>(&[event("c-1", 1, 2), event("c-1", 2, 2)], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PersistenceError::OptimisticLockError),
+        "{err:?}"
+    );
+    let events = repo.get_events::<Counter>("c-1").await.unwrap();
+    assert_eq!(events, first.to_vec(), "the losing append wrote nothing");
+    assert_eq!(store.head().await.unwrap(), 1);
+    cleanup(store, db).await;
+}
+
+async fn failing_transaction_leaves_neither_event_nor_outbox_row(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    repo.persist::<Counter>(&[event("ok-1", 1, 1)], None)
+        .await
+        .unwrap();
+    // Appends in flight together share a transaction; the poisoned one must fail alone.
+    let poison = [event("poison-1", 1, 1), event("poison-1", 2, 1)];
+    let ok = [event("ok-2", 1, 1)];
+    let (poisoned, healthy) = tokio::join!(
+        repo.persist::<Counter>(&poison, None),
+        repo.persist::<Counter>(&ok, None),
+    );
+    assert!(poisoned.is_err());
+    healthy.unwrap();
+    assert!(repo
+        .get_events::<Counter>("poison-1")
+        .await
+        .unwrap()
+        .is_empty());
+    let log = store.read_log(0, 10).await.unwrap();
+    let ids: Vec<&str> = log.iter().map(|e| e.aggregate_id.as_str()).collect();
+    assert_eq!(ids, vec!["ok-1", "ok-2"]);
+    assert_eq!(
+        log.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        2,
+        "no outbox row for the failed append"
+    );
+    cleanup(store, db).await;
+}
+
+async fn snapshot_is_written_with_events_and_used_on_load(kind: &str) {
+    let (store, db) = open(kind).await;
+    let cqrs = CqrsFramework::new(
+        AggregateStore::<Counter>::new(repository(&store), 2),
+        vec![],
+        (),
+    );
+    for by in 1..=5 {
+        cqrs.execute("s-1", by).await.unwrap();
+    }
+    let repo = repository(&store);
+    let snapshot = repo.get_snapshot::<Counter>("s-1").await.unwrap().unwrap();
+    // Every second event: the last snapshot is at sequence 4 (1+2+3+4).
+    assert_eq!(snapshot.aggregate, serde_json::json!({"value": 10}));
+    assert_eq!(snapshot.current_sequence, 4);
+    assert_eq!(snapshot.current_snapshot, 2);
+    // Loading takes the snapshot plus event 5, and a new command builds on it.
+    cqrs.execute("s-1", 100).await.unwrap();
+    let snapshot = repo.get_snapshot::<Counter>("s-1").await.unwrap().unwrap();
+    assert_eq!(snapshot.aggregate, serde_json::json!({"value": 115}));
+    assert_eq!(snapshot.current_sequence, 6);
+    // A replay from the events gives the same state as the snapshot.
+    let replayed: u64 = repo
+        .get_events::<Counter>("s-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.payload["Incremented"]["by"].as_u64().unwrap())
+        .sum();
+    assert_eq!(replayed, 115);
+    cleanup(store, db).await;
+}
+
+async fn outbox_claim_marks_only_published_rows(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    for i in 1..=5 {
+        repo.persist::<Counter>(&[event(&format!("o-{i}"), 1, 1)], None)
+            .await
+            .unwrap();
+    }
+    let claim = store.claim_outbox(3).await.unwrap();
+    let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
+    assert_eq!(positions, vec![1, 2, 3]);
+    claim
+        .complete(&[1, 2], &[(3, "broker said no".to_owned())])
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 3);
+    let claim = store.claim_outbox(10).await.unwrap();
+    let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
+    assert_eq!(
+        positions,
+        vec![3, 4, 5],
+        "failed rows are claimed again, in order"
+    );
+    claim.complete(&positions, &[]).await.unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    cleanup(store, db).await;
+}
+
+async fn log_pages_in_position_order(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    let mut expected = HashMap::new();
+    for i in 0..50 {
+        let id = format!("p-{}", i % 7);
+        let seq = expected.entry(id.clone()).or_insert(0usize);
+        *seq += 1;
+        repo.persist::<Counter>(&[event(&id, *seq, 1)], None)
+            .await
+            .unwrap();
+    }
+    let mut after = 0;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.read_log(after, 8).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        seen.extend(page.iter().map(|e| e.position));
+    }
+    assert_eq!(seen, (1..=50).collect::<Vec<_>>());
+    cleanup(store, db).await;
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$case("postgres").await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$case("sqlite").await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    concurrent_writers_lose_and_double_nothing,
+    read_back_gives_exactly_what_was_written,
+    conflicting_append_is_an_optimistic_lock_error,
+    failing_transaction_leaves_neither_event_nor_outbox_row,
+    snapshot_is_written_with_events_and_used_on_load,
+    outbox_claim_marks_only_published_rows,
+    log_pages_in_position_order,
+);

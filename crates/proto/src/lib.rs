@@ -1,0 +1,28 @@
+//! Generated protobuf messages and gRPC stubs for the platform's public contract in `proto/`,
+//! plus the conversions between `chrono` time and `prost_types::Timestamp`.
+//!
+//! Invariant: no domain logic. Services map their domain types to these messages.
+
+pub mod time;
+
+/// Protobuf descriptor set of every file in `proto/`, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mom_descriptor.bin"));
+
+/// `mom.common.v1`: event metadata and shared types.
+pub mod common {
+    /// Version 1 of the common contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.common.v1.rs"));
+    }
+}
+
+/// `mom.production.v1`: production events and the production gRPC service.
+pub mod production {
+    /// Version 1 of the production contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.production.v1.rs"));
+    }
+}

@@ -1,0 +1,136 @@
+//! A real Kafka-protocol broker process (`tansu`) on a free loopback port.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::process::{Child, Command};
+
+/// A running `tansu` broker with SQLite storage in its own directory, so its data survives a
+/// `kill -9` and a restart on the same port.
+#[derive(Debug)]
+pub struct Broker {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    binary: PathBuf,
+}
+
+impl Broker {
+    /// Starts a broker on a free port. Fails when the `tansu` binary cannot be found (install it
+    /// with `cargo install --locked tansu --features dynostore,libsql`, or set `MOM_TANSU_BIN`).
+    pub async fn start() -> anyhow::Result<Self> {
+        let binary = find_binary()?;
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("data"))?;
+        let port = crate::free_port()?;
+        let mut broker = Self {
+            child: None,
+            port,
+            dir,
+            binary,
+        };
+        broker.spawn().await?;
+        Ok(broker)
+    }
+
+    /// Returns the bootstrap servers string for clients.
+    pub fn bootstrap_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker with SIGKILL, as a crash would.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.start_kill()?;
+            child.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill().await?;
+        self.spawn().await
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("broker.log"))?;
+        let child = Command::new(&self.binary)
+            .arg("broker")
+            .arg("--listener-url")
+            .arg(&url)
+            .arg("--advertised-listener-url")
+            .arg(&url)
+            .arg("--storage-engine")
+            .arg("sqlite://data/tansu.db")
+            .current_dir(self.dir.path())
+            .env_remove("CLUSTER_ID")
+            .env_remove("STORAGE_ENGINE")
+            .env_remove("LISTENER_URL")
+            .env_remove("ADVERTISED_LISTENER_URL")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "tansu exited with {status} before listening; log: {}",
+                        self.log()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "tansu did not listen on port {} within 30 s; log: {}",
+                    self.port,
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Returns the broker's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+}
+
+fn find_binary() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("MOM_TANSU_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("tansu"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cargo/bin/tansu"));
+    }
+    candidates
+        .into_iter()
+        .find(|path| path.is_file())
+        .context("the Kafka-protocol broker `tansu` is not installed: run `cargo install --locked tansu --features dynostore,libsql` (the README's test command does this) or set MOM_TANSU_BIN")
+}

@@ -1,0 +1,17 @@
+//! Test harness shared by the workspace's integration tests: a fresh Postgres database per
+//! test, and a real Kafka-protocol broker (`tansu`) started on a free loopback port.
+//!
+//! Invariant: a component that cannot be had fails the test with a message that says how to get
+//! it; nothing here skips.
+
+mod broker;
+mod postgres;
+
+pub use broker::Broker;
+pub use postgres::TestDatabase;
+
+/// Returns a free loopback port (bound then released; good enough for a test's own processes).
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
