@@ -1,0 +1,241 @@
+//! The consumer helper: a consumer group that hands each message to a handler, commits only after
+//! the handler succeeded, skips redelivered event ids, and sends what it cannot handle to the
+//! topic's dead-letter topic and goes on.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::dedup::RecentIds;
+use crate::envelope::{header, CE_ID, DLQ_ERROR, DLQ_ORIGIN};
+use crate::topics::dlq_topic;
+use crate::BusError;
+
+/// Configuration of one consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Kafka bootstrap servers.
+    pub bootstrap_servers: String,
+    /// Consumer group id; instances of one projection share it and split the partitions.
+    pub group_id: String,
+    /// Topics to subscribe to.
+    pub topics: Vec<String>,
+    /// Event ids remembered for de-duplication.
+    pub dedup_capacity: usize,
+    /// Longest wait between retries of a message whose handler failed transiently.
+    pub max_backoff: Duration,
+}
+
+impl ConsumerConfig {
+    /// Returns defaults for the given servers, group and topics.
+    pub fn new(
+        bootstrap_servers: impl Into<String>,
+        group_id: impl Into<String>,
+        topics: Vec<String>,
+    ) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            group_id: group_id.into(),
+            topics,
+            dedup_capacity: 100_000,
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One message as the handler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusMessage {
+    /// Topic it came from.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Key (the aggregate id).
+    pub key: Option<String>,
+    /// Value (protobuf).
+    pub payload: Vec<u8>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Event id from the `ce_id` header.
+    pub event_id: Uuid,
+}
+
+/// Why a handler did not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never be handled (undecodable, violates the contract): it goes to the
+    /// dead-letter topic and the consumer moves on.
+    #[error("{0}")]
+    Permanent(String),
+    /// Handling failed for now (database down): the same message is retried with backoff.
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// Handles messages of a consumer.
+pub trait MessageHandler: Send + Sync {
+    /// Handles one message. Must be idempotent: a message can arrive again after a crash.
+    fn handle(&self, message: &BusMessage)
+        -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Consumes until `shutdown` is cancelled, then commits the offsets of handled messages.
+pub async fn run_consumer<H: MessageHandler>(
+    config: &ConsumerConfig,
+    handler: &H,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap_servers)
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .create()?;
+    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    let dlq: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap_servers)
+        .set("enable.idempotence", "true")
+        .create()?;
+    let mut seen = RecentIds::new(config.dedup_capacity);
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(error = %err, "consumer receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let headers: Vec<(String, String)> = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let topic = message.topic().to_owned();
+        let origin = format!("{topic}/{}/{}", message.partition(), message.offset());
+        let payload = message.payload().unwrap_or_default().to_vec();
+        let key = message
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned());
+        let event_id = header(&headers, CE_ID).and_then(|id| Uuid::parse_str(id).ok());
+        let outcome = match event_id {
+            None => Err(HandlerError::Permanent(format!(
+                "missing or invalid {CE_ID} header"
+            ))),
+            Some(id) if seen.contains(&id) => {
+                tracing::debug!(event_id = %id, "duplicate event skipped");
+                Ok(())
+            }
+            Some(event_id) => {
+                let bus_message = BusMessage {
+                    topic: topic.clone(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: key.clone(),
+                    payload: payload.clone(),
+                    headers: headers.clone(),
+                    event_id,
+                };
+                let result = handle_with_retry(handler, &bus_message, config, &shutdown).await;
+                if result.is_ok() {
+                    seen.insert(event_id);
+                }
+                result
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(HandlerError::Permanent(reason)) => {
+                tracing::warn!(origin, reason, "message sent to dead-letter topic");
+                let mut dlq_headers = OwnedHeaders::new();
+                for (k, v) in &headers {
+                    dlq_headers = dlq_headers.insert(Header {
+                        key: k,
+                        value: Some(v.as_bytes()),
+                    });
+                }
+                dlq_headers = dlq_headers
+                    .insert(Header {
+                        key: DLQ_ERROR,
+                        value: Some(reason.as_bytes()),
+                    })
+                    .insert(Header {
+                        key: DLQ_ORIGIN,
+                        value: Some(origin.as_bytes()),
+                    });
+                let dlq_name = dlq_topic(&topic);
+                let mut record = FutureRecord::to(&dlq_name)
+                    .payload(payload.as_slice())
+                    .headers(dlq_headers);
+                if let Some(key) = &key {
+                    record = record.key(key.as_bytes());
+                }
+                if let Err((err, _)) = dlq
+                    .send(record, Timeout::After(Duration::from_secs(60)))
+                    .await
+                {
+                    // Without a dead letter the message would be lost; stop and let the group
+                    // redeliver it rather than commit past it.
+                    tracing::error!(error = %err, origin, "dead-letter publish failed");
+                    return Err(BusError::Kafka(err));
+                }
+            }
+            Err(HandlerError::Transient(_)) => break, // Only on shutdown; not committed.
+        }
+        consumer.store_offset(&topic, message.partition(), message.offset())?;
+    }
+    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last auto-commit is a normal outcome at shutdown.
+        tracing::debug!(error = %err, "final commit");
+    }
+    Ok(())
+}
+
+async fn handle_with_retry<H: MessageHandler>(
+    handler: &H,
+    message: &BusMessage,
+    config: &ConsumerConfig,
+    shutdown: &CancellationToken,
+) -> Result<(), HandlerError> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match handler.handle(message).await {
+            Err(HandlerError::Transient(reason)) => {
+                tracing::warn!(reason, event_id = %message.event_id, backoff_ms = backoff.as_millis() as u64, "handler failed, retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Err(HandlerError::Transient(reason)),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+            other => return other,
+        }
+    }
+}

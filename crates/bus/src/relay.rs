@@ -1,0 +1,237 @@
+//! The outbox relay: claims unpublished outbox rows, publishes them with the idempotent producer
+//! and marks them published only after the broker acknowledged them.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mom_eventstore::{EventStore, OutboxRecord};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+
+use crate::topics::{dlq_topic, ensure_topics};
+use crate::BusError;
+
+/// Configuration of the relay.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Kafka bootstrap servers.
+    pub bootstrap_servers: String,
+    /// Topics to create at start when missing (their `.dlq` topics are created too).
+    pub topics: Vec<String>,
+    /// Partitions of created topics.
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication: i32,
+    /// Outbox rows claimed per round.
+    pub batch_size: u32,
+    /// Wait between polls when the outbox is empty.
+    pub idle_poll: Duration,
+    /// Longest wait between retries after a failure (backoff doubles up to it).
+    pub max_backoff: Duration,
+    /// How long the producer keeps retrying one message before it reports a failure.
+    pub message_timeout: Duration,
+}
+
+impl RelayConfig {
+    /// Returns defaults for `bootstrap_servers` and `topics`.
+    pub fn new(bootstrap_servers: impl Into<String>, topics: Vec<String>) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            topics,
+            partitions: 6,
+            replication: 1,
+            batch_size: 1000,
+            idle_poll: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(5),
+            message_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Counters of one relay.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Messages acknowledged by the broker.
+    pub published: AtomicU64,
+    /// Messages the broker did not acknowledge (they are retried).
+    pub failed: AtomicU64,
+}
+
+/// Publishes the outbox of one store.
+pub struct Relay {
+    store: EventStore,
+    producer: FutureProducer,
+    config: RelayConfig,
+    stats: Arc<RelayStats>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Creates the topics that are missing and the idempotent producer.
+    pub async fn start(store: EventStore, config: RelayConfig) -> Result<Self, BusError> {
+        let mut topics = config.topics.clone();
+        topics.extend(config.topics.iter().map(|t| dlq_topic(t)));
+        ensure_topics(
+            &config.bootstrap_servers,
+            &topics,
+            config.partitions,
+            config.replication,
+        )
+        .await?;
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.bootstrap_servers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set(
+                "message.timeout.ms",
+                config.message_timeout.as_millis().to_string(),
+            )
+            .set("reconnect.backoff.max.ms", "1000")
+            .create()?;
+        Ok(Self {
+            store,
+            producer,
+            config,
+            stats: Arc::new(RelayStats::default()),
+        })
+    }
+
+    /// Returns the relay's counters.
+    pub fn stats(&self) -> Arc<RelayStats> {
+        self.stats.clone()
+    }
+
+    /// Publishes until `shutdown` is cancelled. Cancel safety: a round in flight finishes (its
+    /// rows are marked or left pending) before the loop checks the token again.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
+        let mut backoff = Duration::ZERO;
+        loop {
+            let wait = match self.publish_once().await {
+                Ok(0) => {
+                    backoff = Duration::ZERO;
+                    self.config.idle_poll
+                }
+                Ok(_) => {
+                    backoff = Duration::ZERO;
+                    continue;
+                }
+                Err(err) => {
+                    backoff = (backoff * 2)
+                        .max(Duration::from_millis(50))
+                        .min(self.config.max_backoff);
+                    tracing::warn!(error = %err, backoff_ms = backoff.as_millis() as u64, "outbox relay round failed");
+                    backoff
+                }
+            };
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Claims one batch and publishes it; returns how many messages were acknowledged.
+    pub async fn publish_once(&self) -> Result<usize, BusError> {
+        let claim = self.store.claim_outbox(self.config.batch_size).await?;
+        if claim.records().is_empty() {
+            claim.complete(&[], &[]).await?;
+            return Ok(0);
+        }
+        let results = self.publish(claim.records()).await;
+        let mut published = Vec::with_capacity(results.len());
+        let mut failed = Vec::new();
+        // A key whose earlier message failed must not have later ones marked published, or a
+        // retry would put them out of order.
+        let mut broken_keys = HashSet::new();
+        for (record, result) in claim.records().iter().zip(results) {
+            match result {
+                Ok(()) if !broken_keys.contains(record.key.as_str()) => {
+                    published.push(record.position)
+                }
+                Ok(()) => failed.push((
+                    record.position,
+                    "an earlier message of its key failed".to_owned(),
+                )),
+                Err(err) => {
+                    broken_keys.insert(record.key.as_str());
+                    failed.push((record.position, err.to_string()));
+                }
+            }
+        }
+        let count = published.len();
+        self.stats
+            .published
+            .fetch_add(count as u64, Ordering::Relaxed);
+        self.stats
+            .failed
+            .fetch_add(failed.len() as u64, Ordering::Relaxed);
+        let first_error = failed.first().map(|(_, e)| e.clone());
+        claim.complete(&published, &failed).await?;
+        match first_error {
+            Some(reason) => Err(BusError::Kafka(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )))
+            .inspect_err(|_| tracing::warn!(reason, "outbox messages not acknowledged")),
+            None => Ok(count),
+        }
+    }
+
+    async fn publish(&self, records: &[OutboxRecord]) -> Vec<Result<(), KafkaError>> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in records {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let mut message = FutureRecord::to(&record.topic)
+                .key(record.key.as_bytes())
+                .payload(record.payload.as_slice())
+                .headers(headers);
+            loop {
+                match self.producer.send_result(message) {
+                    Ok(delivery) => {
+                        deliveries.push(Ok(delivery));
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        message = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((err, _)) => {
+                        deliveries.push(Err(err));
+                        break;
+                    }
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            results.push(match delivery {
+                Ok(future) => match future.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((err, _))) => Err(err),
+                    Err(_) => Err(KafkaError::Canceled),
+                },
+                Err(err) => Err(err),
+            });
+        }
+        results
+    }
+}

@@ -1,0 +1,390 @@
+//! The relay and the consumer helper against a real Kafka-protocol broker (tansu) and a real
+//! Postgres.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use mom_bus::envelope::{header, CloudEvent, CE_ID, DLQ_ERROR, DLQ_ORIGIN};
+use mom_bus::{
+    run_consumer, BusMessage, ConsumerConfig, HandlerError, MessageHandler, Relay, RelayConfig,
+};
+use mom_eventstore::{
+    CommandMetadata, EncodeError, EventStore, OutboxEncoder, OutboxMessage, PendingEvent,
+    SqlEventRepository, StoreOptions,
+};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+
+const TOPIC: &str = "mom.test.v1";
+
+struct TestEncoder;
+
+impl OutboxEncoder for TestEncoder {
+    fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
+        Ok(OutboxMessage {
+            topic: TOPIC.to_owned(),
+            key: event.aggregate_id.to_owned(),
+            payload: format!("{}#{}", event.aggregate_id, event.sequence).into_bytes(),
+            headers: CloudEvent {
+                id: event.event_id,
+                event_type: "mom.test.v1.Incremented",
+                source: "mom/test",
+                time: event.event_time,
+                subject: event.aggregate_id,
+                proto_message: "mom.test.v1.TestEvent",
+                traceparent: "",
+            }
+            .headers(),
+        })
+    }
+}
+
+fn event(id: &str, sequence: usize) -> SerializedEvent {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    SerializedEvent::new(
+        id.to_owned(),
+        sequence,
+        "counter".to_owned(),
+        "Incremented".to_owned(),
+        "1".to_owned(),
+        serde_json::json!({"by": 1}),
+        serde_json::to_value(CommandMetadata::new("tester", at).to_map()).unwrap(),
+    )
+}
+
+/// Persists `per_key` events for each of `keys` aggregates, interleaved.
+async fn write_events(repo: &SqlEventRepository, keys: usize, per_key: usize) {
+    for seq in 1..=per_key {
+        let batch: Vec<_> = (0..keys)
+            .map(|k| {
+                let repo = repo.clone();
+                async move {
+                    repo.persist::<Counter>(&[event(&format!("agg-{k}"), seq)], None)
+                        .await
+                        .unwrap()
+                }
+            })
+            .collect();
+        futures::future::join_all(batch).await;
+    }
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Counter;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Incremented;
+
+impl cqrs_es::DomainEvent for Incremented {
+    fn event_type(&self) -> String {
+        "Incremented".to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+impl cqrs_es::Aggregate for Counter {
+    const TYPE: &'static str = "counter";
+    type Command = ();
+    type Event = Incremented;
+    type Error = Never;
+    type Services = ();
+    async fn handle(
+        &mut self,
+        _: (),
+        _: &(),
+        _: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), Never> {
+        Ok(())
+    }
+    fn apply(&mut self, _: Incremented) {}
+}
+
+fn raw_consumer(bootstrap: &str, topic: &str) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("raw-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    consumer
+}
+
+/// Reads messages until `expected` distinct event ids were seen (or the deadline passes);
+/// returns (event id, key, payload) in arrival order, duplicates included.
+async fn read_until(
+    consumer: &StreamConsumer,
+    expected: usize,
+    deadline: Duration,
+) -> Vec<(String, String, String, Vec<(String, String)>)> {
+    let until = Instant::now() + deadline;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    while seen.len() < expected && Instant::now() < until {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: Vec<(String, String)> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let id = header(&headers, CE_ID).unwrap_or_default().to_owned();
+        seen.insert(id.clone());
+        out.push((
+            id,
+            String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+            headers,
+        ));
+    }
+    out
+}
+
+async fn wait_for_empty_outbox(store: &EventStore, deadline: Duration) {
+    let until = Instant::now() + deadline;
+    loop {
+        let backlog = store.outbox_backlog().await.unwrap();
+        if backlog == 0 {
+            return;
+        }
+        assert!(Instant::now() < until, "outbox still holds {backlog} rows");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_publishes_outbox_rows_with_cloudevents_headers() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    write_events(&repo, 3, 4).await;
+
+    let relay = Relay::start(
+        store.clone(),
+        RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]),
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    wait_for_empty_outbox(&store, Duration::from_secs(60)).await;
+
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, 12, Duration::from_secs(60)).await;
+    let log = store.read_log(0, 100).await.unwrap();
+    assert_eq!(messages.len(), 12);
+    for entry in &log {
+        let (_, key, payload, headers) = messages
+            .iter()
+            .find(|(id, ..)| *id == entry.event_id.to_string())
+            .expect("every stored event is on the topic");
+        assert_eq!(key, &entry.aggregate_id);
+        assert_eq!(
+            payload,
+            &format!("{}#{}", entry.aggregate_id, entry.sequence)
+        );
+        assert_eq!(header(headers, "ce_type"), Some("mom.test.v1.Incremented"));
+        assert_eq!(
+            header(headers, "ce_subject"),
+            Some(entry.aggregate_id.as_str())
+        );
+        assert_eq!(header(headers, "ce_specversion"), Some("1.0"));
+    }
+    shutdown.cancel();
+    relay_task.await.unwrap().unwrap();
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_killed_while_relay_publishes_loses_nothing_and_keeps_key_order() {
+    let mut broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let (keys, per_key) = (10, 100);
+    write_events(&repo, keys, per_key).await;
+
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.batch_size = 50;
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    let stats = relay.stats();
+    let shutdown = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+
+    // Kill the broker once the relay is part-way through the outbox.
+    let until = Instant::now() + Duration::from_secs(60);
+    while stats.published.load(std::sync::atomic::Ordering::Relaxed) < 100 {
+        assert!(Instant::now() < until, "relay published nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    broker.kill().await.unwrap();
+    let backlog_at_kill = store.outbox_backlog().await.unwrap();
+    assert!(
+        backlog_at_kill > 0,
+        "the kill came too late to test anything"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.restart().await.unwrap();
+    wait_for_empty_outbox(&store, Duration::from_secs(120)).await;
+
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, keys * per_key, Duration::from_secs(120)).await;
+    // De-duplicate by event id, as consumers do, then check every event arrived exactly once and
+    // in sequence order per key.
+    let mut seen = HashSet::new();
+    let mut per_key_order: HashMap<String, Vec<u64>> = HashMap::new();
+    for (id, key, payload, _) in &messages {
+        if seen.insert(id.clone()) {
+            let seq: u64 = payload.rsplit('#').next().unwrap().parse().unwrap();
+            per_key_order.entry(key.clone()).or_default().push(seq);
+        }
+    }
+    assert_eq!(seen.len(), keys * per_key, "every event arrived");
+    for (key, seqs) in &per_key_order {
+        assert_eq!(
+            seqs,
+            &(1..=per_key as u64).collect::<Vec<_>>(),
+            "order of {key}"
+        );
+    }
+    shutdown.cancel();
+    relay_task.await.unwrap().unwrap();
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
+/// Records what it handled; rejects payloads that say "poison".
+#[derive(Default)]
+struct Recorder {
+    handled: Mutex<Vec<String>>,
+}
+
+impl MessageHandler for Recorder {
+    async fn handle(&self, message: &BusMessage) -> Result<(), HandlerError> {
+        let payload = String::from_utf8_lossy(&message.payload).into_owned();
+        if payload.contains("poison") {
+            return Err(HandlerError::Permanent("payload is poison".to_owned()));
+        }
+        self.handled.lock().unwrap().push(payload);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_skips_duplicates_dead_letters_poison_and_goes_on() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let topic = "mom.consumer-test.v1";
+    mom_bus::ensure_topics(
+        &broker.bootstrap_servers(),
+        &[topic.to_owned(), mom_bus::dlq_topic(topic)],
+        1,
+        1,
+    )
+    .await
+    .unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .unwrap();
+    let duplicate_id = uuid::Uuid::now_v7().to_string();
+    let sends = [
+        ("one", Some(duplicate_id.clone())),
+        ("one", Some(duplicate_id.clone())),
+        ("poison", Some(uuid::Uuid::now_v7().to_string())),
+        ("no id", None),
+        ("two", Some(uuid::Uuid::now_v7().to_string())),
+    ];
+    for (payload, id) in &sends {
+        let mut headers = OwnedHeaders::new();
+        if let Some(id) = id {
+            headers = headers.insert(Header {
+                key: CE_ID,
+                value: Some(id.as_bytes()),
+            });
+        }
+        producer
+            .send(
+                FutureRecord::to(topic)
+                    .key("k")
+                    .payload(*payload)
+                    .headers(headers),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+    }
+
+    let recorder = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    let config = ConsumerConfig::new(
+        broker.bootstrap_servers(),
+        "consumer-test",
+        vec![topic.to_owned()],
+    );
+    let task = {
+        let recorder = recorder.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { run_consumer(&config, recorder.as_ref(), shutdown).await })
+    };
+    let until = Instant::now() + Duration::from_secs(60);
+    while recorder.handled.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < until,
+            "consumer did not get past the poison messages"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dlq = raw_consumer(&broker.bootstrap_servers(), &mom_bus::dlq_topic(topic));
+    let dead = read_until(&dlq, 2, Duration::from_secs(60)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(
+        *recorder.handled.lock().unwrap(),
+        vec!["one", "two"],
+        "duplicate handled once"
+    );
+    assert_eq!(dead.len(), 2);
+    let reasons: Vec<&str> = dead
+        .iter()
+        .map(|(.., h)| header(h, DLQ_ERROR).unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["payload is poison", "missing or invalid ce_id header"]
+    );
+    assert!(dead
+        .iter()
+        .all(|(.., h)| header(h, DLQ_ORIGIN).unwrap().starts_with(topic)));
+    assert_eq!(dead[0].2, "poison");
+}
