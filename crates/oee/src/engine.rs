@@ -1,0 +1,297 @@
+//! The incremental engine: facts in, figures per work unit and period out.
+//!
+//! Each fact goes to its work unit's [`Timeline`](crate::timeline) and marks dirty the range of
+//! event time it can change. Figures are computed lazily per period and cached; a query first
+//! drops the cached periods that overlap a dirty range. So a late fact costs O(log n) to store
+//! plus one fold per affected period, whatever the length of the history.
+
+use crate::calendar::{Calendar, Granularity, Period};
+use crate::config::{EngineConfig, EquipmentConfig};
+use crate::fact::Fact;
+use crate::figures::Figures;
+use crate::ids::{AreaId, EquipmentId, SiteId, WorkCenterId};
+use crate::time::{Millis, Range};
+use crate::timeline::{Scratch, Timeline};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+const LEVELS: usize = 5;
+
+/// A range of event time of one work unit whose figures changed since the last
+/// [`Engine::take_changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The work unit.
+    pub equipment: EquipmentId,
+    /// Start of the changed range.
+    pub from: DateTime<Utc>,
+    /// End of the changed range (exclusive).
+    pub to: DateTime<Utc>,
+}
+
+/// A node of the ISA-95 equipment hierarchy to roll figures up to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One work unit.
+    WorkUnit(EquipmentId),
+    /// Every work unit of a work center.
+    WorkCenter(WorkCenterId),
+    /// Every work unit of an area.
+    Area(AreaId),
+    /// Every work unit of a site.
+    Site(SiteId),
+}
+
+#[derive(Debug, Default)]
+struct Unit {
+    config: EquipmentConfig,
+    timeline: Timeline,
+    cache: [BTreeMap<(Millis, Millis), Figures>; LEVELS],
+    max_len: [Millis; LEVELS],
+    pending: Vec<Range>,
+    changed: Vec<Range>,
+}
+
+impl Unit {
+    fn flush(&mut self) {
+        for range in self.pending.drain(..) {
+            for (cache, max_len) in self.cache.iter_mut().zip(self.max_len) {
+                if cache.is_empty() {
+                    continue;
+                }
+                let lo = (range.start - max_len, Millis::MIN);
+                let stale: Vec<(Millis, Millis)> = cache
+                    .range(lo..(range.end, Millis::MIN))
+                    .map(|(k, _)| *k)
+                    .filter(|(_, end)| *end > range.start)
+                    .collect();
+                for key in stale {
+                    cache.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Pushes `range` onto `ranges`, merging it with the last one when they touch, and compacting
+/// the list when it grows long, so in-order streams keep a single range.
+fn push_merged(ranges: &mut Vec<Range>, range: Range) {
+    if let Some(last) = ranges.last_mut() {
+        if range.start <= last.end && last.start <= range.end {
+            *last = Range::new(last.start.min(range.start), last.end.max(range.end));
+            return;
+        }
+    }
+    ranges.push(range);
+    if ranges.len() > 256 {
+        ranges.sort_unstable();
+        let mut merged: Vec<Range> = Vec::with_capacity(ranges.len());
+        for r in ranges.drain(..) {
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        *ranges = merged;
+    }
+}
+
+/// The OEE / six-big-loss engine over any number of work units.
+///
+/// Pure and deterministic: no I/O, no clock. For any arrival order of the same facts,
+/// [`Engine::figures`] returns the same figures (except [`Flags::late_facts`](crate::Flags)),
+/// equal to a batch recomputation.
+#[derive(Debug)]
+pub struct Engine {
+    calendar: Calendar,
+    config: EngineConfig,
+    units: HashMap<EquipmentId, Unit>,
+    scratch: Scratch,
+}
+
+impl Engine {
+    /// Returns an engine with no facts.
+    pub fn new(calendar: Calendar, config: EngineConfig) -> Engine {
+        Engine {
+            calendar,
+            config,
+            units: HashMap::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Returns the calendar that defines the reporting periods.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// Sets the configuration of a work unit; all of its cached figures become stale.
+    ///
+    /// Facts for a unit that was never configured use [`EquipmentConfig::default`].
+    pub fn configure(&mut self, equipment: EquipmentId, config: EquipmentConfig) {
+        let unit = self.units.entry(equipment).or_default();
+        unit.config = config;
+        for cache in &mut unit.cache {
+            cache.clear();
+        }
+        unit.pending.clear();
+        push_merged(&mut unit.changed, Range::new(Millis::MIN, Millis::MAX));
+    }
+
+    /// Returns the configuration of a work unit, if it is known.
+    pub fn equipment_config(&self, equipment: &EquipmentId) -> Option<&EquipmentConfig> {
+        self.units.get(equipment).map(|u| &u.config)
+    }
+
+    /// Applies one fact, in any order relative to the others.
+    pub fn apply(&mut self, fact: &Fact) {
+        let unit = self.units.entry(fact.equipment.clone()).or_default();
+        let affected = unit.timeline.apply(
+            &fact.kind,
+            unit.config.startup_window,
+            self.config.lateness_horizon,
+        );
+        push_merged(&mut unit.pending, affected);
+        push_merged(&mut unit.changed, affected);
+    }
+
+    /// Returns the work units the engine knows, in name order.
+    pub fn equipment(&self) -> Vec<EquipmentId> {
+        let mut ids: Vec<EquipmentId> = self.units.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Returns the figures of one work unit for one period (cached until a fact touches it),
+    /// or `None` for an unknown work unit.
+    pub fn figures(&mut self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
+        let unit = self.units.get_mut(equipment)?;
+        unit.flush();
+        let range = period.range();
+        let level = period.granularity().index();
+        if let Some(cached) = unit.cache[level].get(&(range.start, range.end)) {
+            return Some(cached.clone());
+        }
+        let figures = unit
+            .timeline
+            .compute(range, &unit.config, &mut self.scratch);
+        unit.max_len[level] = unit.max_len[level].max(range.len());
+        unit.cache[level].insert((range.start, range.end), figures.clone());
+        Some(figures)
+    }
+
+    /// Returns the figures of one work unit for one period, folded from scratch without the
+    /// cache: the batch recomputation that [`Engine::figures`] must always equal.
+    pub fn recompute(&self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
+        let unit = self.units.get(equipment)?;
+        let mut scratch = Scratch::default();
+        Some(
+            unit.timeline
+                .compute(period.range(), &unit.config, &mut scratch),
+        )
+    }
+
+    /// Returns the sum of the figures of every work unit in `scope` for `period`
+    /// (times and counts add; ratios follow from the sums).
+    pub fn rollup(&mut self, scope: &Scope, period: &Period) -> Figures {
+        let members: Vec<EquipmentId> = self
+            .units
+            .iter()
+            .filter(|(id, unit)| match (scope, &unit.config.path) {
+                (Scope::WorkUnit(want), _) => *id == want,
+                (Scope::WorkCenter(want), Some(path)) => path.work_center == *want,
+                (Scope::Area(want), Some(path)) => path.area == *want,
+                (Scope::Site(want), Some(path)) => path.site == *want,
+                (_, None) => false,
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut total = Figures::default();
+        for id in members {
+            if let Some(f) = self.figures(&id, period) {
+                total.add(&f);
+            }
+        }
+        total
+    }
+
+    /// Returns and forgets the event-time ranges whose figures changed since the last call,
+    /// clipped to the span of each unit's facts.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        let mut out = Vec::new();
+        let mut ids: Vec<&EquipmentId> = self.units.keys().collect();
+        ids.sort();
+        let mut units: Vec<(EquipmentId, Vec<Range>, Option<Range>, Millis)> = Vec::new();
+        for id in ids {
+            if let Some(unit) = self.units.get(id) {
+                units.push((
+                    id.clone(),
+                    unit.changed.clone(),
+                    unit.timeline.span(),
+                    unit.config.startup_window,
+                ));
+            }
+        }
+        for unit in self.units.values_mut() {
+            unit.changed.clear();
+        }
+        for (id, ranges, span, window) in units {
+            let Some(span) = span else { continue };
+            let span = Range::new(span.start, span.end + window);
+            for r in ranges {
+                let clipped = r.clip(span);
+                if clipped.is_empty() {
+                    continue;
+                }
+                if let (Some(from), Some(to)) =
+                    (clipped.start.to_datetime(), clipped.end.to_datetime())
+                {
+                    out.push(Change {
+                        equipment: id.clone(),
+                        from,
+                        to,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Returns and forgets the changes as calendar periods of the given granularities:
+    /// the periods a projection must re-read with [`Engine::figures`].
+    pub fn take_changed_periods(
+        &mut self,
+        granularities: &[Granularity],
+    ) -> Vec<(EquipmentId, Period)> {
+        let mut out: Vec<(EquipmentId, Period)> = Vec::new();
+        for change in self.take_changes() {
+            let range = Range::new(
+                Millis::from_datetime(change.from),
+                Millis::from_datetime(change.to),
+            );
+            for g in granularities {
+                for p in self.calendar.periods_in(*g, range) {
+                    out.push((change.equipment.clone(), p));
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (&a.0, a.1.granularity(), a.1.range()).cmp(&(&b.0, b.1.granularity(), b.1.range()))
+        });
+        out.dedup();
+        out
+    }
+
+    /// Returns an estimate of the heap bytes held by stored facts and cached figures.
+    pub fn approx_heap_bytes(&self) -> usize {
+        let per_cached = std::mem::size_of::<((Millis, Millis), Figures)>() * 3 / 2 + 64;
+        self.units
+            .values()
+            .map(|u| {
+                u.timeline.approx_heap_bytes()
+                    + u.cache.iter().map(BTreeMap::len).sum::<usize>() * per_cached
+                    + std::mem::size_of::<(EquipmentId, Unit)>()
+            })
+            .sum()
+    }
+}

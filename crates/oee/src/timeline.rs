@@ -1,0 +1,622 @@
+//! The facts of one work unit in ordered structures, and the fold of one period over them.
+//!
+//! Facts are stored by event time in `BTreeMap`s, so inserting a late fact costs O(log n) and the
+//! figures of a period are computed from the facts near it only. [`Timeline::apply`] returns the
+//! range of event time whose figures the fact can change; the engine uses it to mark periods dirty.
+//!
+//! Ties are resolved by content, never by arrival: at one instant a `running` fact wins over a
+//! `stopped` fact, a setup start wins over a setup end, and of two products named at one instant
+//! the greater name wins. That is what makes any arrival order give the same figures.
+
+use crate::config::EquipmentConfig;
+use crate::fact::FactKind;
+use crate::figures::{Figures, LossReason};
+use crate::ids::{FailureMode, MaterialId, ProductId, RejectReason, StopReason};
+use crate::time::{Millis, Range};
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Unbounded};
+
+/// Running and stopped facts at one instant.
+#[derive(Debug, Clone, Default)]
+struct StateMark {
+    running: bool,
+    reason: Option<StopReason>,
+}
+
+/// Setup started / ended facts at one instant.
+#[derive(Debug, Clone, Copy, Default)]
+struct SetupMark {
+    started: bool,
+}
+
+/// Labelled intervals indexed by start; `max_len` bounds how far back an overlap can begin.
+#[derive(Debug, Clone)]
+struct Intervals<L> {
+    by_start: BTreeMap<Millis, Vec<(Millis, L)>>,
+    max_len: Millis,
+    len: usize,
+}
+
+impl<L> Default for Intervals<L> {
+    fn default() -> Self {
+        Intervals {
+            by_start: BTreeMap::new(),
+            max_len: Millis::ZERO,
+            len: 0,
+        }
+    }
+}
+
+impl<L: Ord + Clone> Intervals<L> {
+    fn insert(&mut self, range: Range, label: L) {
+        let slot = self.by_start.entry(range.start).or_default();
+        let pos = slot.partition_point(|(end, l)| (*end, l) < (range.end, &label));
+        slot.insert(pos, (range.end, label));
+        self.max_len = self.max_len.max(range.len());
+        self.len += 1;
+    }
+
+    /// Calls `f` with every interval overlapping `range`, clipped to it, ordered by (start, end, label).
+    fn overlapping<'a>(&'a self, range: Range, mut f: impl FnMut(Range, &'a L)) {
+        let from = range.start - self.max_len;
+        for (&start, slot) in self.by_start.range(from..range.end) {
+            for (end, label) in slot {
+                let r = Range::new(start, *end);
+                if r.overlaps(range) {
+                    f(r.clip(range), label);
+                }
+            }
+        }
+    }
+}
+
+/// One stop: a maximal stretch of stopped state.
+#[derive(Debug, Clone)]
+struct StopSpan {
+    range: Range,
+    /// True when a `running` fact ends the stop (only then can a startup window open).
+    ended_by_running: bool,
+    reason: Option<StopReason>,
+}
+
+/// What covers one elementary segment of a stop, by priority.
+#[derive(Debug, Clone, Copy)]
+enum Cover<'a> {
+    Shutdown,
+    Setup,
+    Breakdown(&'a FailureMode),
+    Starved(&'a MaterialId),
+    Uncovered,
+}
+
+/// Reusable buffers for [`Timeline::compute`], so a fold allocates nothing in the steady state.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    stops: Vec<StopSpan>,
+    points: Vec<Millis>,
+    shutdowns: Vec<Range>,
+    setups: Vec<Range>,
+    windows: Vec<Range>,
+}
+
+/// All facts of one work unit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Timeline {
+    states: BTreeMap<Millis, StateMark>,
+    products: BTreeMap<Millis, ProductId>,
+    setups: BTreeMap<Millis, SetupMark>,
+    shutdowns: Intervals<StopReason>,
+    breakdowns: Intervals<FailureMode>,
+    starvations: Intervals<MaterialId>,
+    counts: BTreeMap<(Millis, Option<ProductId>), u64>,
+    rejects: BTreeMap<(Millis, Option<RejectReason>), u64>,
+    late: BTreeMap<Millis, u64>,
+    watermark: Option<Millis>,
+    latest: Option<Millis>,
+    earliest: Option<Millis>,
+}
+
+impl Timeline {
+    /// Stores `fact` and returns the event-time range whose figures it can change.
+    ///
+    /// `window` is the startup window (a stop's class reaches that far past its end) and
+    /// `horizon` the lateness horizon.
+    pub(crate) fn apply(
+        &mut self,
+        fact: &FactKind,
+        window: Millis,
+        horizon: Option<Millis>,
+    ) -> Range {
+        let at = Millis::from_datetime(fact.at());
+        let is_late = match (horizon, self.watermark) {
+            (Some(h), Some(watermark)) => at < watermark - h,
+            _ => false,
+        };
+        self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
+        self.extend_span(at);
+        let (affected, charged_at) = match fact {
+            FactKind::Running { product, .. } => {
+                let mut affected = self.state_change_range(at, window);
+                if let Some(p) = product {
+                    affected = hull(affected, self.insert_product(at, p));
+                }
+                let mark = self.states.entry(at).or_default();
+                mark.running = true;
+                (affected, at)
+            }
+            FactKind::Stopped { reason, .. } => {
+                let affected = self.state_change_range(at, window);
+                let mark = self.states.entry(at).or_default();
+                if reason.is_some() && (mark.reason.is_none() || reason > &mark.reason) {
+                    mark.reason.clone_from(reason);
+                }
+                (affected, at)
+            }
+            FactKind::SetupStarted { .. } => {
+                let affected = self.setup_change_range(at, window);
+                self.setups.entry(at).or_default().started = true;
+                (affected, at)
+            }
+            FactKind::SetupEnded { product, .. } => {
+                let affected = self.setup_change_range(at, window);
+                self.setups.entry(at).or_default();
+                (hull(affected, self.insert_product(at, product)), at)
+            }
+            FactKind::PlannedShutdown { span, reason } => {
+                let range = span_range(span);
+                self.shutdowns.insert(range, reason.clone());
+                self.extend_span(range.end);
+                (self.expand(range, window), at)
+            }
+            FactKind::Breakdown { span, failure_mode } => {
+                let range = span_range(span);
+                self.breakdowns.insert(range, failure_mode.clone());
+                self.extend_span(range.end);
+                (self.expand(range, window), at)
+            }
+            FactKind::Starved { span, material } => {
+                let range = span_range(span);
+                self.starvations.insert(range, material.clone());
+                self.extend_span(range.end);
+                (self.expand(range, window), at)
+            }
+            FactKind::Counted { total, product, .. } => {
+                *self.counts.entry((at, product.clone())).or_default() += total.0;
+                (Range::new(at, at + Millis(1)), at)
+            }
+            FactKind::Rejected {
+                produced_at,
+                count,
+                reason,
+                ..
+            } => {
+                let produced = Millis::from_datetime(*produced_at);
+                *self.rejects.entry((produced, reason.clone())).or_default() += count.0;
+                self.extend_span(produced);
+                (Range::new(produced, produced + Millis(1)), produced)
+            }
+        };
+        if is_late {
+            *self.late.entry(charged_at).or_default() += 1;
+        }
+        affected
+    }
+
+    /// Returns the range of event time in which some fact of this unit lies.
+    pub(crate) fn span(&self) -> Option<Range> {
+        Some(Range::new(self.earliest?, self.latest? + Millis(1)))
+    }
+
+    fn extend_span(&mut self, at: Millis) {
+        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        self.earliest = Some(self.earliest.map_or(at, |e| e.min(at)));
+    }
+
+    fn insert_product(&mut self, at: Millis, product: &ProductId) -> Range {
+        let next = self
+            .products
+            .range((Excluded(at), Unbounded))
+            .next()
+            .map_or(Millis::MAX, |(t, _)| *t);
+        self.products
+            .entry(at)
+            .and_modify(|p| {
+                if product > p {
+                    p.clone_from(product);
+                }
+            })
+            .or_insert_with(|| product.clone());
+        Range::new(at, next)
+    }
+
+    /// Returns the range a new running/stopped fact at `at` can change: the stop that holds `at`
+    /// before the change, up to the next `running` fact, plus the startup window after it.
+    fn state_change_range(&self, at: Millis, window: Millis) -> Range {
+        Range::new(self.stop_start_at(at), self.next_running_after(at) + window)
+    }
+
+    fn setup_change_range(&self, at: Millis, window: Millis) -> Range {
+        let next = self
+            .setups
+            .range((Excluded(at), Unbounded))
+            .next()
+            .map_or(Millis::MAX, |(t, _)| *t);
+        self.expand(Range::new(at, next), window)
+    }
+
+    /// Widens `range` to every stop overlapping it, plus the startup window after them.
+    fn expand(&self, range: Range, window: Millis) -> Range {
+        let end = match self.states.range(..=range.end).next_back() {
+            Some((_, mark)) if mark.running => range.end,
+            _ => self.next_running_after(range.end),
+        };
+        Range::new(self.stop_start_at(range.start), end + window)
+    }
+
+    /// Returns where the stop holding `at` starts: `at` itself when running, `Millis::MIN` before
+    /// the first state fact.
+    fn stop_start_at(&self, at: Millis) -> Millis {
+        let mut start = at;
+        let mut any = false;
+        for (&t, mark) in self.states.range(..=at).rev() {
+            any = true;
+            if mark.running {
+                return if t == at { at } else { start };
+            }
+            start = t;
+        }
+        if any {
+            start
+        } else {
+            Millis::MIN
+        }
+    }
+
+    fn next_running_after(&self, at: Millis) -> Millis {
+        self.states
+            .range((Excluded(at), Unbounded))
+            .find(|(_, m)| m.running)
+            .map_or(Millis::MAX, |(t, _)| *t)
+    }
+
+    fn product_at(&self, at: Millis) -> Option<&ProductId> {
+        self.products.range(..=at).next_back().map(|(_, p)| p)
+    }
+
+    /// Collects the stops overlapping `scan`, with `period`'s edges for ends no fact gives.
+    fn stops(&self, scan: Range, period: Range, out: &mut Vec<StopSpan>) {
+        enum Cur {
+            Running,
+            Prehistory,
+            Stopped(Millis, Option<StopReason>),
+        }
+        out.clear();
+        let mut cur = match self.states.range(..=scan.start).next_back() {
+            None => Cur::Prehistory,
+            Some((_, mark)) if mark.running => Cur::Running,
+            Some((&t, _)) => {
+                let mut start = t;
+                let mut reason = None;
+                for (&u, mark) in self.states.range(..=t).rev() {
+                    if mark.running {
+                        break;
+                    }
+                    start = u;
+                    if mark.reason.is_some() {
+                        reason.clone_from(&mark.reason);
+                    }
+                }
+                Cur::Stopped(start, reason)
+            }
+        };
+        let mut push = |range: Range, ended_by_running: bool, reason: Option<StopReason>| {
+            if !range.is_empty() {
+                out.push(StopSpan {
+                    range,
+                    ended_by_running,
+                    reason,
+                });
+            }
+        };
+        for (&t, mark) in self.states.range((Excluded(scan.start), Unbounded)) {
+            match (&mut cur, mark.running) {
+                (Cur::Running, true) => {
+                    if t >= scan.end {
+                        break;
+                    }
+                }
+                (Cur::Running, false) => {
+                    if t >= scan.end {
+                        break;
+                    }
+                    cur = Cur::Stopped(t, mark.reason.clone());
+                }
+                (Cur::Prehistory, running) => {
+                    push(Range::new(period.start, t), running, None);
+                    if running || t >= scan.end {
+                        cur = Cur::Running;
+                        if t >= scan.end {
+                            break;
+                        }
+                    } else {
+                        cur = Cur::Stopped(t, mark.reason.clone());
+                    }
+                }
+                (Cur::Stopped(start, reason), true) => {
+                    push(Range::new(*start, t), true, reason.take());
+                    cur = Cur::Running;
+                    if t >= scan.end {
+                        break;
+                    }
+                }
+                (Cur::Stopped(_, reason), false) => {
+                    if reason.is_none() {
+                        reason.clone_from(&mark.reason);
+                    }
+                }
+            }
+        }
+        match cur {
+            Cur::Running => {}
+            Cur::Prehistory => push(period, false, None),
+            Cur::Stopped(start, reason) => push(Range::new(start, period.end), false, reason),
+        }
+    }
+
+    /// Computes the figures of `period` from scratch.
+    pub(crate) fn compute(
+        &self,
+        period: Range,
+        config: &EquipmentConfig,
+        scratch: &mut Scratch,
+    ) -> Figures {
+        let mut fig = Figures {
+            calendar_time: period.len(),
+            ..Figures::default()
+        };
+        let window = config.startup_window;
+        let mut stops = std::mem::take(&mut scratch.stops);
+        let mut windows = std::mem::take(&mut scratch.windows);
+        windows.clear();
+        self.stops(
+            Range::new(period.start - window, period.end),
+            period,
+            &mut stops,
+        );
+        let mut excluded = Millis::ZERO;
+        for stop in &stops {
+            let held = self.classify(stop, period, config, scratch, &mut fig, &mut excluded);
+            if held && stop.ended_by_running {
+                windows.push(Range::new(stop.range.end, stop.range.end + window));
+            }
+        }
+        fig.planned_production_time = period.len() - excluded;
+        fig.run_time = fig.planned_production_time
+            - fig.losses.equipment_failure
+            - fig.losses.setup_and_adjustments;
+
+        let cycle_times = &config.ideal_cycle_time;
+        for ((at, product), total) in self.counts.range((period.start, None)..(period.end, None)) {
+            fig.total_count = fig.total_count.saturating_add(*total);
+            let product = product.as_ref().or_else(|| self.product_at(*at));
+            match cycle_times.of(product) {
+                Some(ct) => fig.net_run_time += ct.cost(*total),
+                None => fig.flags.counts_without_cycle_time += total,
+            }
+        }
+        for ((at, reason), count) in self.rejects.range((period.start, None)..(period.end, None)) {
+            fig.rejected_count = fig.rejected_count.saturating_add(*count);
+            let reason = reason
+                .clone()
+                .map_or(LossReason::Unspecified, LossReason::Reject);
+            let cost = match cycle_times.of(self.product_at(*at)) {
+                Some(ct) => ct.cost(*count),
+                None => {
+                    fig.flags.rejects_without_cycle_time += count;
+                    Millis::ZERO
+                }
+            };
+            if windows.iter().any(|w| w.contains(*at)) {
+                fig.losses.startup_rejects += cost;
+                fig.reasons.startup_rejects.add(&reason, cost);
+            } else {
+                fig.losses.production_rejects += cost;
+                fig.reasons.production_rejects.add(&reason, cost);
+            }
+        }
+        fig.fully_productive_time =
+            fig.net_run_time - fig.losses.startup_rejects - fig.losses.production_rejects;
+        fig.losses.reduced_speed = fig.run_time - fig.losses.small_stops - fig.net_run_time;
+        fig.flags.late_facts = self
+            .late
+            .range(period.start..period.end)
+            .map(|(_, n)| *n)
+            .sum();
+        scratch.stops = stops;
+        scratch.windows = windows;
+        fig
+    }
+
+    /// Classifies `stop` as a whole and charges its part inside `period` to `fig`.
+    ///
+    /// Returns true when the stop held setup or equipment-failure time anywhere.
+    fn classify(
+        &self,
+        stop: &StopSpan,
+        period: Range,
+        config: &EquipmentConfig,
+        scratch: &mut Scratch,
+        fig: &mut Figures,
+        excluded: &mut Millis,
+    ) -> bool {
+        let s = stop.range;
+        let points = &mut scratch.points;
+        let shutdowns = &mut scratch.shutdowns;
+        let setups = &mut scratch.setups;
+        points.clear();
+        shutdowns.clear();
+        setups.clear();
+        points.push(s.start);
+        points.push(s.end);
+        self.shutdowns.overlapping(s, |r, _| {
+            shutdowns.push(r);
+            points.extend([r.start, r.end]);
+        });
+        // Setup coverage: the state at the stop's start, then every setup mark inside it.
+        let mut active_since = match self.setups.range(..=s.start).next_back() {
+            Some((_, mark)) if mark.started => Some(s.start),
+            _ => None,
+        };
+        for (&t, mark) in self.setups.range((Excluded(s.start), Excluded(s.end))) {
+            match (active_since, mark.started) {
+                (None, true) => active_since = Some(t),
+                (Some(from), false) => {
+                    setups.push(Range::new(from, t));
+                    active_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(from) = active_since {
+            setups.push(Range::new(from, s.end));
+        }
+        for r in setups.iter() {
+            points.extend([r.start, r.end]);
+        }
+        self.breakdowns
+            .overlapping(s, |r, _| points.extend([r.start, r.end]));
+        self.starvations
+            .overlapping(s, |r, _| points.extend([r.start, r.end]));
+        points.sort_unstable();
+        points.dedup();
+
+        let cover_at = |at: Millis| -> Cover<'_> {
+            if shutdowns.iter().any(|r| r.contains(at)) {
+                return Cover::Shutdown;
+            }
+            if setups.iter().any(|r| r.contains(at)) {
+                return Cover::Setup;
+            }
+            let mut found = None;
+            self.breakdowns
+                .overlapping(Range::new(at, at + Millis(1)), |_, mode| {
+                    found.get_or_insert(mode);
+                });
+            if let Some(mode) = found {
+                return Cover::Breakdown(mode);
+            }
+            let mut found = None;
+            self.starvations
+                .overlapping(Range::new(at, at + Millis(1)), |_, material| {
+                    found.get_or_insert(material);
+                });
+            match found {
+                Some(material) => Cover::Starved(material),
+                None => Cover::Uncovered,
+            }
+        };
+
+        // First pass: the stop's planned production time, over its whole length.
+        let mut stop_ppt = Millis::ZERO;
+        let mut held = false;
+        let mut uncovered = false;
+        for pair in points.windows(2) {
+            let seg = Range::new(pair[0], pair[1]);
+            match cover_at(seg.start) {
+                Cover::Shutdown => {}
+                Cover::Uncovered => {
+                    stop_ppt += seg.len();
+                    uncovered = true;
+                }
+                _ => {
+                    stop_ppt += seg.len();
+                    held = true;
+                }
+            }
+        }
+        let small = stop_ppt < config.micro_stop_threshold;
+        if uncovered && !small {
+            held = true;
+        }
+        if !s.overlaps(period) {
+            return held;
+        }
+        // Second pass: charge the part inside the period.
+        let stop_reason = stop
+            .reason
+            .clone()
+            .map_or(LossReason::Unspecified, LossReason::Stop);
+        for pair in points.windows(2) {
+            let seg = Range::new(pair[0], pair[1]);
+            let charged = seg.clip(period).len();
+            if charged == Millis::ZERO {
+                continue;
+            }
+            let losses = &mut fig.losses;
+            let reasons = &mut fig.reasons;
+            match cover_at(seg.start) {
+                Cover::Shutdown => *excluded += charged,
+                Cover::Setup => {
+                    losses.setup_and_adjustments += charged;
+                    reasons.setup_and_adjustments.add(&stop_reason, charged);
+                }
+                Cover::Breakdown(mode) => {
+                    losses.equipment_failure += charged;
+                    reasons
+                        .equipment_failure
+                        .add(&LossReason::FailureMode(mode.clone()), charged);
+                }
+                Cover::Starved(material) => {
+                    losses.equipment_failure += charged;
+                    reasons
+                        .equipment_failure
+                        .add(&LossReason::MaterialShortage(material.clone()), charged);
+                }
+                Cover::Uncovered if small => {
+                    losses.small_stops += charged;
+                    reasons.small_stops.add(&stop_reason, charged);
+                }
+                Cover::Uncovered => {
+                    losses.equipment_failure += charged;
+                    reasons
+                        .equipment_failure
+                        .add(&LossReason::Unassigned, charged);
+                    fig.flags.unassigned_stop_time += charged;
+                }
+            }
+        }
+        held
+    }
+
+    /// Returns an estimate of the heap bytes the stored facts hold.
+    pub(crate) fn approx_heap_bytes(&self) -> usize {
+        // A B-tree node holds up to 11 entries and is about two-thirds full on average.
+        fn tree<K, V>(len: usize) -> usize {
+            len * (std::mem::size_of::<K>() + std::mem::size_of::<V>()) * 3 / 2 + len * 8
+        }
+        fn intervals<L>(iv: &Intervals<L>) -> usize {
+            tree::<Millis, Vec<(Millis, L)>>(iv.by_start.len())
+                + iv.len * std::mem::size_of::<(Millis, L)>()
+        }
+        tree::<Millis, StateMark>(self.states.len())
+            + tree::<Millis, ProductId>(self.products.len())
+            + tree::<Millis, SetupMark>(self.setups.len())
+            + intervals(&self.shutdowns)
+            + intervals(&self.breakdowns)
+            + intervals(&self.starvations)
+            + tree::<(Millis, Option<ProductId>), u64>(self.counts.len())
+            + tree::<(Millis, Option<RejectReason>), u64>(self.rejects.len())
+            + tree::<Millis, u64>(self.late.len())
+    }
+}
+
+fn span_range(span: &crate::fact::Span) -> Range {
+    Range::new(
+        Millis::from_datetime(span.at()),
+        Millis::from_datetime(span.until()),
+    )
+}
+
+fn hull(a: Range, b: Range) -> Range {
+    Range::new(a.start.min(b.start), a.end.max(b.end))
+}
