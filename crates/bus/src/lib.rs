@@ -6,15 +6,19 @@
 //! Invariant: knows no domain. Messages are opaque bytes with headers; the event store decides
 //! what is published, services decide what a message means.
 
+mod args;
 mod consumer;
 mod dedup;
+mod encoder;
 pub mod envelope;
 mod error;
 mod relay;
 mod topics;
 
+pub use args::KafkaArgs;
 pub use consumer::{run_consumer, BusMessage, ConsumerConfig, HandlerError, MessageHandler};
 pub use dedup::RecentIds;
+pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use topics::{dlq_topic, ensure_topics, TopicNames};

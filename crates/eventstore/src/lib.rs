@@ -14,7 +14,9 @@
 
 mod aggregate_store;
 mod appender;
+mod args;
 mod error;
+mod executor;
 pub mod metadata;
 pub mod outbox;
 mod postgres;
@@ -24,7 +26,9 @@ mod sqlite;
 mod store;
 
 pub use aggregate_store::AggregateStore;
+pub use args::StoreArgs;
 pub use error::StoreError;
+pub use executor::Executor;
 pub use metadata::CommandMetadata;
 pub use outbox::{EncodeError, OutboxEncoder, OutboxMessage, OutboxRecord, PendingEvent};
 pub use record::LogEntry;

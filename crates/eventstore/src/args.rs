@@ -1,0 +1,31 @@
+//! Command-line and environment options of the event store, shared by every service.
+
+use crate::StoreOptions;
+
+/// Event store options (`--database-url`, `MOM_DATABASE_URL`, ...).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Event store database: postgres://user@host/db for deployments, sqlite:path/to/file.db for
+    /// the embedded single-node mode.
+    #[arg(long, env = "MOM_DATABASE_URL")]
+    pub database_url: String,
+    /// Connections in the database pool.
+    #[arg(long, env = "MOM_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Largest number of events written in one group-commit transaction.
+    #[arg(long, env = "MOM_DB_MAX_BATCH_EVENTS", default_value_t = 1024)]
+    pub db_max_batch_events: usize,
+    /// Snapshot an aggregate every N events (1 = every command, 0 = never).
+    #[arg(long, env = "MOM_SNAPSHOT_EVERY", default_value_t = 1)]
+    pub snapshot_every: usize,
+}
+
+impl StoreArgs {
+    /// Returns the store options these arguments give.
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.db_max_connections,
+            max_batch_events: self.db_max_batch_events,
+        }
+    }
+}
