@@ -1,1 +1,146 @@
-fn main() {}
+//! Criterion benches of the OEE engine, plus a measured (not estimated) memory figure from a
+//! counting global allocator, which is allowed here because this binary is only a bench.
+#![allow(clippy::unwrap_used)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mom_oee::bench::{engine, late_arrivals, workload};
+use mom_oee::{Granularity, Period};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwards to the system allocator with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwards to the system allocator; the contract is the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn throughput(c: &mut Criterion) {
+    let facts = workload(50, 2, 42);
+    let late = late_arrivals(&facts, 0.10, 42);
+    let mut group = c.benchmark_group("apply");
+    group.throughput(Throughput::Elements(facts.len() as u64));
+    group.sample_size(10);
+    for (name, stream) in [("in_order", &facts), ("late_10pct", &late)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || engine(50),
+                |mut e| {
+                    for f in stream.iter() {
+                        e.apply(f);
+                    }
+                    e
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(format!("{name}_projected"), |b| {
+            b.iter_batched(
+                || engine(50),
+                |mut e| {
+                    for (i, f) in stream.iter().enumerate() {
+                        e.apply(f);
+                        if i % 1000 == 999 {
+                            for (id, p) in e.take_changed_periods(&[Granularity::Hour, Granularity::Shift, Granularity::Day]) {
+                                std::hint::black_box(e.figures(&id, &p));
+                            }
+                        }
+                    }
+                    e
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn late_fact(c: &mut Criterion) {
+    let mut group = c.benchmark_group("one_late_fact");
+    for days in [1u32, 30] {
+        let facts = workload(5, days, 42);
+        let mut e = engine(5);
+        for f in &facts {
+            e.apply(f);
+        }
+        let day = e.calendar().period_containing(Granularity::Day, facts[facts.len() / 2].kind.at());
+        let id = facts[0].equipment.clone();
+        // Warm the caches of the periods the late fact will touch and of everything else.
+        let periods: Vec<Period> = Granularity::CALENDAR
+            .iter()
+            .flat_map(|g| e.calendar().periods(*g, facts[0].kind.at(), facts[facts.len() - 1].kind.at()))
+            .collect();
+        for p in &periods {
+            e.figures(&id, p);
+        }
+        e.take_changes();
+        let mut n = 0i64;
+        group.bench_function(format!("history_{days}d"), |b| {
+            b.iter(|| {
+                n += 1;
+                let at = day.start() + chrono::Duration::seconds(n % 86_400);
+                e.apply(&mom_oee::Fact {
+                    equipment: id.clone(),
+                    kind: mom_oee::FactKind::Rejected {
+                        at,
+                        produced_at: at,
+                        count: mom_oee::Units(1),
+                        reason: None,
+                    },
+                });
+                for (eid, p) in e.take_changed_periods(&Granularity::CALENDAR) {
+                    std::hint::black_box(e.figures(&eid, &p));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn measured_memory(_c: &mut Criterion) {
+    let (units, days) = (20usize, 30u32);
+    let facts = workload(units, days, 42);
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut e = engine(units);
+    for f in &facts {
+        e.apply(f);
+    }
+    let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let estimate = e.approx_heap_bytes();
+    let per_unit = held as f64 / units as f64;
+    println!(
+        "memory: {units} units × {days} days = {} facts: measured {:.1} MiB live heap ({:.0} B/fact), \
+         estimate {:.1} MiB; scaled to 1000 units: {:.2} GiB measured",
+        facts.len(),
+        held as f64 / 1048576.0,
+        held as f64 / facts.len() as f64,
+        estimate as f64 / 1048576.0,
+        per_unit * 1000.0 / 1073741824.0
+    );
+    std::hint::black_box(e);
+}
+
+criterion_group!(benches, measured_memory, throughput, late_fact);
+criterion_main!(benches);
