@@ -1,0 +1,273 @@
+//! Identifiers and names of the production domain: order, work unit and product ids, operation
+//! numbers and free-text reasons. Each constructor checks its syntax, so a value of these types
+//! is always well formed and the aggregates only decide on business rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Longest work unit id, product id or reason accepted, in characters.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Longest free-text reason accepted, in characters.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// Returned when a string is not a valid id, product or reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidId {
+    /// The value is empty (or only whitespace).
+    #[error("must not be empty")]
+    Empty,
+    /// The value is longer than allowed.
+    #[error("must be at most {max} characters, got {len}")]
+    TooLong {
+        /// Characters in the value.
+        len: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// The value holds a character that is not allowed.
+    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
+    BadCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value is not a UUID.
+    #[error("{value:?} is not a uuid")]
+    NotUuid {
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Id of a production order (aggregate `production_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(Uuid);
+
+impl OrderId {
+    /// Returns the order id wrapping `uuid`.
+    pub fn new(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// Returns a fresh, time-ordered (UUID v7) order id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Returns the UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for OrderId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self).map_err(|_| InvalidId::NotUuid {
+            value: s.to_owned(),
+        })
+    }
+}
+
+/// Id of a work unit (aggregate `work_unit`): an ISA-95 equipment id such as
+/// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WorkUnitId(String);
+
+impl WorkUnitId {
+    /// Returns the id, or why `value` is not a valid equipment id.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        if value.is_empty() {
+            return Err(InvalidId::Empty);
+        }
+        let len = value.chars().count();
+        if len > MAX_ID_LEN {
+            return Err(InvalidId::TooLong {
+                len,
+                max: MAX_ID_LEN,
+            });
+        }
+        if let Some(character) = value
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+        {
+            return Err(InvalidId::BadCharacter { character });
+        }
+        Ok(Self(value))
+    }
+
+    /// Returns the id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Id of a product (material definition) made on the floor: 1 to 128 characters, not blank.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductId(String);
+
+impl ProductId {
+    /// Returns the product id, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_ID_LEN)?;
+        Ok(Self(value))
+    }
+
+    /// Returns the id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A free-text reason or reason code (hold, cancel, stop, planned shutdown): not blank, at most
+/// 512 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl Reason {
+    /// Returns the reason, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_REASON_LEN)?;
+        Ok(Self(value))
+    }
+
+    /// Returns the reason as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks that `value` is not blank, at most `max` characters and free of control characters.
+fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
+    if value.trim().is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidId::TooLong { len, max });
+    }
+    if let Some(character) = value.chars().find(|c| c.is_control()) {
+        return Err(InvalidId::BadCharacter { character });
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype_conversions {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    )*};
+}
+
+string_newtype_conversions!(WorkUnitId, ProductId, Reason);
+
+/// Number of an operation in a routing (for example 10, 20, 30), unique within the routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OperationNumber(pub u32);
+
+impl fmt::Display for OperationNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Formats items as a comma-separated list, for error messages that name several things.
+pub(crate) fn join<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_unit_id_accepts_isa95_equipment_paths() {
+        assert!(WorkUnitId::new("site1.area2.line3.filler").is_ok());
+        assert!(WorkUnitId::new("L1:cell-2_A").is_ok());
+    }
+
+    #[test]
+    fn work_unit_id_rejects_empty_long_and_odd_characters() {
+        assert_eq!(WorkUnitId::new(""), Err(InvalidId::Empty));
+        assert_eq!(
+            WorkUnitId::new("x".repeat(129)),
+            Err(InvalidId::TooLong { len: 129, max: 128 })
+        );
+        assert!(WorkUnitId::new("x".repeat(128)).is_ok());
+        assert_eq!(
+            WorkUnitId::new("line 3"),
+            Err(InvalidId::BadCharacter { character: ' ' })
+        );
+    }
+
+    #[test]
+    fn work_unit_id_is_validated_on_deserialize() {
+        let ok: Result<WorkUnitId, _> = serde_json::from_str("\"line-1\"");
+        assert!(ok.is_ok());
+        let bad: Result<WorkUnitId, _> = serde_json::from_str("\"line/1\"");
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn product_and_reason_reject_blank_text() {
+        assert_eq!(ProductId::new("  "), Err(InvalidId::Empty));
+        assert_eq!(Reason::new(""), Err(InvalidId::Empty));
+        assert!(Reason::new("waiting for material").is_ok());
+    }
+
+    #[test]
+    fn order_id_parses_uuid_and_names_bad_input() {
+        let id: Result<OrderId, _> = "0191e1b4-7c1a-7000-8000-000000000001".parse();
+        assert!(id.is_ok());
+        let err = "not-a-uuid".parse::<OrderId>().expect_err("not a uuid");
+        assert_eq!(err.to_string(), "\"not-a-uuid\" is not a uuid");
+    }
+}

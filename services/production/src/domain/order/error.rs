@@ -1,0 +1,162 @@
+//! Why a production order rejects a command.
+
+use thiserror::Error;
+
+use super::aggregate::{OperationStatus, OrderStatus};
+use crate::domain::error::ErrorKind;
+use crate::domain::ids::{join, OperationNumber, OrderId, Reason, WorkUnitId};
+
+/// A rejected production order command; [`OrderError::kind`] says how to report it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OrderError {
+    /// The caller expected another version of the order.
+    #[error("order is at version {actual}, not the expected version {expected}; reload it and retry")]
+    VersionConflict { expected: u64, actual: u64 },
+
+    /// The order was never created.
+    #[error("order does not exist")]
+    NotFound,
+
+    /// The order already exists.
+    #[error("order {order} already exists")]
+    AlreadyCreated { order: OrderId },
+
+    /// The quantity to make is zero.
+    #[error("quantity must be greater than zero")]
+    ZeroQuantity,
+
+    /// The routing lists no operation.
+    #[error("routing must list at least one operation")]
+    EmptyRouting,
+
+    /// An operation number is zero (usually a missing field).
+    #[error("operation numbers must be greater than zero")]
+    ZeroOperationNumber,
+
+    /// Two routing steps share a number.
+    #[error("operation {operation} appears more than once in the routing")]
+    DuplicateOperation { operation: OperationNumber },
+
+    /// A routing step has no name.
+    #[error("operation {operation} has no name")]
+    UnnamedOperation { operation: OperationNumber },
+
+    /// A routing step lists no work unit.
+    #[error("operation {operation} lists no eligible work units")]
+    NoEligibleWorkUnits { operation: OperationNumber },
+
+    /// A routing step lists a work unit twice.
+    #[error("operation {operation} lists work unit {work_unit} more than once")]
+    DuplicateEligibleWorkUnit {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+    },
+
+    /// The command names an operation that is not in the routing.
+    #[error("operation {operation} is not in the routing (operations: {})", join(.routing))]
+    UnknownOperation {
+        operation: OperationNumber,
+        routing: Vec<OperationNumber>,
+    },
+
+    /// The work unit may not run the operation.
+    #[error(
+        "work unit {work_unit} is not eligible for operation {operation} (eligible: {})",
+        join(.eligible)
+    )]
+    IneligibleWorkUnit {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+        eligible: Vec<WorkUnitId>,
+    },
+
+    /// A quantity report with neither good nor scrap pieces.
+    #[error("good and scrap must not both be zero")]
+    NothingReported,
+
+    /// The reported pieces would overflow the operation's totals.
+    #[error("reported quantities overflow the totals of operation {operation}")]
+    QuantityOverflow { operation: OperationNumber },
+
+    /// The order is completed or cancelled.
+    #[error("order is {status}; it accepts no further commands")]
+    Closed { status: OrderStatus },
+
+    /// The order is on hold.
+    #[error("order is on hold ({reason}); only resume and cancel are allowed")]
+    OnHold { reason: Reason },
+
+    /// Resume of an order that is not on hold.
+    #[error("order is not on hold")]
+    NotOnHold,
+
+    /// Release of an order that was already released.
+    #[error("order is already released")]
+    AlreadyReleased,
+
+    /// Operations start only once the order is released.
+    #[error("order is {status}; release it before starting operations")]
+    NotReleased { status: OrderStatus },
+
+    /// The previous operation of the routing is not done yet.
+    #[error("operation {operation} cannot start: the previous operation {previous} is {status}")]
+    PreviousOperationOpen {
+        operation: OperationNumber,
+        previous: OperationNumber,
+        status: OperationStatus,
+    },
+
+    /// The operation is already running.
+    #[error("operation {operation} is already running on work unit {work_unit}")]
+    OperationAlreadyRunning {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+    },
+
+    /// The operation is already done.
+    #[error("operation {operation} is already done")]
+    OperationAlreadyDone { operation: OperationNumber },
+
+    /// Quantities and completion apply to a running operation only.
+    #[error("operation {operation} is {status}, not running")]
+    OperationNotRunning {
+        operation: OperationNumber,
+        status: OperationStatus,
+    },
+
+    /// The order completes only when every operation is done.
+    #[error("order cannot complete: operations {} are not done", join(.open))]
+    OperationsOpen { open: Vec<OperationNumber> },
+}
+
+impl OrderError {
+    /// Returns the class of the rejection, which decides its gRPC status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OrderError::VersionConflict { .. } => ErrorKind::Conflict,
+            OrderError::NotFound => ErrorKind::NotFound,
+            OrderError::ZeroQuantity
+            | OrderError::EmptyRouting
+            | OrderError::ZeroOperationNumber
+            | OrderError::DuplicateOperation { .. }
+            | OrderError::UnnamedOperation { .. }
+            | OrderError::NoEligibleWorkUnits { .. }
+            | OrderError::DuplicateEligibleWorkUnit { .. }
+            | OrderError::UnknownOperation { .. }
+            | OrderError::IneligibleWorkUnit { .. }
+            | OrderError::NothingReported
+            | OrderError::QuantityOverflow { .. } => ErrorKind::InvalidArgument,
+            OrderError::AlreadyCreated { .. }
+            | OrderError::Closed { .. }
+            | OrderError::OnHold { .. }
+            | OrderError::NotOnHold
+            | OrderError::AlreadyReleased
+            | OrderError::NotReleased { .. }
+            | OrderError::PreviousOperationOpen { .. }
+            | OrderError::OperationAlreadyRunning { .. }
+            | OrderError::OperationAlreadyDone { .. }
+            | OrderError::OperationNotRunning { .. }
+            | OrderError::OperationsOpen { .. } => ErrorKind::FailedPrecondition,
+        }
+    }
+}

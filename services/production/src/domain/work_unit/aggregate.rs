@@ -1,0 +1,367 @@
+//! The work unit's state, its decisions and its fold.
+//!
+//! Floor facts are taken pragmatically: the machine state follows the order in which reports
+//! arrive (event time is recorded, not used to reorder), and repeated stop reports are not errors.
+//! While stopped, a stop report that names a new reason emits `WorkUnitStopped` again (the stop
+//! continues, its reason is given or changed); one without a reason or with the same reason
+//! changes nothing and emits no event. A stop report during a setup emits nothing either: the
+//! unit is not producing and the whole setup already counts as setup time.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use super::commands::{WorkUnitCommand, DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW};
+use super::error::WorkUnitError;
+use super::events::WorkUnitEvent;
+use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+use crate::domain::quantity::{Millis, Units};
+use crate::domain::versioned::Versioned;
+
+/// Whether the work unit runs, stands still or is being set up, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MachineState {
+    /// Not running; the reason code when one was reported.
+    Stopped {
+        reason: Option<Reason>,
+        since: DateTime<Utc>,
+    },
+    /// Running.
+    Running { since: DateTime<Utc> },
+    /// In a changeover / setup, for `next_product` when known.
+    Setup {
+        next_product: Option<ProductId>,
+        since: DateTime<Utc>,
+    },
+}
+
+/// The state of a registered work unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkUnitState {
+    id: WorkUnitId,
+    name: String,
+    micro_stop_threshold: Millis,
+    startup_window: Millis,
+    machine: MachineState,
+    current_product: Option<ProductId>,
+    total: Units,
+    counts: BTreeMap<ProductId, Units>,
+    ideal_cycle_times: BTreeMap<ProductId, Millis>,
+}
+
+impl WorkUnitState {
+    /// Returns the equipment id.
+    pub fn id(&self) -> &WorkUnitId {
+        &self.id
+    }
+
+    /// Returns the display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Returns the micro-stop threshold: shorter stops are small stops.
+    pub fn micro_stop_threshold(&self) -> Millis {
+        self.micro_stop_threshold
+    }
+
+    /// Returns the startup window: rejects made this long after a restart are startup rejects.
+    pub fn startup_window(&self) -> Millis {
+        self.startup_window
+    }
+
+    /// Returns whether the unit runs, stands still or is in setup.
+    pub fn machine(&self) -> &MachineState {
+        &self.machine
+    }
+
+    /// Returns the product the unit makes or was last set up for.
+    pub fn current_product(&self) -> Option<&ProductId> {
+        self.current_product.as_ref()
+    }
+
+    /// Returns the pieces counted over all products.
+    pub fn total(&self) -> Units {
+        self.total
+    }
+
+    /// Returns the pieces counted per product.
+    pub fn counts(&self) -> &BTreeMap<ProductId, Units> {
+        &self.counts
+    }
+
+    /// Returns the ideal cycle time per product.
+    pub fn ideal_cycle_times(&self) -> &BTreeMap<ProductId, Millis> {
+        &self.ideal_cycle_times
+    }
+
+    fn decide(&self, command: WorkUnitCommand) -> Result<Vec<WorkUnitEvent>, WorkUnitError> {
+        match command {
+            WorkUnitCommand::Register { .. } => Err(WorkUnitError::AlreadyRegistered {
+                work_unit: self.id.clone(),
+            }),
+            WorkUnitCommand::SetIdealCycleTime {
+                product,
+                ideal_cycle_time,
+                at,
+            } => {
+                if ideal_cycle_time.0 == 0 {
+                    return Err(WorkUnitError::ZeroCycleTime { product });
+                }
+                Ok(vec![WorkUnitEvent::IdealCycleTimeSet {
+                    product,
+                    ideal_cycle_time_ms: ideal_cycle_time,
+                    at,
+                }])
+            }
+            WorkUnitCommand::ReportRunning { product, at } => match &self.machine {
+                MachineState::Stopped { .. } => {
+                    Ok(vec![WorkUnitEvent::WorkUnitRunning { product, at }])
+                }
+                MachineState::Running { since } => {
+                    Err(WorkUnitError::AlreadyRunning { since: *since })
+                }
+                MachineState::Setup { since, .. } => {
+                    Err(WorkUnitError::SetupInProgress { since: *since })
+                }
+            },
+            WorkUnitCommand::ReportStopped { reason, at } => match &self.machine {
+                MachineState::Running { .. } => {
+                    Ok(vec![WorkUnitEvent::WorkUnitStopped { reason, at }])
+                }
+                MachineState::Stopped { reason: current, .. } => match reason {
+                    Some(reason) if current.as_ref() != Some(&reason) => {
+                        Ok(vec![WorkUnitEvent::WorkUnitStopped {
+                            reason: Some(reason),
+                            at,
+                        }])
+                    }
+                    _ => Ok(vec![]),
+                },
+                MachineState::Setup { .. } => Ok(vec![]),
+            },
+            WorkUnitCommand::StartSetup { next_product, at } => match &self.machine {
+                MachineState::Setup { since, .. } => {
+                    Err(WorkUnitError::SetupAlreadyStarted { since: *since })
+                }
+                _ => Ok(vec![WorkUnitEvent::SetupStarted { next_product, at }]),
+            },
+            WorkUnitCommand::EndSetup { product, at } => match &self.machine {
+                MachineState::Setup { .. } => Ok(vec![WorkUnitEvent::SetupEnded { product, at }]),
+                _ => Err(WorkUnitError::SetupNotStarted),
+            },
+            WorkUnitCommand::SchedulePlannedShutdown {
+                from,
+                until,
+                reason,
+            } => {
+                if until <= from {
+                    return Err(WorkUnitError::EmptyShutdown { from, until });
+                }
+                Ok(vec![WorkUnitEvent::PlannedShutdownScheduled {
+                    from,
+                    until,
+                    reason,
+                }])
+            }
+            WorkUnitCommand::ReportCount { total, product, at } => {
+                if total == Units::ZERO {
+                    return Err(WorkUnitError::ZeroCount);
+                }
+                let product = product
+                    .or_else(|| self.current_product.clone())
+                    .ok_or(WorkUnitError::NoCurrentProduct)?;
+                let per_product = self.counts.get(&product).copied().unwrap_or_default();
+                if self.total.checked_add(total).is_none()
+                    || per_product.checked_add(total).is_none()
+                {
+                    return Err(WorkUnitError::CountOverflow);
+                }
+                Ok(vec![WorkUnitEvent::UnitsCounted { product, total, at }])
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: WorkUnitEvent) {
+        match event {
+            // A second registration is never decided; the fold keeps the first one.
+            WorkUnitEvent::WorkUnitRegistered { .. } => {}
+            WorkUnitEvent::IdealCycleTimeSet {
+                product,
+                ideal_cycle_time_ms,
+                ..
+            } => {
+                self.ideal_cycle_times.insert(product, ideal_cycle_time_ms);
+            }
+            WorkUnitEvent::WorkUnitRunning { product, at } => {
+                self.machine = MachineState::Running { since: at };
+                if product.is_some() {
+                    self.current_product = product;
+                }
+            }
+            WorkUnitEvent::WorkUnitStopped { reason, at } => {
+                self.machine = match &self.machine {
+                    // The stop goes on; only its reason changes.
+                    MachineState::Stopped { since, .. } => MachineState::Stopped {
+                        reason,
+                        since: *since,
+                    },
+                    _ => MachineState::Stopped { reason, since: at },
+                };
+            }
+            WorkUnitEvent::SetupStarted { next_product, at } => {
+                self.machine = MachineState::Setup {
+                    next_product,
+                    since: at,
+                };
+            }
+            WorkUnitEvent::SetupEnded { product, at } => {
+                self.machine = MachineState::Stopped {
+                    reason: None,
+                    since: at,
+                };
+                self.current_product = Some(product);
+            }
+            WorkUnitEvent::PlannedShutdownScheduled { .. } => {}
+            WorkUnitEvent::UnitsCounted { product, total, .. } => {
+                self.total = self.total.saturating_add(total);
+                let count = self.counts.entry(product).or_default();
+                *count = count.saturating_add(total);
+            }
+        }
+    }
+}
+
+/// A work unit: the aggregate `work_unit`. Before its registration it has no state and rejects
+/// every command but `Register` with [`WorkUnitError::NotRegistered`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkUnit {
+    state: Option<WorkUnitState>,
+    version: u64,
+}
+
+impl WorkUnit {
+    /// Returns the work unit's state, or `None` before it was registered.
+    pub fn state(&self) -> Option<&WorkUnitState> {
+        self.state.as_ref()
+    }
+
+    /// Returns the number of events applied so far.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Decides which events `command` causes, or why it is rejected.
+    pub(crate) fn decide(
+        &self,
+        command: Versioned<WorkUnitCommand>,
+    ) -> Result<Vec<WorkUnitEvent>, WorkUnitError> {
+        if let Some(expected) = command.expected_version {
+            if expected != self.version {
+                return Err(WorkUnitError::VersionConflict {
+                    expected,
+                    actual: self.version,
+                });
+            }
+        }
+        match (&self.state, command.command) {
+            (Some(state), command) => state.decide(command),
+            (
+                None,
+                WorkUnitCommand::Register {
+                    work_unit,
+                    name,
+                    micro_stop_threshold,
+                    startup_window,
+                    at,
+                },
+            ) => {
+                if name.trim().is_empty() {
+                    return Err(WorkUnitError::EmptyName);
+                }
+                let micro_stop_threshold =
+                    micro_stop_threshold.unwrap_or(DEFAULT_MICRO_STOP_THRESHOLD);
+                if micro_stop_threshold.0 == 0 {
+                    return Err(WorkUnitError::ZeroMicroStopThreshold);
+                }
+                let startup_window = startup_window.unwrap_or(DEFAULT_STARTUP_WINDOW);
+                if startup_window.0 == 0 {
+                    return Err(WorkUnitError::ZeroStartupWindow);
+                }
+                Ok(vec![WorkUnitEvent::WorkUnitRegistered {
+                    work_unit,
+                    name,
+                    micro_stop_threshold_ms: micro_stop_threshold,
+                    startup_window_ms: startup_window,
+                    at,
+                }])
+            }
+            (None, _) => Err(WorkUnitError::NotRegistered),
+        }
+    }
+
+    /// Folds one event into the state.
+    pub(crate) fn evolve(&mut self, event: WorkUnitEvent) {
+        self.version += 1;
+        match (&mut self.state, event) {
+            (Some(state), event) => state.evolve(event),
+            (
+                None,
+                WorkUnitEvent::WorkUnitRegistered {
+                    work_unit,
+                    name,
+                    micro_stop_threshold_ms,
+                    startup_window_ms,
+                    at,
+                },
+            ) => {
+                self.state = Some(WorkUnitState {
+                    id: work_unit,
+                    name,
+                    micro_stop_threshold: micro_stop_threshold_ms,
+                    startup_window: startup_window_ms,
+                    machine: MachineState::Stopped {
+                        reason: None,
+                        since: at,
+                    },
+                    current_product: None,
+                    total: Units::ZERO,
+                    counts: BTreeMap::new(),
+                    ideal_cycle_times: BTreeMap::new(),
+                });
+            }
+            // Nothing but a registration starts a stream; anything else before it is ignored.
+            (None, _) => {}
+        }
+    }
+}
+
+impl Aggregate for WorkUnit {
+    const TYPE: &'static str = "work_unit";
+    type Command = Versioned<WorkUnitCommand>;
+    type Event = WorkUnitEvent;
+    type Error = WorkUnitError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        self.evolve(event);
+    }
+}
+
+#[cfg(test)]
+mod tests;

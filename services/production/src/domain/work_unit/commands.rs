@@ -1,0 +1,81 @@
+//! Commands a work unit accepts.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+use crate::domain::quantity::{Millis, Units};
+
+/// Stops shorter than this are small stops, unless the registration says otherwise (5 min).
+pub const DEFAULT_MICRO_STOP_THRESHOLD: Millis = Millis::from_minutes(5);
+
+/// Rejects made this long after a changeover or restart are startup rejects, unless the
+/// registration says otherwise (10 min).
+pub const DEFAULT_STARTUP_WINDOW: Millis = Millis::from_minutes(10);
+
+/// A request to change a work unit; `at` is when it happened on the floor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkUnitCommand {
+    /// Registers the work unit; `None` settings take the defaults.
+    Register {
+        work_unit: WorkUnitId,
+        name: String,
+        micro_stop_threshold: Option<Millis>,
+        startup_window: Option<Millis>,
+        at: DateTime<Utc>,
+    },
+    /// Sets the ideal time per piece of `product` on this work unit.
+    SetIdealCycleTime {
+        product: ProductId,
+        ideal_cycle_time: Millis,
+        at: DateTime<Utc>,
+    },
+    /// The work unit started running; `product`, when given, becomes the current product.
+    ReportRunning {
+        product: Option<ProductId>,
+        at: DateTime<Utc>,
+    },
+    /// The work unit stopped, with the operator's or machine's reason code if any.
+    ReportStopped {
+        reason: Option<Reason>,
+        at: DateTime<Utc>,
+    },
+    /// A changeover / setup began, for `next_product` when known.
+    StartSetup {
+        next_product: Option<ProductId>,
+        at: DateTime<Utc>,
+    },
+    /// The setup ended; the work unit is now set up for `product`.
+    EndSetup {
+        product: ProductId,
+        at: DateTime<Utc>,
+    },
+    /// No production is planned over `[from, until)`.
+    SchedulePlannedShutdown {
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        reason: Reason,
+    },
+    /// `total` pieces (good and bad) were made since the previous count; `product` defaults to
+    /// the current product.
+    ReportCount {
+        total: Units,
+        product: Option<ProductId>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl WorkUnitCommand {
+    /// Returns when the command's fact happened on the floor (the start of a planned shutdown).
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            WorkUnitCommand::Register { at, .. }
+            | WorkUnitCommand::SetIdealCycleTime { at, .. }
+            | WorkUnitCommand::ReportRunning { at, .. }
+            | WorkUnitCommand::ReportStopped { at, .. }
+            | WorkUnitCommand::StartSetup { at, .. }
+            | WorkUnitCommand::EndSetup { at, .. }
+            | WorkUnitCommand::ReportCount { at, .. } => *at,
+            WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,
+        }
+    }
+}

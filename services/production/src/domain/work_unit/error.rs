@@ -1,0 +1,99 @@
+//! Why a work unit rejects a command.
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::domain::error::ErrorKind;
+use crate::domain::ids::{ProductId, WorkUnitId};
+
+/// A rejected work unit command; [`WorkUnitError::kind`] says how to report it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WorkUnitError {
+    /// The caller expected another version of the work unit.
+    #[error(
+        "work unit is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
+    VersionConflict { expected: u64, actual: u64 },
+
+    /// The work unit was never registered.
+    #[error("work unit is not registered")]
+    NotRegistered,
+
+    /// The work unit is registered already.
+    #[error("work unit {work_unit} is already registered")]
+    AlreadyRegistered { work_unit: WorkUnitId },
+
+    /// The registration has no name.
+    #[error("name must not be empty")]
+    EmptyName,
+
+    /// A zero micro-stop threshold was given explicitly.
+    #[error("micro-stop threshold must be greater than zero")]
+    ZeroMicroStopThreshold,
+
+    /// A zero startup window was given explicitly.
+    #[error("startup window must be greater than zero")]
+    ZeroStartupWindow,
+
+    /// The ideal cycle time is zero.
+    #[error("ideal cycle time of product {product} must be greater than zero")]
+    ZeroCycleTime { product: ProductId },
+
+    /// The planned shutdown window is empty or inverted.
+    #[error("planned shutdown must end after it starts (from {from}, until {until})")]
+    EmptyShutdown {
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+
+    /// A count of zero pieces.
+    #[error("count total must be greater than zero")]
+    ZeroCount,
+
+    /// The count would overflow the work unit's totals.
+    #[error("count overflows the totals of the work unit")]
+    CountOverflow,
+
+    /// Running reported while the work unit runs.
+    #[error("work unit is already running (since {since})")]
+    AlreadyRunning { since: DateTime<Utc> },
+
+    /// Running reported during a setup.
+    #[error("work unit is in setup since {since}; end the setup first")]
+    SetupInProgress { since: DateTime<Utc> },
+
+    /// A setup started while one runs.
+    #[error("a setup is already running since {since}")]
+    SetupAlreadyStarted { since: DateTime<Utc> },
+
+    /// A setup ended that did not start.
+    #[error("no setup is running")]
+    SetupNotStarted,
+
+    /// A count without product on a work unit that has no current product.
+    #[error("count names no product and the work unit has no current product")]
+    NoCurrentProduct,
+}
+
+impl WorkUnitError {
+    /// Returns the class of the rejection, which decides its gRPC status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            WorkUnitError::VersionConflict { .. } => ErrorKind::Conflict,
+            WorkUnitError::NotRegistered => ErrorKind::NotFound,
+            WorkUnitError::EmptyName
+            | WorkUnitError::ZeroMicroStopThreshold
+            | WorkUnitError::ZeroStartupWindow
+            | WorkUnitError::ZeroCycleTime { .. }
+            | WorkUnitError::EmptyShutdown { .. }
+            | WorkUnitError::ZeroCount
+            | WorkUnitError::CountOverflow => ErrorKind::InvalidArgument,
+            WorkUnitError::AlreadyRegistered { .. }
+            | WorkUnitError::AlreadyRunning { .. }
+            | WorkUnitError::SetupInProgress { .. }
+            | WorkUnitError::SetupAlreadyStarted { .. }
+            | WorkUnitError::SetupNotStarted
+            | WorkUnitError::NoCurrentProduct => ErrorKind::FailedPrecondition,
+        }
+    }
+}
