@@ -1,7 +1,10 @@
-//! Prints `mom_oee::bench::run` with the default configuration, as `mom bench oee` will:
-//! `cargo run --release -p mom-oee --example bench_report`.
+//! Prints `mom_oee::bench::run`, as `mom bench oee` will:
+//! `cargo run --release -p mom-oee --example bench_report [project_every]`.
 
 fn main() {
-    let report = mom_oee::bench::run(&mom_oee::bench::BenchConfig::default());
-    println!("{report}");
+    let mut config = mom_oee::bench::BenchConfig::default();
+    if let Some(every) = std::env::args().nth(1).and_then(|a| a.parse().ok()) {
+        config.project_every = every;
+    }
+    println!("{}", mom_oee::bench::run(&config));
 }

@@ -44,7 +44,7 @@ impl Default for BenchConfig {
             units: 100,
             days: 7,
             late_share: 0.10,
-            project_every: 1000,
+            project_every: 10_000,
             late_cost_days: vec![1, 30],
             late_cost_units: 10,
             late_cost_samples: 200,
@@ -135,14 +135,29 @@ pub fn run(config: &BenchConfig) -> BenchReport {
     let late = late_arrivals(&facts, config.late_share, config.seed);
     let throughput = vec![
         measure("in order, ingest only", &facts, None),
-        measure("in order, with projection", &facts, Some(config.project_every)),
+        measure(
+            "in order, with projection",
+            &facts,
+            Some(config.project_every),
+        ),
         measure("10% late, ingest only", &late, None),
-        measure("10% late, with projection", &late, Some(config.project_every)),
+        measure(
+            "10% late, with projection",
+            &late,
+            Some(config.project_every),
+        ),
     ];
     let late_cost = config
         .late_cost_days
         .iter()
-        .map(|days| late_cost(config.late_cost_units, *days, config.late_cost_samples, config.seed))
+        .map(|days| {
+            late_cost(
+                config.late_cost_units,
+                *days,
+                config.late_cost_samples,
+                config.seed,
+            )
+        })
         .collect();
     BenchReport {
         throughput,
@@ -258,7 +273,9 @@ pub fn workload(units: usize, days: u32, seed: u64) -> Vec<Fact> {
             let stop_at = s;
             push(FactKind::Stopped {
                 at: at(stop_at),
-                reason: rng.chance(0.5).then(|| ["jam", "adjust", "clean"][rng.below(3) as usize].into()),
+                reason: rng
+                    .chance(0.5)
+                    .then(|| ["jam", "adjust", "clean"][rng.below(3) as usize].into()),
             });
             let stop_len;
             if s >= next_setup {
@@ -284,7 +301,8 @@ pub fn workload(units: usize, days: u32, seed: u64) -> Vec<Fact> {
                 if let Ok(span) = Span::new(at(stop_at), at(stop_at + stop_len)) {
                     push(FactKind::Breakdown {
                         span,
-                        failure_mode: ["motor", "sensor", "hydraulic"][rng.below(3) as usize].into(),
+                        failure_mode: ["motor", "sensor", "hydraulic"][rng.below(3) as usize]
+                            .into(),
                     });
                 }
             } else if rng.chance(0.1) {
@@ -465,7 +483,10 @@ impl fmt::Display for BenchReport {
                 t.facts_per_second()
             )?;
         }
-        writeln!(f, "cost of one late fact (apply + recompute changed hour/shift/day/week)")?;
+        writeln!(
+            f,
+            "cost of one late fact (apply + recompute changed hour/shift/day/week)"
+        )?;
         writeln!(
             f,
             "  {:<14} {:>14} {:>14} {:>16}",
@@ -522,11 +543,16 @@ mod tests {
         for fact in &facts {
             engine.apply(fact);
         }
-        let day = engine.calendar().period_containing(Granularity::Day, start());
+        let day = engine
+            .calendar()
+            .period_containing(Granularity::Day, start());
         for id in engine.equipment() {
             let f = engine.figures(&id, &day).unwrap_or_default();
             assert!(f.identity_holds());
-            assert!(f.availability().is_some_and(|a| a > 0.3 && a < 1.0), "{f:?}");
+            assert!(
+                f.availability().is_some_and(|a| a > 0.3 && a < 1.0),
+                "{f:?}"
+            );
         }
     }
 }

@@ -526,7 +526,7 @@ fn seconds(value: Option<&Value>, default: i64) -> Result<Millis, Problem> {
     }
 }
 
-fn object<'a>(value: Option<&'a Value>) -> Result<&'a Map<String, Value>, Problem> {
+fn object(value: Option<&Value>) -> Result<&Map<String, Value>, Problem> {
     match value {
         None | Some(Value::Null) => Err(Problem::Missing),
         Some(Value::Object(map)) => Ok(map),

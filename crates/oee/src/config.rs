@@ -21,7 +21,7 @@ impl CycleTime {
     /// Returns the cycle time of `seconds`, rounded to the microsecond.
     pub fn from_secs_f64(seconds: f64) -> Result<CycleTime, InvalidCycleTime> {
         let micros = (seconds * 1e6).round();
-        if seconds.is_finite() && seconds > 0.0 && micros >= 1.0 && micros < 1e15 {
+        if seconds.is_finite() && seconds > 0.0 && (1.0..1e15).contains(&micros) {
             Ok(CycleTime(micros as u64))
         } else {
             Err(InvalidCycleTime { seconds })

@@ -73,6 +73,18 @@ impl Unit {
     }
 }
 
+/// Returns true when `parts` cover `range` exactly, edge to edge.
+fn tiles(parts: &[Period], range: Range) -> bool {
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    first.range().start == range.start
+        && last.range().end == range.end
+        && parts
+            .windows(2)
+            .all(|w| w[0].range().end == w[1].range().start)
+}
+
 /// Pushes `range` onto `ranges`, merging it with the last one when they touch, and compacting
 /// the list when it grows long, so in-order streams keep a single range.
 fn push_merged(ranges: &mut Vec<Range>, range: Range) {
@@ -165,18 +177,59 @@ impl Engine {
     /// Returns the figures of one work unit for one period (cached until a fact touches it),
     /// or `None` for an unknown work unit.
     pub fn figures(&mut self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
-        let unit = self.units.get_mut(equipment)?;
-        unit.flush();
+        self.figures_ref(equipment, period).cloned()
+    }
+
+    /// Returns the figures like [`Engine::figures`], by reference to the cache.
+    pub fn figures_ref(&mut self, equipment: &EquipmentId, period: &Period) -> Option<&Figures> {
         let range = period.range();
         let level = period.granularity().index();
-        if let Some(cached) = unit.cache[level].get(&(range.start, range.end)) {
-            return Some(cached.clone());
+        let key = (range.start, range.end);
+        let unit = self.units.get_mut(equipment)?;
+        unit.flush();
+        if !unit.cache[level].contains_key(&key) {
+            let figures = self.fold(equipment, period)?;
+            let unit = self.units.get_mut(equipment)?;
+            unit.max_len[level] = unit.max_len[level].max(range.len());
+            unit.cache[level].insert(key, figures);
         }
-        let figures = unit
-            .timeline
-            .compute(range, &unit.config, &mut self.scratch);
-        unit.max_len[level] = unit.max_len[level].max(range.len());
-        unit.cache[level].insert((range.start, range.end), figures.clone());
+        self.units.get(equipment)?.cache[level].get(&key)
+    }
+
+    /// Computes the figures of a period that is not cached.
+    ///
+    /// Coarse periods are the sum of their (cached) finer periods as far as that is exact,
+    /// plus a direct fold of the rest (usually the hour holding a still-open stop).
+    fn fold(&mut self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
+        let range = period.range();
+        let finer = match period.granularity() {
+            Granularity::Shift | Granularity::Day => Some(Granularity::Hour),
+            Granularity::Week => Some(Granularity::Day),
+            Granularity::Hour | Granularity::Custom => None,
+        };
+        let split_until = self.units.get(equipment)?.timeline.splittable_until(range);
+        let parts = match (finer, split_until) {
+            (Some(g), Some(until)) => {
+                let mut parts = self.calendar.periods_in(g, range);
+                if tiles(&parts, range) {
+                    parts.retain(|p| p.range().end <= until);
+                    parts
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        };
+        let mut figures = Figures::default();
+        let mut rest = range;
+        for part in &parts {
+            figures.add(self.figures_ref(equipment, part)?);
+            rest.start = part.range().end;
+        }
+        if !rest.is_empty() {
+            let unit = self.units.get_mut(equipment)?;
+            figures.add(&unit.timeline.compute(rest, &unit.config, &mut self.scratch));
+        }
         Some(figures)
     }
 

@@ -207,6 +207,25 @@ impl Timeline {
         Some(Range::new(self.earliest?, self.latest? + Millis(1)))
     }
 
+    /// Returns the instant up to which `range` can be split at any period edge without changing
+    /// its figures, or `None` when it cannot be split at all.
+    ///
+    /// Splitting is exact when no stop is cut at an edge that no fact gives: there must be a
+    /// state fact at or before the start of `range` (no prehistory inside it), and the split must
+    /// stay before the start of a still-open stop (one with no `running` fact after it), whose
+    /// end is the period's end and so differs between a part and the whole.
+    pub(crate) fn splittable_until(&self, range: Range) -> Option<Millis> {
+        let (&first, _) = self.states.first_key_value()?;
+        if first > range.start {
+            return None;
+        }
+        match self.states.last_key_value() {
+            Some((_, mark)) if mark.running => Some(range.end),
+            Some((&last, _)) => Some(self.stop_start_at(last).min(range.end)),
+            None => None,
+        }
+    }
+
     fn extend_span(&mut self, at: Millis) {
         self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         self.earliest = Some(self.earliest.map_or(at, |e| e.min(at)));
