@@ -75,9 +75,11 @@ impl FromStr for OrderId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self).map_err(|_| InvalidId::NotUuid {
-            value: s.to_owned(),
-        })
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|_| InvalidId::NotUuid {
+                value: s.to_owned(),
+            })
     }
 }
 

@@ -14,8 +14,7 @@ mod work_unit;
 
 pub use error::ErrorKind;
 pub use ids::{
-    InvalidId, OperationNumber, OrderId, ProductId, Reason, WorkUnitId, MAX_ID_LEN,
-    MAX_REASON_LEN,
+    InvalidId, OperationNumber, OrderId, ProductId, Reason, WorkUnitId, MAX_ID_LEN, MAX_REASON_LEN,
 };
 pub use order::{
     Operation, OperationStatus, OrderCommand, OrderError, OrderEvent, OrderState, OrderStatus,

@@ -283,7 +283,9 @@ impl OrderState {
                     at,
                 }])
             }
-            OrderCommand::Cancel { reason, at } => Ok(vec![OrderEvent::OrderCancelled { reason, at }]),
+            OrderCommand::Cancel { reason, at } => {
+                Ok(vec![OrderEvent::OrderCancelled { reason, at }])
+            }
         }
     }
 

@@ -10,7 +10,9 @@ use crate::domain::ids::{join, OperationNumber, OrderId, Reason, WorkUnitId};
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum OrderError {
     /// The caller expected another version of the order.
-    #[error("order is at version {actual}, not the expected version {expected}; reload it and retry")]
+    #[error(
+        "order is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
     VersionConflict { expected: u64, actual: u64 },
 
     /// The order was never created.

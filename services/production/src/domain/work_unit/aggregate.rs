@@ -132,7 +132,9 @@ impl WorkUnitState {
                 MachineState::Running { .. } => {
                     Ok(vec![WorkUnitEvent::WorkUnitStopped { reason, at }])
                 }
-                MachineState::Stopped { reason: current, .. } => match reason {
+                MachineState::Stopped {
+                    reason: current, ..
+                } => match reason {
                     Some(reason) if current.as_ref() != Some(&reason) => {
                         Ok(vec![WorkUnitEvent::WorkUnitStopped {
                             reason: Some(reason),

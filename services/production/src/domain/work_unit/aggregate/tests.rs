@@ -1,1 +1,714 @@
+//! Given/when/then tests of the work unit: one or more per command and per rejection, and a
+//! property test of the counts.
+
+#![allow(clippy::unwrap_used)]
+
+use chrono::{Duration, TimeZone};
+use cqrs_es::test::TestFramework;
+use cqrs_es::DomainEvent;
+use proptest::prelude::*;
+
 use super::*;
+use crate::domain::error::ErrorKind;
+
+type UnitTest = TestFramework<WorkUnit>;
+
+fn t(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+fn unit_id() -> WorkUnitId {
+    WorkUnitId::new("site1.area2.line3.filler").unwrap()
+}
+
+fn product(id: &str) -> ProductId {
+    ProductId::new(id).unwrap()
+}
+
+fn reason(text: &str) -> Reason {
+    Reason::new(text).unwrap()
+}
+
+fn register(
+    name: &str,
+    micro_stop_threshold: Option<Millis>,
+    startup_window: Option<Millis>,
+) -> Versioned<WorkUnitCommand> {
+    WorkUnitCommand::Register {
+        work_unit: unit_id(),
+        name: name.to_owned(),
+        micro_stop_threshold,
+        startup_window,
+        at: t(0),
+    }
+    .into()
+}
+
+fn registered() -> WorkUnitEvent {
+    WorkUnitEvent::WorkUnitRegistered {
+        work_unit: unit_id(),
+        name: "Filler 3".to_owned(),
+        micro_stop_threshold_ms: Millis(300_000),
+        startup_window_ms: Millis(600_000),
+        at: t(0),
+    }
+}
+
+fn running(minute: i64, made: Option<&str>) -> WorkUnitEvent {
+    WorkUnitEvent::WorkUnitRunning {
+        product: made.map(product),
+        at: t(minute),
+    }
+}
+
+fn stopped(minute: i64, why: Option<&str>) -> WorkUnitEvent {
+    WorkUnitEvent::WorkUnitStopped {
+        reason: why.map(reason),
+        at: t(minute),
+    }
+}
+
+fn setup_started(minute: i64) -> WorkUnitEvent {
+    WorkUnitEvent::SetupStarted {
+        next_product: Some(product("cola-500ml")),
+        at: t(minute),
+    }
+}
+
+fn rejected(given: Vec<WorkUnitEvent>, command: WorkUnitCommand) -> WorkUnitError {
+    UnitTest::with(())
+        .given(given)
+        .when(command.into())
+        .inspect_result()
+        .expect_err("command must be rejected")
+}
+
+fn accepted(given: Vec<WorkUnitEvent>, command: WorkUnitCommand) -> Vec<WorkUnitEvent> {
+    UnitTest::with(())
+        .given(given)
+        .when(command.into())
+        .inspect_result()
+        .expect("command must be accepted")
+}
+
+fn fold(events: Vec<WorkUnitEvent>) -> WorkUnit {
+    let mut unit = WorkUnit::default();
+    for event in events {
+        unit.evolve(event);
+    }
+    unit
+}
+
+// Register.
+
+#[test]
+fn register_applies_default_threshold_and_window() {
+    UnitTest::with(())
+        .given_no_previous_events()
+        .when(register("Filler 3", None, None))
+        .then_expect_events(vec![registered()]);
+}
+
+#[test]
+fn register_keeps_explicit_threshold_and_window() {
+    let events = accepted(
+        vec![],
+        register("Filler 3", Some(Millis(120_000)), Some(Millis(60_000))).command,
+    );
+    assert_eq!(
+        events,
+        vec![WorkUnitEvent::WorkUnitRegistered {
+            work_unit: unit_id(),
+            name: "Filler 3".to_owned(),
+            micro_stop_threshold_ms: Millis(120_000),
+            startup_window_ms: Millis(60_000),
+            at: t(0),
+        }]
+    );
+}
+
+#[test]
+fn register_rejects_an_empty_name() {
+    let err = rejected(vec![], register("  ", None, None).command);
+    assert_eq!(err, WorkUnitError::EmptyName);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn register_rejects_zero_threshold_or_window() {
+    assert_eq!(
+        rejected(vec![], register("F", Some(Millis(0)), None).command),
+        WorkUnitError::ZeroMicroStopThreshold
+    );
+    assert_eq!(
+        rejected(vec![], register("F", None, Some(Millis(0))).command),
+        WorkUnitError::ZeroStartupWindow
+    );
+}
+
+#[test]
+fn register_twice_is_rejected() {
+    let err = rejected(vec![registered()], register("Filler 3", None, None).command);
+    assert_eq!(
+        err.to_string(),
+        "work unit site1.area2.line3.filler is already registered"
+    );
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+// Unregistered work units and versions.
+
+#[test]
+fn commands_on_an_unregistered_work_unit_are_not_found() {
+    let err = rejected(
+        vec![],
+        WorkUnitCommand::ReportRunning {
+            product: None,
+            at: t(1),
+        },
+    );
+    assert_eq!(err, WorkUnitError::NotRegistered);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.to_string(), "work unit is not registered");
+}
+
+#[test]
+fn stale_expected_version_is_a_conflict() {
+    let err = UnitTest::with(())
+        .given(vec![registered(), running(1, None)])
+        .when(Versioned::expecting(
+            WorkUnitCommand::ReportStopped {
+                reason: None,
+                at: t(2),
+            },
+            1,
+        ))
+        .inspect_result()
+        .expect_err("stale version");
+    assert_eq!(
+        err,
+        WorkUnitError::VersionConflict {
+            expected: 1,
+            actual: 2
+        }
+    );
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+}
+
+#[test]
+fn matching_expected_version_is_accepted() {
+    UnitTest::with(())
+        .given(vec![registered()])
+        .when(Versioned::expecting(
+            WorkUnitCommand::ReportRunning {
+                product: None,
+                at: t(1),
+            },
+            1,
+        ))
+        .then_expect_events(vec![running(1, None)]);
+}
+
+// Ideal cycle time.
+
+#[test]
+fn set_ideal_cycle_time_records_it_per_product() {
+    let event = WorkUnitEvent::IdealCycleTimeSet {
+        product: product("cola-330ml"),
+        ideal_cycle_time_ms: Millis(500),
+        at: t(1),
+    };
+    UnitTest::with(())
+        .given(vec![registered()])
+        .when(
+            WorkUnitCommand::SetIdealCycleTime {
+                product: product("cola-330ml"),
+                ideal_cycle_time: Millis(500),
+                at: t(1),
+            }
+            .into(),
+        )
+        .then_expect_events(vec![event.clone()]);
+    let unit = fold(vec![registered(), event]);
+    assert_eq!(
+        unit.state()
+            .unwrap()
+            .ideal_cycle_times()
+            .get(&product("cola-330ml")),
+        Some(&Millis(500))
+    );
+}
+
+#[test]
+fn set_ideal_cycle_time_rejects_zero() {
+    let err = rejected(
+        vec![registered()],
+        WorkUnitCommand::SetIdealCycleTime {
+            product: product("cola-330ml"),
+            ideal_cycle_time: Millis(0),
+            at: t(1),
+        },
+    );
+    assert_eq!(
+        err.to_string(),
+        "ideal cycle time of product cola-330ml must be greater than zero"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+// Running.
+
+#[test]
+fn report_running_starts_a_stopped_unit_and_sets_the_current_product() {
+    UnitTest::with(())
+        .given(vec![registered()])
+        .when(
+            WorkUnitCommand::ReportRunning {
+                product: Some(product("cola-330ml")),
+                at: t(1),
+            }
+            .into(),
+        )
+        .then_expect_events(vec![running(1, Some("cola-330ml"))]);
+    let unit = fold(vec![registered(), running(1, Some("cola-330ml"))]);
+    let state = unit.state().unwrap();
+    assert_eq!(state.machine(), &MachineState::Running { since: t(1) });
+    assert_eq!(state.current_product(), Some(&product("cola-330ml")));
+}
+
+#[test]
+fn report_running_without_product_keeps_the_current_product() {
+    let unit = fold(vec![
+        registered(),
+        running(1, Some("cola-330ml")),
+        stopped(2, None),
+        running(3, None),
+    ]);
+    assert_eq!(
+        unit.state().unwrap().current_product(),
+        Some(&product("cola-330ml"))
+    );
+}
+
+#[test]
+fn report_running_while_running_is_rejected() {
+    let err = rejected(
+        vec![registered(), running(1, None)],
+        WorkUnitCommand::ReportRunning {
+            product: None,
+            at: t(2),
+        },
+    );
+    assert_eq!(
+        err.to_string(),
+        "work unit is already running (since 2026-03-02 06:01:00 UTC)"
+    );
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+#[test]
+fn report_running_during_setup_is_rejected() {
+    let err = rejected(
+        vec![registered(), setup_started(1)],
+        WorkUnitCommand::ReportRunning {
+            product: None,
+            at: t(2),
+        },
+    );
+    assert_eq!(err, WorkUnitError::SetupInProgress { since: t(1) });
+}
+
+// Stopped.
+
+#[test]
+fn report_stopped_stops_a_running_unit_with_its_reason() {
+    UnitTest::with(())
+        .given(vec![registered(), running(1, None)])
+        .when(
+            WorkUnitCommand::ReportStopped {
+                reason: Some(reason("jam")),
+                at: t(2),
+            }
+            .into(),
+        )
+        .then_expect_events(vec![stopped(2, Some("jam"))]);
+}
+
+#[test]
+fn report_stopped_while_stopped_with_a_new_reason_updates_the_reason_of_the_same_stop() {
+    let given = vec![registered(), running(1, None), stopped(2, None)];
+    let events = accepted(
+        given.clone(),
+        WorkUnitCommand::ReportStopped {
+            reason: Some(reason("jam")),
+            at: t(3),
+        },
+    );
+    assert_eq!(events, vec![stopped(3, Some("jam"))]);
+    let mut all = given;
+    all.extend(events);
+    assert_eq!(
+        fold(all).state().unwrap().machine(),
+        &MachineState::Stopped {
+            reason: Some(reason("jam")),
+            since: t(2)
+        }
+    );
+}
+
+#[test]
+fn report_stopped_while_stopped_with_the_same_or_no_reason_changes_nothing() {
+    let given = vec![registered(), running(1, None), stopped(2, Some("jam"))];
+    for why in [Some(reason("jam")), None] {
+        let events = accepted(
+            given.clone(),
+            WorkUnitCommand::ReportStopped {
+                reason: why,
+                at: t(3),
+            },
+        );
+        assert_eq!(events, vec![]);
+    }
+}
+
+#[test]
+fn report_stopped_during_setup_changes_nothing() {
+    let events = accepted(
+        vec![registered(), setup_started(1)],
+        WorkUnitCommand::ReportStopped {
+            reason: Some(reason("jam")),
+            at: t(2),
+        },
+    );
+    assert_eq!(events, vec![]);
+}
+
+// Setup.
+
+#[test]
+fn start_setup_from_running_or_stopped() {
+    for given in [
+        vec![registered()],
+        vec![registered(), running(0, Some("cola-330ml"))],
+    ] {
+        let events = accepted(
+            given,
+            WorkUnitCommand::StartSetup {
+                next_product: Some(product("cola-500ml")),
+                at: t(1),
+            },
+        );
+        assert_eq!(events, vec![setup_started(1)]);
+    }
+}
+
+#[test]
+fn start_setup_while_one_runs_is_rejected() {
+    let err = rejected(
+        vec![registered(), setup_started(1)],
+        WorkUnitCommand::StartSetup {
+            next_product: None,
+            at: t(2),
+        },
+    );
+    assert_eq!(
+        err.to_string(),
+        "a setup is already running since 2026-03-02 06:01:00 UTC"
+    );
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+#[test]
+fn end_setup_sets_the_product_and_leaves_the_unit_stopped() {
+    let ended = WorkUnitEvent::SetupEnded {
+        product: product("cola-500ml"),
+        at: t(20),
+    };
+    UnitTest::with(())
+        .given(vec![
+            registered(),
+            running(0, Some("cola-330ml")),
+            setup_started(1),
+        ])
+        .when(
+            WorkUnitCommand::EndSetup {
+                product: product("cola-500ml"),
+                at: t(20),
+            }
+            .into(),
+        )
+        .then_expect_events(vec![ended.clone()]);
+    let unit = fold(vec![
+        registered(),
+        running(0, Some("cola-330ml")),
+        setup_started(1),
+        ended,
+    ]);
+    let state = unit.state().unwrap();
+    assert_eq!(state.current_product(), Some(&product("cola-500ml")));
+    assert_eq!(
+        state.machine(),
+        &MachineState::Stopped {
+            reason: None,
+            since: t(20)
+        }
+    );
+}
+
+#[test]
+fn end_setup_that_did_not_start_is_rejected() {
+    let err = rejected(
+        vec![registered(), running(1, None)],
+        WorkUnitCommand::EndSetup {
+            product: product("cola-500ml"),
+            at: t(2),
+        },
+    );
+    assert_eq!(err, WorkUnitError::SetupNotStarted);
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+// Planned shutdown.
+
+#[test]
+fn schedule_planned_shutdown_records_the_window_in_any_state() {
+    let event = WorkUnitEvent::PlannedShutdownScheduled {
+        from: t(240),
+        until: t(270),
+        reason: reason("lunch break"),
+    };
+    for given in [
+        vec![registered()],
+        vec![registered(), running(1, None)],
+        vec![registered(), setup_started(1)],
+    ] {
+        let events = accepted(
+            given,
+            WorkUnitCommand::SchedulePlannedShutdown {
+                from: t(240),
+                until: t(270),
+                reason: reason("lunch break"),
+            },
+        );
+        assert_eq!(events, vec![event.clone()]);
+        assert_eq!(event.event_time(), t(240));
+    }
+}
+
+#[test]
+fn schedule_planned_shutdown_rejects_until_not_after_from() {
+    for until in [t(240), t(239)] {
+        let err = rejected(
+            vec![registered()],
+            WorkUnitCommand::SchedulePlannedShutdown {
+                from: t(240),
+                until,
+                reason: reason("lunch break"),
+            },
+        );
+        assert_eq!(
+            err,
+            WorkUnitError::EmptyShutdown {
+                from: t(240),
+                until
+            }
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
+}
+
+// Counts.
+
+#[test]
+fn report_count_defaults_to_the_current_product() {
+    UnitTest::with(())
+        .given(vec![registered(), running(1, Some("cola-330ml"))])
+        .when(
+            WorkUnitCommand::ReportCount {
+                total: Units(12),
+                product: None,
+                at: t(2),
+            }
+            .into(),
+        )
+        .then_expect_events(vec![WorkUnitEvent::UnitsCounted {
+            product: product("cola-330ml"),
+            total: Units(12),
+            at: t(2),
+        }]);
+}
+
+#[test]
+fn report_count_names_its_own_product_in_any_state() {
+    let events = accepted(
+        vec![registered(), setup_started(1)],
+        WorkUnitCommand::ReportCount {
+            total: Units(3),
+            product: Some(product("cola-500ml")),
+            at: t(2),
+        },
+    );
+    assert_eq!(
+        events,
+        vec![WorkUnitEvent::UnitsCounted {
+            product: product("cola-500ml"),
+            total: Units(3),
+            at: t(2),
+        }]
+    );
+}
+
+#[test]
+fn report_count_without_any_product_is_rejected() {
+    let err = rejected(
+        vec![registered(), running(1, None)],
+        WorkUnitCommand::ReportCount {
+            total: Units(3),
+            product: None,
+            at: t(2),
+        },
+    );
+    assert_eq!(err, WorkUnitError::NoCurrentProduct);
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+#[test]
+fn report_count_rejects_zero() {
+    let err = rejected(
+        vec![registered(), running(1, Some("cola-330ml"))],
+        WorkUnitCommand::ReportCount {
+            total: Units(0),
+            product: None,
+            at: t(2),
+        },
+    );
+    assert_eq!(err, WorkUnitError::ZeroCount);
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn report_count_rejects_totals_that_would_overflow() {
+    let err = rejected(
+        vec![
+            registered(),
+            WorkUnitEvent::UnitsCounted {
+                product: product("a"),
+                total: Units(u64::MAX),
+                at: t(1),
+            },
+        ],
+        WorkUnitCommand::ReportCount {
+            total: Units(1),
+            product: Some(product("b")),
+            at: t(2),
+        },
+    );
+    assert_eq!(err, WorkUnitError::CountOverflow);
+}
+
+// Events.
+
+#[test]
+fn events_round_trip_through_json_with_their_type_names() {
+    let events = vec![
+        registered(),
+        WorkUnitEvent::IdealCycleTimeSet {
+            product: product("p"),
+            ideal_cycle_time_ms: Millis(500),
+            at: t(1),
+        },
+        running(1, Some("p")),
+        stopped(2, Some("jam")),
+        setup_started(3),
+        WorkUnitEvent::SetupEnded {
+            product: product("p"),
+            at: t(4),
+        },
+        WorkUnitEvent::PlannedShutdownScheduled {
+            from: t(5),
+            until: t(6),
+            reason: reason("break"),
+        },
+        WorkUnitEvent::UnitsCounted {
+            product: product("p"),
+            total: Units(1),
+            at: t(7),
+        },
+    ];
+    let mut seen: Vec<String> = Vec::new();
+    for event in events {
+        let json = serde_json::to_value(&event).unwrap();
+        assert!(json.get(event.type_name()).is_some(), "{json}");
+        let back: WorkUnitEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+        assert_eq!(event.event_version(), "1");
+        seen.push(event.event_type());
+    }
+    assert_eq!(seen, WorkUnitEvent::TYPES);
+}
+
+#[test]
+fn snapshot_state_round_trips_through_json() {
+    let unit = fold(vec![
+        registered(),
+        running(1, Some("cola-330ml")),
+        WorkUnitEvent::UnitsCounted {
+            product: product("cola-330ml"),
+            total: Units(10),
+            at: t(2),
+        },
+    ]);
+    let json = serde_json::to_string(&unit).unwrap();
+    let back: WorkUnit = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, unit);
+}
+
+proptest! {
+    #[test]
+    fn random_valid_count_sequences_sum_per_product_and_in_total(
+        counts in proptest::collection::vec((0usize..3, 1u64..10_000, any::<bool>()), 0..60)
+    ) {
+        let products = [product("a"), product("b"), product("c")];
+        let mut unit = fold(vec![registered(), running(0, Some("a"))]);
+        let mut current = 0usize;
+        let mut expected = [0u64; 3];
+        for (minute, (index, total, named)) in (1i64..).zip(counts) {
+            // Either name the product (it does not become current) or switch the running product
+            // through a stop and restart and count against the current one.
+            let command = if named {
+                expected[index] += total;
+                WorkUnitCommand::ReportCount {
+                    total: Units(total),
+                    product: Some(products[index].clone()),
+                    at: t(minute),
+                }
+            } else {
+                if index != current {
+                    for command in [
+                        WorkUnitCommand::ReportStopped { reason: None, at: t(minute) },
+                        WorkUnitCommand::ReportRunning {
+                            product: Some(products[index].clone()),
+                            at: t(minute),
+                        },
+                    ] {
+                        for event in unit.decide(command.into()).unwrap() {
+                            unit.evolve(event);
+                        }
+                    }
+                    current = index;
+                }
+                expected[current] += total;
+                WorkUnitCommand::ReportCount { total: Units(total), product: None, at: t(minute) }
+            };
+            for event in unit.decide(command.into()).unwrap() {
+                unit.evolve(event);
+            }
+        }
+        let state = unit.state().unwrap();
+        prop_assert_eq!(state.total(), Units(expected.iter().sum()));
+        for (index, id) in products.iter().enumerate() {
+            let counted = state.counts().get(id).copied().unwrap_or_default();
+            prop_assert_eq!(counted, Units(expected[index]));
+        }
+    }
+}
