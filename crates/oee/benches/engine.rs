@@ -63,44 +63,47 @@ fn throughput(c: &mut Criterion) {
 fn late_fact(c: &mut Criterion) {
     let mut group = c.benchmark_group("one_late_fact");
     for days in [1u32, 30] {
-        let facts = workload(5, days, 42);
-        let mut e = engine(5);
+        let units = 5;
+        let facts = workload(units, days, 42);
+        let mut base = engine(units);
         for f in &facts {
-            e.apply(f);
+            base.apply(f);
         }
-        let day = e
-            .calendar()
-            .period_containing(Granularity::Day, facts[facts.len() / 2].kind.at());
-        let id = facts[0].equipment.clone();
-        // Warm the caches of the periods the late fact will touch and of everything else.
+        // Warm every cache, as a projection that has seen the whole history would have.
+        let (first, last) = (facts[0].kind.at(), facts[facts.len() - 1].kind.at());
         let periods: Vec<Period> = Granularity::CALENDAR
             .iter()
-            .flat_map(|g| {
-                e.calendar()
-                    .periods(*g, facts[0].kind.at(), facts[facts.len() - 1].kind.at())
-            })
+            .flat_map(|g| base.calendar().periods(*g, first, last))
             .collect();
-        for p in &periods {
-            e.figures(&id, p);
+        for id in base.equipment() {
+            for p in &periods {
+                base.figures(&id, p);
+            }
         }
-        e.take_changes();
-        let mut n = 0i64;
+        base.take_changes();
+        let ids = base.equipment();
+        // Late facts land in the last day of history, spread over its units and hours.
+        let last_day = last - chrono::Duration::days(1);
         group.bench_function(format!("history_{days}d"), |b| {
-            b.iter(|| {
-                n += 1;
-                let at = day.start() + chrono::Duration::seconds(n % 86_400);
-                e.apply(&mom_oee::Fact {
-                    equipment: id.clone(),
-                    kind: mom_oee::FactKind::Rejected {
-                        at,
-                        produced_at: at,
-                        count: mom_oee::Units(1),
-                        reason: None,
-                    },
-                });
-                for (eid, p) in e.take_changed_periods(&Granularity::CALENDAR) {
-                    std::hint::black_box(e.figures(&eid, &p));
+            b.iter_custom(|iters| {
+                let mut e = base.clone();
+                let began = std::time::Instant::now();
+                for i in 0..iters {
+                    let at = last_day + chrono::Duration::seconds((i as i64 * 7919) % 86_400);
+                    e.apply(&mom_oee::Fact {
+                        equipment: ids[i as usize % ids.len()].clone(),
+                        kind: mom_oee::FactKind::Rejected {
+                            at,
+                            produced_at: at,
+                            count: mom_oee::Units(1),
+                            reason: None,
+                        },
+                    });
+                    for (eid, p) in e.take_changed_periods(&Granularity::CALENDAR) {
+                        std::hint::black_box(e.figures_ref(&eid, &p));
+                    }
                 }
+                began.elapsed()
             })
         });
     }

@@ -42,7 +42,7 @@ pub enum Scope {
     Site(SiteId),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Unit {
     config: EquipmentConfig,
     timeline: Timeline,
@@ -73,18 +73,6 @@ impl Unit {
     }
 }
 
-/// Returns true when `parts` cover `range` exactly, edge to edge.
-fn tiles(parts: &[Period], range: Range) -> bool {
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
-        return false;
-    };
-    first.range().start == range.start
-        && last.range().end == range.end
-        && parts
-            .windows(2)
-            .all(|w| w[0].range().end == w[1].range().start)
-}
-
 /// Pushes `range` onto `ranges`, merging it with the last one when they touch, and compacting
 /// the list when it grows long, so in-order streams keep a single range.
 fn push_merged(ranges: &mut Vec<Range>, range: Range) {
@@ -113,7 +101,7 @@ fn push_merged(ranges: &mut Vec<Range>, range: Range) {
 /// Pure and deterministic: no I/O, no clock. For any arrival order of the same facts,
 /// [`Engine::figures`] returns the same figures (except [`Flags::late_facts`](crate::Flags)),
 /// equal to a batch recomputation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Engine {
     calendar: Calendar,
     config: EngineConfig,
@@ -202,29 +190,33 @@ impl Engine {
     /// plus a direct fold of the rest (usually the hour holding a still-open stop).
     fn fold(&mut self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
         let range = period.range();
-        let finer = match period.granularity() {
-            Granularity::Shift | Granularity::Day => Some(Granularity::Hour),
-            Granularity::Week => Some(Granularity::Day),
-            Granularity::Hour | Granularity::Custom => None,
-        };
-        let split_until = self.units.get(equipment)?.timeline.splittable_until(range);
-        let parts = match (finer, split_until) {
-            (Some(g), Some(until)) => {
-                let mut parts = self.calendar.periods_in(g, range);
-                if tiles(&parts, range) {
-                    parts.retain(|p| p.range().end <= until);
-                    parts
-                } else {
-                    Vec::new()
-                }
-            }
-            _ => Vec::new(),
+        let finer: &[Granularity] = match period.granularity() {
+            Granularity::Shift | Granularity::Day => &[Granularity::Hour],
+            Granularity::Week => &[Granularity::Day, Granularity::Hour],
+            Granularity::Hour | Granularity::Custom => &[],
         };
         let mut figures = Figures::default();
         let mut rest = range;
-        for part in &parts {
-            figures.add(self.figures_ref(equipment, part)?);
-            rest.start = part.range().end;
+        if let Some(until) = self.units.get(equipment)?.timeline.splittable_until(range) {
+            for g in finer {
+                // Take the finer periods that tile `rest` from its start and end by `until`.
+                let mut parts = self.calendar.periods_in(*g, Range::new(rest.start, until));
+                if parts.first().is_none_or(|p| p.range().start != rest.start) {
+                    continue;
+                }
+                let mut edge = rest.start;
+                parts.retain(|p| {
+                    let keep = p.range().start == edge && p.range().end <= until;
+                    if keep {
+                        edge = p.range().end;
+                    }
+                    keep
+                });
+                for part in &parts {
+                    figures.add(self.figures_ref(equipment, part)?);
+                }
+                rest.start = edge;
+            }
         }
         if !rest.is_empty() {
             let unit = self.units.get_mut(equipment)?;

@@ -90,7 +90,7 @@ enum Cover<'a> {
 }
 
 /// Reusable buffers for [`Timeline::compute`], so a fold allocates nothing in the steady state.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Scratch {
     stops: Vec<StopSpan>,
     points: Vec<Millis>,
