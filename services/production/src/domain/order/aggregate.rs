@@ -188,13 +188,8 @@ impl OrderState {
             .fold(Units::ZERO, |sum, op| sum.saturating_add(op.scrap))
     }
 
-    fn ensure_open(&self) -> Result<(), OrderError> {
-        match self.status {
-            OrderStatus::Completed | OrderStatus::Cancelled => Err(OrderError::Closed {
-                status: self.status,
-            }),
-            _ => Ok(()),
-        }
+    fn is_closed(&self) -> bool {
+        matches!(self.status, OrderStatus::Completed | OrderStatus::Cancelled)
     }
 
     fn ensure_not_held(&self) -> Result<(), OrderError> {
@@ -224,12 +219,12 @@ impl OrderState {
     }
 
     fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        if let OrderCommand::Create { .. } = command {
-            return Err(OrderError::AlreadyCreated { order: self.id });
-        }
-        self.ensure_open()?;
         match command {
             OrderCommand::Create { .. } => Err(OrderError::AlreadyCreated { order: self.id }),
+            // Nothing but a second creation gets past a completed or cancelled order.
+            _ if self.is_closed() => Err(OrderError::Closed {
+                status: self.status,
+            }),
             OrderCommand::Release { at } => {
                 self.ensure_not_held()?;
                 match self.status {

@@ -744,3 +744,15 @@ fn events_round_trip_through_json_with_their_type_names() {
         assert_eq!(event.event_version(), "1");
     }
 }
+
+#[test]
+fn snapshot_state_round_trips_through_json() {
+    let mut order = ProductionOrder::default();
+    for event in last_operation_running() {
+        order.evolve(event);
+    }
+    order.evolve(held());
+    let json = serde_json::to_string(&order).unwrap();
+    let back: ProductionOrder = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, order);
+}
