@@ -145,7 +145,12 @@ impl Engine {
 
     /// Applies one fact, in any order relative to the others.
     pub fn apply(&mut self, fact: &Fact) {
-        let unit = self.units.entry(fact.equipment.clone()).or_default();
+        if !self.units.contains_key(&fact.equipment) {
+            self.units.insert(fact.equipment.clone(), Unit::default());
+        }
+        let Some(unit) = self.units.get_mut(&fact.equipment) else {
+            return;
+        };
         let affected = unit.timeline.apply(
             &fact.kind,
             unit.config.startup_window,
@@ -309,21 +314,30 @@ impl Engine {
         granularities: &[Granularity],
     ) -> Vec<(EquipmentId, Period)> {
         let mut out: Vec<(EquipmentId, Period)> = Vec::new();
-        for change in self.take_changes() {
+        let mut unit_periods: Vec<Period> = Vec::new();
+        let changes = self.take_changes();
+        // Changes come grouped by unit; dedup the periods of each unit without comparing names.
+        for (i, change) in changes.iter().enumerate() {
             let range = Range::new(
                 Millis::from_datetime(change.from),
                 Millis::from_datetime(change.to),
             );
             for g in granularities {
-                for p in self.calendar.periods_in(*g, range) {
-                    out.push((change.equipment.clone(), p));
-                }
+                unit_periods.extend(self.calendar.periods_in(*g, range));
+            }
+            let last_of_unit = changes
+                .get(i + 1)
+                .is_none_or(|next| next.equipment != change.equipment);
+            if last_of_unit {
+                unit_periods.sort_unstable_by_key(|p| (p.granularity(), p.range()));
+                unit_periods.dedup_by_key(|p| (p.granularity(), p.range()));
+                out.extend(
+                    unit_periods
+                        .drain(..)
+                        .map(|p| (change.equipment.clone(), p)),
+                );
             }
         }
-        out.sort_by(|a, b| {
-            (&a.0, a.1.granularity(), a.1.range()).cmp(&(&b.0, b.1.granularity(), b.1.range()))
-        });
-        out.dedup();
         out
     }
 
