@@ -114,8 +114,12 @@ pub struct Memory {
     pub days: u32,
     /// Facts the estimate holds.
     pub facts: usize,
-    /// Estimated heap bytes of the engine state, from data-structure sizes.
+    /// Estimated heap bytes of the stored facts, from data-structure sizes.
     pub bytes: usize,
+    /// Periods cached when every hour, shift, day and week has been read once.
+    pub cached_periods: usize,
+    /// Estimated heap bytes of those cached figures (droppable with `evict_cache_before`).
+    pub cache_bytes: usize,
 }
 
 /// The results of [`run`]; `Display` prints them as a table.
@@ -455,12 +459,27 @@ fn memory(config: &BenchConfig) -> Memory {
     for fact in &facts {
         engine.apply(fact);
     }
+    let facts_only = engine.approx_heap_bytes();
+    // A projection that has read every hour, shift, day and week once holds them all cached.
+    let end = start() + Duration::days(i64::from(config.memory_days));
+    let periods: Vec<Period> = Granularity::CALENDAR
+        .iter()
+        .flat_map(|g| engine.calendar().periods(*g, start(), end))
+        .collect();
+    for id in engine.equipment() {
+        for p in &periods {
+            engine.figures_ref(&id, p);
+        }
+    }
+    let cache = engine.approx_cache_bytes();
     let scale = config.memory_units as f64 / sample as f64;
     Memory {
         units: config.memory_units,
         days: config.memory_days,
         facts: (facts.len() as f64 * scale) as usize,
-        bytes: (engine.approx_heap_bytes() as f64 * scale) as usize,
+        bytes: (facts_only as f64 * scale) as usize,
+        cached_periods: (periods.len() as f64 * config.memory_units as f64) as usize,
+        cache_bytes: (cache as f64 * scale) as usize,
     }
 }
 
@@ -501,7 +520,7 @@ impl fmt::Display for BenchReport {
         }
         let m = &self.memory;
         writeln!(f, "memory estimate")?;
-        write!(
+        writeln!(
             f,
             "  {} work units × {} days: {} facts, ≈ {:.1} MiB ({:.0} bytes per fact)",
             m.units,
@@ -509,6 +528,12 @@ impl fmt::Display for BenchReport {
             m.facts,
             m.bytes as f64 / (1024.0 * 1024.0),
             m.bytes as f64 / m.facts.max(1) as f64
+        )?;
+        write!(
+            f,
+            "  plus every hour/shift/day/week cached: {} periods, ≈ {:.1} MiB",
+            m.cached_periods,
+            m.cache_bytes as f64 / (1024.0 * 1024.0)
         )
     }
 }

@@ -343,14 +343,42 @@ impl Engine {
 
     /// Returns an estimate of the heap bytes held by stored facts and cached figures.
     pub fn approx_heap_bytes(&self) -> usize {
-        let per_cached = std::mem::size_of::<((Millis, Millis), Figures)>() * 3 / 2 + 64;
         self.units
             .values()
             .map(|u| {
                 u.timeline.approx_heap_bytes()
-                    + u.cache.iter().map(BTreeMap::len).sum::<usize>() * per_cached
+                    + self.approx_cache_bytes_of(u)
                     + std::mem::size_of::<(EquipmentId, Unit)>()
             })
             .sum()
+    }
+
+    /// Returns an estimate of the heap bytes held by cached figures alone.
+    pub fn approx_cache_bytes(&self) -> usize {
+        self.units
+            .values()
+            .map(|u| self.approx_cache_bytes_of(u))
+            .sum()
+    }
+
+    fn approx_cache_bytes_of(&self, unit: &Unit) -> usize {
+        // A B-tree entry costs its size plus about half again for node slack and edges.
+        let entry = std::mem::size_of::<((Millis, Millis), Figures)>() * 3 / 2;
+        unit.cache
+            .iter()
+            .flat_map(BTreeMap::values)
+            .map(|f| entry + f.reasons.approx_heap_bytes())
+            .sum()
+    }
+
+    /// Drops cached figures of periods that end at or before `before` (they are recomputed
+    /// on demand), bounding the memory a long-running projection holds.
+    pub fn evict_cache_before(&mut self, before: DateTime<Utc>) {
+        let before = Millis::from_datetime(before);
+        for unit in self.units.values_mut() {
+            for cache in &mut unit.cache {
+                cache.retain(|(_, end), _| *end > before);
+            }
+        }
     }
 }

@@ -149,6 +149,23 @@ pub struct Reasons {
     pub production_rejects: Pareto,
 }
 
+impl Reasons {
+    /// Returns the heap bytes the reason lists hold.
+    pub(crate) fn approx_heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(LossReason, Millis)>();
+        [
+            &self.equipment_failure,
+            &self.setup_and_adjustments,
+            &self.small_stops,
+            &self.startup_rejects,
+            &self.production_rejects,
+        ]
+        .iter()
+        .map(|p| p.0.capacity() * entry)
+        .sum()
+    }
+}
+
 /// Additive data-quality counters; see also [`Figures::negative_reduced_speed`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {

@@ -502,38 +502,36 @@ impl Timeline {
         for r in setups.iter() {
             points.extend([r.start, r.end]);
         }
-        self.breakdowns
-            .overlapping(s, |r, _| points.extend([r.start, r.end]));
-        self.starvations
-            .overlapping(s, |r, _| points.extend([r.start, r.end]));
+        // Covering breakdowns and starvations, in (start, end, name) order, so the first one
+        // that holds an instant is the one that started first.
+        let mut breakdowns: Vec<(Range, &FailureMode)> = Vec::new();
+        self.breakdowns.overlapping(s, |r, mode| {
+            breakdowns.push((r, mode));
+            points.extend([r.start, r.end]);
+        });
+        let mut starvations: Vec<(Range, &MaterialId)> = Vec::new();
+        self.starvations.overlapping(s, |r, material| {
+            starvations.push((r, material));
+            points.extend([r.start, r.end]);
+        });
         points.sort_unstable();
         points.dedup();
 
         let cover_at = |at: Millis| -> Cover<'_> {
             if shutdowns.iter().any(|r| r.contains(at)) {
-                return Cover::Shutdown;
-            }
-            if setups.iter().any(|r| r.contains(at)) {
-                return Cover::Setup;
-            }
-            let mut found = None;
-            self.breakdowns
-                .overlapping(Range::new(at, at + Millis(1)), |_, mode| {
-                    found.get_or_insert(mode);
-                });
-            if let Some(mode) = found {
-                return Cover::Breakdown(mode);
-            }
-            let mut found = None;
-            self.starvations
-                .overlapping(Range::new(at, at + Millis(1)), |_, material| {
-                    found.get_or_insert(material);
-                });
-            match found {
-                Some(material) => Cover::Starved(material),
-                None => Cover::Uncovered,
+                Cover::Shutdown
+            } else if setups.iter().any(|r| r.contains(at)) {
+                Cover::Setup
+            } else if let Some((_, mode)) = breakdowns.iter().find(|(r, _)| r.contains(at)) {
+                Cover::Breakdown(mode)
+            } else if let Some((_, material)) = starvations.iter().find(|(r, _)| r.contains(at)) {
+                Cover::Starved(material)
+            } else {
+                Cover::Uncovered
             }
         };
+        let single = points.len() == 2;
+        let first_cover = cover_at(s.start);
 
         // First pass: the stop's planned production time, over its whole length.
         let mut stop_ppt = Millis::ZERO;
@@ -541,7 +539,12 @@ impl Timeline {
         let mut uncovered = false;
         for pair in points.windows(2) {
             let seg = Range::new(pair[0], pair[1]);
-            match cover_at(seg.start) {
+            let cover = if single {
+                first_cover
+            } else {
+                cover_at(seg.start)
+            };
+            match cover {
                 Cover::Shutdown => {}
                 Cover::Uncovered => {
                     stop_ppt += seg.len();
@@ -573,7 +576,12 @@ impl Timeline {
             }
             let losses = &mut fig.losses;
             let reasons = &mut fig.reasons;
-            match cover_at(seg.start) {
+            let cover = if single {
+                first_cover
+            } else {
+                cover_at(seg.start)
+            };
+            match cover {
                 Cover::Shutdown => *excluded += charged,
                 Cover::Setup => {
                     losses.setup_and_adjustments += charged;
