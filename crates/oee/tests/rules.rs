@@ -617,3 +617,51 @@ fn late_fact_changes_only_the_periods_it_touches() {
     assert_eq!(hours.len(), 1);
     assert_eq!(changed.len(), 4, "{changed:?}");
 }
+
+#[test]
+fn intervals_crossing_a_period_edge_are_clipped_to_each_period() {
+    let mut e = engine();
+    let shutdown = fact(FactKind::PlannedShutdown {
+        span: span(t(50), t(70)),
+        reason: "break".into(),
+    });
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            stopped(t(40)),
+            breakdown(t(40), t(50), "jam"),
+            shutdown,
+            running(t(70)),
+        ],
+    );
+    let first = figures(&mut e, t(0), t(60));
+    let second = figures(&mut e, t(60), t(120));
+    assert_eq!(first.planned_production_time, secs(3000));
+    assert_eq!(first.losses.equipment_failure, secs(600));
+    assert_eq!(second.planned_production_time, secs(3000));
+    assert_eq!(second.losses.equipment_failure, Millis::ZERO);
+    assert_eq!(
+        Figures::sum([&first, &second]),
+        figures(&mut e, t(0), t(120))
+    );
+}
+
+#[test]
+fn evicted_periods_are_recomputed_with_the_same_figures() {
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            counted(t(30), 1000),
+            stopped(t(40)),
+            running(t(50)),
+        ],
+    );
+    let p = e.calendar().period_containing(Granularity::Hour, t(0));
+    let before = e.figures(&m1(), &p).unwrap();
+    e.evict_cache_before(t(24 * 60));
+    assert_eq!(e.approx_cache_bytes(), 0);
+    assert_eq!(e.figures(&m1(), &p).unwrap(), before);
+}
