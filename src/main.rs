@@ -1,1 +1,162 @@
-fn main() {}
+//! `mom`: the one binary of the MOM platform. Parses the command line, sets up telemetry and
+//! signal handling, and hands over to a service's `serve` or an operator command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+mod bench;
+mod dev;
+
+/// Event-sourced Manufacturing Operations Management platform (ISA-95 Level 3).
+#[derive(Debug, Parser)]
+#[command(name = "mom", version, about)]
+struct Cli {
+    #[command(flatten)]
+    telemetry: mom_telemetry::TelemetryArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one service (one process per service in a deployment).
+    Serve {
+        #[command(subcommand)]
+        service: Service,
+    },
+    /// Runs every service in one process on the embedded default: SQLite in a local data
+    /// directory, no broker needed.
+    Dev(dev::DevArgs),
+    /// OEE operator commands.
+    Oee {
+        #[command(subcommand)]
+        command: OeeCommand,
+    },
+    /// Benchmarks that print a report.
+    Bench {
+        #[command(subcommand)]
+        bench: bench::Bench,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Service {
+    /// The production service: orders, routings and work units (ISA-95 equipment).
+    Production(mom_production::ProductionConfig),
+}
+
+#[derive(Debug, Subcommand)]
+enum OeeCommand {
+    /// Feeds a case file's facts, in file order, through the OEE engine and prints the figures as
+    /// JSON. Exits with status 2 and names the fact and field when the file is malformed.
+    Replay {
+        /// Path to a case file (format: testdata/oee-cases/README.md).
+        case: PathBuf,
+    },
+}
+
+/// Exit status for bad input (a malformed file or argument), as clap uses for usage errors.
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = mom_telemetry::init(&cli.telemetry) {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    match cli.command {
+        Command::Oee {
+            command: OeeCommand::Replay { case },
+        } => oee_replay(&case),
+        command => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+    let result = match command {
+        Command::Serve {
+            service: Service::Production(config),
+        } => mom_production::serve(config, shutdown.child_token())
+            .await
+            .context("production service failed"),
+        Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
+        Command::Bench { bench } => bench::run(bench).await,
+        Command::Oee { .. } => unreachable!("handled before the runtime starts"),
+    };
+    signals.abort();
+    result
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+fn oee_replay(path: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("error: cannot read {}: {err}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let case = match mom_oee::case::Case::from_json(&text) {
+        Ok(case) => case,
+        Err(err) => {
+            eprintln!("error: {}: {err}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let report = mom_oee::case::replay(&case);
+    match serde_json::to_string_pretty(&report) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: cannot print the report: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,1 @@
-//! End-to-end tests across services.
+//! End-to-end tests across services live in `tests/`; this library is empty.

@@ -21,6 +21,12 @@ impl TestDatabase {
     pub async fn create() -> anyhow::Result<Self> {
         let admin_url =
             std::env::var("MOM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        Self::create_on(&admin_url).await
+    }
+
+    /// Creates a database with a unique name on the server of `admin_url`.
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<Self> {
+        let admin_url = admin_url.to_owned();
         let mut admin = PgConnection::connect(&admin_url).await.with_context(|| {
             format!(
                 "cannot reach Postgres at {admin_url}: start it (see README) or set MOM_TEST_DATABASE_URL"

@@ -144,8 +144,6 @@ impl OrderError {
             | OrderError::UnnamedOperation { .. }
             | OrderError::NoEligibleWorkUnits { .. }
             | OrderError::DuplicateEligibleWorkUnit { .. }
-            | OrderError::UnknownOperation { .. }
-            | OrderError::IneligibleWorkUnit { .. }
             | OrderError::NothingReported
             | OrderError::QuantityOverflow { .. } => ErrorKind::InvalidArgument,
             OrderError::AlreadyCreated { .. }
@@ -158,7 +156,10 @@ impl OrderError {
             | OrderError::OperationAlreadyRunning { .. }
             | OrderError::OperationAlreadyDone { .. }
             | OrderError::OperationNotRunning { .. }
-            | OrderError::OperationsOpen { .. } => ErrorKind::FailedPrecondition,
+            | OrderError::OperationsOpen { .. }
+            // These depend on the order's routing, not on the request alone.
+            | OrderError::UnknownOperation { .. }
+            | OrderError::IneligibleWorkUnit { .. } => ErrorKind::FailedPrecondition,
         }
     }
 }

@@ -1,0 +1,593 @@
+//! The production gRPC API end to end: status codes for bad input, health and reflection, and
+//! the write path gRPC command → event store → outbox → topic on a real broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mom_proto::production::v1 as pb;
+use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+use mom_proto::time::to_timestamp;
+use prost::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+
+struct Service {
+    client: ProductionServiceClient<Channel>,
+    channel: Channel,
+    shutdown: CancellationToken,
+    running: mom_production::Running,
+    _dir: tempfile::TempDir,
+}
+
+fn config(database_url: String, kafka: Option<String>) -> mom_production::ProductionConfig {
+    mom_production::ProductionConfig {
+        store: mom_eventstore::StoreArgs {
+            database_url,
+            db_max_connections: 8,
+            db_max_batch_events: 1024,
+            snapshot_every: 1,
+        },
+        kafka: mom_bus::KafkaArgs {
+            kafka_bootstrap_servers: kafka,
+            topic_prefix: "mom.".to_owned(),
+            topic_partitions: 3,
+            topic_replication: 1,
+            relay_batch_size: 500,
+        },
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
+    let shutdown = CancellationToken::new();
+    let running = mom_production::start(config(url, kafka), shutdown.clone())
+        .await
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Service {
+        client: ProductionServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        running,
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.unwrap();
+    }
+}
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn ctx(actor: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        ..Default::default()
+    })
+}
+
+async fn register(client: &mut ProductionServiceClient<Channel>, work_unit: &str) {
+    client
+        .register_work_unit(pb::RegisterWorkUnitRequest {
+            context: ctx("engineer"),
+            work_unit: work_unit.to_owned(),
+            name: format!("{work_unit} press"),
+            micro_stop_threshold_ms: 0,
+            startup_window_ms: 0,
+            at: at(0),
+        })
+        .await
+        .unwrap();
+}
+
+fn routing() -> Vec<pb::RoutingOperation> {
+    vec![
+        pb::RoutingOperation {
+            operation: 10,
+            name: "press".to_owned(),
+            eligible_work_units: vec!["press-7".to_owned()],
+        },
+        pb::RoutingOperation {
+            operation: 20,
+            name: "pack".to_owned(),
+            eligible_work_units: vec!["packer-1".to_owned()],
+        },
+    ]
+}
+
+async fn create_order(client: &mut ProductionServiceClient<Channel>) -> String {
+    let reply = client
+        .create_order(pb::CreateOrderRequest {
+            context: ctx("planner"),
+            order_id: String::new(),
+            product: "SKU-A".to_owned(),
+            quantity: 100,
+            routing: routing(),
+            at: at(1),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.version, 1);
+    reply.aggregate_id
+}
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
+    let status = result.expect_err("the request must be rejected");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_not_found() {
+    let mut svc = start(None, None).await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_status(
+        svc.client
+            .release_order(pb::OrderCommandRequest {
+                context: ctx("planner"),
+                order_id: unknown.clone(),
+                at: at(1),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .get_order(pb::GetOrderRequest {
+                order_id: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .report_running(pb::ReportRunningRequest {
+                context: ctx("plc"),
+                work_unit: "ghost-1".to_owned(),
+                product: String::new(),
+                at: at(1),
+            })
+            .await,
+        Code::NotFound,
+        "ghost-1",
+    );
+    assert_status(
+        svc.client
+            .get_work_unit(pb::GetWorkUnitRequest {
+                work_unit: "ghost-1".to_owned(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost-1",
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_transitions_are_failed_precondition() {
+    let mut svc = start(None, None).await;
+    let order = create_order(&mut svc.client).await;
+    // Starting an operation before the order is released.
+    assert_status(
+        svc.client
+            .start_operation(pb::StartOperationRequest {
+                context: ctx("operator"),
+                order_id: order.clone(),
+                operation: 10,
+                work_unit: "press-7".to_owned(),
+                at: at(2),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "",
+    );
+    svc.client
+        .release_order(pb::OrderCommandRequest {
+            context: ctx("planner"),
+            order_id: order.clone(),
+            at: at(2),
+        })
+        .await
+        .unwrap();
+    // Out of routing order: operation 20 before 10 is done.
+    assert_status(
+        svc.client
+            .start_operation(pb::StartOperationRequest {
+                context: ctx("operator"),
+                order_id: order.clone(),
+                operation: 20,
+                work_unit: "packer-1".to_owned(),
+                at: at(3),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "10",
+    );
+    // A work unit the routing does not allow.
+    assert_status(
+        svc.client
+            .start_operation(pb::StartOperationRequest {
+                context: ctx("operator"),
+                order_id: order.clone(),
+                operation: 10,
+                work_unit: "packer-1".to_owned(),
+                at: at(3),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "press-7",
+    );
+    // Completing with open operations names them.
+    assert_status(
+        svc.client
+            .complete_order(pb::OrderCommandRequest {
+                context: ctx("planner"),
+                order_id: order.clone(),
+                at: at(4),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "10",
+    );
+    register(&mut svc.client, "press-7").await;
+    assert_status(
+        svc.client
+            .end_setup(pb::EndSetupRequest {
+                context: ctx("operator"),
+                work_unit: "press-7".to_owned(),
+                product: "SKU-A".to_owned(),
+                at: at(5),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "",
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_fields_are_invalid_argument_and_store_nothing() {
+    let mut svc = start(None, None).await;
+    register(&mut svc.client, "press-7").await;
+    let head = svc.running_head().await;
+    assert_status(
+        svc.client
+            .report_count(pb::ReportCountRequest {
+                context: ctx("plc"),
+                work_unit: "press-7".to_owned(),
+                product: String::new(),
+                total: -5,
+                at: at(1),
+            })
+            .await,
+        Code::InvalidArgument,
+        "total",
+    );
+    assert_status(
+        svc.client
+            .schedule_planned_shutdown(pb::SchedulePlannedShutdownRequest {
+                context: ctx("planner"),
+                work_unit: "press-7".to_owned(),
+                from: at(60),
+                until: at(30),
+                reason: "break".to_owned(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "until",
+    );
+    assert_status(
+        svc.client
+            .create_order(pb::CreateOrderRequest {
+                context: ctx("planner"),
+                order_id: String::new(),
+                product: "SKU-A".to_owned(),
+                quantity: 10,
+                routing: vec![],
+                at: at(1),
+            })
+            .await,
+        Code::InvalidArgument,
+        "routing",
+    );
+    assert_status(
+        svc.client
+            .create_order(pb::CreateOrderRequest {
+                context: ctx("planner"),
+                order_id: "not-a-uuid".to_owned(),
+                product: "SKU-A".to_owned(),
+                quantity: 10,
+                routing: routing(),
+                at: at(1),
+            })
+            .await,
+        Code::InvalidArgument,
+        "order_id",
+    );
+    assert_status(
+        svc.client
+            .report_stopped(pb::ReportStoppedRequest {
+                context: ctx("plc"),
+                work_unit: "press-7".to_owned(),
+                reason: "jam".to_owned(),
+                at: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "at",
+    );
+    assert_eq!(
+        svc.running_head().await,
+        head,
+        "rejected commands store nothing"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_expected_version_is_aborted() {
+    let mut svc = start(None, None).await;
+    register(&mut svc.client, "press-7").await;
+    let running = svc
+        .client
+        .report_running(pb::ReportRunningRequest {
+            context: ctx("plc"),
+            work_unit: "press-7".to_owned(),
+            product: "SKU-A".to_owned(),
+            at: at(1),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(running.version, 2);
+    let stale = Some(pb::CommandContext {
+        actor: "plc".to_owned(),
+        expected_version: Some(1),
+        correlation_id: String::new(),
+    });
+    assert_status(
+        svc.client
+            .report_stopped(pb::ReportStoppedRequest {
+                context: stale,
+                work_unit: "press-7".to_owned(),
+                reason: "jam".to_owned(),
+                at: at(2),
+            })
+            .await,
+        Code::Aborted,
+        "version",
+    );
+    let current = Some(pb::CommandContext {
+        actor: "plc".to_owned(),
+        expected_version: Some(2),
+        correlation_id: String::new(),
+    });
+    let stopped = svc
+        .client
+        .report_stopped(pb::ReportStoppedRequest {
+            context: current,
+            work_unit: "press-7".to_owned(),
+            reason: "jam".to_owned(),
+            at: at(2),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stopped.version, 3);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    let svc = start(None, None).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "mom.production.v1.ProductionService".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            svc.channel.clone(),
+        );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"mom.production.v1.ProductionService".to_owned()),
+        "{names:?}"
+    );
+    svc.stop().await;
+}
+
+impl Service {
+    async fn running_head(&self) -> u64 {
+        self.running.store().head().await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_reaches_the_topic_through_store_and_outbox() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), Some(broker.bootstrap_servers())).await;
+
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut request = tonic::Request::new(pb::RegisterWorkUnitRequest {
+        context: ctx("engineer"),
+        work_unit: "press-7".to_owned(),
+        name: "press 7".to_owned(),
+        micro_stop_threshold_ms: 120_000,
+        startup_window_ms: 300_000,
+        at: at(0),
+    });
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    svc.client.register_work_unit(request).await.unwrap();
+    svc.client
+        .report_running(pb::ReportRunningRequest {
+            context: ctx("plc"),
+            work_unit: "press-7".to_owned(),
+            product: "SKU-A".to_owned(),
+            at: at(1),
+        })
+        .await
+        .unwrap();
+    svc.client
+        .report_count(pb::ReportCountRequest {
+            context: ctx("plc"),
+            work_unit: "press-7".to_owned(),
+            product: String::new(),
+            total: 42,
+            at: at(2),
+        })
+        .await
+        .unwrap();
+    let order = create_order(&mut svc.client).await;
+
+    // The events are in the store's log, in order, with their outbox messages.
+    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "WorkUnitRegistered",
+            "WorkUnitRunning",
+            "UnitsCounted",
+            "OrderCreated"
+        ]
+    );
+
+    // A plain consumer on the topic decodes the protobuf and sees the headers.
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "e2e-check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["mom.production.v1"]).unwrap();
+    let mut received: HashMap<String, (pb::ProductionEvent, HashMap<String, String>)> =
+        HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < 4 && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: HashMap<String, String> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = pb::ProductionEvent::decode(message.payload().unwrap()).unwrap();
+        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
+        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
+        received.insert(headers["ce_id"].clone(), (event, headers));
+    }
+    assert_eq!(received.len(), 4, "every event reached the topic");
+    for entry in &log {
+        let (event, headers) = &received[&entry.event_id.to_string()];
+        let meta = event.metadata.as_ref().unwrap();
+        assert_eq!(meta.event_id, entry.event_id.to_string());
+        assert_eq!(meta.sequence, entry.sequence);
+        assert_eq!(meta.aggregate_id, entry.aggregate_id);
+        assert_eq!(
+            headers["ce_type"],
+            format!("mom.production.v1.{}", entry.event_type)
+        );
+        assert_eq!(headers["ce_source"], "mom/production");
+        assert_eq!(headers["ce_subject"], entry.aggregate_id);
+        assert_eq!(headers["ce_specversion"], "1.0");
+        assert_eq!(
+            headers["content-type"],
+            "application/protobuf; proto=mom.production.v1.ProductionEvent"
+        );
+    }
+    let registered = log
+        .iter()
+        .find(|e| e.event_type == "WorkUnitRegistered")
+        .unwrap();
+    let (event, headers) = &received[&registered.event_id.to_string()];
+    assert_eq!(
+        headers["traceparent"], traceparent,
+        "trace context flows to the header"
+    );
+    assert_eq!(event.metadata.as_ref().unwrap().traceparent, traceparent);
+    assert_eq!(event.metadata.as_ref().unwrap().actor, "engineer");
+    let Some(pb::production_event::Event::WorkUnitRegistered(registered)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(registered.micro_stop_threshold_ms, 120_000);
+    let counted = log.iter().find(|e| e.event_type == "UnitsCounted").unwrap();
+    let (event, _) = &received[&counted.event_id.to_string()];
+    let Some(pb::production_event::Event::UnitsCounted(counted)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!((counted.total, counted.product.as_str()), (42, "SKU-A"));
+    let created = log.iter().find(|e| e.event_type == "OrderCreated").unwrap();
+    assert_eq!(created.aggregate_id, order);
+
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
