@@ -15,7 +15,7 @@ mod dev;
 #[derive(Debug, Parser)]
 #[command(name = "mom", version, about)]
 struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logging")]
     telemetry: mom_telemetry::TelemetryArgs,
     #[command(subcommand)]
     command: Command,
@@ -56,6 +56,10 @@ enum OeeCommand {
     Replay {
         /// Path to a case file (format: testdata/oee-cases/README.md).
         case: PathBuf,
+        /// Treat a fact whose interval ends before it starts as an error (exit 2) instead of
+        /// leaving it out with a warning.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -70,8 +74,8 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Oee {
-            command: OeeCommand::Replay { case },
-        } => oee_replay(&case),
+            command: OeeCommand::Replay { case, strict },
+        } => oee_replay(&case, strict),
         command => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -133,7 +137,7 @@ async fn wait_for_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-fn oee_replay(path: &std::path::Path) -> ExitCode {
+fn oee_replay(path: &std::path::Path, strict: bool) -> ExitCode {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) => {
@@ -141,13 +145,21 @@ fn oee_replay(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let case = match mom_oee::case::Case::from_json(&text) {
+    let parsed = if strict {
+        mom_oee::case::Case::from_json_strict(&text)
+    } else {
+        mom_oee::case::Case::from_json(&text)
+    };
+    let case = match parsed {
         Ok(case) => case,
         Err(err) => {
             eprintln!("error: {}: {err}", path.display());
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    for warning in &case.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
     let report = mom_oee::case::replay(&case);
     match serde_json::to_string_pretty(&report) {
         Ok(json) => {

@@ -22,10 +22,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TelemetryArgs {
     /// Log filter in `RUST_LOG` syntax, for example `info,mom_bus=debug`.
-    #[arg(long, env = "MOM_LOG", default_value = "info")]
+    #[arg(long, env = "MOM_LOG", default_value = "info", global = true)]
     pub log: String,
     /// Log format.
-    #[arg(long, env = "MOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "MOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 }
 

@@ -1,0 +1,233 @@
+//! Tests of the `mom` binary itself (its commands, exit codes and messages). Cross-service tests
+//! are the `mom-tests` crate in this directory.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn mom() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mom"));
+    command
+        .env_remove("MOM_DATABASE_URL")
+        .env("MOM_LOG", "warn");
+    command
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/oee-cases")
+}
+
+#[test]
+fn oee_replay_prints_every_shared_case_within_tolerance() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(cases_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let output = mom().args(["oee", "replay"]).arg(&path).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let tolerance = case["tolerance"]["seconds"].as_f64().unwrap_or(0.5);
+        let ratio_tolerance = case["tolerance"]["ratio"].as_f64().unwrap_or(0.0001);
+        for (equipment, expect) in case["expect"].as_object().unwrap() {
+            let got = &report["equipment"][equipment];
+            let mut compare = |name: &str, want: &serde_json::Value, got: &serde_json::Value| {
+                let (want, got) = (want.as_f64().unwrap(), got.as_f64().unwrap());
+                let allowed = if name.ends_with("_s") || name.contains("losses") {
+                    tolerance
+                } else if name.ends_with("count") {
+                    0.5
+                } else {
+                    ratio_tolerance
+                };
+                assert!(
+                    (want - got).abs() <= allowed,
+                    "{}: {equipment} {name}: want {want}, got {got}",
+                    path.display()
+                );
+                checked += 1;
+            };
+            for (name, want) in expect.as_object().unwrap() {
+                if name == "losses_s" {
+                    for (loss, want) in want.as_object().unwrap() {
+                        compare(&format!("losses_s.{loss}"), want, &got["losses_s"][loss]);
+                    }
+                } else {
+                    compare(name, want, &got[name]);
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} figures compared");
+}
+
+fn replay_error(case: &str, strict: bool) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("case.json");
+    std::fs::write(&path, case).unwrap();
+    let mut command = mom();
+    command.args(["oee", "replay"]).arg(&path);
+    if strict {
+        command.arg("--strict");
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn case_with(facts: &str) -> String {
+    format!(
+        r#"{{"name": "t", "period": {{"from": "2026-03-02T06:00:00Z", "to": "2026-03-02T14:00:00Z"}},
+            "equipment": {{"m1": {{"ideal_cycle_time_s": {{"default": 1.0}}}}}},
+            "facts": [{{"at": "2026-03-02T06:00:00Z", "domain": "production", "kind": "running", "equipment": "m1"}}, {facts}],
+            "expect": {{}}}}"#
+    )
+}
+
+#[test]
+fn oee_replay_rejects_malformed_files_with_exit_2_naming_fact_and_field() {
+    let cases = [
+        ("{not json", false, vec!["line 1"]),
+        (
+            &case_with(
+                r#"{"at": "2026-03-02T07:00:00Z", "domain": "production", "kind": "exploded", "equipment": "m1"}"#,
+            ),
+            false,
+            vec!["fact 1", "exploded"],
+        ),
+        (
+            &case_with(
+                r#"{"at": "2026-03-02T07:00:00Z", "domain": "maintenance", "kind": "breakdown", "equipment": "m1", "failure_mode": "jam"}"#,
+            ),
+            false,
+            vec!["fact 1", "until"],
+        ),
+        (
+            &case_with(
+                r#"{"at": "2026-03-02T07:00:00Z", "domain": "production", "kind": "counted", "equipment": "m1", "total": -4}"#,
+            ),
+            false,
+            vec!["fact 1", "total"],
+        ),
+        (
+            &case_with(
+                r#"{"at": "2026-03-02T07:00:00Z", "domain": "maintenance", "kind": "breakdown", "equipment": "m1", "until": "2026-03-02T06:30:00Z", "failure_mode": "jam"}"#,
+            ),
+            true,
+            vec!["fact 1", "until", "before"],
+        ),
+    ];
+    for (case, strict, needles) in cases {
+        let (code, stderr) = replay_error(case, strict);
+        assert_eq!(code, 2, "{stderr}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{stderr:?} should mention {needle:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn oee_replay_of_a_missing_file_exits_2() {
+    let output = mom()
+        .args(["oee", "replay", "/nonexistent/case.json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+}
+
+#[test]
+fn serve_production_help_documents_every_option_with_its_environment_variable() {
+    let output = mom()
+        .args(["serve", "production", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "MOM_DATABASE_URL",
+        "MOM_KAFKA_BOOTSTRAP_SERVERS",
+        "MOM_TOPIC_PREFIX",
+        "MOM_TOPIC_PARTITIONS",
+        "MOM_PRODUCTION_GRPC_ADDR",
+        "MOM_SNAPSHOT_EVERY",
+        "MOM_LOG",
+    ] {
+        assert!(
+            help.contains(variable),
+            "--help does not mention {variable}"
+        );
+    }
+}
+
+#[test]
+fn serve_production_without_database_url_is_a_usage_error() {
+    let output = mom().args(["serve", "production"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--database-url"));
+}
+
+#[test]
+fn dev_prints_its_address_and_a_second_instance_on_the_same_directory_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = mom()
+        .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut address = None;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.trim().strip_prefix("production gRPC") {
+            address = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let address = address.expect("mom dev printed no gRPC address");
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+
+    let second = mom()
+        .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another `mom dev`"));
+
+    // Ctrl-C stops the first one cleanly.
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(first.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            assert!(status.success(), "mom dev exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "mom dev did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
