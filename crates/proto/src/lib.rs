@@ -26,3 +26,30 @@ pub mod production {
         include!(concat!(env!("OUT_DIR"), "/mom.production.v1.rs"));
     }
 }
+
+/// `mom.quality.v1`: quality events and the quality gRPC service.
+pub mod quality {
+    /// Version 1 of the quality contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.quality.v1.rs"));
+    }
+}
+
+/// `mom.maintenance.v1`: maintenance events and the maintenance gRPC service.
+pub mod maintenance {
+    /// Version 1 of the maintenance contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.maintenance.v1.rs"));
+    }
+}
+
+/// `mom.inventory.v1`: inventory events and the inventory gRPC service.
+pub mod inventory {
+    /// Version 1 of the inventory contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.inventory.v1.rs"));
+    }
+}

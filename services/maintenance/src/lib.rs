@@ -1,0 +1,1 @@
+//! Maintenance service (being built).

@@ -1,0 +1,1 @@
+//! Quality service (being built).
