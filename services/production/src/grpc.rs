@@ -4,43 +4,17 @@
 use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
-use mom_eventstore::{CommandMetadata, Executor};
+use mom_eventstore::Executor;
+use mom_grpc::{command_status, traceparent, ClassifiedError};
 use mom_proto::production::v1 as pb;
-use mom_proto::production::v1::production_service_server::{
-    ProductionService, ProductionServiceServer,
-};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use mom_proto::production::v1::production_service_server::ProductionService;
+use tonic::{Code, Request, Response, Status};
 
 use crate::contract::{self, ParsedCommand, RequestError};
-use crate::domain::{ErrorKind, OrderError, OrderId, WorkUnitError};
-use crate::{Application, ServiceError};
-
-/// Serves the production API, health and reflection on `listener` until `shutdown`; in-flight
-/// requests finish first.
-pub(crate) async fn serve(
-    app: Arc<Application>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServiceError> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<ProductionServiceServer<ProductionApi>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|err| ServiceError::Task(format!("reflection: {err}")))?;
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(ProductionServiceServer::new(ProductionApi { app }))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
-        .await?;
-    Ok(())
-}
+use crate::domain::{
+    ErrorKind, OrderCommand, OrderError, OrderId, Versioned, WorkUnitCommand, WorkUnitError,
+};
+use crate::Application;
 
 /// The `ProductionService` implementation.
 #[derive(Debug)]
@@ -48,20 +22,32 @@ pub struct ProductionApi {
     app: Arc<Application>,
 }
 
-/// A domain error that knows its class.
-trait Classified: std::error::Error {
-    fn kind(&self) -> ErrorKind;
-}
-
-impl Classified for OrderError {
-    fn kind(&self) -> ErrorKind {
-        OrderError::kind(self)
+impl ProductionApi {
+    /// Returns the API over `app`.
+    pub fn new(app: Arc<Application>) -> Self {
+        Self { app }
     }
 }
 
-impl Classified for WorkUnitError {
-    fn kind(&self) -> ErrorKind {
-        WorkUnitError::kind(self)
+/// The one mapping from domain error kinds to status codes.
+fn code(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidArgument => Code::InvalidArgument,
+        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::Conflict => Code::Aborted,
+    }
+}
+
+impl ClassifiedError for OrderError {
+    fn code(&self) -> Code {
+        code(self.kind())
+    }
+}
+
+impl ClassifiedError for WorkUnitError {
+    fn code(&self) -> Code {
+        code(self.kind())
     }
 }
 
@@ -69,82 +55,57 @@ fn invalid_argument(err: RequestError) -> Status {
     Status::invalid_argument(err.to_string())
 }
 
-/// Maps a failed command to its status; the message names the aggregate.
-fn command_status<E: Classified>(noun: &str, id: &str, err: AggregateError<E>) -> Status {
-    match err {
-        AggregateError::UserError(err) => {
-            let message = format!("{noun} {id}: {err}");
-            match err.kind() {
-                ErrorKind::InvalidArgument => Status::invalid_argument(message),
-                ErrorKind::FailedPrecondition => Status::failed_precondition(message),
-                ErrorKind::NotFound => Status::not_found(message),
-                ErrorKind::Conflict => Status::aborted(message),
-            }
-        }
-        AggregateError::AggregateConflict => Status::aborted(format!(
-            "{noun} {id} was changed by a concurrent command (version conflict); reload it and retry"
-        )),
-        AggregateError::DatabaseConnectionError(err) => {
-            tracing::error!(error = %err, "event store unavailable");
-            Status::unavailable("event store unavailable")
-        }
-        AggregateError::DeserializationError(err) | AggregateError::UnexpectedError(err) => {
-            tracing::error!(error = %err, aggregate_id = id, "command failed");
-            Status::internal("internal error; see the service log")
-        }
-    }
-}
-
-fn traceparent<T>(request: &Request<T>) -> String {
-    request
-        .metadata()
-        .get("traceparent")
-        .and_then(|value| value.to_str().ok())
-        .and_then(mom_telemetry::trace_context::valid_traceparent)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Runs a parsed command on `executor` and replies with the new version.
-async fn execute<A, I, C>(
+async fn run<A, I, C>(
     executor: &Executor<A>,
     noun: &str,
     parsed: ParsedCommand<I, C>,
-    at: chrono::DateTime<chrono::Utc>,
     traceparent: String,
 ) -> Result<Response<pb::CommandReply>, Status>
 where
-    A: Aggregate<Command = crate::domain::Versioned<C>>,
-    A::Error: Classified,
+    A: Aggregate<Command = Versioned<C>>,
+    A::Error: ClassifiedError,
     I: std::fmt::Display,
+    C: Timed,
 {
     let id = parsed.id.to_string();
-    let mut metadata = CommandMetadata::new(parsed.caller.actor, at);
-    if let Some(correlation) = parsed.caller.correlation_id {
-        metadata.correlation_id = correlation;
-    }
-    metadata.traceparent = traceparent;
-    let version = executor
-        .execute(&id, parsed.command, metadata.to_map())
-        .await
-        .map_err(|err| command_status(noun, &id, err))?;
-    tracing::debug!(aggregate_id = %id, version, "command accepted");
+    let at = parsed.command.command.at();
+    let version = mom_grpc::execute(
+        executor,
+        noun,
+        &id,
+        parsed.command,
+        parsed.caller.actor,
+        parsed.caller.correlation_id,
+        at,
+        traceparent,
+    )
+    .await?;
     Ok(Response::new(contract::command_reply(&id, version)))
+}
+
+/// A command that says when its fact happened on the floor.
+trait Timed {
+    fn at(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl Timed for OrderCommand {
+    fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        OrderCommand::at(self)
+    }
+}
+
+impl Timed for WorkUnitCommand {
+    fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        WorkUnitCommand::at(self)
+    }
 }
 
 macro_rules! order_command {
     ($self:ident, $request:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner()).map_err(invalid_argument)?;
-        let at = parsed.command.command.at();
-        execute(
-            &$self.app.orders,
-            "production order",
-            parsed,
-            at,
-            traceparent,
-        )
-        .await
+        run(&$self.app.orders, "production order", parsed, traceparent).await
     }};
 }
 
@@ -152,8 +113,7 @@ macro_rules! work_unit_command {
     ($self:ident, $request:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner()).map_err(invalid_argument)?;
-        let at = parsed.command.command.at();
-        execute(&$self.app.work_units, "work unit", parsed, at, traceparent).await
+        run(&$self.app.work_units, "work unit", parsed, traceparent).await
     }};
 }
 
@@ -322,39 +282,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_error_class_maps_to_its_status_code() {
+    fn every_error_kind_maps_to_its_status_code() {
         let cases = [
-            (WorkUnitError::ZeroCount, tonic::Code::InvalidArgument),
-            (
-                WorkUnitError::SetupNotStarted,
-                tonic::Code::FailedPrecondition,
-            ),
-            (WorkUnitError::NotRegistered, tonic::Code::NotFound),
+            (WorkUnitError::ZeroCount, Code::InvalidArgument),
+            (WorkUnitError::SetupNotStarted, Code::FailedPrecondition),
+            (WorkUnitError::NotRegistered, Code::NotFound),
             (
                 WorkUnitError::VersionConflict {
                     expected: 1,
                     actual: 2,
                 },
-                tonic::Code::Aborted,
+                Code::Aborted,
             ),
         ];
-        for (err, code) in cases {
+        for (err, expected) in cases {
             let status = command_status("work unit", "press-7", AggregateError::UserError(err));
-            assert_eq!(status.code(), code);
+            assert_eq!(status.code(), expected);
             assert!(status.message().starts_with("work unit press-7: "));
         }
-        let conflict: AggregateError<WorkUnitError> = AggregateError::AggregateConflict;
-        assert_eq!(
-            command_status("work unit", "press-7", conflict).code(),
-            tonic::Code::Aborted
-        );
-        let down: AggregateError<WorkUnitError> =
-            AggregateError::DatabaseConnectionError(Box::new(std::io::Error::other("down")));
-        let status = command_status("work unit", "press-7", down);
-        assert_eq!(status.code(), tonic::Code::Unavailable);
-        assert!(
-            !status.message().contains("down"),
-            "no internals on the wire"
-        );
     }
 }

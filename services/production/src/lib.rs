@@ -12,16 +12,20 @@ mod encoder;
 mod error;
 pub mod grpc;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mom_bus::Relay;
 use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
-use tokio::task::JoinSet;
+use mom_grpc::HostConfig;
+use mom_proto::production::v1::production_service_server::ProductionServiceServer;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
 
 pub use config::ProductionConfig;
 pub use error::ServiceError;
+pub use mom_grpc::Running;
+
+use crate::grpc::ProductionApi;
 
 use crate::domain::{ProductionOrder, WorkUnit};
 
@@ -49,43 +53,9 @@ impl Application {
     }
 }
 
-/// A started production service.
-#[derive(Debug)]
-pub struct Running {
-    /// Address the gRPC server listens on (useful when configured with port 0).
-    pub grpc_addr: SocketAddr,
-    tasks: JoinSet<Result<(), ServiceError>>,
-    store: EventStore,
-}
-
-impl Running {
-    /// Returns the service's event store.
-    pub fn store(&self) -> &EventStore {
-        &self.store
-    }
-
-    /// Waits until every task of the service ended (after shutdown), then closes the store.
-    pub async fn wait(mut self) -> Result<(), ServiceError> {
-        let mut result = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            let outcome = joined
-                .map_err(|err| ServiceError::Task(err.to_string()))
-                .and_then(|r| r);
-            if let Err(err) = outcome {
-                tracing::error!(error = %err, "production service task failed");
-                if result.is_ok() {
-                    result = Err(err);
-                }
-            }
-        }
-        self.store.close().await;
-        result
-    }
-}
-
-/// Starts the service: connects the store (running its migrations), binds the gRPC server and,
-/// when a broker is configured, starts the outbox relay. Everything stops when `shutdown` is
-/// cancelled: in-flight requests finish, the relay finishes its round.
+/// Starts the service: connects the store (running its migrations), binds the gRPC server with
+/// health and reflection and, when a broker is configured, starts the outbox relay. Everything
+/// stops when `shutdown` is cancelled: in-flight requests finish, the relay finishes its round.
 pub async fn start(
     config: ProductionConfig,
     shutdown: CancellationToken,
@@ -97,29 +67,13 @@ pub async fn start(
         topic.clone(),
         config.store.snapshot_every,
     ));
-    let listener = tokio::net::TcpListener::bind(config.grpc_addr)
-        .await
-        .map_err(|source| ServiceError::Bind {
-            addr: config.grpc_addr,
-            source,
-        })?;
-    let grpc_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
-        addr: config.grpc_addr,
-        source,
-    })?;
-    let mut tasks = JoinSet::new();
-    if let Some(relay_config) = config.kafka.relay_config(vec![topic]) {
-        let relay = Relay::start(store.clone(), relay_config).await?;
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move { relay.run(shutdown).await.map_err(ServiceError::from) });
-    }
-    tasks.spawn(grpc::serve(app, listener, shutdown));
-    tracing::info!(addr = %grpc_addr, "production service listening");
-    Ok(Running {
-        grpc_addr,
-        tasks,
-        store,
-    })
+    let host = HostConfig {
+        service_name: <ProductionServiceServer<ProductionApi> as NamedService>::NAME,
+        grpc_addr: config.grpc_addr,
+        relay: config.kafka.relay_config(vec![topic]),
+    };
+    let routes = Routes::new(ProductionServiceServer::new(ProductionApi::new(app)));
+    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
 }
 
 /// Runs the service until `shutdown` is cancelled.
@@ -127,5 +81,5 @@ pub async fn serve(
     config: ProductionConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    start(config, shutdown).await?.wait().await
+    Ok(start(config, shutdown).await?.wait().await?)
 }

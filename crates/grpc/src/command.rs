@@ -1,0 +1,127 @@
+//! Running a parsed command and mapping its failure to a gRPC status.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::{Aggregate, AggregateError};
+use mom_eventstore::{CommandMetadata, Executor};
+use tonic::{Code, Request, Status};
+use uuid::Uuid;
+
+/// A domain error that knows its status code; each service implements it once, in its
+/// `grpc.rs`, from its domain's error kinds.
+pub trait ClassifiedError: std::error::Error {
+    /// Returns the status code of this rejection.
+    fn code(&self) -> Code;
+}
+
+/// Maps a failed command to its status; the message names the aggregate (`noun` `id`) and says
+/// why. Store failures are logged and reported without internals.
+pub fn command_status<E: ClassifiedError>(noun: &str, id: &str, err: AggregateError<E>) -> Status {
+    match err {
+        AggregateError::UserError(err) => Status::new(err.code(), format!("{noun} {id}: {err}")),
+        AggregateError::AggregateConflict => Status::aborted(format!(
+            "{noun} {id} was changed by a concurrent command (version conflict); reload it and retry"
+        )),
+        AggregateError::DatabaseConnectionError(err) => {
+            tracing::error!(error = %err, "event store unavailable");
+            Status::unavailable("event store unavailable")
+        }
+        AggregateError::DeserializationError(err) | AggregateError::UnexpectedError(err) => {
+            tracing::error!(error = %err, aggregate_id = id, "command failed");
+            Status::internal("internal error; see the service log")
+        }
+    }
+}
+
+/// Returns the request's W3C `traceparent` metadata when valid, else an empty string.
+pub fn traceparent<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(mom_telemetry::trace_context::valid_traceparent)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs `command` on aggregate `id` with metadata from the caller and returns the new version.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute<A>(
+    executor: &Executor<A>,
+    noun: &str,
+    id: &str,
+    command: A::Command,
+    actor: String,
+    correlation_id: Option<Uuid>,
+    at: DateTime<Utc>,
+    traceparent: String,
+) -> Result<u64, Status>
+where
+    A: Aggregate,
+    A::Error: ClassifiedError,
+{
+    let mut metadata = CommandMetadata::new(actor, at);
+    if let Some(correlation_id) = correlation_id {
+        metadata.correlation_id = correlation_id;
+    }
+    metadata.traceparent = traceparent;
+    let version = executor
+        .execute(id, command, metadata.to_map())
+        .await
+        .map_err(|err| command_status(noun, id, err))?;
+    tracing::debug!(aggregate_id = id, version, "command accepted");
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("no setup is running")]
+    struct NoSetup;
+
+    impl ClassifiedError for NoSetup {
+        fn code(&self) -> Code {
+            Code::FailedPrecondition
+        }
+    }
+
+    #[test]
+    fn domain_rejection_keeps_its_code_and_names_the_aggregate() {
+        let status = command_status("work unit", "press-7", AggregateError::UserError(NoSetup));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "work unit press-7: no setup is running");
+    }
+
+    #[test]
+    fn concurrent_append_is_aborted() {
+        let status =
+            command_status::<NoSetup>("work unit", "press-7", AggregateError::AggregateConflict);
+        assert_eq!(status.code(), Code::Aborted);
+    }
+
+    #[test]
+    fn store_failure_is_unavailable_without_internals() {
+        let err = AggregateError::<NoSetup>::DatabaseConnectionError(Box::new(
+            std::io::Error::other("password authentication failed for user mom"),
+        ));
+        let status = command_status("work unit", "press-7", err);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("password"));
+    }
+
+    #[test]
+    fn traceparent_is_taken_only_when_valid() {
+        let mut request = Request::new(());
+        assert_eq!(traceparent(&request), "");
+        request
+            .metadata_mut()
+            .insert("traceparent", "garbage".parse().expect("ascii"));
+        assert_eq!(traceparent(&request), "");
+        let valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        request
+            .metadata_mut()
+            .insert("traceparent", valid.parse().expect("ascii"));
+        assert_eq!(traceparent(&request), valid);
+    }
+}

@@ -1,0 +1,131 @@
+//! Hosting one service: its gRPC routes plus health and reflection, and the outbox relay.
+
+use std::net::SocketAddr;
+
+use mom_bus::{Relay, RelayConfig};
+use mom_eventstore::EventStore;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+/// A failure hosting a service.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The gRPC address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("grpc server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be set up from the descriptor set.
+    #[error("grpc reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The relay failed.
+    #[error("outbox relay: {0}")]
+    Bus(#[from] mom_bus::BusError),
+    /// A task panicked.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+/// What to host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Fully qualified gRPC service name, reported SERVING by the health service.
+    pub service_name: &'static str,
+    /// Address to listen on (port 0 picks a free one).
+    pub grpc_addr: SocketAddr,
+    /// Relay configuration, when a broker is configured.
+    pub relay: Option<RelayConfig>,
+}
+
+/// A started service.
+#[derive(Debug)]
+pub struct Running {
+    /// Address the gRPC server listens on.
+    pub grpc_addr: SocketAddr,
+    tasks: JoinSet<Result<(), HostError>>,
+    store: EventStore,
+}
+
+impl Running {
+    /// Returns the service's event store.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// Waits until every task ended (after shutdown), then closes the store.
+    pub async fn wait(mut self) -> Result<(), HostError> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined
+                .map_err(|err| HostError::Task(err.to_string()))
+                .and_then(|r| r);
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "service task failed");
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
+        }
+        self.store.close().await;
+        result
+    }
+}
+
+/// Binds the gRPC server (with `routes`, health and reflection) and starts the relay when
+/// configured. Everything stops when `shutdown` is cancelled: in-flight requests finish and the
+/// relay finishes its round.
+pub async fn start(
+    config: HostConfig,
+    store: EventStore,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> Result<Running, HostError> {
+    let listener = tokio::net::TcpListener::bind(config.grpc_addr)
+        .await
+        .map_err(|source| HostError::Bind {
+            addr: config.grpc_addr,
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| HostError::Bind {
+        addr: config.grpc_addr,
+        source,
+    })?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status(config.service_name, tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let routes = routes.add_service(health_service).add_service(reflection);
+    let mut tasks = JoinSet::new();
+    if let Some(relay_config) = config.relay {
+        let relay = Relay::start(store.clone(), relay_config).await?;
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { relay.run(shutdown).await.map_err(HostError::from) });
+    }
+    tasks.spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.cancelled_owned(),
+            )
+            .await?;
+        Ok(())
+    });
+    tracing::info!(service = config.service_name, addr = %grpc_addr, "listening");
+    Ok(Running {
+        grpc_addr,
+        tasks,
+        store,
+    })
+}

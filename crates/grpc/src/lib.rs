@@ -1,0 +1,11 @@
+//! gRPC plumbing shared by the command services: hosting one service (its API plus the standard
+//! health service and server reflection, graceful shutdown, and the outbox relay when a broker is
+//! configured), and running commands with one mapping from rejections to status codes.
+//!
+//! Invariant: knows no domain. Services bring their routes, executors and error classes.
+
+mod command;
+mod host;
+
+pub use command::{command_status, execute, traceparent, ClassifiedError};
+pub use host::{start, HostConfig, HostError, Running};
