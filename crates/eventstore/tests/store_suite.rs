@@ -9,13 +9,13 @@ use std::sync::Arc;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent};
 use mom_eventstore::{
-    AggregateStore, CommandMetadata, EncodeError, EventStore, OutboxEncoder, OutboxMessage,
-    PendingEvent, SqlEventRepository, StoreOptions,
+    AggregateStore, CommandMetadata, EncodeError, EventStore, Executor, OutboxEncoder,
+    OutboxMessage, PendingEvent, SqlEventRepository, StoreOptions,
 };
 use serde::{Deserialize, Serialize};
 
 /// A counter: the smallest aggregate that shows lost or doubled updates.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Counter {
     value: u64,
 }
@@ -366,6 +366,28 @@ async fn log_pages_in_position_order(kind: &str) {
     cleanup(store, db).await;
 }
 
+async fn stale_cache_of_another_process_is_corrected(kind: &str) {
+    let (store, db) = open(kind).await;
+    // Two executors over one store behave like two processes, each with its own cache.
+    let first = Executor::<Counter>::new(AggregateStore::new(repository(&store), 1), ());
+    let second = Executor::<Counter>::new(AggregateStore::new(repository(&store), 1), ());
+    assert_eq!(first.execute("k-1", 1, HashMap::new()).await.unwrap(), 1);
+    assert_eq!(second.execute("k-1", 10, HashMap::new()).await.unwrap(), 2);
+    // `first` still caches version 1; its append conflicts and it retries on the stored state.
+    assert_eq!(first.execute("k-1", 100, HashMap::new()).await.unwrap(), 3);
+    let (counter, version) = first.load("k-1").await.unwrap();
+    assert_eq!((counter.value, version), (111, 3));
+    let sequences: Vec<usize> = repository(&store)
+        .get_events::<Counter>("k-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(sequences, vec![1, 2, 3]);
+    cleanup(store, db).await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         $(
@@ -392,4 +414,5 @@ on_both_backends!(
     snapshot_is_written_with_events_and_used_on_load,
     outbox_claim_marks_only_published_rows,
     log_pages_in_position_order,
+    stale_cache_of_another_process_is_corrected,
 );

@@ -56,7 +56,8 @@ pub async fn execute<A>(
     traceparent: String,
 ) -> Result<u64, Status>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
+    A::Command: Clone,
     A::Error: ClassifiedError,
 {
     let mut metadata = CommandMetadata::new(actor, at);

@@ -6,6 +6,7 @@ use mom_bus::{Relay, RelayConfig};
 use mom_eventstore::EventStore;
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
@@ -112,13 +113,17 @@ pub async fn start(
         let shutdown = shutdown.clone();
         tasks.spawn(async move { relay.run(shutdown).await.map_err(HostError::from) });
     }
+    // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
+    let incoming = TcpListenerStream::new(listener).map(|stream| {
+        stream.and_then(|stream| {
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    });
     tasks.spawn(async move {
         tonic::transport::Server::builder()
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                shutdown.cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await?;
         Ok(())
     });

@@ -63,10 +63,10 @@ async fn run<A, I, C>(
     traceparent: String,
 ) -> Result<Response<pb::CommandReply>, Status>
 where
-    A: Aggregate<Command = Versioned<C>>,
+    A: Aggregate<Command = Versioned<C>> + Clone,
     A::Error: ClassifiedError,
     I: std::fmt::Display,
-    C: Timed,
+    C: Timed + Clone,
 {
     let id = parsed.id.to_string();
     let at = parsed.command.command.at();
