@@ -1,1 +1,3 @@
 //! Maintenance service (being built).
+
+pub mod domain;

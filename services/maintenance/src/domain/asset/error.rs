@@ -1,0 +1,147 @@
+//! Why an asset rejects a command.
+
+use thiserror::Error;
+
+use super::events::AssetLevel;
+use crate::domain::error::ErrorKind;
+use crate::domain::ids::{AssetId, PlanId};
+
+/// A rejected asset command; [`AssetError::kind`] says how to report it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AssetError {
+    /// The command's idempotency key was applied before, producing `version`.
+    #[error("command already applied (version {version})")]
+    AlreadyApplied { version: u64 },
+
+    /// The caller expected another version of the asset.
+    #[error(
+        "asset is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
+    VersionConflict { expected: u64, actual: u64 },
+
+    /// The asset was never registered.
+    #[error("asset is not registered")]
+    NotRegistered,
+
+    /// The asset is registered already.
+    #[error("asset {asset} is already registered")]
+    AlreadyRegistered { asset: AssetId },
+
+    /// The registration has no name.
+    #[error("name must not be empty")]
+    EmptyName,
+
+    /// An enterprise was given a parent.
+    #[error("an enterprise has no parent, got {parent}")]
+    EnterpriseWithParent { parent: AssetId },
+
+    /// An asset below the enterprise was registered without parent.
+    #[error("a {level} needs a parent {parent_level}")]
+    MissingParent {
+        level: AssetLevel,
+        parent_level: AssetLevel,
+    },
+
+    /// The parent is not registered.
+    #[error("parent {parent} is not registered")]
+    ParentNotFound { parent: AssetId },
+
+    /// The parent is of the wrong level.
+    #[error("parent {parent} is a {actual}, but a {level} needs a parent {expected}")]
+    WrongParentLevel {
+        parent: AssetId,
+        level: AssetLevel,
+        expected: AssetLevel,
+        actual: AssetLevel,
+    },
+
+    /// The parent is retired.
+    #[error("parent {parent} is retired")]
+    ParentRetired { parent: AssetId },
+
+    /// The enterprise cannot move.
+    #[error("an enterprise cannot move")]
+    EnterpriseCannotMove,
+
+    /// The asset already sits under that parent.
+    #[error("asset is already under {parent}")]
+    AlreadyUnderParent { parent: AssetId },
+
+    /// The asset is retired.
+    #[error("asset is retired")]
+    Retired,
+
+    /// Plans and usage belong to work units only.
+    #[error("asset is a {level}; maintenance plans and usage belong to work units")]
+    NotAWorkUnit { level: AssetLevel },
+
+    /// A plan with that id exists already.
+    #[error("plan {plan} is already defined")]
+    PlanAlreadyDefined { plan: PlanId },
+
+    /// The plan's interval is zero.
+    #[error("plan interval must be greater than zero")]
+    ZeroInterval,
+
+    /// The plan's interval is too long.
+    #[error("plan interval {every} is out of range (at most {max})")]
+    IntervalOutOfRange { every: u64, max: u64 },
+
+    /// Usage of nothing.
+    #[error("usage must add cycles or run time")]
+    EmptyUsage,
+
+    /// Usage would overflow the meters.
+    #[error("usage overflows the meters of the work unit")]
+    UsageOverflow,
+
+    /// The plan is not defined.
+    #[error("plan {plan} is not defined")]
+    PlanNotFound { plan: PlanId },
+
+    /// The plan has not been due that often.
+    #[error("plan {plan} has been due {occurrences} times, not {occurrence}")]
+    OccurrenceNotDue {
+        plan: PlanId,
+        occurrence: u32,
+        occurrences: u32,
+    },
+}
+
+impl AssetError {
+    /// Returns the class of the rejection, which decides its gRPC status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AssetError::AlreadyApplied { .. } => ErrorKind::AlreadyApplied,
+            AssetError::VersionConflict { .. } => ErrorKind::Conflict,
+            AssetError::NotRegistered
+            | AssetError::ParentNotFound { .. }
+            | AssetError::PlanNotFound { .. } => ErrorKind::NotFound,
+            AssetError::EmptyName
+            | AssetError::EnterpriseWithParent { .. }
+            | AssetError::MissingParent { .. }
+            | AssetError::WrongParentLevel { .. }
+            | AssetError::ZeroInterval
+            | AssetError::IntervalOutOfRange { .. }
+            | AssetError::EmptyUsage
+            | AssetError::UsageOverflow => ErrorKind::InvalidArgument,
+            AssetError::AlreadyRegistered { .. }
+            | AssetError::ParentRetired { .. }
+            | AssetError::EnterpriseCannotMove
+            | AssetError::AlreadyUnderParent { .. }
+            | AssetError::Retired
+            | AssetError::NotAWorkUnit { .. }
+            | AssetError::PlanAlreadyDefined { .. }
+            | AssetError::OccurrenceNotDue { .. } => ErrorKind::FailedPrecondition,
+        }
+    }
+
+    /// Returns the version the original command produced when this rejection only says the
+    /// command was applied before.
+    pub fn replayed_version(&self) -> Option<u64> {
+        match self {
+            AssetError::AlreadyApplied { version } => Some(*version),
+            _ => None,
+        }
+    }
+}

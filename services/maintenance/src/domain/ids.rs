@@ -1,0 +1,374 @@
+//! Identifiers and texts of the maintenance domain: asset (equipment), plan and work order ids,
+//! products, failure modes, reasons, descriptions and idempotency keys. Each constructor checks
+//! its syntax, so a value of these types is always well formed and the aggregates only decide on
+//! business rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Longest asset id, plan id, product, failure mode or idempotency key, in characters.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Longest reason accepted, in characters.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// Longest description accepted, in characters.
+pub const MAX_DESCRIPTION_LEN: usize = 4096;
+
+/// Returned when a string is not a valid id or text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidId {
+    /// The value is empty (or only whitespace).
+    #[error("must not be empty")]
+    Empty,
+    /// The value is longer than allowed.
+    #[error("must be at most {max} characters, got {len}")]
+    TooLong {
+        /// Characters in the value.
+        len: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// The value holds a character that is not allowed.
+    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
+    BadCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value holds a control character.
+    #[error("control character {character:?} is not allowed")]
+    ControlCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value is not a UUID.
+    #[error("{value:?} is not a uuid")]
+    NotUuid {
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Id of a work order (aggregate `work_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkOrderId(Uuid);
+
+impl WorkOrderId {
+    /// Returns the work order id wrapping `uuid`.
+    pub fn new(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// Returns a fresh, time-ordered (UUID v7) work order id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Returns the id of the work order raised for the `occurrence`-th time `plan` of `asset`
+    /// became due: the same inputs always give the same id, so raising it twice finds the first
+    /// one. The id is a version 8 (custom) UUID holding a 128-bit FNV-1a hash of the inputs.
+    pub fn for_plan_occurrence(asset: &AssetId, plan: &PlanId, occurrence: u32) -> Self {
+        const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+        const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+        let input = format!("{asset}\u{1f}{plan}\u{1f}{occurrence}");
+        let hash = input.bytes().fold(OFFSET, |hash, byte| {
+            (hash ^ u128::from(byte)).wrapping_mul(PRIME)
+        });
+        let mut bytes = hash.to_be_bytes();
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// Returns the UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for WorkOrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for WorkOrderId {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|_| InvalidId::NotUuid {
+                value: s.to_owned(),
+            })
+    }
+}
+
+/// Id of an asset (aggregate `asset`): an ISA-95 equipment id such as
+/// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`. Work units use
+/// the ids production uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AssetId(String);
+
+impl AssetId {
+    /// Returns the id, or why `value` is not a valid equipment id.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_symbol(&value)?;
+        Ok(Self(value))
+    }
+
+    /// Returns the id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Id of a preventive maintenance plan, unique within its work unit; same syntax as
+/// [`AssetId`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PlanId(String);
+
+impl PlanId {
+    /// Returns the id, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_symbol(&value)?;
+        Ok(Self(value))
+    }
+
+    /// Returns the id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Id of a product (material definition), as production names it: not blank, at most 128
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductId(String);
+
+impl ProductId {
+    /// Returns the product id, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_ID_LEN)?;
+        Ok(Self(value))
+    }
+}
+
+/// A failure mode code (`bearing_seized`, `E-042`): not blank, at most 128 characters. OEE
+/// reports it as the reason of the equipment failure loss.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FailureMode(String);
+
+impl FailureMode {
+    /// Returns the failure mode, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_ID_LEN)?;
+        Ok(Self(value))
+    }
+}
+
+/// A free-text reason (retire, cancel): not blank, at most 512 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl Reason {
+    /// Returns the reason, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_REASON_LEN)?;
+        Ok(Self(value))
+    }
+
+    /// Returns the reason "preventive maintenance".
+    pub(crate) fn preventive_maintenance() -> Self {
+        Self("preventive maintenance".to_owned())
+    }
+}
+
+/// A free-text description of work or a plan: not blank, at most 4096 characters; line breaks
+/// and tabs are allowed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Description(String);
+
+impl Description {
+    /// Returns the description, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        if value.trim().is_empty() {
+            return Err(InvalidId::Empty);
+        }
+        let len = value.chars().count();
+        if len > MAX_DESCRIPTION_LEN {
+            return Err(InvalidId::TooLong {
+                len,
+                max: MAX_DESCRIPTION_LEN,
+            });
+        }
+        if let Some(character) = value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(InvalidId::ControlCharacter { character });
+        }
+        Ok(Self(value))
+    }
+}
+
+/// A caller-chosen key that makes a command idempotent on its aggregate (for example the id of
+/// the event a process manager reacts to): not blank, at most 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Returns the key, or why `value` is not one.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        check_text(&value, MAX_ID_LEN)?;
+        Ok(Self(value))
+    }
+}
+
+/// Checks the equipment id syntax: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
+fn check_symbol(value: &str) -> Result<(), InvalidId> {
+    if value.is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > MAX_ID_LEN {
+        return Err(InvalidId::TooLong {
+            len,
+            max: MAX_ID_LEN,
+        });
+    }
+    if let Some(character) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+    {
+        return Err(InvalidId::BadCharacter { character });
+    }
+    Ok(())
+}
+
+/// Checks that `value` is not blank, at most `max` characters and free of control characters.
+fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
+    if value.trim().is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidId::TooLong { len, max });
+    }
+    if let Some(character) = value.chars().find(|c| c.is_control()) {
+        return Err(InvalidId::ControlCharacter { character });
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype_conversions {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    )*};
+}
+
+string_newtype_conversions!(
+    AssetId,
+    PlanId,
+    ProductId,
+    FailureMode,
+    Reason,
+    Description,
+    IdempotencyKey
+);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn asset_id_accepts_isa95_equipment_paths_and_rejects_odd_characters() {
+        assert!(AssetId::new("site1.area2.line3.filler").is_ok());
+        assert_eq!(AssetId::new(""), Err(InvalidId::Empty));
+        assert_eq!(
+            AssetId::new("line 3"),
+            Err(InvalidId::BadCharacter { character: ' ' })
+        );
+        assert_eq!(
+            AssetId::new("x".repeat(129)),
+            Err(InvalidId::TooLong { len: 129, max: 128 })
+        );
+    }
+
+    #[test]
+    fn texts_reject_blank_and_control_characters() {
+        assert_eq!(Reason::new("  "), Err(InvalidId::Empty));
+        assert_eq!(
+            FailureMode::new("a\u{7}"),
+            Err(InvalidId::ControlCharacter { character: '\u{7}' })
+        );
+        assert!(Description::new("line one\nline two").is_ok());
+    }
+
+    #[test]
+    fn ids_are_validated_on_deserialize() {
+        let bad: Result<AssetId, _> = serde_json::from_str("\"line/1\"");
+        assert!(bad.is_err());
+        let ok: Result<PlanId, _> = serde_json::from_str("\"lube-weekly\"");
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn plan_occurrence_work_order_ids_are_stable_and_distinct() {
+        let asset = AssetId::new("filler-1").unwrap();
+        let plan = PlanId::new("lube").unwrap();
+        let first = WorkOrderId::for_plan_occurrence(&asset, &plan, 1);
+        assert_eq!(first, WorkOrderId::for_plan_occurrence(&asset, &plan, 1));
+        assert_ne!(first, WorkOrderId::for_plan_occurrence(&asset, &plan, 2));
+        assert_eq!(first.as_uuid().get_version_num(), 8);
+        let parsed: WorkOrderId = first.to_string().parse().unwrap();
+        assert_eq!(parsed, first);
+    }
+}
