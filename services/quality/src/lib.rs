@@ -1,1 +1,3 @@
 //! Quality service (being built).
+
+pub mod domain;

@@ -1,0 +1,274 @@
+//! Identifiers and names of the quality domain: plan, inspection, NCR and CAPA ids, equipment,
+//! product and lot ids, operation numbers, characteristic names, owners, idempotency keys and
+//! free text. Each constructor checks its syntax, so a value of these types is always well formed
+//! and the aggregates only decide on business rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Longest id, name, owner or idempotency key accepted, in characters.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Longest free text (description, reason, note, title) accepted, in characters.
+pub const MAX_TEXT_LEN: usize = 512;
+
+/// Longest unit of measure accepted, in characters.
+pub const MAX_UNIT_LEN: usize = 32;
+
+/// Returned when a string is not a valid id, name or text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidId {
+    /// The value is empty (or only whitespace).
+    #[error("must not be empty")]
+    Empty,
+    /// The value is longer than allowed.
+    #[error("must be at most {max} characters, got {len}")]
+    TooLong {
+        /// Characters in the value.
+        len: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// The value holds a character that is not allowed.
+    #[error("character {character:?} is not allowed")]
+    BadCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value is not a UUID.
+    #[error("{value:?} is not a uuid")]
+    NotUuid {
+        /// The value given.
+        value: String,
+    },
+}
+
+macro_rules! uuid_id {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Returns the id wrapping `uuid`.
+            pub fn new(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// Returns a fresh, time-ordered (UUID v7) id.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Returns the UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId::NotUuid {
+                    value: s.to_owned(),
+                })
+            }
+        }
+    )*};
+}
+
+uuid_id!(
+    /// Id of an inspection plan (aggregate `inspection_plan`).
+    PlanId,
+    /// Id of an inspection (aggregate `inspection`).
+    InspectionId,
+    /// Id of a nonconformance report (aggregate `nonconformance`).
+    NcrId,
+    /// Id of a corrective / preventive action (aggregate `capa`).
+    CapaId
+);
+
+macro_rules! text_newtype {
+    ($($(#[$doc:meta])* $name:ident => $check:expr),*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Returns the value, or why `value` is not one.
+            pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+                let value = value.into();
+                let check: fn(&str) -> Result<(), InvalidId> = $check;
+                check(&value)?;
+                Ok(Self(value))
+            }
+
+            /// Returns the value as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    )*};
+}
+
+text_newtype!(
+    /// Id of a work unit (ISA-95 equipment) as production uses it, such as
+    /// `site1.area2.line3.filler`: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
+    WorkUnitId => check_equipment,
+    /// Id of a product (material definition): 1 to 128 characters, not blank.
+    ProductId => |value| check_text(value, MAX_ID_LEN),
+    /// Id of a lot (inventory's material lot): 1 to 128 characters, not blank.
+    LotId => |value| check_text(value, MAX_ID_LEN),
+    /// Name of a characteristic of an inspection plan ("diameter", "seal intact"): 1 to 128
+    /// characters, not blank.
+    CharacteristicName => |value| check_text(value, MAX_ID_LEN),
+    /// Unit of measure of a variable characteristic ("mm", "N"): 1 to 32 characters.
+    UnitOfMeasure => |value| check_text(value, MAX_UNIT_LEN),
+    /// The person or role responsible for a CAPA: 1 to 128 characters, not blank.
+    Owner => |value| check_text(value, MAX_ID_LEN),
+    /// A caller's idempotency key: 1 to 128 characters, not blank.
+    IdempotencyKey => |value| check_text(value, MAX_ID_LEN),
+    /// Free text (description, reason, note, title): not blank, at most 512 characters.
+    Text => |value| check_text(value, MAX_TEXT_LEN)
+);
+
+/// Checks the ISA-95 equipment id syntax production uses for work units.
+fn check_equipment(value: &str) -> Result<(), InvalidId> {
+    if value.is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > MAX_ID_LEN {
+        return Err(InvalidId::TooLong {
+            len,
+            max: MAX_ID_LEN,
+        });
+    }
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+    {
+        Some(character) => Err(InvalidId::BadCharacter { character }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `value` is not blank, at most `max` characters and free of control characters.
+fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
+    if value.trim().is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidId::TooLong { len, max });
+    }
+    match value.chars().find(|c| c.is_control()) {
+        Some(character) => Err(InvalidId::BadCharacter { character }),
+        None => Ok(()),
+    }
+}
+
+/// Number of an operation in a routing (for example 10, 20, 30); never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OperationNumber(pub u32);
+
+impl fmt::Display for OperationNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn work_unit_id_uses_the_equipment_syntax_of_production() {
+        assert!(WorkUnitId::new("site1.area2.line3.filler").is_ok());
+        assert_eq!(
+            WorkUnitId::new("line 3"),
+            Err(InvalidId::BadCharacter { character: ' ' })
+        );
+        assert_eq!(
+            WorkUnitId::new("x".repeat(129)),
+            Err(InvalidId::TooLong { len: 129, max: 128 })
+        );
+    }
+
+    #[test]
+    fn text_values_reject_blank_long_and_control_characters() {
+        assert_eq!(LotId::new("  "), Err(InvalidId::Empty));
+        assert_eq!(
+            UnitOfMeasure::new("m".repeat(33)),
+            Err(InvalidId::TooLong { len: 33, max: 32 })
+        );
+        assert_eq!(
+            Text::new("a\u{7}b"),
+            Err(InvalidId::BadCharacter { character: '\u{7}' })
+        );
+        assert!(Text::new("seal torn on 3 of 50 bottles").is_ok());
+    }
+
+    #[test]
+    fn text_values_are_validated_on_deserialize() {
+        let bad: Result<LotId, _> = serde_json::from_str("\"\"");
+        assert!(bad.is_err());
+        let ok: LotId = serde_json::from_str("\"LOT-42\"").unwrap();
+        assert_eq!(ok.as_str(), "LOT-42");
+    }
+
+    #[test]
+    fn uuid_ids_parse_and_name_bad_input() {
+        assert!("0191e1b4-7c1a-7000-8000-000000000001"
+            .parse::<NcrId>()
+            .is_ok());
+        let err = "ncr-1".parse::<NcrId>().unwrap_err();
+        assert_eq!(err.to_string(), "\"ncr-1\" is not a uuid");
+    }
+}

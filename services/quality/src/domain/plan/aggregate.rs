@@ -1,0 +1,214 @@
+//! The inspection plan's state, its decisions and its fold.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::commands::PlanCommand;
+use super::error::PlanError;
+use super::events::PlanEvent;
+use crate::domain::ids::{OperationNumber, PlanId, ProductId};
+use crate::domain::quantity::Units;
+use crate::domain::spec::{Characteristic, Frequency};
+use crate::domain::tracked::{Lifecycle, Tracked};
+
+/// An inspection plan: the aggregate `inspection_plan`. Before its definition it has no state
+/// and rejects every command but `Define` with [`PlanError::NotFound`].
+pub type InspectionPlan = Tracked<PlanState>;
+
+/// The state of a defined inspection plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanState {
+    id: PlanId,
+    product: ProductId,
+    operation: OperationNumber,
+    revision: u32,
+    characteristics: Vec<Characteristic>,
+    sample_size: Units,
+    frequency: Frequency,
+    retired: bool,
+}
+
+impl PlanState {
+    /// Returns the plan id.
+    pub fn id(&self) -> PlanId {
+        self.id
+    }
+
+    /// Returns the product the plan inspects.
+    pub fn product(&self) -> &ProductId {
+        &self.product
+    }
+
+    /// Returns the operation after which the plan inspects.
+    pub fn operation(&self) -> OperationNumber {
+        self.operation
+    }
+
+    /// Returns the revision, 1 at definition.
+    pub fn revision(&self) -> u32 {
+        self.revision
+    }
+
+    /// Returns the characteristics, in plan order.
+    pub fn characteristics(&self) -> &[Characteristic] {
+        &self.characteristics
+    }
+
+    /// Returns how many units one inspection checks at least.
+    pub fn sample_size(&self) -> Units {
+        self.sample_size
+    }
+
+    /// Returns how often to inspect.
+    pub fn frequency(&self) -> Frequency {
+        self.frequency
+    }
+
+    /// Returns whether the plan is retired.
+    pub fn is_retired(&self) -> bool {
+        self.retired
+    }
+}
+
+/// Checks what a definition or revision asks to inspect.
+fn check_plan(
+    characteristics: &[Characteristic],
+    sample_size: Units,
+    frequency: Frequency,
+) -> Result<(), PlanError> {
+    if characteristics.is_empty() {
+        return Err(PlanError::NoCharacteristics);
+    }
+    let mut names = BTreeSet::new();
+    for characteristic in characteristics {
+        if !names.insert(&characteristic.name) {
+            return Err(PlanError::DuplicateCharacteristic {
+                name: characteristic.name.clone(),
+            });
+        }
+        characteristic
+            .spec
+            .check()
+            .map_err(|source| PlanError::BadSpec {
+                name: characteristic.name.clone(),
+                source,
+            })?;
+    }
+    if sample_size == Units::ZERO {
+        return Err(PlanError::ZeroSampleSize);
+    }
+    if frequency.is_zero() {
+        return Err(PlanError::ZeroFrequency);
+    }
+    Ok(())
+}
+
+impl Lifecycle for PlanState {
+    const TYPE: &'static str = "inspection_plan";
+    type Command = PlanCommand;
+    type Fact = PlanEvent;
+    type Error = PlanError;
+
+    fn create(command: PlanCommand) -> Result<Vec<PlanEvent>, PlanError> {
+        let PlanCommand::Define {
+            plan,
+            product,
+            operation,
+            characteristics,
+            sample_size,
+            frequency,
+            at,
+        } = command
+        else {
+            return Err(PlanError::NotFound);
+        };
+        check_plan(&characteristics, sample_size, frequency)?;
+        Ok(vec![PlanEvent::InspectionPlanDefined {
+            plan_id: plan,
+            product,
+            operation,
+            characteristics,
+            sample_size,
+            frequency,
+            at,
+        }])
+    }
+
+    fn decide(&self, command: PlanCommand) -> Result<Vec<PlanEvent>, PlanError> {
+        match command {
+            PlanCommand::Define { .. } => Err(PlanError::AlreadyDefined { plan: self.id }),
+            _ if self.retired => Err(PlanError::Retired),
+            PlanCommand::Revise {
+                characteristics,
+                sample_size,
+                frequency,
+                at,
+            } => {
+                check_plan(&characteristics, sample_size, frequency)?;
+                Ok(vec![PlanEvent::InspectionPlanRevised {
+                    product: self.product.clone(),
+                    operation: self.operation,
+                    revision: self.revision.saturating_add(1),
+                    characteristics,
+                    sample_size,
+                    frequency,
+                    at,
+                }])
+            }
+            PlanCommand::Retire { reason, at } => Ok(vec![PlanEvent::InspectionPlanRetired {
+                product: self.product.clone(),
+                operation: self.operation,
+                reason,
+                at,
+            }]),
+        }
+    }
+
+    fn born(fact: PlanEvent) -> Option<Self> {
+        match fact {
+            PlanEvent::InspectionPlanDefined {
+                plan_id,
+                product,
+                operation,
+                characteristics,
+                sample_size,
+                frequency,
+                ..
+            } => Some(PlanState {
+                id: plan_id,
+                product,
+                operation,
+                revision: 1,
+                characteristics,
+                sample_size,
+                frequency,
+                retired: false,
+            }),
+            _ => None,
+        }
+    }
+
+    fn evolve(&mut self, fact: PlanEvent) {
+        match fact {
+            // A second definition is never decided; nothing to fold.
+            PlanEvent::InspectionPlanDefined { .. } => {}
+            PlanEvent::InspectionPlanRevised {
+                revision,
+                characteristics,
+                sample_size,
+                frequency,
+                ..
+            } => {
+                self.revision = revision;
+                self.characteristics = characteristics;
+                self.sample_size = sample_size;
+                self.frequency = frequency;
+            }
+            PlanEvent::InspectionPlanRetired { .. } => self.retired = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+//! Commands an inspection plan accepts.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::ids::{OperationNumber, PlanId, ProductId, Text};
+use crate::domain::quantity::Units;
+use crate::domain::spec::{Characteristic, Frequency};
+
+/// A request to change an inspection plan; `at` is when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanCommand {
+    /// Defines the plan for `product` at `operation`.
+    Define {
+        plan: PlanId,
+        product: ProductId,
+        operation: OperationNumber,
+        characteristics: Vec<Characteristic>,
+        sample_size: Units,
+        frequency: Frequency,
+        at: DateTime<Utc>,
+    },
+    /// Replaces the characteristics, sample size and frequency (a new revision).
+    Revise {
+        characteristics: Vec<Characteristic>,
+        sample_size: Units,
+        frequency: Frequency,
+        at: DateTime<Utc>,
+    },
+    /// Retires the plan.
+    Retire { reason: Text, at: DateTime<Utc> },
+}
+
+impl PlanCommand {
+    /// Returns when the command's fact happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            PlanCommand::Define { at, .. }
+            | PlanCommand::Revise { at, .. }
+            | PlanCommand::Retire { at, .. } => *at,
+        }
+    }
+}
