@@ -1,0 +1,188 @@
+//! The location aggregate (`location`): a place where lots are stored (warehouse bin, line-side
+//! rack, quarantine area).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::error::ErrorKind;
+use crate::domain::ids::{LocationId, Text};
+use crate::domain::stream::{Decide, EventName, Stream};
+
+/// A request to change a location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationCommand {
+    /// Defines the location.
+    Define {
+        location: LocationId,
+        name: Text,
+        at: DateTime<Utc>,
+    },
+}
+
+impl LocationCommand {
+    /// Returns when the command's fact happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            LocationCommand::Define { at, .. } => *at,
+        }
+    }
+}
+
+/// A fact about a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LocationEvent {
+    /// The location was defined.
+    LocationDefined {
+        location: LocationId,
+        name: Text,
+        at: DateTime<Utc>,
+    },
+}
+
+impl LocationEvent {
+    /// Every event type name, in proto field order.
+    pub const TYPES: &'static [&'static str] = &["LocationDefined"];
+}
+
+impl EventName for LocationEvent {
+    fn type_name(&self) -> &'static str {
+        match self {
+            LocationEvent::LocationDefined { .. } => "LocationDefined",
+        }
+    }
+}
+
+/// A rejected location command.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LocationError {
+    /// The caller expected another version.
+    #[error(
+        "location is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
+    VersionConflict { expected: u64, actual: u64 },
+    /// The location is defined already.
+    #[error("location {location} is already defined")]
+    AlreadyDefined { location: LocationId },
+    /// The location was never defined.
+    #[error("location is not defined")]
+    NotDefined,
+}
+
+impl LocationError {
+    /// Returns the class of the rejection, which decides its gRPC status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LocationError::VersionConflict { .. } => ErrorKind::Conflict,
+            LocationError::AlreadyDefined { .. } => ErrorKind::FailedPrecondition,
+            LocationError::NotDefined => ErrorKind::NotFound,
+        }
+    }
+}
+
+/// A defined location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationState {
+    /// The location id.
+    pub id: LocationId,
+    /// Its display name.
+    pub name: Text,
+}
+
+/// The rules of a location: `None` until defined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationRules(Option<LocationState>);
+
+impl LocationRules {
+    /// Returns the definition, or `None` before the location was defined.
+    pub fn definition(&self) -> Option<&LocationState> {
+        self.0.as_ref()
+    }
+}
+
+impl Decide for LocationRules {
+    const TYPE: &'static str = "location";
+    type Command = LocationCommand;
+    type Event = LocationEvent;
+    type Error = LocationError;
+
+    fn version_conflict(expected: u64, actual: u64) -> LocationError {
+        LocationError::VersionConflict { expected, actual }
+    }
+
+    fn decide(&self, command: LocationCommand) -> Result<Vec<LocationEvent>, LocationError> {
+        match (&self.0, command) {
+            (Some(state), LocationCommand::Define { .. }) => Err(LocationError::AlreadyDefined {
+                location: state.id.clone(),
+            }),
+            (None, LocationCommand::Define { location, name, at }) => {
+                Ok(vec![LocationEvent::LocationDefined { location, name, at }])
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: LocationEvent) {
+        match event {
+            LocationEvent::LocationDefined { location, name, .. } => {
+                // A second definition is never decided; the fold keeps the first one.
+                if self.0.is_none() {
+                    self.0 = Some(LocationState { id: location, name });
+                }
+            }
+        }
+    }
+}
+
+/// The location aggregate.
+pub type Location = Stream<LocationRules>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use cqrs_es::test::TestFramework;
+
+    use super::*;
+    use crate::domain::stream::{Recorded, Versioned};
+
+    fn t() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap()
+    }
+
+    fn define() -> Versioned<LocationCommand> {
+        LocationCommand::Define {
+            location: LocationId::new("rack-1").unwrap(),
+            name: Text::new("Rack 1").unwrap(),
+            at: t(),
+        }
+        .into()
+    }
+
+    fn defined() -> Recorded<LocationEvent> {
+        Recorded::new(LocationEvent::LocationDefined {
+            location: LocationId::new("rack-1").unwrap(),
+            name: Text::new("Rack 1").unwrap(),
+            at: t(),
+        })
+    }
+
+    #[test]
+    fn define_records_the_location() {
+        TestFramework::<Location>::with(())
+            .given_no_previous_events()
+            .when(define())
+            .then_expect_events(vec![defined()]);
+    }
+
+    #[test]
+    fn define_twice_is_rejected() {
+        let err = TestFramework::<Location>::with(())
+            .given(vec![defined()])
+            .when(define())
+            .inspect_result()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(err.to_string(), "location rack-1 is already defined");
+    }
+}

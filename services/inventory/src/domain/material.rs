@@ -1,0 +1,214 @@
+//! The material aggregate (`material`): an ISA-95 material definition with its unit of measure.
+//! Lots name a material; output lots name their product as a material.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::error::ErrorKind;
+use crate::domain::ids::{MaterialId, Text};
+use crate::domain::stream::{Decide, EventName, Stream};
+
+/// A request to change a material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaterialCommand {
+    /// Defines the material.
+    Define {
+        material: MaterialId,
+        name: Text,
+        unit: Text,
+        at: DateTime<Utc>,
+    },
+}
+
+impl MaterialCommand {
+    /// Returns when the command's fact happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            MaterialCommand::Define { at, .. } => *at,
+        }
+    }
+}
+
+/// A fact about a material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MaterialEvent {
+    /// The material was defined.
+    MaterialDefined {
+        material: MaterialId,
+        name: Text,
+        unit: Text,
+        at: DateTime<Utc>,
+    },
+}
+
+impl MaterialEvent {
+    /// Every event type name, in proto field order.
+    pub const TYPES: &'static [&'static str] = &["MaterialDefined"];
+}
+
+impl EventName for MaterialEvent {
+    fn type_name(&self) -> &'static str {
+        match self {
+            MaterialEvent::MaterialDefined { .. } => "MaterialDefined",
+        }
+    }
+}
+
+/// A rejected material command.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MaterialError {
+    /// The caller expected another version.
+    #[error(
+        "material is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
+    VersionConflict { expected: u64, actual: u64 },
+    /// The material is defined already.
+    #[error("material {material} is already defined")]
+    AlreadyDefined { material: MaterialId },
+    /// The material was never defined.
+    #[error("material is not defined")]
+    NotDefined,
+}
+
+impl MaterialError {
+    /// Returns the class of the rejection, which decides its gRPC status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MaterialError::VersionConflict { .. } => ErrorKind::Conflict,
+            MaterialError::AlreadyDefined { .. } => ErrorKind::FailedPrecondition,
+            MaterialError::NotDefined => ErrorKind::NotFound,
+        }
+    }
+}
+
+/// A defined material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialState {
+    /// The material id.
+    pub id: MaterialId,
+    /// Its display name.
+    pub name: Text,
+    /// Its unit of measure.
+    pub unit: Text,
+}
+
+/// The rules of a material: `None` until defined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialRules(Option<MaterialState>);
+
+impl MaterialRules {
+    /// Returns the definition, or `None` before the material was defined.
+    pub fn definition(&self) -> Option<&MaterialState> {
+        self.0.as_ref()
+    }
+}
+
+impl Decide for MaterialRules {
+    const TYPE: &'static str = "material";
+    type Command = MaterialCommand;
+    type Event = MaterialEvent;
+    type Error = MaterialError;
+
+    fn version_conflict(expected: u64, actual: u64) -> MaterialError {
+        MaterialError::VersionConflict { expected, actual }
+    }
+
+    fn decide(&self, command: MaterialCommand) -> Result<Vec<MaterialEvent>, MaterialError> {
+        match (&self.0, command) {
+            (Some(state), MaterialCommand::Define { .. }) => Err(MaterialError::AlreadyDefined {
+                material: state.id.clone(),
+            }),
+            (
+                None,
+                MaterialCommand::Define {
+                    material,
+                    name,
+                    unit,
+                    at,
+                },
+            ) => Ok(vec![MaterialEvent::MaterialDefined {
+                material,
+                name,
+                unit,
+                at,
+            }]),
+        }
+    }
+
+    fn evolve(&mut self, event: MaterialEvent) {
+        match event {
+            MaterialEvent::MaterialDefined {
+                material,
+                name,
+                unit,
+                ..
+            } => {
+                // A second definition is never decided; the fold keeps the first one.
+                if self.0.is_none() {
+                    self.0 = Some(MaterialState {
+                        id: material,
+                        name,
+                        unit,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The material aggregate.
+pub type Material = Stream<MaterialRules>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use cqrs_es::test::TestFramework;
+
+    use super::*;
+    use crate::domain::stream::{Recorded, Versioned};
+
+    fn t() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap()
+    }
+
+    fn define() -> Versioned<MaterialCommand> {
+        MaterialCommand::Define {
+            material: MaterialId::new("resin-a").unwrap(),
+            name: Text::new("Resin A").unwrap(),
+            unit: Text::new("g").unwrap(),
+            at: t(),
+        }
+        .into()
+    }
+
+    fn defined() -> Recorded<MaterialEvent> {
+        Recorded::new(MaterialEvent::MaterialDefined {
+            material: MaterialId::new("resin-a").unwrap(),
+            name: Text::new("Resin A").unwrap(),
+            unit: Text::new("g").unwrap(),
+            at: t(),
+        })
+    }
+
+    #[test]
+    fn define_records_the_material() {
+        TestFramework::<Material>::with(())
+            .given_no_previous_events()
+            .when(define())
+            .then_expect_events(vec![defined()]);
+    }
+
+    #[test]
+    fn define_twice_is_rejected() {
+        let err = TestFramework::<Material>::with(())
+            .given(vec![defined()])
+            .when(define())
+            .inspect_result()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+        assert_eq!(err.to_string(), "material resin-a is already defined");
+    }
+}
