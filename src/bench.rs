@@ -44,6 +44,9 @@ pub struct CommandsArgs {
     /// Rate of the paced latency run, in commands per second.
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
+    /// Snapshot every N events (as `MOM_SNAPSHOT_EVERY`).
+    #[arg(long, default_value_t = 20)]
+    pub snapshot_every: usize,
     /// Kafka bootstrap servers for the relay run; without it a `tansu` broker is started.
     #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: Option<String>,
@@ -111,7 +114,7 @@ async fn commands_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
             database_url: url.to_owned(),
             db_max_connections: 16,
             db_max_batch_events: 1024,
-            snapshot_every: 1,
+            snapshot_every: args.snapshot_every,
         },
         kafka: mom_bus::KafkaArgs {
             kafka_bootstrap_servers: None,
@@ -129,7 +132,7 @@ async fn commands_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
     let app = Arc::new(mom_production::Application::new(
         running.store().clone(),
         config.kafka.topic_names().domain("production"),
-        1,
+        args.snapshot_every,
     ));
 
     // Register the work units through the handler.
@@ -138,8 +141,8 @@ async fn commands_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
     }
 
     println!(
-        "production commands on Postgres with the outbox ({} s per run, {} work units)\n",
-        args.seconds, args.work_units
+        "production commands on Postgres with the outbox ({} s per run, {} work units, snapshot every {} events)\n",
+        args.seconds, args.work_units, args.snapshot_every
     );
     println!("| path                         | concurrency |   commands/s | p50 (ms) | p99 (ms) | max (ms) |");
     println!("|------------------------------|-------------|--------------|----------|----------|----------|");
@@ -324,7 +327,9 @@ where
         workers.spawn(async move {
             let mut histogram = new_histogram()?;
             let mut count = 0u64;
-            let mut next = Instant::now();
+            // Paced workers start staggered so that requests arrive evenly, not in bursts.
+            let mut next = Instant::now()
+                + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / concurrency as f64));
             let mut unit = worker % work_units.max(1);
             while Instant::now() < deadline {
                 if let Some(interval) = interval {

@@ -30,7 +30,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             database_url: format!("sqlite:{}", database.display()),
             db_max_connections: 4,
             db_max_batch_events: 1024,
-            snapshot_every: 1,
+            snapshot_every: 20,
         },
         kafka: mom_bus::KafkaArgs {
             kafka_bootstrap_servers: None,

@@ -15,8 +15,9 @@ pub struct StoreArgs {
     /// Largest number of events written in one group-commit transaction.
     #[arg(long, env = "MOM_DB_MAX_BATCH_EVENTS", default_value_t = 1024)]
     pub db_max_batch_events: usize,
-    /// Snapshot an aggregate every N events (1 = every command, 0 = never).
-    #[arg(long, env = "MOM_SNAPSHOT_EVERY", default_value_t = 1)]
+    /// Snapshot an aggregate every N events (1 = every command, 0 = never). Recently used
+    /// aggregates are also kept in memory, so snapshots matter for cold loads only.
+    #[arg(long, env = "MOM_SNAPSHOT_EVERY", default_value_t = 20)]
     pub snapshot_every: usize,
 }
 
