@@ -33,19 +33,19 @@ pub struct CommandsArgs {
     )]
     pub database_url: String,
     /// Seconds each measured run lasts.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, env = "MOM_BENCH_SECONDS", default_value_t = 5)]
     pub seconds: u64,
     /// Concurrency levels (comma separated).
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32])]
+    #[arg(long, env = "MOM_BENCH_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 8, 32])]
     pub concurrency: Vec<usize>,
     /// Distinct work units the commands spread over.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 512)]
     pub work_units: usize,
     /// Rate of the paced latency run, in commands per second.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, env = "MOM_BENCH_RATE", default_value_t = 1000)]
     pub rate: u64,
     /// Snapshot every N events (as `MOM_SNAPSHOT_EVERY`).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, env = "MOM_BENCH_SNAPSHOT_EVERY", default_value_t = 20)]
     pub snapshot_every: usize,
     /// Kafka bootstrap servers for the relay run; without it a `tansu` broker is started.
     #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
@@ -329,7 +329,9 @@ where
             let mut count = 0u64;
             // Paced workers start staggered so that requests arrive evenly, not in bursts.
             let mut next = Instant::now()
-                + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / concurrency as f64));
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(worker as f64 / concurrency as f64)
+                });
             let mut unit = worker % work_units.max(1);
             while Instant::now() < deadline {
                 if let Some(interval) = interval {

@@ -58,7 +58,7 @@ enum OeeCommand {
         case: PathBuf,
         /// Treat a fact whose interval ends before it starts as an error (exit 2) instead of
         /// leaving it out with a warning.
-        #[arg(long)]
+        #[arg(long, env = "MOM_OEE_STRICT")]
         strict: bool,
     },
 }
