@@ -13,8 +13,8 @@ mod versioned;
 mod work_order;
 
 pub use asset::{
-    Asset, AssetCommand, AssetError, AssetEvent, AssetLevel, AssetState, ParentRef, Plan, Trigger,
-    MAX_CALENDAR_DAYS, MAX_RUN_HOURS,
+    Asset, AssetCommand, AssetError, AssetEvent, AssetLevel, AssetState, ParentRef, Plan,
+    RaisedWorkOrder, Trigger, MAX_CALENDAR_DAYS, MAX_RUN_HOURS,
 };
 pub use error::ErrorKind;
 pub use ids::{

@@ -4,7 +4,9 @@
 //! once its due date (definition time plus a whole number of intervals) has passed; a usage plan
 //! is due once the cycles or run time since its definition or last due reach its interval.
 //! A plan that missed several intervals becomes due once, and its next due date moves past the
-//! time of the check, so one overdue plan raises one work order.
+//! time of the check, so one overdue plan raises one work order. Each due occurrence records its
+//! work order (`PlanWorkOrderRaised`, id derived from plan and occurrence) in the same append;
+//! the application then creates that work order, idempotently.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +30,7 @@ pub struct Plan {
     defined_at: DateTime<Utc>,
     occurrences: u32,
     raised: u32,
-    last_work_order: Option<WorkOrderId>,
+    last_work_order: Option<(WorkOrderId, DateTime<Utc>)>,
     next_due: Option<DateTime<Utc>>,
     baseline: u64,
 }
@@ -61,7 +63,7 @@ impl Plan {
 
     /// Returns the work order raised for the last raised occurrence.
     pub fn last_work_order(&self) -> Option<WorkOrderId> {
-        self.last_work_order
+        self.last_work_order.map(|(work_order, _)| work_order)
     }
 
     /// Returns when a calendar plan is next due (`None` for usage plans).
@@ -92,6 +94,21 @@ impl Plan {
             }
         }
     }
+}
+
+/// The work order a due plan raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaisedWorkOrder {
+    /// The plan.
+    pub plan: PlanId,
+    /// The occurrence of the plan the work order is for.
+    pub occurrence: u32,
+    /// The work order's id.
+    pub work_order: WorkOrderId,
+    /// The plan's description, for the work order.
+    pub description: Description,
+    /// When it was raised (the time of the usage record or check).
+    pub at: DateTime<Utc>,
 }
 
 /// The state of a registered asset.
@@ -148,13 +165,21 @@ impl AssetState {
         &self.plans
     }
 
-    /// Returns the plans whose latest due occurrence has no work order yet, with that
-    /// occurrence.
-    pub fn plans_awaiting_work_order(&self) -> Vec<(PlanId, u32)> {
+    /// Returns the work order raised last for each plan that raised one, with the plan, the
+    /// occurrence and when it was raised.
+    pub fn raised_work_orders(&self) -> Vec<RaisedWorkOrder> {
         self.plans
             .iter()
-            .filter(|(_, plan)| plan.occurrences > plan.raised)
-            .map(|(id, plan)| (id.clone(), plan.occurrences))
+            .filter_map(|(id, plan)| {
+                let (work_order, at) = plan.last_work_order?;
+                Some(RaisedWorkOrder {
+                    plan: id.clone(),
+                    occurrence: plan.raised,
+                    work_order,
+                    description: plan.description.clone(),
+                    at,
+                })
+            })
             .collect()
     }
 
@@ -252,34 +277,6 @@ impl AssetState {
                 self.require_work_unit()?;
                 Ok(self.due_plans(self.cycles, self.run_time, at))
             }
-            AssetCommand::RaisePlanWorkOrder {
-                plan,
-                occurrence,
-                work_order,
-                at,
-            } => {
-                let Some(state) = self.plans.get(&plan) else {
-                    return Err(AssetError::PlanNotFound { plan });
-                };
-                if occurrence == 0 || occurrence > state.occurrences {
-                    return Err(AssetError::OccurrenceNotDue {
-                        plan,
-                        occurrence,
-                        occurrences: state.occurrences,
-                    });
-                }
-                if occurrence <= state.raised {
-                    // Raised already (a retry after a crash between the two steps).
-                    return Ok(vec![]);
-                }
-                Ok(vec![AssetEvent::PlanWorkOrderRaised {
-                    work_unit: self.id.clone(),
-                    plan,
-                    occurrence,
-                    work_order,
-                    at,
-                }])
-            }
         }
     }
 
@@ -290,16 +287,31 @@ impl AssetState {
         }
     }
 
+    /// Returns, for each plan due at `at` with the given meters, its due event and the event
+    /// raising its work order (whose id derives from the plan occurrence, so creating it again
+    /// finds the first one).
     fn due_plans(&self, cycles: Cycles, run_time: Millis, at: DateTime<Utc>) -> Vec<AssetEvent> {
         self.plans
             .iter()
             .filter(|(_, plan)| plan.is_due(cycles, run_time, at))
-            .map(|(id, plan)| AssetEvent::MaintenancePlanDue {
-                work_unit: self.id.clone(),
-                plan: id.clone(),
-                occurrence: plan.occurrences.saturating_add(1),
-                trigger: plan.trigger,
-                at,
+            .flat_map(|(id, plan)| {
+                let occurrence = plan.occurrences.saturating_add(1);
+                [
+                    AssetEvent::MaintenancePlanDue {
+                        work_unit: self.id.clone(),
+                        plan: id.clone(),
+                        occurrence,
+                        trigger: plan.trigger,
+                        at,
+                    },
+                    AssetEvent::PlanWorkOrderRaised {
+                        work_unit: self.id.clone(),
+                        plan: id.clone(),
+                        occurrence,
+                        work_order: WorkOrderId::for_plan_occurrence(&self.id, id, occurrence),
+                        at,
+                    },
+                ]
             })
             .collect()
     }
@@ -370,11 +382,12 @@ impl AssetState {
                 plan,
                 occurrence,
                 work_order,
+                at,
                 ..
             } => {
                 if let Some(plan) = self.plans.get_mut(&plan) {
                     plan.raised = occurrence;
-                    plan.last_work_order = Some(work_order);
+                    plan.last_work_order = Some((work_order, at));
                 }
             }
         }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::events::{AssetLevel, Trigger};
-use crate::domain::ids::{AssetId, Description, PlanId, Reason, WorkOrderId};
+use crate::domain::ids::{AssetId, Description, PlanId, Reason};
 use crate::domain::quantity::{Cycles, Millis};
 
 /// Longest calendar interval of a plan, in days (100 years).
@@ -54,13 +54,6 @@ pub enum AssetCommand {
     },
     /// Checks the calendar plans at `at`; those whose due date passed become due.
     CheckPlans { at: DateTime<Utc> },
-    /// Records the work order raised for the `occurrence`-th time `plan` became due.
-    RaisePlanWorkOrder {
-        plan: PlanId,
-        occurrence: u32,
-        work_order: WorkOrderId,
-        at: DateTime<Utc>,
-    },
 }
 
 impl AssetCommand {
@@ -72,8 +65,7 @@ impl AssetCommand {
             | AssetCommand::Retire { at, .. }
             | AssetCommand::DefinePlan { at, .. }
             | AssetCommand::RecordUsage { at, .. }
-            | AssetCommand::CheckPlans { at }
-            | AssetCommand::RaisePlanWorkOrder { at, .. } => *at,
+            | AssetCommand::CheckPlans { at } => *at,
         }
     }
 }

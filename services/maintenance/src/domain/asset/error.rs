@@ -94,18 +94,6 @@ pub enum AssetError {
     /// Usage would overflow the meters.
     #[error("usage overflows the meters of the work unit")]
     UsageOverflow,
-
-    /// The plan is not defined.
-    #[error("plan {plan} is not defined")]
-    PlanNotFound { plan: PlanId },
-
-    /// The plan has not been due that often.
-    #[error("plan {plan} has been due {occurrences} times, not {occurrence}")]
-    OccurrenceNotDue {
-        plan: PlanId,
-        occurrence: u32,
-        occurrences: u32,
-    },
 }
 
 impl AssetError {
@@ -114,9 +102,7 @@ impl AssetError {
         match self {
             AssetError::AlreadyApplied { .. } => ErrorKind::AlreadyApplied,
             AssetError::VersionConflict { .. } => ErrorKind::Conflict,
-            AssetError::NotRegistered
-            | AssetError::ParentNotFound { .. }
-            | AssetError::PlanNotFound { .. } => ErrorKind::NotFound,
+            AssetError::NotRegistered | AssetError::ParentNotFound { .. } => ErrorKind::NotFound,
             AssetError::EmptyName
             | AssetError::EnterpriseWithParent { .. }
             | AssetError::MissingParent { .. }
@@ -131,8 +117,7 @@ impl AssetError {
             | AssetError::AlreadyUnderParent { .. }
             | AssetError::Retired
             | AssetError::NotAWorkUnit { .. }
-            | AssetError::PlanAlreadyDefined { .. }
-            | AssetError::OccurrenceNotDue { .. } => ErrorKind::FailedPrecondition,
+            | AssetError::PlanAlreadyDefined { .. } => ErrorKind::FailedPrecondition,
         }
     }
 

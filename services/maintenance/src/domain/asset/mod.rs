@@ -10,7 +10,7 @@ mod commands;
 mod error;
 mod events;
 
-pub use aggregate::{Asset, AssetState, Plan};
+pub use aggregate::{Asset, AssetState, Plan, RaisedWorkOrder};
 pub use commands::{AssetCommand, ParentRef, MAX_CALENDAR_DAYS, MAX_RUN_HOURS};
 pub use error::AssetError;
 pub use events::{AssetEvent, AssetLevel, Trigger};

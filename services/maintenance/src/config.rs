@@ -1,0 +1,22 @@
+//! Configuration of the maintenance service.
+
+use std::net::SocketAddr;
+
+use mom_bus::KafkaArgs;
+use mom_eventstore::StoreArgs;
+
+/// Options of `mom serve maintenance`; every flag also reads a `MOM_*` environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaintenanceConfig {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Address the gRPC server binds to.
+    #[arg(
+        long,
+        env = "MOM_MAINTENANCE_GRPC_ADDR",
+        default_value = "0.0.0.0:50053"
+    )]
+    pub grpc_addr: SocketAddr,
+}
