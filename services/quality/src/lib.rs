@@ -1,3 +1,89 @@
-//! Quality service (being built).
+//! Quality service: inspection plans per product and operation, inspections that judge
+//! measured and pass/fail values against them and charge rejects to the equipment and time the
+//! units were made, nonconformance reports (NCR) with containment and disposition, and
+//! corrective / preventive actions (CAPA). Commands arrive over gRPC, become events in the event
+//! store and reach `mom.quality.v1` through the outbox relay.
+//!
+//! Invariant: knows no other service; it shares only `proto` types and its topic.
 
+pub mod config;
+pub mod contract;
 pub mod domain;
+mod encoder;
+mod error;
+pub mod grpc;
+
+use std::sync::Arc;
+
+use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
+use mom_grpc::HostConfig;
+use mom_proto::quality::v1::quality_service_server::QualityServiceServer;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+pub use config::QualityConfig;
+pub use error::ServiceError;
+pub use mom_grpc::Running;
+
+use crate::grpc::QualityApi;
+
+use crate::domain::{Capa, Inspection, InspectionPlan, Nonconformance};
+
+/// The quality application: one executor per aggregate over one event store.
+#[derive(Debug)]
+pub struct Application {
+    /// Inspection plans.
+    pub plans: Executor<InspectionPlan>,
+    /// Inspections.
+    pub inspections: Executor<Inspection>,
+    /// Nonconformance reports.
+    pub nonconformances: Executor<Nonconformance>,
+    /// Corrective and preventive actions.
+    pub capas: Executor<Capa>,
+    /// The event store behind all four.
+    pub store: EventStore,
+}
+
+impl Application {
+    /// Returns the application over `store`, publishing to the quality topic named by `topic`,
+    /// with a snapshot every `snapshot_every` events.
+    pub fn new(store: EventStore, topic: String, snapshot_every: usize) -> Self {
+        let repo = SqlEventRepository::new(store.clone(), Arc::new(encoder::encoder(topic)));
+        Self {
+            plans: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            inspections: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            nonconformances: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            capas: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            store,
+        }
+    }
+}
+
+/// Starts the service: connects the store (running its migrations), binds the gRPC server with
+/// health and reflection and, when a broker is configured, starts the outbox relay. Everything
+/// stops when `shutdown` is cancelled: in-flight requests finish, the relay finishes its round.
+pub async fn start(
+    config: QualityConfig,
+    shutdown: CancellationToken,
+) -> Result<Running, ServiceError> {
+    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
+    let topic = config.kafka.topic_names().domain("quality");
+    let app = Arc::new(Application::new(
+        store.clone(),
+        topic.clone(),
+        config.store.snapshot_every,
+    ));
+    let host = HostConfig {
+        service_name: <QualityServiceServer<QualityApi> as NamedService>::NAME,
+        grpc_addr: config.grpc_addr,
+        relay: config.kafka.relay_config(vec![topic]),
+    };
+    let routes = Routes::new(QualityServiceServer::new(QualityApi::new(app)));
+    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
+}
+
+/// Runs the service until `shutdown` is cancelled.
+pub async fn serve(config: QualityConfig, shutdown: CancellationToken) -> Result<(), ServiceError> {
+    Ok(start(config, shutdown).await?.wait().await?)
+}

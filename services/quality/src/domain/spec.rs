@@ -170,7 +170,10 @@ pub enum Frequency {
 impl Frequency {
     /// Returns whether the frequency is zero units or minutes, which means nothing.
     pub fn is_zero(&self) -> bool {
-        matches!(self, Frequency::EveryUnits(Units(0)) | Frequency::EveryMinutes(0))
+        matches!(
+            self,
+            Frequency::EveryUnits(Units(0)) | Frequency::EveryMinutes(0)
+        )
     }
 }
 

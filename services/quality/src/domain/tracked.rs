@@ -101,7 +101,7 @@ pub trait Lifecycle:
     /// The aggregate type in the store.
     const TYPE: &'static str;
     /// The commands of the aggregate.
-    type Command: Send;
+    type Command: Clone + Send;
     /// The facts of the aggregate.
     type Fact: Fact;
     /// The rejections of the aggregate.

@@ -135,7 +135,10 @@ impl Lifecycle for CapaState {
                 if self.ncrs.contains(&ncr) {
                     return Err(CapaError::AlreadyLinked { ncr });
                 }
-                Ok(vec![CapaEvent::CapaNonconformanceLinked { ncr_id: ncr, at }])
+                Ok(vec![CapaEvent::CapaNonconformanceLinked {
+                    ncr_id: ncr,
+                    at,
+                }])
             }
             CapaCommand::Implement { note, at } => {
                 self.not_before_opened(at)?;

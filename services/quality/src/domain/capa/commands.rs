@@ -30,7 +30,10 @@ pub enum CapaCommand {
     /// Links one more NCR; the caller checked that it exists.
     LinkNcr { ncr: NcrId, at: DateTime<Utc> },
     /// The owner reports the action implemented.
-    Implement { note: Option<Text>, at: DateTime<Utc> },
+    Implement {
+        note: Option<Text>,
+        at: DateTime<Utc>,
+    },
     /// Records whether the implemented action was effective.
     Verify {
         effective: bool,

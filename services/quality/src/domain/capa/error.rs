@@ -14,7 +14,9 @@ pub enum CapaError {
     Replayed { version: u64 },
 
     /// The caller expected another version of the CAPA.
-    #[error("capa is at version {actual}, not the expected version {expected}; reload it and retry")]
+    #[error(
+        "capa is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
     VersionConflict { expected: u64, actual: u64 },
 
     /// The CAPA was never opened.

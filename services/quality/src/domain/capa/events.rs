@@ -23,7 +23,10 @@ pub enum CapaEvent {
     /// One more NCR was linked.
     CapaNonconformanceLinked { ncr_id: NcrId, at: DateTime<Utc> },
     /// The action was implemented; it awaits verification.
-    CapaActionImplemented { note: Option<Text>, at: DateTime<Utc> },
+    CapaActionImplemented {
+        note: Option<Text>,
+        at: DateTime<Utc>,
+    },
     /// The action's effectiveness was verified (effective closes, ineffective reopens).
     CapaEffectivenessVerified {
         effective: bool,

@@ -216,9 +216,9 @@ impl Lifecycle for InspectionState {
 
     fn decide(&self, command: InspectionCommand) -> Result<Vec<InspectionEvent>, InspectionError> {
         match command {
-            InspectionCommand::Start { .. } => {
-                Err(InspectionError::AlreadyStarted { inspection: self.id })
-            }
+            InspectionCommand::Start { .. } => Err(InspectionError::AlreadyStarted {
+                inspection: self.id,
+            }),
             _ if self.status != InspectionStatus::InProgress => Err(InspectionError::Completed),
             InspectionCommand::RecordResult {
                 quantity,

@@ -89,7 +89,10 @@ pub enum InspectionError {
 
     /// Completion before the sample is inspected.
     #[error("only {inspected} of the sample size of {sample_size} units are inspected")]
-    SampleIncomplete { inspected: Units, sample_size: Units },
+    SampleIncomplete {
+        inspected: Units,
+        sample_size: Units,
+    },
 }
 
 impl From<GuardRejection> for InspectionError {

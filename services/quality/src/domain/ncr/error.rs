@@ -15,7 +15,9 @@ pub enum NcrError {
     Replayed { version: u64 },
 
     /// The caller expected another version of the NCR.
-    #[error("ncr is at version {actual}, not the expected version {expected}; reload it and retry")]
+    #[error(
+        "ncr is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
     VersionConflict { expected: u64, actual: u64 },
 
     /// The NCR was never opened.

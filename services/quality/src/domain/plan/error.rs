@@ -14,7 +14,9 @@ pub enum PlanError {
     Replayed { version: u64 },
 
     /// The caller expected another version of the plan.
-    #[error("plan is at version {actual}, not the expected version {expected}; reload it and retry")]
+    #[error(
+        "plan is at version {actual}, not the expected version {expected}; reload it and retry"
+    )]
     VersionConflict { expected: u64, actual: u64 },
 
     /// The plan was never defined.

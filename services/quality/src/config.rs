@@ -1,0 +1,18 @@
+//! Configuration of the quality service.
+
+use std::net::SocketAddr;
+
+use mom_bus::KafkaArgs;
+use mom_eventstore::StoreArgs;
+
+/// Options of `mom serve quality`; every flag also reads a `MOM_*` environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QualityConfig {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Address the gRPC server binds to.
+    #[arg(long, env = "MOM_QUALITY_GRPC_ADDR", default_value = "0.0.0.0:50052")]
+    pub grpc_addr: SocketAddr,
+}
