@@ -36,7 +36,7 @@ pub enum AssetError {
     EnterpriseWithParent { parent: AssetId },
 
     /// An asset below the enterprise was registered without parent.
-    #[error("a {level} needs a parent {parent_level}")]
+    #[error("an asset of level {level} needs a parent of level {parent_level}")]
     MissingParent {
         level: AssetLevel,
         parent_level: AssetLevel,
@@ -47,7 +47,9 @@ pub enum AssetError {
     ParentNotFound { parent: AssetId },
 
     /// The parent is of the wrong level.
-    #[error("parent {parent} is a {actual}, but a {level} needs a parent {expected}")]
+    #[error(
+        "parent {parent} is of level {actual}, but an asset of level {level} needs a parent of level {expected}"
+    )]
     WrongParentLevel {
         parent: AssetId,
         level: AssetLevel,
@@ -72,7 +74,7 @@ pub enum AssetError {
     Retired,
 
     /// Plans and usage belong to work units only.
-    #[error("asset is a {level}; maintenance plans and usage belong to work units")]
+    #[error("asset is of level {level}; maintenance plans and usage belong to work units")]
     NotAWorkUnit { level: AssetLevel },
 
     /// A plan with that id exists already.

@@ -34,7 +34,7 @@ pub enum WorkOrderError {
     UnknownWorkUnit { work_unit: AssetId },
 
     /// The named asset is not a work unit.
-    #[error("asset {asset} is a {level}, not a work unit")]
+    #[error("asset {asset} is of level {level}, not a work unit")]
     NotAWorkUnit { asset: AssetId, level: AssetLevel },
 
     /// The work unit is retired.
