@@ -1,8 +1,96 @@
 //! Inventory service: materials, locations and lots with their quantities per location, moves,
-//! consumption by production orders, output lots with their genealogy, holds, and material
-//! starvation of work units. Commands arrive over gRPC, become events in the event store and
-//! reach `mom.inventory.v1` through the outbox relay.
+//! consumption by production orders, output lots with their genealogy (walked backward and
+//! forward through many levels), holds, and material starvation of work units. Commands arrive
+//! over gRPC, become events in the event store and reach `mom.inventory.v1` through the outbox
+//! relay.
 //!
-//! Invariant: knows no other service; it shares only `proto` types and its topic.
+//! Invariant: knows no other service; it shares only `proto` types and its topic. Work unit and
+//! production order ids are taken as given: production owns them.
 
+pub mod config;
+pub mod contract;
 pub mod domain;
+mod encoder;
+mod error;
+pub mod genealogy;
+pub mod grpc;
+
+use std::sync::Arc;
+
+use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
+use mom_grpc::HostConfig;
+use mom_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+pub use config::InventoryConfig;
+pub use error::ServiceError;
+pub use mom_grpc::Running;
+
+use crate::domain::{Location, Lot, Material, OrderLots, WorkUnitSupply};
+use crate::grpc::InventoryApi;
+
+/// The inventory application: one executor per aggregate over one event store.
+#[derive(Debug)]
+pub struct Application {
+    /// Material definitions.
+    pub materials: Executor<Material>,
+    /// Storage locations.
+    pub locations: Executor<Location>,
+    /// Lots.
+    pub lots: Executor<Lot>,
+    /// The genealogy of each production order.
+    pub order_lots: Executor<OrderLots>,
+    /// The material starvation of each work unit.
+    pub supplies: Executor<WorkUnitSupply>,
+    /// The event store behind them.
+    pub store: EventStore,
+}
+
+impl Application {
+    /// Returns the application over `store`, publishing to the inventory topic named by
+    /// `topic`, with a snapshot every `snapshot_every` events.
+    pub fn new(store: EventStore, topic: String, snapshot_every: usize) -> Self {
+        let repo = SqlEventRepository::new(store.clone(), Arc::new(encoder::encoder(topic)));
+        Self {
+            materials: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            locations: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            lots: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            order_lots: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            supplies: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            store,
+        }
+    }
+}
+
+/// Starts the service: connects the store (running its migrations), binds the gRPC server with
+/// health and reflection and, when a broker is configured, starts the outbox relay. Everything
+/// stops when `shutdown` is cancelled: in-flight requests finish, the relay finishes its round.
+pub async fn start(
+    config: InventoryConfig,
+    shutdown: CancellationToken,
+) -> Result<Running, ServiceError> {
+    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
+    let topic = config.kafka.topic_names().domain("inventory");
+    let app = Arc::new(Application::new(
+        store.clone(),
+        topic.clone(),
+        config.store.snapshot_every,
+    ));
+    let host = HostConfig {
+        service_name: <InventoryServiceServer<InventoryApi> as NamedService>::NAME,
+        grpc_addr: config.grpc_addr,
+        relay: config.kafka.relay_config(vec![topic]),
+    };
+    let routes = Routes::new(InventoryServiceServer::new(InventoryApi::new(app)));
+    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
+}
+
+/// Runs the service until `shutdown` is cancelled.
+pub async fn serve(
+    config: InventoryConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ServiceError> {
+    Ok(start(config, shutdown).await?.wait().await?)
+}

@@ -120,6 +120,8 @@ pub struct OrderLot {
     pub quantity: Quantity,
     /// The work unit that consumed it (the last one, for inputs); `None` for outputs.
     pub work_unit: Option<WorkUnitId>,
+    /// For an output, the lots that went into it; empty for inputs.
+    pub inputs: Vec<LotId>,
 }
 
 /// The rules of an order's genealogy.
@@ -220,6 +222,7 @@ impl Decide for OrderLotsRules {
                     material,
                     quantity: Quantity::ZERO,
                     work_unit: None,
+                    inputs: Vec::new(),
                 });
                 input.quantity = input.quantity.saturating_add(quantity);
                 input.work_unit = Some(work_unit);
@@ -229,6 +232,7 @@ impl Decide for OrderLotsRules {
                 lot,
                 material,
                 quantity,
+                inputs,
                 ..
             } => {
                 self.order.get_or_insert(order);
@@ -238,6 +242,7 @@ impl Decide for OrderLotsRules {
                         material,
                         quantity,
                         work_unit: None,
+                        inputs,
                     },
                 );
             }
