@@ -233,3 +233,68 @@ impl<S: Lifecycle> Aggregate for Tracked<S> {
         self.evolve(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::{NcrEvent, ProductId};
+
+    fn key(n: usize) -> IdempotencyKey {
+        IdempotencyKey::new(format!("key-{n}")).unwrap()
+    }
+
+    #[test]
+    fn seen_keys_forget_the_oldest_beyond_the_limit() {
+        let mut keys = SeenKeys::default();
+        for n in 0..=KEPT_KEYS {
+            keys.record(key(n), n as u64 + 1);
+        }
+        assert_eq!(keys.len(), KEPT_KEYS);
+        assert_eq!(keys.version_of(&key(0)), None);
+        assert_eq!(keys.version_of(&key(1)), Some(2));
+        assert_eq!(keys.version_of(&key(KEPT_KEYS)), Some(KEPT_KEYS as u64 + 1));
+    }
+
+    #[test]
+    fn stored_payload_carries_the_key_only_when_there_is_one() {
+        let fact = NcrEvent::NonconformanceClosed {
+            product: ProductId::new("SKU-A").unwrap(),
+            at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+        };
+        let plain = serde_json::to_value(Recorded::from(fact.clone())).unwrap();
+        assert!(plain.get("idempotency_key").is_none());
+        let keyed = Recorded {
+            fact,
+            idempotency_key: Some(key(1)),
+        };
+        let json = serde_json::to_value(&keyed).unwrap();
+        assert_eq!(json["idempotency_key"], "key-1");
+        let back: Recorded<NcrEvent> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, keyed);
+        assert_eq!(back.event_type(), "NonconformanceClosed");
+    }
+
+    #[test]
+    fn snapshot_round_trips_with_state_version_and_keys() {
+        let mut ncr = crate::domain::Nonconformance::default();
+        ncr.evolve(Recorded {
+            fact: NcrEvent::NonconformanceOpened {
+                ncr_id: crate::domain::NcrId::generate(),
+                product: ProductId::new("SKU-A").unwrap(),
+                quantity: crate::domain::Units(3),
+                description: crate::domain::Text::new("dented").unwrap(),
+                inspection_id: None,
+                work_unit: None,
+                contained_lots: vec![],
+                at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            },
+            idempotency_key: Some(key(7)),
+        });
+        let json = serde_json::to_value(&ncr).unwrap();
+        let back: crate::domain::Nonconformance = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ncr);
+        assert_eq!(back.keys().version_of(&key(7)), Some(1));
+    }
+}
