@@ -1,0 +1,1010 @@
+//! The inventory gRPC API end to end: status codes for bad input, idempotency keys, genealogy
+//! through several levels, starvation derived from consumes, health and reflection, and the
+//! write path gRPC command → event store → outbox → topic on a real broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mom_proto::inventory::v1 as pb;
+use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use mom_proto::time::to_timestamp;
+use prost::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+
+struct Service {
+    client: InventoryServiceClient<Channel>,
+    channel: Channel,
+    shutdown: CancellationToken,
+    running: mom_inventory::Running,
+    _dir: tempfile::TempDir,
+}
+
+fn config(database_url: String, kafka: Option<String>) -> mom_inventory::InventoryConfig {
+    mom_inventory::InventoryConfig {
+        store: mom_eventstore::StoreArgs {
+            database_url,
+            db_max_connections: 8,
+            db_max_batch_events: 1024,
+            snapshot_every: 1,
+        },
+        kafka: mom_bus::KafkaArgs {
+            kafka_bootstrap_servers: kafka,
+            topic_prefix: "mom.".to_owned(),
+            topic_partitions: 3,
+            topic_replication: 1,
+            relay_batch_size: 500,
+        },
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
+    let shutdown = CancellationToken::new();
+    let running = mom_inventory::start(config(url, kafka), shutdown.clone())
+        .await
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Service {
+        client: InventoryServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        running,
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.unwrap();
+    }
+
+    async fn head(&self) -> u64 {
+        self.running.store().head().await.unwrap()
+    }
+
+    async fn event_types(&self) -> Vec<String> {
+        let log = self.running.store().read_log(0, 1000).await.unwrap();
+        log.into_iter().map(|e| e.event_type).collect()
+    }
+
+    /// Defines material `resin`, `cap` and `pack` and locations `rack-1`, `line-1` and `fg`.
+    async fn master_data(&mut self) {
+        for material in ["resin", "dye", "cap", "pack"] {
+            self.client
+                .define_material(pb::DefineMaterialRequest {
+                    context: ctx("engineer"),
+                    material: material.to_owned(),
+                    name: format!("{material} material"),
+                    unit: "g".to_owned(),
+                    at: at(0),
+                })
+                .await
+                .unwrap();
+        }
+        for location in ["rack-1", "line-1", "fg"] {
+            self.client
+                .define_location(pb::DefineLocationRequest {
+                    context: ctx("engineer"),
+                    location: location.to_owned(),
+                    name: format!("{location} area"),
+                    at: at(0),
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn receive(&mut self, lot: &str, material: &str, quantity: i64) -> pb::CommandReply {
+        self.client
+            .receive_lot(receive_request(lot, material, quantity))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn consume(
+        &mut self,
+        lot: &str,
+        order: &str,
+        quantity: i64,
+        minute: i64,
+    ) -> Result<tonic::Response<pb::CommandReply>, tonic::Status> {
+        self.client
+            .consume_lot(pb::ConsumeLotRequest {
+                context: ctx("mes"),
+                lot: lot.to_owned(),
+                order_id: order.to_owned(),
+                work_unit: "press-7".to_owned(),
+                location: "rack-1".to_owned(),
+                quantity,
+                at: at(minute),
+            })
+            .await
+    }
+
+    async fn produce(&mut self, lot: &str, material: &str, order: &str, inputs: &[&str]) {
+        self.client
+            .produce_lot(produce_request(lot, material, order, inputs))
+            .await
+            .unwrap();
+    }
+
+    async fn lot(&mut self, lot: &str) -> pb::Lot {
+        self.client
+            .get_lot(pb::GetLotRequest {
+                lot: lot.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn ctx(actor: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn keyed(actor: &str, key: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        idempotency_key: key.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn receive_request(lot: &str, material: &str, quantity: i64) -> pb::ReceiveLotRequest {
+    pb::ReceiveLotRequest {
+        context: ctx("receiving"),
+        lot: lot.to_owned(),
+        material: material.to_owned(),
+        supplier_lot: "SUP-1".to_owned(),
+        expiry: at(100_000),
+        location: "rack-1".to_owned(),
+        quantity,
+        at: at(1),
+    }
+}
+
+fn produce_request(
+    lot: &str,
+    material: &str,
+    order: &str,
+    inputs: &[&str],
+) -> pb::ProduceLotRequest {
+    pb::ProduceLotRequest {
+        context: ctx("pm:order-completed"),
+        lot: lot.to_owned(),
+        material: material.to_owned(),
+        order_id: order.to_owned(),
+        work_unit: "press-7".to_owned(),
+        location: "fg".to_owned(),
+        quantity: 10,
+        input_lots: inputs.iter().map(|s| (*s).to_owned()).collect(),
+        expiry: None,
+        at: at(50),
+    }
+}
+
+fn move_request(lot: &str, to: &str, quantity: i64) -> pb::MoveLotRequest {
+    pb::MoveLotRequest {
+        context: ctx("forklift"),
+        lot: lot.to_owned(),
+        from_location: "rack-1".to_owned(),
+        to_location: to.to_owned(),
+        quantity,
+        at: at(5),
+    }
+}
+
+fn hold_request(lot: &str, hold: &str) -> pb::HoldLotRequest {
+    pb::HoldLotRequest {
+        context: ctx("pm:ncr"),
+        lot: lot.to_owned(),
+        hold: hold.to_owned(),
+        reason: "suspect contamination".to_owned(),
+        at: at(3),
+    }
+}
+
+fn new_order() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
+    let status = result.expect_err("the request must be rejected");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_not_found() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    let head = svc.head().await;
+    assert_status(
+        svc.client
+            .get_lot(pb::GetLotRequest {
+                lot: "ghost-1".to_owned(),
+            })
+            .await,
+        Code::NotFound,
+        "lot ghost-1",
+    );
+    assert_status(
+        svc.client
+            .move_lot(move_request("ghost-1", "line-1", 1))
+            .await,
+        Code::NotFound,
+        "ghost-1",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(receive_request("L1", "unobtainium", 5))
+            .await,
+        Code::NotFound,
+        "material unobtainium",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(pb::ReceiveLotRequest {
+                location: "mars".to_owned(),
+                ..receive_request("L1", "resin", 5)
+            })
+            .await,
+        Code::NotFound,
+        "location mars",
+    );
+    assert_status(
+        svc.client
+            .move_lot(move_request("ghost-1", "mars", 1))
+            .await,
+        Code::NotFound,
+        "location mars",
+    );
+    assert_status(
+        svc.client
+            .produce_lot(produce_request("OUT-1", "cap", &new_order(), &["ghost-2"]))
+            .await,
+        Code::NotFound,
+        "lot ghost-2",
+    );
+    let order = new_order();
+    assert_status(
+        svc.client
+            .get_order_lots(pb::GetOrderLotsRequest {
+                order_id: order.clone(),
+            })
+            .await,
+        Code::NotFound,
+        &order,
+    );
+    assert_status(
+        svc.client
+            .get_genealogy(pb::GetGenealogyRequest {
+                lot: "ghost-1".to_owned(),
+                direction: pb::GenealogyDirection::Backward.into(),
+                max_depth: 0,
+            })
+            .await,
+        Code::NotFound,
+        "ghost-1",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_transitions_are_failed_precondition() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("L1", "resin", 100).await;
+    svc.client
+        .hold_lot(hold_request("L1", "NCR-1"))
+        .await
+        .unwrap();
+    let head = svc.head().await;
+    assert_status(
+        svc.client.move_lot(move_request("L1", "line-1", 5)).await,
+        Code::FailedPrecondition,
+        "lot L1: lot is on hold (NCR-1); release the hold first",
+    );
+    assert_status(
+        svc.consume("L1", &new_order(), 5, 4).await,
+        Code::FailedPrecondition,
+        "on hold",
+    );
+    assert_status(
+        svc.client.hold_lot(hold_request("L1", "NCR-1")).await,
+        Code::FailedPrecondition,
+        "hold NCR-1 is already active",
+    );
+    assert_status(
+        svc.client
+            .release_hold(pb::ReleaseHoldRequest {
+                context: ctx("qa"),
+                lot: "L1".to_owned(),
+                hold: "NCR-9".to_owned(),
+                at: at(4),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "hold NCR-9 is not active",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(receive_request("L1", "resin", 5))
+            .await,
+        Code::FailedPrecondition,
+        "lot L1 exists already",
+    );
+    assert_status(
+        svc.client
+            .define_material(pb::DefineMaterialRequest {
+                context: ctx("engineer"),
+                material: "resin".to_owned(),
+                name: "again".to_owned(),
+                unit: "g".to_owned(),
+                at: at(0),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "already defined",
+    );
+    assert_status(
+        svc.client
+            .end_starvation(pb::EndStarvationRequest {
+                context: ctx("operator"),
+                work_unit: "press-7".to_owned(),
+                material: "resin".to_owned(),
+                at: at(4),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "does not wait for material resin",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+
+    // Scrap is the disposition of a hold: allowed while held.
+    svc.client
+        .scrap_lot(pb::ScrapLotRequest {
+            context: ctx("pm:ncr"),
+            lot: "L1".to_owned(),
+            location: "rack-1".to_owned(),
+            quantity: 40,
+            reason: "NCR-1 disposition scrap".to_owned(),
+            at: at(6),
+        })
+        .await
+        .unwrap();
+    svc.client
+        .release_hold(pb::ReleaseHoldRequest {
+            context: ctx("qa"),
+            lot: "L1".to_owned(),
+            hold: "NCR-1".to_owned(),
+            at: at(7),
+        })
+        .await
+        .unwrap();
+    svc.client
+        .move_lot(move_request("L1", "line-1", 60))
+        .await
+        .unwrap();
+    let lot = svc.lot("L1").await;
+    assert_eq!(lot.total, 60);
+    assert!(lot.holds.is_empty());
+    assert_eq!(
+        lot.quantities,
+        vec![pb::LocationQuantity {
+            location: "line-1".to_owned(),
+            quantity: 60
+        }]
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_fields_are_invalid_argument_and_store_nothing() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("L1", "resin", 100).await;
+    let head = svc.head().await;
+    assert_status(
+        svc.client.move_lot(move_request("L1", "line-1", -5)).await,
+        Code::InvalidArgument,
+        "field quantity must not be negative, got -5",
+    );
+    assert_status(
+        svc.client.move_lot(move_request("L1", "line-1", 0)).await,
+        Code::InvalidArgument,
+        "quantity must be greater than zero",
+    );
+    assert_status(
+        svc.client.move_lot(move_request("L1", "line-1", 101)).await,
+        Code::InvalidArgument,
+        "lot holds 100 of material resin at location rack-1, less than the 101 asked for",
+    );
+    assert_status(
+        svc.client.move_lot(move_request("L1", "rack-1", 1)).await,
+        Code::InvalidArgument,
+        "to itself",
+    );
+    assert_status(
+        svc.client
+            .move_lot(pb::MoveLotRequest {
+                at: None,
+                ..move_request("L1", "line-1", 1)
+            })
+            .await,
+        Code::InvalidArgument,
+        "field at is required",
+    );
+    assert_status(
+        svc.client
+            .move_lot(pb::MoveLotRequest {
+                at: Some(prost_types::Timestamp {
+                    seconds: i64::MAX,
+                    nanos: 0,
+                }),
+                ..move_request("L1", "line-1", 1)
+            })
+            .await,
+        Code::InvalidArgument,
+        "field at is not a valid timestamp",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(pb::ReceiveLotRequest {
+                expiry: at(0),
+                ..receive_request("L2", "resin", 5)
+            })
+            .await,
+        Code::InvalidArgument,
+        "expiry",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(receive_request("lot two", "resin", 5))
+            .await,
+        Code::InvalidArgument,
+        "field lot is invalid",
+    );
+    assert_status(
+        svc.client
+            .consume_lot(pb::ConsumeLotRequest {
+                context: ctx("mes"),
+                lot: "L1".to_owned(),
+                order_id: "order-7".to_owned(),
+                work_unit: "press-7".to_owned(),
+                location: "rack-1".to_owned(),
+                quantity: 1,
+                at: at(2),
+            })
+            .await,
+        Code::InvalidArgument,
+        "field order_id is invalid",
+    );
+    assert_status(
+        svc.client
+            .hold_lot(pb::HoldLotRequest {
+                reason: String::new(),
+                ..hold_request("L1", "NCR-1")
+            })
+            .await,
+        Code::InvalidArgument,
+        "field reason is required",
+    );
+    assert_status(
+        svc.client
+            .get_genealogy(pb::GetGenealogyRequest {
+                lot: "L1".to_owned(),
+                direction: 0,
+                max_depth: 0,
+            })
+            .await,
+        Code::InvalidArgument,
+        "field direction",
+    );
+    assert_status(
+        svc.client
+            .produce_lot(produce_request("OUT-1", "cap", &new_order(), &["OUT-1"]))
+            .await,
+        Code::NotFound,
+        "lot OUT-1",
+    );
+    assert_status(
+        svc.client
+            .receive_lot(pb::ReceiveLotRequest {
+                context: keyed("receiving", ""),
+                ..receive_request("L3", "resin", 0)
+            })
+            .await,
+        Code::InvalidArgument,
+        "quantity must be greater than zero",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+
+    // A starvation interval that ends before it starts.
+    svc.client
+        .start_starvation(pb::StartStarvationRequest {
+            context: ctx("operator"),
+            work_unit: "press-7".to_owned(),
+            material: "resin".to_owned(),
+            order_id: String::new(),
+            at: at(30),
+        })
+        .await
+        .unwrap();
+    let head = svc.head().await;
+    assert_status(
+        svc.client
+            .end_starvation(pb::EndStarvationRequest {
+                context: ctx("operator"),
+                work_unit: "press-7".to_owned(),
+                material: "resin".to_owned(),
+                at: at(20),
+            })
+            .await,
+        Code::InvalidArgument,
+        "ends at",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_expected_version_is_aborted() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    let reply = svc.receive("L1", "resin", 100).await;
+    assert_eq!(reply.version, 1);
+    let ok = svc
+        .client
+        .move_lot(pb::MoveLotRequest {
+            context: Some(pb::CommandContext {
+                expected_version: Some(1),
+                ..Default::default()
+            }),
+            ..move_request("L1", "line-1", 10)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.version, 2);
+    let head = svc.head().await;
+    assert_status(
+        svc.client
+            .move_lot(pb::MoveLotRequest {
+                context: Some(pb::CommandContext {
+                    expected_version: Some(1),
+                    ..Default::default()
+                }),
+                ..move_request("L1", "line-1", 10)
+            })
+            .await,
+        Code::Aborted,
+        "not the expected version 1",
+    );
+    assert_eq!(svc.head().await, head);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_idempotency_key_returns_the_original_reply_and_stores_nothing() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("L1", "resin", 100).await;
+    let hold = || pb::HoldLotRequest {
+        context: keyed("pm:ncr", "ncr-1/containment/L1"),
+        ..hold_request("L1", "NCR-1")
+    };
+    let first = svc.client.hold_lot(hold()).await.unwrap().into_inner();
+    assert_eq!(first.version, 2);
+    let head = svc.head().await;
+    // A redelivered event: same key, same reply, nothing stored.
+    let again = svc.client.hold_lot(hold()).await.unwrap().into_inner();
+    assert_eq!(again, first);
+    assert_eq!(svc.head().await, head);
+
+    // The original reply even after the lot moved on, and even with a stale expected version.
+    let release = svc
+        .client
+        .release_hold(pb::ReleaseHoldRequest {
+            context: keyed("qa", "release-1"),
+            lot: "L1".to_owned(),
+            hold: "NCR-1".to_owned(),
+            at: at(4),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(release.version, 3);
+    let head = svc.head().await;
+    let late = svc
+        .client
+        .hold_lot(pb::HoldLotRequest {
+            context: Some(pb::CommandContext {
+                expected_version: Some(1),
+                ..keyed("pm:ncr", "ncr-1/containment/L1").unwrap()
+            }),
+            ..hold_request("L1", "NCR-1")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(late, first);
+    assert_eq!(svc.head().await, head);
+
+    // A keyed consume also links the order's genealogy only once.
+    let order = new_order();
+    let consume = || pb::ConsumeLotRequest {
+        context: keyed("mes", "consume-1"),
+        lot: "L1".to_owned(),
+        order_id: order.clone(),
+        work_unit: "press-7".to_owned(),
+        location: "rack-1".to_owned(),
+        quantity: 7,
+        at: at(8),
+    };
+    let first = svc
+        .client
+        .consume_lot(consume())
+        .await
+        .unwrap()
+        .into_inner();
+    let head = svc.head().await;
+    let again = svc
+        .client
+        .consume_lot(consume())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(svc.head().await, head);
+    assert_eq!(svc.lot("L1").await.total, 93);
+    let lots = svc
+        .client
+        .get_order_lots(pb::GetOrderLotsRequest {
+            order_id: order.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(lots.inputs.len(), 1);
+    assert_eq!(lots.inputs[0].quantity, 7);
+    assert_eq!(lots.version, 1);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genealogy_is_walked_backward_and_forward_through_levels() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("resin-1", "resin", 100).await;
+    svc.receive("resin-2", "resin", 100).await;
+    svc.receive("dye-1", "dye", 100).await;
+    // Order 1 blends resin-1 and resin-2 into cap-1; its output names no inputs, so the service
+    // takes the lots the order consumed.
+    let order1 = new_order();
+    svc.consume("resin-1", &order1, 10, 10).await.unwrap();
+    svc.consume("resin-2", &order1, 10, 11).await.unwrap();
+    svc.produce("cap-1", "cap", &order1, &[]).await;
+    // cap-1 goes to rack-1 for order 2, which makes pack-1 from cap-1 and dye-1.
+    svc.client
+        .move_lot(pb::MoveLotRequest {
+            from_location: "fg".to_owned(),
+            ..move_request("cap-1", "rack-1", 10)
+        })
+        .await
+        .unwrap();
+    let order2 = new_order();
+    svc.consume("cap-1", &order2, 10, 60).await.unwrap();
+    svc.consume("dye-1", &order2, 1, 61).await.unwrap();
+    svc.produce("pack-1", "pack", &order2, &["cap-1", "dye-1"])
+        .await;
+
+    let cap = svc.lot("cap-1").await;
+    assert_eq!(cap.produced_by_order, order1);
+    assert_eq!(cap.input_lots, vec!["resin-1", "resin-2"]);
+    assert_eq!(cap.consumed_by_orders, vec![order2.clone()]);
+
+    let walk = |lot: &str, direction: pb::GenealogyDirection| pb::GetGenealogyRequest {
+        lot: lot.to_owned(),
+        direction: direction.into(),
+        max_depth: 0,
+    };
+    let back = svc
+        .client
+        .get_genealogy(walk("pack-1", pb::GenealogyDirection::Backward))
+        .await
+        .unwrap()
+        .into_inner();
+    let edges: Vec<(&str, &str, u32)> = back
+        .links
+        .iter()
+        .map(|l| (l.input_lot.as_str(), l.output_lot.as_str(), l.depth))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            ("cap-1", "pack-1", 1),
+            ("dye-1", "pack-1", 1),
+            ("resin-1", "cap-1", 2),
+            ("resin-2", "cap-1", 2),
+        ]
+    );
+    assert_eq!(back.links[0].order_id, order2);
+    assert_eq!(back.links[2].order_id, order1);
+
+    let forward = svc
+        .client
+        .get_genealogy(walk("resin-2", pb::GenealogyDirection::Forward))
+        .await
+        .unwrap()
+        .into_inner();
+    let edges: Vec<(&str, &str, u32)> = forward
+        .links
+        .iter()
+        .map(|l| (l.input_lot.as_str(), l.output_lot.as_str(), l.depth))
+        .collect();
+    assert_eq!(edges, vec![("resin-2", "cap-1", 1), ("cap-1", "pack-1", 2)]);
+
+    let one_level = svc
+        .client
+        .get_genealogy(pb::GetGenealogyRequest {
+            max_depth: 1,
+            ..walk("resin-2", pb::GenealogyDirection::Forward)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one_level.links.len(), 1);
+
+    let lots = svc
+        .client
+        .get_order_lots(pb::GetOrderLotsRequest {
+            order_id: order1.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let inputs: Vec<&str> = lots.inputs.iter().map(|l| l.lot.as_str()).collect();
+    assert_eq!(inputs, vec!["resin-1", "resin-2"]);
+    assert_eq!(lots.outputs[0].lot, "cap-1");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_that_cannot_be_served_starts_a_starvation_that_a_later_consume_ends() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("L1", "resin", 5).await;
+    let order = new_order();
+    assert_status(
+        svc.consume("L1", &order, 8, 10).await,
+        Code::InvalidArgument,
+        "lot holds 5 of material resin at location rack-1, less than the 8 asked for",
+    );
+    svc.receive("L2", "resin", 50).await;
+    svc.consume("L2", &order, 8, 25).await.unwrap();
+    let types = svc.event_types().await;
+    let tail: Vec<&str> = types
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            "MaterialStarvationStarted",
+            "LotReceived",
+            "LotConsumed",
+            "OrderInputLinked",
+            "MaterialStarvationEnded"
+        ]
+    );
+    let log = svc.running.store().read_log(0, 1000).await.unwrap();
+    let ended = log.last().unwrap();
+    assert_eq!(ended.aggregate_type, "work_unit_supply");
+    assert_eq!(ended.aggregate_id, "press-7");
+    let event =
+        mom_proto::inventory::v1::InventoryEvent::decode(ended.message.payload.as_slice()).unwrap();
+    let Some(pb::inventory_event::Event::MaterialStarvationEnded(ended)) = event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(ended.work_unit, "press-7");
+    assert_eq!(ended.material, "resin");
+    assert_eq!(ended.order_id, order);
+    assert_eq!((ended.from, ended.until), (at(10), at(25)));
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    let svc = start(None, None).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "mom.inventory.v1.InventoryService".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            svc.channel.clone(),
+        );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"mom.inventory.v1.InventoryService".to_owned()),
+        "{names:?}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_reaches_the_topic_through_store_and_outbox() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), Some(broker.bootstrap_servers())).await;
+
+    svc.master_data().await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let correlation = uuid::Uuid::now_v7();
+    let causation = uuid::Uuid::now_v7();
+    let mut request = tonic::Request::new(pb::ReceiveLotRequest {
+        context: Some(pb::CommandContext {
+            actor: "receiving".to_owned(),
+            correlation_id: correlation.to_string(),
+            causation_id: causation.to_string(),
+            ..Default::default()
+        }),
+        ..receive_request("L1", "resin", 100)
+    });
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    svc.client.receive_lot(request).await.unwrap();
+    svc.client
+        .hold_lot(hold_request("L1", "NCR-1"))
+        .await
+        .unwrap();
+
+    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    assert_eq!(log.len(), 9, "4 materials, 3 locations, receive, hold");
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "e2e-inventory")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["mom.inventory.v1"]).unwrap();
+    let mut received: HashMap<String, (pb::InventoryEvent, HashMap<String, String>)> =
+        HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < log.len() && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: HashMap<String, String> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = pb::InventoryEvent::decode(message.payload().unwrap()).unwrap();
+        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
+        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
+        received.insert(headers["ce_id"].clone(), (event, headers));
+    }
+    assert_eq!(received.len(), log.len(), "every event reached the topic");
+    for entry in &log {
+        let (event, headers) = &received[&entry.event_id.to_string()];
+        let meta = event.metadata.as_ref().unwrap();
+        assert_eq!(meta.event_id, entry.event_id.to_string());
+        assert_eq!(meta.sequence, entry.sequence);
+        assert_eq!(meta.aggregate_type, entry.aggregate_type);
+        assert_eq!(
+            headers["ce_type"],
+            format!("mom.inventory.v1.{}", entry.event_type)
+        );
+        assert_eq!(headers["ce_source"], "mom/inventory");
+        assert_eq!(headers["ce_subject"], entry.aggregate_id);
+        assert_eq!(headers["ce_specversion"], "1.0");
+        assert_eq!(
+            headers["content-type"],
+            "application/protobuf; proto=mom.inventory.v1.InventoryEvent"
+        );
+    }
+    let received_entry = log.iter().find(|e| e.event_type == "LotReceived").unwrap();
+    let (event, headers) = &received[&received_entry.event_id.to_string()];
+    assert_eq!(headers["traceparent"], traceparent);
+    let meta = event.metadata.as_ref().unwrap();
+    assert_eq!(meta.actor, "receiving");
+    assert_eq!(meta.correlation_id, correlation.to_string());
+    assert_eq!(meta.causation_id, causation.to_string());
+    assert_eq!(meta.event_time, at(1));
+    let Some(pb::inventory_event::Event::LotReceived(lot)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(
+        (lot.lot.as_str(), lot.material.as_str(), lot.quantity),
+        ("L1", "resin", 100)
+    );
+    assert_eq!(lot.supplier_lot, "SUP-1");
+    assert_eq!(lot.at, at(1));
+    let held = log.iter().find(|e| e.event_type == "LotHeld").unwrap();
+    let (event, _) = &received[&held.event_id.to_string()];
+    let Some(pb::inventory_event::Event::LotHeld(held)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(
+        (held.hold.as_str(), held.material.as_str()),
+        ("NCR-1", "resin")
+    );
+
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
