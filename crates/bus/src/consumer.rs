@@ -65,8 +65,42 @@ pub struct BusMessage {
     pub payload: Vec<u8>,
     /// Headers.
     pub headers: Vec<(String, String)>,
-    /// Event id from the `ce_id` header.
+    /// Event id from the `ce_id` header; nil when the header is missing or not a UUID.
     pub event_id: Uuid,
+}
+
+impl BusMessage {
+    /// Copies a received Kafka message.
+    pub fn from_kafka<M: Message>(message: &M) -> Self {
+        let headers: Vec<(String, String)> = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event_id = header(&headers, CE_ID)
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .unwrap_or_default();
+        Self {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned()),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+            event_id,
+        }
+    }
 }
 
 /// Why a handler did not take a message.
@@ -105,10 +139,7 @@ pub async fn run_consumer<H: MessageHandler>(
         .create()?;
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
-    let dlq: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &config.bootstrap_servers)
-        .set("enable.idempotence", "true")
-        .create()?;
+    let dlq = DeadLetters::new(&config.bootstrap_servers)?;
     let mut seen = RecentIds::new(config.dedup_capacity);
     loop {
         let message = tokio::select! {
@@ -124,92 +155,34 @@ pub async fn run_consumer<H: MessageHandler>(
                 continue;
             }
         };
-        let headers: Vec<(String, String)> = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let topic = message.topic().to_owned();
-        let origin = format!("{topic}/{}/{}", message.partition(), message.offset());
-        let payload = message.payload().unwrap_or_default().to_vec();
-        let key = message
-            .key()
-            .map(|k| String::from_utf8_lossy(k).into_owned());
-        let event_id = header(&headers, CE_ID).and_then(|id| Uuid::parse_str(id).ok());
-        let outcome = match event_id {
-            None => Err(HandlerError::Permanent(format!(
+        let bus_message = BusMessage::from_kafka(&message);
+        let event_id = bus_message.event_id;
+        let outcome = if event_id.is_nil() {
+            Err(HandlerError::Permanent(format!(
                 "missing or invalid {CE_ID} header"
-            ))),
-            Some(id) if seen.contains(&id) => {
-                tracing::debug!(event_id = %id, "duplicate event skipped");
-                Ok(())
+            )))
+        } else if seen.contains(&event_id) {
+            tracing::debug!(event_id = %event_id, "duplicate event skipped");
+            Ok(())
+        } else {
+            let result = handle_with_retry(handler, &bus_message, config, &shutdown).await;
+            if result.is_ok() {
+                seen.insert(event_id);
             }
-            Some(event_id) => {
-                let bus_message = BusMessage {
-                    topic: topic.clone(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    key: key.clone(),
-                    payload: payload.clone(),
-                    headers: headers.clone(),
-                    event_id,
-                };
-                let result = handle_with_retry(handler, &bus_message, config, &shutdown).await;
-                if result.is_ok() {
-                    seen.insert(event_id);
-                }
-                result
-            }
+            result
         };
         match outcome {
             Ok(()) => {}
-            Err(HandlerError::Permanent(reason)) => {
-                tracing::warn!(origin, reason, "message sent to dead-letter topic");
-                let mut dlq_headers = OwnedHeaders::new();
-                for (k, v) in &headers {
-                    dlq_headers = dlq_headers.insert(Header {
-                        key: k,
-                        value: Some(v.as_bytes()),
-                    });
-                }
-                dlq_headers = dlq_headers
-                    .insert(Header {
-                        key: DLQ_ERROR,
-                        value: Some(reason.as_bytes()),
-                    })
-                    .insert(Header {
-                        key: DLQ_ORIGIN,
-                        value: Some(origin.as_bytes()),
-                    });
-                let dlq_name = dlq_topic(&topic);
-                let mut record = FutureRecord::to(&dlq_name)
-                    .payload(payload.as_slice())
-                    .headers(dlq_headers);
-                if let Some(key) = &key {
-                    record = record.key(key.as_bytes());
-                }
-                if let Err((err, _)) = dlq
-                    .send(record, Timeout::After(Duration::from_secs(60)))
-                    .await
-                {
-                    // Without a dead letter the message would be lost; stop and let the group
-                    // redeliver it rather than commit past it.
-                    tracing::error!(error = %err, origin, "dead-letter publish failed");
-                    return Err(BusError::Kafka(err));
-                }
-            }
+            // Without a dead letter the message would be lost; `send` fails rather than let the
+            // consumer commit past it.
+            Err(HandlerError::Permanent(reason)) => dlq.send(&bus_message, &reason).await?,
             Err(HandlerError::Transient(_)) => break, // Only on shutdown; not committed.
         }
-        consumer.store_offset(&topic, message.partition(), message.offset())?;
+        consumer.store_offset(
+            &bus_message.topic,
+            bus_message.partition,
+            bus_message.offset,
+        )?;
     }
     if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last auto-commit is a normal outcome at shutdown.
@@ -237,5 +210,65 @@ async fn handle_with_retry<H: MessageHandler>(
             }
             other => return other,
         }
+    }
+}
+
+/// Publishes messages a consumer cannot handle to `<topic>.dlq`, with the reason and origin in
+/// headers.
+pub struct DeadLetters {
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetters").finish_non_exhaustive()
+    }
+}
+
+impl DeadLetters {
+    /// Returns a dead-letter publisher on `bootstrap_servers`.
+    pub fn new(bootstrap_servers: &str) -> Result<Self, BusError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("enable.idempotence", "true")
+            .create()?;
+        Ok(Self { producer })
+    }
+
+    /// Publishes `message` to its dead-letter topic and waits for the acknowledgement.
+    pub async fn send(&self, message: &BusMessage, reason: &str) -> Result<(), BusError> {
+        let origin = format!("{}/{}/{}", message.topic, message.partition, message.offset);
+        tracing::warn!(origin, reason, "message sent to dead-letter topic");
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 2);
+        for (key, value) in &message.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        headers = headers
+            .insert(Header {
+                key: DLQ_ERROR,
+                value: Some(reason.as_bytes()),
+            })
+            .insert(Header {
+                key: DLQ_ORIGIN,
+                value: Some(origin.as_bytes()),
+            });
+        let topic = dlq_topic(&message.topic);
+        let mut record = FutureRecord::to(&topic)
+            .payload(message.payload.as_slice())
+            .headers(headers);
+        if let Some(key) = &message.key {
+            record = record.key(key.as_bytes());
+        }
+        self.producer
+            .send(record, Timeout::After(Duration::from_secs(60)))
+            .await
+            .map_err(|(err, _)| {
+                tracing::error!(error = %err, origin, "dead-letter publish failed");
+                BusError::Kafka(err)
+            })?;
+        Ok(())
     }
 }

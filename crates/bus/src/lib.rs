@@ -16,7 +16,9 @@ mod relay;
 mod topics;
 
 pub use args::KafkaArgs;
-pub use consumer::{run_consumer, BusMessage, ConsumerConfig, HandlerError, MessageHandler};
+pub use consumer::{
+    run_consumer, BusMessage, ConsumerConfig, DeadLetters, HandlerError, MessageHandler,
+};
 pub use dedup::RecentIds;
 pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
