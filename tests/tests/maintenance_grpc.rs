@@ -1,0 +1,908 @@
+//! The maintenance gRPC API end to end: status codes for bad input, idempotency keys, the
+//! breakdown and preventive-plan flows, health and reflection, and the write path gRPC command →
+//! event store → outbox → topic on a real broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mom_proto::maintenance::v1 as pb;
+use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
+use mom_proto::time::to_timestamp;
+use prost::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+
+const SERVICE: &str = "mom.maintenance.v1.MaintenanceService";
+const UNIT: &str = "acme.plant-1.bottling.line-1.filler";
+const ORDER: &str = "0191e1b4-7c1a-7000-8000-0000000000aa";
+
+struct Service {
+    client: MaintenanceServiceClient<Channel>,
+    channel: Channel,
+    shutdown: CancellationToken,
+    running: mom_maintenance::Running,
+    _dir: tempfile::TempDir,
+}
+
+fn config(database_url: String, kafka: Option<String>) -> mom_maintenance::MaintenanceConfig {
+    mom_maintenance::MaintenanceConfig {
+        store: mom_eventstore::StoreArgs {
+            database_url,
+            db_max_connections: 8,
+            db_max_batch_events: 1024,
+            snapshot_every: 1,
+        },
+        kafka: mom_bus::KafkaArgs {
+            kafka_bootstrap_servers: kafka,
+            topic_prefix: "mom.".to_owned(),
+            topic_partitions: 3,
+            topic_replication: 1,
+            relay_batch_size: 500,
+        },
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
+    let shutdown = CancellationToken::new();
+    let running = mom_maintenance::start(config(url, kafka), shutdown.clone())
+        .await
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Service {
+        client: MaintenanceServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        running,
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.unwrap();
+    }
+
+    async fn head(&self) -> u64 {
+        self.running.store().head().await.unwrap()
+    }
+
+    async fn event_types(&self) -> Vec<String> {
+        self.running
+            .store()
+            .read_log(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+}
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn ctx(actor: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn keyed(key: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: "usage-counter".to_owned(),
+        idempotency_key: key.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
+    let status = result.expect_err("the request must be rejected");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}
+
+async fn register(
+    client: &mut MaintenanceServiceClient<Channel>,
+    asset: &str,
+    level: pb::AssetLevel,
+    parent: &str,
+) -> Result<pb::CommandReply, tonic::Status> {
+    client
+        .register_asset(pb::RegisterAssetRequest {
+            context: ctx("engineer"),
+            asset: asset.to_owned(),
+            level: level.into(),
+            name: format!("{asset} name"),
+            parent: parent.to_owned(),
+            at: at(0),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Registers enterprise, site, area, work center and the work unit `UNIT`.
+async fn hierarchy(client: &mut MaintenanceServiceClient<Channel>) {
+    let levels = [
+        ("acme", pb::AssetLevel::Enterprise, ""),
+        ("acme.plant-1", pb::AssetLevel::Site, "acme"),
+        (
+            "acme.plant-1.bottling",
+            pb::AssetLevel::Area,
+            "acme.plant-1",
+        ),
+        (
+            "acme.plant-1.bottling.line-1",
+            pb::AssetLevel::WorkCenter,
+            "acme.plant-1.bottling",
+        ),
+        (
+            UNIT,
+            pb::AssetLevel::WorkUnit,
+            "acme.plant-1.bottling.line-1",
+        ),
+    ];
+    for (asset, level, parent) in levels {
+        register(client, asset, level, parent).await.unwrap();
+    }
+}
+
+fn breakdown(work_order: &str, failure_start: i64, at_minute: i64) -> pb::ReportBreakdownRequest {
+    pb::ReportBreakdownRequest {
+        context: ctx("operator"),
+        work_order: work_order.to_owned(),
+        work_unit: UNIT.to_owned(),
+        failure_mode: "bearing_seized".to_owned(),
+        failure_start: at(failure_start),
+        product: "SKU-A".to_owned(),
+        description: "filler stopped with noise".to_owned(),
+        at: at(at_minute),
+    }
+}
+
+fn work(work_order: &str, minute: i64) -> pb::WorkOrderCommandRequest {
+    pb::WorkOrderCommandRequest {
+        context: ctx("technician"),
+        work_order: work_order.to_owned(),
+        at: at(minute),
+    }
+}
+
+fn usage(context: Option<pb::CommandContext>, cycles: i64, minute: i64) -> pb::RecordUsageRequest {
+    pb::RecordUsageRequest {
+        context,
+        work_unit: UNIT.to_owned(),
+        cycles,
+        run_time_ms: 0,
+        at: at(minute),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_not_found() {
+    let mut svc = start(None, None).await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_status(
+        svc.client.start_work(work(&unknown, 1)).await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .get_work_order(pb::GetWorkOrderRequest {
+                work_order: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .get_asset(pb::GetAssetRequest {
+                asset: "ghost-1".to_owned(),
+            })
+            .await,
+        Code::NotFound,
+        "ghost-1",
+    );
+    assert_status(
+        svc.client.report_breakdown(breakdown("", 1, 2)).await,
+        Code::NotFound,
+        UNIT,
+    );
+    assert_status(
+        register(
+            &mut svc.client,
+            "plant-9",
+            pb::AssetLevel::Site,
+            "ghost-corp",
+        )
+        .await,
+        Code::NotFound,
+        "parent ghost-corp is not registered",
+    );
+    assert_status(
+        svc.client.record_usage(usage(ctx("counter"), 5, 1)).await,
+        Code::NotFound,
+        UNIT,
+    );
+    assert_eq!(svc.head().await, 0, "rejected commands store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_transitions_are_failed_precondition() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    svc.client
+        .report_breakdown(breakdown(ORDER, 10, 12))
+        .await
+        .unwrap();
+    let head = svc.head().await;
+    assert_status(
+        svc.client.complete_work(work(ORDER, 20)).await,
+        Code::FailedPrecondition,
+        "work order is requested; cannot complete it",
+    );
+    assert_status(
+        svc.client.report_breakdown(breakdown(ORDER, 10, 12)).await,
+        Code::FailedPrecondition,
+        "already exists",
+    );
+    assert_status(
+        register(&mut svc.client, "acme", pb::AssetLevel::Enterprise, "").await,
+        Code::FailedPrecondition,
+        "already registered",
+    );
+    assert_status(
+        svc.client
+            .define_plan(pb::DefinePlanRequest {
+                context: ctx("planner"),
+                work_unit: "acme.plant-1.bottling.line-1".to_owned(),
+                plan: "lube".to_owned(),
+                trigger: pb::PlanTrigger::Cycles.into(),
+                every: 100,
+                description: "lubricate".to_owned(),
+                at: at(1),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "work units",
+    );
+    svc.client.start_work(work(ORDER, 15)).await.unwrap();
+    assert_status(
+        svc.client
+            .cancel_work_order(pb::CancelWorkOrderRequest {
+                context: ctx("planner"),
+                work_order: ORDER.to_owned(),
+                reason: "false alarm".to_owned(),
+                at: at(16),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "in progress",
+    );
+    svc.client
+        .retire_asset(pb::RetireAssetRequest {
+            context: ctx("engineer"),
+            asset: UNIT.to_owned(),
+            reason: "replaced".to_owned(),
+            at: at(30),
+        })
+        .await
+        .unwrap();
+    assert_status(
+        svc.client.record_usage(usage(ctx("counter"), 5, 31)).await,
+        Code::FailedPrecondition,
+        "retired",
+    );
+    assert_status(
+        svc.client.report_breakdown(breakdown("", 31, 32)).await,
+        Code::FailedPrecondition,
+        "retired",
+    );
+    assert_eq!(
+        svc.head().await,
+        head + 2,
+        "only the start and the retirement"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_fields_are_invalid_argument_and_store_nothing() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    svc.client
+        .report_breakdown(breakdown(ORDER, 10, 12))
+        .await
+        .unwrap();
+    svc.client.start_work(work(ORDER, 15)).await.unwrap();
+    let head = svc.head().await;
+    assert_status(
+        svc.client.record_usage(usage(ctx("counter"), -5, 1)).await,
+        Code::InvalidArgument,
+        "field cycles must not be negative, got -5",
+    );
+    assert_status(
+        svc.client.record_usage(usage(ctx("counter"), 0, 1)).await,
+        Code::InvalidArgument,
+        "usage must add cycles or run time",
+    );
+    assert_status(
+        svc.client.complete_work(work(ORDER, 14)).await,
+        Code::InvalidArgument,
+        "before its start",
+    );
+    assert_status(
+        svc.client.report_breakdown(breakdown("", 20, 12)).await,
+        Code::InvalidArgument,
+        "failure start",
+    );
+    assert_status(
+        svc.client
+            .report_breakdown(pb::ReportBreakdownRequest {
+                failure_mode: String::new(),
+                ..breakdown("", 10, 12)
+            })
+            .await,
+        Code::InvalidArgument,
+        "field failure_mode is required",
+    );
+    assert_status(
+        svc.client
+            .report_breakdown(breakdown("not-a-uuid", 10, 12))
+            .await,
+        Code::InvalidArgument,
+        "work_order",
+    );
+    assert_status(
+        svc.client.start_work(work(ORDER, 1)).await.map(|_| ()),
+        Code::FailedPrecondition,
+        "",
+    );
+    assert_status(
+        svc.client
+            .define_plan(pb::DefinePlanRequest {
+                context: ctx("planner"),
+                work_unit: UNIT.to_owned(),
+                plan: "lube".to_owned(),
+                trigger: pb::PlanTrigger::CalendarDays.into(),
+                every: 0,
+                description: "lubricate".to_owned(),
+                at: at(1),
+            })
+            .await,
+        Code::InvalidArgument,
+        "greater than zero",
+    );
+    assert_status(
+        register(&mut svc.client, "x", pb::AssetLevel::Unspecified, "").await,
+        Code::InvalidArgument,
+        "field level is required",
+    );
+    assert_status(
+        register(&mut svc.client, "x", pb::AssetLevel::WorkUnit, "acme").await,
+        Code::InvalidArgument,
+        "needs a parent of level work center",
+    );
+    assert_status(
+        svc.client
+            .request_preventive_work(pb::RequestPreventiveWorkRequest {
+                context: ctx("planner"),
+                work_order: String::new(),
+                work_unit: UNIT.to_owned(),
+                description: String::new(),
+                at: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "field at is required",
+    );
+    assert_eq!(svc.head().await, head, "rejected commands store nothing");
+
+    // An inverted schedule window, on a fresh order.
+    let preventive = svc
+        .client
+        .request_preventive_work(pb::RequestPreventiveWorkRequest {
+            context: ctx("planner"),
+            work_order: String::new(),
+            work_unit: UNIT.to_owned(),
+            description: "belts".to_owned(),
+            at: at(1),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let head = svc.head().await;
+    assert_status(
+        svc.client
+            .schedule_work_order(pb::ScheduleWorkOrderRequest {
+                context: ctx("planner"),
+                work_order: preventive.aggregate_id,
+                from: at(60),
+                until: at(30),
+                at: at(2),
+            })
+            .await,
+        Code::InvalidArgument,
+        "schedule must end after it starts",
+    );
+    assert_eq!(svc.head().await, head, "rejected commands store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_expected_version_is_aborted() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    let reported = svc
+        .client
+        .report_breakdown(breakdown(ORDER, 10, 12))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reported.version, 1);
+    let guarded = |version| pb::WorkOrderCommandRequest {
+        context: Some(pb::CommandContext {
+            actor: "technician".to_owned(),
+            expected_version: Some(version),
+            ..Default::default()
+        }),
+        ..work(ORDER, 15)
+    };
+    assert_status(
+        svc.client.start_work(guarded(0)).await,
+        Code::Aborted,
+        "version",
+    );
+    let started = svc
+        .client
+        .start_work(guarded(1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(started.version, 2);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotency_key_returns_the_original_reply_and_stores_nothing() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    let first = svc
+        .client
+        .record_usage(usage(keyed("evt-1"), 10, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    svc.client
+        .record_usage(usage(keyed("evt-2"), 10, 2))
+        .await
+        .unwrap();
+    let head = svc.head().await;
+    let again = svc
+        .client
+        .record_usage(usage(keyed("evt-1"), 10, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first, "same reply, same version");
+    assert_eq!(svc.head().await, head, "a repeated key stores nothing");
+    let asset = svc
+        .client
+        .get_asset(pb::GetAssetRequest {
+            asset: UNIT.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(asset.total_cycles, 20, "counted once");
+
+    // Creating with a caller-chosen id: the key answers instead of "already exists".
+    let create = || pb::ReportBreakdownRequest {
+        context: Some(pb::CommandContext {
+            actor: "andon".to_owned(),
+            idempotency_key: "andon-77".to_owned(),
+            ..Default::default()
+        }),
+        ..breakdown(ORDER, 10, 12)
+    };
+    let created = svc
+        .client
+        .report_breakdown(create())
+        .await
+        .unwrap()
+        .into_inner();
+    let repeated = svc
+        .client
+        .report_breakdown(create())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(repeated, created);
+    assert_eq!(repeated.version, 1);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breakdown_runs_from_report_to_repair() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    let order = svc
+        .client
+        .report_breakdown(breakdown("", 10, 12))
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    svc.client
+        .schedule_work_order(pb::ScheduleWorkOrderRequest {
+            context: ctx("planner"),
+            work_order: order.clone(),
+            from: at(14),
+            until: at(60),
+            at: at(13),
+        })
+        .await
+        .unwrap();
+    svc.client.start_work(work(&order, 15)).await.unwrap();
+    let done = svc
+        .client
+        .complete_work(work(&order, 45))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.version, 4);
+    let reply = svc
+        .client
+        .get_work_order(pb::GetWorkOrderRequest {
+            work_order: order.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.kind(), pb::WorkOrderKind::Corrective);
+    assert_eq!(reply.status(), pb::WorkOrderStatus::Done);
+    assert_eq!(reply.work_unit, UNIT);
+    assert_eq!(reply.failure_start, at(10));
+    assert_eq!(reply.started, at(15));
+    assert_eq!(reply.completed, at(45));
+    let types = svc.event_types().await;
+    assert_eq!(
+        &types[types.len() - 4..],
+        [
+            "BreakdownReported",
+            "WorkOrderScheduled",
+            "WorkStarted",
+            "BreakdownRepaired"
+        ]
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_usage_plan_raises_a_preventive_order_whose_window_is_a_planned_shutdown() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    svc.client
+        .define_plan(pb::DefinePlanRequest {
+            context: ctx("planner"),
+            work_unit: UNIT.to_owned(),
+            plan: "lube".to_owned(),
+            trigger: pb::PlanTrigger::Cycles.into(),
+            every: 100,
+            description: "lubricate the filler valves".to_owned(),
+            at: at(0),
+        })
+        .await
+        .unwrap();
+    let before = svc
+        .client
+        .record_usage(usage(keyed("count-1"), 60, 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(before.raised_work_orders.is_empty());
+    let due = svc
+        .client
+        .record_usage(usage(keyed("count-2"), 40, 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(due.raised_work_orders.len(), 1);
+    let order = due.raised_work_orders[0].clone();
+    // A redelivered count changes nothing and names the same order.
+    let head = svc.head().await;
+    let redelivered = svc
+        .client
+        .record_usage(usage(keyed("count-2"), 40, 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(redelivered, due);
+    assert_eq!(svc.head().await, head);
+
+    let reply = svc
+        .client
+        .get_work_order(pb::GetWorkOrderRequest {
+            work_order: order.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.kind(), pb::WorkOrderKind::Preventive);
+    assert_eq!(reply.status(), pb::WorkOrderStatus::Requested);
+    assert_eq!(reply.plan, "lube");
+    assert_eq!(reply.description, "lubricate the filler valves");
+    let asset = svc
+        .client
+        .get_asset(pb::GetAssetRequest {
+            asset: UNIT.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(asset.plans[0].occurrences, 1);
+    assert_eq!(asset.plans[0].remaining, 100);
+
+    svc.client
+        .schedule_work_order(pb::ScheduleWorkOrderRequest {
+            context: ctx("planner"),
+            work_order: order.clone(),
+            from: at(24 * 60),
+            until: at(24 * 60 + 90),
+            at: at(3),
+        })
+        .await
+        .unwrap();
+    let types = svc.event_types().await;
+    assert_eq!(
+        &types[types.len() - 5..],
+        [
+            "UsageRecorded",
+            "MaintenancePlanDue",
+            "PlanWorkOrderRaised",
+            "PreventiveWorkRequested",
+            "PmWindowScheduled"
+        ]
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_plan_is_raised_by_a_check() {
+    let mut svc = start(None, None).await;
+    hierarchy(&mut svc.client).await;
+    svc.client
+        .define_plan(pb::DefinePlanRequest {
+            context: ctx("planner"),
+            work_unit: UNIT.to_owned(),
+            plan: "weekly".to_owned(),
+            trigger: pb::PlanTrigger::CalendarDays.into(),
+            every: 7,
+            description: "weekly inspection".to_owned(),
+            at: at(0),
+        })
+        .await
+        .unwrap();
+    let check = |minute| pb::CheckPlansRequest {
+        context: ctx("scheduler"),
+        work_unit: UNIT.to_owned(),
+        at: at(minute),
+    };
+    let early = svc
+        .client
+        .check_plans(check(6 * 24 * 60))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(early.raised_work_orders.is_empty());
+    assert_eq!(early.version, 2, "nothing due, nothing stored");
+    let due = svc
+        .client
+        .check_plans(check(7 * 24 * 60))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(due.raised_work_orders.len(), 1);
+    assert_eq!(due.version, 4);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    let svc = start(None, None).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: SERVICE.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            svc.channel.clone(),
+        );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&SERVICE.to_owned()), "{names:?}");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_reaches_the_topic_through_store_and_outbox() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), Some(broker.bootstrap_servers())).await;
+
+    hierarchy(&mut svc.client).await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut request = tonic::Request::new(breakdown(ORDER, 10, 12));
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    svc.client.report_breakdown(request).await.unwrap();
+    svc.client.start_work(work(ORDER, 15)).await.unwrap();
+    svc.client.complete_work(work(ORDER, 45)).await.unwrap();
+
+    // The events are in the store's log, in order, with their outbox messages.
+    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "AssetRegistered",
+            "AssetRegistered",
+            "AssetRegistered",
+            "AssetRegistered",
+            "AssetRegistered",
+            "BreakdownReported",
+            "WorkStarted",
+            "BreakdownRepaired"
+        ]
+    );
+
+    // A plain consumer on the topic decodes the protobuf and sees the headers.
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "e2e-check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["mom.maintenance.v1"]).unwrap();
+    let mut received: HashMap<String, (pb::MaintenanceEvent, HashMap<String, String>)> =
+        HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < log.len() && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: HashMap<String, String> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = pb::MaintenanceEvent::decode(message.payload().unwrap()).unwrap();
+        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
+        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
+        received.insert(headers["ce_id"].clone(), (event, headers));
+    }
+    assert_eq!(received.len(), log.len(), "every event reached the topic");
+    for entry in &log {
+        let (event, headers) = &received[&entry.event_id.to_string()];
+        let meta = event.metadata.as_ref().unwrap();
+        assert_eq!(meta.event_id, entry.event_id.to_string());
+        assert_eq!(meta.sequence, entry.sequence);
+        assert_eq!(meta.aggregate_id, entry.aggregate_id);
+        assert_eq!(
+            headers["ce_type"],
+            format!("mom.maintenance.v1.{}", entry.event_type)
+        );
+        assert_eq!(headers["ce_source"], "mom/maintenance");
+        assert_eq!(headers["ce_subject"], entry.aggregate_id);
+        assert_eq!(headers["ce_specversion"], "1.0");
+        assert_eq!(
+            headers["content-type"],
+            "application/protobuf; proto=mom.maintenance.v1.MaintenanceEvent"
+        );
+    }
+    let reported = log
+        .iter()
+        .find(|e| e.event_type == "BreakdownReported")
+        .unwrap();
+    let (event, headers) = &received[&reported.event_id.to_string()];
+    assert_eq!(
+        headers["traceparent"], traceparent,
+        "trace context flows to the header"
+    );
+    let meta = event.metadata.as_ref().unwrap();
+    assert_eq!(meta.traceparent, traceparent);
+    assert_eq!(meta.actor, "operator");
+    assert_eq!(meta.aggregate_type, "work_order");
+    assert_eq!(meta.aggregate_id, ORDER);
+    let Some(pb::maintenance_event::Event::BreakdownReported(reported)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(reported.work_unit, UNIT);
+    assert_eq!(reported.failure_start, at(10));
+    assert_eq!(reported.product, "SKU-A");
+    let repaired = log
+        .iter()
+        .find(|e| e.event_type == "BreakdownRepaired")
+        .unwrap();
+    let (event, _) = &received[&repaired.event_id.to_string()];
+    assert_eq!(event.metadata.as_ref().unwrap().event_time, at(45));
+    let Some(pb::maintenance_event::Event::BreakdownRepaired(repaired)) = &event.event else {
+        panic!("wrong event: {event:?}");
+    };
+    assert_eq!(repaired.work_unit, UNIT);
+    assert_eq!(repaired.failure_mode, "bearing_seized");
+    assert_eq!(
+        (
+            repaired.failure_start,
+            repaired.repair_start,
+            repaired.repair_end
+        ),
+        (at(10), at(15), at(45))
+    );
+
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
