@@ -348,7 +348,8 @@ fn define_plan_without_id_takes_the_generated_one() {
 
 #[test]
 fn define_plan_names_the_bad_field() {
-    let cases: Vec<(Box<dyn Fn(&mut pb::DefineInspectionPlanRequest)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut pb::DefineInspectionPlanRequest)>;
+    let cases: Vec<(Change, &str)> = vec![
         (Box::new(|r| r.plan_id = "plan-1".to_owned()), "plan_id"),
         (Box::new(|r| r.product = String::new()), "product"),
         (Box::new(|r| r.operation = 0), "operation"),
