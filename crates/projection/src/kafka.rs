@@ -1,0 +1,134 @@
+//! Kafka as a source: a consumer group per projection, offsets checkpointed in the read model.
+
+use std::time::Duration;
+
+use mom_bus::DeadLetters;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use tokio_util::sync::CancellationToken;
+
+use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
+
+/// Where a projection consumes from.
+#[derive(Debug, Clone)]
+pub struct KafkaSource {
+    /// Kafka bootstrap servers.
+    pub bootstrap_servers: String,
+    /// Consumer group; `mom.projection.<name>` when `None`. Instances of one projection share it
+    /// and split the partitions.
+    pub group_id: Option<String>,
+}
+
+enum Outcome {
+    Applied,
+    Skipped,
+    Poison(String),
+}
+
+/// Feeds `projection` from Kafka until `shutdown`. Each message is applied in a transaction that
+/// also stores the partition's next offset; a redelivered message (offset below it) is skipped,
+/// so the effect is exactly once. Poison messages go to `<topic>.dlq`.
+pub async fn run_from_kafka<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    source: &KafkaSource,
+    shutdown: CancellationToken,
+) -> Result<(), ProjectionError> {
+    models.migrate(projection).await?;
+    let group = source
+        .group_id
+        .clone()
+        .unwrap_or_else(|| format!("mom.projection.{}", projection.name()));
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &source.bootstrap_servers)
+        .set("group.id", &group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    let dead_letters = DeadLetters::new(&source.bootstrap_servers)?;
+    loop {
+        let received = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            received = consumer.recv() => received,
+        };
+        let message = match received {
+            Ok(message) => Message::from_kafka(&message),
+            Err(err) => {
+                tracing::warn!(error = %err, "projection consumer receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match apply_one(projection, models, &message).await {
+                Ok(Outcome::Applied | Outcome::Skipped) => break,
+                Ok(Outcome::Poison(reason)) => {
+                    dead_letters.send(&message, &reason).await?;
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(projection = projection.name(), error = %err, "projection apply failed, retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        consumer.store_offset(&message.topic, message.partition, message.offset)?;
+    }
+    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %err, "final commit");
+    }
+    Ok(())
+}
+
+async fn apply_one<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    message: &Message,
+) -> Result<Outcome, ProjectionError> {
+    let mut tx = models.pool().begin().await?;
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT next_offset FROM mom_projection_offsets \
+         WHERE projection = $1 AND topic = $2 AND partition_id = $3",
+    )
+    .bind(projection.name())
+    .bind(&message.topic)
+    .bind(message.partition)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if next.is_some_and(|next| message.offset < next) {
+        return Ok(Outcome::Skipped);
+    }
+    let outcome = match projection.apply(&mut tx, message).await {
+        Ok(()) => Outcome::Applied,
+        Err(ApplyError::Poison(reason)) => {
+            // Undo whatever the handler wrote before it gave up; only the offset moves on.
+            tx.rollback().await?;
+            tx = models.pool().begin().await?;
+            Outcome::Poison(reason)
+        }
+        Err(ApplyError::Database(err)) => return Err(err.into()),
+    };
+    sqlx::query(
+        "INSERT INTO mom_projection_offsets (projection, topic, partition_id, next_offset) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (projection, topic, partition_id) \
+         DO UPDATE SET next_offset = excluded.next_offset",
+    )
+    .bind(projection.name())
+    .bind(&message.topic)
+    .bind(message.partition)
+    .bind(message.offset + 1)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}

@@ -1,0 +1,53 @@
+//! The projection runner. A projection is a subscription (topics), a handler and its read-model
+//! tables; the runner feeds it messages from one of two sources behind one contract:
+//!
+//! - the event store's own ordered log (embedded single-node mode, and rebuilds), checkpointed by
+//!   log position per store;
+//! - Kafka (deployments), as a consumer group, checkpointed by offset per partition.
+//!
+//! Either way the checkpoint is written in the same read-model transaction as the handler's
+//! changes, so a crash never applies a message twice or skips one, whatever the source redelivers.
+//! Read models live in Postgres or SQLite through sqlx's `Any` driver, so a projection writes one
+//! SQL for both (`$1` parameters, `ON CONFLICT` upserts).
+//!
+//! Invariant: knows no domain; messages are the topic contract's bytes and headers.
+
+mod error;
+mod kafka;
+mod log;
+mod read_models;
+
+use std::future::Future;
+
+pub use error::{ApplyError, ProjectionError};
+pub use kafka::{run_from_kafka, KafkaSource};
+pub use log::{rebuild, run_from_log, LogSource, Progress};
+pub use mom_bus::BusMessage as Message;
+pub use read_models::ReadModels;
+
+/// A connection inside the read model's transaction.
+pub type Connection = sqlx::AnyConnection;
+
+/// A read model fed by the runner.
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: the checkpoint key and the Kafka consumer group suffix.
+    fn name(&self) -> &str;
+
+    /// Topics the projection reads.
+    fn topics(&self) -> &[String];
+
+    /// Statements that create the read-model tables when missing (`CREATE TABLE IF NOT EXISTS`),
+    /// valid on Postgres and SQLite.
+    fn schema(&self) -> &[&str];
+
+    /// Tables a rebuild empties.
+    fn tables(&self) -> &[&str];
+
+    /// Applies one message inside the read model's transaction. An error rolls the whole
+    /// transaction back (checkpoint included).
+    fn apply(
+        &self,
+        connection: &mut Connection,
+        message: &Message,
+    ) -> impl Future<Output = Result<(), ApplyError>> + Send;
+}

@@ -1,0 +1,73 @@
+//! The read-model database and the runner's checkpoint tables.
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+use crate::{Projection, ProjectionError};
+
+const CHECKPOINT_SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS mom_projection_positions (\
+        projection TEXT NOT NULL, source TEXT NOT NULL, position BIGINT NOT NULL, \
+        PRIMARY KEY (projection, source))",
+    "CREATE TABLE IF NOT EXISTS mom_projection_offsets (\
+        projection TEXT NOT NULL, topic TEXT NOT NULL, partition_id INTEGER NOT NULL, \
+        next_offset BIGINT NOT NULL, PRIMARY KEY (projection, topic, partition_id))",
+];
+
+/// The database that holds read models and their checkpoints (Postgres or SQLite).
+#[derive(Debug, Clone)]
+pub struct ReadModels {
+    pool: AnyPool,
+}
+
+impl ReadModels {
+    /// Connects to `url` (`postgres://...` or `sqlite:path`, created when missing) and creates the
+    /// checkpoint tables.
+    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_owned()
+        };
+        let max = if url.starts_with("sqlite:") { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect(&url)
+            .await?;
+        for statement in CHECKPOINT_SCHEMA {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// Returns the pool, for queries on the read models.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates the projection's tables when missing.
+    pub async fn migrate<P: Projection>(&self, projection: &P) -> Result<(), ProjectionError> {
+        for statement in projection.schema() {
+            sqlx::query(statement).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns the log position the projection applied up to for `source` (0 when none).
+    pub async fn log_position(
+        &self,
+        projection: &str,
+        source: &str,
+    ) -> Result<u64, ProjectionError> {
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM mom_projection_positions WHERE projection = $1 AND source = $2",
+        )
+        .bind(projection)
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?;
+        u64::try_from(position.unwrap_or(0))
+            .map_err(|_| ProjectionError::Checkpoint(format!("negative position for {projection}")))
+    }
+}

@@ -1,0 +1,410 @@
+//! The runner against real components: event stores and read models on Postgres and SQLite, and
+//! a real Kafka-protocol broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use mom_eventstore::{
+    CommandMetadata, EncodeError, EventStore, OutboxEncoder, OutboxMessage, PendingEvent,
+    SqlEventRepository, StoreOptions,
+};
+use mom_projection::{
+    rebuild, run_from_kafka, run_from_log, ApplyError, Connection, KafkaSource, LogSource, Message,
+    Projection, ReadModels,
+};
+use tokio_util::sync::CancellationToken;
+
+const TOPIC: &str = "mom.test.v1";
+
+struct Encoder;
+
+impl OutboxEncoder for Encoder {
+    fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
+        Ok(OutboxMessage {
+            topic: TOPIC.to_owned(),
+            key: event.aggregate_id.to_owned(),
+            payload: event.payload["text"]
+                .as_str()
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec(),
+            headers: mom_bus::envelope::CloudEvent {
+                id: event.event_id,
+                event_type: "mom.test.v1.Noted",
+                source: "mom/test",
+                time: event.event_time,
+                subject: event.aggregate_id,
+                proto_message: "mom.test.v1.TestEvent",
+                traceparent: "",
+            }
+            .headers(),
+        })
+    }
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Note;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Noted;
+
+impl cqrs_es::DomainEvent for Noted {
+    fn event_type(&self) -> String {
+        "Noted".to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+impl cqrs_es::Aggregate for Note {
+    const TYPE: &'static str = "note";
+    type Command = ();
+    type Event = Noted;
+    type Error = Never;
+    type Services = ();
+    async fn handle(
+        &mut self,
+        _: (),
+        _: &(),
+        _: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), Never> {
+        Ok(())
+    }
+    fn apply(&mut self, _: Noted) {}
+}
+
+/// Counts messages per key and keeps the last payload; "poison" payloads are poison; it fails
+/// once, with a database error, on the message numbered `fail_at` (if any).
+struct Counts {
+    topics: Vec<String>,
+    seen: AtomicUsize,
+    fail_at: Option<usize>,
+}
+
+impl Counts {
+    fn new(fail_at: Option<usize>) -> Self {
+        Self {
+            topics: vec![TOPIC.to_owned()],
+            seen: AtomicUsize::new(0),
+            fail_at,
+        }
+    }
+}
+
+impl Projection for Counts {
+    fn name(&self) -> &str {
+        "test_counts"
+    }
+    fn topics(&self) -> &[String] {
+        &self.topics
+    }
+    fn schema(&self) -> &[&str] {
+        &["CREATE TABLE IF NOT EXISTS test_counts (key TEXT PRIMARY KEY, events BIGINT NOT NULL, last_payload TEXT NOT NULL)"]
+    }
+    fn tables(&self) -> &[&str] {
+        &["test_counts"]
+    }
+    async fn apply(
+        &self,
+        connection: &mut Connection,
+        message: &Message,
+    ) -> Result<(), ApplyError> {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_at == Some(n) {
+            return Err(ApplyError::Database(sqlx::Error::Protocol(
+                "injected failure".into(),
+            )));
+        }
+        let payload = String::from_utf8_lossy(&message.payload).into_owned();
+        if payload == "poison" {
+            return Err(ApplyError::Poison("payload is poison".into()));
+        }
+        sqlx::query(
+            "INSERT INTO test_counts (key, events, last_payload) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET events = test_counts.events + 1, last_payload = excluded.last_payload",
+        )
+        .bind(message.key.clone().unwrap_or_default())
+        .bind(payload)
+        .execute(connection)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn write(repo: &SqlEventRepository, key: &str, from: usize, to: usize) {
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let metadata = serde_json::to_value(CommandMetadata::new("tester", at).to_map()).unwrap();
+    for sequence in from..=to {
+        let event = SerializedEvent::new(
+            key.to_owned(),
+            sequence,
+            "note".to_owned(),
+            "Noted".to_owned(),
+            "1".to_owned(),
+            serde_json::json!({"text": format!("{key}#{sequence}")}),
+            metadata.clone(),
+        );
+        repo.persist::<Note>(&[event], None).await.unwrap();
+    }
+}
+
+async fn rows(models: &ReadModels) -> Vec<(String, i64, String)> {
+    sqlx::query_as("SELECT key, events, last_payload FROM test_counts ORDER BY key")
+        .fetch_all(models.pool())
+        .await
+        .unwrap()
+}
+
+async fn total(models: &ReadModels) -> i64 {
+    rows(models).await.iter().map(|(_, n, _)| n).sum()
+}
+
+async fn wait_for_total(models: &ReadModels, expected: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = total(models).await;
+        if got == expected {
+            return;
+        }
+        assert!(
+            got < expected,
+            "applied {got} > {expected}: something was applied twice"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "only {got} of {expected} applied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the log source until the read model holds `expected` events, then stops it.
+async fn run_log_until(
+    projection: &Counts,
+    models: &ReadModels,
+    sources: &[LogSource],
+    expected: i64,
+) {
+    models.migrate(projection).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let run = run_from_log(projection, models, sources, shutdown.clone());
+    let wait = async {
+        wait_for_total(models, expected).await;
+        shutdown.cancel();
+    };
+    let (result, ()) = tokio::join!(run, wait);
+    result.unwrap();
+}
+
+async fn log_source_applies_each_event_once_across_restarts(store_url: String, models_url: String) {
+    let store = EventStore::connect(&store_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
+    let models = ReadModels::connect(&models_url).await.unwrap();
+    let sources = [LogSource {
+        name: "test".into(),
+        store: store.clone(),
+    }];
+    write(&repo, "a", 1, 30).await;
+    write(&repo, "b", 1, 20).await;
+    let projection = Counts::new(None);
+    run_log_until(&projection, &models, &sources, 50).await;
+    // A restart resumes from the stored position: only the new events are applied.
+    write(&repo, "a", 31, 40).await;
+    run_log_until(&projection, &models, &sources, 60).await;
+    assert_eq!(
+        rows(&models).await,
+        vec![
+            ("a".into(), 40, "a#40".into()),
+            ("b".into(), 20, "b#20".into())
+        ]
+    );
+    assert_eq!(
+        models.log_position("test_counts", "test").await.unwrap(),
+        60
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_source_on_sqlite_applies_each_event_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    log_source_applies_each_event_once_across_restarts(
+        format!("sqlite:{}", dir.path().join("events.db").display()),
+        format!("sqlite:{}", dir.path().join("models.db").display()),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_source_on_postgres_applies_each_event_once_across_restarts() {
+    let events = mom_testkit::TestDatabase::create().await.unwrap();
+    let models = mom_testkit::TestDatabase::create().await.unwrap();
+    log_source_applies_each_event_once_across_restarts(events.url.clone(), models.url.clone())
+        .await;
+    events.drop_database().await.unwrap();
+    models.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_page_is_rolled_back_with_its_checkpoint_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let store = EventStore::connect(&store_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
+    let models = ReadModels::connect(&format!(
+        "sqlite:{}",
+        dir.path().join("models.db").display()
+    ))
+    .await
+    .unwrap();
+    write(&repo, "a", 1, 40).await;
+    // The 25th apply fails: the whole page (and its checkpoint) rolls back and is retried.
+    let projection = Counts::new(Some(25));
+    run_log_until(
+        &projection,
+        &models,
+        &[LogSource {
+            name: "test".into(),
+            store: store.clone(),
+        }],
+        40,
+    )
+    .await;
+    assert_eq!(rows(&models).await, vec![("a".into(), 40, "a#40".into())]);
+    assert!(
+        projection.seen.load(Ordering::SeqCst) > 40,
+        "the failure really happened"
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_gives_identical_tables_and_reports_progress() {
+    let events = mom_testkit::TestDatabase::create().await.unwrap();
+    let models_db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&events.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
+    let models = ReadModels::connect(&models_db.url).await.unwrap();
+    for key in ["a", "b", "c"] {
+        write(&repo, key, 1, 700).await;
+    }
+    write(&repo, "p", 1, 1).await;
+    let sources = [LogSource {
+        name: "test".into(),
+        store: store.clone(),
+    }];
+    let projection = Counts::new(None);
+    run_log_until(&projection, &models, &sources, 2101).await;
+    let live = rows(&models).await;
+    let mut reports = Vec::new();
+    let read = rebuild(&projection, &models, &sources, |p| reports.push(p))
+        .await
+        .unwrap();
+    assert_eq!(read, 2101);
+    assert_eq!(rows(&models).await, live, "a rebuild gives the same table");
+    assert_eq!(reports.last().unwrap().done, 2101);
+    assert_eq!(reports.last().unwrap().total, 2101);
+    assert!(reports.len() >= 3, "progress is reported per page");
+    store.close().await;
+    events.drop_database().await.unwrap();
+    models_db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_source_is_exactly_once_under_redelivery_and_dead_letters_poison() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let events = mom_testkit::TestDatabase::create().await.unwrap();
+    let models_db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&events.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
+    write(&repo, "a", 1, 30).await;
+    write(&repo, "b", 1, 20).await;
+    let relay = mom_bus::Relay::start(
+        store.clone(),
+        mom_bus::RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]),
+    )
+    .await
+    .unwrap();
+    while relay.publish_once().await.unwrap() > 0 {}
+    // One poison message straight onto the topic, with a valid event id.
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .unwrap();
+    let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+        key: "ce_id",
+        value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
+    });
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(TOPIC)
+                .key("z")
+                .payload("poison")
+                .headers(headers),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+
+    let models = ReadModels::connect(&models_db.url).await.unwrap();
+    let projection = Counts::new(None);
+    for group in ["first-group", "second-group"] {
+        // The second group starts from the earliest offset again: every message is redelivered
+        // and the stored offsets make the runner skip them.
+        let source = KafkaSource {
+            bootstrap_servers: broker.bootstrap_servers(),
+            group_id: Some(group.to_owned()),
+        };
+        models.migrate(&projection).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let run = run_from_kafka(&projection, &models, &source, shutdown.clone());
+        let wait = async {
+            wait_for_total(&models, 50).await;
+            // Give redeliveries time to arrive and (wrongly) be applied, if they would be.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            shutdown.cancel();
+        };
+        let (result, ()) = tokio::join!(run, wait);
+        result.unwrap();
+        assert_eq!(
+            rows(&models).await,
+            vec![
+                ("a".into(), 30, "a#30".into()),
+                ("b".into(), 20, "b#20".into())
+            ],
+            "after {group}"
+        );
+    }
+    let dlq: rdkafka::consumer::StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "dlq-check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    rdkafka::consumer::Consumer::subscribe(&dlq, &[&mom_bus::dlq_topic(TOPIC)]).unwrap();
+    let dead = tokio::time::timeout(Duration::from_secs(30), dlq.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rdkafka::Message::payload(&dead), Some(&b"poison"[..]));
+    store.close().await;
+    events.drop_database().await.unwrap();
+    models_db.drop_database().await.unwrap();
+}
