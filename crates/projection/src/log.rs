@@ -129,7 +129,7 @@ async fn apply_page<P: Projection>(
     let topics = projection.topics();
     let mut tx = models.pool().begin().await?;
     for entry in &page {
-        if !topics.iter().any(|t| *t == entry.message.topic) {
+        if !topics.contains(&entry.message.topic) {
             continue;
         }
         let message = Message {
