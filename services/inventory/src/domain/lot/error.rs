@@ -50,10 +50,6 @@ pub enum LotError {
         requested: Quantity,
     },
 
-    /// A quantity that does not fit in 64 bits.
-    #[error("quantity at location {location} would overflow")]
-    QuantityOverflow { location: LocationId },
-
     /// A move or consume of a lot on hold.
     #[error("lot is on hold ({holds}); release the hold first")]
     OnHold { holds: String },
@@ -89,7 +85,6 @@ impl LotError {
             | LotError::ExpiryNotAfterCreation { .. }
             | LotError::SameLocation { .. }
             | LotError::InsufficientQuantity { .. }
-            | LotError::QuantityOverflow { .. }
             | LotError::SelfInput { .. }
             | LotError::DuplicateInput { .. } => ErrorKind::InvalidArgument,
             LotError::AlreadyExists { .. }

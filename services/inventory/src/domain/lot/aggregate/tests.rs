@@ -5,6 +5,7 @@
 
 use chrono::{Duration, TimeZone};
 use cqrs_es::test::TestFramework;
+use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
@@ -535,4 +536,72 @@ fn lot_with_keys_round_trips_as_a_snapshot() {
     let json = serde_json::to_value(&lot).unwrap();
     let back: Lot = serde_json::from_value(json).unwrap();
     assert_eq!(back, lot);
+}
+
+/// A step of a random lot history.
+#[derive(Debug, Clone)]
+enum Step {
+    Move { to: usize, quantity: u64 },
+    Consume { at: usize, quantity: u64 },
+    Scrap { at: usize, quantity: u64 },
+    Hold,
+    Release,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize, 0..60u64).prop_map(|(to, quantity)| Step::Move { to, quantity }),
+        (0..3usize, 0..60u64).prop_map(|(at, quantity)| Step::Consume { at, quantity }),
+        (0..3usize, 0..60u64).prop_map(|(at, quantity)| Step::Scrap { at, quantity }),
+        Just(Step::Hold),
+        Just(Step::Release),
+    ]
+}
+
+const PLACES: [&str; 3] = ["rack-1", "rack-2", "line-1"];
+
+proptest! {
+    #[test]
+    fn material_is_never_created_nor_lost(steps in proptest::collection::vec(step(), 0..40)) {
+        let mut lot = fold(vec![received(100)]);
+        let mut gone = 0u64;
+        for (n, step) in steps.into_iter().enumerate() {
+            let minute = i64::try_from(n).unwrap() + 1;
+            let command = match step {
+                Step::Move { to, quantity } => {
+                    // Moves go from the first location that holds anything.
+                    let from = lot.state().lot().unwrap().quantities().keys().next().cloned();
+                    let Some(from) = from else { continue };
+                    LotCommand::Move { from, to: loc(PLACES[to]), quantity: Quantity(quantity), at: t(minute) }
+                }
+                Step::Consume { at, quantity } => LotCommand::Consume {
+                    order: order(), work_unit: press(), location: loc(PLACES[at]),
+                    quantity: Quantity(quantity), at: t(minute),
+                },
+                Step::Scrap { at, quantity } => LotCommand::Scrap {
+                    location: loc(PLACES[at]), quantity: Quantity(quantity),
+                    reason: text("scrap"), at: t(minute),
+                },
+                Step::Hold => LotCommand::Hold { hold: hold_ref("H"), reason: text("qa"), at: t(minute) },
+                Step::Release => LotCommand::ReleaseHold { hold: hold_ref("H"), at: t(minute) },
+            };
+            let held = !lot.state().lot().unwrap().holds().is_empty();
+            let Ok(events) = lot.decide(Versioned::from(command)) else { continue };
+            for event in events {
+                match &event.event {
+                    LotEvent::LotConsumed { quantity, .. } => {
+                        prop_assert!(!held, "a held lot was consumed");
+                        gone += quantity.0;
+                    }
+                    LotEvent::LotScrapped { quantity, .. } => gone += quantity.0,
+                    LotEvent::LotMoved { .. } => prop_assert!(!held, "a held lot was moved"),
+                    _ => {}
+                }
+                lot.evolve(event);
+            }
+            let state = lot.state().lot().unwrap();
+            prop_assert_eq!(state.total().0 + gone, 100);
+            prop_assert!(state.quantities().values().all(|q| q.0 > 0));
+        }
+    }
 }
