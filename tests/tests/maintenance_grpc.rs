@@ -785,7 +785,19 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
 
     hierarchy(&mut svc.client).await;
     let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let mut request = tonic::Request::new(breakdown(ORDER, 10, 12));
+    // As a process manager would send it: correlated with and caused by an upstream event.
+    let correlation = uuid::Uuid::new_v4().to_string();
+    let causation = uuid::Uuid::new_v4().to_string();
+    let mut request = tonic::Request::new(pb::ReportBreakdownRequest {
+        context: Some(pb::CommandContext {
+            actor: "operator".to_owned(),
+            correlation_id: correlation.clone(),
+            causation_id: causation.clone(),
+            idempotency_key: "andon-1".to_owned(),
+            ..Default::default()
+        }),
+        ..breakdown(ORDER, 10, 12)
+    });
     request
         .metadata_mut()
         .insert("traceparent", traceparent.parse().unwrap());
@@ -876,6 +888,8 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     assert_eq!(meta.traceparent, traceparent);
     assert_eq!(meta.actor, "operator");
     assert_eq!(meta.aggregate_type, "work_order");
+    assert_eq!(meta.correlation_id, correlation);
+    assert_eq!(meta.causation_id, causation);
     assert_eq!(meta.aggregate_id, ORDER);
     let Some(pb::maintenance_event::Event::BreakdownReported(reported)) = &event.event else {
         panic!("wrong event: {event:?}");

@@ -106,6 +106,8 @@ pub struct Caller {
     pub actor: String,
     /// The conversation the command belongs to; `None` when it starts one.
     pub correlation_id: Option<Uuid>,
+    /// The event or command that caused this command; `None` when the command is its own cause.
+    pub causation_id: Option<Uuid>,
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
@@ -671,17 +673,8 @@ fn context(context: Option<pb::CommandContext>) -> Result<Context, RequestError>
         "" => ANONYMOUS.to_owned(),
         actor => actor.to_owned(),
     };
-    let correlation_id = match context.correlation_id.as_str() {
-        "" => None,
-        value => Some(Uuid::parse_str(value).map_err(|_| {
-            invalid(
-                "context.correlation_id",
-                InvalidId::NotUuid {
-                    value: value.to_owned(),
-                },
-            )
-        })?),
-    };
+    let correlation_id = optional_uuid(&context.correlation_id, "context.correlation_id")?;
+    let causation_id = optional_uuid(&context.causation_id, "context.causation_id")?;
     let idempotency_key = match context.idempotency_key.as_str() {
         "" => None,
         _ => Some(
@@ -693,10 +686,25 @@ fn context(context: Option<pb::CommandContext>) -> Result<Context, RequestError>
         caller: Caller {
             actor,
             correlation_id,
+            causation_id,
         },
         expected_version: context.expected_version,
         idempotency_key,
     })
+}
+
+fn optional_uuid(value: &str, field: &str) -> Result<Option<Uuid>, RequestError> {
+    match value {
+        "" => Ok(None),
+        value => Uuid::parse_str(value).map(Some).map_err(|_| {
+            invalid(
+                field,
+                InvalidId::NotUuid {
+                    value: value.to_owned(),
+                },
+            )
+        }),
+    }
 }
 
 fn at(

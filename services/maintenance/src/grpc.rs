@@ -79,15 +79,69 @@ fn invalid_argument(err: RequestError) -> Status {
     Status::invalid_argument(err.to_string())
 }
 
-/// Runs a parsed command on `executor` and returns the aggregate's version afterwards; a
-/// repeated idempotency key returns the version the first command produced.
-async fn run<A, I, C>(
+/// Returns the events' metadata for a command from `caller` at `at`.
+fn metadata(
+    caller: contract::Caller,
+    at: chrono::DateTime<chrono::Utc>,
+    traceparent: String,
+) -> CommandMetadata {
+    let mut metadata = CommandMetadata::new(caller.actor, at);
+    if let Some(correlation) = caller.correlation_id {
+        metadata.correlation_id = correlation;
+    }
+    if let Some(causation) = caller.causation_id {
+        metadata.causation_id = causation;
+    }
+    metadata.traceparent = traceparent;
+    metadata
+}
+
+/// Runs `command` on aggregate `id` and returns its version afterwards; a repeated idempotency
+/// key returns the version the first command produced.
+async fn run<A>(
+    executor: &Executor<A>,
+    noun: &str,
+    id: &str,
+    command: A::Command,
+    metadata: &CommandMetadata,
+) -> Result<u64, AggregateError<A::Error>>
+where
+    A: Aggregate + Clone,
+    A::Command: Clone,
+    A::Error: Replayable,
+{
+    match executor.execute(id, command, metadata.to_map()).await {
+        Ok(version) => {
+            tracing::debug!(
+                aggregate = noun,
+                aggregate_id = id,
+                version,
+                "command accepted"
+            );
+            Ok(version)
+        }
+        Err(AggregateError::UserError(err)) if err.replayed_version().is_some() => {
+            let version = err.replayed_version().unwrap_or_default();
+            tracing::debug!(
+                aggregate = noun,
+                aggregate_id = id,
+                version,
+                "idempotent command replayed"
+            );
+            Ok(version)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Runs a parsed request and maps a rejection to its status.
+async fn run_parsed<A, I, C>(
     executor: &Executor<A>,
     noun: &str,
     parsed: ParsedCommand<I, C>,
     at: chrono::DateTime<chrono::Utc>,
     traceparent: String,
-) -> Result<u64, Status>
+) -> Result<(u64, CommandMetadata), Status>
 where
     A: Aggregate<Command = Versioned<C>> + Clone,
     A::Error: ClassifiedError + Replayable,
@@ -95,26 +149,11 @@ where
     I: std::fmt::Display,
 {
     let id = parsed.id.to_string();
-    let mut metadata = CommandMetadata::new(parsed.caller.actor, at);
-    if let Some(correlation) = parsed.caller.correlation_id {
-        metadata.correlation_id = correlation;
-    }
-    metadata.traceparent = traceparent;
-    match executor
-        .execute(&id, parsed.command, metadata.to_map())
+    let metadata = metadata(parsed.caller, at, traceparent);
+    let version = run(executor, noun, &id, parsed.command, &metadata)
         .await
-    {
-        Ok(version) => {
-            tracing::debug!(aggregate_id = %id, version, "command accepted");
-            Ok(version)
-        }
-        Err(AggregateError::UserError(err)) if err.replayed_version().is_some() => {
-            let version = err.replayed_version().unwrap_or_default();
-            tracing::debug!(aggregate_id = %id, version, "idempotent command replayed");
-            Ok(version)
-        }
-        Err(err) => Err(command_status(noun, &id, err)),
-    }
+        .map_err(|err| command_status(noun, &id, err))?;
+    Ok((version, metadata))
 }
 
 impl MaintenanceApi {
@@ -139,7 +178,7 @@ impl MaintenanceApi {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let id = parsed.id.clone();
         let at = parsed.command.command.at();
-        let version = run(&self.app.assets, ASSET, parsed, at, traceparent).await?;
+        let (version, _) = run_parsed(&self.app.assets, ASSET, parsed, at, traceparent).await?;
         Ok(Response::new(contract::command_reply(&id, version, &[])))
     }
 
@@ -150,14 +189,17 @@ impl MaintenanceApi {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let id = parsed.id;
         let at = parsed.command.command.at();
-        let version = run(&self.app.work_orders, WORK_ORDER, parsed, at, traceparent).await?;
+        let (version, _) =
+            run_parsed(&self.app.work_orders, WORK_ORDER, parsed, at, traceparent).await?;
         Ok(Response::new(contract::command_reply(&id, version, &[])))
     }
 
     /// Runs a usage record or plan check, then creates the work orders its due plans raised.
     /// The asset stores each raise with a work order id derived from the plan occurrence in the
     /// same append as the due event; creating the order afterwards is idempotent, so a retry
-    /// (or any later record or check) completes what a crash interrupted.
+    /// with the same idempotency key completes what a crash interrupted, and a plan check
+    /// completes every raise. The orders carry the command's correlation id and the command as
+    /// their cause.
     async fn plan_command(
         &self,
         parsed: contract::AssetRequest,
@@ -165,8 +207,9 @@ impl MaintenanceApi {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let id = parsed.id.clone();
         let at = parsed.command.command.at();
-        let caller = parsed.caller.clone();
-        let version = run(&self.app.assets, ASSET, parsed, at, traceparent.clone()).await?;
+        let check_all = matches!(parsed.command.command, AssetCommand::CheckPlans { .. });
+        let (version, command_metadata) =
+            run_parsed(&self.app.assets, ASSET, parsed, at, traceparent).await?;
         let (asset, _) = self
             .app
             .assets
@@ -182,8 +225,13 @@ impl MaintenanceApi {
         };
         let mut raised_now = Vec::new();
         for raised in state.raised_work_orders() {
+            let now = raised.at == at;
+            if !(now || check_all) {
+                continue;
+            }
+            let work_order = raised.work_order;
             let command = WorkOrderCommand::RequestPreventive {
-                work_order: raised.work_order,
+                work_order,
                 equipment: equipment.clone(),
                 plan: Some(PlanOccurrence {
                     plan: raised.plan,
@@ -192,29 +240,29 @@ impl MaintenanceApi {
                 description: Some(raised.description),
                 at: raised.at,
             };
-            let request = ParsedCommand {
-                id: raised.work_order,
-                command: Versioned::from(command),
-                caller: caller.clone(),
-            };
+            let mut metadata = CommandMetadata::new(command_metadata.actor.clone(), raised.at);
+            metadata.correlation_id = command_metadata.correlation_id;
+            metadata.causation_id = command_metadata.command_id;
+            metadata.traceparent = command_metadata.traceparent.clone();
+            let order_id = work_order.to_string();
             match run(
                 &self.app.work_orders,
                 WORK_ORDER,
-                request,
-                raised.at,
-                traceparent.clone(),
+                &order_id,
+                Versioned::from(command),
+                &metadata,
             )
             .await
             {
                 Ok(_) => {
-                    tracing::info!(work_unit = %id, work_order = %raised.work_order, "preventive work order raised");
+                    tracing::info!(work_unit = %id, work_order = %order_id, "preventive work order raised");
                 }
-                // Created by an earlier call: nothing to do.
-                Err(status) if status.code() == Code::FailedPrecondition => {}
-                Err(status) => return Err(status),
+                // Created by an earlier call.
+                Err(AggregateError::UserError(WorkOrderError::AlreadyExists { .. })) => {}
+                Err(err) => return Err(command_status(WORK_ORDER, &order_id, err)),
             }
-            if raised.at == at {
-                raised_now.push(raised.work_order);
+            if now {
+                raised_now.push(work_order);
             }
         }
         Ok(Response::new(contract::command_reply(

@@ -227,6 +227,7 @@ fn context(key: &str) -> Option<pb::CommandContext> {
         expected_version: Some(3),
         correlation_id: uuid::Uuid::from_u128(7).to_string(),
         idempotency_key: key.to_owned(),
+        causation_id: uuid::Uuid::from_u128(8).to_string(),
     })
 }
 
@@ -245,6 +246,7 @@ fn command_context_gives_caller_expected_version_and_idempotency_key() {
     );
     assert_eq!(parsed.caller.actor, "alice");
     assert_eq!(parsed.caller.correlation_id, Some(uuid::Uuid::from_u128(7)));
+    assert_eq!(parsed.caller.causation_id, Some(uuid::Uuid::from_u128(8)));
     let anonymous = start_work(pb::WorkOrderCommandRequest {
         context: None,
         work_order: ORDER.to_owned(),
@@ -274,6 +276,12 @@ fn malformed_context_fields_are_named() {
     }))
     .unwrap_err();
     assert_eq!(err.field(), "context.idempotency_key");
+    let err = start_work(req(pb::CommandContext {
+        causation_id: "evt".to_owned(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(err.field(), "context.causation_id");
 }
 
 #[test]
