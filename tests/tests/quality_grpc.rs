@@ -1,0 +1,1110 @@
+//! The quality gRPC API end to end: the life of a reject from inspection plan to closed NCR and
+//! CAPA, status codes for bad input (which stores nothing), idempotency keys, health and
+//! reflection, and the write path gRPC command → event store → outbox → topic on a real broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mom_proto::quality::v1 as pb;
+use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
+use mom_proto::time::{from_timestamp, to_timestamp};
+use prost::Message as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+
+struct Service {
+    client: QualityServiceClient<Channel>,
+    channel: Channel,
+    shutdown: CancellationToken,
+    running: mom_quality::Running,
+    _dir: tempfile::TempDir,
+}
+
+fn config(database_url: String, kafka: Option<String>) -> mom_quality::QualityConfig {
+    mom_quality::QualityConfig {
+        store: mom_eventstore::StoreArgs {
+            database_url,
+            db_max_connections: 8,
+            db_max_batch_events: 1024,
+            snapshot_every: 1,
+        },
+        kafka: mom_bus::KafkaArgs {
+            kafka_bootstrap_servers: kafka,
+            topic_prefix: "mom.".to_owned(),
+            topic_partitions: 3,
+            topic_replication: 1,
+            relay_batch_size: 500,
+        },
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url
+        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
+    let shutdown = CancellationToken::new();
+    let running = mom_quality::start(config(url, kafka), shutdown.clone())
+        .await
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Service {
+        client: QualityServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        running,
+        _dir: dir,
+    }
+}
+
+impl Service {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.unwrap();
+    }
+
+    async fn head(&self) -> u64 {
+        self.running.store().head().await.unwrap()
+    }
+}
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn ctx(actor: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn keyed(actor: &str, key: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        idempotency_key: key.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn diameter() -> pb::Characteristic {
+    pb::Characteristic {
+        name: "diameter".to_owned(),
+        spec: Some(pb::characteristic::Spec::Variable(pb::VariableSpec {
+            unit: "mm".to_owned(),
+            lower_limit: Some(9.9),
+            upper_limit: Some(10.1),
+            nominal: Some(10.0),
+        })),
+    }
+}
+
+fn seal() -> pb::Characteristic {
+    pb::Characteristic {
+        name: "seal".to_owned(),
+        spec: Some(pb::characteristic::Spec::Attribute(pb::AttributeSpec {})),
+    }
+}
+
+fn define_request() -> pb::DefineInspectionPlanRequest {
+    pb::DefineInspectionPlanRequest {
+        context: ctx("qa-engineer"),
+        plan_id: String::new(),
+        product: "SKU-A".to_owned(),
+        operation: 10,
+        characteristics: vec![diameter(), seal()],
+        sample_size: 3,
+        frequency: Some(pb::Frequency {
+            every: Some(pb::frequency::Every::Units(500)),
+        }),
+        at: at(0),
+    }
+}
+
+async fn define_plan(client: &mut QualityServiceClient<Channel>) -> String {
+    let reply = client
+        .define_inspection_plan(define_request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.version, 1);
+    reply.aggregate_id
+}
+
+async fn start_inspection(client: &mut QualityServiceClient<Channel>, plan: &str) -> String {
+    client
+        .start_inspection(pb::StartInspectionRequest {
+            context: ctx("inspector"),
+            inspection_id: String::new(),
+            plan_id: plan.to_owned(),
+            work_unit: "press-7".to_owned(),
+            lot: String::new(),
+            produced_at: None,
+            at: at(120),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id
+}
+
+fn result(
+    inspection: &str,
+    quantity: i64,
+    diameter: f64,
+    lot: &str,
+    produced: i64,
+) -> pb::RecordInspectionResultRequest {
+    pb::RecordInspectionResultRequest {
+        context: ctx("inspector"),
+        inspection_id: inspection.to_owned(),
+        quantity,
+        values: vec![
+            pb::MeasurementValue {
+                characteristic: "diameter".to_owned(),
+                value: Some(pb::measurement_value::Value::Measured(diameter)),
+            },
+            pb::MeasurementValue {
+                characteristic: "seal".to_owned(),
+                value: Some(pb::measurement_value::Value::Passed(true)),
+            },
+        ],
+        work_unit: String::new(),
+        lot: lot.to_owned(),
+        produced_at: at(produced),
+        at: at(125),
+    }
+}
+
+/// An inspection of press-7 with one conforming unit and two undersize ones from LOT-2.
+async fn failed_inspection(client: &mut QualityServiceClient<Channel>) -> String {
+    let plan = define_plan(client).await;
+    let inspection = start_inspection(client, &plan).await;
+    client
+        .record_inspection_result(result(&inspection, 1, 10.0, "LOT-1", 10))
+        .await
+        .unwrap();
+    client
+        .record_inspection_result(result(&inspection, 2, 9.5, "LOT-2", 50))
+        .await
+        .unwrap();
+    inspection
+}
+
+async fn open_ncr_by_hand(client: &mut QualityServiceClient<Channel>, quantity: i64) -> String {
+    client
+        .open_nonconformance(pb::OpenNonconformanceRequest {
+            context: ctx("qa-engineer"),
+            ncr_id: String::new(),
+            inspection_id: String::new(),
+            product: "SKU-A".to_owned(),
+            quantity,
+            description: "burrs on edge".to_owned(),
+            work_unit: String::new(),
+            contained_lots: vec!["LOT-1".to_owned()],
+            at: at(200),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id
+}
+
+fn disposition(
+    ncr: &str,
+    kind: pb::Disposition,
+    quantity: i64,
+) -> pb::DispositionNonconformanceRequest {
+    pb::DispositionNonconformanceRequest {
+        context: ctx("mrb"),
+        ncr_id: ncr.to_owned(),
+        disposition: kind.into(),
+        quantity,
+        lot: String::new(),
+        note: String::new(),
+        at: at(210),
+    }
+}
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
+    let status = result.expect_err("the request must be rejected");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reject_goes_from_inspection_to_closed_ncr_and_verified_capa() {
+    let mut svc = start(None, None).await;
+    let inspection = failed_inspection(&mut svc.client).await;
+    let completed = svc
+        .client
+        .complete_inspection(pb::CompleteInspectionRequest {
+            context: ctx("inspector"),
+            inspection_id: inspection.clone(),
+            at: at(130),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(completed.version, 4);
+    let state = svc
+        .client
+        .get_inspection(pb::GetInspectionRequest {
+            inspection_id: inspection.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status(), pb::InspectionStatus::Rejected);
+    assert_eq!((state.inspected, state.rejected), (3, 2));
+    assert_eq!(state.rejected_lots, vec!["LOT-2"]);
+
+    // The NCR takes product, quantity, equipment and lots from the failed inspection.
+    let ncr = svc
+        .client
+        .open_nonconformance(pb::OpenNonconformanceRequest {
+            context: ctx("qa-engineer"),
+            ncr_id: String::new(),
+            inspection_id: inspection.clone(),
+            product: String::new(),
+            quantity: 0,
+            description: "diameter undersize".to_owned(),
+            work_unit: String::new(),
+            contained_lots: vec![],
+            at: at(140),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    svc.client
+        .contain_nonconformance(pb::ContainNonconformanceRequest {
+            context: ctx("qa-engineer"),
+            ncr_id: ncr.clone(),
+            lots: vec!["LOT-2".to_owned(), "LOT-3".to_owned()],
+            at: at(141),
+        })
+        .await
+        .unwrap();
+    let mut scrap = disposition(&ncr, pb::Disposition::Scrap, 1);
+    scrap.lot = "LOT-2".to_owned();
+    svc.client.disposition_nonconformance(scrap).await.unwrap();
+    svc.client
+        .disposition_nonconformance(disposition(&ncr, pb::Disposition::Rework, 1))
+        .await
+        .unwrap();
+    let closed = svc
+        .client
+        .close_nonconformance(pb::CloseNonconformanceRequest {
+            context: ctx("qa-engineer"),
+            ncr_id: ncr.clone(),
+            at: at(220),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(closed.version, 5);
+    let state = svc
+        .client
+        .get_nonconformance(pb::GetNonconformanceRequest {
+            ncr_id: ncr.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status(), pb::NonconformanceStatus::Closed);
+    assert_eq!(
+        (state.product.as_str(), state.quantity, state.remaining),
+        ("SKU-A", 2, 0)
+    );
+    assert_eq!(state.work_unit, "press-7");
+    assert_eq!(state.contained_lots, vec!["LOT-2", "LOT-3"]);
+    assert_eq!(state.inspection_id, inspection);
+
+    let capa = svc
+        .client
+        .open_capa(pb::OpenCapaRequest {
+            context: ctx("qa-lead"),
+            capa_id: String::new(),
+            kind: pb::CapaKind::Corrective.into(),
+            title: "replace worn punch".to_owned(),
+            owner: "j.doe".to_owned(),
+            due: at(10_080),
+            ncr_ids: vec![ncr.clone()],
+            at: at(230),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    svc.client
+        .implement_capa_action(pb::ImplementCapaActionRequest {
+            context: ctx("j.doe"),
+            capa_id: capa.clone(),
+            note: "punch replaced".to_owned(),
+            at: at(1_000),
+        })
+        .await
+        .unwrap();
+    svc.client
+        .verify_capa_effectiveness(pb::VerifyCapaEffectivenessRequest {
+            context: ctx("qa-lead"),
+            capa_id: capa.clone(),
+            effective: true,
+            note: "no rejects in 5 lots".to_owned(),
+            at: at(5_000),
+        })
+        .await
+        .unwrap();
+    let state = svc
+        .client
+        .get_capa(pb::GetCapaRequest {
+            capa_id: capa.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.status(), pb::CapaStatus::Closed);
+    assert_eq!(state.ncr_ids, vec![ncr]);
+    assert_eq!(
+        from_timestamp(state.due.as_ref(), "due")
+            .unwrap()
+            .timestamp(),
+        1_772_524_800 + 10_080 * 60
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_ids_are_not_found() {
+    let mut svc = start(None, None).await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_status(
+        svc.client
+            .revise_inspection_plan(pb::ReviseInspectionPlanRequest {
+                context: ctx("qa"),
+                plan_id: unknown.clone(),
+                characteristics: vec![seal()],
+                sample_size: 1,
+                frequency: Some(pb::Frequency {
+                    every: Some(pb::frequency::Every::Lot(true)),
+                }),
+                at: at(1),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .get_inspection_plan(pb::GetInspectionPlanRequest {
+                plan_id: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    // An inspection against a plan that does not exist names the plan.
+    assert_status(
+        svc.client
+            .start_inspection(pb::StartInspectionRequest {
+                context: ctx("inspector"),
+                inspection_id: String::new(),
+                plan_id: unknown.clone(),
+                work_unit: String::new(),
+                lot: "LOT-1".to_owned(),
+                produced_at: None,
+                at: at(1),
+            })
+            .await,
+        Code::NotFound,
+        &format!("inspection plan {unknown}"),
+    );
+    assert_status(
+        svc.client
+            .record_inspection_result(result(&unknown, 1, 10.0, "LOT-1", 0))
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    let from_ghost = pb::OpenNonconformanceRequest {
+        context: ctx("qa"),
+        ncr_id: String::new(),
+        inspection_id: unknown.clone(),
+        product: String::new(),
+        quantity: 0,
+        description: "ghost".to_owned(),
+        work_unit: String::new(),
+        contained_lots: vec![],
+        at: at(1),
+    };
+    assert_status(
+        svc.client.open_nonconformance(from_ghost.clone()).await,
+        Code::NotFound,
+        &format!("inspection {unknown}"),
+    );
+    assert_status(
+        svc.client
+            .disposition_nonconformance(disposition(&unknown, pb::Disposition::Scrap, 1))
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_status(
+        svc.client
+            .open_capa(pb::OpenCapaRequest {
+                context: ctx("qa"),
+                capa_id: String::new(),
+                kind: pb::CapaKind::Corrective.into(),
+                title: "fix".to_owned(),
+                owner: "j.doe".to_owned(),
+                due: at(100),
+                ncr_ids: vec![unknown.clone()],
+                at: at(1),
+            })
+            .await,
+        Code::NotFound,
+        &format!("nonconformance {unknown}"),
+    );
+    assert_status(
+        svc.client
+            .get_capa(pb::GetCapaRequest {
+                capa_id: unknown.clone(),
+            })
+            .await,
+        Code::NotFound,
+        &unknown,
+    );
+    assert_eq!(svc.head().await, 0, "nothing was stored");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
+    let mut svc = start(None, None).await;
+    let inspection = failed_inspection(&mut svc.client).await;
+    let ncr = open_ncr_by_hand(&mut svc.client, 5).await;
+    let plan = define_plan(&mut svc.client).await;
+    svc.client
+        .retire_inspection_plan(pb::RetireInspectionPlanRequest {
+            context: ctx("qa"),
+            plan_id: plan.clone(),
+            reason: "obsolete".to_owned(),
+            at: at(5),
+        })
+        .await
+        .unwrap();
+    let head = svc.head().await;
+
+    // Closing with undisposed units.
+    assert_status(
+        svc.client
+            .close_nonconformance(pb::CloseNonconformanceRequest {
+                context: ctx("qa"),
+                ncr_id: ncr.clone(),
+                at: at(300),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "5 nonconforming units are not dispositioned yet",
+    );
+    // Dispositioning a lot the NCR does not contain.
+    let mut other_lot = disposition(&ncr, pb::Disposition::Scrap, 1);
+    other_lot.lot = "LOT-9".to_owned();
+    assert_status(
+        svc.client.disposition_nonconformance(other_lot).await,
+        Code::FailedPrecondition,
+        "LOT-9",
+    );
+    // Inspecting against a retired plan.
+    assert_status(
+        svc.client
+            .start_inspection(pb::StartInspectionRequest {
+                context: ctx("inspector"),
+                inspection_id: String::new(),
+                plan_id: plan.clone(),
+                work_unit: String::new(),
+                lot: "LOT-1".to_owned(),
+                produced_at: None,
+                at: at(10),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "retired",
+    );
+    // Completing before the sample size is reached (3 of 3 done here, so use a fresh one).
+    let plan2 = define_plan(&mut svc.client).await;
+    let fresh = start_inspection(&mut svc.client, &plan2).await;
+    let head = head + 2;
+    assert_status(
+        svc.client
+            .complete_inspection(pb::CompleteInspectionRequest {
+                context: ctx("inspector"),
+                inspection_id: fresh.clone(),
+                at: at(130),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "only 0 of the sample size of 3 units are inspected",
+    );
+    // An NCR from an inspection that rejected nothing.
+    assert_status(
+        svc.client
+            .open_nonconformance(pb::OpenNonconformanceRequest {
+                context: ctx("qa"),
+                ncr_id: String::new(),
+                inspection_id: fresh.clone(),
+                product: String::new(),
+                quantity: 0,
+                description: "nothing wrong".to_owned(),
+                work_unit: String::new(),
+                contained_lots: vec![],
+                at: at(140),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "has no rejected units",
+    );
+    // Verifying a CAPA whose action is not implemented.
+    let capa = svc
+        .client
+        .open_capa(pb::OpenCapaRequest {
+            context: ctx("qa-lead"),
+            capa_id: String::new(),
+            kind: pb::CapaKind::Preventive.into(),
+            title: "poka-yoke on feeder".to_owned(),
+            owner: "j.doe".to_owned(),
+            due: at(1_000),
+            ncr_ids: vec![],
+            at: at(100),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    let head = head + 1;
+    assert_status(
+        svc.client
+            .verify_capa_effectiveness(pb::VerifyCapaEffectivenessRequest {
+                context: ctx("qa-lead"),
+                capa_id: capa,
+                effective: true,
+                note: String::new(),
+                at: at(200),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "not implemented",
+    );
+    // Results after the inspection is complete.
+    svc.client
+        .complete_inspection(pb::CompleteInspectionRequest {
+            context: ctx("inspector"),
+            inspection_id: inspection.clone(),
+            at: at(130),
+        })
+        .await
+        .unwrap();
+    let head = head + 1;
+    assert_status(
+        svc.client
+            .record_inspection_result(result(&inspection, 1, 10.0, "LOT-1", 10))
+            .await,
+        Code::FailedPrecondition,
+        "completed",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_invalid_argument_and_stores_nothing() {
+    let mut svc = start(None, None).await;
+    let inspection = failed_inspection(&mut svc.client).await;
+    let ncr = open_ncr_by_hand(&mut svc.client, 5).await;
+    svc.client
+        .disposition_nonconformance(disposition(&ncr, pb::Disposition::Scrap, 3))
+        .await
+        .unwrap();
+    let head = svc.head().await;
+
+    // Missing and malformed fields.
+    let mut no_time = define_request();
+    no_time.at = None;
+    assert_status(
+        svc.client.define_inspection_plan(no_time).await,
+        Code::InvalidArgument,
+        "field at is required",
+    );
+    let mut no_product = define_request();
+    no_product.product = String::new();
+    assert_status(
+        svc.client.define_inspection_plan(no_product).await,
+        Code::InvalidArgument,
+        "field product is required",
+    );
+    let mut bad_id = define_request();
+    bad_id.plan_id = "plan-1".to_owned();
+    assert_status(
+        svc.client.define_inspection_plan(bad_id).await,
+        Code::InvalidArgument,
+        "field plan_id is invalid",
+    );
+    // Out-of-range values: inverted spec limits, negative sample size, zero sample size.
+    let mut inverted = define_request();
+    inverted.characteristics[0] = pb::Characteristic {
+        name: "diameter".to_owned(),
+        spec: Some(pb::characteristic::Spec::Variable(pb::VariableSpec {
+            unit: "mm".to_owned(),
+            lower_limit: Some(10.1),
+            upper_limit: Some(9.9),
+            nominal: None,
+        })),
+    };
+    assert_status(
+        svc.client.define_inspection_plan(inverted).await,
+        Code::InvalidArgument,
+        "lower spec limit 10.1 is above upper spec limit 9.9",
+    );
+    let mut negative = define_request();
+    negative.sample_size = -1;
+    assert_status(
+        svc.client.define_inspection_plan(negative).await,
+        Code::InvalidArgument,
+        "field sample_size must not be negative, got -1",
+    );
+    let mut zero = define_request();
+    zero.sample_size = 0;
+    assert_status(
+        svc.client.define_inspection_plan(zero).await,
+        Code::InvalidArgument,
+        "sample size must be greater than zero",
+    );
+    // Quantities below zero and above what exists.
+    assert_status(
+        svc.client
+            .disposition_nonconformance(disposition(&ncr, pb::Disposition::Scrap, -1))
+            .await,
+        Code::InvalidArgument,
+        "field quantity must not be negative",
+    );
+    assert_status(
+        svc.client
+            .disposition_nonconformance(disposition(&ncr, pb::Disposition::UseAsIs, 3))
+            .await,
+        Code::InvalidArgument,
+        "disposition of 3 units exceeds the 2 undisposed units",
+    );
+    assert_status(
+        svc.client
+            .disposition_nonconformance(disposition(&ncr, pb::Disposition::Unspecified, 1))
+            .await,
+        Code::InvalidArgument,
+        "field disposition is required",
+    );
+    // Intervals that end before they start.
+    assert_status(
+        svc.client
+            .record_inspection_result(result(&inspection, 1, 10.0, "", 126))
+            .await,
+        Code::InvalidArgument,
+        "is after the inspection time",
+    );
+    assert_status(
+        svc.client
+            .open_capa(pb::OpenCapaRequest {
+                context: ctx("qa-lead"),
+                capa_id: String::new(),
+                kind: pb::CapaKind::Corrective.into(),
+                title: "fix".to_owned(),
+                owner: "j.doe".to_owned(),
+                due: at(199),
+                ncr_ids: vec![ncr.clone()],
+                at: at(200),
+            })
+            .await,
+        Code::InvalidArgument,
+        "due date",
+    );
+    // Values the plan cannot judge.
+    let mut unknown = result(&inspection, 1, 10.0, "LOT-1", 10);
+    unknown.values[1].characteristic = "colour".to_owned();
+    assert_status(
+        svc.client.record_inspection_result(unknown).await,
+        Code::InvalidArgument,
+        "characteristic colour is not in the plan",
+    );
+    let mut unnamed = result(&inspection, 1, 10.0, "", 10);
+    unnamed.produced_at = None;
+    assert_status(
+        svc.client.record_inspection_result(unnamed).await,
+        Code::InvalidArgument,
+        "a result must name its units by lot, or by work_unit and produced_at",
+    );
+    // A malformed idempotency key.
+    let mut long_key = disposition(&ncr, pb::Disposition::Scrap, 1);
+    long_key.context = keyed("mrb", &"k".repeat(200));
+    assert_status(
+        svc.client.disposition_nonconformance(long_key).await,
+        Code::InvalidArgument,
+        "context.idempotency_key",
+    );
+    assert_eq!(svc.head().await, head, "rejections store nothing");
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_idempotency_key_returns_the_original_reply_and_stores_nothing() {
+    let mut svc = start(None, None).await;
+    let ncr = open_ncr_by_hand(&mut svc.client, 5).await;
+    let mut scrap = disposition(&ncr, pb::Disposition::Scrap, 2);
+    scrap.context = keyed(
+        "process-manager",
+        "evt-0191e1b4-7c1a-7000-8000-000000000001",
+    );
+    let first = svc
+        .client
+        .disposition_nonconformance(scrap.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.version, 2);
+    // Another command moves the NCR on; the repeat still gets the original version.
+    svc.client
+        .contain_nonconformance(pb::ContainNonconformanceRequest {
+            context: ctx("qa"),
+            ncr_id: ncr.clone(),
+            lots: vec!["LOT-4".to_owned()],
+            at: at(205),
+        })
+        .await
+        .unwrap();
+    let head = svc.head().await;
+    let again = svc
+        .client
+        .disposition_nonconformance(scrap.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(svc.head().await, head, "the repeat stored nothing");
+    let state = svc
+        .client
+        .get_nonconformance(pb::GetNonconformanceRequest {
+            ncr_id: ncr.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((state.remaining, state.dispositions.len()), (3, 1));
+    // The same key on another aggregate is another command.
+    let other = open_ncr_by_hand(&mut svc.client, 5).await;
+    scrap.ncr_id = other.clone();
+    let reply = svc
+        .client
+        .disposition_nonconformance(scrap)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((reply.aggregate_id, reply.version), (other, 2));
+    // A keyed creation repeated (e.g. a process manager's redelivery) is one NCR.
+    let mut open = pb::OpenNonconformanceRequest {
+        context: keyed("process-manager", "open-1"),
+        ncr_id: uuid::Uuid::now_v7().to_string(),
+        inspection_id: String::new(),
+        product: "SKU-B".to_owned(),
+        quantity: 1,
+        description: "dent".to_owned(),
+        work_unit: String::new(),
+        contained_lots: vec![],
+        at: at(1),
+    };
+    let first = svc
+        .client
+        .open_nonconformance(open.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let head = svc.head().await;
+    let again = svc
+        .client
+        .open_nonconformance(open.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(svc.head().await, head);
+    // Without the key the repeat is rejected as a second opening.
+    open.context = ctx("qa");
+    assert_status(
+        svc.client.open_nonconformance(open).await,
+        Code::FailedPrecondition,
+        "already opened",
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_expected_version_is_aborted() {
+    let mut svc = start(None, None).await;
+    let plan = define_plan(&mut svc.client).await;
+    let retire = |version| pb::RetireInspectionPlanRequest {
+        context: Some(pb::CommandContext {
+            actor: "qa".to_owned(),
+            expected_version: Some(version),
+            ..Default::default()
+        }),
+        plan_id: plan.clone(),
+        reason: "obsolete".to_owned(),
+        at: at(5),
+    };
+    assert_status(
+        svc.client.retire_inspection_plan(retire(0)).await,
+        Code::Aborted,
+        "not the expected version 0",
+    );
+    let reply = svc
+        .client
+        .retire_inspection_plan(retire(1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.version, 2);
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    let svc = start(None, None).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "mom.quality.v1.QualityService".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+            svc.channel.clone(),
+        );
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"mom.quality.v1.QualityService".to_owned()),
+        "{names:?}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_reaches_the_topic_through_store_and_outbox() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), Some(broker.bootstrap_servers())).await;
+
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut request = tonic::Request::new(define_request());
+    request
+        .metadata_mut()
+        .insert("traceparent", traceparent.parse().unwrap());
+    let plan = svc
+        .client
+        .define_inspection_plan(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    let inspection = start_inspection(&mut svc.client, &plan).await;
+    svc.client
+        .record_inspection_result(result(&inspection, 2, 9.5, "LOT-2", 50))
+        .await
+        .unwrap();
+    let causation = uuid::Uuid::now_v7();
+    let open = pb::OpenNonconformanceRequest {
+        context: Some(pb::CommandContext {
+            actor: "qa-engineer".to_owned(),
+            causation_id: causation.to_string(),
+            ..Default::default()
+        }),
+        ncr_id: String::new(),
+        inspection_id: inspection.clone(),
+        product: String::new(),
+        quantity: 0,
+        description: "undersize".to_owned(),
+        work_unit: String::new(),
+        contained_lots: vec![],
+        at: at(140),
+    };
+    let ncr = svc
+        .client
+        .open_nonconformance(open)
+        .await
+        .unwrap()
+        .into_inner()
+        .aggregate_id;
+    let mut scrap = disposition(&ncr, pb::Disposition::Scrap, 2);
+    scrap.lot = "LOT-2".to_owned();
+    svc.client.disposition_nonconformance(scrap).await.unwrap();
+
+    // The events are in the store's log, in order, with their outbox messages.
+    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "InspectionPlanDefined",
+            "InspectionStarted",
+            "InspectionResultRecorded",
+            "NonconformanceOpened",
+            "NonconformanceDispositioned",
+        ]
+    );
+
+    // A plain consumer on the topic decodes the protobuf and sees the headers.
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "e2e-quality")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["mom.quality.v1"]).unwrap();
+    let mut received: HashMap<String, (pb::QualityEvent, HashMap<String, String>)> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < log.len() && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: HashMap<String, String> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = pb::QualityEvent::decode(message.payload().unwrap()).unwrap();
+        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
+        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
+        received.insert(headers["ce_id"].clone(), (event, headers));
+    }
+    assert_eq!(received.len(), log.len(), "every event reached the topic");
+    for entry in &log {
+        let (event, headers) = &received[&entry.event_id.to_string()];
+        let meta = event.metadata.as_ref().unwrap();
+        assert_eq!(meta.event_id, entry.event_id.to_string());
+        assert_eq!(meta.sequence, entry.sequence);
+        assert_eq!(meta.aggregate_id, entry.aggregate_id);
+        assert_eq!(
+            headers["ce_type"],
+            format!("mom.quality.v1.{}", entry.event_type)
+        );
+        assert_eq!(headers["ce_source"], "mom/quality");
+        assert_eq!(headers["ce_subject"], entry.aggregate_id);
+        assert_eq!(headers["ce_specversion"], "1.0");
+        assert_eq!(
+            headers["content-type"],
+            "application/protobuf; proto=mom.quality.v1.QualityEvent"
+        );
+    }
+    let find = |event_type: &str| {
+        let entry = log.iter().find(|e| e.event_type == event_type).unwrap();
+        &received[&entry.event_id.to_string()]
+    };
+
+    let (defined, headers) = find("InspectionPlanDefined");
+    assert_eq!(
+        headers["traceparent"], traceparent,
+        "trace context flows to the header"
+    );
+    assert_eq!(defined.metadata.as_ref().unwrap().actor, "qa-engineer");
+    let Some(pb::quality_event::Event::InspectionPlanDefined(defined)) = &defined.event else {
+        panic!("wrong event: {defined:?}");
+    };
+    assert_eq!(defined.characteristics.len(), 2);
+
+    // The reject names where and when the units were made, for the OEE projection.
+    let (recorded, _) = find("InspectionResultRecorded");
+    let Some(pb::quality_event::Event::InspectionResultRecorded(recorded)) = &recorded.event else {
+        panic!("wrong event: {recorded:?}");
+    };
+    assert_eq!((recorded.quantity, recorded.rejected), (2, 2));
+    assert_eq!(recorded.work_unit, "press-7");
+    assert_eq!(recorded.produced_at, at(50));
+    assert_eq!(recorded.at, at(125));
+
+    let (opened, _) = find("NonconformanceOpened");
+    assert_eq!(
+        opened.metadata.as_ref().unwrap().causation_id,
+        causation.to_string(),
+        "the causation id of the command reaches the event"
+    );
+    let Some(pb::quality_event::Event::NonconformanceOpened(opened)) = &opened.event else {
+        panic!("wrong event: {opened:?}");
+    };
+    assert_eq!(opened.contained_lots, vec!["LOT-2"]);
+    assert_eq!(
+        (opened.quantity, opened.inspection_id.as_str()),
+        (2, inspection.as_str())
+    );
+
+    let (scrapped, _) = find("NonconformanceDispositioned");
+    let Some(pb::quality_event::Event::NonconformanceDispositioned(scrapped)) = &scrapped.event
+    else {
+        panic!("wrong event: {scrapped:?}");
+    };
+    assert_eq!(scrapped.disposition(), pb::Disposition::Scrap);
+    assert_eq!(
+        (scrapped.quantity, scrapped.lot.as_str(), scrapped.remaining),
+        (2, "LOT-2", 0)
+    );
+
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
