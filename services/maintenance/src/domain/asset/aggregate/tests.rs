@@ -711,3 +711,54 @@ fn asset_snapshot_round_trips_through_json() {
     let back: Asset = serde_json::from_str(&json).unwrap();
     assert_eq!(back, asset);
 }
+
+// Properties.
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Against a reference model: a cycles plan becomes due exactly when the cycles since its
+        /// definition or last due reach the interval, and each due raises one work order.
+        #[test]
+        fn a_cycles_plan_is_due_exactly_when_its_interval_is_reached(
+            every in 1_u64..300,
+            records in proptest::collection::vec(1_u64..500, 1..40),
+        ) {
+            let trigger = Trigger::Cycles { cycles: every };
+            let mut asset = given(vec![work_unit(), plan("lube", trigger)]);
+            let (mut total, mut baseline, mut occurrences) = (0_u64, 0_u64, 0_u32);
+            for (minute, cycles) in records.into_iter().enumerate() {
+                let events = asset
+                    .decide(record_usage(cycles, 0, minute as i64).into())
+                    .unwrap();
+                total += cycles;
+                let expected_due = total - baseline >= every;
+                let dues = events
+                    .iter()
+                    .filter(|e| matches!(e.event, AssetEvent::MaintenancePlanDue { .. }))
+                    .count();
+                let raises = events
+                    .iter()
+                    .filter(|e| matches!(e.event, AssetEvent::PlanWorkOrderRaised { .. }))
+                    .count();
+                prop_assert_eq!(dues, usize::from(expected_due));
+                prop_assert_eq!(raises, dues);
+                if expected_due {
+                    baseline = total;
+                    occurrences += 1;
+                }
+                for event in events {
+                    asset.evolve(event);
+                }
+                let state = asset.state().unwrap();
+                let plan = &state.plans()[&plan_id("lube")];
+                prop_assert_eq!(plan.occurrences(), occurrences);
+                prop_assert_eq!(plan.raised(), occurrences);
+                prop_assert_eq!(plan.remaining(state.cycles(), state.run_time()), every - (total - baseline));
+            }
+        }
+    }
+}
