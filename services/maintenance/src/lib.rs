@@ -69,7 +69,7 @@ pub async fn start(
         config.store.snapshot_every,
     ));
     let host = HostConfig {
-        service_name: MaintenanceServiceServer::<MaintenanceApi>::NAME,
+        service_name: <MaintenanceServiceServer<MaintenanceApi> as NamedService>::NAME,
         grpc_addr: config.grpc_addr,
         relay: config.kafka.relay_config(vec![topic]),
     };
