@@ -301,6 +301,14 @@ async fn a_reject_goes_from_inspection_to_closed_ncr_and_verified_capa() {
         })
         .await
         .unwrap();
+    // Scrap must say which of the two contained lots inventory moves.
+    assert_status(
+        svc.client
+            .disposition_nonconformance(disposition(&ncr, pb::Disposition::Scrap, 1))
+            .await,
+        Code::InvalidArgument,
+        "a scrap disposition must name one of the 2 contained lots",
+    );
     let mut scrap = disposition(&ncr, pb::Disposition::Scrap, 1);
     scrap.lot = "LOT-2".to_owned();
     svc.client.disposition_nonconformance(scrap).await.unwrap();

@@ -168,6 +168,7 @@ pub fn ncr_event_to_proto(event: &NcrEvent) -> Event {
         }
         NcrEvent::NonconformanceDispositioned {
             product,
+            work_unit,
             disposition,
             quantity,
             lot,
@@ -176,6 +177,7 @@ pub fn ncr_event_to_proto(event: &NcrEvent) -> Event {
             at,
         } => Event::NonconformanceDispositioned(pb::NonconformanceDispositioned {
             product: product.to_string(),
+            work_unit: text(work_unit.as_ref()),
             disposition: disposition_to_proto(*disposition).into(),
             quantity: quantity.0,
             lot: text(lot.as_ref()),

@@ -143,6 +143,7 @@ fn ncr_events() -> Vec<NcrEvent> {
         },
         NcrEvent::NonconformanceDispositioned {
             product: sku(),
+            work_unit: Some(press()),
             disposition: Disposition::Scrap,
             quantity: Units(10),
             lot: Some(lot("LOT-1")),

@@ -94,6 +94,28 @@ impl NonconformanceState {
         self.closed
     }
 
+    /// Resolves the lot of a disposition: a named lot must be contained (when any is), an
+    /// unnamed one is the only contained lot, and scrap or return to supplier of one of several
+    /// contained lots must say which, so that inventory can move it.
+    fn disposed_lot(
+        &self,
+        disposition: Disposition,
+        lot: Option<LotId>,
+    ) -> Result<Option<LotId>, NcrError> {
+        match (lot, self.contained_lots.as_slice()) {
+            (Some(lot), []) => Ok(Some(lot)),
+            (Some(lot), contained) if contained.contains(&lot) => Ok(Some(lot)),
+            (Some(lot), _) => Err(NcrError::LotNotContained { lot }),
+            (None, []) => Ok(None),
+            (None, [only]) => Ok(Some(only.clone())),
+            (None, contained) if disposition.moves_material() => Err(NcrError::LotRequired {
+                disposition,
+                contained: contained.len(),
+            }),
+            (None, _) => Ok(None),
+        }
+    }
+
     fn not_before_opened(&self, at: DateTime<Utc>) -> Result<(), NcrError> {
         if at < self.opened_at {
             return Err(NcrError::BeforeOpened {
@@ -225,13 +247,10 @@ impl Lifecycle for NonconformanceState {
                         remaining,
                     });
                 }
-                if let Some(lot) = &lot {
-                    if !self.contained_lots.is_empty() && !self.contained_lots.contains(lot) {
-                        return Err(NcrError::LotNotContained { lot: lot.clone() });
-                    }
-                }
+                let lot = self.disposed_lot(disposition, lot)?;
                 Ok(vec![NcrEvent::NonconformanceDispositioned {
                     product: self.product.clone(),
+                    work_unit: self.work_unit.clone(),
                     disposition,
                     quantity,
                     lot,

@@ -22,6 +22,14 @@ pub enum Disposition {
     ReturnToSupplier,
 }
 
+impl Disposition {
+    /// Returns whether the disposition moves material out of stock (scrap, return to supplier),
+    /// so inventory needs to know the lot.
+    pub fn moves_material(self) -> bool {
+        matches!(self, Disposition::Scrap | Disposition::ReturnToSupplier)
+    }
+}
+
 impl fmt::Display for Disposition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -72,7 +80,8 @@ pub enum NcrCommand {
     },
     /// Contains (holds) more lots; lots already contained are ignored.
     Contain { lots: Vec<LotId>, at: DateTime<Utc> },
-    /// Dispositions `quantity` nonconforming units, of `lot` when given.
+    /// Dispositions `quantity` nonconforming units, of `lot` when given (or of the only
+    /// contained lot).
     Disposition {
         disposition: Disposition,
         quantity: Units,

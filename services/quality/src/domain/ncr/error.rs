@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use crate::domain::error::{DomainError, ErrorKind, GuardRejection};
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId};
+use crate::domain::ncr::commands::Disposition;
 use crate::domain::quantity::Units;
 
 /// A rejected NCR command; [`DomainError::kind`] says how to report it.
@@ -71,6 +72,13 @@ pub enum NcrError {
     #[error("lot {lot} is not contained by this nonconformance")]
     LotNotContained { lot: LotId },
 
+    /// A material-moving disposition that does not say which of several contained lots.
+    #[error("a {disposition} disposition must name one of the {contained} contained lots")]
+    LotRequired {
+        disposition: Disposition,
+        contained: usize,
+    },
+
     /// A close with units still undisposed.
     #[error("{remaining} nonconforming units are not dispositioned yet")]
     Undisposed { remaining: Units },
@@ -105,6 +113,7 @@ impl DomainError for NcrError {
             | NcrError::ZeroQuantity
             | NcrError::DuplicateLot { .. }
             | NcrError::NoLots
+            | NcrError::LotRequired { .. }
             | NcrError::ExceedsRemaining { .. }
             | NcrError::BeforeOpened { .. } => ErrorKind::InvalidArgument,
             NcrError::Replayed { .. }

@@ -28,9 +28,11 @@ pub enum NcrEvent {
         lots: Vec<LotId>,
         at: DateTime<Utc>,
     },
-    /// Units were dispositioned; `remaining` are still undisposed afterwards.
+    /// Units were dispositioned; `remaining` are still undisposed afterwards. The lot is
+    /// resolved (the only contained lot when the command named none).
     NonconformanceDispositioned {
         product: ProductId,
+        work_unit: Option<WorkUnitId>,
         disposition: Disposition,
         quantity: Units,
         lot: Option<LotId>,

@@ -97,6 +97,7 @@ fn opened() -> Recorded<NcrEvent> {
 fn dispositioned(disposition: Disposition, quantity: u64, remaining: u64) -> Recorded<NcrEvent> {
     NcrEvent::NonconformanceDispositioned {
         product: sku("SKU-A"),
+        work_unit: None,
         disposition,
         quantity: Units(quantity),
         lot: Some(lot("LOT-1")),
@@ -377,7 +378,7 @@ fn disposition_above_the_undisposed_quantity_is_invalid() {
     // Exactly what remains is fine.
     let ok = accepted(
         vec![opened(), dispositioned(Disposition::UseAsIs, 7, 3)],
-        disposition(Disposition::ReturnToSupplier, 3, None),
+        disposition(Disposition::Rework, 3, None),
     );
     assert!(matches!(
         &ok[0],
@@ -401,6 +402,65 @@ fn disposition_names_a_contained_lot() {
     );
     assert_eq!(err, NcrError::LotNotContained { lot: lot("LOT-9") });
     assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+#[test]
+fn disposition_of_several_contained_lots_names_the_lot_to_move() {
+    let err = rejected(vec![opened()], disposition(Disposition::Scrap, 1, None));
+    assert_eq!(
+        err,
+        NcrError::LotRequired {
+            disposition: Disposition::Scrap,
+            contained: 2
+        }
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        err.to_string(),
+        "a scrap disposition must name one of the 2 contained lots"
+    );
+    assert!(matches!(
+        rejected(
+            vec![opened()],
+            disposition(Disposition::ReturnToSupplier, 1, None)
+        ),
+        NcrError::LotRequired { .. }
+    ));
+    // Rework and use as is move nothing, so they need no lot.
+    let events = accepted(vec![opened()], disposition(Disposition::UseAsIs, 1, None));
+    assert!(matches!(
+        &events[0],
+        NcrEvent::NonconformanceDispositioned { lot: None, .. }
+    ));
+}
+
+#[test]
+fn disposition_without_lot_takes_the_only_contained_lot() {
+    let single: Recorded<NcrEvent> = NcrEvent::NonconformanceOpened {
+        ncr_id: ncr_id(),
+        product: sku("SKU-A"),
+        quantity: Units(10),
+        description: text("burrs on edge"),
+        inspection_id: None,
+        work_unit: Some(press()),
+        contained_lots: vec![lot("LOT-7")],
+        at: t(0),
+    }
+    .into();
+    let events = accepted(vec![single], disposition(Disposition::Scrap, 2, None));
+    assert_eq!(
+        events,
+        vec![NcrEvent::NonconformanceDispositioned {
+            product: sku("SKU-A"),
+            work_unit: Some(press()),
+            disposition: Disposition::Scrap,
+            quantity: Units(2),
+            lot: Some(lot("LOT-7")),
+            remaining: Units(8),
+            note: None,
+            at: t(10),
+        }]
+    );
 }
 
 // Close.
@@ -454,7 +514,7 @@ fn closed_ncr_takes_no_more_commands() {
 #[test]
 fn repeated_disposition_with_its_key_stores_nothing_and_replays_the_version() {
     let key = IdempotencyKey::new("evt-0191e1b4").unwrap();
-    let command = Versioned::from(disposition(Disposition::Scrap, 6, None)).keyed(key);
+    let command = Versioned::from(disposition(Disposition::Scrap, 6, Some("LOT-1"))).keyed(key);
     let mut ncr = fold(vec![opened()]);
     for event in ncr.decide(command.clone()).unwrap() {
         ncr.evolve(event);
@@ -464,7 +524,7 @@ fn repeated_disposition_with_its_key_stores_nothing_and_replays_the_version() {
     assert_eq!(err.replayed_version(), Some(2));
     // Without the key the same command would be a second disposition.
     assert!(ncr
-        .decide(disposition(Disposition::Scrap, 4, None).into())
+        .decide(disposition(Disposition::Scrap, 4, Some("LOT-2")).into())
         .is_ok());
 }
 
