@@ -574,6 +574,20 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "ends at",
     );
+    assert_status(
+        svc.client
+            .report_starvation(pb::ReportStarvationRequest {
+                context: ctx("mes"),
+                work_unit: "press-8".to_owned(),
+                material: "resin".to_owned(),
+                order_id: String::new(),
+                from: at(40),
+                until: at(35),
+            })
+            .await,
+        Code::InvalidArgument,
+        "starvation interval ends at",
+    );
     assert_eq!(svc.head().await, head, "rejections store nothing");
     svc.stop().await;
 }
@@ -844,6 +858,32 @@ async fn consume_that_cannot_be_served_starts_a_starvation_that_a_later_consume_
     assert_eq!(ended.material, "resin");
     assert_eq!(ended.order_id, order);
     assert_eq!((ended.from, ended.until), (at(10), at(25)));
+    let supply = svc
+        .client
+        .get_work_unit_supply(pb::GetWorkUnitSupplyRequest {
+            work_unit: "press-7".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(supply.starving.is_empty());
+    assert_eq!(supply.version, 2);
+
+    // A whole interval reported after the fact.
+    let reply = svc
+        .client
+        .report_starvation(pb::ReportStarvationRequest {
+            context: ctx("mes"),
+            work_unit: "press-7".to_owned(),
+            material: "dye".to_owned(),
+            order_id: String::new(),
+            from: at(30),
+            until: at(42),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.version, 4);
     svc.stop().await;
 }
 

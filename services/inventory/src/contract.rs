@@ -16,7 +16,7 @@ use crate::domain::{
     ErrorKind, HoldRef, IdempotencyKey, InvalidId, LocationCommand, LocationEvent, LocationId, Lot,
     LotCommand, LotError, LotEvent, LotId, MaterialCommand, MaterialEvent, MaterialId, OrderId,
     OrderLots, OrderLotsError, OrderLotsEvent, Quantity, StarvationCause, SupplyCommand,
-    SupplyEvent, Text, Versioned, WorkUnitId,
+    SupplyEvent, Text, Versioned, WorkUnitId, WorkUnitSupply,
 };
 use crate::genealogy::{Direction, Link, MAX_DEPTH};
 
@@ -295,6 +295,31 @@ pub fn end_starvation(req: pb::EndStarvationRequest) -> Result<SupplyRequest, Re
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(parsed(work_unit, command, guards, caller))
+}
+
+/// Parses `ReportStarvation` (a reported interval).
+pub fn report_starvation(req: pb::ReportStarvationRequest) -> Result<SupplyRequest, RequestError> {
+    let (caller, guards) = caller(req.context)?;
+    let work_unit = id(req.work_unit, "work_unit", WorkUnitId::new)?;
+    let order = match req.order_id.as_str() {
+        "" => None,
+        value => Some(order_id(value)?),
+    };
+    let command = SupplyCommand::ReportStarvation {
+        work_unit: work_unit.clone(),
+        material: id(req.material, "material", MaterialId::new)?,
+        order,
+        from: at(req.from.as_ref(), "from")?,
+        until: at(req.until.as_ref(), "until")?,
+    };
+    Ok(parsed(work_unit, command, guards, caller))
+}
+
+/// Parses the work unit id of `GetWorkUnitSupply`.
+pub fn get_work_unit_supply(
+    req: &pb::GetWorkUnitSupplyRequest,
+) -> Result<WorkUnitId, RequestError> {
+    id(req.work_unit.clone(), "work_unit", WorkUnitId::new)
 }
 
 /// Parses the lot id of `GetLot`.
@@ -635,6 +660,29 @@ pub fn order_lots_reply(lots: &OrderLots) -> Result<pb::OrderLots, OrderLotsErro
         outputs: state.outputs().iter().map(to_proto).collect(),
         version: lots.version(),
     })
+}
+
+/// Returns the `GetWorkUnitSupply` reply; a work unit inventory never heard of waits for
+/// nothing.
+pub fn work_unit_supply_reply(
+    work_unit: &WorkUnitId,
+    supply: &WorkUnitSupply,
+) -> pb::WorkUnitSupply {
+    pb::WorkUnitSupply {
+        work_unit: work_unit.to_string(),
+        starving: supply
+            .state()
+            .starving()
+            .iter()
+            .map(|(material, starving)| pb::Starvation {
+                material: material.to_string(),
+                since: Some(to_timestamp(starving.since)),
+                order_id: optional_string(starving.order.as_ref()),
+                reported: starving.cause == StarvationCause::Reported,
+            })
+            .collect(),
+        version: supply.version(),
+    }
 }
 
 /// Returns the `GetGenealogy` reply.

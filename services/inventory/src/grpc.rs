@@ -566,6 +566,36 @@ impl InventoryService for InventoryApi {
         )
     }
 
+    async fn report_starvation(
+        &self,
+        request: Request<pb::ReportStarvationRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(
+            &self.app.supplies,
+            "work unit",
+            request,
+            contract::report_starvation
+        )
+    }
+
+    async fn get_work_unit_supply(
+        &self,
+        request: Request<pb::GetWorkUnitSupplyRequest>,
+    ) -> Result<Response<pb::WorkUnitSupply>, Status> {
+        let work_unit =
+            contract::get_work_unit_supply(request.get_ref()).map_err(invalid_argument)?;
+        let id = work_unit.to_string();
+        let (supply, _) = self
+            .app
+            .supplies
+            .load(&id)
+            .await
+            .map_err(|err| command_status("work unit", &id, err))?;
+        Ok(Response::new(contract::work_unit_supply_reply(
+            &work_unit, &supply,
+        )))
+    }
+
     async fn end_starvation(
         &self,
         request: Request<pb::EndStarvationRequest>,

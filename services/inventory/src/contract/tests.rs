@@ -543,3 +543,55 @@ fn order_lots_reply_lists_inputs_and_outputs() {
         OrderLotsError::NotFound
     );
 }
+
+#[test]
+fn report_starvation_requires_both_ends() {
+    let req = || pb::ReportStarvationRequest {
+        context: None,
+        work_unit: "press-1".to_owned(),
+        material: "resin".to_owned(),
+        order_id: ORDER.to_owned(),
+        from: ts(2),
+        until: ts(9),
+    };
+    assert_eq!(
+        report_starvation(req()).unwrap().command.command,
+        SupplyCommand::ReportStarvation {
+            work_unit: unit("press-1"),
+            material: material("resin"),
+            order: Some(order()),
+            from: t(2),
+            until: t(9),
+        }
+    );
+    let err = report_starvation(pb::ReportStarvationRequest {
+        until: None,
+        ..req()
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), "field until is required");
+}
+
+#[test]
+fn work_unit_supply_reply_lists_running_starvations() {
+    let mut supply = WorkUnitSupply::default();
+    supply.evolve(Recorded::new(supply_events()[0].clone()));
+    let reply = work_unit_supply_reply(&unit("press-1"), &supply);
+    assert_eq!(
+        reply,
+        pb::WorkUnitSupply {
+            work_unit: "press-1".to_owned(),
+            starving: vec![pb::Starvation {
+                material: "resin".to_owned(),
+                since: ts(7),
+                order_id: ORDER.to_owned(),
+                reported: false,
+            }],
+            version: 1,
+        }
+    );
+    supply.evolve(Recorded::new(supply_events()[1].clone()));
+    assert!(work_unit_supply_reply(&unit("press-1"), &supply)
+        .starving
+        .is_empty());
+}

@@ -34,6 +34,14 @@ pub enum SupplyCommand {
         cause: StarvationCause,
         at: DateTime<Utc>,
     },
+    /// The work unit waited for `material` over `[from, until)`, reported after the fact.
+    ReportStarvation {
+        work_unit: WorkUnitId,
+        material: MaterialId,
+        order: Option<OrderId>,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
     /// The work unit stops waiting for `material`.
     EndStarvation {
         work_unit: WorkUnitId,
@@ -43,12 +51,13 @@ pub enum SupplyCommand {
 }
 
 impl SupplyCommand {
-    /// Returns when the command's fact happened.
+    /// Returns when the command's fact happened (the start of a reported interval).
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             SupplyCommand::StartStarvation { at, .. } | SupplyCommand::EndStarvation { at, .. } => {
                 *at
             }
+            SupplyCommand::ReportStarvation { from, .. } => *from,
         }
     }
 }
@@ -104,8 +113,8 @@ pub enum SupplyError {
     /// A starvation ended that did not start.
     #[error("work unit does not wait for material {material}")]
     NotStarving { material: MaterialId },
-    /// A starvation that would end before it started.
-    #[error("starvation interval ends at {until}, before it starts at {from}")]
+    /// A starvation that would end before it started (or when it starts).
+    #[error("starvation interval ends at {until}, not after it starts at {from}")]
     EndsBeforeStart {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
@@ -181,6 +190,39 @@ impl Decide for SupplyRules {
                     cause,
                     at,
                 }])
+            }
+            SupplyCommand::ReportStarvation {
+                work_unit,
+                material,
+                order,
+                from,
+                until,
+            } => {
+                if until <= from {
+                    return Err(SupplyError::EndsBeforeStart { from, until });
+                }
+                if let Some(starving) = self.starving.get(&material) {
+                    return Err(SupplyError::AlreadyStarving {
+                        material,
+                        since: starving.since,
+                    });
+                }
+                Ok(vec![
+                    SupplyEvent::MaterialStarvationStarted {
+                        work_unit: work_unit.clone(),
+                        material: material.clone(),
+                        order,
+                        cause: StarvationCause::Reported,
+                        at: from,
+                    },
+                    SupplyEvent::MaterialStarvationEnded {
+                        work_unit,
+                        material,
+                        order,
+                        from,
+                        until,
+                    },
+                ])
             }
             SupplyCommand::EndStarvation {
                 work_unit,
@@ -346,7 +388,62 @@ mod tests {
             .inspect_result()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-        assert!(err.to_string().contains("before it starts"));
+        assert!(err.to_string().contains("not after it starts"));
+    }
+
+    fn report(from: i64, until: i64) -> SupplyCommand {
+        SupplyCommand::ReportStarvation {
+            work_unit: unit(),
+            material: resin(),
+            order: None,
+            from: t(from),
+            until: t(until),
+        }
+    }
+
+    #[test]
+    fn a_reported_interval_starts_and_ends_at_once() {
+        SupplyTest::with(())
+            .given_no_previous_events()
+            .when(report(2, 14).into())
+            .then_expect_events(vec![
+                Recorded::new(SupplyEvent::MaterialStarvationStarted {
+                    work_unit: unit(),
+                    material: resin(),
+                    order: None,
+                    cause: StarvationCause::Reported,
+                    at: t(2),
+                }),
+                Recorded::new(SupplyEvent::MaterialStarvationEnded {
+                    work_unit: unit(),
+                    material: resin(),
+                    order: None,
+                    from: t(2),
+                    until: t(14),
+                }),
+            ]);
+    }
+
+    #[test]
+    fn a_reported_interval_must_end_after_it_starts() {
+        for (from, until) in [(14, 2), (5, 5)] {
+            let err = SupplyTest::with(())
+                .given_no_previous_events()
+                .when(report(from, until).into())
+                .inspect_result()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn a_reported_interval_while_starving_is_rejected() {
+        let err = SupplyTest::with(())
+            .given(vec![started(3)])
+            .when(report(1, 2).into())
+            .inspect_result()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     }
 
     #[test]
