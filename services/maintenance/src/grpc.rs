@@ -120,16 +120,18 @@ where
             );
             Ok(version)
         }
-        Err(AggregateError::UserError(err)) if err.replayed_version().is_some() => {
-            let version = err.replayed_version().unwrap_or_default();
-            tracing::debug!(
-                aggregate = noun,
-                aggregate_id = id,
-                version,
-                "idempotent command replayed"
-            );
-            Ok(version)
-        }
+        Err(AggregateError::UserError(err)) => match err.replayed_version() {
+            Some(version) => {
+                tracing::debug!(
+                    aggregate = noun,
+                    aggregate_id = id,
+                    version,
+                    "idempotent command replayed"
+                );
+                Ok(version)
+            }
+            None => Err(AggregateError::UserError(err)),
+        },
         Err(err) => Err(err),
     }
 }
