@@ -510,3 +510,47 @@ fn expected_version_and_idempotency_key_guard_results() {
         InspectionError::Replayed { version: 2 }
     );
 }
+
+// Properties.
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Rejected units are exactly the units of results with a value out of spec, never
+        /// more than inspected, and the inspection is accepted only without them.
+        #[test]
+        fn rejects_are_the_units_of_out_of_spec_results(
+            results in proptest::collection::vec((1u64..10, 9.7f64..10.3, any::<bool>()), 1..10),
+        ) {
+            let mut inspection = fold(vec![started()]);
+            let (mut inspected, mut rejects) = (0u64, 0u64);
+            for (quantity, diameter, seal) in results {
+                let command = record(quantity, values(diameter, seal), made(false, Some("L"), None));
+                for event in inspection.decide(command.into()).unwrap() {
+                    inspection.evolve(event);
+                }
+                inspected += quantity;
+                if !(9.9..=10.1).contains(&diameter) || !seal {
+                    rejects += quantity;
+                }
+            }
+            let state = inspection.state().unwrap();
+            prop_assert_eq!(state.inspected(), Units(inspected));
+            prop_assert_eq!(state.rejected(), Units(rejects));
+            prop_assert!(state.rejected() <= state.inspected());
+            if inspected >= 5 {
+                let events = inspection
+                    .decide(InspectionCommand::Complete { at: t(80) }.into())
+                    .unwrap();
+                let accepted = matches!(
+                    &events[0].fact,
+                    InspectionEvent::InspectionCompleted { accepted: true, .. }
+                );
+                prop_assert_eq!(accepted, rejects == 0);
+            }
+        }
+    }
+}

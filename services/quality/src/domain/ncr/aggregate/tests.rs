@@ -544,3 +544,59 @@ fn expected_version_mismatch_is_a_conflict() {
     );
     assert_eq!(err.kind(), ErrorKind::Conflict);
 }
+
+// Properties.
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever dispositions are asked for, the accepted ones never exceed the
+        /// nonconforming quantity, the undisposed remainder is what they leave, and the NCR
+        /// closes exactly when nothing remains.
+        #[test]
+        fn dispositions_never_exceed_the_nonconforming_quantity(
+            quantity in 1u64..50,
+            asks in proptest::collection::vec((0u64..20, 0usize..4), 0..12),
+        ) {
+            let kinds = [
+                Disposition::Scrap,
+                Disposition::Rework,
+                Disposition::UseAsIs,
+                Disposition::ReturnToSupplier,
+            ];
+            let opened: Recorded<NcrEvent> = NcrEvent::NonconformanceOpened {
+                ncr_id: ncr_id(),
+                product: sku("SKU-A"),
+                quantity: Units(quantity),
+                description: text("dented"),
+                inspection_id: None,
+                work_unit: None,
+                contained_lots: vec![lot("LOT-1")],
+                at: t(0),
+            }
+            .into();
+            let mut ncr = fold(vec![opened]);
+            let mut accepted = 0u64;
+            for (ask, kind) in asks {
+                let result = ncr.decide(disposition(kinds[kind], ask, None).into());
+                match result {
+                    Ok(events) => {
+                        accepted += ask;
+                        for event in events {
+                            ncr.evolve(event);
+                        }
+                    }
+                    Err(err) => prop_assert_eq!(err.kind(), ErrorKind::InvalidArgument),
+                }
+                let state = ncr.state().unwrap();
+                prop_assert!(accepted <= quantity);
+                prop_assert_eq!(state.remaining(), Units(quantity - accepted));
+            }
+            let closes = ncr.decide(NcrCommand::Close { at: t(20) }.into()).is_ok();
+            prop_assert_eq!(closes, accepted == quantity);
+        }
+    }
+}
