@@ -5,6 +5,9 @@
 //! command stamps its key on the last event it causes, so the key is stored in the same append
 //! as the events and folding the stream rebuilds the keys: a repeat of the command is recognised
 //! even after a restart, and two racing repeats are serialised by the store's optimistic append.
+//! A key names one command: reusing it for another command on the same aggregate returns the
+//! first command's reply. A keyed command that changes nothing (no event) records no key; its
+//! repeat changes nothing again and replies with the current version.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
