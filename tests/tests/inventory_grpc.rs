@@ -400,6 +400,7 @@ async fn invalid_transitions_are_failed_precondition() {
             quantity: 40,
             reason: "NCR-1 disposition scrap".to_owned(),
             at: at(6),
+            all: false,
         })
         .await
         .unwrap();
@@ -1047,4 +1048,94 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
 
     svc.stop().await;
     db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_manager_commands_survive_redelivery() {
+    let mut svc = start(None, None).await;
+    svc.master_data().await;
+    svc.receive("L1", "resin", 100).await;
+    svc.client
+        .move_lot(move_request("L1", "line-1", 30))
+        .await
+        .unwrap();
+
+    // NCR opened with containment, then disposition scrap; every event delivered twice.
+    let causation = uuid::Uuid::now_v7().to_string();
+    let context = |key: &str| {
+        Some(pb::CommandContext {
+            actor: "pm:ncr".to_owned(),
+            idempotency_key: key.to_owned(),
+            causation_id: causation.clone(),
+            ..Default::default()
+        })
+    };
+    let scrap = || pb::ScrapLotRequest {
+        context: context("ncr-1/scrap/L1"),
+        lot: "L1".to_owned(),
+        location: String::new(),
+        quantity: 0,
+        reason: "NCR-1 disposition scrap".to_owned(),
+        at: at(20),
+        all: true,
+    };
+    for _ in 0..2 {
+        svc.client
+            .hold_lot(pb::HoldLotRequest {
+                context: context("ncr-1/hold/L1"),
+                ..hold_request("L1", "NCR-1")
+            })
+            .await
+            .unwrap();
+    }
+    let first = svc.client.scrap_lot(scrap()).await.unwrap().into_inner();
+    let again = svc.client.scrap_lot(scrap()).await.unwrap().into_inner();
+    assert_eq!(first, again);
+    assert_eq!(
+        first.version, 5,
+        "received, moved, held, two locations scrapped"
+    );
+    let lot = svc.lot("L1").await;
+    assert_eq!(lot.total, 0);
+    assert_eq!(lot.holds.len(), 1);
+    let log = svc.running.store().read_log(0, 1000).await.unwrap();
+    let scrapped: Vec<_> = log
+        .iter()
+        .filter(|e| e.event_type == "LotScrapped")
+        .collect();
+    assert_eq!(scrapped.len(), 2);
+    assert_eq!(
+        scrapped[0].metadata["causation_id"].as_str().unwrap(),
+        causation
+    );
+
+    // Production order completed: an output lot named after the order, from what it consumed.
+    svc.receive("L2", "resin", 100).await;
+    let order = new_order();
+    svc.consume("L2", &order, 20, 30).await.unwrap();
+    let produce = || pb::ProduceLotRequest {
+        lot: String::new(),
+        context: keyed("pm:order-completed", &format!("{order}/output")),
+        ..produce_request("", "cap", &order, &[])
+    };
+    let first = svc
+        .client
+        .produce_lot(produce())
+        .await
+        .unwrap()
+        .into_inner();
+    let head = svc.head().await;
+    let again = svc
+        .client
+        .produce_lot(produce())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, again);
+    assert_eq!(svc.head().await, head);
+    assert_eq!(first.aggregate_id, order);
+    let output = svc.lot(&order).await;
+    assert_eq!(output.input_lots, vec!["L2"]);
+    assert_eq!(output.produced_by_order, order);
+    svc.stop().await;
 }

@@ -67,6 +67,9 @@ pub enum RequestError {
         allowed: &'static str,
         value: i32,
     },
+    /// A field set together with a flag that excludes it.
+    #[error("field {field} must be empty when {with} is set")]
+    Conflicting { field: String, with: &'static str },
     /// A depth beyond the limit.
     #[error("field {field} must be at most {max}, got {value}")]
     TooLarge { field: String, max: u32, value: u32 },
@@ -81,6 +84,7 @@ impl RequestError {
             | RequestError::BadTimestamp { field }
             | RequestError::Invalid { field, .. }
             | RequestError::BadEnum { field, .. }
+            | RequestError::Conflicting { field, .. }
             | RequestError::TooLarge { field, .. } => field,
         }
     }
@@ -206,11 +210,15 @@ pub fn consume_lot(req: pb::ConsumeLotRequest) -> Result<LotRequest, RequestErro
     Ok(parsed(lot, command, guards, caller))
 }
 
-/// Parses `ProduceLot`. Empty `input_lots` stay empty here: the service fills in the lots the
-/// order consumed.
+/// Parses `ProduceLot`; an empty `lot` takes the order id. Empty `input_lots` stay empty here:
+/// the service fills in the lots the order consumed.
 pub fn produce_lot(req: pb::ProduceLotRequest) -> Result<LotRequest, RequestError> {
     let (caller, guards) = caller(req.context)?;
-    let lot = id(req.lot, "lot", LotId::new)?;
+    let order = order_id(&req.order_id)?;
+    let lot = match req.lot.as_str() {
+        "" => LotId::new(order.to_string()).map_err(|source| invalid("order_id", source))?,
+        _ => id(req.lot, "lot", LotId::new)?,
+    };
     let inputs = req
         .input_lots
         .into_iter()
@@ -220,7 +228,7 @@ pub fn produce_lot(req: pb::ProduceLotRequest) -> Result<LotRequest, RequestErro
     let command = LotCommand::Produce {
         lot: lot.clone(),
         material: id(req.material, "material", MaterialId::new)?,
-        order: order_id(&req.order_id)?,
+        order,
         work_unit: optional_id(req.work_unit, "work_unit", WorkUnitId::new)?,
         location: id(req.location, "location", LocationId::new)?,
         quantity: quantity(req.quantity, "quantity")?,
@@ -254,15 +262,34 @@ pub fn release_hold(req: pb::ReleaseHoldRequest) -> Result<LotRequest, RequestEr
     Ok(parsed(lot, command, guards, caller))
 }
 
-/// Parses `ScrapLot`.
+/// Parses `ScrapLot`; with `all`, neither a location nor a quantity may be given.
 pub fn scrap_lot(req: pb::ScrapLotRequest) -> Result<LotRequest, RequestError> {
     let (caller, guards) = caller(req.context)?;
     let lot = id(req.lot, "lot", LotId::new)?;
-    let command = LotCommand::Scrap {
-        location: id(req.location, "location", LocationId::new)?,
-        quantity: quantity(req.quantity, "quantity")?,
-        reason: text(req.reason, "reason")?,
-        at: at(req.at.as_ref(), "at")?,
+    let command = if req.all {
+        if !req.location.is_empty() {
+            return Err(RequestError::Conflicting {
+                field: "location".to_owned(),
+                with: "all",
+            });
+        }
+        if req.quantity != 0 {
+            return Err(RequestError::Conflicting {
+                field: "quantity".to_owned(),
+                with: "all",
+            });
+        }
+        LotCommand::ScrapAll {
+            reason: text(req.reason, "reason")?,
+            at: at(req.at.as_ref(), "at")?,
+        }
+    } else {
+        LotCommand::Scrap {
+            location: id(req.location, "location", LocationId::new)?,
+            quantity: quantity(req.quantity, "quantity")?,
+            reason: text(req.reason, "reason")?,
+            at: at(req.at.as_ref(), "at")?,
+        }
     };
     Ok(parsed(lot, command, guards, caller))
 }

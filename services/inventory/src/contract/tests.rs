@@ -595,3 +595,56 @@ fn work_unit_supply_reply_lists_running_starvations() {
         .starving
         .is_empty());
 }
+
+#[test]
+fn scrap_all_takes_neither_location_nor_quantity() {
+    let req = || pb::ScrapLotRequest {
+        context: None,
+        lot: "L1".to_owned(),
+        location: String::new(),
+        quantity: 0,
+        reason: "NCR-1 disposition".to_owned(),
+        at: ts(5),
+        all: true,
+    };
+    assert_eq!(
+        scrap_lot(req()).unwrap().command.command,
+        LotCommand::ScrapAll {
+            reason: txt("NCR-1 disposition"),
+            at: t(5)
+        }
+    );
+    let err = scrap_lot(pb::ScrapLotRequest {
+        quantity: 3,
+        ..req()
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "field quantity must be empty when all is set"
+    );
+    let err = scrap_lot(pb::ScrapLotRequest {
+        all: false,
+        ..req()
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), "field location is required");
+}
+
+#[test]
+fn produce_without_a_lot_id_takes_the_order_id() {
+    let parsed = produce_lot(pb::ProduceLotRequest {
+        context: None,
+        lot: String::new(),
+        material: "cap".to_owned(),
+        order_id: ORDER.to_owned(),
+        work_unit: String::new(),
+        location: "fg".to_owned(),
+        quantity: 5,
+        input_lots: vec![],
+        expiry: None,
+        at: ts(3),
+    })
+    .unwrap();
+    assert_eq!(parsed.id, lot(ORDER));
+}

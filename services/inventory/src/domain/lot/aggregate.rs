@@ -223,6 +223,23 @@ impl LotState {
                     at,
                 }])
             }
+            LotCommand::ScrapAll { reason, at } => {
+                if self.quantities.is_empty() {
+                    return Err(LotError::Empty);
+                }
+                Ok(self
+                    .quantities
+                    .iter()
+                    .map(|(location, quantity)| LotEvent::LotScrapped {
+                        lot: lot.clone(),
+                        material: material.clone(),
+                        location: location.clone(),
+                        quantity: *quantity,
+                        reason: reason.clone(),
+                        at,
+                    })
+                    .collect())
+            }
         }
     }
 

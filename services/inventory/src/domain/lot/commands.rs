@@ -60,6 +60,8 @@ pub enum LotCommand {
         reason: Text,
         at: DateTime<Utc>,
     },
+    /// Everything the lot holds is scrapped, at every location.
+    ScrapAll { reason: Text, at: DateTime<Utc> },
 }
 
 impl LotCommand {
@@ -72,7 +74,8 @@ impl LotCommand {
             | LotCommand::Consume { at, .. }
             | LotCommand::Hold { at, .. }
             | LotCommand::ReleaseHold { at, .. }
-            | LotCommand::Scrap { at, .. } => *at,
+            | LotCommand::Scrap { at, .. }
+            | LotCommand::ScrapAll { at, .. } => *at,
         }
     }
 }

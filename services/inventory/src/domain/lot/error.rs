@@ -66,6 +66,10 @@ pub enum LotError {
     #[error("hold {hold} is not active on the lot")]
     HoldNotActive { hold: HoldRef },
 
+    /// A scrap of everything when the lot holds nothing.
+    #[error("lot holds nothing to scrap")]
+    Empty,
+
     /// An output lot named as its own input.
     #[error("lot {lot} cannot be an input of itself")]
     SelfInput { lot: LotId },
@@ -91,7 +95,8 @@ impl LotError {
             | LotError::OnHold { .. }
             | LotError::Expired { .. }
             | LotError::HoldActive { .. }
-            | LotError::HoldNotActive { .. } => ErrorKind::FailedPrecondition,
+            | LotError::HoldNotActive { .. }
+            | LotError::Empty => ErrorKind::FailedPrecondition,
         }
     }
 }

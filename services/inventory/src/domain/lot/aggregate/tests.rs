@@ -417,6 +417,62 @@ fn scrap_above_what_exists_is_rejected() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
 
+#[test]
+fn scrap_all_empties_every_location_even_when_held() {
+    let moved = LotEvent::LotMoved {
+        lot: lot_id(),
+        material: resin(),
+        from: loc("rack-1"),
+        to: loc("line-1"),
+        quantity: Quantity(30),
+        at: t(1),
+    };
+    let given = vec![received(100), moved, held("NCR-1")];
+    let events = accepted(
+        given.clone(),
+        LotCommand::ScrapAll {
+            reason: text("NCR-1 disposition scrap"),
+            at: t(50),
+        },
+    );
+    let scrapped: Vec<(LocationId, Quantity)> = events
+        .iter()
+        .map(|event| match event {
+            LotEvent::LotScrapped {
+                location, quantity, ..
+            } => (location.clone(), *quantity),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        scrapped,
+        vec![(loc("line-1"), Quantity(30)), (loc("rack-1"), Quantity(70))]
+    );
+    let lot = fold([given, events].concat());
+    assert_eq!(lot.state().lot().unwrap().total(), Quantity::ZERO);
+}
+
+#[test]
+fn scrap_all_of_an_empty_lot_is_rejected() {
+    let scrapped = LotEvent::LotScrapped {
+        lot: lot_id(),
+        material: resin(),
+        location: loc("rack-1"),
+        quantity: Quantity(100),
+        reason: text("broken"),
+        at: t(1),
+    };
+    let err = rejected(
+        vec![received(100), scrapped],
+        LotCommand::ScrapAll {
+            reason: text("again"),
+            at: t(2),
+        },
+    );
+    assert_eq!(err, LotError::Empty);
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
 // Version guard and idempotency keys.
 
 #[test]
