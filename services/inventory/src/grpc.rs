@@ -302,17 +302,20 @@ impl InventoryApi {
             work_unit: work_unit.clone(),
             at,
         };
-        // The lot's version names this consume, so a retried request links it only once.
+        // The lot's version names this consume, so a retried request links it only once. The key
+        // always fits: a lot id has at most 128 characters.
+        let mut link = Versioned::from(link);
         if let Ok(key) = IdempotencyKey::new(format!("consume:{id}:{version}")) {
-            follow_up(
-                &self.app.order_lots,
-                &order.to_string(),
-                Versioned::from(link).keyed(key),
-                &caller,
-                &traceparent,
-            )
-            .await;
+            link = link.keyed(key);
         }
+        follow_up(
+            &self.app.order_lots,
+            &order.to_string(),
+            link,
+            &caller,
+            &traceparent,
+        )
+        .await;
         let end = SupplyCommand::EndStarvation {
             work_unit: work_unit.clone(),
             material: state.material().clone(),

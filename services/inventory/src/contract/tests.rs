@@ -381,7 +381,7 @@ fn malformed_context_ids_and_keys_are_rejected() {
     .unwrap_err();
     assert_eq!(err.field(), "context.causation_id");
     let err = receive_lot(with(pb::CommandContext {
-        idempotency_key: "k".repeat(129),
+        idempotency_key: "k".repeat(257),
         ..Default::default()
     }))
     .unwrap_err();

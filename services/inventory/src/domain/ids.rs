@@ -11,6 +11,9 @@ use uuid::Uuid;
 /// Longest id accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
 
+/// Longest idempotency key accepted, in characters: room for a key derived from an id.
+pub const MAX_KEY_LEN: usize = 256;
+
 /// Longest free text (names, reasons, supplier lot numbers) accepted, in characters.
 pub const MAX_TEXT_LEN: usize = 512;
 
@@ -163,9 +166,9 @@ string_newtype!(
     check_id
 );
 string_newtype!(
-    /// A caller's idempotency key: 1 to 128 characters without control characters.
+    /// A caller's idempotency key: 1 to 256 characters without control characters.
     IdempotencyKey,
-    |value| check_text(value, MAX_ID_LEN)
+    |value| check_text(value, MAX_KEY_LEN)
 );
 string_newtype!(
     /// A free text: a name, a reason, a unit of measure or a supplier's lot number; not blank, at
@@ -243,6 +246,16 @@ mod tests {
             Err(InvalidId::ControlCharacter { character: '\n' })
         );
         assert!(Text::new("waiting for QA").is_ok());
+    }
+
+    #[test]
+    fn idempotency_keys_leave_room_for_a_derived_key() {
+        let longest_lot = "l".repeat(MAX_ID_LEN);
+        assert!(IdempotencyKey::new(format!("consume:{longest_lot}:{}", u64::MAX)).is_ok());
+        assert_eq!(
+            IdempotencyKey::new("k".repeat(257)),
+            Err(InvalidId::TooLong { len: 257, max: 256 })
+        );
     }
 
     #[test]

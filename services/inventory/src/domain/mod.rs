@@ -19,7 +19,7 @@ mod supply;
 pub use error::ErrorKind;
 pub use ids::{
     HoldRef, IdempotencyKey, InvalidId, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId,
-    MAX_ID_LEN, MAX_TEXT_LEN,
+    MAX_ID_LEN, MAX_KEY_LEN, MAX_TEXT_LEN,
 };
 pub use location::{
     Location, LocationCommand, LocationError, LocationEvent, LocationRules, LocationState,
