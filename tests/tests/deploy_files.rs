@@ -1,0 +1,2137 @@
+//! Validates the deployment files without a Docker engine or a Kubernetes cluster: the
+//! `Dockerfile`, `docker-compose.yml`, the manifests under `deploy/k8s/`, the Postgres init script,
+//! the OpenTelemetry collector configuration and the Grafana provisioning.
+//!
+//! The options a container may set are taken from the real binary: the test runs
+//! `<target dir>/debug/mom serve <service> --help` (built by `cargo test --workspace`, or by
+//! `cargo build -p mom`) and collects its `[env: MOM_...=]` lines. A service the binary does not
+//! list in `mom serve --help` yet is checked against the options every wired service shares plus
+//! the listen-address variable its own config declares, and the test says so on stderr.
+//!
+//! Where the tools are installed, the files also go through them: `docker compose config -q`,
+//! `kubectl kustomize` and `kubernetes-validate --strict`. Without them, everything else still runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml::Value;
+
+/// A command service as the deployment must run it.
+struct Service {
+    name: &'static str,
+    port: u16,
+    /// The gRPC service the health checks ask about.
+    health: &'static str,
+}
+
+const SERVICES: [Service; 4] = [
+    Service {
+        name: "production",
+        port: 50051,
+        health: mom_proto::production::v1::production_service_server::SERVICE_NAME,
+    },
+    Service {
+        name: "quality",
+        port: 50052,
+        health: mom_proto::quality::v1::quality_service_server::SERVICE_NAME,
+    },
+    Service {
+        name: "maintenance",
+        port: 50053,
+        health: mom_proto::maintenance::v1::maintenance_service_server::SERVICE_NAME,
+    },
+    Service {
+        name: "inventory",
+        port: 50054,
+        health: mom_proto::inventory::v1::inventory_service_server::SERVICE_NAME,
+    },
+];
+
+/// Third-party images the compose file may use: the official image of each component.
+const OFFICIAL_IMAGES: [&str; 6] = [
+    "apache/kafka",
+    "postgres",
+    "otel/opentelemetry-collector-contrib",
+    "jaegertracing/jaeger",
+    "jaegertracing/all-in-one",
+    "grafana/grafana",
+];
+
+/// Standard OpenTelemetry SDK variables a service container may set besides its `MOM_*` options.
+const OTEL_VARIABLES: [&str; 6] = [
+    "OTEL_SERVICE_NAME",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+];
+
+/// The non-root user the Dockerfile creates and the Kubernetes pods run as.
+const IMAGE_UID: i64 = 10001;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn read(rel: &str) -> String {
+    let path = root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn parse_yaml(text: &str, what: &str) -> Value {
+    let mut value: Value =
+        serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{what} is not valid YAML: {e}"));
+    value
+        .apply_merge()
+        .unwrap_or_else(|e| panic!("{what}: bad YAML merge key: {e}"));
+    value
+}
+
+fn yaml_file(rel: &str) -> Value {
+    parse_yaml(&read(rel), rel)
+}
+
+/// Every document of a multi-document YAML file (separated by `---` lines).
+fn yaml_documents(rel: &str) -> Vec<Value> {
+    let text = read(rel);
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    docs.push(current);
+    docs.iter()
+        .map(|doc| parse_yaml(doc, rel))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `value[key]` as a string (YAML numbers and booleans as they are written).
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn get_str(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(scalar)
+}
+
+fn mapping_keys(value: &Value) -> Vec<String> {
+    value
+        .as_mapping()
+        .map(|m| m.keys().filter_map(scalar).collect())
+        .unwrap_or_default()
+}
+
+fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_sequence)
+        .map(|s| s.iter().filter_map(scalar).collect())
+        .unwrap_or_default()
+}
+
+/// A compose `environment` (map or `KEY=VALUE` list) as a map.
+fn compose_environment(service: &Value) -> BTreeMap<String, String> {
+    match service.get("environment") {
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .filter_map(|(k, v)| Some((scalar(k)?, scalar(v).unwrap_or_default())))
+            .collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|item| match item.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (item, String::new()),
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Collects every failed check, so one run lists all of them.
+#[derive(Default)]
+struct Report {
+    failures: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
+        if !ok {
+            self.failures.push(message());
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.failures.push(message);
+    }
+
+    fn finish(self, what: &str) {
+        assert!(
+            self.failures.is_empty(),
+            "{what}: {} problem(s):\n  - {}",
+            self.failures.len(),
+            self.failures.join("\n  - ")
+        );
+    }
+}
+
+/// `host:port` → (host, port).
+fn host_port(addr: &str) -> Option<(String, u16)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+/// The database name, host, port and user of a `postgres://user:password@host:port/db` URL.
+struct DbUrl {
+    user: String,
+    password: Option<String>,
+    host: String,
+    port: u16,
+    database: String,
+}
+
+fn parse_db_url(url: &str) -> Option<DbUrl> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let (userinfo, rest) = rest.rsplit_once('@')?;
+    let (user, password) = match userinfo.split_once(':') {
+        Some((u, p)) => (u.to_owned(), Some(p.to_owned())),
+        None => (userinfo.to_owned(), None),
+    };
+    let (hostport, database) = rest.split_once('/')?;
+    let database = database.split('?').next()?.to_owned();
+    let (host, port) = match host_port(hostport) {
+        Some(hp) => hp,
+        None => (hostport.to_owned(), 5432),
+    };
+    Some(DbUrl {
+        user,
+        password,
+        host,
+        port,
+        database,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary's options
+
+fn mom_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let mut dir = exe
+        .parent()
+        .expect("the test executable's directory")
+        .to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("mom{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the `mom` binary is missing at {}: the deployment files are checked against its real \
+         options. Build it into the same target directory first (`cargo build -p mom`, or run the \
+         whole workspace with `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// `mom <args> --help`, with no `MOM_*` / `OTEL_*` variables that would show up as values.
+fn mom_help(args: &[&str]) -> String {
+    let mut command = Command::new(mom_binary());
+    command.args(args).arg("--help");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MOM_") || key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mom {}: {e}", args.join(" ")));
+    assert!(
+        output.status.success(),
+        "mom {} --help failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The subcommands `mom serve --help` lists.
+fn wired_services() -> BTreeSet<String> {
+    let help = mom_help(&["serve"]);
+    let mut in_commands = false;
+    let mut services = BTreeSet::new();
+    for line in help.lines() {
+        if line.trim_end() == "Commands:" {
+            in_commands = true;
+        } else if in_commands {
+            if !line.starts_with(' ') || line.trim().is_empty() {
+                break;
+            }
+            if let Some(name) = line.split_whitespace().next() {
+                if name != "help" {
+                    services.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    services
+}
+
+/// `MOM_*` variable → its default (if any), from `mom serve <service> --help`.
+fn serve_options(service: &str) -> BTreeMap<String, Option<String>> {
+    let help = mom_help(&["serve", service]);
+    let mut options = BTreeMap::new();
+    let mut last: Option<String> = None;
+    for line in help.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("[env: ") {
+            let name = rest.split('=').next().unwrap_or_default().to_owned();
+            options.insert(name.clone(), None);
+            last = Some(name);
+        } else if let Some(rest) = line.strip_prefix("[default: ") {
+            if let Some(name) = last.take() {
+                options.insert(name, Some(rest.trim_end_matches(']').to_owned()));
+            }
+        } else if !line.is_empty() {
+            last = None;
+        }
+    }
+    options
+}
+
+/// What each service accepts: from the binary where `mom serve <service>` exists, else from the
+/// service's `config.rs` and the shared argument structs it flattens.
+struct Binary {
+    wired: BTreeSet<String>,
+    options: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// `env = "MOM_..."` declarations in a source file.
+fn declared_env(rel: &str) -> BTreeSet<String> {
+    let text = read(rel);
+    text.match_indices("env = \"")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect()
+}
+
+/// The options a service's config declares, for a service not wired into `mom serve` yet.
+fn source_options(service: &str) -> BTreeSet<String> {
+    let rel = format!("services/{service}/src/config.rs");
+    assert!(
+        root().join(&rel).is_file(),
+        "`mom serve {service}` is neither in the binary nor a service crate ({rel} is missing)"
+    );
+    let config = read(&rel);
+    let mut options = declared_env(&rel);
+    if config.contains("StoreArgs") {
+        options.extend(declared_env("crates/eventstore/src/args.rs"));
+    }
+    if config.contains("KafkaArgs") {
+        options.extend(declared_env("crates/bus/src/args.rs"));
+    }
+    options.extend(declared_env("crates/telemetry/src/lib.rs"));
+    options
+}
+
+impl Binary {
+    /// Options of the four command services and of every other service the binary serves.
+    fn load() -> Self {
+        let wired = wired_services();
+        assert!(
+            wired.contains("production"),
+            "`mom serve --help` lists no production service: {wired:?}"
+        );
+        let mut options = BTreeMap::new();
+        for service in SERVICES.iter().filter(|s| wired.contains(s.name)) {
+            let found = serve_options(service.name);
+            let own = grpc_addr_variable(service.name);
+            assert_eq!(
+                found.get(&own),
+                Some(&Some(format!("0.0.0.0:{}", service.port))),
+                "`mom serve {}` must listen on {own} (default 0.0.0.0:{}), as the deployment \
+                 files assume",
+                service.name,
+                service.port
+            );
+        }
+        for name in &wired {
+            options.insert(name.clone(), serve_options(name).into_keys().collect());
+        }
+        for service in SERVICES.iter().filter(|s| !wired.contains(s.name)) {
+            let own = grpc_addr_variable(service.name);
+            let found = source_options(service.name);
+            let config = read(&format!("services/{}/src/config.rs", service.name));
+            assert!(
+                found.contains(&own) && config.contains(&format!("\"0.0.0.0:{}\"", service.port)),
+                "services/{}/src/config.rs must declare {own} with default 0.0.0.0:{}",
+                service.name,
+                service.port
+            );
+            eprintln!(
+                "note: `mom serve {}` is not wired into the binary yet; its containers are checked \
+                 against the options its config.rs declares",
+                service.name
+            );
+            options.insert(service.name.to_owned(), found);
+        }
+        Binary { wired, options }
+    }
+
+    /// Whether `service` is one the deployment may run: a command service, one the binary
+    /// serves, or a service crate about to be wired (its options then come from its config.rs).
+    fn knows(&mut self, service: &str) -> bool {
+        if self.options.contains_key(service) {
+            return true;
+        }
+        if !root()
+            .join(format!("services/{service}/src/config.rs"))
+            .is_file()
+        {
+            return false;
+        }
+        eprintln!(
+            "note: `mom serve {service}` is not wired into the binary yet; its containers are \
+             checked against the options its config.rs declares"
+        );
+        let found = source_options(service);
+        self.options.insert(service.to_owned(), found);
+        true
+    }
+
+    /// Services the deployment must run: the four command services and whatever else the binary
+    /// serves.
+    fn required(&self) -> BTreeSet<String> {
+        SERVICES
+            .iter()
+            .map(|s| s.name.to_owned())
+            .chain(self.wired.iter().cloned())
+            .collect()
+    }
+
+    fn accepts(&self, service: &str, variable: &str) -> bool {
+        self.options
+            .get(service)
+            .is_some_and(|names| names.contains(variable))
+    }
+}
+
+fn grpc_addr_variable(service: &str) -> String {
+    format!("MOM_{}_GRPC_ADDR", service.to_uppercase())
+}
+
+/// Checks the environment of one service's container.
+fn check_service_env<'a>(
+    report: &mut Report,
+    binary: &Binary,
+    context: &str,
+    service: &str,
+    variables: impl IntoIterator<Item = &'a String>,
+) {
+    for name in variables {
+        if name.starts_with("MOM_") {
+            report.check(binary.accepts(service, name), || {
+                format!(
+                    "{context}: {name} is not an option of `mom serve {service}` (it reads: {})",
+                    binary.options[service]
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
+        } else {
+            report.check(OTEL_VARIABLES.contains(&name.as_str()), || {
+                format!(
+                    "{context}: {name} is neither a MOM_* option nor a standard OTEL_* variable"
+                )
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts from the code and the other files
+
+/// Domains whose topics the services publish (`topic_names().domain("<domain>")`).
+fn published_domains() -> BTreeSet<String> {
+    let mut domains = BTreeSet::new();
+    let mut stack = vec![root().join("services")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("services/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for (i, _) in text.match_indices(".domain(\"") {
+                    let rest = &text[i + ".domain(\"".len()..];
+                    if let Some(end) = rest.find('"') {
+                        domains.insert(rest[..end].to_owned());
+                    }
+                }
+            }
+        }
+    }
+    domains
+}
+
+/// Every `mom.<domain>.v<N>` (optionally `.dlq`) topic name written in `text`.
+fn topics_mentioned(text: &str) -> BTreeSet<String> {
+    let mut topics = BTreeSet::new();
+    let bytes = text.as_bytes();
+    for (start, _) in text.match_indices("mom.") {
+        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+            continue;
+        }
+        let rest = &text[start + 4..];
+        let domain_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
+            .count();
+        if domain_len == 0 {
+            continue;
+        }
+        let after = &rest[domain_len..];
+        let Some(version) = after.strip_prefix(".v") else {
+            continue;
+        };
+        let digits = version.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            continue;
+        }
+        let end = start + 4 + domain_len + 2 + digits;
+        let mut topic = text[start..end].to_owned();
+        if text[end..].starts_with(".dlq") {
+            topic.push_str(".dlq");
+        }
+        topics.insert(topic);
+    }
+    topics
+}
+
+/// The databases `deploy/postgres/init-databases.sql` creates.
+fn init_sql_databases(sql: &str) -> BTreeSet<String> {
+    sql.lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("CREATE DATABASE "))
+        .map(|rest| {
+            rest.trim_end_matches(';')
+                .trim()
+                .trim_matches('"')
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `CREATE ROLE <name> LOGIN PASSWORD '<password>'` lines of the init script.
+fn init_sql_roles(sql: &str) -> BTreeMap<String, String> {
+    sql.lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("CREATE ROLE "))
+        .filter_map(|rest| {
+            let name = rest.split_whitespace().next()?.to_owned();
+            let password = rest.split('\'').nth(1)?.to_owned();
+            Some((name, password))
+        })
+        .collect()
+}
+
+/// The workspace's `rust-version` and the root package's version.
+fn workspace_versions() -> (String, String) {
+    let cargo = read("Cargo.toml");
+    let value = |key: &str| {
+        cargo
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
+            .and_then(|rest| rest.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("Cargo.toml has no {key}"))
+    };
+    (value("rust-version"), value("version"))
+}
+
+fn version_tuple(version: &str) -> Vec<u32> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// `repo[:tag]` → (repo, tag).
+fn split_image(image: &str) -> (String, Option<String>) {
+    let (without_digest, _) = image.split_once('@').unwrap_or((image, ""));
+    match without_digest.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_owned(), Some(tag.to_owned())),
+        _ => (without_digest.to_owned(), None),
+    }
+}
+
+fn is_version_tag(tag: Option<&str>) -> bool {
+    tag.is_some_and(|t| t != "latest" && t.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile
+
+/// Instructions of a Dockerfile, continuation lines joined, comments dropped.
+fn dockerfile_instructions(text: &str) -> Vec<String> {
+    let mut instructions = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_empty()) {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            if !current.trim().is_empty() {
+                instructions.push(std::mem::take(&mut current));
+            }
+            current.clear();
+        }
+    }
+    instructions
+}
+
+#[test]
+fn dockerfile_builds_the_binary_on_a_matching_toolchain_and_runs_it_as_non_root() {
+    let text = read("Dockerfile");
+    let instructions = dockerfile_instructions(&text);
+    let mut report = Report::default();
+
+    let froms: Vec<Vec<String>> = instructions
+        .iter()
+        .filter(|i| i.starts_with("FROM "))
+        .map(|i| i.split_whitespace().skip(1).map(str::to_owned).collect())
+        .collect();
+    let builder = froms
+        .iter()
+        .find(|f| f.first().is_some_and(|i| i.starts_with("rust:")))
+        .expect("a builder stage FROM rust:<version>-<debian>");
+    let (_, builder_tag) = split_image(&builder[0]);
+    let builder_tag = builder_tag.expect("the rust image has a tag");
+    let (rust, debian) = builder_tag
+        .split_once('-')
+        .expect("the rust image tag is <version>-<debian release>");
+    let (rust_version, _) = workspace_versions();
+    let have = version_tuple(rust);
+    let need = version_tuple(&rust_version);
+    report.check(have.len() >= 2 && have >= need, || {
+        format!("the builder's Rust {rust} is older than the workspace rust-version {rust_version}")
+    });
+    let runtime = froms.last().expect("a runtime stage");
+    report.check(runtime[0] == format!("debian:{debian}-slim"), || {
+        format!(
+            "the runtime stage must be debian:{debian}-slim, the builder's Debian release (glibc), \
+             not {}",
+            runtime[0]
+        )
+    });
+    for from in &froms {
+        let (_, tag) = split_image(&from[0]);
+        report.check(tag.is_some_and(|t| t != "latest"), || {
+            format!("FROM {} is not pinned to a tag", from[0])
+        });
+    }
+
+    report.check(
+        instructions
+            .iter()
+            .any(|i| i.contains("cargo build --release --locked") && i.contains("--bin mom")),
+        || "the builder must run `cargo build --release --locked --bin mom`".to_owned(),
+    );
+    // Everything after the last FROM is the runtime stage.
+    let last_from = instructions
+        .iter()
+        .rposition(|i| i.starts_with("FROM "))
+        .expect("a FROM");
+    let runtime_stage = &instructions[last_from..];
+    report.check(
+        runtime_stage
+            .iter()
+            .any(|i| i.starts_with("RUN ") && i.contains("ca-certificates")),
+        || "the runtime stage must install ca-certificates".to_owned(),
+    );
+    report.check(
+        runtime_stage
+            .iter()
+            .any(|i| i.contains(&format!("--uid {IMAGE_UID}"))),
+        || format!("the runtime stage must create the user with uid {IMAGE_UID}"),
+    );
+    let user = runtime_stage
+        .iter()
+        .filter_map(|i| i.strip_prefix("USER "))
+        .next_back()
+        .map(str::trim);
+    report.check(
+        user.is_some_and(|u| {
+            let name = u.split(':').next().unwrap_or(u);
+            name != "root" && name != "0"
+        }),
+        || format!("the runtime stage must switch to a non-root USER, not {user:?}"),
+    );
+    report.check(
+        runtime_stage
+            .iter()
+            .any(|i| i.starts_with("COPY --from=") && i.ends_with("/usr/local/bin/mom")),
+        || "the runtime stage must copy the binary to /usr/local/bin/mom".to_owned(),
+    );
+    report.check(
+        runtime_stage.iter().any(|i| {
+            i.starts_with("COPY --from=") && i.ends_with("/usr/local/bin/grpc_health_probe")
+        }),
+        || "the runtime stage must carry grpc_health_probe (compose health checks)".to_owned(),
+    );
+    let exposed: BTreeSet<u16> = runtime_stage
+        .iter()
+        .filter_map(|i| i.strip_prefix("EXPOSE "))
+        .flat_map(|ports| ports.split_whitespace().filter_map(|p| p.parse().ok()))
+        .collect();
+    for service in &SERVICES {
+        report.check(exposed.contains(&service.port), || {
+            format!("EXPOSE lacks {} ({})", service.port, service.name)
+        });
+    }
+    report.check(
+        runtime_stage
+            .iter()
+            .any(|i| i.replace(' ', "") == "ENTRYPOINT[\"mom\"]"),
+        || "ENTRYPOINT must be [\"mom\"]".to_owned(),
+    );
+
+    let ignore = read(".dockerignore");
+    for entry in ["target", ".git", "data"] {
+        report.check(ignore.lines().any(|l| l.trim() == entry), || {
+            format!(".dockerignore must exclude {entry}")
+        });
+    }
+    report.finish("Dockerfile");
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker-compose.yml
+
+const COMPOSE_TOP_LEVEL: [&str; 6] = [
+    "name", "services", "volumes", "networks", "configs", "secrets",
+];
+
+const COMPOSE_SERVICE_KEYS: [&str; 37] = [
+    "build",
+    "cap_add",
+    "cap_drop",
+    "command",
+    "configs",
+    "container_name",
+    "cpus",
+    "depends_on",
+    "deploy",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extra_hosts",
+    "healthcheck",
+    "hostname",
+    "image",
+    "init",
+    "labels",
+    "logging",
+    "mem_limit",
+    "networks",
+    "platform",
+    "ports",
+    "profiles",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "secrets",
+    "security_opt",
+    "stop_grace_period",
+    "stop_signal",
+    "tmpfs",
+    "ulimits",
+    "user",
+    "volumes",
+    "working_dir",
+];
+
+const COMPOSE_HEALTHCHECK_KEYS: [&str; 7] = [
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "start_interval",
+    "disable",
+];
+
+/// (host port, container port) pairs of a compose service.
+fn compose_ports(service: &Value) -> Vec<(Option<u16>, u16)> {
+    let mut ports = Vec::new();
+    for entry in service
+        .get("ports")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(map) = entry.as_mapping() {
+            let target = map
+                .get("target")
+                .and_then(scalar)
+                .and_then(|t| t.parse().ok())
+                .expect("a long-syntax port has a target");
+            let published = map
+                .get("published")
+                .and_then(scalar)
+                .and_then(|p| p.parse().ok());
+            ports.push((published, target));
+            continue;
+        }
+        let text = scalar(entry).expect("a port entry");
+        let text = text.split('/').next().unwrap_or_default();
+        let parts: Vec<&str> = text.split(':').collect();
+        let (host, container) = match parts.as_slice() {
+            [container] => (None, *container),
+            [host, container] => (Some(*host), *container),
+            [_ip, host, container] => (Some(*host), *container),
+            _ => panic!("cannot read the port mapping {text:?}"),
+        };
+        let range = |s: &str| -> Vec<u16> {
+            match s.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b): (u16, u16) =
+                        (a.parse().expect("a port"), b.parse().expect("a port"));
+                    (a..=b).collect()
+                }
+                None => vec![s.parse().unwrap_or_else(|_| panic!("bad port {s:?}"))],
+            }
+        };
+        let containers = range(container);
+        match host {
+            Some(h) => {
+                let hosts = range(h);
+                assert_eq!(
+                    hosts.len(),
+                    containers.len(),
+                    "port range sizes differ in {text}"
+                );
+                ports.extend(hosts.into_iter().map(Some).zip(containers));
+            }
+            None => ports.extend(containers.into_iter().map(|c| (None, c))),
+        }
+    }
+    ports
+}
+
+fn compose_command(service: &Value) -> Vec<String> {
+    match service.get("command") {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        other => string_list(other),
+    }
+}
+
+/// `depends_on` as service → condition.
+fn compose_depends_on(service: &Value) -> BTreeMap<String, String> {
+    match service.get("depends_on") {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|s| (s, "service_started".to_owned()))
+            .collect(),
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    scalar(k)?,
+                    get_str(v, "condition").unwrap_or_else(|| "service_started".to_owned()),
+                ))
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Bind-mount sources (`./path:target[:mode]`) of a compose service, with their targets.
+fn compose_bind_mounts(service: &Value) -> Vec<(String, String)> {
+    string_list(service.get("volumes"))
+        .into_iter()
+        .filter(|v| v.starts_with("./") || v.starts_with('/'))
+        .filter_map(|v| {
+            let mut parts = v.split(':');
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The compose service whose image is `repo` (any tag).
+fn service_with_image<'a>(
+    services: &'a serde_yaml::Mapping,
+    repo: &str,
+) -> Option<(String, &'a Value)> {
+    services.iter().find_map(|(name, service)| {
+        let image = get_str(service, "image")?;
+        (split_image(&image).0 == repo).then(|| (scalar(name).unwrap_or_default(), service))
+    })
+}
+
+#[test]
+fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
+    let mut binary = Binary::load();
+    let compose = yaml_file("docker-compose.yml");
+    let mut report = Report::default();
+
+    for key in mapping_keys(&compose) {
+        report.check(
+            key.starts_with("x-") || COMPOSE_TOP_LEVEL.contains(&key.as_str()),
+            || format!("unknown top-level key {key:?}"),
+        );
+    }
+    let services = compose
+        .get("services")
+        .and_then(Value::as_mapping)
+        .expect("docker-compose.yml has services");
+    let names: BTreeSet<String> = services.keys().filter_map(scalar).collect();
+    let declared_volumes: BTreeSet<String> = compose
+        .get("volumes")
+        .map(mapping_keys)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+
+    // Every container: known keys, pinned official images or our own build, healthchecks that
+    // can run, dependencies that exist, files that exist.
+    let mut host_ports: BTreeMap<u16, String> = BTreeMap::new();
+    for (name, service) in services {
+        let name = scalar(name).unwrap_or_default();
+        for key in mapping_keys(service) {
+            report.check(COMPOSE_SERVICE_KEYS.contains(&key.as_str()), || {
+                format!("{name}: unknown service key {key:?}")
+            });
+        }
+        let image = get_str(service, "image");
+        if let Some(build) = service.get("build") {
+            let context = get_str(build, "context")
+                .or_else(|| scalar(build))
+                .unwrap_or_default();
+            let dockerfile =
+                get_str(build, "dockerfile").unwrap_or_else(|| "Dockerfile".to_owned());
+            report.check(root().join(&context).join(&dockerfile).is_file(), || {
+                format!("{name}: build file {context}/{dockerfile} does not exist")
+            });
+            let (repo, tag) = split_image(image.as_deref().unwrap_or("mom"));
+            report.check(repo == "mom" && tag.as_deref() != Some("latest"), || {
+                format!("{name}: the image built from the Dockerfile is mom:<tag>, not {image:?}")
+            });
+        } else {
+            let image = image.clone().unwrap_or_default();
+            let (repo, tag) = split_image(&image);
+            report.check(OFFICIAL_IMAGES.contains(&repo.as_str()), || {
+                format!("{name}: {image:?} is not one of the official images {OFFICIAL_IMAGES:?}")
+            });
+            report.check(is_version_tag(tag.as_deref()), || {
+                format!("{name}: {image:?} is not pinned to a version tag")
+            });
+        }
+        if let Some(healthcheck) = service.get("healthcheck") {
+            for key in mapping_keys(healthcheck) {
+                report.check(COMPOSE_HEALTHCHECK_KEYS.contains(&key.as_str()), || {
+                    format!("{name}: unknown healthcheck key {key:?}")
+                });
+            }
+            let test = string_list(healthcheck.get("test"));
+            report.check(
+                matches!(test.first().map(String::as_str), Some("CMD" | "CMD-SHELL"))
+                    && test.len() > 1,
+                || {
+                    format!(
+                        "{name}: healthcheck test must be [\"CMD\", ...] or [\"CMD-SHELL\", ...]"
+                    )
+                },
+            );
+        }
+        for (dependency, condition) in compose_depends_on(service) {
+            report.check(names.contains(&dependency), || {
+                format!("{name} depends on {dependency}, which is not a service")
+            });
+            report.check(
+                [
+                    "service_started",
+                    "service_healthy",
+                    "service_completed_successfully",
+                ]
+                .contains(&condition.as_str()),
+                || format!("{name}: unknown depends_on condition {condition:?}"),
+            );
+            if condition == "service_healthy" {
+                report.check(
+                    services
+                        .get(dependency.as_str())
+                        .is_some_and(|d| d.get("healthcheck").is_some()),
+                    || {
+                        format!(
+                            "{name} waits for {dependency} to be healthy, which has no healthcheck"
+                        )
+                    },
+                );
+            }
+        }
+        for (source, _) in compose_bind_mounts(service) {
+            report.check(root().join(&source).exists(), || {
+                format!("{name}: bind-mounted {source} does not exist")
+            });
+        }
+        for volume in string_list(service.get("volumes")) {
+            let source = volume.split(':').next().unwrap_or_default();
+            if !(source.starts_with('.') || source.starts_with('/')) && volume.contains(':') {
+                report.check(declared_volumes.contains(source), || {
+                    format!("{name}: named volume {source} is not declared under volumes:")
+                });
+            }
+        }
+        for (host, _) in compose_ports(service) {
+            if let Some(host) = host {
+                if let Some(other) = host_ports.insert(host, name.clone()) {
+                    report.fail(format!(
+                        "host port {host} is published by both {other} and {name}"
+                    ));
+                }
+            }
+        }
+    }
+
+    // No ZooKeeper anywhere; the rest of the infrastructure is there.
+    for (name, service) in services {
+        let image = get_str(service, "image").unwrap_or_default();
+        report.check(!image.contains("zookeeper"), || {
+            format!(
+                "{} runs ZooKeeper; Kafka must run in KRaft mode",
+                scalar(name).unwrap_or_default()
+            )
+        });
+    }
+    for repo in [
+        "apache/kafka",
+        "postgres",
+        "otel/opentelemetry-collector-contrib",
+        "grafana/grafana",
+    ] {
+        report.check(service_with_image(services, repo).is_some(), || {
+            format!("no service runs the official {repo} image")
+        });
+    }
+    report.check(
+        service_with_image(services, "jaegertracing/jaeger").is_some()
+            || service_with_image(services, "jaegertracing/all-in-one").is_some(),
+        || "no service runs Jaeger".to_owned(),
+    );
+
+    // The services.
+    let (kafka_name, kafka) =
+        service_with_image(services, "apache/kafka").expect("a Kafka service");
+    let (postgres_name, postgres) =
+        service_with_image(services, "postgres").expect("a Postgres service");
+    let (collector_name, _) = service_with_image(services, "otel/opentelemetry-collector-contrib")
+        .expect("a collector service");
+    let kafka_env = compose_environment(kafka);
+    let advertised = kafka_env
+        .get("KAFKA_ADVERTISED_LISTENERS")
+        .cloned()
+        .unwrap_or_default();
+    let postgres_env = compose_environment(postgres);
+    let init_sql = read("deploy/postgres/init-databases.sql");
+    let mut databases = init_sql_databases(&init_sql);
+    databases.insert("postgres".to_owned());
+    if let Some(db) = postgres_env.get("POSTGRES_DB") {
+        databases.insert(db.clone());
+    }
+    let mut service_databases: BTreeMap<String, String> = BTreeMap::new();
+
+    // Every container of our image runs `mom serve <service>` for a service that exists, with
+    // options that service reads.
+    let mut running: BTreeMap<String, String> = BTreeMap::new();
+    for (name, service) in services {
+        let name = scalar(name).unwrap_or_default();
+        let ours = service.get("build").is_some()
+            || get_str(service, "image").is_some_and(|i| split_image(&i).0 == "mom");
+        if !ours {
+            continue;
+        }
+        let ctx = format!("docker-compose.yml service {name}");
+        let command = compose_command(service);
+        let svc = match command.as_slice() {
+            [serve, svc] if serve == "serve" && binary.knows(svc) => svc.clone(),
+            _ => {
+                report.fail(format!(
+                    "{ctx}: command must be [\"serve\", <service>] for a service of `mom serve`, \
+                     not {command:?}"
+                ));
+                continue;
+            }
+        };
+        if let Some(other) = running.insert(svc.clone(), name.clone()) {
+            report.fail(format!("{other} and {name} both run `mom serve {svc}`"));
+        }
+        report.check(name == svc, || {
+            format!("{ctx}: runs `mom serve {svc}`, so name it {svc}")
+        });
+        let env = compose_environment(service);
+        check_service_env(&mut report, &binary, &ctx, &svc, env.keys());
+        let depends = compose_depends_on(service);
+
+        // Databases: its own, created by the init script, on the compose Postgres.
+        let database_vars: Vec<&String> =
+            env.keys().filter(|k| k.ends_with("DATABASE_URL")).collect();
+        report.check(!database_vars.is_empty(), || {
+            format!("{ctx}: no database URL is set")
+        });
+        for var in database_vars {
+            let raw = &env[var];
+            let Some(url) = parse_db_url(raw) else {
+                report.fail(format!("{ctx}: cannot read {var} {raw:?}"));
+                continue;
+            };
+            report.check(url.database == format!("mom_{svc}"), || {
+                format!("{ctx}: database {} should be mom_{svc}", url.database)
+            });
+            report.check(databases.contains(&url.database), || {
+                format!(
+                    "{ctx}: database {} is not created by deploy/postgres/init-databases.sql",
+                    url.database
+                )
+            });
+            report.check(url.host == postgres_name && url.port == 5432, || {
+                format!("{ctx}: {var} must point at {postgres_name}:5432")
+            });
+            report.check(
+                Some(&url.user) == postgres_env.get("POSTGRES_USER")
+                    && url.password.as_ref() == postgres_env.get("POSTGRES_PASSWORD"),
+                || format!("{ctx}: {var} user/password differ from POSTGRES_USER/PASSWORD"),
+            );
+            if let Some(other) = service_databases.insert(url.database.clone(), svc.clone()) {
+                report.fail(format!(
+                    "{other} and {svc} share the database {}",
+                    url.database
+                ));
+            }
+        }
+
+        // Other services it calls (MOM_<SERVICE>_URL): a container, on that service's port,
+        // started first.
+        for (var, value) in env.iter().filter(|(k, _)| {
+            k.starts_with("MOM_") && k.ends_with("_URL") && !k.ends_with("DATABASE_URL")
+        }) {
+            let addr = value
+                .trim_start_matches("http://")
+                .trim_start_matches("https://");
+            let Some((host, port)) = host_port(addr) else {
+                report.fail(format!("{ctx}: cannot read {var}={value}"));
+                continue;
+            };
+            let target = SERVICES.iter().find(|s| s.name == host);
+            report.check(target.is_some_and(|t| t.port == port), || {
+                format!("{ctx}: {var}={value} is not a command service on its gRPC port")
+            });
+            report.check(
+                depends.get(&host).map(String::as_str) == Some("service_healthy"),
+                || format!("{ctx}: calls {host}, so it must depend on it with condition service_healthy"),
+            );
+        }
+
+        // Dependencies on the infrastructure.
+        report.check(
+            depends.get(&postgres_name).map(String::as_str) == Some("service_healthy"),
+            || format!("{ctx}: must depend on {postgres_name} with condition service_healthy"),
+        );
+
+        // Kafka: the broker's in-network listener, topics under the contract's prefix, a
+        // replication factor one broker can give.
+        if binary.accepts(&svc, "MOM_KAFKA_BOOTSTRAP_SERVERS") {
+            report.check(
+                depends.get(&kafka_name).map(String::as_str) == Some("service_healthy"),
+                || format!("{ctx}: must depend on {kafka_name} with condition service_healthy"),
+            );
+            match env.get("MOM_KAFKA_BOOTSTRAP_SERVERS") {
+                Some(servers) => {
+                    for server in servers.split(',') {
+                        let ok = host_port(server).is_some_and(|(h, _)| h == kafka_name)
+                            && advertised
+                                .split(',')
+                                .any(|l| l.ends_with(&format!("://{server}")));
+                        report.check(ok, || {
+                            format!("{ctx}: bootstrap server {server} is not a listener {kafka_name} advertises ({advertised})")
+                        });
+                    }
+                }
+                None => report.fail(format!(
+                    "{ctx}: MOM_KAFKA_BOOTSTRAP_SERVERS is not set (it would run without the broker)"
+                )),
+            }
+        }
+        if let Some(prefix) = env.get("MOM_TOPIC_PREFIX") {
+            report.check(prefix == "mom.", || {
+                format!("{ctx}: MOM_TOPIC_PREFIX {prefix:?} renames the contract's topics (mom.<domain>.v1)")
+            });
+        }
+        if let Some(replication) = env.get("MOM_TOPIC_REPLICATION") {
+            report.check(replication == "1", || {
+                format!("{ctx}: MOM_TOPIC_REPLICATION {replication} exceeds the single broker")
+            });
+        }
+
+        // Telemetry goes to the collector's OTLP gRPC receiver.
+        if let Some(endpoint) = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            let addr = endpoint
+                .trim_start_matches("http://")
+                .trim_start_matches("https://");
+            report.check(
+                host_port(addr).is_some_and(|(h, p)| h == collector_name && p == 4317),
+                || format!("{ctx}: OTEL_EXPORTER_OTLP_ENDPOINT {endpoint} is not {collector_name}:4317"),
+            );
+        }
+    }
+    for required in binary.required() {
+        report.check(running.contains_key(&required), || {
+            format!("docker-compose.yml has no container running `mom serve {required}`")
+        });
+    }
+
+    // The command services: listen address, published port, gRPC health check.
+    for expected in &SERVICES {
+        let Some(service) = running
+            .get(expected.name)
+            .and_then(|n| services.get(n.as_str()))
+        else {
+            continue;
+        };
+        let ctx = format!("docker-compose.yml service {}", expected.name);
+        let env = compose_environment(service);
+        let own = grpc_addr_variable(expected.name);
+        let listen_port = env
+            .get(&own)
+            .and_then(|a| host_port(a))
+            .map(|(_, p)| p)
+            .unwrap_or(expected.port);
+        report.check(listen_port == expected.port, || {
+            format!(
+                "{ctx}: {own} listens on {listen_port}, expected {}",
+                expected.port
+            )
+        });
+        let ports = compose_ports(service);
+        report.check(ports.iter().any(|(_, c)| *c == listen_port), || {
+            format!("{ctx}: the gRPC port {listen_port} is not published")
+        });
+        let health = service
+            .get("healthcheck")
+            .map(|h| string_list(h.get("test")))
+            .unwrap_or_default();
+        report.check(
+            health.first().map(String::as_str) == Some("CMD")
+                && health.get(1).map(String::as_str) == Some("grpc_health_probe")
+                && health.contains(&format!("-addr=127.0.0.1:{listen_port}"))
+                && health.contains(&format!("-service={}", expected.health)),
+            || {
+                format!(
+                    "{ctx}: healthcheck must be grpc_health_probe -addr=127.0.0.1:{listen_port} \
+                     -service={}, not {health:?}",
+                    expected.health
+                )
+            },
+        );
+    }
+
+    check_kafka_kraft(&mut report, kafka, &kafka_env);
+    check_postgres(&mut report, postgres, &postgres_env);
+    check_collector(&mut report, services, &collector_name);
+    check_grafana(&mut report, services, &postgres_name, &databases, &init_sql);
+    report.finish("docker-compose.yml");
+}
+
+fn check_kafka_kraft(report: &mut Report, kafka: &Value, env: &BTreeMap<String, String>) {
+    let var = |k: &str| env.get(k).cloned().unwrap_or_default();
+    for key in env.keys() {
+        report.check(!key.contains("ZOOKEEPER"), || {
+            format!("kafka: {key} is a ZooKeeper setting; KRaft needs none")
+        });
+    }
+    let process_roles = var("KAFKA_PROCESS_ROLES");
+    let roles: BTreeSet<&str> = process_roles.split(',').map(str::trim).collect();
+    report.check(roles == BTreeSet::from(["broker", "controller"]), || {
+        "kafka: KAFKA_PROCESS_ROLES must be broker,controller (single KRaft node)".to_owned()
+    });
+    let listeners: BTreeMap<String, u16> = var("KAFKA_LISTENERS")
+        .split(',')
+        .filter_map(|l| {
+            let (name, addr) = l.split_once("://")?;
+            Some((name.to_owned(), host_port(addr)?.1))
+        })
+        .collect();
+    let protocols: BTreeSet<String> = var("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")
+        .split(',')
+        .filter_map(|p| p.split_once(':').map(|(n, _)| n.to_owned()))
+        .collect();
+    for name in listeners.keys() {
+        report.check(protocols.contains(name), || {
+            format!("kafka: listener {name} has no KAFKA_LISTENER_SECURITY_PROTOCOL_MAP entry")
+        });
+    }
+    let controller = var("KAFKA_CONTROLLER_LISTENER_NAMES");
+    let controller_port = listeners.get(&controller).copied();
+    report.check(controller_port.is_some(), || {
+        format!("kafka: controller listener {controller:?} is not in KAFKA_LISTENERS")
+    });
+    let node_id = var("KAFKA_NODE_ID");
+    let voters = var("KAFKA_CONTROLLER_QUORUM_VOTERS");
+    let hostname = get_str(kafka, "hostname").unwrap_or_else(|| "kafka".to_owned());
+    report.check(
+        controller_port.is_some_and(|p| voters == format!("{node_id}@{hostname}:{p}")),
+        || format!("kafka: KAFKA_CONTROLLER_QUORUM_VOTERS {voters:?} must be {node_id}@{hostname}:<controller port>"),
+    );
+    let inter = var("KAFKA_INTER_BROKER_LISTENER_NAME");
+    report.check(listeners.contains_key(&inter) && inter != controller, || {
+        format!("kafka: KAFKA_INTER_BROKER_LISTENER_NAME {inter:?} must be a non-controller listener")
+    });
+    let published: BTreeSet<u16> = compose_ports(kafka)
+        .iter()
+        .filter_map(|(h, _)| *h)
+        .collect();
+    for entry in var("KAFKA_ADVERTISED_LISTENERS").split(',') {
+        let Some((name, addr)) = entry.split_once("://") else {
+            report.fail(format!("kafka: cannot read advertised listener {entry:?}"));
+            continue;
+        };
+        report.check(name != controller && listeners.contains_key(name), || {
+            format!(
+                "kafka: advertised listener {name} must be a broker listener in KAFKA_LISTENERS"
+            )
+        });
+        if let Some((host, port)) = host_port(addr) {
+            if host == "localhost" {
+                report.check(published.contains(&port) && listeners.get(name) == Some(&port), || {
+                    format!("kafka: {name} is advertised as localhost:{port}, so the container must listen on and publish {port}")
+                });
+            }
+        }
+    }
+    let cluster_id = var("CLUSTER_ID");
+    report.check(
+        cluster_id.len() == 22
+            && cluster_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        || format!("kafka: CLUSTER_ID {cluster_id:?} must be a base64url UUID (22 characters)"),
+    );
+    for key in [
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ] {
+        report.check(var(key) == "1", || {
+            format!("kafka: {key} must be 1 on a single node")
+        });
+    }
+    report.check(kafka.get("healthcheck").is_some(), || {
+        "kafka: needs a healthcheck".to_owned()
+    });
+}
+
+fn check_postgres(report: &mut Report, postgres: &Value, env: &BTreeMap<String, String>) {
+    report.check(
+        compose_bind_mounts(postgres).iter().any(|(source, target)| {
+            source == "./deploy/postgres/init-databases.sql"
+                && target.starts_with("/docker-entrypoint-initdb.d/")
+        }),
+        || "postgres: deploy/postgres/init-databases.sql must be mounted in /docker-entrypoint-initdb.d/".to_owned(),
+    );
+    for key in ["POSTGRES_USER", "POSTGRES_PASSWORD"] {
+        report.check(env.contains_key(key), || {
+            format!("postgres: {key} is not set")
+        });
+    }
+    let test = postgres
+        .get("healthcheck")
+        .map(|h| string_list(h.get("test")))
+        .unwrap_or_default();
+    // Over TCP: the init scripts run against a server that listens on the socket only.
+    report.check(
+        test.iter().any(|t| t.contains("pg_isready"))
+            && test.iter().any(|t| t == "-h" || t.contains("-h ")),
+        || format!("postgres: healthcheck must run pg_isready over TCP (-h), not {test:?}"),
+    );
+}
+
+fn check_collector(report: &mut Report, services: &serde_yaml::Mapping, collector_name: &str) {
+    let collector = &services[collector_name];
+    report.check(
+        compose_bind_mounts(collector)
+            .iter()
+            .any(|(source, _)| source == "./deploy/otel-collector.yaml"),
+        || "otel-collector: deploy/otel-collector.yaml must be mounted".to_owned(),
+    );
+    let config = yaml_file("deploy/otel-collector.yaml");
+    let pipelines = config
+        .get("service")
+        .and_then(|s| s.get("pipelines"))
+        .and_then(Value::as_mapping)
+        .expect("deploy/otel-collector.yaml has service.pipelines");
+    for (pipeline, spec) in pipelines {
+        let pipeline = scalar(pipeline).unwrap_or_default();
+        for section in ["receivers", "processors", "exporters"] {
+            let defined = config.get(section).map(mapping_keys).unwrap_or_default();
+            for component in string_list(spec.get(section)) {
+                report.check(defined.contains(&component), || {
+                    format!("otel-collector: pipeline {pipeline} uses {component}, not defined under {section}")
+                });
+            }
+        }
+    }
+    let extensions = config
+        .get("extensions")
+        .map(mapping_keys)
+        .unwrap_or_default();
+    for extension in string_list(config.get("service").and_then(|s| s.get("extensions"))) {
+        report.check(extensions.contains(&extension), || {
+            format!("otel-collector: extension {extension} is not defined")
+        });
+    }
+    let otlp_grpc = config
+        .get("receivers")
+        .and_then(|r| r.get("otlp"))
+        .and_then(|o| o.get("protocols"))
+        .and_then(|p| p.get("grpc"))
+        .and_then(|g| get_str(g, "endpoint"));
+    report.check(otlp_grpc.as_deref() == Some("0.0.0.0:4317"), || {
+        format!(
+            "otel-collector: the OTLP gRPC receiver must listen on 0.0.0.0:4317, not {otlp_grpc:?}"
+        )
+    });
+    for (name, exporter) in config
+        .get("exporters")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+    {
+        let name = scalar(name).unwrap_or_default();
+        if name.starts_with("otlp") {
+            let endpoint = get_str(exporter, "endpoint").unwrap_or_default();
+            report.check(
+                host_port(endpoint.trim_start_matches("http://"))
+                    .is_some_and(|(host, _)| services.contains_key(host.as_str())),
+                || format!("otel-collector: exporter {name} sends to {endpoint}, not a compose service"),
+            );
+        }
+    }
+}
+
+fn check_grafana(
+    report: &mut Report,
+    services: &serde_yaml::Mapping,
+    postgres_name: &str,
+    databases: &BTreeSet<String>,
+    init_sql: &str,
+) {
+    let Some((name, grafana)) = service_with_image(services, "grafana/grafana") else {
+        return;
+    };
+    report.check(
+        compose_bind_mounts(grafana).iter().any(|(source, target)| {
+            source == "./deploy/grafana/provisioning" && target == "/etc/grafana/provisioning"
+        }),
+        || format!("{name}: ./deploy/grafana/provisioning must be mounted at /etc/grafana/provisioning"),
+    );
+    let env = compose_environment(grafana);
+    let roles = init_sql_roles(init_sql);
+    let file = "deploy/grafana/provisioning/datasources/postgres.yaml";
+    let provisioning = yaml_file(file);
+    report.check(
+        get_str(&provisioning, "apiVersion").as_deref() == Some("1"),
+        || format!("{file}: apiVersion must be 1"),
+    );
+    let datasources = provisioning
+        .get("datasources")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    report.check(!datasources.is_empty(), || {
+        format!("{file}: no datasources")
+    });
+    for datasource in &datasources {
+        let ds_name = get_str(datasource, "name").unwrap_or_default();
+        let kind = get_str(datasource, "type").unwrap_or_default();
+        report.check(
+            ["postgres", "grafana-postgresql-datasource"].contains(&kind.as_str()),
+            || format!("{file}: {ds_name} has type {kind:?}, not a Postgres datasource"),
+        );
+        let url = get_str(datasource, "url").unwrap_or_default();
+        report.check(url == format!("{postgres_name}:5432"), || {
+            format!("{file}: {ds_name} url {url:?} must be {postgres_name}:5432")
+        });
+        let database = datasource
+            .get("jsonData")
+            .and_then(|j| get_str(j, "database"))
+            .unwrap_or_default();
+        report.check(databases.contains(&database), || {
+            format!("{file}: database {database:?} is not created by deploy/postgres/init-databases.sql")
+        });
+        let user = get_str(datasource, "user").unwrap_or_default();
+        let password = datasource
+            .get("secureJsonData")
+            .and_then(|s| get_str(s, "password"))
+            .unwrap_or_default();
+        let variable = password
+            .trim_start_matches('$')
+            .trim_start_matches('{')
+            .trim_end_matches('}');
+        match roles.get(&user) {
+            Some(expected) => report.check(env.get(variable) == Some(expected), || {
+                format!("{file}: password {password} must expand (in {name}'s environment) to the password init-databases.sql gives {user}")
+            }),
+            None => report.fail(format!("{file}: user {user:?} is not a role created by init-databases.sql")),
+        }
+    }
+}
+
+#[test]
+fn docker_compose_passes_docker_compose_config_where_the_plugin_is_installed() {
+    let available = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("note: `docker compose` is not installed here; docker-compose.yml was checked by the other tests only");
+        return;
+    }
+    let output = Command::new("docker")
+        .args(["compose", "-f", "docker-compose.yml", "config", "-q"])
+        .current_dir(root())
+        .output()
+        .expect("docker compose runs");
+    assert!(
+        output.status.success(),
+        "docker compose config rejects docker-compose.yml: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics and databases named anywhere in the deployment files
+
+fn deployment_texts() -> Vec<(String, String)> {
+    let mut files = vec!["docker-compose.yml".to_owned(), "Dockerfile".to_owned()];
+    let mut stack = vec![root().join("deploy")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("deploy/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root())
+                    .expect("under the workspace")
+                    .to_string_lossy()
+                    .into_owned();
+                files.push(rel);
+            }
+        }
+    }
+    files.sort();
+    files.into_iter().map(|f| (read(&f), f)).collect()
+}
+
+#[test]
+fn every_topic_the_deployment_names_is_one_the_services_publish() {
+    let domains = published_domains();
+    for service in &SERVICES {
+        assert!(
+            domains.contains(service.name),
+            "services/{} does not publish to topic_names().domain(\"{}\")",
+            service.name,
+            service.name
+        );
+    }
+    let names = mom_bus::TopicNames::new("mom.");
+    let known: BTreeSet<String> = domains
+        .iter()
+        .flat_map(|d| {
+            let topic = names.domain(d);
+            [mom_bus::dlq_topic(&topic), topic]
+        })
+        .collect();
+    let mut report = Report::default();
+    let mut seen = 0;
+    for (text, file) in deployment_texts() {
+        for topic in topics_mentioned(&text) {
+            seen += 1;
+            report.check(known.contains(&topic), || {
+                format!("{file} names topic {topic}, which no service publishes (known: {known:?})")
+            });
+        }
+    }
+    report.check(seen > 0, || {
+        "the deployment files name no topic at all".to_owned()
+    });
+    report.finish("topics");
+}
+
+#[test]
+fn init_script_creates_a_database_per_service() {
+    let created = init_sql_databases(&read("deploy/postgres/init-databases.sql"));
+    for service in &SERVICES {
+        assert!(
+            created.contains(&format!("mom_{}", service.name)),
+            "deploy/postgres/init-databases.sql does not create mom_{}",
+            service.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes
+
+const K8S_DIR: &str = "deploy/k8s";
+
+/// Every manifest file listed by kustomization.yaml, with its documents.
+fn k8s_manifests() -> Vec<(String, Value)> {
+    let kustomization = yaml_file(&format!("{K8S_DIR}/kustomization.yaml"));
+    let resources = string_list(kustomization.get("resources"));
+    let mut on_disk: BTreeSet<String> = std::fs::read_dir(root().join(K8S_DIR))
+        .expect("deploy/k8s is readable")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    on_disk.remove("kustomization.yaml");
+    let listed: BTreeSet<String> = resources.iter().cloned().collect();
+    assert_eq!(
+        listed, on_disk,
+        "kustomization.yaml resources must list exactly the manifests in deploy/k8s"
+    );
+    resources
+        .iter()
+        .flat_map(|file| {
+            yaml_documents(&format!("{K8S_DIR}/{file}"))
+                .into_iter()
+                .map(move |doc| (file.clone(), doc))
+        })
+        .collect()
+}
+
+fn kind_of(doc: &Value) -> String {
+    get_str(doc, "kind").unwrap_or_default()
+}
+
+fn name_of(doc: &Value) -> String {
+    doc.get("metadata")
+        .and_then(|m| get_str(m, "name"))
+        .unwrap_or_default()
+}
+
+fn find<'a>(docs: &'a [(String, Value)], kind: &str, name: &str) -> Option<&'a Value> {
+    docs.iter()
+        .map(|(_, d)| d)
+        .find(|d| kind_of(d) == kind && name_of(d) == name)
+}
+
+fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options() {
+    let mut binary = Binary::load();
+    let docs = k8s_manifests();
+    let kustomization = yaml_file(&format!("{K8S_DIR}/kustomization.yaml"));
+    let mut report = Report::default();
+    let (_, package_version) = workspace_versions();
+
+    for (file, doc) in &docs {
+        report.check(
+            get_str(doc, "apiVersion").is_some()
+                && !kind_of(doc).is_empty()
+                && !name_of(doc).is_empty(),
+            || format!("{file}: every document needs apiVersion, kind and metadata.name"),
+        );
+    }
+    let namespace = get_str(&kustomization, "namespace").unwrap_or_default();
+    report.check(find(&docs, "Namespace", &namespace).is_some(), || {
+        format!("kustomization namespace {namespace:?} has no Namespace manifest")
+    });
+    for (file, doc) in &docs {
+        if kind_of(doc) != "Namespace" {
+            let ns = doc.get("metadata").and_then(|m| get_str(m, "namespace"));
+            report.check(ns.as_deref() == Some(namespace.as_str()), || {
+                format!(
+                    "{file}: {} {} must be in namespace {namespace}",
+                    kind_of(doc),
+                    name_of(doc)
+                )
+            });
+        }
+    }
+
+    let mut databases: BTreeMap<String, String> = BTreeMap::new();
+    let mut running: BTreeMap<String, String> = BTreeMap::new();
+    // ConfigMap key → whether a Deployment importing it reads it.
+    let mut config_keys_read: BTreeMap<(String, String), bool> = BTreeMap::new();
+    for (file, deployment) in docs.iter().filter(|(_, d)| kind_of(d) == "Deployment") {
+        let name = name_of(deployment);
+        let ctx = format!("{K8S_DIR}/{file} Deployment {name}");
+        let spec = &deployment["spec"];
+        let selector = labels(spec.get("selector").and_then(|s| s.get("matchLabels")));
+        let template_labels = labels(
+            spec.get("template")
+                .and_then(|t| t.get("metadata"))
+                .and_then(|m| m.get("labels")),
+        );
+        report.check(
+            !selector.is_empty() && selector.iter().all(|(k, v)| template_labels.get(k) == Some(v)),
+            || format!("{ctx}: selector {selector:?} does not match the pod labels {template_labels:?}"),
+        );
+        let pod = &spec["template"]["spec"];
+        let run_as = pod
+            .get("securityContext")
+            .and_then(|s| s.get("runAsUser"))
+            .and_then(Value::as_i64);
+        report.check(
+            pod.get("securityContext")
+                .and_then(|s| s.get("runAsNonRoot"))
+                .and_then(Value::as_bool)
+                == Some(true)
+                && run_as == Some(IMAGE_UID),
+            || format!("{ctx}: pods must run as non-root uid {IMAGE_UID} (the image's user)"),
+        );
+        let containers = pod
+            .get("containers")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        report.check(containers.len() == 1, || {
+            format!("{ctx}: expected one container")
+        });
+        let Some(container) = containers.first() else {
+            continue;
+        };
+
+        let image = get_str(container, "image").unwrap_or_default();
+        let (repo, tag) = split_image(&image);
+        report.check(
+            repo == "mom" && tag.as_deref() == Some(package_version.as_str()),
+            || {
+                format!("{ctx}: image must be mom:{package_version} (the package version; override it with kustomize images), not {image:?}")
+            },
+        );
+        let args = string_list(container.get("args"));
+        let svc = match args.as_slice() {
+            [serve, svc]
+                if serve == "serve" && container.get("command").is_none() && binary.knows(svc) =>
+            {
+                svc.clone()
+            }
+            _ => {
+                report.fail(format!(
+                    "{ctx}: must run the image's entrypoint with args [\"serve\", <service>] \
+                     for a service of `mom serve`, not {args:?}"
+                ));
+                continue;
+            }
+        };
+        report.check(name == svc, || {
+            format!("{ctx}: runs `mom serve {svc}`, so name it {svc}")
+        });
+        if let Some(other) = running.insert(svc.clone(), name.clone()) {
+            report.fail(format!(
+                "Deployments {other} and {name} both run `mom serve {svc}`"
+            ));
+        }
+
+        // Resources.
+        for section in ["requests", "limits"] {
+            for resource in ["cpu", "memory"] {
+                let set = container
+                    .get("resources")
+                    .and_then(|r| r.get(section))
+                    .and_then(|s| s.get(resource))
+                    .is_some();
+                report.check(set, || {
+                    format!("{ctx}: resources.{section}.{resource} is not set")
+                });
+            }
+        }
+
+        // Environment: literal values, the ConfigMap, the Secret.
+        let env = container
+            .get("env")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        let mut names: Vec<String> = Vec::new();
+        for variable in &env {
+            let var = get_str(variable, "name").unwrap_or_default();
+            names.push(var.clone());
+            if let Some(secret) = variable
+                .get("valueFrom")
+                .and_then(|v| v.get("secretKeyRef"))
+            {
+                let secret_name = get_str(secret, "name").unwrap_or_default();
+                let key = get_str(secret, "key").unwrap_or_default();
+                let value = find(&docs, "Secret", &secret_name)
+                    .map(|secret| labels(secret.get("stringData")).get(&key).cloned());
+                match value {
+                    Some(Some(value)) if var.ends_with("DATABASE_URL") => {
+                        match parse_db_url(&value) {
+                            Some(url) => {
+                                report.check(url.database == format!("mom_{svc}"), || {
+                                    format!("{ctx}: database {} should be mom_{svc}", url.database)
+                                });
+                                if let Some(other) =
+                                    databases.insert(url.database.clone(), svc.clone())
+                                {
+                                    report.fail(format!(
+                                        "{K8S_DIR}: {other} and {svc} share the database {}",
+                                        url.database
+                                    ));
+                                }
+                            }
+                            None => report.fail(format!(
+                                "{ctx}: Secret {secret_name} key {key} is not a postgres:// URL"
+                            )),
+                        }
+                    }
+                    Some(Some(_)) => {}
+                    Some(None) => report.fail(format!(
+                        "{ctx}: Secret {secret_name} has no stringData key {key}"
+                    )),
+                    None => report.fail(format!("{ctx}: Secret {secret_name} is not in {K8S_DIR}")),
+                }
+            }
+            let value = get_str(variable, "value").unwrap_or_default();
+            if var.starts_with("MOM_") && var.ends_with("_URL") && !var.ends_with("DATABASE_URL") {
+                let addr = value
+                    .trim_start_matches("http://")
+                    .trim_start_matches("https://");
+                let ok = host_port(addr).is_some_and(|(host, port)| {
+                    let host = host.split('.').next().unwrap_or_default().to_owned();
+                    SERVICES.iter().any(|s| s.name == host && s.port == port)
+                        && find(&docs, "Service", &host).is_some()
+                });
+                report.check(ok, || {
+                    format!(
+                        "{ctx}: {var}={value} is not a command service's Service on its gRPC port"
+                    )
+                });
+            }
+        }
+        report.check(names.iter().any(|n| n.ends_with("DATABASE_URL")), || {
+            format!("{ctx}: no database URL is set")
+        });
+        check_service_env(&mut report, &binary, &ctx, &svc, names.iter());
+        for source in container
+            .get("envFrom")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let Some(map_name) = source.get("configMapRef").and_then(|c| get_str(c, "name")) else {
+                continue;
+            };
+            let Some(config_map) = find(&docs, "ConfigMap", &map_name) else {
+                report.fail(format!(
+                    "{ctx}: envFrom ConfigMap {map_name} is not in {K8S_DIR}"
+                ));
+                continue;
+            };
+            for key in labels(config_map.get("data")).into_keys() {
+                let read = !key.starts_with("MOM_") || binary.accepts(&svc, &key);
+                let entry = config_keys_read
+                    .entry((map_name.clone(), key))
+                    .or_insert(false);
+                *entry |= read;
+            }
+        }
+    }
+    for ((map_name, key), read) in &config_keys_read {
+        report.check(*read, || {
+            format!(
+                "ConfigMap {map_name}: {key} is an option of none of the services that import it"
+            )
+        });
+    }
+    for config_map in docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "ConfigMap")
+    {
+        for (key, value) in labels(config_map.get("data")) {
+            report.check(
+                key.starts_with("MOM_") || OTEL_VARIABLES.contains(&key.as_str()),
+                || {
+                    format!(
+                    "ConfigMap {}: {key} is neither a MOM_* option nor a standard OTEL_* variable",
+                    name_of(config_map)
+                )
+                },
+            );
+            if key == "MOM_TOPIC_PREFIX" {
+                report.check(value == "mom.", || {
+                    format!(
+                        "ConfigMap {}: MOM_TOPIC_PREFIX {value:?} renames the contract's topics",
+                        name_of(config_map)
+                    )
+                });
+            }
+        }
+    }
+    for required in binary.required() {
+        report.check(running.contains_key(&required), || {
+            format!("{K8S_DIR} has no Deployment running `mom serve {required}`")
+        });
+    }
+
+    // The command services: port, listen address, gRPC probes, a Service in front.
+    for expected in &SERVICES {
+        let Some(deployment) = running
+            .get(expected.name)
+            .and_then(|name| find(&docs, "Deployment", name))
+        else {
+            continue;
+        };
+        let ctx = format!("{K8S_DIR} Deployment {}", expected.name);
+        let spec = &deployment["spec"];
+        let template_labels = labels(
+            spec.get("template")
+                .and_then(|t| t.get("metadata"))
+                .and_then(|m| m.get("labels")),
+        );
+        let container = &spec["template"]["spec"]["containers"][0];
+        let ports: Vec<(Option<String>, i64)> = container
+            .get("ports")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((get_str(p, "name"), p.get("containerPort")?.as_i64()?)))
+            .collect();
+        let grpc_port = i64::from(expected.port);
+        report.check(ports.iter().any(|(_, p)| *p == grpc_port), || {
+            format!("{ctx}: containerPort {grpc_port} is missing")
+        });
+        for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+            let grpc = container.get(probe).and_then(|p| p.get("grpc"));
+            if grpc.is_none() && probe == "startupProbe" {
+                continue;
+            }
+            let port = grpc.and_then(|g| g.get("port")).and_then(Value::as_i64);
+            let service = grpc.and_then(|g| get_str(g, "service"));
+            report.check(
+                port == Some(grpc_port) && service.as_deref() == Some(expected.health),
+                || {
+                    format!(
+                        "{ctx}: {probe} must be a grpc probe on port {grpc_port} for service {}, not port {port:?} service {service:?}",
+                        expected.health
+                    )
+                },
+            );
+        }
+        let own = grpc_addr_variable(expected.name);
+        let listen = container
+            .get("env")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .find(|v| get_str(v, "name").as_deref() == Some(own.as_str()))
+            .and_then(|v| get_str(v, "value"));
+        if let Some(listen) = listen {
+            report.check(
+                host_port(&listen).is_some_and(|(_, p)| i64::from(p) == grpc_port),
+                || {
+                    format!(
+                        "{ctx}: {own}={listen} does not listen on the container port {grpc_port}"
+                    )
+                },
+            );
+        }
+
+        match find(&docs, "Service", expected.name) {
+            Some(service) => {
+                let selector = labels(service.get("spec").and_then(|s| s.get("selector")));
+                report.check(
+                    !selector.is_empty()
+                        && selector.iter().all(|(k, v)| template_labels.get(k) == Some(v)),
+                    || {
+                        format!(
+                            "Service {}: selector {selector:?} does not select the Deployment's pods",
+                            expected.name
+                        )
+                    },
+                );
+                let service_ports = service
+                    .get("spec")
+                    .and_then(|s| s.get("ports"))
+                    .and_then(Value::as_sequence)
+                    .cloned()
+                    .unwrap_or_default();
+                let ok = service_ports.iter().any(|p| {
+                    let target_ok = match p.get("targetPort") {
+                        Some(Value::Number(n)) => n.as_i64() == Some(grpc_port),
+                        Some(Value::String(name)) => ports
+                            .iter()
+                            .any(|(n, p)| n.as_deref() == Some(name.as_str()) && *p == grpc_port),
+                        None => true,
+                        _ => false,
+                    };
+                    p.get("port").and_then(Value::as_i64) == Some(grpc_port) && target_ok
+                });
+                report.check(ok, || {
+                    format!(
+                        "Service {}: must expose {grpc_port} to the container's gRPC port",
+                        expected.name
+                    )
+                });
+            }
+            None => report.fail(format!("{K8S_DIR} has no Service `{}`", expected.name)),
+        }
+    }
+    report.finish("deploy/k8s");
+}
+
+#[test]
+fn kubernetes_manifests_pass_kustomize_and_the_schema_where_the_tools_are_installed() {
+    let docs = k8s_manifests();
+    let mut ran = false;
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        ran = true;
+        let output = Command::new("kubectl")
+            .args(["kustomize", K8S_DIR])
+            .current_dir(root())
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {K8S_DIR} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let rendered = String::from_utf8_lossy(&output.stdout);
+        let count = rendered.lines().filter(|l| l.trim_end() == "---").count() + 1;
+        assert_eq!(
+            count,
+            docs.len(),
+            "kubectl kustomize rendered {count} resources, the files hold {}",
+            docs.len()
+        );
+    }
+    if Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        ran = true;
+        let files: Vec<String> =
+            string_list(yaml_file(&format!("{K8S_DIR}/kustomization.yaml")).get("resources"))
+                .into_iter()
+                .map(|f| format!("{K8S_DIR}/{f}"))
+                .collect();
+        let output = Command::new("kubernetes-validate")
+            .args(["--strict", "--quiet"])
+            .args(&files)
+            .current_dir(root())
+            .output()
+            .expect("kubernetes-validate runs");
+        assert!(
+            output.status.success(),
+            "kubernetes-validate --strict rejects the manifests: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    if !ran {
+        eprintln!("note: neither kubectl nor kubernetes-validate is installed; deploy/k8s was checked by the other tests only");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parsers above, on known inputs
+
+#[test]
+fn helpers_read_what_the_files_write() {
+    assert_eq!(
+        topics_mentioned("a mom.production.v1, mom.quality.v1.dlq and mom.x.v1.ProductionService; not nomom.a.v1 or mom.<domain>.v1"),
+        BTreeSet::from([
+            "mom.production.v1".to_owned(),
+            "mom.quality.v1.dlq".to_owned(),
+            "mom.x.v1".to_owned()
+        ])
+    );
+    let url =
+        parse_db_url("postgres://mom:pw@postgres:5432/mom_quality?sslmode=disable").expect("a URL");
+    assert_eq!(
+        (
+            url.user.as_str(),
+            url.password.as_deref(),
+            url.host.as_str(),
+            url.port,
+            url.database.as_str()
+        ),
+        ("mom", Some("pw"), "postgres", 5432, "mom_quality")
+    );
+    assert_eq!(
+        split_image("apache/kafka:4.1.0"),
+        ("apache/kafka".to_owned(), Some("4.1.0".to_owned()))
+    );
+    assert_eq!(
+        split_image("localhost:5000/mom"),
+        ("localhost:5000/mom".to_owned(), None)
+    );
+    assert!(!is_version_tag(Some("latest")) && is_version_tag(Some("17.6")));
+    let service = parse_yaml(
+        "ports: [\"127.0.0.1:5433:5432\", \"4317\", \"7000-7001:8000-8001/udp\"]",
+        "test",
+    );
+    assert_eq!(
+        compose_ports(&service),
+        vec![
+            (Some(5433), 5432),
+            (None, 4317),
+            (Some(7000), 8000),
+            (Some(7001), 8001)
+        ]
+    );
+    assert_eq!(
+        init_sql_databases(
+            "CREATE DATABASE mom_a;\n  CREATE DATABASE \"mom_b\";\n-- CREATE DATABASE x;"
+        ),
+        BTreeSet::from(["mom_a".to_owned(), "mom_b".to_owned()])
+    );
+}
