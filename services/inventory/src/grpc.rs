@@ -148,7 +148,9 @@ where
     Ok(Response::new(contract::command_reply(&id, version)))
 }
 
-/// Runs a follow-up command whose failure must not fail the request it follows: it is logged.
+/// Runs a follow-up command whose failure must not fail the request it follows: a rejection
+/// (nothing to end, a starvation already running) is expected and logged at debug level, a store
+/// failure at warn level, since a retry of the request is then needed to complete it.
 async fn follow_up<S>(
     executor: &Executor<Stream<S>>,
     id: &str,
@@ -159,8 +161,14 @@ async fn follow_up<S>(
     S: Decide,
     S::Command: Timed,
 {
-    if let Err(err) = execute(executor, id, command, caller, traceparent).await {
-        tracing::debug!(aggregate_id = %id, error = %err, "follow-up command not applied");
+    match execute(executor, id, command, caller, traceparent).await {
+        Ok(_) => {}
+        Err(AggregateError::UserError(err)) => {
+            tracing::debug!(aggregate_id = %id, error = %err, "follow-up command not needed");
+        }
+        Err(err) => {
+            tracing::warn!(aggregate_id = %id, error = %err, "follow-up command failed");
+        }
     }
 }
 
