@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -11,12 +11,46 @@ use tokio_util::sync::CancellationToken;
 /// Options of `mom dev`.
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// Directory for the embedded databases; created when missing.
+    /// Directory for the embedded databases (one SQLite file per service); created when missing.
     #[arg(long, env = "MOM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
-    /// Address the production service's gRPC API listens on.
+    /// Address of the first service's gRPC API (production); quality, maintenance and inventory
+    /// take the next three ports. Port 0 gives every service a free port.
     #[arg(long, env = "MOM_DEV_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
+}
+
+/// The services `mom dev` runs, in port order.
+const SERVICES: [&str; 4] = ["production", "quality", "maintenance", "inventory"];
+
+fn store(data_dir: &Path, service: &str) -> mom_eventstore::StoreArgs {
+    mom_eventstore::StoreArgs {
+        database_url: format!(
+            "sqlite:{}",
+            data_dir.join(format!("{service}.db")).display()
+        ),
+        db_max_connections: 4,
+        db_max_batch_events: 1024,
+        snapshot_every: 20,
+    }
+}
+
+fn kafka() -> mom_bus::KafkaArgs {
+    mom_bus::KafkaArgs {
+        kafka_bootstrap_servers: None,
+        topic_prefix: "mom.".to_owned(),
+        topic_partitions: 1,
+        topic_replication: 1,
+        relay_batch_size: 1000,
+    }
+}
+
+fn addr(base: SocketAddr, index: u16) -> SocketAddr {
+    if base.port() == 0 {
+        base
+    } else {
+        SocketAddr::new(base.ip(), base.port().saturating_add(index))
+    }
 }
 
 /// Runs the embedded platform until `shutdown`.
@@ -24,43 +58,96 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let _lock = lock_data_dir(&args.data_dir)?;
-    let database = args.data_dir.join("mom.db");
-    let config = mom_production::ProductionConfig {
-        store: mom_eventstore::StoreArgs {
-            database_url: format!("sqlite:{}", database.display()),
-            db_max_connections: 4,
-            db_max_batch_events: 1024,
-            snapshot_every: 20,
-        },
-        kafka: mom_bus::KafkaArgs {
-            kafka_bootstrap_servers: None,
-            topic_prefix: "mom.".to_owned(),
-            topic_partitions: 1,
-            topic_replication: 1,
-            relay_batch_size: 1000,
-        },
-        grpc_addr: args.grpc_addr,
-    };
-    let running = mom_production::start(config, shutdown.clone())
+    let dir = &args.data_dir;
+    let running = [
+        mom_production::start(
+            mom_production::ProductionConfig {
+                store: store(dir, "production"),
+                kafka: kafka(),
+                grpc_addr: addr(args.grpc_addr, 0),
+            },
+            shutdown.clone(),
+        )
         .await
-        .context("production service failed to start")?;
+        .context("production service failed to start")?,
+        mom_quality::start(
+            mom_quality::QualityConfig {
+                store: store(dir, "quality"),
+                kafka: kafka(),
+                grpc_addr: addr(args.grpc_addr, 1),
+            },
+            shutdown.clone(),
+        )
+        .await
+        .context("quality service failed to start")?,
+        mom_maintenance::start(
+            mom_maintenance::MaintenanceConfig {
+                store: store(dir, "maintenance"),
+                kafka: kafka(),
+                grpc_addr: addr(args.grpc_addr, 2),
+            },
+            shutdown.clone(),
+        )
+        .await
+        .context("maintenance service failed to start")?,
+        mom_inventory::start(
+            mom_inventory::InventoryConfig {
+                store: store(dir, "inventory"),
+                kafka: kafka(),
+                grpc_addr: addr(args.grpc_addr, 3),
+            },
+            shutdown.clone(),
+        )
+        .await
+        .context("inventory service failed to start")?,
+    ];
+    // The process managers read the services' own logs (no broker) and command them over gRPC.
+    let url = |running: &mom_grpc::Running| format!("http://{}", running.grpc_addr);
+    let processes = mom_processes::ProcessesConfig {
+        database_url: format!("sqlite:{}", dir.join("processes.db").display()),
+        kafka: kafka(),
+        log_sources: SERVICES
+            .iter()
+            .map(|service| format!("{service}={}", store(dir, service).database_url))
+            .collect(),
+        production_url: url(&running[0]),
+        maintenance_url: url(&running[2]),
+        inventory_url: url(&running[3]),
+        output_location: "FG".to_owned(),
+    };
+    let managers = tokio::spawn(mom_processes::serve(processes, shutdown.clone()));
     println!(
         "mom dev: embedded single-node platform, data in {}",
         args.data_dir.display()
     );
-    println!("  production gRPC  http://{}", running.grpc_addr);
-    println!(
-        "  (health and server reflection enabled; try `grpcurl -plaintext {} list`)",
-        running.grpc_addr
-    );
+    for (service, running) in SERVICES.iter().zip(&running) {
+        println!("  {service:<12} gRPC  http://{}", running.grpc_addr);
+    }
+    println!("  (health and server reflection enabled; try `grpcurl -plaintext <address> list`)");
     println!("Press Ctrl-C to stop.");
-    running.wait().await.context("production service failed")?;
-    Ok(())
+    let mut failure = None;
+    for (service, running) in SERVICES.iter().zip(running) {
+        if let Err(err) = running.wait().await {
+            // One service failing stops the others rather than leaving half a platform.
+            shutdown.cancel();
+            failure.get_or_insert(anyhow::anyhow!("{service} service failed: {err}"));
+        }
+    }
+    match managers.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            failure.get_or_insert(anyhow::anyhow!("process managers failed: {err}"));
+        }
+        Err(err) => {
+            failure.get_or_insert(anyhow::anyhow!("process managers task failed: {err}"));
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// Takes an exclusive lock on the data directory so a second `mom dev` refuses instead of
 /// sharing (and corrupting) it.
-fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<File> {
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     let path = dir.join("mom.lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     match file.try_lock() {

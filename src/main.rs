@@ -47,6 +47,14 @@ enum Command {
 enum Service {
     /// The production service: orders, routings and work units (ISA-95 equipment).
     Production(mom_production::ProductionConfig),
+    /// The quality service: inspection plans, inspections, nonconformances and CAPAs.
+    Quality(mom_quality::QualityConfig),
+    /// The maintenance service: the ISA-95 asset registry, work orders and preventive plans.
+    Maintenance(mom_maintenance::MaintenanceConfig),
+    /// The inventory service: materials, locations, lots, moves, genealogy, holds, starvation.
+    Inventory(mom_inventory::InventoryConfig),
+    /// The process managers that turn one domain's events into another domain's commands.
+    Processes(mom_processes::ProcessesConfig),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,17 +110,34 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
     let result = match command {
-        Command::Serve {
-            service: Service::Production(config),
-        } => mom_production::serve(config, shutdown.child_token())
-            .await
-            .context("production service failed"),
+        Command::Serve { service } => serve(service, shutdown.child_token()).await,
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
         Command::Bench { bench } => bench::run(bench).await,
         Command::Oee { .. } => unreachable!("handled before the runtime starts"),
     };
     signals.abort();
     result
+}
+
+/// Runs one service until `shutdown`.
+async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match service {
+        Service::Production(config) => mom_production::serve(config, shutdown)
+            .await
+            .context("production service failed"),
+        Service::Quality(config) => mom_quality::serve(config, shutdown)
+            .await
+            .context("quality service failed"),
+        Service::Maintenance(config) => mom_maintenance::serve(config, shutdown)
+            .await
+            .context("maintenance service failed"),
+        Service::Inventory(config) => mom_inventory::serve(config, shutdown)
+            .await
+            .context("inventory service failed"),
+        Service::Processes(config) => mom_processes::serve(config, shutdown)
+            .await
+            .context("process managers failed"),
+    }
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.

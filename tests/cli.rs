@@ -184,7 +184,7 @@ fn serve_production_without_database_url_is_a_usage_error() {
 }
 
 #[test]
-fn dev_prints_its_address_and_a_second_instance_on_the_same_directory_refuses() {
+fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = mom()
         .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
@@ -195,16 +195,25 @@ fn dev_prints_its_address_and_a_second_instance_on_the_same_directory_refuses() 
         .unwrap();
     let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut address = None;
-    while Instant::now() < deadline {
+    let mut addresses = Vec::new();
+    while Instant::now() < deadline && addresses.len() < 4 {
         let Some(Ok(line)) = lines.next() else { break };
-        if let Some(rest) = line.trim().strip_prefix("production gRPC") {
-            address = Some(rest.trim().to_owned());
-            break;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [service, "gRPC", address] = words.as_slice() {
+            addresses.push((service.to_string(), address.to_string()));
         }
     }
-    let address = address.expect("mom dev printed no gRPC address");
-    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    let services: Vec<&str> = addresses.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        services,
+        vec!["production", "quality", "maintenance", "inventory"]
+    );
+    for (service, address) in &addresses {
+        assert!(
+            address.starts_with("http://127.0.0.1:"),
+            "{service}: {address}"
+        );
+    }
 
     let second = mom()
         .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])

@@ -369,7 +369,7 @@ async fn stale_expected_version_is_aborted() {
     let stale = Some(pb::CommandContext {
         actor: "plc".to_owned(),
         expected_version: Some(1),
-        correlation_id: String::new(),
+        ..Default::default()
     });
     assert_status(
         svc.client
@@ -386,7 +386,7 @@ async fn stale_expected_version_is_aborted() {
     let current = Some(pb::CommandContext {
         actor: "plc".to_owned(),
         expected_version: Some(2),
-        correlation_id: String::new(),
+        ..Default::default()
     });
     let stopped = svc
         .client
@@ -477,9 +477,15 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         .metadata_mut()
         .insert("traceparent", traceparent.parse().unwrap());
     svc.client.register_work_unit(request).await.unwrap();
+    let (correlation, causation) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     svc.client
         .report_running(pb::ReportRunningRequest {
-            context: ctx("plc"),
+            context: Some(pb::CommandContext {
+                actor: "plc".to_owned(),
+                correlation_id: correlation.to_string(),
+                causation_id: causation.to_string(),
+                ..Default::default()
+            }),
             work_unit: "press-7".to_owned(),
             product: "SKU-A".to_owned(),
             at: at(1),
@@ -579,6 +585,22 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         panic!("wrong event: {event:?}");
     };
     assert_eq!(registered.micro_stop_threshold_ms, 120_000);
+    let running = log
+        .iter()
+        .find(|e| e.event_type == "WorkUnitRunning")
+        .unwrap();
+    let (event, _) = &received[&running.event_id.to_string()];
+    let meta = event.metadata.as_ref().unwrap();
+    assert_eq!(
+        meta.correlation_id,
+        correlation.to_string(),
+        "correlation id is kept"
+    );
+    assert_eq!(
+        meta.causation_id,
+        causation.to_string(),
+        "causation id is kept"
+    );
     let counted = log.iter().find(|e| e.event_type == "UnitsCounted").unwrap();
     let (event, _) = &received[&counted.event_id.to_string()];
     let Some(pb::production_event::Event::UnitsCounted(counted)) = &event.event else {

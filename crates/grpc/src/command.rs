@@ -1,10 +1,8 @@
 //! Running a parsed command and mapping its failure to a gRPC status.
 
-use chrono::{DateTime, Utc};
 use cqrs_es::{Aggregate, AggregateError};
 use mom_eventstore::{CommandMetadata, Executor};
 use tonic::{Code, Request, Status};
-use uuid::Uuid;
 
 /// A domain error that knows its status code; each service implements it once, in its
 /// `grpc.rs`, from its domain's error kinds.
@@ -43,28 +41,19 @@ pub fn traceparent<T>(request: &Request<T>) -> String {
         .to_owned()
 }
 
-/// Runs `command` on aggregate `id` with metadata from the caller and returns the new version.
-#[allow(clippy::too_many_arguments)]
+/// Runs `command` on aggregate `id` with the caller's `metadata` and returns the new version.
 pub async fn execute<A>(
     executor: &Executor<A>,
     noun: &str,
     id: &str,
     command: A::Command,
-    actor: String,
-    correlation_id: Option<Uuid>,
-    at: DateTime<Utc>,
-    traceparent: String,
+    metadata: CommandMetadata,
 ) -> Result<u64, Status>
 where
     A: Aggregate + Clone,
     A::Command: Clone,
     A::Error: ClassifiedError,
 {
-    let mut metadata = CommandMetadata::new(actor, at);
-    if let Some(correlation_id) = correlation_id {
-        metadata.correlation_id = correlation_id;
-    }
-    metadata.traceparent = traceparent;
     let version = executor
         .execute(id, command, metadata.to_map())
         .await

@@ -10,6 +10,10 @@ pub enum ApplyError {
     /// The read model failed; the message is retried.
     #[error("read model: {0}")]
     Database(#[from] sqlx::Error),
+    /// Something the handler depends on failed for now (a service is unavailable); the message is
+    /// retried.
+    #[error("transient failure: {0}")]
+    Transient(String),
 }
 
 /// A failure of the runner.
@@ -27,6 +31,9 @@ pub enum ProjectionError {
     /// Kafka failed.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// A handler's dependency failed for now.
+    #[error("transient failure: {0}")]
+    Transient(String),
     /// A log position or offset does not fit the checkpoint column.
     #[error("checkpoint out of range: {0}")]
     Checkpoint(String),

@@ -117,6 +117,7 @@ async fn apply_one<P: Projection>(
             Outcome::Poison(reason)
         }
         Err(ApplyError::Database(err)) => return Err(err.into()),
+        Err(ApplyError::Transient(reason)) => return Err(ProjectionError::Transient(reason)),
     };
     sqlx::query(
         "INSERT INTO mom_projection_offsets (projection, topic, partition_id, next_offset) \

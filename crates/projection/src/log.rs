@@ -152,6 +152,7 @@ async fn apply_page<P: Projection>(
                 );
             }
             Err(ApplyError::Database(err)) => return Err(err.into()),
+            Err(ApplyError::Transient(reason)) => return Err(ProjectionError::Transient(reason)),
         }
     }
     sqlx::query(

@@ -108,6 +108,8 @@ pub struct Caller {
     pub actor: String,
     /// The conversation the command belongs to; `None` when it starts one.
     pub correlation_id: Option<Uuid>,
+    /// The event or command that caused this command, when the caller names one.
+    pub causation_id: Option<Uuid>,
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
@@ -619,22 +621,29 @@ fn caller(context: Option<pb::CommandContext>) -> Result<(Caller, Option<u64>), 
         "" => ANONYMOUS.to_owned(),
         actor => actor.to_owned(),
     };
-    let correlation_id = match context.correlation_id.as_str() {
-        "" => None,
-        value => Some(Uuid::parse_str(value).map_err(|_| RequestError::Invalid {
-            field: "context.correlation_id".to_owned(),
-            source: InvalidId::NotUuid {
-                value: value.to_owned(),
-            },
-        })?),
-    };
     Ok((
         Caller {
             actor,
-            correlation_id,
+            correlation_id: optional_uuid(&context.correlation_id, "context.correlation_id")?,
+            causation_id: optional_uuid(&context.causation_id, "context.causation_id")?,
         },
         context.expected_version,
     ))
+}
+
+/// Parses an optional UUID field (empty = none), naming the field when malformed.
+fn optional_uuid(value: &str, field: &str) -> Result<Option<Uuid>, RequestError> {
+    match value {
+        "" => Ok(None),
+        value => Uuid::parse_str(value)
+            .map(Some)
+            .map_err(|_| RequestError::Invalid {
+                field: field.to_owned(),
+                source: InvalidId::NotUuid {
+                    value: value.to_owned(),
+                },
+            }),
+    }
 }
 
 fn at(
@@ -998,7 +1007,8 @@ mod tests {
             parsed.caller,
             Caller {
                 actor: ANONYMOUS.to_owned(),
-                correlation_id: None
+                correlation_id: None,
+                causation_id: None,
             }
         );
         let OrderCommand::Create {
@@ -1140,13 +1150,15 @@ mod tests {
     }
 
     #[test]
-    fn command_context_gives_actor_correlation_and_expected_version() {
+    fn command_context_gives_actor_correlation_causation_and_expected_version() {
         let correlation = Uuid::from_u128(42);
+        let causation = Uuid::from_u128(43);
         let req = pb::OrderCommandRequest {
             context: Some(pb::CommandContext {
                 actor: "alice".to_owned(),
                 expected_version: Some(3),
                 correlation_id: correlation.to_string(),
+                causation_id: causation.to_string(),
             }),
             order_id: ORDER.to_owned(),
             at: ts(1),
@@ -1160,7 +1172,8 @@ mod tests {
             parsed.caller,
             Caller {
                 actor: "alice".to_owned(),
-                correlation_id: Some(correlation)
+                correlation_id: Some(correlation),
+                causation_id: Some(causation),
             }
         );
     }

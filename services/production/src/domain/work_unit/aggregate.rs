@@ -7,7 +7,7 @@
 //! changes nothing and emits no event. A stop report during a setup emits nothing either: the
 //! unit is not producing and the whole setup already counts as setup time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -50,7 +50,14 @@ pub struct WorkUnitState {
     total: Units,
     counts: BTreeMap<ProductId, Units>,
     ideal_cycle_times: BTreeMap<ProductId, Millis>,
+    /// The most recent planned shutdown windows, so that announcing one again (a redelivered
+    /// PM window, a planner clicking twice) does nothing.
+    #[serde(default)]
+    recent_shutdowns: VecDeque<(DateTime<Utc>, DateTime<Utc>, Reason)>,
 }
+
+/// How many planned shutdown windows a work unit remembers for de-duplication.
+const RECENT_SHUTDOWNS: usize = 64;
 
 impl WorkUnitState {
     /// Returns the equipment id.
@@ -163,6 +170,10 @@ impl WorkUnitState {
                 if until <= from {
                     return Err(WorkUnitError::EmptyShutdown { from, until });
                 }
+                let window = (from, until, reason.clone());
+                if self.recent_shutdowns.contains(&window) {
+                    return Ok(vec![]);
+                }
                 Ok(vec![WorkUnitEvent::PlannedShutdownScheduled {
                     from,
                     until,
@@ -227,7 +238,16 @@ impl WorkUnitState {
                 };
                 self.current_product = Some(product);
             }
-            WorkUnitEvent::PlannedShutdownScheduled { .. } => {}
+            WorkUnitEvent::PlannedShutdownScheduled {
+                from,
+                until,
+                reason,
+            } => {
+                if self.recent_shutdowns.len() == RECENT_SHUTDOWNS {
+                    self.recent_shutdowns.pop_front();
+                }
+                self.recent_shutdowns.push_back((from, until, reason));
+            }
             WorkUnitEvent::UnitsCounted { product, total, .. } => {
                 self.total = self.total.saturating_add(total);
                 let count = self.counts.entry(product).or_default();
@@ -333,6 +353,7 @@ impl WorkUnit {
                     total: Units::ZERO,
                     counts: BTreeMap::new(),
                     ideal_cycle_times: BTreeMap::new(),
+                    recent_shutdowns: VecDeque::new(),
                 });
             }
             // Nothing but a registration starts a stream; anything else before it is ignored.

@@ -496,6 +496,31 @@ fn schedule_planned_shutdown_records_the_window_in_any_state() {
 }
 
 #[test]
+fn scheduling_the_same_window_again_does_nothing() {
+    let scheduled = WorkUnitEvent::PlannedShutdownScheduled {
+        from: t(240),
+        until: t(270),
+        reason: reason("pm window"),
+    };
+    let again = WorkUnitCommand::SchedulePlannedShutdown {
+        from: t(240),
+        until: t(270),
+        reason: reason("pm window"),
+    };
+    assert_eq!(
+        accepted(vec![registered(), scheduled.clone()], again),
+        vec![]
+    );
+    // Another window, or the same window for another reason, is a new fact.
+    let later = WorkUnitCommand::SchedulePlannedShutdown {
+        from: t(300),
+        until: t(330),
+        reason: reason("pm window"),
+    };
+    assert_eq!(accepted(vec![registered(), scheduled], later).len(), 1);
+}
+
+#[test]
 fn schedule_planned_shutdown_rejects_until_not_after_from() {
     for until in [t(240), t(239)] {
         let err = rejected(

@@ -1,0 +1,41 @@
+//! Configuration of the process managers.
+
+use mom_bus::KafkaArgs;
+
+/// Options of `mom serve processes`; every flag also reads a `MOM_*` environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProcessesConfig {
+    /// Database for the managers' checkpoints (postgres://... or sqlite:path).
+    #[arg(long, env = "MOM_PROCESSES_DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Event stores whose logs feed the managers when no broker is configured (embedded mode),
+    /// as comma-separated `name=url` pairs.
+    #[arg(long, env = "MOM_PROCESSES_LOG_SOURCES", value_delimiter = ',')]
+    pub log_sources: Vec<String>,
+    /// gRPC address of the production service.
+    #[arg(
+        long,
+        env = "MOM_PRODUCTION_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub production_url: String,
+    /// gRPC address of the maintenance service.
+    #[arg(
+        long,
+        env = "MOM_MAINTENANCE_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub maintenance_url: String,
+    /// gRPC address of the inventory service.
+    #[arg(
+        long,
+        env = "MOM_INVENTORY_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub inventory_url: String,
+    /// Inventory location that output lots of completed orders are booked to.
+    #[arg(long, env = "MOM_OUTPUT_LOCATION", default_value = "FG")]
+    pub output_location: String,
+}

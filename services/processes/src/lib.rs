@@ -1,0 +1,132 @@
+//! Process managers: consumers that turn one domain's events into another domain's commands.
+//!
+//! - NCR opened or contained with lots (quality) → hold on each contained lot (inventory);
+//! - NCR disposition `scrap` on a lot (quality) → scrap move of that quantity (inventory);
+//! - units counted on a work unit (production) → usage of its preventive plans (maintenance);
+//! - PM window scheduled (maintenance) → planned shutdown on the work unit (production);
+//! - production order completed (production) → output lot with genealogy from the order's
+//!   consumed lots (inventory).
+//!
+//! Each manager is a projection on the shared runner: its checkpoint is stored transactionally,
+//! every command it sends carries the source event's id as idempotency key and causation id and
+//! the source's correlation id, so a redelivered event does nothing twice; a message it cannot act
+//! on goes to the dead-letter topic (Kafka) and the manager goes on.
+//!
+//! Invariant: knows no service's code; it talks to the services only through their topics and
+//! gRPC APIs.
+
+mod clients;
+pub mod config;
+pub mod managers;
+
+use std::sync::Arc;
+
+use mom_projection::{KafkaSource, LogSource, ProjectionError, ReadModels};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use clients::Clients;
+pub use config::ProcessesConfig;
+
+/// A failure running the process managers.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The runner failed.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// An event store given as log source could not be opened.
+    #[error("log source {name}: {source}")]
+    LogSource {
+        /// Source name.
+        name: String,
+        /// Why.
+        source: mom_eventstore::StoreError,
+    },
+    /// A service address is not a valid URI.
+    #[error("invalid service url {url}: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A log source is not `name=url`.
+    #[error("log source {0:?} must be name=url")]
+    LogSourceSyntax(String),
+    /// A task panicked.
+    #[error("task failed: {0}")]
+    Task(String),
+    /// Neither a broker nor log sources are configured.
+    #[error("no source: set MOM_KAFKA_BOOTSTRAP_SERVERS or MOM_PROCESSES_LOG_SOURCES")]
+    NoSource,
+}
+
+/// Runs every process manager until `shutdown`.
+pub async fn serve(
+    config: ProcessesConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ProcessError> {
+    let models = ReadModels::connect(&config.database_url).await?;
+    let clients = Clients::connect(&config)?;
+    let names = config.kafka.topic_names();
+    let managers = managers::all(&names, &clients, &config);
+    let mut tasks = JoinSet::new();
+    if let Some(servers) = &config.kafka.kafka_bootstrap_servers {
+        for manager in managers {
+            let models = models.clone();
+            let source = KafkaSource {
+                bootstrap_servers: servers.clone(),
+                group_id: None,
+            };
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                mom_projection::run_from_kafka(manager.as_ref(), &models, &source, shutdown).await
+            });
+        }
+    } else {
+        let mut sources = Vec::new();
+        for spec in &config.log_sources {
+            let (name, url) = spec
+                .split_once('=')
+                .ok_or_else(|| ProcessError::LogSourceSyntax(spec.clone()))?;
+            let store =
+                mom_eventstore::EventStore::connect(url, &mom_eventstore::StoreOptions::default())
+                    .await
+                    .map_err(|source| ProcessError::LogSource {
+                        name: name.to_owned(),
+                        source,
+                    })?;
+            sources.push(LogSource {
+                name: name.to_owned(),
+                store,
+            });
+        }
+        if sources.is_empty() {
+            return Err(ProcessError::NoSource);
+        }
+        let sources = Arc::new(sources);
+        for manager in managers {
+            let models = models.clone();
+            let sources = sources.clone();
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                mom_projection::run_from_log(manager.as_ref(), &models, &sources, shutdown).await
+            });
+        }
+    }
+    tracing::info!("process managers running");
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined
+            .map_err(|err| ProcessError::Task(err.to_string()))
+            .and_then(|r| r.map_err(ProcessError::from));
+        if let Err(err) = outcome {
+            tracing::error!(error = %err, "process manager failed");
+            shutdown.cancel();
+            if result.is_ok() {
+                result = Err(err);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,201 @@
+//! The process managers, one projection each, and what they share: decoding the source event's
+//! metadata and mapping a failed command to retry or dead letter.
+
+mod ncr_hold;
+mod ncr_scrap;
+mod order_output;
+mod pm_window;
+mod usage;
+
+use std::sync::Arc;
+
+use mom_bus::TopicNames;
+use mom_projection::{ApplyError, Message};
+use mom_proto::common::v1::EventMetadata;
+use tonic::Code;
+
+pub use ncr_hold::NcrHold;
+pub use ncr_scrap::NcrScrap;
+pub use order_output::OrderOutput;
+pub use pm_window::PmWindow;
+pub use usage::UsageCounter;
+
+use crate::{Clients, ProcessesConfig};
+
+/// Returns every process manager.
+pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> Vec<Arc<Managers>> {
+    vec![
+        Arc::new(Managers::NcrHold(NcrHold::new(names, clients.clone()))),
+        Arc::new(Managers::NcrScrap(NcrScrap::new(names, clients.clone()))),
+        Arc::new(Managers::UsageCounter(UsageCounter::new(
+            names,
+            clients.clone(),
+        ))),
+        Arc::new(Managers::PmWindow(PmWindow::new(names, clients.clone()))),
+        Arc::new(Managers::OrderOutput(OrderOutput::new(
+            names,
+            clients.clone(),
+            config.output_location.clone(),
+        ))),
+    ]
+}
+
+/// Every manager, so the runner (generic over one projection type) can run any of them.
+#[derive(Debug)]
+pub enum Managers {
+    /// NCR containment → lot holds.
+    NcrHold(NcrHold),
+    /// NCR scrap disposition → scrap moves.
+    NcrScrap(NcrScrap),
+    /// Units counted → PM plan usage.
+    UsageCounter(UsageCounter),
+    /// PM window → planned shutdown.
+    PmWindow(PmWindow),
+    /// Order completed → output lot.
+    OrderOutput(OrderOutput),
+}
+
+impl mom_projection::Projection for Managers {
+    fn name(&self) -> &str {
+        match self {
+            Managers::NcrHold(m) => m.name(),
+            Managers::NcrScrap(m) => m.name(),
+            Managers::UsageCounter(m) => m.name(),
+            Managers::PmWindow(m) => m.name(),
+            Managers::OrderOutput(m) => m.name(),
+        }
+    }
+
+    fn topics(&self) -> &[String] {
+        match self {
+            Managers::NcrHold(m) => m.topics(),
+            Managers::NcrScrap(m) => m.topics(),
+            Managers::UsageCounter(m) => m.topics(),
+            Managers::PmWindow(m) => m.topics(),
+            Managers::OrderOutput(m) => m.topics(),
+        }
+    }
+
+    fn schema(&self) -> &[&str] {
+        &[]
+    }
+
+    fn tables(&self) -> &[&str] {
+        &[]
+    }
+
+    async fn apply(
+        &self,
+        _: &mut mom_projection::Connection,
+        message: &Message,
+    ) -> Result<(), ApplyError> {
+        match self {
+            Managers::NcrHold(m) => m.react(message).await,
+            Managers::NcrScrap(m) => m.react(message).await,
+            Managers::UsageCounter(m) => m.react(message).await,
+            Managers::PmWindow(m) => m.react(message).await,
+            Managers::OrderOutput(m) => m.react(message).await,
+        }
+    }
+}
+
+/// What a command sent on behalf of a source event carries.
+#[derive(Debug, Clone)]
+pub(crate) struct Cause {
+    /// The source event's id: idempotency key and causation id of the command.
+    pub event_id: String,
+    /// The source event's correlation id.
+    pub correlation_id: String,
+    /// The source event's aggregate id.
+    pub aggregate_id: String,
+}
+
+impl Cause {
+    pub(crate) fn of(metadata: Option<&EventMetadata>) -> Result<Self, ApplyError> {
+        let metadata =
+            metadata.ok_or_else(|| ApplyError::Poison("event has no metadata".into()))?;
+        Ok(Self {
+            event_id: metadata.event_id.clone(),
+            correlation_id: metadata.correlation_id.clone(),
+            aggregate_id: metadata.aggregate_id.clone(),
+        })
+    }
+}
+
+/// Decodes a protobuf value, a poison message when it does not decode.
+pub(crate) fn decode<T: prost::Message + Default>(message: &Message) -> Result<T, ApplyError> {
+    T::decode(message.payload.as_slice())
+        .map_err(|err| ApplyError::Poison(format!("undecodable {}: {err}", message.topic)))
+}
+
+/// Maps a failed command: a service that is down or busy is retried; a rejection is final.
+pub(crate) fn failed(action: &str, status: tonic::Status) -> ApplyError {
+    match status.code() {
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::ResourceExhausted
+        | Code::Internal
+        | Code::Unknown
+        | Code::Cancelled => ApplyError::Transient(format!("{action}: {status}")),
+        _ => ApplyError::Poison(format!("{action} rejected: {}", status.message())),
+    }
+}
+
+/// The actor recorded on commands a manager sends.
+pub(crate) fn actor(manager: &str) -> String {
+    format!("mom/processes/{manager}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(payload: &[u8]) -> Message {
+        Message {
+            topic: "mom.quality.v1".to_owned(),
+            partition: 0,
+            offset: 0,
+            key: None,
+            payload: payload.to_vec(),
+            headers: vec![],
+            event_id: uuid::Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn unavailable_services_are_retried_and_rejections_are_poison() {
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+            Code::Internal,
+        ] {
+            assert!(matches!(
+                failed("hold lot L1", tonic::Status::new(code, "x")),
+                ApplyError::Transient(_)
+            ));
+        }
+        for code in [
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+            Code::NotFound,
+        ] {
+            let err = failed("hold lot L1", tonic::Status::new(code, "lot L1 is unknown"));
+            assert!(
+                matches!(&err, ApplyError::Poison(reason) if reason.contains("hold lot L1") && reason.contains("unknown")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn undecodable_values_and_missing_metadata_are_poison() {
+        let garbage = message(&[0xff, 0xff, 0xff]);
+        assert!(matches!(
+            decode::<mom_proto::quality::v1::QualityEvent>(&garbage),
+            Err(ApplyError::Poison(_))
+        ));
+        assert!(matches!(Cause::of(None), Err(ApplyError::Poison(_))));
+    }
+}

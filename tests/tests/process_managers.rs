@@ -1,0 +1,287 @@
+//! Process managers against the real services: an NCR's containment holds the lot in inventory,
+//! its scrap disposition scraps the quantity, and a PM window becomes a planned shutdown in
+//! production — fed from the services' own logs (embedded mode) and, for one flow, from a real
+//! Kafka-protocol broker.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use mom_proto::inventory::v1 as inv;
+use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use mom_proto::quality::v1 as qa;
+use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
+use mom_proto::time::to_timestamp;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+fn store(url: String) -> mom_eventstore::StoreArgs {
+    mom_eventstore::StoreArgs {
+        database_url: url,
+        db_max_connections: 4,
+        db_max_batch_events: 1024,
+        snapshot_every: 20,
+    }
+}
+
+fn kafka(servers: Option<String>) -> mom_bus::KafkaArgs {
+    mom_bus::KafkaArgs {
+        kafka_bootstrap_servers: servers,
+        topic_prefix: "mom.".to_owned(),
+        topic_partitions: 1,
+        topic_replication: 1,
+        relay_batch_size: 500,
+    }
+}
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+struct Plant {
+    shutdown: CancellationToken,
+    quality: QualityServiceClient<Channel>,
+    inventory: InventoryServiceClient<Channel>,
+    services: Vec<mom_grpc::Running>,
+    managers: tokio::task::JoinHandle<Result<(), mom_processes::ProcessError>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn channel(running: &mom_grpc::Running) -> Channel {
+    Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Starts quality, inventory and production on SQLite and the process managers, fed from the
+/// stores' logs or, when `broker` is given, from Kafka.
+async fn plant(broker: Option<String>) -> Plant {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
+    let shutdown = CancellationToken::new();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let production = mom_production::start(
+        mom_production::ProductionConfig {
+            store: store(url("production")),
+            kafka: kafka(broker.clone()),
+            grpc_addr: addr,
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let quality = mom_quality::start(
+        mom_quality::QualityConfig {
+            store: store(url("quality")),
+            kafka: kafka(broker.clone()),
+            grpc_addr: addr,
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let inventory = mom_inventory::start(
+        mom_inventory::InventoryConfig {
+            store: store(url("inventory")),
+            kafka: kafka(broker.clone()),
+            grpc_addr: addr,
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let config = mom_processes::ProcessesConfig {
+        database_url: url("processes"),
+        kafka: kafka(broker.clone()),
+        log_sources: if broker.is_some() {
+            vec![]
+        } else {
+            vec![
+                format!("production={}", url("production")),
+                format!("quality={}", url("quality")),
+                format!("inventory={}", url("inventory")),
+            ]
+        },
+        production_url: format!("http://{}", production.grpc_addr),
+        maintenance_url: "http://127.0.0.1:9".to_owned(),
+        inventory_url: format!("http://{}", inventory.grpc_addr),
+        output_location: "FG".to_owned(),
+    };
+    let managers = tokio::spawn(mom_processes::serve(config, shutdown.clone()));
+    Plant {
+        quality: QualityServiceClient::new(channel(&quality).await),
+        inventory: InventoryServiceClient::new(channel(&inventory).await),
+        shutdown,
+        services: vec![production, quality, inventory],
+        managers,
+        _dir: dir,
+    }
+}
+
+impl Plant {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.managers.await.unwrap().unwrap();
+        for running in self.services {
+            running.wait().await.unwrap();
+        }
+    }
+
+    async fn lot(&mut self, lot: &str) -> inv::Lot {
+        self.inventory
+            .get_lot(inv::GetLotRequest {
+                lot: lot.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn define_master_data(&mut self) {
+        let ctx = || {
+            Some(inv::CommandContext {
+                actor: "store".into(),
+                ..Default::default()
+            })
+        };
+        self.inventory
+            .define_material(inv::DefineMaterialRequest {
+                context: ctx(),
+                material: "SKU-A".into(),
+                name: "part".into(),
+                unit: "pcs".into(),
+                at: at(0),
+            })
+            .await
+            .unwrap();
+        self.inventory
+            .define_location(inv::DefineLocationRequest {
+                context: ctx(),
+                location: "WH1".into(),
+                name: "warehouse".into(),
+                at: at(0),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn receive_lot(&mut self, lot: &str, quantity: i64) {
+        let ctx = || {
+            Some(inv::CommandContext {
+                actor: "store".into(),
+                ..Default::default()
+            })
+        };
+        self.inventory
+            .receive_lot(inv::ReceiveLotRequest {
+                context: ctx(),
+                lot: lot.into(),
+                material: "SKU-A".into(),
+                supplier_lot: "S-1".into(),
+                expiry: None,
+                location: "WH1".into(),
+                quantity,
+                at: at(1),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn open_ncr(&mut self, ncr: &str, lot: &str) {
+        self.quality
+            .open_nonconformance(qa::OpenNonconformanceRequest {
+                context: Some(qa::CommandContext {
+                    actor: "inspector".into(),
+                    ..Default::default()
+                }),
+                ncr_id: ncr.into(),
+                inspection_id: String::new(),
+                product: "SKU-A".into(),
+                quantity: 40,
+                description: "burrs on edge".into(),
+                work_unit: "press-7".into(),
+                contained_lots: vec![lot.into()],
+                at: at(10),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn scrap(&mut self, ncr: &str, lot: &str, quantity: i64) {
+        self.quality
+            .disposition_nonconformance(qa::DispositionNonconformanceRequest {
+                context: Some(qa::CommandContext {
+                    actor: "mrb".into(),
+                    ..Default::default()
+                }),
+                ncr_id: ncr.into(),
+                disposition: qa::Disposition::Scrap as i32,
+                quantity,
+                lot: lot.into(),
+                note: "not reworkable".into(),
+                at: at(20),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Polls `lot` until `done` holds for it.
+    async fn wait_for(
+        &mut self,
+        lot: &str,
+        what: &str,
+        done: impl Fn(&inv::Lot) -> bool,
+    ) -> inv::Lot {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let current = self.lot(lot).await;
+            if done(&current) {
+                return current;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not happen: {current:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn ncr_holds_and_scraps_the_lot(broker: Option<String>) {
+    let mut plant = plant(broker).await;
+    plant.define_master_data().await;
+    plant.receive_lot("LOT-1", 100).await;
+    let ncr = uuid::Uuid::now_v7().to_string();
+    plant.open_ncr(&ncr, "LOT-1").await;
+    let held = plant
+        .wait_for("LOT-1", "hold", |lot| !lot.holds.is_empty())
+        .await;
+    assert_eq!(held.holds.len(), 1);
+    assert_eq!(held.holds[0].hold, ncr, "the hold names the NCR");
+    plant.scrap(&ncr, "LOT-1", 40).await;
+    let scrapped = plant
+        .wait_for("LOT-1", "scrap", |lot| lot.total == 60)
+        .await;
+    assert_eq!(scrapped.quantities[0].quantity, 60);
+    // Redelivery does nothing twice: the hold and scrap stay single after more traffic.
+    plant.receive_lot("LOT-2", 5).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = plant.lot("LOT-1").await;
+    assert_eq!((after.total, after.holds.len()), (60, 1));
+    plant.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ncr_holds_and_scraps_the_lot_from_the_store_logs() {
+    ncr_holds_and_scraps_the_lot(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ncr_holds_and_scraps_the_lot_through_the_broker() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    ncr_holds_and_scraps_the_lot(Some(broker.bootstrap_servers())).await;
+}
