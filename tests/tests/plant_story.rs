@@ -352,6 +352,29 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .await
     .unwrap();
 
+    // Preventive maintenance announces a window; the process manager makes it a planned shutdown.
+    let pm_order = uuid::Uuid::now_v7().to_string();
+    maint
+        .request_preventive_work(mnt::RequestPreventiveWorkRequest {
+            context: ctx!(mnt, "planner"),
+            work_order: pm_order.clone(),
+            work_unit: "press-7".into(),
+            description: "replace hydraulic seals".into(),
+            at: at(100),
+        })
+        .await
+        .unwrap();
+    maint
+        .schedule_work_order(mnt::ScheduleWorkOrderRequest {
+            context: ctx!(mnt, "planner"),
+            work_order: pm_order.clone(),
+            from: at(480),
+            until: at(540),
+            at: at(101),
+        })
+        .await
+        .unwrap();
+
     // Material starvation: the press asks for more steel than the coil holds.
     let starved = inv
         .consume_lot(inv::ConsumeLotRequest {
