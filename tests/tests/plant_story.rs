@@ -145,6 +145,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             maintenance_url: format!("http://{}", maintenance.grpc_addr),
             inventory_url: format!("http://{}", inventory.grpc_addr),
             output_location: "FG".to_owned(),
+            pm_check_interval_secs: 1,
         },
         shutdown.clone(),
     ));
@@ -191,6 +192,19 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             .await
             .unwrap();
     }
+    // A calendar plan (every 30 days from March): the process managers' timer finds it due today.
+    maint
+        .define_plan(mnt::DefinePlanRequest {
+            context: ctx!(mnt, "planner"),
+            work_unit: "press-7".into(),
+            plan: "monthly-lube".into(),
+            trigger: mnt::PlanTrigger::CalendarDays as i32,
+            every: 30,
+            description: "lubricate the slide".into(),
+            at: at(0),
+        })
+        .await
+        .unwrap();
     for material in ["STEEL", "SKU-A"] {
         inv.define_material(inv::DefineMaterialRequest {
             context: ctx!(inv, "planner"),

@@ -110,6 +110,7 @@ async fn plant(broker: Option<String>) -> Plant {
         maintenance_url: "http://127.0.0.1:9".to_owned(),
         inventory_url: format!("http://{}", inventory.grpc_addr),
         output_location: "FG".to_owned(),
+            pm_check_interval_secs: 60,
     };
     let managers = tokio::spawn(mom_processes::serve(config, shutdown.clone()));
     Plant {

@@ -35,6 +35,9 @@ pub struct ProcessesConfig {
         default_value = "http://127.0.0.1:50054"
     )]
     pub inventory_url: String,
+    /// Seconds between checks of maintenance's calendar plans.
+    #[arg(long, env = "MOM_PM_CHECK_INTERVAL_SECS", default_value_t = 300)]
+    pub pm_check_interval_secs: u64,
     /// Inventory location that output lots of completed orders are booked to.
     #[arg(long, env = "MOM_OUTPUT_LOCATION", default_value = "FG")]
     pub output_location: String,

@@ -5,7 +5,9 @@
 //! - units counted on a work unit (production) → usage of its preventive plans (maintenance);
 //! - PM window scheduled (maintenance) → planned shutdown on the work unit (production);
 //! - production order completed (production) → output lot with genealogy from the order's
-//!   consumed lots (inventory).
+//!   consumed lots (inventory);
+//! - a timer asks maintenance to check the calendar plans of its work units, so a plan due by
+//!   date raises its work order.
 //!
 //! Each manager is a projection on the shared runner: its checkpoint is stored transactionally,
 //! every command it sends carries the source event's id as idempotency key and causation id and
@@ -113,6 +115,13 @@ pub async fn serve(
                 mom_projection::run_from_log(manager.as_ref(), &models, &sources, shutdown).await
             });
         }
+    }
+    {
+        let models = models.clone();
+        let clients = clients.clone();
+        let every = std::time::Duration::from_secs(config.pm_check_interval_secs.max(1));
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { managers::run_timer(models, clients, every, shutdown).await });
     }
     tracing::info!("process managers running");
     let mut result = Ok(());

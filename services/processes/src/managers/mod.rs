@@ -1,6 +1,7 @@
 //! The process managers, one projection each, and what they share: decoding the source event's
 //! metadata and mapping a failed command to retry or dead letter.
 
+mod calendar;
 mod ncr_hold;
 mod ncr_scrap;
 mod order_output;
@@ -14,6 +15,7 @@ use mom_projection::{ApplyError, Message};
 use mom_proto::common::v1::EventMetadata;
 use tonic::Code;
 
+pub use calendar::{run_timer, PlanCalendar};
 pub use ncr_hold::NcrHold;
 pub use ncr_scrap::NcrScrap;
 pub use order_output::OrderOutput;
@@ -37,6 +39,7 @@ pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> V
             clients.clone(),
             config.output_location.clone(),
         ))),
+        Arc::new(Managers::PlanCalendar(PlanCalendar::new(names))),
     ]
 }
 
@@ -53,6 +56,8 @@ pub enum Managers {
     PmWindow(PmWindow),
     /// Order completed → output lot.
     OrderOutput(OrderOutput),
+    /// Maintenance's work units, for the calendar plan timer.
+    PlanCalendar(PlanCalendar),
 }
 
 impl mom_projection::Projection for Managers {
@@ -63,6 +68,7 @@ impl mom_projection::Projection for Managers {
             Managers::UsageCounter(m) => m.name(),
             Managers::PmWindow(m) => m.name(),
             Managers::OrderOutput(m) => m.name(),
+            Managers::PlanCalendar(m) => m.name(),
         }
     }
 
@@ -73,20 +79,27 @@ impl mom_projection::Projection for Managers {
             Managers::UsageCounter(m) => m.topics(),
             Managers::PmWindow(m) => m.topics(),
             Managers::OrderOutput(m) => m.topics(),
+            Managers::PlanCalendar(m) => m.topics(),
         }
     }
 
     fn schema(&self) -> &[&str] {
-        &[]
+        match self {
+            Managers::PlanCalendar(m) => m.schema(),
+            _ => &[],
+        }
     }
 
     fn tables(&self) -> &[&str] {
-        &[]
+        match self {
+            Managers::PlanCalendar(m) => m.tables(),
+            _ => &[],
+        }
     }
 
     async fn apply(
         &self,
-        _: &mut mom_projection::Connection,
+        connection: &mut mom_projection::Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
         match self {
@@ -95,6 +108,7 @@ impl mom_projection::Projection for Managers {
             Managers::UsageCounter(m) => m.react(message).await,
             Managers::PmWindow(m) => m.react(message).await,
             Managers::OrderOutput(m) => m.react(message).await,
+            Managers::PlanCalendar(m) => m.react(connection, message).await,
         }
     }
 }
