@@ -4,9 +4,10 @@
 //!
 //! The options a container may set are taken from the real binary: the test runs
 //! `<target dir>/debug/mom serve <service> --help` (built by `cargo test --workspace`, or by
-//! `cargo build -p mom`) and collects its `[env: MOM_...=]` lines. A service the binary does not
-//! list in `mom serve --help` yet is checked against the options every wired service shares plus
-//! the listen-address variable its own config declares, and the test says so on stderr.
+//! `cargo build -p mom`) and collects its `[env: MOM_...=]` lines. The deployment must run the four
+//! command services and every other service `mom serve --help` lists. A service the binary does
+//! not serve yet is checked against the options its `services/<name>/src/config.rs` declares (plus
+//! the store, Kafka and logging options it flattens), and the test says so on stderr.
 //!
 //! Where the tools are installed, the files also go through them: `docker compose config -q`,
 //! `kubectl kustomize` and `kubernetes-validate --strict`. Without them, everything else still runs.

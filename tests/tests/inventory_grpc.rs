@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -13,71 +15,50 @@ use mom_proto::time::to_timestamp;
 use prost::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 
 struct Service {
     client: InventoryServiceClient<Channel>,
-    channel: Channel,
-    shutdown: CancellationToken,
-    running: mom_inventory::Running,
-    _dir: tempfile::TempDir,
-}
-
-fn config(database_url: String, kafka: Option<String>) -> mom_inventory::InventoryConfig {
-    mom_inventory::InventoryConfig {
-        store: mom_eventstore::StoreArgs {
-            database_url,
-            db_max_connections: 8,
-            db_max_batch_events: 1024,
-            snapshot_every: 1,
-        },
-        kafka: mom_bus::KafkaArgs {
-            kafka_bootstrap_servers: kafka,
-            topic_prefix: "mom.".to_owned(),
-            topic_partitions: 3,
-            topic_replication: 1,
-            relay_batch_size: 500,
-        },
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-    }
+    harness: support::Harness,
 }
 
 async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
-    let shutdown = CancellationToken::new();
-    let running = mom_inventory::start(config(url, kafka), shutdown.clone())
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let harness =
+        support::Harness::start(database_url, kafka, |store, kafka, grpc_addr, shutdown| {
+            mom_inventory::start(
+                mom_inventory::InventoryConfig {
+                    store,
+                    kafka,
+                    grpc_addr,
+                },
+                shutdown,
+            )
+        })
+        .await;
     Service {
-        client: InventoryServiceClient::new(channel.clone()),
-        channel,
-        shutdown,
-        running,
-        _dir: dir,
+        client: InventoryServiceClient::new(harness.channel.clone()),
+        harness,
     }
 }
 
 impl Service {
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.running.wait().await.unwrap();
+        self.harness.stop().await;
     }
 
     async fn head(&self) -> u64 {
-        self.running.store().head().await.unwrap()
+        self.harness.head().await
     }
 
     async fn event_types(&self) -> Vec<String> {
-        let log = self.running.store().read_log(0, 1000).await.unwrap();
+        let log = self
+            .harness
+            .running
+            .store()
+            .read_log(0, 1000)
+            .await
+            .unwrap();
         log.into_iter().map(|e| e.event_type).collect()
     }
 
@@ -233,22 +214,12 @@ fn new_order() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the request must be rejected");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_ids_are_not_found() {
     let mut svc = start(None, None).await;
     svc.master_data().await;
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client
             .get_lot(pb::GetLotRequest {
                 lot: "ghost-1".to_owned(),
@@ -257,21 +228,21 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         "lot ghost-1",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .move_lot(move_request("ghost-1", "line-1", 1))
             .await,
         Code::NotFound,
         "ghost-1",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(receive_request("L1", "unobtainium", 5))
             .await,
         Code::NotFound,
         "material unobtainium",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(pb::ReceiveLotRequest {
                 location: "mars".to_owned(),
@@ -281,14 +252,14 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         "location mars",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .move_lot(move_request("ghost-1", "mars", 1))
             .await,
         Code::NotFound,
         "location mars",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .produce_lot(produce_request("OUT-1", "cap", &new_order(), &["ghost-2"]))
             .await,
@@ -296,7 +267,7 @@ async fn unknown_ids_are_not_found() {
         "lot ghost-2",
     );
     let order = new_order();
-    assert_status(
+    support::assert_status(
         svc.client
             .get_order_lots(pb::GetOrderLotsRequest {
                 order_id: order.clone(),
@@ -305,7 +276,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &order,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_genealogy(pb::GetGenealogyRequest {
                 lot: "ghost-1".to_owned(),
@@ -330,22 +301,22 @@ async fn invalid_transitions_are_failed_precondition() {
         .await
         .unwrap();
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client.move_lot(move_request("L1", "line-1", 5)).await,
         Code::FailedPrecondition,
         "lot L1: lot is on hold (NCR-1); release the hold first",
     );
-    assert_status(
+    support::assert_status(
         svc.consume("L1", &new_order(), 5, 4).await,
         Code::FailedPrecondition,
         "on hold",
     );
-    assert_status(
+    support::assert_status(
         svc.client.hold_lot(hold_request("L1", "NCR-1")).await,
         Code::FailedPrecondition,
         "hold NCR-1 is already active",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .release_hold(pb::ReleaseHoldRequest {
                 context: ctx("qa"),
@@ -357,14 +328,14 @@ async fn invalid_transitions_are_failed_precondition() {
         Code::FailedPrecondition,
         "hold NCR-9 is not active",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(receive_request("L1", "resin", 5))
             .await,
         Code::FailedPrecondition,
         "lot L1 exists already",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .define_material(pb::DefineMaterialRequest {
                 context: ctx("engineer"),
@@ -377,7 +348,7 @@ async fn invalid_transitions_are_failed_precondition() {
         Code::FailedPrecondition,
         "already defined",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .end_starvation(pb::EndStarvationRequest {
                 context: ctx("operator"),
@@ -436,27 +407,27 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
     svc.master_data().await;
     svc.receive("L1", "resin", 100).await;
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client.move_lot(move_request("L1", "line-1", -5)).await,
         Code::InvalidArgument,
         "field quantity must not be negative, got -5",
     );
-    assert_status(
+    support::assert_status(
         svc.client.move_lot(move_request("L1", "line-1", 0)).await,
         Code::InvalidArgument,
         "quantity must be greater than zero",
     );
-    assert_status(
+    support::assert_status(
         svc.client.move_lot(move_request("L1", "line-1", 101)).await,
         Code::InvalidArgument,
         "lot holds 100 of material resin at location rack-1, less than the 101 asked for",
     );
-    assert_status(
+    support::assert_status(
         svc.client.move_lot(move_request("L1", "rack-1", 1)).await,
         Code::InvalidArgument,
         "to itself",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .move_lot(pb::MoveLotRequest {
                 at: None,
@@ -466,7 +437,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field at is required",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .move_lot(pb::MoveLotRequest {
                 at: Some(prost_types::Timestamp {
@@ -479,7 +450,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field at is not a valid timestamp",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(pb::ReceiveLotRequest {
                 expiry: at(0),
@@ -489,14 +460,14 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "expiry",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(receive_request("lot two", "resin", 5))
             .await,
         Code::InvalidArgument,
         "field lot is invalid",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .consume_lot(pb::ConsumeLotRequest {
                 context: ctx("mes"),
@@ -511,7 +482,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field order_id is invalid",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .hold_lot(pb::HoldLotRequest {
                 reason: String::new(),
@@ -521,7 +492,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field reason is required",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_genealogy(pb::GetGenealogyRequest {
                 lot: "L1".to_owned(),
@@ -532,14 +503,14 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field direction",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .produce_lot(produce_request("OUT-1", "cap", &new_order(), &["OUT-1"]))
             .await,
         Code::NotFound,
         "lot OUT-1",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .receive_lot(pb::ReceiveLotRequest {
                 context: keyed("receiving", ""),
@@ -563,7 +534,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         .await
         .unwrap();
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client
             .end_starvation(pb::EndStarvationRequest {
                 context: ctx("operator"),
@@ -575,7 +546,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "ends at",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .report_starvation(pb::ReportStarvationRequest {
                 context: ctx("mes"),
@@ -613,7 +584,7 @@ async fn stale_expected_version_is_aborted() {
         .into_inner();
     assert_eq!(ok.version, 2);
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client
             .move_lot(pb::MoveLotRequest {
                 context: Some(pb::CommandContext {
@@ -821,7 +792,7 @@ async fn consume_that_cannot_be_served_starts_a_starvation_that_a_later_consume_
     svc.master_data().await;
     svc.receive("L1", "resin", 5).await;
     let order = new_order();
-    assert_status(
+    support::assert_status(
         svc.consume("L1", &order, 8, 10).await,
         Code::InvalidArgument,
         "lot holds 5 of material resin at location rack-1, less than the 8 asked for",
@@ -846,7 +817,7 @@ async fn consume_that_cannot_be_served_starts_a_starvation_that_a_later_consume_
             "MaterialStarvationEnded"
         ]
     );
-    let log = svc.running.store().read_log(0, 1000).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 1000).await.unwrap();
     let ended = log.last().unwrap();
     assert_eq!(ended.aggregate_type, "work_unit_supply");
     assert_eq!(ended.aggregate_id, "press-7");
@@ -891,49 +862,11 @@ async fn consume_that_cannot_be_served_starts_a_starvation_that_a_later_consume_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
     let svc = start(None, None).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "mom.inventory.v1.InventoryService".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        status.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
-    let mut reflection =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
-            svc.channel.clone(),
-        );
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = response.message_response
-    else {
-        panic!("unexpected reflection response");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"mom.inventory.v1.InventoryService".to_owned()),
-        "{names:?}"
-    );
+    support::assert_health_and_reflection(
+        svc.harness.channel.clone(),
+        "mom.inventory.v1.InventoryService",
+    )
+    .await;
     svc.stop().await;
 }
 
@@ -965,7 +898,7 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         .await
         .unwrap();
 
-    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 100).await.unwrap();
     assert_eq!(log.len(), 9, "4 materials, 3 locations, receive, hold");
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap_servers())
@@ -1098,7 +1031,7 @@ async fn process_manager_commands_survive_redelivery() {
     let lot = svc.lot("L1").await;
     assert_eq!(lot.total, 0);
     assert_eq!(lot.holds.len(), 1);
-    let log = svc.running.store().read_log(0, 1000).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 1000).await.unwrap();
     let scrapped: Vec<_> = log
         .iter()
         .filter(|e| e.event_type == "LotScrapped")

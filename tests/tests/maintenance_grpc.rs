@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,6 @@ use mom_proto::time::to_timestamp;
 use prost::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -23,65 +24,40 @@ const ORDER: &str = "0191e1b4-7c1a-7000-8000-0000000000aa";
 
 struct Service {
     client: MaintenanceServiceClient<Channel>,
-    channel: Channel,
-    shutdown: CancellationToken,
-    running: mom_maintenance::Running,
-    _dir: tempfile::TempDir,
-}
-
-fn config(database_url: String, kafka: Option<String>) -> mom_maintenance::MaintenanceConfig {
-    mom_maintenance::MaintenanceConfig {
-        store: mom_eventstore::StoreArgs {
-            database_url,
-            db_max_connections: 8,
-            db_max_batch_events: 1024,
-            snapshot_every: 1,
-        },
-        kafka: mom_bus::KafkaArgs {
-            kafka_bootstrap_servers: kafka,
-            topic_prefix: "mom.".to_owned(),
-            topic_partitions: 3,
-            topic_replication: 1,
-            relay_batch_size: 500,
-        },
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-    }
+    harness: support::Harness,
 }
 
 async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
-    let shutdown = CancellationToken::new();
-    let running = mom_maintenance::start(config(url, kafka), shutdown.clone())
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let harness =
+        support::Harness::start(database_url, kafka, |store, kafka, grpc_addr, shutdown| {
+            mom_maintenance::start(
+                mom_maintenance::MaintenanceConfig {
+                    store,
+                    kafka,
+                    grpc_addr,
+                },
+                shutdown,
+            )
+        })
+        .await;
     Service {
-        client: MaintenanceServiceClient::new(channel.clone()),
-        channel,
-        shutdown,
-        running,
-        _dir: dir,
+        client: MaintenanceServiceClient::new(harness.channel.clone()),
+        harness,
     }
 }
 
 impl Service {
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.running.wait().await.unwrap();
+        self.harness.stop().await;
     }
 
     async fn head(&self) -> u64 {
-        self.running.store().head().await.unwrap()
+        self.harness.head().await
     }
 
     async fn event_types(&self) -> Vec<String> {
-        self.running
+        self.harness
+            .running
             .store()
             .read_log(0, 1000)
             .await
@@ -111,16 +87,6 @@ fn keyed(key: &str) -> Option<pb::CommandContext> {
         idempotency_key: key.to_owned(),
         ..Default::default()
     })
-}
-
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the request must be rejected");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
 }
 
 async fn register(
@@ -203,12 +169,12 @@ fn usage(context: Option<pb::CommandContext>, cycles: i64, minute: i64) -> pb::R
 async fn unknown_ids_are_not_found() {
     let mut svc = start(None, None).await;
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_status(
+    support::assert_status(
         svc.client.start_work(work(&unknown, 1)).await,
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_work_order(pb::GetWorkOrderRequest {
                 work_order: unknown.clone(),
@@ -217,7 +183,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_asset(pb::GetAssetRequest {
                 asset: "ghost-1".to_owned(),
@@ -226,12 +192,12 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         "ghost-1",
     );
-    assert_status(
+    support::assert_status(
         svc.client.report_breakdown(breakdown("", 1, 2)).await,
         Code::NotFound,
         UNIT,
     );
-    assert_status(
+    support::assert_status(
         register(
             &mut svc.client,
             "plant-9",
@@ -242,7 +208,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         "parent ghost-corp is not registered",
     );
-    assert_status(
+    support::assert_status(
         svc.client.record_usage(usage(ctx("counter"), 5, 1)).await,
         Code::NotFound,
         UNIT,
@@ -260,22 +226,22 @@ async fn invalid_transitions_are_failed_precondition() {
         .await
         .unwrap();
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client.complete_work(work(ORDER, 20)).await,
         Code::FailedPrecondition,
         "work order is requested; cannot complete it",
     );
-    assert_status(
+    support::assert_status(
         svc.client.report_breakdown(breakdown(ORDER, 10, 12)).await,
         Code::FailedPrecondition,
         "already exists",
     );
-    assert_status(
+    support::assert_status(
         register(&mut svc.client, "acme", pb::AssetLevel::Enterprise, "").await,
         Code::FailedPrecondition,
         "already registered",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .define_plan(pb::DefinePlanRequest {
                 context: ctx("planner"),
@@ -291,7 +257,7 @@ async fn invalid_transitions_are_failed_precondition() {
         "work units",
     );
     svc.client.start_work(work(ORDER, 15)).await.unwrap();
-    assert_status(
+    support::assert_status(
         svc.client
             .cancel_work_order(pb::CancelWorkOrderRequest {
                 context: ctx("planner"),
@@ -312,12 +278,12 @@ async fn invalid_transitions_are_failed_precondition() {
         })
         .await
         .unwrap();
-    assert_status(
+    support::assert_status(
         svc.client.record_usage(usage(ctx("counter"), 5, 31)).await,
         Code::FailedPrecondition,
         "retired",
     );
-    assert_status(
+    support::assert_status(
         svc.client.report_breakdown(breakdown("", 31, 32)).await,
         Code::FailedPrecondition,
         "retired",
@@ -340,27 +306,27 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         .unwrap();
     svc.client.start_work(work(ORDER, 15)).await.unwrap();
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client.record_usage(usage(ctx("counter"), -5, 1)).await,
         Code::InvalidArgument,
         "field cycles must not be negative, got -5",
     );
-    assert_status(
+    support::assert_status(
         svc.client.record_usage(usage(ctx("counter"), 0, 1)).await,
         Code::InvalidArgument,
         "usage must add cycles or run time",
     );
-    assert_status(
+    support::assert_status(
         svc.client.complete_work(work(ORDER, 14)).await,
         Code::InvalidArgument,
         "before its start",
     );
-    assert_status(
+    support::assert_status(
         svc.client.report_breakdown(breakdown("", 20, 12)).await,
         Code::InvalidArgument,
         "failure start",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .report_breakdown(pb::ReportBreakdownRequest {
                 failure_mode: String::new(),
@@ -370,19 +336,19 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "field failure_mode is required",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .report_breakdown(breakdown("not-a-uuid", 10, 12))
             .await,
         Code::InvalidArgument,
         "work_order",
     );
-    assert_status(
+    support::assert_status(
         svc.client.start_work(work(ORDER, 1)).await.map(|_| ()),
         Code::FailedPrecondition,
         "",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .define_plan(pb::DefinePlanRequest {
                 context: ctx("planner"),
@@ -397,17 +363,17 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "greater than zero",
     );
-    assert_status(
+    support::assert_status(
         register(&mut svc.client, "x", pb::AssetLevel::Unspecified, "").await,
         Code::InvalidArgument,
         "field level is required",
     );
-    assert_status(
+    support::assert_status(
         register(&mut svc.client, "x", pb::AssetLevel::WorkUnit, "acme").await,
         Code::InvalidArgument,
         "needs a parent of level work center",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .request_preventive_work(pb::RequestPreventiveWorkRequest {
                 context: ctx("planner"),
@@ -436,7 +402,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         .unwrap()
         .into_inner();
     let head = svc.head().await;
-    assert_status(
+    support::assert_status(
         svc.client
             .schedule_work_order(pb::ScheduleWorkOrderRequest {
                 context: ctx("planner"),
@@ -472,7 +438,7 @@ async fn stale_expected_version_is_aborted() {
         }),
         ..work(ORDER, 15)
     };
-    assert_status(
+    support::assert_status(
         svc.client.start_work(guarded(0)).await,
         Code::Aborted,
         "version",
@@ -734,46 +700,7 @@ async fn a_calendar_plan_is_raised_by_a_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
     let svc = start(None, None).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: SERVICE.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        status.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
-    let mut reflection =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
-            svc.channel.clone(),
-        );
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = response.message_response
-    else {
-        panic!("unexpected reflection response");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&SERVICE.to_owned()), "{names:?}");
+    support::assert_health_and_reflection(svc.harness.channel.clone(), SERVICE).await;
     svc.stop().await;
 }
 
@@ -806,7 +733,7 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     svc.client.complete_work(work(ORDER, 45)).await.unwrap();
 
     // The events are in the store's log, in order, with their outbox messages.
-    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 100).await.unwrap();
     let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -21,39 +23,11 @@ use mom_proto::time::to_timestamp;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 fn at(minute: i64) -> Option<prost_types::Timestamp> {
     Some(to_timestamp(
         chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
     ))
-}
-
-fn store(url: String) -> mom_eventstore::StoreArgs {
-    mom_eventstore::StoreArgs {
-        database_url: url,
-        db_max_connections: 4,
-        db_max_batch_events: 1024,
-        snapshot_every: 20,
-    }
-}
-
-fn kafka(servers: &str) -> mom_bus::KafkaArgs {
-    mom_bus::KafkaArgs {
-        kafka_bootstrap_servers: Some(servers.to_owned()),
-        topic_prefix: "mom.".to_owned(),
-        topic_partitions: 2,
-        topic_replication: 1,
-        relay_batch_size: 500,
-    }
-}
-
-async fn connect(running: &mom_grpc::Running) -> Channel {
-    Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
 }
 
 macro_rules! ctx {
@@ -98,8 +72,8 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     let addr = "127.0.0.1:0".parse().unwrap();
     let production = mom_production::start(
         mom_production::ProductionConfig {
-            store: store(dbs[0].url.clone()),
-            kafka: kafka(&servers),
+            store: support::store_args(dbs[0].url.clone()),
+            kafka: support::kafka_args(Some(servers.clone())),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -108,8 +82,8 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .unwrap();
     let quality = mom_quality::start(
         mom_quality::QualityConfig {
-            store: store(dbs[1].url.clone()),
-            kafka: kafka(&servers),
+            store: support::store_args(dbs[1].url.clone()),
+            kafka: support::kafka_args(Some(servers.clone())),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -118,8 +92,8 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .unwrap();
     let maintenance = mom_maintenance::start(
         mom_maintenance::MaintenanceConfig {
-            store: store(dbs[2].url.clone()),
-            kafka: kafka(&servers),
+            store: support::store_args(dbs[2].url.clone()),
+            kafka: support::kafka_args(Some(servers.clone())),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -128,8 +102,8 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .unwrap();
     let inventory = mom_inventory::start(
         mom_inventory::InventoryConfig {
-            store: store(dbs[3].url.clone()),
-            kafka: kafka(&servers),
+            store: support::store_args(dbs[3].url.clone()),
+            kafka: support::kafka_args(Some(servers.clone())),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -139,7 +113,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     let managers = tokio::spawn(mom_processes::serve(
         mom_processes::ProcessesConfig {
             database_url: dbs[4].url.clone(),
-            kafka: kafka(&servers),
+            kafka: support::kafka_args(Some(servers.clone())),
             log_sources: vec![],
             production_url: format!("http://{}", production.grpc_addr),
             maintenance_url: format!("http://{}", maintenance.grpc_addr),
@@ -149,10 +123,10 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
         },
         shutdown.clone(),
     ));
-    let mut prod = ProductionServiceClient::new(connect(&production).await);
-    let mut qual = QualityServiceClient::new(connect(&quality).await);
-    let mut maint = MaintenanceServiceClient::new(connect(&maintenance).await);
-    let mut inv = InventoryServiceClient::new(connect(&inventory).await);
+    let mut prod = ProductionServiceClient::new(support::channel(&production).await);
+    let mut qual = QualityServiceClient::new(support::channel(&quality).await);
+    let mut maint = MaintenanceServiceClient::new(support::channel(&maintenance).await);
+    let mut inv = InventoryServiceClient::new(support::channel(&inventory).await);
 
     // Master data: the press in production and in maintenance's hierarchy, materials, locations.
     prod.register_work_unit(prd::RegisterWorkUnitRequest {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use mom_proto::inventory::v1 as inv;
@@ -14,25 +16,6 @@ use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use mom_proto::time::to_timestamp;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-
-fn store(url: String) -> mom_eventstore::StoreArgs {
-    mom_eventstore::StoreArgs {
-        database_url: url,
-        db_max_connections: 4,
-        db_max_batch_events: 1024,
-        snapshot_every: 20,
-    }
-}
-
-fn kafka(servers: Option<String>) -> mom_bus::KafkaArgs {
-    mom_bus::KafkaArgs {
-        kafka_bootstrap_servers: servers,
-        topic_prefix: "mom.".to_owned(),
-        topic_partitions: 1,
-        topic_replication: 1,
-        relay_batch_size: 500,
-    }
-}
 
 fn at(minute: i64) -> Option<prost_types::Timestamp> {
     Some(to_timestamp(
@@ -49,14 +32,6 @@ struct Plant {
     _dir: tempfile::TempDir,
 }
 
-async fn channel(running: &mom_grpc::Running) -> Channel {
-    Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
 /// Starts quality, inventory and production on SQLite and the process managers, fed from the
 /// stores' logs or, when `broker` is given, from Kafka.
 async fn plant(broker: Option<String>) -> Plant {
@@ -66,8 +41,8 @@ async fn plant(broker: Option<String>) -> Plant {
     let addr = "127.0.0.1:0".parse().unwrap();
     let production = mom_production::start(
         mom_production::ProductionConfig {
-            store: store(url("production")),
-            kafka: kafka(broker.clone()),
+            store: support::store_args(url("production")),
+            kafka: support::kafka_args(broker.clone()),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -76,8 +51,8 @@ async fn plant(broker: Option<String>) -> Plant {
     .unwrap();
     let quality = mom_quality::start(
         mom_quality::QualityConfig {
-            store: store(url("quality")),
-            kafka: kafka(broker.clone()),
+            store: support::store_args(url("quality")),
+            kafka: support::kafka_args(broker.clone()),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -86,8 +61,8 @@ async fn plant(broker: Option<String>) -> Plant {
     .unwrap();
     let inventory = mom_inventory::start(
         mom_inventory::InventoryConfig {
-            store: store(url("inventory")),
-            kafka: kafka(broker.clone()),
+            store: support::store_args(url("inventory")),
+            kafka: support::kafka_args(broker.clone()),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -96,7 +71,7 @@ async fn plant(broker: Option<String>) -> Plant {
     .unwrap();
     let config = mom_processes::ProcessesConfig {
         database_url: url("processes"),
-        kafka: kafka(broker.clone()),
+        kafka: support::kafka_args(broker.clone()),
         log_sources: if broker.is_some() {
             vec![]
         } else {
@@ -110,12 +85,12 @@ async fn plant(broker: Option<String>) -> Plant {
         maintenance_url: "http://127.0.0.1:9".to_owned(),
         inventory_url: format!("http://{}", inventory.grpc_addr),
         output_location: "FG".to_owned(),
-            pm_check_interval_secs: 60,
+        pm_check_interval_secs: 60,
     };
     let managers = tokio::spawn(mom_processes::serve(config, shutdown.clone()));
     Plant {
-        quality: QualityServiceClient::new(channel(&quality).await),
-        inventory: InventoryServiceClient::new(channel(&inventory).await),
+        quality: QualityServiceClient::new(support::channel(&quality).await),
+        inventory: InventoryServiceClient::new(support::channel(&inventory).await),
         shutdown,
         services: vec![production, quality, inventory],
         managers,

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -12,63 +14,36 @@ use mom_proto::time::to_timestamp;
 use prost::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 
 struct Service {
     client: ProductionServiceClient<Channel>,
-    channel: Channel,
-    shutdown: CancellationToken,
-    running: mom_production::Running,
-    _dir: tempfile::TempDir,
-}
-
-fn config(database_url: String, kafka: Option<String>) -> mom_production::ProductionConfig {
-    mom_production::ProductionConfig {
-        store: mom_eventstore::StoreArgs {
-            database_url,
-            db_max_connections: 8,
-            db_max_batch_events: 1024,
-            snapshot_every: 1,
-        },
-        kafka: mom_bus::KafkaArgs {
-            kafka_bootstrap_servers: kafka,
-            topic_prefix: "mom.".to_owned(),
-            topic_partitions: 3,
-            topic_replication: 1,
-            relay_batch_size: 500,
-        },
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-    }
+    harness: support::Harness,
 }
 
 async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
-    let shutdown = CancellationToken::new();
-    let running = mom_production::start(config(url, kafka), shutdown.clone())
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let harness =
+        support::Harness::start(database_url, kafka, |store, kafka, grpc_addr, shutdown| {
+            mom_production::start(
+                mom_production::ProductionConfig {
+                    store,
+                    kafka,
+                    grpc_addr,
+                },
+                shutdown,
+            )
+        })
+        .await;
     Service {
-        client: ProductionServiceClient::new(channel.clone()),
-        channel,
-        shutdown,
-        running,
-        _dir: dir,
+        client: ProductionServiceClient::new(harness.channel.clone()),
+        harness,
     }
 }
 
 impl Service {
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.running.wait().await.unwrap();
+        self.harness.stop().await;
     }
 }
 
@@ -131,21 +106,11 @@ async fn create_order(client: &mut ProductionServiceClient<Channel>) -> String {
     reply.aggregate_id
 }
 
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the request must be rejected");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_ids_are_not_found() {
     let mut svc = start(None, None).await;
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_status(
+    support::assert_status(
         svc.client
             .release_order(pb::OrderCommandRequest {
                 context: ctx("planner"),
@@ -156,7 +121,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_order(pb::GetOrderRequest {
                 order_id: unknown.clone(),
@@ -165,7 +130,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .report_running(pb::ReportRunningRequest {
                 context: ctx("plc"),
@@ -177,7 +142,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         "ghost-1",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_work_unit(pb::GetWorkUnitRequest {
                 work_unit: "ghost-1".to_owned(),
@@ -194,7 +159,7 @@ async fn invalid_transitions_are_failed_precondition() {
     let mut svc = start(None, None).await;
     let order = create_order(&mut svc.client).await;
     // Starting an operation before the order is released.
-    assert_status(
+    support::assert_status(
         svc.client
             .start_operation(pb::StartOperationRequest {
                 context: ctx("operator"),
@@ -216,7 +181,7 @@ async fn invalid_transitions_are_failed_precondition() {
         .await
         .unwrap();
     // Out of routing order: operation 20 before 10 is done.
-    assert_status(
+    support::assert_status(
         svc.client
             .start_operation(pb::StartOperationRequest {
                 context: ctx("operator"),
@@ -230,7 +195,7 @@ async fn invalid_transitions_are_failed_precondition() {
         "10",
     );
     // A work unit the routing does not allow.
-    assert_status(
+    support::assert_status(
         svc.client
             .start_operation(pb::StartOperationRequest {
                 context: ctx("operator"),
@@ -244,7 +209,7 @@ async fn invalid_transitions_are_failed_precondition() {
         "press-7",
     );
     // Completing with open operations names them.
-    assert_status(
+    support::assert_status(
         svc.client
             .complete_order(pb::OrderCommandRequest {
                 context: ctx("planner"),
@@ -256,7 +221,7 @@ async fn invalid_transitions_are_failed_precondition() {
         "10",
     );
     register(&mut svc.client, "press-7").await;
-    assert_status(
+    support::assert_status(
         svc.client
             .end_setup(pb::EndSetupRequest {
                 context: ctx("operator"),
@@ -275,8 +240,8 @@ async fn invalid_transitions_are_failed_precondition() {
 async fn malformed_fields_are_invalid_argument_and_store_nothing() {
     let mut svc = start(None, None).await;
     register(&mut svc.client, "press-7").await;
-    let head = svc.running_head().await;
-    assert_status(
+    let head = svc.harness.head().await;
+    support::assert_status(
         svc.client
             .report_count(pb::ReportCountRequest {
                 context: ctx("plc"),
@@ -289,7 +254,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "total",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .schedule_planned_shutdown(pb::SchedulePlannedShutdownRequest {
                 context: ctx("planner"),
@@ -302,7 +267,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "until",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .create_order(pb::CreateOrderRequest {
                 context: ctx("planner"),
@@ -316,7 +281,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "routing",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .create_order(pb::CreateOrderRequest {
                 context: ctx("planner"),
@@ -330,7 +295,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         Code::InvalidArgument,
         "order_id",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .report_stopped(pb::ReportStoppedRequest {
                 context: ctx("plc"),
@@ -343,7 +308,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
         "at",
     );
     assert_eq!(
-        svc.running_head().await,
+        svc.harness.head().await,
         head,
         "rejected commands store nothing"
     );
@@ -371,7 +336,7 @@ async fn stale_expected_version_is_aborted() {
         expected_version: Some(1),
         ..Default::default()
     });
-    assert_status(
+    support::assert_status(
         svc.client
             .report_stopped(pb::ReportStoppedRequest {
                 context: stale,
@@ -406,56 +371,12 @@ async fn stale_expected_version_is_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
     let svc = start(None, None).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "mom.production.v1.ProductionService".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        status.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
-    let mut reflection =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
-            svc.channel.clone(),
-        );
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = response.message_response
-    else {
-        panic!("unexpected reflection response");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"mom.production.v1.ProductionService".to_owned()),
-        "{names:?}"
-    );
+    support::assert_health_and_reflection(
+        svc.harness.channel.clone(),
+        "mom.production.v1.ProductionService",
+    )
+    .await;
     svc.stop().await;
-}
-
-impl Service {
-    async fn running_head(&self) -> u64 {
-        self.running.store().head().await.unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,7 +426,7 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     let order = create_order(&mut svc.client).await;
 
     // The events are in the store's log, in order, with their outbox messages.
-    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 100).await.unwrap();
     let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

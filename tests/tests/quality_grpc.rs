@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -13,67 +15,40 @@ use mom_proto::time::{from_timestamp, to_timestamp};
 use prost::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 
 struct Service {
     client: QualityServiceClient<Channel>,
-    channel: Channel,
-    shutdown: CancellationToken,
-    running: mom_quality::Running,
-    _dir: tempfile::TempDir,
-}
-
-fn config(database_url: String, kafka: Option<String>) -> mom_quality::QualityConfig {
-    mom_quality::QualityConfig {
-        store: mom_eventstore::StoreArgs {
-            database_url,
-            db_max_connections: 8,
-            db_max_batch_events: 1024,
-            snapshot_every: 1,
-        },
-        kafka: mom_bus::KafkaArgs {
-            kafka_bootstrap_servers: kafka,
-            topic_prefix: "mom.".to_owned(),
-            topic_partitions: 3,
-            topic_replication: 1,
-            relay_batch_size: 500,
-        },
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-    }
+    harness: support::Harness,
 }
 
 async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database_url
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
-    let shutdown = CancellationToken::new();
-    let running = mom_quality::start(config(url, kafka), shutdown.clone())
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let harness =
+        support::Harness::start(database_url, kafka, |store, kafka, grpc_addr, shutdown| {
+            mom_quality::start(
+                mom_quality::QualityConfig {
+                    store,
+                    kafka,
+                    grpc_addr,
+                },
+                shutdown,
+            )
+        })
+        .await;
     Service {
-        client: QualityServiceClient::new(channel.clone()),
-        channel,
-        shutdown,
-        running,
-        _dir: dir,
+        client: QualityServiceClient::new(harness.channel.clone()),
+        harness,
     }
 }
 
 impl Service {
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.running.wait().await.unwrap();
+        self.harness.stop().await;
     }
 
     async fn head(&self) -> u64 {
-        self.running.store().head().await.unwrap()
+        self.harness.head().await
     }
 }
 
@@ -237,16 +212,6 @@ fn disposition(
     }
 }
 
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, needle: &str) {
-    let status = result.expect_err("the request must be rejected");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(needle),
-        "message {:?} should mention {needle:?}",
-        status.message()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_goes_from_inspection_to_closed_ncr_and_verified_capa() {
     let mut svc = start(None, None).await;
@@ -302,7 +267,7 @@ async fn a_reject_goes_from_inspection_to_closed_ncr_and_verified_capa() {
         .await
         .unwrap();
     // Scrap must say which of the two contained lots inventory moves.
-    assert_status(
+    support::assert_status(
         svc.client
             .disposition_nonconformance(disposition(&ncr, pb::Disposition::Scrap, 1))
             .await,
@@ -402,7 +367,7 @@ async fn a_reject_goes_from_inspection_to_closed_ncr_and_verified_capa() {
 async fn unknown_ids_are_not_found() {
     let mut svc = start(None, None).await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    assert_status(
+    support::assert_status(
         svc.client
             .revise_inspection_plan(pb::ReviseInspectionPlanRequest {
                 context: ctx("qa"),
@@ -418,7 +383,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_inspection_plan(pb::GetInspectionPlanRequest {
                 plan_id: unknown.clone(),
@@ -428,7 +393,7 @@ async fn unknown_ids_are_not_found() {
         &unknown,
     );
     // An inspection against a plan that does not exist names the plan.
-    assert_status(
+    support::assert_status(
         svc.client
             .start_inspection(pb::StartInspectionRequest {
                 context: ctx("inspector"),
@@ -443,7 +408,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &format!("inspection plan {unknown}"),
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .record_inspection_result(result(&unknown, 1, 10.0, "LOT-1", 0))
             .await,
@@ -461,19 +426,19 @@ async fn unknown_ids_are_not_found() {
         contained_lots: vec![],
         at: at(1),
     };
-    assert_status(
+    support::assert_status(
         svc.client.open_nonconformance(from_ghost.clone()).await,
         Code::NotFound,
         &format!("inspection {unknown}"),
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .disposition_nonconformance(disposition(&unknown, pb::Disposition::Scrap, 1))
             .await,
         Code::NotFound,
         &unknown,
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .open_capa(pb::OpenCapaRequest {
                 context: ctx("qa"),
@@ -489,7 +454,7 @@ async fn unknown_ids_are_not_found() {
         Code::NotFound,
         &format!("nonconformance {unknown}"),
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .get_capa(pb::GetCapaRequest {
                 capa_id: unknown.clone(),
@@ -520,7 +485,7 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
     let head = svc.head().await;
 
     // Closing with undisposed units.
-    assert_status(
+    support::assert_status(
         svc.client
             .close_nonconformance(pb::CloseNonconformanceRequest {
                 context: ctx("qa"),
@@ -534,13 +499,13 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
     // Dispositioning a lot the NCR does not contain.
     let mut other_lot = disposition(&ncr, pb::Disposition::Scrap, 1);
     other_lot.lot = "LOT-9".to_owned();
-    assert_status(
+    support::assert_status(
         svc.client.disposition_nonconformance(other_lot).await,
         Code::FailedPrecondition,
         "LOT-9",
     );
     // Inspecting against a retired plan.
-    assert_status(
+    support::assert_status(
         svc.client
             .start_inspection(pb::StartInspectionRequest {
                 context: ctx("inspector"),
@@ -559,7 +524,7 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
     let plan2 = define_plan(&mut svc.client).await;
     let fresh = start_inspection(&mut svc.client, &plan2).await;
     let head = head + 2;
-    assert_status(
+    support::assert_status(
         svc.client
             .complete_inspection(pb::CompleteInspectionRequest {
                 context: ctx("inspector"),
@@ -571,7 +536,7 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
         "only 0 of the sample size of 3 units are inspected",
     );
     // An NCR from an inspection that rejected nothing.
-    assert_status(
+    support::assert_status(
         svc.client
             .open_nonconformance(pb::OpenNonconformanceRequest {
                 context: ctx("qa"),
@@ -606,7 +571,7 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
         .into_inner()
         .aggregate_id;
     let head = head + 1;
-    assert_status(
+    support::assert_status(
         svc.client
             .verify_capa_effectiveness(pb::VerifyCapaEffectivenessRequest {
                 context: ctx("qa-lead"),
@@ -629,7 +594,7 @@ async fn invalid_transitions_are_failed_precondition_and_store_nothing() {
         .await
         .unwrap();
     let head = head + 1;
-    assert_status(
+    support::assert_status(
         svc.client
             .record_inspection_result(result(&inspection, 1, 10.0, "LOT-1", 10))
             .await,
@@ -654,21 +619,21 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
     // Missing and malformed fields.
     let mut no_time = define_request();
     no_time.at = None;
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(no_time).await,
         Code::InvalidArgument,
         "field at is required",
     );
     let mut no_product = define_request();
     no_product.product = String::new();
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(no_product).await,
         Code::InvalidArgument,
         "field product is required",
     );
     let mut bad_id = define_request();
     bad_id.plan_id = "plan-1".to_owned();
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(bad_id).await,
         Code::InvalidArgument,
         "field plan_id is invalid",
@@ -684,41 +649,41 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
             nominal: None,
         })),
     };
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(inverted).await,
         Code::InvalidArgument,
         "lower spec limit 10.1 is above upper spec limit 9.9",
     );
     let mut negative = define_request();
     negative.sample_size = -1;
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(negative).await,
         Code::InvalidArgument,
         "field sample_size must not be negative, got -1",
     );
     let mut zero = define_request();
     zero.sample_size = 0;
-    assert_status(
+    support::assert_status(
         svc.client.define_inspection_plan(zero).await,
         Code::InvalidArgument,
         "sample size must be greater than zero",
     );
     // Quantities below zero and above what exists.
-    assert_status(
+    support::assert_status(
         svc.client
             .disposition_nonconformance(disposition(&ncr, pb::Disposition::Scrap, -1))
             .await,
         Code::InvalidArgument,
         "field quantity must not be negative",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .disposition_nonconformance(disposition(&ncr, pb::Disposition::UseAsIs, 3))
             .await,
         Code::InvalidArgument,
         "disposition of 3 units exceeds the 2 undisposed units",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .disposition_nonconformance(disposition(&ncr, pb::Disposition::Unspecified, 1))
             .await,
@@ -726,14 +691,14 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
         "field disposition is required",
     );
     // Intervals that end before they start.
-    assert_status(
+    support::assert_status(
         svc.client
             .record_inspection_result(result(&inspection, 1, 10.0, "", 126))
             .await,
         Code::InvalidArgument,
         "is after the inspection time",
     );
-    assert_status(
+    support::assert_status(
         svc.client
             .open_capa(pb::OpenCapaRequest {
                 context: ctx("qa-lead"),
@@ -752,14 +717,14 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
     // Values the plan cannot judge.
     let mut unknown = result(&inspection, 1, 10.0, "LOT-1", 10);
     unknown.values[1].characteristic = "colour".to_owned();
-    assert_status(
+    support::assert_status(
         svc.client.record_inspection_result(unknown).await,
         Code::InvalidArgument,
         "characteristic colour is not in the plan",
     );
     let mut unnamed = result(&inspection, 1, 10.0, "", 10);
     unnamed.produced_at = None;
-    assert_status(
+    support::assert_status(
         svc.client.record_inspection_result(unnamed).await,
         Code::InvalidArgument,
         "a result must name its units by lot, or by work_unit and produced_at",
@@ -767,7 +732,7 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
     // A malformed idempotency key.
     let mut long_key = disposition(&ncr, pb::Disposition::Scrap, 1);
     long_key.context = keyed("mrb", &"k".repeat(200));
-    assert_status(
+    support::assert_status(
         svc.client.disposition_nonconformance(long_key).await,
         Code::InvalidArgument,
         "context.idempotency_key",
@@ -859,7 +824,7 @@ async fn repeated_idempotency_key_returns_the_original_reply_and_stores_nothing(
     assert_eq!(svc.head().await, head);
     // Without the key the repeat is rejected as a second opening.
     open.context = ctx("qa");
-    assert_status(
+    support::assert_status(
         svc.client.open_nonconformance(open).await,
         Code::FailedPrecondition,
         "already opened",
@@ -881,7 +846,7 @@ async fn stale_expected_version_is_aborted() {
         reason: "obsolete".to_owned(),
         at: at(5),
     };
-    assert_status(
+    support::assert_status(
         svc.client.retire_inspection_plan(retire(0)).await,
         Code::Aborted,
         "not the expected version 0",
@@ -899,49 +864,11 @@ async fn stale_expected_version_is_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
     let svc = start(None, None).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "mom.quality.v1.QualityService".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        status.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
-    let mut reflection =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
-            svc.channel.clone(),
-        );
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    let Some(
-        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
-            list,
-        ),
-    ) = response.message_response
-    else {
-        panic!("unexpected reflection response");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"mom.quality.v1.QualityService".to_owned()),
-        "{names:?}"
-    );
+    support::assert_health_and_reflection(
+        svc.harness.channel.clone(),
+        "mom.quality.v1.QualityService",
+    )
+    .await;
     svc.stop().await;
 }
 
@@ -996,7 +923,7 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     svc.client.disposition_nonconformance(scrap).await.unwrap();
 
     // The events are in the store's log, in order, with their outbox messages.
-    let log = svc.running.store().read_log(0, 100).await.unwrap();
+    let log = svc.harness.running.store().read_log(0, 100).await.unwrap();
     let types: Vec<&str> = log.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -1,0 +1,158 @@
+//! What the end-to-end tests share: starting one service on a fresh store with a gRPC channel to
+//! it, the store and Kafka options they use, and the assertions every service's API must pass.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use mom_bus::KafkaArgs;
+use mom_eventstore::StoreArgs;
+use mom_grpc::Running;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::Code;
+
+/// Store options for tests: small pool, a snapshot after every command.
+pub fn store_args(database_url: String) -> StoreArgs {
+    StoreArgs {
+        database_url,
+        db_max_connections: 8,
+        db_max_batch_events: 1024,
+        snapshot_every: 1,
+    }
+}
+
+/// Kafka options for tests; `None` runs without a broker.
+pub fn kafka_args(bootstrap_servers: Option<String>) -> KafkaArgs {
+    KafkaArgs {
+        kafka_bootstrap_servers: bootstrap_servers,
+        topic_prefix: "mom.".to_owned(),
+        topic_partitions: 3,
+        topic_replication: 1,
+        relay_batch_size: 500,
+    }
+}
+
+/// Returns a channel to a running service.
+pub async fn channel(running: &Running) -> Channel {
+    Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// One service started for a test, on its own store (a temporary SQLite file unless a database
+/// URL is given), listening on a free port.
+pub struct Harness {
+    /// Channel to the service.
+    pub channel: Channel,
+    /// Cancels the service.
+    pub shutdown: CancellationToken,
+    /// The running service.
+    pub running: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts a service with `start(store, kafka, grpc_addr, shutdown)`.
+    pub async fn start<F, Fut, E>(
+        database_url: Option<String>,
+        kafka: Option<String>,
+        start: F,
+    ) -> Self
+    where
+        F: FnOnce(StoreArgs, KafkaArgs, SocketAddr, CancellationToken) -> Fut,
+        Fut: Future<Output = Result<Running, E>>,
+        E: std::fmt::Debug,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let url = database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("events.db").display()));
+        let shutdown = CancellationToken::new();
+        let running = start(
+            store_args(url),
+            kafka_args(kafka),
+            "127.0.0.1:0".parse().unwrap(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        Self {
+            channel: channel(&running).await,
+            shutdown,
+            running,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the service and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.wait().await.unwrap();
+    }
+
+    /// Returns the store's log head (to show a rejected command stored nothing).
+    pub async fn head(&self) -> u64 {
+        self.running.store().head().await.unwrap()
+    }
+}
+
+/// Asserts that `result` is a rejection with `code` whose message mentions `needle`.
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: Code,
+    needle: &str,
+) {
+    let status = result.expect_err("the request must be rejected");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+}
+
+/// Asserts that the service reports `service` SERVING on the health service and lists it through
+/// server reflection.
+pub async fn assert_health_and_reflection(channel: Channel, service: &str) {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.iter().any(|n| n == service), "{names:?}");
+}
