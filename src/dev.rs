@@ -114,7 +114,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         maintenance_url: url(&running[2]),
         inventory_url: url(&running[3]),
         output_location: "FG".to_owned(),
-            pm_check_interval_secs: 60,
+        pm_check_interval_secs: 60,
     };
     let managers = tokio::spawn(mom_processes::serve(processes, shutdown.clone()));
     println!(
