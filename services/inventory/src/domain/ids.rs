@@ -5,8 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use uuid::Uuid;
+
+use mom_domain::check_text;
+pub use mom_domain::InvalidId;
 
 /// Longest id accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
@@ -17,74 +19,9 @@ pub const MAX_KEY_LEN: usize = 256;
 /// Longest free text (names, reasons, supplier lot numbers) accepted, in characters.
 pub const MAX_TEXT_LEN: usize = 512;
 
-/// Returned when a string is not a valid id or text.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum InvalidId {
-    /// The value is empty (or only whitespace).
-    #[error("must not be empty")]
-    Empty,
-    /// The value is longer than allowed.
-    #[error("must be at most {max} characters, got {len}")]
-    TooLong {
-        /// Characters in the value.
-        len: usize,
-        /// Largest allowed length.
-        max: usize,
-    },
-    /// The value holds a character that is not allowed.
-    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
-    BadCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value holds a control character.
-    #[error("control character {character:?} is not allowed")]
-    ControlCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value is not a UUID.
-    #[error("{value:?} is not a uuid")]
-    NotUuid {
-        /// The value given.
-        value: String,
-    },
-}
-
 /// Checks an id: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
 fn check_id(value: &str) -> Result<(), InvalidId> {
-    if value.is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > MAX_ID_LEN {
-        return Err(InvalidId::TooLong {
-            len,
-            max: MAX_ID_LEN,
-        });
-    }
-    match value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        Some(character) => Err(InvalidId::BadCharacter { character }),
-        None => Ok(()),
-    }
-}
-
-/// Checks a text: not blank, at most `max` characters, free of control characters.
-fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
-    if value.trim().is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(InvalidId::TooLong { len, max });
-    }
-    match value.chars().find(|c| c.is_control()) {
-        Some(character) => Err(InvalidId::ControlCharacter { character }),
-        None => Ok(()),
-    }
+    mom_domain::check_id(value, MAX_ID_LEN)
 }
 
 macro_rules! string_newtype {
@@ -109,33 +46,7 @@ macro_rules! string_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidId;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::new(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
+        mom_domain::string_newtype_conversions!($name);
     };
 }
 

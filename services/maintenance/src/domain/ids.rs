@@ -7,8 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use uuid::Uuid;
+
+pub use mom_domain::InvalidId;
+use mom_domain::{check_id, check_text, string_newtype_conversions};
 
 /// Longest asset id, plan id, product, failure mode or idempotency key, in characters.
 pub const MAX_ID_LEN: usize = 128;
@@ -18,40 +20,6 @@ pub const MAX_REASON_LEN: usize = 512;
 
 /// Longest description accepted, in characters.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
-
-/// Returned when a string is not a valid id or text.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum InvalidId {
-    /// The value is empty (or only whitespace).
-    #[error("must not be empty")]
-    Empty,
-    /// The value is longer than allowed.
-    #[error("must be at most {max} characters, got {len}")]
-    TooLong {
-        /// Characters in the value.
-        len: usize,
-        /// Largest allowed length.
-        max: usize,
-    },
-    /// The value holds a character that is not allowed.
-    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
-    BadCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value holds a control character.
-    #[error("control character {character:?} is not allowed")]
-    ControlCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value is not a UUID.
-    #[error("{value:?} is not a uuid")]
-    NotUuid {
-        /// The value given.
-        value: String,
-    },
-}
 
 /// Id of a work order (aggregate `work_order`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -120,7 +88,7 @@ impl AssetId {
     /// Returns the id, or why `value` is not a valid equipment id.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
         let value = value.into();
-        check_symbol(&value)?;
+        check_id(&value, MAX_ID_LEN)?;
         Ok(Self(value))
     }
 
@@ -140,7 +108,7 @@ impl PlanId {
     /// Returns the id, or why `value` is not one.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
         let value = value.into();
-        check_symbol(&value)?;
+        check_id(&value, MAX_ID_LEN)?;
         Ok(Self(value))
     }
 
@@ -242,74 +210,6 @@ impl IdempotencyKey {
         check_text(&value, MAX_ID_LEN)?;
         Ok(Self(value))
     }
-}
-
-/// Checks the equipment id syntax: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
-fn check_symbol(value: &str) -> Result<(), InvalidId> {
-    if value.is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > MAX_ID_LEN {
-        return Err(InvalidId::TooLong {
-            len,
-            max: MAX_ID_LEN,
-        });
-    }
-    if let Some(character) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        return Err(InvalidId::BadCharacter { character });
-    }
-    Ok(())
-}
-
-/// Checks that `value` is not blank, at most `max` characters and free of control characters.
-fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
-    if value.trim().is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(InvalidId::TooLong { len, max });
-    }
-    if let Some(character) = value.chars().find(|c| c.is_control()) {
-        return Err(InvalidId::ControlCharacter { character });
-    }
-    Ok(())
-}
-
-macro_rules! string_newtype_conversions {
-    ($($name:ident),*) => {$(
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidId;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::new(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
-    )*};
 }
 
 string_newtype_conversions!(

@@ -6,42 +6,16 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use uuid::Uuid;
+
+pub use mom_domain::InvalidId;
+use mom_domain::{check_id, check_text, string_newtype_conversions};
 
 /// Longest work unit id, product id or reason accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
 
 /// Longest free-text reason accepted, in characters.
 pub const MAX_REASON_LEN: usize = 512;
-
-/// Returned when a string is not a valid id, product or reason.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum InvalidId {
-    /// The value is empty (or only whitespace).
-    #[error("must not be empty")]
-    Empty,
-    /// The value is longer than allowed.
-    #[error("must be at most {max} characters, got {len}")]
-    TooLong {
-        /// Characters in the value.
-        len: usize,
-        /// Largest allowed length.
-        max: usize,
-    },
-    /// The value holds a character that is not allowed.
-    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
-    BadCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value is not a UUID.
-    #[error("{value:?} is not a uuid")]
-    NotUuid {
-        /// The value given.
-        value: String,
-    },
-}
 
 /// Id of a production order (aggregate `production_order`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -93,22 +67,7 @@ impl WorkUnitId {
     /// Returns the id, or why `value` is not a valid equipment id.
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
         let value = value.into();
-        if value.is_empty() {
-            return Err(InvalidId::Empty);
-        }
-        let len = value.chars().count();
-        if len > MAX_ID_LEN {
-            return Err(InvalidId::TooLong {
-                len,
-                max: MAX_ID_LEN,
-            });
-        }
-        if let Some(character) = value
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-        {
-            return Err(InvalidId::BadCharacter { character });
-        }
+        check_id(&value, MAX_ID_LEN)?;
         Ok(Self(value))
     }
 
@@ -155,53 +114,6 @@ impl Reason {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Checks that `value` is not blank, at most `max` characters and free of control characters.
-fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
-    if value.trim().is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(InvalidId::TooLong { len, max });
-    }
-    if let Some(character) = value.chars().find(|c| c.is_control()) {
-        return Err(InvalidId::BadCharacter { character });
-    }
-    Ok(())
-}
-
-macro_rules! string_newtype_conversions {
-    ($($name:ident),*) => {$(
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidId;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::new(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
-    )*};
 }
 
 string_newtype_conversions!(WorkUnitId, ProductId, Reason);

@@ -7,8 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use uuid::Uuid;
+
+pub use mom_domain::InvalidId;
+use mom_domain::{check_id, check_text};
 
 /// Longest id, name, owner or idempotency key accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
@@ -18,34 +20,6 @@ pub const MAX_TEXT_LEN: usize = 512;
 
 /// Longest unit of measure accepted, in characters.
 pub const MAX_UNIT_LEN: usize = 32;
-
-/// Returned when a string is not a valid id, name or text.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum InvalidId {
-    /// The value is empty (or only whitespace).
-    #[error("must not be empty")]
-    Empty,
-    /// The value is longer than allowed.
-    #[error("must be at most {max} characters, got {len}")]
-    TooLong {
-        /// Characters in the value.
-        len: usize,
-        /// Largest allowed length.
-        max: usize,
-    },
-    /// The value holds a character that is not allowed.
-    #[error("character {character:?} is not allowed")]
-    BadCharacter {
-        /// The first offending character.
-        character: char,
-    },
-    /// The value is not a UUID.
-    #[error("{value:?} is not a uuid")]
-    NotUuid {
-        /// The value given.
-        value: String,
-    },
-}
 
 macro_rules! uuid_id {
     ($($(#[$doc:meta])* $name:ident),*) => {$(
@@ -124,40 +98,14 @@ macro_rules! text_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidId;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::new(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::new(s)
-            }
-        }
+        mom_domain::string_newtype_conversions!($name);
     )*};
 }
 
 text_newtype!(
     /// Id of a work unit (ISA-95 equipment) as production uses it, such as
     /// `site1.area2.line3.filler`: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
-    WorkUnitId => check_equipment,
+    WorkUnitId => |value| check_id(value, MAX_ID_LEN),
     /// Id of a product (material definition): 1 to 128 characters, not blank.
     ProductId => |value| check_text(value, MAX_ID_LEN),
     /// Id of a lot (inventory's material lot): 1 to 128 characters, not blank.
@@ -174,42 +122,6 @@ text_newtype!(
     /// Free text (description, reason, note, title): not blank, at most 512 characters.
     Text => |value| check_text(value, MAX_TEXT_LEN)
 );
-
-/// Checks the ISA-95 equipment id syntax production uses for work units.
-fn check_equipment(value: &str) -> Result<(), InvalidId> {
-    if value.is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > MAX_ID_LEN {
-        return Err(InvalidId::TooLong {
-            len,
-            max: MAX_ID_LEN,
-        });
-    }
-    match value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        Some(character) => Err(InvalidId::BadCharacter { character }),
-        None => Ok(()),
-    }
-}
-
-/// Checks that `value` is not blank, at most `max` characters and free of control characters.
-fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
-    if value.trim().is_empty() {
-        return Err(InvalidId::Empty);
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(InvalidId::TooLong { len, max });
-    }
-    match value.chars().find(|c| c.is_control()) {
-        Some(character) => Err(InvalidId::BadCharacter { character }),
-        None => Ok(()),
-    }
-}
 
 /// Number of an operation in a routing (for example 10, 20, 30); never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -250,7 +162,7 @@ mod tests {
         );
         assert_eq!(
             Text::new("a\u{7}b"),
-            Err(InvalidId::BadCharacter { character: '\u{7}' })
+            Err(InvalidId::ControlCharacter { character: '\u{7}' })
         );
         assert!(Text::new("seal torn on 3 of 50 bottles").is_ok());
     }

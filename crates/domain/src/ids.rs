@@ -1,0 +1,162 @@
+//! Syntax checks of identifiers and free text, and the error they return.
+
+use thiserror::Error;
+
+/// Returned when a string is not a valid id, name or text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidId {
+    /// The value is empty (or only whitespace).
+    #[error("must not be empty")]
+    Empty,
+    /// The value is longer than allowed.
+    #[error("must be at most {max} characters, got {len}")]
+    TooLong {
+        /// Characters in the value.
+        len: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// The value holds a character that is not allowed.
+    #[error("character {character:?} is not allowed (use A-Z, a-z, 0-9, '.', '_', ':' and '-')")]
+    BadCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value holds a control character.
+    #[error("control character {character:?} is not allowed")]
+    ControlCharacter {
+        /// The first offending character.
+        character: char,
+    },
+    /// The value is not a UUID.
+    #[error("{value:?} is not a uuid")]
+    NotUuid {
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Checks the id syntax (ISA-95 equipment ids such as `site1.area2.line3.filler`): 1 to `max`
+/// characters of `A-Z a-z 0-9 . _ : -`.
+pub fn check_id(value: &str, max: usize) -> Result<(), InvalidId> {
+    if value.is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidId::TooLong { len, max });
+    }
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+    {
+        Some(character) => Err(InvalidId::BadCharacter { character }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `value` is not blank, at most `max` characters and free of control characters.
+pub fn check_text(value: &str, max: usize) -> Result<(), InvalidId> {
+    if value.trim().is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(InvalidId::TooLong { len, max });
+    }
+    match value.chars().find(|c| c.is_control()) {
+        Some(character) => Err(InvalidId::ControlCharacter { character }),
+        None => Ok(()),
+    }
+}
+
+/// Gives each named string newtype (a tuple struct around a `String` with a checking
+/// `fn new(impl Into<String>) -> Result<Self, InvalidId>`) its `Display`, `TryFrom<String>`,
+/// `From<_> for String` and `FromStr` impls, so serde's `try_from = "String"` checks it too.
+#[macro_export]
+macro_rules! string_newtype_conversions {
+    ($($name:ident),* $(,)?) => {$(
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl ::std::convert::TryFrom<::std::string::String> for $name {
+            type Error = $crate::InvalidId;
+
+            fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl ::std::convert::From<$name> for ::std::string::String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::InvalidId;
+
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_accepts_isa95_paths_and_rejects_empty_long_and_odd_characters() {
+        assert_eq!(check_id("site1.area2.line3.filler", 128), Ok(()));
+        assert_eq!(check_id("L1:cell-2_A", 128), Ok(()));
+        assert_eq!(check_id("", 128), Err(InvalidId::Empty));
+        assert_eq!(
+            check_id(&"x".repeat(129), 128),
+            Err(InvalidId::TooLong { len: 129, max: 128 })
+        );
+        assert_eq!(
+            check_id("line 3", 128),
+            Err(InvalidId::BadCharacter { character: ' ' })
+        );
+    }
+
+    #[test]
+    fn text_rejects_blank_long_and_control_characters() {
+        assert_eq!(check_text("  ", 8), Err(InvalidId::Empty));
+        assert_eq!(
+            check_text("123456789", 8),
+            Err(InvalidId::TooLong { len: 9, max: 8 })
+        );
+        assert_eq!(
+            check_text("a\u{7}b", 8),
+            Err(InvalidId::ControlCharacter { character: '\u{7}' })
+        );
+        assert_eq!(check_text("a b", 8), Ok(()));
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Code(String);
+
+    impl Code {
+        fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
+            let value = value.into();
+            check_id(&value, 8)?;
+            Ok(Self(value))
+        }
+    }
+
+    string_newtype_conversions!(Code);
+
+    #[test]
+    fn conversions_check_the_value() {
+        assert_eq!("a-1".parse::<Code>(), Ok(Code("a-1".to_owned())));
+        assert_eq!(Code::try_from(String::new()), Err(InvalidId::Empty));
+        assert_eq!(String::from(Code("a".to_owned())), "a");
+        assert_eq!(Code("a".to_owned()).to_string(), "a");
+    }
+}
