@@ -388,6 +388,31 @@ async fn stale_cache_of_another_process_is_corrected(kind: &str) {
     cleanup(store, db).await;
 }
 
+async fn upcasters_turn_old_event_versions_into_the_current_shape(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    // Version 0.9 of the event stored the increment as `{"Added": n}`.
+    let mut old = event("u-1", 1, 0);
+    old.event_version = "0.9".to_owned();
+    old.payload = serde_json::json!({"Added": 7});
+    repo.persist::<Counter>(&[old], None).await.unwrap();
+    let upcaster = cqrs_es::persist::SemanticVersionEventUpcaster::new(
+        "Incremented",
+        "1.0",
+        Box::new(|payload| serde_json::json!({"Incremented": {"by": payload["Added"]}})),
+    );
+    let executor = Executor::<Counter>::new(
+        AggregateStore::new(repository(&store), 0).with_upcasters(vec![Box::new(upcaster)]),
+        (),
+    );
+    let (counter, version) = executor.load("u-1").await.unwrap();
+    assert_eq!((counter.value, version), (7, 1));
+    // The stored event is untouched: upcasting happens on read.
+    let stored = repo.get_events::<Counter>("u-1").await.unwrap();
+    assert_eq!(stored[0].payload, serde_json::json!({"Added": 7}));
+    cleanup(store, db).await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         $(
@@ -415,4 +440,5 @@ on_both_backends!(
     outbox_claim_marks_only_published_rows,
     log_pages_in_position_order,
     stale_cache_of_another_process_is_corrected,
+    upcasters_turn_old_event_versions_into_the_current_shape,
 );
