@@ -283,6 +283,66 @@ async fn broker_killed_while_relay_publishes_loses_nothing_and_keeps_key_order()
     db.drop_database().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_on_one_store_share_the_outbox_and_keep_key_order() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let (keys, per_key) = (16, 60);
+    write_events(&repo, keys, per_key).await;
+
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.batch_size = 40;
+    let first = Relay::start(store.clone(), config.clone()).await.unwrap();
+    let second = Relay::start(store.clone(), config).await.unwrap();
+    let (first_stats, second_stats) = (first.stats(), second.stats());
+    let shutdown = CancellationToken::new();
+    let tasks = [
+        tokio::spawn(first.run(shutdown.clone())),
+        tokio::spawn(second.run(shutdown.clone())),
+    ];
+    wait_for_empty_outbox(&store, Duration::from_secs(120)).await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let published =
+        |s: &Arc<mom_bus::RelayStats>| s.published.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        published(&first_stats) + published(&second_stats),
+        (keys * per_key) as u64,
+        "no row published twice by the two relays"
+    );
+    assert!(
+        published(&first_stats) > 0 && published(&second_stats) > 0,
+        "both relays took part"
+    );
+
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, keys * per_key, Duration::from_secs(120)).await;
+    let mut per_key_order: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for (id, key, payload, _) in &messages {
+        if seen.insert(id.clone()) {
+            let seq: u64 = payload.rsplit('#').next().unwrap().parse().unwrap();
+            per_key_order.entry(key.clone()).or_default().push(seq);
+        }
+    }
+    assert_eq!(seen.len(), keys * per_key);
+    for (key, seqs) in &per_key_order {
+        assert_eq!(
+            seqs,
+            &(1..=per_key as u64).collect::<Vec<_>>(),
+            "order of {key}"
+        );
+    }
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
 /// Records what it handled; rejects payloads that say "poison".
 #[derive(Default)]
 struct Recorder {
