@@ -6,11 +6,12 @@
 //! that names the field, never a panic.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{parse_context, InvalidField, RawContext};
+pub use mom_domain::{Caller, ANONYMOUS};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use mom_proto::time::{from_timestamp, to_timestamp, TimestampError};
 use thiserror::Error;
-use uuid::Uuid;
 
 use crate::domain::{
     ErrorKind, HoldRef, IdempotencyKey, InvalidId, LocationCommand, LocationEvent, LocationId, Lot,
@@ -37,9 +38,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "MaterialStarvationStarted",
     "MaterialStarvationEnded",
 ];
-
-/// The actor recorded when a request names none.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// A request field that is missing or malformed; always reported as `INVALID_ARGUMENT`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -106,17 +104,6 @@ impl From<TimestampError> for RequestError {
             },
         }
     }
-}
-
-/// Who sent a command, from the request's `CommandContext`, for the events' metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// Who issued the command; [`ANONYMOUS`] when the request names no one.
-    pub actor: String,
-    /// The conversation the command belongs to; `None` when it starts one.
-    pub correlation_id: Option<Uuid>,
-    /// The event or command that caused this one; `None` when the command is its own cause.
-    pub causation_id: Option<Uuid>,
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
@@ -764,40 +751,26 @@ fn parsed<I, C>(id: I, command: C, guards: Guards, caller: Caller) -> ParsedComm
 
 fn caller(context: Option<pb::CommandContext>) -> Result<(Caller, Guards), RequestError> {
     let context = context.unwrap_or_default();
-    let actor = match context.actor.trim() {
-        "" => ANONYMOUS.to_owned(),
-        actor => actor.to_owned(),
+    let raw = RawContext {
+        actor: context.actor,
+        correlation_id: context.correlation_id,
+        causation_id: context.causation_id,
+        idempotency_key: context.idempotency_key,
+        expected_version: context.expected_version,
     };
-    let idempotency_key = optional_id(
-        context.idempotency_key,
-        "context.idempotency_key",
-        IdempotencyKey::new,
-    )?;
+    let context = parse_context(raw, IdempotencyKey::new).map_err(invalid_field)?;
     Ok((
-        Caller {
-            actor,
-            correlation_id: optional_uuid(&context.correlation_id, "context.correlation_id")?,
-            causation_id: optional_uuid(&context.causation_id, "context.causation_id")?,
-        },
+        context.caller,
         Guards {
             expected_version: context.expected_version,
-            idempotency_key,
+            idempotency_key: context.idempotency_key,
         },
     ))
 }
 
-fn optional_uuid(value: &str, field: &str) -> Result<Option<Uuid>, RequestError> {
-    match value {
-        "" => Ok(None),
-        value => Uuid::parse_str(value).map(Some).map_err(|_| {
-            invalid(
-                field,
-                InvalidId::NotUuid {
-                    value: value.to_owned(),
-                },
-            )
-        }),
-    }
+/// Maps a malformed field of the command context to the request error naming it.
+fn invalid_field(err: InvalidField) -> RequestError {
+    invalid(err.field, err.source)
 }
 
 fn at(

@@ -8,11 +8,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{parse_context, InvalidField, RawContext};
+pub use mom_domain::{Caller, ANONYMOUS};
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_event::Event;
 use mom_proto::time::{from_timestamp, to_timestamp, TimestampError};
 use thiserror::Error;
-use uuid::Uuid;
 
 use crate::domain::{
     ErrorKind, InvalidId, MachineState, Millis, OperationNumber, OperationStatus, OrderCommand,
@@ -42,9 +43,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "PlannedShutdownScheduled",
     "UnitsCounted",
 ];
-
-/// The actor recorded when a request names none.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// A request field that is missing or malformed; always reported as `INVALID_ARGUMENT`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -99,17 +97,6 @@ impl From<TimestampError> for RequestError {
             },
         }
     }
-}
-
-/// Who sent a command, from the request's `CommandContext`, for the events' metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// Who issued the command; [`ANONYMOUS`] when the request names no one.
-    pub actor: String,
-    /// The conversation the command belongs to; `None` when it starts one.
-    pub correlation_id: Option<Uuid>,
-    /// The event or command that caused this command, when the caller names one.
-    pub causation_id: Option<Uuid>,
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
@@ -617,33 +604,20 @@ fn reason_request(
 /// Splits the optional `CommandContext` into the caller and the expected version.
 fn caller(context: Option<pb::CommandContext>) -> Result<(Caller, Option<u64>), RequestError> {
     let context = context.unwrap_or_default();
-    let actor = match context.actor.trim() {
-        "" => ANONYMOUS.to_owned(),
-        actor => actor.to_owned(),
+    let raw = RawContext {
+        actor: context.actor,
+        correlation_id: context.correlation_id,
+        causation_id: context.causation_id,
+        idempotency_key: String::new(),
+        expected_version: context.expected_version,
     };
-    Ok((
-        Caller {
-            actor,
-            correlation_id: optional_uuid(&context.correlation_id, "context.correlation_id")?,
-            causation_id: optional_uuid(&context.causation_id, "context.causation_id")?,
-        },
-        context.expected_version,
-    ))
+    let context = parse_context(raw, |_| Ok::<(), InvalidId>(())).map_err(invalid_field)?;
+    Ok((context.caller, context.expected_version))
 }
 
-/// Parses an optional UUID field (empty = none), naming the field when malformed.
-fn optional_uuid(value: &str, field: &str) -> Result<Option<Uuid>, RequestError> {
-    match value {
-        "" => Ok(None),
-        value => Uuid::parse_str(value)
-            .map(Some)
-            .map_err(|_| RequestError::Invalid {
-                field: field.to_owned(),
-                source: InvalidId::NotUuid {
-                    value: value.to_owned(),
-                },
-            }),
-    }
+/// Maps a malformed field of the command context to the request error naming it.
+fn invalid_field(err: InvalidField) -> RequestError {
+    invalid(err.field, err.source)
 }
 
 fn at(
@@ -783,6 +757,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone;
+    use uuid::Uuid;
 
     use super::*;
 

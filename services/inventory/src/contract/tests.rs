@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::TimeZone;
+use uuid::Uuid;
 
 use super::*;
 use crate::domain::{

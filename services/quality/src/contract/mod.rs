@@ -11,11 +11,12 @@ mod ncr;
 mod plan;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{parse_context, InvalidField, RawContext};
+pub use mom_domain::{Caller, ANONYMOUS};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::time::{from_timestamp, TimestampError};
 use thiserror::Error;
-use uuid::Uuid;
 
 pub use capa::{
     capa_event_to_proto, capa_reply, get_capa, implement_capa_action, link_capa_nonconformance,
@@ -54,9 +55,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "CapaActionImplemented",
     "CapaEffectivenessVerified",
 ];
-
-/// The actor recorded when a request names none.
-pub const ANONYMOUS: &str = "anonymous";
 
 /// A request field that is missing or malformed; always reported as `INVALID_ARGUMENT`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -111,17 +109,6 @@ impl From<TimestampError> for RequestError {
             },
         }
     }
-}
-
-/// Who sent a command, from the request's `CommandContext`, for the events' metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// Who issued the command; [`ANONYMOUS`] when the request names no one.
-    pub actor: String,
-    /// The conversation the command belongs to; `None` when it starts one.
-    pub correlation_id: Option<Uuid>,
-    /// The event or command that caused this command; `None` when the command is its own cause.
-    pub causation_id: Option<Uuid>,
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
@@ -208,40 +195,24 @@ impl Context {
 /// Parses the optional `CommandContext`.
 fn context(context: Option<pb::CommandContext>) -> Result<Context, RequestError> {
     let context = context.unwrap_or_default();
-    let actor = match context.actor.trim() {
-        "" => ANONYMOUS.to_owned(),
-        actor => actor.to_owned(),
-    };
-    let idempotency_key = match context.idempotency_key.as_str() {
-        "" => None,
-        _ => Some(
-            IdempotencyKey::new(context.idempotency_key)
-                .map_err(|source| invalid("context.idempotency_key", source))?,
-        ),
-    };
-    Ok(Context {
-        caller: Caller {
-            actor,
-            correlation_id: optional_uuid(&context.correlation_id, "context.correlation_id")?,
-            causation_id: optional_uuid(&context.causation_id, "context.causation_id")?,
-        },
+    let raw = RawContext {
+        actor: context.actor,
+        correlation_id: context.correlation_id,
+        causation_id: context.causation_id,
+        idempotency_key: context.idempotency_key,
         expected_version: context.expected_version,
-        idempotency_key,
+    };
+    let context = parse_context(raw, IdempotencyKey::new).map_err(invalid_field)?;
+    Ok(Context {
+        caller: context.caller,
+        expected_version: context.expected_version,
+        idempotency_key: context.idempotency_key,
     })
 }
 
-fn optional_uuid(value: &str, field: &str) -> Result<Option<Uuid>, RequestError> {
-    match value {
-        "" => Ok(None),
-        value => Uuid::parse_str(value).map(Some).map_err(|_| {
-            invalid(
-                field,
-                InvalidId::NotUuid {
-                    value: value.to_owned(),
-                },
-            )
-        }),
-    }
+/// Maps a malformed field of the command context to the request error naming it.
+fn invalid_field(err: InvalidField) -> RequestError {
+    invalid(err.field, err.source)
 }
 
 /// Parses a required id or text field of a type with a fallible constructor from `String`.
