@@ -95,6 +95,18 @@ async fn apply_one<P: Projection>(
     models: &ReadModels,
     message: &Message,
 ) -> Result<Outcome, ProjectionError> {
+    let result = try_one(projection, models, message).await;
+    if matches!(result, Err(_) | Ok(Outcome::Poison(_))) {
+        projection.rolled_back();
+    }
+    result
+}
+
+async fn try_one<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    message: &Message,
+) -> Result<Outcome, ProjectionError> {
     let mut tx = models.pool().begin().await?;
     let next: Option<i64> = sqlx::query_scalar(
         "SELECT next_offset FROM mom_projection_offsets \

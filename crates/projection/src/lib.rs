@@ -50,4 +50,8 @@ pub trait Projection: Send + Sync + 'static {
         connection: &mut Connection,
         message: &Message,
     ) -> impl Future<Output = Result<(), ApplyError>> + Send;
+
+    /// Called when a transaction that applied messages was rolled back, so a projection that
+    /// keeps state in memory can drop what the database no longer holds.
+    fn rolled_back(&self) {}
 }

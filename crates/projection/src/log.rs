@@ -119,6 +119,18 @@ async fn apply_page<P: Projection>(
     models: &ReadModels,
     source: &LogSource,
 ) -> Result<usize, ProjectionError> {
+    let result = try_page(projection, models, source).await;
+    if result.is_err() {
+        projection.rolled_back();
+    }
+    result
+}
+
+async fn try_page<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    source: &LogSource,
+) -> Result<usize, ProjectionError> {
     let after = models.log_position(projection.name(), &source.name).await?;
     let page = source.store.read_log(after, PAGE).await?;
     let Some(last) = page.last() else {

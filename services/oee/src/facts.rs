@@ -1,0 +1,348 @@
+//! From topic messages to OEE engine inputs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use mom_oee::{EquipmentId, Fact, FactKind, Span, Units};
+use mom_proto::time::from_timestamp;
+use prost::Message as _;
+
+/// What one message means to the OEE engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A fact on an equipment's timeline.
+    Fact(Fact),
+    /// The micro-stop threshold and startup window of an equipment (milliseconds).
+    Thresholds {
+        /// The equipment.
+        equipment: EquipmentId,
+        /// Micro-stop threshold.
+        micro_stop_threshold_ms: u64,
+        /// Startup window.
+        startup_window_ms: u64,
+    },
+    /// The ideal cycle time of a product on an equipment (milliseconds).
+    CycleTime {
+        /// The equipment.
+        equipment: EquipmentId,
+        /// The product.
+        product: String,
+        /// Ideal time per unit.
+        ideal_cycle_time_ms: u64,
+    },
+}
+
+/// Maps messages to inputs; remembers where and when output lots were made, so that rejects
+/// that name only a lot are charged to the equipment and time that made it (genealogy).
+#[derive(Debug, Default)]
+pub struct Mapper {
+    lots: HashMap<String, (String, DateTime<Utc>)>,
+}
+
+fn time(ts: Option<&prost_types::Timestamp>, field: &'static str) -> Result<DateTime<Utc>, String> {
+    from_timestamp(ts, field).map_err(|err| err.to_string())
+}
+
+fn span(
+    from: Option<&prost_types::Timestamp>,
+    until: Option<&prost_types::Timestamp>,
+) -> Result<Span, String> {
+    Span::new(time(from, "from")?, time(until, "until")?).map_err(|err| err.to_string())
+}
+
+fn option(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+impl Mapper {
+    /// Returns the inputs of one message of `topic` (`<prefix><domain>.v1`); an error is a
+    /// message that breaks the contract.
+    pub fn map(&mut self, topic: &str, payload: &[u8]) -> Result<Vec<Input>, String> {
+        let domain = topic.rsplit('.').nth(1).unwrap_or_default();
+        match domain {
+            "production" => production(payload),
+            "maintenance" => maintenance(payload),
+            "inventory" => self.inventory(payload),
+            "quality" => self.quality(payload),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn inventory(&mut self, payload: &[u8]) -> Result<Vec<Input>, String> {
+        use mom_proto::inventory::v1::inventory_event::Event;
+        let envelope =
+            mom_proto::inventory::v1::InventoryEvent::decode(payload).map_err(|e| e.to_string())?;
+        match envelope.event {
+            Some(Event::LotProduced(lot)) if !lot.work_unit.is_empty() => {
+                self.lots.insert(
+                    lot.lot.clone(),
+                    (lot.work_unit.clone(), time(lot.at.as_ref(), "at")?),
+                );
+                Ok(Vec::new())
+            }
+            Some(Event::MaterialStarvationEnded(starved)) => Ok(vec![Input::Fact(Fact {
+                equipment: EquipmentId::from(starved.work_unit.as_str()),
+                kind: FactKind::Starved {
+                    span: span(starved.from.as_ref(), starved.until.as_ref())?,
+                    material: starved.material.as_str().into(),
+                },
+            })]),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn quality(&mut self, payload: &[u8]) -> Result<Vec<Input>, String> {
+        use mom_proto::quality::v1::quality_event::Event;
+        let envelope =
+            mom_proto::quality::v1::QualityEvent::decode(payload).map_err(|e| e.to_string())?;
+        let Some(Event::InspectionResultRecorded(result)) = envelope.event else {
+            return Ok(Vec::new());
+        };
+        if result.rejected == 0 {
+            return Ok(Vec::new());
+        }
+        let (work_unit, produced_at) = match (option(&result.work_unit), result.produced_at.as_ref()) {
+            (Some(work_unit), Some(produced_at)) => {
+                (work_unit.to_owned(), time(Some(produced_at), "produced_at")?)
+            }
+            _ => match self.lots.get(&result.lot) {
+                Some((work_unit, made_at)) => (work_unit.clone(), *made_at),
+                None => {
+                    return Err(format!(
+                        "reject of lot {:?} names no equipment and production time, and the lot's genealogy is unknown",
+                        result.lot
+                    ))
+                }
+            },
+        };
+        Ok(vec![Input::Fact(Fact {
+            equipment: EquipmentId::from(work_unit.as_str()),
+            kind: FactKind::Rejected {
+                at: time(result.at.as_ref(), "at")?,
+                produced_at,
+                count: Units(result.rejected),
+                reason: None,
+            },
+        })])
+    }
+}
+
+fn production(payload: &[u8]) -> Result<Vec<Input>, String> {
+    use mom_proto::production::v1::production_event::Event;
+    let envelope =
+        mom_proto::production::v1::ProductionEvent::decode(payload).map_err(|e| e.to_string())?;
+    let equipment = EquipmentId::from(
+        envelope
+            .metadata
+            .as_ref()
+            .map(|m| m.aggregate_id.as_str())
+            .unwrap_or_default(),
+    );
+    let fact = |kind| {
+        Ok(vec![Input::Fact(Fact {
+            equipment: equipment.clone(),
+            kind,
+        })])
+    };
+    match envelope.event {
+        Some(Event::WorkUnitRegistered(registered)) => Ok(vec![Input::Thresholds {
+            equipment: EquipmentId::from(registered.work_unit.as_str()),
+            micro_stop_threshold_ms: registered.micro_stop_threshold_ms,
+            startup_window_ms: registered.startup_window_ms,
+        }]),
+        Some(Event::IdealCycleTimeSet(set)) => Ok(vec![Input::CycleTime {
+            equipment: equipment.clone(),
+            product: set.product,
+            ideal_cycle_time_ms: set.ideal_cycle_time_ms,
+        }]),
+        Some(Event::WorkUnitRunning(running)) => fact(FactKind::Running {
+            at: time(running.at.as_ref(), "at")?,
+            product: option(&running.product).map(Into::into),
+        }),
+        Some(Event::WorkUnitStopped(stopped)) => fact(FactKind::Stopped {
+            at: time(stopped.at.as_ref(), "at")?,
+            reason: option(&stopped.reason).map(Into::into),
+        }),
+        Some(Event::SetupStarted(setup)) => fact(FactKind::SetupStarted {
+            at: time(setup.at.as_ref(), "at")?,
+        }),
+        Some(Event::SetupEnded(setup)) => fact(FactKind::SetupEnded {
+            at: time(setup.at.as_ref(), "at")?,
+            product: setup.product.as_str().into(),
+        }),
+        Some(Event::PlannedShutdownScheduled(shutdown)) => fact(FactKind::PlannedShutdown {
+            span: span(shutdown.from.as_ref(), shutdown.until.as_ref())?,
+            reason: shutdown.reason.as_str().into(),
+        }),
+        Some(Event::UnitsCounted(counted)) => fact(FactKind::Counted {
+            at: time(counted.at.as_ref(), "at")?,
+            total: Units(counted.total),
+            product: option(&counted.product).map(Into::into),
+        }),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn maintenance(payload: &[u8]) -> Result<Vec<Input>, String> {
+    use mom_proto::maintenance::v1::maintenance_event::Event;
+    let envelope =
+        mom_proto::maintenance::v1::MaintenanceEvent::decode(payload).map_err(|e| e.to_string())?;
+    match envelope.event {
+        // The failure interval is known once the repair ended; the engine corrects the periods.
+        Some(Event::BreakdownRepaired(repaired)) => Ok(vec![Input::Fact(Fact {
+            equipment: EquipmentId::from(repaired.work_unit.as_str()),
+            kind: FactKind::Breakdown {
+                span: span(
+                    repaired.failure_start.as_ref(),
+                    repaired.repair_end.as_ref(),
+                )?,
+                failure_mode: repaired.failure_mode.as_str().into(),
+            },
+        })]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use mom_proto::common::v1::EventMetadata;
+    use mom_proto::time::to_timestamp;
+
+    use super::*;
+
+    fn ts(minute: i64) -> Option<prost_types::Timestamp> {
+        Some(to_timestamp(
+            DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+        ))
+    }
+
+    fn quality(result: mom_proto::quality::v1::InspectionResultRecorded) -> Vec<u8> {
+        use mom_proto::quality::v1::quality_event::Event;
+        mom_proto::quality::v1::QualityEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(Event::InspectionResultRecorded(result)),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn production_state_events_become_timeline_facts_of_the_aggregate() {
+        use mom_proto::production::v1::production_event::Event;
+        let payload = mom_proto::production::v1::ProductionEvent {
+            metadata: Some(EventMetadata {
+                aggregate_id: "press-7".into(),
+                ..Default::default()
+            }),
+            event: Some(Event::WorkUnitStopped(
+                mom_proto::production::v1::WorkUnitStopped {
+                    reason: "jam".into(),
+                    at: ts(10),
+                },
+            )),
+        }
+        .encode_to_vec();
+        let inputs = Mapper::default()
+            .map("mom.production.v1", &payload)
+            .unwrap();
+        let [Input::Fact(fact)] = inputs.as_slice() else {
+            panic!("{inputs:?}");
+        };
+        assert_eq!(fact.equipment, EquipmentId::from("press-7"));
+        assert!(
+            matches!(&fact.kind, FactKind::Stopped { reason: Some(r), .. } if r.as_str() == "jam")
+        );
+    }
+
+    #[test]
+    fn a_reject_naming_only_a_lot_is_charged_where_and_when_the_lot_was_made() {
+        use mom_proto::inventory::v1::inventory_event::Event;
+        let mut mapper = Mapper::default();
+        let produced = mom_proto::inventory::v1::InventoryEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(Event::LotProduced(mom_proto::inventory::v1::LotProduced {
+                lot: "L-9".into(),
+                work_unit: "press-7".into(),
+                at: ts(30),
+                ..Default::default()
+            })),
+        }
+        .encode_to_vec();
+        assert!(mapper
+            .map("plant.mom.inventory.v1", &produced)
+            .unwrap()
+            .is_empty());
+        let reject = quality(mom_proto::quality::v1::InspectionResultRecorded {
+            lot: "L-9".into(),
+            quantity: 10,
+            rejected: 4,
+            at: ts(300),
+            ..Default::default()
+        });
+        let inputs = mapper.map("mom.quality.v1", &reject).unwrap();
+        let [Input::Fact(fact)] = inputs.as_slice() else {
+            panic!("{inputs:?}");
+        };
+        assert_eq!(fact.equipment, EquipmentId::from("press-7"));
+        let FactKind::Rejected {
+            produced_at, count, ..
+        } = &fact.kind
+        else {
+            panic!("{fact:?}");
+        };
+        assert_eq!(
+            (*produced_at, *count),
+            (time(ts(30).as_ref(), "at").unwrap(), Units(4))
+        );
+    }
+
+    #[test]
+    fn a_reject_of_an_unknown_lot_without_equipment_breaks_the_contract() {
+        let reject = quality(mom_proto::quality::v1::InspectionResultRecorded {
+            lot: "L-unknown".into(),
+            rejected: 1,
+            at: ts(5),
+            ..Default::default()
+        });
+        let err = Mapper::default()
+            .map("mom.quality.v1", &reject)
+            .unwrap_err();
+        assert!(err.contains("L-unknown"), "{err}");
+    }
+
+    #[test]
+    fn a_breakdown_counts_once_repaired_over_failure_start_to_repair_end() {
+        use mom_proto::maintenance::v1::maintenance_event::Event;
+        let payload = mom_proto::maintenance::v1::MaintenanceEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(Event::BreakdownRepaired(
+                mom_proto::maintenance::v1::BreakdownRepaired {
+                    work_unit: "press-7".into(),
+                    failure_mode: "leak".into(),
+                    failure_start: ts(60),
+                    repair_end: ts(95),
+                    ..Default::default()
+                },
+            )),
+        }
+        .encode_to_vec();
+        let inputs = Mapper::default()
+            .map("mom.maintenance.v1", &payload)
+            .unwrap();
+        let [Input::Fact(fact)] = inputs.as_slice() else {
+            panic!("{inputs:?}");
+        };
+        let FactKind::Breakdown { span, .. } = &fact.kind else {
+            panic!("{fact:?}");
+        };
+        assert_eq!((span.until() - span.at()).num_minutes(), 35);
+    }
+
+    #[test]
+    fn undecodable_values_are_contract_errors() {
+        assert!(Mapper::default()
+            .map("mom.production.v1", &[0xff, 0xff])
+            .is_err());
+    }
+}
