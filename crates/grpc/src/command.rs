@@ -62,6 +62,55 @@ where
     Ok(version)
 }
 
+/// A domain error that may only say "this idempotency key was applied before", with the version
+/// the first run of the command produced; each service implements it for its aggregates' errors.
+pub trait Replayable {
+    /// Returns the version the original command produced when this rejection is a repeated
+    /// idempotency key, else `None`.
+    fn replayed_version(&self) -> Option<u64>;
+}
+
+/// Runs `command` on aggregate `id` (a `noun`) with `metadata` and returns its version
+/// afterwards. A command whose idempotency key the aggregate remembers stores nothing and gets
+/// the version its first run produced, so a retry gets the original reply.
+pub async fn execute_replayable<A>(
+    executor: &Executor<A>,
+    noun: &str,
+    id: &str,
+    command: A::Command,
+    metadata: &CommandMetadata,
+) -> Result<u64, AggregateError<A::Error>>
+where
+    A: Aggregate + Clone,
+    A::Command: Clone,
+    A::Error: Replayable,
+{
+    match executor.execute(id, command, metadata.to_map()).await {
+        Ok(version) => {
+            tracing::debug!(
+                aggregate = noun,
+                aggregate_id = id,
+                version,
+                "command accepted"
+            );
+            Ok(version)
+        }
+        Err(AggregateError::UserError(err)) => match err.replayed_version() {
+            Some(version) => {
+                tracing::debug!(
+                    aggregate = noun,
+                    aggregate_id = id,
+                    version,
+                    "idempotent command replayed"
+                );
+                Ok(version)
+            }
+            None => Err(AggregateError::UserError(err)),
+        },
+        Err(err) => Err(err),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,5 +7,7 @@
 mod command;
 mod host;
 
-pub use command::{command_status, execute, traceparent, ClassifiedError};
+pub use command::{
+    command_status, execute, execute_replayable, traceparent, ClassifiedError, Replayable,
+};
 pub use host::{start, HostConfig, HostError, Running};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
 use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, traceparent, ClassifiedError};
+use mom_grpc::{command_status, execute_replayable, traceparent, ClassifiedError, Replayable};
 use mom_proto::maintenance::v1 as pb;
 use mom_proto::maintenance::v1::maintenance_service_server::MaintenanceService;
 use tonic::{Code, Request, Response, Status};
@@ -58,11 +58,6 @@ impl ClassifiedError for WorkOrderError {
     }
 }
 
-/// A domain error that may only say "applied before", with the version the command produced.
-trait Replayable {
-    fn replayed_version(&self) -> Option<u64>;
-}
-
 impl Replayable for AssetError {
     fn replayed_version(&self) -> Option<u64> {
         AssetError::replayed_version(self)
@@ -96,46 +91,6 @@ fn metadata(
     metadata
 }
 
-/// Runs `command` on aggregate `id` and returns its version afterwards; a repeated idempotency
-/// key returns the version the first command produced.
-async fn run<A>(
-    executor: &Executor<A>,
-    noun: &str,
-    id: &str,
-    command: A::Command,
-    metadata: &CommandMetadata,
-) -> Result<u64, AggregateError<A::Error>>
-where
-    A: Aggregate + Clone,
-    A::Command: Clone,
-    A::Error: Replayable,
-{
-    match executor.execute(id, command, metadata.to_map()).await {
-        Ok(version) => {
-            tracing::debug!(
-                aggregate = noun,
-                aggregate_id = id,
-                version,
-                "command accepted"
-            );
-            Ok(version)
-        }
-        Err(AggregateError::UserError(err)) => match err.replayed_version() {
-            Some(version) => {
-                tracing::debug!(
-                    aggregate = noun,
-                    aggregate_id = id,
-                    version,
-                    "idempotent command replayed"
-                );
-                Ok(version)
-            }
-            None => Err(AggregateError::UserError(err)),
-        },
-        Err(err) => Err(err),
-    }
-}
-
 /// Runs a parsed request and maps a rejection to its status.
 async fn run_parsed<A, I, C>(
     executor: &Executor<A>,
@@ -152,7 +107,7 @@ where
 {
     let id = parsed.id.to_string();
     let metadata = metadata(parsed.caller, at, traceparent);
-    let version = run(executor, noun, &id, parsed.command, &metadata)
+    let version = execute_replayable(executor, noun, &id, parsed.command, &metadata)
         .await
         .map_err(|err| command_status(noun, &id, err))?;
     Ok((version, metadata))
@@ -247,7 +202,7 @@ impl MaintenanceApi {
             metadata.causation_id = command_metadata.command_id;
             metadata.traceparent = command_metadata.traceparent.clone();
             let order_id = work_order.to_string();
-            match run(
+            match execute_replayable(
                 &self.app.work_orders,
                 WORK_ORDER,
                 &order_id,

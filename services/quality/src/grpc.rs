@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
 use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, traceparent, ClassifiedError};
+use mom_grpc::{command_status, execute_replayable, traceparent, ClassifiedError, Replayable};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
 use tonic::{Code, Request, Response, Status};
@@ -57,6 +57,12 @@ macro_rules! classified {
                 code(self.kind())
             }
         }
+
+        impl Replayable for $error {
+            fn replayed_version(&self) -> Option<u64> {
+                DomainError::replayed_version(self)
+            }
+        }
     )*};
 }
 
@@ -95,7 +101,7 @@ async fn run<S, I>(
 where
     S: Lifecycle,
     S::Command: Timed,
-    S::Error: ClassifiedError,
+    S::Error: ClassifiedError + Replayable,
     I: Display,
 {
     let id = parsed.id.to_string();
@@ -107,21 +113,9 @@ where
         metadata.causation_id = causation_id;
     }
     metadata.traceparent = traceparent;
-    let version = match executor
-        .execute(&id, parsed.command, metadata.to_map())
+    let version = execute_replayable(executor, noun, &id, parsed.command, &metadata)
         .await
-    {
-        Ok(version) => version,
-        Err(AggregateError::UserError(err)) => match err.replayed_version() {
-            Some(version) => {
-                tracing::debug!(aggregate_id = %id, version, "repeated idempotency key");
-                version
-            }
-            None => return Err(command_status(noun, &id, AggregateError::UserError(err))),
-        },
-        Err(err) => return Err(command_status(noun, &id, err)),
-    };
-    tracing::debug!(aggregate_id = %id, version, "command accepted");
+        .map_err(|err| command_status(noun, &id, err))?;
     Ok(Response::new(contract::command_reply(&id, version)))
 }
 
