@@ -117,6 +117,17 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         pm_check_interval_secs: 60,
     };
     let managers = tokio::spawn(mom_processes::serve(processes, shutdown.clone()));
+    // The OEE projection reads the same logs into data/projections.db.
+    let oee = mom_oee_projection::OeeConfig {
+        database_url: format!("sqlite:{}", dir.join("projections.db").display()),
+        kafka: kafka(),
+        log_sources: SERVICES
+            .iter()
+            .map(|service| format!("{service}={}", store(dir, service).database_url))
+            .collect(),
+        time_zone: chrono_tz::UTC,
+    };
+    let projection = tokio::spawn(mom_oee_projection::serve(oee, shutdown.clone()));
     println!(
         "mom dev: embedded single-node platform, data in {}",
         args.data_dir.display()
@@ -125,6 +136,10 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         println!("  {service:<12} gRPC  http://{}", running.grpc_addr);
     }
     println!("  (health and server reflection enabled; try `grpcurl -plaintext <address> list`)");
+    println!(
+        "  OEE figures per hour, shift and day: table oee_periods in {}",
+        dir.join("projections.db").display()
+    );
     println!("Press Ctrl-C to stop.");
     let mut failure = None;
     for (service, running) in SERVICES.iter().zip(running) {
@@ -132,6 +147,15 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             // One service failing stops the others rather than leaving half a platform.
             shutdown.cancel();
             failure.get_or_insert(anyhow::anyhow!("{service} service failed: {err}"));
+        }
+    }
+    match projection.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            failure.get_or_insert(anyhow::anyhow!("oee projection failed: {err}"));
+        }
+        Err(err) => {
+            failure.get_or_insert(anyhow::anyhow!("oee projection task failed: {err}"));
         }
     }
     match managers.await {

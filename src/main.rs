@@ -55,6 +55,8 @@ enum Service {
     Inventory(mom_inventory::InventoryConfig),
     /// The process managers that turn one domain's events into another domain's commands.
     Processes(mom_processes::ProcessesConfig),
+    /// The streaming OEE projection: the four domains' events into OEE figures per period.
+    Oee(mom_oee_projection::OeeConfig),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +139,9 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Processes(config) => mom_processes::serve(config, shutdown)
             .await
             .context("process managers failed"),
+        Service::Oee(config) => mom_oee_projection::serve(config, shutdown)
+            .await
+            .context("oee projection failed"),
     }
 }
 

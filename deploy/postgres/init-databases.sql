@@ -1,8 +1,8 @@
 -- Run once by the postgres image on an empty data volume (/docker-entrypoint-initdb.d), as the
 -- POSTGRES_USER of docker-compose.yml. Each command service owns one database and migrates it
 -- itself at start (sqlx migrations), the process managers keep their checkpoints in
--- mom_processes; mom_projections holds the read models (projections and
--- OEE services, issues 4 and 5) that Grafana reads through a read-only role.
+-- mom_processes, the OEE projection its figures in mom_oee; mom_projections holds the read
+-- models (issue 5) that Grafana reads through a read-only role.
 -- tests/tests/deploy_files.rs checks that every database docker-compose.yml names is created here.
 
 CREATE DATABASE mom_production;
@@ -10,6 +10,7 @@ CREATE DATABASE mom_quality;
 CREATE DATABASE mom_maintenance;
 CREATE DATABASE mom_inventory;
 CREATE DATABASE mom_processes;
+CREATE DATABASE mom_oee;
 CREATE DATABASE mom_projections;
 
 -- Grafana's read-only login (password: GRAFANA_DB_PASSWORD in docker-compose.yml).

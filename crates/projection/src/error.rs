@@ -31,6 +31,9 @@ pub enum ProjectionError {
     /// Kafka failed.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The source is misconfigured.
+    #[error("{0}")]
+    Source(String),
     /// A handler's dependency failed for now.
     #[error("transient failure: {0}")]
     Transient(String),

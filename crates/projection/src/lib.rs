@@ -16,6 +16,7 @@ mod error;
 mod kafka;
 mod log;
 mod read_models;
+mod source;
 
 use std::future::Future;
 
@@ -24,6 +25,7 @@ pub use kafka::{run_from_kafka, KafkaSource};
 pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
 pub use read_models::ReadModels;
+pub use source::{run, Source};
 
 /// A connection inside the read model's transaction.
 pub type Connection = sqlx::AnyConnection;

@@ -21,9 +21,7 @@ mod clients;
 pub mod config;
 pub mod managers;
 
-use std::sync::Arc;
-
-use mom_projection::{KafkaSource, LogSource, ProjectionError, ReadModels};
+use mom_projection::{ProjectionError, ReadModels, Source};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -36,14 +34,6 @@ pub enum ProcessError {
     /// The runner failed.
     #[error(transparent)]
     Projection(#[from] ProjectionError),
-    /// An event store given as log source could not be opened.
-    #[error("log source {name}: {source}")]
-    LogSource {
-        /// Source name.
-        name: String,
-        /// Why.
-        source: mom_eventstore::StoreError,
-    },
     /// A service address is not a valid URI.
     #[error("invalid service url {url}: {reason}")]
     Url {
@@ -52,15 +42,9 @@ pub enum ProcessError {
         /// Why.
         reason: String,
     },
-    /// A log source is not `name=url`.
-    #[error("log source {0:?} must be name=url")]
-    LogSourceSyntax(String),
     /// A task panicked.
     #[error("task failed: {0}")]
     Task(String),
-    /// Neither a broker nor log sources are configured.
-    #[error("no source: set MOM_KAFKA_BOOTSTRAP_SERVERS or MOM_PROCESSES_LOG_SOURCES")]
-    NoSource,
 }
 
 /// Runs every process manager until `shutdown`.
@@ -72,49 +56,19 @@ pub async fn serve(
     let clients = Clients::connect(&config)?;
     let names = config.kafka.topic_names();
     let managers = managers::all(&names, &clients, &config);
+    let source = Source::open(
+        config.kafka.kafka_bootstrap_servers.as_deref(),
+        &config.log_sources,
+    )
+    .await?;
     let mut tasks = JoinSet::new();
-    if let Some(servers) = &config.kafka.kafka_bootstrap_servers {
-        for manager in managers {
-            let models = models.clone();
-            let source = KafkaSource {
-                bootstrap_servers: servers.clone(),
-                group_id: None,
-            };
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                mom_projection::run_from_kafka(manager.as_ref(), &models, &source, shutdown).await
-            });
-        }
-    } else {
-        let mut sources = Vec::new();
-        for spec in &config.log_sources {
-            let (name, url) = spec
-                .split_once('=')
-                .ok_or_else(|| ProcessError::LogSourceSyntax(spec.clone()))?;
-            let store =
-                mom_eventstore::EventStore::connect(url, &mom_eventstore::StoreOptions::default())
-                    .await
-                    .map_err(|source| ProcessError::LogSource {
-                        name: name.to_owned(),
-                        source,
-                    })?;
-            sources.push(LogSource {
-                name: name.to_owned(),
-                store,
-            });
-        }
-        if sources.is_empty() {
-            return Err(ProcessError::NoSource);
-        }
-        let sources = Arc::new(sources);
-        for manager in managers {
-            let models = models.clone();
-            let sources = sources.clone();
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                mom_projection::run_from_log(manager.as_ref(), &models, &sources, shutdown).await
-            });
-        }
+    for manager in managers {
+        let models = models.clone();
+        let source = source.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            mom_projection::run(manager.as_ref(), &models, &source, shutdown).await
+        });
     }
     {
         let models = models.clone();
