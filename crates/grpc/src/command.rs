@@ -1,6 +1,7 @@
 //! Running a parsed command and mapping its failure to a gRPC status.
 
 use cqrs_es::{Aggregate, AggregateError};
+use mom_domain::Caller;
 use mom_eventstore::{CommandMetadata, Executor};
 use tonic::{Code, Request, Status};
 
@@ -39,6 +40,25 @@ pub fn traceparent<T>(request: &Request<T>) -> String {
         .and_then(mom_telemetry::trace_context::valid_traceparent)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Returns the events' metadata for a command from `caller` whose fact happened `at`, carrying
+/// the request's `traceparent`; the caller's correlation and causation ids replace the fresh ones
+/// when given.
+pub fn command_metadata(
+    caller: Caller,
+    at: chrono::DateTime<chrono::Utc>,
+    traceparent: String,
+) -> CommandMetadata {
+    let mut metadata = CommandMetadata::new(caller.actor, at);
+    if let Some(correlation_id) = caller.correlation_id {
+        metadata.correlation_id = correlation_id;
+    }
+    if let Some(causation_id) = caller.causation_id {
+        metadata.causation_id = causation_id;
+    }
+    metadata.traceparent = traceparent;
+    metadata
 }
 
 /// Runs `command` on aggregate `id` with the caller's `metadata` and returns the new version.

@@ -8,6 +8,7 @@ mod command;
 mod host;
 
 pub use command::{
-    command_status, execute, execute_replayable, traceparent, ClassifiedError, Replayable,
+    command_metadata, command_status, execute, execute_replayable, traceparent, ClassifiedError,
+    Replayable,
 };
 pub use host::{start, HostConfig, HostError, Running};

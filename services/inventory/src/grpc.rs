@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
-use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, traceparent, ClassifiedError};
+use mom_eventstore::Executor;
+use mom_grpc::{command_metadata, command_status, traceparent, ClassifiedError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_service_server::InventoryService;
 use tonic::{Code, Request, Response, Status};
@@ -110,14 +110,7 @@ where
     S: Decide,
     S::Command: Timed,
 {
-    let mut metadata = CommandMetadata::new(caller.actor.clone(), command.command.at());
-    if let Some(correlation_id) = caller.correlation_id {
-        metadata.correlation_id = correlation_id;
-    }
-    if let Some(causation_id) = caller.causation_id {
-        metadata.causation_id = causation_id;
-    }
-    metadata.traceparent = traceparent.to_owned();
+    let metadata = command_metadata(caller.clone(), command.command.at(), traceparent.to_owned());
     let key = command.idempotency_key.clone();
     let version = executor.execute(id, command, metadata.to_map()).await?;
     let Some(key) = key else {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
 use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, execute_replayable, traceparent, ClassifiedError, Replayable};
+use mom_grpc::{
+    command_metadata, command_status, execute_replayable, traceparent, ClassifiedError, Replayable,
+};
 use mom_proto::maintenance::v1 as pb;
 use mom_proto::maintenance::v1::maintenance_service_server::MaintenanceService;
 use tonic::{Code, Request, Response, Status};
@@ -74,23 +76,6 @@ fn invalid_argument(err: RequestError) -> Status {
     Status::invalid_argument(err.to_string())
 }
 
-/// Returns the events' metadata for a command from `caller` at `at`.
-fn metadata(
-    caller: contract::Caller,
-    at: chrono::DateTime<chrono::Utc>,
-    traceparent: String,
-) -> CommandMetadata {
-    let mut metadata = CommandMetadata::new(caller.actor, at);
-    if let Some(correlation) = caller.correlation_id {
-        metadata.correlation_id = correlation;
-    }
-    if let Some(causation) = caller.causation_id {
-        metadata.causation_id = causation;
-    }
-    metadata.traceparent = traceparent;
-    metadata
-}
-
 /// Runs a parsed request and maps a rejection to its status.
 async fn run_parsed<A, I, C>(
     executor: &Executor<A>,
@@ -106,7 +91,7 @@ where
     I: std::fmt::Display,
 {
     let id = parsed.id.to_string();
-    let metadata = metadata(parsed.caller, at, traceparent);
+    let metadata = command_metadata(parsed.caller, at, traceparent);
     let version = execute_replayable(executor, noun, &id, parsed.command, &metadata)
         .await
         .map_err(|err| command_status(noun, &id, err))?;

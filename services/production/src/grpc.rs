@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use cqrs_es::{Aggregate, AggregateError};
-use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, traceparent, ClassifiedError};
+use mom_eventstore::Executor;
+use mom_grpc::{command_metadata, command_status, traceparent, ClassifiedError};
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_server::ProductionService;
 use tonic::{Code, Request, Response, Status};
@@ -70,14 +70,7 @@ where
 {
     let id = parsed.id.to_string();
     let at = parsed.command.command.at();
-    let mut metadata = CommandMetadata::new(parsed.caller.actor, at);
-    if let Some(correlation_id) = parsed.caller.correlation_id {
-        metadata.correlation_id = correlation_id;
-    }
-    if let Some(causation_id) = parsed.caller.causation_id {
-        metadata.causation_id = causation_id;
-    }
-    metadata.traceparent = traceparent;
+    let metadata = command_metadata(parsed.caller, at, traceparent);
     let version = mom_grpc::execute(executor, noun, &id, parsed.command, metadata).await?;
     Ok(Response::new(contract::command_reply(&id, version)))
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
-use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{command_status, execute_replayable, traceparent, ClassifiedError, Replayable};
+use mom_eventstore::Executor;
+use mom_grpc::{
+    command_metadata, command_status, execute_replayable, traceparent, ClassifiedError, Replayable,
+};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
 use tonic::{Code, Request, Response, Status};
@@ -105,14 +107,8 @@ where
     I: Display,
 {
     let id = parsed.id.to_string();
-    let mut metadata = CommandMetadata::new(parsed.caller.actor, parsed.command.command.at());
-    if let Some(correlation_id) = parsed.caller.correlation_id {
-        metadata.correlation_id = correlation_id;
-    }
-    if let Some(causation_id) = parsed.caller.causation_id {
-        metadata.causation_id = causation_id;
-    }
-    metadata.traceparent = traceparent;
+    let at = parsed.command.command.at();
+    let metadata = command_metadata(parsed.caller, at, traceparent);
     let version = execute_replayable(executor, noun, &id, parsed.command, &metadata)
         .await
         .map_err(|err| command_status(noun, &id, err))?;
