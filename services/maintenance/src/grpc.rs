@@ -43,7 +43,7 @@ fn code(kind: ErrorKind) -> Code {
         ErrorKind::FailedPrecondition => Code::FailedPrecondition,
         ErrorKind::NotFound => Code::NotFound,
         ErrorKind::Conflict => Code::Aborted,
-        // Never sent: `run` turns it into the original reply.
+        // Never sent: `execute_replayable` turns it into the original reply.
         ErrorKind::AlreadyApplied => Code::AlreadyExists,
     }
 }
