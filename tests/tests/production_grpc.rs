@@ -5,15 +5,9 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
 use mom_proto::time::to_timestamp;
-use prost::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -438,59 +432,15 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         ]
     );
 
-    // A plain consumer on the topic decodes the protobuf and sees the headers.
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .set("group.id", "e2e-check")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&["mom.production.v1"]).unwrap();
-    let mut received: HashMap<String, (pb::ProductionEvent, HashMap<String, String>)> =
-        HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while received.len() < 4 && Instant::now() < deadline {
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
-        else {
-            continue;
-        };
-        let headers: HashMap<String, String> = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let event = pb::ProductionEvent::decode(message.payload().unwrap()).unwrap();
-        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
-        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
-        received.insert(headers["ce_id"].clone(), (event, headers));
-    }
-    assert_eq!(received.len(), 4, "every event reached the topic");
-    for entry in &log {
-        let (event, headers) = &received[&entry.event_id.to_string()];
-        let meta = event.metadata.as_ref().unwrap();
-        assert_eq!(meta.event_id, entry.event_id.to_string());
-        assert_eq!(meta.sequence, entry.sequence);
-        assert_eq!(meta.aggregate_id, entry.aggregate_id);
-        assert_eq!(
-            headers["ce_type"],
-            format!("mom.production.v1.{}", entry.event_type)
-        );
-        assert_eq!(headers["ce_source"], "mom/production");
-        assert_eq!(headers["ce_subject"], entry.aggregate_id);
-        assert_eq!(headers["ce_specversion"], "1.0");
-        assert_eq!(
-            headers["content-type"],
-            "application/protobuf; proto=mom.production.v1.ProductionEvent"
-        );
-    }
+    // A plain consumer on the topic decodes the protobuf and checks the headers.
+    let received = support::read_topic(
+        &broker.bootstrap_servers(),
+        "production",
+        "ProductionEvent",
+        &log,
+        |event: &pb::ProductionEvent| event.metadata.as_ref(),
+    )
+    .await;
     let registered = log
         .iter()
         .find(|e| e.event_type == "WorkUnitRegistered")

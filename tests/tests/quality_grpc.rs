@@ -6,15 +6,9 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use mom_proto::time::{from_timestamp, to_timestamp};
-use prost::Message as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -936,58 +930,15 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         ]
     );
 
-    // A plain consumer on the topic decodes the protobuf and sees the headers.
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .set("group.id", "e2e-quality")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&["mom.quality.v1"]).unwrap();
-    let mut received: HashMap<String, (pb::QualityEvent, HashMap<String, String>)> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while received.len() < log.len() && Instant::now() < deadline {
-        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
-        else {
-            continue;
-        };
-        let headers: HashMap<String, String> = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let event = pb::QualityEvent::decode(message.payload().unwrap()).unwrap();
-        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
-        assert_eq!(key, event.metadata.as_ref().unwrap().aggregate_id);
-        received.insert(headers["ce_id"].clone(), (event, headers));
-    }
-    assert_eq!(received.len(), log.len(), "every event reached the topic");
-    for entry in &log {
-        let (event, headers) = &received[&entry.event_id.to_string()];
-        let meta = event.metadata.as_ref().unwrap();
-        assert_eq!(meta.event_id, entry.event_id.to_string());
-        assert_eq!(meta.sequence, entry.sequence);
-        assert_eq!(meta.aggregate_id, entry.aggregate_id);
-        assert_eq!(
-            headers["ce_type"],
-            format!("mom.quality.v1.{}", entry.event_type)
-        );
-        assert_eq!(headers["ce_source"], "mom/quality");
-        assert_eq!(headers["ce_subject"], entry.aggregate_id);
-        assert_eq!(headers["ce_specversion"], "1.0");
-        assert_eq!(
-            headers["content-type"],
-            "application/protobuf; proto=mom.quality.v1.QualityEvent"
-        );
-    }
+    // A plain consumer on the topic decodes the protobuf and checks the headers.
+    let received = support::read_topic(
+        &broker.bootstrap_servers(),
+        "quality",
+        "QualityEvent",
+        &log,
+        |event: &pb::QualityEvent| event.metadata.as_ref(),
+    )
+    .await;
     let find = |event_type: &str| {
         let entry = log.iter().find(|e| e.event_type == event_type).unwrap();
         &received[&entry.event_id.to_string()]

@@ -3,12 +3,17 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use mom_bus::KafkaArgs;
-use mom_eventstore::StoreArgs;
+use mom_eventstore::{LogEntry, StoreArgs};
 use mom_grpc::Running;
+use mom_proto::common::v1::EventMetadata;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -155,4 +160,73 @@ pub async fn assert_health_and_reflection(channel: Channel, service: &str) {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.iter().any(|n| n == service), "{names:?}");
+}
+
+/// A value read from a topic, with its headers.
+pub type Received<M> = HashMap<String, (M, HashMap<String, String>)>;
+
+/// Reads `mom.<service>.v1` from the start with a plain Kafka consumer until every event of
+/// `log` arrived (60 s at most), decodes each value as the topic's envelope `M` and checks the
+/// contract: key = aggregate id, metadata = the stored event's, CloudEvents headers. Returns the
+/// values and headers by event id.
+pub async fn read_topic<M: prost::Message + Default>(
+    bootstrap_servers: &str,
+    service: &str,
+    envelope: &str,
+    log: &[LogEntry],
+    metadata: impl Fn(&M) -> Option<&EventMetadata>,
+) -> Received<M> {
+    let topic = format!("mom.{service}.v1");
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("group.id", format!("e2e-{service}"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut received: Received<M> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < log.len() && Instant::now() < deadline {
+        let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
+        else {
+            continue;
+        };
+        let headers: HashMap<String, String> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = M::decode(message.payload().unwrap()).unwrap();
+        let key = String::from_utf8_lossy(message.key().unwrap()).into_owned();
+        assert_eq!(key, metadata(&event).unwrap().aggregate_id);
+        received.insert(headers["ce_id"].clone(), (event, headers));
+    }
+    assert_eq!(received.len(), log.len(), "every event reached the topic");
+    for entry in log {
+        let (event, headers) = &received[&entry.event_id.to_string()];
+        let meta = metadata(event).unwrap();
+        assert_eq!(meta.event_id, entry.event_id.to_string());
+        assert_eq!(meta.sequence, entry.sequence);
+        assert_eq!(meta.aggregate_id, entry.aggregate_id);
+        assert_eq!(
+            headers["ce_type"],
+            format!("mom.{service}.v1.{}", entry.event_type)
+        );
+        assert_eq!(headers["ce_source"], format!("mom/{service}"));
+        assert_eq!(headers["ce_subject"], entry.aggregate_id);
+        assert_eq!(headers["ce_specversion"], "1.0");
+        assert_eq!(
+            headers["content-type"],
+            format!("application/protobuf; proto=mom.{service}.v1.{envelope}")
+        );
+    }
+    received
 }
