@@ -29,6 +29,7 @@ struct Plant {
     inventory: InventoryServiceClient<Channel>,
     services: Vec<mom_grpc::Running>,
     managers: tokio::task::JoinHandle<Result<(), mom_processes::ProcessError>>,
+    config: mom_processes::ProcessesConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -87,18 +88,48 @@ async fn plant(broker: Option<String>) -> Plant {
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
     };
-    let managers = tokio::spawn(mom_processes::serve(config, shutdown.clone()));
+    let managers = tokio::spawn(mom_processes::serve(config.clone(), shutdown.clone()));
     Plant {
         quality: QualityServiceClient::new(support::channel(&quality).await),
         inventory: InventoryServiceClient::new(support::channel(&inventory).await),
         shutdown,
         services: vec![production, quality, inventory],
         managers,
+        config,
         _dir: dir,
     }
 }
 
 impl Plant {
+    /// Runs a second set of managers with empty checkpoints over the same logs until they caught
+    /// up: every event is delivered again and every command sent again, with the same keys.
+    async fn redeliver_everything(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = self.config.clone();
+        config.database_url = format!("sqlite:{}", dir.path().join("again.db").display());
+        let shutdown = CancellationToken::new();
+        let again = tokio::spawn(mom_processes::serve(config.clone(), shutdown.clone()));
+        let models = mom_projection::ReadModels::connect(&config.database_url)
+            .await
+            .unwrap();
+        let head = self.services[1].store().head().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while models
+            .log_position("ncr_scrap", "quality")
+            .await
+            .unwrap_or(0)
+            < head
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the second managers never caught up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        again.await.unwrap().unwrap();
+    }
+
     async fn stop(self) {
         self.shutdown.cancel();
         self.managers.await.unwrap().unwrap();
@@ -243,11 +274,17 @@ async fn ncr_holds_and_scraps_the_lot(broker: Option<String>) {
         .wait_for("LOT-1", "scrap", |lot| lot.total == 60)
         .await;
     assert_eq!(scrapped.quantities[0].quantity, 60);
-    // Redelivery does nothing twice: the hold and scrap stay single after more traffic.
-    plant.receive_lot("LOT-2", 5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = plant.lot("LOT-1").await;
-    assert_eq!((after.total, after.holds.len()), (60, 1));
+    // Redelivery does nothing twice: managers with empty checkpoints send every hold and scrap
+    // again, with the same idempotency keys, and inventory applies none of them twice.
+    if plant.config.kafka.kafka_bootstrap_servers.is_none() {
+        let version = plant.lot("LOT-1").await.version;
+        plant.redeliver_everything().await;
+        let after = plant.lot("LOT-1").await;
+        assert_eq!(
+            (after.total, after.holds.len(), after.version),
+            (60, 1, version)
+        );
+    }
     plant.stop().await;
 }
 
