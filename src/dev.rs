@@ -16,8 +16,12 @@ pub struct DevArgs {
     pub data_dir: PathBuf,
     /// Address of the first service's gRPC API (production); quality, maintenance and inventory
     /// take the next three ports. Port 0 gives every service a free port.
+    /// The OEE query API takes the sixth port (production + 5).
     #[arg(long, env = "MOM_DEV_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
+    /// Address of the HTTP API (OEE figures as JSON).
+    #[arg(long, env = "MOM_DEV_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
 }
 
 /// The services `mom dev` runs, in port order.
@@ -126,8 +130,15 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             .map(|service| format!("{service}={}", store(dir, service).database_url))
             .collect(),
         time_zone: chrono_tz::UTC,
+        lateness_horizon: std::time::Duration::from_secs(7 * 86_400),
+        grpc_addr: addr(args.grpc_addr, 5),
+        http_addr: args.http_addr,
     };
-    let projection = tokio::spawn(mom_oee_projection::serve(oee, shutdown.clone()));
+    let oee = mom_oee_projection::start(oee, shutdown.clone())
+        .await
+        .context("OEE service failed to start")?;
+    let (oee_grpc, oee_http) = (oee.grpc_addr, oee.http_addr);
+    let projection = tokio::spawn(oee.wait());
     println!(
         "mom dev: embedded single-node platform, data in {}",
         args.data_dir.display()
@@ -136,6 +147,10 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         println!("  {service:<12} gRPC  http://{}", running.grpc_addr);
     }
     println!("  (health and server reflection enabled; try `grpcurl -plaintext <address> list`)");
+    println!("  {:<12} gRPC  http://{oee_grpc}", "oee");
+    println!(
+        "  OEE JSON API       http://{oee_http}/api/oee?work_unit=<id>&from=<rfc3339>&to=<rfc3339>&granularity=hour"
+    );
     println!(
         "  OEE figures per hour, shift and day: table oee_periods in {}",
         dir.join("projections.db").display()

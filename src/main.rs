@@ -141,7 +141,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
             .context("process managers failed"),
         Service::Oee(config) => mom_oee_projection::serve(config, shutdown)
             .await
-            .context("oee projection failed"),
+            .context("oee service failed"),
     }
 }
 

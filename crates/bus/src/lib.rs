@@ -12,6 +12,7 @@ mod dedup;
 mod encoder;
 pub mod envelope;
 mod error;
+mod publisher;
 mod relay;
 mod topics;
 
@@ -22,5 +23,6 @@ pub use consumer::{
 pub use dedup::RecentIds;
 pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
+pub use publisher::{Outgoing, Publisher};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use topics::{dlq_topic, ensure_topics, TopicNames};

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mom_eventstore::{EventStore, OutboxRecord};
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
+use crate::publisher::{Outgoing, Publisher};
 use crate::topics::{dlq_topic, ensure_topics};
 use crate::BusError;
 
@@ -65,7 +63,7 @@ pub struct RelayStats {
 /// Publishes the outbox of one store.
 pub struct Relay {
     store: EventStore,
-    producer: FutureProducer,
+    publisher: Publisher,
     config: RelayConfig,
     stats: Arc<RelayStats>,
 }
@@ -90,20 +88,10 @@ impl Relay {
             config.replication,
         )
         .await?;
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.bootstrap_servers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "2")
-            .set(
-                "message.timeout.ms",
-                config.message_timeout.as_millis().to_string(),
-            )
-            .set("reconnect.backoff.max.ms", "1000")
-            .create()?;
+        let publisher = Publisher::new(&config.bootstrap_servers, config.message_timeout)?;
         Ok(Self {
             store,
-            producer,
+            publisher,
             config,
             stats: Arc::new(RelayStats::default()),
         })
@@ -191,47 +179,15 @@ impl Relay {
     }
 
     async fn publish(&self, records: &[OutboxRecord]) -> Vec<Result<(), KafkaError>> {
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for (key, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value.as_bytes()),
-                });
-            }
-            let mut message = FutureRecord::to(&record.topic)
-                .key(record.key.as_bytes())
-                .payload(record.payload.as_slice())
-                .headers(headers);
-            loop {
-                match self.producer.send_result(message) {
-                    Ok(delivery) => {
-                        deliveries.push(Ok(delivery));
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        message = back;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err((err, _)) => {
-                        deliveries.push(Err(err));
-                        break;
-                    }
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            results.push(match delivery {
-                Ok(future) => match future.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err((err, _))) => Err(err),
-                    Err(_) => Err(KafkaError::Canceled),
-                },
-                Err(err) => Err(err),
-            });
-        }
-        results
+        let messages: Vec<Outgoing<'_>> = records
+            .iter()
+            .map(|record| Outgoing {
+                topic: &record.topic,
+                key: &record.key,
+                payload: &record.payload,
+                headers: &record.headers,
+            })
+            .collect();
+        self.publisher.send_all(&messages).await
     }
 }

@@ -80,6 +80,62 @@ impl Running {
     }
 }
 
+/// A bound gRPC server (routes plus health and reflection) that serves until shutdown.
+#[derive(Debug)]
+pub struct GrpcServer {
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    listener: tokio::net::TcpListener,
+    routes: Routes,
+}
+
+impl GrpcServer {
+    /// Binds `addr` (port 0 picks a free one) for `routes`, with the health service reporting
+    /// `service_name` SERVING and reflection over every file in `proto/`.
+    pub async fn bind(
+        service_name: &'static str,
+        addr: SocketAddr,
+        routes: Routes,
+    ) -> Result<Self, HostError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| HostError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| HostError::Bind { addr, source })?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status(service_name, tonic_health::ServingStatus::Serving)
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let routes = routes.add_service(health_service).add_service(reflection);
+        tracing::info!(service = service_name, %addr, "listening");
+        Ok(Self {
+            addr,
+            listener,
+            routes,
+        })
+    }
+
+    /// Serves until `shutdown` is cancelled; in-flight requests finish.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), HostError> {
+        // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
+        let incoming = TcpListenerStream::new(self.listener).map(|stream| {
+            stream.and_then(|stream| {
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            })
+        });
+        tonic::transport::Server::builder()
+            .add_routes(self.routes)
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .await?;
+        Ok(())
+    }
+}
+
 /// Binds the gRPC server (with `routes`, health and reflection) and starts the relay when
 /// configured. Everything stops when `shutdown` is cancelled: in-flight requests finish and the
 /// relay finishes its round.
@@ -89,45 +145,15 @@ pub async fn start(
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<Running, HostError> {
-    let listener = tokio::net::TcpListener::bind(config.grpc_addr)
-        .await
-        .map_err(|source| HostError::Bind {
-            addr: config.grpc_addr,
-            source,
-        })?;
-    let grpc_addr = listener.local_addr().map_err(|source| HostError::Bind {
-        addr: config.grpc_addr,
-        source,
-    })?;
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(config.service_name, tonic_health::ServingStatus::Serving)
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let routes = routes.add_service(health_service).add_service(reflection);
+    let server = GrpcServer::bind(config.service_name, config.grpc_addr, routes).await?;
+    let grpc_addr = server.addr;
     let mut tasks = JoinSet::new();
     if let Some(relay_config) = config.relay {
         let relay = Relay::start(store.clone(), relay_config).await?;
         let shutdown = shutdown.clone();
         tasks.spawn(async move { relay.run(shutdown).await.map_err(HostError::from) });
     }
-    // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
-    let incoming = TcpListenerStream::new(listener).map(|stream| {
-        stream.and_then(|stream| {
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        })
-    });
-    tasks.spawn(async move {
-        tonic::transport::Server::builder()
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-            .await?;
-        Ok(())
-    });
-    tracing::info!(service = config.service_name, addr = %grpc_addr, "listening");
+    tasks.spawn(server.serve(shutdown));
     Ok(Running {
         grpc_addr,
         tasks,

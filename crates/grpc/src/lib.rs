@@ -11,4 +11,4 @@ pub use command::{
     command_metadata, command_status, execute, execute_replayable, traceparent, ClassifiedError,
     Replayable,
 };
-pub use host::{start, HostConfig, HostError, Running};
+pub use host::{start, GrpcServer, HostConfig, HostError, Running};

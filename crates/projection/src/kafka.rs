@@ -143,5 +143,6 @@ async fn try_one<P: Projection>(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    projection.committed();
     Ok(outcome)
 }

@@ -56,4 +56,8 @@ pub trait Projection: Send + Sync + 'static {
     /// Called when a transaction that applied messages was rolled back, so a projection that
     /// keeps state in memory can drop what the database no longer holds.
     fn rolled_back(&self) {}
+
+    /// Called after a transaction that applied messages committed (for example to wake readers
+    /// that wait for changes).
+    fn committed(&self) {}
 }

@@ -177,5 +177,6 @@ async fn try_page<P: Projection>(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    projection.committed();
     Ok(page.len())
 }

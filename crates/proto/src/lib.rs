@@ -45,6 +45,15 @@ pub mod maintenance {
     }
 }
 
+/// `mom.oee.v1`: OEE figures, the events of the `mom.oee.v1` topic and the OEE query service.
+pub mod oee {
+    /// Version 1 of the OEE contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.oee.v1.rs"));
+    }
+}
+
 /// `mom.inventory.v1`: inventory events and the inventory gRPC service.
 pub mod inventory {
     /// Version 1 of the inventory contract.

@@ -1,4 +1,6 @@
-//! Configuration of the streaming OEE projection.
+//! Configuration of the streaming OEE projection and its query API.
+
+use std::net::SocketAddr;
 
 use mom_bus::KafkaArgs;
 
@@ -17,4 +19,53 @@ pub struct OeeConfig {
     /// IANA time zone of shifts, days and weeks (shifts start at 06:00, 14:00 and 22:00).
     #[arg(long, env = "MOM_OEE_TIME_ZONE", default_value = "UTC")]
     pub time_zone: chrono_tz::Tz,
+    /// A fact further behind its work unit's latest fact than this is still applied, and
+    /// counted as a late fact on the periods it corrects (`90s`, `30m`, `12h`, `7d`).
+    #[arg(long, env = "MOM_OEE_LATENESS_HORIZON", default_value = "7d", value_parser = parse_duration)]
+    pub lateness_horizon: std::time::Duration,
+    /// Address of the gRPC query API (`mom.oee.v1.OeeService`, health, reflection).
+    #[arg(long, env = "MOM_OEE_GRPC_ADDR", default_value = "0.0.0.0:50056")]
+    pub grpc_addr: SocketAddr,
+    /// Address of the JSON-over-HTTP query API (`/api/oee`, `/api/oee/losses`, `/api/oee/watch`).
+    #[arg(long, env = "MOM_OEE_HTTP_ADDR", default_value = "0.0.0.0:8086")]
+    pub http_addr: SocketAddr,
+}
+
+/// Parses `<number><unit>` with unit `s`, `m`, `h` or `d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: use s, m, h or d (e.g. 7d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, m, h or d")),
+    };
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 604_800);
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("12h").unwrap().as_secs(), 43_200);
+        assert!(parse_duration("7").unwrap_err().contains("no unit"));
+        assert!(parse_duration("7w").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("d").is_err());
+    }
 }

@@ -21,6 +21,22 @@ pub enum Input {
         /// Startup window.
         startup_window_ms: u64,
     },
+    /// An asset's place in the ISA-95 hierarchy (registered or moved), for roll-ups.
+    Asset {
+        /// The asset (for work units, the equipment id production uses).
+        asset: String,
+        /// `site`, `area`, `work_center`, `work_unit` (or `enterprise`).
+        level: &'static str,
+        /// Parent asset; empty for the top.
+        parent: String,
+    },
+    /// An asset moved under another parent.
+    AssetMoved {
+        /// The asset.
+        asset: String,
+        /// Its new parent.
+        parent: String,
+    },
     /// The ideal cycle time of a product on an equipment (milliseconds).
     CycleTime {
         /// The equipment.
@@ -187,7 +203,24 @@ fn maintenance(payload: &[u8]) -> Result<Vec<Input>, String> {
     use mom_proto::maintenance::v1::maintenance_event::Event;
     let envelope =
         mom_proto::maintenance::v1::MaintenanceEvent::decode(payload).map_err(|e| e.to_string())?;
+    use mom_proto::maintenance::v1::AssetLevel;
     match envelope.event {
+        Some(Event::AssetRegistered(registered)) => Ok(vec![Input::Asset {
+            level: match registered.level() {
+                AssetLevel::Enterprise => "enterprise",
+                AssetLevel::Site => "site",
+                AssetLevel::Area => "area",
+                AssetLevel::WorkCenter => "work_center",
+                AssetLevel::WorkUnit => "work_unit",
+                AssetLevel::Unspecified => return Err("asset level unspecified".into()),
+            },
+            asset: registered.asset,
+            parent: registered.parent,
+        }]),
+        Some(Event::AssetMoved(moved)) => Ok(vec![Input::AssetMoved {
+            asset: moved.asset,
+            parent: moved.to_parent,
+        }]),
         // The failure interval is known once the repair ended; the engine corrects the periods.
         Some(Event::BreakdownRepaired(repaired)) => Ok(vec![Input::Fact(Fact {
             equipment: EquipmentId::from(repaired.work_unit.as_str()),

@@ -1,43 +1,186 @@
-//! The streaming OEE projection: maps events of the four domains' topics to OEE engine facts,
-//! feeds the engine (the same one `mom oee replay` uses), and keeps every changed period's
-//! figures in the `oee_periods` read model.
+//! The streaming OEE projection and its query API: maps events of the four domains' topics to
+//! OEE engine facts, feeds the engine (the same one `mom oee replay` uses), keeps every changed
+//! period's figures in the `oee_periods` read model, answers `mom.oee.v1.OeeService` over gRPC
+//! and the same queries as JSON over HTTP, and publishes changed periods to `mom.oee.v1`.
 //!
 //! Every applied message is also kept in `oee_messages`, in the same transaction as the figures
 //! and the checkpoint, so the in-memory engine can be rebuilt from the committed state after a
 //! restart or a rolled-back page; a redelivered message (same event id) is not applied twice.
 //!
-//! Invariant: no service code; it reads the topic contract only. (Its query API is not built
-//! yet: the figures are in `oee_periods` for dashboards and Grafana.)
+//! Invariant: no service code; it reads the topic contract only.
 
+pub mod api;
 pub mod config;
 mod facts;
+pub mod http;
 mod projection;
+pub mod publish;
+pub mod query;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use chrono::Weekday;
-use mom_oee::{Calendar, ShiftPattern};
+use mom_oee::{Calendar, EngineConfig, Millis, ShiftPattern};
 use mom_projection::{ProjectionError, ReadModels, Source};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use config::OeeConfig;
 pub use facts::{Input, Mapper};
-pub use projection::OeeProjection;
+pub use projection::{granularity_name, OeeProjection};
 
 /// The domains whose topics feed the projection.
 pub const DOMAINS: [&str; 4] = ["production", "quality", "maintenance", "inventory"];
 
-/// Runs the projection until `shutdown`, from Kafka when a broker is configured, else from the
-/// configured event-store logs.
-pub async fn serve(config: OeeConfig, shutdown: CancellationToken) -> Result<(), ProjectionError> {
+/// The gRPC service name health reports.
+pub const SERVICE_NAME: &str = "mom.oee.v1.OeeService";
+
+/// Why the OEE service stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum OeeError {
+    /// The projection failed.
+    #[error("projection: {0}")]
+    Projection(#[from] ProjectionError),
+    /// The gRPC API failed.
+    #[error("grpc api: {0}")]
+    Grpc(#[from] mom_grpc::HostError),
+    /// The HTTP API failed.
+    #[error("http api on {addr}: {source}")]
+    Http {
+        /// Its address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `mom.oee.v1` publisher could not start.
+    #[error("publisher: {0}")]
+    Publish(#[from] publish::PublishError),
+    /// A task panicked.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+/// A started OEE service.
+#[derive(Debug)]
+pub struct Running {
+    /// Address of the gRPC API.
+    pub grpc_addr: SocketAddr,
+    /// Address of the HTTP API.
+    pub http_addr: SocketAddr,
+    tasks: JoinSet<Result<(), OeeError>>,
+}
+
+impl Running {
+    /// Waits until every task ended (after shutdown); the first failure is returned.
+    pub async fn wait(mut self) -> Result<(), OeeError> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined
+                .map_err(|err| OeeError::Task(err.to_string()))
+                .and_then(|r| r);
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "oee task failed");
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Returns the calendar and engine configuration of `config`.
+fn engine(config: &OeeConfig) -> (Calendar, EngineConfig) {
+    let calendar = Calendar::new(config.time_zone, ShiftPattern::three_shifts(), Weekday::Mon);
+    let horizon = i64::try_from(config.lateness_horizon.as_millis()).unwrap_or(i64::MAX);
+    let engine = EngineConfig {
+        lateness_horizon: Some(Millis(horizon)),
+    };
+    (calendar, engine)
+}
+
+/// Starts the projection (from Kafka when a broker is configured, else from the configured
+/// event-store logs), the gRPC and HTTP query APIs and, with a broker, the `mom.oee.v1`
+/// publisher. Everything stops when `shutdown` is cancelled.
+pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Running, OeeError> {
     let models = ReadModels::connect(&config.database_url).await?;
     let names = config.kafka.topic_names();
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
-    let calendar = Calendar::new(config.time_zone, ShiftPattern::three_shifts(), Weekday::Mon);
-    let projection = OeeProjection::new(topics, calendar);
+    let (calendar, engine_config) = engine(&config);
+    let projection = Arc::new(OeeProjection::new(topics, calendar.clone(), engine_config));
+    // The tables must exist before the first query.
+    models.migrate(projection.as_ref()).await?;
     let source = Source::open(
         config.kafka.kafka_bootstrap_servers.as_deref(),
         &config.log_sources,
     )
     .await?;
-    tracing::info!("oee projection running");
-    mom_projection::run(&projection, &models, &source, shutdown).await
+    let queries = query::Queries::new(models.pool().clone(), calendar);
+    let grpc = mom_grpc::GrpcServer::bind(
+        SERVICE_NAME,
+        config.grpc_addr,
+        tonic::service::Routes::new(mom_proto::oee::v1::oee_service_server::OeeServiceServer::new(
+            api::OeeService::new(queries.clone(), projection.subscribe(), shutdown.clone()),
+        )),
+    )
+    .await?;
+    let http_server = http::HttpServer::bind(config.http_addr)
+        .await
+        .map_err(|source| OeeError::Http {
+            addr: config.http_addr,
+            source,
+        })?;
+    let (grpc_addr, http_addr) = (grpc.addr, http_server.addr);
+    let mut tasks = JoinSet::new();
+    if let Some(servers) = &config.kafka.kafka_bootstrap_servers {
+        let publisher = publish::OeePublisher::start(
+            models.pool().clone(),
+            queries.clone(),
+            servers,
+            names.domain("oee"),
+            config.kafka.topic_partitions,
+            config.kafka.topic_replication,
+        )
+        .await?;
+        let (revisions, shutdown) = (projection.subscribe(), shutdown.clone());
+        tasks.spawn(async move {
+            publisher.run(revisions, shutdown).await;
+            Ok(())
+        });
+    }
+    let router = http::router(queries, projection.subscribe(), shutdown.clone());
+    let http_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        http_server
+            .serve(router, http_shutdown)
+            .await
+            .map_err(|source| OeeError::Http {
+                addr: http_addr,
+                source,
+            })
+    });
+    tasks.spawn({
+        let shutdown = shutdown.clone();
+        async move { grpc.serve(shutdown).await.map_err(OeeError::from) }
+    });
+    tasks.spawn(async move {
+        tracing::info!("oee projection running");
+        let result = mom_projection::run(projection.as_ref(), &models, &source, shutdown.clone()).await;
+        if result.is_err() {
+            // Without its projection the service must not keep answering stale figures.
+            shutdown.cancel();
+        }
+        result.map_err(OeeError::from)
+    });
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        tasks,
+    })
+}
+
+/// Runs the OEE service until `shutdown`.
+pub async fn serve(config: OeeConfig, shutdown: CancellationToken) -> Result<(), OeeError> {
+    start(config, shutdown).await?.wait().await
 }

@@ -1,33 +1,76 @@
-//! The OEE read model: `oee_messages` (what was applied) and `oee_periods` (figures per
-//! equipment, granularity and period).
+//! The OEE read model: `oee_messages` (what was applied), `oee_periods` (figures per work unit,
+//! granularity and period), `oee_reasons` (the loss Pareto of each period), `oee_assets` (the
+//! ISA-95 hierarchy for roll-ups) and `oee_revision` (a counter that grows with every applied
+//! event; each changed period row carries the revision that last changed it, which is how
+//! `WatchOee` and the `mom.oee.v1` publisher find what changed).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use mom_oee::{
     Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Granularity, Millis,
+    Pareto,
 };
 use mom_projection::{ApplyError, Connection, Message, Projection};
+use tokio::sync::watch;
 
 use crate::facts::{Input, Mapper};
 
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS oee_messages (\
         event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, payload BYTEA NOT NULL)",
     "CREATE TABLE IF NOT EXISTS oee_periods (\
-        equipment TEXT NOT NULL, granularity TEXT NOT NULL, period_start TEXT NOT NULL, \
-        period_end TEXT NOT NULL, label TEXT NOT NULL, \
+        equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
+        end_ms BIGINT NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL, \
+        label TEXT NOT NULL, calendar_ms BIGINT NOT NULL, \
         planned_production_ms BIGINT NOT NULL, run_ms BIGINT NOT NULL, net_run_ms BIGINT NOT NULL, \
-        fully_productive_ms BIGINT NOT NULL, total_count BIGINT NOT NULL, good_count BIGINT NOT NULL, \
+        fully_productive_ms BIGINT NOT NULL, total_count BIGINT NOT NULL, \
+        rejected_count BIGINT NOT NULL, good_count BIGINT NOT NULL, \
         availability DOUBLE PRECISION, performance DOUBLE PRECISION, quality DOUBLE PRECISION, \
-        oee DOUBLE PRECISION, \
+        oee DOUBLE PRECISION, teep DOUBLE PRECISION, \
         equipment_failure_ms BIGINT NOT NULL, setup_and_adjustments_ms BIGINT NOT NULL, \
         small_stops_ms BIGINT NOT NULL, reduced_speed_ms BIGINT NOT NULL, \
         startup_rejects_ms BIGINT NOT NULL, production_rejects_ms BIGINT NOT NULL, \
-        PRIMARY KEY (equipment, granularity, period_start))",
+        counts_without_cycle_time BIGINT NOT NULL, rejects_without_cycle_time BIGINT NOT NULL, \
+        unassigned_stop_ms BIGINT NOT NULL, late_facts BIGINT NOT NULL, \
+        revision BIGINT NOT NULL, \
+        PRIMARY KEY (equipment, granularity, start_ms))",
+    "CREATE INDEX IF NOT EXISTS oee_periods_revision ON oee_periods (revision)",
+    "CREATE TABLE IF NOT EXISTS oee_reasons (\
+        equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
+        loss TEXT NOT NULL, reason TEXT NOT NULL, ms BIGINT NOT NULL, \
+        PRIMARY KEY (equipment, granularity, start_ms, loss, reason))",
+    "CREATE TABLE IF NOT EXISTS oee_assets (\
+        asset TEXT PRIMARY KEY, level TEXT NOT NULL, parent TEXT NOT NULL)",
+    // Not emptied by a rebuild: revisions keep growing, so watchers and the publisher see the
+    // rebuilt rows as changes.
+    "CREATE TABLE IF NOT EXISTS oee_revision (id INTEGER PRIMARY KEY, revision BIGINT NOT NULL)",
 ];
 
-const GRANULARITIES: [Granularity; 3] = [Granularity::Hour, Granularity::Shift, Granularity::Day];
+/// Granularities the projection stores; weeks and hierarchy nodes are summed at query time.
+pub const STORED: [Granularity; 3] = [Granularity::Hour, Granularity::Shift, Granularity::Day];
+
+/// The name of a granularity in tables and the HTTP API.
+pub fn granularity_name(granularity: Granularity) -> &'static str {
+    match granularity {
+        Granularity::Hour => "hour",
+        Granularity::Shift => "shift",
+        Granularity::Day => "day",
+        Granularity::Week => "week",
+        Granularity::Custom => "custom",
+    }
+}
+
+/// The losses that have a reason Pareto, by their name in `oee_reasons`.
+pub fn paretos(reasons: &mom_oee::Reasons) -> [(&'static str, &Pareto); 5] {
+    [
+        ("equipment_failure", &reasons.equipment_failure),
+        ("setup_and_adjustments", &reasons.setup_and_adjustments),
+        ("small_stops", &reasons.small_stops),
+        ("startup_rejects", &reasons.startup_rejects),
+        ("production_rejects", &reasons.production_rejects),
+    ]
+}
 
 struct State {
     engine: Engine,
@@ -38,16 +81,18 @@ struct State {
 }
 
 impl State {
-    fn new(calendar: &Calendar) -> Self {
+    fn new(calendar: &Calendar, config: EngineConfig) -> Self {
         Self {
-            engine: Engine::new(calendar.clone(), EngineConfig::default()),
+            engine: Engine::new(calendar.clone(), config),
             mapper: Mapper::default(),
             configs: HashMap::new(),
             stale: false,
         }
     }
 
-    fn feed(&mut self, inputs: Vec<Input>) {
+    /// Feeds the engine; returns the hierarchy changes, which go to `oee_assets`.
+    fn feed(&mut self, inputs: Vec<Input>) -> Vec<Input> {
+        let mut assets = Vec::new();
         for input in inputs {
             match input {
                 Input::Fact(fact) => self.engine.apply(&fact),
@@ -77,8 +122,10 @@ impl State {
                         .insert(product.as_str().into(), cycle);
                     self.engine.configure(equipment, config.clone());
                 }
+                asset @ (Input::Asset { .. } | Input::AssetMoved { .. }) => assets.push(asset),
             }
         }
+        assets
     }
 }
 
@@ -90,7 +137,11 @@ fn millis(ms: u64) -> Millis {
 pub struct OeeProjection {
     topics: Vec<String>,
     calendar: Calendar,
+    config: EngineConfig,
     state: Mutex<State>,
+    /// The revision of the last committed change (0 until the first commit of this process).
+    revision: watch::Sender<u64>,
+    pending: Mutex<u64>,
 }
 
 impl std::fmt::Debug for OeeProjection {
@@ -104,23 +155,29 @@ impl std::fmt::Debug for OeeProjection {
 struct Row {
     equipment: String,
     granularity: &'static str,
-    start: String,
-    end: String,
-    label: String,
+    period: mom_oee::Period,
     figures: mom_oee::Figures,
 }
 
 impl OeeProjection {
     /// Returns the projection of `topics` (the four domain topics) with periods of `calendar`.
-    pub fn new(topics: Vec<String>, calendar: Calendar) -> Self {
-        let mut state = State::new(&calendar);
+    pub fn new(topics: Vec<String>, calendar: Calendar, config: EngineConfig) -> Self {
+        let mut state = State::new(&calendar, config.clone());
         // A new process starts from what the read model holds: reload before the first message.
         state.stale = true;
         Self {
             topics,
             calendar,
+            config,
             state: Mutex::new(state),
+            revision: watch::channel(0).0,
+            pending: Mutex::new(0),
         }
+    }
+
+    /// Returns a receiver of the last committed revision, for readers that wait for changes.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.revision.subscribe()
     }
 
     /// Rebuilds the engine from the messages committed so far.
@@ -129,7 +186,7 @@ impl OeeProjection {
             sqlx::query_as("SELECT topic, payload FROM oee_messages ORDER BY event_id")
                 .fetch_all(&mut *connection)
                 .await?;
-        let mut state = State::new(&self.calendar);
+        let mut state = State::new(&self.calendar, self.config.clone());
         for (topic, payload) in stored {
             if let Ok(inputs) = state.mapper.map(&topic, &payload) {
                 state.feed(inputs);
@@ -143,38 +200,150 @@ impl OeeProjection {
         Ok(())
     }
 
-    fn step(&self, message: &Message) -> Result<Vec<Row>, ApplyError> {
-        let mut state = self
-            .state
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
+        self.state
             .lock()
-            .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))?;
-        let inputs = state
-            .mapper
-            .map(&message.topic, &message.payload)
-            .map_err(ApplyError::Poison)?;
-        state.feed(inputs);
-        let changed = state.engine.take_changed_periods(&GRANULARITIES);
+            .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))
+    }
+
+    fn step(&self, inputs: Vec<Input>) -> Result<(Vec<Row>, Vec<Input>), ApplyError> {
+        let mut state = self.lock()?;
+        let assets = state.feed(inputs);
+        let changed = state.engine.take_changed_periods(&STORED);
         let mut rows = Vec::with_capacity(changed.len());
         for (equipment, period) in changed {
             if let Some(figures) = state.engine.figures(&equipment, &period) {
                 rows.push(Row {
                     equipment: equipment.as_str().to_owned(),
-                    granularity: match period.granularity() {
-                        Granularity::Hour => "hour",
-                        Granularity::Shift => "shift",
-                        Granularity::Day => "day",
-                        Granularity::Week => "week",
-                        Granularity::Custom => "custom",
-                    },
-                    start: period.start().to_rfc3339(),
-                    end: period.end().to_rfc3339(),
-                    label: period.label().unwrap_or_default().to_owned(),
+                    granularity: granularity_name(period.granularity()),
+                    period,
                     figures,
                 });
             }
         }
-        Ok(rows)
+        Ok((rows, assets))
     }
+}
+
+async fn write_asset(connection: &mut Connection, asset: &Input) -> Result<(), ApplyError> {
+    match asset {
+        Input::Asset {
+            asset,
+            level,
+            parent,
+        } => {
+            sqlx::query(
+                "INSERT INTO oee_assets (asset, level, parent) VALUES ($1, $2, $3) \
+                 ON CONFLICT (asset) DO UPDATE SET level = excluded.level, parent = excluded.parent",
+            )
+            .bind(asset)
+            .bind(*level)
+            .bind(parent)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Input::AssetMoved { asset, parent } => {
+            sqlx::query("UPDATE oee_assets SET parent = $2 WHERE asset = $1")
+                .bind(asset)
+                .bind(parent)
+                .execute(&mut *connection)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn write_period(connection: &mut Connection, row: &Row, revision: i64) -> Result<(), ApplyError> {
+    let f = &row.figures;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let start_ms = row.period.start().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO oee_periods (equipment, granularity, start_ms, end_ms, period_start, period_end, \
+         label, calendar_ms, planned_production_ms, run_ms, net_run_ms, fully_productive_ms, \
+         total_count, rejected_count, good_count, availability, performance, quality, oee, teep, \
+         equipment_failure_ms, setup_and_adjustments_ms, small_stops_ms, reduced_speed_ms, \
+         startup_rejects_ms, production_rejects_ms, counts_without_cycle_time, \
+         rejects_without_cycle_time, unassigned_stop_ms, late_facts, revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) \
+         ON CONFLICT (equipment, granularity, start_ms) DO UPDATE SET \
+         end_ms = excluded.end_ms, period_start = excluded.period_start, \
+         period_end = excluded.period_end, label = excluded.label, \
+         calendar_ms = excluded.calendar_ms, planned_production_ms = excluded.planned_production_ms, \
+         run_ms = excluded.run_ms, net_run_ms = excluded.net_run_ms, \
+         fully_productive_ms = excluded.fully_productive_ms, total_count = excluded.total_count, \
+         rejected_count = excluded.rejected_count, good_count = excluded.good_count, \
+         availability = excluded.availability, performance = excluded.performance, \
+         quality = excluded.quality, oee = excluded.oee, teep = excluded.teep, \
+         equipment_failure_ms = excluded.equipment_failure_ms, \
+         setup_and_adjustments_ms = excluded.setup_and_adjustments_ms, \
+         small_stops_ms = excluded.small_stops_ms, reduced_speed_ms = excluded.reduced_speed_ms, \
+         startup_rejects_ms = excluded.startup_rejects_ms, \
+         production_rejects_ms = excluded.production_rejects_ms, \
+         counts_without_cycle_time = excluded.counts_without_cycle_time, \
+         rejects_without_cycle_time = excluded.rejects_without_cycle_time, \
+         unassigned_stop_ms = excluded.unassigned_stop_ms, late_facts = excluded.late_facts, \
+         revision = excluded.revision",
+    )
+    .bind(&row.equipment)
+    .bind(row.granularity)
+    .bind(start_ms)
+    .bind(row.period.end().timestamp_millis())
+    .bind(row.period.start().to_rfc3339())
+    .bind(row.period.end().to_rfc3339())
+    .bind(row.period.label().unwrap_or_default())
+    .bind(f.calendar_time.0)
+    .bind(f.planned_production_time.0)
+    .bind(f.run_time.0)
+    .bind(f.net_run_time.0)
+    .bind(f.fully_productive_time.0)
+    .bind(count(f.total_count))
+    .bind(count(f.rejected_count))
+    .bind(f.good_count())
+    .bind(f.availability())
+    .bind(f.performance())
+    .bind(f.quality())
+    .bind(f.oee())
+    .bind(f.teep())
+    .bind(f.losses.equipment_failure.0)
+    .bind(f.losses.setup_and_adjustments.0)
+    .bind(f.losses.small_stops.0)
+    .bind(f.losses.reduced_speed.0)
+    .bind(f.losses.startup_rejects.0)
+    .bind(f.losses.production_rejects.0)
+    .bind(count(f.flags.counts_without_cycle_time))
+    .bind(count(f.flags.rejects_without_cycle_time))
+    .bind(f.flags.unassigned_stop_time.0)
+    .bind(count(f.flags.late_facts))
+    .bind(revision)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "DELETE FROM oee_reasons WHERE equipment = $1 AND granularity = $2 AND start_ms = $3",
+    )
+    .bind(&row.equipment)
+    .bind(row.granularity)
+    .bind(start_ms)
+    .execute(&mut *connection)
+    .await?;
+    for (loss, pareto) in paretos(&f.reasons) {
+        for (reason, time) in pareto.ranked() {
+            sqlx::query(
+                "INSERT INTO oee_reasons (equipment, granularity, start_ms, loss, reason, ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&row.equipment)
+            .bind(row.granularity)
+            .bind(start_ms)
+            .bind(loss)
+            .bind(reason.to_string())
+            .bind(time.0)
+            .execute(&mut *connection)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 impl Projection for OeeProjection {
@@ -191,13 +360,27 @@ impl Projection for OeeProjection {
     }
 
     fn tables(&self) -> &[&str] {
-        &["oee_messages", "oee_periods"]
+        &["oee_messages", "oee_periods", "oee_reasons", "oee_assets"]
     }
 
     fn rolled_back(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.stale = true;
         }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = *self.revision.borrow();
+        }
+    }
+
+    fn committed(&self) {
+        let pending = self.pending.lock().map(|p| *p).unwrap_or(0);
+        self.revision.send_if_modified(|current| {
+            let newer = pending > *current;
+            if newer {
+                *current = pending;
+            }
+            newer
+        });
     }
 
     async fn apply(
@@ -209,6 +392,12 @@ impl Projection for OeeProjection {
         if stale {
             self.reload(connection).await?;
         }
+        // A message that breaks the contract is refused before anything is written.
+        let inputs = self
+            .lock()?
+            .mapper
+            .map(&message.topic, &message.payload)
+            .map_err(ApplyError::Poison)?;
         let inserted = sqlx::query(
             "INSERT INTO oee_messages (event_id, topic, payload) VALUES ($1, $2, $3) \
              ON CONFLICT (event_id) DO NOTHING",
@@ -221,51 +410,24 @@ impl Projection for OeeProjection {
         if inserted.rows_affected() == 0 {
             return Ok(()); // Applied before: a redelivery.
         }
-        for row in self.step(message)? {
-            let f = &row.figures;
-            let ms = |m: Millis| m.0;
-            sqlx::query(
-                "INSERT INTO oee_periods (equipment, granularity, period_start, period_end, label, \
-                 planned_production_ms, run_ms, net_run_ms, fully_productive_ms, total_count, good_count, \
-                 availability, performance, quality, oee, equipment_failure_ms, setup_and_adjustments_ms, \
-                 small_stops_ms, reduced_speed_ms, startup_rejects_ms, production_rejects_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-                 ON CONFLICT (equipment, granularity, period_start) DO UPDATE SET \
-                 period_end = excluded.period_end, label = excluded.label, \
-                 planned_production_ms = excluded.planned_production_ms, run_ms = excluded.run_ms, \
-                 net_run_ms = excluded.net_run_ms, fully_productive_ms = excluded.fully_productive_ms, \
-                 total_count = excluded.total_count, good_count = excluded.good_count, \
-                 availability = excluded.availability, performance = excluded.performance, \
-                 quality = excluded.quality, oee = excluded.oee, \
-                 equipment_failure_ms = excluded.equipment_failure_ms, \
-                 setup_and_adjustments_ms = excluded.setup_and_adjustments_ms, \
-                 small_stops_ms = excluded.small_stops_ms, reduced_speed_ms = excluded.reduced_speed_ms, \
-                 startup_rejects_ms = excluded.startup_rejects_ms, \
-                 production_rejects_ms = excluded.production_rejects_ms",
-            )
-            .bind(row.equipment)
-            .bind(row.granularity)
-            .bind(row.start)
-            .bind(row.end)
-            .bind(row.label)
-            .bind(ms(f.planned_production_time))
-            .bind(ms(f.run_time))
-            .bind(ms(f.net_run_time))
-            .bind(ms(f.fully_productive_time))
-            .bind(i64::try_from(f.total_count).unwrap_or(i64::MAX))
-            .bind(f.good_count())
-            .bind(f.availability())
-            .bind(f.performance())
-            .bind(f.quality())
-            .bind(f.oee())
-            .bind(ms(f.losses.equipment_failure))
-            .bind(ms(f.losses.setup_and_adjustments))
-            .bind(ms(f.losses.small_stops))
-            .bind(ms(f.losses.reduced_speed))
-            .bind(ms(f.losses.startup_rejects))
-            .bind(ms(f.losses.production_rejects))
-            .execute(&mut *connection)
-            .await?;
+        let (rows, assets) = self.step(inputs)?;
+        for asset in &assets {
+            write_asset(connection, asset).await?;
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let revision: i64 = sqlx::query_scalar(
+            "INSERT INTO oee_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) \
+             DO UPDATE SET revision = oee_revision.revision + 1 RETURNING revision",
+        )
+        .fetch_one(&mut *connection)
+        .await?;
+        for row in &rows {
+            write_period(connection, row, revision).await?;
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = u64::try_from(revision).unwrap_or(0);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use mom_oee::Calendar;
+use mom_oee::{Calendar, EngineConfig};
 use mom_oee_projection::OeeProjection;
 use mom_projection::{rebuild, run_from_log, LogSource, ReadModels};
 use mom_proto::production::v1 as pb;
@@ -198,7 +198,7 @@ async fn worked_example_through_production_store_log_and_projection() {
         store: running.store().clone(),
     }];
     let topics = vec!["mom.production.v1".to_owned()];
-    let projection = OeeProjection::new(topics.clone(), Calendar::default());
+    let projection = OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
     let figures = run_until(&projection, &models, &sources, 19_271).await;
     // The case's figures without its 423 rejects: 8 h shift, breaks 30 min + meal 30 min,
     // 47 min down (unassigned failure), 19 271 units at 1 s.
@@ -210,7 +210,7 @@ async fn worked_example_through_production_store_log_and_projection() {
     // A restarted projection reloads its engine from the read model and corrects the shift
     // with a late count.
     client.report_count(count_at(13, 59, 100)).await.unwrap();
-    let restarted = OeeProjection::new(topics.clone(), Calendar::default());
+    let restarted = OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
     let figures = run_until(&restarted, &models, &sources, 19_371).await;
     assert_eq!((figures.2, figures.8), (19_371_000, 3_009_000));
 
@@ -221,7 +221,7 @@ async fn worked_example_through_production_store_log_and_projection() {
     .fetch_all(models.pool())
     .await
     .unwrap();
-    let fresh = OeeProjection::new(topics, Calendar::default());
+    let fresh = OeeProjection::new(topics, Calendar::default(), EngineConfig::default());
     rebuild(&fresh, &models, &sources, |_| {}).await.unwrap();
     let after: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT equipment, granularity, period_start, fully_productive_ms, total_count FROM oee_periods ORDER BY 1, 2, 3",

@@ -1,0 +1,99 @@
+//! The idempotent producer every publisher of the platform uses (the outbox relay, and
+//! projections that publish derived topics such as `mom.oee.v1`).
+
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::BusError;
+
+/// One message to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Key (ordering is per key).
+    pub key: &'a str,
+    /// Value.
+    pub payload: &'a [u8],
+    /// Headers.
+    pub headers: &'a [(String, String)],
+}
+
+/// rdkafka's idempotent producer (`acks=all`), with batch sends that report per message.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// Returns a producer for `bootstrap_servers` that retries one message for up to
+    /// `message_timeout` before it reports a failure.
+    pub fn new(bootstrap_servers: &str, message_timeout: Duration) -> Result<Self, BusError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", message_timeout.as_millis().to_string())
+            .set("reconnect.backoff.max.ms", "1000")
+            .create()?;
+        Ok(Self { producer })
+    }
+
+    /// Sends every message and waits for the broker's acknowledgements; returns one result per
+    /// message, in order.
+    pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Vec<Result<(), KafkaError>> {
+        let mut deliveries = Vec::with_capacity(messages.len());
+        for outgoing in messages {
+            let mut headers = OwnedHeaders::new_with_capacity(outgoing.headers.len());
+            for (key, value) in outgoing.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let mut message = FutureRecord::to(outgoing.topic)
+                .key(outgoing.key.as_bytes())
+                .payload(outgoing.payload)
+                .headers(headers);
+            loop {
+                match self.producer.send_result(message) {
+                    Ok(delivery) => {
+                        deliveries.push(Ok(delivery));
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        message = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((err, _)) => {
+                        deliveries.push(Err(err));
+                        break;
+                    }
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            results.push(match delivery {
+                Ok(future) => match future.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((err, _))) => Err(err),
+                    Err(_) => Err(KafkaError::Canceled),
+                },
+                Err(err) => Err(err),
+            });
+        }
+        results
+    }
+}

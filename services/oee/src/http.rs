@@ -1,0 +1,229 @@
+//! The OEE query API as JSON over HTTP, for dashboards: the same queries as the gRPC service.
+//!
+//! - `GET /api/oee?work_unit=..&from=..&to=..&granularity=hour|shift|day|week`
+//! - `GET /api/oee/losses?work_center=..&from=..&to=..`
+//! - `GET /api/oee/watch?area=..[&granularity=..]` (server-sent events, one `period` event per
+//!   changed period)
+//! - `GET /healthz`
+//!
+//! The scope is exactly one of `work_unit`, `work_center`, `area`, `site`; times are RFC 3339.
+//! Errors are `{"error": "..."}` with 400 (bad request), 404 (unknown equipment) or 503.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use mom_oee::Granularity;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{figures_json, granularity_named, pareto_json, scope_from_params, watch_changes};
+use crate::query::{Queries, QueryError, Scope};
+
+#[derive(Clone)]
+struct AppState {
+    queries: Queries,
+    revisions: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    work_unit: Option<String>,
+    work_center: Option<String>,
+    area: Option<String>,
+    site: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    granularity: Option<String>,
+}
+
+impl Params {
+    fn scope(&mut self) -> Result<Scope, QueryError> {
+        scope_from_params(
+            self.work_unit.take(),
+            self.work_center.take(),
+            self.area.take(),
+            self.site.take(),
+        )
+    }
+
+    fn time(value: Option<&String>, name: &str) -> Result<DateTime<Utc>, QueryError> {
+        let value = value.ok_or_else(|| {
+            QueryError::InvalidArgument(format!("{name} is required (RFC 3339 time)"))
+        })?;
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|err| {
+                QueryError::InvalidArgument(format!("{name} {value:?} is not an RFC 3339 time: {err}"))
+            })
+    }
+
+    fn range(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
+        Ok((
+            Self::time(self.from.as_ref(), "from")?,
+            Self::time(self.to.as_ref(), "to")?,
+        ))
+    }
+}
+
+fn error(err: QueryError) -> Response {
+    let status = match err {
+        QueryError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        QueryError::NotFound(_) => StatusCode::NOT_FOUND,
+        QueryError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json_response(status, &json!({ "error": err.to_string() }))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn oee(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+    let result = async {
+        let Query(mut params) =
+            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let scope = params.scope()?;
+        let (from, to) = params.range()?;
+        let granularity = granularity_named(params.granularity.as_deref().unwrap_or(""))
+            .map_err(|_| {
+                QueryError::InvalidArgument(format!(
+                    "granularity {:?} is not hour, shift, day or week",
+                    params.granularity.clone().unwrap_or_default()
+                ))
+            })?;
+        let (periods, total) = state.queries.oee(&scope, from, to, granularity).await?;
+        Ok::<_, QueryError>(json!({
+            "periods": periods.iter().map(|p| figures_json(&scope, granularity, p)).collect::<Vec<_>>(),
+            "total": figures_json(&scope, Granularity::Custom, &total),
+        }))
+    }
+    .await;
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(err) => error(err),
+    }
+}
+
+async fn losses(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+    let result = async {
+        let Query(mut params) =
+            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let scope = params.scope()?;
+        let (from, to) = params.range()?;
+        let total = state.queries.losses(&scope, from, to).await?;
+        Ok::<_, QueryError>(json!({
+            "total": figures_json(&scope, Granularity::Custom, &total),
+            "losses": pareto_json(&total),
+        }))
+    }
+    .await;
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(err) => error(err),
+    }
+}
+
+async fn watch(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+    let prepared = async {
+        let Query(mut params) =
+            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let scope = params.scope()?;
+        let granularity = match params.granularity.as_deref() {
+            None | Some("") => None,
+            Some(name) => Some(granularity_named(name)?),
+        };
+        state.queries.members(&scope).await?;
+        let after = state.queries.revision().await?;
+        Ok::<_, QueryError>((scope, granularity, after))
+    }
+    .await;
+    let (scope, granularity, after) = match prepared {
+        Ok(prepared) => prepared,
+        Err(err) => return error(err),
+    };
+    let out_scope = scope.clone();
+    let stream = watch_changes(
+        state.queries.clone(),
+        state.revisions.clone(),
+        state.shutdown.clone(),
+        scope,
+        granularity,
+        after,
+    )
+    .map(move |change| {
+        Ok::<_, Infallible>(match change {
+            Ok((g, summary)) => {
+                let g = granularity_named(&g).unwrap_or(Granularity::Custom);
+                Event::default()
+                    .event("period")
+                    .data(figures_json(&out_scope, g, &summary).to_string())
+            }
+            Err(err) => Event::default()
+                .event("error")
+                .data(json!({ "error": err.to_string() }).to_string()),
+        })
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Returns the HTTP routes of the OEE API.
+pub fn router(
+    queries: Queries,
+    revisions: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) -> Router {
+    Router::new()
+        .route("/api/oee", get(oee))
+        .route("/api/oee/losses", get(losses))
+        .route("/api/oee/watch", get(watch))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(AppState {
+            queries,
+            revisions,
+            shutdown,
+        })
+}
+
+/// A bound HTTP listener for the OEE API.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// Address it listens on.
+    pub addr: SocketAddr,
+    listener: tokio::net::TcpListener,
+}
+
+impl HttpServer {
+    /// Binds `addr` (port 0 picks a free one).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "oee http api listening");
+        Ok(Self { addr, listener })
+    }
+
+    /// Serves `router` until `shutdown`.
+    pub async fn serve(self, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    }
+}
