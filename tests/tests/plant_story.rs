@@ -39,24 +39,6 @@ macro_rules! ctx {
     };
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     let broker = mom_testkit::Broker::start().await.unwrap();
@@ -437,7 +419,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .await
     .unwrap();
     let output_lot = format!("{order}-out");
-    let output = eventually("output lot", || {
+    let output = support::eventually("output lot", || {
         let mut inv = inv.clone();
         let lot = output_lot.clone();
         async move {
@@ -530,7 +512,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
         .unwrap()
         .into_inner()
         .aggregate_id;
-    let held = eventually("hold", || {
+    let held = support::eventually("hold", || {
         let mut inv = inv.clone();
         let lot = output_lot.clone();
         async move {
@@ -555,7 +537,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     })
     .await
     .unwrap();
-    eventually("scrap", || {
+    support::eventually("scrap", || {
         let mut inv = inv.clone();
         let lot = output_lot.clone();
         async move {
