@@ -57,7 +57,7 @@ COPY --from=health-probe /grpc_health_probe /usr/local/bin/grpc_health_probe
 USER 10001:10001
 WORKDIR /var/lib/mom
 # production, quality, maintenance, inventory (MOM_<SERVICE>_GRPC_ADDR)
-EXPOSE 50051 50052 50053 50054
+EXPOSE 50051 50052 50053 50054 50056 8086
 # mom handles SIGTERM itself (in-flight commands finish, then it exits), also as PID 1.
 ENTRYPOINT ["mom"]
 CMD ["--help"]

@@ -18,7 +18,8 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
-/// A command service as the deployment must run it.
+/// A service with a gRPC API (the four command services and the OEE query API) as the
+/// deployment must run it.
 struct Service {
     name: &'static str,
     port: u16,
@@ -26,7 +27,7 @@ struct Service {
     health: &'static str,
 }
 
-const SERVICES: [Service; 4] = [
+const SERVICES: [Service; 5] = [
     Service {
         name: "production",
         port: 50051,
@@ -46,6 +47,11 @@ const SERVICES: [Service; 4] = [
         name: "inventory",
         port: 50054,
         health: mom_proto::inventory::v1::inventory_service_server::SERVICE_NAME,
+    },
+    Service {
+        name: "oee",
+        port: 50056,
+        health: mom_proto::oee::v1::oee_service_server::SERVICE_NAME,
     },
 ];
 
