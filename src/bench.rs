@@ -20,6 +20,31 @@ pub enum Bench {
     /// OEE engine: facts/s in order and with late facts, cost of a late fact against history
     /// length, memory for many work units.
     Oee,
+    /// End-to-end latency from a production command to the updated OEE read model, as a
+    /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
+    /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
+    OeeLatency(OeeLatencyArgs),
+}
+
+/// Options of `mom bench oee-latency`.
+#[derive(Debug, clap::Args)]
+pub struct OeeLatencyArgs {
+    /// Postgres server for the distributed run; fresh databases are created on it and dropped.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Commands measured per mode.
+    #[arg(long, env = "MOM_BENCH_SAMPLES", default_value_t = 500)]
+    pub samples: u64,
+    /// Commands per second (one at a time, each waited for).
+    #[arg(long, env = "MOM_BENCH_RATE", default_value_t = 20)]
+    pub rate: u64,
+    /// Kafka bootstrap servers; without it a `tansu` broker is started.
+    #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: Option<String>,
 }
 
 /// Options of `mom bench commands`.
@@ -56,6 +81,7 @@ pub struct CommandsArgs {
 pub async fn run(bench: Bench) -> anyhow::Result<()> {
     match bench {
         Bench::Commands(args) => commands(args).await,
+        Bench::OeeLatency(args) => oee_latency(args).await,
         Bench::Oee => {
             let report = tokio::task::spawn_blocking(|| {
                 mom_oee::bench::run(&mom_oee::bench::BenchConfig::default())
@@ -361,4 +387,218 @@ where
         elapsed: started.elapsed(),
         histogram,
     })
+}
+
+fn bench_kafka(servers: Option<String>) -> mom_bus::KafkaArgs {
+    mom_bus::KafkaArgs {
+        kafka_bootstrap_servers: servers,
+        topic_prefix: "mom.".to_owned(),
+        topic_partitions: 6,
+        topic_replication: 1,
+        relay_batch_size: 1000,
+    }
+}
+
+async fn oee_latency(args: OeeLatencyArgs) -> anyhow::Result<()> {
+    let (broker, servers) = match &args.kafka_bootstrap_servers {
+        Some(servers) => (None, servers.clone()),
+        None => {
+            let broker = mom_testkit::Broker::start().await.context(
+                "cannot start a tansu broker (install it or pass --kafka-bootstrap-servers)",
+            )?;
+            let servers = broker.bootstrap_servers();
+            (Some(broker), servers)
+        }
+    };
+    println!(
+        "command -> updated OEE read model, as a WatchOee subscriber sees it ({} commands per mode, {} per second, one at a time)\n",
+        args.samples, args.rate
+    );
+    println!("| mode                                        | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |");
+    println!("|---------------------------------------------|----------|----------|----------|----------|");
+    let store = mom_testkit::TestDatabase::create_on(&args.database_url)
+        .await
+        .context("cannot create the benchmark databases")?;
+    let read_model = mom_testkit::TestDatabase::create_on(&args.database_url).await?;
+    let distributed = latency_run(
+        &args,
+        store.url.clone(),
+        mom_oee_projection::OeeConfig {
+            database_url: read_model.url.clone(),
+            kafka: bench_kafka(Some(servers.clone())),
+            log_sources: vec![],
+            time_zone: chrono_tz::UTC,
+            lateness_horizon: Duration::from_secs(7 * 86_400),
+            grpc_addr: "127.0.0.1:0".parse()?,
+            http_addr: "127.0.0.1:0".parse()?,
+        },
+        Some(servers),
+    )
+    .await;
+    store.drop_database().await?;
+    read_model.drop_database().await?;
+    print_latency(
+        "Postgres + relay + Kafka (tansu) + projection",
+        &distributed?,
+    );
+    drop(broker);
+
+    let dir = tempfile::tempdir()?;
+    let store_url = format!("sqlite:{}", dir.path().join("production.db").display());
+    let embedded = latency_run(
+        &args,
+        store_url.clone(),
+        mom_oee_projection::OeeConfig {
+            database_url: format!("sqlite:{}", dir.path().join("projections.db").display()),
+            kafka: bench_kafka(None),
+            log_sources: vec![format!("production={store_url}")],
+            time_zone: chrono_tz::UTC,
+            lateness_horizon: Duration::from_secs(7 * 86_400),
+            grpc_addr: "127.0.0.1:0".parse()?,
+            http_addr: "127.0.0.1:0".parse()?,
+        },
+        None,
+    )
+    .await?;
+    print_latency("SQLite + store log + projection (mom dev)", &embedded);
+    Ok(())
+}
+
+fn print_latency(mode: &str, histogram: &Histogram<u64>) {
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "| {mode:<43} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} |",
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0
+    );
+}
+
+/// Starts production on `store_url` and the OEE service, then sends `samples` counts of one unit
+/// each and times each until a `WatchOee` update shows it.
+async fn latency_run(
+    args: &OeeLatencyArgs,
+    store_url: String,
+    oee: mom_oee_projection::OeeConfig,
+    servers: Option<String>,
+) -> anyhow::Result<Histogram<u64>> {
+    use mom_proto::oee::v1 as oee_pb;
+    let shutdown = CancellationToken::new();
+    let production = mom_production::start(
+        mom_production::ProductionConfig {
+            store: mom_eventstore::StoreArgs {
+                database_url: store_url,
+                db_max_connections: 8,
+                db_max_batch_events: 1024,
+                snapshot_every: 20,
+            },
+            kafka: bench_kafka(servers),
+            grpc_addr: "127.0.0.1:0".parse()?,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let oee = mom_oee_projection::start(oee, shutdown.clone()).await?;
+    let result = async {
+        let channel = |addr: std::net::SocketAddr| async move {
+            tonic::transport::Channel::from_shared(format!("http://{addr}"))?
+                .connect()
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        let mut prod = ProductionServiceClient::new(channel(production.grpc_addr).await?);
+        let mut watch_client = mom_proto::oee::v1::oee_service_client::OeeServiceClient::new(
+            channel(oee.grpc_addr).await?,
+        );
+        let unit = "latency-press";
+        let context = || {
+            Some(pb::CommandContext {
+                actor: "bench".to_owned(),
+                ..Default::default()
+            })
+        };
+        let t0 = chrono::Utc::now();
+        let at = Some(mom_proto::time::to_timestamp(t0));
+        prod.register_work_unit(pb::RegisterWorkUnitRequest {
+            context: context(),
+            work_unit: unit.into(),
+            name: unit.into(),
+            micro_stop_threshold_ms: 120_000,
+            startup_window_ms: 300_000,
+            at,
+        })
+        .await?;
+        prod.set_ideal_cycle_time(pb::SetIdealCycleTimeRequest {
+            context: context(),
+            work_unit: unit.into(),
+            product: "SKU-BENCH".into(),
+            ideal_cycle_time_ms: 1000,
+            at,
+        })
+        .await?;
+        prod.report_running(pb::ReportRunningRequest {
+            context: context(),
+            work_unit: unit.into(),
+            product: "SKU-BENCH".into(),
+            at,
+        })
+        .await?;
+        let scope = Some(oee_pb::Scope {
+            scope: Some(oee_pb::scope::Scope::WorkUnit(unit.into())),
+        });
+        // The work unit is known to the OEE service once its first facts are projected.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut stream = loop {
+            match watch_client
+                .watch_oee(oee_pb::WatchOeeRequest {
+                    scope: scope.clone(),
+                    granularity: oee_pb::Granularity::Hour as i32,
+                    after_revision: 0,
+                })
+                .await
+            {
+                Ok(stream) => break stream.into_inner(),
+                Err(status)
+                    if status.code() == tonic::Code::NotFound && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(status) => anyhow::bail!("WatchOee: {status}"),
+            }
+        };
+        // Every count is stamped at t0, so all land in one hour period.
+        let mut histogram = new_histogram()?;
+        let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
+        let mut next = Instant::now();
+        for sample in 1..=args.samples {
+            next += interval;
+            tokio::time::sleep_until(next.into()).await;
+            let begin = Instant::now();
+            prod.report_count(pb::ReportCountRequest {
+                context: context(),
+                work_unit: unit.into(),
+                product: "SKU-BENCH".into(),
+                total: 1,
+                at,
+            })
+            .await?;
+            loop {
+                let update = tokio::time::timeout(Duration::from_secs(30), stream.message())
+                    .await
+                    .context("no OEE update within 30 s")??
+                    .context("the WatchOee stream ended")?;
+                if update.total_count >= sample {
+                    break;
+                }
+            }
+            histogram.record(begin.elapsed().as_micros().max(1) as u64)?;
+        }
+        anyhow::Ok(histogram)
+    }
+    .await;
+    shutdown.cancel();
+    oee.wait().await?;
+    production.wait().await?;
+    result
 }

@@ -312,9 +312,7 @@ impl Clients {
                             .iter()
                             .map(|name| qa::MeasurementValue {
                                 characteristic: (*name).into(),
-                                value: Some(qa::measurement_value::Value::Passed(
-                                    *name != reason,
-                                )),
+                                value: Some(qa::measurement_value::Value::Passed(*name != reason)),
                             })
                             .collect(),
                         work_unit: unit,
@@ -395,10 +393,16 @@ fn as_case(total: &oee::PeriodFigures) -> BTreeMap<String, f64> {
     let s = |ms: i64| ms as f64 / 1000.0;
     let l = total.losses.unwrap();
     BTreeMap::from([
-        ("planned_production_time_s".into(), s(total.planned_production_ms)),
+        (
+            "planned_production_time_s".into(),
+            s(total.planned_production_ms),
+        ),
         ("run_time_s".into(), s(total.run_ms)),
         ("net_run_time_s".into(), s(total.net_run_ms)),
-        ("fully_productive_time_s".into(), s(total.fully_productive_ms)),
+        (
+            "fully_productive_time_s".into(),
+            s(total.fully_productive_ms),
+        ),
         ("total_count".into(), total.total_count as f64),
         ("good_count".into(), total.good_count as f64),
         ("availability".into(), total.availability.unwrap_or(-1.0)),
@@ -406,7 +410,10 @@ fn as_case(total: &oee::PeriodFigures) -> BTreeMap<String, f64> {
         ("quality".into(), total.quality.unwrap_or(-1.0)),
         ("oee".into(), total.oee.unwrap_or(-1.0)),
         ("equipment_failure".into(), s(l.equipment_failure_ms)),
-        ("setup_and_adjustments".into(), s(l.setup_and_adjustments_ms)),
+        (
+            "setup_and_adjustments".into(),
+            s(l.setup_and_adjustments_ms),
+        ),
         ("small_stops".into(), s(l.small_stops_ms)),
         ("reduced_speed".into(), s(l.reduced_speed_ms)),
         ("startup_rejects".into(), s(l.startup_rejects_ms)),
@@ -440,7 +447,8 @@ fn matches(case: &Value, got: &BTreeMap<String, f64>, want: &BTreeMap<String, f6
         } else {
             seconds
         };
-        got.get(key).is_some_and(|got| (got - want).abs() <= tolerance)
+        got.get(key)
+            .is_some_and(|got| (got - want).abs() <= tolerance)
     })
 }
 
@@ -467,7 +475,9 @@ async fn http_get(addr: SocketAddr, path: &str) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut response = String::new();
@@ -482,15 +492,27 @@ type TableRows = Vec<Vec<String>>;
 /// The period and reason rows without the revision (which counts applications, not facts).
 async fn tables(url: &str) -> (TableRows, TableRows) {
     let models = mom_projection::ReadModels::connect(url).await.unwrap();
-    let periods: Vec<(String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)> =
-        sqlx_rows(
-            &models,
-            "SELECT equipment, granularity, start_ms, planned_production_ms, run_ms, net_run_ms, \
+    let periods: Vec<(
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    )> = sqlx_rows(
+        &models,
+        "SELECT equipment, granularity, start_ms, planned_production_ms, run_ms, net_run_ms, \
              fully_productive_ms, total_count, rejected_count, equipment_failure_ms, \
              small_stops_ms, production_rejects_ms FROM oee_periods \
              ORDER BY equipment, granularity, start_ms",
-        )
-        .await;
+    )
+    .await;
     let reasons: Vec<(String, String, i64, String, String, i64)> = sqlx_rows(
         &models,
         "SELECT equipment, granularity, start_ms, loss, reason, ms FROM oee_reasons \
@@ -574,9 +596,10 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
     .unwrap();
     let oee_url = dbs[4].url.clone();
     let oee_shutdown = CancellationToken::new();
-    let first = mom_oee_projection::start(oee_config(oee_url.clone(), &servers), oee_shutdown.clone())
-        .await
-        .unwrap();
+    let first =
+        mom_oee_projection::start(oee_config(oee_url.clone(), &servers), oee_shutdown.clone())
+            .await
+            .unwrap();
     let mut clients = Clients {
         prod: ProductionServiceClient::new(support::channel(&production).await),
         maint: MaintenanceServiceClient::new(support::channel(&maintenance).await),
@@ -600,15 +623,20 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         let mut client = client.clone();
         let scope = scope(&unit);
         let case = &case;
-        async move { case_figures(&mut client, scope, case).await.filter(|t| t.total_count > 0) }
+        async move {
+            case_figures(&mut client, scope, case)
+                .await
+                .filter(|t| t.total_count > 0)
+        }
     })
     .await;
     oee_shutdown.cancel();
     first.wait().await.unwrap();
     let oee_shutdown = CancellationToken::new();
-    let second = mom_oee_projection::start(oee_config(oee_url.clone(), &servers), oee_shutdown.clone())
-        .await
-        .unwrap();
+    let second =
+        mom_oee_projection::start(oee_config(oee_url.clone(), &servers), oee_shutdown.clone())
+            .await
+            .unwrap();
     client = oee_client(second.grpc_addr).await;
     // A watcher sees the late corrections as they are applied.
     let mut watch = client
@@ -677,7 +705,10 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         .await
         .unwrap()
         .into_inner();
-    assert!(shift.periods.is_empty(), "the early shift starts at 06:00, outside the range");
+    assert!(
+        shift.periods.is_empty(),
+        "the early shift starts at 06:00, outside the range"
+    );
     let day_start = from.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
     let week = client
         .get_oee(oee::GetOeeRequest {
@@ -736,22 +767,35 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
     assert_eq!(body["periods"].as_array().unwrap().len(), 4, "four hours");
 
     // Bad requests name what is wrong.
-    let bad = |from: &str, to: &str, granularity: oee::Granularity, unit: &str| oee::GetOeeRequest {
-        scope: scope(unit),
-        from: Some(to_timestamp(time(&Value::String(from.into())))),
-        to: Some(to_timestamp(time(&Value::String(to.into())))),
-        granularity: granularity as i32,
-    };
+    let bad =
+        |from: &str, to: &str, granularity: oee::Granularity, unit: &str| oee::GetOeeRequest {
+            scope: scope(unit),
+            from: Some(to_timestamp(time(&Value::String(from.into())))),
+            to: Some(to_timestamp(time(&Value::String(to.into())))),
+            granularity: granularity as i32,
+        };
     let (a, b) = ("2026-03-03T08:00:00Z", "2026-03-03T12:00:00Z");
     for (request, code, needle) in [
-        (bad(b, a, oee::Granularity::Hour, &unit), Code::InvalidArgument, "not after"),
-        (bad(a, b, oee::Granularity::Hour, "press-99"), Code::NotFound, "press-99"),
+        (
+            bad(b, a, oee::Granularity::Hour, &unit),
+            Code::InvalidArgument,
+            "not after",
+        ),
+        (
+            bad(a, b, oee::Granularity::Hour, "press-99"),
+            Code::NotFound,
+            "press-99",
+        ),
         (
             bad("2020-01-01T00:00:00Z", b, oee::Granularity::Hour, &unit),
             Code::InvalidArgument,
             "too large",
         ),
-        (bad(a, b, oee::Granularity::Unspecified, &unit), Code::InvalidArgument, "granularity"),
+        (
+            bad(a, b, oee::Granularity::Unspecified, &unit),
+            Code::InvalidArgument,
+            "granularity",
+        ),
         (
             oee::GetOeeRequest {
                 granularity: 42,
@@ -776,7 +820,9 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
     let status = client
         .get_losses(oee::GetLossesRequest {
             scope: scope(&unit),
-            from: Some(to_timestamp(time(&Value::String("2026-03-03T08:30:00Z".into())))),
+            from: Some(to_timestamp(time(&Value::String(
+                "2026-03-03T08:30:00Z".into(),
+            )))),
             to: ts(&case["period"]["to"]),
         })
         .await
@@ -796,10 +842,18 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
     assert!(status.message().contains("work center"), "{status:?}");
     let (status, body) = http_get(second.http_addr, "/api/oee?work_unit=press-99&from=2026-03-03T08:00:00Z&to=2026-03-03T12:00:00Z&granularity=hour").await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) = http_get(second.http_addr, &format!("/api/oee?work_unit={unit}&from=yesterday&to={b}&granularity=hour")).await;
+    let (status, body) = http_get(
+        second.http_addr,
+        &format!("/api/oee?work_unit={unit}&from=yesterday&to={b}&granularity=hour"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("from"), "{body}");
-    let (status, body) = http_get(second.http_addr, &format!("/api/oee?work_unit={unit}&area=x&from={a}&to={b}&granularity=hour")).await;
+    let (status, body) = http_get(
+        second.http_addr,
+        &format!("/api/oee?work_unit={unit}&area=x&from={a}&to={b}&granularity=hour"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
 
     // Integrators get every changed period on mom.oee.v1, keyed by work unit, latest revision last.
@@ -835,7 +889,10 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         };
         let figures = updated.figures.unwrap();
         let key = (figures.granularity, figures.start.unwrap().seconds);
-        if latest.get(&key).is_none_or(|f| f.revision <= figures.revision) {
+        if latest
+            .get(&key)
+            .is_none_or(|f| f.revision <= figures.revision)
+        {
             latest.insert(key, figures);
         }
     }
@@ -847,7 +904,9 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
 
     // A rebuild from the four event logs into a fresh database gives the same tables.
     let rebuilt_url = dbs[5].url.clone();
-    let rebuilt_models = mom_projection::ReadModels::connect(&rebuilt_url).await.unwrap();
+    let rebuilt_models = mom_projection::ReadModels::connect(&rebuilt_url)
+        .await
+        .unwrap();
     let sources: Vec<mom_projection::LogSource> = [
         ("production", &production),
         ("quality", &quality),

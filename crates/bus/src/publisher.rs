@@ -44,7 +44,10 @@ impl Publisher {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
-            .set("message.timeout.ms", message_timeout.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                message_timeout.as_millis().to_string(),
+            )
             .set("reconnect.backoff.max.ms", "1000")
             .create()?;
         Ok(Self { producer })

@@ -136,7 +136,10 @@ fn proto_scope(scope: &Scope) -> pb::Scope {
     }
 }
 
-fn time(ts: Option<prost_types::Timestamp>, field: &'static str) -> Result<DateTime<Utc>, QueryError> {
+fn time(
+    ts: Option<prost_types::Timestamp>,
+    field: &'static str,
+) -> Result<DateTime<Utc>, QueryError> {
     from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::InvalidArgument(err.to_string()))
 }
 

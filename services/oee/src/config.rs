@@ -46,7 +46,11 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+            ))
+        }
     };
     number
         .checked_mul(seconds)

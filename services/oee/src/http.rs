@@ -65,7 +65,9 @@ impl Params {
         DateTime::parse_from_rfc3339(value)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|err| {
-                QueryError::InvalidArgument(format!("{name} {value:?} is not an RFC 3339 time: {err}"))
+                QueryError::InvalidArgument(format!(
+                    "{name} {value:?} is not an RFC 3339 time: {err}"
+                ))
             })
     }
 
@@ -95,7 +97,10 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
         .into_response()
 }
 
-async fn oee(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+async fn oee(
+    State(state): State<AppState>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Response {
     let result = async {
         let Query(mut params) =
             params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
@@ -121,10 +126,13 @@ async fn oee(State(state): State<AppState>, params: Result<Query<Params>, QueryR
     }
 }
 
-async fn losses(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+async fn losses(
+    State(state): State<AppState>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Response {
     let result = async {
-        let Query(mut params) =
-            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(mut params) = params
+            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
         let scope = params.scope()?;
         let (from, to) = params.range()?;
         let total = state.queries.losses(&scope, from, to).await?;
@@ -140,10 +148,13 @@ async fn losses(State(state): State<AppState>, params: Result<Query<Params>, Que
     }
 }
 
-async fn watch(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Response {
+async fn watch(
+    State(state): State<AppState>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Response {
     let prepared = async {
-        let Query(mut params) =
-            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(mut params) = params
+            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
         let scope = params.scope()?;
         let granularity = match params.granularity.as_deref() {
             None | Some("") => None,

@@ -117,14 +117,17 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
     )
     .await?;
     let queries = query::Queries::new(models.pool().clone(), calendar);
-    let grpc = mom_grpc::GrpcServer::bind(
-        SERVICE_NAME,
-        config.grpc_addr,
-        tonic::service::Routes::new(mom_proto::oee::v1::oee_service_server::OeeServiceServer::new(
-            api::OeeService::new(queries.clone(), projection.subscribe(), shutdown.clone()),
-        )),
-    )
-    .await?;
+    let grpc =
+        mom_grpc::GrpcServer::bind(
+            SERVICE_NAME,
+            config.grpc_addr,
+            tonic::service::Routes::new(
+                mom_proto::oee::v1::oee_service_server::OeeServiceServer::new(
+                    api::OeeService::new(queries.clone(), projection.subscribe(), shutdown.clone()),
+                ),
+            ),
+        )
+        .await?;
     let http_server = http::HttpServer::bind(config.http_addr)
         .await
         .map_err(|source| OeeError::Http {
@@ -166,7 +169,8 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
     });
     tasks.spawn(async move {
         tracing::info!("oee projection running");
-        let result = mom_projection::run(projection.as_ref(), &models, &source, shutdown.clone()).await;
+        let result =
+            mom_projection::run(projection.as_ref(), &models, &source, shutdown.clone()).await;
         if result.is_err() {
             // Without its projection the service must not keep answering stale figures.
             shutdown.cancel();

@@ -254,7 +254,11 @@ async fn write_asset(connection: &mut Connection, asset: &Input) -> Result<(), A
     Ok(())
 }
 
-async fn write_period(connection: &mut Connection, row: &Row, revision: i64) -> Result<(), ApplyError> {
+async fn write_period(
+    connection: &mut Connection,
+    row: &Row,
+    revision: i64,
+) -> Result<(), ApplyError> {
     let f = &row.figures;
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let start_ms = row.period.start().timestamp_millis();

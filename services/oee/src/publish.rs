@@ -70,8 +70,13 @@ impl OeePublisher {
         partitions: i32,
         replication: i32,
     ) -> Result<Self, PublishError> {
-        ensure_topics(bootstrap_servers, std::slice::from_ref(&topic), partitions, replication)
-            .await?;
+        ensure_topics(
+            bootstrap_servers,
+            std::slice::from_ref(&topic),
+            partitions,
+            replication,
+        )
+        .await?;
         sqlx::query(SCHEMA).execute(&pool).await?;
         let publisher = Publisher::new(bootstrap_servers, Duration::from_secs(120))?;
         Ok(Self {
@@ -119,10 +124,12 @@ impl OeePublisher {
                     actor: "mom/oee".into(),
                     ..EventMetadata::default()
                 }),
-                event: Some(pb::oee_event::Event::OeePeriodUpdated(pb::OeePeriodUpdated {
-                    figures: Some(figures(&scope, granularity, summary)),
-                    reasons: pareto(summary),
-                })),
+                event: Some(pb::oee_event::Event::OeePeriodUpdated(
+                    pb::OeePeriodUpdated {
+                        figures: Some(figures(&scope, granularity, summary)),
+                        reasons: pareto(summary),
+                    },
+                )),
             };
             let headers = CloudEvent {
                 id,
@@ -175,7 +182,8 @@ impl OeePublisher {
                 }
                 Ok(_) => backoff = Duration::ZERO,
                 Err(err) => {
-                    backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
                     tracing::warn!(error = %err, ?backoff, "publishing OEE periods failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => {}

@@ -400,7 +400,12 @@ impl Queries {
     ) -> Result<Summary, QueryError> {
         Self::check_range(from, to, Granularity::Day)?;
         for (name, at) in [("start", from), ("end", to)] {
-            if self.calendar.period_containing(Granularity::Hour, at).start() != at {
+            if self
+                .calendar
+                .period_containing(Granularity::Hour, at)
+                .start()
+                != at
+            {
                 return Err(QueryError::InvalidArgument(format!(
                     "range {name} {} is not on a whole hour",
                     at.to_rfc3339()
@@ -465,7 +470,13 @@ impl Queries {
         let mut out = Vec::with_capacity(periods.len());
         for (g, start) in periods {
             let rows = self
-                .rows(&members, &g, start, start + Duration::milliseconds(1), false)
+                .rows(
+                    &members,
+                    &g,
+                    start,
+                    start + Duration::milliseconds(1),
+                    false,
+                )
                 .await?;
             if let Some(sum) = group(rows).pop() {
                 out.push((g, sum));
@@ -509,7 +520,11 @@ impl Queries {
         let mut index: HashMap<(String, String, i64), usize> = HashMap::new();
         for (i, (equipment, granularity, s)) in rows.iter().enumerate() {
             index.insert(
-                (equipment.clone(), granularity.clone(), s.start.timestamp_millis()),
+                (
+                    equipment.clone(),
+                    granularity.clone(),
+                    s.start.timestamp_millis(),
+                ),
                 i,
             );
         }

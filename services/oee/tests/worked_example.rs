@@ -198,7 +198,8 @@ async fn worked_example_through_production_store_log_and_projection() {
         store: running.store().clone(),
     }];
     let topics = vec!["mom.production.v1".to_owned()];
-    let projection = OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
+    let projection =
+        OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
     let figures = run_until(&projection, &models, &sources, 19_271).await;
     // The case's figures without its 423 rejects: 8 h shift, breaks 30 min + meal 30 min,
     // 47 min down (unassigned failure), 19 271 units at 1 s.
@@ -210,7 +211,8 @@ async fn worked_example_through_production_store_log_and_projection() {
     // A restarted projection reloads its engine from the read model and corrects the shift
     // with a late count.
     client.report_count(count_at(13, 59, 100)).await.unwrap();
-    let restarted = OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
+    let restarted =
+        OeeProjection::new(topics.clone(), Calendar::default(), EngineConfig::default());
     let figures = run_until(&restarted, &models, &sources, 19_371).await;
     assert_eq!((figures.2, figures.8), (19_371_000, 3_009_000));
 
