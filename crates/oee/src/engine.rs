@@ -151,6 +151,7 @@ impl Engine {
         let Some(unit) = self.units.get_mut(&fact.equipment) else {
             return;
         };
+        let before = unit.timeline.span();
         let affected = unit.timeline.apply(
             &fact.kind,
             unit.config.startup_window,
@@ -158,6 +159,20 @@ impl Engine {
         );
         push_merged(&mut unit.pending, affected);
         push_merged(&mut unit.changed, affected);
+        // A fact that moves either end of the unit's timeline (a reject recorded hours later, a
+        // breakdown ending after the last state change) changes the periods between the old and
+        // the new end, since the last state lasts until the latest fact.
+        if let (Some(old), Some(new)) = (before, unit.timeline.span()) {
+            for extension in [
+                Range::new(old.end - Millis(1), new.end),
+                Range::new(new.start, old.start + Millis(1)),
+            ] {
+                if extension.len() > Millis(1) {
+                    push_merged(&mut unit.pending, extension);
+                    push_merged(&mut unit.changed, extension);
+                }
+            }
+        }
     }
 
     /// Returns the work units the engine knows, in name order.

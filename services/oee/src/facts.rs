@@ -373,6 +373,52 @@ mod tests {
     }
 
     #[test]
+    fn registered_and_moved_assets_become_hierarchy_inputs() {
+        use mom_proto::maintenance::v1::maintenance_event::Event;
+        use mom_proto::maintenance::v1::{
+            AssetLevel, AssetMoved, AssetRegistered, MaintenanceEvent,
+        };
+        let registered = MaintenanceEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(Event::AssetRegistered(AssetRegistered {
+                asset: "line1".into(),
+                level: AssetLevel::WorkCenter as i32,
+                name: "line 1".into(),
+                parent: "stamping".into(),
+                at: ts(0),
+            })),
+        }
+        .encode_to_vec();
+        assert_eq!(
+            Mapper::default()
+                .map("mom.maintenance.v1", &registered)
+                .unwrap(),
+            vec![Input::Asset {
+                asset: "line1".into(),
+                level: "work_center",
+                parent: "stamping".into(),
+            }]
+        );
+        let moved = MaintenanceEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(Event::AssetMoved(AssetMoved {
+                asset: "line1".into(),
+                from_parent: "stamping".into(),
+                to_parent: "welding".into(),
+                at: ts(1),
+            })),
+        }
+        .encode_to_vec();
+        assert_eq!(
+            Mapper::default().map("mom.maintenance.v1", &moved).unwrap(),
+            vec![Input::AssetMoved {
+                asset: "line1".into(),
+                parent: "welding".into(),
+            }]
+        );
+    }
+
+    #[test]
     fn undecodable_values_are_contract_errors() {
         assert!(Mapper::default()
             .map("mom.production.v1", &[0xff, 0xff])

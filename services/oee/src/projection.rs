@@ -254,6 +254,13 @@ async fn write_asset(connection: &mut Connection, asset: &Input) -> Result<(), A
     Ok(())
 }
 
+/// A ratio as a bind parameter: a missing ratio is bound as NaN and stored as NULL
+/// (`NULLIF($n, 'NaN')`), because sqlx's `Any` driver binds a NULL double as a float4 on
+/// Postgres, which the server refuses for a float8 parameter.
+fn ratio(value: Option<f64>) -> f64 {
+    value.unwrap_or(f64::NAN)
+}
+
 async fn write_period(
     connection: &mut Connection,
     row: &Row,
@@ -269,8 +276,9 @@ async fn write_period(
          equipment_failure_ms, setup_and_adjustments_ms, small_stops_ms, reduced_speed_ms, \
          startup_rejects_ms, production_rejects_ms, counts_without_cycle_time, \
          rejects_without_cycle_time, unassigned_stop_ms, late_facts, revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         NULLIF($16, 'NaN'), NULLIF($17, 'NaN'), NULLIF($18, 'NaN'), NULLIF($19, 'NaN'), \
+         NULLIF($20, 'NaN'), $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) \
          ON CONFLICT (equipment, granularity, start_ms) DO UPDATE SET \
          end_ms = excluded.end_ms, period_start = excluded.period_start, \
          period_end = excluded.period_end, label = excluded.label, \
@@ -305,11 +313,11 @@ async fn write_period(
     .bind(count(f.total_count))
     .bind(count(f.rejected_count))
     .bind(f.good_count())
-    .bind(f.availability())
-    .bind(f.performance())
-    .bind(f.quality())
-    .bind(f.oee())
-    .bind(f.teep())
+    .bind(ratio(f.availability()))
+    .bind(ratio(f.performance()))
+    .bind(ratio(f.quality()))
+    .bind(ratio(f.oee()))
+    .bind(ratio(f.teep()))
     .bind(f.losses.equipment_failure.0)
     .bind(f.losses.setup_and_adjustments.0)
     .bind(f.losses.small_stops.0)

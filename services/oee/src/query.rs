@@ -43,6 +43,9 @@ pub enum QueryError {
     Database(#[from] sqlx::Error),
 }
 
+/// One loss of a Pareto: its name, total milliseconds and (reason, milliseconds), largest first.
+pub type LossReasons = (String, i64, Vec<(String, i64)>);
+
 /// Figures of one scope over one period.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
@@ -73,7 +76,7 @@ impl Summary {
     }
 
     /// Returns the reasons of each loss, largest first.
-    pub fn pareto(&self) -> Vec<(String, i64, Vec<(String, i64)>)> {
+    pub fn pareto(&self) -> Vec<LossReasons> {
         self.reasons
             .iter()
             .map(|(loss, reasons)| {
