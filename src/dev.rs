@@ -22,6 +22,18 @@ pub struct DevArgs {
     /// Address of the HTTP API (OEE figures as JSON).
     #[arg(long, env = "MOM_DEV_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Do not run the plant simulator (the platform then only does what clients send it).
+    #[arg(long, env = "MOM_DEV_NO_SIMULATE")]
+    pub no_simulate: bool,
+    /// Seed of the plant simulator, for a repeatable plant (default: a new one every start).
+    #[arg(long, env = "MOM_DEV_SEED")]
+    pub seed: Option<u64>,
+    /// Plant minutes per wall-clock minute while the simulator catches up with real time.
+    #[arg(long, env = "MOM_DEV_SIM_SPEED", default_value_t = 120.0)]
+    pub sim_speed: f64,
+    /// On the first start, the simulated plant starts this long before now (`30m`, `3h`, `1d`).
+    #[arg(long, env = "MOM_DEV_SIM_BACKFILL", default_value = "3h", value_parser = mom_oee_projection::config::parse_duration)]
+    pub sim_backfill: std::time::Duration,
 }
 
 /// The services `mom dev` runs, in port order.
@@ -63,6 +75,9 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let _lock = lock_data_dir(&args.data_dir)?;
     let dir = &args.data_dir;
+    // The services stop after the simulator: its last commands (closing repairs, setups and
+    // starvation at shutdown) must still be accepted.
+    let services = CancellationToken::new();
     let running = [
         mom_production::start(
             mom_production::ProductionConfig {
@@ -70,7 +85,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 kafka: kafka(),
                 grpc_addr: addr(args.grpc_addr, 0),
             },
-            shutdown.clone(),
+            services.clone(),
         )
         .await
         .context("production service failed to start")?,
@@ -80,7 +95,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 kafka: kafka(),
                 grpc_addr: addr(args.grpc_addr, 1),
             },
-            shutdown.clone(),
+            services.clone(),
         )
         .await
         .context("quality service failed to start")?,
@@ -90,7 +105,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 kafka: kafka(),
                 grpc_addr: addr(args.grpc_addr, 2),
             },
-            shutdown.clone(),
+            services.clone(),
         )
         .await
         .context("maintenance service failed to start")?,
@@ -100,7 +115,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 kafka: kafka(),
                 grpc_addr: addr(args.grpc_addr, 3),
             },
-            shutdown.clone(),
+            services.clone(),
         )
         .await
         .context("inventory service failed to start")?,
@@ -120,7 +135,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
     };
-    let managers = tokio::spawn(mom_processes::serve(processes, shutdown.clone()));
+    let managers = tokio::spawn(mom_processes::serve(processes, services.clone()));
     // The OEE projection reads the same logs into data/projections.db.
     let oee = mom_oee_projection::OeeConfig {
         database_url: format!("sqlite:{}", dir.join("projections.db").display()),
@@ -134,11 +149,40 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         grpc_addr: addr(args.grpc_addr, 5),
         http_addr: args.http_addr,
     };
-    let oee = mom_oee_projection::start(oee, shutdown.clone())
+    let oee = mom_oee_projection::start(oee, services.clone())
         .await
         .context("OEE service failed to start")?;
     let (oee_grpc, oee_http) = (oee.grpc_addr, oee.http_addr);
     let projection = tokio::spawn(oee.wait());
+    let simulator = (!args.no_simulate).then(|| {
+        let seed = args.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+        println!(
+            "  plant simulator: seed {seed}, {}x until it has caught up with the clock (--no-simulate turns it off)",
+            args.sim_speed
+        );
+        let config = mom_simulator::SimulatorConfig {
+                production_url: url(&running[0]),
+                quality_url: url(&running[1]),
+                maintenance_url: url(&running[2]),
+                inventory_url: url(&running[3]),
+                seed,
+                speed: args.sim_speed,
+                backfill: args.sim_backfill,
+                state_file: Some(dir.join("simulator.json")),
+        };
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let result = mom_simulator::run(config, shutdown).await;
+            if let Err(err) = &result {
+                tracing::error!(error = %err, "plant simulator stopped");
+            }
+            result
+        })
+    });
     println!(
         "mom dev: embedded single-node platform, data in {}",
         args.data_dir.display()
@@ -156,7 +200,36 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         dir.join("projections.db").display()
     );
     println!("Press Ctrl-C to stop.");
+    // At shutdown the simulator finishes first (15 s at most), then the services stop.
+    let stopper = {
+        let (shutdown, services) = (shutdown.clone(), services.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            let result = match simulator {
+                Some(simulator) => {
+                    tokio::time::timeout(std::time::Duration::from_secs(15), simulator)
+                        .await
+                        .ok()
+                }
+                None => None,
+            };
+            services.cancel();
+            result
+        })
+    };
     let mut failure = None;
+    match stopper.await {
+        Ok(Some(Ok(Ok(())))) | Ok(None) => {}
+        Ok(Some(Ok(Err(err)))) => {
+            failure.get_or_insert(anyhow::anyhow!("plant simulator failed: {err}"));
+        }
+        Ok(Some(Err(err))) => {
+            failure.get_or_insert(anyhow::anyhow!("plant simulator task failed: {err}"));
+        }
+        Err(err) => {
+            failure.get_or_insert(anyhow::anyhow!("shutdown task failed: {err}"));
+        }
+    }
     for (service, running) in SERVICES.iter().zip(running) {
         if let Err(err) = running.wait().await {
             // One service failing stops the others rather than leaving half a platform.

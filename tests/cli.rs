@@ -187,7 +187,14 @@ fn serve_production_without_database_url_is_a_usage_error() {
 fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = mom()
-        .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "dev",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -216,7 +223,14 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
     }
 
     let second = mom()
-        .args(["dev", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "dev",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -239,4 +253,158 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
         assert!(Instant::now() < deadline, "mom dev did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 GET of a JSON document; `None` while nothing listens.
+fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let body = &response[response.find("\r\n\r\n")? + 4..];
+    serde_json::from_str(body).ok()
+}
+
+fn start_dev(dir: &Path, port: u16) -> std::process::Child {
+    mom()
+        .args([
+            "dev",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+            "--seed",
+            "42",
+            "--sim-speed",
+            "240",
+            "--sim-backfill",
+            "2h",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: std::process::Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "mom dev exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "mom dev did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls the plant's losses until `done` accepts them.
+fn losses_until(
+    port: u16,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let hour = |offset: i64| {
+        let t = chrono::Utc::now() + chrono::Duration::hours(offset);
+        t.format("%Y-%m-%dT%H:00:00Z").to_string()
+    };
+    let path = format!(
+        "/api/oee/losses?site=plant-1&from={}&to={}",
+        hour(-8),
+        hour(2)
+    );
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        if let Some(value) = get_json(port, &path) {
+            if done(&value) {
+                return value;
+            }
+            last = value;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{what} did not happen; last answer: {last}");
+}
+
+#[test]
+fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let first = start_dev(dir.path(), port);
+    let losses = [
+        "equipment_failure",
+        "setup_and_adjustments",
+        "small_stops",
+        "reduced_speed",
+        "startup_rejects",
+        "production_rejects",
+    ];
+    let before = losses_until(port, "all six losses non-zero", |value| {
+        losses
+            .iter()
+            .all(|loss| value["total"]["losses_s"][loss].as_f64().unwrap_or(0.0) > 0.0)
+    });
+    let count = before["total"]["total_count"].as_u64().unwrap();
+    let planned = before["total"]["planned_production_time_s"]
+        .as_f64()
+        .unwrap();
+    assert!(count > 0 && planned > 0.0, "{before}");
+    // Every loss has its reasons from the domain that explains it.
+    let reasons = |loss: &str| -> Vec<String> {
+        before["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["loss"] == loss)
+            .flat_map(|l| l["reasons"].as_array().unwrap().iter())
+            .map(|r| r["reason"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        reasons("equipment_failure")
+            .iter()
+            .any(|r| r.starts_with("material_shortage:") || r.contains(' ')),
+        "{before}"
+    );
+    assert!(reasons("setup_and_adjustments").contains(&"changeover".to_owned()));
+    stop(first);
+    assert!(dir.path().join("simulator.json").is_file());
+
+    // A restart resumes the plant where it stopped: the figures grow from what was there.
+    let second = start_dev(dir.path(), port);
+    let after = losses_until(port, "the figures to grow after the restart", |value| {
+        value["total"]["total_count"].as_u64().unwrap_or(0) > count
+    });
+    assert!(
+        after["total"]["planned_production_time_s"]
+            .as_f64()
+            .unwrap()
+            >= planned
+    );
+    stop(second);
 }

@@ -798,6 +798,19 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         failure.total_ms,
         losses.total.unwrap().losses.unwrap().equipment_failure_ms
     );
+    // Quality's rejects carry the characteristic the units failed as their reason.
+    let rejects: Vec<&str> = losses
+        .losses
+        .iter()
+        .filter(|l| l.loss.ends_with("_rejects"))
+        .flat_map(|l| l.reasons.iter().map(|r| r.reason.as_str()))
+        .collect();
+    for reason in REASONS {
+        assert!(
+            rejects.contains(&reason),
+            "{reason} missing from {rejects:?}"
+        );
+    }
 
     // The same over HTTP, as JSON in seconds.
     let (status, body) = http_get(

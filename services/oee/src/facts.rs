@@ -131,13 +131,22 @@ impl Mapper {
                 }
             },
         };
+        // The reject reason is the characteristics the units failed, e.g. `burr` or `burr+crack`.
+        let mut failed: Vec<&str> = result
+            .measurements
+            .iter()
+            .filter(|m| !m.conforming)
+            .map(|m| m.characteristic.as_str())
+            .collect();
+        failed.sort_unstable();
+        failed.dedup();
         Ok(vec![Input::Fact(Fact {
             equipment: EquipmentId::from(work_unit.as_str()),
             kind: FactKind::Rejected {
                 at: time(result.at.as_ref(), "at")?,
                 produced_at,
                 count: Units(result.rejected),
-                reason: None,
+                reason: (!failed.is_empty()).then(|| failed.join("+").as_str().into()),
             },
         })])
     }

@@ -1,0 +1,136 @@
+//! A small plant that drives the platform through its public gRPC APIs, as a shop floor would:
+//! work units that run and count at a realistic rate, micro-stops, breakdowns reported to
+//! maintenance and repaired, material starvation reported by inventory, changeovers, planned
+//! breaks announced in advance, and inspections that fail some units hours of plant time after
+//! they were made.
+//!
+//! Time is simulated: the plant starts some time in the past (first start) or where it stopped
+//! (the clock is kept in a state file), runs `speed` times faster than the wall clock until it
+//! has caught up with it, then follows it. Every unit has its own random stream seeded from
+//! `seed`, so a run is repeatable.
+//!
+//! Invariant: a client only. It knows the gRPC contract in `proto/`, nothing of the services.
+
+mod clock;
+mod plant;
+mod unit;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub use clock::Clock;
+pub use plant::{Plant, WorkUnitSpec};
+
+/// Configuration of the simulator.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// gRPC address of the production service (`http://host:port`).
+    pub production_url: String,
+    /// gRPC address of the quality service.
+    pub quality_url: String,
+    /// gRPC address of the maintenance service.
+    pub maintenance_url: String,
+    /// gRPC address of the inventory service.
+    pub inventory_url: String,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Simulated seconds per wall-clock second until the plant has caught up with the clock.
+    pub speed: f64,
+    /// Where the plant starts on its first run: this long before now.
+    pub backfill: Duration,
+    /// File that keeps the simulated clock across restarts (none: always start from backfill).
+    pub state_file: Option<PathBuf>,
+}
+
+/// Why the simulator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    /// A service address is not a URL.
+    #[error("{url:?} is not a gRPC address (http://host:port)")]
+    InvalidUrl {
+        /// The address.
+        url: String,
+    },
+    /// Master data could not be created.
+    #[error("setting up the plant: {0}")]
+    Setup(tonic::Status),
+    /// The state file could not be written.
+    #[error("state file {path}: {source}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Channels to the four services.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// Production.
+    pub production: Channel,
+    /// Quality.
+    pub quality: Channel,
+    /// Maintenance.
+    pub maintenance: Channel,
+    /// Inventory.
+    pub inventory: Channel,
+}
+
+fn connect(url: &str) -> Result<Channel, SimulatorError> {
+    // Lazily: a service that starts a moment later is still reached.
+    Channel::from_shared(url.to_owned())
+        .map(|endpoint| endpoint.connect_lazy())
+        .map_err(|_| SimulatorError::InvalidUrl {
+            url: url.to_owned(),
+        })
+}
+
+/// Runs the plant until `shutdown`.
+pub async fn run(
+    config: SimulatorConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SimulatorError> {
+    let channels = Channels {
+        production: connect(&config.production_url)?,
+        quality: connect(&config.quality_url)?,
+        maintenance: connect(&config.maintenance_url)?,
+        inventory: connect(&config.inventory_url)?,
+    };
+    let start = clock::restore(config.state_file.as_deref(), config.backfill);
+    let clock = Clock::new(start, config.speed);
+    let plant = Plant::standard();
+    plant
+        .set_up(&channels, start)
+        .await
+        .map_err(SimulatorError::Setup)?;
+    tracing::info!(
+        start = %start,
+        speed = config.speed,
+        work_units = plant.units.len(),
+        "plant simulator running"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, spec) in plant.units.iter().enumerate() {
+        let unit = unit::Unit::new(
+            spec.clone(),
+            plant.clone(),
+            channels.clone(),
+            clock,
+            config
+                .seed
+                .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        );
+        tasks.spawn(unit.run(shutdown.clone()));
+    }
+    let saver = clock::keep(config.state_file.clone(), clock, shutdown.clone());
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(err) = joined {
+            tracing::error!(error = %err, "simulated work unit failed");
+        }
+    }
+    saver.await
+}

@@ -1,0 +1,253 @@
+//! The simulated plant's master data: hierarchy, work units, products, materials, inspection
+//! plans; created through the services' APIs (again on every start: what exists is kept).
+
+use chrono::{DateTime, Utc};
+use mom_proto::inventory::v1 as inv;
+use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use mom_proto::maintenance::v1 as mnt;
+use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
+use mom_proto::production::v1 as prd;
+use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+use mom_proto::quality::v1 as qa;
+use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
+use mom_proto::time::to_timestamp;
+use tonic::{Code, Status};
+
+use crate::Channels;
+
+/// The reject reasons of the plant: the characteristics of every inspection plan.
+pub const DEFECTS: [&str; 3] = ["burr", "crack", "dimension"];
+
+/// A product a work unit makes, with its ideal cycle time.
+#[derive(Debug, Clone)]
+pub struct Product {
+    /// Product id.
+    pub id: &'static str,
+    /// Ideal seconds per unit.
+    pub cycle_s: f64,
+}
+
+/// One simulated work unit.
+#[derive(Debug, Clone)]
+pub struct WorkUnitSpec {
+    /// Equipment id.
+    pub id: &'static str,
+    /// Its work center (line).
+    pub line: &'static str,
+    /// Products it alternates between.
+    pub products: Vec<Product>,
+    /// The material it starves for.
+    pub material: &'static str,
+}
+
+/// The plant.
+#[derive(Debug, Clone)]
+pub struct Plant {
+    /// Enterprise, site and areas with their lines: (area, lines).
+    pub areas: Vec<(&'static str, Vec<&'static str>)>,
+    /// Work units.
+    pub units: Vec<WorkUnitSpec>,
+}
+
+const ENTERPRISE: &str = "acme";
+const SITE: &str = "plant-1";
+
+impl Plant {
+    /// Two areas, one line each, three work units per line.
+    pub fn standard() -> Self {
+        let stamping = || {
+            vec![
+                Product {
+                    id: "BRACKET-A",
+                    cycle_s: 2.0,
+                },
+                Product {
+                    id: "BRACKET-B",
+                    cycle_s: 3.0,
+                },
+            ]
+        };
+        let filling = || {
+            vec![
+                Product {
+                    id: "BOTTLE-05",
+                    cycle_s: 0.8,
+                },
+                Product {
+                    id: "BOTTLE-10",
+                    cycle_s: 1.2,
+                },
+            ]
+        };
+        let unit = |id, line, products: Vec<Product>, material| WorkUnitSpec {
+            id,
+            line,
+            products,
+            material,
+        };
+        Plant {
+            areas: vec![
+                ("stamping", vec!["press-line"]),
+                ("filling", vec!["bottling-line"]),
+            ],
+            units: vec![
+                unit("press-1", "press-line", stamping(), "COIL-STEEL"),
+                unit("press-2", "press-line", stamping(), "COIL-STEEL"),
+                unit("press-3", "press-line", stamping(), "COIL-STEEL"),
+                unit("filler-1", "bottling-line", filling(), "PREFORM"),
+                unit("filler-2", "bottling-line", filling(), "PREFORM"),
+                unit("capper-1", "bottling-line", filling(), "CAP"),
+            ],
+        }
+    }
+
+    /// Returns the id of the inspection plan of `product` (the same on every start).
+    pub fn plan_id(product: &str) -> String {
+        uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("mom:simulator:plan:{product}").as_bytes(),
+        )
+        .to_string()
+    }
+
+    /// Creates what is missing: the hierarchy in maintenance, the work units and cycle times in
+    /// production, the materials in inventory and one inspection plan per product in quality.
+    pub async fn set_up(&self, channels: &Channels, at: DateTime<Utc>) -> Result<(), Status> {
+        let at = Some(to_timestamp(at));
+        let mut maint = MaintenanceServiceClient::new(channels.maintenance.clone());
+        let mut prod = ProductionServiceClient::new(channels.production.clone());
+        let mut inventory = InventoryServiceClient::new(channels.inventory.clone());
+        let mut quality = QualityServiceClient::new(channels.quality.clone());
+        let mut assets = vec![
+            (ENTERPRISE, mnt::AssetLevel::Enterprise, ""),
+            (SITE, mnt::AssetLevel::Site, ENTERPRISE),
+        ];
+        for (area, lines) in &self.areas {
+            assets.push((area, mnt::AssetLevel::Area, SITE));
+            for line in lines {
+                assets.push((line, mnt::AssetLevel::WorkCenter, area));
+            }
+        }
+        for unit in &self.units {
+            assets.push((unit.id, mnt::AssetLevel::WorkUnit, unit.line));
+        }
+        for (asset, level, parent) in assets {
+            existing_ok(
+                maint
+                    .register_asset(mnt::RegisterAssetRequest {
+                        context: Some(mnt::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        asset: asset.into(),
+                        level: level as i32,
+                        name: asset.into(),
+                        parent: parent.into(),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        let mut products: Vec<&Product> = Vec::new();
+        let mut materials: Vec<&str> = Vec::new();
+        for unit in &self.units {
+            existing_ok(
+                prod.register_work_unit(prd::RegisterWorkUnitRequest {
+                    context: Some(prd::CommandContext {
+                        actor: "simulator".into(),
+                        ..Default::default()
+                    }),
+                    work_unit: unit.id.into(),
+                    name: unit.id.into(),
+                    micro_stop_threshold_ms: 120_000,
+                    startup_window_ms: 300_000,
+                    at,
+                })
+                .await,
+            )?;
+            for product in &unit.products {
+                existing_ok(
+                    prod.set_ideal_cycle_time(prd::SetIdealCycleTimeRequest {
+                        context: Some(prd::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        work_unit: unit.id.into(),
+                        product: product.id.into(),
+                        ideal_cycle_time_ms: (product.cycle_s * 1000.0) as u64,
+                        at,
+                    })
+                    .await,
+                )?;
+                if !products.iter().any(|p| p.id == product.id) {
+                    products.push(product);
+                }
+            }
+            if !materials.contains(&unit.material) {
+                materials.push(unit.material);
+            }
+        }
+        for material in materials {
+            existing_ok(
+                inventory
+                    .define_material(inv::DefineMaterialRequest {
+                        context: Some(inv::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        material: material.into(),
+                        name: material.into(),
+                        unit: "pcs".into(),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        for product in products {
+            existing_ok(
+                quality
+                    .define_inspection_plan(qa::DefineInspectionPlanRequest {
+                        context: Some(qa::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        plan_id: Self::plan_id(product.id),
+                        product: product.id.into(),
+                        operation: 10,
+                        characteristics: DEFECTS
+                            .iter()
+                            .map(|name| qa::Characteristic {
+                                name: (*name).into(),
+                                spec: Some(qa::characteristic::Spec::Attribute(
+                                    qa::AttributeSpec {},
+                                )),
+                            })
+                            .collect(),
+                        sample_size: 1,
+                        frequency: Some(qa::Frequency {
+                            every: Some(qa::frequency::Every::Units(1000)),
+                        }),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Master data that already exists (a restart) is fine.
+fn existing_ok<T>(result: Result<T, Status>) -> Result<(), Status> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(status)
+            if matches!(
+                status.code(),
+                Code::AlreadyExists | Code::FailedPrecondition
+            ) =>
+        {
+            Ok(())
+        }
+        Err(status) => Err(status),
+    }
+}

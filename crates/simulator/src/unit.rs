@@ -1,0 +1,605 @@
+//! One simulated work unit: a queue of things that happen to it in plant time, each sent as the
+//! command of the service that owns it when the simulated clock reaches it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use mom_proto::inventory::v1 as inv;
+use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use mom_proto::maintenance::v1 as mnt;
+use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
+use mom_proto::production::v1 as prd;
+use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+use mom_proto::quality::v1 as qa;
+use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
+use mom_proto::time::to_timestamp;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::plant::{Plant, WorkUnitSpec, DEFECTS};
+use crate::{Channels, Clock};
+
+const FAILURE_MODES: [&str; 4] = [
+    "hydraulic leak",
+    "motor overload",
+    "sensor failure",
+    "die crack",
+];
+const SMALL_STOP_REASONS: [&str; 3] = ["jam", "misfeed", "sensor"];
+
+/// Something that happens to the unit.
+#[derive(Debug, Clone)]
+enum Action {
+    /// Units made since the last count.
+    Count,
+    /// The end of a run: an incident starts.
+    Incident,
+    /// Back to running (after a stop of any kind).
+    Resume,
+    /// Maintenance starts repairing the breakdown of the given work order.
+    StartRepair(String),
+    /// The repair is done; the unit resumes.
+    CompleteRepair(String),
+    /// The material arrived after `from`.
+    Supplied { from: DateTime<Utc> },
+    /// The changeover to the next product is done.
+    EndSetup,
+    /// Quality inspects units made at `produced_at` and finds `rejected` of them bad.
+    Inspect {
+        produced_at: DateTime<Utc>,
+        rejected: i64,
+        defect: &'static str,
+    },
+    /// A break is announced (a planned shutdown from `from` for `minutes`).
+    AnnounceBreak { from: DateTime<Utc>, minutes: i64 },
+    /// The break starts.
+    BreakStarts { until: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Stopped,
+    OnBreak,
+}
+
+pub(crate) struct Unit {
+    spec: WorkUnitSpec,
+    clock: Clock,
+    rng: StdRng,
+    queue: BTreeMap<(DateTime<Utc>, u64), Action>,
+    seq: u64,
+    state: State,
+    product: usize,
+    /// Time of the last count, and fractional units carried over.
+    counted_until: DateTime<Utc>,
+    carry: f64,
+    /// Running speed as a share of the ideal rate (reduced speed).
+    efficiency: f64,
+    /// A break that starts while the unit is stopped waits for the stop to end.
+    break_until: Option<DateTime<Utc>>,
+    prod: ProductionServiceClient<Channel>,
+    maint: MaintenanceServiceClient<Channel>,
+    inv: InventoryServiceClient<Channel>,
+    qual: QualityServiceClient<Channel>,
+}
+
+fn minutes(m: f64) -> Duration {
+    Duration::milliseconds((m * 60_000.0) as i64)
+}
+
+/// Log a refused command and go on: the simulator never stops the platform.
+fn check<T>(what: &str, unit: &str, result: Result<T, tonic::Status>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(status) => {
+            tracing::debug!(unit, what, code = ?status.code(), message = status.message(), "simulated command refused");
+            None
+        }
+    }
+}
+
+impl Unit {
+    pub(crate) fn new(
+        spec: WorkUnitSpec,
+        _plant: Plant,
+        channels: Channels,
+        clock: Clock,
+        seed: u64,
+    ) -> Self {
+        let start = clock.now();
+        Self {
+            spec,
+            clock,
+            rng: StdRng::seed_from_u64(seed),
+            queue: BTreeMap::new(),
+            seq: 0,
+            state: State::Stopped,
+            product: 0,
+            counted_until: start,
+            carry: 0.0,
+            efficiency: 0.9,
+            break_until: None,
+            prod: ProductionServiceClient::new(channels.production),
+            maint: MaintenanceServiceClient::new(channels.maintenance),
+            inv: InventoryServiceClient::new(channels.inventory),
+            qual: QualityServiceClient::new(channels.quality),
+        }
+    }
+
+    fn at(&mut self, t: DateTime<Utc>, action: Action) {
+        self.seq += 1;
+        self.queue.insert((t, self.seq), action);
+    }
+
+    fn ctx_prd() -> Option<prd::CommandContext> {
+        Some(prd::CommandContext {
+            actor: "simulator".into(),
+            ..Default::default()
+        })
+    }
+
+    /// Runs until `shutdown`, then closes what is open (see [`Unit::close`]).
+    pub(crate) async fn run(mut self, shutdown: CancellationToken) {
+        let start = self.clock.now();
+        self.schedule_breaks(start);
+        self.sync(start).await;
+        let mut last = start;
+        while let Some(((t, seq), action)) = self.queue.pop_first() {
+            let wake = self.clock.wall_for(t);
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    self.queue.insert((t, seq), action);
+                    break;
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+            self.handle(t, action).await;
+            last = t;
+        }
+        self.close(self.clock.now().max(last)).await;
+    }
+
+    /// Takes over the unit in the state production has for it (a restart finds it running,
+    /// stopped or in a setup).
+    async fn sync(&mut self, t: DateTime<Utc>) {
+        let found = self
+            .prod
+            .get_work_unit(prd::GetWorkUnitRequest {
+                work_unit: self.spec.id.into(),
+            })
+            .await;
+        let Some(found) = check("get work unit", self.spec.id, found) else {
+            self.resume(t).await;
+            return;
+        };
+        let found = found.into_inner();
+        if let Some(index) = self
+            .spec
+            .products
+            .iter()
+            .position(|p| p.id == found.current_product)
+        {
+            self.product = index;
+        }
+        match found.state() {
+            prd::WorkUnitState::Running => {
+                self.state = State::Running;
+                self.counted_until = t;
+                self.at(t + Duration::minutes(1), Action::Count);
+                let run = minutes(self.rng.random_range(2.0..14.0));
+                self.at(t + run, Action::Incident);
+            }
+            prd::WorkUnitState::Setup => self.handle(t, Action::EndSetup).await,
+            _ => self.resume(t).await,
+        }
+    }
+
+    /// At shutdown: ends what is in progress at `t` so the data stays whole (repairs complete,
+    /// starvation is reported, a setup ends, the last units are counted); inspections and runs
+    /// that had not happened yet are dropped.
+    async fn close(&mut self, t: DateTime<Utc>) {
+        self.count(t).await;
+        let pending: Vec<Action> = std::mem::take(&mut self.queue).into_values().collect();
+        for action in pending {
+            match action {
+                Action::StartRepair(_) | Action::CompleteRepair(_) | Action::Supplied { .. } => {
+                    self.handle(t, action).await;
+                }
+                Action::EndSetup => {
+                    let result = self
+                        .prod
+                        .end_setup(prd::EndSetupRequest {
+                            context: Self::ctx_prd(),
+                            work_unit: self.spec.id.into(),
+                            product: self.product().into(),
+                            at: Some(to_timestamp(t)),
+                        })
+                        .await;
+                    check("end setup", self.spec.id, result);
+                }
+                _ => {}
+            }
+        }
+        self.queue.clear();
+    }
+
+    /// Announces the breaks of the next day: 30 minutes at 10:00, 18:00 and 02:00 (four hours
+    /// into each shift), each announced an hour ahead.
+    fn schedule_breaks(&mut self, from: DateTime<Utc>) {
+        let day = from.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc());
+        let Some(day) = day else { return };
+        for hour in [2i64, 10, 18, 26, 34, 42] {
+            let start = day + Duration::hours(hour);
+            let announce = start - Duration::hours(1);
+            if announce >= from && start < from + Duration::hours(24) {
+                self.at(
+                    announce,
+                    Action::AnnounceBreak {
+                        from: start,
+                        minutes: 30,
+                    },
+                );
+            }
+        }
+        // Plan the following day when this one is over.
+        let next = from + Duration::hours(24);
+        self.at(
+            next - Duration::minutes(1),
+            Action::AnnounceBreak {
+                from: next,
+                minutes: 0,
+            },
+        );
+    }
+
+    fn product(&self) -> &'static str {
+        self.spec.products[self.product % self.spec.products.len()].id
+    }
+
+    fn cycle_s(&self) -> f64 {
+        self.spec.products[self.product % self.spec.products.len()].cycle_s
+    }
+
+    async fn resume(&mut self, t: DateTime<Utc>) {
+        if self.state == State::Running {
+            return;
+        }
+        if let Some(until) = self.break_until {
+            if until > t {
+                self.state = State::OnBreak;
+                return; // The break's end resumes the unit.
+            }
+            self.break_until = None;
+        }
+        let result = self
+            .prod
+            .report_running(prd::ReportRunningRequest {
+                context: Self::ctx_prd(),
+                work_unit: self.spec.id.into(),
+                product: self.product().into(),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("report running", self.spec.id, result);
+        self.state = State::Running;
+        self.counted_until = t;
+        self.carry = 0.0;
+        self.efficiency = self.rng.random_range(0.86..0.97);
+        let run = minutes(self.rng.random_range(2.0..14.0));
+        self.at(t + Duration::minutes(1), Action::Count);
+        self.at(t + run, Action::Incident);
+    }
+
+    async fn stop(&mut self, t: DateTime<Utc>, reason: &str) {
+        self.count(t).await;
+        let result = self
+            .prod
+            .report_stopped(prd::ReportStoppedRequest {
+                context: Self::ctx_prd(),
+                work_unit: self.spec.id.into(),
+                reason: reason.into(),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("report stopped", self.spec.id, result);
+        self.state = State::Stopped;
+        // Drop the pending count and incident of the run that ended.
+        self.queue
+            .retain(|_, action| !matches!(action, Action::Count | Action::Incident));
+    }
+
+    /// Reports the units made since the last count.
+    async fn count(&mut self, t: DateTime<Utc>) {
+        if self.state != State::Running || t <= self.counted_until {
+            return;
+        }
+        let seconds = (t - self.counted_until).num_milliseconds() as f64 / 1000.0;
+        self.counted_until = t;
+        let made = seconds / self.cycle_s() * self.efficiency + self.carry;
+        let whole = made.floor();
+        self.carry = made - whole;
+        if whole < 1.0 {
+            return;
+        }
+        let result = self
+            .prod
+            .report_count(prd::ReportCountRequest {
+                context: Self::ctx_prd(),
+                work_unit: self.spec.id.into(),
+                product: self.product().into(),
+                total: whole as i64,
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("report count", self.spec.id, result);
+        // Now and then quality finds bad units of this batch, minutes to hours later.
+        if self.rng.random_bool(0.08) {
+            let later = minutes(self.rng.random_range(10.0..180.0));
+            let rejected = ((whole * self.rng.random_range(0.02..0.10)).ceil() as i64).max(1);
+            let defect = DEFECTS[self.rng.random_range(0..DEFECTS.len())];
+            self.at(
+                t + later,
+                Action::Inspect {
+                    produced_at: t - Duration::seconds(30),
+                    rejected,
+                    defect,
+                },
+            );
+        }
+    }
+
+    async fn handle(&mut self, t: DateTime<Utc>, action: Action) {
+        match action {
+            Action::Count => {
+                if self.state == State::Running {
+                    self.count(t).await;
+                    self.at(t + Duration::minutes(1), Action::Count);
+                }
+            }
+            Action::Incident => {
+                if self.state == State::Running {
+                    self.incident(t).await;
+                }
+            }
+            Action::Resume => self.resume(t).await,
+            Action::StartRepair(work_order) => {
+                let result = self
+                    .maint
+                    .start_work(mnt::WorkOrderCommandRequest {
+                        context: Some(mnt::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        work_order,
+                        at: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("start repair", self.spec.id, result);
+            }
+            Action::CompleteRepair(work_order) => {
+                let result = self
+                    .maint
+                    .complete_work(mnt::WorkOrderCommandRequest {
+                        context: Some(mnt::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        work_order,
+                        at: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("complete repair", self.spec.id, result);
+                self.resume(t).await;
+            }
+            Action::Supplied { from } => {
+                let result = self
+                    .inv
+                    .report_starvation(inv::ReportStarvationRequest {
+                        context: Some(inv::CommandContext {
+                            actor: "simulator".into(),
+                            ..Default::default()
+                        }),
+                        work_unit: self.spec.id.into(),
+                        material: self.spec.material.into(),
+                        order_id: String::new(),
+                        from: Some(to_timestamp(from)),
+                        until: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("report starvation", self.spec.id, result);
+                self.resume(t).await;
+            }
+            Action::EndSetup => {
+                let result = self
+                    .prod
+                    .end_setup(prd::EndSetupRequest {
+                        context: Self::ctx_prd(),
+                        work_unit: self.spec.id.into(),
+                        product: self.product().into(),
+                        at: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("end setup", self.spec.id, result);
+                // The first units after a changeover are often bad (startup rejects).
+                if self.rng.random_bool(0.7) {
+                    let produced_at = t + minutes(self.rng.random_range(0.5..4.0));
+                    let later = minutes(self.rng.random_range(20.0..90.0));
+                    let rejected = self.rng.random_range(3..20);
+                    self.at(
+                        produced_at + later,
+                        Action::Inspect {
+                            produced_at,
+                            rejected,
+                            defect: "dimension",
+                        },
+                    );
+                }
+                self.resume(t).await;
+            }
+            Action::Inspect {
+                produced_at,
+                rejected,
+                defect,
+            } => self.inspect(t, produced_at, rejected, defect).await,
+            Action::AnnounceBreak { from, minutes: 0 } => {
+                // The marker for the next day's plan.
+                self.schedule_breaks(from);
+            }
+            Action::AnnounceBreak { from, minutes } => {
+                let until = from + Duration::minutes(minutes);
+                let result = self
+                    .prod
+                    .schedule_planned_shutdown(prd::SchedulePlannedShutdownRequest {
+                        context: Self::ctx_prd(),
+                        work_unit: self.spec.id.into(),
+                        from: Some(to_timestamp(from)),
+                        until: Some(to_timestamp(until)),
+                        reason: "break".into(),
+                    })
+                    .await;
+                check("schedule break", self.spec.id, result);
+                self.at(from, Action::BreakStarts { until });
+            }
+            Action::BreakStarts { until } => {
+                self.break_until = Some(until);
+                if self.state == State::Running {
+                    self.stop(t, "break").await;
+                    self.state = State::OnBreak;
+                }
+                self.at(until, Action::Resume);
+            }
+        }
+    }
+
+    /// The end of a run: a small stop, a breakdown, starvation, a changeover or a longer stop
+    /// nobody explains.
+    async fn incident(&mut self, t: DateTime<Utc>) {
+        let roll: f64 = self.rng.random();
+        if roll < 0.55 {
+            let reason = SMALL_STOP_REASONS[self.rng.random_range(0..SMALL_STOP_REASONS.len())];
+            self.stop(t, reason).await;
+            let back = t + Duration::seconds(self.rng.random_range(15..100));
+            self.at(back, Action::Resume);
+        } else if roll < 0.67 {
+            self.stop(t, "fault").await;
+            let work_order = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                format!("mom:simulator:{}:{}", self.spec.id, t.timestamp_millis()).as_bytes(),
+            )
+            .to_string();
+            let mode = FAILURE_MODES[self.rng.random_range(0..FAILURE_MODES.len())];
+            let result = self
+                .maint
+                .report_breakdown(mnt::ReportBreakdownRequest {
+                    context: Some(mnt::CommandContext {
+                        actor: "simulator".into(),
+                        ..Default::default()
+                    }),
+                    work_order: work_order.clone(),
+                    work_unit: self.spec.id.into(),
+                    failure_mode: mode.into(),
+                    failure_start: Some(to_timestamp(t)),
+                    product: self.product().into(),
+                    description: format!("{mode} on {}", self.spec.id),
+                    at: Some(to_timestamp(t)),
+                })
+                .await;
+            check("report breakdown", self.spec.id, result);
+            let repair = t + minutes(self.rng.random_range(2.0..8.0));
+            let done = repair + minutes(self.rng.random_range(6.0..30.0));
+            self.at(repair, Action::StartRepair(work_order.clone()));
+            self.at(done, Action::CompleteRepair(work_order));
+        } else if roll < 0.79 {
+            self.stop(t, "no material").await;
+            let until = t + minutes(self.rng.random_range(3.0..12.0));
+            self.at(until, Action::Supplied { from: t });
+        } else if roll < 0.96 {
+            self.stop(t, "changeover").await;
+            self.product = (self.product + 1) % self.spec.products.len();
+            let result = self
+                .prod
+                .start_setup(prd::StartSetupRequest {
+                    context: Self::ctx_prd(),
+                    work_unit: self.spec.id.into(),
+                    next_product: self.product().into(),
+                    at: Some(to_timestamp(t)),
+                })
+                .await;
+            check("start setup", self.spec.id, result);
+            let end = t + minutes(self.rng.random_range(8.0..25.0));
+            self.at(end, Action::EndSetup);
+        } else {
+            self.stop(t, "").await;
+            let back = t + minutes(self.rng.random_range(2.5..6.0));
+            self.at(back, Action::Resume);
+        }
+    }
+
+    async fn inspect(
+        &mut self,
+        t: DateTime<Utc>,
+        produced_at: DateTime<Utc>,
+        rejected: i64,
+        defect: &'static str,
+    ) {
+        let product = self.product();
+        let started = self
+            .qual
+            .start_inspection(qa::StartInspectionRequest {
+                context: Some(qa::CommandContext {
+                    actor: "simulator".into(),
+                    ..Default::default()
+                }),
+                inspection_id: String::new(),
+                plan_id: Plant::plan_id(product),
+                work_unit: self.spec.id.into(),
+                lot: String::new(),
+                produced_at: Some(to_timestamp(produced_at)),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        let Some(reply) = check("start inspection", self.spec.id, started) else {
+            return;
+        };
+        let inspection = reply.into_inner().aggregate_id;
+        let values = DEFECTS
+            .iter()
+            .map(|name| qa::MeasurementValue {
+                characteristic: (*name).into(),
+                value: Some(qa::measurement_value::Value::Passed(*name != defect)),
+            })
+            .collect();
+        let result = self
+            .qual
+            .record_inspection_result(qa::RecordInspectionResultRequest {
+                context: Some(qa::CommandContext {
+                    actor: "simulator".into(),
+                    ..Default::default()
+                }),
+                inspection_id: inspection.clone(),
+                quantity: rejected,
+                values,
+                work_unit: self.spec.id.into(),
+                lot: String::new(),
+                produced_at: Some(to_timestamp(produced_at)),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("record inspection result", self.spec.id, result);
+        let result = self
+            .qual
+            .complete_inspection(qa::CompleteInspectionRequest {
+                context: Some(qa::CommandContext {
+                    actor: "simulator".into(),
+                    ..Default::default()
+                }),
+                inspection_id: inspection,
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("complete inspection", self.spec.id, result);
+    }
+}
