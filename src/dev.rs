@@ -61,6 +61,19 @@ fn kafka() -> mom_bus::KafkaArgs {
     }
 }
 
+/// The read-model database of the projections in `data_dir`.
+pub(crate) fn projections_url(data_dir: &Path) -> String {
+    format!("sqlite:{}", data_dir.join("projections.db").display())
+}
+
+/// The four services' event stores in `data_dir`, as `name=url` log sources.
+pub(crate) fn log_sources(data_dir: &Path) -> Vec<String> {
+    SERVICES
+        .iter()
+        .map(|service| format!("{service}={}", store(data_dir, service).database_url))
+        .collect()
+}
+
 fn addr(base: SocketAddr, index: u16) -> SocketAddr {
     if base.port() == 0 {
         base
@@ -125,10 +138,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let processes = mom_processes::ProcessesConfig {
         database_url: format!("sqlite:{}", dir.join("processes.db").display()),
         kafka: kafka(),
-        log_sources: SERVICES
-            .iter()
-            .map(|service| format!("{service}={}", store(dir, service).database_url))
-            .collect(),
+        log_sources: log_sources(dir),
         production_url: url(&running[0]),
         maintenance_url: url(&running[2]),
         inventory_url: url(&running[3]),
@@ -138,12 +148,9 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let managers = tokio::spawn(mom_processes::serve(processes, services.clone()));
     // The OEE projection reads the same logs into data/projections.db.
     let oee = mom_oee_projection::OeeConfig {
-        database_url: format!("sqlite:{}", dir.join("projections.db").display()),
+        database_url: projections_url(dir),
         kafka: kafka(),
-        log_sources: SERVICES
-            .iter()
-            .map(|service| format!("{service}={}", store(dir, service).database_url))
-            .collect(),
+        log_sources: log_sources(dir),
         time_zone: chrono_tz::UTC,
         lateness_horizon: std::time::Duration::from_secs(7 * 86_400),
         grpc_addr: addr(args.grpc_addr, 5),
@@ -260,7 +267,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
 
 /// Takes an exclusive lock on the data directory so a second `mom dev` refuses instead of
 /// sharing (and corrupting) it.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     let path = dir.join("mom.lock");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     match file.try_lock() {

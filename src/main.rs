@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 mod bench;
 mod dev;
+mod projections;
 
 /// Event-sourced Manufacturing Operations Management platform (ISA-95 Level 3).
 #[derive(Debug, Parser)]
@@ -35,6 +36,11 @@ enum Command {
     Oee {
         #[command(subcommand)]
         command: OeeCommand,
+    },
+    /// Operator commands on the read models (rebuild from the event logs).
+    Projections {
+        #[command(subcommand)]
+        command: projections::ProjectionsCommand,
     },
     /// Benchmarks that print a report.
     Bench {
@@ -99,6 +105,10 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(run(command)) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(err) if err.downcast_ref::<projections::BadInput>().is_some() => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
                 Err(err) => {
                     eprintln!("error: {err:#}");
                     ExitCode::FAILURE
@@ -115,6 +125,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve { service } => serve(service, shutdown.child_token()).await,
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
         Command::Bench { bench } => bench::run(bench).await,
+        Command::Projections { command } => projections::run(command).await,
         Command::Oee { .. } => unreachable!("handled before the runtime starts"),
     };
     signals.abort();

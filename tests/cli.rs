@@ -282,6 +282,10 @@ fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
 }
 
 fn start_dev(dir: &Path, port: u16) -> std::process::Child {
+    start_dev_with(dir, port, &[])
+}
+
+fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child {
     mom()
         .args([
             "dev",
@@ -295,8 +299,9 @@ fn start_dev(dir: &Path, port: u16) -> std::process::Child {
             "240",
             "--sim-backfill",
             "2h",
-            "--data-dir",
         ])
+        .args(extra)
+        .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -407,4 +412,64 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
             >= planned
     );
     stop(second);
+
+    // A rebuild from the event logs gives the figures the live projection had.
+    let quiet = |dir: &Path| start_dev_with(dir, port, &["--no-simulate"]);
+    let read = |what: &str| {
+        let value = losses_until(port, what, |value| {
+            value["total"]["total_count"].as_u64().is_some()
+        });
+        let mut total = value["total"].clone();
+        total["revision"] = serde_json::Value::Null;
+        (total, value["losses"].clone())
+    };
+    let live_instance = quiet(dir.path());
+    let live = read("the live figures");
+    stop(live_instance);
+    let rebuild = mom()
+        .args(["projections", "rebuild", "oee", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        rebuild.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuild.stderr)
+    );
+    let report = String::from_utf8_lossy(&rebuild.stdout);
+    assert!(report.contains("oee: rebuilt from"), "{report}");
+    assert!(String::from_utf8_lossy(&rebuild.stderr).contains("events/s"));
+    let rebuilt_instance = quiet(dir.path());
+    let rebuilt = read("the rebuilt figures");
+    stop(rebuilt_instance);
+    assert_eq!(rebuilt, live, "a rebuild must give the live figures");
+}
+
+#[test]
+fn projections_rebuild_refuses_bad_input_with_exit_2() {
+    let unknown = mom()
+        .args(["projections", "rebuild", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown projection \"nope\""));
+    let nothing = mom()
+        .env_remove("MOM_OEE_DATABASE_URL")
+        .args(["projections", "rebuild", "oee"])
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("--data-dir"));
+    let missing = mom()
+        .args([
+            "projections",
+            "rebuild",
+            "oee",
+            "--data-dir",
+            "/nonexistent/mom-data",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }

@@ -90,14 +90,40 @@ impl Running {
     }
 }
 
-/// Returns the calendar and engine configuration of `config`.
-fn engine(config: &OeeConfig) -> (Calendar, EngineConfig) {
-    let calendar = Calendar::new(config.time_zone, ShiftPattern::three_shifts(), Weekday::Mon);
-    let horizon = i64::try_from(config.lateness_horizon.as_millis()).unwrap_or(i64::MAX);
+/// Returns the calendar and engine configuration for `time_zone` and `lateness_horizon`.
+fn engine(
+    time_zone: chrono_tz::Tz,
+    lateness_horizon: std::time::Duration,
+) -> (Calendar, EngineConfig) {
+    let calendar = Calendar::new(time_zone, ShiftPattern::three_shifts(), Weekday::Mon);
+    let horizon = i64::try_from(lateness_horizon.as_millis()).unwrap_or(i64::MAX);
     let engine = EngineConfig {
         lateness_horizon: Some(Millis(horizon)),
     };
     (calendar, engine)
+}
+
+/// Rebuilds the OEE read model at `database_url` from the event stores' logs (`name=url`):
+/// empties its tables and checkpoints, then replays every log up to its head, calling `progress`
+/// after each page. Returns the number of log entries read. The service must not be running
+/// against the same database meanwhile.
+pub async fn rebuild(
+    database_url: &str,
+    log_sources: &[String],
+    topic_prefix: &str,
+    time_zone: chrono_tz::Tz,
+    lateness_horizon: std::time::Duration,
+    progress: impl FnMut(mom_projection::Progress),
+) -> Result<u64, OeeError> {
+    let models = ReadModels::connect(database_url).await?;
+    let Source::Log(sources) = Source::open(None, log_sources).await? else {
+        return Err(ProjectionError::Source("a rebuild reads event-store logs".into()).into());
+    };
+    let names = mom_bus::TopicNames::new(topic_prefix);
+    let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
+    let (calendar, engine_config) = engine(time_zone, lateness_horizon);
+    let projection = OeeProjection::new(topics, calendar, engine_config);
+    Ok(mom_projection::rebuild(&projection, &models, &sources, progress).await?)
 }
 
 /// Starts the projection (from Kafka when a broker is configured, else from the configured
@@ -107,7 +133,7 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
     let models = ReadModels::connect(&config.database_url).await?;
     let names = config.kafka.topic_names();
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
-    let (calendar, engine_config) = engine(&config);
+    let (calendar, engine_config) = engine(config.time_zone, config.lateness_horizon);
     let projection = Arc::new(OeeProjection::new(topics, calendar.clone(), engine_config));
     // The tables must exist before the first query.
     models.migrate(projection.as_ref()).await?;
