@@ -414,8 +414,8 @@ async fn oee_latency(args: OeeLatencyArgs) -> anyhow::Result<()> {
         "command -> updated OEE read model, as a WatchOee subscriber sees it ({} commands per mode, {} per second, one at a time)\n",
         args.samples, args.rate
     );
-    println!("| mode                                        | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |");
-    println!("|---------------------------------------------|----------|----------|----------|----------|");
+    println!("| mode                                           | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |");
+    println!("|------------------------------------------------|----------|----------|----------|----------|");
     let store = mom_testkit::TestDatabase::create_on(&args.database_url)
         .await
         .context("cannot create the benchmark databases")?;
@@ -467,7 +467,7 @@ async fn oee_latency(args: OeeLatencyArgs) -> anyhow::Result<()> {
 fn print_latency(mode: &str, histogram: &Histogram<u64>) {
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "| {mode:<43} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} |",
+        "| {mode:<46} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} |",
         ms(0.5),
         ms(0.9),
         ms(0.99),

@@ -593,48 +593,17 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         dbs.push(mom_testkit::TestDatabase::create().await.unwrap());
     }
     let shutdown = CancellationToken::new();
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let kafka = || support::kafka_args(Some(servers.clone()));
-    let production = mom_production::start(
-        mom_production::ProductionConfig {
-            store: support::store_args(dbs[0].url.clone()),
-            kafka: kafka(),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
+    let [production, quality, maintenance, inventory] = support::start_services(
+        [
+            dbs[0].url.clone(),
+            dbs[1].url.clone(),
+            dbs[2].url.clone(),
+            dbs[3].url.clone(),
+        ],
+        Some(servers.clone()),
+        &shutdown,
     )
-    .await
-    .unwrap();
-    let quality = mom_quality::start(
-        mom_quality::QualityConfig {
-            store: support::store_args(dbs[1].url.clone()),
-            kafka: kafka(),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let maintenance = mom_maintenance::start(
-        mom_maintenance::MaintenanceConfig {
-            store: support::store_args(dbs[2].url.clone()),
-            kafka: kafka(),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let inventory = mom_inventory::start(
-        mom_inventory::InventoryConfig {
-            store: support::store_args(dbs[3].url.clone()),
-            kafka: kafka(),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    .await;
     let oee_url = dbs[4].url.clone();
     let oee_shutdown = CancellationToken::new();
     let first =

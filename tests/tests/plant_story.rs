@@ -51,47 +51,17 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
         mom_testkit::TestDatabase::create().await.unwrap(),
     ];
     let shutdown = CancellationToken::new();
-    let addr = "127.0.0.1:0".parse().unwrap();
-    let production = mom_production::start(
-        mom_production::ProductionConfig {
-            store: support::store_args(dbs[0].url.clone()),
-            kafka: support::kafka_args(Some(servers.clone())),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
+    let [production, quality, maintenance, inventory] = support::start_services(
+        [
+            dbs[0].url.clone(),
+            dbs[1].url.clone(),
+            dbs[2].url.clone(),
+            dbs[3].url.clone(),
+        ],
+        Some(servers.clone()),
+        &shutdown,
     )
-    .await
-    .unwrap();
-    let quality = mom_quality::start(
-        mom_quality::QualityConfig {
-            store: support::store_args(dbs[1].url.clone()),
-            kafka: support::kafka_args(Some(servers.clone())),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let maintenance = mom_maintenance::start(
-        mom_maintenance::MaintenanceConfig {
-            store: support::store_args(dbs[2].url.clone()),
-            kafka: support::kafka_args(Some(servers.clone())),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let inventory = mom_inventory::start(
-        mom_inventory::InventoryConfig {
-            store: support::store_args(dbs[3].url.clone()),
-            kafka: support::kafka_args(Some(servers.clone())),
-            grpc_addr: addr,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    .await;
     let managers = tokio::spawn(mom_processes::serve(
         mom_processes::ProcessesConfig {
             database_url: dbs[4].url.clone(),

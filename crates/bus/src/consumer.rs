@@ -135,6 +135,9 @@ pub async fn run_consumer<H: MessageHandler>(
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        // A fetch returns when data arrives on Kafka, but some brokers (tansu) hold it for the
+        // whole wait: keep the wait short so a new event is seen within milliseconds.
+        .set("fetch.wait.max.ms", "10")
         .set("enable.partition.eof", "false")
         .create()?;
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();

@@ -44,7 +44,7 @@ impl RelayConfig {
             partitions: 6,
             replication: 1,
             batch_size: 1000,
-            idle_poll: Duration::from_millis(20),
+            idle_poll: Duration::from_millis(10),
             max_backoff: Duration::from_secs(5),
             message_timeout: Duration::from_secs(120),
         }

@@ -46,6 +46,9 @@ pub async fn run_from_kafka<P: Projection>(
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        // A fetch returns when data arrives on Kafka, but some brokers (tansu) hold it for the
+        // whole wait: keep the wait short so a new event is seen within milliseconds.
+        .set("fetch.wait.max.ms", "10")
         .create()?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

@@ -11,6 +11,16 @@
 //!
 //! Invariant: a client only. It knows the gRPC contract in `proto/`, nothing of the services.
 
+/// The command context of every simulated command (actor `simulator`) for proto module `$m`.
+macro_rules! ctx {
+    ($m:ident) => {
+        Some($m::CommandContext {
+            actor: "simulator".into(),
+            ..Default::default()
+        })
+    };
+}
+
 mod clock;
 mod plant;
 mod unit;

@@ -135,10 +135,7 @@ impl Plant {
             existing_ok(
                 maint
                     .register_asset(mnt::RegisterAssetRequest {
-                        context: Some(mnt::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(mnt),
                         asset: asset.into(),
                         level: level as i32,
                         name: asset.into(),
@@ -153,10 +150,7 @@ impl Plant {
         for unit in &self.units {
             existing_ok(
                 prod.register_work_unit(prd::RegisterWorkUnitRequest {
-                    context: Some(prd::CommandContext {
-                        actor: "simulator".into(),
-                        ..Default::default()
-                    }),
+                    context: ctx!(prd),
                     work_unit: unit.id.into(),
                     name: unit.id.into(),
                     micro_stop_threshold_ms: 120_000,
@@ -168,10 +162,7 @@ impl Plant {
             for product in &unit.products {
                 existing_ok(
                     prod.set_ideal_cycle_time(prd::SetIdealCycleTimeRequest {
-                        context: Some(prd::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(prd),
                         work_unit: unit.id.into(),
                         product: product.id.into(),
                         ideal_cycle_time_ms: (product.cycle_s * 1000.0) as u64,
@@ -191,10 +182,7 @@ impl Plant {
             existing_ok(
                 inventory
                     .define_material(inv::DefineMaterialRequest {
-                        context: Some(inv::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(inv),
                         material: material.into(),
                         name: material.into(),
                         unit: "pcs".into(),
@@ -207,10 +195,7 @@ impl Plant {
             existing_ok(
                 quality
                     .define_inspection_plan(qa::DefineInspectionPlanRequest {
-                        context: Some(qa::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(qa),
                         plan_id: Self::plan_id(product.id),
                         product: product.id.into(),
                         operation: 10,

@@ -134,13 +134,6 @@ impl Unit {
         self.queue.insert((t, self.seq), action);
     }
 
-    fn ctx_prd() -> Option<prd::CommandContext> {
-        Some(prd::CommandContext {
-            actor: "simulator".into(),
-            ..Default::default()
-        })
-    }
-
     /// Runs until `shutdown`, then closes what is open (see [`Unit::close`]).
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
         let start = self.clock.now();
@@ -208,18 +201,7 @@ impl Unit {
                 Action::StartRepair(_) | Action::CompleteRepair(_) | Action::Supplied { .. } => {
                     self.handle(t, action).await;
                 }
-                Action::EndSetup => {
-                    let result = self
-                        .prod
-                        .end_setup(prd::EndSetupRequest {
-                            context: Self::ctx_prd(),
-                            work_unit: self.spec.id.into(),
-                            product: self.product().into(),
-                            at: Some(to_timestamp(t)),
-                        })
-                        .await;
-                    check("end setup", self.spec.id, result);
-                }
+                Action::EndSetup => self.end_setup(t).await,
                 _ => {}
             }
         }
@@ -277,7 +259,7 @@ impl Unit {
         let result = self
             .prod
             .report_running(prd::ReportRunningRequest {
-                context: Self::ctx_prd(),
+                context: ctx!(prd),
                 work_unit: self.spec.id.into(),
                 product: self.product().into(),
                 at: Some(to_timestamp(t)),
@@ -293,12 +275,25 @@ impl Unit {
         self.at(t + run, Action::Incident);
     }
 
+    async fn end_setup(&mut self, t: DateTime<Utc>) {
+        let result = self
+            .prod
+            .end_setup(prd::EndSetupRequest {
+                context: ctx!(prd),
+                work_unit: self.spec.id.into(),
+                product: self.product().into(),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("end setup", self.spec.id, result);
+    }
+
     async fn stop(&mut self, t: DateTime<Utc>, reason: &str) {
         self.count(t).await;
         let result = self
             .prod
             .report_stopped(prd::ReportStoppedRequest {
-                context: Self::ctx_prd(),
+                context: ctx!(prd),
                 work_unit: self.spec.id.into(),
                 reason: reason.into(),
                 at: Some(to_timestamp(t)),
@@ -327,7 +322,7 @@ impl Unit {
         let result = self
             .prod
             .report_count(prd::ReportCountRequest {
-                context: Self::ctx_prd(),
+                context: ctx!(prd),
                 work_unit: self.spec.id.into(),
                 product: self.product().into(),
                 total: whole as i64,
@@ -369,10 +364,7 @@ impl Unit {
                 let result = self
                     .maint
                     .start_work(mnt::WorkOrderCommandRequest {
-                        context: Some(mnt::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(mnt),
                         work_order,
                         at: Some(to_timestamp(t)),
                     })
@@ -383,10 +375,7 @@ impl Unit {
                 let result = self
                     .maint
                     .complete_work(mnt::WorkOrderCommandRequest {
-                        context: Some(mnt::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(mnt),
                         work_order,
                         at: Some(to_timestamp(t)),
                     })
@@ -398,10 +387,7 @@ impl Unit {
                 let result = self
                     .inv
                     .report_starvation(inv::ReportStarvationRequest {
-                        context: Some(inv::CommandContext {
-                            actor: "simulator".into(),
-                            ..Default::default()
-                        }),
+                        context: ctx!(inv),
                         work_unit: self.spec.id.into(),
                         material: self.spec.material.into(),
                         order_id: String::new(),
@@ -413,16 +399,7 @@ impl Unit {
                 self.resume(t).await;
             }
             Action::EndSetup => {
-                let result = self
-                    .prod
-                    .end_setup(prd::EndSetupRequest {
-                        context: Self::ctx_prd(),
-                        work_unit: self.spec.id.into(),
-                        product: self.product().into(),
-                        at: Some(to_timestamp(t)),
-                    })
-                    .await;
-                check("end setup", self.spec.id, result);
+                self.end_setup(t).await;
                 // The first units after a changeover are often bad (startup rejects).
                 if self.rng.random_bool(0.7) {
                     let produced_at = t + minutes(self.rng.random_range(0.5..4.0));
@@ -453,7 +430,7 @@ impl Unit {
                 let result = self
                     .prod
                     .schedule_planned_shutdown(prd::SchedulePlannedShutdownRequest {
-                        context: Self::ctx_prd(),
+                        context: ctx!(prd),
                         work_unit: self.spec.id.into(),
                         from: Some(to_timestamp(from)),
                         until: Some(to_timestamp(until)),
@@ -494,10 +471,7 @@ impl Unit {
             let result = self
                 .maint
                 .report_breakdown(mnt::ReportBreakdownRequest {
-                    context: Some(mnt::CommandContext {
-                        actor: "simulator".into(),
-                        ..Default::default()
-                    }),
+                    context: ctx!(mnt),
                     work_order: work_order.clone(),
                     work_unit: self.spec.id.into(),
                     failure_mode: mode.into(),
@@ -522,7 +496,7 @@ impl Unit {
             let result = self
                 .prod
                 .start_setup(prd::StartSetupRequest {
-                    context: Self::ctx_prd(),
+                    context: ctx!(prd),
                     work_unit: self.spec.id.into(),
                     next_product: self.product().into(),
                     at: Some(to_timestamp(t)),
@@ -549,10 +523,7 @@ impl Unit {
         let started = self
             .qual
             .start_inspection(qa::StartInspectionRequest {
-                context: Some(qa::CommandContext {
-                    actor: "simulator".into(),
-                    ..Default::default()
-                }),
+                context: ctx!(qa),
                 inspection_id: String::new(),
                 plan_id: Plant::plan_id(product),
                 work_unit: self.spec.id.into(),
@@ -575,10 +546,7 @@ impl Unit {
         let result = self
             .qual
             .record_inspection_result(qa::RecordInspectionResultRequest {
-                context: Some(qa::CommandContext {
-                    actor: "simulator".into(),
-                    ..Default::default()
-                }),
+                context: ctx!(qa),
                 inspection_id: inspection.clone(),
                 quantity: rejected,
                 values,
@@ -592,10 +560,7 @@ impl Unit {
         let result = self
             .qual
             .complete_inspection(qa::CompleteInspectionRequest {
-                context: Some(qa::CommandContext {
-                    actor: "simulator".into(),
-                    ..Default::default()
-                }),
+                context: ctx!(qa),
                 inspection_id: inspection,
                 at: Some(to_timestamp(t)),
             })

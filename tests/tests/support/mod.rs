@@ -249,3 +249,56 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Starts the four command services (production, quality, maintenance, inventory, in that
+/// order) on the given stores, publishing to `broker` when given, on free ports.
+pub async fn start_services(
+    stores: [String; 4],
+    broker: Option<String>,
+    shutdown: &CancellationToken,
+) -> [Running; 4] {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let [production, quality, maintenance, inventory] = stores;
+    [
+        mom_production::start(
+            mom_production::ProductionConfig {
+                store: store_args(production),
+                kafka: kafka_args(broker.clone()),
+                grpc_addr: addr,
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap(),
+        mom_quality::start(
+            mom_quality::QualityConfig {
+                store: store_args(quality),
+                kafka: kafka_args(broker.clone()),
+                grpc_addr: addr,
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap(),
+        mom_maintenance::start(
+            mom_maintenance::MaintenanceConfig {
+                store: store_args(maintenance),
+                kafka: kafka_args(broker.clone()),
+                grpc_addr: addr,
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap(),
+        mom_inventory::start(
+            mom_inventory::InventoryConfig {
+                store: store_args(inventory),
+                kafka: kafka_args(broker),
+                grpc_addr: addr,
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap(),
+    ]
+}
