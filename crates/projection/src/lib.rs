@@ -53,6 +53,18 @@ pub trait Projection: Send + Sync + 'static {
         message: &Message,
     ) -> impl Future<Output = Result<(), ApplyError>> + Send;
 
+    /// Called once per transaction after its messages were applied and before the checkpoint is
+    /// written, in the same transaction: a projection that keeps changes in memory while a page
+    /// is applied writes them here once (a rebuild then writes each changed row once per page,
+    /// not once per message). An error rolls the transaction back like one from `apply`.
+    fn flush(
+        &self,
+        connection: &mut Connection,
+    ) -> impl Future<Output = Result<(), ApplyError>> + Send {
+        let _ = connection;
+        async { Ok(()) }
+    }
+
     /// Called when a transaction that applied messages was rolled back, so a projection that
     /// keeps state in memory can drop what the database no longer holds.
     fn rolled_back(&self) {}

@@ -1,8 +1,11 @@
 //! The OEE read model: `oee_messages` (what was applied), `oee_periods` (figures per work unit,
 //! granularity and period), `oee_reasons` (the loss Pareto of each period), `oee_assets` (the
-//! ISA-95 hierarchy for roll-ups) and `oee_revision` (a counter that grows with every applied
-//! event; each changed period row carries the revision that last changed it, which is how
-//! `WatchOee` and the `mom.oee.v1` publisher find what changed).
+//! ISA-95 hierarchy for roll-ups) and `oee_revision` (a counter that grows with every
+//! transaction that changed figures; each changed period row carries the revision that last
+//! changed it, which is how `WatchOee` and the `mom.oee.v1` publisher find what changed).
+//!
+//! Messages feed the engine in `apply`; the changed periods are written once per transaction in
+//! `flush` (a page of the store log, or one Kafka message).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -206,9 +209,14 @@ impl OeeProjection {
             .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))
     }
 
-    fn step(&self, inputs: Vec<Input>) -> Result<(Vec<Row>, Vec<Input>), ApplyError> {
+    /// Feeds the engine; returns the hierarchy changes of the message.
+    fn step(&self, inputs: Vec<Input>) -> Result<Vec<Input>, ApplyError> {
+        Ok(self.lock()?.feed(inputs))
+    }
+
+    /// Returns the periods changed since the last call, with their figures.
+    fn changed_rows(&self) -> Result<Vec<Row>, ApplyError> {
         let mut state = self.lock()?;
-        let assets = state.feed(inputs);
         let changed = state.engine.take_changed_periods(&STORED);
         let mut rows = Vec::with_capacity(changed.len());
         for (equipment, period) in changed {
@@ -221,7 +229,7 @@ impl OeeProjection {
                 });
             }
         }
-        Ok((rows, assets))
+        Ok(rows)
     }
 }
 
@@ -395,6 +403,30 @@ impl Projection for OeeProjection {
         });
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        if self.state.lock().map(|s| s.stale).unwrap_or(true) {
+            // The engine may hold rolled-back facts; the next `apply` reloads it.
+            return Ok(());
+        }
+        let rows = self.changed_rows()?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let revision: i64 = sqlx::query_scalar(
+            "INSERT INTO oee_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) \
+             DO UPDATE SET revision = oee_revision.revision + 1 RETURNING revision",
+        )
+        .fetch_one(&mut *connection)
+        .await?;
+        for row in &rows {
+            write_period(connection, row, revision).await?;
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = u64::try_from(revision).unwrap_or(0);
+        }
+        Ok(())
+    }
+
     async fn apply(
         &self,
         connection: &mut Connection,
@@ -422,25 +454,10 @@ impl Projection for OeeProjection {
         if inserted.rows_affected() == 0 {
             return Ok(()); // Applied before: a redelivery.
         }
-        let (rows, assets) = self.step(inputs)?;
-        for asset in &assets {
+        for asset in &self.step(inputs)? {
             write_asset(connection, asset).await?;
         }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let revision: i64 = sqlx::query_scalar(
-            "INSERT INTO oee_revision (id, revision) VALUES (1, 1) ON CONFLICT (id) \
-             DO UPDATE SET revision = oee_revision.revision + 1 RETURNING revision",
-        )
-        .fetch_one(&mut *connection)
-        .await?;
-        for row in &rows {
-            write_period(connection, row, revision).await?;
-        }
-        if let Ok(mut pending) = self.pending.lock() {
-            *pending = u64::try_from(revision).unwrap_or(0);
-        }
+        // The changed periods are written once per transaction, in `flush`.
         Ok(())
     }
 }
