@@ -238,21 +238,7 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
     assert!(String::from_utf8_lossy(&second.stderr).contains("in use by another `mom dev`"));
 
     // Ctrl-C stops the first one cleanly.
-    let status = Command::new("kill")
-        .arg("-INT")
-        .arg(first.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = first.try_wait().unwrap() {
-            assert!(status.success(), "mom dev exited with {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "mom dev did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_with(first, "-INT");
 }
 
 fn free_port() -> u16 {
@@ -309,9 +295,14 @@ fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child 
         .unwrap()
 }
 
-fn stop(mut child: std::process::Child) {
+fn stop(child: std::process::Child) {
+    stop_with(child, "-TERM");
+}
+
+/// Sends `signal` to `child` and waits (40 s at most) for a successful exit.
+fn stop_with(mut child: std::process::Child, signal: &str) {
     let status = Command::new("kill")
-        .arg("-TERM")
+        .arg(signal)
         .arg(child.id().to_string())
         .status()
         .unwrap();
@@ -322,7 +313,10 @@ fn stop(mut child: std::process::Child) {
             assert!(status.success(), "mom dev exited with {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "mom dev did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "mom dev did not stop on {signal}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

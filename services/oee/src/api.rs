@@ -297,15 +297,16 @@ pub fn watch_changes(
     scope: Scope,
     granularity: Option<Granularity>,
     after: u64,
-) -> impl Stream<Item = Result<(String, Summary), QueryError>> + Send + 'static {
+) -> impl Stream<Item = Result<(Granularity, Summary), QueryError>> + Send + 'static {
     async_stream(move |tx| async move {
         let mut cursor = after;
         loop {
             match queries.changes(&scope, granularity, cursor).await {
                 Ok((changes, high)) => {
                     cursor = high;
-                    for change in changes {
-                        if tx.send(Ok(change)).await.is_err() {
+                    for (g, summary) in changes {
+                        let g = granularity_named(&g).unwrap_or(Granularity::Custom);
+                        if tx.send(Ok((g, summary))).await.is_err() {
                             return;
                         }
                     }
@@ -405,10 +406,7 @@ impl pb::oee_service_server::OeeService for OeeService {
         )
         .map(move |change| {
             change
-                .map(|(g, summary)| {
-                    let g = granularity_named(&g).unwrap_or(Granularity::Custom);
-                    figures(&out_scope, g, &summary)
-                })
+                .map(|(g, summary)| figures(&out_scope, g, &summary))
                 .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(stream)))

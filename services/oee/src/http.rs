@@ -180,12 +180,9 @@ async fn watch(
     )
     .map(move |change| {
         Ok::<_, Infallible>(match change {
-            Ok((g, summary)) => {
-                let g = granularity_named(&g).unwrap_or(Granularity::Custom);
-                Event::default()
-                    .event("period")
-                    .data(figures_json(&out_scope, g, &summary).to_string())
-            }
+            Ok((g, summary)) => Event::default()
+                .event("period")
+                .data(figures_json(&out_scope, g, &summary).to_string()),
             Err(err) => Event::default()
                 .event("error")
                 .data(json!({ "error": err.to_string() }).to_string()),
