@@ -71,3 +71,43 @@ fn event_type_parser_reads_oneof_members() {
         "message X {\n  oneof event {\n    // c\n    A a = 1;\n    B b = 2;\n  }\n  C c = 3;\n}";
     assert_eq!(event_types(proto), vec!["A", "B"]);
 }
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_mom_environment_variable_is_in_the_readme_configuration_reference() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let mut files = Vec::new();
+    for dir in ["src", "services", "crates"] {
+        rust_files(&workspace_root().join(dir), &mut files);
+    }
+    let mut variables = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices("env = \"MOM_") {
+            let rest = &text[at + "env = \"".len()..];
+            let end = rest.find('"').unwrap();
+            variables.insert(rest[..end].to_owned());
+        }
+    }
+    assert!(variables.len() >= 30, "found only {variables:?}");
+    let missing: Vec<&String> = variables
+        .iter()
+        .filter(|v| !readme.contains(&format!("`{v}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "MOM_* variables missing from README.md: {missing:?}"
+    );
+}
