@@ -7,7 +7,7 @@
 //! Messages feed the engine in `apply`; the changed periods are written once per transaction in
 //! `flush` (a page of the store log, or one Kafka message).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use mom_oee::{
@@ -16,6 +16,7 @@ use mom_oee::{
 };
 use mom_projection::{ApplyError, Connection, Message, Projection};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::facts::{Input, Mapper};
 
@@ -79,6 +80,10 @@ struct State {
     engine: Engine,
     mapper: Mapper,
     configs: HashMap<EquipmentId, EquipmentConfig>,
+    /// Event ids of every message fed to the engine (a redelivery is recognised without a query).
+    applied: HashSet<Uuid>,
+    /// Messages applied in the current transaction, written by `flush` in multi-row inserts.
+    unwritten: Vec<(Uuid, String, Vec<u8>)>,
     /// Set when a transaction rolled back: the engine may hold facts the database does not.
     stale: bool,
 }
@@ -89,6 +94,8 @@ impl State {
             engine: Engine::new(calendar.clone(), config),
             mapper: Mapper::default(),
             configs: HashMap::new(),
+            applied: HashSet::new(),
+            unwritten: Vec::new(),
             stale: false,
         }
     }
@@ -185,12 +192,15 @@ impl OeeProjection {
 
     /// Rebuilds the engine from the messages committed so far.
     async fn reload(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let stored: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT topic, payload FROM oee_messages ORDER BY event_id")
+        let stored: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT event_id, topic, payload FROM oee_messages ORDER BY event_id")
                 .fetch_all(&mut *connection)
                 .await?;
         let mut state = State::new(&self.calendar, self.config.clone());
-        for (topic, payload) in stored {
+        for (event_id, topic, payload) in stored {
+            if let Ok(id) = Uuid::parse_str(&event_id) {
+                state.applied.insert(id);
+            }
             if let Ok(inputs) = state.mapper.map(&topic, &payload) {
                 state.feed(inputs);
             }
@@ -231,6 +241,35 @@ impl OeeProjection {
         }
         Ok(rows)
     }
+}
+
+/// Rows per multi-row insert (3 parameters each; well below SQLite's and Postgres' limits).
+const MESSAGE_CHUNK: usize = 300;
+
+/// Writes the applied messages, many rows per statement (a page of 1 000 in four statements).
+async fn write_messages(
+    connection: &mut Connection,
+    messages: &[(Uuid, String, Vec<u8>)],
+) -> Result<(), ApplyError> {
+    for chunk in messages.chunks(MESSAGE_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO oee_messages (event_id, topic, payload) VALUES {} \
+             ON CONFLICT (event_id) DO NOTHING",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (event_id, topic, payload) in chunk {
+            query = query
+                .bind(event_id.to_string())
+                .bind(topic.as_str())
+                .bind(payload.as_slice());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
 }
 
 async fn write_asset(connection: &mut Connection, asset: &Input) -> Result<(), ApplyError> {
@@ -408,6 +447,8 @@ impl Projection for OeeProjection {
             // The engine may hold rolled-back facts; the next `apply` reloads it.
             return Ok(());
         }
+        let unwritten = std::mem::take(&mut self.lock()?.unwritten);
+        write_messages(connection, &unwritten).await?;
         let rows = self.changed_rows()?;
         if rows.is_empty() {
             return Ok(());
@@ -442,17 +483,16 @@ impl Projection for OeeProjection {
             .mapper
             .map(&message.topic, &message.payload)
             .map_err(ApplyError::Poison)?;
-        let inserted = sqlx::query(
-            "INSERT INTO oee_messages (event_id, topic, payload) VALUES ($1, $2, $3) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(message.event_id.to_string())
-        .bind(&message.topic)
-        .bind(message.payload.clone())
-        .execute(&mut *connection)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(()); // Applied before: a redelivery.
+        {
+            let mut state = self.lock()?;
+            if !state.applied.insert(message.event_id) {
+                return Ok(()); // Applied before: a redelivery.
+            }
+            state.unwritten.push((
+                message.event_id,
+                message.topic.clone(),
+                message.payload.clone(),
+            ));
         }
         for asset in &self.step(inputs)? {
             write_asset(connection, asset).await?;
