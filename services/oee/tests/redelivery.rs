@@ -1,0 +1,102 @@
+//! A message delivered twice (in one page, in a later page, and after a restart) is applied once;
+//! a page's messages and periods are written by `flush`.
+
+#![allow(clippy::unwrap_used)]
+
+use mom_oee::{Calendar, EngineConfig};
+use mom_oee_projection::OeeProjection;
+use mom_projection::{Message, Projection, ReadModels};
+use mom_proto::common::v1::EventMetadata;
+use mom_proto::production::v1::production_event::Event;
+use mom_proto::production::v1::{ProductionEvent, UnitsCounted, WorkUnitRunning};
+use prost::Message as _;
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(mom_proto::time::to_timestamp(
+        chrono::DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn message(event: Event) -> Message {
+    let payload = ProductionEvent {
+        metadata: Some(EventMetadata {
+            aggregate_id: "press-7".into(),
+            ..Default::default()
+        }),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    Message {
+        topic: "mom.production.v1".into(),
+        partition: 0,
+        offset: 0,
+        key: Some("press-7".into()),
+        payload,
+        headers: vec![],
+        event_id: uuid::Uuid::now_v7(),
+    }
+}
+
+fn projection() -> OeeProjection {
+    OeeProjection::new(
+        vec!["mom.production.v1".into()],
+        Calendar::default(),
+        EngineConfig::default(),
+    )
+}
+
+async fn page(projection: &OeeProjection, models: &ReadModels, messages: &[&Message]) {
+    let mut tx = models.pool().begin().await.unwrap();
+    for message in messages {
+        projection.apply(&mut tx, message).await.unwrap();
+    }
+    projection.flush(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    projection.committed();
+}
+
+async fn counted(models: &ReadModels) -> (i64, i64) {
+    let total: i64 = sqlx::query_scalar(
+        "SELECT total_count FROM oee_periods WHERE equipment = 'press-7' AND granularity = 'day'",
+    )
+    .fetch_one(models.pool())
+    .await
+    .unwrap();
+    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_messages")
+        .fetch_one(models.pool())
+        .await
+        .unwrap();
+    (total, messages)
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("oee.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    let first = projection();
+    models.migrate(&first).await.unwrap();
+    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
+        product: "SKU-A".into(),
+        at: at(0),
+    }));
+    let count = message(Event::UnitsCounted(UnitsCounted {
+        product: "SKU-A".into(),
+        total: 100,
+        at: at(30),
+    }));
+    // Twice in one page, and again in the next.
+    page(&first, &models, &[&running, &count, &count]).await;
+    page(&first, &models, &[&count]).await;
+    assert_eq!(counted(&models).await, (100, 2));
+    // A new process (reloaded from oee_messages) recognises it too.
+    let second = projection();
+    page(&second, &models, &[&count]).await;
+    let more = message(Event::UnitsCounted(UnitsCounted {
+        product: "SKU-A".into(),
+        total: 5,
+        at: at(40),
+    }));
+    page(&second, &models, &[&more, &count]).await;
+    assert_eq!(counted(&models).await, (105, 3));
+}
