@@ -86,6 +86,10 @@ struct State {
     unwritten: Vec<(Uuid, String, Vec<u8>)>,
     /// Set when a transaction rolled back: the engine may hold facts the database does not.
     stale: bool,
+    /// Set when the current transaction changed the engine (cleared at commit): only then does
+    /// a rollback leave it ahead of the database. A message refused as poison before it was
+    /// fed leaves it clean, so it costs no reload.
+    dirty: bool,
 }
 
 impl State {
@@ -97,6 +101,7 @@ impl State {
             applied: HashSet::new(),
             unwritten: Vec::new(),
             stale: false,
+            dirty: false,
         }
     }
 
@@ -424,7 +429,9 @@ impl Projection for OeeProjection {
 
     fn rolled_back(&self) {
         if let Ok(mut state) = self.state.lock() {
-            state.stale = true;
+            if state.dirty {
+                state.stale = true;
+            }
         }
         if let Ok(mut pending) = self.pending.lock() {
             *pending = *self.revision.borrow();
@@ -432,6 +439,9 @@ impl Projection for OeeProjection {
     }
 
     fn committed(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.dirty = false;
+        }
         let pending = self.pending.lock().map(|p| *p).unwrap_or(0);
         self.revision.send_if_modified(|current| {
             let newer = pending > *current;
@@ -488,6 +498,7 @@ impl Projection for OeeProjection {
             if !state.applied.insert(message.event_id) {
                 return Ok(()); // Applied before: a redelivery.
             }
+            state.dirty = true;
             state.unwritten.push((
                 message.event_id,
                 message.topic.clone(),
