@@ -299,6 +299,10 @@ async fn two_relays_on_one_store_share_the_outbox_and_keep_key_order() {
     let first = Relay::start(store.clone(), config.clone()).await.unwrap();
     let second = Relay::start(store.clone(), config).await.unwrap();
     let (first_stats, second_stats) = (first.stats(), second.stats());
+    // One round each first, so both surely take part (a fast relay could otherwise drain the
+    // whole outbox before the other's first claim); then both run concurrently on the rest.
+    assert!(first.publish_once().await.unwrap() > 0);
+    assert!(second.publish_once().await.unwrap() > 0);
     let shutdown = CancellationToken::new();
     let tasks = [
         tokio::spawn(first.run(shutdown.clone())),

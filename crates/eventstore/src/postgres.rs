@@ -266,14 +266,40 @@ pub(crate) async fn read_log(
 
 pub(crate) async fn claim_outbox(pool: &PgPool, limit: i64) -> Result<OutboxClaim, StoreError> {
     let mut tx = pool.begin().await?;
-    // A relay takes a lane's advisory lock the first time it meets one of its rows; rows of lanes
-    // another relay holds are skipped, so each key is published by one relay at a time, in order.
+    // Each key is published by one relay at a time, in order: a relay first takes the advisory
+    // locks of the lanes its next rows belong to (one attempt per lane, in one statement), then
+    // reads the rows of the lanes it holds. Taking the locks row by row inside the scan is not
+    // enough: a lane released by another relay in the middle of the scan would hand over that
+    // lane's later rows while its earlier ones were skipped, and they would be published out of
+    // order.
+    let lanes: Vec<i32> = sqlx::query_scalar(
+        "SELECT lane FROM (SELECT lane, MIN(position) AS first FROM \
+         (SELECT lane, position FROM mom_outbox WHERE published_at IS NULL \
+          ORDER BY position LIMIT $1) AS next GROUP BY lane) AS candidates ORDER BY first",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let held: Vec<i32> = if lanes.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT lane FROM unnest($2::int4[]) WITH ORDINALITY AS l(lane, i) \
+             WHERE pg_try_advisory_xact_lock($1, lane) ORDER BY i",
+        )
+        .bind(LANE_LOCK_SPACE)
+        .bind(&lanes)
+        .fetch_all(&mut *tx)
+        .await?
+    };
+    // A fresh snapshot after the locks: rows another relay published meanwhile are gone, and
+    // the held lanes' earliest unpublished rows come first.
     let rows = sqlx::query(
         "SELECT position, topic, msg_key, payload, headers FROM mom_outbox \
-         WHERE published_at IS NULL AND pg_try_advisory_xact_lock($1, lane) \
-         ORDER BY position LIMIT $2 FOR UPDATE SKIP LOCKED",
+         WHERE published_at IS NULL AND lane = ANY($1) \
+         ORDER BY position LIMIT $2 FOR UPDATE",
     )
-    .bind(LANE_LOCK_SPACE)
+    .bind(&held)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;

@@ -163,8 +163,9 @@ impl EventStore {
         }
     }
 
-    /// Claims up to `limit` unpublished outbox rows in position order. On Postgres, rows are locked
-    /// (`FOR UPDATE SKIP LOCKED`) by lane, so several relays can run and each key stays in order;
+    /// Claims up to `limit` unpublished outbox rows in position order. On Postgres, a claim holds
+    /// the advisory locks of the lanes it reads (lanes another relay holds are skipped), so
+    /// several relays can run and each key stays in order;
     /// the claim holds its transaction until [`OutboxClaim::complete`].
     pub async fn claim_outbox(&self, limit: u32) -> Result<OutboxClaim, StoreError> {
         match &self.backend {
