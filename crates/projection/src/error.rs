@@ -41,3 +41,16 @@ pub enum ProjectionError {
     #[error("checkpoint out of range: {0}")]
     Checkpoint(String),
 }
+
+impl From<ApplyError> for ProjectionError {
+    /// A failure the runner cannot skip: a poison message here (from `flush`, after the page's
+    /// messages were accepted) is treated as transient, so the transaction is retried.
+    fn from(err: ApplyError) -> Self {
+        match err {
+            ApplyError::Database(err) => ProjectionError::Database(err),
+            ApplyError::Poison(reason) | ApplyError::Transient(reason) => {
+                ProjectionError::Transient(reason)
+            }
+        }
+    }
+}

@@ -124,13 +124,10 @@ async fn try_one<P: Projection>(
         return Ok(Outcome::Skipped);
     }
     let outcome = match projection.apply(&mut tx, message).await {
-        Ok(()) => match projection.flush(&mut tx).await {
-            Ok(()) => Outcome::Applied,
-            Err(ApplyError::Database(err)) => return Err(err.into()),
-            Err(ApplyError::Poison(reason) | ApplyError::Transient(reason)) => {
-                return Err(ProjectionError::Transient(reason))
-            }
-        },
+        Ok(()) => {
+            projection.flush(&mut tx).await?;
+            Outcome::Applied
+        }
         Err(ApplyError::Poison(reason)) => {
             // Undo whatever the handler wrote before it gave up; only the offset moves on.
             tx.rollback().await?;

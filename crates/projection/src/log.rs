@@ -167,13 +167,7 @@ async fn try_page<P: Projection>(
             Err(ApplyError::Transient(reason)) => return Err(ProjectionError::Transient(reason)),
         }
     }
-    match projection.flush(&mut tx).await {
-        Ok(()) => {}
-        Err(ApplyError::Database(err)) => return Err(err.into()),
-        Err(ApplyError::Poison(reason) | ApplyError::Transient(reason)) => {
-            return Err(ProjectionError::Transient(reason))
-        }
-    }
+    projection.flush(&mut tx).await?;
     sqlx::query(
         "INSERT INTO mom_projection_positions (projection, source, position) VALUES ($1, $2, $3) \
          ON CONFLICT (projection, source) DO UPDATE SET position = excluded.position",

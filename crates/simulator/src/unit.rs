@@ -178,13 +178,7 @@ impl Unit {
             self.product = index;
         }
         match found.state() {
-            prd::WorkUnitState::Running => {
-                self.state = State::Running;
-                self.counted_until = t;
-                self.at(t + Duration::minutes(1), Action::Count);
-                let run = minutes(self.rng.random_range(2.0..14.0));
-                self.at(t + run, Action::Incident);
-            }
+            prd::WorkUnitState::Running => self.start_run(t),
             prd::WorkUnitState::Setup => self.handle(t, Action::EndSetup).await,
             _ => self.resume(t).await,
         }
@@ -266,10 +260,15 @@ impl Unit {
             })
             .await;
         check("report running", self.spec.id, result);
-        self.state = State::Running;
-        self.counted_until = t;
         self.carry = 0.0;
         self.efficiency = self.rng.random_range(0.86..0.97);
+        self.start_run(t);
+    }
+
+    /// The unit runs from `t`: counts every minute until the run's incident.
+    fn start_run(&mut self, t: DateTime<Utc>) {
+        self.state = State::Running;
+        self.counted_until = t;
         let run = minutes(self.rng.random_range(2.0..14.0));
         self.at(t + Duration::minutes(1), Action::Count);
         self.at(t + run, Action::Incident);

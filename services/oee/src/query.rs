@@ -297,32 +297,18 @@ impl Queries {
         }
         if with_reasons && !rows.is_empty() {
             let sql = format!(
-                "SELECT equipment, start_ms, loss, reason, ms FROM oee_reasons \
+                "SELECT equipment, granularity, start_ms, loss, reason, ms FROM oee_reasons \
                  WHERE granularity = $1 AND start_ms >= $2 AND start_ms < $3 \
                  AND equipment IN ({list})"
             );
-            let mut query = sqlx::query_as::<_, (String, i64, String, String, i64)>(&sql)
+            let mut query = sqlx::query_as::<_, ReasonRow>(&sql)
                 .bind(granularity)
                 .bind(from.timestamp_millis())
                 .bind(to.timestamp_millis());
             for member in members {
                 query = query.bind(member);
             }
-            let mut index: HashMap<(String, i64), usize> = HashMap::new();
-            for (i, (equipment, _, s)) in rows.iter().enumerate() {
-                index.insert((equipment.clone(), s.start.timestamp_millis()), i);
-            }
-            for (equipment, start_ms, loss, reason, ms) in query.fetch_all(&self.pool).await? {
-                if let Some(i) = index.get(&(equipment, start_ms)) {
-                    *rows[*i]
-                        .2
-                        .reasons
-                        .entry(loss)
-                        .or_default()
-                        .entry(reason)
-                        .or_default() += ms;
-                }
-            }
+            attach_reasons(&mut rows, query.fetch_all(&self.pool).await?);
         }
         Ok(rows)
     }
@@ -520,33 +506,12 @@ impl Queries {
              AND p.granularity = r.granularity AND p.start_ms = r.start_ms \
              WHERE p.revision IN ({window})"
         );
-        let mut index: HashMap<(String, String, i64), usize> = HashMap::new();
-        for (i, (equipment, granularity, s)) in rows.iter().enumerate() {
-            index.insert(
-                (
-                    equipment.clone(),
-                    granularity.clone(),
-                    s.start.timestamp_millis(),
-                ),
-                i,
-            );
-        }
-        let reasons: Vec<(String, String, i64, String, String, i64)> = sqlx::query_as(&sql)
+        let reasons: Vec<ReasonRow> = sqlx::query_as(&sql)
             .bind(after)
             .bind(revisions)
             .fetch_all(&self.pool)
             .await?;
-        for (equipment, granularity, start_ms, loss, reason, ms) in reasons {
-            if let Some(i) = index.get(&(equipment, granularity, start_ms)) {
-                *rows[*i]
-                    .2
-                    .reasons
-                    .entry(loss)
-                    .or_default()
-                    .entry(reason)
-                    .or_default() += ms;
-            }
-        }
+        attach_reasons(&mut rows, reasons);
         Ok(rows)
     }
 
@@ -556,6 +521,38 @@ impl Queries {
             .fetch_one(&self.pool)
             .await?;
         Ok(unsigned(revision.unwrap_or(0)))
+    }
+}
+
+/// One `oee_reasons` row: equipment, granularity, start_ms, loss, reason, ms.
+type ReasonRow = (String, String, i64, String, String, i64);
+
+/// Adds the reason rows to the summaries of their period rows.
+fn attach_reasons(rows: &mut [Stored], reasons: Vec<ReasonRow>) {
+    let index: HashMap<(String, String, i64), usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (equipment, granularity, s))| {
+            (
+                (
+                    equipment.clone(),
+                    granularity.clone(),
+                    s.start.timestamp_millis(),
+                ),
+                i,
+            )
+        })
+        .collect();
+    for (equipment, granularity, start_ms, loss, reason, ms) in reasons {
+        if let Some(i) = index.get(&(equipment, granularity, start_ms)) {
+            *rows[*i]
+                .2
+                .reasons
+                .entry(loss)
+                .or_default()
+                .entry(reason)
+                .or_default() += ms;
+        }
     }
 }
 
