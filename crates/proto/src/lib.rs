@@ -62,3 +62,12 @@ pub mod inventory {
         include!(concat!(env!("OUT_DIR"), "/mom.inventory.v1.rs"));
     }
 }
+
+/// `mom.projections.v1`: the query services of the read models in `services/projections`.
+pub mod projections {
+    /// Version 1 of the read-model query contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.projections.v1.rs"));
+    }
+}

@@ -1,0 +1,141 @@
+//! What the read models' HTTP APIs share: JSON responses, the error mapping (400 / 404 / 503
+//! with `{"error": "..."}`), query-string parsing, and the live feed
+//! `GET /api/projections/watch[?read_models=equipment,maintenance]` (server-sent events: one
+//! event named after a read model each time it committed a change, data `{"revision": n}`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use tokio_stream::wrappers::WatchStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::feed::Feed;
+use crate::query::QueryError;
+
+/// Query-string parameters, as given.
+pub type Params = HashMap<String, String>;
+
+/// Returns the parameters of a request, refusing a malformed query string and parameters the
+/// endpoint does not know (a typo must not silently widen a filter).
+pub fn params(
+    query: Result<Query<Params>, QueryRejection>,
+    known: &[&str],
+) -> Result<Params, QueryError> {
+    let Query(params) =
+        query.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+    let mut unknown: Vec<&str> = params
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !known.contains(key))
+        .collect();
+    unknown.sort_unstable();
+    if let Some(key) = unknown.first() {
+        return Err(QueryError::InvalidArgument(format!(
+            "unknown parameter {key:?}: known are {}",
+            known.join(", ")
+        )));
+    }
+    Ok(params)
+}
+
+/// Returns `value` with status 200, or the error's status and message.
+pub fn respond(result: Result<Value, QueryError>) -> Response {
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(err) => error(err),
+    }
+}
+
+/// The response of a failed query: 400, 404 or 503 with `{"error": "..."}`.
+pub fn error(err: QueryError) -> Response {
+    let status = match err {
+        QueryError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        QueryError::NotFound(_) => StatusCode::NOT_FOUND,
+        QueryError::Database(ref db) => {
+            tracing::error!(error = %db, "read model query failed");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    let message = match err {
+        QueryError::Database(_) => "read model unavailable".to_owned(),
+        other => other.to_string(),
+    };
+    json_response(status, &json!({ "error": message }))
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Clone)]
+struct WatchState {
+    feeds: Vec<Feed>,
+    shutdown: CancellationToken,
+}
+
+async fn watch(
+    State(state): State<WatchState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let chosen = params(query, &["read_models"]).and_then(|params| {
+        let known: Vec<&str> = state.feeds.iter().map(|(name, _)| *name).collect();
+        match params.get("read_models").map(String::as_str) {
+            None | Some("") => Ok(known),
+            Some(list) => list
+                .split(',')
+                .map(|name| {
+                    known.iter().copied().find(|k| *k == name).ok_or_else(|| {
+                        QueryError::NotFound(format!(
+                            "unknown read model {name:?} in read_models: known are {}",
+                            known.join(", ")
+                        ))
+                    })
+                })
+                .collect(),
+        }
+    });
+    let chosen = match chosen {
+        Ok(chosen) => chosen,
+        Err(err) => return error(err),
+    };
+    let streams = state
+        .feeds
+        .iter()
+        .filter(|(name, _)| chosen.contains(name))
+        .map(|(name, revisions)| {
+            let name = *name;
+            // The first value is the revision at subscription time: only later ones are changes.
+            WatchStream::from_changes(revisions.clone()).map(move |revision| {
+                Ok::<_, Infallible>(
+                    Event::default()
+                        .event(name)
+                        .data(json!({ "read_model": name, "revision": revision }).to_string()),
+                )
+            })
+        });
+    let merged = stream::select_all(streams).take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(merged)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Returns the live-feed route over `feeds`.
+pub fn watch_router(feeds: Vec<Feed>, shutdown: CancellationToken) -> Router {
+    Router::new()
+        .route("/api/projections/watch", get(watch))
+        .with_state(WatchState { feeds, shutdown })
+}

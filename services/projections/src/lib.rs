@@ -1,0 +1,278 @@
+//! The read models that dashboards and other services query, each a projection (subscription,
+//! handler, tables) fed by the runner of `mom-projection`, with its checkpoint in the same
+//! transaction as its tables:
+//!
+//! - [`equipment`]: current state of every work unit, state timeline, downtime log;
+//! - [`maintenance`]: work-order backlog, PM compliance, MTBF and MTTR.
+//!
+//! Each read model answers gRPC (`mom.projections.v1`) and the same queries as JSON over HTTP;
+//! `/api/projections/watch` pushes an event named after a read model whenever it committed a
+//! change. A read model is added by one module with an `install` and a `rebuild`, listed in
+//! [`READ_MODELS`], [`install_all`] and [`rebuild`].
+//!
+//! Invariant: no service code; it reads the topic contract only.
+
+pub mod config;
+pub mod equipment;
+mod events;
+pub mod feed;
+pub mod http;
+pub mod maintenance;
+pub mod query;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mom_bus::TopicNames;
+use mom_projection::{Projection, ProjectionError, ReadModels, Source};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use config::ProjectionsConfig;
+
+/// The read models, by name (checkpoint key, `mom projections rebuild` name, SSE event name).
+pub const READ_MODELS: [&str; 2] = [equipment::NAME, maintenance::NAME];
+
+/// The gRPC service name health reports.
+pub const SERVICE_NAME: &str = "mom.projections.v1.EquipmentReadService";
+
+/// Why the read-model service stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionsError {
+    /// A projection failed.
+    #[error("projection: {0}")]
+    Projection(#[from] ProjectionError),
+    /// The gRPC API failed.
+    #[error("grpc api: {0}")]
+    Grpc(#[from] mom_grpc::HostError),
+    /// The HTTP API failed.
+    #[error("http api on {addr}: {source}")]
+    Http {
+        /// Its address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No read model has this name.
+    #[error("unknown read model {0:?}: known are {known}", known = READ_MODELS.join(", "))]
+    UnknownReadModel(String),
+    /// A task panicked.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+/// What a read model needs to start: its database, its source and the topic names.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The read-model database.
+    pub models: ReadModels,
+    /// Where messages come from.
+    pub source: Source,
+    /// The topic names (prefix applied).
+    pub topics: TopicNames,
+    /// Stops the runners and the live feed.
+    pub shutdown: CancellationToken,
+}
+
+impl Context {
+    /// The topics of `domains`.
+    pub fn topics_of(&self, domains: &[&str]) -> Vec<String> {
+        domains.iter().map(|d| self.topics.domain(d)).collect()
+    }
+}
+
+/// What the installed read models add to the service: gRPC services, HTTP routes, live feeds
+/// and projection runners.
+#[derive(Debug)]
+pub struct Parts {
+    /// gRPC services.
+    pub grpc: tonic::service::RoutesBuilder,
+    /// HTTP routes.
+    pub router: axum::Router,
+    /// Revisions of every read model, for the live feed.
+    pub feeds: Vec<feed::Feed>,
+    /// The projections' runners.
+    pub runners: JoinSet<Result<(), ProjectionsError>>,
+}
+
+impl Parts {
+    /// Creates the read model's tables and starts feeding `projection` from the context's
+    /// source until shutdown; a failing runner stops the whole service (stale answers are worse
+    /// than none).
+    pub async fn run<P: Projection>(
+        &mut self,
+        context: &Context,
+        projection: Arc<P>,
+    ) -> Result<(), ProjectionError> {
+        context.models.migrate(projection.as_ref()).await?;
+        let (models, source, shutdown) = (
+            context.models.clone(),
+            context.source.clone(),
+            context.shutdown.clone(),
+        );
+        self.runners.spawn(async move {
+            tracing::info!(projection = projection.name(), "projection running");
+            let result =
+                mom_projection::run(projection.as_ref(), &models, &source, shutdown.clone()).await;
+            if result.is_err() {
+                shutdown.cancel();
+            }
+            result.map_err(ProjectionsError::from)
+        });
+        Ok(())
+    }
+}
+
+/// Installs every read model: tables, runners, gRPC services, HTTP routes and feeds.
+pub async fn install_all(parts: &mut Parts, context: &Context) -> Result<(), ProjectionError> {
+    equipment::install(parts, context).await?;
+    maintenance::install(parts, context).await?;
+    Ok(())
+}
+
+/// Rebuilds the read model `name` in `database_url` from the event stores' logs (`name=url`):
+/// empties its tables and checkpoint, then replays every log up to its head, calling `progress`
+/// after each page. Returns the number of log entries read. The service must not be running
+/// against the same database meanwhile.
+pub async fn rebuild(
+    name: &str,
+    database_url: &str,
+    log_sources: &[String],
+    topic_prefix: &str,
+    progress: impl FnMut(mom_projection::Progress),
+) -> Result<u64, ProjectionsError> {
+    let models = ReadModels::connect(database_url).await?;
+    let Source::Log(sources) = Source::open(None, log_sources).await? else {
+        return Err(ProjectionError::Source("a rebuild reads event-store logs".into()).into());
+    };
+    let topics = TopicNames::new(topic_prefix);
+    let read = match name {
+        equipment::NAME => {
+            let projection = equipment::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        maintenance::NAME => {
+            let projection = maintenance::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        other => return Err(ProjectionsError::UnknownReadModel(other.to_owned())),
+    };
+    Ok(read)
+}
+
+/// Whether `start` serves HTTP itself or hands its routes to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMode {
+    /// Bind `http_addr` and serve the routes there.
+    Serve,
+    /// Bind nothing: the caller mounts [`Running::router`] on its own server (`mom dev`).
+    Mount,
+}
+
+/// A started read-model service.
+#[derive(Debug)]
+pub struct Running {
+    /// Address of the gRPC API.
+    pub grpc_addr: SocketAddr,
+    /// Address of the HTTP API (None in [`HttpMode::Mount`]).
+    pub http_addr: Option<SocketAddr>,
+    /// The HTTP routes, to mount on another server ([`HttpMode::Mount`]; None otherwise).
+    pub router: Option<axum::Router>,
+    tasks: JoinSet<Result<(), ProjectionsError>>,
+}
+
+impl Running {
+    /// Waits until every task ended (after shutdown); the first failure is returned.
+    pub async fn wait(mut self) -> Result<(), ProjectionsError> {
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined
+                .map_err(|err| ProjectionsError::Task(err.to_string()))
+                .and_then(|r| r);
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "projections task failed");
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Starts every read model's projection (from Kafka when a broker is configured, else from the
+/// configured event-store logs) and the gRPC and HTTP query APIs. Everything stops when
+/// `shutdown` is cancelled.
+pub async fn start(
+    config: ProjectionsConfig,
+    http_mode: HttpMode,
+    shutdown: CancellationToken,
+) -> Result<Running, ProjectionsError> {
+    let models = ReadModels::connect(&config.database_url).await?;
+    let source = Source::open(
+        config.kafka.kafka_bootstrap_servers.as_deref(),
+        &config.log_sources,
+    )
+    .await?;
+    let context = Context {
+        models,
+        source,
+        topics: config.kafka.topic_names(),
+        shutdown: shutdown.clone(),
+    };
+    let mut parts = Parts {
+        grpc: tonic::service::Routes::builder(),
+        router: axum::Router::new(),
+        feeds: Vec::new(),
+        runners: JoinSet::new(),
+    };
+    install_all(&mut parts, &context).await?;
+    let Parts {
+        grpc,
+        router,
+        feeds,
+        runners: mut tasks,
+    } = parts;
+    let router = router.merge(http::watch_router(feeds, shutdown.clone()));
+    let grpc = mom_grpc::GrpcServer::bind(SERVICE_NAME, config.grpc_addr, grpc.routes()).await?;
+    let grpc_addr = grpc.addr;
+    tasks.spawn({
+        let shutdown = shutdown.clone();
+        async move { grpc.serve(shutdown).await.map_err(ProjectionsError::from) }
+    });
+    let (http_addr, router) = match http_mode {
+        HttpMode::Mount => (None, Some(router)),
+        HttpMode::Serve => {
+            let addr = config.http_addr;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ProjectionsError::Http { addr, source })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|source| ProjectionsError::Http { addr, source })?;
+            tracing::info!(%addr, "projections http api listening");
+            let router = router.route("/healthz", axum::routing::get(|| async { "ok" }));
+            tasks.spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+                    .map_err(|source| ProjectionsError::Http { addr, source })
+            });
+            (Some(addr), None)
+        }
+    };
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        router,
+        tasks,
+    })
+}
+
+/// Runs the read-model service until `shutdown`.
+pub async fn serve(
+    config: ProjectionsConfig,
+    shutdown: CancellationToken,
+) -> Result<(), ProjectionsError> {
+    start(config, HttpMode::Serve, shutdown).await?.wait().await
+}
