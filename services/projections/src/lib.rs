@@ -3,7 +3,10 @@
 //! transaction as its tables:
 //!
 //! - [`equipment`]: current state of every work unit, state timeline, downtime log;
-//! - [`maintenance`]: work-order backlog, PM compliance, MTBF and MTTR.
+//! - [`maintenance`]: work-order backlog, PM compliance, MTBF and MTTR;
+//! - [`orders`]: production orders' status, progress per operation, WIP, lead time;
+//! - [`inventory`]: lots by location, holds, expiring lots, genealogy;
+//! - [`quality`]: NCR register, first-pass yield, CAPA status and overdue actions.
 //!
 //! Each read model answers gRPC (`mom.projections.v1`) and the same queries as JSON over HTTP;
 //! `/api/projections/watch` pushes an event named after a read model whenever it committed a
@@ -17,8 +20,12 @@ pub mod equipment;
 mod events;
 pub mod feed;
 pub mod http;
+pub mod inventory;
 pub mod maintenance;
+pub mod orders;
+pub mod quality;
 pub mod query;
+mod sequence;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +38,13 @@ use tokio_util::sync::CancellationToken;
 pub use config::ProjectionsConfig;
 
 /// The read models, by name (checkpoint key, `mom projections rebuild` name, SSE event name).
-pub const READ_MODELS: [&str; 2] = [equipment::NAME, maintenance::NAME];
+pub const READ_MODELS: [&str; 5] = [
+    equipment::NAME,
+    maintenance::NAME,
+    orders::NAME,
+    inventory::NAME,
+    quality::NAME,
+];
 
 /// The gRPC service name health reports.
 pub const SERVICE_NAME: &str = "mom.projections.v1.EquipmentReadService";
@@ -127,6 +140,9 @@ impl Parts {
 pub async fn install_all(parts: &mut Parts, context: &Context) -> Result<(), ProjectionError> {
     equipment::install(parts, context).await?;
     maintenance::install(parts, context).await?;
+    orders::install(parts, context).await?;
+    inventory::install(parts, context).await?;
+    quality::install(parts, context).await?;
     Ok(())
 }
 
@@ -153,6 +169,18 @@ pub async fn rebuild(
         }
         maintenance::NAME => {
             let projection = maintenance::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        orders::NAME => {
+            let projection = orders::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        inventory::NAME => {
+            let projection = inventory::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        quality::NAME => {
+            let projection = quality::projection(&topics);
             mom_projection::rebuild(&projection, &models, &sources, progress).await?
         }
         other => return Err(ProjectionsError::UnknownReadModel(other.to_owned())),
