@@ -3,7 +3,10 @@
 //! log (stops, breakdowns, starvation) with reasons and durations; grouped by the ISA-95
 //! hierarchy that maintenance registers.
 
+pub mod api;
+pub mod http;
 mod projection;
+pub mod query;
 
 use std::sync::Arc;
 

@@ -2,14 +2,17 @@
 //! compliance per plan (done on time, late, missed) and MTBF / MTTR per work unit and failure
 //! mode.
 
+pub mod api;
+pub mod http;
 mod projection;
+pub mod query;
 
 use std::sync::Arc;
 
 use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
-pub use projection::{MaintenanceProjection, NAME};
+pub use projection::{pm_status, MaintenanceProjection, ALL_MODES, NAME};
 
 use crate::{Context, Parts};
 

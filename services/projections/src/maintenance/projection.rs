@@ -1,15 +1,58 @@
 //! The maintenance read model's tables and how events change them.
+//!
+//! - `maintenance_work_orders`: every work order with kind (corrective, preventive), priority
+//!   (corrective orders are `high`, preventive `normal`: the contract carries no priority),
+//!   status (requested, scheduled, in_progress, done, cancelled) and its times;
+//! - `maintenance_plans`: PM plans (trigger, interval);
+//! - `maintenance_pm`: each due occurrence of a plan with its work order, completion and status:
+//!   `on_time` (completed before the next occurrence became due), `late` (completed after),
+//!   `missed` (cancelled, or not completed when the next occurrence became due; it turns `late`
+//!   if completed afterwards) or `open`;
+//! - `maintenance_reliability`: per work unit and failure mode (`*` = every mode) the sums behind
+//!   MTBF (uptime from a repair's end to the next failure's start), MTTR (repair start to end)
+//!   and mean downtime (failure start to repair end).
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 
+use crate::events::{aggregate_id, decode, ms, required};
 use crate::feed::Changes;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "maintenance";
 
-const SCHEMA: [&str; 0] = [];
+/// The failure mode of the reliability row that sums every mode of a work unit.
+pub const ALL_MODES: &str = "*";
 
-const TABLES: [&str; 0] = [];
+const SCHEMA: [&str; 5] = [
+    "CREATE TABLE IF NOT EXISTS maintenance_work_orders (\
+        work_order TEXT PRIMARY KEY, kind TEXT NOT NULL, priority TEXT NOT NULL, \
+        status TEXT NOT NULL, work_unit TEXT NOT NULL, reason TEXT NOT NULL, \
+        description TEXT NOT NULL, plan TEXT NOT NULL, occurrence BIGINT NOT NULL, \
+        requested_ms BIGINT NOT NULL, scheduled_from_ms BIGINT, scheduled_until_ms BIGINT, \
+        started_ms BIGINT, closed_ms BIGINT)",
+    "CREATE INDEX IF NOT EXISTS maintenance_work_orders_requested \
+        ON maintenance_work_orders (requested_ms)",
+    "CREATE TABLE IF NOT EXISTS maintenance_plans (\
+        work_unit TEXT NOT NULL, plan TEXT NOT NULL, trigger_kind TEXT NOT NULL, \
+        every BIGINT NOT NULL, description TEXT NOT NULL, PRIMARY KEY (work_unit, plan))",
+    "CREATE TABLE IF NOT EXISTS maintenance_pm (\
+        work_unit TEXT NOT NULL, plan TEXT NOT NULL, occurrence BIGINT NOT NULL, \
+        due_ms BIGINT NOT NULL, work_order TEXT NOT NULL, completed_ms BIGINT, \
+        cancelled BIGINT NOT NULL, status TEXT NOT NULL, \
+        PRIMARY KEY (work_unit, plan, occurrence))",
+    "CREATE TABLE IF NOT EXISTS maintenance_reliability (\
+        work_unit TEXT NOT NULL, failure_mode TEXT NOT NULL, failures BIGINT NOT NULL, \
+        repairs BIGINT NOT NULL, repair_ms BIGINT NOT NULL, downtime_ms BIGINT NOT NULL, \
+        uptime_ms BIGINT NOT NULL, uptime_gaps BIGINT NOT NULL, last_repair_end_ms BIGINT, \
+        PRIMARY KEY (work_unit, failure_mode))",
+];
+
+const TABLES: [&str; 4] = [
+    "maintenance_work_orders",
+    "maintenance_plans",
+    "maintenance_pm",
+    "maintenance_reliability",
+];
 
 /// The maintenance projection.
 #[derive(Debug)]
@@ -55,7 +98,9 @@ impl Projection for MaintenanceProjection {
         connection: &mut Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
-        let _ = (connection, message);
+        if apply(connection, message).await? {
+            self.changes.mark();
+        }
         Ok(())
     }
 
@@ -65,5 +110,494 @@ impl Projection for MaintenanceProjection {
 
     fn committed(&self) {
         self.changes.committed();
+    }
+}
+
+fn trigger_name(trigger: mom_proto::maintenance::v1::PlanTrigger) -> &'static str {
+    use mom_proto::maintenance::v1::PlanTrigger;
+    match trigger {
+        PlanTrigger::CalendarDays => "calendar_days",
+        PlanTrigger::Cycles => "cycles",
+        PlanTrigger::RunHours => "run_hours",
+        PlanTrigger::Unspecified => "unspecified",
+    }
+}
+
+fn mode(failure_mode: &str) -> &str {
+    if failure_mode.is_empty() || failure_mode == ALL_MODES {
+        "unspecified"
+    } else {
+        failure_mode
+    }
+}
+
+/// A new work order.
+struct NewOrder<'a> {
+    work_order: &'a str,
+    kind: &'a str,
+    priority: &'a str,
+    work_unit: &'a str,
+    reason: &'a str,
+    description: &'a str,
+    plan: &'a str,
+    occurrence: u32,
+    requested_ms: i64,
+}
+
+async fn insert_order(connection: &mut Connection, order: NewOrder<'_>) -> Result<(), ApplyError> {
+    sqlx::query(
+        "INSERT INTO maintenance_work_orders (work_order, kind, priority, status, work_unit, \
+         reason, description, plan, occurrence, requested_ms) \
+         VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (work_order) DO NOTHING",
+    )
+    .bind(order.work_order)
+    .bind(order.kind)
+    .bind(order.priority)
+    .bind(order.work_unit)
+    .bind(order.reason)
+    .bind(order.description)
+    .bind(order.plan)
+    .bind(i64::from(order.occurrence))
+    .bind(order.requested_ms)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
+    use mom_proto::maintenance::v1::maintenance_event::Event;
+    let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+    let aggregate = aggregate_id(envelope.metadata.as_ref());
+    match &envelope.event {
+        Some(Event::MaintenancePlanDefined(plan)) => {
+            sqlx::query(
+                "INSERT INTO maintenance_plans (work_unit, plan, trigger_kind, every, description) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (work_unit, plan) DO UPDATE SET \
+                 trigger_kind = excluded.trigger_kind, every = excluded.every, \
+                 description = excluded.description",
+            )
+            .bind(required(&plan.work_unit, "work_unit")?)
+            .bind(required(&plan.plan, "plan")?)
+            .bind(trigger_name(plan.trigger()))
+            .bind(i64::try_from(plan.every).unwrap_or(i64::MAX))
+            .bind(&plan.description)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Some(Event::MaintenancePlanDue(due)) => {
+            let (work_unit, plan) = (
+                required(&due.work_unit, "work_unit")?,
+                required(&due.plan, "plan")?,
+            );
+            sqlx::query(
+                "INSERT INTO maintenance_pm (work_unit, plan, occurrence, due_ms, work_order, \
+                 cancelled, status) VALUES ($1, $2, $3, $4, '', 0, 'open') \
+                 ON CONFLICT (work_unit, plan, occurrence) DO UPDATE SET due_ms = excluded.due_ms",
+            )
+            .bind(work_unit)
+            .bind(plan)
+            .bind(i64::from(due.occurrence))
+            .bind(ms(due.at.as_ref(), "at")?)
+            .execute(&mut *connection)
+            .await?;
+            let occurrence = i64::from(due.occurrence);
+            decide(connection, work_unit, plan, occurrence - 1).await?;
+            decide(connection, work_unit, plan, occurrence).await?;
+        }
+        Some(Event::PlanWorkOrderRaised(raised)) => {
+            link_pm(
+                connection,
+                &raised.work_unit,
+                &raised.plan,
+                raised.occurrence,
+                &raised.work_order,
+            )
+            .await?;
+        }
+        Some(Event::BreakdownReported(reported)) => {
+            let work_unit = required(&reported.work_unit, "work_unit")?;
+            let work_order = if reported.work_order.is_empty() {
+                aggregate
+            } else {
+                &reported.work_order
+            };
+            insert_order(
+                connection,
+                NewOrder {
+                    work_order,
+                    kind: "corrective",
+                    priority: "high",
+                    work_unit,
+                    reason: mode(&reported.failure_mode),
+                    description: &reported.description,
+                    plan: "",
+                    occurrence: 0,
+                    requested_ms: ms(reported.at.as_ref(), "at")?,
+                },
+            )
+            .await?;
+            for key in [mode(&reported.failure_mode), ALL_MODES] {
+                ensure_reliability(connection, work_unit, key).await?;
+                sqlx::query(
+                    "UPDATE maintenance_reliability SET failures = failures + 1 \
+                     WHERE work_unit = $1 AND failure_mode = $2",
+                )
+                .bind(work_unit)
+                .bind(key)
+                .execute(&mut *connection)
+                .await?;
+            }
+        }
+        Some(Event::PreventiveWorkRequested(requested)) => {
+            let work_unit = required(&requested.work_unit, "work_unit")?;
+            let work_order = if requested.work_order.is_empty() {
+                aggregate
+            } else {
+                &requested.work_order
+            };
+            insert_order(
+                connection,
+                NewOrder {
+                    work_order,
+                    kind: "preventive",
+                    priority: "normal",
+                    work_unit,
+                    reason: &requested.plan,
+                    description: &requested.description,
+                    plan: &requested.plan,
+                    occurrence: requested.occurrence,
+                    requested_ms: ms(requested.at.as_ref(), "at")?,
+                },
+            )
+            .await?;
+            if !requested.plan.is_empty() {
+                link_pm(
+                    connection,
+                    work_unit,
+                    &requested.plan,
+                    requested.occurrence,
+                    work_order,
+                )
+                .await?;
+            }
+        }
+        Some(Event::WorkOrderScheduled(scheduled)) => {
+            schedule(
+                connection,
+                aggregate,
+                ms(scheduled.from.as_ref(), "from")?,
+                ms(scheduled.until.as_ref(), "until")?,
+            )
+            .await?;
+        }
+        Some(Event::PmWindowScheduled(window)) => {
+            schedule(
+                connection,
+                aggregate,
+                ms(window.from.as_ref(), "from")?,
+                ms(window.until.as_ref(), "until")?,
+            )
+            .await?;
+        }
+        Some(Event::WorkStarted(started)) => {
+            sqlx::query(
+                "UPDATE maintenance_work_orders SET status = 'in_progress', started_ms = $2 \
+                 WHERE work_order = $1",
+            )
+            .bind(aggregate)
+            .bind(ms(started.at.as_ref(), "at")?)
+            .execute(&mut *connection)
+            .await?;
+        }
+        Some(Event::BreakdownRepaired(repaired)) => {
+            let work_unit = required(&repaired.work_unit, "work_unit")?;
+            let failure_start = ms(repaired.failure_start.as_ref(), "failure_start")?;
+            let repair_end = ms(repaired.repair_end.as_ref(), "repair_end")?;
+            let repair_start = repaired
+                .repair_start
+                .as_ref()
+                .map(|ts| ms(Some(ts), "repair_start"))
+                .transpose()?
+                .unwrap_or(failure_start);
+            sqlx::query(
+                "UPDATE maintenance_work_orders SET status = 'done', closed_ms = $2, \
+                 started_ms = COALESCE(started_ms, $3) WHERE work_order = $1",
+            )
+            .bind(aggregate)
+            .bind(repair_end)
+            .bind(repair_start)
+            .execute(&mut *connection)
+            .await?;
+            for key in [mode(&repaired.failure_mode), ALL_MODES] {
+                repaired_reliability(
+                    connection,
+                    work_unit,
+                    key,
+                    failure_start,
+                    repair_start,
+                    repair_end,
+                )
+                .await?;
+            }
+        }
+        Some(Event::PreventiveWorkCompleted(completed)) => {
+            let at = ms(completed.at.as_ref(), "at")?;
+            sqlx::query(
+                "UPDATE maintenance_work_orders SET status = 'done', closed_ms = $2 \
+                 WHERE work_order = $1",
+            )
+            .bind(aggregate)
+            .bind(at)
+            .execute(&mut *connection)
+            .await?;
+            close_pm(connection, aggregate, Close::Completed(at)).await?;
+        }
+        Some(Event::WorkOrderCancelled(cancelled)) => {
+            let at = ms(cancelled.at.as_ref(), "at")?;
+            let order: Option<(String, String, String, String)> = sqlx::query_as(
+                "SELECT kind, status, work_unit, reason FROM maintenance_work_orders WHERE work_order = $1",
+            )
+            .bind(aggregate)
+            .fetch_optional(&mut *connection)
+            .await?;
+            sqlx::query(
+                "UPDATE maintenance_work_orders SET status = 'cancelled', closed_ms = $2 \
+                 WHERE work_order = $1",
+            )
+            .bind(aggregate)
+            .bind(at)
+            .execute(&mut *connection)
+            .await?;
+            match order {
+                // A cancelled corrective order was a false alarm: no failure to count.
+                Some((kind, status, work_unit, reason))
+                    if kind == "corrective" && status != "done" =>
+                {
+                    for key in [reason.as_str(), ALL_MODES] {
+                        sqlx::query(
+                            "UPDATE maintenance_reliability SET failures = failures - 1 \
+                             WHERE work_unit = $1 AND failure_mode = $2 AND failures > 0",
+                        )
+                        .bind(&work_unit)
+                        .bind(key)
+                        .execute(&mut *connection)
+                        .await?;
+                    }
+                }
+                _ => close_pm(connection, aggregate, Close::Cancelled).await?,
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+async fn schedule(
+    connection: &mut Connection,
+    work_order: &str,
+    from: i64,
+    until: i64,
+) -> Result<(), ApplyError> {
+    sqlx::query(
+        "UPDATE maintenance_work_orders SET scheduled_from_ms = $2, scheduled_until_ms = $3, \
+         status = CASE WHEN status = 'requested' THEN 'scheduled' ELSE status END \
+         WHERE work_order = $1",
+    )
+    .bind(work_order)
+    .bind(from)
+    .bind(until)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn link_pm(
+    connection: &mut Connection,
+    work_unit: &str,
+    plan: &str,
+    occurrence: u32,
+    work_order: &str,
+) -> Result<(), ApplyError> {
+    sqlx::query(
+        "UPDATE maintenance_pm SET work_order = $4 \
+         WHERE work_unit = $1 AND plan = $2 AND occurrence = $3 AND work_order = ''",
+    )
+    .bind(work_unit)
+    .bind(plan)
+    .bind(i64::from(occurrence))
+    .bind(work_order)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// How a PM occurrence's work order ended.
+#[derive(Debug, Clone, Copy)]
+enum Close {
+    /// Completed at this time (milliseconds).
+    Completed(i64),
+    /// Cancelled.
+    Cancelled,
+}
+
+/// Records how the PM occurrence of `work_order` ended and decides its status again.
+async fn close_pm(
+    connection: &mut Connection,
+    work_order: &str,
+    close: Close,
+) -> Result<(), ApplyError> {
+    let occurrence: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT work_unit, plan, occurrence FROM maintenance_pm WHERE work_order = $1",
+    )
+    .bind(work_order)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((work_unit, plan, occurrence)) = occurrence else {
+        return Ok(());
+    };
+    let query = match close {
+        Close::Completed(at) => sqlx::query(
+            "UPDATE maintenance_pm SET completed_ms = $4 \
+             WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
+        )
+        .bind(&work_unit)
+        .bind(&plan)
+        .bind(occurrence)
+        .bind(at),
+        Close::Cancelled => sqlx::query(
+            "UPDATE maintenance_pm SET cancelled = 1 \
+             WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
+        )
+        .bind(&work_unit)
+        .bind(&plan)
+        .bind(occurrence),
+    };
+    query.execute(&mut *connection).await?;
+    decide(connection, &work_unit, &plan, occurrence).await
+}
+
+/// The status of a PM occurrence from its completion, cancellation and the next occurrence's
+/// due time.
+pub fn pm_status(
+    completed_ms: Option<i64>,
+    cancelled: bool,
+    next_due_ms: Option<i64>,
+) -> &'static str {
+    match (completed_ms, next_due_ms) {
+        (Some(done), Some(next)) if done > next => "late",
+        (Some(_), _) => "on_time",
+        (None, _) if cancelled => "missed",
+        (None, Some(_)) => "missed",
+        (None, None) => "open",
+    }
+}
+
+async fn decide(
+    connection: &mut Connection,
+    work_unit: &str,
+    plan: &str,
+    occurrence: i64,
+) -> Result<(), ApplyError> {
+    let row: Option<(Option<i64>, i64)> = sqlx::query_as(
+        "SELECT completed_ms, cancelled FROM maintenance_pm \
+         WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
+    )
+    .bind(work_unit)
+    .bind(plan)
+    .bind(occurrence)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((completed_ms, cancelled)) = row else {
+        return Ok(());
+    };
+    let next_due: Option<i64> = sqlx::query_scalar(
+        "SELECT due_ms FROM maintenance_pm WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
+    )
+    .bind(work_unit)
+    .bind(plan)
+    .bind(occurrence + 1)
+    .fetch_optional(&mut *connection)
+    .await?;
+    sqlx::query(
+        "UPDATE maintenance_pm SET status = $4 WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
+    )
+    .bind(work_unit)
+    .bind(plan)
+    .bind(occurrence)
+    .bind(pm_status(completed_ms, cancelled != 0, next_due))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn ensure_reliability(
+    connection: &mut Connection,
+    work_unit: &str,
+    failure_mode: &str,
+) -> Result<(), ApplyError> {
+    sqlx::query(
+        "INSERT INTO maintenance_reliability (work_unit, failure_mode, failures, repairs, \
+         repair_ms, downtime_ms, uptime_ms, uptime_gaps) VALUES ($1, $2, 0, 0, 0, 0, 0, 0) \
+         ON CONFLICT (work_unit, failure_mode) DO NOTHING",
+    )
+    .bind(work_unit)
+    .bind(failure_mode)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Adds a repair to the reliability sums of (`work_unit`, `failure_mode`).
+async fn repaired_reliability(
+    connection: &mut Connection,
+    work_unit: &str,
+    failure_mode: &str,
+    failure_start: i64,
+    repair_start: i64,
+    repair_end: i64,
+) -> Result<(), ApplyError> {
+    ensure_reliability(connection, work_unit, failure_mode).await?;
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT last_repair_end_ms FROM maintenance_reliability \
+         WHERE work_unit = $1 AND failure_mode = $2",
+    )
+    .bind(work_unit)
+    .bind(failure_mode)
+    .fetch_one(&mut *connection)
+    .await?;
+    let (uptime, gap) = match last {
+        Some(last) if failure_start >= last => (failure_start - last, 1),
+        _ => (0, 0),
+    };
+    sqlx::query(
+        "UPDATE maintenance_reliability SET repairs = repairs + 1, repair_ms = repair_ms + $3, \
+         downtime_ms = downtime_ms + $4, uptime_ms = uptime_ms + $5, uptime_gaps = uptime_gaps + $6, \
+         last_repair_end_ms = $7 WHERE work_unit = $1 AND failure_mode = $2",
+    )
+    .bind(work_unit)
+    .bind(failure_mode)
+    .bind((repair_end - repair_start).max(0))
+    .bind((repair_end - failure_start).max(0))
+    .bind(uptime)
+    .bind(gap)
+    .bind(last.map_or(repair_end, |last| last.max(repair_end)))
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pm_status;
+
+    #[test]
+    fn pm_occurrences_are_on_time_late_missed_or_open() {
+        assert_eq!(pm_status(Some(10), false, None), "on_time");
+        assert_eq!(pm_status(Some(10), false, Some(20)), "on_time");
+        assert_eq!(pm_status(Some(30), false, Some(20)), "late");
+        assert_eq!(pm_status(None, false, Some(20)), "missed");
+        assert_eq!(pm_status(None, true, None), "missed");
+        assert_eq!(pm_status(None, false, None), "open");
     }
 }

@@ -1,0 +1,124 @@
+//! The equipment query API as JSON over HTTP:
+//!
+//! - `GET /api/equipment[?work_center=..&area=..&state=..]`: current state of every work unit,
+//!   plus a count of units per state for each work center;
+//! - `GET /api/equipment/timeline?work_unit=..[&from=..&to=..]`;
+//! - `GET /api/equipment/downtime[?work_unit=..&kind=..&from=..&to=..&page_size=..&page_token=..]`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::api::{downtime_filter, downtime_json, interval_json, required_field, unit_json};
+use super::query::{EquipmentQueries, UnitFilter};
+use crate::http::{params, respond, Params};
+use crate::query::{Page, TimeRange};
+
+fn get_param<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map_or("", String::as_str)
+}
+
+async fn equipment(
+    State(queries): State<EquipmentQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["work_center", "area", "state"])?;
+            let filter = UnitFilter::new(
+                get_param(&params, "work_center"),
+                get_param(&params, "area"),
+                get_param(&params, "state"),
+            )?;
+            let units = queries.units(&filter, chrono::Utc::now()).await?;
+            let mut groups: BTreeMap<(&str, &str), BTreeMap<&str, u32>> = BTreeMap::new();
+            for unit in &units {
+                *groups
+                    .entry((unit.area.as_str(), unit.work_center.as_str()))
+                    .or_default()
+                    .entry(unit.state.as_str())
+                    .or_default() += 1;
+            }
+            let groups: Vec<Value> = groups
+                .into_iter()
+                .map(|((area, work_center), states)| {
+                    json!({ "area": area, "work_center": work_center, "states": states })
+                })
+                .collect();
+            Ok(json!({
+                "equipment": units.iter().map(unit_json).collect::<Vec<_>>(),
+                "work_centers": groups,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn timeline(
+    State(queries): State<EquipmentQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["work_unit", "from", "to"])?;
+            let work_unit = required_field(get_param(&params, "work_unit"), "work_unit")?;
+            let range = TimeRange::from_params(
+                params.get("from").map(String::as_str),
+                params.get("to").map(String::as_str),
+            )?;
+            let intervals = queries.timeline(&work_unit, range).await?;
+            Ok(json!({
+                "work_unit": work_unit,
+                "intervals": intervals.iter().map(interval_json).collect::<Vec<_>>(),
+            }))
+        }
+        .await,
+    )
+}
+
+async fn downtime(
+    State(queries): State<EquipmentQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &["work_unit", "kind", "from", "to", "page_size", "page_token"],
+            )?;
+            let range = TimeRange::from_params(
+                params.get("from").map(String::as_str),
+                params.get("to").map(String::as_str),
+            )?;
+            let filter = downtime_filter(
+                get_param(&params, "work_unit"),
+                get_param(&params, "kind"),
+                range,
+            )?;
+            let page = Page::from_params(
+                params.get("page_size").map(String::as_str),
+                params.get("page_token").map(String::as_str),
+            )?;
+            let (rows, next) = queries.downtime(&filter, page).await?;
+            Ok(json!({
+                "downtime": rows.iter().map(downtime_json).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+/// Returns the HTTP routes of the equipment read model.
+pub fn router(queries: EquipmentQueries) -> Router {
+    Router::new()
+        .route("/api/equipment", get(equipment))
+        .route("/api/equipment/timeline", get(timeline))
+        .route("/api/equipment/downtime", get(downtime))
+        .with_state(queries)
+}

@@ -1,0 +1,358 @@
+//! Queries on the maintenance read model.
+
+use chrono::{DateTime, Utc};
+use sqlx::AnyPool;
+
+use crate::query::{one_of, Page, QueryError, TimeRange};
+
+/// Statuses a work order can have.
+pub const STATUSES: [&str; 5] = ["requested", "scheduled", "in_progress", "done", "cancelled"];
+
+/// Status filters beyond the statuses themselves: `open` (the backlog) and `all`.
+pub const STATUS_FILTERS: [&str; 7] = [
+    "open",
+    "all",
+    "requested",
+    "scheduled",
+    "in_progress",
+    "done",
+    "cancelled",
+];
+
+/// Kinds of work order.
+pub const KINDS: [&str; 2] = ["corrective", "preventive"];
+
+/// One work order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkOrder {
+    /// Its id.
+    pub work_order: String,
+    /// corrective or preventive.
+    pub kind: String,
+    /// high or normal.
+    pub priority: String,
+    /// Its status.
+    pub status: String,
+    /// The work unit.
+    pub work_unit: String,
+    /// Failure mode or plan.
+    pub reason: String,
+    /// Description.
+    pub description: String,
+    /// Requested (milliseconds).
+    pub requested_ms: i64,
+    /// Age at query time, or until it closed.
+    pub age_ms: i64,
+    /// Scheduled window.
+    pub scheduled_from_ms: Option<i64>,
+    /// Scheduled window end.
+    pub scheduled_until_ms: Option<i64>,
+    /// Work started.
+    pub started_ms: Option<i64>,
+    /// Done or cancelled.
+    pub closed_ms: Option<i64>,
+}
+
+/// Filters of the backlog.
+#[derive(Debug, Clone, Default)]
+pub struct BacklogFilter {
+    /// Work unit.
+    pub work_unit: Option<String>,
+    /// A status, `open` (default) or `all`.
+    pub status: String,
+    /// Kind.
+    pub kind: Option<String>,
+    /// Requested in this range.
+    pub range: TimeRange,
+}
+
+impl BacklogFilter {
+    /// Returns the filter of request fields (empty = no filter; status defaults to `open`).
+    pub fn new(
+        work_unit: &str,
+        status: &str,
+        kind: &str,
+        range: TimeRange,
+    ) -> Result<Self, QueryError> {
+        Ok(Self {
+            work_unit: (!work_unit.is_empty()).then(|| work_unit.to_owned()),
+            status: one_of(status, "status", &STATUS_FILTERS)?.unwrap_or_else(|| "open".to_owned()),
+            kind: one_of(kind, "kind", &KINDS)?,
+            range,
+        })
+    }
+}
+
+/// One due occurrence of a PM plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmOccurrence {
+    /// The work unit.
+    pub work_unit: String,
+    /// The plan.
+    pub plan: String,
+    /// Which occurrence (from 1).
+    pub occurrence: i64,
+    /// When it became due.
+    pub due_ms: i64,
+    /// Its work order.
+    pub work_order: String,
+    /// When it was completed.
+    pub completed_ms: Option<i64>,
+    /// open, on_time, late or missed.
+    pub status: String,
+}
+
+/// Compliance of one plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanCompliance {
+    /// The work unit.
+    pub work_unit: String,
+    /// The plan.
+    pub plan: String,
+    /// Occurrences done on time.
+    pub on_time: u32,
+    /// Done late.
+    pub late: u32,
+    /// Missed.
+    pub missed: u32,
+    /// Not decided yet.
+    pub open: u32,
+}
+
+impl PlanCompliance {
+    /// on_time / (on_time + late + missed); 0 when none was decided yet.
+    pub fn compliance(&self) -> f64 {
+        let decided = self.on_time + self.late + self.missed;
+        if decided == 0 {
+            0.0
+        } else {
+            f64::from(self.on_time) / f64::from(decided)
+        }
+    }
+}
+
+/// Reliability of one work unit and failure mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reliability {
+    /// The work unit.
+    pub work_unit: String,
+    /// The failure mode (`*` = every mode).
+    pub failure_mode: String,
+    /// Failures reported (false alarms not counted).
+    pub failures: i64,
+    /// Repairs done.
+    pub repairs: i64,
+    /// Mean time between failures (0 until a failure followed a repair).
+    pub mtbf_ms: i64,
+    /// Mean time to repair.
+    pub mttr_ms: i64,
+    /// Mean downtime per repaired failure.
+    pub mean_downtime_ms: i64,
+}
+
+type OrderRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Queries on the maintenance tables.
+#[derive(Debug, Clone)]
+pub struct MaintenanceQueries {
+    pool: AnyPool,
+}
+
+impl MaintenanceQueries {
+    /// Returns queries on `pool`.
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// Returns a page of work orders that pass `filter`, oldest first, with their age as of
+    /// `now`, and the next page's token.
+    pub async fn backlog(
+        &self,
+        filter: &BacklogFilter,
+        page: Page,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<WorkOrder>, String), QueryError> {
+        let status_clause = match filter.status.as_str() {
+            "open" => "status IN ('requested', 'scheduled', 'in_progress')",
+            "all" => "$3 = $3",
+            _ => "status = $3",
+        };
+        let sql = format!(
+            "SELECT work_order, kind, priority, status, work_unit, reason, description, \
+             requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms \
+             FROM maintenance_work_orders \
+             WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) AND {status_clause} \
+             AND requested_ms >= $4 AND requested_ms < $5 \
+             ORDER BY requested_ms, work_order LIMIT $6 OFFSET $7"
+        );
+        let rows: Vec<OrderRow> = sqlx::query_as(&sql)
+            .bind(filter.work_unit.as_deref().unwrap_or(""))
+            .bind(filter.kind.as_deref().unwrap_or(""))
+            .bind(&filter.status)
+            .bind(filter.range.from_ms())
+            .bind(filter.range.to_ms())
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let now_ms = now.timestamp_millis();
+        let mut orders: Vec<WorkOrder> = rows
+            .into_iter()
+            .map(|row| WorkOrder {
+                work_order: row.0,
+                kind: row.1,
+                priority: row.2,
+                status: row.3,
+                work_unit: row.4,
+                reason: row.5,
+                description: row.6,
+                requested_ms: row.7,
+                age_ms: (row.11.unwrap_or(now_ms) - row.7).max(0),
+                scheduled_from_ms: row.8,
+                scheduled_until_ms: row.9,
+                started_ms: row.10,
+                closed_ms: row.11,
+            })
+            .collect();
+        let next = page.finish(&mut orders);
+        Ok((orders, next))
+    }
+
+    /// Returns per plan the count of occurrences on time, late, missed and open, and the
+    /// occurrences due in `range`; a `plan` (or `work_unit`) without any plan is NOT_FOUND.
+    pub async fn pm_compliance(
+        &self,
+        work_unit: Option<&str>,
+        plan: Option<&str>,
+        range: TimeRange,
+    ) -> Result<(Vec<PlanCompliance>, Vec<PmOccurrence>), QueryError> {
+        let (work_unit, plan) = (work_unit.unwrap_or(""), plan.unwrap_or(""));
+        if !work_unit.is_empty() || !plan.is_empty() {
+            let known: Option<String> = sqlx::query_scalar(
+                "SELECT plan FROM maintenance_plans WHERE ($1 = '' OR work_unit = $1) \
+                 AND ($2 = '' OR plan = $2) LIMIT 1",
+            )
+            .bind(work_unit)
+            .bind(plan)
+            .fetch_optional(&self.pool)
+            .await?;
+            if known.is_none() {
+                let field = if plan.is_empty() {
+                    format!("work_unit {work_unit:?} has no PM plan")
+                } else {
+                    format!("plan {plan:?} is not known")
+                };
+                return Err(QueryError::NotFound(field));
+            }
+        }
+        let rows: Vec<(String, String, i64, i64, String, Option<i64>, String)> = sqlx::query_as(
+            "SELECT work_unit, plan, occurrence, due_ms, work_order, completed_ms, status \
+             FROM maintenance_pm WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR plan = $2) \
+             AND due_ms >= $3 AND due_ms < $4 ORDER BY work_unit, plan, occurrence",
+        )
+        .bind(work_unit)
+        .bind(plan)
+        .bind(range.from_ms())
+        .bind(range.to_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        let occurrences: Vec<PmOccurrence> = rows
+            .into_iter()
+            .map(
+                |(work_unit, plan, occurrence, due_ms, work_order, completed_ms, status)| {
+                    PmOccurrence {
+                        work_unit,
+                        plan,
+                        occurrence,
+                        due_ms,
+                        work_order,
+                        completed_ms,
+                        status,
+                    }
+                },
+            )
+            .collect();
+        let mut plans: Vec<PlanCompliance> = Vec::new();
+        for occurrence in &occurrences {
+            let same = plans
+                .last()
+                .is_some_and(|p| p.work_unit == occurrence.work_unit && p.plan == occurrence.plan);
+            if !same {
+                plans.push(PlanCompliance {
+                    work_unit: occurrence.work_unit.clone(),
+                    plan: occurrence.plan.clone(),
+                    on_time: 0,
+                    late: 0,
+                    missed: 0,
+                    open: 0,
+                });
+            }
+            if let Some(compliance) = plans.last_mut() {
+                match occurrence.status.as_str() {
+                    "on_time" => compliance.on_time += 1,
+                    "late" => compliance.late += 1,
+                    "missed" => compliance.missed += 1,
+                    _ => compliance.open += 1,
+                }
+            }
+        }
+        Ok((plans, occurrences))
+    }
+
+    /// Returns MTBF and MTTR per work unit and failure mode (with `*` rows summing every mode).
+    pub async fn reliability(
+        &self,
+        work_unit: Option<&str>,
+        failure_mode: Option<&str>,
+    ) -> Result<Vec<Reliability>, QueryError> {
+        let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, \
+             uptime_ms, uptime_gaps FROM maintenance_reliability \
+             WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR failure_mode = $2) \
+             ORDER BY work_unit, failure_mode",
+        )
+        .bind(work_unit.unwrap_or(""))
+        .bind(failure_mode.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        let mean = |sum: i64, n: i64| if n > 0 { sum / n } else { 0 };
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    work_unit,
+                    failure_mode,
+                    failures,
+                    repairs,
+                    repair_ms,
+                    downtime_ms,
+                    uptime_ms,
+                    gaps,
+                )| {
+                    Reliability {
+                        work_unit,
+                        failure_mode,
+                        failures,
+                        repairs,
+                        mtbf_ms: mean(uptime_ms, gaps),
+                        mttr_ms: mean(repair_ms, repairs),
+                        mean_downtime_ms: mean(downtime_ms, repairs),
+                    }
+                },
+            )
+            .collect())
+    }
+}
