@@ -862,8 +862,8 @@ async fn quality_gives_the_ncr_register_first_pass_yield_and_overdue_capas_on_sq
         );
         let all = capas(false, 120).await;
         assert_eq!(all.len(), 3);
-        assert_eq!(all[1].0, "capa-done");
-        assert_eq!(all[1].2, None, "{backend}: closed is never overdue");
+        assert_eq!(all[0].0, "capa-done");
+        assert_eq!(all[0].2, None, "{backend}: closed is never overdue");
         let ahead = capas(true, 20_000).await;
         assert_eq!(
             ahead.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
