@@ -19,7 +19,7 @@ pub struct DevArgs {
     /// The OEE query API takes the sixth port (production + 5).
     #[arg(long, env = "MOM_DEV_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
-    /// Address of the HTTP API (OEE figures as JSON).
+    /// Address of the web dashboard and the HTTP APIs (OEE figures as JSON, live feeds).
     #[arg(long, env = "MOM_DEV_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
     /// Do not run the plant simulator (the platform then only does what clients send it).
@@ -156,11 +156,17 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         grpc_addr: addr(args.grpc_addr, 5),
         http_addr: args.http_addr,
     };
-    let oee = mom_oee_projection::start(oee, services.clone())
+    let oee = mom_oee_projection::start_routed(oee, services.clone())
         .await
         .context("OEE service failed to start")?;
-    let (oee_grpc, oee_http) = (oee.grpc_addr, oee.http_addr);
+    let oee_grpc = oee.grpc_addr;
+    // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
+    // their own origin. A service with an HTTP API adds its router here.
+    let api_routers = vec![oee.router.clone()];
     let projection = tokio::spawn(oee.wait());
+    let http = serve_http(args.http_addr, api_routers, services.clone()).await?;
+    let http_addr = http.addr;
+    let http_task = tokio::spawn(http.serve);
     let simulator = (!args.no_simulate).then(|| {
         let seed = args.seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
@@ -194,13 +200,14 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         "mom dev: embedded single-node platform, data in {}",
         args.data_dir.display()
     );
+    println!("  dashboard          http://{http_addr}/");
     for (service, running) in SERVICES.iter().zip(&running) {
         println!("  {service:<12} gRPC  http://{}", running.grpc_addr);
     }
     println!("  (health and server reflection enabled; try `grpcurl -plaintext <address> list`)");
     println!("  {:<12} gRPC  http://{oee_grpc}", "oee");
     println!(
-        "  OEE JSON API       http://{oee_http}/api/oee?work_unit=<id>&from=<rfc3339>&to=<rfc3339>&granularity=hour"
+        "  OEE JSON API       http://{http_addr}/api/oee?work_unit=<id>&from=<rfc3339>&to=<rfc3339>&granularity=hour"
     );
     println!(
         "  OEE figures per hour, shift and day: table oee_periods in {}",
@@ -253,6 +260,15 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             failure.get_or_insert(anyhow::anyhow!("oee projection task failed: {err}"));
         }
     }
+    match http_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            failure.get_or_insert(anyhow::anyhow!("http server on {http_addr} failed: {err}"));
+        }
+        Err(err) => {
+            failure.get_or_insert(anyhow::anyhow!("http server task failed: {err}"));
+        }
+    }
     match managers.await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
@@ -263,6 +279,40 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         }
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// The bound HTTP server of `mom dev` and the future that serves it until shutdown.
+struct HttpServing {
+    addr: SocketAddr,
+    serve: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>,
+}
+
+/// Binds `addr` and returns the server of the dashboard plus `api_routers` (merged; their
+/// paths must not overlap), stopping at `shutdown`.
+async fn serve_http(
+    addr: SocketAddr,
+    api_routers: Vec<axum::Router>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<HttpServing> {
+    // The projections' read models are not served by `mom dev` yet: the pages that need them
+    // say so instead of asking (set `projections: Some(String::new())` once their router is
+    // among `api_routers`).
+    let dashboard = mom_dashboard::router_with(&mom_dashboard::ApiBases {
+        oee: String::new(),
+        projections: None,
+    });
+    let router = api_routers.into_iter().fold(dashboard, axum::Router::merge);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot bind the HTTP address {addr}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "dashboard and http apis listening");
+    let serve = Box::pin(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    });
+    Ok(HttpServing { addr, serve })
 }
 
 /// Takes an exclusive lock on the data directory so a second `mom dev` refuses instead of

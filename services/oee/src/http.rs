@@ -4,6 +4,7 @@
 //! - `GET /api/oee/losses?work_center=..&from=..&to=..`
 //! - `GET /api/oee/watch?area=..[&granularity=..]` (server-sent events, one `period` event per
 //!   changed period)
+//! - `GET /api/oee/assets` (the equipment hierarchy: site, areas, work centers, work units)
 //! - `GET /healthz`
 //!
 //! The scope is exactly one of `work_unit`, `work_center`, `area`, `site`; times are RFC 3339.
@@ -148,6 +149,21 @@ async fn losses(
     }
 }
 
+async fn assets(State(state): State<AppState>) -> Response {
+    match state.queries.assets().await {
+        Ok(assets) => json_response(
+            StatusCode::OK,
+            &json!({
+                "assets": assets
+                    .into_iter()
+                    .map(|(id, level, parent)| json!({ "id": id, "level": level, "parent": parent }))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
+        Err(err) => error(err),
+    }
+}
+
 async fn watch(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
@@ -203,6 +219,7 @@ pub fn router(
         .route("/api/oee", get(oee))
         .route("/api/oee/losses", get(losses))
         .route("/api/oee/watch", get(watch))
+        .route("/api/oee/assets", get(assets))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(AppState {
             queries,

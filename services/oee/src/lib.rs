@@ -73,21 +73,43 @@ pub struct Running {
 
 impl Running {
     /// Waits until every task ended (after shutdown); the first failure is returned.
-    pub async fn wait(mut self) -> Result<(), OeeError> {
-        let mut result = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            let outcome = joined
-                .map_err(|err| OeeError::Task(err.to_string()))
-                .and_then(|r| r);
-            if let Err(err) = outcome {
-                tracing::error!(error = %err, "oee task failed");
-                if result.is_ok() {
-                    result = Err(err);
-                }
+    pub async fn wait(self) -> Result<(), OeeError> {
+        wait_all(self.tasks).await
+    }
+}
+
+/// A started OEE service whose HTTP routes the caller serves (`mom dev` merges them with the
+/// other APIs and the dashboard on one address).
+#[derive(Debug)]
+pub struct Routed {
+    /// Address of the gRPC API.
+    pub grpc_addr: SocketAddr,
+    /// The HTTP routes of the query API (`/api/oee...`, `/healthz`).
+    pub router: axum::Router,
+    tasks: JoinSet<Result<(), OeeError>>,
+}
+
+impl Routed {
+    /// Waits until every task ended (after shutdown); the first failure is returned.
+    pub async fn wait(self) -> Result<(), OeeError> {
+        wait_all(self.tasks).await
+    }
+}
+
+async fn wait_all(mut tasks: JoinSet<Result<(), OeeError>>) -> Result<(), OeeError> {
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined
+            .map_err(|err| OeeError::Task(err.to_string()))
+            .and_then(|r| r);
+        if let Err(err) = outcome {
+            tracing::error!(error = %err, "oee task failed");
+            if result.is_ok() {
+                result = Err(err);
             }
         }
-        result
     }
+    result
 }
 
 /// Returns the calendar and engine configuration for `time_zone` and `lateness_horizon`.
@@ -127,9 +149,43 @@ pub async fn rebuild(
 }
 
 /// Starts the projection (from Kafka when a broker is configured, else from the configured
-/// event-store logs), the gRPC and HTTP query APIs and, with a broker, the `mom.oee.v1`
-/// publisher. Everything stops when `shutdown` is cancelled.
+/// event-store logs), the gRPC and HTTP query APIs (HTTP on `config.http_addr`) and, with a
+/// broker, the `mom.oee.v1` publisher. Everything stops when `shutdown` is cancelled.
 pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Running, OeeError> {
+    let http_server = http::HttpServer::bind(config.http_addr)
+        .await
+        .map_err(|source| OeeError::Http {
+            addr: config.http_addr,
+            source,
+        })?;
+    let http_addr = http_server.addr;
+    let Routed {
+        grpc_addr,
+        router,
+        mut tasks,
+    } = start_routed(config, shutdown.clone()).await?;
+    tasks.spawn(async move {
+        http_server
+            .serve(router, shutdown)
+            .await
+            .map_err(|source| OeeError::Http {
+                addr: http_addr,
+                source,
+            })
+    });
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        tasks,
+    })
+}
+
+/// Starts the OEE service like [`start`], except that the HTTP API is not bound: its routes
+/// are handed back for the caller to serve (`config.http_addr` is not used).
+pub async fn start_routed(
+    config: OeeConfig,
+    shutdown: CancellationToken,
+) -> Result<Routed, OeeError> {
     let models = ReadModels::connect(&config.database_url).await?;
     let names = config.kafka.topic_names();
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
@@ -154,13 +210,7 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
             ),
         )
         .await?;
-    let http_server = http::HttpServer::bind(config.http_addr)
-        .await
-        .map_err(|source| OeeError::Http {
-            addr: config.http_addr,
-            source,
-        })?;
-    let (grpc_addr, http_addr) = (grpc.addr, http_server.addr);
+    let grpc_addr = grpc.addr;
     let mut tasks = JoinSet::new();
     if let Some(servers) = &config.kafka.kafka_bootstrap_servers {
         let publisher = publish::OeePublisher::start(
@@ -179,16 +229,6 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
         });
     }
     let router = http::router(queries, projection.subscribe(), shutdown.clone());
-    let http_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        http_server
-            .serve(router, http_shutdown)
-            .await
-            .map_err(|source| OeeError::Http {
-                addr: http_addr,
-                source,
-            })
-    });
     tasks.spawn({
         let shutdown = shutdown.clone();
         async move { grpc.serve(shutdown).await.map_err(OeeError::from) }
@@ -203,9 +243,9 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
         }
         result.map_err(OeeError::from)
     });
-    Ok(Running {
+    Ok(Routed {
         grpc_addr,
-        http_addr,
+        router,
         tasks,
     })
 }

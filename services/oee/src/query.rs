@@ -242,6 +242,21 @@ impl Queries {
         }
     }
 
+    /// Returns the equipment hierarchy maintenance registered, as (asset, level, parent) sorted
+    /// by asset, plus the work units that have figures but no registered asset (with level
+    /// `work_unit` and no parent).
+    pub async fn assets(&self) -> Result<Vec<(String, String, String)>, QueryError> {
+        let mut assets: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT asset, level, parent FROM oee_assets \
+             UNION SELECT DISTINCT equipment, 'work_unit', '' FROM oee_periods \
+             WHERE equipment NOT IN (SELECT asset FROM oee_assets)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        assets.sort();
+        Ok(assets)
+    }
+
     fn check_range(
         from: DateTime<Utc>,
         to: DateTime<Utc>,

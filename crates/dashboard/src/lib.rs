@@ -1,0 +1,121 @@
+//! The plant web dashboard: an overview of every line and work unit, an equipment page per work
+//! unit, and orders, quality, maintenance and inventory pages. The pages are static HTML, CSS and
+//! JavaScript embedded in the binary (ECharts is vendored under `assets/vendor/`, so the page
+//! needs no internet); in the browser they read the JSON query APIs of the OEE service
+//! (`/api/oee/...`) and of the projections (`/api/equipment`, `/api/maintenance/...`, ...) and
+//! follow their live feeds (server-sent events).
+//!
+//! Invariant: no data and no I/O of its own. It knows the APIs' URLs, not the services.
+
+mod assets;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use assets::{Asset, Page, ASSETS, PAGES};
+
+/// Where the pages find the APIs. An empty base means the origin that served the page (as in
+/// `mom dev`, where one HTTP server carries the APIs and the dashboard).
+#[derive(Debug, Clone, Default)]
+pub struct ApiBases {
+    /// Base URL of the OEE query API, e.g. `http://oee:8086`.
+    pub oee: String,
+    /// Base URL of the projections' query API; `None` when no projections are served, so the
+    /// pages that need them say so instead of asking.
+    pub projections: Option<String>,
+}
+
+/// Returns the dashboard's routes for the OEE and projections APIs on the same origin: `/`
+/// (overview), `/equipment`, `/orders`, `/quality`, `/maintenance`, `/inventory` and
+/// `/assets/...`.
+pub fn router() -> Router {
+    router_with(&ApiBases {
+        oee: String::new(),
+        projections: Some(String::new()),
+    })
+}
+
+/// Returns the dashboard's routes for APIs at `bases`.
+pub fn router_with(bases: &ApiBases) -> Router {
+    let mut router = Router::new();
+    for page in PAGES {
+        let html = page.render(bases);
+        let etag = assets::etag(html.as_bytes());
+        router = router.route(
+            page.path,
+            get(move |headers: HeaderMap| {
+                let (html, etag) = (html.clone(), etag.clone());
+                async move {
+                    respond(
+                        &headers,
+                        "text/html; charset=utf-8",
+                        "no-cache",
+                        &etag,
+                        html.into_bytes(),
+                    )
+                }
+            }),
+        );
+    }
+    router.route("/assets/{*path}", get(asset))
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    match ASSETS.iter().find(|asset| asset.path == path) {
+        Some(asset) => respond(
+            &headers,
+            asset.content_type,
+            asset.cache_control(),
+            &assets::etag(asset.bytes),
+            asset.bytes.to_vec(),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("no asset {path:?}"),
+        )
+            .into_response(),
+    }
+}
+
+/// Answers 304 when the browser already holds this version, else the body.
+fn respond(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache_control: &'static str,
+    etag: &str,
+    body: Vec<u8>,
+) -> Response {
+    let tag = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|held| held.as_bytes() == tag.as_bytes());
+    let common = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+        (header::ETAG, tag),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    ];
+    if fresh {
+        (StatusCode::NOT_MODIFIED, common).into_response()
+    } else {
+        (
+            StatusCode::OK,
+            common,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests;

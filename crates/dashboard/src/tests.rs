@@ -1,0 +1,110 @@
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+
+use super::*;
+
+/// Serves `router` on a free port and returns one raw HTTP/1.1 answer to `request_head`.
+async fn exchange(router: Router, request_head: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request_head.as_bytes()).unwrap();
+        let mut bytes = Vec::new();
+        stream.read_to_end(&mut bytes).unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+    .await
+    .unwrap();
+    server.abort();
+    answer
+}
+
+async fn get(router: Router, path: &str, extra: &str) -> String {
+    exchange(
+        router,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"),
+    )
+    .await
+}
+
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    answer.split("\r\n\r\n").next()?.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[tokio::test]
+async fn every_page_is_html_with_its_navigation_and_same_origin_apis() {
+    for page in PAGES {
+        let answer = get(router(), page.path, "").await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "{}: {answer}",
+            page.path
+        );
+        assert_eq!(
+            header(&answer, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(header(&answer, "cache-control"), Some("no-cache"));
+        assert!(answer.contains(&format!("data-page=\"{}\"", page.id)));
+        assert!(answer.contains("<meta name=\"mom-oee-api\" content=\"\">"));
+        assert!(answer.contains("<meta name=\"mom-projections-api\" content=\"\">"));
+        assert!(
+            !answer.contains("{{"),
+            "unfilled placeholder in {}",
+            page.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn assets_have_their_content_type_and_vendored_files_are_immutable() {
+    let css = get(router(), "/assets/dashboard.css", "").await;
+    assert_eq!(
+        header(&css, "content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    let echarts = get(router(), "/assets/vendor/echarts-5.6.0.min.js", "").await;
+    assert!(echarts.starts_with("HTTP/1.1 200"));
+    assert_eq!(
+        header(&echarts, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        header(&echarts, "cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let licence = get(router(), "/assets/vendor/ECHARTS-LICENSE", "").await;
+    assert!(licence.contains("Apache License"));
+    let missing = get(router(), "/assets/nothing.js", "").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_held_version_is_answered_with_not_modified() {
+    let first = get(router(), "/assets/common.js", "").await;
+    let etag = header(&first, "etag").unwrap().to_owned();
+    let again = get(
+        router(),
+        "/assets/common.js",
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .await;
+    assert!(again.starts_with("HTTP/1.1 304"), "{again}");
+}
+
+#[tokio::test]
+async fn pages_name_api_bases_and_say_when_projections_are_absent() {
+    let bases = ApiBases {
+        oee: "http://oee.example:8086".to_owned(),
+        projections: None,
+    };
+    let answer = get(router_with(&bases), "/maintenance", "").await;
+    assert!(answer.contains("content=\"http://oee.example:8086\""));
+    assert!(answer.contains("<meta name=\"mom-projections-api\" content=\"none\">"));
+}

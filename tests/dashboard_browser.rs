@@ -1,0 +1,632 @@
+//! The web dashboard in a real browser: `mom dev` with its plant simulator, headless Chromium
+//! driven over WebDriver (chromedriver). Every page is loaded; the figures shown are compared
+//! with the query API; a work unit registered and run through gRPC appears on the open overview
+//! through the live feed (no reload); any console error fails the test; every page is saved as
+//! a screenshot under `<target>/screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them the
+//! test fails and says so.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 exchange on 127.0.0.1:`port`; returns the status and the body as JSON (Null
+/// when the body is not JSON), or `None` while nothing listens.
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    // Chromedriver keeps the connection open despite `Connection: close`: read by length.
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let lower = head.to_ascii_lowercase();
+    let length = lower.lines().find_map(|line| {
+        line.strip_prefix("content-length:")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+    });
+    let mut payload = Vec::new();
+    match length {
+        Some(length) => {
+            payload.resize(length, 0);
+            reader.read_exact(&mut payload).ok()?;
+        }
+        None => {
+            reader.read_to_end(&mut payload).ok()?;
+            if lower.contains("transfer-encoding: chunked") {
+                payload = dechunk(&payload);
+            }
+        }
+    }
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((
+        status,
+        serde_json::from_slice(&payload).unwrap_or(Value::Null),
+    ))
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..line_end])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    out
+}
+
+fn get_json(port: u16, path: &str) -> Value {
+    match http(port, "GET", path, None) {
+        Some((200, value)) => value,
+        other => panic!("GET {path}: {other:?}"),
+    }
+}
+
+/// Decodes standard base64 (the WebDriver screenshot).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, c)| n | u32::from(value(*c)) << (18 - 6 * i));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// A WebDriver session on a chromedriver of our own.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    screenshots: PathBuf,
+}
+
+impl Browser {
+    fn start(screenshots: PathBuf) -> Self {
+        for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            assert!(
+                Path::new(path).exists(),
+                "{path} is missing: the dashboard's browser test needs Debian's `{package}` \
+                 (`apt-get install -y chromium chromium-driver`; .ci/run installs it)"
+            );
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/status", None)
+            .is_none_or(|(_, status)| status["value"]["ready"] != json!(true))
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                         "--disable-background-networking", "--disable-dev-shm-usage",
+                         "--hide-scrollbars", "--window-size=1600,1000"],
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        }}});
+        let (status, answer) = http(port, "POST", "/session", Some(&capabilities)).unwrap();
+        assert_eq!(status, 200, "new session: {answer}");
+        let session = answer["value"]["sessionId"].as_str().unwrap().to_owned();
+        std::fs::create_dir_all(&screenshots).unwrap();
+        Self {
+            driver,
+            port,
+            session,
+            screenshots,
+        }
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        let (status, answer) = http(self.port, method, &path, body)
+            .unwrap_or_else(|| panic!("chromedriver did not answer {method} {path}"));
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    fn open(&self, url: &str) {
+        self.command("POST", "/url", Some(&json!({ "url": url })));
+    }
+
+    /// Runs `script` (a function body) in the page and returns its value.
+    fn run(&self, script: &str) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(&json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Waits until `script` returns something truthy and returns it.
+    fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.run(script);
+            if !matches!(&value, Value::Null | Value::Bool(false))
+                && value != json!("")
+                && value != json!(0)
+            {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not happen within {timeout:?}; page says: {}",
+                self.run("return document.getElementById('footer-note')?.textContent")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Fails on any console error or failed load the browser logged since the last call.
+    fn assert_no_console_errors(&self, page: &str) {
+        let entries = self.command("POST", "/se/log", Some(&json!({ "type": "browser" })));
+        let errors: Vec<&Value> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        // Charts animate into place for about a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        let png = base64(self.command("GET", "/screenshot", None).as_str().unwrap());
+        let path = self.screenshots.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        println!("screenshot: {}", path.display());
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `mom dev` on a temporary data directory, stopped (SIGTERM) on drop.
+struct Dev {
+    child: Child,
+    http_port: u16,
+    production: String,
+    maintenance: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Dev {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let http_port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mom"))
+            .args(["dev", "--grpc-addr", "127.0.0.1:0", "--http-addr"])
+            .arg(format!("127.0.0.1:{http_port}"))
+            .args(["--seed", "7", "--sim-speed", "240", "--sim-backfill", "2h"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("MOM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut dashboard, mut production, mut maintenance) = (None, None, None);
+        while let Some(Ok(line)) = lines.next() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["dashboard", url] => dashboard = Some(url.to_string()),
+                ["production", "gRPC", url] => production = Some(url.to_string()),
+                ["maintenance", "gRPC", url] => maintenance = Some(url.to_string()),
+                ["Press", ..] => break,
+                _ => {}
+            }
+        }
+        // Keep reading stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        assert_eq!(
+            dashboard.as_deref(),
+            Some(format!("http://127.0.0.1:{http_port}/").as_str()),
+            "mom dev prints the dashboard URL"
+        );
+        Self {
+            child,
+            http_port,
+            production: production.expect("mom dev prints production's address"),
+            maintenance: maintenance.expect("mom dev prints maintenance's address"),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn hour(offset_hours: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(offset_hours))
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string()
+}
+
+/// The figures of `scope`'s current shift as the pages pick it: the latest shift with figures
+/// that has started.
+fn current_shift(port: u16, scope: &str) -> Value {
+    let answer = get_json(
+        port,
+        &format!(
+            "/api/oee?{scope}&granularity=shift&from={}&to={}",
+            hour(-24),
+            hour(10)
+        ),
+    );
+    let now = chrono::Utc::now();
+    let periods = answer["periods"].as_array().unwrap();
+    periods
+        .iter()
+        .rfind(|p| {
+            chrono::DateTime::parse_from_rfc3339(p["start"].as_str().unwrap()).unwrap() <= now
+        })
+        .or(periods.last())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// A ratio as the pages show it: percent with one decimal, `—` when undefined.
+fn shown(ratio: &Value) -> String {
+    ratio
+        .as_f64()
+        .map_or_else(|| "—".to_owned(), |r| format!("{:.1}", r * 100.0))
+}
+
+/// Compares what `read` finds on the page with `expected` (both re-read), a few times: the
+/// plant keeps producing, so one side may be a moment ahead of the other.
+fn agree(what: &str, read: impl Fn() -> Value, expected: impl Fn() -> Value) {
+    let mut last = (Value::Null, Value::Null);
+    for _ in 0..20 {
+        let (page, api) = (read(), expected());
+        if page == api {
+            return;
+        }
+        last = (page, api);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    panic!(
+        "{what}: the page shows {} but the API answers {}",
+        last.0, last.1
+    );
+}
+
+async fn register_and_run(dev_production: String, dev_maintenance: String, unit: &str) {
+    use mom_proto::maintenance::v1 as mnt;
+    use mom_proto::production::v1 as prd;
+    use mom_proto::time::to_timestamp;
+    let now = chrono::Utc::now();
+    let at = |minutes: i64| Some(to_timestamp(now - chrono::Duration::minutes(minutes)));
+    let mut maintenance =
+        mnt::maintenance_service_client::MaintenanceServiceClient::connect(dev_maintenance)
+            .await
+            .unwrap();
+    let mut production =
+        prd::production_service_client::ProductionServiceClient::connect(dev_production)
+            .await
+            .unwrap();
+    let mctx = || {
+        Some(mnt::CommandContext {
+            actor: "dashboard-test".into(),
+            ..Default::default()
+        })
+    };
+    let pctx = || {
+        Some(prd::CommandContext {
+            actor: "dashboard-test".into(),
+            ..Default::default()
+        })
+    };
+    maintenance
+        .register_asset(mnt::RegisterAssetRequest {
+            context: mctx(),
+            asset: unit.into(),
+            level: mnt::AssetLevel::WorkUnit as i32,
+            name: "Press 9 (test)".into(),
+            parent: "press-line".into(),
+            at: at(30),
+        })
+        .await
+        .unwrap();
+    production
+        .register_work_unit(prd::RegisterWorkUnitRequest {
+            context: pctx(),
+            work_unit: unit.into(),
+            name: "Press 9 (test)".into(),
+            at: at(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    production
+        .set_ideal_cycle_time(prd::SetIdealCycleTimeRequest {
+            context: pctx(),
+            work_unit: unit.into(),
+            product: "BRACKET-A".into(),
+            ideal_cycle_time_ms: 2000,
+            at: at(30),
+        })
+        .await
+        .unwrap();
+    production
+        .report_running(prd::ReportRunningRequest {
+            context: pctx(),
+            work_unit: unit.into(),
+            product: "BRACKET-A".into(),
+            at: at(20),
+        })
+        .await
+        .unwrap();
+    production
+        .report_count(prd::ReportCountRequest {
+            context: pctx(),
+            work_unit: unit.into(),
+            product: "BRACKET-A".into(),
+            total: 480,
+            at: at(1),
+        })
+        .await
+        .unwrap();
+}
+
+#[test]
+fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
+    let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    let dev = Dev::start();
+    let port = dev.http_port;
+    // Data first: the simulator backfills two hours; wait until all six losses show.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let losses = http(
+            port,
+            "GET",
+            &format!(
+                "/api/oee/losses?site=plant-1&from={}&to={}",
+                hour(-4),
+                hour(2)
+            ),
+            None,
+        );
+        if let Some((200, value)) = &losses {
+            let l = &value["total"]["losses_s"];
+            if l.as_object()
+                .is_some_and(|l| l.len() == 6 && l.values().all(|v| v.as_f64() > Some(0.0)))
+            {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the simulated plant shows no six losses: {losses:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let browser = Browser::start(screenshots);
+    let loaded = "return document.body.dataset.updated";
+
+    // Overview: every unit's tile shows its current-shift OEE, A, P, Q as the API answers.
+    browser.open(&dev.url("/"));
+    browser.wait_for("the overview", loaded, Duration::from_secs(30));
+    let units =
+        browser.run("return [...document.querySelectorAll('.tile')].map(t => t.dataset.unit)");
+    let units: Vec<String> = serde_json::from_value(units).unwrap();
+    for unit in [
+        "press-1", "press-2", "press-3", "filler-1", "filler-2", "capper-1",
+    ] {
+        assert!(
+            units.iter().any(|u| u == unit),
+            "no tile for {unit}: {units:?}"
+        );
+    }
+    for unit in &units {
+        let script = format!(
+            "const t = document.querySelector('.tile[data-unit=\"{unit}\"]'); \
+             return ['oee', 'availability', 'performance', 'quality'] \
+               .map(k => t.querySelector(`[data-figure=\"${{k}}\"]`).textContent)"
+        );
+        agree(
+            &format!("tile {unit}"),
+            || browser.run(&script),
+            || {
+                let f = current_shift(port, &format!("work_unit={unit}"));
+                json!([
+                    shown(&f["oee"]),
+                    shown(&f["availability"]),
+                    shown(&f["performance"]),
+                    shown(&f["quality"])
+                ])
+            },
+        );
+    }
+    agree(
+        "plant OEE",
+        || {
+            browser.run("return document.querySelector('#plant-apq [data-figure=\"availability\"]').textContent")
+        },
+        || {
+            json!(format!(
+                "{} %",
+                shown(&current_shift(port, "site=plant-1")["availability"])
+            ))
+        },
+    );
+    // The six losses are drawn as a chart (ECharts renders to a canvas).
+    browser.wait_for(
+        "the loss chart",
+        "return document.querySelector('#plant-losses canvas') !== null",
+        Duration::from_secs(10),
+    );
+    browser.assert_no_console_errors("the overview");
+    browser.screenshot("overview");
+
+    // A command through gRPC reaches the open page through the live feed: a new work unit on
+    // the press line appears with its figures, without a reload.
+    browser.run("window.__notReloaded = true; return true");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(register_and_run(
+            dev.production.clone(),
+            dev.maintenance.clone(),
+            "press-9",
+        ));
+    browser.wait_for(
+        "the new work unit's tile",
+        "const t = document.querySelector('.tile[data-unit=\"press-9\"]'); \
+         return t && t.dataset.oee !== '' && window.__notReloaded === true",
+        Duration::from_secs(30),
+    );
+    agree(
+        "tile press-9",
+        || {
+            browser.run("return document.querySelector('.tile[data-unit=\"press-9\"] [data-figure=\"oee\"]').textContent")
+        },
+        || json!(shown(&current_shift(port, "work_unit=press-9")["oee"])),
+    );
+    browser.assert_no_console_errors("the overview after the command");
+
+    // Equipment page: the gauge and A, P, Q of the shift, the charts drawn.
+    browser.open(&dev.url("/equipment?work_unit=press-1"));
+    browser.wait_for("the equipment page", loaded, Duration::from_secs(30));
+    agree(
+        "press-1 equipment page",
+        || {
+            browser.run(
+                "return ['availability', 'performance', 'quality'] \
+                   .map(k => document.querySelector(`#unit-apq [data-figure=\"${k}\"]`).textContent)",
+            )
+        },
+        || {
+            let f = current_shift(port, "work_unit=press-1");
+            json!([
+                format!("{} %", shown(&f["availability"])),
+                format!("{} %", shown(&f["performance"])),
+                format!("{} %", shown(&f["quality"]))
+            ])
+        },
+    );
+    for chart in ["unit-gauge", "waterfall", "trend", "pareto", "timeline"] {
+        browser.wait_for(
+            chart,
+            &format!("return document.querySelector('#{chart} canvas') !== null"),
+            Duration::from_secs(10),
+        );
+    }
+    browser.assert_no_console_errors("the equipment page");
+    browser.screenshot("equipment");
+
+    // The record pages load and log no errors.
+    for page in ["orders", "quality", "maintenance", "inventory"] {
+        browser.open(&dev.url(&format!("/{page}")));
+        browser.wait_for(page, loaded, Duration::from_secs(30));
+        let title = browser.run("return document.querySelector('h1').textContent");
+        assert!(
+            title.as_str().is_some_and(|t| !t.is_empty()),
+            "{page}: {title}"
+        );
+        browser.assert_no_console_errors(page);
+        browser.screenshot(page);
+    }
+}
