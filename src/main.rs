@@ -84,14 +84,16 @@ const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = mom_telemetry::init(&cli.telemetry) {
-        eprintln!("error: {err}");
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
     match cli.command {
         Command::Oee {
             command: OeeCommand::Replay { case, strict },
-        } => oee_replay(&case, strict),
+        } => match mom_telemetry::init(&cli.telemetry) {
+            Ok(_telemetry) => oee_replay(&case, strict),
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
         command => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -103,7 +105,17 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run(command)) {
+            // The OTLP exporters need the runtime: set up inside it, flushed before it stops.
+            let telemetry = match runtime.block_on(async { mom_telemetry::init(&cli.telemetry) }) {
+                Ok(telemetry) => telemetry,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            };
+            let result = runtime.block_on(run(command, cli.telemetry.metrics_addr));
+            drop(telemetry);
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) if err.downcast_ref::<projections::BadInput>().is_some() => {
                     eprintln!("error: {err:#}");
@@ -118,9 +130,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+    if let (Some(addr), Command::Serve { .. } | Command::Dev(_)) = (metrics_addr, &command) {
+        let bound = mom_telemetry::serve_metrics(addr, shutdown.clone().cancelled_owned())
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        tracing::info!(%bound, "prometheus metrics at /metrics");
+    }
     let result = match command {
         Command::Serve { service } => serve(service, shutdown.child_token()).await,
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,

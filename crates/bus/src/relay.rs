@@ -1,6 +1,7 @@
 //! The outbox relay: claims unpublished outbox rows, publishes them with the idempotent producer
 //! and marks them published only after the broker acknowledged them.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,9 @@ use mom_eventstore::{EventStore, OutboxRecord};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio_util::sync::CancellationToken;
 
+use mom_telemetry::trace_context::{set_parent, traceparent_of};
+
+use crate::envelope::TRACEPARENT;
 use crate::publisher::{Outgoing, Publisher};
 use crate::topics::{dlq_topic, ensure_topics};
 use crate::BusError;
@@ -106,7 +110,17 @@ impl Relay {
     /// rows are marked or left pending) before the loop checks the token again.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut backoff = Duration::ZERO;
+        let mut backlog_reported = tokio::time::Instant::now() - BACKLOG_EVERY;
         loop {
+            if backlog_reported.elapsed() >= BACKLOG_EVERY {
+                backlog_reported = tokio::time::Instant::now();
+                match self.store.outbox_backlog().await {
+                    Ok(pending) => {
+                        mom_telemetry::metrics::outbox_backlog(&self.metric_topic(), pending)
+                    }
+                    Err(err) => tracing::debug!(error = %err, "outbox backlog not read"),
+                }
+            }
             let wait = match self.publish_once().await {
                 Ok(0) => {
                     backoff = Duration::ZERO;
@@ -161,6 +175,7 @@ impl Relay {
             }
         }
         let count = published.len();
+        mom_telemetry::metrics::outbox_published(&self.metric_topic(), count as u64);
         self.stats
             .published
             .fetch_add(count as u64, Ordering::Relaxed);
@@ -178,16 +193,73 @@ impl Relay {
         }
     }
 
+    /// The `topic` attribute of the relay's metrics.
+    fn metric_topic(&self) -> String {
+        self.config.topics.join(",")
+    }
+
+    /// Publishes `records`, each in a producer span that continues the trace of the command
+    /// that stored it; the message's `traceparent` header names that span, so a consumer's span
+    /// becomes its child.
     async fn publish(&self, records: &[OutboxRecord]) -> Vec<Result<(), KafkaError>> {
+        let spans: Vec<tracing::Span> = records.iter().map(publish_span).collect();
+        let headers: Vec<Cow<'_, [(String, String)]>> = records
+            .iter()
+            .zip(&spans)
+            .map(|(record, span)| match traceparent_of(span) {
+                Some(traceparent) => Cow::Owned(with_traceparent(&record.headers, traceparent)),
+                None => Cow::Borrowed(record.headers.as_slice()),
+            })
+            .collect();
         let messages: Vec<Outgoing<'_>> = records
             .iter()
-            .map(|record| Outgoing {
+            .zip(&headers)
+            .map(|(record, headers)| Outgoing {
                 topic: &record.topic,
                 key: &record.key,
                 payload: &record.payload,
-                headers: &record.headers,
+                headers,
             })
             .collect();
-        self.publisher.send_all(&messages).await
+        let results = self.publisher.send_all(&messages).await;
+        for (span, result) in spans.iter().zip(&results) {
+            if let Err(err) = result {
+                span.in_scope(|| tracing::warn!(error = %err, "not acknowledged"));
+            }
+        }
+        results
     }
+}
+
+/// How often the relay reports its outbox backlog.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+fn publish_span(record: &OutboxRecord) -> tracing::Span {
+    let span = tracing::info_span!(
+        "outbox.publish",
+        otel.name = %format!("{} publish", record.topic),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.destination.name = %record.topic,
+        messaging.kafka.message.key = %record.key,
+        outbox.position = record.position,
+    );
+    let parent = record
+        .headers
+        .iter()
+        .find(|(name, _)| name == TRACEPARENT)
+        .map_or("", |(_, value)| value.as_str());
+    set_parent(&span, parent);
+    span
+}
+
+/// Returns `headers` with `traceparent` set to `traceparent`.
+fn with_traceparent(headers: &[(String, String)], traceparent: String) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| name != TRACEPARENT)
+        .cloned()
+        .collect();
+    headers.push((TRACEPARENT.to_owned(), traceparent));
+    headers
 }

@@ -1,5 +1,6 @@
 //! The event store handle: connection, migrations, reads, and the outbox API the relay uses.
 
+use tracing::Instrument;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -100,7 +101,24 @@ impl EventStore {
         events: Vec<NewEvent>,
         snapshot: Option<NewSnapshot>,
     ) -> Result<(), StoreError> {
-        self.appender.append(events, snapshot).await
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let aggregate_type = first.aggregate_type.clone();
+        let count = events.len() as u64;
+        let span = tracing::info_span!(
+            "eventstore.append",
+            otel.name = "eventstore.append",
+            aggregate_type = %aggregate_type,
+            aggregate_id = %first.aggregate_id,
+            events = count,
+        );
+        self.appender
+            .append(events, snapshot)
+            .instrument(span)
+            .await?;
+        mom_telemetry::metrics::events_appended(&aggregate_type, count);
+        Ok(())
     }
 
     /// Returns the events of one aggregate with a sequence above `after`, in order.

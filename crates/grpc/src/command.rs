@@ -57,8 +57,21 @@ pub fn command_metadata(
     if let Some(causation_id) = caller.causation_id {
         metadata.causation_id = causation_id;
     }
-    metadata.traceparent = traceparent;
+    // The command's own span (the gRPC server span) when traced, so the stored events, their
+    // Kafka messages and the projections that apply them continue this trace.
+    metadata.traceparent = mom_telemetry::trace_context::current_or(traceparent);
     metadata
+}
+
+/// Returns the `outcome` attribute of the `mom.commands` metric for a command's result.
+fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> &'static str {
+    match result {
+        Ok(_) => "accepted",
+        Err(AggregateError::UserError(_)) => "rejected",
+        Err(AggregateError::AggregateConflict) => "conflict",
+        Err(AggregateError::DatabaseConnectionError(_)) => "unavailable",
+        Err(_) => "error",
+    }
 }
 
 /// Runs `command` on aggregate `id` with the caller's `metadata` and returns the new version.
@@ -74,10 +87,9 @@ where
     A::Command: Clone,
     A::Error: ClassifiedError,
 {
-    let version = executor
-        .execute(id, command, metadata.to_map())
-        .await
-        .map_err(|err| command_status(noun, id, err))?;
+    let result = executor.execute(id, command, metadata.to_map()).await;
+    mom_telemetry::metrics::command(noun, outcome(&result));
+    let version = result.map_err(|err| command_status(noun, id, err))?;
     tracing::debug!(aggregate_id = id, version, "command accepted");
     Ok(version)
 }
@@ -105,7 +117,10 @@ where
     A::Command: Clone,
     A::Error: Replayable,
 {
-    match executor.execute(id, command, metadata.to_map()).await {
+    let result = executor.execute(id, command, metadata.to_map()).await;
+    let replayed = matches!(&result, Err(AggregateError::UserError(err)) if err.replayed_version().is_some());
+    mom_telemetry::metrics::command(noun, if replayed { "replayed" } else { outcome(&result) });
+    match result {
         Ok(version) => {
             tracing::debug!(
                 aggregate = noun,

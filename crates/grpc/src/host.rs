@@ -129,6 +129,7 @@ impl GrpcServer {
             })
         });
         tonic::transport::Server::builder()
+            .layer(crate::TraceLayer)
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await?;

@@ -6,9 +6,11 @@
 
 mod command;
 mod host;
+mod trace;
 
 pub use command::{
     command_metadata, command_status, execute, execute_replayable, traceparent, ClassifiedError,
     Replayable,
 };
 pub use host::{start, GrpcServer, HostConfig, HostError, Running};
+pub use trace::{TraceLayer, Traced};

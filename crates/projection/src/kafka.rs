@@ -1,11 +1,13 @@
 //! Kafka as a source: a consumer group per projection, offsets checkpointed in the read model.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mom_bus::DeadLetters;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
 
@@ -52,15 +54,20 @@ pub async fn run_from_kafka<P: Projection>(
         .create()?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
+    let consumer = Arc::new(consumer);
     let dead_letters = DeadLetters::new(&source.bootstrap_servers)?;
+    let mut lag_reported = tokio::time::Instant::now() - LAG_EVERY;
     loop {
         let received = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             received = consumer.recv() => received,
         };
-        let message = match received {
-            Ok(message) => Message::from_kafka(&message),
+        let (message, recorded_ms) = match received {
+            Ok(message) => {
+                use rdkafka::Message as _;
+                (Message::from_kafka(&message), message.timestamp().to_millis())
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "projection consumer receive failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -68,9 +75,18 @@ pub async fn run_from_kafka<P: Projection>(
             }
         };
         let mut backoff = Duration::from_millis(50);
+        let span = crate::apply_span(projection.name(), &message);
         loop {
-            match apply_one(projection, models, &message).await {
-                Ok(Outcome::Applied | Outcome::Skipped) => break,
+            match apply_one(projection, models, &message)
+                .instrument(span.clone())
+                .await
+            {
+                Ok(Outcome::Applied) => {
+                    let latency = recorded_ms.and_then(crate::since_epoch_ms);
+                    mom_telemetry::metrics::projection_committed(projection.name(), 1, latency);
+                    break;
+                }
+                Ok(Outcome::Skipped) => break,
                 Ok(Outcome::Poison(reason)) => {
                     dead_letters.send(&message, &reason).await?;
                     break;
@@ -86,11 +102,35 @@ pub async fn run_from_kafka<P: Projection>(
             }
         }
         consumer.store_offset(&message.topic, message.partition, message.offset)?;
+        if lag_reported.elapsed() >= LAG_EVERY {
+            lag_reported = tokio::time::Instant::now();
+            report_lag(&consumer, projection.name(), &message);
+        }
     }
     if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %err, "final commit");
     }
     Ok(())
+}
+
+/// How often a consumer reports its lag (a watermark request to the broker).
+const LAG_EVERY: Duration = Duration::from_secs(5);
+
+/// Reports how far the partition of `message` is behind its high watermark, from a blocking
+/// task (the watermark request waits for the broker).
+fn report_lag(consumer: &Arc<StreamConsumer>, projection: &str, message: &Message) {
+    let (consumer, projection) = (consumer.clone(), projection.to_owned());
+    let (topic, partition, offset) = (message.topic.clone(), message.partition, message.offset);
+    tokio::task::spawn_blocking(move || {
+        match consumer.fetch_watermarks(&topic, partition, Duration::from_secs(1)) {
+            Ok((_, high)) => {
+                let behind = u64::try_from(high - offset - 1).unwrap_or(0);
+                let source = format!("{topic}/{partition}");
+                mom_telemetry::metrics::projection_lag(&projection, &source, behind);
+            }
+            Err(err) => tracing::debug!(error = %err, "watermarks not read"),
+        }
+    });
 }
 
 async fn apply_one<P: Projection>(

@@ -27,6 +27,35 @@ pub use mom_bus::BusMessage as Message;
 pub use read_models::ReadModels;
 pub use source::{run, Source};
 
+/// Returns the span in which `projection` applies `message`: a consumer span continuing the
+/// trace of the command that stored the event (the message's `traceparent`).
+pub(crate) fn apply_span(projection: &str, message: &Message) -> tracing::Span {
+    let span = tracing::info_span!(
+        "projection.apply",
+        otel.name = %format!("{} apply", projection),
+        otel.kind = "consumer",
+        projection = %projection,
+        messaging.system = "kafka",
+        messaging.source.name = %message.topic,
+        messaging.kafka.partition = message.partition,
+        messaging.kafka.offset = message.offset,
+        event_id = %message.event_id,
+    );
+    let traceparent = message
+        .headers
+        .iter()
+        .find(|(name, _)| name == mom_bus::envelope::TRACEPARENT)
+        .map_or("", |(_, value)| value.as_str());
+    mom_telemetry::trace_context::set_parent(&span, traceparent);
+    span
+}
+
+/// Returns the time elapsed since `ms` (milliseconds since the Unix epoch), if it is past.
+pub(crate) fn since_epoch_ms(ms: i64) -> Option<std::time::Duration> {
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).ok()?);
+    std::time::SystemTime::now().duration_since(then).ok()
+}
+
 /// A connection inside the read model's transaction.
 pub type Connection = sqlx::AnyConnection;
 

@@ -1,5 +1,6 @@
 //! The event store's log as a source: embedded single-node mode, and rebuilds.
 
+use tracing::Instrument;
 use std::time::Duration;
 
 use mom_eventstore::EventStore;
@@ -140,6 +141,7 @@ async fn try_page<P: Projection>(
         .map_err(|_| ProjectionError::Checkpoint(format!("log position {}", last.position)))?;
     let topics = projection.topics();
     let mut tx = models.pool().begin().await?;
+    let (mut applied, mut oldest_recorded) = (0_u64, i64::MAX);
     for entry in &page {
         if !topics.contains(&entry.message.topic) {
             continue;
@@ -153,7 +155,10 @@ async fn try_page<P: Projection>(
             headers: entry.message.headers.clone(),
             event_id: entry.event_id,
         };
-        match projection.apply(&mut tx, &message).await {
+        oldest_recorded = oldest_recorded.min(entry.recorded_time.timestamp_millis());
+        applied += 1;
+        let span = crate::apply_span(projection.name(), &message);
+        match projection.apply(&mut tx, &message).instrument(span).await {
             Ok(()) => {}
             Err(ApplyError::Poison(reason)) => {
                 tracing::warn!(
@@ -179,5 +184,16 @@ async fn try_page<P: Projection>(
     .await?;
     tx.commit().await?;
     projection.committed();
+    if applied > 0 {
+        let latency = crate::since_epoch_ms(oldest_recorded);
+        mom_telemetry::metrics::projection_committed(projection.name(), applied, latency);
+    }
+    if page.len() < PAGE as usize {
+        // A short page reached the head of the log.
+        mom_telemetry::metrics::projection_lag(projection.name(), &source.name, 0);
+    } else if let Ok(head) = source.store.head().await {
+        let behind = head.saturating_sub(u64::try_from(last).unwrap_or(0));
+        mom_telemetry::metrics::projection_lag(projection.name(), &source.name, behind);
+    }
     Ok(page.len())
 }

@@ -157,6 +157,9 @@ pub struct OeeProjection {
     /// The revision of the last committed change (0 until the first commit of this process).
     revision: watch::Sender<u64>,
     pending: Mutex<u64>,
+    /// Period rows written by the open transaction, by granularity (the `mom.oee.updates`
+    /// metric, counted when it commits).
+    pending_updates: Mutex<Vec<(&'static str, u64)>>,
 }
 
 impl std::fmt::Debug for OeeProjection {
@@ -187,6 +190,7 @@ impl OeeProjection {
             state: Mutex::new(state),
             revision: watch::channel(0).0,
             pending: Mutex::new(0),
+            pending_updates: Mutex::new(Vec::new()),
         }
     }
 
@@ -436,11 +440,19 @@ impl Projection for OeeProjection {
         if let Ok(mut pending) = self.pending.lock() {
             *pending = *self.revision.borrow();
         }
+        if let Ok(mut updates) = self.pending_updates.lock() {
+            updates.clear();
+        }
     }
 
     fn committed(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.dirty = false;
+        }
+        if let Ok(mut updates) = self.pending_updates.lock() {
+            for (granularity, rows) in updates.drain(..) {
+                mom_telemetry::metrics::oee_updates(granularity, rows);
+            }
         }
         let pending = self.pending.lock().map(|p| *p).unwrap_or(0);
         self.revision.send_if_modified(|current| {
@@ -471,6 +483,14 @@ impl Projection for OeeProjection {
         .await?;
         for row in &rows {
             write_period(connection, row, revision).await?;
+        }
+        if let Ok(mut updates) = self.pending_updates.lock() {
+            for row in &rows {
+                match updates.iter_mut().find(|(name, _)| *name == row.granularity) {
+                    Some((_, count)) => *count += 1,
+                    None => updates.push((row.granularity, 1)),
+                }
+            }
         }
         if let Ok(mut pending) = self.pending.lock() {
             *pending = u64::try_from(revision).unwrap_or(0);
