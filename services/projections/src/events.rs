@@ -34,3 +34,24 @@ pub fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, ApplyError> 
         Ok(value)
     }
 }
+
+/// Returns whether the message is new to the read model whose sequence table is `table`, keyed
+/// by domain, aggregate type and id (aggregate ids of different domains may be equal), and
+/// records its sequence. Messages without a sequence (0) are always applied.
+pub async fn first_delivery(
+    connection: &mut mom_projection::Connection,
+    table: &'static str,
+    topic: &str,
+    metadata: Option<&mom_proto::common::v1::EventMetadata>,
+) -> Result<bool, ApplyError> {
+    let Some(metadata) = metadata.filter(|m| m.sequence > 0) else {
+        return Ok(true);
+    };
+    let key = format!(
+        "{}/{}/{}",
+        domain(topic),
+        metadata.aggregate_type,
+        metadata.aggregate_id
+    );
+    crate::sequence::first_delivery(connection, table, &key, metadata.sequence).await
+}

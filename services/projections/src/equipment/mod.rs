@@ -28,6 +28,13 @@ pub fn projection(topics: &TopicNames) -> EquipmentProjection {
 /// Installs the read model: tables, runner, APIs and feed.
 pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), ProjectionError> {
     let projection = Arc::new(projection(&context.topics));
+    let queries = query::EquipmentQueries::new(context.models.pool().clone());
+    parts.grpc.add_service(
+        mom_proto::projections::v1::equipment_read_service_server::EquipmentReadServiceServer::new(
+            api::EquipmentReadService::new(queries.clone()),
+        ),
+    );
+    parts.router = std::mem::take(&mut parts.router).merge(http::router(queries));
     parts.feeds.push((NAME, projection.changes().subscribe()));
     parts.run(context, projection).await?;
     Ok(())

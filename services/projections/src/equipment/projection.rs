@@ -12,13 +12,14 @@
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 
-use crate::events::{aggregate_id, decode, domain, ms, required};
+use crate::events::{aggregate_id, decode, domain, first_delivery, ms, required};
 use crate::feed::Changes;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "equipment";
 
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 7] = [
+    "CREATE TABLE IF NOT EXISTS equipment_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS equipment_units (\
         work_unit TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', \
         prod_state TEXT NOT NULL DEFAULT '', prod_since_ms BIGINT, \
@@ -38,7 +39,8 @@ const SCHEMA: [&str; 6] = [
     "CREATE INDEX IF NOT EXISTS equipment_downtime_from ON equipment_downtime (from_ms)",
 ];
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
+    "equipment_sequences",
     "equipment_units",
     "equipment_assets",
     "equipment_intervals",
@@ -190,6 +192,16 @@ async fn change_state(
 async fn production(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
     use mom_proto::production::v1::production_event::Event;
     let envelope: mom_proto::production::v1::ProductionEvent = decode(message)?;
+    if !first_delivery(
+        connection,
+        "equipment_sequences",
+        &message.topic,
+        envelope.metadata.as_ref(),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
     let work_unit = aggregate_id(envelope.metadata.as_ref());
     let id = message.event_id.to_string();
     let change = |state, reason, product, at| StateChange {
@@ -277,6 +289,16 @@ async fn maintenance(connection: &mut Connection, message: &Message) -> Result<b
     use mom_proto::maintenance::v1::maintenance_event::Event;
     use mom_proto::maintenance::v1::AssetLevel;
     let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+    if !first_delivery(
+        connection,
+        "equipment_sequences",
+        &message.topic,
+        envelope.metadata.as_ref(),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
     let aggregate = aggregate_id(envelope.metadata.as_ref());
     match &envelope.event {
         Some(Event::AssetRegistered(registered)) => {
@@ -392,6 +414,16 @@ async fn clear_breakdown(
 async fn inventory(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
     use mom_proto::inventory::v1::inventory_event::Event;
     let envelope: mom_proto::inventory::v1::InventoryEvent = decode(message)?;
+    if !first_delivery(
+        connection,
+        "equipment_sequences",
+        &message.topic,
+        envelope.metadata.as_ref(),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
     match &envelope.event {
         Some(Event::MaterialStarvationStarted(started)) => {
             let work_unit = required(&started.work_unit, "work_unit")?;

@@ -314,7 +314,7 @@ impl EquipmentQueries {
                  FROM equipment_downtime \
                  WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) \
                  AND from_ms < $4 AND (to_ms IS NULL OR to_ms > $3) \
-                 ORDER BY from_ms DESC, id LIMIT $5 OFFSET $6",
+                 ORDER BY from_ms DESC, kind, id LIMIT $5 OFFSET $6",
         )
         .bind(filter.work_unit.as_deref().unwrap_or(""))
         .bind(filter.kind.as_deref().unwrap_or(""))

@@ -14,7 +14,7 @@
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 
-use crate::events::{aggregate_id, decode, ms, required};
+use crate::events::{aggregate_id, decode, first_delivery, ms, required};
 use crate::feed::Changes;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -23,7 +23,8 @@ pub const NAME: &str = "maintenance";
 /// The failure mode of the reliability row that sums every mode of a work unit.
 pub const ALL_MODES: &str = "*";
 
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
+    "CREATE TABLE IF NOT EXISTS maintenance_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS maintenance_work_orders (\
         work_order TEXT PRIMARY KEY, kind TEXT NOT NULL, priority TEXT NOT NULL, \
         status TEXT NOT NULL, work_unit TEXT NOT NULL, reason TEXT NOT NULL, \
@@ -47,7 +48,8 @@ const SCHEMA: [&str; 5] = [
         PRIMARY KEY (work_unit, failure_mode))",
 ];
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
+    "maintenance_sequences",
     "maintenance_work_orders",
     "maintenance_plans",
     "maintenance_pm",
@@ -168,6 +170,16 @@ async fn insert_order(connection: &mut Connection, order: NewOrder<'_>) -> Resul
 async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
     use mom_proto::maintenance::v1::maintenance_event::Event;
     let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+    if !first_delivery(
+        connection,
+        "maintenance_sequences",
+        &message.topic,
+        envelope.metadata.as_ref(),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
     let aggregate = aggregate_id(envelope.metadata.as_ref());
     match &envelope.event {
         Some(Event::MaintenancePlanDefined(plan)) => {
