@@ -16,8 +16,14 @@ CREATE DATABASE mom_projections;
 -- Grafana's read-only login (password: GRAFANA_DB_PASSWORD in docker-compose.yml).
 CREATE ROLE grafana_reader LOGIN PASSWORD 'grafana_reader';
 GRANT CONNECT ON DATABASE mom_projections TO grafana_reader;
+GRANT CONNECT ON DATABASE mom_oee TO grafana_reader;
 
 \connect mom_projections
+GRANT USAGE ON SCHEMA public TO grafana_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO grafana_reader;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;
+
+\connect mom_oee
 GRANT USAGE ON SCHEMA public TO grafana_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO grafana_reader;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;
