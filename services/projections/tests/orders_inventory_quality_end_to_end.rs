@@ -1,8 +1,8 @@
 //! The orders, inventory and quality read models behind `mom serve projections`, fed from the
 //! logs of the real production, inventory and quality services (started in-process on SQLite
-//! stores and driven over gRPC), into a read model on Postgres: the gRPC and HTTP answers, the
-//! live feed, health and reflection, a matrix of bad requests, and a rebuild from the logs that
-//! gives identical tables to the live run.
+//! stores and driven over gRPC), into a read model on Postgres (and the same on SQLite): the gRPC
+//! and HTTP answers, the live feed, health and reflection, a matrix of bad requests, and a
+//! rebuild from the logs that gives identical tables to the live run on both databases.
 
 #![allow(clippy::unwrap_used)]
 
@@ -235,6 +235,21 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
     let projections = mom_projections::start(
         mom_projections::ProjectionsConfig {
             database_url: database.url.clone(),
+            kafka: kafka(),
+            log_sources: log_sources.clone(),
+            grpc_addr: addr,
+            http_addr: addr,
+        },
+        mom_projections::HttpMode::Serve,
+        read_side.clone(),
+    )
+    .await
+    .unwrap();
+    // The same read models on SQLite (the embedded mode's database), fed from the same logs.
+    let sqlite = url("read_models");
+    let embedded = mom_projections::start(
+        mom_projections::ProjectionsConfig {
+            database_url: sqlite.clone(),
             kafka: kafka(),
             log_sources: log_sources.clone(),
             grpc_addr: addr,
@@ -989,24 +1004,49 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         );
     }
 
-    // Stop the read side; a rebuild from the logs gives the same tables, and reports progress.
+    // Both live read models reach the logs' heads; the read side stops; a rebuild from the logs
+    // gives the same tables on Postgres and on SQLite, and reports its progress.
+    let heads = [
+        ("production", production.store().head().await.unwrap()),
+        ("quality", quality.store().head().await.unwrap()),
+        ("inventory", inventory.store().head().await.unwrap()),
+    ];
+    for database_url in [&database.url, &sqlite] {
+        eventually("the read models reach the logs' heads", || async {
+            let models = mom_projection::ReadModels::connect(database_url)
+                .await
+                .ok()?;
+            for name in ["orders", "inventory", "quality"] {
+                for (source, head) in heads {
+                    if models.log_position(name, source).await.ok()? < head {
+                        return None;
+                    }
+                }
+            }
+            Some(())
+        })
+        .await;
+    }
     read_side.cancel();
     projections.wait().await.unwrap();
-    let live = snapshot(&database.url).await;
-    assert!(live.iter().all(|(_, rows)| !rows.is_empty()), "{live:?}");
-    for name in ["orders", "inventory", "quality"] {
-        let mut last = None;
-        let read = mom_projections::rebuild(name, &database.url, &log_sources, "mom.", |p| {
-            last = Some(p)
-        })
-        .await
-        .unwrap();
-        let last = last.unwrap();
-        assert_eq!((last.done, last.total), (read, read), "{name}");
-    }
-    let rebuilt = snapshot(&database.url).await;
-    for ((table, live), (_, rebuilt)) in live.iter().zip(&rebuilt) {
-        assert_eq!(live, rebuilt, "{table}");
+    embedded.wait().await.unwrap();
+    for database_url in [&database.url, &sqlite] {
+        let live = snapshot(database_url).await;
+        assert!(live.iter().all(|(_, rows)| !rows.is_empty()), "{live:?}");
+        for name in ["orders", "inventory", "quality"] {
+            let mut last = None;
+            let read = mom_projections::rebuild(name, database_url, &log_sources, "mom.", |p| {
+                last = Some(p)
+            })
+            .await
+            .unwrap();
+            let last = last.unwrap();
+            assert_eq!((last.done, last.total), (read, read), "{name}");
+        }
+        let rebuilt = snapshot(database_url).await;
+        for ((table, live), (_, rebuilt)) in live.iter().zip(&rebuilt) {
+            assert_eq!(live, rebuilt, "{database_url} {table}");
+        }
     }
     shutdown.cancel();
     production.wait().await.unwrap();
