@@ -63,6 +63,9 @@ enum Service {
     Processes(mom_processes::ProcessesConfig),
     /// The streaming OEE projection: the four domains' events into OEE figures per period.
     Oee(mom_oee_projection::OeeConfig),
+    /// The read models dashboards query: equipment state and downtime, maintenance backlog,
+    /// PM compliance and reliability, orders, inventory, quality.
+    Projections(mom_projections::ProjectionsConfig),
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +174,9 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Oee(config) => mom_oee_projection::serve(config, shutdown)
             .await
             .context("oee service failed"),
+        Service::Projections(config) => mom_projections::serve(config, shutdown)
+            .await
+            .context("projections service failed"),
     }
 }
 
