@@ -16,7 +16,7 @@ pub struct DevArgs {
     pub data_dir: PathBuf,
     /// Address of the first service's gRPC API (production); quality, maintenance and inventory
     /// take the next three ports. Port 0 gives every service a free port.
-    /// The OEE query API takes the sixth port (production + 5).
+    /// The OEE query API takes the sixth port (production + 5), the read models' the seventh.
     #[arg(long, env = "MOM_DEV_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
     /// Address of the web dashboard and the HTTP APIs (OEE figures as JSON, live feeds).
@@ -160,10 +160,32 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .await
         .context("OEE service failed to start")?;
     let oee_grpc = oee.grpc_addr;
+    let oee_router = oee.router.clone();
+    let projection = tokio::spawn(oee.wait());
+    // The dashboards' read models (equipment state, maintenance, orders, inventory, quality)
+    // read the same logs into data/read_models.db; their routes join the one HTTP server.
+    let read_models = mom_projections::ProjectionsConfig {
+        database_url: format!("sqlite:{}", dir.join("read_models.db").display()),
+        kafka: kafka(),
+        log_sources: log_sources(dir),
+        grpc_addr: addr(args.grpc_addr, 6),
+        http_addr: args.http_addr,
+    };
+    let read_models = mom_projections::start(
+        read_models,
+        mom_projections::HttpMode::Mount,
+        services.clone(),
+    )
+    .await
+    .context("projections service failed to start")?;
+    let read_models_grpc = read_models.grpc_addr;
     // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
     // their own origin. A service with an HTTP API adds its router here.
-    let api_routers = vec![oee.router.clone()];
-    let projection = tokio::spawn(oee.wait());
+    let api_routers = vec![oee_router]
+        .into_iter()
+        .chain(read_models.router.clone())
+        .collect();
+    let read_models = tokio::spawn(read_models.wait());
     let http = serve_http(args.http_addr, api_routers, services.clone()).await?;
     let http_addr = http.addr;
     let http_task = tokio::spawn(http.serve);
@@ -206,6 +228,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     }
     println!("  (health and server reflection enabled; try `grpcurl -plaintext <address> list`)");
     println!("  {:<12} gRPC  http://{oee_grpc}", "oee");
+    println!("  {:<12} gRPC  http://{read_models_grpc}", "projections");
     println!(
         "  OEE JSON API       http://{http_addr}/api/oee?work_unit=<id>&from=<rfc3339>&to=<rfc3339>&granularity=hour"
     );
@@ -260,6 +283,15 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             failure.get_or_insert(anyhow::anyhow!("oee projection task failed: {err}"));
         }
     }
+    match read_models.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            failure.get_or_insert(anyhow::anyhow!("read models failed: {err}"));
+        }
+        Err(err) => {
+            failure.get_or_insert(anyhow::anyhow!("read models task failed: {err}"));
+        }
+    }
     match http_task.await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
@@ -294,14 +326,9 @@ async fn serve_http(
     api_routers: Vec<axum::Router>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<HttpServing> {
-    // The projections' read models are not served by `mom dev` yet: the pages that need them
-    // say so instead of asking (set `projections: Some(String::new())` once their router is
-    // among `api_routers`).
-    let dashboard = mom_dashboard::router_with(&mom_dashboard::ApiBases {
-        oee: String::new(),
-        projections: None,
-    });
-    let router = api_routers.into_iter().fold(dashboard, axum::Router::merge);
+    let router = api_routers
+        .into_iter()
+        .fold(mom_dashboard::router(), axum::Router::merge);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot bind the HTTP address {addr}"))?;

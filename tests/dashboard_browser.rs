@@ -226,15 +226,23 @@ impl Browser {
         }
     }
 
-    /// Fails on any console error or failed load the browser logged since the last call.
+    /// Fails on any console error or failed load the browser logged since the last call, except
+    /// a 404 from a read-model API that this instance does not serve (yet): the pages show "no
+    /// data yet" for those by design, and the browser logs every 404 it fetches.
     fn assert_no_console_errors(&self, page: &str) {
         let entries = self.command("POST", "/se/log", Some(&json!({ "type": "browser" })));
-        let errors: Vec<&Value> = entries
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|entry| entry["level"] == "SEVERE")
-            .collect();
+        let mut errors = Vec::new();
+        for entry in entries.as_array().unwrap() {
+            if entry["level"] != "SEVERE" {
+                continue;
+            }
+            let message = entry["message"].as_str().unwrap_or_default();
+            if message.contains("/api/") && message.contains("status of 404") {
+                println!("{page}: not served by this instance: {message}");
+            } else {
+                errors.push(entry);
+            }
+        }
         assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
     }
 
@@ -365,6 +373,15 @@ fn current_shift(port: u16, scope: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The work units of the equipment read model; none while this instance does not serve it.
+fn equipment(port: u16) -> Vec<Value> {
+    match http(port, "GET", "/api/equipment", None) {
+        Some((200, value)) => value["equipment"].as_array().unwrap().clone(),
+        Some((404, _)) => Vec::new(),
+        other => panic!("GET /api/equipment: {other:?}"),
+    }
+}
+
 /// A ratio as the pages show it: percent with one decimal, `—` when undefined.
 fn shown(ratio: &Value) -> String {
     ratio
@@ -466,6 +483,15 @@ async fn register_and_run(dev_production: String, dev_maintenance: String, unit:
         })
         .await
         .unwrap();
+    production
+        .report_stopped(prd::ReportStoppedRequest {
+            context: pctx(),
+            work_unit: unit.into(),
+            reason: "die_change_check".into(),
+            at: at(0),
+        })
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -542,6 +568,33 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
         );
     }
     agree(
+        "tile states",
+        || {
+            browser.run(
+                "return Object.fromEntries([...document.querySelectorAll('.tile')] \
+                   .map(t => [t.dataset.unit, t.dataset.state]))",
+            )
+        },
+        || {
+            let tiles = browser
+                .run("return [...document.querySelectorAll('.tile')].map(t => t.dataset.unit)");
+            let units = equipment(port);
+            let states: serde_json::Map<String, Value> = tiles
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|unit| {
+                    let state = units
+                        .iter()
+                        .find(|u| u["work_unit"] == *unit)
+                        .map_or(json!("unknown"), |u| u["state"].clone());
+                    (unit.as_str().unwrap().to_owned(), state)
+                })
+                .collect();
+            Value::Object(states)
+        },
+    );
+    agree(
         "plant OEE",
         || {
             browser.run("return document.querySelector('#plant-apq [data-figure=\"availability\"]').textContent")
@@ -572,10 +625,15 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
             dev.maintenance.clone(),
             "press-9",
         ));
+    let serves_states = http(port, "GET", "/api/equipment", None).is_some_and(|(s, _)| s == 200);
     browser.wait_for(
-        "the new work unit's tile",
-        "const t = document.querySelector('.tile[data-unit=\"press-9\"]'); \
-         return t && t.dataset.oee !== '' && window.__notReloaded === true",
+        "the new work unit's tile (stopped, when the equipment read model is served)",
+        &format!(
+            "const t = document.querySelector('.tile[data-unit=\"press-9\"]'); \
+             return t && t.dataset.oee !== '' && window.__notReloaded === true \
+               && (!{serves_states} || (t.dataset.state === 'stopped' \
+                   && t.textContent.includes('die change check')))"
+        ),
         Duration::from_secs(30),
     );
     agree(
@@ -606,6 +664,22 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
                 format!("{} %", shown(&f["quality"]))
             ])
         },
+    );
+    agree(
+        "press-1 state",
+        || browser.run("return document.getElementById('main').dataset.state"),
+        || {
+            equipment(port)
+                .iter()
+                .find(|u| u["work_unit"] == "press-1")
+                .map_or(json!("unknown"), |u| u["state"].clone())
+        },
+    );
+    // The state timeline draws the read model's intervals for the shift.
+    browser.wait_for(
+        "the state timeline",
+        "return document.getElementById('timeline-span').textContent !== ''",
+        Duration::from_secs(10),
     );
     for chart in ["unit-gauge", "waterfall", "trend", "pareto", "timeline"] {
         browser.wait_for(

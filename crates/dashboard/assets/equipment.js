@@ -31,8 +31,8 @@ MOM.page("equipment", async (main) => {
       <section class="panel"><h2>OEE trend <small>per hour, last 24 h</small></h2><div class="chart" id="trend"></div></section>
     </div>
     <div class="grid cols-2">
-      <section class="panel"><h2>Loss Pareto by reason <small>this shift</small></h2><div class="chart" id="pareto"></div></section>
-      <section class="panel"><h2>Downtime log <small>newest first</small></h2><div id="downtime" class="table-wrap"></div></section>
+      <section class="panel"><h2>Loss Pareto by reason <small>this shift</small></h2><div class="chart tall" id="pareto"></div></section>
+      <section class="panel"><h2>Downtime log <small>newest first</small></h2><div id="downtime" class="table-wrap short"></div></section>
     </div>`;
   document.getElementById("unit-select").addEventListener("change", (e) => {
     location.href = `/equipment?work_unit=${encodeURIComponent(e.target.value)}`;
@@ -84,7 +84,7 @@ MOM.page("equipment", async (main) => {
       xAxis: { type: "time", ...MOM.axis, axisLabel: { color: "#8a9ab5", formatter: "{HH}:{mm}" } },
       yAxis: { type: "value", min: 0, max: 100, ...MOM.axis, axisLabel: { color: "#8a9ab5", formatter: "{value} %" } },
       series: series.map(([name, key, color, width]) => ({
-        name, type: "line", smooth: 0.25, showSymbol: false, lineStyle: { width, color }, itemStyle: { color },
+        name, type: "line", smooth: false, showSymbol: periods.length < 12, symbolSize: 5, connectNulls: false, lineStyle: { width, color }, itemStyle: { color },
         areaStyle: key === "oee" ? { color: new echarts.graphic.LinearGradient(0, 0, 0, 1, [{ offset: 0, color: "rgba(47,191,113,.28)" }, { offset: 1, color: "rgba(47,191,113,0)" }]) } : undefined,
         data: periods.map((p) => [p.start, p[key] == null ? null : +(p[key] * 100).toFixed(2)]),
       })),
@@ -105,7 +105,7 @@ MOM.page("equipment", async (main) => {
     MOM.chart(document.getElementById("pareto")).setOption({
       grid: { left: 44, right: 44, top: 24, bottom: 70 },
       tooltip: { ...MOM.tooltip, trigger: "axis", axisPointer: { type: "shadow" } },
-      xAxis: { type: "category", data: top.map((r) => r.name), ...MOM.axis, axisLabel: { color: "#c5d0e3", interval: 0, rotate: 28, fontSize: 11 } },
+      xAxis: { type: "category", data: top.map((r) => r.name), ...MOM.axis, axisLabel: { color: "#c5d0e3", interval: 0, rotate: 28, fontSize: 11, width: 96, overflow: "truncate" } },
       yAxis: [{ type: "value", name: "min", nameTextStyle: { color: "#8a9ab5" }, ...MOM.axis }, { type: "value", min: 0, max: 100, ...MOM.axis, splitLine: { show: false }, axisLabel: { color: "#8a9ab5", formatter: "{value}%" } }],
       series: [
         { name: "Minutes", type: "bar", barWidth: "55%", data: top.map((r) => ({ value: +r.minutes.toFixed(1), itemStyle: { color: MOM.LOSS_COLORS[Math.max(0, lossIndex(r.loss))], borderRadius: [4, 4, 0, 0] } })) },
@@ -123,10 +123,10 @@ MOM.page("equipment", async (main) => {
     }).filter((d) => d.value[2] > d.value[1]);
     const states = [...new Set(data.map((d) => d.value[3]))];
     MOM.chart(document.getElementById("timeline")).setOption({
-      grid: { left: 12, right: 16, top: 10, bottom: 52 },
+      grid: { left: 26, right: 26, top: 10, bottom: 52 },
       tooltip: { ...MOM.tooltip, formatter: (p) => `<b>${MOM.humanize(p.value[3])}</b>${p.value[4] ? ` · ${MOM.esc(MOM.humanize(p.value[4]))}` : ""}<br>${MOM.clock(p.value[1])}–${MOM.clock(p.value[2])} (${MOM.duration((p.value[2] - p.value[1]) / 1000)})` },
       legend: { bottom: 0, data: states.map((s) => ({ name: MOM.humanize(s), itemStyle: { color: MOM.STATE_COLORS[s] } })), textStyle: { color: "#8a9ab5" }, selectedMode: false },
-      xAxis: { type: "time", min: start, max: Date.parse(to), ...MOM.axis, axisLabel: { color: "#8a9ab5", formatter: "{HH}:{mm}" } },
+      xAxis: { type: "time", min: start, max: Date.parse(to), ...MOM.axis, axisLabel: { color: "#8a9ab5", formatter: "{HH}:{mm}", alignMinLabel: "left", alignMaxLabel: "right" } },
       yAxis: { type: "category", data: [""], show: false },
       series: [
         { type: "custom", encode: { x: [1, 2], y: 0 }, data,
@@ -146,7 +146,7 @@ MOM.page("equipment", async (main) => {
   function downtime(data) {
     const rows = (data && data.downtime) || [];
     document.getElementById("downtime").innerHTML = rows.length
-      ? `<table class="data"><thead><tr><th>From</th><th>Kind</th><th>Reason</th><th class="num">Duration</th></tr></thead><tbody>${rows.slice(0, 50).map((d) => `<tr><td>${MOM.dateTime(d.from)}</td><td>${MOM.stateBadge(d.kind === "breakdown" ? "down" : d.kind === "starvation" ? "starved" : d.kind)}</td><td>${MOM.esc(MOM.humanize(d.reason))}</td><td class="num">${d.to ? MOM.duration(d.duration_ms / 1000) : "ongoing"}</td></tr>`).join("")}</tbody></table>`
+      ? `<table class="data"><thead><tr><th>From</th><th>Kind</th><th>Reason</th><th class="num">Duration</th></tr></thead><tbody>${rows.slice(0, 50).map((d) => `<tr><td>${MOM.dateTime(d.from)}</td><td>${MOM.stateBadge({ breakdown: "down", starvation: "starved", stop: "stopped" }[d.kind] || d.kind)}</td><td>${MOM.esc(MOM.humanize(d.reason))}</td><td class="num">${d.to ? MOM.duration(d.duration_ms / 1000) : "ongoing"}</td></tr>`).join("")}</tbody></table>`
       : `<div class="empty">${MOM.hasProjections() ? "No downtime recorded yet." : "The downtime log needs the projections read models."}</div>`;
   }
 

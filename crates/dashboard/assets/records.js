@@ -17,6 +17,8 @@
       return `<span class="tag ${tone}">${MOM.esc(MOM.humanize(value))}</span>`;
     }
     if (typeof value === "number") {
+      // MTBF is 0 until a second failure: there is no mean yet.
+      if (column === "mtbf_ms" && value === 0) return `<span class="tag">—</span>`;
       if (/_ms$/.test(column)) return MOM.duration(value / 1000);
       if (/_s$/.test(column)) return MOM.duration(value);
       if (/(ratio|fpy|compliance|yield|rate|progress)$/.test(column) && value <= 1) return MOM.pctText(value);
