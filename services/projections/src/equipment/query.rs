@@ -112,6 +112,19 @@ pub struct DowntimeFilter {
     pub range: TimeRange,
 }
 
+/// A row of `equipment_downtime` as selected.
+type DowntimeRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    String,
+);
+
+/// A row of `equipment_units` joined with its place in the hierarchy.
 type UnitRow = (
     String,
     String,
@@ -300,16 +313,7 @@ impl EquipmentQueries {
         if let Some(work_unit) = &filter.work_unit {
             self.unit_exists(work_unit).await?;
         }
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            i64,
-            Option<i64>,
-            i64,
-            String,
-            String,
-        )> = sqlx::query_as(
+        let rows: Vec<DowntimeRow> = sqlx::query_as(
             "SELECT work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order \
                  FROM equipment_downtime \
                  WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) \

@@ -150,6 +150,13 @@ pub struct Reliability {
     pub mean_downtime_ms: i64,
 }
 
+/// A row of `maintenance_pm` as selected.
+type PmRow = (String, String, i64, i64, String, Option<i64>, String);
+
+/// A row of `maintenance_reliability` as selected.
+type ReliabilityRow = (String, String, i64, i64, i64, i64, i64, i64);
+
+/// A row of `maintenance_work_orders` as selected.
 type OrderRow = (
     String,
     String,
@@ -258,7 +265,7 @@ impl MaintenanceQueries {
                 return Err(QueryError::NotFound(field));
             }
         }
-        let rows: Vec<(String, String, i64, i64, String, Option<i64>, String)> = sqlx::query_as(
+        let rows: Vec<PmRow> = sqlx::query_as(
             "SELECT work_unit, plan, occurrence, due_ms, work_order, completed_ms, status \
              FROM maintenance_pm WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR plan = $2) \
              AND due_ms >= $3 AND due_ms < $4 ORDER BY work_unit, plan, occurrence",
@@ -318,7 +325,7 @@ impl MaintenanceQueries {
         work_unit: Option<&str>,
         failure_mode: Option<&str>,
     ) -> Result<Vec<Reliability>, QueryError> {
-        let rows: Vec<(String, String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<ReliabilityRow> = sqlx::query_as(
             "SELECT work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, \
              uptime_ms, uptime_gaps FROM maintenance_reliability \
              WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR failure_mode = $2) \
