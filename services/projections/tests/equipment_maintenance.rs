@@ -65,6 +65,9 @@ fn any_addr() -> SocketAddr {
 /// The plant: production and maintenance services with their stores, and the story told.
 struct Plant {
     _dir: tempfile::TempDir,
+    production_url: String,
+    /// The services run while their handles live.
+    _services: [mom_grpc::Running; 2],
     log_sources: Vec<String>,
     heads: Vec<(String, u64)>,
     shutdown: CancellationToken,
@@ -301,6 +304,8 @@ async fn plant() -> Plant {
     ];
     Plant {
         _dir: dir,
+        production_url: format!("http://{}", production.grpc_addr),
+        _services: [production, maintenance],
         log_sources,
         heads,
         shutdown,
@@ -622,6 +627,7 @@ async fn live_then_rebuild(database_url: &str) {
         .into_inner();
     assert_eq!(backlog.work_orders[0].work_order, WO4);
 
+    live_feed(http, &plant.production_url).await;
     bad_requests(http, equipment, maintenance).await;
 
     shutdown.cancel();
@@ -639,6 +645,50 @@ async fn live_then_rebuild(database_url: &str) {
     }
     let rebuilt = dump(models.pool()).await;
     assert_eq!(live, rebuilt);
+}
+
+/// The live feed pushes an `equipment` event once a command's event is in the read model.
+async fn live_feed(http: SocketAddr, production_url: &str) {
+    let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
+    stream
+        .write_all(
+            b"GET /api/projections/watch?read_models=equipment HTTP/1.1\r\nHost: test\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0_u8; 4096];
+    // The headers first: the subscription exists once they are sent.
+    while !seen.contains("\r\n\r\n") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the feed closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    let mut production = ProductionServiceClient::connect(production_url.to_owned())
+        .await
+        .unwrap();
+    production
+        .report_stopped(ppb::ReportStoppedRequest {
+            context: Some(ppb::CommandContext::default()),
+            work_unit: "press-1".into(),
+            reason: "end of shift".into(),
+            at: at(14, 0),
+        })
+        .await
+        .unwrap();
+    let wait = async {
+        while !seen.contains("event: equipment") {
+            let n = stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the feed closed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no equipment event on the feed: {seen}"));
+    assert!(seen.contains("\"read_model\":\"equipment\""), "{seen}");
 }
 
 async fn bad_requests(
