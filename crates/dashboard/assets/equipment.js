@@ -97,6 +97,10 @@ MOM.page("equipment", async (main) => {
       for (const r of loss.reasons) if (r.seconds > 0) rows.push({ name: `${MOM.humanize(r.reason)}`, loss: loss.loss, minutes: r.seconds / 60 });
     }
     rows.sort((a, b) => b.minutes - a.minutes);
+    // A reason can appear under two losses (a dimension reject in and after the startup window).
+    const seen = {};
+    for (const r of rows) seen[r.name] = (seen[r.name] || 0) + 1;
+    for (const r of rows) if (seen[r.name] > 1) r.name = `${r.name} (${MOM.humanize(r.loss).split(" ")[0]})`;
     const top = rows.slice(0, 10);
     const total = rows.reduce((sum, r) => sum + r.minutes, 0) || 1;
     let running = 0;
