@@ -75,7 +75,8 @@ MOM.page("overview", async (main) => {
 
     const shift = document.getElementById("shift-name");
     if (plant) {
-      shift.textContent = `Shift ${plant.label || ""} · ${MOM.clock(plant.start)}–${MOM.clock(plant.end)}`;
+      const left = (Date.parse(plant.end) - Date.now()) / 1000;
+      shift.textContent = `Shift ${plant.label || ""} · ${MOM.clock(plant.start)}–${MOM.clock(plant.end)}${left > 0 ? ` · ${MOM.duration(left).replace(/ \d+ s$/, "")} to go` : ""}`;
       main.dataset.shiftStart = plant.start;
       main.dataset.shiftEnd = plant.end;
     } else {

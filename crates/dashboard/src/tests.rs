@@ -108,3 +108,18 @@ async fn pages_name_api_bases_and_say_when_projections_are_absent() {
     assert!(answer.contains("content=\"http://oee.example:8086\""));
     assert!(answer.contains("<meta name=\"mom-projections-api\" content=\"none\">"));
 }
+
+#[test]
+fn every_asset_the_shell_references_is_embedded() {
+    let shell = include_str!("../assets/page.html");
+    let mut referenced = 0;
+    for part in shell.split("\"/assets/").skip(1) {
+        let path = &part[..part.find('"').unwrap()];
+        assert!(
+            ASSETS.iter().any(|asset| asset.path == path),
+            "page.html references /assets/{path}, which is not embedded"
+        );
+        referenced += 1;
+    }
+    assert!(referenced >= 7, "page.html references {referenced} assets");
+}
