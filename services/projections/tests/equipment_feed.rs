@@ -64,6 +64,52 @@ fn inventory(sequence: u64, event: inv::inventory_event::Event) -> Message {
     message("mom.inventory.v1", payload)
 }
 
+fn maintenance(
+    order: &str,
+    sequence: u64,
+    event: mom_proto::maintenance::v1::maintenance_event::Event,
+) -> Message {
+    let payload = mom_proto::maintenance::v1::MaintenanceEvent {
+        metadata: meta("work_order", order, sequence),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    message("mom.maintenance.v1", payload)
+}
+
+fn reported(order: &str, mode: &str, minute: i64) -> Message {
+    use mom_proto::maintenance::v1 as m;
+    maintenance(
+        order,
+        1,
+        m::maintenance_event::Event::BreakdownReported(m::BreakdownReported {
+            work_order: order.into(),
+            work_unit: "mixer-1".into(),
+            failure_mode: mode.into(),
+            failure_start: at(minute),
+            at: at(minute),
+            ..Default::default()
+        }),
+    )
+}
+
+fn repaired(order: &str, mode: &str, from: i64, until: i64) -> Message {
+    use mom_proto::maintenance::v1 as m;
+    maintenance(
+        order,
+        2,
+        m::maintenance_event::Event::BreakdownRepaired(m::BreakdownRepaired {
+            work_unit: "mixer-1".into(),
+            failure_mode: mode.into(),
+            failure_start: at(from),
+            repair_start: at(from),
+            repair_end: at(until),
+            at: at(until),
+            ..Default::default()
+        }),
+    )
+}
+
 fn projection() -> EquipmentProjection {
     EquipmentProjection::new(vec![
         "mom.production.v1".into(),
@@ -194,6 +240,20 @@ async fn story(models: &ReadModels) {
         states,
         vec!["running", "starved", "stopped", "planned_shutdown"]
     );
+    // Two breakdowns overlap; the first one's repair leaves the unit down with the second.
+    page(
+        &projection,
+        models,
+        &[
+            &reported("wo-a", "belt", 100),
+            &reported("wo-b", "motor", 110),
+        ],
+    )
+    .await;
+    page(&projection, models, &[&repaired("wo-a", "belt", 100, 120)]).await;
+    assert_eq!(state_at(125).await, ("down".into(), "motor".into()));
+    page(&projection, models, &[&repaired("wo-b", "motor", 110, 130)]).await;
+    assert_eq!(state_at(135).await, ("stopped".into(), "no flour".into()));
     // A value that is not a ProductionEvent is poison: refused, nothing written.
     let poison = message("mom.production.v1", vec![0xff, 0xff, 0xff]);
     let mut tx = models.pool().begin().await.unwrap();

@@ -1,9 +1,10 @@
 //! The equipment read model's tables and how events change them.
 //!
 //! - `equipment_units`: one row per work unit; each domain writes only its own columns
-//!   (production the `prod_*` state, maintenance the open breakdown, inventory the open
-//!   starvation), so the row does not depend on how the domains' messages interleave, and the
-//!   effective state is decided at query time (down > starved > planned shutdown > production).
+//!   (production the `prod_*` state; the open breakdown and starvation columns are the latest
+//!   open such row of `equipment_downtime`), so the row does not depend on how the domains'
+//!   messages (or Kafka partitions) interleave, and the effective state is decided at query time
+//!   (down > starved > planned shutdown > production).
 //! - `equipment_assets`: the ISA-95 hierarchy (work unit → work center → area) from maintenance.
 //! - `equipment_intervals`: production state intervals (running, stopped, setup) and planned
 //!   shutdowns; an open interval has no `to_ms`.
@@ -335,16 +336,6 @@ async fn maintenance(connection: &mut Connection, message: &Message) -> Result<b
             let from = ms(reported.failure_start.as_ref(), "failure_start")?;
             ensure_unit(connection, work_unit).await?;
             sqlx::query(
-                "UPDATE equipment_units SET down_work_order = $2, down_since_ms = $3, \
-                 down_reason = $4 WHERE work_unit = $1",
-            )
-            .bind(work_unit)
-            .bind(work_order)
-            .bind(from)
-            .bind(&reported.failure_mode)
-            .execute(&mut *connection)
-            .await?;
-            sqlx::query(
                 "INSERT INTO equipment_downtime \
                  (id, work_unit, kind, reason, from_ms, duration_ms, source, work_order) \
                  VALUES ($1, $2, 'breakdown', $3, $4, 0, 'maintenance', $5) ON CONFLICT (id) DO NOTHING",
@@ -356,13 +347,13 @@ async fn maintenance(connection: &mut Connection, message: &Message) -> Result<b
             .bind(work_order)
             .execute(&mut *connection)
             .await?;
+            refresh_open(connection, work_unit, Open::Breakdown).await?;
         }
         Some(Event::BreakdownRepaired(repaired)) => {
             let work_unit = required(&repaired.work_unit, "work_unit")?;
             let from = ms(repaired.failure_start.as_ref(), "failure_start")?;
             let until = ms(repaired.repair_end.as_ref(), "repair_end")?.max(from);
             ensure_unit(connection, work_unit).await?;
-            clear_breakdown(connection, work_unit, aggregate).await?;
             sqlx::query(
                 "INSERT INTO equipment_downtime \
                  (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
@@ -380,34 +371,82 @@ async fn maintenance(connection: &mut Connection, message: &Message) -> Result<b
             .bind(aggregate)
             .execute(&mut *connection)
             .await?;
+            refresh_open(connection, work_unit, Open::Breakdown).await?;
         }
         Some(Event::WorkOrderCancelled(cancelled)) => {
             // A cancelled corrective order was a false alarm: its breakdown never happened.
-            clear_breakdown(connection, &cancelled.work_unit, aggregate).await?;
             let deleted = sqlx::query("DELETE FROM equipment_downtime WHERE id = $1")
                 .bind(format!("wo:{aggregate}"))
                 .execute(&mut *connection)
                 .await?;
-            return Ok(deleted.rows_affected() > 0);
+            if deleted.rows_affected() == 0 {
+                return Ok(false);
+            }
+            refresh_open(connection, &cancelled.work_unit, Open::Breakdown).await?;
         }
         _ => return Ok(false),
     }
     Ok(true)
 }
 
-async fn clear_breakdown(
+/// What keeps a unit from producing, besides production's own state.
+#[derive(Debug, Clone, Copy)]
+enum Open {
+    /// An open breakdown (maintenance).
+    Breakdown,
+    /// An open starvation (inventory).
+    Starvation,
+}
+
+/// Sets the unit's open breakdown or starvation columns from its open downtime rows (the latest
+/// one by start), so they do not depend on the order in which events of different aggregates
+/// (Kafka partitions) arrive.
+async fn refresh_open(
     connection: &mut Connection,
     work_unit: &str,
-    work_order: &str,
+    open: Open,
 ) -> Result<(), ApplyError> {
-    sqlx::query(
-        "UPDATE equipment_units SET down_work_order = NULL, down_since_ms = NULL, \
-         down_reason = NULL WHERE work_unit = $1 AND down_work_order = $2",
+    let kind = match open {
+        Open::Breakdown => "breakdown",
+        Open::Starvation => "starvation",
+    };
+    let latest: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT work_order, from_ms, reason FROM equipment_downtime \
+         WHERE work_unit = $1 AND kind = $2 AND to_ms IS NULL \
+         ORDER BY from_ms DESC, id DESC LIMIT 1",
     )
     .bind(work_unit)
-    .bind(work_order)
-    .execute(&mut *connection)
+    .bind(kind)
+    .fetch_optional(&mut *connection)
     .await?;
+    let query = match (open, latest) {
+        (Open::Breakdown, Some((work_order, since, reason))) => sqlx::query(
+            "UPDATE equipment_units SET down_work_order = $2, down_since_ms = $3, \
+             down_reason = $4 WHERE work_unit = $1",
+        )
+        .bind(work_unit)
+        .bind(work_order)
+        .bind(since)
+        .bind(reason),
+        (Open::Breakdown, None) => sqlx::query(
+            "UPDATE equipment_units SET down_work_order = NULL, down_since_ms = NULL, \
+             down_reason = NULL WHERE work_unit = $1",
+        )
+        .bind(work_unit),
+        (Open::Starvation, Some((_, since, material))) => sqlx::query(
+            "UPDATE equipment_units SET starved_material = $2, starved_since_ms = $3 \
+             WHERE work_unit = $1",
+        )
+        .bind(work_unit)
+        .bind(material)
+        .bind(since),
+        (Open::Starvation, None) => sqlx::query(
+            "UPDATE equipment_units SET starved_material = NULL, starved_since_ms = NULL \
+             WHERE work_unit = $1",
+        )
+        .bind(work_unit),
+    };
+    query.execute(&mut *connection).await?;
     Ok(())
 }
 
@@ -430,15 +469,6 @@ async fn inventory(connection: &mut Connection, message: &Message) -> Result<boo
             let at = ms(started.at.as_ref(), "at")?;
             ensure_unit(connection, work_unit).await?;
             sqlx::query(
-                "UPDATE equipment_units SET starved_material = $2, starved_since_ms = $3 \
-                 WHERE work_unit = $1",
-            )
-            .bind(work_unit)
-            .bind(&started.material)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-            sqlx::query(
                 "INSERT INTO equipment_downtime \
                  (id, work_unit, kind, reason, from_ms, duration_ms, source, work_order) \
                  VALUES ($1, $2, 'starvation', $3, $4, 0, 'inventory', '') ON CONFLICT (id) DO NOTHING",
@@ -449,20 +479,13 @@ async fn inventory(connection: &mut Connection, message: &Message) -> Result<boo
             .bind(at)
             .execute(&mut *connection)
             .await?;
+            refresh_open(connection, work_unit, Open::Starvation).await?;
         }
         Some(Event::MaterialStarvationEnded(ended)) => {
             let work_unit = required(&ended.work_unit, "work_unit")?;
             let from = ms(ended.from.as_ref(), "from")?;
             let until = ms(ended.until.as_ref(), "until")?.max(from);
             ensure_unit(connection, work_unit).await?;
-            sqlx::query(
-                "UPDATE equipment_units SET starved_material = NULL, starved_since_ms = NULL \
-                 WHERE work_unit = $1 AND starved_material = $2",
-            )
-            .bind(work_unit)
-            .bind(&ended.material)
-            .execute(&mut *connection)
-            .await?;
             sqlx::query(
                 "INSERT INTO equipment_downtime \
                  (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
@@ -478,6 +501,7 @@ async fn inventory(connection: &mut Connection, message: &Message) -> Result<boo
             .bind(until - from)
             .execute(&mut *connection)
             .await?;
+            refresh_open(connection, work_unit, Open::Starvation).await?;
         }
         _ => return Ok(false),
     }
