@@ -494,6 +494,77 @@ async fn register_and_run(dev_production: String, dev_maintenance: String, unit:
         .unwrap();
 }
 
+/// Creates, runs and completes production order `order` on `unit` (the process managers then
+/// produce its output lot in inventory).
+async fn run_order(dev_production: String, order: &str, unit: &str) {
+    use mom_proto::production::v1 as prd;
+    use mom_proto::time::to_timestamp;
+    let now = chrono::Utc::now();
+    let at = |minutes: i64| Some(to_timestamp(now - chrono::Duration::minutes(minutes)));
+    let mut production =
+        prd::production_service_client::ProductionServiceClient::connect(dev_production)
+            .await
+            .unwrap();
+    let ctx = || {
+        Some(prd::CommandContext {
+            actor: "dashboard-test".into(),
+            ..Default::default()
+        })
+    };
+    production
+        .create_order(prd::CreateOrderRequest {
+            context: ctx(),
+            order_id: order.into(),
+            product: "BRACKET-A".into(),
+            quantity: 120,
+            routing: vec![prd::RoutingOperation {
+                operation: 10,
+                name: "stamp".into(),
+                eligible_work_units: vec![unit.into()],
+            }],
+            at: at(15),
+        })
+        .await
+        .unwrap();
+    let order_command = |minutes| prd::OrderCommandRequest {
+        context: ctx(),
+        order_id: order.into(),
+        at: at(minutes),
+    };
+    production.release_order(order_command(14)).await.unwrap();
+    production
+        .start_operation(prd::StartOperationRequest {
+            context: ctx(),
+            order_id: order.into(),
+            operation: 10,
+            work_unit: unit.into(),
+            at: at(13),
+        })
+        .await
+        .unwrap();
+    production
+        .report_quantity(prd::ReportQuantityRequest {
+            context: ctx(),
+            order_id: order.into(),
+            operation: 10,
+            good: 118,
+            scrap: 2,
+            at: at(2),
+        })
+        .await
+        .unwrap();
+    production
+        .complete_operation(prd::CompleteOperationRequest {
+            context: ctx(),
+            order_id: order.into(),
+            operation: 10,
+            at: at(1),
+        })
+        .await
+        .unwrap();
+    production.complete_order(order_command(1)).await.unwrap();
+}
+
 #[test]
 fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -691,7 +762,43 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
     browser.assert_no_console_errors("the equipment page");
     browser.screenshot("equipment");
 
-    // The record pages load and log no errors.
+    // An order run through gRPC appears on the open orders page, completed, without a reload.
+    browser.open(&dev.url("/orders"));
+    browser.wait_for("the orders page", loaded, Duration::from_secs(30));
+    browser.run("window.__notReloaded = true; return true");
+    // Order ids are UUIDs: a fresh one per run, in the version 4 layout.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let order = format!(
+        "da5b0a2d-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (nanos >> 48) as u16,
+        (nanos >> 36) as u16 & 0xfff,
+        (nanos >> 24) as u16 & 0xfff,
+        nanos as u64 & 0xffff_ffff_ffff
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(run_order(
+        dev.production.clone(),
+        &order,
+        "press-9",
+    ));
+    browser.wait_for(
+        "the new order on the orders page",
+        &format!(
+            "return window.__notReloaded === true && [...document.querySelectorAll('#section-0 tr')] \
+               .some(r => r.textContent.includes('{order}') && r.textContent.includes('completed'))"
+        ),
+        Duration::from_secs(30),
+    );
+    browser.assert_no_console_errors("the orders page after the order");
+
+    // The record pages load, show as many rows as their APIs answer and log no errors.
+    let rows =
+        |path: &str, key: &str| json!(get_json(port, path)[key].as_array().map_or(0, Vec::len));
+    let count = |section: usize| {
+        format!("return document.querySelectorAll('#section-{section} tbody tr').length")
+    };
     for page in ["orders", "quality", "maintenance", "inventory"] {
         browser.open(&dev.url(&format!("/{page}")));
         browser.wait_for(page, loaded, Duration::from_secs(30));
@@ -700,6 +807,25 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
             title.as_str().is_some_and(|t| !t.is_empty()),
             "{page}: {title}"
         );
+        let sections: &[(&str, &str)] = match page {
+            "orders" => &[("/api/orders?page_size=200", "orders")],
+            "quality" => &[
+                ("/api/quality/fpy", "yields"),
+                ("/api/quality/ncrs?page_size=200", "ncrs"),
+            ],
+            "maintenance" => &[
+                ("/api/maintenance/backlog?page_size=200", "work_orders"),
+                ("/api/maintenance/reliability", "reliability"),
+            ],
+            _ => &[("/api/inventory/lots?page_size=200", "lots")],
+        };
+        for (section, (path, key)) in sections.iter().enumerate() {
+            agree(
+                &format!("{page} section {section}"),
+                || browser.run(&count(section)),
+                || rows(path, key),
+            );
+        }
         browser.assert_no_console_errors(page);
         browser.screenshot(page);
     }
