@@ -330,7 +330,7 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
 
 /// The rows of every equipment and maintenance table as text, for comparison.
 async fn dump(pool: &sqlx::AnyPool) -> Vec<String> {
-    let tables: [(&str, &[&str]); 8] = [
+    let tables: [(&str, &[&str]); 9] = [
         (
             "equipment_units",
             &[
@@ -407,6 +407,18 @@ async fn dump(pool: &sqlx::AnyPool) -> Vec<String> {
                 "work_order",
                 "completed_ms",
                 "cancelled",
+                "status",
+            ],
+        ),
+        (
+            "maintenance_failures",
+            &[
+                "work_order",
+                "work_unit",
+                "failure_mode",
+                "failure_start_ms",
+                "repair_start_ms",
+                "repair_end_ms",
                 "status",
             ],
         ),

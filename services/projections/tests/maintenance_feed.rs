@@ -131,9 +131,8 @@ fn breakdown(order: &mut Stream, mode: &str, start: i64, repair: (i64, i64)) -> 
     ]
 }
 
-async fn story(models: &ReadModels) {
-    let projection = MaintenanceProjection::new(vec!["mom.maintenance.v1".into()]);
-    models.migrate(&projection).await.unwrap();
+/// The story's messages in the order one store's log would hold them.
+fn messages() -> Vec<Message> {
     let mut asset = Stream::new("asset", "oven-1");
     let (mut pm1, mut pm2, mut pm3) = (
         Stream::new("work_order", "pm-1"),
@@ -211,6 +210,13 @@ async fn story(models: &ReadModels) {
         reason: "false alarm".into(),
         at: at(18 * HOUR + 5),
     })));
+    messages
+}
+
+async fn story(models: &ReadModels) {
+    let projection = MaintenanceProjection::new(vec!["mom.maintenance.v1".into()]);
+    models.migrate(&projection).await.unwrap();
+    let messages = messages();
     // Everything once, then every message again (a reset consumer group): nothing changes.
     for round in 0..2 {
         let mut tx = models.pool().begin().await.unwrap();
@@ -313,4 +319,82 @@ async fn pm_compliance_backlog_and_reliability_on_postgres() {
     let database = mom_testkit::TestDatabase::create().await.unwrap();
     story(&ReadModels::connect(&database.url).await.unwrap()).await;
     database.drop_database().await.unwrap();
+}
+
+/// Every table of the maintenance read model as text.
+async fn tables(models: &ReadModels) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (table, columns) in [
+        ("maintenance_work_orders", "work_order || status || COALESCE(CAST(closed_ms AS TEXT), '-')"),
+        ("maintenance_pm", "plan || CAST(occurrence AS TEXT) || status || work_order"),
+        (
+            "maintenance_reliability",
+            "failure_mode || CAST(failures AS TEXT) || ' ' || CAST(uptime_ms AS TEXT) || ' ' || CAST(uptime_gaps AS TEXT)",
+        ),
+    ] {
+        let mut table_rows: Vec<String> = sqlx::query_scalar(&format!("SELECT {columns} FROM {table}"))
+            .fetch_all(models.pool())
+            .await
+            .unwrap();
+        table_rows.sort();
+        rows.extend(table_rows.into_iter().map(|row| format!("{table}: {row}")));
+    }
+    rows
+}
+
+/// Kafka keeps the order of each aggregate's events (one key, one partition) but not across
+/// aggregates: the read model must not depend on how aggregates interleave.
+async fn interleavings_give_the_same_tables(first: &ReadModels, second: &ReadModels) {
+    let log_order = messages();
+    // Newest aggregates first, each aggregate's events still in order.
+    let mut by_aggregate: Vec<(String, Vec<Message>)> = Vec::new();
+    for message in log_order.iter().cloned() {
+        let key = message.key.clone().unwrap_or_default();
+        match by_aggregate.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, messages)) => messages.push(message),
+            None => by_aggregate.push((key, vec![message])),
+        }
+    }
+    let reordered: Vec<Message> = by_aggregate
+        .into_iter()
+        .rev()
+        .flat_map(|(_, m)| m)
+        .collect();
+    assert_eq!(reordered.len(), log_order.len());
+    for (models, order) in [(first, &log_order), (second, &reordered)] {
+        let projection = MaintenanceProjection::new(vec!["mom.maintenance.v1".into()]);
+        models.migrate(&projection).await.unwrap();
+        let mut tx = models.pool().begin().await.unwrap();
+        for message in order {
+            projection.apply(&mut tx, message).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let (a, b) = (tables(first).await, tables(second).await);
+    assert!(a.iter().any(|row| row.contains("late")), "{a:#?}");
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn aggregates_interleaved_differently_give_the_same_tables_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite:{}", dir.path().join(name).display());
+    interleavings_give_the_same_tables(
+        &ReadModels::connect(&url("a.db")).await.unwrap(),
+        &ReadModels::connect(&url("b.db")).await.unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn aggregates_interleaved_differently_give_the_same_tables_on_postgres() {
+    let first = mom_testkit::TestDatabase::create().await.unwrap();
+    let second = mom_testkit::TestDatabase::create().await.unwrap();
+    interleavings_give_the_same_tables(
+        &ReadModels::connect(&first.url).await.unwrap(),
+        &ReadModels::connect(&second.url).await.unwrap(),
+    )
+    .await;
+    first.drop_database().await.unwrap();
+    second.drop_database().await.unwrap();
 }

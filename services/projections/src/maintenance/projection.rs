@@ -23,7 +23,7 @@ pub const NAME: &str = "maintenance";
 /// The failure mode of the reliability row that sums every mode of a work unit.
 pub const ALL_MODES: &str = "*";
 
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 8] = [
     "CREATE TABLE IF NOT EXISTS maintenance_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS maintenance_work_orders (\
         work_order TEXT PRIMARY KEY, kind TEXT NOT NULL, priority TEXT NOT NULL, \
@@ -41,6 +41,11 @@ const SCHEMA: [&str; 6] = [
         due_ms BIGINT NOT NULL, work_order TEXT NOT NULL, completed_ms BIGINT, \
         cancelled BIGINT NOT NULL, status TEXT NOT NULL, \
         PRIMARY KEY (work_unit, plan, occurrence))",
+    "CREATE TABLE IF NOT EXISTS maintenance_failures (\
+        work_order TEXT PRIMARY KEY, work_unit TEXT NOT NULL, failure_mode TEXT NOT NULL, \
+        failure_start_ms BIGINT NOT NULL, repair_start_ms BIGINT, repair_end_ms BIGINT, \
+        status TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS maintenance_failures_unit ON maintenance_failures (work_unit)",
     "CREATE TABLE IF NOT EXISTS maintenance_reliability (\
         work_unit TEXT NOT NULL, failure_mode TEXT NOT NULL, failures BIGINT NOT NULL, \
         repairs BIGINT NOT NULL, repair_ms BIGINT NOT NULL, downtime_ms BIGINT NOT NULL, \
@@ -48,7 +53,8 @@ const SCHEMA: [&str; 6] = [
         PRIMARY KEY (work_unit, failure_mode))",
 ];
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
+    "maintenance_failures",
     "maintenance_sequences",
     "maintenance_work_orders",
     "maintenance_plans",
@@ -249,17 +255,18 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
                 },
             )
             .await?;
-            for key in [mode(&reported.failure_mode), ALL_MODES] {
-                ensure_reliability(connection, work_unit, key).await?;
-                sqlx::query(
-                    "UPDATE maintenance_reliability SET failures = failures + 1 \
-                     WHERE work_unit = $1 AND failure_mode = $2",
-                )
-                .bind(work_unit)
-                .bind(key)
-                .execute(&mut *connection)
-                .await?;
-            }
+            sqlx::query(
+                "INSERT INTO maintenance_failures (work_order, work_unit, failure_mode, \
+                 failure_start_ms, status) VALUES ($1, $2, $3, $4, 'open') \
+                 ON CONFLICT (work_order) DO NOTHING",
+            )
+            .bind(work_order)
+            .bind(work_unit)
+            .bind(mode(&reported.failure_mode))
+            .bind(ms(reported.failure_start.as_ref(), "failure_start")?)
+            .execute(&mut *connection)
+            .await?;
+            refresh_reliability(connection, work_unit).await?;
         }
         Some(Event::PreventiveWorkRequested(requested)) => {
             let work_unit = required(&requested.work_unit, "work_unit")?;
@@ -341,17 +348,24 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
             .bind(repair_start)
             .execute(&mut *connection)
             .await?;
-            for key in [mode(&repaired.failure_mode), ALL_MODES] {
-                repaired_reliability(
-                    connection,
-                    work_unit,
-                    key,
-                    failure_start,
-                    repair_start,
-                    repair_end,
-                )
-                .await?;
-            }
+            sqlx::query(
+                "INSERT INTO maintenance_failures (work_order, work_unit, failure_mode, \
+                 failure_start_ms, repair_start_ms, repair_end_ms, status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'repaired') ON CONFLICT (work_order) DO UPDATE \
+                 SET failure_mode = excluded.failure_mode, \
+                 failure_start_ms = excluded.failure_start_ms, \
+                 repair_start_ms = excluded.repair_start_ms, \
+                 repair_end_ms = excluded.repair_end_ms, status = excluded.status",
+            )
+            .bind(aggregate)
+            .bind(work_unit)
+            .bind(mode(&repaired.failure_mode))
+            .bind(failure_start)
+            .bind(repair_start)
+            .bind(repair_end.max(repair_start))
+            .execute(&mut *connection)
+            .await?;
+            refresh_reliability(connection, work_unit).await?;
         }
         Some(Event::PreventiveWorkCompleted(completed)) => {
             let at = ms(completed.at.as_ref(), "at")?;
@@ -367,12 +381,6 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
         }
         Some(Event::WorkOrderCancelled(cancelled)) => {
             let at = ms(cancelled.at.as_ref(), "at")?;
-            let order: Option<(String, String, String, String)> = sqlx::query_as(
-                "SELECT kind, status, work_unit, reason FROM maintenance_work_orders WHERE work_order = $1",
-            )
-            .bind(aggregate)
-            .fetch_optional(&mut *connection)
-            .await?;
             sqlx::query(
                 "UPDATE maintenance_work_orders SET status = 'cancelled', closed_ms = $2 \
                  WHERE work_order = $1",
@@ -381,23 +389,17 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
             .bind(at)
             .execute(&mut *connection)
             .await?;
-            match order {
-                // A cancelled corrective order was a false alarm: no failure to count.
-                Some((kind, status, work_unit, reason))
-                    if kind == "corrective" && status != "done" =>
-                {
-                    for key in [reason.as_str(), ALL_MODES] {
-                        sqlx::query(
-                            "UPDATE maintenance_reliability SET failures = failures - 1 \
-                             WHERE work_unit = $1 AND failure_mode = $2 AND failures > 0",
-                        )
-                        .bind(&work_unit)
-                        .bind(key)
-                        .execute(&mut *connection)
-                        .await?;
-                    }
-                }
-                _ => close_pm(connection, aggregate, Close::Cancelled).await?,
+            // A cancelled corrective order was a false alarm: no failure to count.
+            let false_alarm: Option<String> = sqlx::query_scalar(
+                "UPDATE maintenance_failures SET status = 'cancelled' \
+                 WHERE work_order = $1 AND status = 'open' RETURNING work_unit",
+            )
+            .bind(aggregate)
+            .fetch_optional(&mut *connection)
+            .await?;
+            match false_alarm {
+                Some(work_unit) => refresh_reliability(connection, &work_unit).await?,
+                None => close_pm(connection, aggregate, Close::Cancelled).await?,
             }
         }
         _ => return Ok(false),
@@ -441,7 +443,22 @@ async fn link_pm(
     .bind(work_order)
     .execute(&mut *connection)
     .await?;
-    Ok(())
+    // The order may have ended before the link arrived (another aggregate, another partition).
+    let ended: Option<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT status, closed_ms FROM maintenance_work_orders WHERE work_order = $1",
+    )
+    .bind(work_order)
+    .fetch_optional(&mut *connection)
+    .await?;
+    match ended {
+        Some((status, Some(closed))) if status == "done" => {
+            close_pm(connection, work_order, Close::Completed(closed)).await
+        }
+        Some((status, _)) if status == "cancelled" => {
+            close_pm(connection, work_order, Close::Cancelled).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// How a PM occurrence's work order ended.
@@ -543,65 +560,145 @@ async fn decide(
     Ok(())
 }
 
-async fn ensure_reliability(
-    connection: &mut Connection,
-    work_unit: &str,
-    failure_mode: &str,
-) -> Result<(), ApplyError> {
-    sqlx::query(
-        "INSERT INTO maintenance_reliability (work_unit, failure_mode, failures, repairs, \
-         repair_ms, downtime_ms, uptime_ms, uptime_gaps) VALUES ($1, $2, 0, 0, 0, 0, 0, 0) \
-         ON CONFLICT (work_unit, failure_mode) DO NOTHING",
-    )
-    .bind(work_unit)
-    .bind(failure_mode)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
+/// Sums behind MTBF and MTTR of one work unit and failure mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReliabilitySums {
+    /// Failures (not false alarms).
+    pub failures: i64,
+    /// Failures repaired.
+    pub repairs: i64,
+    /// Σ repair end − repair start.
+    pub repair_ms: i64,
+    /// Σ repair end − failure start.
+    pub downtime_ms: i64,
+    /// Σ failure start − the previous repair end, over failures that started after it.
+    pub uptime_ms: i64,
+    /// How many such gaps.
+    pub uptime_gaps: i64,
+    /// The latest repair end.
+    pub last_repair_end_ms: Option<i64>,
 }
 
-/// Adds a repair to the reliability sums of (`work_unit`, `failure_mode`).
-async fn repaired_reliability(
+/// One failure of a work unit: mode, failure start and, once repaired, repair start and end.
+pub type Failure = (String, i64, Option<(i64, i64)>);
+
+/// Returns the sums per failure mode and over every mode ([`ALL_MODES`]) of `failures`, which
+/// must be sorted by failure start (ties in a fixed order), so the result depends on the set
+/// of failures only, not on the order their events arrived in.
+pub fn reliability_sums(
+    failures: &[Failure],
+) -> std::collections::BTreeMap<String, ReliabilitySums> {
+    let mut sums: std::collections::BTreeMap<String, ReliabilitySums> = Default::default();
+    for (failure_mode, start, repair) in failures {
+        for key in [failure_mode.as_str(), ALL_MODES] {
+            let entry = sums.entry(key.to_owned()).or_default();
+            entry.failures += 1;
+            let Some((repair_start, repair_end)) = repair else {
+                continue;
+            };
+            if let Some(last) = entry.last_repair_end_ms {
+                if *start >= last {
+                    entry.uptime_ms += start - last;
+                    entry.uptime_gaps += 1;
+                }
+            }
+            entry.repairs += 1;
+            entry.repair_ms += (repair_end - repair_start).max(0);
+            entry.downtime_ms += (repair_end - start).max(0);
+            entry.last_repair_end_ms = Some(
+                entry
+                    .last_repair_end_ms
+                    .map_or(*repair_end, |last| last.max(*repair_end)),
+            );
+        }
+    }
+    sums
+}
+
+/// Writes the reliability rows of `work_unit` from its failures.
+async fn refresh_reliability(
     connection: &mut Connection,
     work_unit: &str,
-    failure_mode: &str,
-    failure_start: i64,
-    repair_start: i64,
-    repair_end: i64,
 ) -> Result<(), ApplyError> {
-    ensure_reliability(connection, work_unit, failure_mode).await?;
-    let last: Option<i64> = sqlx::query_scalar(
-        "SELECT last_repair_end_ms FROM maintenance_reliability \
-         WHERE work_unit = $1 AND failure_mode = $2",
+    let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT failure_mode, failure_start_ms, repair_start_ms, repair_end_ms \
+         FROM maintenance_failures WHERE work_unit = $1 AND status <> 'cancelled' \
+         ORDER BY failure_start_ms, work_order",
     )
     .bind(work_unit)
-    .bind(failure_mode)
-    .fetch_one(&mut *connection)
+    .fetch_all(&mut *connection)
     .await?;
-    let (uptime, gap) = match last {
-        Some(last) if failure_start >= last => (failure_start - last, 1),
-        _ => (0, 0),
-    };
-    sqlx::query(
-        "UPDATE maintenance_reliability SET repairs = repairs + 1, repair_ms = repair_ms + $3, \
-         downtime_ms = downtime_ms + $4, uptime_ms = uptime_ms + $5, uptime_gaps = uptime_gaps + $6, \
-         last_repair_end_ms = $7 WHERE work_unit = $1 AND failure_mode = $2",
-    )
-    .bind(work_unit)
-    .bind(failure_mode)
-    .bind((repair_end - repair_start).max(0))
-    .bind((repair_end - failure_start).max(0))
-    .bind(uptime)
-    .bind(gap)
-    .bind(last.map_or(repair_end, |last| last.max(repair_end)))
-    .execute(&mut *connection)
-    .await?;
+    let failures: Vec<Failure> = rows
+        .into_iter()
+        .map(|(mode, start, repair_start, repair_end)| (mode, start, repair_start.zip(repair_end)))
+        .collect();
+    sqlx::query("DELETE FROM maintenance_reliability WHERE work_unit = $1")
+        .bind(work_unit)
+        .execute(&mut *connection)
+        .await?;
+    for (failure_mode, sums) in reliability_sums(&failures) {
+        sqlx::query(
+            "INSERT INTO maintenance_reliability (work_unit, failure_mode, failures, repairs, \
+             repair_ms, downtime_ms, uptime_ms, uptime_gaps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(work_unit)
+        .bind(&failure_mode)
+        .bind(sums.failures)
+        .bind(sums.repairs)
+        .bind(sums.repair_ms)
+        .bind(sums.downtime_ms)
+        .bind(sums.uptime_ms)
+        .bind(sums.uptime_gaps)
+        .execute(&mut *connection)
+        .await?;
+        if let Some(last) = sums.last_repair_end_ms {
+            sqlx::query(
+                "UPDATE maintenance_reliability SET last_repair_end_ms = $3 \
+                 WHERE work_unit = $1 AND failure_mode = $2",
+            )
+            .bind(work_unit)
+            .bind(&failure_mode)
+            .bind(last)
+            .execute(&mut *connection)
+            .await?;
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pm_status;
+    use super::{pm_status, reliability_sums, ALL_MODES};
+
+    #[test]
+    fn mtbf_sums_count_uptime_from_a_repair_end_to_the_next_failure_start() {
+        let failures = vec![
+            ("leak".to_owned(), 0, Some((10, 60))),
+            ("jam".to_owned(), 100, None),
+            ("leak".to_owned(), 200, Some((200, 230))),
+            // Starts while the previous repair was still going on: no uptime gap.
+            ("leak".to_owned(), 220, Some((240, 250))),
+        ];
+        let sums = reliability_sums(&failures);
+        let all = sums[ALL_MODES];
+        assert_eq!((all.failures, all.repairs), (4, 3));
+        assert_eq!((all.uptime_ms, all.uptime_gaps), (140, 1));
+        assert_eq!(
+            (all.repair_ms, all.downtime_ms),
+            (50 + 30 + 10, 60 + 30 + 30)
+        );
+        assert_eq!(all.last_repair_end_ms, Some(250));
+        let leak = sums["leak"];
+        assert_eq!(
+            (leak.failures, leak.uptime_gaps, leak.uptime_ms),
+            (3, 1, 140)
+        );
+        let jam = sums["jam"];
+        assert_eq!(
+            (jam.failures, jam.repairs, jam.last_repair_end_ms),
+            (1, 0, None)
+        );
+    }
 
     #[test]
     fn pm_occurrences_are_on_time_late_missed_or_open() {
