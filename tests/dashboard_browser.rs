@@ -132,9 +132,19 @@ fn base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// A chromedriver process, killed on drop (also when the session never started).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A WebDriver session on a chromedriver of our own.
 struct Browser {
-    driver: Child,
+    _driver: Driver,
     port: u16,
     session: String,
     screenshots: PathBuf,
@@ -150,12 +160,14 @@ impl Browser {
             );
         }
         let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let driver = Driver(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while http(port, "GET", "/status", None)
             .is_none_or(|(_, status)| status["value"]["ready"] != json!(true))
@@ -178,7 +190,7 @@ impl Browser {
         let session = answer["value"]["sessionId"].as_str().unwrap().to_owned();
         std::fs::create_dir_all(&screenshots).unwrap();
         Self {
-            driver,
+            _driver: driver,
             port,
             session,
             screenshots,
@@ -258,8 +270,6 @@ impl Drop for Browser {
             &format!("/session/{}", self.session),
             None,
         );
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
@@ -288,13 +298,21 @@ impl Dev {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut dashboard, mut production, mut maintenance) = (None, None, None);
+        // From here on a failed expectation still stops the process (on drop).
+        let mut dev = Self {
+            child,
+            http_port,
+            production: String::new(),
+            maintenance: String::new(),
+            _dir: dir,
+        };
+        let mut dashboard = None;
         while let Some(Ok(line)) = lines.next() {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["dashboard", url] => dashboard = Some(url.to_string()),
-                ["production", "gRPC", url] => production = Some(url.to_string()),
-                ["maintenance", "gRPC", url] => maintenance = Some(url.to_string()),
+                ["production", "gRPC", url] => dev.production = url.to_string(),
+                ["maintenance", "gRPC", url] => dev.maintenance = url.to_string(),
                 ["Press", ..] => break,
                 _ => {}
             }
@@ -306,13 +324,11 @@ impl Dev {
             Some(format!("http://127.0.0.1:{http_port}/").as_str()),
             "mom dev prints the dashboard URL"
         );
-        Self {
-            child,
-            http_port,
-            production: production.expect("mom dev prints production's address"),
-            maintenance: maintenance.expect("mom dev prints maintenance's address"),
-            _dir: dir,
-        }
+        assert!(
+            !dev.production.is_empty() && !dev.maintenance.is_empty(),
+            "mom dev prints the production and maintenance addresses"
+        );
+        dev
     }
 
     fn url(&self, path: &str) -> String {
