@@ -24,6 +24,9 @@ pub enum Bench {
     /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
     /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
     OeeLatency(OeeLatencyArgs),
+    /// Rebuild throughput and peak memory of every projection from production logs of 1 M and
+    /// 10 M events (or `--events`), on SQLite and Postgres; each rebuild in its own process.
+    Rebuild(crate::bench_rebuild::RebuildBenchArgs),
 }
 
 /// Options of `mom bench oee-latency`.
@@ -82,6 +85,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<()> {
     match bench {
         Bench::Commands(args) => commands(args).await,
         Bench::OeeLatency(args) => oee_latency(args).await,
+        Bench::Rebuild(args) => crate::bench_rebuild::run(args).await,
         Bench::Oee => {
             let report = tokio::task::spawn_blocking(|| {
                 mom_oee::bench::run(&mom_oee::bench::BenchConfig::default())
@@ -284,7 +288,7 @@ async fn commands_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn metadata() -> std::collections::HashMap<String, String> {
+pub(crate) fn metadata() -> std::collections::HashMap<String, String> {
     mom_eventstore::CommandMetadata::new("bench", chrono::Utc::now()).to_map()
 }
 

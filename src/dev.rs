@@ -181,7 +181,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let read_models_grpc = read_models.grpc_addr;
     // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
     // their own origin. A service with an HTTP API adds its router here.
-    let api_routers = vec![oee_router]
+    let api_routers = vec![oee_router, mom_telemetry::metrics_router()]
         .into_iter()
         .chain(read_models.router.clone())
         .collect();
@@ -236,6 +236,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         "  OEE figures per hour, shift and day: table oee_periods in {}",
         dir.join("projections.db").display()
     );
+    println!("  metrics            http://{http_addr}/metrics (Prometheus text format)");
     println!("Press Ctrl-C to stop.");
     // At shutdown the simulator finishes first (15 s at most), then the services stop.
     let stopper = {

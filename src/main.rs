@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod bench;
+mod bench_rebuild;
 mod dev;
 mod projections;
 

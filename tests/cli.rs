@@ -251,6 +251,11 @@ fn free_port() -> u16 {
 
 /// A plain HTTP/1.1 GET of a JSON document; `None` while nothing listens.
 fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&get_text(port, path)?).ok()
+}
+
+/// A plain HTTP/1.1 GET; the body, or `None` while nothing listens.
+fn get_text(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
@@ -263,8 +268,7 @@ fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
     .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let body = &response[response.find("\r\n\r\n")? + 4..];
-    serde_json::from_str(body).ok()
+    Some(response[response.find("\r\n\r\n")? + 4..].to_owned())
 }
 
 fn start_dev(dir: &Path, port: u16) -> std::process::Child {
@@ -391,6 +395,22 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
         "{before}"
     );
     assert!(reasons("setup_and_adjustments").contains(&"changeover".to_owned()));
+    // The same HTTP address serves the platform's metrics for Prometheus.
+    let metrics = get_text(port, "/metrics").unwrap();
+    for needle in [
+        "mom_commands_total{",
+        "outcome=\"accepted\"",
+        "mom_events_appended_total{",
+        "mom_projection_applied_total{",
+        "projection=\"oee\"",
+        "mom_projection_latency_seconds_bucket{",
+        "mom_oee_updates_total{",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from /metrics:\n{metrics}"
+        );
+    }
     stop(first);
     assert!(dir.path().join("simulator.json").is_file());
 

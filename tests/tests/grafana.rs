@@ -115,13 +115,17 @@ fn provisioning_names_the_databases_deploy_creates_and_the_mounted_dashboards() 
             "datasource {uid}: database {database} is not created by init-databases.sql"
         );
         assert!(
-            init.contains(&format!("GRANT CONNECT ON DATABASE {database} TO grafana_reader;")),
+            init.contains(&format!(
+                "GRANT CONNECT ON DATABASE {database} TO grafana_reader;"
+            )),
             "datasource {uid}: grafana_reader may not connect to {database}"
         );
     }
     let provider = std::fs::read_to_string(grafana().join("dashboards/mom.yaml")).unwrap();
     let provider: serde_yaml::Value = serde_yaml::from_str(&provider).unwrap();
-    let path = provider["providers"][0]["options"]["path"].as_str().unwrap();
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
     // docker-compose.yml mounts deploy/grafana/provisioning at /etc/grafana/provisioning.
     let compose = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
     assert!(compose.contains("./deploy/grafana/provisioning:/etc/grafana/provisioning:ro"));
@@ -134,13 +138,25 @@ fn provisioning_names_the_databases_deploy_creates_and_the_mounted_dashboards() 
     let known = datasources();
     let (mut uids, mut titles) = (BTreeSet::new(), BTreeSet::new());
     let all = dashboards();
-    assert!(all.len() >= 4, "OEE, downtime, quality and maintenance dashboards");
+    assert!(
+        all.len() >= 4,
+        "OEE, downtime, quality and maintenance dashboards"
+    );
     for (name, dashboard) in &all {
-        assert!(uids.insert(dashboard["uid"].as_str().unwrap().to_owned()), "{name}: uid used twice");
-        assert!(titles.insert(dashboard["title"].as_str().unwrap().to_owned()), "{name}: title used twice");
+        assert!(
+            uids.insert(dashboard["uid"].as_str().unwrap().to_owned()),
+            "{name}: uid used twice"
+        );
+        assert!(
+            titles.insert(dashboard["title"].as_str().unwrap().to_owned()),
+            "{name}: title used twice"
+        );
         let mut ids = BTreeSet::new();
         for panel in dashboard["panels"].as_array().unwrap() {
-            assert!(ids.insert(panel["id"].as_u64().unwrap()), "{name}: panel id used twice");
+            assert!(
+                ids.insert(panel["id"].as_u64().unwrap()),
+                "{name}: panel id used twice"
+            );
         }
         for query in queries(name, dashboard) {
             assert!(
@@ -160,7 +176,10 @@ async fn migrated(build: impl AsyncFnOnce(&str, &[String])) -> mom_testkit::Test
     let dir = tempfile::tempdir().unwrap();
     let mut sources = Vec::new();
     for domain in ["production", "quality", "maintenance", "inventory"] {
-        let url = format!("sqlite:{}", dir.path().join(format!("{domain}.db")).display());
+        let url = format!(
+            "sqlite:{}",
+            dir.path().join(format!("{domain}.db")).display()
+        );
         let store = mom_eventstore::EventStore::connect(&url, &Default::default())
             .await
             .unwrap();
@@ -216,12 +235,20 @@ async fn every_panel_query_runs_against_the_real_schema() {
     for (name, dashboard) in dashboards() {
         for query in queries(&name, &dashboard) {
             let sql = expand(&query.sql);
-            if let Err(err) = sqlx::raw_sql(&sql).fetch_all(&pools[&query.datasource]).await {
+            if let Err(err) = sqlx::raw_sql(&sql)
+                .fetch_all(&pools[&query.datasource])
+                .await
+            {
                 failures.push(format!("{}: {err}\n  {sql}", query.place));
             }
             ran += 1;
         }
     }
-    assert!(failures.is_empty(), "{} of {ran} queries fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} queries fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(ran >= 20, "only {ran} queries");
 }

@@ -572,12 +572,12 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
-    if let Ok(log) = std::env::var("MOM_TEST_LOG") {
-        let _ = mom_telemetry::init(&mom_telemetry::TelemetryArgs {
+    let _telemetry = std::env::var("MOM_TEST_LOG").ok().map(|log| {
+        mom_telemetry::init(&mom_telemetry::TelemetryArgs {
             log,
-            log_format: mom_telemetry::LogFormat::Text,
-        });
-    }
+            ..Default::default()
+        })
+    });
     let case = case();
     let unit = case["equipment"]
         .as_object()

@@ -110,8 +110,9 @@ async fn one_trace_shows_command_stored_published_and_projected() {
     let trace_id = TraceId::from_bytes(uuid::Uuid::new_v4().into_bytes());
     let caller_span = SpanId::from_bytes(*b"\x0c\xa1\x1e\x40\x00\x00\x00\x01");
     let traceparent = format!("00-{trace_id}-{caller_span}-01");
-    let mut client =
-        pb::production_service_client::ProductionServiceClient::new(support::channel(&production).await);
+    let mut client = pb::production_service_client::ProductionServiceClient::new(
+        support::channel(&production).await,
+    );
     let mut request = tonic::Request::new(pb::RegisterWorkUnitRequest {
         context: Some(pb::CommandContext {
             actor: "engineer".to_owned(),
@@ -137,7 +138,9 @@ async fn one_trace_shows_command_stored_published_and_projected() {
             let spans = exporter.get_finished_spans().unwrap();
             spans
                 .iter()
-                .any(|span| span.name == "trace-test apply" && span.span_context.trace_id() == trace_id)
+                .any(|span| {
+                    span.name == "trace-test apply" && span.span_context.trace_id() == trace_id
+                })
                 .then_some(spans)
         }
     })
@@ -148,11 +151,17 @@ async fn one_trace_shows_command_stored_published_and_projected() {
         .collect();
     let names: Vec<&str> = ours.iter().map(|span| span.name.as_ref()).collect();
 
-    let server = named(&ours, "mom.production.v1.ProductionService/RegisterWorkUnit");
+    let server = named(
+        &ours,
+        "mom.production.v1.ProductionService/RegisterWorkUnit",
+    );
     assert_eq!(server.len(), 1, "one server span in {names:?}");
     let server = server[0];
     assert_eq!(server.span_kind, SpanKind::Server);
-    assert_eq!(server.parent_span_id, caller_span, "the server span continues the caller's");
+    assert_eq!(
+        server.parent_span_id, caller_span,
+        "the server span continues the caller's"
+    );
     assert!(server.parent_span_is_remote);
 
     let append = named(&ours, "eventstore.append");
@@ -198,7 +207,9 @@ async fn one_trace_shows_command_stored_published_and_projected() {
     .unwrap();
     let response = support::eventually("the relay's counters on /metrics", || async move {
         let response = http_get(metrics_addr, "/metrics").await;
-        response.contains("mom_outbox_published_total").then_some(response)
+        response
+            .contains("mom_outbox_published_total")
+            .then_some(response)
     })
     .await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -212,7 +223,10 @@ async fn one_trace_shows_command_stored_published_and_projected() {
         "mom_projection_latency_seconds_bucket{",
         "mom_outbox_published_total{",
     ] {
-        assert!(response.contains(needle), "{needle} missing from /metrics:\n{response}");
+        assert!(
+            response.contains(needle),
+            "{needle} missing from /metrics:\n{response}"
+        );
     }
 
     shutdown.cancel();

@@ -1,8 +1,8 @@
 //! The event store handle: connection, migrations, reads, and the outbox API the relay uses.
 
-use tracing::Instrument;
 use std::str::FromStr;
 use std::time::Duration;
+use tracing::Instrument;
 
 use cqrs_es::persist::{SerializedEvent, SerializedSnapshot};
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -118,8 +118,16 @@ where
     A::Error: Replayable,
 {
     let result = executor.execute(id, command, metadata.to_map()).await;
-    let replayed = matches!(&result, Err(AggregateError::UserError(err)) if err.replayed_version().is_some());
-    mom_telemetry::metrics::command(noun, if replayed { "replayed" } else { outcome(&result) });
+    let replayed =
+        matches!(&result, Err(AggregateError::UserError(err)) if err.replayed_version().is_some());
+    mom_telemetry::metrics::command(
+        noun,
+        if replayed {
+            "replayed"
+        } else {
+            outcome(&result)
+        },
+    );
     match result {
         Ok(version) => {
             tracing::debug!(

@@ -66,7 +66,10 @@ pub async fn run_from_kafka<P: Projection>(
         let (message, recorded_ms) = match received {
             Ok(message) => {
                 use rdkafka::Message as _;
-                (Message::from_kafka(&message), message.timestamp().to_millis())
+                (
+                    Message::from_kafka(&message),
+                    message.timestamp().to_millis(),
+                )
             }
             Err(err) => {
                 tracing::warn!(error = %err, "projection consumer receive failed");

@@ -1,7 +1,7 @@
 //! The event store's log as a source: embedded single-node mode, and rebuilds.
 
-use tracing::Instrument;
 use std::time::Duration;
+use tracing::Instrument;
 
 use mom_eventstore::EventStore;
 use tokio_util::sync::CancellationToken;

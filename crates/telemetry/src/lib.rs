@@ -121,7 +121,9 @@ impl Drop for Telemetry {
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 /// Which OTLP signals the environment turns on.
@@ -153,9 +155,7 @@ fn otlp_signals_from(env: impl Fn(&str) -> Option<String>) -> Result<OtlpSignals
         }
     }
     let endpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
-    let signal = |exporter_var: &'static str,
-                  endpoint_var: &str|
-     -> Result<bool, TelemetryError> {
+    let signal = |exporter_var: &'static str, endpoint_var: &str| -> Result<bool, TelemetryError> {
         match env(exporter_var).as_deref() {
             None => Ok(endpoint || env(endpoint_var).is_some()),
             Some("none") => Ok(false),
@@ -169,7 +169,10 @@ fn otlp_signals_from(env: impl Fn(&str) -> Option<String>) -> Result<OtlpSignals
     };
     Ok(OtlpSignals {
         traces: signal("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?,
-        metrics: signal("OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")?,
+        metrics: signal(
+            "OTEL_METRICS_EXPORTER",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        )?,
     })
 }
 
@@ -344,6 +347,8 @@ fn install(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn signals(vars: &[(&str, &str)]) -> Result<OtlpSignals, TelemetryError> {
@@ -401,9 +406,15 @@ mod tests {
     #[test]
     fn unsupported_settings_are_refused_by_name() {
         let err = signals(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).unwrap_err();
-        assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{err}");
+        assert!(
+            err.to_string().contains("OTEL_EXPORTER_OTLP_PROTOCOL"),
+            "{err}"
+        );
         let err = signals(&[("OTEL_TRACES_EXPORTER", "zipkin")]).unwrap_err();
-        assert!(err.to_string().contains("OTEL_TRACES_EXPORTER=\"zipkin\""), "{err}");
+        assert!(
+            err.to_string().contains("OTEL_TRACES_EXPORTER=\"zipkin\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -134,7 +134,8 @@ pub fn projection_committed(projection: &str, applied: u64, latency: Option<std:
 
 /// Counts `rows` OEE period rows of `granularity` changed by one transaction.
 pub fn oee_updates(granularity: &str, rows: u64) {
-    instruments()
-        .oee_updates
-        .add(rows, &[KeyValue::new("granularity", granularity.to_owned())]);
+    instruments().oee_updates.add(
+        rows,
+        &[KeyValue::new("granularity", granularity.to_owned())],
+    );
 }

@@ -93,7 +93,10 @@ mod tests {
             assert_eq!(current, mine);
             mine
         });
-        assert!(mine.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{mine}");
+        assert!(
+            mine.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+            "{mine}"
+        );
         assert!(!mine.contains("b7ad6b7169203331"), "a new span id: {mine}");
         let spans = exporter.get_finished_spans().expect("spans");
         assert_eq!(spans.len(), 1);
@@ -103,7 +106,10 @@ mod tests {
     #[test]
     fn without_tracing_the_callers_traceparent_is_kept() {
         assert_eq!(current_or("given".into()), "given");
-        assert!(!context_from_traceparent("garbage").span().span_context().is_valid());
+        assert!(!context_from_traceparent("garbage")
+            .span()
+            .span_context()
+            .is_valid());
     }
 
     #[test]

@@ -486,7 +486,10 @@ impl Projection for OeeProjection {
         }
         if let Ok(mut updates) = self.pending_updates.lock() {
             for row in &rows {
-                match updates.iter_mut().find(|(name, _)| *name == row.granularity) {
+                match updates
+                    .iter_mut()
+                    .find(|(name, _)| *name == row.granularity)
+                {
                     Some((_, count)) => *count += 1,
                     None => updates.push((row.granularity, 1)),
                 }
