@@ -5,9 +5,15 @@
 //! (`/api/oee/...`) and of the projections (`/api/equipment`, `/api/maintenance/...`, ...) and
 //! follow their live feeds (server-sent events).
 //!
-//! Invariant: no data and no I/O of its own. It knows the APIs' URLs, not the services.
+//! `mom dev` merges [`router`] with the services' own routers on one address; `mom serve
+//! dashboard` runs [`serve`], which puts the pages and a reverse proxy to the OEE service's and
+//! the read models' HTTP APIs on one origin ([`proxy`]).
+//!
+//! Invariant: no data of its own. It knows the APIs' URLs and paths, not the services.
 
 mod assets;
+mod config;
+pub mod proxy;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,6 +22,44 @@ use axum::routing::get;
 use axum::Router;
 
 pub use assets::{Asset, Page, ASSETS, PAGES};
+pub use config::{DashboardConfig, Upstream, UpstreamError};
+pub use proxy::{gateway, probe, ProbeError};
+
+/// Why `mom serve dashboard` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The HTTP address cannot be bound (in use, not local, no permission).
+    #[error("cannot bind the dashboard's http address {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// The server failed while accepting connections.
+    #[error("dashboard http server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Serves the dashboard with its API proxy ([`gateway`]) on `config.http_addr` until `shutdown`.
+pub async fn serve(
+    config: DashboardConfig,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), ServeError> {
+    let addr = config.http_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(
+        addr = %bound,
+        oee_api = %config.oee_api,
+        projections_api = %config.projections_api,
+        "dashboard listening"
+    );
+    axum::serve(listener, gateway(&config, &shutdown))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(ServeError::Serve)
+}
 
 /// Where the pages find the APIs. An empty base means the origin that served the page (as in
 /// `mom dev`, where one HTTP server carries the APIs and the dashboard).
