@@ -463,6 +463,7 @@ async fn case_figures(
             from: ts(&case["period"]["from"]),
             to: ts(&case["period"]["to"]),
             granularity: oee::Granularity::Hour as i32,
+            as_of: None,
         })
         .await
     {
@@ -720,6 +721,7 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
             from: ts(&case["period"]["from"]),
             to: ts(&case["period"]["to"]),
             granularity: oee::Granularity::Shift as i32,
+            as_of: None,
         })
         .await
         .unwrap()
@@ -735,6 +737,7 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
             from: Some(to_timestamp(day_start - chrono::Duration::days(7))),
             to: Some(to_timestamp(day_start + chrono::Duration::days(7))),
             granularity: oee::Granularity::Week as i32,
+            as_of: None,
         })
         .await
         .unwrap()
@@ -751,6 +754,7 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
             scope: scope(&unit),
             from: ts(&case["period"]["from"]),
             to: ts(&case["period"]["to"]),
+            as_of: None,
         })
         .await
         .unwrap()
@@ -805,6 +809,7 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
             from: Some(to_timestamp(time(&Value::String(from.into())))),
             to: Some(to_timestamp(time(&Value::String(to.into())))),
             granularity: granularity as i32,
+            as_of: None,
         };
     let (a, b) = ("2026-03-03T08:00:00Z", "2026-03-03T12:00:00Z");
     for (request, code, needle) in [
@@ -856,6 +861,7 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
                 "2026-03-03T08:30:00Z".into(),
             )))),
             to: ts(&case["period"]["to"]),
+            as_of: None,
         })
         .await
         .unwrap_err();

@@ -27,6 +27,7 @@ impl From<QueryError> for Status {
             QueryError::InvalidArgument(message) => Status::invalid_argument(message),
             QueryError::NotFound(message) => Status::not_found(message),
             QueryError::Database(err) => Status::unavailable(format!("read model: {err}")),
+            QueryError::NoLiveEngine => Status::unavailable(QueryError::NoLiveEngine.to_string()),
         }
     }
 }
@@ -143,6 +144,11 @@ fn time(
     from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::InvalidArgument(err.to_string()))
 }
 
+/// Returns the optional `as_of` of a request.
+fn as_of(ts: Option<prost_types::Timestamp>) -> Result<Option<DateTime<Utc>>, QueryError> {
+    ts.map(|ts| time(Some(ts), "as_of")).transpose()
+}
+
 /// Returns the figures of `summary` as the wire message.
 pub fn figures(scope: &Scope, granularity: Granularity, summary: &Summary) -> pb::PeriodFigures {
     let f = &summary.figures;
@@ -181,6 +187,7 @@ pub fn figures(scope: &Scope, granularity: Granularity, summary: &Summary) -> pb
             negative_reduced_speed: f.negative_reduced_speed(),
         }),
         revision: summary.revision,
+        as_of: summary.as_of.map(to_timestamp),
     }
 }
 
@@ -208,7 +215,7 @@ pub fn figures_json(scope: &Scope, granularity: Granularity, summary: &Summary) 
         Scope::WorkUnit(id) => ("work_unit", id),
         Scope::Node(level, id) => (*level, id),
     };
-    json!({
+    let mut value = json!({
         "scope": { level: id },
         "granularity": granularity_name(granularity),
         "start": summary.start.to_rfc3339(),
@@ -243,7 +250,16 @@ pub fn figures_json(scope: &Scope, granularity: Granularity, summary: &Summary) 
             "negative_reduced_speed": f.negative_reduced_speed(),
         },
         "revision": summary.revision,
-    })
+    });
+    if let (Some(as_of), Some(object)) = (summary.as_of, value.as_object_mut()) {
+        object.insert("as_of".into(), json!(as_of_text(as_of)));
+    }
+    value
+}
+
+/// Returns `as_of` as the JSON API writes it (RFC 3339 in UTC, milliseconds).
+pub fn as_of_text(as_of: DateTime<Utc>) -> String {
+    as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Returns the reason Pareto of `summary` as JSON.
@@ -351,7 +367,11 @@ impl pb::oee_service_server::OeeService for OeeService {
         let granularity = granularity(request.granularity)?;
         let from = time(request.from, "from")?;
         let to = time(request.to, "to")?;
-        let (periods, total) = self.queries.oee(&scope, from, to, granularity).await?;
+        let as_of = as_of(request.as_of)?;
+        let (periods, total) = self
+            .queries
+            .oee(&scope, from, to, granularity, as_of)
+            .await?;
         Ok(Response::new(pb::GetOeeResponse {
             periods: periods
                 .iter()
@@ -369,7 +389,8 @@ impl pb::oee_service_server::OeeService for OeeService {
         let scope = scope(request.scope)?;
         let from = time(request.from, "from")?;
         let to = time(request.to, "to")?;
-        let total = self.queries.losses(&scope, from, to).await?;
+        let as_of = as_of(request.as_of)?;
+        let total = self.queries.losses(&scope, from, to, as_of).await?;
         Ok(Response::new(pb::GetLossesResponse {
             total: Some(figures(&scope, Granularity::Custom, &total)),
             losses: pareto(&total),

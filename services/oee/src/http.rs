@@ -8,6 +8,8 @@
 //! - `GET /healthz`
 //!
 //! The scope is exactly one of `work_unit`, `work_center`, `area`, `site`; times are RFC 3339.
+//! `/api/oee` and `/api/oee/losses` take an optional `as_of` (`now` or an RFC 3339 time): the
+//! period in progress then is answered up to it, and the answer carries the instant used.
 //! Errors are `{"error": "..."}` with 400 (bad request), 404 (unknown equipment) or 503.
 
 use std::convert::Infallible;
@@ -28,7 +30,9 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{figures_json, granularity_named, pareto_json, scope_from_params, watch_changes};
+use crate::api::{
+    as_of_text, figures_json, granularity_named, pareto_json, scope_from_params, watch_changes,
+};
 use crate::query::{Queries, QueryError, Scope};
 
 #[derive(Clone)]
@@ -47,6 +51,7 @@ struct Params {
     from: Option<String>,
     to: Option<String>,
     granularity: Option<String>,
+    as_of: Option<String>,
 }
 
 impl Params {
@@ -72,6 +77,26 @@ impl Params {
             })
     }
 
+    /// Returns `as_of`: `now` (the server's clock, to the millisecond) or an RFC 3339 time.
+    fn as_of(&self) -> Result<Option<DateTime<Utc>>, QueryError> {
+        match self.as_of.as_deref() {
+            None => Ok(None),
+            Some("now") => {
+                let now = Utc::now();
+                Ok(Some(
+                    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
+                ))
+            }
+            Some(value) => DateTime::parse_from_rfc3339(value)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|err| {
+                    QueryError::InvalidArgument(format!(
+                        "as_of {value:?} is neither \"now\" nor an RFC 3339 time: {err}"
+                    ))
+                }),
+        }
+    }
+
     fn range(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
         Ok((
             Self::time(self.from.as_ref(), "from")?,
@@ -84,7 +109,7 @@ fn error(err: QueryError) -> Response {
     let status = match err {
         QueryError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
         QueryError::NotFound(_) => StatusCode::NOT_FOUND,
-        QueryError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+        QueryError::Database(_) | QueryError::NoLiveEngine => StatusCode::SERVICE_UNAVAILABLE,
     };
     json_response(status, &json!({ "error": err.to_string() }))
 }
@@ -96,6 +121,14 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
         value.to_string(),
     )
         .into_response()
+}
+
+/// Adds the `as_of` the answer was cut at (the resolved `now`, so a page can ask again with
+/// the same instant).
+fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
+    if let (Some(as_of), Some(object)) = (as_of, answer.as_object_mut()) {
+        object.insert("as_of".into(), json!(as_of_text(as_of)));
+    }
 }
 
 async fn oee(
@@ -114,11 +147,17 @@ async fn oee(
                     params.granularity.clone().unwrap_or_default()
                 ))
             })?;
-        let (periods, total) = state.queries.oee(&scope, from, to, granularity).await?;
-        Ok::<_, QueryError>(json!({
+        let as_of = params.as_of()?;
+        let (periods, total) = state
+            .queries
+            .oee(&scope, from, to, granularity, as_of)
+            .await?;
+        let mut answer = json!({
             "periods": periods.iter().map(|p| figures_json(&scope, granularity, p)).collect::<Vec<_>>(),
             "total": figures_json(&scope, Granularity::Custom, &total),
-        }))
+        });
+        with_as_of(&mut answer, as_of);
+        Ok::<_, QueryError>(answer)
     }
     .await;
     match result {
@@ -136,11 +175,14 @@ async fn losses(
             .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
         let scope = params.scope()?;
         let (from, to) = params.range()?;
-        let total = state.queries.losses(&scope, from, to).await?;
-        Ok::<_, QueryError>(json!({
+        let as_of = params.as_of()?;
+        let total = state.queries.losses(&scope, from, to, as_of).await?;
+        let mut answer = json!({
             "total": figures_json(&scope, Granularity::Custom, &total),
             "losses": pareto_json(&total),
-        }))
+        });
+        with_as_of(&mut answer, as_of);
+        Ok::<_, QueryError>(answer)
     }
     .await;
     match result {

@@ -198,7 +198,8 @@ pub async fn start_routed(
         &config.log_sources,
     )
     .await?;
-    let queries = query::Queries::new(models.pool().clone(), calendar);
+    let queries =
+        query::Queries::new(models.pool().clone(), calendar).with_live(Arc::clone(&projection));
     let grpc =
         mom_grpc::GrpcServer::bind(
             SERVICE_NAME,

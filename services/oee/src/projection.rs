@@ -8,11 +8,13 @@
 //! `flush` (a page of the store log, or one Kafka message).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use mom_oee::{
-    Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Granularity, Millis,
-    Pareto,
+    Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Figures, Granularity,
+    Millis, Pareto, Period,
 };
 use mom_projection::{ApplyError, Connection, Message, Projection};
 use tokio::sync::watch;
@@ -160,6 +162,11 @@ pub struct OeeProjection {
     /// Period rows written by the open transaction, by granularity (the `mom.oee.updates`
     /// metric, counted when it commits).
     pending_updates: Mutex<Vec<(&'static str, u64)>>,
+    /// Grows with every reload of the engine, so a reload started by a query (outside the
+    /// projection's transactions) never replaces a state the projection reloaded meanwhile.
+    generation: AtomicU64,
+    /// One query-side reload at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for OeeProjection {
@@ -191,6 +198,8 @@ impl OeeProjection {
             revision: watch::channel(0).0,
             pending: Mutex::new(0),
             pending_updates: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -201,10 +210,19 @@ impl OeeProjection {
 
     /// Rebuilds the engine from the messages committed so far.
     async fn reload(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let stored: Vec<(String, String, Vec<u8>)> =
-            sqlx::query_as("SELECT event_id, topic, payload FROM oee_messages ORDER BY event_id")
-                .fetch_all(&mut *connection)
-                .await?;
+        let stored: Vec<StoredMessage> = sqlx::query_as(STORED_MESSAGES)
+            .fetch_all(&mut *connection)
+            .await?;
+        let state = self.rebuilt(stored);
+        if let Ok(mut current) = self.state.lock() {
+            *current = state;
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Returns an engine state fed with `stored` (the committed messages).
+    fn rebuilt(&self, stored: Vec<StoredMessage>) -> State {
         let mut state = State::new(&self.calendar, self.config.clone());
         for (event_id, topic, payload) in stored {
             if let Ok(id) = Uuid::parse_str(&event_id) {
@@ -216,8 +234,57 @@ impl OeeProjection {
         }
         // The committed rows already hold the figures of these facts.
         state.engine.take_changes();
+        state
+    }
+
+    /// Returns the figures of `equipment` over `[from, to)` folded by the projection's engine
+    /// (the same fold as the stored periods; a period cut at `to` takes the current state to
+    /// last until `to`, not until the period's end), or `None` when the engine has no facts for
+    /// it. The engine holds what the projection applied, which includes the messages of a
+    /// transaction not yet committed. An engine that was never loaded in this process (or whose
+    /// transaction rolled back) is first rebuilt from the committed messages read from `pool`.
+    ///
+    /// The engine's lock is held only for the fold, never across an await.
+    pub async fn live_figures(
+        &self,
+        pool: &sqlx::AnyPool,
+        equipment: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<Figures>, sqlx::Error> {
+        let Ok(period) = Period::custom(from, to) else {
+            return Ok(None);
+        };
+        self.load_if_stale(pool).await?;
+        let state = self
+            .state
+            .lock()
+            .map_err(|_| sqlx::Error::Protocol("oee engine lock poisoned".into()))?;
+        Ok(state
+            .engine
+            .recompute(&EquipmentId::from(equipment), &period))
+    }
+
+    /// Rebuilds the engine from the committed messages when it is stale and nobody else
+    /// reloaded it meanwhile.
+    async fn load_if_stale(&self, pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
+        let stale = || self.state.lock().map(|s| s.stale).unwrap_or(true);
+        if !stale() {
+            return Ok(());
+        }
+        let _one_at_a_time = self.reloading.lock().await;
+        let generation = self.generation.load(Ordering::SeqCst);
+        if !stale() {
+            return Ok(());
+        }
+        let stored: Vec<StoredMessage> = sqlx::query_as(STORED_MESSAGES).fetch_all(pool).await?;
+        let state = self.rebuilt(stored);
         if let Ok(mut current) = self.state.lock() {
-            *current = state;
+            // The projection may have reloaded (and applied more) while we read: keep its state.
+            if current.stale && self.generation.load(Ordering::SeqCst) == generation {
+                *current = state;
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
         Ok(())
     }
@@ -251,6 +318,11 @@ impl OeeProjection {
         Ok(rows)
     }
 }
+
+/// One `oee_messages` row: event id, topic, payload.
+type StoredMessage = (String, String, Vec<u8>);
+
+const STORED_MESSAGES: &str = "SELECT event_id, topic, payload FROM oee_messages ORDER BY event_id";
 
 /// Rows per multi-row insert (3 parameters each; well below SQLite's and Postgres' limits).
 const MESSAGE_CHUNK: usize = 300;

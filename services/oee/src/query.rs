@@ -1,14 +1,19 @@
 //! Reads of the OEE read model for the query API: figures per period for a work unit or a
 //! hierarchy node, summed from the stored work-unit rows (times and counts add; ratios come from
 //! the sums), weeks summed from days, and the loss Pareto.
+//!
+//! With an `as_of` instant, a period still in progress at it is answered with the figures of
+//! `[start, as_of)`, folded by the projection's in-memory engine (the same fold as the stored
+//! rows, only cut at `as_of`), and periods starting at or after it are left out.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mom_oee::{Calendar, Figures, Granularity, Millis};
 use sqlx::{AnyPool, Row as _};
 
-use crate::projection::granularity_name;
+use crate::projection::{granularity_name, paretos, OeeProjection};
 
 /// Which equipment a query is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,10 @@ pub enum QueryError {
     /// The read model could not be read (gRPC UNAVAILABLE, HTTP 503).
     #[error("read model: {0}")]
     Database(#[from] sqlx::Error),
+    /// `as_of` was asked of a query API that runs without the projection's engine (gRPC
+    /// UNAVAILABLE, HTTP 503).
+    #[error("as_of needs the oee projection running in this process")]
+    NoLiveEngine,
 }
 
 /// One loss of a Pareto: its name, total milliseconds and (reason, milliseconds), largest first.
@@ -61,6 +70,9 @@ pub struct Summary {
     pub reasons: BTreeMap<String, BTreeMap<String, i64>>,
     /// Highest revision among the summed rows.
     pub revision: u64,
+    /// Set when the figures (of this period or of one summed into it) were cut at this
+    /// instant because the period was in progress then: they cover `[start, as_of)`.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 impl Summary {
@@ -73,6 +85,7 @@ impl Summary {
             }
         }
         self.revision = self.revision.max(other.revision);
+        self.as_of = self.as_of.or(other.as_of);
     }
 
     /// Returns the reasons of each loss, largest first.
@@ -103,6 +116,8 @@ fn max_range(granularity: Granularity) -> Duration {
 pub struct Queries {
     pool: AnyPool,
     calendar: Calendar,
+    /// The projection whose engine computes periods cut at `as_of`.
+    live: Option<Arc<OeeProjection>>,
 }
 
 const COLUMNS: &str = "equipment, start_ms, end_ms, label, calendar_ms, planned_production_ms, \
@@ -161,6 +176,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
             figures,
             reasons: BTreeMap::new(),
             revision: unsigned(row.try_get(21)?),
+            as_of: None,
         },
     ))
 }
@@ -168,7 +184,18 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
 impl Queries {
     /// Returns queries over `pool` (the OEE read model) with periods of `calendar`.
     pub fn new(pool: AnyPool, calendar: Calendar) -> Self {
-        Self { pool, calendar }
+        Self {
+            pool,
+            calendar,
+            live: None,
+        }
+    }
+
+    /// Returns these queries answering `as_of` with the engine of `projection` (the one that
+    /// writes the read model, running in this process).
+    pub fn with_live(mut self, projection: Arc<OeeProjection>) -> Self {
+        self.live = Some(projection);
+        self
     }
 
     /// Returns the calendar periods are cut by.
@@ -328,14 +355,60 @@ impl Queries {
         Ok(rows)
     }
 
+    /// Returns the stored rows cut at `as_of` (when given): rows starting at or after it are
+    /// left out, a row whose period contains it gets the engine's figures of `[start, as_of)`
+    /// (and their reasons), the others stay as stored.
+    async fn cut(
+        &self,
+        rows: Vec<Stored>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Stored>, QueryError> {
+        let Some(as_of) = as_of else {
+            return Ok(rows);
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (equipment, granularity, mut summary) in rows {
+            if summary.start >= as_of {
+                continue;
+            }
+            if summary.end > as_of {
+                let live = self.live.as_ref().ok_or(QueryError::NoLiveEngine)?;
+                if let Some(mut figures) = live
+                    .live_figures(&self.pool, &equipment, summary.start, as_of)
+                    .await?
+                {
+                    let mut reasons: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+                    for (loss, pareto) in paretos(&figures.reasons) {
+                        for (reason, time) in pareto.ranked() {
+                            *reasons
+                                .entry(loss.to_owned())
+                                .or_default()
+                                .entry(reason.to_string())
+                                .or_default() += time.0;
+                        }
+                    }
+                    // Stored summaries keep their reasons beside the figures, not in them.
+                    figures.reasons = mom_oee::Reasons::default();
+                    summary.figures = figures;
+                    summary.reasons = reasons;
+                    summary.as_of = Some(as_of);
+                }
+            }
+            out.push((equipment, granularity, summary));
+        }
+        Ok(out)
+    }
+
     /// Figures of `scope` per period of `granularity` starting in `[from, to)` (periods without
-    /// data are left out), and their total.
+    /// data are left out), and their total. With `as_of`, the period in progress at `as_of`
+    /// covers only `[start, as_of)` and later periods are left out (weeks sum the cut days).
     pub async fn oee(
         &self,
         scope: &Scope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         granularity: Granularity,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<(Vec<Summary>, Summary), QueryError> {
         if granularity == Granularity::Custom {
             return Err(QueryError::InvalidArgument(
@@ -358,6 +431,7 @@ impl Queries {
             let days = self
                 .rows(&members, "day", first.start(), last.end(), false)
                 .await?;
+            let days = self.cut(days, as_of).await?;
             weeks
                 .iter()
                 .filter_map(|week| {
@@ -381,7 +455,7 @@ impl Queries {
             let rows = self
                 .rows(&members, granularity_name(granularity), from, to, false)
                 .await?;
-            group(rows)
+            group(self.cut(rows, as_of).await?)
         };
         let mut total = Summary {
             start: from,
@@ -395,12 +469,14 @@ impl Queries {
     }
 
     /// The six losses of `scope` with their reasons, summed over the hours of `[from, to)`;
-    /// `from` and `to` must be whole hours of the calendar.
+    /// `from` and `to` must be whole hours of the calendar. With `as_of`, the hour in progress
+    /// at `as_of` counts only up to it and later hours are left out.
     pub async fn losses(
         &self,
         scope: &Scope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        as_of: Option<DateTime<Utc>>,
     ) -> Result<Summary, QueryError> {
         Self::check_range(from, to, Granularity::Day)?;
         for (name, at) in [("start", from), ("end", to)] {
@@ -418,6 +494,7 @@ impl Queries {
         }
         let members = self.members(scope).await?;
         let rows = self.rows(&members, "hour", from, to, true).await?;
+        let rows = self.cut(rows, as_of).await?;
         let mut total = Summary {
             start: from,
             end: to,
