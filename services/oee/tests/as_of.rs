@@ -484,7 +484,7 @@ async fn http_and_grpc_take_as_of_and_refuse_a_bad_one() {
         nanos: -1,
     });
     let status = service
-        .get_oee(tonic::Request::new(request(bad.clone())))
+        .get_oee(tonic::Request::new(request(bad)))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
