@@ -48,6 +48,13 @@ enum Command {
         #[command(subcommand)]
         bench: bench::Bench,
     },
+    /// Asks an HTTP health endpoint (e.g. http://127.0.0.1:8080/healthz) and exits 0 when it
+    /// answers 2xx within 5 s, 1 otherwise: the container health check of `mom serve dashboard`,
+    /// since the image has no curl.
+    Healthcheck {
+        /// The endpoint's URL (http:// only).
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +74,9 @@ enum Service {
     /// The read models dashboards query: equipment state and downtime, maintenance backlog,
     /// PM compliance and reliability, orders, inventory, quality.
     Projections(mom_projections::ProjectionsConfig),
+    /// The web dashboard for the distributed mode: its pages, and the OEE service's and the read
+    /// models' HTTP APIs forwarded on the same address.
+    Dashboard(mom_dashboard::DashboardConfig),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +158,11 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
         Command::Bench { bench } => bench::run(bench).await,
         Command::Projections { command } => projections::run(command).await,
+        Command::Healthcheck { url } => {
+            let status = mom_dashboard::probe(&url, std::time::Duration::from_secs(5)).await?;
+            println!("{url}: {status}");
+            Ok(())
+        }
         Command::Oee { .. } => unreachable!("handled before the runtime starts"),
     };
     signals.abort();
@@ -178,6 +193,9 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Projections(config) => mom_projections::serve(config, shutdown)
             .await
             .context("projections service failed"),
+        Service::Dashboard(config) => mom_dashboard::serve(config, shutdown)
+            .await
+            .context("dashboard failed"),
     }
 }
 

@@ -449,6 +449,31 @@ fn grpc_addr_variable(service: &str) -> String {
     format!("MOM_{}_GRPC_ADDR", service.to_uppercase())
 }
 
+fn http_addr_variable(service: &str) -> String {
+    format!("MOM_{}_HTTP_ADDR", service.to_uppercase())
+}
+
+/// Whether `service` keeps a database (it reads a `*DATABASE_URL` option).
+fn has_database(binary: &Binary, service: &str) -> bool {
+    binary
+        .options
+        .get(service)
+        .is_some_and(|names| names.iter().any(|n| n.ends_with("DATABASE_URL")))
+}
+
+/// Whether `service` serves HTTP only (an HTTP listen address and no gRPC one), like the
+/// dashboard: its health is checked over HTTP at `/healthz`.
+fn serves_http_only(binary: &Binary, service: &str) -> bool {
+    binary.accepts(service, &http_addr_variable(service))
+        && !binary.accepts(service, &grpc_addr_variable(service))
+}
+
+/// `http://host:port` of an upstream HTTP API (`MOM_*_API`), without a path.
+fn http_base(value: &str) -> Option<(String, u16)> {
+    let addr = value.strip_prefix("http://")?.trim_end_matches('/');
+    host_port(addr).filter(|_| !addr.contains('/'))
+}
+
 /// Checks the environment of one service's container.
 fn check_service_env<'a>(
     report: &mut Report,
@@ -1111,9 +1136,10 @@ fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
         // Databases: its own, created by the init script, on the compose Postgres.
         let database_vars: Vec<&String> =
             env.keys().filter(|k| k.ends_with("DATABASE_URL")).collect();
-        report.check(!database_vars.is_empty(), || {
-            format!("{ctx}: no database URL is set")
-        });
+        report.check(
+            !database_vars.is_empty() || !has_database(&binary, &svc),
+            || format!("{ctx}: no database URL is set"),
+        );
         for var in database_vars {
             let raw = &env[var];
             let Some(url) = parse_db_url(raw) else {
@@ -1167,11 +1193,43 @@ fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
             );
         }
 
+        // HTTP APIs it forwards to (MOM_*_API, the dashboard's upstreams): a container that
+        // serves that HTTP API on that port, healthy first.
+        for (var, value) in env
+            .iter()
+            .filter(|(k, _)| k.starts_with("MOM_") && k.ends_with("_API"))
+        {
+            let Some((host, port)) = http_base(value) else {
+                report.fail(format!(
+                    "{ctx}: {var}={value} is not http://<service>:<port>"
+                ));
+                continue;
+            };
+            let listens = services
+                .get(host.as_str())
+                .is_some_and(|target| match compose_command(target).as_slice() {
+                    [serve, target_svc] if serve == "serve" => compose_environment(target)
+                        .get(&http_addr_variable(target_svc))
+                        .and_then(|a| host_port(a))
+                        .is_some_and(|(_, p)| p == port),
+                    _ => false,
+                });
+            report.check(listens, || {
+                format!("{ctx}: {var}={value} is not a service's HTTP listen address (MOM_<SERVICE>_HTTP_ADDR)")
+            });
+            report.check(
+                depends.get(&host).map(String::as_str) == Some("service_healthy"),
+                || format!("{ctx}: forwards to {host}, so it must depend on it with condition service_healthy"),
+            );
+        }
+
         // Dependencies on the infrastructure.
-        report.check(
-            depends.get(&postgres_name).map(String::as_str) == Some("service_healthy"),
-            || format!("{ctx}: must depend on {postgres_name} with condition service_healthy"),
-        );
+        if has_database(&binary, &svc) {
+            report.check(
+                depends.get(&postgres_name).map(String::as_str) == Some("service_healthy"),
+                || format!("{ctx}: must depend on {postgres_name} with condition service_healthy"),
+            );
+        }
 
         // Kafka: the broker's in-network listener, topics under the contract's prefix, a
         // replication factor one broker can give.
@@ -1268,6 +1326,50 @@ fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
                 )
             },
         );
+    }
+
+    // Services that serve HTTP only (the dashboard): listen address, published port, and a
+    // health check the image can run: `mom healthcheck <url>` (the image has no curl).
+    let mut http_checked = false;
+    for (svc, name) in &running {
+        if !serves_http_only(&binary, svc) {
+            continue;
+        }
+        let ctx = format!("docker-compose.yml service {name}");
+        let service = &services[name.as_str()];
+        let own = http_addr_variable(svc);
+        let Some(listen_port) = compose_environment(service)
+            .get(&own)
+            .and_then(|a| host_port(a))
+            .map(|(_, p)| p)
+        else {
+            report.fail(format!("{ctx}: {own} is not set"));
+            continue;
+        };
+        report.check(
+            compose_ports(service)
+                .iter()
+                .any(|(_, c)| *c == listen_port),
+            || format!("{ctx}: the HTTP port {listen_port} is not published"),
+        );
+        let health = service
+            .get("healthcheck")
+            .map(|h| string_list(h.get("test")))
+            .unwrap_or_default();
+        let expected = [
+            "CMD".to_owned(),
+            "mom".to_owned(),
+            "healthcheck".to_owned(),
+            format!("http://127.0.0.1:{listen_port}/healthz"),
+        ];
+        report.check(health == expected, || {
+            format!("{ctx}: healthcheck must be {expected:?}, not {health:?}")
+        });
+        http_checked = true;
+    }
+    if http_checked {
+        // The command the HTTP health checks run exists in the binary.
+        mom_help(&["healthcheck"]);
     }
 
     check_kafka_kraft(&mut report, kafka, &kafka_env);
@@ -1856,10 +1958,38 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
                     )
                 });
             }
+            if var.starts_with("MOM_") && var.ends_with("_API") {
+                // An upstream HTTP API: a Service exposing the port its Deployment's
+                // MOM_<SERVICE>_HTTP_ADDR listens on.
+                let ok = http_base(&value).is_some_and(|(host, port)| {
+                    let host = host.split('.').next().unwrap_or_default().to_owned();
+                    let exposed = find(&docs, "Service", &host).is_some_and(|service| {
+                        service["spec"]["ports"]
+                            .as_sequence()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p.get("port").and_then(Value::as_i64) == Some(i64::from(port)))
+                    });
+                    let listens = find(&docs, "Deployment", &host).is_some_and(|deployment| {
+                        deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+                            .as_sequence()
+                            .into_iter()
+                            .flatten()
+                            .filter(|v| get_str(v, "name") == Some(http_addr_variable(&host)))
+                            .filter_map(|v| get_str(v, "value"))
+                            .any(|addr| host_port(&addr).is_some_and(|(_, p)| p == port))
+                    });
+                    exposed && listens
+                });
+                report.check(ok, || {
+                    format!("{ctx}: {var}={value} is not a Service on the HTTP port its Deployment's MOM_<SERVICE>_HTTP_ADDR listens on")
+                });
+            }
         }
-        report.check(names.iter().any(|n| n.ends_with("DATABASE_URL")), || {
-            format!("{ctx}: no database URL is set")
-        });
+        report.check(
+            names.iter().any(|n| n.ends_with("DATABASE_URL")) || !has_database(&binary, &svc),
+            || format!("{ctx}: no database URL is set"),
+        );
         check_service_env(&mut report, &binary, &ctx, &svc, names.iter());
         for source in container
             .get("envFrom")
@@ -2026,6 +2156,67 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
             None => report.fail(format!("{K8S_DIR} has no Service `{}`", expected.name)),
         }
     }
+    // Services that serve HTTP only (the dashboard): HTTP probes on /healthz at the port its
+    // listen address names, and a Service in front of that port.
+    for (svc, name) in &running {
+        if !serves_http_only(&binary, svc) {
+            continue;
+        }
+        let Some(deployment) = find(&docs, "Deployment", name) else {
+            continue;
+        };
+        let ctx = format!("{K8S_DIR} Deployment {name}");
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let own = http_addr_variable(svc);
+        let Some(listen_port) = container["env"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|v| get_str(v, "name").as_deref() == Some(own.as_str()))
+            .and_then(|v| get_str(v, "value"))
+            .and_then(|a| host_port(&a))
+            .map(|(_, p)| i64::from(p))
+        else {
+            report.fail(format!("{ctx}: {own} is not set"));
+            continue;
+        };
+        let ports: Vec<(Option<String>, i64)> = container
+            .get("ports")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((get_str(p, "name"), p.get("containerPort")?.as_i64()?)))
+            .collect();
+        let resolves = |port: Option<&Value>| match port {
+            Some(Value::Number(n)) => n.as_i64() == Some(listen_port),
+            Some(Value::String(port_name)) => ports
+                .iter()
+                .any(|(n, p)| n.as_deref() == Some(port_name.as_str()) && *p == listen_port),
+            _ => false,
+        };
+        report.check(ports.iter().any(|(_, p)| *p == listen_port), || {
+            format!("{ctx}: containerPort {listen_port} is missing")
+        });
+        for probe in ["readinessProbe", "livenessProbe"] {
+            let http = container.get(probe).and_then(|p| p.get("httpGet"));
+            report.check(
+                http.is_some_and(|h| {
+                    get_str(h, "path").as_deref() == Some("/healthz") && resolves(h.get("port"))
+                }),
+                || format!("{ctx}: {probe} must be an httpGet of /healthz on port {listen_port}"),
+            );
+        }
+        let exposed = find(&docs, "Service", name).is_some_and(|service| {
+            service["spec"]["ports"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|p| resolves(p.get("targetPort").or_else(|| p.get("port"))))
+        });
+        report.check(exposed, || {
+            format!("{K8S_DIR}: Service {name} must expose the container's HTTP port {listen_port}")
+        });
+    }
     report.finish("deploy/k8s");
 }
 
@@ -2122,6 +2313,13 @@ fn helpers_read_what_the_files_write() {
         ("localhost:5000/mom".to_owned(), None)
     );
     assert!(!is_version_tag(Some("latest")) && is_version_tag(Some("17.6")));
+    assert_eq!(http_base("http://oee:8086"), Some(("oee".to_owned(), 8086)));
+    assert_eq!(
+        http_base("http://projections.mom.svc:8087/"),
+        Some(("projections.mom.svc".to_owned(), 8087))
+    );
+    assert_eq!(http_base("https://oee:8086"), None);
+    assert_eq!(http_base("http://oee:8086/api"), None);
     let service = parse_yaml(
         "ports: [\"127.0.0.1:5433:5432\", \"4317\", \"7000-7001:8000-8001/udp\"]",
         "test",

@@ -184,8 +184,8 @@ pub enum ProbeError {
     /// No answer within the time allowed.
     #[error("{url} did not answer within {timeout:?}")]
     Timeout { url: Uri, timeout: Duration },
-    /// The connection or the request failed.
-    #[error("{url} did not answer: {source}")]
+    /// The connection or the request failed (the reason is the error's source).
+    #[error("{url} did not answer")]
     Request {
         url: Uri,
         source: hyper_util::client::legacy::Error,
