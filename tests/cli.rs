@@ -354,6 +354,126 @@ fn losses_until(
     panic!("{what} did not happen; last answer: {last}");
 }
 
+/// Polls the read models until each shows what the simulated plant does: orders planned, in
+/// progress and completed; raw lots with expiry and an output lot whose backward genealogy names
+/// a consumed raw lot; first-pass yields of sampled inspections; NCRs; maintenance backlog and PM
+/// occurrences.
+fn plant_records_until_complete(port: u16) {
+    use std::collections::BTreeMap;
+    let raw = ["COIL-STEEL", "PREFORM", "CAP"];
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    let checks = [
+        "orders created or released",
+        "orders in progress",
+        "orders completed",
+        "raw lots with expiry",
+        "output lot with genealogy",
+        "first-pass yield",
+        "ncrs",
+        "maintenance backlog",
+        "pm occurrences",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut last = BTreeMap::new();
+    loop {
+        let mut pass = |name: &'static str, ok: bool, answer: &serde_json::Value| {
+            if ok {
+                seen.entry(name).or_insert_with(|| answer.to_string());
+            } else {
+                last.insert(name, answer.to_string());
+            }
+        };
+        if let Some(orders) = get_json(port, "/api/orders?page_size=1000") {
+            let statuses: Vec<&str> = orders["orders"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["status"].as_str())
+                .collect();
+            let has = |status: &str| statuses.contains(&status);
+            pass(
+                "orders created or released",
+                has("created") || has("released"),
+                &orders,
+            );
+            pass("orders in progress", has("in_progress"), &orders);
+            pass("orders completed", has("completed"), &orders);
+        }
+        if let Some(lots) = get_json(port, "/api/inventory/lots?page_size=1000") {
+            let lots = lots["lots"].as_array().cloned().unwrap_or_default();
+            let received = lots.iter().any(|l| {
+                raw.contains(&l["material"].as_str().unwrap_or_default())
+                    && l["expiry"].is_string()
+                    && !l["supplier_lot"].as_str().unwrap_or_default().is_empty()
+            });
+            pass("raw lots with expiry", received, &lots.clone().into());
+            let output = lots.iter().find(|l| {
+                l["lot"].as_str().unwrap_or_default().ends_with("-out")
+                    && !l["order_id"].as_str().unwrap_or_default().is_empty()
+            });
+            if let Some(lot) = output.and_then(|l| l["lot"].as_str()) {
+                let genealogy =
+                    get_json(port, &format!("/api/inventory/genealogy/{lot}")).unwrap_or_default();
+                let inputs: Vec<&str> = genealogy["links"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|link| link["output_lot"] == lot)
+                    .filter_map(|link| link["input_lot"].as_str())
+                    .collect();
+                let names_raw_lot = genealogy["lots"].as_array().into_iter().flatten().any(|l| {
+                    inputs.contains(&l["lot"].as_str().unwrap_or_default())
+                        && raw.contains(&l["material"].as_str().unwrap_or_default())
+                });
+                pass("output lot with genealogy", names_raw_lot, &genealogy);
+            }
+        }
+        if let Some(fpy) = get_json(port, "/api/quality/fpy") {
+            let rows = fpy["yields"].as_array().cloned().unwrap_or_default();
+            let sum = |field: &str| rows.iter().filter_map(|r| r[field].as_u64()).sum::<u64>();
+            let (inspected, rejected) = (sum("inspected"), sum("rejected"));
+            let overall = (inspected - rejected.min(inspected)) as f64 / inspected.max(1) as f64;
+            let each = rows.iter().all(|r| {
+                r["first_pass_yield"]
+                    .as_f64()
+                    .is_some_and(|y| y > 0.5 && y <= 1.0)
+            });
+            pass(
+                "first-pass yield",
+                !rows.is_empty() && each && overall > 0.5 && overall < 1.0,
+                &fpy,
+            );
+        }
+        let listed = |path: &str, field: &str| {
+            get_json(port, path).map(|v| (v[field].as_array().is_some_and(|a| !a.is_empty()), v))
+        };
+        if let Some((ok, value)) = listed("/api/quality/ncrs", "ncrs") {
+            pass("ncrs", ok, &value);
+        }
+        if let Some((ok, value)) = listed("/api/maintenance/backlog", "work_orders") {
+            pass("maintenance backlog", ok, &value);
+        }
+        if let Some((ok, value)) = listed("/api/maintenance/pm-compliance", "occurrences") {
+            pass("pm occurrences", ok, &value);
+        }
+        if checks.iter().all(|check| seen.contains_key(check)) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<String> = checks
+                .iter()
+                .filter(|check| !seen.contains_key(*check))
+                .map(|check| format!("{check}: {}", last.get(check).cloned().unwrap_or_default()))
+                .collect();
+            panic!(
+                "the plant's records are incomplete:\n{}",
+                missing.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
 #[test]
 fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,6 +515,8 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
         "{before}"
     );
     assert!(reasons("setup_and_adjustments").contains(&"changeover".to_owned()));
+    // The other domains' read models show the plant's orders, lots, quality and maintenance.
+    plant_records_until_complete(port);
     // The same HTTP address serves the platform's metrics for Prometheus.
     let metrics = get_text(port, "/metrics").unwrap();
     for needle in [

@@ -1,8 +1,12 @@
 //! A small plant that drives the platform through its public gRPC APIs, as a shop floor would:
 //! work units that run and count at a realistic rate, micro-stops, breakdowns reported to
 //! maintenance and repaired, material starvation reported by inventory, changeovers, planned
-//! breaks announced in advance, and inspections that fail some units hours of plant time after
-//! they were made.
+//! breaks announced in advance, run hours reported to maintenance whose preventive work orders are
+//! done in the breaks, and sampling inspections that find some bad units hours of plant time after
+//! they were made (a bad batch gets an NCR). Each line runs production orders through its routing
+//! on its work units, fed by raw material lots it receives, checks, moves to the line side and
+//! consumes; quality holds orders and lots under NCRs, opens corrective actions and inspects every
+//! output lot (see `line.rs`).
 //!
 //! Time is simulated: the plant starts some time in the past (first start) or where it stopped
 //! (the clock is kept in a state file), runs `speed` times faster than the wall clock until it
@@ -22,7 +26,9 @@ macro_rules! ctx {
 }
 
 mod clock;
+mod line;
 mod plant;
+mod quality;
 mod unit;
 
 use std::path::PathBuf;
@@ -32,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use clock::Clock;
-pub use plant::{Plant, WorkUnitSpec};
+pub use plant::{LineSpec, OperationSpec, Plant, WorkUnitSpec};
 
 /// Configuration of the simulator.
 #[derive(Debug, Clone)]
@@ -90,6 +96,17 @@ pub struct Channels {
     pub inventory: Channel,
 }
 
+/// Log a refused command and go on: the simulator never stops the platform.
+pub(crate) fn check<T>(what: &str, subject: &str, result: Result<T, tonic::Status>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(status) => {
+            tracing::debug!(subject, what, code = ?status.code(), message = status.message(), "simulated command refused");
+            None
+        }
+    }
+}
+
 fn connect(url: &str) -> Result<Channel, SimulatorError> {
     // Lazily: a service that starts a moment later is still reached.
     Channel::from_shared(url.to_owned())
@@ -121,6 +138,7 @@ pub async fn run(
         start = %start,
         speed = config.speed,
         work_units = plant.units.len(),
+        lines = plant.lines.len(),
         "plant simulator running"
     );
     let mut tasks = tokio::task::JoinSet::new();
@@ -135,6 +153,18 @@ pub async fn run(
                 .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         );
         tasks.spawn(unit.run(shutdown.clone()));
+    }
+    for (index, spec) in plant.lines.iter().enumerate() {
+        let line = line::Line::new(
+            spec.clone(),
+            channels.clone(),
+            clock,
+            config
+                .seed
+                .wrapping_add(0x5EED_0F11_E5ED)
+                .wrapping_add((index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+        );
+        tasks.spawn(line.run(shutdown.clone()));
     }
     let saver = clock::keep(config.state_file.clone(), clock, shutdown.clone());
     while let Some(joined) = tasks.join_next().await {

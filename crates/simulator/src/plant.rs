@@ -40,6 +40,36 @@ pub struct WorkUnitSpec {
     pub material: &'static str,
 }
 
+/// One operation of a line's routing.
+#[derive(Debug, Clone)]
+pub struct OperationSpec {
+    /// Operation number (10, 20, ...).
+    pub number: u32,
+    /// Name.
+    pub name: &'static str,
+    /// Work units that can run it.
+    pub work_units: Vec<&'static str>,
+}
+
+/// One line (work center): what its production orders look like and what they consume.
+#[derive(Debug, Clone)]
+pub struct LineSpec {
+    /// Work center id.
+    pub id: &'static str,
+    /// The routing every order of the line follows, in order.
+    pub routing: Vec<OperationSpec>,
+    /// Products it makes (the work units' products).
+    pub products: Vec<Product>,
+    /// Raw materials every unit of product consumes (one piece each).
+    pub materials: Vec<&'static str>,
+    /// Order sizes, in units.
+    pub order_size: (u64, u64),
+    /// Raw material lot sizes, in pieces.
+    pub lot_size: (u64, u64),
+    /// The line-side location its raw material is moved to.
+    pub line_side: &'static str,
+}
+
 /// The plant.
 #[derive(Debug, Clone)]
 pub struct Plant {
@@ -47,10 +77,28 @@ pub struct Plant {
     pub areas: Vec<(&'static str, Vec<&'static str>)>,
     /// Work units.
     pub units: Vec<WorkUnitSpec>,
+    /// Lines that run production orders.
+    pub lines: Vec<LineSpec>,
 }
 
 const ENTERPRISE: &str = "acme";
 const SITE: &str = "plant-1";
+/// The raw material warehouse, where lots are received.
+pub const WAREHOUSE: &str = "WH-RAW";
+/// Finished goods: where `mom dev`'s process manager books the output lot of a completed order.
+pub const FINISHED_GOODS: &str = "FG";
+
+/// The preventive maintenance plans of every work unit: (plan, run hours, description). They
+/// are due by run hours, which the simulator reports itself (so it learns the work orders they
+/// raise and does them in the next break).
+pub const PM_PLANS: [(&str, i64, &str); 2] = [
+    ("lubrication", 4, "lubricate guides and bearings"),
+    (
+        "wear-inspection",
+        12,
+        "inspect wear parts and safety guards",
+    ),
+];
 
 impl Plant {
     /// Two areas, one line each, three work units per line.
@@ -85,7 +133,39 @@ impl Plant {
             products,
             material,
         };
+        let op = |number, name, work_units: Vec<&'static str>| OperationSpec {
+            number,
+            name,
+            work_units,
+        };
         Plant {
+            lines: vec![
+                LineSpec {
+                    id: "press-line",
+                    routing: vec![
+                        op(10, "blank", vec!["press-1"]),
+                        op(20, "form", vec!["press-2"]),
+                        op(30, "trim", vec!["press-3"]),
+                    ],
+                    products: stamping(),
+                    materials: vec!["COIL-STEEL"],
+                    order_size: (150, 450),
+                    lot_size: (1500, 2500),
+                    line_side: "press-line-side",
+                },
+                LineSpec {
+                    id: "bottling-line",
+                    routing: vec![
+                        op(10, "fill", vec!["filler-1", "filler-2"]),
+                        op(20, "cap", vec!["capper-1"]),
+                    ],
+                    products: filling(),
+                    materials: vec!["PREFORM", "CAP"],
+                    order_size: (600, 1800),
+                    lot_size: (5000, 8000),
+                    line_side: "bottling-line-side",
+                },
+            ],
             areas: vec![
                 ("stamping", vec!["press-line"]),
                 ("filling", vec!["bottling-line"]),
@@ -110,8 +190,10 @@ impl Plant {
         .to_string()
     }
 
-    /// Creates what is missing: the hierarchy in maintenance, the work units and cycle times in
-    /// production, the materials in inventory and one inspection plan per product in quality.
+    /// Creates what is missing: the hierarchy and preventive maintenance plans in maintenance,
+    /// the work units and cycle times in production, the raw materials, products and locations
+    /// (warehouse, line sides, finished goods) in inventory and one inspection plan per product
+    /// in quality.
     pub async fn set_up(&self, channels: &Channels, at: DateTime<Utc>) -> Result<(), Status> {
         let at = Some(to_timestamp(at));
         let mut maint = MaintenanceServiceClient::new(channels.maintenance.clone());
@@ -131,6 +213,11 @@ impl Plant {
         for unit in &self.units {
             assets.push((unit.id, mnt::AssetLevel::WorkUnit, unit.line));
         }
+        let plans: Vec<(&str, _)> = self
+            .units
+            .iter()
+            .flat_map(|unit| PM_PLANS.iter().map(move |plan| (unit.id, plan)))
+            .collect();
         for (asset, level, parent) in assets {
             existing_ok(
                 maint
@@ -140,6 +227,52 @@ impl Plant {
                         level: level as i32,
                         name: asset.into(),
                         parent: parent.into(),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        for (work_unit, (plan, every, description)) in plans {
+            existing_ok(
+                maint
+                    .define_plan(mnt::DefinePlanRequest {
+                        context: ctx!(mnt),
+                        work_unit: work_unit.into(),
+                        plan: (*plan).into(),
+                        trigger: mnt::PlanTrigger::RunHours as i32,
+                        every: *every,
+                        description: (*description).into(),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        // The machines were not new when the plant started: each has some run hours since its
+        // last lubrication (recorded on the first start only), so the first preventive work
+        // comes early.
+        for (index, unit) in self.units.iter().enumerate() {
+            let asset = maint
+                .get_asset(mnt::GetAssetRequest {
+                    asset: unit.id.into(),
+                })
+                .await?
+                .into_inner();
+            if asset.total_run_time_ms > 0 {
+                continue;
+            }
+            let hours_ms = 3_600_000;
+            let run_time_ms = 5 * hours_ms / 2 + (index as i64 * 1_900_000) % (3 * hours_ms / 2);
+            existing_ok(
+                maint
+                    .record_usage(mnt::RecordUsageRequest {
+                        context: Some(mnt::CommandContext {
+                            actor: "simulator".into(),
+                            idempotency_key: format!("mom:simulator:initial-usage:{}", unit.id),
+                            ..Default::default()
+                        }),
+                        work_unit: unit.id.into(),
+                        cycles: 0,
+                        run_time_ms,
                         at,
                     })
                     .await,
@@ -178,6 +311,8 @@ impl Plant {
                 materials.push(unit.material);
             }
         }
+        // Products are materials too: the output lots of completed orders are lots of them.
+        materials.extend(products.iter().map(|product| product.id));
         for material in materials {
             existing_ok(
                 inventory
@@ -186,6 +321,21 @@ impl Plant {
                         material: material.into(),
                         name: material.into(),
                         unit: "pcs".into(),
+                        at,
+                    })
+                    .await,
+            )?;
+        }
+        let locations = [WAREHOUSE, FINISHED_GOODS]
+            .into_iter()
+            .chain(self.lines.iter().map(|line| line.line_side));
+        for location in locations {
+            existing_ok(
+                inventory
+                    .define_location(inv::DefineLocationRequest {
+                        context: ctx!(inv),
+                        location: location.into(),
+                        name: location.into(),
                         at,
                     })
                     .await,

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::plant::{Plant, WorkUnitSpec, DEFECTS};
-use crate::{Channels, Clock};
+use crate::{check, Channels, Clock};
 
 const FAILURE_MODES: [&str; 4] = [
     "hydraulic leak",
@@ -46,12 +46,21 @@ enum Action {
     Supplied { from: DateTime<Utc> },
     /// The changeover to the next product is done.
     EndSetup,
-    /// Quality inspects units made at `produced_at` and finds `rejected` of them bad.
+    /// Quality inspects `inspected` units made at `produced_at` and finds `rejected` of them
+    /// bad; a bad batch (`ncr`) also gets a nonconformance report.
     Inspect {
         produced_at: DateTime<Utc>,
+        inspected: i64,
         rejected: i64,
         defect: &'static str,
+        ncr: bool,
     },
+    /// Quality decides what happens to the units of an open NCR, and closes it.
+    Disposition { ncr: String, quantity: i64 },
+    /// Maintenance starts a preventive work order (in a break).
+    StartPm(String),
+    /// The preventive work order is done.
+    CompletePm(String),
     /// A break is announced (a planned shutdown from `from` for `minutes`).
     AnnounceBreak { from: DateTime<Utc>, minutes: i64 },
     /// The break starts.
@@ -80,6 +89,10 @@ pub(crate) struct Unit {
     efficiency: f64,
     /// A break that starts while the unit is stopped waits for the stop to end.
     break_until: Option<DateTime<Utc>>,
+    /// When the current run started (for the run hours maintenance plans count).
+    run_started: Option<DateTime<Utc>>,
+    /// Preventive work orders raised by the plans, done in the next break.
+    pm_due: Vec<String>,
     prod: ProductionServiceClient<Channel>,
     maint: MaintenanceServiceClient<Channel>,
     inv: InventoryServiceClient<Channel>,
@@ -88,17 +101,6 @@ pub(crate) struct Unit {
 
 fn minutes(m: f64) -> Duration {
     Duration::milliseconds((m * 60_000.0) as i64)
-}
-
-/// Log a refused command and go on: the simulator never stops the platform.
-fn check<T>(what: &str, unit: &str, result: Result<T, tonic::Status>) -> Option<T> {
-    match result {
-        Ok(value) => Some(value),
-        Err(status) => {
-            tracing::debug!(unit, what, code = ?status.code(), message = status.message(), "simulated command refused");
-            None
-        }
-    }
 }
 
 impl Unit {
@@ -122,6 +124,8 @@ impl Unit {
             carry: 0.0,
             efficiency: 0.9,
             break_until: None,
+            run_started: None,
+            pm_due: Vec::new(),
             prod: ProductionServiceClient::new(channels.production),
             maint: MaintenanceServiceClient::new(channels.maintenance),
             inv: InventoryServiceClient::new(channels.inventory),
@@ -192,7 +196,11 @@ impl Unit {
         let pending: Vec<Action> = std::mem::take(&mut self.queue).into_values().collect();
         for action in pending {
             match action {
-                Action::StartRepair(_) | Action::CompleteRepair(_) | Action::Supplied { .. } => {
+                Action::StartRepair(_)
+                | Action::CompleteRepair(_)
+                | Action::StartPm(_)
+                | Action::CompletePm(_)
+                | Action::Supplied { .. } => {
                     self.handle(t, action).await;
                 }
                 Action::EndSetup => self.end_setup(t).await,
@@ -268,6 +276,7 @@ impl Unit {
     /// The unit runs from `t`: counts every minute until the run's incident.
     fn start_run(&mut self, t: DateTime<Utc>) {
         self.state = State::Running;
+        self.run_started = Some(t);
         self.counted_until = t;
         let run = minutes(self.rng.random_range(2.0..14.0));
         self.at(t + Duration::minutes(1), Action::Count);
@@ -300,6 +309,7 @@ impl Unit {
             .await;
         check("report stopped", self.spec.id, result);
         self.state = State::Stopped;
+        self.record_run_time(t).await;
         // Drop the pending count and incident of the run that ended.
         self.queue
             .retain(|_, action| !matches!(action, Action::Count | Action::Incident));
@@ -329,17 +339,32 @@ impl Unit {
             })
             .await;
         check("report count", self.spec.id, result);
-        // Now and then quality finds bad units of this batch, minutes to hours later.
-        if self.rng.random_bool(0.08) {
+        // Quality samples a quarter of the batches, minutes to hours later. Most are good; now
+        // and then a few units are bad, and rarely a batch is bad enough for an NCR.
+        let roll: f64 = self.rng.random();
+        if roll < 0.25 {
             let later = minutes(self.rng.random_range(10.0..180.0));
-            let rejected = ((whole * self.rng.random_range(0.02..0.10)).ceil() as i64).max(1);
+            let share = if roll < 0.08 {
+                self.rng.random_range(0.02..0.10)
+            } else if roll < 0.085 {
+                self.rng.random_range(0.2..0.5)
+            } else {
+                0.0
+            };
+            let rejected = if share > 0.0 {
+                ((whole * share).ceil() as i64).max(1)
+            } else {
+                0
+            };
             let defect = DEFECTS[self.rng.random_range(0..DEFECTS.len())];
             self.at(
                 t + later,
                 Action::Inspect {
                     produced_at: t - Duration::seconds(30),
+                    inspected: whole as i64,
                     rejected,
                     defect,
+                    ncr: share >= 0.2,
                 },
             );
         }
@@ -404,12 +429,15 @@ impl Unit {
                     let produced_at = t + minutes(self.rng.random_range(0.5..4.0));
                     let later = minutes(self.rng.random_range(20.0..90.0));
                     let rejected = self.rng.random_range(3..20);
+                    let inspected = rejected + self.rng.random_range(60..160);
                     self.at(
                         produced_at + later,
                         Action::Inspect {
                             produced_at,
+                            inspected,
                             rejected,
                             defect: "dimension",
+                            ncr: false,
                         },
                     );
                 }
@@ -417,9 +445,57 @@ impl Unit {
             }
             Action::Inspect {
                 produced_at,
+                inspected,
                 rejected,
                 defect,
-            } => self.inspect(t, produced_at, rejected, defect).await,
+                ncr,
+            } => {
+                let inspection = self
+                    .inspect(t, produced_at, inspected, rejected, defect)
+                    .await;
+                if let (true, Some(inspection)) = (ncr, inspection) {
+                    self.open_ncr(t, inspection, rejected, defect).await;
+                }
+            }
+            Action::Disposition { ncr, quantity } => {
+                // Most bad units are reworked; cracked ones are scrapped.
+                let disposition = if self.rng.random_bool(0.6) {
+                    qa::Disposition::Rework
+                } else {
+                    qa::Disposition::Scrap
+                };
+                crate::quality::dispose_and_close(
+                    &mut self.qual,
+                    &ncr,
+                    disposition,
+                    quantity,
+                    "",
+                    t,
+                )
+                .await;
+            }
+            Action::StartPm(work_order) => {
+                let result = self
+                    .maint
+                    .start_work(mnt::WorkOrderCommandRequest {
+                        context: ctx!(mnt),
+                        work_order,
+                        at: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("start preventive work", self.spec.id, result);
+            }
+            Action::CompletePm(work_order) => {
+                let result = self
+                    .maint
+                    .complete_work(mnt::WorkOrderCommandRequest {
+                        context: ctx!(mnt),
+                        work_order,
+                        at: Some(to_timestamp(t)),
+                    })
+                    .await;
+                check("complete preventive work", self.spec.id, result);
+            }
             Action::AnnounceBreak { from, minutes: 0 } => {
                 // The marker for the next day's plan.
                 self.schedule_breaks(from);
@@ -446,6 +522,7 @@ impl Unit {
                     self.state = State::OnBreak;
                 }
                 self.at(until, Action::Resume);
+                self.preventive_work(t, until);
             }
         }
     }
@@ -511,13 +588,16 @@ impl Unit {
         }
     }
 
+    /// Inspects a sample of `inspected` units of which `rejected` fail on `defect`: one result
+    /// for the good units, one for the bad. Returns the inspection's id.
     async fn inspect(
         &mut self,
         t: DateTime<Utc>,
         produced_at: DateTime<Utc>,
+        inspected: i64,
         rejected: i64,
         defect: &'static str,
-    ) {
+    ) -> Option<String> {
         let product = self.product();
         let started = self
             .qual
@@ -531,39 +611,124 @@ impl Unit {
                 at: Some(to_timestamp(t)),
             })
             .await;
-        let Some(reply) = check("start inspection", self.spec.id, started) else {
-            return;
-        };
+        let reply = check("start inspection", self.spec.id, started)?;
         let inspection = reply.into_inner().aggregate_id;
-        let values = DEFECTS
-            .iter()
-            .map(|name| qa::MeasurementValue {
-                characteristic: (*name).into(),
-                value: Some(qa::measurement_value::Value::Passed(*name != defect)),
-            })
-            .collect();
-        let result = self
-            .qual
-            .record_inspection_result(qa::RecordInspectionResultRequest {
-                context: ctx!(qa),
-                inspection_id: inspection.clone(),
-                quantity: rejected,
-                values,
-                work_unit: self.spec.id.into(),
-                lot: String::new(),
-                produced_at: Some(to_timestamp(produced_at)),
-                at: Some(to_timestamp(t)),
-            })
-            .await;
-        check("record inspection result", self.spec.id, result);
+        // A result names units with the same findings: the good ones pass every characteristic.
+        let results = [(inspected - rejected, None), (rejected, Some(defect))];
+        for (quantity, failed) in results {
+            if quantity <= 0 {
+                continue;
+            }
+            let values = DEFECTS
+                .iter()
+                .map(|name| qa::MeasurementValue {
+                    characteristic: (*name).into(),
+                    value: Some(qa::measurement_value::Value::Passed(Some(*name) != failed)),
+                })
+                .collect();
+            let result = self
+                .qual
+                .record_inspection_result(qa::RecordInspectionResultRequest {
+                    context: ctx!(qa),
+                    inspection_id: inspection.clone(),
+                    quantity,
+                    values,
+                    work_unit: self.spec.id.into(),
+                    lot: String::new(),
+                    produced_at: Some(to_timestamp(produced_at)),
+                    at: Some(to_timestamp(t)),
+                })
+                .await;
+            check("record inspection result", self.spec.id, result);
+        }
         let result = self
             .qual
             .complete_inspection(qa::CompleteInspectionRequest {
                 context: ctx!(qa),
-                inspection_id: inspection,
+                inspection_id: inspection.clone(),
                 at: Some(to_timestamp(t)),
             })
             .await;
         check("complete inspection", self.spec.id, result);
+        Some(inspection)
+    }
+
+    /// Opens an NCR for the bad units of a failed inspection and schedules its disposition.
+    async fn open_ncr(
+        &mut self,
+        t: DateTime<Utc>,
+        inspection: String,
+        rejected: i64,
+        defect: &str,
+    ) {
+        let opened = self
+            .qual
+            .open_nonconformance(qa::OpenNonconformanceRequest {
+                context: ctx!(qa),
+                inspection_id: inspection,
+                description: format!(
+                    "{defect} on a batch of {} from {}",
+                    self.product(),
+                    self.spec.id
+                ),
+                at: Some(to_timestamp(t)),
+                ..Default::default()
+            })
+            .await;
+        let Some(reply) = check("open nonconformance", self.spec.id, opened) else {
+            return;
+        };
+        let ncr = reply.into_inner().aggregate_id;
+        let later = minutes(self.rng.random_range(30.0..150.0));
+        self.at(
+            t + later,
+            Action::Disposition {
+                ncr,
+                quantity: rejected,
+            },
+        );
+    }
+
+    /// Reports the run time of the run that ended at `t` to maintenance; the preventive work
+    /// orders it raises are done in the next break.
+    async fn record_run_time(&mut self, t: DateTime<Utc>) {
+        let Some(started) = self.run_started.take() else {
+            return;
+        };
+        let run_time_ms = (t - started).num_milliseconds();
+        if run_time_ms <= 0 {
+            return;
+        }
+        let result = self
+            .maint
+            .record_usage(mnt::RecordUsageRequest {
+                context: ctx!(mnt),
+                work_unit: self.spec.id.into(),
+                cycles: 0,
+                run_time_ms,
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        if let Some(reply) = check("record run time", self.spec.id, result) {
+            self.pm_due.extend(reply.into_inner().raised_work_orders);
+        }
+    }
+
+    /// Schedules the preventive work that is due into the break from `t` to `until` (one in
+    /// eight breaks is too busy, and the work waits for the next one).
+    fn preventive_work(&mut self, t: DateTime<Utc>, until: DateTime<Utc>) {
+        if self.pm_due.is_empty() || self.rng.random_bool(0.125) {
+            return;
+        }
+        let due = std::mem::take(&mut self.pm_due);
+        let slot = (until - t - Duration::minutes(2)) / due.len() as i32;
+        for (index, work_order) in due.into_iter().enumerate() {
+            let start = t + Duration::minutes(1) + slot * index as i32;
+            self.at(start, Action::StartPm(work_order.clone()));
+            self.at(
+                start + slot - Duration::seconds(30),
+                Action::CompletePm(work_order),
+            );
+        }
     }
 }
