@@ -359,27 +359,43 @@ fn hour(offset_hours: i64) -> String {
         .to_string()
 }
 
-/// The figures of `scope`'s current shift as the pages pick it: the latest shift with figures
-/// that has started.
-fn current_shift(port: u16, scope: &str) -> Value {
+/// The figures of `scope`'s current shift as the pages pick it, as of `as_of` (the instant the
+/// page used, from its `data-as-of`): the latest shift with figures that started before it,
+/// the one in progress cut at it.
+fn current_shift(port: u16, scope: &str, as_of: &str) -> Value {
     let answer = get_json(
         port,
         &format!(
-            "/api/oee?{scope}&granularity=shift&from={}&to={}",
+            "/api/oee?{scope}&granularity=shift&from={}&to={}&as_of={as_of}",
             hour(-24),
             hour(10)
         ),
     );
-    let now = chrono::Utc::now();
+    assert_eq!(answer["as_of"], as_of, "{answer}");
     let periods = answer["periods"].as_array().unwrap();
-    periods
-        .iter()
-        .rfind(|p| {
-            chrono::DateTime::parse_from_rfc3339(p["start"].as_str().unwrap()).unwrap() <= now
-        })
-        .or(periods.last())
-        .cloned()
-        .unwrap_or(Value::Null)
+    periods.last().cloned().unwrap_or(Value::Null)
+}
+
+/// Like [`agree`] for figures asked "as of now": `script` returns the page's figures and the
+/// instant it asked for (`[asOf, figures]`), and `expected` answers for that same instant, so
+/// the clock moving between the two reads changes nothing.
+fn agree_as_of(what: &str, browser: &Browser, script: &str, expected: impl Fn(&str) -> Value) {
+    let mut last = (Value::Null, Value::Null);
+    for _ in 0..20 {
+        let read = browser.run(script);
+        let as_of = read[0].as_str().unwrap_or_default().to_owned();
+        assert!(!as_of.is_empty(), "{what}: the page names no as_of: {read}");
+        let (page, api) = (read[1].clone(), expected(&as_of));
+        if page == api {
+            return;
+        }
+        last = (page, api);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    panic!(
+        "{what}: the page shows {} but the API answers {}",
+        last.0, last.1
+    );
 }
 
 /// The work units of the equipment read model.
@@ -629,22 +645,19 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
     for unit in &units {
         let script = format!(
             "const t = document.querySelector('.tile[data-unit=\"{unit}\"]'); \
-             return ['oee', 'availability', 'performance', 'quality'] \
-               .map(k => t.querySelector(`[data-figure=\"${{k}}\"]`).textContent)"
+             return [document.getElementById('main').dataset.asOf, \
+               ['oee', 'availability', 'performance', 'quality'] \
+               .map(k => t.querySelector(`[data-figure=\"${{k}}\"]`).textContent)]"
         );
-        agree(
-            &format!("tile {unit}"),
-            || browser.run(&script),
-            || {
-                let f = current_shift(port, &format!("work_unit={unit}"));
-                json!([
-                    shown(&f["oee"]),
-                    shown(&f["availability"]),
-                    shown(&f["performance"]),
-                    shown(&f["quality"])
-                ])
-            },
-        );
+        agree_as_of(&format!("tile {unit}"), &browser, &script, |as_of| {
+            let f = current_shift(port, &format!("work_unit={unit}"), as_of);
+            json!([
+                shown(&f["oee"]),
+                shown(&f["availability"]),
+                shown(&f["performance"]),
+                shown(&f["quality"])
+            ])
+        });
     }
     agree(
         "tile states",
@@ -673,17 +686,23 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
             Value::Object(states)
         },
     );
-    agree(
+    agree_as_of(
         "plant OEE",
-        || {
-            browser.run("return document.querySelector('#plant-apq [data-figure=\"availability\"]').textContent")
-        },
-        || {
+        &browser,
+        "return [document.getElementById('main').dataset.asOf, \
+           document.querySelector('#plant-apq [data-figure=\"availability\"]').textContent]",
+        |as_of| {
             json!(format!(
                 "{} %",
-                shown(&current_shift(port, "site=plant-1")["availability"])
+                shown(&current_shift(port, "site=plant-1", as_of)["availability"])
             ))
         },
+    );
+    // The running shift is labelled as figures so far.
+    browser.wait_for(
+        "the shift labelled so far",
+        "return document.getElementById('shift-name').textContent.includes('so far')",
+        Duration::from_secs(10),
     );
     // The six losses are drawn as a chart (ECharts renders to a canvas).
     browser.wait_for(
@@ -711,28 +730,25 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
            && t.dataset.state === 'stopped' && t.textContent.includes('die change check')",
         Duration::from_secs(30),
     );
-    agree(
+    agree_as_of(
         "tile press-9",
-        || {
-            browser.run("return document.querySelector('.tile[data-unit=\"press-9\"] [data-figure=\"oee\"]').textContent")
-        },
-        || json!(shown(&current_shift(port, "work_unit=press-9")["oee"])),
+        &browser,
+        "return [document.getElementById('main').dataset.asOf, \
+           document.querySelector('.tile[data-unit=\"press-9\"] [data-figure=\"oee\"]').textContent]",
+        |as_of| json!(shown(&current_shift(port, "work_unit=press-9", as_of)["oee"])),
     );
     browser.assert_no_console_errors("the overview after the command");
 
     // Equipment page: the gauge and A, P, Q of the shift, the charts drawn.
     browser.open(&dev.url("/equipment?work_unit=press-1"));
     browser.wait_for("the equipment page", loaded, Duration::from_secs(30));
-    agree(
+    agree_as_of(
         "press-1 equipment page",
-        || {
-            browser.run(
-                "return ['availability', 'performance', 'quality'] \
-                   .map(k => document.querySelector(`#unit-apq [data-figure=\"${k}\"]`).textContent)",
-            )
-        },
-        || {
-            let f = current_shift(port, "work_unit=press-1");
+        &browser,
+        "return [document.getElementById('main').dataset.asOf, ['availability', 'performance', 'quality'] \
+           .map(k => document.querySelector(`#unit-apq [data-figure=\"${k}\"]`).textContent)]",
+        |as_of| {
+            let f = current_shift(port, "work_unit=press-1", as_of);
             json!([
                 format!("{} %", shown(&f["availability"])),
                 format!("{} %", shown(&f["performance"])),

@@ -120,13 +120,18 @@ const MOM = (() => {
     return { sites: by("site").map((s) => s.id), areas: by("area"), lines, unitLine };
   }
 
-  /** The latest shift with figures for a scope query (`work_unit=press-1`), or null. */
-  async function currentShift(scope) {
-    const data = await oee(`/api/oee?${scope}&granularity=shift&from=${iso(hourFloor(hours(-24)))}&to=${iso(hourFloor(hours(10)))}`);
-    if (!data || !data.periods.length) return null;
-    const now = Date.now();
-    const live = data.periods.filter((p) => Date.parse(p.start) <= now);
-    return live.length ? live[live.length - 1] : data.periods[data.periods.length - 1];
+  /**
+   * The latest shift with figures for a scope query (`work_unit=press-1`) as of `asOf` ("now",
+   * or the RFC 3339 instant an earlier answer used): the shift in progress then has its figures
+   * so far (`shift.as_of` set), not the current state stretched to the shift's end. Resolves to
+   * {shift, asOf}: the shift or null, and the instant the API used, so the page's other
+   * requests can ask for the very same instant.
+   */
+  async function currentShift(scope, asOf = "now") {
+    const data = await oee(`/api/oee?${scope}&granularity=shift&from=${iso(hourFloor(hours(-24)))}&to=${iso(hourFloor(hours(10)))}&as_of=${encodeURIComponent(asOf)}`);
+    const at = (data && data.as_of) || asOf;
+    // Periods starting after as_of are left out, so the last one is the latest started.
+    return { shift: data && data.periods.length ? data.periods[data.periods.length - 1] : null, asOf: at };
   }
 
   // ---- charts -----------------------------------------------------------------------------

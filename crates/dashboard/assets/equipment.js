@@ -27,11 +27,11 @@ MOM.page("equipment", async (main) => {
       <section class="panel"><h2>State timeline <small id="timeline-span"></small></h2><div class="chart small" id="timeline"></div></section>
     </div>
     <div class="grid cols-2">
-      <section class="panel"><h2>From planned production time to fully productive time <small>minutes this shift</small></h2><div class="chart" id="waterfall"></div></section>
+      <section class="panel"><h2>From planned production time to fully productive time <small>minutes this shift so far</small></h2><div class="chart" id="waterfall"></div></section>
       <section class="panel"><h2>OEE trend <small>per hour, last 24 h</small></h2><div class="chart" id="trend"></div></section>
     </div>
     <div class="grid cols-2">
-      <section class="panel"><h2>Loss Pareto by reason <small>this shift</small></h2><div class="chart tall" id="pareto"></div></section>
+      <section class="panel"><h2>Loss Pareto by reason <small>this shift so far</small></h2><div class="chart tall" id="pareto"></div></section>
       <section class="panel"><h2>Downtime log <small>newest first</small></h2><div id="downtime" class="table-wrap short"></div></section>
     </div>`;
   document.getElementById("unit-select").addEventListener("change", (e) => {
@@ -155,13 +155,16 @@ MOM.page("equipment", async (main) => {
   }
 
   async function load() {
-    const shift = await MOM.currentShift(scope);
+    // The shift's answer fixes the instant ("now" on the server); the hours and the Pareto are
+    // asked as of the same instant, so the hour and the shift in progress end where it does.
+    const { shift, asOf } = await MOM.currentShift(scope);
+    const at = `&as_of=${encodeURIComponent(asOf)}`;
     const from = shift ? shift.start : MOM.iso(MOM.hourFloor(MOM.hours(-8)));
     const to = shift ? shift.end : MOM.iso(MOM.hourFloor(MOM.hours(1)));
     const enc = encodeURIComponent;
     const [hourly, losses, equipment, intervals, log] = await Promise.all([
-      MOM.oee(`/api/oee?${scope}&granularity=hour&from=${MOM.iso(MOM.hourFloor(MOM.hours(-23)))}&to=${MOM.iso(MOM.hourFloor(MOM.hours(1)))}`),
-      MOM.oee(`/api/oee/losses?${scope}&from=${enc(from)}&to=${enc(to)}`),
+      MOM.oee(`/api/oee?${scope}&granularity=hour&from=${MOM.iso(MOM.hourFloor(MOM.hours(-23)))}&to=${MOM.iso(MOM.hourFloor(MOM.hours(1)))}${at}`),
+      MOM.oee(`/api/oee/losses?${scope}&from=${enc(from)}&to=${enc(to)}${at}`),
       MOM.projections(`/api/equipment?work_center=${enc(line && !line.orphan ? line.id : "")}`).catch(() => null),
       MOM.projections(`/api/equipment/timeline?${scope}&from=${enc(from)}&to=${enc(to)}`).catch(() => null),
       MOM.projections(`/api/equipment/downtime?${scope}&page_size=50`).catch(() => null),
@@ -171,11 +174,12 @@ MOM.page("equipment", async (main) => {
     main.dataset.state = state ? state.state : "unknown";
     if (shift) {
       main.dataset.shiftStart = shift.start;
-      document.getElementById("unit-sub").textContent = `Shift ${shift.label || ""} · ${MOM.clock(shift.start)}–${MOM.clock(shift.end)}${state && state.product ? ` · making ${state.product}` : ""}${state && state.since ? ` · ${MOM.humanize(state.state)} since ${MOM.clock(state.since)}` : ""}`;
+      main.dataset.asOf = asOf;
+      document.getElementById("unit-sub").textContent = `Shift ${shift.label || ""} · ${MOM.clock(shift.start)}–${MOM.clock(shift.end)}${shift.as_of ? ` · so far (as of ${MOM.clock(shift.as_of)})` : ""}${state && state.product ? ` · making ${state.product}` : ""}${state && state.since ? ` · ${MOM.humanize(state.state)} since ${MOM.clock(state.since)}` : ""}`;
     } else {
       document.getElementById("unit-sub").textContent = "No production recorded this shift yet";
     }
-    document.getElementById("unit-ppt").textContent = shift ? `planned ${MOM.duration(shift.planned_production_time_s)}` : "";
+    document.getElementById("unit-ppt").textContent = shift ? `planned ${MOM.duration(shift.planned_production_time_s)}${shift.as_of ? " so far" : ""}` : "";
     const gauge = document.getElementById("unit-gauge");
     gauge.dataset.oee = shift && shift.oee != null ? shift.oee : "";
     MOM.chart(gauge).setOption(MOM.gaugeOption(shift && shift.oee != null ? +(shift.oee * 100).toFixed(1) : null, "OEE"));

@@ -12,7 +12,7 @@ MOM.page("overview", async (main) => {
       <section class="panel"><h2>Plant OEE <small id="plant-span"></small></h2>
         <div class="oee-hero"><div class="gauge" id="plant-gauge"></div><div class="apq" id="plant-apq"></div></div>
       </section>
-      <section class="panel"><h2>Six big losses this shift <small>minutes</small></h2><div class="chart small" id="plant-losses"></div></section>
+      <section class="panel"><h2>Six big losses this shift <small>minutes so far</small></h2><div class="chart small" id="plant-losses"></div></section>
     </div>
     <div id="lines" class="grid"></div>`;
 
@@ -63,10 +63,13 @@ MOM.page("overview", async (main) => {
     document.getElementById("site-name").textContent = `Site ${site}`;
     const q = (level, id) => `${level}=${encodeURIComponent(id)}`;
     const units = tree.lines.flatMap((line) => line.units);
-    const [plant, lineFigures, unitFigures, equipment] = await Promise.all([
-      MOM.currentShift(q("site", site)),
-      Promise.all(tree.lines.map((line) => (line.orphan ? null : MOM.currentShift(q("work_center", line.id))))),
-      Promise.all(units.map((unit) => MOM.currentShift(q("work_unit", unit)))),
+    // The site's answer fixes the instant ("now" on the server); every other figure of this
+    // refresh is asked as of that same instant, so lines and units add up to the plant.
+    const { shift: plant, asOf } = await MOM.currentShift(q("site", site));
+    const shiftOf = (scope) => MOM.currentShift(scope, asOf).then((r) => r.shift);
+    const [lineFigures, unitFigures, equipment] = await Promise.all([
+      Promise.all(tree.lines.map((line) => (line.orphan ? null : shiftOf(q("work_center", line.id))))),
+      Promise.all(units.map((unit) => shiftOf(q("work_unit", unit)))),
       MOM.projections("/api/equipment").catch(() => null),
     ]);
     const figuresOf = Object.fromEntries(units.map((u, i) => [u, unitFigures[i]]));
@@ -76,13 +79,15 @@ MOM.page("overview", async (main) => {
     const shift = document.getElementById("shift-name");
     if (plant) {
       const left = (Date.parse(plant.end) - Date.now()) / 1000;
-      shift.textContent = `Shift ${plant.label || ""} · ${MOM.clock(plant.start)}–${MOM.clock(plant.end)}${left > 0 ? ` · ${MOM.duration(left).replace(/ \d+ s$/, "")} to go` : ""}`;
+      const soFar = plant.as_of ? ` · so far (as of ${MOM.clock(plant.as_of)})` : "";
+      shift.textContent = `Shift ${plant.label || ""} · ${MOM.clock(plant.start)}–${MOM.clock(plant.end)}${soFar}${left > 0 ? ` · ${MOM.duration(left).replace(/ \d+ s$/, "")} to go` : ""}`;
       main.dataset.shiftStart = plant.start;
       main.dataset.shiftEnd = plant.end;
+      main.dataset.asOf = asOf;
     } else {
       shift.textContent = "No production recorded this shift yet";
     }
-    document.getElementById("plant-span").textContent = plant ? `planned ${MOM.duration(plant.planned_production_time_s)}` : "";
+    document.getElementById("plant-span").textContent = plant ? `planned ${MOM.duration(plant.planned_production_time_s)}${plant.as_of ? " so far" : ""}` : "";
     MOM.chart(document.getElementById("plant-gauge")).setOption(MOM.gaugeOption(plant && plant.oee != null ? +(plant.oee * 100).toFixed(1) : null, "OEE"));
     document.getElementById("plant-gauge").dataset.oee = plant && plant.oee != null ? plant.oee : "";
     document.getElementById("plant-apq").innerHTML = apqBars(plant);
