@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{headers_from_json, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
-use crate::record::LogEntry;
+use crate::record::{LogEntry, LogMessage};
 use crate::store::{to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
@@ -257,6 +257,39 @@ pub(crate) async fn read_log(
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
                     payload: row.try_get("message")?,
+                    headers: headers_from_json(&headers)?,
+                },
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn read_messages(
+    pool: &PgPool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LogMessage>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
+         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
+         WHERE e.position > $1 ORDER BY e.position LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let headers: serde_json::Value = row.try_get("headers")?;
+            Ok(LogMessage {
+                position: to_u64(position)?,
+                event_id: row.try_get("event_id")?,
+                recorded_time: row.try_get("recorded_time")?,
+                message: OutboxMessage {
+                    topic: row.try_get("topic")?,
+                    key: row.try_get("msg_key")?,
+                    payload: row.try_get("payload")?,
                     headers: headers_from_json(&headers)?,
                 },
             })

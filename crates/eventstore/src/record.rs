@@ -31,6 +31,20 @@ pub(crate) struct NewSnapshot {
     pub payload: serde_json::Value,
 }
 
+/// A log entry as projections read it: position, event id, when it was recorded and the bus
+/// message (without the domain payload and metadata a [`LogEntry`] also carries).
+#[derive(Debug, Clone)]
+pub struct LogMessage {
+    /// Global, gap-free position from 1, in commit order.
+    pub position: u64,
+    /// Event id (UUID v7).
+    pub event_id: Uuid,
+    /// When it was recorded.
+    pub recorded_time: DateTime<Utc>,
+    /// The bus message of this event (same bytes the relay publishes).
+    pub message: OutboxMessage,
+}
+
 /// One entry of the global log: the stored event and the message it became.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{headers_from_json, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
 use crate::postgres::latest_snapshots;
-use crate::record::LogEntry;
+use crate::record::{LogEntry, LogMessage};
 use crate::store::{to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
@@ -227,6 +227,41 @@ pub(crate) async fn read_log(
     .fetch_all(pool)
     .await?;
     rows.iter().map(log_entry).collect()
+}
+
+pub(crate) async fn read_messages(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<LogMessage>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
+         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
+         WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let event_id: &str = row.try_get("event_id")?;
+            let headers: &str = row.try_get("headers")?;
+            Ok(LogMessage {
+                position: to_u64(position)?,
+                event_id: Uuid::parse_str(event_id)
+                    .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
+                recorded_time: row.try_get("recorded_time")?,
+                message: OutboxMessage {
+                    topic: row.try_get("topic")?,
+                    key: row.try_get("msg_key")?,
+                    payload: row.try_get("payload")?,
+                    headers: headers_from_json(&parse_json(headers, "outbox headers")?)?,
+                },
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<OutboxClaim, StoreError> {

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 
 use crate::appender::Appender;
 use crate::outbox::OutboxRecord;
-use crate::record::{LogEntry, NewEvent, NewSnapshot};
+use crate::record::{LogEntry, LogMessage, NewEvent, NewSnapshot};
 use crate::{postgres, sqlite, StoreError};
 
 /// Tuning of the store.
@@ -178,6 +178,17 @@ impl EventStore {
         match &self.backend {
             Backend::Postgres(pool) => postgres::read_log(pool, after, i64::from(limit)).await,
             Backend::Sqlite(pool) => sqlite::read_log(pool, after, i64::from(limit)).await,
+        }
+    }
+
+    /// Returns up to `limit` log entries with a position above `after`, in position order, as
+    /// projections read them (the bus message, not the domain payload): cheaper than
+    /// [`read_log`](Self::read_log).
+    pub async fn read_messages(&self, after: u64, limit: u32) -> Result<Vec<LogMessage>, StoreError> {
+        let after = to_i64(after)?;
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::read_messages(pool, after, i64::from(limit)).await,
+            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, i64::from(limit)).await,
         }
     }
 

@@ -133,7 +133,8 @@ async fn try_page<P: Projection>(
     source: &LogSource,
 ) -> Result<usize, ProjectionError> {
     let after = models.log_position(projection.name(), &source.name).await?;
-    let page = source.store.read_log(after, PAGE).await?;
+    let page = source.store.read_messages(after, PAGE).await?;
+    let read = page.len();
     let Some(last) = page.last() else {
         return Ok(0);
     };
@@ -142,17 +143,17 @@ async fn try_page<P: Projection>(
     let topics = projection.topics();
     let mut tx = models.pool().begin().await?;
     let (mut applied, mut oldest_recorded) = (0_u64, i64::MAX);
-    for entry in &page {
+    for entry in page {
         if !topics.contains(&entry.message.topic) {
             continue;
         }
         let message = Message {
-            topic: entry.message.topic.clone(),
+            topic: entry.message.topic,
             partition: 0,
             offset: i64::try_from(entry.position).unwrap_or(i64::MAX),
-            key: Some(entry.message.key.clone()),
-            payload: entry.message.payload.clone(),
-            headers: entry.message.headers.clone(),
+            key: Some(entry.message.key),
+            payload: entry.message.payload,
+            headers: entry.message.headers,
             event_id: entry.event_id,
         };
         oldest_recorded = oldest_recorded.min(entry.recorded_time.timestamp_millis());
@@ -188,12 +189,12 @@ async fn try_page<P: Projection>(
         let latency = crate::since_epoch_ms(oldest_recorded);
         mom_telemetry::metrics::projection_committed(projection.name(), applied, latency);
     }
-    if page.len() < PAGE as usize {
+    if read < PAGE as usize {
         // A short page reached the head of the log.
         mom_telemetry::metrics::projection_lag(projection.name(), &source.name, 0);
     } else if let Ok(head) = source.store.head().await {
         let behind = head.saturating_sub(u64::try_from(last).unwrap_or(0));
         mom_telemetry::metrics::projection_lag(projection.name(), &source.name, behind);
     }
-    Ok(page.len())
+    Ok(read)
 }
