@@ -50,8 +50,12 @@ enum Act {
     LotDecision { ncr: String, lot: String },
     /// A first-article check fails: the order is held under an NCR.
     HoldOrder { order: String },
-    /// The NCR is dispositioned and the order goes on.
-    ResumeOrder { order: String, ncr: String },
+    /// The `quantity` units of the NCR are reworked and the order goes on.
+    ResumeOrder {
+        order: String,
+        ncr: String,
+        quantity: i64,
+    },
     /// Quality inspects a sample of an order's output lot.
     FinalInspection {
         order: String,
@@ -343,6 +347,7 @@ impl Line {
                 Act::ResumeOrder {
                     order: run.id.clone(),
                     ncr: String::new(),
+                    quantity: 0,
                 },
             );
         }
@@ -365,9 +370,12 @@ impl Line {
             Act::MoveLot { lot } => self.move_lot(t, &lot).await,
             Act::LotDecision { ncr, lot } => self.lot_decision(t, ncr, lot).await,
             Act::HoldOrder { order } => self.hold_order(t, order).await,
-            Act::ResumeOrder { order, ncr } => {
+            Act::ResumeOrder {
+                order,
+                ncr,
+                quantity,
+            } => {
                 if !ncr.is_empty() {
-                    let quantity = self.rng.random_range(5..30);
                     dispose_and_close(
                         &mut self.qual,
                         &ncr,
@@ -443,7 +451,7 @@ impl Line {
         }
     }
 
-    /// Plans a new order when fewer than [`PLANNED_AHEAD`] wait, and releases the next one when
+    /// Plans new orders until [`PLANNED_AHEAD`] wait to start, and releases the next one when
     /// none released waits.
     async fn plan(&mut self, t: DateTime<Utc>) {
         let waiting = self
@@ -451,7 +459,7 @@ impl Line {
             .iter()
             .filter(|run| run.op == 0 && run.running_on.is_none())
             .count();
-        if waiting < PLANNED_AHEAD {
+        for _ in waiting..PLANNED_AHEAD {
             let product =
                 self.spec.products[self.rng.random_range(0..self.spec.products.len())].clone();
             let (low, high) = self.spec.order_size;
@@ -484,7 +492,7 @@ impl Line {
                 Err(status) if status.code() == Code::AlreadyExists => {}
                 Err(status) => {
                     check::<()>("create order", &id, Err(status));
-                    return;
+                    break;
                 }
             }
             self.next_order += 1;
@@ -993,7 +1001,14 @@ impl Line {
             }
         }
         let later = minutes(self.rng.random_range(20.0..60.0));
-        self.at(t + later, Act::ResumeOrder { order, ncr });
+        self.at(
+            t + later,
+            Act::ResumeOrder {
+                order,
+                ncr,
+                quantity,
+            },
+        );
     }
 
     /// Final inspection of an order's output lot (`<order>-out`, booked by the process

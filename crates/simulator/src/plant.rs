@@ -386,3 +386,40 @@ fn existing_ok<T>(result: Result<T, Status>) -> Result<(), Status> {
         Err(status) => Err(status),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_line_routes_its_orders_over_its_own_work_units_with_their_products_and_materials() {
+        let plant = Plant::standard();
+        for line in &plant.lines {
+            let numbers: Vec<u32> = line.routing.iter().map(|op| op.number).collect();
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+            assert!(line.order_size.0 >= 10 && line.order_size.0 <= line.order_size.1);
+            // A lot covers an order, so no order waits for more than one receipt.
+            assert!(line.lot_size.0 >= line.order_size.1, "{}", line.id);
+            for op in &line.routing {
+                assert!(!op.work_units.is_empty());
+                for id in &op.work_units {
+                    let unit = plant.units.iter().find(|u| u.id == *id).unwrap();
+                    assert_eq!(unit.line, line.id);
+                    assert!(line.materials.contains(&unit.material), "{id}");
+                    let made: Vec<&str> = unit.products.iter().map(|p| p.id).collect();
+                    let ordered: Vec<&str> = line.products.iter().map(|p| p.id).collect();
+                    assert_eq!(made, ordered, "{id}");
+                }
+            }
+        }
+        for unit in &plant.units {
+            let routed = plant
+                .lines
+                .iter()
+                .flat_map(|line| &line.routing)
+                .any(|op| op.work_units.contains(&unit.id));
+            assert!(routed, "{} runs no operation", unit.id);
+        }
+    }
+}
