@@ -389,99 +389,156 @@ fn ratio(value: Option<f64>) -> f64 {
     value.unwrap_or(f64::NAN)
 }
 
-async fn write_period(
+/// Period rows per multi-row upsert (31 parameters each).
+const PERIOD_CHUNK: usize = 30;
+/// Reason rows per multi-row insert (6 parameters each).
+const REASON_CHUNK: usize = 150;
+
+/// Writes the changed periods and their reasons, many rows per statement: a page's changes in a
+/// handful of statements instead of several per period.
+async fn write_periods(
     connection: &mut Connection,
-    row: &Row,
+    rows: &[Row],
     revision: i64,
 ) -> Result<(), ApplyError> {
-    let f = &row.figures;
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let start_ms = row.period.start().timestamp_millis();
-    sqlx::query(
-        "INSERT INTO oee_periods (equipment, granularity, start_ms, end_ms, period_start, period_end, \
-         label, calendar_ms, planned_production_ms, run_ms, net_run_ms, fully_productive_ms, \
-         total_count, rejected_count, good_count, availability, performance, quality, oee, teep, \
-         equipment_failure_ms, setup_and_adjustments_ms, small_stops_ms, reduced_speed_ms, \
-         startup_rejects_ms, production_rejects_ms, counts_without_cycle_time, \
-         rejects_without_cycle_time, unassigned_stop_ms, late_facts, revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         NULLIF($16, 'NaN'), NULLIF($17, 'NaN'), NULLIF($18, 'NaN'), NULLIF($19, 'NaN'), \
-         NULLIF($20, 'NaN'), $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) \
-         ON CONFLICT (equipment, granularity, start_ms) DO UPDATE SET \
-         end_ms = excluded.end_ms, period_start = excluded.period_start, \
-         period_end = excluded.period_end, label = excluded.label, \
-         calendar_ms = excluded.calendar_ms, planned_production_ms = excluded.planned_production_ms, \
-         run_ms = excluded.run_ms, net_run_ms = excluded.net_run_ms, \
-         fully_productive_ms = excluded.fully_productive_ms, total_count = excluded.total_count, \
-         rejected_count = excluded.rejected_count, good_count = excluded.good_count, \
-         availability = excluded.availability, performance = excluded.performance, \
-         quality = excluded.quality, oee = excluded.oee, teep = excluded.teep, \
-         equipment_failure_ms = excluded.equipment_failure_ms, \
-         setup_and_adjustments_ms = excluded.setup_and_adjustments_ms, \
-         small_stops_ms = excluded.small_stops_ms, reduced_speed_ms = excluded.reduced_speed_ms, \
-         startup_rejects_ms = excluded.startup_rejects_ms, \
-         production_rejects_ms = excluded.production_rejects_ms, \
-         counts_without_cycle_time = excluded.counts_without_cycle_time, \
-         rejects_without_cycle_time = excluded.rejects_without_cycle_time, \
-         unassigned_stop_ms = excluded.unassigned_stop_ms, late_facts = excluded.late_facts, \
-         revision = excluded.revision",
-    )
-    .bind(&row.equipment)
-    .bind(row.granularity)
-    .bind(start_ms)
-    .bind(row.period.end().timestamp_millis())
-    .bind(row.period.start().to_rfc3339())
-    .bind(row.period.end().to_rfc3339())
-    .bind(row.period.label().unwrap_or_default())
-    .bind(f.calendar_time.0)
-    .bind(f.planned_production_time.0)
-    .bind(f.run_time.0)
-    .bind(f.net_run_time.0)
-    .bind(f.fully_productive_time.0)
-    .bind(count(f.total_count))
-    .bind(count(f.rejected_count))
-    .bind(f.good_count())
-    .bind(ratio(f.availability()))
-    .bind(ratio(f.performance()))
-    .bind(ratio(f.quality()))
-    .bind(ratio(f.oee()))
-    .bind(ratio(f.teep()))
-    .bind(f.losses.equipment_failure.0)
-    .bind(f.losses.setup_and_adjustments.0)
-    .bind(f.losses.small_stops.0)
-    .bind(f.losses.reduced_speed.0)
-    .bind(f.losses.startup_rejects.0)
-    .bind(f.losses.production_rejects.0)
-    .bind(count(f.flags.counts_without_cycle_time))
-    .bind(count(f.flags.rejects_without_cycle_time))
-    .bind(f.flags.unassigned_stop_time.0)
-    .bind(count(f.flags.late_facts))
-    .bind(revision)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "DELETE FROM oee_reasons WHERE equipment = $1 AND granularity = $2 AND start_ms = $3",
-    )
-    .bind(&row.equipment)
-    .bind(row.granularity)
-    .bind(start_ms)
-    .execute(&mut *connection)
-    .await?;
-    for (loss, pareto) in paretos(&f.reasons) {
-        for (reason, time) in pareto.ranked() {
-            sqlx::query(
-                "INSERT INTO oee_reasons (equipment, granularity, start_ms, loss, reason, ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&row.equipment)
-            .bind(row.granularity)
-            .bind(start_ms)
-            .bind(loss)
-            .bind(reason.to_string())
-            .bind(time.0)
-            .execute(&mut *connection)
-            .await?;
+    for chunk in rows.chunks(PERIOD_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", i * 31 + k);
+                let nullable = |k: usize| format!("NULLIF(${}, 'NaN')", i * 31 + k);
+                let columns: Vec<String> = (1..=31)
+                    .map(|k| if (16..=20).contains(&k) { nullable(k) } else { p(k) })
+                    .collect();
+                format!("({})", columns.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO oee_periods (equipment, granularity, start_ms, end_ms, period_start, \
+             period_end, label, calendar_ms, planned_production_ms, run_ms, net_run_ms, \
+             fully_productive_ms, total_count, rejected_count, good_count, availability, \
+             performance, quality, oee, teep, equipment_failure_ms, setup_and_adjustments_ms, \
+             small_stops_ms, reduced_speed_ms, startup_rejects_ms, production_rejects_ms, \
+             counts_without_cycle_time, rejects_without_cycle_time, unassigned_stop_ms, \
+             late_facts, revision) VALUES {} \
+             ON CONFLICT (equipment, granularity, start_ms) DO UPDATE SET \
+             end_ms = excluded.end_ms, period_start = excluded.period_start, \
+             period_end = excluded.period_end, label = excluded.label, \
+             calendar_ms = excluded.calendar_ms, planned_production_ms = excluded.planned_production_ms, \
+             run_ms = excluded.run_ms, net_run_ms = excluded.net_run_ms, \
+             fully_productive_ms = excluded.fully_productive_ms, total_count = excluded.total_count, \
+             rejected_count = excluded.rejected_count, good_count = excluded.good_count, \
+             availability = excluded.availability, performance = excluded.performance, \
+             quality = excluded.quality, oee = excluded.oee, teep = excluded.teep, \
+             equipment_failure_ms = excluded.equipment_failure_ms, \
+             setup_and_adjustments_ms = excluded.setup_and_adjustments_ms, \
+             small_stops_ms = excluded.small_stops_ms, reduced_speed_ms = excluded.reduced_speed_ms, \
+             startup_rejects_ms = excluded.startup_rejects_ms, \
+             production_rejects_ms = excluded.production_rejects_ms, \
+             counts_without_cycle_time = excluded.counts_without_cycle_time, \
+             rejects_without_cycle_time = excluded.rejects_without_cycle_time, \
+             unassigned_stop_ms = excluded.unassigned_stop_ms, late_facts = excluded.late_facts, \
+             revision = excluded.revision",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            let f = &row.figures;
+            query = query
+                .bind(&row.equipment)
+                .bind(row.granularity)
+                .bind(row.period.start().timestamp_millis())
+                .bind(row.period.end().timestamp_millis())
+                .bind(row.period.start().to_rfc3339())
+                .bind(row.period.end().to_rfc3339())
+                .bind(row.period.label().unwrap_or_default())
+                .bind(f.calendar_time.0)
+                .bind(f.planned_production_time.0)
+                .bind(f.run_time.0)
+                .bind(f.net_run_time.0)
+                .bind(f.fully_productive_time.0)
+                .bind(count(f.total_count))
+                .bind(count(f.rejected_count))
+                .bind(f.good_count())
+                .bind(ratio(f.availability()))
+                .bind(ratio(f.performance()))
+                .bind(ratio(f.quality()))
+                .bind(ratio(f.oee()))
+                .bind(ratio(f.teep()))
+                .bind(f.losses.equipment_failure.0)
+                .bind(f.losses.setup_and_adjustments.0)
+                .bind(f.losses.small_stops.0)
+                .bind(f.losses.reduced_speed.0)
+                .bind(f.losses.startup_rejects.0)
+                .bind(f.losses.production_rejects.0)
+                .bind(count(f.flags.counts_without_cycle_time))
+                .bind(count(f.flags.rejects_without_cycle_time))
+                .bind(f.flags.unassigned_stop_time.0)
+                .bind(count(f.flags.late_facts))
+                .bind(revision);
         }
+        query.execute(&mut *connection).await?;
+
+        // The reasons of these periods are replaced as a whole.
+        let keys: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+            .collect();
+        let sql = format!(
+            "DELETE FROM oee_reasons WHERE (equipment, granularity, start_ms) IN (VALUES {})",
+            keys.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.equipment)
+                .bind(row.granularity)
+                .bind(row.period.start().timestamp_millis());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    let reasons: Vec<(&Row, &'static str, String, i64)> = rows
+        .iter()
+        .flat_map(|row| {
+            paretos(&row.figures.reasons)
+                .into_iter()
+                .flat_map(move |(loss, pareto)| {
+                    pareto
+                        .ranked()
+                        .into_iter()
+                        .map(move |(reason, time)| (row, loss, reason.to_string(), time.0))
+                })
+        })
+        .collect();
+    for chunk in reasons.chunks(REASON_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO oee_reasons (equipment, granularity, start_ms, loss, reason, ms) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (row, loss, reason, ms) in chunk {
+            query = query
+                .bind(&row.equipment)
+                .bind(row.granularity)
+                .bind(row.period.start().timestamp_millis())
+                .bind(*loss)
+                .bind(reason.as_str())
+                .bind(*ms);
+        }
+        query.execute(&mut *connection).await?;
     }
     Ok(())
 }
@@ -553,9 +610,7 @@ impl Projection for OeeProjection {
         )
         .fetch_one(&mut *connection)
         .await?;
-        for row in &rows {
-            write_period(connection, row, revision).await?;
-        }
+        write_periods(connection, &rows, revision).await?;
         if let Ok(mut updates) = self.pending_updates.lock() {
             for row in &rows {
                 match updates
