@@ -26,6 +26,7 @@ macro_rules! ctx {
 }
 
 mod clock;
+mod floor;
 mod line;
 mod plant;
 mod quality;
@@ -142,10 +143,11 @@ pub async fn run(
         "plant simulator running"
     );
     let mut tasks = tokio::task::JoinSet::new();
+    let floor = floor::Floor::default();
     for (index, spec) in plant.units.iter().enumerate() {
         let unit = unit::Unit::new(
             spec.clone(),
-            plant.clone(),
+            floor.clone(),
             channels.clone(),
             clock,
             config
@@ -157,6 +159,7 @@ pub async fn run(
     for (index, spec) in plant.lines.iter().enumerate() {
         let line = line::Line::new(
             spec.clone(),
+            floor.clone(),
             channels.clone(),
             clock,
             config

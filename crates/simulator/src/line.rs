@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::Code;
 
+use crate::floor::Floor;
 use crate::plant::{LineSpec, Plant, DEFECTS, WAREHOUSE};
 use crate::quality::{dispose_and_close, open_capa};
 use crate::{check, Channels, Clock};
@@ -32,6 +33,8 @@ use crate::{check, Channels, Clock};
 const TICK_MINUTES: i64 = 5;
 /// Orders planned but not started the line keeps ahead.
 const PLANNED_AHEAD: usize = 3;
+/// Orders that may wait between two operations before the first operation stops taking new ones.
+const QUEUE_LIMIT: usize = 2;
 
 /// Something that happens on the line.
 #[derive(Debug, Clone)]
@@ -40,8 +43,12 @@ enum Act {
     Plan,
     /// Operations report progress, finish and start.
     Tick,
-    /// A raw material lot arrives at the warehouse.
-    Receive { material: &'static str },
+    /// A raw material lot arrives at the warehouse (the plant's first lots are checked
+    /// already, and go to the line side at once).
+    Receive {
+        material: &'static str,
+        checked: bool,
+    },
     /// Goods receipt checks the lot's certificate.
     CheckLot { lot: String },
     /// The lot is moved to the line side.
@@ -81,7 +88,6 @@ enum Act {
 struct OrderRun {
     id: String,
     product: &'static str,
-    cycle_s: f64,
     quantity: u64,
     released: bool,
     /// Index of the operation running or next.
@@ -116,6 +122,8 @@ pub(crate) struct Line {
     next_lot: BTreeMap<&'static str, u64>,
     /// Materials with a receipt under way.
     ordered: Vec<&'static str>,
+    /// The products the running orders want of their units, and the units those made.
+    floor: Floor,
     prod: ProductionServiceClient<Channel>,
     inv: InventoryServiceClient<Channel>,
     qual: QualityServiceClient<Channel>,
@@ -137,7 +145,13 @@ enum Numbered {
 }
 
 impl Line {
-    pub(crate) fn new(spec: LineSpec, channels: Channels, clock: Clock, seed: u64) -> Self {
+    pub(crate) fn new(
+        spec: LineSpec,
+        floor: Floor,
+        channels: Channels,
+        clock: Clock,
+        seed: u64,
+    ) -> Self {
         Self {
             spec,
             clock,
@@ -149,6 +163,7 @@ impl Line {
             stock: Vec::new(),
             next_lot: BTreeMap::new(),
             ordered: Vec::new(),
+            floor,
             prod: ProductionServiceClient::new(channels.production),
             inv: InventoryServiceClient::new(channels.inventory),
             qual: QualityServiceClient::new(channels.quality),
@@ -247,6 +262,17 @@ impl Line {
         for material in self.spec.materials.clone() {
             let next = self.first_free(Numbered::Lot(material)).await;
             self.next_lot.insert(material, next);
+            if next == 0 {
+                // A new plant starts with material at the line.
+                self.ordered.push(material);
+                self.at(
+                    t,
+                    Act::Receive {
+                        material,
+                        checked: true,
+                    },
+                );
+            }
             for n in next.saturating_sub(6)..next {
                 let lot = Self::lot_id(material, n);
                 let found = self
@@ -332,7 +358,6 @@ impl Line {
         let run = OrderRun {
             id: order.order_id.clone(),
             product: product.id,
-            cycle_s: product.cycle_s,
             quantity: order.quantity,
             released: status != OrderStatus::Created,
             op,
@@ -341,6 +366,9 @@ impl Line {
             held: status == OrderStatus::OnHold,
             consumed: op > 0 || running_on.is_some(),
         };
+        if let Some(unit) = run.running_on {
+            self.floor.want(unit, Some(run.product));
+        }
         if run.held {
             self.at(
                 t + Duration::minutes(10),
@@ -365,7 +393,7 @@ impl Line {
                 self.tick(t).await;
                 self.at(t + Duration::minutes(TICK_MINUTES), Act::Tick);
             }
-            Act::Receive { material } => self.receive(t, material).await,
+            Act::Receive { material, checked } => self.receive(t, material, checked).await,
             Act::CheckLot { lot } => self.check_lot(t, lot).await,
             Act::MoveLot { lot } => self.move_lot(t, &lot).await,
             Act::LotDecision { ncr, lot } => self.lot_decision(t, ncr, lot).await,
@@ -499,7 +527,6 @@ impl Line {
             self.orders.push(OrderRun {
                 id,
                 product: product.id,
-                cycle_s: product.cycle_s,
                 quantity,
                 released: false,
                 op: 0,
@@ -543,6 +570,15 @@ impl Line {
         for index in 0..self.orders.len() {
             self.progress(t, index).await;
         }
+        // What idle units made goes to no order (stock, trials).
+        let busy: Vec<&'static str> = self.orders.iter().filter_map(|r| r.running_on).collect();
+        for op in &self.spec.routing {
+            for unit in &op.work_units {
+                if !busy.contains(unit) {
+                    self.floor.take_made(unit);
+                }
+            }
+        }
         let mut finished = Vec::new();
         for (index, run) in self.orders.iter().enumerate() {
             if run.op >= self.spec.routing.len() {
@@ -568,6 +604,8 @@ impl Line {
             return;
         };
         if run.held {
+            // Held: what the unit makes meanwhile is not booked to the order.
+            self.floor.take_made(work_unit);
             return;
         }
         let op = run.op;
@@ -577,10 +615,11 @@ impl Line {
             run.good[op - 1]
         };
         let remaining = target.saturating_sub(run.good[op]);
-        let rate = self.rng.random_range(0.75..0.92);
-        let made = (TICK_MINUTES as f64 * 60.0 / run.cycle_s * rate).round() as u64;
-        let good = made.min(remaining);
-        let scrap = (good as f64 * self.rng.random_range(0.0..0.02)).round() as i64;
+        // The order gets what its unit made since the last tick (nothing while it is down).
+        let made = self.floor.take_made(work_unit);
+        let scrap = (made as f64 * self.rng.random_range(0.0..0.02)).round() as u64;
+        let good = (made - scrap).min(remaining);
+        let scrap = scrap as i64;
         let id = run.id.clone();
         let number = self.spec.routing[op].number;
         if good > 0 || scrap > 0 {
@@ -612,6 +651,7 @@ impl Line {
             })
             .await;
         check("complete operation", &id, result);
+        self.floor.want(work_unit, None);
         let run = &mut self.orders[index];
         run.op += 1;
         run.running_on = None;
@@ -672,6 +712,15 @@ impl Line {
         if first_waiting != Some(index) {
             return;
         }
+        // A pull line: no new order starts while orders queue between operations.
+        let queued = self
+            .orders
+            .iter()
+            .filter(|r| r.op > 0 && r.running_on.is_none())
+            .count();
+        if run.op == 0 && queued >= QUEUE_LIMIT {
+            return;
+        }
         let needs_material = !run.consumed;
         if needs_material && !self.materials_ready(run.quantity) {
             return;
@@ -696,6 +745,7 @@ impl Line {
         let run = &mut self.orders[index];
         run.running_on = Some(work_unit);
         run.consumed = true;
+        self.floor.want(work_unit, Some(run.product));
         // Now and then a first-article check fails and quality holds the order.
         if self.rng.random_bool(0.12) {
             let when = minutes(self.rng.random_range(3.0..15.0));
@@ -777,14 +827,20 @@ impl Line {
             if stock < demand + self.spec.lot_size.0 {
                 self.ordered.push(material);
                 let lead = minutes(self.rng.random_range(0.0..20.0));
-                self.at(t + lead, Act::Receive { material });
+                self.at(
+                    t + lead,
+                    Act::Receive {
+                        material,
+                        checked: false,
+                    },
+                );
             }
         }
     }
 
     /// Receives a lot of `material` at the warehouse, with its expiry (now and then a short
     /// one), and has goods receipt check it.
-    async fn receive(&mut self, t: DateTime<Utc>, material: &'static str) {
+    async fn receive(&mut self, t: DateTime<Utc>, material: &'static str, checked: bool) {
         self.ordered.retain(|m| *m != material);
         let n = self.next_lot.get(&material).copied().unwrap_or(0);
         let lot = Self::lot_id(material, n);
@@ -828,8 +884,12 @@ impl Line {
             in_warehouse: quantity,
             held: false,
         });
-        let later = minutes(self.rng.random_range(5.0..20.0));
-        self.at(t + later, Act::CheckLot { lot });
+        if checked {
+            self.at(t + Duration::minutes(2), Act::MoveLot { lot });
+        } else {
+            let later = minutes(self.rng.random_range(5.0..20.0));
+            self.at(t + later, Act::CheckLot { lot });
+        }
     }
 
     /// Goods receipt: most lots go to the line side; a lot whose certificate does not match is

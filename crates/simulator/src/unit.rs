@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+use crate::floor::Floor;
 use crate::plant::{Plant, WorkUnitSpec, DEFECTS};
 use crate::{check, Channels, Clock};
 
@@ -93,6 +94,8 @@ pub(crate) struct Unit {
     run_started: Option<DateTime<Utc>>,
     /// Preventive work orders raised by the plans, done in the next break.
     pm_due: Vec<String>,
+    /// The product its order wants, and where its counts go to the order.
+    floor: Floor,
     prod: ProductionServiceClient<Channel>,
     maint: MaintenanceServiceClient<Channel>,
     inv: InventoryServiceClient<Channel>,
@@ -106,7 +109,7 @@ fn minutes(m: f64) -> Duration {
 impl Unit {
     pub(crate) fn new(
         spec: WorkUnitSpec,
-        _plant: Plant,
+        floor: Floor,
         channels: Channels,
         clock: Clock,
         seed: u64,
@@ -126,6 +129,7 @@ impl Unit {
             break_until: None,
             run_started: None,
             pm_due: Vec::new(),
+            floor,
             prod: ProductionServiceClient::new(channels.production),
             maint: MaintenanceServiceClient::new(channels.maintenance),
             inv: InventoryServiceClient::new(channels.inventory),
@@ -338,7 +342,9 @@ impl Unit {
                 at: Some(to_timestamp(t)),
             })
             .await;
-        check("report count", self.spec.id, result);
+        if check("report count", self.spec.id, result).is_some() {
+            self.floor.made(self.spec.id, whole as u64);
+        }
         // Quality samples a quarter of the batches, minutes to hours later. Most are good; now
         // and then a few units are bad, and rarely a batch is bad enough for an NCR.
         let roll: f64 = self.rng.random();
@@ -531,7 +537,15 @@ impl Unit {
     /// nobody explains.
     async fn incident(&mut self, t: DateTime<Utc>) {
         let roll: f64 = self.rng.random();
-        if roll < 0.55 {
+        let wanted = self
+            .floor
+            .wanted(self.spec.id)
+            .and_then(|product| self.spec.products.iter().position(|p| p.id == product));
+        // The order on the unit wants another product: the run ends in a changeover to it.
+        let switch = wanted.is_some_and(|index| index != self.product);
+        if switch {
+            self.changeover(t, wanted).await;
+        } else if roll < 0.55 {
             let reason = SMALL_STOP_REASONS[self.rng.random_range(0..SMALL_STOP_REASONS.len())];
             self.stop(t, reason).await;
             let back = t + Duration::seconds(self.rng.random_range(15..100));
@@ -567,25 +581,31 @@ impl Unit {
             let until = t + minutes(self.rng.random_range(3.0..12.0));
             self.at(until, Action::Supplied { from: t });
         } else if roll < 0.96 {
-            self.stop(t, "changeover").await;
-            self.product = (self.product + 1) % self.spec.products.len();
-            let result = self
-                .prod
-                .start_setup(prd::StartSetupRequest {
-                    context: ctx!(prd),
-                    work_unit: self.spec.id.into(),
-                    next_product: self.product().into(),
-                    at: Some(to_timestamp(t)),
-                })
-                .await;
-            check("start setup", self.spec.id, result);
-            let end = t + minutes(self.rng.random_range(8.0..25.0));
-            self.at(end, Action::EndSetup);
+            self.changeover(t, wanted).await;
         } else {
             self.stop(t, "").await;
             let back = t + minutes(self.rng.random_range(2.5..6.0));
             self.at(back, Action::Resume);
         }
+    }
+
+    /// A changeover to product `to`: the order's product (a tool change or adjustment when it
+    /// is the current one), or the next one when no order wants any.
+    async fn changeover(&mut self, t: DateTime<Utc>, to: Option<usize>) {
+        self.stop(t, "changeover").await;
+        self.product = to.unwrap_or((self.product + 1) % self.spec.products.len());
+        let result = self
+            .prod
+            .start_setup(prd::StartSetupRequest {
+                context: ctx!(prd),
+                work_unit: self.spec.id.into(),
+                next_product: self.product().into(),
+                at: Some(to_timestamp(t)),
+            })
+            .await;
+        check("start setup", self.spec.id, result);
+        let end = t + minutes(self.rng.random_range(8.0..25.0));
+        self.at(end, Action::EndSetup);
     }
 
     /// Inspects a sample of `inspected` units of which `rejected` fail on `defect`: one result
