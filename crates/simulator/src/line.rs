@@ -488,8 +488,12 @@ impl Line {
             .filter(|run| run.op == 0 && run.running_on.is_none())
             .count();
         for _ in waiting..PLANNED_AHEAD {
-            let product =
-                self.spec.products[self.rng.random_range(0..self.spec.products.len())].clone();
+            // Planners run campaigns: mostly the product of the last order again.
+            let last = self.orders.last().map(|run| run.product);
+            let product = match last {
+                Some(last) if self.rng.random_bool(0.75) => last,
+                _ => self.spec.products[self.rng.random_range(0..self.spec.products.len())].id,
+            };
             let (low, high) = self.spec.order_size;
             let quantity = self.rng.random_range(low / 10..=high / 10) * 10;
             let id = self.order_id(self.next_order);
@@ -508,7 +512,7 @@ impl Line {
                 .create_order(prd::CreateOrderRequest {
                     context: ctx!(prd),
                     order_id: id.clone(),
-                    product: product.id.into(),
+                    product: product.into(),
                     quantity,
                     routing,
                     at: Some(to_timestamp(t)),
@@ -526,7 +530,7 @@ impl Line {
             self.next_order += 1;
             self.orders.push(OrderRun {
                 id,
-                product: product.id,
+                product,
                 quantity,
                 released: false,
                 op: 0,
@@ -1050,13 +1054,13 @@ impl Line {
                 run.held = true;
             }
         }
-        if self.rng.random_bool(0.4) {
-            let due = t + Duration::hours(self.rng.random_range(1..30));
+        if self.rng.random_bool(0.5) {
+            let due = t + Duration::hours(self.rng.random_range(1..24));
             let title = format!("{defect} at {operation} on {work_unit}");
             let capa = open_capa(&mut self.qual, &ncr, &title, "quality engineer", due, t).await;
             // Two in three are implemented, some of them after their due date.
             if let (Some(capa), true) = (capa, self.rng.random_bool(0.67)) {
-                let later = minutes(self.rng.random_range(60.0..1800.0));
+                let later = minutes(self.rng.random_range(30.0..1200.0));
                 self.at(t + later, Act::ImplementCapa { capa });
             }
         }

@@ -350,9 +350,9 @@ impl Unit {
         let roll: f64 = self.rng.random();
         if roll < 0.25 {
             let later = minutes(self.rng.random_range(10.0..180.0));
-            let share = if roll < 0.08 {
-                self.rng.random_range(0.02..0.10)
-            } else if roll < 0.085 {
+            let share = if roll < 0.06 {
+                self.rng.random_range(0.02..0.08)
+            } else if roll < 0.064 {
                 self.rng.random_range(0.2..0.5)
             } else {
                 0.0
@@ -435,7 +435,7 @@ impl Unit {
                     let produced_at = t + minutes(self.rng.random_range(0.5..4.0));
                     let later = minutes(self.rng.random_range(20.0..90.0));
                     let rejected = self.rng.random_range(3..20);
-                    let inspected = rejected + self.rng.random_range(60..160);
+                    let inspected = rejected + self.rng.random_range(120..300);
                     self.at(
                         produced_at + later,
                         Action::Inspect {
@@ -533,8 +533,8 @@ impl Unit {
         }
     }
 
-    /// The end of a run: a small stop, a breakdown, starvation, a changeover or a longer stop
-    /// nobody explains.
+    /// The end of a run: a changeover to the product the unit's order wants, else a small stop,
+    /// a breakdown, starvation, a changeover or a longer stop nobody explains.
     async fn incident(&mut self, t: DateTime<Utc>) {
         let roll: f64 = self.rng.random();
         let wanted = self
@@ -545,12 +545,12 @@ impl Unit {
         let switch = wanted.is_some_and(|index| index != self.product);
         if switch {
             self.changeover(t, wanted).await;
-        } else if roll < 0.55 {
+        } else if roll < 0.58 {
             let reason = SMALL_STOP_REASONS[self.rng.random_range(0..SMALL_STOP_REASONS.len())];
             self.stop(t, reason).await;
             let back = t + Duration::seconds(self.rng.random_range(15..100));
             self.at(back, Action::Resume);
-        } else if roll < 0.67 {
+        } else if roll < 0.70 {
             self.stop(t, "fault").await;
             let work_order = uuid::Uuid::new_v5(
                 &uuid::Uuid::NAMESPACE_URL,
@@ -576,11 +576,11 @@ impl Unit {
             let done = repair + minutes(self.rng.random_range(6.0..30.0));
             self.at(repair, Action::StartRepair(work_order.clone()));
             self.at(done, Action::CompleteRepair(work_order));
-        } else if roll < 0.79 {
+        } else if roll < 0.82 {
             self.stop(t, "no material").await;
             let until = t + minutes(self.rng.random_range(3.0..12.0));
             self.at(until, Action::Supplied { from: t });
-        } else if roll < 0.96 {
+        } else if roll < 0.94 {
             self.changeover(t, wanted).await;
         } else {
             self.stop(t, "").await;
@@ -719,16 +719,21 @@ impl Unit {
         if run_time_ms <= 0 {
             return;
         }
-        let result = self
-            .maint
-            .record_usage(mnt::RecordUsageRequest {
-                context: ctx!(mnt),
-                work_unit: self.spec.id.into(),
-                cycles: 0,
-                run_time_ms,
-                at: Some(to_timestamp(t)),
-            })
-            .await;
+        let request = mnt::RecordUsageRequest {
+            context: ctx!(mnt),
+            work_unit: self.spec.id.into(),
+            cycles: 0,
+            run_time_ms,
+            at: Some(to_timestamp(t)),
+        };
+        let mut result = self.maint.record_usage(request.clone()).await;
+        // The cycle counts of the process manager may change the asset at the same moment.
+        if result
+            .as_ref()
+            .is_err_and(|status| status.code() == tonic::Code::Aborted)
+        {
+            result = self.maint.record_usage(request).await;
+        }
         if let Some(reply) = check("record run time", self.spec.id, result) {
             self.pm_due.extend(reply.into_inner().raised_work_orders);
         }
