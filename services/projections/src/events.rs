@@ -44,14 +44,24 @@ pub async fn first_delivery(
     topic: &str,
     metadata: Option<&mom_proto::common::v1::EventMetadata>,
 ) -> Result<bool, ApplyError> {
-    let Some(metadata) = metadata.filter(|m| m.sequence > 0) else {
+    let Some((key, sequence)) = sequence_key(topic, metadata) else {
         return Ok(true);
     };
+    crate::sequence::first_delivery(connection, table, &key, sequence).await
+}
+
+/// Returns the sequence-table key of an event (domain, aggregate type and id) and its
+/// sequence, or `None` for an event without a sequence (always applied, never recorded).
+pub fn sequence_key(
+    topic: &str,
+    metadata: Option<&mom_proto::common::v1::EventMetadata>,
+) -> Option<(String, u64)> {
+    let metadata = metadata.filter(|m| m.sequence > 0)?;
     let key = format!(
         "{}/{}/{}",
         domain(topic),
         metadata.aggregate_type,
         metadata.aggregate_id
     );
-    crate::sequence::first_delivery(connection, table, &key, metadata.sequence).await
+    Some((key, metadata.sequence))
 }

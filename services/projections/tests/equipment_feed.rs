@@ -123,6 +123,7 @@ async fn page(projection: &EquipmentProjection, models: &ReadModels, messages: &
     for message in messages {
         projection.apply(&mut tx, message).await.unwrap();
     }
+    projection.flush(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     projection.committed();
 }

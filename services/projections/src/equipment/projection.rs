@@ -10,11 +10,20 @@
 //!   shutdowns; an open interval has no `to_ms`.
 //! - `equipment_downtime`: every stop (production), breakdown (maintenance) and starvation
 //!   (inventory) with reason and duration.
+//!
+//! Production's state changes (most of the events that concern the read model) and the
+//! sequence guard are kept in memory while a transaction's messages are applied (a page of the
+//! store log, or one Kafka message) and written in `flush` with multi-row statements; the rarer
+//! events (registrations, assets, planned shutdowns, breakdowns, starvation) write at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 
-use crate::events::{aggregate_id, decode, domain, first_delivery, ms, required};
+use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
+use crate::sequence::PageSequences;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "equipment";
@@ -48,11 +57,20 @@ const TABLES: [&str; 5] = [
     "equipment_downtime",
 ];
 
+const SEQUENCES: &str = "equipment_sequences";
+
 /// The equipment state projection.
 #[derive(Debug)]
 pub struct EquipmentProjection {
     topics: Vec<String>,
     changes: Changes,
+    /// The open transaction's unwritten changes. Only the runner's one transaction at a time
+    /// takes it, so the lock is never contended; it is a tokio lock because it is held across
+    /// the handler's queries.
+    page: tokio::sync::Mutex<Page>,
+    /// Set when a transaction ended (committed or rolled back): whatever `flush` did not write
+    /// (a Kafka message refused as poison) is dropped before the next one.
+    ended: AtomicBool,
 }
 
 impl EquipmentProjection {
@@ -61,7 +79,18 @@ impl EquipmentProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
+            page: tokio::sync::Mutex::new(Page::default()),
+            ended: AtomicBool::new(false),
         }
+    }
+
+    /// Returns the open transaction's page, emptied first when the last transaction ended.
+    async fn page(&self) -> tokio::sync::MutexGuard<'_, Page> {
+        let mut page = self.page.lock().await;
+        if self.ended.swap(false, Ordering::SeqCst) {
+            *page = Page::default();
+        }
+        page
     }
 
     /// Returns its change notifications.
@@ -92,10 +121,11 @@ impl Projection for EquipmentProjection {
         connection: &mut Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
+        let mut page = self.page().await;
         let changed = match domain(&message.topic) {
-            "production" => production(connection, message).await?,
-            "maintenance" => maintenance(connection, message).await?,
-            "inventory" => inventory(connection, message).await?,
+            "production" => production(&mut page, connection, message).await?,
+            "maintenance" => maintenance(&mut page, connection, message).await?,
+            "inventory" => inventory(&mut page, connection, message).await?,
             _ => false,
         };
         if changed {
@@ -104,13 +134,281 @@ impl Projection for EquipmentProjection {
         Ok(())
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let page = std::mem::take(&mut *self.page().await);
+        page.write(connection).await
+    }
+
     fn rolled_back(&self) {
+        self.ended.store(true, Ordering::SeqCst);
         self.changes.rolled_back();
     }
 
     fn committed(&self) {
+        self.ended.store(true, Ordering::SeqCst);
         self.changes.committed();
     }
+}
+
+/// Returns whether an event is new (its guard passed), keeping the guard in `page`. An event
+/// the read model ignores (`handled` false) is only recorded, without reading its aggregate's
+/// stored sequence, and is never new.
+async fn first_delivery(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+    metadata: Option<&mom_proto::common::v1::EventMetadata>,
+    handled: bool,
+) -> Result<bool, ApplyError> {
+    let Some((key, sequence)) = sequence_key(&message.topic, metadata) else {
+        return Ok(handled);
+    };
+    if !handled {
+        page.sequences.record(&key, sequence);
+        return Ok(false);
+    }
+    page.sequences
+        .first_delivery(connection, SEQUENCES, &key, sequence)
+        .await
+}
+
+/// A production state interval or stop created by the open transaction.
+#[derive(Debug)]
+struct Span {
+    id: String,
+    work_unit: String,
+    /// The state of an interval (`running`, `stopped`, `setup`); empty for a stop.
+    state: &'static str,
+    reason: String,
+    /// The product of an interval; empty for a stop.
+    product: String,
+    from_ms: i64,
+    to_ms: Option<i64>,
+}
+
+/// The production state of a unit as the open transaction left it.
+#[derive(Debug)]
+struct ProductionState {
+    state: &'static str,
+    since_ms: i64,
+    reason: String,
+    product: String,
+}
+
+/// What the open transaction changed of one work unit's production columns and intervals.
+#[derive(Debug, Default)]
+struct UnitPage {
+    /// The unit's state to write.
+    state: Option<ProductionState>,
+    /// The unit's product when known (read once, or set by a change).
+    product: Option<String>,
+    /// When the interval and stop open before the transaction were closed (its first change).
+    closed_ms: Option<i64>,
+    /// The open interval among [`Page::intervals`].
+    open_interval: Option<usize>,
+    /// The open stop among [`Page::stops`].
+    open_stop: Option<usize>,
+}
+
+/// The changes of the open transaction that `flush` writes: production's state changes and the
+/// sequence guard.
+#[derive(Debug, Default)]
+struct Page {
+    sequences: PageSequences,
+    units: HashMap<String, UnitPage>,
+    intervals: Vec<Span>,
+    interval_ids: HashSet<String>,
+    stops: Vec<Span>,
+    stop_ids: HashSet<String>,
+}
+
+/// Units per multi-row close (2 parameters each, used twice).
+const CLOSE_CHUNK: usize = 200;
+/// Spans per multi-row insert (at most 7 parameters each).
+const SPAN_CHUNK: usize = 100;
+/// Units per multi-row upsert (5 parameters each).
+const UNIT_CHUNK: usize = 100;
+
+impl Page {
+    /// Writes the page in a handful of statements: first closes what was open before it, then
+    /// inserts its intervals and stops, sets the units' production columns and the sequences.
+    async fn write(mut self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let closes: Vec<(&str, i64)> = self
+            .units
+            .iter()
+            .filter_map(|(unit, page)| page.closed_ms.map(|at| (unit.as_str(), at)))
+            .collect();
+        for chunk in closes.chunks(CLOSE_CHUNK) {
+            let case = (0..chunk.len())
+                .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let units = (0..chunk.len())
+                .map(|i| format!("${}", 2 * i + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for sql in [
+                format!(
+                    "UPDATE equipment_intervals SET to_ms = CASE work_unit {case} END \
+                     WHERE to_ms IS NULL AND state <> 'planned_shutdown' AND work_unit IN ({units})"
+                ),
+                format!(
+                    "UPDATE equipment_downtime SET to_ms = CASE work_unit {case} END, \
+                     duration_ms = CASE work_unit {case} END - from_ms \
+                     WHERE kind = 'stop' AND to_ms IS NULL AND work_unit IN ({units})"
+                ),
+            ] {
+                let mut query = sqlx::query(&sql);
+                for (unit, at) in chunk {
+                    query = query.bind(*unit).bind(*at);
+                }
+                query.execute(&mut *connection).await?;
+            }
+        }
+        write_intervals(connection, &self.intervals).await?;
+        write_stops(connection, &self.stops).await?;
+        let states: Vec<(&str, &ProductionState)> = self
+            .units
+            .iter()
+            .filter_map(|(unit, page)| page.state.as_ref().map(|state| (unit.as_str(), state)))
+            .collect();
+        for chunk in states.chunks(UNIT_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 5 * i;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO equipment_units (work_unit, prod_state, prod_since_ms, prod_reason, \
+                 product) VALUES {} ON CONFLICT (work_unit) DO UPDATE SET \
+                 prod_state = excluded.prod_state, prod_since_ms = excluded.prod_since_ms, \
+                 prod_reason = excluded.prod_reason, product = excluded.product",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (unit, state) in chunk {
+                query = query
+                    .bind(*unit)
+                    .bind(state.state)
+                    .bind(state.since_ms)
+                    .bind(state.reason.as_str())
+                    .bind(state.product.as_str());
+            }
+            query.execute(&mut *connection).await?;
+        }
+        self.sequences.write(connection, SEQUENCES).await
+    }
+}
+
+/// Inserts the page's state intervals: closed ones, then open ones (without `to_ms`: sqlx's
+/// `Any` driver is not trusted to bind a NULL of the right type on Postgres).
+async fn write_intervals(connection: &mut Connection, spans: &[Span]) -> Result<(), ApplyError> {
+    for closed in [true, false] {
+        let rows: Vec<&Span> = spans
+            .iter()
+            .filter(|s| s.to_ms.is_some() == closed)
+            .collect();
+        let width = if closed { 7 } else { 6 };
+        for chunk in rows.chunks(SPAN_CHUNK) {
+            let sql = format!(
+                "INSERT INTO equipment_intervals (id, work_unit, state, reason, product, from_ms{}) \
+                 VALUES {} ON CONFLICT (id) DO NOTHING",
+                if closed { ", to_ms" } else { "" },
+                placeholders(chunk.len(), width)
+            );
+            let mut query = sqlx::query(&sql);
+            for span in chunk {
+                query = query
+                    .bind(span.id.as_str())
+                    .bind(span.work_unit.as_str())
+                    .bind(span.state)
+                    .bind(span.reason.as_str())
+                    .bind(span.product.as_str())
+                    .bind(span.from_ms);
+                if let Some(to_ms) = span.to_ms {
+                    query = query.bind(to_ms);
+                }
+            }
+            query.execute(&mut *connection).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the page's stops (`equipment_downtime` rows of kind `stop`): closed ones with their
+/// end and duration, then open ones.
+async fn write_stops(connection: &mut Connection, spans: &[Span]) -> Result<(), ApplyError> {
+    for closed in [true, false] {
+        let rows: Vec<&Span> = spans
+            .iter()
+            .filter(|s| s.to_ms.is_some() == closed)
+            .collect();
+        let width = if closed { 6 } else { 4 };
+        for chunk in rows.chunks(SPAN_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = |k: usize| format!("${}", width * i + k);
+                    if closed {
+                        format!(
+                            "({}, {}, 'stop', {}, {}, {}, {}, 'production', '')",
+                            p(1),
+                            p(2),
+                            p(3),
+                            p(4),
+                            p(5),
+                            p(6)
+                        )
+                    } else {
+                        format!(
+                            "({}, {}, 'stop', {}, {}, NULL, 0, 'production', '')",
+                            p(1),
+                            p(2),
+                            p(3),
+                            p(4)
+                        )
+                    }
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO equipment_downtime \
+                 (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
+                 VALUES {} ON CONFLICT (id) DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for span in chunk {
+                query = query
+                    .bind(span.id.as_str())
+                    .bind(span.work_unit.as_str())
+                    .bind(span.reason.as_str())
+                    .bind(span.from_ms);
+                if let Some(to_ms) = span.to_ms {
+                    query = query.bind(to_ms).bind(to_ms - span.from_ms);
+                }
+            }
+            query.execute(&mut *connection).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Returns `rows` groups of `width` consecutive placeholders: `($1, $2), ($3, $4)`.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            let row: Vec<String> = (1..=width).map(|k| format!("${}", width * i + k)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn ensure_unit(connection: &mut Connection, work_unit: &str) -> Result<(), ApplyError> {
@@ -124,80 +422,117 @@ async fn ensure_unit(connection: &mut Connection, work_unit: &str) -> Result<(),
 }
 
 /// A production state change at `at`: closes the open state interval and the open stop, opens
-/// the new interval and sets the unit's production state.
+/// the new interval and sets the unit's production state, in `page`.
 struct StateChange<'a> {
     id: &'a str,
     work_unit: &'a str,
-    state: &'a str,
+    state: &'static str,
     reason: &'a str,
     product: Option<&'a str>,
     at: i64,
 }
 
 async fn change_state(
+    page: &mut Page,
     connection: &mut Connection,
     change: StateChange<'_>,
 ) -> Result<(), ApplyError> {
-    ensure_unit(connection, change.work_unit).await?;
-    sqlx::query(
-        "UPDATE equipment_intervals SET to_ms = $2 \
-         WHERE work_unit = $1 AND to_ms IS NULL AND state <> 'planned_shutdown'",
-    )
-    .bind(change.work_unit)
-    .bind(change.at)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "UPDATE equipment_downtime SET to_ms = $2, duration_ms = $2 - from_ms \
-         WHERE work_unit = $1 AND kind = 'stop' AND to_ms IS NULL",
-    )
-    .bind(change.work_unit)
-    .bind(change.at)
-    .execute(&mut *connection)
-    .await?;
-    let product: String = match change.product {
-        Some(product) => product.to_owned(),
-        None => {
-            sqlx::query_scalar("SELECT product FROM equipment_units WHERE work_unit = $1")
-                .bind(change.work_unit)
-                .fetch_one(&mut *connection)
-                .await?
+    let Page {
+        units,
+        intervals,
+        interval_ids,
+        stops,
+        ..
+    } = page;
+    let unit = units.entry(change.work_unit.to_owned()).or_default();
+    unit.closed_ms.get_or_insert(change.at);
+    if let Some(open) = unit.open_interval.take() {
+        intervals[open].to_ms = Some(change.at);
+    }
+    if let Some(open) = unit.open_stop.take() {
+        stops[open].to_ms = Some(change.at);
+    }
+    let product = match (change.product, &unit.product) {
+        (Some(product), _) => product.to_owned(),
+        (None, Some(product)) => product.clone(),
+        (None, None) => {
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT product FROM equipment_units WHERE work_unit = $1")
+                    .bind(change.work_unit)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+            stored.unwrap_or_default()
         }
     };
-    sqlx::query(
-        "INSERT INTO equipment_intervals (id, work_unit, state, reason, product, from_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(change.id)
-    .bind(change.work_unit)
-    .bind(change.state)
-    .bind(change.reason)
-    .bind(&product)
-    .bind(change.at)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "UPDATE equipment_units SET prod_state = $2, prod_since_ms = $3, prod_reason = $4, \
-         product = $5 WHERE work_unit = $1",
-    )
-    .bind(change.work_unit)
-    .bind(change.state)
-    .bind(change.at)
-    .bind(change.reason)
-    .bind(&product)
-    .execute(&mut *connection)
-    .await?;
+    // An id seen before is not inserted again (`ON CONFLICT DO NOTHING`), so it leaves no open
+    // interval.
+    if interval_ids.insert(change.id.to_owned()) {
+        unit.open_interval = Some(intervals.len());
+        intervals.push(Span {
+            id: change.id.to_owned(),
+            work_unit: change.work_unit.to_owned(),
+            state: change.state,
+            reason: change.reason.to_owned(),
+            product: product.clone(),
+            from_ms: change.at,
+            to_ms: None,
+        });
+    }
+    unit.product = Some(product.clone());
+    unit.state = Some(ProductionState {
+        state: change.state,
+        since_ms: change.at,
+        reason: change.reason.to_owned(),
+        product,
+    });
     Ok(())
 }
 
-async fn production(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
+/// Opens a stop of `work_unit` at `at` (after its state change closed the previous one).
+fn open_stop(page: &mut Page, id: &str, work_unit: &str, reason: &str, at: i64) {
+    if !page.stop_ids.insert(id.to_owned()) {
+        return;
+    }
+    let index = page.stops.len();
+    page.stops.push(Span {
+        id: id.to_owned(),
+        work_unit: work_unit.to_owned(),
+        state: "",
+        reason: reason.to_owned(),
+        product: String::new(),
+        from_ms: at,
+        to_ms: None,
+    });
+    page.units
+        .entry(work_unit.to_owned())
+        .or_default()
+        .open_stop = Some(index);
+}
+
+async fn production(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+) -> Result<bool, ApplyError> {
     use mom_proto::production::v1::production_event::Event;
     let envelope: mom_proto::production::v1::ProductionEvent = decode(message)?;
+    let handled = matches!(
+        envelope.event,
+        Some(
+            Event::WorkUnitRegistered(_)
+                | Event::WorkUnitRunning(_)
+                | Event::WorkUnitStopped(_)
+                | Event::SetupStarted(_)
+                | Event::SetupEnded(_)
+                | Event::PlannedShutdownScheduled(_)
+        )
+    );
     if !first_delivery(
+        page,
         connection,
-        "equipment_sequences",
-        &message.topic,
+        message,
         envelope.metadata.as_ref(),
+        handled,
     )
     .await?
     {
@@ -226,32 +561,32 @@ async fn production(connection: &mut Connection, message: &Message) -> Result<bo
         Some(Event::WorkUnitRunning(running)) => {
             let at = ms(running.at.as_ref(), "at")?;
             let product = (!running.product.is_empty()).then_some(running.product.as_str());
-            change_state(connection, change("running", "", product, at)).await?;
+            change_state(page, connection, change("running", "", product, at)).await?;
         }
         Some(Event::WorkUnitStopped(stopped)) => {
             let at = ms(stopped.at.as_ref(), "at")?;
-            change_state(connection, change("stopped", &stopped.reason, None, at)).await?;
-            sqlx::query(
-                "INSERT INTO equipment_downtime \
-                 (id, work_unit, kind, reason, from_ms, duration_ms, source, work_order) \
-                 VALUES ($1, $2, 'stop', $3, $4, 0, 'production', '') ON CONFLICT (id) DO NOTHING",
+            change_state(
+                page,
+                connection,
+                change("stopped", &stopped.reason, None, at),
             )
-            .bind(&id)
-            .bind(work_unit)
-            .bind(&stopped.reason)
-            .bind(at)
-            .execute(&mut *connection)
             .await?;
+            open_stop(page, &id, work_unit, &stopped.reason, at);
         }
         Some(Event::SetupStarted(setup)) => {
             let at = ms(setup.at.as_ref(), "at")?;
             let product = (!setup.next_product.is_empty()).then_some(setup.next_product.as_str());
-            change_state(connection, change("setup", "changeover", product, at)).await?;
+            change_state(page, connection, change("setup", "changeover", product, at)).await?;
         }
         Some(Event::SetupEnded(setup)) => {
             let at = ms(setup.at.as_ref(), "at")?;
             let product = (!setup.product.is_empty()).then_some(setup.product.as_str());
-            change_state(connection, change("stopped", "setup ended", product, at)).await?;
+            change_state(
+                page,
+                connection,
+                change("stopped", "setup ended", product, at),
+            )
+            .await?;
         }
         Some(Event::PlannedShutdownScheduled(shutdown)) => {
             let from = ms(shutdown.from.as_ref(), "from")?;
@@ -286,15 +621,30 @@ fn level_name(level: mom_proto::maintenance::v1::AssetLevel) -> &'static str {
     }
 }
 
-async fn maintenance(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
+async fn maintenance(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+) -> Result<bool, ApplyError> {
     use mom_proto::maintenance::v1::maintenance_event::Event;
     use mom_proto::maintenance::v1::AssetLevel;
     let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+    let handled = matches!(
+        envelope.event,
+        Some(
+            Event::AssetRegistered(_)
+                | Event::AssetMoved(_)
+                | Event::BreakdownReported(_)
+                | Event::BreakdownRepaired(_)
+                | Event::WorkOrderCancelled(_)
+        )
+    );
     if !first_delivery(
+        page,
         connection,
-        "equipment_sequences",
-        &message.topic,
+        message,
         envelope.metadata.as_ref(),
+        handled,
     )
     .await?
     {
@@ -450,14 +800,23 @@ async fn refresh_open(
     Ok(())
 }
 
-async fn inventory(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
+async fn inventory(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+) -> Result<bool, ApplyError> {
     use mom_proto::inventory::v1::inventory_event::Event;
     let envelope: mom_proto::inventory::v1::InventoryEvent = decode(message)?;
+    let handled = matches!(
+        envelope.event,
+        Some(Event::MaterialStarvationStarted(_) | Event::MaterialStarvationEnded(_))
+    );
     if !first_delivery(
+        page,
         connection,
-        "equipment_sequences",
-        &message.topic,
+        message,
         envelope.metadata.as_ref(),
+        handled,
     )
     .await?
     {
