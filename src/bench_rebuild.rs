@@ -191,6 +191,8 @@ async fn rebuild(projection: &str, read_model: &str, log: &str) -> anyhow::Resul
     } else {
         "--read-models-url"
     };
+    // The child's progress bar goes to a file: a pipe nobody reads would fill up and stall it.
+    let stderr_file = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(exe)
         .args([
@@ -205,7 +207,7 @@ async fn rebuild(projection: &str, read_model: &str, log: &str) -> anyhow::Resul
         .arg("--log-sources")
         .arg(format!("production={log}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(stderr_file.reopen()?)
         .spawn()?;
     let pid = child.id().context("rebuild process has no pid")?;
     let mut peak = 0;
@@ -220,10 +222,13 @@ async fn rebuild(projection: &str, read_model: &str, log: &str) -> anyhow::Resul
     };
     let elapsed = started.elapsed();
     if !status.success() {
-        let output = child.wait_with_output().await?;
+        let output = std::fs::read_to_string(stderr_file.path()).unwrap_or_default();
+        let last = output
+            .rsplit(['\r', '\n'])
+            .find(|line| !line.trim().is_empty());
         anyhow::bail!(
-            "rebuild of {projection} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+            "rebuild of {projection} failed ({status}): {}",
+            last.unwrap_or("no output")
         );
     }
     Ok((elapsed, peak))
