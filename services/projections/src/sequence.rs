@@ -52,29 +52,59 @@ pub async fn first_delivery(
     Ok(true)
 }
 
-/// Rows per multi-row sequence upsert (2 parameters each).
+/// Rows per multi-row sequence upsert or read (2 or 1 parameters each).
 const SEQUENCE_CHUNK: usize = 400;
 
-/// What a transaction knows of one aggregate's stored sequence.
-#[derive(Debug, Clone, Copy)]
-enum Known {
-    /// The stored sequence (read, or recorded after a read).
-    Exact { sequence: i64, changed: bool },
-    /// Not read: the highest sequence recorded blindly by events whose guard decides nothing.
-    AtLeast(i64),
-}
-
-/// The sequence guard of one transaction, kept in memory: the stored sequence of an aggregate
-/// is read once per transaction (and only when an event's outcome depends on it), the recorded
-/// ones are written once by [`PageSequences::write`]. The stored sequence only ever grows to
-/// the highest one applied, so an event the read model ignores anyway can be recorded without
-/// reading it ([`PageSequences::record`]).
+/// The sequence guard of one transaction, kept in memory: a stored sequence is read at most
+/// once per transaction (several at once with [`PageSequences::load`]), and the transaction's
+/// sequences are written once by [`PageSequences::write`].
+///
+/// A stored sequence only ever grows to the highest one applied, so whether an event is new
+/// depends only on the stored sequence when the transaction began and the highest sequence of
+/// its aggregate seen before it in the transaction, whatever was decided about those: an event
+/// the read model ignores is recorded without reading anything ([`PageSequences::record`]), and
+/// the decision about an event can wait until its aggregate's stored sequence is loaded
+/// ([`PageSequences::defer`], [`PageSequences::decide`]).
 #[derive(Debug, Default)]
 pub struct PageSequences {
-    known: std::collections::HashMap<String, Known>,
+    /// The highest sequence of each aggregate seen in the transaction.
+    seen: std::collections::HashMap<String, i64>,
+    /// The stored sequences read in the transaction (`None`: no row).
+    stored: std::collections::HashMap<String, Option<i64>>,
+}
+
+/// An event whose guard is decided once its aggregate's stored sequence is loaded.
+#[derive(Debug)]
+pub struct Deferred {
+    aggregate: String,
+    sequence: i64,
+    /// The highest sequence of the aggregate seen before it in the transaction.
+    before: Option<i64>,
+}
+
+impl Deferred {
+    /// The aggregate's key in the sequence table.
+    pub fn aggregate(&self) -> &str {
+        &self.aggregate
+    }
 }
 
 impl PageSequences {
+    /// Notes `sequence` of `aggregate`; returns the highest one seen before it.
+    fn note(&mut self, aggregate: &str, sequence: i64) -> Option<i64> {
+        match self.seen.get_mut(aggregate) {
+            Some(seen) => {
+                let before = *seen;
+                *seen = before.max(sequence);
+                Some(before)
+            }
+            None => {
+                self.seen.insert(aggregate.to_owned(), sequence);
+                None
+            }
+        }
+    }
+
     /// Returns whether the event at `sequence` of `aggregate` is new to the read model whose
     /// sequence table is `table` (as [`first_delivery`]), and records it in memory.
     pub async fn first_delivery(
@@ -84,86 +114,89 @@ impl PageSequences {
         aggregate: &str,
         sequence: u64,
     ) -> Result<bool, ApplyError> {
-        let sequence = count(sequence);
-        let stored = match self.known.get(aggregate) {
-            Some(Known::Exact { sequence, .. }) => Some(*sequence),
-            known => {
-                let at_least = match known {
-                    Some(Known::AtLeast(at_least)) => Some(*at_least),
-                    _ => None,
-                };
-                let read: Option<i64> = sqlx::query_scalar(&format!(
-                    "SELECT sequence FROM {table} WHERE aggregate = $1"
-                ))
-                .bind(aggregate)
-                .fetch_optional(&mut *connection)
-                .await?;
-                let stored = read.max(at_least);
-                if let Some(stored) = stored {
-                    self.known.insert(
-                        aggregate.to_owned(),
-                        Known::Exact {
-                            sequence: stored,
-                            changed: at_least.is_some_and(|a| read.is_none_or(|r| a > r)),
-                        },
-                    );
-                }
-                stored
-            }
-        };
-        if stored.is_some_and(|stored| sequence <= stored) {
-            return Ok(false);
-        }
-        self.known.insert(
-            aggregate.to_owned(),
-            Known::Exact {
-                sequence,
-                changed: true,
-            },
-        );
-        Ok(true)
+        let deferred = self.defer(aggregate, sequence);
+        self.load(connection, table, [aggregate]).await?;
+        Ok(self.decide(&deferred))
     }
 
     /// Records the event at `sequence` of `aggregate` without reading the stored sequence: for
     /// an event the read model ignores, whose guard would only have recorded it.
     pub fn record(&mut self, aggregate: &str, sequence: u64) {
+        self.note(aggregate, count(sequence));
+    }
+
+    /// Records the event at `sequence` of `aggregate`; whether it is new is decided by
+    /// [`PageSequences::decide`] once its aggregate is loaded.
+    pub fn defer(&mut self, aggregate: &str, sequence: u64) -> Deferred {
         let sequence = count(sequence);
-        match self.known.get_mut(aggregate) {
-            Some(Known::Exact {
-                sequence: stored,
-                changed,
-            }) => {
-                if sequence > *stored {
-                    *stored = sequence;
-                    *changed = true;
-                }
-            }
-            Some(Known::AtLeast(at_least)) => *at_least = (*at_least).max(sequence),
-            None => {
-                self.known
-                    .insert(aggregate.to_owned(), Known::AtLeast(sequence));
-            }
+        Deferred {
+            before: self.note(aggregate, sequence),
+            aggregate: aggregate.to_owned(),
+            sequence,
         }
     }
 
-    /// Writes the recorded sequences to `table`, many rows per statement; a stored sequence
-    /// never goes down. Forgets what it knew.
-    pub async fn write(
+    /// Reads the stored sequences of `aggregates` not read yet in the transaction, many per
+    /// statement.
+    pub async fn load<'a>(
         &mut self,
         connection: &mut Connection,
         table: &'static str,
+        aggregates: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), ApplyError> {
-        let rows: Vec<(String, i64)> = self
-            .known
-            .drain()
-            .filter_map(|(aggregate, known)| match known {
-                Known::Exact {
-                    sequence,
-                    changed: true,
-                } => Some((aggregate, sequence)),
-                Known::Exact { changed: false, .. } => None,
-                Known::AtLeast(sequence) => Some((aggregate, sequence)),
+        let mut missing: Vec<&str> = aggregates
+            .into_iter()
+            .filter(|a| !self.stored.contains_key(*a))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for chunk in missing.chunks(SEQUENCE_CHUNK) {
+            let keys: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT aggregate, sequence FROM {table} WHERE aggregate IN ({})",
+                keys.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for aggregate in chunk {
+                query = query.bind(*aggregate);
+            }
+            for aggregate in chunk {
+                self.stored.insert((*aggregate).to_owned(), None);
+            }
+            for (aggregate, sequence) in query.fetch_all(&mut *connection).await? {
+                self.stored.insert(aggregate, Some(sequence));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns whether a deferred event is new; its aggregate must have been loaded (one that
+    /// was not counts as having no stored sequence).
+    pub fn decide(&self, deferred: &Deferred) -> bool {
+        debug_assert!(
+            self.stored.contains_key(&deferred.aggregate),
+            "the aggregate of a deferred event is loaded before it is decided"
+        );
+        let stored = self.stored.get(&deferred.aggregate).copied().flatten();
+        Some(deferred.sequence) > stored.max(deferred.before)
+    }
+
+    /// Writes the highest sequence of every aggregate seen to `table`, many rows per statement;
+    /// a stored sequence never goes down.
+    pub async fn write(
+        &self,
+        connection: &mut Connection,
+        table: &'static str,
+    ) -> Result<(), ApplyError> {
+        let rows: Vec<(&str, i64)> = self
+            .seen
+            .iter()
+            .filter(|(aggregate, seen)| {
+                self.stored
+                    .get(*aggregate)
+                    .is_none_or(|stored| stored.is_none_or(|stored| **seen > stored))
             })
+            .map(|(aggregate, seen)| (aggregate.as_str(), *seen))
             .collect();
         for chunk in rows.chunks(SEQUENCE_CHUNK) {
             let values: Vec<String> = (0..chunk.len())
@@ -177,7 +210,7 @@ impl PageSequences {
             );
             let mut query = sqlx::query(&sql);
             for (aggregate, sequence) in chunk {
-                query = query.bind(aggregate.as_str()).bind(*sequence);
+                query = query.bind(*aggregate).bind(*sequence);
             }
             query.execute(&mut *connection).await?;
         }

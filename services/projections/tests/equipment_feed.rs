@@ -277,3 +277,295 @@ async fn equipment_state_follows_starvation_shutdowns_and_ignores_redelivery_on_
     story(&ReadModels::connect(&database.url).await.unwrap()).await;
     database.drop_database().await.unwrap();
 }
+
+fn unit_event(unit: &str, sequence: u64, event: prd::production_event::Event) -> Message {
+    let payload = prd::ProductionEvent {
+        metadata: meta("work_unit", unit, sequence),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    message("mom.production.v1", payload)
+}
+
+/// Two units' production states (runs, stops, a stop while stopped, a setup, a planned
+/// shutdown, counts the read model ignores), a breakdown repaired, a false alarm, a
+/// starvation, and redeliveries, interleaved.
+fn paged_story() -> Vec<Message> {
+    use inv::inventory_event::Event as I;
+    use mom_proto::maintenance::v1 as m;
+    use prd::production_event::Event as P;
+    let running = |product: &str, minute| {
+        P::WorkUnitRunning(prd::WorkUnitRunning {
+            product: product.into(),
+            at: at(minute),
+        })
+    };
+    let stopped = |reason: &str, minute| {
+        P::WorkUnitStopped(prd::WorkUnitStopped {
+            reason: reason.into(),
+            at: at(minute),
+        })
+    };
+    let counted = |minute| {
+        P::UnitsCounted(prd::UnitsCounted {
+            total: 10,
+            at: at(minute),
+            ..Default::default()
+        })
+    };
+    let mixer = |sequence, event| unit_event("mixer-1", sequence, event);
+    let oven = |sequence, event| unit_event("oven-1", sequence, event);
+    let mixer_stop = mixer(4, stopped("jam", 5));
+    let oven_stop = oven(2, stopped("heat", 3));
+    let oven_count = oven(5, counted(10));
+    vec![
+        mixer(
+            1,
+            P::WorkUnitRegistered(prd::WorkUnitRegistered {
+                work_unit: "mixer-1".into(),
+                name: "mixer 1".into(),
+                ..Default::default()
+            }),
+        ),
+        mixer(2, running("dough", 0)),
+        oven(1, running("cake", 1)),
+        mixer(3, counted(2)),
+        inventory(
+            1,
+            I::MaterialStarvationStarted(inv::MaterialStarvationStarted {
+                work_unit: "oven-1".into(),
+                material: "gas".into(),
+                at: at(2),
+                ..Default::default()
+            }),
+        ),
+        oven_stop.clone(),
+        oven(3, stopped("heat again", 4)),
+        mixer_stop.clone(),
+        oven_stop,
+        inventory(
+            2,
+            I::MaterialStarvationEnded(inv::MaterialStarvationEnded {
+                work_unit: "oven-1".into(),
+                material: "gas".into(),
+                from: at(2),
+                until: at(6),
+                at: at(6),
+                ..Default::default()
+            }),
+        ),
+        mixer(5, running("", 7)),
+        mixer(6, counted(8)),
+        mixer_stop,
+        oven(4, running("", 9)),
+        oven_count.clone(),
+        reported("wo-a", "belt", 10),
+        oven_count,
+        repaired("wo-a", "belt", 10, 15),
+        mixer(
+            7,
+            P::SetupStarted(prd::SetupStarted {
+                next_product: "bread".into(),
+                at: at(20),
+                ..Default::default()
+            }),
+        ),
+        mixer(
+            8,
+            P::SetupEnded(prd::SetupEnded {
+                product: "bread".into(),
+                at: at(30),
+                ..Default::default()
+            }),
+        ),
+        mixer(9, running("", 31)),
+        mixer(10, stopped("end of run", 40)),
+        mixer(
+            11,
+            P::PlannedShutdownScheduled(prd::PlannedShutdownScheduled {
+                from: at(40),
+                until: at(70),
+                reason: "break".into(),
+            }),
+        ),
+        reported("wo-b", "motor", 50),
+        maintenance(
+            "wo-b",
+            2,
+            m::maintenance_event::Event::WorkOrderCancelled(m::WorkOrderCancelled {
+                work_unit: "mixer-1".into(),
+                reason: "false alarm".into(),
+                at: at(55),
+            }),
+        ),
+        reported("wo-c", "motor", 60),
+        mixer(12, running("", 70)),
+        oven(6, stopped("end of run", 80)),
+    ]
+}
+
+type Unit = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+type Interval = (String, String, String, String, String, i64, Option<i64>);
+type Downtime = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    String,
+);
+
+/// Every column of the read model's tables.
+async fn tables(
+    models: &ReadModels,
+) -> (Vec<(String, i64)>, Vec<Unit>, Vec<Interval>, Vec<Downtime>) {
+    let pool = models.pool();
+    let sequences =
+        sqlx::query_as("SELECT aggregate, sequence FROM equipment_sequences ORDER BY aggregate")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let units = sqlx::query_as(
+        "SELECT work_unit, name, prod_state, prod_since_ms, prod_reason, product, \
+         down_work_order, down_since_ms, down_reason, starved_material, starved_since_ms \
+         FROM equipment_units ORDER BY work_unit",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let intervals = sqlx::query_as(
+        "SELECT id, work_unit, state, reason, product, from_ms, to_ms \
+         FROM equipment_intervals ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let downtime = sqlx::query_as(
+        "SELECT id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order \
+         FROM equipment_downtime ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (sequences, units, intervals, downtime)
+}
+
+/// Applies the story in transactions of `page_size` messages to each of `models` in turn and
+/// checks every table is the same whatever the page size.
+async fn paging_changes_nothing(models: [ReadModels; 3]) {
+    let story = paged_story();
+    let mut dumps = Vec::new();
+    for (models, page_size) in models.iter().zip([1, 4, story.len()]) {
+        let projection = projection();
+        models.migrate(&projection).await.unwrap();
+        let refs: Vec<&Message> = story.iter().collect();
+        for messages in refs.chunks(page_size) {
+            page(&projection, models, messages).await;
+        }
+        dumps.push(tables(models).await);
+    }
+    let (sequences, units, intervals, downtime) = &dumps[0];
+    assert_eq!(
+        sequences.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        vec![2, 2, 2, 1, 12, 6],
+        "{sequences:?}"
+    );
+    let states: Vec<(&str, &str, Option<i64>, &str, Option<&str>)> = units
+        .iter()
+        .map(|u| {
+            (
+                u.0.as_str(),
+                u.2.as_str(),
+                u.3,
+                u.5.as_str(),
+                u.8.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (
+                "mixer-1",
+                "running",
+                Some(time(70).timestamp_millis()),
+                "bread",
+                Some("motor")
+            ),
+            (
+                "oven-1",
+                "stopped",
+                Some(time(80).timestamp_millis()),
+                "cake",
+                None
+            ),
+        ]
+    );
+    assert_eq!(intervals.len(), 14, "{intervals:?}");
+    assert_eq!(
+        intervals.iter().filter(|i| i.6.is_none()).count(),
+        2,
+        "one open interval per unit: {intervals:?}"
+    );
+    let mut stops: Vec<(&str, &str, i64)> = downtime
+        .iter()
+        .map(|d| (d.1.as_str(), d.3.as_str(), d.6))
+        .collect();
+    stops.sort();
+    assert_eq!(
+        stops,
+        vec![
+            ("mixer-1", "belt", 5 * 60_000),
+            ("mixer-1", "end of run", 30 * 60_000),
+            ("mixer-1", "jam", 2 * 60_000),
+            ("mixer-1", "motor", 0),
+            ("oven-1", "end of run", 0),
+            ("oven-1", "gas", 4 * 60_000),
+            ("oven-1", "heat", 60_000),
+            ("oven-1", "heat again", 5 * 60_000),
+        ]
+    );
+    assert_eq!(dumps[1], dumps[0], "pages of four change nothing");
+    assert_eq!(dumps[2], dumps[0], "one page changes nothing");
+}
+
+#[tokio::test]
+async fn equipment_tables_do_not_depend_on_how_messages_are_paged_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for n in 0..3 {
+        let url = format!("sqlite:{}", dir.path().join(format!("{n}.db")).display());
+        models.push(ReadModels::connect(&url).await.unwrap());
+    }
+    paging_changes_nothing(models.try_into().unwrap()).await;
+}
+
+#[tokio::test]
+async fn equipment_tables_do_not_depend_on_how_messages_are_paged_on_postgres() {
+    let mut databases = Vec::new();
+    let mut models = Vec::new();
+    for _ in 0..3 {
+        let database = mom_testkit::TestDatabase::create().await.unwrap();
+        models.push(ReadModels::connect(&database.url).await.unwrap());
+        databases.push(database);
+    }
+    paging_changes_nothing(models.try_into().unwrap()).await;
+    for database in databases {
+        database.drop_database().await.unwrap();
+    }
+}

@@ -23,7 +23,7 @@ use mom_projection::{ApplyError, Connection, Message, Projection};
 
 use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
-use crate::sequence::PageSequences;
+use crate::sequence::{Deferred, PageSequences};
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "equipment";
@@ -136,7 +136,10 @@ impl Projection for EquipmentProjection {
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
         let page = std::mem::take(&mut *self.page().await);
-        page.write(connection).await
+        if page.write(connection).await? {
+            self.changes.mark();
+        }
+        Ok(())
     }
 
     fn rolled_back(&self) {
@@ -172,6 +175,30 @@ async fn first_delivery(
         .await
 }
 
+/// A production state change (`WorkUnitRunning`, `WorkUnitStopped`, `SetupStarted`,
+/// `SetupEnded`) kept until `flush`, which decides its guard and applies it.
+#[derive(Debug)]
+struct PendingChange {
+    /// `None` for an event without a sequence (always applied).
+    guard: Option<Deferred>,
+    id: String,
+    work_unit: String,
+    state: &'static str,
+    reason: String,
+    /// The product it sets; `None` keeps the unit's.
+    product: Option<String>,
+    at: i64,
+    /// Whether it opens a stop (`WorkUnitStopped`).
+    stop: bool,
+}
+
+/// The open transaction's state changes and sequence guard, which `flush` writes.
+#[derive(Debug, Default)]
+struct Page {
+    sequences: PageSequences,
+    pending: Vec<PendingChange>,
+}
+
 /// A production state interval or stop created by the open transaction.
 #[derive(Debug)]
 struct Span {
@@ -200,21 +227,19 @@ struct ProductionState {
 struct UnitPage {
     /// The unit's state to write.
     state: Option<ProductionState>,
-    /// The unit's product when known (read once, or set by a change).
+    /// The unit's product after the transaction's last change.
     product: Option<String>,
     /// When the interval and stop open before the transaction were closed (its first change).
     closed_ms: Option<i64>,
-    /// The open interval among [`Page::intervals`].
+    /// The open interval among [`Replay::intervals`].
     open_interval: Option<usize>,
-    /// The open stop among [`Page::stops`].
+    /// The open stop among [`Replay::stops`].
     open_stop: Option<usize>,
 }
 
-/// The changes of the open transaction that `flush` writes: production's state changes and the
-/// sequence guard.
+/// The rows the transaction's state changes write, built in memory in the order of the changes.
 #[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
+struct Replay {
     units: HashMap<String, UnitPage>,
     intervals: Vec<Span>,
     interval_ids: HashSet<String>,
@@ -222,7 +247,7 @@ struct Page {
     stop_ids: HashSet<String>,
 }
 
-/// Units per multi-row close (2 parameters each, used twice).
+/// Units per multi-row close or read (2 parameters each, used twice).
 const CLOSE_CHUNK: usize = 200;
 /// Spans per multi-row insert (at most 7 parameters each).
 const SPAN_CHUNK: usize = 100;
@@ -230,9 +255,119 @@ const SPAN_CHUNK: usize = 100;
 const UNIT_CHUNK: usize = 100;
 
 impl Page {
-    /// Writes the page in a handful of statements: first closes what was open before it, then
-    /// inserts its intervals and stops, sets the units' production columns and the sequences.
-    async fn write(mut self, connection: &mut Connection) -> Result<(), ApplyError> {
+    /// Decides the guards of the pending state changes, applies the new ones in memory and
+    /// writes the lot in a handful of statements. Returns whether a change was applied.
+    async fn write(self, connection: &mut Connection) -> Result<bool, ApplyError> {
+        let Page {
+            mut sequences,
+            pending,
+        } = self;
+        sequences
+            .load(
+                connection,
+                SEQUENCES,
+                pending
+                    .iter()
+                    .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate)),
+            )
+            .await?;
+        let products = stored_products(connection, &pending).await?;
+        let mut replay = Replay::default();
+        let mut changed = false;
+        for change in &pending {
+            if change.guard.as_ref().is_some_and(|g| !sequences.decide(g)) {
+                continue;
+            }
+            changed = true;
+            replay.change_state(change, &products);
+        }
+        replay.write(connection).await?;
+        sequences.write(connection, SEQUENCES).await?;
+        Ok(changed)
+    }
+}
+
+/// Returns the stored product of the units that `pending` changes, many per statement.
+async fn stored_products(
+    connection: &mut Connection,
+    pending: &[PendingChange],
+) -> Result<HashMap<String, String>, ApplyError> {
+    let mut units: Vec<&str> = pending.iter().map(|c| c.work_unit.as_str()).collect();
+    units.sort_unstable();
+    units.dedup();
+    let mut products = HashMap::with_capacity(units.len());
+    for chunk in units.chunks(2 * CLOSE_CHUNK) {
+        let keys: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT work_unit, product FROM equipment_units WHERE work_unit IN ({})",
+            keys.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for unit in chunk {
+            query = query.bind(*unit);
+        }
+        products.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(products)
+}
+
+impl Replay {
+    /// A production state change: closes the unit's open state interval and open stop, opens
+    /// the new interval (and stop) and sets the unit's production state. `stored` holds the
+    /// units' products before the transaction.
+    fn change_state(&mut self, change: &PendingChange, stored: &HashMap<String, String>) {
+        let unit = self.units.entry(change.work_unit.clone()).or_default();
+        unit.closed_ms.get_or_insert(change.at);
+        if let Some(open) = unit.open_interval.take() {
+            self.intervals[open].to_ms = Some(change.at);
+        }
+        if let Some(open) = unit.open_stop.take() {
+            self.stops[open].to_ms = Some(change.at);
+        }
+        let product = change
+            .product
+            .clone()
+            .or_else(|| unit.product.clone())
+            .or_else(|| stored.get(&change.work_unit).cloned())
+            .unwrap_or_default();
+        // An id seen before is not inserted again (`ON CONFLICT DO NOTHING`), so it leaves no
+        // open interval or stop.
+        if self.interval_ids.insert(change.id.clone()) {
+            unit.open_interval = Some(self.intervals.len());
+            self.intervals.push(Span {
+                id: change.id.clone(),
+                work_unit: change.work_unit.clone(),
+                state: change.state,
+                reason: change.reason.clone(),
+                product: product.clone(),
+                from_ms: change.at,
+                to_ms: None,
+            });
+        }
+        if change.stop && self.stop_ids.insert(change.id.clone()) {
+            unit.open_stop = Some(self.stops.len());
+            self.stops.push(Span {
+                id: change.id.clone(),
+                work_unit: change.work_unit.clone(),
+                state: "",
+                reason: change.reason.clone(),
+                product: String::new(),
+                from_ms: change.at,
+                to_ms: None,
+            });
+        }
+        unit.product = Some(product.clone());
+        unit.state = Some(ProductionState {
+            state: change.state,
+            since_ms: change.at,
+            reason: change.reason.clone(),
+            product,
+        });
+    }
+
+    /// Writes the rows: first closes what was open before the transaction, then inserts its
+    /// intervals and stops and sets the units' production columns.
+    async fn write(self, connection: &mut Connection) -> Result<(), ApplyError> {
         let closes: Vec<(&str, i64)> = self
             .units
             .iter()
@@ -273,25 +408,12 @@ impl Page {
             .filter_map(|(unit, page)| page.state.as_ref().map(|state| (unit.as_str(), state)))
             .collect();
         for chunk in states.chunks(UNIT_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = 5 * i;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO equipment_units (work_unit, prod_state, prod_since_ms, prod_reason, \
                  product) VALUES {} ON CONFLICT (work_unit) DO UPDATE SET \
                  prod_state = excluded.prod_state, prod_since_ms = excluded.prod_since_ms, \
                  prod_reason = excluded.prod_reason, product = excluded.product",
-                values.join(", ")
+                placeholders(chunk.len(), 5)
             );
             let mut query = sqlx::query(&sql);
             for (unit, state) in chunk {
@@ -304,7 +426,7 @@ impl Page {
             }
             query.execute(&mut *connection).await?;
         }
-        self.sequences.write(connection, SEQUENCES).await
+        Ok(())
     }
 }
 
@@ -421,94 +543,6 @@ async fn ensure_unit(connection: &mut Connection, work_unit: &str) -> Result<(),
     Ok(())
 }
 
-/// A production state change at `at`: closes the open state interval and the open stop, opens
-/// the new interval and sets the unit's production state, in `page`.
-struct StateChange<'a> {
-    id: &'a str,
-    work_unit: &'a str,
-    state: &'static str,
-    reason: &'a str,
-    product: Option<&'a str>,
-    at: i64,
-}
-
-async fn change_state(
-    page: &mut Page,
-    connection: &mut Connection,
-    change: StateChange<'_>,
-) -> Result<(), ApplyError> {
-    let Page {
-        units,
-        intervals,
-        interval_ids,
-        stops,
-        ..
-    } = page;
-    let unit = units.entry(change.work_unit.to_owned()).or_default();
-    unit.closed_ms.get_or_insert(change.at);
-    if let Some(open) = unit.open_interval.take() {
-        intervals[open].to_ms = Some(change.at);
-    }
-    if let Some(open) = unit.open_stop.take() {
-        stops[open].to_ms = Some(change.at);
-    }
-    let product = match (change.product, &unit.product) {
-        (Some(product), _) => product.to_owned(),
-        (None, Some(product)) => product.clone(),
-        (None, None) => {
-            let stored: Option<String> =
-                sqlx::query_scalar("SELECT product FROM equipment_units WHERE work_unit = $1")
-                    .bind(change.work_unit)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-            stored.unwrap_or_default()
-        }
-    };
-    // An id seen before is not inserted again (`ON CONFLICT DO NOTHING`), so it leaves no open
-    // interval.
-    if interval_ids.insert(change.id.to_owned()) {
-        unit.open_interval = Some(intervals.len());
-        intervals.push(Span {
-            id: change.id.to_owned(),
-            work_unit: change.work_unit.to_owned(),
-            state: change.state,
-            reason: change.reason.to_owned(),
-            product: product.clone(),
-            from_ms: change.at,
-            to_ms: None,
-        });
-    }
-    unit.product = Some(product.clone());
-    unit.state = Some(ProductionState {
-        state: change.state,
-        since_ms: change.at,
-        reason: change.reason.to_owned(),
-        product,
-    });
-    Ok(())
-}
-
-/// Opens a stop of `work_unit` at `at` (after its state change closed the previous one).
-fn open_stop(page: &mut Page, id: &str, work_unit: &str, reason: &str, at: i64) {
-    if !page.stop_ids.insert(id.to_owned()) {
-        return;
-    }
-    let index = page.stops.len();
-    page.stops.push(Span {
-        id: id.to_owned(),
-        work_unit: work_unit.to_owned(),
-        state: "",
-        reason: reason.to_owned(),
-        product: String::new(),
-        from_ms: at,
-        to_ms: None,
-    });
-    page.units
-        .entry(work_unit.to_owned())
-        .or_default()
-        .open_stop = Some(index);
-}
-
 async fn production(
     page: &mut Page,
     connection: &mut Connection,
@@ -527,6 +561,34 @@ async fn production(
                 | Event::PlannedShutdownScheduled(_)
         )
     );
+    if let Some(change) = state_change(envelope.event.as_ref()) {
+        // The state changes wait for `flush`, which reads what they need at once; one that
+        // breaks the contract is refused now (when its guard lets it through, like any event).
+        let (state, reason, product, at) = match change {
+            Ok(change) => change,
+            Err(poison) => {
+                let metadata = envelope.metadata.as_ref();
+                return match first_delivery(page, connection, message, metadata, true).await? {
+                    true => Err(poison),
+                    false => Ok(false),
+                };
+            }
+        };
+        let metadata = envelope.metadata.as_ref();
+        let guard = sequence_key(&message.topic, metadata)
+            .map(|(key, sequence)| page.sequences.defer(&key, sequence));
+        page.pending.push(PendingChange {
+            guard,
+            id: message.event_id.to_string(),
+            work_unit: aggregate_id(metadata).to_owned(),
+            state,
+            reason: reason.to_owned(),
+            product: product.map(str::to_owned),
+            at,
+            stop: matches!(envelope.event, Some(Event::WorkUnitStopped(_))),
+        });
+        return Ok(false);
+    }
     if !first_delivery(
         page,
         connection,
@@ -540,14 +602,6 @@ async fn production(
     }
     let work_unit = aggregate_id(envelope.metadata.as_ref());
     let id = message.event_id.to_string();
-    let change = |state, reason, product, at| StateChange {
-        id: &id,
-        work_unit,
-        state,
-        reason,
-        product,
-        at,
-    };
     match &envelope.event {
         Some(Event::WorkUnitRegistered(registered)) => {
             let work_unit = required(&registered.work_unit, "work_unit")?;
@@ -557,36 +611,6 @@ async fn production(
                 .bind(&registered.name)
                 .execute(&mut *connection)
                 .await?;
-        }
-        Some(Event::WorkUnitRunning(running)) => {
-            let at = ms(running.at.as_ref(), "at")?;
-            let product = (!running.product.is_empty()).then_some(running.product.as_str());
-            change_state(page, connection, change("running", "", product, at)).await?;
-        }
-        Some(Event::WorkUnitStopped(stopped)) => {
-            let at = ms(stopped.at.as_ref(), "at")?;
-            change_state(
-                page,
-                connection,
-                change("stopped", &stopped.reason, None, at),
-            )
-            .await?;
-            open_stop(page, &id, work_unit, &stopped.reason, at);
-        }
-        Some(Event::SetupStarted(setup)) => {
-            let at = ms(setup.at.as_ref(), "at")?;
-            let product = (!setup.next_product.is_empty()).then_some(setup.next_product.as_str());
-            change_state(page, connection, change("setup", "changeover", product, at)).await?;
-        }
-        Some(Event::SetupEnded(setup)) => {
-            let at = ms(setup.at.as_ref(), "at")?;
-            let product = (!setup.product.is_empty()).then_some(setup.product.as_str());
-            change_state(
-                page,
-                connection,
-                change("stopped", "setup ended", product, at),
-            )
-            .await?;
         }
         Some(Event::PlannedShutdownScheduled(shutdown)) => {
             let from = ms(shutdown.from.as_ref(), "from")?;
@@ -607,6 +631,44 @@ async fn production(
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// A production state change's state, reason, product (`None` keeps the unit's) and time.
+type StateFields<'a> = (&'static str, &'a str, Option<&'a str>, i64);
+
+/// Returns the state change an event makes, if it is one (an error when it breaks the
+/// contract).
+fn state_change(
+    event: Option<&mom_proto::production::v1::production_event::Event>,
+) -> Option<Result<StateFields<'_>, ApplyError>> {
+    use mom_proto::production::v1::production_event::Event;
+    fn product(product: &str) -> Option<&str> {
+        (!product.is_empty()).then_some(product)
+    }
+    Some(match event? {
+        Event::WorkUnitRunning(running) => ms(running.at.as_ref(), "at")
+            .map(|at| ("running", "", product(running.product.as_str()), at)),
+        Event::WorkUnitStopped(stopped) => {
+            ms(stopped.at.as_ref(), "at").map(|at| ("stopped", stopped.reason.as_str(), None, at))
+        }
+        Event::SetupStarted(setup) => ms(setup.at.as_ref(), "at").map(|at| {
+            (
+                "setup",
+                "changeover",
+                product(setup.next_product.as_str()),
+                at,
+            )
+        }),
+        Event::SetupEnded(setup) => ms(setup.at.as_ref(), "at").map(|at| {
+            (
+                "stopped",
+                "setup ended",
+                product(setup.product.as_str()),
+                at,
+            )
+        }),
+        _ => return None,
+    })
 }
 
 fn level_name(level: mom_proto::maintenance::v1::AssetLevel) -> &'static str {
