@@ -220,7 +220,7 @@ pub(crate) async fn read_log(
          e.event_version, e.payload AS event_payload, e.metadata, e.event_time, e.recorded_time, \
          o.topic, o.msg_key, o.payload AS message, o.headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+         WHERE e.position > ?1 AND o.position > ?1 ORDER BY e.position LIMIT ?2",
     )
     .bind(after)
     .bind(limit)
@@ -237,7 +237,7 @@ pub(crate) async fn read_messages(
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
+         WHERE e.position > ?1 AND o.position > ?1 ORDER BY e.position LIMIT ?2",
     )
     .bind(after)
     .bind(limit)
