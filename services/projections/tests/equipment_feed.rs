@@ -367,7 +367,6 @@ fn paged_story() -> Vec<Message> {
             P::SetupStarted(prd::SetupStarted {
                 next_product: "bread".into(),
                 at: at(20),
-                ..Default::default()
             }),
         ),
         mixer(
@@ -375,7 +374,6 @@ fn paged_story() -> Vec<Message> {
             P::SetupEnded(prd::SetupEnded {
                 product: "bread".into(),
                 at: at(30),
-                ..Default::default()
             }),
         ),
         mixer(9, running("", 31)),
@@ -485,7 +483,9 @@ async fn paging_changes_nothing(models: [ReadModels; 3]) {
         vec![2, 2, 2, 1, 12, 6],
         "{sequences:?}"
     );
-    let states: Vec<(&str, &str, Option<i64>, &str, Option<&str>)> = units
+    /// Unit, production state, since, product, open breakdown's reason.
+    type State<'a> = (&'a str, &'a str, Option<i64>, &'a str, Option<&'a str>);
+    let states: Vec<State> = units
         .iter()
         .map(|u| {
             (
