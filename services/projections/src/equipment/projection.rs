@@ -28,7 +28,7 @@ use crate::sequence::{Deferred, PageSequences};
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "equipment";
 
-const SCHEMA: [&str; 7] = [
+const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS equipment_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS equipment_units (\
         work_unit TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', \
@@ -47,6 +47,12 @@ const SCHEMA: [&str; 7] = [
         from_ms BIGINT NOT NULL, to_ms BIGINT, duration_ms BIGINT NOT NULL, \
         source TEXT NOT NULL, work_order TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS equipment_downtime_from ON equipment_downtime (from_ms)",
+    // The open rows, which every state change closes: without these a close scans the unit's
+    // whole history (intervals) or the whole table (downtime).
+    "CREATE INDEX IF NOT EXISTS equipment_intervals_open ON equipment_intervals (work_unit) \
+     WHERE to_ms IS NULL",
+    "CREATE INDEX IF NOT EXISTS equipment_downtime_open ON equipment_downtime (work_unit, kind) \
+     WHERE to_ms IS NULL",
 ];
 
 const TABLES: [&str; 5] = [
