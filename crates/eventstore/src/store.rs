@@ -184,7 +184,11 @@ impl EventStore {
     /// Returns up to `limit` log entries with a position above `after`, in position order, as
     /// projections read them (the bus message, not the domain payload): cheaper than
     /// [`read_log`](Self::read_log).
-    pub async fn read_messages(&self, after: u64, limit: u32) -> Result<Vec<LogMessage>, StoreError> {
+    pub async fn read_messages(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogMessage>, StoreError> {
         let after = to_i64(after)?;
         match &self.backend {
             Backend::Postgres(pool) => postgres::read_messages(pool, after, i64::from(limit)).await,

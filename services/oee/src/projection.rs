@@ -412,7 +412,13 @@ async fn write_periods(
                 let p = |k: usize| format!("${}", i * 31 + k);
                 let nullable = |k: usize| format!("NULLIF(${}, 'NaN')", i * 31 + k);
                 let columns: Vec<String> = (1..=31)
-                    .map(|k| if (16..=20).contains(&k) { nullable(k) } else { p(k) })
+                    .map(|k| {
+                        if (16..=20).contains(&k) {
+                            nullable(k)
+                        } else {
+                            p(k)
+                        }
+                    })
                     .collect();
                 format!("({})", columns.join(", "))
             })
