@@ -52,8 +52,9 @@ pub async fn first_delivery(
     Ok(true)
 }
 
-/// Rows per multi-row sequence upsert or read (2 or 1 parameters each).
-const SEQUENCE_CHUNK: usize = 400;
+/// Rows per multi-row sequence upsert or read (2 or 1 parameters each): statements stay near
+/// 150 parameters, since SQLite looks each bound parameter's name up among all of a statement's.
+const SEQUENCE_CHUNK: usize = 75;
 
 /// The sequence guard of one transaction, kept in memory: a stored sequence is read at most
 /// once per transaction (several at once with [`PageSequences::load`]), and the transaction's

@@ -253,12 +253,16 @@ struct Replay {
     stop_ids: HashSet<String>,
 }
 
-/// Units per multi-row close or read (2 parameters each, used twice).
-const CLOSE_CHUNK: usize = 200;
+// Statements stay near 150 parameters: SQLite looks each bound parameter's name up among all
+// of a statement's, so binding costs grow with the square of their number.
+/// Units per multi-row close (2 parameters each, used twice).
+const CLOSE_CHUNK: usize = 75;
+/// Units per multi-row read (1 parameter each).
+const READ_CHUNK: usize = 150;
 /// Spans per multi-row insert (at most 7 parameters each).
-const SPAN_CHUNK: usize = 100;
+const SPAN_CHUNK: usize = 21;
 /// Units per multi-row upsert (5 parameters each).
-const UNIT_CHUNK: usize = 100;
+const UNIT_CHUNK: usize = 30;
 
 impl Page {
     /// Decides the guards of the pending state changes, applies the new ones in memory and
@@ -302,7 +306,7 @@ async fn stored_products(
     units.sort_unstable();
     units.dedup();
     let mut products = HashMap::with_capacity(units.len());
-    for chunk in units.chunks(2 * CLOSE_CHUNK) {
+    for chunk in units.chunks(READ_CHUNK) {
         let keys: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT work_unit, product FROM equipment_units WHERE work_unit IN ({})",
