@@ -30,9 +30,26 @@ impl ReadModels {
         } else {
             url.to_owned()
         };
-        let max = if url.starts_with("sqlite:") { 1 } else { 8 };
+        let sqlite = url.starts_with("sqlite:");
+        let max = if sqlite { 1 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // A read model is derived data with its checkpoint in the same
+                        // transaction: a transaction lost to a power cut is applied again, so
+                        // it needs no fsync per commit (WAL, synchronous NORMAL).
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *connection)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         for statement in CHECKPOINT_SCHEMA {
