@@ -6,13 +6,15 @@ use sqlx::{Connection, Executor, PgConnection};
 /// Where the admin connection goes unless `MOM_TEST_DATABASE_URL` says otherwise.
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// A database created for one test; [`TestDatabase::drop_database`] removes it.
+/// A database created for one test; [`TestDatabase::drop_database`] removes it, and so does
+/// dropping the value (also when the test panics), so test runs leave no databases behind.
 #[derive(Debug)]
 pub struct TestDatabase {
     /// URL of the fresh database.
     pub url: String,
     name: String,
     admin_url: String,
+    dropped: bool,
 }
 
 impl TestDatabase {
@@ -43,18 +45,46 @@ impl TestDatabase {
             url,
             name,
             admin_url,
+            dropped: false,
         })
     }
 
     /// Drops the database (terminating leftover connections).
-    pub async fn drop_database(self) -> anyhow::Result<()> {
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
-            .await?;
-        admin.close().await?;
+    pub async fn drop_database(mut self) -> anyhow::Result<()> {
+        drop_named(&self.admin_url, &self.name).await?;
+        self.dropped = true;
         Ok(())
     }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // The test's runtime may be gone or shutting down: a thread with a runtime of its own
+        // drops the database. A failure only leaves the database behind.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(drop_named(&admin_url, &name)).ok()
+        })
+        .join();
+        drop(dropped);
+    }
+}
+
+/// Drops database `name` on the server of `admin_url`, terminating leftover connections.
+async fn drop_named(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(admin_url).await?;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
+    admin.close().await?;
+    Ok(())
 }
 
 /// Replaces the database name (the URL path) of a Postgres URL, keeping any query string.

@@ -96,22 +96,31 @@ impl Stream {
 }
 
 /// The read-model databases every scenario runs on: a SQLite file and a fresh Postgres database.
-async fn backends() -> Vec<(String, ReadModels, Option<tempfile::TempDir>)> {
+/// The third element keeps the backend's storage alive (and removes it when dropped).
+async fn backends() -> Vec<(String, ReadModels, Storage)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite:{}", dir.path().join("models.db").display());
-    let postgres = mom_testkit::TestDatabase::create().await.unwrap().url;
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    let postgres = database.url.clone();
     vec![
         (
             "sqlite".into(),
             ReadModels::connect(&sqlite).await.unwrap(),
-            Some(dir),
+            Storage::Sqlite(dir),
         ),
         (
             "postgres".into(),
             ReadModels::connect(&postgres).await.unwrap(),
-            None,
+            Storage::Postgres(database),
         ),
     ]
+}
+
+/// What a backend's data lives in, for as long as the scenario runs.
+#[allow(dead_code)]
+enum Storage {
+    Sqlite(tempfile::TempDir),
+    Postgres(mom_testkit::TestDatabase),
 }
 
 /// Applies `messages` in one transaction, like one page of the store log.
