@@ -299,15 +299,19 @@ async fn plant_unit(
     let start: DateTime<Utc> = "2026-01-05T06:00:00Z".parse()?;
     let minute = chrono::Duration::minutes(1);
     let products = [ProductId::new("SKU-A")?, ProductId::new("SKU-B")?];
-    let mut done = 0_u64;
+    // Every command stores one event: `done` counts this unit's, `written` all units'.
+    let done = AtomicU64::new(0);
     let mut at = start;
     let send = |command: WorkUnitCommand| {
-        let id = id.clone();
+        let (id, done) = (id.clone(), &done);
         async move {
             app.work_units
                 .execute(&id, Versioned::from(command), crate::bench::metadata())
                 .await
-                .map_err(|err| anyhow::anyhow!("{id}: {err}"))
+                .map_err(|err| anyhow::anyhow!("{id}: {err}"))?;
+            done.fetch_add(1, Ordering::Relaxed);
+            written.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, anyhow::Error>(())
         }
     };
     send(WorkUnitCommand::Register {
@@ -326,9 +330,8 @@ async fn plant_unit(
         })
         .await?;
     }
-    done += 3;
     let mut run = 0_u64;
-    while done < quota {
+    while done.load(Ordering::Relaxed) < quota {
         let product = products[(run % 2) as usize].clone();
         send(WorkUnitCommand::StartSetup {
             next_product: Some(product.clone()),
@@ -346,10 +349,9 @@ async fn plant_unit(
             at,
         })
         .await?;
-        done += 3;
         // About four hours of run, a count per minute.
         for m in 0..240_u64 {
-            if done >= quota {
+            if done.load(Ordering::Relaxed) >= quota {
                 break;
             }
             at += minute;
@@ -360,7 +362,6 @@ async fn plant_unit(
                 at,
             })
             .await?;
-            done += 1;
             if (m + run) % 53 == 17 {
                 send(WorkUnitCommand::ReportStopped {
                     reason: Some(Reason::new(if m.is_multiple_of(2) {
@@ -373,9 +374,7 @@ async fn plant_unit(
                 .await?;
                 at += minute * if m.is_multiple_of(3) { 9 } else { 1 };
                 send(WorkUnitCommand::ReportRunning { product: None, at }).await?;
-                done += 2;
             }
-            written.fetch_add(1, Ordering::Relaxed);
         }
         send(WorkUnitCommand::ReportStopped {
             reason: Some(Reason::new("end_of_run")?),
@@ -389,7 +388,6 @@ async fn plant_unit(
         })
         .await?;
         at += minute * 30;
-        done += 2;
         run += 1;
     }
     Ok(())

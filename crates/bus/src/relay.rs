@@ -70,6 +70,8 @@ pub struct Relay {
     publisher: Publisher,
     config: RelayConfig,
     stats: Arc<RelayStats>,
+    /// The `topic` attribute of the relay's metrics (its topics, comma-separated).
+    metric_topic: String,
 }
 
 impl std::fmt::Debug for Relay {
@@ -96,6 +98,7 @@ impl Relay {
         Ok(Self {
             store,
             publisher,
+            metric_topic: config.topics.join(","),
             config,
             stats: Arc::new(RelayStats::default()),
         })
@@ -116,7 +119,7 @@ impl Relay {
                 backlog_reported = tokio::time::Instant::now();
                 match self.store.outbox_backlog().await {
                     Ok(pending) => {
-                        mom_telemetry::metrics::outbox_backlog(&self.metric_topic(), pending)
+                        mom_telemetry::metrics::outbox_backlog(&self.metric_topic, pending)
                     }
                     Err(err) => tracing::debug!(error = %err, "outbox backlog not read"),
                 }
@@ -175,7 +178,7 @@ impl Relay {
             }
         }
         let count = published.len();
-        mom_telemetry::metrics::outbox_published(&self.metric_topic(), count as u64);
+        mom_telemetry::metrics::outbox_published(&self.metric_topic, count as u64);
         self.stats
             .published
             .fetch_add(count as u64, Ordering::Relaxed);
@@ -191,11 +194,6 @@ impl Relay {
             .inspect_err(|_| tracing::warn!(reason, "outbox messages not acknowledged")),
             None => Ok(count),
         }
-    }
-
-    /// The `topic` attribute of the relay's metrics.
-    fn metric_topic(&self) -> String {
-        self.config.topics.join(",")
     }
 
     /// Publishes `records`, each in a producer span that continues the trace of the command
