@@ -50,6 +50,16 @@ struct Unit {
     max_len: [Millis; LEVELS],
     pending: Vec<Range>,
     changed: Vec<Range>,
+    /// Set once [`Engine::compact`] dropped facts: periods starting before `exact_from` can no
+    /// longer be folded, and a fact that changes anything before `safe_from` needs the unit's
+    /// history back ([`Engine::take_incomplete`], [`Engine::restore`]).
+    compacted: Option<Compacted>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Compacted {
+    exact_from: Millis,
+    safe_from: Millis,
 }
 
 impl Unit {
@@ -107,6 +117,9 @@ pub struct Engine {
     config: EngineConfig,
     units: HashMap<EquipmentId, Unit>,
     scratch: Scratch,
+    /// Work units that got a fact changing figures before their `safe_from`, with the
+    /// earliest event time it changes.
+    incomplete: BTreeMap<EquipmentId, Millis>,
 }
 
 impl Engine {
@@ -117,6 +130,7 @@ impl Engine {
             config,
             units: HashMap::new(),
             scratch: Scratch::default(),
+            incomplete: BTreeMap::new(),
         }
     }
 
@@ -129,7 +143,11 @@ impl Engine {
     ///
     /// Facts for a unit that was never configured use [`EquipmentConfig::default`].
     pub fn configure(&mut self, equipment: EquipmentId, config: EquipmentConfig) {
-        let unit = self.units.entry(equipment).or_default();
+        let unit = self.units.entry(equipment.clone()).or_default();
+        if unit.compacted.is_some() {
+            // The whole history is folded again with the new configuration.
+            self.incomplete.insert(equipment, Millis::MIN);
+        }
         unit.config = config;
         for cache in &mut unit.cache {
             cache.clear();
@@ -162,6 +180,7 @@ impl Engine {
         // A fact that moves either end of the unit's timeline (a reject recorded hours later, a
         // breakdown ending after the last state change) changes the periods between the old and
         // the new end, since the last state lasts until the latest fact.
+        let mut earliest = affected.start.min(Millis::from_datetime(fact.kind.at()));
         if let (Some(old), Some(new)) = (before, unit.timeline.span()) {
             for extension in [
                 Range::new(old.end - Millis(1), new.end),
@@ -170,9 +189,131 @@ impl Engine {
                 if extension.len() > Millis(1) {
                     push_merged(&mut unit.pending, extension);
                     push_merged(&mut unit.changed, extension);
+                    earliest = earliest.min(extension.start);
                 }
             }
         }
+        if let Some(compacted) = unit.compacted {
+            if earliest < compacted.safe_from {
+                let from = self
+                    .incomplete
+                    .entry(fact.equipment.clone())
+                    .or_insert(earliest);
+                *from = (*from).min(earliest);
+            }
+        }
+    }
+
+    /// Forgets, per work unit, the facts that only periods ending more than the lateness
+    /// horizon before its latest fact need (whole days, at most once a day per unit), and the
+    /// figures cached for those periods. A later fact that changes anything in the forgotten
+    /// range is still applied, but leaves the unit incomplete until its history is restored
+    /// ([`Engine::take_incomplete`]). Without a lateness horizon nothing is forgotten. Returns
+    /// the number of units compacted.
+    pub fn compact(&mut self) -> usize {
+        let Some(horizon) = self.config.lateness_horizon else {
+            return 0;
+        };
+        let mut compacted = 0;
+        for (id, unit) in &mut self.units {
+            if self.incomplete.contains_key(id) {
+                continue;
+            }
+            let Some(latest) = unit.timeline.watermark() else {
+                continue;
+            };
+            // The start of the day holding `latest - horizon` ...
+            let safe_from = self
+                .calendar
+                .containing(Granularity::Day, latest - horizon)
+                .range()
+                .start;
+            if unit.compacted.is_some_and(|c| c.safe_from >= safe_from) {
+                continue;
+            }
+            // ... and the earliest start of a stored period holding it (a night shift starts
+            // the evening before).
+            let exact_from = [Granularity::Hour, Granularity::Shift, Granularity::Day]
+                .iter()
+                .map(|g| self.calendar.containing(*g, safe_from).range().start)
+                .min()
+                .unwrap_or(safe_from);
+            if unit
+                .timeline
+                .compact(exact_from, unit.config.startup_window)
+            {
+                compacted += 1;
+            }
+            unit.compacted = Some(Compacted {
+                exact_from,
+                safe_from,
+            });
+            for cache in &mut unit.cache {
+                cache.retain(|(start, _), _| *start >= exact_from);
+            }
+        }
+        compacted
+    }
+
+    /// Returns the instant from which the figures of `equipment` can be folded: `None` when the
+    /// unit is unknown, `Millis::MIN` when it holds its whole history.
+    pub fn exact_from(&self, equipment: &EquipmentId) -> Option<DateTime<Utc>> {
+        let unit = self.units.get(equipment)?;
+        match unit.compacted {
+            Some(c) if !self.incomplete.contains_key(equipment) => c.exact_from.to_datetime(),
+            Some(_) => None,
+            None => Some(DateTime::<Utc>::MIN_UTC),
+        }
+    }
+
+    /// Returns and forgets the work units that got a fact changing figures before the facts
+    /// they keep (see [`Engine::compact`]), with the earliest event time it changes. Their
+    /// figures are not exact until [`Engine::restore`] gives them their history back.
+    pub fn take_incomplete(&mut self) -> Vec<(EquipmentId, DateTime<Utc>)> {
+        std::mem::take(&mut self.incomplete)
+            .into_iter()
+            .map(|(id, from)| {
+                let from = from.to_datetime().unwrap_or(DateTime::<Utc>::MIN_UTC);
+                (id, from)
+            })
+            .collect()
+    }
+
+    /// Replaces the facts of `equipment` with `facts`, its whole history (in the order they
+    /// arrived, which only the late-fact flags depend on), and marks its figures changed from
+    /// `changed_from` on (the earliest time a fact that made it incomplete changes).
+    pub fn restore(
+        &mut self,
+        equipment: &EquipmentId,
+        facts: impl IntoIterator<Item = Fact>,
+        changed_from: DateTime<Utc>,
+    ) {
+        let Some(unit) = self.units.get_mut(equipment) else {
+            return;
+        };
+        let mut timeline = Timeline::default();
+        for fact in facts {
+            if fact.equipment == *equipment {
+                timeline.apply(
+                    &fact.kind,
+                    unit.config.startup_window,
+                    self.config.lateness_horizon,
+                );
+            }
+        }
+        unit.timeline = timeline;
+        unit.compacted = None;
+        for cache in &mut unit.cache {
+            cache.clear();
+        }
+        unit.pending.clear();
+        // What changed reaches back to the start of the stop holding the earliest change, and
+        // a startup window before that.
+        let from = Millis::from_datetime(changed_from);
+        let from = unit.timeline.stop_start(from).min(from) - unit.config.startup_window;
+        let from = unit.changed.iter().map(|r| r.start).fold(from, Millis::min);
+        unit.changed = vec![Range::new(from, Millis::MAX)];
+        self.incomplete.remove(equipment);
     }
 
     /// Returns the work units the engine knows, in name order.
@@ -183,7 +324,8 @@ impl Engine {
     }
 
     /// Returns the figures of one work unit for one period (cached until a fact touches it),
-    /// or `None` for an unknown work unit.
+    /// or `None` for an unknown work unit or a period starting before the facts it keeps
+    /// ([`Engine::exact_from`]).
     pub fn figures(&mut self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
         self.figures_ref(equipment, period).cloned()
     }
@@ -194,6 +336,9 @@ impl Engine {
         let level = period.granularity().index();
         let key = (range.start, range.end);
         let unit = self.units.get_mut(equipment)?;
+        if unit.compacted.is_some_and(|c| range.start < c.exact_from) {
+            return None; // Folded from facts the unit no longer holds.
+        }
         unit.flush();
         if !unit.cache[level].contains_key(&key) {
             let figures = self.fold(equipment, period)?;
@@ -249,6 +394,12 @@ impl Engine {
     /// cache: the batch recomputation that [`Engine::figures`] must always equal.
     pub fn recompute(&self, equipment: &EquipmentId, period: &Period) -> Option<Figures> {
         let unit = self.units.get(equipment)?;
+        if unit
+            .compacted
+            .is_some_and(|c| period.range().start < c.exact_from)
+        {
+            return None;
+        }
         let mut scratch = Scratch::default();
         Some(
             unit.timeline

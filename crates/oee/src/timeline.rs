@@ -56,6 +56,21 @@ impl<L: Ord + Clone> Intervals<L> {
         self.len += 1;
     }
 
+    /// Forgets the intervals that end at or before `at` (they overlap nothing from `at` on).
+    fn forget_ending_by(&mut self, at: Millis) {
+        let starts: Vec<Millis> = self.by_start.range(..at).map(|(s, _)| *s).collect();
+        for start in starts {
+            if let Some(slot) = self.by_start.get_mut(&start) {
+                let before = slot.len();
+                slot.retain(|(end, _)| *end > at);
+                self.len -= before - slot.len();
+                if slot.is_empty() {
+                    self.by_start.remove(&start);
+                }
+            }
+        }
+    }
+
     /// Calls `f` with every interval overlapping `range`, clipped to it, ordered by (start, end, label).
     fn overlapping<'a>(&'a self, range: Range, mut f: impl FnMut(Range, &'a L)) {
         let from = range.start - self.max_len;
@@ -200,6 +215,11 @@ impl Timeline {
             *self.late.entry(charged_at).or_default() += 1;
         }
         affected
+    }
+
+    /// Returns the latest event time of a fact of this unit.
+    pub(crate) fn watermark(&self) -> Option<Millis> {
+        self.watermark
     }
 
     /// Returns the range of event time in which some fact of this unit lies.
@@ -613,6 +633,60 @@ impl Timeline {
             }
         }
         held
+    }
+
+    /// Drops the facts that only periods before `keep_from` need; the figures of every range
+    /// from `keep_from` on stay exactly what they were. Kept are the facts from `keep_from`
+    /// on, plus what a fold from there reads behind it: the whole stop in progress at
+    /// `keep_from - window` (a stop is classified as a whole, and a restart's startup window
+    /// reaches `window` past it), the product and setup state in force when that stop started,
+    /// and the intervals overlapping it. Returns whether anything was dropped.
+    pub(crate) fn compact(&mut self, keep_from: Millis, window: Millis) -> bool {
+        let scan = keep_from - window;
+        let from = match self.states.range(..=scan).next_back() {
+            // No state fact before: the prehistory reaches into the kept range.
+            None => return false,
+            Some((&t, mark)) if mark.running => t,
+            Some((&t, _)) => self.stop_start_at(t),
+        };
+        let before = self.states.len()
+            + self.products.len()
+            + self.setups.len()
+            + self.counts.len()
+            + self.rejects.len()
+            + self.late.len()
+            + self.shutdowns.len
+            + self.breakdowns.len
+            + self.starvations.len;
+        self.states = self.states.split_off(&from);
+        // The product and setup state in force at `from`: its last fact at or before it.
+        if let Some(&at) = self.products.range(..=from).next_back().map(|(t, _)| t) {
+            self.products = self.products.split_off(&at);
+        }
+        if let Some(&at) = self.setups.range(..=from).next_back().map(|(t, _)| t) {
+            self.setups = self.setups.split_off(&at);
+        }
+        self.shutdowns.forget_ending_by(from);
+        self.breakdowns.forget_ending_by(from);
+        self.starvations.forget_ending_by(from);
+        self.counts = self.counts.split_off(&(keep_from, None));
+        self.rejects = self.rejects.split_off(&(keep_from, None));
+        self.late = self.late.split_off(&keep_from);
+        let after = self.states.len()
+            + self.products.len()
+            + self.setups.len()
+            + self.counts.len()
+            + self.rejects.len()
+            + self.late.len()
+            + self.shutdowns.len
+            + self.breakdowns.len
+            + self.starvations.len;
+        after < before
+    }
+
+    /// Returns the start of the stop holding `at` (`at` itself when running).
+    pub(crate) fn stop_start(&self, at: Millis) -> Millis {
+        self.stop_start_at(at)
     }
 
     /// Returns an estimate of the heap bytes the stored facts hold.

@@ -8,6 +8,7 @@ use mom_oee::{
     FactKind, Figures, Granularity, Millis, Period, Span, Units,
 };
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const HORIZON_S: i64 = 6 * 3600;
 
@@ -24,7 +25,11 @@ fn units() -> [EquipmentId; 2] {
 }
 
 fn engine() -> Engine {
-    let mut e = Engine::new(Calendar::default(), EngineConfig::default());
+    engine_with(EngineConfig::default())
+}
+
+fn engine_with(config: EngineConfig) -> Engine {
+    let mut e = Engine::new(Calendar::default(), config);
     for (i, id) in units().into_iter().enumerate() {
         let mut cts = CycleTimes::with_default(CycleTime::from_secs_f64(1.5).unwrap());
         cts.by_product
@@ -63,7 +68,12 @@ fn reason() -> impl Strategy<Value = Option<String>> {
 
 /// One random fact within the horizon; times on a 10 s grid so that ties happen.
 fn fact() -> impl Strategy<Value = Fact> {
-    let t = (0..HORIZON_S / 10).prop_map(|x| x * 10);
+    fact_within(HORIZON_S)
+}
+
+/// One random fact in `[0, span_s)` seconds from the base, on a 10 s grid.
+fn fact_within(span_s: i64) -> impl Strategy<Value = Fact> {
+    let t = (0..span_s / 10).prop_map(|x| x * 10);
     let len = (0i64..2400).prop_map(|x| x / 10 * 10);
     let kind = prop_oneof![
         4 => (t.clone(), product()).prop_map(|(s, p)| FactKind::Running { at: at(s), product: p.map(Into::into) }),
@@ -112,6 +122,20 @@ fn periods(e: &Engine) -> Vec<Period> {
     out.push(Period::custom(at(0), at(HORIZON_S)).unwrap());
     out.push(Period::custom(at(1234), at(7777)).unwrap());
     out
+}
+
+/// Stores the figures of the periods the engine reports changed, as the projection does.
+fn materialise(
+    e: &mut Engine,
+    rows: &mut BTreeMap<(EquipmentId, Granularity, DateTime<Utc>), Figures>,
+) {
+    let stored = [Granularity::Hour, Granularity::Shift, Granularity::Day];
+    for (id, period) in e.take_changed_periods(&stored) {
+        let figures = e
+            .figures(&id, &period)
+            .expect("a changed period can be folded");
+        rows.insert((id, period.granularity(), period.start()), figures);
+    }
 }
 
 fn batch(facts: &[Fact]) -> Engine {
@@ -210,6 +234,69 @@ proptest! {
         for id in units() {
             let parts: Vec<Figures> = hours.iter().map(|p| e.figures(&id, p).unwrap()).collect();
             prop_assert_eq!(Figures::sum(&parts), e.figures(&id, &whole).unwrap());
+        }
+    }
+
+    #[test]
+    fn compacting_to_the_lateness_horizon_changes_no_stored_period(
+        facts in prop::collection::vec(fact_within(4 * 86_400), 0..300),
+        late in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        materialise_every in 1usize..20,
+    ) {
+        // Mostly in time order; some facts arrive after all the others (days late).
+        let mut arrival = facts;
+        arrival.sort_by_key(|f| f.kind.at());
+        let mut tail = Vec::new();
+        for index in late {
+            if !arrival.is_empty() {
+                tail.push(arrival.remove(index.index(arrival.len())));
+            }
+        }
+        arrival.extend(tail);
+        let config = EngineConfig { lateness_horizon: Some(Millis::from_secs(12 * 3600)) };
+        let mut whole = engine_with(config.clone());
+        let mut compacted = engine_with(config);
+        let (mut want, mut got) = (BTreeMap::new(), BTreeMap::new());
+        let mut history: Vec<Fact> = Vec::new();
+        let mut compactions = 0;
+        for (i, fact) in arrival.iter().enumerate() {
+            whole.apply(fact);
+            compacted.apply(fact);
+            history.push(fact.clone());
+            if i % materialise_every == 0 || i + 1 == arrival.len() {
+                materialise(&mut whole, &mut want);
+                for (id, from) in compacted.take_incomplete() {
+                    compacted.restore(&id, history.iter().cloned(), from);
+                }
+                materialise(&mut compacted, &mut got);
+                compactions += compacted.compact();
+            }
+        }
+        // Every period the reference stored is stored alike; a restored unit may rewrite more
+        // periods than changed, each with the reference's figures.
+        for (key, figures) in &want {
+            prop_assert_eq!(Some(figures), got.get(key), "{:?} after {} compactions", key, compactions);
+        }
+        for ((id, granularity, start), figures) in &got {
+            if !want.contains_key(&(id.clone(), *granularity, *start)) {
+                let period = whole
+                    .calendar()
+                    .periods(*granularity, *start, *start + Duration::seconds(1))
+                    .remove(0);
+                let reference = whole.figures(id, &period);
+                prop_assert_eq!(reference.as_ref(), Some(figures));
+            }
+        }
+        // What the compacted engine still folds equals the whole engine's figures.
+        for id in units() {
+            let Some(from) = compacted.exact_from(&id) else { continue };
+            for p in whole.calendar().periods(Granularity::Hour, at(0), at(4 * 86_400)) {
+                if p.start() >= from {
+                    prop_assert_eq!(whole.figures(&id, &p), compacted.figures(&id, &p));
+                } else {
+                    prop_assert_eq!(compacted.figures(&id, &p), None);
+                }
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 use tracing::Instrument;
 
-use mom_eventstore::EventStore;
+use mom_eventstore::{EventStore, LogMessage};
 use tokio_util::sync::CancellationToken;
 
 use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
@@ -94,23 +94,119 @@ pub async fn rebuild<P: Projection>(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let mut heads = Vec::with_capacity(sources.len());
+    let mut readers = Vec::with_capacity(sources.len());
     for source in sources {
-        heads.push(source.store.head().await?);
+        let head = source.store.head().await?;
+        let after = models.log_position(projection.name(), &source.name).await?;
+        readers.push(Reader::start(source, after, head));
     }
-    let total = heads.iter().sum();
+    let total = readers.iter().map(|r| r.head.saturating_sub(r.after)).sum();
     let mut done = 0;
-    for (source, head) in sources.iter().zip(heads) {
-        while models.log_position(projection.name(), &source.name).await? < head {
-            let read = apply_page(projection, models, source).await?;
-            if read == 0 {
-                break;
-            }
-            done += read as u64;
-            progress(Progress { done, total });
+    loop {
+        for reader in &mut readers {
+            reader.fill().await?;
         }
+        // The sources interleave in the order their events were recorded, as they reached a
+        // live projection: take the source whose next entry is the oldest, up to an hour past
+        // the next entry of every other source (so a quality result is not applied long before
+        // or after the production facts it follows).
+        let next = |r: &Reader| r.ready.front().map(|e| e.recorded_time);
+        let Some(pick) = (0..readers.len())
+            .filter(|i| next(&readers[*i]).is_some())
+            .min_by_key(|i| next(&readers[*i]))
+        else {
+            break;
+        };
+        let bound = (0..readers.len())
+            .filter(|i| *i != pick)
+            .filter_map(|i| next(&readers[i]))
+            .min()
+            .map(|t| t + chrono::Duration::hours(1));
+        let reader = &mut readers[pick];
+        let mut take = reader
+            .ready
+            .iter()
+            .take_while(|e| bound.is_none_or(|b| e.recorded_time <= b))
+            .count()
+            .max(1);
+        take = take.min(REBUILD_PAGE as usize);
+        let page: Vec<LogMessage> = reader.ready.drain(..take).collect();
+        let result = try_page(projection, models, reader.source, page).await;
+        if result.is_err() {
+            projection.rolled_back();
+        }
+        done += result? as u64;
+        progress(Progress { done, total });
     }
     Ok(done)
+}
+
+/// Log entries per transaction in a rebuild: ten times a live page, so a projection that writes
+/// its changed rows once per transaction (the OEE periods) writes each far fewer times.
+const REBUILD_PAGE: u32 = 10_000;
+
+/// Reads one source's log for a rebuild, one page ahead of the one being applied, so reading
+/// overlaps applying.
+struct Reader<'a> {
+    source: &'a LogSource,
+    /// The position the rebuild started after and the head it stops at.
+    after: u64,
+    head: u64,
+    /// Read entries not applied yet.
+    ready: std::collections::VecDeque<LogMessage>,
+    /// The page being read.
+    reading: Option<tokio::task::JoinHandle<Result<Vec<LogMessage>, mom_eventstore::StoreError>>>,
+    /// The position of the last entry read.
+    read_to: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn start(source: &'a LogSource, after: u64, head: u64) -> Self {
+        let mut reader = Self {
+            source,
+            after,
+            head,
+            ready: std::collections::VecDeque::new(),
+            reading: None,
+            read_to: after,
+        };
+        reader.read_ahead();
+        reader
+    }
+
+    /// Starts reading the next page when the head is not reached yet.
+    fn read_ahead(&mut self) {
+        if self.reading.is_none() && self.read_to < self.head {
+            let store = self.source.store.clone();
+            let after = self.read_to;
+            self.reading = Some(tokio::spawn(async move {
+                store.read_messages(after, REBUILD_PAGE).await
+            }));
+        }
+    }
+
+    /// Makes at least one entry ready unless the head is reached, and keeps a page being read.
+    async fn fill(&mut self) -> Result<(), ProjectionError> {
+        if self.ready.is_empty() {
+            if let Some(reading) = self.reading.take() {
+                let page = reading
+                    .await
+                    .map_err(|err| ProjectionError::Transient(format!("log reader: {err}")))??;
+                let page: Vec<LogMessage> = page
+                    .into_iter()
+                    .filter(|e| e.position <= self.head)
+                    .collect();
+                match page.last() {
+                    Some(last) => self.read_to = last.position,
+                    // A short read before the head: the log has a gap (rolled back appends).
+                    None => self.head = self.read_to,
+                }
+                self.ready.extend(page);
+            }
+        }
+        self.read_ahead();
+        Ok(())
+    }
 }
 
 /// Applies the next page of `source`'s log in one transaction with its checkpoint; returns the
@@ -120,20 +216,22 @@ async fn apply_page<P: Projection>(
     models: &ReadModels,
     source: &LogSource,
 ) -> Result<usize, ProjectionError> {
-    let result = try_page(projection, models, source).await;
+    let after = models.log_position(projection.name(), &source.name).await?;
+    let page = source.store.read_messages(after, PAGE).await?;
+    let result = try_page(projection, models, source, page).await;
     if result.is_err() {
         projection.rolled_back();
     }
     result
 }
 
+/// Applies `page` (the next entries of `source`'s log) in one transaction with its checkpoint.
 async fn try_page<P: Projection>(
     projection: &P,
     models: &ReadModels,
     source: &LogSource,
+    page: Vec<LogMessage>,
 ) -> Result<usize, ProjectionError> {
-    let after = models.log_position(projection.name(), &source.name).await?;
-    let page = source.store.read_messages(after, PAGE).await?;
     let read = page.len();
     let Some(last) = page.last() else {
         return Ok(0);

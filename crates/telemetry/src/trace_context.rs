@@ -20,6 +20,9 @@ pub fn context_from_traceparent(traceparent: &str) -> Context {
 /// Makes `span` a child of the remote span `traceparent` names; an empty or invalid value
 /// leaves it as it is (a root, or the child of the current span).
 pub fn set_parent(span: &tracing::Span, traceparent: &str) {
+    if span.is_disabled() || traceparent.is_empty() {
+        return; // Not traced (a rebuild at log level error parses no header per message).
+    }
     let context = context_from_traceparent(traceparent);
     if context.span().span_context().is_valid() {
         // Fails only when the span is disabled (not traced); nothing to link then.

@@ -1,11 +1,18 @@
-//! The OEE read model: `oee_messages` (what was applied), `oee_periods` (figures per work unit,
+//! The OEE read model: `oee_inputs` (what was applied, in order, by work unit), `oee_periods` (figures per work unit,
 //! granularity and period), `oee_reasons` (the loss Pareto of each period), `oee_assets` (the
 //! ISA-95 hierarchy for roll-ups) and `oee_revision` (a counter that grows with every
 //! transaction that changed figures; each changed period row carries the revision that last
 //! changed it, which is how `WatchOee` and the `mom.oee.v1` publisher find what changed).
 //!
-//! Messages feed the engine in `apply`; the changed periods are written once per transaction in
-//! `flush` (a page of the store log, or one Kafka message).
+//! `apply` maps and checks each message; `flush` (once per transaction: a page of the store log,
+//! or one Kafka message) stores the transaction's messages, feeds the engine those that are new
+//! (the insert tells: an event id is stored once, so a redelivery is recognised without keeping
+//! every id in memory) and writes the changed periods.
+//!
+//! Memory stays flat however long the history: the engine forgets each work unit's facts that
+//! are older than the lateness horizon ([`mom_oee::Engine::compact`]). A fact that still
+//! changes a forgotten period is applied exactly all the same: the unit's history is read back
+//! from `oee_inputs` (by `equipment`) and folded again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,18 +20,30 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use mom_oee::{
-    Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Figures, Granularity,
-    Millis, Pareto, Period,
+    Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact, Figures,
+    Granularity, Millis, Pareto, Period,
 };
 use mom_projection::{ApplyError, Connection, Message, Projection};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::facts::{Input, Mapper};
+use crate::query::QueryError;
 
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 10] = [
+    // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
+    // before the column existed), read back when the unit's forgotten history is needed.
+    "CREATE TABLE IF NOT EXISTS oee_inputs (\
+        seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, equipment TEXT, \
+        topic TEXT NOT NULL, payload BYTEA NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS oee_inputs_equipment ON oee_inputs (equipment, seq)",
+    // Before `oee_inputs`, messages were kept here: moved over once, then empty.
     "CREATE TABLE IF NOT EXISTS oee_messages (\
         event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, payload BYTEA NOT NULL)",
+    "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) \
+        SELECT ROW_NUMBER() OVER (ORDER BY event_id), event_id, '*', topic, payload \
+        FROM oee_messages WHERE true ON CONFLICT DO NOTHING",
+    "DELETE FROM oee_messages",
     "CREATE TABLE IF NOT EXISTS oee_periods (\
         equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
         end_ms BIGINT NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL, \
@@ -78,14 +97,38 @@ pub fn paretos(reasons: &mom_oee::Reasons) -> [(&'static str, &Pareto); 5] {
     ]
 }
 
+/// A message mapped in the open transaction, stored and fed to the engine by `flush`.
+struct Pending {
+    event_id: Uuid,
+    topic: String,
+    payload: Vec<u8>,
+    inputs: Vec<Input>,
+}
+
+impl Pending {
+    /// The work unit whose facts the message gives (`*` when it gives facts of several).
+    fn equipment(&self) -> Option<String> {
+        let mut units = self.inputs.iter().filter_map(|input| match input {
+            Input::Fact(fact) => Some(fact.equipment.as_str()),
+            _ => None,
+        });
+        let first = units.next()?;
+        Some(if units.all(|unit| unit == first) {
+            first.to_owned()
+        } else {
+            "*".to_owned()
+        })
+    }
+}
+
 struct State {
     engine: Engine,
     mapper: Mapper,
     configs: HashMap<EquipmentId, EquipmentConfig>,
-    /// Event ids of every message fed to the engine (a redelivery is recognised without a query).
-    applied: HashSet<Uuid>,
-    /// Messages applied in the current transaction, written by `flush` in multi-row inserts.
-    unwritten: Vec<(Uuid, String, Vec<u8>)>,
+    /// The `seq` of the next row of `oee_inputs`.
+    next_seq: i64,
+    /// Messages mapped in the current transaction, in order.
+    unwritten: Vec<Pending>,
     /// Set when a transaction rolled back: the engine may hold facts the database does not.
     stale: bool,
     /// Set when the current transaction changed the engine (cleared at commit): only then does
@@ -100,7 +143,7 @@ impl State {
             engine: Engine::new(calendar.clone(), config),
             mapper: Mapper::default(),
             configs: HashMap::new(),
-            applied: HashSet::new(),
+            next_seq: 1,
             unwritten: Vec::new(),
             stale: false,
             dirty: false,
@@ -144,6 +187,61 @@ impl State {
         }
         assets
     }
+
+    /// Returns the facts of `equipment` in `stored` (its rows of `oee_inputs`, in order).
+    fn facts_of(&mut self, equipment: &EquipmentId, stored: Vec<(String, Vec<u8>)>) -> Vec<Fact> {
+        let mut facts = Vec::new();
+        for (topic, payload) in stored {
+            let Ok(inputs) = self.mapper.map(&topic, &payload) else {
+                continue;
+            };
+            facts.extend(inputs.into_iter().filter_map(|input| match input {
+                Input::Fact(fact) if fact.equipment == *equipment => Some(fact),
+                _ => None,
+            }));
+        }
+        facts
+    }
+}
+
+/// Gives the work units that got a fact older than what the engine of `state` keeps their
+/// history back from `oee_inputs`.
+async fn restore_incomplete(
+    state: &Mutex<State>,
+    connection: &mut Connection,
+    up_to_seq: i64,
+) -> Result<(), ApplyError> {
+    let incomplete = lock(state)?.engine.take_incomplete();
+    for (equipment, from) in incomplete {
+        let stored = unit_inputs(connection, &equipment, up_to_seq).await?;
+        let mut state = lock(state)?;
+        let facts = state.facts_of(&equipment, stored);
+        state.engine.restore(&equipment, facts, from);
+    }
+    Ok(())
+}
+
+/// Returns the topic and payload of every stored message up to `up_to_seq` that gave facts of
+/// `equipment`, in order.
+async fn unit_inputs(
+    connection: &mut Connection,
+    equipment: &EquipmentId,
+    up_to_seq: i64,
+) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT topic, payload FROM oee_inputs WHERE (equipment = $1 OR equipment = '*') \
+         AND seq <= $2 ORDER BY seq",
+    )
+    .bind(equipment.as_str())
+    .bind(up_to_seq)
+    .fetch_all(&mut *connection)
+    .await
+}
+
+fn lock(state: &Mutex<State>) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
+    state
+        .lock()
+        .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))
 }
 
 fn millis(ms: u64) -> Millis {
@@ -210,10 +308,7 @@ impl OeeProjection {
 
     /// Rebuilds the engine from the messages committed so far.
     async fn reload(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let stored: Vec<StoredMessage> = sqlx::query_as(STORED_MESSAGES)
-            .fetch_all(&mut *connection)
-            .await?;
-        let state = self.rebuilt(stored);
+        let state = self.load(connection).await?;
         if let Ok(mut current) = self.state.lock() {
             *current = state;
             self.generation.fetch_add(1, Ordering::SeqCst);
@@ -221,20 +316,41 @@ impl OeeProjection {
         Ok(())
     }
 
-    /// Returns an engine state fed with `stored` (the committed messages).
-    fn rebuilt(&self, stored: Vec<StoredMessage>) -> State {
-        let mut state = State::new(&self.calendar, self.config.clone());
-        for (event_id, topic, payload) in stored {
-            if let Ok(id) = Uuid::parse_str(&event_id) {
-                state.applied.insert(id);
+    /// Returns an engine state fed with the committed messages, read in order a page at a
+    /// time and compacted as it goes, so a reload holds no more than the live engine does.
+    async fn load(&self, connection: &mut Connection) -> Result<State, ApplyError> {
+        let state = Mutex::new(State::new(&self.calendar, self.config.clone()));
+        let mut after = 0_i64;
+        loop {
+            let page: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT seq, topic, payload FROM oee_inputs WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(RELOAD_PAGE)
+            .fetch_all(&mut *connection)
+            .await?;
+            let Some((last, _, _)) = page.last() else {
+                break;
+            };
+            after = *last;
+            {
+                let mut state = lock(&state)?;
+                for (_, topic, payload) in page {
+                    if let Ok(inputs) = state.mapper.map(&topic, &payload) {
+                        state.feed(inputs);
+                    }
+                }
             }
-            if let Ok(inputs) = state.mapper.map(&topic, &payload) {
-                state.feed(inputs);
-            }
+            restore_incomplete(&state, connection, after).await?;
+            lock(&state)?.engine.compact();
         }
+        let mut state = state
+            .into_inner()
+            .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))?;
+        state.next_seq = after + 1;
         // The committed rows already hold the figures of these facts.
         state.engine.take_changes();
-        state
+        Ok(state)
     }
 
     /// Returns the figures of `equipment` over `[from, to)` folded by the projection's engine
@@ -251,7 +367,7 @@ impl OeeProjection {
         equipment: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Option<Figures>, sqlx::Error> {
+    ) -> Result<Option<Figures>, QueryError> {
         let Ok(period) = Period::custom(from, to) else {
             return Ok(None);
         };
@@ -260,9 +376,17 @@ impl OeeProjection {
             .state
             .lock()
             .map_err(|_| sqlx::Error::Protocol("oee engine lock poisoned".into()))?;
-        Ok(state
-            .engine
-            .recompute(&EquipmentId::from(equipment), &period))
+        let equipment = EquipmentId::from(equipment);
+        if let Some(kept) = state.engine.exact_from(&equipment) {
+            if from < kept {
+                return Err(QueryError::InvalidArgument(format!(
+                    "as_of {to} falls in a period of {equipment} starting {from}, before the \
+                     facts the engine keeps (from {kept}, the lateness horizon): ask without \
+                     as_of for the stored figures"
+                )));
+            }
+        }
+        Ok(state.engine.recompute(&equipment, &period))
     }
 
     /// Rebuilds the engine from the committed messages when it is stale and nobody else
@@ -277,8 +401,11 @@ impl OeeProjection {
         if !stale() {
             return Ok(());
         }
-        let stored: Vec<StoredMessage> = sqlx::query_as(STORED_MESSAGES).fetch_all(pool).await?;
-        let state = self.rebuilt(stored);
+        let mut connection = pool.acquire().await?;
+        let state = self.load(&mut connection).await.map_err(|err| match err {
+            ApplyError::Database(err) => err,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
         if let Ok(mut current) = self.state.lock() {
             // The projection may have reloaded (and applied more) while we read: keep its state.
             if current.stale && self.generation.load(Ordering::SeqCst) == generation {
@@ -290,14 +417,7 @@ impl OeeProjection {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
-        self.state
-            .lock()
-            .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))
-    }
-
-    /// Feeds the engine; returns the hierarchy changes of the message.
-    fn step(&self, inputs: Vec<Input>) -> Result<Vec<Input>, ApplyError> {
-        Ok(self.lock()?.feed(inputs))
+        lock(&self.state)
     }
 
     /// Returns the periods changed since the last call, with their figures.
@@ -319,42 +439,58 @@ impl OeeProjection {
     }
 }
 
-/// One `oee_messages` row: event id, topic, payload.
-type StoredMessage = (String, String, Vec<u8>);
-
-const STORED_MESSAGES: &str = "SELECT event_id, topic, payload FROM oee_messages ORDER BY event_id";
+/// Rows of `oee_inputs` read per statement when the engine is reloaded.
+const RELOAD_PAGE: i64 = 10_000;
 
 /// Statements of the multi-row writes below stay near 150 parameters: SQLite looks a parameter's
 /// name up in a list for every bind (`sqlite3_bind_parameter_name`), so a statement's binding
 /// cost grows with the square of its parameters (900 per statement cost 28 % of a rebuild).
 ///
-/// Rows per multi-row insert of messages (3 parameters each).
-const MESSAGE_CHUNK: usize = 50;
+/// Rows per multi-row insert of inputs (5 parameters each).
+const INPUT_CHUNK: usize = 30;
 
-/// Writes the applied messages, many rows per statement (a page of 1 000 in four statements).
-async fn write_messages(
+/// Stores the transaction's messages (with their `seq`), many rows per statement, and returns
+/// the event ids stored now: a message whose id is stored already is a redelivery.
+async fn write_inputs(
     connection: &mut Connection,
-    messages: &[(Uuid, String, Vec<u8>)],
-) -> Result<(), ApplyError> {
-    for chunk in messages.chunks(MESSAGE_CHUNK) {
+    messages: &[(i64, &Pending)],
+) -> Result<HashSet<Uuid>, ApplyError> {
+    let mut stored = HashSet::with_capacity(messages.len());
+    for chunk in messages.chunks(INPUT_CHUNK) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .map(|i| {
+                let b = 5 * i;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
             .collect();
         let sql = format!(
-            "INSERT INTO oee_messages (event_id, topic, payload) VALUES {} \
-             ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) VALUES {} \
+             ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
             values.join(", ")
         );
-        let mut query = sqlx::query(&sql);
-        for (event_id, topic, payload) in chunk {
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for (seq, message) in chunk {
             query = query
-                .bind(event_id.to_string())
-                .bind(topic.as_str())
-                .bind(payload.as_slice());
+                .bind(*seq)
+                .bind(message.event_id.to_string())
+                .bind(message.equipment())
+                .bind(message.topic.as_str())
+                .bind(message.payload.as_slice());
         }
-        query.execute(&mut *connection).await?;
+        for id in query.fetch_all(&mut *connection).await? {
+            if let Ok(id) = Uuid::parse_str(&id) {
+                stored.insert(id);
+            }
+        }
     }
-    Ok(())
+    Ok(stored)
 }
 
 async fn write_asset(connection: &mut Connection, asset: &Input) -> Result<(), ApplyError> {
@@ -567,7 +703,13 @@ impl Projection for OeeProjection {
     }
 
     fn tables(&self) -> &[&str] {
-        &["oee_messages", "oee_periods", "oee_reasons", "oee_assets"]
+        &[
+            "oee_inputs",
+            "oee_messages",
+            "oee_periods",
+            "oee_reasons",
+            "oee_assets",
+        ]
     }
 
     fn rolled_back(&self) {
@@ -575,6 +717,7 @@ impl Projection for OeeProjection {
             if state.dirty {
                 state.stale = true;
             }
+            state.unwritten.clear();
         }
         if let Ok(mut pending) = self.pending.lock() {
             *pending = *self.revision.borrow();
@@ -608,9 +751,36 @@ impl Projection for OeeProjection {
             // The engine may hold rolled-back facts; the next `apply` reloads it.
             return Ok(());
         }
-        let unwritten = std::mem::take(&mut self.lock()?.unwritten);
-        write_messages(connection, &unwritten).await?;
+        // Number the transaction's messages (once each: an event twice in it is one message).
+        let (unwritten, first_seq) = {
+            let mut state = self.lock()?;
+            let mut seen = HashSet::new();
+            let mut unwritten = std::mem::take(&mut state.unwritten);
+            unwritten.retain(|m| seen.insert(m.event_id));
+            let first_seq = state.next_seq;
+            state.next_seq += i64::try_from(unwritten.len()).unwrap_or(i64::MAX);
+            (unwritten, first_seq)
+        };
+        let numbered: Vec<(i64, &Pending)> = (first_seq..).zip(unwritten.iter()).collect();
+        let new = write_inputs(connection, &numbered).await?;
+        let assets = {
+            let mut state = self.lock()?;
+            let mut assets = Vec::new();
+            for message in unwritten {
+                if new.contains(&message.event_id) {
+                    state.dirty = true;
+                    assets.extend(state.feed(message.inputs));
+                }
+            }
+            assets
+        };
+        for asset in &assets {
+            write_asset(connection, asset).await?;
+        }
+        restore_incomplete(&self.state, connection, i64::MAX).await?;
         let rows = self.changed_rows()?;
+        // Facts older than the lateness horizon are forgotten once their periods are written.
+        self.lock()?.engine.compact();
         if rows.is_empty() {
             return Ok(());
         }
@@ -648,26 +818,19 @@ impl Projection for OeeProjection {
             self.reload(connection).await?;
         }
         // A message that breaks the contract is refused before anything is written.
-        let inputs = self
-            .lock()?
+        let mut state = self.lock()?;
+        let inputs = state
             .mapper
             .map(&message.topic, &message.payload)
             .map_err(ApplyError::Poison)?;
-        {
-            let mut state = self.lock()?;
-            if !state.applied.insert(message.event_id) {
-                return Ok(()); // Applied before: a redelivery.
-            }
-            state.dirty = true;
-            state.unwritten.push((
-                message.event_id,
-                message.topic.clone(),
-                message.payload.clone(),
-            ));
-        }
-        for asset in &self.step(inputs)? {
-            write_asset(connection, asset).await?;
-        }
+        state.unwritten.push(Pending {
+            event_id: message.event_id,
+            topic: message.topic.clone(),
+            payload: message.payload.clone(),
+            inputs,
+        });
+        drop(state);
+        let _ = connection;
         // The changed periods are written once per transaction, in `flush`.
         Ok(())
     }

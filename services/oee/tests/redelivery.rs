@@ -62,7 +62,7 @@ async fn counted(models: &ReadModels) -> (i64, i64) {
     .fetch_one(models.pool())
     .await
     .unwrap();
-    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_messages")
+    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_inputs")
         .fetch_one(models.pool())
         .await
         .unwrap();
@@ -89,7 +89,7 @@ async fn a_redelivered_message_is_applied_once() {
     page(&first, &models, &[&running, &count, &count]).await;
     page(&first, &models, &[&count]).await;
     assert_eq!(counted(&models).await, (100, 2));
-    // A new process (reloaded from oee_messages) recognises it too.
+    // A new process (reloaded from oee_inputs) recognises it too.
     let second = projection();
     page(&second, &models, &[&count]).await;
     let more = message(Event::UnitsCounted(UnitsCounted {

@@ -1,0 +1,281 @@
+//! The projection forgets facts older than the lateness horizon (its memory stays flat however
+//! long the history), and a fact that still changes a forgotten period is applied exactly: the
+//! stored periods equal those of a projection that never forgot anything. On SQLite and on
+//! Postgres, across a restart, and from a read model written before `oee_inputs` existed.
+
+#![allow(clippy::unwrap_used)]
+
+use mom_oee::{Calendar, EngineConfig, Millis};
+use mom_oee_projection::OeeProjection;
+use mom_projection::{Message, Projection, ReadModels};
+use mom_proto::common::v1::EventMetadata;
+use mom_proto::production::v1::production_event::Event;
+use mom_proto::production::v1::{ProductionEvent, UnitsCounted, WorkUnitRunning, WorkUnitStopped};
+use prost::Message as _;
+
+const DAY: i64 = 1440;
+/// Midnight UTC, 2026-03-03 (the calendar's days start at midnight UTC).
+const BASE: i64 = 1_772_496_000;
+
+fn at(minute: i64) -> Option<prost_types::Timestamp> {
+    Some(mom_proto::time::to_timestamp(
+        chrono::DateTime::from_timestamp(BASE + minute * 60, 0).unwrap(),
+    ))
+}
+
+fn message(unit: &str, event: Event) -> Message {
+    let payload = ProductionEvent {
+        metadata: Some(EventMetadata {
+            aggregate_id: unit.into(),
+            ..Default::default()
+        }),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    Message {
+        topic: "mom.production.v1".into(),
+        partition: 0,
+        offset: 0,
+        key: Some(unit.into()),
+        payload,
+        headers: vec![],
+        event_id: uuid::Uuid::now_v7(),
+    }
+}
+
+fn running(unit: &str, minute: i64) -> Message {
+    message(
+        unit,
+        Event::WorkUnitRunning(WorkUnitRunning {
+            product: "SKU-A".into(),
+            at: at(minute),
+        }),
+    )
+}
+
+fn stopped(unit: &str, minute: i64) -> Message {
+    message(
+        unit,
+        Event::WorkUnitStopped(WorkUnitStopped {
+            reason: "jam".into(),
+            at: at(minute),
+        }),
+    )
+}
+
+fn counted(unit: &str, minute: i64, total: u64) -> Message {
+    message(
+        unit,
+        Event::UnitsCounted(UnitsCounted {
+            product: "SKU-A".into(),
+            total,
+            at: at(minute),
+        }),
+    )
+}
+
+/// Ten days of two units: running from 06:00 with a count every hour and a stop at 22:00.
+fn days() -> Vec<Vec<Message>> {
+    (0..10)
+        .map(|day| {
+            let mut page = Vec::new();
+            for unit in ["press-1", "press-2"] {
+                let start = day * DAY + 360;
+                page.push(running(unit, start));
+                for hour in 1..=16 {
+                    page.push(counted(unit, start + hour * 60 - 7, 50 + hour as u64));
+                }
+                page.push(stopped(unit, start + 16 * 60));
+            }
+            page
+        })
+        .collect()
+}
+
+/// Facts of days 1 to 3 arriving on day 10: a micro-stop and a late count on a day the engine
+/// forgot, and a count inside the last day it keeps.
+fn late() -> Vec<Message> {
+    vec![
+        stopped("press-1", DAY + 600),
+        running("press-1", DAY + 603),
+        counted("press-1", 2 * DAY + 700, 7),
+        counted("press-2", 9 * DAY + 700, 3),
+    ]
+}
+
+fn projection(horizon_days: Option<i64>) -> OeeProjection {
+    let config = EngineConfig {
+        lateness_horizon: horizon_days.map(|d| Millis::from_secs(d * 86_400)),
+    };
+    OeeProjection::new(
+        vec!["mom.production.v1".into()],
+        Calendar::default(),
+        config,
+    )
+}
+
+async fn page(projection: &OeeProjection, models: &ReadModels, messages: &[Message]) {
+    let mut tx = models.pool().begin().await.unwrap();
+    for message in messages {
+        projection.apply(&mut tx, message).await.unwrap();
+    }
+    projection.flush(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    projection.committed();
+}
+
+type Row = (String, String, i64, i64, i64, i64, i64, i64, i64, i64);
+
+/// Every stored period (but its revision and late-fact count, which depend on arrival).
+async fn periods(models: &ReadModels) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT equipment, granularity, start_ms, total_count, run_ms, net_run_ms, \
+         planned_production_ms, equipment_failure_ms, small_stops_ms, fully_productive_ms \
+         FROM oee_periods ORDER BY equipment, granularity, start_ms",
+    )
+    .fetch_all(models.pool())
+    .await
+    .unwrap()
+}
+
+async fn day_total(models: &ReadModels, unit: &str, day: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT total_count FROM oee_periods WHERE equipment = $1 AND granularity = 'day' \
+         AND start_ms = $2",
+    )
+    .bind(unit)
+    .bind((BASE + day * DAY * 60) * 1000)
+    .fetch_one(models.pool())
+    .await
+    .unwrap()
+}
+
+async fn scenario(forgetting_url: &str, reference_url: &str) {
+    // One projection forgets facts older than a day; the reference keeps them all.
+    let forgetting_models = ReadModels::connect(forgetting_url).await.unwrap();
+    let reference_models = ReadModels::connect(reference_url).await.unwrap();
+    let forgetting = projection(Some(1));
+    let reference = projection(None);
+    forgetting_models.migrate(&forgetting).await.unwrap();
+    reference_models.migrate(&reference).await.unwrap();
+    for day in days() {
+        page(&forgetting, &forgetting_models, &day).await;
+        page(&reference, &reference_models, &day).await;
+    }
+    assert_eq!(
+        periods(&forgetting_models).await,
+        periods(&reference_models).await
+    );
+    let before = day_total(&reference_models, "press-1", 2).await;
+
+    let late = late();
+    page(&forgetting, &forgetting_models, &late[..2]).await;
+    page(&reference, &reference_models, &late[..2]).await;
+    assert_eq!(
+        periods(&forgetting_models).await,
+        periods(&reference_models).await,
+        "a micro-stop on a forgotten day"
+    );
+
+    // A restarted process reloads (and forgets again) from `oee_inputs`.
+    let restarted = projection(Some(1));
+    page(&restarted, &forgetting_models, &late[2..]).await;
+    page(&reference, &reference_models, &late[2..]).await;
+    assert_eq!(
+        day_total(&forgetting_models, "press-1", 2).await,
+        before + 7
+    );
+    assert_eq!(
+        periods(&forgetting_models).await,
+        periods(&reference_models).await,
+        "late counts after a restart"
+    );
+
+    // The late facts are flagged where they landed.
+    let late_facts: i64 = sqlx::query_scalar(
+        "SELECT late_facts FROM oee_periods WHERE equipment = 'press-1' AND granularity = 'day' \
+         AND start_ms = $1",
+    )
+    .bind((BASE + 2 * DAY * 60) * 1000)
+    .fetch_one(forgetting_models.pool())
+    .await
+    .unwrap();
+    assert_eq!(late_facts, 1);
+
+    // Every message is stored once, under the unit whose facts it gave.
+    let stored: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT equipment, COUNT(*) FROM oee_inputs GROUP BY equipment ORDER BY equipment",
+    )
+    .fetch_all(forgetting_models.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        vec![("press-1".to_owned(), 183), ("press-2".to_owned(), 181)]
+    );
+}
+
+#[tokio::test]
+async fn forgetting_old_facts_changes_no_stored_period_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(
+        &format!("sqlite:{}", dir.path().join("forgetting.db").display()),
+        &format!("sqlite:{}", dir.path().join("reference.db").display()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forgetting_old_facts_changes_no_stored_period_on_postgres() {
+    let forgetting = mom_testkit::TestDatabase::create().await.unwrap();
+    let reference = mom_testkit::TestDatabase::create().await.unwrap();
+    scenario(&forgetting.url, &reference.url).await;
+}
+
+#[tokio::test]
+async fn messages_stored_before_oee_inputs_are_moved_over_and_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("oee.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    // The table an earlier version kept its messages in, with the start of a run.
+    let start = running("press-1", 360);
+    sqlx::query(
+        "CREATE TABLE oee_messages (event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, \
+         payload BYTEA NOT NULL)",
+    )
+    .execute(models.pool())
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO oee_messages (event_id, topic, payload) VALUES ($1, $2, $3)")
+        .bind(start.event_id.to_string())
+        .bind(start.topic.as_str())
+        .bind(start.payload.as_slice())
+        .execute(models.pool())
+        .await
+        .unwrap();
+    let projection = projection(Some(7));
+    models.migrate(&projection).await.unwrap();
+    let moved: Vec<(i64, String)> = sqlx::query_as("SELECT seq, equipment FROM oee_inputs")
+        .fetch_all(models.pool())
+        .await
+        .unwrap();
+    assert_eq!(moved, vec![(1, "*".to_owned())]);
+    // The run started by the moved message holds the count made in its first hour.
+    page(&projection, &models, &[counted("press-1", 419, 60)]).await;
+    let (run_ms, total): (i64, i64) = sqlx::query_as(
+        "SELECT run_ms, total_count FROM oee_periods WHERE equipment = 'press-1' \
+         AND granularity = 'hour' AND start_ms = $1",
+    )
+    .bind((BASE + 360 * 60) * 1000)
+    .fetch_one(models.pool())
+    .await
+    .unwrap();
+    assert_eq!((run_ms, total), (3_600_000, 60));
+    // A second migration moves nothing twice.
+    models.migrate(&projection).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_inputs")
+        .fetch_one(models.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+}
