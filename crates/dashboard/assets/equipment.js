@@ -119,12 +119,19 @@ MOM.page("equipment", async (main) => {
     });
   }
 
-  function timeline(intervals, from, to) {
+  function timeline(intervals, log, from, to) {
     const start = Date.parse(from), end = Math.min(Date.parse(to), Date.now());
-    const data = (intervals || []).map((i) => {
-      const a = Math.max(start, Date.parse(i.from)), b = Math.min(end, i.to ? Date.parse(i.to) : end);
-      return { value: [0, a, b, i.state, i.reason || ""], itemStyle: { color: MOM.STATE_COLORS[i.state] || MOM.STATE_COLORS.unknown } };
-    }).filter((d) => d.value[2] > d.value[1]);
+    const bar = (state, from, to, reason) => {
+      const a = Math.max(start, Date.parse(from)), b = Math.min(end, to ? Date.parse(to) : end);
+      return { value: [0, a, b, state, reason || ""], itemStyle: { color: MOM.STATE_COLORS[state] || MOM.STATE_COLORS.unknown } };
+    };
+    // Production's run/stop/setup states, with maintenance's breakdowns ("down") and
+    // inventory's starvations drawn over them (later items are drawn on top), as the unit's
+    // tile reports them.
+    const overlay = { breakdown: "down", starvation: "starved" };
+    const data = (intervals || []).map((i) => bar(i.state, i.from, i.to, i.reason))
+      .concat(((log && log.downtime) || []).filter((d) => overlay[d.kind]).map((d) => bar(overlay[d.kind], d.from, d.to, d.reason)))
+      .filter((d) => d.value[2] > d.value[1]);
     const states = [...new Set(data.map((d) => d.value[3]))];
     MOM.chart(document.getElementById("timeline")).setOption({
       grid: { left: 26, right: 26, top: 10, bottom: 52 },
@@ -188,7 +195,7 @@ MOM.page("equipment", async (main) => {
     trend((hourly && hourly.periods) || []);
     pareto(losses);
     document.getElementById("timeline-span").textContent = `${MOM.clock(from)}–${MOM.clock(to)}`;
-    timeline(intervals && intervals.intervals, from, to);
+    timeline(intervals && intervals.intervals, log, from, to);
     downtime(log);
     MOM.updated();
   }
