@@ -100,6 +100,13 @@ pub(crate) fn headers_to_json(headers: &[(String, String)]) -> serde_json::Value
     )
 }
 
+/// Returns the headers stored as JSON text (`[["name","value"], ...]`), parsed straight into
+/// pairs (the log reads of a rebuild parse one per event).
+pub(crate) fn headers_from_str(text: &str) -> Result<Vec<(String, String)>, crate::StoreError> {
+    serde_json::from_str(text)
+        .map_err(|err| crate::StoreError::Corrupt(format!("outbox headers: {err}")))
+}
+
 pub(crate) fn headers_from_json(
     value: &serde_json::Value,
 ) -> Result<Vec<(String, String)>, crate::StoreError> {

@@ -7,7 +7,9 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
-use crate::outbox::{headers_from_json, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
+use crate::outbox::{
+    headers_from_json, headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
+};
 use crate::record::{LogEntry, LogMessage};
 use crate::store::{to_u64, Lease, OutboxClaim};
 use crate::StoreError;
@@ -270,7 +272,7 @@ pub(crate) async fn read_messages(
     limit: i64,
 ) -> Result<Vec<LogMessage>, StoreError> {
     let rows = sqlx::query(
-        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
+        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers::text AS headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
          WHERE e.position > $1 AND o.position > $1 ORDER BY e.position LIMIT $2",
     )
@@ -281,7 +283,7 @@ pub(crate) async fn read_messages(
     rows.into_iter()
         .map(|row| {
             let position: i64 = row.try_get("position")?;
-            let headers: serde_json::Value = row.try_get("headers")?;
+            let headers: String = row.try_get("headers")?;
             Ok(LogMessage {
                 position: to_u64(position)?,
                 event_id: row.try_get("event_id")?,
@@ -290,7 +292,7 @@ pub(crate) async fn read_messages(
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
                     payload: row.try_get("payload")?,
-                    headers: headers_from_json(&headers)?,
+                    headers: headers_from_str(&headers)?,
                 },
             })
         })

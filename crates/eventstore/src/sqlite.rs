@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
-use crate::outbox::{headers_from_json, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
+use crate::outbox::{headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
 use crate::postgres::latest_snapshots;
 use crate::record::{LogEntry, LogMessage};
 use crate::store::{to_u64, Lease, OutboxClaim};
@@ -205,7 +205,7 @@ fn log_entry(row: &SqliteRow) -> Result<LogEntry, StoreError> {
             topic: row.try_get("topic")?,
             key: row.try_get("msg_key")?,
             payload: row.try_get("message")?,
-            headers: headers_from_json(&parse_json(&headers, "outbox headers")?)?,
+            headers: headers_from_str(&headers)?,
         },
     })
 }
@@ -257,7 +257,7 @@ pub(crate) async fn read_messages(
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
                     payload: row.try_get("payload")?,
-                    headers: headers_from_json(&parse_json(headers, "outbox headers")?)?,
+                    headers: headers_from_str(headers)?,
                 },
             })
         })
@@ -284,7 +284,7 @@ pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<Outbox
                 topic: row.try_get("topic")?,
                 key: row.try_get("msg_key")?,
                 payload: row.try_get("payload")?,
-                headers: headers_from_json(&parse_json(&headers, "outbox headers")?)?,
+                headers: headers_from_str(&headers)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -68,7 +68,10 @@ impl EventStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Rows cross from SQLite's worker thread in a channel: one that holds a whole
+                // log page lets the worker run ahead instead of waking the reader per row.
+                .row_buffer_size(16_384);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.clamp(1, 8))
                 .connect_with(connect)
