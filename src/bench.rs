@@ -24,8 +24,9 @@ pub enum Bench {
     /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
     /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
     OeeLatency(OeeLatencyArgs),
-    /// Rebuild throughput and peak memory of every projection from production logs of 1 M and
-    /// 10 M events (or `--events`), on SQLite and Postgres; each rebuild in its own process.
+    /// Rebuild throughput and peak memory of every projection from logs of all four services
+    /// (1 M and 10 M events, or `--events`), on SQLite and Postgres; each rebuild in its own
+    /// process.
     Rebuild(crate::bench_rebuild::RebuildBenchArgs),
 }
 
