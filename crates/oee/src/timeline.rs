@@ -649,15 +649,7 @@ impl Timeline {
             Some((&t, mark)) if mark.running => t,
             Some((&t, _)) => self.stop_start_at(t),
         };
-        let before = self.states.len()
-            + self.products.len()
-            + self.setups.len()
-            + self.counts.len()
-            + self.rejects.len()
-            + self.late.len()
-            + self.shutdowns.len
-            + self.breakdowns.len
-            + self.starvations.len;
+        let before = self.fact_count();
         self.states = self.states.split_off(&from);
         // The product and setup state in force at `from`: its last fact at or before it.
         if let Some(&at) = self.products.range(..=from).next_back().map(|(t, _)| t) {
@@ -672,7 +664,12 @@ impl Timeline {
         self.counts = self.counts.split_off(&(keep_from, None));
         self.rejects = self.rejects.split_off(&(keep_from, None));
         self.late = self.late.split_off(&keep_from);
-        let after = self.states.len()
+        self.fact_count() < before
+    }
+
+    /// Returns the number of stored fact entries (marks, intervals, counts, rejects).
+    fn fact_count(&self) -> usize {
+        self.states.len()
             + self.products.len()
             + self.setups.len()
             + self.counts.len()
@@ -680,8 +677,7 @@ impl Timeline {
             + self.late.len()
             + self.shutdowns.len
             + self.breakdowns.len
-            + self.starvations.len;
-        after < before
+            + self.starvations.len
     }
 
     /// Returns the start of the stop holding `at` (`at` itself when running).
