@@ -829,9 +829,8 @@ impl Projection for OeeProjection {
             payload: message.payload.clone(),
             inputs,
         });
-        drop(state);
-        let _ = connection;
-        // The changed periods are written once per transaction, in `flush`.
+        // The message is stored, fed to the engine (when new) and its periods written once per
+        // transaction, in `flush`.
         Ok(())
     }
 }
