@@ -54,6 +54,10 @@ struct Unit {
     /// longer be folded, and a fact that changes anything before `safe_from` needs the unit's
     /// history back ([`Engine::take_incomplete`], [`Engine::restore`]).
     compacted: Option<Compacted>,
+    /// The end of the day `safe_from` was last computed in: until "latest fact - horizon"
+    /// reaches it, [`Engine::compact`] has nothing new to forget for this unit and skips it
+    /// without asking the calendar (it runs after every transaction, one Kafka message each).
+    compact_due: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -222,12 +226,14 @@ impl Engine {
             let Some(latest) = unit.timeline.watermark() else {
                 continue;
             };
+            let due = latest - horizon;
+            if unit.compact_due.is_some_and(|day_end| due < day_end) {
+                continue;
+            }
             // The start of the day holding `latest - horizon` ...
-            let safe_from = self
-                .calendar
-                .containing(Granularity::Day, latest - horizon)
-                .range()
-                .start;
+            let day = self.calendar.containing(Granularity::Day, due).range();
+            unit.compact_due = Some(day.end);
+            let safe_from = day.start;
             if unit.compacted.is_some_and(|c| c.safe_from >= safe_from) {
                 continue;
             }
@@ -303,6 +309,7 @@ impl Engine {
         }
         unit.timeline = timeline;
         unit.compacted = None;
+        unit.compact_due = None;
         for cache in &mut unit.cache {
             cache.clear();
         }
