@@ -270,14 +270,18 @@ pub(crate) async fn read_messages(
     pool: &PgPool,
     after: i64,
     limit: i64,
+    topics: Option<&[String]>,
 ) -> Result<Vec<LogMessage>, StoreError> {
+    // `$3` NULL reads every topic.
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers::text AS headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > $1 AND o.position > $1 ORDER BY e.position LIMIT $2",
+         WHERE e.position > $1 AND o.position > $1 AND ($3::text[] IS NULL OR o.topic = ANY($3)) \
+         ORDER BY e.position LIMIT $2",
     )
     .bind(after)
     .bind(limit)
+    .bind(topics)
     .fetch_all(pool)
     .await?;
     rows.into_iter()

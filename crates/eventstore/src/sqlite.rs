@@ -233,16 +233,29 @@ pub(crate) async fn read_messages(
     pool: &SqlitePool,
     after: i64,
     limit: i64,
+    topics: Option<&[String]>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    let rows = sqlx::query(
+    // With a topic filter the scan runs over the outbox (its rowid is the position) and skips
+    // the other topics' rows without reading their event.
+    let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
-         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > ?1 AND o.position > ?1 ORDER BY e.position LIMIT ?2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+         FROM mom_outbox o JOIN mom_events e ON e.position = o.position WHERE o.position > ",
+    );
+    query.push_bind(after);
+    if let Some(topics) = topics {
+        query.push(" AND o.topic IN (");
+        let mut list = query.separated(", ");
+        for topic in topics {
+            list.push_bind(topic);
+        }
+        if topics.is_empty() {
+            list.push("NULL");
+        }
+        query.push(")");
+    }
+    query.push(" ORDER BY o.position LIMIT ");
+    query.push_bind(limit);
+    let rows = query.build().fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
             let position: i64 = row.try_get("position")?;

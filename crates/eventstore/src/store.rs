@@ -192,10 +192,23 @@ impl EventStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<LogMessage>, StoreError> {
+        self.read_messages_of(after, limit, None).await
+    }
+
+    /// As [`read_messages`](Self::read_messages), but only the entries published to one of
+    /// `topics` (all topics when `None`): a rebuild of a read model that reads one domain skips
+    /// the others' entries in the database, without handing them over.
+    pub async fn read_messages_of(
+        &self,
+        after: u64,
+        limit: u32,
+        topics: Option<&[String]>,
+    ) -> Result<Vec<LogMessage>, StoreError> {
         let after = to_i64(after)?;
+        let limit = i64::from(limit);
         match &self.backend {
-            Backend::Postgres(pool) => postgres::read_messages(pool, after, i64::from(limit)).await,
-            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, i64::from(limit)).await,
+            Backend::Postgres(pool) => postgres::read_messages(pool, after, limit, topics).await,
+            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, limit, topics).await,
         }
     }
 

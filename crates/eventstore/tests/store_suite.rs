@@ -61,14 +61,16 @@ impl Aggregate for Counter {
     }
 }
 
-/// Encodes the JSON payload as the message; an aggregate id starting with "poison" gets an empty
-/// topic, which the outbox table refuses, to make a transaction fail after the event insert.
+/// Encodes the JSON payload as the message, to `mom.test.v1` (`mom.other.v1` for an aggregate id
+/// starting with "other"); an aggregate id starting with "poison" gets an empty topic, which the outbox table refuses, to make a transaction fail after the event insert.
 struct JsonEncoder;
 
 impl OutboxEncoder for JsonEncoder {
     fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
         let topic = if event.aggregate_id.starts_with("poison") {
             String::new()
+        } else if event.aggregate_id.starts_with("other") {
+            "mom.other.v1".to_owned()
         } else {
             "mom.test.v1".to_owned()
         };
@@ -366,6 +368,73 @@ async fn log_pages_in_position_order(kind: &str) {
     cleanup(store, db).await;
 }
 
+async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    let mut positions: HashMap<&str, Vec<u64>> = HashMap::new();
+    for i in 0..60_u64 {
+        // Runs of one topic and the other, of varying length.
+        let (id, topic) = if (i / 3 + i / 7) % 2 == 0 {
+            (format!("t-{i}"), "mom.test.v1")
+        } else {
+            (format!("other-{i}"), "mom.other.v1")
+        };
+        repo.persist::<Counter>(&[event(&id, 1, 1)], None)
+            .await
+            .unwrap();
+        positions.entry(topic).or_default().push(i + 1);
+    }
+    let read_all = |topics: Option<Vec<String>>| {
+        let store = store.clone();
+        async move {
+            let (mut after, mut seen) = (0, Vec::new());
+            loop {
+                let page = store
+                    .read_messages_of(after, 8, topics.as_deref())
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                after = last.position;
+                for entry in &page {
+                    if let Some(topics) = &topics {
+                        assert!(topics.contains(&entry.message.topic), "{entry:?}");
+                    }
+                    seen.push(entry.position);
+                }
+            }
+            seen
+        }
+    };
+    let topics = |names: &[&str]| Some(names.iter().map(|t| (*t).to_owned()).collect());
+    assert_eq!(
+        read_all(topics(&["mom.test.v1"])).await,
+        positions["mom.test.v1"]
+    );
+    assert_eq!(
+        read_all(topics(&["mom.other.v1", "mom.unknown.v1"])).await,
+        positions["mom.other.v1"]
+    );
+    let every: Vec<u64> = (1..=60).collect();
+    assert_eq!(
+        read_all(topics(&["mom.test.v1", "mom.other.v1"])).await,
+        every
+    );
+    assert_eq!(read_all(None).await, every);
+    assert_eq!(read_all(topics(&[])).await, Vec::<u64>::new());
+    // The filtered read gives the same entries as the unfiltered one.
+    let filtered = store
+        .read_messages_of(0, 100, topics(&["mom.test.v1"]).as_deref())
+        .await
+        .unwrap();
+    let unfiltered = store.read_messages(0, 100).await.unwrap();
+    let unfiltered: Vec<_> = unfiltered
+        .into_iter()
+        .filter(|e| e.message.topic == "mom.test.v1")
+        .collect();
+    assert_eq!(format!("{filtered:?}"), format!("{unfiltered:?}"));
+    cleanup(store, db).await;
+}
+
 async fn stale_cache_of_another_process_is_corrected(kind: &str) {
     let (store, db) = open(kind).await;
     // Two executors over one store behave like two processes, each with its own cache.
@@ -439,6 +508,7 @@ on_both_backends!(
     snapshot_is_written_with_events_and_used_on_load,
     outbox_claim_marks_only_published_rows,
     log_pages_in_position_order,
+    message_pages_of_some_topics_pass_over_the_others,
     stale_cache_of_another_process_is_corrected,
     upcasters_turn_old_event_versions_into_the_current_shape,
 );

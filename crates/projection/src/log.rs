@@ -21,9 +21,10 @@ pub struct LogSource {
 /// How far a rebuild got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Log entries read so far (over every source).
+    /// Log positions covered so far (over every source): entries applied, and those of other
+    /// topics passed over.
     pub done: u64,
-    /// Log entries to read in all (the sources' heads when the rebuild started).
+    /// Log positions to cover in all (the sources' heads when the rebuild started).
     pub total: u64,
 }
 
@@ -98,10 +99,11 @@ pub async fn rebuild<P: Projection>(
     for source in sources {
         let head = source.store.head().await?;
         let after = models.log_position(projection.name(), &source.name).await?;
-        readers.push(Reader::start(source, after, head));
+        readers.push(Reader::start(source, after, head, projection.topics()));
     }
     let total = readers.iter().map(|r| r.head.saturating_sub(r.after)).sum();
-    let mut done = 0;
+    let covered = |readers: &[Reader]| readers.iter().map(Reader::covered).sum();
+    let mut reported = None;
     loop {
         for reader in &mut readers {
             reader.fill_one().await?;
@@ -132,11 +134,29 @@ pub async fn rebuild<P: Projection>(
             .max(1);
         take = take.min(REBUILD_PAGE as usize);
         let page: Vec<LogMessage> = reader.ready.drain(..take).collect();
+        let last = page.last().map(|e| e.position);
         let result = try_page(projection, models, reader.source, page).await;
         if result.is_err() {
             projection.rolled_back();
         }
-        done += result? as u64;
+        result?;
+        reader.applied_to = last.unwrap_or(reader.applied_to);
+        let done = covered(&readers);
+        progress(Progress { done, total });
+        reported = Some(done);
+    }
+    // Every source's checkpoint moves to the head the rebuild read to, past the other topics'
+    // entries after the last one applied, so the live run does not read them again.
+    let mut tx = models.pool().begin().await?;
+    for reader in &mut readers {
+        if reader.applied_to < reader.head {
+            write_position(&mut tx, projection.name(), &reader.source.name, reader.head).await?;
+        }
+        reader.applied_to = reader.head;
+    }
+    tx.commit().await?;
+    let done = covered(&readers);
+    if reported != Some(done) {
         progress(Progress { done, total });
     }
     Ok(done)
@@ -148,12 +168,15 @@ pub async fn rebuild<P: Projection>(
 const REBUILD_PAGE: u32 = 10_000;
 
 /// Reads one source's log for a rebuild in a task of its own, a page at a time and up to
-/// `READ_AHEAD` pages ahead of the one being applied, so reading overlaps applying.
+/// `READ_AHEAD` pages ahead of the one being applied, so reading overlaps applying. Only the
+/// projection's topics are read: the database passes over the others.
 struct Reader<'a> {
     source: &'a LogSource,
     /// The position the rebuild started after and the head it stops at.
     after: u64,
     head: u64,
+    /// The position of the last entry applied.
+    applied_to: u64,
     /// Read entries not applied yet.
     ready: std::collections::VecDeque<LogMessage>,
     pages: tokio::sync::mpsc::Receiver<Result<Vec<LogMessage>, mom_eventstore::StoreError>>,
@@ -166,28 +189,30 @@ struct Reader<'a> {
 const READ_AHEAD: usize = 4;
 
 impl<'a> Reader<'a> {
-    fn start(source: &'a LogSource, after: u64, head: u64) -> Self {
+    fn start(source: &'a LogSource, after: u64, head: u64, topics: &[String]) -> Self {
         let (sender, pages) = tokio::sync::mpsc::channel(READ_AHEAD);
         let store = source.store.clone();
+        let topics = topics.to_vec();
         tokio::spawn(async move {
             let mut read_to = after;
             while read_to < head {
-                let page = match store.read_messages(read_to, PAGE).await {
+                let page = match store.read_messages_of(read_to, PAGE, Some(&topics)).await {
                     Ok(page) => page,
                     Err(err) => {
                         let _ = sender.send(Err(err)).await;
                         return;
                     }
                 };
+                let short = page.len() < PAGE as usize;
                 let page: Vec<LogMessage> =
                     page.into_iter().filter(|e| e.position <= head).collect();
                 match page.last() {
                     Some(last) => read_to = last.position,
-                    // A short read before the head: nothing more to read.
+                    // Nothing more of the topics up to the head.
                     None => return,
                 }
-                if sender.send(Ok(page)).await.is_err() {
-                    return; // The rebuild stopped.
+                if sender.send(Ok(page)).await.is_err() || short {
+                    return; // The rebuild stopped, or the head is reached.
                 }
             }
         });
@@ -195,10 +220,22 @@ impl<'a> Reader<'a> {
             source,
             after,
             head,
+            applied_to: after,
             ready: std::collections::VecDeque::new(),
             pages,
             done: false,
         }
+    }
+
+    /// The log positions covered: up to the last entry applied, or to the head once every
+    /// entry was applied.
+    fn covered(&self) -> u64 {
+        let to = if self.done && self.ready.is_empty() {
+            self.head
+        } else {
+            self.applied_to
+        };
+        to.saturating_sub(self.after)
     }
 
     /// Makes at least one entry ready unless the head is reached.
@@ -291,15 +328,7 @@ async fn try_page<P: Projection>(
         }
     }
     projection.flush(&mut tx).await?;
-    sqlx::query(
-        "INSERT INTO mom_projection_positions (projection, source, position) VALUES ($1, $2, $3) \
-         ON CONFLICT (projection, source) DO UPDATE SET position = excluded.position",
-    )
-    .bind(projection.name())
-    .bind(&source.name)
-    .bind(last)
-    .execute(&mut *tx)
-    .await?;
+    write_position(&mut tx, projection.name(), &source.name, last).await?;
     tx.commit().await?;
     projection.committed();
     if applied > 0 {
@@ -314,4 +343,26 @@ async fn try_page<P: Projection>(
         mom_telemetry::metrics::projection_lag(projection.name(), &source.name, behind);
     }
     Ok(read)
+}
+
+/// Stores the log position of `projection` in `source` (in the caller's transaction).
+async fn write_position(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    projection: &str,
+    source: &str,
+    position: impl TryInto<i64>,
+) -> Result<(), ProjectionError> {
+    let position = position
+        .try_into()
+        .map_err(|_| ProjectionError::Checkpoint(format!("log position of {source}")))?;
+    sqlx::query(
+        "INSERT INTO mom_projection_positions (projection, source, position) VALUES ($1, $2, $3) \
+         ON CONFLICT (projection, source) DO UPDATE SET position = excluded.position",
+    )
+    .bind(projection)
+    .bind(source)
+    .bind(position)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

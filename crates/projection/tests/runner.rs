@@ -19,13 +19,20 @@ use mom_projection::{
 use tokio_util::sync::CancellationToken;
 
 const TOPIC: &str = "mom.test.v1";
+const OTHER_TOPIC: &str = "mom.other.v1";
 
 struct Encoder;
 
 impl OutboxEncoder for Encoder {
     fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
+        // Keys starting with "other" go to a topic the test projection does not read.
+        let topic = if event.aggregate_id.starts_with("other") {
+            OTHER_TOPIC
+        } else {
+            TOPIC
+        };
         Ok(OutboxMessage {
-            topic: TOPIC.to_owned(),
+            topic: topic.to_owned(),
             key: event.aggregate_id.to_owned(),
             payload: event.payload["text"]
                 .as_str()
@@ -291,19 +298,23 @@ async fn failed_page_is_rolled_back_with_its_checkpoint_and_retried() {
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebuild_gives_identical_tables_and_reports_progress() {
-    let events = mom_testkit::TestDatabase::create().await.unwrap();
-    let models_db = mom_testkit::TestDatabase::create().await.unwrap();
-    let store = EventStore::connect(&events.url, &StoreOptions::default())
+async fn rebuild_gives_identical_tables_and_reports_progress(
+    store_url: String,
+    models_url: String,
+) {
+    let store = EventStore::connect(&store_url, &StoreOptions::default())
         .await
         .unwrap();
     let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
-    let models = ReadModels::connect(&models_db.url).await.unwrap();
+    let models = ReadModels::connect(&models_url).await.unwrap();
     for key in ["a", "b", "c"] {
         write(&repo, key, 1, 700).await;
+        // Entries of a topic the projection does not read, between its own and after the last.
+        write(&repo, &format!("other-{key}"), 1, 300).await;
     }
     write(&repo, "p", 1, 1).await;
+    write(&repo, "other-tail", 1, 50).await;
+    let head = 3 * 1000 + 1 + 50;
     let sources = [LogSource {
         name: "test".into(),
         store: store.clone(),
@@ -311,22 +322,55 @@ async fn rebuild_gives_identical_tables_and_reports_progress() {
     let projection = Counts::new(None);
     run_log_until(&projection, &models, &sources, 2101).await;
     let live = rows(&models).await;
+    projection.seen.store(0, Ordering::SeqCst);
     let mut reports = Vec::new();
     let read = rebuild(&projection, &models, &sources, |p| reports.push(p))
         .await
         .unwrap();
-    assert_eq!(read, 2101);
+    assert_eq!(read, head, "a rebuild covers the whole log");
+    assert_eq!(
+        projection.seen.load(Ordering::SeqCst),
+        2101,
+        "only the projection's topic is handed over"
+    );
     assert_eq!(rows(&models).await, live, "a rebuild gives the same table");
-    assert_eq!(reports.last().unwrap().done, 2101);
-    assert_eq!(reports.last().unwrap().total, 2101);
+    assert_eq!(reports.last().unwrap().done, head);
+    assert_eq!(reports.last().unwrap().total, head);
     // Progress comes once per transaction (up to 10 000 entries, whatever was read ahead).
     assert!(
         reports.windows(2).all(|w| w[0].done < w[1].done),
-        "progress grows with every transaction"
+        "progress grows with every transaction: {reports:?}"
     );
+    // The checkpoint is at the head, past the other topic's tail: the live run goes on from
+    // there with only the new events.
+    assert_eq!(
+        models.log_position("test_counts", "test").await.unwrap(),
+        head
+    );
+    write(&repo, "a", 701, 710).await;
+    run_log_until(&projection, &models, &sources, 2111).await;
+    assert_eq!(rows(&models).await[0], ("a".into(), 710, "a#710".into()));
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_on_postgres_gives_identical_tables_and_reports_progress() {
+    let events = mom_testkit::TestDatabase::create().await.unwrap();
+    let models = mom_testkit::TestDatabase::create().await.unwrap();
+    rebuild_gives_identical_tables_and_reports_progress(events.url.clone(), models.url.clone())
+        .await;
     events.drop_database().await.unwrap();
-    models_db.drop_database().await.unwrap();
+    models.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_on_sqlite_gives_identical_tables_and_reports_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    rebuild_gives_identical_tables_and_reports_progress(
+        format!("sqlite:{}", dir.path().join("events.db").display()),
+        format!("sqlite:{}", dir.path().join("models.db").display()),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

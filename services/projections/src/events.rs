@@ -37,8 +37,10 @@ pub fn required<'a>(value: &'a str, field: &str) -> Result<&'a str, ApplyError> 
 
 /// Returns whether the message is new to the read model whose sequence table is `table`, keyed
 /// by domain, aggregate type and id (aggregate ids of different domains may be equal), and
-/// records its sequence. Messages without a sequence (0) are always applied.
+/// records its sequence in the transaction's guard `sequences` (written by its `flush`).
+/// Messages without a sequence (0) are always applied.
 pub async fn first_delivery(
+    sequences: &mut crate::sequence::PageSequences,
     connection: &mut mom_projection::Connection,
     table: &'static str,
     topic: &str,
@@ -47,7 +49,9 @@ pub async fn first_delivery(
     let Some((key, sequence)) = sequence_key(topic, metadata) else {
         return Ok(true);
     };
-    crate::sequence::first_delivery(connection, table, &key, sequence).await
+    sequences
+        .first_delivery(connection, table, &key, sequence)
+        .await
 }
 
 /// Returns the sequence-table key of an event (domain, aggregate type and id) and its

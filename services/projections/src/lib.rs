@@ -26,6 +26,7 @@ pub mod orders;
 pub mod quality;
 pub mod query;
 mod sequence;
+mod tx_state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

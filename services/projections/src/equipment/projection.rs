@@ -17,13 +17,13 @@
 //! events (registrations, assets, planned shutdowns, breakdowns, starvation) write at once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 
 use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
 use crate::sequence::{Deferred, PageSequences};
+use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "equipment";
@@ -70,13 +70,8 @@ const SEQUENCES: &str = "equipment_sequences";
 pub struct EquipmentProjection {
     topics: Vec<String>,
     changes: Changes,
-    /// The open transaction's unwritten changes. Only the runner's one transaction at a time
-    /// takes it, so the lock is never contended; it is a tokio lock because it is held across
-    /// the handler's queries.
-    page: tokio::sync::Mutex<Page>,
-    /// Set when a transaction ended (committed or rolled back): whatever `flush` did not write
-    /// (a Kafka message refused as poison) is dropped before the next one.
-    ended: AtomicBool,
+    /// The open transaction's unwritten changes.
+    page: TxState<Page>,
 }
 
 impl EquipmentProjection {
@@ -85,18 +80,8 @@ impl EquipmentProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
-            page: tokio::sync::Mutex::new(Page::default()),
-            ended: AtomicBool::new(false),
+            page: TxState::default(),
         }
-    }
-
-    /// Returns the open transaction's page, emptied first when the last transaction ended.
-    async fn page(&self) -> tokio::sync::MutexGuard<'_, Page> {
-        let mut page = self.page.lock().await;
-        if self.ended.swap(false, Ordering::SeqCst) {
-            *page = Page::default();
-        }
-        page
     }
 
     /// Returns its change notifications.
@@ -127,7 +112,7 @@ impl Projection for EquipmentProjection {
         connection: &mut Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
-        let mut page = self.page().await;
+        let mut page = self.page.lock().await;
         let changed = match domain(&message.topic) {
             "production" => production(&mut page, connection, message).await?,
             "maintenance" => maintenance(&mut page, connection, message).await?,
@@ -141,7 +126,7 @@ impl Projection for EquipmentProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let page = std::mem::take(&mut *self.page().await);
+        let page = self.page.take().await;
         if page.write(connection).await? {
             self.changes.mark();
         }
@@ -149,12 +134,12 @@ impl Projection for EquipmentProjection {
     }
 
     fn rolled_back(&self) {
-        self.ended.store(true, Ordering::SeqCst);
+        self.page.end();
         self.changes.rolled_back();
     }
 
     fn committed(&self) {
-        self.ended.store(true, Ordering::SeqCst);
+        self.page.end();
         self.changes.committed();
     }
 }

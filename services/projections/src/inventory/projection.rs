@@ -14,7 +14,8 @@ use mom_proto::inventory::v1::InventoryEvent;
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, first_delivery, metadata};
+use crate::sequence::{count, metadata, PageSequences};
+use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "inventory";
@@ -53,7 +54,11 @@ const TABLES: [&str; 5] = [
 pub struct InventoryProjection {
     topics: Vec<String>,
     changes: Changes,
+    /// The open transaction's sequence guard, written by `flush`.
+    sequences: TxState<PageSequences>,
 }
+
+const SEQUENCES: &str = "inventory_streams";
 
 impl InventoryProjection {
     /// Returns the projection of `topics` (the inventory topic).
@@ -61,6 +66,7 @@ impl InventoryProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
+            sequences: TxState::default(),
         }
     }
 
@@ -302,11 +308,18 @@ impl Projection for InventoryProjection {
         &TABLES
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let sequences = self.sequences.take().await;
+        sequences.write(connection, SEQUENCES).await
+    }
+
     fn committed(&self) {
+        self.sequences.end();
         self.changes.committed();
     }
 
     fn rolled_back(&self) {
+        self.sequences.end();
         self.changes.rolled_back();
     }
 
@@ -323,7 +336,13 @@ impl Projection for InventoryProjection {
             ));
         };
         let stream = format!("{}/{}", meta.aggregate_type, meta.aggregate_id);
-        if !first_delivery(connection, "inventory_streams", &stream, meta.sequence).await? {
+        if !self
+            .sequences
+            .lock()
+            .await
+            .first_delivery(connection, SEQUENCES, &stream, meta.sequence)
+            .await?
+        {
             return Ok(());
         }
         if apply_event(connection, event).await? {

@@ -16,6 +16,8 @@ use mom_projection::{ApplyError, Connection, Message, Projection};
 
 use crate::events::{aggregate_id, decode, first_delivery, ms, required};
 use crate::feed::Changes;
+use crate::sequence::PageSequences;
+use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "maintenance";
@@ -67,7 +69,18 @@ const TABLES: [&str; 6] = [
 pub struct MaintenanceProjection {
     topics: Vec<String>,
     changes: Changes,
+    page: TxState<Page>,
 }
+
+/// What the open transaction leaves for `flush`: its sequence guard, and the work units whose
+/// reliability rows are recomputed once (a rebuild recomputed them for every failure event).
+#[derive(Debug, Default)]
+struct Page {
+    sequences: PageSequences,
+    reliability: std::collections::BTreeSet<String>,
+}
+
+const SEQUENCES: &str = "maintenance_sequences";
 
 impl MaintenanceProjection {
     /// Returns the projection of the maintenance `topics`.
@@ -75,6 +88,7 @@ impl MaintenanceProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
+            page: TxState::default(),
         }
     }
 
@@ -106,17 +120,27 @@ impl Projection for MaintenanceProjection {
         connection: &mut Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
-        if apply(connection, message).await? {
+        if apply(&mut *self.page.lock().await, connection, message).await? {
             self.changes.mark();
         }
         Ok(())
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let page = self.page.take().await;
+        for work_unit in &page.reliability {
+            refresh_reliability(connection, work_unit).await?;
+        }
+        page.sequences.write(connection, SEQUENCES).await
+    }
+
     fn rolled_back(&self) {
+        self.page.end();
         self.changes.rolled_back();
     }
 
     fn committed(&self) {
+        self.page.end();
         self.changes.committed();
     }
 }
@@ -173,12 +197,17 @@ async fn insert_order(connection: &mut Connection, order: NewOrder<'_>) -> Resul
     Ok(())
 }
 
-async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, ApplyError> {
+async fn apply(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+) -> Result<bool, ApplyError> {
     use mom_proto::maintenance::v1::maintenance_event::Event;
     let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
     if !first_delivery(
+        &mut page.sequences,
         connection,
-        "maintenance_sequences",
+        SEQUENCES,
         &message.topic,
         envelope.metadata.as_ref(),
     )
@@ -266,7 +295,7 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
             .bind(ms(reported.failure_start.as_ref(), "failure_start")?)
             .execute(&mut *connection)
             .await?;
-            refresh_reliability(connection, work_unit).await?;
+            page.reliability.insert(work_unit.to_owned());
         }
         Some(Event::PreventiveWorkRequested(requested)) => {
             let work_unit = required(&requested.work_unit, "work_unit")?;
@@ -365,7 +394,7 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
             .bind(repair_end.max(repair_start))
             .execute(&mut *connection)
             .await?;
-            refresh_reliability(connection, work_unit).await?;
+            page.reliability.insert(work_unit.to_owned());
         }
         Some(Event::PreventiveWorkCompleted(completed)) => {
             let at = ms(completed.at.as_ref(), "at")?;
@@ -398,7 +427,9 @@ async fn apply(connection: &mut Connection, message: &Message) -> Result<bool, A
             .fetch_optional(&mut *connection)
             .await?;
             match false_alarm {
-                Some(work_unit) => refresh_reliability(connection, &work_unit).await?,
+                Some(work_unit) => {
+                    page.reliability.insert(work_unit);
+                }
                 None => close_pm(connection, aggregate, Close::Cancelled).await?,
             }
         }

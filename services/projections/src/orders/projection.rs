@@ -8,7 +8,8 @@ use mom_proto::production::v1::ProductionEvent;
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, first_delivery, metadata};
+use crate::sequence::{count, metadata, PageSequences};
+use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "orders";
@@ -39,7 +40,18 @@ const TABLES: [&str; 3] = ["orders_orders", "orders_operations", "orders_streams
 pub struct OrdersProjection {
     topics: Vec<String>,
     changes: Changes,
+    page: TxState<Page>,
 }
+
+/// What the open transaction leaves for `flush`: its sequence guard, and the orders whose
+/// progress is recomputed once (not after every quantity report).
+#[derive(Debug, Default)]
+struct Page {
+    sequences: PageSequences,
+    progress: std::collections::BTreeSet<String>,
+}
+
+const SEQUENCES: &str = "orders_streams";
 
 impl OrdersProjection {
     /// Returns the projection of `topics` (the production topic).
@@ -47,6 +59,7 @@ impl OrdersProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
+            page: TxState::default(),
         }
     }
 
@@ -122,6 +135,7 @@ async fn execute(
 
 async fn apply_event(
     connection: &mut Connection,
+    progress: &mut std::collections::BTreeSet<String>,
     order: &str,
     event: Event,
 ) -> Result<bool, ApplyError> {
@@ -218,7 +232,7 @@ async fn apply_event(
             .bind(scrap)
             .execute(&mut *connection)
             .await?;
-            update_progress(connection, order).await?;
+            progress.insert(order.to_owned());
         }
         Event::OperationCompleted(completed) => {
             let at = ms(completed.at.as_ref(), "at")?;
@@ -238,7 +252,7 @@ async fn apply_event(
             .bind(order)
             .execute(&mut *connection)
             .await?;
-            update_progress(connection, order).await?;
+            progress.insert(order.to_owned());
         }
         Event::OrderHeld(held) => {
             let at = ms(held.at.as_ref(), "at")?;
@@ -270,7 +284,7 @@ async fn apply_event(
             .bind(count(completed.scrap))
             .execute(&mut *connection)
             .await?;
-            update_progress(connection, order).await?;
+            progress.insert(order.to_owned());
         }
         Event::OrderCancelled(cancelled) => {
             let at = ms(cancelled.at.as_ref(), "at")?;
@@ -311,11 +325,21 @@ impl Projection for OrdersProjection {
         &TABLES
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let page = self.page.take().await;
+        for order in &page.progress {
+            update_progress(connection, order).await?;
+        }
+        page.sequences.write(connection, SEQUENCES).await
+    }
+
     fn committed(&self) {
+        self.page.end();
         self.changes.committed();
     }
 
     fn rolled_back(&self) {
+        self.page.end();
         self.changes.rolled_back();
     }
 
@@ -334,17 +358,16 @@ impl Projection for OrdersProjection {
                 "production event without a payload".into(),
             ));
         };
-        if !first_delivery(
-            connection,
-            "orders_streams",
-            &meta.aggregate_id,
-            meta.sequence,
-        )
-        .await?
+        let mut page = self.page.lock().await;
+        let page = &mut *page;
+        if !page
+            .sequences
+            .first_delivery(connection, SEQUENCES, &meta.aggregate_id, meta.sequence)
+            .await?
         {
             return Ok(());
         }
-        if apply_event(connection, &meta.aggregate_id, event).await? {
+        if apply_event(connection, &mut page.progress, &meta.aggregate_id, event).await? {
             self.changes.mark();
         }
         Ok(())

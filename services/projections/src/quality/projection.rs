@@ -17,7 +17,8 @@ use mom_proto::quality::v1::{Disposition, QualityEvent};
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, first_delivery, metadata};
+use crate::sequence::{count, metadata, PageSequences};
+use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "quality";
@@ -63,7 +64,11 @@ const TABLES: [&str; 6] = [
 pub struct QualityProjection {
     topics: Vec<String>,
     changes: Changes,
+    /// The open transaction's sequence guard, written by `flush`.
+    sequences: TxState<PageSequences>,
 }
+
+const SEQUENCES: &str = "quality_streams";
 
 impl QualityProjection {
     /// Returns the projection of `topics` (the quality topic).
@@ -71,6 +76,7 @@ impl QualityProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
+            sequences: TxState::default(),
         }
     }
 
@@ -287,11 +293,18 @@ impl Projection for QualityProjection {
         &TABLES
     }
 
+    async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
+        let sequences = self.sequences.take().await;
+        sequences.write(connection, SEQUENCES).await
+    }
+
     fn committed(&self) {
+        self.sequences.end();
         self.changes.committed();
     }
 
     fn rolled_back(&self) {
+        self.sequences.end();
         self.changes.rolled_back();
     }
 
@@ -306,7 +319,13 @@ impl Projection for QualityProjection {
             return Err(ApplyError::Poison("quality event without a payload".into()));
         };
         let stream = format!("{}/{}", meta.aggregate_type, meta.aggregate_id);
-        if !first_delivery(connection, "quality_streams", &stream, meta.sequence).await? {
+        if !self
+            .sequences
+            .lock()
+            .await
+            .first_delivery(connection, SEQUENCES, &stream, meta.sequence)
+            .await?
+        {
             return Ok(());
         }
         if apply_event(connection, &meta.aggregate_id, meta.sequence, event).await? {
