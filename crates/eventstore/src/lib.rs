@@ -31,6 +31,6 @@ pub use error::StoreError;
 pub use executor::Executor;
 pub use metadata::CommandMetadata;
 pub use outbox::{EncodeError, OutboxEncoder, OutboxMessage, OutboxRecord, PendingEvent};
-pub use record::{LogEntry, LogMessage};
+pub use record::{LogEntry, LogMessage, MessageFilter};
 pub use repository::SqlEventRepository;
 pub use store::{Backend, EventStore, StoreOptions};

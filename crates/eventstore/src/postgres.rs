@@ -10,7 +10,7 @@ use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{
     headers_from_json, headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
 };
-use crate::record::{LogEntry, LogMessage};
+use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
@@ -270,18 +270,20 @@ pub(crate) async fn read_messages(
     pool: &PgPool,
     after: i64,
     limit: i64,
-    topics: Option<&[String]>,
+    filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // `$3` NULL reads every topic.
+    // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through.
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers::text AS headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
          WHERE e.position > $1 AND o.position > $1 AND ($3::text[] IS NULL OR o.topic = ANY($3)) \
+         AND ($4::text[] IS NULL OR e.aggregate_type = ANY($4)) \
          ORDER BY e.position LIMIT $2",
     )
     .bind(after)
     .bind(limit)
-    .bind(topics)
+    .bind(filter.topics)
+    .bind(filter.aggregate_types)
     .fetch_all(pool)
     .await?;
     rows.into_iter()

@@ -73,3 +73,15 @@ pub struct LogEntry {
     /// The bus message of this event (same bytes the relay publishes).
     pub message: OutboxMessage,
 }
+
+/// Which log entries a filtered read returns ([`EventStore::read_messages_of`]): the database
+/// passes over the others without handing them over.
+///
+/// [`EventStore::read_messages_of`]: crate::EventStore::read_messages_of
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessageFilter<'a> {
+    /// Only entries published to one of these topics (every topic when `None`).
+    pub topics: Option<&'a [String]>,
+    /// Only events of these aggregate types (every type when `None`).
+    pub aggregate_types: Option<&'a [String]>,
+}

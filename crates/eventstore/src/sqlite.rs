@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
 use crate::postgres::latest_snapshots;
-use crate::record::{LogEntry, LogMessage};
+use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
@@ -233,22 +233,26 @@ pub(crate) async fn read_messages(
     pool: &SqlitePool,
     after: i64,
     limit: i64,
-    topics: Option<&[String]>,
+    filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // With a topic filter the scan runs over the outbox (its rowid is the position) and skips
-    // the other topics' rows without reading their event.
+    // The scan runs over the outbox (its rowid is the position) and passes over the other
+    // topics' rows without reading their event.
     let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
          FROM mom_outbox o JOIN mom_events e ON e.position = o.position WHERE o.position > ",
     );
     query.push_bind(after);
-    if let Some(topics) = topics {
-        query.push(" AND o.topic IN (");
+    for (column, values) in [
+        ("o.topic", filter.topics),
+        ("e.aggregate_type", filter.aggregate_types),
+    ] {
+        let Some(values) = values else { continue };
+        query.push(format!(" AND {column} IN ("));
         let mut list = query.separated(", ");
-        for topic in topics {
-            list.push_bind(topic);
+        for value in values {
+            list.push_bind(value);
         }
-        if topics.is_empty() {
+        if values.is_empty() {
             list.push("NULL");
         }
         query.push(")");

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 
 use crate::appender::Appender;
 use crate::outbox::OutboxRecord;
-use crate::record::{LogEntry, LogMessage, NewEvent, NewSnapshot};
+use crate::record::{LogEntry, LogMessage, MessageFilter, NewEvent, NewSnapshot};
 use crate::{postgres, sqlite, StoreError};
 
 /// Tuning of the store.
@@ -192,23 +192,25 @@ impl EventStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<LogMessage>, StoreError> {
-        self.read_messages_of(after, limit, None).await
+        self.read_messages_of(after, limit, MessageFilter::default())
+            .await
     }
 
-    /// As [`read_messages`](Self::read_messages), but only the entries published to one of
-    /// `topics` (all topics when `None`): a rebuild of a read model that reads one domain skips
-    /// the others' entries in the database, without handing them over.
+    /// As [`read_messages`](Self::read_messages), but only the entries that `filter` lets
+    /// through (up to `limit` of them): a rebuild of a read model that reads one domain, or
+    /// one aggregate type, has the database pass over the other entries without handing them
+    /// over.
     pub async fn read_messages_of(
         &self,
         after: u64,
         limit: u32,
-        topics: Option<&[String]>,
+        filter: MessageFilter<'_>,
     ) -> Result<Vec<LogMessage>, StoreError> {
         let after = to_i64(after)?;
         let limit = i64::from(limit);
         match &self.backend {
-            Backend::Postgres(pool) => postgres::read_messages(pool, after, limit, topics).await,
-            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, limit, topics).await,
+            Backend::Postgres(pool) => postgres::read_messages(pool, after, limit, filter).await,
+            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, limit, filter).await,
         }
     }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent};
 use mom_eventstore::{
-    AggregateStore, CommandMetadata, EncodeError, EventStore, Executor, OutboxEncoder,
-    OutboxMessage, PendingEvent, SqlEventRepository, StoreOptions,
+    AggregateStore, CommandMetadata, EncodeError, EventStore, Executor, MessageFilter,
+    OutboxEncoder, OutboxMessage, PendingEvent, SqlEventRepository, StoreOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -389,10 +389,11 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
         async move {
             let (mut after, mut seen) = (0, Vec::new());
             loop {
-                let page = store
-                    .read_messages_of(after, 8, topics.as_deref())
-                    .await
-                    .unwrap();
+                let filter = MessageFilter {
+                    topics: topics.as_deref(),
+                    aggregate_types: None,
+                };
+                let page = store.read_messages_of(after, 8, filter).await.unwrap();
                 let Some(last) = page.last() else { break };
                 after = last.position;
                 for entry in &page {
@@ -422,17 +423,48 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     assert_eq!(read_all(None).await, every);
     assert_eq!(read_all(topics(&[])).await, Vec::<u64>::new());
     // The filtered read gives the same entries as the unfiltered one.
-    let filtered = store
-        .read_messages_of(0, 100, topics(&["mom.test.v1"]).as_deref())
-        .await
-        .unwrap();
+    let test_topic = vec!["mom.test.v1".to_owned()];
+    let filter = MessageFilter {
+        topics: Some(&test_topic),
+        aggregate_types: None,
+    };
+    let filtered = store.read_messages_of(0, 100, filter).await.unwrap();
     let unfiltered = store.read_messages(0, 100).await.unwrap();
     let unfiltered: Vec<_> = unfiltered
         .into_iter()
         .filter(|e| e.message.topic == "mom.test.v1")
         .collect();
     assert_eq!(format!("{filtered:?}"), format!("{unfiltered:?}"));
+    // Events of another aggregate type, on both topics.
+    for (i, id) in ["g-1", "other-g-2", "g-3"].into_iter().enumerate() {
+        let mut gauge = event(id, 1, 1);
+        gauge.aggregate_type = "gauge".to_owned();
+        repo.persist::<Counter>(&[gauge], None).await.unwrap();
+        assert_eq!(store.head().await.unwrap(), 61 + i as u64);
+    }
+    let gauges = vec!["gauge".to_owned()];
+    let of_type = |topics| MessageFilter {
+        topics,
+        aggregate_types: Some(&gauges),
+    };
+    assert_eq!(positions_of(&store, of_type(None)).await, vec![61, 62, 63]);
+    assert_eq!(
+        positions_of(&store, of_type(Some(&test_topic))).await,
+        vec![61, 63]
+    );
+    let counters = vec!["counter".to_owned()];
+    let counter_filter = MessageFilter {
+        topics: None,
+        aggregate_types: Some(&counters),
+    };
+    assert_eq!(positions_of(&store, counter_filter).await, every);
     cleanup(store, db).await;
+}
+
+/// The positions of the first 100 entries that `filter` lets through.
+async fn positions_of(store: &EventStore, filter: MessageFilter<'_>) -> Vec<u64> {
+    let page = store.read_messages_of(0, 100, filter).await.unwrap();
+    page.iter().map(|e| e.position).collect()
 }
 
 async fn stale_cache_of_another_process_is_corrected(kind: &str) {

@@ -67,6 +67,13 @@ pub trait Projection: Send + Sync + 'static {
     /// Topics the projection reads.
     fn topics(&self) -> &[String];
 
+    /// Aggregate types whose events the projection handles (`None`: every type). A rebuild
+    /// reads only those from the log, so a projection that names them must ignore every other
+    /// type's events (the live sources still hand them over).
+    fn aggregate_types(&self) -> Option<&[String]> {
+        None
+    }
+
     /// Statements that create the read-model tables when missing (`CREATE TABLE IF NOT EXISTS`),
     /// valid on Postgres and SQLite.
     fn schema(&self) -> &[&str];

@@ -3,7 +3,7 @@
 use std::time::Duration;
 use tracing::Instrument;
 
-use mom_eventstore::{EventStore, LogMessage};
+use mom_eventstore::{EventStore, LogMessage, MessageFilter};
 use tokio_util::sync::CancellationToken;
 
 use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
@@ -99,7 +99,13 @@ pub async fn rebuild<P: Projection>(
     for source in sources {
         let head = source.store.head().await?;
         let after = models.log_position(projection.name(), &source.name).await?;
-        readers.push(Reader::start(source, after, head, projection.topics()));
+        readers.push(Reader::start(
+            source,
+            after,
+            head,
+            projection.topics(),
+            projection.aggregate_types(),
+        ));
     }
     let total = readers.iter().map(|r| r.head.saturating_sub(r.after)).sum();
     let covered = |readers: &[Reader]| readers.iter().map(Reader::covered).sum();
@@ -169,7 +175,8 @@ const REBUILD_PAGE: u32 = 10_000;
 
 /// Reads one source's log for a rebuild in a task of its own, a page at a time and up to
 /// `READ_AHEAD` pages ahead of the one being applied, so reading overlaps applying. Only the
-/// projection's topics are read: the database passes over the others.
+/// projection's topics (and aggregate types, when it names them) are read: the database passes
+/// over the other entries.
 struct Reader<'a> {
     source: &'a LogSource,
     /// The position the rebuild started after and the head it stops at.
@@ -189,14 +196,25 @@ struct Reader<'a> {
 const READ_AHEAD: usize = 4;
 
 impl<'a> Reader<'a> {
-    fn start(source: &'a LogSource, after: u64, head: u64, topics: &[String]) -> Self {
+    fn start(
+        source: &'a LogSource,
+        after: u64,
+        head: u64,
+        topics: &[String],
+        aggregate_types: Option<&[String]>,
+    ) -> Self {
         let (sender, pages) = tokio::sync::mpsc::channel(READ_AHEAD);
         let store = source.store.clone();
         let topics = topics.to_vec();
+        let aggregate_types = aggregate_types.map(<[String]>::to_vec);
         tokio::spawn(async move {
+            let filter = MessageFilter {
+                topics: Some(&topics),
+                aggregate_types: aggregate_types.as_deref(),
+            };
             let mut read_to = after;
             while read_to < head {
-                let page = match store.read_messages_of(read_to, PAGE, Some(&topics)).await {
+                let page = match store.read_messages_of(read_to, PAGE, filter).await {
                     Ok(page) => page,
                     Err(err) => {
                         let _ = sender.send(Err(err)).await;

@@ -223,6 +223,8 @@ async fn story(models: &ReadModels) {
         for message in &messages {
             projection.apply(&mut tx, message).await.unwrap();
         }
+        // As the runner does: what the transaction kept in memory is written before the commit.
+        projection.flush(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
         projection.committed();
         let queries = MaintenanceQueries::new(models.pool().clone());
@@ -368,6 +370,7 @@ async fn interleavings_give_the_same_tables(first: &ReadModels, second: &ReadMod
         for message in order {
             projection.apply(&mut tx, message).await.unwrap();
         }
+        projection.flush(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     }
     let (a, b) = (tables(first).await, tables(second).await);

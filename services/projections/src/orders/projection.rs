@@ -41,6 +41,8 @@ pub struct OrdersProjection {
     topics: Vec<String>,
     changes: Changes,
     page: TxState<Page>,
+    /// Only orders' events: the work units' events feed the equipment and OEE read models.
+    aggregate_types: Vec<String>,
 }
 
 /// What the open transaction leaves for `flush`: its sequence guard, and the orders whose
@@ -53,6 +55,9 @@ struct Page {
 
 const SEQUENCES: &str = "orders_streams";
 
+/// The aggregate type of production orders, the only one the read model handles.
+const ORDER: &str = "production_order";
+
 impl OrdersProjection {
     /// Returns the projection of `topics` (the production topic).
     pub fn new(topics: Vec<String>) -> Self {
@@ -60,6 +65,7 @@ impl OrdersProjection {
             topics,
             changes: Changes::new(NAME),
             page: TxState::default(),
+            aggregate_types: vec![ORDER.to_owned()],
         }
     }
 
@@ -317,6 +323,10 @@ impl Projection for OrdersProjection {
         &self.topics
     }
 
+    fn aggregate_types(&self) -> Option<&[String]> {
+        Some(&self.aggregate_types)
+    }
+
     fn schema(&self) -> &[&str] {
         &SCHEMA
     }
@@ -350,7 +360,7 @@ impl Projection for OrdersProjection {
     ) -> Result<(), ApplyError> {
         let envelope: ProductionEvent = decode(message)?;
         let meta = metadata(envelope.metadata)?;
-        if meta.aggregate_type != "production_order" {
+        if meta.aggregate_type != ORDER {
             return Ok(());
         }
         let Some(event) = envelope.event else {
