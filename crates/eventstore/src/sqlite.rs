@@ -235,11 +235,13 @@ pub(crate) async fn read_messages(
     limit: i64,
     filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // The scan runs over the outbox (its rowid is the position) and passes over the other
-    // topics' rows without reading their event.
+    // The scan runs over the outbox in position order (its rowid) and passes over the other
+    // topics' rows without reading their event. `CROSS JOIN` keeps that order of the loops:
+    // with an aggregate type, SQLite would otherwise start from the events' (aggregate_type,
+    // aggregate_id, sequence) index and sort every event of the type for each page.
     let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
-         FROM mom_outbox o JOIN mom_events e ON e.position = o.position WHERE o.position > ",
+         FROM mom_outbox o CROSS JOIN mom_events e ON e.position = o.position WHERE o.position > ",
     );
     query.push_bind(after);
     for (column, values) in [
