@@ -11,7 +11,7 @@ use crate::outbox::{
     headers_from_json, headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
 };
 use crate::record::{LogEntry, LogMessage, MessageFilter};
-use crate::store::{to_u64, Lease, OutboxClaim};
+use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
 /// Advisory-lock namespace of outbox lanes ("MOMO").
@@ -272,11 +272,14 @@ pub(crate) async fn read_messages(
     limit: i64,
     filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through.
+    // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through; both sides of the
+    // join are bounded (`$1`, `$5`), or Postgres merge-joins the outbox from its start.
+    let up_to = filter.up_to.map_or(Ok(i64::MAX), to_i64)?;
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers::text AS headers \
          FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > $1 AND o.position > $1 AND ($3::text[] IS NULL OR o.topic = ANY($3)) \
+         WHERE e.position > $1 AND o.position > $1 AND e.position <= $5 AND o.position <= $5 \
+         AND ($3::text[] IS NULL OR o.topic = ANY($3)) \
          AND ($4::text[] IS NULL OR e.aggregate_type = ANY($4)) \
          ORDER BY e.position LIMIT $2",
     )
@@ -284,6 +287,7 @@ pub(crate) async fn read_messages(
     .bind(limit)
     .bind(filter.topics)
     .bind(filter.aggregate_types)
+    .bind(up_to)
     .fetch_all(pool)
     .await?;
     rows.into_iter()

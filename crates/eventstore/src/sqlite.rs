@@ -10,7 +10,7 @@ use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
 use crate::postgres::latest_snapshots;
 use crate::record::{LogEntry, LogMessage, MessageFilter};
-use crate::store::{to_u64, Lease, OutboxClaim};
+use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
 /// Rows per multi-row INSERT; 11 columns each stays well under SQLite's 32766 variables.
@@ -244,6 +244,10 @@ pub(crate) async fn read_messages(
          FROM mom_outbox o CROSS JOIN mom_events e ON e.position = o.position WHERE o.position > ",
     );
     query.push_bind(after);
+    if let Some(up_to) = filter.up_to {
+        query.push(" AND o.position <= ");
+        query.push_bind(to_i64(up_to)?);
+    }
     for (column, values) in [
         ("o.topic", filter.topics),
         ("e.aggregate_type", filter.aggregate_types),

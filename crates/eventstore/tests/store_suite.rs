@@ -391,7 +391,7 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
             loop {
                 let filter = MessageFilter {
                     topics: topics.as_deref(),
-                    aggregate_types: None,
+                    ..MessageFilter::default()
                 };
                 let page = store.read_messages_of(after, 8, filter).await.unwrap();
                 let Some(last) = page.last() else { break };
@@ -426,7 +426,7 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let test_topic = vec!["mom.test.v1".to_owned()];
     let filter = MessageFilter {
         topics: Some(&test_topic),
-        aggregate_types: None,
+        ..MessageFilter::default()
     };
     let filtered = store.read_messages_of(0, 100, filter).await.unwrap();
     let unfiltered = store.read_messages(0, 100).await.unwrap();
@@ -446,6 +446,7 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let of_type = |topics| MessageFilter {
         topics,
         aggregate_types: Some(&gauges),
+        up_to: None,
     };
     assert_eq!(positions_of(&store, of_type(None)).await, vec![61, 62, 63]);
     assert_eq!(
@@ -456,8 +457,26 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let counter_filter = MessageFilter {
         topics: None,
         aggregate_types: Some(&counters),
+        up_to: None,
     };
     assert_eq!(positions_of(&store, counter_filter).await, every);
+    // A bounded range: only the entries at or below `up_to`.
+    let bounded = MessageFilter {
+        topics: Some(&test_topic),
+        up_to: Some(30),
+        ..MessageFilter::default()
+    };
+    let expected: Vec<u64> = positions["mom.test.v1"]
+        .iter()
+        .copied()
+        .filter(|p| *p <= 30)
+        .collect();
+    assert_eq!(positions_of(&store, bounded).await, expected);
+    let up_to_62 = MessageFilter {
+        up_to: Some(62),
+        ..of_type(None)
+    };
+    assert_eq!(positions_of(&store, up_to_62).await, vec![61, 62]);
     cleanup(store, db).await;
 }
 

@@ -191,6 +191,10 @@ struct Reader<'a> {
     done: bool,
 }
 
+/// Log positions a rebuild's read covers at most: ten pages' worth, so a read whose filter
+/// passes over most entries stays bounded.
+const WINDOW: u64 = 10 * PAGE as u64;
+
 /// Pages a rebuild reads ahead per source. Reads stay at a live page's size: SQLite hands rows
 /// over one by one, and larger reads were slower (10 000-entry reads cost 40 % more per entry).
 const READ_AHEAD: usize = 4;
@@ -208,12 +212,16 @@ impl<'a> Reader<'a> {
         let topics = topics.to_vec();
         let aggregate_types = aggregate_types.map(<[String]>::to_vec);
         tokio::spawn(async move {
-            let filter = MessageFilter {
-                topics: Some(&topics),
-                aggregate_types: aggregate_types.as_deref(),
-            };
             let mut read_to = after;
             while read_to < head {
+                // Pages over a bounded range of positions: a filtered read that finds fewer
+                // entries than a page moves on to the next window.
+                let window = head.min(read_to.saturating_add(WINDOW));
+                let filter = MessageFilter {
+                    topics: Some(&topics),
+                    aggregate_types: aggregate_types.as_deref(),
+                    up_to: Some(window),
+                };
                 let page = match store.read_messages_of(read_to, PAGE, filter).await {
                     Ok(page) => page,
                     Err(err) => {
@@ -221,16 +229,12 @@ impl<'a> Reader<'a> {
                         return;
                     }
                 };
-                let short = page.len() < PAGE as usize;
-                let page: Vec<LogMessage> =
-                    page.into_iter().filter(|e| e.position <= head).collect();
-                match page.last() {
-                    Some(last) => read_to = last.position,
-                    // Nothing more of the topics up to the head.
-                    None => return,
-                }
-                if sender.send(Ok(page)).await.is_err() || short {
-                    return; // The rebuild stopped, or the head is reached.
+                read_to = match page.last() {
+                    Some(last) if page.len() == PAGE as usize => last.position,
+                    _ => window,
+                };
+                if !page.is_empty() && sender.send(Ok(page)).await.is_err() {
+                    return; // The rebuild stopped.
                 }
             }
         });

@@ -147,21 +147,34 @@ impl Projection for Counts {
     }
 }
 
-async fn write(repo: &SqlEventRepository, key: &str, from: usize, to: usize) {
+/// Event `sequence` of the note `key`.
+fn note(key: &str, sequence: usize) -> SerializedEvent {
     let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let metadata = serde_json::to_value(CommandMetadata::new("tester", at).to_map()).unwrap();
+    SerializedEvent::new(
+        key.to_owned(),
+        sequence,
+        "note".to_owned(),
+        "Noted".to_owned(),
+        "1".to_owned(),
+        serde_json::json!({"text": format!("{key}#{sequence}")}),
+        metadata,
+    )
+}
+
+/// Writes events `from` to `to` of `key`, one append each.
+async fn write(repo: &SqlEventRepository, key: &str, from: usize, to: usize) {
     for sequence in from..=to {
-        let event = SerializedEvent::new(
-            key.to_owned(),
-            sequence,
-            "note".to_owned(),
-            "Noted".to_owned(),
-            "1".to_owned(),
-            serde_json::json!({"text": format!("{key}#{sequence}")}),
-            metadata.clone(),
-        );
-        repo.persist::<Note>(&[event], None).await.unwrap();
+        repo.persist::<Note>(&[note(key, sequence)], None)
+            .await
+            .unwrap();
     }
+}
+
+/// Writes events 1 to `count` of `key` in one append.
+async fn write_at_once(repo: &SqlEventRepository, key: &str, count: usize) {
+    let events: Vec<SerializedEvent> = (1..=count).map(|sequence| note(key, sequence)).collect();
+    repo.persist::<Note>(&events, None).await.unwrap();
 }
 
 async fn rows(models: &ReadModels) -> Vec<(String, i64, String)> {
@@ -313,14 +326,18 @@ async fn rebuild_gives_identical_tables_and_reports_progress(
         write(&repo, &format!("other-{key}"), 1, 300).await;
     }
     write(&repo, "p", 1, 1).await;
+    // More than a rebuild's read window (10 000 positions) of the other topic, then five of
+    // its own: a window without any of its entries does not end the read.
+    write_at_once(&repo, "other-bulk", 22_000).await;
+    write(&repo, "q", 1, 5).await;
     write(&repo, "other-tail", 1, 50).await;
-    let head = 3 * 1000 + 1 + 50;
+    let head = 3 * 1000 + 1 + 22_000 + 5 + 50;
     let sources = [LogSource {
         name: "test".into(),
         store: store.clone(),
     }];
     let projection = Counts::new(None);
-    run_log_until(&projection, &models, &sources, 2101).await;
+    run_log_until(&projection, &models, &sources, 2106).await;
     let live = rows(&models).await;
     projection.seen.store(0, Ordering::SeqCst);
     let mut reports = Vec::new();
@@ -330,7 +347,7 @@ async fn rebuild_gives_identical_tables_and_reports_progress(
     assert_eq!(read, head, "a rebuild covers the whole log");
     assert_eq!(
         projection.seen.load(Ordering::SeqCst),
-        2101,
+        2106,
         "only the projection's topic is handed over"
     );
     assert_eq!(rows(&models).await, live, "a rebuild gives the same table");
@@ -348,7 +365,7 @@ async fn rebuild_gives_identical_tables_and_reports_progress(
         head
     );
     write(&repo, "a", 701, 710).await;
-    run_log_until(&projection, &models, &sources, 2111).await;
+    run_log_until(&projection, &models, &sources, 2116).await;
     assert_eq!(rows(&models).await[0], ("a".into(), 710, "a#710".into()));
     store.close().await;
 }
