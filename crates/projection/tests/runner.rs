@@ -326,7 +326,7 @@ async fn rebuild_gives_identical_tables_and_reports_progress(
         write(&repo, &format!("other-{key}"), 1, 300).await;
     }
     write(&repo, "p", 1, 1).await;
-    // More than a rebuild's read window (10 000 positions) of the other topic, then five of
+    // Many of a rebuild's read windows (1 000 positions) of the other topic, then five of
     // its own: a window without any of its entries does not end the read.
     write_at_once(&repo, "other-bulk", 22_000).await;
     write(&repo, "q", 1, 5).await;
