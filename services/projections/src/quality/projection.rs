@@ -318,12 +318,9 @@ impl Projection for QualityProjection {
         let Some(event) = envelope.event else {
             return Err(ApplyError::Poison("quality event without a payload".into()));
         };
-        let stream = format!("{}/{}", meta.aggregate_type, meta.aggregate_id);
         if !self
             .sequences
-            .lock()
-            .await
-            .first_delivery(connection, SEQUENCES, &stream, meta.sequence)
+            .first_delivery(connection, SEQUENCES, &meta)
             .await?
         {
             return Ok(());
