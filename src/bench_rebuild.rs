@@ -1211,16 +1211,7 @@ impl<'a> Unit<'a> {
                 },
             )
             .await?;
-            self.ncr(ncr, qa::NcrCommand::Close { at: decided_at })
-                .await?;
-            self.lot(
-                lot,
-                inv::LotCommand::ReleaseHold {
-                    hold,
-                    at: decided_at,
-                },
-            )
-            .await?;
+            self.release(lot, ncr, hold, decided_at).await?;
             moved_at = at + TimeDelta::minutes(10);
         }
         self.lot(
@@ -1254,6 +1245,20 @@ impl<'a> Unit<'a> {
         )
         .await?;
         Ok(hold)
+    }
+
+    /// Closes NCR `ncr` and releases its `hold` on `lot` (what the NCR hold process manager does
+    /// when the NCR closes).
+    async fn release(
+        &mut self,
+        lot: &inv::LotId,
+        ncr: qa::NcrId,
+        hold: inv::HoldRef,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.ncr(ncr, qa::NcrCommand::Close { at }).await?;
+        self.lot(lot, inv::LotCommand::ReleaseHold { hold, at })
+            .await
     }
 
     /// Reports what the unit made since the last report to the order, about 2 % of it scrap.
@@ -1722,16 +1727,7 @@ impl<'a> Unit<'a> {
             },
         )
         .await?;
-        self.ncr(ncr, qa::NcrCommand::Close { at: decided_at })
-            .await?;
-        self.lot(
-            lot,
-            inv::LotCommand::ReleaseHold {
-                hold,
-                at: decided_at,
-            },
-        )
-        .await?;
+        self.release(lot, ncr, hold, decided_at).await?;
         if roll != 0 {
             return Ok(());
         }
