@@ -186,7 +186,7 @@ fn serve_production_without_database_url_is_a_usage_error() {
 #[test]
 fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = mom()
+    let first = mom()
         .args([
             "dev",
             "--grpc-addr",
@@ -200,7 +200,8 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(first.stdout.take().unwrap()).lines();
+    let mut first = Dev(first);
+    let mut lines = BufReader::new(first.0.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut addresses = Vec::new();
     while Instant::now() < deadline && addresses.len() < 4 {
@@ -271,12 +272,25 @@ fn get_text(port: u16, path: &str) -> Option<String> {
     Some(response[response.find("\r\n\r\n")? + 4..].to_owned())
 }
 
-fn start_dev(dir: &Path, port: u16) -> std::process::Child {
+/// A running `mom dev`, killed when dropped still running (a failing test must not leave the
+/// simulated plant running on the machine).
+struct Dev(std::process::Child);
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start_dev(dir: &Path, port: u16) -> Dev {
     start_dev_with(dir, port, &[])
 }
 
-fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child {
-    mom()
+fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> Dev {
+    let child = mom()
         .args([
             "dev",
             "--grpc-addr",
@@ -296,15 +310,17 @@ fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> std::process::Child 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Dev(child)
 }
 
-fn stop(child: std::process::Child) {
+fn stop(child: Dev) {
     stop_with(child, "-TERM");
 }
 
 /// Sends `signal` to `child` and waits (40 s at most) for a successful exit.
-fn stop_with(mut child: std::process::Child, signal: &str) {
+fn stop_with(mut dev: Dev, signal: &str) {
+    let child = &mut dev.0;
     let status = Command::new("kill")
         .arg(signal)
         .arg(child.id().to_string())
