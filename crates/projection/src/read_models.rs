@@ -43,9 +43,12 @@ impl ReadModels {
                         sqlx::query("PRAGMA journal_mode = WAL")
                             .execute(&mut *connection)
                             .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *connection)
-                            .await?;
+                        // Statement journals (the undo of a multi-row upsert) in memory, not
+                        // in a temporary file written for every statement.
+                        for pragma in ["PRAGMA synchronous = NORMAL", "PRAGMA temp_store = MEMORY"]
+                        {
+                            sqlx::query(pragma).execute(&mut *connection).await?;
+                        }
                     }
                     Ok(())
                 })
