@@ -110,6 +110,10 @@ pub async fn rebuild<P: Projection>(
     let total = readers.iter().map(|r| r.head.saturating_sub(r.after)).sum();
     let covered = |readers: &[Reader]| readers.iter().map(Reader::covered).sum();
     let mut reported = None;
+    // Entries applied when the planner statistics are refreshed next (doubling: about twenty
+    // times over ten million entries).
+    let mut analyze_at = ANALYZE_FIRST;
+    let mut applied = 0_u64;
     loop {
         for reader in &mut readers {
             reader.fill_one().await?;
@@ -145,8 +149,12 @@ pub async fn rebuild<P: Projection>(
         if result.is_err() {
             projection.rolled_back();
         }
-        result?;
+        applied += result? as u64;
         reader.applied_to = last.unwrap_or(reader.applied_to);
+        if applied >= analyze_at {
+            models.analyze(projection).await?;
+            analyze_at = applied.saturating_mul(2);
+        }
         let done = covered(&readers);
         progress(Progress { done, total });
         reported = Some(done);
@@ -161,12 +169,18 @@ pub async fn rebuild<P: Projection>(
         reader.applied_to = reader.head;
     }
     tx.commit().await?;
+    // The live run and the queries plan with the rebuilt tables' statistics.
+    models.analyze(projection).await?;
     let done = covered(&readers);
     if reported != Some(done) {
         progress(Progress { done, total });
     }
     Ok(done)
 }
+
+/// Entries a rebuild applies before it first refreshes the planner statistics of the
+/// projection's tables ([`ReadModels::analyze`]), then again each time the count doubles.
+const ANALYZE_FIRST: u64 = 5_000;
 
 /// Log entries per transaction in a rebuild at most (when reading is ahead): ten times a live
 /// page, so a projection that writes its changed rows once per transaction (the OEE periods)

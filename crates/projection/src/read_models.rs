@@ -18,6 +18,7 @@ const CHECKPOINT_SCHEMA: [&str; 2] = [
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: AnyPool,
+    postgres: bool,
 }
 
 impl ReadModels {
@@ -58,12 +59,30 @@ impl ReadModels {
         for statement in CHECKPOINT_SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            postgres: !sqlite,
+        })
     }
 
     /// Returns the pool, for queries on the read models.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Refreshes the planner statistics of the projection's tables (Postgres; nothing on
+    /// SQLite). A rebuild fills emptied tables much faster than autovacuum samples them: with
+    /// the statistics of the empty tables, Postgres plans a lookup by key as a scan of the whole
+    /// table (the OEE projection's reason rows: 134 s instead of 36 s for a 1 M-event rebuild).
+    pub async fn analyze<P: Projection>(&self, projection: &P) -> Result<(), ProjectionError> {
+        if self.postgres {
+            for table in projection.tables() {
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates the projection's tables when missing.
