@@ -53,6 +53,8 @@ pub enum Input {
 #[derive(Debug, Default)]
 pub struct Mapper {
     lots: HashMap<String, (String, DateTime<Utc>)>,
+    /// Lots remembered so far (see [`Mapper::remembered`]).
+    remembered: u64,
 }
 
 fn time(ts: Option<&prost_types::Timestamp>, field: &'static str) -> Result<DateTime<Utc>, String> {
@@ -71,6 +73,12 @@ fn option(value: &str) -> Option<&str> {
 }
 
 impl Mapper {
+    /// Grows with every lot the mapper remembers: a message that gave no inputs but changed it
+    /// must still be kept for a reload.
+    pub fn remembered(&self) -> u64 {
+        self.remembered
+    }
+
     /// Returns the inputs of one message of `topic` (`<prefix><domain>.v1`); an error is a
     /// message that breaks the contract.
     pub fn map(&mut self, topic: &str, payload: &[u8]) -> Result<Vec<Input>, String> {
@@ -90,6 +98,7 @@ impl Mapper {
             mom_proto::inventory::v1::InventoryEvent::decode(payload).map_err(|e| e.to_string())?;
         match envelope.event {
             Some(Event::LotProduced(lot)) if !lot.work_unit.is_empty() => {
+                self.remembered += 1;
                 self.lots.insert(
                     lot.lot.clone(),
                     (lot.work_unit.clone(), time(lot.at.as_ref(), "at")?),

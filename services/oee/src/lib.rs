@@ -3,7 +3,8 @@
 //! period's figures in the `oee_periods` read model, answers `mom.oee.v1.OeeService` over gRPC
 //! and the same queries as JSON over HTTP, and publishes changed periods to `mom.oee.v1`.
 //!
-//! Every applied message is also kept in `oee_inputs`, in the same transaction as the figures
+//! Every applied message that gives the engine an input (or tells where a lot was made) is also
+//! kept in `oee_inputs`, in the same transaction as the figures
 //! and the checkpoint, so the in-memory engine can be rebuilt from the committed state after a
 //! restart or a rolled-back page; a redelivered message (same event id) is not applied twice.
 //!

@@ -100,3 +100,97 @@ async fn a_redelivered_message_is_applied_once() {
     page(&second, &models, &[&more, &count]).await;
     assert_eq!(counted(&models).await, (105, 3));
 }
+
+/// A message of `topic` (`inventory` or `quality`) with `payload`.
+fn other(topic: &str, payload: Vec<u8>) -> Message {
+    Message {
+        topic: format!("mom.{topic}.v1"),
+        partition: 0,
+        offset: 0,
+        key: None,
+        payload,
+        headers: vec![],
+        event_id: uuid::Uuid::now_v7(),
+    }
+}
+
+#[tokio::test]
+async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_restart() {
+    use mom_proto::inventory::v1::{inventory_event, InventoryEvent, LotProduced, LotReceived};
+    use mom_proto::quality::v1::{quality_event, InspectionResultRecorded, QualityEvent};
+    let topics = || -> Vec<String> {
+        ["production", "inventory", "quality"]
+            .map(|domain| format!("mom.{domain}.v1"))
+            .to_vec()
+    };
+    let new = || OeeProjection::new(topics(), Calendar::default(), EngineConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("oee.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    let first = new();
+    models.migrate(&first).await.unwrap();
+    let inventory = |event| {
+        let payload = InventoryEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(event),
+        };
+        other("inventory", payload.encode_to_vec())
+    };
+    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
+        product: "SKU-A".into(),
+        at: at(0),
+    }));
+    let count = message(Event::UnitsCounted(UnitsCounted {
+        product: "SKU-A".into(),
+        total: 100,
+        at: at(30),
+    }));
+    // Gives the engine nothing: not kept.
+    let received = inventory(inventory_event::Event::LotReceived(LotReceived {
+        lot: "RAW-1".into(),
+        material: "COIL".into(),
+        quantity: 10,
+        at: at(1),
+        ..Default::default()
+    }));
+    // Gives nothing either, but tells where lot OUT-1 was made: kept for a reload.
+    let produced = inventory(inventory_event::Event::LotProduced(LotProduced {
+        lot: "OUT-1".into(),
+        material: "CAN".into(),
+        work_unit: "press-7".into(),
+        quantity: 100,
+        at: at(20),
+        ..Default::default()
+    }));
+    page(&first, &models, &[&running, &received, &count, &produced]).await;
+    assert_eq!(counted(&models).await, (100, 3));
+
+    // A new process reloads from `oee_inputs` and still charges a reject that names only the
+    // lot to the unit and time that made it.
+    let second = new();
+    let rejected = other(
+        "quality",
+        QualityEvent {
+            metadata: Some(EventMetadata::default()),
+            event: Some(quality_event::Event::InspectionResultRecorded(
+                InspectionResultRecorded {
+                    product: "SKU-A".into(),
+                    lot: "OUT-1".into(),
+                    quantity: 20,
+                    rejected: 4,
+                    at: at(60),
+                    ..Default::default()
+                },
+            )),
+        }
+        .encode_to_vec(),
+    );
+    page(&second, &models, &[&rejected, &received]).await;
+    let rejects: i64 = sqlx::query_scalar(
+        "SELECT rejected_count FROM oee_periods WHERE equipment = 'press-7' AND granularity = 'day'",
+    )
+    .fetch_one(models.pool())
+    .await
+    .unwrap();
+    assert_eq!((rejects, counted(&models).await.1), (4, 4));
+}
