@@ -23,7 +23,7 @@ use mom_oee::{
     Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact, Figures,
     Granularity, Millis, Pareto, Period,
 };
-use mom_projection::{ApplyError, Connection, Message, Projection};
+use mom_projection::{ApplyError, Connection, Message, Params, Projection};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -442,12 +442,12 @@ impl OeeProjection {
 /// Rows of `oee_inputs` read per statement when the engine is reloaded.
 const RELOAD_PAGE: i64 = 10_000;
 
-/// Statements of the multi-row writes below stay near 150 parameters: SQLite looks a parameter's
-/// name up in a list for every bind (`sqlite3_bind_parameter_name`), so a statement's binding
-/// cost grows with the square of its parameters (900 per statement cost 28 % of a rebuild).
+/// The multi-row writes below bind their parameters in order ([`Params`]: anonymous on SQLite,
+/// whose numbered parameters cost the square of their count to bind), a few hundred per
+/// statement: fewer statements, each a round trip to the database (or to SQLite's thread).
 ///
 /// Rows per multi-row insert of inputs (5 parameters each).
-const INPUT_CHUNK: usize = 30;
+const INPUT_CHUNK: usize = 100;
 
 /// Stores the transaction's messages (with their `seq`), many rows per statement, and returns
 /// the event ids stored now: a message whose id is stored already is a redelivery.
@@ -456,24 +456,12 @@ async fn write_inputs(
     messages: &[(i64, &Pending)],
 ) -> Result<HashSet<Uuid>, ApplyError> {
     let mut stored = HashSet::with_capacity(messages.len());
+    let params = Params::of(connection);
     for chunk in messages.chunks(INPUT_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = 5 * i;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) VALUES {} \
              ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-            values.join(", ")
+            params.rows(chunk.len(), 5)
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for (seq, message) in chunk {
@@ -529,10 +517,10 @@ fn ratio(value: Option<f64>) -> f64 {
     value.unwrap_or(f64::NAN)
 }
 
-/// Period rows per multi-row upsert (31 parameters each; see `MESSAGE_CHUNK`).
-const PERIOD_CHUNK: usize = 5;
+/// Period rows per multi-row upsert (31 parameters each; see `INPUT_CHUNK`).
+const PERIOD_CHUNK: usize = 20;
 /// Reason rows per multi-row insert (6 parameters each).
-const REASON_CHUNK: usize = 25;
+const REASON_CHUNK: usize = 100;
 
 /// Writes the changed periods and their reasons, many rows per statement: a page's changes in a
 /// handful of statements instead of several per period.
@@ -542,11 +530,12 @@ async fn write_periods(
     revision: i64,
 ) -> Result<(), ApplyError> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let params = Params::of(connection);
     for chunk in rows.chunks(PERIOD_CHUNK) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p = |k: usize| format!("${}", i * 31 + k);
-                let nullable = |k: usize| format!("NULLIF(${}, 'NaN')", i * 31 + k);
+                let p = |k: usize| params.nth(i * 31 + k);
+                let nullable = |k: usize| format!("NULLIF({}, 'NaN')", params.nth(i * 31 + k));
                 let columns: Vec<String> = (1..=31)
                     .map(|k| {
                         if (16..=20).contains(&k) {
@@ -626,12 +615,9 @@ async fn write_periods(
         query.execute(&mut *connection).await?;
 
         // The reasons of these periods are replaced as a whole.
-        let keys: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
-            .collect();
         let sql = format!(
             "DELETE FROM oee_reasons WHERE (equipment, granularity, start_ms) IN (VALUES {})",
-            keys.join(", ")
+            params.rows(chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {
@@ -656,23 +642,9 @@ async fn write_periods(
         })
         .collect();
     for chunk in reasons.chunks(REASON_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO oee_reasons (equipment, granularity, start_ms, loss, reason, ms) VALUES {}",
-            values.join(", ")
+            params.rows(chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for (row, loss, reason, ms) in chunk {
