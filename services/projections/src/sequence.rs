@@ -2,7 +2,7 @@
 //! every aggregate in the read-model transaction and skips an event at or below it, so a
 //! redelivery (a Kafka group reset, a second source) is a no-op.
 
-use mom_projection::{ApplyError, Connection};
+use mom_projection::{ApplyError, Connection, Params};
 use mom_proto::common::v1::EventMetadata;
 
 /// Returns the metadata of an event; a message without it (or without an aggregate id) breaks
@@ -123,8 +123,9 @@ impl PageSequences {
             .collect();
         missing.sort_unstable();
         missing.dedup();
+        let params = Params::of(connection);
         for chunk in missing.chunks(SEQUENCE_CHUNK) {
-            let keys: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let keys: Vec<String> = (1..=chunk.len()).map(|i| params.nth(i)).collect();
             let sql = format!(
                 "SELECT aggregate, sequence FROM {table} WHERE aggregate IN ({})",
                 keys.join(", ")
@@ -171,15 +172,13 @@ impl PageSequences {
             })
             .map(|(aggregate, seen)| (aggregate.as_str(), *seen))
             .collect();
+        let params = Params::of(connection);
         for chunk in rows.chunks(SEQUENCE_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
             let sql = format!(
                 "INSERT INTO {table} (aggregate, sequence) VALUES {} \
                  ON CONFLICT (aggregate) DO UPDATE SET sequence = excluded.sequence \
                  WHERE excluded.sequence > {table}.sequence",
-                values.join(", ")
+                params.rows(chunk.len(), 2)
             );
             let mut query = sqlx::query(&sql);
             for (aggregate, sequence) in chunk {

@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mom_projection::{ApplyError, Connection, Message, Projection};
+use mom_projection::{ApplyError, Connection, Message, Params, Projection};
 
 use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
@@ -238,8 +238,9 @@ struct Replay {
     stop_ids: HashSet<String>,
 }
 
-// Statements stay near 150 parameters: SQLite looks each bound parameter's name up among all
-// of a statement's, so binding costs grow with the square of their number.
+// Statements stay near 150 parameters: SQLite looks each numbered parameter's name up among
+// all of a statement's, so binding costs grow with the square of their number (the statements
+// that bind in order use anonymous ones on SQLite, `Params`; the closes use theirs twice).
 /// Units per multi-row close (2 parameters each, used twice).
 const CLOSE_CHUNK: usize = 75;
 /// Units per multi-row read (1 parameter each).
@@ -291,8 +292,9 @@ async fn stored_products(
     units.sort_unstable();
     units.dedup();
     let mut products = HashMap::with_capacity(units.len());
+    let params = Params::of(connection);
     for chunk in units.chunks(READ_CHUNK) {
-        let keys: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let keys: Vec<String> = (1..=chunk.len()).map(|i| params.nth(i)).collect();
         let sql = format!(
             "SELECT work_unit, product FROM equipment_units WHERE work_unit IN ({})",
             keys.join(", ")
@@ -402,13 +404,14 @@ impl Replay {
             .iter()
             .filter_map(|(unit, page)| page.state.as_ref().map(|state| (unit.as_str(), state)))
             .collect();
+        let params = Params::of(connection);
         for chunk in states.chunks(UNIT_CHUNK) {
             let sql = format!(
                 "INSERT INTO equipment_units (work_unit, prod_state, prod_since_ms, prod_reason, \
                  product) VALUES {} ON CONFLICT (work_unit) DO UPDATE SET \
                  prod_state = excluded.prod_state, prod_since_ms = excluded.prod_since_ms, \
                  prod_reason = excluded.prod_reason, product = excluded.product",
-                placeholders(chunk.len(), 5)
+                params.rows(chunk.len(), 5)
             );
             let mut query = sqlx::query(&sql);
             for (unit, state) in chunk {
@@ -428,6 +431,7 @@ impl Replay {
 /// Inserts the page's state intervals: closed ones, then open ones (without `to_ms`: sqlx's
 /// `Any` driver is not trusted to bind a NULL of the right type on Postgres).
 async fn write_intervals(connection: &mut Connection, spans: &[Span]) -> Result<(), ApplyError> {
+    let params = Params::of(connection);
     for closed in [true, false] {
         let rows: Vec<&Span> = spans
             .iter()
@@ -439,7 +443,7 @@ async fn write_intervals(connection: &mut Connection, spans: &[Span]) -> Result<
                 "INSERT INTO equipment_intervals (id, work_unit, state, reason, product, from_ms{}) \
                  VALUES {} ON CONFLICT (id) DO NOTHING",
                 if closed { ", to_ms" } else { "" },
-                placeholders(chunk.len(), width)
+                params.rows(chunk.len(), width)
             );
             let mut query = sqlx::query(&sql);
             for span in chunk {
@@ -463,6 +467,7 @@ async fn write_intervals(connection: &mut Connection, spans: &[Span]) -> Result<
 /// Inserts the page's stops (`equipment_downtime` rows of kind `stop`): closed ones with their
 /// end and duration, then open ones.
 async fn write_stops(connection: &mut Connection, spans: &[Span]) -> Result<(), ApplyError> {
+    let params = Params::of(connection);
     for closed in [true, false] {
         let rows: Vec<&Span> = spans
             .iter()
@@ -472,7 +477,7 @@ async fn write_stops(connection: &mut Connection, spans: &[Span]) -> Result<(), 
         for chunk in rows.chunks(SPAN_CHUNK) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let p = |k: usize| format!("${}", width * i + k);
+                    let p = |k: usize| params.nth(width * i + k);
                     if closed {
                         format!(
                             "({}, {}, 'stop', {}, {}, {}, {}, 'production', '')",
@@ -515,17 +520,6 @@ async fn write_stops(connection: &mut Connection, spans: &[Span]) -> Result<(), 
         }
     }
     Ok(())
-}
-
-/// Returns `rows` groups of `width` consecutive placeholders: `($1, $2), ($3, $4)`.
-fn placeholders(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|i| {
-            let row: Vec<String> = (1..=width).map(|k| format!("${}", width * i + k)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 async fn ensure_unit(connection: &mut Connection, work_unit: &str) -> Result<(), ApplyError> {
