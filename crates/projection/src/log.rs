@@ -205,11 +205,15 @@ struct Reader<'a> {
     done: bool,
 }
 
-/// Log positions a rebuild's read covers at most: a page's worth, so a read returns at most a
-/// page whatever its filter passes over, and needs no sort. With wider windows and a selective
+/// Log positions a rebuild's read covers while reads find many of the projection's entries: a
+/// page's worth, so a read returns at most a page whatever its filter passes over, and needs
+/// no sort (sparse reads widen it up to `MAX_WINDOW`). With wider windows and a selective
 /// filter, Postgres on stale statistics sorted the whole window for each page (a window of
 /// 10 000 positions cost 284 ms per page of 1 000 entries).
 const WINDOW: u64 = PAGE as u64;
+
+/// The widest window of positions a rebuild's read covers, after sparse reads (64 pages).
+const MAX_WINDOW: u64 = 64 * WINDOW;
 
 /// Pages a rebuild reads ahead per source. Reads stay at a live page's size: SQLite hands rows
 /// over one by one, and larger reads were slower (10 000-entry reads cost 40 % more per entry).
@@ -230,10 +234,11 @@ impl<'a> Reader<'a> {
         tokio::spawn(async move {
             let mut read_to = after;
             let mut batch = Vec::new();
+            let mut width = WINDOW;
             while read_to < head {
                 // Reads cover a bounded window of positions each; a page is handed over once it
                 // holds a page's worth of the projection's entries, or at the head.
-                let window = head.min(read_to.saturating_add(WINDOW));
+                let window = head.min(read_to.saturating_add(width));
                 let filter = MessageFilter {
                     topics: Some(&topics),
                     aggregate_types: aggregate_types.as_deref(),
@@ -249,6 +254,14 @@ impl<'a> Reader<'a> {
                 read_to = match page.last() {
                     Some(last) if page.len() == PAGE as usize => last.position,
                     _ => window,
+                };
+                // A sparse window widens the next one: a log with few of the projection's
+                // entries (or none, as the production log for the inventory read model) is
+                // passed over in a few reads instead of one per 1 000 positions.
+                width = if page.len() < PAGE as usize / 2 {
+                    width.saturating_mul(2).min(MAX_WINDOW)
+                } else {
+                    WINDOW
                 };
                 batch.extend(page);
                 let ready = batch.len() >= PAGE as usize || read_to >= head;
