@@ -1,0 +1,57 @@
+//! Placeholders of statements built at run time (multi-row inserts and updates).
+
+use crate::Connection;
+
+/// The placeholder syntax of a read-model connection: `$1, $2, ...` on Postgres; the anonymous
+/// `?` on SQLite, bound in order. SQLite binds `$n` by looking its name up among all of the
+/// statement's parameters, so binding a statement of many rows cost the square of its
+/// parameters (28 % of an OEE rebuild at 900 parameters per statement, 7 % at 150); `?` costs
+/// nothing to look up. Only for statements that use each parameter once, in binding order.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    anonymous: bool,
+}
+
+impl Params {
+    /// Returns the syntax of `connection`'s backend.
+    pub fn of(connection: &Connection) -> Self {
+        Self {
+            anonymous: connection.backend_name() == "SQLite",
+        }
+    }
+
+    /// Returns the placeholder of the `n`th parameter (from 1).
+    pub fn nth(self, n: usize) -> String {
+        if self.anonymous {
+            "?".to_owned()
+        } else {
+            format!("${n}")
+        }
+    }
+
+    /// Returns `rows` groups of `width` consecutive placeholders from the first:
+    /// `($1, $2), ($3, $4)`.
+    pub fn rows(self, rows: usize, width: usize) -> String {
+        (0..rows)
+            .map(|i| {
+                let row: Vec<String> = (1..=width).map(|k| self.nth(width * i + k)).collect();
+                format!("({})", row.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Params;
+
+    #[test]
+    fn postgres_numbers_and_sqlite_binds_in_order() {
+        let postgres = Params { anonymous: false };
+        let sqlite = Params { anonymous: true };
+        assert_eq!(postgres.rows(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(sqlite.rows(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(postgres.nth(7), "$7");
+    }
+}
