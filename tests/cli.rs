@@ -351,10 +351,14 @@ fn losses_until(
         let t = chrono::Utc::now() + chrono::Duration::hours(offset);
         t.format("%Y-%m-%dT%H:00:00Z").to_string()
     };
+    // The simulated clock runs ahead of the wall clock (240 times as fast, after a 2-hour
+    // backfill): a window that ends 6 hours ahead holds 7–8 simulated hours of the plant, enough
+    // for every loss. It ended 2 hours ahead before; started just before the hour, that left
+    // 3 hours, and a run without startup rejects in them failed.
     let path = format!(
         "/api/oee/losses?site=plant-1&from={}&to={}",
         hour(-8),
-        hour(2)
+        hour(6)
     );
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = serde_json::Value::Null;
