@@ -27,14 +27,23 @@ fn message(event: Event) -> Message {
     }
     .encode_to_vec();
     Message {
-        topic: "mom.production.v1".into(),
-        partition: 0,
-        offset: 0,
         key: Some("press-7".into()),
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
+        ..other("production", payload)
     }
+}
+
+/// press-7 running from minute 0, and 100 units counted at minute 30.
+fn running_and_counted() -> (Message, Message) {
+    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
+        product: "SKU-A".into(),
+        at: at(0),
+    }));
+    let count = message(Event::UnitsCounted(UnitsCounted {
+        product: "SKU-A".into(),
+        total: 100,
+        at: at(30),
+    }));
+    (running, count)
 }
 
 fn projection() -> OeeProjection {
@@ -76,15 +85,7 @@ async fn a_redelivered_message_is_applied_once() {
     let models = ReadModels::connect(&url).await.unwrap();
     let first = projection();
     models.migrate(&first).await.unwrap();
-    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
-        product: "SKU-A".into(),
-        at: at(0),
-    }));
-    let count = message(Event::UnitsCounted(UnitsCounted {
-        product: "SKU-A".into(),
-        total: 100,
-        at: at(30),
-    }));
+    let (running, count) = running_and_counted();
     // Twice in one page, and again in the next.
     page(&first, &models, &[&running, &count, &count]).await;
     page(&first, &models, &[&count]).await;
@@ -101,10 +102,10 @@ async fn a_redelivered_message_is_applied_once() {
     assert_eq!(counted(&models).await, (105, 3));
 }
 
-/// A message of `topic` (`inventory` or `quality`) with `payload`.
-fn other(topic: &str, payload: Vec<u8>) -> Message {
+/// A message of the `domain` topic (`production`, `inventory`, `quality`) with `payload`.
+fn other(domain: &str, payload: Vec<u8>) -> Message {
     Message {
-        topic: format!("mom.{topic}.v1"),
+        topic: format!("mom.{domain}.v1"),
         partition: 0,
         offset: 0,
         key: None,
@@ -136,15 +137,7 @@ async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_resta
         };
         other("inventory", payload.encode_to_vec())
     };
-    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
-        product: "SKU-A".into(),
-        at: at(0),
-    }));
-    let count = message(Event::UnitsCounted(UnitsCounted {
-        product: "SKU-A".into(),
-        total: 100,
-        at: at(30),
-    }));
+    let (running, count) = running_and_counted();
     // Gives the engine nothing: not kept.
     let received = inventory(inventory_event::Event::LotReceived(LotReceived {
         lot: "RAW-1".into(),
