@@ -11,12 +11,13 @@
 //! - `equipment_downtime`: every stop (production), breakdown (maintenance) and starvation
 //!   (inventory) with reason and duration.
 //!
-//! Production's state changes (most of the events that concern the read model) and the
-//! sequence guard are kept in memory while a transaction's messages are applied (a page of the
-//! store log, or one Kafka message) and written in `flush` with multi-row statements; the rarer
-//! events (registrations, assets, planned shutdowns, breakdowns, starvation) write at once.
+//! Production's state changes (most of the events that concern the read model), breakdowns,
+//! starvations and the sequence guard are kept in memory while a transaction's messages are
+//! applied (a page of the store log, or one Kafka message) and written in `flush` with
+//! multi-row statements; the rarer events (registrations, assets, planned shutdowns) write at
+//! once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use mom_projection::{ApplyError, Connection, Message, Params, Projection};
 
@@ -183,11 +184,69 @@ struct PendingChange {
     stop: bool,
 }
 
-/// The open transaction's state changes and sequence guard, which `flush` writes.
+/// The open transaction's state changes, downtime changes and sequence guard, which `flush`
+/// writes.
 #[derive(Debug, Default)]
 struct Page {
     sequences: PageSequences,
     pending: Vec<PendingChange>,
+    downtime: Vec<PendingDowntime>,
+}
+
+/// A breakdown or starvation event (`BreakdownReported`, `BreakdownRepaired`,
+/// `WorkOrderCancelled`, `MaterialStarvationStarted`, `MaterialStarvationEnded`) kept until
+/// `flush`, which decides its guard and applies it.
+#[derive(Debug)]
+struct PendingDowntime {
+    /// `None` for an event without a sequence (always applied).
+    guard: Option<Deferred>,
+    change: DowntimeChange,
+}
+
+/// What a breakdown or starvation event does to `equipment_downtime`.
+#[derive(Debug)]
+enum DowntimeChange {
+    /// Writes the row; `conflict` says what happens to a stored row of the same id.
+    Write {
+        row: DowntimeRow,
+        conflict: Conflict,
+    },
+    /// Deletes the breakdown of a cancelled corrective order (a false alarm), if there is one.
+    Cancelled { id: String, work_unit: String },
+}
+
+impl DowntimeChange {
+    fn id(&self) -> &str {
+        match self {
+            DowntimeChange::Write { row, .. } => &row.id,
+            DowntimeChange::Cancelled { id, .. } => id,
+        }
+    }
+}
+
+/// What a downtime write does to a stored row of the same id.
+#[derive(Debug, Clone, Copy)]
+enum Conflict {
+    /// Keeps it (a breakdown or starvation that started, delivered again under another id).
+    Keep,
+    /// Replaces its reason, start, end and duration (a repaired breakdown).
+    Repair,
+    /// Sets its end and duration (an ended starvation).
+    End,
+}
+
+/// A breakdown or starvation row of `equipment_downtime`.
+#[derive(Debug, Clone)]
+struct DowntimeRow {
+    id: String,
+    work_unit: String,
+    kind: String,
+    reason: String,
+    from_ms: i64,
+    to_ms: Option<i64>,
+    duration_ms: i64,
+    source: String,
+    work_order: String,
 }
 
 /// A production state interval or stop created by the open transaction.
@@ -249,6 +308,8 @@ const READ_CHUNK: usize = 150;
 const SPAN_CHUNK: usize = 21;
 /// Units per multi-row upsert (5 parameters each).
 const UNIT_CHUNK: usize = 30;
+/// Downtime rows per multi-row upsert (9 parameters each, bound in order).
+const DOWNTIME_CHUNK: usize = 50;
 
 impl Page {
     /// Decides the guards of the pending state changes, applies the new ones in memory and
@@ -257,6 +318,7 @@ impl Page {
         let Page {
             mut sequences,
             pending,
+            downtime,
         } = self;
         sequences
             .load(
@@ -264,7 +326,12 @@ impl Page {
                 SEQUENCES,
                 pending
                     .iter()
-                    .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate)),
+                    .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate))
+                    .chain(
+                        downtime
+                            .iter()
+                            .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate)),
+                    ),
             )
             .await?;
         let products = stored_products(connection, &pending).await?;
@@ -278,6 +345,14 @@ impl Page {
             replay.change_state(change, &products);
         }
         replay.write(connection).await?;
+        // Breakdowns and starvations touch other rows than production's state changes (their
+        // own downtime kinds, their own columns of `equipment_units`), so they go after them.
+        let downtime: Vec<DowntimeChange> = downtime
+            .into_iter()
+            .filter(|c| c.guard.as_ref().is_none_or(|g| sequences.decide(g)))
+            .map(|c| c.change)
+            .collect();
+        changed |= write_downtime(connection, downtime).await?;
         sequences.write(connection, SEQUENCES).await?;
         Ok(changed)
     }
@@ -680,15 +755,29 @@ async fn maintenance(
     use mom_proto::maintenance::v1::maintenance_event::Event;
     use mom_proto::maintenance::v1::AssetLevel;
     let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+    let aggregate = aggregate_id(envelope.metadata.as_ref());
+    let change = match &envelope.event {
+        Some(Event::BreakdownReported(reported)) => Some(breakdown_reported(reported, aggregate)),
+        Some(Event::BreakdownRepaired(repaired)) => Some(breakdown_repaired(repaired, aggregate)),
+        Some(Event::WorkOrderCancelled(cancelled)) => Some(Ok(DowntimeChange::Cancelled {
+            id: format!("wo:{aggregate}"),
+            work_unit: cancelled.work_unit.clone(),
+        })),
+        _ => None,
+    };
+    if let Some(change) = change {
+        return defer_downtime(
+            page,
+            connection,
+            message,
+            envelope.metadata.as_ref(),
+            change,
+        )
+        .await;
+    }
     let handled = matches!(
         envelope.event,
-        Some(
-            Event::AssetRegistered(_)
-                | Event::AssetMoved(_)
-                | Event::BreakdownReported(_)
-                | Event::BreakdownRepaired(_)
-                | Event::WorkOrderCancelled(_)
-        )
+        Some(Event::AssetRegistered(_) | Event::AssetMoved(_))
     );
     if !first_delivery(
         page,
@@ -701,7 +790,6 @@ async fn maintenance(
     {
         return Ok(false);
     }
-    let aggregate = aggregate_id(envelope.metadata.as_ref());
     match &envelope.event {
         Some(Event::AssetRegistered(registered)) => {
             let asset = required(&registered.asset, "asset")?;
@@ -727,127 +815,364 @@ async fn maintenance(
                 .execute(&mut *connection)
                 .await?;
         }
-        Some(Event::BreakdownReported(reported)) => {
-            let work_unit = required(&reported.work_unit, "work_unit")?;
-            let work_order = if reported.work_order.is_empty() {
-                aggregate
-            } else {
-                reported.work_order.as_str()
-            };
-            let from = ms(reported.failure_start.as_ref(), "failure_start")?;
-            ensure_unit(connection, work_unit).await?;
-            sqlx::query(
-                "INSERT INTO equipment_downtime \
-                 (id, work_unit, kind, reason, from_ms, duration_ms, source, work_order) \
-                 VALUES ($1, $2, 'breakdown', $3, $4, 0, 'maintenance', $5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(format!("wo:{work_order}"))
-            .bind(work_unit)
-            .bind(&reported.failure_mode)
-            .bind(from)
-            .bind(work_order)
-            .execute(&mut *connection)
-            .await?;
-            refresh_open(connection, work_unit, Open::Breakdown).await?;
-        }
-        Some(Event::BreakdownRepaired(repaired)) => {
-            let work_unit = required(&repaired.work_unit, "work_unit")?;
-            let from = ms(repaired.failure_start.as_ref(), "failure_start")?;
-            let until = ms(repaired.repair_end.as_ref(), "repair_end")?.max(from);
-            ensure_unit(connection, work_unit).await?;
-            sqlx::query(
-                "INSERT INTO equipment_downtime \
-                 (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
-                 VALUES ($1, $2, 'breakdown', $3, $4, $5, $6, 'maintenance', $7) \
-                 ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, \
-                 from_ms = excluded.from_ms, to_ms = excluded.to_ms, \
-                 duration_ms = excluded.duration_ms",
-            )
-            .bind(format!("wo:{aggregate}"))
-            .bind(work_unit)
-            .bind(&repaired.failure_mode)
-            .bind(from)
-            .bind(until)
-            .bind(until - from)
-            .bind(aggregate)
-            .execute(&mut *connection)
-            .await?;
-            refresh_open(connection, work_unit, Open::Breakdown).await?;
-        }
-        Some(Event::WorkOrderCancelled(cancelled)) => {
-            // A cancelled corrective order was a false alarm: its breakdown never happened.
-            let deleted = sqlx::query("DELETE FROM equipment_downtime WHERE id = $1")
-                .bind(format!("wo:{aggregate}"))
-                .execute(&mut *connection)
-                .await?;
-            if deleted.rows_affected() == 0 {
-                return Ok(false);
-            }
-            refresh_open(connection, &cancelled.work_unit, Open::Breakdown).await?;
-        }
         _ => return Ok(false),
     }
     Ok(true)
 }
 
-/// What keeps a unit from producing, besides production's own state.
-#[derive(Debug, Clone, Copy)]
-enum Open {
-    /// An open breakdown (maintenance).
-    Breakdown,
-    /// An open starvation (inventory).
-    Starvation,
+/// Returns the downtime change of a reported breakdown (an error when it breaks the contract).
+fn breakdown_reported(
+    reported: &mom_proto::maintenance::v1::BreakdownReported,
+    aggregate: &str,
+) -> Result<DowntimeChange, ApplyError> {
+    let work_unit = required(&reported.work_unit, "work_unit")?;
+    let work_order = if reported.work_order.is_empty() {
+        aggregate
+    } else {
+        reported.work_order.as_str()
+    };
+    let from = ms(reported.failure_start.as_ref(), "failure_start")?;
+    Ok(DowntimeChange::Write {
+        row: DowntimeRow {
+            id: format!("wo:{work_order}"),
+            work_unit: work_unit.to_owned(),
+            kind: BREAKDOWN.to_owned(),
+            reason: reported.failure_mode.clone(),
+            from_ms: from,
+            to_ms: None,
+            duration_ms: 0,
+            source: "maintenance".to_owned(),
+            work_order: work_order.to_owned(),
+        },
+        conflict: Conflict::Keep,
+    })
 }
 
-/// Sets the unit's open breakdown or starvation columns from its open downtime rows (the latest
-/// one by start), so they do not depend on the order in which events of different aggregates
-/// (Kafka partitions) arrive.
+/// Returns the downtime change of a repaired breakdown (an error when it breaks the contract).
+fn breakdown_repaired(
+    repaired: &mom_proto::maintenance::v1::BreakdownRepaired,
+    aggregate: &str,
+) -> Result<DowntimeChange, ApplyError> {
+    let work_unit = required(&repaired.work_unit, "work_unit")?;
+    let from = ms(repaired.failure_start.as_ref(), "failure_start")?;
+    let until = ms(repaired.repair_end.as_ref(), "repair_end")?.max(from);
+    Ok(DowntimeChange::Write {
+        row: DowntimeRow {
+            id: format!("wo:{aggregate}"),
+            work_unit: work_unit.to_owned(),
+            kind: BREAKDOWN.to_owned(),
+            reason: repaired.failure_mode.clone(),
+            from_ms: from,
+            to_ms: Some(until),
+            duration_ms: until - from,
+            source: "maintenance".to_owned(),
+            work_order: aggregate.to_owned(),
+        },
+        conflict: Conflict::Repair,
+    })
+}
+
+/// Keeps a breakdown or starvation event for `flush`; one that breaks the contract is refused
+/// now (when its guard lets it through, like any event).
+async fn defer_downtime(
+    page: &mut Page,
+    connection: &mut Connection,
+    message: &Message,
+    metadata: Option<&mom_proto::common::v1::EventMetadata>,
+    change: Result<DowntimeChange, ApplyError>,
+) -> Result<bool, ApplyError> {
+    let change = match change {
+        Ok(change) => change,
+        Err(poison) => {
+            return match first_delivery(page, connection, message, metadata, true).await? {
+                true => Err(poison),
+                false => Ok(false),
+            };
+        }
+    };
+    let guard = sequence_key(&message.topic, metadata)
+        .map(|(key, sequence)| page.sequences.defer(&key, sequence));
+    page.downtime.push(PendingDowntime { guard, change });
+    Ok(false)
+}
+
+/// The downtime kinds of maintenance and inventory, each with its columns of `equipment_units`
+/// (the unit's latest open row of the kind).
+const BREAKDOWN: &str = "breakdown";
+const STARVATION: &str = "starvation";
+
+/// Applies the transaction's breakdown and starvation changes: reads the stored rows they
+/// touch, applies the changes in memory in order, writes each changed row once, then sets the
+/// units' open breakdown and starvation columns from their latest open row of each kind (by
+/// start), so they do not depend on the order in which events of different aggregates (Kafka
+/// partitions) arrive. A handful of statements per transaction, whatever its number of
+/// changes. Returns whether a change was applied.
+async fn write_downtime(
+    connection: &mut Connection,
+    changes: Vec<DowntimeChange>,
+) -> Result<bool, ApplyError> {
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let mut ids: Vec<&str> = changes.iter().map(DowntimeChange::id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows = stored_downtime(connection, &ids).await?;
+    // Rows changed (`None`: deleted), units whose row the transaction ensures, and the units
+    // whose open breakdown or starvation is set again.
+    let mut touched = BTreeSet::new();
+    let mut ensure = BTreeSet::new();
+    let mut refresh: BTreeSet<(String, &'static str)> = BTreeSet::new();
+    let mut changed = false;
+    for change in changes {
+        match change {
+            DowntimeChange::Write { row, conflict } => {
+                changed = true;
+                ensure.insert(row.work_unit.clone());
+                let kind = if row.kind == BREAKDOWN {
+                    BREAKDOWN
+                } else {
+                    STARVATION
+                };
+                refresh.insert((row.work_unit.clone(), kind));
+                let slot = rows.entry(row.id.clone()).or_default();
+                match (slot.as_mut(), conflict) {
+                    (None, _) => *slot = Some(row.clone()),
+                    (Some(_), Conflict::Keep) => continue,
+                    (Some(stored), Conflict::Repair) => {
+                        stored.reason = row.reason;
+                        stored.from_ms = row.from_ms;
+                        stored.to_ms = row.to_ms;
+                        stored.duration_ms = row.duration_ms;
+                    }
+                    (Some(stored), Conflict::End) => {
+                        stored.to_ms = row.to_ms;
+                        stored.duration_ms = row.duration_ms;
+                    }
+                }
+                touched.insert(row.id);
+            }
+            DowntimeChange::Cancelled { id, work_unit } => {
+                if rows.get_mut(&id).and_then(Option::take).is_some() {
+                    changed = true;
+                    refresh.insert((work_unit, BREAKDOWN));
+                    touched.insert(id);
+                }
+            }
+        }
+    }
+    let params = Params::of(connection);
+    let deleted: Vec<&str> = touched
+        .iter()
+        .filter(|id| rows.get(*id).is_some_and(Option::is_none))
+        .map(String::as_str)
+        .collect();
+    for chunk in deleted.chunks(READ_CHUNK) {
+        let sql = format!(
+            "DELETE FROM equipment_downtime WHERE id IN ({})",
+            keys(params, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    let written: Vec<&DowntimeRow> = touched
+        .iter()
+        .filter_map(|id| rows.get(id).and_then(Option::as_ref))
+        .collect();
+    for chunk in written.chunks(DOWNTIME_CHUNK) {
+        let sql = format!(
+            "INSERT INTO equipment_downtime \
+             (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
+             VALUES {} ON CONFLICT (id) DO UPDATE SET work_unit = excluded.work_unit, \
+             kind = excluded.kind, reason = excluded.reason, from_ms = excluded.from_ms, \
+             to_ms = excluded.to_ms, duration_ms = excluded.duration_ms, \
+             source = excluded.source, work_order = excluded.work_order",
+            params.rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(row.id.as_str())
+                .bind(row.work_unit.as_str())
+                .bind(row.kind.as_str())
+                .bind(row.reason.as_str())
+                .bind(row.from_ms)
+                .bind(row.to_ms)
+                .bind(row.duration_ms)
+                .bind(row.source.as_str())
+                .bind(row.work_order.as_str());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    let ensured: Vec<&str> = ensure.iter().map(String::as_str).collect();
+    for chunk in ensured.chunks(READ_CHUNK) {
+        let sql = format!(
+            "INSERT INTO equipment_units (work_unit) VALUES {} ON CONFLICT (work_unit) DO NOTHING",
+            params.rows(chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for unit in chunk {
+            query = query.bind(*unit);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    for kind in [BREAKDOWN, STARVATION] {
+        let units: Vec<&str> = refresh
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .map(|(unit, _)| unit.as_str())
+            .collect();
+        refresh_open(connection, kind, &units, &ensure).await?;
+    }
+    Ok(changed)
+}
+
+/// Returns ` IN (...)` placeholders of `n` keys.
+fn keys(params: Params, n: usize) -> String {
+    (1..=n)
+        .map(|i| params.nth(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads the stored downtime rows of `ids`, many per statement (`None`: no row).
+async fn stored_downtime(
+    connection: &mut Connection,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<DowntimeRow>>, ApplyError> {
+    let mut rows: HashMap<String, Option<DowntimeRow>> =
+        ids.iter().map(|id| ((*id).to_owned(), None)).collect();
+    let params = Params::of(connection);
+    for chunk in ids.chunks(READ_CHUNK) {
+        let sql = format!(
+            "SELECT id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order \
+             FROM equipment_downtime WHERE id IN ({})",
+            keys(params, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            use sqlx::Row;
+            let row = DowntimeRow {
+                id: row.try_get(0)?,
+                work_unit: row.try_get(1)?,
+                kind: row.try_get(2)?,
+                reason: row.try_get(3)?,
+                from_ms: row.try_get(4)?,
+                to_ms: row.try_get(5)?,
+                duration_ms: row.try_get(6)?,
+                source: row.try_get(7)?,
+                work_order: row.try_get(8)?,
+            };
+            rows.insert(row.id.clone(), Some(row));
+        }
+    }
+    Ok(rows)
+}
+
+/// Sets the open breakdown (`down_*`) or starvation (`starved_*`) columns of `units` from
+/// their latest open row of `kind` (by start, then id), or clears them. A unit without a row
+/// in `equipment_units` (only a cancellation names it, none of the `ensured` ones) is left
+/// without one.
 async fn refresh_open(
     connection: &mut Connection,
-    work_unit: &str,
-    open: Open,
+    kind: &'static str,
+    units: &[&str],
+    ensured: &BTreeSet<String>,
 ) -> Result<(), ApplyError> {
-    let kind = match open {
-        Open::Breakdown => "breakdown",
-        Open::Starvation => "starvation",
-    };
-    let latest: Option<(String, i64, String)> = sqlx::query_as(
-        "SELECT work_order, from_ms, reason FROM equipment_downtime \
-         WHERE work_unit = $1 AND kind = $2 AND to_ms IS NULL \
-         ORDER BY from_ms DESC, id DESC LIMIT 1",
-    )
-    .bind(work_unit)
-    .bind(kind)
-    .fetch_optional(&mut *connection)
-    .await?;
-    let query = match (open, latest) {
-        (Open::Breakdown, Some((work_order, since, reason))) => sqlx::query(
-            "UPDATE equipment_units SET down_work_order = $2, down_since_ms = $3, \
-             down_reason = $4 WHERE work_unit = $1",
-        )
-        .bind(work_unit)
-        .bind(work_order)
-        .bind(since)
-        .bind(reason),
-        (Open::Breakdown, None) => sqlx::query(
-            "UPDATE equipment_units SET down_work_order = NULL, down_since_ms = NULL, \
-             down_reason = NULL WHERE work_unit = $1",
-        )
-        .bind(work_unit),
-        (Open::Starvation, Some((_, since, material))) => sqlx::query(
-            "UPDATE equipment_units SET starved_material = $2, starved_since_ms = $3 \
-             WHERE work_unit = $1",
-        )
-        .bind(work_unit)
-        .bind(material)
-        .bind(since),
-        (Open::Starvation, None) => sqlx::query(
-            "UPDATE equipment_units SET starved_material = NULL, starved_since_ms = NULL \
-             WHERE work_unit = $1",
-        )
-        .bind(work_unit),
-    };
-    query.execute(&mut *connection).await?;
+    let params = Params::of(connection);
+    for chunk in units.chunks(READ_CHUNK) {
+        // The latest open row of each unit: (work order, start, reason).
+        let sql = format!(
+            "SELECT work_unit, work_order, from_ms, reason FROM (\
+             SELECT work_unit, work_order, from_ms, reason, ROW_NUMBER() OVER (\
+             PARTITION BY work_unit ORDER BY from_ms DESC, id DESC) AS n \
+             FROM equipment_downtime WHERE kind = {} AND to_ms IS NULL AND work_unit IN ({})) \
+             AS open WHERE n = 1",
+            params.nth(1),
+            (2..=chunk.len() + 1)
+                .map(|i| params.nth(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64, String)>(&sql).bind(kind);
+        for unit in chunk {
+            query = query.bind(*unit);
+        }
+        let open: HashMap<String, (String, i64, String)> = query
+            .fetch_all(&mut *connection)
+            .await?
+            .into_iter()
+            .map(|(unit, work_order, since, reason)| (unit, (work_order, since, reason)))
+            .collect();
+        let (set, columns) = if kind == BREAKDOWN {
+            (
+                "down_work_order = excluded.down_work_order, \
+                 down_since_ms = excluded.down_since_ms, down_reason = excluded.down_reason",
+                "down_work_order, down_since_ms, down_reason",
+            )
+        } else {
+            (
+                "starved_material = excluded.starved_material, \
+                 starved_since_ms = excluded.starved_since_ms",
+                "starved_material, starved_since_ms",
+            )
+        };
+        let width = if kind == BREAKDOWN { 4 } else { 3 };
+        let unsure: Vec<&str> = chunk
+            .iter()
+            .copied()
+            .filter(|unit| !ensured.contains(*unit))
+            .collect();
+        let mut missing: HashSet<&str> = unsure.iter().copied().collect();
+        if !unsure.is_empty() {
+            let sql = format!(
+                "SELECT work_unit FROM equipment_units WHERE work_unit IN ({})",
+                keys(params, unsure.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for unit in &unsure {
+                query = query.bind(*unit);
+            }
+            for unit in query.fetch_all(&mut *connection).await? {
+                missing.remove(unit.as_str());
+            }
+        }
+        let units: Vec<&str> = chunk
+            .iter()
+            .copied()
+            .filter(|unit| !missing.contains(unit))
+            .collect();
+        if units.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "INSERT INTO equipment_units (work_unit, {columns}) VALUES {} \
+             ON CONFLICT (work_unit) DO UPDATE SET {set}",
+            params.rows(units.len(), width)
+        );
+        let mut query = sqlx::query(&sql);
+        for unit in units {
+            let latest = open.get(unit);
+            query = query.bind(unit);
+            query = if kind == BREAKDOWN {
+                query
+                    .bind(latest.map(|(work_order, _, _)| work_order.as_str()))
+                    .bind(latest.map(|(_, since, _)| *since))
+                    .bind(latest.map(|(_, _, reason)| reason.as_str()))
+            } else {
+                query
+                    .bind(latest.map(|(_, _, material)| material.as_str()))
+                    .bind(latest.map(|(_, since, _)| *since))
+            };
+        }
+        query.execute(&mut *connection).await?;
+    }
     Ok(())
 }
 
@@ -858,64 +1183,67 @@ async fn inventory(
 ) -> Result<bool, ApplyError> {
     use mom_proto::inventory::v1::inventory_event::Event;
     let envelope: mom_proto::inventory::v1::InventoryEvent = decode(message)?;
-    let handled = matches!(
-        envelope.event,
-        Some(Event::MaterialStarvationStarted(_) | Event::MaterialStarvationEnded(_))
-    );
-    if !first_delivery(
+    let change = match &envelope.event {
+        Some(Event::MaterialStarvationStarted(started)) => starvation(
+            &started.work_unit,
+            &started.material,
+            (started.at.as_ref(), "at"),
+            None,
+        ),
+        Some(Event::MaterialStarvationEnded(ended)) => starvation(
+            &ended.work_unit,
+            &ended.material,
+            (ended.from.as_ref(), "from"),
+            Some(ended.until.as_ref()),
+        ),
+        _ => {
+            // The read model ignores the other inventory events: recorded in the guard only.
+            first_delivery(page, connection, message, envelope.metadata.as_ref(), false).await?;
+            return Ok(false);
+        }
+    };
+    defer_downtime(
         page,
         connection,
         message,
         envelope.metadata.as_ref(),
-        handled,
+        change,
     )
-    .await?
-    {
-        return Ok(false);
-    }
-    match &envelope.event {
-        Some(Event::MaterialStarvationStarted(started)) => {
-            let work_unit = required(&started.work_unit, "work_unit")?;
-            let at = ms(started.at.as_ref(), "at")?;
-            ensure_unit(connection, work_unit).await?;
-            sqlx::query(
-                "INSERT INTO equipment_downtime \
-                 (id, work_unit, kind, reason, from_ms, duration_ms, source, work_order) \
-                 VALUES ($1, $2, 'starvation', $3, $4, 0, 'inventory', '') ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(starvation_id(work_unit, &started.material, at))
-            .bind(work_unit)
-            .bind(&started.material)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-            refresh_open(connection, work_unit, Open::Starvation).await?;
-        }
-        Some(Event::MaterialStarvationEnded(ended)) => {
-            let work_unit = required(&ended.work_unit, "work_unit")?;
-            let from = ms(ended.from.as_ref(), "from")?;
-            let until = ms(ended.until.as_ref(), "until")?.max(from);
-            ensure_unit(connection, work_unit).await?;
-            sqlx::query(
-                "INSERT INTO equipment_downtime \
-                 (id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order) \
-                 VALUES ($1, $2, 'starvation', $3, $4, $5, $6, 'inventory', '') \
-                 ON CONFLICT (id) DO UPDATE SET to_ms = excluded.to_ms, \
-                 duration_ms = excluded.duration_ms",
-            )
-            .bind(starvation_id(work_unit, &ended.material, from))
-            .bind(work_unit)
-            .bind(&ended.material)
-            .bind(from)
-            .bind(until)
-            .bind(until - from)
-            .execute(&mut *connection)
-            .await?;
-            refresh_open(connection, work_unit, Open::Starvation).await?;
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
+    .await
+}
+
+/// Returns the downtime change of a starvation that started at `from` (`until`: `None`) or
+/// ended (an error when the event breaks the contract).
+fn starvation(
+    work_unit: &str,
+    material: &str,
+    (from, from_field): (Option<&prost_types::Timestamp>, &'static str),
+    until: Option<Option<&prost_types::Timestamp>>,
+) -> Result<DowntimeChange, ApplyError> {
+    let work_unit = required(work_unit, "work_unit")?;
+    let from = ms(from, from_field)?;
+    let until = match until {
+        Some(until) => Some(ms(until, "until")?.max(from)),
+        None => None,
+    };
+    Ok(DowntimeChange::Write {
+        row: DowntimeRow {
+            id: starvation_id(work_unit, material, from),
+            work_unit: work_unit.to_owned(),
+            kind: STARVATION.to_owned(),
+            reason: material.to_owned(),
+            from_ms: from,
+            to_ms: until,
+            duration_ms: until.map_or(0, |until| until - from),
+            source: "inventory".to_owned(),
+            work_order: String::new(),
+        },
+        conflict: if until.is_some() {
+            Conflict::End
+        } else {
+            Conflict::Keep
+        },
+    })
 }
 
 fn starvation_id(work_unit: &str, material: &str, from_ms: i64) -> String {
