@@ -107,6 +107,25 @@ pub(crate) fn headers_from_str(text: &str) -> Result<Vec<(String, String)>, crat
         .map_err(|err| crate::StoreError::Corrupt(format!("outbox headers: {err}")))
 }
 
+/// As [`headers_from_str`], keeping only the headers named in `only` (all when `None`); the
+/// others are passed over without being copied.
+pub(crate) fn headers_from_str_only(
+    text: &str,
+    only: Option<&[&str]>,
+) -> Result<Vec<(String, String)>, crate::StoreError> {
+    let Some(only) = only else {
+        return headers_from_str(text);
+    };
+    let pairs: Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> =
+        serde_json::from_str(text)
+            .map_err(|err| crate::StoreError::Corrupt(format!("outbox headers: {err}")))?;
+    Ok(pairs
+        .into_iter()
+        .filter(|(name, _)| only.contains(&name.as_ref()))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect())
+}
+
 pub(crate) fn headers_from_json(
     value: &serde_json::Value,
 ) -> Result<Vec<(String, String)>, crate::StoreError> {
@@ -134,5 +153,26 @@ mod tests {
         ];
         let json = headers_to_json(&headers);
         assert_eq!(headers_from_json(&json).expect("valid"), headers);
+    }
+
+    #[test]
+    fn only_the_named_headers_are_kept_escapes_and_all() {
+        let headers = vec![
+            ("ce_id".to_owned(), "1".to_owned()),
+            ("traceparent".to_owned(), "00-\"quoted\"-é".to_owned()),
+        ];
+        let text = headers_to_json(&headers).to_string();
+        assert_eq!(
+            headers_from_str_only(&text, Some(&["traceparent"])).expect("valid"),
+            vec![headers[1].clone()]
+        );
+        assert_eq!(headers_from_str_only(&text, None).expect("valid"), headers);
+        assert!(headers_from_str_only(&text, Some(&[]))
+            .expect("valid")
+            .is_empty());
+        assert!(matches!(
+            headers_from_str_only("[[1]]", Some(&["a"])),
+            Err(crate::StoreError::Corrupt(_))
+        ));
     }
 }

@@ -7,7 +7,9 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
-use crate::outbox::{headers_from_str, headers_to_json, lane_of, OutboxMessage, OutboxRecord};
+use crate::outbox::{
+    headers_from_str, headers_from_str_only, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
+};
 use crate::postgres::latest_snapshots;
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
@@ -280,7 +282,7 @@ pub(crate) async fn read_messages(
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
                     payload: row.try_get("payload")?,
-                    headers: headers_from_str(headers)?,
+                    headers: headers_from_str_only(headers, filter.headers)?,
                 },
             })
         })

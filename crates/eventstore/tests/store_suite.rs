@@ -435,6 +435,30 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
         .filter(|e| e.message.topic == "mom.test.v1")
         .collect();
     assert_eq!(format!("{filtered:?}"), format!("{unfiltered:?}"));
+    // Only the named headers, the same as in the unfiltered read.
+    let names = ["ce_type", "no-such-header"];
+    let only = MessageFilter {
+        headers: Some(&names),
+        ..MessageFilter::default()
+    };
+    let with_some = store.read_messages_of(0, 100, only).await.unwrap();
+    let entries = store.read_messages(0, 100).await.unwrap();
+    assert_eq!(with_some.len(), entries.len());
+    for (some, all) in with_some.iter().zip(&entries) {
+        let expected: Vec<(String, String)> = all
+            .message
+            .headers
+            .iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        assert!(
+            !all.message.headers.is_empty() && expected.len() == 1,
+            "{all:?}"
+        );
+        assert_eq!(some.message.headers, expected);
+        assert_eq!(some.message.payload, all.message.payload);
+    }
     // Events of another aggregate type, on both topics.
     for (i, id) in ["g-1", "other-g-2", "g-3"].into_iter().enumerate() {
         let mut gauge = event(id, 1, 1);
@@ -446,7 +470,7 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let of_type = |topics| MessageFilter {
         topics,
         aggregate_types: Some(&gauges),
-        up_to: None,
+        ..MessageFilter::default()
     };
     assert_eq!(positions_of(&store, of_type(None)).await, vec![61, 62, 63]);
     assert_eq!(
@@ -457,7 +481,7 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let counter_filter = MessageFilter {
         topics: None,
         aggregate_types: Some(&counters),
-        up_to: None,
+        ..MessageFilter::default()
     };
     assert_eq!(positions_of(&store, counter_filter).await, every);
     // A bounded range: only the entries at or below `up_to`.

@@ -243,6 +243,8 @@ impl<'a> Reader<'a> {
                     topics: Some(&topics),
                     aggregate_types: aggregate_types.as_deref(),
                     up_to: Some(window),
+                    // The trace context is the only header the runner uses (the apply span).
+                    headers: Some(&[mom_bus::envelope::TRACEPARENT]),
                 };
                 let page = match store.read_messages_of(read_to, PAGE, filter).await {
                     Ok(page) => page,

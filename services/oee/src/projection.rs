@@ -450,7 +450,10 @@ const RELOAD_PAGE: i64 = 10_000;
 const INPUT_CHUNK: usize = 100;
 
 /// Stores the transaction's messages (with their `seq`), many rows per statement, and returns
-/// the event ids stored now: a message whose id is stored already is a redelivery.
+/// the event ids stored now: a message whose id is stored already is a redelivery. A statement
+/// that stored all of its rows says so in its count; only one that stored fewer reads back
+/// which (the `seq`s given are new, so a row holding one was stored now). Returning every
+/// stored id instead cost a row handed over per message (5 % of a rebuild).
 async fn write_inputs(
     connection: &mut Connection,
     messages: &[(i64, &Pending)],
@@ -460,10 +463,10 @@ async fn write_inputs(
     for chunk in messages.chunks(INPUT_CHUNK) {
         let sql = format!(
             "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) VALUES {} \
-             ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+             ON CONFLICT (event_id) DO NOTHING",
             params.rows(chunk.len(), 5)
         );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        let mut query = sqlx::query(&sql);
         for (seq, message) in chunk {
             query = query
                 .bind(*seq)
@@ -472,11 +475,26 @@ async fn write_inputs(
                 .bind(message.topic.as_str())
                 .bind(message.payload.as_slice());
         }
-        for id in query.fetch_all(&mut *connection).await? {
-            if let Ok(id) = Uuid::parse_str(&id) {
-                stored.insert(id);
-            }
+        let inserted = query.execute(&mut *connection).await?.rows_affected();
+        if inserted == chunk.len() as u64 {
+            stored.extend(chunk.iter().map(|(_, message)| message.event_id));
+            continue;
         }
+        let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
+        let seqs: HashSet<i64> =
+            sqlx::query_scalar("SELECT seq FROM oee_inputs WHERE seq >= $1 AND seq <= $2")
+                .bind(first)
+                .bind(last)
+                .fetch_all(&mut *connection)
+                .await?
+                .into_iter()
+                .collect();
+        stored.extend(
+            chunk
+                .iter()
+                .filter(|(seq, _)| seqs.contains(seq))
+                .map(|(_, message)| message.event_id),
+        );
     }
     Ok(stored)
 }
