@@ -227,7 +227,8 @@ impl DowntimeChange {
 /// What a downtime write does to a stored row of the same id.
 #[derive(Debug, Clone, Copy)]
 enum Conflict {
-    /// Keeps it (a breakdown or starvation that started, delivered again under another id).
+    /// Keeps it (a start that finds its row written already: its end came first, or an
+    /// earlier delivery of the same breakdown or starvation).
     Keep,
     /// Replaces its reason, start, end and duration (a repaired breakdown).
     Repair,
