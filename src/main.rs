@@ -10,15 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 mod bench;
 mod bench_rebuild;
+mod dev;
+mod projections;
 
 /// mimalloc instead of glibc's allocator: the services and projections allocate and free many
 /// small buffers across threads (sqlx's SQLite threads, tokio's workers), where glibc spent a
 /// third of an OEE rebuild's CPU in `malloc`, `free` and `malloc_consolidate`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-mod dev;
-mod projections;
 
 /// Event-sourced Manufacturing Operations Management platform (ISA-95 Level 3).
 #[derive(Debug, Parser)]
