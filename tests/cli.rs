@@ -573,13 +573,30 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
 
     // A rebuild from the event logs gives the figures the live projection had.
     let quiet = |dir: &Path| start_dev_with(dir, port, &["--no-simulate"]);
+    // The figures once the instance has caught up with the logs: two answers a second apart
+    // agree (nothing is simulated, so nothing changes after that). The first answer can come
+    // before the projection applied the last events, and under load it did: a rebuild then
+    // "differed" from live figures that were still being applied.
     let read = |what: &str| {
-        let value = losses_until(port, what, |value| {
-            value["total"]["total_count"].as_u64().is_some()
-        });
-        let mut total = value["total"].clone();
-        total["revision"] = serde_json::Value::Null;
-        (total, value["losses"].clone())
+        let figures = || {
+            let value = losses_until(port, what, |value| {
+                value["total"]["total_count"].as_u64().is_some()
+            });
+            let mut total = value["total"].clone();
+            total["revision"] = serde_json::Value::Null;
+            (total, value["losses"].clone())
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = figures();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = figures();
+            if now == last {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "{what} did not settle: {now:?}");
+            last = now;
+        }
     };
     let live_instance = quiet(dir.path());
     let live = read("the live figures");
