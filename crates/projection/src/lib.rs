@@ -25,7 +25,7 @@ pub use error::{ApplyError, ProjectionError};
 pub use kafka::{run_from_kafka, KafkaSource};
 pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
-pub use params::Params;
+pub use params::{fetch_in, Params};
 pub use read_models::ReadModels;
 pub use source::{run, Source};
 

@@ -29,6 +29,15 @@ impl Params {
         }
     }
 
+    /// Returns `n` consecutive placeholders from the `first`th, comma-separated (the list of an
+    /// `IN (...)`): `$3, $4`.
+    pub fn list(self, first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|k| self.nth(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Returns `rows` groups of `width` consecutive placeholders from the first:
     /// `($1, $2), ($3, $4)`.
     pub fn rows(self, rows: usize, width: usize) -> String {
@@ -42,6 +51,24 @@ impl Params {
     }
 }
 
+/// Returns the rows of `select` (a statement ending in the key column, without parameters)
+/// whose key is one of `keys`: `{select} IN (...)`, the keys bound in order.
+pub async fn fetch_in(
+    connection: &mut Connection,
+    select: &str,
+    keys: &[&str],
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    let sql = format!(
+        "{select} IN ({})",
+        Params::of(connection).list(1, keys.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    query.fetch_all(&mut *connection).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::Params;
@@ -53,5 +80,7 @@ mod tests {
         assert_eq!(postgres.rows(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(sqlite.rows(2, 2), "(?, ?), (?, ?)");
         assert_eq!(postgres.nth(7), "$7");
+        assert_eq!(postgres.list(3, 2), "$3, $4");
+        assert_eq!(sqlite.list(3, 2), "?, ?");
     }
 }

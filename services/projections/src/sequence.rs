@@ -2,8 +2,9 @@
 //! every aggregate in the read-model transaction and skips an event at or below it, so a
 //! redelivery (a Kafka group reset, a second source) is a no-op.
 
-use mom_projection::{ApplyError, Connection, Params};
+use mom_projection::{fetch_in, ApplyError, Connection, Params};
 use mom_proto::common::v1::EventMetadata;
+use sqlx::Row;
 
 /// Returns the metadata of an event; a message without it (or without an aggregate id) breaks
 /// the contract.
@@ -123,22 +124,13 @@ impl PageSequences {
             .collect();
         missing.sort_unstable();
         missing.dedup();
-        let params = Params::of(connection);
+        let select = format!("SELECT aggregate, sequence FROM {table} WHERE aggregate");
         for chunk in missing.chunks(SEQUENCE_CHUNK) {
-            let keys: Vec<String> = (1..=chunk.len()).map(|i| params.nth(i)).collect();
-            let sql = format!(
-                "SELECT aggregate, sequence FROM {table} WHERE aggregate IN ({})",
-                keys.join(", ")
-            );
-            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-            for aggregate in chunk {
-                query = query.bind(*aggregate);
-            }
             for aggregate in chunk {
                 self.stored.insert((*aggregate).to_owned(), None);
             }
-            for (aggregate, sequence) in query.fetch_all(&mut *connection).await? {
-                self.stored.insert(aggregate, Some(sequence));
+            for row in fetch_in(connection, &select, chunk).await? {
+                self.stored.insert(row.try_get(0)?, Some(row.try_get(1)?));
             }
         }
         Ok(())

@@ -19,7 +19,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use mom_projection::{ApplyError, Connection, Message, Params, Projection};
+use mom_projection::{fetch_in, ApplyError, Connection, Message, Params, Projection};
+use sqlx::Row;
 
 use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
@@ -368,18 +369,11 @@ async fn stored_products(
     units.sort_unstable();
     units.dedup();
     let mut products = HashMap::with_capacity(units.len());
-    let params = Params::of(connection);
     for chunk in units.chunks(READ_CHUNK) {
-        let keys: Vec<String> = (1..=chunk.len()).map(|i| params.nth(i)).collect();
-        let sql = format!(
-            "SELECT work_unit, product FROM equipment_units WHERE work_unit IN ({})",
-            keys.join(", ")
-        );
-        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-        for unit in chunk {
-            query = query.bind(*unit);
+        let select = "SELECT work_unit, product FROM equipment_units WHERE work_unit";
+        for row in fetch_in(connection, select, chunk).await? {
+            products.insert(row.try_get(0)?, row.try_get(1)?);
         }
-        products.extend(query.fetch_all(&mut *connection).await?);
     }
     Ok(products)
 }
@@ -971,7 +965,7 @@ async fn write_downtime(
     for chunk in deleted.chunks(READ_CHUNK) {
         let sql = format!(
             "DELETE FROM equipment_downtime WHERE id IN ({})",
-            keys(params, chunk.len())
+            params.list(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for id in chunk {
@@ -1031,14 +1025,6 @@ async fn write_downtime(
     Ok(changed)
 }
 
-/// Returns ` IN (...)` placeholders of `n` keys.
-fn keys(params: Params, n: usize) -> String {
-    (1..=n)
-        .map(|i| params.nth(i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Reads the stored downtime rows of `ids`, many per statement (`None`: no row).
 async fn stored_downtime(
     connection: &mut Connection,
@@ -1046,19 +1032,10 @@ async fn stored_downtime(
 ) -> Result<HashMap<String, Option<DowntimeRow>>, ApplyError> {
     let mut rows: HashMap<String, Option<DowntimeRow>> =
         ids.iter().map(|id| ((*id).to_owned(), None)).collect();
-    let params = Params::of(connection);
+    let select = "SELECT id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, \
+         work_order FROM equipment_downtime WHERE id";
     for chunk in ids.chunks(READ_CHUNK) {
-        let sql = format!(
-            "SELECT id, work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order \
-             FROM equipment_downtime WHERE id IN ({})",
-            keys(params, chunk.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&mut *connection).await? {
-            use sqlx::Row;
+        for row in fetch_in(connection, select, chunk).await? {
             let row = DowntimeRow {
                 id: row.try_get(0)?,
                 work_unit: row.try_get(1)?,
@@ -1096,10 +1073,7 @@ async fn refresh_open(
              FROM equipment_downtime WHERE kind = {} AND to_ms IS NULL AND work_unit IN ({})) \
              AS open WHERE n = 1",
             params.nth(1),
-            (2..=chunk.len() + 1)
-                .map(|i| params.nth(i))
-                .collect::<Vec<_>>()
-                .join(", ")
+            params.list(2, chunk.len())
         );
         let mut query = sqlx::query_as::<_, (String, String, i64, String)>(&sql).bind(kind);
         for unit in chunk {
@@ -1132,15 +1106,9 @@ async fn refresh_open(
             .collect();
         let mut missing: HashSet<&str> = unsure.iter().copied().collect();
         if !unsure.is_empty() {
-            let sql = format!(
-                "SELECT work_unit FROM equipment_units WHERE work_unit IN ({})",
-                keys(params, unsure.len())
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql);
-            for unit in &unsure {
-                query = query.bind(*unit);
-            }
-            for unit in query.fetch_all(&mut *connection).await? {
+            let select = "SELECT work_unit FROM equipment_units WHERE work_unit";
+            for row in fetch_in(connection, select, &unsure).await? {
+                let unit: String = row.try_get(0)?;
                 missing.remove(unit.as_str());
             }
         }

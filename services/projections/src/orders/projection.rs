@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use mom_projection::{ApplyError, Connection, Message, Params, Projection};
+use mom_projection::{fetch_in, ApplyError, Connection, Message, Params, Projection};
 use mom_proto::production::v1::production_event::Event;
 use mom_proto::production::v1::ProductionEvent;
 use sqlx::Row;
@@ -439,32 +439,20 @@ const ORDER_COLUMNS: &str = "order_id, product, quantity, status, held, hold_rea
 const OPERATION_COLUMNS: &str = "order_id, operation, position, name, eligible, status, \
      work_unit, good, scrap, started_ms, completed_ms";
 
-/// Returns ` IN (...)` placeholders of `n` keys.
-fn keys(params: Params, n: usize) -> String {
-    let keys: Vec<String> = (1..=n).map(|i| params.nth(i)).collect();
-    keys.join(", ")
-}
-
 /// Reads the stored rows of `orders` into `states` (an order without rows gets an empty state).
 async fn load(
     connection: &mut Connection,
     orders: &[&str],
     states: &mut HashMap<String, OrderState>,
 ) -> Result<(), ApplyError> {
-    let params = Params::of(connection);
+    let orders_sql = format!("SELECT {ORDER_COLUMNS} FROM orders_orders WHERE order_id");
+    let operations_sql =
+        format!("SELECT {OPERATION_COLUMNS} FROM orders_operations WHERE order_id");
     for chunk in orders.chunks(READ_CHUNK) {
         for order in chunk {
             states.entry((*order).to_owned()).or_default();
         }
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE order_id IN ({})",
-            keys(params, chunk.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for order in chunk {
-            query = query.bind(*order);
-        }
-        for row in query.fetch_all(&mut *connection).await? {
+        for row in fetch_in(connection, &orders_sql, chunk).await? {
             let id: String = row.try_get(0)?;
             let order = OrderRow {
                 product: row.try_get(1)?,
@@ -488,15 +476,7 @@ async fn load(
             };
             states.entry(id).or_default().order = Some(order);
         }
-        let sql = format!(
-            "SELECT {OPERATION_COLUMNS} FROM orders_operations WHERE order_id IN ({})",
-            keys(params, chunk.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for order in chunk {
-            query = query.bind(*order);
-        }
-        for row in query.fetch_all(&mut *connection).await? {
+        for row in fetch_in(connection, &operations_sql, chunk).await? {
             let id: String = row.try_get(0)?;
             let operation: i64 = row.try_get(1)?;
             let op = OperationRow {
