@@ -114,6 +114,11 @@ impl Pareto {
         }
     }
 
+    /// Returns the reasons in reason order (the order two Paretos are compared in).
+    pub fn entries(&self) -> &[(LossReason, Millis)] {
+        &self.0
+    }
+
     /// Returns the reasons, largest time first (ties by reason).
     pub fn ranked(&self) -> Vec<(LossReason, Millis)> {
         let mut out = self.0.clone();
