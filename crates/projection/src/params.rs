@@ -22,32 +22,53 @@ impl Params {
 
     /// Returns the placeholder of the `n`th parameter (from 1).
     pub fn nth(self, n: usize) -> String {
+        let mut out = String::new();
+        self.push(&mut out, n);
+        out
+    }
+
+    /// Appends the placeholder of the `n`th parameter to `out`.
+    pub fn push(self, out: &mut String, n: usize) {
         if self.anonymous {
-            "?".to_owned()
+            out.push('?');
         } else {
-            format!("${n}")
+            use std::fmt::Write as _;
+            let _ = write!(out, "${n}");
         }
     }
 
     /// Returns `n` consecutive placeholders from the `first`th, comma-separated (the list of an
     /// `IN (...)`): `$3, $4`.
     pub fn list(self, first: usize, n: usize) -> String {
-        (first..first + n)
-            .map(|k| self.nth(k))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut out = String::with_capacity(n * 6);
+        for k in first..first + n {
+            if k > first {
+                out.push_str(", ");
+            }
+            self.push(&mut out, k);
+        }
+        out
     }
 
     /// Returns `rows` groups of `width` consecutive placeholders from the first:
-    /// `($1, $2), ($3, $4)`.
+    /// `($1, $2), ($3, $4)`. Built in one string: a statement of hundreds of parameters is
+    /// built for every page a projection writes.
     pub fn rows(self, rows: usize, width: usize) -> String {
-        (0..rows)
-            .map(|i| {
-                let row: Vec<String> = (1..=width).map(|k| self.nth(width * i + k)).collect();
-                format!("({})", row.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut out = String::with_capacity(rows * (width * 6 + 4));
+        for i in 0..rows {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            for k in 1..=width {
+                if k > 1 {
+                    out.push_str(", ");
+                }
+                self.push(&mut out, width * i + k);
+            }
+            out.push(')');
+        }
+        out
     }
 }
 
@@ -82,5 +103,9 @@ mod tests {
         assert_eq!(postgres.nth(7), "$7");
         assert_eq!(postgres.list(3, 2), "$3, $4");
         assert_eq!(sqlite.list(3, 2), "?, ?");
+        assert_eq!(postgres.rows(1, 3), "($1, $2, $3)");
+        assert_eq!(postgres.rows(0, 3), "");
+        assert_eq!(sqlite.nth(2), "?");
+        assert_eq!(postgres.list(1, 0), "");
     }
 }

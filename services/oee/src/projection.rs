@@ -564,22 +564,28 @@ async fn write_periods(
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let params = Params::of(connection);
     for chunk in rows.chunks(PERIOD_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = |k: usize| params.nth(i * 31 + k);
-                let nullable = |k: usize| format!("NULLIF({}, 'NaN')", params.nth(i * 31 + k));
-                let columns: Vec<String> = (1..=31)
-                    .map(|k| {
-                        if (16..=20).contains(&k) {
-                            nullable(k)
-                        } else {
-                            p(k)
-                        }
-                    })
-                    .collect();
-                format!("({})", columns.join(", "))
-            })
-            .collect();
+        // The ratios (columns 16 to 20) are bound as NaN when missing (see `ratio`).
+        let mut values = String::with_capacity(chunk.len() * 31 * 8);
+        for i in 0..chunk.len() {
+            if i > 0 {
+                values.push_str(", ");
+            }
+            values.push('(');
+            for k in 1..=31 {
+                if k > 1 {
+                    values.push_str(", ");
+                }
+                let nullable = (16..=20).contains(&k);
+                if nullable {
+                    values.push_str("NULLIF(");
+                }
+                params.push(&mut values, i * 31 + k);
+                if nullable {
+                    values.push_str(", 'NaN')");
+                }
+            }
+            values.push(')');
+        }
         let sql = format!(
             "INSERT INTO oee_periods (equipment, granularity, start_ms, end_ms, period_start, \
              period_end, label, calendar_ms, planned_production_ms, run_ms, net_run_ms, \
@@ -606,7 +612,7 @@ async fn write_periods(
              rejects_without_cycle_time = excluded.rejects_without_cycle_time, \
              unassigned_stop_ms = excluded.unassigned_stop_ms, late_facts = excluded.late_facts, \
              revision = excluded.revision",
-            values.join(", ")
+            values
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {
