@@ -4,7 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
+
+use common::production;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mom_oee::{Calendar, EngineConfig, Granularity};
@@ -21,7 +25,7 @@ use mom_proto::oee::v1 as pb;
 use mom_proto::oee::v1::oee_service_server::OeeService as _;
 use mom_proto::production::v1::production_event::Event;
 use mom_proto::production::v1::{
-    IdealCycleTimeSet, ProductionEvent, UnitsCounted, WorkUnitRunning, WorkUnitStopped,
+    IdealCycleTimeSet, UnitsCounted, WorkUnitRunning, WorkUnitStopped,
 };
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
@@ -50,18 +54,6 @@ fn message(topic: &str, key: &str, payload: Vec<u8>) -> Message {
         headers: vec![],
         event_id: uuid::Uuid::now_v7(),
     }
-}
-
-fn production(unit: &str, event: Event) -> Message {
-    let payload = ProductionEvent {
-        metadata: Some(EventMetadata {
-            aggregate_id: unit.into(),
-            ..Default::default()
-        }),
-        event: Some(event),
-    }
-    .encode_to_vec();
-    message("mom.production.v1", unit, payload)
 }
 
 fn asset(asset: &str, level: AssetLevel, parent: &str) -> Message {

@@ -5,74 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use mom_oee::{Calendar, EngineConfig, Millis};
-use mom_oee_projection::OeeProjection;
-use mom_projection::{Message, Projection, ReadModels};
-use mom_proto::common::v1::EventMetadata;
-use mom_proto::production::v1::production_event::Event;
-use mom_proto::production::v1::{ProductionEvent, UnitsCounted, WorkUnitRunning, WorkUnitStopped};
-use prost::Message as _;
+mod common;
 
-const DAY: i64 = 1440;
-/// Midnight UTC, 2026-03-03 (the calendar's days start at midnight UTC).
-const BASE: i64 = 1_772_496_000;
-
-fn at(minute: i64) -> Option<prost_types::Timestamp> {
-    Some(mom_proto::time::to_timestamp(
-        chrono::DateTime::from_timestamp(BASE + minute * 60, 0).unwrap(),
-    ))
-}
-
-fn message(unit: &str, event: Event) -> Message {
-    let payload = ProductionEvent {
-        metadata: Some(EventMetadata {
-            aggregate_id: unit.into(),
-            ..Default::default()
-        }),
-        event: Some(event),
-    }
-    .encode_to_vec();
-    Message {
-        topic: "mom.production.v1".into(),
-        partition: 0,
-        offset: 0,
-        key: Some(unit.into()),
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
-}
-
-fn running(unit: &str, minute: i64) -> Message {
-    message(
-        unit,
-        Event::WorkUnitRunning(WorkUnitRunning {
-            product: "SKU-A".into(),
-            at: at(minute),
-        }),
-    )
-}
-
-fn stopped(unit: &str, minute: i64) -> Message {
-    message(
-        unit,
-        Event::WorkUnitStopped(WorkUnitStopped {
-            reason: "jam".into(),
-            at: at(minute),
-        }),
-    )
-}
-
-fn counted(unit: &str, minute: i64, total: u64) -> Message {
-    message(
-        unit,
-        Event::UnitsCounted(UnitsCounted {
-            product: "SKU-A".into(),
-            total,
-            at: at(minute),
-        }),
-    )
-}
+use common::{counted, page, projection, running, stopped, BASE, DAY};
+use mom_projection::{Message, ReadModels};
 
 /// Ten days of two units: running from 06:00 with a count every hour and a stop at 22:00.
 fn days() -> Vec<Vec<Message>> {
@@ -85,7 +21,7 @@ fn days() -> Vec<Vec<Message>> {
                 for hour in 1..=16 {
                     page.push(counted(unit, start + hour * 60 - 7, 50 + hour as u64));
                 }
-                page.push(stopped(unit, start + 16 * 60));
+                page.push(stopped(unit, start + 16 * 60, "jam"));
             }
             page
         })
@@ -96,32 +32,11 @@ fn days() -> Vec<Vec<Message>> {
 /// forgot, and a count inside the last day it keeps.
 fn late() -> Vec<Message> {
     vec![
-        stopped("press-1", DAY + 600),
+        stopped("press-1", DAY + 600, "jam"),
         running("press-1", DAY + 603),
         counted("press-1", 2 * DAY + 700, 7),
         counted("press-2", 9 * DAY + 700, 3),
     ]
-}
-
-fn projection(horizon_days: Option<i64>) -> OeeProjection {
-    let config = EngineConfig {
-        lateness_horizon: horizon_days.map(|d| Millis::from_secs(d * 86_400)),
-    };
-    OeeProjection::new(
-        vec!["mom.production.v1".into()],
-        Calendar::default(),
-        config,
-    )
-}
-
-async fn page(projection: &OeeProjection, models: &ReadModels, messages: &[Message]) {
-    let mut tx = models.pool().begin().await.unwrap();
-    for message in messages {
-        projection.apply(&mut tx, message).await.unwrap();
-    }
-    projection.flush(&mut tx).await.unwrap();
-    tx.commit().await.unwrap();
-    projection.committed();
 }
 
 type Row = (String, String, i64, i64, i64, i64, i64, i64, i64, i64);
