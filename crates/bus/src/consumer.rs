@@ -70,6 +70,20 @@ pub struct BusMessage {
 }
 
 impl BusMessage {
+    /// Returns a message of `topic` with `key`, `payload` and a new event id, at partition 0 and
+    /// offset 0, without headers: a message as an in-process test hands it to a projection.
+    pub fn new(topic: impl Into<String>, key: Option<&str>, payload: Vec<u8>) -> Self {
+        Self {
+            topic: topic.into(),
+            partition: 0,
+            offset: 0,
+            key: key.map(str::to_owned),
+            payload,
+            headers: vec![],
+            event_id: Uuid::now_v7(),
+        }
+    }
+
     /// Copies a received Kafka message.
     pub fn from_kafka<M: Message>(message: &M) -> Self {
         let headers: Vec<(String, String)> = message

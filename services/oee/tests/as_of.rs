@@ -45,15 +45,7 @@ fn ts(hour: u32, minute: u32, second: u32) -> Option<prost_types::Timestamp> {
 }
 
 fn message(topic: &str, key: &str, payload: Vec<u8>) -> Message {
-    Message {
-        topic: topic.into(),
-        partition: 0,
-        offset: 0,
-        key: Some(key.into()),
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
+    Message::new(topic, Some(key), payload)
 }
 
 fn asset(asset: &str, level: AssetLevel, parent: &str) -> Message {

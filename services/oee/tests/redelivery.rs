@@ -104,15 +104,7 @@ async fn a_redelivered_message_is_applied_once() {
 
 /// A message of the `domain` topic (`production`, `inventory`, `quality`) with `payload`.
 fn other(domain: &str, payload: Vec<u8>) -> Message {
-    Message {
-        topic: format!("mom.{domain}.v1"),
-        partition: 0,
-        offset: 0,
-        key: None,
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
+    Message::new(format!("mom.{domain}.v1"), None, payload)
 }
 
 #[tokio::test]

@@ -35,15 +35,7 @@ fn meta(aggregate_type: &str, aggregate_id: &str, sequence: u64) -> Option<Event
 }
 
 fn message(topic: &str, payload: Vec<u8>) -> Message {
-    Message {
-        topic: topic.into(),
-        partition: 0,
-        offset: 0,
-        key: None,
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
+    Message::new(topic, None, payload)
 }
 
 fn production(sequence: u64, event: prd::production_event::Event) -> Message {

@@ -54,15 +54,7 @@ impl Stream {
         }
         .encode_to_vec();
         self.next += 1;
-        Message {
-            topic: "mom.maintenance.v1".into(),
-            partition: 0,
-            offset: 0,
-            key: Some(self.id.clone()),
-            payload,
-            headers: vec![],
-            event_id: uuid::Uuid::now_v7(),
-        }
+        Message::new("mom.maintenance.v1", Some(&self.id), payload)
     }
 }
 

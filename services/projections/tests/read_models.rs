@@ -38,15 +38,7 @@ fn meta(aggregate_type: &str, aggregate_id: &str, sequence: u64) -> Option<Event
 }
 
 fn message(topic: &str, key: &str, payload: Vec<u8>) -> Message {
-    Message {
-        topic: topic.into(),
-        partition: 0,
-        offset: 0,
-        key: Some(key.into()),
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
+    Message::new(topic, Some(key), payload)
 }
 
 /// A stream of one aggregate's events, numbered from 1.

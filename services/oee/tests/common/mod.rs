@@ -35,15 +35,7 @@ pub fn production(unit: &str, event: Event) -> Message {
         event: Some(event),
     }
     .encode_to_vec();
-    Message {
-        topic: "mom.production.v1".into(),
-        partition: 0,
-        offset: 0,
-        key: Some(unit.into()),
-        payload,
-        headers: vec![],
-        event_id: uuid::Uuid::now_v7(),
-    }
+    Message::new("mom.production.v1", Some(unit), payload)
 }
 
 pub fn running(unit: &str, minute: i64) -> Message {
