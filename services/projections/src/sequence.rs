@@ -181,20 +181,3 @@ impl PageSequences {
         Ok(())
     }
 }
-
-impl crate::tx_state::TxState<PageSequences> {
-    /// Returns whether the event of `metadata` is new to the read model whose sequence table is
-    /// `table`, keyed by aggregate type and id, and records it in the open transaction's guard.
-    pub async fn first_delivery(
-        &self,
-        connection: &mut Connection,
-        table: &'static str,
-        metadata: &EventMetadata,
-    ) -> Result<bool, ApplyError> {
-        let stream = format!("{}/{}", metadata.aggregate_type, metadata.aggregate_id);
-        self.lock()
-            .await
-            .first_delivery(connection, table, &stream, metadata.sequence)
-            .await
-    }
-}

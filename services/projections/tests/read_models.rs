@@ -874,6 +874,216 @@ async fn quality_gives_the_ncr_register_first_pass_yield_and_overdue_capas_on_sq
     }
 }
 
+/// Events of one lot that change the same rows several times: stock down to nothing and back,
+/// a hold released and placed again, a second receipt, more taken than is there, a duplicate
+/// input; and a lot consumed that the read model has no row for.
+fn inventory_rework_story() -> Vec<Message> {
+    use inv::inventory_event::Event as E;
+    let topic = "mom.inventory.v1";
+    let mut wire = Stream::new(topic, "lot", "wire-1");
+    let mut coil = Stream::new(topic, "lot", "coil-1");
+    let mut ghost = Stream::new(topic, "lot", "ghost-1");
+    let received = |stream: &mut Stream, quantity, minute| {
+        stream.inventory(E::LotReceived(inv::LotReceived {
+            lot: "wire-1".into(),
+            material: "wire".into(),
+            supplier_lot: format!("W-{minute}"),
+            expiry: None,
+            location: "WH".into(),
+            quantity,
+            at: at(minute),
+        }))
+    };
+    let held = |stream: &mut Stream, reason: &str, minute| {
+        stream.inventory(E::LotHeld(inv::LotHeld {
+            lot: "wire-1".into(),
+            material: "wire".into(),
+            hold: "h1".into(),
+            reason: reason.into(),
+            at: at(minute),
+        }))
+    };
+    let consumed = |stream: &mut Stream, location: &str, quantity, minute| {
+        let lot = stream.id.clone();
+        stream.inventory(E::LotConsumed(inv::LotConsumed {
+            lot,
+            material: "wire".into(),
+            order_id: "order-9".into(),
+            work_unit: "coiler-1".into(),
+            location: location.into(),
+            quantity,
+            at: at(minute),
+        }))
+    };
+    let mut story = vec![
+        received(&mut wire, 50, 0),
+        held(&mut wire, "first look", 1),
+        wire.inventory(E::LotHoldReleased(inv::LotHoldReleased {
+            lot: "wire-1".into(),
+            material: "wire".into(),
+            hold: "h1".into(),
+            still_held: false,
+            at: at(2),
+        })),
+        held(&mut wire, "second look", 3),
+        consumed(&mut wire, "WH", 50, 4),
+        received(&mut wire, 20, 5),
+        wire.inventory(E::LotMoved(inv::LotMoved {
+            lot: "wire-1".into(),
+            material: "wire".into(),
+            from_location: "WH".into(),
+            to_location: "LINE".into(),
+            quantity: 20,
+            at: at(6),
+        })),
+        wire.inventory(E::LotScrapped(inv::LotScrapped {
+            lot: "wire-1".into(),
+            material: "wire".into(),
+            location: "LINE".into(),
+            quantity: 5,
+            reason: "kink".into(),
+            at: at(7),
+        })),
+        consumed(&mut wire, "LINE", 30, 8),
+        received(&mut wire, 7, 9),
+        coil.inventory(E::LotProduced(inv::LotProduced {
+            lot: "coil-1".into(),
+            material: "coil".into(),
+            order_id: "order-9".into(),
+            work_unit: "coiler-1".into(),
+            location: "FG".into(),
+            quantity: 3,
+            input_lots: vec!["wire-1".into(), "wire-1".into()],
+            expiry: at(90 * 24 * 60),
+            at: at(10),
+        })),
+    ];
+    story.push(consumed(&mut ghost, "WH", 5, 11));
+    story
+}
+
+/// Tables of the inventory read model: name, every column, key.
+const INVENTORY_TABLES: [(&str, &str, &str); 5] = [
+    ("inventory_lots", "lot, material, supplier_lot, expiry_ms, origin, order_id, work_unit, created_ms, consumed, scrapped", "lot"),
+    ("inventory_stock", "lot, location, quantity", "lot, location"),
+    ("inventory_holds", "lot, hold, reason, since_ms", "lot, hold"),
+    ("inventory_links", "input_lot, output_lot, order_id", "input_lot, output_lot"),
+    ("inventory_streams", "aggregate, sequence", "aggregate"),
+];
+
+/// Tables of the quality read model: name, every column, key.
+const QUALITY_TABLES: [(&str, &str, &str); 6] = [
+    ("quality_ncrs", "ncr_id, product, work_unit, quantity, description, inspection_id, status, opened_ms, closed_ms, remaining, scrap, rework, use_as_is, return_to_supplier", "ncr_id"),
+    ("quality_ncr_lots", "ncr_id, lot", "ncr_id, lot"),
+    ("quality_results", "inspection_id, sequence, product, operation, work_unit, lot, at_ms, quantity, rejected", "inspection_id, sequence"),
+    ("quality_capas", "capa_id, kind, title, owner, due_ms, status, opened_ms, implemented_ms, closed_ms, reopened", "capa_id"),
+    ("quality_capa_ncrs", "capa_id, ncr_id, position", "capa_id, ncr_id"),
+    ("quality_streams", "aggregate, sequence", "aggregate"),
+];
+
+/// Every row of `tables` as text, in key order.
+async fn table_rows(models: &ReadModels, tables: &[(&str, &str, &str)]) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for (table, columns, order) in tables {
+        let text: Vec<String> = columns
+            .split(", ")
+            .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'null')"))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {table} ORDER BY {order}",
+            text.join(" || '|' || ")
+        );
+        all.push(
+            sqlx::query_scalar(&sql)
+                .fetch_all(models.pool())
+                .await
+                .unwrap(),
+        );
+    }
+    all
+}
+
+/// Applies `story` one message per transaction on one database and all in one transaction on
+/// another, then all again; returns the rows of `tables`, which must be the same each time.
+async fn one_by_one_and_at_once<P: Projection>(
+    projection: &P,
+    story: &[Message],
+    tables: &[(&str, &str, &str)],
+) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut all = Vec::new();
+    for ((backend, one_by_one, _a), (_, at_once, _b)) in
+        backends().await.into_iter().zip(backends().await)
+    {
+        for models in [&one_by_one, &at_once] {
+            models.migrate(projection).await.unwrap();
+        }
+        for message in story {
+            page(projection, &one_by_one, std::slice::from_ref(message)).await;
+        }
+        page(projection, &at_once, story).await;
+        let expected = table_rows(&one_by_one, tables).await;
+        assert_eq!(table_rows(&at_once, tables).await, expected, "{backend}");
+        page(projection, &at_once, story).await; // Every event again: nothing changes.
+        assert_eq!(table_rows(&at_once, tables).await, expected, "{backend}");
+        all.push((backend, expected));
+    }
+    all
+}
+
+#[tokio::test]
+async fn inventory_gives_the_same_rows_from_one_transaction_as_from_one_per_event_on_sqlite_and_postgres(
+) {
+    let mut story = inventory_story();
+    story.extend(inventory_rework_story());
+    let projection = mom_projections::inventory::projection(&mom_bus::TopicNames::new("mom."));
+    for (backend, expected) in one_by_one_and_at_once(&projection, &story, &INVENTORY_TABLES).await
+    {
+        let [lots, stock, holds, links, _] = &expected[..] else {
+            unreachable!()
+        };
+        let t = |minute| time(minute).timestamp_millis();
+        assert!(
+            lots.contains(&format!("wire-1|wire|W-0|null|received|||{}|80|5", t(0))),
+            "{backend}: the first receipt's row, with everything taken: {lots:?}"
+        );
+        assert!(!lots.iter().any(|l| l.starts_with("ghost-1")), "{backend}");
+        assert!(
+            stock.contains(&"wire-1|WH|7".to_owned()),
+            "{backend}: {stock:?}"
+        );
+        assert!(
+            !stock
+                .iter()
+                .any(|s| s.starts_with("wire-1|LINE") || s.starts_with("ghost-1")),
+            "{backend}: rows at or below zero go: {stock:?}"
+        );
+        assert!(
+            holds.contains(&format!("wire-1|h1|second look|{}", t(3))),
+            "{backend}: {holds:?}"
+        );
+        assert_eq!(
+            links
+                .iter()
+                .filter(|l| l.starts_with("wire-1|coil-1"))
+                .count(),
+            1,
+            "{backend}: {links:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quality_gives_the_same_rows_from_one_transaction_as_from_one_per_event_on_sqlite_and_postgres(
+) {
+    let projection = mom_projections::quality::projection(&mom_bus::TopicNames::new("mom."));
+    for (backend, expected) in
+        one_by_one_and_at_once(&projection, &quality_story(), &QUALITY_TABLES).await
+    {
+        assert!(!expected[2].is_empty(), "{backend}: inspection results");
+        assert!(!expected[0].is_empty(), "{backend}: NCRs");
+    }
+}
+
 #[tokio::test]
 async fn an_undecodable_message_is_poison_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();

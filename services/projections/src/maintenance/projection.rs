@@ -12,7 +12,10 @@
 //!   MTBF (uptime from a repair's end to the next failure's start), MTTR (repair start to end)
 //!   and mean downtime (failure start to repair end).
 
-use mom_projection::{ApplyError, Connection, Message, Projection};
+use std::collections::BTreeMap;
+
+use mom_projection::{fetch_in, ApplyError, Connection, Message, Params, Projection};
+use sqlx::Row;
 
 use crate::events::{aggregate_id, decode, first_delivery, ms, required};
 use crate::feed::Changes;
@@ -128,9 +131,8 @@ impl Projection for MaintenanceProjection {
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
         let page = self.page.take().await;
-        for work_unit in &page.reliability {
-            refresh_reliability(connection, work_unit).await?;
-        }
+        let units: Vec<&str> = page.reliability.iter().map(String::as_str).collect();
+        refresh_reliability(connection, &units).await?;
         page.sequences.write(connection, SEQUENCES).await
     }
 
@@ -616,10 +618,8 @@ pub type Failure = (String, i64, Option<(i64, i64)>);
 /// Returns the sums per failure mode and over every mode ([`ALL_MODES`]) of `failures`, which
 /// must be sorted by failure start (ties in a fixed order), so the result depends on the set
 /// of failures only, not on the order their events arrived in.
-pub fn reliability_sums(
-    failures: &[Failure],
-) -> std::collections::BTreeMap<String, ReliabilitySums> {
-    let mut sums: std::collections::BTreeMap<String, ReliabilitySums> = Default::default();
+pub fn reliability_sums(failures: &[Failure]) -> BTreeMap<String, ReliabilitySums> {
+    let mut sums: BTreeMap<String, ReliabilitySums> = BTreeMap::new();
     for (failure_mode, start, repair) in failures {
         for key in [failure_mode.as_str(), ALL_MODES] {
             let entry = sums.entry(key.to_owned()).or_default();
@@ -646,52 +646,80 @@ pub fn reliability_sums(
     sums
 }
 
-/// Writes the reliability rows of `work_unit` from its failures.
+/// Work units per multi-row read of failures and delete of reliability rows, and reliability
+/// rows per multi-row insert (9 columns).
+const UNIT_CHUNK: usize = 50;
+const RELIABILITY_CHUNK: usize = 50;
+
+/// A failure with what orders a unit's failures: failure start, then work order.
+type OrderedFailure = ((i64, String), Failure);
+
+/// Writes the reliability rows of `work_units` from their failures: the failures of many units
+/// read in one statement and their rows replaced in two, instead of a read, a delete and one
+/// or two statements per failure mode for each unit.
 async fn refresh_reliability(
     connection: &mut Connection,
-    work_unit: &str,
+    work_units: &[&str],
 ) -> Result<(), ApplyError> {
-    let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT failure_mode, failure_start_ms, repair_start_ms, repair_end_ms \
-         FROM maintenance_failures WHERE work_unit = $1 AND status <> 'cancelled' \
-         ORDER BY failure_start_ms, work_order",
-    )
-    .bind(work_unit)
-    .fetch_all(&mut *connection)
-    .await?;
-    let failures: Vec<Failure> = rows
-        .into_iter()
-        .map(|(mode, start, repair_start, repair_end)| (mode, start, repair_start.zip(repair_end)))
-        .collect();
-    sqlx::query("DELETE FROM maintenance_reliability WHERE work_unit = $1")
-        .bind(work_unit)
-        .execute(&mut *connection)
-        .await?;
-    for (failure_mode, sums) in reliability_sums(&failures) {
-        sqlx::query(
-            "INSERT INTO maintenance_reliability (work_unit, failure_mode, failures, repairs, \
-             repair_ms, downtime_ms, uptime_ms, uptime_gaps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let params = Params::of(connection);
+    for units in work_units.chunks(UNIT_CHUNK) {
+        let rows = fetch_in(
+            connection,
+            "SELECT work_unit, work_order, failure_mode, failure_start_ms, repair_start_ms, \
+             repair_end_ms FROM maintenance_failures WHERE status <> 'cancelled' AND work_unit",
+            units,
         )
-        .bind(work_unit)
-        .bind(&failure_mode)
-        .bind(sums.failures)
-        .bind(sums.repairs)
-        .bind(sums.repair_ms)
-        .bind(sums.downtime_ms)
-        .bind(sums.uptime_ms)
-        .bind(sums.uptime_gaps)
-        .execute(&mut *connection)
         .await?;
-        if let Some(last) = sums.last_repair_end_ms {
-            sqlx::query(
-                "UPDATE maintenance_reliability SET last_repair_end_ms = $3 \
-                 WHERE work_unit = $1 AND failure_mode = $2",
-            )
-            .bind(work_unit)
-            .bind(&failure_mode)
-            .bind(last)
-            .execute(&mut *connection)
-            .await?;
+        let mut by_unit: BTreeMap<String, Vec<OrderedFailure>> = BTreeMap::new();
+        for row in rows {
+            let start: i64 = row.try_get(3)?;
+            let repair_start: Option<i64> = row.try_get(4)?;
+            let repair_end: Option<i64> = row.try_get(5)?;
+            by_unit.entry(row.try_get(0)?).or_default().push((
+                (start, row.try_get(1)?),
+                (row.try_get(2)?, start, repair_start.zip(repair_end)),
+            ));
+        }
+        let mut sums = Vec::new();
+        for (unit, mut failures) in by_unit {
+            failures.sort_by(|a, b| a.0.cmp(&b.0));
+            let failures: Vec<Failure> = failures.into_iter().map(|(_, f)| f).collect();
+            sums.extend(
+                reliability_sums(&failures)
+                    .into_iter()
+                    .map(|(mode, sums)| (unit.clone(), mode, sums)),
+            );
+        }
+        let sql = format!(
+            "DELETE FROM maintenance_reliability WHERE work_unit IN ({})",
+            params.list(1, units.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for unit in units {
+            query = query.bind(*unit);
+        }
+        query.execute(&mut *connection).await?;
+        for chunk in sums.chunks(RELIABILITY_CHUNK) {
+            let sql = format!(
+                "INSERT INTO maintenance_reliability (work_unit, failure_mode, failures, \
+                 repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms) \
+                 VALUES {}",
+                params.rows(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(&sql);
+            for (unit, mode, sums) in chunk {
+                query = query
+                    .bind(unit.as_str())
+                    .bind(mode.as_str())
+                    .bind(sums.failures)
+                    .bind(sums.repairs)
+                    .bind(sums.repair_ms)
+                    .bind(sums.downtime_ms)
+                    .bind(sums.uptime_ms)
+                    .bind(sums.uptime_gaps)
+                    .bind(sums.last_repair_end_ms);
+            }
+            query.execute(&mut *connection).await?;
         }
     }
     Ok(())

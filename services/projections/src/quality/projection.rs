@@ -11,13 +11,13 @@
 //! - `quality_capa_ncrs`: the NCRs each CAPA addresses;
 //! - `quality_streams`: the last applied sequence per aggregate.
 
-use mom_projection::{ApplyError, Connection, Message, Projection};
+use mom_projection::{ApplyError, Connection, Message, Params, Projection};
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::quality::v1::{Disposition, QualityEvent};
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, metadata, PageSequences};
+use crate::sequence::{count, metadata, Deferred, PageSequences};
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -64,8 +64,65 @@ const TABLES: [&str; 6] = [
 pub struct QualityProjection {
     topics: Vec<String>,
     changes: Changes,
-    /// The open transaction's sequence guard, written by `flush`.
-    sequences: TxState<PageSequences>,
+    page: TxState<Page>,
+}
+
+/// What the open transaction leaves for `flush`: its sequence guard and its inspection results
+/// (most of the topic), inserted by `flush` many per statement once their aggregates' stored
+/// sequences are read, all at once. No other event reads or writes `quality_results`, so they
+/// need not be written in order with the rest, which is written as it is applied.
+#[derive(Debug, Default)]
+struct Page {
+    sequences: PageSequences,
+    results: Vec<(Deferred, ResultRow)>,
+}
+
+/// A row of `quality_results`.
+#[derive(Debug)]
+struct ResultRow {
+    inspection_id: String,
+    sequence: i64,
+    product: String,
+    operation: i64,
+    work_unit: String,
+    lot: String,
+    at_ms: i64,
+    quantity: i64,
+    rejected: i64,
+}
+
+/// Result rows per multi-row insert (9 columns).
+const RESULT_CHUNK: usize = 50;
+
+/// Inserts the transaction's new inspection results, many per statement.
+async fn insert_results(
+    connection: &mut Connection,
+    results: &[&ResultRow],
+) -> Result<(), ApplyError> {
+    let params = Params::of(connection);
+    for chunk in results.chunks(RESULT_CHUNK) {
+        let sql = format!(
+            "INSERT INTO quality_results (inspection_id, sequence, product, operation, \
+             work_unit, lot, at_ms, quantity, rejected) VALUES {} \
+             ON CONFLICT (inspection_id, sequence) DO NOTHING",
+            params.rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.inspection_id)
+                .bind(row.sequence)
+                .bind(&row.product)
+                .bind(row.operation)
+                .bind(&row.work_unit)
+                .bind(&row.lot)
+                .bind(row.at_ms)
+                .bind(row.quantity)
+                .bind(row.rejected);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
 }
 
 const SEQUENCES: &str = "quality_streams";
@@ -76,7 +133,7 @@ impl QualityProjection {
         Self {
             topics,
             changes: Changes::new(NAME),
-            sequences: TxState::default(),
+            page: TxState::default(),
         }
     }
 
@@ -150,33 +207,14 @@ async fn update(
     Ok(())
 }
 
+/// Applies an event other than an inspection result (those wait for `flush`); returns whether
+/// it is part of this read model.
 async fn apply_event(
     connection: &mut Connection,
     id: &str,
-    sequence: u64,
     event: Event,
 ) -> Result<bool, ApplyError> {
     match event {
-        Event::InspectionResultRecorded(result) => {
-            let at = ms(result.at.as_ref(), "at")?;
-            sqlx::query(
-                "INSERT INTO quality_results (inspection_id, sequence, product, operation, \
-                 work_unit, lot, at_ms, quantity, rejected) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (inspection_id, sequence) DO NOTHING",
-            )
-            .bind(id)
-            .bind(count(sequence))
-            .bind(&result.product)
-            .bind(i64::from(result.operation))
-            .bind(&result.work_unit)
-            .bind(&result.lot)
-            .bind(at)
-            .bind(count(result.quantity))
-            .bind(count(result.rejected))
-            .execute(&mut *connection)
-            .await?;
-        }
         Event::NonconformanceOpened(opened) => {
             let at = ms(opened.at.as_ref(), "at")?;
             sqlx::query(
@@ -270,7 +308,8 @@ async fn apply_event(
             };
             update(connection, sql, id, at).await?;
         }
-        // Plans, inspection starts and completions are not part of this read model.
+        // Plans, inspection starts and completions are not part of this read model (see
+        // `ignored`); results are inserted by `flush`.
         _ => return Ok(false),
     }
     Ok(true)
@@ -294,17 +333,36 @@ impl Projection for QualityProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let sequences = self.sequences.take().await;
+        let Page {
+            mut sequences,
+            results,
+        } = self.page.take().await;
+        sequences
+            .load(
+                connection,
+                SEQUENCES,
+                results.iter().map(|(guard, _)| guard.aggregate()),
+            )
+            .await?;
+        let new: Vec<&ResultRow> = results
+            .iter()
+            .filter(|(guard, _)| sequences.decide(guard))
+            .map(|(_, row)| row)
+            .collect();
+        if !new.is_empty() {
+            insert_results(connection, &new).await?;
+            self.changes.mark();
+        }
         sequences.write(connection, SEQUENCES).await
     }
 
     fn committed(&self) {
-        self.sequences.end();
+        self.page.end();
         self.changes.committed();
     }
 
     fn rolled_back(&self) {
-        self.sequences.end();
+        self.page.end();
         self.changes.rolled_back();
     }
 
@@ -318,16 +376,65 @@ impl Projection for QualityProjection {
         let Some(event) = envelope.event else {
             return Err(ApplyError::Poison("quality event without a payload".into()));
         };
-        if !self
-            .sequences
-            .first_delivery(connection, SEQUENCES, &meta)
-            .await?
-        {
-            return Ok(());
+        let stream = format!("{}/{}", meta.aggregate_type, meta.aggregate_id);
+        let mut page = self.page.lock().await;
+        match event {
+            event if ignored(&event) => {
+                page.sequences.record(&stream, meta.sequence);
+                Ok(())
+            }
+            Event::InspectionResultRecorded(result) => match ms(result.at.as_ref(), "at") {
+                Ok(at_ms) => {
+                    let guard = page.sequences.defer(&stream, meta.sequence);
+                    let row = ResultRow {
+                        inspection_id: meta.aggregate_id,
+                        sequence: count(meta.sequence),
+                        product: result.product,
+                        operation: i64::from(result.operation),
+                        work_unit: result.work_unit,
+                        lot: result.lot,
+                        at_ms,
+                        quantity: count(result.quantity),
+                        rejected: count(result.rejected),
+                    };
+                    page.results.push((guard, row));
+                    Ok(())
+                }
+                // Refused, as poison, when its guard lets it through (like any event: one at
+                // or below the stored sequence is skipped).
+                Err(poison) => match page
+                    .sequences
+                    .first_delivery(connection, SEQUENCES, &stream, meta.sequence)
+                    .await?
+                {
+                    true => Err(poison),
+                    false => Ok(()),
+                },
+            },
+            event => {
+                if page
+                    .sequences
+                    .first_delivery(connection, SEQUENCES, &stream, meta.sequence)
+                    .await?
+                    && apply_event(connection, &meta.aggregate_id, event).await?
+                {
+                    self.changes.mark();
+                }
+                Ok(())
+            }
         }
-        if apply_event(connection, &meta.aggregate_id, meta.sequence, event).await? {
-            self.changes.mark();
-        }
-        Ok(())
     }
+}
+
+/// Whether the event is left out of this read model: inspection plans, starts and completions.
+/// Their guard only records them, without reading the stored sequence.
+fn ignored(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::InspectionPlanDefined(_)
+            | Event::InspectionPlanRevised(_)
+            | Event::InspectionPlanRetired(_)
+            | Event::InspectionStarted(_)
+            | Event::InspectionCompleted(_)
+    )
 }
