@@ -393,3 +393,86 @@ async fn aggregates_interleaved_differently_give_the_same_tables_on_postgres() {
     first.drop_database().await.unwrap();
     second.drop_database().await.unwrap();
 }
+
+/// Every column of every table of the maintenance read model, row by row, in key order.
+async fn every_row(models: &ReadModels) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (table, columns, key) in [
+        ("maintenance_work_orders", "work_order, kind, priority, status, work_unit, reason, description, plan, occurrence, requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms", "work_order"),
+        ("maintenance_plans", "work_unit, plan, trigger_kind, every, description", "work_unit, plan"),
+        ("maintenance_pm", "work_unit, plan, occurrence, due_ms, work_order, completed_ms, cancelled, status", "work_unit, plan, occurrence"),
+        ("maintenance_failures", "work_order, work_unit, failure_mode, failure_start_ms, repair_start_ms, repair_end_ms, status", "work_order"),
+        ("maintenance_reliability", "work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms", "work_unit, failure_mode"),
+        ("maintenance_sequences", "aggregate, sequence", "aggregate"),
+    ] {
+        let text: Vec<String> = columns
+            .split(", ")
+            .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'null')"))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {table} ORDER BY {key}",
+            text.join(" || '|' || ")
+        );
+        let table_rows: Vec<String> = sqlx::query_scalar(&sql)
+            .fetch_all(models.pool())
+            .await
+            .unwrap();
+        rows.extend(table_rows.into_iter().map(|row| format!("{table}: {row}")));
+    }
+    rows
+}
+
+/// A transaction applies its events in memory and writes each row once: the story applied one
+/// event per transaction (each row read back and written again every time) gives every column
+/// of every table the same.
+async fn one_event_per_transaction_gives_the_same_rows(first: &ReadModels, second: &ReadModels) {
+    let projection = MaintenanceProjection::new(vec!["mom.maintenance.v1".into()]);
+    let messages = messages();
+    for models in [first, second] {
+        models.migrate(&projection).await.unwrap();
+    }
+    let pages: [Vec<&[Message]>; 2] = [messages.chunks(1).collect(), vec![messages.as_slice()]];
+    for (models, pages) in [first, second].into_iter().zip(pages) {
+        for page in pages {
+            let mut tx = models.pool().begin().await.unwrap();
+            for message in page {
+                projection.apply(&mut tx, message).await.unwrap();
+            }
+            projection.flush(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            projection.committed();
+        }
+    }
+    let (a, b) = (every_row(first).await, every_row(second).await);
+    assert!(a.iter().any(|row| row.contains("|late")), "{a:#?}");
+    assert!(
+        a.iter()
+            .any(|row| row.starts_with("maintenance_reliability: ")),
+        "{a:#?}"
+    );
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn one_event_per_transaction_gives_the_same_rows_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite:{}", dir.path().join(name).display());
+    one_event_per_transaction_gives_the_same_rows(
+        &ReadModels::connect(&url("a.db")).await.unwrap(),
+        &ReadModels::connect(&url("b.db")).await.unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_event_per_transaction_gives_the_same_rows_on_postgres() {
+    let first = mom_testkit::TestDatabase::create().await.unwrap();
+    let second = mom_testkit::TestDatabase::create().await.unwrap();
+    one_event_per_transaction_gives_the_same_rows(
+        &ReadModels::connect(&first.url).await.unwrap(),
+        &ReadModels::connect(&second.url).await.unwrap(),
+    )
+    .await;
+    first.drop_database().await.unwrap();
+    second.drop_database().await.unwrap();
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod http;
+mod page;
 mod projection;
 pub mod query;
 

@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 use mom_projection::{fetch_in, ApplyError, Connection, Message, Params, Projection};
 use sqlx::Row;
 
-use crate::events::{aggregate_id, decode, first_delivery, ms, required};
+use super::page::{Change, Rows};
+use crate::events::{aggregate_id, decode, first_delivery, sequence_key};
 use crate::feed::Changes;
-use crate::sequence::PageSequences;
+use crate::sequence::{Deferred, PageSequences};
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -28,7 +29,7 @@ pub const NAME: &str = "maintenance";
 /// The failure mode of the reliability row that sums every mode of a work unit.
 pub const ALL_MODES: &str = "*";
 
-const SCHEMA: [&str; 8] = [
+const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS maintenance_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS maintenance_work_orders (\
         work_order TEXT PRIMARY KEY, kind TEXT NOT NULL, priority TEXT NOT NULL, \
@@ -51,6 +52,8 @@ const SCHEMA: [&str; 8] = [
         failure_start_ms BIGINT NOT NULL, repair_start_ms BIGINT, repair_end_ms BIGINT, \
         status TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS maintenance_failures_unit ON maintenance_failures (work_unit)",
+    // The occurrence of a work order that ended is found by its work order.
+    "CREATE INDEX IF NOT EXISTS maintenance_pm_work_order ON maintenance_pm (work_order)",
     "CREATE TABLE IF NOT EXISTS maintenance_reliability (\
         work_unit TEXT NOT NULL, failure_mode TEXT NOT NULL, failures BIGINT NOT NULL, \
         repairs BIGINT NOT NULL, repair_ms BIGINT NOT NULL, downtime_ms BIGINT NOT NULL, \
@@ -75,12 +78,13 @@ pub struct MaintenanceProjection {
     page: TxState<Page>,
 }
 
-/// What the open transaction leaves for `flush`: its sequence guard, and the work units whose
-/// reliability rows are recomputed once (a rebuild recomputed them for every failure event).
+/// What the open transaction leaves for `flush`: its sequence guard and its changes, in order
+/// (with their guards; `None`: an event without a sequence, always applied), applied in memory
+/// and written once by `flush` ([`Rows`]).
 #[derive(Debug, Default)]
 struct Page {
     sequences: PageSequences,
-    reliability: std::collections::BTreeSet<String>,
+    changes: Vec<(Option<Deferred>, Change)>,
 }
 
 const SEQUENCES: &str = "maintenance_sequences";
@@ -123,17 +127,75 @@ impl Projection for MaintenanceProjection {
         connection: &mut Connection,
         message: &Message,
     ) -> Result<(), ApplyError> {
-        if apply(&mut *self.page.lock().await, connection, message).await? {
-            self.changes.mark();
-        }
+        let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
+        let metadata = envelope.metadata.as_ref();
+        let aggregate = aggregate_id(metadata);
+        let mut page = self.page.lock().await;
+        let change = match envelope.event.map(|event| Change::of(event, aggregate)) {
+            Some(Ok(Some(change))) => change,
+            // An event that breaks the contract is refused when its guard lets it through,
+            // like any event (one at or below the stored sequence is skipped).
+            Some(Err(poison)) => {
+                let Page { sequences, .. } = &mut *page;
+                return match first_delivery(
+                    sequences,
+                    connection,
+                    SEQUENCES,
+                    &message.topic,
+                    metadata,
+                )
+                .await?
+                {
+                    true => Err(poison),
+                    false => Ok(()),
+                };
+            }
+            // Left out of the read model: the guard only records it.
+            Some(Ok(None)) | None => {
+                if let Some((key, sequence)) = sequence_key(&message.topic, metadata) {
+                    page.sequences.record(&key, sequence);
+                }
+                return Ok(());
+            }
+        };
+        let guard = sequence_key(&message.topic, metadata)
+            .map(|(key, sequence)| page.sequences.defer(&key, sequence));
+        page.changes.push((guard, change));
         Ok(())
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let page = self.page.take().await;
-        let units: Vec<&str> = page.reliability.iter().map(String::as_str).collect();
-        refresh_reliability(connection, &units).await?;
-        page.sequences.write(connection, SEQUENCES).await
+        let Page {
+            mut sequences,
+            changes,
+        } = self.page.take().await;
+        sequences
+            .load(
+                connection,
+                SEQUENCES,
+                changes
+                    .iter()
+                    .filter_map(|(guard, _)| guard.as_ref().map(Deferred::aggregate)),
+            )
+            .await?;
+        let changes: Vec<Change> = changes
+            .into_iter()
+            .filter(|(guard, _)| guard.as_ref().is_none_or(|guard| sequences.decide(guard)))
+            .map(|(_, change)| change)
+            .collect();
+        if !changes.is_empty() {
+            let mut rows = Rows::default();
+            rows.load(connection, &changes).await?;
+            for change in changes {
+                rows.apply(change);
+            }
+            rows.decide(connection).await?;
+            rows.write(connection).await?;
+            let units: Vec<&str> = rows.reliability.iter().map(String::as_str).collect();
+            refresh_reliability(connection, &units).await?;
+            self.changes.mark();
+        }
+        sequences.write(connection, SEQUENCES).await
     }
 
     fn rolled_back(&self) {
@@ -147,7 +209,7 @@ impl Projection for MaintenanceProjection {
     }
 }
 
-fn trigger_name(trigger: mom_proto::maintenance::v1::PlanTrigger) -> &'static str {
+pub(super) fn trigger_name(trigger: mom_proto::maintenance::v1::PlanTrigger) -> &'static str {
     use mom_proto::maintenance::v1::PlanTrigger;
     match trigger {
         PlanTrigger::CalendarDays => "calendar_days",
@@ -157,386 +219,12 @@ fn trigger_name(trigger: mom_proto::maintenance::v1::PlanTrigger) -> &'static st
     }
 }
 
-fn mode(failure_mode: &str) -> &str {
+pub(super) fn mode(failure_mode: &str) -> &str {
     if failure_mode.is_empty() || failure_mode == ALL_MODES {
         "unspecified"
     } else {
         failure_mode
     }
-}
-
-/// A new work order.
-struct NewOrder<'a> {
-    work_order: &'a str,
-    kind: &'a str,
-    priority: &'a str,
-    work_unit: &'a str,
-    reason: &'a str,
-    description: &'a str,
-    plan: &'a str,
-    occurrence: u32,
-    requested_ms: i64,
-}
-
-async fn insert_order(connection: &mut Connection, order: NewOrder<'_>) -> Result<(), ApplyError> {
-    sqlx::query(
-        "INSERT INTO maintenance_work_orders (work_order, kind, priority, status, work_unit, \
-         reason, description, plan, occurrence, requested_ms) \
-         VALUES ($1, $2, $3, 'requested', $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (work_order) DO NOTHING",
-    )
-    .bind(order.work_order)
-    .bind(order.kind)
-    .bind(order.priority)
-    .bind(order.work_unit)
-    .bind(order.reason)
-    .bind(order.description)
-    .bind(order.plan)
-    .bind(i64::from(order.occurrence))
-    .bind(order.requested_ms)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-async fn apply(
-    page: &mut Page,
-    connection: &mut Connection,
-    message: &Message,
-) -> Result<bool, ApplyError> {
-    use mom_proto::maintenance::v1::maintenance_event::Event;
-    let envelope: mom_proto::maintenance::v1::MaintenanceEvent = decode(message)?;
-    if !first_delivery(
-        &mut page.sequences,
-        connection,
-        SEQUENCES,
-        &message.topic,
-        envelope.metadata.as_ref(),
-    )
-    .await?
-    {
-        return Ok(false);
-    }
-    let aggregate = aggregate_id(envelope.metadata.as_ref());
-    match &envelope.event {
-        Some(Event::MaintenancePlanDefined(plan)) => {
-            sqlx::query(
-                "INSERT INTO maintenance_plans (work_unit, plan, trigger_kind, every, description) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (work_unit, plan) DO UPDATE SET \
-                 trigger_kind = excluded.trigger_kind, every = excluded.every, \
-                 description = excluded.description",
-            )
-            .bind(required(&plan.work_unit, "work_unit")?)
-            .bind(required(&plan.plan, "plan")?)
-            .bind(trigger_name(plan.trigger()))
-            .bind(i64::try_from(plan.every).unwrap_or(i64::MAX))
-            .bind(&plan.description)
-            .execute(&mut *connection)
-            .await?;
-        }
-        Some(Event::MaintenancePlanDue(due)) => {
-            let (work_unit, plan) = (
-                required(&due.work_unit, "work_unit")?,
-                required(&due.plan, "plan")?,
-            );
-            sqlx::query(
-                "INSERT INTO maintenance_pm (work_unit, plan, occurrence, due_ms, work_order, \
-                 cancelled, status) VALUES ($1, $2, $3, $4, '', 0, 'open') \
-                 ON CONFLICT (work_unit, plan, occurrence) DO UPDATE SET due_ms = excluded.due_ms",
-            )
-            .bind(work_unit)
-            .bind(plan)
-            .bind(i64::from(due.occurrence))
-            .bind(ms(due.at.as_ref(), "at")?)
-            .execute(&mut *connection)
-            .await?;
-            let occurrence = i64::from(due.occurrence);
-            decide(connection, work_unit, plan, occurrence - 1).await?;
-            decide(connection, work_unit, plan, occurrence).await?;
-        }
-        Some(Event::PlanWorkOrderRaised(raised)) => {
-            link_pm(
-                connection,
-                &raised.work_unit,
-                &raised.plan,
-                raised.occurrence,
-                &raised.work_order,
-            )
-            .await?;
-        }
-        Some(Event::BreakdownReported(reported)) => {
-            let work_unit = required(&reported.work_unit, "work_unit")?;
-            let work_order = if reported.work_order.is_empty() {
-                aggregate
-            } else {
-                &reported.work_order
-            };
-            insert_order(
-                connection,
-                NewOrder {
-                    work_order,
-                    kind: "corrective",
-                    priority: "high",
-                    work_unit,
-                    reason: mode(&reported.failure_mode),
-                    description: &reported.description,
-                    plan: "",
-                    occurrence: 0,
-                    requested_ms: ms(reported.at.as_ref(), "at")?,
-                },
-            )
-            .await?;
-            sqlx::query(
-                "INSERT INTO maintenance_failures (work_order, work_unit, failure_mode, \
-                 failure_start_ms, status) VALUES ($1, $2, $3, $4, 'open') \
-                 ON CONFLICT (work_order) DO NOTHING",
-            )
-            .bind(work_order)
-            .bind(work_unit)
-            .bind(mode(&reported.failure_mode))
-            .bind(ms(reported.failure_start.as_ref(), "failure_start")?)
-            .execute(&mut *connection)
-            .await?;
-            page.reliability.insert(work_unit.to_owned());
-        }
-        Some(Event::PreventiveWorkRequested(requested)) => {
-            let work_unit = required(&requested.work_unit, "work_unit")?;
-            let work_order = if requested.work_order.is_empty() {
-                aggregate
-            } else {
-                &requested.work_order
-            };
-            insert_order(
-                connection,
-                NewOrder {
-                    work_order,
-                    kind: "preventive",
-                    priority: "normal",
-                    work_unit,
-                    reason: &requested.plan,
-                    description: &requested.description,
-                    plan: &requested.plan,
-                    occurrence: requested.occurrence,
-                    requested_ms: ms(requested.at.as_ref(), "at")?,
-                },
-            )
-            .await?;
-            if !requested.plan.is_empty() {
-                link_pm(
-                    connection,
-                    work_unit,
-                    &requested.plan,
-                    requested.occurrence,
-                    work_order,
-                )
-                .await?;
-            }
-        }
-        Some(Event::WorkOrderScheduled(scheduled)) => {
-            schedule(
-                connection,
-                aggregate,
-                ms(scheduled.from.as_ref(), "from")?,
-                ms(scheduled.until.as_ref(), "until")?,
-            )
-            .await?;
-        }
-        Some(Event::PmWindowScheduled(window)) => {
-            schedule(
-                connection,
-                aggregate,
-                ms(window.from.as_ref(), "from")?,
-                ms(window.until.as_ref(), "until")?,
-            )
-            .await?;
-        }
-        Some(Event::WorkStarted(started)) => {
-            sqlx::query(
-                "UPDATE maintenance_work_orders SET status = 'in_progress', started_ms = $2 \
-                 WHERE work_order = $1",
-            )
-            .bind(aggregate)
-            .bind(ms(started.at.as_ref(), "at")?)
-            .execute(&mut *connection)
-            .await?;
-        }
-        Some(Event::BreakdownRepaired(repaired)) => {
-            let work_unit = required(&repaired.work_unit, "work_unit")?;
-            let failure_start = ms(repaired.failure_start.as_ref(), "failure_start")?;
-            let repair_end = ms(repaired.repair_end.as_ref(), "repair_end")?;
-            let repair_start = repaired
-                .repair_start
-                .as_ref()
-                .map(|ts| ms(Some(ts), "repair_start"))
-                .transpose()?
-                .unwrap_or(failure_start);
-            sqlx::query(
-                "UPDATE maintenance_work_orders SET status = 'done', closed_ms = $2, \
-                 started_ms = COALESCE(started_ms, $3) WHERE work_order = $1",
-            )
-            .bind(aggregate)
-            .bind(repair_end)
-            .bind(repair_start)
-            .execute(&mut *connection)
-            .await?;
-            sqlx::query(
-                "INSERT INTO maintenance_failures (work_order, work_unit, failure_mode, \
-                 failure_start_ms, repair_start_ms, repair_end_ms, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'repaired') ON CONFLICT (work_order) DO UPDATE \
-                 SET failure_mode = excluded.failure_mode, \
-                 failure_start_ms = excluded.failure_start_ms, \
-                 repair_start_ms = excluded.repair_start_ms, \
-                 repair_end_ms = excluded.repair_end_ms, status = excluded.status",
-            )
-            .bind(aggregate)
-            .bind(work_unit)
-            .bind(mode(&repaired.failure_mode))
-            .bind(failure_start)
-            .bind(repair_start)
-            .bind(repair_end.max(repair_start))
-            .execute(&mut *connection)
-            .await?;
-            page.reliability.insert(work_unit.to_owned());
-        }
-        Some(Event::PreventiveWorkCompleted(completed)) => {
-            let at = ms(completed.at.as_ref(), "at")?;
-            sqlx::query(
-                "UPDATE maintenance_work_orders SET status = 'done', closed_ms = $2 \
-                 WHERE work_order = $1",
-            )
-            .bind(aggregate)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-            close_pm(connection, aggregate, Close::Completed(at)).await?;
-        }
-        Some(Event::WorkOrderCancelled(cancelled)) => {
-            let at = ms(cancelled.at.as_ref(), "at")?;
-            sqlx::query(
-                "UPDATE maintenance_work_orders SET status = 'cancelled', closed_ms = $2 \
-                 WHERE work_order = $1",
-            )
-            .bind(aggregate)
-            .bind(at)
-            .execute(&mut *connection)
-            .await?;
-            // A cancelled corrective order was a false alarm: no failure to count.
-            let false_alarm: Option<String> = sqlx::query_scalar(
-                "UPDATE maintenance_failures SET status = 'cancelled' \
-                 WHERE work_order = $1 AND status = 'open' RETURNING work_unit",
-            )
-            .bind(aggregate)
-            .fetch_optional(&mut *connection)
-            .await?;
-            match false_alarm {
-                Some(work_unit) => {
-                    page.reliability.insert(work_unit);
-                }
-                None => close_pm(connection, aggregate, Close::Cancelled).await?,
-            }
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-async fn schedule(
-    connection: &mut Connection,
-    work_order: &str,
-    from: i64,
-    until: i64,
-) -> Result<(), ApplyError> {
-    sqlx::query(
-        "UPDATE maintenance_work_orders SET scheduled_from_ms = $2, scheduled_until_ms = $3, \
-         status = CASE WHEN status = 'requested' THEN 'scheduled' ELSE status END \
-         WHERE work_order = $1",
-    )
-    .bind(work_order)
-    .bind(from)
-    .bind(until)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-async fn link_pm(
-    connection: &mut Connection,
-    work_unit: &str,
-    plan: &str,
-    occurrence: u32,
-    work_order: &str,
-) -> Result<(), ApplyError> {
-    sqlx::query(
-        "UPDATE maintenance_pm SET work_order = $4 \
-         WHERE work_unit = $1 AND plan = $2 AND occurrence = $3 AND work_order = ''",
-    )
-    .bind(work_unit)
-    .bind(plan)
-    .bind(i64::from(occurrence))
-    .bind(work_order)
-    .execute(&mut *connection)
-    .await?;
-    // The order may have ended before the link arrived (another aggregate, another partition).
-    let ended: Option<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT status, closed_ms FROM maintenance_work_orders WHERE work_order = $1",
-    )
-    .bind(work_order)
-    .fetch_optional(&mut *connection)
-    .await?;
-    match ended {
-        Some((status, Some(closed))) if status == "done" => {
-            close_pm(connection, work_order, Close::Completed(closed)).await
-        }
-        Some((status, _)) if status == "cancelled" => {
-            close_pm(connection, work_order, Close::Cancelled).await
-        }
-        _ => Ok(()),
-    }
-}
-
-/// How a PM occurrence's work order ended.
-#[derive(Debug, Clone, Copy)]
-enum Close {
-    /// Completed at this time (milliseconds).
-    Completed(i64),
-    /// Cancelled.
-    Cancelled,
-}
-
-/// Records how the PM occurrence of `work_order` ended and decides its status again.
-async fn close_pm(
-    connection: &mut Connection,
-    work_order: &str,
-    close: Close,
-) -> Result<(), ApplyError> {
-    let occurrence: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT work_unit, plan, occurrence FROM maintenance_pm WHERE work_order = $1",
-    )
-    .bind(work_order)
-    .fetch_optional(&mut *connection)
-    .await?;
-    let Some((work_unit, plan, occurrence)) = occurrence else {
-        return Ok(());
-    };
-    let query = match close {
-        Close::Completed(at) => sqlx::query(
-            "UPDATE maintenance_pm SET completed_ms = $4 \
-             WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
-        )
-        .bind(&work_unit)
-        .bind(&plan)
-        .bind(occurrence)
-        .bind(at),
-        Close::Cancelled => sqlx::query(
-            "UPDATE maintenance_pm SET cancelled = 1 \
-             WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
-        )
-        .bind(&work_unit)
-        .bind(&plan)
-        .bind(occurrence),
-    };
-    query.execute(&mut *connection).await?;
-    decide(connection, &work_unit, &plan, occurrence).await
 }
 
 /// The status of a PM occurrence from its completion, cancellation and the next occurrence's
@@ -553,44 +241,6 @@ pub fn pm_status(
         (None, Some(_)) => "missed",
         (None, None) => "open",
     }
-}
-
-async fn decide(
-    connection: &mut Connection,
-    work_unit: &str,
-    plan: &str,
-    occurrence: i64,
-) -> Result<(), ApplyError> {
-    let row: Option<(Option<i64>, i64)> = sqlx::query_as(
-        "SELECT completed_ms, cancelled FROM maintenance_pm \
-         WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
-    )
-    .bind(work_unit)
-    .bind(plan)
-    .bind(occurrence)
-    .fetch_optional(&mut *connection)
-    .await?;
-    let Some((completed_ms, cancelled)) = row else {
-        return Ok(());
-    };
-    let next_due: Option<i64> = sqlx::query_scalar(
-        "SELECT due_ms FROM maintenance_pm WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
-    )
-    .bind(work_unit)
-    .bind(plan)
-    .bind(occurrence + 1)
-    .fetch_optional(&mut *connection)
-    .await?;
-    sqlx::query(
-        "UPDATE maintenance_pm SET status = $4 WHERE work_unit = $1 AND plan = $2 AND occurrence = $3",
-    )
-    .bind(work_unit)
-    .bind(plan)
-    .bind(occurrence)
-    .bind(pm_status(completed_ms, cancelled != 0, next_due))
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
 }
 
 /// Sums behind MTBF and MTTR of one work unit and failure mode.
