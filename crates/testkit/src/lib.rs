@@ -1,14 +1,17 @@
 //! Test harness shared by the workspace's integration tests: a fresh Postgres database per
-//! test, and a real Kafka-protocol broker (`tansu`) started on a free loopback port.
+//! test, a real Kafka-protocol broker (`tansu`) started on a free loopback port, and tables read
+//! back as text for comparisons.
 //!
 //! Invariant: a component that cannot be had fails the test with a message that says how to get
 //! it; nothing here skips.
 
 mod broker;
 mod postgres;
+mod tables;
 
 pub use broker::Broker;
 pub use postgres::TestDatabase;
+pub use tables::rows_as_text;
 
 /// Returns a free loopback port (bound then released; good enough for a test's own processes).
 pub fn free_port() -> anyhow::Result<u16> {

@@ -147,6 +147,30 @@ impl PageSequences {
         Some(deferred.sequence) > stored.max(deferred.before)
     }
 
+    /// Returns the deferred changes whose event is new, in order, after reading the stored
+    /// sequences of their aggregates at once (many per statement). A change without a guard
+    /// (an event without a sequence) is always kept.
+    pub async fn keep_new<T>(
+        &mut self,
+        connection: &mut Connection,
+        table: &'static str,
+        changes: Vec<(Option<Deferred>, T)>,
+    ) -> Result<Vec<T>, ApplyError> {
+        self.load(
+            connection,
+            table,
+            changes
+                .iter()
+                .filter_map(|(guard, _)| guard.as_ref().map(Deferred::aggregate)),
+        )
+        .await?;
+        Ok(changes
+            .into_iter()
+            .filter(|(guard, _)| guard.as_ref().is_none_or(|guard| self.decide(guard)))
+            .map(|(_, change)| change)
+            .collect())
+    }
+
     /// Writes the highest sequence of every aggregate seen to `table`, many rows per statement;
     /// a stored sequence never goes down.
     pub async fn write(

@@ -396,30 +396,24 @@ async fn aggregates_interleaved_differently_give_the_same_tables_on_postgres() {
 
 /// Every column of every table of the maintenance read model, row by row, in key order.
 async fn every_row(models: &ReadModels) -> Vec<String> {
-    let mut rows = Vec::new();
-    for (table, columns, key) in [
+    let tables = [
         ("maintenance_work_orders", "work_order, kind, priority, status, work_unit, reason, description, plan, occurrence, requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms", "work_order"),
         ("maintenance_plans", "work_unit, plan, trigger_kind, every, description", "work_unit, plan"),
         ("maintenance_pm", "work_unit, plan, occurrence, due_ms, work_order, completed_ms, cancelled, status", "work_unit, plan, occurrence"),
         ("maintenance_failures", "work_order, work_unit, failure_mode, failure_start_ms, repair_start_ms, repair_end_ms, status", "work_order"),
         ("maintenance_reliability", "work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms", "work_unit, failure_mode"),
         ("maintenance_sequences", "aggregate, sequence", "aggregate"),
-    ] {
-        let text: Vec<String> = columns
-            .split(", ")
-            .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'null')"))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {table} ORDER BY {key}",
-            text.join(" || '|' || ")
-        );
-        let table_rows: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(models.pool())
-            .await
-            .unwrap();
-        rows.extend(table_rows.into_iter().map(|row| format!("{table}: {row}")));
-    }
-    rows
+    ];
+    let rows = mom_testkit::rows_as_text(models.pool(), &tables)
+        .await
+        .unwrap();
+    tables
+        .iter()
+        .zip(rows)
+        .flat_map(|((table, _, _), rows)| {
+            rows.into_iter().map(move |row| format!("{table}: {row}"))
+        })
+        .collect()
 }
 
 /// A transaction applies its events in memory and writes each row once: the story applied one

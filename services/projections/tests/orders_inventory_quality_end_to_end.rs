@@ -169,24 +169,15 @@ const TABLES: [(&str, &str, &str); 14] = [
 
 async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
     let models = mom_projection::ReadModels::connect(url).await.unwrap();
-    let mut tables = Vec::new();
-    for (table, columns, order) in TABLES {
-        let text: Vec<String> = columns
-            .split(", ")
-            .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'null')"))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {table} ORDER BY {order}",
-            text.join(" || '|' || ")
-        );
-        let rows: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(models.pool())
-            .await
-            .unwrap();
-        tables.push((table.to_owned(), rows));
-    }
+    let rows = mom_testkit::rows_as_text(models.pool(), &TABLES)
+        .await
+        .unwrap();
     models.pool().close().await;
-    tables
+    TABLES
+        .iter()
+        .map(|(table, _, _)| (*table).to_owned())
+        .zip(rows)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

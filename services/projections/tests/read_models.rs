@@ -983,24 +983,9 @@ const QUALITY_TABLES: [(&str, &str, &str); 6] = [
 
 /// Every row of `tables` as text, in key order.
 async fn table_rows(models: &ReadModels, tables: &[(&str, &str, &str)]) -> Vec<Vec<String>> {
-    let mut all = Vec::new();
-    for (table, columns, order) in tables {
-        let text: Vec<String> = columns
-            .split(", ")
-            .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'null')"))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {table} ORDER BY {order}",
-            text.join(" || '|' || ")
-        );
-        all.push(
-            sqlx::query_scalar(&sql)
-                .fetch_all(models.pool())
-                .await
-                .unwrap(),
-        );
-    }
-    all
+    mom_testkit::rows_as_text(models.pool(), tables)
+        .await
+        .unwrap()
 }
 
 /// Applies `story` one message per transaction on one database and all in one transaction on

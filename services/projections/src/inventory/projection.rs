@@ -67,7 +67,7 @@ pub struct InventoryProjection {
 #[derive(Debug, Default)]
 struct Page {
     sequences: PageSequences,
-    changes: Vec<(Deferred, Change)>,
+    changes: Vec<(Option<Deferred>, Change)>,
 }
 
 const SEQUENCES: &str = "inventory_streams";
@@ -565,18 +565,7 @@ impl Projection for InventoryProjection {
             mut sequences,
             changes,
         } = self.page.take().await;
-        sequences
-            .load(
-                connection,
-                SEQUENCES,
-                changes.iter().map(|(guard, _)| guard.aggregate()),
-            )
-            .await?;
-        let changes: Vec<Change> = changes
-            .into_iter()
-            .filter(|(guard, _)| sequences.decide(guard))
-            .map(|(_, change)| change)
-            .collect();
+        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
         if !changes.is_empty() {
             let mut lots: Vec<&str> = changes.iter().filter_map(Change::lot).collect();
             lots.sort_unstable();
@@ -624,7 +613,7 @@ impl Projection for InventoryProjection {
         match Change::of(event) {
             Ok(Some(change)) => {
                 let guard = page.sequences.defer(&stream, meta.sequence);
-                page.changes.push((guard, change));
+                page.changes.push((Some(guard), change));
                 Ok(())
             }
             Ok(None) => {

@@ -169,20 +169,7 @@ impl Projection for MaintenanceProjection {
             mut sequences,
             changes,
         } = self.page.take().await;
-        sequences
-            .load(
-                connection,
-                SEQUENCES,
-                changes
-                    .iter()
-                    .filter_map(|(guard, _)| guard.as_ref().map(Deferred::aggregate)),
-            )
-            .await?;
-        let changes: Vec<Change> = changes
-            .into_iter()
-            .filter(|(guard, _)| guard.as_ref().is_none_or(|guard| sequences.decide(guard)))
-            .map(|(_, change)| change)
-            .collect();
+        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
         if !changes.is_empty() {
             let mut rows = Rows::default();
             rows.load(connection, &changes).await?;

@@ -56,7 +56,8 @@ pub struct OrdersProjection {
 #[derive(Debug, Default)]
 struct Page {
     sequences: PageSequences,
-    changes: Vec<(Deferred, Change)>,
+    /// With the order each changes.
+    changes: Vec<(Option<Deferred>, (String, Change))>,
 }
 
 const SEQUENCES: &str = "orders_streams";
@@ -614,18 +615,7 @@ impl Projection for OrdersProjection {
             mut sequences,
             changes,
         } = self.page.take().await;
-        sequences
-            .load(
-                connection,
-                SEQUENCES,
-                changes.iter().map(|(guard, _)| guard.aggregate()),
-            )
-            .await?;
-        let changes: Vec<(String, Change)> = changes
-            .into_iter()
-            .filter(|(guard, _)| sequences.decide(guard))
-            .map(|(guard, change)| (guard.aggregate().to_owned(), change))
-            .collect();
+        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
         if !changes.is_empty() {
             let mut orders: Vec<&str> = changes.iter().map(|(order, _)| order.as_str()).collect();
             orders.sort_unstable();
@@ -687,7 +677,8 @@ impl Projection for OrdersProjection {
         };
         let guard = page.sequences.defer(&meta.aggregate_id, meta.sequence);
         if let Some(change) = change {
-            page.changes.push((guard, change));
+            page.changes
+                .push((Some(guard), (meta.aggregate_id, change)));
         }
         Ok(())
     }

@@ -74,7 +74,7 @@ pub struct QualityProjection {
 #[derive(Debug, Default)]
 struct Page {
     sequences: PageSequences,
-    results: Vec<(Deferred, ResultRow)>,
+    results: Vec<(Option<Deferred>, ResultRow)>,
 }
 
 /// A row of `quality_results`.
@@ -97,7 +97,7 @@ const RESULT_CHUNK: usize = 50;
 /// Inserts the transaction's new inspection results, many per statement.
 async fn insert_results(
     connection: &mut Connection,
-    results: &[&ResultRow],
+    results: &[ResultRow],
 ) -> Result<(), ApplyError> {
     let params = Params::of(connection);
     for chunk in results.chunks(RESULT_CHUNK) {
@@ -337,18 +337,7 @@ impl Projection for QualityProjection {
             mut sequences,
             results,
         } = self.page.take().await;
-        sequences
-            .load(
-                connection,
-                SEQUENCES,
-                results.iter().map(|(guard, _)| guard.aggregate()),
-            )
-            .await?;
-        let new: Vec<&ResultRow> = results
-            .iter()
-            .filter(|(guard, _)| sequences.decide(guard))
-            .map(|(_, row)| row)
-            .collect();
+        let new = sequences.keep_new(connection, SEQUENCES, results).await?;
         if !new.is_empty() {
             insert_results(connection, &new).await?;
             self.changes.mark();
@@ -397,7 +386,7 @@ impl Projection for QualityProjection {
                         quantity: count(result.quantity),
                         rejected: count(result.rejected),
                     };
-                    page.results.push((guard, row));
+                    page.results.push((Some(guard), row));
                     Ok(())
                 }
                 // Refused, as poison, when its guard lets it through (like any event: one at
