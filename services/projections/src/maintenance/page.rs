@@ -346,7 +346,9 @@ impl Rows {
         self.load_orders(connection, &orders).await?;
         let failures: Vec<&str> = failures.into_iter().collect();
         self.load_failures(connection, &failures).await?;
-        let pm_orders: Vec<&str> = pm_orders.into_iter().collect();
+        // No occurrence is linked to an empty work order (an event without one): the unlinked
+        // occurrences have an empty work order, and none of them is that order's.
+        let pm_orders: Vec<&str> = pm_orders.into_iter().filter(|o| !o.is_empty()).collect();
         let select = format!("SELECT {PM_COLUMNS} FROM maintenance_pm WHERE work_order");
         for chunk in pm_orders.chunks(READ_CHUNK) {
             for row in fetch_in(connection, &select, chunk).await? {
@@ -672,6 +674,9 @@ impl Rows {
     /// Records how the PM occurrence of `work_order` (the first, when several name it) ended,
     /// and decides its status again.
     fn close_pm(&mut self, work_order: &str, close: Close) {
+        if work_order.is_empty() {
+            return;
+        }
         let Some((key, pm)) = self.pm.iter_mut().find_map(|(key, pm)| match pm {
             Some(pm) if pm.work_order == work_order => Some((key, pm)),
             _ => None,
@@ -847,4 +852,120 @@ fn pm_row(row: &sqlx::any::AnyRow) -> Result<(PmKey, PmRow), ApplyError> {
             status: row.try_get(7)?,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(occurrence: i64) -> PmKey {
+        ("oven".to_owned(), "clean".to_owned(), occurrence)
+    }
+
+    fn due(rows: &mut Rows, occurrence: i64) {
+        rows.apply(Change::PlanDue {
+            key: key(occurrence),
+            due_ms: occurrence * 100,
+        });
+    }
+
+    fn requested(rows: &mut Rows, work_order: &str, plan: &str, occurrence: i64) {
+        rows.apply(Change::PreventiveRequested {
+            work_order: work_order.into(),
+            work_unit: "oven".into(),
+            plan: plan.into(),
+            occurrence,
+            description: String::new(),
+            requested_ms: 0,
+        });
+    }
+
+    fn pm(rows: &Rows, occurrence: i64) -> &PmRow {
+        rows.pm[&key(occurrence)]
+            .as_ref()
+            .expect("the occurrence has a row")
+    }
+
+    #[test]
+    fn an_order_that_ended_before_its_link_closes_the_occurrence_when_linked() {
+        let mut rows = Rows::default();
+        due(&mut rows, 1);
+        requested(&mut rows, "wo-1", "", 0);
+        rows.apply(Change::PreventiveCompleted {
+            work_order: "wo-1".into(),
+            at_ms: 150,
+        });
+        assert_eq!(pm(&rows, 1).completed_ms, None, "not linked yet");
+        rows.apply(Change::Linked {
+            key: key(1),
+            work_order: "wo-1".into(),
+        });
+        assert_eq!(
+            (pm(&rows, 1).work_order.as_str(), pm(&rows, 1).completed_ms),
+            ("wo-1", Some(150))
+        );
+        assert!(rows.decide.contains(&key(1)));
+    }
+
+    #[test]
+    fn an_order_without_an_id_closes_no_unlinked_occurrence() {
+        let mut rows = Rows::default();
+        due(&mut rows, 1);
+        rows.apply(Change::PreventiveCompleted {
+            work_order: String::new(),
+            at_ms: 150,
+        });
+        assert_eq!(pm(&rows, 1).completed_ms, None);
+    }
+
+    #[test]
+    fn a_cancelled_breakdown_is_a_false_alarm_and_a_cancelled_pm_order_a_missed_occurrence() {
+        let mut rows = Rows::default();
+        rows.apply(Change::BreakdownReported {
+            work_order: "b-1".into(),
+            work_unit: "oven".into(),
+            failure_mode: "burner".into(),
+            description: String::new(),
+            requested_ms: 10,
+            failure_start_ms: 5,
+        });
+        rows.apply(Change::Cancelled {
+            work_order: "b-1".into(),
+            at_ms: 20,
+        });
+        let failure = rows.failures["b-1"].as_ref().expect("a failure row");
+        assert_eq!(failure.status, "cancelled");
+        assert!(rows.reliability.contains("oven"));
+        assert_eq!(
+            rows.orders["b-1"].as_ref().map(|o| o.status.as_str()),
+            Some("cancelled")
+        );
+
+        due(&mut rows, 2);
+        requested(&mut rows, "wo-2", "clean", 2);
+        rows.apply(Change::Cancelled {
+            work_order: "wo-2".into(),
+            at_ms: 30,
+        });
+        assert_eq!(
+            (pm(&rows, 2).work_order.as_str(), pm(&rows, 2).cancelled),
+            ("wo-2", 1)
+        );
+    }
+
+    #[test]
+    fn a_second_due_event_moves_the_due_time_and_keeps_the_link() {
+        let mut rows = Rows::default();
+        due(&mut rows, 3);
+        requested(&mut rows, "wo-3", "clean", 3);
+        rows.apply(Change::PlanDue {
+            key: key(3),
+            due_ms: 999,
+        });
+        assert_eq!(
+            (pm(&rows, 3).due_ms, pm(&rows, 3).work_order.as_str()),
+            (999, "wo-3")
+        );
+        assert!(rows.decide.contains(&key(2)) && rows.decide.contains(&key(3)));
+    }
 }

@@ -68,8 +68,8 @@ pub struct QualityProjection {
 }
 
 /// What the open transaction leaves for `flush`: its sequence guard and its inspection results
-/// (most of the topic), inserted by `flush` many per statement once their aggregates' stored
-/// sequences are read, all at once. No other event reads or writes `quality_results`, so they
+/// (most of the rows the read model writes), inserted by `flush` many per statement once their
+/// aggregates' stored sequences are read, all at once. No other event reads or writes `quality_results`, so they
 /// need not be written in order with the rest, which is written as it is applied.
 #[derive(Debug, Default)]
 struct Page {
