@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::MAINTENANCE_TABLES;
 use mom_projection::{Message, Projection, ReadModels};
 use mom_projections::maintenance::query::{BacklogFilter, MaintenanceQueries};
 use mom_projections::maintenance::MaintenanceProjection;
@@ -396,18 +399,10 @@ async fn aggregates_interleaved_differently_give_the_same_tables_on_postgres() {
 
 /// Every column of every table of the maintenance read model, row by row, in key order.
 async fn every_row(models: &ReadModels) -> Vec<String> {
-    let tables = [
-        ("maintenance_work_orders", "work_order, kind, priority, status, work_unit, reason, description, plan, occurrence, requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms", "work_order"),
-        ("maintenance_plans", "work_unit, plan, trigger_kind, every, description", "work_unit, plan"),
-        ("maintenance_pm", "work_unit, plan, occurrence, due_ms, work_order, completed_ms, cancelled, status", "work_unit, plan, occurrence"),
-        ("maintenance_failures", "work_order, work_unit, failure_mode, failure_start_ms, repair_start_ms, repair_end_ms, status", "work_order"),
-        ("maintenance_reliability", "work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms", "work_unit, failure_mode"),
-        ("maintenance_sequences", "aggregate, sequence", "aggregate"),
-    ];
-    let rows = mom_testkit::rows_as_text(models.pool(), &tables)
+    let rows = mom_testkit::rows_as_text(models.pool(), &MAINTENANCE_TABLES)
         .await
         .unwrap();
-    tables
+    MAINTENANCE_TABLES
         .iter()
         .zip(rows)
         .flat_map(|((table, _, _), rows)| {

@@ -6,9 +6,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::{INVENTORY_TABLES, ORDERS_TABLES, QUALITY_TABLES};
 use mom_proto::inventory::v1 as inv;
 use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use mom_proto::production::v1 as prd;
@@ -150,30 +153,19 @@ fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Cod
 }
 
 /// Every column of the three read models' tables as text, row by row, in key order.
-const TABLES: [(&str, &str, &str); 14] = [
-    ("orders_orders", "order_id, product, quantity, status, held, hold_reason, held_since_ms, held_ms, created_ms, released_ms, started_ms, ended_ms, lead_time_ms, last_operation, good, scrap, operations_total, operations_done, progress", "order_id"),
-    ("orders_operations", "order_id, operation, position, name, eligible, status, work_unit, good, scrap, started_ms, completed_ms", "order_id, operation"),
-    ("orders_streams", "aggregate, sequence", "aggregate"),
-    ("inventory_lots", "lot, material, supplier_lot, expiry_ms, origin, order_id, work_unit, created_ms, consumed, scrapped", "lot"),
-    ("inventory_stock", "lot, location, quantity", "lot, location"),
-    ("inventory_holds", "lot, hold, reason, since_ms", "lot, hold"),
-    ("inventory_links", "input_lot, output_lot, order_id", "input_lot, output_lot"),
-    ("inventory_streams", "aggregate, sequence", "aggregate"),
-    ("quality_ncrs", "ncr_id, product, work_unit, quantity, description, inspection_id, status, opened_ms, closed_ms, remaining, scrap, rework, use_as_is, return_to_supplier", "ncr_id"),
-    ("quality_ncr_lots", "ncr_id, lot", "ncr_id, lot"),
-    ("quality_results", "inspection_id, sequence, product, operation, work_unit, lot, at_ms, quantity, rejected", "inspection_id, sequence"),
-    ("quality_capas", "capa_id, kind, title, owner, due_ms, status, opened_ms, implemented_ms, closed_ms, reopened", "capa_id"),
-    ("quality_capa_ncrs", "capa_id, ncr_id, position", "capa_id, ncr_id"),
-    ("quality_streams", "aggregate, sequence", "aggregate"),
-];
-
 async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
+    let tables = [
+        &ORDERS_TABLES[..],
+        &INVENTORY_TABLES[..],
+        &QUALITY_TABLES[..],
+    ]
+    .concat();
     let models = mom_projection::ReadModels::connect(url).await.unwrap();
-    let rows = mom_testkit::rows_as_text(models.pool(), &TABLES)
+    let rows = mom_testkit::rows_as_text(models.pool(), &tables)
         .await
         .unwrap();
     models.pool().close().await;
-    TABLES
+    tables
         .iter()
         .map(|(table, _, _)| (*table).to_owned())
         .zip(rows)

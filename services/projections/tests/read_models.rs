@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::{INVENTORY_TABLES, QUALITY_TABLES};
 use mom_projection::{ApplyError, Message, Projection, ReadModels};
 use mom_projections::inventory::{Direction, InventoryQueries, StockFilter};
 use mom_projections::orders::{OrderFilter, OrderQueries};
@@ -961,25 +964,6 @@ fn inventory_rework_story() -> Vec<Message> {
     story.push(consumed(&mut ghost, "WH", 5, 11));
     story
 }
-
-/// Tables of the inventory read model: name, every column, key.
-const INVENTORY_TABLES: [(&str, &str, &str); 5] = [
-    ("inventory_lots", "lot, material, supplier_lot, expiry_ms, origin, order_id, work_unit, created_ms, consumed, scrapped", "lot"),
-    ("inventory_stock", "lot, location, quantity", "lot, location"),
-    ("inventory_holds", "lot, hold, reason, since_ms", "lot, hold"),
-    ("inventory_links", "input_lot, output_lot, order_id", "input_lot, output_lot"),
-    ("inventory_streams", "aggregate, sequence", "aggregate"),
-];
-
-/// Tables of the quality read model: name, every column, key.
-const QUALITY_TABLES: [(&str, &str, &str); 6] = [
-    ("quality_ncrs", "ncr_id, product, work_unit, quantity, description, inspection_id, status, opened_ms, closed_ms, remaining, scrap, rework, use_as_is, return_to_supplier", "ncr_id"),
-    ("quality_ncr_lots", "ncr_id, lot", "ncr_id, lot"),
-    ("quality_results", "inspection_id, sequence, product, operation, work_unit, lot, at_ms, quantity, rejected", "inspection_id, sequence"),
-    ("quality_capas", "capa_id, kind, title, owner, due_ms, status, opened_ms, implemented_ms, closed_ms, reopened", "capa_id"),
-    ("quality_capa_ncrs", "capa_id, ncr_id, position", "capa_id, ncr_id"),
-    ("quality_streams", "aggregate, sequence", "aggregate"),
-];
 
 /// Every row of `tables` as text, in key order.
 async fn table_rows(models: &ReadModels, tables: &[(&str, &str, &str)]) -> Vec<Vec<String>> {

@@ -1,0 +1,40 @@
+//! The read models' tables as the tests compare them: name, every column, the key they are
+//! ordered by ([`mom_testkit::rows_as_text`]).
+
+// Each test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+/// A table: name, its columns comma-separated, its key.
+pub type TableSpec = (&'static str, &'static str, &'static str);
+
+pub const ORDERS_TABLES: [TableSpec; 3] = [
+    ("orders_orders", "order_id, product, quantity, status, held, hold_reason, held_since_ms, held_ms, created_ms, released_ms, started_ms, ended_ms, lead_time_ms, last_operation, good, scrap, operations_total, operations_done, progress", "order_id"),
+    ("orders_operations", "order_id, operation, position, name, eligible, status, work_unit, good, scrap, started_ms, completed_ms", "order_id, operation"),
+    ("orders_streams", "aggregate, sequence", "aggregate"),
+];
+
+pub const INVENTORY_TABLES: [TableSpec; 5] = [
+    ("inventory_lots", "lot, material, supplier_lot, expiry_ms, origin, order_id, work_unit, created_ms, consumed, scrapped", "lot"),
+    ("inventory_stock", "lot, location, quantity", "lot, location"),
+    ("inventory_holds", "lot, hold, reason, since_ms", "lot, hold"),
+    ("inventory_links", "input_lot, output_lot, order_id", "input_lot, output_lot"),
+    ("inventory_streams", "aggregate, sequence", "aggregate"),
+];
+
+pub const QUALITY_TABLES: [TableSpec; 6] = [
+    ("quality_ncrs", "ncr_id, product, work_unit, quantity, description, inspection_id, status, opened_ms, closed_ms, remaining, scrap, rework, use_as_is, return_to_supplier", "ncr_id"),
+    ("quality_ncr_lots", "ncr_id, lot", "ncr_id, lot"),
+    ("quality_results", "inspection_id, sequence, product, operation, work_unit, lot, at_ms, quantity, rejected", "inspection_id, sequence"),
+    ("quality_capas", "capa_id, kind, title, owner, due_ms, status, opened_ms, implemented_ms, closed_ms, reopened", "capa_id"),
+    ("quality_capa_ncrs", "capa_id, ncr_id, position", "capa_id, ncr_id"),
+    ("quality_streams", "aggregate, sequence", "aggregate"),
+];
+
+pub const MAINTENANCE_TABLES: [TableSpec; 6] = [
+    ("maintenance_work_orders", "work_order, kind, priority, status, work_unit, reason, description, plan, occurrence, requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms", "work_order"),
+    ("maintenance_plans", "work_unit, plan, trigger_kind, every, description", "work_unit, plan"),
+    ("maintenance_pm", "work_unit, plan, occurrence, due_ms, work_order, completed_ms, cancelled, status", "work_unit, plan, occurrence"),
+    ("maintenance_failures", "work_order, work_unit, failure_mode, failure_start_ms, repair_start_ms, repair_end_ms, status", "work_order"),
+    ("maintenance_reliability", "work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms", "work_unit, failure_mode"),
+    ("maintenance_sequences", "aggregate, sequence", "aggregate"),
+];
