@@ -94,7 +94,7 @@ struct LotRow {
     material: String,
     supplier_lot: String,
     expiry_ms: Option<i64>,
-    origin: &'static str,
+    origin: String,
     order_id: String,
     work_unit: String,
     created_ms: i64,
@@ -155,7 +155,7 @@ impl Change {
                     material: received.material,
                     supplier_lot: received.supplier_lot,
                     expiry_ms: expiry(received.expiry.as_ref())?,
-                    origin: "received",
+                    origin: "received".to_owned(),
                     order_id: String::new(),
                     work_unit: String::new(),
                     created_ms: ms(received.at.as_ref(), "at")?,
@@ -172,7 +172,7 @@ impl Change {
                     material: produced.material,
                     supplier_lot: String::new(),
                     expiry_ms: expiry(produced.expiry.as_ref())?,
-                    origin: "produced",
+                    origin: "produced".to_owned(),
                     order_id: produced.order_id,
                     work_unit: produced.work_unit,
                     created_ms: ms(produced.at.as_ref(), "at")?,
@@ -359,15 +359,6 @@ const ROW_CHUNK: usize = 100;
 const LOT_COLUMNS: &str = "lot, material, supplier_lot, expiry_ms, origin, order_id, work_unit, \
      created_ms, consumed, scrapped";
 
-/// The stored origins, as the row keeps them.
-fn origin(stored: &str) -> &'static str {
-    if stored == "produced" {
-        "produced"
-    } else {
-        "received"
-    }
-}
-
 /// Reads the stored rows of `lots` into `states`: their lot rows, stock and holds.
 async fn load(
     connection: &mut Connection,
@@ -381,12 +372,11 @@ async fn load(
         }
         for row in fetch_in(connection, &lots_sql, chunk).await? {
             let lot: String = row.try_get(0)?;
-            let origin_name: String = row.try_get(4)?;
             states.entry(lot).or_default().row = Some(LotRow {
                 material: row.try_get(1)?,
                 supplier_lot: row.try_get(2)?,
                 expiry_ms: row.try_get(3)?,
-                origin: origin(&origin_name),
+                origin: row.try_get(4)?,
                 order_id: row.try_get(5)?,
                 work_unit: row.try_get(6)?,
                 created_ms: row.try_get(7)?,
@@ -442,7 +432,7 @@ async fn write(
                 .bind(&row.material)
                 .bind(&row.supplier_lot)
                 .bind(row.expiry_ms)
-                .bind(row.origin)
+                .bind(&row.origin)
                 .bind(&row.order_id)
                 .bind(&row.work_unit)
                 .bind(row.created_ms)
@@ -647,7 +637,7 @@ mod tests {
                 material: "steel".into(),
                 supplier_lot: String::new(),
                 expiry_ms: None,
-                origin: "received",
+                origin: "received".to_owned(),
                 order_id: String::new(),
                 work_unit: String::new(),
                 created_ms: at,

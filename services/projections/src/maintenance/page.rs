@@ -175,8 +175,8 @@ impl Change {
 /// A row of `maintenance_work_orders` (the key aside).
 #[derive(Debug, Clone, PartialEq)]
 struct OrderRow {
-    kind: &'static str,
-    priority: &'static str,
+    kind: String,
+    priority: String,
     status: String,
     work_unit: String,
     reason: String,
@@ -260,23 +260,6 @@ const PM_COLUMNS: &str =
     "work_unit, plan, occurrence, due_ms, work_order, completed_ms, cancelled, status";
 const FAILURE_COLUMNS: &str = "work_order, work_unit, failure_mode, failure_start_ms, \
      repair_start_ms, repair_end_ms, status";
-
-/// The stored kinds and priorities, as a row keeps them.
-fn kind(stored: &str) -> &'static str {
-    if stored == "preventive" {
-        "preventive"
-    } else {
-        "corrective"
-    }
-}
-
-fn priority(stored: &str) -> &'static str {
-    if stored == "normal" {
-        "normal"
-    } else {
-        "high"
-    }
-}
 
 impl Rows {
     /// Reads the stored rows `changes` touch: their work orders, failures and PM occurrences
@@ -374,11 +357,9 @@ impl Rows {
                 self.orders.insert((*order).to_owned(), None);
             }
             for row in fetch_in(connection, &select, chunk).await? {
-                let stored_kind: String = row.try_get(1)?;
-                let stored_priority: String = row.try_get(2)?;
                 let order = OrderRow {
-                    kind: kind(&stored_kind),
-                    priority: priority(&stored_priority),
+                    kind: row.try_get(1)?,
+                    priority: row.try_get(2)?,
                     status: row.try_get(3)?,
                     work_unit: row.try_get(4)?,
                     reason: row.try_get(5)?,
@@ -505,8 +486,8 @@ impl Rows {
                 self.insert_order(
                     &work_order,
                     OrderRow {
-                        kind: "corrective",
-                        priority: "high",
+                        kind: "corrective".to_owned(),
+                        priority: "high".to_owned(),
                         status: "requested".to_owned(),
                         work_unit: work_unit.clone(),
                         reason: failure_mode.clone(),
@@ -545,8 +526,8 @@ impl Rows {
                 self.insert_order(
                     &work_order,
                     OrderRow {
-                        kind: "preventive",
-                        priority: "normal",
+                        kind: "preventive".to_owned(),
+                        priority: "normal".to_owned(),
                         status: "requested".to_owned(),
                         work_unit: work_unit.clone(),
                         reason: plan.clone(),
@@ -759,8 +740,8 @@ impl Rows {
             for (id, row) in chunk {
                 query = query
                     .bind(*id)
-                    .bind(row.kind)
-                    .bind(row.priority)
+                    .bind(&row.kind)
+                    .bind(&row.priority)
                     .bind(&row.status)
                     .bind(&row.work_unit)
                     .bind(&row.reason)
