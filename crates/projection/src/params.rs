@@ -72,6 +72,43 @@ impl Params {
     }
 }
 
+impl Params {
+    /// Returns a condition that holds for the rows whose `columns` equal one of `rows` keys,
+    /// bound in order (row by row): `(a, b) IN (VALUES ($1, $2), ($3, $4))` on Postgres, which
+    /// plans it as a join over the key's index, and `((a = ? AND b = ?) OR (a = ? AND b = ?))` on
+    /// SQLite, which searches the index once per key that way but scans the whole table for the
+    /// `IN (VALUES ...)` form (53 ms instead of 0.1 ms for 100 keys of a 400 000-row table).
+    pub fn keys_in(self, columns: &[&str], rows: usize) -> String {
+        if rows == 0 {
+            return "false".to_owned();
+        }
+        if !self.anonymous {
+            return format!(
+                "({}) IN (VALUES {})",
+                columns.join(", "),
+                self.rows(rows, columns.len())
+            );
+        }
+        let key = columns
+            .iter()
+            .map(|column| format!("{column} = ?"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let mut out = String::with_capacity(rows * (key.len() + 6) + 2);
+        out.push('(');
+        for i in 0..rows {
+            if i > 0 {
+                out.push_str(" OR ");
+            }
+            out.push('(');
+            out.push_str(&key);
+            out.push(')');
+        }
+        out.push(')');
+        out
+    }
+}
+
 /// Returns the rows of `select` (a statement ending in the key column, without parameters)
 /// whose key is one of `keys`: `{select} IN (...)`, the keys bound in order.
 pub async fn fetch_in(
@@ -107,5 +144,22 @@ mod tests {
         assert_eq!(postgres.rows(0, 3), "");
         assert_eq!(sqlite.nth(2), "?");
         assert_eq!(postgres.list(1, 0), "");
+    }
+
+    #[test]
+    fn keys_in_is_a_join_on_postgres_and_or_terms_on_sqlite() {
+        let postgres = Params { anonymous: false };
+        let sqlite = Params { anonymous: true };
+        assert_eq!(
+            postgres.keys_in(&["a", "b"], 2),
+            "(a, b) IN (VALUES ($1, $2), ($3, $4))"
+        );
+        assert_eq!(
+            sqlite.keys_in(&["a", "b"], 2),
+            "((a = ? AND b = ?) OR (a = ? AND b = ?))"
+        );
+        assert_eq!(sqlite.keys_in(&["a"], 1), "((a = ?))");
+        assert_eq!(sqlite.keys_in(&["a"], 0), "false");
+        assert_eq!(postgres.keys_in(&["a"], 0), "false");
     }
 }

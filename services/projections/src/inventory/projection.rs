@@ -463,8 +463,14 @@ async fn write(
             }
         }
     }
-    delete_pairs(connection, "inventory_stock", "lot, location", &gone_stock).await?;
-    delete_pairs(connection, "inventory_holds", "lot, hold", &gone_holds).await?;
+    delete_pairs(
+        connection,
+        "inventory_stock",
+        ["lot", "location"],
+        &gone_stock,
+    )
+    .await?;
+    delete_pairs(connection, "inventory_holds", ["lot", "hold"], &gone_holds).await?;
     for chunk in stock.chunks(ROW_CHUNK) {
         let sql = format!(
             "INSERT INTO inventory_stock (lot, location, quantity) VALUES {} \
@@ -515,14 +521,14 @@ async fn write(
 async fn delete_pairs(
     connection: &mut Connection,
     table: &'static str,
-    columns: &'static str,
+    columns: [&'static str; 2],
     keys: &[(&str, &str)],
 ) -> Result<(), ApplyError> {
     let params = Params::of(connection);
     for chunk in keys.chunks(ROW_CHUNK) {
         let sql = format!(
-            "DELETE FROM {table} WHERE ({columns}) IN (VALUES {})",
-            params.rows(chunk.len(), 2)
+            "DELETE FROM {table} WHERE {}",
+            params.keys_in(&columns, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for (first, second) in chunk {

@@ -420,8 +420,8 @@ impl Rows {
             }
             let sql = format!(
                 "SELECT {PM_COLUMNS} FROM maintenance_pm \
-                 WHERE (work_unit, plan, occurrence) IN (VALUES {})",
-                params.rows(chunk.len(), 3)
+                 WHERE {}",
+                params.keys_in(&["work_unit", "plan", "occurrence"], chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for (unit, plan, occurrence) in chunk {
