@@ -17,6 +17,7 @@ mod kafka;
 mod log;
 mod params;
 mod read_models;
+mod sequence;
 mod source;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
 pub use params::{fetch_in, Params};
 pub use read_models::ReadModels;
+pub use sequence::{Deferred, PageSequences};
 pub use source::{run, Source};
 
 /// Returns the span in which `projection` applies `message`: a consumer span continuing the

@@ -48,6 +48,42 @@ pub enum Input {
     },
 }
 
+/// The aggregate an event belongs to and its place in that aggregate's stream, read from the
+/// metadata every domain event carries (field 1 of each topic's envelope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `aggregate_type/aggregate_id` (`<topic>/aggregate_id` when the type is missing), unique
+    /// across the four domains.
+    pub aggregate: String,
+    /// Position in the aggregate's stream, from 1.
+    pub sequence: u64,
+}
+
+/// The envelope of any domain topic, read for its metadata only (the event itself is skipped).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Envelope {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<mom_proto::common::v1::EventMetadata>,
+}
+
+/// Returns where the message of `topic` with `payload` stands in its aggregate's stream, or
+/// `None` when its metadata names no aggregate or no sequence (such a message is recognised
+/// again by its event id instead).
+pub fn origin(topic: &str, payload: &[u8]) -> Option<Origin> {
+    let metadata = Envelope::decode(payload).ok()?.metadata?;
+    if metadata.aggregate_id.is_empty() || metadata.sequence == 0 {
+        return None;
+    }
+    let kind = match metadata.aggregate_type.as_str() {
+        "" => topic,
+        kind => kind,
+    };
+    Some(Origin {
+        aggregate: format!("{kind}/{}", metadata.aggregate_id),
+        sequence: metadata.sequence,
+    })
+}
+
 /// Maps messages to inputs; remembers where and when output lots were made, so that rejects
 /// that name only a lot are charged to the equipment and time that made it (genealogy).
 #[derive(Debug, Default)]

@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 mod facts;
 pub mod http;
+mod inputs;
 mod projection;
 pub mod publish;
 pub mod query;

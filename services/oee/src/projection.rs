@@ -23,20 +23,31 @@ use mom_oee::{
     Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact, Figures,
     Granularity, Millis, Pareto, Period,
 };
-use mom_projection::{ApplyError, Connection, Message, Params, Projection};
+use mom_projection::{
+    fetch_in, ApplyError, Connection, Deferred, Message, PageSequences, Params, Projection,
+};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::facts::{Input, Mapper};
+use crate::facts::{origin, Input, Mapper};
+use crate::inputs::{self, Stored};
 use crate::query::QueryError;
 
-const SCHEMA: [&str; 10] = [
+const SCHEMA: [&str; 13] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
         seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, equipment TEXT, \
         topic TEXT NOT NULL, payload BYTEA NOT NULL)",
     "CREATE INDEX IF NOT EXISTS oee_inputs_equipment ON oee_inputs (equipment, seq)",
+    // A transaction's messages of one work unit (`equipment` as in `oee_inputs`), in order
+    // (`inputs::encode`); numbered with the rows of `oee_inputs`.
+    "CREATE TABLE IF NOT EXISTS oee_input_batches (\
+        seq BIGINT PRIMARY KEY, equipment TEXT, messages BYTEA NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS oee_input_batches_equipment \
+        ON oee_input_batches (equipment, seq)",
+    // The sequence guard of the batched messages: the highest sequence applied per aggregate.
+    "CREATE TABLE IF NOT EXISTS oee_sequences (aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
     // Before `oee_inputs`, messages were kept here: moved over once, then empty.
     "CREATE TABLE IF NOT EXISTS oee_messages (\
         event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, payload BYTEA NOT NULL)",
@@ -103,6 +114,9 @@ struct Pending {
     topic: String,
     payload: Vec<u8>,
     inputs: Vec<Input>,
+    /// The sequence guard of a message that carries its aggregate and sequence (kept in a
+    /// batch); `None` for one kept in a row of its own, recognised again by its event id.
+    guard: Option<Deferred>,
 }
 
 impl Pending {
@@ -137,6 +151,12 @@ struct State {
     dirty: bool,
     /// The reasons `oee_reasons` holds for the periods written lately.
     written: WrittenReasons,
+    /// The sequence guard of the current transaction.
+    sequences: PageSequences,
+    /// Whether `oee_inputs` holds rows (messages kept one by one): then a message of an
+    /// aggregate the guard has no sequence for may have been applied before the guard existed,
+    /// and is looked up by event id.
+    single_rows: bool,
 }
 
 impl State {
@@ -150,6 +170,8 @@ impl State {
             stale: false,
             dirty: false,
             written: WrittenReasons::default(),
+            sequences: PageSequences::default(),
+            single_rows: false,
         }
     }
 
@@ -191,19 +213,41 @@ impl State {
         assets
     }
 
-    /// Returns the facts of `equipment` in `stored` (its rows of `oee_inputs`, in order).
-    fn facts_of(&mut self, equipment: &EquipmentId, stored: Vec<(String, Vec<u8>)>) -> Vec<Fact> {
+    /// Returns the facts of `equipment` in `stored` (its stored rows, in order).
+    fn facts_of(
+        &mut self,
+        equipment: &EquipmentId,
+        stored: &[Stored],
+    ) -> Result<Vec<Fact>, ApplyError> {
         let mut facts = Vec::new();
-        for (topic, payload) in stored {
-            let Ok(inputs) = self.mapper.map(&topic, &payload) else {
-                continue;
-            };
-            facts.extend(inputs.into_iter().filter_map(|input| match input {
-                Input::Fact(fact) if fact.equipment == *equipment => Some(fact),
-                _ => None,
-            }));
+        for row in stored {
+            for (topic, payload) in row.messages().map_err(ApplyError::Transient)? {
+                let Ok(inputs) = self.mapper.map(&topic, payload) else {
+                    continue;
+                };
+                facts.extend(inputs.into_iter().filter_map(|input| match input {
+                    Input::Fact(fact) if fact.equipment == *equipment => Some(fact),
+                    _ => None,
+                }));
+            }
         }
-        facts
+        Ok(facts)
+    }
+
+    /// Maps and feeds the messages of stored rows (a reload); returns an error for a damaged
+    /// batch.
+    fn feed_stored(&mut self, stored: &[Stored]) -> Result<(), ApplyError> {
+        for row in stored {
+            if !row.topic.is_empty() {
+                self.single_rows = true;
+            }
+            for (topic, payload) in row.messages().map_err(ApplyError::Transient)? {
+                if let Ok(inputs) = self.mapper.map(&topic, payload) {
+                    self.feed(inputs);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -216,29 +260,12 @@ async fn restore_incomplete(
 ) -> Result<(), ApplyError> {
     let incomplete = lock(state)?.engine.take_incomplete();
     for (equipment, from) in incomplete {
-        let stored = unit_inputs(connection, &equipment, up_to_seq).await?;
+        let stored = inputs::unit(connection, equipment.as_str(), up_to_seq).await?;
         let mut state = lock(state)?;
-        let facts = state.facts_of(&equipment, stored);
+        let facts = state.facts_of(&equipment, &stored)?;
         state.engine.restore(&equipment, facts, from);
     }
     Ok(())
-}
-
-/// Returns the topic and payload of every stored message up to `up_to_seq` that gave facts of
-/// `equipment`, in order.
-async fn unit_inputs(
-    connection: &mut Connection,
-    equipment: &EquipmentId,
-    up_to_seq: i64,
-) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT topic, payload FROM oee_inputs WHERE (equipment = $1 OR equipment = '*') \
-         AND seq <= $2 ORDER BY seq",
-    )
-    .bind(equipment.as_str())
-    .bind(up_to_seq)
-    .fetch_all(&mut *connection)
-    .await
 }
 
 fn lock(state: &Mutex<State>) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
@@ -335,25 +362,12 @@ impl OeeProjection {
         let state = Mutex::new(State::new(&self.calendar, self.config.clone()));
         let mut after = 0_i64;
         loop {
-            let page: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
-                "SELECT seq, topic, payload FROM oee_inputs WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after)
-            .bind(RELOAD_PAGE)
-            .fetch_all(&mut *connection)
-            .await?;
-            let Some((last, _, _)) = page.last() else {
+            let page = inputs::page(connection, after, RELOAD_PAGE).await?;
+            let Some(last) = page.last() else {
                 break;
             };
-            after = *last;
-            {
-                let mut state = lock(&state)?;
-                for (_, topic, payload) in page {
-                    if let Ok(inputs) = state.mapper.map(&topic, &payload) {
-                        state.feed(inputs);
-                    }
-                }
-            }
+            after = last.seq;
+            lock(&state)?.feed_stored(&page)?;
             restore_incomplete(&state, connection, after).await?;
             lock(&state)?.engine.compact();
         }
@@ -452,8 +466,9 @@ impl OeeProjection {
     }
 }
 
-/// Rows of `oee_inputs` read per statement when the engine is reloaded.
-const RELOAD_PAGE: i64 = 10_000;
+/// Stored rows read per statement when the engine is reloaded (a batch row holds a
+/// transaction's messages of one work unit).
+const RELOAD_PAGE: i64 = 1_000;
 
 /// The multi-row writes below bind their parameters in order ([`Params`]: anonymous on SQLite,
 /// whose numbered parameters cost the square of their count to bind), a few hundred per
@@ -461,6 +476,138 @@ const RELOAD_PAGE: i64 = 10_000;
 ///
 /// Rows per multi-row insert of inputs (5 parameters each).
 const INPUT_CHUNK: usize = 100;
+
+/// Stores the transaction's `messages` and returns, for each, whether it is new (a redelivery is
+/// not stored again). A message with a sequence guard is new when its sequence is above its
+/// aggregate's stored one (and, while `oee_inputs` holds rows, when an aggregate without one
+/// has no row there with its event id); the new ones are written in batches, one per work unit
+/// (lot origins first; see `inputs`). Any other is new when the insert of its own row into
+/// `oee_inputs` stores it. Rows are numbered from the state's next `seq`: the single rows
+/// first, then the batches.
+async fn store(
+    connection: &mut Connection,
+    state: &Mutex<State>,
+    messages: &mut [Pending],
+    sequences: &mut PageSequences,
+    single_rows: bool,
+) -> Result<Vec<bool>, ApplyError> {
+    let singles = messages.iter().filter(|m| m.guard.is_none()).count();
+    let first_seq = {
+        let mut state = lock(state)?;
+        let first = state.next_seq;
+        state.next_seq += i64::try_from(singles).unwrap_or(i64::MAX);
+        first
+    };
+    let numbered: Vec<(i64, &Pending)> = (first_seq..)
+        .zip(messages.iter().filter(|m| m.guard.is_none()))
+        .collect();
+    let stored_singles = write_inputs(connection, &numbered).await?;
+    if !stored_singles.is_empty() {
+        lock(state)?.single_rows = true;
+    }
+    sequences
+        .load(
+            connection,
+            SEQUENCES,
+            messages
+                .iter()
+                .filter_map(|m| m.guard.as_ref().map(Deferred::aggregate)),
+        )
+        .await?;
+    let mut new: Vec<bool> = messages
+        .iter()
+        .map(|m| match &m.guard {
+            Some(guard) => sequences.decide(guard),
+            None => stored_singles.contains(&m.event_id),
+        })
+        .collect();
+    if single_rows {
+        // Applied before the guard knew its aggregate: kept one by one in `oee_inputs`.
+        let unknown: Vec<String> = messages
+            .iter()
+            .zip(&new)
+            .filter_map(|(m, new)| {
+                let guard = m.guard.as_ref()?;
+                (*new && !sequences.had_stored(guard.aggregate())).then(|| m.event_id.to_string())
+            })
+            .collect();
+        let mut known = HashSet::new();
+        for chunk in unknown.chunks(INPUT_CHUNK) {
+            let keys: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            for row in fetch_in(
+                connection,
+                "SELECT event_id FROM oee_inputs WHERE event_id",
+                &keys,
+            )
+            .await?
+            {
+                known.insert(sqlx::Row::try_get::<String, _>(&row, 0)?);
+            }
+        }
+        if !known.is_empty() {
+            for (m, new) in messages.iter().zip(new.iter_mut()) {
+                if m.guard.is_some() && known.contains(&m.event_id.to_string()) {
+                    *new = false;
+                }
+            }
+        }
+    }
+    sequences.write(connection, SEQUENCES).await?;
+    // One batch per work unit (`None`: messages that gave no facts, the lots' origins, first),
+    // each unit's messages in order.
+    let mut batches: BTreeMap<Option<String>, Vec<&Pending>> = BTreeMap::new();
+    for (m, new) in messages.iter().zip(&new) {
+        if *new && m.guard.is_some() {
+            batches.entry(m.equipment()).or_default().push(m);
+        }
+    }
+    let first_batch = {
+        let mut state = lock(state)?;
+        let first = state.next_seq;
+        state.next_seq += i64::try_from(batches.len()).unwrap_or(i64::MAX);
+        first
+    };
+    let mut rows = Vec::with_capacity(batches.len());
+    for ((equipment, batch), seq) in batches.into_iter().zip(first_batch..) {
+        let encoded = inputs::encode(
+            batch
+                .iter()
+                .map(|m| (m.topic.as_str(), m.payload.as_slice())),
+        )
+        .ok_or_else(|| ApplyError::Transient("a batch of inputs too large to encode".into()))?;
+        rows.push((seq, equipment, encoded));
+    }
+    write_batches(connection, &rows).await?;
+    Ok(new)
+}
+
+/// The sequence guard's table.
+const SEQUENCES: &str = "oee_sequences";
+
+/// Batch rows per multi-row insert (3 parameters each).
+const BATCH_CHUNK: usize = 100;
+
+async fn write_batches(
+    connection: &mut Connection,
+    rows: &[(i64, Option<String>, Vec<u8>)],
+) -> Result<(), ApplyError> {
+    let params = Params::of(connection);
+    for chunk in rows.chunks(BATCH_CHUNK) {
+        let sql = format!(
+            "INSERT INTO oee_input_batches (seq, equipment, messages) VALUES {}",
+            params.rows(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (seq, equipment, messages) in chunk {
+            query = query
+                .bind(*seq)
+                .bind(equipment.as_deref())
+                .bind(messages.as_slice());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
 
 /// Stores the transaction's messages (with their `seq`), many rows per statement, and returns
 /// the event ids stored now: a message whose id is stored already is a redelivery. A statement
@@ -696,8 +843,8 @@ async fn write_reasons(
     }
     for chunk in replaced.chunks(REASON_CHUNK) {
         let sql = format!(
-            "DELETE FROM oee_reasons WHERE (equipment, granularity, start_ms) IN (VALUES {})",
-            params.rows(chunk.len(), 3)
+            "DELETE FROM oee_reasons WHERE {}",
+            params.keys_in(&["equipment", "granularity", "start_ms"], chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {
@@ -710,9 +857,11 @@ async fn write_reasons(
     }
     for chunk in removed.chunks(REASON_CHUNK) {
         let sql = format!(
-            "DELETE FROM oee_reasons WHERE (equipment, granularity, start_ms, loss, reason) \
-             IN (VALUES {})",
-            params.rows(chunk.len(), 5)
+            "DELETE FROM oee_reasons WHERE {}",
+            params.keys_in(
+                &["equipment", "granularity", "start_ms", "loss", "reason"],
+                chunk.len()
+            )
         );
         let mut query = sqlx::query(&sql);
         for (row, loss, reason) in chunk {
@@ -806,6 +955,8 @@ impl Projection for OeeProjection {
     fn tables(&self) -> &[&str] {
         &[
             "oee_inputs",
+            "oee_input_batches",
+            "oee_sequences",
             "oee_messages",
             "oee_periods",
             "oee_reasons",
@@ -819,6 +970,7 @@ impl Projection for OeeProjection {
                 state.stale = true;
             }
             state.unwritten.clear();
+            state.sequences = PageSequences::default();
             // What this transaction wrote to `oee_reasons` is gone.
             state.written = WrittenReasons::default();
         }
@@ -854,23 +1006,29 @@ impl Projection for OeeProjection {
             // The engine may hold rolled-back facts; the next `apply` reloads it.
             return Ok(());
         }
-        // Number the transaction's messages (once each: an event twice in it is one message).
-        let (unwritten, first_seq) = {
+        // The transaction's messages, once each (an event twice in it is one message), and its
+        // sequence guard.
+        let (mut unwritten, mut sequences, single_rows) = {
             let mut state = self.lock()?;
             let mut seen = HashSet::new();
             let mut unwritten = std::mem::take(&mut state.unwritten);
             unwritten.retain(|m| seen.insert(m.event_id));
-            let first_seq = state.next_seq;
-            state.next_seq += i64::try_from(unwritten.len()).unwrap_or(i64::MAX);
-            (unwritten, first_seq)
+            let sequences = std::mem::take(&mut state.sequences);
+            (unwritten, sequences, state.single_rows)
         };
-        let numbered: Vec<(i64, &Pending)> = (first_seq..).zip(unwritten.iter()).collect();
-        let new = write_inputs(connection, &numbered).await?;
+        let new = store(
+            connection,
+            &self.state,
+            &mut unwritten,
+            &mut sequences,
+            single_rows,
+        )
+        .await?;
         let assets = {
             let mut state = self.lock()?;
             let mut assets = Vec::new();
-            for message in unwritten {
-                if new.contains(&message.event_id) {
+            for (message, new) in unwritten.into_iter().zip(new) {
+                if new {
                     state.dirty = true;
                     assets.extend(state.feed(message.inputs));
                 }
@@ -934,14 +1092,17 @@ impl Projection for OeeProjection {
         if inputs.is_empty() && state.mapper.remembered() == remembered {
             // Nothing to apply, to reload or to recognise again (its redelivery changes nothing
             // either): most orders, lot and quality events. Not storing them saves a quarter of
-            // the rows of `oee_inputs` on a mixed log.
+            // the stored messages on a mixed log.
             return Ok(());
         }
+        let guard = origin(&message.topic, &message.payload)
+            .map(|origin| state.sequences.defer(&origin.aggregate, origin.sequence));
         state.unwritten.push(Pending {
             event_id: message.event_id,
             topic: message.topic.clone(),
             payload: message.payload.clone(),
             inputs,
+            guard,
         });
         // The message is stored, fed to the engine (when new) and its periods written once per
         // transaction, in `flush`.

@@ -1,13 +1,14 @@
 //! The projection forgets facts older than the lateness horizon (its memory stays flat however
 //! long the history), and a fact that still changes a forgotten period is applied exactly: the
 //! stored periods equal those of a projection that never forgot anything. On SQLite and on
-//! Postgres, across a restart, and from a read model written before `oee_inputs` existed.
+//! Postgres, across a restart, and from a read model written before `oee_inputs` existed; with
+//! messages kept one by one (without a sequence) and in batches (with one).
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{counted, page, projection, running, stopped, BASE, DAY};
+use common::{counted, page, projection, running, stopped, Sequencer, BASE, DAY};
 use mom_projection::{Message, ReadModels};
 
 /// Ten days of two units: running from 06:00 with a count every hour and a stop at 22:00.
@@ -65,7 +66,17 @@ async fn day_total(models: &ReadModels, unit: &str, day: i64) -> i64 {
     .unwrap()
 }
 
-async fn scenario(forgetting_url: &str, reference_url: &str) {
+/// `sequenced`: the messages carry their aggregate's sequence, as every domain event does, and
+/// are kept in batches; without, each is kept in a row of its own.
+async fn scenario(forgetting_url: &str, reference_url: &str, sequenced: bool) {
+    let mut sequencer = Sequencer::default();
+    let mut stamp = |messages: Vec<Message>| {
+        if sequenced {
+            sequencer.stamp_all(messages)
+        } else {
+            messages
+        }
+    };
     // One projection forgets facts older than a day; the reference keeps them all.
     let forgetting_models = ReadModels::connect(forgetting_url).await.unwrap();
     let reference_models = ReadModels::connect(reference_url).await.unwrap();
@@ -74,6 +85,7 @@ async fn scenario(forgetting_url: &str, reference_url: &str) {
     forgetting_models.migrate(&forgetting).await.unwrap();
     reference_models.migrate(&reference).await.unwrap();
     for day in days() {
+        let day = stamp(day);
         page(&forgetting, &forgetting_models, &day).await;
         page(&reference, &reference_models, &day).await;
     }
@@ -83,7 +95,7 @@ async fn scenario(forgetting_url: &str, reference_url: &str) {
     );
     let before = day_total(&reference_models, "press-1", 2).await;
 
-    let late = late();
+    let late = stamp(late());
     page(&forgetting, &forgetting_models, &late[..2]).await;
     page(&reference, &reference_models, &late[..2]).await;
     assert_eq!(
@@ -92,7 +104,7 @@ async fn scenario(forgetting_url: &str, reference_url: &str) {
         "a micro-stop on a forgotten day"
     );
 
-    // A restarted process reloads (and forgets again) from `oee_inputs`.
+    // A restarted process reloads (and forgets again) from what is stored.
     let restarted = projection(Some(1));
     page(&restarted, &forgetting_models, &late[2..]).await;
     page(&reference, &reference_models, &late[2..]).await;
@@ -117,34 +129,70 @@ async fn scenario(forgetting_url: &str, reference_url: &str) {
     .unwrap();
     assert_eq!(late_facts, 1);
 
-    // Every message is stored once, under the unit whose facts it gave.
-    let stored: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT equipment, COUNT(*) FROM oee_inputs GROUP BY equipment ORDER BY equipment",
+    // Every message is stored once, under the unit whose facts it gave: in rows of its own, or
+    // in batches whose guard holds each unit's last sequence.
+    let stored = |sql: &'static str| async {
+        sqlx::query_as::<_, (String, i64)>(sql)
+            .fetch_all(forgetting_models.pool())
+            .await
+            .unwrap()
+    };
+    let singles =
+        stored("SELECT equipment, COUNT(*) FROM oee_inputs GROUP BY equipment ORDER BY equipment")
+            .await;
+    let batches = stored(
+        "SELECT equipment, COUNT(*) FROM oee_input_batches GROUP BY equipment ORDER BY equipment",
     )
-    .fetch_all(forgetting_models.pool())
-    .await
-    .unwrap();
-    assert_eq!(
-        stored,
-        vec![("press-1".to_owned(), 183), ("press-2".to_owned(), 181)]
-    );
+    .await;
+    let guard = stored("SELECT aggregate, sequence FROM oee_sequences ORDER BY aggregate").await;
+    let units = |a: i64, b: i64| vec![("press-1".to_owned(), a), ("press-2".to_owned(), b)];
+    if sequenced {
+        assert_eq!(singles, vec![]);
+        // A batch per transaction that gave the unit facts: ten days, and one or two late pages.
+        assert_eq!(batches, units(12, 11));
+        assert_eq!(
+            guard,
+            vec![
+                ("work_unit/press-1".to_owned(), 183),
+                ("work_unit/press-2".to_owned(), 181)
+            ]
+        );
+    } else {
+        assert_eq!(singles, units(183, 181));
+        assert_eq!((batches, guard), (vec![], vec![]));
+    }
 }
 
 #[tokio::test]
 async fn forgetting_old_facts_changes_no_stored_period_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(
-        &format!("sqlite:{}", dir.path().join("forgetting.db").display()),
-        &format!("sqlite:{}", dir.path().join("reference.db").display()),
-    )
-    .await;
+    for sequenced in [false, true] {
+        scenario(
+            &format!(
+                "sqlite:{}",
+                dir.path()
+                    .join(format!("forgetting-{sequenced}.db"))
+                    .display()
+            ),
+            &format!(
+                "sqlite:{}",
+                dir.path()
+                    .join(format!("reference-{sequenced}.db"))
+                    .display()
+            ),
+            sequenced,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
 async fn forgetting_old_facts_changes_no_stored_period_on_postgres() {
-    let forgetting = mom_testkit::TestDatabase::create().await.unwrap();
-    let reference = mom_testkit::TestDatabase::create().await.unwrap();
-    scenario(&forgetting.url, &reference.url).await;
+    for sequenced in [false, true] {
+        let forgetting = mom_testkit::TestDatabase::create().await.unwrap();
+        let reference = mom_testkit::TestDatabase::create().await.unwrap();
+        scenario(&forgetting.url, &reference.url, sequenced).await;
+    }
 }
 
 #[tokio::test]

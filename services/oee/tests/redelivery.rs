@@ -107,8 +107,144 @@ fn other(domain: &str, payload: Vec<u8>) -> Message {
     Message::new(format!("mom.{domain}.v1"), None, payload)
 }
 
+/// A production event of press-7 at `sequence` of its stream, as the event store gives it.
+fn sequenced(sequence: u64, event: Event) -> Message {
+    let payload = ProductionEvent {
+        metadata: Some(EventMetadata {
+            aggregate_type: "work_unit".into(),
+            aggregate_id: "press-7".into(),
+            sequence,
+            ..Default::default()
+        }),
+        event: Some(event),
+    }
+    .encode_to_vec();
+    Message {
+        key: Some("press-7".into()),
+        ..other("production", payload)
+    }
+}
+
+fn counted_at(minute: i64, total: u64) -> Event {
+    Event::UnitsCounted(UnitsCounted {
+        product: "SKU-A".into(),
+        total,
+        at: at(minute),
+    })
+}
+
+/// The day's count of press-7, the rows of `oee_inputs` and of `oee_input_batches`, and the
+/// guard's sequence of press-7.
+async fn kept(models: &ReadModels) -> (i64, i64, i64, Option<i64>) {
+    let (total, _) = counted(models).await;
+    let batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_input_batches")
+        .fetch_one(models.pool())
+        .await
+        .unwrap();
+    let inputs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oee_inputs")
+        .fetch_one(models.pool())
+        .await
+        .unwrap();
+    let sequence: Option<i64> = sqlx::query_scalar(
+        "SELECT sequence FROM oee_sequences WHERE aggregate = 'work_unit/press-7'",
+    )
+    .fetch_optional(models.pool())
+    .await
+    .unwrap();
+    (total, inputs, batches, sequence)
+}
+
+async fn redelivered_by_sequence(url: &str) {
+    let models = ReadModels::connect(url).await.unwrap();
+    let first = projection();
+    models.migrate(&first).await.unwrap();
+    let running = sequenced(
+        1,
+        Event::WorkUnitRunning(WorkUnitRunning {
+            product: "SKU-A".into(),
+            at: at(0),
+        }),
+    );
+    let count = sequenced(2, counted_at(30, 100));
+    // The same event again under another event id (a producer that sent it twice) is still
+    // the second event of press-7.
+    let again = Message {
+        event_id: uuid::Uuid::new_v4(),
+        ..count.clone()
+    };
+    page(&first, &models, &[&running, &count, &count]).await;
+    page(&first, &models, &[&again]).await;
+    assert_eq!(kept(&models).await, (100, 0, 1, Some(2)));
+    // A new process (reloaded from the batches) recognises it too.
+    let second = projection();
+    page(&second, &models, &[&count]).await;
+    let more = sequenced(3, counted_at(40, 5));
+    page(&second, &models, &[&more, &count, &again]).await;
+    assert_eq!(kept(&models).await, (105, 0, 2, Some(3)));
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_recognised_by_its_aggregates_sequence_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    redelivered_by_sequence(&format!("sqlite:{}", dir.path().join("oee.db").display())).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_recognised_by_its_aggregates_sequence_on_postgres() {
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    redelivered_by_sequence(&database.url).await;
+}
+
+/// A read model written before the batches kept every message in a row of `oee_inputs`, and
+/// its guard knows no aggregate: such a message delivered again is recognised by its event id.
+#[tokio::test]
+async fn an_event_kept_before_the_batches_is_recognised_by_its_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("oee.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    let upgraded = projection();
+    models.migrate(&upgraded).await.unwrap();
+    let running = sequenced(
+        1,
+        Event::WorkUnitRunning(WorkUnitRunning {
+            product: "SKU-A".into(),
+            at: at(0),
+        }),
+    );
+    let count = sequenced(2, counted_at(30, 100));
+    for (seq, message) in [(1_i64, &running), (2, &count)] {
+        sqlx::query(
+            "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) \
+             VALUES ($1, $2, 'press-7', $3, $4)",
+        )
+        .bind(seq)
+        .bind(message.event_id.to_string())
+        .bind(&message.topic)
+        .bind(&message.payload)
+        .execute(models.pool())
+        .await
+        .unwrap();
+    }
+    let more = sequenced(3, counted_at(40, 5));
+    page(&upgraded, &models, &[&count, &more]).await;
+    // The reload gave the engine the 100 kept before; the count delivered again is not added.
+    assert_eq!(kept(&models).await, (105, 2, 1, Some(3)));
+    // The guard knows press-7 now: a redelivery is recognised by its sequence.
+    let restarted = projection();
+    page(&restarted, &models, &[&count, &more]).await;
+    assert_eq!(kept(&models).await, (105, 2, 1, Some(3)));
+}
+
 #[tokio::test]
 async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_restart() {
+    for sequenced in [false, true] {
+        lots_origin_survives_a_restart(sequenced).await;
+    }
+}
+
+/// `sequenced`: the inventory and quality events carry their aggregate's sequence (kept in
+/// batches, the lot's origin in one of no work unit) or not (kept in rows of their own).
+async fn lots_origin_survives_a_restart(sequenced: bool) {
     use mom_proto::inventory::v1::{inventory_event, InventoryEvent, LotProduced, LotReceived};
     use mom_proto::quality::v1::{quality_event, InspectionResultRecorded, QualityEvent};
     let topics = || -> Vec<String> {
@@ -122,33 +258,52 @@ async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_resta
     let models = ReadModels::connect(&url).await.unwrap();
     let first = new();
     models.migrate(&first).await.unwrap();
-    let inventory = |event| {
+    let metadata = |aggregate_type: &str, aggregate_id: &str| {
+        Some(if sequenced {
+            EventMetadata {
+                aggregate_type: aggregate_type.into(),
+                aggregate_id: aggregate_id.into(),
+                sequence: 1,
+                ..Default::default()
+            }
+        } else {
+            EventMetadata::default()
+        })
+    };
+    let inventory = |lot: &str, event| {
         let payload = InventoryEvent {
-            metadata: Some(EventMetadata::default()),
+            metadata: metadata("lot", lot),
             event: Some(event),
         };
         other("inventory", payload.encode_to_vec())
     };
     let (running, count) = running_and_counted();
     // Gives the engine nothing: not kept.
-    let received = inventory(inventory_event::Event::LotReceived(LotReceived {
-        lot: "RAW-1".into(),
-        material: "COIL".into(),
-        quantity: 10,
-        at: at(1),
-        ..Default::default()
-    }));
+    let received = inventory(
+        "RAW-1",
+        inventory_event::Event::LotReceived(LotReceived {
+            lot: "RAW-1".into(),
+            material: "COIL".into(),
+            quantity: 10,
+            at: at(1),
+            ..Default::default()
+        }),
+    );
     // Gives nothing either, but tells where lot OUT-1 was made: kept for a reload.
-    let produced = inventory(inventory_event::Event::LotProduced(LotProduced {
-        lot: "OUT-1".into(),
-        material: "CAN".into(),
-        work_unit: "press-7".into(),
-        quantity: 100,
-        at: at(20),
-        ..Default::default()
-    }));
+    let produced = inventory(
+        "OUT-1",
+        inventory_event::Event::LotProduced(LotProduced {
+            lot: "OUT-1".into(),
+            material: "CAN".into(),
+            work_unit: "press-7".into(),
+            quantity: 100,
+            at: at(20),
+            ..Default::default()
+        }),
+    );
     page(&first, &models, &[&running, &received, &count, &produced]).await;
-    assert_eq!(counted(&models).await, (100, 3));
+    let singles = if sequenced { 2 } else { 3 };
+    assert_eq!(counted(&models).await, (100, singles));
 
     // A new process reloads from `oee_inputs` and still charges a reject that names only the
     // lot to the unit and time that made it.
@@ -156,7 +311,7 @@ async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_resta
     let rejected = other(
         "quality",
         QualityEvent {
-            metadata: Some(EventMetadata::default()),
+            metadata: metadata("inspection", "INSP-1"),
             event: Some(quality_event::Event::InspectionResultRecorded(
                 InspectionResultRecorded {
                     product: "SKU-A".into(),
@@ -177,5 +332,17 @@ async fn messages_without_inputs_are_not_kept_but_a_lots_origin_survives_a_resta
     .fetch_one(models.pool())
     .await
     .unwrap();
-    assert_eq!((rejects, counted(&models).await.1), (4, 4));
+    assert_eq!(
+        (rejects, counted(&models).await.1),
+        (4, singles + 1 - i64::from(sequenced))
+    );
+    if sequenced {
+        // The lot's origin and the reject, each in a batch.
+        let batches: Vec<Option<String>> =
+            sqlx::query_scalar("SELECT equipment FROM oee_input_batches ORDER BY seq")
+                .fetch_all(models.pool())
+                .await
+                .unwrap();
+        assert_eq!(batches, vec![None, Some("press-7".to_owned())]);
+    }
 }

@@ -69,6 +69,32 @@ pub fn counted(unit: &str, minute: i64, total: u64) -> Message {
     )
 }
 
+/// Gives production messages the aggregate type and sequence the event store gives every event:
+/// each unit's messages numbered from 1 in the order they are stamped (their order of arrival).
+#[derive(Default)]
+pub struct Sequencer(std::collections::HashMap<String, u64>);
+
+impl Sequencer {
+    /// Returns `message` with the unit's next sequence (event id and key unchanged).
+    pub fn stamp(&mut self, message: Message) -> Message {
+        let mut event = ProductionEvent::decode(message.payload.as_slice()).unwrap();
+        let metadata = event.metadata.get_or_insert_with(Default::default);
+        let next = self.0.entry(metadata.aggregate_id.clone()).or_insert(0);
+        *next += 1;
+        metadata.sequence = *next;
+        metadata.aggregate_type = "work_unit".into();
+        Message {
+            payload: event.encode_to_vec(),
+            ..message
+        }
+    }
+
+    /// Stamps every message of `messages`, in order.
+    pub fn stamp_all(&mut self, messages: Vec<Message>) -> Vec<Message> {
+        messages.into_iter().map(|m| self.stamp(m)).collect()
+    }
+}
+
 /// The projection of production's topic, forgetting facts `horizon_days` behind (never: `None`).
 pub fn projection(horizon_days: Option<i64>) -> OeeProjection {
     let config = EngineConfig {
