@@ -182,10 +182,12 @@ pub async fn rebuild<P: Projection>(
 /// projection's tables ([`ReadModels::analyze`]), then again each time the count doubles.
 const ANALYZE_FIRST: u64 = 5_000;
 
-/// Log entries per transaction in a rebuild at most (when reading is ahead): ten times a live
+/// Log entries per transaction in a rebuild at most (when reading is ahead): thirty times a live
 /// page, so a projection that writes its changed rows once per transaction (the OEE periods)
-/// writes each far fewer times.
-const REBUILD_PAGE: u32 = 10_000;
+/// writes each far fewer times. Against 10 000 (with 4 pages read ahead), the 1 M OEE rebuild
+/// took 5.5-6.1 s instead of 7.6-8.3 s on SQLite and 10.1-10.4 s instead of 12.7 s on Postgres,
+/// for 110 MB more memory (what a transaction holds, whatever the length of the log).
+const REBUILD_PAGE: u32 = 30_000;
 
 /// Reads one source's log for a rebuild in a task of its own, a page at a time and up to
 /// `READ_AHEAD` pages ahead of the one being applied, so reading overlaps applying. Only the
@@ -215,9 +217,11 @@ const WINDOW: u64 = PAGE as u64;
 /// The widest window of positions a rebuild's read covers, after sparse reads (64 pages).
 const MAX_WINDOW: u64 = 64 * WINDOW;
 
-/// Pages a rebuild reads ahead per source. Reads stay at a live page's size: SQLite hands rows
-/// over one by one, and larger reads were slower (10 000-entry reads cost 40 % more per entry).
-const READ_AHEAD: usize = 4;
+/// Pages a rebuild reads ahead per source: enough for a whole rebuild transaction
+/// (`REBUILD_PAGE`) to be ready when the one before commits. Reads stay at a live page's size:
+/// SQLite hands rows over one by one, and larger reads were slower (10 000-entry reads cost 40 %
+/// more per entry).
+const READ_AHEAD: usize = 32;
 
 impl<'a> Reader<'a> {
     fn start(
