@@ -4,9 +4,11 @@
 //! and the same queries as JSON over HTTP, and publishes changed periods to `mom.oee.v1`.
 //!
 //! Every applied message that gives the engine an input (or tells where a lot was made) is also
-//! kept in `oee_inputs`, in the same transaction as the figures
-//! and the checkpoint, so the in-memory engine can be rebuilt from the committed state after a
-//! restart or a rolled-back page; a redelivered message (same event id) is not applied twice.
+//! kept (`inputs`: in batches per transaction and work unit, or one by one when it carries no
+//! sequence), in the same transaction as the figures and the checkpoint, so the in-memory engine
+//! can be rebuilt from the committed state after a restart or a rolled-back page; a redelivered
+//! message (at or below its aggregate's applied sequence, or with a kept event id) is not applied
+//! twice.
 //!
 //! Invariant: no service code; it reads the topic contract only.
 

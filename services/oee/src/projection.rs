@@ -1,18 +1,20 @@
-//! The OEE read model: `oee_inputs` (what was applied, in order, by work unit), `oee_periods` (figures per work unit,
-//! granularity and period), `oee_reasons` (the loss Pareto of each period), `oee_assets` (the
-//! ISA-95 hierarchy for roll-ups) and `oee_revision` (a counter that grows with every
-//! transaction that changed figures; each changed period row carries the revision that last
-//! changed it, which is how `WatchOee` and the `mom.oee.v1` publisher find what changed).
+//! The OEE read model: the applied messages (`oee_input_batches`, `oee_sequences` and
+//! `oee_inputs`, see [`crate::inputs`]), `oee_periods` (figures per work unit, granularity and
+//! period), `oee_reasons` (the loss Pareto of each period), `oee_assets` (the ISA-95 hierarchy
+//! for roll-ups) and `oee_revision` (a counter that grows with every transaction that changed
+//! figures; each changed period row carries the revision that last changed it, which is how
+//! `WatchOee` and the `mom.oee.v1` publisher find what changed).
 //!
 //! `apply` maps and checks each message; `flush` (once per transaction: a page of the store log,
 //! or one Kafka message) stores the transaction's messages, feeds the engine those that are new
-//! (the insert tells: an event id is stored once, so a redelivery is recognised without keeping
-//! every id in memory) and writes the changed periods.
+//! (the per-aggregate sequence guard tells, or for a message without a sequence the insert of
+//! its event id, so a redelivery is recognised without keeping every id in memory) and writes
+//! the changed periods.
 //!
 //! Memory stays flat however long the history: the engine forgets each work unit's facts that
 //! are older than the lateness horizon ([`mom_oee::Engine::compact`]). A fact that still
 //! changes a forgotten period is applied exactly all the same: the unit's history is read back
-//! from `oee_inputs` (by `equipment`) and folded again.
+//! from the stored messages (by `equipment`) and folded again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
