@@ -151,8 +151,8 @@ struct State {
     /// a rollback leave it ahead of the database. A message refused as poison before it was
     /// fed leaves it clean, so it costs no reload.
     dirty: bool,
-    /// The reasons `oee_reasons` holds for the periods written lately.
-    written: WrittenReasons,
+    /// The figures and reasons of the periods written lately, as the tables hold them.
+    written: WrittenPeriods,
     /// The sequence guard of the current transaction.
     sequences: PageSequences,
     /// Whether `oee_inputs` holds rows (messages kept one by one): then a message of an
@@ -171,7 +171,7 @@ impl State {
             unwritten: Vec::new(),
             stale: false,
             dirty: false,
-            written: WrittenReasons::default(),
+            written: WrittenPeriods::default(),
             sequences: PageSequences::default(),
             single_rows: false,
         }
@@ -708,7 +708,7 @@ async fn write_periods(
     connection: &mut Connection,
     rows: &[Row],
     revision: i64,
-    written: &mut WrittenReasons,
+    written: &mut WrittenPeriods,
 ) -> Result<(), ApplyError> {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let params = Params::of(connection);
@@ -810,7 +810,7 @@ async fn write_periods(
 async fn write_reasons(
     connection: &mut Connection,
     rows: &[Row],
-    written: &mut WrittenReasons,
+    written: &mut WrittenPeriods,
 ) -> Result<(), ApplyError> {
     let params = Params::of(connection);
     let mut replaced: Vec<&Row> = Vec::new();
@@ -820,7 +820,7 @@ async fn write_reasons(
         let known = written
             .periods
             .get(&row.key())
-            .map(|(_, reasons)| paretos(reasons));
+            .map(|(_, figures)| paretos(&figures.reasons));
         if known.is_none() {
             replaced.push(row);
         }
@@ -899,7 +899,7 @@ async fn write_reasons(
     for row in rows {
         written
             .periods
-            .insert(row.key(), (written.writes, row.figures.reasons.clone()));
+            .insert(row.key(), (written.writes, row.figures.clone()));
     }
     if written.periods.len() > KNOWN_PERIODS {
         let since = written.writes.saturating_sub(KNOWN_WRITES);
@@ -922,15 +922,16 @@ fn reason_rows(pareto: &Pareto) -> BTreeMap<String, i64> {
 /// its row in `oee_periods` and of its rows in `oee_reasons`.
 type PeriodKey = (String, &'static str, i64);
 
-/// The reasons `oee_reasons` holds for the periods this process wrote lately, so a period
-/// written again writes only the reasons that changed. A day period is written again with every
-/// page that touches it: replacing all of its reasons each time was a quarter of the database's
-/// time in an OEE rebuild on Postgres. Emptied on a reload and on a rollback; a period not known
-/// here has its reasons replaced as a whole.
+/// The figures (with their reasons) that `oee_periods` and `oee_reasons` hold for the periods
+/// this process wrote lately. A period whose figures did not change is not written again, and
+/// one written again writes only the reasons that changed. A day period is written again with
+/// every page that touches it: replacing all of its reasons each time was a quarter of the
+/// database's time in an OEE rebuild on Postgres. Emptied on a reload and on a rollback; a
+/// period not known here is written, its reasons replaced as a whole.
 #[derive(Default)]
-struct WrittenReasons {
-    /// The reasons last written per period, with the write that wrote them.
-    periods: HashMap<PeriodKey, (u64, mom_oee::Reasons)>,
+struct WrittenPeriods {
+    /// The figures last written per period, with the write that wrote them.
+    periods: HashMap<PeriodKey, (u64, Figures)>,
     /// Writes so far.
     writes: u64,
 }
@@ -974,7 +975,7 @@ impl Projection for OeeProjection {
             state.unwritten.clear();
             state.sequences = PageSequences::default();
             // What this transaction wrote to `oee_reasons` is gone.
-            state.written = WrittenReasons::default();
+            state.written = WrittenPeriods::default();
         }
         if let Ok(mut pending) = self.pending.lock() {
             *pending = *self.revision.borrow();
@@ -1042,6 +1043,19 @@ impl Projection for OeeProjection {
         }
         restore_incomplete(&self.state, connection, i64::MAX).await?;
         let rows = self.changed_rows()?;
+        // A period whose figures are those written last needs no write (nor a new revision).
+        let rows: Vec<Row> = {
+            let state = self.lock()?;
+            rows.into_iter()
+                .filter(|row| {
+                    state
+                        .written
+                        .periods
+                        .get(&row.key())
+                        .is_none_or(|(_, figures)| *figures != row.figures)
+                })
+                .collect()
+        };
         // Facts older than the lateness horizon are forgotten once their periods are written.
         self.lock()?.engine.compact();
         if rows.is_empty() {

@@ -17,10 +17,14 @@ fn at(minute: i64) -> Option<prost_types::Timestamp> {
     ))
 }
 
-fn message(event: Event) -> Message {
+/// A production event of press-7, with the aggregate type and `sequence` of its stream as the
+/// event store gives them, or (`None`) with neither, as another producer might send it.
+fn press_7(sequence: Option<u64>, event: Event) -> Message {
     let payload = ProductionEvent {
         metadata: Some(EventMetadata {
+            aggregate_type: sequence.map(|_| "work_unit".into()).unwrap_or_default(),
             aggregate_id: "press-7".into(),
+            sequence: sequence.unwrap_or_default(),
             ..Default::default()
         }),
         event: Some(event),
@@ -32,18 +36,31 @@ fn message(event: Event) -> Message {
     }
 }
 
-/// press-7 running from minute 0, and 100 units counted at minute 30.
+fn message(event: Event) -> Message {
+    press_7(None, event)
+}
+
+/// A production event of press-7 at `sequence` of its stream.
+fn sequenced(sequence: u64, event: Event) -> Message {
+    press_7(Some(sequence), event)
+}
+
+/// press-7 running from minute 0, and 100 units counted at minute 30: its first and second
+/// events when `sequenced`.
+fn running_and_counted_of(sequenced: bool) -> (Message, Message) {
+    let make = |sequence, event| press_7(sequenced.then_some(sequence), event);
+    let running = make(
+        1,
+        Event::WorkUnitRunning(WorkUnitRunning {
+            product: "SKU-A".into(),
+            at: at(0),
+        }),
+    );
+    (running, make(2, counted_at(30, 100)))
+}
+
 fn running_and_counted() -> (Message, Message) {
-    let running = message(Event::WorkUnitRunning(WorkUnitRunning {
-        product: "SKU-A".into(),
-        at: at(0),
-    }));
-    let count = message(Event::UnitsCounted(UnitsCounted {
-        product: "SKU-A".into(),
-        total: 100,
-        at: at(30),
-    }));
-    (running, count)
+    running_and_counted_of(false)
 }
 
 fn projection() -> OeeProjection {
@@ -107,24 +124,6 @@ fn other(domain: &str, payload: Vec<u8>) -> Message {
     Message::new(format!("mom.{domain}.v1"), None, payload)
 }
 
-/// A production event of press-7 at `sequence` of its stream, as the event store gives it.
-fn sequenced(sequence: u64, event: Event) -> Message {
-    let payload = ProductionEvent {
-        metadata: Some(EventMetadata {
-            aggregate_type: "work_unit".into(),
-            aggregate_id: "press-7".into(),
-            sequence,
-            ..Default::default()
-        }),
-        event: Some(event),
-    }
-    .encode_to_vec();
-    Message {
-        key: Some("press-7".into()),
-        ..other("production", payload)
-    }
-}
-
 fn counted_at(minute: i64, total: u64) -> Event {
     Event::UnitsCounted(UnitsCounted {
         product: "SKU-A".into(),
@@ -158,14 +157,7 @@ async fn redelivered_by_sequence(url: &str) {
     let models = ReadModels::connect(url).await.unwrap();
     let first = projection();
     models.migrate(&first).await.unwrap();
-    let running = sequenced(
-        1,
-        Event::WorkUnitRunning(WorkUnitRunning {
-            product: "SKU-A".into(),
-            at: at(0),
-        }),
-    );
-    let count = sequenced(2, counted_at(30, 100));
+    let (running, count) = running_and_counted_of(true);
     // The same event again under another event id (a producer that sent it twice) is still
     // the second event of press-7.
     let again = Message {
@@ -204,14 +196,7 @@ async fn an_event_kept_before_the_batches_is_recognised_by_its_event_id() {
     let models = ReadModels::connect(&url).await.unwrap();
     let upgraded = projection();
     models.migrate(&upgraded).await.unwrap();
-    let running = sequenced(
-        1,
-        Event::WorkUnitRunning(WorkUnitRunning {
-            product: "SKU-A".into(),
-            at: at(0),
-        }),
-    );
-    let count = sequenced(2, counted_at(30, 100));
+    let (running, count) = running_and_counted_of(true);
     for (seq, message) in [(1_i64, &running), (2, &count)] {
         sqlx::query(
             "INSERT INTO oee_inputs (seq, event_id, equipment, topic, payload) \
@@ -345,4 +330,56 @@ async fn lots_origin_survives_a_restart(sequenced: bool) {
                 .unwrap();
         assert_eq!(batches, vec![None, Some("press-7".to_owned())]);
     }
+}
+
+/// The revision of every stored period of press-7, and the revision counter.
+async fn revisions(models: &ReadModels) -> (Vec<(String, i64, i64)>, i64) {
+    let rows = sqlx::query_as(
+        "SELECT granularity, start_ms, revision FROM oee_periods WHERE equipment = 'press-7' \
+         ORDER BY granularity, start_ms",
+    )
+    .fetch_all(models.pool())
+    .await
+    .unwrap();
+    let counter = sqlx::query_scalar("SELECT revision FROM oee_revision")
+        .fetch_one(models.pool())
+        .await
+        .unwrap();
+    (rows, counter)
+}
+
+#[tokio::test]
+async fn a_period_whose_figures_did_not_change_is_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("oee.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    let projection = projection();
+    models.migrate(&projection).await.unwrap();
+    let (running, count) = running_and_counted();
+    let later = message(counted_at(50, 5));
+    page(&projection, &models, &[&running, &count, &later]).await;
+    let before = revisions(&models).await;
+    // No units at minute 20 touches the hour, shift and day, but changes none of their figures.
+    page(&projection, &models, &[&message(counted_at(20, 0))]).await;
+    assert_eq!(revisions(&models).await, before);
+    assert_eq!(counted(&models).await.0, 105);
+    // Three units at minute 20 change them: those rows get the next revision, and the next
+    // hour (the run lasts until the latest fact and a startup window after it) keeps its own.
+    page(&projection, &models, &[&message(counted_at(20, 3))]).await;
+    let (rows, counter) = revisions(&models).await;
+    assert_eq!(counter, before.1 + 1);
+    let hour = |h: i64| (1_772_524_800 + h * 3600) * 1000;
+    let revision = |granularity: &str, start: i64| {
+        rows.iter()
+            .find(|(g, s, _)| g == granularity && *s == start)
+            .map(|(_, _, revision)| *revision)
+    };
+    assert_eq!(revision("hour", hour(0)), Some(counter), "{rows:?}");
+    assert_eq!(revision("hour", hour(1)), Some(before.1), "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|(_, _, r)| *r == counter).count(),
+        3,
+        "the hour, its shift and its day: {rows:?}"
+    );
+    assert_eq!(counted(&models).await.0, 108);
 }
