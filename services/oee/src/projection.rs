@@ -489,7 +489,7 @@ const INPUT_CHUNK: usize = 100;
 async fn store(
     connection: &mut Connection,
     state: &Mutex<State>,
-    messages: &mut [Pending],
+    messages: &[Pending],
     sequences: &mut PageSequences,
     single_rows: bool,
 ) -> Result<Vec<bool>, ApplyError> {
@@ -1011,7 +1011,7 @@ impl Projection for OeeProjection {
         }
         // The transaction's messages, once each (an event twice in it is one message), and its
         // sequence guard.
-        let (mut unwritten, mut sequences, single_rows) = {
+        let (unwritten, mut sequences, single_rows) = {
             let mut state = self.lock()?;
             let mut seen = HashSet::new();
             let mut unwritten = std::mem::take(&mut state.unwritten);
@@ -1022,7 +1022,7 @@ impl Projection for OeeProjection {
         let new = store(
             connection,
             &self.state,
-            &mut unwritten,
+            &unwritten,
             &mut sequences,
             single_rows,
         )
