@@ -17,7 +17,7 @@ use sqlx::Row;
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, metadata, Deferred, PageSequences};
+use crate::sequence::{count, metadata, Guarded};
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -64,11 +64,7 @@ pub struct InventoryProjection {
 /// order. `flush` reads the stored rows of all their lots at once, applies the events in memory
 /// and writes each changed row once, many per statement: a handful of statements per
 /// transaction instead of one to four per event.
-#[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
-    changes: Vec<(Option<Deferred>, Change)>,
-}
+type Page = Guarded<Change>;
 
 const SEQUENCES: &str = "inventory_streams";
 
@@ -557,11 +553,12 @@ impl Projection for InventoryProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let Page {
-            mut sequences,
-            changes,
-        } = self.page.take().await;
-        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
+        let (sequences, changes) = self
+            .page
+            .take()
+            .await
+            .keep_new(connection, SEQUENCES)
+            .await?;
         if !changes.is_empty() {
             let mut lots: Vec<&str> = changes.iter().filter_map(Change::lot).collect();
             lots.sort_unstable();

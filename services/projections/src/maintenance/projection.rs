@@ -20,7 +20,7 @@ use sqlx::Row;
 use super::page::{Change, Rows};
 use crate::events::{aggregate_id, decode, first_delivery, sequence_key};
 use crate::feed::Changes;
-use crate::sequence::{Deferred, PageSequences};
+use crate::sequence::Guarded;
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -81,11 +81,7 @@ pub struct MaintenanceProjection {
 /// What the open transaction leaves for `flush`: its sequence guard and its changes, in order
 /// (with their guards; `None`: an event without a sequence, always applied), applied in memory
 /// and written once by `flush` ([`Rows`]).
-#[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
-    changes: Vec<(Option<Deferred>, Change)>,
-}
+type Page = Guarded<Change>;
 
 const SEQUENCES: &str = "maintenance_sequences";
 
@@ -165,11 +161,12 @@ impl Projection for MaintenanceProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let Page {
-            mut sequences,
-            changes,
-        } = self.page.take().await;
-        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
+        let (sequences, changes) = self
+            .page
+            .take()
+            .await
+            .keep_new(connection, SEQUENCES)
+            .await?;
         if !changes.is_empty() {
             let mut rows = Rows::default();
             rows.load(connection, &changes).await?;

@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, metadata, Deferred, PageSequences};
+use crate::sequence::{count, metadata, Guarded};
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -53,12 +53,8 @@ pub struct OrdersProjection {
 /// memory (recomputing an order's progress once, not after every quantity report) and writes
 /// each changed row once, many per statement: a handful of statements per transaction instead
 /// of two or three per event.
-#[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
-    /// With the order each changes.
-    changes: Vec<(Option<Deferred>, (String, Change))>,
-}
+/// Each change with the order it changes.
+type Page = Guarded<(String, Change)>;
 
 const SEQUENCES: &str = "orders_streams";
 
@@ -611,11 +607,12 @@ impl Projection for OrdersProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let Page {
-            mut sequences,
-            changes,
-        } = self.page.take().await;
-        let changes = sequences.keep_new(connection, SEQUENCES, changes).await?;
+        let (sequences, changes) = self
+            .page
+            .take()
+            .await
+            .keep_new(connection, SEQUENCES)
+            .await?;
         if !changes.is_empty() {
             let mut orders: Vec<&str> = changes.iter().map(|(order, _)| order.as_str()).collect();
             orders.sort_unstable();

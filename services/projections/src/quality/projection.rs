@@ -17,7 +17,7 @@ use mom_proto::quality::v1::{Disposition, QualityEvent};
 
 use crate::events::{decode, ms};
 use crate::feed::Changes;
-use crate::sequence::{count, metadata, Deferred, PageSequences};
+use crate::sequence::{count, metadata, Guarded};
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -71,11 +71,7 @@ pub struct QualityProjection {
 /// (most of the rows the read model writes), inserted by `flush` many per statement once their
 /// aggregates' stored sequences are read, all at once. No other event reads or writes `quality_results`, so they
 /// need not be written in order with the rest, which is written as it is applied.
-#[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
-    results: Vec<(Option<Deferred>, ResultRow)>,
-}
+type Page = Guarded<ResultRow>;
 
 /// A row of `quality_results`.
 #[derive(Debug)]
@@ -333,11 +329,12 @@ impl Projection for QualityProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let Page {
-            mut sequences,
-            results,
-        } = self.page.take().await;
-        let new = sequences.keep_new(connection, SEQUENCES, results).await?;
+        let (sequences, new) = self
+            .page
+            .take()
+            .await
+            .keep_new(connection, SEQUENCES)
+            .await?;
         if !new.is_empty() {
             insert_results(connection, &new).await?;
             self.changes.mark();
@@ -386,7 +383,7 @@ impl Projection for QualityProjection {
                         quantity: count(result.quantity),
                         rejected: count(result.rejected),
                     };
-                    page.results.push((Some(guard), row));
+                    page.changes.push((Some(guard), row));
                     Ok(())
                 }
                 // Refused, as poison, when its guard lets it through (like any event: one at
