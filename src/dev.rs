@@ -89,8 +89,13 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let _lock = lock_data_dir(&args.data_dir)?;
     let dir = &args.data_dir;
     // The services stop after the simulator: its last commands (closing repairs, setups and
-    // starvation at shutdown) must still be accepted.
+    // starvation at shutdown) must still be accepted. The process managers stop before them
+    // (applying what the logs still hold, so their commands are accepted too), the readers
+    // (the OEE projection, the read models and their APIs) after them: a clean stop applies
+    // every acknowledged command, so the next start answers with it at once.
     let services = CancellationToken::new();
+    let managing = CancellationToken::new();
+    let readers = CancellationToken::new();
     let running = [
         mom_production::start(
             mom_production::ProductionConfig {
@@ -145,7 +150,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
     };
-    let managers = tokio::spawn(mom_processes::serve(processes, services.clone()));
+    let managers = tokio::spawn(mom_processes::serve(processes, managing.clone()));
     // The OEE projection reads the same logs into data/projections.db.
     let oee = mom_oee_projection::OeeConfig {
         database_url: projections_url(dir),
@@ -156,7 +161,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         grpc_addr: addr(args.grpc_addr, 5),
         http_addr: args.http_addr,
     };
-    let oee = mom_oee_projection::start_routed(oee, services.clone())
+    let oee = mom_oee_projection::start_routed(oee, readers.clone())
         .await
         .context("OEE service failed to start")?;
     let oee_grpc = oee.grpc_addr;
@@ -174,19 +179,23 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let read_models = mom_projections::start(
         read_models,
         mom_projections::HttpMode::Mount,
-        services.clone(),
+        readers.clone(),
     )
     .await
     .context("projections service failed to start")?;
     let read_models_grpc = read_models.grpc_addr;
     // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
     // their own origin. A service with an HTTP API adds its router here.
-    let api_routers = vec![oee_router, mom_telemetry::metrics_router()]
-        .into_iter()
-        .chain(read_models.router.clone())
-        .collect();
+    let api_routers = vec![
+        oee_router,
+        mom_telemetry::metrics_router(),
+        readiness_router(),
+    ]
+    .into_iter()
+    .chain(read_models.router.clone())
+    .collect();
     let read_models = tokio::spawn(read_models.wait());
-    let http = serve_http(args.http_addr, api_routers, services.clone()).await?;
+    let http = serve_http(args.http_addr, api_routers, readers.clone()).await?;
     let http_addr = http.addr;
     let http_task = tokio::spawn(http.serve);
     let simulator = (!args.no_simulate).then(|| {
@@ -251,23 +260,31 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 }
                 None => None,
             };
+            managing.cancel();
+            let managed = managers.await;
             services.cancel();
-            result
+            (result, managed)
         })
     };
     let mut failure = None;
-    match stopper.await {
-        Ok(Some(Ok(Ok(())))) | Ok(None) => {}
-        Ok(Some(Ok(Err(err)))) => {
-            failure.get_or_insert(anyhow::anyhow!("plant simulator failed: {err}"));
-        }
-        Ok(Some(Err(err))) => {
-            failure.get_or_insert(anyhow::anyhow!("plant simulator task failed: {err}"));
+    let managed = match stopper.await {
+        Ok((simulated, managed)) => {
+            match simulated {
+                Some(Ok(Ok(()))) | None => {}
+                Some(Ok(Err(err))) => {
+                    failure.get_or_insert(anyhow::anyhow!("plant simulator failed: {err}"));
+                }
+                Some(Err(err)) => {
+                    failure.get_or_insert(anyhow::anyhow!("plant simulator task failed: {err}"));
+                }
+            }
+            Some(managed)
         }
         Err(err) => {
             failure.get_or_insert(anyhow::anyhow!("shutdown task failed: {err}"));
+            None
         }
-    }
+    };
     for (service, running) in SERVICES.iter().zip(running) {
         if let Err(err) = running.wait().await {
             // One service failing stops the others rather than leaving half a platform.
@@ -275,6 +292,8 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             failure.get_or_insert(anyhow::anyhow!("{service} service failed: {err}"));
         }
     }
+    // The writers have stopped: the readers apply what the logs hold, then stop.
+    readers.cancel();
     match projection.await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
@@ -302,16 +321,51 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             failure.get_or_insert(anyhow::anyhow!("http server task failed: {err}"));
         }
     }
-    match managers.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
+    match managed {
+        None | Some(Ok(Ok(()))) => {}
+        Some(Ok(Err(err))) => {
             failure.get_or_insert(anyhow::anyhow!("process managers failed: {err}"));
         }
-        Err(err) => {
+        Some(Err(err)) => {
             failure.get_or_insert(anyhow::anyhow!("process managers task failed: {err}"));
         }
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// `GET /readyz`: 200 once every reader of the logs (the OEE projection, the read models, the
+/// process managers) has applied what the logs held after it started and none is failing, else
+/// 503; the JSON body says, per reader, whether it has caught up, what it applied and its error.
+fn readiness_router() -> axum::Router {
+    async fn readyz() -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let statuses = mom_projection::status::statuses();
+        let ready = mom_projection::status::caught_up();
+        let readers: serde_json::Map<String, serde_json::Value> = statuses
+            .into_iter()
+            .map(|(name, s)| {
+                let status = serde_json::json!({
+                    "caught_up": s.caught_up,
+                    "applied": s.applied,
+                    "error": s.error,
+                });
+                (name, status)
+            })
+            .collect();
+        let code = if ready {
+            axum::http::StatusCode::OK
+        } else {
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        };
+        let body = serde_json::json!({ "ready": ready, "readers": readers });
+        (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+    axum::Router::new().route("/readyz", axum::routing::get(readyz))
 }
 
 /// The bound HTTP server of `mom dev` and the future that serves it until shutdown.

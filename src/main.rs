@@ -104,6 +104,18 @@ const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The platform's clock (`MOM_CLOCK_START` starts it at a chosen instant, for tests).
+    if let Err(err) = mom_clock::init() {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if mom_clock::is_shifted() {
+        eprintln!(
+            "warning: {} is set: this process's clock reads {}, not the real time",
+            mom_clock::START_VAR,
+            mom_clock::now().to_rfc3339()
+        );
+    }
     match cli.command {
         Command::Oee {
             command: OeeCommand::Replay { case, strict },

@@ -285,12 +285,40 @@ impl Drop for Dev {
     }
 }
 
-fn start_dev(dir: &Path, port: u16) -> Dev {
-    start_dev_with(dir, port, &[])
+/// The clock the `mom dev` processes of one test run on (`MOM_CLOCK_START`): it reads `base` when
+/// the test starts and runs at real speed, and every process started later starts its clock at
+/// that reading, so a restart never goes back in time. Tests run the plant at fixed times of day
+/// rather than at whatever time the suite happens to run.
+#[derive(Clone, Copy)]
+struct TestClock {
+    base: chrono::DateTime<chrono::Utc>,
+    started: Instant,
 }
 
-fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> Dev {
+impl TestClock {
+    fn at(base: &str) -> Self {
+        TestClock {
+            base: chrono::DateTime::parse_from_rfc3339(base).unwrap().into(),
+            started: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.base + chrono::Duration::from_std(self.started.elapsed()).unwrap()
+    }
+}
+
+/// The instant the simulator-driven tests run the plant at: 09:45 UTC, when the 10:00 break is
+/// announced during the backfill (the time of day at which a live-vs-rebuild comparison failed).
+const PLANT_TIME: &str = "2026-03-02T09:45:00Z";
+
+fn start_dev(dir: &Path, port: u16, clock: &TestClock) -> Dev {
+    start_dev_with(dir, port, &[], clock)
+}
+
+fn start_dev_with(dir: &Path, port: u16, extra: &[&str], clock: &TestClock) -> Dev {
     let child = mom()
+        .env("MOM_CLOCK_START", clock.now().to_rfc3339())
         .args([
             "dev",
             "--grpc-addr",
@@ -312,6 +340,19 @@ fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> Dev {
         .spawn()
         .unwrap();
     Dev(child)
+}
+
+/// Waits (60 s at most) until `/readyz` says every reader of the logs has caught up.
+fn ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = get_json(port, "/readyz");
+        if answer.as_ref().is_some_and(|a| a["ready"] == true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not ready: {answer:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn stop(child: Dev) {
@@ -344,11 +385,12 @@ fn stop_with(mut dev: Dev, signal: &str) {
 /// Polls the plant's losses until `done` accepts them.
 fn losses_until(
     port: u16,
+    clock: &TestClock,
     what: &str,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
     let hour = |offset: i64| {
-        let t = chrono::Utc::now() + chrono::Duration::hours(offset);
+        let t = clock.now() + chrono::Duration::hours(offset);
         t.format("%Y-%m-%dT%H:00:00Z").to_string()
     };
     // The simulated clock runs ahead of the wall clock (240 times as fast, after a 2-hour
@@ -372,6 +414,59 @@ fn losses_until(
         std::thread::sleep(Duration::from_millis(500));
     }
     panic!("{what} did not happen; last answer: {last}");
+}
+
+/// The OEE losses of `plant-1` over a fixed window around `clock`'s start (the hours from 8
+/// before to 6 after it, so it reaches into the future), once the instance has caught up with
+/// its logs, without the revision (a rebuild numbers its writes anew).
+fn settled_losses(port: u16, from: &TestClock) -> (serde_json::Value, serde_json::Value) {
+    ready(port);
+    let hour = |offset: i64| {
+        let t = from.base + chrono::Duration::hours(offset);
+        t.format("%Y-%m-%dT%H:00:00Z").to_string()
+    };
+    let path = format!(
+        "/api/oee/losses?site=plant-1&from={}&to={}",
+        hour(-8),
+        hour(6)
+    );
+    let value = get_json(port, &path).unwrap();
+    let mut total = value["total"].clone();
+    total["revision"] = serde_json::Value::Null;
+    (total, value["losses"].clone())
+}
+
+/// Runs the simulated plant at `clock` in `dir` until it has counted, stops it, and returns the
+/// live figures (read by a quiet instance) and those a rebuild gives (read the same way).
+fn live_and_rebuilt(
+    dir: &Path,
+    port: u16,
+    clock: &TestClock,
+) -> (
+    (serde_json::Value, serde_json::Value),
+    (serde_json::Value, serde_json::Value),
+) {
+    let quiet = |dir: &Path| start_dev_with(dir, port, &["--no-simulate"], clock);
+    let live_instance = quiet(dir);
+    let live = settled_losses(port, clock);
+    stop(live_instance);
+    let rebuild = mom()
+        .args(["projections", "rebuild", "oee", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        rebuild.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebuild.stderr)
+    );
+    let report = String::from_utf8_lossy(&rebuild.stdout);
+    assert!(report.contains("oee: rebuilt from"), "{report}");
+    assert!(String::from_utf8_lossy(&rebuild.stderr).contains("events/s"));
+    let rebuilt_instance = quiet(dir);
+    let rebuilt = settled_losses(port, clock);
+    stop(rebuilt_instance);
+    (live, rebuilt)
 }
 
 /// Polls the read models until each shows what the simulated plant does: orders planned, in
@@ -500,7 +595,8 @@ fn plant_records_until_complete(port: u16) {
 fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let first = start_dev(dir.path(), port);
+    let clock = TestClock::at(PLANT_TIME);
+    let first = start_dev(dir.path(), port, &clock);
     let losses = [
         "equipment_failure",
         "setup_and_adjustments",
@@ -509,7 +605,7 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
         "startup_rejects",
         "production_rejects",
     ];
-    let before = losses_until(port, "all six losses non-zero", |value| {
+    let before = losses_until(port, &clock, "all six losses non-zero", |value| {
         losses
             .iter()
             .all(|loss| value["total"]["losses_s"][loss].as_f64().unwrap_or(0.0) > 0.0)
@@ -559,10 +655,13 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     assert!(dir.path().join("simulator.json").is_file());
 
     // A restart resumes the plant where it stopped: the figures grow from what was there.
-    let second = start_dev(dir.path(), port);
-    let after = losses_until(port, "the figures to grow after the restart", |value| {
-        value["total"]["total_count"].as_u64().unwrap_or(0) > count
-    });
+    let second = start_dev(dir.path(), port, &clock);
+    let after = losses_until(
+        port,
+        &clock,
+        "the figures to grow after the restart",
+        |value| value["total"]["total_count"].as_u64().unwrap_or(0) > count,
+    );
     assert!(
         after["total"]["planned_production_time_s"]
             .as_f64()
@@ -571,53 +670,34 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     );
     stop(second);
 
-    // A rebuild from the event logs gives the figures the live projection had.
-    let quiet = |dir: &Path| start_dev_with(dir, port, &["--no-simulate"]);
-    // The figures once the instance has caught up with the logs: two answers a second apart
-    // agree (nothing is simulated, so nothing changes after that). The first answer can come
-    // before the projection applied the last events, and under load it did: a rebuild then
-    // "differed" from live figures that were still being applied.
-    let read = |what: &str| {
-        let figures = || {
-            let value = losses_until(port, what, |value| {
-                value["total"]["total_count"].as_u64().is_some()
-            });
-            let mut total = value["total"].clone();
-            total["revision"] = serde_json::Value::Null;
-            (total, value["losses"].clone())
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = figures();
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-            let now = figures();
-            if now == last {
-                return now;
-            }
-            assert!(Instant::now() < deadline, "{what} did not settle: {now:?}");
-            last = now;
-        }
-    };
-    let live_instance = quiet(dir.path());
-    let live = read("the live figures");
-    stop(live_instance);
-    let rebuild = mom()
-        .args(["projections", "rebuild", "oee", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        rebuild.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuild.stderr)
-    );
-    let report = String::from_utf8_lossy(&rebuild.stdout);
-    assert!(report.contains("oee: rebuilt from"), "{report}");
-    assert!(String::from_utf8_lossy(&rebuild.stderr).contains("events/s"));
-    let rebuilt_instance = quiet(dir.path());
-    let rebuilt = read("the rebuilt figures");
-    stop(rebuilt_instance);
+    // A rebuild from the event logs gives the figures the live projection had, once the live
+    // instance has applied what its logs hold (`/readyz`): the answer of an instance that has
+    // not yet is that of a moment before the stop. A clean stop leaves nothing to apply.
+    let (live, rebuilt) = live_and_rebuilt(dir.path(), port, &clock);
     assert_eq!(rebuilt, live, "a rebuild must give the live figures");
+}
+
+/// The same plant at clock times just before an hour, shift and day boundary (the run crosses
+/// it between the live run and the rebuild; the query window reaches into the future): the live
+/// figures equal the rebuilt ones.
+#[test]
+fn dev_live_figures_equal_a_rebuild_across_period_boundaries() {
+    for at in ["2026-03-02T13:59:40Z", "2026-03-02T23:59:40Z"] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let clock = TestClock::at(at);
+        let plant = start_dev(dir.path(), port, &clock);
+        losses_until(port, &clock, "counts", |value| {
+            value["total"]["total_count"].as_u64().unwrap_or(0) > 0
+        });
+        stop(plant);
+        let (live, rebuilt) = live_and_rebuilt(dir.path(), port, &clock);
+        assert!(
+            live.0["total_count"].as_u64().unwrap() > 0,
+            "{at}: {live:?}"
+        );
+        assert_eq!(rebuilt, live, "{at}: a rebuild must give the live figures");
+    }
 }
 
 #[test]

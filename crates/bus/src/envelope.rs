@@ -111,7 +111,7 @@ mod tests {
             id: Uuid::now_v7(),
             event_type: "t",
             source: "s",
-            time: Utc::now(),
+            time: mom_clock::now(),
             subject: "x",
             proto_message: "m",
             traceparent: "",

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
@@ -49,7 +48,7 @@ impl SqlEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(Vec<NewEvent>, Option<NewSnapshot>), StoreError> {
-        let recorded_time = Utc::now();
+        let recorded_time = mom_clock::now();
         let mut prepared = Vec::with_capacity(events.len());
         for event in events {
             let event_id = Uuid::now_v7();

@@ -325,7 +325,7 @@ pub(crate) async fn complete_claim(
     failed: &[(u64, String)],
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    let now = Utc::now();
+    let now = mom_clock::now();
     for position in published {
         sqlx::query("UPDATE mom_outbox SET published_at = ?2 WHERE position = ?1")
             .bind(position)

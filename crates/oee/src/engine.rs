@@ -439,28 +439,24 @@ impl Engine {
     }
 
     /// Returns and forgets the event-time ranges whose figures changed since the last call,
-    /// clipped to the span of each unit's facts.
+    /// clipped to the span of each unit's facts: from its earliest fact to its latest one. A
+    /// period that starts after a unit's latest fact has no figures to store (the open-state
+    /// rule of `docs/oee.md`), whatever the startup window after that fact.
     pub fn take_changes(&mut self) -> Vec<Change> {
         let mut out = Vec::new();
         let mut ids: Vec<&EquipmentId> = self.units.keys().collect();
         ids.sort();
-        let mut units: Vec<(EquipmentId, Vec<Range>, Option<Range>, Millis)> = Vec::new();
+        let mut units: Vec<(EquipmentId, Vec<Range>, Option<Range>)> = Vec::new();
         for id in ids {
             if let Some(unit) = self.units.get(id) {
-                units.push((
-                    id.clone(),
-                    unit.changed.clone(),
-                    unit.timeline.span(),
-                    unit.config.startup_window,
-                ));
+                units.push((id.clone(), unit.changed.clone(), unit.timeline.span()));
             }
         }
         for unit in self.units.values_mut() {
             unit.changed.clear();
         }
-        for (id, ranges, span, window) in units {
+        for (id, ranges, span) in units {
             let Some(span) = span else { continue };
-            let span = Range::new(span.start, span.end + window);
             for r in ranges {
                 let clipped = r.clip(span);
                 if clipped.is_empty() {

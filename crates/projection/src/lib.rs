@@ -19,6 +19,7 @@ mod params;
 mod read_models;
 mod sequence;
 mod source;
+pub mod status;
 
 use std::future::Future;
 

@@ -39,21 +39,13 @@ pub async fn run_from_log<P: Projection>(
     sources: &[LogSource],
     shutdown: CancellationToken,
 ) -> Result<(), ProjectionError> {
+    crate::status::started(projection.name());
     models.migrate(projection).await?;
     let mut backoff = Duration::from_millis(50);
     loop {
-        let mut read = 0;
-        let mut failed = false;
-        for source in sources {
-            match apply_page(projection, models, source).await {
-                Ok(n) => read += n,
-                Err(err) => {
-                    tracing::warn!(projection = projection.name(), source = source.name, error = %err, "projection page failed, retrying");
-                    failed = true;
-                }
-            }
-        }
-        let wait = if failed {
+        let (read, error) = pass(projection, models, sources).await;
+        crate::status::pass(projection.name(), read, error.clone());
+        let wait = if error.is_some() {
             backoff = (backoff * 2).min(Duration::from_secs(5));
             backoff
         } else if read == 0 {
@@ -65,10 +57,54 @@ pub async fn run_from_log<P: Projection>(
         };
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => break,
             () = tokio::time::sleep(wait) => {}
         }
     }
+    drain(projection, models, sources).await;
+    Ok(())
+}
+
+/// How long a stopping projection goes on applying what its logs still hold.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Applies what the logs still hold at shutdown (for [`DRAIN`] at most), so that a clean stop
+/// after the writers stopped leaves the read model caught up with the stores: the next start
+/// then answers with every fact the platform acknowledged, not with the figures of a moment
+/// before the stop.
+async fn drain<P: Projection>(projection: &P, models: &ReadModels, sources: &[LogSource]) {
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    while tokio::time::Instant::now() < deadline {
+        let (read, error) = pass(projection, models, sources).await;
+        crate::status::pass(projection.name(), read, error.clone());
+        if read == 0 || error.is_some() {
+            return;
+        }
+    }
+    tracing::warn!(
+        projection = projection.name(),
+        "stopped with log entries still to apply; the next start applies them"
+    );
+}
+
+/// Applies the next page of every source; returns the entries read and the last error.
+async fn pass<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    sources: &[LogSource],
+) -> (usize, Option<String>) {
+    let mut read = 0;
+    let mut error = None;
+    for source in sources {
+        match apply_page(projection, models, source).await {
+            Ok(n) => read += n,
+            Err(err) => {
+                tracing::warn!(projection = projection.name(), source = source.name, error = %err, "projection page failed, retrying");
+                error = Some(format!("{}: {err}", source.name));
+            }
+        }
+    }
+    (read, error)
 }
 
 /// Empties the projection's tables and checkpoints, then replays every source's log up to its

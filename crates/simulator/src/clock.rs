@@ -22,7 +22,7 @@ impl Clock {
     /// Returns a clock at `start` now, running `speed` times faster than the wall clock until it
     /// reaches real time.
     pub fn new(start: DateTime<Utc>, speed: f64) -> Self {
-        let lag = (Utc::now() - start).num_milliseconds().max(0) as f64 / 1000.0;
+        let lag = (mom_clock::now() - start).num_milliseconds().max(0) as f64 / 1000.0;
         let speed = speed.max(1.0);
         let catch_up = if speed > 1.0 {
             lag / (speed - 1.0)
@@ -67,7 +67,7 @@ impl Clock {
 /// Returns where the plant starts: the saved clock when there is one (never in the future),
 /// else `backfill` before now.
 pub fn restore(state: Option<&Path>, backfill: Duration) -> DateTime<Utc> {
-    let now = Utc::now();
+    let now = mom_clock::now();
     let saved = state
         .and_then(|path| std::fs::read_to_string(path).ok())
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn runs_fast_until_it_has_caught_up_then_follows_the_wall_clock() {
-        let start = Utc::now() - chrono::Duration::hours(1);
+        let start = mom_clock::now() - chrono::Duration::hours(1);
         let clock = Clock::new(start, 61.0);
         // One hour behind at 61x: caught up after 60 wall seconds.
         assert!((clock.catch_up - 60.0).abs() < 0.5, "{}", clock.catch_up);
@@ -138,13 +138,13 @@ mod tests {
         let path = dir.join("simulator.json");
         let backfill = Duration::from_secs(3600);
         let fresh = restore(Some(&path), backfill);
-        assert!((Utc::now() - fresh).num_seconds() >= 3599);
-        let clock = Clock::new(Utc::now() - chrono::Duration::minutes(5), 1.0);
+        assert!((mom_clock::now() - fresh).num_seconds() >= 3599);
+        let clock = Clock::new(mom_clock::now() - chrono::Duration::minutes(5), 1.0);
         save(&path, &clock).unwrap();
         let resumed = restore(Some(&path), backfill);
-        assert!(((Utc::now() - resumed).num_seconds() - 300).abs() <= 2);
+        assert!(((mom_clock::now() - resumed).num_seconds() - 300).abs() <= 2);
         std::fs::write(&path, r#"{"sim_time":"2999-01-01T00:00:00Z"}"#).unwrap();
-        assert!(restore(Some(&path), backfill) <= Utc::now());
+        assert!(restore(Some(&path), backfill) <= mom_clock::now());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -82,7 +82,7 @@ impl Params {
         match self.as_of.as_deref() {
             None => Ok(None),
             Some("now") => {
-                let now = Utc::now();
+                let now = mom_clock::now();
                 Ok(Some(
                     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
                 ))

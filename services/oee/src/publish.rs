@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use mom_bus::envelope::CloudEvent;
 use mom_bus::{ensure_topics, BusError, Outgoing, Publisher};
 use mom_oee::Granularity;
@@ -102,7 +101,7 @@ impl OeePublisher {
         let Some(high) = rows.iter().map(|(_, _, s)| s.revision).max() else {
             return Ok(0);
         };
-        let now = Utc::now();
+        let now = mom_clock::now();
         let mut messages = Vec::with_capacity(rows.len());
         for (equipment, granularity_text, summary) in &rows {
             let granularity = granularity_named(granularity_text).unwrap_or(Granularity::Custom);

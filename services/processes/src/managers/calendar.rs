@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use mom_bus::TopicNames;
 use mom_projection::{ApplyError, Connection, Message, ReadModels};
 use mom_proto::maintenance::v1 as maintenance;
@@ -109,7 +108,7 @@ pub async fn run_timer(
             }
         };
         // The timer is the one place that reads the clock: a calendar plan is due by wall time.
-        let now = Utc::now();
+        let now = mom_clock::now();
         for work_unit in work_units {
             let request = maintenance::CheckPlansRequest {
                 context: Some(maintenance::CommandContext {

@@ -132,7 +132,7 @@ impl pb::equipment_read_service_server::EquipmentReadService for EquipmentReadSe
     ) -> Result<Response<pb::ListEquipmentResponse>, Status> {
         let request = request.into_inner();
         let filter = UnitFilter::new(&request.work_center, &request.area, &request.state)?;
-        let units = self.queries.units(&filter, chrono::Utc::now()).await?;
+        let units = self.queries.units(&filter, mom_clock::now()).await?;
         Ok(Response::new(pb::ListEquipmentResponse {
             equipment: units.into_iter().map(unit_proto).collect(),
         }))

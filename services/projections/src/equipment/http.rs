@@ -35,7 +35,7 @@ async fn equipment(
                 get_param(&params, "area"),
                 get_param(&params, "state"),
             )?;
-            let units = queries.units(&filter, chrono::Utc::now()).await?;
+            let units = queries.units(&filter, mom_clock::now()).await?;
             let mut groups: BTreeMap<(&str, &str), BTreeMap<&str, u32>> = BTreeMap::new();
             for unit in &units {
                 *groups

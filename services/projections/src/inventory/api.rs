@@ -158,7 +158,7 @@ fn proto_direction(direction: Direction) -> pb::GenealogyDirection {
 
 fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, QueryError> {
     match ts {
-        None => Ok(Utc::now()),
+        None => Ok(mom_clock::now()),
         Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
             .map_err(|err| QueryError::InvalidArgument(err.to_string())),
     }
@@ -167,7 +167,7 @@ fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, Que
 /// Returns `as_of` of HTTP parameters (RFC 3339; now when absent).
 pub fn as_of_param(value: Option<&str>) -> Result<DateTime<Utc>, QueryError> {
     match value {
-        None | Some("") => Ok(Utc::now()),
+        None | Some("") => Ok(mom_clock::now()),
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|err| {

@@ -156,7 +156,7 @@ impl pb::maintenance_read_service_server::MaintenanceReadService for Maintenance
         let page = Page::new(request.page_size, &request.page_token)?;
         let (orders, next_page_token) = self
             .queries
-            .backlog(&filter, page, chrono::Utc::now())
+            .backlog(&filter, page, mom_clock::now())
             .await?;
         Ok(Response::new(pb::ListBacklogResponse {
             work_orders: orders.into_iter().map(order_proto).collect(),

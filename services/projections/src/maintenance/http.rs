@@ -52,7 +52,7 @@ async fn backlog(
                 params.get("page_size").map(String::as_str),
                 params.get("page_token").map(String::as_str),
             )?;
-            let (orders, next) = queries.backlog(&filter, page, chrono::Utc::now()).await?;
+            let (orders, next) = queries.backlog(&filter, page, mom_clock::now()).await?;
             Ok(json!({
                 "work_orders": orders.iter().map(order_json).collect::<Vec<_>>(),
                 "next_page_token": next,

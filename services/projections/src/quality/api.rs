@@ -134,7 +134,7 @@ fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
 
 fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, QueryError> {
     match ts {
-        None => Ok(Utc::now()),
+        None => Ok(mom_clock::now()),
         Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
             .map_err(|err| QueryError::InvalidArgument(err.to_string())),
     }
