@@ -55,3 +55,32 @@ pub fn caught_up() -> bool {
     let all = statuses();
     !all.is_empty() && all.values().all(|s| s.caught_up && s.error.is_none())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_projection_is_caught_up_after_a_pass_that_read_nothing_and_not_while_failing() {
+        let name = "status-test-projection";
+        started(name);
+        assert!(!statuses()[name].caught_up);
+        pass(name, 1000, None);
+        assert!(!statuses()[name].caught_up, "a full page is not caught up");
+        pass(name, 0, None);
+        let status = statuses()[name].clone();
+        assert!(status.caught_up && status.error.is_none());
+        assert_eq!(status.applied, 1000);
+        pass(name, 0, Some("production: database is down".into()));
+        assert_eq!(
+            statuses()[name].error.as_deref(),
+            Some("production: database is down")
+        );
+        assert!(!caught_up(), "a failing reader is not ready");
+        pass(name, 0, None);
+        assert!(statuses()[name].error.is_none());
+        // A restart starts over.
+        started(name);
+        assert!(!statuses()[name].caught_up);
+    }
+}

@@ -473,3 +473,40 @@ async fn kafka_source_is_exactly_once_under_redelivery_and_dead_letters_poison()
     events.drop_database().await.unwrap();
     models_db.drop_database().await.unwrap();
 }
+
+/// A runner stopped while its log holds entries it has not read applies them before it
+/// returns: a clean stop leaves the read model caught up with the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_log_runner_applies_what_the_log_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let store = EventStore::connect(&store_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
+    let models = ReadModels::connect(&format!(
+        "sqlite:{}",
+        dir.path().join("models.db").display()
+    ))
+    .await
+    .unwrap();
+    // More than two pages of 1 000 entries, written before the runner starts.
+    write_at_once(&repo, "a", 2_500).await;
+    let projection = Counts::new(None);
+    let sources = [LogSource {
+        name: "test".into(),
+        store: store.clone(),
+    }];
+    // Stopped before it starts: it still applies all of it, then returns.
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    run_from_log(&projection, &models, &sources, shutdown)
+        .await
+        .unwrap();
+    assert_eq!(total(&models).await, 2_500);
+    assert_eq!(
+        models.log_position("test_counts", "test").await.unwrap(),
+        2_500
+    );
+    store.close().await;
+}
