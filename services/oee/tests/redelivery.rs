@@ -356,7 +356,8 @@ async fn a_period_whose_figures_did_not_change_is_not_written_again() {
     let projection = projection();
     models.migrate(&projection).await.unwrap();
     let (running, count) = running_and_counted();
-    let later = message(counted_at(50, 5));
+    // A count in the next hour: that hour has figures of its own (the run lasts until it).
+    let later = message(counted_at(70, 5));
     page(&projection, &models, &[&running, &count, &later]).await;
     let before = revisions(&models).await;
     // No units at minute 20 touches the hour, shift and day, but changes none of their figures.
@@ -364,7 +365,7 @@ async fn a_period_whose_figures_did_not_change_is_not_written_again() {
     assert_eq!(revisions(&models).await, before);
     assert_eq!(counted(&models).await.0, 105);
     // Three units at minute 20 change them: those rows get the next revision, and the next
-    // hour (the run lasts until the latest fact and a startup window after it) keeps its own.
+    // hour keeps its own.
     page(&projection, &models, &[&message(counted_at(20, 3))]).await;
     let (rows, counter) = revisions(&models).await;
     assert_eq!(counter, before.1 + 1);
