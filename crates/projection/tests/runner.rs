@@ -276,20 +276,25 @@ async fn log_source_on_postgres_applies_each_event_once_across_restarts() {
     models.drop_database().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_page_is_rolled_back_with_its_checkpoint_and_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_url = format!("sqlite:{}", dir.path().join("events.db").display());
+/// An event store, its repository and a read-model database, on SQLite files in `dir`.
+async fn sqlite_store_and_models(
+    dir: &std::path::Path,
+) -> (EventStore, SqlEventRepository, ReadModels) {
+    let store_url = format!("sqlite:{}", dir.join("events.db").display());
     let store = EventStore::connect(&store_url, &StoreOptions::default())
         .await
         .unwrap();
     let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
-    let models = ReadModels::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("models.db").display()
-    ))
-    .await
-    .unwrap();
+    let models = ReadModels::connect(&format!("sqlite:{}", dir.join("models.db").display()))
+        .await
+        .unwrap();
+    (store, repo, models)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_page_is_rolled_back_with_its_checkpoint_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, repo, models) = sqlite_store_and_models(dir.path()).await;
     write(&repo, "a", 1, 40).await;
     // The 25th apply fails: the whole page (and its checkpoint) rolls back and is retried.
     let projection = Counts::new(Some(25));
@@ -479,17 +484,7 @@ async fn kafka_source_is_exactly_once_under_redelivery_and_dead_letters_poison()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_log_runner_applies_what_the_log_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let store_url = format!("sqlite:{}", dir.path().join("events.db").display());
-    let store = EventStore::connect(&store_url, &StoreOptions::default())
-        .await
-        .unwrap();
-    let repo = SqlEventRepository::new(store.clone(), Arc::new(Encoder));
-    let models = ReadModels::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("models.db").display()
-    ))
-    .await
-    .unwrap();
+    let (store, repo, models) = sqlite_store_and_models(dir.path()).await;
     // More than two pages of 1 000 entries, written before the runner starts.
     write_at_once(&repo, "a", 2_500).await;
     let projection = Counts::new(None);
