@@ -1,28 +1,27 @@
 //! The platform's Kafka side: the outbox relay that publishes stored events with rdkafka's
-//! idempotent producer, the consumer helper every projection and process manager uses
-//! (consumer group, commit after success, de-duplication by event id, dead-letter topics), and the
-//! CloudEvents binary-mode headers of the topic contract.
+//! idempotent producer, the message type consumers see ([`BusMessage`]), the dead-letter topics
+//! ([`DeadLetters`]) and the CloudEvents binary-mode headers of the topic contract. The one Kafka
+//! consume loop (consumer group, the checkpoint in the read model's transaction, dead letters) is
+//! `mom_projection::run_from_kafka`, which the projections and the process managers use.
 //!
 //! Invariant: knows no domain. Messages are opaque bytes with headers; the event store decides
 //! what is published, services decide what a message means.
 
 mod args;
-mod consumer;
-mod dedup;
+mod dead_letters;
 mod encoder;
 pub mod envelope;
 mod error;
+mod message;
 mod publisher;
 mod relay;
 mod topics;
 
 pub use args::KafkaArgs;
-pub use consumer::{
-    run_consumer, BusMessage, ConsumerConfig, DeadLetters, HandlerError, MessageHandler,
-};
-pub use dedup::RecentIds;
+pub use dead_letters::DeadLetters;
 pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
+pub use message::BusMessage;
 pub use publisher::{Outgoing, Publisher};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use topics::{dlq_topic, ensure_topics, TopicNames};

@@ -1,25 +1,22 @@
-//! The relay and the consumer helper against a real Kafka-protocol broker (tansu) and a real
+//! The relay and the dead-letter topics against a real Kafka-protocol broker (tansu) and a real
 //! Postgres.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use mom_bus::envelope::{header, CloudEvent, CE_ID, DLQ_ERROR, DLQ_ORIGIN};
-use mom_bus::{
-    run_consumer, BusMessage, ConsumerConfig, HandlerError, MessageHandler, Relay, RelayConfig,
-};
+use mom_bus::{BusMessage, DeadLetters, Relay, RelayConfig};
 use mom_eventstore::{
     CommandMetadata, EncodeError, EventStore, OutboxEncoder, OutboxMessage, PendingEvent,
     SqlEventRepository, StoreOptions,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::{Headers, Message};
 use tokio_util::sync::CancellationToken;
 
 const TOPIC: &str = "mom.test.v1";
@@ -347,25 +344,10 @@ async fn two_relays_on_one_store_share_the_outbox_and_keep_key_order() {
     db.drop_database().await.unwrap();
 }
 
-/// Records what it handled; rejects payloads that say "poison".
-#[derive(Default)]
-struct Recorder {
-    handled: Mutex<Vec<String>>,
-}
-
-impl MessageHandler for Recorder {
-    async fn handle(&self, message: &BusMessage) -> Result<(), HandlerError> {
-        let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        if payload.contains("poison") {
-            return Err(HandlerError::Permanent("payload is poison".to_owned()));
-        }
-        self.handled.lock().unwrap().push(payload);
-        Ok(())
-    }
-}
-
+/// A message sent to its dead-letter topic keeps its key, value and headers, and gains the
+/// reason and its origin (topic/partition/offset).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consumer_skips_duplicates_dead_letters_poison_and_goes_on() {
+async fn dead_letters_keep_the_message_and_name_the_reason_and_origin() {
     let broker = mom_testkit::Broker::start().await.unwrap();
     let topic = "mom.consumer-test.v1";
     mom_bus::ensure_topics(
@@ -376,79 +358,27 @@ async fn consumer_skips_duplicates_dead_letters_poison_and_goes_on() {
     )
     .await
     .unwrap();
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .create()
+    let dead_letters = DeadLetters::new(&broker.bootstrap_servers()).unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut poison = BusMessage::new(topic, Some("k"), b"poison".to_vec());
+    poison.partition = 0;
+    poison.offset = 7;
+    poison.headers = vec![(CE_ID.to_owned(), id.clone())];
+    dead_letters
+        .send(&poison, "payload is poison")
+        .await
         .unwrap();
-    let duplicate_id = uuid::Uuid::now_v7().to_string();
-    let sends = [
-        ("one", Some(duplicate_id.clone())),
-        ("one", Some(duplicate_id.clone())),
-        ("poison", Some(uuid::Uuid::now_v7().to_string())),
-        ("no id", None),
-        ("two", Some(uuid::Uuid::now_v7().to_string())),
-    ];
-    for (payload, id) in &sends {
-        let mut headers = OwnedHeaders::new();
-        if let Some(id) = id {
-            headers = headers.insert(Header {
-                key: CE_ID,
-                value: Some(id.as_bytes()),
-            });
-        }
-        producer
-            .send(
-                FutureRecord::to(topic)
-                    .key("k")
-                    .payload(*payload)
-                    .headers(headers),
-                Duration::from_secs(30),
-            )
-            .await
-            .unwrap();
-    }
-
-    let recorder = Arc::new(Recorder::default());
-    let shutdown = CancellationToken::new();
-    let config = ConsumerConfig::new(
-        broker.bootstrap_servers(),
-        "consumer-test",
-        vec![topic.to_owned()],
-    );
-    let task = {
-        let recorder = recorder.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { run_consumer(&config, recorder.as_ref(), shutdown).await })
-    };
-    let until = Instant::now() + Duration::from_secs(60);
-    while recorder.handled.lock().unwrap().len() < 2 {
-        assert!(
-            Instant::now() < until,
-            "consumer did not get past the poison messages"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let dlq = raw_consumer(&broker.bootstrap_servers(), &mom_bus::dlq_topic(topic));
-    let dead = read_until(&dlq, 2, Duration::from_secs(60)).await;
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
-
+    let dead = read_until(&dlq, 1, Duration::from_secs(60)).await;
+    assert_eq!(dead.len(), 1);
+    let (dead_id, key, payload, headers) = &dead[0];
     assert_eq!(
-        *recorder.handled.lock().unwrap(),
-        vec!["one", "two"],
-        "duplicate handled once"
+        (dead_id, key.as_str(), payload.as_str()),
+        (&id, "k", "poison")
     );
-    assert_eq!(dead.len(), 2);
-    let reasons: Vec<&str> = dead
-        .iter()
-        .map(|(.., h)| header(h, DLQ_ERROR).unwrap())
-        .collect();
+    assert_eq!(header(headers, DLQ_ERROR), Some("payload is poison"));
     assert_eq!(
-        reasons,
-        vec!["payload is poison", "missing or invalid ce_id header"]
+        header(headers, DLQ_ORIGIN),
+        Some(format!("{topic}/0/7").as_str())
     );
-    assert!(dead
-        .iter()
-        .all(|(.., h)| header(h, DLQ_ORIGIN).unwrap().starts_with(topic)));
-    assert_eq!(dead[0].2, "poison");
 }
