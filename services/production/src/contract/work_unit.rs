@@ -1,0 +1,218 @@
+//! Work units: their requests to commands, their events to the `ProductionEvent` oneof and
+//! their state to the `WorkUnit` reply.
+
+use super::*;
+
+/// Parses `RegisterWorkUnit`; zero threshold or window take the domain defaults.
+pub fn register_work_unit(
+    req: pb::RegisterWorkUnitRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::Register {
+        work_unit: id.clone(),
+        name: req.name,
+        micro_stop_threshold: nonzero_millis(req.micro_stop_threshold_ms),
+        startup_window: nonzero_millis(req.startup_window_ms),
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `SetIdealCycleTime`.
+pub fn set_ideal_cycle_time(
+    req: pb::SetIdealCycleTimeRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::SetIdealCycleTime {
+        product: product(req.product, "product")?,
+        ideal_cycle_time: Millis(req.ideal_cycle_time_ms),
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `ReportRunning`; an empty `product` keeps the current product.
+pub fn report_running(req: pb::ReportRunningRequest) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::ReportRunning {
+        product: optional_product(req.product, "product")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `ReportStopped`; an empty `reason` means none was given.
+pub fn report_stopped(req: pb::ReportStoppedRequest) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::ReportStopped {
+        reason: optional_reason(req.reason, "reason")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `StartSetup`; an empty `next_product` means it is not known yet.
+pub fn start_setup(req: pb::StartSetupRequest) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::StartSetup {
+        next_product: optional_product(req.next_product, "next_product")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `EndSetup`.
+pub fn end_setup(req: pb::EndSetupRequest) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::EndSetup {
+        product: product(req.product, "product")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `SchedulePlannedShutdown`.
+pub fn schedule_planned_shutdown(
+    req: pb::SchedulePlannedShutdownRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::SchedulePlannedShutdown {
+        from: at(req.from.as_ref(), "from")?,
+        until: at(req.until.as_ref(), "until")?,
+        reason: reason(req.reason, "reason")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses `ReportCount`; a negative `total` is rejected here, an empty `product` means the
+/// current product.
+pub fn report_count(req: pb::ReportCountRequest) -> Result<WorkUnitRequest, RequestError> {
+    let (caller, expected_version) = caller(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::ReportCount {
+        total: units(req.total, "total")?,
+        product: optional_product(req.product, "product")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(parsed(id, command, expected_version, caller))
+}
+
+/// Parses the work unit id of `GetWorkUnit`.
+pub fn get_work_unit(req: &pb::GetWorkUnitRequest) -> Result<WorkUnitId, RequestError> {
+    work_unit_id(req.work_unit.clone(), "work_unit")
+}
+
+// Events to the `ProductionEvent` oneof.
+
+/// Returns the `ProductionEvent.event` case of a work unit event; absent optional values become
+/// empty strings.
+pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
+    match event {
+        WorkUnitEvent::WorkUnitRegistered {
+            work_unit,
+            name,
+            micro_stop_threshold_ms,
+            startup_window_ms,
+            at,
+        } => Event::WorkUnitRegistered(pb::WorkUnitRegistered {
+            work_unit: work_unit.to_string(),
+            name: name.clone(),
+            micro_stop_threshold_ms: micro_stop_threshold_ms.0,
+            startup_window_ms: startup_window_ms.0,
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::IdealCycleTimeSet {
+            product,
+            ideal_cycle_time_ms,
+            at,
+        } => Event::IdealCycleTimeSet(pb::IdealCycleTimeSet {
+            product: product.to_string(),
+            ideal_cycle_time_ms: ideal_cycle_time_ms.0,
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::WorkUnitRunning { product, at } => {
+            Event::WorkUnitRunning(pb::WorkUnitRunning {
+                product: text(product.as_ref()),
+                at: Some(to_timestamp(*at)),
+            })
+        }
+        WorkUnitEvent::WorkUnitStopped { reason, at } => {
+            Event::WorkUnitStopped(pb::WorkUnitStopped {
+                reason: text(reason.as_ref()),
+                at: Some(to_timestamp(*at)),
+            })
+        }
+        WorkUnitEvent::SetupStarted { next_product, at } => Event::SetupStarted(pb::SetupStarted {
+            next_product: text(next_product.as_ref()),
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::SetupEnded { product, at } => Event::SetupEnded(pb::SetupEnded {
+            product: product.to_string(),
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::PlannedShutdownScheduled {
+            from,
+            until,
+            reason,
+        } => Event::PlannedShutdownScheduled(pb::PlannedShutdownScheduled {
+            from: Some(to_timestamp(*from)),
+            until: Some(to_timestamp(*until)),
+            reason: reason.to_string(),
+        }),
+        WorkUnitEvent::UnitsCounted { product, total, at } => {
+            Event::UnitsCounted(pb::UnitsCounted {
+                product: product.to_string(),
+                total: total.0,
+                at: Some(to_timestamp(*at)),
+            })
+        }
+    }
+}
+
+// Aggregate state to replies.
+
+/// Returns the `GetWorkUnit` reply for `unit` at `unit.version()`, or
+/// [`WorkUnitError::NotRegistered`] when it was never registered. `products` lists every product
+/// that has a count or an ideal cycle time, sorted by id.
+pub fn work_unit_reply(unit: &WorkUnit) -> Result<pb::WorkUnit, WorkUnitError> {
+    let state = unit.state().ok_or(WorkUnitError::NotRegistered)?;
+    let (machine, stop_reason) = match state.machine() {
+        MachineState::Stopped { reason, .. } => (pb::WorkUnitState::Stopped, text(reason.as_ref())),
+        MachineState::Running { .. } => (pb::WorkUnitState::Running, String::new()),
+        MachineState::Setup { .. } => (pb::WorkUnitState::Setup, String::new()),
+    };
+    let products: BTreeSet<&ProductId> = state
+        .counts()
+        .keys()
+        .chain(state.ideal_cycle_times().keys())
+        .collect();
+    Ok(pb::WorkUnit {
+        work_unit: state.id().to_string(),
+        name: state.name().to_owned(),
+        state: machine.into(),
+        current_product: text(state.current_product()),
+        stop_reason,
+        total_count: state.total().0,
+        products: products
+            .into_iter()
+            .map(|product| pb::ProductCount {
+                product: product.to_string(),
+                total: state.counts().get(product).map_or(0, |units| units.0),
+                ideal_cycle_time_ms: state
+                    .ideal_cycle_times()
+                    .get(product)
+                    .map_or(0, |millis| millis.0),
+            })
+            .collect(),
+        micro_stop_threshold_ms: state.micro_stop_threshold().0,
+        startup_window_ms: state.startup_window().0,
+        version: unit.version(),
+    })
+}
