@@ -382,6 +382,24 @@ fn stop_with(mut dev: Dev, signal: &str) {
     }
 }
 
+/// The losses query of `plant-1` over the whole hours from 8 before to 6 after `around`.
+///
+/// The simulated clock runs ahead of the wall clock (240 times as fast, after a 2-hour
+/// backfill): a window that ends 6 hours ahead holds 7–8 simulated hours of the plant, enough
+/// for every loss. It ended 2 hours ahead before; started just before the hour, that left
+/// 3 hours, and a run without startup rejects in them failed.
+fn losses_path(around: chrono::DateTime<chrono::Utc>) -> String {
+    let hour = |offset: i64| {
+        let t = around + chrono::Duration::hours(offset);
+        t.format("%Y-%m-%dT%H:00:00Z").to_string()
+    };
+    format!(
+        "/api/oee/losses?site=plant-1&from={}&to={}",
+        hour(-8),
+        hour(6)
+    )
+}
+
 /// Polls the plant's losses until `done` accepts them.
 fn losses_until(
     port: u16,
@@ -389,19 +407,7 @@ fn losses_until(
     what: &str,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let hour = |offset: i64| {
-        let t = clock.now() + chrono::Duration::hours(offset);
-        t.format("%Y-%m-%dT%H:00:00Z").to_string()
-    };
-    // The simulated clock runs ahead of the wall clock (240 times as fast, after a 2-hour
-    // backfill): a window that ends 6 hours ahead holds 7–8 simulated hours of the plant, enough
-    // for every loss. It ended 2 hours ahead before; started just before the hour, that left
-    // 3 hours, and a run without startup rejects in them failed.
-    let path = format!(
-        "/api/oee/losses?site=plant-1&from={}&to={}",
-        hour(-8),
-        hour(6)
-    );
+    let path = losses_path(clock.now());
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = serde_json::Value::Null;
     while Instant::now() < deadline {
@@ -421,16 +427,7 @@ fn losses_until(
 /// its logs, without the revision (a rebuild numbers its writes anew).
 fn settled_losses(port: u16, from: &TestClock) -> (serde_json::Value, serde_json::Value) {
     ready(port);
-    let hour = |offset: i64| {
-        let t = from.base + chrono::Duration::hours(offset);
-        t.format("%Y-%m-%dT%H:00:00Z").to_string()
-    };
-    let path = format!(
-        "/api/oee/losses?site=plant-1&from={}&to={}",
-        hour(-8),
-        hour(6)
-    );
-    let value = get_json(port, &path).unwrap();
+    let value = get_json(port, &losses_path(from.base)).unwrap();
     let mut total = value["total"].clone();
     total["revision"] = serde_json::Value::Null;
     (total, value["losses"].clone())

@@ -44,7 +44,6 @@ pub async fn run_from_log<P: Projection>(
     let mut backoff = Duration::from_millis(50);
     loop {
         let (read, error) = pass(projection, models, sources).await;
-        crate::status::pass(projection.name(), read, error.clone());
         let wait = if error.is_some() {
             backoff = (backoff * 2).min(Duration::from_secs(5));
             backoff
@@ -76,7 +75,6 @@ async fn drain<P: Projection>(projection: &P, models: &ReadModels, sources: &[Lo
     let deadline = tokio::time::Instant::now() + DRAIN;
     while tokio::time::Instant::now() < deadline {
         let (read, error) = pass(projection, models, sources).await;
-        crate::status::pass(projection.name(), read, error.clone());
         if read == 0 || error.is_some() {
             return;
         }
@@ -87,7 +85,8 @@ async fn drain<P: Projection>(projection: &P, models: &ReadModels, sources: &[Lo
     );
 }
 
-/// Applies the next page of every source; returns the entries read and the last error.
+/// Applies the next page of every source and records the pass in the projection's status;
+/// returns the entries read and the last error.
 async fn pass<P: Projection>(
     projection: &P,
     models: &ReadModels,
@@ -104,6 +103,7 @@ async fn pass<P: Projection>(
             }
         }
     }
+    crate::status::pass(projection.name(), read, error.clone());
     (read, error)
 }
 
