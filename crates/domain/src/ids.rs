@@ -106,6 +106,120 @@ macro_rules! string_newtype_conversions {
     )*};
 }
 
+/// Declares UUID id newtypes: each wraps a [`uuid::Uuid`], is stored and sent as the plain UUID
+/// string, and has `new`, `generate` (a time-ordered v7 id), `as_uuid`, `Display` and a
+/// `FromStr` that names a malformed value. The invoking crate depends on `serde`.
+///
+/// ```
+/// mom_domain::uuid_id!(
+///     /// Id of a production order.
+///     OrderId
+/// );
+/// let id = OrderId::generate();
+/// assert_eq!(id.to_string().parse::<OrderId>(), Ok(id));
+/// ```
+#[macro_export]
+macro_rules! uuid_id {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name($crate::Uuid);
+
+        impl $name {
+            /// Returns the id wrapping `uuid`.
+            pub fn new(uuid: $crate::Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// Returns a fresh, time-ordered (UUID v7) id.
+            pub fn generate() -> Self {
+                Self($crate::Uuid::now_v7())
+            }
+
+            /// Returns the UUID.
+            pub fn as_uuid(&self) -> $crate::Uuid {
+                self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::InvalidId;
+
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                $crate::Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| $crate::InvalidId::NotUuid { value: s.to_owned() })
+            }
+        }
+    )*};
+}
+
+/// Declares checked string newtypes: each holds a `String` that passed its check (`check_id`
+/// for equipment-style ids, `check_text` for names and free text, or any
+/// `fn(&str) -> Result<(), InvalidId>`), has `new` (which checks) and `as_str`, and gets the
+/// conversions of [`string_newtype_conversions!`], so serde checks stored and received values
+/// too. The invoking crate depends on `serde`.
+///
+/// ```
+/// mom_domain::string_id!(
+///     /// Id of a work unit: an ISA-95 equipment path.
+///     WorkUnitId => |value| mom_domain::check_id(value, 128)
+/// );
+/// assert!(WorkUnitId::new("site1.line3.filler").is_ok());
+/// assert!(WorkUnitId::new("line 3").is_err());
+/// ```
+#[macro_export]
+macro_rules! string_id {
+    ($($(#[$doc:meta])* $name:ident => $check:expr),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(::std::string::String);
+
+        impl $name {
+            /// Returns the value, or why `value` is not one.
+            pub fn new(
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> ::std::result::Result<Self, $crate::InvalidId> {
+                let value = value.into();
+                let check: fn(&str) -> ::std::result::Result<(), $crate::InvalidId> = $check;
+                check(&value)?;
+                Ok(Self(value))
+            }
+
+            /// Returns the value as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        $crate::string_newtype_conversions!($name);
+    )*};
+}
+
+/// Longest idempotency key accepted, in characters.
+pub const MAX_KEY_LEN: usize = 128;
+
+string_id!(
+    /// A caller's idempotency key: the name of one command, so that a retry of it (after a lost
+    /// reply, a restart, a redelivered event) changes nothing and gets the first reply. 1 to 128
+    /// characters, not blank.
+    IdempotencyKey => |value| check_text(value, MAX_KEY_LEN)
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +265,39 @@ mod tests {
     }
 
     string_newtype_conversions!(Code);
+
+    uuid_id!(
+        /// A test id.
+        TestId
+    );
+
+    #[test]
+    fn uuid_ids_parse_what_they_print_and_name_a_bad_value() {
+        let id = TestId::generate();
+        assert_eq!(id.to_string().parse::<TestId>(), Ok(id));
+        assert_eq!(TestId::new(id.as_uuid()), id);
+        assert_eq!(
+            "nope".parse::<TestId>(),
+            Err(InvalidId::NotUuid {
+                value: "nope".to_owned()
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(id).ok(),
+            Some(serde_json::Value::String(id.to_string()))
+        );
+    }
+
+    #[test]
+    fn string_ids_check_what_serde_reads() {
+        assert!(IdempotencyKey::new("retry-1").is_ok());
+        assert_eq!(IdempotencyKey::new(" "), Err(InvalidId::Empty));
+        assert!(serde_json::from_str::<IdempotencyKey>("\"\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<IdempotencyKey>("\"k\"").ok(),
+            IdempotencyKey::new("k").ok()
+        );
+    }
 
     #[test]
     fn conversions_check_the_value() {

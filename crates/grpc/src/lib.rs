@@ -1,16 +1,23 @@
 //! gRPC plumbing shared by the command services: hosting one service (its API plus the standard
 //! health service and server reflection, graceful shutdown, and the outbox relay when a broker is
-//! configured), and running commands with one mapping from rejections to status codes.
+//! configured), the request-parsing scaffold (field errors that name the field, the command
+//! context and its guards), and running commands on the `mom-domain` kernel with one replay
+//! meaning, one mapping from rejections to status codes, the command metric and span.
 //!
 //! Invariant: knows no domain. Services bring their routes, executors and error classes.
 
 mod command;
 mod host;
+mod request;
 mod trace;
 
 pub use command::{
-    command_metadata, command_status, execute, execute_replayable, traceparent, ClassifiedError,
-    Replayable,
+    code, command_metadata, command_status, execute, execute_replayable, get, load, run,
+    traceparent, ClassifiedError, Ran, Replayable,
 };
 pub use host::{start, GrpcServer, HostConfig, HostError, Running};
+pub use request::{
+    at, guards, invalid, known_enum, missing, optional, optional_at, required, units, uuid_id,
+    uuid_id_or, Guards, ParsedCommand, RequestError, WireContext,
+};
 pub use trace::{TraceLayer, Traced};
