@@ -270,6 +270,8 @@ pub fn known_enum<T: TryFrom<i32>>(value: i32, field: &str) -> Result<T, Request
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use mom_proto::production::v1 as pb;
 
@@ -280,7 +282,7 @@ mod tests {
 
     #[test]
     fn every_error_names_its_field_and_is_invalid_argument() {
-        let err = required(String::new(), "work_unit", |v| Ok::<_, InvalidId>(v)).unwrap_err();
+        let err = required(String::new(), "work_unit", Ok::<_, InvalidId>).unwrap_err();
         assert_eq!(err.field(), "work_unit");
         assert_eq!(err.to_string(), "field work_unit is required");
         let status = Status::from(units(-3, "good").unwrap_err());
