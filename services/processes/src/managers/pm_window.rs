@@ -52,7 +52,9 @@ impl PmWindow {
                 actor: actor(NAME),
                 expected_version: None,
                 correlation_id: cause.correlation_id.clone(),
-                // Production applies an identical window once, so a redelivery does nothing.
+                // The event's id names the command, so a redelivery stores nothing and gets the
+                // first reply (production also applies an identical window only once).
+                idempotency_key: cause.event_id.clone(),
                 causation_id: cause.event_id.clone(),
             }),
             work_unit: window.work_unit.clone(),
