@@ -1,6 +1,7 @@
 //! The outbox relay: claims unpublished outbox rows, publishes them with the idempotent producer
 //! and marks them published only after the broker acknowledged them.
 
+use mom_telemetry::internal_events::{emit, OutboxBacklogMeasured, OutboxPublished};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,9 +119,10 @@ impl Relay {
             if backlog_reported.elapsed() >= BACKLOG_EVERY {
                 backlog_reported = tokio::time::Instant::now();
                 match self.store.outbox_backlog().await {
-                    Ok(pending) => {
-                        mom_telemetry::metrics::outbox_backlog(&self.metric_topic, pending)
-                    }
+                    Ok(pending) => emit(OutboxBacklogMeasured {
+                        topic: &self.metric_topic,
+                        pending,
+                    }),
                     Err(err) => tracing::debug!(error = %err, "outbox backlog not read"),
                 }
             }
@@ -178,7 +180,11 @@ impl Relay {
             }
         }
         let count = published.len();
-        mom_telemetry::metrics::outbox_published(&self.metric_topic, count as u64);
+        emit(OutboxPublished {
+            topic: &self.metric_topic,
+            count: count as u64,
+            failed: failed.len() as u64,
+        });
         self.stats
             .published
             .fetch_add(count as u64, Ordering::Relaxed);

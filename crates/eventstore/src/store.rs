@@ -1,5 +1,6 @@
 //! The event store handle: connection, migrations, reads, and the outbox API the relay uses.
 
+use mom_telemetry::internal_events::{emit, EventsAppended};
 use std::str::FromStr;
 use std::time::Duration;
 use tracing::Instrument;
@@ -120,7 +121,10 @@ impl EventStore {
             .append(events, snapshot)
             .instrument(span)
             .await?;
-        mom_telemetry::metrics::events_appended(&aggregate_type, count);
+        emit(EventsAppended {
+            aggregate_type: &aggregate_type,
+            count,
+        });
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 use cqrs_es::{Aggregate, AggregateError};
 use mom_domain::{Caller, Decide, DomainError, ErrorKind, Rejected, Stream, Timed};
 use mom_eventstore::{CommandMetadata, Executor};
+use mom_telemetry::internal_events::{emit, CommandHandled, CommandOutcome};
 use tonic::{Code, Request, Status};
 use tracing::Instrument;
 
@@ -162,14 +163,14 @@ pub fn command_metadata(
     metadata
 }
 
-/// Returns the `outcome` attribute of the `mom.commands` metric for a command's result.
-fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> &'static str {
+/// Returns how a command's result ends (a replayed key is told apart before).
+fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> CommandOutcome {
     match result {
-        Ok(_) => "accepted",
-        Err(AggregateError::UserError(_)) => "rejected",
-        Err(AggregateError::AggregateConflict) => "conflict",
-        Err(AggregateError::DatabaseConnectionError(_)) => "unavailable",
-        Err(_) => "error",
+        Ok(_) => CommandOutcome::Accepted,
+        Err(AggregateError::UserError(_)) => CommandOutcome::Rejected,
+        Err(AggregateError::AggregateConflict) => CommandOutcome::Conflict,
+        Err(AggregateError::DatabaseConnectionError(_)) => CommandOutcome::Unavailable,
+        Err(_) => CommandOutcome::Error,
     }
 }
 
@@ -187,14 +188,17 @@ where
     A::Error: ClassifiedError,
 {
     let result = executor.execute(id, command, metadata.to_map()).await;
-    mom_telemetry::metrics::command(noun, outcome(&result));
-    let version = result.map_err(|err| command_status(noun, id, err))?;
-    tracing::debug!(aggregate_id = id, version, "command accepted");
-    Ok(version)
+    emit(CommandHandled {
+        aggregate: noun,
+        aggregate_id: id,
+        outcome: outcome(&result),
+        version: result.as_ref().ok().copied(),
+    });
+    result.map_err(|err| command_status(noun, id, err))
 }
 
 /// A domain error that may only say "this idempotency key was applied before", with the version
-/// the first run of the command produced; each service implements it for its aggregates' errors.
+/// the first run of the command produced; implemented for the kernel's [`Rejected`].
 pub trait Replayable {
     /// Returns the version the original command produced when this rejection is a repeated
     /// idempotency key, else `None`.
@@ -203,7 +207,8 @@ pub trait Replayable {
 
 /// Runs `command` on aggregate `id` (a `noun`) with `metadata` and returns its version
 /// afterwards. A command whose idempotency key the aggregate remembers stores nothing and gets
-/// the version its first run produced, so a retry gets the original reply.
+/// the version its first run produced, so a retry gets the original reply. Every run emits
+/// [`CommandHandled`].
 pub async fn execute_replayable<A>(
     executor: &Executor<A>,
     noun: &str,
@@ -217,40 +222,28 @@ where
     A::Error: Replayable,
 {
     let result = executor.execute(id, command, metadata.to_map()).await;
-    let replayed =
-        matches!(&result, Err(AggregateError::UserError(err)) if err.replayed_version().is_some());
-    mom_telemetry::metrics::command(
-        noun,
-        if replayed {
-            "replayed"
-        } else {
-            outcome(&result)
-        },
-    );
-    match result {
-        Ok(version) => {
-            tracing::debug!(
-                aggregate = noun,
-                aggregate_id = id,
-                version,
-                "command accepted"
-            );
-            Ok(version)
-        }
+    let result = match result {
         Err(AggregateError::UserError(err)) => match err.replayed_version() {
             Some(version) => {
-                tracing::debug!(
-                    aggregate = noun,
-                    aggregate_id = id,
-                    version,
-                    "idempotent command replayed"
-                );
-                Ok(version)
+                emit(CommandHandled {
+                    aggregate: noun,
+                    aggregate_id: id,
+                    outcome: CommandOutcome::Replayed,
+                    version: Some(version),
+                });
+                return Ok(version);
             }
             None => Err(AggregateError::UserError(err)),
         },
-        Err(err) => Err(err),
-    }
+        result => result,
+    };
+    emit(CommandHandled {
+        aggregate: noun,
+        aggregate_id: id,
+        outcome: outcome(&result),
+        version: result.as_ref().ok().copied(),
+    });
+    result
 }
 
 #[cfg(test)]

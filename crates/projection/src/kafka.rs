@@ -1,5 +1,6 @@
 //! Kafka as a source: a consumer group per projection, offsets checkpointed in the read model.
 
+use mom_telemetry::internal_events::{emit, ProjectionCommitted, ProjectionLagMeasured};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +87,11 @@ pub async fn run_from_kafka<P: Projection>(
             {
                 Ok(Outcome::Applied) => {
                     let latency = recorded_ms.and_then(crate::since_epoch_ms);
-                    mom_telemetry::metrics::projection_committed(projection.name(), 1, latency);
+                    emit(ProjectionCommitted {
+                        projection: projection.name(),
+                        applied: 1,
+                        latency,
+                    });
                     break;
                 }
                 Ok(Outcome::Skipped) => break,
@@ -129,7 +134,11 @@ fn report_lag(consumer: &Arc<StreamConsumer>, projection: &str, message: &Messag
             Ok((_, high)) => {
                 let behind = u64::try_from(high - offset - 1).unwrap_or(0);
                 let source = format!("{topic}/{partition}");
-                mom_telemetry::metrics::projection_lag(&projection, &source, behind);
+                emit(ProjectionLagMeasured {
+                    projection: &projection,
+                    source: &source,
+                    behind,
+                });
             }
             Err(err) => tracing::debug!(error = %err, "watermarks not read"),
         }

@@ -1,5 +1,6 @@
 //! The event store's log as a source: embedded single-node mode, and rebuilds.
 
+use mom_telemetry::internal_events::{emit, ProjectionCommitted, ProjectionLagMeasured};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -432,14 +433,26 @@ async fn try_page<P: Projection>(
     projection.committed();
     if applied > 0 {
         let latency = crate::since_epoch_ms(oldest_recorded);
-        mom_telemetry::metrics::projection_committed(projection.name(), applied, latency);
+        emit(ProjectionCommitted {
+            projection: projection.name(),
+            applied,
+            latency,
+        });
     }
     if read < PAGE as usize {
         // A short page reached the head of the log.
-        mom_telemetry::metrics::projection_lag(projection.name(), &source.name, 0);
+        emit(ProjectionLagMeasured {
+            projection: projection.name(),
+            source: &source.name,
+            behind: 0,
+        });
     } else if let Ok(head) = source.store.head().await {
         let behind = head.saturating_sub(u64::try_from(last).unwrap_or(0));
-        mom_telemetry::metrics::projection_lag(projection.name(), &source.name, behind);
+        emit(ProjectionLagMeasured {
+            projection: projection.name(),
+            source: &source.name,
+            behind,
+        });
     }
     Ok(read)
 }

@@ -10,6 +10,7 @@
 //!
 //! Invariant: no domain knowledge; only logs, traces, metrics and their context.
 
+pub mod internal_events;
 pub mod metrics;
 pub mod trace_context;
 

@@ -1,5 +1,7 @@
-//! The platform's metrics, recorded through the global OpenTelemetry meter provider that
-//! [`init`](crate::init) installs (OTLP and Prometheus). Before `init` they go nowhere.
+//! The platform's metric instruments, recorded through the global OpenTelemetry meter provider
+//! that [`init`](crate::init) installs (OTLP and Prometheus). Before `init` they go nowhere.
+//! Code never records them directly: each occurrence is an
+//! [internal event](crate::internal_events) that logs and counts together.
 //!
 //! | instrument | kind | attributes |
 //! |---|---|---|
@@ -18,20 +20,19 @@
 use std::sync::OnceLock;
 
 use opentelemetry::metrics::{Counter, Gauge, Histogram};
-use opentelemetry::KeyValue;
 
-struct Instruments {
-    commands: Counter<u64>,
-    events_appended: Counter<u64>,
-    outbox_backlog: Gauge<u64>,
-    outbox_published: Counter<u64>,
-    projection_lag: Gauge<u64>,
-    projection_latency: Histogram<f64>,
-    projection_applied: Counter<u64>,
-    oee_updates: Counter<u64>,
+pub(crate) struct Instruments {
+    pub(crate) commands: Counter<u64>,
+    pub(crate) events_appended: Counter<u64>,
+    pub(crate) outbox_backlog: Gauge<u64>,
+    pub(crate) outbox_published: Counter<u64>,
+    pub(crate) projection_lag: Gauge<u64>,
+    pub(crate) projection_latency: Histogram<f64>,
+    pub(crate) projection_applied: Counter<u64>,
+    pub(crate) oee_updates: Counter<u64>,
 }
 
-fn instruments() -> &'static Instruments {
+pub(crate) fn instruments() -> &'static Instruments {
     static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
     INSTRUMENTS.get_or_init(|| {
         let meter = opentelemetry::global::meter("mom");
@@ -74,68 +75,4 @@ fn instruments() -> &'static Instruments {
                 .build(),
         }
     })
-}
-
-/// Counts one command on an `aggregate` with its `outcome`.
-pub fn command(aggregate: &str, outcome: &'static str) {
-    instruments().commands.add(
-        1,
-        &[
-            KeyValue::new("aggregate", aggregate.to_owned()),
-            KeyValue::new("outcome", outcome),
-        ],
-    );
-}
-
-/// Counts `count` events appended to aggregates of `aggregate_type`.
-pub fn events_appended(aggregate_type: &str, count: u64) {
-    instruments().events_appended.add(
-        count,
-        &[KeyValue::new("aggregate_type", aggregate_type.to_owned())],
-    );
-}
-
-/// Records the outbox backlog of a relay publishing to `topic`.
-pub fn outbox_backlog(topic: &str, pending: u64) {
-    instruments()
-        .outbox_backlog
-        .record(pending, &[KeyValue::new("topic", topic.to_owned())]);
-}
-
-/// Counts `count` outbox messages the broker acknowledged on `topic`.
-pub fn outbox_published(topic: &str, count: u64) {
-    instruments()
-        .outbox_published
-        .add(count, &[KeyValue::new("topic", topic.to_owned())]);
-}
-
-/// Records how many events `projection` is behind the head of `source`.
-pub fn projection_lag(projection: &str, source: &str, behind: u64) {
-    instruments().projection_lag.record(
-        behind,
-        &[
-            KeyValue::new("projection", projection.to_owned()),
-            KeyValue::new("source", source.to_owned()),
-        ],
-    );
-}
-
-/// Records that `projection` committed `applied` events, the oldest recorded `latency` ago.
-pub fn projection_committed(projection: &str, applied: u64, latency: Option<std::time::Duration>) {
-    let attributes = [KeyValue::new("projection", projection.to_owned())];
-    let instruments = instruments();
-    instruments.projection_applied.add(applied, &attributes);
-    if let Some(latency) = latency {
-        instruments
-            .projection_latency
-            .record(latency.as_secs_f64(), &attributes);
-    }
-}
-
-/// Counts `rows` OEE period rows of `granularity` changed by one transaction.
-pub fn oee_updates(granularity: &str, rows: u64) {
-    instruments().oee_updates.add(
-        rows,
-        &[KeyValue::new("granularity", granularity.to_owned())],
-    );
 }

@@ -20,6 +20,7 @@
 //! changes a forgotten period is applied exactly all the same: the unit's history is read back
 //! from the stored messages (by `equipment`) and folded again.
 
+use mom_telemetry::internal_events::{emit, OeePeriodsUpdated};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -469,7 +470,7 @@ impl Projection for OeeProjection {
         }
         if let Ok(mut updates) = self.pending_updates.lock() {
             for (granularity, rows) in updates.drain(..) {
-                mom_telemetry::metrics::oee_updates(granularity, rows);
+                emit(OeePeriodsUpdated { granularity, rows });
             }
         }
         let pending = self.pending.lock().map(|p| *p).unwrap_or(0);

@@ -1,0 +1,289 @@
+//! Typed internal events: one struct per occurrence the platform reports, each logging and
+//! counting together when [emitted](InternalEvent::emit), so a log line and its metric never
+//! drift apart and no code records an instrument by hand. Names are Noun + past verb; labels
+//! come from bounded sets (aggregate and topic names, projections, granularities).
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+
+use crate::metrics::instruments;
+
+/// Something that happened inside the platform that is logged and counted.
+pub trait InternalEvent {
+    /// Logs the occurrence and records its metrics.
+    fn emit(self);
+}
+
+/// Emits `event`: logs it and records its metrics.
+pub fn emit(event: impl InternalEvent) {
+    event.emit();
+}
+
+/// How a command ended: the `outcome` attribute of `mom.commands`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandOutcome {
+    /// Its events were stored.
+    Accepted,
+    /// Its idempotency key was seen before: nothing stored, the original reply sent.
+    Replayed,
+    /// The aggregate's rules (or a guard) rejected it.
+    Rejected,
+    /// A concurrent command changed the aggregate first.
+    Conflict,
+    /// The event store could not be reached.
+    Unavailable,
+    /// Anything else (a stored event that does not read, a bug).
+    Error,
+}
+
+impl CommandOutcome {
+    /// Returns the attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandOutcome::Accepted => "accepted",
+            CommandOutcome::Replayed => "replayed",
+            CommandOutcome::Rejected => "rejected",
+            CommandOutcome::Conflict => "conflict",
+            CommandOutcome::Unavailable => "unavailable",
+            CommandOutcome::Error => "error",
+        }
+    }
+}
+
+/// A command on one aggregate was handled (`mom.commands`).
+#[derive(Debug, Clone, Copy)]
+pub struct CommandHandled<'a> {
+    /// The aggregate's name (`work unit`).
+    pub aggregate: &'a str,
+    /// The aggregate's id.
+    pub aggregate_id: &'a str,
+    /// How it ended.
+    pub outcome: CommandOutcome,
+    /// The aggregate's version afterwards (for a replay, the version the first run produced).
+    pub version: Option<u64>,
+}
+
+impl InternalEvent for CommandHandled<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            aggregate = self.aggregate,
+            aggregate_id = self.aggregate_id,
+            outcome = self.outcome.as_str(),
+            version = self.version,
+            "command handled"
+        );
+        instruments().commands.add(
+            1,
+            &[
+                KeyValue::new("aggregate", self.aggregate.to_owned()),
+                KeyValue::new("outcome", self.outcome.as_str()),
+            ],
+        );
+    }
+}
+
+/// Events were appended to an aggregate's stream (`mom.events.appended`).
+#[derive(Debug, Clone, Copy)]
+pub struct EventsAppended<'a> {
+    /// The aggregate type in the store (`work_unit`).
+    pub aggregate_type: &'a str,
+    /// How many events.
+    pub count: u64,
+}
+
+impl InternalEvent for EventsAppended<'_> {
+    fn emit(self) {
+        tracing::trace!(
+            aggregate_type = self.aggregate_type,
+            count = self.count,
+            "events appended"
+        );
+        instruments().events_appended.add(
+            self.count,
+            &[KeyValue::new(
+                "aggregate_type",
+                self.aggregate_type.to_owned(),
+            )],
+        );
+    }
+}
+
+/// A relay read its outbox backlog (`mom.outbox.backlog`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxBacklogMeasured<'a> {
+    /// The topic (or topics) the relay publishes to.
+    pub topic: &'a str,
+    /// Messages not yet acknowledged by the broker.
+    pub pending: u64,
+}
+
+impl InternalEvent for OutboxBacklogMeasured<'_> {
+    fn emit(self) {
+        tracing::trace!(
+            topic = self.topic,
+            pending = self.pending,
+            "outbox backlog measured"
+        );
+        instruments().outbox_backlog.record(
+            self.pending,
+            &[KeyValue::new("topic", self.topic.to_owned())],
+        );
+    }
+}
+
+/// The broker acknowledged outbox messages (`mom.outbox.published`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxPublished<'a> {
+    /// The topic (or topics) the relay publishes to.
+    pub topic: &'a str,
+    /// How many messages.
+    pub count: u64,
+    /// How many of the round's messages failed and stay pending.
+    pub failed: u64,
+}
+
+impl InternalEvent for OutboxPublished<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            topic = self.topic,
+            count = self.count,
+            failed = self.failed,
+            "outbox published"
+        );
+        instruments()
+            .outbox_published
+            .add(self.count, &[KeyValue::new("topic", self.topic.to_owned())]);
+    }
+}
+
+/// A projection measured how far it is behind the head of a source (`mom.projection.lag`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectionLagMeasured<'a> {
+    /// The projection.
+    pub projection: &'a str,
+    /// The source: a store log's name or `topic/partition`.
+    pub source: &'a str,
+    /// Events behind the head.
+    pub behind: u64,
+}
+
+impl InternalEvent for ProjectionLagMeasured<'_> {
+    fn emit(self) {
+        tracing::trace!(
+            projection = self.projection,
+            source = self.source,
+            behind = self.behind,
+            "projection lag measured"
+        );
+        instruments().projection_lag.record(
+            self.behind,
+            &[
+                KeyValue::new("projection", self.projection.to_owned()),
+                KeyValue::new("source", self.source.to_owned()),
+            ],
+        );
+    }
+}
+
+/// A projection committed applied events to its read model (`mom.projection.applied`,
+/// `mom.projection.latency`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectionCommitted<'a> {
+    /// The projection.
+    pub projection: &'a str,
+    /// Events applied in the transaction.
+    pub applied: u64,
+    /// Time since the oldest of them was recorded, when known.
+    pub latency: Option<Duration>,
+}
+
+impl InternalEvent for ProjectionCommitted<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            projection = self.projection,
+            applied = self.applied,
+            latency_ms = self.latency.map(|latency| latency.as_millis() as u64),
+            "projection committed"
+        );
+        let attributes = [KeyValue::new("projection", self.projection.to_owned())];
+        let instruments = instruments();
+        instruments
+            .projection_applied
+            .add(self.applied, &attributes);
+        if let Some(latency) = self.latency {
+            instruments
+                .projection_latency
+                .record(latency.as_secs_f64(), &attributes);
+        }
+    }
+}
+
+/// The OEE projection changed period rows of one granularity in a transaction
+/// (`mom.oee.updates`).
+#[derive(Debug, Clone, Copy)]
+pub struct OeePeriodsUpdated<'a> {
+    /// The granularity (`hour`, `shift`, `day`).
+    pub granularity: &'a str,
+    /// Rows changed.
+    pub rows: u64,
+}
+
+impl InternalEvent for OeePeriodsUpdated<'_> {
+    fn emit(self) {
+        tracing::trace!(
+            granularity = self.granularity,
+            rows = self.rows,
+            "oee periods updated"
+        );
+        instruments().oee_updates.add(
+            self.rows,
+            &[KeyValue::new("granularity", self.granularity.to_owned())],
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_outcomes_are_the_documented_attribute_values() {
+        let all = [
+            CommandOutcome::Accepted,
+            CommandOutcome::Replayed,
+            CommandOutcome::Rejected,
+            CommandOutcome::Conflict,
+            CommandOutcome::Unavailable,
+            CommandOutcome::Error,
+        ];
+        let names: Vec<&str> = all.iter().map(|outcome| outcome.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "accepted",
+                "replayed",
+                "rejected",
+                "conflict",
+                "unavailable",
+                "error"
+            ]
+        );
+    }
+
+    #[test]
+    fn events_emit_before_the_meter_provider_is_installed() {
+        // Before `init` the instruments go nowhere; emitting must still be harmless.
+        emit(CommandHandled {
+            aggregate: "work unit",
+            aggregate_id: "press-7",
+            outcome: CommandOutcome::Accepted,
+            version: Some(1),
+        });
+        emit(ProjectionCommitted {
+            projection: "oee",
+            applied: 3,
+            latency: Some(Duration::from_millis(12)),
+        });
+    }
+}
