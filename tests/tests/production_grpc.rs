@@ -1,15 +1,18 @@
-//! The production gRPC API end to end: status codes for bad input, health and reflection, and
-//! the write path gRPC command → event store → outbox → topic on a real broker.
+//! The production gRPC API end to end: status codes for bad input, health and reflection,
+//! retries under one idempotency key, and the write path gRPC command → event store → outbox →
+//! topic on a real broker.
 
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+use std::future::Future;
+
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
 use mom_proto::time::to_timestamp;
 use tonic::transport::Channel;
-use tonic::Code;
+use tonic::{Code, Response, Status};
 
 struct Service {
     client: ProductionServiceClient<Channel>,
@@ -483,4 +486,312 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
 
     svc.stop().await;
     db.drop_database().await.unwrap();
+}
+
+// Idempotency keys.
+
+fn keyed(actor: &str, key: &str) -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: actor.to_owned(),
+        idempotency_key: key.to_owned(),
+        ..Default::default()
+    })
+}
+
+/// How a command under one key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// Twice, the second after the first reply: one event, equal replies.
+    OneAfterTheOther,
+    /// Twice at once: one event, equal replies.
+    AtOnce,
+    /// Once more, after the command was applied: no event, the original reply.
+    Repeat,
+}
+
+/// Sends a command as `sending` says and checks the store's head moved as it must; returns the
+/// reply.
+async fn send<F, Fut>(svc: &Service, sending: Sending, command: F) -> pb::CommandReply
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Response<pb::CommandReply>, Status>>,
+{
+    let head = svc.harness.head().await;
+    let reply = match sending {
+        Sending::OneAfterTheOther => {
+            let first = command().await.unwrap().into_inner();
+            assert_eq!(svc.harness.head().await, head + 1, "the first send stores");
+            let second = command().await.unwrap().into_inner();
+            assert_eq!(second, first, "the retry gets the original reply");
+            first
+        }
+        Sending::AtOnce => {
+            let (first, second) = tokio::join!(command(), command());
+            let (first, second) = (first.unwrap().into_inner(), second.unwrap().into_inner());
+            assert_eq!(second, first, "both sends get the same reply");
+            first
+        }
+        Sending::Repeat => command().await.unwrap().into_inner(),
+    };
+    let moved = if sending == Sending::Repeat { 0 } else { 1 };
+    assert_eq!(
+        svc.harness.head().await,
+        head + moved,
+        "{sending:?} of {reply:?} stores {moved} event(s)"
+    );
+    reply
+}
+
+/// Sends `$request` through `$method` of a client of `$svc` as `$sending` says.
+macro_rules! send {
+    ($svc:expr, $sending:expr, $method:ident, $request:expr) => {{
+        let request = $request;
+        let client = $svc.client.clone();
+        send(&$svc, $sending, || {
+            let (mut client, request) = (client.clone(), request.clone());
+            async move { client.$method(request).await }
+        })
+        .await
+    }};
+}
+
+/// Runs every command RPC once under its own key (`<tag>-<n>`) on a work unit and two orders
+/// named by `tag`, sending each as `sending` says; returns the replies in order.
+async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::CommandReply> {
+    let unit = format!("press-{tag}");
+    let order = uuid::Uuid::from_u128(tag).to_string();
+    let cancelled = uuid::Uuid::from_u128(tag + 1_000).to_string();
+    let key = |n: u32| keyed("retrier", &format!("{tag}-{n}"));
+    let unit_id = || unit.clone();
+    let mut replies = vec![
+        send!(
+            svc,
+            sending,
+            register_work_unit,
+            pb::RegisterWorkUnitRequest {
+                context: key(1),
+                work_unit: unit_id(),
+                name: "press".to_owned(),
+                micro_stop_threshold_ms: 0,
+                startup_window_ms: 0,
+                at: at(0),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            set_ideal_cycle_time,
+            pb::SetIdealCycleTimeRequest {
+                context: key(2),
+                work_unit: unit_id(),
+                product: "SKU-A".to_owned(),
+                ideal_cycle_time_ms: 500,
+                at: at(1),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            report_running,
+            pb::ReportRunningRequest {
+                context: key(3),
+                work_unit: unit_id(),
+                product: "SKU-A".to_owned(),
+                at: at(2),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            report_count,
+            pb::ReportCountRequest {
+                context: key(4),
+                work_unit: unit_id(),
+                product: String::new(),
+                total: 7,
+                at: at(3),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            report_stopped,
+            pb::ReportStoppedRequest {
+                context: key(5),
+                work_unit: unit_id(),
+                reason: "jam".to_owned(),
+                at: at(4),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            start_setup,
+            pb::StartSetupRequest {
+                context: key(6),
+                work_unit: unit_id(),
+                next_product: "SKU-B".to_owned(),
+                at: at(5),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            end_setup,
+            pb::EndSetupRequest {
+                context: key(7),
+                work_unit: unit_id(),
+                product: "SKU-B".to_owned(),
+                at: at(6),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            schedule_planned_shutdown,
+            pb::SchedulePlannedShutdownRequest {
+                context: key(8),
+                work_unit: unit_id(),
+                from: at(60),
+                until: at(90),
+                reason: "break".to_owned(),
+            }
+        ),
+    ];
+    let step = pb::RoutingOperation {
+        operation: 10,
+        name: "press".to_owned(),
+        eligible_work_units: vec![unit.clone()],
+    };
+    let create = |order: &str, n: u32| pb::CreateOrderRequest {
+        context: key(n),
+        order_id: order.to_owned(),
+        product: "SKU-A".to_owned(),
+        quantity: 10,
+        routing: vec![step.clone()],
+        at: at(1),
+    };
+    let on_order = |n: u32, minute: i64| pb::OrderCommandRequest {
+        context: key(n),
+        order_id: order.clone(),
+        at: at(minute),
+    };
+    replies.extend([
+        send!(svc, sending, create_order, create(&order, 9)),
+        send!(svc, sending, release_order, on_order(10, 2)),
+        send!(
+            svc,
+            sending,
+            start_operation,
+            pb::StartOperationRequest {
+                context: key(11),
+                order_id: order.clone(),
+                operation: 10,
+                work_unit: unit_id(),
+                at: at(3),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            report_quantity,
+            pb::ReportQuantityRequest {
+                context: key(12),
+                order_id: order.clone(),
+                operation: 10,
+                good: 9,
+                scrap: 1,
+                at: at(4),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            hold_order,
+            pb::ReasonRequest {
+                context: key(13),
+                order_id: order.clone(),
+                reason: "qa".to_owned(),
+                at: at(5),
+            }
+        ),
+        send!(svc, sending, resume_order, on_order(14, 6)),
+        send!(
+            svc,
+            sending,
+            complete_operation,
+            pb::CompleteOperationRequest {
+                context: key(15),
+                order_id: order.clone(),
+                operation: 10,
+                at: at(7),
+            }
+        ),
+        send!(svc, sending, complete_order, on_order(16, 8)),
+        send!(svc, sending, create_order, create(&cancelled, 17)),
+        send!(
+            svc,
+            sending,
+            cancel_order,
+            pb::ReasonRequest {
+                context: key(18),
+                order_id: cancelled.clone(),
+                reason: "withdrawn".to_owned(),
+                at: at(9),
+            }
+        ),
+    ]);
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alike() {
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let svc = start(Some(db.url.clone()), None).await;
+    let first = every_command(&svc, 1, Sending::OneAfterTheOther).await;
+    assert_eq!(first.len(), 18, "17 command RPCs, CreateOrder twice");
+    let at_once = every_command(&svc, 2, Sending::AtOnce).await;
+    let versions = |replies: &[pb::CommandReply]| -> Vec<u64> {
+        replies.iter().map(|reply| reply.version).collect()
+    };
+    assert_eq!(versions(&at_once), versions(&first));
+    svc.stop().await;
+
+    // The keys are folded from the store: after a restart every repeat stores nothing and gets
+    // the original reply, although each command would now be rejected on its own.
+    let svc = start(Some(db.url.clone()), None).await;
+    assert_eq!(every_command(&svc, 1, Sending::Repeat).await, first);
+    assert_eq!(every_command(&svc, 2, Sending::Repeat).await, at_once);
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_count_retried_after_a_lost_reply_counts_once() {
+    let mut svc = start(None, None).await;
+    register(&mut svc.client, "press-7").await;
+    let count = |key: &str, total: i64| pb::ReportCountRequest {
+        context: keyed("plc", key),
+        work_unit: "press-7".to_owned(),
+        product: "SKU-A".to_owned(),
+        total,
+        at: at(1),
+    };
+    let sent = svc.client.report_count(count("plc-7:1", 40)).await.unwrap();
+    // The reply is lost; the PLC sends the same count again under the same key.
+    let retried = svc.client.report_count(count("plc-7:1", 40)).await.unwrap();
+    assert_eq!(retried.into_inner(), sent.into_inner());
+    svc.client.report_count(count("plc-7:2", 2)).await.unwrap();
+    let unit = svc
+        .client
+        .get_work_unit(pb::GetWorkUnitRequest {
+            work_unit: "press-7".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unit.total_count, 42);
+    assert_eq!(unit.version, 3);
+    assert_eq!(unit.products[0].total, 42);
+    svc.stop().await;
 }

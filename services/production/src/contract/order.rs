@@ -8,12 +8,8 @@ pub fn create_order(
     req: pb::CreateOrderRequest,
     new_id: impl FnOnce() -> OrderId,
 ) -> Result<OrderRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
-    let id = if req.order_id.is_empty() {
-        new_id()
-    } else {
-        order_id(&req.order_id)?
-    };
+    let guards = guards(req.context)?;
+    let id = uuid_id_or(&req.order_id, "order_id", new_id)?;
     if req.routing.is_empty() {
         return Err(RequestError::Empty {
             field: "routing".to_owned(),
@@ -32,7 +28,7 @@ pub fn create_order(
         routing,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `ReleaseOrder`.
@@ -62,19 +58,19 @@ pub fn cancel_order(req: pb::ReasonRequest) -> Result<OrderRequest, RequestError
 
 /// Parses `StartOperation`.
 pub fn start_operation(req: pb::StartOperationRequest) -> Result<OrderRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = order_id(&req.order_id)?;
     let command = OrderCommand::StartOperation {
         operation: operation(req.operation, "operation")?,
         work_unit: work_unit_id(req.work_unit, "work_unit")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `ReportQuantity`; negative `good` or `scrap` are rejected here.
 pub fn report_quantity(req: pb::ReportQuantityRequest) -> Result<OrderRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = order_id(&req.order_id)?;
     let command = OrderCommand::ReportQuantity {
         operation: operation(req.operation, "operation")?,
@@ -82,18 +78,18 @@ pub fn report_quantity(req: pb::ReportQuantityRequest) -> Result<OrderRequest, R
         scrap: units(req.scrap, "scrap")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `CompleteOperation`.
 pub fn complete_operation(req: pb::CompleteOperationRequest) -> Result<OrderRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = order_id(&req.order_id)?;
     let command = OrderCommand::CompleteOperation {
         operation: operation(req.operation, "operation")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses the order id of `GetOrder`.
@@ -174,7 +170,7 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
 /// Returns the `GetOrder` reply for `order` at `order.version()`, or
 /// [`OrderError::NotFound`] when it was never created.
 pub fn order_reply(order: &ProductionOrder) -> Result<pb::Order, OrderError> {
-    let state = order.state().ok_or(OrderError::NotFound)?;
+    let state = order.state().as_ref().ok_or(OrderError::NotFound)?;
     let status = match (state.status(), state.hold()) {
         (OrderStatus::Completed, _) => pb::OrderStatus::Completed,
         (OrderStatus::Cancelled, _) => pb::OrderStatus::Cancelled,

@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::TimeZone;
+use mom_domain::{DomainError, ErrorKind, EventType, IdempotencyKey, Versioned};
+use mom_proto::time::from_timestamp;
+use tonic::{Code, Status};
 use uuid::Uuid;
 
 use super::*;
@@ -277,7 +280,7 @@ fn create_order_rejects_a_malformed_order_id() {
         err.to_string(),
         "field order_id is invalid: \"order-1\" is not a uuid"
     );
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(Status::from(err).code(), Code::InvalidArgument);
 }
 
 #[test]
@@ -377,6 +380,7 @@ fn command_context_gives_actor_correlation_causation_and_expected_version() {
             expected_version: Some(3),
             correlation_id: correlation.to_string(),
             causation_id: causation.to_string(),
+            idempotency_key: "release-1".to_owned(),
         }),
         order_id: ORDER.to_owned(),
         at: ts(1),
@@ -385,6 +389,7 @@ fn command_context_gives_actor_correlation_causation_and_expected_version() {
     assert_eq!(
         parsed.command,
         Versioned::expecting(OrderCommand::Release { at: t(1) }, 3)
+            .keyed(IdempotencyKey::new("release-1").unwrap())
     );
     assert_eq!(
         parsed.caller,
@@ -393,6 +398,49 @@ fn command_context_gives_actor_correlation_causation_and_expected_version() {
             correlation_id: Some(correlation),
             causation_id: Some(causation),
         }
+    );
+}
+
+#[test]
+fn every_command_takes_the_idempotency_key_and_names_a_malformed_one() {
+    let key = |value: &str| {
+        Some(pb::CommandContext {
+            idempotency_key: value.to_owned(),
+            ..Default::default()
+        })
+    };
+    let count = |context| pb::ReportCountRequest {
+        context,
+        work_unit: "f1".to_owned(),
+        product: String::new(),
+        total: 3,
+        at: ts(5),
+    };
+    let parsed = report_count(count(key("plc-7:count:1"))).unwrap();
+    assert_eq!(
+        parsed.command.idempotency_key,
+        IdempotencyKey::new("plc-7:count:1").ok()
+    );
+    assert_eq!(
+        report_count(count(None)).unwrap().command.idempotency_key,
+        None
+    );
+    for bad in ["  ".to_owned(), "k".repeat(129)] {
+        let err = report_count(count(key(&bad))).unwrap_err();
+        assert_eq!(err.field(), "context.idempotency_key");
+        assert_eq!(Status::from(err).code(), Code::InvalidArgument);
+    }
+    let create = create_order(
+        pb::CreateOrderRequest {
+            context: key("create-1"),
+            ..create_request()
+        },
+        OrderId::generate,
+    )
+    .unwrap();
+    assert_eq!(
+        create.command.idempotency_key,
+        IdempotencyKey::new("create-1").ok()
     );
 }
 
@@ -701,19 +749,11 @@ fn report_count_rejects_a_negative_total() {
 // Replies.
 
 fn fold_order(events: Vec<OrderEvent>) -> ProductionOrder {
-    let mut aggregate = ProductionOrder::default();
-    for event in events {
-        aggregate.evolve(event);
-    }
-    aggregate
+    ProductionOrder::from_events(events)
 }
 
 fn fold_unit(events: Vec<WorkUnitEvent>) -> WorkUnit {
-    let mut aggregate = WorkUnit::default();
-    for event in events {
-        aggregate.evolve(event);
-    }
-    aggregate
+    WorkUnit::from_events(events)
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::*;
 pub fn register_work_unit(
     req: pb::RegisterWorkUnitRequest,
 ) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::Register {
         work_unit: id.clone(),
@@ -16,92 +16,92 @@ pub fn register_work_unit(
         startup_window: nonzero_millis(req.startup_window_ms),
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `SetIdealCycleTime`.
 pub fn set_ideal_cycle_time(
     req: pb::SetIdealCycleTimeRequest,
 ) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::SetIdealCycleTime {
         product: product(req.product, "product")?,
         ideal_cycle_time: Millis(req.ideal_cycle_time_ms),
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `ReportRunning`; an empty `product` keeps the current product.
 pub fn report_running(req: pb::ReportRunningRequest) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::ReportRunning {
         product: optional_product(req.product, "product")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `ReportStopped`; an empty `reason` means none was given.
 pub fn report_stopped(req: pb::ReportStoppedRequest) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::ReportStopped {
         reason: optional_reason(req.reason, "reason")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `StartSetup`; an empty `next_product` means it is not known yet.
 pub fn start_setup(req: pb::StartSetupRequest) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::StartSetup {
         next_product: optional_product(req.next_product, "next_product")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `EndSetup`.
 pub fn end_setup(req: pb::EndSetupRequest) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::EndSetup {
         product: product(req.product, "product")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `SchedulePlannedShutdown`.
 pub fn schedule_planned_shutdown(
     req: pb::SchedulePlannedShutdownRequest,
 ) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::SchedulePlannedShutdown {
         from: at(req.from.as_ref(), "from")?,
         until: at(req.until.as_ref(), "until")?,
         reason: reason(req.reason, "reason")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses `ReportCount`; a negative `total` is rejected here, an empty `product` means the
 /// current product.
 pub fn report_count(req: pb::ReportCountRequest) -> Result<WorkUnitRequest, RequestError> {
-    let (caller, expected_version) = caller(req.context)?;
+    let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::ReportCount {
         total: units(req.total, "total")?,
         product: optional_product(req.product, "product")?,
         at: at(req.at.as_ref(), "at")?,
     };
-    Ok(parsed(id, command, expected_version, caller))
+    Ok(guards.parsed(id, command))
 }
 
 /// Parses the work unit id of `GetWorkUnit`.
@@ -182,7 +182,7 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
 /// [`WorkUnitError::NotRegistered`] when it was never registered. `products` lists every product
 /// that has a count or an ideal cycle time, sorted by id.
 pub fn work_unit_reply(unit: &WorkUnit) -> Result<pb::WorkUnit, WorkUnitError> {
-    let state = unit.state().ok_or(WorkUnitError::NotRegistered)?;
+    let state = unit.state().as_ref().ok_or(WorkUnitError::NotRegistered)?;
     let (machine, stop_reason) = match state.machine() {
         MachineState::Stopped { reason, .. } => (pb::WorkUnitState::Stopped, text(reason.as_ref())),
         MachineState::Running { .. } => (pb::WorkUnitState::Running, String::new()),

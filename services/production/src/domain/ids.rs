@@ -3,13 +3,10 @@
 //! is always well formed and the aggregates only decide on business rules.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-pub use mom_domain::InvalidId;
-use mom_domain::{check_id, check_text, string_newtype_conversions};
+use mom_domain::{check_id, check_text};
 
 /// Longest work unit id, product id or reason accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
@@ -17,106 +14,21 @@ pub const MAX_ID_LEN: usize = 128;
 /// Longest free-text reason accepted, in characters.
 pub const MAX_REASON_LEN: usize = 512;
 
-/// Id of a production order (aggregate `production_order`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrderId(Uuid);
+mom_domain::uuid_id!(
+    /// Id of a production order (aggregate `production_order`).
+    OrderId
+);
 
-impl OrderId {
-    /// Returns the order id wrapping `uuid`.
-    pub fn new(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// Returns a fresh, time-ordered (UUID v7) order id.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Returns the UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for OrderId {
-    type Err = InvalidId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| InvalidId::NotUuid {
-                value: s.to_owned(),
-            })
-    }
-}
-
-/// Id of a work unit (aggregate `work_unit`): an ISA-95 equipment id such as
-/// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct WorkUnitId(String);
-
-impl WorkUnitId {
-    /// Returns the id, or why `value` is not a valid equipment id.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_id(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-
-    /// Returns the id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Id of a product (material definition) made on the floor: 1 to 128 characters, not blank.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ProductId(String);
-
-impl ProductId {
-    /// Returns the product id, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-
-    /// Returns the id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A free-text reason or reason code (hold, cancel, stop, planned shutdown): not blank, at most
-/// 512 characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Reason(String);
-
-impl Reason {
-    /// Returns the reason, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_REASON_LEN)?;
-        Ok(Self(value))
-    }
-
-    /// Returns the reason as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-string_newtype_conversions!(WorkUnitId, ProductId, Reason);
+mom_domain::string_id!(
+    /// Id of a work unit (aggregate `work_unit`): an ISA-95 equipment id such as
+    /// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
+    WorkUnitId => |value| check_id(value, MAX_ID_LEN),
+    /// Id of a product (material definition) made on the floor: 1 to 128 characters, not blank.
+    ProductId => |value| check_text(value, MAX_ID_LEN),
+    /// A free-text reason or reason code (hold, cancel, stop, planned shutdown): not blank, at
+    /// most 512 characters.
+    Reason => |value| check_text(value, MAX_REASON_LEN),
+);
 
 /// Number of an operation in a routing (for example 10, 20, 30), unique within the routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -141,6 +53,7 @@ pub(crate) fn join<T: fmt::Display>(items: &[T]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mom_domain::InvalidId;
 
     #[test]
     fn work_unit_id_accepts_isa95_equipment_paths() {
@@ -175,6 +88,10 @@ mod tests {
         assert_eq!(ProductId::new("  "), Err(InvalidId::Empty));
         assert_eq!(Reason::new(""), Err(InvalidId::Empty));
         assert!(Reason::new("waiting for material").is_ok());
+        assert_eq!(
+            Reason::new("x".repeat(513)),
+            Err(InvalidId::TooLong { len: 513, max: 512 })
+        );
     }
 
     #[test]

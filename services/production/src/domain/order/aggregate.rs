@@ -4,16 +4,13 @@ use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use mom_domain::{Lifecycle, Stream, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{OrderCommand, RoutingOperation};
 use super::error::OrderError;
 use super::events::OrderEvent;
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::Units;
-use crate::domain::versioned::Versioned;
 
 /// Where an order is in its life. Being on hold is tracked apart ([`OrderState::hold`]), so a
 /// resumed order returns to exactly where it was.
@@ -218,72 +215,6 @@ impl OrderState {
             .find(|op| op.number() == operation)
     }
 
-    fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        match command {
-            OrderCommand::Create { .. } => Err(OrderError::AlreadyCreated { order: self.id }),
-            // Nothing but a second creation gets past a completed or cancelled order.
-            _ if self.is_closed() => Err(OrderError::Closed {
-                status: self.status,
-            }),
-            OrderCommand::Release { at } => {
-                self.ensure_not_held()?;
-                match self.status {
-                    OrderStatus::Created => Ok(vec![OrderEvent::OrderReleased { at }]),
-                    _ => Err(OrderError::AlreadyReleased),
-                }
-            }
-            OrderCommand::StartOperation {
-                operation,
-                work_unit,
-                at,
-            } => self.start_operation(operation, work_unit, at),
-            OrderCommand::ReportQuantity {
-                operation,
-                good,
-                scrap,
-                at,
-            } => self.report_quantity(operation, good, scrap, at),
-            OrderCommand::CompleteOperation { operation, at } => {
-                self.ensure_not_held()?;
-                let (_, op) = self.operation(operation)?;
-                match op.status() {
-                    OperationStatus::Running => {
-                        Ok(vec![OrderEvent::OperationCompleted { operation, at }])
-                    }
-                    status => Err(OrderError::OperationNotRunning { operation, status }),
-                }
-            }
-            OrderCommand::Hold { reason, at } => {
-                self.ensure_not_held()?;
-                Ok(vec![OrderEvent::OrderHeld { reason, at }])
-            }
-            OrderCommand::Resume { at } => match self.hold {
-                Some(_) => Ok(vec![OrderEvent::OrderResumed { at }]),
-                None => Err(OrderError::NotOnHold),
-            },
-            OrderCommand::Complete { at } => {
-                self.ensure_not_held()?;
-                let open: Vec<OperationNumber> = self
-                    .operations
-                    .iter()
-                    .filter(|op| op.status() != OperationStatus::Done)
-                    .map(Operation::number)
-                    .collect();
-                if !open.is_empty() {
-                    return Err(OrderError::OperationsOpen { open });
-                }
-                Ok(vec![OrderEvent::OrderCompleted {
-                    good: self.good(),
-                    scrap: self.scrap(),
-                    at,
-                }])
-            }
-            OrderCommand::Cancel { reason, at } => {
-                Ok(vec![OrderEvent::OrderCancelled { reason, at }])
-            }
-        }
-    }
-
     fn start_operation(
         &self,
         operation: OperationNumber,
@@ -362,6 +293,128 @@ impl OrderState {
             at,
         }])
     }
+}
+
+/// The rules of a production order. Before its creation it has no state and rejects every
+/// command but `Create` with [`OrderError::NotFound`].
+impl Lifecycle for OrderState {
+    const TYPE: &'static str = "production_order";
+    const NOUN: &'static str = "production order";
+    type Command = OrderCommand;
+    type Event = OrderEvent;
+    type Error = OrderError;
+
+    fn create(command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+        let OrderCommand::Create {
+            order,
+            product,
+            quantity,
+            routing,
+            at,
+        } = command
+        else {
+            return Err(OrderError::NotFound);
+        };
+        if quantity == Units::ZERO {
+            return Err(OrderError::ZeroQuantity);
+        }
+        validate_routing(&routing)?;
+        Ok(vec![OrderEvent::OrderCreated {
+            order_id: order,
+            product,
+            quantity,
+            routing,
+            at,
+        }])
+    }
+
+    fn decide(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+        match command {
+            OrderCommand::Create { .. } => Err(OrderError::AlreadyCreated { order: self.id }),
+            // Nothing but a second creation gets past a completed or cancelled order.
+            _ if self.is_closed() => Err(OrderError::Closed {
+                status: self.status,
+            }),
+            OrderCommand::Release { at } => {
+                self.ensure_not_held()?;
+                match self.status {
+                    OrderStatus::Created => Ok(vec![OrderEvent::OrderReleased { at }]),
+                    _ => Err(OrderError::AlreadyReleased),
+                }
+            }
+            OrderCommand::StartOperation {
+                operation,
+                work_unit,
+                at,
+            } => self.start_operation(operation, work_unit, at),
+            OrderCommand::ReportQuantity {
+                operation,
+                good,
+                scrap,
+                at,
+            } => self.report_quantity(operation, good, scrap, at),
+            OrderCommand::CompleteOperation { operation, at } => {
+                self.ensure_not_held()?;
+                let (_, op) = self.operation(operation)?;
+                match op.status() {
+                    OperationStatus::Running => {
+                        Ok(vec![OrderEvent::OperationCompleted { operation, at }])
+                    }
+                    status => Err(OrderError::OperationNotRunning { operation, status }),
+                }
+            }
+            OrderCommand::Hold { reason, at } => {
+                self.ensure_not_held()?;
+                Ok(vec![OrderEvent::OrderHeld { reason, at }])
+            }
+            OrderCommand::Resume { at } => match self.hold {
+                Some(_) => Ok(vec![OrderEvent::OrderResumed { at }]),
+                None => Err(OrderError::NotOnHold),
+            },
+            OrderCommand::Complete { at } => {
+                self.ensure_not_held()?;
+                let open: Vec<OperationNumber> = self
+                    .operations
+                    .iter()
+                    .filter(|op| op.status() != OperationStatus::Done)
+                    .map(Operation::number)
+                    .collect();
+                if !open.is_empty() {
+                    return Err(OrderError::OperationsOpen { open });
+                }
+                Ok(vec![OrderEvent::OrderCompleted {
+                    good: self.good(),
+                    scrap: self.scrap(),
+                    at,
+                }])
+            }
+            OrderCommand::Cancel { reason, at } => {
+                Ok(vec![OrderEvent::OrderCancelled { reason, at }])
+            }
+        }
+    }
+
+    // Nothing but a creation starts a stream; anything else before it is ignored.
+    fn born(event: OrderEvent) -> Option<Self> {
+        let OrderEvent::OrderCreated {
+            order_id,
+            product,
+            quantity,
+            routing,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(OrderState {
+            id: order_id,
+            product,
+            quantity,
+            status: OrderStatus::Created,
+            hold: None,
+            operations: routing.into_iter().map(Operation::pending).collect(),
+        })
+    }
 
     fn evolve(&mut self, event: OrderEvent) {
         match event {
@@ -409,95 +462,9 @@ impl OrderState {
     }
 }
 
-/// A production order: the aggregate `production_order`. Before its creation event it has no
-/// state and rejects every command but `Create` with [`OrderError::NotFound`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductionOrder {
-    state: Option<OrderState>,
-    version: u64,
-}
-
-impl ProductionOrder {
-    /// Returns the order's state, or `None` before it was created.
-    pub fn state(&self) -> Option<&OrderState> {
-        self.state.as_ref()
-    }
-
-    /// Returns the number of events applied so far.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Decides which events `command` causes, or why it is rejected.
-    pub(crate) fn decide(
-        &self,
-        command: Versioned<OrderCommand>,
-    ) -> Result<Vec<OrderEvent>, OrderError> {
-        if let Some(expected) = command.expected_version {
-            if expected != self.version {
-                return Err(OrderError::VersionConflict {
-                    expected,
-                    actual: self.version,
-                });
-            }
-        }
-        match (&self.state, command.command) {
-            (Some(state), command) => state.decide(command),
-            (
-                None,
-                OrderCommand::Create {
-                    order,
-                    product,
-                    quantity,
-                    routing,
-                    at,
-                },
-            ) => {
-                if quantity == Units::ZERO {
-                    return Err(OrderError::ZeroQuantity);
-                }
-                validate_routing(&routing)?;
-                Ok(vec![OrderEvent::OrderCreated {
-                    order_id: order,
-                    product,
-                    quantity,
-                    routing,
-                    at,
-                }])
-            }
-            (None, _) => Err(OrderError::NotFound),
-        }
-    }
-
-    /// Folds one event into the state.
-    pub(crate) fn evolve(&mut self, event: OrderEvent) {
-        self.version += 1;
-        match (&mut self.state, event) {
-            (Some(state), event) => state.evolve(event),
-            (
-                None,
-                OrderEvent::OrderCreated {
-                    order_id,
-                    product,
-                    quantity,
-                    routing,
-                    ..
-                },
-            ) => {
-                self.state = Some(OrderState {
-                    id: order_id,
-                    product,
-                    quantity,
-                    status: OrderStatus::Created,
-                    hold: None,
-                    operations: routing.into_iter().map(Operation::pending).collect(),
-                });
-            }
-            // Nothing but a creation starts a stream; anything else before it is ignored.
-            (None, _) => {}
-        }
-    }
-}
+/// A production order: the aggregate `production_order`, a [`Stream`] over its state, which is
+/// `None` before the creation.
+pub type ProductionOrder = Stream<Option<OrderState>>;
 
 /// Checks a routing: at least one step, numbers positive and unique, names given, and each step
 /// with at least one eligible work unit, none listed twice.
@@ -531,30 +498,6 @@ fn validate_routing(routing: &[RoutingOperation]) -> Result<(), OrderError> {
         }
     }
     Ok(())
-}
-
-impl Aggregate for ProductionOrder {
-    const TYPE: &'static str = "production_order";
-    type Command = Versioned<OrderCommand>;
-    type Event = OrderEvent;
-    type Error = OrderError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.evolve(event);
-    }
 }
 
 #[cfg(test)]

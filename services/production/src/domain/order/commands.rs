@@ -1,10 +1,10 @@
 //! Commands a production order accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Timed, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::Units;
 
 /// One step of a routing: its number, its name and the work units allowed to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,5 +72,11 @@ impl OrderCommand {
             | OrderCommand::Complete { at }
             | OrderCommand::Cancel { at, .. } => *at,
         }
+    }
+}
+
+impl Timed for OrderCommand {
+    fn at(&self) -> DateTime<Utc> {
+        OrderCommand::at(self)
     }
 }

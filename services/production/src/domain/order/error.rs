@@ -1,20 +1,15 @@
 //! Why a production order rejects a command.
 
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
 use super::aggregate::{OperationStatus, OrderStatus};
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{join, OperationNumber, OrderId, Reason, WorkUnitId};
 
-/// A rejected production order command; [`OrderError::kind`] says how to report it.
+/// A production order's rules rejecting a command; its [`DomainError::kind`] says how to report
+/// it (the kernel's [`mom_domain::Rejected`] adds the version conflict and the repeated key).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum OrderError {
-    /// The caller expected another version of the order.
-    #[error(
-        "order is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The order was never created.
     #[error("order does not exist")]
     NotFound,
@@ -131,11 +126,9 @@ pub enum OrderError {
     OperationsOpen { open: Vec<OperationNumber> },
 }
 
-impl OrderError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for OrderError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            OrderError::VersionConflict { .. } => ErrorKind::Conflict,
             OrderError::NotFound => ErrorKind::NotFound,
             OrderError::ZeroQuantity
             | OrderError::EmptyRouting

@@ -1,12 +1,11 @@
 //! Events of a production order, one per message in `mom/production/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
+use mom_domain::{EventType, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::RoutingOperation;
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::Units;
 
 /// A fact about a production order. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,10 +82,10 @@ impl OrderEvent {
             | OrderEvent::OrderCancelled { at, .. } => *at,
         }
     }
+}
 
-    /// Returns the stored event type: the proto message name, written out so that renaming a
-    /// variant never renames stored events.
-    pub fn type_name(&self) -> &'static str {
+impl EventType for OrderEvent {
+    fn type_name(&self) -> &'static str {
         match self {
             OrderEvent::OrderCreated { .. } => "OrderCreated",
             OrderEvent::OrderReleased { .. } => "OrderReleased",
@@ -98,15 +97,5 @@ impl OrderEvent {
             OrderEvent::OrderCompleted { .. } => "OrderCompleted",
             OrderEvent::OrderCancelled { .. } => "OrderCancelled",
         }
-    }
-}
-
-impl DomainEvent for OrderEvent {
-    fn event_type(&self) -> String {
-        self.type_name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
     }
 }

@@ -10,16 +10,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use mom_domain::{Lifecycle, Millis, Stream, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{WorkUnitCommand, DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW};
 use super::error::WorkUnitError;
 use super::events::WorkUnitEvent;
 use crate::domain::ids::{ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::{Millis, Units};
-use crate::domain::versioned::Versioned;
 
 /// Whether the work unit runs, stands still or is being set up, and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +100,47 @@ impl WorkUnitState {
     /// Returns the ideal cycle time per product.
     pub fn ideal_cycle_times(&self) -> &BTreeMap<ProductId, Millis> {
         &self.ideal_cycle_times
+    }
+}
+
+/// The rules of a work unit. Before its registration it has no state and rejects every command
+/// but `Register` with [`WorkUnitError::NotRegistered`].
+impl Lifecycle for WorkUnitState {
+    const TYPE: &'static str = "work_unit";
+    const NOUN: &'static str = "work unit";
+    type Command = WorkUnitCommand;
+    type Event = WorkUnitEvent;
+    type Error = WorkUnitError;
+
+    fn create(command: WorkUnitCommand) -> Result<Vec<WorkUnitEvent>, WorkUnitError> {
+        let WorkUnitCommand::Register {
+            work_unit,
+            name,
+            micro_stop_threshold,
+            startup_window,
+            at,
+        } = command
+        else {
+            return Err(WorkUnitError::NotRegistered);
+        };
+        if name.trim().is_empty() {
+            return Err(WorkUnitError::EmptyName);
+        }
+        let micro_stop_threshold = micro_stop_threshold.unwrap_or(DEFAULT_MICRO_STOP_THRESHOLD);
+        if micro_stop_threshold.0 == 0 {
+            return Err(WorkUnitError::ZeroMicroStopThreshold);
+        }
+        let startup_window = startup_window.unwrap_or(DEFAULT_STARTUP_WINDOW);
+        if startup_window.0 == 0 {
+            return Err(WorkUnitError::ZeroStartupWindow);
+        }
+        Ok(vec![WorkUnitEvent::WorkUnitRegistered {
+            work_unit,
+            name,
+            micro_stop_threshold_ms: micro_stop_threshold,
+            startup_window_ms: startup_window,
+            at,
+        }])
     }
 
     fn decide(&self, command: WorkUnitCommand) -> Result<Vec<WorkUnitEvent>, WorkUnitError> {
@@ -198,6 +236,35 @@ impl WorkUnitState {
         }
     }
 
+    // Nothing but a registration starts a stream; anything else before it is ignored.
+    fn born(event: WorkUnitEvent) -> Option<Self> {
+        let WorkUnitEvent::WorkUnitRegistered {
+            work_unit,
+            name,
+            micro_stop_threshold_ms,
+            startup_window_ms,
+            at,
+        } = event
+        else {
+            return None;
+        };
+        Some(WorkUnitState {
+            id: work_unit,
+            name,
+            micro_stop_threshold: micro_stop_threshold_ms,
+            startup_window: startup_window_ms,
+            machine: MachineState::Stopped {
+                reason: None,
+                since: at,
+            },
+            current_product: None,
+            total: Units::ZERO,
+            counts: BTreeMap::new(),
+            ideal_cycle_times: BTreeMap::new(),
+            recent_shutdowns: VecDeque::new(),
+        })
+    }
+
     fn evolve(&mut self, event: WorkUnitEvent) {
         match event {
             // A second registration is never decided; the fold keeps the first one.
@@ -257,134 +324,9 @@ impl WorkUnitState {
     }
 }
 
-/// A work unit: the aggregate `work_unit`. Before its registration it has no state and rejects
-/// every command but `Register` with [`WorkUnitError::NotRegistered`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkUnit {
-    state: Option<WorkUnitState>,
-    version: u64,
-}
-
-impl WorkUnit {
-    /// Returns the work unit's state, or `None` before it was registered.
-    pub fn state(&self) -> Option<&WorkUnitState> {
-        self.state.as_ref()
-    }
-
-    /// Returns the number of events applied so far.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Decides which events `command` causes, or why it is rejected.
-    pub(crate) fn decide(
-        &self,
-        command: Versioned<WorkUnitCommand>,
-    ) -> Result<Vec<WorkUnitEvent>, WorkUnitError> {
-        if let Some(expected) = command.expected_version {
-            if expected != self.version {
-                return Err(WorkUnitError::VersionConflict {
-                    expected,
-                    actual: self.version,
-                });
-            }
-        }
-        match (&self.state, command.command) {
-            (Some(state), command) => state.decide(command),
-            (
-                None,
-                WorkUnitCommand::Register {
-                    work_unit,
-                    name,
-                    micro_stop_threshold,
-                    startup_window,
-                    at,
-                },
-            ) => {
-                if name.trim().is_empty() {
-                    return Err(WorkUnitError::EmptyName);
-                }
-                let micro_stop_threshold =
-                    micro_stop_threshold.unwrap_or(DEFAULT_MICRO_STOP_THRESHOLD);
-                if micro_stop_threshold.0 == 0 {
-                    return Err(WorkUnitError::ZeroMicroStopThreshold);
-                }
-                let startup_window = startup_window.unwrap_or(DEFAULT_STARTUP_WINDOW);
-                if startup_window.0 == 0 {
-                    return Err(WorkUnitError::ZeroStartupWindow);
-                }
-                Ok(vec![WorkUnitEvent::WorkUnitRegistered {
-                    work_unit,
-                    name,
-                    micro_stop_threshold_ms: micro_stop_threshold,
-                    startup_window_ms: startup_window,
-                    at,
-                }])
-            }
-            (None, _) => Err(WorkUnitError::NotRegistered),
-        }
-    }
-
-    /// Folds one event into the state.
-    pub(crate) fn evolve(&mut self, event: WorkUnitEvent) {
-        self.version += 1;
-        match (&mut self.state, event) {
-            (Some(state), event) => state.evolve(event),
-            (
-                None,
-                WorkUnitEvent::WorkUnitRegistered {
-                    work_unit,
-                    name,
-                    micro_stop_threshold_ms,
-                    startup_window_ms,
-                    at,
-                },
-            ) => {
-                self.state = Some(WorkUnitState {
-                    id: work_unit,
-                    name,
-                    micro_stop_threshold: micro_stop_threshold_ms,
-                    startup_window: startup_window_ms,
-                    machine: MachineState::Stopped {
-                        reason: None,
-                        since: at,
-                    },
-                    current_product: None,
-                    total: Units::ZERO,
-                    counts: BTreeMap::new(),
-                    ideal_cycle_times: BTreeMap::new(),
-                    recent_shutdowns: VecDeque::new(),
-                });
-            }
-            // Nothing but a registration starts a stream; anything else before it is ignored.
-            (None, _) => {}
-        }
-    }
-}
-
-impl Aggregate for WorkUnit {
-    const TYPE: &'static str = "work_unit";
-    type Command = Versioned<WorkUnitCommand>;
-    type Event = WorkUnitEvent;
-    type Error = WorkUnitError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.evolve(event);
-    }
-}
+/// A work unit: the aggregate `work_unit`, a [`Stream`] over its state, which is `None` before
+/// the registration.
+pub type WorkUnit = Stream<Option<WorkUnitState>>;
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! Commands a work unit accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Millis, Timed, Units};
 
 use crate::domain::ids::{ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::{Millis, Units};
 
 /// Stops shorter than this are small stops, unless the registration says otherwise (5 min).
 pub const DEFAULT_MICRO_STOP_THRESHOLD: Millis = Millis::from_minutes(5);
@@ -77,5 +77,11 @@ impl WorkUnitCommand {
             | WorkUnitCommand::ReportCount { at, .. } => *at,
             WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,
         }
+    }
+}
+
+impl Timed for WorkUnitCommand {
+    fn at(&self) -> DateTime<Utc> {
+        WorkUnitCommand::at(self)
     }
 }

@@ -1,20 +1,15 @@
 //! Why a work unit rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{ProductId, WorkUnitId};
 
-/// A rejected work unit command; [`WorkUnitError::kind`] says how to report it.
+/// A work unit's rules rejecting a command; its [`DomainError::kind`] says how to report it (the
+/// kernel's [`mom_domain::Rejected`] adds the version conflict and the repeated key).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WorkUnitError {
-    /// The caller expected another version of the work unit.
-    #[error(
-        "work unit is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The work unit was never registered.
     #[error("work unit is not registered")]
     NotRegistered,
@@ -75,11 +70,9 @@ pub enum WorkUnitError {
     NoCurrentProduct,
 }
 
-impl WorkUnitError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for WorkUnitError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WorkUnitError::VersionConflict { .. } => ErrorKind::Conflict,
             WorkUnitError::NotRegistered => ErrorKind::NotFound,
             WorkUnitError::EmptyName
             | WorkUnitError::ZeroMicroStopThreshold

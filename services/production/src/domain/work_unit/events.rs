@@ -1,11 +1,10 @@
 //! Events of a work unit, one per message in `mom/production/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
+use mom_domain::{EventType, Millis, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{ProductId, Reason, WorkUnitId};
-use crate::domain::quantity::{Millis, Units};
 
 /// A fact about a work unit. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,10 +84,10 @@ impl WorkUnitEvent {
             WorkUnitEvent::PlannedShutdownScheduled { from, .. } => *from,
         }
     }
+}
 
-    /// Returns the stored event type: the proto message name, written out so that renaming a
-    /// variant never renames stored events.
-    pub fn type_name(&self) -> &'static str {
+impl EventType for WorkUnitEvent {
+    fn type_name(&self) -> &'static str {
         match self {
             WorkUnitEvent::WorkUnitRegistered { .. } => "WorkUnitRegistered",
             WorkUnitEvent::IdealCycleTimeSet { .. } => "IdealCycleTimeSet",
@@ -99,15 +98,5 @@ impl WorkUnitEvent {
             WorkUnitEvent::PlannedShutdownScheduled { .. } => "PlannedShutdownScheduled",
             WorkUnitEvent::UnitsCounted { .. } => "UnitsCounted",
         }
-    }
-}
-
-impl DomainEvent for WorkUnitEvent {
-    fn event_type(&self) -> String {
-        self.type_name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
     }
 }

@@ -5,10 +5,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 use cqrs_es::DomainEvent;
+use mom_domain::{DomainError, ErrorKind, EventType, Recorded, Rejected, Versioned};
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::error::ErrorKind;
 
 type OrderTest = TestFramework<ProductionOrder>;
 
@@ -147,9 +147,14 @@ fn complete_op(n: u32) -> Versioned<OrderCommand> {
     .into()
 }
 
-fn rejected(given: Vec<OrderEvent>, command: Versioned<OrderCommand>) -> OrderError {
+/// Returns the events as stored without idempotency keys.
+fn recorded(events: Vec<OrderEvent>) -> Vec<Recorded<OrderEvent>> {
+    events.into_iter().map(Recorded::new).collect()
+}
+
+fn rejected(given: Vec<OrderEvent>, command: Versioned<OrderCommand>) -> Rejected<OrderError> {
     OrderTest::with(())
-        .given(given)
+        .given(recorded(given))
         .when(command)
         .inspect_result()
         .expect_err("command must be rejected")
@@ -162,7 +167,7 @@ fn create_records_the_order_with_its_routing() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(create_command(1000, routing()))
-        .then_expect_events(vec![created()]);
+        .then_expect_events(recorded(vec![created()]));
 }
 
 #[test]
@@ -170,7 +175,7 @@ fn create_rejects_zero_quantity() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(create_command(0, routing()))
-        .then_expect_error(OrderError::ZeroQuantity);
+        .then_expect_error(Rejected::Domain(OrderError::ZeroQuantity));
 }
 
 #[test]
@@ -178,7 +183,7 @@ fn create_rejects_an_empty_routing() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(create_command(10, vec![]))
-        .then_expect_error(OrderError::EmptyRouting);
+        .then_expect_error(Rejected::Domain(OrderError::EmptyRouting));
 }
 
 #[test]
@@ -198,7 +203,7 @@ fn create_rejects_operation_number_zero() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(create_command(10, vec![step(0, "mix", &["mixer-1"])]))
-        .then_expect_error(OrderError::ZeroOperationNumber);
+        .then_expect_error(Rejected::Domain(OrderError::ZeroOperationNumber));
 }
 
 #[test]
@@ -206,7 +211,9 @@ fn create_rejects_an_unnamed_operation() {
     OrderTest::with(())
         .given_no_previous_events()
         .when(create_command(10, vec![step(10, " ", &["mixer-1"])]))
-        .then_expect_error(OrderError::UnnamedOperation { operation: op(10) });
+        .then_expect_error(Rejected::Domain(OrderError::UnnamedOperation {
+            operation: op(10),
+        }));
 }
 
 #[test]
@@ -225,10 +232,10 @@ fn create_rejects_a_work_unit_listed_twice_for_one_operation() {
             10,
             vec![step(10, "mix", &["mixer-1", "mixer-1"])],
         ))
-        .then_expect_error(OrderError::DuplicateEligibleWorkUnit {
+        .then_expect_error(Rejected::Domain(OrderError::DuplicateEligibleWorkUnit {
             operation: op(10),
             work_unit: wu("mixer-1"),
-        });
+        }));
 }
 
 #[test]
@@ -252,7 +259,7 @@ fn validation_errors_are_invalid_arguments() {
 #[test]
 fn commands_on_a_missing_order_are_not_found() {
     let err = rejected(vec![], OrderCommand::Release { at: t(1) }.into());
-    assert_eq!(err, OrderError::NotFound);
+    assert_eq!(err, Rejected::Domain(OrderError::NotFound));
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
@@ -261,9 +268,9 @@ fn commands_on_a_missing_order_are_not_found() {
 #[test]
 fn matching_expected_version_is_accepted() {
     OrderTest::with(())
-        .given(vec![created()])
+        .given(recorded(vec![created()]))
         .when(Versioned::expecting(OrderCommand::Release { at: t(1) }, 1))
-        .then_expect_events(vec![released()]);
+        .then_expect_events(recorded(vec![released()]));
 }
 
 #[test]
@@ -280,7 +287,8 @@ fn stale_expected_version_is_a_conflict() {
     );
     assert_eq!(
         err,
-        OrderError::VersionConflict {
+        Rejected::VersionConflict {
+            noun: "production order",
             expected: 1,
             actual: 2
         }
@@ -296,7 +304,7 @@ fn expected_version_zero_guards_creation() {
             create_command(1000, routing()).command,
             0,
         ))
-        .then_expect_events(vec![created()]);
+        .then_expect_events(recorded(vec![created()]));
 }
 
 // Release.
@@ -304,17 +312,17 @@ fn expected_version_zero_guards_creation() {
 #[test]
 fn release_releases_a_created_order() {
     OrderTest::with(())
-        .given(vec![created()])
+        .given(recorded(vec![created()]))
         .when(OrderCommand::Release { at: t(1) }.into())
-        .then_expect_events(vec![released()]);
+        .then_expect_events(recorded(vec![released()]));
 }
 
 #[test]
 fn release_twice_is_rejected() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(OrderCommand::Release { at: t(1) }.into())
-        .then_expect_error(OrderError::AlreadyReleased);
+        .then_expect_error(Rejected::Domain(OrderError::AlreadyReleased));
 }
 
 // Start operation.
@@ -322,9 +330,9 @@ fn release_twice_is_rejected() {
 #[test]
 fn start_operation_starts_the_first_operation_of_a_released_order() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(start(10, "mixer-2"))
-        .then_expect_events(vec![started(10, "mixer-2")]);
+        .then_expect_events(recorded(vec![started(10, "mixer-2")]));
 }
 
 #[test]
@@ -352,26 +360,26 @@ fn start_operation_waits_for_the_previous_operation_and_names_it() {
 #[test]
 fn start_operation_names_a_pending_previous_operation() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(start(30, "packer-1"))
-        .then_expect_error(OrderError::PreviousOperationOpen {
+        .then_expect_error(Rejected::Domain(OrderError::PreviousOperationOpen {
             operation: op(30),
             previous: op(20),
             status: OperationStatus::Pending,
-        });
+        }));
 }
 
 #[test]
 fn start_operation_after_the_previous_one_is_done() {
     OrderTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             created(),
             released(),
             started(10, "mixer-1"),
             completed_op(10),
-        ])
+        ]))
         .when(start(20, "filler-1"))
-        .then_expect_events(vec![started(20, "filler-1")]);
+        .then_expect_events(recorded(vec![started(20, "filler-1")]));
 }
 
 #[test]
@@ -397,7 +405,11 @@ fn start_operation_rejects_an_operation_outside_the_routing() {
 #[test]
 fn start_operation_rejects_a_running_operation() {
     OrderTest::with(())
-        .given(vec![created(), released(), started(10, "mixer-1")])
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+        ]))
         .when(start(10, "mixer-2"))
         .then_expect_error_message("operation 10 is already running on work unit mixer-1");
 }
@@ -405,14 +417,16 @@ fn start_operation_rejects_a_running_operation() {
 #[test]
 fn start_operation_rejects_a_done_operation() {
     OrderTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             created(),
             released(),
             started(10, "mixer-1"),
             completed_op(10),
-        ])
+        ]))
         .when(start(10, "mixer-1"))
-        .then_expect_error(OrderError::OperationAlreadyDone { operation: op(10) });
+        .then_expect_error(Rejected::Domain(OrderError::OperationAlreadyDone {
+            operation: op(10),
+        }));
 }
 
 // Report quantity.
@@ -420,9 +434,13 @@ fn start_operation_rejects_a_done_operation() {
 #[test]
 fn report_quantity_records_good_and_scrap_on_the_running_operation() {
     OrderTest::with(())
-        .given(vec![created(), released(), started(10, "mixer-1")])
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+        ]))
         .when(report(10, 500, 3))
-        .then_expect_events(vec![reported(10, "mixer-1", 500, 3)]);
+        .then_expect_events(recorded(vec![reported(10, "mixer-1", 500, 3)]));
 }
 
 #[test]
@@ -435,17 +453,17 @@ fn report_quantity_rejects_an_operation_that_is_not_running() {
 #[test]
 fn report_quantity_rejects_a_done_operation() {
     OrderTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             created(),
             released(),
             started(10, "mixer-1"),
             completed_op(10),
-        ])
+        ]))
         .when(report(10, 1, 0))
-        .then_expect_error(OrderError::OperationNotRunning {
+        .then_expect_error(Rejected::Domain(OrderError::OperationNotRunning {
             operation: op(10),
             status: OperationStatus::Done,
-        });
+        }));
 }
 
 #[test]
@@ -454,32 +472,38 @@ fn report_quantity_rejects_nothing_to_report() {
         vec![created(), released(), started(10, "mixer-1")],
         report(10, 0, 0),
     );
-    assert_eq!(err, OrderError::NothingReported);
+    assert_eq!(err, Rejected::Domain(OrderError::NothingReported));
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
 }
 
 #[test]
 fn report_quantity_rejects_totals_that_would_overflow() {
     OrderTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             created(),
             released(),
             started(10, "mixer-1"),
             reported(10, "mixer-1", u64::MAX, 0),
-        ])
+        ]))
         .when(report(10, 1, 0))
-        .then_expect_error(OrderError::QuantityOverflow { operation: op(10) });
+        .then_expect_error(Rejected::Domain(OrderError::QuantityOverflow {
+            operation: op(10),
+        }));
 }
 
 #[test]
 fn report_quantity_rejects_an_unknown_operation() {
     OrderTest::with(())
-        .given(vec![created(), released(), started(10, "mixer-1")])
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+        ]))
         .when(report(15, 1, 0))
-        .then_expect_error(OrderError::UnknownOperation {
+        .then_expect_error(Rejected::Domain(OrderError::UnknownOperation {
             operation: op(15),
             routing: vec![op(10), op(20), op(30)],
-        });
+        }));
 }
 
 // Complete operation.
@@ -487,15 +511,19 @@ fn report_quantity_rejects_an_unknown_operation() {
 #[test]
 fn complete_operation_finishes_the_running_operation() {
     OrderTest::with(())
-        .given(vec![created(), released(), started(10, "mixer-1")])
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+        ]))
         .when(complete_op(10))
-        .then_expect_events(vec![completed_op(10)]);
+        .then_expect_events(recorded(vec![completed_op(10)]));
 }
 
 #[test]
 fn complete_operation_rejects_a_pending_operation() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(complete_op(10))
         .then_expect_error_message("operation 10 is pending, not running");
 }
@@ -505,7 +533,7 @@ fn complete_operation_rejects_a_pending_operation() {
 #[test]
 fn hold_puts_an_active_order_on_hold() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(
             OrderCommand::Hold {
                 reason: reason("waiting for material"),
@@ -513,13 +541,13 @@ fn hold_puts_an_active_order_on_hold() {
             }
             .into(),
         )
-        .then_expect_events(vec![held()]);
+        .then_expect_events(recorded(vec![held()]));
 }
 
 #[test]
 fn hold_rejects_an_order_already_on_hold() {
     OrderTest::with(())
-        .given(vec![created(), released(), held()])
+        .given(recorded(vec![created(), released(), held()]))
         .when(
             OrderCommand::Hold {
                 reason: reason("again"),
@@ -527,9 +555,9 @@ fn hold_rejects_an_order_already_on_hold() {
             }
             .into(),
         )
-        .then_expect_error(OrderError::OnHold {
+        .then_expect_error(Rejected::Domain(OrderError::OnHold {
             reason: reason("waiting for material"),
-        });
+        }));
 }
 
 #[test]
@@ -555,27 +583,32 @@ fn a_held_order_rejects_everything_but_resume_and_cancel() {
 #[test]
 fn resume_lifts_the_hold_and_work_continues() {
     OrderTest::with(())
-        .given(vec![created(), released(), started(10, "mixer-1"), held()])
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+            held(),
+        ]))
         .when(OrderCommand::Resume { at: t(6) }.into())
-        .then_expect_events(vec![OrderEvent::OrderResumed { at: t(6) }]);
+        .then_expect_events(recorded(vec![OrderEvent::OrderResumed { at: t(6) }]));
     OrderTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             created(),
             released(),
             started(10, "mixer-1"),
             held(),
             OrderEvent::OrderResumed { at: t(6) },
-        ])
+        ]))
         .when(report(10, 7, 0))
-        .then_expect_events(vec![reported(10, "mixer-1", 7, 0)]);
+        .then_expect_events(recorded(vec![reported(10, "mixer-1", 7, 0)]));
 }
 
 #[test]
 fn resume_rejects_an_order_that_is_not_on_hold() {
     OrderTest::with(())
-        .given(vec![created(), released()])
+        .given(recorded(vec![created(), released()]))
         .when(OrderCommand::Resume { at: t(6) }.into())
-        .then_expect_error(OrderError::NotOnHold);
+        .then_expect_error(Rejected::Domain(OrderError::NotOnHold));
 }
 
 // Complete order.
@@ -586,13 +619,13 @@ fn complete_order_sums_good_of_the_last_operation_and_all_scrap() {
     given.push(reported(30, "packer-1", 980, 2));
     given.push(completed_op(30));
     OrderTest::with(())
-        .given(given)
+        .given(recorded(given))
         .when(OrderCommand::Complete { at: t(9) }.into())
-        .then_expect_events(vec![OrderEvent::OrderCompleted {
+        .then_expect_events(recorded(vec![OrderEvent::OrderCompleted {
             good: Units(980),
             scrap: Units(17),
             at: t(9),
-        }]);
+        }]));
 }
 
 #[test]
@@ -619,7 +652,7 @@ fn complete_order_names_the_operations_still_open() {
 #[test]
 fn cancel_cancels_an_order_even_on_hold() {
     OrderTest::with(())
-        .given(vec![created(), released(), held()])
+        .given(recorded(vec![created(), released(), held()]))
         .when(
             OrderCommand::Cancel {
                 reason: reason("customer withdrew"),
@@ -627,10 +660,10 @@ fn cancel_cancels_an_order_even_on_hold() {
             }
             .into(),
         )
-        .then_expect_events(vec![OrderEvent::OrderCancelled {
+        .then_expect_events(recorded(vec![OrderEvent::OrderCancelled {
             reason: reason("customer withdrew"),
             at: t(7),
-        }]);
+        }]));
 }
 
 // Closed orders.
@@ -670,7 +703,7 @@ fn a_completed_order_accepts_nothing() {
         at: t(9),
     });
     OrderTest::with(())
-        .given(given)
+        .given(recorded(given))
         .when(
             OrderCommand::Hold {
                 reason: reason("late"),
@@ -678,21 +711,18 @@ fn a_completed_order_accepts_nothing() {
             }
             .into(),
         )
-        .then_expect_error(OrderError::Closed {
+        .then_expect_error(Rejected::Domain(OrderError::Closed {
             status: OrderStatus::Completed,
-        });
+        }));
 }
 
 // Fold.
 
 #[test]
 fn evolve_tracks_status_operations_and_version() {
-    let mut order = ProductionOrder::default();
-    for event in last_operation_running() {
-        order.evolve(event);
-    }
+    let order = ProductionOrder::from_events(last_operation_running());
     assert_eq!(order.version(), 9);
-    let state = order.state().unwrap();
+    let state = order.state().as_ref().unwrap();
     assert_eq!(state.status(), OrderStatus::InProgress);
     let statuses: Vec<_> = state.operations().iter().map(Operation::status).collect();
     assert_eq!(
@@ -717,7 +747,7 @@ fn handle_applies_the_events_it_writes() {
     }
     assert_eq!(order.version(), 1);
     assert_eq!(
-        order.state().map(OrderState::status),
+        order.state().as_ref().map(OrderState::status),
         Some(OrderStatus::Created)
     );
 }
@@ -741,19 +771,41 @@ fn events_round_trip_through_json_with_their_type_names() {
         assert!(json.get(event.type_name()).is_some(), "{json}");
         let back: OrderEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
-        assert!(OrderEvent::TYPES.contains(&event.event_type().as_str()));
-        assert_eq!(event.event_version(), "1");
+        let stored = Recorded::new(event);
+        assert!(OrderEvent::TYPES.contains(&stored.event_type().as_str()));
+        assert_eq!(stored.event_version(), "1");
     }
 }
 
 #[test]
 fn snapshot_state_round_trips_through_json() {
-    let mut order = ProductionOrder::default();
-    for event in last_operation_running() {
-        order.evolve(event);
-    }
-    order.evolve(held());
+    let mut order = ProductionOrder::from_events(last_operation_running());
+    order.evolve(Recorded::new(held()));
     let json = serde_json::to_string(&order).unwrap();
     let back: ProductionOrder = serde_json::from_str(&json).unwrap();
     assert_eq!(back, order);
+}
+
+#[test]
+fn events_stored_bare_by_the_old_code_load_and_fold() {
+    // As the code before the kernel stored them: `serde_json::to_value(&OrderEvent)`, no wrapper
+    // and no key.
+    let stored = [
+        r#"{"OrderCreated":{"order_id":"0191e1b4-7c1a-7000-8000-000000000001","product":"cola-330ml","quantity":1000,"routing":[{"operation":10,"name":"mix","eligible_work_units":["mixer-1","mixer-2"]},{"operation":20,"name":"fill","eligible_work_units":["filler-1"]},{"operation":30,"name":"pack","eligible_work_units":["packer-1"]}],"at":"2026-03-02T06:00:00Z"}}"#,
+        r#"{"OrderReleased":{"at":"2026-03-02T06:01:00Z"}}"#,
+    ];
+    let events: Vec<Recorded<OrderEvent>> = stored
+        .iter()
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect();
+    assert_eq!(events, recorded(vec![created(), released()]));
+    let mut order = ProductionOrder::default();
+    for event in events {
+        order.evolve(event);
+    }
+    assert_eq!(order.version(), 2);
+    assert_eq!(
+        order.state().as_ref().map(OrderState::status),
+        Some(OrderStatus::Released)
+    );
 }

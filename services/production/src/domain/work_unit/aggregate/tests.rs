@@ -6,10 +6,12 @@
 use chrono::{Duration, TimeZone};
 use cqrs_es::test::TestFramework;
 use cqrs_es::DomainEvent;
+use mom_domain::{
+    DomainError, ErrorKind, EventType, IdempotencyKey, Recorded, Rejected, Versioned,
+};
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::error::ErrorKind;
 
 type UnitTest = TestFramework<WorkUnit>;
 
@@ -75,28 +77,36 @@ fn setup_started(minute: i64) -> WorkUnitEvent {
     }
 }
 
+/// Returns the events as stored without idempotency keys.
+fn recorded(events: Vec<WorkUnitEvent>) -> Vec<Recorded<WorkUnitEvent>> {
+    events.into_iter().map(Recorded::new).collect()
+}
+
+/// Returns the rule that rejects `command` after `given`.
 fn rejected(given: Vec<WorkUnitEvent>, command: WorkUnitCommand) -> WorkUnitError {
     UnitTest::with(())
-        .given(given)
+        .given(recorded(given))
         .when(command.into())
         .inspect_result()
         .expect_err("command must be rejected")
+        .domain()
+        .cloned()
+        .expect("a rule rejects it")
 }
 
 fn accepted(given: Vec<WorkUnitEvent>, command: WorkUnitCommand) -> Vec<WorkUnitEvent> {
     UnitTest::with(())
-        .given(given)
+        .given(recorded(given))
         .when(command.into())
         .inspect_result()
         .expect("command must be accepted")
+        .into_iter()
+        .map(|recorded| recorded.event)
+        .collect()
 }
 
 fn fold(events: Vec<WorkUnitEvent>) -> WorkUnit {
-    let mut unit = WorkUnit::default();
-    for event in events {
-        unit.evolve(event);
-    }
-    unit
+    WorkUnit::from_events(events)
 }
 
 // Register.
@@ -106,7 +116,7 @@ fn register_applies_default_threshold_and_window() {
     UnitTest::with(())
         .given_no_previous_events()
         .when(register("Filler 3", None, None))
-        .then_expect_events(vec![registered()]);
+        .then_expect_events(recorded(vec![registered()]));
 }
 
 #[test]
@@ -175,7 +185,7 @@ fn commands_on_an_unregistered_work_unit_are_not_found() {
 #[test]
 fn stale_expected_version_is_a_conflict() {
     let err = UnitTest::with(())
-        .given(vec![registered(), running(1, None)])
+        .given(recorded(vec![registered(), running(1, None)]))
         .when(Versioned::expecting(
             WorkUnitCommand::ReportStopped {
                 reason: None,
@@ -187,10 +197,15 @@ fn stale_expected_version_is_a_conflict() {
         .expect_err("stale version");
     assert_eq!(
         err,
-        WorkUnitError::VersionConflict {
+        Rejected::VersionConflict {
+            noun: "work unit",
             expected: 1,
             actual: 2
         }
+    );
+    assert_eq!(
+        err.to_string(),
+        "work unit is at version 2, not the expected version 1; reload it and retry"
     );
     assert_eq!(err.kind(), ErrorKind::Conflict);
 }
@@ -198,7 +213,7 @@ fn stale_expected_version_is_a_conflict() {
 #[test]
 fn matching_expected_version_is_accepted() {
     UnitTest::with(())
-        .given(vec![registered()])
+        .given(recorded(vec![registered()]))
         .when(Versioned::expecting(
             WorkUnitCommand::ReportRunning {
                 product: None,
@@ -206,7 +221,7 @@ fn matching_expected_version_is_accepted() {
             },
             1,
         ))
-        .then_expect_events(vec![running(1, None)]);
+        .then_expect_events(recorded(vec![running(1, None)]));
 }
 
 // Ideal cycle time.
@@ -219,7 +234,7 @@ fn set_ideal_cycle_time_records_it_per_product() {
         at: t(1),
     };
     UnitTest::with(())
-        .given(vec![registered()])
+        .given(recorded(vec![registered()]))
         .when(
             WorkUnitCommand::SetIdealCycleTime {
                 product: product("cola-330ml"),
@@ -228,10 +243,11 @@ fn set_ideal_cycle_time_records_it_per_product() {
             }
             .into(),
         )
-        .then_expect_events(vec![event.clone()]);
+        .then_expect_events(recorded(vec![event.clone()]));
     let unit = fold(vec![registered(), event]);
     assert_eq!(
         unit.state()
+            .as_ref()
             .unwrap()
             .ideal_cycle_times()
             .get(&product("cola-330ml")),
@@ -261,7 +277,7 @@ fn set_ideal_cycle_time_rejects_zero() {
 #[test]
 fn report_running_starts_a_stopped_unit_and_sets_the_current_product() {
     UnitTest::with(())
-        .given(vec![registered()])
+        .given(recorded(vec![registered()]))
         .when(
             WorkUnitCommand::ReportRunning {
                 product: Some(product("cola-330ml")),
@@ -269,9 +285,9 @@ fn report_running_starts_a_stopped_unit_and_sets_the_current_product() {
             }
             .into(),
         )
-        .then_expect_events(vec![running(1, Some("cola-330ml"))]);
+        .then_expect_events(recorded(vec![running(1, Some("cola-330ml"))]));
     let unit = fold(vec![registered(), running(1, Some("cola-330ml"))]);
-    let state = unit.state().unwrap();
+    let state = unit.state().as_ref().unwrap();
     assert_eq!(state.machine(), &MachineState::Running { since: t(1) });
     assert_eq!(state.current_product(), Some(&product("cola-330ml")));
 }
@@ -285,7 +301,7 @@ fn report_running_without_product_keeps_the_current_product() {
         running(3, None),
     ]);
     assert_eq!(
-        unit.state().unwrap().current_product(),
+        unit.state().as_ref().unwrap().current_product(),
         Some(&product("cola-330ml"))
     );
 }
@@ -323,7 +339,7 @@ fn report_running_during_setup_is_rejected() {
 #[test]
 fn report_stopped_stops_a_running_unit_with_its_reason() {
     UnitTest::with(())
-        .given(vec![registered(), running(1, None)])
+        .given(recorded(vec![registered(), running(1, None)]))
         .when(
             WorkUnitCommand::ReportStopped {
                 reason: Some(reason("jam")),
@@ -331,7 +347,7 @@ fn report_stopped_stops_a_running_unit_with_its_reason() {
             }
             .into(),
         )
-        .then_expect_events(vec![stopped(2, Some("jam"))]);
+        .then_expect_events(recorded(vec![stopped(2, Some("jam"))]));
 }
 
 #[test]
@@ -348,7 +364,7 @@ fn report_stopped_while_stopped_with_a_new_reason_updates_the_reason_of_the_same
     let mut all = given;
     all.extend(events);
     assert_eq!(
-        fold(all).state().unwrap().machine(),
+        fold(all).state().as_ref().unwrap().machine(),
         &MachineState::Stopped {
             reason: Some(reason("jam")),
             since: t(2)
@@ -425,11 +441,11 @@ fn end_setup_sets_the_product_and_leaves_the_unit_stopped() {
         at: t(20),
     };
     UnitTest::with(())
-        .given(vec![
+        .given(recorded(vec![
             registered(),
             running(0, Some("cola-330ml")),
             setup_started(1),
-        ])
+        ]))
         .when(
             WorkUnitCommand::EndSetup {
                 product: product("cola-500ml"),
@@ -437,14 +453,14 @@ fn end_setup_sets_the_product_and_leaves_the_unit_stopped() {
             }
             .into(),
         )
-        .then_expect_events(vec![ended.clone()]);
+        .then_expect_events(recorded(vec![ended.clone()]));
     let unit = fold(vec![
         registered(),
         running(0, Some("cola-330ml")),
         setup_started(1),
         ended,
     ]);
-    let state = unit.state().unwrap();
+    let state = unit.state().as_ref().unwrap();
     assert_eq!(state.current_product(), Some(&product("cola-500ml")));
     assert_eq!(
         state.machine(),
@@ -547,7 +563,7 @@ fn schedule_planned_shutdown_rejects_until_not_after_from() {
 #[test]
 fn report_count_defaults_to_the_current_product() {
     UnitTest::with(())
-        .given(vec![registered(), running(1, Some("cola-330ml"))])
+        .given(recorded(vec![registered(), running(1, Some("cola-330ml"))]))
         .when(
             WorkUnitCommand::ReportCount {
                 total: Units(12),
@@ -556,11 +572,11 @@ fn report_count_defaults_to_the_current_product() {
             }
             .into(),
         )
-        .then_expect_events(vec![WorkUnitEvent::UnitsCounted {
+        .then_expect_events(recorded(vec![WorkUnitEvent::UnitsCounted {
             product: product("cola-330ml"),
             total: Units(12),
             at: t(2),
-        }]);
+        }]));
 }
 
 #[test]
@@ -666,8 +682,9 @@ fn events_round_trip_through_json_with_their_type_names() {
         assert!(json.get(event.type_name()).is_some(), "{json}");
         let back: WorkUnitEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
-        assert_eq!(event.event_version(), "1");
-        seen.push(event.event_type());
+        let stored = Recorded::new(event);
+        assert_eq!(stored.event_version(), "1");
+        seen.push(stored.event_type());
     }
     assert_eq!(seen, WorkUnitEvent::TYPES);
 }
@@ -686,6 +703,77 @@ fn snapshot_state_round_trips_through_json() {
     let json = serde_json::to_string(&unit).unwrap();
     let back: WorkUnit = serde_json::from_str(&json).unwrap();
     assert_eq!(back, unit);
+}
+
+// Stored forms and idempotency keys.
+
+#[test]
+fn events_stored_bare_by_the_old_code_load_and_fold() {
+    // As the code before the kernel stored them: `serde_json::to_value(&WorkUnitEvent)`, no
+    // wrapper and no key.
+    let stored = [
+        r#"{"WorkUnitRegistered":{"work_unit":"site1.area2.line3.filler","name":"Filler 3","micro_stop_threshold_ms":300000,"startup_window_ms":600000,"at":"2026-03-02T06:00:00Z"}}"#,
+        r#"{"UnitsCounted":{"product":"cola-330ml","total":12,"at":"2026-03-02T06:02:00Z"}}"#,
+    ];
+    let events: Vec<Recorded<WorkUnitEvent>> = stored
+        .iter()
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        recorded(vec![
+            registered(),
+            WorkUnitEvent::UnitsCounted {
+                product: product("cola-330ml"),
+                total: Units(12),
+                at: t(2),
+            },
+        ])
+    );
+    let mut unit = WorkUnit::default();
+    for event in events {
+        unit.evolve(event);
+    }
+    let state = unit.state().as_ref().unwrap();
+    assert_eq!(state.total(), Units(12));
+    assert_eq!(state.counts().get(&product("cola-330ml")), Some(&Units(12)));
+    assert_eq!(unit.version(), 2);
+    assert!(unit.keys().is_empty());
+}
+
+#[test]
+fn snapshot_stored_before_idempotency_keys_loads_without_keys() {
+    let unit = fold(vec![registered(), running(1, Some("cola-330ml"))]);
+    // The old aggregate's snapshot: `{state, version}` with the same state.
+    let old = serde_json::json!({
+        "state": serde_json::to_value(unit.state()).unwrap(),
+        "version": 2,
+    });
+    let back: WorkUnit = serde_json::from_value(old).unwrap();
+    assert_eq!(back, unit);
+}
+
+#[test]
+fn a_repeated_key_stores_nothing_and_names_the_version_of_the_first_count() {
+    let key = IdempotencyKey::new("plc-7:count:1").unwrap();
+    let count = Versioned::from(WorkUnitCommand::ReportCount {
+        total: Units(5),
+        product: None,
+        at: t(2),
+    })
+    .keyed(key.clone());
+    let mut unit = fold(vec![registered(), running(1, Some("cola-330ml"))]);
+    let events = unit.decide(count.clone()).unwrap();
+    assert_eq!(events.last().unwrap().idempotency_key, Some(key.clone()));
+    let stored = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(stored["idempotency_key"], "plc-7:count:1");
+    assert!(stored["event"].get("UnitsCounted").is_some(), "{stored}");
+    for event in events {
+        unit.evolve(event);
+    }
+    assert_eq!(unit.decide(count), Err(Rejected::Replayed { version: 3 }));
+    assert_eq!(unit.version_of(&key), Some(3));
+    assert_eq!(unit.state().as_ref().unwrap().total(), Units(5));
 }
 
 proptest! {
@@ -729,7 +817,7 @@ proptest! {
                 unit.evolve(event);
             }
         }
-        let state = unit.state().unwrap();
+        let state = unit.state().as_ref().unwrap();
         prop_assert_eq!(state.total(), Units(expected.iter().sum()));
         for (index, id) in products.iter().enumerate() {
             let counted = state.counts().get(id).copied().unwrap_or_default();
