@@ -45,9 +45,18 @@ pub struct Ran {
     pub metadata: CommandMetadata,
 }
 
+/// How many times a keyed command runs when concurrent appends keep beating it: two sends of one
+/// key at once race, and the loser must find the winner's key on a fresh load (the store may
+/// refuse its append before the winner's commit is visible, so one reload is not always enough).
+const KEYED_ATTEMPTS: u32 = 3;
+
 /// Runs a parsed command on its aggregate, in a `command` span, and returns what it produced;
 /// a repeated idempotency key gets the original version and stores nothing, and every rejection
-/// maps to its status.
+/// maps to its status. A keyed command beaten by a concurrent append runs again on the stored
+/// state (at most [`KEYED_ATTEMPTS`] times), where it finds its own repeat's key; anything else
+/// it finds there is decided as usual, so a stale expected version is still `ABORTED`. An
+/// unkeyed command beaten that way is `ABORTED` at once: only the caller can tell whether its
+/// command still makes sense.
 pub async fn run<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
@@ -63,9 +72,27 @@ where
     async move {
         let at = parsed.command.command.at();
         let metadata = command_metadata(parsed.caller, at, traceparent);
-        let version = execute_replayable(executor, S::NOUN, &id, parsed.command, &metadata)
-            .await
-            .map_err(|err| command_status(S::NOUN, &id, err))?;
+        let keyed = parsed.command.idempotency_key.is_some();
+        let mut attempt = 1;
+        let result = loop {
+            let result = attempt_once(executor, &id, parsed.command.clone(), &metadata).await;
+            match result {
+                Err(AggregateError::AggregateConflict) if keyed && attempt < KEYED_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5))
+                        .await;
+                }
+                result => break result,
+            }
+        };
+        let (outcome, result) = settle(result);
+        emit(CommandHandled {
+            aggregate: S::NOUN,
+            aggregate_id: &id,
+            outcome,
+            version: result.as_ref().ok().copied(),
+        });
+        let version = result.map_err(|err| command_status(S::NOUN, &id, err))?;
         Ok(Ran {
             id,
             version,
@@ -74,6 +101,37 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Runs `command` once on aggregate `id` with `metadata`.
+async fn attempt_once<A>(
+    executor: &Executor<A>,
+    id: &str,
+    command: A::Command,
+    metadata: &CommandMetadata,
+) -> Result<u64, AggregateError<A::Error>>
+where
+    A: Aggregate + Clone,
+    A::Command: Clone,
+{
+    executor.execute(id, command, metadata.to_map()).await
+}
+
+/// Returns how a command ended and its answer: a replayed idempotency key answers the version
+/// its first run produced.
+fn settle<E: Replayable + std::error::Error>(
+    result: Result<u64, AggregateError<E>>,
+) -> (CommandOutcome, Result<u64, AggregateError<E>>) {
+    match result {
+        Err(AggregateError::UserError(err)) => match err.replayed_version() {
+            Some(version) => (CommandOutcome::Replayed, Ok(version)),
+            None => (
+                CommandOutcome::Rejected,
+                Err(AggregateError::UserError(err)),
+            ),
+        },
+        result => (outcome(&result), result),
+    }
 }
 
 /// Loads aggregate `id`, mapping a store failure to its status.
@@ -174,29 +232,6 @@ fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> Com
     }
 }
 
-/// Runs `command` on aggregate `id` with the caller's `metadata` and returns the new version.
-pub async fn execute<A>(
-    executor: &Executor<A>,
-    noun: &str,
-    id: &str,
-    command: A::Command,
-    metadata: CommandMetadata,
-) -> Result<u64, Status>
-where
-    A: Aggregate + Clone,
-    A::Command: Clone,
-    A::Error: ClassifiedError,
-{
-    let result = executor.execute(id, command, metadata.to_map()).await;
-    emit(CommandHandled {
-        aggregate: noun,
-        aggregate_id: id,
-        outcome: outcome(&result),
-        version: result.as_ref().ok().copied(),
-    });
-    result.map_err(|err| command_status(noun, id, err))
-}
-
 /// A domain error that may only say "this idempotency key was applied before", with the version
 /// the first run of the command produced; implemented for the kernel's [`Rejected`].
 pub trait Replayable {
@@ -221,26 +256,11 @@ where
     A::Command: Clone,
     A::Error: Replayable,
 {
-    let result = executor.execute(id, command, metadata.to_map()).await;
-    let result = match result {
-        Err(AggregateError::UserError(err)) => match err.replayed_version() {
-            Some(version) => {
-                emit(CommandHandled {
-                    aggregate: noun,
-                    aggregate_id: id,
-                    outcome: CommandOutcome::Replayed,
-                    version: Some(version),
-                });
-                return Ok(version);
-            }
-            None => Err(AggregateError::UserError(err)),
-        },
-        result => result,
-    };
+    let (outcome, result) = settle(attempt_once(executor, id, command, metadata).await);
     emit(CommandHandled {
         aggregate: noun,
         aggregate_id: id,
-        outcome: outcome(&result),
+        outcome,
         version: result.as_ref().ok().copied(),
     });
     result

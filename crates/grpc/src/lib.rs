@@ -12,8 +12,8 @@ mod request;
 mod trace;
 
 pub use command::{
-    code, command_metadata, command_status, execute, execute_replayable, get, load, run,
-    traceparent, ClassifiedError, Ran, Replayable,
+    code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
+    ClassifiedError, Ran, Replayable,
 };
 pub use host::{start, GrpcServer, HostConfig, HostError, Running};
 pub use request::{

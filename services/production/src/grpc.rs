@@ -2,15 +2,12 @@
 //! through `mom_grpc::run`, which maps every rejection to its status code and answers a repeated
 //! idempotency key with the original reply.
 
-use std::fmt::Display;
 use std::sync::Arc;
 
-use mom_domain::{Decide, Stream, Timed};
-use mom_eventstore::Executor;
-use mom_grpc::{traceparent, ParsedCommand, Ran};
+use mom_grpc::{traceparent, Ran};
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_server::ProductionService;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 use crate::contract;
 use crate::domain::OrderId;
@@ -34,52 +31,13 @@ fn reply(ran: Ran) -> Response<pb::CommandReply> {
     Response::new(contract::command_reply(&ran.id, ran.version))
 }
 
-/// How often a keyed command runs at most while it is aborted.
-///
-/// Two sends of one key race for the aggregate's next version; the store appends the winner and
-/// answers the loser `ABORTED` (concurrent command) as soon as it sees the clash, possibly before
-/// the winner is committed, so the loser's second run may clash again, but its answer comes
-/// after the winner's commit (the store appends one batch after the other). Its third run then
-/// finds the winner's key and gets the original reply.
-const KEYED_ATTEMPTS: usize = 3;
-
-/// Runs a parsed command through `mom_grpc::run`. A keyed command that is aborted runs again on
-/// the stored state (see [`KEYED_ATTEMPTS`]), where it finds the key of its own repeat that won
-/// the race; anything else it finds is decided as usual, so a stale expected version is still
-/// `ABORTED`. An unkeyed command is aborted as before, and an accepted one costs nothing more.
-// FIXME(issue 17): the executor reloads after a lost race only when it started from its cache;
-// this loop belongs in `mom_grpc::run` (or the executor), for every service.
-async fn run<S, I>(
-    executor: &Executor<Stream<S>>,
-    parsed: ParsedCommand<I, S::Command>,
-    traceparent: String,
-) -> Result<Ran, Status>
-where
-    S: Decide,
-    S::Command: Timed,
-    I: Display + Clone,
-{
-    if parsed.command.idempotency_key.is_none() {
-        return mom_grpc::run(executor, parsed, traceparent).await;
-    }
-    let mut attempt = 1;
-    loop {
-        match mom_grpc::run(executor, parsed.clone(), traceparent.clone()).await {
-            Err(status) if status.code() == Code::Aborted && attempt < KEYED_ATTEMPTS => {
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
-}
-
 /// Parses a command request with `$parse` (a malformed field is `INVALID_ARGUMENT`), runs it on
 /// `$executor` and replies with the aggregate's id and version.
 macro_rules! command {
     ($executor:expr, $request:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner())?;
-        Ok(reply(run(&$executor, parsed, traceparent).await?))
+        Ok(reply(mom_grpc::run(&$executor, parsed, traceparent).await?))
     }};
 }
 
