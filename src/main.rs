@@ -8,8 +8,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-mod bench;
-mod bench_rebuild;
 mod dev;
 mod projections;
 
@@ -52,7 +50,7 @@ enum Command {
     /// Benchmarks that print a report.
     Bench {
         #[command(subcommand)]
-        bench: bench::Bench,
+        bench: Bench,
     },
     /// Asks an HTTP health endpoint (e.g. http://127.0.0.1:8080/healthz) and exits 0 when it
     /// answers 2xx within 5 s, 1 otherwise: the container health check of `mom serve dashboard`,
@@ -61,6 +59,26 @@ enum Command {
         /// The endpoint's URL (http:// only).
         url: String,
     },
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Production commands on Postgres with the outbox (straight through the command handler and
+    /// through the gRPC API) at several concurrencies, a paced run for latency, and the relay's
+    /// throughput to a real broker.
+    Commands(mom_bench::CommandsArgs),
+    /// OEE engine: facts/s in order and with late facts, cost of a late fact against history
+    /// length, memory for many work units.
+    Oee,
+    /// End-to-end latency from a production command to the updated OEE read model, as a
+    /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
+    /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
+    OeeLatency(mom_bench::OeeLatencyArgs),
+    /// Rebuild throughput and peak memory of every projection from logs of all four services
+    /// (1 M and 10 M events, or `--events`), on SQLite and Postgres; each rebuild in its own
+    /// process.
+    Rebuild(mom_bench::RebuildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +167,10 @@ fn main() -> ExitCode {
             drop(telemetry);
             match result {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(err) if err.downcast_ref::<projections::BadInput>().is_some() => {
+                Err(err)
+                    if err.downcast_ref::<projections::BadInput>().is_some()
+                        || err.downcast_ref::<mom_bench::BadInput>().is_some() =>
+                {
                     eprintln!("error: {err:#}");
                     ExitCode::from(EXIT_BAD_INPUT)
                 }
@@ -174,7 +195,12 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
     let result = match command {
         Command::Serve { service } => serve(service, shutdown.child_token()).await,
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
-        Command::Bench { bench } => bench::run(bench).await,
+        Command::Bench { bench } => match bench {
+            Bench::Commands(args) => mom_bench::commands(args).await,
+            Bench::Oee => mom_bench::oee().await,
+            Bench::OeeLatency(args) => mom_bench::oee_latency(args).await,
+            Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,
+        },
         Command::Projections { command } => projections::run(command).await,
         Command::Healthcheck { url } => {
             let status = mom_dashboard::probe(&url, std::time::Duration::from_secs(5)).await?;

@@ -27,6 +27,7 @@ macro_rules! ctx {
 
 mod clock;
 mod floor;
+pub mod layout;
 mod line;
 mod plant;
 mod quality;
@@ -39,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub use clock::Clock;
+pub use layout::Layout;
 pub use plant::{LineSpec, OperationSpec, Plant, WorkUnitSpec};
 
 /// Configuration of the simulator.

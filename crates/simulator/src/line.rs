@@ -25,7 +25,8 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::floor::Floor;
-use crate::plant::{LineSpec, Plant, DEFECTS, WAREHOUSE};
+use crate::layout::{DEFECTS, WAREHOUSE};
+use crate::plant::{LineSpec, Plant};
 use crate::quality::{dispose_and_close, open_capa};
 use crate::{check, Channels, Clock};
 

@@ -13,10 +13,8 @@ use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use mom_proto::time::to_timestamp;
 use tonic::{Code, Status};
 
+use crate::layout::{line_side_of, AreaLayout, Layout, Level, LineLayout, DEFECTS, PM_PLANS};
 use crate::Channels;
-
-/// The reject reasons of the plant: the characteristics of every inspection plan.
-pub const DEFECTS: [&str; 3] = ["burr", "crack", "dimension"];
 
 /// A product a work unit makes, with its ideal cycle time.
 #[derive(Debug, Clone)]
@@ -83,22 +81,6 @@ pub struct Plant {
 
 const ENTERPRISE: &str = "acme";
 const SITE: &str = "plant-1";
-/// The raw material warehouse, where lots are received.
-pub const WAREHOUSE: &str = "WH-RAW";
-/// Finished goods: where `mom dev`'s process manager books the output lot of a completed order.
-pub const FINISHED_GOODS: &str = "FG";
-
-/// The preventive maintenance plans of every work unit: (plan, run hours, description). They
-/// are due by run hours, which the simulator reports itself (so it learns the work orders they
-/// raise and does them in the next break).
-pub const PM_PLANS: [(&str, i64, &str); 2] = [
-    ("lubrication", 4, "lubricate guides and bearings"),
-    (
-        "wear-inspection",
-        12,
-        "inspect wear parts and safety guards",
-    ),
-];
 
 impl Plant {
     /// Two areas, one line each, three work units per line.
@@ -181,6 +163,56 @@ impl Plant {
         }
     }
 
+    /// Returns the plant's layout: the hierarchy of its areas, lines and work units, the
+    /// materials the units consume and the products they make, each once.
+    pub fn layout(&self) -> Layout {
+        let areas =
+            self.areas
+                .iter()
+                .map(|(area, lines)| AreaLayout {
+                    id: (*area).to_owned(),
+                    lines: lines
+                        .iter()
+                        .map(|line| LineLayout {
+                            id: (*line).to_owned(),
+                            line_side: self.lines.iter().find(|spec| spec.id == *line).map_or_else(
+                                || line_side_of(line),
+                                |spec| spec.line_side.to_owned(),
+                            ),
+                            work_units: self
+                                .units
+                                .iter()
+                                .filter(|unit| unit.line == *line)
+                                .map(|unit| unit.id.to_owned())
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect();
+        let mut raw_materials: Vec<String> = Vec::new();
+        let mut products: Vec<String> = Vec::new();
+        for unit in &self.units {
+            if !raw_materials
+                .iter()
+                .any(|material| material == unit.material)
+            {
+                raw_materials.push(unit.material.to_owned());
+            }
+            for product in &unit.products {
+                if !products.iter().any(|known| known == product.id) {
+                    products.push(product.id.to_owned());
+                }
+            }
+        }
+        Layout {
+            enterprise: ENTERPRISE.to_owned(),
+            site: SITE.to_owned(),
+            areas,
+            raw_materials,
+            products,
+        }
+    }
+
     /// Returns the id of the inspection plan of `product` (the same on every start).
     pub fn plan_id(product: &str) -> String {
         uuid::Uuid::new_v5(
@@ -200,33 +232,28 @@ impl Plant {
         let mut prod = ProductionServiceClient::new(channels.production.clone());
         let mut inventory = InventoryServiceClient::new(channels.inventory.clone());
         let mut quality = QualityServiceClient::new(channels.quality.clone());
-        let mut assets = vec![
-            (ENTERPRISE, mnt::AssetLevel::Enterprise, ""),
-            (SITE, mnt::AssetLevel::Site, ENTERPRISE),
-        ];
-        for (area, lines) in &self.areas {
-            assets.push((area, mnt::AssetLevel::Area, SITE));
-            for line in lines {
-                assets.push((line, mnt::AssetLevel::WorkCenter, area));
-            }
-        }
-        for unit in &self.units {
-            assets.push((unit.id, mnt::AssetLevel::WorkUnit, unit.line));
-        }
+        let layout = self.layout();
         let plans: Vec<(&str, _)> = self
             .units
             .iter()
             .flat_map(|unit| PM_PLANS.iter().map(move |plan| (unit.id, plan)))
             .collect();
-        for (asset, level, parent) in assets {
+        for asset in layout.assets() {
+            let level = match asset.level {
+                Level::Enterprise => mnt::AssetLevel::Enterprise,
+                Level::Site => mnt::AssetLevel::Site,
+                Level::Area => mnt::AssetLevel::Area,
+                Level::WorkCenter => mnt::AssetLevel::WorkCenter,
+                Level::WorkUnit => mnt::AssetLevel::WorkUnit,
+            };
             existing_ok(
                 maint
                     .register_asset(mnt::RegisterAssetRequest {
                         context: ctx!(mnt),
-                        asset: asset.into(),
+                        name: asset.id.clone(),
+                        asset: asset.id,
                         level: level as i32,
-                        name: asset.into(),
-                        parent: parent.into(),
+                        parent: asset.parent.unwrap_or_default(),
                         at,
                     })
                     .await,
@@ -240,7 +267,7 @@ impl Plant {
                         work_unit: work_unit.into(),
                         plan: (*plan).into(),
                         trigger: mnt::PlanTrigger::RunHours as i32,
-                        every: *every,
+                        every: i64::from(*every),
                         description: (*description).into(),
                         at,
                     })
@@ -278,8 +305,6 @@ impl Plant {
                     .await,
             )?;
         }
-        let mut products: Vec<&Product> = Vec::new();
-        let mut materials: Vec<&str> = Vec::new();
         for unit in &self.units {
             existing_ok(
                 prod.register_work_unit(prd::RegisterWorkUnitRequest {
@@ -303,17 +328,9 @@ impl Plant {
                     })
                     .await,
                 )?;
-                if !products.iter().any(|p| p.id == product.id) {
-                    products.push(product);
-                }
-            }
-            if !materials.contains(&unit.material) {
-                materials.push(unit.material);
             }
         }
-        // Products are materials too: the output lots of completed orders are lots of them.
-        materials.extend(products.iter().map(|product| product.id));
-        for material in materials {
+        for material in layout.materials() {
             existing_ok(
                 inventory
                     .define_material(inv::DefineMaterialRequest {
@@ -326,10 +343,7 @@ impl Plant {
                     .await,
             )?;
         }
-        let locations = [WAREHOUSE, FINISHED_GOODS]
-            .into_iter()
-            .chain(self.lines.iter().map(|line| line.line_side));
-        for location in locations {
+        for location in layout.locations() {
             existing_ok(
                 inventory
                     .define_location(inv::DefineLocationRequest {
@@ -341,13 +355,13 @@ impl Plant {
                     .await,
             )?;
         }
-        for product in products {
+        for product in &layout.products {
             existing_ok(
                 quality
                     .define_inspection_plan(qa::DefineInspectionPlanRequest {
                         context: ctx!(qa),
-                        plan_id: Self::plan_id(product.id),
-                        product: product.id.into(),
+                        plan_id: Self::plan_id(product),
+                        product: product.clone(),
                         operation: 10,
                         characteristics: DEFECTS
                             .iter()
@@ -421,5 +435,53 @@ mod tests {
                 .any(|op| op.work_units.contains(&unit.id));
             assert!(routed, "{} runs no operation", unit.id);
         }
+    }
+
+    #[test]
+    fn the_standard_layout_holds_every_area_line_unit_material_and_location() {
+        let layout = Plant::standard().layout();
+        let assets: Vec<String> = layout
+            .assets()
+            .into_iter()
+            .map(|asset| {
+                let parent = asset.parent.unwrap_or_default();
+                format!("{:?} {} < {parent}", asset.level, asset.id)
+            })
+            .collect();
+        assert_eq!(
+            assets,
+            [
+                "Enterprise acme < ",
+                "Site plant-1 < acme",
+                "Area stamping < plant-1",
+                "WorkCenter press-line < stamping",
+                "Area filling < plant-1",
+                "WorkCenter bottling-line < filling",
+                "WorkUnit press-1 < press-line",
+                "WorkUnit press-2 < press-line",
+                "WorkUnit press-3 < press-line",
+                "WorkUnit filler-1 < bottling-line",
+                "WorkUnit filler-2 < bottling-line",
+                "WorkUnit capper-1 < bottling-line",
+            ]
+        );
+        let materials: Vec<&str> = layout.materials().collect();
+        assert_eq!(
+            materials,
+            [
+                "COIL-STEEL",
+                "PREFORM",
+                "CAP",
+                "BRACKET-A",
+                "BRACKET-B",
+                "BOTTLE-05",
+                "BOTTLE-10"
+            ]
+        );
+        let locations: Vec<&str> = layout.locations().collect();
+        assert_eq!(
+            locations,
+            ["WH-RAW", "FG", "press-line-side", "bottling-line-side"]
+        );
     }
 }

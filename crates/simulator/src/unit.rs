@@ -19,15 +19,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::floor::Floor;
-use crate::plant::{Plant, WorkUnitSpec, DEFECTS};
+use crate::layout::{DEFECTS, FAILURE_MODES};
+use crate::plant::{Plant, WorkUnitSpec};
 use crate::{check, Channels, Clock};
 
-const FAILURE_MODES: [&str; 4] = [
-    "hydraulic leak",
-    "motor overload",
-    "sensor failure",
-    "die crack",
-];
 const SMALL_STOP_REASONS: [&str; 3] = ["jam", "misfeed", "sensor"];
 
 /// Something that happens to the unit.

@@ -1,0 +1,102 @@
+//! The options of each `mom bench` subcommand: one clap `Args` struct per workload, whose doc
+//! comments are the `--help` texts.
+
+use std::path::PathBuf;
+
+/// Options of `mom bench oee-latency`.
+#[derive(Debug, clap::Args)]
+pub struct OeeLatencyArgs {
+    /// Postgres server for the distributed run; fresh databases are created on it and dropped.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Commands measured per mode.
+    #[arg(long, env = "MOM_BENCH_SAMPLES", default_value_t = 500)]
+    pub samples: u64,
+    /// Commands per second (one at a time, each waited for).
+    #[arg(long, env = "MOM_BENCH_RATE", default_value_t = 20)]
+    pub rate: u64,
+    /// Kafka bootstrap servers; without it a `tansu` broker is started.
+    #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: Option<String>,
+}
+
+/// Options of `mom bench commands`.
+#[derive(Debug, clap::Args)]
+pub struct CommandsArgs {
+    /// Postgres server to benchmark on; a fresh database is created on it and dropped afterwards.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Seconds each measured run lasts.
+    #[arg(long, env = "MOM_BENCH_SECONDS", default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrency levels (comma separated).
+    #[arg(long, env = "MOM_BENCH_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 8, 32])]
+    pub concurrency: Vec<usize>,
+    /// Distinct work units the commands spread over.
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 512)]
+    pub work_units: usize,
+    /// Rate of the paced latency run, in commands per second.
+    #[arg(long, env = "MOM_BENCH_RATE", default_value_t = 1000)]
+    pub rate: u64,
+    /// Snapshot every N events (as `MOM_SNAPSHOT_EVERY`).
+    #[arg(long, env = "MOM_BENCH_SNAPSHOT_EVERY", default_value_t = 20)]
+    pub snapshot_every: usize,
+    /// Kafka bootstrap servers for the relay run; without it a `tansu` broker is started.
+    #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: Option<String>,
+}
+
+/// Where the logs and read models live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// SQLite files in a temporary directory (as `mom dev`).
+    Sqlite,
+    /// Fresh databases on the Postgres server of `--database-url`, dropped afterwards.
+    Postgres,
+}
+
+/// Options of `mom bench rebuild`.
+#[derive(Debug, clap::Args)]
+pub struct RebuildArgs {
+    /// Log sizes to measure, in events over the four services' logs (comma-separated).
+    #[arg(
+        long,
+        env = "MOM_BENCH_EVENTS",
+        value_delimiter = ',',
+        default_value = "1000000,10000000"
+    )]
+    pub events: Vec<u64>,
+    /// Backends to measure on.
+    #[arg(
+        long,
+        env = "MOM_BENCH_BACKENDS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    pub backends: Vec<Backend>,
+    /// Projections to rebuild (comma-separated), or `all`.
+    #[arg(long, env = "MOM_BENCH_PROJECTIONS", default_value = "all")]
+    pub projections: String,
+    /// Work units of the simulated plant.
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 100)]
+    pub work_units: usize,
+    /// Postgres server for the Postgres runs.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Directory for the SQLite files (a temporary one when not given; kept when given).
+    #[arg(long, env = "MOM_BENCH_DIR")]
+    pub dir: Option<PathBuf>,
+}

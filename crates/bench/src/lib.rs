@@ -1,0 +1,51 @@
+//! The benchmarks of `mom bench`, each a workload that drives the platform as its users would and
+//! prints a report: production commands through the command handler and the gRPC API on Postgres
+//! with the outbox, then the relay's throughput to a broker (`commands`); the OEE engine alone
+//! (`oee`); the latency from a production command to the `WatchOee` update that shows it, in the
+//! distributed and the embedded mode (`oee_latency`); and the rebuild of every projection from
+//! event logs of the four services written by a generated plant (`rebuild`).
+//!
+//! Layout: `config.rs` holds each subcommand's options, `workload/` one file per workload,
+//! `provision.rs` what a run starts and takes down (databases, stores, broker, services' configs),
+//! `plant/` the rebuild's log generator, `report.rs` every printed table.
+//!
+//! Invariant: a harness, not a component. It reaches the services only through their public
+//! entry points (`start`, `Application` and its command handlers, gRPC) and never their tables;
+//! nothing in the platform depends on it. Of the `mom` binary it knows only the command the
+//! rebuild runs as a child process (`mom projections rebuild`) and the projection names the
+//! binary passes in; the command line of `mom bench` is parsed by the binary.
+
+mod config;
+mod plant;
+mod provision;
+mod report;
+mod workload;
+
+pub use config::{Backend, CommandsArgs, OeeLatencyArgs, RebuildArgs};
+
+/// Bad input (an option out of range, an unknown projection): the binary exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// Runs `mom bench commands` and prints its report.
+pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
+    workload::commands::run(args).await
+}
+
+/// Runs `mom bench oee` and prints its report.
+pub async fn oee() -> anyhow::Result<()> {
+    workload::oee::run().await
+}
+
+/// Runs `mom bench oee-latency` and prints its report.
+pub async fn oee_latency(args: OeeLatencyArgs) -> anyhow::Result<()> {
+    workload::oee_latency::run(args).await
+}
+
+/// Runs `mom bench rebuild` and prints its report. `projections` are the projections
+/// `mom projections rebuild` knows, which `--projections` chooses from; each rebuild runs the
+/// current executable as `mom projections rebuild`.
+pub async fn rebuild(args: RebuildArgs, projections: &[&str]) -> anyhow::Result<()> {
+    workload::rebuild::run(args, projections).await
+}

@@ -1,0 +1,260 @@
+//! `mom bench commands`: production commands on Postgres with the outbox, straight through the
+//! command handler and through the gRPC API at several concurrencies, a paced run through gRPC
+//! for latency, then the relay publishing the whole outbox backlog to a broker.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use mom_production::domain::{ProductId, Units, Versioned, WorkUnitCommand, WorkUnitId};
+use mom_proto::production::v1 as pb;
+use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::CommandsArgs;
+use crate::provision::{self, Kafka};
+use crate::report::{self, CommandRow};
+
+/// Workers of the paced run.
+const PACED_CONCURRENCY: usize = 32;
+
+fn work_unit_id(index: usize) -> String {
+    format!("bench-wu-{index:05}")
+}
+
+/// Runs the benchmark on a fresh database on the server of `args.database_url` (dropped
+/// afterwards) and prints its report.
+pub(crate) async fn run(args: CommandsArgs) -> anyhow::Result<()> {
+    let db = mom_testkit::TestDatabase::create_on(&args.database_url)
+        .await
+        .context("cannot create the benchmark database")?;
+    let result = run_on(&args, &db.url).await;
+    db.drop_database().await?;
+    result
+}
+
+async fn run_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let config = provision::production_config(
+        url.to_owned(),
+        16,
+        args.snapshot_every,
+        provision::kafka_args(None),
+    )?;
+    let running = mom_production::start(config.clone(), shutdown.clone()).await?;
+    let channel = provision::channel(running.grpc_addr).await?;
+    let app = Arc::new(mom_production::Application::new(
+        running.store().clone(),
+        config.kafka.topic_names().domain("production"),
+        args.snapshot_every,
+    ));
+
+    // Register the work units through the handler.
+    for index in 0..args.work_units {
+        register(&app, &work_unit_id(index)).await?;
+    }
+
+    report::print_commands_title(args.seconds, args.work_units, args.snapshot_every);
+    report::print_commands_header();
+    let duration = Duration::from_secs(args.seconds);
+    for &concurrency in &args.concurrency {
+        let row = measure(
+            "command handler (ReportCount)",
+            concurrency,
+            duration,
+            None,
+            args.work_units,
+            {
+                let app = app.clone();
+                move |index| {
+                    let app = app.clone();
+                    async move { report_count(&app, &work_unit_id(index)).await }
+                }
+            },
+        )
+        .await?;
+        row.print();
+    }
+    for &concurrency in &args.concurrency {
+        let row = measure(
+            "gRPC API (ReportCount)",
+            concurrency,
+            duration,
+            None,
+            args.work_units,
+            {
+                let channel = channel.clone();
+                move |index| {
+                    let mut client = ProductionServiceClient::new(channel.clone());
+                    async move {
+                        client
+                            .report_count(report_count_request(&work_unit_id(index)))
+                            .await?;
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await?;
+        row.print();
+    }
+
+    let row = measure(
+        "gRPC API paced",
+        PACED_CONCURRENCY,
+        duration,
+        Some(args.rate),
+        args.work_units,
+        {
+            let channel = channel.clone();
+            move |index| {
+                let mut client = ProductionServiceClient::new(channel.clone());
+                async move {
+                    client
+                        .report_count(report_count_request(&work_unit_id(index)))
+                        .await?;
+                    Ok(())
+                }
+            }
+        },
+    )
+    .await?;
+    report::print_paced_title(args.rate, PACED_CONCURRENCY);
+    report::print_commands_header();
+    row.print();
+
+    // Relay: everything written above is still in the outbox.
+    let backlog = running.store().outbox_backlog().await?;
+    let kafka = Kafka::given_or_started(
+        args.kafka_bootstrap_servers.as_deref(),
+        "cannot start a tansu broker for the relay run (install it or pass --kafka-bootstrap-servers)",
+    )
+    .await?;
+    let relay = mom_bus::Relay::start(
+        running.store().clone(),
+        mom_bus::RelayConfig::new(
+            kafka.servers.clone(),
+            vec![config.kafka.topic_names().domain("production")],
+        ),
+    )
+    .await?;
+    let started = Instant::now();
+    let mut published = 0usize;
+    loop {
+        let n = relay.publish_once().await?;
+        if n == 0 {
+            break;
+        }
+        published += n;
+    }
+    report::print_relay(published, backlog, started.elapsed());
+    drop(kafka);
+    shutdown.cancel();
+    running.wait().await?;
+    Ok(())
+}
+
+fn metadata() -> std::collections::HashMap<String, String> {
+    mom_eventstore::CommandMetadata::new("bench", chrono::Utc::now()).to_map()
+}
+
+async fn register(app: &mom_production::Application, id: &str) -> anyhow::Result<()> {
+    let command = WorkUnitCommand::Register {
+        work_unit: WorkUnitId::new(id)?,
+        name: id.to_owned(),
+        micro_stop_threshold: None,
+        startup_window: None,
+        at: chrono::Utc::now(),
+    };
+    app.work_units
+        .execute(id, Versioned::from(command), metadata())
+        .await
+        .map_err(|err| anyhow::anyhow!("register {id}: {err}"))?;
+    Ok(())
+}
+
+async fn report_count(app: &mom_production::Application, id: &str) -> anyhow::Result<()> {
+    let command = WorkUnitCommand::ReportCount {
+        total: Units(1),
+        product: Some(ProductId::new("SKU-BENCH")?),
+        at: chrono::Utc::now(),
+    };
+    app.work_units
+        .execute(id, Versioned::from(command), metadata())
+        .await
+        .map_err(|err| anyhow::anyhow!("report count on {id}: {err}"))?;
+    Ok(())
+}
+
+fn report_count_request(work_unit: &str) -> pb::ReportCountRequest {
+    pb::ReportCountRequest {
+        context: Some(pb::CommandContext {
+            actor: "bench".to_owned(),
+            ..Default::default()
+        }),
+        work_unit: work_unit.to_owned(),
+        product: "SKU-BENCH".to_owned(),
+        total: 1,
+        at: Some(mom_proto::time::to_timestamp(chrono::Utc::now())),
+    }
+}
+
+/// Runs `op` from `concurrency` workers for `duration` (optionally paced to `rate` per second in
+/// total); worker `w` spreads over the work units `w, w + concurrency, ...` so workers never
+/// contend for one aggregate.
+async fn measure<F, Fut>(
+    path: &'static str,
+    concurrency: usize,
+    duration: Duration,
+    rate: Option<u64>,
+    work_units: usize,
+    op: F,
+) -> anyhow::Result<CommandRow>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let op = op.clone();
+        let interval = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r as f64));
+        workers.spawn(async move {
+            let mut histogram = report::new_histogram()?;
+            let mut count = 0u64;
+            // Paced workers start staggered so that requests arrive evenly, not in bursts.
+            let mut next = Instant::now()
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(worker as f64 / concurrency as f64)
+                });
+            let mut unit = worker % work_units.max(1);
+            while Instant::now() < deadline {
+                if let Some(interval) = interval {
+                    next += interval;
+                    tokio::time::sleep_until(next.into()).await;
+                }
+                let begin = Instant::now();
+                op(unit).await?;
+                histogram.record(begin.elapsed().as_micros().max(1) as u64)?;
+                count += 1;
+                unit = (unit + concurrency) % work_units.max(1);
+            }
+            anyhow::Ok((count, histogram))
+        });
+    }
+    let mut histogram = report::new_histogram()?;
+    let mut commands = 0;
+    while let Some(joined) = workers.join_next().await {
+        let (count, worker_histogram) = joined??;
+        commands += count;
+        histogram.add(worker_histogram)?;
+    }
+    Ok(CommandRow {
+        path,
+        concurrency,
+        commands,
+        elapsed: started.elapsed(),
+        histogram,
+    })
+}
