@@ -1,7 +1,9 @@
-//! What the read models' HTTP APIs share: JSON responses, the error mapping (400 / 404 / 503
-//! with `{"error": "..."}`), query-string parsing, and the live feed
+//! What the read models' HTTP APIs share (each read model's routes are in its own `http.rs`):
+//! JSON responses, the error mapping (400 / 404 / 503 with `{"error": "..."}`), query-string
+//! parsing, and the live feed
 //! `GET /api/projections/watch[?read_models=equipment,maintenance]` (server-sent events: one
-//! event named after a read model each time it committed a change, data `{"revision": n}`).
+//! event named after a read model each time it committed a change, data
+//! `{"read_model": ..., "revision": n}`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,6 +15,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use tokio_stream::wrappers::WatchStream;
@@ -45,6 +48,20 @@ pub fn params(
         )));
     }
     Ok(params)
+}
+
+/// Returns `as_of` of HTTP parameters (RFC 3339; now when absent).
+pub fn as_of_param(value: Option<&str>) -> Result<DateTime<Utc>, QueryError> {
+    match value {
+        None | Some("") => Ok(mom_clock::now()),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|err| {
+                QueryError::InvalidArgument(format!(
+                    "as_of {text:?} is not an RFC 3339 time: {err}"
+                ))
+            }),
+    }
 }
 
 /// Returns `value` with status 200, or the error's status and message.

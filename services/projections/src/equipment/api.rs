@@ -1,14 +1,13 @@
-//! The equipment query API over gRPC (`mom.projections.v1.EquipmentReadService`) and the JSON
-//! shapes the HTTP API returns; both run the same [`EquipmentQueries`].
+//! The equipment query API over gRPC (`mom.projections.v1.EquipmentReadService`), over
+//! [`EquipmentQueries`] like the HTTP API.
 
 use mom_proto::projections::v1 as pb;
-use serde_json::{json, Value};
 use tonic::{Request, Response, Status};
 
 use super::query::{
-    Downtime, DowntimeFilter, EquipmentQueries, Interval, UnitFilter, UnitState, KINDS,
+    required_field, Downtime, DowntimeFilter, EquipmentQueries, Interval, UnitFilter, UnitState,
 };
-use crate::query::{one_of, rfc3339, timestamp, Page, QueryError, TimeRange};
+use crate::query::{timestamp, Page, TimeRange};
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
@@ -21,32 +20,6 @@ impl EquipmentReadService {
     pub fn new(queries: EquipmentQueries) -> Self {
         Self { queries }
     }
-}
-
-/// Refuses an empty required field, naming it.
-pub fn required_field(value: &str, field: &str) -> Result<String, QueryError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(QueryError::InvalidArgument(format!("{field} is required")));
-    }
-    Ok(value.to_owned())
-}
-
-fn text(value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
-/// Returns the downtime filter of request fields.
-pub fn downtime_filter(
-    work_unit: &str,
-    kind: &str,
-    range: TimeRange,
-) -> Result<DowntimeFilter, QueryError> {
-    Ok(DowntimeFilter {
-        work_unit: text(work_unit),
-        kind: one_of(kind, "kind", &KINDS)?,
-        range,
-    })
 }
 
 fn unit_proto(unit: UnitState) -> pb::EquipmentState {
@@ -85,45 +58,6 @@ fn downtime_proto(downtime: Downtime) -> pb::Downtime {
     }
 }
 
-/// The JSON of a work unit's state.
-pub fn unit_json(unit: &UnitState) -> Value {
-    json!({
-        "work_unit": unit.work_unit,
-        "name": unit.name,
-        "work_center": unit.work_center,
-        "area": unit.area,
-        "state": unit.state,
-        "since": unit.since_ms.map(rfc3339),
-        "reason": unit.reason,
-        "product": unit.product,
-    })
-}
-
-/// The JSON of a timeline interval.
-pub fn interval_json(interval: &Interval) -> Value {
-    json!({
-        "state": interval.state,
-        "from": rfc3339(interval.from_ms),
-        "to": interval.to_ms.map(rfc3339),
-        "reason": interval.reason,
-        "source": interval.source,
-    })
-}
-
-/// The JSON of a downtime.
-pub fn downtime_json(downtime: &Downtime) -> Value {
-    json!({
-        "work_unit": downtime.work_unit,
-        "kind": downtime.kind,
-        "reason": downtime.reason,
-        "from": rfc3339(downtime.from_ms),
-        "to": downtime.to_ms.map(rfc3339),
-        "duration_ms": downtime.duration_ms,
-        "source": downtime.source,
-        "work_order": downtime.work_order,
-    })
-}
-
 #[tonic::async_trait]
 impl pb::equipment_read_service_server::EquipmentReadService for EquipmentReadService {
     async fn list_equipment(
@@ -157,7 +91,7 @@ impl pb::equipment_read_service_server::EquipmentReadService for EquipmentReadSe
     ) -> Result<Response<pb::ListDowntimeResponse>, Status> {
         let request = request.into_inner();
         let range = TimeRange::from_proto(request.from.as_ref(), request.to.as_ref())?;
-        let filter = downtime_filter(&request.work_unit, &request.kind, range)?;
+        let filter = DowntimeFilter::new(&request.work_unit, &request.kind, range)?;
         let page = Page::new(request.page_size, &request.page_token)?;
         let (rows, next_page_token) = self.queries.downtime(&filter, page).await?;
         Ok(Response::new(pb::ListDowntimeResponse {

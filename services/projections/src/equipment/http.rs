@@ -1,4 +1,4 @@
-//! The equipment query API as JSON over HTTP:
+//! The equipment query API as JSON over HTTP, over [`EquipmentQueries`] like the gRPC API:
 //!
 //! - `GET /api/equipment[?work_center=..&area=..&state=..]`: current state of every work unit,
 //!   plus a count of units per state for each work center;
@@ -14,10 +14,50 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::api::{downtime_filter, downtime_json, interval_json, required_field, unit_json};
-use super::query::{EquipmentQueries, UnitFilter};
+use super::query::{
+    required_field, Downtime, DowntimeFilter, EquipmentQueries, Interval, UnitFilter, UnitState,
+};
 use crate::http::{params, respond, Params};
-use crate::query::{Page, TimeRange};
+use crate::query::{rfc3339, Page, TimeRange};
+
+/// The JSON of a work unit's state.
+fn unit_json(unit: &UnitState) -> Value {
+    json!({
+        "work_unit": unit.work_unit,
+        "name": unit.name,
+        "work_center": unit.work_center,
+        "area": unit.area,
+        "state": unit.state,
+        "since": unit.since_ms.map(rfc3339),
+        "reason": unit.reason,
+        "product": unit.product,
+    })
+}
+
+/// The JSON of a timeline interval.
+fn interval_json(interval: &Interval) -> Value {
+    json!({
+        "state": interval.state,
+        "from": rfc3339(interval.from_ms),
+        "to": interval.to_ms.map(rfc3339),
+        "reason": interval.reason,
+        "source": interval.source,
+    })
+}
+
+/// The JSON of a downtime.
+fn downtime_json(downtime: &Downtime) -> Value {
+    json!({
+        "work_unit": downtime.work_unit,
+        "kind": downtime.kind,
+        "reason": downtime.reason,
+        "from": rfc3339(downtime.from_ms),
+        "to": downtime.to_ms.map(rfc3339),
+        "duration_ms": downtime.duration_ms,
+        "source": downtime.source,
+        "work_order": downtime.work_order,
+    })
+}
 
 fn get_param<'a>(params: &'a Params, name: &str) -> &'a str {
     params.get(name).map_or("", String::as_str)
@@ -95,7 +135,7 @@ async fn downtime(
                 params.get("from").map(String::as_str),
                 params.get("to").map(String::as_str),
             )?;
-            let filter = downtime_filter(
+            let filter = DowntimeFilter::new(
                 get_param(&params, "work_unit"),
                 get_param(&params, "kind"),
                 range,

@@ -17,21 +17,25 @@
 //! multi-row statements; the rarer events (registrations, assets, planned shutdowns) write at
 //! once.
 //!
-//! Beside this file (the tables, the projection and the guard): `page` (the transaction's
-//! production changes in memory and their writes), one file per source domain (`production`,
+//! The open transaction's page is the shared [`Guarded`] page of the read models: its sequence
+//! guard and its changes ([`Change`]: a production state change, a breakdown or a starvation) in
+//! order, each with the guard of its event, decided at once in `flush`.
+//!
+//! Beside this file (the tables, the projection and the guard): `state` (production state
+//! changes in memory and their writes), one file per source domain (`production`,
 //! `maintenance`, `inventory`) and `downtime` (breakdowns and starvations).
 
 mod downtime;
 mod inventory;
 mod maintenance;
-mod page;
 mod production;
+mod state;
 
 use downtime::*;
 use inventory::*;
 use maintenance::*;
-use page::*;
 use production::*;
+use state::*;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -40,7 +44,7 @@ use sqlx::Row;
 
 use crate::events::{aggregate_id, decode, domain, ms, required, sequence_key};
 use crate::feed::Changes;
-use crate::sequence::{Deferred, PageSequences};
+use crate::sequence::Guarded;
 use crate::tx_state::TxState;
 
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
@@ -82,6 +86,20 @@ const TABLES: [&str; 5] = [
 ];
 
 const SEQUENCES: &str = "equipment_sequences";
+
+// Statements stay near 150 parameters: SQLite looks each numbered parameter's name up among
+// all of a statement's, so binding costs grow with the square of their number (the statements
+// that bind in order use anonymous ones on SQLite, `Params`; the closes use theirs twice).
+/// Units per multi-row close (2 parameters each, used twice).
+const CLOSE_CHUNK: usize = 75;
+/// Units per multi-row read (1 parameter each).
+const READ_CHUNK: usize = 150;
+/// Spans per multi-row insert (at most 7 parameters each).
+const SPAN_CHUNK: usize = 21;
+/// Units per multi-row upsert (5 parameters each).
+const UNIT_CHUNK: usize = 30;
+/// Downtime rows per multi-row upsert (9 parameters each, bound in order).
+const DOWNTIME_CHUNK: usize = 50;
 
 /// The equipment state projection.
 #[derive(Debug)]
@@ -144,11 +162,28 @@ impl Projection for EquipmentProjection {
     }
 
     async fn flush(&self, connection: &mut Connection) -> Result<(), ApplyError> {
-        let page = self.page.take().await;
-        if page.write(connection).await? {
+        let (sequences, changes) = self
+            .page
+            .take()
+            .await
+            .keep_new(connection, SEQUENCES)
+            .await?;
+        let mut states = Vec::new();
+        let mut downtime = Vec::new();
+        for change in changes {
+            match change {
+                Change::State(change) => states.push(change),
+                Change::Downtime(change) => downtime.push(change),
+            }
+        }
+        // Breakdowns and starvations touch other rows than production's state changes (their
+        // own downtime kinds, their own columns of `equipment_units`), so they go after them.
+        let mut changed = write_states(connection, &states).await?;
+        changed |= write_downtime(connection, downtime).await?;
+        if changed {
             self.changes.mark();
         }
-        Ok(())
+        sequences.write(connection, SEQUENCES).await
     }
 
     fn rolled_back(&self) {
@@ -184,12 +219,23 @@ async fn first_delivery(
         .await
 }
 
-/// A production state change (`WorkUnitRunning`, `WorkUnitStopped`, `SetupStarted`,
-/// `SetupEnded`) kept until `flush`, which decides its guard and applies it.
+/// What the open transaction leaves for `flush`: its sequence guard and its changes, in order,
+/// each with the guard of its event (`None`: an event without a sequence, always applied).
+type Page = Guarded<Change>;
+
+/// An event kept until `flush`, which decides its guard and applies it.
 #[derive(Debug)]
-struct PendingChange {
-    /// `None` for an event without a sequence (always applied).
-    guard: Option<Deferred>,
+enum Change {
+    /// A production state change.
+    State(StateChange),
+    /// A breakdown or starvation.
+    Downtime(DowntimeChange),
+}
+
+/// A production state change (`WorkUnitRunning`, `WorkUnitStopped`, `SetupStarted`,
+/// `SetupEnded`).
+#[derive(Debug)]
+struct StateChange {
     id: String,
     work_unit: String,
     state: &'static str,
@@ -201,26 +247,9 @@ struct PendingChange {
     stop: bool,
 }
 
-/// The open transaction's state changes, downtime changes and sequence guard, which `flush`
-/// writes.
-#[derive(Debug, Default)]
-struct Page {
-    sequences: PageSequences,
-    pending: Vec<PendingChange>,
-    downtime: Vec<PendingDowntime>,
-}
-
-/// A breakdown or starvation event (`BreakdownReported`, `BreakdownRepaired`,
-/// `WorkOrderCancelled`, `MaterialStarvationStarted`, `MaterialStarvationEnded`) kept until
-/// `flush`, which decides its guard and applies it.
-#[derive(Debug)]
-struct PendingDowntime {
-    /// `None` for an event without a sequence (always applied).
-    guard: Option<Deferred>,
-    change: DowntimeChange,
-}
-
-/// What a breakdown or starvation event does to `equipment_downtime`.
+/// What a breakdown or starvation event (`BreakdownReported`, `BreakdownRepaired`,
+/// `WorkOrderCancelled`, `MaterialStarvationStarted`, `MaterialStarvationEnded`) does to
+/// `equipment_downtime`.
 #[derive(Debug)]
 enum DowntimeChange {
     /// Writes the row; `conflict` says what happens to a stored row of the same id.

@@ -112,6 +112,26 @@ pub struct DowntimeFilter {
     pub range: TimeRange,
 }
 
+impl DowntimeFilter {
+    /// Returns the filter of request fields (empty = no filter), refusing an unknown kind.
+    pub fn new(work_unit: &str, kind: &str, range: TimeRange) -> Result<Self, QueryError> {
+        Ok(Self {
+            work_unit: (!work_unit.is_empty()).then(|| work_unit.to_owned()),
+            kind: one_of(kind, "kind", &KINDS)?,
+            range,
+        })
+    }
+}
+
+/// Refuses an empty required field, naming it.
+pub fn required_field(value: &str, field: &str) -> Result<String, QueryError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(QueryError::InvalidArgument(format!("{field} is required")));
+    }
+    Ok(value.to_owned())
+}
+
 /// A row of `equipment_downtime` as selected.
 type DowntimeRow = (
     String,

@@ -1,30 +1,17 @@
-//! The inventory query API: gRPC (`mom.projections.v1.InventoryReadService`) and the same as
-//! JSON over HTTP, both over [`InventoryQueries`].
-//!
-//! - `GET /api/inventory/lots?location=&material=&status=available|held&page_size=&page_token=`
-//! - `GET /api/inventory/holds?material=&lot=&page_size=&page_token=`
-//! - `GET /api/inventory/expiring?within=7d&as_of=&material=&location=&page_size=&page_token=`
-//! - `GET /api/inventory/genealogy/{lot}?direction=backward|forward&depth=1..64`
+//! The inventory query API over gRPC (`mom.projections.v1.InventoryReadService`), over
+//! [`InventoryQueries`] like the HTTP API.
 
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use mom_proto::projections::v1 as pb;
-use serde_json::{json, Value};
-use tonic::{Request, Response as GrpcResponse, Status};
+use tonic::{Request, Response, Status};
 
 use super::genealogy::{Direction, Link};
 use super::query::{
-    depth, parse_within, window, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter,
-    StockRow,
+    depth, window, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
 };
-use crate::http::{params, respond, Params};
-use crate::query::{rfc3339, timestamp, Page, QueryError};
+use crate::query::{timestamp, Page, QueryError};
 
 fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -43,19 +30,6 @@ fn stock_proto(row: &StockRow) -> pb::LotStock {
     }
 }
 
-fn stock_json(row: &StockRow) -> Value {
-    json!({
-        "lot": row.lot,
-        "material": row.material,
-        "location": row.location,
-        "quantity": row.quantity,
-        "status": row.status,
-        "expiry": row.expiry_ms.map(rfc3339),
-        "order_id": row.order_id,
-        "supplier_lot": row.supplier_lot,
-    })
-}
-
 fn hold_proto(row: &HoldRow) -> pb::LotHold {
     pb::LotHold {
         lot: row.lot.clone(),
@@ -65,17 +39,6 @@ fn hold_proto(row: &HoldRow) -> pb::LotHold {
         since: Some(timestamp(row.since_ms)),
         quantity: unsigned(row.quantity),
     }
-}
-
-fn hold_json(row: &HoldRow) -> Value {
-    json!({
-        "lot": row.lot,
-        "material": row.material,
-        "hold": row.hold,
-        "reason": row.reason,
-        "since": rfc3339(row.since_ms),
-        "quantity": row.quantity,
-    })
 }
 
 fn expiring_proto(row: &ExpiringRow, as_of: DateTime<Utc>) -> pb::ExpiringLot {
@@ -89,17 +52,6 @@ fn expiring_proto(row: &ExpiringRow, as_of: DateTime<Utc>) -> pb::ExpiringLot {
     }
 }
 
-fn expiring_json(row: &ExpiringRow, as_of: DateTime<Utc>) -> Value {
-    json!({
-        "lot": row.lot,
-        "material": row.material,
-        "expiry": rfc3339(row.expiry_ms),
-        "quantity": row.quantity,
-        "expired": row.expiry_ms <= as_of.timestamp_millis(),
-        "status": row.status,
-    })
-}
-
 fn link_proto(link: &Link) -> pb::LotLink {
     pb::LotLink {
         input_lot: link.edge.input_lot.clone(),
@@ -109,15 +61,6 @@ fn link_proto(link: &Link) -> pb::LotLink {
     }
 }
 
-fn link_json(link: &Link) -> Value {
-    json!({
-        "input_lot": link.edge.input_lot,
-        "output_lot": link.edge.output_lot,
-        "order_id": link.edge.order_id,
-        "depth": link.depth,
-    })
-}
-
 fn node_proto(row: &NodeRow) -> pb::GenealogyLot {
     pb::GenealogyLot {
         lot: row.lot.clone(),
@@ -125,15 +68,6 @@ fn node_proto(row: &NodeRow) -> pb::GenealogyLot {
         quantity: unsigned(row.quantity),
         held: row.held != 0,
     }
-}
-
-fn node_json(row: &NodeRow) -> Value {
-    json!({
-        "lot": row.lot,
-        "material": row.material,
-        "quantity": row.quantity,
-        "held": row.held != 0,
-    })
 }
 
 fn direction_proto(value: i32) -> Result<Direction, QueryError> {
@@ -161,20 +95,6 @@ fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, Que
         None => Ok(mom_clock::now()),
         Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
             .map_err(|err| QueryError::InvalidArgument(err.to_string())),
-    }
-}
-
-/// Returns `as_of` of HTTP parameters (RFC 3339; now when absent).
-pub fn as_of_param(value: Option<&str>) -> Result<DateTime<Utc>, QueryError> {
-    match value {
-        None | Some("") => Ok(mom_clock::now()),
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|err| {
-                QueryError::InvalidArgument(format!(
-                    "as_of {text:?} is not an RFC 3339 time: {err}"
-                ))
-            }),
     }
 }
 
@@ -209,12 +129,12 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
     async fn list_lots(
         &self,
         request: Request<pb::ListLotsRequest>,
-    ) -> Result<GrpcResponse<pb::ListLotsResponse>, Status> {
+    ) -> Result<Response<pb::ListLotsResponse>, Status> {
         let request = request.into_inner();
         let filter = StockFilter::new(&request.location, &request.material, &request.status)?;
         let page = Page::new(request.page_size, &request.page_token)?;
         let (rows, next_page_token) = self.queries.lots(&filter, page).await?;
-        Ok(GrpcResponse::new(pb::ListLotsResponse {
+        Ok(Response::new(pb::ListLotsResponse {
             lots: rows.iter().map(stock_proto).collect(),
             next_page_token,
         }))
@@ -223,14 +143,14 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
     async fn list_holds(
         &self,
         request: Request<pb::ListHoldsRequest>,
-    ) -> Result<GrpcResponse<pb::ListHoldsResponse>, Status> {
+    ) -> Result<Response<pb::ListHoldsResponse>, Status> {
         let request = request.into_inner();
         let page = Page::new(request.page_size, &request.page_token)?;
         let (rows, next_page_token) = self
             .queries
             .holds(&request.material, &request.lot, page)
             .await?;
-        Ok(GrpcResponse::new(pb::ListHoldsResponse {
+        Ok(Response::new(pb::ListHoldsResponse {
             holds: rows.iter().map(hold_proto).collect(),
             next_page_token,
         }))
@@ -239,7 +159,7 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
     async fn list_expiring_lots(
         &self,
         request: Request<pb::ListExpiringLotsRequest>,
-    ) -> Result<GrpcResponse<pb::ListExpiringLotsResponse>, Status> {
+    ) -> Result<Response<pb::ListExpiringLotsResponse>, Status> {
         let request = request.into_inner();
         let within = within_proto(request.within.as_ref())?;
         let as_of = as_of_proto(request.as_of.as_ref())?;
@@ -248,7 +168,7 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
             .queries
             .expiring(as_of, within, &request.material, &request.location, page)
             .await?;
-        Ok(GrpcResponse::new(pb::ListExpiringLotsResponse {
+        Ok(Response::new(pb::ListExpiringLotsResponse {
             lots: rows.iter().map(|row| expiring_proto(row, as_of)).collect(),
             next_page_token,
         }))
@@ -257,7 +177,7 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
     async fn get_lot_genealogy(
         &self,
         request: Request<pb::GetLotGenealogyRequest>,
-    ) -> Result<GrpcResponse<pb::LotGenealogy>, Status> {
+    ) -> Result<Response<pb::LotGenealogy>, Status> {
         let request = request.into_inner();
         let direction = direction_proto(request.direction)?;
         let max_depth = depth(request.depth)?;
@@ -265,161 +185,11 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
             .queries
             .genealogy(&request.lot, direction, max_depth)
             .await?;
-        Ok(GrpcResponse::new(pb::LotGenealogy {
+        Ok(Response::new(pb::LotGenealogy {
             lot: request.lot,
             direction: proto_direction(direction).into(),
             links: links.iter().map(link_proto).collect(),
             lots: lots.iter().map(node_proto).collect(),
         }))
     }
-}
-
-fn param<'a>(params: &'a Params, name: &str) -> &'a str {
-    params.get(name).map_or("", String::as_str)
-}
-
-fn page(params: &Params) -> Result<Page, QueryError> {
-    Page::from_params(
-        params.get("page_size").map(String::as_str),
-        params.get("page_token").map(String::as_str),
-    )
-}
-
-async fn lots(
-    State(queries): State<InventoryQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    respond(
-        async {
-            let params = params(
-                query,
-                &["location", "material", "status", "page_size", "page_token"],
-            )?;
-            let filter = StockFilter::new(
-                param(&params, "location"),
-                param(&params, "material"),
-                param(&params, "status"),
-            )?;
-            let (rows, next) = queries.lots(&filter, page(&params)?).await?;
-            Ok(json!({
-                "lots": rows.iter().map(stock_json).collect::<Vec<_>>(),
-                "next_page_token": next,
-            }))
-        }
-        .await,
-    )
-}
-
-async fn holds(
-    State(queries): State<InventoryQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    respond(
-        async {
-            let params = params(query, &["material", "lot", "page_size", "page_token"])?;
-            let (rows, next) = queries
-                .holds(
-                    param(&params, "material"),
-                    param(&params, "lot"),
-                    page(&params)?,
-                )
-                .await?;
-            Ok(json!({
-                "holds": rows.iter().map(hold_json).collect::<Vec<_>>(),
-                "next_page_token": next,
-            }))
-        }
-        .await,
-    )
-}
-
-async fn expiring(
-    State(queries): State<InventoryQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    respond(
-        async {
-            let params = params(
-                query,
-                &[
-                    "within",
-                    "as_of",
-                    "material",
-                    "location",
-                    "page_size",
-                    "page_token",
-                ],
-            )?;
-            let within = match param(&params, "within") {
-                "" => {
-                    return Err(QueryError::InvalidArgument(
-                        "within is required: a duration such as 30m, 12h, 7d or 2w".into(),
-                    ))
-                }
-                text => parse_within(text)?,
-            };
-            let as_of = as_of_param(params.get("as_of").map(String::as_str))?;
-            let (rows, next) = queries
-                .expiring(
-                    as_of,
-                    within,
-                    param(&params, "material"),
-                    param(&params, "location"),
-                    page(&params)?,
-                )
-                .await?;
-            Ok(json!({
-                "as_of": as_of.to_rfc3339(),
-                "lots": rows.iter().map(|row| expiring_json(row, as_of)).collect::<Vec<_>>(),
-                "next_page_token": next,
-            }))
-        }
-        .await,
-    )
-}
-
-async fn genealogy(
-    State(queries): State<InventoryQueries>,
-    Path(lot): Path<String>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
-    respond(
-        async {
-            let params = params(query, &["direction", "depth"])?;
-            let direction = match param(&params, "direction") {
-                "" => Direction::Backward,
-                name => Direction::named(name).ok_or_else(|| {
-                    QueryError::InvalidArgument(format!(
-                        "direction {name:?} is not backward or forward"
-                    ))
-                })?,
-            };
-            let max_depth = match param(&params, "depth") {
-                "" => depth(0)?,
-                text => depth(text.parse().map_err(|_| {
-                    QueryError::InvalidArgument(format!(
-                        "depth {text:?} is not a whole number from 1 to 64"
-                    ))
-                })?)?,
-            };
-            let (links, lots) = queries.genealogy(&lot, direction, max_depth).await?;
-            Ok(json!({
-                "lot": lot,
-                "direction": direction.name(),
-                "links": links.iter().map(link_json).collect::<Vec<_>>(),
-                "lots": lots.iter().map(node_json).collect::<Vec<_>>(),
-            }))
-        }
-        .await,
-    )
-}
-
-/// Returns the HTTP routes of the inventory API.
-pub fn router(queries: InventoryQueries) -> Router {
-    Router::new()
-        .route("/api/inventory/lots", get(lots))
-        .route("/api/inventory/holds", get(holds))
-        .route("/api/inventory/expiring", get(expiring))
-        .route("/api/inventory/genealogy/{lot}", get(genealogy))
-        .with_state(queries)
 }

@@ -4,6 +4,7 @@
 
 mod api;
 mod genealogy;
+mod http;
 mod projection;
 mod query;
 
@@ -12,8 +13,9 @@ use std::sync::Arc;
 use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
-pub use api::{as_of_param, router, InventoryService};
+pub use api::InventoryService;
 pub use genealogy::{Direction, Edge, Link, MAX_DEPTH};
+pub use http::router;
 pub use projection::{InventoryProjection, NAME};
 pub use query::{
     parse_within, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,

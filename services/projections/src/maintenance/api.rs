@@ -1,14 +1,13 @@
-//! The maintenance query API over gRPC (`mom.projections.v1.MaintenanceReadService`) and the
-//! JSON shapes the HTTP API returns; both run the same [`MaintenanceQueries`].
+//! The maintenance query API over gRPC (`mom.projections.v1.MaintenanceReadService`), over
+//! [`MaintenanceQueries`] like the HTTP API.
 
 use mom_proto::projections::v1 as pb;
-use serde_json::{json, Value};
 use tonic::{Request, Response, Status};
 
 use super::query::{
-    BacklogFilter, MaintenanceQueries, PlanCompliance, PmOccurrence, Reliability, WorkOrder,
+    text, BacklogFilter, MaintenanceQueries, PlanCompliance, PmOccurrence, Reliability, WorkOrder,
 };
-use crate::query::{rfc3339, timestamp, Page, TimeRange};
+use crate::query::{timestamp, Page, TimeRange};
 
 /// The gRPC service.
 #[derive(Debug, Clone)]
@@ -21,11 +20,6 @@ impl MaintenanceReadService {
     pub fn new(queries: MaintenanceQueries) -> Self {
         Self { queries }
     }
-}
-
-/// `Some(value)` unless empty.
-pub fn text(value: &str) -> Option<&str> {
-    (!value.is_empty()).then_some(value)
 }
 
 fn unsigned(value: i64) -> u64 {
@@ -84,64 +78,6 @@ fn reliability_proto(row: Reliability) -> pb::Reliability {
         work_unit: row.work_unit,
         failure_mode: row.failure_mode,
     }
-}
-
-/// The JSON of a work order.
-pub fn order_json(order: &WorkOrder) -> Value {
-    json!({
-        "work_order": order.work_order,
-        "kind": order.kind,
-        "priority": order.priority,
-        "status": order.status,
-        "work_unit": order.work_unit,
-        "reason": order.reason,
-        "description": order.description,
-        "requested": rfc3339(order.requested_ms),
-        "age_ms": order.age_ms,
-        "scheduled_from": order.scheduled_from_ms.map(rfc3339),
-        "scheduled_until": order.scheduled_until_ms.map(rfc3339),
-        "started": order.started_ms.map(rfc3339),
-        "closed": order.closed_ms.map(rfc3339),
-    })
-}
-
-/// The JSON of a plan's compliance.
-pub fn plan_json(plan: &PlanCompliance) -> Value {
-    json!({
-        "work_unit": plan.work_unit,
-        "plan": plan.plan,
-        "on_time": plan.on_time,
-        "late": plan.late,
-        "missed": plan.missed,
-        "open": plan.open,
-        "compliance": plan.compliance(),
-    })
-}
-
-/// The JSON of a PM occurrence.
-pub fn occurrence_json(occurrence: &PmOccurrence) -> Value {
-    json!({
-        "work_unit": occurrence.work_unit,
-        "plan": occurrence.plan,
-        "occurrence": occurrence.occurrence,
-        "due": rfc3339(occurrence.due_ms),
-        "work_order": occurrence.work_order,
-        "completed": occurrence.completed_ms.map(rfc3339),
-        "status": occurrence.status,
-    })
-}
-
-/// The JSON of a reliability row.
-pub fn reliability_json(row: &Reliability) -> Value {
-    json!({
-        "work_unit": row.work_unit,
-        "failure_mode": row.failure_mode,
-        "failures": row.failures,
-        "repairs": row.repairs,
-        "mtbf_ms": row.mtbf_ms,
-        "mttr_ms": row.mttr_ms,
-        "mean_downtime_ms": row.mean_downtime_ms,
-    })
 }
 
 #[tonic::async_trait]

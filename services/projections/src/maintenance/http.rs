@@ -1,4 +1,4 @@
-//! The maintenance query API as JSON over HTTP:
+//! The maintenance query API as JSON over HTTP, over [`MaintenanceQueries`] like the gRPC API:
 //!
 //! - `GET /api/maintenance/backlog[?work_unit=..&status=open|all|..&kind=..&from=..&to=..&page_size=..&page_token=..]`;
 //! - `GET /api/maintenance/pm-compliance[?work_unit=..&plan=..&from=..&to=..]`;
@@ -9,12 +9,71 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::api::{occurrence_json, order_json, plan_json, reliability_json, text};
-use super::query::{BacklogFilter, MaintenanceQueries};
+use super::query::{
+    text, BacklogFilter, MaintenanceQueries, PlanCompliance, PmOccurrence, Reliability, WorkOrder,
+};
 use crate::http::{params, respond, Params};
-use crate::query::{Page, TimeRange};
+use crate::query::{rfc3339, Page, TimeRange};
+
+/// The JSON of a work order.
+fn order_json(order: &WorkOrder) -> Value {
+    json!({
+        "work_order": order.work_order,
+        "kind": order.kind,
+        "priority": order.priority,
+        "status": order.status,
+        "work_unit": order.work_unit,
+        "reason": order.reason,
+        "description": order.description,
+        "requested": rfc3339(order.requested_ms),
+        "age_ms": order.age_ms,
+        "scheduled_from": order.scheduled_from_ms.map(rfc3339),
+        "scheduled_until": order.scheduled_until_ms.map(rfc3339),
+        "started": order.started_ms.map(rfc3339),
+        "closed": order.closed_ms.map(rfc3339),
+    })
+}
+
+/// The JSON of a plan's compliance.
+fn plan_json(plan: &PlanCompliance) -> Value {
+    json!({
+        "work_unit": plan.work_unit,
+        "plan": plan.plan,
+        "on_time": plan.on_time,
+        "late": plan.late,
+        "missed": plan.missed,
+        "open": plan.open,
+        "compliance": plan.compliance(),
+    })
+}
+
+/// The JSON of a PM occurrence.
+fn occurrence_json(occurrence: &PmOccurrence) -> Value {
+    json!({
+        "work_unit": occurrence.work_unit,
+        "plan": occurrence.plan,
+        "occurrence": occurrence.occurrence,
+        "due": rfc3339(occurrence.due_ms),
+        "work_order": occurrence.work_order,
+        "completed": occurrence.completed_ms.map(rfc3339),
+        "status": occurrence.status,
+    })
+}
+
+/// The JSON of a reliability row.
+fn reliability_json(row: &Reliability) -> Value {
+    json!({
+        "work_unit": row.work_unit,
+        "failure_mode": row.failure_mode,
+        "failures": row.failures,
+        "repairs": row.repairs,
+        "mtbf_ms": row.mtbf_ms,
+        "mttr_ms": row.mttr_ms,
+        "mean_downtime_ms": row.mean_downtime_ms,
+    })
+}
 
 fn param<'a>(params: &'a Params, name: &str) -> &'a str {
     params.get(name).map_or("", String::as_str)

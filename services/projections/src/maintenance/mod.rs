@@ -4,7 +4,6 @@
 
 pub mod api;
 pub mod http;
-mod page;
 mod projection;
 pub mod query;
 

@@ -11,13 +11,23 @@
 //! - `maintenance_reliability`: per work unit and failure mode (`*` = every mode) the sums behind
 //!   MTBF (uptime from a repair's end to the next failure's start), MTTR (repair start to end)
 //!   and mean downtime (failure start to repair end).
+//!
+//! Beside this file (the tables, the projection, PM status and reliability): `change` (an event
+//! checked and decoded in `apply`), `rows` (the rows the transaction's changes touch, changed in
+//! memory in `flush`) and `tables` (reading those rows and writing the changed ones).
+
+mod change;
+mod rows;
+mod tables;
 
 use std::collections::BTreeMap;
 
 use mom_projection::{fetch_in, ApplyError, Connection, Message, Params, Projection};
 use sqlx::Row;
 
-use super::page::{Change, Rows};
+use change::Change;
+use rows::Rows;
+
 use crate::events::{aggregate_id, decode, first_delivery, sequence_key};
 use crate::feed::Changes;
 use crate::sequence::Guarded;

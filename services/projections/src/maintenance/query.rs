@@ -22,6 +22,11 @@ pub const STATUS_FILTERS: [&str; 7] = [
 /// Kinds of work order.
 pub const KINDS: [&str; 2] = ["corrective", "preventive"];
 
+/// `Some(value)` unless empty.
+pub fn text(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
 /// One work order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkOrder {

@@ -3,6 +3,7 @@
 //! production order, from `mom.production.v1`.
 
 mod api;
+mod http;
 mod projection;
 mod query;
 
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
-pub use api::{router, OrdersService};
+pub use api::OrdersService;
+pub use http::router;
 pub use projection::{operation_progress, order_progress, OrdersProjection, NAME};
 pub use query::{OperationRow, OrderFilter, OrderQueries, OrderRow, WipRow, STATUSES};
 

@@ -111,6 +111,17 @@ pub struct OperationRow {
     pub completed_ms: Option<i64>,
 }
 
+impl OperationRow {
+    /// Returns the eligible work units as a list.
+    pub fn eligible_work_units(&self) -> Vec<String> {
+        self.eligible
+            .split(',')
+            .filter(|unit| !unit.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 /// Work in progress at one operation number on one work unit.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct WipRow {

@@ -3,6 +3,7 @@
 //! overdue actions, from `mom.quality.v1`.
 
 mod api;
+mod http;
 mod projection;
 mod query;
 
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
-pub use api::{router, QualityService};
+pub use api::QualityService;
+pub use http::router;
 pub use projection::{QualityProjection, NAME};
 pub use query::{
     first_pass_yield, overdue_ms, rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow,

@@ -23,7 +23,7 @@ pub(super) async fn defer_downtime(
     };
     let guard = sequence_key(&message.topic, metadata)
         .map(|(key, sequence)| page.sequences.defer(&key, sequence));
-    page.downtime.push(PendingDowntime { guard, change });
+    page.changes.push((guard, Change::Downtime(change)));
     Ok(false)
 }
 

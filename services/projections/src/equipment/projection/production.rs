@@ -36,8 +36,7 @@ pub(super) async fn production(
         let metadata = envelope.metadata.as_ref();
         let guard = sequence_key(&message.topic, metadata)
             .map(|(key, sequence)| page.sequences.defer(&key, sequence));
-        page.pending.push(PendingChange {
-            guard,
+        let change = StateChange {
             id: message.event_id.to_string(),
             work_unit: aggregate_id(metadata).to_owned(),
             state,
@@ -45,7 +44,8 @@ pub(super) async fn production(
             product: product.map(str::to_owned),
             at,
             stop: matches!(envelope.event, Some(Event::WorkUnitStopped(_))),
-        });
+        };
+        page.changes.push((guard, Change::State(change)));
         return Ok(false);
     }
     if !first_delivery(

@@ -1,75 +1,33 @@
-//! The open transaction's page of production changes: building the intervals, stops and unit
-//! rows in memory and writing them with multi-row statements.
+//! Production state changes: the intervals, stops and units' production columns a transaction's
+//! changes make, built in memory and written with multi-row statements.
 
 use super::*;
 
-// Statements stay near 150 parameters: SQLite looks each numbered parameter's name up among
-// all of a statement's, so binding costs grow with the square of their number (the statements
-// that bind in order use anonymous ones on SQLite, `Params`; the closes use theirs twice).
-/// Units per multi-row close (2 parameters each, used twice).
-pub(super) const CLOSE_CHUNK: usize = 75;
-/// Units per multi-row read (1 parameter each).
-pub(super) const READ_CHUNK: usize = 150;
-/// Spans per multi-row insert (at most 7 parameters each).
-pub(super) const SPAN_CHUNK: usize = 21;
-/// Units per multi-row upsert (5 parameters each).
-pub(super) const UNIT_CHUNK: usize = 30;
-/// Downtime rows per multi-row upsert (9 parameters each, bound in order).
-pub(super) const DOWNTIME_CHUNK: usize = 50;
-
-impl Page {
-    /// Decides the guards of the pending state changes, applies the new ones in memory and
-    /// writes the lot in a handful of statements. Returns whether a change was applied.
-    pub(super) async fn write(self, connection: &mut Connection) -> Result<bool, ApplyError> {
-        let Page {
-            mut sequences,
-            pending,
-            downtime,
-        } = self;
-        sequences
-            .load(
-                connection,
-                SEQUENCES,
-                pending
-                    .iter()
-                    .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate))
-                    .chain(
-                        downtime
-                            .iter()
-                            .filter_map(|c| c.guard.as_ref().map(Deferred::aggregate)),
-                    ),
-            )
-            .await?;
-        let products = stored_products(connection, &pending).await?;
-        let mut replay = Replay::default();
-        let mut changed = false;
-        for change in &pending {
-            if change.guard.as_ref().is_some_and(|g| !sequences.decide(g)) {
-                continue;
-            }
-            changed = true;
-            replay.change_state(change, &products);
-        }
-        replay.write(connection).await?;
-        // Breakdowns and starvations touch other rows than production's state changes (their
-        // own downtime kinds, their own columns of `equipment_units`), so they go after them.
-        let downtime: Vec<DowntimeChange> = downtime
-            .into_iter()
-            .filter(|c| c.guard.as_ref().is_none_or(|g| sequences.decide(g)))
-            .map(|c| c.change)
-            .collect();
-        changed |= write_downtime(connection, downtime).await?;
-        sequences.write(connection, SEQUENCES).await?;
-        Ok(changed)
+/// Applies the transaction's new production state changes in memory, in order, and writes
+/// the intervals, stops and units' production columns they make in a handful of statements.
+/// Returns whether there was a change to apply.
+pub(super) async fn write_states(
+    connection: &mut Connection,
+    changes: &[StateChange],
+) -> Result<bool, ApplyError> {
+    if changes.is_empty() {
+        return Ok(false);
     }
+    let products = stored_products(connection, changes).await?;
+    let mut replay = Replay::default();
+    for change in changes {
+        replay.change_state(change, &products);
+    }
+    replay.write(connection).await?;
+    Ok(true)
 }
 
-/// Returns the stored product of the units that `pending` changes, many per statement.
+/// Returns the stored product of the units that `changes` change, many per statement.
 pub(super) async fn stored_products(
     connection: &mut Connection,
-    pending: &[PendingChange],
+    changes: &[StateChange],
 ) -> Result<HashMap<String, String>, ApplyError> {
-    let mut units: Vec<&str> = pending.iter().map(|c| c.work_unit.as_str()).collect();
+    let mut units: Vec<&str> = changes.iter().map(|c| c.work_unit.as_str()).collect();
     units.sort_unstable();
     units.dedup();
     let mut products = HashMap::with_capacity(units.len());
@@ -86,11 +44,7 @@ impl Replay {
     /// A production state change: closes the unit's open state interval and open stop, opens
     /// the new interval (and stop) and sets the unit's production state. `stored` holds the
     /// units' products before the transaction.
-    pub(super) fn change_state(
-        &mut self,
-        change: &PendingChange,
-        stored: &HashMap<String, String>,
-    ) {
+    pub(super) fn change_state(&mut self, change: &StateChange, stored: &HashMap<String, String>) {
         let unit = self.units.entry(change.work_unit.clone()).or_default();
         unit.closed_ms.get_or_insert(change.at);
         if let Some(open) = unit.open_interval.take() {

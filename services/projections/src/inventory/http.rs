@@ -1,0 +1,224 @@
+//! The inventory query API as JSON over HTTP, over [`InventoryQueries`] like the gRPC API:
+//!
+//! - `GET /api/inventory/lots?location=&material=&status=available|held&page_size=&page_token=`
+//! - `GET /api/inventory/holds?material=&lot=&page_size=&page_token=`
+//! - `GET /api/inventory/expiring?within=7d&as_of=&material=&location=&page_size=&page_token=`
+//! - `GET /api/inventory/genealogy/{lot}?direction=backward|forward&depth=1..64`
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::genealogy::{Direction, Link};
+use super::query::{
+    depth, parse_within, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
+};
+use crate::http::{as_of_param, params, respond, Params};
+use crate::query::{rfc3339, Page, QueryError};
+
+fn stock_json(row: &StockRow) -> Value {
+    json!({
+        "lot": row.lot,
+        "material": row.material,
+        "location": row.location,
+        "quantity": row.quantity,
+        "status": row.status,
+        "expiry": row.expiry_ms.map(rfc3339),
+        "order_id": row.order_id,
+        "supplier_lot": row.supplier_lot,
+    })
+}
+
+fn hold_json(row: &HoldRow) -> Value {
+    json!({
+        "lot": row.lot,
+        "material": row.material,
+        "hold": row.hold,
+        "reason": row.reason,
+        "since": rfc3339(row.since_ms),
+        "quantity": row.quantity,
+    })
+}
+
+fn expiring_json(row: &ExpiringRow, as_of: DateTime<Utc>) -> Value {
+    json!({
+        "lot": row.lot,
+        "material": row.material,
+        "expiry": rfc3339(row.expiry_ms),
+        "quantity": row.quantity,
+        "expired": row.expiry_ms <= as_of.timestamp_millis(),
+        "status": row.status,
+    })
+}
+
+fn link_json(link: &Link) -> Value {
+    json!({
+        "input_lot": link.edge.input_lot,
+        "output_lot": link.edge.output_lot,
+        "order_id": link.edge.order_id,
+        "depth": link.depth,
+    })
+}
+
+fn node_json(row: &NodeRow) -> Value {
+    json!({
+        "lot": row.lot,
+        "material": row.material,
+        "quantity": row.quantity,
+        "held": row.held != 0,
+    })
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map_or("", String::as_str)
+}
+
+fn page(params: &Params) -> Result<Page, QueryError> {
+    Page::from_params(
+        params.get("page_size").map(String::as_str),
+        params.get("page_token").map(String::as_str),
+    )
+}
+
+async fn lots(
+    State(queries): State<InventoryQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &["location", "material", "status", "page_size", "page_token"],
+            )?;
+            let filter = StockFilter::new(
+                param(&params, "location"),
+                param(&params, "material"),
+                param(&params, "status"),
+            )?;
+            let (rows, next) = queries.lots(&filter, page(&params)?).await?;
+            Ok(json!({
+                "lots": rows.iter().map(stock_json).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn holds(
+    State(queries): State<InventoryQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["material", "lot", "page_size", "page_token"])?;
+            let (rows, next) = queries
+                .holds(
+                    param(&params, "material"),
+                    param(&params, "lot"),
+                    page(&params)?,
+                )
+                .await?;
+            Ok(json!({
+                "holds": rows.iter().map(hold_json).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn expiring(
+    State(queries): State<InventoryQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &[
+                    "within",
+                    "as_of",
+                    "material",
+                    "location",
+                    "page_size",
+                    "page_token",
+                ],
+            )?;
+            let within = match param(&params, "within") {
+                "" => {
+                    return Err(QueryError::InvalidArgument(
+                        "within is required: a duration such as 30m, 12h, 7d or 2w".into(),
+                    ))
+                }
+                text => parse_within(text)?,
+            };
+            let as_of = as_of_param(params.get("as_of").map(String::as_str))?;
+            let (rows, next) = queries
+                .expiring(
+                    as_of,
+                    within,
+                    param(&params, "material"),
+                    param(&params, "location"),
+                    page(&params)?,
+                )
+                .await?;
+            Ok(json!({
+                "as_of": as_of.to_rfc3339(),
+                "lots": rows.iter().map(|row| expiring_json(row, as_of)).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn genealogy(
+    State(queries): State<InventoryQueries>,
+    Path(lot): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["direction", "depth"])?;
+            let direction = match param(&params, "direction") {
+                "" => Direction::Backward,
+                name => Direction::named(name).ok_or_else(|| {
+                    QueryError::InvalidArgument(format!(
+                        "direction {name:?} is not backward or forward"
+                    ))
+                })?,
+            };
+            let max_depth = match param(&params, "depth") {
+                "" => depth(0)?,
+                text => depth(text.parse().map_err(|_| {
+                    QueryError::InvalidArgument(format!(
+                        "depth {text:?} is not a whole number from 1 to 64"
+                    ))
+                })?)?,
+            };
+            let (links, lots) = queries.genealogy(&lot, direction, max_depth).await?;
+            Ok(json!({
+                "lot": lot,
+                "direction": direction.name(),
+                "links": links.iter().map(link_json).collect::<Vec<_>>(),
+                "lots": lots.iter().map(node_json).collect::<Vec<_>>(),
+            }))
+        }
+        .await,
+    )
+}
+
+/// Returns the HTTP routes of the inventory API.
+pub fn router(queries: InventoryQueries) -> Router {
+    Router::new()
+        .route("/api/inventory/lots", get(lots))
+        .route("/api/inventory/holds", get(holds))
+        .route("/api/inventory/expiring", get(expiring))
+        .route("/api/inventory/genealogy/{lot}", get(genealogy))
+        .with_state(queries)
+}

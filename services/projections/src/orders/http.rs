@@ -1,0 +1,154 @@
+//! The production-order query API as JSON over HTTP, over [`OrderQueries`] like the gRPC API:
+//!
+//! - `GET /api/orders?status=&product=&work_unit=&from=&to=&page_size=&page_token=`
+//! - `GET /api/orders/wip?work_unit=&product=`
+//! - `GET /api/orders/{order_id}` (the order with its operations)
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::projection::operation_progress;
+use super::query::{OperationRow, OrderFilter, OrderQueries, OrderRow, WipRow};
+use crate::http::{params, respond, Params};
+use crate::query::{rfc3339, Page, QueryError, TimeRange};
+
+fn order_json(row: &OrderRow) -> Value {
+    json!({
+        "order_id": row.order_id,
+        "product": row.product,
+        "quantity": row.quantity,
+        "status": row.status,
+        "held": row.held != 0,
+        "hold_reason": row.hold_reason,
+        "good": row.good,
+        "scrap": row.scrap,
+        "operations_done": row.operations_done,
+        "operations_total": row.operations_total,
+        "progress": row.progress,
+        "created_at": rfc3339(row.created_ms),
+        "released_at": row.released_ms.map(rfc3339),
+        "started_at": row.started_ms.map(rfc3339),
+        "ended_at": row.ended_ms.map(rfc3339),
+        "lead_time_ms": row.lead_time_ms,
+        "held_ms": row.held_ms,
+    })
+}
+
+fn operation_json(order: &OrderRow, row: &OperationRow) -> Value {
+    json!({
+        "operation": row.operation,
+        "name": row.name,
+        "status": row.status,
+        "work_unit": row.work_unit,
+        "eligible_work_units": row.eligible_work_units(),
+        "good": row.good,
+        "scrap": row.scrap,
+        "progress": operation_progress(row.status == "done", row.good, order.quantity),
+        "started_at": row.started_ms.map(rfc3339),
+        "completed_at": row.completed_ms.map(rfc3339),
+    })
+}
+
+fn wip_json(row: &WipRow) -> Value {
+    json!({
+        "operation": row.operation,
+        "name": row.name,
+        "work_unit": row.work_unit,
+        "orders": row.orders,
+        "held": row.held,
+        "remaining": row.remaining,
+        "good": row.good,
+        "scrap": row.scrap,
+    })
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(String::as_str)
+}
+
+async fn list(
+    State(queries): State<OrderQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &[
+                    "status",
+                    "product",
+                    "work_unit",
+                    "from",
+                    "to",
+                    "page_size",
+                    "page_token",
+                ],
+            )?;
+            let created = TimeRange::from_params(param(&params, "from"), param(&params, "to"))?;
+            let filter = OrderFilter::new(
+                param(&params, "status").unwrap_or_default(),
+                param(&params, "product").unwrap_or_default(),
+                param(&params, "work_unit").unwrap_or_default(),
+                created,
+            )?;
+            let page =
+                Page::from_params(param(&params, "page_size"), param(&params, "page_token"))?;
+            let (rows, next) = queries.list(&filter, page).await?;
+            Ok(json!({
+                "orders": rows.iter().map(order_json).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn order(
+    State(queries): State<OrderQueries>,
+    Path(order_id): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            params(query, &[])?;
+            let (order, operations) = queries.get(&order_id).await?;
+            Ok::<_, QueryError>(json!({
+                "order": order_json(&order),
+                "operations": operations.iter().map(|op| operation_json(&order, op)).collect::<Vec<_>>(),
+            }))
+        }
+        .await,
+    )
+}
+
+async fn wip(
+    State(queries): State<OrderQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["work_unit", "product"])?;
+            let rows = queries
+                .wip(
+                    param(&params, "work_unit").unwrap_or_default(),
+                    param(&params, "product").unwrap_or_default(),
+                )
+                .await?;
+            Ok(json!({ "wip": rows.iter().map(wip_json).collect::<Vec<_>>() }))
+        }
+        .await,
+    )
+}
+
+/// Returns the HTTP routes of the production-order API.
+pub fn router(queries: OrderQueries) -> Router {
+    Router::new()
+        .route("/api/orders", get(list))
+        .route("/api/orders/wip", get(wip))
+        .route("/api/orders/{order_id}", get(order))
+        .with_state(queries)
+}

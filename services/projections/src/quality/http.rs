@@ -1,0 +1,202 @@
+//! The quality query API as JSON over HTTP, over [`QualityQueries`] like the gRPC API:
+//!
+//! - `GET /api/quality/ncrs?status=&product=&work_unit=&from=&to=&as_of=&page_size=&page_token=`
+//! - `GET /api/quality/fpy?product=&operation=&work_unit=&from=&to=`
+//! - `GET /api/quality/capas?status=&owner=&overdue=true|false&as_of=&page_size=&page_token=`
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::query::{
+    rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow, QualityQueries, YieldFilter, YieldRow,
+};
+use crate::http::{as_of_param, params, respond, Params};
+use crate::query::{rfc3339, Page, QueryError, TimeRange};
+
+fn ncr_json(row: &NcrRow, lots: &[String], as_of: DateTime<Utc>) -> Value {
+    json!({
+        "ncr_id": row.ncr_id,
+        "product": row.product,
+        "work_unit": row.work_unit,
+        "quantity": row.quantity,
+        "description": row.description,
+        "inspection_id": row.inspection_id,
+        "status": row.status,
+        "opened_at": rfc3339(row.opened_ms),
+        "closed_at": row.closed_ms.map(rfc3339),
+        "age_ms": row.age_ms(as_of),
+        "dispositioned": {
+            "scrap": row.scrap,
+            "rework": row.rework,
+            "use_as_is": row.use_as_is,
+            "return_to_supplier": row.return_to_supplier,
+        },
+        "remaining": row.remaining,
+        "contained_lots": lots,
+    })
+}
+
+fn yield_json(row: &YieldRow) -> Value {
+    json!({
+        "product": row.product,
+        "operation": row.operation,
+        "inspected": row.inspected,
+        "rejected": row.rejected,
+        "first_pass_yield": row.first_pass_yield(),
+    })
+}
+
+fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
+    let overdue = row.overdue_ms(as_of);
+    json!({
+        "capa_id": row.capa_id,
+        "kind": row.kind,
+        "title": row.title,
+        "owner": row.owner,
+        "due": rfc3339(row.due_ms),
+        "status": row.status,
+        "opened_at": rfc3339(row.opened_ms),
+        "implemented_at": row.implemented_ms.map(rfc3339),
+        "closed_at": row.closed_ms.map(rfc3339),
+        "ncr_ids": ncrs,
+        "reopened": row.reopened,
+        "overdue": overdue.is_some(),
+        "overdue_ms": overdue.unwrap_or(0),
+        "closed_late": row.closed_late(),
+    })
+}
+
+fn param<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map_or("", String::as_str)
+}
+
+fn optional<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(String::as_str)
+}
+
+async fn ncrs(
+    State(queries): State<QualityQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &[
+                    "status",
+                    "product",
+                    "work_unit",
+                    "from",
+                    "to",
+                    "as_of",
+                    "page_size",
+                    "page_token",
+                ],
+            )?;
+            let opened = TimeRange::from_params(optional(&params, "from"), optional(&params, "to"))?;
+            let filter = NcrFilter::new(
+                param(&params, "status"),
+                param(&params, "product"),
+                param(&params, "work_unit"),
+                opened,
+            )?;
+            let as_of = as_of_param(optional(&params, "as_of"))?;
+            let page = Page::from_params(optional(&params, "page_size"), optional(&params, "page_token"))?;
+            let (rows, next) = queries.ncrs(&filter, page).await?;
+            Ok(json!({
+                "as_of": as_of.to_rfc3339(),
+                "ncrs": rows.iter().map(|(row, lots)| ncr_json(row, lots, as_of)).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+async fn fpy(
+    State(queries): State<QualityQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(query, &["product", "operation", "work_unit", "from", "to"])?;
+            let recorded =
+                TimeRange::from_params(optional(&params, "from"), optional(&params, "to"))?;
+            let operation = match param(&params, "operation") {
+                "" => None,
+                text => Some(text.parse::<u32>().map_err(|_| {
+                    QueryError::InvalidArgument(format!(
+                        "operation {text:?} is not an operation number"
+                    ))
+                })?),
+            };
+            let filter = YieldFilter {
+                product: param(&params, "product").to_owned(),
+                operation,
+                work_unit: param(&params, "work_unit").to_owned(),
+                recorded,
+            };
+            let rows = queries.yields(&filter).await?;
+            Ok(json!({
+                "yields": rows.iter().map(yield_json).collect::<Vec<_>>(),
+                "products": rolled_yields(&rows).into_iter().map(|(product, rty)| json!({
+                    "product": product,
+                    "rolled_throughput_yield": rty,
+                })).collect::<Vec<_>>(),
+            }))
+        }
+        .await,
+    )
+}
+
+async fn capas(
+    State(queries): State<QualityQueries>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    respond(
+        async {
+            let params = params(
+                query,
+                &["status", "owner", "overdue", "as_of", "page_size", "page_token"],
+            )?;
+            let overdue = match param(&params, "overdue") {
+                "" | "false" => false,
+                "true" => true,
+                other => {
+                    return Err(QueryError::InvalidArgument(format!(
+                        "overdue {other:?} is not true or false"
+                    )))
+                }
+            };
+            let as_of = as_of_param(optional(&params, "as_of"))?;
+            let filter = CapaFilter::new(
+                param(&params, "status"),
+                param(&params, "owner"),
+                overdue,
+                as_of,
+            )?;
+            let page = Page::from_params(optional(&params, "page_size"), optional(&params, "page_token"))?;
+            let (rows, next) = queries.capas(&filter, page).await?;
+            Ok(json!({
+                "as_of": as_of.to_rfc3339(),
+                "capas": rows.iter().map(|(row, ncrs)| capa_json(row, ncrs, as_of)).collect::<Vec<_>>(),
+                "next_page_token": next,
+            }))
+        }
+        .await,
+    )
+}
+
+/// Returns the HTTP routes of the quality API.
+pub fn router(queries: QualityQueries) -> Router {
+    Router::new()
+        .route("/api/quality/ncrs", get(ncrs))
+        .route("/api/quality/fpy", get(fpy))
+        .route("/api/quality/capas", get(capas))
+        .with_state(queries)
+}
