@@ -6,6 +6,9 @@
 
 mod support;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use mom_proto::maintenance::v1 as pb;
 use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
 use mom_proto::time::to_timestamp;
@@ -794,6 +797,274 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         (at(10), at(15), at(45))
     );
 
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
+
+/// A command request ready to send again on any client (the service may have restarted).
+type Sender = Box<
+    dyn Fn(
+        MaintenanceServiceClient<Channel>,
+    ) -> Pin<Box<dyn Future<Output = Result<pb::CommandReply, tonic::Status>> + Send>>,
+>;
+
+/// Returns a [`Sender`] of `request` through the RPC `method`.
+macro_rules! sender {
+    ($method:ident, $request:expr) => {{
+        let request = $request;
+        Box::new(move |mut client: MaintenanceServiceClient<Channel>| {
+            let request = request.clone();
+            Box::pin(async move {
+                client
+                    .$method(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+            }) as Pin<Box<dyn Future<Output = _> + Send>>
+        }) as Sender
+    }};
+}
+
+/// Every command RPC, in an order each is accepted, on work unit `unit` (registered under
+/// `line-1`, moved to `line-2`) and the work orders `breakdown` and `preventive`; each command
+/// carries the idempotency key `<prefix>-<rpc>`.
+fn every_command(
+    prefix: &str,
+    unit: &str,
+    breakdown_order: &str,
+    preventive_order: &str,
+) -> Vec<(&'static str, Sender)> {
+    let context = |rpc: &str| keyed(&format!("{prefix}-{rpc}"));
+    let unit = unit.to_owned();
+    let define = |plan: &str, trigger: pb::PlanTrigger, every: i64| pb::DefinePlanRequest {
+        context: context(&format!("define-{plan}")),
+        work_unit: unit.clone(),
+        plan: plan.to_owned(),
+        trigger: trigger.into(),
+        every,
+        description: format!("{plan} work"),
+        at: at(1),
+    };
+    vec![
+        (
+            "register_asset",
+            sender!(
+                register_asset,
+                pb::RegisterAssetRequest {
+                    context: context("register"),
+                    asset: unit.clone(),
+                    level: pb::AssetLevel::WorkUnit.into(),
+                    name: format!("{unit} name"),
+                    parent: LINE_1.to_owned(),
+                    at: at(0),
+                }
+            ),
+        ),
+        (
+            "move_asset",
+            sender!(
+                move_asset,
+                pb::MoveAssetRequest {
+                    context: context("move"),
+                    asset: unit.clone(),
+                    parent: LINE_2.to_owned(),
+                    at: at(1),
+                }
+            ),
+        ),
+        (
+            "define_plan (cycles)",
+            sender!(define_plan, define("lube", pb::PlanTrigger::Cycles, 100)),
+        ),
+        (
+            "define_plan (calendar)",
+            sender!(
+                define_plan,
+                define("weekly", pb::PlanTrigger::CalendarDays, 7)
+            ),
+        ),
+        (
+            "record_usage",
+            sender!(
+                record_usage,
+                pb::RecordUsageRequest {
+                    work_unit: unit.clone(),
+                    ..usage(context("usage"), 100, 2)
+                }
+            ),
+        ),
+        (
+            "check_plans",
+            sender!(
+                check_plans,
+                pb::CheckPlansRequest {
+                    context: context("check"),
+                    work_unit: unit.clone(),
+                    at: at(7 * 24 * 60 + 1),
+                }
+            ),
+        ),
+        (
+            "report_breakdown",
+            sender!(
+                report_breakdown,
+                pb::ReportBreakdownRequest {
+                    context: context("breakdown"),
+                    work_unit: unit.clone(),
+                    ..breakdown(breakdown_order, 10, 12)
+                }
+            ),
+        ),
+        (
+            "request_preventive_work",
+            sender!(
+                request_preventive_work,
+                pb::RequestPreventiveWorkRequest {
+                    context: context("preventive"),
+                    work_order: preventive_order.to_owned(),
+                    work_unit: unit.clone(),
+                    description: "belts".to_owned(),
+                    at: at(12),
+                }
+            ),
+        ),
+        (
+            "schedule_work_order",
+            sender!(
+                schedule_work_order,
+                pb::ScheduleWorkOrderRequest {
+                    context: context("schedule"),
+                    work_order: preventive_order.to_owned(),
+                    from: at(24 * 60),
+                    until: at(24 * 60 + 90),
+                    at: at(13),
+                }
+            ),
+        ),
+        (
+            "start_work",
+            sender!(
+                start_work,
+                pb::WorkOrderCommandRequest {
+                    context: context("start"),
+                    ..work(breakdown_order, 15)
+                }
+            ),
+        ),
+        (
+            "complete_work",
+            sender!(
+                complete_work,
+                pb::WorkOrderCommandRequest {
+                    context: context("complete"),
+                    ..work(breakdown_order, 45)
+                }
+            ),
+        ),
+        (
+            "cancel_work_order",
+            sender!(
+                cancel_work_order,
+                pb::CancelWorkOrderRequest {
+                    context: context("cancel"),
+                    work_order: preventive_order.to_owned(),
+                    reason: "postponed".to_owned(),
+                    at: at(14),
+                }
+            ),
+        ),
+        (
+            "retire_asset",
+            sender!(
+                retire_asset,
+                pb::RetireAssetRequest {
+                    context: context("retire"),
+                    asset: unit.clone(),
+                    reason: "replaced".to_owned(),
+                    at: at(8 * 24 * 60),
+                }
+            ),
+        ),
+    ]
+}
+
+const LINE_1: &str = "acme.plant-1.bottling.line-1";
+const LINE_2: &str = "acme.plant-1.bottling.line-2";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alike() {
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), None).await;
+    hierarchy(&mut svc.client).await;
+    register(
+        &mut svc.client,
+        LINE_2,
+        pb::AssetLevel::WorkCenter,
+        "acme.plant-1.bottling",
+    )
+    .await
+    .unwrap();
+    let sequential = every_command(
+        "seq",
+        "acme.plant-1.bottling.line-1.capper",
+        "0191e1b4-7c1a-7000-8000-0000000000b1",
+        "0191e1b4-7c1a-7000-8000-0000000000b2",
+    );
+    let concurrent = every_command(
+        "par",
+        "acme.plant-1.bottling.line-1.labeler",
+        "0191e1b4-7c1a-7000-8000-0000000000c1",
+        "0191e1b4-7c1a-7000-8000-0000000000c2",
+    );
+    let mut replies = Vec::new();
+
+    // One after the other: the repeat answers the first reply and stores nothing.
+    let mut stored = Vec::new();
+    for (rpc, send) in &sequential {
+        let head = svc.head().await;
+        let first = send(svc.client.clone()).await.unwrap();
+        let after = svc.head().await;
+        assert!(after > head, "{rpc} stores its events");
+        let again = send(svc.client.clone()).await.unwrap();
+        assert_eq!(again, first, "{rpc}: the repeat answers the first reply");
+        assert_eq!(svc.head().await, after, "{rpc}: the repeat stores nothing");
+        stored.push(after - head);
+        replies.push((*rpc, first));
+    }
+    assert!(
+        replies[4].1.raised_work_orders.len() == 1 && replies[5].1.raised_work_orders.len() == 1,
+        "the usage and the check each raise a work order: {replies:?}"
+    );
+
+    // Both at once, with a fresh key: one runs, the other answers its reply.
+    for ((rpc, send), stored) in concurrent.iter().zip(&stored) {
+        let head = svc.head().await;
+        let (first, second) = tokio::join!(send(svc.client.clone()), send(svc.client.clone()));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first, second, "{rpc}: both sends answer alike");
+        assert_eq!(
+            svc.head().await - head,
+            *stored,
+            "{rpc}: two concurrent sends store what one does"
+        );
+        replies.push((*rpc, first));
+    }
+
+    // After a restart on the same database the keys still answer the first replies.
+    svc.stop().await;
+    let svc = start(Some(db.url.clone()), None).await;
+    let head = svc.head().await;
+    for ((rpc, send), (_, reply)) in sequential.iter().chain(&concurrent).zip(&replies) {
+        let again = send(svc.client.clone()).await.unwrap();
+        assert_eq!(
+            &again, reply,
+            "{rpc}: the repeat after a restart answers alike"
+        );
+    }
+    assert_eq!(
+        svc.head().await,
+        head,
+        "repeats after a restart store nothing"
+    );
     svc.stop().await;
     db.drop_database().await.unwrap();
 }

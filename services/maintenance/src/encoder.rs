@@ -2,12 +2,13 @@
 
 use cqrs_es::Aggregate;
 use mom_bus::TopicEncoder;
+use mom_domain::Recorded;
 use mom_proto::maintenance::v1::MaintenanceEvent;
 use prost::Message;
 use serde::Deserialize;
 
 use crate::contract::{asset_event_to_proto, work_order_event_to_proto};
-use crate::domain::{Asset, AssetEvent, Recorded, WorkOrder, WorkOrderEvent};
+use crate::domain::{Asset, AssetEvent, WorkOrder, WorkOrderEvent};
 
 /// Returns the encoder that turns stored maintenance events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {

@@ -3,11 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
+use mom_domain::{
+    DomainError, ErrorKind, EventType, IdempotencyKey, Recorded, Versioned, ANONYMOUS,
+};
+use mom_proto::time::to_timestamp;
 use prost::Message;
 
 use super::*;
-use crate::domain::{PlanOccurrence, Versioned, WorkOrderCommand};
+use crate::domain::{
+    Asset, AssetCommand, AssetEvent, AssetId, AssetLevel, Cycles, Description, Equipment,
+    FailureMode, Millis, ParentRef, PlanId, PlanOccurrence, ProductId, Reason, Trigger, WorkOrder,
+    WorkOrderCommand, WorkOrderError, WorkOrderEvent, WorkOrderId,
+};
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 6, minute, 0).unwrap()
@@ -212,11 +220,51 @@ fn every_event_carries_its_time_and_work_unit() {
 
 #[test]
 fn stored_events_are_named_by_their_proto_message() {
-    let json = serde_json::to_value(crate::domain::Recorded::from(
-        work_order_events()[4].clone(),
-    ))
-    .unwrap();
+    let json = serde_json::to_value(Recorded::from(work_order_events()[4].clone())).unwrap();
     assert!(json["event"].get("WorkStarted").is_some());
+}
+
+#[test]
+fn events_stored_by_the_old_code_still_load() {
+    // Written by the service before the kernel: `{"event": …, "idempotency_key": …}`, the key
+    // on a command's last event only.
+    let keyed = r#"{"event":{"UsageRecorded":{"work_unit":"filler-1","cycles":5,"run_time_ms":60000,"total_cycles":15,"total_run_time_ms":120000,"at":"2026-03-02T06:04:00Z"}},"idempotency_key":"count-7"}"#;
+    let recorded: Recorded<AssetEvent> = serde_json::from_str(keyed).unwrap();
+    assert_eq!(recorded.event, asset_events()[4]);
+    assert_eq!(
+        recorded.idempotency_key,
+        Some(IdempotencyKey::new("count-7").unwrap())
+    );
+    let plain = r#"{"event":{"WorkStarted":{"work_unit":"filler-1","at":"2026-03-02T06:13:00Z"}}}"#;
+    let recorded: Recorded<WorkOrderEvent> = serde_json::from_str(plain).unwrap();
+    assert_eq!(recorded, Recorded::new(work_order_events()[4].clone()));
+    // And the current code stores the same form.
+    assert_eq!(serde_json::to_string(&recorded).unwrap(), plain);
+}
+
+#[test]
+fn snapshots_stored_by_the_old_code_are_replayed_instead() {
+    // The old aggregate kept its keys in `idempotency`, a field the kernel's stream ignores; such
+    // a snapshot must fail to load so that the store folds the events and finds the keys again.
+    let asset = r#"{"state":{"id":"filler-1","level":"WorkUnit","name":"Filler","parent":"line-1","retired":null,"cycles":15,"run_time":120000,"plans":{}},"version":2,"idempotency":{"entries":[["count-7",2]]}}"#;
+    assert!(serde_json::from_str::<Asset>(asset).is_err());
+    // Only the renamed id stops it: with the state in the current form it would load, keyless.
+    let loaded: Asset = serde_json::from_str(&asset.replace(r#""id""#, r#""asset""#)).unwrap();
+    assert_eq!((loaded.version(), loaded.keys().len()), (2, 0));
+    let order = format!(
+        r#"{{"state":{{"id":"{ORDER}","work_unit":"filler-1","kind":{{"Preventive":{{"plan":null}}}},"description":null,"status":"Requested","requested_at":"2026-03-02T06:00:00Z","window":null,"started":null,"completed":null,"cancelled":null}},"version":1,"idempotency":{{"entries":[["andon-1",1]]}}}}"#
+    );
+    assert!(serde_json::from_str::<WorkOrder>(&order).is_err());
+    let renamed = order.replace(r#""id""#, r#""work_order""#);
+    assert!(serde_json::from_str::<WorkOrder>(&renamed).is_ok());
+    // A snapshot the current code writes loads.
+    let mut stream = Asset::default();
+    stream.evolve(Recorded {
+        event: asset_events()[0].clone(),
+        idempotency_key: Some(IdempotencyKey::new("count-7").unwrap()),
+    });
+    let json = serde_json::to_string(&stream).unwrap();
+    assert_eq!(serde_json::from_str::<Asset>(&json).unwrap(), stream);
 }
 
 // Requests.
@@ -242,7 +290,7 @@ fn command_context_gives_caller_expected_version_and_idempotency_key() {
     assert_eq!(
         parsed.command,
         Versioned::expecting(WorkOrderCommand::Start { at: t(1) }, 3)
-            .with_key(Some(IdempotencyKey::new("evt-9").unwrap()))
+            .keyed(IdempotencyKey::new("evt-9").unwrap())
     );
     assert_eq!(parsed.caller.actor, "alice");
     assert_eq!(parsed.caller.correlation_id, Some(uuid::Uuid::from_u128(7)));

@@ -1,18 +1,10 @@
 //! Identifiers and texts of the maintenance domain: asset (equipment), plan and work order ids,
-//! products, failure modes, reasons, descriptions and idempotency keys. Each constructor checks
-//! its syntax, so a value of these types is always well formed and the aggregates only decide on
-//! business rules.
+//! products, failure modes, reasons and descriptions. Each constructor checks its syntax, so a
+//! value of these types is always well formed and the aggregates only decide on business rules.
 
-use std::fmt;
-use std::str::FromStr;
+use mom_domain::{check_id, check_text, InvalidId};
 
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-pub use mom_domain::InvalidId;
-use mom_domain::{check_id, check_text, string_newtype_conversions};
-
-/// Longest asset id, plan id, product, failure mode or idempotency key, in characters.
+/// Longest asset id, plan id, product or failure mode, in characters.
 pub const MAX_ID_LEN: usize = 128;
 
 /// Longest reason accepted, in characters.
@@ -21,22 +13,12 @@ pub const MAX_REASON_LEN: usize = 512;
 /// Longest description accepted, in characters.
 pub const MAX_DESCRIPTION_LEN: usize = 4096;
 
-/// Id of a work order (aggregate `work_order`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct WorkOrderId(Uuid);
+mom_domain::uuid_id!(
+    /// Id of a work order (aggregate `work_order`).
+    WorkOrderId
+);
 
 impl WorkOrderId {
-    /// Returns the work order id wrapping `uuid`.
-    pub fn new(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// Returns a fresh, time-ordered (UUID v7) work order id.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
     /// Returns the id of the work order raised for the `occurrence`-th time `plan` of `asset`
     /// became due: the same inputs always give the same id, so raising it twice finds the first
     /// one. The id is a version 8 (custom) UUID holding a 128-bit FNV-1a hash of the inputs.
@@ -50,177 +32,59 @@ impl WorkOrderId {
         let mut bytes = hash.to_be_bytes();
         bytes[6] = (bytes[6] & 0x0f) | 0x80;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        Self(Uuid::from_bytes(bytes))
-    }
-
-    /// Returns the UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
+        Self::new(mom_domain::Uuid::from_bytes(bytes))
     }
 }
 
-impl fmt::Display for WorkOrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for WorkOrderId {
-    type Err = InvalidId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| InvalidId::NotUuid {
-                value: s.to_owned(),
-            })
-    }
-}
-
-/// Id of an asset (aggregate `asset`): an ISA-95 equipment id such as
-/// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`. Work units use
-/// the ids production uses.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AssetId(String);
-
-impl AssetId {
-    /// Returns the id, or why `value` is not a valid equipment id.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_id(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-
-    /// Returns the id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Id of a preventive maintenance plan, unique within its work unit; same syntax as
-/// [`AssetId`].
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PlanId(String);
-
-impl PlanId {
-    /// Returns the id, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_id(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-
-    /// Returns the id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Id of a product (material definition), as production names it: not blank, at most 128
-/// characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ProductId(String);
-
-impl ProductId {
-    /// Returns the product id, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-}
-
-/// A failure mode code (`bearing_seized`, `E-042`): not blank, at most 128 characters. OEE
-/// reports it as the reason of the equipment failure loss.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct FailureMode(String);
-
-impl FailureMode {
-    /// Returns the failure mode, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-}
-
-/// A free-text reason (retire, cancel): not blank, at most 512 characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Reason(String);
+mom_domain::string_id!(
+    /// Id of an asset (aggregate `asset`): an ISA-95 equipment id such as
+    /// `site1.area2.line3.filler`, 1 to 128 characters of `A-Z a-z 0-9 . _ : -`. Work units use
+    /// the ids production uses.
+    AssetId => |value| check_id(value, MAX_ID_LEN),
+    /// Id of a preventive maintenance plan, unique within its work unit; same syntax as
+    /// [`AssetId`].
+    PlanId => |value| check_id(value, MAX_ID_LEN),
+    /// Id of a product (material definition), as production names it: not blank, at most 128
+    /// characters.
+    ProductId => |value| check_text(value, MAX_ID_LEN),
+    /// A failure mode code (`bearing_seized`, `E-042`): not blank, at most 128 characters. OEE
+    /// reports it as the reason of the equipment failure loss.
+    FailureMode => |value| check_text(value, MAX_ID_LEN),
+    /// A free-text reason (retire, cancel): not blank, at most 512 characters.
+    Reason => |value| check_text(value, MAX_REASON_LEN),
+    /// A free-text description of work or a plan: not blank, at most 4096 characters; line
+    /// breaks and tabs are allowed.
+    Description => check_description,
+);
 
 impl Reason {
-    /// Returns the reason, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_REASON_LEN)?;
-        Ok(Self(value))
-    }
-
     /// Returns the reason "preventive maintenance".
     pub(crate) fn preventive_maintenance() -> Self {
         Self("preventive maintenance".to_owned())
     }
 }
 
-/// A free-text description of work or a plan: not blank, at most 4096 characters; line breaks
-/// and tabs are allowed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Description(String);
-
-impl Description {
-    /// Returns the description, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        if value.trim().is_empty() {
-            return Err(InvalidId::Empty);
-        }
-        let len = value.chars().count();
-        if len > MAX_DESCRIPTION_LEN {
-            return Err(InvalidId::TooLong {
-                len,
-                max: MAX_DESCRIPTION_LEN,
-            });
-        }
-        if let Some(character) = value
-            .chars()
-            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(InvalidId::ControlCharacter { character });
-        }
-        Ok(Self(value))
+/// Checks a description: not blank, at most [`MAX_DESCRIPTION_LEN`] characters, and no control
+/// characters but line breaks and tabs.
+fn check_description(value: &str) -> Result<(), InvalidId> {
+    if value.trim().is_empty() {
+        return Err(InvalidId::Empty);
+    }
+    let len = value.chars().count();
+    if len > MAX_DESCRIPTION_LEN {
+        return Err(InvalidId::TooLong {
+            len,
+            max: MAX_DESCRIPTION_LEN,
+        });
+    }
+    match value
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Some(character) => Err(InvalidId::ControlCharacter { character }),
+        None => Ok(()),
     }
 }
-
-/// A caller-chosen key that makes a command idempotent on its aggregate (for example the id of
-/// the event a process manager reacts to): not blank, at most 128 characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// Returns the key, or why `value` is not one.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-        let value = value.into();
-        check_text(&value, MAX_ID_LEN)?;
-        Ok(Self(value))
-    }
-}
-
-string_newtype_conversions!(
-    AssetId,
-    PlanId,
-    ProductId,
-    FailureMode,
-    Reason,
-    Description,
-    IdempotencyKey
-);
 
 #[cfg(test)]
 mod tests {

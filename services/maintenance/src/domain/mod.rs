@@ -1,28 +1,28 @@
 //! The maintenance domain: the `asset` and `work_order` aggregates, their commands, events and
-//! errors. `decide` holds every business rule, `evolve` only folds events; the
-//! `cqrs_es::Aggregate` impls forward to them.
+//! errors. Each aggregate is a `mom_domain::Stream` over a state implementing
+//! `mom_domain::Lifecycle` (both are created by a command): `decide` holds every business rule,
+//! `evolve` only folds events, and the kernel keeps the version and idempotency guards.
 //!
 //! Invariant: pure. No I/O, no clock, no protobuf; commands carry their event time `at`, and
 //! `crate::contract` maps to and from the wire.
 
 mod asset;
-mod error;
 mod ids;
-mod quantity;
-mod versioned;
 mod work_order;
 
 pub use asset::{
     Asset, AssetCommand, AssetError, AssetEvent, AssetLevel, AssetState, ParentRef, Plan,
     RaisedWorkOrder, Trigger, MAX_CALENDAR_DAYS, MAX_RUN_HOURS,
 };
-pub use error::ErrorKind;
 pub use ids::{
-    AssetId, Description, FailureMode, IdempotencyKey, InvalidId, PlanId, ProductId, Reason,
-    WorkOrderId, MAX_DESCRIPTION_LEN, MAX_ID_LEN, MAX_REASON_LEN,
+    AssetId, Description, FailureMode, PlanId, ProductId, Reason, WorkOrderId, MAX_DESCRIPTION_LEN,
+    MAX_ID_LEN, MAX_REASON_LEN,
 };
-pub use quantity::{Cycles, Millis};
-pub use versioned::{IdempotencyLog, Recorded, Versioned, IDEMPOTENCY_KEYS_KEPT};
+/// A duration in whole milliseconds (run time).
+pub use mom_domain::Millis;
+/// A number of machine cycles (pieces counted on a work unit): the kernel's count, stored and
+/// shown as a plain number.
+pub use mom_domain::Units as Cycles;
 pub use work_order::{
     Equipment, PlanOccurrence, WorkOrder, WorkOrderCommand, WorkOrderError, WorkOrderEvent,
     WorkOrderKind, WorkOrderState, WorkOrderStatus,

@@ -11,16 +11,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use mom_domain::{Lifecycle, Stream};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{AssetCommand, ParentRef, MAX_CALENDAR_DAYS, MAX_RUN_HOURS};
 use super::error::AssetError;
 use super::events::{AssetEvent, AssetLevel, Trigger};
 use crate::domain::ids::{AssetId, Description, PlanId, Reason, WorkOrderId};
-use crate::domain::quantity::{Cycles, Millis};
-use crate::domain::versioned::{record, IdempotencyLog, Recorded, Versioned};
+use crate::domain::{Cycles, Millis};
 
 /// A preventive maintenance plan of a work unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +112,10 @@ pub struct RaisedWorkOrder {
 /// The state of a registered asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetState {
+    /// Stored as `asset` so that snapshots written before the kernel fail to load and the store
+    /// replays the events: they keep the idempotency keys in a field (`idempotency`) the kernel's
+    /// `Stream` would silently ignore, forgetting the keys.
+    #[serde(rename = "asset")]
     id: AssetId,
     level: AssetLevel,
     name: String,
@@ -181,6 +183,121 @@ impl AssetState {
                 })
             })
             .collect()
+    }
+
+    fn require_work_unit(&self) -> Result<(), AssetError> {
+        match self.level {
+            AssetLevel::WorkUnit => Ok(()),
+            level => Err(AssetError::NotAWorkUnit { level }),
+        }
+    }
+
+    /// Returns, for each plan due at `at` with the given meters, its due event and the event
+    /// raising its work order (whose id derives from the plan occurrence, so creating it again
+    /// finds the first one).
+    fn due_plans(&self, cycles: Cycles, run_time: Millis, at: DateTime<Utc>) -> Vec<AssetEvent> {
+        self.plans
+            .iter()
+            .filter(|(_, plan)| plan.is_due(cycles, run_time, at))
+            .flat_map(|(id, plan)| {
+                let occurrence = plan.occurrences.saturating_add(1);
+                [
+                    AssetEvent::MaintenancePlanDue {
+                        work_unit: self.id.clone(),
+                        plan: id.clone(),
+                        occurrence,
+                        trigger: plan.trigger,
+                        at,
+                    },
+                    AssetEvent::PlanWorkOrderRaised {
+                        work_unit: self.id.clone(),
+                        plan: id.clone(),
+                        occurrence,
+                        work_order: WorkOrderId::for_plan_occurrence(&self.id, id, occurrence),
+                        at,
+                    },
+                ]
+            })
+            .collect()
+    }
+}
+
+/// Returns `at` plus `days` days, or `None` past the end of time (never due again).
+fn add_days(at: DateTime<Utc>, days: u64) -> Option<DateTime<Utc>> {
+    let days = i64::try_from(days).ok()?;
+    at.checked_add_signed(Duration::try_days(days)?)
+}
+
+/// Checks that `parent` exists, is active and sits one level above `level`.
+fn check_parent(level: AssetLevel, parent: &ParentRef) -> Result<(), AssetError> {
+    let Some(expected) = level.parent_level() else {
+        return Err(AssetError::EnterpriseWithParent {
+            parent: parent.id.clone(),
+        });
+    };
+    let Some((actual, retired)) = parent.found else {
+        return Err(AssetError::ParentNotFound {
+            parent: parent.id.clone(),
+        });
+    };
+    if actual != expected {
+        return Err(AssetError::WrongParentLevel {
+            parent: parent.id.clone(),
+            level,
+            expected,
+            actual,
+        });
+    }
+    if retired {
+        return Err(AssetError::ParentRetired {
+            parent: parent.id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// An asset: the aggregate `asset`. Before its registration it has no state and rejects every
+/// command but `Register` with [`AssetError::NotRegistered`].
+pub type Asset = Stream<Option<AssetState>>;
+
+impl Lifecycle for AssetState {
+    const TYPE: &'static str = "asset";
+    const NOUN: &'static str = "asset";
+    type Command = AssetCommand;
+    type Event = AssetEvent;
+    type Error = AssetError;
+
+    fn create(command: AssetCommand) -> Result<Vec<AssetEvent>, AssetError> {
+        let AssetCommand::Register {
+            asset,
+            level,
+            name,
+            parent,
+            at,
+        } = command
+        else {
+            return Err(AssetError::NotRegistered);
+        };
+        if name.trim().is_empty() {
+            return Err(AssetError::EmptyName);
+        }
+        match (level.parent_level(), &parent) {
+            (None, None) => {}
+            (Some(parent_level), None) => {
+                return Err(AssetError::MissingParent {
+                    level,
+                    parent_level,
+                })
+            }
+            (_, Some(parent)) => check_parent(level, parent)?,
+        }
+        Ok(vec![AssetEvent::AssetRegistered {
+            asset,
+            level,
+            name,
+            parent: parent.map(|parent| parent.id),
+            at,
+        }])
     }
 
     fn decide(&self, command: AssetCommand) -> Result<Vec<AssetEvent>, AssetError> {
@@ -256,12 +373,11 @@ impl AssetState {
                     return Err(AssetError::EmptyUsage);
                 }
                 let (Some(total_cycles), Some(total_run_time)) = (
-                    self.cycles.0.checked_add(cycles.0),
-                    self.run_time.0.checked_add(run_time.0),
+                    self.cycles.checked_add(cycles),
+                    self.run_time.0.checked_add(run_time.0).map(Millis),
                 ) else {
                     return Err(AssetError::UsageOverflow);
                 };
-                let (total_cycles, total_run_time) = (Cycles(total_cycles), Millis(total_run_time));
                 let mut events = vec![AssetEvent::UsageRecorded {
                     work_unit: self.id.clone(),
                     cycles,
@@ -280,40 +396,28 @@ impl AssetState {
         }
     }
 
-    fn require_work_unit(&self) -> Result<(), AssetError> {
-        match self.level {
-            AssetLevel::WorkUnit => Ok(()),
-            level => Err(AssetError::NotAWorkUnit { level }),
-        }
-    }
-
-    /// Returns, for each plan due at `at` with the given meters, its due event and the event
-    /// raising its work order (whose id derives from the plan occurrence, so creating it again
-    /// finds the first one).
-    fn due_plans(&self, cycles: Cycles, run_time: Millis, at: DateTime<Utc>) -> Vec<AssetEvent> {
-        self.plans
-            .iter()
-            .filter(|(_, plan)| plan.is_due(cycles, run_time, at))
-            .flat_map(|(id, plan)| {
-                let occurrence = plan.occurrences.saturating_add(1);
-                [
-                    AssetEvent::MaintenancePlanDue {
-                        work_unit: self.id.clone(),
-                        plan: id.clone(),
-                        occurrence,
-                        trigger: plan.trigger,
-                        at,
-                    },
-                    AssetEvent::PlanWorkOrderRaised {
-                        work_unit: self.id.clone(),
-                        plan: id.clone(),
-                        occurrence,
-                        work_order: WorkOrderId::for_plan_occurrence(&self.id, id, occurrence),
-                        at,
-                    },
-                ]
-            })
-            .collect()
+    fn born(event: AssetEvent) -> Option<Self> {
+        // Nothing but a registration starts a stream; anything else before it is ignored.
+        let AssetEvent::AssetRegistered {
+            asset,
+            level,
+            name,
+            parent,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(AssetState {
+            id: asset,
+            level,
+            name,
+            parent,
+            retired: None,
+            cycles: Cycles::ZERO,
+            run_time: Millis(0),
+            plans: BTreeMap::new(),
+        })
     }
 
     fn evolve(&mut self, event: AssetEvent) {
@@ -393,178 +497,5 @@ impl AssetState {
         }
     }
 }
-
-/// Returns `at` plus `days` days, or `None` past the end of time (never due again).
-fn add_days(at: DateTime<Utc>, days: u64) -> Option<DateTime<Utc>> {
-    let days = i64::try_from(days).ok()?;
-    at.checked_add_signed(Duration::try_days(days)?)
-}
-
-/// Checks that `parent` exists, is active and sits one level above `level`.
-fn check_parent(level: AssetLevel, parent: &ParentRef) -> Result<(), AssetError> {
-    let Some(expected) = level.parent_level() else {
-        return Err(AssetError::EnterpriseWithParent {
-            parent: parent.id.clone(),
-        });
-    };
-    let Some((actual, retired)) = parent.found else {
-        return Err(AssetError::ParentNotFound {
-            parent: parent.id.clone(),
-        });
-    };
-    if actual != expected {
-        return Err(AssetError::WrongParentLevel {
-            parent: parent.id.clone(),
-            level,
-            expected,
-            actual,
-        });
-    }
-    if retired {
-        return Err(AssetError::ParentRetired {
-            parent: parent.id.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// An asset: the aggregate `asset`. Before its registration it has no state and rejects every
-/// command but `Register` with [`AssetError::NotRegistered`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Asset {
-    state: Option<AssetState>,
-    version: u64,
-    idempotency: IdempotencyLog,
-}
-
-impl Asset {
-    /// Returns the asset's state, or `None` before it was registered.
-    pub fn state(&self) -> Option<&AssetState> {
-        self.state.as_ref()
-    }
-
-    /// Returns the number of events applied so far.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Decides which events `command` causes, or why it is rejected. A remembered idempotency
-    /// key answers [`AssetError::AlreadyApplied`] before any other check.
-    pub(crate) fn decide(
-        &self,
-        command: Versioned<AssetCommand>,
-    ) -> Result<Vec<Recorded<AssetEvent>>, AssetError> {
-        if let Some(version) = command
-            .idempotency_key
-            .as_ref()
-            .and_then(|key| self.idempotency.version_of(key))
-        {
-            return Err(AssetError::AlreadyApplied { version });
-        }
-        if let Some(expected) = command.expected_version {
-            if expected != self.version {
-                return Err(AssetError::VersionConflict {
-                    expected,
-                    actual: self.version,
-                });
-            }
-        }
-        let events = match (&self.state, command.command) {
-            (Some(state), command) => state.decide(command)?,
-            (
-                None,
-                AssetCommand::Register {
-                    asset,
-                    level,
-                    name,
-                    parent,
-                    at,
-                },
-            ) => {
-                if name.trim().is_empty() {
-                    return Err(AssetError::EmptyName);
-                }
-                match (level.parent_level(), &parent) {
-                    (None, None) => {}
-                    (Some(parent_level), None) => {
-                        return Err(AssetError::MissingParent {
-                            level,
-                            parent_level,
-                        })
-                    }
-                    (_, Some(parent)) => check_parent(level, parent)?,
-                }
-                vec![AssetEvent::AssetRegistered {
-                    asset,
-                    level,
-                    name,
-                    parent: parent.map(|parent| parent.id),
-                    at,
-                }]
-            }
-            (None, _) => return Err(AssetError::NotRegistered),
-        };
-        Ok(record(events, command.idempotency_key))
-    }
-
-    /// Folds one event into the state.
-    pub(crate) fn evolve(&mut self, event: Recorded<AssetEvent>) {
-        self.version += 1;
-        if let Some(key) = event.idempotency_key {
-            self.idempotency.remember(key, self.version);
-        }
-        match (&mut self.state, event.event) {
-            (Some(state), event) => state.evolve(event),
-            (
-                None,
-                AssetEvent::AssetRegistered {
-                    asset,
-                    level,
-                    name,
-                    parent,
-                    ..
-                },
-            ) => {
-                self.state = Some(AssetState {
-                    id: asset,
-                    level,
-                    name,
-                    parent,
-                    retired: None,
-                    cycles: Cycles(0),
-                    run_time: Millis(0),
-                    plans: BTreeMap::new(),
-                });
-            }
-            // Nothing but a registration starts a stream; anything else before it is ignored.
-            (None, _) => {}
-        }
-    }
-}
-
-impl Aggregate for Asset {
-    const TYPE: &'static str = "asset";
-    type Command = Versioned<AssetCommand>;
-    type Event = Recorded<AssetEvent>;
-    type Error = AssetError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.evolve(event);
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,11 @@
 //! Commands an asset accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::Timed;
 
 use super::events::{AssetLevel, Trigger};
 use crate::domain::ids::{AssetId, Description, PlanId, Reason};
-use crate::domain::quantity::{Cycles, Millis};
+use crate::domain::{Cycles, Millis};
 
 /// Longest calendar interval of a plan, in days (100 years).
 pub const MAX_CALENDAR_DAYS: u64 = 36_500;
@@ -56,9 +57,8 @@ pub enum AssetCommand {
     CheckPlans { at: DateTime<Utc> },
 }
 
-impl AssetCommand {
-    /// Returns when the command's fact happened on the floor.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for AssetCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             AssetCommand::Register { at, .. }
             | AssetCommand::Move { at, .. }

@@ -1,24 +1,14 @@
 //! Why an asset rejects a command.
 
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
 use super::events::AssetLevel;
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{AssetId, PlanId};
 
-/// A rejected asset command; [`AssetError::kind`] says how to report it.
+/// An asset command the rules reject; its [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AssetError {
-    /// The command's idempotency key was applied before, producing `version`.
-    #[error("command already applied (version {version})")]
-    AlreadyApplied { version: u64 },
-
-    /// The caller expected another version of the asset.
-    #[error(
-        "asset is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The asset was never registered.
     #[error("asset is not registered")]
     NotRegistered,
@@ -98,12 +88,9 @@ pub enum AssetError {
     UsageOverflow,
 }
 
-impl AssetError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for AssetError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            AssetError::AlreadyApplied { .. } => ErrorKind::AlreadyApplied,
-            AssetError::VersionConflict { .. } => ErrorKind::Conflict,
             AssetError::NotRegistered | AssetError::ParentNotFound { .. } => ErrorKind::NotFound,
             AssetError::EmptyName
             | AssetError::EnterpriseWithParent { .. }
@@ -120,15 +107,6 @@ impl AssetError {
             | AssetError::Retired
             | AssetError::NotAWorkUnit { .. }
             | AssetError::PlanAlreadyDefined { .. } => ErrorKind::FailedPrecondition,
-        }
-    }
-
-    /// Returns the version the original command produced when this rejection only says the
-    /// command was applied before.
-    pub fn replayed_version(&self) -> Option<u64> {
-        match self {
-            AssetError::AlreadyApplied { version } => Some(*version),
-            _ => None,
         }
     }
 }

@@ -3,11 +3,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
+use mom_domain::EventType;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AssetId, Description, PlanId, Reason, WorkOrderId};
-use crate::domain::quantity::{Cycles, Millis};
+use crate::domain::{Cycles, Millis};
 
 /// A level of the ISA-95 equipment hierarchy, from the top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -154,10 +154,12 @@ impl AssetEvent {
             | AssetEvent::PlanWorkOrderRaised { at, .. } => *at,
         }
     }
+}
 
+impl EventType for AssetEvent {
     /// Returns the stored event type: the proto message name, written out so that renaming a
     /// variant never renames stored events.
-    pub fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &'static str {
         match self {
             AssetEvent::AssetRegistered { .. } => "AssetRegistered",
             AssetEvent::AssetMoved { .. } => "AssetMoved",
@@ -167,15 +169,5 @@ impl AssetEvent {
             AssetEvent::MaintenancePlanDue { .. } => "MaintenancePlanDue",
             AssetEvent::PlanWorkOrderRaised { .. } => "PlanWorkOrderRaised",
         }
-    }
-}
-
-impl DomainEvent for AssetEvent {
-    fn event_type(&self) -> String {
-        self.type_name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
     }
 }

@@ -9,8 +9,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use mom_domain::{Lifecycle, Stream};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{Equipment, PlanOccurrence, WorkOrderCommand};
@@ -18,7 +17,6 @@ use super::error::WorkOrderError;
 use super::events::WorkOrderEvent;
 use crate::domain::asset::AssetLevel;
 use crate::domain::ids::{AssetId, Description, FailureMode, ProductId, Reason, WorkOrderId};
-use crate::domain::versioned::{record, IdempotencyLog, Recorded, Versioned};
 
 /// Where a work order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,6 +61,10 @@ pub enum WorkOrderKind {
 /// The state of an existing work order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkOrderState {
+    /// Stored as `work_order` so that snapshots written before the kernel fail to load and the
+    /// store replays the events: they keep the idempotency keys in a field (`idempotency`) the
+    /// kernel's `Stream` would silently ignore, forgetting the keys.
+    #[serde(rename = "work_order")]
     id: WorkOrderId,
     work_unit: AssetId,
     kind: WorkOrderKind,
@@ -126,6 +128,27 @@ impl WorkOrderState {
         self.cancelled.as_ref()
     }
 
+    fn requested(
+        id: WorkOrderId,
+        work_unit: AssetId,
+        kind: WorkOrderKind,
+        description: Option<Description>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            work_unit,
+            kind,
+            description,
+            status: WorkOrderStatus::Requested,
+            requested_at: at,
+            window: None,
+            started: None,
+            completed: None,
+            cancelled: None,
+        }
+    }
+
     fn plan_id(&self) -> Option<crate::domain::ids::PlanId> {
         match &self.kind {
             WorkOrderKind::Preventive { plan } => plan.as_ref().map(|p| p.plan.clone()),
@@ -137,6 +160,91 @@ impl WorkOrderState {
         WorkOrderError::InvalidTransition {
             status: self.status,
             action,
+        }
+    }
+}
+
+/// Returns `text` as a reason, cut to the longest reason allowed.
+fn truncated_reason(text: String) -> Reason {
+    let cut: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(crate::domain::ids::MAX_REASON_LEN)
+        .collect();
+    Reason::new(cut).unwrap_or_else(|_| Reason::preventive_maintenance())
+}
+
+/// Checks what the registry knows about the work unit of a new order.
+fn check_equipment(equipment: &Equipment) -> Result<(), WorkOrderError> {
+    match equipment.found {
+        None => Err(WorkOrderError::UnknownWorkUnit {
+            work_unit: equipment.id.clone(),
+        }),
+        Some((level, _)) if level != AssetLevel::WorkUnit => Err(WorkOrderError::NotAWorkUnit {
+            asset: equipment.id.clone(),
+            level,
+        }),
+        Some((_, true)) => Err(WorkOrderError::WorkUnitRetired {
+            work_unit: equipment.id.clone(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A work order: the aggregate `work_order`. Before its request it has no state and rejects
+/// every command but `ReportBreakdown` and `RequestPreventive` with
+/// [`WorkOrderError::NotFound`].
+pub type WorkOrder = Stream<Option<WorkOrderState>>;
+
+impl Lifecycle for WorkOrderState {
+    const TYPE: &'static str = "work_order";
+    const NOUN: &'static str = "work order";
+    type Command = WorkOrderCommand;
+    type Event = WorkOrderEvent;
+    type Error = WorkOrderError;
+
+    fn create(command: WorkOrderCommand) -> Result<Vec<WorkOrderEvent>, WorkOrderError> {
+        match command {
+            WorkOrderCommand::ReportBreakdown {
+                work_order,
+                equipment,
+                failure_mode,
+                failure_start,
+                product,
+                description,
+                at,
+            } => {
+                check_equipment(&equipment)?;
+                if failure_start > at {
+                    return Err(WorkOrderError::FailureStartsAfterReport { failure_start, at });
+                }
+                Ok(vec![WorkOrderEvent::BreakdownReported {
+                    work_order,
+                    work_unit: equipment.id,
+                    failure_mode,
+                    failure_start,
+                    product,
+                    description,
+                    at,
+                }])
+            }
+            WorkOrderCommand::RequestPreventive {
+                work_order,
+                equipment,
+                plan,
+                description,
+                at,
+            } => {
+                check_equipment(&equipment)?;
+                Ok(vec![WorkOrderEvent::PreventiveWorkRequested {
+                    work_order,
+                    work_unit: equipment.id,
+                    plan,
+                    description,
+                    at,
+                }])
+            }
+            _ => Err(WorkOrderError::NotFound),
         }
     }
 
@@ -244,6 +352,45 @@ impl WorkOrderState {
         }
     }
 
+    fn born(event: WorkOrderEvent) -> Option<Self> {
+        match event {
+            WorkOrderEvent::BreakdownReported {
+                work_order,
+                work_unit,
+                failure_mode,
+                failure_start,
+                product,
+                description,
+                at,
+            } => Some(WorkOrderState::requested(
+                work_order,
+                work_unit,
+                WorkOrderKind::Corrective {
+                    failure_mode,
+                    failure_start,
+                    product,
+                },
+                description,
+                at,
+            )),
+            WorkOrderEvent::PreventiveWorkRequested {
+                work_order,
+                work_unit,
+                plan,
+                description,
+                at,
+            } => Some(WorkOrderState::requested(
+                work_order,
+                work_unit,
+                WorkOrderKind::Preventive { plan },
+                description,
+                at,
+            )),
+            // Nothing but a request starts a stream; anything else before it is ignored.
+            _ => None,
+        }
+    }
+
     fn evolve(&mut self, event: WorkOrderEvent) {
         match event {
             // A second request is never decided; the fold keeps the first one.
@@ -268,230 +415,6 @@ impl WorkOrderState {
                 self.cancelled = Some(reason);
             }
         }
-    }
-}
-
-/// Returns `text` as a reason, cut to the longest reason allowed.
-fn truncated_reason(text: String) -> Reason {
-    let cut: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(crate::domain::ids::MAX_REASON_LEN)
-        .collect();
-    Reason::new(cut).unwrap_or_else(|_| Reason::preventive_maintenance())
-}
-
-/// Checks what the registry knows about the work unit of a new order.
-fn check_equipment(equipment: &Equipment) -> Result<(), WorkOrderError> {
-    match equipment.found {
-        None => Err(WorkOrderError::UnknownWorkUnit {
-            work_unit: equipment.id.clone(),
-        }),
-        Some((level, _)) if level != AssetLevel::WorkUnit => Err(WorkOrderError::NotAWorkUnit {
-            asset: equipment.id.clone(),
-            level,
-        }),
-        Some((_, true)) => Err(WorkOrderError::WorkUnitRetired {
-            work_unit: equipment.id.clone(),
-        }),
-        Some(_) => Ok(()),
-    }
-}
-
-/// A work order: the aggregate `work_order`. Before its request it has no state and rejects
-/// every command but `ReportBreakdown` and `RequestPreventive` with
-/// [`WorkOrderError::NotFound`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkOrder {
-    state: Option<WorkOrderState>,
-    version: u64,
-    idempotency: IdempotencyLog,
-}
-
-impl WorkOrder {
-    /// Returns the work order's state, or `None` before it was requested.
-    pub fn state(&self) -> Option<&WorkOrderState> {
-        self.state.as_ref()
-    }
-
-    /// Returns the number of events applied so far.
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Decides which events `command` causes, or why it is rejected. A remembered idempotency
-    /// key answers [`WorkOrderError::AlreadyApplied`] before any other check.
-    pub(crate) fn decide(
-        &self,
-        command: Versioned<WorkOrderCommand>,
-    ) -> Result<Vec<Recorded<WorkOrderEvent>>, WorkOrderError> {
-        if let Some(version) = command
-            .idempotency_key
-            .as_ref()
-            .and_then(|key| self.idempotency.version_of(key))
-        {
-            return Err(WorkOrderError::AlreadyApplied { version });
-        }
-        if let Some(expected) = command.expected_version {
-            if expected != self.version {
-                return Err(WorkOrderError::VersionConflict {
-                    expected,
-                    actual: self.version,
-                });
-            }
-        }
-        let events = match (&self.state, command.command) {
-            (Some(state), command) => state.decide(command)?,
-            (
-                None,
-                WorkOrderCommand::ReportBreakdown {
-                    work_order,
-                    equipment,
-                    failure_mode,
-                    failure_start,
-                    product,
-                    description,
-                    at,
-                },
-            ) => {
-                check_equipment(&equipment)?;
-                if failure_start > at {
-                    return Err(WorkOrderError::FailureStartsAfterReport { failure_start, at });
-                }
-                vec![WorkOrderEvent::BreakdownReported {
-                    work_order,
-                    work_unit: equipment.id,
-                    failure_mode,
-                    failure_start,
-                    product,
-                    description,
-                    at,
-                }]
-            }
-            (
-                None,
-                WorkOrderCommand::RequestPreventive {
-                    work_order,
-                    equipment,
-                    plan,
-                    description,
-                    at,
-                },
-            ) => {
-                check_equipment(&equipment)?;
-                vec![WorkOrderEvent::PreventiveWorkRequested {
-                    work_order,
-                    work_unit: equipment.id,
-                    plan,
-                    description,
-                    at,
-                }]
-            }
-            (None, _) => return Err(WorkOrderError::NotFound),
-        };
-        Ok(record(events, command.idempotency_key))
-    }
-
-    /// Folds one event into the state.
-    pub(crate) fn evolve(&mut self, event: Recorded<WorkOrderEvent>) {
-        self.version += 1;
-        if let Some(key) = event.idempotency_key {
-            self.idempotency.remember(key, self.version);
-        }
-        match (&mut self.state, event.event) {
-            (Some(state), event) => state.evolve(event),
-            (
-                None,
-                WorkOrderEvent::BreakdownReported {
-                    work_order,
-                    work_unit,
-                    failure_mode,
-                    failure_start,
-                    product,
-                    description,
-                    at,
-                },
-            ) => {
-                self.state = Some(WorkOrderState::requested(
-                    work_order,
-                    work_unit,
-                    WorkOrderKind::Corrective {
-                        failure_mode,
-                        failure_start,
-                        product,
-                    },
-                    description,
-                    at,
-                ));
-            }
-            (
-                None,
-                WorkOrderEvent::PreventiveWorkRequested {
-                    work_order,
-                    work_unit,
-                    plan,
-                    description,
-                    at,
-                },
-            ) => {
-                self.state = Some(WorkOrderState::requested(
-                    work_order,
-                    work_unit,
-                    WorkOrderKind::Preventive { plan },
-                    description,
-                    at,
-                ));
-            }
-            // Nothing but a request starts a stream; anything else before it is ignored.
-            (None, _) => {}
-        }
-    }
-}
-
-impl WorkOrderState {
-    fn requested(
-        id: WorkOrderId,
-        work_unit: AssetId,
-        kind: WorkOrderKind,
-        description: Option<Description>,
-        at: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id,
-            work_unit,
-            kind,
-            description,
-            status: WorkOrderStatus::Requested,
-            requested_at: at,
-            window: None,
-            started: None,
-            completed: None,
-            cancelled: None,
-        }
-    }
-}
-
-impl Aggregate for WorkOrder {
-    const TYPE: &'static str = "work_order";
-    type Command = Versioned<WorkOrderCommand>;
-    type Event = Recorded<WorkOrderEvent>;
-    type Error = WorkOrderError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.evolve(event);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Commands a work order accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::Timed;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::AssetLevel;
@@ -61,9 +62,8 @@ pub enum WorkOrderCommand {
     Cancel { reason: Reason, at: DateTime<Utc> },
 }
 
-impl WorkOrderCommand {
-    /// Returns when the command's fact happened on the floor.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for WorkOrderCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             WorkOrderCommand::ReportBreakdown { at, .. }
             | WorkOrderCommand::RequestPreventive { at, .. }

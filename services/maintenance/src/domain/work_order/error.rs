@@ -1,26 +1,16 @@
 //! Why a work order rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
 use super::aggregate::WorkOrderStatus;
 use crate::domain::asset::AssetLevel;
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{AssetId, WorkOrderId};
 
-/// A rejected work order command; [`WorkOrderError::kind`] says how to report it.
+/// A work order command the rules reject; its [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WorkOrderError {
-    /// The command's idempotency key was applied before, producing `version`.
-    #[error("command already applied (version {version})")]
-    AlreadyApplied { version: u64 },
-
-    /// The caller expected another version of the work order.
-    #[error(
-        "work order is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The work order does not exist.
     #[error("work order does not exist")]
     NotFound,
@@ -77,12 +67,9 @@ pub enum WorkOrderError {
     },
 }
 
-impl WorkOrderError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for WorkOrderError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WorkOrderError::AlreadyApplied { .. } => ErrorKind::AlreadyApplied,
-            WorkOrderError::VersionConflict { .. } => ErrorKind::Conflict,
             WorkOrderError::NotFound | WorkOrderError::UnknownWorkUnit { .. } => {
                 ErrorKind::NotFound
             }
@@ -94,15 +81,6 @@ impl WorkOrderError {
             | WorkOrderError::NotAWorkUnit { .. }
             | WorkOrderError::WorkUnitRetired { .. }
             | WorkOrderError::InvalidTransition { .. } => ErrorKind::FailedPrecondition,
-        }
-    }
-
-    /// Returns the version the original command produced when this rejection only says the
-    /// command was applied before.
-    pub fn replayed_version(&self) -> Option<u64> {
-        match self {
-            WorkOrderError::AlreadyApplied { version } => Some(*version),
-            _ => None,
         }
     }
 }

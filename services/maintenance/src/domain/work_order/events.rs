@@ -1,7 +1,7 @@
 //! Events of a work order, one per message in `mom/maintenance/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
+use mom_domain::EventType;
 use serde::{Deserialize, Serialize};
 
 use super::commands::PlanOccurrence;
@@ -104,10 +104,12 @@ impl WorkOrderEvent {
             WorkOrderEvent::BreakdownRepaired { repair_end, .. } => *repair_end,
         }
     }
+}
 
+impl EventType for WorkOrderEvent {
     /// Returns the stored event type: the proto message name, written out so that renaming a
     /// variant never renames stored events.
-    pub fn type_name(&self) -> &'static str {
+    fn type_name(&self) -> &'static str {
         match self {
             WorkOrderEvent::BreakdownReported { .. } => "BreakdownReported",
             WorkOrderEvent::PreventiveWorkRequested { .. } => "PreventiveWorkRequested",
@@ -118,15 +120,5 @@ impl WorkOrderEvent {
             WorkOrderEvent::PreventiveWorkCompleted { .. } => "PreventiveWorkCompleted",
             WorkOrderEvent::WorkOrderCancelled { .. } => "WorkOrderCancelled",
         }
-    }
-}
-
-impl DomainEvent for WorkOrderEvent {
-    fn event_type(&self) -> String {
-        self.type_name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
     }
 }

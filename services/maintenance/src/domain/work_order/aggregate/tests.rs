@@ -6,8 +6,9 @@ use chrono::{Duration, TimeZone};
 use cqrs_es::test::TestFramework;
 
 use super::*;
-use crate::domain::error::ErrorKind;
-use crate::domain::ids::{IdempotencyKey, PlanId};
+use mom_domain::{DomainError, ErrorKind, IdempotencyKey, Rejected, Versioned};
+
+use crate::domain::ids::PlanId;
 
 fn t(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap() + Duration::minutes(minute)
@@ -120,14 +121,17 @@ fn given(events: Vec<WorkOrderEvent>) -> WorkOrder {
 fn when(
     given_events: Vec<WorkOrderEvent>,
     command: WorkOrderCommand,
-) -> Result<Vec<WorkOrderEvent>, WorkOrderError> {
+) -> Result<Vec<WorkOrderEvent>, Rejected<WorkOrderError>> {
     given(given_events)
         .decide(command.into())
         .map(|events| events.into_iter().map(|recorded| recorded.event).collect())
 }
 
 fn rejected(given_events: Vec<WorkOrderEvent>, command: WorkOrderCommand) -> WorkOrderError {
-    when(given_events, command).unwrap_err()
+    match when(given_events, command).unwrap_err() {
+        Rejected::Domain(err) => err,
+        other => panic!("expected a rejection by the rules, got {other:?}"),
+    }
 }
 
 // Requests.
@@ -139,7 +143,7 @@ fn report_breakdown_requests_a_corrective_order() {
         .when(report(10, 12, active_unit()).into())
         .then_expect_events(vec![reported().into()]);
     let order = given(vec![reported()]);
-    let state = order.state().unwrap();
+    let state = order.state().as_ref().unwrap();
     assert_eq!(state.status(), WorkOrderStatus::Requested);
     assert!(matches!(state.kind(), WorkOrderKind::Corrective { .. }));
 }
@@ -244,8 +248,14 @@ fn a_preventive_window_announced_in_advance_is_a_planned_shutdown() {
         }]
     );
     let order = given(vec![preventive(), events[0].clone()]);
-    assert_eq!(order.state().unwrap().status(), WorkOrderStatus::Scheduled);
-    assert_eq!(order.state().unwrap().window(), Some((t(60), t(120))));
+    assert_eq!(
+        order.state().as_ref().unwrap().status(),
+        WorkOrderStatus::Scheduled
+    );
+    assert_eq!(
+        order.state().as_ref().unwrap().window(),
+        Some((t(60), t(120)))
+    );
 }
 
 #[test]
@@ -341,8 +351,11 @@ fn completing_a_corrective_order_emits_the_failure_interval() {
     );
     assert_eq!(events[0].event_time(), t(45));
     let order = given(vec![reported(), started(15), events[0].clone()]);
-    assert_eq!(order.state().unwrap().status(), WorkOrderStatus::Done);
-    assert_eq!(order.state().unwrap().completed(), Some(t(45)));
+    assert_eq!(
+        order.state().as_ref().unwrap().status(),
+        WorkOrderStatus::Done
+    );
+    assert_eq!(order.state().as_ref().unwrap().completed(), Some(t(45)));
 }
 
 #[test]
@@ -402,7 +415,7 @@ fn cancel_before_work_started() {
         let mut all = history;
         all.push(events[0].clone());
         assert_eq!(
-            given(all).state().unwrap().status(),
+            given(all).state().as_ref().unwrap().status(),
             WorkOrderStatus::Cancelled
         );
     }
@@ -449,7 +462,8 @@ fn a_stale_expected_version_is_a_conflict() {
         .unwrap_err();
     assert_eq!(
         err,
-        WorkOrderError::VersionConflict {
+        Rejected::VersionConflict {
+            noun: "work order",
             expected: 0,
             actual: 1
         }
@@ -461,13 +475,13 @@ fn a_stale_expected_version_is_a_conflict() {
 fn a_repeated_idempotency_key_answers_the_original_version() {
     let key = IdempotencyKey::new("start-1").unwrap();
     let mut order = given(vec![reported()]);
-    let command = Versioned::from(WorkOrderCommand::Start { at: t(15) }).with_key(Some(key));
+    let command = Versioned::from(WorkOrderCommand::Start { at: t(15) }).keyed(key);
     for event in order.decide(command.clone()).unwrap() {
         order.evolve(event);
     }
     assert_eq!(order.version(), 2);
     let err = order.decide(command).unwrap_err();
-    assert_eq!(err, WorkOrderError::AlreadyApplied { version: 2 });
+    assert_eq!(err, Rejected::Replayed { version: 2 });
     assert_eq!(err.replayed_version(), Some(2));
 }
 
