@@ -350,7 +350,11 @@ impl KeyRing {
 /// An aggregate: the state `S`, its version and the idempotency keys it saw last. It is the
 /// `cqrs_es::Aggregate` of every service; its impl only forwards to [`Stream::decide`] and
 /// [`Stream::evolve`].
+///
+/// A snapshot with a field the stream does not know (an earlier frame's key log, say) does not
+/// read, so the store rebuilds the aggregate from its events instead of losing its keys.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stream<S> {
     state: S,
     version: u64,

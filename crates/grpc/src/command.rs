@@ -2,8 +2,8 @@
 //! command of every service passes, so each gets the same replay meaning, the same status codes,
 //! the `mom.commands` metric and a `command` span.
 
-use cqrs_es::{Aggregate, AggregateError};
-use mom_domain::{Caller, Decide, DomainError, ErrorKind, Rejected, Stream, Timed};
+use cqrs_es::AggregateError;
+use mom_domain::{Caller, Decide, DomainError, ErrorKind, Rejected, Stream, Timed, Versioned};
 use mom_eventstore::{CommandMetadata, Executor};
 use mom_telemetry::internal_events::{emit, CommandHandled, CommandOutcome};
 use tonic::{Code, Request, Status};
@@ -24,12 +24,6 @@ pub fn code(kind: ErrorKind) -> Code {
 impl<E: DomainError> ClassifiedError for Rejected<E> {
     fn code(&self) -> Code {
         code(self.kind())
-    }
-}
-
-impl<E: DomainError> Replayable for Rejected<E> {
-    fn replayed_version(&self) -> Option<u64> {
-        Rejected::replayed_version(self)
     }
 }
 
@@ -72,27 +66,9 @@ where
     async move {
         let at = parsed.command.command.at();
         let metadata = command_metadata(parsed.caller, at, traceparent);
-        let keyed = parsed.command.idempotency_key.is_some();
-        let mut attempt = 1;
-        let result = loop {
-            let result = attempt_once(executor, &id, parsed.command.clone(), &metadata).await;
-            match result {
-                Err(AggregateError::AggregateConflict) if keyed && attempt < KEYED_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5))
-                        .await;
-                }
-                result => break result,
-            }
-        };
-        let (outcome, result) = settle(result);
-        emit(CommandHandled {
-            aggregate: S::NOUN,
-            aggregate_id: &id,
-            outcome,
-            version: result.as_ref().ok().copied(),
-        });
-        let version = result.map_err(|err| command_status(S::NOUN, &id, err))?;
+        let version = execute_replayable(executor, &id, parsed.command, &metadata)
+            .await
+            .map_err(|err| command_status(S::NOUN, &id, err))?;
         Ok(Ran {
             id,
             version,
@@ -103,25 +79,11 @@ where
     .await
 }
 
-/// Runs `command` once on aggregate `id` with `metadata`.
-async fn attempt_once<A>(
-    executor: &Executor<A>,
-    id: &str,
-    command: A::Command,
-    metadata: &CommandMetadata,
-) -> Result<u64, AggregateError<A::Error>>
-where
-    A: Aggregate + Clone,
-    A::Command: Clone,
-{
-    executor.execute(id, command, metadata.to_map()).await
-}
-
 /// Returns how a command ended and its answer: a replayed idempotency key answers the version
 /// its first run produced.
-fn settle<E: Replayable + std::error::Error>(
-    result: Result<u64, AggregateError<E>>,
-) -> (CommandOutcome, Result<u64, AggregateError<E>>) {
+fn settle<E: DomainError>(
+    result: Result<u64, AggregateError<Rejected<E>>>,
+) -> (CommandOutcome, Result<u64, AggregateError<Rejected<E>>>) {
     match result {
         Err(AggregateError::UserError(err)) => match err.replayed_version() {
             Some(version) => (CommandOutcome::Replayed, Ok(version)),
@@ -232,33 +194,37 @@ fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> Com
     }
 }
 
-/// A domain error that may only say "this idempotency key was applied before", with the version
-/// the first run of the command produced; implemented for the kernel's [`Rejected`].
-pub trait Replayable {
-    /// Returns the version the original command produced when this rejection is a repeated
-    /// idempotency key, else `None`.
-    fn replayed_version(&self) -> Option<u64>;
-}
-
-/// Runs `command` on aggregate `id` (a `noun`) with `metadata` and returns its version
-/// afterwards. A command whose idempotency key the aggregate remembers stores nothing and gets
-/// the version its first run produced, so a retry gets the original reply. Every run emits
-/// [`CommandHandled`].
-pub async fn execute_replayable<A>(
-    executor: &Executor<A>,
-    noun: &str,
+/// Runs `command` on aggregate `id` with `metadata` and returns its version afterwards: the
+/// command path under [`run`], also for the follow-up commands a service runs itself. A command
+/// whose idempotency key the aggregate remembers stores nothing and gets the version its first
+/// run produced, so a retry gets the original reply. A keyed command beaten by a concurrent
+/// append runs again on the stored state (at most [`KEYED_ATTEMPTS`] times), where it finds its
+/// own repeat's key; anything else it finds there is decided as usual, so a stale expected
+/// version is still a conflict. An unkeyed command beaten that way fails at once: only the
+/// caller can tell whether it still makes sense. Emits [`CommandHandled`] once.
+pub async fn execute_replayable<S: Decide>(
+    executor: &Executor<Stream<S>>,
     id: &str,
-    command: A::Command,
+    command: Versioned<S::Command>,
     metadata: &CommandMetadata,
-) -> Result<u64, AggregateError<A::Error>>
-where
-    A: Aggregate + Clone,
-    A::Command: Clone,
-    A::Error: Replayable,
-{
-    let (outcome, result) = settle(attempt_once(executor, id, command, metadata).await);
+) -> Result<u64, AggregateError<Rejected<S::Error>>> {
+    let keyed = command.idempotency_key.is_some();
+    let mut attempt = 1;
+    let result = loop {
+        match executor
+            .execute(id, command.clone(), metadata.to_map())
+            .await
+        {
+            Err(AggregateError::AggregateConflict) if keyed && attempt < KEYED_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5)).await;
+            }
+            result => break result,
+        }
+    };
+    let (outcome, result) = settle(result);
     emit(CommandHandled {
-        aggregate: noun,
+        aggregate: S::NOUN,
         aggregate_id: id,
         outcome,
         version: result.as_ref().ok().copied(),
@@ -314,10 +280,11 @@ mod tests {
         );
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "lot L1: lot does not exist");
-        assert_eq!(
-            Replayable::replayed_version(&Rejected::<Unknown>::Replayed { version: 4 }),
-            Some(4)
-        );
+        let (outcome, answer) = settle(Err(AggregateError::UserError(
+            Rejected::<Unknown>::Replayed { version: 4 },
+        )));
+        assert_eq!(outcome, CommandOutcome::Replayed);
+        assert_eq!(answer.ok(), Some(4));
     }
 
     #[derive(Debug, thiserror::Error)]

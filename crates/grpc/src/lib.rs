@@ -13,7 +13,7 @@ mod trace;
 
 pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
-    ClassifiedError, Ran, Replayable,
+    ClassifiedError, Ran,
 };
 pub use host::{start, GrpcServer, HostConfig, HostError, Running};
 pub use request::{

@@ -1,20 +1,17 @@
 //! The maintenance gRPC API: requests become domain commands (`contract`), the application
-//! resolves what they name in the asset registry and runs them like `mom_grpc::run` (tried again
-//! when a concurrent append wins), which maps every rejection to its status code and answers a
-//! repeated idempotency key with the original version instead of an error.
+//! resolves what they name in the asset registry and runs them through `mom_grpc::run`, which
+//! maps every rejection to its status code and answers a repeated idempotency key with the
+//! original version instead of an error.
 
 use std::sync::Arc;
 
 use cqrs_es::AggregateError;
-use mom_domain::{Decide, Lifecycle, Rejected, Stream, Timed, Versioned};
-use mom_eventstore::{CommandMetadata, Executor};
-use mom_grpc::{
-    command_metadata, command_status, execute_replayable, traceparent, ParsedCommand, Ran,
-};
+use mom_domain::{Lifecycle, Rejected, Timed, Versioned};
+use mom_eventstore::CommandMetadata;
+use mom_grpc::{command_status, execute_replayable, traceparent};
 use mom_proto::maintenance::v1 as pb;
 use mom_proto::maintenance::v1::maintenance_service_server::MaintenanceService;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use crate::contract;
 use crate::domain::{
@@ -22,61 +19,6 @@ use crate::domain::{
     WorkOrderId, WorkOrderState,
 };
 use crate::Application;
-
-/// How often a command is tried while concurrent appends to its aggregate win. The store can
-/// answer a conflict before the winning append is committed (both were in one batch), so the
-/// second try may decide on the state before it again; its append then waits for the winner's
-/// commit, and the third try decides on the committed state, where a repeat of the winner's
-/// idempotency key gets the winner's reply.
-const TRIES: usize = 3;
-
-/// Runs `parsed` like `mom_grpc::run` (its span, metadata and status mapping), but tries it again
-/// when a concurrent append won ([`TRIES`]): the executor does so itself only for a command it
-/// decided on its cached state.
-async fn run<S, I>(
-    executor: &Executor<Stream<S>>,
-    parsed: ParsedCommand<I, S::Command>,
-    traceparent: String,
-) -> Result<Ran, Status>
-where
-    S: Decide,
-    S::Command: Timed,
-    I: std::fmt::Display,
-{
-    let id = parsed.id.to_string();
-    let span = tracing::info_span!("command", aggregate = S::NOUN, aggregate_id = %id);
-    async move {
-        let metadata = command_metadata(parsed.caller, parsed.command.command.at(), traceparent);
-        let version = execute_tried(executor, S::NOUN, &id, parsed.command, &metadata)
-            .await
-            .map_err(|err| command_status(S::NOUN, &id, err))?;
-        Ok(Ran {
-            id,
-            version,
-            metadata,
-        })
-    }
-    .instrument(span)
-    .await
-}
-
-/// Runs `command` on aggregate `id` with `execute_replayable`, tried again while a concurrent
-/// append wins, at most [`TRIES`] times.
-async fn execute_tried<S: Decide>(
-    executor: &Executor<Stream<S>>,
-    noun: &str,
-    id: &str,
-    command: Versioned<S::Command>,
-    metadata: &CommandMetadata,
-) -> Result<u64, AggregateError<Rejected<S::Error>>> {
-    let mut tries = 1;
-    loop {
-        match execute_replayable(executor, noun, id, command.clone(), metadata).await {
-            Err(AggregateError::AggregateConflict) if tries < TRIES => tries += 1,
-            result => return result,
-        }
-    }
-}
 
 /// The `MaintenanceService` implementation.
 #[derive(Debug)]
@@ -105,7 +47,7 @@ impl MaintenanceApi {
         parsed: contract::AssetRequest,
         traceparent: String,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let ran = run(&self.app.assets, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.assets, parsed, traceparent).await?;
         Ok(Response::new(contract::command_reply(
             &ran.id,
             ran.version,
@@ -118,7 +60,7 @@ impl MaintenanceApi {
         parsed: contract::WorkOrderRequest,
         traceparent: String,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let ran = run(&self.app.work_orders, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.work_orders, parsed, traceparent).await?;
         Ok(Response::new(contract::command_reply(
             &ran.id,
             ran.version,
@@ -140,7 +82,7 @@ impl MaintenanceApi {
         let id = parsed.id.clone();
         let at = parsed.command.command.at();
         let check_all = matches!(parsed.command.command, AssetCommand::CheckPlans { .. });
-        let ran = run(&self.app.assets, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.assets, parsed, traceparent).await?;
         let asset = mom_grpc::load(&self.app.assets, id.as_str()).await?;
         let Some(state) = asset.state() else {
             return Ok(Response::new(contract::command_reply(
@@ -199,7 +141,7 @@ impl MaintenanceApi {
         let order_id = work_order.to_string();
         let command = Versioned::from(command);
         // A concurrent repeat of the asset command may create it first; trying again finds it.
-        match execute_tried(&self.app.work_orders, noun, &order_id, command, &metadata).await {
+        match execute_replayable(&self.app.work_orders, &order_id, command, &metadata).await {
             Ok(_) => {
                 tracing::info!(work_unit = %work_unit, work_order = %order_id, "preventive work order raised");
                 Ok(())
@@ -361,7 +303,6 @@ impl MaintenanceService for MaintenanceApi {
 
 #[cfg(test)]
 mod tests {
-    use mom_grpc::Replayable;
     use tonic::Code;
 
     use super::*;
@@ -403,22 +344,6 @@ mod tests {
         assert_eq!(
             status.message(),
             "work order w-1: work order does not exist"
-        );
-    }
-
-    #[test]
-    fn only_already_applied_is_replayable() {
-        assert_eq!(
-            Replayable::replayed_version(&Rejected::<AssetError>::Replayed { version: 4 }),
-            Some(4)
-        );
-        assert_eq!(
-            Replayable::replayed_version(&Rejected::Domain(AssetError::Retired)),
-            None
-        );
-        assert_eq!(
-            Replayable::replayed_version(&Rejected::<WorkOrderError>::Replayed { version: 2 }),
-            Some(2)
         );
     }
 }
