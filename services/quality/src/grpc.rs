@@ -4,14 +4,15 @@
 //! aggregate's state (an inspection's plan, an NCR's source inspection, a CAPA's NCRs) load it
 //! first, so an unknown reference is `NOT_FOUND` and the domain decides on a snapshot.
 
+use std::fmt::Display;
 use std::sync::Arc;
 
-use mom_domain::{Lifecycle, Stream};
+use mom_domain::{Decide, Lifecycle, Stream, Timed};
 use mom_eventstore::Executor;
-use mom_grpc::{get, run, traceparent, Ran};
+use mom_grpc::{get, run, traceparent, ParsedCommand};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::contract;
 use crate::domain::{
@@ -33,9 +34,40 @@ impl QualityApi {
     }
 }
 
-/// Returns the reply to an accepted (or replayed) command.
-fn reply(ran: Ran) -> Response<pb::CommandReply> {
-    Response::new(contract::command_reply(&ran.id, ran.version))
+/// How often a keyed command runs at most when it keeps losing the append race.
+const KEYED_ATTEMPTS: usize = 3;
+
+/// Runs a parsed command on the kernel and replies with the aggregate's version afterwards (for
+/// a repeated idempotency key, the version the first run produced).
+///
+/// A keyed command that loses the append race to a concurrent command (`ABORTED`) runs again on
+/// the stored state: when the winner was its own repeat, it then finds the key and answers with
+/// the original reply instead of an error. `mom_grpc::run` reloads after a lost race only when
+/// the aggregate was cached, and the store may answer the loser before the winner's append is
+/// visible, so a second reload can be needed; a third attempt that still loses is answered
+/// `ABORTED`.
+async fn run_keyed<S, I>(
+    executor: &Executor<Stream<S>>,
+    parsed: ParsedCommand<I, S::Command>,
+    traceparent: String,
+) -> Result<Response<pb::CommandReply>, Status>
+where
+    S: Decide,
+    S::Command: Timed,
+    I: Display + Clone,
+{
+    let attempts = match parsed.command.idempotency_key {
+        Some(_) => KEYED_ATTEMPTS,
+        None => 1,
+    };
+    let mut attempt = 1;
+    let ran = loop {
+        match run(executor, parsed.clone(), traceparent.clone()).await {
+            Err(status) if status.code() == Code::Aborted && attempt < attempts => attempt += 1,
+            ran => break ran?,
+        }
+    };
+    Ok(Response::new(contract::command_reply(&ran.id, ran.version)))
 }
 
 /// Loads aggregate `id` and returns its state, or `NOT_FOUND` with `not_found` when it does not
@@ -70,9 +102,7 @@ macro_rules! command {
     ($self:ident, $request:ident, $executor:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner())?;
-        run(&$self.app.$executor, parsed, traceparent)
-            .await
-            .map(reply)
+        run_keyed(&$self.app.$executor, parsed, traceparent).await
     }};
 }
 
@@ -121,9 +151,7 @@ impl QualityService for QualityApi {
         let plan = existing(&self.app.plans, &plan_id, PlanError::NotFound).await?;
         let snapshot = PlanSnapshot::from(&plan);
         let parsed = parsed.map(|start| start.with_plan(snapshot));
-        run(&self.app.inspections, parsed, traceparent)
-            .await
-            .map(reply)
+        run_keyed(&self.app.inspections, parsed, traceparent).await
     }
 
     async fn record_inspection_result(
@@ -178,9 +206,7 @@ impl QualityService for QualityApi {
             }
         };
         let parsed = parsed.map(|open| open.with_source(source));
-        run(&self.app.nonconformances, parsed, traceparent)
-            .await
-            .map(reply)
+        run_keyed(&self.app.nonconformances, parsed, traceparent).await
     }
 
     async fn contain_nonconformance(
@@ -242,7 +268,7 @@ impl QualityService for QualityApi {
         if let CapaCommand::Open { ncrs, .. } = &parsed.command.command {
             self.check_ncrs(ncrs).await?;
         }
-        run(&self.app.capas, parsed, traceparent).await.map(reply)
+        run_keyed(&self.app.capas, parsed, traceparent).await
     }
 
     async fn link_capa_nonconformance(
@@ -254,7 +280,7 @@ impl QualityService for QualityApi {
         if let CapaCommand::LinkNcr { ncr, .. } = &parsed.command.command {
             self.check_ncrs(std::slice::from_ref(ncr)).await?;
         }
-        run(&self.app.capas, parsed, traceparent).await.map(reply)
+        run_keyed(&self.app.capas, parsed, traceparent).await
     }
 
     async fn implement_capa_action(
