@@ -855,6 +855,198 @@ async fn stale_expected_version_is_aborted() {
     svc.stop().await;
 }
 
+/// One of every command RPC of the quality API, to send as it is more than once.
+#[derive(Debug, Clone)]
+enum Command {
+    DefinePlan(pb::DefineInspectionPlanRequest),
+    RevisePlan(pb::ReviseInspectionPlanRequest),
+    RetirePlan(pb::RetireInspectionPlanRequest),
+    StartInspection(pb::StartInspectionRequest),
+    RecordResult(pb::RecordInspectionResultRequest),
+    CompleteInspection(pb::CompleteInspectionRequest),
+    OpenNcr(pb::OpenNonconformanceRequest),
+    ContainNcr(pb::ContainNonconformanceRequest),
+    DispositionNcr(pb::DispositionNonconformanceRequest),
+    CloseNcr(pb::CloseNonconformanceRequest),
+    OpenCapa(pb::OpenCapaRequest),
+    LinkCapaNcr(pb::LinkCapaNonconformanceRequest),
+    ImplementCapa(pb::ImplementCapaActionRequest),
+    VerifyCapa(pb::VerifyCapaEffectivenessRequest),
+}
+
+impl Command {
+    /// Sends the command on `client` and returns its reply.
+    async fn send(
+        &self,
+        mut client: QualityServiceClient<Channel>,
+    ) -> Result<pb::CommandReply, tonic::Status> {
+        let reply = match self.clone() {
+            Command::DefinePlan(r) => client.define_inspection_plan(r).await,
+            Command::RevisePlan(r) => client.revise_inspection_plan(r).await,
+            Command::RetirePlan(r) => client.retire_inspection_plan(r).await,
+            Command::StartInspection(r) => client.start_inspection(r).await,
+            Command::RecordResult(r) => client.record_inspection_result(r).await,
+            Command::CompleteInspection(r) => client.complete_inspection(r).await,
+            Command::OpenNcr(r) => client.open_nonconformance(r).await,
+            Command::ContainNcr(r) => client.contain_nonconformance(r).await,
+            Command::DispositionNcr(r) => client.disposition_nonconformance(r).await,
+            Command::CloseNcr(r) => client.close_nonconformance(r).await,
+            Command::OpenCapa(r) => client.open_capa(r).await,
+            Command::LinkCapaNcr(r) => client.link_capa_nonconformance(r).await,
+            Command::ImplementCapa(r) => client.implement_capa_action(r).await,
+            Command::VerifyCapa(r) => client.verify_capa_effectiveness(r).await,
+        };
+        reply.map(tonic::Response::into_inner)
+    }
+}
+
+/// Every command RPC once, in an order the rules accept, each with its own idempotency key
+/// (`{prefix}-{n}`), on a fresh plan, inspection, NCR and CAPA with ids given in the requests
+/// (so that a repeat addresses the same aggregate). Each command stores one event.
+fn every_command(prefix: &str) -> Vec<Command> {
+    let [plan, inspection, ncr, capa] = [(); 4].map(|()| uuid::Uuid::now_v7().to_string());
+    let key = |n: u32| keyed("qa", &format!("{prefix}-{n}"));
+    vec![
+        Command::DefinePlan(pb::DefineInspectionPlanRequest {
+            context: key(1),
+            plan_id: plan.clone(),
+            sample_size: 1,
+            ..define_request()
+        }),
+        Command::RevisePlan(pb::ReviseInspectionPlanRequest {
+            context: key(2),
+            plan_id: plan.clone(),
+            characteristics: vec![diameter(), seal()],
+            sample_size: 1,
+            frequency: Some(pb::Frequency {
+                every: Some(pb::frequency::Every::Lot(true)),
+            }),
+            at: at(1),
+        }),
+        Command::StartInspection(pb::StartInspectionRequest {
+            context: key(3),
+            inspection_id: inspection.clone(),
+            plan_id: plan.clone(),
+            work_unit: "press-7".to_owned(),
+            lot: String::new(),
+            produced_at: None,
+            at: at(120),
+        }),
+        Command::RecordResult(pb::RecordInspectionResultRequest {
+            context: key(4),
+            ..result(&inspection, 1, 10.0, "LOT-1", 10)
+        }),
+        Command::CompleteInspection(pb::CompleteInspectionRequest {
+            context: key(5),
+            inspection_id: inspection.clone(),
+            at: at(130),
+        }),
+        Command::RetirePlan(pb::RetireInspectionPlanRequest {
+            context: key(6),
+            plan_id: plan.clone(),
+            reason: "obsolete".to_owned(),
+            at: at(140),
+        }),
+        Command::OpenNcr(pb::OpenNonconformanceRequest {
+            context: key(7),
+            ncr_id: ncr.clone(),
+            inspection_id: String::new(),
+            product: "SKU-A".to_owned(),
+            quantity: 2,
+            description: "burrs on edge".to_owned(),
+            work_unit: String::new(),
+            contained_lots: vec!["LOT-1".to_owned()],
+            at: at(200),
+        }),
+        Command::ContainNcr(pb::ContainNonconformanceRequest {
+            context: key(8),
+            ncr_id: ncr.clone(),
+            lots: vec!["LOT-2".to_owned()],
+            at: at(201),
+        }),
+        Command::DispositionNcr(pb::DispositionNonconformanceRequest {
+            context: key(9),
+            lot: "LOT-1".to_owned(),
+            ..disposition(&ncr, pb::Disposition::Scrap, 2)
+        }),
+        Command::CloseNcr(pb::CloseNonconformanceRequest {
+            context: key(10),
+            ncr_id: ncr.clone(),
+            at: at(220),
+        }),
+        Command::OpenCapa(pb::OpenCapaRequest {
+            context: key(11),
+            capa_id: capa.clone(),
+            kind: pb::CapaKind::Preventive.into(),
+            title: "poka-yoke on feeder".to_owned(),
+            owner: "j.doe".to_owned(),
+            due: at(10_080),
+            ncr_ids: vec![],
+            at: at(230),
+        }),
+        Command::LinkCapaNcr(pb::LinkCapaNonconformanceRequest {
+            context: key(12),
+            capa_id: capa.clone(),
+            ncr_id: ncr.clone(),
+            at: at(231),
+        }),
+        Command::ImplementCapa(pb::ImplementCapaActionRequest {
+            context: key(13),
+            capa_id: capa.clone(),
+            note: "feeder guide fitted".to_owned(),
+            at: at(1_000),
+        }),
+        Command::VerifyCapa(pb::VerifyCapaEffectivenessRequest {
+            context: key(14),
+            capa_id: capa,
+            effective: true,
+            note: "no rejects in 5 lots".to_owned(),
+            at: at(5_000),
+        }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alike() {
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let svc = start(Some(db.url.clone()), None).await;
+
+    // One after the other.
+    let sequential = every_command("twice");
+    let mut replies = Vec::new();
+    for command in &sequential {
+        let head = svc.head().await;
+        let first = command.send(svc.client.clone()).await.unwrap();
+        let again = command.send(svc.client.clone()).await.unwrap();
+        assert_eq!(again, first, "{command:?}");
+        assert_eq!(svc.head().await, head + 1, "one event for {command:?}");
+        replies.push(first);
+    }
+
+    // Both at once, each with a fresh key.
+    for command in every_command("together") {
+        let head = svc.head().await;
+        let (first, second) = tokio::join!(
+            command.send(svc.client.clone()),
+            command.send(svc.client.clone())
+        );
+        assert_eq!(second.unwrap(), first.unwrap(), "{command:?}");
+        assert_eq!(svc.head().await, head + 1, "one event for {command:?}");
+    }
+
+    // Once more after a restart on the same database: the keys are folded from the store.
+    svc.stop().await;
+    let svc = start(Some(db.url.clone()), None).await;
+    let head = svc.head().await;
+    for (command, first) in sequential.iter().zip(&replies) {
+        let again = command.send(svc.client.clone()).await.unwrap();
+        assert_eq!(&again, first, "{command:?}");
+    }
+    assert_eq!(svc.head().await, head, "the repeats stored nothing");
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_are_served() {
     let svc = start(None, None).await;

@@ -2,6 +2,7 @@
 
 use cqrs_es::Aggregate;
 use mom_bus::TopicEncoder;
+use mom_domain::Recorded;
 use mom_proto::quality::v1::QualityEvent;
 use prost::Message;
 use serde::de::DeserializeOwned;
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use crate::contract::{
     capa_event_to_proto, inspection_event_to_proto, ncr_event_to_proto, plan_event_to_proto,
 };
-use crate::domain::{Capa, Inspection, InspectionPlan, Nonconformance, Recorded};
+use crate::domain::{Capa, Inspection, InspectionPlan, Nonconformance};
 
 /// Returns the encoder that turns stored quality events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {
@@ -21,10 +22,10 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
         "QualityEvent",
         Box::new(|event, metadata| {
             let proto = match event.aggregate_type {
-                InspectionPlan::TYPE => plan_event_to_proto(&fact(event.payload)?),
-                Inspection::TYPE => inspection_event_to_proto(&fact(event.payload)?),
-                Nonconformance::TYPE => ncr_event_to_proto(&fact(event.payload)?),
-                Capa::TYPE => capa_event_to_proto(&fact(event.payload)?),
+                InspectionPlan::TYPE => plan_event_to_proto(&event_of(event.payload)?),
+                Inspection::TYPE => inspection_event_to_proto(&event_of(event.payload)?),
+                Nonconformance::TYPE => ncr_event_to_proto(&event_of(event.payload)?),
+                Capa::TYPE => capa_event_to_proto(&event_of(event.payload)?),
                 other => return Err(format!("unknown aggregate type {other}")),
             };
             Ok(QualityEvent {
@@ -36,9 +37,35 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
     )
 }
 
-/// Returns the fact of a stored event payload (the idempotency key stays internal).
-fn fact<F: DeserializeOwned>(payload: &serde_json::Value) -> Result<F, String> {
-    Recorded::<F>::deserialize(payload)
-        .map(|recorded| recorded.fact)
+/// Returns the domain event of a stored event payload, in any form it was stored in (the
+/// idempotency key stays internal).
+fn event_of<E: DeserializeOwned>(payload: &serde_json::Value) -> Result<E, String> {
+    Recorded::<E>::deserialize(payload)
+        .map(|recorded| recorded.event)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{NcrEvent, ProductId};
+
+    #[test]
+    fn events_of_every_stored_form_reach_the_topic() {
+        let closed = NcrEvent::NonconformanceClosed {
+            product: ProductId::new("SKU-A").unwrap(),
+            at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+        };
+        let payload =
+            json!({ "NonconformanceClosed": { "product": "SKU-A", "at": "1970-01-01T00:00:00Z" } });
+        let before_the_kernel = json!({ "fact": payload, "idempotency_key": "close-1" });
+        let now = json!({ "event": payload, "idempotency_key": "close-1" });
+        assert_eq!(event_of::<NcrEvent>(&before_the_kernel), Ok(closed.clone()));
+        assert_eq!(event_of::<NcrEvent>(&now), Ok(closed));
+        assert!(event_of::<NcrEvent>(&json!({ "fact": { "Unknown": {} } })).is_err());
+    }
 }

@@ -1,33 +1,25 @@
-//! The quality gRPC API: requests become domain commands (`contract`), run through the
-//! executors, and every rejection maps to one status code here. Commands that need another
+//! The quality gRPC API: requests become domain commands (`contract`) and run on the command
+//! kernel through `mom_grpc::run`, which answers a repeated idempotency key with the original
+//! reply and maps every rejection to its status code. Commands that need another
 //! aggregate's state (an inspection's plan, an NCR's source inspection, a CAPA's NCRs) load it
 //! first, so an unknown reference is `NOT_FOUND` and the domain decides on a snapshot.
 
 use std::fmt::Display;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use cqrs_es::AggregateError;
+use mom_domain::{Decide, Lifecycle, Stream, Timed};
 use mom_eventstore::Executor;
-use mom_grpc::{
-    command_metadata, command_status, execute_replayable, traceparent, ClassifiedError, Replayable,
-};
+use mom_grpc::{get, run, traceparent, ParsedCommand};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
 use tonic::{Code, Request, Response, Status};
 
-use crate::contract::{self, ParsedCommand, RequestError};
+use crate::contract;
 use crate::domain::{
-    CapaCommand, CapaError, CapaId, DomainError, ErrorKind, InspectionCommand, InspectionError,
-    InspectionId, InspectionSummary, Lifecycle, NcrCommand, NcrError, NcrId, PlanCommand,
-    PlanError, PlanId, PlanSnapshot, Tracked,
+    CapaCommand, CapaId, InspectionError, InspectionId, InspectionSummary, NcrError, NcrId,
+    PlanError, PlanId, PlanSnapshot,
 };
 use crate::Application;
-
-const PLAN: &str = "inspection plan";
-const INSPECTION: &str = "inspection";
-const NCR: &str = "nonconformance";
-const CAPA: &str = "capa";
 
 /// The `QualityService` implementation.
 #[derive(Debug)]
@@ -42,134 +34,53 @@ impl QualityApi {
     }
 }
 
-/// The one mapping from domain error kinds to status codes.
-fn code(kind: ErrorKind) -> Code {
-    match kind {
-        ErrorKind::InvalidArgument => Code::InvalidArgument,
-        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
-        ErrorKind::NotFound => Code::NotFound,
-        ErrorKind::Conflict => Code::Aborted,
-    }
-}
+/// How often a keyed command runs at most when it keeps losing the append race.
+const KEYED_ATTEMPTS: usize = 3;
 
-macro_rules! classified {
-    ($($error:ty),*) => {$(
-        impl ClassifiedError for $error {
-            fn code(&self) -> Code {
-                code(self.kind())
-            }
-        }
-
-        impl Replayable for $error {
-            fn replayed_version(&self) -> Option<u64> {
-                DomainError::replayed_version(self)
-            }
-        }
-    )*};
-}
-
-classified!(PlanError, InspectionError, NcrError, CapaError);
-
-fn invalid_argument(err: RequestError) -> Status {
-    Status::invalid_argument(err.to_string())
-}
-
-/// A command that says when its fact happened.
-trait Timed {
-    fn at(&self) -> DateTime<Utc>;
-}
-
-macro_rules! timed {
-    ($($command:ty),*) => {$(
-        impl Timed for $command {
-            fn at(&self) -> DateTime<Utc> {
-                <$command>::at(self)
-            }
-        }
-    )*};
-}
-
-timed!(PlanCommand, InspectionCommand, NcrCommand, CapaCommand);
-
-/// Runs a parsed command on `executor` and replies with the new version. A command whose
-/// idempotency key the aggregate remembers stores nothing and gets the version its first
-/// run produced.
-async fn run<S, I>(
-    executor: &Executor<Tracked<S>>,
-    noun: &str,
+/// Runs a parsed command on the kernel and replies with the aggregate's version afterwards (for
+/// a repeated idempotency key, the version the first run produced).
+///
+/// A keyed command that loses the append race to a concurrent command (`ABORTED`) runs again on
+/// the stored state: when the winner was its own repeat, it then finds the key and answers with
+/// the original reply instead of an error. `mom_grpc::run` reloads after a lost race only when
+/// the aggregate was cached, and the store may answer the loser before the winner's append is
+/// visible, so a second reload can be needed; a third attempt that still loses is answered
+/// `ABORTED`.
+async fn run_keyed<S, I>(
+    executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
     traceparent: String,
 ) -> Result<Response<pb::CommandReply>, Status>
 where
-    S: Lifecycle,
+    S: Decide,
     S::Command: Timed,
-    S::Error: ClassifiedError + Replayable,
-    I: Display,
+    I: Display + Clone,
 {
-    let id = parsed.id.to_string();
-    let at = parsed.command.command.at();
-    let metadata = command_metadata(parsed.caller, at, traceparent);
-    let version = execute_replayable(executor, noun, &id, parsed.command, &metadata)
-        .await
-        .map_err(|err| command_status(noun, &id, err))?;
-    Ok(Response::new(contract::command_reply(&id, version)))
-}
-
-/// Loads aggregate `id`; a store failure becomes its status.
-async fn load<S>(
-    executor: &Executor<Tracked<S>>,
-    noun: &str,
-    id: &str,
-) -> Result<Tracked<S>, Status>
-where
-    S: Lifecycle,
-    S::Error: ClassifiedError,
-{
-    let (aggregate, _) = executor
-        .load(id)
-        .await
-        .map_err(|err| command_status(noun, id, err))?;
-    Ok(aggregate)
+    let attempts = match parsed.command.idempotency_key {
+        Some(_) => KEYED_ATTEMPTS,
+        None => 1,
+    };
+    let mut attempt = 1;
+    let ran = loop {
+        match run(executor, parsed.clone(), traceparent.clone()).await {
+            Err(status) if status.code() == Code::Aborted && attempt < attempts => attempt += 1,
+            ran => break ran?,
+        }
+    };
+    Ok(Response::new(contract::command_reply(&ran.id, ran.version)))
 }
 
 /// Loads aggregate `id` and returns its state, or `NOT_FOUND` with `not_found` when it does not
 /// exist.
-async fn existing<S>(
-    executor: &Executor<Tracked<S>>,
-    noun: &str,
+async fn existing<L: Lifecycle>(
+    executor: &Executor<Stream<Option<L>>>,
     id: &str,
-    not_found: S::Error,
-) -> Result<S, Status>
-where
-    S: Lifecycle,
-    S::Error: ClassifiedError,
-{
-    let aggregate = load(executor, noun, id).await?;
-    match aggregate.state() {
-        Some(state) => Ok(state.clone()),
-        None => Err(command_status(
-            noun,
-            id,
-            AggregateError::UserError(not_found),
-        )),
-    }
-}
-
-/// Returns the reply `to_reply` makes of aggregate `id`, or its rejection as a status.
-async fn get<S, R>(
-    executor: &Executor<Tracked<S>>,
-    noun: &str,
-    id: &str,
-    to_reply: impl FnOnce(&Tracked<S>) -> Result<R, S::Error>,
-) -> Result<Response<R>, Status>
-where
-    S: Lifecycle,
-    S::Error: ClassifiedError,
-{
-    let aggregate = load(executor, noun, id).await?;
-    let reply = to_reply(&aggregate)
-        .map_err(|err| command_status(noun, id, AggregateError::UserError(err)))?;
-    Ok(Response::new(reply))
+    not_found: L::Error,
+) -> Result<L, Status> {
+    get(executor, id, |stream| {
+        stream.state().clone().ok_or(not_found)
+    })
+    .await
 }
 
 impl QualityApi {
@@ -178,7 +89,6 @@ impl QualityApi {
         for ncr in ncrs {
             existing(
                 &self.app.nonconformances,
-                NCR,
                 &ncr.to_string(),
                 NcrError::NotFound,
             )
@@ -189,10 +99,10 @@ impl QualityApi {
 }
 
 macro_rules! command {
-    ($self:ident, $request:ident, $executor:ident, $noun:expr, $parse:expr) => {{
+    ($self:ident, $request:ident, $executor:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
-        let parsed = $parse($request.into_inner()).map_err(invalid_argument)?;
-        run(&$self.app.$executor, $noun, parsed, traceparent).await
+        let parsed = $parse($request.into_inner())?;
+        run_keyed(&$self.app.$executor, parsed, traceparent).await
     }};
 }
 
@@ -202,7 +112,7 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::DefineInspectionPlanRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self, request, plans, PLAN, |req| {
+        command!(self, request, plans, |req| {
             contract::define_inspection_plan(req, PlanId::generate)
         })
     }
@@ -211,22 +121,24 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::ReviseInspectionPlanRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self, request, plans, PLAN, contract::revise_inspection_plan)
+        command!(self, request, plans, contract::revise_inspection_plan)
     }
 
     async fn retire_inspection_plan(
         &self,
         request: Request<pb::RetireInspectionPlanRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self, request, plans, PLAN, contract::retire_inspection_plan)
+        command!(self, request, plans, contract::retire_inspection_plan)
     }
 
     async fn get_inspection_plan(
         &self,
         request: Request<pb::GetInspectionPlanRequest>,
     ) -> Result<Response<pb::InspectionPlan>, Status> {
-        let id = contract::get_inspection_plan(request.get_ref()).map_err(invalid_argument)?;
-        get(&self.app.plans, PLAN, &id.to_string(), contract::plan_reply).await
+        let id = contract::get_inspection_plan(request.get_ref())?;
+        get(&self.app.plans, &id.to_string(), contract::plan_reply)
+            .await
+            .map(Response::new)
     }
 
     async fn start_inspection(
@@ -234,13 +146,12 @@ impl QualityService for QualityApi {
         request: Request<pb::StartInspectionRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let traceparent = traceparent(&request);
-        let parsed = contract::start_inspection(request.into_inner(), InspectionId::generate)
-            .map_err(invalid_argument)?;
+        let parsed = contract::start_inspection(request.into_inner(), InspectionId::generate)?;
         let plan_id = parsed.command.command.plan.to_string();
-        let plan = existing(&self.app.plans, PLAN, &plan_id, PlanError::NotFound).await?;
+        let plan = existing(&self.app.plans, &plan_id, PlanError::NotFound).await?;
         let snapshot = PlanSnapshot::from(&plan);
         let parsed = parsed.map(|start| start.with_plan(snapshot));
-        run(&self.app.inspections, INSPECTION, parsed, traceparent).await
+        run_keyed(&self.app.inspections, parsed, traceparent).await
     }
 
     async fn record_inspection_result(
@@ -251,7 +162,6 @@ impl QualityService for QualityApi {
             self,
             request,
             inspections,
-            INSPECTION,
             contract::record_inspection_result
         )
     }
@@ -260,27 +170,21 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::CompleteInspectionRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            self,
-            request,
-            inspections,
-            INSPECTION,
-            contract::complete_inspection
-        )
+        command!(self, request, inspections, contract::complete_inspection)
     }
 
     async fn get_inspection(
         &self,
         request: Request<pb::GetInspectionRequest>,
     ) -> Result<Response<pb::Inspection>, Status> {
-        let id = contract::get_inspection(request.get_ref()).map_err(invalid_argument)?;
+        let id = contract::get_inspection(request.get_ref())?;
         get(
             &self.app.inspections,
-            INSPECTION,
             &id.to_string(),
             contract::inspection_reply,
         )
         .await
+        .map(Response::new)
     }
 
     async fn open_nonconformance(
@@ -288,14 +192,12 @@ impl QualityService for QualityApi {
         request: Request<pb::OpenNonconformanceRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let traceparent = traceparent(&request);
-        let parsed = contract::open_nonconformance(request.into_inner(), NcrId::generate)
-            .map_err(invalid_argument)?;
+        let parsed = contract::open_nonconformance(request.into_inner(), NcrId::generate)?;
         let source = match parsed.command.command.inspection {
             None => None,
             Some(inspection) => {
                 let state = existing(
                     &self.app.inspections,
-                    INSPECTION,
                     &inspection.to_string(),
                     InspectionError::NotFound,
                 )
@@ -304,7 +206,7 @@ impl QualityService for QualityApi {
             }
         };
         let parsed = parsed.map(|open| open.with_source(source));
-        run(&self.app.nonconformances, NCR, parsed, traceparent).await
+        run_keyed(&self.app.nonconformances, parsed, traceparent).await
     }
 
     async fn contain_nonconformance(
@@ -315,7 +217,6 @@ impl QualityService for QualityApi {
             self,
             request,
             nonconformances,
-            NCR,
             contract::contain_nonconformance
         )
     }
@@ -328,7 +229,6 @@ impl QualityService for QualityApi {
             self,
             request,
             nonconformances,
-            NCR,
             contract::disposition_nonconformance
         )
     }
@@ -341,7 +241,6 @@ impl QualityService for QualityApi {
             self,
             request,
             nonconformances,
-            NCR,
             contract::close_nonconformance
         )
     }
@@ -350,14 +249,14 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::GetNonconformanceRequest>,
     ) -> Result<Response<pb::Nonconformance>, Status> {
-        let id = contract::get_nonconformance(request.get_ref()).map_err(invalid_argument)?;
+        let id = contract::get_nonconformance(request.get_ref())?;
         get(
             &self.app.nonconformances,
-            NCR,
             &id.to_string(),
             contract::nonconformance_reply,
         )
         .await
+        .map(Response::new)
     }
 
     async fn open_capa(
@@ -365,12 +264,11 @@ impl QualityService for QualityApi {
         request: Request<pb::OpenCapaRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let traceparent = traceparent(&request);
-        let parsed = contract::open_capa(request.into_inner(), CapaId::generate)
-            .map_err(invalid_argument)?;
+        let parsed = contract::open_capa(request.into_inner(), CapaId::generate)?;
         if let CapaCommand::Open { ncrs, .. } = &parsed.command.command {
             self.check_ncrs(ncrs).await?;
         }
-        run(&self.app.capas, CAPA, parsed, traceparent).await
+        run_keyed(&self.app.capas, parsed, traceparent).await
     }
 
     async fn link_capa_nonconformance(
@@ -378,61 +276,65 @@ impl QualityService for QualityApi {
         request: Request<pb::LinkCapaNonconformanceRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let traceparent = traceparent(&request);
-        let parsed =
-            contract::link_capa_nonconformance(request.into_inner()).map_err(invalid_argument)?;
+        let parsed = contract::link_capa_nonconformance(request.into_inner())?;
         if let CapaCommand::LinkNcr { ncr, .. } = &parsed.command.command {
             self.check_ncrs(std::slice::from_ref(ncr)).await?;
         }
-        run(&self.app.capas, CAPA, parsed, traceparent).await
+        run_keyed(&self.app.capas, parsed, traceparent).await
     }
 
     async fn implement_capa_action(
         &self,
         request: Request<pb::ImplementCapaActionRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self, request, capas, CAPA, contract::implement_capa_action)
+        command!(self, request, capas, contract::implement_capa_action)
     }
 
     async fn verify_capa_effectiveness(
         &self,
         request: Request<pb::VerifyCapaEffectivenessRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            self,
-            request,
-            capas,
-            CAPA,
-            contract::verify_capa_effectiveness
-        )
+        command!(self, request, capas, contract::verify_capa_effectiveness)
     }
 
     async fn get_capa(
         &self,
         request: Request<pb::GetCapaRequest>,
     ) -> Result<Response<pb::Capa>, Status> {
-        let id = contract::get_capa(request.get_ref()).map_err(invalid_argument)?;
-        get(&self.app.capas, CAPA, &id.to_string(), contract::capa_reply).await
+        let id = contract::get_capa(request.get_ref())?;
+        get(&self.app.capas, &id.to_string(), contract::capa_reply)
+            .await
+            .map(Response::new)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use cqrs_es::AggregateError;
+    use mom_domain::Rejected;
+    use mom_grpc::command_status;
+    use tonic::Code;
+
     use super::*;
     use crate::domain::Units;
 
     #[test]
     fn every_error_kind_maps_to_its_status_code() {
         let cases = [
-            (NcrError::ZeroQuantity, Code::InvalidArgument),
             (
-                NcrError::Undisposed {
+                Rejected::Domain(NcrError::ZeroQuantity),
+                Code::InvalidArgument,
+            ),
+            (
+                Rejected::Domain(NcrError::Undisposed {
                     remaining: Units(3),
-                },
+                }),
                 Code::FailedPrecondition,
             ),
-            (NcrError::NotFound, Code::NotFound),
+            (Rejected::Domain(NcrError::NotFound), Code::NotFound),
             (
-                NcrError::VersionConflict {
+                Rejected::VersionConflict {
+                    noun: "nonconformance",
                     expected: 1,
                     actual: 2,
                 },
@@ -440,7 +342,7 @@ mod tests {
             ),
         ];
         for (err, expected) in cases {
-            let status = command_status(NCR, "ncr-7", AggregateError::UserError(err));
+            let status = command_status("nonconformance", "ncr-7", AggregateError::UserError(err));
             assert_eq!(status.code(), expected);
             assert!(status.message().starts_with("nonconformance ncr-7: "));
         }

@@ -1,13 +1,14 @@
 //! CAPAs on the wire: requests, events and the `Capa` reply.
 
+use mom_grpc::{
+    at, guards, known_enum, missing, optional, required, uuid_id, uuid_id_or, ParsedCommand,
+    RequestError,
+};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{
-    at, context, missing, optional, required, text, uuid_id, uuid_id_or, ParsedCommand,
-    RequestError,
-};
+use super::text;
 use crate::domain::{
     Capa, CapaCommand, CapaError, CapaEvent, CapaId, CapaKind, CapaStatus, NcrId, Owner, Text,
 };
@@ -20,18 +21,12 @@ pub fn open_capa(
     req: pb::OpenCapaRequest,
     new_id: impl FnOnce() -> CapaId,
 ) -> Result<CapaRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id_or(&req.capa_id, "capa_id", new_id)?;
-    let kind = match pb::CapaKind::try_from(req.kind) {
-        Ok(pb::CapaKind::Unspecified) => return Err(missing("kind")),
-        Ok(pb::CapaKind::Corrective) => CapaKind::Corrective,
-        Ok(pb::CapaKind::Preventive) => CapaKind::Preventive,
-        Err(_) => {
-            return Err(RequestError::UnknownEnum {
-                field: "kind".to_owned(),
-                value: req.kind,
-            })
-        }
+    let kind = match known_enum(req.kind, "kind")? {
+        pb::CapaKind::Unspecified => return Err(missing("kind")),
+        pb::CapaKind::Corrective => CapaKind::Corrective,
+        pb::CapaKind::Preventive => CapaKind::Preventive,
     };
     let ncrs = req
         .ncr_ids
@@ -55,7 +50,7 @@ pub fn open_capa(
 pub fn link_capa_nonconformance(
     req: pb::LinkCapaNonconformanceRequest,
 ) -> Result<CapaRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.capa_id, "capa_id")?;
     let command = CapaCommand::LinkNcr {
         ncr: uuid_id(&req.ncr_id, "ncr_id")?,
@@ -68,7 +63,7 @@ pub fn link_capa_nonconformance(
 pub fn implement_capa_action(
     req: pb::ImplementCapaActionRequest,
 ) -> Result<CapaRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.capa_id, "capa_id")?;
     let command = CapaCommand::Implement {
         note: optional(req.note, "note", Text::new)?,
@@ -81,7 +76,7 @@ pub fn implement_capa_action(
 pub fn verify_capa_effectiveness(
     req: pb::VerifyCapaEffectivenessRequest,
 ) -> Result<CapaRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.capa_id, "capa_id")?;
     let command = CapaCommand::Verify {
         effective: req.effective,
@@ -143,7 +138,7 @@ pub fn capa_event_to_proto(event: &CapaEvent) -> Event {
 /// Returns the `GetCapa` reply for `capa` at its version, or [`CapaError::NotFound`] when it
 /// was never opened.
 pub fn capa_reply(capa: &Capa) -> Result<pb::Capa, CapaError> {
-    let state = capa.state().ok_or(CapaError::NotFound)?;
+    let state = capa.state().as_ref().ok_or(CapaError::NotFound)?;
     let status = match state.status() {
         CapaStatus::Open => pb::CapaStatus::Open,
         CapaStatus::Implemented => pb::CapaStatus::Implemented,

@@ -1,15 +1,16 @@
 //! Inspections on the wire: requests, events and the `Inspection` reply.
 
 use chrono::{DateTime, Utc};
+use mom_grpc::{
+    at, guards, missing, optional, optional_at, required, units, uuid_id, uuid_id_or,
+    ParsedCommand, RequestError,
+};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::time::to_timestamp;
 
 use super::plan::characteristics_to_proto;
-use super::{
-    at, context, missing, optional, optional_at, required, text, units, uuid_id, uuid_id_or,
-    ParsedCommand, RequestError,
-};
+use super::text;
 use crate::domain::{
     CharacteristicName, Inspection, InspectionCommand, InspectionError, InspectionEvent,
     InspectionId, InspectionStatus, LotId, Measurement, PlanId, PlanSnapshot, Units, UnitsMade,
@@ -46,7 +47,7 @@ pub fn start_inspection(
     req: pb::StartInspectionRequest,
     new_id: impl FnOnce() -> InspectionId,
 ) -> Result<ParsedCommand<InspectionId, StartInspection>, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id_or(&req.inspection_id, "inspection_id", new_id)?;
     let start = StartInspection {
         inspection: id,
@@ -61,7 +62,7 @@ pub fn start_inspection(
 pub fn record_inspection_result(
     req: pb::RecordInspectionResultRequest,
 ) -> Result<ParsedCommand<InspectionId, InspectionCommand>, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.inspection_id, "inspection_id")?;
     let quantity = match units(req.quantity, "quantity")? {
         Units::ZERO => Units(1),
@@ -99,7 +100,7 @@ pub fn record_inspection_result(
 pub fn complete_inspection(
     req: pb::CompleteInspectionRequest,
 ) -> Result<ParsedCommand<InspectionId, InspectionCommand>, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.inspection_id, "inspection_id")?;
     let command = InspectionCommand::Complete {
         at: at(req.at.as_ref(), "at")?,
@@ -183,7 +184,10 @@ pub fn inspection_event_to_proto(event: &InspectionEvent) -> Event {
 /// Returns the `GetInspection` reply for `inspection` at its version, or
 /// [`InspectionError::NotFound`] when it never started.
 pub fn inspection_reply(inspection: &Inspection) -> Result<pb::Inspection, InspectionError> {
-    let state = inspection.state().ok_or(InspectionError::NotFound)?;
+    let state = inspection
+        .state()
+        .as_ref()
+        .ok_or(InspectionError::NotFound)?;
     let (plan, revision) = state.plan();
     let status = match state.status() {
         InspectionStatus::InProgress => pb::InspectionStatus::InProgress,

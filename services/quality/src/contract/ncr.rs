@@ -1,14 +1,15 @@
 //! Nonconformance reports on the wire: requests, events and the `Nonconformance` reply.
 
 use chrono::{DateTime, Utc};
+use mom_grpc::{
+    at, guards, known_enum, missing, optional, required, units, uuid_id, uuid_id_or, ParsedCommand,
+    RequestError,
+};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{
-    at, context, missing, optional, required, text, units, uuid_id, uuid_id_or, ParsedCommand,
-    RequestError,
-};
+use super::text;
 use crate::domain::{
     Disposition, InspectionId, InspectionSummary, LotId, NcrCommand, NcrError, NcrEvent, NcrId,
     Nonconformance, ProductId, Text, Units, WorkUnitId,
@@ -55,7 +56,7 @@ pub fn open_nonconformance(
     req: pb::OpenNonconformanceRequest,
     new_id: impl FnOnce() -> NcrId,
 ) -> Result<ParsedCommand<NcrId, OpenNcr>, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id_or(&req.ncr_id, "ncr_id", new_id)?;
     let inspection = match req.inspection_id.as_str() {
         "" => None,
@@ -81,7 +82,7 @@ pub fn open_nonconformance(
 pub fn contain_nonconformance(
     req: pb::ContainNonconformanceRequest,
 ) -> Result<NcrRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.ncr_id, "ncr_id")?;
     let command = NcrCommand::Contain {
         lots: lots(req.lots, "lots")?,
@@ -94,20 +95,14 @@ pub fn contain_nonconformance(
 pub fn disposition_nonconformance(
     req: pb::DispositionNonconformanceRequest,
 ) -> Result<NcrRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.ncr_id, "ncr_id")?;
-    let disposition = match pb::Disposition::try_from(req.disposition) {
-        Ok(pb::Disposition::Unspecified) => return Err(missing("disposition")),
-        Ok(pb::Disposition::Scrap) => Disposition::Scrap,
-        Ok(pb::Disposition::Rework) => Disposition::Rework,
-        Ok(pb::Disposition::UseAsIs) => Disposition::UseAsIs,
-        Ok(pb::Disposition::ReturnToSupplier) => Disposition::ReturnToSupplier,
-        Err(_) => {
-            return Err(RequestError::UnknownEnum {
-                field: "disposition".to_owned(),
-                value: req.disposition,
-            })
-        }
+    let disposition = match known_enum(req.disposition, "disposition")? {
+        pb::Disposition::Unspecified => return Err(missing("disposition")),
+        pb::Disposition::Scrap => Disposition::Scrap,
+        pb::Disposition::Rework => Disposition::Rework,
+        pb::Disposition::UseAsIs => Disposition::UseAsIs,
+        pb::Disposition::ReturnToSupplier => Disposition::ReturnToSupplier,
     };
     let command = NcrCommand::Disposition {
         disposition,
@@ -123,7 +118,7 @@ pub fn disposition_nonconformance(
 pub fn close_nonconformance(
     req: pb::CloseNonconformanceRequest,
 ) -> Result<NcrRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.ncr_id, "ncr_id")?;
     let command = NcrCommand::Close {
         at: at(req.at.as_ref(), "at")?,
@@ -197,7 +192,7 @@ pub fn ncr_event_to_proto(event: &NcrEvent) -> Event {
 /// Returns the `GetNonconformance` reply for `ncr` at its version, or [`NcrError::NotFound`]
 /// when it was never opened.
 pub fn nonconformance_reply(ncr: &Nonconformance) -> Result<pb::Nonconformance, NcrError> {
-    let state = ncr.state().ok_or(NcrError::NotFound)?;
+    let state = ncr.state().as_ref().ok_or(NcrError::NotFound)?;
     let status = if state.is_closed() {
         pb::NonconformanceStatus::Closed
     } else {

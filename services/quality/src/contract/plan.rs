@@ -1,12 +1,12 @@
 //! Inspection plans on the wire: requests, events and the `InspectionPlan` reply.
 
+use mom_grpc::{
+    at, guards, missing, required, units, uuid_id, uuid_id_or, ParsedCommand, RequestError,
+};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{
-    at, context, missing, required, units, uuid_id, uuid_id_or, ParsedCommand, RequestError,
-};
 use crate::domain::{
     Characteristic, CharacteristicName, Frequency, InspectionPlan, OperationNumber, PlanCommand,
     PlanError, PlanEvent, PlanId, ProductId, Spec, Text, UnitOfMeasure, Units,
@@ -20,7 +20,7 @@ pub fn define_inspection_plan(
     req: pb::DefineInspectionPlanRequest,
     new_id: impl FnOnce() -> PlanId,
 ) -> Result<PlanRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id_or(&req.plan_id, "plan_id", new_id)?;
     let command = PlanCommand::Define {
         plan: id,
@@ -38,7 +38,7 @@ pub fn define_inspection_plan(
 pub fn revise_inspection_plan(
     req: pb::ReviseInspectionPlanRequest,
 ) -> Result<PlanRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.plan_id, "plan_id")?;
     let command = PlanCommand::Revise {
         characteristics: characteristics(req.characteristics)?,
@@ -53,7 +53,7 @@ pub fn revise_inspection_plan(
 pub fn retire_inspection_plan(
     req: pb::RetireInspectionPlanRequest,
 ) -> Result<PlanRequest, RequestError> {
-    let context = context(req.context)?;
+    let context = guards(req.context)?;
     let id = uuid_id(&req.plan_id, "plan_id")?;
     let command = PlanCommand::Retire {
         reason: required(req.reason, "reason", Text::new)?,
@@ -121,7 +121,7 @@ pub fn plan_event_to_proto(event: &PlanEvent) -> Event {
 /// Returns the `GetInspectionPlan` reply for `plan` at its version, or
 /// [`PlanError::NotFound`] when it was never defined.
 pub fn plan_reply(plan: &InspectionPlan) -> Result<pb::InspectionPlan, PlanError> {
-    let state = plan.state().ok_or(PlanError::NotFound)?;
+    let state = plan.state().as_ref().ok_or(PlanError::NotFound)?;
     Ok(pb::InspectionPlan {
         plan_id: state.id().to_string(),
         product: state.product().to_string(),

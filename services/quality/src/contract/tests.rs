@@ -5,16 +5,18 @@
 
 use std::collections::BTreeSet;
 
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
+use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream};
 use mom_proto::time::{from_timestamp, to_timestamp};
+use tonic::{Code, Status};
 
 use super::*;
 use crate::domain::{
     Capa, CapaCommand, CapaEvent, CapaId, CapaKind, Characteristic, CharacteristicName,
-    Disposition, Fact, Frequency, Inspection, InspectionCommand, InspectionEvent, InspectionId,
+    Disposition, Frequency, Inspection, InspectionCommand, InspectionEvent, InspectionId,
     InspectionPlan, LotId, Measurement, NcrCommand, NcrEvent, NcrId, Nonconformance,
-    OperationNumber, Owner, PlanCommand, PlanEvent, PlanId, ProductId, Recorded, Spec, Text,
-    UnitOfMeasure, UnitsMade, Value, WorkUnitId,
+    OperationNumber, Owner, PlanCommand, PlanEvent, PlanId, ProductId, Spec, Text, UnitOfMeasure,
+    Units, UnitsMade, Value, WorkUnitId,
 };
 
 fn t(minute: u32) -> DateTime<Utc> {
@@ -187,8 +189,8 @@ fn capa_events() -> Vec<CapaEvent> {
 
 // Events.
 
-fn check_every_variant<E: Fact>(events: &[E], types: &[&str], to_proto: fn(&E) -> Event) {
-    let names: Vec<&str> = events.iter().map(Fact::type_name).collect();
+fn check_every_variant<E: EventType>(events: &[E], types: &[&str], to_proto: fn(&E) -> Event) {
+    let names: Vec<&str> = events.iter().map(EventType::type_name).collect();
     assert_eq!(names, types, "the sample covers every variant");
     for event in events {
         assert_eq!(event_type(&to_proto(event)), event.type_name());
@@ -375,7 +377,7 @@ fn define_plan_names_the_bad_field() {
         change(&mut req);
         let err = define_inspection_plan(req, PlanId::generate).unwrap_err();
         assert_eq!(err.field(), field, "{err}");
-        assert_eq!(err.kind(), crate::domain::ErrorKind::InvalidArgument);
+        assert_eq!(Status::from(err).code(), Code::InvalidArgument);
     }
 }
 
@@ -676,12 +678,8 @@ fn open_capa_needs_kind_title_owner_and_due_date() {
 
 // Replies.
 
-fn fold<S: crate::domain::Lifecycle>(facts: Vec<S::Fact>) -> crate::domain::Tracked<S> {
-    let mut aggregate = crate::domain::Tracked::<S>::default();
-    for fact in facts {
-        aggregate.evolve(Recorded::from(fact));
-    }
-    aggregate
+fn fold<L: Lifecycle>(events: Vec<L::Event>) -> Stream<Option<L>> {
+    Stream::from_events(events)
 }
 
 #[test]
@@ -712,10 +710,9 @@ fn replies_show_state_and_version() {
 
 #[test]
 fn replies_of_missing_aggregates_are_not_found() {
-    use crate::domain::DomainError;
     assert_eq!(
         plan_reply(&InspectionPlan::default()).unwrap_err().kind(),
-        crate::domain::ErrorKind::NotFound
+        ErrorKind::NotFound
     );
     assert!(inspection_reply(&Inspection::default()).is_err());
     assert!(nonconformance_reply(&Nonconformance::default()).is_err());

@@ -1,18 +1,14 @@
 //! Identifiers and names of the quality domain: plan, inspection, NCR and CAPA ids, equipment,
-//! product and lot ids, operation numbers, characteristic names, owners, idempotency keys and
-//! free text. Each constructor checks its syntax, so a value of these types is always well formed
-//! and the aggregates only decide on business rules.
+//! product and lot ids, operation numbers, characteristic names, owners and free text. Each
+//! constructor checks its syntax, so a value of these types is always well formed and the
+//! aggregates only decide on business rules.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-pub use mom_domain::InvalidId;
 use mom_domain::{check_id, check_text};
+use serde::{Deserialize, Serialize};
 
-/// Longest id, name, owner or idempotency key accepted, in characters.
+/// Longest id, name or owner accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
 
 /// Longest free text (description, reason, note, title) accepted, in characters.
@@ -21,51 +17,7 @@ pub const MAX_TEXT_LEN: usize = 512;
 /// Longest unit of measure accepted, in characters.
 pub const MAX_UNIT_LEN: usize = 32;
 
-macro_rules! uuid_id {
-    ($($(#[$doc:meta])* $name:ident),*) => {$(
-        $(#[$doc])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-        )]
-        #[serde(transparent)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// Returns the id wrapping `uuid`.
-            pub fn new(uuid: Uuid) -> Self {
-                Self(uuid)
-            }
-
-            /// Returns a fresh, time-ordered (UUID v7) id.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-
-            /// Returns the UUID.
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId::NotUuid {
-                    value: s.to_owned(),
-                })
-            }
-        }
-    )*};
-}
-
-uuid_id!(
+mom_domain::uuid_id!(
     /// Id of an inspection plan (aggregate `inspection_plan`).
     PlanId,
     /// Id of an inspection (aggregate `inspection`).
@@ -76,33 +28,7 @@ uuid_id!(
     CapaId
 );
 
-macro_rules! text_newtype {
-    ($($(#[$doc:meta])* $name:ident => $check:expr),*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Returns the value, or why `value` is not one.
-            pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-                let value = value.into();
-                let check: fn(&str) -> Result<(), InvalidId> = $check;
-                check(&value)?;
-                Ok(Self(value))
-            }
-
-            /// Returns the value as a string slice.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        mom_domain::string_newtype_conversions!($name);
-    )*};
-}
-
-text_newtype!(
+mom_domain::string_id!(
     /// Id of a work unit (ISA-95 equipment) as production uses it, such as
     /// `site1.area2.line3.filler`: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
     WorkUnitId => |value| check_id(value, MAX_ID_LEN),
@@ -117,8 +43,6 @@ text_newtype!(
     UnitOfMeasure => |value| check_text(value, MAX_UNIT_LEN),
     /// The person or role responsible for a CAPA: 1 to 128 characters, not blank.
     Owner => |value| check_text(value, MAX_ID_LEN),
-    /// A caller's idempotency key: 1 to 128 characters, not blank.
-    IdempotencyKey => |value| check_text(value, MAX_ID_LEN),
     /// Free text (description, reason, note, title): not blank, at most 512 characters.
     Text => |value| check_text(value, MAX_TEXT_LEN)
 );
@@ -137,6 +61,8 @@ impl fmt::Display for OperationNumber {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use mom_domain::InvalidId;
 
     use super::*;
 

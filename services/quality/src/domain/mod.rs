@@ -1,28 +1,23 @@
 //! The quality domain: the `inspection_plan`, `inspection`, `nonconformance` and `capa`
 //! aggregates, their commands, events and errors. `decide` holds every business rule, `evolve`
-//! only folds events; every aggregate is a [`Tracked`] state, whose `cqrs_es::Aggregate` impl
-//! checks the idempotency key and expected version and forwards to them.
+//! only folds events; every aggregate is a [`mom_domain::Stream`] over an `Option` of a state
+//! that implements [`mom_domain::Lifecycle`], so the kernel checks the idempotency key and the
+//! expected version before the state decides.
 //!
 //! Invariant: pure. No I/O, no clock, no protobuf; commands carry their event time `at`, and
 //! `crate::contract` maps to and from the wire.
 
 mod capa;
-mod error;
 mod ids;
 mod inspection;
 mod ncr;
 mod plan;
-mod quantity;
 mod spec;
-mod tracked;
-mod versioned;
 
 pub use capa::{Capa, CapaCommand, CapaError, CapaEvent, CapaKind, CapaState, CapaStatus};
-pub use error::{DomainError, ErrorKind, GuardRejection};
 pub use ids::{
-    CapaId, CharacteristicName, IdempotencyKey, InspectionId, InvalidId, LotId, NcrId,
-    OperationNumber, Owner, PlanId, ProductId, Text, UnitOfMeasure, WorkUnitId, MAX_ID_LEN,
-    MAX_TEXT_LEN, MAX_UNIT_LEN,
+    CapaId, CharacteristicName, InspectionId, LotId, NcrId, OperationNumber, Owner, PlanId,
+    ProductId, Text, UnitOfMeasure, WorkUnitId, MAX_ID_LEN, MAX_TEXT_LEN, MAX_UNIT_LEN,
 };
 pub use inspection::{
     Inspection, InspectionCommand, InspectionError, InspectionEvent, InspectionState,
@@ -33,7 +28,10 @@ pub use ncr::{
     Nonconformance, NonconformanceState,
 };
 pub use plan::{InspectionPlan, PlanCommand, PlanError, PlanEvent, PlanState};
-pub use quantity::Units;
 pub use spec::{Characteristic, Frequency, Measurement, Spec, SpecError, Value, ValueError};
-pub use tracked::{Fact, Lifecycle, Recorded, SeenKeys, Tracked, KEPT_KEYS};
-pub use versioned::Versioned;
+
+/// Pieces inspected, rejected, nonconforming or dispositioned, as the field says.
+pub use mom_domain::Units;
+
+#[cfg(test)]
+mod tests;

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
+use mom_domain::Units;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::ids::{CharacteristicName, UnitOfMeasure};
-use crate::domain::quantity::Units;
 
 /// The specification of one characteristic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

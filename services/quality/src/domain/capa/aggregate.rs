@@ -3,17 +3,17 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Lifecycle, Stream};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{CapaCommand, CapaKind};
 use super::error::CapaError;
 use super::events::CapaEvent;
 use crate::domain::ids::{CapaId, NcrId, Owner, Text};
-use crate::domain::tracked::{Lifecycle, Tracked};
 
 /// A corrective / preventive action: the aggregate `capa`. Before it is opened it has no state
 /// and rejects every command but `Open` with [`CapaError::NotFound`].
-pub type Capa = Tracked<CapaState>;
+pub type Capa = Stream<Option<CapaState>>;
 
 /// Where a CAPA stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +88,9 @@ impl CapaState {
 
 impl Lifecycle for CapaState {
     const TYPE: &'static str = "capa";
+    const NOUN: &'static str = "capa";
     type Command = CapaCommand;
-    type Fact = CapaEvent;
+    type Event = CapaEvent;
     type Error = CapaError;
 
     fn create(command: CapaCommand) -> Result<Vec<CapaEvent>, CapaError> {
@@ -165,8 +166,8 @@ impl Lifecycle for CapaState {
         }
     }
 
-    fn born(fact: CapaEvent) -> Option<Self> {
-        match fact {
+    fn born(event: CapaEvent) -> Option<Self> {
+        match event {
             CapaEvent::CapaOpened {
                 capa_id,
                 kind,
@@ -189,8 +190,8 @@ impl Lifecycle for CapaState {
         }
     }
 
-    fn evolve(&mut self, fact: CapaEvent) {
-        match fact {
+    fn evolve(&mut self, event: CapaEvent) {
+        match event {
             // A second opening is never decided; nothing to fold.
             CapaEvent::CapaOpened { .. } => {}
             CapaEvent::CapaNonconformanceLinked { ncr_id, .. } => self.ncrs.push(ncr_id),

@@ -1,6 +1,7 @@
 //! Commands a CAPA accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::Timed;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{CapaId, NcrId, Owner, Text};
@@ -42,9 +43,8 @@ pub enum CapaCommand {
     },
 }
 
-impl CapaCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for CapaCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             CapaCommand::Open { at, .. }
             | CapaCommand::LinkNcr { at, .. }

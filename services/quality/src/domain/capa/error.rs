@@ -1,24 +1,14 @@
 //! Why a CAPA rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
-use crate::domain::error::{DomainError, ErrorKind, GuardRejection};
 use crate::domain::ids::{CapaId, NcrId};
 
 /// A rejected CAPA command; [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CapaError {
-    /// The command's idempotency key was applied before (answered with the original reply).
-    #[error("command already applied at version {version}")]
-    Replayed { version: u64 },
-
-    /// The caller expected another version of the CAPA.
-    #[error(
-        "capa is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The CAPA was never opened.
     #[error("capa not found")]
     NotFound,
@@ -66,39 +56,19 @@ pub enum CapaError {
     },
 }
 
-impl From<GuardRejection> for CapaError {
-    fn from(rejection: GuardRejection) -> Self {
-        match rejection {
-            GuardRejection::Replayed { version } => CapaError::Replayed { version },
-            GuardRejection::VersionConflict { expected, actual } => {
-                CapaError::VersionConflict { expected, actual }
-            }
-        }
-    }
-}
-
 impl DomainError for CapaError {
     fn kind(&self) -> ErrorKind {
         match self {
-            CapaError::VersionConflict { .. } => ErrorKind::Conflict,
             CapaError::NotFound => ErrorKind::NotFound,
             CapaError::DueBeforeOpened { .. }
             | CapaError::CorrectiveWithoutNcr
             | CapaError::DuplicateNcr { .. }
             | CapaError::BeforeOpened { .. } => ErrorKind::InvalidArgument,
-            CapaError::Replayed { .. }
-            | CapaError::AlreadyOpened { .. }
+            CapaError::AlreadyOpened { .. }
             | CapaError::AlreadyLinked { .. }
             | CapaError::Closed
             | CapaError::AlreadyImplemented
             | CapaError::NotImplemented => ErrorKind::FailedPrecondition,
-        }
-    }
-
-    fn replayed_version(&self) -> Option<u64> {
-        match self {
-            CapaError::Replayed { version } => Some(*version),
-            _ => None,
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Events of a CAPA, one per message in `mom/quality/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
+use mom_domain::EventType;
 use serde::{Deserialize, Serialize};
 
 use super::commands::CapaKind;
 use crate::domain::ids::{CapaId, NcrId, Owner, Text};
-use crate::domain::tracked::Fact;
 
 /// A fact about a CAPA. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl CapaEvent {
     }
 }
 
-impl Fact for CapaEvent {
+impl EventType for CapaEvent {
     fn type_name(&self) -> &'static str {
         match self {
             CapaEvent::CapaOpened { .. } => "CapaOpened",

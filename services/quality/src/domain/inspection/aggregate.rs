@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Lifecycle, Stream, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{InspectionCommand, PlanSnapshot, UnitsMade};
@@ -11,13 +12,11 @@ use super::events::InspectionEvent;
 use crate::domain::ids::{
     CharacteristicName, InspectionId, LotId, OperationNumber, PlanId, ProductId, WorkUnitId,
 };
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Measurement, Value};
-use crate::domain::tracked::{Lifecycle, Tracked};
 
 /// An inspection: the aggregate `inspection`. Before it starts it has no state and rejects
 /// every command but `Start` with [`InspectionError::NotFound`].
-pub type Inspection = Tracked<InspectionState>;
+pub type Inspection = Stream<Option<InspectionState>>;
 
 /// Whether the inspection is still recording results, and how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,8 +171,9 @@ fn check_units_made(made: &UnitsMade, at: DateTime<Utc>) -> Result<(), Inspectio
 
 impl Lifecycle for InspectionState {
     const TYPE: &'static str = "inspection";
+    const NOUN: &'static str = "inspection";
     type Command = InspectionCommand;
-    type Fact = InspectionEvent;
+    type Event = InspectionEvent;
     type Error = InspectionError;
 
     fn create(command: InspectionCommand) -> Result<Vec<InspectionEvent>, InspectionError> {
@@ -276,8 +276,8 @@ impl Lifecycle for InspectionState {
         }
     }
 
-    fn born(fact: InspectionEvent) -> Option<Self> {
-        match fact {
+    fn born(event: InspectionEvent) -> Option<Self> {
+        match event {
             InspectionEvent::InspectionStarted {
                 inspection_id,
                 plan_id,
@@ -311,8 +311,8 @@ impl Lifecycle for InspectionState {
         }
     }
 
-    fn evolve(&mut self, fact: InspectionEvent) {
-        match fact {
+    fn evolve(&mut self, event: InspectionEvent) {
+        match event {
             // A second start is never decided; nothing to fold.
             InspectionEvent::InspectionStarted { .. } => {}
             InspectionEvent::InspectionResultRecorded {

@@ -1,12 +1,12 @@
 //! Commands an inspection accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Timed, Units};
 
 use crate::domain::ids::{
     CharacteristicName, InspectionId, LotId, OperationNumber, PlanId, ProductId, WorkUnitId,
 };
 use crate::domain::plan::PlanState;
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Value};
 
 /// The plan revision an inspection starts against, as loaded by the caller.
@@ -78,9 +78,8 @@ pub enum InspectionCommand {
     Complete { at: DateTime<Utc> },
 }
 
-impl InspectionCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for InspectionCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             InspectionCommand::Start { at, .. }
             | InspectionCommand::RecordResult { at, .. }

@@ -1,26 +1,15 @@
 //! Why an inspection rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, Units};
 use thiserror::Error;
 
-use crate::domain::error::{DomainError, ErrorKind, GuardRejection};
 use crate::domain::ids::{CharacteristicName, InspectionId, PlanId};
-use crate::domain::quantity::Units;
 use crate::domain::spec::ValueError;
 
 /// A rejected inspection command; [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum InspectionError {
-    /// The command's idempotency key was applied before (answered with the original reply).
-    #[error("command already applied at version {version}")]
-    Replayed { version: u64 },
-
-    /// The caller expected another version of the inspection.
-    #[error(
-        "inspection is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The inspection was never started.
     #[error("inspection not found")]
     NotFound,
@@ -95,21 +84,9 @@ pub enum InspectionError {
     },
 }
 
-impl From<GuardRejection> for InspectionError {
-    fn from(rejection: GuardRejection) -> Self {
-        match rejection {
-            GuardRejection::Replayed { version } => InspectionError::Replayed { version },
-            GuardRejection::VersionConflict { expected, actual } => {
-                InspectionError::VersionConflict { expected, actual }
-            }
-        }
-    }
-}
-
 impl DomainError for InspectionError {
     fn kind(&self) -> ErrorKind {
         match self {
-            InspectionError::VersionConflict { .. } => ErrorKind::Conflict,
             InspectionError::NotFound => ErrorKind::NotFound,
             InspectionError::ProducedAfterInspection { .. }
             | InspectionError::ProducedAtWithoutWorkUnit
@@ -121,18 +98,10 @@ impl DomainError for InspectionError {
             | InspectionError::MissingValue { .. }
             | InspectionError::BadValue { .. }
             | InspectionError::BeforeStart { .. } => ErrorKind::InvalidArgument,
-            InspectionError::Replayed { .. }
-            | InspectionError::AlreadyStarted { .. }
+            InspectionError::AlreadyStarted { .. }
             | InspectionError::PlanRetired { .. }
             | InspectionError::Completed
             | InspectionError::SampleIncomplete { .. } => ErrorKind::FailedPrecondition,
-        }
-    }
-
-    fn replayed_version(&self) -> Option<u64> {
-        match self {
-            InspectionError::Replayed { version } => Some(*version),
-            _ => None,
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Events of an inspection, one per message in `mom/quality/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{EventType, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{InspectionId, LotId, OperationNumber, PlanId, ProductId, WorkUnitId};
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Measurement};
-use crate::domain::tracked::Fact;
 
 /// A fact about an inspection. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +67,7 @@ impl InspectionEvent {
     }
 }
 
-impl Fact for InspectionEvent {
+impl EventType for InspectionEvent {
     fn type_name(&self) -> &'static str {
         match self {
             InspectionEvent::InspectionStarted { .. } => "InspectionStarted",

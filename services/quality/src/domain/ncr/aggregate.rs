@@ -3,18 +3,17 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Lifecycle, Stream, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::{Disposition, NcrCommand};
 use super::error::NcrError;
 use super::events::NcrEvent;
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId, Text, WorkUnitId};
-use crate::domain::quantity::Units;
-use crate::domain::tracked::{Lifecycle, Tracked};
 
 /// A nonconformance report: the aggregate `nonconformance`. Before it is opened it has no
 /// state and rejects every command but `Open` with [`NcrError::NotFound`].
-pub type Nonconformance = Tracked<NonconformanceState>;
+pub type Nonconformance = Stream<Option<NonconformanceState>>;
 
 /// One disposition decided on an NCR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,8 +137,9 @@ fn distinct(lots: &[LotId]) -> Result<(), NcrError> {
 
 impl Lifecycle for NonconformanceState {
     const TYPE: &'static str = "nonconformance";
+    const NOUN: &'static str = "nonconformance";
     type Command = NcrCommand;
-    type Fact = NcrEvent;
+    type Event = NcrEvent;
     type Error = NcrError;
 
     fn create(command: NcrCommand) -> Result<Vec<NcrEvent>, NcrError> {
@@ -273,8 +273,8 @@ impl Lifecycle for NonconformanceState {
         }
     }
 
-    fn born(fact: NcrEvent) -> Option<Self> {
-        match fact {
+    fn born(event: NcrEvent) -> Option<Self> {
+        match event {
             NcrEvent::NonconformanceOpened {
                 ncr_id,
                 product,
@@ -301,8 +301,8 @@ impl Lifecycle for NonconformanceState {
         }
     }
 
-    fn evolve(&mut self, fact: NcrEvent) {
-        match fact {
+    fn evolve(&mut self, event: NcrEvent) {
+        match event {
             // A second opening is never decided; nothing to fold.
             NcrEvent::NonconformanceOpened { .. } => {}
             NcrEvent::NonconformanceContained { lots, .. } => {

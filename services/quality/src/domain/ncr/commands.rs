@@ -3,11 +3,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Timed, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId, Text, WorkUnitId};
 use crate::domain::inspection::InspectionState;
-use crate::domain::quantity::Units;
 
 /// What happens to nonconforming units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,9 +93,8 @@ pub enum NcrCommand {
     Close { at: DateTime<Utc> },
 }
 
-impl NcrCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for NcrCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             NcrCommand::Open { at, .. }
             | NcrCommand::Contain { at, .. }

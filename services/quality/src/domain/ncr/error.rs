@@ -1,26 +1,15 @@
 //! Why a nonconformance report rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, Units};
 use thiserror::Error;
 
-use crate::domain::error::{DomainError, ErrorKind, GuardRejection};
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId};
 use crate::domain::ncr::commands::Disposition;
-use crate::domain::quantity::Units;
 
 /// A rejected NCR command; [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NcrError {
-    /// The command's idempotency key was applied before (answered with the original reply).
-    #[error("command already applied at version {version}")]
-    Replayed { version: u64 },
-
-    /// The caller expected another version of the NCR.
-    #[error(
-        "ncr is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The NCR was never opened.
     #[error("nonconformance not found")]
     NotFound,
@@ -91,21 +80,9 @@ pub enum NcrError {
     },
 }
 
-impl From<GuardRejection> for NcrError {
-    fn from(rejection: GuardRejection) -> Self {
-        match rejection {
-            GuardRejection::Replayed { version } => NcrError::Replayed { version },
-            GuardRejection::VersionConflict { expected, actual } => {
-                NcrError::VersionConflict { expected, actual }
-            }
-        }
-    }
-}
-
 impl DomainError for NcrError {
     fn kind(&self) -> ErrorKind {
         match self {
-            NcrError::VersionConflict { .. } => ErrorKind::Conflict,
             NcrError::NotFound => ErrorKind::NotFound,
             NcrError::MissingProduct
             | NcrError::ProductMismatch { .. }
@@ -116,19 +93,11 @@ impl DomainError for NcrError {
             | NcrError::LotRequired { .. }
             | NcrError::ExceedsRemaining { .. }
             | NcrError::BeforeOpened { .. } => ErrorKind::InvalidArgument,
-            NcrError::Replayed { .. }
-            | NcrError::AlreadyOpened { .. }
+            NcrError::AlreadyOpened { .. }
             | NcrError::InspectionWithoutRejects { .. }
             | NcrError::Closed
             | NcrError::LotNotContained { .. }
             | NcrError::Undisposed { .. } => ErrorKind::FailedPrecondition,
-        }
-    }
-
-    fn replayed_version(&self) -> Option<u64> {
-        match self {
-            NcrError::Replayed { version } => Some(*version),
-            _ => None,
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Events of a nonconformance report, one per message in `mom/quality/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{EventType, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::Disposition;
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId, Text, WorkUnitId};
-use crate::domain::quantity::Units;
-use crate::domain::tracked::Fact;
 
 /// A fact about an NCR. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +66,7 @@ impl NcrEvent {
     }
 }
 
-impl Fact for NcrEvent {
+impl EventType for NcrEvent {
     fn type_name(&self) -> &'static str {
         match self {
             NcrEvent::NonconformanceOpened { .. } => "NonconformanceOpened",

@@ -2,19 +2,18 @@
 
 use std::collections::BTreeSet;
 
+use mom_domain::{Lifecycle, Stream, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::PlanCommand;
 use super::error::PlanError;
 use super::events::PlanEvent;
 use crate::domain::ids::{OperationNumber, PlanId, ProductId};
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Frequency};
-use crate::domain::tracked::{Lifecycle, Tracked};
 
 /// An inspection plan: the aggregate `inspection_plan`. Before its definition it has no state
 /// and rejects every command but `Define` with [`PlanError::NotFound`].
-pub type InspectionPlan = Tracked<PlanState>;
+pub type InspectionPlan = Stream<Option<PlanState>>;
 
 /// The state of a defined inspection plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,8 +105,9 @@ fn check_plan(
 
 impl Lifecycle for PlanState {
     const TYPE: &'static str = "inspection_plan";
+    const NOUN: &'static str = "inspection plan";
     type Command = PlanCommand;
-    type Fact = PlanEvent;
+    type Event = PlanEvent;
     type Error = PlanError;
 
     fn create(command: PlanCommand) -> Result<Vec<PlanEvent>, PlanError> {
@@ -165,8 +165,8 @@ impl Lifecycle for PlanState {
         }
     }
 
-    fn born(fact: PlanEvent) -> Option<Self> {
-        match fact {
+    fn born(event: PlanEvent) -> Option<Self> {
+        match event {
             PlanEvent::InspectionPlanDefined {
                 plan_id,
                 product,
@@ -189,8 +189,8 @@ impl Lifecycle for PlanState {
         }
     }
 
-    fn evolve(&mut self, fact: PlanEvent) {
-        match fact {
+    fn evolve(&mut self, event: PlanEvent) {
+        match event {
             // A second definition is never decided; nothing to fold.
             PlanEvent::InspectionPlanDefined { .. } => {}
             PlanEvent::InspectionPlanRevised {

@@ -1,9 +1,9 @@
 //! Commands an inspection plan accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Timed, Units};
 
 use crate::domain::ids::{OperationNumber, PlanId, ProductId, Text};
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Frequency};
 
 /// A request to change an inspection plan; `at` is when it happened.
@@ -30,9 +30,8 @@ pub enum PlanCommand {
     Retire { reason: Text, at: DateTime<Utc> },
 }
 
-impl PlanCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for PlanCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             PlanCommand::Define { at, .. }
             | PlanCommand::Revise { at, .. }

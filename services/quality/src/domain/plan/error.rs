@@ -1,24 +1,14 @@
 //! Why an inspection plan rejects a command.
 
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
-use crate::domain::error::{DomainError, ErrorKind, GuardRejection};
 use crate::domain::ids::{CharacteristicName, PlanId};
 use crate::domain::spec::SpecError;
 
 /// A rejected inspection plan command; [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PlanError {
-    /// The command's idempotency key was applied before (answered with the original reply).
-    #[error("command already applied at version {version}")]
-    Replayed { version: u64 },
-
-    /// The caller expected another version of the plan.
-    #[error(
-        "plan is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The plan was never defined.
     #[error("inspection plan not found")]
     NotFound,
@@ -56,37 +46,16 @@ pub enum PlanError {
     Retired,
 }
 
-impl From<GuardRejection> for PlanError {
-    fn from(rejection: GuardRejection) -> Self {
-        match rejection {
-            GuardRejection::Replayed { version } => PlanError::Replayed { version },
-            GuardRejection::VersionConflict { expected, actual } => {
-                PlanError::VersionConflict { expected, actual }
-            }
-        }
-    }
-}
-
 impl DomainError for PlanError {
     fn kind(&self) -> ErrorKind {
         match self {
-            PlanError::VersionConflict { .. } => ErrorKind::Conflict,
             PlanError::NotFound => ErrorKind::NotFound,
             PlanError::NoCharacteristics
             | PlanError::DuplicateCharacteristic { .. }
             | PlanError::BadSpec { .. }
             | PlanError::ZeroSampleSize
             | PlanError::ZeroFrequency => ErrorKind::InvalidArgument,
-            PlanError::Replayed { .. } | PlanError::AlreadyDefined { .. } | PlanError::Retired => {
-                ErrorKind::FailedPrecondition
-            }
-        }
-    }
-
-    fn replayed_version(&self) -> Option<u64> {
-        match self {
-            PlanError::Replayed { version } => Some(*version),
-            _ => None,
+            PlanError::AlreadyDefined { .. } | PlanError::Retired => ErrorKind::FailedPrecondition,
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Events of an inspection plan, one per message in `mom/quality/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{EventType, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{OperationNumber, PlanId, ProductId, Text};
-use crate::domain::quantity::Units;
 use crate::domain::spec::{Characteristic, Frequency};
-use crate::domain::tracked::Fact;
 
 /// A fact about an inspection plan. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +57,7 @@ impl PlanEvent {
     }
 }
 
-impl Fact for PlanEvent {
+impl EventType for PlanEvent {
     fn type_name(&self) -> &'static str {
         match self {
             PlanEvent::InspectionPlanDefined { .. } => "InspectionPlanDefined",

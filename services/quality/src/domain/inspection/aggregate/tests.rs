@@ -4,13 +4,11 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
+use mom_domain::{DomainError, ErrorKind, IdempotencyKey, Recorded, Rejected, Versioned};
 
 use super::*;
-use crate::domain::error::{DomainError, ErrorKind};
-use crate::domain::ids::{IdempotencyKey, UnitOfMeasure};
+use crate::domain::ids::UnitOfMeasure;
 use crate::domain::spec::{Spec, ValueError};
-use crate::domain::tracked::Recorded;
-use crate::domain::versioned::Versioned;
 
 type InspectionTest = TestFramework<Inspection>;
 
@@ -144,6 +142,9 @@ fn rejected(given: Vec<Recorded<InspectionEvent>>, command: InspectionCommand) -
         .when(command.into())
         .inspect_result()
         .expect_err("command must be rejected")
+        .domain()
+        .cloned()
+        .expect("a rule rejects the command, not a guard")
 }
 
 fn accepted(
@@ -156,7 +157,7 @@ fn accepted(
         .inspect_result()
         .expect("command must be accepted")
         .into_iter()
-        .map(|event| event.fact)
+        .map(|event| event.event)
         .collect()
 }
 
@@ -177,7 +178,7 @@ fn start_copies_the_plan_revision_and_the_defaults() {
         .when(start(made(true, None, None)).into())
         .then_expect_events(vec![started()]);
     let inspection = fold(vec![started()]);
-    let state = inspection.state().unwrap();
+    let state = inspection.state().as_ref().unwrap();
     assert_eq!(state.plan(), (plan_id(), 2));
     assert_eq!(state.status(), InspectionStatus::InProgress);
 }
@@ -407,7 +408,7 @@ fn results_add_up_and_remember_the_lots_of_rejects() {
         recorded(2, 2, Some("LOT-2")),
         recorded(1, 1, None),
     ]);
-    let state = inspection.state().unwrap();
+    let state = inspection.state().as_ref().unwrap();
     assert_eq!((state.inspected(), state.rejected()), (Units(6), Units(3)));
     assert_eq!(
         state.rejected_lots().iter().cloned().collect::<Vec<_>>(),
@@ -456,7 +457,7 @@ fn complete_accepts_without_rejects_and_rejects_with_them() {
     all.extend(dirty.into_iter().map(Recorded::from));
     let inspection = fold(all);
     assert_eq!(
-        inspection.state().unwrap().status(),
+        inspection.state().as_ref().unwrap().status(),
         InspectionStatus::Rejected
     );
 }
@@ -507,7 +508,7 @@ fn expected_version_and_idempotency_key_guard_results() {
     // The repeat is recognised although another result moved the version on.
     assert_eq!(
         inspection.decide(keyed).unwrap_err(),
-        InspectionError::Replayed { version: 2 }
+        Rejected::Replayed { version: 2 }
     );
 }
 
@@ -537,7 +538,7 @@ mod properties {
                     rejects += quantity;
                 }
             }
-            let state = inspection.state().unwrap();
+            let state = inspection.state().as_ref().unwrap();
             prop_assert_eq!(state.inspected(), Units(inspected));
             prop_assert_eq!(state.rejected(), Units(rejects));
             prop_assert!(state.rejected() <= state.inspected());
@@ -546,7 +547,7 @@ mod properties {
                     .decide(InspectionCommand::Complete { at: t(80) }.into())
                     .unwrap();
                 let accepted = matches!(
-                    &events[0].fact,
+                    &events[0].event,
                     InspectionEvent::InspectionCompleted { accepted: true, .. }
                 );
                 prop_assert_eq!(accepted, rejects == 0);

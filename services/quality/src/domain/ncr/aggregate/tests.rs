@@ -5,13 +5,10 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
+use mom_domain::{DomainError, ErrorKind, IdempotencyKey, Recorded, Rejected, Versioned};
 
 use super::*;
-use crate::domain::error::{DomainError, ErrorKind};
-use crate::domain::ids::IdempotencyKey;
 use crate::domain::ncr::commands::InspectionSummary;
-use crate::domain::tracked::Recorded;
-use crate::domain::versioned::Versioned;
 
 type NcrTest = TestFramework<Nonconformance>;
 
@@ -132,6 +129,9 @@ fn rejected(given: Vec<Recorded<NcrEvent>>, command: NcrCommand) -> NcrError {
         .when(command.into())
         .inspect_result()
         .expect_err("command must be rejected")
+        .domain()
+        .cloned()
+        .expect("a rule rejects the command, not a guard")
 }
 
 fn accepted(given: Vec<Recorded<NcrEvent>>, command: NcrCommand) -> Vec<NcrEvent> {
@@ -141,7 +141,7 @@ fn accepted(given: Vec<Recorded<NcrEvent>>, command: NcrCommand) -> Vec<NcrEvent
         .inspect_result()
         .expect("command must be accepted")
         .into_iter()
-        .map(|event| event.fact)
+        .map(|event| event.event)
         .collect()
 }
 
@@ -162,7 +162,7 @@ fn open_by_hand_records_product_quantity_and_containment() {
         .when(by_hand(Some("SKU-A"), Some(10), &["LOT-1", "LOT-2"]).into())
         .then_expect_events(vec![opened()]);
     let ncr = fold(vec![opened()]);
-    let state = ncr.state().unwrap();
+    let state = ncr.state().as_ref().unwrap();
     assert_eq!(state.remaining(), Units(10));
     assert!(!state.is_closed());
 }
@@ -295,7 +295,7 @@ fn contain_lists_only_new_lots_and_ignores_known_ones() {
     let mut all = vec![opened()];
     all.extend(events.into_iter().map(Recorded::from));
     assert_eq!(
-        fold(all).state().unwrap().contained_lots(),
+        fold(all).state().as_ref().unwrap().contained_lots(),
         &[lot("LOT-1"), lot("LOT-2"), lot("LOT-3")]
     );
 }
@@ -345,13 +345,13 @@ fn disposition_records_quantity_and_what_remains() {
         vec![opened()],
         disposition(Disposition::Scrap, 4, Some("LOT-1")),
     );
-    assert_eq!(events, vec![dispositioned(Disposition::Scrap, 4, 6).fact]);
+    assert_eq!(events, vec![dispositioned(Disposition::Scrap, 4, 6).event]);
     let ncr = fold(vec![
         opened(),
         dispositioned(Disposition::Scrap, 4, 6),
         dispositioned(Disposition::Rework, 6, 0),
     ]);
-    let state = ncr.state().unwrap();
+    let state = ncr.state().as_ref().unwrap();
     assert_eq!(state.remaining(), Units::ZERO);
     assert_eq!(state.dispositions().len(), 2);
     assert_eq!(state.dispositions()[1].disposition, Disposition::Rework);
@@ -485,11 +485,11 @@ fn close_when_everything_is_dispositioned() {
     let given = vec![opened(), dispositioned(Disposition::Scrap, 10, 0)];
     assert_eq!(
         accepted(given.clone(), NcrCommand::Close { at: t(20) }),
-        vec![closed().fact]
+        vec![closed().event]
     );
     let mut all = given;
     all.push(closed());
-    assert!(fold(all).state().unwrap().is_closed());
+    assert!(fold(all).state().as_ref().unwrap().is_closed());
 }
 
 #[test]
@@ -520,7 +520,7 @@ fn repeated_disposition_with_its_key_stores_nothing_and_replays_the_version() {
         ncr.evolve(event);
     }
     let err = ncr.decide(command).unwrap_err();
-    assert_eq!(err, NcrError::Replayed { version: 2 });
+    assert_eq!(err, Rejected::Replayed { version: 2 });
     assert_eq!(err.replayed_version(), Some(2));
     // Without the key the same command would be a second disposition.
     assert!(ncr
@@ -537,7 +537,8 @@ fn expected_version_mismatch_is_a_conflict() {
         .unwrap_err();
     assert_eq!(
         err,
-        NcrError::VersionConflict {
+        Rejected::VersionConflict {
+            noun: "nonconformance",
             expected: 5,
             actual: 1
         }
@@ -591,7 +592,7 @@ mod properties {
                     }
                     Err(err) => prop_assert_eq!(err.kind(), ErrorKind::InvalidArgument),
                 }
-                let state = ncr.state().unwrap();
+                let state = ncr.state().as_ref().unwrap();
                 prop_assert!(accepted <= quantity);
                 prop_assert_eq!(state.remaining(), Units(quantity - accepted));
             }

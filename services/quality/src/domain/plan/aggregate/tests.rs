@@ -4,13 +4,11 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
+use mom_domain::{DomainError, ErrorKind, IdempotencyKey, Recorded, Rejected, Versioned};
 
 use super::*;
-use crate::domain::error::{DomainError, ErrorKind};
 use crate::domain::ids::{CharacteristicName, Text, UnitOfMeasure};
 use crate::domain::spec::{Spec, SpecError};
-use crate::domain::tracked::Recorded;
-use crate::domain::versioned::Versioned;
 
 type PlanTest = TestFramework<InspectionPlan>;
 
@@ -91,6 +89,9 @@ fn rejected(given: Vec<Recorded<PlanEvent>>, command: PlanCommand) -> PlanError 
         .when(command.into())
         .inspect_result()
         .expect_err("command must be rejected")
+        .domain()
+        .cloned()
+        .expect("a rule rejects the command, not a guard")
 }
 
 fn facts(given: Vec<Recorded<PlanEvent>>, command: Versioned<PlanCommand>) -> Vec<PlanEvent> {
@@ -100,7 +101,7 @@ fn facts(given: Vec<Recorded<PlanEvent>>, command: Versioned<PlanCommand>) -> Ve
         .inspect_result()
         .expect("command must be accepted")
         .into_iter()
-        .map(|event| event.fact)
+        .map(|event| event.event)
         .collect()
 }
 
@@ -119,7 +120,7 @@ fn define_records_the_plan_at_revision_one() {
         .then_expect_events(vec![defined()]);
     let mut plan = InspectionPlan::default();
     plan.evolve(defined());
-    let state = plan.state().unwrap();
+    let state = plan.state().as_ref().unwrap();
     assert_eq!((state.revision(), plan.version()), (1, 1));
     assert!(!state.is_retired());
 }
@@ -216,7 +217,7 @@ fn revise_replaces_the_checks_and_counts_the_revision() {
     let mut plan = InspectionPlan::default();
     plan.evolve(defined());
     plan.evolve(first[0].clone().into());
-    let state = plan.state().unwrap();
+    let state = plan.state().as_ref().unwrap();
     assert_eq!(state.revision(), 2);
     assert_eq!(state.characteristics(), &[seal()]);
     assert_eq!(state.sample_size(), Units(3));
@@ -256,11 +257,14 @@ fn retire_marks_the_plan_retired() {
         reason: Text::new("product discontinued").unwrap(),
         at: t(5),
     };
-    assert_eq!(facts(vec![defined()], command.into()), vec![retired().fact]);
+    assert_eq!(
+        facts(vec![defined()], command.into()),
+        vec![retired().event]
+    );
     let mut plan = InspectionPlan::default();
     plan.evolve(defined());
     plan.evolve(retired());
-    assert!(plan.state().unwrap().is_retired());
+    assert!(plan.state().as_ref().unwrap().is_retired());
 }
 
 #[test]
@@ -273,7 +277,8 @@ fn expected_version_mismatch_is_a_conflict() {
         .unwrap_err();
     assert_eq!(
         err,
-        PlanError::VersionConflict {
+        Rejected::VersionConflict {
+            noun: "inspection plan",
             expected: 3,
             actual: 1
         }
@@ -288,7 +293,7 @@ fn expected_version_mismatch_is_a_conflict() {
 
 #[test]
 fn repeated_idempotency_key_replays_the_original_version() {
-    let key = crate::domain::ids::IdempotencyKey::new("revise-1").unwrap();
+    let key = IdempotencyKey::new("revise-1").unwrap();
     let command = Versioned::from(revise(vec![seal()], 1)).keyed(key.clone());
     let events = PlanTest::with(())
         .given(vec![defined()])
@@ -302,6 +307,6 @@ fn repeated_idempotency_key_replays_the_original_version() {
         plan.evolve(event);
     }
     let err = plan.decide(command).unwrap_err();
-    assert_eq!(err, PlanError::Replayed { version: 2 });
+    assert_eq!(err, Rejected::Replayed { version: 2 });
     assert_eq!(err.replayed_version(), Some(2));
 }
