@@ -12,7 +12,7 @@ use mom_eventstore::Executor;
 use mom_grpc::{get, run, traceparent, ParsedCommand};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 use crate::contract;
 use crate::domain::{
@@ -34,19 +34,9 @@ impl QualityApi {
     }
 }
 
-/// How often a keyed command runs at most when it keeps losing the append race.
-const KEYED_ATTEMPTS: usize = 3;
-
 /// Runs a parsed command on the kernel and replies with the aggregate's version afterwards (for
 /// a repeated idempotency key, the version the first run produced).
-///
-/// A keyed command that loses the append race to a concurrent command (`ABORTED`) runs again on
-/// the stored state: when the winner was its own repeat, it then finds the key and answers with
-/// the original reply instead of an error. `mom_grpc::run` reloads after a lost race only when
-/// the aggregate was cached, and the store may answer the loser before the winner's append is
-/// visible, so a second reload can be needed; a third attempt that still loses is answered
-/// `ABORTED`.
-async fn run_keyed<S, I>(
+async fn run_command<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
     traceparent: String,
@@ -54,19 +44,9 @@ async fn run_keyed<S, I>(
 where
     S: Decide,
     S::Command: Timed,
-    I: Display + Clone,
+    I: Display,
 {
-    let attempts = match parsed.command.idempotency_key {
-        Some(_) => KEYED_ATTEMPTS,
-        None => 1,
-    };
-    let mut attempt = 1;
-    let ran = loop {
-        match run(executor, parsed.clone(), traceparent.clone()).await {
-            Err(status) if status.code() == Code::Aborted && attempt < attempts => attempt += 1,
-            ran => break ran?,
-        }
-    };
+    let ran = run(executor, parsed, traceparent).await?;
     Ok(Response::new(contract::command_reply(&ran.id, ran.version)))
 }
 
@@ -102,7 +82,7 @@ macro_rules! command {
     ($self:ident, $request:ident, $executor:ident, $parse:expr) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner())?;
-        run_keyed(&$self.app.$executor, parsed, traceparent).await
+        run_command(&$self.app.$executor, parsed, traceparent).await
     }};
 }
 
@@ -151,7 +131,7 @@ impl QualityService for QualityApi {
         let plan = existing(&self.app.plans, &plan_id, PlanError::NotFound).await?;
         let snapshot = PlanSnapshot::from(&plan);
         let parsed = parsed.map(|start| start.with_plan(snapshot));
-        run_keyed(&self.app.inspections, parsed, traceparent).await
+        run_command(&self.app.inspections, parsed, traceparent).await
     }
 
     async fn record_inspection_result(
@@ -206,7 +186,7 @@ impl QualityService for QualityApi {
             }
         };
         let parsed = parsed.map(|open| open.with_source(source));
-        run_keyed(&self.app.nonconformances, parsed, traceparent).await
+        run_command(&self.app.nonconformances, parsed, traceparent).await
     }
 
     async fn contain_nonconformance(
@@ -268,7 +248,7 @@ impl QualityService for QualityApi {
         if let CapaCommand::Open { ncrs, .. } = &parsed.command.command {
             self.check_ncrs(ncrs).await?;
         }
-        run_keyed(&self.app.capas, parsed, traceparent).await
+        run_command(&self.app.capas, parsed, traceparent).await
     }
 
     async fn link_capa_nonconformance(
@@ -280,7 +260,7 @@ impl QualityService for QualityApi {
         if let CapaCommand::LinkNcr { ncr, .. } = &parsed.command.command {
             self.check_ncrs(std::slice::from_ref(ncr)).await?;
         }
-        run_keyed(&self.app.capas, parsed, traceparent).await
+        run_command(&self.app.capas, parsed, traceparent).await
     }
 
     async fn implement_capa_action(
