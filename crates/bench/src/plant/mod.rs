@@ -85,7 +85,7 @@ macro_rules! execute {
     ($executor:expr, $noun:literal, $id:expr, $command:expr) => {{
         let id: &str = $id;
         let command = $command;
-        let at = command.at();
+        let at = mom_domain::Timed::at(&command);
         $executor
             .execute(id, command.into(), $crate::plant::metadata(at))
             .await
@@ -302,6 +302,7 @@ impl Plant {
             .map_err(|err| anyhow::anyhow!("inspection plan {id}: {err}"))?;
         let state = defined
             .state()
+            .as_ref()
             .with_context(|| format!("inspection plan {id} is missing after its definition"))?;
         Ok(qa::PlanSnapshot::from(state))
     }

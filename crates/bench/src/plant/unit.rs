@@ -496,6 +496,7 @@ impl<'a> Unit<'a> {
             .map_err(|err| anyhow::anyhow!("asset {}: {err}", self.id))?;
         let raised = asset
             .state()
+            .as_ref()
             .map(mnt::AssetState::raised_work_orders)
             .unwrap_or_default();
         for raised in raised.into_iter().filter(|raised| raised.at == at) {

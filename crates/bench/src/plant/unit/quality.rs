@@ -186,6 +186,7 @@ impl Unit<'_> {
             .map_err(|err| anyhow::anyhow!("inspection {id}: {err}"))?;
         let state = inspected
             .state()
+            .as_ref()
             .with_context(|| format!("inspection {id} is missing after it completed"))?;
         let ncr = qa::NcrId::generate();
         self.ncr(
