@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use mom_bus::{Relay, RelayConfig};
-use mom_eventstore::EventStore;
+use mom_bus::{KafkaArgs, Relay, RelayConfig};
+use mom_eventstore::{EventStore, StoreArgs};
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
@@ -33,6 +33,9 @@ pub enum HostError {
     /// A task panicked.
     #[error("task failed: {0}")]
     Task(String),
+    /// The event store could not be opened.
+    #[error("event store: {0}")]
+    Store(#[from] mom_eventstore::StoreError),
 }
 
 /// What to host.
@@ -160,4 +163,41 @@ pub async fn start(
         tasks,
         store,
     })
+}
+
+/// The settings every domain command service has: its domain (which names its topic), its gRPC
+/// address, its event store and its broker.
+#[derive(Debug, Clone, Copy)]
+pub struct DomainConfig<'a> {
+    /// The domain, such as `production`: its topic is the domain topic of that name.
+    pub domain: &'static str,
+    /// Fully qualified gRPC service name, reported SERVING by the health service.
+    pub service_name: &'static str,
+    /// Address to listen on (port 0 picks a free one).
+    pub grpc_addr: SocketAddr,
+    /// The event store.
+    pub store: &'a StoreArgs,
+    /// The broker, if any.
+    pub kafka: &'a KafkaArgs,
+}
+
+/// Starts a domain command service: connects its event store (running the migrations), builds
+/// its API with `routes` over the store and its topic's name, binds the gRPC server with health
+/// and reflection and, when a broker is configured, starts the outbox relay to that topic.
+/// Everything stops when `shutdown` is cancelled: in-flight requests finish, the relay finishes
+/// its round.
+pub async fn start_domain(
+    config: DomainConfig<'_>,
+    routes: impl FnOnce(EventStore, String) -> Routes,
+    shutdown: CancellationToken,
+) -> Result<Running, HostError> {
+    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
+    let topic = config.kafka.topic_names().domain(config.domain);
+    let host = HostConfig {
+        service_name: config.service_name,
+        grpc_addr: config.grpc_addr,
+        relay: config.kafka.relay_config(vec![topic.clone()]),
+    };
+    let routes = routes(store.clone(), topic);
+    start(host, store, routes, shutdown).await
 }

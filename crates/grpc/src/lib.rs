@@ -15,7 +15,7 @@ pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,
 };
-pub use host::{start, GrpcServer, HostConfig, HostError, Running};
+pub use host::{start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError, Running};
 pub use request::{
     at, guards, invalid, known_enum, missing, optional, optional_at, required, units, uuid_id,
     uuid_id_or, Guards, ParsedCommand, RequestError, WireContext,

@@ -9,20 +9,20 @@ pub mod config;
 pub mod contract;
 pub mod domain;
 mod encoder;
-mod error;
 pub mod grpc;
 
 use std::sync::Arc;
 
 use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
-use mom_grpc::HostConfig;
+use mom_grpc::DomainConfig;
 use mom_proto::production::v1::production_service_server::ProductionServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use config::ProductionConfig;
-pub use error::ServiceError;
+/// A failure starting or running the service.
+pub use mom_grpc::HostError as ServiceError;
 pub use mom_grpc::Running;
 
 use crate::grpc::ProductionApi;
@@ -60,20 +60,19 @@ pub async fn start(
     config: ProductionConfig,
     shutdown: CancellationToken,
 ) -> Result<Running, ServiceError> {
-    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
-    let topic = config.kafka.topic_names().domain("production");
-    let app = Arc::new(Application::new(
-        store.clone(),
-        topic.clone(),
-        config.store.snapshot_every,
-    ));
-    let host = HostConfig {
+    let snapshot_every = config.store.snapshot_every;
+    let domain = DomainConfig {
+        domain: "production",
         service_name: <ProductionServiceServer<ProductionApi> as NamedService>::NAME,
         grpc_addr: config.grpc_addr,
-        relay: config.kafka.relay_config(vec![topic]),
+        store: &config.store,
+        kafka: &config.kafka,
     };
-    let routes = Routes::new(ProductionServiceServer::new(ProductionApi::new(app)));
-    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
+    let routes = |store, topic| {
+        let app = Arc::new(Application::new(store, topic, snapshot_every));
+        Routes::new(ProductionServiceServer::new(ProductionApi::new(app)))
+    };
+    mom_grpc::start_domain(domain, routes, shutdown).await
 }
 
 /// Runs the service until `shutdown` is cancelled.
@@ -81,5 +80,5 @@ pub async fn serve(
     config: ProductionConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    Ok(start(config, shutdown).await?.wait().await?)
+    start(config, shutdown).await?.wait().await
 }

@@ -10,20 +10,20 @@ pub mod config;
 pub mod contract;
 pub mod domain;
 mod encoder;
-mod error;
 pub mod grpc;
 
 use std::sync::Arc;
 
 use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
-use mom_grpc::HostConfig;
+use mom_grpc::DomainConfig;
 use mom_proto::quality::v1::quality_service_server::QualityServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use config::QualityConfig;
-pub use error::ServiceError;
+/// A failure starting or running the service.
+pub use mom_grpc::HostError as ServiceError;
 pub use mom_grpc::Running;
 
 use crate::grpc::QualityApi;
@@ -67,23 +67,22 @@ pub async fn start(
     config: QualityConfig,
     shutdown: CancellationToken,
 ) -> Result<Running, ServiceError> {
-    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
-    let topic = config.kafka.topic_names().domain("quality");
-    let app = Arc::new(Application::new(
-        store.clone(),
-        topic.clone(),
-        config.store.snapshot_every,
-    ));
-    let host = HostConfig {
+    let snapshot_every = config.store.snapshot_every;
+    let domain = DomainConfig {
+        domain: "quality",
         service_name: <QualityServiceServer<QualityApi> as NamedService>::NAME,
         grpc_addr: config.grpc_addr,
-        relay: config.kafka.relay_config(vec![topic]),
+        store: &config.store,
+        kafka: &config.kafka,
     };
-    let routes = Routes::new(QualityServiceServer::new(QualityApi::new(app)));
-    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
+    let routes = |store, topic| {
+        let app = Arc::new(Application::new(store, topic, snapshot_every));
+        Routes::new(QualityServiceServer::new(QualityApi::new(app)))
+    };
+    mom_grpc::start_domain(domain, routes, shutdown).await
 }
 
 /// Runs the service until `shutdown` is cancelled.
 pub async fn serve(config: QualityConfig, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    Ok(start(config, shutdown).await?.wait().await?)
+    start(config, shutdown).await?.wait().await
 }
