@@ -157,7 +157,7 @@ mod tests {
             Ok(self
                 .lots
                 .get(lot)
-                .and_then(|lot| lot.state().lot().cloned()))
+                .and_then(|lot| lot.state().as_ref().cloned()))
         }
 
         async fn order_lots(&self, order: OrderId) -> Result<OrderLotsRules, Infallible> {

@@ -210,7 +210,7 @@ impl InventoryApi {
             .load(&id)
             .await
             .map_err(|err| command_status("lot", &id, err))?;
-        Ok(aggregate.state().lot().cloned())
+        Ok(aggregate.state().as_ref().cloned())
     }
 
     async fn require_lot(&self, lot: &LotId) -> Result<LotState, Status> {

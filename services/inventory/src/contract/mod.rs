@@ -623,7 +623,7 @@ pub fn event_type(event: &Event) -> &'static str {
 /// Returns the `GetLot` reply for `lot` at its version, or [`LotError::NotFound`] when it was
 /// never received or produced.
 pub fn lot_reply(lot: &Lot) -> Result<pb::Lot, LotError> {
-    let state = lot.state().lot().ok_or(LotError::NotFound)?;
+    let state = lot.state().as_ref().ok_or(LotError::NotFound)?;
     Ok(pb::Lot {
         lot: state.id().to_string(),
         material: state.material().to_string(),
