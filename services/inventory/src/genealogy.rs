@@ -136,12 +136,12 @@ mod tests {
     use std::convert::Infallible;
 
     use chrono::{DateTime, TimeZone, Utc};
+    use mom_domain::Recorded;
     use uuid::Uuid;
 
     use super::*;
     use crate::domain::{
-        LocationId, Lot, LotEvent, MaterialId, OrderLots, OrderLotsEvent, Quantity, Recorded,
-        WorkUnitId,
+        LocationId, Lot, LotEvent, MaterialId, OrderLots, OrderLotsEvent, Quantity, WorkUnitId,
     };
 
     #[derive(Default)]

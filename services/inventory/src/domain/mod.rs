@@ -16,8 +16,8 @@ mod order_lots;
 mod supply;
 
 pub use ids::{
-    idempotency_key, HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId,
-    MAX_ID_LEN, MAX_KEY_LEN, MAX_TEXT_LEN,
+    idempotency_key, HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId, MAX_ID_LEN,
+    MAX_KEY_LEN, MAX_TEXT_LEN,
 };
 pub use location::{Location, LocationCommand, LocationError, LocationEvent, LocationState};
 pub use lot::{Hold, Lot, LotCommand, LotError, LotEvent, LotState};

@@ -140,7 +140,6 @@ impl LotState {
             }
         }
     }
-
 }
 
 fn check_creation(
