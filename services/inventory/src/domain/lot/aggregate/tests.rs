@@ -600,6 +600,15 @@ fn lot_with_keys_round_trips_as_a_snapshot() {
     assert_eq!(back, lot);
 }
 
+#[test]
+fn snapshot_stored_by_the_old_service_still_loads() {
+    let old = r#"{"state":{"id":"L-0001","material":"resin","supplier_lot":"SUP-77","expiry":null,"quantities":{"rack-1":100},"holds":{},"produced_by":null,"inputs":[],"consumed_by":[]},"version":1,"keys":[["receiving/L-0001",1]]}"#;
+    let lot: Lot = serde_json::from_str(old).unwrap();
+    assert_eq!(lot.version(), 1);
+    assert_eq!(lot.version_of(&key("receiving/L-0001")), Some(1));
+    assert_eq!(lot.state().as_ref().unwrap().total(), Quantity(100));
+}
+
 /// A step of a random lot history.
 #[derive(Debug, Clone)]
 enum Step {
