@@ -2,10 +2,9 @@
 //! rack, quarantine area).
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 
 use crate::domain::ids::{LocationId, Text};
 
@@ -129,7 +128,6 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
-
     use mom_domain::{Recorded, Versioned};
 
     use super::*;

@@ -2,10 +2,9 @@
 //! Lots name a material; output lots name their product as a material.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 
 use crate::domain::ids::{MaterialId, Text};
 
@@ -148,7 +147,6 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
-
     use mom_domain::{Recorded, Versioned};
 
     use super::*;

@@ -247,9 +247,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone;
-    use uuid::Uuid;
-
     use mom_domain::Recorded;
+    use uuid::Uuid;
 
     use super::*;
 

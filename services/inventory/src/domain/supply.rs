@@ -278,9 +278,8 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
-    use uuid::Uuid;
-
     use mom_domain::{Recorded, Rejected};
+    use uuid::Uuid;
 
     use super::*;
 
