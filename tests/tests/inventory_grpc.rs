@@ -1255,7 +1255,10 @@ async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alik
             command.send(svc.client.clone(), &key),
             command.send(svc.client.clone(), &key)
         );
-        let (one, other) = (one.unwrap(), other.unwrap());
+        let (one, other) = (
+            one.unwrap_or_else(|status| panic!("{name}: {status:?}")),
+            other.unwrap_or_else(|status| panic!("{name}: {status:?}")),
+        );
         assert_eq!(one, other, "{name} sent twice at once answers alike");
         assert_eq!(
             svc.head().await - before,

@@ -49,10 +49,15 @@ fn reply(ran: Ran) -> Response<pb::CommandReply> {
     Response::new(contract::command_reply(&ran.id, ran.version))
 }
 
+/// How many times a keyed command runs at most while it loses append races.
+const KEYED_ATTEMPTS: usize = 3;
+
 /// Runs a parsed command through the kernel. A keyed command that lost an append race
-/// (`ABORTED`, typically to a concurrent copy of itself on an aggregate the executor had not
-/// cached) runs once more: the kernel then finds its key and answers the original reply, or
-/// decides it on the state that won.
+/// (`ABORTED`, typically to a concurrent copy of itself) runs again, up to [`KEYED_ATTEMPTS`]
+/// times: once the copy that won is stored, the kernel finds the key and answers the original
+/// reply (or, after another command won, decides on the state that won). The store answers a
+/// copy that lands in the same group commit as the winner before the winner is committed, so
+/// the second run may still miss it; the third runs after that commit.
 async fn run<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
@@ -63,19 +68,17 @@ where
     S::Command: Timed,
     I: Display + Clone,
 {
-    let again = parsed
-        .command
-        .idempotency_key
-        .is_some()
-        .then(|| parsed.clone());
-    match (
-        mom_grpc::run(executor, parsed, traceparent.clone()).await,
-        again,
-    ) {
-        (Err(status), Some(parsed)) if status.code() == Code::Aborted => {
-            mom_grpc::run(executor, parsed, traceparent).await
+    if parsed.command.idempotency_key.is_none() {
+        return mom_grpc::run(executor, parsed, traceparent).await;
+    }
+    let mut attempt = 1;
+    loop {
+        match mom_grpc::run(executor, parsed.clone(), traceparent.clone()).await {
+            Err(status) if status.code() == Code::Aborted && attempt < KEYED_ATTEMPTS => {
+                attempt += 1;
+            }
+            result => return result,
         }
-        (result, _) => result,
     }
 }
 
