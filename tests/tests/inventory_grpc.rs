@@ -1024,3 +1024,265 @@ async fn process_manager_commands_survive_redelivery() {
     assert_eq!(output.produced_by_order, order);
     svc.stop().await;
 }
+
+/// A command RPC of the service with its request; [`Command::send`] sets its context.
+#[derive(Debug, Clone)]
+enum Command {
+    DefineMaterial(pb::DefineMaterialRequest),
+    DefineLocation(pb::DefineLocationRequest),
+    ReceiveLot(pb::ReceiveLotRequest),
+    MoveLot(pb::MoveLotRequest),
+    ConsumeLot(pb::ConsumeLotRequest),
+    ProduceLot(pb::ProduceLotRequest),
+    HoldLot(pb::HoldLotRequest),
+    ScrapLot(pb::ScrapLotRequest),
+    ReleaseHold(pb::ReleaseHoldRequest),
+    StartStarvation(pb::StartStarvationRequest),
+    EndStarvation(pb::EndStarvationRequest),
+    ReportStarvation(pb::ReportStarvationRequest),
+}
+
+impl Command {
+    /// Sends the command with idempotency key `key` and returns the reply.
+    async fn send(
+        &self,
+        mut client: InventoryServiceClient<Channel>,
+        key: &str,
+    ) -> Result<pb::CommandReply, tonic::Status> {
+        let context = keyed("twice", key);
+        let reply = match self.clone() {
+            Command::DefineMaterial(r) => {
+                client
+                    .define_material(pb::DefineMaterialRequest { context, ..r })
+                    .await
+            }
+            Command::DefineLocation(r) => {
+                client
+                    .define_location(pb::DefineLocationRequest { context, ..r })
+                    .await
+            }
+            Command::ReceiveLot(r) => {
+                client
+                    .receive_lot(pb::ReceiveLotRequest { context, ..r })
+                    .await
+            }
+            Command::MoveLot(r) => client.move_lot(pb::MoveLotRequest { context, ..r }).await,
+            Command::ConsumeLot(r) => {
+                client
+                    .consume_lot(pb::ConsumeLotRequest { context, ..r })
+                    .await
+            }
+            Command::ProduceLot(r) => {
+                client
+                    .produce_lot(pb::ProduceLotRequest { context, ..r })
+                    .await
+            }
+            Command::HoldLot(r) => client.hold_lot(pb::HoldLotRequest { context, ..r }).await,
+            Command::ScrapLot(r) => client.scrap_lot(pb::ScrapLotRequest { context, ..r }).await,
+            Command::ReleaseHold(r) => {
+                client
+                    .release_hold(pb::ReleaseHoldRequest { context, ..r })
+                    .await
+            }
+            Command::StartStarvation(r) => {
+                client
+                    .start_starvation(pb::StartStarvationRequest { context, ..r })
+                    .await
+            }
+            Command::EndStarvation(r) => {
+                client
+                    .end_starvation(pb::EndStarvationRequest { context, ..r })
+                    .await
+            }
+            Command::ReportStarvation(r) => {
+                client
+                    .report_starvation(pb::ReportStarvationRequest { context, ..r })
+                    .await
+            }
+        };
+        reply.map(tonic::Response::into_inner)
+    }
+}
+
+/// Every command RPC once, on aggregates of their own (suffix `n`): material and location,
+/// a lot received there, moved, consumed by an order that then produces, held, scrapped while
+/// held and released, and a work unit that starves, stops starving and reports an interval.
+fn every_command(n: u32, order: &str) -> Vec<(&'static str, Command)> {
+    let material = format!("m-{n}");
+    let location = format!("loc-{n}");
+    let lot = format!("lot-{n}");
+    let work_unit = format!("press-{n}");
+    vec![
+        (
+            "define_material",
+            Command::DefineMaterial(pb::DefineMaterialRequest {
+                context: None,
+                material: material.clone(),
+                name: format!("material {n}"),
+                unit: "g".to_owned(),
+                at: at(0),
+            }),
+        ),
+        (
+            "define_location",
+            Command::DefineLocation(pb::DefineLocationRequest {
+                context: None,
+                location: location.clone(),
+                name: format!("location {n}"),
+                at: at(0),
+            }),
+        ),
+        (
+            "receive_lot",
+            Command::ReceiveLot(pb::ReceiveLotRequest {
+                location: location.clone(),
+                ..receive_request(&lot, &material, 100)
+            }),
+        ),
+        (
+            "move_lot",
+            Command::MoveLot(pb::MoveLotRequest {
+                from_location: location.clone(),
+                ..move_request(&lot, "line-1", 10)
+            }),
+        ),
+        (
+            "consume_lot",
+            Command::ConsumeLot(pb::ConsumeLotRequest {
+                context: None,
+                lot: lot.clone(),
+                order_id: order.to_owned(),
+                work_unit: work_unit.clone(),
+                location: location.clone(),
+                quantity: 5,
+                at: at(6),
+            }),
+        ),
+        (
+            "produce_lot",
+            Command::ProduceLot(produce_request(&format!("out-{n}"), "cap", order, &[])),
+        ),
+        (
+            "hold_lot",
+            Command::HoldLot(hold_request(&lot, &format!("NCR-{n}"))),
+        ),
+        (
+            "scrap_lot",
+            Command::ScrapLot(pb::ScrapLotRequest {
+                context: None,
+                lot: lot.clone(),
+                location: location.clone(),
+                quantity: 1,
+                reason: "NCR disposition scrap".to_owned(),
+                at: at(7),
+                all: false,
+            }),
+        ),
+        (
+            "release_hold",
+            Command::ReleaseHold(pb::ReleaseHoldRequest {
+                context: None,
+                lot,
+                hold: format!("NCR-{n}"),
+                at: at(8),
+            }),
+        ),
+        (
+            "start_starvation",
+            Command::StartStarvation(pb::StartStarvationRequest {
+                context: None,
+                work_unit: work_unit.clone(),
+                material: "dye".to_owned(),
+                order_id: order.to_owned(),
+                at: at(9),
+            }),
+        ),
+        (
+            "end_starvation",
+            Command::EndStarvation(pb::EndStarvationRequest {
+                context: None,
+                work_unit: work_unit.clone(),
+                material: "dye".to_owned(),
+                at: at(12),
+            }),
+        ),
+        (
+            "report_starvation",
+            Command::ReportStarvation(pb::ReportStarvationRequest {
+                context: None,
+                work_unit,
+                material,
+                order_id: String::new(),
+                from: at(13),
+                until: at(15),
+            }),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alike() {
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let mut svc = start(Some(db.url.clone()), None).await;
+    svc.master_data().await;
+    // Keys up to 256 characters are accepted, longer than the kernel keeps: the first round
+    // uses such keys, the concurrent round short ones.
+    let long_key = |name: &str| format!("1/{name}/{}", "k".repeat(200));
+
+    // One after the other: the repeat answers alike and stores nothing.
+    let order = new_order();
+    let mut first_round = Vec::new();
+    let mut stored = Vec::new();
+    for (name, command) in every_command(1, &order) {
+        let key = long_key(name);
+        let before = svc.head().await;
+        let first = command.send(svc.client.clone(), &key).await.unwrap();
+        let after = svc.head().await;
+        assert!(after > before, "{name} stored its events");
+        let again = command.send(svc.client.clone(), &key).await.unwrap();
+        assert_eq!(again, first, "{name} answers the original reply");
+        assert_eq!(svc.head().await, after, "{name} repeated stores nothing");
+        stored.push(after - before);
+        first_round.push((name, command, key, first));
+    }
+
+    // Two copies at once with a fresh key: one runs, the other answers alike.
+    let order = new_order();
+    for ((name, command), expected) in every_command(2, &order).into_iter().zip(&stored) {
+        let key = format!("2/{name}");
+        let before = svc.head().await;
+        let (one, other) = tokio::join!(
+            command.send(svc.client.clone(), &key),
+            command.send(svc.client.clone(), &key)
+        );
+        let (one, other) = (
+            one.unwrap_or_else(|status| panic!("{name}: {status:?}")),
+            other.unwrap_or_else(|status| panic!("{name}: {status:?}")),
+        );
+        assert_eq!(one, other, "{name} sent twice at once answers alike");
+        assert_eq!(
+            svc.head().await - before,
+            *expected,
+            "{name} sent twice at once stores its events once"
+        );
+    }
+
+    // After a restart on the same database the keys are still known.
+    svc.stop().await;
+    let svc = start(Some(db.url.clone()), None).await;
+    let head = svc.head().await;
+    for (name, command, key, first) in &first_round {
+        let again = command.send(svc.client.clone(), key).await.unwrap();
+        assert_eq!(
+            &again, first,
+            "{name} after a restart answers the original reply"
+        );
+    }
+    assert_eq!(
+        svc.head().await,
+        head,
+        "repeats after a restart store nothing"
+    );
+    svc.stop().await;
+    db.drop_database().await.unwrap();
+}

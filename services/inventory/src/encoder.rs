@@ -2,6 +2,7 @@
 
 use cqrs_es::Aggregate;
 use mom_bus::TopicEncoder;
+use mom_domain::Recorded;
 use mom_proto::inventory::v1::InventoryEvent;
 use prost::Message;
 use serde::Deserialize;
@@ -12,7 +13,7 @@ use crate::contract::{
 };
 use crate::domain::{
     Location, LocationEvent, Lot, LotEvent, Material, MaterialEvent, OrderLots, OrderLotsEvent,
-    Recorded, SupplyEvent, WorkUnitSupply,
+    SupplyEvent, WorkUnitSupply,
 };
 
 /// Returns the encoder that turns stored inventory events into messages on `topic`.

@@ -136,12 +136,12 @@ mod tests {
     use std::convert::Infallible;
 
     use chrono::{DateTime, TimeZone, Utc};
+    use mom_domain::Recorded;
     use uuid::Uuid;
 
     use super::*;
     use crate::domain::{
-        LocationId, Lot, LotEvent, MaterialId, OrderLots, OrderLotsEvent, Quantity, Recorded,
-        WorkUnitId,
+        LocationId, Lot, LotEvent, MaterialId, OrderLots, OrderLotsEvent, Quantity, WorkUnitId,
     };
 
     #[derive(Default)]
@@ -157,7 +157,7 @@ mod tests {
             Ok(self
                 .lots
                 .get(lot)
-                .and_then(|lot| lot.state().lot().cloned()))
+                .and_then(|lot| lot.state().as_ref().cloned()))
         }
 
         async fn order_lots(&self, order: OrderId) -> Result<OrderLotsRules, Infallible> {

@@ -1,5 +1,6 @@
-//! The inventory gRPC API: requests become domain commands (`contract`), run through the
-//! executors, and every rejection maps to one status code here.
+//! The inventory gRPC API: requests become domain commands (`contract`) and run through the
+//! command kernel (`mom_grpc::run`: the replay of a repeated idempotency key, the status codes,
+//! the command metric and span); gets read through `mom_grpc::get`.
 //!
 //! Some commands keep two aggregates in step. A consume also links the lot into its order's
 //! genealogy (`order_lots`), ends a starvation of the work unit on that material, or, when the
@@ -8,22 +9,21 @@
 //! first command's lot and version), so a retry of the request completes a follow-up a crash cut
 //! short.
 
+use std::fmt::Display;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
+use mom_domain::{Caller, Decide, Lifecycle, Rejected, Stream, Timed, Versioned};
 use mom_eventstore::Executor;
-use mom_grpc::{command_metadata, command_status, traceparent, ClassifiedError};
+use mom_grpc::{command_metadata, traceparent, ParsedCommand, Ran};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_service_server::InventoryService;
 use tonic::{Code, Request, Response, Status};
 
-use crate::contract::{self, Caller, ParsedCommand, RequestError};
+use crate::contract::{self, LotRequest};
 use crate::domain::{
-    Decide, ErrorKind, IdempotencyKey, LocationCommand, LocationError, LocationId, LotCommand,
-    LotError, LotId, LotState, MaterialCommand, MaterialError, MaterialId, OrderId,
-    OrderLotsCommand, OrderLotsError, OrderLotsRules, StarvationCause, Stream, SupplyCommand,
-    SupplyError, Versioned,
+    idempotency_key, LocationError, LotCommand, LotError, LotId, LotState, MaterialError, OrderId,
+    OrderLotsCommand, OrderLotsRules, StarvationCause, SupplyCommand,
 };
 use crate::genealogy::{self, GenealogySource};
 use crate::Application;
@@ -41,104 +41,45 @@ impl InventoryApi {
     }
 }
 
-/// The one mapping from domain error kinds to status codes.
-fn code(kind: ErrorKind) -> Code {
-    match kind {
-        ErrorKind::InvalidArgument => Code::InvalidArgument,
-        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
-        ErrorKind::NotFound => Code::NotFound,
-        ErrorKind::Conflict => Code::Aborted,
-    }
+/// The reply to a command RPC.
+type CommandResult = Result<Response<pb::CommandReply>, Status>;
+
+/// Returns the reply to a command that ran (or was a repeat): the aggregate and its version.
+fn reply(ran: Ran) -> Response<pb::CommandReply> {
+    Response::new(contract::command_reply(&ran.id, ran.version))
 }
 
-macro_rules! classified {
-    ($($error:ty),*) => {$(
-        impl ClassifiedError for $error {
-            fn code(&self) -> Code {
-                code(self.kind())
-            }
-        }
-    )*};
-}
+/// How many times a keyed command runs at most while it loses append races.
+const KEYED_ATTEMPTS: usize = 3;
 
-classified!(
-    MaterialError,
-    LocationError,
-    LotError,
-    OrderLotsError,
-    SupplyError
-);
-
-fn invalid_argument(err: RequestError) -> Status {
-    Status::invalid_argument(err.to_string())
-}
-
-/// A command that says when its fact happened on the floor.
-trait Timed {
-    fn at(&self) -> DateTime<Utc>;
-}
-
-macro_rules! timed {
-    ($($command:ty),*) => {$(
-        impl Timed for $command {
-            fn at(&self) -> DateTime<Utc> {
-                <$command>::at(self)
-            }
-        }
-    )*};
-}
-
-timed!(
-    MaterialCommand,
-    LocationCommand,
-    LotCommand,
-    OrderLotsCommand,
-    SupplyCommand
-);
-
-/// Runs `command` on aggregate `id` with metadata from the caller and returns the version to
-/// reply with: the new version, or, for a repeated idempotency key, the version the first
-/// command with that key produced.
-async fn execute<S>(
-    executor: &Executor<Stream<S>>,
-    id: &str,
-    command: Versioned<S::Command>,
-    caller: &Caller,
-    traceparent: &str,
-) -> Result<u64, AggregateError<S::Error>>
-where
-    S: Decide,
-    S::Command: Timed,
-{
-    let metadata = command_metadata(caller.clone(), command.command.at(), traceparent.to_owned());
-    let key = command.idempotency_key.clone();
-    let version = executor.execute(id, command, metadata.to_map()).await?;
-    let Some(key) = key else {
-        return Ok(version);
-    };
-    let (aggregate, _) = executor.load(id).await?;
-    Ok(aggregate.version_of(&key).unwrap_or(version))
-}
-
-/// Runs a parsed command and replies with the version.
+/// Runs a parsed command through the kernel. A keyed command that lost an append race
+/// (`ABORTED`, typically to a concurrent copy of itself) runs again, up to [`KEYED_ATTEMPTS`]
+/// times: once the copy that won is stored, the kernel finds the key and answers the original
+/// reply (or, after another command won, decides on the state that won). The store answers a
+/// copy that lands in the same group commit as the winner before the winner is committed, so
+/// the second run may still miss it; the third runs after that commit.
 async fn run<S, I>(
     executor: &Executor<Stream<S>>,
-    noun: &str,
     parsed: ParsedCommand<I, S::Command>,
     traceparent: String,
-) -> Result<Response<pb::CommandReply>, Status>
+) -> Result<Ran, Status>
 where
     S: Decide,
     S::Command: Timed,
-    S::Error: ClassifiedError,
-    I: std::fmt::Display,
+    I: Display + Clone,
 {
-    let id = parsed.id.to_string();
-    let version = execute(executor, &id, parsed.command, &parsed.caller, &traceparent)
-        .await
-        .map_err(|err| command_status(noun, &id, err))?;
-    tracing::debug!(aggregate_id = %id, version, "command accepted");
-    Ok(Response::new(contract::command_reply(&id, version)))
+    if parsed.command.idempotency_key.is_none() {
+        return mom_grpc::run(executor, parsed, traceparent).await;
+    }
+    let mut attempt = 1;
+    loop {
+        match mom_grpc::run(executor, parsed.clone(), traceparent.clone()).await {
+            Err(status) if status.code() == Code::Aborted && attempt < KEYED_ATTEMPTS => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Runs a follow-up command whose failure must not fail the request it follows: a rejection
@@ -154,7 +95,8 @@ async fn follow_up<S>(
     S: Decide,
     S::Command: Timed,
 {
-    match execute(executor, id, command, caller, traceparent).await {
+    let metadata = command_metadata(caller.clone(), command.command.at(), traceparent.to_owned());
+    match mom_grpc::execute_replayable(executor, S::NOUN, id, command, &metadata).await {
         Ok(_) => {}
         Err(AggregateError::UserError(err)) => {
             tracing::debug!(aggregate_id = %id, error = %err, "follow-up command not needed");
@@ -165,140 +107,74 @@ async fn follow_up<S>(
     }
 }
 
+/// Returns the state of the aggregate `id`, which a command names and a command created; when it
+/// does not exist, `missing` is the status's rejection.
+async fn require<L: Lifecycle>(
+    executor: &Executor<Stream<Option<L>>>,
+    id: &str,
+    missing: L::Error,
+) -> Result<L, Status> {
+    mom_grpc::get(executor, id, |stream| stream.state().clone().ok_or(missing)).await
+}
+
+/// Returns the status of a lot that does not exist.
+fn lot_not_found(lot: &LotId) -> Status {
+    mom_grpc::command_status(
+        LotState::NOUN,
+        lot.as_str(),
+        AggregateError::UserError(Rejected::Domain(LotError::NotFound)),
+    )
+}
+
 impl InventoryApi {
-    async fn require_material(&self, material: &MaterialId) -> Result<(), Status> {
-        let id = material.to_string();
-        let (aggregate, _) = self
-            .app
-            .materials
-            .load(&id)
-            .await
-            .map_err(|err| command_status("material", &id, err))?;
-        match aggregate.state().definition() {
-            Some(_) => Ok(()),
-            None => Err(command_status(
-                "material",
-                &id,
-                AggregateError::UserError(MaterialError::NotDefined),
-            )),
-        }
-    }
-
-    async fn require_location(&self, location: &LocationId) -> Result<(), Status> {
-        let id = location.to_string();
-        let (aggregate, _) = self
-            .app
-            .locations
-            .load(&id)
-            .await
-            .map_err(|err| command_status("location", &id, err))?;
-        match aggregate.state().definition() {
-            Some(_) => Ok(()),
-            None => Err(command_status(
-                "location",
-                &id,
-                AggregateError::UserError(LocationError::NotDefined),
-            )),
-        }
-    }
-
     async fn load_lot(&self, lot: &LotId) -> Result<Option<LotState>, Status> {
-        let id = lot.to_string();
-        let (aggregate, _) = self
-            .app
-            .lots
-            .load(&id)
-            .await
-            .map_err(|err| command_status("lot", &id, err))?;
-        Ok(aggregate.state().lot().cloned())
-    }
-
-    async fn require_lot(&self, lot: &LotId) -> Result<LotState, Status> {
-        self.load_lot(lot).await?.ok_or_else(|| {
-            command_status(
-                "lot",
-                lot.as_str(),
-                AggregateError::UserError(LotError::NotFound),
-            )
-        })
+        Ok(mom_grpc::load(&self.app.lots, lot.as_str())
+            .await?
+            .state()
+            .clone())
     }
 
     async fn load_order_lots(&self, order: OrderId) -> Result<OrderLotsRules, Status> {
-        let id = order.to_string();
-        let (aggregate, _) = self
-            .app
-            .order_lots
-            .load(&id)
-            .await
-            .map_err(|err| command_status("order", &id, err))?;
-        Ok(aggregate.state().clone())
+        Ok(mom_grpc::load(&self.app.order_lots, &order.to_string())
+            .await?
+            .state()
+            .clone())
     }
 
     /// Runs a consume; links it into the order's genealogy and ends a starvation of the work
     /// unit on success, starts one when the location held too little.
-    async fn consume(
-        &self,
-        parsed: ParsedCommand<LotId, LotCommand>,
-        traceparent: String,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn consume(&self, parsed: LotRequest, traceparent: String) -> CommandResult {
+        let command = parsed.command.command.clone();
         let LotCommand::Consume {
             order,
             work_unit,
             quantity,
             at,
             ..
-        } = parsed.command.command.clone()
+        } = command.clone()
         else {
             return Err(Status::internal("consume handler got another command"));
         };
-        let id = parsed.id.to_string();
+        let lot = parsed.id.clone();
         let caller = parsed.caller.clone();
-        let result = execute(
-            &self.app.lots,
-            &id,
-            parsed.command,
-            &parsed.caller,
-            &traceparent,
-        )
-        .await;
-        let version = match result {
-            Ok(version) => version,
-            Err(AggregateError::UserError(LotError::InsufficientQuantity {
-                material,
-                location,
-                available,
-                requested,
-            })) => {
-                let start = SupplyCommand::StartStarvation {
-                    work_unit: work_unit.clone(),
-                    material: material.clone(),
-                    order: Some(order),
-                    cause: StarvationCause::ConsumeNotServed,
-                    at,
-                };
-                follow_up(
-                    &self.app.supplies,
-                    work_unit.as_str(),
-                    start.into(),
-                    &caller,
-                    &traceparent,
-                )
-                .await;
-                let err = LotError::InsufficientQuantity {
-                    material,
-                    location,
-                    available,
-                    requested,
-                };
-                return Err(command_status("lot", &id, AggregateError::UserError(err)));
+        let ran = match run(&self.app.lots, parsed, traceparent.clone()).await {
+            Ok(ran) => ran,
+            Err(status) => {
+                if status.code() == Code::InvalidArgument {
+                    self.starve_if_short(&lot, command, &caller, &traceparent)
+                        .await;
+                }
+                return Err(status);
             }
-            Err(err) => return Err(command_status("lot", &id, err)),
         };
-        let state = self.require_lot(&parsed.id).await?;
+        let material = require(&self.app.lots, lot.as_str(), LotError::NotFound)
+            .await?
+            .material()
+            .clone();
         let link = OrderLotsCommand::LinkInput {
             order,
-            lot: parsed.id.clone(),
-            material: state.material().clone(),
+            lot: lot.clone(),
+            material: material.clone(),
             quantity,
             work_unit: work_unit.clone(),
             at,
@@ -306,7 +182,7 @@ impl InventoryApi {
         // The lot's version names this consume, so a retried request links it only once. The key
         // always fits: a lot id has at most 128 characters.
         let mut link = Versioned::from(link);
-        if let Ok(key) = IdempotencyKey::new(format!("consume:{id}:{version}")) {
+        if let Ok(key) = idempotency_key(format!("consume:{lot}:{}", ran.version)) {
             link = link.keyed(key);
         }
         follow_up(
@@ -319,7 +195,7 @@ impl InventoryApi {
         .await;
         let end = SupplyCommand::EndStarvation {
             work_unit: work_unit.clone(),
-            material: state.material().clone(),
+            material,
             at,
         };
         follow_up(
@@ -330,16 +206,54 @@ impl InventoryApi {
             &traceparent,
         )
         .await;
-        Ok(Response::new(contract::command_reply(&id, version)))
+        Ok(reply(ran))
+    }
+
+    /// After a rejected consume: when the location held too little, the work unit starts
+    /// waiting for the lot's material. The status does not carry the rejection, so the consume
+    /// is decided once more on the lot as stored (on this failure path only).
+    async fn starve_if_short(
+        &self,
+        lot: &LotId,
+        command: LotCommand,
+        caller: &Caller,
+        traceparent: &str,
+    ) {
+        let LotCommand::Consume {
+            order,
+            work_unit,
+            at,
+            ..
+        } = command.clone()
+        else {
+            return;
+        };
+        let Ok(stream) = mom_grpc::load(&self.app.lots, lot.as_str()).await else {
+            return;
+        };
+        if let Err(LotError::InsufficientQuantity { material, .. }) = stream.state().decide(command)
+        {
+            let start = SupplyCommand::StartStarvation {
+                work_unit: work_unit.clone(),
+                material,
+                order: Some(order),
+                cause: StarvationCause::ConsumeNotServed,
+                at,
+            };
+            follow_up(
+                &self.app.supplies,
+                work_unit.as_str(),
+                start.into(),
+                caller,
+                traceparent,
+            )
+            .await;
+        }
     }
 
     /// Runs a produce: checks material, location and inputs, takes the order's consumed lots
     /// when no inputs are named, and links the output into the order's genealogy.
-    async fn produce(
-        &self,
-        mut parsed: ParsedCommand<LotId, LotCommand>,
-        traceparent: String,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn produce(&self, mut parsed: LotRequest, traceparent: String) -> CommandResult {
         let LotCommand::Produce {
             material,
             order,
@@ -352,8 +266,18 @@ impl InventoryApi {
         else {
             return Err(Status::internal("produce handler got another command"));
         };
-        self.require_material(material).await?;
-        self.require_location(location).await?;
+        require(
+            &self.app.materials,
+            material.as_str(),
+            MaterialError::NotDefined,
+        )
+        .await?;
+        require(
+            &self.app.locations,
+            location.as_str(),
+            LocationError::NotDefined,
+        )
+        .await?;
         if inputs.is_empty() {
             *inputs = self
                 .load_order_lots(*order)
@@ -364,7 +288,7 @@ impl InventoryApi {
                 .collect();
         } else {
             for input in inputs.iter() {
-                self.require_lot(input).await?;
+                require(&self.app.lots, input.as_str(), LotError::NotFound).await?;
             }
         }
         let link = OrderLotsCommand::LinkOutput {
@@ -377,7 +301,7 @@ impl InventoryApi {
         };
         let order = *order;
         let caller = parsed.caller.clone();
-        let reply = run(&self.app.lots, "lot", parsed, traceparent.clone()).await?;
+        let ran = run(&self.app.lots, parsed, traceparent.clone()).await?;
         // Linking an output twice changes nothing, so a retried request is safe.
         follow_up(
             &self.app.order_lots,
@@ -387,7 +311,7 @@ impl InventoryApi {
             &traceparent,
         )
         .await;
-        Ok(reply)
+        Ok(reply(ran))
     }
 }
 
@@ -403,121 +327,87 @@ impl GenealogySource for InventoryApi {
     }
 }
 
+/// Parses a command request with `$parse` and runs it on `$executor`.
 macro_rules! command {
-    ($executor:expr, $noun:expr, $request:ident, $parse:expr) => {{
+    ($executor:expr, $request:ident, $parse:path) => {{
         let traceparent = traceparent(&$request);
-        let parsed = $parse($request.into_inner()).map_err(invalid_argument)?;
-        run($executor, $noun, parsed, traceparent).await
+        let parsed = $parse($request.into_inner())?;
+        Ok(reply(run($executor, parsed, traceparent).await?))
     }};
 }
 
 #[tonic::async_trait]
 impl InventoryService for InventoryApi {
-    async fn define_material(
-        &self,
-        request: Request<pb::DefineMaterialRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            &self.app.materials,
-            "material",
-            request,
-            contract::define_material
-        )
+    async fn define_material(&self, request: Request<pb::DefineMaterialRequest>) -> CommandResult {
+        command!(&self.app.materials, request, contract::define_material)
     }
 
-    async fn define_location(
-        &self,
-        request: Request<pb::DefineLocationRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            &self.app.locations,
-            "location",
-            request,
-            contract::define_location
-        )
+    async fn define_location(&self, request: Request<pb::DefineLocationRequest>) -> CommandResult {
+        command!(&self.app.locations, request, contract::define_location)
     }
 
-    async fn receive_lot(
-        &self,
-        request: Request<pb::ReceiveLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn receive_lot(&self, request: Request<pb::ReceiveLotRequest>) -> CommandResult {
         let traceparent = traceparent(&request);
-        let parsed = contract::receive_lot(request.into_inner()).map_err(invalid_argument)?;
+        let parsed = contract::receive_lot(request.into_inner())?;
         if let LotCommand::Receive {
             material, location, ..
         } = &parsed.command.command
         {
-            self.require_material(material).await?;
-            self.require_location(location).await?;
+            require(
+                &self.app.materials,
+                material.as_str(),
+                MaterialError::NotDefined,
+            )
+            .await?;
+            require(
+                &self.app.locations,
+                location.as_str(),
+                LocationError::NotDefined,
+            )
+            .await?;
         }
-        run(&self.app.lots, "lot", parsed, traceparent).await
+        Ok(reply(run(&self.app.lots, parsed, traceparent).await?))
     }
 
-    async fn move_lot(
-        &self,
-        request: Request<pb::MoveLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn move_lot(&self, request: Request<pb::MoveLotRequest>) -> CommandResult {
         let traceparent = traceparent(&request);
-        let parsed = contract::move_lot(request.into_inner()).map_err(invalid_argument)?;
+        let parsed = contract::move_lot(request.into_inner())?;
         if let LotCommand::Move { to, .. } = &parsed.command.command {
-            self.require_location(to).await?;
+            require(&self.app.locations, to.as_str(), LocationError::NotDefined).await?;
         }
-        run(&self.app.lots, "lot", parsed, traceparent).await
+        Ok(reply(run(&self.app.lots, parsed, traceparent).await?))
     }
 
-    async fn consume_lot(
-        &self,
-        request: Request<pb::ConsumeLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn consume_lot(&self, request: Request<pb::ConsumeLotRequest>) -> CommandResult {
         let traceparent = traceparent(&request);
-        let parsed = contract::consume_lot(request.into_inner()).map_err(invalid_argument)?;
+        let parsed = contract::consume_lot(request.into_inner())?;
         self.consume(parsed, traceparent).await
     }
 
-    async fn produce_lot(
-        &self,
-        request: Request<pb::ProduceLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
+    async fn produce_lot(&self, request: Request<pb::ProduceLotRequest>) -> CommandResult {
         let traceparent = traceparent(&request);
-        let parsed = contract::produce_lot(request.into_inner()).map_err(invalid_argument)?;
+        let parsed = contract::produce_lot(request.into_inner())?;
         self.produce(parsed, traceparent).await
     }
 
-    async fn hold_lot(
-        &self,
-        request: Request<pb::HoldLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(&self.app.lots, "lot", request, contract::hold_lot)
+    async fn hold_lot(&self, request: Request<pb::HoldLotRequest>) -> CommandResult {
+        command!(&self.app.lots, request, contract::hold_lot)
     }
 
-    async fn release_hold(
-        &self,
-        request: Request<pb::ReleaseHoldRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(&self.app.lots, "lot", request, contract::release_hold)
+    async fn release_hold(&self, request: Request<pb::ReleaseHoldRequest>) -> CommandResult {
+        command!(&self.app.lots, request, contract::release_hold)
     }
 
-    async fn scrap_lot(
-        &self,
-        request: Request<pb::ScrapLotRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(&self.app.lots, "lot", request, contract::scrap_lot)
+    async fn scrap_lot(&self, request: Request<pb::ScrapLotRequest>) -> CommandResult {
+        command!(&self.app.lots, request, contract::scrap_lot)
     }
 
     async fn get_lot(
         &self,
         request: Request<pb::GetLotRequest>,
     ) -> Result<Response<pb::Lot>, Status> {
-        let id = contract::get_lot(request.get_ref()).map_err(invalid_argument)?;
-        let id = id.to_string();
-        let (lot, _) = self
-            .app
-            .lots
-            .load(&id)
-            .await
-            .map_err(|err| command_status("lot", &id, err))?;
-        let reply = contract::lot_reply(&lot)
-            .map_err(|err| command_status("lot", &id, AggregateError::UserError(err)))?;
+        let lot = contract::get_lot(request.get_ref())?;
+        let reply = mom_grpc::get(&self.app.lots, lot.as_str(), contract::lot_reply).await?;
         Ok(Response::new(reply))
     }
 
@@ -525,16 +415,13 @@ impl InventoryService for InventoryApi {
         &self,
         request: Request<pb::GetOrderLotsRequest>,
     ) -> Result<Response<pb::OrderLots>, Status> {
-        let id = contract::get_order_lots(request.get_ref()).map_err(invalid_argument)?;
-        let id = id.to_string();
-        let (lots, _) = self
-            .app
-            .order_lots
-            .load(&id)
-            .await
-            .map_err(|err| command_status("order", &id, err))?;
-        let reply = contract::order_lots_reply(&lots)
-            .map_err(|err| command_status("order", &id, AggregateError::UserError(err)))?;
+        let order = contract::get_order_lots(request.get_ref())?;
+        let reply = mom_grpc::get(
+            &self.app.order_lots,
+            &order.to_string(),
+            contract::order_lots_reply,
+        )
+        .await?;
         Ok(Response::new(reply))
     }
 
@@ -542,17 +429,10 @@ impl InventoryService for InventoryApi {
         &self,
         request: Request<pb::GetGenealogyRequest>,
     ) -> Result<Response<pb::Genealogy>, Status> {
-        let (lot, direction, depth) =
-            contract::get_genealogy(request.get_ref()).map_err(invalid_argument)?;
+        let (lot, direction, depth) = contract::get_genealogy(request.get_ref())?;
         let links = genealogy::walk(self, &lot, direction, depth)
             .await?
-            .ok_or_else(|| {
-                command_status(
-                    "lot",
-                    lot.as_str(),
-                    AggregateError::UserError(LotError::NotFound),
-                )
-            })?;
+            .ok_or_else(|| lot_not_found(&lot))?;
         Ok(Response::new(contract::genealogy_reply(
             &lot, direction, &links,
         )))
@@ -561,75 +441,57 @@ impl InventoryService for InventoryApi {
     async fn start_starvation(
         &self,
         request: Request<pb::StartStarvationRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            &self.app.supplies,
-            "work unit",
-            request,
-            contract::start_starvation
-        )
+    ) -> CommandResult {
+        command!(&self.app.supplies, request, contract::start_starvation)
     }
 
     async fn report_starvation(
         &self,
         request: Request<pb::ReportStarvationRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            &self.app.supplies,
-            "work unit",
-            request,
-            contract::report_starvation
-        )
+    ) -> CommandResult {
+        command!(&self.app.supplies, request, contract::report_starvation)
     }
 
     async fn get_work_unit_supply(
         &self,
         request: Request<pb::GetWorkUnitSupplyRequest>,
     ) -> Result<Response<pb::WorkUnitSupply>, Status> {
-        let work_unit =
-            contract::get_work_unit_supply(request.get_ref()).map_err(invalid_argument)?;
-        let id = work_unit.to_string();
-        let (supply, _) = self
-            .app
-            .supplies
-            .load(&id)
-            .await
-            .map_err(|err| command_status("work unit", &id, err))?;
-        Ok(Response::new(contract::work_unit_supply_reply(
-            &work_unit, &supply,
-        )))
+        let work_unit = contract::get_work_unit_supply(request.get_ref())?;
+        let reply = mom_grpc::get(&self.app.supplies, work_unit.as_str(), |supply| {
+            Ok(contract::work_unit_supply_reply(&work_unit, supply))
+        })
+        .await?;
+        Ok(Response::new(reply))
     }
 
-    async fn end_starvation(
-        &self,
-        request: Request<pb::EndStarvationRequest>,
-    ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(
-            &self.app.supplies,
-            "work unit",
-            request,
-            contract::end_starvation
-        )
+    async fn end_starvation(&self, request: Request<pb::EndStarvationRequest>) -> CommandResult {
+        command!(&self.app.supplies, request, contract::end_starvation)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use mom_grpc::command_status;
+
     use super::*;
 
     #[test]
     fn every_error_kind_maps_to_its_status_code() {
         let cases = [
-            (LotError::ZeroQuantity, Code::InvalidArgument),
             (
-                LotError::OnHold {
+                Rejected::Domain(LotError::ZeroQuantity),
+                Code::InvalidArgument,
+            ),
+            (
+                Rejected::Domain(LotError::OnHold {
                     holds: "NCR-1".to_owned(),
-                },
+                }),
                 Code::FailedPrecondition,
             ),
-            (LotError::NotFound, Code::NotFound),
+            (Rejected::Domain(LotError::NotFound), Code::NotFound),
             (
-                LotError::VersionConflict {
+                Rejected::VersionConflict {
+                    noun: LotState::NOUN,
                     expected: 1,
                     actual: 2,
                 },

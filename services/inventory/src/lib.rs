@@ -14,9 +14,11 @@ mod encoder;
 mod error;
 pub mod genealogy;
 pub mod grpc;
+mod upcaster;
 
 use std::sync::Arc;
 
+use cqrs_es::Aggregate;
 use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
 use mom_grpc::HostConfig;
 use mom_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
@@ -30,6 +32,7 @@ pub use mom_grpc::Running;
 
 use crate::domain::{Location, Lot, Material, OrderLots, WorkUnitSupply};
 use crate::grpc::InventoryApi;
+use crate::upcaster::LongKeys;
 
 /// The inventory application: one executor per aggregate over one event store.
 #[derive(Debug)]
@@ -54,14 +57,26 @@ impl Application {
     pub fn new(store: EventStore, topic: String, snapshot_every: usize) -> Self {
         let repo = SqlEventRepository::new(store.clone(), Arc::new(encoder::encoder(topic)));
         Self {
-            materials: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            locations: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            lots: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            order_lots: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            supplies: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            materials: executor(&repo, snapshot_every),
+            locations: executor(&repo, snapshot_every),
+            lots: executor(&repo, snapshot_every),
+            order_lots: executor(&repo, snapshot_every),
+            supplies: executor(&repo, snapshot_every),
             store,
         }
     }
+}
+
+/// Returns the executor of one aggregate type over `repo`, reading stored events through the
+/// [`LongKeys`] upcaster.
+fn executor<A>(repo: &SqlEventRepository, snapshot_every: usize) -> Executor<A>
+where
+    A: Aggregate<Services = ()> + Clone,
+    A::Command: Clone,
+{
+    let store =
+        AggregateStore::new(repo.clone(), snapshot_every).with_upcasters(vec![Box::new(LongKeys)]);
+    Executor::new(store, ())
 }
 
 /// Starts the service: connects the store (running its migrations), binds the gRPC server with

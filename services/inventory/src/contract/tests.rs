@@ -5,13 +5,18 @@
 
 use std::collections::BTreeSet;
 
-use chrono::TimeZone;
+use chrono::{DateTime, TimeZone, Utc};
+use mom_domain::{Caller, EventType, IdempotencyKey, Recorded, ANONYMOUS};
+use mom_proto::time::to_timestamp;
 use uuid::Uuid;
 
 use super::*;
 use crate::domain::{
-    LocationId, LocationRules, LotRules, MaterialRules, OrderLotsRules, Recorded, SupplyRules,
+    HoldRef, LocationEvent, LocationState, Lot, LotError, LotEvent, LotState, MaterialEvent,
+    MaterialState, OrderLots, OrderLotsError, OrderLotsEvent, OrderLotsRules, Quantity,
+    StarvationCause, SupplyEvent, SupplyRules, WorkUnitSupply,
 };
+use crate::genealogy::{Direction, MAX_DEPTH};
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 6, minute, 0).unwrap()
@@ -152,7 +157,6 @@ fn supply_events() -> Vec<SupplyEvent> {
 }
 
 fn all_mapped() -> Vec<(Event, &'static str)> {
-    use crate::domain::EventName;
     let mut all = Vec::new();
     let material_event = MaterialEvent::MaterialDefined {
         material: material("resin"),
@@ -215,10 +219,10 @@ fn event_types_are_the_union_of_the_aggregates_types_and_unique() {
 
 #[test]
 fn stored_types_are_the_aggregate_types_in_the_encoder() {
-    use crate::domain::Decide;
-    assert_eq!(MaterialRules::TYPE, "material");
-    assert_eq!(LocationRules::TYPE, "location");
-    assert_eq!(LotRules::TYPE, "lot");
+    use mom_domain::{Decide, Lifecycle};
+    assert_eq!(MaterialState::TYPE, "material");
+    assert_eq!(LocationState::TYPE, "location");
+    assert_eq!(LotState::TYPE, "lot");
     assert_eq!(OrderLotsRules::TYPE, "order_lots");
     assert_eq!(SupplyRules::TYPE, "work_unit_supply");
 }

@@ -1,19 +1,15 @@
-//! Identifiers and texts of the inventory domain. Each constructor checks its syntax, so a value
-//! of these types is always well formed and the aggregates only decide on business rules.
+//! Identifiers and texts of the inventory domain, and its idempotency keys. Each constructor
+//! checks its syntax, so a value of these types is always well formed and the aggregates only
+//! decide on business rules.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-use mom_domain::check_text;
-pub use mom_domain::InvalidId;
+use mom_domain::{check_text, IdempotencyKey, InvalidId, Uuid};
 
 /// Longest id accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
 
-/// Longest idempotency key accepted, in characters: room for a key derived from an id.
+/// Longest idempotency key accepted, in characters: room for a key derived from an id
+/// (`consume:{lot}:{version}`, a process manager's `{event id}:{location}`). The kernel keeps
+/// keys of at most [`mom_domain::MAX_KEY_LEN`] characters; see [`idempotency_key`].
 pub const MAX_KEY_LEN: usize = 256;
 
 /// Longest free text (names, reasons, supplier lot numbers) accepted, in characters.
@@ -24,104 +20,46 @@ fn check_id(value: &str) -> Result<(), InvalidId> {
     mom_domain::check_id(value, MAX_ID_LEN)
 }
 
-macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident, $check:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Returns the value, or why `value` is not one.
-            pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-                let value = value.into();
-                let check: fn(&str) -> Result<(), InvalidId> = $check;
-                check(&value)?;
-                Ok(Self(value))
-            }
-
-            /// Returns the value as a string slice.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        mom_domain::string_newtype_conversions!($name);
-    };
-}
-
-string_newtype!(
+mom_domain::string_id!(
     /// Id of a material definition (aggregate `material`), also the product of output lots.
-    MaterialId,
-    check_id
-);
-string_newtype!(
+    MaterialId => check_id,
     /// Id of a storage location (aggregate `location`).
-    LocationId,
-    check_id
-);
-string_newtype!(
+    LocationId => check_id,
     /// Id of a lot (aggregate `lot`).
-    LotId,
-    check_id
-);
-string_newtype!(
+    LotId => check_id,
     /// Id of a work unit (ISA-95 equipment, the ids production uses; aggregate
     /// `work_unit_supply`).
-    WorkUnitId,
-    check_id
-);
-string_newtype!(
+    WorkUnitId => check_id,
     /// Reference of a hold on a lot, for example the NCR that contains it.
-    HoldRef,
-    check_id
-);
-string_newtype!(
-    /// A caller's idempotency key: 1 to 256 characters without control characters.
-    IdempotencyKey,
-    |value| check_text(value, MAX_KEY_LEN)
-);
-string_newtype!(
+    HoldRef => check_id,
     /// A free text: a name, a reason, a unit of measure or a supplier's lot number; not blank, at
     /// most 512 characters.
-    Text,
-    |value| check_text(value, MAX_TEXT_LEN)
+    Text => |value| check_text(value, MAX_TEXT_LEN),
 );
 
-/// Id of a production order (the production service's `production_order`; aggregate
-/// `order_lots` here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrderId(Uuid);
+mom_domain::uuid_id!(
+    /// Id of a production order (the production service's `production_order`; aggregate
+    /// `order_lots` here).
+    OrderId
+);
 
-impl OrderId {
-    /// Returns the order id wrapping `uuid`.
-    pub fn new(uuid: Uuid) -> Self {
-        Self(uuid)
+/// The namespace of the name-based UUIDs that stand for long idempotency keys.
+const LONG_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x0195_4a1e_6b2c_7d00_8e3f_6b65_7973_0001);
+
+/// Returns the kernel's idempotency key for a caller's key of 1 to [`MAX_KEY_LEN`] characters
+/// without control characters: the key itself when it fits the kernel's
+/// [`mom_domain::MAX_KEY_LEN`], else its first characters, `~` and a name-based UUID (v5) of the
+/// whole key. Equal keys give equal kernel keys, so a repeat of a long key is still recognised.
+pub fn idempotency_key(value: impl Into<String>) -> Result<IdempotencyKey, InvalidId> {
+    let value = value.into();
+    check_text(&value, MAX_KEY_LEN)?;
+    if value.chars().count() <= mom_domain::MAX_KEY_LEN {
+        return IdempotencyKey::new(value);
     }
-
-    /// Returns the UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for OrderId {
-    type Err = InvalidId;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| InvalidId::NotUuid {
-                value: s.to_owned(),
-            })
-    }
+    let digest = Uuid::new_v5(&LONG_KEY_NAMESPACE, value.as_bytes());
+    // `~` and the hyphenated UUID take 37 characters.
+    let prefix: String = value.chars().take(mom_domain::MAX_KEY_LEN - 37).collect();
+    IdempotencyKey::new(format!("{prefix}~{digest}"))
 }
 
 #[cfg(test)]
@@ -162,11 +100,27 @@ mod tests {
     #[test]
     fn idempotency_keys_leave_room_for_a_derived_key() {
         let longest_lot = "l".repeat(MAX_ID_LEN);
-        assert!(IdempotencyKey::new(format!("consume:{longest_lot}:{}", u64::MAX)).is_ok());
+        assert!(idempotency_key(format!("consume:{longest_lot}:{}", u64::MAX)).is_ok());
         assert_eq!(
-            IdempotencyKey::new("k".repeat(257)),
+            idempotency_key("k".repeat(257)),
             Err(InvalidId::TooLong { len: 257, max: 256 })
         );
+    }
+
+    #[test]
+    fn long_idempotency_keys_stand_for_themselves_in_the_kernel() {
+        let short = "ncr-1/hold/L1";
+        assert_eq!(
+            idempotency_key(short).unwrap(),
+            IdempotencyKey::new(short).unwrap()
+        );
+        let long = |tail: &str| format!("{}{tail}", "k".repeat(150));
+        let key = idempotency_key(long("a")).unwrap();
+        assert_eq!(key.as_str().chars().count(), mom_domain::MAX_KEY_LEN);
+        assert!(key.as_str().starts_with(&"k".repeat(91)));
+        assert_eq!(idempotency_key(long("a")).unwrap(), key, "deterministic");
+        assert_ne!(idempotency_key(long("b")).unwrap(), key);
+        assert_eq!(idempotency_key(" "), Err(InvalidId::Empty));
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! rack, quarantine area).
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{LocationId, Text};
-use crate::domain::stream::{Decide, EventName, Stream};
 
 /// A request to change a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +19,8 @@ pub enum LocationCommand {
     },
 }
 
-impl LocationCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for LocationCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             LocationCommand::Define { at, .. } => *at,
         }
@@ -45,7 +43,7 @@ impl LocationEvent {
     pub const TYPES: &'static [&'static str] = &["LocationDefined"];
 }
 
-impl EventName for LocationEvent {
+impl EventType for LocationEvent {
     fn type_name(&self) -> &'static str {
         match self {
             LocationEvent::LocationDefined { .. } => "LocationDefined",
@@ -56,11 +54,6 @@ impl EventName for LocationEvent {
 /// A rejected location command.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LocationError {
-    /// The caller expected another version.
-    #[error(
-        "location is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
     /// The location is defined already.
     #[error("location {location} is already defined")]
     AlreadyDefined { location: LocationId },
@@ -69,11 +62,9 @@ pub enum LocationError {
     NotDefined,
 }
 
-impl LocationError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for LocationError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            LocationError::VersionConflict { .. } => ErrorKind::Conflict,
             LocationError::AlreadyDefined { .. } => ErrorKind::FailedPrecondition,
             LocationError::NotDefined => ErrorKind::NotFound,
         }
@@ -89,52 +80,47 @@ pub struct LocationState {
     pub name: Text,
 }
 
-/// The rules of a location: `None` until defined.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocationRules(Option<LocationState>);
-
-impl LocationRules {
-    /// Returns the definition, or `None` before the location was defined.
-    pub fn definition(&self) -> Option<&LocationState> {
-        self.0.as_ref()
-    }
-}
-
-impl Decide for LocationRules {
+impl Lifecycle for LocationState {
     const TYPE: &'static str = "location";
+    const NOUN: &'static str = "location";
     type Command = LocationCommand;
     type Event = LocationEvent;
     type Error = LocationError;
 
-    fn version_conflict(expected: u64, actual: u64) -> LocationError {
-        LocationError::VersionConflict { expected, actual }
+    fn create(command: LocationCommand) -> Result<Vec<LocationEvent>, LocationError> {
+        match command {
+            LocationCommand::Define { location, name, at } => {
+                Ok(vec![LocationEvent::LocationDefined { location, name, at }])
+            }
+        }
     }
 
     fn decide(&self, command: LocationCommand) -> Result<Vec<LocationEvent>, LocationError> {
-        match (&self.0, command) {
-            (Some(state), LocationCommand::Define { .. }) => Err(LocationError::AlreadyDefined {
-                location: state.id.clone(),
+        match command {
+            LocationCommand::Define { .. } => Err(LocationError::AlreadyDefined {
+                location: self.id.clone(),
             }),
-            (None, LocationCommand::Define { location, name, at }) => {
-                Ok(vec![LocationEvent::LocationDefined { location, name, at }])
+        }
+    }
+
+    fn born(event: LocationEvent) -> Option<LocationState> {
+        match event {
+            LocationEvent::LocationDefined { location, name, .. } => {
+                Some(LocationState { id: location, name })
             }
         }
     }
 
     fn evolve(&mut self, event: LocationEvent) {
         match event {
-            LocationEvent::LocationDefined { location, name, .. } => {
-                // A second definition is never decided; the fold keeps the first one.
-                if self.0.is_none() {
-                    self.0 = Some(LocationState { id: location, name });
-                }
-            }
+            // A second definition is never decided; the fold keeps the first one.
+            LocationEvent::LocationDefined { .. } => {}
         }
     }
 }
 
-/// The location aggregate.
-pub type Location = Stream<LocationRules>;
+/// The location aggregate: `None` until defined.
+pub type Location = Stream<Option<LocationState>>;
 
 #[cfg(test)]
 mod tests {
@@ -142,9 +128,9 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
+    use mom_domain::{Recorded, Versioned};
 
     use super::*;
-    use crate::domain::stream::{Recorded, Versioned};
 
     fn t() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap()

@@ -2,12 +2,11 @@
 //! Lots name a material; output lots name their product as a material.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind, EventType, Lifecycle, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{MaterialId, Text};
-use crate::domain::stream::{Decide, EventName, Stream};
 
 /// A request to change a material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +20,8 @@ pub enum MaterialCommand {
     },
 }
 
-impl MaterialCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for MaterialCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             MaterialCommand::Define { at, .. } => *at,
         }
@@ -47,7 +45,7 @@ impl MaterialEvent {
     pub const TYPES: &'static [&'static str] = &["MaterialDefined"];
 }
 
-impl EventName for MaterialEvent {
+impl EventType for MaterialEvent {
     fn type_name(&self) -> &'static str {
         match self {
             MaterialEvent::MaterialDefined { .. } => "MaterialDefined",
@@ -58,11 +56,6 @@ impl EventName for MaterialEvent {
 /// A rejected material command.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MaterialError {
-    /// The caller expected another version.
-    #[error(
-        "material is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
     /// The material is defined already.
     #[error("material {material} is already defined")]
     AlreadyDefined { material: MaterialId },
@@ -71,11 +64,9 @@ pub enum MaterialError {
     NotDefined,
 }
 
-impl MaterialError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for MaterialError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            MaterialError::VersionConflict { .. } => ErrorKind::Conflict,
             MaterialError::AlreadyDefined { .. } => ErrorKind::FailedPrecondition,
             MaterialError::NotDefined => ErrorKind::NotFound,
         }
@@ -93,41 +84,21 @@ pub struct MaterialState {
     pub unit: Text,
 }
 
-/// The rules of a material: `None` until defined.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaterialRules(Option<MaterialState>);
-
-impl MaterialRules {
-    /// Returns the definition, or `None` before the material was defined.
-    pub fn definition(&self) -> Option<&MaterialState> {
-        self.0.as_ref()
-    }
-}
-
-impl Decide for MaterialRules {
+impl Lifecycle for MaterialState {
     const TYPE: &'static str = "material";
+    const NOUN: &'static str = "material";
     type Command = MaterialCommand;
     type Event = MaterialEvent;
     type Error = MaterialError;
 
-    fn version_conflict(expected: u64, actual: u64) -> MaterialError {
-        MaterialError::VersionConflict { expected, actual }
-    }
-
-    fn decide(&self, command: MaterialCommand) -> Result<Vec<MaterialEvent>, MaterialError> {
-        match (&self.0, command) {
-            (Some(state), MaterialCommand::Define { .. }) => Err(MaterialError::AlreadyDefined {
-                material: state.id.clone(),
-            }),
-            (
-                None,
-                MaterialCommand::Define {
-                    material,
-                    name,
-                    unit,
-                    at,
-                },
-            ) => Ok(vec![MaterialEvent::MaterialDefined {
+    fn create(command: MaterialCommand) -> Result<Vec<MaterialEvent>, MaterialError> {
+        match command {
+            MaterialCommand::Define {
+                material,
+                name,
+                unit,
+                at,
+            } => Ok(vec![MaterialEvent::MaterialDefined {
                 material,
                 name,
                 unit,
@@ -136,29 +107,39 @@ impl Decide for MaterialRules {
         }
     }
 
-    fn evolve(&mut self, event: MaterialEvent) {
+    fn decide(&self, command: MaterialCommand) -> Result<Vec<MaterialEvent>, MaterialError> {
+        match command {
+            MaterialCommand::Define { .. } => Err(MaterialError::AlreadyDefined {
+                material: self.id.clone(),
+            }),
+        }
+    }
+
+    fn born(event: MaterialEvent) -> Option<MaterialState> {
         match event {
             MaterialEvent::MaterialDefined {
                 material,
                 name,
                 unit,
                 ..
-            } => {
-                // A second definition is never decided; the fold keeps the first one.
-                if self.0.is_none() {
-                    self.0 = Some(MaterialState {
-                        id: material,
-                        name,
-                        unit,
-                    });
-                }
-            }
+            } => Some(MaterialState {
+                id: material,
+                name,
+                unit,
+            }),
+        }
+    }
+
+    fn evolve(&mut self, event: MaterialEvent) {
+        match event {
+            // A second definition is never decided; the fold keeps the first one.
+            MaterialEvent::MaterialDefined { .. } => {}
         }
     }
 }
 
-/// The material aggregate.
-pub type Material = Stream<MaterialRules>;
+/// The material aggregate: `None` until defined.
+pub type Material = Stream<Option<MaterialState>>;
 
 #[cfg(test)]
 mod tests {
@@ -166,9 +147,9 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
+    use mom_domain::{Recorded, Versioned};
 
     use super::*;
-    use crate::domain::stream::{Recorded, Versioned};
 
     fn t() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap()

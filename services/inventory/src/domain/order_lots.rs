@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Decide, DomainError, ErrorKind, EventType, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{LotId, MaterialId, OrderId, WorkUnitId};
-use crate::domain::quantity::Quantity;
-use crate::domain::stream::{Decide, EventName, Stream};
+use crate::domain::Quantity;
 
 /// A request to change an order's genealogy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +37,8 @@ pub enum OrderLotsCommand {
     },
 }
 
-impl OrderLotsCommand {
-    /// Returns when the command's fact happened.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for OrderLotsCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             OrderLotsCommand::LinkInput { at, .. } | OrderLotsCommand::LinkOutput { at, .. } => *at,
         }
@@ -75,7 +73,7 @@ impl OrderLotsEvent {
     pub const TYPES: &'static [&'static str] = &["OrderInputLinked", "OrderOutputLinked"];
 }
 
-impl EventName for OrderLotsEvent {
+impl EventType for OrderLotsEvent {
     fn type_name(&self) -> &'static str {
         match self {
             OrderLotsEvent::OrderInputLinked { .. } => "OrderInputLinked",
@@ -87,11 +85,6 @@ impl EventName for OrderLotsEvent {
 /// A rejected order lots command.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum OrderLotsError {
-    /// The caller expected another version.
-    #[error(
-        "order lots are at version {actual}, not the expected version {expected}; reload and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
     /// The order has neither consumed nor produced a lot.
     #[error("order has no lots")]
     NotFound,
@@ -100,11 +93,9 @@ pub enum OrderLotsError {
     ZeroQuantity,
 }
 
-impl OrderLotsError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for OrderLotsError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            OrderLotsError::VersionConflict { .. } => ErrorKind::Conflict,
             OrderLotsError::NotFound => ErrorKind::NotFound,
             OrderLotsError::ZeroQuantity => ErrorKind::InvalidArgument,
         }
@@ -151,13 +142,11 @@ impl OrderLotsRules {
 
 impl Decide for OrderLotsRules {
     const TYPE: &'static str = "order_lots";
+    // The name gRPC messages have always used for an order's genealogy.
+    const NOUN: &'static str = "order";
     type Command = OrderLotsCommand;
     type Event = OrderLotsEvent;
     type Error = OrderLotsError;
-
-    fn version_conflict(expected: u64, actual: u64) -> OrderLotsError {
-        OrderLotsError::VersionConflict { expected, actual }
-    }
 
     fn decide(&self, command: OrderLotsCommand) -> Result<Vec<OrderLotsEvent>, OrderLotsError> {
         match command {
@@ -258,10 +247,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use chrono::TimeZone;
+    use mom_domain::Recorded;
     use uuid::Uuid;
 
     use super::*;
-    use crate::domain::stream::Recorded;
 
     fn t(minute: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap() + chrono::Duration::minutes(minute)

@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Decide, DomainError, ErrorKind, EventType, Stream, Timed};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{MaterialId, OrderId, WorkUnitId};
-use crate::domain::stream::{Decide, EventName, Stream};
 
 /// Why a work unit started waiting for material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,9 +49,9 @@ pub enum SupplyCommand {
     },
 }
 
-impl SupplyCommand {
+impl Timed for SupplyCommand {
     /// Returns when the command's fact happened (the start of a reported interval).
-    pub fn at(&self) -> DateTime<Utc> {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             SupplyCommand::StartStarvation { at, .. } | SupplyCommand::EndStarvation { at, .. } => {
                 *at
@@ -89,7 +88,7 @@ impl SupplyEvent {
         &["MaterialStarvationStarted", "MaterialStarvationEnded"];
 }
 
-impl EventName for SupplyEvent {
+impl EventType for SupplyEvent {
     fn type_name(&self) -> &'static str {
         match self {
             SupplyEvent::MaterialStarvationStarted { .. } => "MaterialStarvationStarted",
@@ -101,9 +100,6 @@ impl EventName for SupplyEvent {
 /// A rejected supply command.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SupplyError {
-    /// The caller expected another version.
-    #[error("work unit supply is at version {actual}, not the expected version {expected}; reload it and retry")]
-    VersionConflict { expected: u64, actual: u64 },
     /// A starvation started while one for the same material runs.
     #[error("work unit waits for material {material} since {since} already")]
     AlreadyStarving {
@@ -121,11 +117,9 @@ pub enum SupplyError {
     },
 }
 
-impl SupplyError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for SupplyError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            SupplyError::VersionConflict { .. } => ErrorKind::Conflict,
             SupplyError::AlreadyStarving { .. } | SupplyError::NotStarving { .. } => {
                 ErrorKind::FailedPrecondition
             }
@@ -160,13 +154,11 @@ impl SupplyRules {
 
 impl Decide for SupplyRules {
     const TYPE: &'static str = "work_unit_supply";
+    // The name gRPC messages have always used for a work unit's supply.
+    const NOUN: &'static str = "work unit";
     type Command = SupplyCommand;
     type Event = SupplyEvent;
     type Error = SupplyError;
-
-    fn version_conflict(expected: u64, actual: u64) -> SupplyError {
-        SupplyError::VersionConflict { expected, actual }
-    }
 
     fn decide(&self, command: SupplyCommand) -> Result<Vec<SupplyEvent>, SupplyError> {
         match command {
@@ -286,10 +278,10 @@ mod tests {
 
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
+    use mom_domain::{Recorded, Rejected};
     use uuid::Uuid;
 
     use super::*;
-    use crate::domain::stream::Recorded;
 
     type SupplyTest = TestFramework<WorkUnitSupply>;
 
@@ -376,7 +368,10 @@ mod tests {
             .when(end(4).into())
             .inspect_result()
             .unwrap_err();
-        assert_eq!(err, SupplyError::NotStarving { material: resin() });
+        assert_eq!(
+            err,
+            Rejected::Domain(SupplyError::NotStarving { material: resin() })
+        );
         assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     }
 

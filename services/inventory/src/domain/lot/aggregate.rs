@@ -8,14 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use mom_domain::{Lifecycle, Stream};
 use serde::{Deserialize, Serialize};
 
 use super::commands::LotCommand;
 use super::error::LotError;
 use super::events::LotEvent;
 use crate::domain::ids::{HoldRef, LocationId, LotId, MaterialId, OrderId, Text};
-use crate::domain::quantity::Quantity;
-use crate::domain::stream::{Decide, Stream};
+use crate::domain::Quantity;
 
 /// An active hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +125,101 @@ impl LotState {
             .collect::<Vec<_>>()
             .join(", ");
         Err(LotError::OnHold { holds })
+    }
+
+    fn add(&mut self, location: LocationId, quantity: Quantity) {
+        let held = self.quantities.entry(location).or_default();
+        *held = held.saturating_add(quantity);
+    }
+
+    fn remove(&mut self, location: &LocationId, quantity: Quantity) {
+        if let Some(held) = self.quantities.get_mut(location) {
+            *held = held.saturating_sub(quantity);
+            if *held == Quantity::ZERO {
+                self.quantities.remove(location);
+            }
+        }
+    }
+}
+
+fn check_creation(
+    quantity: Quantity,
+    expiry: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Result<(), LotError> {
+    if quantity == Quantity::ZERO {
+        return Err(LotError::ZeroQuantity);
+    }
+    match expiry {
+        Some(expiry) if expiry <= at => Err(LotError::ExpiryNotAfterCreation { expiry, at }),
+        _ => Ok(()),
+    }
+}
+
+impl Lifecycle for LotState {
+    const TYPE: &'static str = "lot";
+    const NOUN: &'static str = "lot";
+    type Command = LotCommand;
+    type Event = LotEvent;
+    type Error = LotError;
+
+    fn create(command: LotCommand) -> Result<Vec<LotEvent>, LotError> {
+        match command {
+            LotCommand::Receive {
+                lot,
+                material,
+                supplier_lot,
+                expiry,
+                location,
+                quantity,
+                at,
+            } => {
+                check_creation(quantity, expiry, at)?;
+                Ok(vec![LotEvent::LotReceived {
+                    lot,
+                    material,
+                    supplier_lot,
+                    expiry,
+                    location,
+                    quantity,
+                    at,
+                }])
+            }
+            LotCommand::Produce {
+                lot,
+                material,
+                order,
+                work_unit,
+                location,
+                quantity,
+                inputs,
+                expiry,
+                at,
+            } => {
+                check_creation(quantity, expiry, at)?;
+                let mut seen = BTreeSet::new();
+                for input in &inputs {
+                    if *input == lot {
+                        return Err(LotError::SelfInput { lot });
+                    }
+                    if !seen.insert(input) {
+                        return Err(LotError::DuplicateInput { lot: input.clone() });
+                    }
+                }
+                Ok(vec![LotEvent::LotProduced {
+                    lot,
+                    material,
+                    order,
+                    work_unit,
+                    location,
+                    quantity,
+                    inputs,
+                    expiry,
+                    at,
+                }])
+            }
+            _ => Err(LotError::NotFound),
+        }
     }
 
     fn decide(&self, command: LotCommand) -> Result<Vec<LotEvent>, LotError> {
@@ -243,17 +338,49 @@ impl LotState {
         }
     }
 
-    fn add(&mut self, location: LocationId, quantity: Quantity) {
-        let held = self.quantities.entry(location).or_default();
-        *held = held.saturating_add(quantity);
-    }
-
-    fn remove(&mut self, location: &LocationId, quantity: Quantity) {
-        if let Some(held) = self.quantities.get_mut(location) {
-            *held = held.saturating_sub(quantity);
-            if *held == Quantity::ZERO {
-                self.quantities.remove(location);
-            }
+    fn born(event: LotEvent) -> Option<LotState> {
+        match event {
+            LotEvent::LotReceived {
+                lot,
+                material,
+                supplier_lot,
+                expiry,
+                location,
+                quantity,
+                ..
+            } => Some(LotState {
+                id: lot,
+                material,
+                supplier_lot,
+                expiry,
+                quantities: BTreeMap::from([(location, quantity)]),
+                holds: BTreeMap::new(),
+                produced_by: None,
+                inputs: Vec::new(),
+                consumed_by: BTreeSet::new(),
+            }),
+            LotEvent::LotProduced {
+                lot,
+                material,
+                order,
+                location,
+                quantity,
+                inputs,
+                expiry,
+                ..
+            } => Some(LotState {
+                id: lot,
+                material,
+                supplier_lot: None,
+                expiry,
+                quantities: BTreeMap::from([(location, quantity)]),
+                holds: BTreeMap::new(),
+                produced_by: Some(order),
+                inputs,
+                consumed_by: BTreeSet::new(),
+            }),
+            // Nothing but a creation starts a stream; anything else before it is ignored.
+            _ => None,
         }
     }
 
@@ -291,168 +418,9 @@ impl LotState {
     }
 }
 
-/// The rules of a lot: `None` until received or produced, when every command but `Receive` and
+/// The lot aggregate: `None` until received or produced, when every command but `Receive` and
 /// `Produce` is rejected with [`LotError::NotFound`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LotRules(Option<LotState>);
-
-impl LotRules {
-    /// Returns the lot's state, or `None` before it exists.
-    pub fn lot(&self) -> Option<&LotState> {
-        self.0.as_ref()
-    }
-}
-
-fn check_creation(
-    quantity: Quantity,
-    expiry: Option<DateTime<Utc>>,
-    at: DateTime<Utc>,
-) -> Result<(), LotError> {
-    if quantity == Quantity::ZERO {
-        return Err(LotError::ZeroQuantity);
-    }
-    match expiry {
-        Some(expiry) if expiry <= at => Err(LotError::ExpiryNotAfterCreation { expiry, at }),
-        _ => Ok(()),
-    }
-}
-
-impl Decide for LotRules {
-    const TYPE: &'static str = "lot";
-    type Command = LotCommand;
-    type Event = LotEvent;
-    type Error = LotError;
-
-    fn version_conflict(expected: u64, actual: u64) -> LotError {
-        LotError::VersionConflict { expected, actual }
-    }
-
-    fn decide(&self, command: LotCommand) -> Result<Vec<LotEvent>, LotError> {
-        match (&self.0, command) {
-            (Some(state), command) => state.decide(command),
-            (
-                None,
-                LotCommand::Receive {
-                    lot,
-                    material,
-                    supplier_lot,
-                    expiry,
-                    location,
-                    quantity,
-                    at,
-                },
-            ) => {
-                check_creation(quantity, expiry, at)?;
-                Ok(vec![LotEvent::LotReceived {
-                    lot,
-                    material,
-                    supplier_lot,
-                    expiry,
-                    location,
-                    quantity,
-                    at,
-                }])
-            }
-            (
-                None,
-                LotCommand::Produce {
-                    lot,
-                    material,
-                    order,
-                    work_unit,
-                    location,
-                    quantity,
-                    inputs,
-                    expiry,
-                    at,
-                },
-            ) => {
-                check_creation(quantity, expiry, at)?;
-                let mut seen = BTreeSet::new();
-                for input in &inputs {
-                    if *input == lot {
-                        return Err(LotError::SelfInput { lot });
-                    }
-                    if !seen.insert(input) {
-                        return Err(LotError::DuplicateInput { lot: input.clone() });
-                    }
-                }
-                Ok(vec![LotEvent::LotProduced {
-                    lot,
-                    material,
-                    order,
-                    work_unit,
-                    location,
-                    quantity,
-                    inputs,
-                    expiry,
-                    at,
-                }])
-            }
-            (None, _) => Err(LotError::NotFound),
-        }
-    }
-
-    fn evolve(&mut self, event: LotEvent) {
-        match (&mut self.0, event) {
-            (Some(state), event) => state.evolve(event),
-            (
-                None,
-                LotEvent::LotReceived {
-                    lot,
-                    material,
-                    supplier_lot,
-                    expiry,
-                    location,
-                    quantity,
-                    ..
-                },
-            ) => {
-                self.0 = Some(LotState {
-                    id: lot,
-                    material,
-                    supplier_lot,
-                    expiry,
-                    quantities: BTreeMap::from([(location, quantity)]),
-                    holds: BTreeMap::new(),
-                    produced_by: None,
-                    inputs: Vec::new(),
-                    consumed_by: BTreeSet::new(),
-                });
-            }
-            (
-                None,
-                LotEvent::LotProduced {
-                    lot,
-                    material,
-                    order,
-                    location,
-                    quantity,
-                    inputs,
-                    expiry,
-                    ..
-                },
-            ) => {
-                self.0 = Some(LotState {
-                    id: lot,
-                    material,
-                    supplier_lot: None,
-                    expiry,
-                    quantities: BTreeMap::from([(location, quantity)]),
-                    holds: BTreeMap::new(),
-                    produced_by: Some(order),
-                    inputs,
-                    consumed_by: BTreeSet::new(),
-                });
-            }
-            // Nothing but a creation starts a stream; anything else before it is ignored.
-            (None, _) => {}
-        }
-    }
-}
-
-/// The lot aggregate.
-pub type Lot = Stream<LotRules>;
+pub type Lot = Stream<Option<LotState>>;
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! Commands a lot accepts.
 
 use chrono::{DateTime, Utc};
+use mom_domain::Timed;
 
 use crate::domain::ids::{HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId};
-use crate::domain::quantity::Quantity;
+use crate::domain::Quantity;
 
 /// A request to change a lot; `at` is when it happened on the floor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +65,8 @@ pub enum LotCommand {
     ScrapAll { reason: Text, at: DateTime<Utc> },
 }
 
-impl LotCommand {
-    /// Returns when the command's fact happened on the floor.
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for LotCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             LotCommand::Receive { at, .. }
             | LotCommand::Produce { at, .. }

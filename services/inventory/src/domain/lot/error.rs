@@ -1,21 +1,15 @@
 //! Why a lot rejects a command.
 
 use chrono::{DateTime, Utc};
+use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
-use crate::domain::error::ErrorKind;
 use crate::domain::ids::{HoldRef, LocationId, LotId, MaterialId};
-use crate::domain::quantity::Quantity;
+use crate::domain::Quantity;
 
-/// A rejected lot command; [`LotError::kind`] says how to report it.
+/// A rejected lot command; its [`DomainError::kind`] says how to report it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LotError {
-    /// The caller expected another version of the lot.
-    #[error(
-        "lot is at version {actual}, not the expected version {expected}; reload it and retry"
-    )]
-    VersionConflict { expected: u64, actual: u64 },
-
     /// The lot was never received or produced.
     #[error("lot does not exist")]
     NotFound,
@@ -79,11 +73,9 @@ pub enum LotError {
     DuplicateInput { lot: LotId },
 }
 
-impl LotError {
-    /// Returns the class of the rejection, which decides its gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl DomainError for LotError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            LotError::VersionConflict { .. } => ErrorKind::Conflict,
             LotError::NotFound => ErrorKind::NotFound,
             LotError::ZeroQuantity
             | LotError::ExpiryNotAfterCreation { .. }

@@ -1,11 +1,11 @@
 //! Events of a lot, one per message in `mom/inventory/v1/events.proto`.
 
 use chrono::{DateTime, Utc};
+use mom_domain::EventType;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId};
-use crate::domain::quantity::Quantity;
-use crate::domain::stream::EventName;
+use crate::domain::Quantity;
 
 /// A fact about a lot. Variant names are the proto message names; every event names the lot's
 /// material so consumers need no lookup.
@@ -105,7 +105,7 @@ impl LotEvent {
     }
 }
 
-impl EventName for LotEvent {
+impl EventType for LotEvent {
     fn type_name(&self) -> &'static str {
         match self {
             LotEvent::LotReceived { .. } => "LotReceived",

@@ -9,7 +9,7 @@ mod commands;
 mod error;
 mod events;
 
-pub use aggregate::{Hold, Lot, LotRules, LotState};
+pub use aggregate::{Hold, Lot, LotState};
 pub use commands::LotCommand;
 pub use error::LotError;
 pub use events::LotEvent;
