@@ -211,12 +211,13 @@ macro_rules! string_id {
 }
 
 /// Longest idempotency key accepted, in characters.
-pub const MAX_KEY_LEN: usize = 128;
+pub const MAX_KEY_LEN: usize = 256;
 
 string_id!(
     /// A caller's idempotency key: the name of one command, so that a retry of it (after a lost
-    /// reply, a restart, a redelivered event) changes nothing and gets the first reply. 1 to 128
-    /// characters, not blank.
+    /// reply, a restart, a redelivered event) changes nothing and gets the first reply. 1 to 256
+    /// characters, not blank (room for keys a process manager derives from an event id and an
+    /// id).
     IdempotencyKey => |value| check_text(value, MAX_KEY_LEN)
 );
 

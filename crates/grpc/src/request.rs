@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(guards.expected_version, Some(3));
         assert_eq!(guards.caller.actor, mom_domain::ANONYMOUS);
         let err = super::guards(Some(pb::CommandContext {
-            idempotency_key: "x".repeat(129),
+            idempotency_key: "x".repeat(257),
             ..Default::default()
         }))
         .unwrap_err();

@@ -9,21 +9,20 @@
 //! first command's lot and version), so a retry of the request completes a follow-up a crash cut
 //! short.
 
-use std::fmt::Display;
 use std::sync::Arc;
 
 use cqrs_es::AggregateError;
-use mom_domain::{Caller, Decide, Lifecycle, Rejected, Stream, Timed, Versioned};
+use mom_domain::{Caller, Decide, IdempotencyKey, Lifecycle, Rejected, Stream, Timed, Versioned};
 use mom_eventstore::Executor;
-use mom_grpc::{command_metadata, traceparent, ParsedCommand, Ran};
+use mom_grpc::{command_metadata, traceparent, Ran};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_service_server::InventoryService;
 use tonic::{Code, Request, Response, Status};
 
 use crate::contract::{self, LotRequest};
 use crate::domain::{
-    idempotency_key, LocationError, LotCommand, LotError, LotId, LotState, MaterialError, OrderId,
-    OrderLotsCommand, OrderLotsRules, StarvationCause, SupplyCommand,
+    LocationError, LotCommand, LotError, LotId, LotState, MaterialError, OrderId, OrderLotsCommand,
+    OrderLotsRules, StarvationCause, SupplyCommand,
 };
 use crate::genealogy::{self, GenealogySource};
 use crate::Application;
@@ -49,39 +48,6 @@ fn reply(ran: Ran) -> Response<pb::CommandReply> {
     Response::new(contract::command_reply(&ran.id, ran.version))
 }
 
-/// How many times a keyed command runs at most while it loses append races.
-const KEYED_ATTEMPTS: usize = 3;
-
-/// Runs a parsed command through the kernel. A keyed command that lost an append race
-/// (`ABORTED`, typically to a concurrent copy of itself) runs again, up to [`KEYED_ATTEMPTS`]
-/// times: once the copy that won is stored, the kernel finds the key and answers the original
-/// reply (or, after another command won, decides on the state that won). The store answers a
-/// copy that lands in the same group commit as the winner before the winner is committed, so
-/// the second run may still miss it; the third runs after that commit.
-async fn run<S, I>(
-    executor: &Executor<Stream<S>>,
-    parsed: ParsedCommand<I, S::Command>,
-    traceparent: String,
-) -> Result<Ran, Status>
-where
-    S: Decide,
-    S::Command: Timed,
-    I: Display + Clone,
-{
-    if parsed.command.idempotency_key.is_none() {
-        return mom_grpc::run(executor, parsed, traceparent).await;
-    }
-    let mut attempt = 1;
-    loop {
-        match mom_grpc::run(executor, parsed.clone(), traceparent.clone()).await {
-            Err(status) if status.code() == Code::Aborted && attempt < KEYED_ATTEMPTS => {
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
-}
-
 /// Runs a follow-up command whose failure must not fail the request it follows: a rejection
 /// (nothing to end, a starvation already running) is expected and logged at debug level, a store
 /// failure at warn level, since a retry of the request is then needed to complete it.
@@ -96,7 +62,7 @@ async fn follow_up<S>(
     S::Command: Timed,
 {
     let metadata = command_metadata(caller.clone(), command.command.at(), traceparent.to_owned());
-    match mom_grpc::execute_replayable(executor, S::NOUN, id, command, &metadata).await {
+    match mom_grpc::execute_replayable(executor, id, command, &metadata).await {
         Ok(_) => {}
         Err(AggregateError::UserError(err)) => {
             tracing::debug!(aggregate_id = %id, error = %err, "follow-up command not needed");
@@ -157,7 +123,7 @@ impl InventoryApi {
         };
         let lot = parsed.id.clone();
         let caller = parsed.caller.clone();
-        let ran = match run(&self.app.lots, parsed, traceparent.clone()).await {
+        let ran = match mom_grpc::run(&self.app.lots, parsed, traceparent.clone()).await {
             Ok(ran) => ran,
             Err(status) => {
                 if status.code() == Code::InvalidArgument {
@@ -182,7 +148,7 @@ impl InventoryApi {
         // The lot's version names this consume, so a retried request links it only once. The key
         // always fits: a lot id has at most 128 characters.
         let mut link = Versioned::from(link);
-        if let Ok(key) = idempotency_key(format!("consume:{lot}:{}", ran.version)) {
+        if let Ok(key) = IdempotencyKey::new(format!("consume:{lot}:{}", ran.version)) {
             link = link.keyed(key);
         }
         follow_up(
@@ -301,7 +267,7 @@ impl InventoryApi {
         };
         let order = *order;
         let caller = parsed.caller.clone();
-        let ran = run(&self.app.lots, parsed, traceparent.clone()).await?;
+        let ran = mom_grpc::run(&self.app.lots, parsed, traceparent.clone()).await?;
         // Linking an output twice changes nothing, so a retried request is safe.
         follow_up(
             &self.app.order_lots,
@@ -332,7 +298,7 @@ macro_rules! command {
     ($executor:expr, $request:ident, $parse:path) => {{
         let traceparent = traceparent(&$request);
         let parsed = $parse($request.into_inner())?;
-        Ok(reply(run($executor, parsed, traceparent).await?))
+        Ok(reply(mom_grpc::run($executor, parsed, traceparent).await?))
     }};
 }
 
@@ -366,7 +332,9 @@ impl InventoryService for InventoryApi {
             )
             .await?;
         }
-        Ok(reply(run(&self.app.lots, parsed, traceparent).await?))
+        Ok(reply(
+            mom_grpc::run(&self.app.lots, parsed, traceparent).await?,
+        ))
     }
 
     async fn move_lot(&self, request: Request<pb::MoveLotRequest>) -> CommandResult {
@@ -375,7 +343,9 @@ impl InventoryService for InventoryApi {
         if let LotCommand::Move { to, .. } = &parsed.command.command {
             require(&self.app.locations, to.as_str(), LocationError::NotDefined).await?;
         }
-        Ok(reply(run(&self.app.lots, parsed, traceparent).await?))
+        Ok(reply(
+            mom_grpc::run(&self.app.lots, parsed, traceparent).await?,
+        ))
     }
 
     async fn consume_lot(&self, request: Request<pb::ConsumeLotRequest>) -> CommandResult {

@@ -11,28 +11,26 @@ pub mod config;
 pub mod contract;
 pub mod domain;
 mod encoder;
-mod error;
 pub mod genealogy;
 pub mod grpc;
-mod upcaster;
 
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
 use mom_eventstore::{AggregateStore, EventStore, Executor, SqlEventRepository};
-use mom_grpc::HostConfig;
+use mom_grpc::DomainConfig;
 use mom_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use config::InventoryConfig;
-pub use error::ServiceError;
+/// A failure starting or running the service.
+pub use mom_grpc::HostError as ServiceError;
 pub use mom_grpc::Running;
 
 use crate::domain::{Location, Lot, Material, OrderLots, WorkUnitSupply};
 use crate::grpc::InventoryApi;
-use crate::upcaster::LongKeys;
 
 /// The inventory application: one executor per aggregate over one event store.
 #[derive(Debug)]
@@ -67,16 +65,13 @@ impl Application {
     }
 }
 
-/// Returns the executor of one aggregate type over `repo`, reading stored events through the
-/// [`LongKeys`] upcaster.
+/// Returns the executor of one aggregate type over `repo`.
 fn executor<A>(repo: &SqlEventRepository, snapshot_every: usize) -> Executor<A>
 where
     A: Aggregate<Services = ()> + Clone,
     A::Command: Clone,
 {
-    let store =
-        AggregateStore::new(repo.clone(), snapshot_every).with_upcasters(vec![Box::new(LongKeys)]);
-    Executor::new(store, ())
+    Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ())
 }
 
 /// Starts the service: connects the store (running its migrations), binds the gRPC server with
@@ -86,20 +81,19 @@ pub async fn start(
     config: InventoryConfig,
     shutdown: CancellationToken,
 ) -> Result<Running, ServiceError> {
-    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
-    let topic = config.kafka.topic_names().domain("inventory");
-    let app = Arc::new(Application::new(
-        store.clone(),
-        topic.clone(),
-        config.store.snapshot_every,
-    ));
-    let host = HostConfig {
+    let snapshot_every = config.store.snapshot_every;
+    let domain = DomainConfig {
+        domain: "inventory",
         service_name: <InventoryServiceServer<InventoryApi> as NamedService>::NAME,
         grpc_addr: config.grpc_addr,
-        relay: config.kafka.relay_config(vec![topic]),
+        store: &config.store,
+        kafka: &config.kafka,
     };
-    let routes = Routes::new(InventoryServiceServer::new(InventoryApi::new(app)));
-    Ok(mom_grpc::start(host, store, routes, shutdown).await?)
+    let routes = |store, topic| {
+        let app = Arc::new(Application::new(store, topic, snapshot_every));
+        Routes::new(InventoryServiceServer::new(InventoryApi::new(app)))
+    };
+    mom_grpc::start_domain(domain, routes, shutdown).await
 }
 
 /// Runs the service until `shutdown` is cancelled.
@@ -107,5 +101,5 @@ pub async fn serve(
     config: InventoryConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ServiceError> {
-    Ok(start(config, shutdown).await?.wait().await?)
+    start(config, shutdown).await?.wait().await
 }

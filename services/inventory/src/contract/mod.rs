@@ -11,7 +11,7 @@ mod lot;
 mod master_data;
 mod supply;
 
-use mom_grpc::{optional, Guards, ParsedCommand, RequestError};
+use mom_grpc::{Guards, ParsedCommand, RequestError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use thiserror::Error;
@@ -32,8 +32,8 @@ pub use supply::{
 };
 
 use crate::domain::{
-    idempotency_key, LocationCommand, LocationId, LotCommand, LotId, MaterialCommand, MaterialId,
-    OrderId, SupplyCommand, Text, WorkUnitId,
+    LocationCommand, LocationId, LotCommand, LotId, MaterialCommand, MaterialId, OrderId,
+    SupplyCommand, Text, WorkUnitId,
 };
 
 /// Every inventory event type, in proto field order: the `ce_type` values on
@@ -135,16 +135,9 @@ pub fn command_reply(aggregate_id: &impl ToString, version: u64) -> pb::CommandR
 
 // Field helpers shared by the area modules.
 
-/// Parses the optional `CommandContext`. Inventory takes idempotency keys of up to
-/// [`crate::domain::MAX_KEY_LEN`] characters, more than the kernel keeps, so the key is parsed
-/// here (first, as the kernel does) and the rest by [`mom_grpc::guards`].
+/// Parses the optional `CommandContext`.
 fn guards(context: Option<pb::CommandContext>) -> Result<Guards, RequestError> {
-    let mut context = context.unwrap_or_default();
-    let key = std::mem::take(&mut context.idempotency_key);
-    let idempotency_key = optional(key, "context.idempotency_key", idempotency_key)?;
-    let mut guards = mom_grpc::guards(Some(context))?;
-    guards.idempotency_key = idempotency_key;
-    Ok(guards)
+    mom_grpc::guards(context)
 }
 
 /// Parses a required free text; a blank one counts as missing.

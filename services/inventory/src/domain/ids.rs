@@ -1,16 +1,11 @@
-//! Identifiers and texts of the inventory domain, and its idempotency keys. Each constructor
+//! Identifiers and texts of the inventory domain. Each constructor
 //! checks its syntax, so a value of these types is always well formed and the aggregates only
 //! decide on business rules.
 
-use mom_domain::{check_text, IdempotencyKey, InvalidId, Uuid};
+use mom_domain::{check_text, InvalidId};
 
 /// Longest id accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
-
-/// Longest idempotency key accepted, in characters: room for a key derived from an id
-/// (`consume:{lot}:{version}`, a process manager's `{event id}:{location}`). The kernel keeps
-/// keys of at most [`mom_domain::MAX_KEY_LEN`] characters; see [`idempotency_key`].
-pub const MAX_KEY_LEN: usize = 256;
 
 /// Longest free text (names, reasons, supplier lot numbers) accepted, in characters.
 pub const MAX_TEXT_LEN: usize = 512;
@@ -42,25 +37,6 @@ mom_domain::uuid_id!(
     /// `order_lots` here).
     OrderId
 );
-
-/// The namespace of the name-based UUIDs that stand for long idempotency keys.
-const LONG_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x0195_4a1e_6b2c_7d00_8e3f_6b65_7973_0001);
-
-/// Returns the kernel's idempotency key for a caller's key of 1 to [`MAX_KEY_LEN`] characters
-/// without control characters: the key itself when it fits the kernel's
-/// [`mom_domain::MAX_KEY_LEN`], else its first characters, `~` and a name-based UUID (v5) of the
-/// whole key. Equal keys give equal kernel keys, so a repeat of a long key is still recognised.
-pub fn idempotency_key(value: impl Into<String>) -> Result<IdempotencyKey, InvalidId> {
-    let value = value.into();
-    check_text(&value, MAX_KEY_LEN)?;
-    if value.chars().count() <= mom_domain::MAX_KEY_LEN {
-        return IdempotencyKey::new(value);
-    }
-    let digest = Uuid::new_v5(&LONG_KEY_NAMESPACE, value.as_bytes());
-    // `~` and the hyphenated UUID take 37 characters.
-    let prefix: String = value.chars().take(mom_domain::MAX_KEY_LEN - 37).collect();
-    IdempotencyKey::new(format!("{prefix}~{digest}"))
-}
 
 #[cfg(test)]
 mod tests {
@@ -95,32 +71,6 @@ mod tests {
             Err(InvalidId::ControlCharacter { character: '\n' })
         );
         assert!(Text::new("waiting for QA").is_ok());
-    }
-
-    #[test]
-    fn idempotency_keys_leave_room_for_a_derived_key() {
-        let longest_lot = "l".repeat(MAX_ID_LEN);
-        assert!(idempotency_key(format!("consume:{longest_lot}:{}", u64::MAX)).is_ok());
-        assert_eq!(
-            idempotency_key("k".repeat(257)),
-            Err(InvalidId::TooLong { len: 257, max: 256 })
-        );
-    }
-
-    #[test]
-    fn long_idempotency_keys_stand_for_themselves_in_the_kernel() {
-        let short = "ncr-1/hold/L1";
-        assert_eq!(
-            idempotency_key(short).unwrap(),
-            IdempotencyKey::new(short).unwrap()
-        );
-        let long = |tail: &str| format!("{}{tail}", "k".repeat(150));
-        let key = idempotency_key(long("a")).unwrap();
-        assert_eq!(key.as_str().chars().count(), mom_domain::MAX_KEY_LEN);
-        assert!(key.as_str().starts_with(&"k".repeat(91)));
-        assert_eq!(idempotency_key(long("a")).unwrap(), key, "deterministic");
-        assert_ne!(idempotency_key(long("b")).unwrap(), key);
-        assert_eq!(idempotency_key(" "), Err(InvalidId::Empty));
     }
 
     #[test]

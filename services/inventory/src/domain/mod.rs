@@ -16,8 +16,7 @@ mod order_lots;
 mod supply;
 
 pub use ids::{
-    idempotency_key, HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId, MAX_ID_LEN,
-    MAX_KEY_LEN, MAX_TEXT_LEN,
+    HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId, MAX_ID_LEN, MAX_TEXT_LEN,
 };
 pub use location::{Location, LocationCommand, LocationError, LocationEvent, LocationState};
 pub use lot::{Hold, Lot, LotCommand, LotError, LotEvent, LotState};
@@ -30,3 +29,6 @@ pub use order_lots::{
 pub use supply::{
     StarvationCause, Starving, SupplyCommand, SupplyError, SupplyEvent, SupplyRules, WorkUnitSupply,
 };
+
+#[cfg(test)]
+mod stored;
