@@ -425,7 +425,7 @@ fn every_command_takes_the_idempotency_key_and_names_a_malformed_one() {
         report_count(count(None)).unwrap().command.idempotency_key,
         None
     );
-    for bad in ["  ".to_owned(), "k".repeat(129)] {
+    for bad in ["  ".to_owned(), "k".repeat(257)] {
         let err = report_count(count(key(&bad))).unwrap_err();
         assert_eq!(err.field(), "context.idempotency_key");
         assert_eq!(Status::from(err).code(), Code::InvalidArgument);

@@ -454,7 +454,7 @@ fn malformed_context_fields_are_named() {
         ),
         (
             pb::CommandContext {
-                idempotency_key: "k".repeat(129),
+                idempotency_key: "k".repeat(257),
                 ..Default::default()
             },
             "context.idempotency_key",

@@ -112,10 +112,6 @@ pub struct RaisedWorkOrder {
 /// The state of a registered asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetState {
-    /// Stored as `asset` so that snapshots written before the kernel fail to load and the store
-    /// replays the events: they keep the idempotency keys in a field (`idempotency`) the kernel's
-    /// `Stream` would silently ignore, forgetting the keys.
-    #[serde(rename = "asset")]
     id: AssetId,
     level: AssetLevel,
     name: String,

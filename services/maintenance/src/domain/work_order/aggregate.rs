@@ -61,10 +61,6 @@ pub enum WorkOrderKind {
 /// The state of an existing work order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkOrderState {
-    /// Stored as `work_order` so that snapshots written before the kernel fail to load and the
-    /// store replays the events: they keep the idempotency keys in a field (`idempotency`) the
-    /// kernel's `Stream` would silently ignore, forgetting the keys.
-    #[serde(rename = "work_order")]
     id: WorkOrderId,
     work_unit: AssetId,
     kind: WorkOrderKind,
