@@ -725,7 +725,7 @@ async fn bad_input_is_invalid_argument_and_stores_nothing() {
     );
     // A malformed idempotency key.
     let mut long_key = disposition(&ncr, pb::Disposition::Scrap, 1);
-    long_key.context = keyed("mrb", &"k".repeat(200));
+    long_key.context = keyed("mrb", &"k".repeat(300));
     support::assert_status(
         svc.client.disposition_nonconformance(long_key).await,
         Code::InvalidArgument,
