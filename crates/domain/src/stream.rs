@@ -113,6 +113,10 @@ pub trait Decide:
     const TYPE: &'static str;
     /// The aggregate's name in messages and metrics (`work unit`).
     const NOUN: &'static str;
+    /// The name the aggregate's own rejections use for it (`order` in "production order 7:
+    /// order is at version 4, …"); [`Decide::NOUN`] unless a service's messages always said
+    /// otherwise.
+    const SHORT_NOUN: &'static str = Self::NOUN;
     /// Its commands.
     type Command: Clone + Debug + Send + Sync;
     /// Its events.
@@ -136,6 +140,8 @@ pub trait Lifecycle:
     const TYPE: &'static str;
     /// The aggregate's name in messages and metrics.
     const NOUN: &'static str;
+    /// The name the aggregate's own rejections use for it; [`Lifecycle::NOUN`] by default.
+    const SHORT_NOUN: &'static str = Self::NOUN;
     /// Its commands.
     type Command: Clone + Debug + Send + Sync;
     /// Its events.
@@ -160,6 +166,7 @@ pub trait Lifecycle:
 impl<L: Lifecycle> Decide for Option<L> {
     const TYPE: &'static str = L::TYPE;
     const NOUN: &'static str = L::NOUN;
+    const SHORT_NOUN: &'static str = L::SHORT_NOUN;
     type Command = L::Command;
     type Event = L::Event;
     type Error = L::Error;
@@ -409,7 +416,7 @@ impl<S: Decide> Stream<S> {
         if let Some(expected) = command.expected_version {
             if expected != self.version {
                 return Err(Rejected::VersionConflict {
-                    noun: S::NOUN,
+                    noun: S::SHORT_NOUN,
                     expected,
                     actual: self.version,
                 });

@@ -156,6 +156,7 @@ impl Decide for SupplyRules {
     const TYPE: &'static str = "work_unit_supply";
     // The name gRPC messages have always used for a work unit's supply.
     const NOUN: &'static str = "work unit";
+    const SHORT_NOUN: &'static str = "work unit supply";
     type Command = SupplyCommand;
     type Event = SupplyEvent;
     type Error = SupplyError;

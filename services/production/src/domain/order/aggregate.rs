@@ -300,6 +300,7 @@ impl OrderState {
 impl Lifecycle for OrderState {
     const TYPE: &'static str = "production_order";
     const NOUN: &'static str = "production order";
+    const SHORT_NOUN: &'static str = "order";
     type Command = OrderCommand;
     type Event = OrderEvent;
     type Error = OrderError;

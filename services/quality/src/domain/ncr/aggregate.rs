@@ -138,6 +138,7 @@ fn distinct(lots: &[LotId]) -> Result<(), NcrError> {
 impl Lifecycle for NonconformanceState {
     const TYPE: &'static str = "nonconformance";
     const NOUN: &'static str = "nonconformance";
+    const SHORT_NOUN: &'static str = "ncr";
     type Command = NcrCommand;
     type Event = NcrEvent;
     type Error = NcrError;

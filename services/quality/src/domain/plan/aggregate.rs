@@ -106,6 +106,7 @@ fn check_plan(
 impl Lifecycle for PlanState {
     const TYPE: &'static str = "inspection_plan";
     const NOUN: &'static str = "inspection plan";
+    const SHORT_NOUN: &'static str = "plan";
     type Command = PlanCommand;
     type Event = PlanEvent;
     type Error = PlanError;

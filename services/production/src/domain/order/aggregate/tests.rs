@@ -288,12 +288,16 @@ fn stale_expected_version_is_a_conflict() {
     assert_eq!(
         err,
         Rejected::VersionConflict {
-            noun: "production order",
+            noun: "order",
             expected: 1,
             actual: 2
         }
     );
     assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(
+        err.to_string(),
+        "order is at version 2, not the expected version 1; reload it and retry"
+    );
 }
 
 #[test]

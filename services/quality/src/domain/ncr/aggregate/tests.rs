@@ -538,7 +538,7 @@ fn expected_version_mismatch_is_a_conflict() {
     assert_eq!(
         err,
         Rejected::VersionConflict {
-            noun: "nonconformance",
+            noun: "ncr",
             expected: 5,
             actual: 1
         }

@@ -278,7 +278,7 @@ fn expected_version_mismatch_is_a_conflict() {
     assert_eq!(
         err,
         Rejected::VersionConflict {
-            noun: "inspection plan",
+            noun: "plan",
             expected: 3,
             actual: 1
         }
