@@ -701,7 +701,7 @@ fn planned_shutdown_requires_both_ends_and_a_reason() {
         reason: "break".to_owned(),
     };
     let parsed = schedule_planned_shutdown(req()).unwrap();
-    assert_eq!(parsed.command.command.at(), t(30));
+    assert_eq!(mom_domain::Timed::at(&parsed.command.command), t(30));
     let no_until = pb::SchedulePlannedShutdownRequest {
         until: None,
         ..req()

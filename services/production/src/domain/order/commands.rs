@@ -58,9 +58,8 @@ pub enum OrderCommand {
     Cancel { reason: Reason, at: DateTime<Utc> },
 }
 
-impl OrderCommand {
-    /// Returns when the command's fact happened on the floor (its event time).
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for OrderCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             OrderCommand::Create { at, .. }
             | OrderCommand::Release { at }
@@ -72,11 +71,5 @@ impl OrderCommand {
             | OrderCommand::Complete { at }
             | OrderCommand::Cancel { at, .. } => *at,
         }
-    }
-}
-
-impl Timed for OrderCommand {
-    fn at(&self) -> DateTime<Utc> {
-        OrderCommand::at(self)
     }
 }

@@ -64,9 +64,8 @@ pub enum WorkUnitCommand {
     },
 }
 
-impl WorkUnitCommand {
-    /// Returns when the command's fact happened on the floor (the start of a planned shutdown).
-    pub fn at(&self) -> DateTime<Utc> {
+impl Timed for WorkUnitCommand {
+    fn at(&self) -> DateTime<Utc> {
         match self {
             WorkUnitCommand::Register { at, .. }
             | WorkUnitCommand::SetIdealCycleTime { at, .. }
@@ -77,11 +76,5 @@ impl WorkUnitCommand {
             | WorkUnitCommand::ReportCount { at, .. } => *at,
             WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,
         }
-    }
-}
-
-impl Timed for WorkUnitCommand {
-    fn at(&self) -> DateTime<Utc> {
-        WorkUnitCommand::at(self)
     }
 }
