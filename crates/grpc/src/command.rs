@@ -44,13 +44,8 @@ pub struct Ran {
 /// refuse its append before the winner's commit is visible, so one reload is not always enough).
 const KEYED_ATTEMPTS: u32 = 3;
 
-/// Runs a parsed command on its aggregate, in a `command` span, and returns what it produced;
-/// a repeated idempotency key gets the original version and stores nothing, and every rejection
-/// maps to its status. A keyed command beaten by a concurrent append runs again on the stored
-/// state (at most [`KEYED_ATTEMPTS`] times), where it finds its own repeat's key; anything else
-/// it finds there is decided as usual, so a stale expected version is still `ABORTED`. An
-/// unkeyed command beaten that way is `ABORTED` at once: only the caller can tell whether its
-/// command still makes sense.
+/// Runs a parsed command on its aggregate, in a `command` span, and returns what it produced:
+/// [`execute_replayable`] with the caller's metadata, every rejection mapped to its status.
 pub async fn run<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
@@ -125,8 +120,8 @@ pub async fn get<S: Decide, R>(
     })
 }
 
-/// A domain error that knows its status code; each service implements it once, in its
-/// `grpc.rs`, from its domain's error kinds.
+/// A rejection that knows its status code; implemented once, for the kernel's [`Rejected`], from
+/// the error's [`ErrorKind`].
 pub trait ClassifiedError: std::error::Error {
     /// Returns the status code of this rejection.
     fn code(&self) -> Code;
