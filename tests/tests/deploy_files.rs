@@ -518,10 +518,13 @@ fn published_domains() -> BTreeSet<String> {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).expect("a source file");
-                for (i, _) in text.match_indices(".domain(\"") {
-                    let rest = &text[i + ".domain(\"".len()..];
-                    if let Some(end) = rest.find('"') {
-                        domains.insert(rest[..end].to_owned());
+                // `topic_names().domain("x")`, or the `domain: "x"` of `mom_grpc::DomainConfig`.
+                for pattern in [".domain(\"", "domain: \""] {
+                    for (i, _) in text.match_indices(pattern) {
+                        let rest = &text[i + pattern.len()..];
+                        if let Some(end) = rest.find('"') {
+                            domains.insert(rest[..end].to_owned());
+                        }
                     }
                 }
             }

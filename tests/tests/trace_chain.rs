@@ -164,9 +164,18 @@ async fn one_trace_shows_command_stored_published_and_projected() {
     );
     assert!(server.parent_span_is_remote);
 
+    let command = named(&ours, "command");
+    assert_eq!(command.len(), 1, "one command span in {names:?}");
+    let command = command[0];
+    assert_eq!(
+        command.parent_span_id,
+        server.span_context.span_id(),
+        "the kernel's command span is the server span's child"
+    );
+
     let append = named(&ours, "eventstore.append");
     assert_eq!(append.len(), 1, "one append span in {names:?}");
-    assert_eq!(append[0].parent_span_id, server.span_context.span_id());
+    assert_eq!(append[0].parent_span_id, command.span_context.span_id());
 
     let publish = named(&ours, "mom.production.v1 publish");
     assert_eq!(publish.len(), 1, "one publish span in {names:?}");
@@ -174,7 +183,7 @@ async fn one_trace_shows_command_stored_published_and_projected() {
     assert_eq!(publish.span_kind, SpanKind::Producer);
     assert_eq!(
         publish.parent_span_id,
-        server.span_context.span_id(),
+        command.span_context.span_id(),
         "the relay continues the trace stored with the event"
     );
 
@@ -190,12 +199,12 @@ async fn one_trace_shows_command_stored_published_and_projected() {
     assert!(server.start_time <= publish.start_time);
     assert!(publish.start_time <= apply[0].start_time);
 
-    // The stored event carries the server span as its traceparent.
+    // The stored event carries the command span as its traceparent.
     let entry = &production.store().read_log(0, 10).await.unwrap()[0];
     let stored = entry.metadata["traceparent"].as_str().unwrap();
     assert_eq!(
         stored,
-        format!("00-{trace_id}-{}-01", server.span_context.span_id())
+        format!("00-{trace_id}-{}-01", command.span_context.span_id())
     );
 
     // The same run's metrics, over the Prometheus endpoint.
