@@ -50,6 +50,16 @@ pub fn params(
     Ok(params)
 }
 
+/// Returns a query-string parameter, or `""` when it is not given.
+pub fn param<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map_or("", String::as_str)
+}
+
+/// Returns a query-string parameter, or `None` when it is not given.
+pub fn optional_param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).map(String::as_str)
+}
+
 /// Returns `as_of` of HTTP parameters (RFC 3339; now when absent).
 pub fn as_of_param(value: Option<&str>) -> Result<DateTime<Utc>, QueryError> {
     match value {

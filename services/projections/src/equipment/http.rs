@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::query::{
     required_field, Downtime, DowntimeFilter, EquipmentQueries, Interval, UnitFilter, UnitState,
 };
-use crate::http::{params, respond, Params};
+use crate::http::{param, params, respond, Params};
 use crate::query::{rfc3339, Page, TimeRange};
 
 /// The JSON of a work unit's state.
@@ -59,10 +59,6 @@ fn downtime_json(downtime: &Downtime) -> Value {
     })
 }
 
-fn get_param<'a>(params: &'a Params, name: &str) -> &'a str {
-    params.get(name).map_or("", String::as_str)
-}
-
 async fn equipment(
     State(queries): State<EquipmentQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -71,9 +67,9 @@ async fn equipment(
         async {
             let params = params(query, &["work_center", "area", "state"])?;
             let filter = UnitFilter::new(
-                get_param(&params, "work_center"),
-                get_param(&params, "area"),
-                get_param(&params, "state"),
+                param(&params, "work_center"),
+                param(&params, "area"),
+                param(&params, "state"),
             )?;
             let units = queries.units(&filter, mom_clock::now()).await?;
             let mut groups: BTreeMap<(&str, &str), BTreeMap<&str, u32>> = BTreeMap::new();
@@ -106,7 +102,7 @@ async fn timeline(
     respond(
         async {
             let params = params(query, &["work_unit", "from", "to"])?;
-            let work_unit = required_field(get_param(&params, "work_unit"), "work_unit")?;
+            let work_unit = required_field(param(&params, "work_unit"), "work_unit")?;
             let range = TimeRange::from_params(
                 params.get("from").map(String::as_str),
                 params.get("to").map(String::as_str),
@@ -135,11 +131,8 @@ async fn downtime(
                 params.get("from").map(String::as_str),
                 params.get("to").map(String::as_str),
             )?;
-            let filter = DowntimeFilter::new(
-                get_param(&params, "work_unit"),
-                get_param(&params, "kind"),
-                range,
-            )?;
+            let filter =
+                DowntimeFilter::new(param(&params, "work_unit"), param(&params, "kind"), range)?;
             let page = Page::from_params(
                 params.get("page_size").map(String::as_str),
                 params.get("page_token").map(String::as_str),

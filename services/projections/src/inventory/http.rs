@@ -17,7 +17,7 @@ use super::genealogy::{Direction, Link};
 use super::query::{
     depth, parse_within, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
 };
-use crate::http::{as_of_param, params, respond, Params};
+use crate::http::{as_of_param, param, params, respond, Params};
 use crate::query::{rfc3339, Page, QueryError};
 
 fn stock_json(row: &StockRow) -> Value {
@@ -71,10 +71,6 @@ fn node_json(row: &NodeRow) -> Value {
         "quantity": row.quantity,
         "held": row.held != 0,
     })
-}
-
-fn param<'a>(params: &'a Params, name: &str) -> &'a str {
-    params.get(name).map_or("", String::as_str)
 }
 
 fn page(params: &Params) -> Result<Page, QueryError> {

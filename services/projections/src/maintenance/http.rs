@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::query::{
     text, BacklogFilter, MaintenanceQueries, PlanCompliance, PmOccurrence, Reliability, WorkOrder,
 };
-use crate::http::{params, respond, Params};
+use crate::http::{param, params, respond, Params};
 use crate::query::{rfc3339, Page, TimeRange};
 
 /// The JSON of a work order.
@@ -73,10 +73,6 @@ fn reliability_json(row: &Reliability) -> Value {
         "mttr_ms": row.mttr_ms,
         "mean_downtime_ms": row.mean_downtime_ms,
     })
-}
-
-fn param<'a>(params: &'a Params, name: &str) -> &'a str {
-    params.get(name).map_or("", String::as_str)
 }
 
 fn range(params: &Params) -> Result<TimeRange, crate::query::QueryError> {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::projection::operation_progress;
 use super::query::{OperationRow, OrderFilter, OrderQueries, OrderRow, WipRow};
-use crate::http::{params, respond, Params};
+use crate::http::{optional_param, param, params, respond, Params};
 use crate::query::{rfc3339, Page, QueryError, TimeRange};
 
 fn order_json(row: &OrderRow) -> Value {
@@ -66,10 +66,6 @@ fn wip_json(row: &WipRow) -> Value {
     })
 }
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.get(name).map(String::as_str)
-}
-
 async fn list(
     State(queries): State<OrderQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -88,15 +84,20 @@ async fn list(
                     "page_token",
                 ],
             )?;
-            let created = TimeRange::from_params(param(&params, "from"), param(&params, "to"))?;
+            let created = TimeRange::from_params(
+                optional_param(&params, "from"),
+                optional_param(&params, "to"),
+            )?;
             let filter = OrderFilter::new(
-                param(&params, "status").unwrap_or_default(),
-                param(&params, "product").unwrap_or_default(),
-                param(&params, "work_unit").unwrap_or_default(),
+                param(&params, "status"),
+                param(&params, "product"),
+                param(&params, "work_unit"),
                 created,
             )?;
-            let page =
-                Page::from_params(param(&params, "page_size"), param(&params, "page_token"))?;
+            let page = Page::from_params(
+                optional_param(&params, "page_size"),
+                optional_param(&params, "page_token"),
+            )?;
             let (rows, next) = queries.list(&filter, page).await?;
             Ok(json!({
                 "orders": rows.iter().map(order_json).collect::<Vec<_>>(),
@@ -133,10 +134,7 @@ async fn wip(
         async {
             let params = params(query, &["work_unit", "product"])?;
             let rows = queries
-                .wip(
-                    param(&params, "work_unit").unwrap_or_default(),
-                    param(&params, "product").unwrap_or_default(),
-                )
+                .wip(param(&params, "work_unit"), param(&params, "product"))
                 .await?;
             Ok(json!({ "wip": rows.iter().map(wip_json).collect::<Vec<_>>() }))
         }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::query::{
     rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow, QualityQueries, YieldFilter, YieldRow,
 };
-use crate::http::{as_of_param, params, respond, Params};
+use crate::http::{as_of_param, optional_param, param, params, respond, Params};
 use crate::query::{rfc3339, Page, QueryError, TimeRange};
 
 fn ncr_json(row: &NcrRow, lots: &[String], as_of: DateTime<Utc>) -> Value {
@@ -71,14 +71,6 @@ fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
     })
 }
 
-fn param<'a>(params: &'a Params, name: &str) -> &'a str {
-    params.get(name).map_or("", String::as_str)
-}
-
-fn optional<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params.get(name).map(String::as_str)
-}
-
 async fn ncrs(
     State(queries): State<QualityQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -98,15 +90,15 @@ async fn ncrs(
                     "page_token",
                 ],
             )?;
-            let opened = TimeRange::from_params(optional(&params, "from"), optional(&params, "to"))?;
+            let opened = TimeRange::from_params(optional_param(&params, "from"), optional_param(&params, "to"))?;
             let filter = NcrFilter::new(
                 param(&params, "status"),
                 param(&params, "product"),
                 param(&params, "work_unit"),
                 opened,
             )?;
-            let as_of = as_of_param(optional(&params, "as_of"))?;
-            let page = Page::from_params(optional(&params, "page_size"), optional(&params, "page_token"))?;
+            let as_of = as_of_param(optional_param(&params, "as_of"))?;
+            let page = Page::from_params(optional_param(&params, "page_size"), optional_param(&params, "page_token"))?;
             let (rows, next) = queries.ncrs(&filter, page).await?;
             Ok(json!({
                 "as_of": as_of.to_rfc3339(),
@@ -125,8 +117,10 @@ async fn fpy(
     respond(
         async {
             let params = params(query, &["product", "operation", "work_unit", "from", "to"])?;
-            let recorded =
-                TimeRange::from_params(optional(&params, "from"), optional(&params, "to"))?;
+            let recorded = TimeRange::from_params(
+                optional_param(&params, "from"),
+                optional_param(&params, "to"),
+            )?;
             let operation = match param(&params, "operation") {
                 "" => None,
                 text => Some(text.parse::<u32>().map_err(|_| {
@@ -173,14 +167,14 @@ async fn capas(
                     )))
                 }
             };
-            let as_of = as_of_param(optional(&params, "as_of"))?;
+            let as_of = as_of_param(optional_param(&params, "as_of"))?;
             let filter = CapaFilter::new(
                 param(&params, "status"),
                 param(&params, "owner"),
                 overdue,
                 as_of,
             )?;
-            let page = Page::from_params(optional(&params, "page_size"), optional(&params, "page_token"))?;
+            let page = Page::from_params(optional_param(&params, "page_size"), optional_param(&params, "page_token"))?;
             let (rows, next) = queries.capas(&filter, page).await?;
             Ok(json!({
                 "as_of": as_of.to_rfc3339(),
