@@ -87,7 +87,12 @@ fn settle<E: DomainError>(
                 Err(AggregateError::UserError(err)),
             ),
         },
-        result => (outcome(&result), result),
+        Ok(version) => (CommandOutcome::Accepted, Ok(version)),
+        Err(err @ AggregateError::AggregateConflict) => (CommandOutcome::Conflict, Err(err)),
+        Err(err @ AggregateError::DatabaseConnectionError(_)) => {
+            (CommandOutcome::Unavailable, Err(err))
+        }
+        Err(err) => (CommandOutcome::Error, Err(err)),
     }
 }
 
@@ -176,17 +181,6 @@ pub fn command_metadata(
     // Kafka messages and the projections that apply them continue this trace.
     metadata.traceparent = mom_telemetry::trace_context::current_or(traceparent);
     metadata
-}
-
-/// Returns how a command's result ends (a replayed key is told apart before).
-fn outcome<E: std::error::Error>(result: &Result<u64, AggregateError<E>>) -> CommandOutcome {
-    match result {
-        Ok(_) => CommandOutcome::Accepted,
-        Err(AggregateError::UserError(_)) => CommandOutcome::Rejected,
-        Err(AggregateError::AggregateConflict) => CommandOutcome::Conflict,
-        Err(AggregateError::DatabaseConnectionError(_)) => CommandOutcome::Unavailable,
-        Err(_) => CommandOutcome::Error,
-    }
 }
 
 /// Runs `command` on aggregate `id` with `metadata` and returns its version afterwards: the

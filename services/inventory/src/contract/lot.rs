@@ -1,12 +1,12 @@
 //! Lots on the wire: receiving, moving, consuming, producing, holding and scrapping them, their
 //! events and the `GetLot` reply.
 
-use mom_grpc::{at, optional, optional_at, required, units, RequestError};
+use mom_grpc::{at, guards, optional, optional_at, required, units, RequestError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{guards, optional_string, optional_text, order_id, text, InvalidRequest, LotRequest};
+use super::{optional_string, optional_text, order_id, text, InvalidRequest, LotRequest};
 use crate::domain::{
     HoldRef, LocationId, Lot, LotCommand, LotError, LotEvent, LotId, MaterialId, WorkUnitId,
 };

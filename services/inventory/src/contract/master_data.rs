@@ -1,11 +1,11 @@
 //! Master data on the wire: defining materials and locations, and their events.
 
-use mom_grpc::{at, required, RequestError};
+use mom_grpc::{at, guards, required, RequestError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{guards, text, LocationRequest, MaterialRequest};
+use super::{text, LocationRequest, MaterialRequest};
 use crate::domain::{
     LocationCommand, LocationEvent, LocationId, MaterialCommand, MaterialEvent, MaterialId,
 };

@@ -11,7 +11,7 @@ mod lot;
 mod master_data;
 mod supply;
 
-use mom_grpc::{Guards, ParsedCommand, RequestError};
+use mom_grpc::{ParsedCommand, RequestError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use thiserror::Error;
@@ -134,11 +134,6 @@ pub fn command_reply(aggregate_id: &impl ToString, version: u64) -> pb::CommandR
 }
 
 // Field helpers shared by the area modules.
-
-/// Parses the optional `CommandContext`.
-fn guards(context: Option<pb::CommandContext>) -> Result<Guards, RequestError> {
-    mom_grpc::guards(context)
-}
 
 /// Parses a required free text; a blank one counts as missing.
 fn text(value: String, field: &str) -> Result<Text, RequestError> {

@@ -1,12 +1,12 @@
 //! Work unit supply on the wire: starting, ending and reporting starvations, their events and
 //! the `GetWorkUnitSupply` reply.
 
-use mom_grpc::{at, required, RequestError};
+use mom_grpc::{at, guards, required, RequestError};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_event::Event;
 use mom_proto::time::to_timestamp;
 
-use super::{guards, optional_order_id, optional_string, SupplyRequest};
+use super::{optional_order_id, optional_string, SupplyRequest};
 use crate::domain::{
     MaterialId, StarvationCause, SupplyCommand, SupplyEvent, WorkUnitId, WorkUnitSupply,
 };
