@@ -198,6 +198,16 @@ pub fn one_of(value: &str, field: &str, allowed: &[&str]) -> Result<Option<Strin
     }
 }
 
+/// Returns a request's `as_of` timestamp, or now when it is not given; an out-of-range one is
+/// an invalid argument.
+pub fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, QueryError> {
+    match ts {
+        None => Ok(mom_clock::now()),
+        Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
+            .map_err(|err| QueryError::InvalidArgument(err.to_string())),
+    }
+}
+
 /// Milliseconds since the epoch as a time (for rows).
 pub fn time_of(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()

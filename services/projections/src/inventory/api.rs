@@ -11,7 +11,7 @@ use super::genealogy::{Direction, Link};
 use super::query::{
     depth, window, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
 };
-use crate::query::{timestamp, Page, QueryError};
+use crate::query::{as_of_proto, timestamp, Page, QueryError};
 
 fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -87,14 +87,6 @@ fn proto_direction(direction: Direction) -> pb::GenealogyDirection {
     match direction {
         Direction::Backward => pb::GenealogyDirection::Backward,
         Direction::Forward => pb::GenealogyDirection::Forward,
-    }
-}
-
-fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, QueryError> {
-    match ts {
-        None => Ok(mom_clock::now()),
-        Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
-            .map_err(|err| QueryError::InvalidArgument(err.to_string())),
     }
 }
 

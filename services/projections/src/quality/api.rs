@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::query::{
     rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow, QualityQueries, YieldFilter, YieldRow,
 };
-use crate::query::{timestamp, Page, QueryError, TimeRange};
+use crate::query::{as_of_proto, timestamp, Page, TimeRange};
 
 fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -64,14 +64,6 @@ fn capa_proto(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> pb::Capa 
         overdue: overdue.is_some(),
         overdue_ms: overdue.unwrap_or(0),
         closed_late: row.closed_late(),
-    }
-}
-
-fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>, QueryError> {
-    match ts {
-        None => Ok(mom_clock::now()),
-        Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
-            .map_err(|err| QueryError::InvalidArgument(err.to_string())),
     }
 }
 
