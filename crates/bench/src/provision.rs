@@ -82,6 +82,7 @@ pub(crate) fn production_config(
 pub(crate) fn oee_config(
     database_url: String,
     kafka: mom_bus::KafkaArgs,
+    time: mom_clock::TimePolicy::default().into(),
     log_sources: Vec<String>,
 ) -> anyhow::Result<mom_oee_projection::OeeConfig> {
     Ok(mom_oee_projection::OeeConfig {
@@ -112,6 +113,7 @@ pub(crate) async fn connect_store(url: &str, max_connections: u32) -> anyhow::Re
     let options = StoreOptions {
         max_connections,
         max_batch_events: 4096,
+        ..StoreOptions::default()
     };
     Ok(EventStore::connect(url, &options).await?)
 }

@@ -21,6 +21,17 @@ pub struct KafkaArgs {
     /// Outbox rows the relay publishes per round.
     #[arg(long, env = "MOM_RELAY_BATCH_SIZE", default_value_t = 1000)]
     pub relay_batch_size: u32,
+    /// Failed publishing rounds after which the relay parks an outbox row (its key waits for an
+    /// operator: `mom outbox list|retry|skip`). A message the broker refuses for its size is
+    /// parked at once.
+    #[arg(long, env = "MOM_RELAY_MAX_ATTEMPTS", default_value_t = crate::relay::DEFAULT_MAX_ATTEMPTS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub relay_max_attempts: u32,
+    /// How long published outbox rows stay before the relay prunes them (e.g. 7d; 0 = keep for
+    /// ever). The events and their messages stay in the event log.
+    #[arg(long, env = "MOM_OUTBOX_RETENTION", default_value = crate::relay::DEFAULT_OUTBOX_RETENTION,
+          value_parser = mom_clock::parse_limit_arg)]
+    pub outbox_retention: mom_clock::Limit,
 }
 
 impl KafkaArgs {
@@ -36,6 +47,8 @@ impl KafkaArgs {
         config.partitions = self.topic_partitions;
         config.replication = self.topic_replication;
         config.batch_size = self.relay_batch_size;
+        config.max_attempts = self.relay_max_attempts;
+        config.retention = self.outbox_retention.0.and_then(|d| d.to_std().ok());
         Some(config)
     }
 }

@@ -23,5 +23,7 @@ pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
 pub use message::BusMessage;
 pub use publisher::{Outgoing, Publisher};
-pub use relay::{Relay, RelayConfig, RelayStats};
+pub use relay::{
+    Relay, RelayConfig, RelayStats, DEFAULT_MAX_ATTEMPTS, DEFAULT_OUTBOX_RETENTION, PRUNE_BATCHES,
+};
 pub use topics::{dlq_topic, ensure_topics, TopicNames};

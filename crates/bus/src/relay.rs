@@ -1,14 +1,24 @@
 //! The outbox relay: claims unpublished outbox rows, publishes them with the idempotent producer
 //! and marks them published only after the broker acknowledged them.
+//!
+//! Invariants: at least once, each key in order (a key's later rows are never marked before its
+//! earlier ones; a parked row holds its key back); no database transaction is open while the
+//! relay waits for the broker (the claim's lane locks are session locks on a connection it
+//! keeps). A row that fails `max_attempts` times, or with an error no retry can cure (a message
+//! too large for the broker), is parked with its error for an operator (`mom outbox`), so the
+//! other keys go on. Published rows older than the retention are pruned in small batches.
 
-use mom_telemetry::internal_events::{emit, OutboxBacklogMeasured, OutboxPublished};
+use mom_telemetry::internal_events::{
+    emit, OutboxBacklogMeasured, OutboxParkedMeasured, OutboxPruned, OutboxPublished,
+    OutboxRowParked,
+};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mom_eventstore::{EventStore, OutboxRecord};
+use mom_eventstore::{EventStore, OutboxFailure, OutboxRecord};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +48,19 @@ pub struct RelayConfig {
     pub max_backoff: Duration,
     /// How long the producer keeps retrying one message before it reports a failure.
     pub message_timeout: Duration,
+    /// Failed rounds after which a row is parked (at least 1).
+    pub max_attempts: u32,
+    /// How long published rows stay in the outbox (`None`: for ever).
+    pub retention: Option<Duration>,
+    /// Published rows deleted per statement when pruning.
+    pub prune_batch: u32,
 }
+
+/// Default of [`RelayConfig::max_attempts`] (`MOM_RELAY_MAX_ATTEMPTS`).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// Default of [`RelayConfig::retention`] (`MOM_OUTBOX_RETENTION`).
+pub const DEFAULT_OUTBOX_RETENTION: &str = "7d";
 
 impl RelayConfig {
     /// Returns defaults for `bootstrap_servers` and `topics`.
@@ -52,6 +74,9 @@ impl RelayConfig {
             idle_poll: Duration::from_millis(10),
             max_backoff: Duration::from_secs(5),
             message_timeout: Duration::from_secs(120),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            retention: Some(Duration::from_secs(7 * 86_400)),
+            prune_batch: 1000,
         }
     }
 }
@@ -61,8 +86,12 @@ impl RelayConfig {
 pub struct RelayStats {
     /// Messages acknowledged by the broker.
     pub published: AtomicU64,
-    /// Messages the broker did not acknowledge (they are retried).
+    /// Messages the broker did not acknowledge (they are retried, or parked).
     pub failed: AtomicU64,
+    /// Rows parked.
+    pub parked: AtomicU64,
+    /// Published rows pruned after the retention.
+    pub pruned: AtomicU64,
 }
 
 /// Publishes the outbox of one store.
@@ -115,15 +144,16 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut backoff = Duration::ZERO;
         let mut backlog_reported = tokio::time::Instant::now() - BACKLOG_EVERY;
+        let mut pruned = tokio::time::Instant::now() - PRUNE_EVERY;
         loop {
             if backlog_reported.elapsed() >= BACKLOG_EVERY {
                 backlog_reported = tokio::time::Instant::now();
-                match self.store.outbox_backlog().await {
-                    Ok(pending) => emit(OutboxBacklogMeasured {
-                        topic: &self.metric_topic,
-                        pending,
-                    }),
-                    Err(err) => tracing::debug!(error = %err, "outbox backlog not read"),
+                self.report_backlog().await;
+            }
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = tokio::time::Instant::now();
+                if let Err(err) = self.prune().await {
+                    tracing::warn!(error = %err, "outbox not pruned");
                 }
             }
             let wait = match self.publish_once().await {
@@ -151,7 +181,56 @@ impl Relay {
         }
     }
 
-    /// Claims one batch and publishes it; returns how many messages were acknowledged.
+    async fn report_backlog(&self) {
+        match self.store.outbox_backlog().await {
+            Ok(pending) => emit(OutboxBacklogMeasured {
+                topic: &self.metric_topic,
+                pending,
+            }),
+            Err(err) => tracing::debug!(error = %err, "outbox backlog not read"),
+        }
+        match self.store.outbox_parked().await {
+            Ok(parked) => emit(OutboxParkedMeasured {
+                topic: &self.metric_topic,
+                parked,
+            }),
+            Err(err) => tracing::debug!(error = %err, "parked outbox rows not counted"),
+        }
+    }
+
+    /// Deletes published rows older than the retention, a batch at a time (at most
+    /// [`PRUNE_BATCHES`] batches per call, so a large first prune never stalls publishing);
+    /// returns how many.
+    pub async fn prune(&self) -> Result<u64, BusError> {
+        let Some(retention) = self.config.retention else {
+            return Ok(0);
+        };
+        let before = mom_clock::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let mut total = 0;
+        for _ in 0..PRUNE_BATCHES {
+            let count = self
+                .store
+                .prune_outbox(before, self.config.prune_batch)
+                .await?;
+            total += count;
+            if count < u64::from(self.config.prune_batch) {
+                break;
+            }
+        }
+        if total > 0 {
+            self.stats.pruned.fetch_add(total, Ordering::Relaxed);
+            emit(OutboxPruned {
+                topic: &self.metric_topic,
+                count: total,
+            });
+        }
+        Ok(total)
+    }
+
+    /// Claims one batch and publishes it; returns how many messages were acknowledged. No
+    /// database transaction is open while it waits for the broker: the claim's reads and the
+    /// marks afterwards are short statements of their own.
     pub async fn publish_once(&self) -> Result<usize, BusError> {
         let claim = self.store.claim_outbox(self.config.batch_size).await?;
         if claim.records().is_empty() {
@@ -162,28 +241,45 @@ impl Relay {
         let mut published = Vec::with_capacity(results.len());
         let mut failed = Vec::new();
         // A key whose earlier message failed must not have later ones marked published, or a
-        // retry would put them out of order.
+        // retry would put them out of order; they stay pending as they are (no attempt counted:
+        // they did not fail themselves).
         let mut broken_keys = HashSet::new();
+        let mut held_back = 0u64;
         for (record, result) in claim.records().iter().zip(results) {
             match result {
                 Ok(()) if !broken_keys.contains(record.key.as_str()) => {
                     published.push(record.position)
                 }
-                Ok(()) => failed.push((
-                    record.position,
-                    "an earlier message of its key failed".to_owned(),
-                )),
+                Ok(()) => held_back += 1,
                 Err(err) => {
                     broken_keys.insert(record.key.as_str());
-                    failed.push((record.position, err.to_string()));
+                    let attempts = record.attempts.saturating_add(1);
+                    let park = is_permanent(&err) || attempts >= self.config.max_attempts;
+                    let error = err.to_string();
+                    if park {
+                        emit(OutboxRowParked {
+                            topic: &self.metric_topic,
+                            position: record.position,
+                            key: &record.key,
+                            attempts,
+                            error: &error,
+                        });
+                    }
+                    failed.push(OutboxFailure {
+                        position: record.position,
+                        error,
+                        park,
+                    });
                 }
             }
         }
+        let parked = failed.iter().filter(|f| f.park).count() as u64;
+        self.stats.parked.fetch_add(parked, Ordering::Relaxed);
         let count = published.len();
         emit(OutboxPublished {
             topic: &self.metric_topic,
             count: count as u64,
-            failed: failed.len() as u64,
+            failed: failed.len() as u64 + held_back,
         });
         self.stats
             .published
@@ -191,9 +287,11 @@ impl Relay {
         self.stats
             .failed
             .fetch_add(failed.len() as u64, Ordering::Relaxed);
-        let first_error = failed.first().map(|(_, e)| e.clone());
+        // Only failures that will be tried again call for a backoff; parked rows are out of the
+        // way.
+        let retry_error = failed.iter().find(|f| !f.park).map(|f| f.error.clone());
         claim.complete(&published, &failed).await?;
-        match first_error {
+        match retry_error {
             Some(reason) => Err(BusError::Kafka(KafkaError::MessageProduction(
                 RDKafkaErrorCode::MessageTimedOut,
             )))
@@ -237,6 +335,27 @@ impl Relay {
 
 /// How often the relay reports its outbox backlog.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// How often the relay prunes published rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Most batches one prune deletes.
+pub const PRUNE_BATCHES: u32 = 10;
+
+/// Whether no retry can cure `err` (the message is refused for what it is): such a row is
+/// parked at once.
+fn is_permanent(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidTopic
+        )
+    )
+}
 
 fn publish_span(record: &OutboxRecord) -> tracing::Span {
     let span = tracing::info_span!(

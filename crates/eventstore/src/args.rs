@@ -19,6 +19,11 @@ pub struct StoreArgs {
     /// aggregates are also kept in memory, so snapshots matter for cold loads only.
     #[arg(long, env = "MOM_SNAPSHOT_EVERY", default_value_t = 20)]
     pub snapshot_every: usize,
+    /// Largest outbox message (key, value and headers, in bytes) a command may produce; a larger
+    /// one is refused at command time with INVALID_ARGUMENT, never stored. Keep it under the
+    /// broker's `message.max.bytes` (default 1 000 000) with room for the record framing.
+    #[arg(long, env = "MOM_MAX_MESSAGE_BYTES", default_value_t = crate::outbox::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
 }
 
 impl StoreArgs {
@@ -27,6 +32,7 @@ impl StoreArgs {
         StoreOptions {
             max_connections: self.db_max_connections,
             max_batch_events: self.db_max_batch_events,
+            max_message_bytes: self.max_message_bytes,
         }
     }
 }

@@ -26,9 +26,33 @@ pub enum StoreError {
     /// The outbox encoder rejected an event.
     #[error("event could not be encoded for the outbox: {0}")]
     Encode(#[from] crate::outbox::EncodeError),
+    /// An event's message is larger than the broker would take: refused, never stored.
+    #[error(
+        "{event_type} of {aggregate_id} would be a message of {size} bytes, over the limit of \
+         {limit} bytes (MOM_MAX_MESSAGE_BYTES); shorten its text fields"
+    )]
+    MessageTooLarge {
+        /// Event type.
+        event_type: String,
+        /// Aggregate id.
+        aggregate_id: String,
+        /// Key, value and headers in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The store was closed.
     #[error("event store is closed")]
     Closed,
+}
+
+impl StoreError {
+    /// Whether the command's input caused it (the command is refused; retrying cannot help):
+    /// callers map it to INVALID_ARGUMENT. It reaches them boxed inside cqrs-es's
+    /// `AggregateError::UnexpectedError`.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, StoreError::MessageTooLarge { .. })
+    }
 }
 
 impl From<StoreError> for PersistenceError {
@@ -39,9 +63,9 @@ impl From<StoreError> for PersistenceError {
                 PersistenceError::ConnectionError(Box::new(err))
             }
             StoreError::Corrupt(_) => PersistenceError::DeserializationError(Box::new(err)),
-            StoreError::UnsupportedUrl { .. } | StoreError::Encode(_) => {
-                PersistenceError::UnknownError(Box::new(err))
-            }
+            StoreError::UnsupportedUrl { .. }
+            | StoreError::Encode(_)
+            | StoreError::MessageTooLarge { .. } => PersistenceError::UnknownError(Box::new(err)),
         }
     }
 }

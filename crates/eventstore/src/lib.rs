@@ -30,7 +30,10 @@ pub use args::StoreArgs;
 pub use error::StoreError;
 pub use executor::Executor;
 pub use metadata::CommandMetadata;
-pub use outbox::{EncodeError, OutboxEncoder, OutboxMessage, OutboxRecord, PendingEvent};
+pub use outbox::{
+    EncodeError, OutboxEncoder, OutboxFailure, OutboxMessage, OutboxRecord, ParkedRow,
+    PendingEvent, Skipped,
+};
 pub use record::{LogEntry, LogMessage, MessageFilter};
 pub use repository::SqlEventRepository;
 pub use store::{Backend, EventStore, StoreOptions};

@@ -1,4 +1,10 @@
 //! The outbox: the message each event becomes, written in the event's own transaction.
+//!
+//! The message itself is stored with the event in the event log (rebuilds and the embedded
+//! subscription read it there); the outbox row is the publishing queue's entry: pending,
+//! published (pruned after the retention), or parked after failures (an operator retries or skips
+//! it). Invariant: a key's rows leave the queue in position order; a parked row holds back the
+//! later rows of its key until it is retried or skipped.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -75,7 +81,65 @@ pub struct OutboxRecord {
     pub payload: Vec<u8>,
     /// Headers.
     pub headers: Vec<(String, String)>,
+    /// Failed publishing attempts so far.
+    pub attempts: u32,
 }
+
+/// A row the relay could not publish this round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxFailure {
+    /// Global log position of the row.
+    pub position: u64,
+    /// The broker's or the producer's error.
+    pub error: String,
+    /// Whether to park it (no more automatic attempts; the later rows of its key wait).
+    pub park: bool,
+}
+
+/// A parked outbox row, as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedRow {
+    /// Global log position of the row (its id).
+    pub position: u64,
+    /// Topic name.
+    pub topic: String,
+    /// Message key.
+    pub key: String,
+    /// Failed publishing attempts.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// When it was parked.
+    pub parked_at: DateTime<Utc>,
+    /// When and by whom it was skipped, if it was.
+    pub skipped: Option<Skipped>,
+}
+
+/// An operator's decision not to publish a parked row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (as the operator gave it).
+    pub by: String,
+}
+
+/// Returns the bytes a message takes against the broker's message limit: key, value, and the
+/// names and values of its headers (the record framing is left to the headroom of the limit).
+pub fn message_size(message: &OutboxMessage) -> usize {
+    message.key.len()
+        + message.payload.len()
+        + message
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum::<usize>()
+}
+
+/// Default largest message the store accepts (`MOM_MAX_MESSAGE_BYTES`): the broker's default
+/// `message.max.bytes` (1 000 000) less 40 000 bytes for the record batch framing and the
+/// `traceparent` the relay rewrites.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 960_000;
 
 /// Number of lanes the outbox is split into; each key always maps to the same lane and a lane is
 /// published by one relay at a time, which keeps every key in order with several relays.

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{
-    headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
+    headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
+    OutboxMessage, OutboxRecord, ParkedRow, Skipped,
 };
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
@@ -78,9 +79,11 @@ pub(crate) async fn write_batch(
 
     let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
-         event_type, event_version, payload, metadata, event_time, recorded_time) \
+         event_type, event_version, payload, metadata, event_time, recorded_time, topic, msg_key, \
+         message, headers) \
          SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-         $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[]) \
+         $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], \
+         $12::text[], $13::text[], $14::bytea[], $15::jsonb[]) \
          ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
     )
     .bind(&positions)
@@ -94,6 +97,10 @@ pub(crate) async fn write_batch(
     .bind(&metadatas)
     .bind(&event_times)
     .bind(&recorded_times)
+    .bind(&topics)
+    .bind(&keys)
+    .bind(&bodies)
+    .bind(&headers)
     .fetch_all(&mut *tx)
     .await?;
     if inserted.len() != total {
@@ -110,15 +117,13 @@ pub(crate) async fn write_batch(
     }
 
     sqlx::query(
-        "INSERT INTO mom_outbox (position, lane, topic, msg_key, payload, headers) \
-         SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[])",
+        "INSERT INTO mom_outbox (position, lane, topic, msg_key) \
+         SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[])",
     )
     .bind(&positions)
     .bind(&lanes)
     .bind(&topics)
     .bind(&keys)
-    .bind(&bodies)
-    .bind(&headers)
     .execute(&mut *tx)
     .await?;
 
@@ -227,9 +232,8 @@ pub(crate) async fn read_log(
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
          e.event_version, e.payload AS event_payload, e.metadata, e.event_time, e.recorded_time, \
-         o.topic, o.msg_key, o.payload AS message, o.headers \
-         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > $1 AND o.position > $1 ORDER BY e.position LIMIT $2",
+         e.topic, e.msg_key, e.message, e.headers \
+         FROM mom_events e WHERE e.position > $1 ORDER BY e.position LIMIT $2",
     )
     .bind(after)
     .bind(limit)
@@ -272,16 +276,15 @@ pub(crate) async fn read_messages(
     limit: i64,
     filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through; both sides of the
-    // join are bounded (`$1`, `$5`), or Postgres merge-joins the outbox from its start.
+    // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through. The message lives in
+    // the event log itself (the outbox is pruned), so this reads one table in position order.
     let up_to = filter.up_to.map_or(Ok(i64::MAX), to_i64)?;
     let rows = sqlx::query(
-        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers::text AS headers \
-         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > $1 AND o.position > $1 AND e.position <= $5 AND o.position <= $5 \
-         AND ($3::text[] IS NULL OR o.topic = ANY($3)) \
-         AND ($4::text[] IS NULL OR e.aggregate_type = ANY($4)) \
-         ORDER BY e.position LIMIT $2",
+        "SELECT position, event_id, recorded_time, topic, msg_key, message, headers::text AS headers \
+         FROM mom_events WHERE position > $1 AND position <= $5 \
+         AND ($3::text[] IS NULL OR topic = ANY($3)) \
+         AND ($4::text[] IS NULL OR aggregate_type = ANY($4)) \
+         ORDER BY position LIMIT $2",
     )
     .bind(after)
     .bind(limit)
@@ -301,7 +304,7 @@ pub(crate) async fn read_messages(
                 message: OutboxMessage {
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
-                    payload: row.try_get("payload")?,
+                    payload: row.try_get("message")?,
                     headers: headers_from_str_only(&headers, filter.headers)?,
                 },
             })
@@ -310,68 +313,132 @@ pub(crate) async fn read_messages(
 }
 
 pub(crate) async fn claim_outbox(pool: &PgPool, limit: i64) -> Result<OutboxClaim, StoreError> {
-    let mut tx = pool.begin().await?;
     // Each key is published by one relay at a time, in order: a relay first takes the advisory
     // locks of the lanes its next rows belong to (one attempt per lane, in one statement), then
     // reads the rows of the lanes it holds. Taking the locks row by row inside the scan is not
     // enough: a lane released by another relay in the middle of the scan would hand over that
     // lane's later rows while its earlier ones were skipped, and they would be published out of
-    // order.
-    let lanes: Vec<i32> = sqlx::query_scalar(
+    // order. The locks are session locks on a connection the claim keeps, and every statement
+    // commits on its own: no transaction stays open while the relay waits for the broker.
+    let mut lease = LaneLease::acquire(pool).await?;
+    let conn = lease.conn()?;
+    let lanes: Vec<i32> = sqlx::query_scalar(&format!(
         "SELECT lane FROM (SELECT lane, MIN(position) AS first FROM \
-         (SELECT lane, position FROM mom_outbox WHERE published_at IS NULL \
-          ORDER BY position LIMIT $1) AS next GROUP BY lane) AS candidates ORDER BY first",
-    )
+         (SELECT o.lane, o.position FROM mom_outbox o WHERE o.published_at IS NULL \
+          AND o.parked_at IS NULL AND {BLOCKED_FREE} ORDER BY o.position LIMIT $1) AS next \
+         GROUP BY lane) AS candidates ORDER BY first"
+    ))
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **conn)
     .await?;
-    let held: Vec<i32> = if lanes.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_scalar(
-            "SELECT lane FROM unnest($2::int4[]) WITH ORDINALITY AS l(lane, i) \
-             WHERE pg_try_advisory_xact_lock($1, lane) ORDER BY i",
-        )
-        .bind(LANE_LOCK_SPACE)
-        .bind(&lanes)
-        .fetch_all(&mut *tx)
-        .await?
-    };
-    // A fresh snapshot after the locks: rows another relay published meanwhile are gone, and
-    // the held lanes' earliest unpublished rows come first.
-    let rows = sqlx::query(
-        "SELECT position, topic, msg_key, payload, headers FROM mom_outbox \
-         WHERE published_at IS NULL AND lane = ANY($1) \
-         ORDER BY position LIMIT $2 FOR UPDATE",
+    if lanes.is_empty() {
+        lease.release().await?;
+        return Ok(OutboxClaim {
+            records: Vec::new(),
+            lease: Lease::Empty,
+        });
+    }
+    let held: Vec<i32> = sqlx::query_scalar(
+        "SELECT lane FROM unnest($2::int4[]) WITH ORDINALITY AS l(lane, i) \
+         WHERE pg_try_advisory_lock($1, lane) ORDER BY i",
     )
+    .bind(LANE_LOCK_SPACE)
+    .bind(&lanes)
+    .fetch_all(&mut **conn)
+    .await?;
+    // Read after the locks: rows another relay published before it released a lane are marked
+    // by then (marks commit before the unlock), and the held lanes' earliest rows come first.
+    let rows = sqlx::query(&format!(
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers \
+         FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+         WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY($1) \
+         AND {BLOCKED_FREE} ORDER BY o.position LIMIT $2"
+    ))
     .bind(&held)
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **conn)
     .await?;
     let records = rows
         .into_iter()
         .map(|row| {
             let position: i64 = row.try_get("position")?;
+            let attempts: i32 = row.try_get("attempts")?;
             let headers: serde_json::Value = row.try_get("headers")?;
             Ok(OutboxRecord {
                 position: to_u64(position)?,
                 topic: row.try_get("topic")?,
                 key: row.try_get("msg_key")?,
-                payload: row.try_get("payload")?,
+                payload: row.try_get("message")?,
                 headers: headers_from_json(&headers)?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(OutboxClaim {
         records,
-        lease: Lease::Postgres(tx),
+        lease: Lease::Postgres(lease),
     })
 }
 
+/// A pooled connection holding outbox lane locks (session advisory locks). Released explicitly
+/// after the marks committed; dropped without a release (an error, a cancelled relay), the
+/// connection is closed instead of going back to the pool, which ends its session and frees its
+/// locks.
+#[derive(Debug)]
+pub(crate) struct LaneLease(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl LaneLease {
+    async fn acquire(pool: &PgPool) -> Result<Self, StoreError> {
+        Ok(Self(Some(pool.acquire().await?)))
+    }
+
+    fn conn(&mut self) -> Result<&mut sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
+        self.0.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Frees every lane lock of the session and returns the connection to the pool.
+    async fn release(mut self) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut **conn)
+            .await?;
+        // Unlocked: the connection may be reused.
+        drop(self.0.take());
+        Ok(())
+    }
+}
+
+impl Drop for LaneLease {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.0.take() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// SQL condition (on `mom_outbox o`) that holds for a row no parked, unskipped row of the same
+/// key precedes: a key waits behind its parked row, so it stays in order.
+pub(crate) const BLOCKED_FREE: &str = "NOT EXISTS (SELECT 1 FROM mom_outbox p \
+     WHERE p.parked_at IS NOT NULL AND p.skipped_at IS NULL AND p.msg_key = o.msg_key \
+     AND p.position < o.position)";
+
 pub(crate) async fn complete_claim(
-    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    mut lease: LaneLease,
     published: &[i64],
-    failed: &[(u64, String)],
+    failed: &[OutboxFailure],
+) -> Result<(), StoreError> {
+    let conn = lease.conn()?;
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+    mark(&mut tx, published, failed).await?;
+    tx.commit().await?;
+    lease.release().await
+}
+
+/// Marks `published` rows and records `failed` ones (parking those whose failure says so).
+async fn mark(
+    tx: &mut sqlx::PgConnection,
+    published: &[i64],
+    failed: &[OutboxFailure],
 ) -> Result<(), StoreError> {
     if !published.is_empty() {
         sqlx::query("UPDATE mom_outbox SET published_at = now() WHERE position = ANY($1)")
@@ -379,15 +446,107 @@ pub(crate) async fn complete_claim(
             .execute(&mut *tx)
             .await?;
     }
-    for (position, error) in failed {
+    if !failed.is_empty() {
+        let positions = failed
+            .iter()
+            .map(|f| to_i64(f.position))
+            .collect::<Result<Vec<_>, _>>()?;
+        let errors: Vec<&str> = failed.iter().map(|f| f.error.as_str()).collect();
+        let parks: Vec<bool> = failed.iter().map(|f| f.park).collect();
         sqlx::query(
-            "UPDATE mom_outbox SET attempts = attempts + 1, last_error = $2 WHERE position = $1",
+            "UPDATE mom_outbox o SET attempts = o.attempts + 1, last_error = f.error, \
+             parked_at = CASE WHEN f.park THEN now() END \
+             FROM UNNEST($1::bigint[], $2::text[], $3::bool[]) AS f(position, error, park) \
+             WHERE o.position = f.position",
         )
-        .bind(crate::store::to_i64(*position)?)
-        .bind(error)
+        .bind(&positions)
+        .bind(&errors)
+        .bind(&parks)
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
+}
+
+pub(crate) async fn prune_outbox(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM mom_outbox WHERE position IN (SELECT position FROM mom_outbox \
+         WHERE published_at IS NOT NULL AND published_at < $1 ORDER BY published_at LIMIT $2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn list_parked(
+    pool: &PgPool,
+    include_skipped: bool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ParkedRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, topic, msg_key, attempts, last_error, parked_at, skipped_at, skipped_by \
+         FROM mom_outbox WHERE parked_at IS NOT NULL AND ($1 OR skipped_at IS NULL) \
+         AND position > $2 ORDER BY position LIMIT $3",
+    )
+    .bind(include_skipped)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let attempts: i32 = row.try_get("attempts")?;
+            let skipped_at: Option<DateTime<Utc>> = row.try_get("skipped_at")?;
+            let skipped_by: Option<String> = row.try_get("skipped_by")?;
+            Ok(ParkedRow {
+                position: to_u64(position)?,
+                topic: row.try_get("topic")?,
+                key: row.try_get("msg_key")?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                error: row
+                    .try_get::<Option<String>, _>("last_error")?
+                    .unwrap_or_default(),
+                parked_at: row.try_get("parked_at")?,
+                skipped: skipped_at.map(|at| Skipped {
+                    at,
+                    by: skipped_by.unwrap_or_default(),
+                }),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn retry_parked(pool: &PgPool, position: Option<i64>) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE mom_outbox SET parked_at = NULL, attempts = 0 \
+         WHERE parked_at IS NOT NULL AND skipped_at IS NULL AND ($1::bigint IS NULL OR position = $1)",
+    )
+    .bind(position)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn skip_parked(
+    pool: &PgPool,
+    position: i64,
+    by: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE mom_outbox SET skipped_at = now(), skipped_by = $2 \
+         WHERE position = $1 AND parked_at IS NOT NULL AND skipped_at IS NULL",
+    )
+    .bind(position)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

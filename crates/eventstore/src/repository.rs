@@ -10,7 +10,7 @@ use cqrs_es::Aggregate;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::outbox::{OutboxEncoder, PendingEvent};
+use crate::outbox::{message_size, OutboxEncoder, PendingEvent};
 use crate::record::{NewEvent, NewSnapshot};
 use crate::{metadata, EventStore, StoreError};
 
@@ -67,6 +67,16 @@ impl SqlEventRepository {
                 event_time,
                 recorded_time,
             })?;
+            let size = message_size(&outbox);
+            let limit = self.store.max_message_bytes();
+            if size > limit {
+                return Err(StoreError::MessageTooLarge {
+                    event_type: event.event_type.clone(),
+                    aggregate_id: event.aggregate_id.clone(),
+                    size,
+                    limit,
+                });
+            }
             prepared.push(NewEvent {
                 event_id,
                 aggregate_type: event.aggregate_type.clone(),

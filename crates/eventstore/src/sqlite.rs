@@ -8,14 +8,15 @@ use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
 use crate::outbox::{
-    headers_from_str, headers_from_str_only, headers_to_json, lane_of, OutboxMessage, OutboxRecord,
+    headers_from_str, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
+    OutboxMessage, OutboxRecord, ParkedRow, Skipped,
 };
-use crate::postgres::latest_snapshots;
+use crate::postgres::{latest_snapshots, BLOCKED_FREE};
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
-/// Rows per multi-row INSERT; 11 columns each stays well under SQLite's 32766 variables.
+/// Rows per multi-row INSERT; 15 columns each stays well under SQLite's 32766 variables.
 const ROWS_PER_STATEMENT: usize = 2000;
 
 fn json_text(value: &serde_json::Value) -> String {
@@ -54,7 +55,8 @@ pub(crate) async fn write_batch(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
-             event_type, event_version, payload, metadata, event_time, recorded_time) ",
+             event_type, event_version, payload, metadata, event_time, recorded_time, topic, msg_key, \
+             message, headers) ",
         );
         query.push_values(chunk, |mut row, (position, _, e)| {
             row.push_bind(*position)
@@ -67,7 +69,11 @@ pub(crate) async fn write_batch(
                 .push_bind(json_text(&e.payload))
                 .push_bind(json_text(&e.metadata))
                 .push_bind(e.event_time)
-                .push_bind(e.recorded_time);
+                .push_bind(e.recorded_time)
+                .push_bind(e.outbox.topic.as_str())
+                .push_bind(e.outbox.key.as_str())
+                .push_bind(e.outbox.payload.as_slice())
+                .push_bind(json_text(&headers_to_json(&e.outbox.headers)));
         });
         query.push(
             " ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
@@ -87,16 +93,13 @@ pub(crate) async fn write_batch(
     }
 
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO mom_outbox (position, lane, topic, msg_key, payload, headers) ",
-        );
+        let mut query: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("INSERT INTO mom_outbox (position, lane, topic, msg_key) ");
         query.push_values(chunk, |mut row, (position, _, e)| {
             row.push_bind(*position)
                 .push_bind(i64::from(lane_of(&e.outbox.key)))
                 .push_bind(e.outbox.topic.as_str())
-                .push_bind(e.outbox.key.as_str())
-                .push_bind(e.outbox.payload.as_slice())
-                .push_bind(json_text(&headers_to_json(&e.outbox.headers)));
+                .push_bind(e.outbox.key.as_str());
         });
         query.build().execute(&mut *tx).await?;
     }
@@ -220,9 +223,8 @@ pub(crate) async fn read_log(
     let rows = sqlx::query(
         "SELECT e.position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
          e.event_version, e.payload AS event_payload, e.metadata, e.event_time, e.recorded_time, \
-         o.topic, o.msg_key, o.payload AS message, o.headers \
-         FROM mom_events e JOIN mom_outbox o ON o.position = e.position \
-         WHERE e.position > ?1 AND o.position > ?1 ORDER BY e.position LIMIT ?2",
+         e.topic, e.msg_key, e.message, e.headers \
+         FROM mom_events e WHERE e.position > ?1 ORDER BY e.position LIMIT ?2",
     )
     .bind(after)
     .bind(limit)
@@ -237,22 +239,22 @@ pub(crate) async fn read_messages(
     limit: i64,
     filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
-    // The scan runs over the outbox in position order (its rowid) and passes over the other
-    // topics' rows without reading their event. `CROSS JOIN` keeps that order of the loops:
-    // with an aggregate type, SQLite would otherwise start from the events' (aggregate_type,
-    // aggregate_id, sequence) index and sort every event of the type for each page.
+    // The scan runs over the event log in position order (its rowid) and passes over the other
+    // topics' rows. `NOT INDEXED` keeps that order: with an aggregate type, SQLite would
+    // otherwise start from the (aggregate_type, aggregate_id, sequence) index and sort every
+    // event of the type for each page.
     let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT e.position, e.event_id, e.recorded_time, o.topic, o.msg_key, o.payload, o.headers \
-         FROM mom_outbox o CROSS JOIN mom_events e ON e.position = o.position WHERE o.position > ",
+        "SELECT position, event_id, recorded_time, topic, msg_key, message, headers \
+         FROM mom_events NOT INDEXED WHERE position > ",
     );
     query.push_bind(after);
     if let Some(up_to) = filter.up_to {
-        query.push(" AND o.position <= ");
+        query.push(" AND position <= ");
         query.push_bind(to_i64(up_to)?);
     }
     for (column, values) in [
-        ("o.topic", filter.topics),
-        ("e.aggregate_type", filter.aggregate_types),
+        ("topic", filter.topics),
+        ("aggregate_type", filter.aggregate_types),
     ] {
         let Some(values) = values else { continue };
         query.push(format!(" AND {column} IN ("));
@@ -265,7 +267,7 @@ pub(crate) async fn read_messages(
         }
         query.push(")");
     }
-    query.push(" ORDER BY o.position LIMIT ");
+    query.push(" ORDER BY position LIMIT ");
     query.push_bind(limit);
     let rows = query.build().fetch_all(pool).await?;
     rows.iter()
@@ -281,7 +283,7 @@ pub(crate) async fn read_messages(
                 message: OutboxMessage {
                     topic: row.try_get("topic")?,
                     key: row.try_get("msg_key")?,
-                    payload: row.try_get("payload")?,
+                    payload: row.try_get("message")?,
                     headers: headers_from_str_only(headers, filter.headers)?,
                 },
             })
@@ -292,10 +294,12 @@ pub(crate) async fn read_messages(
 pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<OutboxClaim, StoreError> {
     // One process owns a SQLite store, so one relay reads without holding the write lock while
     // it publishes (holding it would stall every command).
-    let rows = sqlx::query(
-        "SELECT position, topic, msg_key, payload, headers FROM mom_outbox \
-         WHERE published_at IS NULL ORDER BY position LIMIT ?1",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers \
+         FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+         WHERE o.published_at IS NULL AND o.parked_at IS NULL AND {BLOCKED_FREE} \
+         ORDER BY o.position LIMIT ?1"
+    ))
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -303,13 +307,15 @@ pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<Outbox
         .into_iter()
         .map(|row| {
             let position: i64 = row.try_get("position")?;
+            let attempts: i64 = row.try_get("attempts")?;
             let headers: String = row.try_get("headers")?;
             Ok(OutboxRecord {
                 position: to_u64(position)?,
                 topic: row.try_get("topic")?,
                 key: row.try_get("msg_key")?,
-                payload: row.try_get("payload")?,
+                payload: row.try_get("message")?,
                 headers: headers_from_str(&headers)?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -322,7 +328,7 @@ pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<Outbox
 pub(crate) async fn complete_claim(
     pool: &SqlitePool,
     published: &[i64],
-    failed: &[(u64, String)],
+    failed: &[OutboxFailure],
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let now = mom_clock::now();
@@ -333,15 +339,105 @@ pub(crate) async fn complete_claim(
             .execute(&mut *tx)
             .await?;
     }
-    for (position, error) in failed {
+    for failure in failed {
         sqlx::query(
-            "UPDATE mom_outbox SET attempts = attempts + 1, last_error = ?2 WHERE position = ?1",
+            "UPDATE mom_outbox SET attempts = attempts + 1, last_error = ?2, \
+             parked_at = CASE WHEN ?3 THEN ?4 END WHERE position = ?1",
         )
-        .bind(crate::store::to_i64(*position)?)
-        .bind(error)
+        .bind(to_i64(failure.position)?)
+        .bind(&failure.error)
+        .bind(failure.park)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+pub(crate) async fn prune_outbox(
+    pool: &SqlitePool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM mom_outbox WHERE position IN (SELECT position FROM mom_outbox \
+         WHERE published_at IS NOT NULL AND published_at < ?1 ORDER BY published_at LIMIT ?2)",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn list_parked(
+    pool: &SqlitePool,
+    include_skipped: bool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ParkedRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, topic, msg_key, attempts, last_error, parked_at, skipped_at, skipped_by \
+         FROM mom_outbox WHERE parked_at IS NOT NULL AND (?1 OR skipped_at IS NULL) \
+         AND position > ?2 ORDER BY position LIMIT ?3",
+    )
+    .bind(include_skipped)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let attempts: i64 = row.try_get("attempts")?;
+            let skipped_at: Option<DateTime<Utc>> = row.try_get("skipped_at")?;
+            let skipped_by: Option<String> = row.try_get("skipped_by")?;
+            Ok(ParkedRow {
+                position: to_u64(position)?,
+                topic: row.try_get("topic")?,
+                key: row.try_get("msg_key")?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                error: row
+                    .try_get::<Option<String>, _>("last_error")?
+                    .unwrap_or_default(),
+                parked_at: row.try_get("parked_at")?,
+                skipped: skipped_at.map(|at| Skipped {
+                    at,
+                    by: skipped_by.unwrap_or_default(),
+                }),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn retry_parked(
+    pool: &SqlitePool,
+    position: Option<i64>,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE mom_outbox SET parked_at = NULL, attempts = 0 \
+         WHERE parked_at IS NOT NULL AND skipped_at IS NULL AND (?1 IS NULL OR position = ?1)",
+    )
+    .bind(position)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn skip_parked(
+    pool: &SqlitePool,
+    position: i64,
+    by: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE mom_outbox SET skipped_at = ?3, skipped_by = ?2 \
+         WHERE position = ?1 AND parked_at IS NOT NULL AND skipped_at IS NULL",
+    )
+    .bind(position)
+    .bind(by)
+    .bind(mom_clock::now())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

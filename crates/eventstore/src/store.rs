@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 };
 
 use crate::appender::Appender;
-use crate::outbox::OutboxRecord;
+use crate::outbox::{OutboxFailure, OutboxRecord, ParkedRow};
 use crate::record::{LogEntry, LogMessage, MessageFilter, NewEvent, NewSnapshot};
 use crate::{postgres, sqlite, StoreError};
 
@@ -23,6 +23,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// Largest number of events the appender writes in one transaction.
     pub max_batch_events: usize,
+    /// Largest outbox message (see [`crate::outbox::message_size`]) an append may carry; a
+    /// larger one is refused with [`StoreError::MessageTooLarge`].
+    pub max_message_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -30,6 +33,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 16,
             max_batch_events: 1024,
+            max_message_bytes: crate::outbox::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -49,6 +53,7 @@ pub struct EventStore {
     backend: Backend,
     appender: Appender,
     appender_task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    max_message_bytes: usize,
 }
 
 impl EventStore {
@@ -89,7 +94,13 @@ impl EventStore {
             backend,
             appender,
             appender_task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
+            max_message_bytes: options.max_message_bytes,
         })
+    }
+
+    /// Returns the largest outbox message an append may carry.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
     }
 
     /// Returns the database behind the store, for read models that live in the same database.
@@ -218,10 +229,11 @@ impl EventStore {
         }
     }
 
-    /// Claims up to `limit` unpublished outbox rows in position order. On Postgres, a claim holds
-    /// the advisory locks of the lanes it reads (lanes another relay holds are skipped), so
-    /// several relays can run and each key stays in order;
-    /// the claim holds its transaction until [`OutboxClaim::complete`].
+    /// Claims up to `limit` pending outbox rows in position order, leaving out the rows of a key
+    /// whose earlier row is parked. On Postgres, a claim holds the advisory locks of the lanes it
+    /// reads (lanes another relay holds are skipped), so several relays can run and each key
+    /// stays in order; the locks are session locks on a connection the claim keeps until
+    /// [`OutboxClaim::complete`], and no transaction is open in between.
     pub async fn claim_outbox(&self, limit: u32) -> Result<OutboxClaim, StoreError> {
         match &self.backend {
             Backend::Postgres(pool) => postgres::claim_outbox(pool, i64::from(limit)).await,
@@ -229,14 +241,82 @@ impl EventStore {
         }
     }
 
-    /// Returns the number of outbox rows not yet published.
+    /// Returns the number of outbox rows waiting to be published (parked rows not included).
     pub async fn outbox_backlog(&self) -> Result<u64, StoreError> {
-        let sql = "SELECT COUNT(*) FROM mom_outbox WHERE published_at IS NULL";
+        self.count(
+            "SELECT COUNT(*) FROM mom_outbox WHERE published_at IS NULL AND parked_at IS NULL",
+        )
+        .await
+    }
+
+    /// Returns the number of parked outbox rows not skipped (each holds its key back).
+    pub async fn outbox_parked(&self) -> Result<u64, StoreError> {
+        self.count(
+            "SELECT COUNT(*) FROM mom_outbox WHERE parked_at IS NOT NULL AND skipped_at IS NULL",
+        )
+        .await
+    }
+
+    async fn count(&self, sql: &str) -> Result<u64, StoreError> {
         let count: i64 = match &self.backend {
             Backend::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
             Backend::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
         };
         to_u64(count)
+    }
+
+    /// Deletes up to `limit` outbox rows published before `before`, oldest first; returns how
+    /// many. Pending, parked and skipped rows are never pruned, and the events (with their
+    /// messages) stay in the log.
+    pub async fn prune_outbox(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let limit = i64::from(limit);
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::prune_outbox(pool, before, limit).await,
+            Backend::Sqlite(pool) => sqlite::prune_outbox(pool, before, limit).await,
+        }
+    }
+
+    /// Returns up to `limit` parked rows with a position above `after`, in position order;
+    /// skipped ones too when `include_skipped`.
+    pub async fn list_parked(
+        &self,
+        include_skipped: bool,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ParkedRow>, StoreError> {
+        let after = to_i64(after)?;
+        let limit = i64::from(limit);
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                postgres::list_parked(pool, include_skipped, after, limit).await
+            }
+            Backend::Sqlite(pool) => sqlite::list_parked(pool, include_skipped, after, limit).await,
+        }
+    }
+
+    /// Un-parks the parked (not skipped) row at `position`, or every one when `None`: its
+    /// attempts start again from 0. Returns how many rows were un-parked.
+    pub async fn retry_parked(&self, position: Option<u64>) -> Result<u64, StoreError> {
+        let position = position.map(to_i64).transpose()?;
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::retry_parked(pool, position).await,
+            Backend::Sqlite(pool) => sqlite::retry_parked(pool, position).await,
+        }
+    }
+
+    /// Marks the parked row at `position` as never to be published, recording `by` and the
+    /// time; the later rows of its key go on. The event stays in the log. Returns `false` when
+    /// no parked, unskipped row has that position.
+    pub async fn skip_parked(&self, position: u64, by: &str) -> Result<bool, StoreError> {
+        let position = to_i64(position)?;
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::skip_parked(pool, position, by).await,
+            Backend::Sqlite(pool) => sqlite::skip_parked(pool, position, by).await,
+        }
     }
 
     /// Closes the store. When this is the last handle, waits until every queued append is
@@ -246,6 +326,7 @@ impl EventStore {
             backend,
             appender,
             appender_task,
+            ..
         } = self;
         drop(appender);
         let Ok(task) = std::sync::Arc::try_unwrap(appender_task) else {
@@ -270,7 +351,9 @@ pub struct OutboxClaim {
 
 #[derive(Debug)]
 pub(crate) enum Lease {
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// Nothing was claimed.
+    Empty,
+    Postgres(postgres::LaneLease),
     Sqlite(SqlitePool),
 }
 
@@ -281,18 +364,20 @@ impl OutboxClaim {
     }
 
     /// Marks `published` rows as published and records the error of `failed` ones (they stay
-    /// pending and are claimed again), then releases the claim.
+    /// pending and are claimed again, unless the failure parks them), in one short
+    /// transaction, then releases the claim. Rows in neither list stay pending untouched.
     pub async fn complete(
         self,
         published: &[u64],
-        failed: &[(u64, String)],
+        failed: &[OutboxFailure],
     ) -> Result<(), StoreError> {
         let published: Vec<i64> = published
             .iter()
             .map(|p| to_i64(*p))
             .collect::<Result<_, _>>()?;
         match self.lease {
-            Lease::Postgres(tx) => postgres::complete_claim(tx, &published, failed).await,
+            Lease::Empty => Ok(()),
+            Lease::Postgres(lease) => postgres::complete_claim(lease, &published, failed).await,
             Lease::Sqlite(pool) => sqlite::complete_claim(&pool, &published, failed).await,
         }
     }

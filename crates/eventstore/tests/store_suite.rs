@@ -10,7 +10,8 @@ use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEve
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent};
 use mom_eventstore::{
     AggregateStore, CommandMetadata, EncodeError, EventStore, Executor, MessageFilter,
-    OutboxEncoder, OutboxMessage, PendingEvent, SqlEventRepository, StoreOptions,
+    OutboxEncoder, OutboxFailure, OutboxMessage, PendingEvent, SqlEventRepository, StoreError,
+    StoreOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -328,7 +329,7 @@ async fn outbox_claim_marks_only_published_rows(kind: &str) {
     let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
     assert_eq!(positions, vec![1, 2, 3]);
     claim
-        .complete(&[1, 2], &[(3, "broker said no".to_owned())])
+        .complete(&[1, 2], &[failure(3, "broker said no", false)])
         .await
         .unwrap();
     assert_eq!(store.outbox_backlog().await.unwrap(), 3);
@@ -341,6 +342,162 @@ async fn outbox_claim_marks_only_published_rows(kind: &str) {
     );
     claim.complete(&positions, &[]).await.unwrap();
     assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    cleanup(store, db).await;
+}
+
+fn failure(position: u64, error: &str, park: bool) -> OutboxFailure {
+    OutboxFailure {
+        position,
+        error: error.to_owned(),
+        park,
+    }
+}
+
+/// Returns the positions the next claim of up to `limit` rows gets, and marks them published.
+async fn publish_next(store: &EventStore, limit: u32) -> Vec<u64> {
+    let claim = store.claim_outbox(limit).await.unwrap();
+    let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
+    claim.complete(&positions, &[]).await.unwrap();
+    positions
+}
+
+async fn parked_row_holds_its_key_back_until_retried_or_skipped(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    // Positions 1..=6: a-1, b-1, a-2, b-2, a-3, b-3.
+    for seq in 1..=3 {
+        for key in ["a", "b"] {
+            repo.persist::<Counter>(&[event(key, seq, 1)], None)
+                .await
+                .unwrap();
+        }
+    }
+    let claim = store.claim_outbox(2).await.unwrap();
+    assert_eq!(claim.records()[0].attempts, 0);
+    claim
+        .complete(&[2], &[failure(1, "MessageSizeTooLarge", true)])
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_parked().await.unwrap(), 1);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 4);
+    // Key b goes on; key a waits behind its parked row.
+    assert_eq!(publish_next(&store, 10).await, vec![4, 6]);
+    assert!(publish_next(&store, 10).await.is_empty());
+
+    let parked = store.list_parked(false, 0, 10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(
+        (
+            parked[0].position,
+            parked[0].key.as_str(),
+            parked[0].attempts
+        ),
+        (1, "a", 1)
+    );
+    assert_eq!(parked[0].error, "MessageSizeTooLarge");
+    assert!(parked[0].skipped.is_none());
+
+    // Retried, it is claimed again first, and fails for good this time.
+    assert_eq!(store.retry_parked(Some(1)).await.unwrap(), 1);
+    assert_eq!(
+        store.retry_parked(Some(1)).await.unwrap(),
+        0,
+        "not parked any more"
+    );
+    let claim = store.claim_outbox(10).await.unwrap();
+    let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
+    assert_eq!(positions, vec![1, 3, 5]);
+    claim
+        .complete(&[], &[failure(1, "still too large", true)])
+        .await
+        .unwrap();
+    assert!(publish_next(&store, 10).await.is_empty());
+
+    // Skipped, the key goes on; the event stays in the log and the skip is recorded.
+    assert!(store.skip_parked(1, "operator-7").await.unwrap());
+    assert!(
+        !store.skip_parked(1, "operator-7").await.unwrap(),
+        "skipped once"
+    );
+    assert!(
+        !store.skip_parked(3, "operator-7").await.unwrap(),
+        "not parked"
+    );
+    assert_eq!(
+        store.retry_parked(None).await.unwrap(),
+        0,
+        "a skipped row stays"
+    );
+    assert_eq!(publish_next(&store, 10).await, vec![3, 5]);
+    assert!(store.list_parked(false, 0, 10).await.unwrap().is_empty());
+    let skipped = store.list_parked(true, 0, 10).await.unwrap();
+    assert_eq!(skipped[0].skipped.as_ref().unwrap().by, "operator-7");
+    assert_eq!(skipped[0].attempts, 1, "a retry starts the count again");
+    assert_eq!(store.outbox_parked().await.unwrap(), 0);
+    assert_eq!(store.read_log(0, 10).await.unwrap().len(), 6);
+    cleanup(store, db).await;
+}
+
+async fn published_rows_are_pruned_after_the_retention_and_the_log_stays(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    for i in 1..=6 {
+        repo.persist::<Counter>(&[event(&format!("p-{i}"), 1, 1)], None)
+            .await
+            .unwrap();
+    }
+    // 1..=3 published, 4 parked, 5 and 6 pending.
+    let claim = store.claim_outbox(4).await.unwrap();
+    claim
+        .complete(&[1, 2, 3], &[failure(4, "no", true)])
+        .await
+        .unwrap();
+    let now = mom_clock::now();
+    assert_eq!(
+        store
+            .prune_outbox(now - chrono::Duration::hours(1), 100)
+            .await
+            .unwrap(),
+        0,
+        "nothing published before the retention"
+    );
+    let later = now + chrono::Duration::seconds(5);
+    assert_eq!(store.prune_outbox(later, 2).await.unwrap(), 2, "in batches");
+    assert_eq!(store.prune_outbox(later, 100).await.unwrap(), 1);
+    assert_eq!(store.prune_outbox(later, 100).await.unwrap(), 0);
+    assert_eq!(store.outbox_parked().await.unwrap(), 1);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 2);
+    // Rebuilds read the log, which still has every event with its message.
+    let messages = store.read_messages(0, 100).await.unwrap();
+    assert_eq!(messages.len(), 6);
+    assert_eq!(messages[0].message.key, "p-1");
+    assert_eq!(messages[0].message.payload, br#"{"Incremented":{"by":1}}"#);
+    assert_eq!(store.read_log(0, 100).await.unwrap().len(), 6);
+    assert_eq!(publish_next(&store, 10).await, vec![5, 6]);
+    cleanup(store, db).await;
+}
+
+async fn oversized_message_is_refused_and_nothing_is_stored(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    let mut big = event("big-1", 1, 1);
+    big.payload = serde_json::json!({"actor": "x".repeat(2 * 1024 * 1024)});
+    let err = repo.persist::<Counter>(&[big], None).await.unwrap_err();
+    let PersistenceError::UnknownError(err) = err else {
+        panic!("expected an unknown error, got {err:?}")
+    };
+    let err = err.downcast_ref::<StoreError>().unwrap();
+    assert!(err.is_invalid_input());
+    let text = err.to_string();
+    assert!(text.contains("2097") && text.contains("960000"), "{text}");
+    assert_eq!(store.head().await.unwrap(), 0);
+    assert!(store.read_log(0, 10).await.unwrap().is_empty());
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    // Just under the limit is fine.
+    let mut fits = event("big-1", 1, 1);
+    fits.payload = serde_json::json!({"actor": "x".repeat(900_000)});
+    repo.persist::<Counter>(&[fits], None).await.unwrap();
+    assert_eq!(store.head().await.unwrap(), 1);
     cleanup(store, db).await;
 }
 
@@ -582,6 +739,9 @@ on_both_backends!(
     failing_transaction_leaves_neither_event_nor_outbox_row,
     snapshot_is_written_with_events_and_used_on_load,
     outbox_claim_marks_only_published_rows,
+    parked_row_holds_its_key_back_until_retried_or_skipped,
+    published_rows_are_pruned_after_the_retention_and_the_log_stays,
+    oversized_message_is_refused_and_nothing_is_stored,
     log_pages_in_position_order,
     message_pages_of_some_topics_pass_over_the_others,
     stale_cache_of_another_process_is_corrected,

@@ -157,6 +157,79 @@ impl InternalEvent for OutboxPublished<'_> {
     }
 }
 
+/// The relay counted the outbox rows parked now (`mom.outbox.parked`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxParkedMeasured<'a> {
+    /// The topic (or topics) the relay publishes to.
+    pub topic: &'a str,
+    /// Parked rows not skipped.
+    pub parked: u64,
+}
+
+impl InternalEvent for OutboxParkedMeasured<'_> {
+    fn emit(self) {
+        tracing::trace!(
+            topic = self.topic,
+            parked = self.parked,
+            "outbox parked rows measured"
+        );
+        instruments().outbox_parked.record(
+            self.parked,
+            &[KeyValue::new("topic", self.topic.to_owned())],
+        );
+    }
+}
+
+/// The relay parked an outbox row it could not publish (`mom.outbox.parked.rows`); the later
+/// rows of its key wait until an operator retries or skips it.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxRowParked<'a> {
+    /// The topic (or topics) the relay publishes to.
+    pub topic: &'a str,
+    /// The row's log position (its id in `mom outbox`).
+    pub position: u64,
+    /// The message key.
+    pub key: &'a str,
+    /// Failed attempts.
+    pub attempts: u32,
+    /// The last error.
+    pub error: &'a str,
+}
+
+impl InternalEvent for OutboxRowParked<'_> {
+    fn emit(self) {
+        tracing::error!(
+            topic = self.topic,
+            position = self.position,
+            key = self.key,
+            attempts = self.attempts,
+            error = self.error,
+            "outbox row parked; its key waits (mom outbox list|retry|skip)"
+        );
+        instruments()
+            .outbox_parked_rows
+            .add(1, &[KeyValue::new("topic", self.topic.to_owned())]);
+    }
+}
+
+/// The relay removed published outbox rows older than the retention (`mom.outbox.pruned`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxPruned<'a> {
+    /// The topic (or topics) the relay publishes to.
+    pub topic: &'a str,
+    /// Rows removed.
+    pub count: u64,
+}
+
+impl InternalEvent for OutboxPruned<'_> {
+    fn emit(self) {
+        tracing::debug!(topic = self.topic, count = self.count, "outbox pruned");
+        instruments()
+            .outbox_pruned
+            .add(self.count, &[KeyValue::new("topic", self.topic.to_owned())]);
+    }
+}
+
 /// A projection measured how far it is behind the head of a source (`mom.projection.lag`).
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectionLagMeasured<'a> {

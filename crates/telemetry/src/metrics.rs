@@ -9,6 +9,9 @@
 //! | `mom.events.appended` | counter | `aggregate_type` |
 //! | `mom.outbox.backlog` | gauge (events not yet acknowledged by the broker) | `topic` |
 //! | `mom.outbox.published` | counter | `topic` |
+//! | `mom.outbox.parked` | gauge (rows parked after failures, holding their key back) | `topic` |
+//! | `mom.outbox.parked.rows` | counter (rows the relay parked) | `topic` |
+//! | `mom.outbox.pruned` | counter (published rows removed after the retention) | `topic` |
 //! | `mom.projection.lag` | gauge (events behind the head of its source) | `projection`, `source` |
 //! | `mom.projection.latency` | histogram, seconds from the event's recording to its commit in the read model | `projection` |
 //! | `mom.projection.applied` | counter | `projection` |
@@ -26,6 +29,9 @@ pub(crate) struct Instruments {
     pub(crate) events_appended: Counter<u64>,
     pub(crate) outbox_backlog: Gauge<u64>,
     pub(crate) outbox_published: Counter<u64>,
+    pub(crate) outbox_parked: Gauge<u64>,
+    pub(crate) outbox_parked_rows: Counter<u64>,
+    pub(crate) outbox_pruned: Counter<u64>,
     pub(crate) projection_lag: Gauge<u64>,
     pub(crate) projection_latency: Histogram<f64>,
     pub(crate) projection_applied: Counter<u64>,
@@ -52,6 +58,18 @@ pub(crate) fn instruments() -> &'static Instruments {
             outbox_published: meter
                 .u64_counter("mom.outbox.published")
                 .with_description("Outbox messages acknowledged by the broker")
+                .build(),
+            outbox_parked: meter
+                .u64_gauge("mom.outbox.parked")
+                .with_description("Outbox rows parked after failures (see `mom outbox list`)")
+                .build(),
+            outbox_parked_rows: meter
+                .u64_counter("mom.outbox.parked.rows")
+                .with_description("Outbox rows the relay parked")
+                .build(),
+            outbox_pruned: meter
+                .u64_counter("mom.outbox.pruned")
+                .with_description("Published outbox rows removed after the retention")
                 .build(),
             projection_lag: meter
                 .u64_gauge("mom.projection.lag")
