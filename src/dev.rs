@@ -34,6 +34,10 @@ pub struct DevArgs {
     /// On the first start, the simulated plant starts this long before now (`30m`, `3h`, `1d`).
     #[arg(long, env = "MOM_DEV_SIM_BACKFILL", default_value = "3h", value_parser = mom_oee_projection::config::parse_duration)]
     pub sim_backfill: std::time::Duration,
+    /// The event-time policy of every service (commands with times outside it are refused; the
+    /// OEE projection keeps facts outside it out of its figures).
+    #[command(flatten)]
+    pub time: mom_clock::TimePolicyArgs,
 }
 
 /// The services `mom dev` runs, in port order.
@@ -101,6 +105,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             mom_production::ProductionConfig {
                 store: store(dir, "production"),
                 kafka: kafka(),
+                time: args.time.clone(),
                 grpc_addr: addr(args.grpc_addr, 0),
             },
             services.clone(),
@@ -111,6 +116,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             mom_quality::QualityConfig {
                 store: store(dir, "quality"),
                 kafka: kafka(),
+                time: args.time.clone(),
                 grpc_addr: addr(args.grpc_addr, 1),
             },
             services.clone(),
@@ -121,6 +127,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             mom_maintenance::MaintenanceConfig {
                 store: store(dir, "maintenance"),
                 kafka: kafka(),
+                time: args.time.clone(),
                 grpc_addr: addr(args.grpc_addr, 2),
             },
             services.clone(),
@@ -131,6 +138,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             mom_inventory::InventoryConfig {
                 store: store(dir, "inventory"),
                 kafka: kafka(),
+                time: args.time.clone(),
                 grpc_addr: addr(args.grpc_addr, 3),
             },
             services.clone(),
@@ -158,6 +166,8 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         log_sources: log_sources(dir),
         time_zone: chrono_tz::UTC,
         lateness_horizon: std::time::Duration::from_secs(7 * 86_400),
+        time: args.time.clone(),
+        max_fact_span: mom_oee_projection::config::default_max_fact_span(),
         grpc_addr: addr(args.grpc_addr, 5),
         http_addr: args.http_addr,
     };

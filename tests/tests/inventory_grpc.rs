@@ -25,6 +25,7 @@ async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
                 mom_inventory::InventoryConfig {
                     store,
                     kafka,
+                    time: support::time_args(),
                     grpc_addr,
                 },
                 shutdown,

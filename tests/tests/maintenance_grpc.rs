@@ -31,6 +31,7 @@ async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
                 mom_maintenance::MaintenanceConfig {
                     store,
                     kafka,
+                    time: support::time_args(),
                     grpc_addr,
                 },
                 shutdown,

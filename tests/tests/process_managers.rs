@@ -44,6 +44,7 @@ async fn plant(broker: Option<String>) -> Plant {
         mom_production::ProductionConfig {
             store: support::store_args(url("production")),
             kafka: support::kafka_args(broker.clone()),
+            time: support::time_args(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -54,6 +55,7 @@ async fn plant(broker: Option<String>) -> Plant {
         mom_quality::QualityConfig {
             store: support::store_args(url("quality")),
             kafka: support::kafka_args(broker.clone()),
+            time: support::time_args(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -64,6 +66,7 @@ async fn plant(broker: Option<String>) -> Plant {
         mom_inventory::InventoryConfig {
             store: support::store_args(url("inventory")),
             kafka: support::kafka_args(broker.clone()),
+            time: support::time_args(),
             grpc_addr: addr,
         },
         shutdown.clone(),

@@ -26,6 +26,7 @@ async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
                 mom_production::ProductionConfig {
                     store,
                     kafka,
+                    time: support::time_args(),
                     grpc_addr,
                 },
                 shutdown,

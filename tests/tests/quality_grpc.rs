@@ -24,6 +24,7 @@ async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
                 mom_quality::QualityConfig {
                     store,
                     kafka,
+                    time: support::time_args(),
                     grpc_addr,
                 },
                 shutdown,

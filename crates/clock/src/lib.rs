@@ -12,6 +12,14 @@
 
 use std::sync::OnceLock;
 
+mod policy;
+
+pub use policy::{
+    format_limit, parse_duration, parse_limit, parse_limit_arg, Limit, TimePolicy, TimePolicyArgs,
+    TimeViolation, DEFAULT_MAX_EVENT_AGE, DEFAULT_MAX_FUTURE_SKEW, MAX_EVENT_AGE_VAR,
+    MAX_FUTURE_SKEW_VAR,
+};
+
 use chrono::{DateTime, Duration, Utc};
 
 /// The environment variable that starts the clock at an instant (RFC 3339).

@@ -3,10 +3,13 @@
 
 use uuid::Uuid;
 
-use crate::InvalidId;
+use crate::{check_text, InvalidId};
 
 /// The actor recorded when a request names no one.
 pub const ANONYMOUS: &str = "anonymous";
+
+/// Longest actor name accepted, in characters (a user principal or a service name).
+pub const MAX_ACTOR_LEN: usize = 256;
 
 /// Who sent a command, from the request's `CommandContext`, for the events' metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +66,13 @@ pub fn parse_context<K>(
 ) -> Result<Context<K>, InvalidField> {
     let actor = match raw.actor.trim() {
         "" => ANONYMOUS.to_owned(),
-        actor => actor.to_owned(),
+        actor => {
+            check_text(actor, MAX_ACTOR_LEN).map_err(|source| InvalidField {
+                field: "context.actor",
+                source,
+            })?;
+            actor.to_owned()
+        }
     };
     let idempotency_key = match raw.idempotency_key.as_str() {
         "" => None,
@@ -98,6 +107,7 @@ pub fn optional_uuid(value: &str, field: &'static str) -> Result<Option<Uuid>, I
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn no_key(_: String) -> Result<(), InvalidId> {
@@ -119,6 +129,26 @@ mod tests {
                 idempotency_key: None,
             })
         );
+    }
+
+    #[test]
+    fn an_actor_is_bounded_and_free_of_control_characters() {
+        let raw = |actor: String| RawContext {
+            actor,
+            ..RawContext::default()
+        };
+        let long = parse_context(raw("x".repeat(2_000_000)), no_key).unwrap_err();
+        assert_eq!(long.field, "context.actor");
+        assert_eq!(
+            long.source,
+            InvalidId::TooLong {
+                len: 2_000_000,
+                max: MAX_ACTOR_LEN
+            }
+        );
+        let odd = parse_context(raw("al\u{0}ice".to_owned()), no_key).unwrap_err();
+        assert_eq!(odd.field, "context.actor");
+        assert!(parse_context(raw("x".repeat(MAX_ACTOR_LEN)), no_key).is_ok());
     }
 
     #[test]

@@ -23,12 +23,14 @@ mod stream;
 
 pub use context::{
     optional_uuid, parse_context, Caller, Context, InvalidField, RawContext, ANONYMOUS,
+    MAX_ACTOR_LEN,
 };
 pub use error::{DomainError, ErrorKind};
 pub use ids::{check_id, check_text, IdempotencyKey, InvalidId, MAX_KEY_LEN};
 pub use quantity::{Millis, Units};
 pub use stream::{
-    Decide, EventType, KeyRing, Lifecycle, Recorded, Rejected, Stream, Timed, Versioned, KEPT_KEYS,
+    CommandSpan, CommandTime, Decide, EventType, KeyRing, Lifecycle, Recorded, Rejected, Stream,
+    TimeRole, Timed, Versioned, KEPT_KEYS,
 };
 /// The UUID type the [`uuid_id!`] newtypes wrap.
 pub use uuid::Uuid;

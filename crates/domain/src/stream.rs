@@ -90,6 +90,73 @@ impl<C> From<C> for Versioned<C> {
 pub trait Timed {
     /// Returns when the command's fact happened.
     fn at(&self) -> chrono::DateTime<chrono::Utc>;
+
+    /// Returns every time the command carries, named as its request field, for the kernel's
+    /// event-time policy; by default only [`Timed::at`] as `at`.
+    fn times(&self) -> Vec<CommandTime> {
+        vec![CommandTime::happened("at", self.at())]
+    }
+
+    /// Returns the interval the command states, if any, with its documented maximum length.
+    fn span(&self) -> Option<CommandSpan> {
+        None
+    }
+}
+
+/// What a time a command carries stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeRole {
+    /// When something happened on the floor: at most the allowed skew ahead of the server clock.
+    Happened,
+    /// When something is planned to happen (a planned shutdown, a maintenance window, a due
+    /// date): may lie ahead of the server clock up to the planning horizon.
+    Planned,
+}
+
+/// One time a command carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandTime {
+    /// The request field it came from (`at`, `from`, `failure_start`, ...).
+    pub field: &'static str,
+    /// The time.
+    pub value: chrono::DateTime<chrono::Utc>,
+    /// What it stands for.
+    pub role: TimeRole,
+}
+
+impl CommandTime {
+    /// A time at which something happened.
+    pub fn happened(field: &'static str, value: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            field,
+            value,
+            role: TimeRole::Happened,
+        }
+    }
+
+    /// A time at which something is planned.
+    pub fn planned(field: &'static str, value: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            field,
+            value,
+            role: TimeRole::Planned,
+        }
+    }
+}
+
+/// An interval a command states, `[from, until)`, and the longest one of its kind accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSpan {
+    /// What the interval is, in messages (`planned shutdown`).
+    pub what: &'static str,
+    /// The request field of its end (`until`), named when it is too long.
+    pub field: &'static str,
+    /// Its start.
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// Its end.
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// The longest interval of this kind accepted.
+    pub max: chrono::Duration,
 }
 
 /// An event type of a domain: an enum whose variants are the facts.

@@ -9,6 +9,7 @@ use mom_telemetry::internal_events::{emit, CommandHandled, CommandOutcome};
 use tonic::{Code, Request, Status};
 use tracing::Instrument;
 
+use crate::limits::{check_times, Call};
 use crate::request::ParsedCommand;
 
 /// Returns the status code of a rejection class: the one mapping of every service.
@@ -45,11 +46,13 @@ pub struct Ran {
 const KEYED_ATTEMPTS: u32 = 3;
 
 /// Runs a parsed command on its aggregate, in a `command` span, and returns what it produced:
-/// [`execute_replayable`] with the caller's metadata, every rejection mapped to its status.
+/// the command's times checked against the call's event-time policy ([`check_times`], a refusal
+/// is `INVALID_ARGUMENT` naming the field), then [`execute_replayable`] with the caller's
+/// metadata, every rejection mapped to its status.
 pub async fn run<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
-    traceparent: String,
+    call: Call,
 ) -> Result<Ran, Status>
 where
     S: Decide,
@@ -59,8 +62,18 @@ where
     let id = parsed.id.to_string();
     let span = tracing::info_span!("command", aggregate = S::NOUN, aggregate_id = %id);
     async move {
+        if let Err(err) = check_times(&parsed.command.command, &call.time_policy, mom_clock::now())
+        {
+            emit(CommandHandled {
+                aggregate: S::NOUN,
+                aggregate_id: &id,
+                outcome: CommandOutcome::Rejected,
+                version: None,
+            });
+            return Err(Status::from(err));
+        }
         let at = parsed.command.command.at();
-        let metadata = command_metadata(parsed.caller, at, traceparent);
+        let metadata = command_metadata(parsed.caller, at, call.traceparent);
         let version = execute_replayable(executor, &id, parsed.command, &metadata)
             .await
             .map_err(|err| command_status(S::NOUN, &id, err))?;
@@ -92,6 +105,10 @@ fn settle<E: DomainError>(
         Err(err @ AggregateError::DatabaseConnectionError(_)) => {
             (CommandOutcome::Unavailable, Err(err))
         }
+        Err(AggregateError::UnexpectedError(err)) if refused_by_store(err.as_ref()) => (
+            CommandOutcome::Rejected,
+            Err(AggregateError::UnexpectedError(err)),
+        ),
         Err(err) => (CommandOutcome::Error, Err(err)),
     }
 }
@@ -144,11 +161,22 @@ pub fn command_status<E: ClassifiedError>(noun: &str, id: &str, err: AggregateEr
             tracing::error!(error = %err, "event store unavailable");
             Status::unavailable("event store unavailable")
         }
+        AggregateError::UnexpectedError(err) if refused_by_store(err.as_ref()) => {
+            Status::invalid_argument(format!("{noun} {id}: {err}"))
+        }
         AggregateError::DeserializationError(err) | AggregateError::UnexpectedError(err) => {
             tracing::error!(error = %err, aggregate_id = id, "command failed");
             Status::internal("internal error; see the service log")
         }
     }
+}
+
+/// Whether the event store refused the append for the command's input (an outbox message over
+/// `MOM_MAX_MESSAGE_BYTES`): INVALID_ARGUMENT, never stored. cqrs-es hands it over boxed in
+/// `AggregateError::UnexpectedError`.
+fn refused_by_store(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    err.downcast_ref::<mom_eventstore::StoreError>()
+        .is_some_and(mom_eventstore::StoreError::is_invalid_input)
 }
 
 /// Returns the request's W3C `traceparent` metadata when valid, else an empty string.
@@ -301,6 +329,25 @@ mod tests {
         let status = command_status("work unit", "press-7", err);
         assert_eq!(status.code(), Code::Unavailable);
         assert!(!status.message().contains("password"));
+    }
+
+    #[test]
+    fn message_over_the_limit_is_invalid_argument_naming_size_and_limit() {
+        let err = AggregateError::<NoSetup>::UnexpectedError(Box::new(
+            mom_eventstore::StoreError::MessageTooLarge {
+                event_type: "CountReported".to_owned(),
+                aggregate_id: "press-7".to_owned(),
+                size: 2_097_300,
+                limit: 960_000,
+            },
+        ));
+        let status = command_status("work unit", "press-7", err);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().contains("2097300") && status.message().contains("960000"),
+            "{}",
+            status.message()
+        );
     }
 
     #[test]

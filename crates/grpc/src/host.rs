@@ -1,14 +1,27 @@
 //! Hosting one service: its gRPC routes plus health and reflection, and the outbox relay.
+//!
+//! A service starts while its database or its broker is down: the gRPC address is bound at
+//! once and answers health (NOT_SERVING) and reflection while the store is connected with
+//! backoff ([`GrpcServer::listen`], [`connect_store`]); the relay waits for the broker in its
+//! own task. Once up, [`Readiness`] probes the store every 2 s and keeps the health status
+//! SERVING only while it answers.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use mom_bus::{KafkaArgs, Relay, RelayConfig};
+use mom_clock::TimePolicy;
 use mom_eventstore::{EventStore, StoreArgs};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
+use tonic_health::server::HealthReporter;
+
+use crate::readiness::{Readiness, PROBE_EVERY};
 
 /// A failure hosting a service.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +49,9 @@ pub enum HostError {
     /// The event store could not be opened.
     #[error("event store: {0}")]
     Store(#[from] mom_eventstore::StoreError),
+    /// Shutdown was asked for before the service's store answered.
+    #[error("stopped before the event store answered")]
+    Stopped,
 }
 
 /// What to host.
@@ -47,6 +63,8 @@ pub struct HostConfig {
     pub grpc_addr: SocketAddr,
     /// Relay configuration, when a broker is configured.
     pub relay: Option<RelayConfig>,
+    /// The event-time policy every command is checked against.
+    pub time_policy: TimePolicy,
 }
 
 /// A started service.
@@ -56,9 +74,15 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     tasks: JoinSet<Result<(), HostError>>,
     store: EventStore,
+    readiness: Readiness,
 }
 
 impl Running {
+    /// Returns the service's readiness (its last report, probes to add).
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
     /// Returns the service's event store.
     pub fn store(&self) -> &EventStore {
         &self.store
@@ -83,56 +107,179 @@ impl Running {
     }
 }
 
+/// The accepted connections of a listener shared by the start-up server and the full one.
+struct Incoming(Arc<TcpListener>);
+
+impl tokio_stream::Stream for Incoming {
+    type Item = std::io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
+        self.0.poll_accept(cx).map(|accepted| {
+            Some(accepted.and_then(|(stream, _)| {
+                stream.set_nodelay(true)?;
+                Ok(stream)
+            }))
+        })
+    }
+}
+
+/// Health and reflection routes reporting through `health`.
+fn base_routes(routes: Routes, health: &HealthReporter) -> Result<Routes, HostError> {
+    let health_service = tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(health.clone()),
+    );
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    Ok(routes.add_service(health_service).add_service(reflection))
+}
+
+/// A bound gRPC address that answers health (NOT_SERVING) and reflection only, while the
+/// service connects what it needs; [`Starting::with_routes`] turns it into the full server.
+pub struct Starting {
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    service_name: &'static str,
+    listener: Arc<TcpListener>,
+    health: HealthReporter,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl std::fmt::Debug for Starting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Starting")
+            .field("addr", &self.addr)
+            .field("service_name", &self.service_name)
+            .finish()
+    }
+}
+
+impl Starting {
+    /// Returns the health reporter of the address.
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Stops the start-up server and returns the full server for `routes` (plus health and
+    /// reflection) on the same address; its health status stays as it is.
+    pub async fn with_routes(self, routes: Routes) -> Result<GrpcServer, HostError> {
+        self.stop.cancel();
+        match self.task.await {
+            Ok(result) => result?,
+            Err(err) => return Err(HostError::Task(err.to_string())),
+        }
+        Ok(GrpcServer {
+            addr: self.addr,
+            service_name: self.service_name,
+            listener: self.listener,
+            routes: base_routes(routes, &self.health)?,
+            health: self.health,
+            time_policy: TimePolicy::default(),
+        })
+    }
+}
+
 /// A bound gRPC server (routes plus health and reflection) that serves until shutdown.
 #[derive(Debug)]
 pub struct GrpcServer {
     /// Address the server listens on.
     pub addr: SocketAddr,
-    listener: tokio::net::TcpListener,
+    service_name: &'static str,
+    listener: Arc<TcpListener>,
     routes: Routes,
+    health: HealthReporter,
+    time_policy: TimePolicy,
 }
 
 impl GrpcServer {
-    /// Binds `addr` (port 0 picks a free one) for `routes`, with the health service reporting
-    /// `service_name` SERVING and reflection over every file in `proto/`.
-    pub async fn bind(
+    /// Binds `addr` (port 0 picks a free one) and serves health (`service_name` and the
+    /// server, NOT_SERVING) and reflection over every file in `proto/` until
+    /// [`Starting::with_routes`].
+    pub async fn listen(
         service_name: &'static str,
         addr: SocketAddr,
-        routes: Routes,
-    ) -> Result<Self, HostError> {
-        let listener = tokio::net::TcpListener::bind(addr)
+    ) -> Result<Starting, HostError> {
+        let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| HostError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| HostError::Bind { addr, source })?;
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let listener = Arc::new(listener);
+        let health = HealthReporter::new();
         health
-            .set_service_status(service_name, tonic_health::ServingStatus::Serving)
+            .set_service_status(service_name, tonic_health::ServingStatus::NotServing)
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let routes = routes.add_service(health_service).add_service(reflection);
-        tracing::info!(service = service_name, %addr, "listening");
-        Ok(Self {
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        let routes = base_routes(Routes::default(), &health)?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(
+                    Incoming(listener.clone()),
+                    stop.clone().cancelled_owned(),
+                ),
+        );
+        tracing::info!(service = service_name, %addr, "listening (starting: NOT_SERVING)");
+        Ok(Starting {
             addr,
+            service_name,
             listener,
-            routes,
+            health,
+            stop,
+            task,
         })
+    }
+
+    /// Binds `addr` (port 0 picks a free one) for `routes`, with the health service reporting
+    /// `service_name` SERVING and reflection over every file in `proto/`. A service with
+    /// readiness probes uses [`GrpcServer::listen`] and [`GrpcServer::watch`] instead.
+    pub async fn bind(
+        service_name: &'static str,
+        addr: SocketAddr,
+        routes: Routes,
+    ) -> Result<Self, HostError> {
+        let server = Self::listen(service_name, addr)
+            .await?
+            .with_routes(routes)
+            .await?;
+        for name in [service_name, ""] {
+            server
+                .health
+                .set_service_status(name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        tracing::info!(service = service_name, addr = %server.addr, "listening");
+        Ok(server)
+    }
+
+    /// Keeps the health status from `readiness`: its probes run every 2 s until `shutdown`.
+    pub fn watch(&self, readiness: Readiness, shutdown: CancellationToken) {
+        tokio::spawn(readiness.run(
+            self.health.clone(),
+            self.service_name,
+            PROBE_EVERY,
+            shutdown,
+        ));
+    }
+
+    /// Returns the server handing `policy` to every request (see [`crate::call`]).
+    pub fn with_time_policy(mut self, policy: TimePolicy) -> Self {
+        self.time_policy = policy;
+        self
     }
 
     /// Serves until `shutdown` is cancelled; in-flight requests finish.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), HostError> {
-        // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
-        let incoming = TcpListenerStream::new(self.listener).map(|stream| {
-            stream.and_then(|stream| {
-                stream.set_nodelay(true)?;
-                Ok(stream)
-            })
-        });
+        let incoming = Incoming(self.listener);
         tonic::transport::Server::builder()
             .layer(crate::TraceLayer)
+            .layer(crate::ExtensionLayer::new(self.time_policy))
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await?;
@@ -141,28 +288,112 @@ impl GrpcServer {
 }
 
 /// Binds the gRPC server (with `routes`, health and reflection) and starts the relay when
-/// configured. Everything stops when `shutdown` is cancelled: in-flight requests finish and the
-/// relay finishes its round.
+/// configured (it waits for the broker by itself). Health says SERVING while the store answers
+/// (probed every 2 s). Everything stops when `shutdown` is cancelled: in-flight requests finish
+/// and the relay finishes its round.
 pub async fn start(
     config: HostConfig,
     store: EventStore,
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<Running, HostError> {
-    let server = GrpcServer::bind(config.service_name, config.grpc_addr, routes).await?;
+    let starting = GrpcServer::listen(config.service_name, config.grpc_addr).await?;
+    serve_started(starting, config, store, routes, shutdown).await
+}
+
+async fn serve_started(
+    starting: Starting,
+    config: HostConfig,
+    store: EventStore,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> Result<Running, HostError> {
+    let server = starting
+        .with_routes(routes)
+        .await?
+        .with_time_policy(config.time_policy);
     let grpc_addr = server.addr;
+    let readiness = Readiness::new();
+    readiness.add("event store", {
+        let store = store.clone();
+        move || {
+            let store = store.clone();
+            async move { ping(&store).await }
+        }
+    });
+    server.watch(readiness.clone(), shutdown.clone());
     let mut tasks = JoinSet::new();
     if let Some(relay_config) = config.relay {
-        let relay = Relay::start(store.clone(), relay_config).await?;
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move { relay.run(shutdown).await.map_err(HostError::from) });
+        tasks.spawn(run_relay(store.clone(), relay_config, shutdown.clone()));
     }
     tasks.spawn(server.serve(shutdown));
     Ok(Running {
         grpc_addr,
         tasks,
         store,
+        readiness,
     })
+}
+
+/// Starts the relay once the broker answers (retrying with backoff, 0.5 s doubling to 10 s),
+/// then runs it until `shutdown`.
+async fn run_relay(
+    store: EventStore,
+    config: RelayConfig,
+    shutdown: CancellationToken,
+) -> Result<(), HostError> {
+    let mut backoff = Duration::from_millis(500);
+    let relay = loop {
+        match Relay::start(store.clone(), config.clone()).await {
+            Ok(relay) => break relay,
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?backoff, "outbox relay cannot start (broker not reachable?), retrying");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    };
+    relay.run(shutdown).await.map_err(HostError::from)
+}
+
+/// Returns `Ok` when the store's database answers a trivial query.
+pub async fn ping(store: &EventStore) -> Result<(), String> {
+    let answered = match store.backend() {
+        mom_eventstore::Backend::Postgres(pool) => {
+            sqlx::query("SELECT 1").execute(pool).await.map(drop)
+        }
+        mom_eventstore::Backend::Sqlite(pool) => {
+            sqlx::query("SELECT 1").execute(pool).await.map(drop)
+        }
+    };
+    answered.map_err(|err| err.to_string())
+}
+
+/// Connects the event store of `args`, retrying with backoff (0.5 s doubling to 10 s) while the
+/// database does not answer, so a service can start before its database. Returns `None` when
+/// `shutdown` is cancelled first; a URL that can never work is returned as an error at once.
+pub async fn connect_store(
+    args: &StoreArgs,
+    shutdown: &CancellationToken,
+) -> Result<Option<EventStore>, HostError> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match EventStore::connect(&args.database_url, &args.options()).await {
+            Ok(store) => return Ok(Some(store)),
+            Err(err @ mom_eventstore::StoreError::UnsupportedUrl { .. }) => return Err(err.into()),
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in = ?backoff, "event store not reachable, retrying");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
 }
 
 /// The settings every domain command service has: its domain (which names its topic), its gRPC
@@ -179,25 +410,32 @@ pub struct DomainConfig<'a> {
     pub store: &'a StoreArgs,
     /// The broker, if any.
     pub kafka: &'a KafkaArgs,
+    /// The event-time policy every command is checked against.
+    pub time_policy: TimePolicy,
 }
 
-/// Starts a domain command service: connects its event store (running the migrations), builds
-/// its API with `routes` over the store and its topic's name, binds the gRPC server with health
-/// and reflection and, when a broker is configured, starts the outbox relay to that topic.
-/// Everything stops when `shutdown` is cancelled: in-flight requests finish, the relay finishes
-/// its round.
+/// Starts a domain command service: binds the gRPC address (health NOT_SERVING meanwhile),
+/// connects its event store (retrying while the database is down, then running the
+/// migrations), builds its API with `routes` over the store and its topic's name, serves it with
+/// health and reflection and, when a broker is configured, starts the outbox relay to that
+/// topic. Everything stops when `shutdown` is cancelled: in-flight requests finish, the relay
+/// finishes its round.
 pub async fn start_domain(
     config: DomainConfig<'_>,
     routes: impl FnOnce(EventStore, String) -> Routes,
     shutdown: CancellationToken,
 ) -> Result<Running, HostError> {
-    let store = EventStore::connect(&config.store.database_url, &config.store.options()).await?;
+    let starting = GrpcServer::listen(config.service_name, config.grpc_addr).await?;
+    let store = connect_store(config.store, &shutdown)
+        .await?
+        .ok_or(HostError::Stopped)?;
     let topic = config.kafka.topic_names().domain(config.domain);
     let host = HostConfig {
         service_name: config.service_name,
-        grpc_addr: config.grpc_addr,
+        grpc_addr: starting.addr,
         relay: config.kafka.relay_config(vec![topic.clone()]),
+        time_policy: config.time_policy,
     };
     let routes = routes(store.clone(), topic);
-    start(host, store, routes, shutdown).await
+    serve_started(starting, host, store, routes, shutdown).await
 }

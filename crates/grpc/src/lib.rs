@@ -8,6 +8,8 @@
 
 mod command;
 mod host;
+mod limits;
+mod readiness;
 mod request;
 mod trace;
 
@@ -15,7 +17,15 @@ pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,
 };
-pub use host::{start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError, Running};
+pub use limits::{
+    call, check_times, items, name, Call, ExtensionLayer, WithExtension, MAX_ITEMS, MAX_NAME_LEN,
+    MAX_REQUEST_BYTES, PLANNING_HORIZON,
+};
+pub use host::{
+    connect_store, ping, start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError,
+    Running, Starting,
+};
+pub use readiness::{Readiness, Report};
 pub use request::{
     at, guards, invalid, known_enum, missing, optional, optional_at, required, units, uuid_id,
     uuid_id_or, Guards, ParsedCommand, RequestError, WireContext,

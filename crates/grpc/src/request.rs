@@ -39,6 +39,24 @@ pub enum RequestError {
         #[source]
         source: InvalidId,
     },
+    /// A time is outside the event-time policy (a device or client with a wrong clock).
+    #[error("field {field} is outside the event-time policy: {reason}")]
+    OutsideTimePolicy { field: String, reason: String },
+    /// An interval is longer than the longest of its kind.
+    #[error("field {field} makes a {what} of {length}, longer than the maximum {max}")]
+    TooLong {
+        field: String,
+        what: &'static str,
+        length: String,
+        max: String,
+    },
+    /// A repeated field holds more items than allowed.
+    #[error("field {field} has {len} items, more than the maximum {max}")]
+    TooMany {
+        field: String,
+        len: usize,
+        max: usize,
+    },
 }
 
 impl RequestError {
@@ -50,7 +68,10 @@ impl RequestError {
             | RequestError::Negative { field, .. }
             | RequestError::BadTimestamp { field }
             | RequestError::UnknownEnum { field, .. }
-            | RequestError::Invalid { field, .. } => field,
+            | RequestError::Invalid { field, .. }
+            | RequestError::OutsideTimePolicy { field, .. }
+            | RequestError::TooLong { field, .. }
+            | RequestError::TooMany { field, .. } => field,
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct InventoryConfig {
     pub store: StoreArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub time: mom_clock::TimePolicyArgs,
     /// Address the gRPC server binds to.
     #[arg(long, env = "MOM_INVENTORY_GRPC_ADDR", default_value = "0.0.0.0:50054")]
     pub grpc_addr: SocketAddr,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use cqrs_es::AggregateError;
 use mom_domain::{Caller, Decide, IdempotencyKey, Lifecycle, Rejected, Stream, Timed, Versioned};
 use mom_eventstore::Executor;
-use mom_grpc::{command_metadata, traceparent, Ran};
+use mom_grpc::{call, command_metadata, Call, Ran};
 use mom_proto::inventory::v1 as pb;
 use mom_proto::inventory::v1::inventory_service_server::InventoryService;
 use tonic::{Code, Request, Response, Status};
@@ -56,12 +56,16 @@ async fn follow_up<S>(
     id: &str,
     command: Versioned<S::Command>,
     caller: &Caller,
-    traceparent: &str,
+    call: &Call,
 ) where
     S: Decide,
     S::Command: Timed,
 {
-    let metadata = command_metadata(caller.clone(), command.command.at(), traceparent.to_owned());
+    let metadata = command_metadata(
+        caller.clone(),
+        command.command.at(),
+        call.traceparent.clone(),
+    );
     match mom_grpc::execute_replayable(executor, id, command, &metadata).await {
         Ok(_) => {}
         Err(AggregateError::UserError(err)) => {
@@ -109,7 +113,7 @@ impl InventoryApi {
 
     /// Runs a consume; links it into the order's genealogy and ends a starvation of the work
     /// unit on success, starts one when the location held too little.
-    async fn consume(&self, parsed: LotRequest, traceparent: String) -> CommandResult {
+    async fn consume(&self, parsed: LotRequest, call: Call) -> CommandResult {
         let command = parsed.command.command.clone();
         let LotCommand::Consume {
             order,
@@ -123,12 +127,11 @@ impl InventoryApi {
         };
         let lot = parsed.id.clone();
         let caller = parsed.caller.clone();
-        let ran = match mom_grpc::run(&self.app.lots, parsed, traceparent.clone()).await {
+        let ran = match mom_grpc::run(&self.app.lots, parsed, call.clone()).await {
             Ok(ran) => ran,
             Err(status) => {
                 if status.code() == Code::InvalidArgument {
-                    self.starve_if_short(&lot, command, &caller, &traceparent)
-                        .await;
+                    self.starve_if_short(&lot, command, &caller, &call).await;
                 }
                 return Err(status);
             }
@@ -156,7 +159,7 @@ impl InventoryApi {
             &order.to_string(),
             link,
             &caller,
-            &traceparent,
+            &call,
         )
         .await;
         let end = SupplyCommand::EndStarvation {
@@ -169,7 +172,7 @@ impl InventoryApi {
             work_unit.as_str(),
             end.into(),
             &caller,
-            &traceparent,
+            &call,
         )
         .await;
         Ok(reply(ran))
@@ -183,7 +186,7 @@ impl InventoryApi {
         lot: &LotId,
         command: LotCommand,
         caller: &Caller,
-        traceparent: &str,
+        call: &Call,
     ) {
         let LotCommand::Consume {
             order,
@@ -211,7 +214,7 @@ impl InventoryApi {
                 work_unit.as_str(),
                 start.into(),
                 caller,
-                traceparent,
+                call,
             )
             .await;
         }
@@ -219,7 +222,7 @@ impl InventoryApi {
 
     /// Runs a produce: checks material, location and inputs, takes the order's consumed lots
     /// when no inputs are named, and links the output into the order's genealogy.
-    async fn produce(&self, mut parsed: LotRequest, traceparent: String) -> CommandResult {
+    async fn produce(&self, mut parsed: LotRequest, call: Call) -> CommandResult {
         let LotCommand::Produce {
             material,
             order,
@@ -267,14 +270,14 @@ impl InventoryApi {
         };
         let order = *order;
         let caller = parsed.caller.clone();
-        let ran = mom_grpc::run(&self.app.lots, parsed, traceparent.clone()).await?;
+        let ran = mom_grpc::run(&self.app.lots, parsed, call.clone()).await?;
         // Linking an output twice changes nothing, so a retried request is safe.
         follow_up(
             &self.app.order_lots,
             &order.to_string(),
             link.into(),
             &caller,
-            &traceparent,
+            &call,
         )
         .await;
         Ok(reply(ran))
@@ -296,9 +299,9 @@ impl GenealogySource for InventoryApi {
 /// Parses a command request with `$parse` and runs it on `$executor`.
 macro_rules! command {
     ($executor:expr, $request:ident, $parse:path) => {{
-        let traceparent = traceparent(&$request);
+        let call = call(&$request);
         let parsed = $parse($request.into_inner())?;
-        Ok(reply(mom_grpc::run($executor, parsed, traceparent).await?))
+        Ok(reply(mom_grpc::run($executor, parsed, call).await?))
     }};
 }
 
@@ -313,7 +316,7 @@ impl InventoryService for InventoryApi {
     }
 
     async fn receive_lot(&self, request: Request<pb::ReceiveLotRequest>) -> CommandResult {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::receive_lot(request.into_inner())?;
         if let LotCommand::Receive {
             material, location, ..
@@ -332,32 +335,28 @@ impl InventoryService for InventoryApi {
             )
             .await?;
         }
-        Ok(reply(
-            mom_grpc::run(&self.app.lots, parsed, traceparent).await?,
-        ))
+        Ok(reply(mom_grpc::run(&self.app.lots, parsed, call).await?))
     }
 
     async fn move_lot(&self, request: Request<pb::MoveLotRequest>) -> CommandResult {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::move_lot(request.into_inner())?;
         if let LotCommand::Move { to, .. } = &parsed.command.command {
             require(&self.app.locations, to.as_str(), LocationError::NotDefined).await?;
         }
-        Ok(reply(
-            mom_grpc::run(&self.app.lots, parsed, traceparent).await?,
-        ))
+        Ok(reply(mom_grpc::run(&self.app.lots, parsed, call).await?))
     }
 
     async fn consume_lot(&self, request: Request<pb::ConsumeLotRequest>) -> CommandResult {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::consume_lot(request.into_inner())?;
-        self.consume(parsed, traceparent).await
+        self.consume(parsed, call).await
     }
 
     async fn produce_lot(&self, request: Request<pb::ProduceLotRequest>) -> CommandResult {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::produce_lot(request.into_inner())?;
-        self.produce(parsed, traceparent).await
+        self.produce(parsed, call).await
     }
 
     async fn hold_lot(&self, request: Request<pb::HoldLotRequest>) -> CommandResult {

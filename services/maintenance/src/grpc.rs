@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cqrs_es::AggregateError;
 use mom_domain::{Lifecycle, Rejected, Timed, Versioned};
 use mom_eventstore::CommandMetadata;
-use mom_grpc::{command_status, execute_replayable, traceparent};
+use mom_grpc::{call, command_status, execute_replayable, Call};
 use mom_proto::maintenance::v1 as pb;
 use mom_proto::maintenance::v1::maintenance_service_server::MaintenanceService;
 use tonic::{Request, Response, Status};
@@ -45,9 +45,9 @@ impl MaintenanceApi {
     async fn asset_command(
         &self,
         parsed: contract::AssetRequest,
-        traceparent: String,
+        call: Call,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let ran = mom_grpc::run(&self.app.assets, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.assets, parsed, call).await?;
         Ok(Response::new(contract::command_reply(
             &ran.id,
             ran.version,
@@ -58,9 +58,9 @@ impl MaintenanceApi {
     async fn work_order_command(
         &self,
         parsed: contract::WorkOrderRequest,
-        traceparent: String,
+        call: Call,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let ran = mom_grpc::run(&self.app.work_orders, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.work_orders, parsed, call).await?;
         Ok(Response::new(contract::command_reply(
             &ran.id,
             ran.version,
@@ -77,12 +77,12 @@ impl MaintenanceApi {
     async fn plan_command(
         &self,
         parsed: contract::AssetRequest,
-        traceparent: String,
+        call: Call,
     ) -> Result<Response<pb::CommandReply>, Status> {
         let id = parsed.id.clone();
         let at = parsed.command.command.at();
         let check_all = matches!(parsed.command.command, AssetCommand::CheckPlans { .. });
-        let ran = mom_grpc::run(&self.app.assets, parsed, traceparent).await?;
+        let ran = mom_grpc::run(&self.app.assets, parsed, call).await?;
         let asset = mom_grpc::load(&self.app.assets, id.as_str()).await?;
         let Some(state) = asset.state() else {
             return Ok(Response::new(contract::command_reply(
@@ -161,7 +161,7 @@ impl MaintenanceService for MaintenanceApi {
         &self,
         request: Request<pb::RegisterAssetRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let mut parsed = contract::register_asset(request.into_inner())?;
         if let AssetCommand::Register {
             parent: Some(parent),
@@ -170,55 +170,55 @@ impl MaintenanceService for MaintenanceApi {
         {
             parent.found = self.lookup(&parent.id).await?;
         }
-        self.asset_command(parsed, traceparent).await
+        self.asset_command(parsed, call).await
     }
 
     async fn move_asset(
         &self,
         request: Request<pb::MoveAssetRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let mut parsed = contract::move_asset(request.into_inner())?;
         if let AssetCommand::Move { parent, .. } = &mut parsed.command.command {
             parent.found = self.lookup(&parent.id).await?;
         }
-        self.asset_command(parsed, traceparent).await
+        self.asset_command(parsed, call).await
     }
 
     async fn retire_asset(
         &self,
         request: Request<pb::RetireAssetRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::retire_asset(request.into_inner())?;
-        self.asset_command(parsed, traceparent).await
+        self.asset_command(parsed, call).await
     }
 
     async fn define_plan(
         &self,
         request: Request<pb::DefinePlanRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::define_plan(request.into_inner())?;
-        self.asset_command(parsed, traceparent).await
+        self.asset_command(parsed, call).await
     }
 
     async fn record_usage(
         &self,
         request: Request<pb::RecordUsageRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::record_usage(request.into_inner())?;
-        self.plan_command(parsed, traceparent).await
+        self.plan_command(parsed, call).await
     }
 
     async fn check_plans(
         &self,
         request: Request<pb::CheckPlansRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::check_plans(request.into_inner())?;
-        self.plan_command(parsed, traceparent).await
+        self.plan_command(parsed, call).await
     }
 
     async fn get_asset(
@@ -234,61 +234,61 @@ impl MaintenanceService for MaintenanceApi {
         &self,
         request: Request<pb::ReportBreakdownRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let mut parsed = contract::report_breakdown(request.into_inner(), WorkOrderId::generate)?;
         if let WorkOrderCommand::ReportBreakdown { equipment, .. } = &mut parsed.command.command {
             equipment.found = self.lookup(&equipment.id).await?;
         }
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn request_preventive_work(
         &self,
         request: Request<pb::RequestPreventiveWorkRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let mut parsed =
             contract::request_preventive_work(request.into_inner(), WorkOrderId::generate)?;
         if let WorkOrderCommand::RequestPreventive { equipment, .. } = &mut parsed.command.command {
             equipment.found = self.lookup(&equipment.id).await?;
         }
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn schedule_work_order(
         &self,
         request: Request<pb::ScheduleWorkOrderRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::schedule_work_order(request.into_inner())?;
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn start_work(
         &self,
         request: Request<pb::WorkOrderCommandRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::start_work(request.into_inner())?;
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn complete_work(
         &self,
         request: Request<pb::WorkOrderCommandRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::complete_work(request.into_inner())?;
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn cancel_work_order(
         &self,
         request: Request<pb::CancelWorkOrderRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::cancel_work_order(request.into_inner())?;
-        self.work_order_command(parsed, traceparent).await
+        self.work_order_command(parsed, call).await
     }
 
     async fn get_work_order(

@@ -68,10 +68,14 @@ pub async fn start(
         grpc_addr: config.grpc_addr,
         store: &config.store,
         kafka: &config.kafka,
+        time_policy: config.time.policy(),
     };
     let routes = |store, topic| {
         let app = Arc::new(Application::new(store, topic, snapshot_every));
-        Routes::new(MaintenanceServiceServer::new(MaintenanceApi::new(app)))
+        Routes::new(
+            MaintenanceServiceServer::new(MaintenanceApi::new(app))
+                .max_decoding_message_size(mom_grpc::MAX_REQUEST_BYTES),
+        )
     };
     mom_grpc::start_domain(domain, routes, shutdown).await
 }

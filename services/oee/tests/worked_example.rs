@@ -73,32 +73,38 @@ async fn run_until(
     figures
 }
 
+/// The production service's configuration as its command line gives it (every other option at
+/// its default), with its store at `store_url`, no broker and no event-time policy.
+fn production_config(store_url: &str) -> mom_production::ProductionConfig {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: mom_production::ProductionConfig,
+    }
+    let cli: Cli = clap::Parser::parse_from([
+        "production",
+        "--database-url",
+        store_url,
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--snapshot-every",
+        "20",
+        "--max-future-skew",
+        "0",
+        "--max-event-age",
+        "0",
+    ]);
+    cli.config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worked_example_through_production_store_log_and_projection() {
     let dir = tempfile::tempdir().unwrap();
     let store_url = format!("sqlite:{}", dir.path().join("production.db").display());
     let shutdown = CancellationToken::new();
-    let running = mom_production::start(
-        mom_production::ProductionConfig {
-            store: mom_eventstore::StoreArgs {
-                database_url: store_url,
-                db_max_connections: 4,
-                db_max_batch_events: 1024,
-                snapshot_every: 20,
-            },
-            kafka: mom_bus::KafkaArgs {
-                kafka_bootstrap_servers: None,
-                topic_prefix: "mom.".into(),
-                topic_partitions: 1,
-                topic_replication: 1,
-                relay_batch_size: 100,
-            },
-            grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let running = mom_production::start(production_config(&store_url), shutdown.clone())
+        .await
+        .unwrap();
     let mut client = ProductionServiceClient::connect(format!("http://{}", running.grpc_addr))
         .await
         .unwrap();

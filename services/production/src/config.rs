@@ -12,6 +12,8 @@ pub struct ProductionConfig {
     pub store: StoreArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub time: mom_clock::TimePolicyArgs,
     /// Address the gRPC server binds to.
     #[arg(
         long,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mom_grpc::{traceparent, Ran};
+use mom_grpc::{call, Ran};
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_server::ProductionService;
 use tonic::{Request, Response, Status};
@@ -35,9 +35,9 @@ fn reply(ran: Ran) -> Response<pb::CommandReply> {
 /// `$executor` and replies with the aggregate's id and version.
 macro_rules! command {
     ($executor:expr, $request:ident, $parse:expr) => {{
-        let traceparent = traceparent(&$request);
+        let call = call(&$request);
         let parsed = $parse($request.into_inner())?;
-        Ok(reply(mom_grpc::run(&$executor, parsed, traceparent).await?))
+        Ok(reply(mom_grpc::run(&$executor, parsed, call).await?))
     }};
 }
 

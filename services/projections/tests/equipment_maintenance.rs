@@ -81,6 +81,7 @@ async fn plant() -> Plant {
         mom_production::ProductionConfig {
             store: store(url("production")),
             kafka: kafka(),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: any_addr(),
         },
         shutdown.clone(),
@@ -91,6 +92,7 @@ async fn plant() -> Plant {
         mom_maintenance::MaintenanceConfig {
             store: store(url("maintenance")),
             kafka: kafka(),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: any_addr(),
         },
         shutdown.clone(),

@@ -114,6 +114,7 @@ async fn read_models_follow_the_topics_and_resume_from_their_offsets_after_a_res
         mom_production::ProductionConfig {
             store: store(&dbs[0].url),
             kafka: kafka(&servers),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: any_addr(),
         },
         services.clone(),
@@ -124,6 +125,7 @@ async fn read_models_follow_the_topics_and_resume_from_their_offsets_after_a_res
         mom_maintenance::MaintenanceConfig {
             store: store(&dbs[1].url),
             kafka: kafka(&servers),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: any_addr(),
         },
         services.clone(),

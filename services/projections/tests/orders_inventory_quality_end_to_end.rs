@@ -182,6 +182,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         mom_production::ProductionConfig {
             store: store(url("production")),
             kafka: kafka(),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -192,6 +193,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         mom_quality::QualityConfig {
             store: store(url("quality")),
             kafka: kafka(),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -202,6 +204,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         mom_inventory::InventoryConfig {
             store: store(url("inventory")),
             kafka: kafka(),
+            time: mom_clock::TimePolicy::OFF.into(),
             grpc_addr: addr,
         },
         shutdown.clone(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use mom_domain::{Decide, Lifecycle, Stream, Timed};
 use mom_eventstore::Executor;
-use mom_grpc::{get, run, traceparent, ParsedCommand};
+use mom_grpc::{call, get, run, Call, ParsedCommand};
 use mom_proto::quality::v1 as pb;
 use mom_proto::quality::v1::quality_service_server::QualityService;
 use tonic::{Request, Response, Status};
@@ -39,14 +39,14 @@ impl QualityApi {
 async fn run_command<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
-    traceparent: String,
+    call: Call,
 ) -> Result<Response<pb::CommandReply>, Status>
 where
     S: Decide,
     S::Command: Timed,
     I: Display,
 {
-    let ran = run(executor, parsed, traceparent).await?;
+    let ran = run(executor, parsed, call).await?;
     Ok(Response::new(contract::command_reply(&ran.id, ran.version)))
 }
 
@@ -80,9 +80,9 @@ impl QualityApi {
 
 macro_rules! command {
     ($self:ident, $request:ident, $executor:ident, $parse:expr) => {{
-        let traceparent = traceparent(&$request);
+        let call = call(&$request);
         let parsed = $parse($request.into_inner())?;
-        run_command(&$self.app.$executor, parsed, traceparent).await
+        run_command(&$self.app.$executor, parsed, call).await
     }};
 }
 
@@ -125,13 +125,13 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::StartInspectionRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::start_inspection(request.into_inner(), InspectionId::generate)?;
         let plan_id = parsed.command.command.plan.to_string();
         let plan = existing(&self.app.plans, &plan_id, PlanError::NotFound).await?;
         let snapshot = PlanSnapshot::from(&plan);
         let parsed = parsed.map(|start| start.with_plan(snapshot));
-        run_command(&self.app.inspections, parsed, traceparent).await
+        run_command(&self.app.inspections, parsed, call).await
     }
 
     async fn record_inspection_result(
@@ -171,7 +171,7 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::OpenNonconformanceRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::open_nonconformance(request.into_inner(), NcrId::generate)?;
         let source = match parsed.command.command.inspection {
             None => None,
@@ -186,7 +186,7 @@ impl QualityService for QualityApi {
             }
         };
         let parsed = parsed.map(|open| open.with_source(source));
-        run_command(&self.app.nonconformances, parsed, traceparent).await
+        run_command(&self.app.nonconformances, parsed, call).await
     }
 
     async fn contain_nonconformance(
@@ -243,24 +243,24 @@ impl QualityService for QualityApi {
         &self,
         request: Request<pb::OpenCapaRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::open_capa(request.into_inner(), CapaId::generate)?;
         if let CapaCommand::Open { ncrs, .. } = &parsed.command.command {
             self.check_ncrs(ncrs).await?;
         }
-        run_command(&self.app.capas, parsed, traceparent).await
+        run_command(&self.app.capas, parsed, call).await
     }
 
     async fn link_capa_nonconformance(
         &self,
         request: Request<pb::LinkCapaNonconformanceRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        let traceparent = traceparent(&request);
+        let call = call(&request);
         let parsed = contract::link_capa_nonconformance(request.into_inner())?;
         if let CapaCommand::LinkNcr { ncr, .. } = &parsed.command.command {
             self.check_ncrs(std::slice::from_ref(ncr)).await?;
         }
-        run_command(&self.app.capas, parsed, traceparent).await
+        run_command(&self.app.capas, parsed, call).await
     }
 
     async fn implement_capa_action(

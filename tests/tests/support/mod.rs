@@ -39,6 +39,12 @@ pub fn kafka_args(bootstrap_servers: Option<String>) -> KafkaArgs {
     }
 }
 
+/// The event-time policy of the services under test: off, because the tests replay fixed dates
+/// (the policy itself is tested in `mom-grpc` and, through `mom dev`, in `hostile_input`).
+pub fn time_args() -> mom_clock::TimePolicyArgs {
+    mom_clock::TimePolicy::OFF.into()
+}
+
 /// Returns a channel to a running service.
 pub async fn channel(running: &Running) -> Channel {
     Channel::from_shared(format!("http://{}", running.grpc_addr))
@@ -264,6 +270,7 @@ pub async fn start_services(
             mom_production::ProductionConfig {
                 store: store_args(production),
                 kafka: kafka_args(broker.clone()),
+                time: time_args(),
                 grpc_addr: addr,
             },
             shutdown.clone(),
@@ -274,6 +281,7 @@ pub async fn start_services(
             mom_quality::QualityConfig {
                 store: store_args(quality),
                 kafka: kafka_args(broker.clone()),
+                time: time_args(),
                 grpc_addr: addr,
             },
             shutdown.clone(),
@@ -284,6 +292,7 @@ pub async fn start_services(
             mom_maintenance::MaintenanceConfig {
                 store: store_args(maintenance),
                 kafka: kafka_args(broker.clone()),
+                time: time_args(),
                 grpc_addr: addr,
             },
             shutdown.clone(),
@@ -294,6 +303,7 @@ pub async fn start_services(
             mom_inventory::InventoryConfig {
                 store: store_args(inventory),
                 kafka: kafka_args(broker),
+                time: time_args(),
                 grpc_addr: addr,
             },
             shutdown.clone(),

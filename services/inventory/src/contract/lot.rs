@@ -65,12 +65,9 @@ pub fn produce_lot(req: pb::ProduceLotRequest) -> Result<LotRequest, RequestErro
         }
         _ => required(req.lot, "lot", LotId::new)?,
     };
-    let inputs = req
-        .input_lots
-        .into_iter()
-        .enumerate()
-        .map(|(index, input)| required(input, &format!("input_lots[{index}]"), LotId::new))
-        .collect::<Result<Vec<_>, _>>()?;
+    let inputs = mom_grpc::items(req.input_lots, "input_lots", |input, field| {
+        required(input, field, LotId::new)
+    })?;
     let command = LotCommand::Produce {
         lot: lot.clone(),
         material: required(req.material, "material", MaterialId::new)?,

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use mom_domain::{Decide, DomainError, ErrorKind, EventType, Stream, Timed};
+use mom_domain::{
+    CommandSpan, CommandTime, Decide, DomainError, ErrorKind, EventType, Stream, Timed,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -59,7 +61,33 @@ impl Timed for SupplyCommand {
             SupplyCommand::ReportStarvation { from, .. } => *from,
         }
     }
+
+    fn times(&self) -> Vec<CommandTime> {
+        match self {
+            SupplyCommand::ReportStarvation { from, until, .. } => vec![
+                CommandTime::happened("from", *from),
+                CommandTime::happened("until", *until),
+            ],
+            _ => vec![CommandTime::happened("at", self.at())],
+        }
+    }
+
+    fn span(&self) -> Option<CommandSpan> {
+        match self {
+            SupplyCommand::ReportStarvation { from, until, .. } => Some(CommandSpan {
+                what: "starvation",
+                field: "until",
+                from: *from,
+                until: *until,
+                max: MAX_REPORTED_STARVATION,
+            }),
+            _ => None,
+        }
+    }
 }
+
+/// The longest starvation one report states after the fact (31 days).
+pub const MAX_REPORTED_STARVATION: chrono::Duration = chrono::Duration::days(31);
 
 /// A fact about a work unit's supply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

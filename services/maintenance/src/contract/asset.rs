@@ -31,7 +31,7 @@ pub fn register_asset(req: pb::RegisterAssetRequest) -> Result<AssetRequest, Req
     let command = AssetCommand::Register {
         asset: id.clone(),
         level,
-        name: req.name,
+        name: mom_grpc::name(req.name, "name")?,
         parent,
         at: at(req.at.as_ref(), "at")?,
     };

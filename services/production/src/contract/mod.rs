@@ -155,16 +155,15 @@ fn nonzero_millis(value: u64) -> Option<Millis> {
 }
 
 fn routing_operation(
-    index: usize,
     step: pb::RoutingOperation,
+    item: &str,
 ) -> Result<RoutingOperation, RequestError> {
-    let field = |name: &str| format!("routing[{index}].{name}");
-    let eligible_work_units = step
-        .eligible_work_units
-        .into_iter()
-        .enumerate()
-        .map(|(unit, id)| work_unit_id(id, &field(&format!("eligible_work_units[{unit}]"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let field = |name: &str| format!("{item}.{name}");
+    let eligible_work_units = mom_grpc::items(
+        step.eligible_work_units,
+        &field("eligible_work_units"),
+        work_unit_id,
+    )?;
     if eligible_work_units.is_empty() {
         return Err(RequestError::Empty {
             field: field("eligible_work_units"),
@@ -175,7 +174,7 @@ fn routing_operation(
     }
     Ok(RoutingOperation {
         operation: operation(step.operation, &field("operation"))?,
-        name: step.name,
+        name: mom_grpc::name(step.name, &field("name"))?,
         eligible_work_units,
     })
 }

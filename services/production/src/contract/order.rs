@@ -15,12 +15,7 @@ pub fn create_order(
             field: "routing".to_owned(),
         });
     }
-    let routing = req
-        .routing
-        .into_iter()
-        .enumerate()
-        .map(|(index, step)| routing_operation(index, step))
-        .collect::<Result<Vec<_>, _>>()?;
+    let routing = mom_grpc::items(req.routing, "routing", routing_operation)?;
     let command = OrderCommand::Create {
         order: id,
         product: product(req.product, "product")?,

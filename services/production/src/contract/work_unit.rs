@@ -11,7 +11,7 @@ pub fn register_work_unit(
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::Register {
         work_unit: id.clone(),
-        name: req.name,
+        name: mom_grpc::name(req.name, "name")?,
         micro_stop_threshold: nonzero_millis(req.micro_stop_threshold_ms),
         startup_window: nonzero_millis(req.startup_window_ms),
         at: at(req.at.as_ref(), "at")?,

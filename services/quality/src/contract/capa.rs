@@ -28,12 +28,9 @@ pub fn open_capa(
         pb::CapaKind::Corrective => CapaKind::Corrective,
         pb::CapaKind::Preventive => CapaKind::Preventive,
     };
-    let ncrs = req
-        .ncr_ids
-        .iter()
-        .enumerate()
-        .map(|(index, ncr)| uuid_id::<NcrId>(ncr, &format!("ncr_ids[{index}]")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ncrs = mom_grpc::items(req.ncr_ids, "ncr_ids", |ncr, field| {
+        uuid_id::<NcrId>(&ncr, field)
+    })?;
     let command = CapaCommand::Open {
         capa: id,
         kind,

@@ -68,25 +68,20 @@ pub fn record_inspection_result(
         Units::ZERO => Units(1),
         quantity => quantity,
     };
-    let values = req
-        .values
-        .into_iter()
-        .enumerate()
-        .map(|(index, value)| {
-            let field = |name: &str| format!("values[{index}].{name}");
-            let name = required(
-                value.characteristic,
-                &field("characteristic"),
-                CharacteristicName::new,
-            )?;
-            let value = match value.value {
-                Some(pb::measurement_value::Value::Passed(passed)) => Value::Passed(passed),
-                Some(pb::measurement_value::Value::Measured(measured)) => Value::Measured(measured),
-                None => return Err(missing(&field("value"))),
-            };
-            Ok((name, value))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let values = mom_grpc::items(req.values, "values", |value, item| {
+        let field = |name: &str| format!("{item}.{name}");
+        let name = required(
+            value.characteristic,
+            &field("characteristic"),
+            CharacteristicName::new,
+        )?;
+        let value = match value.value {
+            Some(pb::measurement_value::Value::Passed(passed)) => Value::Passed(passed),
+            Some(pb::measurement_value::Value::Measured(measured)) => Value::Measured(measured),
+            None => return Err(missing(&field("value"))),
+        };
+        Ok((name, value))
+    })?;
     let command = InspectionCommand::RecordResult {
         quantity,
         values,

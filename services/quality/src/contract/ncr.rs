@@ -226,11 +226,7 @@ pub fn nonconformance_reply(ncr: &Nonconformance) -> Result<pb::Nonconformance, 
 }
 
 fn lots(values: Vec<String>, field: &str) -> Result<Vec<LotId>, RequestError> {
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(index, lot)| required(lot, &format!("{field}[{index}]"), LotId::new))
-        .collect()
+    mom_grpc::items(values, field, |lot, field| required(lot, field, LotId::new))
 }
 
 fn disposition_to_proto(disposition: Disposition) -> pb::Disposition {

@@ -143,24 +143,21 @@ pub(super) fn operation(value: u32, field: &str) -> Result<OperationNumber, Requ
 }
 
 fn characteristics(list: Vec<pb::Characteristic>) -> Result<Vec<Characteristic>, RequestError> {
-    list.into_iter()
-        .enumerate()
-        .map(|(index, characteristic)| {
-            let field = |name: &str| format!("characteristics[{index}].{name}");
-            let name = required(characteristic.name, &field("name"), CharacteristicName::new)?;
-            let spec = match characteristic.spec {
-                None => return Err(missing(&field("spec"))),
-                Some(pb::characteristic::Spec::Attribute(_)) => Spec::Attribute,
-                Some(pb::characteristic::Spec::Variable(variable)) => Spec::Variable {
-                    unit: required(variable.unit, &field("variable.unit"), UnitOfMeasure::new)?,
-                    lower_limit: variable.lower_limit,
-                    upper_limit: variable.upper_limit,
-                    nominal: variable.nominal,
-                },
-            };
-            Ok(Characteristic { name, spec })
-        })
-        .collect()
+    mom_grpc::items(list, "characteristics", |characteristic, item| {
+        let field = |name: &str| format!("{item}.{name}");
+        let name = required(characteristic.name, &field("name"), CharacteristicName::new)?;
+        let spec = match characteristic.spec {
+            None => return Err(missing(&field("spec"))),
+            Some(pb::characteristic::Spec::Attribute(_)) => Spec::Attribute,
+            Some(pb::characteristic::Spec::Variable(variable)) => Spec::Variable {
+                unit: required(variable.unit, &field("variable.unit"), UnitOfMeasure::new)?,
+                lower_limit: variable.lower_limit,
+                upper_limit: variable.upper_limit,
+                nominal: variable.nominal,
+            },
+        };
+        Ok(Characteristic { name, spec })
+    })
 }
 
 fn frequency(frequency: Option<pb::Frequency>) -> Result<Frequency, RequestError> {

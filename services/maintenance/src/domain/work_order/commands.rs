@@ -1,7 +1,7 @@
 //! Commands a work order accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::Timed;
+use mom_domain::{CommandSpan, CommandTime, Timed};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::asset::AssetLevel;
@@ -73,4 +73,49 @@ impl Timed for WorkOrderCommand {
             | WorkOrderCommand::Cancel { at, .. } => *at,
         }
     }
+
+    fn times(&self) -> Vec<CommandTime> {
+        match self {
+            WorkOrderCommand::ReportBreakdown {
+                failure_start, at, ..
+            } => vec![
+                CommandTime::happened("failure_start", *failure_start),
+                CommandTime::happened("at", *at),
+            ],
+            WorkOrderCommand::Schedule { from, until, at } => vec![
+                CommandTime::happened("at", *at),
+                CommandTime::planned("from", *from),
+                CommandTime::planned("until", *until),
+            ],
+            _ => vec![CommandTime::happened("at", self.at())],
+        }
+    }
+
+    fn span(&self) -> Option<CommandSpan> {
+        match self {
+            WorkOrderCommand::ReportBreakdown {
+                failure_start, at, ..
+            } => Some(CommandSpan {
+                what: "breakdown reported after its start",
+                field: "failure_start",
+                from: *failure_start,
+                until: *at,
+                max: MAX_BREAKDOWN_REPORT_DELAY,
+            }),
+            WorkOrderCommand::Schedule { from, until, .. } => Some(CommandSpan {
+                what: "maintenance window",
+                field: "until",
+                from: *from,
+                until: *until,
+                max: MAX_MAINTENANCE_WINDOW,
+            }),
+            _ => None,
+        }
+    }
 }
+
+/// The longest time between a failure's start and its report (31 days).
+pub const MAX_BREAKDOWN_REPORT_DELAY: chrono::Duration = chrono::Duration::days(31);
+
+/// The longest maintenance window one work order is scheduled for (92 days).
+pub const MAX_MAINTENANCE_WINDOW: chrono::Duration = chrono::Duration::days(92);

@@ -1,9 +1,13 @@
 //! Commands a work unit accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::{Millis, Timed, Units};
+use mom_domain::{CommandSpan, CommandTime, Millis, Timed, Units};
 
 use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+
+/// The longest planned shutdown one command schedules (92 days: a summer or year-end shutdown
+/// fits; a longer one is several commands).
+pub const MAX_PLANNED_SHUTDOWN: chrono::Duration = chrono::Duration::days(92);
 
 /// Stops shorter than this are small stops, unless the registration says otherwise (5 min).
 pub const DEFAULT_MICRO_STOP_THRESHOLD: Millis = Millis::from_minutes(5);
@@ -75,6 +79,29 @@ impl Timed for WorkUnitCommand {
             | WorkUnitCommand::EndSetup { at, .. }
             | WorkUnitCommand::ReportCount { at, .. } => *at,
             WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,
+        }
+    }
+
+    fn times(&self) -> Vec<CommandTime> {
+        match self {
+            WorkUnitCommand::SchedulePlannedShutdown { from, until, .. } => vec![
+                CommandTime::planned("from", *from),
+                CommandTime::planned("until", *until),
+            ],
+            _ => vec![CommandTime::happened("at", self.at())],
+        }
+    }
+
+    fn span(&self) -> Option<CommandSpan> {
+        match self {
+            WorkUnitCommand::SchedulePlannedShutdown { from, until, .. } => Some(CommandSpan {
+                what: "planned shutdown",
+                field: "until",
+                from: *from,
+                until: *until,
+                max: MAX_PLANNED_SHUTDOWN,
+            }),
+            _ => None,
         }
     }
 }

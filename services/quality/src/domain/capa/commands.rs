@@ -1,7 +1,7 @@
 //! Commands a CAPA accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::Timed;
+use mom_domain::{CommandTime, Timed};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{CapaId, NcrId, Owner, Text};
@@ -51,5 +51,13 @@ impl Timed for CapaCommand {
             | CapaCommand::Implement { at, .. }
             | CapaCommand::Verify { at, .. } => *at,
         }
+    }
+
+    fn times(&self) -> Vec<CommandTime> {
+        let mut times = vec![CommandTime::happened("at", self.at())];
+        if let CapaCommand::Open { due, .. } = self {
+            times.push(CommandTime::planned("due", *due));
+        }
+        times
     }
 }

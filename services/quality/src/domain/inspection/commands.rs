@@ -1,7 +1,7 @@
 //! Commands an inspection accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::{Timed, Units};
+use mom_domain::{CommandTime, Timed, Units};
 
 use crate::domain::ids::{
     CharacteristicName, InspectionId, LotId, OperationNumber, PlanId, ProductId, WorkUnitId,
@@ -85,5 +85,16 @@ impl Timed for InspectionCommand {
             | InspectionCommand::RecordResult { at, .. }
             | InspectionCommand::Complete { at } => *at,
         }
+    }
+
+    fn times(&self) -> Vec<CommandTime> {
+        let produced_at = match self {
+            InspectionCommand::Start { made, .. }
+            | InspectionCommand::RecordResult { made, .. } => made.produced_at,
+            InspectionCommand::Complete { .. } => None,
+        };
+        let mut times = vec![CommandTime::happened("at", self.at())];
+        times.extend(produced_at.map(|t| CommandTime::happened("produced_at", t)));
+        times
     }
 }
