@@ -104,12 +104,29 @@ impl Default for EquipmentConfig {
     }
 }
 
+/// The default of [`EngineConfig::max_span`]: 400 days.
+pub const DEFAULT_MAX_SPAN: Millis = Millis::from_secs(400 * 86_400);
+
 /// Engine-wide settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// A fact whose time is further than this behind the latest fact time seen for its
     /// equipment is still applied, but flagged as late in the periods it corrects.
     pub lateness_horizon: Option<Millis>,
+    /// The hard cap on the work of one fact, whatever the event-time window: a fact further
+    /// than this before or after its unit's other facts is refused, an interval is cut to this
+    /// length, and a fact reports changes at most this far from its own times (see
+    /// [`crate::window`]). `None` is no cap (default [`DEFAULT_MAX_SPAN`]).
+    pub max_span: Option<Millis>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            lateness_horizon: None,
+            max_span: Some(DEFAULT_MAX_SPAN),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use crate::fact::Fact;
 use crate::figures::Figures;
 use crate::ids::{AreaId, EquipmentId, SiteId, WorkCenterId};
 use crate::time::{Millis, Range};
-use crate::timeline::{Scratch, Timeline};
+use crate::timeline::{Admission, Reach, Scratch, Timeline};
+use crate::window::{Refusal, Refused, Window};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -110,6 +111,58 @@ fn push_merged(ranges: &mut Vec<Range>, range: Range) {
     }
 }
 
+/// Stores an admitted fact in `unit` and marks what it changes; returns the earliest instant
+/// it changes (and the range, for the incompleteness check).
+fn apply_to(unit: &mut Unit, fact: &Fact, reach: &Reach, config: &EngineConfig) -> Range {
+    let before = unit.timeline.span();
+    let affected = unit.timeline.apply(
+        &fact.kind,
+        reach,
+        unit.config.startup_window,
+        config.lateness_horizon,
+    );
+    push_merged(&mut unit.pending, affected);
+    // Changes are reported no further than the maximum span from the fact (the cache is
+    // invalidated over the whole range, which costs no period expansion).
+    let report = |unit: &mut Unit, range: Range| {
+        let clipped = range.clip(reach.changes);
+        if !clipped.is_empty() {
+            push_merged(&mut unit.changed, clipped);
+        }
+    };
+    report(unit, affected);
+    // A fact that moves either end of the unit's timeline (a reject recorded hours later, a
+    // breakdown ending after the last state change) changes the periods between the old and
+    // the new end, since the last state lasts until the latest fact.
+    let mut earliest = affected.start.min(Millis::from_datetime(fact.kind.at()));
+    if let (Some(old), Some(new)) = (before, unit.timeline.span()) {
+        for extension in [
+            Range::new(old.end - Millis(1), new.end),
+            Range::new(new.start, old.start + Millis(1)),
+        ] {
+            if extension.len() > Millis(1) {
+                push_merged(&mut unit.pending, extension);
+                report(unit, extension);
+                earliest = earliest.min(extension.start);
+            }
+        }
+    }
+    Range::new(earliest, affected.end)
+}
+
+/// Counts one refused fact (or cut interval) of `fact`'s unit and kind for
+/// [`Engine::take_refusals`].
+fn record(refusals: &mut Refusals, fact: &Fact, reason: Option<Refusal>, at: Millis) {
+    let entry = refusals
+        .entry((fact.equipment.clone(), fact.kind.name(), reason))
+        .or_insert((0, at));
+    entry.0 += 1;
+    entry.1 = at;
+}
+
+/// Refused facts per work unit, kind and reason: their number and the last one's time.
+type Refusals = BTreeMap<(EquipmentId, &'static str, Option<Refusal>), (u64, Millis)>;
+
 /// The OEE / six-big-loss engine over any number of work units.
 ///
 /// Pure and deterministic: no I/O, no clock. For any arrival order of the same facts,
@@ -124,6 +177,8 @@ pub struct Engine {
     /// Work units that got a fact changing figures before their `safe_from`, with the
     /// earliest event time it changes.
     incomplete: BTreeMap<EquipmentId, Millis>,
+    /// Refused facts not yet taken ([`Engine::take_refusals`]).
+    refusals: Refusals,
 }
 
 impl Engine {
@@ -135,6 +190,7 @@ impl Engine {
             units: HashMap::new(),
             scratch: Scratch::default(),
             incomplete: BTreeMap::new(),
+            refusals: BTreeMap::new(),
         }
     }
 
@@ -165,39 +221,48 @@ impl Engine {
         self.units.get(equipment).map(|u| &u.config)
     }
 
-    /// Applies one fact, in any order relative to the others.
-    pub fn apply(&mut self, fact: &Fact) {
+    /// Applies one fact, in any order relative to the others, with no event-time window (the
+    /// maximum span still bounds it); see [`Engine::apply_within`].
+    pub fn apply(&mut self, fact: &Fact) -> Option<Refusal> {
+        self.apply_within(fact, Window::OPEN)
+    }
+
+    /// Applies one fact judged against `window`, in any order relative to the others. A fact
+    /// outside the window, or further than the maximum span from its unit's other facts, is
+    /// kept out of the figures, counted in [`Flags::refused_facts`](crate::Flags) at the
+    /// window's reference time (else the unit's latest fact) and reported by
+    /// [`Engine::take_refusals`]; its refusal is returned.
+    pub fn apply_within(&mut self, fact: &Fact, window: Window) -> Option<Refusal> {
         if !self.units.contains_key(&fact.equipment) {
             self.units.insert(fact.equipment.clone(), Unit::default());
         }
-        let Some(unit) = self.units.get_mut(&fact.equipment) else {
-            return;
-        };
-        let before = unit.timeline.span();
-        let affected = unit.timeline.apply(
-            &fact.kind,
-            unit.config.startup_window,
-            self.config.lateness_horizon,
-        );
-        push_merged(&mut unit.pending, affected);
-        push_merged(&mut unit.changed, affected);
-        // A fact that moves either end of the unit's timeline (a reject recorded hours later, a
-        // breakdown ending after the last state change) changes the periods between the old and
-        // the new end, since the last state lasts until the latest fact.
-        let mut earliest = affected.start.min(Millis::from_datetime(fact.kind.at()));
-        if let (Some(old), Some(new)) = (before, unit.timeline.span()) {
-            for extension in [
-                Range::new(old.end - Millis(1), new.end),
-                Range::new(new.start, old.start + Millis(1)),
-            ] {
-                if extension.len() > Millis(1) {
-                    push_merged(&mut unit.pending, extension);
-                    push_merged(&mut unit.changed, extension);
-                    earliest = earliest.min(extension.start);
+        let unit = self.units.get_mut(&fact.equipment)?;
+        let at = Millis::from_datetime(fact.kind.at());
+        let (changed, refusal) =
+            match unit
+                .timeline
+                .admit(&fact.kind, &window, self.config.max_span)
+            {
+                Admission::Refused(reason) => {
+                    let changed = window
+                        .reference
+                        .or(unit.timeline.watermark())
+                        .map(|at| unit.timeline.refuse(at));
+                    if let Some(range) = changed {
+                        push_merged(&mut unit.pending, range);
+                        push_merged(&mut unit.changed, range);
+                    }
+                    record(&mut self.refusals, fact, Some(reason), at);
+                    (changed, Some(reason))
                 }
-            }
-        }
-        if let Some(compacted) = unit.compacted {
+                Admission::Admitted(reach) => {
+                    if reach.cut {
+                        record(&mut self.refusals, fact, None, at);
+                    }
+                    (Some(apply_to(unit, fact, &reach, &self.config)), None)
+                }
+            };
+        if let (Some(compacted), Some(earliest)) = (unit.compacted, changed.map(|r| r.start)) {
             if earliest < compacted.safe_from {
                 let from = self
                     .incomplete
@@ -206,6 +271,22 @@ impl Engine {
                 *from = (*from).min(earliest);
             }
         }
+        refusal
+    }
+
+    /// Returns and forgets the facts refused (and the intervals cut) since the last call, one
+    /// entry per work unit, kind and reason with their number: what a caller logs.
+    pub fn take_refusals(&mut self) -> Vec<Refused> {
+        std::mem::take(&mut self.refusals)
+            .into_iter()
+            .map(|((equipment, kind, reason), (count, last))| Refused {
+                equipment,
+                kind,
+                reason,
+                count,
+                last_at: last.to_datetime().unwrap_or(DateTime::<Utc>::MIN_UTC),
+            })
+            .collect()
     }
 
     /// Forgets, per work unit, the facts that only periods ending more than the lateness
@@ -286,25 +367,37 @@ impl Engine {
     }
 
     /// Replaces the facts of `equipment` with `facts`, its whole history (in the order they
-    /// arrived, which only the late-fact flags depend on), and marks its figures changed from
-    /// `changed_from` on (the earliest time a fact that made it incomplete changes).
+    /// arrived, which only the late-fact flags and refusals depend on, each with the window it
+    /// was judged against), and marks its figures changed from `changed_from` on (the earliest
+    /// time a fact that made it incomplete changes).
     pub fn restore(
         &mut self,
         equipment: &EquipmentId,
-        facts: impl IntoIterator<Item = Fact>,
+        facts: impl IntoIterator<Item = (Fact, Window)>,
         changed_from: DateTime<Utc>,
     ) {
         let Some(unit) = self.units.get_mut(equipment) else {
             return;
         };
         let mut timeline = Timeline::default();
-        for fact in facts {
-            if fact.equipment == *equipment {
-                timeline.apply(
-                    &fact.kind,
-                    unit.config.startup_window,
-                    self.config.lateness_horizon,
-                );
+        for (fact, window) in facts {
+            if fact.equipment != *equipment {
+                continue;
+            }
+            match timeline.admit(&fact.kind, &window, self.config.max_span) {
+                Admission::Refused(_) => {
+                    if let Some(at) = window.reference.or(timeline.watermark()) {
+                        timeline.refuse(at);
+                    }
+                }
+                Admission::Admitted(reach) => {
+                    timeline.apply(
+                        &fact.kind,
+                        &reach,
+                        unit.config.startup_window,
+                        self.config.lateness_horizon,
+                    );
+                }
             }
         }
         unit.timeline = timeline;
@@ -549,5 +642,223 @@ impl Engine {
                 cache.retain(|(_, end), _| *end > before);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A fact far from the others costs the periods of the window only, and is flagged.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::DEFAULT_MAX_SPAN;
+    use crate::fact::{FactKind, Span, Units};
+    use chrono::TimeZone;
+
+    const STORED: [Granularity; 3] = [Granularity::Hour, Granularity::Shift, Granularity::Day];
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap()
+    }
+
+    fn year(y: i32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    /// The shipped policy (5 minutes ahead, 400 days behind) taken at `now()`.
+    fn window() -> Window {
+        let now = now();
+        Window::new(
+            Some(now - chrono::Duration::days(400)),
+            Some(now + chrono::Duration::minutes(5)),
+            Some(now),
+        )
+    }
+
+    fn fact(unit: &str, kind: FactKind) -> Fact {
+        Fact {
+            equipment: unit.into(),
+            kind,
+        }
+    }
+
+    fn count(unit: &str, at: DateTime<Utc>) -> Fact {
+        fact(
+            unit,
+            FactKind::Counted {
+                at,
+                total: Units(10),
+                product: None,
+            },
+        )
+    }
+
+    fn running(unit: &str, at: DateTime<Utc>) -> Fact {
+        fact(unit, FactKind::Running { at, product: None })
+    }
+
+    fn stopped(unit: &str, at: DateTime<Utc>) -> Fact {
+        fact(unit, FactKind::Stopped { at, reason: None })
+    }
+
+    fn shutdown(unit: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> Fact {
+        fact(
+            unit,
+            FactKind::PlannedShutdown {
+                span: Span::new(from, until).unwrap(),
+                reason: "break".into(),
+            },
+        )
+    }
+
+    /// An engine holding two normal hours of `unit` up to `now()`, its changes taken.
+    fn normal(unit: &str) -> Engine {
+        let mut engine = Engine::new(Calendar::default(), EngineConfig::default());
+        let start = now() - chrono::Duration::hours(2);
+        engine.apply_within(&running(unit, start), window());
+        for minutes in (10..=120).step_by(10) {
+            engine.apply_within(
+                &count(unit, start + chrono::Duration::minutes(minutes)),
+                window(),
+            );
+        }
+        engine.take_changed_periods(&STORED);
+        engine
+    }
+
+    /// The figures of the day holding `now()`.
+    fn today(engine: &mut Engine, unit: &str) -> Figures {
+        let day = engine
+            .calendar()
+            .containing(Granularity::Day, Millis::from_datetime(now()));
+        engine.figures(&unit.into(), &day).unwrap()
+    }
+
+    fn size(engine: &Engine, unit: &str) -> (usize, Millis) {
+        engine.units[&EquipmentId::from(unit)].timeline.size()
+    }
+
+    #[test]
+    fn a_count_in_the_year_3000_is_refused_flagged_and_costs_one_period_per_granularity() {
+        for (policy, reason) in [
+            (window(), Refusal::OutsideWindow),
+            (Window::OPEN, Refusal::BeyondMaxSpan),
+        ] {
+            let mut engine = normal("m1");
+            let before = size(&engine, "m1");
+            assert_eq!(
+                engine.apply_within(&count("m1", year(3000)), policy),
+                Some(reason)
+            );
+            let changed = engine.take_changed_periods(&STORED);
+            assert!(
+                changed.len() <= STORED.len(),
+                "{} periods changed",
+                changed.len()
+            );
+            assert_eq!(size(&engine, "m1").1, before.1, "the timeline did not grow");
+            let refusals = engine.take_refusals();
+            assert_eq!(refusals.len(), 1);
+            assert_eq!((refusals[0].kind, refusals[0].count), ("counted", 1));
+            // A normal count after it is counted; the refused one is flagged, not counted.
+            engine.apply_within(&count("m1", now()), window());
+            let figures = today(&mut engine, "m1");
+            assert_eq!(figures.total_count, 130);
+            // Without a reference time it is counted at the unit's latest fact.
+            assert_eq!(figures.flags.refused_facts, 1, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_stop_in_1971_is_refused_and_normal_counts_after_it_show() {
+        // As the first fact of a unit: the window refuses it.
+        let mut engine = Engine::new(Calendar::default(), EngineConfig::default());
+        assert_eq!(
+            engine.apply_within(&stopped("m2", year(1971)), window()),
+            Some(Refusal::OutsideWindow)
+        );
+        engine.apply_within(&running("m2", now() - chrono::Duration::hours(1)), window());
+        engine.apply_within(&count("m2", now()), window());
+        let changed = engine.take_changed_periods(&STORED);
+        assert!(
+            changed.len() <= 2 * STORED.len(),
+            "{} periods changed",
+            changed.len()
+        );
+        let figures = today(&mut engine, "m2");
+        assert_eq!((figures.total_count, figures.flags.refused_facts), (10, 1));
+        assert_eq!(size(&engine, "m2").1, Millis::from_secs(3600) + Millis(1));
+
+        // After normal facts, even without a window: the maximum span refuses it.
+        let mut engine = normal("m1");
+        assert_eq!(
+            engine.apply_within(&stopped("m1", year(1971)), Window::OPEN),
+            Some(Refusal::BeyondMaxSpan)
+        );
+        assert!(engine.take_changed_periods(&STORED).len() <= STORED.len());
+        engine.apply_within(&count("m1", now()), window());
+        assert_eq!(today(&mut engine, "m1").total_count, 130);
+    }
+
+    #[test]
+    fn a_shutdown_over_500_years_is_cut_and_costs_the_periods_of_the_window_only() {
+        let from = now() - chrono::Duration::hours(1);
+        let until = year(2526);
+        // With the window: the timeline reaches 5 minutes past the reference time.
+        let mut engine = normal("m1");
+        assert_eq!(
+            engine.apply_within(&shutdown("m1", from, until), window()),
+            None
+        );
+        let changed = engine.take_changed_periods(&STORED);
+        assert!(
+            changed.len() <= 2 * STORED.len(),
+            "{} periods changed",
+            changed.len()
+        );
+        let span = size(&engine, "m1").1;
+        assert!(
+            span <= Millis::from_secs(2 * 3600 + 300) + Millis(1),
+            "{span:?}"
+        );
+        let refusals = engine.take_refusals();
+        assert_eq!(
+            (refusals[0].kind, refusals[0].reason),
+            ("planned_shutdown", None)
+        );
+        engine.apply_within(&count("m1", now()), window());
+        let figures = today(&mut engine, "m1");
+        assert_eq!(figures.total_count, 130);
+        assert_eq!(figures.flags.refused_facts, 0);
+
+        // Without a window: cut to the maximum span, and one fact reports changes over at most
+        // twice that span, whatever comes after it.
+        let mut engine = normal("m1");
+        assert_eq!(engine.apply(&shutdown("m1", from, until)), None);
+        let bound = (2 * 400 + 2) * (24 + 3 + 1);
+        let changed = engine.take_changed_periods(&STORED);
+        assert!(changed.len() <= bound, "{} periods changed", changed.len());
+        assert!(size(&engine, "m1").1 <= DEFAULT_MAX_SPAN + Millis::from_secs(3 * 3600));
+        engine.apply(&stopped("m1", now()));
+        let changed = engine.take_changed_periods(&STORED);
+        assert!(changed.len() <= bound, "{} periods changed", changed.len());
+    }
+
+    #[test]
+    fn restore_refuses_what_apply_refused() {
+        let mut engine = normal("m1");
+        engine.apply_within(&count("m1", year(3000)), window());
+        let kept = today(&mut engine, "m1");
+        let start = now() - chrono::Duration::hours(2);
+        let mut history = vec![(running("m1", start), window())];
+        for minutes in (10..=120).step_by(10) {
+            history.push((
+                count("m1", start + chrono::Duration::minutes(minutes)),
+                window(),
+            ));
+        }
+        history.push((count("m1", year(3000)), window()));
+        engine.restore(&"m1".into(), history, start);
+        assert_eq!(today(&mut engine, "m1"), kept);
+        assert_eq!(kept.flags.refused_facts, 1);
     }
 }

@@ -184,6 +184,10 @@ pub struct Flags {
     /// Facts that arrived further behind their equipment's latest fact than the lateness horizon.
     /// Unlike every other figure this depends on arrival order.
     pub late_facts: u64,
+    /// Facts kept out of the figures (an event time outside the event-time window, or further
+    /// than the engine's maximum span from the unit's other facts), counted in the period
+    /// holding the time they were judged at (see [`crate::window`]).
+    pub refused_facts: u64,
 }
 
 impl Figures {
@@ -256,6 +260,7 @@ impl Figures {
         f.rejects_without_cycle_time += o.rejects_without_cycle_time;
         f.unassigned_stop_time += o.unassigned_stop_time;
         f.late_facts += o.late_facts;
+        f.refused_facts += o.refused_facts;
     }
 
     /// Returns the field-by-field sum of `parts`.

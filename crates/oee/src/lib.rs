@@ -21,10 +21,12 @@ pub mod figures;
 pub mod ids;
 pub mod time;
 mod timeline;
+pub mod window;
 
 pub use calendar::{Calendar, CalendarError, Granularity, Period, Shift, ShiftPattern};
 pub use config::{
     CycleTime, CycleTimes, EngineConfig, EquipmentConfig, EquipmentPath, InvalidCycleTime,
+    DEFAULT_MAX_SPAN,
 };
 pub use engine::{Change, Engine, Scope};
 pub use fact::{Fact, FactKind, InvertedSpan, Span, Units};
@@ -34,3 +36,4 @@ pub use ids::{
     WorkCenterId,
 };
 pub use time::{Millis, Range};
+pub use window::{Refusal, Refused, Window};

@@ -13,6 +13,7 @@ use crate::fact::FactKind;
 use crate::figures::{Figures, LossReason};
 use crate::ids::{FailureMode, MaterialId, ProductId, RejectReason, StopReason};
 use crate::time::{Millis, Range};
+use crate::window::{Refusal, Window};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
@@ -126,19 +127,84 @@ pub(crate) struct Timeline {
     counts: BTreeMap<(Millis, Option<ProductId>), u64>,
     rejects: BTreeMap<(Millis, Option<RejectReason>), u64>,
     late: BTreeMap<Millis, u64>,
+    /// Refused facts, by the instant they are counted at (see [`crate::window`]).
+    refused: BTreeMap<Millis, u64>,
     watermark: Option<Millis>,
     latest: Option<Millis>,
     earliest: Option<Millis>,
 }
 
 impl Timeline {
-    /// Stores `fact` and returns the event-time range whose figures it can change.
+    /// Returns how far `fact` may reach when judged against `limits`, or why it is refused:
+    /// an event time outside the window, or further than the maximum span from this unit's
+    /// other facts.
+    pub(crate) fn admit(
+        &self,
+        fact: &FactKind,
+        limits: &Window,
+        max_span: Option<Millis>,
+    ) -> Admission {
+        let at = Millis::from_datetime(fact.at());
+        let (times, end) = match fact {
+            FactKind::Rejected { produced_at, .. } => {
+                ([at, Millis::from_datetime(*produced_at)], None)
+            }
+            FactKind::PlannedShutdown { span, .. }
+            | FactKind::Breakdown { span, .. }
+            | FactKind::Starved { span, .. } => {
+                ([at, at], Some(Millis::from_datetime(span.until())))
+            }
+            _ => ([at, at], None),
+        };
+        if times.iter().any(|t| !limits.contains(*t)) {
+            return Admission::Refused(Refusal::OutsideWindow);
+        }
+        if let (Some(span), Some(max)) = (self.span(), max_span) {
+            if times
+                .iter()
+                .any(|t| *t < span.start - max || *t > span.end + max)
+            {
+                return Admission::Refused(Refusal::BeyondMaxSpan);
+            }
+        }
+        let max_len = max_span.unwrap_or(Millis::MAX);
+        let (lo, hi) = (times[0].min(times[1]), times[0].max(times[1]));
+        let (interval_end, reach, cut) = match end {
+            Some(end) => {
+                let kept = end.min(at + max_len);
+                (kept, kept.min(limits.latest), kept < end)
+            }
+            None => (Millis::MAX, hi, false),
+        };
+        // A fact changes periods at most the maximum span around its own times.
+        let changes = match max_span {
+            Some(max) => Range::new(lo - max, reach.max(hi) + max),
+            None => Range::new(Millis::MIN, Millis::MAX),
+        };
+        Admission::Admitted(Reach {
+            interval_end,
+            span_end: reach,
+            changes,
+            cut,
+        })
+    }
+
+    /// Counts a refused fact at `at` (the period holding it shows it); returns the range it
+    /// changes.
+    pub(crate) fn refuse(&mut self, at: Millis) -> Range {
+        *self.refused.entry(at).or_default() += 1;
+        Range::new(at, at + Millis(1))
+    }
+
+    /// Stores `fact`, admitted with `reach` ([`Timeline::admit`]), and returns the event-time
+    /// range whose figures it can change.
     ///
     /// `window` is the startup window (a stop's class reaches that far past its end) and
     /// `horizon` the lateness horizon.
     pub(crate) fn apply(
         &mut self,
         fact: &FactKind,
+        reach: &Reach,
         window: Millis,
         horizon: Option<Millis>,
     ) -> Range {
@@ -178,21 +244,21 @@ impl Timeline {
                 (hull(affected, self.insert_product(at, product)), at)
             }
             FactKind::PlannedShutdown { span, reason } => {
-                let range = span_range(span);
+                let range = reach.interval(span);
                 self.shutdowns.insert(range, reason.clone());
-                self.extend_span(range.end);
+                self.extend_span(reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Breakdown { span, failure_mode } => {
-                let range = span_range(span);
+                let range = reach.interval(span);
                 self.breakdowns.insert(range, failure_mode.clone());
-                self.extend_span(range.end);
+                self.extend_span(reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Starved { span, material } => {
-                let range = span_range(span);
+                let range = reach.interval(span);
                 self.starvations.insert(range, material.clone());
-                self.extend_span(range.end);
+                self.extend_span(reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Counted { total, product, .. } => {
@@ -471,6 +537,11 @@ impl Timeline {
             .range(period.start..period.end)
             .map(|(_, n)| *n)
             .sum();
+        fig.flags.refused_facts = self
+            .refused
+            .range(period.start..period.end)
+            .map(|(_, n)| *n)
+            .sum();
         scratch.stops = stops;
         scratch.windows = windows;
         fig
@@ -664,6 +735,7 @@ impl Timeline {
         self.counts = self.counts.split_off(&(keep_from, None));
         self.rejects = self.rejects.split_off(&(keep_from, None));
         self.late = self.late.split_off(&keep_from);
+        self.refused = self.refused.split_off(&keep_from);
         self.fact_count() < before
     }
 
@@ -675,6 +747,7 @@ impl Timeline {
             + self.counts.len()
             + self.rejects.len()
             + self.late.len()
+            + self.refused.len()
             + self.shutdowns.len
             + self.breakdowns.len
             + self.starvations.len
@@ -704,14 +777,50 @@ impl Timeline {
             + tree::<(Millis, Option<ProductId>), u64>(self.counts.len())
             + tree::<(Millis, Option<RejectReason>), u64>(self.rejects.len())
             + tree::<Millis, u64>(self.late.len())
+            + tree::<Millis, u64>(self.refused.len())
+    }
+
+    /// Returns the number of stored fact entries and the length of the time the unit's facts
+    /// span (what the work of a fold and of a change grows with).
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> (usize, Millis) {
+        (
+            self.fact_count(),
+            self.span().map_or(Millis::ZERO, Range::len),
+        )
     }
 }
 
-fn span_range(span: &crate::fact::Span) -> Range {
-    Range::new(
-        Millis::from_datetime(span.at()),
-        Millis::from_datetime(span.until()),
-    )
+/// Whether a fact is stored, and how far it may reach ([`Timeline::admit`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admission {
+    /// Kept out of the figures.
+    Refused(Refusal),
+    /// Stored within these limits.
+    Admitted(Reach),
+}
+
+/// How far an admitted fact reaches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reach {
+    /// Where an interval's stored part ends (its start plus the maximum span at most).
+    interval_end: Millis,
+    /// How far the fact extends the unit's timeline (an interval: not past the window's end).
+    pub(crate) span_end: Millis,
+    /// The range of event time whose changes the fact reports.
+    pub(crate) changes: Range,
+    /// True when an interval was cut at the maximum span or the window's end.
+    pub(crate) cut: bool,
+}
+
+impl Reach {
+    /// Returns the stored part of an interval.
+    fn interval(&self, span: &crate::fact::Span) -> Range {
+        Range::new(
+            Millis::from_datetime(span.at()),
+            Millis::from_datetime(span.until()).min(self.interval_end),
+        )
+    }
 }
 
 fn hull(a: Range, b: Range) -> Range {

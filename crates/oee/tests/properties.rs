@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mom_oee::{
     Calendar, CycleTime, CycleTimes, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact,
-    FactKind, Figures, Granularity, Millis, Period, Span, Units,
+    FactKind, Figures, Granularity, Millis, Period, Span, Units, Window,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -253,7 +253,7 @@ proptest! {
             }
         }
         arrival.extend(tail);
-        let config = EngineConfig { lateness_horizon: Some(Millis::from_secs(12 * 3600)) };
+        let config = EngineConfig { lateness_horizon: Some(Millis::from_secs(12 * 3600)), ..EngineConfig::default() };
         let mut whole = engine_with(config.clone());
         let mut compacted = engine_with(config);
         let (mut want, mut got) = (BTreeMap::new(), BTreeMap::new());
@@ -266,7 +266,11 @@ proptest! {
             if i % materialise_every == 0 || i + 1 == arrival.len() {
                 materialise(&mut whole, &mut want);
                 for (id, from) in compacted.take_incomplete() {
-                    compacted.restore(&id, history.iter().cloned(), from);
+                    compacted.restore(
+                        &id,
+                        history.iter().cloned().map(|f| (f, Window::OPEN)),
+                        from,
+                    );
                 }
                 materialise(&mut compacted, &mut got);
                 compactions += compacted.compact();

@@ -465,6 +465,7 @@ fn facts_beyond_the_lateness_horizon_are_applied_and_flagged() {
         Calendar::default(),
         EngineConfig {
             lateness_horizon: Some(secs(3600)),
+            ..EngineConfig::default()
         },
     );
     e.configure(m1(), config());

@@ -23,12 +23,30 @@ pub struct OeeConfig {
     /// counted as a late fact on the periods it corrects (`90s`, `30m`, `12h`, `7d`).
     #[arg(long, env = "MOM_OEE_LATENESS_HORIZON", default_value = "7d", value_parser = parse_duration)]
     pub lateness_horizon: std::time::Duration,
+    /// The event-time policy: a fact with an event time outside it (judged at the time the
+    /// platform recorded the event) is kept out of the figures and counted as refused.
+    #[command(flatten)]
+    pub time: mom_clock::TimePolicyArgs,
+    /// The hard cap on one fact, whatever the policy: a fact further than this from its work
+    /// unit's other facts is refused, an interval is cut to this length (`400d`; `0` = none).
+    #[arg(long, env = "MOM_OEE_MAX_FACT_SPAN", default_value = DEFAULT_MAX_FACT_SPAN, value_parser = mom_clock::parse_limit_arg)]
+    pub max_fact_span: mom_clock::Limit,
     /// Address of the gRPC query API (`mom.oee.v1.OeeService`, health, reflection).
     #[arg(long, env = "MOM_OEE_GRPC_ADDR", default_value = "0.0.0.0:50056")]
     pub grpc_addr: SocketAddr,
     /// Address of the JSON-over-HTTP query API (`/api/oee`, `/api/oee/losses`, `/api/oee/watch`).
     #[arg(long, env = "MOM_OEE_HTTP_ADDR", default_value = "0.0.0.0:8086")]
     pub http_addr: SocketAddr,
+}
+
+/// The default of `--max-fact-span` (`MOM_OEE_MAX_FACT_SPAN`).
+pub const DEFAULT_MAX_FACT_SPAN: &str = "400d";
+
+/// Returns the default maximum span of one fact: [`DEFAULT_MAX_FACT_SPAN`].
+pub fn default_max_fact_span() -> mom_clock::Limit {
+    mom_clock::Limit(Some(chrono::Duration::milliseconds(
+        mom_oee::DEFAULT_MAX_SPAN.0,
+    )))
 }
 
 /// Parses `<number><unit>` with unit `s`, `m`, `h` or `d`.

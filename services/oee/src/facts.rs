@@ -84,6 +84,13 @@ pub fn origin(topic: &str, payload: &[u8]) -> Option<Origin> {
     })
 }
 
+/// Returns the time the platform recorded the message's event (its metadata's
+/// `recorded_time`), when it says.
+pub fn recorded(payload: &[u8]) -> Option<DateTime<Utc>> {
+    let metadata = Envelope::decode(payload).ok()?.metadata?;
+    from_timestamp(metadata.recorded_time.as_ref(), "recorded_time").ok()
+}
+
 /// Maps messages to inputs; remembers where and when output lots were made, so that rejects
 /// that name only a lot are charged to the equipment and time that made it (genealogy).
 #[derive(Debug, Default)]

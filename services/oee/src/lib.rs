@@ -63,6 +63,9 @@ pub enum OeeError {
     /// A task panicked.
     #[error("task failed: {0}")]
     Task(String),
+    /// Shutdown was asked for before the read-model database answered.
+    #[error("stopped before the read-model database answered")]
+    Stopped,
 }
 
 /// A started OEE service.
@@ -90,6 +93,8 @@ pub struct Routed {
     pub grpc_addr: SocketAddr,
     /// The HTTP routes of the query API (`/api/oee...`, `/healthz`).
     pub router: axum::Router,
+    /// What the health service says (the database answers, the projection makes progress).
+    pub readiness: mom_grpc::Readiness,
     tasks: JoinSet<Result<(), OeeError>>,
 }
 
@@ -116,15 +121,18 @@ async fn wait_all(mut tasks: JoinSet<Result<(), OeeError>>) -> Result<(), OeeErr
     result
 }
 
-/// Returns the calendar and engine configuration for `time_zone` and `lateness_horizon`.
+/// Returns the calendar and engine configuration for `time_zone`, `lateness_horizon` and the
+/// maximum span of one fact (`None`: no cap).
 fn engine(
     time_zone: chrono_tz::Tz,
     lateness_horizon: std::time::Duration,
+    max_fact_span: Option<chrono::Duration>,
 ) -> (Calendar, EngineConfig) {
     let calendar = Calendar::new(time_zone, ShiftPattern::three_shifts(), Weekday::Mon);
     let horizon = i64::try_from(lateness_horizon.as_millis()).unwrap_or(i64::MAX);
     let engine = EngineConfig {
         lateness_horizon: Some(Millis(horizon)),
+        max_span: max_fact_span.map(|span| Millis(span.num_milliseconds())),
     };
     (calendar, engine)
 }
@@ -132,7 +140,9 @@ fn engine(
 /// Rebuilds the OEE read model at `database_url` from the event stores' logs (`name=url`):
 /// empties its tables and checkpoints, then replays every log up to its head, calling `progress`
 /// after each page. Returns the number of log entries read. The service must not be running
-/// against the same database meanwhile.
+/// against the same database meanwhile. The event-time policy and the maximum fact span are
+/// read from the environment (`MOM_MAX_FUTURE_SKEW`, `MOM_MAX_EVENT_AGE`,
+/// `MOM_OEE_MAX_FACT_SPAN`), as the service reads them.
 pub async fn rebuild(
     database_url: &str,
     log_sources: &[String],
@@ -147,8 +157,15 @@ pub async fn rebuild(
     };
     let names = mom_bus::TopicNames::new(topic_prefix);
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
-    let (calendar, engine_config) = engine(time_zone, lateness_horizon);
-    let projection = OeeProjection::new(topics, calendar, engine_config);
+    let policy = mom_clock::TimePolicy::from_env()
+        .map_err(|err| ProjectionError::Source(format!("event-time policy: {err}")))?;
+    let max_fact_span = match std::env::var("MOM_OEE_MAX_FACT_SPAN") {
+        Ok(value) => mom_clock::parse_limit(&value)
+            .map_err(|err| ProjectionError::Source(format!("MOM_OEE_MAX_FACT_SPAN: {err}")))?,
+        Err(_) => config::default_max_fact_span().0,
+    };
+    let (calendar, engine_config) = engine(time_zone, lateness_horizon, max_fact_span);
+    let projection = OeeProjection::new(topics, calendar, engine_config).with_time_policy(policy);
     Ok(mom_projection::rebuild(&projection, &models, &sources, progress).await?)
 }
 
@@ -166,8 +183,10 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
     let Routed {
         grpc_addr,
         router,
+        readiness,
         mut tasks,
     } = start_routed(config, shutdown.clone()).await?;
+    let router = router.merge(readiness.router());
     tasks.spawn(async move {
         http_server
             .serve(router, shutdown)
@@ -190,11 +209,23 @@ pub async fn start_routed(
     config: OeeConfig,
     shutdown: CancellationToken,
 ) -> Result<Routed, OeeError> {
-    let models = ReadModels::connect(&config.database_url).await?;
+    let starting = mom_grpc::GrpcServer::listen(SERVICE_NAME, config.grpc_addr).await?;
+    let models = ReadModels::connect_retrying(&config.database_url, &shutdown)
+        .await?
+        .ok_or(OeeError::Stopped)?;
+    let readiness = mom_grpc::Readiness::read_side(&models, &["oee"]);
     let names = config.kafka.topic_names();
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
-    let (calendar, engine_config) = engine(config.time_zone, config.lateness_horizon);
-    let projection = Arc::new(OeeProjection::new(topics, calendar.clone(), engine_config));
+    let (calendar, engine_config) = engine(
+        config.time_zone,
+        config.lateness_horizon,
+        config.max_fact_span.0,
+    );
+    let policy = config.time.policy();
+    tracing::info!(%policy, max_fact_span = ?config.max_fact_span.0, "oee event-time limits");
+    let projection = Arc::new(
+        OeeProjection::new(topics, calendar.clone(), engine_config).with_time_policy(policy),
+    );
     // The tables must exist before the first query.
     models.migrate(projection.as_ref()).await?;
     let source = Source::open(
@@ -205,32 +236,50 @@ pub async fn start_routed(
     let queries =
         query::Queries::new(models.pool().clone(), calendar).with_live(Arc::clone(&projection));
     let grpc =
-        mom_grpc::GrpcServer::bind(
-            SERVICE_NAME,
-            config.grpc_addr,
-            tonic::service::Routes::new(
+        starting
+            .with_routes(tonic::service::Routes::new(
                 mom_proto::oee::v1::oee_service_server::OeeServiceServer::new(
                     api::OeeService::new(queries.clone(), projection.subscribe(), shutdown.clone()),
                 ),
-            ),
-        )
-        .await?;
+            ))
+            .await?;
+    grpc.watch(readiness.clone(), shutdown.clone());
     let grpc_addr = grpc.addr;
     let mut tasks = JoinSet::new();
-    if let Some(servers) = &config.kafka.kafka_bootstrap_servers {
-        let publisher = publish::OeePublisher::start(
-            models.pool().clone(),
-            queries.clone(),
-            servers,
-            names.domain("oee"),
+    if let Some(servers) = config.kafka.kafka_bootstrap_servers.clone() {
+        let (pool, queries, topic) = (models.pool().clone(), queries.clone(), names.domain("oee"));
+        let (revisions, shutdown) = (projection.subscribe(), shutdown.clone());
+        let (partitions, replication) = (
             config.kafka.topic_partitions,
             config.kafka.topic_replication,
-        )
-        .await?;
-        let (revisions, shutdown) = (projection.subscribe(), shutdown.clone());
+        );
+        // The broker may be down at start: the publisher waits for it without holding up the
+        // projection and the queries.
         tasks.spawn(async move {
-            publisher.run(revisions, shutdown).await;
-            Ok(())
+            let mut backoff = std::time::Duration::from_millis(500);
+            loop {
+                let started = publish::OeePublisher::start(
+                    pool.clone(),
+                    queries.clone(),
+                    &servers,
+                    topic.clone(),
+                    partitions,
+                    replication,
+                )
+                .await;
+                match started {
+                    Ok(publisher) => {
+                        publisher.run(revisions, shutdown).await;
+                        return Ok(());
+                    }
+                    Err(err) => tracing::warn!(error = %err, retry_in = ?backoff, "oee publisher cannot start, retrying"),
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+            }
         });
     }
     let router = http::router(queries, projection.subscribe(), shutdown.clone());
@@ -251,6 +300,7 @@ pub async fn start_routed(
     Ok(Routed {
         grpc_addr,
         router,
+        readiness,
         tasks,
     })
 }

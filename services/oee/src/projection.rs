@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use mom_oee::{
     Calendar, CycleTime, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact, Figures,
-    Granularity, Millis, Pareto, Period,
+    Granularity, Millis, Pareto, Period, Window,
 };
 use mom_projection::{
     fetch_in, ApplyError, Connection, Deferred, Message, PageSequences, Params, Projection,
@@ -36,9 +36,10 @@ use mom_projection::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::facts::{origin, Input, Mapper};
+use crate::facts::{origin, recorded, Input, Mapper};
 use crate::inputs::{self, Stored};
 use crate::query::QueryError;
+use mom_clock::TimePolicy;
 
 mod live;
 mod messages;
@@ -47,7 +48,7 @@ mod periods;
 use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
-const SCHEMA: [&str; 13] = [
+const SCHEMA: [&str; 14] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
@@ -90,6 +91,10 @@ const SCHEMA: [&str; 13] = [
         equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
         loss TEXT NOT NULL, reason TEXT NOT NULL, ms BIGINT NOT NULL, \
         PRIMARY KEY (equipment, granularity, start_ms, loss, reason))",
+    // The refused-fact count of the periods that have any (`Flags::refused_facts`).
+    "CREATE TABLE IF NOT EXISTS oee_refused (\
+        equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
+        refused_facts BIGINT NOT NULL, PRIMARY KEY (equipment, granularity, start_ms))",
     "CREATE TABLE IF NOT EXISTS oee_assets (\
         asset TEXT PRIMARY KEY, level TEXT NOT NULL, parent TEXT NOT NULL)",
     // Not emptied by a rebuild: revisions keep growing, so watchers and the publisher see the
@@ -153,6 +158,8 @@ struct State {
     engine: Engine,
     mapper: Mapper,
     configs: HashMap<EquipmentId, EquipmentConfig>,
+    /// The event-time policy facts are judged against ([`window`]).
+    policy: TimePolicy,
     /// The `seq` of the next row of `oee_inputs`.
     next_seq: i64,
     /// Messages mapped in the current transaction, in order.
@@ -174,11 +181,12 @@ struct State {
 }
 
 impl State {
-    fn new(calendar: &Calendar, config: EngineConfig) -> Self {
+    fn new(calendar: &Calendar, config: EngineConfig, policy: TimePolicy) -> Self {
         Self {
             engine: Engine::new(calendar.clone(), config),
             mapper: Mapper::default(),
             configs: HashMap::new(),
+            policy,
             next_seq: 1,
             unwritten: Vec::new(),
             stale: false,
@@ -189,12 +197,15 @@ impl State {
         }
     }
 
-    /// Feeds the engine; returns the hierarchy changes, which go to `oee_assets`.
-    fn feed(&mut self, inputs: Vec<Input>) -> Vec<Input> {
+    /// Feeds the engine the inputs of one message, its facts judged against `window`; returns
+    /// the hierarchy changes, which go to `oee_assets`.
+    fn feed(&mut self, inputs: Vec<Input>, window: Window) -> Vec<Input> {
         let mut assets = Vec::new();
         for input in inputs {
             match input {
-                Input::Fact(fact) => self.engine.apply(&fact),
+                Input::Fact(fact) => {
+                    self.engine.apply_within(&fact, window);
+                }
                 Input::Thresholds {
                     equipment,
                     micro_stop_threshold_ms,
@@ -227,20 +238,22 @@ impl State {
         assets
     }
 
-    /// Returns the facts of `equipment` in `stored` (its stored rows, in order).
+    /// Returns the facts of `equipment` in `stored` (its stored rows, in order), each with the
+    /// window it is judged against.
     fn facts_of(
         &mut self,
         equipment: &EquipmentId,
         stored: &[Stored],
-    ) -> Result<Vec<Fact>, ApplyError> {
+    ) -> Result<Vec<(Fact, Window)>, ApplyError> {
         let mut facts = Vec::new();
         for row in stored {
             for (topic, payload) in row.messages().map_err(ApplyError::Transient)? {
                 let Ok(inputs) = self.mapper.map(&topic, payload) else {
                     continue;
                 };
+                let window = window(&self.policy, payload);
                 facts.extend(inputs.into_iter().filter_map(|input| match input {
-                    Input::Fact(fact) if fact.equipment == *equipment => Some(fact),
+                    Input::Fact(fact) if fact.equipment == *equipment => Some((fact, window)),
                     _ => None,
                 }));
             }
@@ -257,7 +270,8 @@ impl State {
             }
             for (topic, payload) in row.messages().map_err(ApplyError::Transient)? {
                 if let Ok(inputs) = self.mapper.map(&topic, payload) {
-                    self.feed(inputs);
+                    let window = window(&self.policy, payload);
+                    self.feed(inputs, window);
                 }
             }
         }
@@ -282,6 +296,43 @@ async fn restore_incomplete(
     Ok(())
 }
 
+/// Returns the event-time window of a message: the policy taken at the time the platform
+/// recorded its event (at the clock's time when it says none, or a later one), so a replay
+/// judges every fact as it was judged when it arrived, and agrees with the command services,
+/// which checked the same policy when they recorded it.
+fn window(policy: &TimePolicy, payload: &[u8]) -> Window {
+    let now = mom_clock::now();
+    let reference = recorded(payload).map_or(now, |at| at.min(now));
+    Window::new(
+        policy.earliest(reference),
+        policy.latest(reference),
+        Some(reference),
+    )
+}
+
+/// Logs the facts the engine refused since the last call: one line per work unit, kind and
+/// reason, with their number.
+fn log_refusals(engine: &mut Engine) {
+    for refused in engine.take_refusals() {
+        match refused.reason {
+            Some(reason) => tracing::warn!(
+                equipment = %refused.equipment.as_str(),
+                kind = refused.kind,
+                count = refused.count,
+                last_at = %refused.last_at,
+                "oee facts refused (kept out of the figures, counted in flags.refused_facts): {reason}"
+            ),
+            None => tracing::warn!(
+                equipment = %refused.equipment.as_str(),
+                kind = refused.kind,
+                count = refused.count,
+                last_at = %refused.last_at,
+                "oee intervals cut at the maximum fact span"
+            ),
+        }
+    }
+}
+
 fn lock(state: &Mutex<State>) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
     state
         .lock()
@@ -297,6 +348,7 @@ pub struct OeeProjection {
     topics: Vec<String>,
     calendar: Calendar,
     config: EngineConfig,
+    policy: TimePolicy,
     state: Mutex<State>,
     /// The revision of the last committed change (0 until the first commit of this process).
     revision: watch::Sender<u64>,
@@ -337,15 +389,18 @@ impl Row {
 }
 
 impl OeeProjection {
-    /// Returns the projection of `topics` (the four domain topics) with periods of `calendar`.
+    /// Returns the projection of `topics` (the four domain topics) with periods of `calendar`,
+    /// with no event-time policy (see [`OeeProjection::with_time_policy`]).
     pub fn new(topics: Vec<String>, calendar: Calendar, config: EngineConfig) -> Self {
-        let mut state = State::new(&calendar, config.clone());
+        let policy = TimePolicy::OFF;
+        let mut state = State::new(&calendar, config.clone(), policy);
         // A new process starts from what the read model holds: reload before the first message.
         state.stale = true;
         Self {
             topics,
             calendar,
             config,
+            policy,
             state: Mutex::new(state),
             revision: watch::channel(0).0,
             pending: Mutex::new(0),
@@ -353,6 +408,17 @@ impl OeeProjection {
             generation: AtomicU64::new(0),
             reloading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Returns this projection judging facts against `policy`: a fact with an event time
+    /// outside it (taken at the time the platform recorded the event) is kept out of the
+    /// figures and counted in `refused_facts`.
+    pub fn with_time_policy(mut self, policy: TimePolicy) -> Self {
+        self.policy = policy;
+        if let Ok(state) = self.state.get_mut() {
+            state.policy = policy;
+        }
+        self
     }
 
     /// Returns a receiver of the last committed revision, for readers that wait for changes.
@@ -373,7 +439,7 @@ impl OeeProjection {
     /// Returns an engine state fed with the committed messages, read in order a page at a
     /// time and compacted as it goes, so a reload holds no more than the live engine does.
     async fn load(&self, connection: &mut Connection) -> Result<State, ApplyError> {
-        let state = Mutex::new(State::new(&self.calendar, self.config.clone()));
+        let state = Mutex::new(State::new(&self.calendar, self.config.clone(), self.policy));
         let mut after = 0_i64;
         loop {
             let page = inputs::page(connection, after, RELOAD_PAGE).await?;
@@ -389,8 +455,10 @@ impl OeeProjection {
             .into_inner()
             .map_err(|_| ApplyError::Transient("engine lock poisoned".into()))?;
         state.next_seq = after + 1;
-        // The committed rows already hold the figures of these facts.
+        // The committed rows already hold the figures of these facts (and their refusals were
+        // logged when they arrived).
         state.engine.take_changes();
+        state.engine.take_refusals();
         Ok(state)
     }
 
@@ -442,6 +510,7 @@ impl Projection for OeeProjection {
             "oee_messages",
             "oee_periods",
             "oee_reasons",
+            "oee_refused",
             "oee_assets",
         ]
     }
@@ -512,9 +581,11 @@ impl Projection for OeeProjection {
             for (message, new) in unwritten.into_iter().zip(new) {
                 if new {
                     state.dirty = true;
-                    assets.extend(state.feed(message.inputs));
+                    let window = window(&state.policy, &message.payload);
+                    assets.extend(state.feed(message.inputs, window));
                 }
             }
+            log_refusals(&mut state.engine);
             assets
         };
         for asset in &assets {

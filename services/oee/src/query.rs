@@ -124,7 +124,9 @@ const COLUMNS: &str = "equipment, start_ms, end_ms, label, calendar_ms, planned_
     run_ms, net_run_ms, fully_productive_ms, total_count, rejected_count, equipment_failure_ms, \
     setup_and_adjustments_ms, small_stops_ms, reduced_speed_ms, startup_rejects_ms, \
     production_rejects_ms, counts_without_cycle_time, rejects_without_cycle_time, \
-    unassigned_stop_ms, late_facts, revision, granularity";
+    unassigned_stop_ms, late_facts, revision, granularity, \
+    (SELECT r.refused_facts FROM oee_refused r WHERE r.equipment = oee_periods.equipment \
+    AND r.granularity = oee_periods.granularity AND r.start_ms = oee_periods.start_ms)";
 
 fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
@@ -166,6 +168,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
     figures.flags.rejects_without_cycle_time = unsigned(row.try_get(18)?);
     figures.flags.unassigned_stop_time = ms(19)?;
     figures.flags.late_facts = unsigned(row.try_get(20)?);
+    figures.flags.refused_facts = unsigned(row.try_get::<Option<i64>, _>(23)?.unwrap_or(0));
     Ok((
         row.try_get(0)?,
         row.try_get(22)?,

@@ -115,7 +115,30 @@ pub(super) async fn write_periods(
         }
         query.execute(&mut *connection).await?;
     }
+    write_refused(connection, rows).await?;
     write_reasons(connection, rows, written).await
+}
+
+/// Writes the refused-fact counts of the changed periods that have any to `oee_refused` (a
+/// table of its own, so read models made before the counter need no new column; rare rows).
+async fn write_refused(connection: &mut Connection, rows: &[Row]) -> Result<(), ApplyError> {
+    for row in rows
+        .iter()
+        .filter(|row| row.figures.flags.refused_facts > 0)
+    {
+        sqlx::query(
+            "INSERT INTO oee_refused (equipment, granularity, start_ms, refused_facts) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (equipment, granularity, start_ms) \
+             DO UPDATE SET refused_facts = excluded.refused_facts",
+        )
+        .bind(&row.equipment)
+        .bind(row.granularity)
+        .bind(row.period.start().timestamp_millis())
+        .bind(i64::try_from(row.figures.flags.refused_facts).unwrap_or(i64::MAX))
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Writes the reasons of the changed periods `rows`. A period whose reasons `written` knows

@@ -99,6 +99,7 @@ impl Sequencer {
 pub fn projection(horizon_days: Option<i64>) -> OeeProjection {
     let config = EngineConfig {
         lateness_horizon: horizon_days.map(|d| Millis::from_secs(d * 86_400)),
+        ..EngineConfig::default()
     };
     OeeProjection::new(
         vec!["mom.production.v1".into()],
