@@ -1,6 +1,7 @@
 //! The idempotent producer every publisher of the platform uses (the outbox relay, and
 //! projections that publish derived topics such as `mom.oee.v1`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
@@ -9,6 +10,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::BusError;
+
+/// The result of a message not sent because an earlier message of its topic and key was
+/// refused in the same [`Publisher::send_all`].
+pub const HELD_BACK: KafkaError =
+    KafkaError::MessageProduction(RDKafkaErrorCode::PreviousInProgress);
 
 /// One message to publish.
 #[derive(Debug, Clone, Copy)]
@@ -54,10 +60,17 @@ impl Publisher {
     }
 
     /// Sends every message and waits for the broker's acknowledgements; returns one result per
-    /// message, in order.
+    /// message, in order. A message the producer refuses at once (too large, say) keeps the
+    /// later messages of its topic and key from being sent, so they never overtake it; they
+    /// fail with [`HELD_BACK`].
     pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Vec<Result<(), KafkaError>> {
         let mut deliveries = Vec::with_capacity(messages.len());
+        let mut refused: HashSet<(&str, &str)> = HashSet::new();
         for outgoing in messages {
+            if refused.contains(&(outgoing.topic, outgoing.key)) {
+                deliveries.push(Err(HELD_BACK));
+                continue;
+            }
             let mut headers = OwnedHeaders::new_with_capacity(outgoing.headers.len());
             for (key, value) in outgoing.headers {
                 headers = headers.insert(Header {
@@ -80,6 +93,7 @@ impl Publisher {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     Err((err, _)) => {
+                        refused.insert((outgoing.topic, outgoing.key));
                         deliveries.push(Err(err));
                         break;
                     }

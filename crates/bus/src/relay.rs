@@ -246,11 +246,15 @@ impl Relay {
         let mut broken_keys = HashSet::new();
         let mut held_back = 0u64;
         for (record, result) in claim.records().iter().zip(results) {
+            if broken_keys.contains(record.key.as_str()) {
+                // Behind a failed row of its key: stays pending untouched. A failure here is
+                // that one's consequence (the producer fails a partition's later messages with
+                // it), so no attempt is counted.
+                held_back += 1;
+                continue;
+            }
             match result {
-                Ok(()) if !broken_keys.contains(record.key.as_str()) => {
-                    published.push(record.position)
-                }
-                Ok(()) => held_back += 1,
+                Ok(()) => published.push(record.position),
                 Err(err) => {
                     broken_keys.insert(record.key.as_str());
                     let attempts = record.attempts.saturating_add(1);

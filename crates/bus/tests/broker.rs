@@ -25,10 +25,16 @@ struct TestEncoder;
 
 impl OutboxEncoder for TestEncoder {
     fn encode(&self, event: &PendingEvent<'_>) -> Result<OutboxMessage, EncodeError> {
+        // The first event of an aggregate named "huge-..." is larger than the broker takes.
+        let filler = if event.aggregate_id.starts_with("huge") && event.sequence == 1 {
+            "x".repeat(1_500_000)
+        } else {
+            String::new()
+        };
         Ok(OutboxMessage {
             topic: TOPIC.to_owned(),
             key: event.aggregate_id.to_owned(),
-            payload: format!("{}#{}", event.aggregate_id, event.sequence).into_bytes(),
+            payload: format!("{filler}{}#{}", event.aggregate_id, event.sequence).into_bytes(),
             headers: CloudEvent {
                 id: event.event_id,
                 event_type: "mom.test.v1.Incremented",
@@ -381,4 +387,226 @@ async fn dead_letters_keep_the_message_and_name_the_reason_and_origin() {
         header(headers, DLQ_ORIGIN),
         Some(format!("{topic}/0/7").as_str())
     );
+}
+
+/// Counts the sessions of the store's database that sit in an open transaction.
+async fn open_transactions(url: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let locks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert!(locks > 0, "the relay holds its lanes while it waits");
+    count
+}
+
+/// While the broker is down and the relay waits for it, no transaction of the store is open
+/// (the lanes are held by session locks); afterwards every row is published in key order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
+    let mut broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.message_timeout = Duration::from_secs(20);
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    broker.kill().await.unwrap();
+    write_events(&repo, 4, 5).await;
+    let shutdown = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        20,
+        "nothing published yet"
+    );
+    assert_eq!(open_transactions(&db.url).await, 0);
+    broker.restart().await.unwrap();
+    wait_for_empty_outbox(&store, Duration::from_secs(120)).await;
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, 20, Duration::from_secs(60)).await;
+    let mut per_key: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for (id, key, payload, _) in &messages {
+        if seen.insert(id.clone()) {
+            let seq: u64 = payload.rsplit('#').next().unwrap().parse().unwrap();
+            per_key.entry(key.clone()).or_default().push(seq);
+        }
+    }
+    assert_eq!(seen.len(), 20);
+    for seqs in per_key.values() {
+        assert_eq!(seqs, &(1..=5).collect::<Vec<u64>>());
+    }
+    shutdown.cancel();
+    relay_task.await.unwrap().unwrap();
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
+/// A message the broker refuses for its size is parked at once; the other keys are published,
+/// the later rows of its key wait; skipped by an operator, the key goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_row_is_parked_and_only_its_key_waits() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    // The store's own limit is raised, so the row reaches the broker (as a row stored before
+    // the limit existed would).
+    let options = StoreOptions {
+        max_message_bytes: 4_000_000,
+        ..StoreOptions::default()
+    };
+    let store = EventStore::connect(&db.url, &options).await.unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    for seq in 1..=3 {
+        for key in ["agg-0", "huge-1", "agg-2"] {
+            repo.persist::<Counter>(&[event(key, seq)], None)
+                .await
+                .unwrap();
+        }
+    }
+    let relay = Relay::start(
+        store.clone(),
+        RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]),
+    )
+    .await
+    .unwrap();
+    let stats = relay.stats();
+    let shutdown = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+
+    // huge-1#1 is parked; huge-1#2 and #3 wait behind it.
+    let until = Instant::now() + Duration::from_secs(60);
+    while store.outbox_backlog().await.unwrap() > 2 || store.outbox_parked().await.unwrap() < 1 {
+        assert!(Instant::now() < until, "the other keys were not published");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(store.outbox_backlog().await.unwrap(), 2, "its key waits");
+    let parked = store.list_parked(false, 0, 10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].key.as_str(), parked[0].attempts), ("huge-1", 1));
+    assert!(
+        parked[0].error.to_lowercase().contains("size"),
+        "{}",
+        parked[0].error
+    );
+    assert_eq!(stats.parked.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    assert!(store
+        .skip_parked(parked[0].position, "tester")
+        .await
+        .unwrap());
+    wait_for_empty_outbox(&store, Duration::from_secs(60)).await;
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, 8, Duration::from_secs(60)).await;
+    let mut per_key: HashMap<String, Vec<u64>> = HashMap::new();
+    for (_, key, payload, _) in &messages {
+        let seq: u64 = payload.rsplit('#').next().unwrap().parse().unwrap();
+        per_key.entry(key.clone()).or_default().push(seq);
+    }
+    assert_eq!(per_key["agg-0"], vec![1, 2, 3]);
+    assert_eq!(per_key["agg-2"], vec![1, 2, 3]);
+    assert_eq!(
+        per_key["huge-1"],
+        vec![2, 3],
+        "the skipped row is not published"
+    );
+    assert_eq!(
+        store.read_log(0, 100).await.unwrap().len(),
+        9,
+        "the event stays"
+    );
+    shutdown.cancel();
+    relay_task.await.unwrap().unwrap();
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
+/// A row that keeps failing is parked after `max_attempts` rounds with the broker's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_that_keeps_failing_is_parked_after_max_attempts() {
+    let mut broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.message_timeout = Duration::from_millis(300);
+    config.max_attempts = 3;
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    broker.kill().await.unwrap();
+    write_events(&repo, 1, 2).await;
+    for round in 1..=3 {
+        assert!(relay.publish_once().await.is_err() || round == 3);
+    }
+    assert_eq!(
+        store.outbox_parked().await.unwrap(),
+        1,
+        "the first row is parked"
+    );
+    let parked = store.list_parked(false, 0, 10).await.unwrap();
+    assert_eq!(parked[0].attempts, 3);
+    assert!(!parked[0].error.is_empty());
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        1,
+        "its key's second row waits"
+    );
+    broker.restart().await.unwrap();
+    assert_eq!(relay.publish_once().await.unwrap(), 0, "nothing to claim");
+    assert_eq!(store.retry_parked(None).await.unwrap(), 1);
+    wait_until_published(&relay, &store).await;
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
+async fn wait_until_published(relay: &Relay, store: &EventStore) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while store.outbox_backlog().await.unwrap() > 0 {
+        assert!(Instant::now() < until, "not published after the retry");
+        let _ = relay.publish_once().await;
+    }
+}
+
+/// The relay prunes published rows older than the retention; the log keeps every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_prunes_published_rows_after_the_retention() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    write_events(&repo, 3, 3).await;
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.retention = Some(Duration::from_millis(200));
+    config.prune_batch = 2;
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    wait_until_published(&relay, &store).await;
+    assert_eq!(relay.prune().await.unwrap(), 0, "too young");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(relay.prune().await.unwrap(), 9);
+    assert_eq!(
+        relay
+            .stats()
+            .pruned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        9
+    );
+    assert_eq!(store.read_messages(0, 100).await.unwrap().len(), 9);
+    store.close().await;
+    db.drop_database().await.unwrap();
 }
