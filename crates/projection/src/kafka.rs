@@ -1,15 +1,41 @@
 //! Kafka as a source: a consumer group per projection, offsets checkpointed in the read model.
+//!
+//! The consumer resumes by itself after a crash of its own process and after a broker restart:
+//!
+//! - **static membership**: every member joins with `group.instance.id` (this instance's stable
+//!   id, [`ConsumerSettings`]), so a replacement that joins after a crash takes the crashed
+//!   member's place and its partitions at once (tansu hands a dynamic replacement that joins
+//!   within the session timeout an empty assignment, for good);
+//! - **rebalance callbacks**: before partitions are revoked the offsets of what was applied are
+//!   committed, so the next owner starts where this one stopped (the read model's checkpoint
+//!   skips anything redelivered anyway);
+//! - **a progress watchdog**: every few seconds it compares the topics' high watermarks with the
+//!   read model's checkpoints; when messages wait and neither the checkpoints nor this consumer
+//!   moved for the stall timeout, the projection reports itself unhealthy (its status error: the
+//!   health service and `/readyz` say NOT_SERVING with the reason), logs it, counts it in
+//!   `mom.projection.stalls`, and the consumer is dropped and created again.
+//!
+//! Invariant: a message's offset is stored for commit only after its transaction committed.
 
-use mom_telemetry::internal_events::{emit, ProjectionCommitted, ProjectionLagMeasured};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mom_bus::DeadLetters;
+use mom_telemetry::internal_events::{
+    emit, ProjectionCommitted, ProjectionLagMeasured, ProjectionStalled,
+};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::ClientContext;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::settings::ConsumerSettings;
 use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
 
 /// Where a projection consumes from.
@@ -28,43 +54,187 @@ enum Outcome {
     Poison(String),
 }
 
+/// Why one consumer stopped.
+enum Ended {
+    Shutdown,
+    Stalled,
+}
+
+/// The consumer's context: commits what was applied before partitions are revoked, and logs
+/// every assignment.
+struct Rebalancing {
+    projection: String,
+}
+
+impl ClientContext for Rebalancing {}
+
+impl ConsumerContext for Rebalancing {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            // Nothing stored yet (or nothing new) is not an error worth more than a debug line.
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) => tracing::info!(
+                    projection = %self.projection,
+                    partitions = partitions.count(),
+                    "partitions revoked, applied offsets committed"
+                ),
+                Err(err) => {
+                    tracing::debug!(projection = %self.projection, error = %err, "commit before revoke")
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => tracing::info!(
+                projection = %self.projection,
+                partitions = partitions.count(),
+                "partitions assigned"
+            ),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(err) => {
+                tracing::warn!(projection = %self.projection, error = %err, "rebalance failed");
+            }
+        }
+    }
+}
+
+type Kafka = StreamConsumer<Rebalancing>;
+
 /// Feeds `projection` from Kafka until `shutdown`. Each message is applied in a transaction that
 /// also stores the partition's next offset; a redelivered message (offset below it) is skipped,
-/// so the effect is exactly once. Poison messages go to `<topic>.dlq`.
+/// so the effect is exactly once. Poison messages go to `<topic>.dlq`. A consumer that stalls is
+/// replaced (see the module docs).
 pub async fn run_from_kafka<P: Projection>(
     projection: &P,
     models: &ReadModels,
     source: &KafkaSource,
     shutdown: CancellationToken,
 ) -> Result<(), ProjectionError> {
+    let settings = ConsumerSettings::from_env()?;
+    crate::status::started(projection.name());
     models.migrate(projection).await?;
     let group = source
         .group_id
         .clone()
         .unwrap_or_else(|| format!("mom.projection.{}", projection.name()));
-    let consumer: StreamConsumer = ClientConfig::new()
+    let dead_letters = DeadLetters::new(&source.bootstrap_servers)?;
+    let mut after_stall = false;
+    loop {
+        let consumer = Arc::new(create(projection, source, &group, &settings)?);
+        let received = Arc::new(AtomicU64::new(0));
+        let stalled = CancellationToken::new();
+        let watchdog = tokio::spawn(watch(
+            projection.name().to_owned(),
+            projection.topics().to_vec(),
+            models.clone(),
+            consumer.clone(),
+            received.clone(),
+            settings.stall_timeout,
+            after_stall,
+            stalled.clone(),
+        ));
+        let ended = consume(
+            projection,
+            models,
+            &consumer,
+            &dead_letters,
+            &received,
+            &stalled,
+            &shutdown,
+        )
+        .await;
+        watchdog.abort();
+        let consumer = Arc::try_unwrap(consumer).ok();
+        match ended? {
+            Ended::Shutdown => {
+                if let Some(consumer) = &consumer {
+                    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+                        tracing::debug!(error = %err, "final commit");
+                    }
+                }
+                return Ok(());
+            }
+            Ended::Stalled => {
+                tracing::warn!(
+                    projection = projection.name(),
+                    group = %group,
+                    "re-creating the stalled consumer"
+                );
+                // Closing a static member does not leave the group: its replacement (the same
+                // instance id) takes its partitions back without waiting for a rebalance.
+                drop(consumer);
+                after_stall = true;
+            }
+        }
+    }
+}
+
+/// Creates the consumer of `projection` in `group` and subscribes it to the projection's topics.
+fn create<P: Projection>(
+    projection: &P,
+    source: &KafkaSource,
+    group: &str,
+    settings: &ConsumerSettings,
+) -> Result<Kafka, ProjectionError> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &source.bootstrap_servers)
-        .set("group.id", &group)
+        .set("group.id", group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
+        .set(
+            "session.timeout.ms",
+            settings.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (settings.session_timeout.as_millis() / 4)
+                .max(250)
+                .to_string(),
+        )
         // A fetch returns when data arrives on Kafka, but some brokers (tansu) hold it for the
         // whole wait: keep the wait short so a new event is seen within milliseconds.
-        .set("fetch.wait.max.ms", "10")
-        .create()?;
+        .set("fetch.wait.max.ms", "10");
+    if let Some(instance) = &settings.instance_id {
+        config.set("group.instance.id", instance);
+    }
+    let consumer: Kafka = config.create_with_context(Rebalancing {
+        projection: projection.name().to_owned(),
+    })?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
-    let consumer = Arc::new(consumer);
-    let dead_letters = DeadLetters::new(&source.bootstrap_servers)?;
-    let mut lag_reported = tokio::time::Instant::now() - LAG_EVERY;
+    tracing::info!(
+        projection = projection.name(),
+        group,
+        instance = settings.instance_id.as_deref().unwrap_or("(dynamic)"),
+        "consumer joined its group"
+    );
+    Ok(consumer)
+}
+
+/// Applies messages from `consumer` until `shutdown` (or until the watchdog cancels `stalled`).
+async fn consume<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    consumer: &Arc<Kafka>,
+    dead_letters: &DeadLetters,
+    received: &AtomicU64,
+    stalled: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> Result<Ended, ProjectionError> {
+    let mut lag_reported = Instant::now() - LAG_EVERY;
     loop {
-        let received = tokio::select! {
+        let received_message = tokio::select! {
             biased;
-            () = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => return Ok(Ended::Shutdown),
+            () = stalled.cancelled() => return Ok(Ended::Stalled),
             received = consumer.recv() => received,
         };
-        let (message, recorded_ms) = match received {
+        let (message, recorded_ms) = match received_message {
             Ok(message) => {
                 use rdkafka::Message as _;
                 (
@@ -78,13 +248,14 @@ pub async fn run_from_kafka<P: Projection>(
                 continue;
             }
         };
-        let mut backoff = Duration::from_millis(50);
+        received.fetch_add(1, Ordering::Relaxed);
         let span = crate::apply_span(projection.name(), &message);
+        let mut backoff = Duration::from_millis(50);
         loop {
-            match apply_one(projection, models, &message)
+            let result = apply_one(projection, models, &message)
                 .instrument(span.clone())
-                .await
-            {
+                .await;
+            let failure = match result {
                 Ok(Outcome::Applied) => {
                     let latency = recorded_ms.and_then(crate::since_epoch_ms);
                     emit(ProjectionCommitted {
@@ -92,33 +263,33 @@ pub async fn run_from_kafka<P: Projection>(
                         applied: 1,
                         latency,
                     });
+                    crate::status::consumed(projection.name(), 1);
                     break;
                 }
                 Ok(Outcome::Skipped) => break,
-                Ok(Outcome::Poison(reason)) => {
-                    dead_letters.send(&message, &reason).await?;
-                    break;
-                }
-                Err(err) => {
-                    tracing::warn!(projection = projection.name(), error = %err, "projection apply failed, retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
+                Ok(Outcome::Poison(reason)) => match dead_letters.send(&message, &reason).await {
+                    Ok(()) => break,
+                    Err(err) => err.to_string(),
+                },
+                Err(err) => err.to_string(),
+            };
+            tracing::warn!(projection = projection.name(), error = %failure, "projection apply failed, retrying");
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(Ended::Shutdown),
+                () = tokio::time::sleep(backoff) => {}
             }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
-        consumer.store_offset(&message.topic, message.partition, message.offset)?;
+        // After a rebalance took the partition away the offset cannot be stored: the read
+        // model's checkpoint covers it, the next owner skips the message.
+        if let Err(err) = consumer.store_offset(&message.topic, message.partition, message.offset) {
+            tracing::debug!(error = %err, "offset not stored");
+        }
         if lag_reported.elapsed() >= LAG_EVERY {
-            lag_reported = tokio::time::Instant::now();
-            report_lag(&consumer, projection.name(), &message);
+            lag_reported = Instant::now();
+            report_lag(consumer, projection.name(), &message);
         }
     }
-    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(error = %err, "final commit");
-    }
-    Ok(())
 }
 
 /// How often a consumer reports its lag (a watermark request to the broker).
@@ -126,7 +297,7 @@ const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// Reports how far the partition of `message` is behind its high watermark, from a blocking
 /// task (the watermark request waits for the broker).
-fn report_lag(consumer: &Arc<StreamConsumer>, projection: &str, message: &Message) {
+fn report_lag(consumer: &Arc<Kafka>, projection: &str, message: &Message) {
     let (consumer, projection) = (consumer.clone(), projection.to_owned());
     let (topic, partition, offset) = (message.topic.clone(), message.partition, message.offset);
     tokio::task::spawn_blocking(move || {
@@ -143,6 +314,170 @@ fn report_lag(consumer: &Arc<StreamConsumer>, projection: &str, message: &Messag
             Err(err) => tracing::debug!(error = %err, "watermarks not read"),
         }
     });
+}
+
+/// What the watchdog saw at one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    /// Messages waiting: high watermarks minus the read model's checkpoints.
+    behind: u64,
+    /// Sum of the read model's checkpoints: it moves whenever any instance applies a message.
+    applied_to: i64,
+    /// Messages this consumer received.
+    received: u64,
+}
+
+/// The watchdog's verdict on a sequence of checks.
+#[derive(Debug)]
+struct Progress {
+    last: Option<Seen>,
+    since: Instant,
+}
+
+impl Progress {
+    /// Notes `seen` at `now`; returns how long nothing moved while messages waited, if they did.
+    fn note(&mut self, seen: Seen, now: Instant) -> Option<Duration> {
+        // The first check has nothing to compare with: idle time counts from the start.
+        let moved = self.last.is_some_and(|last| {
+            last.applied_to != seen.applied_to || last.received != seen.received
+        });
+        self.last = Some(seen);
+        if moved || seen.behind == 0 {
+            self.since = now;
+            return None;
+        }
+        Some(now - self.since)
+    }
+}
+
+/// Checks the consumer's progress every few seconds until aborted; cancels `stalled` when it
+/// made none for `stall_timeout` while messages waited. Keeps the projection's status
+/// (`after_stall`: the consumer replaces a stalled one, whose report stands until progress).
+async fn watch(
+    projection: String,
+    topics: Vec<String>,
+    models: ReadModels,
+    consumer: Arc<Kafka>,
+    received: Arc<AtomicU64>,
+    stall_timeout: Duration,
+    mut after_stall: bool,
+    stalled: CancellationToken,
+) {
+    let every = (stall_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+    let mut progress = Progress {
+        last: None,
+        since: Instant::now(),
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let behind = match backlog(&projection, &topics, &models, &consumer).await {
+            Ok(backlog) => backlog,
+            Err(why) => {
+                crate::status::consumer_checked(&projection, None, Some(why));
+                continue;
+            }
+        };
+        let seen = Seen {
+            behind: behind.behind,
+            applied_to: behind.applied_to,
+            received: received.load(Ordering::Relaxed),
+        };
+        match progress.note(seen, Instant::now()) {
+            Some(idle) if idle >= stall_timeout => {
+                let assigned = consumer.assignment().map_or(0, |a| a.count());
+                let reason = format!(
+                    "no progress for {}s while {} messages wait (partitions assigned to this consumer: {assigned}); consumer re-created",
+                    idle.as_secs(),
+                    seen.behind
+                );
+                emit(ProjectionStalled {
+                    projection: &projection,
+                    behind: seen.behind,
+                    reason: &reason,
+                });
+                crate::status::consumer_checked(&projection, Some(seen.behind), Some(reason));
+                stalled.cancel();
+                return;
+            }
+            // Idle within the stall timeout: healthy, except that a stall reported by the
+            // consumer this one replaced stays reported until progress is seen.
+            Some(_) if after_stall => {}
+            Some(_) => crate::status::consumer_checked(&projection, Some(seen.behind), None),
+            None => {
+                after_stall = false;
+                crate::status::consumer_checked(&projection, Some(seen.behind), None);
+            }
+        }
+    }
+}
+
+/// The backlog of a projection's topics.
+struct Backlog {
+    behind: u64,
+    applied_to: i64,
+}
+
+/// Reads the topics' watermarks (from a blocking task) and the read model's checkpoints. The
+/// error names what did not answer.
+async fn backlog(
+    projection: &str,
+    topics: &[String],
+    models: &ReadModels,
+    consumer: &Arc<Kafka>,
+) -> Result<Backlog, String> {
+    let checkpoints: Vec<(String, i32, i64)> = tokio::time::timeout(
+        CHECK_TIMEOUT,
+        sqlx::query_as(
+            "SELECT topic, partition_id, next_offset FROM mom_projection_offsets \
+             WHERE projection = $1",
+        )
+        .bind(projection)
+        .fetch_all(models.pool()),
+    )
+    .await
+    .map_err(|_| "read-model database did not answer within 3s".to_owned())?
+    .map_err(|err| format!("read-model database: {err}"))?;
+    let checkpoints: BTreeMap<(String, i32), i64> = checkpoints
+        .into_iter()
+        .map(|(topic, partition, next)| ((topic, partition), next))
+        .collect();
+    let (consumer, topics) = (consumer.clone(), topics.to_vec());
+    let watermarks = tokio::task::spawn_blocking(move || watermarks(&consumer, &topics))
+        .await
+        .map_err(|err| format!("watchdog task: {err}"))?
+        .map_err(|err| format!("broker: {err}"))?;
+    let mut backlog = Backlog {
+        behind: 0,
+        applied_to: checkpoints.values().sum(),
+    };
+    for (partition, (low, high)) in watermarks {
+        let next = checkpoints.get(&partition).copied().unwrap_or(low).max(low);
+        backlog.behind += u64::try_from(high - next).unwrap_or(0);
+    }
+    Ok(backlog)
+}
+
+/// How long one check waits for the database or the broker.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Returns the low and high watermark of every partition of `topics` (a topic that does not
+/// exist yet has none).
+fn watermarks(
+    consumer: &Kafka,
+    topics: &[String],
+) -> Result<BTreeMap<(String, i32), (i64, i64)>, rdkafka::error::KafkaError> {
+    let metadata = consumer.fetch_metadata(None, CHECK_TIMEOUT)?;
+    let mut all = BTreeMap::new();
+    for found in metadata.topics() {
+        if found.error().is_some() || !topics.iter().any(|t| t == found.name()) {
+            continue;
+        }
+        for partition in found.partitions() {
+            let marks = consumer.fetch_watermarks(found.name(), partition.id(), CHECK_TIMEOUT)?;
+            all.insert((found.name().to_owned(), partition.id()), marks);
+        }
+    }
+    Ok(all)
 }
 
 async fn apply_one<P: Projection>(
@@ -203,4 +538,51 @@ async fn try_one<P: Projection>(
     tx.commit().await?;
     projection.committed();
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(behind: u64, applied_to: i64, received: u64) -> Seen {
+        Seen {
+            behind,
+            applied_to,
+            received,
+        }
+    }
+
+    #[test]
+    fn the_watchdog_counts_idle_time_only_while_messages_wait_and_nothing_moves() {
+        let start = Instant::now();
+        let mut progress = Progress {
+            last: None,
+            since: start,
+        };
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(
+            progress.note(seen(5, 10, 1), at(1)),
+            Some(Duration::from_secs(1)),
+            "idle since the start"
+        );
+        assert_eq!(
+            progress.note(seen(9, 10, 1), at(3)),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            progress.note(seen(9, 10, 1), at(6)),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            progress.note(seen(9, 11, 1), at(7)),
+            None,
+            "checkpoint moved"
+        );
+        assert_eq!(progress.note(seen(9, 11, 2), at(8)), None, "received one");
+        assert_eq!(progress.note(seen(0, 11, 2), at(20)), None, "nothing waits");
+        assert_eq!(
+            progress.note(seen(1, 11, 2), at(22)),
+            Some(Duration::from_secs(2))
+        );
+    }
 }

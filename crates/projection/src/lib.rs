@@ -18,6 +18,7 @@ mod log;
 mod params;
 mod read_models;
 mod sequence;
+pub mod settings;
 mod source;
 pub mod status;
 
@@ -29,6 +30,7 @@ pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
 pub use params::{fetch_in, Params};
 pub use read_models::ReadModels;
+pub use settings::ConsumerSettings;
 pub use sequence::{Deferred, PageSequences};
 pub use source::{run, Source};
 

@@ -1,4 +1,10 @@
-//! The read-model database and the runner's checkpoint tables.
+//! The read-model database and the runner's checkpoint tables. Every Postgres connection of the
+//! pool carries a `statement_timeout` (`MOM_DB_STATEMENT_TIMEOUT`, default 30 s), so no query
+//! waits forever on a lock or a stuck server.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
@@ -26,6 +32,7 @@ impl ReadModels {
     /// checkpoint tables.
     pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
         sqlx::any::install_default_drivers();
+        let statement_timeout = crate::settings::statement_timeout()?;
         let url = if url.starts_with("sqlite:") && !url.contains('?') {
             format!("{url}?mode=rwc")
         } else {
@@ -37,6 +44,11 @@ impl ReadModels {
             .max_connections(max)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
+                    if let (false, Some(timeout)) = (sqlite, statement_timeout) {
+                        sqlx::query(&format!("SET statement_timeout = {}", timeout.as_millis()))
+                            .execute(&mut *connection)
+                            .await?;
+                    }
                     if sqlite {
                         // A read model is derived data with its checkpoint in the same
                         // transaction: a transaction lost to a power cut is applied again, so
@@ -62,6 +74,7 @@ impl ReadModels {
                     Ok(())
                 })
             })
+            .acquire_timeout(Duration::from_secs(10))
             .connect(&url)
             .await?;
         for statement in CHECKPOINT_SCHEMA {
@@ -71,6 +84,37 @@ impl ReadModels {
             pool,
             postgres: !sqlite,
         })
+    }
+
+    /// Connects like [`ReadModels::connect`], retrying with backoff (0.5 s doubling to 10 s)
+    /// while the database does not answer, so a service can start before its database. Returns
+    /// `None` when `shutdown` is cancelled first; a misconfiguration (a bad setting) is returned
+    /// at once.
+    pub async fn connect_retrying(
+        url: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Self>, ProjectionError> {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match Self::connect(url).await {
+                Ok(models) => return Ok(Some(models)),
+                Err(err @ ProjectionError::Source(_)) => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "read-model database not reachable, retrying");
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(None),
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Returns `Ok` when the database answers a trivial query (the readiness probe).
+    pub async fn ping(&self) -> Result<(), ProjectionError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Returns the pool, for queries on the read models.

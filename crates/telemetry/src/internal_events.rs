@@ -259,6 +259,33 @@ impl InternalEvent for ProjectionLagMeasured<'_> {
     }
 }
 
+/// A projection's consumer made no progress while messages waited, for longer than its stall
+/// timeout: it reports itself unhealthy and is re-created (`mom.projection.stalls`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectionStalled<'a> {
+    /// The projection.
+    pub projection: &'a str,
+    /// Messages waiting.
+    pub behind: u64,
+    /// What was seen, for the log.
+    pub reason: &'a str,
+}
+
+impl InternalEvent for ProjectionStalled<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            projection = self.projection,
+            behind = self.behind,
+            reason = self.reason,
+            "projection consumer stalled"
+        );
+        instruments().projection_stalls.add(
+            1,
+            &[KeyValue::new("projection", self.projection.to_owned())],
+        );
+    }
+}
+
 /// A projection committed applied events to its read model (`mom.projection.applied`,
 /// `mom.projection.latency`).
 #[derive(Debug, Clone, Copy)]

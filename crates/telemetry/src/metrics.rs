@@ -35,6 +35,7 @@ pub(crate) struct Instruments {
     pub(crate) projection_lag: Gauge<u64>,
     pub(crate) projection_latency: Histogram<f64>,
     pub(crate) projection_applied: Counter<u64>,
+    pub(crate) projection_stalls: Counter<u64>,
     pub(crate) oee_updates: Counter<u64>,
 }
 
@@ -70,6 +71,12 @@ pub(crate) fn instruments() -> &'static Instruments {
             outbox_pruned: meter
                 .u64_counter("mom.outbox.pruned")
                 .with_description("Published outbox rows removed after the retention")
+                .build(),
+            projection_stalls: meter
+                .u64_counter("mom.projection.stalls")
+                .with_description(
+                    "Times a projection's consumer made no progress while messages waited (it was re-created)",
+                )
                 .build(),
             projection_lag: meter
                 .u64_gauge("mom.projection.lag")

@@ -1,0 +1,101 @@
+//! Settings of the read side's consumers and read-model connections, read from the environment
+//! when a runner starts (the services' option structs are built in many places, so these are
+//! environment variables rather than flags; docs/operations.md lists them). A value that does
+//! not read is an error at start naming the variable, never a silent default.
+
+use std::time::Duration;
+
+use crate::ProjectionError;
+
+/// The stable id of this instance of a service among the members of its consumer groups
+/// (Kafka static membership, `group.instance.id`); `off` turns static membership off.
+pub const INSTANCE_ID_VAR: &str = "MOM_CONSUMER_INSTANCE_ID";
+/// How long a consumer may make no progress while messages wait before it reports itself
+/// unhealthy and is re-created.
+pub const STALL_TIMEOUT_VAR: &str = "MOM_CONSUMER_STALL_TIMEOUT";
+/// How long the broker waits for a silent member before it hands its partitions to others.
+pub const SESSION_TIMEOUT_VAR: &str = "MOM_CONSUMER_SESSION_TIMEOUT";
+/// Longest a statement on a Postgres read model may run (`0`: no limit).
+pub const STATEMENT_TIMEOUT_VAR: &str = "MOM_DB_STATEMENT_TIMEOUT";
+
+/// Default of [`STALL_TIMEOUT_VAR`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default of [`SESSION_TIMEOUT_VAR`].
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`STATEMENT_TIMEOUT_VAR`].
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a Kafka consumer of this process joins its group and is watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerSettings {
+    /// `group.instance.id` of this process's members (`None`: dynamic membership).
+    pub instance_id: Option<String>,
+    /// No progress for this long while messages wait: unhealthy, and the consumer is re-created.
+    pub stall_timeout: Duration,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+}
+
+impl ConsumerSettings {
+    /// Reads the settings from the environment: the instance id defaults to the host's name.
+    pub fn from_env() -> Result<Self, ProjectionError> {
+        let instance_id = match std::env::var(INSTANCE_ID_VAR) {
+            Ok(id) if id.trim().eq_ignore_ascii_case("off") => None,
+            Ok(id) if !id.trim().is_empty() => Some(id.trim().to_owned()),
+            _ => Some(hostname()),
+        };
+        Ok(Self {
+            instance_id,
+            stall_timeout: duration_var(STALL_TIMEOUT_VAR, DEFAULT_STALL_TIMEOUT)?
+                .max(Duration::from_secs(1)),
+            session_timeout: duration_var(SESSION_TIMEOUT_VAR, DEFAULT_SESSION_TIMEOUT)?
+                .max(Duration::from_secs(1)),
+        })
+    }
+}
+
+/// Returns the statement timeout of read-model connections (`None`: no limit).
+pub fn statement_timeout() -> Result<Option<Duration>, ProjectionError> {
+    let timeout = duration_var(STATEMENT_TIMEOUT_VAR, DEFAULT_STATEMENT_TIMEOUT)?;
+    Ok((!timeout.is_zero()).then_some(timeout))
+}
+
+/// Reads a duration (`90s`, `5m`, `500ms`, a bare number of seconds) from `var`, `default` when
+/// it is not set.
+fn duration_var(var: &str, default: Duration) -> Result<Duration, ProjectionError> {
+    match std::env::var(var) {
+        Ok(text) if !text.trim().is_empty() => parse(&text)
+            .map_err(|reason| ProjectionError::Source(format!("{var}={text:?}: {reason}"))),
+        _ => Ok(default),
+    }
+}
+
+fn parse(text: &str) -> Result<Duration, String> {
+    mom_clock::parse_duration(text)?
+        .to_std()
+        .map_err(|_| "a duration cannot be negative".to_owned())
+}
+
+/// The host's name (the kernel's, then `$HOSTNAME`), `mom` when neither is known.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "mom".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_units_and_bad_ones_name_the_variable() {
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse("soon").is_err());
+        assert!(!hostname().is_empty());
+    }
+}
