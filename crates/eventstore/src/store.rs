@@ -38,6 +38,23 @@ impl Default for StoreOptions {
     }
 }
 
+/// Longest a statement may run on a Postgres store: `MOM_DB_STATEMENT_TIMEOUT` (`30s`, `500ms`,
+/// `2m`; `0` for no limit), 30 s when unset. The read models' pools read the same variable.
+fn statement_timeout() -> Result<Option<Duration>, StoreError> {
+    let Ok(text) = std::env::var("MOM_DB_STATEMENT_TIMEOUT") else {
+        return Ok(Some(Duration::from_secs(30)));
+    };
+    let timeout = mom_clock::parse_duration(&text)
+        .ok()
+        .and_then(|timeout| timeout.to_std().ok())
+        .ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("MOM_DB_STATEMENT_TIMEOUT={text:?} is not a duration such as 30s").into(),
+            ))
+        })?;
+    Ok((!timeout.is_zero()).then_some(timeout))
+}
+
 /// The database behind the store.
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -61,10 +78,14 @@ impl EventStore {
     /// appender.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            if let Some(timeout) = statement_timeout()? {
+                connect = connect.options([("statement_timeout", timeout.as_millis().to_string())]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(connect)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Backend::Postgres(pool)

@@ -501,6 +501,94 @@ async fn oversized_message_is_refused_and_nothing_is_stored(kind: &str) {
     cleanup(store, db).await;
 }
 
+/// A store written before the outbox became a queue (migration 0001 only): 0002 moves each
+/// row's message to the event log, and the pending row is still published with its message.
+async fn messages_of_an_old_store_move_to_the_log(kind: &str) {
+    let (url, db) = match kind {
+        "postgres" => {
+            let db = mom_testkit::TestDatabase::create().await.unwrap();
+            (db.url.clone(), Db::Postgres(db))
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("events.db").display());
+            (url, Db::Sqlite(dir))
+        }
+    };
+    // Rows as migration 0001 stored them: the message in the outbox row.
+    let old_rows = |bytes: &str| {
+        format!(
+            "UPDATE mom_log_head SET position = 2 WHERE id = 1; \
+             INSERT INTO mom_events VALUES \
+             (1, '0190f0a4-0000-7000-8000-000000000001', 'counter', 'c-1', 1, 'Incremented', '1', \
+              '{{}}', '{{}}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+             (2, '0190f0a4-0000-7000-8000-000000000002', 'counter', 'c-1', 2, 'Incremented', '1', \
+              '{{}}', '{{}}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
+             INSERT INTO mom_outbox (position, lane, topic, msg_key, payload, headers, published_at) \
+             VALUES (1, 3, 'mom.test.v1', 'c-1', {bytes}, '[[\"ce_id\",\"1\"]]', '2026-01-01T00:00:01Z'), \
+             (2, 3, 'mom.test.v1', 'c-1', {bytes}, '[[\"ce_id\",\"1\"]]', NULL);"
+        )
+    };
+    match &db {
+        Db::Postgres(_) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut migrator = sqlx::migrate!("./migrations/postgres");
+            migrator.migrations = migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version == 1)
+                .cloned()
+                .collect();
+            migrator.run(&pool).await.unwrap();
+            sqlx::raw_sql(&old_rows("'\\x6f6c64'"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        Db::Sqlite(_) => {
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            let mut migrator = sqlx::migrate!("./migrations/sqlite");
+            migrator.migrations = migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version == 1)
+                .cloned()
+                .collect();
+            migrator.run(&pool).await.unwrap();
+            sqlx::raw_sql(&old_rows("x'6f6c64'"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+    let store = EventStore::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let messages = store.read_messages(0, 10).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert_eq!(message.message.topic, "mom.test.v1");
+        assert_eq!(message.message.key, "c-1");
+        assert_eq!(message.message.payload, b"old");
+        assert_eq!(
+            message.message.headers,
+            vec![("ce_id".to_owned(), "1".to_owned())]
+        );
+    }
+    assert_eq!(store.outbox_backlog().await.unwrap(), 1);
+    let claim = store.claim_outbox(10).await.unwrap();
+    assert_eq!(claim.records().len(), 1);
+    assert_eq!(claim.records()[0].position, 2);
+    assert_eq!(claim.records()[0].payload, b"old");
+    claim.complete(&[2], &[]).await.unwrap();
+    cleanup(store, db).await;
+}
+
 async fn log_pages_in_position_order(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);
@@ -742,6 +830,7 @@ on_both_backends!(
     parked_row_holds_its_key_back_until_retried_or_skipped,
     published_rows_are_pruned_after_the_retention_and_the_log_stays,
     oversized_message_is_refused_and_nothing_is_stored,
+    messages_of_an_old_store_move_to_the_log,
     log_pages_in_position_order,
     message_pages_of_some_topics_pass_over_the_others,
     stale_cache_of_another_process_is_corrected,
