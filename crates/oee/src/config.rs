@@ -2,11 +2,12 @@
 
 use crate::ids::{AreaId, ProductId, SiteId, WorkCenterId};
 use crate::time::Millis;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use thiserror::Error;
 
 /// An ideal cycle time, in whole microseconds so that sub-millisecond cycles stay exact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CycleTime(u64);
 
 /// Returned when an ideal cycle time is not a positive, finite number of seconds.
@@ -44,7 +45,7 @@ impl CycleTime {
 }
 
 /// Ideal cycle times of one piece of equipment: one per product, with an optional default.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CycleTimes {
     /// Used for products without their own entry and for counts with no known product.
     pub default: Option<CycleTime>,
@@ -70,7 +71,7 @@ impl CycleTimes {
 }
 
 /// Where a work unit sits in the ISA-95 equipment hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EquipmentPath {
     /// The site.
     pub site: SiteId,
@@ -81,7 +82,7 @@ pub struct EquipmentPath {
 }
 
 /// Configuration of one piece of equipment (work unit).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentConfig {
     /// Ideal cycle time per product.
     pub ideal_cycle_time: CycleTimes,

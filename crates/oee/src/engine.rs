@@ -14,6 +14,7 @@ use crate::time::{Millis, Range};
 use crate::timeline::{Admission, Reach, Scratch, Timeline};
 use crate::window::{Refusal, Refused, Window};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 const LEVELS: usize = 5;
@@ -61,7 +62,7 @@ struct Unit {
     compact_due: Option<Millis>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Compacted {
     exact_from: Millis,
     safe_from: Millis,
@@ -163,6 +164,37 @@ fn record(refusals: &mut Refusals, fact: &Fact, reason: Option<Refusal>, at: Mil
 /// Refused facts per work unit, kind and reason: their number and the last one's time.
 type Refusals = BTreeMap<(EquipmentId, &'static str, Option<Refusal>), (u64, Millis)>;
 
+/// The format version of [`EngineSnapshot`]; a snapshot of another version is refused.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A copy of the engine's facts and per-unit state ([`Engine::snapshot`]), serializable (with
+/// serde) so that a projection can store it and restart from it ([`Engine::from_snapshot`])
+/// instead of folding its whole input history again. Cached figures are left out (they are
+/// folded again on demand); the calendar and the engine configuration come from the caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineSnapshot {
+    version: u32,
+    units: Vec<UnitSnapshot>,
+    incomplete: Vec<(EquipmentId, Millis)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UnitSnapshot {
+    equipment: EquipmentId,
+    config: EquipmentConfig,
+    timeline: Timeline,
+    compacted: Option<Compacted>,
+    compact_due: Option<Millis>,
+}
+
+/// Returned by [`Engine::from_snapshot`] for a snapshot of another format version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("engine snapshot version {found}, this engine reads version {SNAPSHOT_VERSION}")]
+pub struct SnapshotVersion {
+    /// The version the snapshot has.
+    pub found: u32,
+}
+
 /// The OEE / six-big-loss engine over any number of work units.
 ///
 /// Pure and deterministic: no I/O, no clock. For any arrival order of the same facts,
@@ -194,6 +226,62 @@ impl Engine {
         }
     }
 
+    /// Returns a copy of the facts and per-unit state (not the cached figures, not the changes
+    /// and refusals not yet taken).
+    pub fn snapshot(&self) -> EngineSnapshot {
+        let mut units: Vec<UnitSnapshot> = self
+            .units
+            .iter()
+            .map(|(id, unit)| UnitSnapshot {
+                equipment: id.clone(),
+                config: unit.config.clone(),
+                timeline: unit.timeline.clone(),
+                compacted: unit.compacted,
+                compact_due: unit.compact_due,
+            })
+            .collect();
+        units.sort_by(|a, b| a.equipment.cmp(&b.equipment));
+        EngineSnapshot {
+            version: SNAPSHOT_VERSION,
+            units,
+            incomplete: self
+                .incomplete
+                .iter()
+                .map(|(id, from)| (id.clone(), *from))
+                .collect(),
+        }
+    }
+
+    /// Returns the engine `snapshot` copied, with `calendar` and `config` (those it was taken
+    /// with, for the same figures): what [`Engine::figures`] returns equals what the engine
+    /// returned when the snapshot was taken, and facts applied after it are applied alike.
+    pub fn from_snapshot(
+        calendar: Calendar,
+        config: EngineConfig,
+        snapshot: EngineSnapshot,
+    ) -> Result<Engine, SnapshotVersion> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(SnapshotVersion {
+                found: snapshot.version,
+            });
+        }
+        let mut engine = Engine::new(calendar, config);
+        for unit in snapshot.units {
+            engine.units.insert(
+                unit.equipment,
+                Unit {
+                    config: unit.config,
+                    timeline: unit.timeline,
+                    compacted: unit.compacted,
+                    compact_due: unit.compact_due,
+                    ..Unit::default()
+                },
+            );
+        }
+        engine.incomplete = snapshot.incomplete.into_iter().collect();
+        Ok(engine)
+    }
+
     /// Returns the calendar that defines the reporting periods.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
@@ -214,6 +302,11 @@ impl Engine {
         }
         unit.pending.clear();
         push_merged(&mut unit.changed, Range::new(Millis::MIN, Millis::MAX));
+    }
+
+    /// Returns the hard cap on one fact ([`EngineConfig::max_span`]).
+    pub fn max_span(&self) -> Option<Millis> {
+        self.config.max_span
     }
 
     /// Returns the configuration of a work unit, if it is known.
@@ -841,6 +934,54 @@ mod tests {
         engine.apply(&stopped("m1", now()));
         let changed = engine.take_changed_periods(&STORED);
         assert!(changed.len() <= bound, "{} periods changed", changed.len());
+    }
+
+    #[test]
+    fn an_engine_restarted_from_its_snapshot_gives_the_same_figures_and_goes_on_alike() {
+        let config = EngineConfig {
+            lateness_horizon: Some(Millis::from_secs(3600)),
+            ..EngineConfig::default()
+        };
+        let mut engine = Engine::new(Calendar::default(), config.clone());
+        let start = now() - chrono::Duration::hours(6);
+        engine.apply_within(&running("m1", start), window());
+        for minutes in (10..=240).step_by(10) {
+            engine.apply_within(
+                &count("m1", start + chrono::Duration::minutes(minutes)),
+                window(),
+            );
+        }
+        engine.apply_within(&count("m1", year(3000)), window());
+        engine.apply_within(
+            &shutdown("m1", start, start + chrono::Duration::minutes(5)),
+            window(),
+        );
+        engine.compact();
+        let json = serde_json::to_vec(&engine.snapshot()).unwrap();
+        let snapshot: EngineSnapshot = serde_json::from_slice(&json).unwrap();
+        let mut restarted = Engine::from_snapshot(Calendar::default(), config, snapshot).unwrap();
+        let later = [
+            stopped("m1", start + chrono::Duration::minutes(250)),
+            count("m1", start + chrono::Duration::minutes(255)),
+            running("m1", start + chrono::Duration::minutes(300)),
+        ];
+        for fact in &later {
+            engine.apply_within(fact, window());
+            restarted.apply_within(fact, window());
+        }
+        let id: EquipmentId = "m1".into();
+        for granularity in STORED {
+            for hours in 0..8 {
+                let at = Millis::from_datetime(start + chrono::Duration::hours(hours));
+                let period = engine.calendar().containing(granularity, at);
+                assert_eq!(
+                    engine.figures(&id, &period),
+                    restarted.figures(&id, &period),
+                    "{period:?}"
+                );
+            }
+        }
+        assert_eq!(today(&mut restarted, "m1").flags.refused_facts, 1);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use config::{
     CycleTime, CycleTimes, EngineConfig, EquipmentConfig, EquipmentPath, InvalidCycleTime,
     DEFAULT_MAX_SPAN,
 };
-pub use engine::{Change, Engine, Scope};
+pub use engine::{Change, Engine, EngineSnapshot, Scope, SnapshotVersion, SNAPSHOT_VERSION};
 pub use fact::{Fact, FactKind, InvertedSpan, Span, Units};
 pub use figures::{Figures, Flags, LossReason, Losses, Pareto, Reasons};
 pub use ids::{

@@ -4,14 +4,16 @@
 //! sum and difference inside it is exact.
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 
 /// A point in time or a duration, in whole milliseconds (points count from the Unix epoch).
 ///
 /// Arithmetic saturates, so the open ends `Millis::MIN` and `Millis::MAX` stand for minus and plus
 /// infinity without overflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Millis(pub i64);
 

@@ -14,25 +14,28 @@ use crate::figures::{Figures, LossReason};
 use crate::ids::{FailureMode, MaterialId, ProductId, RejectReason, StopReason};
 use crate::time::{Millis, Range};
 use crate::window::{Refusal, Window};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
 /// Running and stopped facts at one instant.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct StateMark {
     running: bool,
     reason: Option<StopReason>,
 }
 
 /// Setup started / ended facts at one instant.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct SetupMark {
     started: bool,
 }
 
 /// Labelled intervals indexed by start; `max_len` bounds how far back an overlap can begin.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "L: Serialize", deserialize = "L: Deserialize<'de>"))]
 struct Intervals<L> {
+    #[serde(with = "pairs")]
     by_start: BTreeMap<Millis, Vec<(Millis, L)>>,
     max_len: Millis,
     len: usize,
@@ -116,18 +119,25 @@ pub(crate) struct Scratch {
 }
 
 /// All facts of one work unit.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Timeline {
+    #[serde(with = "pairs")]
     states: BTreeMap<Millis, StateMark>,
+    #[serde(with = "pairs")]
     products: BTreeMap<Millis, ProductId>,
+    #[serde(with = "pairs")]
     setups: BTreeMap<Millis, SetupMark>,
     shutdowns: Intervals<StopReason>,
     breakdowns: Intervals<FailureMode>,
     starvations: Intervals<MaterialId>,
+    #[serde(with = "pairs")]
     counts: BTreeMap<(Millis, Option<ProductId>), u64>,
+    #[serde(with = "pairs")]
     rejects: BTreeMap<(Millis, Option<RejectReason>), u64>,
+    #[serde(with = "pairs")]
     late: BTreeMap<Millis, u64>,
     /// Refused facts, by the instant they are counted at (see [`crate::window`]).
+    #[serde(with = "pairs")]
     refused: BTreeMap<Millis, u64>,
     watermark: Option<Millis>,
     latest: Option<Millis>,
@@ -825,4 +835,26 @@ impl Reach {
 
 fn hull(a: Range, b: Range) -> Range {
     Range::new(a.start.min(b.start), a.end.max(b.end))
+}
+
+/// Serializes a map with keys JSON cannot name (numbers, tuples) as a list of pairs.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Vec::<(K, V)>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
+    }
 }

@@ -406,6 +406,9 @@ impl pb::oee_service_server::OeeService for OeeService {
         request: Request<pb::WatchOeeRequest>,
     ) -> Result<Response<Self::WatchOeeStream>, Status> {
         use tokio_stream::StreamExt;
+        let permit = mom_projection::streams::StreamLimit::process()
+            .try_open()
+            .map_err(|err| Status::resource_exhausted(err.to_string()))?;
         let request = request.into_inner();
         let scope = scope(request.scope)?;
         let granularity = match request.granularity {
@@ -419,19 +422,20 @@ impl pb::oee_service_server::OeeService for OeeService {
             after => after,
         };
         let out_scope = scope.clone();
-        let stream = watch_changes(
-            self.queries.clone(),
-            self.revisions.clone(),
-            self.shutdown.clone(),
-            scope,
-            granularity,
-            after,
-        )
-        .map(move |change| {
-            change
-                .map(|(g, summary)| figures(&out_scope, g, &summary))
-                .map_err(Status::from)
-        });
+        let stream = permit
+            .hold(Box::pin(watch_changes(
+                self.queries.clone(),
+                self.revisions.clone(),
+                self.shutdown.clone(),
+                scope,
+                granularity,
+                after,
+            )))
+            .map(move |change| {
+                change
+                    .map(|(g, summary)| figures(&out_scope, g, &summary))
+                    .map_err(Status::from)
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -93,7 +93,7 @@ pub fn recorded(payload: &[u8]) -> Option<DateTime<Utc>> {
 
 /// Maps messages to inputs; remembers where and when output lots were made, so that rejects
 /// that name only a lot are charged to the equipment and time that made it (genealogy).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Mapper {
     lots: HashMap<String, (String, DateTime<Utc>)>,
     /// Lots remembered so far (see [`Mapper::remembered`]).
@@ -116,6 +116,14 @@ fn option(value: &str) -> Option<&str> {
 }
 
 impl Mapper {
+    /// Forgets the lots made before `before` (a reject of one would be refused as too old), so
+    /// the map of lots stays bounded; returns how many it forgot.
+    pub fn forget_lots_before(&mut self, before: DateTime<Utc>) -> usize {
+        let count = self.lots.len();
+        self.lots.retain(|_, (_, at)| *at >= before);
+        count - self.lots.len()
+    }
+
     /// Grows with every lot the mapper remembers: a message that gave no inputs but changed it
     /// must still be kept for a reload.
     pub fn remembered(&self) -> u64 {

@@ -34,6 +34,7 @@ use crate::api::{
     as_of_text, figures_json, granularity_named, pareto_json, scope_from_params, watch_changes,
 };
 use crate::query::{Queries, QueryError, Scope};
+use mom_projection::streams::StreamLimit;
 
 #[derive(Clone)]
 struct AppState {
@@ -210,6 +211,15 @@ async fn watch(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
+    let permit = match StreamLimit::process().try_open() {
+        Ok(permit) => permit,
+        Err(err) => {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "error": err.to_string() }),
+            )
+        }
+    };
     let prepared = async {
         let Query(mut params) = params
             .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
@@ -228,24 +238,25 @@ async fn watch(
         Err(err) => return error(err),
     };
     let out_scope = scope.clone();
-    let stream = watch_changes(
-        state.queries.clone(),
-        state.revisions.clone(),
-        state.shutdown.clone(),
-        scope,
-        granularity,
-        after,
-    )
-    .map(move |change| {
-        Ok::<_, Infallible>(match change {
-            Ok((g, summary)) => Event::default()
-                .event("period")
-                .data(figures_json(&out_scope, g, &summary).to_string()),
-            Err(err) => Event::default()
-                .event("error")
-                .data(json!({ "error": err.to_string() }).to_string()),
-        })
-    });
+    let stream = permit
+        .hold(Box::pin(watch_changes(
+            state.queries.clone(),
+            state.revisions.clone(),
+            state.shutdown.clone(),
+            scope,
+            granularity,
+            after,
+        )))
+        .map(move |change| {
+            Ok::<_, Infallible>(match change {
+                Ok((g, summary)) => Event::default()
+                    .event("period")
+                    .data(figures_json(&out_scope, g, &summary).to_string()),
+                Err(err) => Event::default()
+                    .event("error")
+                    .data(json!({ "error": err.to_string() }).to_string()),
+            })
+        });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
@@ -289,7 +300,7 @@ impl HttpServer {
 
     /// Serves `router` until `shutdown`.
     pub async fn serve(self, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, router)
+        axum::serve(self.listener, mom_grpc::harden(router))
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     }

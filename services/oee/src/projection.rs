@@ -44,11 +44,12 @@ use mom_clock::TimePolicy;
 mod live;
 mod messages;
 mod periods;
+mod snapshot;
 
 use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
-const SCHEMA: [&str; 14] = [
+const SCHEMA: [&str; 16] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
@@ -91,6 +92,12 @@ const SCHEMA: [&str; 14] = [
         equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
         loss TEXT NOT NULL, reason TEXT NOT NULL, ms BIGINT NOT NULL, \
         PRIMARY KEY (equipment, granularity, start_ms, loss, reason))",
+    // The engine's snapshot (one row) and the marks that tell which stored inputs it makes
+    // unnecessary (see `snapshot`).
+    "CREATE TABLE IF NOT EXISTS oee_snapshot (\
+        id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, state BYTEA NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS oee_snapshot_marks (\
+        seq BIGINT PRIMARY KEY, latest_ms BIGINT NOT NULL)",
     // The refused-fact count of the periods that have any (`Flags::refused_facts`).
     "CREATE TABLE IF NOT EXISTS oee_refused (\
         equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
@@ -162,6 +169,10 @@ struct State {
     policy: TimePolicy,
     /// The `seq` of the next row of `oee_inputs`.
     next_seq: i64,
+    /// The `seq` of the last row the stored snapshot holds (0: none).
+    snapshot_seq: i64,
+    /// The latest event time of an admitted fact (an interval's end), for the snapshot marks.
+    latest_fact: Millis,
     /// Messages mapped in the current transaction, in order.
     unwritten: Vec<Pending>,
     /// Set when a transaction rolled back: the engine may hold facts the database does not.
@@ -188,6 +199,8 @@ impl State {
             configs: HashMap::new(),
             policy,
             next_seq: 1,
+            snapshot_seq: 0,
+            latest_fact: Millis::MIN,
             unwritten: Vec::new(),
             stale: false,
             dirty: false,
@@ -204,7 +217,9 @@ impl State {
         for input in inputs {
             match input {
                 Input::Fact(fact) => {
-                    self.engine.apply_within(&fact, window);
+                    if self.engine.apply_within(&fact, window).is_none() {
+                        self.latest_fact = self.latest_fact.max(reach(&fact, &self.engine));
+                    }
                 }
                 Input::Thresholds {
                     equipment,
@@ -310,6 +325,24 @@ fn window(policy: &TimePolicy, payload: &[u8]) -> Window {
     )
 }
 
+/// Returns the latest instant an admitted fact reaches: its latest time, an interval's end (cut
+/// at the engine's maximum span, as the engine cuts it).
+fn reach(fact: &Fact, engine: &Engine) -> Millis {
+    let at = Millis::from_datetime(fact.kind.at());
+    match &fact.kind {
+        mom_oee::FactKind::Rejected { produced_at, .. } => {
+            at.max(Millis::from_datetime(*produced_at))
+        }
+        mom_oee::FactKind::PlannedShutdown { span, .. }
+        | mom_oee::FactKind::Breakdown { span, .. }
+        | mom_oee::FactKind::Starved { span, .. } => {
+            let cap = engine.max_span().map_or(Millis::MAX, |max| at + max);
+            Millis::from_datetime(span.until()).min(cap).max(at)
+        }
+        _ => at,
+    }
+}
+
 /// Logs the facts the engine refused since the last call: one line per work unit, kind and
 /// reason, with their number.
 fn log_refusals(engine: &mut Engine) {
@@ -361,6 +394,10 @@ pub struct OeeProjection {
     generation: AtomicU64,
     /// One query-side reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Stored rows between two snapshots of the engine.
+    snapshot_every: i64,
+    /// The stored rows the last load replayed after the snapshot.
+    reloaded_rows: AtomicU64,
 }
 
 impl std::fmt::Debug for OeeProjection {
@@ -407,6 +444,8 @@ impl OeeProjection {
             pending_updates: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             reloading: tokio::sync::Mutex::new(()),
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY as i64,
+            reloaded_rows: AtomicU64::new(0),
         }
     }
 
@@ -419,6 +458,28 @@ impl OeeProjection {
             state.policy = policy;
         }
         self
+    }
+
+    /// Returns this projection snapshotting its engine every `rows` stored input rows (at
+    /// least 1; default [`DEFAULT_SNAPSHOT_EVERY`]).
+    pub fn with_snapshot_every(mut self, rows: u64) -> Self {
+        self.snapshot_every = i64::try_from(rows.max(1)).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Returns the instant before which no correction can reach: the event-time policy's
+    /// oldest time, less the lateness horizon (`None` without a maximum event age: then every
+    /// stored input is kept).
+    fn prune_before(&self) -> Option<DateTime<Utc>> {
+        let earliest = self.policy.earliest(mom_clock::now())?;
+        let horizon = self.config.lateness_horizon.unwrap_or(Millis::ZERO);
+        earliest.checked_sub_signed(chrono::Duration::milliseconds(horizon.0))
+    }
+
+    /// Returns the number of stored rows the last load of the engine replayed after its
+    /// snapshot (all of them when there was none).
+    pub fn reloaded_rows(&self) -> u64 {
+        self.reloaded_rows.load(Ordering::SeqCst)
     }
 
     /// Returns a receiver of the last committed revision, for readers that wait for changes.
@@ -439,14 +500,25 @@ impl OeeProjection {
     /// Returns an engine state fed with the committed messages, read in order a page at a
     /// time and compacted as it goes, so a reload holds no more than the live engine does.
     async fn load(&self, connection: &mut Connection) -> Result<State, ApplyError> {
-        let state = Mutex::new(State::new(&self.calendar, self.config.clone(), self.policy));
-        let mut after = 0_i64;
+        let started = std::time::Instant::now();
+        let (state, snapshot_seq) =
+            match snapshot::read(connection, &self.calendar, &self.config, self.policy).await? {
+                Some((state, seq)) => (state, seq),
+                None => (
+                    State::new(&self.calendar, self.config.clone(), self.policy),
+                    0,
+                ),
+            };
+        let state = Mutex::new(state);
+        let mut after = snapshot_seq;
+        let mut rows = 0_usize;
         loop {
             let page = inputs::page(connection, after, RELOAD_PAGE).await?;
             let Some(last) = page.last() else {
                 break;
             };
             after = last.seq;
+            rows += page.len();
             lock(&state)?.feed_stored(&page)?;
             restore_incomplete(&state, connection, after).await?;
             lock(&state)?.engine.compact();
@@ -459,6 +531,14 @@ impl OeeProjection {
         // logged when they arrived).
         state.engine.take_changes();
         state.engine.take_refusals();
+        self.reloaded_rows
+            .store(u64::try_from(rows).unwrap_or(u64::MAX), Ordering::SeqCst);
+        tracing::info!(
+            snapshot_seq,
+            rows_after_snapshot = rows,
+            ms = started.elapsed().as_millis() as u64,
+            "oee engine loaded"
+        );
         Ok(state)
     }
 
@@ -484,6 +564,9 @@ impl OeeProjection {
         Ok(rows)
     }
 }
+
+/// The default of [`OeeProjection::with_snapshot_every`]: stored rows between two snapshots.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 5_000;
 
 /// Stored rows read per statement when the engine is reloaded (a batch row holds a
 /// transaction's messages of one work unit).
@@ -511,6 +594,8 @@ impl Projection for OeeProjection {
             "oee_periods",
             "oee_reasons",
             "oee_refused",
+            "oee_snapshot",
+            "oee_snapshot_marks",
             "oee_assets",
         ]
     }
@@ -607,7 +692,19 @@ impl Projection for OeeProjection {
                 .collect()
         };
         // Facts older than the lateness horizon are forgotten once their periods are written.
-        self.lock()?.engine.compact();
+        let snapshot_due = {
+            let mut state = self.lock()?;
+            state.engine.compact();
+            state.next_seq - 1 - state.snapshot_seq >= self.snapshot_every
+        };
+        if snapshot_due {
+            let bytes = snapshot::write(connection, &self.state).await?;
+            let pruned = match self.prune_before() {
+                Some(before) => snapshot::prune(connection, &self.state, before).await?,
+                None => 0,
+            };
+            tracing::debug!(bytes, pruned, "oee engine snapshot written");
+        }
         if rows.is_empty() {
             return Ok(());
         }

@@ -101,10 +101,10 @@ async fn scenario(url: &str) {
     let after = scalar(&models, periods).await;
     assert!(after - before <= 6, "{before} periods, then {after}");
     let day_total =
-        "SELECT COALESCE(SUM(total_count), 0) FROM oee_periods WHERE granularity = 'day'";
+        "SELECT CAST(COALESCE(SUM(total_count), 0) AS BIGINT) FROM oee_periods WHERE granularity = 'day'";
     assert_eq!(scalar(&models, day_total).await, 20);
     let refused =
-        "SELECT COALESCE(SUM(refused_facts), 0) FROM oee_refused WHERE granularity = 'day'";
+        "SELECT CAST(COALESCE(SUM(refused_facts), 0) AS BIGINT) FROM oee_refused WHERE granularity = 'day'";
     assert_eq!(scalar(&models, refused).await, 2);
 
     // A restarted process judges the stored facts alike.
