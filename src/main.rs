@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod dev;
+mod outbox;
 mod projections;
 
 /// mimalloc instead of glibc's allocator: the services and projections allocate and free many
@@ -46,6 +47,12 @@ enum Command {
     Projections {
         #[command(subcommand)]
         command: projections::ProjectionsCommand,
+    },
+    /// Operator commands on an event store's outbox: list, retry or skip the rows the relay
+    /// parked.
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
     },
     /// Benchmarks that print a report.
     Bench {
@@ -202,6 +209,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
             Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,
         },
         Command::Projections { command } => projections::run(command).await,
+        Command::Outbox { command } => outbox::run(command).await,
         Command::Healthcheck { url } => {
             let status = mom_dashboard::probe(&url, std::time::Duration::from_secs(5)).await?;
             println!("{url}: {status}");

@@ -725,3 +725,109 @@ fn projections_rebuild_refuses_bad_input_with_exit_2() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
+
+/// Makes outbox row 1 of the SQLite store at `url` parked (with its event, if missing), as the
+/// relay leaves a row it cannot publish.
+fn park_row_one(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let at = chrono::Utc::now() - chrono::Duration::minutes(7);
+        sqlx::query(
+            "INSERT OR IGNORE INTO mom_events (position, event_id, aggregate_type, aggregate_id, \
+             sequence, event_type, event_version, payload, metadata, event_time, recorded_time, \
+             topic, msg_key, message, headers) VALUES (1, '0190f0a4-0000-7000-8000-000000000001', \
+             'counter', 'k-1', 1, 'Incremented', '1', '{}', '{}', ?1, ?1, 'mom.test.v1', 'k-1', \
+             x'00', '[]')",
+        )
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO mom_outbox (position, lane, topic, msg_key, attempts, last_error, parked_at) \
+             VALUES (1, 0, 'mom.test.v1', 'k-1', 10, 'Broker: Message size too large', ?1) \
+             ON CONFLICT (position) DO UPDATE SET parked_at = ?1, attempts = 10",
+        )
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn outbox_lists_retries_and_skips_parked_rows_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let outbox = |args: &[&str]| {
+        let output = mom()
+            .arg("outbox")
+            .args(args)
+            .env("MOM_DATABASE_URL", &url)
+            .env("USER", "op-7")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // The first call creates the store's tables.
+    let (code, out, err) = outbox(&["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("no parked outbox rows"), "{out}");
+
+    park_row_one(&url);
+    let (code, out, _) = outbox(&["list"]);
+    assert_eq!(code, Some(0));
+    for part in [
+        "id=1",
+        "topic=mom.test.v1",
+        "key=k-1",
+        "attempts=10",
+        "parked=7m",
+        "error=Broker: Message size too large",
+    ] {
+        assert!(out.contains(part), "{part} in {out}");
+    }
+
+    // Bad input: status 2 and a message that says why.
+    let (code, _, err) = outbox(&["skip", "2"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("outbox row 2 is not parked"), "{err}");
+    let (code, _, err) = outbox(&["retry"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = outbox(&["retry", "1", "--all"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = outbox(&["list", "--database-url", "mysql://db/events"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unsupported database url"), "{err}");
+
+    let (code, out, _) = outbox(&["retry", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("outbox row 1 will be published again"),
+        "{out}"
+    );
+    assert!(outbox(&["list"]).1.contains("no parked outbox rows"));
+
+    park_row_one(&url);
+    let (code, out, err) = outbox(&["skip", "1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("skipped by op-7"), "{out}");
+    assert!(outbox(&["list"]).1.contains("no parked outbox rows"));
+    let (_, out, _) = outbox(&["list", "--skipped"]);
+    assert!(
+        out.contains("id=1") && out.contains("skipped_by=op-7"),
+        "{out}"
+    );
+    let (code, _, err) = outbox(&["retry", "1"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not parked (or was skipped)"), "{err}");
+}
