@@ -52,6 +52,7 @@ fn store(data_dir: &Path, service: &str) -> mom_eventstore::StoreArgs {
         db_max_connections: 4,
         db_max_batch_events: 1024,
         snapshot_every: 20,
+        max_message_bytes: mom_eventstore::StoreOptions::default().max_message_bytes,
     }
 }
 
@@ -62,6 +63,8 @@ fn kafka() -> mom_bus::KafkaArgs {
         topic_partitions: 1,
         topic_replication: 1,
         relay_batch_size: 1000,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(None),
     }
 }
 
@@ -400,7 +403,7 @@ async fn serve_http(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "dashboard and http apis listening");
     let serve = Box::pin(async move {
-        axum::serve(listener, router)
+        axum::serve(listener, mom_grpc::harden(router))
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     });

@@ -20,6 +20,8 @@ pub(crate) fn kafka_args(servers: Option<String>) -> mom_bus::KafkaArgs {
         topic_partitions: 6,
         topic_replication: 1,
         relay_batch_size: 1000,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
     }
 }
 
@@ -71,8 +73,10 @@ pub(crate) fn production_config(
             db_max_connections: max_connections,
             db_max_batch_events: 1024,
             snapshot_every,
+            max_message_bytes: mom_eventstore::StoreOptions::default().max_message_bytes,
         },
         kafka,
+        time: mom_clock::TimePolicy::default().into(),
         grpc_addr: "127.0.0.1:0".parse()?,
     })
 }
@@ -82,7 +86,6 @@ pub(crate) fn production_config(
 pub(crate) fn oee_config(
     database_url: String,
     kafka: mom_bus::KafkaArgs,
-    time: mom_clock::TimePolicy::default().into(),
     log_sources: Vec<String>,
 ) -> anyhow::Result<mom_oee_projection::OeeConfig> {
     Ok(mom_oee_projection::OeeConfig {
@@ -91,6 +94,8 @@ pub(crate) fn oee_config(
         log_sources,
         time_zone: chrono_tz::UTC,
         lateness_horizon: Duration::from_secs(7 * 86_400),
+        time: mom_clock::TimePolicy::default().into(),
+        max_fact_span: mom_oee_projection::config::default_max_fact_span(),
         grpc_addr: "127.0.0.1:0".parse()?,
         http_addr: "127.0.0.1:0".parse()?,
     })

@@ -8,6 +8,7 @@
 
 mod command;
 mod host;
+mod http_limits;
 mod limits;
 mod readiness;
 mod request;
@@ -17,6 +18,7 @@ pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,
 };
+pub use http_limits::{harden, MAX_HTTP_BODY_BYTES, REQUEST_TIMEOUT};
 pub use limits::{
     call, check_times, items, name, Call, ExtensionLayer, WithExtension, MAX_ITEMS, MAX_NAME_LEN,
     MAX_REQUEST_BYTES, PLANNING_HORIZON,

@@ -21,6 +21,7 @@ mod sequence;
 pub mod settings;
 mod source;
 pub mod status;
+pub mod streams;
 
 use std::future::Future;
 
@@ -30,8 +31,8 @@ pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
 pub use params::{fetch_in, Params};
 pub use read_models::ReadModels;
-pub use settings::ConsumerSettings;
 pub use sequence::{Deferred, PageSequences};
+pub use settings::ConsumerSettings;
 pub use source::{run, Source};
 
 /// Returns the span in which `projection` applies `message`: a consumer span continuing the

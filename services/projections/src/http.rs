@@ -118,6 +118,17 @@ async fn watch(
     State(state): State<WatchState>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
+    let permit = match mom_projection::streams::StreamLimit::process().try_open() {
+        Ok(permit) => permit,
+        Err(err) => {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                json!({ "error": err.to_string() }).to_string(),
+            )
+                .into_response()
+        }
+    };
     let chosen = params(query, &["read_models"]).and_then(|params| {
         let known: Vec<&str> = state.feeds.iter().map(|(name, _)| *name).collect();
         match params.get("read_models").map(String::as_str) {
@@ -155,7 +166,7 @@ async fn watch(
             })
         });
     let merged = stream::select_all(streams).take_until(state.shutdown.clone().cancelled_owned());
-    Sse::new(merged)
+    Sse::new(permit.hold(Box::pin(merged)))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
