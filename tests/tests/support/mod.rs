@@ -25,6 +25,7 @@ pub fn store_args(database_url: String) -> StoreArgs {
         db_max_connections: 8,
         db_max_batch_events: 1024,
         snapshot_every: 1,
+        max_message_bytes: mom_eventstore::outbox::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 
@@ -36,6 +37,8 @@ pub fn kafka_args(bootstrap_servers: Option<String>) -> KafkaArgs {
         topic_partitions: 3,
         topic_replication: 1,
         relay_batch_size: 500,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
     }
 }
 
