@@ -53,8 +53,15 @@ use crate::provision::{connect_store, Logs};
 use crate::report::{Domain, Mix};
 use unit::Unit;
 
-/// When the simulated plant starts.
-const START: &str = "2026-01-05T06:00:00Z";
+/// When the simulated plant starts: 06:00 UTC on the Monday at least 60 days before `now`, so
+/// its history lies well inside the event-time policy's window (400 days) whenever the bench
+/// runs, and always starts on a shift and week boundary.
+fn plant_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, Duration, TimeZone};
+    let day = (now - Duration::days(60)).date_naive();
+    let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+    Utc.from_utc_datetime(&monday.and_hms_opt(6, 0, 0).unwrap_or_default())
+}
 /// Products with their raw material and ideal cycle time (ms); runs alternate between them.
 const PRODUCTS: [(&str, &str, u64); 2] = [("SKU-A", "RAW-A", 1_800), ("SKU-B", "RAW-B", 2_400)];
 /// The top of the plant's hierarchy.
@@ -326,7 +333,7 @@ impl Plant {
 /// handlers: every work unit a task that runs shifts in simulated time. Returns the events
 /// written per domain.
 pub(crate) async fn generate(logs: &Logs, events: u64, work_units: usize) -> anyhow::Result<Mix> {
-    let start: DateTime<Utc> = START.parse()?;
+    let start = plant_start(mom_clock::now());
     let plant = Arc::new(Plant::open(logs, work_units, start).await?);
     let per_unit = events
         .saturating_sub(plant.tally.total())
