@@ -796,3 +796,57 @@ async fn report_count_retried_after_a_lost_reply_counts_once() {
     assert_eq!(unit.products[0].total, 42);
     svc.stop().await;
 }
+
+/// A command whose bus message would be larger than `MOM_MAX_MESSAGE_BYTES` is refused with
+/// INVALID_ARGUMENT naming the size and the limit, and nothing is stored (real Postgres; the
+/// limit is lowered so that a request within the API's own limits reaches it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_over_the_size_limit_is_invalid_argument_and_stores_nothing() {
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let harness = support::Harness::start(
+        Some(db.url.clone()),
+        None,
+        |mut store, kafka, grpc_addr, shutdown| {
+            store.max_message_bytes = 4_000;
+            mom_production::start(
+                mom_production::ProductionConfig {
+                    store,
+                    kafka,
+                    time: support::time_args(),
+                    grpc_addr,
+                },
+                shutdown,
+            )
+        },
+    )
+    .await;
+    let mut client = ProductionServiceClient::new(harness.channel.clone());
+    let head = harness.head().await;
+    let long_routing: Vec<pb::RoutingOperation> = (1..=40)
+        .map(|n| pb::RoutingOperation {
+            operation: n * 10,
+            name: format!("operation {n} {}", "x".repeat(200)),
+            eligible_work_units: vec!["press-7".to_owned()],
+        })
+        .collect();
+    let request = pb::CreateOrderRequest {
+        context: ctx("planner"),
+        order_id: String::new(),
+        product: "SKU-A".to_owned(),
+        quantity: 100,
+        routing: long_routing,
+        at: at(1),
+    };
+    let status = client.create_order(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("over the limit of 4000 bytes"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(harness.head().await, head, "nothing stored");
+    // A normal command still goes through.
+    create_order(&mut client).await;
+    harness.stop().await;
+    db.drop_database().await.unwrap();
+}
