@@ -52,7 +52,8 @@ pub struct RelayConfig {
     pub max_attempts: u32,
     /// How long published rows stay in the outbox (`None`: for ever).
     pub retention: Option<Duration>,
-    /// Published rows deleted per statement when pruning.
+    /// Published rows deleted per statement when pruning (at most [`PRUNE_BATCHES`] statements
+    /// every 60 s).
     pub prune_batch: u32,
 }
 
@@ -205,8 +206,13 @@ impl Relay {
         let Some(retention) = self.config.retention else {
             return Ok(0);
         };
-        let before = mom_clock::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        // A retention longer than the calendar reaches prunes nothing.
+        let Some(before) = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|retention| mom_clock::now().checked_sub_signed(retention))
+        else {
+            return Ok(0);
+        };
         let mut total = 0;
         for _ in 0..PRUNE_BATCHES {
             let count = self
@@ -389,4 +395,21 @@ fn with_traceparent(headers: &[(String, String)], traceparent: String) -> Vec<(S
         .collect();
     headers.push((TRACEPARENT.to_owned(), traceparent));
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_about_the_message_itself_are_permanent() {
+        let produce = |code| KafkaError::MessageProduction(code);
+        assert!(is_permanent(&produce(
+            RDKafkaErrorCode::MessageSizeTooLarge
+        )));
+        assert!(is_permanent(&produce(RDKafkaErrorCode::InvalidTopic)));
+        assert!(!is_permanent(&produce(RDKafkaErrorCode::MessageTimedOut)));
+        assert!(!is_permanent(&produce(RDKafkaErrorCode::UnknownTopic)));
+        assert!(!is_permanent(&KafkaError::Canceled));
+    }
 }
