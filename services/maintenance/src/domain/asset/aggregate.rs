@@ -224,6 +224,21 @@ fn add_days(at: DateTime<Utc>, days: u64) -> Option<DateTime<Utc>> {
     at.checked_add_signed(Duration::try_days(days)?)
 }
 
+/// Returns the first of `due`, `due` + `days`, `due` + 2 × `days`, ... that lies after `at`, in
+/// constant time however far `at` is from `due`; `None` past the end of time (never due again)
+/// or for a period of zero days.
+fn next_after(due: DateTime<Utc>, days: u64, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if due > at {
+        return Some(due);
+    }
+    let step = i64::try_from(days).ok()?.checked_mul(86_400_000)?;
+    if step == 0 {
+        return None;
+    }
+    let steps = (at - due).num_milliseconds() / step + 1;
+    due.checked_add_signed(Duration::try_milliseconds(steps.checked_mul(step)?)?)
+}
+
 /// Checks that `parent` exists, is active and sits one level above `level`.
 fn check_parent(level: AssetLevel, parent: &ParentRef) -> Result<(), AssetError> {
     let Some(expected) = level.parent_level() else {
@@ -467,11 +482,7 @@ impl Lifecycle for AssetState {
                     plan.occurrences = occurrence;
                     match plan.trigger {
                         Trigger::CalendarDays { days } => {
-                            let mut next = plan.next_due;
-                            while let Some(due) = next.filter(|due| *due <= at) {
-                                next = add_days(due, days);
-                            }
-                            plan.next_due = next;
+                            plan.next_due = plan.next_due.and_then(|due| next_after(due, days, at));
                         }
                         Trigger::Cycles { .. } => plan.baseline = cycles.0,
                         Trigger::RunHours { .. } => plan.baseline = run_time.0,

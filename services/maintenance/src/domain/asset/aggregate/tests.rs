@@ -767,3 +767,24 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_next_calendar_due_date_is_computed_in_one_step_however_far_ahead() {
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let due = at("2026-01-01T00:00:00Z");
+    assert_eq!(next_after(due, 7, at("2025-12-01T00:00:00Z")), Some(due));
+    assert_eq!(next_after(due, 7, due), Some(at("2026-01-08T00:00:00Z")));
+    assert_eq!(
+        next_after(due, 7, at("2026-01-09T00:00:00Z")),
+        Some(at("2026-01-15T00:00:00Z"))
+    );
+    assert_eq!(
+        next_after(at("1971-01-01T00:00:00Z"), 1, at("9999-01-01T00:00:00Z")),
+        Some(at("9999-01-02T00:00:00Z"))
+    );
+    assert_eq!(next_after(due, 0, due), None);
+}
