@@ -173,7 +173,7 @@ MOM.page("equipment", async (main) => {
       MOM.oee(`/api/oee?${scope}&granularity=hour&from=${MOM.iso(MOM.hourFloor(MOM.hours(-23)))}&to=${MOM.iso(MOM.hourFloor(MOM.hours(1)))}${at}`),
       MOM.oee(`/api/oee/losses?${scope}&from=${enc(from)}&to=${enc(to)}${at}`),
       MOM.projections(`/api/equipment?work_center=${enc(line && !line.orphan ? line.id : "")}`).catch(() => null),
-      MOM.projections(`/api/equipment/timeline?${scope}&from=${enc(from)}&to=${enc(to)}`).catch(() => null),
+      MOM.projections(`/api/equipment/timeline?${scope}&from=${enc(from)}&to=${enc(to)}&page_size=1000`).catch(() => null),
       MOM.projections(`/api/equipment/downtime?${scope}&page_size=50`).catch(() => null),
     ]);
     const state = ((equipment && equipment.equipment) || []).find((e) => e.work_unit === unit);

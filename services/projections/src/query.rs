@@ -1,7 +1,14 @@
 //! What every read model's query API shares: the error type (one mapping to gRPC statuses and
-//! one to HTTP statuses), opaque page tokens, page sizes and time ranges.
+//! one to HTTP statuses), keyset paging with opaque page tokens, page sizes and time ranges.
+//!
+//! Invariants: no list query reads more than [`MAX_PAGE_SIZE`] + 1 rows per request and none
+//! uses OFFSET: a page token carries the sort key of the previous page's last row and the name
+//! of the query that issued it ([`Keyset`]), so a page continues exactly after that row whatever
+//! was inserted meanwhile, and a token of another query, a tampered or an over-long one is
+//! refused naming `page_token`. No explicit time range is longer than [`MAX_QUERY_RANGE_DAYS`];
+//! an aggregate's open range is bounded by [`TimeRange::bounded`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,18 +41,168 @@ impl From<QueryError> for tonic::Status {
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Longest page token accepted (a token this service issues is far shorter: a query name and a
+/// few key values).
+pub const MAX_PAGE_TOKEN_LEN: usize = 2048;
 
-/// A page request: how many rows, after how many.
+/// Page tokens of this format start with this; the version changes when the format does.
+const TOKEN_PREFIX: &str = "p2.";
+
+/// One value of a row's sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue {
+    /// An integer column (times in milliseconds, numbers).
+    Int(i64),
+    /// A text column (ids).
+    Text(String),
+}
+
+/// Which way a key column sorts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// One column of a [`Keyset`]: its SQL expression, direction and type. The column must never be
+/// NULL in the rows the query returns.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyColumn {
+    /// The SQL expression (`from_ms`, `s.lot`).
+    pub sql: &'static str,
+    /// Its sort direction.
+    pub order: Order,
+    /// True for text, false for an integer.
+    pub text: bool,
+}
+
+impl KeyColumn {
+    /// An integer column sorted smallest first.
+    pub const fn int(sql: &'static str) -> Self {
+        Self {
+            sql,
+            order: Order::Asc,
+            text: false,
+        }
+    }
+
+    /// An integer column sorted largest first.
+    pub const fn int_desc(sql: &'static str) -> Self {
+        Self {
+            sql,
+            order: Order::Desc,
+            text: false,
+        }
+    }
+
+    /// A text column sorted smallest first.
+    pub const fn text(sql: &'static str) -> Self {
+        Self {
+            sql,
+            order: Order::Asc,
+            text: true,
+        }
+    }
+}
+
+/// The sort key of one list query: its name (which its page tokens carry, so a token of another
+/// query is refused) and its columns, which together identify a row. The query orders by
+/// [`Keyset::order_by`] and continues after a page with the predicate of [`Page::seek`], so
+/// rows inserted or deleted between two requests neither repeat nor skip the others (no OFFSET).
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    /// The query's name, e.g. `equipment.downtime`.
+    pub name: &'static str,
+    /// The key columns, most significant first.
+    pub columns: &'static [KeyColumn],
+}
+
+impl Keyset {
+    /// The `ORDER BY` list, e.g. `from_ms DESC, kind, id`.
+    pub fn order_by(&self) -> String {
+        self.columns
+            .iter()
+            .map(|column| match column.order {
+                Order::Asc => column.sql.to_owned(),
+                Order::Desc => format!("{} DESC", column.sql),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The predicate "after the row whose key is `$first`, `$first+1`, ..." in the order of
+    /// [`Keyset::order_by`], each column compared in its own direction:
+    /// `(a < $1 OR (a = $1 AND (b > $2 OR (b = $2 AND c > $3))))` for `a DESC, b, c`.
+    fn after(&self, first: usize) -> String {
+        self.columns
+            .iter()
+            .enumerate()
+            .rev()
+            .fold(String::new(), |inner, (i, column)| {
+                let param = first + i;
+                let op = match column.order {
+                    Order::Asc => '>',
+                    Order::Desc => '<',
+                };
+                let sql = column.sql;
+                if inner.is_empty() {
+                    format!("{sql} {op} ${param}")
+                } else {
+                    format!("({sql} {op} ${param} OR ({sql} = ${param} AND {inner}))")
+                }
+            })
+    }
+}
+
+/// Where a page starts: the whole list, or after a key of a named query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    query: String,
+    key: Vec<KeyValue>,
+}
+
+/// A page request: how many rows, after which key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// Rows to return.
     pub size: u32,
-    /// Rows to skip.
-    pub offset: u64,
+    after: Option<Cursor>,
+}
+
+/// The keyset predicate of one page: SQL to append to a `WHERE` clause (empty on the first
+/// page) and the key values to bind to its parameters.
+#[derive(Debug, Clone)]
+pub struct Seek {
+    clause: String,
+    values: Vec<KeyValue>,
+}
+
+type AnyQueryAs<'q, O> =
+    sqlx::query::QueryAs<'q, sqlx::Any, O, <sqlx::Any as sqlx::Database>::Arguments<'q>>;
+
+impl Seek {
+    /// ` AND (...)` continuing after the previous page, or empty on the first page.
+    pub fn sql(&self) -> &str {
+        &self.clause
+    }
+
+    /// Binds the key values, in order, to the parameters [`Seek::sql`] names.
+    pub fn bind<'q, O>(&self, mut query: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
+        for value in &self.values {
+            query = match value {
+                KeyValue::Int(value) => query.bind(*value),
+                KeyValue::Text(value) => query.bind(value.clone()),
+            };
+        }
+        query
+    }
 }
 
 impl Page {
-    /// Returns the page of `page_size` (0 = default) and `page_token` (empty = first page).
+    /// Returns the page of `page_size` (0 = default) and `page_token` (empty = first page); a
+    /// token that is not one this service issued is an invalid argument naming `page_token`.
     pub fn new(page_size: u32, page_token: &str) -> Result<Self, QueryError> {
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
@@ -56,16 +213,17 @@ impl Page {
             }
             size => size,
         };
-        let offset = if page_token.is_empty() {
-            0
+        let after = if page_token.is_empty() {
+            None
         } else {
-            decode_token(page_token).ok_or_else(|| {
+            Some(decode_token(page_token).ok_or_else(|| {
                 QueryError::InvalidArgument(format!(
-                    "page_token {page_token:?} is not a token this service issued"
+                    "page_token {:?} is not a token this service issued",
+                    shorten(page_token)
                 ))
-            })?
+            })?)
         };
-        Ok(Self { size, offset })
+        Ok(Self { size, after })
     }
 
     /// Returns the page of HTTP parameters `page_size` (text) and `page_token`.
@@ -78,7 +236,8 @@ impl Page {
             Some(text) => match text.parse::<u32>() {
                 Ok(0) | Err(_) => {
                     return Err(QueryError::InvalidArgument(format!(
-                        "page_size {text:?} is not a whole number from 1 to {MAX_PAGE_SIZE}"
+                        "page_size {:?} is not a whole number from 1 to {MAX_PAGE_SIZE}",
+                        shorten(text)
                     )))
                 }
                 Ok(size) => size,
@@ -92,33 +251,158 @@ impl Page {
         i64::from(self.size) + 1
     }
 
-    /// The SQL `OFFSET`.
-    pub fn offset(&self) -> i64 {
-        i64::try_from(self.offset).unwrap_or(i64::MAX)
+    /// Returns the predicate that continues after the previous page of `keyset`, its parameters
+    /// numbered from `first`; a token of another query (or with keys of other types) is an
+    /// invalid argument naming `page_token`.
+    pub fn seek(&self, keyset: &Keyset, first: usize) -> Result<Seek, QueryError> {
+        let Some(cursor) = &self.after else {
+            return Ok(Seek {
+                clause: String::new(),
+                values: Vec::new(),
+            });
+        };
+        let fits = cursor.query == keyset.name
+            && cursor.key.len() == keyset.columns.len()
+            && cursor
+                .key
+                .iter()
+                .zip(keyset.columns)
+                .all(|(value, column)| matches!(value, KeyValue::Text(_)) == column.text);
+        if !fits {
+            return Err(QueryError::InvalidArgument(format!(
+                "page_token continues another query ({}), not {}",
+                shorten(&cursor.query),
+                keyset.name
+            )));
+        }
+        Ok(Seek {
+            clause: format!(" AND {}", keyset.after(first)),
+            values: cursor.key.clone(),
+        })
     }
 
-    /// Cuts `rows` (fetched with [`Page::limit`]) to the page and returns the next page's token
-    /// (empty on the last page).
-    pub fn finish<T>(&self, rows: &mut Vec<T>) -> String {
-        if rows.len() > self.size as usize {
-            rows.truncate(self.size as usize);
-            encode_token(self.offset + u64::from(self.size))
-        } else {
-            String::new()
+    /// Cuts `rows` (fetched with [`Page::limit`] in the order of `keyset`) to the page and
+    /// returns the next page's token, which carries the key of the page's last row (`key` gives
+    /// a row's key values, in the keyset's order); empty on the last page.
+    pub fn finish<T>(
+        &self,
+        rows: &mut Vec<T>,
+        keyset: &Keyset,
+        key: impl Fn(&T) -> Vec<KeyValue>,
+    ) -> String {
+        if rows.len() <= self.size as usize {
+            return String::new();
+        }
+        rows.truncate(self.size as usize);
+        rows.last()
+            .map(|last| encode_token(keyset.name, &key(last)))
+            .unwrap_or_default()
+    }
+}
+
+/// At most 64 characters of client text, for an error message.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// `p2.` and the hex of: the query name, each key value (`i` and 8 bytes big-endian, or `s`, a
+/// 4-byte length and UTF-8), then an FNV-1a checksum of all that, so a truncated or edited token
+/// is refused rather than read as another key. Opaque to clients; not a secret (a forged key only
+/// moves where a page starts).
+fn encode_token(query: &str, key: &[KeyValue]) -> String {
+    let mut bytes = Vec::new();
+    push_text(&mut bytes, query);
+    for value in key {
+        match value {
+            KeyValue::Int(value) => {
+                bytes.push(b'i');
+                bytes.extend_from_slice(&value.to_be_bytes());
+            }
+            KeyValue::Text(value) => {
+                bytes.push(b's');
+                push_text(&mut bytes, value);
+            }
         }
     }
+    bytes.extend_from_slice(&fnv1a(&bytes).to_be_bytes());
+    let mut token = String::with_capacity(TOKEN_PREFIX.len() + 2 * bytes.len());
+    token.push_str(TOKEN_PREFIX);
+    for byte in bytes {
+        token.push_str(&format!("{byte:02x}"));
+    }
+    token
 }
 
-/// Page tokens are opaque to clients; the `p1.` prefix versions the format.
-fn encode_token(offset: u64) -> String {
-    format!("p1.{offset:x}")
+fn push_text(bytes: &mut Vec<u8>, text: &str) {
+    let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    bytes.extend_from_slice(&len.to_be_bytes());
+    bytes.extend_from_slice(text.as_bytes());
 }
 
-fn decode_token(token: &str) -> Option<u64> {
-    u64::from_str_radix(token.strip_prefix("p1.")?, 16).ok()
+fn decode_token(token: &str) -> Option<Cursor> {
+    if token.len() > MAX_PAGE_TOKEN_LEN {
+        return None;
+    }
+    let hex = token.strip_prefix(TOKEN_PREFIX)?;
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect::<Option<_>>()?;
+    let (body, sum) = bytes.split_at(bytes.len().checked_sub(8)?);
+    if fnv1a(body).to_be_bytes() != sum {
+        return None;
+    }
+    let mut rest = body;
+    let query = take_text(&mut rest)?;
+    let mut key = Vec::new();
+    while let Some((tag, tail)) = rest.split_first() {
+        rest = tail;
+        key.push(match tag {
+            b'i' => {
+                let (value, tail) = rest.split_first_chunk::<8>()?;
+                rest = tail;
+                KeyValue::Int(i64::from_be_bytes(*value))
+            }
+            b's' => KeyValue::Text(take_text(&mut rest)?),
+            _ => return None,
+        });
+    }
+    Some(Cursor { query, key })
 }
 
-/// A time range; either bound may be open.
+fn take_text(rest: &mut &[u8]) -> Option<String> {
+    let (len, tail) = rest.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+    if tail.len() < len {
+        return None;
+    }
+    let (text, tail) = tail.split_at(len);
+    *rest = tail;
+    String::from_utf8(text.to_vec()).ok()
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The longest time range a query takes: an explicit range (both bounds) longer than this is an
+/// invalid argument naming `from`, `to` and the maximum.
+pub const MAX_QUERY_RANGE_DAYS: i64 = 400;
+
+/// The range an aggregate query covers when `from` is not given: this many days up to `to`.
+pub const DEFAULT_AGGREGATE_RANGE_DAYS: i64 = 30;
+
+/// A time range; either bound may be open (a paged list then walks the whole history a page at
+/// a time). Invariant: `from <= to` and, with both given, at most [`MAX_QUERY_RANGE_DAYS`] long.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeRange {
     /// Inclusive start.
@@ -128,7 +412,8 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    /// Returns the range, refusing one that ends before it starts.
+    /// Returns the range, refusing one that ends before it starts or is longer than
+    /// [`MAX_QUERY_RANGE_DAYS`].
     pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Self, QueryError> {
         if let (Some(from), Some(to)) = (from, to) {
             if to < from {
@@ -138,8 +423,30 @@ impl TimeRange {
                     from.to_rfc3339()
                 )));
             }
+            if to - from > Duration::days(MAX_QUERY_RANGE_DAYS) {
+                return Err(QueryError::InvalidArgument(format!(
+                    "the range from {} to {} is longer than the maximum of \
+                     {MAX_QUERY_RANGE_DAYS} days",
+                    from.to_rfc3339(),
+                    to.to_rfc3339()
+                )));
+            }
         }
         Ok(Self { from, to })
+    }
+
+    /// Returns the closed range an aggregate (an answer computed over every row of the range,
+    /// not paged) covers: `to` defaults to `now` (or `from` when that is later), `from` to
+    /// [`DEFAULT_AGGREGATE_RANGE_DAYS`] before `to`; a range longer than
+    /// [`MAX_QUERY_RANGE_DAYS`] (`from` long ago, no `to`) is refused.
+    pub fn bounded(self, now: DateTime<Utc>) -> Result<Self, QueryError> {
+        let to = self
+            .to
+            .unwrap_or_else(|| self.from.map_or(now, |from| from.max(now)));
+        let from = self
+            .from
+            .unwrap_or_else(|| to - Duration::days(DEFAULT_AGGREGATE_RANGE_DAYS));
+        Self::new(Some(from), Some(to))
     }
 
     /// Returns the range of HTTP parameters `from` and `to` (RFC 3339).
@@ -228,18 +535,81 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const DOWNTIME: Keyset = Keyset {
+        name: "test.downtime",
+        columns: &[
+            KeyColumn::int_desc("from_ms"),
+            KeyColumn::text("kind"),
+            KeyColumn::text("id"),
+        ],
+    };
+
+    fn key(row: &(i64, &str, &str)) -> Vec<KeyValue> {
+        vec![
+            KeyValue::Int(row.0),
+            KeyValue::Text(row.1.into()),
+            KeyValue::Text(row.2.into()),
+        ]
+    }
+
     #[test]
-    fn page_tokens_round_trip_and_foreign_tokens_are_refused() {
+    fn a_keyset_orders_and_seeks_each_column_in_its_own_direction() {
+        assert_eq!(DOWNTIME.order_by(), "from_ms DESC, kind, id");
+        assert_eq!(
+            DOWNTIME.after(7),
+            "(from_ms < $7 OR (from_ms = $7 AND (kind > $8 OR (kind = $8 AND id > $9))))"
+        );
+        let first = Page::new(2, "").unwrap().seek(&DOWNTIME, 7).unwrap();
+        assert_eq!(first.sql(), "");
+    }
+
+    #[test]
+    fn page_tokens_carry_the_last_key_and_foreign_or_tampered_tokens_are_refused() {
         let page = Page::new(2, "").unwrap();
-        let mut rows = vec![1, 2, 3];
-        let token = page.finish(&mut rows);
-        assert_eq!(rows, vec![1, 2]);
+        let mut rows = vec![(30, "stop", "a"), (20, "stop", "b"), (10, "stop", "c")];
+        let token = page.finish(&mut rows, &DOWNTIME, key);
+        assert_eq!(rows.len(), 2);
+        assert!(token.starts_with("p2."), "{token}");
         let next = Page::new(2, &token).unwrap();
-        assert_eq!(next.offset, 2);
-        let mut last = vec![3];
-        assert_eq!(next.finish(&mut last), "");
-        let err = Page::new(2, "42").unwrap_err().to_string();
-        assert!(err.contains("page_token"), "{err}");
+        let seek = next.seek(&DOWNTIME, 1).unwrap();
+        assert!(
+            seek.sql().starts_with(" AND (from_ms < $1"),
+            "{}",
+            seek.sql()
+        );
+        assert_eq!(seek.values, key(&(20, "stop", "b")));
+        let mut last = vec![(10, "stop", "c")];
+        assert_eq!(next.finish(&mut last, &DOWNTIME, key), "");
+
+        let other = Keyset {
+            name: "test.other",
+            ..DOWNTIME
+        };
+        let err = next.seek(&other, 1).unwrap_err().to_string();
+        assert!(
+            err.starts_with("page_token continues another query"),
+            "{err}"
+        );
+        let mut tampered = token.clone().into_bytes();
+        let at = tampered.len() - 20;
+        tampered[at] = if tampered[at] == b'0' { b'1' } else { b'0' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let long = format!("p2.{}", "00".repeat(MAX_PAGE_TOKEN_LEN));
+        let old_format = "p1.2".to_owned();
+        for bad in [
+            tampered,
+            token[..token.len() - 2].to_owned(),
+            long,
+            old_format,
+            "42".into(),
+        ] {
+            let err = Page::new(2, &bad).unwrap_err().to_string();
+            assert!(err.starts_with("page_token"), "{bad}: {err}");
+            assert!(
+                err.len() < 200,
+                "the message quotes a shortened token: {err}"
+            );
+        }
     }
 
     #[test]
@@ -261,5 +631,49 @@ mod tests {
         assert!(err.to_string().contains("before from"), "{err}");
         let range = TimeRange::from_params(None, Some("2026-03-03T10:00:00Z")).unwrap();
         assert_eq!(range.from_ms(), i64::MIN);
+    }
+
+    #[test]
+    fn an_explicit_range_longer_than_the_maximum_is_refused() {
+        let err =
+            TimeRange::from_params(Some("1826-01-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("from 1826-01-01") && err.contains("to 2026-01-01"),
+            "{err}"
+        );
+        assert!(err.contains("maximum of 400 days"), "{err}");
+        assert!(
+            TimeRange::from_params(Some("2025-01-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"))
+                .is_ok()
+        );
+        assert!(
+            TimeRange::from_params(Some("1826-01-01T00:00:00Z"), None).is_ok(),
+            "open: paged"
+        );
+    }
+
+    #[test]
+    fn an_aggregate_range_is_bounded_by_default_and_by_the_maximum() {
+        let now: DateTime<Utc> = "2026-03-03T12:00:00Z".parse().unwrap();
+        let day = Duration::days(1);
+        let open = TimeRange::default().bounded(now).unwrap();
+        assert_eq!((open.from, open.to), (Some(now - day * 30), Some(now)));
+        let since = TimeRange::new(Some(now - day * 100), None)
+            .unwrap()
+            .bounded(now)
+            .unwrap();
+        assert_eq!((since.from, since.to), (Some(now - day * 100), Some(now)));
+        let until = TimeRange::new(None, Some(now - day))
+            .unwrap()
+            .bounded(now)
+            .unwrap();
+        assert_eq!(until.from, Some(now - day * 31));
+        let err = TimeRange::new(Some(now - day * 401), None)
+            .unwrap()
+            .bounded(now)
+            .unwrap_err();
+        assert!(err.to_string().contains("maximum"), "{err}");
     }
 }

@@ -224,10 +224,11 @@ async fn story(models: &ReadModels) {
         ],
         "one stop despite the redelivery, the starvation closed"
     );
-    let timeline = queries
-        .timeline("mixer-1", TimeRange::default())
+    let (timeline, next) = queries
+        .timeline("mixer-1", TimeRange::default(), Page::new(0, "").unwrap())
         .await
         .unwrap();
+    assert_eq!(next, "");
     let states: Vec<&str> = timeline.iter().map(|i| i.state.as_str()).collect();
     assert_eq!(
         states,

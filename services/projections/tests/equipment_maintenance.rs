@@ -46,6 +46,8 @@ fn kafka() -> mom_bus::KafkaArgs {
         topic_partitions: 1,
         topic_replication: 1,
         relay_batch_size: 100,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
     }
 }
 
@@ -55,6 +57,7 @@ fn store(url: String) -> mom_eventstore::StoreArgs {
         db_max_connections: 4,
         db_max_batch_events: 1024,
         snapshot_every: 20,
+        max_message_bytes: mom_eventstore::outbox::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 
@@ -538,6 +541,30 @@ async fn live_then_rebuild(database_url: &str) {
         expected.map(|(s, t)| (s.to_owned(), t.to_owned())).to_vec(),
         "{body}"
     );
+    assert_eq!(body["next_page_token"], "", "{body}");
+    // The same timeline four intervals at a time.
+    let range = "work_unit=press-1&from=2026-03-02T06:30:00Z&to=2026-03-02T09:30:00Z";
+    let (_, first) = get(
+        http,
+        &format!("/api/equipment/timeline?{range}&page_size=4"),
+    )
+    .await;
+    let token = first["next_page_token"].as_str().unwrap();
+    let (_, second) = get(
+        http,
+        &format!("/api/equipment/timeline?{range}&page_size=4&page_token={token}"),
+    )
+    .await;
+    assert_eq!(second["next_page_token"], "", "{second}");
+    let paged: Vec<serde_json::Value> = [&first, &second]
+        .iter()
+        .flat_map(|page| page["intervals"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(
+        &paged,
+        body["intervals"].as_array().unwrap(),
+        "{first} {second}"
+    );
 
     // The downtime log, newest first, paged by two.
     let (status, first) = get(
@@ -610,7 +637,11 @@ async fn live_then_rebuild(database_url: &str) {
     )
     .await;
     assert_eq!(press2["reliability"][0]["failures"], 1, "{press2}");
-    let (status, pm) = get(http, "/api/maintenance/pm-compliance?work_unit=press-2").await;
+    let (status, pm) = get(
+        http,
+        "/api/maintenance/pm-compliance?work_unit=press-2&from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z",
+    )
+    .await;
     assert_eq!(status, 200, "{pm}");
     assert_eq!(pm["plans"][0]["plan"], "lube", "{pm}");
     assert_eq!(pm["plans"][0]["on_time"], 1, "{pm}");
@@ -710,7 +741,7 @@ async fn bad_requests(
     mut equipment: EquipmentReadServiceClient<tonic::transport::Channel>,
     mut maintenance: MaintenanceReadServiceClient<tonic::transport::Channel>,
 ) {
-    let cases: [(&str, u16, &str); 16] = [
+    let cases: [(&str, u16, &str); 20] = [
         ("/api/equipment?state=asleep", 400, "state \"asleep\" is not one of"),
         ("/api/equipment?work_center=line-9", 404, "work_center \"line-9\" is not known"),
         ("/api/equipment?area=nowhere", 404, "area \"nowhere\" is not known"),
@@ -719,6 +750,8 @@ async fn bad_requests(
         ("/api/equipment/timeline?work_unit=press-9", 404, "work_unit \"press-9\" is not known"),
         ("/api/equipment/timeline?work_unit=press-1&from=yesterday", 400, "from \"yesterday\" is not an RFC 3339 time"),
         ("/api/equipment/timeline?work_unit=press-1&from=2026-03-02T10:00:00Z&to=2026-03-02T09:00:00Z", 400, "is before from"),
+        ("/api/equipment/timeline?work_unit=line-1.filler&from=1826-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", 400, "from 1826-01-01T00:00:00+00:00 to 2026-01-01T00:00:00+00:00 is longer than the maximum of 400 days"),
+        ("/api/equipment/timeline?work_unit=press-1&page_token=p2.00", 400, "page_token \"p2.00\" is not a token this service issued"),
         ("/api/equipment/downtime?kind=coffee", 400, "kind \"coffee\" is not one of stop, breakdown, starvation"),
         ("/api/equipment/downtime?page_size=0", 400, "page_size \"0\""),
         ("/api/equipment/downtime?page_size=5000", 400, "page_size 5000 is too large"),
@@ -726,6 +759,8 @@ async fn bad_requests(
         ("/api/maintenance/backlog?status=someday", 400, "status \"someday\" is not one of"),
         ("/api/maintenance/backlog?kind=magic", 400, "kind \"magic\" is not one of corrective, preventive"),
         ("/api/maintenance/pm-compliance?plan=paint", 404, "plan \"paint\" is not known"),
+        ("/api/maintenance/pm-compliance?from=2020-01-01T00:00:00Z", 400, "is longer than the maximum of 400 days"),
+        ("/api/maintenance/pm-compliance?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&page_token=p1.2", 400, "page_token"),
         ("/api/projections/watch?read_models=weather", 404, "unknown read model \"weather\""),
     ];
     for (path, status, message) in cases {
@@ -776,6 +811,26 @@ async fn bad_requests(
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("from"), "{status:?}");
+    let year = |year: i64| {
+        Some(prost_types::Timestamp {
+            seconds: (year - 1970) * 31_556_952,
+            nanos: 0,
+        })
+    };
+    let status = equipment
+        .get_timeline(pb::GetTimelineRequest {
+            work_unit: "press-1".into(),
+            from: year(1826),
+            to: year(2026),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("maximum of 400 days"),
+        "{status:?}"
+    );
     let status = equipment
         .list_downtime(pb::ListDowntimeRequest {
             page_token: "zz".into(),

@@ -36,6 +36,8 @@ fn kafka(servers: &str) -> mom_bus::KafkaArgs {
         topic_partitions: 2,
         topic_replication: 1,
         relay_batch_size: 100,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
     }
 }
 
@@ -45,6 +47,7 @@ fn store(url: &str) -> mom_eventstore::StoreArgs {
         db_max_connections: 4,
         db_max_batch_events: 1024,
         snapshot_every: 20,
+        max_message_bytes: mom_eventstore::outbox::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 

@@ -223,16 +223,57 @@ async fn story(models: &ReadModels) {
         tx.commit().await.unwrap();
         projection.committed();
         let queries = MaintenanceQueries::new(models.pool().clone());
-        let (plans, occurrences) = queries
-            .pm_compliance(Some("oven-1"), None, TimeRange::default())
+        let story = TimeRange::new(Some(time(-DAY)), Some(time(300 * DAY))).unwrap();
+        let (plans, occurrences, next) = queries
+            .pm_compliance(
+                Some("oven-1"),
+                None,
+                story,
+                time(0),
+                Page::new(0, "").unwrap(),
+            )
             .await
             .unwrap();
+        assert_eq!(next, "");
         let statuses: Vec<&str> = occurrences.iter().map(|o| o.status.as_str()).collect();
         assert_eq!(
             statuses,
             vec!["late", "missed", "on_time", "open"],
             "round {round}"
         );
+        // A page at a time: the same occurrences, and the plan's counts cover the whole range.
+        let (mut paged, mut token) = (Vec::new(), String::new());
+        loop {
+            let (page_plans, page, next) = queries
+                .pm_compliance(
+                    Some("oven-1"),
+                    None,
+                    story,
+                    time(0),
+                    Page::new(1, &token).unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(page_plans, plans);
+            paged.extend(page);
+            if next.is_empty() {
+                break;
+            }
+            token = next;
+        }
+        assert_eq!(paged, occurrences);
+        // Without a range: the 30 days before now; long before the story nothing is due.
+        let (none, empty, _) = queries
+            .pm_compliance(
+                Some("oven-1"),
+                None,
+                TimeRange::default(),
+                time(-60 * DAY),
+                Page::new(0, "").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(none.is_empty() && empty.is_empty(), "{none:?} {empty:?}");
         assert_eq!(
             (
                 plans[0].on_time,

@@ -57,6 +57,7 @@ fn store(url: String) -> mom_eventstore::StoreArgs {
         db_max_connections: 4,
         db_max_batch_events: 1024,
         snapshot_every: 1,
+        max_message_bytes: mom_eventstore::outbox::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 
@@ -67,6 +68,8 @@ fn kafka() -> mom_bus::KafkaArgs {
         topic_partitions: 1,
         topic_replication: 1,
         relay_batch_size: 500,
+        relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
+        outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
     }
 }
 
@@ -689,6 +692,9 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
     let fpy = qual_read
         .get_first_pass_yield(pb::GetFirstPassYieldRequest {
             product: "bracket".into(),
+            // The story's day (an open range is the 30 days up to now).
+            from: at(-60),
+            to: at(24 * 60),
             ..Default::default()
         })
         .await
@@ -696,7 +702,15 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         .into_inner();
     assert_eq!((fpy.yields[0].inspected, fpy.yields[0].rejected), (110, 10));
     assert!((fpy.yields[0].first_pass_yield - 100.0 / 110.0).abs() < 1e-12);
-    let (_, body) = http_get(http, "/api/quality/fpy?operation=10").await;
+    let (_, body) = http_get(
+        http,
+        &format!(
+            "/api/quality/fpy?operation=10&from={}&to={}",
+            rfc3339(-60),
+            rfc3339(24 * 60)
+        ),
+    )
+    .await;
     assert_eq!(body["products"][0]["product"], "bracket");
     let ncrs = qual_read
         .list_ncrs(pb::ListNcrsRequest {
@@ -973,6 +987,16 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         ("/api/quality/ncrs?to=tomorrow", 400, "to"),
         ("/api/quality/ncrs?status=lost", 400, "status"),
         ("/api/quality/fpy?operation=ten", 400, "operation"),
+        (
+            "/api/quality/fpy?from=2020-01-01T00:00:00Z",
+            400,
+            "maximum of 400 days",
+        ),
+        (
+            "/api/quality/ncrs?from=1826-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            400,
+            "maximum of 400 days",
+        ),
         ("/api/quality/capas?overdue=maybe", 400, "overdue"),
         ("/api/quality/capas?status=done", 400, "status"),
         (

@@ -8,7 +8,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::{INVENTORY_TABLES, QUALITY_TABLES};
+use common::{backends, INVENTORY_TABLES, QUALITY_TABLES};
 use mom_projection::{ApplyError, Message, Projection, ReadModels};
 use mom_projections::inventory::{Direction, InventoryQueries, StockFilter};
 use mom_projections::orders::{OrderFilter, OrderQueries};
@@ -92,32 +92,6 @@ impl Stream {
 
 /// The read-model databases every scenario runs on: a SQLite file and a fresh Postgres database.
 /// The third element keeps the backend's storage alive (and removes it when dropped).
-async fn backends() -> Vec<(String, ReadModels, Storage)> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite:{}", dir.path().join("models.db").display());
-    let database = mom_testkit::TestDatabase::create().await.unwrap();
-    let postgres = database.url.clone();
-    vec![
-        (
-            "sqlite".into(),
-            ReadModels::connect(&sqlite).await.unwrap(),
-            Storage::Sqlite(dir),
-        ),
-        (
-            "postgres".into(),
-            ReadModels::connect(&postgres).await.unwrap(),
-            Storage::Postgres(database),
-        ),
-    ]
-}
-
-/// What a backend's data lives in, for as long as the scenario runs.
-#[allow(dead_code)]
-enum Storage {
-    Sqlite(tempfile::TempDir),
-    Postgres(mom_testkit::TestDatabase),
-}
-
 /// Applies `messages` in one transaction, like one page of the store log.
 async fn page<P: Projection>(projection: &P, models: &ReadModels, messages: &[Message]) {
     let mut tx = models.pool().begin().await.unwrap();
@@ -571,10 +545,11 @@ async fn inventory_gives_stock_holds_expiry_and_a_genealogy_many_levels_deep_on_
             .collect();
         assert_eq!(names, [("steel-1", 60)], "{backend}");
 
-        let (links, lots) = queries
+        let (links, lots, truncated) = queries
             .genealogy("pallet-1", Direction::Backward, 64)
             .await
             .unwrap();
+        assert!(!truncated, "{backend}");
         let edges: Vec<(&str, &str, u32)> = links
             .iter()
             .map(|l| {
@@ -601,13 +576,13 @@ async fn inventory_gives_stock_holds_expiry_and_a_genealogy_many_levels_deep_on_
         assert_eq!(held[1], ("assembly-1", true));
         assert_eq!(lots.len(), 6);
 
-        let (links, _) = queries
+        let (links, _, _) = queries
             .genealogy("steel-1", Direction::Forward, 64)
             .await
             .unwrap();
         let outputs: Vec<&str> = links.iter().map(|l| l.edge.output_lot.as_str()).collect();
         assert_eq!(outputs, ["blank-1", "bracket-1", "assembly-1", "pallet-1"]);
-        let (links, _) = queries
+        let (links, _, _) = queries
             .genealogy("steel-1", Direction::Forward, 2)
             .await
             .unwrap();
@@ -813,7 +788,8 @@ async fn quality_gives_the_ncr_register_first_pass_yield_and_overdue_capas_on_sq
                 recorded: TimeRange::new(from.map(time), None).unwrap(),
             };
             let queries = queries.clone();
-            async move { queries.yields(&filter).await.unwrap() }
+            // Without `to`: up to "now", a week into the story.
+            async move { queries.yields(&filter, time(10_000)).await.unwrap() }
         };
         let yields = fpy(None, None).await;
         let figures: Vec<(i64, i64, i64, Option<f64>)> = yields

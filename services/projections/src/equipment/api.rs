@@ -79,9 +79,11 @@ impl pb::equipment_read_service_server::EquipmentReadService for EquipmentReadSe
         let request = request.into_inner();
         let work_unit = required_field(&request.work_unit, "work_unit")?;
         let range = TimeRange::from_proto(request.from.as_ref(), request.to.as_ref())?;
-        let intervals = self.queries.timeline(&work_unit, range).await?;
+        let page = Page::new(request.page_size, &request.page_token)?;
+        let (intervals, next_page_token) = self.queries.timeline(&work_unit, range, page).await?;
         Ok(Response::new(pb::GetTimelineResponse {
             intervals: intervals.into_iter().map(interval_proto).collect(),
+            next_page_token,
         }))
     }
 

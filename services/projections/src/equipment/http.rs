@@ -2,7 +2,7 @@
 //!
 //! - `GET /api/equipment[?work_center=..&area=..&state=..]`: current state of every work unit,
 //!   plus a count of units per state for each work center;
-//! - `GET /api/equipment/timeline?work_unit=..[&from=..&to=..]`;
+//! - `GET /api/equipment/timeline?work_unit=..[&from=..&to=..&page_size=..&page_token=..]`;
 //! - `GET /api/equipment/downtime[?work_unit=..&kind=..&from=..&to=..&page_size=..&page_token=..]`.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::query::{
     required_field, Downtime, DowntimeFilter, EquipmentQueries, Interval, UnitFilter, UnitState,
 };
-use crate::http::{param, params, respond, Params};
+use crate::http::{optional_param, param, params, respond, Params};
 use crate::query::{rfc3339, Page, TimeRange};
 
 /// The JSON of a work unit's state.
@@ -101,16 +101,24 @@ async fn timeline(
 ) -> Response {
     respond(
         async {
-            let params = params(query, &["work_unit", "from", "to"])?;
+            let params = params(
+                query,
+                &["work_unit", "from", "to", "page_size", "page_token"],
+            )?;
             let work_unit = required_field(param(&params, "work_unit"), "work_unit")?;
             let range = TimeRange::from_params(
-                params.get("from").map(String::as_str),
-                params.get("to").map(String::as_str),
+                optional_param(&params, "from"),
+                optional_param(&params, "to"),
             )?;
-            let intervals = queries.timeline(&work_unit, range).await?;
+            let page = Page::from_params(
+                optional_param(&params, "page_size"),
+                optional_param(&params, "page_token"),
+            )?;
+            let (intervals, next) = queries.timeline(&work_unit, range, page).await?;
             Ok(json!({
                 "work_unit": work_unit,
                 "intervals": intervals.iter().map(interval_json).collect::<Vec<_>>(),
+                "next_page_token": next,
             }))
         }
         .await,
@@ -128,14 +136,14 @@ async fn downtime(
                 &["work_unit", "kind", "from", "to", "page_size", "page_token"],
             )?;
             let range = TimeRange::from_params(
-                params.get("from").map(String::as_str),
-                params.get("to").map(String::as_str),
+                optional_param(&params, "from"),
+                optional_param(&params, "to"),
             )?;
             let filter =
                 DowntimeFilter::new(param(&params, "work_unit"), param(&params, "kind"), range)?;
             let page = Page::from_params(
-                params.get("page_size").map(String::as_str),
-                params.get("page_token").map(String::as_str),
+                optional_param(&params, "page_size"),
+                optional_param(&params, "page_token"),
             )?;
             let (rows, next) = queries.downtime(&filter, page).await?;
             Ok(json!({

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 
-use crate::query::{one_of, Page, QueryError, TimeRange};
+use crate::query::{one_of, KeyColumn, KeyValue, Keyset, Page, QueryError, TimeRange};
 
 /// States a work unit can be in.
 pub const STATES: [&str; 7] = [
@@ -132,7 +132,7 @@ pub fn required_field(value: &str, field: &str) -> Result<String, QueryError> {
     Ok(value.to_owned())
 }
 
-/// A row of `equipment_downtime` as selected.
+/// A row of `equipment_downtime` as selected (the id last: the key's tie-break).
 type DowntimeRow = (
     String,
     String,
@@ -142,7 +142,33 @@ type DowntimeRow = (
     i64,
     String,
     String,
+    String,
 );
+
+/// A timeline row as selected (the id last: the key's tie-break).
+type IntervalRow = (String, i64, Option<i64>, String, String, String);
+
+/// The downtime list's order: newest first, then kind and id.
+const DOWNTIME_KEYS: Keyset = Keyset {
+    name: "equipment.downtime",
+    columns: &[
+        KeyColumn::int_desc("from_ms"),
+        KeyColumn::text("kind"),
+        KeyColumn::text("id"),
+    ],
+};
+
+/// The timeline's order: by start, then state, source and id (unique: a production interval
+/// and a breakdown or starvation never share state and source).
+const TIMELINE_KEYS: Keyset = Keyset {
+    name: "equipment.timeline",
+    columns: &[
+        KeyColumn::int("from_ms"),
+        KeyColumn::text("state"),
+        KeyColumn::text("source"),
+        KeyColumn::text("id"),
+    ],
+};
 
 /// A row of `equipment_units` joined with its place in the hierarchy.
 type UnitRow = (
@@ -287,40 +313,55 @@ impl EquipmentQueries {
         Ok(units)
     }
 
-    /// Returns the intervals of `work_unit` that overlap `range`, by start: production states
-    /// and planned shutdowns, breakdowns as `down`, starvation as `starved` (layers may overlap).
+    /// Returns a page of the intervals of `work_unit` that overlap `range`, by start:
+    /// production states and planned shutdowns, breakdowns as `down`, starvation as `starved`
+    /// (layers may overlap), and the next page's token (empty on the last page).
     pub async fn timeline(
         &self,
         work_unit: &str,
         range: TimeRange,
-    ) -> Result<Vec<Interval>, QueryError> {
+        page: Page,
+    ) -> Result<(Vec<Interval>, String), QueryError> {
+        let seek = page.seek(&TIMELINE_KEYS, 5)?;
         self.unit_exists(work_unit).await?;
-        let rows: Vec<(String, i64, Option<i64>, String, String)> = sqlx::query_as(
-            "SELECT state, from_ms, to_ms, reason, source FROM (\
-               SELECT state, from_ms, to_ms, reason, 'production' AS source \
+        let sql = format!(
+            "SELECT state, from_ms, to_ms, reason, source, id FROM (\
+               SELECT state, from_ms, to_ms, reason, 'production' AS source, id \
                FROM equipment_intervals WHERE work_unit = $1 \
                UNION ALL \
                SELECT CASE kind WHEN 'breakdown' THEN 'down' ELSE 'starved' END AS state, \
-                      from_ms, to_ms, reason, source \
+                      from_ms, to_ms, reason, source, id \
                FROM equipment_downtime WHERE work_unit = $1 AND kind <> 'stop'\
-             ) t WHERE from_ms < $3 AND (to_ms IS NULL OR to_ms > $2) \
-             ORDER BY from_ms, state, source",
-        )
-        .bind(work_unit)
-        .bind(range.from_ms())
-        .bind(range.to_ms())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
+             ) t WHERE from_ms < $3 AND (to_ms IS NULL OR to_ms > $2){} \
+             ORDER BY {} LIMIT $4",
+            seek.sql(),
+            TIMELINE_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(work_unit)
+            .bind(range.from_ms())
+            .bind(range.to_ms())
+            .bind(page.limit());
+        let mut rows: Vec<IntervalRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &TIMELINE_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.1),
+                KeyValue::Text(row.0.clone()),
+                KeyValue::Text(row.4.clone()),
+                KeyValue::Text(row.5.clone()),
+            ]
+        });
+        let intervals = rows
             .into_iter()
-            .map(|(state, from_ms, to_ms, reason, source)| Interval {
+            .map(|(state, from_ms, to_ms, reason, source, _)| Interval {
                 state,
                 from_ms,
                 to_ms,
                 reason,
                 source,
             })
-            .collect())
+            .collect();
+        Ok((intervals, next))
     }
 
     /// Returns a page of the downtime that passes `filter`, newest first, and the next page's
@@ -330,28 +371,37 @@ impl EquipmentQueries {
         filter: &DowntimeFilter,
         page: Page,
     ) -> Result<(Vec<Downtime>, String), QueryError> {
+        let seek = page.seek(&DOWNTIME_KEYS, 6)?;
         if let Some(work_unit) = &filter.work_unit {
             self.unit_exists(work_unit).await?;
         }
-        let rows: Vec<DowntimeRow> = sqlx::query_as(
-            "SELECT work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order \
-                 FROM equipment_downtime \
-                 WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) \
-                 AND from_ms < $4 AND (to_ms IS NULL OR to_ms > $3) \
-                 ORDER BY from_ms DESC, kind, id LIMIT $5 OFFSET $6",
-        )
-        .bind(filter.work_unit.as_deref().unwrap_or(""))
-        .bind(filter.kind.as_deref().unwrap_or(""))
-        .bind(filter.range.from_ms())
-        .bind(filter.range.to_ms())
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut rows: Vec<Downtime> = rows
+        let sql = format!(
+            "SELECT work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order, id \
+             FROM equipment_downtime \
+             WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) \
+             AND from_ms < $4 AND (to_ms IS NULL OR to_ms > $3){} \
+             ORDER BY {} LIMIT $5",
+            seek.sql(),
+            DOWNTIME_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(filter.work_unit.as_deref().unwrap_or(""))
+            .bind(filter.kind.as_deref().unwrap_or(""))
+            .bind(filter.range.from_ms())
+            .bind(filter.range.to_ms())
+            .bind(page.limit());
+        let mut rows: Vec<DowntimeRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &DOWNTIME_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.3),
+                KeyValue::Text(row.1.clone()),
+                KeyValue::Text(row.8.clone()),
+            ]
+        });
+        let rows: Vec<Downtime> = rows
             .into_iter()
             .map(
-                |(work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order)| {
+                |(work_unit, kind, reason, from_ms, to_ms, duration_ms, source, work_order, _)| {
                     Downtime {
                         work_unit,
                         kind,
@@ -365,7 +415,6 @@ impl EquipmentQueries {
                 },
             )
             .collect();
-        let next = page.finish(&mut rows);
         Ok((rows, next))
     }
 }

@@ -173,7 +173,7 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
         let request = request.into_inner();
         let direction = direction_proto(request.direction)?;
         let max_depth = depth(request.depth)?;
-        let (links, lots) = self
+        let (links, lots, truncated) = self
             .queries
             .genealogy(&request.lot, direction, max_depth)
             .await?;
@@ -182,6 +182,7 @@ impl pb::inventory_read_service_server::InventoryReadService for InventoryServic
             direction: proto_direction(direction).into(),
             links: links.iter().map(link_proto).collect(),
             lots: lots.iter().map(node_proto).collect(),
+            truncated,
         }))
     }
 }

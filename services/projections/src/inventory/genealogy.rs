@@ -4,11 +4,21 @@
 //! Each lot is expanded once, so a diamond (two inputs made from the same lot) or a bad cycle in
 //! the data cannot loop; every edge out of an expanded lot is reported once, at the depth of the
 //! lot it leaves plus one.
+//!
+//! A walk is bounded in breadth as well as depth: it names at most [`MAX_LOTS`] lots and reports
+//! at most [`MAX_LINKS`] links; when a cap stops it, [`Walk::truncated`] says so (a lot that went
+//! into a whole year's output must not make one request read the whole table).
 
 use std::collections::BTreeSet;
 
 /// The deepest walk allowed, in levels (as the inventory service's `GetGenealogy`).
 pub const MAX_DEPTH: u32 = 64;
+
+/// The most lots a walk names (the root included).
+pub const MAX_LOTS: usize = 5_000;
+
+/// The most links a walk reports.
+pub const MAX_LINKS: usize = 10_000;
 
 /// Which way to walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,11 +79,26 @@ pub struct Walk {
     visited: BTreeSet<String>,
     order: Vec<String>,
     links: Vec<Link>,
+    max_lots: usize,
+    max_links: usize,
+    truncated: bool,
 }
 
 impl Walk {
-    /// Starts a walk at `root`, at most `max_depth` levels deep.
+    /// Starts a walk at `root`, at most `max_depth` levels deep, [`MAX_LOTS`] lots and
+    /// [`MAX_LINKS`] links.
     pub fn new(root: &str, direction: Direction, max_depth: u32) -> Self {
+        Self::with_caps(root, direction, max_depth, MAX_LOTS, MAX_LINKS)
+    }
+
+    /// Starts a walk with other caps on lots and links.
+    pub fn with_caps(
+        root: &str,
+        direction: Direction,
+        max_depth: u32,
+        max_lots: usize,
+        max_links: usize,
+    ) -> Self {
         Self {
             direction,
             max_depth,
@@ -82,29 +107,51 @@ impl Walk {
             visited: BTreeSet::from([root.to_owned()]),
             order: vec![root.to_owned()],
             links: Vec::new(),
+            max_lots,
+            max_links,
+            truncated: false,
         }
     }
 
     /// Returns the lots whose edges the next level needs (empty when the walk is over).
     pub fn frontier(&self) -> &[String] {
-        if self.depth >= self.max_depth {
+        if self.depth >= self.max_depth || self.truncated {
             &[]
         } else {
             &self.frontier
         }
     }
 
+    /// Returns how many more links the walk reports: reading one edge more than this for a
+    /// level is enough to know it is truncated.
+    pub fn link_budget(&self) -> usize {
+        self.max_links.saturating_sub(self.links.len())
+    }
+
+    /// Returns whether a cap stopped the walk before its depth.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
     /// Takes the edges of the frontier's lots (in the walk's direction: edges whose output is a
     /// frontier lot when walking backward, whose input is when walking forward), ordered by
-    /// frontier lot, and moves one level on.
+    /// frontier lot, and moves one level on; an edge beyond a cap is dropped and ends the walk.
     pub fn step(&mut self, edges: Vec<Edge>) {
         self.depth += 1;
         let mut next = Vec::new();
         for edge in edges {
+            if self.links.len() >= self.max_links {
+                self.truncated = true;
+                break;
+            }
             let far = match self.direction {
                 Direction::Backward => &edge.input_lot,
                 Direction::Forward => &edge.output_lot,
             };
+            if !self.visited.contains(far) && self.order.len() >= self.max_lots {
+                self.truncated = true;
+                continue;
+            }
             if self.visited.insert(far.clone()) {
                 self.order.push(far.clone());
                 next.push(far.clone());
@@ -144,6 +191,19 @@ mod tests {
         direction: Direction,
         depth: u32,
     ) -> (Vec<Link>, Vec<String>) {
+        let (links, lots, _) = walk_capped(edges, root, direction, depth, MAX_LOTS, MAX_LINKS);
+        (links, lots)
+    }
+
+    /// Runs a walk with caps, returning whether it was truncated too.
+    fn walk_capped(
+        edges: &[Edge],
+        root: &str,
+        direction: Direction,
+        depth: u32,
+        max_lots: usize,
+        max_links: usize,
+    ) -> (Vec<Link>, Vec<String>, bool) {
         let mut by_lot: BTreeMap<&str, Vec<Edge>> = BTreeMap::new();
         for e in edges {
             let key = match direction {
@@ -152,7 +212,7 @@ mod tests {
             };
             by_lot.entry(key).or_default().push(e.clone());
         }
-        let mut walk = Walk::new(root, direction, depth);
+        let mut walk = Walk::with_caps(root, direction, depth, max_lots, max_links);
         while !walk.frontier().is_empty() {
             let level: Vec<Edge> = walk
                 .frontier()
@@ -161,7 +221,33 @@ mod tests {
                 .collect();
             walk.step(level);
         }
-        walk.finish()
+        let truncated = walk.truncated();
+        let (links, lots) = walk.finish();
+        (links, lots, truncated)
+    }
+
+    #[test]
+    fn a_wide_graph_stops_at_the_caps_and_says_so() {
+        let fan: Vec<Edge> = (0..50)
+            .map(|i| edge("coil", &format!("part-{i:02}")))
+            .chain((0..50).map(|i| edge(&format!("part-{i:02}"), "kit")))
+            .collect();
+        let (links, lots, truncated) =
+            walk_capped(&fan, "coil", Direction::Forward, MAX_DEPTH, 10, 1_000);
+        assert!(truncated);
+        assert_eq!(lots.len(), 10, "{lots:?}");
+        assert_eq!(links.len(), 9, "only links to listed lots");
+        let (links, lots, truncated) =
+            walk_capped(&fan, "coil", Direction::Forward, MAX_DEPTH, 1_000, 60);
+        assert!(truncated);
+        assert_eq!(links.len(), 60);
+        assert!(lots.len() <= 61);
+        let (links, _, truncated) =
+            walk_capped(&fan, "coil", Direction::Forward, MAX_DEPTH, 1_000, 1_000);
+        assert!(!truncated);
+        assert_eq!(links.len(), 100);
+        let (_, _, truncated) = walk_capped(&fan, "coil", Direction::Forward, 1, 1_000, 1_000);
+        assert!(!truncated, "the requested depth is not a truncation");
     }
 
     /// steel → blank → bracket → assembly → pallet, with a second input (bolt) at the assembly.

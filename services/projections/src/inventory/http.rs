@@ -17,7 +17,7 @@ use super::genealogy::{Direction, Link};
 use super::query::{
     depth, parse_within, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
 };
-use crate::http::{as_of_param, param, params, respond, Params};
+use crate::http::{as_of_param, optional_param, param, params, respond, Params};
 use crate::query::{rfc3339, Page, QueryError};
 
 fn stock_json(row: &StockRow) -> Value {
@@ -75,8 +75,8 @@ fn node_json(row: &NodeRow) -> Value {
 
 fn page(params: &Params) -> Result<Page, QueryError> {
     Page::from_params(
-        params.get("page_size").map(String::as_str),
-        params.get("page_token").map(String::as_str),
+        optional_param(params, "page_size"),
+        optional_param(params, "page_token"),
     )
 }
 
@@ -153,7 +153,7 @@ async fn expiring(
                 }
                 text => parse_within(text)?,
             };
-            let as_of = as_of_param(params.get("as_of").map(String::as_str))?;
+            let as_of = as_of_param(optional_param(&params, "as_of"))?;
             let (rows, next) = queries
                 .expiring(
                     as_of,
@@ -197,12 +197,13 @@ async fn genealogy(
                     ))
                 })?)?,
             };
-            let (links, lots) = queries.genealogy(&lot, direction, max_depth).await?;
+            let (links, lots, truncated) = queries.genealogy(&lot, direction, max_depth).await?;
             Ok(json!({
                 "lot": lot,
                 "direction": direction.name(),
                 "links": links.iter().map(link_json).collect::<Vec<_>>(),
                 "lots": lots.iter().map(node_json).collect::<Vec<_>>(),
+                "truncated": truncated,
             }))
         }
         .await,

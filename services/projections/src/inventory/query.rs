@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 
 use super::genealogy::{Direction, Edge, Link, Walk, MAX_DEPTH};
-use crate::query::{one_of, Page, QueryError};
+use crate::query::{one_of, KeyColumn, KeyValue, Keyset, Page, QueryError};
 
 /// Statuses a stock list can be filtered by.
 pub const STATUSES: [&str; 2] = ["available", "held"];
@@ -14,6 +14,28 @@ pub const STATUSES: [&str; 2] = ["available", "held"];
 /// `'held'` when the lot `l.lot` carries an active hold, else `'available'`.
 const LOT_STATUS: &str = "CASE WHEN EXISTS (SELECT 1 FROM inventory_holds h WHERE h.lot = l.lot) \
      THEN 'held' ELSE 'available' END";
+
+/// The stock list's order: by location, then lot.
+const STOCK_KEYS: Keyset = Keyset {
+    name: "inventory.lots",
+    columns: &[KeyColumn::text("s.location"), KeyColumn::text("s.lot")],
+};
+
+/// The hold list's order: oldest first, then lot and hold.
+const HOLD_KEYS: Keyset = Keyset {
+    name: "inventory.holds",
+    columns: &[
+        KeyColumn::int("h.since_ms"),
+        KeyColumn::text("h.lot"),
+        KeyColumn::text("h.hold"),
+    ],
+};
+
+/// The expiring list's order: soonest expiry first, then lot.
+const EXPIRING_KEYS: Keyset = Keyset {
+    name: "inventory.expiring",
+    columns: &[KeyColumn::int("l.expiry_ms"), KeyColumn::text("l.lot")],
+};
 
 /// A quantity of a lot at one location.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -166,24 +188,30 @@ impl InventoryQueries {
         filter: &StockFilter,
         page: Page,
     ) -> Result<(Vec<StockRow>, String), QueryError> {
+        let seek = page.seek(&STOCK_KEYS, 5)?;
         let sql = format!(
             "SELECT s.lot AS lot, l.material AS material, s.location AS location, \
              s.quantity AS quantity, {LOT_STATUS} AS status, l.expiry_ms AS expiry_ms, \
              l.order_id AS order_id, l.supplier_lot AS supplier_lot \
              FROM inventory_stock s JOIN inventory_lots l ON l.lot = s.lot \
              WHERE ($1 = '' OR s.location = $1) AND ($2 = '' OR l.material = $2) \
-             AND ($3 = '' OR $3 = {LOT_STATUS}) \
-             ORDER BY s.location, s.lot LIMIT $4 OFFSET $5"
+             AND ($3 = '' OR $3 = {LOT_STATUS}){} \
+             ORDER BY {} LIMIT $4",
+            seek.sql(),
+            STOCK_KEYS.order_by()
         );
-        let mut rows = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(&filter.location)
             .bind(&filter.material)
             .bind(filter.status.clone().unwrap_or_default())
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        let next = page.finish(&mut rows);
+            .bind(page.limit());
+        let mut rows: Vec<StockRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &STOCK_KEYS, |row| {
+            vec![
+                KeyValue::Text(row.location.clone()),
+                KeyValue::Text(row.lot.clone()),
+            ]
+        });
         Ok((rows, next))
     }
 
@@ -194,21 +222,29 @@ impl InventoryQueries {
         lot: &str,
         page: Page,
     ) -> Result<(Vec<HoldRow>, String), QueryError> {
-        let mut rows = sqlx::query_as(
+        let seek = page.seek(&HOLD_KEYS, 4)?;
+        let sql = format!(
             "SELECT h.lot AS lot, l.material AS material, h.hold AS hold, h.reason AS reason, \
              h.since_ms AS since_ms, CAST(COALESCE((SELECT SUM(s.quantity) FROM inventory_stock s \
                  WHERE s.lot = h.lot), 0) AS BIGINT) AS quantity \
              FROM inventory_holds h JOIN inventory_lots l ON l.lot = h.lot \
-             WHERE ($1 = '' OR l.material = $1) AND ($2 = '' OR h.lot = $2) \
-             ORDER BY h.since_ms, h.lot, h.hold LIMIT $3 OFFSET $4",
-        )
-        .bind(material)
-        .bind(lot)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let next = page.finish(&mut rows);
+             WHERE ($1 = '' OR l.material = $1) AND ($2 = '' OR h.lot = $2){} \
+             ORDER BY {} LIMIT $3",
+            seek.sql(),
+            HOLD_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(material)
+            .bind(lot)
+            .bind(page.limit());
+        let mut rows: Vec<HoldRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &HOLD_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.since_ms),
+                KeyValue::Text(row.lot.clone()),
+                KeyValue::Text(row.hold.clone()),
+            ]
+        });
         Ok((rows, next))
     }
 
@@ -224,35 +260,42 @@ impl InventoryQueries {
     ) -> Result<(Vec<ExpiringRow>, String), QueryError> {
         let within_ms = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
         let until = as_of.timestamp_millis().saturating_add(within_ms);
+        let seek = page.seek(&EXPIRING_KEYS, 5)?;
         let sql = format!(
             "SELECT l.lot AS lot, l.material AS material, l.expiry_ms AS expiry_ms, \
              CAST(SUM(s.quantity) AS BIGINT) AS quantity, {LOT_STATUS} AS status \
              FROM inventory_lots l JOIN inventory_stock s ON s.lot = l.lot \
              WHERE l.expiry_ms IS NOT NULL AND l.expiry_ms < $1 \
-             AND ($2 = '' OR l.material = $2) AND ($3 = '' OR s.location = $3) \
+             AND ($2 = '' OR l.material = $2) AND ($3 = '' OR s.location = $3){} \
              GROUP BY l.lot, l.material, l.expiry_ms \
-             ORDER BY l.expiry_ms, l.lot LIMIT $4 OFFSET $5"
+             ORDER BY {} LIMIT $4",
+            seek.sql(),
+            EXPIRING_KEYS.order_by()
         );
-        let mut rows = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(until)
             .bind(material)
             .bind(location)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        let next = page.finish(&mut rows);
+            .bind(page.limit());
+        let mut rows: Vec<ExpiringRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &EXPIRING_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.expiry_ms),
+                KeyValue::Text(row.lot.clone()),
+            ]
+        });
         Ok((rows, next))
     }
 
     /// Walks the genealogy of `lot`; an unknown lot is NOT_FOUND. Returns the links breadth
-    /// first and every lot they name, root first.
+    /// first, every lot they name, root first, and whether the walk stopped at its cap on lots
+    /// or links ([`Walk`]); no lot's edges are read beyond what the cap can still take.
     pub async fn genealogy(
         &self,
         lot: &str,
         direction: Direction,
         max_depth: u32,
-    ) -> Result<(Vec<Link>, Vec<NodeRow>), QueryError> {
+    ) -> Result<(Vec<Link>, Vec<NodeRow>, bool), QueryError> {
         if lot.trim().is_empty() {
             return Err(QueryError::InvalidArgument("lot is empty".into()));
         }
@@ -262,22 +305,33 @@ impl InventoryQueries {
         let sql = match direction {
             Direction::Backward => {
                 "SELECT input_lot, output_lot, order_id FROM inventory_links \
-                 WHERE output_lot = $1 ORDER BY input_lot"
+                 WHERE output_lot = $1 ORDER BY input_lot LIMIT $2"
             }
             Direction::Forward => {
                 "SELECT input_lot, output_lot, order_id FROM inventory_links \
-                 WHERE input_lot = $1 ORDER BY output_lot"
+                 WHERE input_lot = $1 ORDER BY output_lot LIMIT $2"
             }
         };
         let mut walk = Walk::new(lot, direction, max_depth);
         while !walk.frontier().is_empty() {
             let mut level = Vec::new();
             for lot in walk.frontier() {
-                let edges: Vec<Edge> = sqlx::query_as(sql).bind(lot).fetch_all(&self.pool).await?;
+                // One edge beyond the budget is enough for the walk to see it is truncated.
+                let room = walk.link_budget().saturating_sub(level.len());
+                let limit = i64::try_from(room + 1).unwrap_or(i64::MAX);
+                let edges: Vec<Edge> = sqlx::query_as(sql)
+                    .bind(lot)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
                 level.extend(edges);
+                if level.len() > walk.link_budget() {
+                    break;
+                }
             }
             walk.step(level);
         }
+        let truncated = walk.truncated();
         let (links, lots) = walk.finish();
         let mut nodes = Vec::with_capacity(lots.len());
         for lot in lots {
@@ -289,7 +343,7 @@ impl InventoryQueries {
                 held: 0,
             }));
         }
-        Ok((links, nodes))
+        Ok((links, nodes, truncated))
     }
 
     async fn node(&self, lot: &str) -> Result<Option<NodeRow>, QueryError> {

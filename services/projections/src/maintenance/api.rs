@@ -106,13 +106,21 @@ impl pb::maintenance_read_service_server::MaintenanceReadService for Maintenance
     ) -> Result<Response<pb::GetPmComplianceResponse>, Status> {
         let request = request.into_inner();
         let range = TimeRange::from_proto(request.from.as_ref(), request.to.as_ref())?;
-        let (plans, occurrences) = self
+        let page = Page::new(request.page_size, &request.page_token)?;
+        let (plans, occurrences, next_page_token) = self
             .queries
-            .pm_compliance(text(&request.work_unit), text(&request.plan), range)
+            .pm_compliance(
+                text(&request.work_unit),
+                text(&request.plan),
+                range,
+                mom_clock::now(),
+                page,
+            )
             .await?;
         Ok(Response::new(pb::GetPmComplianceResponse {
             plans: plans.into_iter().map(plan_proto).collect(),
             occurrences: occurrences.into_iter().map(occurrence_proto).collect(),
+            next_page_token,
         }))
     }
 

@@ -1,7 +1,7 @@
 //! The maintenance query API as JSON over HTTP, over [`MaintenanceQueries`] like the gRPC API:
 //!
 //! - `GET /api/maintenance/backlog[?work_unit=..&status=open|all|..&kind=..&from=..&to=..&page_size=..&page_token=..]`;
-//! - `GET /api/maintenance/pm-compliance[?work_unit=..&plan=..&from=..&to=..]`;
+//! - `GET /api/maintenance/pm-compliance[?work_unit=..&plan=..&from=..&to=..&page_size=..&page_token=..]`;
 //! - `GET /api/maintenance/reliability[?work_unit=..&failure_mode=..]`.
 
 use axum::extract::rejection::QueryRejection;
@@ -15,7 +15,7 @@ use super::query::{
     text, BacklogFilter, MaintenanceQueries, PlanCompliance, PmOccurrence, Reliability, WorkOrder,
 };
 use crate::http::{param, params, respond, Params};
-use crate::query::{rfc3339, Page, TimeRange};
+use crate::query::{rfc3339, Page, QueryError, TimeRange};
 
 /// The JSON of a work order.
 fn order_json(order: &WorkOrder) -> Value {
@@ -75,8 +75,15 @@ fn reliability_json(row: &Reliability) -> Value {
     })
 }
 
-fn range(params: &Params) -> Result<TimeRange, crate::query::QueryError> {
+fn range(params: &Params) -> Result<TimeRange, QueryError> {
     TimeRange::from_params(text(param(params, "from")), text(param(params, "to")))
+}
+
+fn page(params: &Params) -> Result<Page, QueryError> {
+    Page::from_params(
+        text(param(params, "page_size")),
+        text(param(params, "page_token")),
+    )
 }
 
 async fn backlog(
@@ -103,11 +110,9 @@ async fn backlog(
                 param(&params, "kind"),
                 range(&params)?,
             )?;
-            let page = Page::from_params(
-                params.get("page_size").map(String::as_str),
-                params.get("page_token").map(String::as_str),
-            )?;
-            let (orders, next) = queries.backlog(&filter, page, mom_clock::now()).await?;
+            let (orders, next) = queries
+                .backlog(&filter, page(&params)?, mom_clock::now())
+                .await?;
             Ok(json!({
                 "work_orders": orders.iter().map(order_json).collect::<Vec<_>>(),
                 "next_page_token": next,
@@ -123,17 +128,23 @@ async fn pm_compliance(
 ) -> Response {
     respond(
         async {
-            let params = params(query, &["work_unit", "plan", "from", "to"])?;
-            let (plans, occurrences) = queries
+            let params = params(
+                query,
+                &["work_unit", "plan", "from", "to", "page_size", "page_token"],
+            )?;
+            let (plans, occurrences, next) = queries
                 .pm_compliance(
                     text(param(&params, "work_unit")),
                     text(param(&params, "plan")),
                     range(&params)?,
+                    mom_clock::now(),
+                    page(&params)?,
                 )
                 .await?;
             Ok(json!({
                 "plans": plans.iter().map(plan_json).collect::<Vec<_>>(),
                 "occurrences": occurrences.iter().map(occurrence_json).collect::<Vec<_>>(),
+                "next_page_token": next,
             }))
         }
         .await,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 
-use crate::query::{one_of, Page, QueryError, TimeRange};
+use crate::query::{one_of, KeyColumn, KeyValue, Keyset, Page, QueryError, TimeRange};
 
 /// Statuses a work order can have.
 pub const STATUSES: [&str; 5] = ["requested", "scheduled", "in_progress", "done", "cancelled"];
@@ -158,6 +158,28 @@ pub struct Reliability {
 /// A row of `maintenance_pm` as selected.
 type PmRow = (String, String, i64, i64, String, Option<i64>, String);
 
+/// A plan's counts as selected: work unit, plan, on time, late, missed, open.
+type PlanRow = (String, String, i64, i64, i64, i64);
+
+/// The backlog's order: oldest request first, then work order.
+const BACKLOG_KEYS: Keyset = Keyset {
+    name: "maintenance.backlog",
+    columns: &[
+        KeyColumn::int("requested_ms"),
+        KeyColumn::text("work_order"),
+    ],
+};
+
+/// The PM occurrences' order: by work unit, plan and occurrence (the table's key).
+const PM_KEYS: Keyset = Keyset {
+    name: "maintenance.pm_compliance",
+    columns: &[
+        KeyColumn::text("work_unit"),
+        KeyColumn::text("plan"),
+        KeyColumn::int("occurrence"),
+    ],
+};
+
 /// A row of `maintenance_reliability` as selected.
 type ReliabilityRow = (String, String, i64, i64, i64, i64, i64, i64);
 
@@ -197,6 +219,7 @@ impl MaintenanceQueries {
         page: Page,
         now: DateTime<Utc>,
     ) -> Result<(Vec<WorkOrder>, String), QueryError> {
+        let seek = page.seek(&BACKLOG_KEYS, 7)?;
         let status_clause = match filter.status.as_str() {
             "open" => "status IN ('requested', 'scheduled', 'in_progress')",
             "all" => "$3 = $3",
@@ -207,21 +230,24 @@ impl MaintenanceQueries {
              requested_ms, scheduled_from_ms, scheduled_until_ms, started_ms, closed_ms \
              FROM maintenance_work_orders \
              WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR kind = $2) AND {status_clause} \
-             AND requested_ms >= $4 AND requested_ms < $5 \
-             ORDER BY requested_ms, work_order LIMIT $6 OFFSET $7"
+             AND requested_ms >= $4 AND requested_ms < $5{} \
+             ORDER BY {} LIMIT $6",
+            seek.sql(),
+            BACKLOG_KEYS.order_by()
         );
-        let rows: Vec<OrderRow> = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(filter.work_unit.as_deref().unwrap_or(""))
             .bind(filter.kind.as_deref().unwrap_or(""))
             .bind(&filter.status)
             .bind(filter.range.from_ms())
             .bind(filter.range.to_ms())
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(page.limit());
+        let mut rows: Vec<OrderRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &BACKLOG_KEYS, |row| {
+            vec![KeyValue::Int(row.7), KeyValue::Text(row.0.clone())]
+        });
         let now_ms = now.timestamp_millis();
-        let mut orders: Vec<WorkOrder> = rows
+        let orders: Vec<WorkOrder> = rows
             .into_iter()
             .map(|row| WorkOrder {
                 work_order: row.0,
@@ -239,18 +265,22 @@ impl MaintenanceQueries {
                 closed_ms: row.11,
             })
             .collect();
-        let next = page.finish(&mut orders);
         Ok((orders, next))
     }
 
-    /// Returns per plan the count of occurrences on time, late, missed and open, and the
-    /// occurrences due in `range`; a `plan` (or `work_unit`) without any plan is NOT_FOUND.
+    /// Returns per plan the count of occurrences on time, late, missed and open due in
+    /// `range` (bounded by [`TimeRange::bounded`] at `now`), a page of those occurrences and the
+    /// next page's token; a `plan` (or `work_unit`) without any plan is NOT_FOUND.
     pub async fn pm_compliance(
         &self,
         work_unit: Option<&str>,
         plan: Option<&str>,
         range: TimeRange,
-    ) -> Result<(Vec<PlanCompliance>, Vec<PmOccurrence>), QueryError> {
+        now: DateTime<Utc>,
+        page: Page,
+    ) -> Result<(Vec<PlanCompliance>, Vec<PmOccurrence>, String), QueryError> {
+        let range = range.bounded(now)?;
+        let seek = page.seek(&PM_KEYS, 6)?;
         let (work_unit, plan) = (work_unit.unwrap_or(""), plan.unwrap_or(""));
         if !work_unit.is_empty() || !plan.is_empty() {
             let known: Option<String> = sqlx::query_scalar(
@@ -270,18 +300,61 @@ impl MaintenanceQueries {
                 return Err(QueryError::NotFound(field));
             }
         }
-        let rows: Vec<PmRow> = sqlx::query_as(
-            "SELECT work_unit, plan, occurrence, due_ms, work_order, completed_ms, status \
-             FROM maintenance_pm WHERE ($1 = '' OR work_unit = $1) AND ($2 = '' OR plan = $2) \
-             AND due_ms >= $3 AND due_ms < $4 ORDER BY work_unit, plan, occurrence",
-        )
+        const FILTER: &str = "($1 = '' OR work_unit = $1) AND ($2 = '' OR plan = $2) \
+             AND due_ms >= $3 AND due_ms < $4";
+        let count = |status: &str| {
+            format!("CAST(SUM(CASE WHEN status = '{status}' THEN 1 ELSE 0 END) AS BIGINT)")
+        };
+        let plans: Vec<PlanRow> = sqlx::query_as(&format!(
+            "SELECT work_unit, plan, {}, {}, {}, \
+             CAST(SUM(CASE WHEN status IN ('on_time', 'late', 'missed') THEN 0 ELSE 1 END) \
+                 AS BIGINT) \
+             FROM maintenance_pm WHERE {FILTER} GROUP BY work_unit, plan ORDER BY work_unit, plan",
+            count("on_time"),
+            count("late"),
+            count("missed")
+        ))
         .bind(work_unit)
         .bind(plan)
         .bind(range.from_ms())
         .bind(range.to_ms())
         .fetch_all(&self.pool)
         .await?;
-        let occurrences: Vec<PmOccurrence> = rows
+        let small = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let plans = plans
+            .into_iter()
+            .map(
+                |(work_unit, plan, on_time, late, missed, open)| PlanCompliance {
+                    work_unit,
+                    plan,
+                    on_time: small(on_time),
+                    late: small(late),
+                    missed: small(missed),
+                    open: small(open),
+                },
+            )
+            .collect();
+        let sql = format!(
+            "SELECT work_unit, plan, occurrence, due_ms, work_order, completed_ms, status \
+             FROM maintenance_pm WHERE {FILTER}{} ORDER BY {} LIMIT $5",
+            seek.sql(),
+            PM_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(work_unit)
+            .bind(plan)
+            .bind(range.from_ms())
+            .bind(range.to_ms())
+            .bind(page.limit());
+        let mut rows: Vec<PmRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &PM_KEYS, |row| {
+            vec![
+                KeyValue::Text(row.0.clone()),
+                KeyValue::Text(row.1.clone()),
+                KeyValue::Int(row.2),
+            ]
+        });
+        let occurrences = rows
             .into_iter()
             .map(
                 |(work_unit, plan, occurrence, due_ms, work_order, completed_ms, status)| {
@@ -297,31 +370,7 @@ impl MaintenanceQueries {
                 },
             )
             .collect();
-        let mut plans: Vec<PlanCompliance> = Vec::new();
-        for occurrence in &occurrences {
-            let same = plans
-                .last()
-                .is_some_and(|p| p.work_unit == occurrence.work_unit && p.plan == occurrence.plan);
-            if !same {
-                plans.push(PlanCompliance {
-                    work_unit: occurrence.work_unit.clone(),
-                    plan: occurrence.plan.clone(),
-                    on_time: 0,
-                    late: 0,
-                    missed: 0,
-                    open: 0,
-                });
-            }
-            if let Some(compliance) = plans.last_mut() {
-                match occurrence.status.as_str() {
-                    "on_time" => compliance.on_time += 1,
-                    "late" => compliance.late += 1,
-                    "missed" => compliance.missed += 1,
-                    _ => compliance.open += 1,
-                }
-            }
-        }
-        Ok((plans, occurrences))
+        Ok((plans, occurrences, next))
     }
 
     /// Returns MTBF and MTTR per work unit and failure mode (with `*` rows summing every mode).

@@ -2,7 +2,7 @@
 
 use sqlx::AnyPool;
 
-use crate::query::{one_of, Page, QueryError, TimeRange};
+use crate::query::{one_of, KeyColumn, KeyValue, Keyset, Page, QueryError, TimeRange};
 
 /// Statuses an order list can be filtered by (`held` is the hold flag, apart from the status).
 pub const STATUSES: [&str; 6] = [
@@ -147,6 +147,15 @@ const ORDER_COLUMNS: &str = "order_id, product, quantity, status, held, hold_rea
      created_ms, released_ms, started_ms, ended_ms, lead_time_ms, good, scrap, \
      operations_total, operations_done, progress";
 
+/// The order list's order: newest first, then order id.
+const ORDER_KEYS: Keyset = Keyset {
+    name: "orders.list",
+    columns: &[
+        KeyColumn::int_desc("r.created_ms"),
+        KeyColumn::text("r.order_id"),
+    ],
+};
+
 /// Queries on the production-order read model.
 #[derive(Debug, Clone)]
 pub struct OrderQueries {
@@ -165,6 +174,7 @@ impl OrderQueries {
         filter: &OrderFilter,
         page: Page,
     ) -> Result<(Vec<OrderRow>, String), QueryError> {
+        let seek = page.seek(&ORDER_KEYS, 7)?;
         let status = filter.status.clone().unwrap_or_default();
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders_orders r \
@@ -172,20 +182,25 @@ impl OrderQueries {
              AND ($2 = '' OR r.product = $2) \
              AND ($3 = '' OR EXISTS (SELECT 1 FROM orders_operations o \
                  WHERE o.order_id = r.order_id AND o.work_unit = $3)) \
-             AND r.created_ms >= $4 AND r.created_ms < $5 \
-             ORDER BY r.created_ms DESC, r.order_id LIMIT $6 OFFSET $7"
+             AND r.created_ms >= $4 AND r.created_ms < $5{} \
+             ORDER BY {} LIMIT $6",
+            seek.sql(),
+            ORDER_KEYS.order_by()
         );
-        let mut rows: Vec<OrderRow> = sqlx::query_as(&sql)
+        let query = sqlx::query_as(&sql)
             .bind(status)
             .bind(filter.product.clone().unwrap_or_default())
             .bind(filter.work_unit.clone().unwrap_or_default())
             .bind(filter.created.from_ms())
             .bind(filter.created.to_ms())
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        let next = page.finish(&mut rows);
+            .bind(page.limit());
+        let mut rows: Vec<OrderRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &ORDER_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.created_ms),
+                KeyValue::Text(row.order_id.clone()),
+            ]
+        });
         Ok((rows, next))
     }
 

@@ -118,7 +118,7 @@ impl pb::quality_read_service_server::QualityReadService for QualityService {
             work_unit: request.work_unit,
             recorded,
         };
-        let rows = self.queries.yields(&filter).await?;
+        let rows = self.queries.yields(&filter, mom_clock::now()).await?;
         Ok(Response::new(pb::GetFirstPassYieldResponse {
             yields: rows.iter().map(yield_proto).collect(),
             products: rolled_yields(&rows)

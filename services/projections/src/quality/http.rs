@@ -135,7 +135,7 @@ async fn fpy(
                 work_unit: param(&params, "work_unit").to_owned(),
                 recorded,
             };
-            let rows = queries.yields(&filter).await?;
+            let rows = queries.yields(&filter, mom_clock::now()).await?;
             Ok(json!({
                 "yields": rows.iter().map(yield_json).collect::<Vec<_>>(),
                 "products": rolled_yields(&rows).into_iter().map(|(product, rty)| json!({

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 
-use crate::query::{one_of, Page, QueryError, TimeRange};
+use crate::query::{one_of, KeyColumn, KeyValue, Keyset, Page, QueryError, TimeRange};
 
 /// Statuses an NCR list can be filtered by.
 pub const NCR_STATUSES: [&str; 3] = ["open", "dispositioned", "closed"];
@@ -211,6 +211,18 @@ impl CapaFilter {
     }
 }
 
+/// The NCR list's order: newest first, then NCR id.
+const NCR_KEYS: Keyset = Keyset {
+    name: "quality.ncrs",
+    columns: &[KeyColumn::int_desc("opened_ms"), KeyColumn::text("ncr_id")],
+};
+
+/// The CAPA list's order: soonest due first, then CAPA id.
+const CAPA_KEYS: Keyset = Keyset {
+    name: "quality.capas",
+    columns: &[KeyColumn::int("due_ms"), KeyColumn::text("capa_id")],
+};
+
 /// Queries on the quality read model.
 #[derive(Debug, Clone)]
 pub struct QualityQueries {
@@ -229,23 +241,30 @@ impl QualityQueries {
         filter: &NcrFilter,
         page: Page,
     ) -> Result<(Vec<(NcrRow, Vec<String>)>, String), QueryError> {
-        let mut rows: Vec<NcrRow> = sqlx::query_as(
+        let seek = page.seek(&NCR_KEYS, 7)?;
+        let sql = format!(
             "SELECT ncr_id, product, work_unit, quantity, description, inspection_id, status, \
              opened_ms, closed_ms, remaining, scrap, rework, use_as_is, return_to_supplier \
              FROM quality_ncrs WHERE ($1 = '' OR status = $1) AND ($2 = '' OR product = $2) \
-             AND ($3 = '' OR work_unit = $3) AND opened_ms >= $4 AND opened_ms < $5 \
-             ORDER BY opened_ms DESC, ncr_id LIMIT $6 OFFSET $7",
-        )
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(&filter.product)
-        .bind(&filter.work_unit)
-        .bind(filter.opened.from_ms())
-        .bind(filter.opened.to_ms())
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let next = page.finish(&mut rows);
+             AND ($3 = '' OR work_unit = $3) AND opened_ms >= $4 AND opened_ms < $5{} \
+             ORDER BY {} LIMIT $6",
+            seek.sql(),
+            NCR_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(&filter.product)
+            .bind(&filter.work_unit)
+            .bind(filter.opened.from_ms())
+            .bind(filter.opened.to_ms())
+            .bind(page.limit());
+        let mut rows: Vec<NcrRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &NCR_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.opened_ms),
+                KeyValue::Text(row.ncr_id.clone()),
+            ]
+        });
         let mut ncrs = Vec::with_capacity(rows.len());
         for row in rows {
             let lots: Vec<String> = sqlx::query_scalar(
@@ -260,8 +279,14 @@ impl QualityQueries {
     }
 
     /// Returns units inspected and rejected per product and operation, by product then
-    /// operation.
-    pub async fn yields(&self, filter: &YieldFilter) -> Result<Vec<YieldRow>, QueryError> {
+    /// operation, over the results recorded in `filter.recorded` bounded by
+    /// [`TimeRange::bounded`] at `now`.
+    pub async fn yields(
+        &self,
+        filter: &YieldFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<YieldRow>, QueryError> {
+        let recorded = filter.recorded.bounded(now)?;
         Ok(sqlx::query_as(
             "SELECT product, operation, CAST(SUM(quantity) AS BIGINT) AS inspected, \
              CAST(SUM(rejected) AS BIGINT) AS rejected FROM quality_results \
@@ -272,8 +297,8 @@ impl QualityQueries {
         .bind(&filter.product)
         .bind(filter.operation.map_or(-1, i64::from))
         .bind(&filter.work_unit)
-        .bind(filter.recorded.from_ms())
-        .bind(filter.recorded.to_ms())
+        .bind(recorded.from_ms())
+        .bind(recorded.to_ms())
         .fetch_all(&self.pool)
         .await?)
     }
@@ -284,22 +309,29 @@ impl QualityQueries {
         filter: &CapaFilter,
         page: Page,
     ) -> Result<(Vec<(CapaRow, Vec<String>)>, String), QueryError> {
-        let mut rows: Vec<CapaRow> = sqlx::query_as(
+        let seek = page.seek(&CAPA_KEYS, 6)?;
+        let sql = format!(
             "SELECT capa_id, kind, title, owner, due_ms, status, opened_ms, implemented_ms, \
              closed_ms, reopened FROM quality_capas \
              WHERE ($1 = '' OR status = $1) AND ($2 = '' OR owner = $2) \
-             AND ($3 = 0 OR (status <> 'closed' AND due_ms < $4)) \
-             ORDER BY due_ms, capa_id LIMIT $5 OFFSET $6",
-        )
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(&filter.owner)
-        .bind(i64::from(filter.overdue))
-        .bind(filter.as_of.timestamp_millis())
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let next = page.finish(&mut rows);
+             AND ($3 = 0 OR (status <> 'closed' AND due_ms < $4)){} \
+             ORDER BY {} LIMIT $5",
+            seek.sql(),
+            CAPA_KEYS.order_by()
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(filter.status.clone().unwrap_or_default())
+            .bind(&filter.owner)
+            .bind(i64::from(filter.overdue))
+            .bind(filter.as_of.timestamp_millis())
+            .bind(page.limit());
+        let mut rows: Vec<CapaRow> = seek.bind(query).fetch_all(&self.pool).await?;
+        let next = page.finish(&mut rows, &CAPA_KEYS, |row| {
+            vec![
+                KeyValue::Int(row.due_ms),
+                KeyValue::Text(row.capa_id.clone()),
+            ]
+        });
         let mut capas = Vec::with_capacity(rows.len());
         for row in rows {
             let ncrs: Vec<String> = sqlx::query_scalar(

@@ -2,7 +2,35 @@
 //! ordered by ([`mom_testkit::rows_as_text`]).
 
 // Each test file is its own crate and uses only some of these.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
+
+use mom_projection::ReadModels;
+
+/// Read models on a fresh SQLite file and a fresh Postgres database, named.
+pub async fn backends() -> Vec<(String, ReadModels, Storage)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("models.db").display());
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    let postgres = database.url.clone();
+    vec![
+        (
+            "sqlite".into(),
+            ReadModels::connect(&sqlite).await.unwrap(),
+            Storage::Sqlite(dir),
+        ),
+        (
+            "postgres".into(),
+            ReadModels::connect(&postgres).await.unwrap(),
+            Storage::Postgres(database),
+        ),
+    ]
+}
+
+/// What a backend's data lives in, for as long as the scenario runs.
+pub enum Storage {
+    Sqlite(tempfile::TempDir),
+    Postgres(mom_testkit::TestDatabase),
+}
 
 /// A table: name, its columns comma-separated, its key.
 pub type TableSpec = (&'static str, &'static str, &'static str);
