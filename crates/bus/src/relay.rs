@@ -197,6 +197,11 @@ impl Relay {
             }),
             Err(err) => tracing::debug!(error = %err, "parked outbox rows not counted"),
         }
+        // Rows set aside behind a parked row that an operator retried or skipped while a claim
+        // was setting them aside.
+        if let Err(err) = self.store.release_held().await {
+            tracing::debug!(error = %err, "held outbox rows not released");
+        }
     }
 
     /// Deletes published rows older than the retention, a batch at a time (at most

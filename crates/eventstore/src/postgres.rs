@@ -324,8 +324,8 @@ pub(crate) async fn claim_outbox(pool: &PgPool, limit: i64) -> Result<OutboxClai
     let conn = lease.conn()?;
     let lanes: Vec<i32> = sqlx::query_scalar(&format!(
         "SELECT lane FROM (SELECT lane, MIN(position) AS first FROM \
-         (SELECT o.lane, o.position FROM mom_outbox o WHERE o.published_at IS NULL \
-          AND o.parked_at IS NULL AND {BLOCKED_FREE} ORDER BY o.position LIMIT $1) AS next \
+         (SELECT o.lane, o.position FROM mom_outbox o WHERE {PENDING} \
+          ORDER BY o.position LIMIT $1) AS next \
          GROUP BY lane) AS candidates ORDER BY first"
     ))
     .bind(limit)
@@ -349,31 +349,43 @@ pub(crate) async fn claim_outbox(pool: &PgPool, limit: i64) -> Result<OutboxClai
     // Read after the locks: rows another relay published before it released a lane are marked
     // by then (marks commit before the unlock), and the held lanes' earliest rows come first.
     let rows = sqlx::query(&format!(
-        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers \
-         FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
-         WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY($1) \
-         AND {BLOCKED_FREE} ORDER BY o.position LIMIT $2"
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
+         {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+         WHERE {PENDING} AND o.lane = ANY($1) ORDER BY o.position LIMIT $2"
     ))
     .bind(&held)
     .bind(limit)
     .fetch_all(&mut **conn)
     .await?;
-    let records = rows
-        .into_iter()
-        .map(|row| {
-            let position: i64 = row.try_get("position")?;
-            let attempts: i32 = row.try_get("attempts")?;
-            let headers: serde_json::Value = row.try_get("headers")?;
-            Ok(OutboxRecord {
-                position: to_u64(position)?,
-                topic: row.try_get("topic")?,
-                key: row.try_get("msg_key")?,
-                payload: row.try_get("message")?,
-                headers: headers_from_json(&headers)?,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut records = Vec::with_capacity(rows.len());
+    let mut blocked = Vec::new();
+    for row in rows {
+        let position: i64 = row.try_get("position")?;
+        if row.try_get::<bool, _>("blocked")? {
+            blocked.push(position);
+            continue;
+        }
+        let attempts: i32 = row.try_get("attempts")?;
+        let headers: serde_json::Value = row.try_get("headers")?;
+        records.push(OutboxRecord {
+            position: to_u64(position)?,
+            topic: row.try_get("topic")?,
+            key: row.try_get("msg_key")?,
+            payload: row.try_get("message")?,
+            headers: headers_from_json(&headers)?,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+        });
+    }
+    if !blocked.is_empty() {
+        // Set aside once; the condition is checked again, in case the parked row was retried
+        // or skipped meanwhile.
+        sqlx::query(&format!(
+            "UPDATE mom_outbox o SET held_at = now() WHERE o.position = ANY($1) AND {BLOCKED}"
+        ))
+        .bind(&blocked)
+        .execute(&mut **conn)
+        .await?;
+    }
     Ok(OutboxClaim {
         records,
         lease: Lease::Postgres(lease),
@@ -416,9 +428,20 @@ impl Drop for LaneLease {
     }
 }
 
-/// SQL condition (on `mom_outbox o`) that holds for a row no parked, unskipped row of the same
-/// key precedes: a key waits behind its parked row, so it stays in order.
-pub(crate) const BLOCKED_FREE: &str = "NOT EXISTS (SELECT 1 FROM mom_outbox p \
+/// SQL condition (on `mom_outbox o`) of a row the relay may claim: neither published, nor
+/// parked, nor set aside behind a parked row.
+pub(crate) const PENDING: &str =
+    "o.published_at IS NULL AND o.parked_at IS NULL AND o.held_at IS NULL";
+
+/// SQL condition (on `mom_outbox o`) of a row a parked, unskipped row of the same key precedes:
+/// it waits (is held) so the key stays in order.
+pub(crate) const BLOCKED: &str = "EXISTS (SELECT 1 FROM mom_outbox p \
+     WHERE p.parked_at IS NOT NULL AND p.skipped_at IS NULL AND p.msg_key = o.msg_key \
+     AND p.position < o.position)";
+
+/// Statement that returns held rows whose key no parked row holds back any more to the queue.
+pub(crate) const RELEASE_HELD: &str = "UPDATE mom_outbox AS o SET held_at = NULL \
+     WHERE o.held_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM mom_outbox p \
      WHERE p.parked_at IS NOT NULL AND p.skipped_at IS NULL AND p.msg_key = o.msg_key \
      AND p.position < o.position)";
 

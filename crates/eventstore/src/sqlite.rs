@@ -11,7 +11,7 @@ use crate::outbox::{
     headers_from_str, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
     OutboxMessage, OutboxRecord, ParkedRow, Skipped,
 };
-use crate::postgres::{latest_snapshots, BLOCKED_FREE};
+use crate::postgres::{latest_snapshots, BLOCKED, PENDING};
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
 use crate::StoreError;
@@ -295,30 +295,45 @@ pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<Outbox
     // One process owns a SQLite store, so one relay reads without holding the write lock while
     // it publishes (holding it would stall every command).
     let rows = sqlx::query(&format!(
-        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers \
-         FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
-         WHERE o.published_at IS NULL AND o.parked_at IS NULL AND {BLOCKED_FREE} \
-         ORDER BY o.position LIMIT ?1"
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
+         {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+         WHERE {PENDING} ORDER BY o.position LIMIT ?1"
     ))
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let records = rows
-        .into_iter()
-        .map(|row| {
-            let position: i64 = row.try_get("position")?;
-            let attempts: i64 = row.try_get("attempts")?;
-            let headers: String = row.try_get("headers")?;
-            Ok(OutboxRecord {
-                position: to_u64(position)?,
-                topic: row.try_get("topic")?,
-                key: row.try_get("msg_key")?,
-                payload: row.try_get("message")?,
-                headers: headers_from_str(&headers)?,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut records = Vec::with_capacity(rows.len());
+    let mut blocked = Vec::new();
+    for row in rows {
+        let position: i64 = row.try_get("position")?;
+        if row.try_get::<bool, _>("blocked")? {
+            blocked.push(position);
+            continue;
+        }
+        let attempts: i64 = row.try_get("attempts")?;
+        let headers: String = row.try_get("headers")?;
+        records.push(OutboxRecord {
+            position: to_u64(position)?,
+            topic: row.try_get("topic")?,
+            key: row.try_get("msg_key")?,
+            payload: row.try_get("message")?,
+            headers: headers_from_str(&headers)?,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+        });
+    }
+    if !blocked.is_empty() {
+        // Set aside once; the condition is checked again, in case the parked row was retried
+        // or skipped meanwhile.
+        let mut query = QueryBuilder::<Sqlite>::new("UPDATE mom_outbox AS o SET held_at = ");
+        query.push_bind(mom_clock::now());
+        query.push(format!(" WHERE {BLOCKED} AND o.position IN ("));
+        let mut list = query.separated(", ");
+        for position in &blocked {
+            list.push_bind(*position);
+        }
+        query.push(")");
+        query.build().execute(pool).await?;
+    }
     Ok(OutboxClaim {
         records,
         lease: Lease::Sqlite(pool.clone()),

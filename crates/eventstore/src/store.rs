@@ -320,13 +320,32 @@ impl EventStore {
     }
 
     /// Un-parks the parked (not skipped) row at `position`, or every one when `None`: its
-    /// attempts start again from 0. Returns how many rows were un-parked.
+    /// attempts start again from 0, and the rows of its key set aside behind it return to the
+    /// queue. Returns how many rows were un-parked.
     pub async fn retry_parked(&self, position: Option<u64>) -> Result<u64, StoreError> {
         let position = position.map(to_i64).transpose()?;
-        match &self.backend {
+        let count = match &self.backend {
             Backend::Postgres(pool) => postgres::retry_parked(pool, position).await,
             Backend::Sqlite(pool) => sqlite::retry_parked(pool, position).await,
-        }
+        }?;
+        self.release_held().await?;
+        Ok(count)
+    }
+
+    /// Returns the rows set aside behind a parked row that no parked row holds back any more
+    /// (it was retried or skipped) to the queue; returns how many. The relay runs it
+    /// periodically too, so a row set aside while an operator acted is never left behind.
+    pub async fn release_held(&self) -> Result<u64, StoreError> {
+        Ok(match &self.backend {
+            Backend::Postgres(pool) => sqlx::query(postgres::RELEASE_HELD)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query(postgres::RELEASE_HELD)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
     }
 
     /// Marks the parked row at `position` as never to be published, recording `by` and the
@@ -334,10 +353,12 @@ impl EventStore {
     /// no parked, unskipped row has that position.
     pub async fn skip_parked(&self, position: u64, by: &str) -> Result<bool, StoreError> {
         let position = to_i64(position)?;
-        match &self.backend {
+        let skipped = match &self.backend {
             Backend::Postgres(pool) => postgres::skip_parked(pool, position, by).await,
             Backend::Sqlite(pool) => sqlite::skip_parked(pool, position, by).await,
-        }
+        }?;
+        self.release_held().await?;
+        Ok(skipped)
     }
 
     /// Closes the store. When this is the last handle, waits until every queued append is

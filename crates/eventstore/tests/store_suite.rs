@@ -383,6 +383,11 @@ async fn parked_row_holds_its_key_back_until_retried_or_skipped(kind: &str) {
     // Key b goes on; key a waits behind its parked row.
     assert_eq!(publish_next(&store, 10).await, vec![4, 6]);
     assert!(publish_next(&store, 10).await.is_empty());
+    assert_eq!(
+        store.release_held().await.unwrap(),
+        0,
+        "still behind the parked row"
+    );
 
     let parked = store.list_parked(false, 0, 10).await.unwrap();
     assert_eq!(parked.len(), 1);
@@ -435,6 +440,39 @@ async fn parked_row_holds_its_key_back_until_retried_or_skipped(kind: &str) {
     assert_eq!(skipped[0].attempts, 1, "a retry starts the count again");
     assert_eq!(store.outbox_parked().await.unwrap(), 0);
     assert_eq!(store.read_log(0, 10).await.unwrap().len(), 6);
+    cleanup(store, db).await;
+}
+
+/// A row set aside behind a parked row returns to the queue once nothing holds it back, even
+/// when the parked row was un-parked behind the relay's back (the sweep the relay runs).
+async fn held_rows_are_released_once_their_key_is_free(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    for seq in 1..=3 {
+        repo.persist::<Counter>(&[event("h", seq, 1)], None)
+            .await
+            .unwrap();
+    }
+    let claim = store.claim_outbox(1).await.unwrap();
+    claim
+        .complete(&[], &[failure(1, "too large", true)])
+        .await
+        .unwrap();
+    assert!(
+        publish_next(&store, 10).await.is_empty(),
+        "2 and 3 are set aside"
+    );
+    let sql = "UPDATE mom_outbox SET parked_at = NULL WHERE position = 1";
+    match store.backend() {
+        mom_eventstore::Backend::Postgres(pool) => {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+        mom_eventstore::Backend::Sqlite(pool) => {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+    }
+    assert_eq!(store.release_held().await.unwrap(), 2);
+    assert_eq!(publish_next(&store, 10).await, vec![1, 2, 3]);
     cleanup(store, db).await;
 }
 
@@ -828,6 +866,7 @@ on_both_backends!(
     snapshot_is_written_with_events_and_used_on_load,
     outbox_claim_marks_only_published_rows,
     parked_row_holds_its_key_back_until_retried_or_skipped,
+    held_rows_are_released_once_their_key_is_free,
     published_rows_are_pruned_after_the_retention_and_the_log_stays,
     oversized_message_is_refused_and_nothing_is_stored,
     messages_of_an_old_store_move_to_the_log,
