@@ -134,25 +134,45 @@ impl Keyset {
 
     /// The predicate "after the row whose key is `$first`, `$first+1`, ..." in the order of
     /// [`Keyset::order_by`], each column compared in its own direction:
-    /// `(a < $1 OR (a = $1 AND (b > $2 OR (b = $2 AND c > $3))))` for `a DESC, b, c`.
+    /// `a <= $1 AND (a < $1 OR (a = $1 AND (b > $2 OR (b = $2 AND c > $3))))` for `a DESC, b, c`.
+    /// The leading non-strict bound repeats what the rest implies so that an index on the first
+    /// column is read from the boundary on, not from the start of the list.
     fn after(&self, first: usize) -> String {
-        self.columns
-            .iter()
-            .enumerate()
-            .rev()
-            .fold(String::new(), |inner, (i, column)| {
-                let param = first + i;
-                let op = match column.order {
-                    Order::Asc => '>',
-                    Order::Desc => '<',
-                };
-                let sql = column.sql;
-                if inner.is_empty() {
-                    format!("{sql} {op} ${param}")
-                } else {
-                    format!("({sql} {op} ${param} OR ({sql} = ${param} AND {inner}))")
-                }
-            })
+        let nested =
+            self.columns
+                .iter()
+                .enumerate()
+                .rev()
+                .fold(String::new(), |inner, (i, column)| {
+                    let param = first + i;
+                    let sql = column.sql;
+                    let op = column.order.after();
+                    if inner.is_empty() {
+                        format!("{sql} {op} ${param}")
+                    } else {
+                        format!("({sql} {op} ${param} OR ({sql} = ${param} AND {inner}))")
+                    }
+                });
+        match self.columns.first() {
+            Some(lead) if self.columns.len() > 1 => {
+                format!(
+                    "({} {}= ${first} AND {nested})",
+                    lead.sql,
+                    lead.order.after()
+                )
+            }
+            _ => nested,
+        }
+    }
+}
+
+impl Order {
+    /// The comparison of "after" in this direction.
+    fn after(self) -> char {
+        match self {
+            Self::Asc => '>',
+            Self::Desc => '<',
+        }
     }
 }
 
@@ -557,7 +577,7 @@ mod tests {
         assert_eq!(DOWNTIME.order_by(), "from_ms DESC, kind, id");
         assert_eq!(
             DOWNTIME.after(7),
-            "(from_ms < $7 OR (from_ms = $7 AND (kind > $8 OR (kind = $8 AND id > $9))))"
+            "(from_ms <= $7 AND (from_ms < $7 OR (from_ms = $7 AND (kind > $8 OR (kind = $8 AND id > $9)))))"
         );
         let first = Page::new(2, "").unwrap().seek(&DOWNTIME, 7).unwrap();
         assert_eq!(first.sql(), "");
@@ -573,7 +593,7 @@ mod tests {
         let next = Page::new(2, &token).unwrap();
         let seek = next.seek(&DOWNTIME, 1).unwrap();
         assert!(
-            seek.sql().starts_with(" AND (from_ms < $1"),
+            seek.sql().starts_with(" AND (from_ms <= $1 AND"),
             "{}",
             seek.sql()
         );
