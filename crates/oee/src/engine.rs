@@ -985,6 +985,38 @@ mod tests {
     }
 
     #[test]
+    fn a_shutdown_scheduled_ahead_is_kept_and_moves_nothing_until_the_facts_get_there() {
+        let planning = window().planning_until(Some(now() + chrono::Duration::days(400)));
+        let tonight = now() + chrono::Duration::hours(10);
+        let mut engine = normal("m1");
+        let before = size(&engine, "m1");
+        let shutdown = shutdown("m1", tonight, tonight + chrono::Duration::hours(8));
+        assert_eq!(
+            engine.apply_within(&shutdown, window()),
+            Some(Refusal::OutsideWindow)
+        );
+        assert_eq!(engine.apply_within(&shutdown, planning), None);
+        assert!(engine.take_changed_periods(&STORED).len() <= STORED.len());
+        assert_eq!(size(&engine, "m1").1, before.1, "the timeline did not move");
+        assert_eq!(
+            engine.units[&EquipmentId::from("m1")].timeline.watermark(),
+            Some(Millis::from_datetime(now()))
+        );
+        // When the facts get there, the shutdown excludes its time.
+        engine.apply(&stopped("m1", tonight));
+        engine.apply(&running("m1", tonight + chrono::Duration::hours(8)));
+        let day = engine
+            .calendar()
+            .containing(Granularity::Day, Millis::from_datetime(tonight));
+        let figures = engine.figures(&"m1".into(), &day).unwrap();
+        // 22:00 to midnight of today.
+        assert_eq!(
+            figures.calendar_time - figures.planned_production_time,
+            Millis::from_secs(2 * 3600)
+        );
+    }
+
+    #[test]
     fn restore_refuses_what_apply_refused() {
         let mut engine = normal("m1");
         engine.apply_within(&count("m1", year(3000)), window());

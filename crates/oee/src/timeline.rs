@@ -166,7 +166,11 @@ impl Timeline {
             }
             _ => ([at, at], None),
         };
-        if times.iter().any(|t| !limits.contains(*t)) {
+        let inside = match fact {
+            FactKind::PlannedShutdown { .. } => limits.contains_planned(at),
+            _ => times.iter().all(|t| limits.contains(*t)),
+        };
+        if !inside {
             return Admission::Refused(Refusal::OutsideWindow);
         }
         if let (Some(span), Some(max)) = (self.span(), max_span) {
@@ -184,11 +188,14 @@ impl Timeline {
                 let kept = end.min(at + max_len);
                 (kept, kept.min(limits.latest), kept < end)
             }
-            None => (Millis::MAX, hi, false),
+            // A point fact reaches its own times (`span_end` bounds nothing for it).
+            None => (Millis::MAX, Millis::MAX, false),
         };
-        // A fact changes periods at most the maximum span around its own times.
+        // A fact changes periods at most the maximum span around its own times (an interval:
+        // up to where it extends the timeline).
+        let last = if end.is_some() { reach.max(hi) } else { hi };
         let changes = match max_span {
-            Some(max) => Range::new(lo - max, reach.max(hi) + max),
+            Some(max) => Range::new(lo - max, last + max),
             None => Range::new(Millis::MIN, Millis::MAX),
         };
         Admission::Admitted(Reach {
@@ -223,8 +230,12 @@ impl Timeline {
             (Some(h), Some(watermark)) => at < watermark - h,
             _ => false,
         };
-        self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
-        self.extend_span(at);
+        // A planned shutdown scheduled past the window's end moves neither the unit's latest
+        // fact nor its timeline (the facts get there when it happens).
+        if at <= reach.span_end {
+            self.watermark = Some(self.watermark.map_or(at, |w| w.max(at)));
+            self.extend_span(at);
+        }
         let (affected, charged_at) = match fact {
             FactKind::Running { product, .. } => {
                 let mut affected = self.state_change_range(at, window);
@@ -256,19 +267,19 @@ impl Timeline {
             FactKind::PlannedShutdown { span, reason } => {
                 let range = reach.interval(span);
                 self.shutdowns.insert(range, reason.clone());
-                self.extend_span(reach.span_end);
+                self.extend_span_to(at, reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Breakdown { span, failure_mode } => {
                 let range = reach.interval(span);
                 self.breakdowns.insert(range, failure_mode.clone());
-                self.extend_span(reach.span_end);
+                self.extend_span_to(at, reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Starved { span, material } => {
                 let range = reach.interval(span);
                 self.starvations.insert(range, material.clone());
-                self.extend_span(reach.span_end);
+                self.extend_span_to(at, reach.span_end);
                 (self.expand(range, window), at)
             }
             FactKind::Counted { total, product, .. } => {
@@ -319,6 +330,14 @@ impl Timeline {
             Some((_, mark)) if mark.running => Some(range.end),
             Some((&last, _)) => Some(self.stop_start_at(last).min(range.end)),
             None => None,
+        }
+    }
+
+    /// Extends the timeline to `end` for an interval starting at `start`, unless the interval
+    /// starts past it (scheduled ahead of the window).
+    fn extend_span_to(&mut self, start: Millis, end: Millis) {
+        if start <= end {
+            self.extend_span(end);
         }
     }
 

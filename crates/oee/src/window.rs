@@ -22,6 +22,8 @@ use std::fmt;
 pub struct Window {
     pub(crate) earliest: Millis,
     pub(crate) latest: Millis,
+    /// The latest start of a planned interval (a planned shutdown is scheduled ahead).
+    pub(crate) latest_planned: Millis,
     pub(crate) reference: Option<Millis>,
 }
 
@@ -36,26 +38,45 @@ impl Window {
     pub const OPEN: Window = Window {
         earliest: Millis::MIN,
         latest: Millis::MAX,
+        latest_planned: Millis::MAX,
         reference: None,
     };
 
     /// Returns the window `[earliest, latest]` (`None`: open on that side) taken at `reference`,
-    /// the instant a refused fact is counted at.
+    /// the instant a refused fact is counted at. A planned shutdown may start as late as
+    /// `latest` too, unless [`Window::planning_until`] says otherwise.
     pub fn new(
         earliest: Option<DateTime<Utc>>,
         latest: Option<DateTime<Utc>>,
         reference: Option<DateTime<Utc>>,
     ) -> Window {
+        let latest = latest.map_or(Millis::MAX, Millis::from_datetime);
         Window {
             earliest: earliest.map_or(Millis::MIN, Millis::from_datetime),
-            latest: latest.map_or(Millis::MAX, Millis::from_datetime),
+            latest,
+            latest_planned: latest,
             reference: reference.map(Millis::from_datetime),
         }
     }
 
-    /// Returns true when `at` lies inside the window.
+    /// Returns the window letting a planned shutdown start as late as `latest_planned` (`None`:
+    /// no limit), at least `latest`: shutdowns are scheduled ahead. The unit's timeline still
+    /// reaches no further than `latest`.
+    pub fn planning_until(mut self, latest_planned: Option<DateTime<Utc>>) -> Window {
+        self.latest_planned = latest_planned
+            .map_or(Millis::MAX, Millis::from_datetime)
+            .max(self.latest);
+        self
+    }
+
+    /// Returns true when `at`, a time that happened, lies inside the window.
     pub(crate) fn contains(&self, at: Millis) -> bool {
         self.earliest <= at && at <= self.latest
+    }
+
+    /// Returns true when `at`, the start of a planned interval, lies inside the window.
+    pub(crate) fn contains_planned(&self, at: Millis) -> bool {
+        self.earliest <= at && at <= self.latest_planned
     }
 }
 

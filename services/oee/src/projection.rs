@@ -312,17 +312,26 @@ async fn restore_incomplete(
 }
 
 /// Returns the event-time window of a message: the policy taken at the time the platform
-/// recorded its event (at the clock's time when it says none, or a later one), so a replay
+/// recorded its event (a planned shutdown may start up to `mom_grpc::PLANNING_HORIZON` ahead,
+/// as the command services allow) (at the clock's time when it says none, or a later one), so a replay
 /// judges every fact as it was judged when it arrived, and agrees with the command services,
 /// which checked the same policy when they recorded it.
 fn window(policy: &TimePolicy, payload: &[u8]) -> Window {
     let now = mom_clock::now();
     let reference = recorded(payload).map_or(now, |at| at.min(now));
+    // A planned shutdown may start as far ahead as the command services let it be scheduled.
+    let planned = TimePolicy {
+        max_future_skew: policy
+            .max_future_skew
+            .map(|skew| skew.max(mom_grpc::PLANNING_HORIZON)),
+        ..*policy
+    };
     Window::new(
         policy.earliest(reference),
         policy.latest(reference),
         Some(reference),
     )
+    .planning_until(planned.latest(reference))
 }
 
 /// Returns the latest instant an admitted fact reaches: its latest time, an interval's end (cut

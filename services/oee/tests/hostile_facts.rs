@@ -1,7 +1,7 @@
 //! Facts far from the others (a count in the year 3000, a stop in 1971, a planned shutdown over
 //! 500 years) cost the projection a handful of periods, are kept out of the figures and counted
-//! in `refused_facts`, and normal facts after them are in the figures at once. On SQLite and on
-//! Postgres, across a restart.
+//! in `refused_facts`, and normal facts after them are in the figures at once; a shutdown
+//! scheduled hours ahead is kept. On SQLite and on Postgres, across a restart.
 
 #![allow(clippy::unwrap_used)]
 
@@ -91,6 +91,15 @@ async fn scenario(url: &str) {
                 from: ts(start + Duration::minutes(20)),
                 until: ts(year(2526)),
                 reason: "forever".into(),
+            }),
+        ),
+        // Scheduled ahead, as the command services allow: kept, not refused.
+        production(
+            "press-1",
+            Event::PlannedShutdownScheduled(PlannedShutdownScheduled {
+                from: ts(now + Duration::hours(2)),
+                until: ts(now + Duration::hours(3)),
+                reason: "break".into(),
             }),
         ),
         counted(start + Duration::minutes(20)),
