@@ -264,8 +264,12 @@ impl EventStore {
 
     /// Returns the number of outbox rows waiting to be published (parked rows not included).
     pub async fn outbox_backlog(&self) -> Result<u64, StoreError> {
+        // Two counts, each over its partial index (pending, held): one condition over both
+        // would scan the whole table, published rows included.
         self.count(
-            "SELECT COUNT(*) FROM mom_outbox WHERE published_at IS NULL AND parked_at IS NULL",
+            "SELECT (SELECT COUNT(*) FROM mom_outbox WHERE published_at IS NULL \
+             AND parked_at IS NULL AND held_at IS NULL) \
+             + (SELECT COUNT(*) FROM mom_outbox WHERE held_at IS NOT NULL)",
         )
         .await
     }
