@@ -382,3 +382,48 @@ async fn a_token_of_another_query_or_an_edited_one_is_refused_on_sqlite_and_post
         }
     }
 }
+
+#[tokio::test]
+async fn a_genealogy_wider_than_its_cap_is_truncated_on_sqlite_and_postgres() {
+    use mom_projections::inventory::{Direction, MAX_LOTS};
+    for (backend, models, _storage) in backends().await {
+        models_with_tables(&models).await;
+        let pool = models.pool();
+        insert(pool, 0).await;
+        let coil = id(0);
+        // One coil went into more lots than a walk may name.
+        let outputs = MAX_LOTS as i64 + 1_000;
+        for chunk in (0..outputs).collect::<Vec<_>>().chunks(500) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|n| format!("('{coil}', 'part-{n:06}', 'order-1')"))
+                .collect();
+            sqlx::query(&format!(
+                "INSERT INTO inventory_links (input_lot, output_lot, order_id) VALUES {}",
+                values.join(", ")
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        let started = std::time::Instant::now();
+        let (links, lots, truncated) = InventoryQueries::new(pool.clone())
+            .genealogy(&coil, Direction::Forward, 64)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert!(truncated, "{backend}");
+        assert_eq!(lots.len(), MAX_LOTS, "{backend}");
+        assert_eq!(
+            links.len(),
+            MAX_LOTS - 1,
+            "{backend}: links name listed lots only"
+        );
+        eprintln!("{backend}: a genealogy truncated at {MAX_LOTS} lots took {took:?}");
+        let (links, _, truncated) = InventoryQueries::new(pool.clone())
+            .genealogy(&coil, Direction::Forward, 1)
+            .await
+            .unwrap();
+        assert!(truncated && links.len() == MAX_LOTS - 1, "{backend}");
+    }
+}

@@ -14,7 +14,7 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::InventoryService;
-pub use genealogy::{Direction, Edge, Link, MAX_DEPTH};
+pub use genealogy::{Direction, Edge, Link, MAX_DEPTH, MAX_LINKS, MAX_LOTS};
 pub use http::router;
 pub use projection::{InventoryProjection, NAME};
 pub use query::{

@@ -1,5 +1,6 @@
 //! Queries on the inventory read model, shared by its gRPC and HTTP APIs.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -299,66 +300,107 @@ impl InventoryQueries {
         if lot.trim().is_empty() {
             return Err(QueryError::InvalidArgument("lot is empty".into()));
         }
-        if self.node(lot).await?.is_none() {
+        if self.nodes(&[lot.to_owned()]).await?.is_empty() {
             return Err(QueryError::NotFound(format!("lot {lot:?} is not known")));
         }
-        let sql = match direction {
-            Direction::Backward => {
-                "SELECT input_lot, output_lot, order_id FROM inventory_links \
-                 WHERE output_lot = $1 ORDER BY input_lot LIMIT $2"
-            }
-            Direction::Forward => {
-                "SELECT input_lot, output_lot, order_id FROM inventory_links \
-                 WHERE input_lot = $1 ORDER BY output_lot LIMIT $2"
-            }
+        let (near, far) = match direction {
+            Direction::Backward => ("output_lot", "input_lot"),
+            Direction::Forward => ("input_lot", "output_lot"),
         };
         let mut walk = Walk::new(lot, direction, max_depth);
         while !walk.frontier().is_empty() {
-            let mut level = Vec::new();
-            for lot in walk.frontier() {
+            // A level's edges are read a chunk of frontier lots at a time, then handed to the
+            // walk in frontier order (each lot's by the far lot, as one query per lot would).
+            let mut found: BTreeMap<String, Vec<Edge>> = BTreeMap::new();
+            let mut count = 0;
+            for chunk in walk.frontier().chunks(CHUNK) {
                 // One edge beyond the budget is enough for the walk to see it is truncated.
-                let room = walk.link_budget().saturating_sub(level.len());
-                let limit = i64::try_from(room + 1).unwrap_or(i64::MAX);
-                let edges: Vec<Edge> = sqlx::query_as(sql)
-                    .bind(lot)
-                    .bind(limit)
+                let room = walk.link_budget().saturating_sub(count);
+                let sql = format!(
+                    "SELECT input_lot, output_lot, order_id FROM inventory_links \
+                     WHERE {near} IN ({}) ORDER BY {near}, {far} LIMIT ${}",
+                    placeholders(chunk.len()),
+                    chunk.len() + 1
+                );
+                let mut query = sqlx::query_as::<_, Edge>(&sql);
+                for lot in chunk {
+                    query = query.bind(lot);
+                }
+                let edges = query
+                    .bind(i64::try_from(room + 1).unwrap_or(i64::MAX))
                     .fetch_all(&self.pool)
                     .await?;
-                level.extend(edges);
-                if level.len() > walk.link_budget() {
+                count += edges.len();
+                for edge in edges {
+                    let key = match direction {
+                        Direction::Backward => edge.output_lot.clone(),
+                        Direction::Forward => edge.input_lot.clone(),
+                    };
+                    found.entry(key).or_default().push(edge);
+                }
+                if count > walk.link_budget() {
                     break;
                 }
             }
+            let level: Vec<Edge> = walk
+                .frontier()
+                .iter()
+                .flat_map(|lot| found.remove(lot).unwrap_or_default())
+                .collect();
             walk.step(level);
         }
         let truncated = walk.truncated();
         let (links, lots) = walk.finish();
-        let mut nodes = Vec::with_capacity(lots.len());
-        for lot in lots {
-            // A lot named only as an input that this read model never saw still appears.
-            nodes.push(self.node(&lot).await?.unwrap_or(NodeRow {
-                lot,
-                material: String::new(),
-                quantity: 0,
-                held: 0,
-            }));
-        }
+        let mut known = self.nodes(&lots).await?;
+        let nodes = lots
+            .into_iter()
+            .map(|lot| {
+                // A lot named only as an input that this read model never saw still appears.
+                known.remove(&lot).unwrap_or(NodeRow {
+                    lot,
+                    material: String::new(),
+                    quantity: 0,
+                    held: 0,
+                })
+            })
+            .collect();
         Ok((links, nodes, truncated))
     }
 
-    async fn node(&self, lot: &str) -> Result<Option<NodeRow>, QueryError> {
-        Ok(sqlx::query_as(
-            "SELECT l.lot AS lot, l.material AS material, \
-             CAST(COALESCE((SELECT SUM(s.quantity) FROM inventory_stock s WHERE s.lot = l.lot), 0) \
-                 AS BIGINT) AS quantity, \
-             CAST(CASE WHEN EXISTS (SELECT 1 FROM inventory_holds h WHERE h.lot = l.lot) \
-                 THEN 1 ELSE 0 END AS BIGINT) AS held \
-             FROM inventory_lots l WHERE l.lot = $1",
-        )
-        .bind(lot)
-        .fetch_optional(&self.pool)
-        .await?)
+    /// Returns the rows of the known lots among `lots`, by lot (a chunk per query).
+    async fn nodes(&self, lots: &[String]) -> Result<BTreeMap<String, NodeRow>, QueryError> {
+        let mut nodes = BTreeMap::new();
+        for chunk in lots.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT l.lot AS lot, l.material AS material, \
+                 CAST(COALESCE((SELECT SUM(s.quantity) FROM inventory_stock s \
+                     WHERE s.lot = l.lot), 0) AS BIGINT) AS quantity, \
+                 CAST(CASE WHEN EXISTS (SELECT 1 FROM inventory_holds h WHERE h.lot = l.lot) \
+                     THEN 1 ELSE 0 END AS BIGINT) AS held \
+                 FROM inventory_lots l WHERE l.lot IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, NodeRow>(&sql);
+            for lot in chunk {
+                query = query.bind(lot);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                nodes.insert(row.lot.clone(), row);
+            }
+        }
+        Ok(nodes)
     }
+}
+
+/// Lots per query of a genealogy walk.
+const CHUNK: usize = 500;
+
+/// `$1, $2, ..., $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
