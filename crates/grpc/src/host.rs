@@ -383,7 +383,10 @@ pub async fn connect_store(
     loop {
         match EventStore::connect(&args.database_url, &args.options()).await {
             Ok(store) => return Ok(Some(store)),
-            Err(err @ mom_eventstore::StoreError::UnsupportedUrl { .. }) => return Err(err.into()),
+            Err(
+                err @ (mom_eventstore::StoreError::UnsupportedUrl { .. }
+                | mom_eventstore::StoreError::Database(sqlx::Error::Configuration(_))),
+            ) => return Err(err.into()),
             Err(err) => {
                 tracing::warn!(error = %err, retry_in = ?backoff, "event store not reachable, retrying");
             }

@@ -19,6 +19,9 @@ use tonic_health::ServingStatus;
 type ProbeFn =
     dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static;
 
+/// The probes, by name, in the order they were added.
+type Probes = Vec<(String, Arc<ProbeFn>)>;
+
 /// How long one probe may take before it counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -37,7 +40,7 @@ pub struct Report {
 /// A service's readiness probes and their last report; cheap to clone.
 #[derive(Clone)]
 pub struct Readiness {
-    probes: Arc<Mutex<Vec<(String, Arc<ProbeFn>)>>>,
+    probes: Arc<Mutex<Probes>>,
     report: Arc<Mutex<Report>>,
 }
 
@@ -126,7 +129,7 @@ impl Readiness {
 
     /// Runs every probe once (each within 3 s) and stores the report.
     pub async fn check(&self) -> Report {
-        let probes: Vec<(String, Arc<ProbeFn>)> = self
+        let probes: Probes = self
             .probes
             .lock()
             .map(|probes| probes.clone())

@@ -2,14 +2,15 @@
 //!
 //! The consumer resumes by itself after a crash of its own process and after a broker restart:
 //!
-//! - **static membership**: every member joins with `group.instance.id` (this instance's stable
-//!   id, [`ConsumerSettings`]), so a replacement that joins after a crash takes the crashed
-//!   member's place and its partitions at once (tansu hands a dynamic replacement that joins
-//!   within the session timeout an empty assignment, for good);
+//! - **static membership**, when configured ([`ConsumerSettings`]): every member joins with
+//!   `group.instance.id` (this instance's stable id), so a replacement that joins after a crash
+//!   takes the crashed member's place and its partitions at once (on Apache Kafka; tansu 0.6
+//!   loses a static member after each assignment, so it is off by default);
 //! - **rebalance callbacks**: before partitions are revoked the offsets of what was applied are
 //!   committed, so the next owner starts where this one stopped (the read model's checkpoint
 //!   skips anything redelivered anyway);
-//! - **a progress watchdog**: every few seconds it compares the topics' high watermarks with the
+//! - **a progress watchdog** (which also covers tansu handing a dynamic replacement that joins
+//!   within the session timeout an empty assignment, for good): every few seconds it compares the topics' high watermarks with the
 //!   read model's checkpoints; when messages wait and neither the checkpoints nor this consumer
 //!   moved for the stall timeout, the projection reports itself unhealthy (its status error: the
 //!   health service and `/readyz` say NOT_SERVING with the reason), logs it, counts it in
@@ -30,6 +31,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +66,8 @@ enum Ended {
 /// every assignment.
 struct Rebalancing {
     projection: String,
+    /// Counts every assignment and revocation (the watchdog's sign of life while joining).
+    activity: Arc<AtomicU64>,
 }
 
 impl ClientContext for Rebalancing {}
@@ -86,6 +90,7 @@ impl ConsumerContext for Rebalancing {
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
         match rebalance {
             Rebalance::Assign(partitions) => tracing::info!(
                 projection = %self.projection,
@@ -122,37 +127,38 @@ pub async fn run_from_kafka<P: Projection>(
     let dead_letters = DeadLetters::new(&source.bootstrap_servers)?;
     let mut after_stall = false;
     loop {
-        let consumer = Arc::new(create(projection, source, &group, &settings)?);
-        let received = Arc::new(AtomicU64::new(0));
+        // Messages received and rebalances: the consumer's signs of life.
+        let activity = Arc::new(AtomicU64::new(0));
+        let consumer = Arc::new(create(projection, source, &group, &settings, &activity)?);
         let stalled = CancellationToken::new();
-        let watchdog = tokio::spawn(watch(
-            projection.name().to_owned(),
-            projection.topics().to_vec(),
-            models.clone(),
-            consumer.clone(),
-            received.clone(),
-            settings.stall_timeout,
-            after_stall,
-            stalled.clone(),
-        ));
+        let watchdog = tokio::spawn(
+            Watchdog {
+                projection: projection.name().to_owned(),
+                topics: projection.topics().to_vec(),
+                models: models.clone(),
+                consumer: consumer.clone(),
+                activity: activity.clone(),
+                stall_timeout: settings.stall_timeout,
+                join_grace: settings.session_timeout,
+                after_stall,
+            }
+            .run(stalled.clone()),
+        );
         let ended = consume(
             projection,
             models,
             &consumer,
             &dead_letters,
-            &received,
+            &activity,
             &stalled,
             &shutdown,
         )
         .await;
         watchdog.abort();
-        let consumer = Arc::try_unwrap(consumer).ok();
         match ended? {
             Ended::Shutdown => {
-                if let Some(consumer) = &consumer {
-                    if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
-                        tracing::debug!(error = %err, "final commit");
-                    }
+                if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    tracing::debug!(error = %err, "final commit");
                 }
                 return Ok(());
             }
@@ -177,6 +183,7 @@ fn create<P: Projection>(
     source: &KafkaSource,
     group: &str,
     settings: &ConsumerSettings,
+    activity: &Arc<AtomicU64>,
 ) -> Result<Kafka, ProjectionError> {
     let mut config = ClientConfig::new();
     config
@@ -199,11 +206,16 @@ fn create<P: Projection>(
         // A fetch returns when data arrives on Kafka, but some brokers (tansu) hold it for the
         // whole wait: keep the wait short so a new event is seen within milliseconds.
         .set("fetch.wait.max.ms", "10");
+    // librdkafka's own debug contexts (`cgrp`, `consumer`, ...), for a consumer that misbehaves.
+    if let Ok(debug) = std::env::var("MOM_KAFKA_DEBUG") {
+        config.set("debug", debug);
+    }
     if let Some(instance) = &settings.instance_id {
         config.set("group.instance.id", instance);
     }
     let consumer: Kafka = config.create_with_context(Rebalancing {
         projection: projection.name().to_owned(),
+        activity: activity.clone(),
     })?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
@@ -222,7 +234,7 @@ async fn consume<P: Projection>(
     models: &ReadModels,
     consumer: &Arc<Kafka>,
     dead_letters: &DeadLetters,
-    received: &AtomicU64,
+    activity: &AtomicU64,
     stalled: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> Result<Ended, ProjectionError> {
@@ -248,7 +260,7 @@ async fn consume<P: Projection>(
                 continue;
             }
         };
-        received.fetch_add(1, Ordering::Relaxed);
+        activity.fetch_add(1, Ordering::Relaxed);
         let span = crate::apply_span(projection.name(), &message);
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -323,8 +335,8 @@ struct Seen {
     behind: u64,
     /// Sum of the read model's checkpoints: it moves whenever any instance applies a message.
     applied_to: i64,
-    /// Messages this consumer received.
-    received: u64,
+    /// Messages this consumer received plus its rebalances.
+    activity: u64,
 }
 
 /// The watchdog's verdict on a sequence of checks.
@@ -339,73 +351,91 @@ impl Progress {
     fn note(&mut self, seen: Seen, now: Instant) -> Option<Duration> {
         // The first check has nothing to compare with: idle time counts from the start.
         let moved = self.last.is_some_and(|last| {
-            last.applied_to != seen.applied_to || last.received != seen.received
+            last.applied_to != seen.applied_to || last.activity != seen.activity
         });
         self.last = Some(seen);
         if moved || seen.behind == 0 {
             self.since = now;
             return None;
         }
-        Some(now - self.since)
+        Some(now.saturating_duration_since(self.since))
     }
 }
 
-/// Checks the consumer's progress every few seconds until aborted; cancels `stalled` when it
-/// made none for `stall_timeout` while messages waited. Keeps the projection's status
-/// (`after_stall`: the consumer replaces a stalled one, whose report stands until progress).
-async fn watch(
+/// The progress watchdog of one consumer.
+struct Watchdog {
     projection: String,
     topics: Vec<String>,
     models: ReadModels,
     consumer: Arc<Kafka>,
-    received: Arc<AtomicU64>,
+    /// Messages the consumer received plus its rebalances.
+    activity: Arc<AtomicU64>,
     stall_timeout: Duration,
-    mut after_stall: bool,
-    stalled: CancellationToken,
-) {
-    let every = (stall_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
-    let mut progress = Progress {
-        last: None,
-        since: Instant::now(),
-    };
-    loop {
-        tokio::time::sleep(every).await;
-        let behind = match backlog(&projection, &topics, &models, &consumer).await {
-            Ok(backlog) => backlog,
-            Err(why) => {
-                crate::status::consumer_checked(&projection, None, Some(why));
-                continue;
-            }
+    /// Time a new consumer gets to join its group before idle time counts (tansu completes a
+    /// join after about a session timeout).
+    join_grace: Duration,
+    /// The consumer replaces a stalled one, whose report stands until progress is seen.
+    after_stall: bool,
+}
+
+impl Watchdog {
+    /// Checks the consumer's progress every few seconds until aborted; cancels `stalled` when
+    /// it made none for the stall timeout while messages waited. Keeps the projection's status.
+    async fn run(self, stalled: CancellationToken) {
+        let Self {
+            projection,
+            topics,
+            models,
+            consumer,
+            activity,
+            stall_timeout,
+            join_grace,
+            mut after_stall,
+        } = self;
+        let every = (stall_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+        let mut progress = Progress {
+            last: None,
+            since: Instant::now() + join_grace,
         };
-        let seen = Seen {
-            behind: behind.behind,
-            applied_to: behind.applied_to,
-            received: received.load(Ordering::Relaxed),
-        };
-        match progress.note(seen, Instant::now()) {
-            Some(idle) if idle >= stall_timeout => {
-                let assigned = consumer.assignment().map_or(0, |a| a.count());
-                let reason = format!(
+        loop {
+            tokio::time::sleep(every).await;
+            let behind = match backlog(&projection, &topics, &models, &consumer).await {
+                Ok(backlog) => backlog,
+                Err(why) => {
+                    crate::status::consumer_checked(&projection, None, Some(why));
+                    continue;
+                }
+            };
+            let seen = Seen {
+                behind: behind.behind,
+                applied_to: behind.applied_to,
+                activity: activity.load(Ordering::Relaxed),
+            };
+            match progress.note(seen, Instant::now()) {
+                Some(idle) if idle >= stall_timeout => {
+                    let assigned = consumer.assignment().map_or(0, |a| a.count());
+                    let reason = format!(
                     "no progress for {}s while {} messages wait (partitions assigned to this consumer: {assigned}); consumer re-created",
                     idle.as_secs(),
                     seen.behind
                 );
-                emit(ProjectionStalled {
-                    projection: &projection,
-                    behind: seen.behind,
-                    reason: &reason,
-                });
-                crate::status::consumer_checked(&projection, Some(seen.behind), Some(reason));
-                stalled.cancel();
-                return;
-            }
-            // Idle within the stall timeout: healthy, except that a stall reported by the
-            // consumer this one replaced stays reported until progress is seen.
-            Some(_) if after_stall => {}
-            Some(_) => crate::status::consumer_checked(&projection, Some(seen.behind), None),
-            None => {
-                after_stall = false;
-                crate::status::consumer_checked(&projection, Some(seen.behind), None);
+                    emit(ProjectionStalled {
+                        projection: &projection,
+                        behind: seen.behind,
+                        reason: &reason,
+                    });
+                    crate::status::consumer_checked(&projection, Some(seen.behind), Some(reason));
+                    stalled.cancel();
+                    return;
+                }
+                // Idle within the stall timeout: healthy, except that a stall reported by the
+                // consumer this one replaced stays reported until progress is seen.
+                Some(_) if after_stall => {}
+                Some(_) => crate::status::consumer_checked(&projection, Some(seen.behind), None),
+                None => {
+                    after_stall = false;
+                    crate::status::consumer_checked(&projection, Some(seen.behind), None);
+                }
             }
         }
     }
@@ -457,15 +487,15 @@ async fn backlog(
     Ok(backlog)
 }
 
+/// The low and high watermark of each partition (topic, partition).
+type Watermarks = BTreeMap<(String, i32), (i64, i64)>;
+
 /// How long one check waits for the database or the broker.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Returns the low and high watermark of every partition of `topics` (a topic that does not
 /// exist yet has none).
-fn watermarks(
-    consumer: &Kafka,
-    topics: &[String],
-) -> Result<BTreeMap<(String, i32), (i64, i64)>, rdkafka::error::KafkaError> {
+fn watermarks(consumer: &Kafka, topics: &[String]) -> Result<Watermarks, KafkaError> {
     let metadata = consumer.fetch_metadata(None, CHECK_TIMEOUT)?;
     let mut all = BTreeMap::new();
     for found in metadata.topics() {
@@ -544,11 +574,11 @@ async fn try_one<P: Projection>(
 mod tests {
     use super::*;
 
-    fn seen(behind: u64, applied_to: i64, received: u64) -> Seen {
+    fn seen(behind: u64, applied_to: i64, activity: u64) -> Seen {
         Seen {
             behind,
             applied_to,
-            received,
+            activity,
         }
     }
 
@@ -578,11 +608,24 @@ mod tests {
             None,
             "checkpoint moved"
         );
-        assert_eq!(progress.note(seen(9, 11, 2), at(8)), None, "received one");
+        assert_eq!(
+            progress.note(seen(9, 11, 2), at(8)),
+            None,
+            "received one (or rebalanced)"
+        );
         assert_eq!(progress.note(seen(0, 11, 2), at(20)), None, "nothing waits");
         assert_eq!(
             progress.note(seen(1, 11, 2), at(22)),
             Some(Duration::from_secs(2))
+        );
+        let mut joining = Progress {
+            last: None,
+            since: at(10),
+        };
+        assert_eq!(
+            joining.note(seen(5, 0, 0), at(4)),
+            Some(Duration::ZERO),
+            "a new consumer's join grace does not count"
         );
     }
 }

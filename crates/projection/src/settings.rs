@@ -8,7 +8,10 @@ use std::time::Duration;
 use crate::ProjectionError;
 
 /// The stable id of this instance of a service among the members of its consumer groups
-/// (Kafka static membership, `group.instance.id`); `off` turns static membership off.
+/// (Kafka static membership, `group.instance.id`); unset or `off`: dynamic membership. Static
+/// membership is opt-in: on tansu 0.6 a static member's heartbeats are answered "unknown
+/// member" right after each assignment, so it rebalances for ever (the watchdog covers
+/// tansu's lost assignments of dynamic members instead).
 pub const INSTANCE_ID_VAR: &str = "MOM_CONSUMER_INSTANCE_ID";
 /// How long a consumer may make no progress while messages wait before it reports itself
 /// unhealthy and is re-created.
@@ -37,12 +40,14 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
-    /// Reads the settings from the environment: the instance id defaults to the host's name.
+    /// Reads the settings from the environment (`host` as the instance id takes the host's
+    /// name).
     pub fn from_env() -> Result<Self, ProjectionError> {
         let instance_id = match std::env::var(INSTANCE_ID_VAR) {
-            Ok(id) if id.trim().eq_ignore_ascii_case("off") => None,
-            Ok(id) if !id.trim().is_empty() => Some(id.trim().to_owned()),
-            _ => Some(hostname()),
+            Ok(id) if id.trim().eq_ignore_ascii_case("host") => Some(hostname()),
+            Ok(id) if id.trim().is_empty() || id.trim().eq_ignore_ascii_case("off") => None,
+            Ok(id) => Some(id.trim().to_owned()),
+            Err(_) => None,
         };
         Ok(Self {
             instance_id,

@@ -52,7 +52,10 @@ pub async fn serve(
     config: ProcessesConfig,
     shutdown: CancellationToken,
 ) -> Result<(), ProcessError> {
-    let models = ReadModels::connect(&config.database_url).await?;
+    // The database may be down at start: wait for it (a stop meanwhile is a clean stop).
+    let Some(models) = ReadModels::connect_retrying(&config.database_url, &shutdown).await? else {
+        return Ok(());
+    };
     let clients = Clients::connect(&config)?;
     let names = config.kafka.topic_names();
     let managers = managers::all(&names, &clients, &config);

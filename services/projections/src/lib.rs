@@ -13,6 +13,11 @@
 //! change. A read model is added by one module with an `install` and a `rebuild`, listed in
 //! [`READ_MODELS`], [`install_all`] and [`rebuild`].
 //!
+//! The service starts before its database: its gRPC address answers health NOT_SERVING while
+//! the read-model database is connected with backoff; afterwards health (and `/readyz`) says
+//! SERVING while the database answers and no projection reports a problem (a stalled consumer,
+//! see `mom_projection::status`).
+//!
 //! Invariant: no service code; it reads the topic contract only.
 
 pub mod config;
@@ -73,6 +78,9 @@ pub enum ProjectionsError {
     /// A task panicked.
     #[error("task failed: {0}")]
     Task(String),
+    /// Shutdown was asked for before the read-model database answered.
+    #[error("stopped before the read-model database answered")]
+    Stopped,
 }
 
 /// What a read model needs to start: its database, its source and the topic names.
@@ -237,7 +245,11 @@ pub async fn start(
     http_mode: HttpMode,
     shutdown: CancellationToken,
 ) -> Result<Running, ProjectionsError> {
-    let models = ReadModels::connect(&config.database_url).await?;
+    let starting = mom_grpc::GrpcServer::listen(SERVICE_NAME, config.grpc_addr).await?;
+    let models = ReadModels::connect_retrying(&config.database_url, &shutdown)
+        .await?
+        .ok_or(ProjectionsError::Stopped)?;
+    let readiness = mom_grpc::Readiness::read_side(&models, &READ_MODELS);
     let source = Source::open(
         config.kafka.kafka_bootstrap_servers.as_deref(),
         &config.log_sources,
@@ -263,7 +275,8 @@ pub async fn start(
         runners: mut tasks,
     } = parts;
     let router = router.merge(http::watch_router(feeds, shutdown.clone()));
-    let grpc = mom_grpc::GrpcServer::bind(SERVICE_NAME, config.grpc_addr, grpc.routes()).await?;
+    let grpc = starting.with_routes(grpc.routes()).await?;
+    grpc.watch(readiness.clone(), shutdown.clone());
     let grpc_addr = grpc.addr;
     tasks.spawn({
         let shutdown = shutdown.clone();
@@ -280,7 +293,9 @@ pub async fn start(
                 .local_addr()
                 .map_err(|source| ProjectionsError::Http { addr, source })?;
             tracing::info!(%addr, "projections http api listening");
-            let router = router.route("/healthz", axum::routing::get(|| async { "ok" }));
+            let router = router
+                .route("/healthz", axum::routing::get(|| async { "ok" }))
+                .merge(readiness.router());
             tasks.spawn(async move {
                 axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown.cancelled_owned())
