@@ -2,7 +2,8 @@
 """Soak of `mom dev`: the plant simulator at high speed over many simulated days, in legs.
 
 Each leg runs `mom dev` (simulator on, SQLite in a fresh data directory, the simulator's clock
-kept across restarts) until the simulated clock has advanced by days/legs, sampling the
+kept across restarts) until the OEE figures have advanced by days/legs simulated days (or
+--max-leg-seconds passed), sampling the
 process's RSS (/proc/<pid>/status) every few seconds, then stops it with SIGINT (a clean stop)
 and starts it again without the plant (`--no-simulate`): the restart time is the time from the
 start of the process to `GET /readyz` answering 200 (every log reader caught up with what the
@@ -13,7 +14,11 @@ inputs, the snapshot's size, the restart time and what the OEE load replayed.
 
     scripts/oee-soak.py --mom target/release/mom --days 60 --legs 6 --speed 20000
 
-Memory and restart time should stay flat from leg to leg after the first (warm-up) leg.
+Memory and restart time should stay flat from leg to leg after the first (warm-up) leg. The
+simulator keeps its clock across restarts but that clock runs on wall time: when the platform
+cannot keep up with --speed, a restart moves the plant to where the clock got (up to the real
+time). On a slow machine run one long leg (--legs 1 --max-leg-seconds N) and read the RSS
+samples over simulated days; the restart after it is measured all the same.
 """
 
 import argparse
@@ -42,12 +47,23 @@ def rss_kib(pid):
 
 
 def sim_time(data_dir):
+    """Returns how far the plant has got in the OEE figures: the median over work units of the
+    end of their last hour with a count (the simulator's own clock runs ahead of the platform
+    when the platform cannot keep up), or None before the first count."""
+    path = os.path.join(data_dir, "projections.db")
     try:
-        with open(os.path.join(data_dir, "simulator.json")) as f:
-            text = json.load(f)["sim_time"]
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (OSError, ValueError, KeyError):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        ends = sorted(row[0] for row in db.execute(
+            "SELECT MAX(end_ms) FROM oee_periods WHERE granularity = 'hour' AND total_count > 0 "
+            "GROUP BY equipment"))
+        first = db.execute("SELECT MIN(start_ms) FROM oee_periods").fetchone()[0]
+        db.close()
+    except sqlite3.Error:
         return None
+    if not ends or first is None:
+        return None
+    at = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return at(first), at(ends[len(ends) // 2])
 
 
 def ready(http):
@@ -99,7 +115,9 @@ def load_line(log_path, offset):
         for line in f:
             text = re.sub(r"\x1b\[[0-9;]*m", "", line.decode(errors="replace"))
             if "oee engine loaded" in text:
-                return dict(re.findall(r"(\w+)=(\d+)", text))
+                fields = dict(re.findall(r"(\w+)=(\d+)", text))
+                return {k: fields[k] for k in ("snapshot_seq", "rows_after_snapshot", "ms")
+                        if k in fields}
     return {}
 
 
@@ -119,19 +137,18 @@ def main():
     os.makedirs(data_dir, exist_ok=True)
     log_path = os.path.join(data_dir, "mom-dev.log")
     print(f"data directory {data_dir}, log {log_path}", flush=True)
-    origin = None
     legs = []
+    caught_up = False
     for leg in range(args.legs):
         # Run the plant until the simulated clock has advanced by days/legs.
         process, _ = start(args, data_dir, log_path, simulate=True)
-        begin = None
-        while begin is None:
+        progress = None
+        while progress is None:
             if process.poll() is not None:
                 sys.exit(f"mom dev exited with {process.returncode}; see {log_path}")
             time.sleep(0.5)
-            begin = sim_time(data_dir)
-        if origin is None:
-            origin = begin
+            progress = sim_time(data_dir)
+        origin, now = progress
         target_days = (leg + 1) * args.days / args.legs
         peak = 0
         samples = []
@@ -142,7 +159,7 @@ def main():
                 sys.exit(f"mom dev exited with {process.returncode}; see {log_path}")
             rss, hwm = rss_kib(process.pid)
             peak = max(peak, hwm)
-            now = sim_time(data_dir) or begin
+            origin, now = sim_time(data_dir) or (origin, now)
             day = (now - origin).total_seconds() / 86400
             samples.append((round(time.monotonic() - leg_start), round(day, 2), rss // 1024))
             caught_up = now >= datetime.now(timezone.utc).replace(microsecond=0)
@@ -194,6 +211,12 @@ def main():
               f"| {entry['peak_mib']} | {entry['input_rows']} | {entry['snapshot_kib']} "
               f"| {entry['restart_s']:.1f} | {entry['restart_rss_mib']} "
               f"| {load.get('rows_after_snapshot', '?')}, {load.get('ms', '?')} |")
+    print()
+    print("RSS over the run (every sample of each leg; wall seconds into the leg, simulated day, "
+          "RSS MiB):")
+    for entry in legs:
+        print(f"leg {entry['leg']}: " + ", ".join(
+            f"{wall}s/d{day}/{rss}" for wall, day, rss in entry["samples"]))
     with open(os.path.join(data_dir, "soak.json"), "w") as f:
         json.dump(legs, f, indent=1)
 
