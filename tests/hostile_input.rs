@@ -325,7 +325,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             production
                 .report_running(prod::ReportRunningRequest {
                     work_unit: unit.into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -338,7 +338,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .report_stopped(prod::ReportStoppedRequest {
                     work_unit: unit.into(),
                     reason: "jam".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -351,7 +351,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .report_count(prod::ReportCountRequest {
                     work_unit: unit.into(),
                     total: 3,
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -363,7 +363,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             production
                 .start_setup(prod::StartSetupRequest {
                     work_unit: unit.into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -376,7 +376,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .end_setup(prod::EndSetupRequest {
                     work_unit: unit.into(),
                     product: "P-1".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -390,7 +390,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                     work_unit: unit.into(),
                     product: "P-2".into(),
                     ideal_cycle_time_ms: 500,
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -402,7 +402,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             production
                 .register_work_unit(prod::RegisterWorkUnitRequest {
                     work_unit: "line-9.press".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -414,7 +414,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             production
                 .schedule_planned_shutdown(prod::SchedulePlannedShutdownRequest {
                     work_unit: unit.into(),
-                    from: at.clone(),
+                    from: at,
                     until: stamp(wrong + chrono::Duration::hours(1)),
                     reason: "break".into(),
                     ..Default::default()
@@ -434,7 +434,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                         name: "fill".into(),
                         eligible_work_units: vec![unit.into()],
                     }],
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -446,7 +446,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             production
                 .release_order(prod::OrderCommandRequest {
                     order_id: "0191e1b4-7c1a-7000-8000-000000000001".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -459,8 +459,8 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .report_breakdown(mnt::ReportBreakdownRequest {
                     work_unit: unit.into(),
                     failure_mode: "bearing".into(),
-                    failure_start: at.clone(),
-                    at: at.clone(),
+                    failure_start: at,
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -472,7 +472,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             maintenance
                 .start_work(mnt::WorkOrderCommandRequest {
                     work_order: "0191e1b4-7c1a-7000-8000-000000000002".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -486,7 +486,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                     lot: "LOT-1".into(),
                     material: "M-1".into(),
                     location: "RM".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -499,7 +499,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .start_starvation(inv::StartStarvationRequest {
                     work_unit: unit.into(),
                     material: "M-1".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -512,7 +512,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .report_starvation(inv::ReportStarvationRequest {
                     work_unit: unit.into(),
                     material: "M-1".into(),
-                    from: at.clone(),
+                    from: at,
                     until: stamp(wrong + chrono::Duration::minutes(5)),
                     ..Default::default()
                 })
@@ -526,7 +526,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
                 .open_nonconformance(qual::OpenNonconformanceRequest {
                     product: "P-1".into(),
                     description: "scratches".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
@@ -538,7 +538,7 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             quality
                 .close_nonconformance(qual::CloseNonconformanceRequest {
                     ncr_id: "0191e1b4-7c1a-7000-8000-000000000003".into(),
-                    at: at.clone(),
+                    at,
                     ..Default::default()
                 })
                 .await,
