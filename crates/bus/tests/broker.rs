@@ -567,6 +567,14 @@ async fn row_that_keeps_failing_is_parked_after_max_attempts() {
     );
     broker.restart().await.unwrap();
     assert_eq!(relay.publish_once().await.unwrap(), 0, "nothing to claim");
+    // A relay with the default timeout and attempts, so the restarted broker's first moments
+    // cannot park the row again.
+    let relay = Relay::start(
+        store.clone(),
+        RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.retry_parked(None).await.unwrap(), 1);
     wait_until_published(&relay, &store).await;
     store.close().await;
