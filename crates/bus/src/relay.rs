@@ -182,6 +182,8 @@ impl Relay {
         }
     }
 
+    /// Reports the backlog and the parked rows, and returns held rows that nothing holds back
+    /// any more to the queue (every [`BACKLOG_EVERY`]).
     async fn report_backlog(&self) {
         match self.store.outbox_backlog().await {
             Ok(pending) => emit(OutboxBacklogMeasured {
