@@ -15,6 +15,22 @@ use crate::domain::{LotId, LotState, OrderId, OrderLotsRules};
 /// The deepest walk allowed, in levels.
 pub const MAX_DEPTH: u32 = 64;
 
+/// Most lots one walk visits: a lot that went into thousands of others must not make one query
+/// read the whole store.
+pub const MAX_LOTS: usize = 5_000;
+
+/// Most links one walk returns.
+pub const MAX_LINKS: usize = 10_000;
+
+/// The links a walk found, and whether a cap ([`MAX_LOTS`], [`MAX_LINKS`]) stopped it early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walked {
+    /// The links in breadth-first order.
+    pub links: Vec<Link>,
+    /// True when the walk stopped at a cap before the depth limit.
+    pub truncated: bool,
+}
+
 /// Which way to walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -56,13 +72,14 @@ pub(crate) trait GenealogySource {
 }
 
 /// Walks the genealogy of `root` in `direction` down to `max_depth` levels and returns its links
-/// in breadth-first order, or `None` when `root` does not exist.
+/// in breadth-first order, or `None` when `root` does not exist. The walk stops early, and says
+/// so, after [`MAX_LOTS`] lots or [`MAX_LINKS`] links.
 pub(crate) async fn walk<S: GenealogySource>(
     source: &S,
     root: &LotId,
     direction: Direction,
     max_depth: u32,
-) -> Result<Option<Vec<Link>>, S::Error> {
+) -> Result<Option<Walked>, S::Error> {
     let Some(root_state) = source.lot(root).await? else {
         return Ok(None);
     };
@@ -78,6 +95,12 @@ pub(crate) async fn walk<S: GenealogySource>(
             Direction::Forward => forward(source, &state, depth + 1).await?,
         };
         for link in next {
+            if links.len() >= MAX_LINKS || visited.len() >= MAX_LOTS {
+                return Ok(Some(Walked {
+                    links,
+                    truncated: true,
+                }));
+            }
             let neighbour = match direction {
                 Direction::Backward => link.input.clone(),
                 Direction::Forward => link.output.clone(),
@@ -90,7 +113,10 @@ pub(crate) async fn walk<S: GenealogySource>(
             }
         }
     }
-    Ok(Some(links))
+    Ok(Some(Walked {
+        links,
+        truncated: false,
+    }))
 }
 
 fn backward(state: &LotState, depth: u32) -> Vec<Link> {
@@ -267,7 +293,9 @@ mod tests {
     }
 
     fn run(memory: &Memory, root: &str, direction: Direction, depth: u32) -> Option<Vec<Link>> {
-        block_on(walk(memory, &lot(root), direction, depth)).unwrap()
+        let walked = block_on(walk(memory, &lot(root), direction, depth)).unwrap()?;
+        assert!(!walked.truncated);
+        Some(walked.links)
     }
 
     fn block_on<F: Future>(future: F) -> F::Output {
@@ -337,5 +365,26 @@ mod tests {
             edges(&links),
             vec![e("a", "c", 1), e("b", "c", 1), e("a", "b", 2)]
         );
+    }
+
+    #[test]
+    fn a_walk_through_a_lot_made_of_thousands_stops_at_the_cap_and_says_so() {
+        let mut memory = Memory::default();
+        let inputs: Vec<String> = (0..MAX_LOTS + 10).map(|n| format!("resin-{n}")).collect();
+        for input in &inputs {
+            memory.received(input);
+        }
+        let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        memory.make(1, &names, "blend-1");
+        let walked = block_on(walk(
+            &memory,
+            &lot("blend-1"),
+            Direction::Backward,
+            MAX_DEPTH,
+        ))
+        .unwrap()
+        .unwrap();
+        assert!(walked.truncated);
+        assert_eq!(walked.links.len(), MAX_LOTS - 1);
     }
 }

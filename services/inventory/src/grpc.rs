@@ -399,11 +399,11 @@ impl InventoryService for InventoryApi {
         request: Request<pb::GetGenealogyRequest>,
     ) -> Result<Response<pb::Genealogy>, Status> {
         let (lot, direction, depth) = contract::get_genealogy(request.get_ref())?;
-        let links = genealogy::walk(self, &lot, direction, depth)
+        let walked = genealogy::walk(self, &lot, direction, depth)
             .await?
             .ok_or_else(|| lot_not_found(&lot))?;
         Ok(Response::new(contract::genealogy_reply(
-            &lot, direction, &links,
+            &lot, direction, &walked,
         )))
     }
 

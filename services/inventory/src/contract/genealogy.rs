@@ -8,7 +8,7 @@ use mom_proto::time::to_timestamp;
 
 use super::{optional_string, order_id, InvalidRequest};
 use crate::domain::{LotId, OrderId, OrderLot, OrderLots, OrderLotsError, OrderLotsEvent};
-use crate::genealogy::{Direction, Link, MAX_DEPTH};
+use crate::genealogy::{Direction, Walked, MAX_DEPTH};
 
 /// Parses the order id of `GetOrderLots`.
 pub fn get_order_lots(req: &pb::GetOrderLotsRequest) -> Result<OrderId, RequestError> {
@@ -100,7 +100,7 @@ pub fn order_lots_reply(lots: &OrderLots) -> Result<pb::OrderLots, OrderLotsErro
 }
 
 /// Returns the `GetGenealogy` reply.
-pub fn genealogy_reply(lot: &LotId, direction: Direction, links: &[Link]) -> pb::Genealogy {
+pub fn genealogy_reply(lot: &LotId, direction: Direction, walked: &Walked) -> pb::Genealogy {
     pb::Genealogy {
         lot: lot.to_string(),
         direction: match direction {
@@ -108,7 +108,9 @@ pub fn genealogy_reply(lot: &LotId, direction: Direction, links: &[Link]) -> pb:
             Direction::Forward => pb::GenealogyDirection::Forward,
         }
         .into(),
-        links: links
+        truncated: walked.truncated,
+        links: walked
+            .links
             .iter()
             .map(|link| pb::GenealogyLink {
                 input_lot: link.input.to_string(),
