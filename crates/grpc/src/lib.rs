@@ -18,14 +18,14 @@ pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,
 };
+pub use host::{
+    connect_store, ping, start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError,
+    Running, Starting,
+};
 pub use http_limits::{harden, MAX_HTTP_BODY_BYTES, REQUEST_TIMEOUT};
 pub use limits::{
     call, check_times, items, name, Call, ExtensionLayer, WithExtension, MAX_ITEMS, MAX_NAME_LEN,
     MAX_REQUEST_BYTES, PLANNING_HORIZON,
-};
-pub use host::{
-    connect_store, ping, start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError,
-    Running, Starting,
 };
 pub use readiness::{Readiness, Report};
 pub use request::{
