@@ -37,7 +37,7 @@ use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-const WORK_UNITS: usize = 4;
+const WORK_UNITS: usize = 3;
 const PRODUCTION: &str = "mom.production.v1.ProductionService";
 const OEE: &str = "mom.oee.v1.OeeService";
 const PROJECTIONS: &str = "mom.projections.v1.EquipmentReadService";
@@ -315,7 +315,7 @@ async fn client(
             *acked.commands.entry(unit.clone()).or_default() += 1;
             *acked.units.entry(unit.clone()).or_default() += total;
         }
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -409,10 +409,19 @@ async fn wait_resumed(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let units = acked.lock().unwrap().units.clone();
+    let (mut equipment, mut oee) = (None, None);
     loop {
-        if equipment_at(models, &heads).await && oee_at(oee_addr, &units).await {
+        if equipment.is_none() && equipment_at(models, &heads).await {
+            equipment = Some(start.elapsed());
+        }
+        if oee.is_none() && oee_at(oee_addr, &units).await {
+            oee = Some(start.elapsed());
+        }
+        if let (Some(equipment), Some(oee)) = (equipment, oee) {
             let took = start.elapsed();
-            println!("{what}: read models caught up in {took:?}");
+            println!(
+                "{what}: read models caught up in {took:?} (equipment {equipment:?}, oee {oee:?})"
+            );
             return took;
         }
         for service in services.iter_mut() {
@@ -489,8 +498,8 @@ async fn services_start_without_their_dependencies_and_resume_after_every_fault_
         let mut env = vec![
             ("MOM_KAFKA_BOOTSTRAP_SERVERS", servers.clone()),
             ("MOM_TOPIC_PARTITIONS", "3".to_owned()),
-            ("MOM_CONSUMER_STALL_TIMEOUT", "6s".to_owned()),
-            ("MOM_CONSUMER_SESSION_TIMEOUT", "6s".to_owned()),
+            ("MOM_CONSUMER_STALL_TIMEOUT", "4s".to_owned()),
+            ("MOM_CONSUMER_SESSION_TIMEOUT", "4s".to_owned()),
             ("MOM_DB_STATEMENT_TIMEOUT", "10s".to_owned()),
         ];
         env.extend(extra);
