@@ -650,8 +650,13 @@ async fn services_start_without_their_dependencies_and_resume_after_every_fault_
     oee_service
         .wait_health(ServingStatus::NotServing, Duration::from_secs(15))
         .await;
+    projections
+        .wait_health(ServingStatus::NotServing, Duration::from_secs(15))
+        .await;
     let (status, body) = projections.readyz().await.unwrap();
     println!("Postgres down: projections /readyz {status} {body}");
+    assert_eq!(status, 503, "/readyz while the database is down: {body}");
+    assert!(body.contains("read-model database"), "{body}");
     pg.start_server().await.unwrap();
     for service in [&mut production, &mut oee_service, &mut projections] {
         let took = service

@@ -397,15 +397,21 @@ impl Watchdog {
             last: None,
             since: Instant::now() + join_grace,
         };
+        let mut failed_checks = 0u32;
         loop {
             tokio::time::sleep(every).await;
             let behind = match backlog(&projection, &topics, &models, &consumer).await {
                 Ok(backlog) => backlog,
                 Err(why) => {
-                    crate::status::consumer_checked(&projection, None, Some(why));
+                    // One slow answer is no outage: report from the second failed check on.
+                    failed_checks += 1;
+                    if failed_checks >= 2 {
+                        crate::status::consumer_checked(&projection, None, Some(why));
+                    }
                     continue;
                 }
             };
+            failed_checks = 0;
             let seen = Seen {
                 behind: behind.behind,
                 applied_to: behind.applied_to,
