@@ -278,6 +278,7 @@ impl GrpcServer {
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), HostError> {
         let incoming = Incoming(self.listener);
         tonic::transport::Server::builder()
+            .timeout(crate::REQUEST_TIMEOUT)
             .layer(crate::TraceLayer)
             .layer(crate::ExtensionLayer::new(self.time_policy))
             .add_routes(self.routes)

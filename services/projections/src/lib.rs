@@ -297,7 +297,7 @@ pub async fn start(
                 .route("/healthz", axum::routing::get(|| async { "ok" }))
                 .merge(readiness.router());
             tasks.spawn(async move {
-                axum::serve(listener, router)
+                axum::serve(listener, mom_grpc::harden(router))
                     .with_graceful_shutdown(shutdown.cancelled_owned())
                     .await
                     .map_err(|source| ProjectionsError::Http { addr, source })
