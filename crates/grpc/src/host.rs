@@ -258,8 +258,18 @@ impl GrpcServer {
         Ok(server)
     }
 
-    /// Keeps the health status from `readiness`: its probes run every 2 s until `shutdown`.
-    pub fn watch(&self, readiness: Readiness, shutdown: CancellationToken) {
+    /// Keeps the health status from `readiness`: the first probe runs before this returns (so a
+    /// started service answers health with what its probes found, never a stale NOT_SERVING),
+    /// then every 2 s until `shutdown`.
+    pub async fn watch(&self, readiness: Readiness, shutdown: CancellationToken) {
+        let status = if readiness.check().await.ready {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        for name in [self.service_name, ""] {
+            self.health.set_service_status(name, status).await;
+        }
         tokio::spawn(readiness.run(
             self.health.clone(),
             self.service_name,
@@ -322,7 +332,7 @@ async fn serve_started(
             async move { ping(&store).await }
         }
     });
-    server.watch(readiness.clone(), shutdown.clone());
+    server.watch(readiness.clone(), shutdown.clone()).await;
     let mut tasks = JoinSet::new();
     if let Some(relay_config) = config.relay {
         tasks.spawn(run_relay(store.clone(), relay_config, shutdown.clone()));

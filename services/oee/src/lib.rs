@@ -243,7 +243,7 @@ pub async fn start_routed(
                 ),
             ))
             .await?;
-    grpc.watch(readiness.clone(), shutdown.clone());
+    grpc.watch(readiness.clone(), shutdown.clone()).await;
     let grpc_addr = grpc.addr;
     let mut tasks = JoinSet::new();
     if let Some(servers) = config.kafka.kafka_bootstrap_servers.clone() {

@@ -276,7 +276,7 @@ pub async fn start(
     } = parts;
     let router = router.merge(http::watch_router(feeds, shutdown.clone()));
     let grpc = starting.with_routes(grpc.routes()).await?;
-    grpc.watch(readiness.clone(), shutdown.clone());
+    grpc.watch(readiness.clone(), shutdown.clone()).await;
     let grpc_addr = grpc.addr;
     tasks.spawn({
         let shutdown = shutdown.clone();
