@@ -17,8 +17,9 @@ use tonic::Request;
 
 use crate::request::{invalid, RequestError};
 
-/// Largest request message a server decodes (tonic answers `OUT_OF_RANGE` above it, naming the size and the limit): a command is
-/// a few hundred bytes, an order with a long routing a few tens of kilobytes.
+/// Largest request message a server decodes (tonic answers `OUT_OF_RANGE` above it, naming the
+/// size and the limit): a command is a few hundred bytes, an order with a long routing a few tens
+/// of kilobytes.
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// Most items a repeated request field may hold (routing operations, eligible work units,
