@@ -36,4 +36,7 @@ pub use outbox::{
 };
 pub use record::{LogEntry, LogMessage, MessageFilter};
 pub use repository::SqlEventRepository;
-pub use store::{Backend, EventStore, StoreOptions};
+pub use store::{
+    statement_timeout, Backend, EventStore, StoreOptions, DEFAULT_STATEMENT_TIMEOUT,
+    STATEMENT_TIMEOUT_VAR,
+};

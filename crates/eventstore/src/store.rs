@@ -38,20 +38,24 @@ impl Default for StoreOptions {
     }
 }
 
-/// Longest a statement may run on a Postgres store: `MOM_DB_STATEMENT_TIMEOUT` (`30s`, `500ms`,
-/// `2m`; `0` for no limit), 30 s when unset. The read models' pools read the same variable.
-fn statement_timeout() -> Result<Option<Duration>, StoreError> {
-    let Ok(text) = std::env::var("MOM_DB_STATEMENT_TIMEOUT") else {
-        return Ok(Some(Duration::from_secs(30)));
+/// The variable that sets how long a statement may run on a Postgres connection.
+pub const STATEMENT_TIMEOUT_VAR: &str = "MOM_DB_STATEMENT_TIMEOUT";
+
+/// The statement timeout when [`STATEMENT_TIMEOUT_VAR`] is unset.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest a statement may run on a Postgres connection: [`STATEMENT_TIMEOUT_VAR`] (`30s`,
+/// `500ms`, `2m`; `0` for no limit), [`DEFAULT_STATEMENT_TIMEOUT`] when unset; `None` is no
+/// limit. The one reader of the variable: the event stores' pools and the read models' pools
+/// both take it from here. An error names the variable and its value.
+pub fn statement_timeout() -> Result<Option<Duration>, String> {
+    let Ok(text) = std::env::var(STATEMENT_TIMEOUT_VAR) else {
+        return Ok(Some(DEFAULT_STATEMENT_TIMEOUT));
     };
     let timeout = mom_clock::parse_duration(&text)
         .ok()
         .and_then(|timeout| timeout.to_std().ok())
-        .ok_or_else(|| {
-            StoreError::Database(sqlx::Error::Configuration(
-                format!("MOM_DB_STATEMENT_TIMEOUT={text:?} is not a duration such as 30s").into(),
-            ))
-        })?;
+        .ok_or_else(|| format!("{STATEMENT_TIMEOUT_VAR}={text:?} is not a duration such as 30s"))?;
     Ok((!timeout.is_zero()).then_some(timeout))
 }
 
@@ -79,7 +83,9 @@ impl EventStore {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)?;
-            if let Some(timeout) = statement_timeout()? {
+            if let Some(timeout) = statement_timeout()
+                .map_err(|reason| StoreError::Database(sqlx::Error::Configuration(reason.into())))?
+            {
                 connect = connect.options([("statement_timeout", timeout.as_millis().to_string())]);
             }
             let pool = PgPoolOptions::new()

@@ -18,15 +18,14 @@ pub const INSTANCE_ID_VAR: &str = "MOM_CONSUMER_INSTANCE_ID";
 pub const STALL_TIMEOUT_VAR: &str = "MOM_CONSUMER_STALL_TIMEOUT";
 /// How long the broker waits for a silent member before it hands its partitions to others.
 pub const SESSION_TIMEOUT_VAR: &str = "MOM_CONSUMER_SESSION_TIMEOUT";
-/// Longest a statement on a Postgres read model may run (`0`: no limit).
-pub const STATEMENT_TIMEOUT_VAR: &str = "MOM_DB_STATEMENT_TIMEOUT";
+/// Longest a statement on a Postgres read model may run (`0`: no limit); the event store's
+/// variable, read in one place.
+pub use mom_eventstore::{DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR};
 
 /// Default of [`STALL_TIMEOUT_VAR`].
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default of [`SESSION_TIMEOUT_VAR`].
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default of [`STATEMENT_TIMEOUT_VAR`].
-pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a Kafka consumer of this process joins its group and is watched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +58,10 @@ impl ConsumerSettings {
     }
 }
 
-/// Returns the statement timeout of read-model connections (`None`: no limit).
+/// Returns the statement timeout of read-model connections (`None`: no limit), as the event
+/// stores read it ([`mom_eventstore::statement_timeout`]).
 pub fn statement_timeout() -> Result<Option<Duration>, ProjectionError> {
-    let timeout = duration_var(STATEMENT_TIMEOUT_VAR, DEFAULT_STATEMENT_TIMEOUT)?;
-    Ok((!timeout.is_zero()).then_some(timeout))
+    mom_eventstore::statement_timeout().map_err(ProjectionError::Source)
 }
 
 /// Reads a duration (`90s`, `5m`, `500ms`, a bare number of seconds) from `var`, `default` when
