@@ -49,31 +49,17 @@ pub fn default_max_fact_span() -> mom_clock::Limit {
     )))
 }
 
-/// Parses `<number><unit>` with unit `s`, `m`, `h` or `d`.
+/// Parses `<number><unit>` with unit `s`, `m`, `h` or `d` (or `ms`) through
+/// [`mom_clock::parse_duration`], the platform's one duration reader; a bare number is refused
+/// here, as these options always did.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit: use s, m, h or d (e.g. 7d)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
-            ))
-        }
-    };
-    number
-        .checked_mul(seconds)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
+    if !text.contains(|c: char| !c.is_ascii_digit()) {
+        return Err(format!("{text:?} has no unit: use s, m, h or d (e.g. 7d)"));
+    }
+    mom_clock::parse_duration(text)?
+        .to_std()
+        .map_err(|_| format!("{text:?} is not a duration"))
 }
 
 #[cfg(test)]
