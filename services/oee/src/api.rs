@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::projection::granularity_name;
 use crate::query::{Queries, QueryError, Scope, Summary};
+use mom_projection::streams::StreamPermit;
 
 /// How often a watcher looks for changes when it is not woken by the projection.
 const WATCH_POLL: Duration = Duration::from_millis(500);
@@ -307,8 +308,10 @@ impl OeeService {
     }
 }
 
-/// Streams changes of `scope` after `after` until the receiver goes away.
+/// Streams changes of `scope` after `after` until the receiver goes away, holding `permit` (its
+/// place under the process's cap on live streams) for as long as it lasts.
 pub fn watch_changes(
+    permit: StreamPermit,
     queries: Queries,
     mut revisions: watch::Receiver<u64>,
     shutdown: CancellationToken,
@@ -316,7 +319,7 @@ pub fn watch_changes(
     granularity: Option<Granularity>,
     after: u64,
 ) -> impl Stream<Item = Result<(Granularity, Summary), QueryError>> + Send + 'static {
-    async_stream(move |tx| async move {
+    permit.hold(Box::pin(async_stream(move |tx| async move {
         let mut cursor = after;
         loop {
             match queries.changes(&scope, granularity, cursor).await {
@@ -341,7 +344,7 @@ pub fn watch_changes(
                 _ = tokio::time::sleep(WATCH_POLL) => {}
             }
         }
-    })
+    })))
 }
 
 /// A stream fed by a task through a bounded channel (ends when the task ends or the reader goes).
@@ -422,20 +425,20 @@ impl pb::oee_service_server::OeeService for OeeService {
             after => after,
         };
         let out_scope = scope.clone();
-        let stream = permit
-            .hold(Box::pin(watch_changes(
-                self.queries.clone(),
-                self.revisions.clone(),
-                self.shutdown.clone(),
-                scope,
-                granularity,
-                after,
-            )))
-            .map(move |change| {
-                change
-                    .map(|(g, summary)| figures(&out_scope, g, &summary))
-                    .map_err(Status::from)
-            });
+        let stream = watch_changes(
+            permit,
+            self.queries.clone(),
+            self.revisions.clone(),
+            self.shutdown.clone(),
+            scope,
+            granularity,
+            after,
+        )
+        .map(move |change| {
+            change
+                .map(|(g, summary)| figures(&out_scope, g, &summary))
+                .map_err(Status::from)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 }

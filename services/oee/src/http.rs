@@ -238,25 +238,25 @@ async fn watch(
         Err(err) => return error(err),
     };
     let out_scope = scope.clone();
-    let stream = permit
-        .hold(Box::pin(watch_changes(
-            state.queries.clone(),
-            state.revisions.clone(),
-            state.shutdown.clone(),
-            scope,
-            granularity,
-            after,
-        )))
-        .map(move |change| {
-            Ok::<_, Infallible>(match change {
-                Ok((g, summary)) => Event::default()
-                    .event("period")
-                    .data(figures_json(&out_scope, g, &summary).to_string()),
-                Err(err) => Event::default()
-                    .event("error")
-                    .data(json!({ "error": err.to_string() }).to_string()),
-            })
-        });
+    let stream = watch_changes(
+        permit,
+        state.queries.clone(),
+        state.revisions.clone(),
+        state.shutdown.clone(),
+        scope,
+        granularity,
+        after,
+    )
+    .map(move |change| {
+        Ok::<_, Infallible>(match change {
+            Ok((g, summary)) => Event::default()
+                .event("period")
+                .data(figures_json(&out_scope, g, &summary).to_string()),
+            Err(err) => Event::default()
+                .event("error")
+                .data(json!({ "error": err.to_string() }).to_string()),
+        })
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
