@@ -29,7 +29,7 @@ pub use aggregate_store::AggregateStore;
 pub use args::StoreArgs;
 pub use error::StoreError;
 pub use executor::Executor;
-pub use metadata::CommandMetadata;
+pub use metadata::{CommandMetadata, Signature};
 pub use outbox::{
     EncodeError, OutboxEncoder, OutboxFailure, OutboxMessage, OutboxRecord, ParkedRow,
     PendingEvent, Skipped,

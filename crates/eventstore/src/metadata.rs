@@ -20,6 +20,24 @@ pub const CAUSATION_ID: &str = "causation_id";
 pub const TRACEPARENT: &str = "traceparent";
 /// Key of the command id.
 pub const COMMAND_ID: &str = "command_id";
+/// Key of the verified principal that issued the command (the subject its credentials proved;
+/// equal to [`ACTOR`]).
+pub const PRINCIPAL: &str = "principal";
+/// Key of the person or device a process manager or gateway acted for (the caller-supplied
+/// actor, kept only when the principal holds the act-as permission).
+pub const ON_BEHALF_OF: &str = "on_behalf_of";
+/// Key of how the principal authenticated: `jwt`, `api-key`, `mtls` or `local`.
+pub const AUTH_METHOD: &str = "auth_method";
+/// Key of an electronic signature's meaning (`approved`, `reviewed`, `verified`).
+pub const SIGNATURE_MEANING: &str = "signature_meaning";
+/// Key of the signer's principal.
+pub const SIGNATURE_SIGNER: &str = "signature_signer";
+/// Key of the signer's display name.
+pub const SIGNATURE_NAME: &str = "signature_name";
+/// Key of when the signature was given (RFC 3339).
+pub const SIGNATURE_TIME: &str = "signature_time";
+/// Key of the signer's stated reason, if any.
+pub const SIGNATURE_REASON: &str = "signature_reason";
 
 /// Who and what caused a command; turned into the metadata map of its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +54,27 @@ pub struct CommandMetadata {
     pub causation_id: Uuid,
     /// W3C traceparent, empty when not traced.
     pub traceparent: String,
+    /// Who it was done for (a process manager's or gateway's caller), empty when for itself.
+    pub on_behalf_of: String,
+    /// How the actor authenticated (`jwt`, `api-key`, `mtls`, `local`), empty when unknown.
+    pub auth_method: String,
+    /// The electronic signature the command carried, if any.
+    pub signature: Option<Signature>,
+}
+
+/// An electronic signature (21 CFR Part 11 §11.50) recorded with a command's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// What the signature means: `approved`, `reviewed` or `verified`.
+    pub meaning: String,
+    /// The signer's principal.
+    pub signer: String,
+    /// The signer's display name.
+    pub name: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+    /// The signer's stated reason, or empty.
+    pub reason: String,
 }
 
 impl CommandMetadata {
@@ -49,6 +88,9 @@ impl CommandMetadata {
             correlation_id: command_id,
             causation_id: command_id,
             traceparent: String::new(),
+            on_behalf_of: String::new(),
+            auth_method: String::new(),
+            signature: None,
         }
     }
 
@@ -61,6 +103,27 @@ impl CommandMetadata {
             self.event_time.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         );
         map.insert(ACTOR.to_owned(), self.actor.clone());
+        if !self.auth_method.is_empty() {
+            map.insert(PRINCIPAL.to_owned(), self.actor.clone());
+            map.insert(AUTH_METHOD.to_owned(), self.auth_method.clone());
+        }
+        if !self.on_behalf_of.is_empty() {
+            map.insert(ON_BEHALF_OF.to_owned(), self.on_behalf_of.clone());
+        }
+        if let Some(signature) = &self.signature {
+            map.insert(SIGNATURE_MEANING.to_owned(), signature.meaning.clone());
+            map.insert(SIGNATURE_SIGNER.to_owned(), signature.signer.clone());
+            map.insert(SIGNATURE_NAME.to_owned(), signature.name.clone());
+            map.insert(
+                SIGNATURE_TIME.to_owned(),
+                signature
+                    .signed_at
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            );
+            if !signature.reason.is_empty() {
+                map.insert(SIGNATURE_REASON.to_owned(), signature.reason.clone());
+            }
+        }
         map.insert(CORRELATION_ID.to_owned(), self.correlation_id.to_string());
         map.insert(CAUSATION_ID.to_owned(), self.causation_id.to_string());
         if !self.traceparent.is_empty() {
