@@ -38,6 +38,8 @@ pub struct DevArgs {
     /// OEE projection keeps facts outside it out of its figures).
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
 }
 
 /// The services `mom dev` runs, in port order.
@@ -109,6 +111,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 store: store(dir, "production"),
                 kafka: kafka(),
                 time: args.time.clone(),
+                security: args.security.clone(),
                 grpc_addr: addr(args.grpc_addr, 0),
             },
             services.clone(),
@@ -120,6 +123,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 store: store(dir, "quality"),
                 kafka: kafka(),
                 time: args.time.clone(),
+                security: args.security.clone(),
                 grpc_addr: addr(args.grpc_addr, 1),
             },
             services.clone(),
@@ -131,6 +135,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 store: store(dir, "maintenance"),
                 kafka: kafka(),
                 time: args.time.clone(),
+                security: args.security.clone(),
                 grpc_addr: addr(args.grpc_addr, 2),
             },
             services.clone(),
@@ -142,6 +147,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 store: store(dir, "inventory"),
                 kafka: kafka(),
                 time: args.time.clone(),
+                security: args.security.clone(),
                 grpc_addr: addr(args.grpc_addr, 3),
             },
             services.clone(),
@@ -170,6 +176,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         time_zone: chrono_tz::UTC,
         lateness_horizon: std::time::Duration::from_secs(7 * 86_400),
         time: args.time.clone(),
+        security: args.security.clone(),
         max_fact_span: mom_oee_projection::config::default_max_fact_span(),
         grpc_addr: addr(args.grpc_addr, 5),
         http_addr: args.http_addr,
@@ -185,6 +192,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let read_models = mom_projections::ProjectionsConfig {
         database_url: format!("sqlite:{}", dir.join("read_models.db").display()),
         kafka: kafka(),
+        security: args.security.clone(),
         log_sources: log_sources(dir),
         grpc_addr: addr(args.grpc_addr, 6),
         http_addr: args.http_addr,

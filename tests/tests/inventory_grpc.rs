@@ -26,6 +26,7 @@ async fn start(database_url: Option<String>, kafka: Option<String>) -> Service {
                     store,
                     kafka,
                     time: support::time_args(),
+                    security: Default::default(),
                     grpc_addr,
                 },
                 shutdown,

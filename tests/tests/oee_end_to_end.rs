@@ -369,6 +369,7 @@ fn oee_config(database_url: String, servers: &str) -> OeeConfig {
         lateness_horizon: Duration::from_secs(7 * 86_400),
         // Off: the story replays fixed dates (the policy is tested in mom-oee and hostile_input).
         time: mom_clock::TimePolicy::OFF.into(),
+        security: Default::default(),
         max_fact_span: mom_oee_projection::config::default_max_fact_span(),
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),

@@ -84,6 +84,7 @@ async fn one_trace_shows_command_stored_published_and_projected() {
             store: support::store_args(store.url.clone()),
             kafka: support::kafka_args(Some(broker.bootstrap_servers())),
             time: support::time_args(),
+            security: Default::default(),
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
         },
         shutdown.clone(),

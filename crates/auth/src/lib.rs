@@ -11,3 +11,7 @@
 mod principal;
 
 pub use principal::{AuthMethod, Principal};
+
+/// Authentication and authorization options of a server (`mom serve <service>`, `mom dev`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuthArgs {}

@@ -77,6 +77,7 @@ pub(crate) fn production_config(
         },
         kafka,
         time: mom_clock::TimePolicy::default().into(),
+        security: Default::default(),
         grpc_addr: "127.0.0.1:0".parse()?,
     })
 }
@@ -95,6 +96,7 @@ pub(crate) fn oee_config(
         time_zone: chrono_tz::UTC,
         lateness_horizon: Duration::from_secs(7 * 86_400),
         time: mom_clock::TimePolicy::default().into(),
+        security: Default::default(),
         max_fact_span: mom_oee_projection::config::default_max_fact_span(),
         grpc_addr: "127.0.0.1:0".parse()?,
         http_addr: "127.0.0.1:0".parse()?,

@@ -12,6 +12,7 @@ mod http_limits;
 mod limits;
 mod readiness;
 mod request;
+mod security;
 mod trace;
 
 pub use command::{
@@ -32,4 +33,5 @@ pub use request::{
     at, guards, invalid, known_enum, missing, optional, optional_at, required, units, uuid_id,
     uuid_id_or, Guards, ParsedCommand, RequestError, WireContext,
 };
+pub use security::Security;
 pub use trace::{TraceLayer, Traced};

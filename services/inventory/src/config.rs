@@ -14,6 +14,8 @@ pub struct InventoryConfig {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// Address the gRPC server binds to.
     #[arg(long, env = "MOM_INVENTORY_GRPC_ADDR", default_value = "0.0.0.0:50054")]
     pub grpc_addr: SocketAddr,

@@ -14,6 +14,8 @@ pub struct MaintenanceConfig {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// Address the gRPC server binds to.
     #[arg(
         long,

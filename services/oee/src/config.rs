@@ -27,6 +27,8 @@ pub struct OeeConfig {
     /// platform recorded the event) is kept out of the figures and counted as refused.
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// The hard cap on one fact, whatever the policy: a fact further than this from its work
     /// unit's other facts is refused, an interval is cut to this length (`400d`; `0` = none).
     #[arg(long, env = "MOM_OEE_MAX_FACT_SPAN", default_value = DEFAULT_MAX_FACT_SPAN, value_parser = mom_clock::parse_limit_arg)]

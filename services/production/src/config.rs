@@ -14,6 +14,8 @@ pub struct ProductionConfig {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// Address the gRPC server binds to.
     #[arg(
         long,

@@ -12,6 +12,8 @@ pub struct ProjectionsConfig {
     pub database_url: String,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// Event stores whose logs feed the read models when no broker is configured (embedded
     /// mode), as comma-separated `name=url` pairs.
     #[arg(long, env = "MOM_PROJECTIONS_LOG_SOURCES", value_delimiter = ',')]

@@ -85,6 +85,7 @@ async fn plant() -> Plant {
             store: store(url("production")),
             kafka: kafka(),
             time: mom_clock::TimePolicy::OFF.into(),
+            security: Default::default(),
             grpc_addr: any_addr(),
         },
         shutdown.clone(),
@@ -96,6 +97,7 @@ async fn plant() -> Plant {
             store: store(url("maintenance")),
             kafka: kafka(),
             time: mom_clock::TimePolicy::OFF.into(),
+            security: Default::default(),
             grpc_addr: any_addr(),
         },
         shutdown.clone(),
@@ -477,6 +479,7 @@ async fn live_then_rebuild(database_url: &str) {
     let config = ProjectionsConfig {
         database_url: database_url.to_owned(),
         kafka: kafka(),
+        security: Default::default(),
         log_sources: plant.log_sources.clone(),
         grpc_addr: any_addr(),
         http_addr: any_addr(),

@@ -78,6 +78,7 @@ async fn start_read_models(
     let config = ProjectionsConfig {
         database_url: url.to_owned(),
         kafka: kafka(servers),
+        security: Default::default(),
         log_sources: Vec::new(),
         grpc_addr: any_addr(),
         http_addr: any_addr(),
@@ -118,6 +119,7 @@ async fn read_models_follow_the_topics_and_resume_from_their_offsets_after_a_res
             store: store(&dbs[0].url),
             kafka: kafka(&servers),
             time: mom_clock::TimePolicy::OFF.into(),
+            security: Default::default(),
             grpc_addr: any_addr(),
         },
         services.clone(),
@@ -129,6 +131,7 @@ async fn read_models_follow_the_topics_and_resume_from_their_offsets_after_a_res
             store: store(&dbs[1].url),
             kafka: kafka(&servers),
             time: mom_clock::TimePolicy::OFF.into(),
+            security: Default::default(),
             grpc_addr: any_addr(),
         },
         services.clone(),

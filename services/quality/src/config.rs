@@ -14,6 +14,8 @@ pub struct QualityConfig {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub time: mom_clock::TimePolicyArgs,
+    #[command(flatten)]
+    pub security: mom_grpc::Security,
     /// Address the gRPC server binds to.
     #[arg(long, env = "MOM_QUALITY_GRPC_ADDR", default_value = "0.0.0.0:50052")]
     pub grpc_addr: SocketAddr,
