@@ -111,8 +111,27 @@ fn provisioning_names_the_databases_deploy_creates_and_the_mounted_dashboards() 
     let init = std::fs::read_to_string(root().join("deploy/postgres/init-databases.sql")).unwrap();
     for (uid, database) in datasources() {
         assert!(
-            init.contains(&format!("CREATE DATABASE {database};")),
+            init.lines().any(|line| line
+                .trim()
+                .strip_prefix("CREATE DATABASE ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|name| name.trim_end_matches(';') == database)),
             "datasource {uid}: database {database} is not created by init-databases.sql"
+        );
+        // Tables its owner creates later (at the service's first start) are readable too.
+        let owner = init
+            .lines()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix(&format!("CREATE DATABASE {database} OWNER "))
+                    .map(|owner| owner.trim_end_matches(';').to_owned())
+            })
+            .unwrap_or_else(|| panic!("init-databases.sql: {database} has no OWNER"));
+        assert!(
+            init.contains(&format!(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;"
+            )),
+            "datasource {uid}: tables {owner} creates in {database} are not granted to grafana_reader"
         );
         assert!(
             init.contains(&format!(
