@@ -15,6 +15,8 @@
 mod aggregate_store;
 mod appender;
 mod args;
+mod audit;
+mod chain;
 mod error;
 mod executor;
 pub mod metadata;
@@ -27,6 +29,8 @@ mod store;
 
 pub use aggregate_store::AggregateStore;
 pub use args::StoreArgs;
+pub use audit::{AuditEvent, AuditQuery, BrokenLink, ChainReport};
+pub use chain::{canonical_json, ChainHash, ChainHead, SnapshotFault};
 pub use error::StoreError;
 pub use executor::Executor;
 pub use metadata::{CommandMetadata, Signature};

@@ -1,12 +1,13 @@
 //! Postgres statements of the store.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::persist::{SerializedEvent, SerializedSnapshot};
+use cqrs_es::persist::SerializedEvent;
 use sqlx::postgres::PgPool;
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
+use crate::chain::{ChainRow, ChainWriter, SnapshotRow};
 use crate::outbox::{
     headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
     OutboxMessage, OutboxRecord, ParkedRow, Skipped,
@@ -28,13 +29,15 @@ pub(crate) async fn write_batch(
     let mut tx = pool.begin().await?;
     // Taking the head row lock first serializes writers, which keeps positions gap-free and in
     // commit order across processes.
-    let head: i64 = sqlx::query_scalar(
-        "UPDATE mom_log_head SET position = position + $1 WHERE id = 1 RETURNING position",
+    let (head, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE mom_log_head SET position = position + $1 WHERE id = 1 \
+         RETURNING position, head_hash",
     )
     .bind(total_i64)
     .fetch_one(&mut *tx)
     .await?;
     let first = head - total_i64 + 1;
+    let mut chain = ChainWriter::new(head_hash)?;
 
     let mut positions = Vec::with_capacity(total);
     let mut event_ids = Vec::with_capacity(total);
@@ -53,9 +56,12 @@ pub(crate) async fn write_batch(
     let mut bodies = Vec::with_capacity(total);
     let mut headers = Vec::with_capacity(total);
     let mut owner = Vec::with_capacity(total);
+    let mut hashes = Vec::with_capacity(total);
     let mut position = first;
     for (index, request) in batch.iter().enumerate() {
         for e in &request.events {
+            let event_headers = headers_to_json(&e.outbox.headers);
+            hashes.push(chain.push(position, e, &event_headers).0.to_vec());
             positions.push(position);
             position += 1;
             owner.push(index);
@@ -73,17 +79,17 @@ pub(crate) async fn write_batch(
             topics.push(e.outbox.topic.as_str());
             keys.push(e.outbox.key.as_str());
             bodies.push(e.outbox.payload.as_slice());
-            headers.push(headers_to_json(&e.outbox.headers));
+            headers.push(event_headers);
         }
     }
 
     let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
          event_type, event_version, payload, metadata, event_time, recorded_time, topic, msg_key, \
-         message, headers) \
+         message, headers, hash) \
          SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
          $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], \
-         $12::text[], $13::text[], $14::bytea[], $15::jsonb[]) \
+         $12::text[], $13::text[], $14::bytea[], $15::jsonb[], $16::bytea[]) \
          ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
     )
     .bind(&positions)
@@ -101,6 +107,7 @@ pub(crate) async fn write_batch(
     .bind(&keys)
     .bind(&bodies)
     .bind(&headers)
+    .bind(&hashes)
     .fetch_all(&mut *tx)
     .await?;
     if inserted.len() != total {
@@ -127,18 +134,27 @@ pub(crate) async fn write_batch(
     .execute(&mut *tx)
     .await?;
 
+    sqlx::query("UPDATE mom_log_head SET head_hash = $1 WHERE id = 1")
+        .bind(chain.head().0.as_slice())
+        .execute(&mut *tx)
+        .await?;
+
     for snapshot in latest_snapshots(batch) {
+        let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
         sqlx::query(
-            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, payload) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, \
+             payload, event_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
              last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
-             payload = EXCLUDED.payload",
+             payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash",
         )
         .bind(&snapshot.aggregate_type)
         .bind(&snapshot.aggregate_id)
         .bind(snapshot.last_sequence)
         .bind(snapshot.snapshot_version)
         .bind(&snapshot.payload)
+        .bind(event_hash.0.as_slice())
+        .bind(hash.0.as_slice())
         .execute(&mut *tx)
         .await?;
     }
@@ -198,30 +214,196 @@ pub(crate) async fn load_events(
         .collect()
 }
 
+/// Selects a snapshot with the hash stored on the event it covers (`$n` filters follow).
+pub(crate) const SNAPSHOT_SELECT: &str = "SELECT s.aggregate_type, s.aggregate_id, \
+     s.last_sequence, s.snapshot_version, s.payload, s.event_hash, s.hash, \
+     e.hash AS stored_event_hash FROM mom_snapshots s LEFT JOIN mom_events e \
+     ON e.aggregate_type = s.aggregate_type AND e.aggregate_id = s.aggregate_id \
+     AND e.sequence = s.last_sequence";
+
+fn snapshot_row(row: &sqlx::postgres::PgRow) -> Result<SnapshotRow, StoreError> {
+    Ok(SnapshotRow {
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        last_sequence: row.try_get("last_sequence")?,
+        snapshot_version: row.try_get("snapshot_version")?,
+        payload: row.try_get("payload")?,
+        event_hash: row.try_get("event_hash")?,
+        hash: row.try_get("hash")?,
+        stored_event_hash: row.try_get("stored_event_hash")?,
+    })
+}
+
 pub(crate) async fn load_snapshot(
     pool: &PgPool,
     aggregate_type: &str,
     aggregate_id: &str,
-) -> Result<Option<SerializedSnapshot>, StoreError> {
-    let row = sqlx::query(
-        "SELECT last_sequence, snapshot_version, payload FROM mom_snapshots \
-         WHERE aggregate_type = $1 AND aggregate_id = $2",
-    )
+) -> Result<Option<SnapshotRow>, StoreError> {
+    let row = sqlx::query(&format!(
+        "{SNAPSHOT_SELECT} WHERE s.aggregate_type = $1 AND s.aggregate_id = $2"
+    ))
     .bind(aggregate_type)
     .bind(aggregate_id)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let last_sequence: i64 = row.try_get("last_sequence")?;
-    let snapshot_version: i64 = row.try_get("snapshot_version")?;
-    Ok(Some(SerializedSnapshot {
-        aggregate_id: aggregate_id.to_owned(),
-        aggregate: row.try_get("payload")?,
-        current_sequence: usize::try_from(last_sequence)
-            .map_err(|_| StoreError::Corrupt(format!("snapshot sequence {last_sequence}")))?,
-        current_snapshot: usize::try_from(snapshot_version)
-            .map_err(|_| StoreError::Corrupt(format!("snapshot version {snapshot_version}")))?,
-    }))
+    row.as_ref().map(snapshot_row).transpose()
+}
+
+/// Returns up to `limit` snapshots after the aggregate `after` (type, id), in that order.
+pub(crate) async fn read_snapshots(
+    pool: &PgPool,
+    after: &(String, String),
+    limit: i64,
+) -> Result<Vec<SnapshotRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SNAPSHOT_SELECT} WHERE (s.aggregate_type, s.aggregate_id) > ($1, $2) \
+         ORDER BY s.aggregate_type, s.aggregate_id LIMIT $3"
+    ))
+    .bind(&after.0)
+    .bind(&after.1)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(snapshot_row).collect()
+}
+
+/// Returns up to `limit` events with a position in (`after`, `up_to`], in position order, with
+/// every column their hash covers.
+pub(crate) async fn read_chain(
+    conn: &mut sqlx::PgConnection,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+) -> Result<Vec<ChainRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, event_time, recorded_time, topic, msg_key, message, \
+         headers, hash FROM mom_events WHERE position > $1 AND position <= $2 \
+         ORDER BY position LIMIT $3",
+    )
+    .bind(after)
+    .bind(up_to)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ChainRow {
+                position: row.try_get("position")?,
+                event_id: row.try_get("event_id")?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+                event_time: row.try_get("event_time")?,
+                recorded_time: row.try_get("recorded_time")?,
+                topic: row.try_get("topic")?,
+                msg_key: row.try_get("msg_key")?,
+                message: row.try_get("message")?,
+                headers: row.try_get("headers")?,
+                hash: row.try_get("hash")?,
+            })
+        })
+        .collect()
+}
+
+/// Computes the chain over the events written before it existed (`head_hash` NULL), once, under
+/// the head row's lock; returns how many events it hashed, or `None` when the chain was
+/// already there.
+pub(crate) async fn init_chain(pool: &PgPool, page: i64) -> Result<Option<u64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    // Lock the head row first, so appends and other processes starting up wait.
+    let (head, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE mom_log_head SET position = position WHERE id = 1 RETURNING position, head_hash",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if head_hash.is_some() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut chain = crate::chain::Backfill::new();
+    let mut after = 0;
+    loop {
+        let rows = read_chain(&mut tx, after, head, page).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.position;
+        let (positions, hashes) = chain.hash_page(&rows);
+        sqlx::query(
+            "UPDATE mom_events e SET hash = u.hash \
+             FROM UNNEST($1::bigint[], $2::bytea[]) AS u(position, hash) WHERE e.position = u.position",
+        )
+        .bind(&positions)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE mom_log_head SET head_hash = $1 WHERE id = 1")
+        .bind(chain.head().0.as_slice())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(chain.count()))
+}
+
+/// Returns up to `limit` events matching `query`, newest first.
+pub(crate) async fn list_events(
+    pool: &PgPool,
+    query: &crate::audit::AuditQuery<'_>,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<crate::audit::AuditEvent>, StoreError> {
+    let mut sql = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, event_time, recorded_time, hash FROM mom_events \
+         WHERE position < ",
+    );
+    sql.push_bind(before);
+    if let Some(aggregate_type) = query.aggregate_type {
+        sql.push(" AND aggregate_type = ").push_bind(aggregate_type);
+    }
+    if let Some(aggregate_id) = query.aggregate_id {
+        sql.push(" AND aggregate_id = ").push_bind(aggregate_id);
+    }
+    if let Some(principal) = query.principal {
+        // The expression of the mom_events_principal index.
+        sql.push(" AND (COALESCE(metadata->>'principal', metadata->>'actor')) = ")
+            .push_bind(principal);
+    }
+    if let Some(from) = query.from {
+        sql.push(" AND recorded_time >= ").push_bind(from);
+    }
+    if let Some(until) = query.until {
+        sql.push(" AND recorded_time < ").push_bind(until);
+    }
+    sql.push(" ORDER BY position DESC LIMIT ").push_bind(limit);
+    let rows = sql.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let sequence: i64 = row.try_get("sequence")?;
+            let hash: Option<Vec<u8>> = row.try_get("hash")?;
+            Ok(crate::audit::AuditEvent {
+                position: to_u64(position)?,
+                event_id: row.try_get("event_id")?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: to_u64(sequence)?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+                event_time: row.try_get("event_time")?,
+                recorded_time: row.try_get("recorded_time")?,
+                hash: hash
+                    .map(|h| crate::chain::ChainHash::from_slice(&h, "mom_events.hash"))
+                    .transpose()?,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn read_log(

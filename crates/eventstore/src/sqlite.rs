@@ -1,22 +1,23 @@
 //! SQLite statements of the store (embedded single-node mode: one process, one writer).
 
 use chrono::{DateTime, Utc};
-use cqrs_es::persist::{SerializedEvent, SerializedSnapshot};
+use cqrs_es::persist::SerializedEvent;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchOutcome};
+use crate::chain::{ChainHash, ChainRow, ChainWriter, SnapshotRow};
 use crate::outbox::{
     headers_from_str, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
     OutboxMessage, OutboxRecord, ParkedRow, Skipped,
 };
-use crate::postgres::{latest_snapshots, BLOCKED, PENDING};
+use crate::postgres::{latest_snapshots, BLOCKED, PENDING, SNAPSHOT_SELECT};
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
 use crate::StoreError;
 
-/// Rows per multi-row INSERT; 15 columns each stays well under SQLite's 32766 variables.
+/// Rows per multi-row INSERT; 16 columns each stays under SQLite's 32766 variables.
 const ROWS_PER_STATEMENT: usize = 2000;
 
 fn json_text(value: &serde_json::Value) -> String {
@@ -35,13 +36,15 @@ pub(crate) async fn write_batch(
     let total_i64 =
         i64::try_from(total).map_err(|_| StoreError::Corrupt("batch too large".into()))?;
     let mut tx = pool.begin().await?;
-    let head: i64 = sqlx::query_scalar(
-        "UPDATE mom_log_head SET position = position + ?1 WHERE id = 1 RETURNING position",
+    let (head, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE mom_log_head SET position = position + ?1 WHERE id = 1 \
+         RETURNING position, head_hash",
     )
     .bind(total_i64)
     .fetch_one(&mut *tx)
     .await?;
     let first = head - total_i64 + 1;
+    let mut chain = ChainWriter::new(head_hash)?;
 
     let rows: Vec<(i64, usize, &crate::record::NewEvent)> = batch
         .iter()
@@ -51,14 +54,25 @@ pub(crate) async fn write_batch(
         .map(|(offset, (index, e))| (first + offset as i64, index, e))
         .collect();
 
+    // Each row's headers (as stored) and hash, in position order.
+    let chained: Vec<(String, ChainHash)> = rows
+        .iter()
+        .map(|(position, _, e)| {
+            let headers = headers_to_json(&e.outbox.headers);
+            let hash = chain.push(*position, e, &headers);
+            (json_text(&headers), hash)
+        })
+        .collect();
+    let with_hashes: Vec<_> = rows.iter().zip(&chained).collect();
+
     let mut inserted = std::collections::HashSet::with_capacity(total);
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in with_hashes.chunks(ROWS_PER_STATEMENT) {
         let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
              event_type, event_version, payload, metadata, event_time, recorded_time, topic, msg_key, \
-             message, headers) ",
+             message, headers, hash) ",
         );
-        query.push_values(chunk, |mut row, (position, _, e)| {
+        query.push_values(chunk, |mut row, ((position, _, e), (headers, hash))| {
             row.push_bind(*position)
                 .push_bind(e.event_id.to_string())
                 .push_bind(e.aggregate_type.as_str())
@@ -73,7 +87,8 @@ pub(crate) async fn write_batch(
                 .push_bind(e.outbox.topic.as_str())
                 .push_bind(e.outbox.key.as_str())
                 .push_bind(e.outbox.payload.as_slice())
-                .push_bind(json_text(&headers_to_json(&e.outbox.headers)));
+                .push_bind(headers.as_str())
+                .push_bind(hash.0.as_slice());
         });
         query.push(
             " ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
@@ -104,18 +119,27 @@ pub(crate) async fn write_batch(
         query.build().execute(&mut *tx).await?;
     }
 
+    sqlx::query("UPDATE mom_log_head SET head_hash = ?1 WHERE id = 1")
+        .bind(chain.head().0.as_slice())
+        .execute(&mut *tx)
+        .await?;
+
     for snapshot in latest_snapshots(batch) {
+        let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
         sqlx::query(
-            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, payload) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, \
+             payload, event_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
              last_sequence = excluded.last_sequence, snapshot_version = excluded.snapshot_version, \
-             payload = excluded.payload",
+             payload = excluded.payload, event_hash = excluded.event_hash, hash = excluded.hash",
         )
         .bind(&snapshot.aggregate_type)
         .bind(&snapshot.aggregate_id)
         .bind(snapshot.last_sequence)
         .bind(snapshot.snapshot_version)
         .bind(json_text(&snapshot.payload))
+        .bind(event_hash.0.as_slice())
+        .bind(hash.0.as_slice())
         .execute(&mut *tx)
         .await?;
     }
@@ -157,31 +181,201 @@ pub(crate) async fn load_events(
         .collect()
 }
 
+fn snapshot_row(row: &SqliteRow) -> Result<SnapshotRow, StoreError> {
+    let payload: &str = row.try_get("payload")?;
+    Ok(SnapshotRow {
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        last_sequence: row.try_get("last_sequence")?,
+        snapshot_version: row.try_get("snapshot_version")?,
+        payload: parse_json(payload, "snapshot")?,
+        event_hash: row.try_get("event_hash")?,
+        hash: row.try_get("hash")?,
+        stored_event_hash: row.try_get("stored_event_hash")?,
+    })
+}
+
 pub(crate) async fn load_snapshot(
     pool: &SqlitePool,
     aggregate_type: &str,
     aggregate_id: &str,
-) -> Result<Option<SerializedSnapshot>, StoreError> {
-    let row = sqlx::query(
-        "SELECT last_sequence, snapshot_version, payload FROM mom_snapshots \
-         WHERE aggregate_type = ?1 AND aggregate_id = ?2",
-    )
+) -> Result<Option<SnapshotRow>, StoreError> {
+    let row = sqlx::query(&format!(
+        "{SNAPSHOT_SELECT} WHERE s.aggregate_type = ?1 AND s.aggregate_id = ?2"
+    ))
     .bind(aggregate_type)
     .bind(aggregate_id)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let last_sequence: i64 = row.try_get("last_sequence")?;
-    let snapshot_version: i64 = row.try_get("snapshot_version")?;
-    let payload: String = row.try_get("payload")?;
-    Ok(Some(SerializedSnapshot {
-        aggregate_id: aggregate_id.to_owned(),
-        aggregate: parse_json(&payload, "snapshot")?,
-        current_sequence: usize::try_from(last_sequence)
-            .map_err(|_| StoreError::Corrupt(format!("snapshot sequence {last_sequence}")))?,
-        current_snapshot: usize::try_from(snapshot_version)
-            .map_err(|_| StoreError::Corrupt(format!("snapshot version {snapshot_version}")))?,
-    }))
+    row.as_ref().map(snapshot_row).transpose()
+}
+
+/// Returns up to `limit` snapshots after the aggregate `after` (type, id), in that order.
+pub(crate) async fn read_snapshots(
+    pool: &SqlitePool,
+    after: &(String, String),
+    limit: i64,
+) -> Result<Vec<SnapshotRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SNAPSHOT_SELECT} WHERE (s.aggregate_type, s.aggregate_id) > (?1, ?2) \
+         ORDER BY s.aggregate_type, s.aggregate_id LIMIT ?3"
+    ))
+    .bind(&after.0)
+    .bind(&after.1)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(snapshot_row).collect()
+}
+
+/// Returns up to `limit` events with a position in (`after`, `up_to`], in position order, with
+/// every column their hash covers.
+pub(crate) async fn read_chain(
+    conn: &mut sqlx::SqliteConnection,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+) -> Result<Vec<ChainRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, event_time, recorded_time, topic, msg_key, message, \
+         headers, hash FROM mom_events WHERE position > ?1 AND position <= ?2 \
+         ORDER BY position LIMIT ?3",
+    )
+    .bind(after)
+    .bind(up_to)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let event_id: &str = row.try_get("event_id")?;
+            let payload: &str = row.try_get("payload")?;
+            let metadata: &str = row.try_get("metadata")?;
+            let headers: &str = row.try_get("headers")?;
+            Ok(ChainRow {
+                position: row.try_get("position")?,
+                event_id: Uuid::parse_str(event_id)
+                    .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: parse_json(payload, "event payload")?,
+                metadata: parse_json(metadata, "event metadata")?,
+                event_time: row.try_get("event_time")?,
+                recorded_time: row.try_get("recorded_time")?,
+                topic: row.try_get("topic")?,
+                msg_key: row.try_get("msg_key")?,
+                message: row.try_get("message")?,
+                headers: parse_json(headers, "event headers")?,
+                hash: row.try_get("hash")?,
+            })
+        })
+        .collect()
+}
+
+/// Computes the chain over the events written before it existed (`head_hash` NULL), once, in
+/// one write transaction; returns how many events it hashed, or `None` when the chain was
+/// already there.
+pub(crate) async fn init_chain(pool: &SqlitePool, page: i64) -> Result<Option<u64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    // Write first, so the transaction holds the write lock before it reads.
+    let (head, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE mom_log_head SET position = position WHERE id = 1 RETURNING position, head_hash",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if head_hash.is_some() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut chain = crate::chain::Backfill::new();
+    let mut after = 0;
+    loop {
+        let rows = read_chain(&mut tx, after, head, page).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.position;
+        let (positions, hashes) = chain.hash_page(&rows);
+        for (position, hash) in positions.iter().zip(&hashes) {
+            sqlx::query("UPDATE mom_events SET hash = ?2 WHERE position = ?1")
+                .bind(position)
+                .bind(hash.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE mom_log_head SET head_hash = ?1 WHERE id = 1")
+        .bind(chain.head().0.as_slice())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(chain.count()))
+}
+
+/// The principal of an event: the expression of the mom_events_principal index.
+const PRINCIPAL_EXPR: &str =
+    "coalesce(json_extract(metadata, '$.principal'), json_extract(metadata, '$.actor'))";
+
+/// Returns up to `limit` events matching `query` with a position below `before`, newest first.
+pub(crate) async fn list_events(
+    pool: &SqlitePool,
+    query: &crate::audit::AuditQuery<'_>,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<crate::audit::AuditEvent>, StoreError> {
+    let mut sql = QueryBuilder::<Sqlite>::new(
+        "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, event_time, recorded_time, hash FROM mom_events \
+         WHERE position < ",
+    );
+    sql.push_bind(before);
+    if let Some(aggregate_type) = query.aggregate_type {
+        sql.push(" AND aggregate_type = ").push_bind(aggregate_type);
+    }
+    if let Some(aggregate_id) = query.aggregate_id {
+        sql.push(" AND aggregate_id = ").push_bind(aggregate_id);
+    }
+    if let Some(principal) = query.principal {
+        sql.push(format!(" AND {PRINCIPAL_EXPR} = "))
+            .push_bind(principal);
+    }
+    if let Some(from) = query.from {
+        sql.push(" AND recorded_time >= ").push_bind(from);
+    }
+    if let Some(until) = query.until {
+        sql.push(" AND recorded_time < ").push_bind(until);
+    }
+    sql.push(" ORDER BY position DESC LIMIT ").push_bind(limit);
+    let rows = sql.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get("position")?;
+            let sequence: i64 = row.try_get("sequence")?;
+            let event_id: &str = row.try_get("event_id")?;
+            let payload: &str = row.try_get("payload")?;
+            let metadata: &str = row.try_get("metadata")?;
+            let hash: Option<Vec<u8>> = row.try_get("hash")?;
+            Ok(crate::audit::AuditEvent {
+                position: to_u64(position)?,
+                event_id: Uuid::parse_str(event_id)
+                    .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: to_u64(sequence)?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: parse_json(payload, "event payload")?,
+                metadata: parse_json(metadata, "event metadata")?,
+                event_time: row.try_get("event_time")?,
+                recorded_time: row.try_get("recorded_time")?,
+                hash: hash
+                    .map(|h| ChainHash::from_slice(&h, "mom_events.hash"))
+                    .transpose()?,
+            })
+        })
+        .collect()
 }
 
 fn log_entry(row: &SqliteRow) -> Result<LogEntry, StoreError> {

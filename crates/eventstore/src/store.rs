@@ -116,6 +116,7 @@ impl EventStore {
                 url: url.to_owned(),
             });
         };
+        crate::audit::init_chain(&backend).await?;
         let (appender, task) = Appender::start(backend.clone(), options.max_batch_events);
         Ok(Self {
             backend,
@@ -184,20 +185,43 @@ impl EventStore {
         }
     }
 
-    /// Returns the snapshot of one aggregate, if any.
+    /// Returns the snapshot of one aggregate, if any. A snapshot that does not match the hash
+    /// of the event it covers, or its own hash, is refused (`None`, so the aggregate is loaded
+    /// from its events) with a warning naming the aggregate: it is never trusted silently.
     pub async fn load_snapshot(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, StoreError> {
-        match &self.backend {
+        let row = match &self.backend {
             Backend::Postgres(pool) => {
-                postgres::load_snapshot(pool, aggregate_type, aggregate_id).await
+                postgres::load_snapshot(pool, aggregate_type, aggregate_id).await?
             }
             Backend::Sqlite(pool) => {
-                sqlite::load_snapshot(pool, aggregate_type, aggregate_id).await
+                sqlite::load_snapshot(pool, aggregate_type, aggregate_id).await?
             }
+        };
+        let Some(row) = row else { return Ok(None) };
+        if let Err(fault) = row.check() {
+            tracing::warn!(
+                aggregate_type,
+                aggregate_id,
+                sequence = row.last_sequence,
+                %fault,
+                "snapshot refused, loading the aggregate from its events (run mom audit verify)"
+            );
+            return Ok(None);
         }
+        Ok(Some(SerializedSnapshot {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate: row.payload,
+            current_sequence: usize::try_from(row.last_sequence).map_err(|_| {
+                StoreError::Corrupt(format!("snapshot sequence {}", row.last_sequence))
+            })?,
+            current_snapshot: usize::try_from(row.snapshot_version).map_err(|_| {
+                StoreError::Corrupt(format!("snapshot version {}", row.snapshot_version))
+            })?,
+        }))
     }
 
     /// Returns the position of the last committed event (0 when empty).
