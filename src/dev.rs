@@ -186,6 +186,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .context("OEE service failed to start")?;
     let oee_grpc = oee.grpc_addr;
     let oee_router = oee.router.clone();
+    let auth = oee.auth.clone();
     let projection = tokio::spawn(oee.wait());
     // The dashboards' read models (equipment state, maintenance, orders, inventory, quality)
     // read the same logs into data/read_models.db; their routes join the one HTTP server.
@@ -216,7 +217,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     .chain(read_models.router.clone())
     .collect();
     let read_models = tokio::spawn(read_models.wait());
-    let http = serve_http(args.http_addr, api_routers, readers.clone()).await?;
+    let http = serve_http(args.http_addr, api_routers, &auth, readers.clone()).await?;
     let http_addr = http.addr;
     let http_task = tokio::spawn(http.serve);
     let simulator = (!args.no_simulate).then(|| {
@@ -400,6 +401,7 @@ struct HttpServing {
 async fn serve_http(
     addr: SocketAddr,
     api_routers: Vec<axum::Router>,
+    auth: &mom_auth::Authenticator,
     shutdown: CancellationToken,
 ) -> anyhow::Result<HttpServing> {
     let router = api_routers
@@ -410,8 +412,9 @@ async fn serve_http(
         .with_context(|| format!("cannot bind the HTTP address {addr}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "dashboard and http apis listening");
+    let router = mom_grpc::harden(router, auth);
     let serve = Box::pin(async move {
-        axum::serve(listener, mom_grpc::harden(router))
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     });

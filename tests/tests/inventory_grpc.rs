@@ -910,7 +910,10 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     let (event, headers) = &received[&received_entry.event_id.to_string()];
     assert_eq!(headers["traceparent"], traceparent);
     let meta = event.metadata.as_ref().unwrap();
-    assert_eq!(meta.actor, "receiving");
+    // Without authentication the caller is the local administrator, acting for the named actor.
+    assert_eq!(meta.actor, "local-admin");
+    assert_eq!(meta.on_behalf_of, "receiving");
+    assert_eq!(meta.auth_method, "local");
     assert_eq!(meta.correlation_id, correlation.to_string());
     assert_eq!(meta.causation_id, causation.to_string());
     assert_eq!(meta.event_time, at(1));

@@ -768,7 +768,8 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
     );
     let meta = event.metadata.as_ref().unwrap();
     assert_eq!(meta.traceparent, traceparent);
-    assert_eq!(meta.actor, "operator");
+    assert_eq!(meta.actor, "local-admin");
+    assert_eq!(meta.on_behalf_of, "operator");
     assert_eq!(meta.aggregate_type, "work_order");
     assert_eq!(meta.correlation_id, correlation);
     assert_eq!(meta.causation_id, causation);

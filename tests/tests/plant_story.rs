@@ -624,7 +624,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
         if message.topic() == "mom.inventory.v1" && name == "LotHeld" {
             let event = inv::InventoryEvent::decode(message.payload().unwrap()).unwrap();
             let meta = event.metadata.unwrap();
-            causations.push((meta.actor, meta.causation_id));
+            causations.push((meta.on_behalf_of, meta.causation_id));
         }
         seen.entry(message.topic().to_owned())
             .or_default()
@@ -638,7 +638,8 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             );
         }
     }
-    // The hold was commanded by the process manager, caused by the NCR event.
+    // The hold was commanded by the process manager (on whose behalf the process managers'
+    // principal acted), caused by the NCR event.
     assert!(
         causations
             .iter()

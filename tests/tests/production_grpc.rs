@@ -456,7 +456,8 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         "trace context flows to the header"
     );
     assert_eq!(event.metadata.as_ref().unwrap().traceparent, traceparent);
-    assert_eq!(event.metadata.as_ref().unwrap().actor, "engineer");
+    assert_eq!(event.metadata.as_ref().unwrap().actor, "local-admin");
+    assert_eq!(event.metadata.as_ref().unwrap().on_behalf_of, "engineer");
     let Some(pb::production_event::Event::WorkUnitRegistered(registered)) = &event.event else {
         panic!("wrong event: {event:?}");
     };

@@ -1143,7 +1143,11 @@ async fn command_reaches_the_topic_through_store_and_outbox() {
         headers["traceparent"], traceparent,
         "trace context flows to the header"
     );
-    assert_eq!(defined.metadata.as_ref().unwrap().actor, "qa-engineer");
+    assert_eq!(defined.metadata.as_ref().unwrap().actor, "local-admin");
+    assert_eq!(
+        defined.metadata.as_ref().unwrap().on_behalf_of,
+        "qa-engineer"
+    );
     let Some(pb::quality_event::Event::InspectionPlanDefined(defined)) = &defined.event else {
         panic!("wrong event: {defined:?}");
     };

@@ -215,6 +215,9 @@ pub fn http_access(path: &str) -> Access {
     if path.starts_with("/assets/") {
         return Access::Open;
     }
+    if path == "/metrics" {
+        return Access::Permission("metrics.read".to_owned());
+    }
     if let Some(rest) = path.strip_prefix("/api/") {
         let area = rest.split('/').next().unwrap_or("");
         if area.is_empty() {

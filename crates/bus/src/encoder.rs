@@ -1,8 +1,11 @@
 //! Outbox encoding shared by every service: protobuf envelope value plus CloudEvents headers.
 
-use mom_eventstore::metadata::{self, ACTOR, CAUSATION_ID, CORRELATION_ID, TRACEPARENT};
+use mom_eventstore::metadata::{
+    self, ACTOR, AUTH_METHOD, CAUSATION_ID, CORRELATION_ID, ON_BEHALF_OF, SIGNATURE_MEANING,
+    SIGNATURE_NAME, SIGNATURE_REASON, SIGNATURE_SIGNER, SIGNATURE_TIME, TRACEPARENT,
+};
 use mom_eventstore::{EncodeError, OutboxEncoder, OutboxMessage, PendingEvent};
-use mom_proto::common::v1::EventMetadata;
+use mom_proto::common::v1::{ElectronicSignature, EventMetadata};
 use mom_proto::time::to_timestamp;
 
 use crate::envelope::CloudEvent;
@@ -20,7 +23,27 @@ pub fn event_metadata(event: &PendingEvent<'_>) -> EventMetadata {
         correlation_id: metadata::field(event.metadata, CORRELATION_ID).to_owned(),
         causation_id: metadata::field(event.metadata, CAUSATION_ID).to_owned(),
         traceparent: metadata::field(event.metadata, TRACEPARENT).to_owned(),
+        on_behalf_of: metadata::field(event.metadata, ON_BEHALF_OF).to_owned(),
+        auth_method: metadata::field(event.metadata, AUTH_METHOD).to_owned(),
+        signature: signature(event.metadata),
     }
+}
+
+/// The electronic signature recorded in an event's metadata, if any.
+fn signature(metadata: &serde_json::Value) -> Option<ElectronicSignature> {
+    let meaning = metadata::field(metadata, SIGNATURE_MEANING);
+    if meaning.is_empty() {
+        return None;
+    }
+    Some(ElectronicSignature {
+        meaning: meaning.to_owned(),
+        signer: metadata::field(metadata, SIGNATURE_SIGNER).to_owned(),
+        name: metadata::field(metadata, SIGNATURE_NAME).to_owned(),
+        signed_at: chrono::DateTime::parse_from_rfc3339(metadata::field(metadata, SIGNATURE_TIME))
+            .ok()
+            .map(|at| to_timestamp(at.with_timezone(&chrono::Utc))),
+        reason: metadata::field(metadata, SIGNATURE_REASON).to_owned(),
+    })
 }
 
 /// Encodes one event to its protobuf envelope bytes; provided by each service.

@@ -94,6 +94,23 @@ impl CommandMetadata {
         }
     }
 
+    /// Returns the metadata of a command this one causes (a service's own follow-up) whose fact
+    /// happened `at`: same actor, on-behalf-of, authentication method, conversation and trace,
+    /// caused by this command.
+    pub fn caused(&self, at: DateTime<Utc>) -> Self {
+        Self {
+            command_id: Uuid::now_v7(),
+            event_time: at,
+            actor: self.actor.clone(),
+            correlation_id: self.correlation_id,
+            causation_id: self.command_id,
+            traceparent: self.traceparent.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+            auth_method: self.auth_method.clone(),
+            signature: None,
+        }
+    }
+
     /// Returns the cqrs-es metadata map.
     pub fn to_map(&self) -> HashMap<String, String> {
         let mut map = HashMap::with_capacity(6);

@@ -73,7 +73,7 @@ where
             return Err(Status::from(err));
         }
         let at = parsed.command.command.at();
-        let metadata = command_metadata(parsed.caller, at, call.traceparent);
+        let metadata = command_metadata(parsed.caller, at, &call)?;
         let version = execute_replayable(executor, &id, parsed.command, &metadata)
             .await
             .map_err(|err| command_status(S::NOUN, &id, err))?;
@@ -193,12 +193,37 @@ pub fn traceparent<T>(request: &Request<T>) -> String {
 /// Returns the events' metadata for a command from `caller` whose fact happened `at`, carrying
 /// the request's `traceparent`; the caller's correlation and causation ids replace the fresh ones
 /// when given.
+///
+/// The actor is the verified principal of the call. An actor the caller names in
+/// `context.actor` is kept as `on_behalf_of` when the principal holds the act-as permission
+/// (process managers, gateways) and refused with PERMISSION_DENIED otherwise; naming itself (or
+/// no one) is always fine. A call without a verified caller (a handler called directly, without
+/// a server) keeps the named actor, with no authentication method recorded.
 pub fn command_metadata(
     caller: Caller,
     at: chrono::DateTime<chrono::Utc>,
-    traceparent: String,
-) -> CommandMetadata {
-    let mut metadata = CommandMetadata::new(caller.actor, at);
+    call: &Call,
+) -> Result<CommandMetadata, Status> {
+    let mut metadata = match &call.verified {
+        Some(verified) => {
+            let principal = &verified.principal;
+            let named = caller.actor.as_str();
+            let mut metadata = CommandMetadata::new(principal.subject.clone(), at);
+            metadata.auth_method = principal.method.as_str().to_owned();
+            if named != mom_domain::ANONYMOUS && named != principal.subject {
+                if !verified.may_act_as {
+                    return Err(Status::permission_denied(format!(
+                        "context.actor names {named:?}, but {} may not act on behalf of another actor (permission {} is required)",
+                        principal.subject,
+                        mom_auth::ACT_AS
+                    )));
+                }
+                metadata.on_behalf_of = caller.actor;
+            }
+            metadata
+        }
+        None => CommandMetadata::new(caller.actor, at),
+    };
     if let Some(correlation_id) = caller.correlation_id {
         metadata.correlation_id = correlation_id;
     }
@@ -207,8 +232,8 @@ pub fn command_metadata(
     }
     // The command's own span (the gRPC server span) when traced, so the stored events, their
     // Kafka messages and the projections that apply them continue this trace.
-    metadata.traceparent = mom_telemetry::trace_context::current_or(traceparent);
-    metadata
+    metadata.traceparent = mom_telemetry::trace_context::current_or(call.traceparent.clone());
+    Ok(metadata)
 }
 
 /// Runs `command` on aggregate `id` with `metadata` and returns its version afterwards: the

@@ -4,18 +4,19 @@
 //! once and answers health (NOT_SERVING) and reflection while the store is connected with
 //! backoff ([`GrpcServer::listen`], [`connect_store`]); the relay waits for the broker in its
 //! own task. Once up, [`Readiness`] probes the store every 2 s and keeps the health status
-//! SERVING only while it answers.
+//! SERVING only while it answers. With a certificate configured ([`mom_tls::TlsArgs`]) every
+//! connection is TLS (mutual TLS with a client CA), the handshakes run beside the accept loop.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use mom_auth::Authenticator;
 use mom_bus::{KafkaArgs, Relay, RelayConfig};
 use mom_clock::TimePolicy;
 use mom_eventstore::{EventStore, StoreArgs};
-use tokio::net::{TcpListener, TcpStream};
+use mom_tls::{Protocol, ServerTls, TlsArgs};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -49,6 +50,12 @@ pub enum HostError {
     /// The event store could not be opened.
     #[error("event store: {0}")]
     Store(#[from] mom_eventstore::StoreError),
+    /// The authentication settings cannot be used.
+    #[error("authentication: {0}")]
+    Auth(#[from] mom_auth::AuthConfigError),
+    /// The TLS settings cannot be used.
+    #[error("tls: {0}")]
+    Tls(#[from] mom_tls::TlsError),
     /// Shutdown was asked for before the service's store answered.
     #[error("stopped before the event store answered")]
     Stopped,
@@ -65,6 +72,8 @@ pub struct HostConfig {
     pub relay: Option<RelayConfig>,
     /// The event-time policy every command is checked against.
     pub time_policy: TimePolicy,
+    /// Who may call, and what they may do.
+    pub auth: Authenticator,
 }
 
 /// A started service.
@@ -107,23 +116,6 @@ impl Running {
     }
 }
 
-/// The accepted connections of a listener shared by the start-up server and the full one.
-struct Incoming(Arc<TcpListener>);
-
-impl tokio_stream::Stream for Incoming {
-    type Item = std::io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // Small request/response pairs must not wait for Nagle's algorithm and delayed ACKs.
-        self.0.poll_accept(cx).map(|accepted| {
-            Some(accepted.and_then(|(stream, _)| {
-                stream.set_nodelay(true)?;
-                Ok(stream)
-            }))
-        })
-    }
-}
-
 /// Health and reflection routes reporting through `health`.
 fn base_routes(routes: Routes, health: &HealthReporter) -> Result<Routes, HostError> {
     let health_service = tonic_health::pb::health_server::HealthServer::new(
@@ -142,6 +134,7 @@ pub struct Starting {
     pub addr: SocketAddr,
     service_name: &'static str,
     listener: Arc<TcpListener>,
+    tls: Option<ServerTls>,
     health: HealthReporter,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
@@ -174,9 +167,11 @@ impl Starting {
             addr: self.addr,
             service_name: self.service_name,
             listener: self.listener,
+            tls: self.tls,
             routes: base_routes(routes, &self.health)?,
             health: self.health,
             time_policy: TimePolicy::default(),
+            auth: Authenticator::disabled(),
         })
     }
 }
@@ -188,9 +183,11 @@ pub struct GrpcServer {
     pub addr: SocketAddr,
     service_name: &'static str,
     listener: Arc<TcpListener>,
+    tls: Option<ServerTls>,
     routes: Routes,
     health: HealthReporter,
     time_policy: TimePolicy,
+    auth: Authenticator,
 }
 
 impl GrpcServer {
@@ -201,6 +198,17 @@ impl GrpcServer {
         service_name: &'static str,
         addr: SocketAddr,
     ) -> Result<Starting, HostError> {
+        Self::listen_tls(service_name, addr, &TlsArgs::default()).await
+    }
+
+    /// Like [`GrpcServer::listen`], with TLS when `tls` has a certificate (mutual TLS with a
+    /// client CA); fails, naming the file, when a certificate, key or CA cannot be used.
+    pub async fn listen_tls(
+        service_name: &'static str,
+        addr: SocketAddr,
+        tls: &TlsArgs,
+    ) -> Result<Starting, HostError> {
+        let tls = ServerTls::from_args(tls, Protocol::Grpc).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| HostError::Bind { addr, source })?;
@@ -221,15 +229,16 @@ impl GrpcServer {
             tonic::transport::Server::builder()
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
-                    Incoming(listener.clone()),
+                    mom_tls::Listener::new(listener.clone(), tls.clone()),
                     stop.clone().cancelled_owned(),
                 ),
         );
-        tracing::info!(service = service_name, %addr, "listening (starting: NOT_SERVING)");
+        tracing::info!(service = service_name, %addr, tls = tls.is_some(), "listening (starting: NOT_SERVING)");
         Ok(Starting {
             addr,
             service_name,
             listener,
+            tls,
             health,
             stop,
             task,
@@ -284,12 +293,20 @@ impl GrpcServer {
         self
     }
 
+    /// Returns the server admitting every call with `auth` (see [`mom_auth::GrpcAuthLayer`]);
+    /// without it, every caller is the local administrator.
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = auth;
+        self
+    }
+
     /// Serves until `shutdown` is cancelled; in-flight requests finish.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), HostError> {
-        let incoming = Incoming(self.listener);
+        let incoming = mom_tls::Listener::new(self.listener, self.tls);
         tonic::transport::Server::builder()
             .timeout(crate::REQUEST_TIMEOUT)
             .layer(crate::TraceLayer)
+            .layer(mom_auth::GrpcAuthLayer::new(self.auth))
             .layer(crate::ExtensionLayer::new(self.time_policy))
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
@@ -322,7 +339,8 @@ async fn serve_started(
     let server = starting
         .with_routes(routes)
         .await?
-        .with_time_policy(config.time_policy);
+        .with_time_policy(config.time_policy)
+        .with_auth(config.auth);
     let grpc_addr = server.addr;
     let readiness = Readiness::new();
     readiness.add("event store", {
@@ -426,6 +444,8 @@ pub struct DomainConfig<'a> {
     pub kafka: &'a KafkaArgs,
     /// The event-time policy every command is checked against.
     pub time_policy: TimePolicy,
+    /// TLS and authentication.
+    pub security: &'a crate::Security,
 }
 
 /// Starts a domain command service: binds the gRPC address (health NOT_SERVING meanwhile),
@@ -439,7 +459,9 @@ pub async fn start_domain(
     routes: impl FnOnce(EventStore, String) -> Routes,
     shutdown: CancellationToken,
 ) -> Result<Running, HostError> {
-    let starting = GrpcServer::listen(config.service_name, config.grpc_addr).await?;
+    let auth = Authenticator::from_args(&config.security.auth).await?;
+    let starting =
+        GrpcServer::listen_tls(config.service_name, config.grpc_addr, &config.security.tls).await?;
     let store = connect_store(config.store, &shutdown)
         .await?
         .ok_or(HostError::Stopped)?;
@@ -449,6 +471,7 @@ pub async fn start_domain(
         grpc_addr: starting.addr,
         relay: config.kafka.relay_config(vec![topic.clone()]),
         time_policy: config.time_policy,
+        auth,
     };
     let routes = routes(store.clone(), topic);
     serve_started(starting, host, store, routes, shutdown).await

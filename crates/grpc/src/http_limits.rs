@@ -1,4 +1,4 @@
-//! The limits every HTTP API of the platform is served with: a request body cap (the APIs are
+//! The admission check and the limits every HTTP API of the platform is served with: a request body cap (the APIs are
 //! queries; nothing legitimate sends a large body) and a time limit on each request, answered
 //! like every other API error (`{"error": "..."}`). A live stream (server-sent events) is not cut:
 //! its handler answers at once and the time limit covers only that answer.
@@ -18,11 +18,14 @@ pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024;
 /// `DEADLINE_EXCEEDED` (a query over a read model that is stuck must not hold the connection).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Returns `router` with the body cap and the request time limit.
-pub fn harden(router: Router) -> Router {
-    router
+/// Returns `router` behind the admission check of `auth` (401 / 403 with a JSON body naming
+/// what was missing; see [`mom_auth::http_admit`]), with the body cap and the request time
+/// limit: the one wrapping of every HTTP API and page of the platform.
+pub fn harden(router: Router, auth: &mom_auth::Authenticator) -> Router {
+    let router = router
         .layer(axum::middleware::from_fn(time_limit))
-        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES));
+    mom_auth::protect(router, auth.clone())
 }
 
 async fn time_limit(request: Request, next: Next) -> Response {

@@ -11,6 +11,7 @@
 use std::task::{Context, Poll};
 
 use chrono::{DateTime, Duration, Utc};
+use mom_auth::Verified;
 use mom_clock::TimePolicy;
 use mom_domain::{check_text, CommandSpan, TimeRole, Timed};
 use tonic::Request;
@@ -34,17 +35,22 @@ pub const MAX_NAME_LEN: usize = 256;
 /// a due date) may lie while the future-skew limit is on.
 pub const PLANNING_HORIZON: Duration = Duration::days(400);
 
-/// What one request is handled with: its trace context and the service's event-time policy.
+/// What one request is handled with: its trace context, the service's event-time policy and
+/// the verified caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Call {
     /// The request's W3C `traceparent`, or empty.
     pub traceparent: String,
     /// The event-time policy of the service that received it.
     pub time_policy: TimePolicy,
+    /// Who the admission layer verified ([`mom_auth::GrpcAuthLayer`]); `None` only for a
+    /// handler called directly, without a server.
+    pub verified: Option<Verified>,
 }
 
-/// Returns what `request` is handled with: its trace context and the policy the host attached
-/// (the default policy when none was attached, as in a handler called directly).
+/// Returns what `request` is handled with: its trace context, the policy the host attached
+/// (the default policy when none was attached, as in a handler called directly) and the caller
+/// the admission layer verified.
 pub fn call<T>(request: &Request<T>) -> Call {
     Call {
         traceparent: crate::traceparent(request),
@@ -53,6 +59,7 @@ pub fn call<T>(request: &Request<T>) -> Call {
             .get::<TimePolicy>()
             .copied()
             .unwrap_or_default(),
+        verified: request.extensions().get::<Verified>().cloned(),
     }
 }
 

@@ -61,11 +61,13 @@ async fn follow_up<S>(
     S: Decide,
     S::Command: Timed,
 {
-    let metadata = command_metadata(
-        caller.clone(),
-        command.command.at(),
-        call.traceparent.clone(),
-    );
+    let metadata = match command_metadata(caller.clone(), command.command.at(), call) {
+        Ok(metadata) => metadata,
+        Err(status) => {
+            tracing::warn!(aggregate_id = %id, error = %status.message(), "follow-up command refused");
+            return;
+        }
+    };
     match mom_grpc::execute_replayable(executor, id, command, &metadata).await {
         Ok(_) => {}
         Err(AggregateError::UserError(err)) => {

@@ -133,10 +133,7 @@ impl MaintenanceApi {
         command: WorkOrderCommand,
         cause: &CommandMetadata,
     ) -> Result<(), Status> {
-        let mut metadata = CommandMetadata::new(cause.actor.clone(), command.at());
-        metadata.correlation_id = cause.correlation_id;
-        metadata.causation_id = cause.command_id;
-        metadata.traceparent = cause.traceparent.clone();
+        let metadata = cause.caused(command.at());
         let noun = <WorkOrderState as Lifecycle>::NOUN;
         let order_id = work_order.to_string();
         let command = Versioned::from(command);

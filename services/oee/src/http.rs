@@ -286,21 +286,38 @@ pub fn router(
 pub struct HttpServer {
     /// Address it listens on.
     pub addr: SocketAddr,
-    listener: tokio::net::TcpListener,
+    listener: mom_tls::Listener,
 }
 
 impl HttpServer {
-    /// Binds `addr` (port 0 picks a free one).
+    /// Binds `addr` (port 0 picks a free one), plaintext.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Self::bind_tls(addr, None).await
+    }
+
+    /// Binds `addr` (port 0 picks a free one), with TLS when `tls` is given.
+    pub async fn bind_tls(
+        addr: SocketAddr,
+        tls: Option<mom_tls::ServerTls>,
+    ) -> std::io::Result<Self> {
+        let with_tls = tls.is_some();
+        let listener = mom_tls::Listener::bind(addr, tls).await?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "oee http api listening");
+        tracing::info!(%addr, tls = with_tls, "oee http api listening");
         Ok(Self { addr, listener })
     }
 
-    /// Serves `router` until `shutdown`.
-    pub async fn serve(self, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, mom_grpc::harden(router))
+    /// Serves `router`, every request admitted by `auth`, until `shutdown`.
+    pub async fn serve(
+        self,
+        router: Router,
+        auth: &mom_auth::Authenticator,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        // Handlers find the connection (and its client certificate) with mom_tls::peer_info.
+        let service = mom_grpc::harden(router, auth)
+            .into_make_service_with_connect_info::<mom_tls::PeerInfo>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     }

@@ -95,6 +95,9 @@ pub struct Routed {
     pub router: axum::Router,
     /// What the health service says (the database answers, the projection makes progress).
     pub readiness: mom_grpc::Readiness,
+    /// Who may call (the gRPC API already checks with it; the HTTP routes must be served
+    /// behind it, see [`mom_grpc::harden`]).
+    pub auth: mom_auth::Authenticator,
     tasks: JoinSet<Result<(), OeeError>>,
 }
 
@@ -173,7 +176,10 @@ pub async fn rebuild(
 /// event-store logs), the gRPC and HTTP query APIs (HTTP on `config.http_addr`) and, with a
 /// broker, the `mom.oee.v1` publisher. Everything stops when `shutdown` is cancelled.
 pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Running, OeeError> {
-    let http_server = http::HttpServer::bind(config.http_addr)
+    let tls = mom_tls::ServerTls::from_args(&config.security.tls, mom_tls::Protocol::Http1)
+        .await
+        .map_err(mom_grpc::HostError::from)?;
+    let http_server = http::HttpServer::bind_tls(config.http_addr, tls)
         .await
         .map_err(|source| OeeError::Http {
             addr: config.http_addr,
@@ -184,12 +190,13 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
         grpc_addr,
         router,
         readiness,
+        auth,
         mut tasks,
     } = start_routed(config, shutdown.clone()).await?;
     let router = router.merge(readiness.router());
     tasks.spawn(async move {
         http_server
-            .serve(router, shutdown)
+            .serve(router, &auth, shutdown)
             .await
             .map_err(|source| OeeError::Http {
                 addr: http_addr,
@@ -209,7 +216,12 @@ pub async fn start_routed(
     config: OeeConfig,
     shutdown: CancellationToken,
 ) -> Result<Routed, OeeError> {
-    let starting = mom_grpc::GrpcServer::listen(SERVICE_NAME, config.grpc_addr).await?;
+    let auth = mom_auth::Authenticator::from_args(&config.security.auth)
+        .await
+        .map_err(mom_grpc::HostError::from)?;
+    let starting =
+        mom_grpc::GrpcServer::listen_tls(SERVICE_NAME, config.grpc_addr, &config.security.tls)
+            .await?;
     let models = ReadModels::connect_retrying(&config.database_url, &shutdown)
         .await?
         .ok_or(OeeError::Stopped)?;
@@ -242,7 +254,8 @@ pub async fn start_routed(
                     api::OeeService::new(queries.clone(), projection.subscribe(), shutdown.clone()),
                 ),
             ))
-            .await?;
+            .await?
+            .with_auth(auth.clone());
     grpc.watch(readiness.clone(), shutdown.clone()).await;
     let grpc_addr = grpc.addr;
     let mut tasks = JoinSet::new();
@@ -301,6 +314,7 @@ pub async fn start_routed(
         grpc_addr,
         router,
         readiness,
+        auth,
         tasks,
     })
 }

@@ -398,7 +398,9 @@ async fn http_and_grpc_take_as_of_and_refuse_a_bad_one() {
         .unwrap();
     let addr = server.addr;
     let app = router(queries.clone(), projection.subscribe(), shutdown.clone());
-    let serving = tokio::spawn(server.serve(app, shutdown.clone()));
+    let auth = mom_auth::Authenticator::disabled();
+    let stop = shutdown.clone();
+    let serving = tokio::spawn(async move { server.serve(app, &auth, stop).await });
     let range = "from=2026-03-02T06:00:00Z&to=2026-03-02T14:00:00Z";
 
     let (status, body) = http_get(

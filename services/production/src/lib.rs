@@ -68,6 +68,7 @@ pub async fn start(
         store: &config.store,
         kafka: &config.kafka,
         time_policy: config.time.policy(),
+        security: &config.security,
     };
     let routes = |store, topic| {
         let app = Arc::new(Application::new(store, topic, snapshot_every));

@@ -245,7 +245,12 @@ pub async fn start(
     http_mode: HttpMode,
     shutdown: CancellationToken,
 ) -> Result<Running, ProjectionsError> {
-    let starting = mom_grpc::GrpcServer::listen(SERVICE_NAME, config.grpc_addr).await?;
+    let auth = mom_auth::Authenticator::from_args(&config.security.auth)
+        .await
+        .map_err(mom_grpc::HostError::from)?;
+    let starting =
+        mom_grpc::GrpcServer::listen_tls(SERVICE_NAME, config.grpc_addr, &config.security.tls)
+            .await?;
     let models = ReadModels::connect_retrying(&config.database_url, &shutdown)
         .await?
         .ok_or(ProjectionsError::Stopped)?;
@@ -275,7 +280,10 @@ pub async fn start(
         runners: mut tasks,
     } = parts;
     let router = router.merge(http::watch_router(feeds, shutdown.clone()));
-    let grpc = starting.with_routes(grpc.routes()).await?;
+    let grpc = starting
+        .with_routes(grpc.routes())
+        .await?
+        .with_auth(auth.clone());
     grpc.watch(readiness.clone(), shutdown.clone()).await;
     let grpc_addr = grpc.addr;
     tasks.spawn({
@@ -286,7 +294,10 @@ pub async fn start(
         HttpMode::Mount => (None, Some(router)),
         HttpMode::Serve => {
             let addr = config.http_addr;
-            let listener = tokio::net::TcpListener::bind(addr)
+            let tls = mom_tls::ServerTls::from_args(&config.security.tls, mom_tls::Protocol::Http1)
+                .await
+                .map_err(mom_grpc::HostError::from)?;
+            let listener = mom_tls::Listener::bind(addr, tls)
                 .await
                 .map_err(|source| ProjectionsError::Http { addr, source })?;
             let addr = listener
@@ -297,7 +308,11 @@ pub async fn start(
                 .route("/healthz", axum::routing::get(|| async { "ok" }))
                 .merge(readiness.router());
             tasks.spawn(async move {
-                axum::serve(listener, mom_grpc::harden(router))
+                // Handlers find the connection (and its client certificate) with
+                // mom_tls::peer_info.
+                let service = mom_grpc::harden(router, &auth)
+                    .into_make_service_with_connect_info::<mom_tls::PeerInfo>();
+                axum::serve(listener, service)
                     .with_graceful_shutdown(shutdown.cancelled_owned())
                     .await
                     .map_err(|source| ProjectionsError::Http { addr, source })
