@@ -473,6 +473,14 @@ pub async fn start_domain(
         time_policy: config.time_policy,
         auth,
     };
-    let routes = routes(store.clone(), topic);
-    serve_started(starting, host, store, routes, shutdown).await
+    let routes =
+        routes(store.clone(), topic).add_service(crate::audit::audit_service(store.clone()));
+    let mut running =
+        serve_started(starting, host, store.clone(), routes, shutdown.clone()).await?;
+    let report = crate::audit::report_head(store, config.domain, shutdown);
+    running.tasks.spawn(async move {
+        report.await;
+        Ok(())
+    });
+    Ok(running)
 }

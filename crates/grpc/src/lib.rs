@@ -6,6 +6,7 @@
 //!
 //! Invariant: knows no domain. Services bring their routes, executors and error classes.
 
+mod audit;
 mod command;
 mod host;
 mod http_limits;
@@ -15,6 +16,10 @@ mod request;
 mod security;
 mod trace;
 
+pub use audit::{
+    audit_service, report_head, AuditApi, DEFAULT_AUDIT_PAGE_SIZE, MAX_AUDIT_PAGE_SIZE,
+    MAX_AUDIT_RANGE_DAYS,
+};
 pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,

@@ -71,3 +71,13 @@ pub mod projections {
         include!(concat!(env!("OUT_DIR"), "/mom.projections.v1.rs"));
     }
 }
+
+/// `mom.audit.v1`: the audit trail query service every domain command service serves over its
+/// own event store.
+pub mod audit {
+    /// Version 1 of the audit contract.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+        include!(concat!(env!("OUT_DIR"), "/mom.audit.v1.rs"));
+    }
+}

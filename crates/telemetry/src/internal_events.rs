@@ -387,3 +387,33 @@ mod tests {
         });
     }
 }
+
+/// A service read the head of its event store's hash chain (`mom.audit.head.position`,
+/// `mom.audit.head.hash48`), so the head can be anchored outside the database.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditHeadMeasured<'a> {
+    /// The store (its domain, such as `production`).
+    pub store: &'a str,
+    /// Position of the last event.
+    pub position: u64,
+    /// The head hash, 64 hex digits.
+    pub hash: &'a str,
+    /// The hash's first 6 bytes as a number.
+    pub hash48: u64,
+}
+
+impl InternalEvent for AuditHeadMeasured<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            store = self.store,
+            position = self.position,
+            hash = self.hash,
+            "audit chain head measured"
+        );
+        let labels = [KeyValue::new("store", self.store.to_owned())];
+        instruments()
+            .audit_head_position
+            .record(self.position, &labels);
+        instruments().audit_head_hash48.record(self.hash48, &labels);
+    }
+}

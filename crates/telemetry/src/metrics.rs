@@ -16,6 +16,8 @@
 //! | `mom.projection.latency` | histogram, seconds from the event's recording to its commit in the read model | `projection` |
 //! | `mom.projection.applied` | counter | `projection` |
 //! | `mom.oee.updates` | counter (period rows changed) | `granularity` |
+//! | `mom.audit.head.position` | gauge (position of the last event in the store's hash chain) | `store` |
+//! | `mom.audit.head.hash48` | gauge (first 6 bytes of the chain's head hash, as a number: exact in a float) | `store` |
 //!
 //! In the Prometheus text format dots become underscores, counters end in `_total` and units
 //! are appended (`mom_projection_latency_seconds`).
@@ -37,6 +39,8 @@ pub(crate) struct Instruments {
     pub(crate) projection_applied: Counter<u64>,
     pub(crate) projection_stalls: Counter<u64>,
     pub(crate) oee_updates: Counter<u64>,
+    pub(crate) audit_head_position: Gauge<u64>,
+    pub(crate) audit_head_hash48: Gauge<u64>,
 }
 
 pub(crate) fn instruments() -> &'static Instruments {
@@ -97,6 +101,17 @@ pub(crate) fn instruments() -> &'static Instruments {
             oee_updates: meter
                 .u64_counter("mom.oee.updates")
                 .with_description("OEE period rows changed by the projection")
+                .build(),
+            audit_head_position: meter
+                .u64_gauge("mom.audit.head.position")
+                .with_description("Position of the last event in an event store's hash chain")
+                .build(),
+            audit_head_hash48: meter
+                .u64_gauge("mom.audit.head.hash48")
+                .with_description(
+                    "First 6 bytes of an event store's chain head hash, as a number (anchor it \
+                     with the position; `mom audit verify` prints the whole hash)",
+                )
                 .build(),
         }
     })
