@@ -166,6 +166,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         inventory_url: url(&running[3]),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        tls: Default::default(),
     };
     let managers = tokio::spawn(mom_processes::serve(processes, managing.clone()));
     // The OEE projection reads the same logs into data/projections.db.

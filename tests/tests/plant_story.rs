@@ -72,6 +72,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             inventory_url: format!("http://{}", inventory.grpc_addr),
             output_location: "FG".to_owned(),
             pm_check_interval_secs: 1,
+            tls: Default::default(),
         },
         shutdown.clone(),
     ));

@@ -93,6 +93,7 @@ async fn plant(broker: Option<String>) -> Plant {
         inventory_url: format!("http://{}", inventory.grpc_addr),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        tls: Default::default(),
     };
     let managers = tokio::spawn(mom_processes::serve(config.clone(), shutdown.clone()));
     Plant {

@@ -30,11 +30,19 @@ pub struct DashboardConfig {
         default_value = "http://127.0.0.1:8087"
     )]
     pub projections_api: Upstream,
+    /// TLS of the dashboard's own listener.
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: mom_tls::TlsArgs,
+    /// TLS towards https:// upstreams (the CA to trust, a client certificate for mTLS).
+    #[command(flatten, next_help_heading = "Upstream TLS")]
+    pub upstream_tls: mom_tls::ClientTlsArgs,
 }
 
-/// The base URL of an upstream API: plain `http://host:port`, no path, query or credentials.
+/// The base URL of an upstream API: `http://host:port` or `https://host:port`, no path, query
+/// or credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
+    scheme: Scheme,
     authority: Authority,
 }
 
@@ -42,7 +50,7 @@ impl Upstream {
     /// Returns the URI of `path_and_query` (which starts with `/`) on this upstream.
     pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, axum::http::Error> {
         Uri::builder()
-            .scheme(Scheme::HTTP)
+            .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
             .build()
@@ -51,7 +59,7 @@ impl Upstream {
 
 impl std::fmt::Display for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}", self.authority)
+        write!(f, "{}://{}", self.scheme, self.authority)
     }
 }
 
@@ -64,8 +72,8 @@ pub enum UpstreamError {
         text: String,
         source: axum::http::uri::InvalidUri,
     },
-    /// The URL is not `http://host:port` (https needs TLS, which the proxy does not speak).
-    #[error("{text:?} must be http://host:port (no https, path, query or user)")]
+    /// The URL is not `http://host:port` or `https://host:port`.
+    #[error("{text:?} must be http://host:port or https://host:port (no path, query or user)")]
     NotPlainHttp { text: String },
 }
 
@@ -82,9 +90,12 @@ impl FromStr for Upstream {
             .is_none_or(|p| p.query().is_none() && matches!(p.path(), "" | "/"));
         match (uri.scheme(), uri.authority()) {
             (Some(scheme), Some(authority))
-                if *scheme == Scheme::HTTP && bare_path && !authority.as_str().contains('@') =>
+                if (*scheme == Scheme::HTTP || *scheme == Scheme::HTTPS)
+                    && bare_path
+                    && !authority.as_str().contains('@') =>
             {
                 Ok(Upstream {
+                    scheme: scheme.clone(),
                     authority: authority.clone(),
                 })
             }
@@ -102,7 +113,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_accepts_plain_http_bases_only() {
+    fn upstream_accepts_http_and_https_bases_only() {
         let oee: Upstream = "http://oee:8086".parse().unwrap();
         assert_eq!(oee.to_string(), "http://oee:8086");
         assert_eq!(
@@ -110,9 +121,14 @@ mod tests {
             "http://oee:8086/api/oee?site=plant-1"
         );
         assert!("http://projections:8087/".parse::<Upstream>().is_ok());
+        let tls: Upstream = "https://oee:8086".parse().unwrap();
+        assert_eq!(
+            tls.uri("/api/oee").unwrap().to_string(),
+            "https://oee:8086/api/oee"
+        );
         for bad in [
             "oee:8086",
-            "https://oee:8086",
+            "ftp://oee:8086",
             "http://oee:8086/prefix",
             "http://oee:8086/?a=b",
             "http://user@oee:8086",

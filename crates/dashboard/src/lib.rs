@@ -37,6 +37,9 @@ pub enum ServeError {
     /// The server failed while accepting connections.
     #[error("dashboard http server failed: {0}")]
     Serve(std::io::Error),
+    /// The TLS settings (the listener's or the upstreams') cannot be used.
+    #[error("dashboard tls: {0}")]
+    Tls(#[from] mom_tls::TlsError),
 }
 
 /// Serves the dashboard with its API proxy ([`gateway`]) on `config.http_addr` until `shutdown`.
@@ -45,17 +48,23 @@ pub async fn serve(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), ServeError> {
     let addr = config.http_addr;
-    let listener = tokio::net::TcpListener::bind(addr)
+    let tls = mom_tls::ServerTls::from_args(&config.tls, mom_tls::Protocol::Http1).await?;
+    let gateway = gateway(&config, &shutdown)?;
+    let with_tls = tls.is_some();
+    let listener = mom_tls::Listener::bind(addr, tls)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         addr = %bound,
+        tls = with_tls,
         oee_api = %config.oee_api,
         projections_api = %config.projections_api,
         "dashboard listening"
     );
-    axum::serve(listener, gateway(&config, &shutdown))
+    // Handlers find the connection (and its client certificate) with mom_tls::peer_info.
+    let service = gateway.into_make_service_with_connect_info::<mom_tls::PeerInfo>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(ServeError::Serve)

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use futures::StreamExt;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -41,7 +42,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an upstream may take to send its response head (the body, a live feed, may last).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type HttpClient = Client<HttpConnector, Body>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// Returns a client for `http://` and `https://` URLs (TLS as `tls` says).
+fn http_client(tls: &mom_tls::ClientTls) -> Result<HttpClient, mom_tls::TlsError> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    connector.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config({
+            // hyper-rustls sets ALPN itself (from enable_http1).
+            let mut config = tls.http_config()?;
+            config.alpn_protocols.clear();
+            config
+        })
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
 
 /// One upstream API with its name for messages.
 #[derive(Debug, Clone)]
@@ -55,12 +75,13 @@ struct Target {
 /// Returns the dashboard of `mom serve dashboard`: the pages for same-origin APIs, `/healthz`
 /// (the dashboard process itself, not its upstreams, so a down upstream never restarts it), and
 /// the API paths forwarded to `config`'s upstreams. Live feeds end when `shutdown` is cancelled,
-/// so a graceful shutdown does not wait for browsers to hang up.
-pub fn gateway(config: &DashboardConfig, shutdown: &CancellationToken) -> Router {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
+/// so a graceful shutdown does not wait for browsers to hang up. `https://` upstreams are called
+/// with `config.upstream_tls`; fails when its files cannot be used.
+pub fn gateway(
+    config: &DashboardConfig,
+    shutdown: &CancellationToken,
+) -> Result<Router, mom_tls::TlsError> {
+    let client = http_client(&mom_tls::ClientTls::load(&config.upstream_tls)?)?;
     let mut router = crate::router().route("/healthz", get(|| async { "ok" }));
     for (name, upstream, paths) in [
         ("oee", &config.oee_api, OEE_PATHS),
@@ -81,7 +102,7 @@ pub fn gateway(config: &DashboardConfig, shutdown: &CancellationToken) -> Router
                 );
         }
     }
-    router
+    Ok(router)
 }
 
 /// Forwards `request` to `target` with its path and query unchanged.
@@ -178,9 +199,12 @@ fn upstream_failed(
 /// Why a health probe failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    /// The URL is not an absolute `http://` URL.
-    #[error("{0:?} is not an http:// URL")]
+    /// The URL is not an absolute `http://` or `https://` URL.
+    #[error("{0:?} is not an http:// or https:// URL")]
     BadUrl(String),
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] mom_tls::TlsError),
     /// No answer within the time allowed.
     #[error("{url} did not answer within {timeout:?}")]
     Timeout { url: Uri, timeout: Duration },
@@ -197,13 +221,20 @@ pub enum ProbeError {
 
 /// Asks `url` with a GET and returns its status when it is a success (2xx). For container
 /// health checks of an HTTP service in an image without curl (`mom healthcheck <url>`).
-pub async fn probe(url: &str, timeout: Duration) -> Result<StatusCode, ProbeError> {
+/// An `https://` URL is checked with `tls` (the CA that signed the service's certificate).
+pub async fn probe(
+    url: &str,
+    timeout: Duration,
+    tls: &mom_tls::ClientTlsArgs,
+) -> Result<StatusCode, ProbeError> {
     let uri: Uri = url
         .parse()
         .ok()
-        .filter(|u: &Uri| u.scheme_str() == Some("http") && u.authority().is_some())
+        .filter(|u: &Uri| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()
+        })
         .ok_or_else(|| ProbeError::BadUrl(url.to_owned()))?;
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let client = http_client(&mom_tls::ClientTls::load(tls)?)?;
     let request = Request::get(uri.clone())
         .body(Body::empty())
         .map_err(|_| ProbeError::BadUrl(url.to_owned()))?;

@@ -91,6 +91,8 @@ fn config(oee: SocketAddr, projections: SocketAddr) -> DashboardConfig {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         oee_api: format!("http://{oee}").parse().unwrap(),
         projections_api: format!("http://{projections}").parse().unwrap(),
+        tls: Default::default(),
+        upstream_tls: Default::default(),
     }
 }
 
@@ -131,7 +133,7 @@ async fn pages_apis_and_live_feeds_are_served_on_one_origin() {
     let oee = serve(oee_upstream(release.clone())).await;
     let projections = serve(projections_upstream()).await;
     let shutdown = CancellationToken::new();
-    let dashboard = serve(gateway(&config(oee, projections), &shutdown)).await;
+    let dashboard = serve(gateway(&config(oee, projections), &shutdown).unwrap()).await;
 
     let page = get_raw(dashboard, "/").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -202,7 +204,7 @@ async fn pages_apis_and_live_feeds_are_served_on_one_origin() {
 async fn an_upstream_that_is_down_answers_502_naming_it() {
     let oee = serve(oee_upstream(Arc::new(Notify::new()))).await;
     let down = closed_port().await;
-    let dashboard = serve(gateway(&config(oee, down), &CancellationToken::new())).await;
+    let dashboard = serve(gateway(&config(oee, down), &CancellationToken::new()).unwrap()).await;
 
     for path in ["/api/orders?status=open", "/api/projections/watch"] {
         let answer = get_raw(dashboard, path).await;
@@ -226,25 +228,39 @@ async fn an_upstream_that_is_down_answers_502_naming_it() {
 #[tokio::test]
 async fn probe_passes_a_healthy_endpoint_only() {
     let oee = serve(oee_upstream(Arc::new(Notify::new()))).await;
-    let dashboard = serve(gateway(&config(oee, oee), &CancellationToken::new())).await;
+    let dashboard = serve(gateway(&config(oee, oee), &CancellationToken::new()).unwrap()).await;
     let timeout = Duration::from_secs(5);
     assert_eq!(
-        probe(&format!("http://{dashboard}/healthz"), timeout)
-            .await
-            .unwrap(),
+        probe(
+            &format!("http://{dashboard}/healthz"),
+            timeout,
+            &Default::default()
+        )
+        .await
+        .unwrap(),
         200
     );
     assert!(matches!(
-        probe(&format!("http://{dashboard}/nothing"), timeout).await,
+        probe(
+            &format!("http://{dashboard}/nothing"),
+            timeout,
+            &Default::default()
+        )
+        .await,
         Err(ProbeError::Unhealthy { .. })
     ));
     let down = closed_port().await;
     assert!(matches!(
-        probe(&format!("http://{down}/healthz"), timeout).await,
+        probe(
+            &format!("http://{down}/healthz"),
+            timeout,
+            &Default::default()
+        )
+        .await,
         Err(ProbeError::Request { .. })
     ));
     assert!(matches!(
-        probe("localhost:8080/healthz", timeout).await,
+        probe("localhost:8080/healthz", timeout, &Default::default()).await,
         Err(ProbeError::BadUrl(_))
     ));
 }

@@ -3,7 +3,7 @@
 use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::{ProcessError, ProcessesConfig};
 
@@ -18,8 +18,11 @@ pub struct Clients {
     pub inventory: InventoryServiceClient<Channel>,
 }
 
-fn channel(url: &str) -> Result<Channel, ProcessError> {
-    Ok(Endpoint::from_shared(url.to_owned())
+/// Returns a lazily connected channel to `url`: TLS with `tls` for `https://`, plaintext for
+/// `http://`.
+fn channel(url: &str, tls: &mom_tls::ClientTls) -> Result<Channel, ProcessError> {
+    Ok(tls
+        .endpoint(url)
         .map_err(|err| ProcessError::Url {
             url: url.to_owned(),
             reason: err.to_string(),
@@ -32,10 +35,11 @@ fn channel(url: &str) -> Result<Channel, ProcessError> {
 impl Clients {
     /// Returns clients for the configured addresses.
     pub fn connect(config: &ProcessesConfig) -> Result<Self, ProcessError> {
+        let tls = mom_tls::ClientTls::load(&config.tls)?;
         Ok(Self {
-            production: ProductionServiceClient::new(channel(&config.production_url)?),
-            maintenance: MaintenanceServiceClient::new(channel(&config.maintenance_url)?),
-            inventory: InventoryServiceClient::new(channel(&config.inventory_url)?),
+            production: ProductionServiceClient::new(channel(&config.production_url, &tls)?),
+            maintenance: MaintenanceServiceClient::new(channel(&config.maintenance_url, &tls)?),
+            inventory: InventoryServiceClient::new(channel(&config.inventory_url, &tls)?),
         })
     }
 }

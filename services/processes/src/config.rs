@@ -41,4 +41,7 @@ pub struct ProcessesConfig {
     /// Inventory location that output lots of completed orders are booked to.
     #[arg(long, env = "MOM_OUTPUT_LOCATION", default_value = "FG")]
     pub output_location: String,
+    /// TLS towards https:// service URLs (the CA to trust, the managers' client certificate).
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: mom_tls::ClientTlsArgs,
 }

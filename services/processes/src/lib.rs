@@ -42,6 +42,9 @@ pub enum ProcessError {
         /// Why.
         reason: String,
     },
+    /// The TLS files of the clients cannot be used.
+    #[error("client tls: {0}")]
+    Tls(#[from] mom_tls::TlsError),
     /// A task panicked.
     #[error("task failed: {0}")]
     Task(String),
