@@ -9,7 +9,9 @@
 //! - the id newtype macros [`uuid_id!`] and [`string_id!`], the syntax checks of ids and free
 //!   text, the [`InvalidId`] error they return, and the shared quantities [`Units`] and
 //!   [`Millis`];
-//! - the parsing of a command's context (caller and guards) from its plain field values.
+//! - the parsing of a command's context (caller and guards) from its plain field values;
+//! - electronic signatures: their [`Meaning`], the [`SignatureRequest`] a caller gives and the
+//!   [`SignatureRule`] a designated command states ([`Timed::signature_rule`]).
 //!
 //! Each service keeps only its nouns (commands, events, state, rules) and its proto mapping.
 //!
@@ -19,6 +21,7 @@ mod context;
 mod error;
 mod ids;
 mod quantity;
+mod signature;
 mod stream;
 
 pub use context::{
@@ -28,6 +31,9 @@ pub use context::{
 pub use error::{DomainError, ErrorKind};
 pub use ids::{check_id, check_text, IdempotencyKey, InvalidId, MAX_KEY_LEN};
 pub use quantity::{Millis, Units};
+pub use signature::{
+    Meaning, SignatureFieldError, SignatureRequest, SignatureRule, MAX_SIGNATURE_REASON_LEN,
+};
 pub use stream::{
     CommandSpan, CommandTime, Decide, EventType, KeyRing, Lifecycle, Recorded, Rejected, Stream,
     TimeRole, Timed, Versioned, KEPT_KEYS,

@@ -101,6 +101,14 @@ pub trait Timed {
     fn span(&self) -> Option<CommandSpan> {
         None
     }
+
+    /// Returns the electronic signature rule of a designated command (21 CFR Part 11: an NCR
+    /// disposition, a CAPA effectiveness verification, the release of a hold); `None`, the
+    /// default, for every other command. The kernel refuses a designated command without a
+    /// valid signature before it runs.
+    fn signature_rule(&self) -> Option<crate::SignatureRule> {
+        None
+    }
 }
 
 /// What a time a command carries stands for.

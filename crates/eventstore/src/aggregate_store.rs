@@ -45,6 +45,11 @@ impl<A: Aggregate> AggregateStore<A> {
         }
     }
 
+    /// Returns the event store behind it (for reads beside the aggregate's own loads).
+    pub fn event_store(&self) -> &crate::EventStore {
+        self.repo.store()
+    }
+
     /// Adds upcasters applied to stored events before they are deserialized.
     pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
         self.upcasters = upcasters;

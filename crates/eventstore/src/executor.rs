@@ -62,6 +62,11 @@ where
         }
     }
 
+    /// Returns the event store the executor's aggregates live in.
+    pub fn event_store(&self) -> &crate::EventStore {
+        self.store.event_store()
+    }
+
     /// Executes `command` on aggregate `id` and returns its version (event count) afterwards.
     /// A concurrent append to the same aggregate surfaces as `AggregateError::AggregateConflict`.
     pub async fn execute(

@@ -47,8 +47,10 @@ const KEYED_ATTEMPTS: u32 = 3;
 
 /// Runs a parsed command on its aggregate, in a `command` span, and returns what it produced:
 /// the command's times checked against the call's event-time policy ([`check_times`], a refusal
-/// is `INVALID_ARGUMENT` naming the field), then [`execute_replayable`] with the caller's
-/// metadata, every rejection mapped to its status.
+/// is `INVALID_ARGUMENT` naming the field), its electronic signature against the command's
+/// rule ([`crate::decide_signature`]: a designated command needs one, from a recently
+/// re-authenticated principal who did not author the record), then [`execute_replayable`] with
+/// the caller's metadata (and the signature), every rejection mapped to its status.
 pub async fn run<S, I>(
     executor: &Executor<Stream<S>>,
     parsed: ParsedCommand<I, S::Command>,
@@ -73,7 +75,26 @@ where
             return Err(Status::from(err));
         }
         let at = parsed.command.command.at();
-        let metadata = command_metadata(parsed.caller, at, &call)?;
+        let signature = crate::decide_signature(
+            parsed.command.command.signature_rule(),
+            parsed.signature,
+            &call,
+            mom_clock::now(),
+            (S::NOUN, &id),
+            executor.event_store(),
+            S::TYPE,
+        )
+        .await
+        .inspect_err(|_| {
+            emit(CommandHandled {
+                aggregate: S::NOUN,
+                aggregate_id: &id,
+                outcome: CommandOutcome::Rejected,
+                version: None,
+            });
+        })?;
+        let mut metadata = command_metadata(parsed.caller, at, &call)?;
+        metadata.signature = signature;
         let version = execute_replayable(executor, &id, parsed.command, &metadata)
             .await
             .map_err(|err| command_status(S::NOUN, &id, err))?;

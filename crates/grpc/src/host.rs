@@ -74,6 +74,8 @@ pub struct HostConfig {
     pub time_policy: TimePolicy,
     /// Who may call, and what they may do.
     pub auth: Authenticator,
+    /// The electronic-signature rules every command is checked against.
+    pub signatures: crate::SignaturePolicy,
 }
 
 /// A started service.
@@ -172,6 +174,7 @@ impl Starting {
             health: self.health,
             time_policy: TimePolicy::default(),
             auth: Authenticator::disabled(),
+            signatures: crate::SignaturePolicy::default(),
         })
     }
 }
@@ -188,6 +191,7 @@ pub struct GrpcServer {
     health: HealthReporter,
     time_policy: TimePolicy,
     auth: Authenticator,
+    signatures: crate::SignaturePolicy,
 }
 
 impl GrpcServer {
@@ -300,6 +304,12 @@ impl GrpcServer {
         self
     }
 
+    /// Returns the server handing the electronic-signature rules `policy` to every request.
+    pub fn with_signatures(mut self, policy: crate::SignaturePolicy) -> Self {
+        self.signatures = policy;
+        self
+    }
+
     /// Serves until `shutdown` is cancelled; in-flight requests finish.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), HostError> {
         let incoming = mom_tls::Listener::new(self.listener, self.tls);
@@ -308,6 +318,7 @@ impl GrpcServer {
             .layer(crate::TraceLayer)
             .layer(mom_auth::GrpcAuthLayer::new(self.auth))
             .layer(crate::ExtensionLayer::new(self.time_policy))
+            .layer(crate::ExtensionLayer::new(self.signatures))
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await?;
@@ -340,7 +351,8 @@ async fn serve_started(
         .with_routes(routes)
         .await?
         .with_time_policy(config.time_policy)
-        .with_auth(config.auth);
+        .with_auth(config.auth)
+        .with_signatures(config.signatures);
     let grpc_addr = server.addr;
     let readiness = Readiness::new();
     readiness.add("event store", {
@@ -460,6 +472,12 @@ pub async fn start_domain(
     shutdown: CancellationToken,
 ) -> Result<Running, HostError> {
     let auth = Authenticator::from_args(&config.security.auth).await?;
+    if auth.is_disabled() {
+        tracing::warn!(
+            service = config.service_name,
+            "electronic signature rules are OFF: authentication is disabled, so no signer can re-authenticate (docs/signatures.md)"
+        );
+    }
     let starting =
         GrpcServer::listen_tls(config.service_name, config.grpc_addr, &config.security.tls).await?;
     let store = connect_store(config.store, &shutdown)
@@ -472,6 +490,7 @@ pub async fn start_domain(
         relay: config.kafka.relay_config(vec![topic.clone()]),
         time_policy: config.time_policy,
         auth,
+        signatures: config.security.signatures.policy(),
     };
     let routes =
         routes(store.clone(), topic).add_service(crate::audit::audit_service(store.clone()));

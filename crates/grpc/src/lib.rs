@@ -14,6 +14,7 @@ mod limits;
 mod readiness;
 mod request;
 mod security;
+mod signature;
 mod trace;
 
 pub use audit::{
@@ -39,4 +40,5 @@ pub use request::{
     uuid_id_or, Guards, ParsedCommand, RequestError, WireContext,
 };
 pub use security::Security;
+pub use signature::{decide_signature, SignatureArgs, SignaturePolicy, DEFAULT_SIGNATURE_MAX_AGE};
 pub use trace::{TraceLayer, Traced};

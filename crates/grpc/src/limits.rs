@@ -46,6 +46,9 @@ pub struct Call {
     /// Who the admission layer verified ([`mom_auth::GrpcAuthLayer`]); `None` only for a
     /// handler called directly, without a server.
     pub verified: Option<Verified>,
+    /// The electronic-signature rules of the service (the default rules when none was
+    /// attached).
+    pub signatures: crate::SignaturePolicy,
 }
 
 /// Returns what `request` is handled with: its trace context, the policy the host attached
@@ -60,6 +63,11 @@ pub fn call<T>(request: &Request<T>) -> Call {
             .copied()
             .unwrap_or_default(),
         verified: request.extensions().get::<Verified>().cloned(),
+        signatures: request
+            .extensions()
+            .get::<crate::SignaturePolicy>()
+            .copied()
+            .unwrap_or_default(),
     }
 }
 

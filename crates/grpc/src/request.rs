@@ -8,7 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use mom_domain::{
-    parse_context, Caller, IdempotencyKey, InvalidField, InvalidId, RawContext, Units, Versioned,
+    parse_context, Caller, IdempotencyKey, InvalidField, InvalidId, Meaning, RawContext,
+    SignatureFieldError, SignatureRequest, Units, Versioned,
 };
 use mom_proto::time::{from_timestamp, TimestampError};
 use thiserror::Error;
@@ -57,6 +58,13 @@ pub enum RequestError {
         len: usize,
         max: usize,
     },
+    /// A text field holds a value outside its fixed set (a signature's meaning).
+    #[error("field {field} is {value:?}, not one of {allowed}")]
+    NotOneOf {
+        field: String,
+        value: String,
+        allowed: String,
+    },
 }
 
 impl RequestError {
@@ -71,7 +79,8 @@ impl RequestError {
             | RequestError::Invalid { field, .. }
             | RequestError::OutsideTimePolicy { field, .. }
             | RequestError::TooLong { field, .. }
-            | RequestError::TooMany { field, .. } => field,
+            | RequestError::TooMany { field, .. }
+            | RequestError::NotOneOf { field, .. } => field,
         }
     }
 }
@@ -93,6 +102,20 @@ impl From<InvalidField> for RequestError {
     }
 }
 
+impl From<SignatureFieldError> for RequestError {
+    fn from(err: SignatureFieldError) -> Self {
+        let field = err.field().to_owned();
+        match err {
+            SignatureFieldError::UnknownMeaning { value } => RequestError::NotOneOf {
+                field,
+                value,
+                allowed: Meaning::NAMES.join(", "),
+            },
+            SignatureFieldError::Reason(source) => RequestError::Invalid { field, source },
+        }
+    }
+}
+
 impl From<RequestError> for Status {
     fn from(err: RequestError) -> Self {
         Status::invalid_argument(err.to_string())
@@ -100,7 +123,7 @@ impl From<RequestError> for Status {
 }
 
 /// A request turned into a domain command: the target aggregate, the command with the caller's
-/// expected version and idempotency key, and the caller.
+/// expected version and idempotency key, the caller, and the electronic signature it gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedCommand<I, C> {
     /// The aggregate the command is for (its `Display` is the aggregate id in the store).
@@ -109,6 +132,8 @@ pub struct ParsedCommand<I, C> {
     pub command: Versioned<C>,
     /// Who sent it.
     pub caller: Caller,
+    /// The electronic signature of `context.signature`, if given (checked by [`crate::run`]).
+    pub signature: Option<SignatureRequest>,
 }
 
 impl<I, C> ParsedCommand<I, C> {
@@ -119,6 +144,7 @@ impl<I, C> ParsedCommand<I, C> {
             id: self.id,
             command: self.command.map(f),
             caller: self.caller,
+            signature: self.signature,
         }
     }
 }
@@ -132,6 +158,8 @@ pub struct Guards {
     pub expected_version: Option<u64>,
     /// The caller's idempotency key, if any.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The electronic signature the request gives, if any.
+    pub signature: Option<SignatureRequest>,
 }
 
 impl Guards {
@@ -145,6 +173,7 @@ impl Guards {
                 idempotency_key: self.idempotency_key,
             },
             caller: self.caller,
+            signature: self.signature,
         }
     }
 }
@@ -154,6 +183,9 @@ impl Guards {
 pub trait WireContext: Default {
     /// Returns the fields as plain values.
     fn into_raw(self) -> RawContext;
+
+    /// Takes the electronic signature the context carries, if any.
+    fn take_signature(&mut self) -> Option<mom_proto::common::v1::SignatureRequest>;
 }
 
 macro_rules! wire_context {
@@ -168,6 +200,10 @@ macro_rules! wire_context {
                     expected_version: self.expected_version,
                 }
             }
+
+            fn take_signature(&mut self) -> Option<mom_proto::common::v1::SignatureRequest> {
+                self.signature.take()
+            }
         }
     )*};
 }
@@ -180,13 +216,21 @@ wire_context!(
 );
 
 /// Parses a request's optional `CommandContext`: a blank actor is anonymous, the ids must be
-/// UUIDs and the key a valid [`IdempotencyKey`], each error naming its `context.*` field.
+/// UUIDs and the key a valid [`IdempotencyKey`], each error naming its `context.*` field. A
+/// signature's meaning must be one of `approved`, `reviewed`, `verified` and its reason at most
+/// 1000 characters without control characters.
 pub fn guards<W: WireContext>(context: Option<W>) -> Result<Guards, RequestError> {
-    let context = parse_context(context.unwrap_or_default().into_raw(), IdempotencyKey::new)?;
+    let mut context = context.unwrap_or_default();
+    let signature = match context.take_signature() {
+        Some(wire) => Some(SignatureRequest::parse(&wire.meaning, wire.reason)?),
+        None => None,
+    };
+    let context = parse_context(context.into_raw(), IdempotencyKey::new)?;
     Ok(Guards {
         caller: context.caller,
         expected_version: context.expected_version,
         idempotency_key: context.idempotency_key,
+        signature,
     })
 }
 
@@ -348,5 +392,44 @@ mod tests {
             .parsed("u1", 7);
         assert_eq!(parsed.command, Versioned::from(7));
         assert_eq!(parsed.map(|n| n * 2).command.command, 14);
+    }
+
+    #[test]
+    fn a_signature_is_parsed_and_a_bad_meaning_or_reason_named() {
+        let signed = |meaning: &str, reason: &str| {
+            super::guards(Some(pb::CommandContext {
+                signature: Some(mom_proto::common::v1::SignatureRequest {
+                    meaning: meaning.to_owned(),
+                    reason: reason.to_owned(),
+                }),
+                ..Default::default()
+            }))
+        };
+        let guards = signed("approved", "lot checked").unwrap();
+        assert_eq!(
+            guards.signature,
+            Some(SignatureRequest {
+                meaning: Meaning::Approved,
+                reason: "lot checked".to_owned()
+            })
+        );
+        assert_eq!(
+            guards.parsed("u1", 7).signature.unwrap().meaning,
+            Meaning::Approved
+        );
+        let err = signed("okay", "").unwrap_err();
+        assert_eq!(err.field(), "context.signature.meaning");
+        assert_eq!(
+            Status::from(err).message(),
+            "field context.signature.meaning is \"okay\", not one of approved, reviewed, verified"
+        );
+        let err = signed("verified", &"x".repeat(1_001)).unwrap_err();
+        assert_eq!(err.field(), "context.signature.reason");
+        let err = signed("verified", "line\nbreak").unwrap_err();
+        assert_eq!(err.field(), "context.signature.reason");
+        assert_eq!(
+            super::guards(None::<pb::CommandContext>).unwrap().signature,
+            None
+        );
     }
 }

@@ -354,6 +354,7 @@ fn context_gives_actor_guards_correlation_and_causation() {
             correlation_id: correlation.to_string(),
             idempotency_key: "ncr-1/hold".to_owned(),
             causation_id: causation.to_string(),
+            signature: None,
         }),
         ..receive_request()
     };

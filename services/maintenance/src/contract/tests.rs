@@ -277,6 +277,7 @@ fn context(key: &str) -> Option<pb::CommandContext> {
         correlation_id: uuid::Uuid::from_u128(7).to_string(),
         idempotency_key: key.to_owned(),
         causation_id: uuid::Uuid::from_u128(8).to_string(),
+        signature: None,
     })
 }
 

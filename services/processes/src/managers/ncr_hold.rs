@@ -52,6 +52,7 @@ impl NcrHold {
                     correlation_id: cause.correlation_id.clone(),
                     idempotency_key: cause.event_id.clone(),
                     causation_id: cause.event_id.clone(),
+                    signature: None,
                 }),
                 lot: lot.clone(),
                 hold: cause.aggregate_id.clone(),

@@ -70,6 +70,7 @@ impl NcrScrap {
                     // One scrap per location, each its own key, all caused by the same event.
                     idempotency_key: format!("{}:{}", cause.event_id, held.location),
                     causation_id: cause.event_id.clone(),
+                    signature: None,
                 }),
                 lot: disposition.lot.clone(),
                 location: held.location.clone(),

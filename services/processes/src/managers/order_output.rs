@@ -72,6 +72,7 @@ impl OrderOutput {
                 correlation_id: cause.correlation_id.clone(),
                 idempotency_key: cause.event_id.clone(),
                 causation_id: cause.event_id.clone(),
+                signature: None,
             }),
             lot: format!("{}-out", cause.aggregate_id),
             material: order.product.clone(),

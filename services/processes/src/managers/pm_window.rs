@@ -56,6 +56,7 @@ impl PmWindow {
                 // first reply (production also applies an identical window only once).
                 idempotency_key: cause.event_id.clone(),
                 causation_id: cause.event_id.clone(),
+                signature: None,
             }),
             work_unit: window.work_unit.clone(),
             from: window.from,

@@ -48,6 +48,7 @@ impl UsageCounter {
                 correlation_id: cause.correlation_id.clone(),
                 idempotency_key: cause.event_id.clone(),
                 causation_id: cause.event_id.clone(),
+                signature: None,
             }),
             work_unit: cause.aggregate_id.clone(),
             cycles: i64::try_from(counted.total).unwrap_or(i64::MAX),

@@ -381,6 +381,7 @@ fn command_context_gives_actor_correlation_causation_and_expected_version() {
             correlation_id: correlation.to_string(),
             causation_id: causation.to_string(),
             idempotency_key: "release-1".to_owned(),
+            signature: None,
         }),
         order_id: ORDER.to_owned(),
         at: ts(1),

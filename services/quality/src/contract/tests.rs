@@ -418,6 +418,7 @@ fn command_context_gives_actor_correlation_causation_key_and_version() {
         correlation_id: correlation.to_string(),
         idempotency_key: "define-SKU-A".to_owned(),
         causation_id: causation.to_string(),
+        signature: None,
     });
     let parsed = define_inspection_plan(req, PlanId::generate).unwrap();
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Commands a lot accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::Timed;
+use mom_domain::{Meaning, SignatureRule, Timed};
 
 use crate::domain::ids::{HoldRef, LocationId, LotId, MaterialId, OrderId, Text, WorkUnitId};
 use crate::domain::Quantity;
@@ -76,6 +76,16 @@ impl Timed for LotCommand {
             | LotCommand::ReleaseHold { at, .. }
             | LotCommand::Scrap { at, .. }
             | LotCommand::ScrapAll { at, .. } => *at,
+        }
+    }
+
+    fn signature_rule(&self) -> Option<SignatureRule> {
+        match self {
+            LotCommand::ReleaseHold { hold, .. } => Some(
+                SignatureRule::new(Meaning::Approved, "the release of a hold", &["LotHeld"])
+                    .matching("hold", hold.to_string()),
+            ),
+            _ => None,
         }
     }
 }

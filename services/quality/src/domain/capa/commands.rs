@@ -1,7 +1,7 @@
 //! Commands a CAPA accepts.
 
 use chrono::{DateTime, Utc};
-use mom_domain::{CommandTime, Timed};
+use mom_domain::{CommandTime, Meaning, SignatureRule, Timed};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{CapaId, NcrId, Owner, Text};
@@ -59,5 +59,16 @@ impl Timed for CapaCommand {
             times.push(CommandTime::planned("due", *due));
         }
         times
+    }
+
+    fn signature_rule(&self) -> Option<SignatureRule> {
+        match self {
+            CapaCommand::Verify { .. } => Some(SignatureRule::new(
+                Meaning::Verified,
+                "the effectiveness verification of a CAPA",
+                &["CapaOpened", "CapaActionImplemented"],
+            )),
+            _ => None,
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use mom_domain::{Timed, Units};
+use mom_domain::{Meaning, SignatureRule, Timed, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{InspectionId, LotId, NcrId, ProductId, Text, WorkUnitId};
@@ -100,6 +100,17 @@ impl Timed for NcrCommand {
             | NcrCommand::Contain { at, .. }
             | NcrCommand::Disposition { at, .. }
             | NcrCommand::Close { at } => *at,
+        }
+    }
+
+    fn signature_rule(&self) -> Option<SignatureRule> {
+        match self {
+            NcrCommand::Disposition { .. } => Some(SignatureRule::new(
+                Meaning::Approved,
+                "the disposition of a nonconformance",
+                &["NonconformanceOpened"],
+            )),
+            _ => None,
         }
     }
 }
