@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod audit;
 mod dev;
 mod outbox;
 mod projections;
@@ -53,6 +54,11 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: outbox::OutboxCommand,
+    },
+    /// Audit commands on an event store: verify its tamper-evident hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Benchmarks that print a report.
     Bench {
@@ -210,6 +216,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
         },
         Command::Projections { command } => projections::run(command).await,
         Command::Outbox { command } => outbox::run(command).await,
+        Command::Audit { command } => audit::run(command).await,
         Command::Healthcheck { url } => {
             let status = mom_dashboard::probe(&url, std::time::Duration::from_secs(5)).await?;
             println!("{url}: {status}");
