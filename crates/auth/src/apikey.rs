@@ -199,6 +199,13 @@ pub fn new_key(name: &str, roles: BTreeSet<String>, pin: Option<&str>) -> (Strin
     (key, entry)
 }
 
+/// Parses a key file's entries (to add one to it).
+pub fn entries(text: &str) -> Result<Vec<KeyEntry>, String> {
+    ApiKeys::parse(text)?;
+    let file: KeyFile = serde_yaml::from_str(text).map_err(|err| err.to_string())?;
+    Ok(file.keys)
+}
+
 /// Renders entries as a key file.
 pub fn key_file(entries: Vec<KeyEntry>) -> String {
     serde_yaml::to_string(&KeyFile { keys: entries }).unwrap_or_default()

@@ -350,7 +350,7 @@ impl Authenticator {
                 .and_then(|value| value.to_str().ok());
             return keys.verify(key, second_factor);
         }
-        if let Some(subject) = peer_subject(extensions) {
+        if let Some(subject) = mom_tls::peer_subject(extensions) {
             if let Some(map) = &inner.client_certs {
                 check_subject(&subject)?;
                 return Ok(Principal {
@@ -417,10 +417,4 @@ pub fn check_subject(subject: &str) -> Result<(), AuthError> {
         )));
     }
     Ok(())
-}
-
-/// The verified client certificate's subject common name of the request's TLS connection.
-fn peer_subject(extensions: &Extensions) -> Option<String> {
-    let _ = extensions;
-    None
 }
