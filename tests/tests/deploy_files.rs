@@ -95,6 +95,10 @@ const SECURITY_OPTIONS: [&str; 13] = [
     "MOM_CLIENT_API_KEY",
 ];
 
+/// Postgres client variables a service container may set: the password of its database login,
+/// which sqlx reads when the URL has none (the URLs in the deployment files never do).
+const LIBPQ_VARIABLES: [&str; 1] = ["PGPASSWORD"];
+
 /// The non-root user the Dockerfile creates and the Kubernetes pods run as.
 const IMAGE_UID: i64 = 10001;
 
@@ -538,11 +542,16 @@ fn check_service_env<'a>(
                 )
             });
         } else {
-            report.check(OTEL_VARIABLES.contains(&name.as_str()), || {
-                format!(
-                    "{context}: {name} is neither a MOM_* option nor a standard OTEL_* variable"
-                )
-            });
+            report.check(
+                OTEL_VARIABLES.contains(&name.as_str())
+                    || (LIBPQ_VARIABLES.contains(&name.as_str()) && has_database(binary, service)),
+                || {
+                    format!(
+                        "{context}: {name} is neither a MOM_* option, a standard OTEL_* variable nor the \
+                         database password (PGPASSWORD, for a service with a database)"
+                    )
+                },
+            );
         }
     }
 }
@@ -1708,16 +1717,18 @@ fn check_postgres(report: &mut Report, postgres: &Value, env: &BTreeMap<String, 
     );
     let entrypoint = read("deploy/postgres/tls-entrypoint.sh");
     for file in ["server.pem", "server-key.pem"] {
-        report.check(
-            entrypoint.contains(&format!("/run/secrets/{file}")),
-            || format!("postgres: tls-entrypoint.sh must install /run/secrets/{file}"),
-        );
+        report.check(entrypoint.contains(&format!("/run/secrets/{file}")), || {
+            format!("postgres: tls-entrypoint.sh must install /run/secrets/{file}")
+        });
     }
     report.check(
         mounts.iter().any(|(source, target)| {
             source == "./deploy/postgres/pg_hba.conf" && target == "/etc/mom/pg_hba.conf"
         }),
-        || "postgres: deploy/postgres/pg_hba.conf must be mounted at /etc/mom/pg_hba.conf".to_owned(),
+        || {
+            "postgres: deploy/postgres/pg_hba.conf must be mounted at /etc/mom/pg_hba.conf"
+                .to_owned()
+        },
     );
     for line in read("deploy/postgres/pg_hba.conf").lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -1725,7 +1736,9 @@ fn check_postgres(report: &mut Report, postgres: &Value, env: &BTreeMap<String, 
             continue;
         };
         report.check(["local", "hostssl"].contains(kind), || {
-            format!("postgres: pg_hba.conf line {line:?} accepts connections without TLS (use hostssl)")
+            format!(
+                "postgres: pg_hba.conf line {line:?} accepts connections without TLS (use hostssl)"
+            )
         });
         report.check(!fields.contains(&"trust") && !fields.contains(&"password") && !fields.contains(&"md5"), || {
             format!("postgres: pg_hba.conf line {line:?} must use scram-sha-256 (or peer on the socket)")
@@ -1900,11 +1913,15 @@ fn check_grafana(
                     format!("{name}: the secret {secret} its datasource reads is not mounted")
                 });
             }
-            _ => report.fail(format!("{file}: user {user:?} is not a role with a password created by init-databases.sql")),
+            _ => report.fail(format!(
+                "{file}: user {user:?} is not a role with a password created by init-databases.sql"
+            )),
         }
         let json = datasource.get("jsonData");
         let sslmode = json.and_then(|j| get_str(j, "sslmode")).unwrap_or_default();
-        let root_cert = json.and_then(|j| get_str(j, "sslRootCertFile")).unwrap_or_default();
+        let root_cert = json
+            .and_then(|j| get_str(j, "sslRootCertFile"))
+            .unwrap_or_default();
         report.check(
             sslmode == "verify-full"
                 && root_cert == "/run/secrets/ca.pem"
@@ -1930,8 +1947,40 @@ fn generated_secrets() -> BTreeSet<String> {
         .lines()
         .map(str::to_owned)
         .collect();
-    assert!(!names.is_empty(), "scripts/deploy-secrets --list names no file");
+    assert!(
+        !names.is_empty(),
+        "scripts/deploy-secrets --list names no file"
+    );
     names
+}
+
+/// The Kubernetes Secrets `scripts/deploy-secrets --list-kubernetes` creates: (name, key).
+fn generated_kubernetes_secrets() -> BTreeSet<(String, String)> {
+    let output = Command::new("bash")
+        .arg(root().join("scripts/deploy-secrets"))
+        .arg("--list-kubernetes")
+        .output()
+        .expect("bash runs scripts/deploy-secrets");
+    assert!(
+        output.status.success(),
+        "scripts/deploy-secrets --list-kubernetes failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let generated = generated_secrets();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [name, key, file] = fields.as_slice() else {
+                panic!("scripts/deploy-secrets --list-kubernetes: cannot read {line:?}");
+            };
+            assert!(
+                generated.contains(*file),
+                "scripts/deploy-secrets --list-kubernetes: {file} is not a file it writes"
+            );
+            ((*name).to_owned(), (*key).to_owned())
+        })
+        .collect()
 }
 
 /// Whether a variable's name says it holds a secret.
@@ -2105,11 +2154,18 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
             for (variable, path) in [
                 ("MOM_TLS_CERT", "/run/secrets/server.pem"),
                 ("MOM_TLS_KEY", "/run/secrets/server-key.pem"),
-                ("MOM_AUTH_API_KEYS", "/run/secrets/api_keys"),
             ] {
                 report.check(env.get(variable).map(String::as_str) == Some(path), || {
                     format!("{ctx}: serves, so {variable} must be {path}")
                 });
+            }
+            // The API key file: wherever the service reads one.
+            if binary.accepts(svc, "MOM_AUTH_API_KEYS") || env.contains_key("MOM_AUTH_API_KEYS") {
+                report.check(
+                    env.get("MOM_AUTH_API_KEYS").map(String::as_str)
+                        == Some("/run/secrets/api_keys"),
+                    || format!("{ctx}: MOM_AUTH_API_KEYS must be /run/secrets/api_keys"),
+                );
             }
             own("server.pem", format!("{svc}_cert"), &mut report);
             own("server-key.pem", format!("{svc}_key"), &mut report);
@@ -2137,7 +2193,11 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
             own("client-key.pem", format!("{svc}_client_key"), &mut report);
         }
         if env.contains_key("MOM_KAFKA_BOOTSTRAP_SERVERS") {
-            let options = kafka_options(env.get("MOM_KAFKA_OPTIONS").map(String::as_str).unwrap_or_default());
+            let options = kafka_options(
+                env.get("MOM_KAFKA_OPTIONS")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            );
             let expected = [
                 ("security.protocol", "ssl"),
                 ("ssl.ca.location", "/run/secrets/ca.pem"),
@@ -2159,7 +2219,8 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
             );
         }
         // A server that reads the client CA asks callers for a certificate (mTLS).
-        if server && binary.accepts(svc, "MOM_TLS_CLIENT_CA") {
+        // (Not the dashboard: browsers bring no client certificate.)
+        if server && !serves_http_only(&binary, svc) && binary.accepts(svc, "MOM_TLS_CLIENT_CA") {
             report.check(env.contains_key("MOM_TLS_CLIENT_CA"), || {
                 format!("{ctx}: MOM_TLS_CLIENT_CA is not set")
             });
@@ -2218,21 +2279,35 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
     let logins: BTreeSet<String> = init_sh
         .lines()
         .find_map(|l| l.trim().strip_prefix("LOGINS=\""))
-        .map(|rest| rest.trim_end_matches('"').split_whitespace().map(str::to_owned).collect())
+        .map(|rest| {
+            rest.trim_end_matches('"')
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let postgres = service_with_image(services, "postgres").map(|(_, p)| p);
     let postgres_secrets = postgres.map(compose_secret_targets).unwrap_or_default();
     let roles = init_sql_roles(&sql);
-    report.check(!roles.is_empty(), || "init-databases.sql creates no role".to_owned());
+    report.check(!roles.is_empty(), || {
+        "init-databases.sql creates no role".to_owned()
+    });
     for (role, (variable, statement)) in &roles {
         let upper = statement.to_uppercase();
         let words: BTreeSet<&str> = upper
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .collect();
-        for power in ["SUPERUSER", "CREATEDB", "CREATEROLE", "REPLICATION", "BYPASSRLS"] {
-            report.check(!words.contains(power) && words.contains(format!("NO{power}").as_str()), || {
-                format!("init-databases.sql: role {role} must be created NO{power}")
-            });
+        for power in [
+            "SUPERUSER",
+            "CREATEDB",
+            "CREATEROLE",
+            "REPLICATION",
+            "BYPASSRLS",
+        ] {
+            report.check(
+                !words.contains(power) && words.contains(format!("NO{power}").as_str()),
+                || format!("init-databases.sql: role {role} must be created NO{power}"),
+            );
         }
         let Some(variable) = variable else {
             report.fail(format!("init-databases.sql: role {role} has no PASSWORD :'pw_<login>' (a password from a secret)"));
@@ -2250,9 +2325,15 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
     for line in sql.lines().map(str::trim).filter(|l| !l.starts_with("--")) {
         let upper = line.to_uppercase();
         report.check(
-            !(upper.starts_with("ALTER ROLE") || upper.starts_with("ALTER USER") || upper.starts_with("GRANT PG_"))
-                && !upper.contains(" SUPERUSER"),
-            || format!("init-databases.sql: {line:?} gives a service login more than its own database"),
+            !(upper.starts_with("ALTER ROLE")
+                || upper.starts_with("ALTER USER")
+                || upper.starts_with("GRANT PG_")
+                || upper.contains(" SUPERUSER")),
+            || {
+                format!(
+                    "init-databases.sql: {line:?} gives a service login more than its own database"
+                )
+            },
         );
     }
     for database in init_sql_databases(&sql) {
@@ -2448,6 +2529,7 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
     }
 
     let mut databases: BTreeMap<String, String> = BTreeMap::new();
+    let kubernetes_secrets = generated_kubernetes_secrets();
     let mut running: BTreeMap<String, String> = BTreeMap::new();
     // ConfigMap key → whether a Deployment importing it reads it.
     let mut config_keys_read: BTreeMap<(String, String), bool> = BTreeMap::new();
@@ -2550,40 +2632,62 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
                 .get("valueFrom")
                 .and_then(|v| v.get("secretKeyRef"))
             {
+                // Referenced, never inlined: the Secret is created from deploy/secrets by the
+                // commands `scripts/deploy-secrets --kubernetes` prints.
                 let secret_name = get_str(secret, "name").unwrap_or_default();
                 let key = get_str(secret, "key").unwrap_or_default();
-                let value = find(&docs, "Secret", &secret_name)
-                    .map(|secret| labels(secret.get("stringData")).get(&key).cloned());
-                match value {
-                    Some(Some(value)) if var.ends_with("DATABASE_URL") => {
-                        match parse_db_url(&value) {
-                            Some(url) => {
-                                report.check(url.database == format!("mom_{svc}"), || {
-                                    format!("{ctx}: database {} should be mom_{svc}", url.database)
-                                });
-                                if let Some(other) =
-                                    databases.insert(url.database.clone(), svc.clone())
-                                {
-                                    report.fail(format!(
-                                        "{K8S_DIR}: {other} and {svc} share the database {}",
-                                        url.database
-                                    ));
-                                }
-                            }
-                            None => report.fail(format!(
-                                "{ctx}: Secret {secret_name} key {key} is not a postgres:// URL"
-                            )),
+                report.check(find(&docs, "Secret", &secret_name).is_none(), || {
+                    format!("{ctx}: the Secret {secret_name} is inlined in {K8S_DIR}; reference it and create it from deploy/secrets")
+                });
+                report.check(
+                    kubernetes_secrets.contains(&(secret_name.clone(), key.clone())),
+                    || format!("{ctx}: Secret {secret_name} key {key} is not one `scripts/deploy-secrets --list-kubernetes` creates"),
+                );
+            }
+            if var.ends_with("DATABASE_URL") {
+                let value = get_str(variable, "value").unwrap_or_default();
+                match parse_db_url(&value) {
+                    Some(url) => {
+                        report.check(url.database == format!("mom_{svc}"), || {
+                            format!("{ctx}: database {} should be mom_{svc}", url.database)
+                        });
+                        report.check(
+                            url.user == format!("mom_{svc}") && url.password.is_none(),
+                            || format!("{ctx}: {var} must log in as mom_{svc} with no password in the URL (PGPASSWORD comes from its Secret)"),
+                        );
+                        report.check(
+                            url.query.get("sslmode").map(String::as_str) == Some("verify-full")
+                                && url.query.contains_key("sslrootcert"),
+                            || format!("{ctx}: {var} must verify the server (sslmode=verify-full&sslrootcert=...)"),
+                        );
+                        if let Some(other) = databases.insert(url.database.clone(), svc.clone()) {
+                            report.fail(format!(
+                                "{K8S_DIR}: {other} and {svc} share the database {}",
+                                url.database
+                            ));
                         }
                     }
-                    Some(Some(_)) => {}
-                    Some(None) => report.fail(format!(
-                        "{ctx}: Secret {secret_name} has no stringData key {key}"
+                    None => report.fail(format!(
+                        "{ctx}: {var} is not a postgres:// URL with its value in the manifest: {value:?}"
                     )),
-                    None => report.fail(format!("{ctx}: Secret {secret_name} is not in {K8S_DIR}")),
                 }
+                let password = env
+                    .iter()
+                    .find(|v| get_str(v, "name").as_deref() == Some("PGPASSWORD"));
+                report.check(
+                    password.is_some_and(|v| {
+                        v.get("valueFrom")
+                            .and_then(|f| f.get("secretKeyRef"))
+                            .is_some()
+                    }),
+                    || format!("{ctx}: PGPASSWORD must come from a Secret (secretKeyRef)"),
+                );
             }
             let value = get_str(variable, "value").unwrap_or_default();
             if var.starts_with("MOM_") && var.ends_with("_URL") && !var.ends_with("DATABASE_URL") {
+                report.check(value.starts_with("https://"), || {
+                    format!("{ctx}: {var}={value} must be https:// (TLS between the services)")
+                });
                 let addr = value
                     .trim_start_matches("http://")
                     .trim_start_matches("https://");
@@ -2599,6 +2703,9 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
                 });
             }
             if var.starts_with("MOM_") && var.ends_with("_API") {
+                report.check(value.starts_with("https://"), || {
+                    format!("{ctx}: {var}={value} must be https:// (TLS between the services)")
+                });
                 // An upstream HTTP API: a Service exposing the port its Deployment's
                 // MOM_<SERVICE>_HTTP_ADDR listens on.
                 let ok = http_base(&value).is_some_and(|(host, port)| {
@@ -2647,7 +2754,9 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
                 continue;
             };
             for key in labels(config_map.get("data")).into_keys() {
-                let read = !key.starts_with("MOM_") || binary.accepts(&svc, &key);
+                let pending = SECURITY_OPTIONS.contains(&key.as_str())
+                    && !binary.options.values().any(|names| names.contains(&key));
+                let read = !key.starts_with("MOM_") || binary.accepts(&svc, &key) || pending;
                 let entry = config_keys_read
                     .entry((map_name.clone(), key))
                     .or_insert(false);
@@ -2720,18 +2829,32 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
         report.check(ports.iter().any(|(_, p)| *p == grpc_port), || {
             format!("{ctx}: containerPort {grpc_port} is missing")
         });
+        // The kubelet's grpc probes speak no TLS: grpc_health_probe (in the image) asks over TLS
+        // with the pod's own certificate.
+        let tls_flags = [
+            "-tls".to_owned(),
+            "-tls-ca-cert=/etc/mom/tls/ca.crt".to_owned(),
+            format!("-tls-server-name={}", expected.name),
+            "-tls-client-cert=/etc/mom/tls/tls.crt".to_owned(),
+            "-tls-client-key=/etc/mom/tls/tls.key".to_owned(),
+        ];
         for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
-            let grpc = container.get(probe).and_then(|p| p.get("grpc"));
-            if grpc.is_none() && probe == "startupProbe" {
+            let Some(spec) = container.get(probe) else {
+                report.check(probe == "startupProbe", || {
+                    format!("{ctx}: {probe} is missing")
+                });
                 continue;
-            }
-            let port = grpc.and_then(|g| g.get("port")).and_then(Value::as_i64);
-            let service = grpc.and_then(|g| get_str(g, "service"));
+            };
+            let command = string_list(spec.get("exec").and_then(|e| e.get("command")));
             report.check(
-                port == Some(grpc_port) && service.as_deref() == Some(expected.health),
+                command.first().map(String::as_str) == Some("grpc_health_probe")
+                    && command.contains(&format!("-addr=127.0.0.1:{grpc_port}"))
+                    && command.contains(&format!("-service={}", expected.health))
+                    && tls_flags.iter().all(|flag| command.contains(flag)),
                 || {
                     format!(
-                        "{ctx}: {probe} must be a grpc probe on port {grpc_port} for service {}, not port {port:?} service {service:?}",
+                        "{ctx}: {probe} must exec grpc_health_probe -addr=127.0.0.1:{grpc_port} {} -service={}, not {command:?}",
+                        tls_flags.join(" "),
                         expected.health
                     )
                 },
@@ -2841,9 +2964,11 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
             let http = container.get(probe).and_then(|p| p.get("httpGet"));
             report.check(
                 http.is_some_and(|h| {
-                    get_str(h, "path").as_deref() == Some("/healthz") && resolves(h.get("port"))
+                    get_str(h, "path").as_deref() == Some("/healthz")
+                        && resolves(h.get("port"))
+                        && get_str(h, "scheme").as_deref() == Some("HTTPS")
                 }),
-                || format!("{ctx}: {probe} must be an httpGet of /healthz on port {listen_port}"),
+                || format!("{ctx}: {probe} must be an httpGet of /healthz on port {listen_port} with scheme HTTPS"),
             );
         }
         let exposed = find(&docs, "Service", name).is_some_and(|service| {
@@ -2896,9 +3021,17 @@ fn kubernetes_manifests_pass_kustomize_and_the_schema_where_the_tools_are_instal
         .is_ok_and(|o| o.status.success())
     {
         ran = true;
+        // Core kinds only: the schema knows no CRD (cert-manager's Issuer and Certificate).
         let files: Vec<String> =
             string_list(yaml_file(&format!("{K8S_DIR}/kustomization.yaml")).get("resources"))
                 .into_iter()
+                .filter(|f| {
+                    yaml_documents(&format!("{K8S_DIR}/{f}")).iter().all(|doc| {
+                        !get_str(doc, "apiVersion")
+                            .unwrap_or_default()
+                            .contains("cert-manager.io")
+                    })
+                })
                 .map(|f| format!("{K8S_DIR}/{f}"))
                 .collect();
         let output = Command::new("kubernetes-validate")
@@ -2958,7 +3091,10 @@ fn helpers_read_what_the_files_write() {
         http_base("http://projections.mom.svc:8087/"),
         Some(("projections.mom.svc".to_owned(), 8087))
     );
-    assert_eq!(http_base("https://oee:8086"), Some(("oee".to_owned(), 8086)));
+    assert_eq!(
+        http_base("https://oee:8086"),
+        Some(("oee".to_owned(), 8086))
+    );
     assert_eq!(http_base("ftp://oee:8086"), None);
     assert_eq!(http_base("http://oee:8086/api"), None);
     let service = parse_yaml(
@@ -2995,4 +3131,718 @@ fn helpers_read_what_the_files_write() {
         ),
         BTreeSet::from(["mom_a".to_owned(), "mom_b".to_owned()])
     );
+    assert_eq!(
+        replace_word(
+            "grafana_reader pw_grafana_reader grafana_readers x.grafana_reader;",
+            "grafana_reader",
+            "t_grafana_reader"
+        ),
+        "t_grafana_reader pw_grafana_reader grafana_readers x.t_grafana_reader;"
+    );
+    let blocks = init_script_blocks(
+        "-- c\nCREATE ROLE a LOGIN PASSWORD :'pw_a';\nCREATE DATABASE a OWNER a;\n\\connect a\nGRANT X\n TO a;\n",
+        "t_",
+        &BTreeMap::from([("pw_a".to_owned(), "secret".to_owned())]),
+    );
+    assert_eq!(
+        blocks,
+        vec![
+            (
+                None,
+                vec![
+                    "CREATE ROLE t_a LOGIN PASSWORD 'secret'; ".to_owned(),
+                    "CREATE DATABASE t_a OWNER t_a; ".to_owned()
+                ]
+            ),
+            (Some("t_a".to_owned()), vec!["GRANT X TO t_a; ".to_owned()]),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The init script against a real Postgres
+
+/// Replaces `word` in `text` where it stands alone (not inside a longer identifier).
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + word.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(is_ident) || after.is_some_and(is_ident) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The init script as psql would run it under `prefix`: its psql variables replaced by
+/// `passwords`, every role and database it creates renamed `<prefix><name>`, split into the
+/// statements to run on the admin connection and on each `\connect`ed database.
+fn init_script_blocks(
+    sql: &str,
+    prefix: &str,
+    passwords: &BTreeMap<String, String>,
+) -> Vec<(Option<String>, Vec<String>)> {
+    let mut text = sql.to_owned();
+    for (variable, password) in passwords {
+        text = text.replace(&format!(":'{variable}'"), &format!("'{password}'"));
+    }
+    let names: BTreeSet<String> = init_sql_roles(sql)
+        .into_keys()
+        .chain(init_sql_databases(sql))
+        .collect();
+    for name in &names {
+        text = replace_word(&text, name, &format!("{prefix}{name}"));
+    }
+    let mut blocks: Vec<(Option<String>, Vec<String>)> = vec![(None, Vec::new())];
+    let mut statement = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        if let Some(database) = line.strip_prefix("\\connect ") {
+            blocks.push((Some(database.trim().to_owned()), Vec::new()));
+            continue;
+        }
+        statement.push_str(line);
+        statement.push(' ');
+        if line.ends_with(';') {
+            if let Some((_, statements)) = blocks.last_mut() {
+                statements.push(std::mem::take(&mut statement));
+            }
+        }
+    }
+    blocks
+}
+
+/// Runs the init script under a scratch prefix and proves what each login may do; returns the
+/// problems found.
+async fn check_init_script_privileges(
+    admin: &sqlx::postgres::PgConnectOptions,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    let sql = read("deploy/postgres/init-databases.sql");
+    let roles = init_sql_roles(&sql);
+    let passwords: BTreeMap<String, String> = roles
+        .values()
+        .filter_map(|(variable, _)| variable.clone())
+        .map(|variable| (variable, uuid::Uuid::new_v4().simple().to_string()))
+        .collect();
+    for (database, statements) in init_script_blocks(&sql, prefix, &passwords) {
+        let options = match &database {
+            Some(database) => admin.clone().database(database),
+            None => admin.clone(),
+        };
+        let mut connection = PgConnection::connect_with(&options).await?;
+        for statement in statements {
+            connection
+                .execute(statement.as_str())
+                .await
+                .map_err(|err| anyhow::anyhow!("init-databases.sql: {statement}: {err}"))?;
+        }
+        connection.close().await?;
+    }
+
+    let login = |role: &str, database: &str| {
+        let variable = roles
+            .get(role)
+            .and_then(|(variable, _)| variable.clone())
+            .unwrap_or_default();
+        admin
+            .clone()
+            .username(&format!("{prefix}{role}"))
+            .password(
+                passwords
+                    .get(&variable)
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )
+            .database(&format!("{prefix}{database}"))
+    };
+    let mut problems = Vec::new();
+    let owners = init_sql_owners(&sql);
+    let mut admin_connection = PgConnection::connect_with(admin).await?;
+
+    // No login holds a power beyond its own database.
+    for role in roles.keys() {
+        let row: (bool, bool, bool, bool, bool) = sqlx::query_as(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls \
+             FROM pg_roles WHERE rolname = $1",
+        )
+        .bind(format!("{prefix}{role}"))
+        .fetch_one(&mut admin_connection)
+        .await?;
+        if row != (false, false, false, false, false) {
+            problems.push(format!(
+                "role {role}: (super, createdb, createrole, replication, bypassrls) = {row:?}"
+            ));
+        }
+    }
+    admin_connection.close().await?;
+
+    for (database, owner) in &owners {
+        // The owner connects, creates its tables (as its migrations do) and cannot create a
+        // database.
+        let mut own = PgConnection::connect_with(&login(owner, database)).await?;
+        own.execute("CREATE TABLE deploy_check (id bigint PRIMARY KEY, secret text)")
+            .await?;
+        own.execute("INSERT INTO deploy_check VALUES (1, 'only mine')")
+            .await?;
+        let create_db = own
+            .execute(format!("CREATE DATABASE {prefix}sneaky").as_str())
+            .await;
+        if create_db.is_ok() {
+            problems.push(format!("{owner} could create a database"));
+        }
+        own.close().await?;
+
+        // Every other service's login is refused at the door.
+        for (other_database, other) in &owners {
+            if other == owner {
+                continue;
+            }
+            match PgConnection::connect_with(&login(other, database)).await {
+                Ok(connection) => {
+                    connection.close().await?;
+                    problems.push(format!(
+                        "{other} (owner of {other_database}) may connect to {database}"
+                    ));
+                }
+                Err(err) if err.to_string().contains("permission denied for database") => {}
+                Err(err) => problems.push(format!(
+                    "{other} connecting to {database} failed, but not with permission denied: {err}"
+                )),
+            }
+        }
+    }
+
+    // Grafana reads the read models' tables (also those created after the script), writes
+    // nothing, and sees no event store.
+    let granted: BTreeSet<String> = sql
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("GRANT CONNECT ON DATABASE "))
+        .filter_map(|rest| rest.strip_suffix(" TO grafana_reader;"))
+        .map(str::to_owned)
+        .collect();
+    if granted.is_empty() {
+        problems.push("grafana_reader may connect to no database".to_owned());
+    }
+    for database in owners.keys() {
+        let connected = PgConnection::connect_with(&login("grafana_reader", database)).await;
+        match (granted.contains(database), connected) {
+            (true, Ok(mut reader)) => {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT id, secret FROM deploy_check")
+                        .fetch_all(&mut reader)
+                        .await
+                        .unwrap_or_default();
+                if rows.len() != 1 {
+                    problems.push(format!(
+                        "grafana_reader cannot read the tables its owner created in {database}"
+                    ));
+                }
+                for (what, statement) in [
+                    ("insert", "INSERT INTO deploy_check VALUES (2, 'x')"),
+                    ("create a table", "CREATE TABLE grafana_owned (id int)"),
+                ] {
+                    match reader.execute(statement).await {
+                        Err(err) if err.to_string().contains("permission denied") => {}
+                        other => problems.push(format!(
+                            "grafana_reader could {what} in {database}: {other:?}"
+                        )),
+                    }
+                }
+                reader.close().await?;
+            }
+            (true, Err(err)) => problems.push(format!(
+                "grafana_reader cannot connect to {database}: {err}"
+            )),
+            (false, Ok(reader)) => {
+                reader.close().await?;
+                problems.push(format!("grafana_reader may connect to {database}"));
+            }
+            (false, Err(err)) => {
+                if !err.to_string().contains("permission denied for database") {
+                    problems.push(format!(
+                        "grafana_reader connecting to {database}: not permission denied: {err}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Drops the scratch databases and roles of `prefix`.
+async fn drop_scratch(
+    admin: &sqlx::postgres::PgConnectOptions,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    let sql = read("deploy/postgres/init-databases.sql");
+    let mut connection = PgConnection::connect_with(admin).await?;
+    for database in init_sql_databases(&sql)
+        .into_iter()
+        .chain(["sneaky".to_owned()])
+    {
+        connection
+            .execute(format!("DROP DATABASE IF EXISTS {prefix}{database} WITH (FORCE)").as_str())
+            .await?;
+    }
+    for role in init_sql_roles(&sql).into_keys() {
+        connection
+            .execute(format!("DROP ROLE IF EXISTS {prefix}{role}").as_str())
+            .await?;
+    }
+    connection.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn init_script_gives_each_login_its_own_database_and_nothing_more() {
+    use std::str::FromStr;
+
+    let admin_url = std::env::var("MOM_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let admin = sqlx::postgres::PgConnectOptions::from_str(&admin_url)
+        .unwrap_or_else(|e| panic!("MOM_TEST_DATABASE_URL {admin_url:?}: {e}"));
+    let prefix = format!("t{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let outcome = check_init_script_privileges(&admin, &prefix).await;
+    let cleanup = drop_scratch(&admin, &prefix).await;
+    let problems = outcome.unwrap_or_else(|e| {
+        panic!("running deploy/postgres/init-databases.sql on {admin_url} (scratch prefix {prefix}): {e:#}")
+    });
+    cleanup.unwrap_or_else(|e| panic!("dropping the scratch roles {prefix}*: {e:#}"));
+    assert!(
+        problems.is_empty(),
+        "deploy/postgres/init-databases.sql: {} problem(s):\n  - {}",
+        problems.len(),
+        problems.join("\n  - ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes: network policies, pod security, certificates, secrets
+
+/// Whether a label selector (`matchLabels`, `matchExpressions`) selects `pod` labels. An empty
+/// selector selects everything.
+fn selects(selector: Option<&Value>, pod: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    let labels_ok = labels(selector.get("matchLabels"))
+        .iter()
+        .all(|(k, v)| pod.get(k) == Some(v));
+    let expressions_ok = selector
+        .get("matchExpressions")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .all(|expression| {
+            let key = get_str(expression, "key").unwrap_or_default();
+            let values = string_list(expression.get("values"));
+            match get_str(expression, "operator").as_deref() {
+                Some("In") => pod.get(&key).is_some_and(|v| values.contains(v)),
+                Some("NotIn") => pod.get(&key).is_none_or(|v| !values.contains(v)),
+                Some("Exists") => pod.contains_key(&key),
+                Some("DoesNotExist") => !pod.contains_key(&key),
+                _ => false,
+            }
+        });
+    labels_ok && expressions_ok
+}
+
+/// A Deployment's pod labels, container ports (name → number) and container.
+struct Pod {
+    labels: BTreeMap<String, String>,
+    ports: BTreeMap<String, i64>,
+    annotations: BTreeMap<String, String>,
+}
+
+fn pod_of(deployment: &Value) -> Pod {
+    let template = &deployment["spec"]["template"];
+    Pod {
+        labels: labels(template["metadata"].get("labels")),
+        annotations: labels(template["metadata"].get("annotations")),
+        ports: template["spec"]["containers"][0]["ports"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((get_str(p, "name")?, p.get("containerPort")?.as_i64()?)))
+            .collect(),
+    }
+}
+
+/// Whether a policy's port list lets `port` of `pod` through (an empty list: every port).
+fn port_allowed(ports: Option<&Value>, pod: &Pod, port: i64) -> bool {
+    let Some(ports) = ports.and_then(Value::as_sequence) else {
+        return true;
+    };
+    ports.iter().any(|p| match p.get("port") {
+        Some(Value::Number(n)) => n.as_i64() == Some(port),
+        Some(Value::String(name)) => pod.ports.get(name) == Some(&port),
+        None => true,
+        _ => false,
+    })
+}
+
+/// Whether some NetworkPolicy lets `from` (pod labels in the same namespace; `None`: any peer
+/// the rule names by namespace) reach `port` of `to`.
+fn ingress_allowed(
+    policies: &[&Value],
+    to: &Pod,
+    from: Option<&BTreeMap<String, String>>,
+    port: i64,
+) -> bool {
+    policies.iter().any(|policy| {
+        let spec = &policy["spec"];
+        selects(spec.get("podSelector"), &to.labels)
+            && spec["ingress"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    let peers = rule.get("from").and_then(Value::as_sequence);
+                    let peer_ok = match (peers, from) {
+                        (None, _) => true,
+                        (Some(peers), Some(labels)) => peers.iter().any(|peer| {
+                            peer.get("namespaceSelector").is_none()
+                                && peer.get("ipBlock").is_none()
+                                && selects(peer.get("podSelector"), labels)
+                        }),
+                        (Some(peers), None) => peers
+                            .iter()
+                            .any(|peer| peer.get("namespaceSelector").is_some()),
+                    };
+                    peer_ok && port_allowed(rule.get("ports"), to, port)
+                })
+    })
+}
+
+#[test]
+fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
+    let binary = Binary::load();
+    let docs = k8s_manifests();
+    let kubernetes_secrets = generated_kubernetes_secrets();
+    let mut report = Report::default();
+    let policies: Vec<&Value> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "NetworkPolicy")
+        .collect();
+    let deployments: Vec<&Value> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "Deployment")
+        .collect();
+
+    // Every namespace denies by default.
+    for namespace in docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "Namespace")
+    {
+        let ns = name_of(namespace);
+        let default_deny = policies.iter().any(|policy| {
+            let spec = &policy["spec"];
+            policy["metadata"]
+                .get("namespace")
+                .and_then(scalar)
+                .as_deref()
+                == Some(ns.as_str())
+                && labels(spec.get("podSelector").and_then(|s| s.get("matchLabels"))).is_empty()
+                && spec
+                    .get("podSelector")
+                    .and_then(|s| s.get("matchExpressions"))
+                    .is_none()
+                && string_list(spec.get("policyTypes")).contains(&"Ingress".to_owned())
+                && spec.get("ingress").is_none()
+        });
+        report.check(default_deny, || {
+            format!("namespace {ns}: no default-deny NetworkPolicy (podSelector {{}}, policyTypes [Ingress], no ingress rule)")
+        });
+        let restricted = labels(namespace["metadata"].get("labels"))
+            .get("pod-security.kubernetes.io/enforce")
+            .cloned();
+        report.check(restricted.as_deref() == Some("restricted"), || {
+            format!("namespace {ns}: Pod Security Admission must enforce restricted, not {restricted:?}")
+        });
+    }
+    let denies_egress = policies.iter().any(|p| {
+        string_list(p["spec"].get("policyTypes")).contains(&"Egress".to_owned())
+            && p["spec"].get("egress").is_none()
+    });
+    if denies_egress {
+        // Then every pod must at least resolve names.
+        for deployment in &deployments {
+            let pod = pod_of(deployment);
+            let dns = policies.iter().any(|p| {
+                selects(p["spec"].get("podSelector"), &pod.labels)
+                    && p["spec"]["egress"]
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .any(|rule| {
+                            rule["ports"]
+                                .as_sequence()
+                                .into_iter()
+                                .flatten()
+                                .any(|port| port.get("port").and_then(Value::as_i64) == Some(53))
+                        })
+            });
+            report.check(dns, || {
+                format!(
+                    "Deployment {}: egress is denied and no policy lets it reach DNS (53)",
+                    name_of(deployment)
+                )
+            });
+        }
+    }
+
+    for deployment in &deployments {
+        let name = name_of(deployment);
+        let ctx = format!("{K8S_DIR} Deployment {name}");
+        let pod = pod_of(deployment);
+        let pod_spec = &deployment["spec"]["template"]["spec"];
+        let container = &pod_spec["containers"][0];
+
+        // Selected by a policy that lets something in.
+        let selected = policies.iter().any(|p| {
+            selects(p["spec"].get("podSelector"), &pod.labels) && p["spec"].get("ingress").is_some()
+        });
+        report.check(selected, || {
+            format!("{ctx}: no NetworkPolicy with ingress rules selects its pods")
+        });
+
+        // Prometheus reaches the metrics port of every scraped pod.
+        if pod
+            .annotations
+            .get("prometheus.io/scrape")
+            .map(String::as_str)
+            == Some("true")
+        {
+            let port: i64 = pod
+                .annotations
+                .get("prometheus.io/port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(9464);
+            report.check(ingress_allowed(&policies, &pod, None, port), || {
+                format!("{ctx}: no NetworkPolicy lets Prometheus (another namespace) reach its metrics port {port}")
+            });
+        }
+
+        // Every service it calls lets it in on that port.
+        for variable in container["env"].as_sequence().into_iter().flatten() {
+            let var = get_str(variable, "name").unwrap_or_default();
+            let value = get_str(variable, "value").unwrap_or_default();
+            let calls = var.starts_with("MOM_")
+                && (var.ends_with("_API")
+                    || (var.ends_with("_URL") && !var.ends_with("DATABASE_URL")));
+            if !calls {
+                continue;
+            }
+            let Some((host, port)) = http_base(&value) else {
+                report.fail(format!("{ctx}: cannot read {var}={value}"));
+                continue;
+            };
+            let host = host.split('.').next().unwrap_or_default().to_owned();
+            let Some(target) = deployments.iter().find(|d| name_of(d) == host) else {
+                report.fail(format!("{ctx}: {var} names {host}, which is no Deployment"));
+                continue;
+            };
+            report.check(
+                ingress_allowed(&policies, &pod_of(target), Some(&pod.labels), i64::from(port)),
+                || format!("{ctx}: calls {host}:{port} ({var}), but no NetworkPolicy of {host} lets its pods in on that port"),
+            );
+        }
+
+        // Pod security: non-root, read-only root, nothing to escalate with, no API token.
+        let pod_security = &pod_spec["securityContext"];
+        report.check(
+            pod_security.get("runAsNonRoot").and_then(Value::as_bool) == Some(true)
+                && get_str(&pod_security["seccompProfile"], "type").as_deref()
+                    == Some("RuntimeDefault"),
+            || {
+                format!(
+                    "{ctx}: the pod must set runAsNonRoot: true and seccompProfile RuntimeDefault"
+                )
+            },
+        );
+        report.check(
+            pod_spec.get("automountServiceAccountToken").and_then(Value::as_bool) == Some(false),
+            || format!("{ctx}: automountServiceAccountToken must be false (the services call no Kubernetes API)"),
+        );
+        let security = &container["securityContext"];
+        report.check(
+            security.get("allowPrivilegeEscalation").and_then(Value::as_bool) == Some(false)
+                && security.get("readOnlyRootFilesystem").and_then(Value::as_bool) == Some(true)
+                && string_list(security.get("capabilities").and_then(|c| c.get("drop"))) == ["ALL"]
+                && security.get("privileged").and_then(Value::as_bool) != Some(true),
+            || format!("{ctx}: the container must set allowPrivilegeEscalation: false, readOnlyRootFilesystem: true and capabilities.drop [ALL]"),
+        );
+
+        // Volumes: its own TLS Secret (cert-manager), the API key file; never an inlined Secret.
+        let volumes: BTreeMap<String, &Value> = pod_spec["volumes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| Some((get_str(v, "name")?, v)))
+            .collect();
+        let mounts: BTreeMap<String, String> = container["volumeMounts"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| Some((get_str(m, "mountPath")?, get_str(m, "name")?)))
+            .collect();
+        let env: BTreeMap<String, String> = container["env"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| Some((get_str(v, "name")?, get_str(v, "value").unwrap_or_default())))
+            .collect();
+        let tls_secret = mounts
+            .get("/etc/mom/tls")
+            .and_then(|volume| volumes.get(volume))
+            .and_then(|v| get_str(&v["secret"], "secretName"));
+        report.check(tls_secret.as_deref() == Some(format!("{name}-tls").as_str()), || {
+            format!("{ctx}: must mount its own Secret {name}-tls at /etc/mom/tls, not {tls_secret:?}")
+        });
+        let issued = docs.iter().map(|(_, d)| d).any(|d| {
+            kind_of(d) == "Certificate"
+                && get_str(&d["spec"], "secretName").as_deref()
+                    == Some(format!("{name}-tls").as_str())
+        });
+        report.check(issued, || {
+            format!("{ctx}: no cert-manager Certificate keeps the Secret {name}-tls")
+        });
+        for volume in volumes.values() {
+            if let Some(secret) = volume.get("secret").and_then(|s| get_str(s, "secretName")) {
+                report.check(find(&docs, "Secret", &secret).is_none(), || {
+                    format!("{ctx}: the Secret {secret} is inlined in {K8S_DIR}")
+                });
+                let known = secret == format!("{name}-tls")
+                    || kubernetes_secrets
+                        .iter()
+                        .any(|(generated, _)| generated == &secret);
+                report.check(known, || {
+                    format!("{ctx}: mounts the Secret {secret}, which neither cert-manager nor `scripts/deploy-secrets --kubernetes` creates")
+                });
+            }
+        }
+        report.check(
+            mounts
+                .get("/tmp")
+                .and_then(|v| volumes.get(v))
+                .is_some_and(|v| v.get("emptyDir").is_some()),
+            || format!("{ctx}: /tmp must be an emptyDir (the root filesystem is read-only)"),
+        );
+        // The TLS settings point into the mounted Secrets.
+        let server = env
+            .keys()
+            .any(|k| k.ends_with("_GRPC_ADDR") || k.ends_with("_HTTP_ADDR"));
+        let client = env.keys().any(|k| {
+            k.starts_with("MOM_")
+                && (k.ends_with("_API") || (k.ends_with("_URL") && !k.ends_with("DATABASE_URL")))
+        });
+        let mut wanted: Vec<(&str, &str)> = Vec::new();
+        if server {
+            wanted.extend([
+                ("MOM_TLS_CERT", "/etc/mom/tls/tls.crt"),
+                ("MOM_TLS_KEY", "/etc/mom/tls/tls.key"),
+            ]);
+        }
+        let svc = string_list(container.get("args"))
+            .get(1)
+            .cloned()
+            .unwrap_or_default();
+        if binary.accepts(&svc, "MOM_AUTH_API_KEYS") || env.contains_key("MOM_AUTH_API_KEYS") {
+            wanted.push(("MOM_AUTH_API_KEYS", "/etc/mom/auth/api_keys"));
+        }
+        if client {
+            wanted.extend([
+                ("MOM_TLS_CA", "/etc/mom/tls/ca.crt"),
+                ("MOM_TLS_CLIENT_CERT", "/etc/mom/tls/tls.crt"),
+                ("MOM_TLS_CLIENT_KEY", "/etc/mom/tls/tls.key"),
+            ]);
+        }
+        for (variable, path) in wanted {
+            report.check(env.get(variable).map(String::as_str) == Some(path), || {
+                format!("{ctx}: {variable} must be {path}")
+            });
+            let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
+            report.check(mounts.contains_key(dir), || {
+                format!("{ctx}: {variable}={path}, but nothing is mounted at {dir}")
+            });
+        }
+        for (variable, value) in &env {
+            report.check(!url_with_password(value), || {
+                format!("{ctx}: {variable} has a password in its URL")
+            });
+            if names_a_secret(variable) {
+                report.check(value.is_empty() || value.starts_with("/etc/mom/"), || {
+                    format!("{ctx}: {variable} holds a value; take it from a Secret")
+                });
+            }
+        }
+    }
+
+    // cert-manager: an Issuer from a CA Secret, one Certificate per Deployment with its
+    // Service's names.
+    let issuers: BTreeSet<String> = docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| {
+            ["Issuer", "ClusterIssuer"].contains(&kind_of(d).as_str())
+                && d["spec"].get("ca").is_some()
+        })
+        .map(name_of)
+        .collect();
+    report.check(!issuers.is_empty(), || {
+        "no cert-manager Issuer signs from a CA Secret".to_owned()
+    });
+    for certificate in docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "Certificate")
+    {
+        let name = name_of(certificate);
+        let spec = &certificate["spec"];
+        let issuer = get_str(&spec["issuerRef"], "name").unwrap_or_default();
+        report.check(issuers.contains(&issuer), || {
+            format!("Certificate {name}: issuer {issuer:?} is not an Issuer of {K8S_DIR}")
+        });
+        let dns = string_list(spec.get("dnsNames"));
+        if let Some(service) = find(&docs, "Service", &name) {
+            let ns = service["metadata"]
+                .get("namespace")
+                .and_then(scalar)
+                .unwrap_or_default();
+            for expected in [name.clone(), format!("{name}.{ns}.svc")] {
+                report.check(dns.contains(&expected), || {
+                    format!(
+                        "Certificate {name}: dnsNames lack {expected} (the name its callers use)"
+                    )
+                });
+            }
+            report.check(
+                string_list(spec.get("usages")).contains(&"server auth".to_owned()),
+                || format!("Certificate {name}: usages must include server auth"),
+            );
+        }
+        report.check(
+            string_list(spec.get("usages")).contains(&"client auth".to_owned()),
+            || format!("Certificate {name}: usages must include client auth (mutual TLS, Kafka)"),
+        );
+    }
+    report.finish("deploy/k8s security");
 }
