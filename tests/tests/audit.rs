@@ -62,7 +62,6 @@ fn plan(product: &str) -> pb::DefineInspectionPlanRequest {
         characteristics: vec![pb::Characteristic {
             name: "seal".to_owned(),
             spec: Some(pb::characteristic::Spec::Attribute(pb::AttributeSpec {})),
-            ..Default::default()
         }],
         sample_size: 3,
         frequency: Some(pb::Frequency {
