@@ -40,6 +40,10 @@ pub struct DevArgs {
     pub time: mom_clock::TimePolicyArgs,
     #[command(flatten)]
     pub security: mom_grpc::Security,
+    /// The process managers' credentials, when authentication is on (an API key with the
+    /// process-manager role).
+    #[command(flatten, next_help_heading = "Process managers")]
+    pub client: mom_auth::ClientCredentials,
 }
 
 /// The services `mom dev` runs, in port order.
@@ -167,6 +171,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
         tls: Default::default(),
+        credentials: args.client.clone(),
     };
     let managers = tokio::spawn(mom_processes::serve(processes, managing.clone()));
     // The OEE projection reads the same logs into data/projections.db.
@@ -407,7 +412,8 @@ async fn serve_http(
 ) -> anyhow::Result<HttpServing> {
     let router = api_routers
         .into_iter()
-        .fold(mom_dashboard::router(), axum::Router::merge);
+        .fold(mom_dashboard::router(), axum::Router::merge)
+        .merge(mom_auth::session::router(auth.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot bind the HTTP address {addr}"))?;

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 mod audit;
+mod auth;
+mod certs;
 mod dev;
 mod outbox;
 mod projections;
@@ -60,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// API keys and the role policy.
+    Auth {
+        #[command(subcommand)]
+        command: auth::AuthCommand,
+    },
+    /// Certificates: `mom certs dev --out DIR` makes a development CA and certificates.
+    Certs {
+        #[command(subcommand)]
+        command: certs::CertsCommand,
+    },
     /// Benchmarks that print a report.
     Bench {
         #[command(subcommand)]
@@ -69,8 +81,11 @@ enum Command {
     /// answers 2xx within 5 s, 1 otherwise: the container health check of `mom serve dashboard`,
     /// since the image has no curl.
     Healthcheck {
-        /// The endpoint's URL (http:// only).
+        /// The endpoint's URL (http:// or https://).
         url: String,
+        /// TLS for an https:// URL.
+        #[command(flatten)]
+        tls: mom_tls::ClientTlsArgs,
     },
 }
 
@@ -182,6 +197,9 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err)
                     if err.downcast_ref::<projections::BadInput>().is_some()
+                        || err.downcast_ref::<auth::BadInput>().is_some()
+                        || err.downcast_ref::<certs::BadInput>().is_some()
+                        || err.downcast_ref::<mom_auth::AuthConfigError>().is_some()
                         || err.downcast_ref::<mom_bench::BadInput>().is_some() =>
                 {
                     eprintln!("error: {err:#}");
@@ -216,9 +234,12 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
         },
         Command::Projections { command } => projections::run(command).await,
         Command::Outbox { command } => outbox::run(command).await,
+        Command::Auth { command } => auth::run(command),
         Command::Audit { command } => audit::run(command).await,
-        Command::Healthcheck { url } => {
-            let status = mom_dashboard::probe(&url, std::time::Duration::from_secs(5)).await?;
+        Command::Certs { command } => certs::run(command),
+        Command::Healthcheck { url, tls } => {
+            let status =
+                mom_dashboard::probe(&url, std::time::Duration::from_secs(5), &tls).await?;
             println!("{url}: {status}");
             Ok(())
         }
@@ -228,8 +249,35 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
     result
 }
 
-/// Runs one service until `shutdown`.
+/// Runs one service until `shutdown`; a server without a credential source (and without
+/// `--auth-disabled`) refuses to start.
 async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let auth = match &service {
+        Service::Production(config) => Some(&config.security.auth),
+        Service::Quality(config) => Some(&config.security.auth),
+        Service::Maintenance(config) => Some(&config.security.auth),
+        Service::Inventory(config) => Some(&config.security.auth),
+        Service::Oee(config) => Some(&config.security.auth),
+        Service::Projections(config) => Some(&config.security.auth),
+        Service::Dashboard(config) => Some(&config.auth),
+        Service::Processes(_) => None,
+    };
+    if let Some(auth) = auth {
+        auth.check_serve()?;
+    }
+    // Plaintext on a network address is refused unless --insecure (docs/tls.md).
+    let (addrs, tls) = match &service {
+        Service::Production(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Quality(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Maintenance(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Inventory(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Oee(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
+        Service::Projections(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
+        Service::Dashboard(c) => (vec![c.http_addr], &c.tls),
+        // The process managers listen on nothing.
+        Service::Processes(_) => (Vec::new(), &DEFAULT_TLS),
+    };
+    mom_tls::check_exposure(&addrs, tls)?;
     match service {
         Service::Production(config) => mom_production::serve(config, shutdown)
             .await
@@ -257,6 +305,14 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
             .context("dashboard failed"),
     }
 }
+
+/// The TLS options of a process without a listener.
+static DEFAULT_TLS: mom_tls::TlsArgs = mom_tls::TlsArgs {
+    tls_cert: None,
+    tls_key: None,
+    tls_client_ca: None,
+    insecure: false,
+};
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
 async fn wait_for_signal(shutdown: CancellationToken) {

@@ -9,13 +9,18 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use mom_auth::ClientCredentials;
 use mom_proto::inventory::v1 as inv;
 use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use mom_proto::quality::v1 as qa;
 use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use mom_proto::time::to_timestamp;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// A test client's channel, carrying its credentials when authentication is on.
+type Connection = InterceptedService<Channel, ClientCredentials>;
 
 fn at(minute: i64) -> Option<prost_types::Timestamp> {
     Some(to_timestamp(
@@ -25,8 +30,8 @@ fn at(minute: i64) -> Option<prost_types::Timestamp> {
 
 struct Plant {
     shutdown: CancellationToken,
-    quality: QualityServiceClient<Channel>,
-    inventory: InventoryServiceClient<Channel>,
+    quality: QualityServiceClient<Connection>,
+    inventory: InventoryServiceClient<Connection>,
     services: Vec<mom_grpc::Running>,
     managers: tokio::task::JoinHandle<Result<(), mom_processes::ProcessError>>,
     config: mom_processes::ProcessesConfig,
@@ -34,9 +39,29 @@ struct Plant {
 }
 
 /// Starts quality, inventory and production on SQLite and the process managers, fed from the
-/// stores' logs or, when `broker` is given, from Kafka.
-async fn plant(broker: Option<String>) -> Plant {
+/// stores' logs or, when `broker` is given, from Kafka. With `authenticated`, the services take
+/// API keys only: the managers call as `processes` (role process-manager), the test as `tester`
+/// (admin).
+async fn plant(broker: Option<String>, authenticated: bool) -> Plant {
     let dir = tempfile::tempdir().unwrap();
+    let mut security = mom_grpc::Security::default();
+    let (mut managers_key, mut tester) =
+        (ClientCredentials::default(), ClientCredentials::default());
+    if authenticated {
+        let (processes_key, processes) =
+            mom_auth::apikey::new_key("processes", ["process-manager".to_owned()].into(), None);
+        let (tester_key, tester_entry) =
+            mom_auth::apikey::new_key("tester", ["admin".to_owned()].into(), None);
+        let keys = dir.path().join("keys.yaml");
+        std::fs::write(
+            &keys,
+            mom_auth::apikey::key_file(vec![processes, tester_entry]),
+        )
+        .unwrap();
+        security.auth.auth_api_keys = Some(keys);
+        managers_key.client_api_key = Some(processes_key);
+        tester.client_api_key = Some(tester_key);
+    }
     let url = |name: &str| format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
     let shutdown = CancellationToken::new();
     let addr = "127.0.0.1:0".parse().unwrap();
@@ -45,7 +70,7 @@ async fn plant(broker: Option<String>) -> Plant {
             store: support::store_args(url("production")),
             kafka: support::kafka_args(broker.clone()),
             time: support::time_args(),
-            security: Default::default(),
+            security: security.clone(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -57,7 +82,7 @@ async fn plant(broker: Option<String>) -> Plant {
             store: support::store_args(url("quality")),
             kafka: support::kafka_args(broker.clone()),
             time: support::time_args(),
-            security: Default::default(),
+            security: security.clone(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -69,7 +94,7 @@ async fn plant(broker: Option<String>) -> Plant {
             store: support::store_args(url("inventory")),
             kafka: support::kafka_args(broker.clone()),
             time: support::time_args(),
-            security: Default::default(),
+            security: security.clone(),
             grpc_addr: addr,
         },
         shutdown.clone(),
@@ -94,11 +119,18 @@ async fn plant(broker: Option<String>) -> Plant {
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
         tls: Default::default(),
+        credentials: managers_key,
     };
     let managers = tokio::spawn(mom_processes::serve(config.clone(), shutdown.clone()));
     Plant {
-        quality: QualityServiceClient::new(support::channel(&quality).await),
-        inventory: InventoryServiceClient::new(support::channel(&inventory).await),
+        quality: QualityServiceClient::with_interceptor(
+            support::channel(&quality).await,
+            tester.clone(),
+        ),
+        inventory: InventoryServiceClient::with_interceptor(
+            support::channel(&inventory).await,
+            tester,
+        ),
         shutdown,
         services: vec![production, quality, inventory],
         managers,
@@ -266,7 +298,7 @@ impl Plant {
 }
 
 async fn ncr_holds_and_scraps_the_lot(broker: Option<String>) {
-    let mut plant = plant(broker).await;
+    let mut plant = plant(broker, false).await;
     plant.define_master_data().await;
     plant.receive_lot("LOT-1", 100).await;
     let ncr = uuid::Uuid::now_v7().to_string();
@@ -292,6 +324,38 @@ async fn ncr_holds_and_scraps_the_lot(broker: Option<String>) {
             (60, 1, version)
         );
     }
+    plant.stop().await;
+}
+
+/// With authentication on, the managers command under their own identity: the hold's events
+/// record the `processes` principal, acting for the manager it names, by API key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_command_under_their_own_identity() {
+    let mut plant = plant(None, true).await;
+    plant.define_master_data().await;
+    plant.receive_lot("LOT-1", 100).await;
+    let ncr = uuid::Uuid::now_v7().to_string();
+    plant.open_ncr(&ncr, "LOT-1").await;
+    plant
+        .wait_for("LOT-1", "hold", |lot| !lot.holds.is_empty())
+        .await;
+    let store = plant.services[2].store().clone();
+    let log = store.read_log(0, 100).await.unwrap();
+    let held = log
+        .iter()
+        .find(|entry| entry.event_type == "LotHeld")
+        .expect("a LotHeld event");
+    let field = |key: &str| held.metadata[key].as_str().unwrap_or_default().to_owned();
+    assert_eq!(field("actor"), "processes");
+    assert_eq!(field("principal"), "processes");
+    assert_eq!(field("on_behalf_of"), "mom/processes/ncr_hold");
+    assert_eq!(field("auth_method"), "api-key");
+    let received = log
+        .iter()
+        .find(|entry| entry.event_type == "LotReceived")
+        .unwrap();
+    assert_eq!(received.metadata["actor"], "tester");
+    assert_eq!(received.metadata["on_behalf_of"], "store");
     plant.stop().await;
 }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use axum::response::IntoResponse;
 
 use crate::authn::{AuthError, Authenticator};
-use crate::policy::{grpc_access, http_access};
+use crate::policy::{grpc_access, http_access, Access};
 
 /// Admits every gRPC call: health is open, everything else needs credentials and the
 /// permission of its method. Refusals are UNAUTHENTICATED / PERMISSION_DENIED with a message.
@@ -115,21 +115,36 @@ pub async fn http_admit(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let access = http_access(request.uri().path());
-    let mut headers = request.headers().clone();
-    // A browser's session: the dashboard's login stores the credential in a cookie.
-    if !headers.contains_key(http::header::AUTHORIZATION) {
+    // A browser's session: the login page keeps the credential in a cookie; it becomes the
+    // request's Authorization, which the dashboard's proxy forwards to the APIs.
+    if !request.headers().contains_key(http::header::AUTHORIZATION) {
         if let Some(credential) = crate::session::credential(request.headers()) {
             if let Ok(value) = http::HeaderValue::from_str(&credential) {
-                headers.insert(http::header::AUTHORIZATION, value);
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, value);
             }
         }
     }
-    match auth.admit(&access, &headers, request.extensions()).await {
+    match auth
+        .admit(&access, request.headers(), request.extensions())
+        .await
+    {
         Ok(verified) => {
             if let Some(verified) = verified {
                 request.extensions_mut().insert(verified);
             }
             next.run(request).await
+        }
+        Err(AuthError::Unauthenticated(_))
+            if access == Access::Permission(crate::policy::DASHBOARD_VIEW.to_owned()) =>
+        {
+            // A person opening a page without a session signs in first.
+            (
+                http::StatusCode::SEE_OTHER,
+                [(http::header::LOCATION, "/login")],
+            )
+                .into_response()
         }
         Err(err) => {
             refused(request.uri().path(), &err);

@@ -10,6 +10,7 @@
 
 pub mod apikey;
 mod authn;
+mod client;
 pub mod jwt;
 mod layer;
 pub mod policy;
@@ -21,6 +22,7 @@ pub use authn::{
     check_subject, AuthArgs, AuthConfigError, AuthError, Authenticator, Verified, API_KEY_HEADER,
     MAX_SUBJECT_LEN, SECOND_FACTOR_HEADER,
 };
+pub use client::ClientCredentials;
 pub use layer::{http_admit, protect, GrpcAuth, GrpcAuthLayer};
 pub use policy::{Access, Policy, ACT_AS};
 pub use principal::{AuthMethod, Principal};

@@ -36,6 +36,10 @@ pub struct DashboardConfig {
     /// TLS towards https:// upstreams (the CA to trust, a client certificate for mTLS).
     #[command(flatten, next_help_heading = "Upstream TLS")]
     pub upstream_tls: mom_tls::ClientTlsArgs,
+    /// Who may open the pages and call the APIs through the dashboard (the APIs check the
+    /// forwarded credentials again).
+    #[command(flatten, next_help_heading = "Authentication")]
+    pub auth: mom_auth::AuthArgs,
 }
 
 /// The base URL of an upstream API: `http://host:port` or `https://host:port`, no path, query

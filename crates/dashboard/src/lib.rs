@@ -40,6 +40,9 @@ pub enum ServeError {
     /// The TLS settings (the listener's or the upstreams') cannot be used.
     #[error("dashboard tls: {0}")]
     Tls(#[from] mom_tls::TlsError),
+    /// The authentication settings cannot be used.
+    #[error("dashboard authentication: {0}")]
+    Auth(#[from] mom_auth::AuthConfigError),
 }
 
 /// Serves the dashboard with its API proxy ([`gateway`]) on `config.http_addr` until `shutdown`.
@@ -49,7 +52,11 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let addr = config.http_addr;
     let tls = mom_tls::ServerTls::from_args(&config.tls, mom_tls::Protocol::Http1).await?;
-    let gateway = gateway(&config, &shutdown)?;
+    let auth = mom_auth::Authenticator::from_args(&config.auth).await?;
+    let gateway = mom_auth::protect(
+        gateway(&config, &shutdown)?.merge(mom_auth::session::router(auth.clone())),
+        auth,
+    );
     let with_tls = tls.is_some();
     let listener = mom_tls::Listener::bind(addr, tls)
         .await

@@ -93,6 +93,7 @@ fn config(oee: SocketAddr, projections: SocketAddr) -> DashboardConfig {
         projections_api: format!("http://{projections}").parse().unwrap(),
         tls: Default::default(),
         upstream_tls: Default::default(),
+        auth: Default::default(),
     }
 }
 

@@ -44,4 +44,8 @@ pub struct ProcessesConfig {
     /// TLS towards https:// service URLs (the CA to trust, the managers' client certificate).
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: mom_tls::ClientTlsArgs,
+    /// The managers' own identity towards the services (a principal with the
+    /// process-manager role, which may act on behalf of the actors it names).
+    #[command(flatten, next_help_heading = "Credentials")]
+    pub credentials: mom_auth::ClientCredentials,
 }
