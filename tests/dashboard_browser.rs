@@ -284,6 +284,11 @@ struct Dev {
 
 impl Dev {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts it with `extra` arguments (authentication settings, say).
+    fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mom"))
@@ -292,6 +297,7 @@ impl Dev {
             .args(["--seed", "7", "--sim-speed", "240", "--sim-backfill", "2h"])
             .arg("--data-dir")
             .arg(dir.path())
+            .args(extra)
             .env("MOM_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -849,4 +855,75 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
         browser.assert_no_console_errors(page);
         browser.screenshot(page);
     }
+}
+
+/// With authentication on, a person signs in: a page without a session goes to the sign-in
+/// page, a wrong key is refused there, the right one opens the overview with an HttpOnly
+/// session the page's API calls carry, and signing out ends it.
+#[test]
+fn dashboard_signs_in_with_an_api_key_and_out() {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let (key, entry) =
+        mom_auth::apikey::new_key("shift-lead", ["supervisor".to_owned()].into(), None);
+    let keys = keys_dir.path().join("keys.yaml");
+    std::fs::write(&keys, mom_auth::apikey::key_file(vec![entry])).unwrap();
+    let dev = Dev::start_with(&["--no-simulate", "--auth-api-keys", keys.to_str().unwrap()]);
+    let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    // Without a session the API answers 401 with a JSON error.
+    let (status, body) = http(dev.http_port, "GET", "/api/oee/assets", None).unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("no credentials"),
+        "{body}"
+    );
+    let browser = Browser::start(screenshots);
+    browser.open(&dev.url("/"));
+    browser.wait_for(
+        "the redirect to the sign-in page",
+        "return location.pathname === '/login' && !!document.getElementById('credential')",
+        Duration::from_secs(20),
+    );
+    let sign_in = |credential: &str| {
+        browser.run(&format!(
+            "document.getElementById('credential').value = {credential:?}; \
+             document.getElementById('sign-in').click(); return true"
+        ));
+    };
+    sign_in("mom_0000000000000000");
+    let error = browser.wait_for(
+        "the refusal of a wrong key",
+        "return document.getElementById('error')?.textContent",
+        Duration::from_secs(20),
+    );
+    assert_eq!(error, "API key is not known");
+    sign_in(&key);
+    browser.wait_for(
+        "the overview after signing in",
+        "return location.pathname === '/' && document.readyState === 'complete'",
+        Duration::from_secs(20),
+    );
+    // The session is HttpOnly (scripts cannot read it) and the page's API calls carry it.
+    assert_eq!(browser.run("return document.cookie"), json!(""));
+    let status = browser.wait_for(
+        "an API call with the session",
+        "const r = new XMLHttpRequest(); r.open('GET', '/api/oee/assets', false); r.send(); \
+         return r.status",
+        Duration::from_secs(20),
+    );
+    assert_eq!(status, json!(200));
+    browser.screenshot("signed-in");
+    browser.open(&dev.url("/logout"));
+    browser.wait_for(
+        "the sign-in page after signing out",
+        "return location.pathname === '/login'",
+        Duration::from_secs(20),
+    );
+    let status = browser.run(
+        "const r = new XMLHttpRequest(); r.open('GET', '/api/oee/assets', false); r.send(); \
+         return r.status",
+    );
+    assert_eq!(status, json!(401));
 }
