@@ -1983,6 +1983,30 @@ fn generated_kubernetes_secrets() -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The files `mom certs dev` writes (into a scratch directory), or `None` where the binary has
+/// no such command yet.
+fn dev_certificates() -> Option<BTreeSet<String>> {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let output = Command::new(mom_binary())
+        .args(["certs", "dev", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("mom runs");
+    if !output.status.success() {
+        eprintln!(
+            "note: `mom certs dev` failed ({}); the certificate file names in docker-compose.yml \
+             are not checked against it",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        return None;
+    }
+    let names = std::fs::read_dir(dir.path())
+        .expect("the scratch directory")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    Some(names)
+}
+
 /// Whether a variable's name says it holds a secret.
 fn names_a_secret(variable: &str) -> bool {
     ["PASSWORD", "SECRET", "API_KEY", "TOKEN", "CREDENTIAL"]
@@ -2029,6 +2053,7 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
     let binary = Binary::load();
     let compose = yaml_file("docker-compose.yml");
     let generated = generated_secrets();
+    let certs_made = dev_certificates();
     let mut report = Report::default();
     let services = compose
         .get("services")
@@ -2053,10 +2078,15 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
                 format!("secret {name}: {file} is not a file scripts/deploy-secrets writes ({generated:?})")
             });
         } else {
-            report.check(
-                file.starts_with("./deploy/certs/") && file.ends_with(".pem"),
-                || format!("secret {name}: must be a file under ./deploy/certs (mom certs dev) or ./deploy/secrets (scripts/deploy-secrets), not {file:?}"),
-            );
+            let made = file
+                .strip_prefix("./deploy/certs/")
+                .is_some_and(|cert| certs_made.as_ref().is_none_or(|made| made.contains(cert)));
+            report.check(made, || {
+                format!("secret {name}: must be a file under ./deploy/certs that `mom certs dev` writes ({certs_made:?}) or under ./deploy/secrets (scripts/deploy-secrets), not {file:?}")
+            });
+            report.check(file != "./deploy/certs/ca.key", || {
+                format!("secret {name}: no container needs the CA's private key")
+            });
         }
     }
     let ignore = read("deploy/.gitignore");
@@ -2189,8 +2219,25 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
             }
         }
         if client || env.contains_key("MOM_KAFKA_OPTIONS") {
-            own("client.pem", format!("{svc}_client_cert"), &mut report);
-            own("client-key.pem", format!("{svc}_client_key"), &mut report);
+            // Its own certificate (a server's authenticates it as a client too), or its own
+            // client certificate.
+            for (target, cert, client_cert) in [
+                (
+                    "client.pem",
+                    format!("{svc}_cert"),
+                    format!("{svc}_client_cert"),
+                ),
+                (
+                    "client-key.pem",
+                    format!("{svc}_key"),
+                    format!("{svc}_client_key"),
+                ),
+            ] {
+                let source = compose_secret_source(service, target).unwrap_or_default();
+                report.check(source == cert || source == client_cert, || {
+                    format!("{ctx}: /run/secrets/{target} must be its own {cert} or {client_cert}, not {source:?}")
+                });
+            }
         }
         if env.contains_key("MOM_KAFKA_BOOTSTRAP_SERVERS") {
             let options = kafka_options(
@@ -3845,4 +3892,146 @@ fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
         );
     }
     report.finish("deploy/k8s security");
+}
+
+#[test]
+fn deploy_secrets_script_makes_every_file_compose_reads_and_keeps_them() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let (secrets, certs) = (dir.path().join("secrets"), dir.path().join("certs"));
+    let run = || {
+        let output = Command::new("bash")
+            .arg(root().join("scripts/deploy-secrets"))
+            .env("MOM_SECRETS_DIR", &secrets)
+            .env("MOM_CERTS_DIR", &certs)
+            .env("MOM_BIN", mom_binary())
+            .output()
+            .expect("bash runs scripts/deploy-secrets");
+        assert!(
+            output.status.success(),
+            "scripts/deploy-secrets failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let snapshot = |dir: &Path| -> BTreeMap<String, (String, u32)> {
+        std::fs::read_dir(dir)
+            .expect("the directory exists")
+            .map(|entry| {
+                let path = entry.expect("an entry").path();
+                let mode = std::fs::metadata(&path)
+                    .expect("metadata")
+                    .permissions()
+                    .mode()
+                    & 0o777;
+                let text = std::fs::read_to_string(&path).expect("a text file");
+                (
+                    path.file_name()
+                        .expect("a name")
+                        .to_string_lossy()
+                        .into_owned(),
+                    (text, mode),
+                )
+            })
+            .collect()
+    };
+    run();
+    let first = (snapshot(&secrets), snapshot(&certs));
+    run();
+    let second = (snapshot(&secrets), snapshot(&certs));
+    assert!(
+        first == second,
+        "a second run of scripts/deploy-secrets changed files"
+    );
+
+    let mut report = Report::default();
+    let (secret_files, cert_files) = first;
+    for (dir, mode) in [(&secrets, 0o700), (&certs, 0o700)] {
+        let actual = std::fs::metadata(dir)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777;
+        report.check(actual == mode, || {
+            format!("{}: mode {actual:o}, expected {mode:o}", dir.display())
+        });
+    }
+    // Exactly the files --list names; random, distinct, readable by the containers' users.
+    let listed = generated_secrets();
+    let written: BTreeSet<String> = secret_files.keys().cloned().collect();
+    report.check(written == listed, || {
+        format!("the script wrote {written:?} but --list says {listed:?}")
+    });
+    let mut seen = BTreeSet::new();
+    for (name, (text, mode)) in &secret_files {
+        report.check(*mode == 0o644, || {
+            format!("deploy/secrets/{name}: mode {mode:o}, expected 644")
+        });
+        if !name.ends_with(".env") && name != "api_keys" {
+            report.check(text.len() >= 64 && seen.insert(text.clone()), || {
+                format!("deploy/secrets/{name}: not a fresh random value of 256 bits")
+            });
+        }
+    }
+    // The API key file holds the SHA-256 of each key, not the key.
+    let keys: Value = serde_yaml::from_str(&secret_files["api_keys"].0).expect("api_keys is YAML");
+    for entry in keys["keys"].as_sequence().into_iter().flatten() {
+        let name = get_str(entry, "name").unwrap_or_default();
+        let key = &secret_files[&format!("api_key_{name}")].0;
+        let digest = Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(key.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("sha256sum runs");
+        let digest = String::from_utf8_lossy(&digest.stdout);
+        report.check(
+            key.starts_with("mom_")
+                && get_str(entry, "sha256").as_deref() == digest.split_whitespace().next()
+                && !secret_files["api_keys"].0.contains(key.as_str()),
+            || format!("api_keys: the entry {name} is not the SHA-256 of api_key_{name} (or holds the key)"),
+        );
+    }
+    report.check(
+        secret_files["processes.env"].0.contains(&format!(
+            "MOM_CLIENT_API_KEY={}",
+            secret_files["api_key_processes"].0
+        )),
+        || "processes.env must carry the process managers' key".to_owned(),
+    );
+    // Every file docker-compose.yml mounts exists after the one command.
+    let compose = yaml_file("docker-compose.yml");
+    for (name, spec) in compose["secrets"].as_mapping().into_iter().flatten() {
+        let file = get_str(spec, "file").unwrap_or_default();
+        let exists = match (
+            file.strip_prefix("./deploy/secrets/"),
+            file.strip_prefix("./deploy/certs/"),
+        ) {
+            (Some(f), _) => secret_files.contains_key(f),
+            (_, Some(f)) => cert_files.contains_key(f),
+            _ => false,
+        };
+        report.check(exists, || {
+            format!(
+                "secret {:?}: {file} does not exist after scripts/deploy-secrets",
+                scalar(name)
+            )
+        });
+    }
+    for (name, (_, mode)) in &cert_files {
+        let expected = if name == "ca.key" { 0o600 } else { 0o644 };
+        report.check(*mode == expected, || {
+            format!("deploy/certs/{name}: mode {mode:o}, expected {expected:o}")
+        });
+    }
+    report.finish("scripts/deploy-secrets");
 }
