@@ -71,6 +71,7 @@ fn kafka() -> mom_bus::KafkaArgs {
         relay_batch_size: 1000,
         relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
         outbox_retention: mom_clock::Limit(None),
+        kafka_options: Vec::new(),
     }
 }
 

@@ -278,6 +278,20 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Processes(_) => (Vec::new(), &DEFAULT_TLS),
     };
     mom_tls::check_exposure(&addrs, tls)?;
+    // librdkafka pass-through settings (TLS, SASL) for every Kafka client of the process.
+    let kafka = match &service {
+        Service::Production(c) => Some(&c.kafka),
+        Service::Quality(c) => Some(&c.kafka),
+        Service::Maintenance(c) => Some(&c.kafka),
+        Service::Inventory(c) => Some(&c.kafka),
+        Service::Processes(c) => Some(&c.kafka),
+        Service::Oee(c) => Some(&c.kafka),
+        Service::Projections(c) => Some(&c.kafka),
+        Service::Dashboard(_) => None,
+    };
+    if let Some(kafka) = kafka {
+        mom_bus::install_client_options(&kafka.kafka_options);
+    }
     match service {
         Service::Production(config) => mom_production::serve(config, shutdown)
             .await

@@ -22,6 +22,7 @@ pub(crate) fn kafka_args(servers: Option<String>) -> mom_bus::KafkaArgs {
         relay_batch_size: 1000,
         relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
         outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
+        kafka_options: Vec::new(),
     }
 }
 

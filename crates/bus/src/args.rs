@@ -32,6 +32,15 @@ pub struct KafkaArgs {
     #[arg(long, env = "MOM_OUTBOX_RETENTION", default_value = crate::relay::DEFAULT_OUTBOX_RETENTION,
           value_parser = mom_clock::parse_limit_arg)]
     pub outbox_retention: mom_clock::Limit,
+    /// librdkafka settings for every producer, consumer and admin client of the service
+    /// (key=value; repeat the flag, or separate them with commas in the variable), e.g.
+    /// security.protocol=ssl, ssl.ca.location=/certs/ca.pem, sasl.mechanism=SCRAM-SHA-512.
+    #[arg(
+        long = "kafka-option",
+        env = "MOM_KAFKA_OPTIONS",
+        value_delimiter = ','
+    )]
+    pub kafka_options: Vec<crate::KafkaOption>,
 }
 
 impl KafkaArgs {

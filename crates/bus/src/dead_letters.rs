@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -28,8 +27,7 @@ impl std::fmt::Debug for DeadLetters {
 impl DeadLetters {
     /// Returns a dead-letter publisher on `bootstrap_servers`.
     pub fn new(bootstrap_servers: &str) -> Result<Self, BusError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
+        let producer: FutureProducer = crate::client_config(bootstrap_servers)
             .set("enable.idempotence", "true")
             .create()?;
         Ok(Self { producer })

@@ -8,6 +8,7 @@
 //! what is published, services decide what a message means.
 
 mod args;
+mod client;
 mod dead_letters;
 mod encoder;
 pub mod envelope;
@@ -18,6 +19,7 @@ mod relay;
 mod topics;
 
 pub use args::KafkaArgs;
+pub use client::{client_config, install_client_options, KafkaOption, KafkaOptionError};
 pub use dead_letters::DeadLetters;
 pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;

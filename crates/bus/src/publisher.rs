@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -45,8 +44,7 @@ impl Publisher {
     /// Returns a producer for `bootstrap_servers` that retries one message for up to
     /// `message_timeout` before it reports a failure.
     pub fn new(bootstrap_servers: &str, message_timeout: Duration) -> Result<Self, BusError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
+        let producer: FutureProducer = crate::client_config(bootstrap_servers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::BusError;
@@ -47,9 +46,8 @@ pub async fn ensure_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<(), BusError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> =
+        crate::client_config(bootstrap_servers).create()?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))

@@ -27,7 +27,6 @@ use mom_bus::DeadLetters;
 use mom_telemetry::internal_events::{
     emit, ProjectionCommitted, ProjectionLagMeasured, ProjectionStalled,
 };
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -185,9 +184,8 @@ fn create<P: Projection>(
     settings: &ConsumerSettings,
     activity: &Arc<AtomicU64>,
 ) -> Result<Kafka, ProjectionError> {
-    let mut config = ClientConfig::new();
+    let mut config = mom_bus::client_config(&source.bootstrap_servers);
     config
-        .set("bootstrap.servers", &source.bootstrap_servers)
         .set("group.id", group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")

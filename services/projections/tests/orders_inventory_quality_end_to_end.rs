@@ -70,6 +70,7 @@ fn kafka() -> mom_bus::KafkaArgs {
         relay_batch_size: 500,
         relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
         outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
+        kafka_options: Vec::new(),
     }
 }
 

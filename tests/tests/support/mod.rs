@@ -39,6 +39,7 @@ pub fn kafka_args(bootstrap_servers: Option<String>) -> KafkaArgs {
         relay_batch_size: 500,
         relay_max_attempts: mom_bus::DEFAULT_MAX_ATTEMPTS,
         outbox_retention: mom_clock::Limit(Some(chrono::Duration::days(7))),
+        kafka_options: Vec::new(),
     }
 }
 
