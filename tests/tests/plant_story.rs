@@ -73,6 +73,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             output_location: "FG".to_owned(),
             pm_check_interval_secs: 1,
             tls: Default::default(),
+            credentials: Default::default(),
         },
         shutdown.clone(),
     ));
