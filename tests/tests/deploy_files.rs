@@ -4001,6 +4001,32 @@ fn deploy_secrets_script_makes_every_file_compose_reads_and_keeps_them() {
             || format!("api_keys: the entry {name} is not the SHA-256 of api_key_{name} (or holds the key)"),
         );
     }
+    // The servers' own reader takes the file: `mom auth new-key` adds a key to it, and the
+    // script keeps the addition on its next run.
+    let added = Command::new(mom_binary())
+        .args([
+            "auth",
+            "new-key",
+            "--name",
+            "probe",
+            "--role",
+            "viewer",
+            "--key-file",
+        ])
+        .arg(secrets.join("api_keys"))
+        .output()
+        .expect("mom runs");
+    report.check(added.status.success(), || {
+        format!(
+            "mom auth new-key rejects the api_keys file the script wrote: {}",
+            String::from_utf8_lossy(&added.stderr)
+        )
+    });
+    run();
+    let after = std::fs::read_to_string(secrets.join("api_keys")).expect("api_keys");
+    report.check(after.contains("name: probe"), || {
+        "scripts/deploy-secrets dropped a key added with mom auth new-key".to_owned()
+    });
     report.check(
         secret_files["processes.env"].0.contains(&format!(
             "MOM_CLIENT_API_KEY={}",
