@@ -9,6 +9,15 @@
 //! not serve yet is checked against the options its `services/<name>/src/config.rs` declares (plus
 //! the store, Kafka and logging options it flattens), and the test says so on stderr.
 //!
+//! Security (issue 19): no password or key is written in the files (every secret is a file that
+//! `scripts/deploy-secrets` or `mom certs dev` makes, both run here in a scratch directory), one
+//! least-privilege Postgres login per service (the init script also runs against the real
+//! Postgres of `MOM_TEST_DATABASE_URL` under a scratch prefix, proving a login cannot open another
+//! service's database), TLS settings on every service, Kafka and Postgres, loopback-only ports but
+//! the dashboard's, Grafana without anonymous access; in Kubernetes a default-deny NetworkPolicy,
+//! a policy for every call the services make, restricted pod security, cert-manager certificates
+//! and Secrets referenced, never inlined.
+//!
 //! Where the tools are installed, the files also go through them: `docker compose config -q`,
 //! `kubectl kustomize` and `kubernetes-validate --strict`. Without them, everything else still runs.
 
