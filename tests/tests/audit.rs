@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use mom_proto::audit::v1 as audit;
@@ -17,25 +16,8 @@ use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use mom_proto::time::to_timestamp;
 use tonic::Code;
 
-/// The `mom` binary next to the test executable (built by `cargo build -p mom` or
-/// `cargo test --workspace`).
-fn mom_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().unwrap().to_path_buf();
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir.pop();
-    }
-    let bin = dir.join(format!("mom{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `mom` binary is missing at {}: build it first (`cargo build -p mom`)",
-        bin.display()
-    );
-    bin
-}
-
 fn verify(url: &str) -> Output {
-    std::process::Command::new(mom_binary())
+    std::process::Command::new(support::mom_binary())
         .args(["audit", "verify", "--database-url", url, "--page-size", "2"])
         .env_remove("MOM_DATABASE_URL")
         .output()

@@ -21,6 +21,8 @@
 //! Where the tools are installed, the files also go through them: `docker compose config -q`,
 //! `kubectl kustomize` and `kubernetes-validate --strict`. Without them, everything else still runs.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -284,29 +286,9 @@ fn parse_db_url(url: &str) -> Option<DbUrl> {
 // ---------------------------------------------------------------------------------------------
 // The real binary's options
 
-fn mom_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let mut dir = exe
-        .parent()
-        .expect("the test executable's directory")
-        .to_path_buf();
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir.pop();
-    }
-    let bin = dir.join(format!("mom{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `mom` binary is missing at {}: the deployment files are checked against its real \
-         options. Build it into the same target directory first (`cargo build -p mom`, or run the \
-         whole workspace with `cargo test --workspace`)",
-        bin.display()
-    );
-    bin
-}
-
 /// `mom <args> --help`, with no `MOM_*` / `OTEL_*` variables that would show up as values.
 fn mom_help(args: &[&str]) -> String {
-    let mut command = Command::new(mom_binary());
+    let mut command = Command::new(support::mom_binary());
     command.args(args).arg("--help");
     for (key, _) in std::env::vars() {
         if key.starts_with("MOM_") || key.starts_with("OTEL_") {
@@ -1996,7 +1978,7 @@ fn generated_kubernetes_secrets() -> BTreeSet<(String, String)> {
 /// no such command yet.
 fn dev_certificates() -> Option<BTreeSet<String>> {
     let dir = tempfile::tempdir().expect("a scratch directory");
-    let output = Command::new(mom_binary())
+    let output = Command::new(support::mom_binary())
         .args(["certs", "dev", "--out"])
         .arg(dir.path())
         .output()
@@ -3914,7 +3896,7 @@ fn deploy_secrets_script_makes_every_file_compose_reads_and_keeps_them() {
             .arg(root().join("scripts/deploy-secrets"))
             .env("MOM_SECRETS_DIR", &secrets)
             .env("MOM_CERTS_DIR", &certs)
-            .env("MOM_BIN", mom_binary())
+            .env("MOM_BIN", support::mom_binary())
             .output()
             .expect("bash runs scripts/deploy-secrets");
         assert!(
@@ -4012,7 +3994,7 @@ fn deploy_secrets_script_makes_every_file_compose_reads_and_keeps_them() {
     }
     // The servers' own reader takes the file: `mom auth new-key` adds a key to it, and the
     // script keeps the addition on its next run.
-    let added = Command::new(mom_binary())
+    let added = Command::new(support::mom_binary())
         .args([
             "auth",
             "new-key",

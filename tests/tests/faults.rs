@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,23 +43,6 @@ const WORK_UNITS: usize = 3;
 const PRODUCTION: &str = "mom.production.v1.ProductionService";
 const OEE: &str = "mom.oee.v1.OeeService";
 const PROJECTIONS: &str = "mom.projections.v1.EquipmentReadService";
-
-/// The `mom` binary next to the test executable (built by `cargo build -p mom` or
-/// `cargo test --workspace`).
-fn mom_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().unwrap().to_path_buf();
-    if dir.file_name().is_some_and(|n| n == "deps") {
-        dir.pop();
-    }
-    let bin = dir.join(format!("mom{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the `mom` binary is missing at {}: build it first (`cargo build -p mom`)",
-        bin.display()
-    );
-    bin
-}
 
 /// One `mom serve <service>` process, restartable with the same settings and ports.
 struct Service {
@@ -110,7 +95,7 @@ impl Service {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let mut command = Command::new(mom_binary());
+        let mut command = Command::new(support::mom_binary());
         command.args(["serve", self.name]);
         for (key, _) in std::env::vars() {
             if key.starts_with("MOM_") && key != "MOM_TANSU_BIN" || key.starts_with("OTEL_") {

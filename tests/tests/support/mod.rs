@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mom_bus::KafkaArgs;
@@ -319,4 +320,23 @@ pub async fn start_services(
         .await
         .unwrap(),
     ]
+}
+
+/// The `mom` binary next to the test executable (built by `cargo build -p mom` or
+/// `cargo test --workspace`); the tests that run it as its own process check its real options
+/// and behaviour.
+pub fn mom_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("mom{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the `mom` binary is missing at {}: build it into the same target directory first \
+         (`cargo build -p mom`, or `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
 }
