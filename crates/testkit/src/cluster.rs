@@ -1,11 +1,38 @@
 //! A throwaway Postgres cluster of a test's own (`initdb` in a temporary directory, on a free
 //! loopback port), for tests that stop, crash or restart the database server: the machine's
-//! shared Postgres (other tests use it at the same time) is never touched.
+//! shared Postgres (other tests use it at the same time) is never touched. With
+//! [`PostgresCluster::start_with_tls`] the server speaks TLS and accepts TCP clients only over
+//! TLS (`hostssl` in `pg_hba.conf`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{bail, Context};
+
+/// The server certificate (chain, leaf first) and private key, in PEM, a TLS cluster presents.
+#[derive(Clone)]
+pub struct ClusterTls {
+    /// The certificate chain, leaf first; its names must match the host clients connect to
+    /// (`127.0.0.1` for [`PostgresCluster::url`]).
+    pub cert_pem: String,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for ClusterTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never a private key in a log.
+        f.debug_struct("ClusterTls").finish_non_exhaustive()
+    }
+}
+
+/// `pg_hba.conf` of a TLS cluster: the local socket, and TCP over TLS only (a plaintext TCP
+/// client finds no entry and is refused).
+const TLS_HBA: &str = "\
+local   all all                trust
+hostssl all all 127.0.0.1/32   trust
+hostssl all all ::1/128        trust
+";
 
 /// A private Postgres server; stopped (immediately) and removed when dropped.
 #[derive(Debug)]
@@ -22,9 +49,27 @@ impl PostgresCluster {
     /// database `test`. Needs PostgreSQL's server binaries (`MOM_PG_BIN`, else the newest
     /// `/usr/lib/postgresql/*/bin`).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_inner(None).await
+    }
+
+    /// Like [`PostgresCluster::start`], but the server has `ssl=on` with `tls`'s certificate
+    /// and key (files in the cluster's directory, the key mode 0600 and owned by the server's
+    /// user, as Postgres demands) and its `pg_hba.conf` lets TCP clients in over TLS only
+    /// (`hostssl`; the Unix socket stays open). Clients choose how much they check with the
+    /// URL's `sslmode` and `sslrootcert`.
+    pub async fn start_with_tls(tls: &ClusterTls) -> anyhow::Result<Self> {
+        Self::start_inner(Some(tls)).await
+    }
+
+    async fn start_inner(tls: Option<&ClusterTls>) -> anyhow::Result<Self> {
         let bin = find_bin()?;
         let dir = tempfile::tempdir()?;
         let as_postgres = is_root();
+        if let Some(tls) = tls {
+            // Written before the directory is handed to the server's user, so they are its.
+            write_private(&dir.path().join("server.pem"), &tls.cert_pem)?;
+            write_private(&dir.path().join("server.key"), &tls.key_pem)?;
+        }
         if as_postgres {
             run(
                 Path::new("chown"),
@@ -46,6 +91,9 @@ impl PostgresCluster {
                 &["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync"],
             )
             .await?;
+        if tls.is_some() {
+            cluster.configure_tls()?;
+        }
         cluster.start_server().await?;
         cluster
             .pg(
@@ -110,6 +158,26 @@ impl PostgresCluster {
         self.start_server().await
     }
 
+    /// Turns `ssl` on with the certificate files and replaces `pg_hba.conf` with [`TLS_HBA`]
+    /// (editing existing files keeps their owner, the server's user).
+    fn configure_tls(&self) -> anyhow::Result<()> {
+        let data = self.dir.path().join("data");
+        let conf = data.join("postgresql.conf");
+        let settings = format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            path(&self.dir.path().join("server.pem")),
+            path(&self.dir.path().join("server.key")),
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .with_context(|| format!("cannot open {}", conf.display()))?;
+        std::io::Write::write_all(&mut file, settings.as_bytes())
+            .with_context(|| format!("cannot write {}", conf.display()))?;
+        let hba = data.join("pg_hba.conf");
+        std::fs::write(&hba, TLS_HBA).with_context(|| format!("cannot write {}", hba.display()))
+    }
+
     fn data(&self) -> String {
         path(&self.dir.path().join("data"))
     }
@@ -167,6 +235,20 @@ async fn run(program: &Path, args: &[&str], as_postgres: bool) -> anyhow::Result
         );
     }
     Ok(())
+}
+
+/// Writes `text` to a new file at `path` readable by its owner only (mode 0600).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn path(path: &Path) -> String {
