@@ -70,16 +70,8 @@ where
         let auth = self.auth.clone();
         Box::pin(async move {
             let access = grpc_access(request.uri().path());
-            match auth
-                .admit(&access, request.headers(), request.extensions())
-                .await
-            {
-                Ok(verified) => {
-                    if let Some(verified) = verified {
-                        request.extensions_mut().insert(verified);
-                    }
-                    inner.call(request).await
-                }
+            match admit(&auth, &access, &mut request).await {
+                Ok(()) => inner.call(request).await,
                 Err(err) => {
                     refused(request.uri().path(), &err);
                     let status = match err {
@@ -95,6 +87,22 @@ where
             }
         })
     }
+}
+
+/// Admits `request` needing `access` and puts its verified caller into its extensions, where
+/// the handlers (and the command kernel's `Call`) take it.
+async fn admit<B>(
+    auth: &Authenticator,
+    access: &Access,
+    request: &mut http::Request<B>,
+) -> Result<(), AuthError> {
+    let verified = auth
+        .admit(access, request.headers(), request.extensions())
+        .await?;
+    if let Some(verified) = verified {
+        request.extensions_mut().insert(verified);
+    }
+    Ok(())
 }
 
 /// Logs a refusal on the `mom::security` target (what, and why), for the plant's SIEM.
@@ -126,16 +134,8 @@ pub async fn http_admit(
             }
         }
     }
-    match auth
-        .admit(&access, request.headers(), request.extensions())
-        .await
-    {
-        Ok(verified) => {
-            if let Some(verified) = verified {
-                request.extensions_mut().insert(verified);
-            }
-            next.run(request).await
-        }
+    match admit(&auth, &access, &mut request).await {
+        Ok(()) => next.run(request).await,
         Err(AuthError::Unauthenticated(_))
             if access == Access::Permission(crate::policy::DASHBOARD_VIEW.to_owned()) =>
         {
