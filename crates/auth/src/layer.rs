@@ -73,7 +73,7 @@ where
             match admit(&auth, &access, &mut request).await {
                 Ok(()) => inner.call(request).await,
                 Err(err) => {
-                    refused(request.uri().path(), &err);
+                    refused("grpc", request.uri().path(), &err);
                     let status = match err {
                         AuthError::Unauthenticated(message) => {
                             tonic::Status::unauthenticated(message)
@@ -105,13 +105,18 @@ async fn admit<B>(
     Ok(())
 }
 
-/// Logs a refusal on the `mom::security` target (what, and why), for the plant's SIEM.
-fn refused(path: &str, err: &AuthError) {
+/// Logs and counts a refusal ([`RequestRefused`](mom_telemetry::internal_events::RequestRefused)).
+fn refused(protocol: &str, path: &str, err: &AuthError) {
     let kind = match err {
         AuthError::Unauthenticated(_) => "unauthenticated",
         AuthError::PermissionDenied(_) => "permission_denied",
     };
-    tracing::warn!(target: "mom::security", path, kind, reason = %err, "request refused");
+    mom_telemetry::internal_events::emit(mom_telemetry::internal_events::RequestRefused {
+        protocol,
+        path,
+        kind,
+        reason: &err.to_string(),
+    });
 }
 
 /// The axum middleware admitting every HTTP request with `auth` (`axum::middleware::
@@ -147,7 +152,7 @@ pub async fn http_admit(
                 .into_response()
         }
         Err(err) => {
-            refused(request.uri().path(), &err);
+            refused("http", request.uri().path(), &err);
             let (status, message) = match err {
                 AuthError::Unauthenticated(message) => (http::StatusCode::UNAUTHORIZED, message),
                 AuthError::PermissionDenied(message) => (http::StatusCode::FORBIDDEN, message),

@@ -212,6 +212,40 @@ impl InternalEvent for OutboxRowParked<'_> {
     }
 }
 
+/// The admission check refused a request (`mom.auth.refusals`); logged on the `mom::security`
+/// target with the path and the reason, for the plant's SIEM.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRefused<'a> {
+    /// `grpc` or `http`.
+    pub protocol: &'a str,
+    /// The method's or route's path.
+    pub path: &'a str,
+    /// `unauthenticated` or `permission_denied`.
+    pub kind: &'a str,
+    /// What was missing or wrong.
+    pub reason: &'a str,
+}
+
+impl InternalEvent for RequestRefused<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            target: "mom::security",
+            protocol = self.protocol,
+            path = self.path,
+            kind = self.kind,
+            reason = self.reason,
+            "request refused"
+        );
+        instruments().auth_refusals.add(
+            1,
+            &[
+                KeyValue::new("kind", self.kind.to_owned()),
+                KeyValue::new("protocol", self.protocol.to_owned()),
+            ],
+        );
+    }
+}
+
 /// The relay removed published outbox rows older than the retention (`mom.outbox.pruned`).
 #[derive(Debug, Clone, Copy)]
 pub struct OutboxPruned<'a> {

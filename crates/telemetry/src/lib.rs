@@ -46,8 +46,9 @@ pub struct TelemetryArgs {
     /// Which spans are exported as traces (same syntax as `--log`, independent of it).
     #[arg(long, env = "MOM_TRACE_FILTER", default_value = "info", global = true)]
     pub trace_filter: String,
-    /// Serve metrics in the Prometheus text format at `http://<addr>/metrics` (`mom serve`;
-    /// `mom dev` serves `/metrics` on its HTTP address).
+    /// Serve metrics in the Prometheus text format at `/metrics` on this address (`mom serve`:
+    /// with the service's TLS, mutual when it has a client CA, when it has a certificate;
+    /// `mom dev` serves `/metrics` on its HTTP address too).
     #[arg(long, env = "MOM_METRICS_ADDR", global = true)]
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -219,13 +220,28 @@ pub fn metrics_router() -> axum::Router {
     )
 }
 
-/// Serves [`metrics_router`] on `addr` until `shutdown` resolves; returns the bound address.
+/// Serves [`metrics_router`] in plaintext on `addr` until `shutdown` resolves; returns the bound
+/// address.
 pub async fn serve_metrics(
     addr: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    serve_metrics_on(listener, shutdown);
+    Ok(bound)
+}
+
+/// Serves [`metrics_router`] on a bound `listener` (plain TCP, or one that does TLS such as
+/// `mom_tls::Listener`, which `mom serve` hands over) until `shutdown` resolves, in a task of
+/// its own.
+pub fn serve_metrics_on<L>(
+    listener: L,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     tokio::spawn(async move {
         let served = axum::serve(listener, metrics_router())
             .with_graceful_shutdown(shutdown)
@@ -234,7 +250,6 @@ pub async fn serve_metrics(
             tracing::error!(error = %err, "metrics endpoint failed");
         }
     });
-    Ok(bound)
 }
 
 /// Installs logging, tracing and metrics; call once, from inside the Tokio runtime (the OTLP

@@ -17,6 +17,7 @@
 //! | `mom.projection.applied` | counter | `projection` |
 //! | `mom.oee.updates` | counter (period rows changed) | `granularity` |
 //! | `mom.audit.head.position` | gauge (position of the last event in the store's hash chain) | `store` |
+//! | `mom.auth.refusals` | counter (requests refused by the admission check) | `kind` (unauthenticated, permission_denied), `protocol` (grpc, http) |
 //! | `mom.audit.head.hash48` | gauge (first 6 bytes of the chain's head hash, as a number: exact in a float) | `store` |
 //!
 //! In the Prometheus text format dots become underscores, counters end in `_total` and units
@@ -39,6 +40,7 @@ pub(crate) struct Instruments {
     pub(crate) projection_applied: Counter<u64>,
     pub(crate) projection_stalls: Counter<u64>,
     pub(crate) oee_updates: Counter<u64>,
+    pub(crate) auth_refusals: Counter<u64>,
     pub(crate) audit_head_position: Gauge<u64>,
     pub(crate) audit_head_hash48: Gauge<u64>,
 }
@@ -101,6 +103,12 @@ pub(crate) fn instruments() -> &'static Instruments {
             oee_updates: meter
                 .u64_counter("mom.oee.updates")
                 .with_description("OEE period rows changed by the projection")
+                .build(),
+            auth_refusals: meter
+                .u64_counter("mom.auth.refusals")
+                .with_description(
+                    "Requests refused for missing or bad credentials or a missing permission",
+                )
                 .build(),
             audit_head_position: meter
                 .u64_gauge("mom.audit.head.position")
