@@ -120,7 +120,7 @@ enum Service {
     /// The inventory service: materials, locations, lots, moves, genealogy, holds, starvation.
     Inventory(mom_inventory::InventoryConfig),
     /// The process managers that turn one domain's events into another domain's commands.
-    Processes(mom_processes::ProcessesConfig),
+    Processes(ProcessesServe),
     /// The streaming OEE projection: the four domains' events into OEE figures per period.
     Oee(mom_oee_projection::OeeConfig),
     /// The read models dashboards query: equipment state and downtime, maintenance backlog,
@@ -129,6 +129,16 @@ enum Service {
     /// The web dashboard for the distributed mode: its pages, and the OEE service's and the read
     /// models' HTTP APIs forwarded on the same address.
     Dashboard(mom_dashboard::DashboardConfig),
+}
+
+/// `mom serve processes`: the process managers' settings, and the TLS of the one listener they
+/// may have, `--metrics-addr`.
+#[derive(Debug, clap::Args)]
+struct ProcessesServe {
+    #[command(flatten)]
+    config: mom_processes::ProcessesConfig,
+    #[command(flatten, next_help_heading = "TLS of the metrics listener")]
+    metrics_tls: mom_tls::TlsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,10 +228,24 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
     if let (Some(addr), Command::Serve { .. } | Command::Dev(_)) = (metrics_addr, &command) {
-        let bound = mom_telemetry::serve_metrics(addr, shutdown.clone().cancelled_owned())
+        // `mom serve`: the service's TLS (mutual when it has a client CA), and plaintext only on
+        // loopback unless --insecure, as its other listeners (docs/tls.md). `mom dev`: plaintext.
+        let tls = match &command {
+            Command::Serve { service } => {
+                let (_, tls) = listeners(service);
+                mom_tls::check_exposure(&[addr], tls)
+                    .context("metrics listener (--metrics-addr, MOM_METRICS_ADDR)")?;
+                mom_tls::ServerTls::from_args(tls, mom_tls::Protocol::Http1).await?
+            }
+            _ => None,
+        };
+        let with_tls = tls.is_some();
+        let listener = mom_tls::Listener::bind(addr, tls)
             .await
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
-        tracing::info!(%bound, "prometheus metrics at /metrics");
+        let bound = listener.local_addr().unwrap_or(addr);
+        mom_telemetry::serve_metrics_on(listener, shutdown.clone().cancelled_owned());
+        tracing::info!(%bound, tls = with_tls, "prometheus metrics at /metrics");
     }
     let result = match command {
         Command::Serve { service } => serve(service, shutdown.child_token()).await,
@@ -266,17 +290,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         auth.check_serve()?;
     }
     // Plaintext on a network address is refused unless --insecure (docs/tls.md).
-    let (addrs, tls) = match &service {
-        Service::Production(c) => (vec![c.grpc_addr], &c.security.tls),
-        Service::Quality(c) => (vec![c.grpc_addr], &c.security.tls),
-        Service::Maintenance(c) => (vec![c.grpc_addr], &c.security.tls),
-        Service::Inventory(c) => (vec![c.grpc_addr], &c.security.tls),
-        Service::Oee(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
-        Service::Projections(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
-        Service::Dashboard(c) => (vec![c.http_addr], &c.tls),
-        // The process managers listen on nothing.
-        Service::Processes(_) => (Vec::new(), &DEFAULT_TLS),
-    };
+    let (addrs, tls) = listeners(&service);
     mom_tls::check_exposure(&addrs, tls)?;
     // librdkafka pass-through settings (TLS, SASL) for every Kafka client of the process.
     let kafka = match &service {
@@ -284,7 +298,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Quality(c) => Some(&c.kafka),
         Service::Maintenance(c) => Some(&c.kafka),
         Service::Inventory(c) => Some(&c.kafka),
-        Service::Processes(c) => Some(&c.kafka),
+        Service::Processes(c) => Some(&c.config.kafka),
         Service::Oee(c) => Some(&c.kafka),
         Service::Projections(c) => Some(&c.kafka),
         Service::Dashboard(_) => None,
@@ -305,7 +319,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Inventory(config) => mom_inventory::serve(config, shutdown)
             .await
             .context("inventory service failed"),
-        Service::Processes(config) => mom_processes::serve(config, shutdown)
+        Service::Processes(serve) => mom_processes::serve(serve.config, shutdown)
             .await
             .context("process managers failed"),
         Service::Oee(config) => mom_oee_projection::serve(config, shutdown)
@@ -320,13 +334,21 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
     }
 }
 
-/// The TLS options of a process without a listener.
-static DEFAULT_TLS: mom_tls::TlsArgs = mom_tls::TlsArgs {
-    tls_cert: None,
-    tls_key: None,
-    tls_client_ca: None,
-    insecure: false,
-};
+/// Returns the addresses a service listens on (besides `--metrics-addr`) and its server TLS
+/// options, which the metrics listener shares.
+fn listeners(service: &Service) -> (Vec<std::net::SocketAddr>, &mom_tls::TlsArgs) {
+    match service {
+        Service::Production(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Quality(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Maintenance(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Inventory(c) => (vec![c.grpc_addr], &c.security.tls),
+        Service::Oee(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
+        Service::Projections(c) => (vec![c.grpc_addr, c.http_addr], &c.security.tls),
+        Service::Dashboard(c) => (vec![c.http_addr], &c.tls),
+        // The process managers listen on nothing but, perhaps, the metrics address.
+        Service::Processes(c) => (Vec::new(), &c.metrics_tls),
+    }
+}
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
 async fn wait_for_signal(shutdown: CancellationToken) {

@@ -244,3 +244,142 @@ async fn kafka_options_make_librdkafka_speak_tls_with_the_given_ca() {
     assert!(err.contains("ssl.ca.location"), "{err}");
     mom_bus::install_client_options(&[]);
 }
+
+/// `GET /metrics` over TLS to `127.0.0.1:port`, trusting `ca` and presenting `identity`;
+/// returns the whole response.
+async fn scrape_tls(
+    port: u16,
+    ca: &mom_tls::devcerts::Issued,
+    identity: Option<&mom_tls::devcerts::Issued>,
+) -> anyhow::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes())?)?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some(identity) => builder.with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(
+                identity.cert_pem.as_bytes(),
+            )?],
+            PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())?,
+        )?,
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?;
+    tls.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut response = Vec::new();
+    // TLS 1.3 reports a refused client certificate at the first read, not in the handshake.
+    tls.read_to_end(&mut response).await?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// `GET /metrics` in plaintext; returns what came back (nothing from a TLS listener).
+async fn scrape_plain(port: u16) -> anyhow::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut response)).await??;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+#[tokio::test]
+async fn metrics_are_served_with_the_service_tls_and_not_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = mom_tls::devcerts::Authority::generate("metrics test ca").unwrap();
+    let server = ca
+        .issue_server("production", &["localhost", "127.0.0.1"])
+        .unwrap();
+    let scraper = ca.issue_client("prometheus").unwrap();
+    let other_ca = mom_tls::devcerts::Authority::generate("another ca").unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_file = write("ca.pem", &ca.certificate().cert_pem);
+    let cert = write("production.pem", &server.cert_pem);
+    let key = write("production.key", &server.key_pem);
+    let database = format!("sqlite:{}", dir.path().join("p.db").display());
+
+    // Plaintext metrics on a network address are refused like the service's own listeners.
+    let refused = mom()
+        .args(["serve", "production", "--auth-disabled", "--grpc-addr"])
+        .arg("127.0.0.1:0")
+        .args(["--database-url", &database])
+        .env("MOM_METRICS_ADDR", "0.0.0.0:0")
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    for expected in ["metrics", "0.0.0.0:0", "--tls-cert", "--insecure"] {
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+
+    let port = mom_testkit::free_port().unwrap();
+    let mut service = mom()
+        .args(["serve", "production", "--auth-disabled", "--grpc-addr"])
+        .arg("127.0.0.1:0")
+        .args(["--database-url", &database])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .arg("--tls-client-ca")
+        .arg(&ca_file)
+        .env("MOM_METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("MOM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // A scraper trusting the CA, with a client certificate from it (the service is mutual TLS).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let response = loop {
+        match scrape_tls(port, ca.certificate(), Some(&scraper)).await {
+            Ok(response) => break response,
+            Err(err) => {
+                assert!(service.try_wait().unwrap().is_none(), "mom exited");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no TLS scrape within 20 s: {err}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4"), "{response}");
+    assert!(response.contains("# TYPE"), "{response}");
+
+    // Without a client certificate, trusting another CA, or in plaintext: nothing.
+    let without_identity = scrape_tls(port, ca.certificate(), None).await;
+    assert!(without_identity.is_err(), "{without_identity:?}");
+    let err = scrape_tls(port, other_ca.certificate(), Some(&scraper))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    match scrape_plain(port).await {
+        Ok(response) => assert!(!response.contains("HTTP/1.1 200"), "{response}"),
+        Err(err) => assert!(!err.to_string().contains("timed out"), "{err}"),
+    }
+
+    service.start_kill().unwrap();
+    service.wait().await.unwrap();
+}
