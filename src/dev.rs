@@ -213,10 +213,20 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     .await
     .context("projections service failed to start")?;
     let read_models_grpc = read_models.grpc_addr;
+    // The audit page's API asks the four services over gRPC with the caller's credentials.
+    let audit = mom_dashboard::AuditUpstreams {
+        production_url: url(&running[0]),
+        quality_url: url(&running[1]),
+        maintenance_url: url(&running[2]),
+        inventory_url: url(&running[3]),
+    };
+    let audit_router = mom_dashboard::audit::router(&audit, &mom_tls::ClientTls::default())
+        .context("audit api cannot be set up")?;
     // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
     // their own origin. A service with an HTTP API adds its router here.
     let api_routers = vec![
         oee_router,
+        audit_router,
         mom_telemetry::metrics_router(),
         readiness_router(),
     ]
@@ -261,6 +271,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         args.data_dir.display()
     );
     println!("  dashboard          http://{http_addr}/");
+    println!("  audit trail        http://{http_addr}/audit (auditor role)");
     for (service, running) in SERVICES.iter().zip(&running) {
         println!("  {service:<12} gRPC  http://{}", running.grpc_addr);
     }

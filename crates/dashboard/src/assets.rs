@@ -57,6 +57,11 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/records.js"),
     },
     Asset {
+        path: "audit.js",
+        content_type: JS,
+        bytes: include_bytes!("../assets/audit.js"),
+    },
+    Asset {
         path: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../assets/favicon.svg"),
@@ -120,6 +125,11 @@ pub const PAGES: &[Page] = &[
         path: "/inventory",
         id: "inventory",
         title: "Inventory",
+    },
+    Page {
+        path: "/audit",
+        id: "audit",
+        title: "Audit",
     },
 ];
 

@@ -30,6 +30,10 @@ pub struct DashboardConfig {
         default_value = "http://127.0.0.1:8087"
     )]
     pub projections_api: Upstream,
+    /// The domain services whose audit trails `/api/audit/...` reads over gRPC (the audit
+    /// page).
+    #[command(flatten, next_help_heading = "Audit trails")]
+    pub audit: crate::audit::AuditUpstreams,
     /// TLS of the dashboard's own listener.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: mom_tls::TlsArgs,

@@ -7,11 +7,14 @@
 //!
 //! `mom dev` merges [`router`] with the services' own routers on one address; `mom serve
 //! dashboard` runs [`serve`], which puts the pages and a reverse proxy to the OEE service's and
-//! the read models' HTTP APIs on one origin ([`proxy`]).
+//! the read models' HTTP APIs on one origin ([`proxy`]). Both carry the audit API the audit
+//! page reads ([`audit`]), which asks the domain services over gRPC.
 //!
-//! Invariant: no data of its own. It knows the APIs' URLs and paths, not the services.
+//! Invariant: no data of its own. It knows the APIs' URLs and paths and the audit contract
+//! (`mom.audit.v1`), not the services' domains.
 
 mod assets;
+pub mod audit;
 mod config;
 pub mod proxy;
 
@@ -22,6 +25,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use assets::{Asset, Page, ASSETS, PAGES};
+pub use audit::AuditUpstreams;
 pub use config::{DashboardConfig, Upstream, UpstreamError};
 pub use proxy::{gateway, probe, ProbeError};
 
@@ -89,8 +93,8 @@ pub struct ApiBases {
 }
 
 /// Returns the dashboard's routes for the OEE and projections APIs on the same origin: `/`
-/// (overview), `/equipment`, `/orders`, `/quality`, `/maintenance`, `/inventory` and
-/// `/assets/...`.
+/// (overview), `/equipment`, `/orders`, `/quality`, `/maintenance`, `/inventory`, `/audit` and
+/// `/assets/...` (the audit API is [`audit::router`], added by the caller).
 pub fn router() -> Router {
     router_with(&ApiBases {
         oee: String::new(),

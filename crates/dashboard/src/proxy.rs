@@ -75,14 +75,18 @@ struct Target {
 /// Returns the dashboard of `mom serve dashboard`: the pages for same-origin APIs, `/healthz`
 /// (the dashboard process itself, not its upstreams, so a down upstream never restarts it), and
 /// the API paths forwarded to `config`'s upstreams. Live feeds end when `shutdown` is cancelled,
-/// so a graceful shutdown does not wait for browsers to hang up. `https://` upstreams are called
-/// with `config.upstream_tls`; fails when its files cannot be used.
+/// so a graceful shutdown does not wait for browsers to hang up. `/api/audit/...` asks the
+/// domain services of `config.audit` over gRPC ([`crate::audit`]). `https://` upstreams are
+/// called with `config.upstream_tls`; fails when its files or an audit URL cannot be used.
 pub fn gateway(
     config: &DashboardConfig,
     shutdown: &CancellationToken,
 ) -> Result<Router, mom_tls::TlsError> {
-    let client = http_client(&mom_tls::ClientTls::load(&config.upstream_tls)?)?;
-    let mut router = crate::router().route("/healthz", get(|| async { "ok" }));
+    let tls = mom_tls::ClientTls::load(&config.upstream_tls)?;
+    let client = http_client(&tls)?;
+    let mut router = crate::router()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::audit::router(&config.audit, &tls)?);
     for (name, upstream, paths) in [
         ("oee", &config.oee_api, OEE_PATHS),
         ("projections", &config.projections_api, PROJECTIONS_PATHS),

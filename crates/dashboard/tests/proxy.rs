@@ -91,6 +91,7 @@ fn config(oee: SocketAddr, projections: SocketAddr) -> DashboardConfig {
         http_addr: "127.0.0.1:0".parse().unwrap(),
         oee_api: format!("http://{oee}").parse().unwrap(),
         projections_api: format!("http://{projections}").parse().unwrap(),
+        audit: Default::default(),
         tls: Default::default(),
         upstream_tls: Default::default(),
         auth: Default::default(),

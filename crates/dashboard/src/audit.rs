@@ -1,0 +1,482 @@
+//! The audit trail over HTTP for the dashboard's audit page (docs/audit.md): `GET
+//! /api/audit/events` and `GET /api/audit/head`, each for one domain service
+//! (`?service=production|quality|maintenance|inventory`), answered by calling that service's
+//! `mom.audit.v1.AuditService` over gRPC with the caller's own credentials (its `Authorization`
+//! or `x-api-key` header forwarded as gRPC metadata), so the service checks `audit.ListEvents`
+//! for the real caller; the HTTP admission in front has already checked `audit.read`.
+//!
+//! Invariant: no audit logic of its own. It checks the query's syntax, forwards, and maps the
+//! answer to JSON and the gRPC status to an HTTP status.
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, SecondsFormat, Utc};
+use mom_proto::audit::v1 as pb;
+use pb::audit_service_client::AuditServiceClient;
+use serde_json::{json, Value};
+use tonic::transport::Channel;
+
+/// The domain services whose audit trails the page reads, in the page's order.
+pub const AUDITED_SERVICES: [&str; 4] = ["production", "quality", "maintenance", "inventory"];
+
+/// How long a service may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one audit call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The query parameters `GET /api/audit/events` accepts.
+const EVENT_PARAMETERS: [&str; 8] = [
+    "service",
+    "aggregate_type",
+    "aggregate_id",
+    "principal",
+    "from",
+    "until",
+    "page_size",
+    "page_token",
+];
+
+/// Where the audited services' gRPC APIs are; the names and defaults are those of the process
+/// managers (`mom serve processes`), so one environment serves both.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AuditUpstreams {
+    /// gRPC address of the production service (its audit trail for the audit page).
+    #[arg(
+        long,
+        env = "MOM_PRODUCTION_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub production_url: String,
+    /// gRPC address of the quality service (its audit trail for the audit page).
+    #[arg(
+        long,
+        env = "MOM_QUALITY_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub quality_url: String,
+    /// gRPC address of the maintenance service (its audit trail for the audit page).
+    #[arg(
+        long,
+        env = "MOM_MAINTENANCE_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub maintenance_url: String,
+    /// gRPC address of the inventory service (its audit trail for the audit page).
+    #[arg(
+        long,
+        env = "MOM_INVENTORY_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub inventory_url: String,
+}
+
+impl Default for AuditUpstreams {
+    fn default() -> Self {
+        Self {
+            production_url: "http://127.0.0.1:50051".to_owned(),
+            quality_url: "http://127.0.0.1:50052".to_owned(),
+            maintenance_url: "http://127.0.0.1:50053".to_owned(),
+            inventory_url: "http://127.0.0.1:50054".to_owned(),
+        }
+    }
+}
+
+impl AuditUpstreams {
+    /// The URL of each service, in [`AUDITED_SERVICES`] order.
+    fn urls(&self) -> [(&'static str, &str); 4] {
+        [
+            ("production", &self.production_url),
+            ("quality", &self.quality_url),
+            ("maintenance", &self.maintenance_url),
+            ("inventory", &self.inventory_url),
+        ]
+    }
+}
+
+/// One audited service: its name, URL and a lazily connected channel.
+#[derive(Debug, Clone)]
+struct Audited {
+    name: &'static str,
+    url: String,
+    channel: Channel,
+}
+
+/// The audited services (shared by the handlers).
+#[derive(Debug, Clone)]
+struct Services(std::sync::Arc<Vec<Audited>>);
+
+/// Returns `/api/audit/events` and `/api/audit/head` over the services at `upstreams`;
+/// `https://` URLs are called with `tls`. Channels connect on first use, so a service that is
+/// down answers 503 on its own requests only. Fails when a URL is not `http://` or `https://`.
+pub fn router(
+    upstreams: &AuditUpstreams,
+    tls: &mom_tls::ClientTls,
+) -> Result<Router, mom_tls::TlsError> {
+    Ok(Router::new()
+        .route("/api/audit/events", get(events))
+        .route("/api/audit/head", get(head))
+        .with_state(services(upstreams, tls)?))
+}
+
+/// Returns a lazily connected channel to each service.
+fn services(
+    upstreams: &AuditUpstreams,
+    tls: &mom_tls::ClientTls,
+) -> Result<Services, mom_tls::TlsError> {
+    let mut services = Vec::new();
+    for (name, url) in upstreams.urls() {
+        let channel = tls
+            .endpoint(url)?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .connect_lazy();
+        services.push(Audited {
+            name,
+            url: url.to_owned(),
+            channel,
+        });
+    }
+    Ok(Services(std::sync::Arc::new(services)))
+}
+
+/// A refusal or failure, answered as `{"error": ...}`.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    fn bad_request(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message,
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({ "error": self.message }).to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// Reads the query string into name/value pairs, refusing parameters not in `known` and
+/// parameters given twice.
+fn parameters(
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, Failure> {
+    let Query(pairs) = query.map_err(|err| {
+        Failure::bad_request(format!(
+            "the query string cannot be read: {}",
+            err.body_text()
+        ))
+    })?;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            return Err(Failure::bad_request(format!(
+                "unknown parameter {name:?}; known: {}",
+                known.join(", ")
+            )));
+        }
+        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(Failure::bad_request(format!(
+                "parameter {name} is given more than once"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map_or("", |(_, value)| value.as_str())
+}
+
+/// The service named by the `service` parameter.
+fn service<'a>(services: &'a Services, pairs: &[(String, String)]) -> Result<&'a Audited, Failure> {
+    let name = value(pairs, "service");
+    if name.is_empty() {
+        return Err(Failure::bad_request(format!(
+            "parameter service is required: one of {}",
+            AUDITED_SERVICES.join(", ")
+        )));
+    }
+    services.0.iter().find(|s| s.name == name).ok_or_else(|| {
+        Failure::bad_request(format!(
+            "parameter service {name:?} is not an audited service: one of {}",
+            AUDITED_SERVICES.join(", ")
+        ))
+    })
+}
+
+/// An RFC 3339 time parameter; empty means no bound.
+fn time(pairs: &[(String, String)], name: &str) -> Result<Option<prost_types::Timestamp>, Failure> {
+    let text = value(pairs, name);
+    if text.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| Some(mom_proto::time::to_timestamp(at.with_timezone(&Utc))))
+        .map_err(|err| {
+            Failure::bad_request(format!(
+                "parameter {name} {text:?} is not an RFC 3339 time (such as 2026-03-01T06:00:00Z): {err}"
+            ))
+        })
+}
+
+/// The `page_size` parameter; empty means the service's default.
+fn page_size(pairs: &[(String, String)]) -> Result<u32, Failure> {
+    let text = value(pairs, "page_size");
+    if text.is_empty() {
+        return Ok(0);
+    }
+    text.parse::<u32>().map_err(|_| {
+        Failure::bad_request(format!(
+            "parameter page_size {text:?} is not a whole number (1 to 1000)"
+        ))
+    })
+}
+
+/// A gRPC request carrying the caller's credentials: its `Authorization` and `x-api-key`
+/// headers as metadata of the same names.
+fn with_credentials<T>(message: T, headers: &HeaderMap) -> Result<tonic::Request<T>, Failure> {
+    let mut request = tonic::Request::new(message);
+    for name in [header::AUTHORIZATION.as_str(), mom_auth::API_KEY_HEADER] {
+        if let Some(value) = headers.get(name) {
+            let text = value.to_str().map_err(|_| Failure {
+                status: StatusCode::UNAUTHORIZED,
+                message: format!("the {name} header is not ASCII"),
+            })?;
+            let value = text.parse().map_err(|_| Failure {
+                status: StatusCode::UNAUTHORIZED,
+                message: format!("the {name} header cannot be forwarded"),
+            })?;
+            request.metadata_mut().insert(name, value);
+        }
+    }
+    Ok(request)
+}
+
+/// Maps the service's answer to an HTTP status and a message naming the service.
+fn refused(service: &Audited, status: &tonic::Status) -> Failure {
+    use tonic::Code;
+    let http = match status.code() {
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let message = match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::Internal => {
+            tracing::warn!(service = service.name, url = %service.url, error = %status, "audit api call failed");
+            format!(
+                "the {} service's audit api at {} did not answer: {}",
+                service.name,
+                service.url,
+                status.message()
+            )
+        }
+        _ => format!("{} service: {}", service.name, status.message()),
+    };
+    Failure {
+        status: http,
+        message,
+    }
+}
+
+fn rfc3339(at: Option<&prost_types::Timestamp>) -> Value {
+    at.and_then(|ts| DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?))
+        .map_or(Value::Null, |at| {
+            Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        })
+}
+
+fn empty_as_null(text: String) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text)
+    }
+}
+
+/// One event as the page shows it; the payload as JSON (as text when it is not JSON).
+fn event_json(event: pb::AuditEvent) -> Value {
+    let payload = serde_json::from_str::<Value>(&event.payload_json)
+        .unwrap_or(Value::String(event.payload_json));
+    let signature = event.signature.map_or(Value::Null, |s| {
+        json!({
+            "meaning": s.meaning,
+            "signer": s.signer,
+            "name": s.name,
+            "signed_at": s.signed_at,
+            "reason": empty_as_null(s.reason),
+        })
+    });
+    json!({
+        "position": event.position,
+        "event_id": event.event_id,
+        "recorded_time": rfc3339(event.recorded_time.as_ref()),
+        "event_time": rfc3339(event.event_time.as_ref()),
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "sequence": event.sequence,
+        "event_type": event.event_type,
+        "event_version": event.event_version,
+        "principal": event.principal,
+        "on_behalf_of": empty_as_null(event.on_behalf_of),
+        "auth_method": empty_as_null(event.auth_method),
+        "signature": signature,
+        "correlation_id": empty_as_null(event.correlation_id),
+        "causation_id": empty_as_null(event.causation_id),
+        "command_id": empty_as_null(event.command_id),
+        "payload": payload,
+        "hash": empty_as_null(event.hash),
+    })
+}
+
+fn ok_json(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /api/audit/events`: one page of a service's events, newest first.
+async fn events(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let pairs = parameters(query, &EVENT_PARAMETERS)?;
+    let service = service(&services, &pairs)?;
+    let text = |name: &str| value(&pairs, name).to_owned();
+    let message = pb::ListEventsRequest {
+        aggregate_type: text("aggregate_type"),
+        aggregate_id: text("aggregate_id"),
+        principal: text("principal"),
+        from: time(&pairs, "from")?,
+        until: time(&pairs, "until")?,
+        page_size: page_size(&pairs)?,
+        page_token: text("page_token"),
+    };
+    let request = with_credentials(message, &headers)?;
+    let answer = AuditServiceClient::new(service.channel.clone())
+        .list_events(request)
+        .await
+        .map_err(|status| refused(service, &status))?
+        .into_inner();
+    Ok(ok_json(json!({
+        "service": service.name,
+        "events": answer.events.into_iter().map(event_json).collect::<Vec<_>>(),
+        "next_page_token": empty_as_null(answer.next_page_token),
+    })))
+}
+
+/// `GET /api/audit/head`: the head of a service's hash chain.
+async fn head(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let pairs = parameters(query, &["service"])?;
+    let service = service(&services, &pairs)?;
+    let request = with_credentials(pb::GetChainHeadRequest {}, &headers)?;
+    let head = AuditServiceClient::new(service.channel.clone())
+        .get_chain_head(request)
+        .await
+        .map_err(|status| refused(service, &status))?
+        .into_inner();
+    Ok(ok_json(json!({
+        "service": service.name,
+        "position": head.position,
+        "hash": head.hash,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_named() {
+        let err = parameters(
+            Ok(Query(pairs(&[("servic", "quality")]))),
+            &EVENT_PARAMETERS,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("\"servic\""), "{}", err.message);
+        let err = parameters(
+            Ok(Query(pairs(&[("principal", "a"), ("principal", "b")]))),
+            &EVENT_PARAMETERS,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("principal"), "{}", err.message);
+    }
+
+    #[test]
+    fn times_and_page_sizes_are_checked_naming_the_parameter() {
+        let at = time(&pairs(&[("from", "2026-03-01T06:00:00+01:00")]), "from").unwrap();
+        assert_eq!(at.unwrap().seconds, 1_772_341_200);
+        let err = time(&pairs(&[("until", "yesterday")]), "until").unwrap_err();
+        assert!(err.message.contains("parameter until"), "{}", err.message);
+        assert_eq!(page_size(&pairs(&[])).unwrap(), 0);
+        let err = page_size(&pairs(&[("page_size", "-1")])).unwrap_err();
+        assert!(err.message.contains("page_size"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_unknown_service_is_refused() {
+        let services =
+            services(&AuditUpstreams::default(), &mom_tls::ClientTls::default()).unwrap();
+        let err = service(&services, &pairs(&[])).unwrap_err();
+        assert!(err.message.contains("parameter service is required"));
+        let err = service(&services, &pairs(&[("service", "oee")])).unwrap_err();
+        assert!(err.message.contains("\"oee\""), "{}", err.message);
+        assert_eq!(
+            service(&services, &pairs(&[("service", "quality")]))
+                .unwrap()
+                .url,
+            "http://127.0.0.1:50052"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_http_is_refused() {
+        let upstreams = AuditUpstreams {
+            quality_url: "quality:50052".to_owned(),
+            ..Default::default()
+        };
+        assert!(router(&upstreams, &mom_tls::ClientTls::default()).is_err());
+    }
+}
