@@ -2159,8 +2159,10 @@ fn docker_compose_has_no_default_secret_and_encrypts_every_connection() {
         if serve != "serve" {
             continue;
         }
+        // A metrics listener is a listener too (the process managers' only one).
         let server = env.contains_key(&grpc_addr_variable(svc))
-            || env.contains_key(&http_addr_variable(svc));
+            || env.contains_key(&http_addr_variable(svc))
+            || env.contains_key("MOM_METRICS_ADDR");
         let client = env.keys().any(|k| {
             k.starts_with("MOM_")
                 && (k.ends_with("_API") || (k.ends_with("_URL") && !k.ends_with("DATABASE_URL")))
@@ -3785,9 +3787,9 @@ fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
             || format!("{ctx}: /tmp must be an emptyDir (the root filesystem is read-only)"),
         );
         // The TLS settings point into the mounted Secrets.
-        let server = env
-            .keys()
-            .any(|k| k.ends_with("_GRPC_ADDR") || k.ends_with("_HTTP_ADDR"));
+        let server = env.keys().any(|k| {
+            k.ends_with("_GRPC_ADDR") || k.ends_with("_HTTP_ADDR") || k == "MOM_METRICS_ADDR"
+        });
         let client = env.keys().any(|k| {
             k.starts_with("MOM_")
                 && (k.ends_with("_API") || (k.ends_with("_URL") && !k.ends_with("DATABASE_URL")))
