@@ -98,6 +98,13 @@ fn addr(base: SocketAddr, index: u16) -> SocketAddr {
 
 /// Runs the embedded platform until `shutdown`.
 pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if args.security.auth.configured() && !args.no_simulate {
+        // Its commands would all be refused, silently: say so before anything starts.
+        return Err(mom_auth::AuthConfigError::Invalid(
+            "the plant simulator calls the services without credentials: with authentication on (--auth-jwks, --auth-api-keys or --auth-client-certs), run mom dev with --no-simulate".to_owned(),
+        )
+        .into());
+    }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let _lock = lock_data_dir(&args.data_dir)?;

@@ -177,6 +177,46 @@ fn serve_production_help_documents_every_option_with_its_environment_variable() 
 }
 
 #[test]
+fn serve_without_a_credential_source_and_dev_simulating_with_one_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mom()
+        .args(["serve", "production", "--database-url"])
+        .arg(format!("sqlite:{}", dir.path().join("p.db").display()))
+        .args(["--grpc-addr", "127.0.0.1:0"])
+        .env_remove("MOM_AUTH_DISABLED")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no credential source is configured") && stderr.contains("--auth-disabled"),
+        "{stderr}"
+    );
+    let keys = dir.path().join("keys.yaml");
+    std::fs::write(&keys, "keys: []\n").unwrap();
+    let output = mom()
+        .args([
+            "dev",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--auth-api-keys")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--no-simulate"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
 fn serve_production_without_database_url_is_a_usage_error() {
     let output = mom().args(["serve", "production"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
