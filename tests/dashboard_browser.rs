@@ -855,6 +855,85 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
         browser.assert_no_console_errors(page);
         browser.screenshot(page);
     }
+
+    // The audit page: who did what, when, newest first, as the audit API answers; the chain
+    // head of every service; older pages by the token; a filter by principal.
+    browser.open(&dev.url("/audit?service=production"));
+    browser.wait_for("the audit page", loaded, Duration::from_secs(30));
+    let positions = "return [...document.querySelectorAll('#audit-rows tr')] \
+                       .map(r => Number(r.dataset.position))";
+    let first: Vec<u64> = serde_json::from_value(browser.run(positions)).unwrap();
+    assert_eq!(first.len(), 50, "the first page shows 50 events: {first:?}");
+    assert!(
+        first.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {first:?}"
+    );
+    let api = get_json(port, "/api/audit/events?service=production&page_size=1000");
+    let row = |position: u64| {
+        browser.run(&format!(
+            "const r = document.querySelector('#audit-rows tr[data-position=\"{position}\"]'); \
+             return [r.querySelector('[data-field=principal]').textContent, \
+                     r.querySelector('[data-field=event_type]').textContent]"
+        ))
+    };
+    for position in [first[0], first[49]] {
+        let event = api["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["position"] == position)
+            .unwrap_or_else(|| panic!("the API has no event at {position}"));
+        assert_eq!(
+            row(position),
+            json!([event["principal"], event["event_type"]]),
+            "event {position}"
+        );
+    }
+    browser.wait_for(
+        "every service's chain head",
+        "return ['production', 'quality', 'maintenance', 'inventory'] \
+           .every(s => document.getElementById(`head-${s}`).dataset.position !== undefined)",
+        Duration::from_secs(10),
+    );
+    let head =
+        browser.run("return Number(document.getElementById('head-production').dataset.position)");
+    assert!(
+        head.as_u64().unwrap() >= first[0],
+        "head {head} is behind {first:?}"
+    );
+    browser.run("document.getElementById('audit-older').click(); return true");
+    let both = browser.wait_for(
+        "the older page",
+        &format!("const p = (() => {{ {positions} }})(); return p.length === 100 ? p : null"),
+        Duration::from_secs(10),
+    );
+    let both: Vec<u64> = serde_json::from_value(both).unwrap();
+    assert_eq!(&both[..50], first.as_slice());
+    assert!(
+        both.windows(2).all(|w| w[0] > w[1]),
+        "older continues: {both:?}"
+    );
+    let principal = row(first[0])[0].as_str().unwrap().to_owned();
+    browser.run(&format!(
+        "document.getElementById('audit-principal').value = {principal:?}; \
+         document.getElementById('audit-apply').click(); return true"
+    ));
+    browser.wait_for(
+        "the events of one principal",
+        &format!(
+            "const who = [...document.querySelectorAll('#audit-rows [data-field=principal]')] \
+               .map(c => c.textContent); \
+             return location.search.includes('principal=') && who.length > 0 \
+               && who.every(w => w === {principal:?})"
+        ),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        browser.run("return document.getElementById('audit-error').hidden"),
+        json!(true)
+    );
+    browser.assert_no_console_errors("the audit page");
+    browser.screenshot("audit");
 }
 
 /// With authentication on, a person signs in: a page without a session goes to the sign-in
@@ -865,8 +944,14 @@ fn dashboard_signs_in_with_an_api_key_and_out() {
     let keys_dir = tempfile::tempdir().unwrap();
     let (key, entry) =
         mom_auth::apikey::new_key("shift-lead", ["supervisor".to_owned()].into(), None);
+    let (auditor, auditor_entry) =
+        mom_auth::apikey::new_key("auditor-1", ["auditor".to_owned()].into(), None);
     let keys = keys_dir.path().join("keys.yaml");
-    std::fs::write(&keys, mom_auth::apikey::key_file(vec![entry])).unwrap();
+    std::fs::write(
+        &keys,
+        mom_auth::apikey::key_file(vec![entry, auditor_entry]),
+    )
+    .unwrap();
     let dev = Dev::start_with(&["--no-simulate", "--auth-api-keys", keys.to_str().unwrap()]);
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -915,15 +1000,64 @@ fn dashboard_signs_in_with_an_api_key_and_out() {
     );
     assert_eq!(status, json!(200));
     browser.screenshot("signed-in");
-    browser.open(&dev.url("/logout"));
-    browser.wait_for(
-        "the sign-in page after signing out",
-        "return location.pathname === '/login'",
+    // A supervisor may not read the audit trail: the audit page says so.
+    browser.open(&dev.url("/audit"));
+    let refusal = browser.wait_for(
+        "the audit page's refusal",
+        "const e = document.getElementById('audit-error'); return e && !e.hidden && e.textContent",
         Duration::from_secs(20),
     );
+    assert!(
+        refusal.as_str().unwrap().starts_with("403")
+            && refusal.as_str().unwrap().contains("audit.read"),
+        "{refusal}"
+    );
+    let sign_out = || {
+        browser.open(&dev.url("/logout"));
+        browser.wait_for(
+            "the sign-in page after signing out",
+            "return location.pathname === '/login'",
+            Duration::from_secs(20),
+        );
+    };
+    sign_out();
     let status = browser.run(
         "const r = new XMLHttpRequest(); r.open('GET', '/api/oee/assets', false); r.send(); \
          return r.status",
     );
     assert_eq!(status, json!(401));
+    // An auditor reads it: the HTTP admission (audit.read) and each service's own check
+    // (audit.ListEvents, for the forwarded key) pass; no commands ran here, so the page shows
+    // the chain heads and an empty (or short) trail without an error.
+    browser.wait_for(
+        "the sign-in form",
+        "return !!document.getElementById('credential')",
+        Duration::from_secs(20),
+    );
+    sign_in(&auditor);
+    browser.wait_for(
+        "the overview after signing in as the auditor",
+        "return location.pathname === '/' && document.readyState === 'complete'",
+        Duration::from_secs(20),
+    );
+    // The refusals above were logged as failed loads; only what follows must be clean.
+    browser.command("POST", "/se/log", Some(&json!({ "type": "browser" })));
+    browser.open(&dev.url("/audit?service=quality"));
+    browser.wait_for(
+        "the auditor's audit page with every chain head",
+        "return document.body.dataset.updated && ['production', 'quality', 'maintenance', 'inventory'] \
+           .every(s => document.getElementById(`head-${s}`).dataset.position !== undefined)",
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        browser.run(
+            "return [document.getElementById('audit-error').hidden, \
+               document.getElementById('audit-empty').hidden === false \
+                 || document.querySelectorAll('#audit-rows tr').length > 0]"
+        ),
+        json!([true, true])
+    );
+    browser.assert_no_console_errors("the auditor's audit page");
+    browser.screenshot("audit-auditor");
+    sign_out();
 }

@@ -56,7 +56,7 @@
   MOM.page("audit", async (main) => {
     // No live feed here: an audit view is a fixed query until it is asked again.
     const live = document.getElementById("live");
-    if (live) live.hidden = true;
+    if (live) live.style.display = "none";
     const params = new URLSearchParams(location.search);
     const chosen = SERVICES.includes(params.get("service")) ? params.get("service") : SERVICES[0];
     const input = (name, label, type = "text", placeholder = "") => {
