@@ -223,8 +223,11 @@ fn check(case: &Case, code: Code, message: &str, what: &str) {
 
 /// Every HTTP route of the platform (the dashboard's pages, the OEE API, the read models'
 /// API and their live feeds).
-const HTTP_ROUTES: [&str; 22] = [
+const HTTP_ROUTES: [&str; 25] = [
     "/",
+    "/audit",
+    "/api/audit/events?service=quality",
+    "/api/audit/head?service=production",
     "/metrics",
     "/api/oee",
     "/api/oee/losses",
@@ -348,7 +351,8 @@ async fn every_rpc_and_route_refuses_bad_credentials_and_admits_the_right_role()
             if status == 303 {
                 // A page without valid credentials sends the browser to the sign-in page.
                 assert!(
-                    route == "/" && matches!(case.expect, Expect::Unauthenticated(_)),
+                    !route.starts_with("/api/")
+                        && matches!(case.expect, Expect::Unauthenticated(_)),
                     "GET {route} with {}: redirected to sign in",
                     case.name
                 );
