@@ -177,7 +177,7 @@ pub struct Case {
     pub warnings: Vec<CaseWarning>,
 }
 
-const KINDS: &str = "running, stopped, planned_shutdown, setup_started, setup_ended, counted, breakdown, rejected, starved";
+const KINDS: &str = "running, stopped, disconnected, planned_shutdown, setup_started, setup_ended, counted, breakdown, rejected, starved";
 const DOMAINS: &str = "production, maintenance, quality, inventory";
 const RATIO_FIGURES: [&str; 5] = ["availability", "performance", "quality", "oee", "teep"];
 const COUNT_FIGURES: [&str; 2] = ["total_count", "good_count"];
@@ -338,6 +338,7 @@ struct FlagsJson {
     counts_without_cycle_time: u64,
     rejects_without_cycle_time: u64,
     unassigned_stop_time_s: f64,
+    disconnected_time_s: f64,
     rejects_exceed_count: bool,
     late_facts: u64,
 }
@@ -408,6 +409,7 @@ impl Serialize for FiguresJson<'_> {
                 counts_without_cycle_time: f.flags.counts_without_cycle_time,
                 rejects_without_cycle_time: f.flags.rejects_without_cycle_time,
                 unassigned_stop_time_s: f.flags.unassigned_stop_time.as_secs_f64(),
+                disconnected_time_s: f.flags.disconnected_time.as_secs_f64(),
                 rejects_exceed_count: f.rejected_count > f.total_count,
                 late_facts: f.flags.late_facts,
             },
@@ -678,8 +680,8 @@ fn expected_figures(id: &str, value: &Value) -> Result<BTreeMap<String, f64>, Ca
 
 fn domain_of(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "running" | "stopped" | "planned_shutdown" | "setup_started" | "setup_ended"
-        | "counted" => "production",
+        "running" | "stopped" | "disconnected" | "planned_shutdown" | "setup_started"
+        | "setup_ended" | "counted" => "production",
         "breakdown" => "maintenance",
         "rejected" => "quality",
         "starved" => "inventory",
@@ -766,6 +768,7 @@ fn fact(
             at,
             reason: get_optional("reason")?.map(Into::into),
         },
+        "disconnected" => FactKind::Disconnected { at },
         "planned_shutdown" => {
             let span = span("until")?;
             let reason = get_text("reason")?.into();

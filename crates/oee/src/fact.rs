@@ -72,6 +72,15 @@ pub enum FactKind {
         /// The operator's reason, if one was given.
         reason: Option<StopReason>,
     },
+    /// Production: the equipment's connection was lost at `at` (an edge node or device died, an
+    /// OPC UA session dropped); its state is unknown until the next `Running`, `Stopped` or
+    /// `SetupStarted` fact. The unknown time is not run time: it is classified like a stop
+    /// (reason `disconnected` where nothing else covers it) and counted in
+    /// [`Flags::disconnected_time`](crate::Flags).
+    Disconnected {
+        /// When the connection was lost.
+        at: DateTime<Utc>,
+    },
     /// Production: no production is planned over the span (breaks, no orders, planned maintenance).
     PlannedShutdown {
         /// The planned-shutdown interval.
@@ -133,6 +142,7 @@ impl FactKind {
         match self {
             FactKind::Running { .. } => "running",
             FactKind::Stopped { .. } => "stopped",
+            FactKind::Disconnected { .. } => "disconnected",
             FactKind::PlannedShutdown { .. } => "planned_shutdown",
             FactKind::SetupStarted { .. } => "setup_started",
             FactKind::SetupEnded { .. } => "setup_ended",
@@ -148,6 +158,7 @@ impl FactKind {
         match self {
             FactKind::Running { at, .. }
             | FactKind::Stopped { at, .. }
+            | FactKind::Disconnected { at }
             | FactKind::SetupStarted { at }
             | FactKind::SetupEnded { at, .. }
             | FactKind::Counted { at, .. }

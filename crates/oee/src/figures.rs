@@ -35,7 +35,7 @@ pub struct Figures {
 /// The six big losses, in engine time. Only `reduced_speed` can be negative.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Losses {
-    /// Breakdowns, starvation and unassigned long stops.
+    /// Breakdowns, starvation, unassigned long stops and time the state was unknown.
     pub equipment_failure: Millis,
     /// Stopped time covered by a setup / changeover.
     pub setup_and_adjustments: Millis,
@@ -70,6 +70,9 @@ pub enum LossReason {
     MaterialShortage(MaterialId),
     /// A long stop no fact explains yet.
     Unassigned,
+    /// Time the equipment's state was unknown because its connection was lost, where no
+    /// breakdown, setup or starvation covers it.
+    Disconnected,
     /// The reason the operator gave for the stop.
     Stop(StopReason),
     /// The reason quality gave for the rejects.
@@ -84,6 +87,7 @@ impl fmt::Display for LossReason {
             LossReason::FailureMode(mode) => write!(f, "{mode}"),
             LossReason::MaterialShortage(material) => write!(f, "material_shortage:{material}"),
             LossReason::Unassigned => f.write_str("unassigned"),
+            LossReason::Disconnected => f.write_str("disconnected"),
             LossReason::Stop(reason) => write!(f, "{reason}"),
             LossReason::Reject(reason) => write!(f, "{reason}"),
             LossReason::Unspecified => f.write_str("unspecified"),
@@ -142,7 +146,7 @@ impl Pareto {
 /// Pareto of reasons inside each loss that has reasons (reduced speed has none).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reasons {
-    /// Failure modes, `material_shortage:<material>` and `unassigned`.
+    /// Failure modes, `material_shortage:<material>`, `disconnected` and `unassigned`.
     pub equipment_failure: Pareto,
     /// Stop reasons of stops covered by a setup.
     pub setup_and_adjustments: Pareto,
@@ -181,6 +185,11 @@ pub struct Flags {
     pub rejects_without_cycle_time: u64,
     /// Stopped time charged to equipment failure with reason `unassigned`.
     pub unassigned_stop_time: Millis,
+    /// Planned production time during which the equipment's state was unknown because its
+    /// connection was lost (from a `Disconnected` fact to the next running, stopped or setup
+    /// start fact), whatever loss it was charged to: equipment failure with reason
+    /// `disconnected`, or the breakdown, setup or starvation that covers it.
+    pub disconnected_time: Millis,
     /// Facts that arrived further behind their equipment's latest fact than the lateness horizon.
     /// Unlike every other figure this depends on arrival order.
     pub late_facts: u64,
@@ -259,6 +268,7 @@ impl Figures {
         f.counts_without_cycle_time += o.counts_without_cycle_time;
         f.rejects_without_cycle_time += o.rejects_without_cycle_time;
         f.unassigned_stop_time += o.unassigned_stop_time;
+        f.disconnected_time += o.disconnected_time;
         f.late_facts += o.late_facts;
         f.refused_facts += o.refused_facts;
     }

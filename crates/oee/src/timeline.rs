@@ -5,8 +5,10 @@
 //! range of event time whose figures the fact can change; the engine uses it to mark periods dirty.
 //!
 //! Ties are resolved by content, never by arrival: at one instant a `running` fact wins over a
-//! `stopped` fact, a setup start wins over a setup end, and of two products named at one instant
-//! the greater name wins. That is what makes any arrival order give the same figures.
+//! `stopped` fact, which wins over a `disconnected` fact (a state reported at the instant the
+//! connection was lost is known), a setup start wins over a setup end, and of two products named
+//! at one instant the greater name wins. That is what makes any arrival order give the same
+//! figures.
 
 use crate::config::EquipmentConfig;
 use crate::fact::FactKind;
@@ -15,14 +17,35 @@ use crate::ids::{FailureMode, MaterialId, ProductId, RejectReason, StopReason};
 use crate::time::{Millis, Range};
 use crate::window::{Refusal, Window};
 use serde::{Deserialize, Serialize};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
-/// Running and stopped facts at one instant.
+/// Running, stopped and disconnected facts at one instant. A mark that is not running is a
+/// stop; it starts an unknown stretch when only a `disconnected` fact names the instant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct StateMark {
     running: bool,
     reason: Option<StopReason>,
+    /// A `stopped` fact names the instant (read only beside `disconnected`: a mark stored
+    /// before the field existed is a `running` or `stopped` fact's).
+    #[serde(default, skip_serializing_if = "is_false")]
+    stopped: bool,
+    /// A `disconnected` fact names the instant.
+    #[serde(default, skip_serializing_if = "is_false")]
+    disconnected: bool,
+}
+
+impl StateMark {
+    /// Returns true when the state from this instant on is unknown: the connection was lost and
+    /// no running or stopped fact names the same instant.
+    fn unknown(&self) -> bool {
+        self.disconnected && !self.running && !self.stopped
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Setup started / ended facts at one instant.
@@ -115,6 +138,7 @@ pub(crate) struct Scratch {
     points: Vec<Millis>,
     shutdowns: Vec<Range>,
     setups: Vec<Range>,
+    unknowns: Vec<Range>,
     windows: Vec<Range>,
 }
 
@@ -249,8 +273,28 @@ impl Timeline {
             FactKind::Stopped { reason, .. } => {
                 let affected = self.state_change_range(at, window);
                 let mark = self.states.entry(at).or_default();
+                mark.stopped = true;
                 if reason.is_some() && (mark.reason.is_none() || reason > &mark.reason) {
                     mark.reason.clone_from(reason);
+                }
+                (affected, at)
+            }
+            FactKind::Disconnected { .. } => {
+                let affected = self.state_change_range(at, window);
+                match self.states.entry(at) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(StateMark {
+                            disconnected: true,
+                            ..StateMark::default()
+                        });
+                    }
+                    Entry::Occupied(mut slot) => {
+                        let mark = slot.get_mut();
+                        // A mark with neither a running nor a disconnected fact is a stopped
+                        // fact's, also one stored before marks said so.
+                        mark.stopped |= !mark.running && !mark.disconnected;
+                        mark.disconnected = true;
+                    }
                 }
                 (affected, at)
             }
@@ -592,9 +636,11 @@ impl Timeline {
         let points = &mut scratch.points;
         let shutdowns = &mut scratch.shutdowns;
         let setups = &mut scratch.setups;
+        let unknowns = &mut scratch.unknowns;
         points.clear();
         shutdowns.clear();
         setups.clear();
+        unknowns.clear();
         points.push(s.start);
         points.push(s.end);
         self.shutdowns.overlapping(s, |r, _| {
@@ -621,6 +667,26 @@ impl Timeline {
         }
         for r in setups.iter() {
             points.extend([r.start, r.end]);
+        }
+        // Unknown stretches: from a lost connection to the next state fact or setup start.
+        for (&t, mark) in self.states.range(s.start..s.end) {
+            if !mark.unknown() {
+                continue;
+            }
+            let next_state = self
+                .states
+                .range((Excluded(t), Unbounded))
+                .next()
+                .map_or(s.end, |(u, _)| (*u).min(s.end));
+            let end = self
+                .setups
+                .range(t..next_state)
+                .find(|(_, m)| m.started)
+                .map_or(next_state, |(u, _)| *u);
+            if end > t {
+                unknowns.push(Range::new(t, end));
+                points.extend([t, end]);
+            }
         }
         // Covering breakdowns and starvations, in (start, end, name) order, so the first one
         // that holds an instant is the one that started first.
@@ -650,23 +716,27 @@ impl Timeline {
                 Cover::Uncovered
             }
         };
+        let unknown_at = |at: Millis| unknowns.iter().any(|r| r.contains(at));
         let single = points.len() == 2;
         let first_cover = cover_at(s.start);
+        let first_unknown = unknown_at(s.start);
 
-        // First pass: the stop's planned production time, over its whole length.
+        // First pass: the stop's planned production time, over its whole length. Unknown time
+        // that nothing covers is equipment failure (reason `disconnected`) whatever the stop's
+        // length: it is not known to be a short stop.
         let mut stop_ppt = Millis::ZERO;
         let mut held = false;
         let mut uncovered = false;
         for pair in points.windows(2) {
             let seg = Range::new(pair[0], pair[1]);
-            let cover = if single {
-                first_cover
+            let (cover, unknown) = if single {
+                (first_cover, first_unknown)
             } else {
-                cover_at(seg.start)
+                (cover_at(seg.start), unknown_at(seg.start))
             };
             match cover {
                 Cover::Shutdown => {}
-                Cover::Uncovered => {
+                Cover::Uncovered if !unknown => {
                     stop_ppt += seg.len();
                     uncovered = true;
                 }
@@ -696,11 +766,14 @@ impl Timeline {
             }
             let losses = &mut fig.losses;
             let reasons = &mut fig.reasons;
-            let cover = if single {
-                first_cover
+            let (cover, unknown) = if single {
+                (first_cover, first_unknown)
             } else {
-                cover_at(seg.start)
+                (cover_at(seg.start), unknown_at(seg.start))
             };
+            if unknown && !matches!(cover, Cover::Shutdown) {
+                fig.flags.disconnected_time += charged;
+            }
             match cover {
                 Cover::Shutdown => *excluded += charged,
                 Cover::Setup => {
@@ -718,6 +791,12 @@ impl Timeline {
                     reasons
                         .equipment_failure
                         .add(&LossReason::MaterialShortage(material.clone()), charged);
+                }
+                Cover::Uncovered if unknown => {
+                    losses.equipment_failure += charged;
+                    reasons
+                        .equipment_failure
+                        .add(&LossReason::Disconnected, charged);
                 }
                 Cover::Uncovered if small => {
                     losses.small_stops += charged;

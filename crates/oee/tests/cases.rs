@@ -177,6 +177,33 @@ fn valid_tiny_case_parses() {
 }
 
 #[test]
+fn a_disconnected_fact_replays_as_unknown_time_with_its_flag() {
+    let text = VALID.replace(
+        r#""kind": "stopped", "equipment": "m1"}"#,
+        r#""kind": "disconnected", "equipment": "m1"}"#,
+    );
+    let case = Case::from_json_strict(&text).unwrap();
+    assert_eq!(case.facts[2].kind.name(), "disconnected");
+    let json = serde_json::to_value(replay(&case)).unwrap();
+    let figures = &json["equipment"]["m1"];
+    // 06:20-06:30 a breakdown covers the unknown time; 06:30-07:00 nothing does.
+    assert_eq!(figures["losses_s"]["equipment_failure"], 2400.0);
+    assert_eq!(figures["flags"]["disconnected_time_s"], 2400.0);
+    assert_eq!(figures["flags"]["unassigned_stop_time_s"], 0.0);
+    let reasons = figures["reasons"]["equipment_failure"].as_array().unwrap();
+    assert_eq!(reasons[0]["reason"], "disconnected");
+    assert_eq!(reasons[0]["seconds"], 1800.0);
+    let wrong = text.replace(
+        r#""domain": "production", "kind": "disconnected""#,
+        r#""domain": "maintenance", "kind": "disconnected""#,
+    );
+    assert_eq!(
+        error_of(&wrong),
+        r#"fact 2 (kind "disconnected"): field "domain" is "maintenance" but this kind belongs to domain "production""#
+    );
+}
+
+#[test]
 fn bad_json_is_reported_as_json_error() {
     let err = Case::from_json("{ not json").unwrap_err();
     assert!(matches!(err, CaseError::Json(_)));

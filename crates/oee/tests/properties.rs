@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mom_oee::{
     Calendar, CycleTime, CycleTimes, Engine, EngineConfig, EquipmentConfig, EquipmentId, Fact,
-    FactKind, Figures, Granularity, Millis, Period, Span, Units, Window,
+    FactKind, Figures, Granularity, LossReason, Millis, Period, Span, Units, Window,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -78,6 +78,7 @@ fn fact_within(span_s: i64) -> impl Strategy<Value = Fact> {
     let kind = prop_oneof![
         4 => (t.clone(), product()).prop_map(|(s, p)| FactKind::Running { at: at(s), product: p.map(Into::into) }),
         4 => (t.clone(), reason()).prop_map(|(s, r)| FactKind::Stopped { at: at(s), reason: r.map(Into::into) }),
+        2 => t.clone().prop_map(|s| FactKind::Disconnected { at: at(s) }),
         1 => (t.clone(), len.clone(), reason()).prop_map(|(s, l, r)| FactKind::PlannedShutdown {
             span: Span::new(at(s), at(s + l)).unwrap(),
             reason: r.unwrap_or_default().into(),
@@ -208,6 +209,11 @@ proptest! {
                     }
                 }
                 prop_assert_eq!(f.reasons.equipment_failure.total(), f.losses.equipment_failure);
+                // Unknown time is planned time, and what nothing else covers is a failure.
+                prop_assert!(f.flags.disconnected_time <= f.planned_production_time);
+                prop_assert!(
+                    f.reasons.equipment_failure.get(&LossReason::Disconnected) <= f.flags.disconnected_time
+                );
                 prop_assert_eq!(f.reasons.setup_and_adjustments.total(), f.losses.setup_and_adjustments);
                 prop_assert_eq!(f.reasons.small_stops.total(), f.losses.small_stops);
                 prop_assert_eq!(

@@ -666,3 +666,235 @@ fn evicted_periods_are_recomputed_with_the_same_figures() {
     assert_eq!(e.approx_cache_bytes(), 0);
     assert_eq!(e.figures(&m1(), &p).unwrap(), before);
 }
+
+// A lost machine connection: unknown time is not run time.
+
+fn disconnected(at: DateTime<Utc>) -> Fact {
+    fact(FactKind::Disconnected { at })
+}
+
+fn setup_started(at: DateTime<Utc>) -> Fact {
+    fact(FactKind::SetupStarted { at })
+}
+
+#[test]
+fn disconnected_time_is_equipment_failure_with_reason_disconnected_and_flagged() {
+    // The worked example of docs/oee.md: one hour of planned production time, the connection
+    // lost from 08:20 to 08:40, 2000 units at 1 s counted.
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            disconnected(t(20)),
+            running(t(40)),
+            counted(t(59), 2000),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.planned_production_time, secs(3600));
+    assert_eq!(f.losses.equipment_failure, secs(1200));
+    assert_eq!(
+        f.reasons.equipment_failure.get(&LossReason::Disconnected),
+        secs(1200)
+    );
+    assert_eq!(f.run_time, secs(2400));
+    assert_eq!(f.net_run_time, secs(2000));
+    assert_eq!(f.losses.reduced_speed, secs(400));
+    assert_eq!(f.fully_productive_time, secs(2000));
+    assert_eq!(f.flags.disconnected_time, secs(1200));
+    assert_eq!(f.flags.unassigned_stop_time, Millis::ZERO);
+    assert_eq!(f.losses.small_stops, Millis::ZERO);
+    assert_eq!(LossReason::Disconnected.to_string(), "disconnected");
+}
+
+#[test]
+fn a_short_disconnection_is_equipment_failure_not_a_small_stop() {
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[running(t(0)), disconnected(t(10)), running(t(12))],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.losses.small_stops, Millis::ZERO);
+    assert_eq!(
+        f.reasons.equipment_failure.get(&LossReason::Disconnected),
+        secs(120)
+    );
+    assert_eq!(f.flags.disconnected_time, secs(120));
+}
+
+#[test]
+fn a_stopped_fact_or_a_setup_start_ends_the_unknown_time() {
+    let mut e = engine();
+    // Unknown 08:10-08:20, then a known stop until 08:40: one stop of 30 min, judged as a whole.
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            disconnected(t(10)),
+            stopped(t(20)),
+            running(t(40)),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(
+        f.reasons.equipment_failure.get(&LossReason::Disconnected),
+        secs(600)
+    );
+    assert_eq!(f.flags.unassigned_stop_time, secs(1200));
+    assert_eq!(f.flags.disconnected_time, secs(600));
+
+    let mut e = engine();
+    // Unknown 08:10-08:20, then a setup until the unit runs at 08:30.
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            disconnected(t(10)),
+            setup_started(t(20)),
+            running(t(30)),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.losses.equipment_failure, secs(600));
+    assert_eq!(f.losses.setup_and_adjustments, secs(600));
+    assert_eq!(f.flags.disconnected_time, secs(600));
+}
+
+#[test]
+fn a_breakdown_setup_or_starvation_covering_unknown_time_classifies_it() {
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            disconnected(t(10)),
+            running(t(40)),
+            breakdown(t(10), t(25), "motor"),
+            starved(t(25), t(30), "M-1"),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    let reasons = &f.reasons.equipment_failure;
+    assert_eq!(
+        reasons.get(&LossReason::FailureMode("motor".into())),
+        secs(900)
+    );
+    assert_eq!(
+        reasons.get(&LossReason::MaterialShortage("M-1".into())),
+        secs(300)
+    );
+    assert_eq!(reasons.get(&LossReason::Disconnected), secs(600));
+    // Unknown all along, whatever classified it.
+    assert_eq!(f.flags.disconnected_time, secs(1800));
+
+    // Lost during a setup: the setup goes on as setup time, and the time is unknown.
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            stopped(t(10)),
+            setup_started(t(10)),
+            disconnected(t(15)),
+            running(t(30)),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.losses.setup_and_adjustments, secs(1200));
+    assert_eq!(f.losses.equipment_failure, Millis::ZERO);
+    assert_eq!(f.flags.disconnected_time, secs(900));
+}
+
+#[test]
+fn unknown_time_inside_a_planned_shutdown_is_not_planned_nor_flagged() {
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[
+            running(t(0)),
+            disconnected(t(10)),
+            running(t(40)),
+            fact(FactKind::PlannedShutdown {
+                span: span(t(10), t(30)),
+                reason: "break".into(),
+            }),
+        ],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.planned_production_time, secs(2400));
+    assert_eq!(f.losses.equipment_failure, secs(600));
+    assert_eq!(f.flags.disconnected_time, secs(600));
+}
+
+#[test]
+fn a_state_fact_at_the_instant_of_the_disconnection_wins_in_any_order() {
+    for facts in [
+        [stopped(t(10)), disconnected(t(10))],
+        [disconnected(t(10)), stopped(t(10))],
+    ] {
+        let mut e = engine();
+        apply_all(&mut e, &[running(t(0)), running(t(40))]);
+        apply_all(&mut e, &facts);
+        let f = figures(&mut e, t(0), t(60));
+        assert_eq!(f.flags.disconnected_time, Millis::ZERO);
+        assert_eq!(f.flags.unassigned_stop_time, secs(1800));
+    }
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[disconnected(t(0)), running(t(0)), counted(t(59), 3600)],
+    );
+    let f = figures(&mut e, t(0), t(60));
+    assert_eq!(f.run_time, secs(3600));
+    assert_eq!(f.flags.disconnected_time, Millis::ZERO);
+}
+
+#[test]
+fn unknown_time_in_a_stop_across_periods_adds_up() {
+    let mut e = engine();
+    apply_all(
+        &mut e,
+        &[running(t(0)), disconnected(t(50)), running(t(70))],
+    );
+    let first = figures(&mut e, t(0), t(60));
+    let second = figures(&mut e, t(60), t(120));
+    assert_eq!(first.flags.disconnected_time, secs(600));
+    assert_eq!(second.flags.disconnected_time, secs(600));
+    assert_eq!(
+        Figures::sum([&first, &second]),
+        figures(&mut e, t(0), t(120))
+    );
+    // A late running fact inside the unknown time shortens it.
+    e.apply(&running(t(55)));
+    assert_eq!(
+        figures(&mut e, t(0), t(60)).flags.disconnected_time,
+        secs(300)
+    );
+    assert_eq!(
+        figures(&mut e, t(60), t(120)).flags.disconnected_time,
+        Millis::ZERO
+    );
+}
+
+#[test]
+fn a_snapshot_stored_before_disconnections_existed_keeps_stopped_facts_known() {
+    // Marks stored before the `stopped` field: a stopped fact's mark without it.
+    let mut e = engine();
+    apply_all(&mut e, &[running(t(0)), stopped(t(10)), running(t(40))]);
+    let json = serde_json::to_string(&e.snapshot()).unwrap();
+    assert!(json.contains("\"stopped\":true"), "{json}");
+    let old = json.replace(",\"stopped\":true", "");
+    assert!(!old.contains("\"stopped\""), "{old}");
+    let mut restored = Engine::from_snapshot(
+        Calendar::default(),
+        EngineConfig::default(),
+        serde_json::from_str(&old).unwrap(),
+    )
+    .unwrap();
+    restored.apply(&disconnected(t(10)));
+    let f = figures(&mut restored, t(0), t(60));
+    assert_eq!(f.flags.disconnected_time, Millis::ZERO);
+    assert_eq!(f.flags.unassigned_stop_time, secs(1800));
+}
