@@ -81,3 +81,10 @@ pub mod audit {
         include!(concat!(env!("OUT_DIR"), "/mom.audit.v1.rs"));
     }
 }
+
+/// The Sparkplug B payload (Eclipse Sparkplug 3.0) the edge service reads from and writes to
+/// MQTT: the machines' protocol, not the platform's contract.
+pub mod sparkplug_b {
+    #![allow(missing_docs, clippy::all, missing_debug_implementations)]
+    include!(concat!(env!("OUT_DIR"), "/sparkplug_b.rs"));
+}

@@ -451,3 +451,123 @@ impl InternalEvent for AuditHeadMeasured<'_> {
         instruments().audit_head_hash48.record(self.hash48, &labels);
     }
 }
+
+/// The edge service read machine values (`mom.edge.samples`): `outcome` is `taken`,
+/// `duplicate` (a redelivery or an older value), `unusable` (not a value the signal can mean) or
+/// `buffer_full` (dropped because the disk queue is full).
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeSamplesRead<'a> {
+    /// What became of them.
+    pub outcome: &'a str,
+    /// How many.
+    pub count: u64,
+}
+
+impl InternalEvent for EdgeSamplesRead<'_> {
+    fn emit(self) {
+        if self.outcome == "buffer_full" {
+            tracing::error!(
+                count = self.count,
+                "edge buffer full: machine values dropped (counters catch up when it drains)"
+            );
+        }
+        instruments().edge_samples.add(
+            self.count,
+            &[KeyValue::new("outcome", self.outcome.to_owned())],
+        );
+    }
+}
+
+/// A device timestamp was not believed (`mom.edge.clock_off`): too far from the time the edge
+/// service received the value, or outside the platform's event-time policy.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeClockOff<'a> {
+    /// The signal's source.
+    pub source: &'a str,
+    /// What the device said (RFC 3339).
+    pub device: &'a str,
+    /// The time used instead.
+    pub used: &'a str,
+}
+
+impl InternalEvent for EdgeClockOff<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            source = self.source,
+            device_time = self.device,
+            used = self.used,
+            "device clock off: its timestamp is not believed, the receive time is used"
+        );
+        instruments().edge_clock_off.add(1, &[]);
+    }
+}
+
+/// A machine counter went down (`mom.edge.counter_jumps`): `rollover` at its width or `reset`.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeCounterJumped<'a> {
+    /// The signal's source.
+    pub source: &'a str,
+    /// `rollover` or `reset`.
+    pub kind: &'a str,
+}
+
+impl InternalEvent for EdgeCounterJumped<'_> {
+    fn emit(self) {
+        tracing::info!(
+            source = self.source,
+            kind = self.kind,
+            "machine counter went down"
+        );
+        instruments()
+            .edge_counter_jumps
+            .add(1, &[KeyValue::new("kind", self.kind.to_owned())]);
+    }
+}
+
+/// The edge service asked a Sparkplug edge node for a rebirth (`mom.edge.rebirths`).
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeRebirthRequested<'a> {
+    /// `group/node`.
+    pub node: &'a str,
+}
+
+impl InternalEvent for EdgeRebirthRequested<'_> {
+    fn emit(self) {
+        tracing::info!(node = self.node, "Sparkplug rebirth requested");
+        instruments().edge_rebirths.add(1, &[]);
+    }
+}
+
+/// The edge service's disk queue holds `depth` commands (`mom.edge.buffer.depth`).
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeBufferMeasured {
+    /// Commands waiting.
+    pub depth: u64,
+}
+
+impl InternalEvent for EdgeBufferMeasured {
+    fn emit(self) {
+        instruments().edge_buffer_depth.record(self.depth, &[]);
+    }
+}
+
+/// The edge service sent a command (`mom.edge.commands`).
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeCommandSent<'a> {
+    /// The command (`count`, `running`, ...; `any` for an unreachable platform).
+    pub command: &'a str,
+    /// `accepted`, `refused` or `unavailable`.
+    pub outcome: &'a str,
+}
+
+impl InternalEvent for EdgeCommandSent<'_> {
+    fn emit(self) {
+        instruments().edge_commands.add(
+            1,
+            &[
+                KeyValue::new("command", self.command.to_owned()),
+                KeyValue::new("outcome", self.outcome.to_owned()),
+            ],
+        );
+    }
+}

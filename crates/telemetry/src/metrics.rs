@@ -19,6 +19,12 @@
 //! | `mom.audit.head.position` | gauge (position of the last event in the store's hash chain) | `store` |
 //! | `mom.auth.refusals` | counter (requests refused by the admission check) | `kind` (unauthenticated, permission_denied), `protocol` (grpc, http) |
 //! | `mom.audit.head.hash48` | gauge (first 6 bytes of the chain's head hash, as a number: exact in a float) | `store` |
+//! | `mom.edge.samples` | counter (machine values the edge service read) | `outcome` (taken, duplicate, unusable, buffer_full) |
+//! | `mom.edge.clock_off` | counter (device timestamps not believed; the receive time was used) | — |
+//! | `mom.edge.counter_jumps` | counter (machine counters that went down) | `kind` (rollover, reset) |
+//! | `mom.edge.rebirths` | counter (Sparkplug rebirth requests sent) | — |
+//! | `mom.edge.buffer.depth` | gauge (edge commands waiting on disk for the platform) | — |
+//! | `mom.edge.commands` | counter (edge commands sent) | `command`, `outcome` (accepted, refused, unavailable) |
 //!
 //! In the Prometheus text format dots become underscores, counters end in `_total` and units
 //! are appended (`mom_projection_latency_seconds`).
@@ -43,6 +49,12 @@ pub(crate) struct Instruments {
     pub(crate) auth_refusals: Counter<u64>,
     pub(crate) audit_head_position: Gauge<u64>,
     pub(crate) audit_head_hash48: Gauge<u64>,
+    pub(crate) edge_samples: Counter<u64>,
+    pub(crate) edge_clock_off: Counter<u64>,
+    pub(crate) edge_counter_jumps: Counter<u64>,
+    pub(crate) edge_rebirths: Counter<u64>,
+    pub(crate) edge_buffer_depth: Gauge<u64>,
+    pub(crate) edge_commands: Counter<u64>,
 }
 
 pub(crate) fn instruments() -> &'static Instruments {
@@ -120,6 +132,32 @@ pub(crate) fn instruments() -> &'static Instruments {
                     "First 6 bytes of an event store's chain head hash, as a number (anchor it \
                      with the position; `mom audit verify` prints the whole hash)",
                 )
+                .build(),
+            edge_samples: meter
+                .u64_counter("mom.edge.samples")
+                .with_description("Machine values the edge service read, by outcome")
+                .build(),
+            edge_clock_off: meter
+                .u64_counter("mom.edge.clock_off")
+                .with_description(
+                    "Device timestamps the edge service did not believe (the receive time was used)",
+                )
+                .build(),
+            edge_counter_jumps: meter
+                .u64_counter("mom.edge.counter_jumps")
+                .with_description("Machine counters that went down (rollover or reset)")
+                .build(),
+            edge_rebirths: meter
+                .u64_counter("mom.edge.rebirths")
+                .with_description("Sparkplug rebirth requests the edge service sent")
+                .build(),
+            edge_buffer_depth: meter
+                .u64_gauge("mom.edge.buffer.depth")
+                .with_description("Edge commands waiting on disk for the platform")
+                .build(),
+            edge_commands: meter
+                .u64_counter("mom.edge.commands")
+                .with_description("Commands the edge service sent, by outcome")
                 .build(),
         }
     })
