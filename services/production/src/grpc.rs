@@ -146,6 +146,13 @@ impl ProductionService for ProductionApi {
         command!(self.app.work_units, request, contract::report_stopped)
     }
 
+    async fn report_disconnected(
+        &self,
+        request: Request<pb::ReportDisconnectedRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.work_units, request, contract::report_disconnected)
+    }
+
     async fn start_setup(
         &self,
         request: Request<pb::StartSetupRequest>,

@@ -1,7 +1,7 @@
 //! Production service: production orders with their routings, and work units (ISA-95
-//! equipment) with their running / stopped / setup states, counts and ideal cycle times. Commands
-//! arrive over gRPC, become events in the event store and reach `mom.production.v1` through the
-//! outbox relay.
+//! equipment) with their running / stopped / setup / unknown (disconnected) states, counts and
+//! ideal cycle times. Commands arrive over gRPC, become events in the event store and reach
+//! `mom.production.v1` through the outbox relay.
 //!
 //! Invariant: knows no other service; it shares only `proto` types and its topic.
 

@@ -26,9 +26,9 @@ pub use order::{
     start_operation,
 };
 pub use work_unit::{
-    end_setup, get_work_unit, register_work_unit, report_count, report_running, report_stopped,
-    schedule_planned_shutdown, set_ideal_cycle_time, start_setup, work_unit_event_to_proto,
-    work_unit_reply,
+    end_setup, get_work_unit, register_work_unit, report_count, report_disconnected,
+    report_running, report_stopped, schedule_planned_shutdown, set_ideal_cycle_time, start_setup,
+    work_unit_event_to_proto, work_unit_reply,
 };
 
 use crate::domain::{
@@ -57,6 +57,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "SetupEnded",
     "PlannedShutdownScheduled",
     "UnitsCounted",
+    "WorkUnitDisconnected",
 ];
 
 /// A parsed production order request.
@@ -86,6 +87,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::SetupEnded(_) => "SetupEnded",
         Event::PlannedShutdownScheduled(_) => "PlannedShutdownScheduled",
         Event::UnitsCounted(_) => "UnitsCounted",
+        Event::WorkUnitDisconnected(_) => "WorkUnitDisconnected",
     }
 }
 

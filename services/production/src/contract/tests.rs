@@ -129,6 +129,10 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
             total: Units(12),
             at: t(6),
         },
+        WorkUnitEvent::WorkUnitDisconnected {
+            reason: Some(why("NDEATH edge node filler-1")),
+            at: t(7),
+        },
     ]
 }
 
@@ -170,7 +174,7 @@ fn event_types_list_every_order_and_work_unit_event_once() {
         .collect();
     assert_eq!(EVENT_TYPES, both.as_slice());
     let unique: BTreeSet<&str> = EVENT_TYPES.iter().copied().collect();
-    assert_eq!(unique.len(), 17);
+    assert_eq!(unique.len(), 18);
 }
 
 #[test]
@@ -192,6 +196,24 @@ fn absent_optional_values_become_empty_strings() {
         panic!("expected WorkUnitRunning");
     };
     assert_eq!(running.product, "");
+}
+
+#[test]
+fn work_unit_disconnected_maps_its_reason_and_time() {
+    let Event::WorkUnitDisconnected(lost) = work_unit_event_to_proto(&work_unit_events()[8]) else {
+        panic!("expected WorkUnitDisconnected");
+    };
+    assert_eq!(lost.reason, "NDEATH edge node filler-1");
+    assert_eq!(from_timestamp(lost.at.as_ref(), "at"), Ok(t(7)));
+    let Event::WorkUnitDisconnected(bare) =
+        work_unit_event_to_proto(&WorkUnitEvent::WorkUnitDisconnected {
+            reason: None,
+            at: t(7),
+        })
+    else {
+        panic!("expected WorkUnitDisconnected");
+    };
+    assert_eq!(bare.reason, "");
 }
 
 #[test]
@@ -665,6 +687,54 @@ fn work_unit_commands_map_optional_fields_to_none() {
 }
 
 #[test]
+fn report_disconnected_maps_an_optional_reason_and_requires_unit_and_time() {
+    let req = |reason: String| pb::ReportDisconnectedRequest {
+        context: None,
+        work_unit: "f1".to_owned(),
+        reason,
+        at: ts(4),
+    };
+    assert_eq!(
+        report_disconnected(req(String::new()))
+            .unwrap()
+            .command
+            .command,
+        WorkUnitCommand::ReportDisconnected {
+            reason: None,
+            at: t(4)
+        }
+    );
+    let parsed = report_disconnected(req("NDEATH edge node f1".to_owned())).unwrap();
+    assert_eq!(parsed.id, wu("f1"));
+    assert_eq!(
+        parsed.command.command,
+        WorkUnitCommand::ReportDisconnected {
+            reason: Some(why("NDEATH edge node f1")),
+            at: t(4)
+        }
+    );
+    let long = report_disconnected(req("x".repeat(513))).unwrap_err();
+    assert_eq!(long.field(), "reason");
+    assert_eq!(Status::from(long).code(), Code::InvalidArgument);
+    let no_time = pb::ReportDisconnectedRequest {
+        at: None,
+        ..req(String::new())
+    };
+    assert_eq!(
+        report_disconnected(no_time).unwrap_err().to_string(),
+        "field at is required"
+    );
+    let no_unit = pb::ReportDisconnectedRequest {
+        work_unit: String::new(),
+        ..req(String::new())
+    };
+    assert_eq!(
+        report_disconnected(no_unit).unwrap_err().field(),
+        "work_unit"
+    );
+}
+
+#[test]
 fn end_setup_and_ideal_cycle_time_require_a_product() {
     let end = end_setup(pb::EndSetupRequest {
         context: None,
@@ -793,7 +863,8 @@ fn order_reply_of_a_missing_order_is_not_found() {
 
 #[test]
 fn work_unit_reply_lists_products_with_counts_and_cycle_times() {
-    let reply = work_unit_reply(&fold_unit(work_unit_events())).unwrap();
+    let events: Vec<WorkUnitEvent> = work_unit_events().into_iter().take(8).collect();
+    let reply = work_unit_reply(&fold_unit(events)).unwrap();
     assert_eq!(reply.work_unit, "filler-1");
     assert_eq!(reply.state(), pb::WorkUnitState::Stopped);
     assert_eq!(reply.stop_reason, "");
@@ -825,6 +896,15 @@ fn work_unit_reply_shows_the_stop_reason_while_stopped() {
     let reply = work_unit_reply(&fold_unit(events)).unwrap();
     assert_eq!(reply.state(), pb::WorkUnitState::Stopped);
     assert_eq!(reply.stop_reason, "jam");
+}
+
+#[test]
+fn work_unit_reply_shows_unknown_and_what_was_lost_while_disconnected() {
+    let reply = work_unit_reply(&fold_unit(work_unit_events())).unwrap();
+    assert_eq!(reply.state(), pb::WorkUnitState::Unknown);
+    assert_eq!(reply.stop_reason, "NDEATH edge node filler-1");
+    assert_eq!(reply.total_count, 12);
+    assert_eq!(reply.version, 9);
 }
 
 #[test]

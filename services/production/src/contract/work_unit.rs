@@ -55,6 +55,19 @@ pub fn report_stopped(req: pb::ReportStoppedRequest) -> Result<WorkUnitRequest, 
     Ok(guards.parsed(id, command))
 }
 
+/// Parses `ReportDisconnected`; an empty `reason` means none was given.
+pub fn report_disconnected(
+    req: pb::ReportDisconnectedRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::ReportDisconnected {
+        reason: optional_reason(req.reason, "reason")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
 /// Parses `StartSetup`; an empty `next_product` means it is not known yet.
 pub fn start_setup(req: pb::StartSetupRequest) -> Result<WorkUnitRequest, RequestError> {
     let guards = guards(req.context)?;
@@ -173,6 +186,12 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
                 at: Some(to_timestamp(*at)),
             })
         }
+        WorkUnitEvent::WorkUnitDisconnected { reason, at } => {
+            Event::WorkUnitDisconnected(pb::WorkUnitDisconnected {
+                reason: text(reason.as_ref()),
+                at: Some(to_timestamp(*at)),
+            })
+        }
     }
 }
 
@@ -187,6 +206,7 @@ pub fn work_unit_reply(unit: &WorkUnit) -> Result<pb::WorkUnit, WorkUnitError> {
         MachineState::Stopped { reason, .. } => (pb::WorkUnitState::Stopped, text(reason.as_ref())),
         MachineState::Running { .. } => (pb::WorkUnitState::Running, String::new()),
         MachineState::Setup { .. } => (pb::WorkUnitState::Setup, String::new()),
+        MachineState::Unknown { reason, .. } => (pb::WorkUnitState::Unknown, text(reason.as_ref())),
     };
     let products: BTreeSet<&ProductId> = state
         .counts()

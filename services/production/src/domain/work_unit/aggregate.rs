@@ -6,6 +6,13 @@
 //! continues, its reason is given or changed); one without a reason or with the same reason
 //! changes nothing and emits no event. A stop report during a setup emits nothing either: the
 //! unit is not producing and the whole setup already counts as setup time.
+//!
+//! A lost machine connection (`ReportDisconnected`) makes the state unknown from any state; a
+//! repeated report while unknown (a node's and its devices' death certificates, a retried
+//! command) changes nothing and emits no event, like a repeated stop report. The next
+//! `ReportRunning`, `ReportStopped` or `StartSetup` ends the unknown state as it would end a
+//! stop; `EndSetup` is refused (no setup is known to run). Counts stay accepted while unknown:
+//! a count buffered at the edge and forwarded after the reconnect is real.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,7 +25,8 @@ use super::error::WorkUnitError;
 use super::events::WorkUnitEvent;
 use crate::domain::ids::{ProductId, Reason, WorkUnitId};
 
-/// Whether the work unit runs, stands still or is being set up, and since when.
+/// Whether the work unit runs, stands still, is being set up or is out of contact, and since
+/// when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MachineState {
     /// Not running; the reason code when one was reported.
@@ -31,6 +39,11 @@ pub enum MachineState {
     /// In a changeover / setup, for `next_product` when known.
     Setup {
         next_product: Option<ProductId>,
+        since: DateTime<Utc>,
+    },
+    /// Unknown: the machine's connection is lost; what was lost when reported.
+    Unknown {
+        reason: Option<Reason>,
         since: DateTime<Utc>,
     },
 }
@@ -77,7 +90,7 @@ impl WorkUnitState {
         self.startup_window
     }
 
-    /// Returns whether the unit runs, stands still or is in setup.
+    /// Returns whether the unit runs, stands still, is in setup or is unknown (disconnected).
     pub fn machine(&self) -> &MachineState {
         &self.machine
     }
@@ -163,7 +176,7 @@ impl Lifecycle for WorkUnitState {
                 }])
             }
             WorkUnitCommand::ReportRunning { product, at } => match &self.machine {
-                MachineState::Stopped { .. } => {
+                MachineState::Stopped { .. } | MachineState::Unknown { .. } => {
                     Ok(vec![WorkUnitEvent::WorkUnitRunning { product, at }])
                 }
                 MachineState::Running { since } => {
@@ -174,7 +187,7 @@ impl Lifecycle for WorkUnitState {
                 }
             },
             WorkUnitCommand::ReportStopped { reason, at } => match &self.machine {
-                MachineState::Running { .. } => {
+                MachineState::Running { .. } | MachineState::Unknown { .. } => {
                     Ok(vec![WorkUnitEvent::WorkUnitStopped { reason, at }])
                 }
                 MachineState::Stopped {
@@ -189,6 +202,10 @@ impl Lifecycle for WorkUnitState {
                     _ => Ok(vec![]),
                 },
                 MachineState::Setup { .. } => Ok(vec![]),
+            },
+            WorkUnitCommand::ReportDisconnected { reason, at } => match &self.machine {
+                MachineState::Unknown { .. } => Ok(vec![]),
+                _ => Ok(vec![WorkUnitEvent::WorkUnitDisconnected { reason, at }]),
             },
             WorkUnitCommand::StartSetup { next_product, at } => match &self.machine {
                 MachineState::Setup { since, .. } => {
@@ -319,6 +336,9 @@ impl Lifecycle for WorkUnitState {
                 self.total = self.total.saturating_add(total);
                 let count = self.counts.entry(product).or_default();
                 *count = count.saturating_add(total);
+            }
+            WorkUnitEvent::WorkUnitDisconnected { reason, at } => {
+                self.machine = MachineState::Unknown { reason, since: at };
             }
         }
     }

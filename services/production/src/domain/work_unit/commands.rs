@@ -43,6 +43,13 @@ pub enum WorkUnitCommand {
         reason: Option<Reason>,
         at: DateTime<Utc>,
     },
+    /// The machine's connection was lost (an edge node or device died, an OPC UA session
+    /// dropped); `reason` says what was lost, when given. The state is unknown until the next
+    /// `ReportRunning`, `ReportStopped` or `StartSetup`.
+    ReportDisconnected {
+        reason: Option<Reason>,
+        at: DateTime<Utc>,
+    },
     /// A changeover / setup began, for `next_product` when known.
     StartSetup {
         next_product: Option<ProductId>,
@@ -75,6 +82,7 @@ impl Timed for WorkUnitCommand {
             | WorkUnitCommand::SetIdealCycleTime { at, .. }
             | WorkUnitCommand::ReportRunning { at, .. }
             | WorkUnitCommand::ReportStopped { at, .. }
+            | WorkUnitCommand::ReportDisconnected { at, .. }
             | WorkUnitCommand::StartSetup { at, .. }
             | WorkUnitCommand::EndSetup { at, .. }
             | WorkUnitCommand::ReportCount { at, .. } => *at,

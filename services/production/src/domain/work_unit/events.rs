@@ -56,6 +56,12 @@ pub enum WorkUnitEvent {
         total: Units,
         at: DateTime<Utc>,
     },
+    /// The machine's connection was lost; its state is unknown until the next running, stopped
+    /// or setup start. `reason` says what was lost, when given.
+    WorkUnitDisconnected {
+        reason: Option<Reason>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl WorkUnitEvent {
@@ -69,6 +75,7 @@ impl WorkUnitEvent {
         "SetupEnded",
         "PlannedShutdownScheduled",
         "UnitsCounted",
+        "WorkUnitDisconnected",
     ];
 
     /// Returns when the fact happened on the floor (the start of a planned shutdown).
@@ -80,7 +87,8 @@ impl WorkUnitEvent {
             | WorkUnitEvent::WorkUnitStopped { at, .. }
             | WorkUnitEvent::SetupStarted { at, .. }
             | WorkUnitEvent::SetupEnded { at, .. }
-            | WorkUnitEvent::UnitsCounted { at, .. } => *at,
+            | WorkUnitEvent::UnitsCounted { at, .. }
+            | WorkUnitEvent::WorkUnitDisconnected { at, .. } => *at,
             WorkUnitEvent::PlannedShutdownScheduled { from, .. } => *from,
         }
     }
@@ -97,6 +105,7 @@ impl EventType for WorkUnitEvent {
             WorkUnitEvent::SetupEnded { .. } => "SetupEnded",
             WorkUnitEvent::PlannedShutdownScheduled { .. } => "PlannedShutdownScheduled",
             WorkUnitEvent::UnitsCounted { .. } => "UnitsCounted",
+            WorkUnitEvent::WorkUnitDisconnected { .. } => "WorkUnitDisconnected",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The work unit aggregate (`work_unit`): one piece of ISA-95 equipment with its running /
-//! stopped / setup state, the product it makes, its piece counts, ideal cycle times and the
+//! stopped / setup / unknown (disconnected) state, the product it makes, its piece counts, ideal cycle times and the
 //! settings the OEE projection reads (micro-stop threshold, startup window).
 //!
 //! Invariant: pure. No I/O and no clock; every command carries its event time.

@@ -7,7 +7,8 @@ use chrono::{Duration, TimeZone};
 use cqrs_es::test::TestFramework;
 use cqrs_es::DomainEvent;
 use mom_domain::{
-    DomainError, ErrorKind, EventType, IdempotencyKey, Recorded, Rejected, Versioned,
+    CommandTime, DomainError, ErrorKind, EventType, IdempotencyKey, Recorded, Rejected, Timed,
+    Versioned,
 };
 use proptest::prelude::*;
 
@@ -65,6 +66,20 @@ fn running(minute: i64, made: Option<&str>) -> WorkUnitEvent {
 
 fn stopped(minute: i64, why: Option<&str>) -> WorkUnitEvent {
     WorkUnitEvent::WorkUnitStopped {
+        reason: why.map(reason),
+        at: t(minute),
+    }
+}
+
+fn disconnected(minute: i64, why: Option<&str>) -> WorkUnitEvent {
+    WorkUnitEvent::WorkUnitDisconnected {
+        reason: why.map(reason),
+        at: t(minute),
+    }
+}
+
+fn report_disconnected(minute: i64, why: Option<&str>) -> WorkUnitCommand {
+    WorkUnitCommand::ReportDisconnected {
         reason: why.map(reason),
         at: t(minute),
     }
@@ -399,6 +414,190 @@ fn report_stopped_during_setup_changes_nothing() {
     assert_eq!(events, vec![]);
 }
 
+// Disconnected.
+
+#[test]
+fn report_disconnected_makes_the_state_unknown_from_running_stopped_or_setup() {
+    for given in [
+        vec![registered(), running(1, None)],
+        vec![registered(), running(1, None), stopped(2, Some("jam"))],
+        vec![registered(), setup_started(1)],
+    ] {
+        UnitTest::with(())
+            .given(recorded(given.clone()))
+            .when(report_disconnected(5, Some("NDEATH edge node press-1")).into())
+            .then_expect_events(recorded(vec![disconnected(
+                5,
+                Some("NDEATH edge node press-1"),
+            )]));
+        let mut all = given;
+        all.push(disconnected(5, Some("NDEATH edge node press-1")));
+        assert_eq!(
+            fold(all).state().as_ref().unwrap().machine(),
+            &MachineState::Unknown {
+                reason: Some(reason("NDEATH edge node press-1")),
+                since: t(5)
+            }
+        );
+    }
+}
+
+#[test]
+fn report_disconnected_without_a_reason_is_accepted() {
+    let events = accepted(
+        vec![registered(), running(1, None)],
+        report_disconnected(2, None),
+    );
+    assert_eq!(events, vec![disconnected(2, None)]);
+}
+
+#[test]
+fn report_disconnected_while_unknown_changes_nothing() {
+    // A node's death certificate and its devices' arrive one after the other.
+    let given = vec![
+        registered(),
+        running(1, None),
+        disconnected(2, Some("NDEATH edge node press-1")),
+    ];
+    for why in [
+        None,
+        Some("DDEATH device press-1"),
+        Some("NDEATH edge node press-1"),
+    ] {
+        assert_eq!(accepted(given.clone(), report_disconnected(3, why)), vec![]);
+    }
+    assert_eq!(
+        fold(given).state().as_ref().unwrap().machine(),
+        &MachineState::Unknown {
+            reason: Some(reason("NDEATH edge node press-1")),
+            since: t(2)
+        }
+    );
+}
+
+#[test]
+fn running_stopped_or_setup_start_end_the_unknown_state() {
+    let given = vec![
+        registered(),
+        running(1, Some("cola-330ml")),
+        disconnected(2, None),
+    ];
+    let cases = [
+        (
+            WorkUnitCommand::ReportRunning {
+                product: None,
+                at: t(9),
+            },
+            running(9, None),
+            MachineState::Running { since: t(9) },
+        ),
+        (
+            WorkUnitCommand::ReportStopped {
+                reason: None,
+                at: t(9),
+            },
+            stopped(9, None),
+            MachineState::Stopped {
+                reason: None,
+                since: t(9),
+            },
+        ),
+        (
+            WorkUnitCommand::StartSetup {
+                next_product: Some(product("cola-500ml")),
+                at: t(9),
+            },
+            setup_started(9),
+            MachineState::Setup {
+                next_product: Some(product("cola-500ml")),
+                since: t(9),
+            },
+        ),
+    ];
+    for (command, event, machine) in cases {
+        let events = accepted(given.clone(), command);
+        assert_eq!(events, vec![event]);
+        let mut all = given.clone();
+        all.extend(events);
+        let unit = fold(all);
+        let state = unit.state().as_ref().unwrap();
+        assert_eq!(state.machine(), &machine);
+        assert_eq!(state.current_product(), Some(&product("cola-330ml")));
+    }
+}
+
+#[test]
+fn end_setup_while_unknown_is_rejected() {
+    let err = rejected(
+        vec![registered(), setup_started(1), disconnected(2, None)],
+        WorkUnitCommand::EndSetup {
+            product: product("cola-500ml"),
+            at: t(3),
+        },
+    );
+    assert_eq!(err, WorkUnitError::SetupNotStarted);
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+}
+
+#[test]
+fn counts_while_unknown_are_accepted() {
+    // A count buffered at the edge during the outage and forwarded after the reconnect.
+    let events = accepted(
+        vec![
+            registered(),
+            running(1, Some("cola-330ml")),
+            disconnected(2, None),
+        ],
+        WorkUnitCommand::ReportCount {
+            total: Units(40),
+            product: None,
+            at: t(3),
+        },
+    );
+    assert_eq!(
+        events,
+        vec![WorkUnitEvent::UnitsCounted {
+            product: product("cola-330ml"),
+            total: Units(40),
+            at: t(3),
+        }]
+    );
+}
+
+#[test]
+fn report_disconnected_carries_its_time_to_the_time_policy() {
+    let command = report_disconnected(7, None);
+    assert_eq!(command.at(), t(7));
+    assert_eq!(command.times(), vec![CommandTime::happened("at", t(7))]);
+    assert!(command.span().is_none());
+    assert_eq!(disconnected(7, None).event_time(), t(7));
+}
+
+#[test]
+fn report_disconnected_keeps_the_expected_version_and_idempotency_key() {
+    let err = UnitTest::with(())
+        .given(recorded(vec![registered(), running(1, None)]))
+        .when(Versioned::expecting(report_disconnected(2, None), 1))
+        .inspect_result()
+        .expect_err("stale version");
+    assert_eq!(
+        err,
+        Rejected::VersionConflict {
+            noun: "work unit",
+            expected: 1,
+            actual: 2
+        }
+    );
+    let key = IdempotencyKey::new("edge-1:ndeath:7").unwrap();
+    let command = Versioned::from(report_disconnected(2, None)).keyed(key.clone());
+    let mut unit = fold(vec![registered(), running(1, None)]);
+    for event in unit.decide(command.clone()).unwrap() {
+        unit.evolve(event);
+    }
+    assert_eq!(unit.decide(command), Err(Rejected::Replayed { version: 3 }));
+    assert_eq!(unit.version_of(&key), Some(3));
+}
+
 // Setup.
 
 #[test]
@@ -675,6 +874,7 @@ fn events_round_trip_through_json_with_their_type_names() {
             total: Units(1),
             at: t(7),
         },
+        disconnected(8, Some("NDEATH edge node press-1")),
     ];
     let mut seen: Vec<String> = Vec::new();
     for event in events {
@@ -703,6 +903,10 @@ fn snapshot_state_round_trips_through_json() {
     let json = serde_json::to_string(&unit).unwrap();
     let back: WorkUnit = serde_json::from_str(&json).unwrap();
     assert_eq!(back, unit);
+    let unknown = fold(vec![registered(), disconnected(1, Some("DDEATH press-1"))]);
+    let json = serde_json::to_string(&unknown).unwrap();
+    let back: WorkUnit = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, unknown);
 }
 
 // Stored forms and idempotency keys.
