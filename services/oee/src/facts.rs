@@ -248,6 +248,10 @@ fn production(payload: &[u8]) -> Result<Vec<Input>, String> {
             at: time(stopped.at.as_ref(), "at")?,
             reason: option(&stopped.reason).map(Into::into),
         }),
+        // The state is unknown until the next running, stopped or setup start.
+        Some(Event::WorkUnitDisconnected(lost)) => fact(FactKind::Disconnected {
+            at: time(lost.at.as_ref(), "at")?,
+        }),
         Some(Event::SetupStarted(setup)) => fact(FactKind::SetupStarted {
             at: time(setup.at.as_ref(), "at")?,
         }),

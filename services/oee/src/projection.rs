@@ -49,7 +49,7 @@ mod snapshot;
 use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
-const SCHEMA: [&str; 16] = [
+const SCHEMA: [&str; 17] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
@@ -102,6 +102,11 @@ const SCHEMA: [&str; 16] = [
     "CREATE TABLE IF NOT EXISTS oee_refused (\
         equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
         refused_facts BIGINT NOT NULL, PRIMARY KEY (equipment, granularity, start_ms))",
+    // The unknown-state time of the periods that have any (`Flags::disconnected_time`): a table
+    // of its own, so read models written before the flag need no new column.
+    "CREATE TABLE IF NOT EXISTS oee_disconnected (\
+        equipment TEXT NOT NULL, granularity TEXT NOT NULL, start_ms BIGINT NOT NULL, \
+        disconnected_ms BIGINT NOT NULL, PRIMARY KEY (equipment, granularity, start_ms))",
     "CREATE TABLE IF NOT EXISTS oee_assets (\
         asset TEXT PRIMARY KEY, level TEXT NOT NULL, parent TEXT NOT NULL)",
     // Not emptied by a rebuild: revisions keep growing, so watchers and the publisher see the
@@ -603,6 +608,7 @@ impl Projection for OeeProjection {
             "oee_periods",
             "oee_reasons",
             "oee_refused",
+            "oee_disconnected",
             "oee_snapshot",
             "oee_snapshot_marks",
             "oee_assets",

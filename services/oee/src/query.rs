@@ -126,7 +126,9 @@ const COLUMNS: &str = "equipment, start_ms, end_ms, label, calendar_ms, planned_
     production_rejects_ms, counts_without_cycle_time, rejects_without_cycle_time, \
     unassigned_stop_ms, late_facts, revision, granularity, \
     (SELECT r.refused_facts FROM oee_refused r WHERE r.equipment = oee_periods.equipment \
-    AND r.granularity = oee_periods.granularity AND r.start_ms = oee_periods.start_ms)";
+    AND r.granularity = oee_periods.granularity AND r.start_ms = oee_periods.start_ms), \
+    (SELECT d.disconnected_ms FROM oee_disconnected d WHERE d.equipment = oee_periods.equipment \
+    AND d.granularity = oee_periods.granularity AND d.start_ms = oee_periods.start_ms)";
 
 fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
@@ -169,6 +171,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
     figures.flags.unassigned_stop_time = ms(19)?;
     figures.flags.late_facts = unsigned(row.try_get(20)?);
     figures.flags.refused_facts = unsigned(row.try_get::<Option<i64>, _>(23)?.unwrap_or(0));
+    figures.flags.disconnected_time = Millis(row.try_get::<Option<i64>, _>(24)?.unwrap_or(0));
     Ok((
         row.try_get(0)?,
         row.try_get(22)?,

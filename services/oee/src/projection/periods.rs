@@ -116,7 +116,62 @@ pub(super) async fn write_periods(
         query.execute(&mut *connection).await?;
     }
     write_refused(connection, rows).await?;
+    write_disconnected(connection, rows, written).await?;
     write_reasons(connection, rows, written).await
+}
+
+/// Writes the unknown-state time of the changed periods to `oee_disconnected`: a row for each
+/// that has any, none for one that has none. Unlike the refused-fact count it can shrink to
+/// nothing (a late state fact ends the unknown time sooner), so a period is cleared unless
+/// `written` (what was written before this write) knows it had none. Many rows per statement.
+async fn write_disconnected(
+    connection: &mut Connection,
+    rows: &[Row],
+    written: &WrittenPeriods,
+) -> Result<(), ApplyError> {
+    let params = Params::of(connection);
+    let (set, cleared): (Vec<&Row>, Vec<&Row>) = rows
+        .iter()
+        .filter(|row| {
+            row.figures.flags.disconnected_time > Millis::ZERO
+                || written
+                    .periods
+                    .get(&row.key())
+                    .is_none_or(|(_, figures)| figures.flags.disconnected_time > Millis::ZERO)
+        })
+        .partition(|row| row.figures.flags.disconnected_time > Millis::ZERO);
+    for chunk in cleared.chunks(REASON_CHUNK) {
+        let sql = format!(
+            "DELETE FROM oee_disconnected WHERE {}",
+            params.keys_in(&["equipment", "granularity", "start_ms"], chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.equipment)
+                .bind(row.granularity)
+                .bind(row.period.start().timestamp_millis());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    for chunk in set.chunks(REASON_CHUNK) {
+        let sql = format!(
+            "INSERT INTO oee_disconnected (equipment, granularity, start_ms, disconnected_ms) \
+             VALUES {} ON CONFLICT (equipment, granularity, start_ms) \
+             DO UPDATE SET disconnected_ms = excluded.disconnected_ms",
+            params.rows(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.equipment)
+                .bind(row.granularity)
+                .bind(row.period.start().timestamp_millis())
+                .bind(row.figures.flags.disconnected_time.0);
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
 }
 
 /// Writes the refused-fact counts of the changed periods that have any to `oee_refused` (a
