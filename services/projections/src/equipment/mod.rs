@@ -1,5 +1,5 @@
 //! The equipment read model: the current state of every work unit (running, stopped, setup,
-//! down, starved, planned shutdown) with since and reason, its state timeline, and the downtime
+//! down, starved, planned shutdown, unknown) with since and reason, its state timeline, and the downtime
 //! log (stops, breakdowns, starvation) with reasons and durations; grouped by the ISA-95
 //! hierarchy that maintenance registers.
 

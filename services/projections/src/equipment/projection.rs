@@ -6,8 +6,8 @@
 //!   messages (or Kafka partitions) interleave, and the effective state is decided at query time
 //!   (down > starved > planned shutdown > production).
 //! - `equipment_assets`: the ISA-95 hierarchy (work unit → work center → area) from maintenance.
-//! - `equipment_intervals`: production state intervals (running, stopped, setup) and planned
-//!   shutdowns; an open interval has no `to_ms`.
+//! - `equipment_intervals`: production state intervals (running, stopped, setup, unknown after a
+//!   lost machine connection) and planned shutdowns; an open interval has no `to_ms`.
 //! - `equipment_downtime`: every stop (production), breakdown (maintenance) and starvation
 //!   (inventory) with reason and duration.
 //!
@@ -232,8 +232,8 @@ enum Change {
     Downtime(DowntimeChange),
 }
 
-/// A production state change (`WorkUnitRunning`, `WorkUnitStopped`, `SetupStarted`,
-/// `SetupEnded`).
+/// A production state change (`WorkUnitRunning`, `WorkUnitStopped`, `WorkUnitDisconnected`,
+/// `SetupStarted`, `SetupEnded`).
 #[derive(Debug)]
 struct StateChange {
     id: String,
@@ -301,7 +301,7 @@ struct DowntimeRow {
 struct Span {
     id: String,
     work_unit: String,
-    /// The state of an interval (`running`, `stopped`, `setup`); empty for a stop.
+    /// The state of an interval (`running`, `stopped`, `setup`, `unknown`); empty for a stop.
     state: &'static str,
     reason: String,
     /// The product of an interval; empty for a stop.

@@ -15,6 +15,7 @@ pub(super) async fn production(
             Event::WorkUnitRegistered(_)
                 | Event::WorkUnitRunning(_)
                 | Event::WorkUnitStopped(_)
+                | Event::WorkUnitDisconnected(_)
                 | Event::SetupStarted(_)
                 | Event::SetupEnded(_)
                 | Event::PlannedShutdownScheduled(_)
@@ -110,6 +111,15 @@ pub(super) fn state_change(
         Event::WorkUnitStopped(stopped) => {
             ms(stopped.at.as_ref(), "at").map(|at| ("stopped", stopped.reason.as_str(), None, at))
         }
+        // The machine's connection is lost: its state is unknown (not a stop) until the next
+        // state change; the reason says what was lost.
+        Event::WorkUnitDisconnected(lost) => ms(lost.at.as_ref(), "at").map(|at| {
+            let reason = match lost.reason.as_str() {
+                "" => "disconnected",
+                given => given,
+            };
+            ("unknown", reason, None, at)
+        }),
         Event::SetupStarted(setup) => ms(setup.at.as_ref(), "at").map(|at| {
             (
                 "setup",
