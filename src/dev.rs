@@ -34,6 +34,16 @@ pub struct DevArgs {
     /// On the first start, the simulated plant starts this long before now (`30m`, `3h`, `1d`).
     #[arg(long, env = "MOM_DEV_SIM_BACKFILL", default_value = "3h", value_parser = mom_oee_projection::config::parse_duration)]
     pub sim_backfill: std::time::Duration,
+    /// Runs the edge service with this mapping file (docs/edge.md): machine signals from MQTT /
+    /// Sparkplug B or OPC UA become commands, state in `<data-dir>/edge.db`.
+    #[arg(long, env = "MOM_DEV_EDGE_MAPPING")]
+    pub edge_mapping: Option<PathBuf>,
+    /// The MQTT broker of the edge service.
+    #[arg(long, env = "MOM_DEV_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt_url: String,
+    /// The OPC UA server of the edge service, when its mapping reads OPC UA nodes.
+    #[arg(long, env = "MOM_DEV_OPCUA_URL")]
+    pub opcua_url: Option<String>,
     /// The event-time policy of every service (commands with times outside it are refused; the
     /// OEE projection keeps facts outside it out of its figures).
     #[command(flatten)]
@@ -44,6 +54,45 @@ pub struct DevArgs {
     /// process-manager role).
     #[command(flatten, next_help_heading = "Process managers")]
     pub client: mom_auth::ClientCredentials,
+}
+
+/// The edge service's settings inside `mom dev`: its own defaults (and `MOM_EDGE_*` variables)
+/// with mom dev's data directory, services, broker, time policy and credentials.
+fn edge_config(
+    args: &DevArgs,
+    mapping: &Path,
+    production_url: String,
+    quality_url: String,
+) -> anyhow::Result<mom_edge::EdgeConfig> {
+    #[derive(clap::Parser)]
+    struct Edge {
+        #[command(flatten)]
+        config: mom_edge::EdgeConfig,
+    }
+    let mut argv: Vec<std::ffi::OsString> = vec![
+        "edge".into(),
+        "--mapping".into(),
+        mapping.into(),
+        "--edge-state".into(),
+        args.data_dir.join("edge.db").into(),
+        "--mqtt-url".into(),
+        args.mqtt_url.clone().into(),
+        "--mqtt-client-id".into(),
+        "mom-dev-edge".into(),
+        "--production-url".into(),
+        production_url.into(),
+        "--quality-url".into(),
+        quality_url.into(),
+    ];
+    if let Some(url) = &args.opcua_url {
+        argv.extend(["--opcua-url".into(), url.clone().into()]);
+    }
+    let mut config = <Edge as clap::Parser>::try_parse_from(argv)
+        .context("edge service settings")?
+        .config;
+    config.time = args.time.clone();
+    config.credentials = args.client.clone();
+    Ok(config)
 }
 
 /// The services `mom dev` runs, in port order.
@@ -182,6 +231,17 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         credentials: args.client.clone(),
     };
     let managers = tokio::spawn(mom_processes::serve(processes, managing.clone()));
+    // The edge service is a client like the simulator: it stops before the services.
+    let edge = match &args.edge_mapping {
+        None => None,
+        Some(mapping) => {
+            let config = edge_config(&args, mapping, url(&running[0]), url(&running[1]))?;
+            // A broken mapping stops `mom dev` at once, naming the line (exit 2).
+            mom_edge::Mapping::load(mapping).map_err(mom_edge::EdgeError::from)?;
+            println!("  edge service: mapping {}, MQTT {}", mapping.display(), args.mqtt_url);
+            Some(tokio::spawn(mom_edge::serve(config, managing.clone())))
+        }
+    };
     // The OEE projection reads the same logs into data/projections.db.
     let oee = mom_oee_projection::OeeConfig {
         database_url: projections_url(dir),
@@ -309,6 +369,13 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             };
             managing.cancel();
             let managed = managers.await;
+            if let Some(edge) = edge {
+                match edge.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => tracing::error!(error = %err, "edge service failed"),
+                    Err(err) => tracing::error!(error = %err, "edge service task failed"),
+                }
+            }
             services.cancel();
             (result, managed)
         })

@@ -121,6 +121,9 @@ enum Service {
     Inventory(mom_inventory::InventoryConfig),
     /// The process managers that turn one domain's events into another domain's commands.
     Processes(ProcessesServe),
+    /// The edge service: machine signals (MQTT / Sparkplug B, plain MQTT + JSON, OPC UA) into
+    /// production commands, through one mapping file (docs/edge.md).
+    Edge(EdgeServe),
     /// The streaming OEE projection: the four domains' events into OEE figures per period.
     Oee(mom_oee_projection::OeeConfig),
     /// The read models dashboards query: equipment state and downtime, maintenance backlog,
@@ -137,6 +140,16 @@ enum Service {
 struct ProcessesServe {
     #[command(flatten)]
     config: mom_processes::ProcessesConfig,
+    #[command(flatten, next_help_heading = "TLS of the metrics listener")]
+    metrics_tls: mom_tls::TlsArgs,
+}
+
+/// `mom serve edge`: the edge service's settings, and the TLS of its one possible listener,
+/// `--metrics-addr`.
+#[derive(Debug, clap::Args)]
+struct EdgeServe {
+    #[command(flatten)]
+    config: mom_edge::EdgeConfig,
     #[command(flatten, next_help_heading = "TLS of the metrics listener")]
     metrics_tls: mom_tls::TlsArgs,
 }
@@ -210,7 +223,10 @@ fn main() -> ExitCode {
                         || err.downcast_ref::<auth::BadInput>().is_some()
                         || err.downcast_ref::<certs::BadInput>().is_some()
                         || err.downcast_ref::<mom_auth::AuthConfigError>().is_some()
-                        || err.downcast_ref::<mom_bench::BadInput>().is_some() =>
+                        || err.downcast_ref::<mom_bench::BadInput>().is_some()
+                        || err
+                            .downcast_ref::<mom_edge::EdgeError>()
+                            .is_some_and(mom_edge::EdgeError::is_bad_input) =>
                 {
                     eprintln!("error: {err:#}");
                     ExitCode::from(EXIT_BAD_INPUT)
@@ -284,7 +300,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Oee(config) => Some(&config.security.auth),
         Service::Projections(config) => Some(&config.security.auth),
         Service::Dashboard(config) => Some(&config.auth),
-        Service::Processes(_) => None,
+        Service::Processes(_) | Service::Edge(_) => None,
     };
     if let Some(auth) = auth {
         auth.check_serve()?;
@@ -301,7 +317,7 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Processes(c) => Some(&c.config.kafka),
         Service::Oee(c) => Some(&c.kafka),
         Service::Projections(c) => Some(&c.kafka),
-        Service::Dashboard(_) => None,
+        Service::Dashboard(_) | Service::Edge(_) => None,
     };
     if let Some(kafka) = kafka {
         mom_bus::install_client_options(&kafka.kafka_options);
@@ -322,6 +338,9 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Processes(serve) => mom_processes::serve(serve.config, shutdown)
             .await
             .context("process managers failed"),
+        Service::Edge(serve) => mom_edge::serve(serve.config, shutdown)
+            .await
+            .context("edge service failed"),
         Service::Oee(config) => mom_oee_projection::serve(config, shutdown)
             .await
             .context("oee service failed"),
@@ -347,6 +366,7 @@ fn listeners(service: &Service) -> (Vec<std::net::SocketAddr>, &mom_tls::TlsArgs
         Service::Dashboard(c) => (vec![c.http_addr], &c.tls),
         // The process managers listen on nothing but, perhaps, the metrics address.
         Service::Processes(c) => (Vec::new(), &c.metrics_tls),
+        Service::Edge(c) => (Vec::new(), &c.metrics_tls),
     }
 }
 

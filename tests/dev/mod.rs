@@ -31,6 +31,11 @@ impl Dev {
 
     /// Starts it with `extra` arguments (authentication settings, say).
     pub fn start_with(dir: &Path, extra: &[&str]) -> Dev {
+        Self::start_env(dir, extra, &[])
+    }
+
+    /// Starts it with `extra` arguments and `env` variables (`MOM_CLOCK_START`, say).
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mom"))
             .env_remove("MOM_DATABASE_URL")
             .env_remove(mom_clock::MAX_FUTURE_SKEW_VAR)
@@ -48,6 +53,7 @@ impl Dev {
             ])
             .arg(dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

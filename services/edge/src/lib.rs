@@ -59,6 +59,17 @@ pub enum EdgeError {
     Tls(#[from] mom_tls::TlsError),
 }
 
+impl EdgeError {
+    /// Returns true for an error in what the operator gave (the mapping file, a URL, a setting),
+    /// as opposed to a failure while running.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            EdgeError::Mapping(_) | EdgeError::Broker(_) | EdgeError::OpcUa(_) | EdgeError::Config(_)
+        )
+    }
+}
+
 /// Runs the edge service until `shutdown`.
 pub async fn serve(config: EdgeConfig, shutdown: CancellationToken) -> Result<(), EdgeError> {
     let mapping = Arc::new(Mapping::load(&config.mapping)?);

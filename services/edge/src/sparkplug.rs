@@ -95,6 +95,9 @@ pub struct Host {
     metrics: HashMap<(String, String, String, String), Vec<usize>>,
     nodes: HashMap<(String, String), NodeSession>,
     units: HashMap<(String, String, Option<String>), Vec<String>>,
+    /// Signals that are product tags: taken first from a message, so the counts and states of
+    /// the same message (a birth) name the product.
+    products: std::collections::HashSet<usize>,
 }
 
 impl Host {
@@ -102,6 +105,13 @@ impl Host {
     pub fn new(mapping: &Mapping) -> Self {
         let mut metrics: HashMap<_, Vec<usize>> = HashMap::new();
         let mut units = HashMap::new();
+        let products = mapping
+            .signals
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.meaning, crate::mapping::Meaning::Product { .. }))
+            .map(|(index, _)| index)
+            .collect();
         for (index, signal) in mapping.signals.iter().enumerate() {
             if let Source::Sparkplug {
                 group,
@@ -128,6 +138,7 @@ impl Host {
             metrics,
             nodes: HashMap::new(),
             units,
+            products,
         }
     }
 
@@ -204,7 +215,8 @@ impl Host {
                 session.online = false;
                 session.seq = None;
                 session.aliases.clear();
-                let at = payload_time(&payload).unwrap_or(received);
+                // The will's timestamp is when it was registered (the connect), not the death.
+                let at = received;
                 let reason = format!("NDEATH {}/{}", parsed.group, parsed.node);
                 self.lost(&node_key, None, at, &reason, &mut reaction);
             }
@@ -218,7 +230,7 @@ impl Host {
                         self.samples(&node_key, device, &payload, received, &mut reaction);
                     }
                     "DDEATH" => {
-                        let at = payload_time(&payload).unwrap_or(received);
+                        let at = received;
                         let reason = format!("DDEATH {}/{}/{device}", parsed.group, parsed.node);
                         self.lost(&node_key, Some(device), at, &reason, &mut reaction);
                     }
@@ -312,6 +324,7 @@ impl Host {
         reaction: &mut Reaction,
     ) {
         let session = self.nodes.get(node_key);
+        let first = reaction.inputs.len();
         for metric in &payload.metrics {
             let name = match (&metric.name, metric.alias) {
                 (Some(name), _) => name.clone(),
@@ -349,6 +362,10 @@ impl Host {
                 }));
             }
         }
+        reaction.inputs[first..].sort_by_key(|input| match input {
+            Input::Sample(sample) => !self.products.contains(&sample.signal),
+            Input::Lost { .. } => true,
+        });
     }
 
     fn lost(
@@ -387,10 +404,6 @@ fn long_of(metric: &Metric) -> Option<u64> {
         Some(metric::Value::IntValue(n)) => Some(u64::from(n)),
         _ => None,
     }
-}
-
-fn payload_time(payload: &Payload) -> Option<DateTime<Utc>> {
-    payload.timestamp.and_then(millis_to_time)
 }
 
 fn millis_to_time(ms: u64) -> Option<DateTime<Utc>> {

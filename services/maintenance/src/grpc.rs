@@ -136,18 +136,25 @@ impl MaintenanceApi {
         let metadata = cause.caused(command.at());
         let noun = <WorkOrderState as Lifecycle>::NOUN;
         let order_id = work_order.to_string();
-        let command = Versioned::from(command);
-        // A concurrent repeat of the asset command may create it first; trying again finds it.
-        match execute_replayable(&self.app.work_orders, &order_id, command, &metadata).await {
-            Ok(_) => {
-                tracing::info!(work_unit = %work_unit, work_order = %order_id, "preventive work order raised");
-                Ok(())
+        // A concurrent repeat of the asset command may create it first: its append then
+        // conflicts with ours, and trying again on the stored state finds the order (the
+        // command carries no idempotency key of its own, so the kernel does not retry it).
+        let mut attempt = 1;
+        loop {
+            let versioned = Versioned::from(command.clone());
+            match execute_replayable(&self.app.work_orders, &order_id, versioned, &metadata).await
+            {
+                Ok(_) => {
+                    tracing::info!(work_unit = %work_unit, work_order = %order_id, "preventive work order raised");
+                    return Ok(());
+                }
+                // Created by an earlier or concurrent call.
+                Err(AggregateError::UserError(Rejected::Domain(
+                    WorkOrderError::AlreadyExists { .. },
+                ))) => return Ok(()),
+                Err(AggregateError::AggregateConflict) if attempt < 3 => attempt += 1,
+                Err(err) => return Err(command_status(noun, &order_id, err)),
             }
-            // Created by an earlier call.
-            Err(AggregateError::UserError(Rejected::Domain(WorkOrderError::AlreadyExists {
-                ..
-            }))) => Ok(()),
-            Err(err) => Err(command_status(noun, &order_id, err)),
         }
     }
 }
