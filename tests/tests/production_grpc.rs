@@ -629,6 +629,17 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
         send!(
             svc,
             sending,
+            report_disconnected,
+            pb::ReportDisconnectedRequest {
+                context: key(19),
+                work_unit: unit_id(),
+                reason: "NDEATH edge node press".to_owned(),
+                at: at(4),
+            }
+        ),
+        send!(
+            svc,
+            sending,
             start_setup,
             pb::StartSetupRequest {
                 context: key(6),
@@ -752,7 +763,7 @@ async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alik
     let db = mom_testkit::TestDatabase::create().await.unwrap();
     let svc = start(Some(db.url.clone()), None).await;
     let first = every_command(&svc, 1, Sending::OneAfterTheOther).await;
-    assert_eq!(first.len(), 18, "17 command RPCs, CreateOrder twice");
+    assert_eq!(first.len(), 19, "18 command RPCs, CreateOrder twice");
     let at_once = every_command(&svc, 2, Sending::AtOnce).await;
     let versions = |replies: &[pb::CommandReply]| -> Vec<u64> {
         replies.iter().map(|reply| reply.version).collect()
@@ -767,6 +778,94 @@ async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alik
     assert_eq!(every_command(&svc, 2, Sending::Repeat).await, at_once);
     svc.stop().await;
     db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_makes_the_unit_unknown_until_it_reports_a_state_again() {
+    let mut svc = start(None, None).await;
+    register(&mut svc.client, "press-7").await;
+    let get = |client: &mut ProductionServiceClient<Channel>| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_work_unit(pb::GetWorkUnitRequest {
+                    work_unit: "press-7".to_owned(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    svc.client
+        .report_running(pb::ReportRunningRequest {
+            context: ctx("edge"),
+            work_unit: "press-7".to_owned(),
+            product: "SKU-A".to_owned(),
+            at: at(1),
+        })
+        .await
+        .unwrap();
+    let lost = |reason: &str| pb::ReportDisconnectedRequest {
+        context: ctx("edge"),
+        work_unit: "press-7".to_owned(),
+        reason: reason.to_owned(),
+        at: at(2),
+    };
+    let first = svc
+        .client
+        .report_disconnected(lost("NDEATH edge node press-7"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.version, 3);
+    // The device's death certificate after the node's: nothing changes.
+    let again = svc
+        .client
+        .report_disconnected(lost("DDEATH device press-7"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.version, 3);
+    let unit = get(&mut svc.client).await;
+    assert_eq!(unit.state(), pb::WorkUnitState::Unknown);
+    assert_eq!(unit.stop_reason, "NDEATH edge node press-7");
+    // A count buffered during the outage is accepted; EndSetup is not (no setup is known).
+    svc.client
+        .report_count(pb::ReportCountRequest {
+            context: ctx("edge"),
+            work_unit: "press-7".to_owned(),
+            product: String::new(),
+            total: 5,
+            at: at(3),
+        })
+        .await
+        .unwrap();
+    support::assert_status(
+        svc.client
+            .end_setup(pb::EndSetupRequest {
+                context: ctx("edge"),
+                work_unit: "press-7".to_owned(),
+                product: "SKU-B".to_owned(),
+                at: at(3),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "no setup is running",
+    );
+    svc.client
+        .report_running(pb::ReportRunningRequest {
+            context: ctx("edge"),
+            work_unit: "press-7".to_owned(),
+            product: String::new(),
+            at: at(4),
+        })
+        .await
+        .unwrap();
+    let unit = get(&mut svc.client).await;
+    assert_eq!(unit.state(), pb::WorkUnitState::Running);
+    assert_eq!(unit.total_count, 5);
+    assert_eq!(unit.version, 5);
+    svc.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
