@@ -230,6 +230,19 @@ async fn hostile_requests_are_refused_or_leave_the_platform_healthy_and_bounded(
             "field at",
         );
         refused(
+            &case("ReportDisconnected"),
+            production
+                .report_disconnected(prod::ReportDisconnectedRequest {
+                    work_unit: unit.into(),
+                    reason: "NDEATH edge node".into(),
+                    at,
+                    ..Default::default()
+                })
+                .await,
+            Code::InvalidArgument,
+            "field at",
+        );
+        refused(
             &case("ReportCount"),
             production
                 .report_count(prod::ReportCountRequest {
