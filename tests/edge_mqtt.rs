@@ -127,7 +127,13 @@ fn metric(name: &str, alias: u64, value: metric::Value, datatype: u32, ms: u64) 
 fn death(bd_seq: u64) -> Vec<u8> {
     Payload {
         timestamp: Some(at(0)),
-        metrics: vec![metric("bdSeq", 0, metric::Value::LongValue(bd_seq), 8, at(0))],
+        metrics: vec![metric(
+            "bdSeq",
+            0,
+            metric::Value::LongValue(bd_seq),
+            8,
+            at(0),
+        )],
         ..Default::default()
     }
     .encode_to_vec()
@@ -161,7 +167,9 @@ impl EdgeNode {
                         let _ = subscriber.subscribe(HOST_STATE, QoS::AtLeastOnce).await;
                         let _ = connected_tx.send(());
                     }
-                    Ok(Event::Incoming(Packet::Publish(publish))) if publish.topic == HOST_STATE => {
+                    Ok(Event::Incoming(Packet::Publish(publish)))
+                        if publish.topic == HOST_STATE =>
+                    {
                         let _ = online_tx.send(online(&publish.payload));
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -237,7 +245,13 @@ impl EdgeNode {
             vec![
                 metric("State", 1, metric::Value::IntValue(state), 3, ms),
                 metric("Counter/Total", 2, metric::Value::IntValue(count), 6, ms),
-                metric("Counter/Rejects", 3, metric::Value::IntValue(rejects), 6, ms),
+                metric(
+                    "Counter/Rejects",
+                    3,
+                    metric::Value::IntValue(rejects),
+                    6,
+                    ms,
+                ),
                 metric("Recipe", 4, metric::Value::StringValue("17".into()), 12, ms),
             ],
             ms,
@@ -287,7 +301,12 @@ async fn work_unit(dev: &dev::Dev, id: &str) -> prd::WorkUnit {
         .into_inner()
 }
 
-async fn until_work_unit(dev: &dev::Dev, id: &str, what: &str, ok: impl Fn(&prd::WorkUnit) -> bool) {
+async fn until_work_unit(
+    dev: &dev::Dev,
+    id: &str,
+    what: &str,
+    ok: impl Fn(&prd::WorkUnit) -> bool,
+) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let unit = work_unit(dev, id).await;
@@ -428,7 +447,10 @@ async fn a_sparkplug_press_line_reaches_the_oee_figures_through_faults() {
             .await
             .unwrap();
     }
-    until_work_unit(&dev, "press-2", "90 units counted from JSON", |u| u.total_count == 90).await;
+    until_work_unit(&dev, "press-2", "90 units counted from JSON", |u| {
+        u.total_count == 90
+    })
+    .await;
     json_task.abort();
 
     // The node vanishes: its will (NDEATH, bdSeq 1) makes press-1's state unknown.

@@ -23,7 +23,11 @@ fn find_binary() -> anyhow::Result<PathBuf> {
     if let Ok(path) = std::env::var("MOM_MOSQUITTO_BIN") {
         return Ok(PathBuf::from(path));
     }
-    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"] {
+    for candidate in [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ] {
         if std::path::Path::new(candidate).exists() {
             return Ok(PathBuf::from(candidate));
         }

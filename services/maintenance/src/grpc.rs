@@ -142,8 +142,7 @@ impl MaintenanceApi {
         let mut attempt = 1;
         loop {
             let versioned = Versioned::from(command.clone());
-            match execute_replayable(&self.app.work_orders, &order_id, versioned, &metadata).await
-            {
+            match execute_replayable(&self.app.work_orders, &order_id, versioned, &metadata).await {
                 Ok(_) => {
                     tracing::info!(work_unit = %work_unit, work_order = %order_id, "preventive work order raised");
                     return Ok(());
