@@ -39,8 +39,23 @@ pub struct DevArgs {
     #[arg(long, env = "MOM_DEV_EDGE_MAPPING")]
     pub edge_mapping: Option<PathBuf>,
     /// The MQTT broker of the edge service.
-    #[arg(long, env = "MOM_DEV_MQTT_URL", default_value = "mqtt://127.0.0.1:1883")]
+    #[arg(
+        long,
+        env = "MOM_DEV_MQTT_URL",
+        default_value = "mqtt://127.0.0.1:1883"
+    )]
     pub mqtt_url: String,
+    /// Runs the plant simulator's machines as Sparkplug B edge nodes on this MQTT broker
+    /// (mqtt://host:port) and the edge service on the same broker with the simulated plant's
+    /// mapping, written to `<data-dir>/sim-mapping.toml` (docs/edge.md): machine signals then
+    /// reach production through MQTT and the edge service; the rest of the plant stays gRPC.
+    #[arg(
+        long,
+        env = "MOM_DEV_SIM_VIA",
+        value_name = "URL",
+        conflicts_with_all = ["edge_mapping", "no_simulate"]
+    )]
+    pub sim_via: Option<String>,
     /// The OPC UA server of the edge service, when its mapping reads OPC UA nodes.
     #[arg(long, env = "MOM_DEV_OPCUA_URL")]
     pub opcua_url: Option<String>,
@@ -61,6 +76,7 @@ pub struct DevArgs {
 fn edge_config(
     args: &DevArgs,
     mapping: &Path,
+    mqtt_url: &str,
     production_url: String,
     quality_url: String,
 ) -> anyhow::Result<mom_edge::EdgeConfig> {
@@ -76,7 +92,7 @@ fn edge_config(
         "--edge-state".into(),
         args.data_dir.join("edge.db").into(),
         "--mqtt-url".into(),
-        args.mqtt_url.clone().into(),
+        mqtt_url.into(),
         "--mqtt-client-id".into(),
         "mom-dev-edge".into(),
         "--production-url".into(),
@@ -93,6 +109,18 @@ fn edge_config(
     config.time = args.time.clone();
     config.credentials = args.client.clone();
     Ok(config)
+}
+
+/// Writes the simulated plant's edge mapping to `<data_dir>/sim-mapping.toml` (again at every
+/// start, so it follows the simulator's version) and returns its path; `via` is the broker of
+/// `--sim-via`, refused (exit 2) unless the simulator can use it.
+fn sim_mapping(data_dir: &Path, via: &str) -> anyhow::Result<PathBuf> {
+    mom_simulator::sparkplug::BrokerAddress::parse(via)
+        .map_err(|err| mom_edge::EdgeError::Config(format!("--sim-via: {err}")))?;
+    let path = data_dir.join("sim-mapping.toml");
+    std::fs::write(&path, mom_simulator::Plant::standard().sparkplug_mapping())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// The services `mom dev` runs, in port order.
@@ -231,14 +259,23 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         credentials: args.client.clone(),
     };
     let managers = tokio::spawn(mom_processes::serve(processes, managing.clone()));
-    // The edge service is a client like the simulator: it stops before the services.
-    let edge = match &args.edge_mapping {
+    // The edge service is a client like the simulator: it stops before the services. With
+    // --sim-via it reads the simulated plant's machines on the simulator's broker.
+    let edge_source = match (&args.sim_via, &args.edge_mapping) {
+        (Some(via), _) => Some((sim_mapping(dir, via)?, via.clone())),
+        (None, Some(mapping)) => Some((mapping.clone(), args.mqtt_url.clone())),
+        (None, None) => None,
+    };
+    let edge = match &edge_source {
         None => None,
-        Some(mapping) => {
-            let config = edge_config(&args, mapping, url(&running[0]), url(&running[1]))?;
+        Some((mapping, mqtt_url)) => {
+            let config = edge_config(&args, mapping, mqtt_url, url(&running[0]), url(&running[1]))?;
             // A broken mapping stops `mom dev` at once, naming the line (exit 2).
             mom_edge::Mapping::load(mapping).map_err(mom_edge::EdgeError::from)?;
-            println!("  edge service: mapping {}, MQTT {}", mapping.display(), args.mqtt_url);
+            println!(
+                "  edge service: mapping {}, MQTT {mqtt_url}",
+                mapping.display()
+            );
             Some(tokio::spawn(mom_edge::serve(config, managing.clone())))
         }
     };
@@ -314,6 +351,15 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             "  plant simulator: seed {seed}, {}x until it has caught up with the clock (--no-simulate turns it off)",
             args.sim_speed
         );
+        let signals = match &args.sim_via {
+            None => mom_simulator::SignalPath::Grpc,
+            Some(via) => {
+                println!("  plant simulator: machine signals as Sparkplug B edge nodes (group {}) on {via}", mom_simulator::sparkplug::GROUP);
+                mom_simulator::SignalPath::Sparkplug {
+                    broker_url: via.clone(),
+                }
+            }
+        };
         let config = mom_simulator::SimulatorConfig {
                 production_url: url(&running[0]),
                 quality_url: url(&running[1]),
@@ -323,6 +369,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 speed: args.sim_speed,
                 backfill: args.sim_backfill,
                 state_file: Some(dir.join("simulator.json")),
+                signals,
         };
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

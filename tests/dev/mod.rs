@@ -36,6 +36,16 @@ impl Dev {
 
     /// Starts it with `extra` arguments and `env` variables (`MOM_CLOCK_START`, say).
     pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dev {
+        Self::launch(dir, &[&["--no-simulate"], extra].concat(), env)
+    }
+
+    /// Starts `mom dev` with the plant simulator on, with `extra` arguments (`--seed`, say) and
+    /// `env` variables.
+    pub fn start_simulating(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dev {
+        Self::launch(dir, extra, env)
+    }
+
+    fn launch(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mom"))
             .env_remove("MOM_DATABASE_URL")
             .env_remove(mom_clock::MAX_FUTURE_SKEW_VAR)
@@ -44,7 +54,6 @@ impl Dev {
             .env("MOM_MAX_STREAMS", "16")
             .args([
                 "dev",
-                "--no-simulate",
                 "--grpc-addr",
                 "127.0.0.1:0",
                 "--http-addr",

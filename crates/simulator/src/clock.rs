@@ -51,6 +51,12 @@ impl Clock {
         self.sim0 + chrono::Duration::milliseconds((sim * 1000.0) as i64)
     }
 
+    /// Returns the simulated time at which the plant catches up with real time: what happens
+    /// before it is backfill, in the past when it is sent.
+    pub fn live_from(&self) -> DateTime<Utc> {
+        self.at_wall(self.catch_up)
+    }
+
     /// Returns the wall-clock instant at which simulated time `t` is reached.
     pub fn wall_for(&self, t: DateTime<Utc>) -> Instant {
         let sim = (t - self.sim0).num_milliseconds().max(0) as f64 / 1000.0;

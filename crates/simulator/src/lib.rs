@@ -13,7 +13,14 @@
 //! has caught up with it, then follows it. Every unit has its own random stream seeded from
 //! `seed`, so a run is repeatable.
 //!
-//! Invariant: a client only. It knows the gRPC contract in `proto/`, nothing of the services.
+//! The work units' machine signals (running, stopped with a reason, setups, counts, the product)
+//! go through production's gRPC API, or, with [`SignalPath::Sparkplug`], as Sparkplug B edge
+//! nodes over an MQTT broker, one per line (`sparkplug.rs`), for the edge service to turn into
+//! the same commands; [`Plant::sparkplug_mapping`] is its mapping file. Everything else the
+//! plant does stays gRPC.
+//!
+//! Invariant: a client only. It knows the gRPC contract and the Sparkplug B payload in `proto/`,
+//! nothing of the services.
 
 /// The command context of every simulated command (actor `simulator`) for proto module `$m`.
 macro_rules! ctx {
@@ -31,6 +38,8 @@ pub mod layout;
 mod line;
 mod plant;
 mod quality;
+pub mod signals;
+pub mod sparkplug;
 mod unit;
 
 use std::path::PathBuf;
@@ -62,6 +71,23 @@ pub struct SimulatorConfig {
     pub backfill: Duration,
     /// File that keeps the simulated clock across restarts (none: always start from backfill).
     pub state_file: Option<PathBuf>,
+    /// How the work units' machine signals reach the platform.
+    pub signals: SignalPath,
+}
+
+/// How the work units' machine signals (running, stopped, setup, counts, product) reach the
+/// platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalPath {
+    /// Production commands over gRPC.
+    Grpc,
+    /// Sparkplug B over the MQTT broker at `broker_url` (`mqtt://host:port`): each line an edge
+    /// node of group [`sparkplug::GROUP`], each work unit one of its devices, for the edge
+    /// service with [`Plant::sparkplug_mapping`] to read.
+    Sparkplug {
+        /// The broker.
+        broker_url: String,
+    },
 }
 
 /// Why the simulator stopped.
@@ -72,6 +98,14 @@ pub enum SimulatorError {
     InvalidUrl {
         /// The address.
         url: String,
+    },
+    /// The MQTT broker address of the Sparkplug path is not usable.
+    #[error("MQTT broker url {url:?}: {reason}")]
+    InvalidBrokerUrl {
+        /// The address.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Master data could not be created.
     #[error("setting up the plant: {0}")]
@@ -130,6 +164,10 @@ pub async fn run(
         maintenance: connect(&config.maintenance_url)?,
         inventory: connect(&config.inventory_url)?,
     };
+    let broker = match &config.signals {
+        SignalPath::Grpc => None,
+        SignalPath::Sparkplug { broker_url } => Some(sparkplug::BrokerAddress::parse(broker_url)?),
+    };
     let start = clock::restore(config.state_file.as_deref(), config.backfill);
     let clock = Clock::new(start, config.speed);
     let plant = Plant::standard();
@@ -142,15 +180,36 @@ pub async fn run(
         speed = config.speed,
         work_units = plant.units.len(),
         lines = plant.lines.len(),
+        signals = if broker.is_some() { "sparkplug" } else { "grpc" },
         "plant simulator running"
     );
     let mut tasks = tokio::task::JoinSet::new();
+    // Each unit's machine signals: its production client, or its device on its line's node.
+    let mut signals: Vec<Option<signals::Signals>> = plant.units.iter().map(|_| None).collect();
+    if let Some(broker) = &broker {
+        for (line, units) in plant.units_by_line() {
+            let ids: Vec<&str> = units.iter().map(|&index| plant.units[index].id).collect();
+            let (node, updates, handles) = sparkplug::node(broker.clone(), line, &ids, clock);
+            for (index, handle) in units.into_iter().zip(handles) {
+                signals[index] = Some(signals::Signals::Sparkplug(handle));
+            }
+            tasks.spawn(node.run(updates));
+        }
+    }
     let floor = floor::Floor::default();
-    for (index, spec) in plant.units.iter().enumerate() {
+    for (index, (spec, signals)) in plant.units.iter().zip(signals).enumerate() {
+        let signals = signals.unwrap_or_else(|| {
+            signals::Signals::Grpc(
+                mom_proto::production::v1::production_service_client::ProductionServiceClient::new(
+                    channels.production.clone(),
+                ),
+            )
+        });
         let unit = unit::Unit::new(
             spec.clone(),
             floor.clone(),
             channels.clone(),
+            signals,
             clock,
             config
                 .seed
@@ -174,7 +233,7 @@ pub async fn run(
     let saver = clock::keep(config.state_file.clone(), clock, shutdown.clone());
     while let Some(joined) = tasks.join_next().await {
         if let Err(err) = joined {
-            tracing::error!(error = %err, "simulated work unit failed");
+            tracing::error!(error = %err, "simulated plant task failed");
         }
     }
     saver.await

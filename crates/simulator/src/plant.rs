@@ -213,6 +213,22 @@ impl Plant {
         }
     }
 
+    /// Returns every line that has work units with the indexes of its units in [`Plant::units`],
+    /// in the order of the layout (area by area, line by line).
+    pub fn units_by_line(&self) -> Vec<(&'static str, Vec<usize>)> {
+        self.areas
+            .iter()
+            .flat_map(|(_, lines)| lines.iter().copied())
+            .map(|line| {
+                let units = (0..self.units.len())
+                    .filter(|&index| self.units[index].line == line)
+                    .collect::<Vec<_>>();
+                (line, units)
+            })
+            .filter(|(_, units)| !units.is_empty())
+            .collect()
+    }
+
     /// Returns the id of the inspection plan of `product` (the same on every start).
     pub fn plan_id(product: &str) -> String {
         uuid::Uuid::new_v5(

@@ -21,9 +21,11 @@ use tonic::transport::Channel;
 use crate::floor::Floor;
 use crate::layout::{DEFECTS, FAILURE_MODES};
 use crate::plant::{Plant, WorkUnitSpec};
+use crate::signals::{Signals, StopReason};
 use crate::{check, Channels, Clock};
 
-const SMALL_STOP_REASONS: [&str; 3] = ["jam", "misfeed", "sensor"];
+const SMALL_STOP_REASONS: [StopReason; 3] =
+    [StopReason::Jam, StopReason::Misfeed, StopReason::Sensor];
 
 /// Something that happens to the unit.
 #[derive(Debug, Clone)]
@@ -91,6 +93,8 @@ pub(crate) struct Unit {
     pm_due: Vec<String>,
     /// The product its order wants, and where its counts go to the order.
     floor: Floor,
+    /// Where its machine signals go (production over gRPC, or its Sparkplug device).
+    signals: Signals,
     prod: ProductionServiceClient<Channel>,
     maint: MaintenanceServiceClient<Channel>,
     inv: InventoryServiceClient<Channel>,
@@ -106,6 +110,7 @@ impl Unit {
         spec: WorkUnitSpec,
         floor: Floor,
         channels: Channels,
+        signals: Signals,
         clock: Clock,
         seed: u64,
     ) -> Self {
@@ -125,6 +130,7 @@ impl Unit {
             run_started: None,
             pm_due: Vec::new(),
             floor,
+            signals,
             prod: ProductionServiceClient::new(channels.production),
             maint: MaintenanceServiceClient::new(channels.maintenance),
             inv: InventoryServiceClient::new(channels.inventory),
@@ -181,7 +187,11 @@ impl Unit {
             self.product = index;
         }
         match found.state() {
-            prd::WorkUnitState::Running => self.start_run(t),
+            prd::WorkUnitState::Running => {
+                let product = self.product();
+                self.signals.still_running(product, t).await;
+                self.start_run(t);
+            }
             prd::WorkUnitState::Setup => self.handle(t, Action::EndSetup).await,
             _ => self.resume(t).await,
         }
@@ -253,20 +263,13 @@ impl Unit {
         if let Some(until) = self.break_until {
             if until > t {
                 self.state = State::OnBreak;
+                self.signals.waiting_for_break(t).await;
                 return; // The break's end resumes the unit.
             }
             self.break_until = None;
         }
-        let result = self
-            .prod
-            .report_running(prd::ReportRunningRequest {
-                context: ctx!(prd),
-                work_unit: self.spec.id.into(),
-                product: self.product().into(),
-                at: Some(to_timestamp(t)),
-            })
-            .await;
-        check("report running", self.spec.id, result);
+        let product = self.product();
+        self.signals.running(self.spec.id, product, t).await;
         self.carry = 0.0;
         self.efficiency = self.rng.random_range(0.86..0.97);
         self.start_run(t);
@@ -283,30 +286,13 @@ impl Unit {
     }
 
     async fn end_setup(&mut self, t: DateTime<Utc>) {
-        let result = self
-            .prod
-            .end_setup(prd::EndSetupRequest {
-                context: ctx!(prd),
-                work_unit: self.spec.id.into(),
-                product: self.product().into(),
-                at: Some(to_timestamp(t)),
-            })
-            .await;
-        check("end setup", self.spec.id, result);
+        let product = self.product();
+        self.signals.setup_ended(self.spec.id, product, t).await;
     }
 
-    async fn stop(&mut self, t: DateTime<Utc>, reason: &str) {
+    async fn stop(&mut self, t: DateTime<Utc>, reason: StopReason) {
         self.count(t).await;
-        let result = self
-            .prod
-            .report_stopped(prd::ReportStoppedRequest {
-                context: ctx!(prd),
-                work_unit: self.spec.id.into(),
-                reason: reason.into(),
-                at: Some(to_timestamp(t)),
-            })
-            .await;
-        check("report stopped", self.spec.id, result);
+        self.signals.stopped(self.spec.id, reason, t).await;
         self.state = State::Stopped;
         self.record_run_time(t).await;
         // Drop the pending count and incident of the run that ended.
@@ -327,17 +313,12 @@ impl Unit {
         if whole < 1.0 {
             return;
         }
-        let result = self
-            .prod
-            .report_count(prd::ReportCountRequest {
-                context: ctx!(prd),
-                work_unit: self.spec.id.into(),
-                product: self.product().into(),
-                total: whole as i64,
-                at: Some(to_timestamp(t)),
-            })
-            .await;
-        if check("report count", self.spec.id, result).is_some() {
+        let product = self.product();
+        if self
+            .signals
+            .counted(self.spec.id, product, whole as u64, t)
+            .await
+        {
             self.floor.made(self.spec.id, whole as u64);
         }
         // Quality samples a quarter of the batches, minutes to hours later. Most are good; now
@@ -519,7 +500,7 @@ impl Unit {
             Action::BreakStarts { until } => {
                 self.break_until = Some(until);
                 if self.state == State::Running {
-                    self.stop(t, "break").await;
+                    self.stop(t, StopReason::Break).await;
                     self.state = State::OnBreak;
                 }
                 self.at(until, Action::Resume);
@@ -546,7 +527,7 @@ impl Unit {
             let back = t + Duration::seconds(self.rng.random_range(15..100));
             self.at(back, Action::Resume);
         } else if roll < 0.70 {
-            self.stop(t, "fault").await;
+            self.stop(t, StopReason::Fault).await;
             let work_order = uuid::Uuid::new_v5(
                 &uuid::Uuid::NAMESPACE_URL,
                 format!("mom:simulator:{}:{}", self.spec.id, t.timestamp_millis()).as_bytes(),
@@ -572,13 +553,13 @@ impl Unit {
             self.at(repair, Action::StartRepair(work_order.clone()));
             self.at(done, Action::CompleteRepair(work_order));
         } else if roll < 0.82 {
-            self.stop(t, "no material").await;
+            self.stop(t, StopReason::NoMaterial).await;
             let until = t + minutes(self.rng.random_range(3.0..12.0));
             self.at(until, Action::Supplied { from: t });
         } else if roll < 0.94 {
             self.changeover(t, wanted).await;
         } else {
-            self.stop(t, "").await;
+            self.stop(t, StopReason::Unexplained).await;
             let back = t + minutes(self.rng.random_range(2.5..6.0));
             self.at(back, Action::Resume);
         }
@@ -587,18 +568,12 @@ impl Unit {
     /// A changeover to product `to`: the order's product (a tool change or adjustment when it
     /// is the current one), or the next one when no order wants any.
     async fn changeover(&mut self, t: DateTime<Utc>, to: Option<usize>) {
-        self.stop(t, "changeover").await;
+        self.stop(t, StopReason::Changeover).await;
         self.product = to.unwrap_or((self.product + 1) % self.spec.products.len());
-        let result = self
-            .prod
-            .start_setup(prd::StartSetupRequest {
-                context: ctx!(prd),
-                work_unit: self.spec.id.into(),
-                next_product: self.product().into(),
-                at: Some(to_timestamp(t)),
-            })
+        let next_product = self.product();
+        self.signals
+            .setup_started(self.spec.id, next_product, t)
             .await;
-        check("start setup", self.spec.id, result);
         let end = t + minutes(self.rng.random_range(8.0..25.0));
         self.at(end, Action::EndSetup);
     }
