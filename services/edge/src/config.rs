@@ -7,7 +7,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 use crate::mqtt::Broker;
-use crate::opcua::OpcUaSettings;
+use crate::opcua::{Login, OpcUaSettings, Security, SecurityMode, SecurityPolicy};
 use crate::EdgeError;
 
 /// Options of `mom serve edge`.
@@ -45,6 +45,41 @@ pub struct EdgeConfig {
     /// OPC UA sampling and publishing interval, in milliseconds.
     #[arg(long, env = "MOM_OPCUA_INTERVAL_MS", default_value_t = 250)]
     pub opcua_interval_ms: u64,
+    /// OPC UA security policy of the secure channel (docs/edge-opcua.md).
+    #[arg(
+        long,
+        env = "MOM_OPCUA_SECURITY_POLICY",
+        value_enum,
+        ignore_case = true,
+        default_value = "none"
+    )]
+    pub opcua_security_policy: SecurityPolicy,
+    /// OPC UA message security mode when the policy is not none.
+    #[arg(
+        long,
+        env = "MOM_OPCUA_SECURITY_MODE",
+        value_enum,
+        ignore_case = true,
+        default_value = "sign-and-encrypt"
+    )]
+    pub opcua_security_mode: SecurityMode,
+    /// OPC UA user name (anonymous without it).
+    #[arg(long, env = "MOM_OPCUA_USERNAME", requires = "opcua_password_file")]
+    pub opcua_username: Option<String>,
+    /// File holding the OPC UA user's password.
+    #[arg(long, env = "MOM_OPCUA_PASSWORD_FILE", requires = "opcua_username")]
+    pub opcua_password_file: Option<PathBuf>,
+    /// Directory of the OPC UA client certificate (own/, private/; made when missing) and of
+    /// the trusted/ and rejected/ server certificates.
+    #[arg(long, env = "MOM_OPCUA_PKI_DIR", default_value = "data/opcua-pki")]
+    pub opcua_pki_dir: PathBuf,
+    /// Trust an OPC UA server certificate that is not in the PKI directory's trusted/ yet.
+    #[arg(
+        long,
+        env = "MOM_OPCUA_TRUST_SERVER_CERT",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub opcua_trust_server_cert: bool,
     /// gRPC address of the production service.
     #[arg(
         long,
@@ -112,9 +147,26 @@ impl EdgeConfig {
 
     /// Returns the OPC UA settings for `url`.
     pub fn opcua_settings(&self, url: String) -> OpcUaSettings {
+        let security = match self.opcua_security_policy {
+            SecurityPolicy::None => Security::None,
+            policy => Security::Secure {
+                policy,
+                mode: self.opcua_security_mode,
+            },
+        };
         OpcUaSettings {
             url,
             interval: Duration::from_millis(self.opcua_interval_ms.max(10)),
+            security,
+            login: match (&self.opcua_username, &self.opcua_password_file) {
+                (Some(user), Some(file)) => Some(Login {
+                    user: user.clone(),
+                    password_file: file.clone(),
+                }),
+                _ => None,
+            },
+            pki_dir: self.opcua_pki_dir.clone(),
+            trust_server_certs: self.opcua_trust_server_cert,
         }
     }
 }
