@@ -100,7 +100,7 @@ pub struct EdgeConfig {
     /// TLS towards https:// service URLs and mqtts:// brokers.
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: mom_tls::ClientTlsArgs,
-    /// The edge service's own identity towards the services (a principal with the gateway role).
+    /// The edge service's own identity towards the services (a principal with the edge role).
     #[command(flatten, next_help_heading = "Credentials")]
     pub credentials: mom_auth::ClientCredentials,
 }
@@ -168,5 +168,27 @@ impl EdgeConfig {
             pki_dir: self.opcua_pki_dir.clone(),
             trust_server_certs: self.opcua_trust_server_cert,
         }
+    }
+}
+
+/// The edge service's options as a command line of their own, for embedding (`mom dev`, tests,
+/// benchmarks): every option not given takes its default (or its `MOM_*` variable).
+#[derive(Debug, clap::Parser)]
+#[command(name = "edge")]
+struct EdgeCommandLine {
+    #[command(flatten)]
+    config: EdgeConfig,
+}
+
+impl EdgeConfig {
+    /// Parses `args` (without a program name: `["--mapping", "m.toml", ...]`).
+    pub fn parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let argv = std::iter::once(std::ffi::OsString::from("edge"))
+            .chain(args.into_iter().map(Into::into));
+        <EdgeCommandLine as clap::Parser>::try_parse_from(argv).map(|line| line.config)
     }
 }
