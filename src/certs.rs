@@ -17,6 +17,7 @@ pub const SERVICES: &[&str] = &[
     "projections",
     "dashboard",
     "processes",
+    "edge",
     "postgres",
     "kafka",
 ];

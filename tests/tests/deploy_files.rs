@@ -18,6 +18,11 @@
 //! a policy for every call the services make, restricted pod security, cert-manager certificates
 //! and Secrets referenced, never inlined.
 //!
+//! The edge service (`mom serve edge`) connects to servers outside the platform (the plant's MQTT
+//! broker): those URLs must be encrypted (or a placeholder the service refuses at start) and, in
+//! Kubernetes, reachable through an egress rule; its state file lives on a volume of its one
+//! instance; its mapping file is mounted read-only and parsed here with the edge service's parser.
+//!
 //! Where the tools are installed, the files also go through them: `docker compose config -q`,
 //! `kubectl kustomize` and `kubernetes-validate --strict`. Without them, everything else still runs.
 
@@ -499,6 +504,74 @@ fn http_base(value: &str) -> Option<(String, u16)> {
         .or_else(|| value.strip_prefix("http://"))?
         .trim_end_matches('/');
     host_port(addr).filter(|_| !addr.contains('/'))
+}
+
+/// Variables naming a server outside the platform that a service connects to, with the URL
+/// schemes that encrypt the connection and the protocol's default port: the plant's MQTT broker
+/// and a machine's OPC UA server (`mom serve edge`, docs/edge.md). They are no MOM service, so
+/// the checks of `MOM_<SERVICE>_URL` do not apply; instead the URL must be encrypted, or be a
+/// placeholder that is no URL at all (the service refuses it at start, so the installation has
+/// to set it), and in Kubernetes an egress rule must let the pod reach its port.
+const EXTERNAL_ENDPOINTS: [(&str, &[&str], u16); 2] = [
+    ("MOM_MQTT_URL", &["mqtts://", "ssl://"], 8883),
+    // opc.tcp has no TLS scheme: its channel is secured by MOM_OPCUA_SECURITY_POLICY.
+    ("MOM_OPCUA_URL", &["opc.tcp://"], 4840),
+];
+
+/// The encrypting schemes and the default port of an external endpoint's variable.
+fn external_endpoint(variable: &str) -> Option<(&'static [&'static str], u16)> {
+    EXTERNAL_ENDPOINTS
+        .iter()
+        .find(|(name, _, _)| *name == variable)
+        .map(|(_, schemes, port)| (*schemes, *port))
+}
+
+/// Whether an external endpoint's value is a URL with one of `schemes`, or a placeholder that is
+/// no URL (no `://`), which the service refuses at start.
+fn external_url_ok(value: &str, schemes: &[&str]) -> bool {
+    !value.contains("://")
+        || schemes
+            .iter()
+            .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme))
+}
+
+/// The port an external endpoint's URL names, else `default` (also for a placeholder); `None`
+/// when the port cannot be read.
+fn external_port(value: &str, default: u16) -> Option<u16> {
+    let Some((_, rest)) = value.split_once("://") else {
+        return Some(default);
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if authority.ends_with(']') {
+        return Some(default);
+    }
+    match authority.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(default),
+    }
+}
+
+/// Options naming the file a service keeps its state in (`mom serve edge`: what it has taken, so
+/// nothing is counted twice, and the commands not yet accepted). Two instances must never share
+/// one: the deployment runs a single container on a volume of its own (compose: a named volume
+/// and a fixed `container_name`, which compose refuses to scale; Kubernetes: a
+/// PersistentVolumeClaim, one replica, the Recreate strategy).
+const STATE_FILE_OPTIONS: [&str; 1] = ["MOM_EDGE_STATE"];
+
+/// The option naming the edge service's mapping file: mounted read-only, and parsed here with the
+/// edge service's own parser.
+const MAPPING_OPTION: &str = "MOM_EDGE_MAPPING";
+
+/// Checks a mapping file the deployment gives the edge service (`file`: what to call it).
+fn check_mapping(report: &mut Report, context: &str, file: &str, text: &str) {
+    if let Err(err) = mom_edge::Mapping::parse(file, text) {
+        report.fail(format!(
+            "{context}: the edge service refuses its mapping: {err}"
+        ));
+    }
 }
 
 /// Checks the environment of one service's container.
@@ -1345,7 +1418,10 @@ fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
         // Other services it calls (MOM_<SERVICE>_URL): a container, on that service's port,
         // started first.
         for (var, value) in env.iter().filter(|(k, _)| {
-            k.starts_with("MOM_") && k.ends_with("_URL") && !k.ends_with("DATABASE_URL")
+            k.starts_with("MOM_")
+                && k.ends_with("_URL")
+                && !k.ends_with("DATABASE_URL")
+                && external_endpoint(k).is_none()
         }) {
             report.check(value.starts_with("https://"), || {
                 format!("{ctx}: {var}={value} must be https:// (TLS between the services)")
@@ -1398,6 +1474,94 @@ fn docker_compose_runs_every_service_with_options_the_binary_accepts() {
                 depends.get(&host).map(String::as_str) == Some("service_healthy"),
                 || format!("{ctx}: forwards to {host}, so it must depend on it with condition service_healthy"),
             );
+        }
+
+        // Servers outside the platform (the plant's MQTT broker): encrypted, or a placeholder.
+        for (var, value) in &env {
+            if let Some((schemes, _)) = external_endpoint(var) {
+                report.check(external_url_ok(value, schemes), || {
+                    format!("{ctx}: {var}={value} must be {} (TLS), or a placeholder the service refuses at start", schemes.join(" or "))
+                });
+            }
+        }
+
+        // A state file: on a named volume of this one container.
+        for option in STATE_FILE_OPTIONS
+            .iter()
+            .filter(|option| binary.accepts(&svc, option))
+        {
+            let Some(path) = env.get(*option) else {
+                report.fail(format!(
+                    "{ctx}: {option} is not set (its default is a relative path in the container, lost with it)"
+                ));
+                continue;
+            };
+            let dir = Path::new(path)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let volume = string_list(service.get("volumes"))
+                .into_iter()
+                .find_map(|v| {
+                    let mut parts = v.split(':');
+                    let (source, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+                    (target == dir && declared_volumes.contains(&source)).then_some(source)
+                });
+            match volume {
+                Some(volume) => {
+                    let sharers: Vec<String> = services
+                        .iter()
+                        .filter(|(other, _)| scalar(other).as_deref() != Some(name.as_str()))
+                        .filter(|(_, other)| {
+                            string_list(other.get("volumes"))
+                                .iter()
+                                .any(|v| v.split(':').next() == Some(volume.as_str()))
+                        })
+                        .filter_map(|(other, _)| scalar(other))
+                        .collect();
+                    report.check(sharers.is_empty(), || {
+                        format!("{ctx}: its state volume {volume} is mounted by {sharers:?} too")
+                    });
+                }
+                None => report.fail(format!(
+                    "{ctx}: {option}={path} must be an absolute path on a named volume mounted at {dir:?} (declared under volumes:)"
+                )),
+            }
+            let replicas = service
+                .get("deploy")
+                .and_then(|d| d.get("replicas"))
+                .and_then(Value::as_i64);
+            report.check(
+                service.get("container_name").is_some() && replicas.is_none_or(|r| r == 1),
+                || format!("{ctx}: keeps its state in one file, so it must be one container: set container_name (compose refuses to scale it) and no deploy.replicas but 1"),
+            );
+        }
+
+        // The mapping file: a read-only bind mount of a file the edge service accepts.
+        if binary.accepts(&svc, MAPPING_OPTION) {
+            match env.get(MAPPING_OPTION) {
+                None => report.fail(format!("{ctx}: {MAPPING_OPTION} is not set")),
+                Some(path) => {
+                    let mount = string_list(service.get("volumes")).into_iter().find(|v| {
+                        let parts: Vec<&str> = v.split(':').collect();
+                        parts.len() >= 2 && parts[1] == path && parts[0].starts_with("./")
+                    });
+                    match mount {
+                        Some(mount) => {
+                            report.check(mount.ends_with(":ro"), || {
+                                format!("{ctx}: the mapping {mount} must be mounted read-only (:ro)")
+                            });
+                            let source = mount.split(':').next().unwrap_or_default();
+                            if let Ok(text) = std::fs::read_to_string(root().join(source)) {
+                                check_mapping(&mut report, &ctx, source, &text);
+                            }
+                        }
+                        None => report.fail(format!(
+                            "{ctx}: {MAPPING_OPTION}={path} is not a file bind-mounted from the repository (./...:{path}:ro)"
+                        )),
+                    }
+                }
+            }
         }
 
         // Dependencies on the infrastructure.
@@ -2535,6 +2699,61 @@ fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A container's environment as the pod sees it: the data of the ConfigMaps it imports
+/// (`envFrom`), overridden by its `env` entries (a literal value, or the ConfigMap key a
+/// `configMapKeyRef` names; values from Secrets are left empty).
+fn pod_environment(docs: &[(String, Value)], container: &Value) -> BTreeMap<String, String> {
+    let mut environment = BTreeMap::new();
+    for source in container["envFrom"].as_sequence().into_iter().flatten() {
+        if let Some(map) = source
+            .get("configMapRef")
+            .and_then(|c| get_str(c, "name"))
+            .and_then(|name| find(docs, "ConfigMap", &name))
+        {
+            environment.extend(labels(map.get("data")));
+        }
+    }
+    for variable in container["env"].as_sequence().into_iter().flatten() {
+        let Some(name) = get_str(variable, "name") else {
+            continue;
+        };
+        let from_map = variable
+            .get("valueFrom")
+            .and_then(|v| v.get("configMapKeyRef"))
+            .and_then(|r| {
+                let map = find(docs, "ConfigMap", &get_str(r, "name")?)?;
+                labels(map.get("data")).remove(&get_str(r, "key")?)
+            });
+        let value = get_str(variable, "value").or(from_map).unwrap_or_default();
+        environment.insert(name, value);
+    }
+    environment
+}
+
+/// A Deployment's volumes by the path its (first) container mounts them at.
+fn mounted_volumes(deployment: &Value) -> BTreeMap<String, Value> {
+    let pod = &deployment["spec"]["template"]["spec"];
+    let volumes: BTreeMap<String, &Value> = pod["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some((get_str(v, "name")?, v)))
+        .collect();
+    pod["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let volume = volumes.get(&get_str(m, "name")?)?;
+            let mut volume = (*volume).clone();
+            if m.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                volume["readOnly"] = Value::Bool(true);
+            }
+            Some((get_str(m, "mountPath")?, volume))
+        })
+        .collect()
+}
+
 #[test]
 fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options() {
     let mut binary = Binary::load();
@@ -2724,7 +2943,11 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
                 );
             }
             let value = get_str(variable, "value").unwrap_or_default();
-            if var.starts_with("MOM_") && var.ends_with("_URL") && !var.ends_with("DATABASE_URL") {
+            if var.starts_with("MOM_")
+                && var.ends_with("_URL")
+                && !var.ends_with("DATABASE_URL")
+                && external_endpoint(&var).is_none()
+            {
                 report.check(value.starts_with("https://"), || {
                     format!("{ctx}: {var}={value} must be https:// (TLS between the services)")
                 });
@@ -2778,6 +3001,114 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
             || format!("{ctx}: no database URL is set"),
         );
         check_service_env(&mut report, &binary, &ctx, &svc, names.iter());
+
+        // Servers outside the platform (the plant's MQTT broker), wherever the value comes from
+        // (env, a ConfigMap): encrypted, or a placeholder the service refuses at start.
+        let environment = pod_environment(&docs, container);
+        for (var, value) in &environment {
+            if let Some((schemes, _)) = external_endpoint(var) {
+                report.check(external_url_ok(value, schemes), || {
+                    format!("{ctx}: {var}={value} must be {} (TLS), or a placeholder the service refuses at start", schemes.join(" or "))
+                });
+            }
+        }
+        let volumes_at = mounted_volumes(deployment);
+        // A state file: on a PersistentVolumeClaim of this one pod.
+        for option in STATE_FILE_OPTIONS
+            .iter()
+            .filter(|option| binary.accepts(&svc, option))
+        {
+            let Some(path) = environment.get(*option) else {
+                report.fail(format!(
+                    "{ctx}: {option} is not set (its default is a relative path in the container, lost with it)"
+                ));
+                continue;
+            };
+            let dir = Path::new(path)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let claim = volumes_at
+                .get(&dir)
+                .and_then(|v| v.get("persistentVolumeClaim"))
+                .and_then(|c| get_str(c, "claimName"));
+            match claim.as_deref().and_then(|c| find(&docs, "PersistentVolumeClaim", c)) {
+                Some(pvc) => {
+                    let claim = claim.clone().unwrap_or_default();
+                    let modes = string_list(pvc["spec"].get("accessModes"));
+                    report.check(
+                        !modes.is_empty()
+                            && modes
+                                .iter()
+                                .all(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod"),
+                        || format!("{ctx}: its state claim {claim} must be ReadWriteOnce or ReadWriteOncePod, not {modes:?}"),
+                    );
+                    let sharers: Vec<String> = docs
+                        .iter()
+                        .map(|(_, d)| d)
+                        .filter(|d| kind_of(d) == "Deployment" && name_of(d) != name)
+                        .filter(|d| {
+                            d["spec"]["template"]["spec"]["volumes"]
+                                .as_sequence()
+                                .into_iter()
+                                .flatten()
+                                .any(|v| {
+                                    v.get("persistentVolumeClaim")
+                                        .and_then(|c| get_str(c, "claimName"))
+                                        .as_deref()
+                                        == Some(claim.as_str())
+                                })
+                        })
+                        .map(name_of)
+                        .collect();
+                    report.check(sharers.is_empty(), || {
+                        format!("{ctx}: its state claim {claim} is mounted by {sharers:?} too")
+                    });
+                }
+                None => report.fail(format!(
+                    "{ctx}: {option}={path} must be on a PersistentVolumeClaim of {K8S_DIR} mounted at {dir:?}"
+                )),
+            }
+            let replicas = spec.get("replicas").and_then(Value::as_i64);
+            let strategy = spec
+                .get("strategy")
+                .and_then(|s| get_str(s, "type"))
+                .unwrap_or_default();
+            report.check(replicas == Some(1) && strategy == "Recreate", || {
+                format!("{ctx}: keeps its state in one file, so replicas: 1 and strategy Recreate (never two pods at once), not {replicas:?} and {strategy:?}")
+            });
+        }
+        // The mapping file: a key of a ConfigMap mounted read-only, which the edge service
+        // accepts.
+        if binary.accepts(&svc, MAPPING_OPTION) {
+            let path = environment.get(MAPPING_OPTION).cloned().unwrap_or_default();
+            let (dir, file) = path.rsplit_once('/').unwrap_or_default();
+            let volume = volumes_at.get(dir);
+            let map_name = volume
+                .and_then(|v| v.get("configMap"))
+                .and_then(|c| get_str(c, "name"))
+                .unwrap_or_default();
+            let text = find(&docs, "ConfigMap", &map_name)
+                .and_then(|map| labels(map.get("data")).remove(file));
+            match text {
+                Some(text) => {
+                    report.check(
+                        volume.and_then(|v| v.get("readOnly")).and_then(Value::as_bool)
+                            == Some(true),
+                        || format!("{ctx}: the mapping's ConfigMap must be mounted readOnly"),
+                    );
+                    check_mapping(
+                        &mut report,
+                        &ctx,
+                        &format!("ConfigMap {map_name} key {file}"),
+                        &text,
+                    );
+                }
+                None => report.fail(format!(
+                    "{ctx}: {MAPPING_OPTION}={path:?} is not a key of a ConfigMap of {K8S_DIR} mounted at {dir:?}"
+                )),
+            }
+        }
         for source in container
             .get("envFrom")
             .and_then(Value::as_sequence)
@@ -2811,10 +3142,38 @@ fn kubernetes_manifests_run_every_service_with_probes_resources_and_real_options
             )
         });
     }
+    // ConfigMaps that only hold files (mounted as volumes, never imported as variables): their
+    // keys are file names.
+    let mut imported: BTreeSet<String> = BTreeSet::new();
+    let mut mounted: BTreeSet<String> = BTreeSet::new();
+    for deployment in docs
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| kind_of(d) == "Deployment")
+    {
+        let pod = &deployment["spec"]["template"]["spec"];
+        for container in pod["containers"].as_sequence().into_iter().flatten() {
+            for source in container["envFrom"].as_sequence().into_iter().flatten() {
+                imported.extend(source.get("configMapRef").and_then(|c| get_str(c, "name")));
+            }
+            for variable in container["env"].as_sequence().into_iter().flatten() {
+                imported.extend(
+                    variable
+                        .get("valueFrom")
+                        .and_then(|v| v.get("configMapKeyRef"))
+                        .and_then(|r| get_str(r, "name")),
+                );
+            }
+        }
+        for volume in pod["volumes"].as_sequence().into_iter().flatten() {
+            mounted.extend(volume.get("configMap").and_then(|c| get_str(c, "name")));
+        }
+    }
     for config_map in docs
         .iter()
         .map(|(_, d)| d)
         .filter(|d| kind_of(d) == "ConfigMap")
+        .filter(|d| imported.contains(&name_of(d)) || !mounted.contains(&name_of(d)))
     {
         for (key, value) in labels(config_map.get("data")) {
             report.check(
@@ -3136,6 +3495,24 @@ fn helpers_read_what_the_files_write() {
         Some(("oee".to_owned(), 8086))
     );
     assert_eq!(http_base("ftp://oee:8086"), None);
+    let (mqtt_schemes, mqtt_port) = external_endpoint("MOM_MQTT_URL").expect("the broker's URL");
+    assert!(external_url_ok("mqtts://broker.plant:8883", mqtt_schemes));
+    assert!(external_url_ok("unset-edit-the-ConfigMap", mqtt_schemes));
+    assert!(!external_url_ok("mqtt://broker.plant:1883", mqtt_schemes));
+    assert!(!external_url_ok("mqtts://", mqtt_schemes));
+    assert_eq!(external_port("mqtts://broker.plant", mqtt_port), Some(8883));
+    assert_eq!(
+        external_port("mqtts://u@broker.plant:9883/", mqtt_port),
+        Some(9883)
+    );
+    assert_eq!(
+        external_port("mqtts://[fd00::1]:8884", mqtt_port),
+        Some(8884)
+    );
+    assert_eq!(external_port("mqtts://[fd00::1]", mqtt_port), Some(8883));
+    assert_eq!(external_port("unset", mqtt_port), Some(8883));
+    assert_eq!(external_port("mqtts://broker:x", mqtt_port), None);
+    assert!(external_endpoint("MOM_PRODUCTION_URL").is_none());
     assert_eq!(http_base("http://oee:8086/api"), None);
     let service = parse_yaml(
         "ports: [\"127.0.0.1:5433:5432\", \"4317\", \"7000-7001:8000-8001/udp\"]",
@@ -3569,6 +3946,30 @@ fn ingress_allowed(
     })
 }
 
+/// Whether some NetworkPolicy lets `from` out to `port` (of any destination its rule names).
+fn egress_allowed(policies: &[&Value], from: &Pod, port: i64) -> bool {
+    policies.iter().any(|policy| {
+        let spec = &policy["spec"];
+        selects(spec.get("podSelector"), &from.labels)
+            && string_list(spec.get("policyTypes")).contains(&"Egress".to_owned())
+            && spec["egress"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    rule.get("ports")
+                        .and_then(Value::as_sequence)
+                        .is_none_or(|ports| {
+                            ports.iter().any(|p| match p.get("port") {
+                                Some(Value::Number(n)) => n.as_i64() == Some(port),
+                                None => true,
+                                _ => false,
+                            })
+                        })
+                })
+    })
+}
+
 #[test]
 fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
     let binary = Binary::load();
@@ -3686,6 +4087,7 @@ fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
             let var = get_str(variable, "name").unwrap_or_default();
             let value = get_str(variable, "value").unwrap_or_default();
             let calls = var.starts_with("MOM_")
+                && external_endpoint(&var).is_none()
                 && (var.ends_with("_API")
                     || (var.ends_with("_URL") && !var.ends_with("DATABASE_URL")));
             if !calls {
@@ -3704,6 +4106,23 @@ fn kubernetes_manifests_isolate_the_pods_and_keep_secrets_out_of_the_files() {
                 ingress_allowed(&policies, &pod_of(target), Some(&pod.labels), i64::from(port)),
                 || format!("{ctx}: calls {host}:{port} ({var}), but no NetworkPolicy of {host} lets its pods in on that port"),
             );
+        }
+
+        // Every server outside the platform it connects to (the plant's MQTT broker) is let out
+        // by an egress rule on that port.
+        if denies_egress {
+            for (var, value) in pod_environment(&docs, container) {
+                let Some((_, default)) = external_endpoint(&var) else {
+                    continue;
+                };
+                let Some(port) = external_port(&value, default) else {
+                    report.fail(format!("{ctx}: cannot read the port of {var}={value}"));
+                    continue;
+                };
+                report.check(egress_allowed(&policies, &pod, i64::from(port)), || {
+                    format!("{ctx}: connects to {var}={value}, but no NetworkPolicy lets its pods out to port {port}")
+                });
+            }
         }
 
         // Pod security: non-root, read-only root, nothing to escalate with, no API token.
@@ -4027,6 +4446,100 @@ fn deploy_secrets_script_makes_every_file_compose_reads_and_keeps_them() {
         )),
         || "processes.env must carry the process managers' key".to_owned(),
     );
+    // The edge service's key, with the edge role of crates/auth/policy.yaml and nothing more.
+    report.check(
+        secret_files.get("edge.env").is_some_and(|(text, _)| {
+            text.contains(&format!(
+                "MOM_CLIENT_API_KEY={}",
+                secret_files["api_key_edge"].0
+            ))
+        }),
+        || "edge.env must carry the edge service's key (api_key_edge)".to_owned(),
+    );
+    let edge_roles = keys["keys"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .find(|entry| get_str(entry, "name").as_deref() == Some("edge"))
+        .map(|entry| string_list(entry.get("roles")));
+    report.check(edge_roles == Some(vec!["edge".to_owned()]), || {
+        format!("api_keys: the key edge must have the role edge alone, not {edge_roles:?}")
+    });
+    // What the env files give each container is an option of its service; a server outside
+    // the platform a service must be told about (the plant's MQTT broker: the default is a
+    // plaintext broker on the container's own loopback) is set, encrypted or a placeholder.
+    let binary = Binary::load();
+    let compose_file = yaml_file("docker-compose.yml");
+    for (name, service) in compose_file["services"].as_mapping().into_iter().flatten() {
+        let name = scalar(name).unwrap_or_default();
+        let [serve, svc] = compose_command(service).try_into().unwrap_or_default();
+        if serve != "serve" {
+            continue;
+        }
+        let ctx = format!("docker-compose.yml service {name}");
+        let mut environment = BTreeMap::new();
+        for file in compose_env_files(service) {
+            let generated = file.strip_prefix("./deploy/secrets/").unwrap_or_default();
+            for line in secret_files
+                .get(generated)
+                .map(|(text, _)| text.as_str())
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            {
+                let (key, value) = line.split_once('=').unwrap_or((line, ""));
+                environment.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        check_service_env(
+            &mut report,
+            &binary,
+            &format!("{ctx} (env_file)"),
+            &svc,
+            environment.keys(),
+        );
+        environment.extend(compose_environment(service));
+        if binary.accepts(&svc, "MOM_MQTT_URL") {
+            let (schemes, _) = external_endpoint("MOM_MQTT_URL").expect("the broker's URL");
+            let value = environment.get("MOM_MQTT_URL");
+            report.check(value.is_some_and(|v| external_url_ok(v, schemes)), || {
+                format!("{ctx}: MOM_MQTT_URL must be set (environment, or an env file scripts/deploy-secrets writes) to mqtts://... or a placeholder, not {value:?}")
+            });
+        }
+    }
+    // The broker is asked for once: MOM_DEPLOY_MQTT_URL (or the terminal) gives it, TLS only.
+    let with_broker = |url: &str, secrets: &Path| {
+        Command::new("bash")
+            .arg(root().join("scripts/deploy-secrets"))
+            .env("MOM_SECRETS_DIR", secrets)
+            .env("MOM_CERTS_DIR", &certs)
+            .env("MOM_BIN", support::mom_binary())
+            .env("MOM_DEPLOY_MQTT_URL", url)
+            .output()
+            .expect("bash runs scripts/deploy-secrets")
+    };
+    let given = dir.path().join("secrets-with-broker");
+    let output = with_broker("mqtts://broker.plant.example:8883", &given);
+    report.check(
+        output.status.success()
+            && std::fs::read_to_string(given.join("edge-mqtt.env")).is_ok_and(|text| {
+                text.lines()
+                    .any(|l| l == "MOM_MQTT_URL=mqtts://broker.plant.example:8883")
+            }),
+        || {
+            format!(
+                "scripts/deploy-secrets with MOM_DEPLOY_MQTT_URL must write it to edge-mqtt.env: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        },
+    );
+    let plaintext = with_broker(
+        "mqtt://broker.plant.example:1883",
+        &dir.path().join("plain"),
+    );
+    report.check(!plaintext.status.success(), || {
+        "scripts/deploy-secrets must refuse a plaintext mqtt:// broker".to_owned()
+    });
     // Every file docker-compose.yml mounts exists after the one command.
     let compose = yaml_file("docker-compose.yml");
     for (name, spec) in compose["secrets"].as_mapping().into_iter().flatten() {
