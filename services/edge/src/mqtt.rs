@@ -18,6 +18,9 @@ use crate::mapping::{Mapping, Source};
 use crate::process::{Input, Sample, Value};
 use crate::sparkplug::{self, Host};
 
+/// How often an unreachable broker is said again at warn level.
+const UNREACHABLE_WARN_EVERY: Duration = Duration::from_secs(60);
+
 /// Largest plain-MQTT JSON payload read.
 const MAX_JSON: usize = 64 * 1024;
 
@@ -146,6 +149,7 @@ pub async fn run(
     let mut host = Host::new(&mapping);
     let topics = json_topics(&mapping);
     let mut connected = false;
+    let mut last_warned = None;
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -154,6 +158,7 @@ pub async fn run(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 connected = true;
+                last_warned = None;
                 tracing::info!(broker = %broker.url, host_id = %mapping.host_id, "edge service connected to the MQTT broker");
                 // Births are seen anew after every connect; sessions of before are not trusted.
                 host.reset();
@@ -245,6 +250,12 @@ pub async fn run(
             Err(err) => {
                 if connected {
                     tracing::warn!(broker = %broker.url, error = %err, "MQTT connection lost; reconnecting");
+                } else if last_warned
+                    .is_none_or(|at: std::time::Instant| at.elapsed() >= UNREACHABLE_WARN_EVERY)
+                {
+                    // A wrong address must not look like silence: said at once, then each minute.
+                    tracing::warn!(broker = %broker.url, error = %err, "MQTT broker unreachable; retrying every second");
+                    last_warned = Some(std::time::Instant::now());
                 } else {
                     tracing::debug!(broker = %broker.url, error = %err, "MQTT broker unreachable; retrying");
                 }
