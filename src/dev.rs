@@ -80,13 +80,7 @@ fn edge_config(
     production_url: String,
     quality_url: String,
 ) -> anyhow::Result<mom_edge::EdgeConfig> {
-    #[derive(clap::Parser)]
-    struct Edge {
-        #[command(flatten)]
-        config: mom_edge::EdgeConfig,
-    }
     let mut argv: Vec<std::ffi::OsString> = vec![
-        "edge".into(),
         "--mapping".into(),
         mapping.into(),
         "--edge-state".into(),
@@ -99,13 +93,13 @@ fn edge_config(
         production_url.into(),
         "--quality-url".into(),
         quality_url.into(),
+        "--opcua-pki-dir".into(),
+        args.data_dir.join("opcua-pki").into(),
     ];
     if let Some(url) = &args.opcua_url {
         argv.extend(["--opcua-url".into(), url.clone().into()]);
     }
-    let mut config = <Edge as clap::Parser>::try_parse_from(argv)
-        .context("edge service settings")?
-        .config;
+    let mut config = mom_edge::EdgeConfig::parse_from(argv).context("edge service settings")?;
     config.time = args.time.clone();
     config.credentials = args.client.clone();
     Ok(config)
