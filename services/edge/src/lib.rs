@@ -65,7 +65,10 @@ impl EdgeError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            EdgeError::Mapping(_) | EdgeError::Broker(_) | EdgeError::OpcUa(_) | EdgeError::Config(_)
+            EdgeError::Mapping(_)
+                | EdgeError::Broker(_)
+                | EdgeError::OpcUa(_)
+                | EdgeError::Config(_)
         )
     }
 }
