@@ -192,3 +192,24 @@ fn counter_widths() {
     assert_eq!(CounterSpec { width: 16 }.max(), 65_535);
     assert_eq!(CounterSpec { width: 64 }.max(), u64::MAX);
 }
+
+/// The mappings the README and docs/edge.md show are valid mappings.
+#[test]
+fn the_documented_mappings_read() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut checked = 0;
+    for doc in ["README.md", "docs/edge.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for block in text.split("```toml\n").skip(1) {
+            let toml = block.split("```").next().unwrap();
+            if !toml.contains("[[signal]]") {
+                continue;
+            }
+            if let Err(err) = Mapping::parse(doc, toml) {
+                panic!("the mapping in {doc} does not read: {err}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "found only {checked} mappings in the docs");
+}
