@@ -96,6 +96,9 @@ pub async fn run(
                 }
                 Some(Sent::Accepted) => {
                     store.done(queued.id).await?;
+                    crate::Stats::get()
+                        .commands_accepted
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     EdgeCommandSent {
                         command: queued.command.name(),
                         outcome: "accepted",

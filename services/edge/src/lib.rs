@@ -22,6 +22,7 @@ pub mod process;
 pub mod sparkplug;
 pub mod store;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +71,37 @@ impl EdgeError {
                 | EdgeError::OpcUa(_)
                 | EdgeError::Config(_)
         )
+    }
+}
+
+/// What the edge services of this process did, counted since it started (one edge service in
+/// practice): read by `mom bench edge`, which runs one in process.
+#[derive(Debug)]
+pub struct Stats {
+    samples_taken: AtomicU64,
+    commands_accepted: AtomicU64,
+}
+
+static STATS: Stats = Stats {
+    samples_taken: AtomicU64::new(0),
+    commands_accepted: AtomicU64::new(0),
+};
+
+impl Stats {
+    /// Returns the process's counters.
+    pub fn get() -> &'static Stats {
+        &STATS
+    }
+
+    /// Returns the inputs (metric values, lost connections) taken: applied and on disk, with the
+    /// commands they made.
+    pub fn samples_taken(&self) -> u64 {
+        self.samples_taken.load(Ordering::Relaxed)
+    }
+
+    /// Returns the commands the platform accepted.
+    pub fn commands_accepted(&self) -> u64 {
+        self.commands_accepted.load(Ordering::Relaxed)
     }
 }
 
@@ -212,6 +244,7 @@ async fn take(
         } else {
             report(&processor, &outcome, inputs);
             store.take(&processor, &outcome).await?;
+            STATS.samples_taken.fetch_add(inputs, Ordering::Relaxed);
         }
         let client = client.borrow().clone();
         if let Some(client) = client {

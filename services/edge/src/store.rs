@@ -4,6 +4,7 @@
 //! and only then acknowledged to the broker, so a crash at any point loses nothing and a
 //! redelivered message finds its value already taken.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -180,7 +181,9 @@ impl Store {
                 .await?;
             }
         }
-        for command in &outcome.commands {
+        let (commands, merged) = merge_counts(&outcome.commands);
+        taken.merged += merged;
+        for command in &commands {
             let group = merge_group(command);
             if let (Some(group), Command::Count { total, at, .. }) = (&group, command) {
                 let last = sqlx::query(
@@ -352,6 +355,42 @@ fn merge_group(command: &Command) -> Option<String> {
     }
 }
 
+/// Merges each count into its unit's previous command of the batch when that is a count of the
+/// same merge group — what the queue would do row by row — so a batch of many readings costs one
+/// queue row (and statement) per unit instead of one per reading. Returns the commands left and
+/// how many were merged.
+fn merge_counts(commands: &[Command]) -> (Vec<Command>, u64) {
+    let mut out: Vec<Command> = Vec::with_capacity(commands.len());
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    let mut merged = 0;
+    for command in commands {
+        if let (Command::Count { total, at, .. }, Some(&index)) =
+            (command, last.get(command.work_unit()))
+        {
+            let group = merge_group(command);
+            if let (
+                true,
+                Command::Count {
+                    total: before,
+                    at: before_at,
+                    ..
+                },
+            ) = (
+                group.is_some() && merge_group(&out[index]) == group,
+                &mut out[index],
+            ) {
+                *before = before.saturating_add(*total);
+                *before_at = *at;
+                merged += 1;
+                continue;
+            }
+        }
+        last.insert(command.work_unit(), out.len());
+        out.push(command.clone());
+    }
+    (out, merged)
+}
+
 fn minute(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
@@ -365,4 +404,111 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T, S
         what: what.to_owned(),
         reason: err.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, second).unwrap()
+    }
+
+    fn count(unit: &str, total: u64, second: u32) -> Command {
+        Command::Count {
+            work_unit: unit.into(),
+            product: Some("p".into()),
+            total,
+            at: at(second),
+        }
+    }
+
+    fn batch() -> Vec<Command> {
+        vec![
+            count("a", 1, 1),
+            count("b", 2, 1),
+            count("a", 3, 2),
+            Command::Stopped {
+                work_unit: "a".into(),
+                reason: "jam".into(),
+                at: at(3),
+            },
+            count("a", 4, 4),
+            count("a", 5, 5),
+            count("b", 6, 59),
+        ]
+    }
+
+    #[test]
+    fn counts_of_a_batch_merge_into_their_units_previous_count_of_the_same_minute() {
+        let (commands, merged) = merge_counts(&batch());
+        assert_eq!(merged, 3);
+        assert_eq!(
+            commands,
+            vec![
+                count("a", 4, 2),
+                count("b", 8, 59),
+                Command::Stopped {
+                    work_unit: "a".into(),
+                    reason: "jam".into(),
+                    at: at(3),
+                },
+                count("a", 9, 5),
+            ]
+        );
+        // Another minute or product is another row.
+        let mut other = count("a", 1, 1);
+        if let Command::Count { at, .. } = &mut other {
+            *at = at.checked_add_signed(chrono::Duration::minutes(1)).unwrap();
+        }
+        let (commands, merged) = merge_counts(&[count("a", 1, 1), other.clone()]);
+        assert_eq!((commands, merged), (vec![count("a", 1, 1), other], 0));
+    }
+
+    #[tokio::test]
+    async fn a_batch_queues_what_the_queue_would_hold_row_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapping = crate::Mapping::parse(
+            "m.toml",
+            "[[signal]]\nwork_unit = \"a\"\nkind = \"count\"\nopcua = { node = \"ns=2;s=A\" }\n",
+        )
+        .unwrap();
+        let processor = Processor::new(mapping, mom_clock::TimePolicy::default());
+        let queued = |store: Store| async move {
+            let rows = store.next(100).await.unwrap();
+            store.untake().await.unwrap();
+            rows.into_iter().map(|q| q.command).collect::<Vec<_>>()
+        };
+        // At once, and one command per transaction: the same rows.
+        let store = Store::open(&dir.path().join("batch.db"), 100)
+            .await
+            .unwrap();
+        let outcome = Outcome {
+            commands: batch(),
+            ..Outcome::default()
+        };
+        let taken = store.take(&processor, &outcome).await.unwrap();
+        assert_eq!(
+            taken,
+            Taken {
+                queued: 4,
+                merged: 3
+            }
+        );
+        let single = Store::open(&dir.path().join("single.db"), 100)
+            .await
+            .unwrap();
+        for command in batch() {
+            let outcome = Outcome {
+                commands: vec![command],
+                ..Outcome::default()
+            };
+            single.take(&processor, &outcome).await.unwrap();
+        }
+        assert_eq!(queued(store).await, queued(single).await);
+    }
 }
