@@ -103,6 +103,10 @@ enum Bench {
     /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
     /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
     OeeLatency(mom_bench::OeeLatencyArgs),
+    /// Machine signals through the edge service: Sparkplug B metric updates per second taken
+    /// (the edge service on one core) until production holds every count, and the latency from
+    /// a signal to the updated OEE figures (docs/benchmarks.md).
+    Edge(mom_bench::EdgeArgs),
     /// Rebuild throughput and peak memory of every projection from logs of all four services
     /// (1 M and 10 M events, or `--events`), on SQLite and Postgres; each rebuild in its own
     /// process.
@@ -270,6 +274,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
             Bench::Commands(args) => mom_bench::commands(args).await,
             Bench::Oee => mom_bench::oee().await,
             Bench::OeeLatency(args) => mom_bench::oee_latency(args).await,
+            Bench::Edge(args) => mom_bench::edge(args).await,
             Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,
         },
         Command::Projections { command } => projections::run(command).await,

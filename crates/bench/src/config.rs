@@ -24,6 +24,41 @@ pub struct OeeLatencyArgs {
     pub kafka_bootstrap_servers: Option<String>,
 }
 
+/// Options of `mom bench edge`.
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// MQTT broker the bench's Sparkplug edge nodes and the edge service meet on.
+    #[arg(
+        long,
+        env = "MOM_BENCH_MQTT_URL",
+        default_value = "mqtt://127.0.0.1:1883"
+    )]
+    pub mqtt_url: String,
+    /// Postgres server for the production service's event store (a fresh database is created on
+    /// it and dropped); without it, SQLite in a temporary directory as in `mom dev`.
+    #[arg(long, env = "MOM_BENCH_EDGE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Work units of the throughput run, spread over the edge nodes.
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 50)]
+    pub work_units: usize,
+    /// Sparkplug edge nodes of the throughput run (one MQTT connection each).
+    #[arg(long, env = "MOM_BENCH_NODES", default_value_t = 5)]
+    pub nodes: usize,
+    /// Readings of each metric (`State`, `Counter/Total`) in one NDATA message: a node's message
+    /// carries readings × 2 × its work units metric updates.
+    #[arg(long, env = "MOM_BENCH_READINGS", default_value_t = 10)]
+    pub readings: usize,
+    /// Metric updates published in the throughput run.
+    #[arg(long, env = "MOM_BENCH_UPDATES", default_value_t = 5_000_000)]
+    pub updates: u64,
+    /// Signals measured in the latency run.
+    #[arg(long, env = "MOM_BENCH_SAMPLES", default_value_t = 300)]
+    pub samples: u64,
+    /// Signals per second in the latency run (one at a time, each waited for).
+    #[arg(long, env = "MOM_BENCH_RATE", default_value_t = 20)]
+    pub rate: u64,
+}
+
 /// Options of `mom bench commands`.
 #[derive(Debug, clap::Args)]
 pub struct CommandsArgs {

@@ -2,8 +2,10 @@
 //! prints a report: production commands through the command handler and the gRPC API on Postgres
 //! with the outbox, then the relay's throughput to a broker (`commands`); the OEE engine alone
 //! (`oee`); the latency from a production command to the `WatchOee` update that shows it, in the
-//! distributed and the embedded mode (`oee_latency`); and the rebuild of every projection from
-//! event logs of the four services written by a generated plant (`rebuild`).
+//! distributed and the embedded mode (`oee_latency`); the rebuild of every projection from event
+//! logs of the four services written by a generated plant (`rebuild`); and machine signals
+//! through the edge service — Sparkplug B metric updates per second taken on one core, and the
+//! latency from a signal to the updated OEE figures (`edge`).
 //!
 //! Layout: `config.rs` holds each subcommand's options, `workload/` one file per workload,
 //! `provision.rs` what a run starts and takes down (databases, stores, broker, services' configs),
@@ -21,7 +23,7 @@ mod provision;
 mod report;
 mod workload;
 
-pub use config::{Backend, CommandsArgs, OeeLatencyArgs, RebuildArgs};
+pub use config::{Backend, CommandsArgs, EdgeArgs, OeeLatencyArgs, RebuildArgs};
 
 /// Bad input (an option out of range, an unknown projection): the binary exits with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,11 @@ pub async fn oee() -> anyhow::Result<()> {
 /// Runs `mom bench oee-latency` and prints its report.
 pub async fn oee_latency(args: OeeLatencyArgs) -> anyhow::Result<()> {
     workload::oee_latency::run(args).await
+}
+
+/// Runs `mom bench edge` and prints its report.
+pub async fn edge(args: EdgeArgs) -> anyhow::Result<()> {
+    workload::edge::run(args).await
 }
 
 /// Runs `mom bench rebuild` and prints its report. `projections` are the projections

@@ -1,6 +1,6 @@
 //! The printed report: the Markdown tables every workload prints to stdout, and the figures they
 //! hold (latency histograms, command rates, rebuild rates and peak memory, the events per domain
-//! of a generated log). Progress goes to stderr elsewhere; only this module writes the tables.
+//! of a generated log, the edge service's metric updates per second). Progress goes to stderr elsewhere; only this module writes the tables.
 
 use std::time::Duration;
 
@@ -93,6 +93,82 @@ pub(crate) fn print_latency(mode: &str, histogram: &Histogram<u64>) {
         ms(0.99),
         histogram.max() as f64 / 1000.0
     );
+}
+
+/// Prints the title of `mom bench edge`'s report.
+pub(crate) fn print_edge_title(args: &crate::config::EdgeArgs, nodes: usize) {
+    println!(
+        "machine signals through the edge service: Sparkplug B over {} ({} work units on {nodes} edge nodes, {} readings of State and Counter/Total per unit in each NDATA)\n",
+        args.mqtt_url, args.work_units, args.readings
+    );
+}
+
+/// The throughput part of `mom bench edge`: how fast the edge service took the nodes' metric
+/// updates, on how much CPU, and when production had every count.
+#[derive(Debug)]
+pub(crate) struct EdgeThroughput {
+    /// The production service's event store.
+    pub(crate) backend: &'static str,
+    pub(crate) work_units: usize,
+    pub(crate) nodes: usize,
+    /// Metric updates in one NDATA message (of a node with the most units).
+    pub(crate) per_message: u64,
+    /// NDATA messages published.
+    pub(crate) messages: u64,
+    /// Metric updates published in them.
+    pub(crate) updates: u64,
+    /// Since the first NDATA: until the last was published, until the edge service had taken
+    /// them all, until production held every count.
+    pub(crate) published: Duration,
+    pub(crate) taken: Duration,
+    pub(crate) complete: Duration,
+    /// CPU time of the edge service's thread and its SQLite worker(s) until all were taken.
+    pub(crate) edge_cpu: Duration,
+    /// Those threads.
+    pub(crate) edge_threads: usize,
+    /// CPU time of the whole process (nodes, edge service, production) until all were taken.
+    pub(crate) process_cpu: Duration,
+    /// Commands the edge service had accepted by production.
+    pub(crate) commands: u64,
+}
+
+impl EdgeThroughput {
+    /// Prints the throughput table.
+    pub(crate) fn print(&self) {
+        let rate = |d: Duration| self.updates as f64 / d.as_secs_f64().max(1e-9);
+        println!("| metric updates | messages | per message | taken in (s) | updates/s | edge CPU (s) | updates per edge CPU s | process CPU (s) | commands | production complete after (s) |");
+        println!("|----------------|----------|-------------|--------------|-----------|--------------|------------------------|-----------------|----------|-------------------------------|");
+        println!(
+            "| {:>14} | {:>8} | {:>11} | {:>12.2} | {:>9.0} | {:>12.2} | {:>22.0} | {:>15.2} | {:>8} | {:>29.2} |",
+            self.updates,
+            self.messages,
+            self.per_message,
+            self.taken.as_secs_f64(),
+            rate(self.taken),
+            self.edge_cpu.as_secs_f64(),
+            rate(self.edge_cpu),
+            self.process_cpu.as_secs_f64(),
+            self.commands,
+            self.complete.as_secs_f64(),
+        );
+        println!(
+            "\n({} work units, {} nodes, production on {}; published in {:.2} s; edge CPU = the edge service's runtime thread + {} SQLite worker thread(s), from /proc at 10 ms resolution)\n",
+            self.work_units,
+            self.nodes,
+            self.backend,
+            self.published.as_secs_f64(),
+            self.edge_threads.saturating_sub(1),
+        );
+    }
+}
+
+/// Prints the latency part of `mom bench edge`.
+pub(crate) fn print_edge_latency(samples: u64, rate: u64, histogram: &Histogram<u64>) {
+    println!(
+        "Sparkplug count -> updated OEE figures, as a WatchOee subscriber sees them ({samples} signals, {rate} per second, one at a time)\n"
+    );
+    print_latency_header();
+    print_latency("Sparkplug NDATA -> edge -> OEE (mom dev)", histogram);
 }
 
 /// Returns the backend's name as the report prints it.

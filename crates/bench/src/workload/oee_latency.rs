@@ -64,6 +64,73 @@ pub(crate) async fn run(args: OeeLatencyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The context of the bench's commands.
+fn context() -> Option<pb::CommandContext> {
+    Some(pb::CommandContext {
+        actor: "bench".to_owned(),
+        ..Default::default()
+    })
+}
+
+/// Registers work unit `unit` at `at` with an ideal cycle time of one second for `product`.
+pub(crate) async fn register_unit(
+    prod: &mut ProductionServiceClient<tonic::transport::Channel>,
+    unit: &str,
+    product: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let at = Some(mom_proto::time::to_timestamp(at));
+    prod.register_work_unit(pb::RegisterWorkUnitRequest {
+        context: context(),
+        work_unit: unit.into(),
+        name: unit.into(),
+        micro_stop_threshold_ms: 120_000,
+        startup_window_ms: 300_000,
+        at,
+    })
+    .await?;
+    prod.set_ideal_cycle_time(pb::SetIdealCycleTimeRequest {
+        context: context(),
+        work_unit: unit.into(),
+        product: product.into(),
+        ideal_cycle_time_ms: 1000,
+        at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Subscribes to the hour periods of `unit` with `WatchOee`, waiting (60 s at most) until the
+/// OEE service knows the unit: once its first facts are projected.
+pub(crate) async fn watch_hours(
+    client: &mut mom_proto::oee::v1::oee_service_client::OeeServiceClient<
+        tonic::transport::Channel,
+    >,
+    unit: &str,
+) -> anyhow::Result<tonic::Streaming<mom_proto::oee::v1::PeriodFigures>> {
+    use mom_proto::oee::v1 as oee_pb;
+    let scope = Some(oee_pb::Scope {
+        scope: Some(oee_pb::scope::Scope::WorkUnit(unit.into())),
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match client
+            .watch_oee(oee_pb::WatchOeeRequest {
+                scope: scope.clone(),
+                granularity: oee_pb::Granularity::Hour as i32,
+                after_revision: 0,
+            })
+            .await
+        {
+            Ok(stream) => return Ok(stream.into_inner()),
+            Err(status) if status.code() == tonic::Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => anyhow::bail!("WatchOee: {status}"),
+        }
+    }
+}
+
 /// Starts production on `store_url` and the OEE service, then sends `samples` counts of one unit
 /// each and times each until a `WatchOee` update shows it.
 async fn latency_run(
@@ -72,7 +139,6 @@ async fn latency_run(
     oee: mom_oee_projection::OeeConfig,
     servers: Option<String>,
 ) -> anyhow::Result<Histogram<u64>> {
-    use mom_proto::oee::v1 as oee_pb;
     let shutdown = CancellationToken::new();
     let production = mom_production::start(
         provision::production_config(store_url, 8, 20, provision::kafka_args(servers))?,
@@ -87,31 +153,9 @@ async fn latency_run(
             provision::channel(oee.grpc_addr).await?,
         );
         let unit = "latency-press";
-        let context = || {
-            Some(pb::CommandContext {
-                actor: "bench".to_owned(),
-                ..Default::default()
-            })
-        };
         let t0 = chrono::Utc::now();
         let at = Some(mom_proto::time::to_timestamp(t0));
-        prod.register_work_unit(pb::RegisterWorkUnitRequest {
-            context: context(),
-            work_unit: unit.into(),
-            name: unit.into(),
-            micro_stop_threshold_ms: 120_000,
-            startup_window_ms: 300_000,
-            at,
-        })
-        .await?;
-        prod.set_ideal_cycle_time(pb::SetIdealCycleTimeRequest {
-            context: context(),
-            work_unit: unit.into(),
-            product: "SKU-BENCH".into(),
-            ideal_cycle_time_ms: 1000,
-            at,
-        })
-        .await?;
+        register_unit(&mut prod, unit, "SKU-BENCH", t0).await?;
         prod.report_running(pb::ReportRunningRequest {
             context: context(),
             work_unit: unit.into(),
@@ -119,29 +163,7 @@ async fn latency_run(
             at,
         })
         .await?;
-        let scope = Some(oee_pb::Scope {
-            scope: Some(oee_pb::scope::Scope::WorkUnit(unit.into())),
-        });
-        // The work unit is known to the OEE service once its first facts are projected.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut stream = loop {
-            match watch_client
-                .watch_oee(oee_pb::WatchOeeRequest {
-                    scope: scope.clone(),
-                    granularity: oee_pb::Granularity::Hour as i32,
-                    after_revision: 0,
-                })
-                .await
-            {
-                Ok(stream) => break stream.into_inner(),
-                Err(status)
-                    if status.code() == tonic::Code::NotFound && Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(status) => anyhow::bail!("WatchOee: {status}"),
-            }
-        };
+        let mut stream = watch_hours(&mut watch_client, unit).await?;
         // Every count is stamped at t0, so all land in one hour period.
         let mut histogram = report::new_histogram()?;
         let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
