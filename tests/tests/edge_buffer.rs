@@ -222,6 +222,11 @@ mqtt = {{ topic = "plant/press-9", value = "/count", time = "/ts" }}
 
     edge_shutdown.cancel();
     edge.await.unwrap().unwrap();
+    // A clean stop says so: the host's STATE goes offline (not only through its will).
+    tokio::time::timeout(Duration::from_secs(10), online.wait_for(|on| !*on))
+        .await
+        .expect("the edge service's STATE did not go offline at its clean stop")
+        .unwrap();
     pump.abort();
     shutdown.cancel();
     running.wait().await.unwrap();

@@ -277,11 +277,14 @@ pub async fn run(
                 sparkplug::state_payload(false, connected_at),
             )
             .await;
-        let _ = client.disconnect().await;
+        // The offline STATE must reach the broker before the connection closes: wait for its
+        // acknowledgement, then for the broker to close the connection after DISCONNECT.
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut disconnecting = false;
             while let Ok(event) = events.poll().await {
-                if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                    break;
+                if !disconnecting && matches!(event, Event::Incoming(Packet::PubAck(_))) {
+                    disconnecting = true;
+                    let _ = client.try_disconnect();
                 }
             }
         })
