@@ -483,14 +483,21 @@ mod tests {
             .ok()
             .and_then(|link| link.file_name()?.to_str()?.parse::<u32>().ok());
         assert!(tid.is_some());
+        // Spin until the thread has been charged some CPU (10 ms ticks; on a busy machine 50 ms
+        // of wall time may not be enough), at most 10 s.
         let spin = Instant::now();
         let mut x = 0u64;
-        while spin.elapsed() < Duration::from_millis(50) {
-            x = x.wrapping_mul(31).wrapping_add(1);
+        while cpu(tid) == Duration::ZERO && spin.elapsed() < Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(31).wrapping_add(1);
+            }
         }
         assert!(x != 1);
-        assert!(cpu(tid) > Duration::ZERO);
-        assert!(cpu(None) >= cpu(tid));
+        // The thread first: the process's time, read after it, includes at least as much.
+        let thread = cpu(tid);
+        let process = cpu(None);
+        assert!(thread > Duration::ZERO);
+        assert!(process >= thread, "process {process:?} < thread {thread:?}");
         assert!(threads().iter().any(|(thread, _)| Some(*thread) == tid));
     }
 }
