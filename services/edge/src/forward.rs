@@ -146,20 +146,16 @@ pub async fn run(
     }
 }
 
-fn context<C: Default>(key: &str, make: impl FnOnce(String) -> C) -> Option<C> {
-    Some(make(key.to_owned()))
-}
-
 fn pctx(key: &str) -> Option<pb::CommandContext> {
-    context(key, |idempotency_key| pb::CommandContext {
-        idempotency_key,
+    Some(pb::CommandContext {
+        idempotency_key: key.to_owned(),
         ..Default::default()
     })
 }
 
 fn qctx(key: &str) -> Option<qa::CommandContext> {
-    context(key, |idempotency_key| qa::CommandContext {
-        idempotency_key,
+    Some(qa::CommandContext {
+        idempotency_key: key.to_owned(),
         ..Default::default()
     })
 }
