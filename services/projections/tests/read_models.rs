@@ -158,6 +158,7 @@ fn production_story() -> Vec<Message> {
             operation: 10,
             work_unit: "saw-1".into(),
             at: at(7),
+            ..Default::default()
         })),
         b.production(E::QuantityReported(prd::QuantityReported {
             operation: 10,
@@ -170,6 +171,7 @@ fn production_story() -> Vec<Message> {
             operation: 10,
             work_unit: "saw-1".into(),
             at: at(20),
+            ..Default::default()
         })),
         a.production(E::QuantityReported(prd::QuantityReported {
             operation: 10,
@@ -198,6 +200,7 @@ fn production_story() -> Vec<Message> {
             operation: 20,
             work_unit: "weld-1".into(),
             at: at(61),
+            ..Default::default()
         })),
         a.production(E::QuantityReported(prd::QuantityReported {
             operation: 20,

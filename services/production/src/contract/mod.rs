@@ -58,6 +58,16 @@ pub const EVENT_TYPES: &[&str] = &[
     "PlannedShutdownScheduled",
     "UnitsCounted",
     "WorkUnitDisconnected",
+    "RecipeDownloaded",
+    "RecipeUnloaded",
+    "ParameterRecorded",
+    "ParameterDeviated",
+    "ParameterOverridden",
+    "RecipeDefined",
+    "RecipeVersionDrafted",
+    "RecipeVersionApproved",
+    "RecipeVersionSuperseded",
+    "RecipeVersionRetired",
 ];
 
 /// A parsed production order request.
@@ -88,6 +98,16 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::PlannedShutdownScheduled(_) => "PlannedShutdownScheduled",
         Event::UnitsCounted(_) => "UnitsCounted",
         Event::WorkUnitDisconnected(_) => "WorkUnitDisconnected",
+        Event::RecipeDownloaded(_) => "RecipeDownloaded",
+        Event::RecipeUnloaded(_) => "RecipeUnloaded",
+        Event::ParameterRecorded(_) => "ParameterRecorded",
+        Event::ParameterDeviated(_) => "ParameterDeviated",
+        Event::ParameterOverridden(_) => "ParameterOverridden",
+        Event::RecipeDefined(_) => "RecipeDefined",
+        Event::RecipeVersionDrafted(_) => "RecipeVersionDrafted",
+        Event::RecipeVersionApproved(_) => "RecipeVersionApproved",
+        Event::RecipeVersionSuperseded(_) => "RecipeVersionSuperseded",
+        Event::RecipeVersionRetired(_) => "RecipeVersionRetired",
     }
 }
 

@@ -119,6 +119,8 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             operation: operation.0,
             work_unit: work_unit.to_string(),
             at: Some(to_timestamp(*at)),
+            recipe: None,
+            recipe_version: None,
         }),
         OrderEvent::QuantityReported {
             operation,
