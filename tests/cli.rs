@@ -240,8 +240,12 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = Dev(first);
-    let mut lines = BufReader::new(first.0.stdout.take().unwrap()).lines();
+    let mut first = Dev {
+        child: first,
+        port: 0,
+        log: None,
+    };
+    let mut lines = BufReader::new(first.child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut addresses = Vec::new();
     while Instant::now() < deadline && addresses.len() < 4 {
@@ -282,14 +286,6 @@ fn dev_prints_every_service_address_and_a_second_instance_on_the_same_directory_
     stop_with(first, "-INT");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A plain HTTP/1.1 GET of a JSON document; `None` while nothing listens.
 fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&get_text(port, path)?).ok()
@@ -313,14 +309,43 @@ fn get_text(port: u16, path: &str) -> Option<String> {
 }
 
 /// A running `mom dev`, killed when dropped still running (a failing test must not leave the
-/// simulated plant running on the machine).
-struct Dev(std::process::Child);
+/// simulated plant running on the machine): its HTTP port and, when it logs to a file, the log.
+struct Dev {
+    child: std::process::Child,
+    port: u16,
+    log: Option<PathBuf>,
+}
+
+impl Dev {
+    /// Fails the test with `what`, saying whether the process is still running (its exit status
+    /// if not) and the end of its log: a `mom dev` that died or never answered shows why.
+    fn fail(&mut self, what: &str) -> ! {
+        let state = match self.child.try_wait() {
+            Ok(Some(status)) => format!("mom dev exited with {status}"),
+            Ok(None) => "mom dev is still running".to_owned(),
+            Err(error) => format!("mom dev's state is unknown: {error}"),
+        };
+        let log = self
+            .log
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!("{what}; {state}; the end of its log:\n{}", tail.join("\n"));
+    }
+
+    /// Returns whether the process has exited.
+    fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+}
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -352,19 +377,29 @@ impl TestClock {
 /// announced during the backfill (the time of day at which a live-vs-rebuild comparison failed).
 const PLANT_TIME: &str = "2026-03-02T09:45:00Z";
 
-fn start_dev(dir: &Path, port: u16, clock: &TestClock) -> Dev {
-    start_dev_with(dir, port, &[], clock)
+fn start_dev(dir: &Path, clock: &TestClock) -> Dev {
+    start_dev_with(dir, &[], clock)
 }
 
-fn start_dev_with(dir: &Path, port: u16, extra: &[&str], clock: &TestClock) -> Dev {
+/// Starts the simulated plant in `dir` with `extra` arguments, on an HTTP port of its own choice
+/// (read from the address it prints: a port chosen by the test could be taken by another process
+/// before `mom dev` binds it), its log appended to `mom-dev.log` in `dir`.
+fn start_dev_with(dir: &Path, extra: &[&str], clock: &TestClock) -> Dev {
+    let log = dir.join("mom-dev.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
     let child = mom()
+        .env("MOM_LOG", "info")
         .env("MOM_CLOCK_START", clock.now().to_rfc3339())
         .args([
             "dev",
             "--grpc-addr",
             "127.0.0.1:0",
             "--http-addr",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--seed",
             "42",
             "--sim-speed",
@@ -375,22 +410,48 @@ fn start_dev_with(dir: &Path, port: u16, extra: &[&str], clock: &TestClock) -> D
         .args(extra)
         .arg("--data-dir")
         .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
         .spawn()
         .unwrap();
-    Dev(child)
+    let mut dev = Dev {
+        child,
+        port: 0,
+        log: Some(log),
+    };
+    let mut lines = BufReader::new(dev.child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while dev.port == 0 && Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let ["dashboard", address] = line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            dev.port = address
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .rsplit(':')
+                .next()
+                .and_then(|port| port.parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    if dev.port == 0 {
+        dev.fail("mom dev did not print its dashboard address");
+    }
+    dev
 }
 
 /// Waits (60 s at most) until `/readyz` says every reader of the logs has caught up.
-fn ready(port: u16) {
+fn ready(dev: &mut Dev) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let answer = get_json(port, "/readyz");
+        let answer = get_json(dev.port, "/readyz");
         if answer.as_ref().is_some_and(|a| a["ready"] == true) {
             return;
         }
-        assert!(Instant::now() < deadline, "not ready: {answer:?}");
+        if dev.exited() || Instant::now() >= deadline {
+            dev.fail(&format!("not ready: {answer:?}"));
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -401,7 +462,7 @@ fn stop(child: Dev) {
 
 /// Sends `signal` to `child` and waits (40 s at most) for a successful exit.
 fn stop_with(mut dev: Dev, signal: &str) {
-    let child = &mut dev.0;
+    let child = &mut dev.child;
     let status = Command::new("kill")
         .arg(signal)
         .arg(child.id().to_string())
@@ -442,7 +503,7 @@ fn losses_path(around: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Polls the plant's losses until `done` accepts them.
 fn losses_until(
-    port: u16,
+    dev: &mut Dev,
     clock: &TestClock,
     what: &str,
     done: impl Fn(&serde_json::Value) -> bool,
@@ -450,8 +511,8 @@ fn losses_until(
     let path = losses_path(clock.now());
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = serde_json::Value::Null;
-    while Instant::now() < deadline {
-        if let Some(value) = get_json(port, &path) {
+    while Instant::now() < deadline && !dev.exited() {
+        if let Some(value) = get_json(dev.port, &path) {
             if done(&value) {
                 return value;
             }
@@ -459,15 +520,15 @@ fn losses_until(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    panic!("{what} did not happen; last answer: {last}");
+    dev.fail(&format!("{what} did not happen; last answer: {last}"))
 }
 
 /// The OEE losses of `plant-1` over a fixed window around `clock`'s start (the hours from 8
 /// before to 6 after it, so it reaches into the future), once the instance has caught up with
 /// its logs, without the revision (a rebuild numbers its writes anew).
-fn settled_losses(port: u16, from: &TestClock) -> (serde_json::Value, serde_json::Value) {
-    ready(port);
-    let value = get_json(port, &losses_path(from.base)).unwrap();
+fn settled_losses(dev: &mut Dev, from: &TestClock) -> (serde_json::Value, serde_json::Value) {
+    ready(dev);
+    let value = get_json(dev.port, &losses_path(from.base)).unwrap();
     let mut total = value["total"].clone();
     total["revision"] = serde_json::Value::Null;
     (total, value["losses"].clone())
@@ -477,15 +538,14 @@ fn settled_losses(port: u16, from: &TestClock) -> (serde_json::Value, serde_json
 /// live figures (read by a quiet instance) and those a rebuild gives (read the same way).
 fn live_and_rebuilt(
     dir: &Path,
-    port: u16,
     clock: &TestClock,
 ) -> (
     (serde_json::Value, serde_json::Value),
     (serde_json::Value, serde_json::Value),
 ) {
-    let quiet = |dir: &Path| start_dev_with(dir, port, &["--no-simulate"], clock);
-    let live_instance = quiet(dir);
-    let live = settled_losses(port, clock);
+    let quiet = |dir: &Path| start_dev_with(dir, &["--no-simulate"], clock);
+    let mut live_instance = quiet(dir);
+    let live = settled_losses(&mut live_instance, clock);
     stop(live_instance);
     let rebuild = mom()
         .args(["projections", "rebuild", "oee", "--data-dir"])
@@ -500,8 +560,8 @@ fn live_and_rebuilt(
     let report = String::from_utf8_lossy(&rebuild.stdout);
     assert!(report.contains("oee: rebuilt from"), "{report}");
     assert!(String::from_utf8_lossy(&rebuild.stderr).contains("events/s"));
-    let rebuilt_instance = quiet(dir);
-    let rebuilt = settled_losses(port, clock);
+    let mut rebuilt_instance = quiet(dir);
+    let rebuilt = settled_losses(&mut rebuilt_instance, clock);
     stop(rebuilt_instance);
     (live, rebuilt)
 }
@@ -631,9 +691,9 @@ fn plant_records_until_complete(port: u16) {
 #[test]
 fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let clock = TestClock::at(PLANT_TIME);
-    let first = start_dev(dir.path(), port, &clock);
+    let mut first = start_dev(dir.path(), &clock);
+    let port = first.port;
     let losses = [
         "equipment_failure",
         "setup_and_adjustments",
@@ -642,7 +702,7 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
         "startup_rejects",
         "production_rejects",
     ];
-    let before = losses_until(port, &clock, "all six losses non-zero", |value| {
+    let before = losses_until(&mut first, &clock, "all six losses non-zero", |value| {
         losses
             .iter()
             .all(|loss| value["total"]["losses_s"][loss].as_f64().unwrap_or(0.0) > 0.0)
@@ -692,9 +752,9 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     assert!(dir.path().join("simulator.json").is_file());
 
     // A restart resumes the plant where it stopped: the figures grow from what was there.
-    let second = start_dev(dir.path(), port, &clock);
+    let mut second = start_dev(dir.path(), &clock);
     let after = losses_until(
-        port,
+        &mut second,
         &clock,
         "the figures to grow after the restart",
         |value| value["total"]["total_count"].as_u64().unwrap_or(0) > count,
@@ -710,7 +770,7 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
     // A rebuild from the event logs gives the figures the live projection had, once the live
     // instance has applied what its logs hold (`/readyz`): the answer of an instance that has
     // not yet is that of a moment before the stop. A clean stop leaves nothing to apply.
-    let (live, rebuilt) = live_and_rebuilt(dir.path(), port, &clock);
+    let (live, rebuilt) = live_and_rebuilt(dir.path(), &clock);
     assert_eq!(rebuilt, live, "a rebuild must give the live figures");
 }
 
@@ -721,14 +781,13 @@ fn dev_simulates_a_plant_with_all_six_losses_and_continues_after_a_restart() {
 fn dev_live_figures_equal_a_rebuild_across_period_boundaries() {
     for at in ["2026-03-02T13:59:40Z", "2026-03-02T23:59:40Z"] {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let clock = TestClock::at(at);
-        let plant = start_dev(dir.path(), port, &clock);
-        losses_until(port, &clock, "counts", |value| {
+        let mut plant = start_dev(dir.path(), &clock);
+        losses_until(&mut plant, &clock, "counts", |value| {
             value["total"]["total_count"].as_u64().unwrap_or(0) > 0
         });
         stop(plant);
-        let (live, rebuilt) = live_and_rebuilt(dir.path(), port, &clock);
+        let (live, rebuilt) = live_and_rebuilt(dir.path(), &clock);
         assert!(
             live.0["total_count"].as_u64().unwrap() > 0,
             "{at}: {live:?}"
