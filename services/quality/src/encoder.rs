@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::contract::{
-    capa_event_to_proto, inspection_event_to_proto, ncr_event_to_proto, plan_event_to_proto,
+    capa_event_to_proto, chart_event_to_proto, inspection_event_to_proto, ncr_event_to_proto,
+    plan_event_to_proto,
 };
-use crate::domain::{Capa, Inspection, InspectionPlan, Nonconformance};
+use crate::domain::{Capa, ControlChart, Inspection, InspectionPlan, Nonconformance};
 
 /// Returns the encoder that turns stored quality events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {
@@ -26,6 +27,7 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
                 Inspection::TYPE => inspection_event_to_proto(&event_of(event.payload)?),
                 Nonconformance::TYPE => ncr_event_to_proto(&event_of(event.payload)?),
                 Capa::TYPE => capa_event_to_proto(&event_of(event.payload)?),
+                ControlChart::TYPE => chart_event_to_proto(&event_of(event.payload)?),
                 other => return Err(format!("unknown aggregate type {other}")),
             };
             Ok(QualityEvent {

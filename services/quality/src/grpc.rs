@@ -2,12 +2,13 @@
 //! kernel through `mom_grpc::run`, which answers a repeated idempotency key with the original
 //! reply and maps every rejection to its status code. Commands that need another
 //! aggregate's state (an inspection's plan, an NCR's source inspection, a CAPA's NCRs) load it
-//! first, so an unknown reference is `NOT_FOUND` and the domain decides on a snapshot.
+//! first, so an unknown reference is `NOT_FOUND` and the domain decides on a snapshot. A control
+//! chart's reply adds who changed its limits, from the stored events' metadata.
 
 use std::fmt::Display;
 use std::sync::Arc;
 
-use mom_domain::{Decide, Lifecycle, Stream, Timed};
+use mom_domain::{Decide, Lifecycle, Recorded, Stream, Timed};
 use mom_eventstore::Executor;
 use mom_grpc::{call, get, run, Call, ParsedCommand};
 use mom_proto::quality::v1 as pb;
@@ -16,8 +17,8 @@ use tonic::{Request, Response, Status};
 
 use crate::contract;
 use crate::domain::{
-    CapaCommand, CapaId, InspectionError, InspectionId, InspectionSummary, NcrError, NcrId,
-    PlanError, PlanId, PlanSnapshot,
+    CapaCommand, CapaId, ChartEvent, ChartState, InspectionError, InspectionId, InspectionSummary,
+    NcrError, NcrId, PlanError, PlanId, PlanSnapshot,
 };
 use crate::Application;
 
@@ -285,6 +286,78 @@ impl QualityService for QualityApi {
         get(&self.app.capas, &id.to_string(), contract::capa_reply)
             .await
             .map(Response::new)
+    }
+
+    async fn define_control_chart(
+        &self,
+        request: Request<pb::DefineControlChartRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self, request, charts, contract::define_control_chart)
+    }
+
+    async fn set_control_limits(
+        &self,
+        request: Request<pb::SetControlLimitsRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self, request, charts, contract::set_control_limits)
+    }
+
+    async fn recompute_control_limits(
+        &self,
+        request: Request<pb::RecomputeControlLimitsRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self, request, charts, contract::recompute_control_limits)
+    }
+
+    async fn record_rule_violation(
+        &self,
+        request: Request<pb::RecordRuleViolationRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self, request, charts, contract::record_rule_violation)
+    }
+
+    async fn get_control_chart(
+        &self,
+        request: Request<pb::GetControlChartRequest>,
+    ) -> Result<Response<pb::ControlChart>, Status> {
+        let id = contract::get_control_chart(request.get_ref())?.to_string();
+        let history = self.limit_history(&id).await?;
+        get(&self.app.charts, &id, |chart| {
+            contract::control_chart_reply(chart, history)
+        })
+        .await
+        .map(Response::new)
+    }
+}
+
+impl QualityApi {
+    /// Returns the definition and limit changes of chart `id` as stored, with who made them
+    /// (the newest 1000).
+    async fn limit_history(&self, id: &str) -> Result<Vec<contract::LimitChange>, Status> {
+        let stored = self
+            .app
+            .store
+            .authored_events(ChartState::TYPE, id, ChartEvent::LIMIT_TYPES)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "event store call failed");
+                Status::unavailable("event store unavailable")
+            })?;
+        let mut history = Vec::with_capacity(stored.len());
+        for event in stored {
+            let recorded: Recorded<ChartEvent> = serde_json::from_value(event.payload.clone())
+                .map_err(|err| {
+                    tracing::error!(error = %err, chart = id, "stored chart event unreadable");
+                    Status::internal("stored control chart event unreadable")
+                })?;
+            history.push(contract::LimitChange {
+                by: event.author().unwrap_or_default().to_owned(),
+                on_behalf_of: event.on_behalf_of().unwrap_or_default().to_owned(),
+                sequence: event.sequence,
+                event: recorded.event,
+            });
+        }
+        Ok(history)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Quality service: inspection plans per product and operation, inspections that judge
 //! measured and pass/fail values against them and charge rejects to the equipment and time the
-//! units were made, nonconformance reports (NCR) with containment and disposition, and
-//! corrective / preventive actions (CAPA). Commands arrive over gRPC, become events in the event
-//! store and reach `mom.quality.v1` through the outbox relay.
+//! units were made, nonconformance reports (NCR) with containment and disposition, corrective /
+//! preventive actions (CAPA), and statistical process control charts (definitions, limit changes
+//! and the rule violations recorded on them). Commands arrive over gRPC, become events in the
+//! event store and reach `mom.quality.v1` through the outbox relay.
 //!
 //! Invariant: knows no other service; it shares only `proto` types and its topic.
 
@@ -28,7 +29,7 @@ pub use mom_grpc::Running;
 
 use crate::grpc::QualityApi;
 
-use crate::domain::{Capa, Inspection, InspectionPlan, Nonconformance};
+use crate::domain::{Capa, ControlChart, Inspection, InspectionPlan, Nonconformance};
 
 /// The quality application: one executor per aggregate over one event store.
 #[derive(Debug)]
@@ -41,7 +42,9 @@ pub struct Application {
     pub nonconformances: Executor<Nonconformance>,
     /// Corrective and preventive actions.
     pub capas: Executor<Capa>,
-    /// The event store behind all four.
+    /// Control charts.
+    pub charts: Executor<ControlChart>,
+    /// The event store behind all five.
     pub store: EventStore,
 }
 
@@ -54,7 +57,8 @@ impl Application {
             plans: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             inspections: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             nonconformances: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            capas: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            capas: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            charts: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
             store,
         }
     }

@@ -6,6 +6,7 @@
 //! problem becomes a [`RequestError`] that names the field, never a panic.
 
 mod capa;
+mod chart;
 mod inspection;
 mod ncr;
 mod plan;
@@ -18,6 +19,10 @@ use mom_proto::quality::v1::quality_event::Event;
 pub use capa::{
     capa_event_to_proto, capa_reply, get_capa, implement_capa_action, link_capa_nonconformance,
     open_capa, verify_capa_effectiveness,
+};
+pub use chart::{
+    chart_event_to_proto, control_chart_reply, define_control_chart, get_control_chart,
+    recompute_control_limits, record_rule_violation, set_control_limits, LimitChange,
 };
 pub use inspection::{
     complete_inspection, get_inspection, inspection_event_to_proto, inspection_reply,
@@ -49,6 +54,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "CapaNonconformanceLinked",
     "CapaActionImplemented",
     "CapaEffectivenessVerified",
+    "ControlChartDefined",
+    "ControlLimitsSet",
+    "ControlLimitsRecomputeRequested",
+    "ControlRuleViolated",
 ];
 
 /// Returns the event type (proto message name) of a `QualityEvent.event` case; one of
@@ -69,6 +78,10 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::CapaNonconformanceLinked(_) => "CapaNonconformanceLinked",
         Event::CapaActionImplemented(_) => "CapaActionImplemented",
         Event::CapaEffectivenessVerified(_) => "CapaEffectivenessVerified",
+        Event::ControlChartDefined(_) => "ControlChartDefined",
+        Event::ControlLimitsSet(_) => "ControlLimitsSet",
+        Event::ControlLimitsRecomputeRequested(_) => "ControlLimitsRecomputeRequested",
+        Event::ControlRuleViolated(_) => "ControlRuleViolated",
     }
 }
 

@@ -207,6 +207,11 @@ fn every_event_maps_to_the_oneof_case_of_its_type() {
     );
     check_every_variant(&ncr_events(), NcrEvent::TYPES, ncr_event_to_proto);
     check_every_variant(&capa_events(), CapaEvent::TYPES, capa_event_to_proto);
+    check_every_variant(
+        &chart::tests::chart_events(),
+        crate::domain::ChartEvent::TYPES,
+        chart_event_to_proto,
+    );
 }
 
 #[test]
@@ -216,11 +221,12 @@ fn event_types_list_every_event_once() {
         .chain(InspectionEvent::TYPES)
         .chain(NcrEvent::TYPES)
         .chain(CapaEvent::TYPES)
+        .chain(crate::domain::ChartEvent::TYPES)
         .copied()
         .collect();
     assert_eq!(EVENT_TYPES, all.as_slice());
     let unique: BTreeSet<&str> = EVENT_TYPES.iter().copied().collect();
-    assert_eq!(unique.len(), 14);
+    assert_eq!(unique.len(), 18);
 }
 
 #[test]

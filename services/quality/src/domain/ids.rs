@@ -1,7 +1,7 @@
-//! Identifiers and names of the quality domain: plan, inspection, NCR and CAPA ids, equipment,
-//! product and lot ids, operation numbers, characteristic names, owners and free text. Each
-//! constructor checks its syntax, so a value of these types is always well formed and the
-//! aggregates only decide on business rules.
+//! Identifiers and names of the quality domain: plan, inspection, NCR, CAPA, chart and violation
+//! ids, equipment, product and lot ids, process parameter names, operation numbers,
+//! characteristic names, owners and free text. Each constructor checks its syntax, so a value of
+//! these types is always well formed and the aggregates only decide on business rules.
 
 use std::fmt;
 
@@ -44,8 +44,21 @@ mom_domain::string_id!(
     /// The person or role responsible for a CAPA: 1 to 128 characters, not blank.
     Owner => |value| check_text(value, MAX_ID_LEN),
     /// Free text (description, reason, note, title): not blank, at most 512 characters.
-    Text => |value| check_text(value, MAX_TEXT_LEN)
+    Text => |value| check_text(value, MAX_TEXT_LEN),
+    /// Id of a control chart (aggregate `control_chart`), such as `PUMP-100-10-bore`: 1 to 128
+    /// characters of `A-Z a-z 0-9 . _ : -`.
+    ChartId => |value| check_id(value, MAX_ID_LEN),
+    /// Name of a process parameter as production records it ("melt temperature"): 1 to 128
+    /// characters, not blank.
+    ParameterName => |value| check_text(value, MAX_ID_LEN),
+    /// Id of a recorded rule violation, `{chart}/{part}/{rule}/{last subgroup start}`: 1 to 256
+    /// characters, not blank.
+    ViolationId => |value| check_text(value, MAX_VIOLATION_ID_LEN)
 );
+
+/// Longest violation id accepted, in characters: a chart id of 128 plus its part, rule and
+/// time.
+pub const MAX_VIOLATION_ID_LEN: usize = 256;
 
 /// Number of an operation in a routing (for example 10, 20, 30); never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
