@@ -225,13 +225,19 @@ fn authored_by<'a>(
     })
 }
 
-/// Whether `json` has `field` equal to the string `value` at most `depth` objects deep (a
+/// Whether `json` has `field` equal to the string `value` (or a number written as `value`) at most `depth` objects deep (a
 /// stored payload wraps the event: `{"event": {"LotHeld": {"hold": "H1"}}}`).
 fn has_field(json: &serde_json::Value, field: &str, value: &str, depth: u8) -> bool {
     let Some(object) = json.as_object() else {
         return false;
     };
-    if object.get(field).and_then(serde_json::Value::as_str) == Some(value) {
+    // A number matches its decimal form (a recipe version: `{"version": 3}` matches "3").
+    let matches = match object.get(field) {
+        Some(serde_json::Value::String(text)) => text == value,
+        Some(serde_json::Value::Number(number)) => number.to_string() == value,
+        _ => false,
+    };
+    if matches {
         return true;
     }
     depth > 0

@@ -9,8 +9,8 @@ use mom_proto::production::v1::ProductionEvent;
 use prost::Message;
 use serde::Deserialize;
 
-use crate::contract::{order_event_to_proto, work_unit_event_to_proto};
-use crate::domain::{OrderEvent, ProductionOrder, WorkUnit, WorkUnitEvent};
+use crate::contract::{order_event_to_proto, recipe_event_to_proto, work_unit_event_to_proto};
+use crate::domain::{OrderEvent, ProductionOrder, Recipe, RecipeEvent, WorkUnit, WorkUnitEvent};
 
 /// Returns the encoder that turns stored production events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {
@@ -28,6 +28,11 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
                 ),
                 WorkUnit::TYPE => work_unit_event_to_proto(
                     &Recorded::<WorkUnitEvent>::deserialize(event.payload)
+                        .map_err(|e| e.to_string())?
+                        .event,
+                ),
+                Recipe::TYPE => recipe_event_to_proto(
+                    &Recorded::<RecipeEvent>::deserialize(event.payload)
                         .map_err(|e| e.to_string())?
                         .event,
                 ),

@@ -9,8 +9,11 @@ use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_server::ProductionService;
 use tonic::{Request, Response, Status};
 
-use crate::contract;
-use crate::domain::OrderId;
+use cqrs_es::Aggregate;
+
+use crate::binding;
+use crate::contract::{self, RecipeAuthors};
+use crate::domain::{OrderId, Recipe};
 use crate::Application;
 
 /// The `ProductionService` implementation.
@@ -64,7 +67,11 @@ impl ProductionService for ProductionApi {
         &self,
         request: Request<pb::StartOperationRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self.app.orders, request, contract::start_operation)
+        let call = call(&request);
+        let parsed = contract::start_operation(request.into_inner())?;
+        Ok(reply(
+            binding::start_operation(&self.app, parsed, call).await?,
+        ))
     }
 
     async fn report_quantity(
@@ -78,7 +85,11 @@ impl ProductionService for ProductionApi {
         &self,
         request: Request<pb::CompleteOperationRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self.app.orders, request, contract::complete_operation)
+        let call = call(&request);
+        let parsed = contract::complete_operation(request.into_inner())?;
+        Ok(reply(
+            binding::complete_operation(&self.app, parsed, call).await?,
+        ))
     }
 
     async fn hold_order(
@@ -193,6 +204,104 @@ impl ProductionService for ProductionApi {
         let unit = mom_grpc::get(&self.app.work_units, &id, contract::work_unit_reply).await?;
         Ok(Response::new(unit))
     }
+
+    async fn define_recipe(
+        &self,
+        request: Request<pb::DefineRecipeRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.recipes, request, contract::define_recipe)
+    }
+
+    async fn draft_recipe_version(
+        &self,
+        request: Request<pb::DraftRecipeVersionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.recipes, request, contract::draft_recipe_version)
+    }
+
+    async fn approve_recipe_version(
+        &self,
+        request: Request<pb::RecipeVersionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.recipes, request, contract::approve_recipe_version)
+    }
+
+    async fn retire_recipe_version(
+        &self,
+        request: Request<pb::RetireRecipeVersionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.recipes, request, contract::retire_recipe_version)
+    }
+
+    async fn get_recipe(
+        &self,
+        request: Request<pb::GetRecipeRequest>,
+    ) -> Result<Response<pb::Recipe>, Status> {
+        let id = contract::get_recipe(request.get_ref())?.to_string();
+        let authors = recipe_authors(&self.app, &id).await?;
+        let recipe = mom_grpc::get(&self.app.recipes, &id, |recipe| {
+            contract::recipe_reply(recipe, &authors)
+        })
+        .await?;
+        Ok(Response::new(recipe))
+    }
+
+    async fn report_parameter(
+        &self,
+        request: Request<pb::ReportParameterRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.work_units, request, contract::report_parameter)
+    }
+
+    async fn override_parameter(
+        &self,
+        request: Request<pb::OverrideParameterRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.work_units, request, contract::override_parameter)
+    }
+}
+
+/// Returns who drafted, approved and retired each version of recipe `id`: the principals of its
+/// stored events, matched by the events' `version` field.
+async fn recipe_authors(app: &Application, id: &str) -> Result<RecipeAuthors, Status> {
+    const TYPES: [&str; 3] = [
+        "RecipeVersionDrafted",
+        "RecipeVersionApproved",
+        "RecipeVersionRetired",
+    ];
+    let events = app
+        .store
+        .authored_events(Recipe::TYPE, id, &TYPES)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "recipe history lookup failed");
+            Status::unavailable("event store unavailable")
+        })?;
+    let mut authors = RecipeAuthors::default();
+    for event in &events {
+        let Some(version) = payload_version(&event.payload, &event.event_type) else {
+            continue;
+        };
+        let who = event.author().unwrap_or_default().to_owned();
+        let map = match event.event_type.as_str() {
+            "RecipeVersionDrafted" => &mut authors.drafted,
+            "RecipeVersionApproved" => &mut authors.approved,
+            _ => &mut authors.retired,
+        };
+        // Newest first: keep the first (newest) author of each version.
+        map.entry(version).or_insert(who);
+    }
+    Ok(authors)
+}
+
+/// Returns the `version` of a stored recipe event payload (`{"event": {"<type>": {...}}}`, or
+/// the bare `{"<type>": {...}}`).
+fn payload_version(payload: &serde_json::Value, event_type: &str) -> Option<u32> {
+    let inner = payload.get("event").unwrap_or(payload).get(event_type)?;
+    inner
+        .get("version")?
+        .as_u64()
+        .and_then(|v| u32::try_from(v).ok())
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! Production service: production orders with their routings, and work units (ISA-95
+//! Production service: production orders with their routings, work units (ISA-95
 //! equipment) with their running / stopped / setup / unknown (disconnected) states, counts and
-//! ideal cycle times. Commands arrive over gRPC, become events in the event store and reach
+//! ideal cycle times, and master recipes bound to work units on `StartOperation`
+//! (docs/recipes.md). Commands arrive over gRPC, become events in the event store and reach
 //! `mom.production.v1` through the outbox relay.
 //!
 //! Invariant: knows no other service; it shares only `proto` types and its topic.
 
+mod binding;
 pub mod config;
 pub mod contract;
 pub mod domain;
@@ -27,7 +29,7 @@ pub use mom_grpc::Running;
 
 use crate::grpc::ProductionApi;
 
-use crate::domain::{ProductionOrder, WorkUnit};
+use crate::domain::{ProductionOrder, Recipe, WorkUnit};
 
 /// The production application: one executor per aggregate over one event store.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub struct Application {
     pub orders: Executor<ProductionOrder>,
     /// Work units.
     pub work_units: Executor<WorkUnit>,
+    /// Master recipes.
+    pub recipes: Executor<Recipe>,
     /// The event store behind both.
     pub store: EventStore,
 }
@@ -47,7 +51,8 @@ impl Application {
         let repo = SqlEventRepository::new(store.clone(), Arc::new(encoder::encoder(topic)));
         Self {
             orders: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            work_units: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            work_units: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            recipes: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
             store,
         }
     }

@@ -314,6 +314,8 @@ impl<'a> Unit<'a> {
             OrderCommand::StartOperation {
                 operation,
                 work_unit: WorkUnitId::new(self.id.clone())?,
+                // The bench plant's products have no master recipes: operations run unbound.
+                recipe: None,
                 at,
             },
         )

@@ -8,6 +8,7 @@
 //! problem becomes a [`RequestError`] that names the field, never a panic.
 
 mod order;
+mod recipe;
 mod work_unit;
 
 use std::collections::BTreeSet;
@@ -25,16 +26,23 @@ pub use order::{
     order_event_to_proto, order_reply, release_order, report_quantity, resume_order,
     start_operation,
 };
+pub use recipe::{
+    approve_recipe_version, define_recipe, draft_recipe_version, get_recipe, parameter_from_proto,
+    parameter_to_proto, recipe_event_to_proto, recipe_reply, retire_recipe_version, RecipeAuthors,
+    RecipeRequest,
+};
 pub use work_unit::{
-    end_setup, get_work_unit, register_work_unit, report_count, report_disconnected,
-    report_running, report_stopped, schedule_planned_shutdown, set_ideal_cycle_time, start_setup,
-    work_unit_event_to_proto, work_unit_reply,
+    end_setup, get_work_unit, override_parameter, register_work_unit, report_count,
+    report_disconnected, report_parameter, report_running, report_stopped,
+    schedule_planned_shutdown, set_ideal_cycle_time, start_setup, work_unit_event_to_proto,
+    work_unit_reply,
 };
 
 use crate::domain::{
     MachineState, Millis, OperationNumber, OperationStatus, OrderCommand, OrderError, OrderEvent,
-    OrderId, OrderStatus, ProductId, ProductionOrder, Reason, RoutingOperation, Units, WorkUnit,
-    WorkUnitCommand, WorkUnitError, WorkUnitEvent, WorkUnitId,
+    OrderId, OrderStatus, ParameterName, ParameterStatus, ProductId, ProductionOrder, Reason,
+    Recipe, RecipeCommand, RecipeError, RecipeEvent, RecipeId, RecipeParameter, RoutingOperation,
+    Units, VersionStatus, WorkUnit, WorkUnitCommand, WorkUnitError, WorkUnitEvent, WorkUnitId,
 };
 
 /// Every production event type, in proto field order: the `ce_type` values on
@@ -169,6 +177,18 @@ fn operation(value: u32, field: &str) -> Result<OperationNumber, RequestError> {
     match value {
         0 => Err(missing(field)),
         n => Ok(OperationNumber(n)),
+    }
+}
+
+fn finite(value: f64, field: &str) -> Result<f64, RequestError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(RequestError::NotOneOf {
+            field: field.to_owned(),
+            value: value.to_string(),
+            allowed: "finite numbers".to_owned(),
+        })
     }
 }
 

@@ -58,6 +58,8 @@ pub fn start_operation(req: pb::StartOperationRequest) -> Result<OrderRequest, R
     let command = OrderCommand::StartOperation {
         operation: operation(req.operation, "operation")?,
         work_unit: work_unit_id(req.work_unit, "work_unit")?,
+        // The API binds the recipe after loading the order and its master recipe.
+        recipe: None,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(guards.parsed(id, command))
@@ -114,13 +116,14 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
         OrderEvent::OperationStarted {
             operation,
             work_unit,
+            recipe,
             at,
         } => Event::OperationStarted(pb::OperationStarted {
             operation: operation.0,
             work_unit: work_unit.to_string(),
             at: Some(to_timestamp(*at)),
-            recipe: None,
-            recipe_version: None,
+            recipe: recipe.as_ref().map(|bound| bound.recipe.to_string()),
+            recipe_version: recipe.as_ref().map(|bound| bound.version),
         }),
         OrderEvent::QuantityReported {
             operation,

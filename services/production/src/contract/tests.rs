@@ -59,6 +59,7 @@ fn order_events() -> Vec<OrderEvent> {
         OrderEvent::OperationStarted {
             operation: OperationNumber(10),
             work_unit: wu("filler-1"),
+            recipe: None,
             at: t(2),
         },
         OrderEvent::QuantityReported {
@@ -133,6 +134,74 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
             reason: Some(why("NDEATH edge node filler-1")),
             at: t(7),
         },
+        WorkUnitEvent::RecipeDownloaded {
+            work_unit: wu("filler-1"),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameters: vec![crate::domain::RecipeParameter {
+                name: crate::domain::ParameterName::new("temp").unwrap(),
+                unit: "degC".to_owned(),
+                setpoint: 200.0,
+                lower: 190.0,
+                upper: 210.0,
+                warn_lower: Some(195.0),
+                warn_upper: None,
+                hold_on_deviation: true,
+            }],
+            at: t(9),
+        },
+        WorkUnitEvent::RecipeUnloaded {
+            work_unit: wu("filler-1"),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            at: t(13),
+        },
+        WorkUnitEvent::ParameterRecorded {
+            work_unit: wu("filler-1"),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            unit: "degC".to_owned(),
+            value: 211.0,
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            status: crate::domain::ParameterStatus::Deviation,
+            at: t(10),
+        },
+        WorkUnitEvent::ParameterDeviated {
+            work_unit: wu("filler-1"),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            unit: "degC".to_owned(),
+            value: 211.0,
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            hold_order: true,
+            at: t(10),
+        },
+        WorkUnitEvent::ParameterOverridden {
+            work_unit: wu("filler-1"),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            old_setpoint: 200.0,
+            new_setpoint: 198.0,
+            reason: why("cold batch"),
+            at: t(11),
+        },
     ]
 }
 
@@ -167,14 +236,15 @@ fn every_work_unit_event_maps_to_the_oneof_case_of_its_type() {
 
 #[test]
 fn event_types_list_every_order_and_work_unit_event_once() {
-    let both: Vec<&str> = OrderEvent::TYPES
+    let all: Vec<&str> = OrderEvent::TYPES
         .iter()
         .chain(WorkUnitEvent::TYPES)
+        .chain(crate::domain::RecipeEvent::TYPES)
         .copied()
         .collect();
-    assert_eq!(EVENT_TYPES, both.as_slice());
+    assert_eq!(EVENT_TYPES, all.as_slice());
     let unique: BTreeSet<&str> = EVENT_TYPES.iter().copied().collect();
-    assert_eq!(unique.len(), 18);
+    assert_eq!(unique.len(), 28);
 }
 
 #[test]
@@ -547,6 +617,7 @@ fn start_and_complete_operation_map_their_fields() {
         OrderCommand::StartOperation {
             operation: OperationNumber(20),
             work_unit: wu("filler-1"),
+            recipe: None,
             at: t(3)
         }
     );
@@ -900,11 +971,13 @@ fn work_unit_reply_shows_the_stop_reason_while_stopped() {
 
 #[test]
 fn work_unit_reply_shows_unknown_and_what_was_lost_while_disconnected() {
+    // The first nine sample events are the machine's; the recipe events after them do not
+    // change its state.
     let reply = work_unit_reply(&fold_unit(work_unit_events())).unwrap();
     assert_eq!(reply.state(), pb::WorkUnitState::Unknown);
     assert_eq!(reply.stop_reason, "NDEATH edge node filler-1");
     assert_eq!(reply.total_count, 12);
-    assert_eq!(reply.version, 9);
+    assert_eq!(reply.version, 14);
 }
 
 #[test]
@@ -922,4 +995,113 @@ fn command_reply_carries_id_and_version() {
             version: 4
         }
     );
+}
+
+#[test]
+fn every_recipe_event_maps_to_the_oneof_case_of_its_type() {
+    use crate::domain::{ParameterName, RecipeEvent, RecipeId, RecipeParameter};
+    let recipe = RecipeId::new("SKU-A/20").unwrap();
+    let events = vec![
+        RecipeEvent::RecipeDefined {
+            recipe: recipe.clone(),
+            product: product_id("SKU-A"),
+            operation: OperationNumber(20),
+            name: "Moulding".to_owned(),
+            equipment_class: None,
+            at: t(0),
+        },
+        RecipeEvent::RecipeVersionDrafted {
+            recipe: recipe.clone(),
+            version: 1,
+            parameters: vec![RecipeParameter {
+                name: ParameterName::new("temp").unwrap(),
+                unit: String::new(),
+                setpoint: 1.0,
+                lower: 0.0,
+                upper: 2.0,
+                warn_lower: None,
+                warn_upper: None,
+                hold_on_deviation: false,
+            }],
+            note: "first".to_owned(),
+            at: t(1),
+        },
+        RecipeEvent::RecipeVersionApproved {
+            recipe: recipe.clone(),
+            version: 1,
+            at: t(2),
+        },
+        RecipeEvent::RecipeVersionSuperseded {
+            recipe: recipe.clone(),
+            version: 1,
+            by_version: 2,
+            at: t(3),
+        },
+        RecipeEvent::RecipeVersionRetired {
+            recipe,
+            version: 1,
+            reason: why("obsolete"),
+            at: t(4),
+        },
+    ];
+    let types: Vec<&str> = events.iter().map(RecipeEvent::type_name).collect();
+    assert_eq!(types, RecipeEvent::TYPES, "the sample covers every variant");
+    for event in &events {
+        assert_eq!(event_type(&recipe_event_to_proto(event)), event.type_name());
+    }
+}
+
+#[test]
+fn override_parameter_requires_a_reason_and_a_finite_setpoint() {
+    let request = |reason: &str, setpoint: f64| pb::OverrideParameterRequest {
+        context: None,
+        work_unit: "filler-1".to_owned(),
+        parameter: "temp".to_owned(),
+        setpoint,
+        reason: reason.to_owned(),
+        at: ts(3),
+    };
+    let err = override_parameter(request("", 1.0)).unwrap_err();
+    assert_eq!(err.field(), "reason");
+    assert!(err.to_string().starts_with("field reason"), "{err}");
+    assert_eq!(
+        override_parameter(request("  ", 1.0)).unwrap_err().field(),
+        "reason"
+    );
+    assert_eq!(
+        override_parameter(request("cold", f64::NAN))
+            .unwrap_err()
+            .field(),
+        "setpoint"
+    );
+    assert!(override_parameter(request("cold", 1.0)).is_ok());
+}
+
+#[test]
+fn draft_recipe_version_names_the_parameter_field_at_fault() {
+    let parameter = |name: &str| pb::RecipeParameter {
+        name: name.to_owned(),
+        setpoint: 1.0,
+        lower: 0.0,
+        upper: 2.0,
+        ..Default::default()
+    };
+    let err = draft_recipe_version(pb::DraftRecipeVersionRequest {
+        context: None,
+        recipe: "SKU-A/20".to_owned(),
+        parameters: vec![parameter("a"), parameter("b"), parameter("")],
+        note: String::new(),
+        at: ts(1),
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "parameters[2].name");
+    let err = draft_recipe_version(pb::DraftRecipeVersionRequest {
+        context: None,
+        recipe: "SKU-A".to_owned(),
+        parameters: vec![parameter("a")],
+        note: String::new(),
+        at: ts(1),
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "recipe");
 }

@@ -117,6 +117,34 @@ pub fn report_count(req: pb::ReportCountRequest) -> Result<WorkUnitRequest, Requ
     Ok(guards.parsed(id, command))
 }
 
+/// Parses `ReportParameter`; the value must be finite.
+pub fn report_parameter(req: pb::ReportParameterRequest) -> Result<WorkUnitRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::ReportParameter {
+        parameter: required(req.parameter, "parameter", ParameterName::new)?,
+        value: finite(req.value, "value")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
+/// Parses `OverrideParameter`; the reason is required, the setpoint must be finite (the work
+/// unit checks it against the limits).
+pub fn override_parameter(
+    req: pb::OverrideParameterRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::OverrideParameter {
+        parameter: required(req.parameter, "parameter", ParameterName::new)?,
+        setpoint: finite(req.setpoint, "setpoint")?,
+        reason: reason(req.reason, "reason")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
 /// Parses the work unit id of `GetWorkUnit`.
 pub fn get_work_unit(req: &pb::GetWorkUnitRequest) -> Result<WorkUnitId, RequestError> {
     work_unit_id(req.work_unit.clone(), "work_unit")
@@ -192,6 +220,127 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
                 at: Some(to_timestamp(*at)),
             })
         }
+        WorkUnitEvent::RecipeDownloaded {
+            work_unit,
+            order_id,
+            operation,
+            recipe,
+            version,
+            parameters,
+            at,
+        } => Event::RecipeDownloaded(pb::RecipeDownloaded {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            recipe: recipe.to_string(),
+            version: *version,
+            parameters: parameters.iter().map(parameter_to_proto).collect(),
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::RecipeUnloaded {
+            work_unit,
+            order_id,
+            operation,
+            recipe,
+            version,
+            at,
+        } => Event::RecipeUnloaded(pb::RecipeUnloaded {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            recipe: recipe.to_string(),
+            version: *version,
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::ParameterRecorded {
+            work_unit,
+            order_id,
+            operation,
+            recipe,
+            version,
+            parameter,
+            unit,
+            value,
+            setpoint,
+            lower,
+            upper,
+            status,
+            at,
+        } => Event::ParameterRecorded(pb::ParameterRecorded {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            recipe: recipe.to_string(),
+            version: *version,
+            parameter: parameter.to_string(),
+            value: *value,
+            setpoint: *setpoint,
+            lower: *lower,
+            upper: *upper,
+            status: status_to_proto(*status).into(),
+            at: Some(to_timestamp(*at)),
+            unit: unit.clone(),
+        }),
+        WorkUnitEvent::ParameterDeviated {
+            work_unit,
+            order_id,
+            operation,
+            recipe,
+            version,
+            parameter,
+            unit,
+            value,
+            setpoint,
+            lower,
+            upper,
+            hold_order,
+            at,
+        } => Event::ParameterDeviated(pb::ParameterDeviated {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            recipe: recipe.to_string(),
+            version: *version,
+            parameter: parameter.to_string(),
+            value: *value,
+            setpoint: *setpoint,
+            lower: *lower,
+            upper: *upper,
+            hold_order: *hold_order,
+            at: Some(to_timestamp(*at)),
+            unit: unit.clone(),
+        }),
+        WorkUnitEvent::ParameterOverridden {
+            work_unit,
+            order_id,
+            operation,
+            recipe,
+            version,
+            parameter,
+            old_setpoint,
+            new_setpoint,
+            reason,
+            at,
+        } => Event::ParameterOverridden(pb::ParameterOverridden {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            recipe: recipe.to_string(),
+            version: *version,
+            parameter: parameter.to_string(),
+            old_setpoint: *old_setpoint,
+            new_setpoint: *new_setpoint,
+            reason: reason.to_string(),
+            at: Some(to_timestamp(*at)),
+        }),
+    }
+}
+
+fn status_to_proto(status: ParameterStatus) -> pb::ParameterStatus {
+    match status {
+        ParameterStatus::Within => pb::ParameterStatus::Within,
+        ParameterStatus::Warning => pb::ParameterStatus::Warning,
+        ParameterStatus::Deviation => pb::ParameterStatus::Deviation,
     }
 }
 

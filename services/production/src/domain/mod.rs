@@ -1,4 +1,4 @@
-//! The production domain: the `production_order` and `work_unit` aggregates, their commands,
+//! The production domain: the `production_order`, `work_unit` and `recipe` aggregates, their commands,
 //! events and errors. Each aggregate is a [`mom_domain::Stream`] over a state that implements
 //! [`mom_domain::Lifecycle`]: `create` and `decide` hold every business rule, `born` and
 //! `evolve` only fold events; the kernel checks the idempotency key and expected version first.
@@ -8,6 +8,7 @@
 
 mod ids;
 mod order;
+mod recipe;
 mod work_unit;
 
 pub use ids::{
@@ -18,7 +19,12 @@ pub use order::{
     Operation, OperationStatus, OrderCommand, OrderError, OrderEvent, OrderState, OrderStatus,
     ProductionOrder, RoutingOperation,
 };
+pub use recipe::{
+    check_parameters, BoundRecipe, ParameterError, ParameterName, ParameterStatus, Recipe,
+    RecipeCommand, RecipeError, RecipeEvent, RecipeId, RecipeParameter, RecipeState,
+    RecipeVersionState, VersionStatus, MAX_PARAMETERS,
+};
 pub use work_unit::{
-    MachineState, WorkUnit, WorkUnitCommand, WorkUnitError, WorkUnitEvent, WorkUnitState,
+    Download, MachineState, WorkUnit, WorkUnitCommand, WorkUnitError, WorkUnitEvent, WorkUnitState,
     DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW,
 };

@@ -11,6 +11,7 @@ use super::commands::{OrderCommand, RoutingOperation};
 use super::error::OrderError;
 use super::events::OrderEvent;
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::BoundRecipe;
 
 /// Where an order is in its life. Being on hold is tracked apart ([`OrderState::hold`]), so a
 /// resumed order returns to exactly where it was.
@@ -76,6 +77,9 @@ pub struct Operation {
     progress: Progress,
     good: Units,
     scrap: Units,
+    /// The recipe version bound when the operation started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipe: Option<BoundRecipe>,
 }
 
 impl Operation {
@@ -85,7 +89,13 @@ impl Operation {
             progress: Progress::Pending,
             good: Units::ZERO,
             scrap: Units::ZERO,
+            recipe: None,
         }
+    }
+
+    /// Returns the recipe version bound when the operation started, if any.
+    pub fn recipe(&self) -> Option<&BoundRecipe> {
+        self.recipe.as_ref()
     }
 
     /// Returns the operation number.
@@ -219,6 +229,7 @@ impl OrderState {
         &self,
         operation: OperationNumber,
         work_unit: WorkUnitId,
+        recipe: Option<BoundRecipe>,
         at: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         self.ensure_not_held()?;
@@ -257,6 +268,7 @@ impl OrderState {
         Ok(vec![OrderEvent::OperationStarted {
             operation,
             work_unit,
+            recipe,
             at,
         }])
     }
@@ -346,8 +358,9 @@ impl Lifecycle for OrderState {
             OrderCommand::StartOperation {
                 operation,
                 work_unit,
+                recipe,
                 at,
-            } => self.start_operation(operation, work_unit, at),
+            } => self.start_operation(operation, work_unit, recipe, at),
             OrderCommand::ReportQuantity {
                 operation,
                 good,
@@ -425,11 +438,13 @@ impl Lifecycle for OrderState {
             OrderEvent::OperationStarted {
                 operation,
                 work_unit,
+                recipe,
                 ..
             } => {
                 self.status = OrderStatus::InProgress;
                 if let Some(op) = self.operation_mut(operation) {
                     op.progress = Progress::Running { work_unit };
+                    op.recipe = recipe;
                 }
             }
             OrderEvent::QuantityReported {

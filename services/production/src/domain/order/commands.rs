@@ -5,6 +5,7 @@ use mom_domain::{Timed, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::BoundRecipe;
 
 /// One step of a routing: its number, its name and the work units allowed to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,10 +31,12 @@ pub enum OrderCommand {
     },
     /// Releases a created order to the floor.
     Release { at: DateTime<Utc> },
-    /// Starts `operation` on `work_unit`.
+    /// Starts `operation` on `work_unit`, bound to the approved version of the product's master
+    /// recipe for the operation when there is one (`None`: the operation runs unbound).
     StartOperation {
         operation: OperationNumber,
         work_unit: WorkUnitId,
+        recipe: Option<BoundRecipe>,
         at: DateTime<Utc>,
     },
     /// Reports good and scrap pieces made by the running `operation` since the last report.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commands::RoutingOperation;
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::BoundRecipe;
 
 /// A fact about a production order. Variant names are the proto message names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,10 +21,12 @@ pub enum OrderEvent {
     },
     /// The order was released to the floor.
     OrderReleased { at: DateTime<Utc> },
-    /// An operation started on a work unit.
+    /// An operation started on a work unit, bound to a recipe version when `recipe` is given.
     OperationStarted {
         operation: OperationNumber,
         work_unit: WorkUnitId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipe: Option<BoundRecipe>,
         at: DateTime<Utc>,
     },
     /// Good and scrap pieces were reported against a running operation.

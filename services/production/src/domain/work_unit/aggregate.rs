@@ -13,6 +13,11 @@
 //! `ReportRunning`, `ReportStopped` or `StartSetup` ends the unknown state as it would end a
 //! stop; `EndSetup` is refused (no setup is known to run). Counts stay accepted while unknown:
 //! a count buffered at the edge and forwarded after the reconnect is real.
+//!
+//! A recipe download (`DownloadRecipe`, sent by the production API on `StartOperation`) binds a
+//! copy of an approved recipe version to the unit; reported parameter values are checked
+//! against that copy until the binding ends (`UnloadRecipe`) or the next download replaces it.
+//! A version approved later does not change the copy. An override changes the copy's setpoint.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -23,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use super::commands::{WorkUnitCommand, DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW};
 use super::error::WorkUnitError;
 use super::events::WorkUnitEvent;
-use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::{ParameterStatus, RecipeId, RecipeParameter};
 
 /// Whether the work unit runs, stands still, is being set up or is out of contact, and since
 /// when.
@@ -48,8 +54,39 @@ pub enum MachineState {
     },
 }
 
+/// The recipe version bound to a work unit: its downloaded copy, with the overrides applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Download {
+    /// The order whose operation it is bound for.
+    pub order_id: OrderId,
+    /// The operation.
+    pub operation: OperationNumber,
+    /// The master recipe.
+    pub recipe: RecipeId,
+    /// The version downloaded.
+    pub version: u32,
+    /// Its parameters, with the setpoints operators overrode.
+    pub parameters: Vec<RecipeParameter>,
+}
+
+impl Download {
+    fn parameter(
+        &self,
+        name: &crate::domain::recipe::ParameterName,
+    ) -> Result<&RecipeParameter, WorkUnitError> {
+        self.parameters
+            .iter()
+            .find(|p| &p.name == name)
+            .ok_or_else(|| WorkUnitError::UnknownParameter {
+                parameter: name.clone(),
+                recipe: self.recipe.clone(),
+                version: self.version,
+            })
+    }
+}
+
 /// The state of a registered work unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkUnitState {
     id: WorkUnitId,
     name: String,
@@ -64,6 +101,9 @@ pub struct WorkUnitState {
     /// PM window, a planner clicking twice) does nothing.
     #[serde(default)]
     recent_shutdowns: VecDeque<(DateTime<Utc>, DateTime<Utc>, Reason)>,
+    /// The bound recipe version, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipe: Option<Download>,
 }
 
 /// How many planned shutdown windows a work unit remembers for de-duplication.
@@ -113,6 +153,15 @@ impl WorkUnitState {
     /// Returns the ideal cycle time per product.
     pub fn ideal_cycle_times(&self) -> &BTreeMap<ProductId, Millis> {
         &self.ideal_cycle_times
+    }
+
+    /// Returns the bound recipe version, if any.
+    pub fn recipe(&self) -> Option<&Download> {
+        self.recipe.as_ref()
+    }
+
+    fn bound(&self) -> Result<&Download, WorkUnitError> {
+        self.recipe.as_ref().ok_or(WorkUnitError::NoRecipeBound)
     }
 }
 
@@ -250,6 +299,133 @@ impl Lifecycle for WorkUnitState {
                 }
                 Ok(vec![WorkUnitEvent::UnitsCounted { product, total, at }])
             }
+            WorkUnitCommand::DownloadRecipe {
+                order_id,
+                operation,
+                recipe,
+                version,
+                parameters,
+                at,
+            } => {
+                let same = self.recipe.as_ref().is_some_and(|bound| {
+                    bound.order_id == order_id
+                        && bound.operation == operation
+                        && bound.recipe == recipe
+                        && bound.version == version
+                });
+                if same {
+                    return Ok(vec![]);
+                }
+                Ok(vec![WorkUnitEvent::RecipeDownloaded {
+                    work_unit: self.id.clone(),
+                    order_id,
+                    operation,
+                    recipe,
+                    version,
+                    parameters,
+                    at,
+                }])
+            }
+            WorkUnitCommand::UnloadRecipe {
+                order_id,
+                operation,
+                at,
+            } => match &self.recipe {
+                Some(bound) if bound.order_id == order_id && bound.operation == operation => {
+                    Ok(vec![WorkUnitEvent::RecipeUnloaded {
+                        work_unit: self.id.clone(),
+                        order_id,
+                        operation,
+                        recipe: bound.recipe.clone(),
+                        version: bound.version,
+                        at,
+                    }])
+                }
+                _ => Ok(vec![]),
+            },
+            WorkUnitCommand::ReportParameter {
+                parameter,
+                value,
+                at,
+            } => {
+                let bound = self.bound()?;
+                let definition = bound.parameter(&parameter)?;
+                if !value.is_finite() {
+                    return Err(WorkUnitError::NotFinite {
+                        what: "value",
+                        parameter,
+                    });
+                }
+                let status = definition.status_of(value);
+                let mut events = vec![WorkUnitEvent::ParameterRecorded {
+                    work_unit: self.id.clone(),
+                    order_id: bound.order_id,
+                    operation: bound.operation,
+                    recipe: bound.recipe.clone(),
+                    version: bound.version,
+                    parameter: parameter.clone(),
+                    unit: definition.unit.clone(),
+                    value,
+                    setpoint: definition.setpoint,
+                    lower: definition.lower,
+                    upper: definition.upper,
+                    status,
+                    at,
+                }];
+                if status == ParameterStatus::Deviation {
+                    events.push(WorkUnitEvent::ParameterDeviated {
+                        work_unit: self.id.clone(),
+                        order_id: bound.order_id,
+                        operation: bound.operation,
+                        recipe: bound.recipe.clone(),
+                        version: bound.version,
+                        parameter,
+                        unit: definition.unit.clone(),
+                        value,
+                        setpoint: definition.setpoint,
+                        lower: definition.lower,
+                        upper: definition.upper,
+                        hold_order: definition.hold_on_deviation,
+                        at,
+                    });
+                }
+                Ok(events)
+            }
+            WorkUnitCommand::OverrideParameter {
+                parameter,
+                setpoint,
+                reason,
+                at,
+            } => {
+                let bound = self.bound()?;
+                let definition = bound.parameter(&parameter)?;
+                if !setpoint.is_finite() {
+                    return Err(WorkUnitError::NotFinite {
+                        what: "setpoint",
+                        parameter,
+                    });
+                }
+                if setpoint < definition.lower || setpoint > definition.upper {
+                    return Err(WorkUnitError::SetpointOutsideLimits {
+                        parameter,
+                        setpoint,
+                        lower: definition.lower,
+                        upper: definition.upper,
+                    });
+                }
+                Ok(vec![WorkUnitEvent::ParameterOverridden {
+                    work_unit: self.id.clone(),
+                    order_id: bound.order_id,
+                    operation: bound.operation,
+                    recipe: bound.recipe.clone(),
+                    version: bound.version,
+                    parameter,
+                    old_setpoint: definition.setpoint,
+                    new_setpoint: setpoint,
+                    reason,
+                    at,
+                }])
+            }
         }
     }
 
@@ -279,6 +455,7 @@ impl Lifecycle for WorkUnitState {
             counts: BTreeMap::new(),
             ideal_cycle_times: BTreeMap::new(),
             recent_shutdowns: VecDeque::new(),
+            recipe: None,
         })
     }
 
@@ -340,6 +517,37 @@ impl Lifecycle for WorkUnitState {
             WorkUnitEvent::WorkUnitDisconnected { reason, at } => {
                 self.machine = MachineState::Unknown { reason, since: at };
             }
+            WorkUnitEvent::RecipeDownloaded {
+                order_id,
+                operation,
+                recipe,
+                version,
+                parameters,
+                ..
+            } => {
+                self.recipe = Some(Download {
+                    order_id,
+                    operation,
+                    recipe,
+                    version,
+                    parameters,
+                });
+            }
+            WorkUnitEvent::RecipeUnloaded { .. } => self.recipe = None,
+            WorkUnitEvent::ParameterOverridden {
+                parameter,
+                new_setpoint,
+                ..
+            } => {
+                if let Some(p) = self
+                    .recipe
+                    .as_mut()
+                    .and_then(|bound| bound.parameters.iter_mut().find(|p| p.name == parameter))
+                {
+                    p.setpoint = new_setpoint;
+                }
+            }
+            WorkUnitEvent::ParameterRecorded { .. } | WorkUnitEvent::ParameterDeviated { .. } => {}
         }
     }
 }

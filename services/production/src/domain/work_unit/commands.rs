@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use mom_domain::{CommandSpan, CommandTime, Millis, Timed, Units};
 
-use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::{ParameterName, RecipeId, RecipeParameter};
 
 /// The longest planned shutdown one command schedules (92 days: a summer or year-end shutdown
 /// fits; a longer one is several commands).
@@ -17,7 +18,7 @@ pub const DEFAULT_MICRO_STOP_THRESHOLD: Millis = Millis::from_minutes(5);
 pub const DEFAULT_STARTUP_WINDOW: Millis = Millis::from_minutes(10);
 
 /// A request to change a work unit; `at` is when it happened on the floor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WorkUnitCommand {
     /// Registers the work unit; `None` settings take the defaults.
     Register {
@@ -73,6 +74,36 @@ pub enum WorkUnitCommand {
         product: Option<ProductId>,
         at: DateTime<Utc>,
     },
+    /// Binds an approved recipe version to the work unit for an order's operation (the
+    /// download on `StartOperation`); the same binding again changes nothing.
+    DownloadRecipe {
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        parameters: Vec<RecipeParameter>,
+        at: DateTime<Utc>,
+    },
+    /// Ends the binding of the order's operation (on `CompleteOperation`); nothing when the
+    /// work unit holds another binding or none.
+    UnloadRecipe {
+        order_id: OrderId,
+        operation: OperationNumber,
+        at: DateTime<Utc>,
+    },
+    /// An actual value of a bound recipe's parameter.
+    ReportParameter {
+        parameter: ParameterName,
+        value: f64,
+        at: DateTime<Utc>,
+    },
+    /// An operator's change of a bound parameter's setpoint, within its limits.
+    OverrideParameter {
+        parameter: ParameterName,
+        setpoint: f64,
+        reason: Reason,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Timed for WorkUnitCommand {
@@ -85,7 +116,11 @@ impl Timed for WorkUnitCommand {
             | WorkUnitCommand::ReportDisconnected { at, .. }
             | WorkUnitCommand::StartSetup { at, .. }
             | WorkUnitCommand::EndSetup { at, .. }
-            | WorkUnitCommand::ReportCount { at, .. } => *at,
+            | WorkUnitCommand::ReportCount { at, .. }
+            | WorkUnitCommand::DownloadRecipe { at, .. }
+            | WorkUnitCommand::UnloadRecipe { at, .. }
+            | WorkUnitCommand::ReportParameter { at, .. }
+            | WorkUnitCommand::OverrideParameter { at, .. } => *at,
             WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,
         }
     }

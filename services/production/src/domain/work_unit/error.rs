@@ -5,10 +5,11 @@ use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
 use crate::domain::ids::{ProductId, WorkUnitId};
+use crate::domain::recipe::{ParameterName, RecipeId};
 
 /// A work unit's rules rejecting a command; its [`DomainError::kind`] says how to report it (the
 /// kernel's [`mom_domain::Rejected`] adds the version conflict and the repeated key).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum WorkUnitError {
     /// The work unit was never registered.
     #[error("work unit is not registered")]
@@ -68,6 +69,36 @@ pub enum WorkUnitError {
     /// A count without product on a work unit that has no current product.
     #[error("count names no product and the work unit has no current product")]
     NoCurrentProduct,
+
+    /// A parameter report or override on a work unit without a bound recipe.
+    #[error("no recipe is bound to the work unit (start an operation whose product has an approved recipe)")]
+    NoRecipeBound,
+
+    /// The bound recipe version has no such parameter.
+    #[error("parameter {parameter} is not in recipe {recipe} version {version}")]
+    UnknownParameter {
+        parameter: ParameterName,
+        recipe: RecipeId,
+        version: u32,
+    },
+
+    /// A reported value or a new setpoint is NaN or infinite.
+    #[error("{what} of parameter {parameter} must be a finite number")]
+    NotFinite {
+        what: &'static str,
+        parameter: ParameterName,
+    },
+
+    /// An override's new setpoint lies outside the parameter's limits.
+    #[error(
+        "setpoint {setpoint} of parameter {parameter} is outside its limits [{lower}, {upper}]"
+    )]
+    SetpointOutsideLimits {
+        parameter: ParameterName,
+        setpoint: f64,
+        lower: f64,
+        upper: f64,
+    },
 }
 
 impl DomainError for WorkUnitError {
@@ -80,13 +111,17 @@ impl DomainError for WorkUnitError {
             | WorkUnitError::ZeroCycleTime { .. }
             | WorkUnitError::EmptyShutdown { .. }
             | WorkUnitError::ZeroCount
-            | WorkUnitError::CountOverflow => ErrorKind::InvalidArgument,
+            | WorkUnitError::CountOverflow
+            | WorkUnitError::UnknownParameter { .. }
+            | WorkUnitError::NotFinite { .. }
+            | WorkUnitError::SetpointOutsideLimits { .. } => ErrorKind::InvalidArgument,
             WorkUnitError::AlreadyRegistered { .. }
             | WorkUnitError::AlreadyRunning { .. }
             | WorkUnitError::SetupInProgress { .. }
             | WorkUnitError::SetupAlreadyStarted { .. }
             | WorkUnitError::SetupNotStarted
-            | WorkUnitError::NoCurrentProduct => ErrorKind::FailedPrecondition,
+            | WorkUnitError::NoCurrentProduct
+            | WorkUnitError::NoRecipeBound => ErrorKind::FailedPrecondition,
         }
     }
 }

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use mom_domain::{EventType, Millis, Units};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{ProductId, Reason, WorkUnitId};
+use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::recipe::{ParameterName, ParameterStatus, RecipeId, RecipeParameter};
 
 /// A fact about a work unit. Variant names are the proto message names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WorkUnitEvent {
     /// The work unit was registered, with its settings resolved (no defaults left open).
     WorkUnitRegistered {
@@ -62,6 +63,70 @@ pub enum WorkUnitEvent {
         reason: Option<Reason>,
         at: DateTime<Utc>,
     },
+    /// An approved recipe version was bound to the work unit for an order's operation.
+    RecipeDownloaded {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        parameters: Vec<RecipeParameter>,
+        at: DateTime<Utc>,
+    },
+    /// The binding of the order's operation ended.
+    RecipeUnloaded {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        at: DateTime<Utc>,
+    },
+    /// An actual parameter value was checked against the bound recipe.
+    ParameterRecorded {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        parameter: ParameterName,
+        unit: String,
+        value: f64,
+        setpoint: f64,
+        lower: f64,
+        upper: f64,
+        status: ParameterStatus,
+        at: DateTime<Utc>,
+    },
+    /// The value lay outside [lower, upper]; `hold_order` is the parameter's hold flag.
+    ParameterDeviated {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        parameter: ParameterName,
+        unit: String,
+        value: f64,
+        setpoint: f64,
+        lower: f64,
+        upper: f64,
+        hold_order: bool,
+        at: DateTime<Utc>,
+    },
+    /// An operator changed a bound parameter's setpoint (who: the event's principal).
+    ParameterOverridden {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        recipe: RecipeId,
+        version: u32,
+        parameter: ParameterName,
+        old_setpoint: f64,
+        new_setpoint: f64,
+        reason: Reason,
+        at: DateTime<Utc>,
+    },
 }
 
 impl WorkUnitEvent {
@@ -76,6 +141,11 @@ impl WorkUnitEvent {
         "PlannedShutdownScheduled",
         "UnitsCounted",
         "WorkUnitDisconnected",
+        "RecipeDownloaded",
+        "RecipeUnloaded",
+        "ParameterRecorded",
+        "ParameterDeviated",
+        "ParameterOverridden",
     ];
 
     /// Returns when the fact happened on the floor (the start of a planned shutdown).
@@ -88,7 +158,12 @@ impl WorkUnitEvent {
             | WorkUnitEvent::SetupStarted { at, .. }
             | WorkUnitEvent::SetupEnded { at, .. }
             | WorkUnitEvent::UnitsCounted { at, .. }
-            | WorkUnitEvent::WorkUnitDisconnected { at, .. } => *at,
+            | WorkUnitEvent::WorkUnitDisconnected { at, .. }
+            | WorkUnitEvent::RecipeDownloaded { at, .. }
+            | WorkUnitEvent::RecipeUnloaded { at, .. }
+            | WorkUnitEvent::ParameterRecorded { at, .. }
+            | WorkUnitEvent::ParameterDeviated { at, .. }
+            | WorkUnitEvent::ParameterOverridden { at, .. } => *at,
             WorkUnitEvent::PlannedShutdownScheduled { from, .. } => *from,
         }
     }
@@ -106,6 +181,11 @@ impl EventType for WorkUnitEvent {
             WorkUnitEvent::PlannedShutdownScheduled { .. } => "PlannedShutdownScheduled",
             WorkUnitEvent::UnitsCounted { .. } => "UnitsCounted",
             WorkUnitEvent::WorkUnitDisconnected { .. } => "WorkUnitDisconnected",
+            WorkUnitEvent::RecipeDownloaded { .. } => "RecipeDownloaded",
+            WorkUnitEvent::RecipeUnloaded { .. } => "RecipeUnloaded",
+            WorkUnitEvent::ParameterRecorded { .. } => "ParameterRecorded",
+            WorkUnitEvent::ParameterDeviated { .. } => "ParameterDeviated",
+            WorkUnitEvent::ParameterOverridden { .. } => "ParameterOverridden",
         }
     }
 }

@@ -77,6 +77,7 @@ fn started(n: u32, unit: &str) -> OrderEvent {
     OrderEvent::OperationStarted {
         operation: op(n),
         work_unit: wu(unit),
+        recipe: None,
         at: t(2),
     }
 }
@@ -124,6 +125,7 @@ fn start(n: u32, unit: &str) -> Versioned<OrderCommand> {
     OrderCommand::StartOperation {
         operation: op(n),
         work_unit: wu(unit),
+        recipe: None,
         at: t(2),
     }
     .into()

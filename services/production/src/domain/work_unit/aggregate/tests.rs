@@ -875,6 +875,74 @@ fn events_round_trip_through_json_with_their_type_names() {
             at: t(7),
         },
         disconnected(8, Some("NDEATH edge node press-1")),
+        WorkUnitEvent::RecipeDownloaded {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameters: vec![crate::domain::RecipeParameter {
+                name: crate::domain::ParameterName::new("temp").unwrap(),
+                unit: "degC".to_owned(),
+                setpoint: 200.0,
+                lower: 190.0,
+                upper: 210.0,
+                warn_lower: Some(195.0),
+                warn_upper: None,
+                hold_on_deviation: true,
+            }],
+            at: t(9),
+        },
+        WorkUnitEvent::RecipeUnloaded {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            at: t(13),
+        },
+        WorkUnitEvent::ParameterRecorded {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            unit: "degC".to_owned(),
+            value: 211.0,
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            status: crate::domain::ParameterStatus::Deviation,
+            at: t(10),
+        },
+        WorkUnitEvent::ParameterDeviated {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            unit: "degC".to_owned(),
+            value: 211.0,
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            hold_order: true,
+            at: t(10),
+        },
+        WorkUnitEvent::ParameterOverridden {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            recipe: crate::domain::RecipeId::new("p/20").unwrap(),
+            version: 1,
+            parameter: crate::domain::ParameterName::new("temp").unwrap(),
+            old_setpoint: 200.0,
+            new_setpoint: 198.0,
+            reason: reason("cold batch"),
+            at: t(11),
+        },
     ];
     let mut seen: Vec<String> = Vec::new();
     for event in events {
@@ -1027,5 +1095,291 @@ proptest! {
             let counted = state.counts().get(id).copied().unwrap_or_default();
             prop_assert_eq!(counted, Units(expected[index]));
         }
+    }
+}
+
+// Recipes: download, parameter reports, overrides, unload.
+
+mod recipes {
+    use super::*;
+    use crate::domain::recipe::{ParameterName, ParameterStatus, RecipeId, RecipeParameter};
+    use crate::domain::{OperationNumber, OrderId};
+
+    fn order() -> OrderId {
+        "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap()
+    }
+
+    fn recipe() -> RecipeId {
+        RecipeId::new("SKU-A/20").unwrap()
+    }
+
+    fn name(text: &str) -> ParameterName {
+        ParameterName::new(text).unwrap()
+    }
+
+    fn temperature(hold: bool) -> RecipeParameter {
+        RecipeParameter {
+            name: name("temp"),
+            unit: "degC".to_owned(),
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            warn_lower: Some(195.0),
+            warn_upper: Some(205.0),
+            hold_on_deviation: hold,
+        }
+    }
+
+    fn download(version: u32) -> WorkUnitCommand {
+        WorkUnitCommand::DownloadRecipe {
+            order_id: order(),
+            operation: OperationNumber(20),
+            recipe: recipe(),
+            version,
+            parameters: vec![temperature(true)],
+            at: t(1),
+        }
+    }
+
+    fn downloaded(version: u32) -> WorkUnitEvent {
+        WorkUnitEvent::RecipeDownloaded {
+            work_unit: unit_id(),
+            order_id: order(),
+            operation: OperationNumber(20),
+            recipe: recipe(),
+            version,
+            parameters: vec![temperature(true)],
+            at: t(1),
+        }
+    }
+
+    fn report(value: f64) -> WorkUnitCommand {
+        WorkUnitCommand::ReportParameter {
+            parameter: name("temp"),
+            value,
+            at: t(2),
+        }
+    }
+
+    fn override_to(setpoint: f64) -> WorkUnitCommand {
+        WorkUnitCommand::OverrideParameter {
+            parameter: name("temp"),
+            setpoint,
+            reason: reason("material batch runs cold"),
+            at: t(3),
+        }
+    }
+
+    fn recorded_status(events: &[WorkUnitEvent]) -> Option<ParameterStatus> {
+        events.iter().find_map(|event| match event {
+            WorkUnitEvent::ParameterRecorded { status, .. } => Some(*status),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn download_binds_the_version_and_the_same_download_again_changes_nothing() {
+        assert_eq!(
+            accepted(vec![registered()], download(1)),
+            vec![downloaded(1)]
+        );
+        assert_eq!(
+            accepted(vec![registered(), downloaded(1)], download(1)),
+            vec![]
+        );
+        let unit = fold(vec![registered(), downloaded(1)]);
+        let bound = unit.state().as_ref().unwrap().recipe().unwrap();
+        assert_eq!((bound.recipe.clone(), bound.version), (recipe(), 1));
+    }
+
+    #[test]
+    fn a_value_within_the_band_is_recorded_within() {
+        let events = accepted(vec![registered(), downloaded(1)], report(201.0));
+        assert_eq!(events.len(), 1);
+        assert_eq!(recorded_status(&events), Some(ParameterStatus::Within));
+        let WorkUnitEvent::ParameterRecorded {
+            order_id,
+            setpoint,
+            lower,
+            upper,
+            version,
+            ..
+        } = &events[0]
+        else {
+            panic!("expected ParameterRecorded, got {events:?}");
+        };
+        assert_eq!(
+            (*order_id, *setpoint, *lower, *upper, *version),
+            (order(), 200.0, 190.0, 210.0, 1)
+        );
+    }
+
+    #[test]
+    fn a_value_outside_the_warning_band_but_within_limits_is_a_warning_without_deviation() {
+        let events = accepted(vec![registered(), downloaded(1)], report(207.0));
+        assert_eq!(events.len(), 1);
+        assert_eq!(recorded_status(&events), Some(ParameterStatus::Warning));
+    }
+
+    #[test]
+    fn a_value_outside_the_limits_is_a_deviation_that_asks_for_a_hold() {
+        let events = accepted(vec![registered(), downloaded(1)], report(211.5));
+        assert_eq!(recorded_status(&events), Some(ParameterStatus::Deviation));
+        assert!(matches!(
+            &events[1],
+            WorkUnitEvent::ParameterDeviated {
+                hold_order: true,
+                value,
+                ..
+            } if *value == 211.5
+        ));
+        let mut no_hold = downloaded(1);
+        if let WorkUnitEvent::RecipeDownloaded { parameters, .. } = &mut no_hold {
+            parameters[0].hold_on_deviation = false;
+        }
+        let events = accepted(vec![registered(), no_hold], report(100.0));
+        assert!(matches!(
+            &events[1],
+            WorkUnitEvent::ParameterDeviated {
+                hold_order: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_an_invalid_argument_naming_it() {
+        let err = rejected(
+            vec![registered(), downloaded(1)],
+            WorkUnitCommand::ReportParameter {
+                parameter: name("pressure"),
+                value: 1.0,
+                at: t(2),
+            },
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            err.to_string(),
+            "parameter pressure is not in recipe SKU-A/20 version 1"
+        );
+    }
+
+    #[test]
+    fn reports_and_overrides_without_a_bound_recipe_are_failed_preconditions() {
+        let err = rejected(vec![registered()], report(200.0));
+        assert_eq!(err, WorkUnitError::NoRecipeBound);
+        assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
+        let unloaded = WorkUnitEvent::RecipeUnloaded {
+            work_unit: unit_id(),
+            order_id: order(),
+            operation: OperationNumber(20),
+            recipe: recipe(),
+            version: 1,
+            at: t(5),
+        };
+        assert_eq!(
+            rejected(
+                vec![registered(), downloaded(1), unloaded],
+                override_to(201.0)
+            ),
+            WorkUnitError::NoRecipeBound
+        );
+    }
+
+    #[test]
+    fn an_override_records_old_and_new_setpoint_and_later_checks_use_it() {
+        let given = vec![registered(), downloaded(1)];
+        let events = accepted(given.clone(), override_to(196.0));
+        let WorkUnitEvent::ParameterOverridden {
+            old_setpoint,
+            new_setpoint,
+            reason: why,
+            ..
+        } = &events[0]
+        else {
+            panic!("expected ParameterOverridden, got {events:?}");
+        };
+        assert_eq!((*old_setpoint, *new_setpoint), (200.0, 196.0));
+        assert_eq!(why, &reason("material batch runs cold"));
+        let mut all = given;
+        all.extend(events);
+        let recorded = accepted(all, report(197.0));
+        assert!(matches!(
+            &recorded[0],
+            WorkUnitEvent::ParameterRecorded { setpoint, .. } if *setpoint == 196.0
+        ));
+    }
+
+    #[test]
+    fn an_override_outside_the_limits_is_rejected() {
+        let err = rejected(vec![registered(), downloaded(1)], override_to(215.0));
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            err.to_string(),
+            "setpoint 215 of parameter temp is outside its limits [190, 210]"
+        );
+    }
+
+    #[test]
+    fn a_later_download_replaces_the_binding_until_then_the_old_version_checks() {
+        // Version 2 was approved meanwhile (tighter limits); the running unit still checks
+        // against version 1 until the next download.
+        let given = vec![registered(), downloaded(1)];
+        let events = accepted(given.clone(), report(209.0));
+        assert!(matches!(
+            &events[0],
+            WorkUnitEvent::ParameterRecorded { version: 1, .. }
+        ));
+        let mut v2 = downloaded(2);
+        if let WorkUnitEvent::RecipeDownloaded { parameters, .. } = &mut v2 {
+            parameters[0].upper = 205.0;
+            parameters[0].warn_upper = None;
+        }
+        let mut all = given;
+        all.push(v2);
+        let events = accepted(all, report(209.0));
+        assert_eq!(recorded_status(&events), Some(ParameterStatus::Deviation));
+    }
+
+    #[test]
+    fn unload_ends_only_the_binding_of_that_order_operation() {
+        let given = vec![registered(), downloaded(1)];
+        let events = accepted(
+            given.clone(),
+            WorkUnitCommand::UnloadRecipe {
+                order_id: order(),
+                operation: OperationNumber(20),
+                at: t(9),
+            },
+        );
+        assert!(matches!(
+            &events[0],
+            WorkUnitEvent::RecipeUnloaded { version: 1, .. }
+        ));
+        let other = accepted(
+            given,
+            WorkUnitCommand::UnloadRecipe {
+                order_id: order(),
+                operation: OperationNumber(30),
+                at: t(9),
+            },
+        );
+        assert_eq!(other, vec![]);
+    }
+
+    #[test]
+    fn a_retried_keyed_download_is_a_replay() {
+        let key = IdempotencyKey::new("recipe-download:o:20:3").unwrap();
+        let result = UnitTest::with(())
+            .given(vec![
+                Recorded::new(registered()),
+                Recorded {
+                    event: downloaded(1),
+                    idempotency_key: Some(key.clone()),
+                },
+            ])
+            .when(Versioned::new(download(1), None).keyed(key))
+            .inspect_result();
+        assert!(matches!(result, Err(Rejected::Replayed { .. })));
     }
 }
