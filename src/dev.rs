@@ -245,6 +245,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         kafka: kafka(),
         log_sources: log_sources(dir),
         production_url: url(&running[0]),
+        quality_url: url(&running[1]),
         maintenance_url: url(&running[2]),
         inventory_url: url(&running[3]),
         output_location: "FG".to_owned(),

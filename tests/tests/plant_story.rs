@@ -68,6 +68,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             kafka: support::kafka_args(Some(servers.clone())),
             log_sources: vec![],
             production_url: format!("http://{}", production.grpc_addr),
+            quality_url: format!("http://{}", quality.grpc_addr),
             maintenance_url: format!("http://{}", maintenance.grpc_addr),
             inventory_url: format!("http://{}", inventory.grpc_addr),
             output_location: "FG".to_owned(),

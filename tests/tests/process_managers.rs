@@ -114,6 +114,7 @@ async fn plant(broker: Option<String>, authenticated: bool) -> Plant {
             ]
         },
         production_url: format!("http://{}", production.grpc_addr),
+        quality_url: format!("http://{}", quality.grpc_addr),
         maintenance_url: "http://127.0.0.1:9".to_owned(),
         inventory_url: format!("http://{}", inventory.grpc_addr),
         output_location: "FG".to_owned(),

@@ -4,6 +4,7 @@ use mom_auth::ClientCredentials;
 use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use mom_proto::maintenance::v1::maintenance_service_client::MaintenanceServiceClient;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -18,6 +19,8 @@ pub type Connection = InterceptedService<Channel, ClientCredentials>;
 pub struct Clients {
     /// Production service.
     pub production: ProductionServiceClient<Connection>,
+    /// Quality service.
+    pub quality: QualityServiceClient<Connection>,
     /// Maintenance service.
     pub maintenance: MaintenanceServiceClient<Connection>,
     /// Inventory service.
@@ -46,6 +49,10 @@ impl Clients {
         Ok(Self {
             production: ProductionServiceClient::with_interceptor(
                 channel(&config.production_url, &tls)?,
+                credentials.clone(),
+            ),
+            quality: QualityServiceClient::with_interceptor(
+                channel(&config.quality_url, &tls)?,
                 credentials.clone(),
             ),
             maintenance: MaintenanceServiceClient::with_interceptor(

@@ -21,6 +21,14 @@ pub struct ProcessesConfig {
         default_value = "http://127.0.0.1:50051"
     )]
     pub production_url: String,
+    /// gRPC address of the quality service (spc_watch records rule violations, spc_ncr opens
+    /// NCRs).
+    #[arg(
+        long,
+        env = "MOM_QUALITY_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub quality_url: String,
     /// gRPC address of the maintenance service.
     #[arg(
         long,

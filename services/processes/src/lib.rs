@@ -7,7 +7,10 @@
 //! - production order completed (production) → output lot with genealogy from the order's
 //!   consumed lots (inventory);
 //! - a timer asks maintenance to check the calendar plans of its work units, so a plan due by
-//!   date raises its work order.
+//!   date raises its work order;
+//! - chart definitions, limit changes, inspection results (quality) and recorded process
+//!   parameters (production) → the SPC engine → rule violations recorded in quality (`spc_watch`);
+//! - a violation of one of its chart's NCR rules (quality) → an NCR (quality, `spc_ncr`).
 //!
 //! Each manager is a projection on the shared runner: its checkpoint is stored transactionally,
 //! every command it sends carries the source event's id as idempotency key and causation id and

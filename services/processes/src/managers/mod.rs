@@ -6,6 +6,8 @@ mod ncr_hold;
 mod ncr_scrap;
 mod order_output;
 mod pm_window;
+mod spc_ncr;
+mod spc_watch;
 mod usage;
 
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub use ncr_hold::NcrHold;
 pub use ncr_scrap::NcrScrap;
 pub use order_output::OrderOutput;
 pub use pm_window::PmWindow;
+pub use spc_ncr::SpcNcr;
+pub use spc_watch::SpcWatch;
 pub use usage::UsageCounter;
 
 use crate::{Clients, ProcessesConfig};
@@ -40,6 +44,8 @@ pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> V
             config.output_location.clone(),
         ))),
         Arc::new(Managers::PlanCalendar(PlanCalendar::new(names))),
+        Arc::new(Managers::SpcWatch(SpcWatch::new(names, clients.clone()))),
+        Arc::new(Managers::SpcNcr(SpcNcr::new(names, clients.clone()))),
     ]
 }
 
@@ -58,6 +64,10 @@ pub enum Managers {
     OrderOutput(OrderOutput),
     /// Maintenance's work units, for the calendar plan timer.
     PlanCalendar(PlanCalendar),
+    /// Samples and charts → rule violations recorded in quality.
+    SpcWatch(SpcWatch),
+    /// Rule violations of a chart's NCR rules → NCRs.
+    SpcNcr(SpcNcr),
 }
 
 impl mom_projection::Projection for Managers {
@@ -69,6 +79,8 @@ impl mom_projection::Projection for Managers {
             Managers::PmWindow(m) => m.name(),
             Managers::OrderOutput(m) => m.name(),
             Managers::PlanCalendar(m) => m.name(),
+            Managers::SpcWatch(m) => m.name(),
+            Managers::SpcNcr(m) => m.name(),
         }
     }
 
@@ -80,12 +92,16 @@ impl mom_projection::Projection for Managers {
             Managers::PmWindow(m) => m.topics(),
             Managers::OrderOutput(m) => m.topics(),
             Managers::PlanCalendar(m) => m.topics(),
+            Managers::SpcWatch(m) => m.topics(),
+            Managers::SpcNcr(m) => m.topics(),
         }
     }
 
     fn schema(&self) -> &[&str] {
         match self {
             Managers::PlanCalendar(m) => m.schema(),
+            Managers::SpcWatch(m) => m.schema(),
+            Managers::SpcNcr(m) => m.schema(),
             _ => &[],
         }
     }
@@ -93,6 +109,8 @@ impl mom_projection::Projection for Managers {
     fn tables(&self) -> &[&str] {
         match self {
             Managers::PlanCalendar(m) => m.tables(),
+            Managers::SpcWatch(m) => m.tables(),
+            Managers::SpcNcr(m) => m.tables(),
             _ => &[],
         }
     }
@@ -109,6 +127,14 @@ impl mom_projection::Projection for Managers {
             Managers::PmWindow(m) => m.react(message).await,
             Managers::OrderOutput(m) => m.react(message).await,
             Managers::PlanCalendar(m) => m.react(connection, message).await,
+            Managers::SpcWatch(m) => m.react(connection, message).await,
+            Managers::SpcNcr(m) => m.react(connection, message).await,
+        }
+    }
+
+    fn rolled_back(&self) {
+        if let Managers::SpcWatch(m) = self {
+            m.rolled_back();
         }
     }
 }

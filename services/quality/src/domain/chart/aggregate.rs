@@ -130,7 +130,7 @@ impl ChartState {
                     value: point.value,
                 });
             }
-            if index > 0 && points[index - 1].subgroup_start >= point.subgroup_start {
+            if index > 0 && points[index - 1].subgroup_start > point.subgroup_start {
                 return Err(ChartError::PointsOrder { index });
             }
         }

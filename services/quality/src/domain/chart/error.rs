@@ -92,8 +92,9 @@ pub enum ChartError {
     #[error("field points[{index}].value must be a finite number, got {value}")]
     PointNotFinite { index: usize, value: f64 },
 
-    /// Points not in strictly increasing subgroup order.
-    #[error("field points[{index}].subgroup_start: points must be oldest first, one per subgroup")]
+    /// Points not in subgroup order (two subgroups of a size-based chart may start at the same
+    /// time).
+    #[error("field points[{index}].subgroup_start: points must be oldest first")]
     PointsOrder { index: usize },
 
     /// A violation time other than its last point's subgroup start.

@@ -1,0 +1,709 @@
+//! Statistical process control: feeds the SPC engine (`mom-spc`) with quality's chart
+//! definitions, limit changes and inspection results and production's recorded process
+//! parameters, and records each new rule violation in quality (`RecordRuleViolation`, idempotency
+//! key = violation id).
+//!
+//! What the engine needs survives a restart in the manager's tables, written in the same
+//! transaction as its checkpoint: the charts (`spc_watch_charts`), their limit events
+//! (`spc_watch_limits`) and every sample a chart could take (`spc_watch_samples`: each
+//! measurement of an inspection result, each recorded parameter value), whether or not a chart
+//! takes it yet, so a chart defined after its samples arrived (or read from another topic
+//! first) still charts them. The charts in memory are a cache of those tables: a chart is loaded
+//! before a message changes it, the message's rows are written, and the change applied in
+//! memory gives the new violations, sent before the transaction commits. A crash before the
+//! commit redelivers the message and sends the same violations again (quality records each id
+//! once); after it, the loaded chart already holds the message and nothing is sent twice. A
+//! rolled-back transaction empties the cache.
+//!
+//! A violation that a late sample or a limit change undoes is not withdrawn: it was found on
+//! what was known then, and stays recorded.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use mom_bus::TopicNames;
+use mom_projection::{ApplyError, Connection, Message};
+use mom_proto::production::v1::production_event::Event as ProductionCase;
+use mom_proto::production::v1::ProductionEvent;
+use mom_proto::quality::v1 as quality;
+use mom_proto::quality::v1::quality_event::Event as QualityCase;
+use mom_proto::quality::v1::QualityEvent;
+use mom_proto::time::{from_timestamp, to_timestamp};
+use mom_spc::{
+    Baseline, Chart, ChartDefinition, ChartKind, ControlLimits, Input, LimitChange, LimitEvent,
+    Part, Sample, SampleId, SampleValue, Subgrouping, Violation,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::{actor, decode, failed, Cause};
+use crate::Clients;
+
+const NAME: &str = "spc_watch";
+
+/// Where a chart takes its samples from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Source {
+    /// A characteristic of the inspection results of a product at an operation.
+    Characteristic {
+        product: String,
+        operation: u32,
+        characteristic: String,
+    },
+    /// A process parameter on one work unit or (empty) any.
+    Parameter {
+        work_unit: String,
+        parameter: String,
+    },
+}
+
+/// A watched chart: its source and what the engine needs of its definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Watched {
+    source: Source,
+    definition: ChartDefinition,
+    /// The definition event's sequence in the chart's stream.
+    seq: u64,
+}
+
+/// The charts in memory, a cache of the manager's tables.
+#[derive(Debug, Default)]
+struct Cache {
+    /// Every defined chart, once read from `spc_watch_charts`.
+    watched: Option<BTreeMap<String, Watched>>,
+    /// The charts loaded with their limits and samples.
+    charts: HashMap<String, Chart>,
+}
+
+/// Runs the SPC engine over the topics and records the violations it finds.
+#[derive(Debug)]
+pub struct SpcWatch {
+    topics: Vec<String>,
+    clients: Clients,
+    cache: Mutex<Cache>,
+}
+
+/// A sample as stored: where it came from and its value.
+#[derive(Debug, Clone)]
+struct StoredSample {
+    kind: &'static str,
+    k1: String,
+    k2: String,
+    k3: String,
+    sample_id: String,
+    at: DateTime<Utc>,
+    value: Option<f64>,
+    n: u64,
+    rejected: u64,
+    defects: u64,
+}
+
+impl SpcWatch {
+    /// Returns the manager reading quality's and production's topics.
+    pub fn new(names: &TopicNames, clients: Clients) -> Self {
+        Self {
+            topics: vec![names.domain("quality"), names.domain("production")],
+            clients,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        NAME
+    }
+
+    pub(crate) fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    pub(crate) fn schema(&self) -> &[&str] {
+        &[
+            "CREATE TABLE IF NOT EXISTS spc_watch_charts (chart_id TEXT PRIMARY KEY, \
+             watched TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS spc_watch_limits (chart_id TEXT NOT NULL, \
+             seq BIGINT NOT NULL, from_ms BIGINT NOT NULL, change TEXT NOT NULL, \
+             PRIMARY KEY (chart_id, seq))",
+            "CREATE TABLE IF NOT EXISTS spc_watch_samples (kind TEXT NOT NULL, k1 TEXT NOT NULL, \
+             k2 TEXT NOT NULL, k3 TEXT NOT NULL, sample_id TEXT NOT NULL, at_ms BIGINT NOT NULL, \
+             has_value BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL, n BIGINT NOT NULL, \
+             rejected BIGINT NOT NULL, defects BIGINT NOT NULL, \
+             PRIMARY KEY (kind, k3, k1, k2, sample_id))",
+        ]
+    }
+
+    pub(crate) fn tables(&self) -> &[&str] {
+        &["spc_watch_charts", "spc_watch_limits", "spc_watch_samples"]
+    }
+
+    /// Forgets the cache: the tables no longer hold what a rolled-back transaction wrote.
+    pub(crate) fn rolled_back(&self) {
+        if let Ok(mut cache) = self.cache.try_lock() {
+            *cache = Cache::default();
+        }
+    }
+
+    pub(crate) async fn react(
+        &self,
+        connection: &mut Connection,
+        message: &Message,
+    ) -> Result<(), ApplyError> {
+        let mut cache = self.cache.lock().await;
+        if cache.watched.is_none() {
+            cache.watched = Some(load_watched(connection).await?);
+        }
+        if message.topic == self.topics[0] {
+            let envelope: QualityEvent = decode(message)?;
+            let cause = Cause::of(envelope.metadata.as_ref())?;
+            let seq = envelope.metadata.as_ref().map_or(0, |m| m.sequence);
+            match envelope.event {
+                Some(QualityCase::ControlChartDefined(defined)) => {
+                    self.defined(connection, &mut cache, defined, seq, &cause)
+                        .await
+                }
+                Some(QualityCase::ControlLimitsSet(set)) => {
+                    let limits = set.limits.ok_or_else(|| poison("limits missing"))?;
+                    let change = LimitChange::Set(limits_of(&limits));
+                    let from = time(set.from.as_ref(), "from")?;
+                    self.limits(
+                        connection,
+                        &mut cache,
+                        &set.chart_id,
+                        seq,
+                        from,
+                        change,
+                        &cause,
+                    )
+                    .await
+                }
+                Some(QualityCase::ControlLimitsRecomputeRequested(recompute)) => {
+                    let change = LimitChange::Recompute(recompute.subgroups);
+                    let from = time(recompute.from.as_ref(), "from")?;
+                    self.limits(
+                        connection,
+                        &mut cache,
+                        &recompute.chart_id,
+                        seq,
+                        from,
+                        change,
+                        &cause,
+                    )
+                    .await
+                }
+                Some(QualityCase::InspectionResultRecorded(result)) => {
+                    let samples = result_samples(&result, &cause)?;
+                    self.samples(connection, &mut cache, samples, &cause).await
+                }
+                _ => Ok(()),
+            }
+        } else {
+            let envelope: ProductionEvent = decode(message)?;
+            let Some(ProductionCase::ParameterRecorded(recorded)) = envelope.event else {
+                return Ok(());
+            };
+            let cause = Cause::of(envelope.metadata.as_ref())?;
+            let sample = StoredSample {
+                kind: "p",
+                k1: recorded.work_unit,
+                k2: String::new(),
+                k3: recorded.parameter,
+                sample_id: cause.event_id.clone(),
+                at: time(recorded.at.as_ref(), "at")?,
+                value: Some(recorded.value),
+                n: 1,
+                rejected: 0,
+                defects: 0,
+            };
+            self.samples(connection, &mut cache, vec![sample], &cause)
+                .await
+        }
+    }
+
+    async fn defined(
+        &self,
+        connection: &mut Connection,
+        cache: &mut Cache,
+        defined: quality::ControlChartDefined,
+        seq: u64,
+        cause: &Cause,
+    ) -> Result<(), ApplyError> {
+        let watched = Watched {
+            source: source_of(&defined)?,
+            definition: definition_of(&defined)?,
+            seq,
+        };
+        let known = cache
+            .watched
+            .as_ref()
+            .is_some_and(|all| all.contains_key(&defined.chart_id));
+        if known {
+            // A redelivery: a chart's definition never changes.
+            return Ok(());
+        }
+        let json = serde_json::to_string(&watched).map_err(|err| poison(&err.to_string()))?;
+        sqlx::query("INSERT INTO spc_watch_charts (chart_id, watched) VALUES ($1, $2)")
+            .bind(&defined.chart_id)
+            .bind(json)
+            .execute(&mut *connection)
+            .await?;
+        let mut chart = Chart::new(&defined.chart_id);
+        for sample in load_samples(connection, &watched).await? {
+            if let Err(err) = chart.apply(Input::Sample(sample)) {
+                tracing::warn!(chart = %defined.chart_id, error = %err, "sample refused");
+            }
+        }
+        let change = chart
+            .apply(Input::Defined {
+                seq,
+                definition: watched.definition,
+            })
+            .map_err(|err| poison(&err.to_string()))?;
+        if let Some(all) = cache.watched.as_mut() {
+            all.insert(defined.chart_id.clone(), watched);
+        }
+        cache.charts.insert(defined.chart_id.clone(), chart);
+        self.record(&defined.chart_id, &change.new_violations, cause)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn limits(
+        &self,
+        connection: &mut Connection,
+        cache: &mut Cache,
+        chart_id: &str,
+        seq: u64,
+        from: DateTime<Utc>,
+        change: LimitChange,
+        cause: &Cause,
+    ) -> Result<(), ApplyError> {
+        let Some(chart) = chart(connection, cache, chart_id).await? else {
+            return Err(poison(&format!("limits of unknown chart {chart_id}")));
+        };
+        let json = serde_json::to_string(&change).map_err(|err| poison(&err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO spc_watch_limits (chart_id, seq, from_ms, change) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chart_id, seq) DO NOTHING",
+        )
+        .bind(chart_id)
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(from.timestamp_millis())
+        .bind(json)
+        .execute(&mut *connection)
+        .await?;
+        let applied = chart.apply(Input::Limits(LimitEvent { seq, from, change }));
+        match applied {
+            Ok(change) => self.record(chart_id, &change.new_violations, cause).await,
+            Err(err) => {
+                tracing::warn!(chart = chart_id, error = %err, "limit change refused");
+                Ok(())
+            }
+        }
+    }
+
+    async fn samples(
+        &self,
+        connection: &mut Connection,
+        cache: &mut Cache,
+        samples: Vec<StoredSample>,
+        cause: &Cause,
+    ) -> Result<(), ApplyError> {
+        // Each chart is loaded before the samples are stored, so applying them shows what they
+        // change (a redelivered message is then already in the loaded chart and changes nothing).
+        let mut routed: Vec<(String, Sample)> = Vec::new();
+        let watched = cache.watched.clone().unwrap_or_default();
+        for sample in &samples {
+            for (chart_id, chart) in &watched {
+                if let Some(input) = sample_for(chart, sample) {
+                    routed.push((chart_id.clone(), input));
+                }
+            }
+        }
+        for (chart_id, _) in &routed {
+            // Loading is what matters here; the chart is taken again below.
+            chart(connection, cache, chart_id).await?;
+        }
+        for sample in &samples {
+            store_sample(connection, sample).await?;
+        }
+        for (chart_id, sample) in routed {
+            let Some(chart) = cache.charts.get_mut(&chart_id) else {
+                continue;
+            };
+            match chart.apply(Input::Sample(sample)) {
+                Ok(change) => {
+                    self.record(&chart_id, &change.new_violations, cause)
+                        .await?
+                }
+                Err(err) => tracing::warn!(chart = %chart_id, error = %err, "sample refused"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Records each violation in quality; a rejection is logged (the violation is left out),
+    /// a service that is down makes the message come again.
+    async fn record(
+        &self,
+        chart_id: &str,
+        violations: &[Violation],
+        cause: &Cause,
+    ) -> Result<(), ApplyError> {
+        for violation in violations {
+            let request = quality::RecordRuleViolationRequest {
+                context: Some(quality::CommandContext {
+                    actor: actor(NAME),
+                    expected_version: None,
+                    correlation_id: cause.correlation_id.clone(),
+                    idempotency_key: violation.id.clone(),
+                    causation_id: cause.event_id.clone(),
+                    signature: None,
+                }),
+                chart_id: chart_id.to_owned(),
+                rule: u32::from(violation.rule.0),
+                part: match violation.part {
+                    Part::Primary => quality::ChartPart::Primary,
+                    Part::Dispersion => quality::ChartPart::Dispersion,
+                }
+                .into(),
+                points: violation
+                    .points
+                    .iter()
+                    .map(|(start, value)| quality::ChartPoint {
+                        subgroup_start: Some(to_timestamp(*start)),
+                        value: *value,
+                    })
+                    .collect(),
+                violation_id: violation.id.clone(),
+                description: violation.rule.describe().to_owned(),
+                at: Some(to_timestamp(violation.at)),
+            };
+            let recorded = self
+                .clients
+                .quality
+                .clone()
+                .record_rule_violation(request)
+                .await;
+            match recorded {
+                Ok(_) => tracing::info!(violation = %violation.id, "rule violation recorded"),
+                Err(status) => {
+                    match failed(&format!("record violation {}", violation.id), status) {
+                        ApplyError::Poison(reason) => {
+                            tracing::warn!(violation = %violation.id, reason, "violation not recorded");
+                        }
+                        transient => return Err(transient),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn poison(reason: &str) -> ApplyError {
+    ApplyError::Poison(reason.to_owned())
+}
+
+fn time(
+    at: Option<&prost_types::Timestamp>,
+    field: &'static str,
+) -> Result<DateTime<Utc>, ApplyError> {
+    from_timestamp(at, field).map_err(|err| poison(&err.to_string()))
+}
+
+/// Returns chart `chart_id`, loading it from the tables when it is not in memory; `None` for a
+/// chart never defined.
+async fn chart<'a>(
+    connection: &mut Connection,
+    cache: &'a mut Cache,
+    chart_id: &str,
+) -> Result<Option<&'a mut Chart>, ApplyError> {
+    if !cache.charts.contains_key(chart_id) {
+        let Some(watched) = cache
+            .watched
+            .as_ref()
+            .and_then(|all| all.get(chart_id))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let mut chart = Chart::new(chart_id);
+        let mut inputs = vec![Input::Defined {
+            seq: watched.seq,
+            definition: watched.definition,
+        }];
+        let limits: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT seq, from_ms, change FROM spc_watch_limits WHERE chart_id = $1 ORDER BY seq",
+        )
+        .bind(chart_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        for (seq, from_ms, change) in limits {
+            let change: LimitChange =
+                serde_json::from_str(&change).map_err(|err| poison(&err.to_string()))?;
+            let from = DateTime::from_timestamp_millis(from_ms)
+                .ok_or_else(|| poison("stored limit time out of range"))?;
+            inputs.push(Input::Limits(LimitEvent {
+                seq: u64::try_from(seq).unwrap_or(0),
+                from,
+                change,
+            }));
+        }
+        inputs.extend(
+            load_samples(connection, &watched)
+                .await?
+                .into_iter()
+                .map(Input::Sample),
+        );
+        for input in inputs {
+            if let Err(err) = chart.apply(input) {
+                tracing::warn!(chart = chart_id, error = %err, "stored input refused");
+            }
+        }
+        cache.charts.insert(chart_id.to_owned(), chart);
+    }
+    Ok(cache.charts.get_mut(chart_id))
+}
+
+async fn load_watched(
+    connection: &mut Connection,
+) -> Result<BTreeMap<String, Watched>, ApplyError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT chart_id, watched FROM spc_watch_charts")
+            .fetch_all(connection)
+            .await?;
+    rows.into_iter()
+        .map(|(id, json)| {
+            serde_json::from_str(&json)
+                .map(|watched| (id, watched))
+                .map_err(|err| poison(&format!("stored chart unreadable: {err}")))
+        })
+        .collect()
+}
+
+async fn store_sample(
+    connection: &mut Connection,
+    sample: &StoredSample,
+) -> Result<(), ApplyError> {
+    sqlx::query(
+        "INSERT INTO spc_watch_samples (kind, k1, k2, k3, sample_id, at_ms, has_value, value, n, \
+         rejected, defects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (kind, k3, k1, k2, sample_id) DO NOTHING",
+    )
+    .bind(sample.kind)
+    .bind(&sample.k1)
+    .bind(&sample.k2)
+    .bind(&sample.k3)
+    .bind(&sample.sample_id)
+    .bind(sample.at.timestamp_millis())
+    .bind(i64::from(sample.value.is_some()))
+    .bind(sample.value.unwrap_or(0.0))
+    .bind(i64::try_from(sample.n).unwrap_or(i64::MAX))
+    .bind(i64::try_from(sample.rejected).unwrap_or(i64::MAX))
+    .bind(i64::try_from(sample.defects).unwrap_or(i64::MAX))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+type SampleRow = (String, String, String, i64, i64, f64, i64, i64, i64);
+
+/// Returns the stored samples of `watched`'s source, as the chart takes them.
+async fn load_samples(
+    connection: &mut Connection,
+    watched: &Watched,
+) -> Result<Vec<Sample>, ApplyError> {
+    const COLUMNS: &str =
+        "SELECT k1, k2, sample_id, at_ms, has_value, value, n, rejected, defects FROM spc_watch_samples";
+    let rows: Vec<SampleRow> = match &watched.source {
+        Source::Characteristic {
+            product,
+            operation,
+            characteristic,
+        } => {
+            sqlx::query_as(&format!(
+                "{COLUMNS} WHERE kind = 'c' AND k3 = $1 AND k1 = $2 AND k2 = $3"
+            ))
+            .bind(characteristic)
+            .bind(product)
+            .bind(operation.to_string())
+            .fetch_all(connection)
+            .await?
+        }
+        Source::Parameter { parameter, .. } => {
+            sqlx::query_as(&format!("{COLUMNS} WHERE kind = 'p' AND k3 = $1"))
+                .bind(parameter)
+                .fetch_all(connection)
+                .await?
+        }
+    };
+    let mut samples = Vec::with_capacity(rows.len());
+    for (k1, k2, sample_id, at_ms, has_value, value, n, rejected, defects) in rows {
+        let stored = StoredSample {
+            kind: match watched.source {
+                Source::Characteristic { .. } => "c",
+                Source::Parameter { .. } => "p",
+            },
+            k1,
+            k2,
+            k3: String::new(),
+            sample_id,
+            at: DateTime::from_timestamp_millis(at_ms)
+                .ok_or_else(|| poison("stored sample time out of range"))?,
+            value: (has_value != 0).then_some(value),
+            n: u64::try_from(n).unwrap_or(0),
+            rejected: u64::try_from(rejected).unwrap_or(0),
+            defects: u64::try_from(defects).unwrap_or(0),
+        };
+        if let Some(sample) = take(watched, &stored) {
+            samples.push(sample);
+        }
+    }
+    Ok(samples)
+}
+
+/// Returns the sample chart `watched` takes from `sample`, if its source matches.
+fn sample_for(watched: &Watched, sample: &StoredSample) -> Option<Sample> {
+    let matches = match &watched.source {
+        Source::Characteristic {
+            product,
+            operation,
+            characteristic,
+        } => {
+            sample.kind == "c"
+                && &sample.k1 == product
+                && sample.k2 == operation.to_string()
+                && &sample.k3 == characteristic
+        }
+        Source::Parameter { parameter, .. } => sample.kind == "p" && &sample.k3 == parameter,
+    };
+    if matches {
+        take(watched, sample)
+    } else {
+        None
+    }
+}
+
+/// Returns the sample a chart of `watched`'s kind takes from a stored sample of its source: a
+/// variables chart its measured value, an attribute chart its inspected units and defectives
+/// (p, np) or defects (c, u); a parameter chart on one work unit only that work unit's values.
+fn take(watched: &Watched, sample: &StoredSample) -> Option<Sample> {
+    if let Source::Parameter { work_unit, .. } = &watched.source {
+        if !work_unit.is_empty() && work_unit != &sample.k1 {
+            return None;
+        }
+    }
+    let kind = watched.definition.kind;
+    let value = if kind.is_variables() {
+        SampleValue::Variable(sample.value?)
+    } else {
+        let count = match kind {
+            ChartKind::P | ChartKind::Np => sample.rejected,
+            _ => sample.defects,
+        };
+        SampleValue::Attribute {
+            n: u32::try_from(sample.n).unwrap_or(u32::MAX),
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        }
+    };
+    Some(Sample {
+        id: SampleId(sample.sample_id.clone()),
+        at: sample.at,
+        value,
+    })
+}
+
+/// Returns the stored samples of an inspection result: one per measurement, at the units'
+/// production time (else the result's time), with the result's units, rejects and
+/// nonconforming measurements.
+fn result_samples(
+    result: &quality::InspectionResultRecorded,
+    cause: &Cause,
+) -> Result<Vec<StoredSample>, ApplyError> {
+    let at = match result.produced_at.as_ref() {
+        Some(produced) => time(Some(produced), "produced_at")?,
+        None => time(result.at.as_ref(), "at")?,
+    };
+    let defects = result
+        .measurements
+        .iter()
+        .filter(|measurement| !measurement.conforming)
+        .count() as u64;
+    Ok(result
+        .measurements
+        .iter()
+        .enumerate()
+        .map(|(index, measurement)| StoredSample {
+            kind: "c",
+            k1: result.product.clone(),
+            k2: result.operation.to_string(),
+            k3: measurement.characteristic.clone(),
+            sample_id: format!("{}/{index}", cause.event_id),
+            at,
+            value: match measurement.value {
+                Some(quality::measurement::Value::Measured(value)) => Some(value),
+                _ => None,
+            },
+            n: result.quantity.max(1),
+            rejected: result.rejected,
+            defects,
+        })
+        .collect())
+}
+
+fn source_of(defined: &quality::ControlChartDefined) -> Result<Source, ApplyError> {
+    use quality::control_chart_defined::Source as Wire;
+    match &defined.source {
+        Some(Wire::Characteristic(source)) => Ok(Source::Characteristic {
+            product: source.product.clone(),
+            operation: source.operation,
+            characteristic: source.characteristic.clone(),
+        }),
+        Some(Wire::Parameter(source)) => Ok(Source::Parameter {
+            work_unit: source.work_unit.clone(),
+            parameter: source.parameter.clone(),
+        }),
+        None => Err(poison("chart without source")),
+    }
+}
+
+fn definition_of(defined: &quality::ControlChartDefined) -> Result<ChartDefinition, ApplyError> {
+    use quality::control_chart_defined::{Baseline as WireBaseline, Subgroup as WireSubgroup};
+    let kind = match quality::ChartKind::try_from(defined.kind) {
+        Ok(quality::ChartKind::IMr) => ChartKind::IMr,
+        Ok(quality::ChartKind::XbarR) => ChartKind::XbarR,
+        Ok(quality::ChartKind::XbarS) => ChartKind::XbarS,
+        Ok(quality::ChartKind::P) => ChartKind::P,
+        Ok(quality::ChartKind::Np) => ChartKind::Np,
+        Ok(quality::ChartKind::C) => ChartKind::C,
+        Ok(quality::ChartKind::U) => ChartKind::U,
+        _ => return Err(poison("chart of unknown kind")),
+    };
+    let subgroup = match defined.subgroup {
+        Some(WireSubgroup::Size(size)) => Subgrouping::Size(size),
+        Some(WireSubgroup::WindowMs(ms)) => Subgrouping::WindowMs(ms),
+        None => return Err(poison("chart without subgroup")),
+    };
+    let baseline = match &defined.baseline {
+        Some(WireBaseline::Subgroups(n)) => Baseline::Subgroups(*n),
+        Some(WireBaseline::Limits(limits)) => Baseline::Limits(limits_of(limits)),
+        None => return Err(poison("chart without baseline")),
+    };
+    Ok(ChartDefinition {
+        kind,
+        subgroup,
+        baseline,
+        spec_lower: defined.spec_lower,
+        spec_upper: defined.spec_upper,
+    })
+}
+
+fn limits_of(limits: &quality::ControlLimits) -> ControlLimits {
+    ControlLimits {
+        center: limits.center,
+        lower: limits.lower,
+        upper: limits.upper,
+        dispersion_center: limits.dispersion_center,
+        dispersion_lower: limits.dispersion_lower,
+        dispersion_upper: limits.dispersion_upper,
+    }
+}
