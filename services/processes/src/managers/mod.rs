@@ -5,6 +5,7 @@ mod calendar;
 mod ncr_hold;
 mod ncr_scrap;
 mod order_output;
+mod parameter_hold;
 mod pm_window;
 mod spc_ncr;
 mod spc_watch;
@@ -21,6 +22,7 @@ pub use calendar::{run_timer, PlanCalendar};
 pub use ncr_hold::NcrHold;
 pub use ncr_scrap::NcrScrap;
 pub use order_output::OrderOutput;
+pub use parameter_hold::ParameterHold;
 pub use pm_window::PmWindow;
 pub use spc_ncr::SpcNcr;
 pub use spc_watch::SpcWatch;
@@ -44,6 +46,10 @@ pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> V
             config.output_location.clone(),
         ))),
         Arc::new(Managers::PlanCalendar(PlanCalendar::new(names))),
+        Arc::new(Managers::ParameterHold(ParameterHold::new(
+            names,
+            clients.clone(),
+        ))),
         Arc::new(Managers::SpcWatch(SpcWatch::new(names, clients.clone()))),
         Arc::new(Managers::SpcNcr(SpcNcr::new(names, clients.clone()))),
     ]
@@ -64,6 +70,8 @@ pub enum Managers {
     OrderOutput(OrderOutput),
     /// Maintenance's work units, for the calendar plan timer.
     PlanCalendar(PlanCalendar),
+    /// Process parameter deviation with hold flag → order on hold.
+    ParameterHold(ParameterHold),
     /// Samples and charts → rule violations recorded in quality.
     SpcWatch(SpcWatch),
     /// Rule violations of a chart's NCR rules → NCRs.
@@ -79,6 +87,7 @@ impl mom_projection::Projection for Managers {
             Managers::PmWindow(m) => m.name(),
             Managers::OrderOutput(m) => m.name(),
             Managers::PlanCalendar(m) => m.name(),
+            Managers::ParameterHold(m) => m.name(),
             Managers::SpcWatch(m) => m.name(),
             Managers::SpcNcr(m) => m.name(),
         }
@@ -92,6 +101,7 @@ impl mom_projection::Projection for Managers {
             Managers::PmWindow(m) => m.topics(),
             Managers::OrderOutput(m) => m.topics(),
             Managers::PlanCalendar(m) => m.topics(),
+            Managers::ParameterHold(m) => m.topics(),
             Managers::SpcWatch(m) => m.topics(),
             Managers::SpcNcr(m) => m.topics(),
         }
@@ -126,6 +136,7 @@ impl mom_projection::Projection for Managers {
             Managers::UsageCounter(m) => m.react(message).await,
             Managers::PmWindow(m) => m.react(message).await,
             Managers::OrderOutput(m) => m.react(message).await,
+            Managers::ParameterHold(m) => m.react(message).await,
             Managers::PlanCalendar(m) => m.react(connection, message).await,
             Managers::SpcWatch(m) => m.react(connection, message).await,
             Managers::SpcNcr(m) => m.react(connection, message).await,
