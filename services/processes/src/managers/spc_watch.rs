@@ -707,3 +707,195 @@ fn limits_of(limits: &quality::ControlLimits) -> ControlLimits {
         dispersion_upper: limits.dispersion_upper,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_772_524_800 + minute * 60, 0).unwrap()
+    }
+
+    fn watched(source: Source, kind: ChartKind) -> Watched {
+        Watched {
+            source,
+            definition: ChartDefinition {
+                kind,
+                subgroup: Subgrouping::Size(1),
+                baseline: Baseline::Subgroups(20),
+                spec_lower: None,
+                spec_upper: None,
+            },
+            seq: 1,
+        }
+    }
+
+    fn bore() -> Source {
+        Source::Characteristic {
+            product: "PUMP-100".to_owned(),
+            operation: 10,
+            characteristic: "bore".to_owned(),
+        }
+    }
+
+    fn melt(work_unit: &str) -> Source {
+        Source::Parameter {
+            work_unit: work_unit.to_owned(),
+            parameter: "melt temperature".to_owned(),
+        }
+    }
+
+    fn cause() -> Cause {
+        Cause {
+            event_id: "0191e1b4-7c1a-7000-8000-000000000001".to_owned(),
+            correlation_id: String::new(),
+            aggregate_id: "inspection-1".to_owned(),
+        }
+    }
+
+    fn result() -> quality::InspectionResultRecorded {
+        let measured = |name: &str, value: f64, conforming: bool| quality::Measurement {
+            characteristic: name.to_owned(),
+            value: Some(quality::measurement::Value::Measured(value)),
+            conforming,
+        };
+        quality::InspectionResultRecorded {
+            product: "PUMP-100".to_owned(),
+            operation: 10,
+            work_unit: "boring-3".to_owned(),
+            lot: String::new(),
+            produced_at: Some(to_timestamp(t(5))),
+            quantity: 4,
+            rejected: 4,
+            measurements: vec![
+                measured("bore", 10.6, false),
+                measured("depth", 20.0, true),
+                quality::Measurement {
+                    characteristic: "burr".to_owned(),
+                    value: Some(quality::measurement::Value::Passed(false)),
+                    conforming: false,
+                },
+            ],
+            at: Some(to_timestamp(t(30))),
+        }
+    }
+
+    fn parameter(work_unit: &str, value: f64) -> StoredSample {
+        StoredSample {
+            kind: "p",
+            k1: work_unit.to_owned(),
+            k2: String::new(),
+            k3: "melt temperature".to_owned(),
+            sample_id: format!("event-{work_unit}"),
+            at: t(1),
+            value: Some(value),
+            n: 1,
+            rejected: 0,
+            defects: 0,
+        }
+    }
+
+    #[test]
+    fn a_result_gives_one_sample_per_measurement_at_the_production_time() {
+        let samples = result_samples(&result(), &cause()).unwrap();
+        assert_eq!(samples.len(), 3);
+        assert!(samples.iter().all(|s| s.at == t(5)));
+        assert_eq!(samples[0].sample_id, format!("{}/0", cause().event_id));
+        assert_eq!(samples[0].value, Some(10.6));
+        assert_eq!(samples[2].value, None);
+        assert_eq!(
+            (samples[0].n, samples[0].rejected, samples[0].defects),
+            (4, 4, 2)
+        );
+        let mut unknown_time = result();
+        unknown_time.produced_at = None;
+        let samples = result_samples(&unknown_time, &cause()).unwrap();
+        assert!(
+            samples.iter().all(|s| s.at == t(30)),
+            "else the result's time"
+        );
+    }
+
+    #[test]
+    fn charts_take_the_value_or_the_counts_their_kind_plots() {
+        let samples = result_samples(&result(), &cause()).unwrap();
+        let bore_sample = &samples[0];
+        let variables = sample_for(&watched(bore(), ChartKind::IMr), bore_sample).unwrap();
+        assert_eq!(variables.value, SampleValue::Variable(10.6));
+        let p = sample_for(&watched(bore(), ChartKind::P), bore_sample).unwrap();
+        assert_eq!(p.value, SampleValue::Attribute { n: 4, count: 4 });
+        let c = sample_for(&watched(bore(), ChartKind::C), bore_sample).unwrap();
+        assert_eq!(c.value, SampleValue::Attribute { n: 4, count: 2 });
+        // Another characteristic, product or operation is not this chart's.
+        assert!(sample_for(&watched(bore(), ChartKind::IMr), &samples[1]).is_none());
+        let other = Source::Characteristic {
+            product: "PUMP-200".to_owned(),
+            operation: 10,
+            characteristic: "bore".to_owned(),
+        };
+        assert!(sample_for(&watched(other, ChartKind::IMr), bore_sample).is_none());
+        // A pass/fail value has no measured value for a variables chart.
+        let burr = Source::Characteristic {
+            product: "PUMP-100".to_owned(),
+            operation: 10,
+            characteristic: "burr".to_owned(),
+        };
+        assert!(sample_for(&watched(burr.clone(), ChartKind::IMr), &samples[2]).is_none());
+        assert!(sample_for(&watched(burr, ChartKind::Np), &samples[2]).is_some());
+    }
+
+    #[test]
+    fn a_parameter_chart_takes_its_work_unit_or_any() {
+        let any = watched(melt(""), ChartKind::IMr);
+        let press_7 = watched(melt("press-7"), ChartKind::IMr);
+        assert!(sample_for(&any, &parameter("press-7", 231.0)).is_some());
+        assert!(sample_for(&any, &parameter("press-8", 229.0)).is_some());
+        assert!(sample_for(&press_7, &parameter("press-7", 231.0)).is_some());
+        assert!(sample_for(&press_7, &parameter("press-8", 229.0)).is_none());
+        assert!(sample_for(&watched(bore(), ChartKind::IMr), &parameter("press-7", 1.0)).is_none());
+    }
+
+    #[test]
+    fn a_definition_maps_to_the_engine() {
+        let defined = quality::ControlChartDefined {
+            chart_id: "MELT-1".to_owned(),
+            source: Some(quality::control_chart_defined::Source::Parameter(
+                quality::ParameterSource {
+                    work_unit: "press-7".to_owned(),
+                    parameter: "melt temperature".to_owned(),
+                },
+            )),
+            kind: quality::ChartKind::XbarS.into(),
+            subgroup: Some(quality::control_chart_defined::Subgroup::WindowMs(
+                3_600_000,
+            )),
+            baseline: Some(quality::control_chart_defined::Baseline::Limits(
+                quality::ControlLimits {
+                    center: 230.0,
+                    lower: 227.0,
+                    upper: 233.0,
+                    ..Default::default()
+                },
+            )),
+            spec_lower: Some(220.0),
+            spec_upper: None,
+            ncr_rules: vec![],
+            description: String::new(),
+            at: Some(to_timestamp(t(0))),
+        };
+        assert_eq!(source_of(&defined).unwrap(), melt("press-7"));
+        let definition = definition_of(&defined).unwrap();
+        assert_eq!(definition.kind, ChartKind::XbarS);
+        assert_eq!(definition.subgroup, Subgrouping::WindowMs(3_600_000));
+        assert!(matches!(definition.baseline, Baseline::Limits(l) if l.center == 230.0));
+        assert_eq!(definition.spec_lower, Some(220.0));
+        let mut unknown = defined;
+        unknown.kind = 0;
+        assert!(matches!(
+            definition_of(&unknown),
+            Err(ApplyError::Poison(_))
+        ));
+    }
+}
