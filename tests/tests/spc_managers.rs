@@ -49,8 +49,9 @@ struct Plant {
     _dir: tempfile::TempDir,
 }
 
-/// Starts production and quality on SQLite, and the managers over their logs.
-async fn plant() -> Plant {
+/// Starts production and quality on SQLite, and the managers over their logs with their tables
+/// in `processes_db` (a SQLite file when `None`).
+async fn plant(processes_db: Option<String>) -> Plant {
     let dir = tempfile::tempdir().unwrap();
     let url = |name: &str| format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
     let shutdown = CancellationToken::new();
@@ -80,7 +81,7 @@ async fn plant() -> Plant {
     .await
     .unwrap();
     let config = mom_processes::ProcessesConfig {
-        database_url: url("processes"),
+        database_url: processes_db.unwrap_or_else(|| url("processes")),
         kafka: support::kafka_args(None),
         log_sources: vec![
             format!("production={}", url("production")),
@@ -297,7 +298,17 @@ impl Plant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn violations_are_recorded_once_and_the_ncr_rules_open_an_ncr() {
-    let mut plant = plant().await;
+    violations_and_ncrs(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managers_keep_their_charts_in_postgres_too() {
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    violations_and_ncrs(Some(database.url.clone())).await;
+}
+
+async fn violations_and_ncrs(processes_db: Option<String>) {
+    let mut plant = plant(processes_db).await;
     let inspection = plant.start_inspection().await;
     // Five points above the center line before the chart exists.
     for minute in 10..15 {

@@ -245,12 +245,14 @@ impl SpcWatch {
             .bind(json)
             .execute(&mut *connection)
             .await?;
-        let mut chart = Chart::new(&defined.chart_id);
-        for sample in load_samples(connection, &watched).await? {
-            if let Err(err) = chart.apply(Input::Sample(sample)) {
-                tracing::warn!(chart = %defined.chart_id, error = %err, "sample refused");
-            }
-        }
+        // The samples first (one batch pass), then the definition: every violation it reveals
+        // is new.
+        let samples: Vec<Input> = load_samples(connection, &watched)
+            .await?
+            .into_iter()
+            .map(Input::Sample)
+            .collect();
+        let mut chart = mom_spc::compute(&defined.chart_id, &samples);
         let change = chart
             .apply(Input::Defined {
                 seq,
@@ -310,11 +312,12 @@ impl SpcWatch {
         // Each chart is loaded before the samples are stored, so applying them shows what they
         // change (a redelivered message is then already in the loaded chart and changes nothing).
         let mut routed: Vec<(String, Sample)> = Vec::new();
-        let watched = cache.watched.clone().unwrap_or_default();
-        for sample in &samples {
-            for (chart_id, chart) in &watched {
-                if let Some(input) = sample_for(chart, sample) {
-                    routed.push((chart_id.clone(), input));
+        if let Some(watched) = cache.watched.as_ref() {
+            for sample in &samples {
+                for (chart_id, chart) in watched {
+                    if let Some(input) = sample_for(chart, sample) {
+                        routed.push((chart_id.clone(), input));
+                    }
                 }
             }
         }
@@ -426,7 +429,6 @@ async fn chart<'a>(
         else {
             return Ok(None);
         };
-        let mut chart = Chart::new(chart_id);
         let mut inputs = vec![Input::Defined {
             seq: watched.seq,
             definition: watched.definition,
@@ -454,12 +456,10 @@ async fn chart<'a>(
                 .into_iter()
                 .map(Input::Sample),
         );
-        for input in inputs {
-            if let Err(err) = chart.apply(input) {
-                tracing::warn!(chart = chart_id, error = %err, "stored input refused");
-            }
-        }
-        cache.charts.insert(chart_id.to_owned(), chart);
+        // One batch pass (inputs the engine refuses are left out, as when they first came).
+        cache
+            .charts
+            .insert(chart_id.to_owned(), mom_spc::compute(chart_id, &inputs));
     }
     Ok(cache.charts.get_mut(chart_id))
 }
