@@ -6,7 +6,8 @@
 //! - [`maintenance`]: work-order backlog, PM compliance, MTBF and MTTR;
 //! - [`orders`]: production orders' status, progress per operation, WIP, lead time;
 //! - [`inventory`]: lots by location, holds, expiring lots, genealogy;
-//! - [`quality`]: NCR register, first-pass yield, CAPA status and overdue actions.
+//! - [`quality`]: NCR register, first-pass yield, CAPA status and overdue actions;
+//! - [`recipes`]: the process-parameter change log of every order and work unit.
 //!
 //! Each read model answers gRPC (`mom.projections.v1`) and the same queries as JSON over HTTP;
 //! `/api/projections/watch` pushes an event named after a read model whenever it committed a
@@ -30,6 +31,7 @@ pub mod maintenance;
 pub mod orders;
 pub mod quality;
 pub mod query;
+pub mod recipes;
 mod sequence;
 mod tx_state;
 
@@ -44,12 +46,13 @@ use tokio_util::sync::CancellationToken;
 pub use config::ProjectionsConfig;
 
 /// The read models, by name (checkpoint key, `mom projections rebuild` name, SSE event name).
-pub const READ_MODELS: [&str; 5] = [
+pub const READ_MODELS: [&str; 6] = [
     equipment::NAME,
     maintenance::NAME,
     orders::NAME,
     inventory::NAME,
     quality::NAME,
+    recipes::NAME,
 ];
 
 /// The gRPC service name health reports.
@@ -152,6 +155,7 @@ pub async fn install_all(parts: &mut Parts, context: &Context) -> Result<(), Pro
     orders::install(parts, context).await?;
     inventory::install(parts, context).await?;
     quality::install(parts, context).await?;
+    recipes::install(parts, context).await?;
     Ok(())
 }
 
@@ -190,6 +194,10 @@ pub async fn rebuild(
         }
         quality::NAME => {
             let projection = quality::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        recipes::NAME => {
+            let projection = recipes::projection(&topics);
             mom_projection::rebuild(&projection, &models, &sources, progress).await?
         }
         other => return Err(ProjectionsError::UnknownReadModel(other.to_owned())),
