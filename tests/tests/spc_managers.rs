@@ -2,7 +2,8 @@
 //! values recorded before their chart was defined are charted once it is, a run of points that
 //! spans a restart of the managers still completes its pattern (the samples survive in the
 //! manager's tables), `spc_watch` records each violation once in quality, `spc_ncr` opens an NCR
-//! for the chart's NCR rules only, and a full redelivery changes nothing.
+//! for the chart's NCR rules only, and a full redelivery changes nothing; a chart on a process
+//! parameter takes production's recorded values (and, naming no product, opens no NCR).
 
 #![allow(clippy::unwrap_used)]
 
@@ -391,4 +392,189 @@ async fn violations_and_ncrs(processes_db: Option<String>) {
 /// Returns the rule of a logged `ControlRuleViolated`.
 fn rule_of(entry: &mom_eventstore::LogEntry) -> Option<u64> {
     entry.payload["event"]["ControlRuleViolated"]["rule"].as_u64()
+}
+
+mod parameters {
+    //! A chart on a process parameter: production's recorded values reach the chart.
+
+    use mom_proto::production::v1 as pb;
+    use mom_proto::production::v1::production_service_client::ProductionServiceClient;
+
+    use super::*;
+
+    fn ctx() -> Option<pb::CommandContext> {
+        Some(pb::CommandContext {
+            actor: "tester".to_owned(),
+            ..Default::default()
+        })
+    }
+
+    const ORDER: &str = "0191e1b4-7c1a-7000-8000-0000000000aa";
+
+    /// A press running an order under an approved recipe with the parameter `mould_temp`.
+    async fn running_press(client: &mut ProductionServiceClient<Channel>) {
+        client
+            .register_work_unit(pb::RegisterWorkUnitRequest {
+                context: ctx(),
+                work_unit: "press-1".to_owned(),
+                name: "Press 1".to_owned(),
+                at: at(0),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        client
+            .create_order(pb::CreateOrderRequest {
+                context: ctx(),
+                order_id: ORDER.to_owned(),
+                product: "SKU-A".to_owned(),
+                quantity: 10,
+                routing: vec![pb::RoutingOperation {
+                    operation: 10,
+                    name: "Mould".to_owned(),
+                    eligible_work_units: vec!["press-1".to_owned()],
+                }],
+                at: at(1),
+            })
+            .await
+            .unwrap();
+        client
+            .release_order(pb::OrderCommandRequest {
+                context: ctx(),
+                order_id: ORDER.to_owned(),
+                at: at(2),
+            })
+            .await
+            .unwrap();
+        client
+            .define_recipe(pb::DefineRecipeRequest {
+                context: ctx(),
+                product: "SKU-A".to_owned(),
+                operation: 10,
+                name: "Moulding".to_owned(),
+                equipment_class: String::new(),
+                at: at(3),
+            })
+            .await
+            .unwrap();
+        client
+            .draft_recipe_version(pb::DraftRecipeVersionRequest {
+                context: ctx(),
+                recipe: "SKU-A/10".to_owned(),
+                parameters: vec![pb::RecipeParameter {
+                    name: "mould_temp".to_owned(),
+                    unit: "degC".to_owned(),
+                    setpoint: 200.0,
+                    lower: 190.0,
+                    upper: 210.0,
+                    warn_lower: None,
+                    warn_upper: None,
+                    hold_on_deviation: false,
+                }],
+                note: String::new(),
+                at: at(4),
+            })
+            .await
+            .unwrap();
+        client
+            .approve_recipe_version(pb::RecipeVersionRequest {
+                context: ctx(),
+                recipe: "SKU-A/10".to_owned(),
+                version: 1,
+                at: at(5),
+            })
+            .await
+            .unwrap();
+        client
+            .start_operation(pb::StartOperationRequest {
+                context: ctx(),
+                order_id: ORDER.to_owned(),
+                operation: 10,
+                work_unit: "press-1".to_owned(),
+                at: at(6),
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recorded_parameter_values_fire_the_rules_of_a_parameter_chart() {
+        let mut plant = plant(None).await;
+        let mut production =
+            ProductionServiceClient::new(support::channel(&plant.services[0]).await);
+        running_press(&mut production).await;
+        plant
+            .quality
+            .define_control_chart(qa::DefineControlChartRequest {
+                context: ctx_qa(),
+                chart_id: "MOULD-TEMP".to_owned(),
+                source: Some(qa::define_control_chart_request::Source::Parameter(
+                    qa::ParameterSource {
+                        work_unit: String::new(),
+                        parameter: "mould_temp".to_owned(),
+                    },
+                )),
+                kind: qa::ChartKind::IMr.into(),
+                subgroup: Some(qa::define_control_chart_request::Subgroup::Size(1)),
+                baseline: Some(qa::define_control_chart_request::Baseline::Limits(
+                    qa::ControlLimits {
+                        center: 200.0,
+                        lower: 197.0,
+                        upper: 203.0,
+                        ..Default::default()
+                    },
+                )),
+                spec_lower: None,
+                spec_upper: None,
+                ncr_rules: vec![1],
+                description: String::new(),
+                at: at(7),
+            })
+            .await
+            .unwrap();
+        for (minute, value) in [(10, 200.2), (11, 199.6), (12, 204.5)] {
+            production
+                .report_parameter(pb::ReportParameterRequest {
+                    context: ctx(),
+                    work_unit: "press-1".to_owned(),
+                    parameter: "mould_temp".to_owned(),
+                    value,
+                    at: at(minute),
+                })
+                .await
+                .unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let chart = loop {
+            let chart = plant
+                .quality
+                .get_control_chart(qa::GetControlChartRequest {
+                    chart_id: "MOULD-TEMP".to_owned(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            if chart.violations_total > 0 {
+                break chart;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no violation recorded: {chart:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            chart.violations[0].violation_id,
+            format!("MOULD-TEMP/primary/1/{}", stamp(12))
+        );
+        assert_eq!(chart.violations[0].points[0].value, 204.5);
+        // A parameter chart names no product: its NCR rules open nothing.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(plant.logged("NonconformanceOpened").await.is_empty());
+        plant.stop().await;
+    }
+
+    fn ctx_qa() -> Option<qa::CommandContext> {
+        super::ctx("qe")
+    }
 }
