@@ -249,6 +249,7 @@ const HTTP_ROUTES: [&str; 25] = [
     "/api/quality/ncrs",
     "/api/quality/fpy",
     "/api/quality/capas",
+    "/api/spc/charts",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

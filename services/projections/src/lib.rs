@@ -7,7 +7,8 @@
 //! - [`orders`]: production orders' status, progress per operation, WIP, lead time;
 //! - [`inventory`]: lots by location, holds, expiring lots, genealogy;
 //! - [`quality`]: NCR register, first-pass yield, CAPA status and overdue actions;
-//! - [`recipes`]: the process-parameter change log of every order and work unit.
+//! - [`recipes`]: the process-parameter change log of every order and work unit;
+//! - [`spc`]: control charts' points, limits and rule flags, violations and capability.
 //!
 //! Each read model answers gRPC (`mom.projections.v1`) and the same queries as JSON over HTTP;
 //! `/api/projections/watch` pushes an event named after a read model whenever it committed a
@@ -33,6 +34,7 @@ pub mod quality;
 pub mod query;
 pub mod recipes;
 mod sequence;
+pub mod spc;
 mod tx_state;
 
 use std::net::SocketAddr;
@@ -46,13 +48,14 @@ use tokio_util::sync::CancellationToken;
 pub use config::ProjectionsConfig;
 
 /// The read models, by name (checkpoint key, `mom projections rebuild` name, SSE event name).
-pub const READ_MODELS: [&str; 6] = [
+pub const READ_MODELS: [&str; 7] = [
     equipment::NAME,
     maintenance::NAME,
     orders::NAME,
     inventory::NAME,
     quality::NAME,
     recipes::NAME,
+    spc::NAME,
 ];
 
 /// The gRPC service name health reports.
@@ -156,6 +159,7 @@ pub async fn install_all(parts: &mut Parts, context: &Context) -> Result<(), Pro
     inventory::install(parts, context).await?;
     quality::install(parts, context).await?;
     recipes::install(parts, context).await?;
+    spc::install(parts, context).await?;
     Ok(())
 }
 
@@ -198,6 +202,10 @@ pub async fn rebuild(
         }
         recipes::NAME => {
             let projection = recipes::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        spc::NAME => {
+            let projection = spc::projection(&topics);
             mom_projection::rebuild(&projection, &models, &sources, progress).await?
         }
         other => return Err(ProjectionsError::UnknownReadModel(other.to_owned())),
