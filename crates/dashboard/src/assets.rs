@@ -57,6 +57,11 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/records.js"),
     },
     Asset {
+        path: "spc.js",
+        content_type: JS,
+        bytes: include_bytes!("../assets/spc.js"),
+    },
+    Asset {
         path: "audit.js",
         content_type: JS,
         bytes: include_bytes!("../assets/audit.js"),
@@ -115,6 +120,11 @@ pub const PAGES: &[Page] = &[
         path: "/quality",
         id: "quality",
         title: "Quality",
+    },
+    Page {
+        path: "/spc",
+        id: "spc",
+        title: "SPC",
     },
     Page {
         path: "/maintenance",

@@ -23,7 +23,8 @@ pub struct DashboardConfig {
     pub oee_api: Upstream,
     /// Base URL of the read models' HTTP API (`mom serve projections`, its
     /// MOM_PROJECTIONS_HTTP_ADDR); `/api/equipment`, `/api/maintenance`, `/api/orders`,
-    /// `/api/inventory`, `/api/quality` and `/api/projections` (the live feed) are forwarded there.
+    /// `/api/inventory`, `/api/quality`, `/api/spc` and `/api/projections` (the live feed) are
+    /// forwarded there.
     #[arg(
         long,
         env = "MOM_DASHBOARD_PROJECTIONS_API",

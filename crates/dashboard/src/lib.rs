@@ -1,5 +1,5 @@
 //! The plant web dashboard: an overview of every line and work unit, an equipment page per work
-//! unit, and orders, quality, maintenance and inventory pages. The pages are static HTML, CSS and
+//! unit, and orders, quality, SPC (control charts), maintenance and inventory pages. The pages are static HTML, CSS and
 //! JavaScript embedded in the binary (ECharts is vendored under `assets/vendor/`, so the page
 //! needs no internet); in the browser they read the JSON query APIs of the OEE service
 //! (`/api/oee/...`) and of the projections (`/api/equipment`, `/api/maintenance/...`, ...) and
@@ -93,7 +93,7 @@ pub struct ApiBases {
 }
 
 /// Returns the dashboard's routes for the OEE and projections APIs on the same origin: `/`
-/// (overview), `/equipment`, `/orders`, `/quality`, `/maintenance`, `/inventory`, `/audit` and
+/// (overview), `/equipment`, `/orders`, `/quality`, `/spc`, `/maintenance`, `/inventory`, `/audit` and
 /// `/assets/...` (the audit API is [`audit::router`], added by the caller).
 pub fn router() -> Router {
     router_with(&ApiBases {

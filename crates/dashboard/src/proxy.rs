@@ -34,6 +34,7 @@ pub const PROJECTIONS_PATHS: &[&str] = &[
     "/api/orders",
     "/api/inventory",
     "/api/quality",
+    "/api/spc",
     "/api/projections",
 ];
 

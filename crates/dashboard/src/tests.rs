@@ -123,3 +123,53 @@ fn every_asset_the_shell_references_is_embedded() {
     }
     assert!(referenced >= 7, "page.html references {referenced} assets");
 }
+
+#[tokio::test]
+async fn the_spc_page_is_served_in_the_navigation_with_its_script() {
+    let answer = get(router(), "/spc", "").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("data-page=\"spc\""));
+    assert!(answer.contains("<a href=\"/spc\" aria-current=\"page\">SPC</a>"));
+    assert!(answer.contains("<script src=\"/assets/spc.js\"></script>"));
+    let overview = get(router(), "/", "").await;
+    assert!(
+        overview.contains("<a href=\"/spc\">SPC</a>"),
+        "every page links to it"
+    );
+    let script = get(router(), "/assets/spc.js", "").await;
+    assert_eq!(
+        header(&script, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+}
+
+#[test]
+fn the_spc_script_reads_the_spc_api_follows_its_feed_and_names_its_elements() {
+    let script = include_str!("../assets/spc.js");
+    assert!(script.contains("MOM.page(\"spc\""));
+    for needle in [
+        "/api/spc/charts?page_size=1000",
+        "/points?page_size=1000",
+        "/violations?page_size=200",
+        "/capability",
+        "/api/projections/watch`, [\"spc\"]",
+        // Element ids a browser test looks for.
+        "id=\"spc-primary\"",
+        "id=\"spc-dispersion\"",
+        "id=\"spc-capability\"",
+        "id=\"spc-violations\"",
+        "id=\"spc-chart-list\"",
+        "id=\"spc-chart-title\"",
+        "dataset.spcPoints",
+        "dataset.spcViolations",
+    ] {
+        assert!(script.contains(needle), "spc.js lacks {needle:?}");
+    }
+    // No CDN: every script the pages load is embedded.
+    assert!(!script.contains("http://") && !script.contains("https://"));
+}
+
+#[test]
+fn the_proxy_forwards_the_spc_api_to_the_projections() {
+    assert!(proxy::PROJECTIONS_PATHS.contains(&"/api/spc"));
+}
