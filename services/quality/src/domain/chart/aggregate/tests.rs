@@ -603,3 +603,36 @@ fn limit_changes_are_counted() {
     assert_eq!(state.ncr_rules(), &[1, 2]);
     assert_eq!(state.definition(), defined().event);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever violations arrive, in whatever order and however often repeated, each id is
+        /// recorded once and the total counts the distinct ones.
+        #[test]
+        fn each_violation_id_is_recorded_once(
+            found in proptest::collection::vec((0_i64..40, 1_u32..=8), 0..80)
+        ) {
+            let mut chart = ControlChart::default();
+            chart.evolve(defined());
+            let mut distinct = std::collections::BTreeSet::new();
+            for (minute, rule) in found {
+                let state = chart.state().as_ref().unwrap().clone();
+                let events = state
+                    .decide(violation(rule, ChartPart::Primary, vec![point(minute, 11.0)]))
+                    .unwrap();
+                let new = distinct.insert((minute, rule));
+                prop_assert_eq!(events.len(), usize::from(new));
+                for event in events {
+                    chart.evolve(event.into());
+                }
+            }
+            let state = chart.state().as_ref().unwrap();
+            prop_assert_eq!(state.violations_total(), distinct.len() as u64);
+            prop_assert_eq!(state.recent_violations().count(), distinct.len());
+        }
+    }
+}
