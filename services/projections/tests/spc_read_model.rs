@@ -152,7 +152,7 @@ fn story() -> Vec<Message> {
         qa::control_chart_defined::Source::Characteristic(qa::CharacteristicSource {
             product: "PUMP-100".into(),
             operation: 10,
-            characteristic: String::new(),
+            characteristic: "bore".into(),
         }),
         5,
     ));

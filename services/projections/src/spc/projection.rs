@@ -6,9 +6,12 @@
 //!   its samples' source, and a summary (points, violations, last point);
 //! - `spc_limit_events`: `ControlLimitsSet` and `ControlLimitsRecomputeRequested` per chart
 //!   and sequence;
-//! - `spc_samples`: every sample of every source (a measured value of a characteristic, an
-//!   inspection result's counts, a recorded process parameter), by source key and sample id, so
-//!   a chart defined later sees the history;
+//! - `spc_samples`: every sample of every source, by source key and sample id, so a chart
+//!   defined later sees the history: per measurement of an inspection result (product,
+//!   operation, characteristic) its measured value if any and the result's units, defectives
+//!   and nonconforming measurements; per recorded process parameter its value. Samples are
+//!   named and taken as the `spc_watch` manager takes them (`{event id}/{measurement index}`,
+//!   the event id for a parameter), so both find the same points and violation ids;
 //! - `spc_recorded`: the violations quality recorded (`ControlRuleViolated`).
 //!
 //! Outputs are recomputed by the engine once per transaction for every chart an input touched
@@ -129,12 +132,8 @@ impl SpcProjection {
     }
 }
 
-fn measurement_key(product: &str, operation: u32, characteristic: &str) -> String {
-    format!("m{SEP}{product}{SEP}{operation}{SEP}{characteristic}")
-}
-
-fn result_key(product: &str, operation: u32) -> String {
-    format!("r{SEP}{product}{SEP}{operation}")
+fn characteristic_key(product: &str, operation: u32, characteristic: &str) -> String {
+    format!("c{SEP}{product}{SEP}{operation}{SEP}{characteristic}")
 }
 
 fn parameter_key(parameter: &str) -> String {
@@ -221,49 +220,34 @@ async fn apply_quality(
     touched: &mut Touched,
     id: &str,
     sequence: u64,
+    event_id: &str,
     event: QualityEvent,
 ) -> Result<(), ApplyError> {
     match event {
         QualityEvent::InspectionResultRecorded(result) => {
+            // One sample per measurement, as the spc_watch manager takes them (so both find the
+            // same points and violation ids): its measured value for variables charts, the
+            // result's units, defectives and nonconforming measurements for attribute charts.
             let at = match result.produced_at.as_ref() {
                 Some(produced) => ms(Some(produced), "produced_at")?,
                 None => ms(result.at.as_ref(), "at")?,
             };
-            let mut defects = 0u64;
+            let defects = result.measurements.iter().filter(|m| !m.conforming).count() as u64;
             for (i, m) in result.measurements.iter().enumerate() {
-                if !m.conforming {
-                    defects += 1;
-                }
-                if let Some(Value::Measured(v)) = m.value {
-                    if !v.is_finite() {
-                        continue;
-                    }
-                    let key = measurement_key(&result.product, result.operation, &m.characteristic);
-                    let sample = format!("{id}/{sequence}/{i}");
-                    insert_sample(
-                        connection,
-                        &key,
-                        &sample,
-                        &result.work_unit,
-                        at,
-                        Some(v),
-                        (0, 0, 0),
-                    )
-                    .await?;
-                    touched.sources.insert(key);
-                }
-            }
-            if result.quantity > 0 {
-                let key = result_key(&result.product, result.operation);
-                let sample = format!("{id}/{sequence}");
-                let counts = (result.quantity, result.rejected, defects);
+                let value = match m.value {
+                    Some(Value::Measured(v)) if v.is_finite() => Some(v),
+                    _ => None,
+                };
+                let key = characteristic_key(&result.product, result.operation, &m.characteristic);
+                let sample = format!("{event_id}/{i}");
+                let counts = (result.quantity.max(1), result.rejected, defects);
                 insert_sample(
                     connection,
                     &key,
                     &sample,
                     &result.work_unit,
                     at,
-                    None,
+                    value,
                     counts,
                 )
                 .await?;
@@ -276,11 +260,7 @@ async fn apply_quality(
             let (source, product, operation, characteristic, work_unit, parameter, key) =
                 match defined.source {
                     Some(Source::Characteristic(c)) => {
-                        let key = if kind.is_variables() {
-                            measurement_key(&c.product, c.operation, &c.characteristic)
-                        } else {
-                            result_key(&c.product, c.operation)
-                        };
+                        let key = characteristic_key(&c.product, c.operation, &c.characteristic);
                         (
                             "characteristic",
                             c.product,
@@ -525,11 +505,12 @@ async fn recompute(connection: &mut Connection, chart_id: &str) -> Result<(), Ap
     // The oldest samples up to the chart's bound (later ones are the engine's refusals).
     let samples = sqlx::query(
         "SELECT sample_id, at_ms, value, units, defectives, defects FROM spc_samples \
-         WHERE source_key = $1 AND ($2 = '' OR work_unit = $2) \
-         ORDER BY at_ms, sample_id LIMIT $3",
+         WHERE source_key = $1 AND ($2 = '' OR work_unit = $2) AND ($3 = 0 OR value IS NOT NULL) \
+         ORDER BY at_ms, sample_id LIMIT $4",
     )
     .bind(&key)
     .bind(&work_unit)
+    .bind(i64::from(kind.is_variables()))
     .bind(i64::try_from(MAX_SAMPLES_PER_CHART).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
     .await?;
@@ -542,8 +523,8 @@ async fn recompute(connection: &mut Connection, chart_id: &str) -> Result<(), Ap
         let defects: i64 = s.try_get(5)?;
         let narrow = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
         let value = match value {
-            Some(v) => SampleValue::Variable(v),
-            None => SampleValue::Attribute {
+            Some(v) if kind.is_variables() => SampleValue::Variable(v),
+            _ => SampleValue::Attribute {
                 n: narrow(units),
                 count: if matches!(kind, mom_spc::ChartKind::C | mom_spc::ChartKind::U) {
                     narrow(defects)
@@ -769,6 +750,7 @@ impl Projection for SpcProjection {
                     &mut page,
                     &meta.aggregate_id,
                     meta.sequence,
+                    &meta.event_id,
                     event,
                 )
                 .await
@@ -784,7 +766,8 @@ impl Projection for SpcProjection {
                 }
                 let at = ms(recorded.at.as_ref(), "at")?;
                 let key = parameter_key(&recorded.parameter);
-                let sample = format!("{}/{}", meta.aggregate_id, meta.sequence);
+                // The event id, as the spc_watch manager names the sample.
+                let sample = meta.event_id.clone();
                 insert_sample(
                     connection,
                     &key,
