@@ -255,6 +255,21 @@ async fn send(clients: &Clients, queued: &Queued) -> Sent {
             })
             .await
             .map(drop),
+        Command::Parameter {
+            work_unit,
+            parameter,
+            value,
+            at,
+        } => production
+            .report_parameter(pb::ReportParameterRequest {
+                context: pctx(key),
+                work_unit: work_unit.clone(),
+                parameter: parameter.clone(),
+                value: *value,
+                at: Some(to_timestamp(*at)),
+            })
+            .await
+            .map(drop),
         Command::Rejects {
             work_unit,
             plan,

@@ -112,6 +112,12 @@ pub enum Meaning {
         /// Translation of tag values to product ids; a value not listed is the product id itself.
         names: HashMap<String, String>,
     },
+    /// A process parameter of the work unit's bound recipe: each numeric value becomes a
+    /// `ReportParameter` (docs/recipes.md).
+    Parameter {
+        /// The parameter's name in the recipe.
+        name: String,
+    },
 }
 
 /// A state a code stands for.
@@ -209,6 +215,7 @@ struct SignalDoc {
     characteristic: Option<Spanned<String>>,
     #[serde(default)]
     products: BTreeMap<String, Spanned<String>>,
+    parameter: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -376,6 +383,7 @@ impl Mapping {
         let mut signals = Vec::with_capacity(doc.signal.len());
         let mut seen: HashSet<(Source, &'static str)> = HashSet::new();
         let mut unit_kinds: HashSet<(String, &'static str)> = HashSet::new();
+        let mut parameters: HashSet<(String, String)> = HashSet::new();
         for spanned in &doc.signal {
             let signal = parse_signal(&lines, spanned)?;
             let kind = signal.meaning.kind();
@@ -385,7 +393,16 @@ impl Mapping {
                     format!("{} is mapped twice as a {kind} signal", signal.source.key()),
                 ));
             }
-            if kind != "rejects" && !unit_kinds.insert((signal.work_unit.clone(), kind)) {
+            // A unit has many rejects counters and parameters, but one of each other kind; a
+            // parameter is mapped once per unit.
+            let unique = match &signal.meaning {
+                Meaning::Rejects { .. } => true,
+                Meaning::Parameter { name } => {
+                    parameters.insert((signal.work_unit.clone(), name.clone()))
+                }
+                _ => unit_kinds.insert((signal.work_unit.clone(), kind)),
+            };
+            if !unique {
                 return Err(lines.error(
                     spanned.span(),
                     format!(
@@ -456,6 +473,7 @@ impl Meaning {
             Meaning::Count(_) => "count",
             Meaning::Rejects { .. } => "rejects",
             Meaning::Product { .. } => "product",
+            Meaning::Parameter { .. } => "parameter",
         }
     }
 }
@@ -584,6 +602,9 @@ fn parse_signal(lines: &Lines<'_>, spanned: &Spanned<SignalDoc>) -> Result<Signa
             Ok(())
         }
     };
+    if kind != "parameter" {
+        only(doc.parameter.is_some(), "parameter", spanned.span())?;
+    }
     let meaning = match kind {
         "state" => {
             if doc.codes.is_empty() {
@@ -678,10 +699,25 @@ fn parse_signal(lines: &Lines<'_>, spanned: &Spanned<SignalDoc>) -> Result<Signa
             }
             Meaning::Product { names }
         }
+        "parameter" => {
+            only(!doc.codes.is_empty(), "codes", spanned.span())?;
+            only(doc.width.is_some(), "width", spanned.span())?;
+            only(doc.plan.is_some(), "plan", spanned.span())?;
+            let name = doc.parameter.as_ref().ok_or_else(|| {
+                lines.error(
+                    spanned.span(),
+                    "a parameter signal needs parameter = \"<name in the recipe>\"",
+                )
+            })?;
+            check_id(lines, name, "parameter")?;
+            Meaning::Parameter {
+                name: name.get_ref().clone(),
+            }
+        }
         other => {
             return Err(lines.error(
                 doc.kind.span(),
-                format!("kind {other:?} is not one of state, count, rejects, product"),
+                format!("kind {other:?} is not one of state, count, rejects, product, parameter"),
             ))
         }
     };

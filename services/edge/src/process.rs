@@ -40,6 +40,18 @@ impl Value {
         }
     }
 
+    /// Returns the value as a process parameter's number: finite; a text is parsed.
+    pub fn number(&self) -> Option<f64> {
+        let number = match self {
+            Value::Int(n) => *n as f64,
+            Value::UInt(n) => *n as f64,
+            Value::Float(f) => *f,
+            Value::Bool(_) => return None,
+            Value::Text(t) => t.trim().parse().ok()?,
+        };
+        number.is_finite().then_some(number)
+    }
+
     /// Returns the value as a counter reading: a whole number ≥ 0.
     pub fn counter(&self) -> Option<u64> {
         match self {
@@ -86,7 +98,7 @@ pub enum Input {
 }
 
 /// A command for the platform, as queued on disk and sent by the forwarder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Command {
     /// ReportRunning.
@@ -141,6 +153,13 @@ pub enum Command {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// ReportParameter: an actual value of a process parameter of the unit's bound recipe.
+    Parameter {
+        work_unit: String,
+        parameter: String,
+        value: f64,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Command {
@@ -154,7 +173,8 @@ impl Command {
             | Command::PlannedShutdown { work_unit, .. }
             | Command::Count { work_unit, .. }
             | Command::Rejects { work_unit, .. }
-            | Command::Disconnected { work_unit, .. } => work_unit,
+            | Command::Disconnected { work_unit, .. }
+            | Command::Parameter { work_unit, .. } => work_unit,
         }
     }
 
@@ -169,6 +189,7 @@ impl Command {
             Command::Count { .. } => "count",
             Command::Rejects { .. } => "rejects",
             Command::Disconnected { .. } => "disconnected",
+            Command::Parameter { .. } => "parameter",
         }
     }
 }
@@ -458,6 +479,25 @@ impl Processor {
                     out.units_changed.push(unit.to_owned());
                 }
             }
+            Meaning::Parameter { name } => {
+                let Some(value) = sample.value.number() else {
+                    out.notices.push(Notice::Unusable {
+                        signal: index,
+                        reason: format!("{:?} is not a finite number", sample.value),
+                    });
+                    return;
+                };
+                self.push(
+                    unit,
+                    Command::Parameter {
+                        work_unit: unit.to_owned(),
+                        parameter: name.clone(),
+                        value,
+                        at,
+                    },
+                    out,
+                );
+            }
         }
     }
 
@@ -653,7 +693,8 @@ impl Processor {
             | Command::SetupEnded { at, .. }
             | Command::Count { at, .. }
             | Command::Rejects { at, .. }
-            | Command::Disconnected { at, .. } => *at,
+            | Command::Disconnected { at, .. }
+            | Command::Parameter { at, .. } => *at,
         };
         let memory = self.unit(unit);
         memory.latest = Some(memory.latest.map_or(at, |latest| latest.max(at)));

@@ -31,7 +31,7 @@ pub enum StoreError {
 }
 
 /// One queued command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Queued {
     /// Position in the queue.
     pub id: i64,

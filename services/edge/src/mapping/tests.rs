@@ -213,3 +213,29 @@ fn the_documented_mappings_read() {
     }
     assert!(checked >= 2, "found only {checked} mappings in the docs");
 }
+
+#[test]
+fn parameter_signals_name_their_recipe_parameter_once_per_unit() {
+    let two = "[[signal]]\nwork_unit = \"a\"\nkind = \"parameter\"\nparameter = \"temp\"\nopcua = { node = \"i=5\" }\n\n[[signal]]\nwork_unit = \"a\"\nkind = \"parameter\"\nparameter = \"pressure\"\nopcua = { node = \"i=6\" }\n";
+    let mapping = Mapping::parse("m.toml", two).unwrap();
+    assert_eq!(
+        mapping.signals[1].meaning,
+        Meaning::Parameter {
+            name: "pressure".into()
+        }
+    );
+    let (line, message) = error_of(&two.replace("\"pressure\"", "\"temp\""));
+    assert_eq!(line, 7);
+    assert!(message.contains("second parameter signal"), "{message}");
+    let (_, message) = error_of(
+        "[[signal]]\nwork_unit = \"a\"\nkind = \"parameter\"\nopcua = { node = \"i=5\" }\n",
+    );
+    assert!(message.contains("needs parameter"), "{message}");
+    let (_, message) = error_of(
+        "[[signal]]\nwork_unit = \"a\"\nkind = \"count\"\nparameter = \"temp\"\nopcua = { node = \"i=5\" }\n",
+    );
+    assert!(
+        message.contains("parameter does not apply to a count signal"),
+        "{message}"
+    );
+}

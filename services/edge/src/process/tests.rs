@@ -333,3 +333,43 @@ fn a_unit_never_goes_back_in_time() {
     );
     assert_eq!(out.commands[1], count(7, 50));
 }
+
+#[test]
+fn a_parameter_signal_reports_each_finite_value() {
+    let mapping = Mapping::parse(
+        "m.toml",
+        "[[signal]]\nwork_unit = \"press-1\"\nkind = \"parameter\"\nparameter = \"temp\"\nopcua = { node = \"i=5\" }\n",
+    )
+    .unwrap();
+    let mut processor = Processor::new(mapping, TimePolicy::default());
+    let out = run(
+        &mut processor,
+        vec![
+            sample(0, Value::Float(201.5), 1),
+            sample(0, Value::Int(199), 2),
+            sample(0, Value::Text(" 205.25 ".into()), 3),
+            sample(0, Value::Float(f64::NAN), 4),
+            sample(0, Value::Bool(true), 5),
+        ],
+    );
+    let parameter = |value: f64, second: i64| Command::Parameter {
+        work_unit: "press-1".into(),
+        parameter: "temp".into(),
+        value,
+        at: t(second),
+    };
+    assert_eq!(
+        out.commands,
+        vec![
+            parameter(201.5, 1),
+            parameter(199.0, 2),
+            parameter(205.25, 3)
+        ]
+    );
+    let unusable = out
+        .notices
+        .iter()
+        .filter(|notice| matches!(notice, Notice::Unusable { .. }))
+        .count();
+    assert_eq!(unusable, 2);
+}
