@@ -50,9 +50,9 @@ struct Plant {
     _dir: tempfile::TempDir,
 }
 
-/// Starts production and quality on SQLite, and the managers over their logs with their tables
-/// in `processes_db` (a SQLite file when `None`).
-async fn plant(processes_db: Option<String>) -> Plant {
+/// Starts production and quality on SQLite, and the managers with their tables in `processes_db`
+/// (a SQLite file when `None`), fed from the stores' logs or, when `broker` is given, from Kafka.
+async fn plant(processes_db: Option<String>, broker: Option<String>) -> Plant {
     let dir = tempfile::tempdir().unwrap();
     let url = |name: &str| format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
     let shutdown = CancellationToken::new();
@@ -60,7 +60,7 @@ async fn plant(processes_db: Option<String>) -> Plant {
     let production = mom_production::start(
         mom_production::ProductionConfig {
             store: support::store_args(url("production")),
-            kafka: support::kafka_args(None),
+            kafka: support::kafka_args(broker.clone()),
             time: support::time_args(),
             security: Default::default(),
             grpc_addr: addr,
@@ -72,7 +72,7 @@ async fn plant(processes_db: Option<String>) -> Plant {
     let quality = mom_quality::start(
         mom_quality::QualityConfig {
             store: support::store_args(url("quality")),
-            kafka: support::kafka_args(None),
+            kafka: support::kafka_args(broker.clone()),
             time: support::time_args(),
             security: Default::default(),
             grpc_addr: addr,
@@ -83,11 +83,15 @@ async fn plant(processes_db: Option<String>) -> Plant {
     .unwrap();
     let config = mom_processes::ProcessesConfig {
         database_url: processes_db.unwrap_or_else(|| url("processes")),
-        kafka: support::kafka_args(None),
-        log_sources: vec![
-            format!("production={}", url("production")),
-            format!("quality={}", url("quality")),
-        ],
+        kafka: support::kafka_args(broker.clone()),
+        log_sources: if broker.is_some() {
+            vec![]
+        } else {
+            vec![
+                format!("production={}", url("production")),
+                format!("quality={}", url("quality")),
+            ]
+        },
         production_url: format!("http://{}", production.grpc_addr),
         quality_url: format!("http://{}", quality.grpc_addr),
         maintenance_url: "http://127.0.0.1:9".to_owned(),
@@ -299,17 +303,23 @@ impl Plant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn violations_are_recorded_once_and_the_ncr_rules_open_an_ncr() {
-    violations_and_ncrs(None).await;
+    violations_and_ncrs(None, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn violations_are_recorded_once_through_the_broker() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    violations_and_ncrs(None, Some(broker.bootstrap_servers())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_managers_keep_their_charts_in_postgres_too() {
     let database = mom_testkit::TestDatabase::create().await.unwrap();
-    violations_and_ncrs(Some(database.url.clone())).await;
+    violations_and_ncrs(Some(database.url.clone()), None).await;
 }
 
-async fn violations_and_ncrs(processes_db: Option<String>) {
-    let mut plant = plant(processes_db).await;
+async fn violations_and_ncrs(processes_db: Option<String>, broker: Option<String>) {
+    let mut plant = plant(processes_db, broker).await;
     let inspection = plant.start_inspection().await;
     // Five points above the center line before the chart exists.
     for minute in 10..15 {
@@ -379,7 +389,9 @@ async fn violations_and_ncrs(processes_db: Option<String>) {
     assert_eq!(plant.logged("NonconformanceOpened").await.len(), 1);
     // A full redelivery sends every violation and NCR again, with the same keys: nothing new.
     let version = plant.chart().await.version;
-    plant.redeliver_everything().await;
+    if plant.config.kafka.kafka_bootstrap_servers.is_none() {
+        plant.redeliver_everything().await;
+    }
     let after = plant.chart().await;
     assert_eq!((after.version, after.violations_total), (version, 3));
     assert_eq!(plant.logged("NonconformanceOpened").await.len(), 1);
@@ -499,7 +511,7 @@ mod parameters {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn recorded_parameter_values_fire_the_rules_of_a_parameter_chart() {
-        let mut plant = plant(None).await;
+        let mut plant = plant(None, None).await;
         let mut production =
             ProductionServiceClient::new(support::channel(&plant.services[0]).await);
         running_press(&mut production).await;
