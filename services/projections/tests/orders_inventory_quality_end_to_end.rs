@@ -11,7 +11,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{INVENTORY_TABLES, ORDERS_TABLES, QUALITY_TABLES};
+use common::{INVENTORY_TABLES, ORDERS_TABLES, QUALITY_TABLES, SPC_TABLES};
 use mom_proto::inventory::v1 as inv;
 use mom_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use mom_proto::production::v1 as prd;
@@ -162,6 +162,7 @@ async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
         &ORDERS_TABLES[..],
         &INVENTORY_TABLES[..],
         &QUALITY_TABLES[..],
+        &SPC_TABLES[..],
     ]
     .concat();
     let models = mom_projection::ReadModels::connect(url).await.unwrap();
@@ -494,6 +495,45 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         .await
         .unwrap();
     }
+    // SPC: a p chart of the crack checks with explicit limits, then new limits; its second
+    // result (10 of 10 rejected) is beyond them.
+    let limits = |center: f64, upper: f64| qa::ControlLimits {
+        center,
+        lower: 0.0,
+        upper,
+        ..Default::default()
+    };
+    qc.define_control_chart(qa::DefineControlChartRequest {
+        context: ctx!(qa),
+        chart_id: "bracket-10-crack".into(),
+        source: Some(qa::define_control_chart_request::Source::Characteristic(
+            qa::CharacteristicSource {
+                product: "bracket".into(),
+                operation: 10,
+                characteristic: "crack".into(),
+            },
+        )),
+        kind: qa::ChartKind::P as i32,
+        subgroup: Some(qa::define_control_chart_request::Subgroup::Size(1)),
+        baseline: Some(qa::define_control_chart_request::Baseline::Limits(limits(
+            0.05, 0.2,
+        ))),
+        description: "cracked brackets".into(),
+        at: at(91),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    qc.set_control_limits(qa::SetControlLimitsRequest {
+        context: ctx!(qa),
+        chart_id: "bracket-10-crack".into(),
+        limits: Some(limits(0.04, 0.15)),
+        from: at(0),
+        reason: "tighter".into(),
+        at: at(91),
+    })
+    .await
+    .unwrap();
     qc.complete_inspection(qa::CompleteInspectionRequest {
         context: ctx!(qa),
         inspection_id: inspection.clone(),
@@ -1032,7 +1072,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
             let models = mom_projection::ReadModels::connect(database_url)
                 .await
                 .ok()?;
-            for name in ["orders", "inventory", "quality"] {
+            for name in ["orders", "inventory", "quality", "spc"] {
                 for (source, head) in heads {
                     if models.log_position(name, source).await.ok()? < head {
                         return None;
@@ -1049,7 +1089,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
     for database_url in [&database.url, &sqlite] {
         let live = snapshot(database_url).await;
         assert!(live.iter().all(|(_, rows)| !rows.is_empty()), "{live:?}");
-        for name in ["orders", "inventory", "quality"] {
+        for name in ["orders", "inventory", "quality", "spc"] {
             let mut last = None;
             let read = mom_projections::rebuild(name, database_url, &log_sources, "mom.", |p| {
                 last = Some(p)

@@ -66,3 +66,13 @@ pub const MAINTENANCE_TABLES: [TableSpec; 6] = [
     ("maintenance_reliability", "work_unit, failure_mode, failures, repairs, repair_ms, downtime_ms, uptime_ms, uptime_gaps, last_repair_end_ms", "work_unit, failure_mode"),
     ("maintenance_sequences", "aggregate, sequence", "aggregate"),
 ];
+
+/// The SPC tables that a p chart with explicit limits and a limit change fills (its capability
+/// and recorded violations stay empty).
+pub const SPC_TABLES: [TableSpec; 5] = [
+    ("spc_charts", "chart_id, sequence, kind, source, product, operation, characteristic, work_unit, parameter, source_key, subgroup_size, window_ms, baseline_subgroups, baseline_limits, spec_lower, spec_upper, ncr_rules, description, defined_ms, points, violations, last_point_ms", "chart_id"),
+    ("spc_limit_events", "chart_id, sequence, from_ms, change, reason, at_ms", "chart_id, sequence"),
+    ("spc_samples", "source_key, sample_id, work_unit, at_ms, value, units, defectives, defects", "source_key, sample_id"),
+    ("spc_points", "chart_id, idx, start_ms, n, value, dispersion, center, lower_limit, upper_limit, dispersion_center, dispersion_lower, dispersion_upper, flags, dispersion_flags", "chart_id, idx"),
+    ("spc_violations", "chart_id, violation_id, rule, part, last_index, at_ms, points", "chart_id, violation_id"),
+];
