@@ -35,6 +35,7 @@ pub const PROJECTIONS_PATHS: &[&str] = &[
     "/api/inventory",
     "/api/quality",
     "/api/spc",
+    "/api/parameters",
     "/api/projections",
 ];
 
