@@ -396,6 +396,36 @@ impl Plant {
                     })
                     .await,
             )?;
+            // The fraction defective of the product's inspections per hour on a p chart, its
+            // limits from the first 8 hours (short for a plant, long enough for the demo to show
+            // limits soon after a start with the default backfill).
+            // A p chart counts a result's rejected units among the results that check its
+            // characteristic; every result checks them all, so the first one stands for all.
+            existing_ok(
+                quality
+                    .define_control_chart(qa::DefineControlChartRequest {
+                        context: ctx!(qa),
+                        chart_id: format!("{product}-10-defectives"),
+                        source: Some(qa::define_control_chart_request::Source::Characteristic(
+                            qa::CharacteristicSource {
+                                product: product.clone(),
+                                operation: 10,
+                                characteristic: DEFECTS[0].into(),
+                            },
+                        )),
+                        kind: qa::ChartKind::P as i32,
+                        subgroup: Some(qa::define_control_chart_request::Subgroup::WindowMs(
+                            3_600_000,
+                        )),
+                        baseline: Some(qa::define_control_chart_request::Baseline::Subgroups(8)),
+                        spec_lower: None,
+                        spec_upper: None,
+                        ncr_rules: Vec::new(),
+                        description: format!("fraction defective of {product} per hour"),
+                        at,
+                    })
+                    .await,
+            )?;
         }
         Ok(())
     }
