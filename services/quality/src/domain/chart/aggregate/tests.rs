@@ -604,6 +604,34 @@ fn limit_changes_are_counted() {
     assert_eq!(state.definition(), defined().event);
 }
 
+#[test]
+fn a_limit_change_from_is_planned_and_every_at_happened() {
+    use mom_domain::{TimeRole, Timed};
+    let set = ChartCommand::SetLimits {
+        limits: limits(),
+        from: t(600),
+        reason: Text::new("next shift").unwrap(),
+        at: t(30),
+    };
+    let times: Vec<_> = set
+        .times()
+        .iter()
+        .map(|time| (time.field, time.role))
+        .collect();
+    assert_eq!(
+        times,
+        vec![("at", TimeRole::Happened), ("from", TimeRole::Planned)]
+    );
+    let recorded = violation(1, ChartPart::Primary, vec![point(5, 11.0)]);
+    let times: Vec<_> = recorded
+        .times()
+        .iter()
+        .map(|time| (time.field, time.role))
+        .collect();
+    assert_eq!(times, vec![("at", TimeRole::Happened)]);
+    assert_eq!(define().times().len(), 1);
+}
+
 mod properties {
     use proptest::prelude::*;
 
