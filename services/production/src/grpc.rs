@@ -283,6 +283,19 @@ async fn recipe_authors(app: &Application, id: &str) -> Result<RecipeAuthors, St
             continue;
         };
         let who = event.author().unwrap_or_default().to_owned();
+        if event.event_type == "RecipeVersionApproved" {
+            if let Some(reason) = event
+                .metadata
+                .get("signature_reason")
+                .and_then(serde_json::Value::as_str)
+                .filter(|reason| !reason.is_empty())
+            {
+                authors
+                    .approval_reasons
+                    .entry(version)
+                    .or_insert_with(|| reason.to_owned());
+            }
+        }
         let map = match event.event_type.as_str() {
             "RecipeVersionDrafted" => &mut authors.drafted,
             "RecipeVersionApproved" => &mut authors.approved,

@@ -21,6 +21,8 @@ pub struct RecipeAuthors {
     pub approved: BTreeMap<u32, String>,
     /// Who retired each version.
     pub retired: BTreeMap<u32, String>,
+    /// The approver's signature reason per version, when given.
+    pub approval_reasons: BTreeMap<u32, String>,
 }
 
 fn recipe_id(value: String, field: &str) -> Result<RecipeId, RequestError> {
@@ -251,6 +253,7 @@ pub fn recipe_reply(recipe: &Recipe, authors: &RecipeAuthors) -> Result<pb::Reci
                     .as_ref()
                     .map(|(_, reason)| reason.to_string())
                     .unwrap_or_default(),
+                approval_reason: who(&authors.approval_reasons, v.version),
             })
             .collect(),
         aggregate_version: recipe.version(),
