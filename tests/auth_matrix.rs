@@ -223,7 +223,7 @@ fn check(case: &Case, code: Code, message: &str, what: &str) {
 
 /// Every HTTP route of the platform (the dashboard's pages, the OEE API, the read models'
 /// API and their live feeds).
-const HTTP_ROUTES: [&str; 25] = [
+const HTTP_ROUTES: [&str; 26] = [
     "/",
     "/audit",
     "/api/audit/events?service=quality",
