@@ -308,6 +308,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn status_is_deviation_exactly_outside_the_limits(
+            lower in -1e6f64..1e6,
+            spans in proptest::array::uniform4(0.0f64..1e3),
+            band in proptest::bool::ANY,
+            value in -2e6f64..2e6,
+        ) {
+            // lower <= warn_lower <= setpoint <= warn_upper <= upper, built from positive spans.
+            let warn_lower = lower + spans[0];
+            let setpoint = warn_lower + spans[1];
+            let warn_upper = setpoint + spans[2];
+            let upper = warn_upper + spans[3];
+            let mut p = parameter("p", lower, setpoint, upper);
+            if band {
+                p.warn_lower = Some(warn_lower);
+                p.warn_upper = Some(warn_upper);
+            }
+            proptest::prop_assert_eq!(check_parameters(std::slice::from_ref(&p)), Ok(()));
+            let status = p.status_of(value);
+            let outside = value < lower || value > upper;
+            proptest::prop_assert_eq!(status == ParameterStatus::Deviation, outside);
+            if !band {
+                proptest::prop_assert_ne!(status, ParameterStatus::Warning);
+            }
+            if status == ParameterStatus::Within {
+                proptest::prop_assert!(!band || (warn_lower..=warn_upper).contains(&value));
+            }
+        }
+    }
+
     #[test]
     fn status_is_deviation_outside_limits_and_warning_outside_the_band() {
         let mut p = parameter("p", 0.0, 5.0, 10.0);
