@@ -189,7 +189,10 @@ async fn only_a_second_person_with_the_role_and_a_fresh_signature_approves_a_ver
     assert_eq!(recipe.approved_version, 1);
     assert_eq!(recipe.versions[0].drafted_by, "paula");
     assert_eq!(recipe.versions[0].approved_by, "quinn");
-    assert_eq!(recipe.versions[0].approval_reason, "trial runs within limits");
+    assert_eq!(
+        recipe.versions[0].approval_reason,
+        "trial runs within limits"
+    );
 
     // Operators report parameters and override setpoints: permitted (the work unit's rules
     // answer, not the policy).
