@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod spc_fixture;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -279,6 +281,7 @@ struct Dev {
     http_port: u16,
     production: String,
     maintenance: String,
+    quality: String,
     _dir: tempfile::TempDir,
 }
 
@@ -310,6 +313,7 @@ impl Dev {
             http_port,
             production: String::new(),
             maintenance: String::new(),
+            quality: String::new(),
             _dir: dir,
         };
         let mut dashboard = None;
@@ -319,6 +323,7 @@ impl Dev {
                 ["dashboard", url] => dashboard = Some(url.to_string()),
                 ["production", "gRPC", url] => dev.production = url.to_string(),
                 ["maintenance", "gRPC", url] => dev.maintenance = url.to_string(),
+                ["quality", "gRPC", url] => dev.quality = url.to_string(),
                 ["Press", ..] => break,
                 _ => {}
             }
@@ -522,6 +527,140 @@ async fn register_and_run(dev_production: String, dev_maintenance: String, unit:
         })
         .await
         .unwrap();
+}
+
+/// The SPC page: a characteristic whose values drift out of control shows its control chart
+/// with the baseline's limits, the points where a rule fired marked and the violations as the API
+/// answers them, the capability figures, and a new measurement through the live feed.
+fn spc_page_shows_a_drifting_chart(dev: &Dev, browser: &Browser) {
+    use mom_proto::quality::v1::quality_service_client::QualityServiceClient;
+    let port = dev.http_port;
+    let chart = "GEAR-7-10-bore";
+    let bore = spc_fixture::Bore {
+        product: "GEAR-7",
+        work_unit: "press-9",
+        chart,
+    };
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let values: Vec<f64> = spc_fixture::BASELINE
+        .iter()
+        .chain(spc_fixture::DRIFT.iter())
+        .copied()
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (mut quality, inspection) = runtime.block_on(async {
+        let mut quality = QualityServiceClient::connect(dev.quality.clone())
+            .await
+            .unwrap();
+        let inspection = bore.define(&mut quality, start).await;
+        bore.measure(
+            &mut quality,
+            &inspection,
+            start + chrono::Duration::minutes(1),
+            &values,
+        )
+        .await;
+        (quality, inspection)
+    });
+    let points_path = format!("/api/spc/charts/{chart}/points");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let points = loop {
+        let points = get_json(port, &points_path)["points"].clone();
+        if points.as_array().is_some_and(|p| p.len() == values.len()) {
+            break points;
+        }
+        assert!(Instant::now() < deadline, "the chart's points: {points}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let flagged = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["rules"].as_array().is_some_and(|r| !r.is_empty()))
+        .count();
+    assert!(flagged > 0, "no point is flagged: {points}");
+    browser.open(&dev.url(&format!("/spc?chart={chart}")));
+    browser.wait_for(
+        "the chart on the SPC page",
+        &format!(
+            "return document.body.dataset.spcPoints === '{}' \
+               && Number(document.body.dataset.spcViolations) > 0",
+            values.len()
+        ),
+        Duration::from_secs(30),
+    );
+    browser.run("window.__notReloaded = true; return true");
+    assert_eq!(
+        browser.run("return document.getElementById('spc-chart-title').textContent"),
+        json!(chart)
+    );
+    // The primary chart plots every point with the limits of the baseline and marks the
+    // flagged ones.
+    let series = browser.run(
+        "const o = echarts.getInstanceByDom(document.getElementById('spc-primary')).getOption(); \
+         return o.series.map(s => [s.name, s.data.filter(d => d !== null).length])",
+    );
+    assert_eq!(
+        series,
+        json!([
+            ["Individuals (X)", values.len()],
+            ["Center", values.len()],
+            ["UCL", values.len()],
+            ["LCL", values.len()],
+            ["Rule fired", flagged]
+        ]),
+        "the primary chart's series"
+    );
+    // The violations table lists what the API lists.
+    let violations = get_json(port, &format!("/api/spc/charts/{chart}/violations"));
+    let rules: Vec<Value> = violations["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].clone())
+        .collect();
+    let mut shown_rules: Vec<Value> = serde_json::from_value(browser.run(
+        "return [...document.querySelectorAll('#spc-violation-table tbody tr')] \
+           .map(r => Number(r.dataset.rule))",
+    ))
+    .unwrap();
+    let mut api_rules = rules.clone();
+    shown_rules.sort_by_key(Value::to_string);
+    api_rules.sort_by_key(Value::to_string);
+    assert_eq!(shown_rules, api_rules, "the violations: {violations}");
+    assert!(rules.contains(&json!(1)), "{violations}");
+    // The capability figures are the API's.
+    let capability = get_json(port, &format!("/api/spc/charts/{chart}/capability"));
+    let shown = browser.run(
+        "return ['count', 'cpk'].map(k => \
+           Number(document.querySelector(`#spc-capability [data-figure=\"${k}\"]`).textContent))",
+    );
+    assert_eq!(shown[0], capability["count"], "{capability}");
+    let (page_cpk, api_cpk) = (
+        shown[1].as_f64().unwrap(),
+        capability["cpk"].as_f64().unwrap(),
+    );
+    assert!(
+        (page_cpk - api_cpk).abs() <= api_cpk.abs() * 0.01,
+        "Cpk: the page shows {page_cpk}, the API answers {api_cpk}"
+    );
+    browser.screenshot("spc");
+    // A new measurement appears through the live feed, without a reload.
+    runtime.block_on(bore.measure(
+        &mut quality,
+        &inspection,
+        start + chrono::Duration::minutes(40),
+        &[10.01],
+    ));
+    browser.wait_for(
+        "the new point on the open SPC page",
+        &format!(
+            "return window.__notReloaded === true && document.body.dataset.spcPoints === '{}'",
+            values.len() + 1
+        ),
+        Duration::from_secs(30),
+    );
+    browser.assert_no_console_errors("the SPC page");
 }
 
 /// Creates, runs and completes production order `order` on `unit` (the process managers then
@@ -855,6 +994,8 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
         browser.assert_no_console_errors(page);
         browser.screenshot(page);
     }
+
+    spc_page_shows_a_drifting_chart(&dev, &browser);
 
     // The audit page: who did what, when, newest first, as the audit API answers; the chain
     // head of every service; older pages by the token; a filter by principal.

@@ -18,7 +18,9 @@ use mom_proto::time::to_timestamp;
 use serde_json::Value;
 
 mod dev;
+mod spc_fixture;
 use dev::{http_get, Dev};
+use spc_fixture::{Bore, BASELINE, DRIFT};
 
 const PRODUCT: &str = "GEAR-7";
 const WORK_UNIT: &str = "plant-1.molding.press-3";
@@ -36,15 +38,6 @@ macro_rules! ctx {
         })
     };
 }
-
-/// The baseline of the bore diameter (mm): 20 values of a process in control around 10.00.
-const BASELINE: [f64; 20] = [
-    10.02, 9.98, 10.01, 9.97, 10.03, 10.00, 9.99, 10.04, 9.96, 10.01, 10.02, 9.98, 10.00, 9.97,
-    10.03, 9.99, 10.01, 10.02, 9.98, 10.00,
-];
-
-/// The tool wears: the diameter drifts up until it leaves the control limits.
-const DRIFT: [f64; 6] = [10.03, 10.05, 10.07, 10.10, 10.13, 10.16];
 
 /// Polls `path` on the HTTP API until `done` accepts the answer (60 s at most).
 fn json_until(dev: &mut Dev, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -222,86 +215,15 @@ async fn a_drifting_parameter_holds_the_order_and_a_drifting_characteristic_open
 
     // Quality: a plan for the bore and its I-MR chart, baseline the first 20 values, a point
     // beyond the control limits (rule 1) opens an NCR.
-    let plan = quality
-        .define_inspection_plan(qa::DefineInspectionPlanRequest {
-            context: ctx!(qa),
-            plan_id: String::new(),
-            product: PRODUCT.into(),
-            operation: 10,
-            characteristics: vec![qa::Characteristic {
-                name: "bore".into(),
-                spec: Some(qa::characteristic::Spec::Variable(qa::VariableSpec {
-                    unit: "mm".into(),
-                    lower_limit: Some(9.85),
-                    upper_limit: Some(10.25),
-                    nominal: Some(10.0),
-                })),
-            }],
-            sample_size: 1,
-            frequency: Some(qa::Frequency {
-                every: Some(qa::frequency::Every::Units(50)),
-            }),
-            at: stamp(minute(11)),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .aggregate_id;
-    quality
-        .define_control_chart(qa::DefineControlChartRequest {
-            context: ctx!(qa),
-            chart_id: CHART.into(),
-            source: Some(qa::define_control_chart_request::Source::Characteristic(
-                qa::CharacteristicSource {
-                    product: PRODUCT.into(),
-                    operation: 10,
-                    characteristic: "bore".into(),
-                },
-            )),
-            kind: qa::ChartKind::IMr as i32,
-            subgroup: Some(qa::define_control_chart_request::Subgroup::Size(1)),
-            baseline: Some(qa::define_control_chart_request::Baseline::Subgroups(20)),
-            spec_lower: Some(9.85),
-            spec_upper: Some(10.25),
-            ncr_rules: vec![1],
-            description: "bore diameter of the gear".into(),
-            at: stamp(minute(12)),
-        })
-        .await
-        .unwrap();
-    let inspection = quality
-        .start_inspection(qa::StartInspectionRequest {
-            context: ctx!(qa),
-            inspection_id: String::new(),
-            plan_id: plan,
-            work_unit: WORK_UNIT.into(),
-            lot: String::new(),
-            produced_at: stamp(minute(13)),
-            at: stamp(minute(13)),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .aggregate_id;
-    for (i, value) in BASELINE.iter().chain(DRIFT.iter()).enumerate() {
-        let made = minute(20 + i as i64);
-        quality
-            .record_inspection_result(qa::RecordInspectionResultRequest {
-                context: ctx!(qa),
-                inspection_id: inspection.clone(),
-                quantity: 1,
-                values: vec![qa::MeasurementValue {
-                    characteristic: "bore".into(),
-                    value: Some(qa::measurement_value::Value::Measured(*value)),
-                }],
-                work_unit: WORK_UNIT.into(),
-                lot: String::new(),
-                produced_at: stamp(made),
-                at: stamp(made + chrono::Duration::seconds(30)),
-            })
-            .await
-            .unwrap();
-    }
+    let bore = Bore {
+        product: PRODUCT,
+        work_unit: WORK_UNIT,
+        chart: CHART,
+    };
+    let inspection = bore.define(&mut quality, minute(11)).await;
+    let values: Vec<f64> = BASELINE.iter().chain(DRIFT.iter()).copied().collect();
+    bore.measure(&mut quality, &inspection, minute(20), &values)
+        .await;
 
     // The violation is recorded on the chart (spc_watch) …
     let deadline = Instant::now() + Duration::from_secs(60);
