@@ -111,6 +111,24 @@ impl Change {
 
 type ViolationKey = (usize, Part, u8);
 
+/// Where a recomputation starts: the first subgroup to rebuild, the first point whose limits may
+/// change, and the position of a new sample (`usize::MAX`: none).
+#[derive(Debug, Clone, Copy)]
+struct Refresh {
+    subgroup: usize,
+    point: usize,
+    sample: usize,
+}
+
+impl Refresh {
+    /// Everything from the start.
+    const ALL: Refresh = Refresh {
+        subgroup: 0,
+        point: 0,
+        sample: 0,
+    };
+}
+
 /// One control chart's state.
 #[derive(Debug, Clone, Default)]
 pub struct Chart {
@@ -135,7 +153,7 @@ pub fn compute(chart_id: &str, inputs: &[Input]) -> Chart {
     for input in inputs {
         let _ = chart.record(input.clone());
     }
-    chart.refresh_from(0, 0);
+    chart.refresh_from(Refresh::ALL);
     chart
 }
 
@@ -192,7 +210,7 @@ impl Chart {
     /// recomputes from the first point it can affect.
     pub fn apply(&mut self, input: Input) -> Result<Change, ChartError> {
         let before = self.points.len();
-        let Some((subgroup_from, point_hint)) = self.record(input)? else {
+        let Some(refresh) = self.record(input)? else {
             return Ok(Change {
                 points_len: before,
                 points_len_before: before,
@@ -200,12 +218,12 @@ impl Chart {
                 ..Change::default()
             });
         };
-        Ok(self.refresh_from(subgroup_from, point_hint))
+        Ok(self.refresh_from(refresh))
     }
 
     /// Stores an input. Returns `None` for a duplicate, else the first subgroup to rebuild and
     /// the first point whose limits may change.
-    fn record(&mut self, input: Input) -> Result<Option<(usize, usize)>, ChartError> {
+    fn record(&mut self, input: Input) -> Result<Option<Refresh>, ChartError> {
         match input {
             Input::Defined { seq, definition } => {
                 self.validate(&definition)?;
@@ -215,7 +233,7 @@ impl Chart {
                     }
                 }
                 self.definition = Some((seq, definition));
-                Ok(Some((0, 0)))
+                Ok(Some(Refresh::ALL))
             }
             Input::Limits(event) => {
                 if let LimitChange::Recompute(n) = event.change {
@@ -228,7 +246,11 @@ impl Chart {
                 }
                 self.limit_events.insert(event.seq, event);
                 let first = self.points.partition_point(|p| p.start < event.from);
-                Ok(Some((self.subgroups.len(), first)))
+                Ok(Some(Refresh {
+                    subgroup: self.subgroups.len(),
+                    point: first,
+                    sample: usize::MAX,
+                }))
             }
             Input::Sample(sample) => self.record_sample(sample),
         }
@@ -255,7 +277,7 @@ impl Chart {
         Ok(())
     }
 
-    fn record_sample(&mut self, sample: Sample) -> Result<Option<(usize, usize)>, ChartError> {
+    fn record_sample(&mut self, sample: Sample) -> Result<Option<Refresh>, ChartError> {
         if self.sample_ids.contains(&sample.id) {
             return Ok(None);
         }
@@ -298,15 +320,23 @@ impl Chart {
             .subgroups
             .partition_point(|s| s.start < sample.at)
             .saturating_sub(1);
-        debug_assert!(self.subgroups.get(j).is_none_or(|s| s.first_sample <= pos));
         self.sample_ids.insert(sample.id.clone());
         self.samples.insert(pos, sample);
-        Ok(Some((j, j)))
+        Ok(Some(Refresh {
+            subgroup: j,
+            point: j,
+            sample: pos,
+        }))
     }
 
     /// Rebuilds subgroups from `subgroup_from` and the limits; recomputes points from the first
     /// one that can differ, then the rules over them; reports the difference.
-    fn refresh_from(&mut self, subgroup_from: usize, point_hint: usize) -> Change {
+    fn refresh_from(&mut self, refresh: Refresh) -> Change {
+        let Refresh {
+            subgroup: subgroup_from,
+            point: point_hint,
+            sample: sample_floor,
+        } = refresh;
         let before = self.points.len();
         let Some((_, definition)) = self.definition else {
             return Change {
@@ -319,8 +349,14 @@ impl Chart {
         // Rebuild the subgroups from `subgroup_from`: its first sample starts a subgroup (past
         // the last subgroup, the pending samples after it do).
         let rebuild_from = match self.subgroups.get(subgroup_from) {
-            Some(s) => s.first_sample,
-            None => self.subgroups.last().map_or(0, |s| s.end_sample),
+            // A new sample may sort before the subgroup's first one (a time window's start lies
+            // before its first sample), behind samples that do not suit the chart's kind.
+            Some(s) => s.first_sample.min(sample_floor),
+            None => self
+                .subgroups
+                .last()
+                .map_or(0, |s| s.end_sample)
+                .min(sample_floor),
         };
         self.subgroups.truncate(subgroup_from);
         subgroup::build(
