@@ -7,11 +7,13 @@
 //! their arrival order: [`Chart::apply`] (streaming) and [`compute`] (batch) agree exactly.
 //!
 //! The contract shared with the quality service is in `docs/spc.md`: the chart kinds, the
-//! subgrouping, the baseline and limit events, the rules and the violation ids.
+//! subgrouping, the baseline and limit events, the rules and the violation ids; [`contract`] maps
+//! its events to the engine.
 
 pub mod capability;
 pub mod chart;
 pub mod constants;
+pub mod contract;
 pub mod limits;
 pub mod model;
 pub mod rules;

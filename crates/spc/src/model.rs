@@ -31,6 +31,21 @@ impl ChartKind {
         matches!(self, Self::IMr | Self::XbarR | Self::XbarS)
     }
 
+    /// Returns the kind of stable name `name` (see [`ChartKind::as_str`]), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::IMr,
+            Self::XbarR,
+            Self::XbarS,
+            Self::P,
+            Self::Np,
+            Self::C,
+            Self::U,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+
     /// Returns the kind's stable lower-case name (`i_mr`, `xbar_r`, …).
     pub fn as_str(self) -> &'static str {
         match self {

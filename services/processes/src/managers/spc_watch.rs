@@ -1,7 +1,8 @@
 //! Statistical process control: feeds the SPC engine (`mom-spc`) with quality's chart
 //! definitions, limit changes and inspection results and production's recorded process
 //! parameters, and records each new rule violation in quality (`RecordRuleViolation`, idempotency
-//! key = violation id).
+//! key = violation id). The events map to the engine through `mom_spc::contract`, as the SPC
+//! read model maps them, so both find the same points and violation ids.
 //!
 //! What the engine needs survives a restart in the manager's tables, written in the same
 //! transaction as its checkpoint: the charts (`spc_watch_charts`), their limit events
@@ -29,9 +30,9 @@ use mom_proto::quality::v1 as quality;
 use mom_proto::quality::v1::quality_event::Event as QualityCase;
 use mom_proto::quality::v1::QualityEvent;
 use mom_proto::time::{from_timestamp, to_timestamp};
+use mom_spc::contract::{self, ContractError, Source, SourceSample};
 use mom_spc::{
-    Baseline, Chart, ChartDefinition, ChartKind, ControlLimits, Input, LimitChange, LimitEvent,
-    Part, Sample, SampleId, SampleValue, Subgrouping, Violation,
+    Chart, ChartDefinition, Input, LimitChange, LimitEvent, Part, Sample, SampleId, Violation,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -40,22 +41,6 @@ use super::{actor, decode, failed, Cause};
 use crate::Clients;
 
 const NAME: &str = "spc_watch";
-
-/// Where a chart takes its samples from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Source {
-    /// A characteristic of the inspection results of a product at an operation.
-    Characteristic {
-        product: String,
-        operation: u32,
-        characteristic: String,
-    },
-    /// A process parameter on one work unit or (empty) any.
-    Parameter {
-        work_unit: String,
-        parameter: String,
-    },
-}
 
 /// A watched chart: its source and what the engine needs of its definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,19 +68,15 @@ pub struct SpcWatch {
     cache: Mutex<Cache>,
 }
 
-/// A sample as stored: where it came from and its value.
+/// A sample as stored: its source's key (`c`, product, operation, characteristic or `p`, work
+/// unit, empty, parameter) and the sample.
 #[derive(Debug, Clone)]
 struct StoredSample {
     kind: &'static str,
     k1: String,
     k2: String,
     k3: String,
-    sample_id: String,
-    at: DateTime<Utc>,
-    value: Option<f64>,
-    n: u64,
-    rejected: u64,
-    defects: u64,
+    sample: SourceSample,
 }
 
 impl SpcWatch {
@@ -162,7 +143,7 @@ impl SpcWatch {
                 }
                 Some(QualityCase::ControlLimitsSet(set)) => {
                     let limits = set.limits.ok_or_else(|| poison("limits missing"))?;
-                    let change = LimitChange::Set(limits_of(&limits));
+                    let change = LimitChange::Set(contract::limits_of(&limits));
                     let from = time(set.from.as_ref(), "from")?;
                     self.limits(
                         connection,
@@ -190,7 +171,7 @@ impl SpcWatch {
                     .await
                 }
                 Some(QualityCase::InspectionResultRecorded(result)) => {
-                    let samples = result_samples(&result, &cause)?;
+                    let samples = result_samples(&result, &cause.event_id)?;
                     self.samples(connection, &mut cache, samples, &cause).await
                 }
                 _ => Ok(()),
@@ -201,17 +182,17 @@ impl SpcWatch {
                 return Ok(());
             };
             let cause = Cause::of(envelope.metadata.as_ref())?;
+            let Some(sample) =
+                contract::parameter_sample(&recorded, &cause.event_id).map_err(contract_poison)?
+            else {
+                return Ok(());
+            };
             let sample = StoredSample {
                 kind: "p",
                 k1: recorded.work_unit,
                 k2: String::new(),
                 k3: recorded.parameter,
-                sample_id: cause.event_id.clone(),
-                at: time(recorded.at.as_ref(), "at")?,
-                value: Some(recorded.value),
-                n: 1,
-                rejected: 0,
-                defects: 0,
+                sample,
             };
             self.samples(connection, &mut cache, vec![sample], &cause)
                 .await
@@ -226,9 +207,10 @@ impl SpcWatch {
         seq: u64,
         cause: &Cause,
     ) -> Result<(), ApplyError> {
+        let chart = contract::chart_of(&defined).map_err(contract_poison)?;
         let watched = Watched {
-            source: source_of(&defined)?,
-            definition: definition_of(&defined)?,
+            source: chart.source,
+            definition: chart.definition,
             seq,
         };
         let known = cache
@@ -406,6 +388,10 @@ fn poison(reason: &str) -> ApplyError {
     ApplyError::Poison(reason.to_owned())
 }
 
+fn contract_poison(err: ContractError) -> ApplyError {
+    poison(&err.to_string())
+}
+
 fn time(
     at: Option<&prost_types::Timestamp>,
     field: &'static str,
@@ -493,13 +479,13 @@ async fn store_sample(
     .bind(&sample.k1)
     .bind(&sample.k2)
     .bind(&sample.k3)
-    .bind(&sample.sample_id)
-    .bind(sample.at.timestamp_millis())
-    .bind(i64::from(sample.value.is_some()))
-    .bind(sample.value.unwrap_or(0.0))
-    .bind(i64::try_from(sample.n).unwrap_or(i64::MAX))
-    .bind(i64::try_from(sample.rejected).unwrap_or(i64::MAX))
-    .bind(i64::try_from(sample.defects).unwrap_or(i64::MAX))
+    .bind(&sample.sample.id.0)
+    .bind(sample.sample.at.timestamp_millis())
+    .bind(i64::from(sample.sample.value.is_some()))
+    .bind(sample.sample.value.unwrap_or(0.0))
+    .bind(i64::try_from(sample.sample.units).unwrap_or(i64::MAX))
+    .bind(i64::try_from(sample.sample.defectives).unwrap_or(i64::MAX))
+    .bind(i64::try_from(sample.sample.defects).unwrap_or(i64::MAX))
     .execute(connection)
     .await?;
     Ok(())
@@ -546,13 +532,15 @@ async fn load_samples(
             k1,
             k2,
             k3: String::new(),
-            sample_id,
-            at: DateTime::from_timestamp_millis(at_ms)
-                .ok_or_else(|| poison("stored sample time out of range"))?,
-            value: (has_value != 0).then_some(value),
-            n: u64::try_from(n).unwrap_or(0),
-            rejected: u64::try_from(rejected).unwrap_or(0),
-            defects: u64::try_from(defects).unwrap_or(0),
+            sample: SourceSample {
+                id: SampleId(sample_id),
+                at: DateTime::from_timestamp_millis(at_ms)
+                    .ok_or_else(|| poison("stored sample time out of range"))?,
+                value: (has_value != 0).then_some(value),
+                units: u64::try_from(n).unwrap_or(0),
+                defectives: u64::try_from(rejected).unwrap_or(0),
+                defects: u64::try_from(defects).unwrap_or(0),
+            },
         };
         if let Some(sample) = take(watched, &stored) {
             samples.push(sample);
@@ -583,134 +571,41 @@ fn sample_for(watched: &Watched, sample: &StoredSample) -> Option<Sample> {
     }
 }
 
-/// Returns the sample a chart of `watched`'s kind takes from a stored sample of its source: a
-/// variables chart its measured value, an attribute chart its inspected units and defectives
-/// (p, np) or defects (c, u); a parameter chart on one work unit only that work unit's values.
+/// Returns the sample chart `watched` takes from a stored sample of its source (see
+/// [`contract::take`]); a parameter chart on one work unit only that work unit's values.
 fn take(watched: &Watched, sample: &StoredSample) -> Option<Sample> {
     if let Source::Parameter { work_unit, .. } = &watched.source {
         if !work_unit.is_empty() && work_unit != &sample.k1 {
             return None;
         }
     }
-    let kind = watched.definition.kind;
-    let value = if kind.is_variables() {
-        SampleValue::Variable(sample.value?)
-    } else {
-        let count = match kind {
-            ChartKind::P | ChartKind::Np => sample.rejected,
-            _ => sample.defects,
-        };
-        SampleValue::Attribute {
-            n: u32::try_from(sample.n).unwrap_or(u32::MAX),
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-        }
-    };
-    Some(Sample {
-        id: SampleId(sample.sample_id.clone()),
-        at: sample.at,
-        value,
-    })
+    contract::take(watched.definition.kind, &sample.sample)
 }
 
-/// Returns the stored samples of an inspection result: one per measurement, at the units'
-/// production time (else the result's time), with the result's units, rejects and
-/// nonconforming measurements.
+/// Returns the stored samples of inspection result event `event_id` (see
+/// [`contract::inspection_samples`]), keyed by product, operation and characteristic.
 fn result_samples(
     result: &quality::InspectionResultRecorded,
-    cause: &Cause,
+    event_id: &str,
 ) -> Result<Vec<StoredSample>, ApplyError> {
-    let at = match result.produced_at.as_ref() {
-        Some(produced) => time(Some(produced), "produced_at")?,
-        None => time(result.at.as_ref(), "at")?,
-    };
-    let defects = result
-        .measurements
-        .iter()
-        .filter(|measurement| !measurement.conforming)
-        .count() as u64;
-    Ok(result
-        .measurements
-        .iter()
-        .enumerate()
-        .map(|(index, measurement)| StoredSample {
+    Ok(contract::inspection_samples(result, event_id)
+        .map_err(contract_poison)?
+        .into_iter()
+        .map(|measured| StoredSample {
             kind: "c",
             k1: result.product.clone(),
             k2: result.operation.to_string(),
-            k3: measurement.characteristic.clone(),
-            sample_id: format!("{}/{index}", cause.event_id),
-            at,
-            value: match measurement.value {
-                Some(quality::measurement::Value::Measured(value)) => Some(value),
-                _ => None,
-            },
-            n: result.quantity.max(1),
-            rejected: result.rejected,
-            defects,
+            k3: measured.characteristic,
+            sample: measured.sample,
         })
         .collect())
-}
-
-fn source_of(defined: &quality::ControlChartDefined) -> Result<Source, ApplyError> {
-    use quality::control_chart_defined::Source as Wire;
-    match &defined.source {
-        Some(Wire::Characteristic(source)) => Ok(Source::Characteristic {
-            product: source.product.clone(),
-            operation: source.operation,
-            characteristic: source.characteristic.clone(),
-        }),
-        Some(Wire::Parameter(source)) => Ok(Source::Parameter {
-            work_unit: source.work_unit.clone(),
-            parameter: source.parameter.clone(),
-        }),
-        None => Err(poison("chart without source")),
-    }
-}
-
-fn definition_of(defined: &quality::ControlChartDefined) -> Result<ChartDefinition, ApplyError> {
-    use quality::control_chart_defined::{Baseline as WireBaseline, Subgroup as WireSubgroup};
-    let kind = match quality::ChartKind::try_from(defined.kind) {
-        Ok(quality::ChartKind::IMr) => ChartKind::IMr,
-        Ok(quality::ChartKind::XbarR) => ChartKind::XbarR,
-        Ok(quality::ChartKind::XbarS) => ChartKind::XbarS,
-        Ok(quality::ChartKind::P) => ChartKind::P,
-        Ok(quality::ChartKind::Np) => ChartKind::Np,
-        Ok(quality::ChartKind::C) => ChartKind::C,
-        Ok(quality::ChartKind::U) => ChartKind::U,
-        _ => return Err(poison("chart of unknown kind")),
-    };
-    let subgroup = match defined.subgroup {
-        Some(WireSubgroup::Size(size)) => Subgrouping::Size(size),
-        Some(WireSubgroup::WindowMs(ms)) => Subgrouping::WindowMs(ms),
-        None => return Err(poison("chart without subgroup")),
-    };
-    let baseline = match &defined.baseline {
-        Some(WireBaseline::Subgroups(n)) => Baseline::Subgroups(*n),
-        Some(WireBaseline::Limits(limits)) => Baseline::Limits(limits_of(limits)),
-        None => return Err(poison("chart without baseline")),
-    };
-    Ok(ChartDefinition {
-        kind,
-        subgroup,
-        baseline,
-        spec_lower: defined.spec_lower,
-        spec_upper: defined.spec_upper,
-    })
-}
-
-fn limits_of(limits: &quality::ControlLimits) -> ControlLimits {
-    ControlLimits {
-        center: limits.center,
-        lower: limits.lower,
-        upper: limits.upper,
-        dispersion_center: limits.dispersion_center,
-        dispersion_lower: limits.dispersion_lower,
-        dispersion_upper: limits.dispersion_upper,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use mom_spc::{Baseline, ChartKind, SampleValue, Subgrouping};
 
     use super::*;
 
@@ -747,38 +642,27 @@ mod tests {
         }
     }
 
-    fn cause() -> Cause {
-        Cause {
-            event_id: "0191e1b4-7c1a-7000-8000-000000000001".to_owned(),
-            correlation_id: String::new(),
-            aggregate_id: "inspection-1".to_owned(),
-        }
-    }
+    const EVENT: &str = "0191e1b4-7c1a-7000-8000-000000000001";
 
+    /// Returns a result of PUMP-100 at operation 10 measuring a nonconforming bore and a
+    /// conforming depth.
     fn result() -> quality::InspectionResultRecorded {
-        let measured = |name: &str, value: f64, conforming: bool| quality::Measurement {
-            characteristic: name.to_owned(),
-            value: Some(quality::measurement::Value::Measured(value)),
-            conforming,
-        };
+        let measurements = [("bore", 10.6, false), ("depth", 20.0, true)]
+            .into_iter()
+            .map(|(name, value, conforming)| quality::Measurement {
+                characteristic: name.to_owned(),
+                value: Some(quality::measurement::Value::Measured(value)),
+                conforming,
+            })
+            .collect();
         quality::InspectionResultRecorded {
             product: "PUMP-100".to_owned(),
             operation: 10,
-            work_unit: "boring-3".to_owned(),
-            lot: String::new(),
-            produced_at: Some(to_timestamp(t(5))),
             quantity: 4,
             rejected: 4,
-            measurements: vec![
-                measured("bore", 10.6, false),
-                measured("depth", 20.0, true),
-                quality::Measurement {
-                    characteristic: "burr".to_owned(),
-                    value: Some(quality::measurement::Value::Passed(false)),
-                    conforming: false,
-                },
-            ],
+            measurements,
             at: Some(to_timestamp(t(30))),
+            ..Default::default()
         }
     }
 
@@ -788,46 +672,43 @@ mod tests {
             k1: work_unit.to_owned(),
             k2: String::new(),
             k3: "melt temperature".to_owned(),
-            sample_id: format!("event-{work_unit}"),
-            at: t(1),
-            value: Some(value),
-            n: 1,
-            rejected: 0,
-            defects: 0,
+            sample: SourceSample {
+                id: SampleId(format!("event-{work_unit}")),
+                at: t(1),
+                value: Some(value),
+                units: 1,
+                defectives: 0,
+                defects: 0,
+            },
         }
     }
 
     #[test]
-    fn a_result_gives_one_sample_per_measurement_at_the_production_time() {
-        let samples = result_samples(&result(), &cause()).unwrap();
-        assert_eq!(samples.len(), 3);
-        assert!(samples.iter().all(|s| s.at == t(5)));
-        assert_eq!(samples[0].sample_id, format!("{}/0", cause().event_id));
-        assert_eq!(samples[0].value, Some(10.6));
-        assert_eq!(samples[2].value, None);
+    fn a_result_is_stored_under_its_product_operation_and_characteristic() {
+        let samples = result_samples(&result(), EVENT).unwrap();
+        assert_eq!(samples.len(), 2);
+        let keys: Vec<_> = samples
+            .iter()
+            .map(|s| (s.kind, s.k1.as_str(), s.k2.as_str(), s.k3.as_str()))
+            .collect();
         assert_eq!(
-            (samples[0].n, samples[0].rejected, samples[0].defects),
-            (4, 4, 2)
+            keys,
+            [
+                ("c", "PUMP-100", "10", "bore"),
+                ("c", "PUMP-100", "10", "depth")
+            ]
         );
-        let mut unknown_time = result();
-        unknown_time.produced_at = None;
-        let samples = result_samples(&unknown_time, &cause()).unwrap();
-        assert!(
-            samples.iter().all(|s| s.at == t(30)),
-            "else the result's time"
-        );
+        assert_eq!(samples[1].sample.id, SampleId(format!("{EVENT}/1")));
     }
 
     #[test]
-    fn charts_take_the_value_or_the_counts_their_kind_plots() {
-        let samples = result_samples(&result(), &cause()).unwrap();
+    fn a_chart_takes_the_samples_of_its_source_only() {
+        let samples = result_samples(&result(), EVENT).unwrap();
         let bore_sample = &samples[0];
         let variables = sample_for(&watched(bore(), ChartKind::IMr), bore_sample).unwrap();
         assert_eq!(variables.value, SampleValue::Variable(10.6));
         let p = sample_for(&watched(bore(), ChartKind::P), bore_sample).unwrap();
         assert_eq!(p.value, SampleValue::Attribute { n: 4, count: 4 });
-        let c = sample_for(&watched(bore(), ChartKind::C), bore_sample).unwrap();
-        assert_eq!(c.value, SampleValue::Attribute { n: 4, count: 2 });
         // Another characteristic, product or operation is not this chart's.
         assert!(sample_for(&watched(bore(), ChartKind::IMr), &samples[1]).is_none());
         let other = Source::Characteristic {
@@ -836,14 +717,12 @@ mod tests {
             characteristic: "bore".to_owned(),
         };
         assert!(sample_for(&watched(other, ChartKind::IMr), bore_sample).is_none());
-        // A pass/fail value has no measured value for a variables chart.
-        let burr = Source::Characteristic {
+        let elsewhere = Source::Characteristic {
             product: "PUMP-100".to_owned(),
-            operation: 10,
-            characteristic: "burr".to_owned(),
+            operation: 20,
+            characteristic: "bore".to_owned(),
         };
-        assert!(sample_for(&watched(burr.clone(), ChartKind::IMr), &samples[2]).is_none());
-        assert!(sample_for(&watched(burr, ChartKind::Np), &samples[2]).is_some());
+        assert!(sample_for(&watched(elsewhere, ChartKind::IMr), bore_sample).is_none());
     }
 
     #[test]
@@ -855,47 +734,5 @@ mod tests {
         assert!(sample_for(&press_7, &parameter("press-7", 231.0)).is_some());
         assert!(sample_for(&press_7, &parameter("press-8", 229.0)).is_none());
         assert!(sample_for(&watched(bore(), ChartKind::IMr), &parameter("press-7", 1.0)).is_none());
-    }
-
-    #[test]
-    fn a_definition_maps_to_the_engine() {
-        let defined = quality::ControlChartDefined {
-            chart_id: "MELT-1".to_owned(),
-            source: Some(quality::control_chart_defined::Source::Parameter(
-                quality::ParameterSource {
-                    work_unit: "press-7".to_owned(),
-                    parameter: "melt temperature".to_owned(),
-                },
-            )),
-            kind: quality::ChartKind::XbarS.into(),
-            subgroup: Some(quality::control_chart_defined::Subgroup::WindowMs(
-                3_600_000,
-            )),
-            baseline: Some(quality::control_chart_defined::Baseline::Limits(
-                quality::ControlLimits {
-                    center: 230.0,
-                    lower: 227.0,
-                    upper: 233.0,
-                    ..Default::default()
-                },
-            )),
-            spec_lower: Some(220.0),
-            spec_upper: None,
-            ncr_rules: vec![],
-            description: String::new(),
-            at: Some(to_timestamp(t(0))),
-        };
-        assert_eq!(source_of(&defined).unwrap(), melt("press-7"));
-        let definition = definition_of(&defined).unwrap();
-        assert_eq!(definition.kind, ChartKind::XbarS);
-        assert_eq!(definition.subgroup, Subgrouping::WindowMs(3_600_000));
-        assert!(matches!(definition.baseline, Baseline::Limits(l) if l.center == 230.0));
-        assert_eq!(definition.spec_lower, Some(220.0));
-        let mut unknown = defined;
-        unknown.kind = 0;
-        assert!(matches!(
-            definition_of(&unknown),
-            Err(ApplyError::Poison(_))
-        ));
     }
 }

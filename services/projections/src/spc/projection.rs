@@ -11,7 +11,8 @@
 //!   operation, characteristic) its measured value if any and the result's units, defectives
 //!   and nonconforming measurements; per recorded process parameter its value. Samples are
 //!   named and taken as the `spc_watch` manager takes them (`{event id}/{measurement index}`,
-//!   the event id for a parameter), so both find the same points and violation ids;
+//!   the event id for a parameter), both through `mom_spc::contract`, so both find the same
+//!   points and violation ids;
 //! - `spc_recorded`: the violations quality recorded (`ControlRuleViolated`).
 //!
 //! Outputs are recomputed by the engine once per transaction for every chart an input touched
@@ -26,13 +27,12 @@ use std::collections::BTreeSet;
 use mom_projection::{ApplyError, Connection, Message, Params, Projection};
 use mom_proto::production::v1::production_event::Event as ProductionEvent;
 use mom_proto::production::v1::ProductionEvent as ProductionEnvelope;
-use mom_proto::quality::v1::control_chart_defined::{Baseline, Source, Subgroup};
-use mom_proto::quality::v1::measurement::Value;
 use mom_proto::quality::v1::quality_event::Event as QualityEvent;
-use mom_proto::quality::v1::{ChartKind, ChartPart, QualityEvent as QualityEnvelope};
+use mom_proto::quality::v1::{ChartPart, QualityEvent as QualityEnvelope};
+use mom_spc::contract::{self, ContractError, DefinedChart, Source, SourceSample};
 use mom_spc::{
-    capability, compute, ChartDefinition, ControlLimits, Input, LimitChange, LimitEvent, Point,
-    Sample, SampleValue, Subgrouping, Violation, MAX_SAMPLES_PER_CHART,
+    capability, compute, Baseline, ChartDefinition, ChartKind, Input, LimitChange, LimitEvent,
+    Point, SampleId, Subgrouping, Violation, MAX_SAMPLES_PER_CHART,
 };
 use sqlx::Row;
 
@@ -140,36 +140,8 @@ fn parameter_key(parameter: &str) -> String {
     format!("p{SEP}{parameter}")
 }
 
-/// The engine's kind and its stable name.
-fn kind_of(value: i32) -> Result<mom_spc::ChartKind, ApplyError> {
-    Ok(match ChartKind::try_from(value) {
-        Ok(ChartKind::IMr) => mom_spc::ChartKind::IMr,
-        Ok(ChartKind::XbarR) => mom_spc::ChartKind::XbarR,
-        Ok(ChartKind::XbarS) => mom_spc::ChartKind::XbarS,
-        Ok(ChartKind::P) => mom_spc::ChartKind::P,
-        Ok(ChartKind::Np) => mom_spc::ChartKind::Np,
-        Ok(ChartKind::C) => mom_spc::ChartKind::C,
-        Ok(ChartKind::U) => mom_spc::ChartKind::U,
-        _ => return Err(ApplyError::Poison(format!("unknown chart kind {value}"))),
-    })
-}
-
-fn kind_from_name(name: &str) -> Option<mom_spc::ChartKind> {
-    use mom_spc::ChartKind as K;
-    [K::IMr, K::XbarR, K::XbarS, K::P, K::Np, K::C, K::U]
-        .into_iter()
-        .find(|k| k.as_str() == name)
-}
-
-fn limits_of(l: &mom_proto::quality::v1::ControlLimits) -> ControlLimits {
-    ControlLimits {
-        center: l.center,
-        lower: l.lower,
-        upper: l.upper,
-        dispersion_center: l.dispersion_center,
-        dispersion_lower: l.dispersion_lower,
-        dispersion_upper: l.dispersion_upper,
-    }
+fn poison(err: ContractError) -> ApplyError {
+    ApplyError::Poison(err.to_string())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, ApplyError> {
@@ -191,11 +163,8 @@ fn unsigned(value: u64) -> i64 {
 async fn insert_sample(
     connection: &mut Connection,
     key: &str,
-    id: &str,
     work_unit: &str,
-    at_ms: i64,
-    value: Option<f64>,
-    counts: (u64, u64, u64),
+    sample: &SourceSample,
 ) -> Result<(), ApplyError> {
     sqlx::query(
         "INSERT INTO spc_samples (source_key, sample_id, work_unit, at_ms, value, units, \
@@ -203,13 +172,13 @@ async fn insert_sample(
          ON CONFLICT (source_key, sample_id) DO NOTHING",
     )
     .bind(key)
-    .bind(id)
+    .bind(&sample.id.0)
     .bind(work_unit)
-    .bind(at_ms)
-    .bind(nan(value))
-    .bind(unsigned(counts.0))
-    .bind(unsigned(counts.1))
-    .bind(unsigned(counts.2))
+    .bind(sample.at.timestamp_millis())
+    .bind(nan(sample.value))
+    .bind(unsigned(sample.units))
+    .bind(unsigned(sample.defectives))
+    .bind(unsigned(sample.defects))
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -225,87 +194,62 @@ async fn apply_quality(
 ) -> Result<(), ApplyError> {
     match event {
         QualityEvent::InspectionResultRecorded(result) => {
-            // One sample per measurement, as the spc_watch manager takes them (so both find the
-            // same points and violation ids): its measured value for variables charts, the
-            // result's units, defectives and nonconforming measurements for attribute charts.
-            let at = match result.produced_at.as_ref() {
-                Some(produced) => ms(Some(produced), "produced_at")?,
-                None => ms(result.at.as_ref(), "at")?,
-            };
-            let defects = result.measurements.iter().filter(|m| !m.conforming).count() as u64;
-            for (i, m) in result.measurements.iter().enumerate() {
-                let value = match m.value {
-                    Some(Value::Measured(v)) if v.is_finite() => Some(v),
-                    _ => None,
-                };
-                let key = characteristic_key(&result.product, result.operation, &m.characteristic);
-                let sample = format!("{event_id}/{i}");
-                let counts = (result.quantity.max(1), result.rejected, defects);
-                insert_sample(
-                    connection,
-                    &key,
-                    &sample,
-                    &result.work_unit,
-                    at,
-                    value,
-                    counts,
-                )
-                .await?;
+            // One sample per measurement, as the spc_watch manager takes them (the shared
+            // contract mapping, so both find the same points and violation ids).
+            let samples = contract::inspection_samples(&result, event_id).map_err(poison)?;
+            for measured in samples {
+                let key =
+                    characteristic_key(&result.product, result.operation, &measured.characteristic);
+                insert_sample(connection, &key, &result.work_unit, &measured.sample).await?;
                 touched.sources.insert(key);
             }
         }
         QualityEvent::ControlChartDefined(defined) => {
-            let kind = kind_of(defined.kind)?;
+            let DefinedChart { source, definition } =
+                contract::chart_of(&defined).map_err(poison)?;
+            let kind = definition.kind;
             let at = ms(defined.at.as_ref(), "at")?;
             let (source, product, operation, characteristic, work_unit, parameter, key) =
-                match defined.source {
-                    Some(Source::Characteristic(c)) => {
-                        let key = characteristic_key(&c.product, c.operation, &c.characteristic);
+                match source {
+                    Source::Characteristic {
+                        product,
+                        operation,
+                        characteristic,
+                    } => {
+                        let key = characteristic_key(&product, operation, &characteristic);
                         (
                             "characteristic",
-                            c.product,
-                            c.operation,
-                            c.characteristic,
+                            product,
+                            operation,
+                            characteristic,
                             String::new(),
                             String::new(),
                             key,
                         )
                     }
-                    Some(Source::Parameter(p)) => {
-                        let key = parameter_key(&p.parameter);
+                    Source::Parameter {
+                        work_unit,
+                        parameter,
+                    } => {
+                        let key = parameter_key(&parameter);
                         (
                             "parameter",
                             String::new(),
                             0,
                             String::new(),
-                            p.work_unit,
-                            p.parameter,
+                            work_unit,
+                            parameter,
                             key,
                         )
                     }
-                    None => {
-                        return Err(ApplyError::Poison(
-                            "chart definition without a source".into(),
-                        ))
-                    }
                 };
-            let (size, window) = match defined.subgroup {
-                Some(Subgroup::Size(s)) => (i64::from(s), 0),
-                Some(Subgroup::WindowMs(w)) => (0, unsigned(w)),
-                None => {
-                    return Err(ApplyError::Poison(
-                        "chart definition without a subgroup".into(),
-                    ))
-                }
+            let (size, window) = match definition.subgroup {
+                Subgrouping::Size(s) => (i64::from(s), 0),
+                Subgrouping::WindowMs(w) => (0, unsigned(w)),
             };
-            let (baseline_n, baseline_limits) = match defined.baseline {
-                Some(Baseline::Subgroups(n)) => (i64::from(n), None),
-                Some(Baseline::Limits(l)) => (0, Some(json(&limits_of(&l))?)),
-                None => {
-                    return Err(ApplyError::Poison(
-                        "chart definition without a baseline".into(),
-                    ))
-                }
+            let (baseline_n, baseline_limits) = match definition.baseline {
+                Baseline::Subgroups(n) => (i64::from(n), None),
+                Baseline::Limits(l) => (0, Some(json(&l)?)),
             };
             let rules = defined
                 .ncr_rules
@@ -359,7 +303,7 @@ async fn apply_quality(
                 .limits
                 .as_ref()
                 .ok_or_else(|| ApplyError::Poison("limits set without limits".into()))?;
-            let change = json(&LimitChange::Set(limits_of(limits)))?;
+            let change = json(&LimitChange::Set(contract::limits_of(limits)))?;
             let from = ms(set.from.as_ref(), "from")?;
             let at = ms(set.at.as_ref(), "at")?;
             insert_limit(connection, id, sequence, from, &change, &set.reason, at).await?;
@@ -459,14 +403,14 @@ async fn recompute(connection: &mut Connection, chart_id: &str) -> Result<(), Ap
     let baseline_limits: Option<String> = row.try_get(7)?;
     let spec_lower: Option<f64> = row.try_get(8)?;
     let spec_upper: Option<f64> = row.try_get(9)?;
-    let kind = kind_from_name(&kind_name)
+    let kind = ChartKind::from_name(&kind_name)
         .ok_or_else(|| ApplyError::Poison(format!("stored chart kind {kind_name:?}")))?;
     let baseline = match baseline_limits {
-        Some(text) => mom_spc::Baseline::Limits(
+        Some(text) => Baseline::Limits(
             serde_json::from_str(&text)
                 .map_err(|err| ApplyError::Poison(format!("stored limits: {err}")))?,
         ),
-        None => mom_spc::Baseline::Subgroups(u32::try_from(baseline_n).unwrap_or(0)),
+        None => Baseline::Subgroups(u32::try_from(baseline_n).unwrap_or(0)),
     };
     let definition = ChartDefinition {
         kind,
@@ -521,23 +465,21 @@ async fn recompute(connection: &mut Connection, chart_id: &str) -> Result<(), Ap
         let units: i64 = s.try_get(3)?;
         let defectives: i64 = s.try_get(4)?;
         let defects: i64 = s.try_get(5)?;
-        let narrow = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-        let value = match value {
-            Some(v) if kind.is_variables() => SampleValue::Variable(v),
-            _ => SampleValue::Attribute {
-                n: narrow(units),
-                count: if matches!(kind, mom_spc::ChartKind::C | mom_spc::ChartKind::U) {
-                    narrow(defects)
-                } else {
-                    narrow(defectives)
-                },
-            },
-        };
-        inputs.push(Input::Sample(Sample {
-            id: id.into(),
+        // Stored counts are never negative; a negative one reads as zero.
+        let widen = |v: i64| u64::try_from(v).unwrap_or(0);
+        let stored = SourceSample {
+            id: SampleId(id),
             at: time(at),
             value,
-        }));
+            units: widen(units),
+            defectives: widen(defectives),
+            defects: widen(defects),
+        };
+        // The statement leaves out the samples without a value for a variables chart, the
+        // ones it would not take.
+        if let Some(sample) = contract::take(kind, &stored) {
+            inputs.push(Input::Sample(sample));
+        }
     }
     let chart = compute(chart_id, &inputs);
     write_points(connection, chart_id, chart.points()).await?;
@@ -761,23 +703,15 @@ impl Projection for SpcProjection {
                     return Ok(());
                 };
                 let meta = metadata(envelope.metadata)?;
-                if !recorded.value.is_finite() {
+                // Named and valued as the spc_watch manager takes it (the shared contract
+                // mapping); a value that is not a finite number gives no sample.
+                let Some(sample) =
+                    contract::parameter_sample(&recorded, &meta.event_id).map_err(poison)?
+                else {
                     return Ok(());
-                }
-                let at = ms(recorded.at.as_ref(), "at")?;
+                };
                 let key = parameter_key(&recorded.parameter);
-                // The event id, as the spc_watch manager names the sample.
-                let sample = meta.event_id.clone();
-                insert_sample(
-                    connection,
-                    &key,
-                    &sample,
-                    &recorded.work_unit,
-                    at,
-                    Some(recorded.value),
-                    (0, 0, 0),
-                )
-                .await?;
+                insert_sample(connection, &key, &recorded.work_unit, &sample).await?;
                 self.page.lock().await.sources.insert(key);
                 Ok(())
             }
