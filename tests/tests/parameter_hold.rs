@@ -56,50 +56,6 @@ fn managers_config(
 }
 
 async fn setup(client: &mut ProductionServiceClient<Channel>) {
-    client
-        .register_work_unit(pb::RegisterWorkUnitRequest {
-            context: ctx(),
-            work_unit: "press-1".to_owned(),
-            name: "Press 1".to_owned(),
-            at: at(120),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    client
-        .create_order(pb::CreateOrderRequest {
-            context: ctx(),
-            order_id: ORDER.to_owned(),
-            product: "SKU-A".to_owned(),
-            quantity: 10,
-            routing: vec![pb::RoutingOperation {
-                operation: 10,
-                name: "Mould".to_owned(),
-                eligible_work_units: vec!["press-1".to_owned()],
-            }],
-            at: at(110),
-        })
-        .await
-        .unwrap();
-    client
-        .release_order(pb::OrderCommandRequest {
-            context: ctx(),
-            order_id: ORDER.to_owned(),
-            at: at(100),
-        })
-        .await
-        .unwrap();
-    client
-        .define_recipe(pb::DefineRecipeRequest {
-            context: ctx(),
-            product: "SKU-A".to_owned(),
-            operation: 10,
-            name: "Moulding".to_owned(),
-            equipment_class: String::new(),
-            at: at(90),
-        })
-        .await
-        .unwrap();
     let parameter = |name: &str, hold: bool| pb::RecipeParameter {
         name: name.to_owned(),
         unit: "degC".to_owned(),
@@ -110,35 +66,8 @@ async fn setup(client: &mut ProductionServiceClient<Channel>) {
         warn_upper: Some(205.0),
         hold_on_deviation: hold,
     };
-    client
-        .draft_recipe_version(pb::DraftRecipeVersionRequest {
-            context: ctx(),
-            recipe: "SKU-A/10".to_owned(),
-            parameters: vec![parameter("temp", true), parameter("mould_temp", false)],
-            note: String::new(),
-            at: at(80),
-        })
-        .await
-        .unwrap();
-    client
-        .approve_recipe_version(pb::RecipeVersionRequest {
-            context: ctx(),
-            recipe: "SKU-A/10".to_owned(),
-            version: 1,
-            at: at(70),
-        })
-        .await
-        .unwrap();
-    client
-        .start_operation(pb::StartOperationRequest {
-            context: ctx(),
-            order_id: ORDER.to_owned(),
-            operation: 10,
-            work_unit: "press-1".to_owned(),
-            at: at(60),
-        })
-        .await
-        .unwrap();
+    let parameters = vec![parameter("temp", true), parameter("mould_temp", false)];
+    support::press_running_a_recipe(client, ORDER, parameters, |step| at(120 - 10 * step)).await;
 }
 
 async fn report(client: &mut ProductionServiceClient<Channel>, parameter: &str, value: f64) {

@@ -425,88 +425,17 @@ mod parameters {
 
     /// A press running an order under an approved recipe with the parameter `mould_temp`.
     async fn running_press(client: &mut ProductionServiceClient<Channel>) {
-        client
-            .register_work_unit(pb::RegisterWorkUnitRequest {
-                context: ctx(),
-                work_unit: "press-1".to_owned(),
-                name: "Press 1".to_owned(),
-                at: at(0),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        client
-            .create_order(pb::CreateOrderRequest {
-                context: ctx(),
-                order_id: ORDER.to_owned(),
-                product: "SKU-A".to_owned(),
-                quantity: 10,
-                routing: vec![pb::RoutingOperation {
-                    operation: 10,
-                    name: "Mould".to_owned(),
-                    eligible_work_units: vec!["press-1".to_owned()],
-                }],
-                at: at(1),
-            })
-            .await
-            .unwrap();
-        client
-            .release_order(pb::OrderCommandRequest {
-                context: ctx(),
-                order_id: ORDER.to_owned(),
-                at: at(2),
-            })
-            .await
-            .unwrap();
-        client
-            .define_recipe(pb::DefineRecipeRequest {
-                context: ctx(),
-                product: "SKU-A".to_owned(),
-                operation: 10,
-                name: "Moulding".to_owned(),
-                equipment_class: String::new(),
-                at: at(3),
-            })
-            .await
-            .unwrap();
-        client
-            .draft_recipe_version(pb::DraftRecipeVersionRequest {
-                context: ctx(),
-                recipe: "SKU-A/10".to_owned(),
-                parameters: vec![pb::RecipeParameter {
-                    name: "mould_temp".to_owned(),
-                    unit: "degC".to_owned(),
-                    setpoint: 200.0,
-                    lower: 190.0,
-                    upper: 210.0,
-                    warn_lower: None,
-                    warn_upper: None,
-                    hold_on_deviation: false,
-                }],
-                note: String::new(),
-                at: at(4),
-            })
-            .await
-            .unwrap();
-        client
-            .approve_recipe_version(pb::RecipeVersionRequest {
-                context: ctx(),
-                recipe: "SKU-A/10".to_owned(),
-                version: 1,
-                at: at(5),
-            })
-            .await
-            .unwrap();
-        client
-            .start_operation(pb::StartOperationRequest {
-                context: ctx(),
-                order_id: ORDER.to_owned(),
-                operation: 10,
-                work_unit: "press-1".to_owned(),
-                at: at(6),
-            })
-            .await
-            .unwrap();
+        let parameters = vec![pb::RecipeParameter {
+            name: "mould_temp".to_owned(),
+            unit: "degC".to_owned(),
+            setpoint: 200.0,
+            lower: 190.0,
+            upper: 210.0,
+            warn_lower: None,
+            warn_upper: None,
+            hold_on_deviation: false,
+        }];
+        support::press_running_a_recipe(client, ORDER, parameters, at).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,3 +340,97 @@ pub fn mom_binary() -> PathBuf {
     );
     bin
 }
+
+/// Order `order` (product `SKU-A`, operation 10 on `press-1`) running under version 1 of the
+/// approved master recipe `SKU-A/10` with `parameters`: the press registered, the order created
+/// and released, the recipe defined, drafted and approved, the operation started (the recipe
+/// bound). `at(step)` gives the time of each of those seven commands, step 0 to 6.
+pub async fn press_running_a_recipe(
+    client: &mut mom_proto::production::v1::production_service_client::ProductionServiceClient<
+        Channel,
+    >,
+    order: &str,
+    parameters: Vec<mom_proto::production::v1::RecipeParameter>,
+    at: impl Fn(i64) -> Option<prost_types::Timestamp>,
+) {
+    use mom_proto::production::v1 as pb;
+    let ctx = || {
+        Some(pb::CommandContext {
+            actor: "tester".to_owned(),
+            ..Default::default()
+        })
+    };
+    client
+        .register_work_unit(pb::RegisterWorkUnitRequest {
+            context: ctx(),
+            work_unit: "press-1".to_owned(),
+            name: "Press 1".to_owned(),
+            at: at(0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client
+        .create_order(pb::CreateOrderRequest {
+            context: ctx(),
+            order_id: order.to_owned(),
+            product: "SKU-A".to_owned(),
+            quantity: 10,
+            routing: vec![pb::RoutingOperation {
+                operation: 10,
+                name: "Mould".to_owned(),
+                eligible_work_units: vec!["press-1".to_owned()],
+            }],
+            at: at(1),
+        })
+        .await
+        .unwrap();
+    client
+        .release_order(pb::OrderCommandRequest {
+            context: ctx(),
+            order_id: order.to_owned(),
+            at: at(2),
+        })
+        .await
+        .unwrap();
+    client
+        .define_recipe(pb::DefineRecipeRequest {
+            context: ctx(),
+            product: "SKU-A".to_owned(),
+            operation: 10,
+            name: "Moulding".to_owned(),
+            equipment_class: String::new(),
+            at: at(3),
+        })
+        .await
+        .unwrap();
+    client
+        .draft_recipe_version(pb::DraftRecipeVersionRequest {
+            context: ctx(),
+            recipe: "SKU-A/10".to_owned(),
+            parameters,
+            note: String::new(),
+            at: at(4),
+        })
+        .await
+        .unwrap();
+    client
+        .approve_recipe_version(pb::RecipeVersionRequest {
+            context: ctx(),
+            recipe: "SKU-A/10".to_owned(),
+            version: 1,
+            at: at(5),
+        })
+        .await
+        .unwrap();
+    client
+        .start_operation(pb::StartOperationRequest {
+            context: ctx(),
+            order_id: order.to_owned(),
+            operation: 10,
+            work_unit: "press-1".to_owned(),
+            at: at(6),
+        })
+        .await
+        .unwrap();
+}
