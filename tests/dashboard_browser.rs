@@ -293,10 +293,16 @@ impl Dev {
     /// Starts it with `extra` arguments (authentication settings, say).
     fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let http_port = free_port();
+        // Port 0: `mom dev` binds a free port itself and prints it (a port the test picked could
+        // be taken by another process before `mom dev` bound it).
         let mut child = Command::new(env!("CARGO_BIN_EXE_mom"))
-            .args(["dev", "--grpc-addr", "127.0.0.1:0", "--http-addr"])
-            .arg(format!("127.0.0.1:{http_port}"))
+            .args([
+                "dev",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+            ])
             .args(["--seed", "7", "--sim-speed", "240", "--sim-backfill", "2h"])
             .arg("--data-dir")
             .arg(dir.path())
@@ -310,7 +316,7 @@ impl Dev {
         // From here on a failed expectation still stops the process (on drop).
         let mut dev = Self {
             child,
-            http_port,
+            http_port: 0,
             production: String::new(),
             maintenance: String::new(),
             quality: String::new(),
@@ -330,11 +336,11 @@ impl Dev {
         }
         // Keep reading stdout so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        assert_eq!(
-            dashboard.as_deref(),
-            Some(format!("http://127.0.0.1:{http_port}/").as_str()),
-            "mom dev prints the dashboard URL"
-        );
+        dev.http_port = dashboard
+            .as_deref()
+            .and_then(|url| url.strip_prefix("http://127.0.0.1:"))
+            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("mom dev prints the dashboard URL: {dashboard:?}"));
         assert!(
             !dev.production.is_empty() && !dev.maintenance.is_empty(),
             "mom dev prints the production and maintenance addresses"
