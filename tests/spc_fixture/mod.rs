@@ -46,6 +46,7 @@ impl Bore<'_> {
     ) -> String {
         let plan = quality
             .define_inspection_plan(qa::DefineInspectionPlanRequest {
+                open_ncr_on_failure: false,
                 context: ctx(),
                 plan_id: String::new(),
                 product: self.product.into(),

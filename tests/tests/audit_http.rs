@@ -39,6 +39,7 @@ async fn get(addr: SocketAddr, path: &str, authorization: Option<&str>) -> (u16,
 
 fn plan(product: &str) -> pb::DefineInspectionPlanRequest {
     pb::DefineInspectionPlanRequest {
+        open_ncr_on_failure: false,
         context: Some(pb::CommandContext::default()),
         plan_id: String::new(),
         product: product.to_owned(),

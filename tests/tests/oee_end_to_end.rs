@@ -143,6 +143,7 @@ impl Clients {
         self.plan = self
             .qual
             .define_inspection_plan(qa::DefineInspectionPlanRequest {
+                open_ncr_on_failure: false,
                 context: ctx!(qa),
                 plan_id: String::new(),
                 product: "SKU-A".into(),

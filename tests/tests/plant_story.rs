@@ -415,6 +415,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     // inspection's rejected lot), then scrap.
     let plan = qual
         .define_inspection_plan(qa::DefineInspectionPlanRequest {
+            open_ncr_on_failure: false,
             context: ctx!(qa, "qa-engineer"),
             plan_id: String::new(),
             product: "SKU-A".into(),

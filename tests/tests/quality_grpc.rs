@@ -90,6 +90,7 @@ fn seal() -> pb::Characteristic {
 
 fn define_request() -> pb::DefineInspectionPlanRequest {
     pb::DefineInspectionPlanRequest {
+        open_ncr_on_failure: false,
         context: ctx("qa-engineer"),
         plan_id: String::new(),
         product: "SKU-A".to_owned(),
@@ -366,6 +367,7 @@ async fn unknown_ids_are_not_found() {
     support::assert_status(
         svc.client
             .revise_inspection_plan(pb::ReviseInspectionPlanRequest {
+                open_ncr_on_failure: false,
                 context: ctx("qa"),
                 plan_id: unknown.clone(),
                 characteristics: vec![seal()],
@@ -910,12 +912,14 @@ fn every_command(prefix: &str) -> Vec<Command> {
     let key = |n: u32| keyed("qa", &format!("{prefix}-{n}"));
     vec![
         Command::DefinePlan(pb::DefineInspectionPlanRequest {
+            open_ncr_on_failure: false,
             context: key(1),
             plan_id: plan.clone(),
             sample_size: 1,
             ..define_request()
         }),
         Command::RevisePlan(pb::ReviseInspectionPlanRequest {
+            open_ncr_on_failure: false,
             context: key(2),
             plan_id: plan.clone(),
             characteristics: vec![diameter(), seal()],

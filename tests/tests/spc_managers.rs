@@ -218,6 +218,7 @@ impl Plant {
         let plan = self
             .quality
             .define_inspection_plan(qa::DefineInspectionPlanRequest {
+                open_ncr_on_failure: false,
                 context: ctx("qe"),
                 plan_id: String::new(),
                 product: "PUMP-100".to_owned(),

@@ -375,6 +375,7 @@ impl Plant {
             existing_ok(
                 quality
                     .define_inspection_plan(qa::DefineInspectionPlanRequest {
+                        open_ncr_on_failure: false,
                         context: ctx!(qa),
                         plan_id: Self::plan_id(product),
                         product: product.clone(),

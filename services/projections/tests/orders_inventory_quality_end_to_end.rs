@@ -446,6 +446,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
     let mut qc = QualityServiceClient::new(channel(quality.grpc_addr).await);
     let plan = qc
         .define_inspection_plan(qa::DefineInspectionPlanRequest {
+            open_ncr_on_failure: false,
             context: ctx!(qa),
             plan_id: String::new(),
             product: "bracket".into(),

@@ -124,6 +124,7 @@ pub fn inspection_event_to_proto(event: &InspectionEvent) -> Event {
             lot,
             produced_at,
             at,
+            open_ncr_on_failure,
         } => Event::InspectionStarted(pb::InspectionStarted {
             inspection_id: inspection_id.to_string(),
             plan_id: plan_id.to_string(),
@@ -136,6 +137,7 @@ pub fn inspection_event_to_proto(event: &InspectionEvent) -> Event {
             lot: text(lot.as_ref()),
             produced_at: produced_at.map(to_timestamp),
             at: Some(to_timestamp(*at)),
+            open_ncr_on_failure: *open_ncr_on_failure,
         }),
         InspectionEvent::InspectionResultRecorded {
             product,

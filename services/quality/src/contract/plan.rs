@@ -29,6 +29,7 @@ pub fn define_inspection_plan(
         characteristics: characteristics(req.characteristics)?,
         sample_size: units(req.sample_size, "sample_size")?,
         frequency: frequency(req.frequency)?,
+        open_ncr_on_failure: req.open_ncr_on_failure,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(context.parsed(id, command))
@@ -44,6 +45,7 @@ pub fn revise_inspection_plan(
         characteristics: characteristics(req.characteristics)?,
         sample_size: units(req.sample_size, "sample_size")?,
         frequency: frequency(req.frequency)?,
+        open_ncr_on_failure: req.open_ncr_on_failure,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(context.parsed(id, command))
@@ -77,6 +79,7 @@ pub fn plan_event_to_proto(event: &PlanEvent) -> Event {
             characteristics,
             sample_size,
             frequency,
+            open_ncr_on_failure,
             at,
         } => Event::InspectionPlanDefined(pb::InspectionPlanDefined {
             plan_id: plan_id.to_string(),
@@ -86,6 +89,7 @@ pub fn plan_event_to_proto(event: &PlanEvent) -> Event {
             sample_size: sample_size.0,
             frequency: Some(frequency_to_proto(*frequency)),
             at: Some(to_timestamp(*at)),
+            open_ncr_on_failure: *open_ncr_on_failure,
         }),
         PlanEvent::InspectionPlanRevised {
             product,
@@ -94,6 +98,7 @@ pub fn plan_event_to_proto(event: &PlanEvent) -> Event {
             characteristics,
             sample_size,
             frequency,
+            open_ncr_on_failure,
             at,
         } => Event::InspectionPlanRevised(pb::InspectionPlanRevised {
             product: product.to_string(),
@@ -103,6 +108,7 @@ pub fn plan_event_to_proto(event: &PlanEvent) -> Event {
             sample_size: sample_size.0,
             frequency: Some(frequency_to_proto(*frequency)),
             at: Some(to_timestamp(*at)),
+            open_ncr_on_failure: *open_ncr_on_failure,
         }),
         PlanEvent::InspectionPlanRetired {
             product,
@@ -132,6 +138,7 @@ pub fn plan_reply(plan: &InspectionPlan) -> Result<pb::InspectionPlan, PlanError
         frequency: Some(frequency_to_proto(state.frequency())),
         retired: state.is_retired(),
         version: plan.version(),
+        open_ncr_on_failure: state.opens_ncr_on_failure(),
     })
 }
 

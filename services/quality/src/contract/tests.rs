@@ -65,6 +65,7 @@ fn plan_events() -> Vec<PlanEvent> {
             characteristics: vec![diameter()],
             sample_size: Units(5),
             frequency: Frequency::EveryMinutes(60),
+            open_ncr_on_failure: false,
             at: t(0),
         },
         PlanEvent::InspectionPlanRevised {
@@ -74,6 +75,7 @@ fn plan_events() -> Vec<PlanEvent> {
             characteristics: vec![diameter()],
             sample_size: Units(8),
             frequency: Frequency::PerLot,
+            open_ncr_on_failure: false,
             at: t(1),
         },
         PlanEvent::InspectionPlanRetired {
@@ -98,6 +100,7 @@ fn inspection_events() -> Vec<InspectionEvent> {
             work_unit: Some(press()),
             lot: None,
             produced_at: None,
+            open_ncr_on_failure: false,
             at: t(30),
         },
         InspectionEvent::InspectionResultRecorded {
@@ -321,6 +324,7 @@ fn define_request() -> pb::DefineInspectionPlanRequest {
             every: Some(pb::frequency::Every::Units(500)),
         }),
         at: ts(0),
+        open_ncr_on_failure: true,
     }
 }
 
@@ -334,11 +338,13 @@ fn define_plan_maps_every_field() {
         sample_size,
         frequency,
         operation,
+        open_ncr_on_failure,
         ..
     } = parsed.command.command
     else {
         panic!("expected Define");
     };
+    assert!(open_ncr_on_failure);
     assert_eq!(characteristics.len(), 2);
     assert_eq!(characteristics[1].spec, Spec::Attribute);
     assert_eq!(sample_size, Units(5));

@@ -194,6 +194,7 @@ impl Lifecycle for InspectionState {
             characteristics,
             sample_size,
             retired,
+            open_ncr_on_failure,
         } = plan;
         if retired {
             return Err(InspectionError::PlanRetired { plan });
@@ -211,6 +212,7 @@ impl Lifecycle for InspectionState {
             lot: made.lot,
             produced_at: made.produced_at,
             at,
+            open_ncr_on_failure,
         }])
     }
 
@@ -290,6 +292,7 @@ impl Lifecycle for InspectionState {
                 lot,
                 produced_at,
                 at,
+                ..
             } => Some(InspectionState {
                 id: inspection_id,
                 plan: plan_id,

@@ -19,6 +19,7 @@ pub struct PlanSnapshot {
     pub characteristics: Vec<Characteristic>,
     pub sample_size: Units,
     pub retired: bool,
+    pub open_ncr_on_failure: bool,
 }
 
 impl From<&PlanState> for PlanSnapshot {
@@ -31,6 +32,7 @@ impl From<&PlanState> for PlanSnapshot {
             characteristics: plan.characteristics().to_vec(),
             sample_size: plan.sample_size(),
             retired: plan.is_retired(),
+            open_ncr_on_failure: plan.opens_ncr_on_failure(),
         }
     }
 }

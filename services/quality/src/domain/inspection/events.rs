@@ -23,6 +23,9 @@ pub enum InspectionEvent {
         lot: Option<LotId>,
         produced_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
+        /// The plan revision's setting; absent in events stored before it existed: no NCR.
+        #[serde(default)]
+        open_ncr_on_failure: bool,
     },
     /// `quantity` units were inspected with these measurements; `rejected` is `quantity` when
     /// any value is out of spec, else zero. Where and when they were made is resolved (the

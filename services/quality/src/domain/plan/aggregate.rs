@@ -26,6 +26,9 @@ pub struct PlanState {
     sample_size: Units,
     frequency: Frequency,
     retired: bool,
+    /// Absent in snapshots taken before the setting existed: no NCR.
+    #[serde(default)]
+    open_ncr_on_failure: bool,
 }
 
 impl PlanState {
@@ -62,6 +65,11 @@ impl PlanState {
     /// Returns how often to inspect.
     pub fn frequency(&self) -> Frequency {
         self.frequency
+    }
+
+    /// Returns whether a failed inspection of the plan opens an NCR.
+    pub fn opens_ncr_on_failure(&self) -> bool {
+        self.open_ncr_on_failure
     }
 
     /// Returns whether the plan is retired.
@@ -119,6 +127,7 @@ impl Lifecycle for PlanState {
             characteristics,
             sample_size,
             frequency,
+            open_ncr_on_failure,
             at,
         } = command
         else {
@@ -132,6 +141,7 @@ impl Lifecycle for PlanState {
             characteristics,
             sample_size,
             frequency,
+            open_ncr_on_failure,
             at,
         }])
     }
@@ -144,6 +154,7 @@ impl Lifecycle for PlanState {
                 characteristics,
                 sample_size,
                 frequency,
+                open_ncr_on_failure,
                 at,
             } => {
                 check_plan(&characteristics, sample_size, frequency)?;
@@ -154,6 +165,7 @@ impl Lifecycle for PlanState {
                     characteristics,
                     sample_size,
                     frequency,
+                    open_ncr_on_failure,
                     at,
                 }])
             }
@@ -175,6 +187,7 @@ impl Lifecycle for PlanState {
                 characteristics,
                 sample_size,
                 frequency,
+                open_ncr_on_failure,
                 ..
             } => Some(PlanState {
                 id: plan_id,
@@ -185,6 +198,7 @@ impl Lifecycle for PlanState {
                 sample_size,
                 frequency,
                 retired: false,
+                open_ncr_on_failure,
             }),
             _ => None,
         }
@@ -199,8 +213,10 @@ impl Lifecycle for PlanState {
                 characteristics,
                 sample_size,
                 frequency,
+                open_ncr_on_failure,
                 ..
             } => {
+                self.open_ncr_on_failure = open_ncr_on_failure;
                 self.revision = revision;
                 self.characteristics = characteristics;
                 self.sample_size = sample_size;

@@ -17,6 +17,8 @@ pub enum PlanCommand {
         characteristics: Vec<Characteristic>,
         sample_size: Units,
         frequency: Frequency,
+        /// Whether a failed inspection of the plan opens an NCR.
+        open_ncr_on_failure: bool,
         at: DateTime<Utc>,
     },
     /// Replaces the characteristics, sample size and frequency (a new revision).
@@ -24,6 +26,8 @@ pub enum PlanCommand {
         characteristics: Vec<Characteristic>,
         sample_size: Units,
         frequency: Frequency,
+        /// Whether a failed inspection of the new revision opens an NCR.
+        open_ncr_on_failure: bool,
         at: DateTime<Utc>,
     },
     /// Retires the plan.

@@ -18,6 +18,9 @@ pub enum PlanEvent {
         characteristics: Vec<Characteristic>,
         sample_size: Units,
         frequency: Frequency,
+        /// Absent in events stored before the setting existed: no NCR.
+        #[serde(default)]
+        open_ncr_on_failure: bool,
         at: DateTime<Utc>,
     },
     /// The plan's checks were replaced by revision `revision`.
@@ -28,6 +31,9 @@ pub enum PlanEvent {
         characteristics: Vec<Characteristic>,
         sample_size: Units,
         frequency: Frequency,
+        /// Absent in events stored before the setting existed: no NCR.
+        #[serde(default)]
+        open_ncr_on_failure: bool,
         at: DateTime<Utc>,
     },
     /// The plan was retired.

@@ -62,6 +62,7 @@ fn snapshot(retired: bool) -> PlanSnapshot {
         operation: OperationNumber(10),
         characteristics: characteristics(),
         sample_size: Units(5),
+        open_ncr_on_failure: false,
         retired,
     }
 }
@@ -96,6 +97,7 @@ fn started() -> Recorded<InspectionEvent> {
         work_unit: Some(press()),
         lot: None,
         produced_at: None,
+        open_ncr_on_failure: false,
         at: t(60),
     }
     .into()

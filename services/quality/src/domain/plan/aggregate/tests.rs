@@ -47,6 +47,7 @@ fn define(characteristics: Vec<Characteristic>, sample: u64, frequency: Frequenc
         characteristics,
         sample_size: Units(sample),
         frequency,
+        open_ncr_on_failure: false,
         at: t(0),
     }
 }
@@ -59,6 +60,7 @@ fn defined() -> Recorded<PlanEvent> {
         characteristics: vec![diameter(), seal()],
         sample_size: Units(5),
         frequency: Frequency::EveryUnits(Units(500)),
+        open_ncr_on_failure: false,
         at: t(0),
     }
     .into()
@@ -79,6 +81,7 @@ fn revise(characteristics: Vec<Characteristic>, sample: u64) -> PlanCommand {
         characteristics,
         sample_size: Units(sample),
         frequency: Frequency::PerLot,
+        open_ncr_on_failure: false,
         at: t(10),
     }
 }
@@ -211,6 +214,7 @@ fn revise_replaces_the_checks_and_counts_the_revision() {
             characteristics: vec![seal()],
             sample_size: Units(3),
             frequency: Frequency::PerLot,
+            open_ncr_on_failure: false,
             at: t(10),
         }]
     );
