@@ -345,6 +345,7 @@ mod tests {
                 mom_proto::production::v1::WorkUnitStopped {
                     reason: "jam".into(),
                     at: ts(10),
+                    ..Default::default()
                 },
             )),
         }

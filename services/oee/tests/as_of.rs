@@ -116,6 +116,7 @@ fn plant() -> Vec<Message> {
         Event::WorkUnitStopped(WorkUnitStopped {
             reason: "waiting".into(),
             at: ts(6, 0, 0),
+            ..Default::default()
         }),
     ));
     messages.push(running("press-1", 8));
@@ -131,6 +132,7 @@ fn plant() -> Vec<Message> {
         Event::WorkUnitStopped(WorkUnitStopped {
             reason: "jam".into(),
             at: ts(9, 0, 0),
+            ..Default::default()
         }),
     ));
     messages

@@ -83,6 +83,7 @@ async fn scenario(url: &str) {
             Event::WorkUnitStopped(WorkUnitStopped {
                 reason: "clock".into(),
                 at: ts(year(1971)),
+                ..Default::default()
             }),
         ),
         production(

@@ -9,8 +9,14 @@ use mom_proto::production::v1::ProductionEvent;
 use prost::Message;
 use serde::Deserialize;
 
-use crate::contract::{order_event_to_proto, recipe_event_to_proto, work_unit_event_to_proto};
-use crate::domain::{OrderEvent, ProductionOrder, Recipe, RecipeEvent, WorkUnit, WorkUnitEvent};
+use crate::contract::{
+    order_event_to_proto, reason_catalogue_event_to_proto, recipe_event_to_proto,
+    work_unit_event_to_proto,
+};
+use crate::domain::{
+    OrderEvent, ProductionOrder, ReasonCatalogue, ReasonCatalogueEvent, Recipe, RecipeEvent,
+    WorkUnit, WorkUnitEvent,
+};
 
 /// Returns the encoder that turns stored production events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {
@@ -33,6 +39,11 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
                 ),
                 Recipe::TYPE => recipe_event_to_proto(
                     &Recorded::<RecipeEvent>::deserialize(event.payload)
+                        .map_err(|e| e.to_string())?
+                        .event,
+                ),
+                ReasonCatalogue::TYPE => reason_catalogue_event_to_proto(
+                    &Recorded::<ReasonCatalogueEvent>::deserialize(event.payload)
                         .map_err(|e| e.to_string())?
                         .event,
                 ),

@@ -12,6 +12,8 @@ use tonic::{Request, Response, Status};
 use cqrs_es::Aggregate;
 
 use crate::binding;
+use crate::counting;
+use crate::reasons;
 use crate::contract::{self, RecipeAuthors};
 use crate::domain::{OrderId, Recipe};
 use crate::Application;
@@ -120,6 +122,34 @@ impl ProductionService for ProductionApi {
         command!(self.app.orders, request, contract::cancel_order)
     }
 
+    async fn change_order_planning(
+        &self,
+        request: Request<pb::ChangeOrderPlanningRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.orders, request, contract::change_order_planning)
+    }
+
+    async fn sequence_order(
+        &self,
+        request: Request<pb::SequenceOrderRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.orders, request, contract::sequence_order)
+    }
+
+    async fn dispatch_operation(
+        &self,
+        request: Request<pb::DispatchOperationRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.orders, request, contract::dispatch_operation)
+    }
+
+    async fn redispatch_operation(
+        &self,
+        request: Request<pb::RedispatchOperationRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.orders, request, contract::redispatch_operation)
+    }
+
     async fn get_order(
         &self,
         request: Request<pb::GetOrderRequest>,
@@ -154,7 +184,9 @@ impl ProductionService for ProductionApi {
         &self,
         request: Request<pb::ReportStoppedRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self.app.work_units, request, contract::report_stopped)
+        let call = call(&request);
+        let parsed = contract::report_stopped(request.into_inner())?;
+        Ok(reply(reasons::report_stopped(&self.app, parsed, call).await?))
     }
 
     async fn report_disconnected(
@@ -193,7 +225,11 @@ impl ProductionService for ProductionApi {
         &self,
         request: Request<pb::ReportCountRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self.app.work_units, request, contract::report_count)
+        let call = call(&request);
+        let parsed = contract::report_count(request.into_inner())?;
+        Ok(reply(
+            counting::report_count(&self.app, parsed, call).await?,
+        ))
     }
 
     async fn get_work_unit(
@@ -258,6 +294,67 @@ impl ProductionService for ProductionApi {
         request: Request<pb::OverrideParameterRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
         command!(self.app.work_units, request, contract::override_parameter)
+    }
+
+    async fn set_default_ideal_cycle_time(
+        &self,
+        request: Request<pb::SetDefaultIdealCycleTimeRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(
+            self.app.work_units,
+            request,
+            contract::set_default_ideal_cycle_time
+        )
+    }
+
+    async fn define_reason_category(
+        &self,
+        request: Request<pb::DefineReasonCategoryRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(
+            self.app.reason_catalogues,
+            request,
+            contract::define_reason_category
+        )
+    }
+
+    async fn define_reason(
+        &self,
+        request: Request<pb::DefineReasonRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.reason_catalogues, request, contract::define_reason)
+    }
+
+    async fn retire_reason(
+        &self,
+        request: Request<pb::RetireReasonRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.reason_catalogues, request, contract::retire_reason)
+    }
+
+    async fn set_unknown_reason_policy(
+        &self,
+        request: Request<pb::SetUnknownReasonPolicyRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(
+            self.app.reason_catalogues,
+            request,
+            contract::set_unknown_reason_policy
+        )
+    }
+
+    async fn get_reason_catalogue(
+        &self,
+        request: Request<pb::GetReasonCatalogueRequest>,
+    ) -> Result<Response<pb::ReasonCatalogue>, Status> {
+        let site = contract::get_reason_catalogue(request.get_ref())?.to_string();
+        let catalogue = mom_grpc::get(
+            &self.app.reason_catalogues,
+            &site,
+            contract::reason_catalogue_reply,
+        )
+        .await?;
+        Ok(Response::new(catalogue))
     }
 }
 

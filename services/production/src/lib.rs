@@ -7,6 +7,8 @@
 //! Invariant: knows no other service; it shares only `proto` types and its topic.
 
 mod binding;
+mod counting;
+mod reasons;
 pub mod config;
 pub mod contract;
 pub mod domain;
@@ -29,7 +31,7 @@ pub use mom_grpc::Running;
 
 use crate::grpc::ProductionApi;
 
-use crate::domain::{ProductionOrder, Recipe, WorkUnit};
+use crate::domain::{ProductionOrder, ReasonCatalogue, Recipe, WorkUnit};
 
 /// The production application: one executor per aggregate over one event store.
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub struct Application {
     pub work_units: Executor<WorkUnit>,
     /// Master recipes.
     pub recipes: Executor<Recipe>,
+    /// Reason catalogues, one per site.
+    pub reason_catalogues: Executor<ReasonCatalogue>,
     /// The event store behind both.
     pub store: EventStore,
 }
@@ -52,7 +56,8 @@ impl Application {
         Self {
             orders: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             work_units: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            recipes: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            recipes: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
+            reason_catalogues: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
             store,
         }
     }

@@ -123,6 +123,7 @@ async fn a_lost_connection_shows_the_unit_unknown_until_its_next_state_on_sqlite
                 stream.event(Event::WorkUnitStopped(prd::WorkUnitStopped {
                     reason: "jam".into(),
                     at: at(10),
+                    ..Default::default()
                 })),
                 stream.event(Event::WorkUnitDisconnected(prd::WorkUnitDisconnected {
                     reason: "NDEATH edge node press-1".into(),

@@ -153,6 +153,7 @@ async fn story(models: &ReadModels) {
         P::WorkUnitStopped(prd::WorkUnitStopped {
             reason: "no flour".into(),
             at: at(10),
+            ..Default::default()
         }),
     );
     // The same stop delivered twice in one page (a reset consumer group) is applied once.
@@ -297,6 +298,7 @@ fn paged_story() -> Vec<Message> {
         P::WorkUnitStopped(prd::WorkUnitStopped {
             reason: reason.into(),
             at: at(minute),
+            ..Default::default()
         })
     };
     let counted = |minute| {

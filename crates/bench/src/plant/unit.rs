@@ -362,6 +362,7 @@ impl<'a> Unit<'a> {
         self.record_usage(made.cycles, made.run_ms, at).await?;
         self.work_unit(WorkUnitCommand::ReportStopped {
             reason: Some(Reason::new("end_of_run")?),
+            code: None,
             at,
         })
         .await?;
@@ -537,6 +538,7 @@ impl<'a> Unit<'a> {
         if !m.is_multiple_of(2) {
             self.work_unit(WorkUnitCommand::ReportStopped {
                 reason: Some(Reason::new("material_missing")?),
+                code: None,
                 at,
             })
             .await?;
@@ -557,6 +559,7 @@ impl<'a> Unit<'a> {
         } else if long {
             self.work_unit(WorkUnitCommand::ReportStopped {
                 reason: Some(Reason::new("fault")?),
+                code: None,
                 at,
             })
             .await?;
@@ -587,6 +590,7 @@ impl<'a> Unit<'a> {
         } else {
             self.work_unit(WorkUnitCommand::ReportStopped {
                 reason: Some(Reason::new("jam")?),
+                code: None,
                 at,
             })
             .await?;

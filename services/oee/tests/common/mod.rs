@@ -54,6 +54,7 @@ pub fn stopped(unit: &str, minute: i64, reason: &str) -> Message {
         Event::WorkUnitStopped(WorkUnitStopped {
             reason: reason.into(),
             at: at(minute),
+            ..Default::default()
         }),
     )
 }

@@ -8,6 +8,7 @@
 //! problem becomes a [`RequestError`] that names the field, never a panic.
 
 mod order;
+mod reason_catalogue;
 mod recipe;
 mod work_unit;
 
@@ -26,6 +27,14 @@ pub use order::{
     order_event_to_proto, order_reply, release_order, report_quantity, resume_order,
     start_operation,
 };
+pub use order::{
+    change_order_planning, dispatch_operation, redispatch_operation, sequence_order,
+};
+pub use reason_catalogue::{
+    define_reason, define_reason_category, get_reason_catalogue, loss_class_to_proto,
+    reason_catalogue_event_to_proto, reason_catalogue_reply, retire_reason,
+    set_unknown_reason_policy, ReasonCatalogueRequest,
+};
 pub use recipe::{
     approve_recipe_version, define_recipe, draft_recipe_version, get_recipe, parameter_from_proto,
     parameter_to_proto, recipe_event_to_proto, recipe_reply, retire_recipe_version, RecipeAuthors,
@@ -34,10 +43,11 @@ pub use recipe::{
 pub use work_unit::{
     end_setup, get_work_unit, override_parameter, register_work_unit, report_count,
     report_disconnected, report_parameter, report_running, report_stopped,
-    schedule_planned_shutdown, set_ideal_cycle_time, start_setup, work_unit_event_to_proto,
+    schedule_planned_shutdown, set_default_ideal_cycle_time, set_ideal_cycle_time, start_setup, work_unit_event_to_proto,
     work_unit_reply,
 };
 
+use crate::domain::{DueChange, Priority, StartingUnit, WorkCenterId};
 use crate::domain::{
     MachineState, Millis, OperationNumber, OperationStatus, OrderCommand, OrderError, OrderEvent,
     OrderId, OrderStatus, ParameterName, ParameterStatus, ProductId, ProductionOrder, Reason,
@@ -57,6 +67,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "OrderResumed",
     "OrderCompleted",
     "OrderCancelled",
+    "OrderPlanningChanged",
+    "OrderSequenced",
+    "OperationDispatched",
+    "OperationRedispatched",
+    "OperationCounted",
     "WorkUnitRegistered",
     "IdealCycleTimeSet",
     "WorkUnitRunning",
@@ -71,11 +86,18 @@ pub const EVENT_TYPES: &[&str] = &[
     "ParameterRecorded",
     "ParameterDeviated",
     "ParameterOverridden",
+    "OperationLinked",
+    "OperationUnlinked",
     "RecipeDefined",
     "RecipeVersionDrafted",
     "RecipeVersionApproved",
     "RecipeVersionSuperseded",
     "RecipeVersionRetired",
+    "ReasonCategoryDefined",
+    "ReasonDefined",
+    "ReasonRetired",
+    "UnknownReasonPolicySet",
+    "DefaultIdealCycleTimeSet",
 ];
 
 /// A parsed production order request.
@@ -97,6 +119,13 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::OrderResumed(_) => "OrderResumed",
         Event::OrderCompleted(_) => "OrderCompleted",
         Event::OrderCancelled(_) => "OrderCancelled",
+        Event::OrderPlanningChanged(_) => "OrderPlanningChanged",
+        Event::OrderSequenced(_) => "OrderSequenced",
+        Event::OperationDispatched(_) => "OperationDispatched",
+        Event::OperationRedispatched(_) => "OperationRedispatched",
+        Event::OperationCounted(_) => "OperationCounted",
+        Event::OperationLinked(_) => "OperationLinked",
+        Event::OperationUnlinked(_) => "OperationUnlinked",
         Event::WorkUnitRegistered(_) => "WorkUnitRegistered",
         Event::IdealCycleTimeSet(_) => "IdealCycleTimeSet",
         Event::WorkUnitRunning(_) => "WorkUnitRunning",
@@ -116,6 +145,11 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::RecipeVersionApproved(_) => "RecipeVersionApproved",
         Event::RecipeVersionSuperseded(_) => "RecipeVersionSuperseded",
         Event::RecipeVersionRetired(_) => "RecipeVersionRetired",
+        Event::ReasonCategoryDefined(_) => "ReasonCategoryDefined",
+        Event::ReasonDefined(_) => "ReasonDefined",
+        Event::ReasonRetired(_) => "ReasonRetired",
+        Event::UnknownReasonPolicySet(_) => "UnknownReasonPolicySet",
+        Event::DefaultIdealCycleTimeSet(_) => "DefaultIdealCycleTimeSet",
     }
 }
 

@@ -111,6 +111,7 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
         WorkUnitEvent::WorkUnitStopped {
             reason: Some(why("jam")),
             at: t(3),
+            reason_code: Some(crate::domain::ReasonCode::parse("Jam").unwrap()),
         },
         WorkUnitEvent::SetupStarted {
             next_product: Some(product_id("fanta")),
@@ -126,7 +127,7 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
             reason: why("break"),
         },
         WorkUnitEvent::UnitsCounted {
-            product: product_id("fanta"),
+            product: Some(product_id("fanta")),
             total: Units(12),
             at: t(6),
         },
@@ -202,6 +203,10 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
             reason: why("cold batch"),
             at: t(11),
         },
+        WorkUnitEvent::DefaultIdealCycleTimeSet {
+            ideal_cycle_time_ms: Millis(400),
+            at: t(12),
+        },
     ]
 }
 
@@ -236,15 +241,16 @@ fn every_work_unit_event_maps_to_the_oneof_case_of_its_type() {
 
 #[test]
 fn event_types_list_every_order_and_work_unit_event_once() {
-    let all: Vec<&str> = OrderEvent::TYPES
+    let all: BTreeSet<&str> = OrderEvent::TYPES
         .iter()
         .chain(WorkUnitEvent::TYPES)
         .chain(crate::domain::RecipeEvent::TYPES)
+        .chain(crate::domain::ReasonCatalogueEvent::TYPES)
         .copied()
         .collect();
-    assert_eq!(EVENT_TYPES, all.as_slice());
     let unique: BTreeSet<&str> = EVENT_TYPES.iter().copied().collect();
-    assert_eq!(unique.len(), 28);
+    assert_eq!(unique, all);
+    assert_eq!(unique.len(), EVENT_TYPES.len(), "no type listed twice");
 }
 
 #[test]
@@ -738,6 +744,7 @@ fn work_unit_commands_map_optional_fields_to_none() {
         stopped.command.command,
         WorkUnitCommand::ReportStopped {
             reason: None,
+            code: None,
             at: t(2)
         }
     );

@@ -33,6 +33,19 @@ pub fn set_ideal_cycle_time(
     Ok(guards.parsed(id, command))
 }
 
+/// Parses `SetDefaultIdealCycleTime`.
+pub fn set_default_ideal_cycle_time(
+    req: pb::SetDefaultIdealCycleTimeRequest,
+) -> Result<WorkUnitRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = work_unit_id(req.work_unit, "work_unit")?;
+    let command = WorkUnitCommand::SetDefaultIdealCycleTime {
+        ideal_cycle_time: Millis(req.ideal_cycle_time_ms),
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
 /// Parses `ReportRunning`; an empty `product` keeps the current product.
 pub fn report_running(req: pb::ReportRunningRequest) -> Result<WorkUnitRequest, RequestError> {
     let guards = guards(req.context)?;
@@ -44,12 +57,14 @@ pub fn report_running(req: pb::ReportRunningRequest) -> Result<WorkUnitRequest, 
     Ok(guards.parsed(id, command))
 }
 
-/// Parses `ReportStopped`; an empty `reason` means none was given.
+/// Parses `ReportStopped`; an empty `reason` means none was given. The reason's catalogue code
+/// is the API's to resolve (`crate::reasons`), so it is `None` here.
 pub fn report_stopped(req: pb::ReportStoppedRequest) -> Result<WorkUnitRequest, RequestError> {
     let guards = guards(req.context)?;
     let id = work_unit_id(req.work_unit, "work_unit")?;
     let command = WorkUnitCommand::ReportStopped {
         reason: optional_reason(req.reason, "reason")?,
+        code: None,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(guards.parsed(id, command))
@@ -184,12 +199,22 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
                 at: Some(to_timestamp(*at)),
             })
         }
-        WorkUnitEvent::WorkUnitStopped { reason, at } => {
-            Event::WorkUnitStopped(pb::WorkUnitStopped {
-                reason: text(reason.as_ref()),
-                at: Some(to_timestamp(*at)),
-            })
-        }
+        WorkUnitEvent::WorkUnitStopped {
+            reason,
+            at,
+            reason_code,
+        } => Event::WorkUnitStopped(pb::WorkUnitStopped {
+            reason: text(reason.as_ref()),
+            at: Some(to_timestamp(*at)),
+            reason_code: text(reason_code.as_ref()),
+        }),
+        WorkUnitEvent::DefaultIdealCycleTimeSet {
+            ideal_cycle_time_ms,
+            at,
+        } => Event::DefaultIdealCycleTimeSet(pb::DefaultIdealCycleTimeSet {
+            ideal_cycle_time_ms: ideal_cycle_time_ms.0,
+            at: Some(to_timestamp(*at)),
+        }),
         WorkUnitEvent::SetupStarted { next_product, at } => Event::SetupStarted(pb::SetupStarted {
             next_product: text(next_product.as_ref()),
             at: Some(to_timestamp(*at)),
@@ -209,7 +234,7 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
         }),
         WorkUnitEvent::UnitsCounted { product, total, at } => {
             Event::UnitsCounted(pb::UnitsCounted {
-                product: product.to_string(),
+                product: text(product.as_ref()),
                 total: total.0,
                 at: Some(to_timestamp(*at)),
             })
@@ -250,6 +275,30 @@ pub fn work_unit_event_to_proto(event: &WorkUnitEvent) -> Event {
             operation: operation.0,
             recipe: recipe.to_string(),
             version: *version,
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::OperationLinked {
+            work_unit,
+            order_id,
+            operation,
+            product,
+            at,
+        } => Event::OperationLinked(pb::OperationLinked {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
+            product: product.to_string(),
+            at: Some(to_timestamp(*at)),
+        }),
+        WorkUnitEvent::OperationUnlinked {
+            work_unit,
+            order_id,
+            operation,
+            at,
+        } => Event::OperationUnlinked(pb::OperationUnlinked {
+            work_unit: work_unit.to_string(),
+            order_id: order_id.to_string(),
+            operation: operation.0,
             at: Some(to_timestamp(*at)),
         }),
         WorkUnitEvent::ParameterRecorded {
@@ -383,5 +432,6 @@ pub fn work_unit_reply(unit: &WorkUnit) -> Result<pb::WorkUnit, WorkUnitError> {
         micro_stop_threshold_ms: state.micro_stop_threshold().0,
         startup_window_ms: state.startup_window().0,
         version: unit.version(),
+        default_ideal_cycle_time_ms: state.default_ideal_cycle_time().map_or(0, |millis| millis.0),
     })
 }

@@ -1,4 +1,5 @@
-//! The production domain: the `production_order`, `work_unit` and `recipe` aggregates, their commands,
+//! The production domain: the `production_order`, `work_unit`, `recipe` and `reason_catalogue`
+//! aggregates, their commands,
 //! events and errors. Each aggregate is a [`mom_domain::Stream`] over a state that implements
 //! [`mom_domain::Lifecycle`]: `create` and `decide` hold every business rule, `born` and
 //! `evolve` only fold events; the kernel checks the idempotency key and expected version first.
@@ -8,16 +9,25 @@
 
 mod ids;
 mod order;
+mod reason_catalogue;
 mod recipe;
 mod work_unit;
 
 pub use ids::{
     OperationNumber, OrderId, ProductId, Reason, WorkUnitId, MAX_ID_LEN, MAX_REASON_LEN,
 };
+pub use ids::{Priority, WorkCenterId};
 pub use mom_domain::{InvalidId, Millis, Recorded, Rejected, Units, Versioned};
 pub use order::{
     Operation, OperationStatus, OrderCommand, OrderError, OrderEvent, OrderState, OrderStatus,
     ProductionOrder, RoutingOperation,
+};
+pub use order::{DueChange, StartingUnit, MAX_POSITION};
+pub use work_unit::OperationLink;
+pub use reason_catalogue::{
+    normalize, LossClass, ReasonCatalogue, ReasonCatalogueCommand, ReasonCatalogueError,
+    ReasonCatalogueEvent, ReasonCatalogueState, ReasonCode, ReasonDefinition, Resolution, SiteId,
+    UnknownReasonPolicy, MAX_ALIASES, UNASSIGNED,
 };
 pub use recipe::{
     check_parameters, BoundRecipe, ParameterError, ParameterName, ParameterStatus, Recipe,

@@ -97,6 +97,9 @@ pub struct WorkUnitState {
     total: Units,
     counts: BTreeMap<ProductId, Units>,
     ideal_cycle_times: BTreeMap<ProductId, Millis>,
+    /// The ideal cycle time of counts that name no product (single-product machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default_ideal_cycle_time: Option<Millis>,
     /// The most recent planned shutdown windows, so that announcing one again (a redelivered
     /// PM window, a planner clicking twice) does nothing.
     #[serde(default)]
@@ -104,6 +107,9 @@ pub struct WorkUnitState {
     /// The bound recipe version, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recipe: Option<Download>,
+    /// The order operation running on the unit, whose quantities its counts are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<OperationLink>,
 }
 
 /// How many planned shutdown windows a work unit remembers for de-duplication.
@@ -153,6 +159,11 @@ impl WorkUnitState {
     /// Returns the ideal cycle time per product.
     pub fn ideal_cycle_times(&self) -> &BTreeMap<ProductId, Millis> {
         &self.ideal_cycle_times
+    }
+
+    /// Returns the default ideal cycle time, if set.
+    pub fn default_ideal_cycle_time(&self) -> Option<Millis> {
+        self.default_ideal_cycle_time
     }
 
     /// Returns the bound recipe version, if any.
@@ -224,6 +235,21 @@ impl Lifecycle for WorkUnitState {
                     at,
                 }])
             }
+            WorkUnitCommand::SetDefaultIdealCycleTime {
+                ideal_cycle_time,
+                at,
+            } => {
+                if ideal_cycle_time.0 == 0 {
+                    return Err(WorkUnitError::ZeroDefaultCycleTime);
+                }
+                if self.default_ideal_cycle_time == Some(ideal_cycle_time) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![WorkUnitEvent::DefaultIdealCycleTimeSet {
+                    ideal_cycle_time_ms: ideal_cycle_time,
+                    at,
+                }])
+            }
             WorkUnitCommand::ReportRunning { product, at } => match &self.machine {
                 MachineState::Stopped { .. } | MachineState::Unknown { .. } => {
                     Ok(vec![WorkUnitEvent::WorkUnitRunning { product, at }])
@@ -235,9 +261,17 @@ impl Lifecycle for WorkUnitState {
                     Err(WorkUnitError::SetupInProgress { since: *since })
                 }
             },
-            WorkUnitCommand::ReportStopped { reason, at } => match &self.machine {
+            WorkUnitCommand::ReportStopped {
+                reason,
+                code: reason_code,
+                at,
+            } => match &self.machine {
                 MachineState::Running { .. } | MachineState::Unknown { .. } => {
-                    Ok(vec![WorkUnitEvent::WorkUnitStopped { reason, at }])
+                    Ok(vec![WorkUnitEvent::WorkUnitStopped {
+                        reason,
+                        at,
+                        reason_code,
+                    }])
                 }
                 MachineState::Stopped {
                     reason: current, ..
@@ -246,6 +280,7 @@ impl Lifecycle for WorkUnitState {
                         Ok(vec![WorkUnitEvent::WorkUnitStopped {
                             reason: Some(reason),
                             at,
+                            reason_code,
                         }])
                     }
                     _ => Ok(vec![]),
@@ -288,10 +323,14 @@ impl Lifecycle for WorkUnitState {
                 if total == Units::ZERO {
                     return Err(WorkUnitError::ZeroCount);
                 }
-                let product = product
-                    .or_else(|| self.current_product.clone())
-                    .ok_or(WorkUnitError::NoCurrentProduct)?;
-                let per_product = self.counts.get(&product).copied().unwrap_or_default();
+                let product = product.or_else(|| self.current_product.clone());
+                if product.is_none() && self.default_ideal_cycle_time.is_none() {
+                    return Err(WorkUnitError::NoCurrentProduct);
+                }
+                let per_product = product
+                    .as_ref()
+                    .and_then(|product| self.counts.get(product).copied())
+                    .unwrap_or_default();
                 if self.total.checked_add(total).is_none()
                     || per_product.checked_add(total).is_none()
                 {
@@ -326,6 +365,17 @@ impl Lifecycle for WorkUnitState {
                     at,
                 }])
             }
+            WorkUnitCommand::LinkOperation {
+                order_id,
+                operation,
+                product,
+                at,
+            } => Ok(self.link_operation(order_id, operation, product, at)),
+            WorkUnitCommand::UnlinkOperation {
+                order_id,
+                operation,
+                at,
+            } => Ok(self.unlink_operation(order_id, operation, at)),
             WorkUnitCommand::UnloadRecipe {
                 order_id,
                 operation,
@@ -454,8 +504,10 @@ impl Lifecycle for WorkUnitState {
             total: Units::ZERO,
             counts: BTreeMap::new(),
             ideal_cycle_times: BTreeMap::new(),
+            default_ideal_cycle_time: None,
             recent_shutdowns: VecDeque::new(),
             recipe: None,
+            link: None,
         })
     }
 
@@ -470,13 +522,19 @@ impl Lifecycle for WorkUnitState {
             } => {
                 self.ideal_cycle_times.insert(product, ideal_cycle_time_ms);
             }
+            WorkUnitEvent::DefaultIdealCycleTimeSet {
+                ideal_cycle_time_ms,
+                ..
+            } => {
+                self.default_ideal_cycle_time = Some(ideal_cycle_time_ms);
+            }
             WorkUnitEvent::WorkUnitRunning { product, at } => {
                 self.machine = MachineState::Running { since: at };
                 if product.is_some() {
                     self.current_product = product;
                 }
             }
-            WorkUnitEvent::WorkUnitStopped { reason, at } => {
+            WorkUnitEvent::WorkUnitStopped { reason, at, .. } => {
                 self.machine = match &self.machine {
                     // The stop goes on; only its reason changes.
                     MachineState::Stopped { since, .. } => MachineState::Stopped {
@@ -511,8 +569,10 @@ impl Lifecycle for WorkUnitState {
             }
             WorkUnitEvent::UnitsCounted { product, total, .. } => {
                 self.total = self.total.saturating_add(total);
-                let count = self.counts.entry(product).or_default();
-                *count = count.saturating_add(total);
+                if let Some(product) = product {
+                    let count = self.counts.entry(product).or_default();
+                    *count = count.saturating_add(total);
+                }
             }
             WorkUnitEvent::WorkUnitDisconnected { reason, at } => {
                 self.machine = MachineState::Unknown { reason, since: at };
@@ -534,6 +594,9 @@ impl Lifecycle for WorkUnitState {
                 });
             }
             WorkUnitEvent::RecipeUnloaded { .. } => self.recipe = None,
+            WorkUnitEvent::OperationLinked { .. } | WorkUnitEvent::OperationUnlinked { .. } => {
+                self.evolve_link(event);
+            }
             WorkUnitEvent::ParameterOverridden {
                 parameter,
                 new_setpoint,
@@ -555,6 +618,10 @@ impl Lifecycle for WorkUnitState {
 /// A work unit: the aggregate `work_unit`, a [`Stream`] over its state, which is `None` before
 /// the registration.
 pub type WorkUnit = Stream<Option<WorkUnitState>>;
+
+mod link;
+
+pub use link::OperationLink;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use mom_domain::{CommandSpan, CommandTime, Millis, Timed, Units};
 
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::reason_catalogue::ReasonCode;
 use crate::domain::recipe::{ParameterName, RecipeId, RecipeParameter};
 
 /// The longest planned shutdown one command schedules (92 days: a summer or year-end shutdown
@@ -34,14 +35,23 @@ pub enum WorkUnitCommand {
         ideal_cycle_time: Millis,
         at: DateTime<Utc>,
     },
+    /// Sets the work unit's default ideal time per piece: counts that name no product while the
+    /// unit has no current product use it.
+    SetDefaultIdealCycleTime {
+        ideal_cycle_time: Millis,
+        at: DateTime<Utc>,
+    },
     /// The work unit started running; `product`, when given, becomes the current product.
     ReportRunning {
         product: Option<ProductId>,
         at: DateTime<Utc>,
     },
-    /// The work unit stopped, with the operator's or machine's reason code if any.
+    /// The work unit stopped, with the operator's or machine's reason code if any; `code` is
+    /// the site catalogue's code the reason resolved to (set by the production API, `None` when
+    /// the site has no catalogue).
     ReportStopped {
         reason: Option<Reason>,
+        code: Option<ReasonCode>,
         at: DateTime<Utc>,
     },
     /// The machine's connection was lost (an edge node or device died, an OPC UA session
@@ -91,6 +101,20 @@ pub enum WorkUnitCommand {
         operation: OperationNumber,
         at: DateTime<Utc>,
     },
+    /// Links the work unit to the order operation that started on it: its counts of `product`
+    /// go to the order until the link ends (docs/dispatching.md).
+    LinkOperation {
+        order_id: OrderId,
+        operation: OperationNumber,
+        product: ProductId,
+        at: DateTime<Utc>,
+    },
+    /// Ends the link to the order operation when it is the current one.
+    UnlinkOperation {
+        order_id: OrderId,
+        operation: OperationNumber,
+        at: DateTime<Utc>,
+    },
     /// An actual value of a bound recipe's parameter.
     ReportParameter {
         parameter: ParameterName,
@@ -111,6 +135,7 @@ impl Timed for WorkUnitCommand {
         match self {
             WorkUnitCommand::Register { at, .. }
             | WorkUnitCommand::SetIdealCycleTime { at, .. }
+            | WorkUnitCommand::SetDefaultIdealCycleTime { at, .. }
             | WorkUnitCommand::ReportRunning { at, .. }
             | WorkUnitCommand::ReportStopped { at, .. }
             | WorkUnitCommand::ReportDisconnected { at, .. }
@@ -119,6 +144,8 @@ impl Timed for WorkUnitCommand {
             | WorkUnitCommand::ReportCount { at, .. }
             | WorkUnitCommand::DownloadRecipe { at, .. }
             | WorkUnitCommand::UnloadRecipe { at, .. }
+            | WorkUnitCommand::LinkOperation { at, .. }
+            | WorkUnitCommand::UnlinkOperation { at, .. }
             | WorkUnitCommand::ReportParameter { at, .. }
             | WorkUnitCommand::OverrideParameter { at, .. } => *at,
             WorkUnitCommand::SchedulePlannedShutdown { from, .. } => *from,

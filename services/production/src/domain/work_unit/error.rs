@@ -31,6 +31,10 @@ pub enum WorkUnitError {
     #[error("startup window must be greater than zero")]
     ZeroStartupWindow,
 
+    /// The default ideal cycle time is zero.
+    #[error("default ideal cycle time must be greater than zero")]
+    ZeroDefaultCycleTime,
+
     /// The ideal cycle time is zero.
     #[error("ideal cycle time of product {product} must be greater than zero")]
     ZeroCycleTime { product: ProductId },
@@ -67,7 +71,7 @@ pub enum WorkUnitError {
     SetupNotStarted,
 
     /// A count without product on a work unit that has no current product.
-    #[error("count names no product and the work unit has no current product")]
+    #[error("count names no product and the work unit has no current product nor a default ideal cycle time (SetDefaultIdealCycleTime)")]
     NoCurrentProduct,
 
     /// A parameter report or override on a work unit without a bound recipe.
@@ -109,6 +113,7 @@ impl DomainError for WorkUnitError {
             | WorkUnitError::ZeroMicroStopThreshold
             | WorkUnitError::ZeroStartupWindow
             | WorkUnitError::ZeroCycleTime { .. }
+            | WorkUnitError::ZeroDefaultCycleTime
             | WorkUnitError::EmptyShutdown { .. }
             | WorkUnitError::ZeroCount
             | WorkUnitError::CountOverflow

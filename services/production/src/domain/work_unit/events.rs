@@ -5,6 +5,7 @@ use mom_domain::{EventType, Millis, Units};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::reason_catalogue::ReasonCode;
 use crate::domain::recipe::{ParameterName, ParameterStatus, RecipeId, RecipeParameter};
 
 /// A fact about a work unit. Variant names are the proto message names.
@@ -24,6 +25,11 @@ pub enum WorkUnitEvent {
         ideal_cycle_time_ms: Millis,
         at: DateTime<Utc>,
     },
+    /// The work unit's default ideal cycle time was set.
+    DefaultIdealCycleTimeSet {
+        ideal_cycle_time_ms: Millis,
+        at: DateTime<Utc>,
+    },
     /// The work unit started running (making `product`, when named).
     WorkUnitRunning {
         product: Option<ProductId>,
@@ -33,6 +39,10 @@ pub enum WorkUnitEvent {
     WorkUnitStopped {
         reason: Option<Reason>,
         at: DateTime<Utc>,
+        /// The site catalogue's code of `reason` (`unassigned` when the site maps unknown
+        /// codes); `None` without a catalogue or a reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason_code: Option<ReasonCode>,
     },
     /// A changeover / setup began.
     SetupStarted {
@@ -50,10 +60,11 @@ pub enum WorkUnitEvent {
         until: DateTime<Utc>,
         reason: Reason,
     },
-    /// `total` pieces of `product` were made since the previous count (the product is always
-    /// resolved, from the command or the work unit's current product).
+    /// `total` pieces of `product` were made since the previous count (the product is resolved
+    /// from the command or the work unit's current product; `None` when neither names one and
+    /// the work unit's default ideal cycle time applies).
     UnitsCounted {
-        product: ProductId,
+        product: Option<ProductId>,
         total: Units,
         at: DateTime<Utc>,
     },
@@ -80,6 +91,21 @@ pub enum WorkUnitEvent {
         operation: OperationNumber,
         recipe: RecipeId,
         version: u32,
+        at: DateTime<Utc>,
+    },
+    /// An order operation started on the work unit: its counts of `product` go to the order.
+    OperationLinked {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
+        product: ProductId,
+        at: DateTime<Utc>,
+    },
+    /// The link to the order operation ended.
+    OperationUnlinked {
+        work_unit: WorkUnitId,
+        order_id: OrderId,
+        operation: OperationNumber,
         at: DateTime<Utc>,
     },
     /// An actual parameter value was checked against the bound recipe.
@@ -146,6 +172,9 @@ impl WorkUnitEvent {
         "ParameterRecorded",
         "ParameterDeviated",
         "ParameterOverridden",
+        "OperationLinked",
+        "OperationUnlinked",
+        "DefaultIdealCycleTimeSet",
     ];
 
     /// Returns when the fact happened on the floor (the start of a planned shutdown).
@@ -153,6 +182,7 @@ impl WorkUnitEvent {
         match self {
             WorkUnitEvent::WorkUnitRegistered { at, .. }
             | WorkUnitEvent::IdealCycleTimeSet { at, .. }
+            | WorkUnitEvent::DefaultIdealCycleTimeSet { at, .. }
             | WorkUnitEvent::WorkUnitRunning { at, .. }
             | WorkUnitEvent::WorkUnitStopped { at, .. }
             | WorkUnitEvent::SetupStarted { at, .. }
@@ -161,6 +191,8 @@ impl WorkUnitEvent {
             | WorkUnitEvent::WorkUnitDisconnected { at, .. }
             | WorkUnitEvent::RecipeDownloaded { at, .. }
             | WorkUnitEvent::RecipeUnloaded { at, .. }
+            | WorkUnitEvent::OperationLinked { at, .. }
+            | WorkUnitEvent::OperationUnlinked { at, .. }
             | WorkUnitEvent::ParameterRecorded { at, .. }
             | WorkUnitEvent::ParameterDeviated { at, .. }
             | WorkUnitEvent::ParameterOverridden { at, .. } => *at,
@@ -174,6 +206,7 @@ impl EventType for WorkUnitEvent {
         match self {
             WorkUnitEvent::WorkUnitRegistered { .. } => "WorkUnitRegistered",
             WorkUnitEvent::IdealCycleTimeSet { .. } => "IdealCycleTimeSet",
+            WorkUnitEvent::DefaultIdealCycleTimeSet { .. } => "DefaultIdealCycleTimeSet",
             WorkUnitEvent::WorkUnitRunning { .. } => "WorkUnitRunning",
             WorkUnitEvent::WorkUnitStopped { .. } => "WorkUnitStopped",
             WorkUnitEvent::SetupStarted { .. } => "SetupStarted",
@@ -183,6 +216,8 @@ impl EventType for WorkUnitEvent {
             WorkUnitEvent::WorkUnitDisconnected { .. } => "WorkUnitDisconnected",
             WorkUnitEvent::RecipeDownloaded { .. } => "RecipeDownloaded",
             WorkUnitEvent::RecipeUnloaded { .. } => "RecipeUnloaded",
+            WorkUnitEvent::OperationLinked { .. } => "OperationLinked",
+            WorkUnitEvent::OperationUnlinked { .. } => "OperationUnlinked",
             WorkUnitEvent::ParameterRecorded { .. } => "ParameterRecorded",
             WorkUnitEvent::ParameterDeviated { .. } => "ParameterDeviated",
             WorkUnitEvent::ParameterOverridden { .. } => "ParameterOverridden",

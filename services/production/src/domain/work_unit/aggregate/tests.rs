@@ -68,6 +68,7 @@ fn stopped(minute: i64, why: Option<&str>) -> WorkUnitEvent {
     WorkUnitEvent::WorkUnitStopped {
         reason: why.map(reason),
         at: t(minute),
+        reason_code: None,
     }
 }
 
@@ -204,6 +205,7 @@ fn stale_expected_version_is_a_conflict() {
         .when(Versioned::expecting(
             WorkUnitCommand::ReportStopped {
                 reason: None,
+                code: None,
                 at: t(2),
             },
             1,
@@ -358,6 +360,7 @@ fn report_stopped_stops_a_running_unit_with_its_reason() {
         .when(
             WorkUnitCommand::ReportStopped {
                 reason: Some(reason("jam")),
+                code: None,
                 at: t(2),
             }
             .into(),
@@ -372,6 +375,7 @@ fn report_stopped_while_stopped_with_a_new_reason_updates_the_reason_of_the_same
         given.clone(),
         WorkUnitCommand::ReportStopped {
             reason: Some(reason("jam")),
+            code: None,
             at: t(3),
         },
     );
@@ -395,6 +399,7 @@ fn report_stopped_while_stopped_with_the_same_or_no_reason_changes_nothing() {
             given.clone(),
             WorkUnitCommand::ReportStopped {
                 reason: why,
+                code: None,
                 at: t(3),
             },
         );
@@ -408,6 +413,7 @@ fn report_stopped_during_setup_changes_nothing() {
         vec![registered(), setup_started(1)],
         WorkUnitCommand::ReportStopped {
             reason: Some(reason("jam")),
+            code: None,
             at: t(2),
         },
     );
@@ -494,6 +500,7 @@ fn running_stopped_or_setup_start_end_the_unknown_state() {
         (
             WorkUnitCommand::ReportStopped {
                 reason: None,
+                code: None,
                 at: t(9),
             },
             stopped(9, None),
@@ -557,7 +564,7 @@ fn counts_while_unknown_are_accepted() {
     assert_eq!(
         events,
         vec![WorkUnitEvent::UnitsCounted {
-            product: product("cola-330ml"),
+            product: Some(product("cola-330ml")),
             total: Units(40),
             at: t(3),
         }]
@@ -772,7 +779,7 @@ fn report_count_defaults_to_the_current_product() {
             .into(),
         )
         .then_expect_events(recorded(vec![WorkUnitEvent::UnitsCounted {
-            product: product("cola-330ml"),
+            product: Some(product("cola-330ml")),
             total: Units(12),
             at: t(2),
         }]));
@@ -791,7 +798,7 @@ fn report_count_names_its_own_product_in_any_state() {
     assert_eq!(
         events,
         vec![WorkUnitEvent::UnitsCounted {
-            product: product("cola-500ml"),
+            product: Some(product("cola-500ml")),
             total: Units(3),
             at: t(2),
         }]
@@ -832,7 +839,7 @@ fn report_count_rejects_totals_that_would_overflow() {
         vec![
             registered(),
             WorkUnitEvent::UnitsCounted {
-                product: product("a"),
+                product: Some(product("a")),
                 total: Units(u64::MAX),
                 at: t(1),
             },
@@ -870,7 +877,7 @@ fn events_round_trip_through_json_with_their_type_names() {
             reason: reason("break"),
         },
         WorkUnitEvent::UnitsCounted {
-            product: product("p"),
+            product: Some(product("p")),
             total: Units(1),
             at: t(7),
         },
@@ -963,7 +970,7 @@ fn snapshot_state_round_trips_through_json() {
         registered(),
         running(1, Some("cola-330ml")),
         WorkUnitEvent::UnitsCounted {
-            product: product("cola-330ml"),
+            product: Some(product("cola-330ml")),
             total: Units(10),
             at: t(2),
         },
@@ -996,7 +1003,7 @@ fn events_stored_bare_by_the_old_code_load_and_fold() {
         recorded(vec![
             registered(),
             WorkUnitEvent::UnitsCounted {
-                product: product("cola-330ml"),
+                product: Some(product("cola-330ml")),
                 total: Units(12),
                 at: t(2),
             },
@@ -1070,7 +1077,7 @@ proptest! {
             } else {
                 if index != current {
                     for command in [
-                        WorkUnitCommand::ReportStopped { reason: None, at: t(minute) },
+                        WorkUnitCommand::ReportStopped { reason: None, code: None, at: t(minute) },
                         WorkUnitCommand::ReportRunning {
                             product: Some(products[index].clone()),
                             at: t(minute),

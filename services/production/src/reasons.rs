@@ -1,0 +1,73 @@
+//! Stop reasons checked against the site's reason catalogue (docs/reason-codes.md): a
+//! `ReportStopped` touches two aggregates, reading the catalogue `reason_catalogue/{site}` and
+//! writing the work unit, with the site the first segment of the work unit's id.
+//!
+//! - The site has no catalogue: the reason stays free text (no code), as before catalogues.
+//! - The reason resolves (by code or alias, whatever its case) to an active reason: the stop
+//!   records the reported text and the code.
+//! - It does not (unknown, or a retired reason): policy `refuse` answers `INVALID_ARGUMENT`
+//!   naming the field and the code, nothing stored; policy `map_to_unassigned` records the code
+//!   `unassigned`, keeping the reported text.
+//!
+//! The catalogue is read before the work unit's command runs; a catalogue change between the
+//! two is not seen by that one command (a stop checked a moment earlier).
+
+use mom_grpc::{Call, Ran};
+use tonic::Status;
+
+use crate::contract::WorkUnitRequest;
+use crate::domain::{ReasonCode, Resolution, SiteId, UnknownReasonPolicy, WorkUnitCommand};
+use crate::Application;
+
+/// Runs a `ReportStopped` with its reason resolved through the site's catalogue.
+pub(crate) async fn report_stopped(
+    app: &Application,
+    mut parsed: WorkUnitRequest,
+    call: Call,
+) -> Result<Ran, Status> {
+    let site = SiteId::of(&parsed.id);
+    if let WorkUnitCommand::ReportStopped {
+        reason: Some(reason),
+        code,
+        ..
+    } = &mut parsed.command.command
+    {
+        *code = resolve(app, &site, reason.as_str(), "reason").await?;
+    }
+    mom_grpc::run(&app.work_units, parsed, call).await
+}
+
+/// Returns the catalogue code of reported `text` at `site` (`None` when the site has no
+/// catalogue), or `INVALID_ARGUMENT` naming `field` when the site refuses unknown codes.
+pub(crate) async fn resolve(
+    app: &Application,
+    site: &SiteId,
+    text: &str,
+    field: &str,
+) -> Result<Option<ReasonCode>, Status> {
+    let catalogue = mom_grpc::load(&app.reason_catalogues, site.as_str()).await?;
+    let Some(state) = catalogue.state() else {
+        return Ok(None);
+    };
+    match state.resolve(text) {
+        Resolution::Known(code) => Ok(Some(code)),
+        Resolution::Unknown {
+            policy: UnknownReasonPolicy::MapToUnassigned,
+            ..
+        } => Ok(Some(ReasonCode::unassigned())),
+        Resolution::Unknown {
+            normalized,
+            retired,
+            policy: UnknownReasonPolicy::Refuse,
+        } => {
+            let why = if retired {
+                "is retired in"
+            } else {
+                "is not in"
+            };
+            Err(Status::invalid_argument(format!(
+                "field {field}: code {normalized:?} {why} the reason catalogue of site {site} (GetReasonCatalogue lists its codes)"
+            )))
+        }
+    }
+}
