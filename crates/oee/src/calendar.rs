@@ -335,6 +335,29 @@ impl Calendar {
         )
     }
 
+    /// Returns the shifts of the daily pattern that start on `date`, each lasting until the
+    /// next one starts.
+    pub(crate) fn daily_shifts(&self, date: NaiveDate) -> Vec<(Range, Arc<str>)> {
+        let shifts = &self.shifts.shifts;
+        shifts
+            .iter()
+            .enumerate()
+            .map(|(i, (start, name))| {
+                let (end_day, end) = match shifts.get(i + 1) {
+                    Some((next, _)) => (date, *next),
+                    None => (next_day(date), shifts[0].0),
+                };
+                (
+                    Range::new(
+                        self.local_instant(date.and_time(*start)),
+                        self.local_instant(end_day.and_time(end)),
+                    ),
+                    name.clone(),
+                )
+            })
+            .collect()
+    }
+
     fn local_date(&self, at: Millis) -> NaiveDate {
         self.to_utc(at).with_timezone(&self.tz).date_naive()
     }

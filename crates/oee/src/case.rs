@@ -5,12 +5,13 @@
 //! [`Report`]. Replay feeds the facts in file order through the same [`Engine`] the streaming
 //! projection uses; it is not a second implementation.
 
-use crate::calendar::{Calendar, CalendarError, Period};
+use crate::calendar::{Calendar, CalendarError, Granularity, Period, ShiftPattern};
 use crate::config::{CycleTime, CycleTimes, EngineConfig, EquipmentConfig};
 use crate::engine::Engine;
 use crate::fact::{Fact, FactKind, Span, Units};
 use crate::figures::{Figures, Pareto};
 use crate::ids::EquipmentId;
+use crate::plant_calendar::{BreakSpec, CalendarVersion, ShiftSpec};
 use crate::time::Millis;
 use chrono::{DateTime, Utc};
 use serde::ser::{SerializeMap, Serializer};
@@ -68,6 +69,12 @@ pub enum Problem {
         value: String,
         /// The domain that reports the kind.
         expected: &'static str,
+    },
+    /// The field's value is not valid (the message says why).
+    #[error("is invalid: {message}")]
+    Invalid {
+        /// Why.
+        message: String,
     },
     /// The fact names equipment the case does not configure.
     #[error("names {value:?}, which the case does not configure")]
@@ -175,6 +182,33 @@ pub struct Case {
     pub tolerance: Tolerance,
     /// Tolerated problems (facts that were ignored).
     pub warnings: Vec<CaseWarning>,
+    /// The plant calendar, if the case has one.
+    pub calendar: Option<CaseCalendar>,
+    /// Expected figures of further periods (e.g. shifts).
+    pub expect_periods: Vec<ExpectedPeriod>,
+}
+
+/// The `calendar` section of a case: the engine's base time zone (hour and day periods, and
+/// shifts before the first version) and the versions of one plant calendar.
+#[derive(Debug, Clone)]
+pub struct CaseCalendar {
+    /// The engine's base calendar.
+    pub base: Calendar,
+    /// The scope the versions are published for (default `*`: every unit).
+    pub scope: String,
+    /// The versions.
+    pub versions: Vec<CalendarVersion>,
+}
+
+/// One entry of `expect_periods`: a period, optionally the shift it must be, and the figures.
+#[derive(Debug, Clone)]
+pub struct ExpectedPeriod {
+    /// The period.
+    pub period: Period,
+    /// When set, the period must be exactly the shift period of this name of each equipment.
+    pub shift: Option<String>,
+    /// Expected figures per equipment.
+    pub expect: BTreeMap<EquipmentId, BTreeMap<String, f64>>,
 }
 
 const KINDS: &str = "running, stopped, disconnected, planned_shutdown, setup_started, setup_ended, counted, breakdown, rejected, starved";
@@ -204,9 +238,18 @@ impl Case {
 
     /// Returns an engine configured with the case's equipment and no facts.
     pub fn engine(&self) -> Engine {
-        let mut engine = Engine::new(Calendar::default(), EngineConfig::default());
+        let base = self
+            .calendar
+            .as_ref()
+            .map_or_else(Calendar::default, |c| c.base.clone());
+        let mut engine = Engine::new(base, EngineConfig::default());
         for (id, config) in &self.equipment {
             engine.configure(id.clone(), config.clone());
+        }
+        if let Some(calendar) = &self.calendar {
+            for version in &calendar.versions {
+                engine.set_calendar_version(&calendar.scope, version.clone());
+            }
         }
         engine
     }
@@ -214,20 +257,61 @@ impl Case {
     /// Compares `report` with the expected figures; returns one line per mismatch.
     pub fn check(&self, report: &Report) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        for (id, expected) in &self.expect {
-            let Some(figures) = report.equipment.get(id) else {
-                problems.push(format!("equipment {id}: no figures in the report"));
+        self.check_figures("", &self.expect, &report.equipment, &mut problems);
+        for (i, want) in self.expect_periods.iter().enumerate() {
+            let Some(got) = report.periods.get(i) else {
+                problems.push(format!("expect_periods[{i}]: no figures in the report"));
+                continue;
+            };
+            if let Some(name) = &want.shift {
+                for (id, shift) in &got.shifts {
+                    if shift.range() != want.period.range() || shift.label() != Some(name) {
+                        problems.push(format!(
+                            "expect_periods[{i}]: equipment {id}: the shift period holding \
+                             {} is {:?} from {} to {}, expected {name:?} from {} to {}",
+                            want.period.start(),
+                            shift.label(),
+                            shift.start(),
+                            shift.end(),
+                            want.period.start(),
+                            want.period.end()
+                        ));
+                    }
+                }
+            }
+            let prefix = format!("expect_periods[{i}]: ");
+            self.check_figures(&prefix, &want.expect, &got.equipment, &mut problems);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn check_figures(
+        &self,
+        prefix: &str,
+        expect: &BTreeMap<EquipmentId, BTreeMap<String, f64>>,
+        report: &BTreeMap<EquipmentId, Figures>,
+        problems: &mut Vec<String>,
+    ) {
+        for (id, expected) in expect {
+            let Some(figures) = report.get(id) else {
+                problems.push(format!("{prefix}equipment {id}: no figures in the report"));
                 continue;
             };
             let actual = flatten(figures);
             for (name, want) in expected {
                 let Some(got) = actual.get(name.as_str()) else {
-                    problems.push(format!("equipment {id}: figure {name} is not produced"));
+                    problems.push(format!(
+                        "{prefix}equipment {id}: figure {name} is not produced"
+                    ));
                     continue;
                 };
                 let Some(got) = got else {
                     problems.push(format!(
-                        "equipment {id}: figure {name} is undefined, expected {want}"
+                        "{prefix}equipment {id}: figure {name} is undefined, expected {want}"
                     ));
                     continue;
                 };
@@ -240,15 +324,10 @@ impl Case {
                 };
                 if (got - want).abs() > tolerance {
                     problems.push(format!(
-                        "equipment {id}: figure {name} is {got}, expected {want} (tolerance {tolerance})"
+                        "{prefix}equipment {id}: figure {name} is {got}, expected {want} (tolerance {tolerance})"
                     ));
                 }
             }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
         }
     }
 }
@@ -271,9 +350,76 @@ pub fn replay_facts(case: &Case, facts: &[Fact]) -> Report {
             equipment.insert(id.clone(), figures);
         }
     }
+    let mut periods = Vec::new();
+    for expected in &case.expect_periods {
+        let mut report = PeriodReport {
+            period: expected.period.clone(),
+            equipment: BTreeMap::new(),
+            shifts: BTreeMap::new(),
+        };
+        for id in case.equipment.keys() {
+            if let Some(figures) = engine.figures(id, &expected.period) {
+                report.equipment.insert(id.clone(), figures);
+            }
+            report.shifts.insert(
+                id.clone(),
+                engine.period_of(id, Granularity::Shift, expected.period.start()),
+            );
+        }
+        periods.push(report);
+    }
     Report {
         equipment,
+        periods,
         warnings: case.warnings.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The figures of one `expect_periods` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodReport {
+    /// The period.
+    pub period: Period,
+    /// Figures per equipment.
+    pub equipment: BTreeMap<EquipmentId, Figures>,
+    /// Per equipment, the shift period holding the period's start.
+    pub shifts: BTreeMap<EquipmentId, Period>,
+}
+
+#[derive(Serialize)]
+struct ShiftJson {
+    label: Option<String>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl Serialize for PeriodReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("from", &self.period.start())?;
+        map.serialize_entry("to", &self.period.end())?;
+        let equipment: BTreeMap<&str, FiguresJson<'_>> = self
+            .equipment
+            .iter()
+            .map(|(id, f)| (id.as_str(), FiguresJson(f)))
+            .collect();
+        map.serialize_entry("equipment", &equipment)?;
+        let shifts: BTreeMap<&str, ShiftJson> = self
+            .shifts
+            .iter()
+            .map(|(id, p)| {
+                (
+                    id.as_str(),
+                    ShiftJson {
+                        label: p.label().map(str::to_owned),
+                        from: p.start(),
+                        to: p.end(),
+                    },
+                )
+            })
+            .collect();
+        map.serialize_entry("shift_holding_from", &shifts)?;
+        map.end()
     }
 }
 
@@ -283,6 +429,8 @@ pub fn replay_facts(case: &Case, facts: &[Fact]) -> Report {
 pub struct Report {
     /// Figures per equipment for the case's period.
     pub equipment: BTreeMap<EquipmentId, Figures>,
+    /// Figures of the case's `expect_periods`, in order.
+    pub periods: Vec<PeriodReport>,
     /// Warnings about tolerated problems in the case file.
     pub warnings: Vec<String>,
 }
@@ -296,6 +444,9 @@ impl Serialize for Report {
             .map(|(id, f)| (id.as_str(), FiguresJson(f)))
             .collect();
         map.serialize_entry("equipment", &equipment)?;
+        if !self.periods.is_empty() {
+            map.serialize_entry("periods", &self.periods)?;
+        }
         if !self.warnings.is_empty() {
             map.serialize_entry("warnings", &self.warnings)?;
         }
@@ -614,6 +765,47 @@ fn parse(text_in: &str, strictness: Strictness) -> Result<Case, CaseError> {
         }
     }
 
+    let calendar = match root.get("calendar").filter(|v| !v.is_null()) {
+        Some(value) => Some(case_calendar(value)?),
+        None => None,
+    };
+
+    let mut expect_periods = Vec::new();
+    if let Some(value) = root.get("expect_periods").filter(|v| !v.is_null()) {
+        let Value::Array(items) = value else {
+            return Err(field_err(
+                "expect_periods",
+                Problem::WrongType {
+                    expected: "an array",
+                },
+            ));
+        };
+        for (i, item) in items.iter().enumerate() {
+            let field = |name: &str| format!("expect_periods[{i}].{name}");
+            let map = object(Some(item)).map_err(|p| field_err(&field("(entry)"), p))?;
+            let from = timestamp(map.get("from")).map_err(|p| field_err(&field("from"), p))?;
+            let to = timestamp(map.get("to")).map_err(|p| field_err(&field("to"), p))?;
+            let period = Period::custom(from, to)
+                .map_err(|_| field_err(&field("to"), Problem::NotAfterFrom))?;
+            let shift =
+                optional_text(map.get("shift")).map_err(|p| field_err(&field("shift"), p))?;
+            let mut expect = BTreeMap::new();
+            for (id, figures) in
+                object(map.get("expect")).map_err(|p| field_err(&field("expect"), p))?
+            {
+                expect.insert(
+                    EquipmentId::from(id.as_str()),
+                    expected_figures(id, figures)?,
+                );
+            }
+            expect_periods.push(ExpectedPeriod {
+                period,
+                shift,
+                expect,
+            });
+        }
+    }
+
     Ok(Case {
         name,
         source,
@@ -623,6 +815,105 @@ fn parse(text_in: &str, strictness: Strictness) -> Result<Case, CaseError> {
         expect,
         tolerance,
         warnings,
+        calendar,
+        expect_periods,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarJson {
+    time_zone: Option<String>,
+    scope: Option<String>,
+    versions: Vec<VersionJson>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionJson {
+    effective_from: chrono::NaiveDate,
+    time_zone: String,
+    anchor: Option<chrono::NaiveDate>,
+    cycle: Vec<Vec<ShiftEntryJson>>,
+    #[serde(default)]
+    breaks: Vec<BreakJson>,
+    #[serde(default)]
+    holidays: Vec<chrono::NaiveDate>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShiftEntryJson {
+    name: String,
+    start: String,
+    end: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakJson {
+    shift: String,
+    offset_min: u32,
+    duration_min: u32,
+}
+
+/// Parses the `calendar` section (see the cases' README).
+fn case_calendar(value: &Value) -> Result<CaseCalendar, CaseError> {
+    let invalid = |field: &str, message: String| field_err(field, Problem::Invalid { message });
+    let json: CalendarJson =
+        serde_json::from_value(value.clone()).map_err(|e| invalid("calendar", e.to_string()))?;
+    let zone = |field: &str, name: &str| -> Result<chrono_tz::Tz, CaseError> {
+        name.parse::<chrono_tz::Tz>()
+            .map_err(|_| invalid(field, format!("unknown time zone {name:?}")))
+    };
+    let base_tz = match &json.time_zone {
+        Some(name) => zone("calendar.time_zone", name)?,
+        None => chrono_tz::UTC,
+    };
+    let mut versions = Vec::new();
+    for (i, v) in json.versions.into_iter().enumerate() {
+        let field = |name: &str| format!("calendar.versions[{i}].{name}");
+        let time = |name: String, text: &str| {
+            chrono::NaiveTime::parse_from_str(text, "%H:%M")
+                .map_err(|_| invalid(&name, format!("{text:?} is not a local time HH:MM")))
+        };
+        let mut cycle = Vec::new();
+        for (d, day) in v.cycle.into_iter().enumerate() {
+            let mut shifts = Vec::new();
+            for (k, shift) in day.into_iter().enumerate() {
+                shifts.push(ShiftSpec {
+                    start: time(field(&format!("cycle[{d}][{k}].start")), &shift.start)?,
+                    end: time(field(&format!("cycle[{d}][{k}].end")), &shift.end)?,
+                    name: shift.name,
+                });
+            }
+            cycle.push(shifts);
+        }
+        let version = CalendarVersion {
+            effective_from: v.effective_from,
+            time_zone: zone(&field("time_zone"), &v.time_zone)?,
+            anchor: v.anchor.unwrap_or(v.effective_from),
+            cycle,
+            breaks: v
+                .breaks
+                .into_iter()
+                .map(|b| BreakSpec {
+                    shift: b.shift,
+                    offset_minutes: b.offset_min,
+                    duration_minutes: b.duration_min,
+                })
+                .collect(),
+            holidays: v.holidays.into_iter().collect(),
+        };
+        version
+            .validate()
+            .map_err(|e| invalid(&format!("calendar.versions[{i}]"), e.to_string()))?;
+        versions.push(version);
+    }
+    Ok(CaseCalendar {
+        base: Calendar::new(base_tz, ShiftPattern::three_shifts(), chrono::Weekday::Mon),
+        scope: json.scope.unwrap_or_else(|| "*".to_owned()),
+        versions,
     })
 }
 

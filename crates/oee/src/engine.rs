@@ -10,6 +10,7 @@ use crate::config::{EngineConfig, EquipmentConfig};
 use crate::fact::Fact;
 use crate::figures::Figures;
 use crate::ids::{AreaId, EquipmentId, SiteId, WorkCenterId};
+use crate::plant_calendar::{CalendarVersion, Calendars, UnitCalendar};
 use crate::time::{Millis, Range};
 use crate::timeline::{Admission, Reach, Scratch, Timeline};
 use crate::window::{Refusal, Refused, Window};
@@ -161,6 +162,31 @@ fn record(refusals: &mut Refusals, fact: &Fact, reason: Option<Refusal>, at: Mil
     entry.1 = at;
 }
 
+/// Returns the plant calendar of the unit `id` with `config` (its place in the hierarchy).
+fn unit_calendar<'a>(
+    calendars: &'a Calendars,
+    base: &'a Calendar,
+    id: &EquipmentId,
+    config: Option<&EquipmentConfig>,
+) -> Option<UnitCalendar<'a>> {
+    if calendars.is_empty() {
+        return None;
+    }
+    let path = config.and_then(|c| c.path.as_ref());
+    let scope = calendars.scope_for(
+        id.as_str(),
+        [
+            path.map(|p| p.work_center.as_str()),
+            path.map(|p| p.area.as_str()),
+            path.map(|p| p.site.as_str()),
+        ],
+    )?;
+    Some(UnitCalendar {
+        plant: calendars.get(scope)?,
+        base,
+    })
+}
+
 /// Refused facts per work unit, kind and reason: their number and the last one's time.
 type Refusals = BTreeMap<(EquipmentId, &'static str, Option<Refusal>), (u64, Millis)>;
 
@@ -176,6 +202,9 @@ pub struct EngineSnapshot {
     version: u32,
     units: Vec<UnitSnapshot>,
     incomplete: Vec<(EquipmentId, Millis)>,
+    /// The plant calendars (absent from snapshots taken before they existed).
+    #[serde(default, skip_serializing_if = "Calendars::is_empty")]
+    calendars: Calendars,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -203,6 +232,8 @@ pub struct SnapshotVersion {
 #[derive(Debug, Clone)]
 pub struct Engine {
     calendar: Calendar,
+    /// Plant calendars: shift periods and non-working time per work unit.
+    calendars: Calendars,
     config: EngineConfig,
     units: HashMap<EquipmentId, Unit>,
     scratch: Scratch,
@@ -218,6 +249,7 @@ impl Engine {
     pub fn new(calendar: Calendar, config: EngineConfig) -> Engine {
         Engine {
             calendar,
+            calendars: Calendars::default(),
             config,
             units: HashMap::new(),
             scratch: Scratch::default(),
@@ -249,6 +281,7 @@ impl Engine {
                 .iter()
                 .map(|(id, from)| (id.clone(), *from))
                 .collect(),
+            calendars: self.calendars.clone(),
         }
     }
 
@@ -279,12 +312,141 @@ impl Engine {
             );
         }
         engine.incomplete = snapshot.incomplete.into_iter().collect();
+        engine.calendars = snapshot.calendars;
         Ok(engine)
     }
 
-    /// Returns the calendar that defines the reporting periods.
+    /// Returns the calendar that defines the reporting periods (the shift periods of a work
+    /// unit with a plant calendar are [`Engine::period_of`]'s).
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// Returns the plant calendars.
+    pub fn calendars(&self) -> &Calendars {
+        &self.calendars
+    }
+
+    /// Adds a version of the plant calendar of `scope` (replacing one with the same effective
+    /// date). The figures of every work unit become stale from the day before it takes
+    /// effect (a night shift of that day may end in it) on; earlier periods keep theirs.
+    pub fn set_calendar_version(&mut self, scope: &str, version: CalendarVersion) {
+        if self.calendars.get(scope).and_then(|c| {
+            c.versions()
+                .find(|v| v.effective_from == version.effective_from)
+        }) == Some(&version)
+        {
+            return; // A redelivery changes nothing.
+        }
+        let day_before = version
+            .effective_from
+            .pred_opt()
+            .unwrap_or(version.effective_from);
+        let from = crate::plant_calendar::local_instant(
+            version.time_zone,
+            day_before.and_time(chrono::NaiveTime::MIN),
+        )
+        .min(
+            self.calendar
+                .containing(
+                    Granularity::Day,
+                    crate::plant_calendar::local_instant(
+                        self.calendar.time_zone(),
+                        day_before.and_time(chrono::NaiveTime::MIN),
+                    ),
+                )
+                .range()
+                .start,
+        );
+        self.calendars.insert(scope, version);
+        for (id, unit) in &mut self.units {
+            if unit.compacted.is_some_and(|c| from < c.safe_from) {
+                let entry = self.incomplete.entry(id.clone()).or_insert(from);
+                *entry = (*entry).min(from);
+            }
+            for cache in &mut unit.cache {
+                cache.clear();
+            }
+            unit.pending.clear();
+            push_merged(&mut unit.changed, Range::new(from, Millis::MAX));
+        }
+    }
+
+    /// Returns the period of `granularity` holding `at` for `equipment`: shift periods follow
+    /// the unit's plant calendar, the others the engine's calendar.
+    pub fn period_of(
+        &self,
+        equipment: &EquipmentId,
+        granularity: Granularity,
+        at: DateTime<Utc>,
+    ) -> Period {
+        self.containing_for(equipment, granularity, Millis::from_datetime(at))
+    }
+
+    /// Returns the periods of `granularity` of `equipment` overlapping `[from, to)`, in order.
+    pub fn periods_of(
+        &self,
+        equipment: &EquipmentId,
+        granularity: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Period> {
+        self.periods_for(
+            equipment,
+            granularity,
+            Range::new(Millis::from_datetime(from), Millis::from_datetime(to)),
+        )
+    }
+
+    /// Returns the plant calendar `equipment` follows, if any.
+    pub fn unit_calendar(&self, equipment: &EquipmentId) -> Option<UnitCalendar<'_>> {
+        unit_calendar(
+            &self.calendars,
+            &self.calendar,
+            equipment,
+            self.units.get(equipment).map(|u| &u.config),
+        )
+    }
+
+    fn containing_for(
+        &self,
+        equipment: &EquipmentId,
+        granularity: Granularity,
+        at: Millis,
+    ) -> Period {
+        match (granularity, self.unit_calendar(equipment)) {
+            (Granularity::Shift, Some(cal)) => cal.shift_period(at),
+            _ => self.calendar.containing(granularity, at),
+        }
+    }
+
+    fn periods_for(
+        &self,
+        equipment: &EquipmentId,
+        granularity: Granularity,
+        range: Range,
+    ) -> Vec<Period> {
+        let Some(cal) = self
+            .unit_calendar(equipment)
+            .filter(|_| granularity == Granularity::Shift)
+        else {
+            return self.calendar.periods_in(granularity, range);
+        };
+        let mut out = Vec::new();
+        if range.is_empty() {
+            return out;
+        }
+        let mut period = cal.shift_period(range.start);
+        while period.range().start < range.end {
+            let next_start = period.range().end;
+            out.push(period);
+            let next = cal.shift_period(next_start);
+            if next.range().start < next_start || next.range().is_empty() {
+                break;
+            }
+            period = next;
+        }
+        out
     }
 
     /// Sets the configuration of a work unit; all of its cached figures become stale.
@@ -413,11 +575,20 @@ impl Engine {
             }
             // ... and the earliest start of a stored period holding it (a night shift starts
             // the evening before).
-            let exact_from = [Granularity::Hour, Granularity::Shift, Granularity::Day]
+            let shift_start =
+                match unit_calendar(&self.calendars, &self.calendar, id, Some(&unit.config)) {
+                    Some(cal) => cal.shift_period(safe_from).range().start,
+                    None => {
+                        self.calendar
+                            .containing(Granularity::Shift, safe_from)
+                            .range()
+                            .start
+                    }
+                };
+            let exact_from = [Granularity::Hour, Granularity::Day]
                 .iter()
                 .map(|g| self.calendar.containing(*g, safe_from).range().start)
-                .min()
-                .unwrap_or(safe_from);
+                .fold(shift_start, Millis::min);
             if unit
                 .timeline
                 .compact(exact_from, unit.config.startup_window)
@@ -577,8 +748,18 @@ impl Engine {
             }
         }
         if !rest.is_empty() {
-            let unit = self.units.get_mut(equipment)?;
-            figures.add(&unit.timeline.compute(rest, &unit.config, &mut self.scratch));
+            let unit = self.units.get(equipment)?;
+            let calendar = unit_calendar(
+                &self.calendars,
+                &self.calendar,
+                equipment,
+                Some(&unit.config),
+            );
+            figures.add(
+                &unit
+                    .timeline
+                    .compute(rest, &unit.config, &mut self.scratch, calendar),
+            );
         }
         Some(figures)
     }
@@ -594,9 +775,15 @@ impl Engine {
             return None;
         }
         let mut scratch = Scratch::default();
+        let calendar = unit_calendar(
+            &self.calendars,
+            &self.calendar,
+            equipment,
+            Some(&unit.config),
+        );
         Some(
             unit.timeline
-                .compute(period.range(), &unit.config, &mut scratch),
+                .compute(period.range(), &unit.config, &mut scratch, calendar),
         )
     }
 
@@ -678,7 +865,7 @@ impl Engine {
                 Millis::from_datetime(change.to),
             );
             for g in granularities {
-                unit_periods.extend(self.calendar.periods_in(*g, range));
+                unit_periods.extend(self.periods_for(&change.equipment, *g, range));
             }
             let last_of_unit = changes
                 .get(i + 1)

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod fact;
 pub mod figures;
 pub mod ids;
+pub mod plant_calendar;
 pub mod time;
 mod timeline;
 pub mod window;
@@ -34,6 +35,10 @@ pub use figures::{Figures, Flags, LossReason, Losses, Pareto, Reasons};
 pub use ids::{
     AreaId, EquipmentId, FailureMode, MaterialId, ProductId, RejectReason, SiteId, StopReason,
     WorkCenterId,
+};
+pub use plant_calendar::{
+    BreakSpec, CalendarVersion, CalendarVersionError, Calendars, PlantCalendar, ShiftInstance,
+    ShiftSpec, UnitCalendar,
 };
 pub use time::{Millis, Range};
 pub use window::{Refusal, Refused, Window};

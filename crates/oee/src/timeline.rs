@@ -14,6 +14,7 @@ use crate::config::EquipmentConfig;
 use crate::fact::FactKind;
 use crate::figures::{Figures, LossReason};
 use crate::ids::{FailureMode, MaterialId, ProductId, RejectReason, StopReason};
+use crate::plant_calendar::UnitCalendar;
 use crate::time::{Millis, Range};
 use crate::window::{Refusal, Window};
 use serde::{Deserialize, Serialize};
@@ -542,11 +543,15 @@ impl Timeline {
     }
 
     /// Computes the figures of `period` from scratch.
+    ///
+    /// With a plant calendar, its non-working time (between shifts, breaks, holidays) counts
+    /// like planned shutdowns.
     pub(crate) fn compute(
         &self,
         period: Range,
         config: &EquipmentConfig,
         scratch: &mut Scratch,
+        calendar: Option<UnitCalendar<'_>>,
     ) -> Figures {
         let mut fig = Figures {
             calendar_time: period.len(),
@@ -563,7 +568,15 @@ impl Timeline {
         );
         let mut excluded = Millis::ZERO;
         for stop in &stops {
-            let held = self.classify(stop, period, config, scratch, &mut fig, &mut excluded);
+            let held = self.classify(
+                stop,
+                period,
+                config,
+                scratch,
+                calendar,
+                &mut fig,
+                &mut excluded,
+            );
             if held && stop.ended_by_running {
                 windows.push(Range::new(stop.range.end, stop.range.end + window));
             }
@@ -629,6 +642,7 @@ impl Timeline {
         period: Range,
         config: &EquipmentConfig,
         scratch: &mut Scratch,
+        calendar: Option<UnitCalendar<'_>>,
         fig: &mut Figures,
         excluded: &mut Millis,
     ) -> bool {
@@ -647,6 +661,13 @@ impl Timeline {
             shutdowns.push(r);
             points.extend([r.start, r.end]);
         });
+        if let Some(calendar) = calendar {
+            let first = shutdowns.len();
+            calendar.non_working(s, shutdowns);
+            for r in &shutdowns[first..] {
+                points.extend([r.start, r.end]);
+            }
+        }
         // Setup coverage: the state at the stop's start, then every setup mark inside it.
         let mut active_since = match self.setups.range(..=s.start).next_back() {
             Some((_, mark)) if mark.started => Some(s.start),
