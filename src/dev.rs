@@ -250,6 +250,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         inventory_url: url(&running[3]),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        loops: Default::default(),
         tls: Default::default(),
         credentials: args.client.clone(),
     };

@@ -50,6 +50,7 @@ fn managers_config(
         inventory_url: "http://127.0.0.1:9".to_owned(),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        loops: Default::default(),
         tls: Default::default(),
         credentials: Default::default(),
     }

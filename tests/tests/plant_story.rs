@@ -73,6 +73,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
             inventory_url: format!("http://{}", inventory.grpc_addr),
             output_location: "FG".to_owned(),
             pm_check_interval_secs: 1,
+            loops: Default::default(),
             tls: Default::default(),
             credentials: Default::default(),
         },
@@ -181,6 +182,7 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
                 eligible_work_units: vec!["press-7".into()],
             }],
             at: at(2),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -119,6 +119,7 @@ async fn plant(broker: Option<String>, authenticated: bool) -> Plant {
         inventory_url: format!("http://{}", inventory.grpc_addr),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        loops: Default::default(),
         tls: Default::default(),
         credentials: managers_key,
     };

@@ -98,6 +98,7 @@ async fn plant(processes_db: Option<String>, broker: Option<String>) -> Plant {
         inventory_url: "http://127.0.0.1:9".to_owned(),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
+        loops: Default::default(),
         tls: Default::default(),
         credentials: Default::default(),
     };

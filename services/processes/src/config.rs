@@ -56,4 +56,51 @@ pub struct ProcessesConfig {
     /// process-manager role, which may act on behalf of the actors it names).
     #[command(flatten, next_help_heading = "Credentials")]
     pub credentials: mom_auth::ClientCredentials,
+    /// Settings of the loops between the domains (breakdown → work order).
+    #[command(flatten, next_help_heading = "Loops")]
+    pub loops: LoopsConfig,
+}
+
+/// Reasons of a stop that are not breakdowns unless production's reason catalogue says
+/// otherwise (compared case-insensitively, `-` and blanks as `_`).
+pub const DEFAULT_PLANNED_STOP_REASONS: &str =
+    "setup,changeover,planned,break,shift_change,no_order,starved,blocked,cleaning,meeting";
+
+/// Options of the loops between the domains that need a setting: breakdown stops that become
+/// corrective work orders.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoopsConfig {
+    /// Seconds a breakdown stop lasts before the `breakdown_work_order` manager reports a
+    /// corrective work order for the work unit.
+    #[arg(
+        long = "breakdown-work-order-after",
+        env = "MOM_BREAKDOWN_WORK_ORDER_AFTER_SECS",
+        default_value_t = 600
+    )]
+    pub breakdown_work_order_after_secs: u64,
+    /// Stop reasons that are not breakdowns (setup, planned and logistics stops), comma
+    /// separated; every other non-empty reason is a breakdown.
+    #[arg(
+        long,
+        env = "MOM_BREAKDOWN_PLANNED_REASONS",
+        value_delimiter = ',',
+        default_value = DEFAULT_PLANNED_STOP_REASONS
+    )]
+    pub breakdown_planned_reasons: Vec<String>,
+    /// Seconds between checks for breakdown stops still open past the threshold.
+    #[arg(long, env = "MOM_BREAKDOWN_CHECK_INTERVAL_SECS", default_value_t = 60)]
+    pub breakdown_check_interval_secs: u64,
+}
+
+impl Default for LoopsConfig {
+    fn default() -> Self {
+        Self {
+            breakdown_work_order_after_secs: 600,
+            breakdown_planned_reasons: DEFAULT_PLANNED_STOP_REASONS
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+            breakdown_check_interval_secs: 60,
+        }
+    }
 }

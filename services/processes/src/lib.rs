@@ -10,7 +10,14 @@
 //!   date raises its work order;
 //! - chart definitions, limit changes, inspection results (quality) and recorded process
 //!   parameters (production) → the SPC engine → rule violations recorded in quality (`spc_watch`);
-//! - a violation of one of its chart's NCR rules (quality) → an NCR (quality, `spc_ncr`).
+//! - a violation of one of its chart's NCR rules (quality) → an NCR (quality, `spc_ncr`);
+//! - a failed inspection whose plan asks for it (quality) → an NCR (quality, `inspection_ncr`);
+//! - NCR closed (quality) → the holds it placed released as its dispositions allow (inventory,
+//!   `ncr_hold`);
+//! - a breakdown stop longer than a threshold (production) → a corrective work order
+//!   (maintenance, `breakdown_work_order`), unless one reported by hand covers it;
+//! - run time between a work unit's running and its next state change (production) → usage of
+//!   its run-hour plans (maintenance, `pm_usage`).
 //!
 //! Each manager is a projection on the shared runner: its checkpoint is stored transactionally,
 //! every command it sends carries the source event's id as idempotency key and causation id and
@@ -85,6 +92,15 @@ pub async fn serve(
         let every = std::time::Duration::from_secs(config.pm_check_interval_secs.max(1));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { managers::run_timer(models, clients, every, shutdown).await });
+    }
+    {
+        let models = models.clone();
+        let clients = clients.clone();
+        let loops = config.loops.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            managers::run_breakdown_timer(models, clients, loops, shutdown).await
+        });
     }
     tracing::info!("process managers running");
     let mut result = Ok(());

@@ -297,6 +297,7 @@ impl Plant {
                 .collect(),
             sample_size: qa::Units(1),
             frequency: qa::Frequency::EveryMinutes(30),
+            open_ncr_on_failure: false,
             at,
         };
         execute!(self.quality.plans, "inspection plan", &id, command)?;

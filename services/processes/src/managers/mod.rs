@@ -1,8 +1,12 @@
 //! The process managers, one projection each, and what they share: decoding the source event's
 //! metadata and mapping a failed command to retry or dead letter.
 
+mod breakdown_work_order;
 mod calendar;
+mod inspection_ncr;
 mod ncr_hold;
+mod ncr_release;
+mod nonconformance;
 mod ncr_scrap;
 mod order_output;
 mod parameter_hold;
@@ -18,7 +22,9 @@ use mom_projection::{ApplyError, Message};
 use mom_proto::common::v1::EventMetadata;
 use tonic::Code;
 
+pub use breakdown_work_order::{run_timer as run_breakdown_timer, BreakdownWorkOrder};
 pub use calendar::{run_timer, PlanCalendar};
+pub use inspection_ncr::InspectionNcr;
 pub use ncr_hold::NcrHold;
 pub use ncr_scrap::NcrScrap;
 pub use order_output::OrderOutput;
@@ -52,6 +58,15 @@ pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> V
         ))),
         Arc::new(Managers::SpcWatch(SpcWatch::new(names, clients.clone()))),
         Arc::new(Managers::SpcNcr(SpcNcr::new(names, clients.clone()))),
+        Arc::new(Managers::InspectionNcr(InspectionNcr::new(
+            names,
+            clients.clone(),
+        ))),
+        Arc::new(Managers::BreakdownWorkOrder(BreakdownWorkOrder::new(
+            names,
+            clients.clone(),
+            &config.loops,
+        ))),
     ]
 }
 
@@ -76,6 +91,10 @@ pub enum Managers {
     SpcWatch(SpcWatch),
     /// Rule violations of a chart's NCR rules → NCRs.
     SpcNcr(SpcNcr),
+    /// Failed inspections of plans that ask for it → NCRs.
+    InspectionNcr(InspectionNcr),
+    /// Breakdown stops longer than the threshold → corrective work orders.
+    BreakdownWorkOrder(BreakdownWorkOrder),
 }
 
 impl mom_projection::Projection for Managers {
@@ -90,6 +109,8 @@ impl mom_projection::Projection for Managers {
             Managers::ParameterHold(m) => m.name(),
             Managers::SpcWatch(m) => m.name(),
             Managers::SpcNcr(m) => m.name(),
+            Managers::InspectionNcr(m) => m.name(),
+            Managers::BreakdownWorkOrder(m) => m.name(),
         }
     }
 
@@ -104,6 +125,8 @@ impl mom_projection::Projection for Managers {
             Managers::ParameterHold(m) => m.topics(),
             Managers::SpcWatch(m) => m.topics(),
             Managers::SpcNcr(m) => m.topics(),
+            Managers::InspectionNcr(m) => m.topics(),
+            Managers::BreakdownWorkOrder(m) => m.topics(),
         }
     }
 
@@ -112,6 +135,9 @@ impl mom_projection::Projection for Managers {
             Managers::PlanCalendar(m) => m.schema(),
             Managers::SpcWatch(m) => m.schema(),
             Managers::SpcNcr(m) => m.schema(),
+            Managers::UsageCounter(m) => m.schema(),
+            Managers::InspectionNcr(m) => m.schema(),
+            Managers::BreakdownWorkOrder(m) => m.schema(),
             _ => &[],
         }
     }
@@ -121,6 +147,9 @@ impl mom_projection::Projection for Managers {
             Managers::PlanCalendar(m) => m.tables(),
             Managers::SpcWatch(m) => m.tables(),
             Managers::SpcNcr(m) => m.tables(),
+            Managers::UsageCounter(m) => m.tables(),
+            Managers::InspectionNcr(m) => m.tables(),
+            Managers::BreakdownWorkOrder(m) => m.tables(),
             _ => &[],
         }
     }
@@ -133,13 +162,15 @@ impl mom_projection::Projection for Managers {
         match self {
             Managers::NcrHold(m) => m.react(message).await,
             Managers::NcrScrap(m) => m.react(message).await,
-            Managers::UsageCounter(m) => m.react(message).await,
+            Managers::UsageCounter(m) => m.react(connection, message).await,
             Managers::PmWindow(m) => m.react(message).await,
             Managers::OrderOutput(m) => m.react(message).await,
             Managers::ParameterHold(m) => m.react(message).await,
             Managers::PlanCalendar(m) => m.react(connection, message).await,
             Managers::SpcWatch(m) => m.react(connection, message).await,
             Managers::SpcNcr(m) => m.react(connection, message).await,
+            Managers::InspectionNcr(m) => m.react(connection, message).await,
+            Managers::BreakdownWorkOrder(m) => m.react(connection, message).await,
         }
     }
 

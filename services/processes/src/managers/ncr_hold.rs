@@ -1,4 +1,5 @@
-//! NCR opened or contained with lots (quality) → a hold on each lot (inventory).
+//! NCR opened or contained with lots (quality) → a hold on each lot (inventory); NCR closed →
+//! the holds its dispositions allow released (`ncr_release`).
 
 use mom_bus::TopicNames;
 use mom_projection::{ApplyError, Message};
@@ -6,7 +7,7 @@ use mom_proto::inventory::v1 as inventory;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::quality::v1::QualityEvent;
 
-use super::{actor, decode, failed, Cause};
+use super::{actor, decode, failed, ncr_release, Cause};
 use crate::Clients;
 
 const NAME: &str = "ncr_hold";
@@ -41,6 +42,10 @@ impl NcrHold {
         let (lots, at) = match &envelope.event {
             Some(Event::NonconformanceOpened(opened)) => (&opened.contained_lots, opened.at),
             Some(Event::NonconformanceContained(contained)) => (&contained.lots, contained.at),
+            Some(Event::NonconformanceClosed(closed)) => {
+                let cause = Cause::of(envelope.metadata.as_ref())?;
+                return ncr_release::release(&self.clients, NAME, &cause, closed.at).await;
+            }
             _ => return Ok(()),
         };
         let cause = Cause::of(envelope.metadata.as_ref())?;

@@ -14,13 +14,11 @@ use mom_proto::quality::v1 as quality;
 use mom_proto::quality::v1::quality_event::Event;
 use mom_proto::quality::v1::{control_chart_defined, ChartPart, QualityEvent};
 
-use super::{actor, decode, failed, Cause};
+use super::nonconformance::{self, NewNcr};
+use super::{decode, Cause};
 use crate::Clients;
 
 const NAME: &str = "spc_ncr";
-
-/// Longest NCR description quality accepts, in characters.
-const MAX_DESCRIPTION: usize = 512;
 
 /// Opens an NCR for each violation of a chart's NCR rules.
 #[derive(Debug)]
@@ -126,37 +124,15 @@ impl SpcNcr {
         product: String,
         cause: &Cause,
     ) -> Result<(), ApplyError> {
-        let request = quality::OpenNonconformanceRequest {
-            context: Some(quality::CommandContext {
-                actor: actor(NAME),
-                expected_version: None,
-                correlation_id: cause.correlation_id.clone(),
-                idempotency_key: cause.event_id.clone(),
-                causation_id: cause.event_id.clone(),
-                signature: None,
-            }),
-            ncr_id: cause.event_id.clone(),
-            inspection_id: String::new(),
+        let ncr = NewNcr {
             product,
             // The subgroups of the pattern: the review finds how many units they stand for.
-            quantity: i64::try_from(violated.points.len().max(1)).unwrap_or(1),
+            quantity: u64::try_from(violated.points.len()).unwrap_or(1),
             description: description(violated),
-            work_unit: String::new(),
-            contained_lots: vec![],
             at: violated.at,
+            ..NewNcr::default()
         };
-        self.clients
-            .quality
-            .clone()
-            .open_nonconformance(request)
-            .await
-            .map_err(|status| {
-                failed(
-                    &format!("open nonconformance for {}", violated.violation_id),
-                    status,
-                )
-            })?;
-        Ok(())
+        nonconformance::open(&self.clients, NAME, cause, ncr, &violated.violation_id).await
     }
 }
 
@@ -185,16 +161,10 @@ pub(crate) fn description(violated: &quality::ControlRuleViolated) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let text = format!(
+    nonconformance::cut(format!(
         "SPC chart {}: rule {} violated on the {part} chart ({}); points: {points}",
         violated.chart_id, violated.rule, violated.description
-    );
-    if text.chars().count() <= MAX_DESCRIPTION {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_DESCRIPTION - 1).collect();
-    cut.push('…');
-    cut
+    ))
 }
 
 #[cfg(test)]
@@ -233,7 +203,7 @@ mod tests {
         violated.points = (0..15).map(|i| point(i * 60, 1234.5678)).collect();
         violated.chart_id = "C".repeat(128);
         let long = description(&violated);
-        assert_eq!(long.chars().count(), MAX_DESCRIPTION);
+        assert_eq!(long.chars().count(), nonconformance::MAX_DESCRIPTION);
         assert!(long.ends_with('…'));
     }
 }
