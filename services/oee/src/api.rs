@@ -267,6 +267,38 @@ pub fn as_of_text(as_of: DateTime<Utc>) -> String {
     as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Returns the lines of a Pareto by category or by reason.
+pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<pb::ReasonGroup> {
+    groups
+        .iter()
+        .map(|g| pb::ReasonGroup {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            category: g.category.clone(),
+            loss_class: g.loss_class.clone(),
+            ms: g.ms,
+        })
+        .collect()
+}
+
+/// Returns a Pareto by category or by reason as JSON.
+pub fn reason_groups_json(groups: &[crate::reason_codes::Group]) -> Value {
+    Value::Array(
+        groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "code": g.code,
+                    "name": g.name,
+                    "category": g.category,
+                    "loss_class": g.loss_class,
+                    "seconds": g.ms as f64 / 1000.0,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Returns the reason Pareto of `summary` as JSON.
 pub fn pareto_json(summary: &Summary) -> Value {
     Value::Array(
@@ -397,10 +429,15 @@ impl pb::oee_service_server::OeeService for OeeService {
         let from = time(request.from, "from")?;
         let to = time(request.to, "to")?;
         let as_of = as_of(request.as_of)?;
-        let total = self.queries.losses(&scope, from, to, as_of).await?;
+        let (total, grouped) = self
+            .queries
+            .losses_grouped(&scope, from, to, as_of)
+            .await?;
         Ok(Response::new(pb::GetLossesResponse {
             total: Some(figures(&scope, Granularity::Custom, &total)),
             losses: pareto(&total),
+            by_category: reason_groups(&grouped.by_category),
+            by_reason: reason_groups(&grouped.by_reason),
         }))
     }
 

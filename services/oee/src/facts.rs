@@ -37,6 +37,17 @@ pub enum Input {
         /// Its new parent.
         parent: String,
     },
+    /// A change of a site's reason catalogue (kept in the read model for the Paretos by
+    /// category and by reason).
+    Reason(crate::reason_codes::CatalogueChange),
+    /// The default ideal cycle time of an equipment (milliseconds): counts without a product,
+    /// and products without a cycle time of their own, use it.
+    DefaultCycleTime {
+        /// The equipment.
+        equipment: EquipmentId,
+        /// Ideal time per unit.
+        ideal_cycle_time_ms: u64,
+    },
     /// The ideal cycle time of a product on an equipment (milliseconds).
     CycleTime {
         /// The equipment.
@@ -240,13 +251,26 @@ fn production(payload: &[u8]) -> Result<Vec<Input>, String> {
             product: set.product,
             ideal_cycle_time_ms: set.ideal_cycle_time_ms,
         }]),
+        Some(Event::DefaultIdealCycleTimeSet(set)) => Ok(vec![Input::DefaultCycleTime {
+            equipment: equipment.clone(),
+            ideal_cycle_time_ms: set.ideal_cycle_time_ms,
+        }]),
+        Some(Event::ReasonCategoryDefined(defined)) => {
+            Ok(crate::reason_codes::category_defined(defined))
+        }
+        Some(Event::ReasonDefined(defined)) => Ok(crate::reason_codes::reason_defined(defined)),
+        Some(Event::ReasonRetired(retired)) => Ok(crate::reason_codes::reason_retired(retired)),
         Some(Event::WorkUnitRunning(running)) => fact(FactKind::Running {
             at: time(running.at.as_ref(), "at")?,
             product: option(&running.product).map(Into::into),
         }),
+        // The catalogue code when production resolved one (`unassigned` for an unknown code
+        // the site maps), else the reported text; the Paretos map both at read time.
         Some(Event::WorkUnitStopped(stopped)) => fact(FactKind::Stopped {
             at: time(stopped.at.as_ref(), "at")?,
-            reason: option(&stopped.reason).map(Into::into),
+            reason: option(&stopped.reason_code)
+                .or(option(&stopped.reason))
+                .map(Into::into),
         }),
         // The state is unknown until the next running, stopped or setup start.
         Some(Event::WorkUnitDisconnected(lost)) => fact(FactKind::Disconnected {

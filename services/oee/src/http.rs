@@ -31,7 +31,8 @@ use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
-    as_of_text, figures_json, granularity_named, pareto_json, scope_from_params, watch_changes,
+    as_of_text, figures_json, granularity_named, pareto_json, reason_groups_json,
+    scope_from_params, watch_changes,
 };
 use crate::query::{Queries, QueryError, Scope};
 use mom_projection::streams::StreamLimit;
@@ -177,10 +178,15 @@ async fn losses(
         let scope = params.scope()?;
         let (from, to) = params.range()?;
         let as_of = params.as_of()?;
-        let total = state.queries.losses(&scope, from, to, as_of).await?;
+        let (total, grouped) = state
+            .queries
+            .losses_grouped(&scope, from, to, as_of)
+            .await?;
         let mut answer = json!({
             "total": figures_json(&scope, Granularity::Custom, &total),
             "losses": pareto_json(&total),
+            "by_category": reason_groups_json(&grouped.by_category),
+            "by_reason": reason_groups_json(&grouped.by_reason),
         });
         with_as_of(&mut answer, as_of);
         Ok::<_, QueryError>(answer)

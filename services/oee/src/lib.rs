@@ -20,6 +20,7 @@ mod inputs;
 mod projection;
 pub mod publish;
 pub mod query;
+pub mod reason_codes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

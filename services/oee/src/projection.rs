@@ -49,7 +49,7 @@ mod snapshot;
 use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
-const SCHEMA: [&str; 17] = [
+const SCHEMA: [&str; 20] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
@@ -112,6 +112,10 @@ const SCHEMA: [&str; 17] = [
     // Not emptied by a rebuild: revisions keep growing, so watchers and the publisher see the
     // rebuilt rows as changes.
     "CREATE TABLE IF NOT EXISTS oee_revision (id INTEGER PRIMARY KEY, revision BIGINT NOT NULL)",
+    // The sites' reason catalogues (`crate::reason_codes`).
+    crate::reason_codes::SCHEMA[0],
+    crate::reason_codes::SCHEMA[1],
+    crate::reason_codes::SCHEMA[2],
 ];
 
 /// Granularities the projection stores; weeks and hierarchy nodes are summed at query time.
@@ -252,7 +256,22 @@ impl State {
                         .insert(product.as_str().into(), cycle);
                     self.engine.configure(equipment, config.clone());
                 }
-                asset @ (Input::Asset { .. } | Input::AssetMoved { .. }) => assets.push(asset),
+                Input::DefaultCycleTime {
+                    equipment,
+                    ideal_cycle_time_ms,
+                } => {
+                    let Ok(cycle) = CycleTime::from_secs_f64(ideal_cycle_time_ms as f64 / 1000.0)
+                    else {
+                        continue;
+                    };
+                    let config = self.configs.entry(equipment.clone()).or_default();
+                    config.ideal_cycle_time.default = Some(cycle);
+                    self.engine.configure(equipment, config.clone());
+                }
+                // Written to the read model with the hierarchy (`write_asset`).
+                asset @ (Input::Asset { .. } | Input::AssetMoved { .. } | Input::Reason(_)) => {
+                    assets.push(asset)
+                }
             }
         }
         assets
@@ -612,6 +631,9 @@ impl Projection for OeeProjection {
             "oee_snapshot",
             "oee_snapshot_marks",
             "oee_assets",
+            crate::reason_codes::TABLES[0],
+            crate::reason_codes::TABLES[1],
+            crate::reason_codes::TABLES[2],
         ]
     }
 

@@ -484,6 +484,45 @@ impl Queries {
         to: DateTime<Utc>,
         as_of: Option<DateTime<Utc>>,
     ) -> Result<Summary, QueryError> {
+        let rows = self.loss_rows(scope, from, to, as_of).await?;
+        Ok(Self::sum_losses(from, to, &rows))
+    }
+
+    /// [`Queries::losses`] with the Paretos by category and by reason of the sites' reason
+    /// catalogues (`crate::reason_codes`).
+    pub async fn losses_grouped(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<(Summary, crate::reason_codes::Grouped), QueryError> {
+        let rows = self.loss_rows(scope, from, to, as_of).await?;
+        let catalogues = crate::reason_codes::Catalogues::read(&self.pool).await?;
+        let grouped = crate::reason_codes::group(&rows, &catalogues);
+        Ok((Self::sum_losses(from, to, &rows), grouped))
+    }
+
+    fn sum_losses(from: DateTime<Utc>, to: DateTime<Utc>, rows: &[Stored]) -> Summary {
+        let mut total = Summary {
+            start: from,
+            end: to,
+            ..Summary::default()
+        };
+        for (_, _, row) in rows {
+            total.add(row);
+        }
+        total
+    }
+
+    /// The hour rows of `scope` in `[from, to)` with their reasons, cut at `as_of`.
+    async fn loss_rows(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Stored>, QueryError> {
         Self::check_range(from, to, Granularity::Day)?;
         for (name, at) in [("start", from), ("end", to)] {
             if self
@@ -500,16 +539,7 @@ impl Queries {
         }
         let members = self.members(scope).await?;
         let rows = self.rows(&members, "hour", from, to, true).await?;
-        let rows = self.cut(rows, as_of).await?;
-        let mut total = Summary {
-            start: from,
-            end: to,
-            ..Summary::default()
-        };
-        for (_, _, row) in &rows {
-            total.add(row);
-        }
-        Ok(total)
+        self.cut(rows, as_of).await
     }
 
     /// Changes after `revision`: for a work unit its changed rows; for a node the sums of the

@@ -219,6 +219,7 @@ pub(super) async fn write_asset(
                 .execute(&mut *connection)
                 .await?;
         }
+        Input::Reason(change) => crate::reason_codes::write(connection, change).await?,
         _ => {}
     }
     Ok(())
