@@ -820,6 +820,71 @@ fn report_count_without_any_product_is_rejected() {
 }
 
 #[test]
+fn a_count_without_any_product_uses_the_default_ideal_cycle_time() {
+    let default = WorkUnitEvent::DefaultIdealCycleTimeSet {
+        ideal_cycle_time_ms: Millis(1_500),
+        at: t(1),
+    };
+    let count = WorkUnitCommand::ReportCount {
+        total: Units(3),
+        product: None,
+        at: t(2),
+    };
+    assert_eq!(
+        accepted(vec![registered(), default.clone(), running(1, None)], count),
+        vec![WorkUnitEvent::UnitsCounted {
+            product: None,
+            total: Units(3),
+            at: t(2),
+        }]
+    );
+    let unit = fold(vec![
+        registered(),
+        default.clone(),
+        WorkUnitEvent::UnitsCounted {
+            product: None,
+            total: Units(3),
+            at: t(2),
+        },
+    ]);
+    let state = unit.state().as_ref().unwrap();
+    assert_eq!(state.default_ideal_cycle_time(), Some(Millis(1_500)));
+    assert_eq!(state.total(), Units(3));
+    assert!(state.counts().is_empty(), "no product to count under");
+    // Setting the same default again stores nothing; zero is refused.
+    let set = |ms| WorkUnitCommand::SetDefaultIdealCycleTime {
+        ideal_cycle_time: Millis(ms),
+        at: t(3),
+    };
+    assert_eq!(accepted(vec![registered(), default.clone()], set(1_500)), vec![]);
+    assert_eq!(
+        rejected(vec![registered()], set(0)),
+        WorkUnitError::ZeroDefaultCycleTime
+    );
+}
+
+#[test]
+fn a_stop_keeps_the_catalogue_code_the_api_resolved() {
+    let code = crate::domain::ReasonCode::parse("Jam").unwrap();
+    let events = accepted(
+        vec![registered(), running(1, None)],
+        WorkUnitCommand::ReportStopped {
+            reason: Some(reason("Jammed")),
+            code: Some(code.clone()),
+            at: t(2),
+        },
+    );
+    assert_eq!(
+        events,
+        vec![WorkUnitEvent::WorkUnitStopped {
+            reason: Some(reason("Jammed")),
+            at: t(2),
+            reason_code: Some(code),
+        }]
+    );
+}
+
+#[test]
 fn report_count_rejects_zero() {
     let err = rejected(
         vec![registered(), running(1, Some("cola-330ml"))],
@@ -949,6 +1014,23 @@ fn events_round_trip_through_json_with_their_type_names() {
             new_setpoint: 198.0,
             reason: reason("cold batch"),
             at: t(11),
+        },
+        WorkUnitEvent::OperationLinked {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            product: product("p"),
+            at: t(12),
+        },
+        WorkUnitEvent::OperationUnlinked {
+            work_unit: unit_id(),
+            order_id: "0191e1b4-7c1a-7000-8000-000000000001".parse().unwrap(),
+            operation: crate::domain::OperationNumber(20),
+            at: t(13),
+        },
+        WorkUnitEvent::DefaultIdealCycleTimeSet {
+            ideal_cycle_time_ms: Millis(1_000),
+            at: t(14),
         },
     ];
     let mut seen: Vec<String> = Vec::new();
@@ -1390,3 +1472,6 @@ mod recipes {
         assert!(matches!(result, Err(Rejected::Replayed { .. })));
     }
 }
+
+/// The link to the order operation running on the unit (docs/dispatching.md).
+mod link;
