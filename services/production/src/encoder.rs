@@ -9,10 +9,12 @@ use mom_proto::production::v1::ProductionEvent;
 use prost::Message;
 use serde::Deserialize;
 
+use crate::contract::plant_calendar_event_to_proto;
 use crate::contract::{
     order_event_to_proto, reason_catalogue_event_to_proto, recipe_event_to_proto,
     work_unit_event_to_proto,
 };
+use crate::domain::{PlantCalendar, PlantCalendarEvent};
 use crate::domain::{
     OrderEvent, ProductionOrder, ReasonCatalogue, ReasonCatalogueEvent, Recipe, RecipeEvent,
     WorkUnit, WorkUnitEvent,
@@ -44,6 +46,11 @@ pub(crate) fn encoder(topic: String) -> TopicEncoder {
                 ),
                 ReasonCatalogue::TYPE => reason_catalogue_event_to_proto(
                     &Recorded::<ReasonCatalogueEvent>::deserialize(event.payload)
+                        .map_err(|e| e.to_string())?
+                        .event,
+                ),
+                PlantCalendar::TYPE => plant_calendar_event_to_proto(
+                    &Recorded::<PlantCalendarEvent>::deserialize(event.payload)
                         .map_err(|e| e.to_string())?
                         .event,
                 ),

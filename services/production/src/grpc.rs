@@ -356,6 +356,34 @@ impl ProductionService for ProductionApi {
         .await?;
         Ok(Response::new(catalogue))
     }
+
+    async fn define_calendar(
+        &self,
+        request: Request<pb::DefineCalendarRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(self.app.calendars, request, contract::define_calendar)
+    }
+
+    async fn publish_calendar_version(
+        &self,
+        request: Request<pb::PublishCalendarVersionRequest>,
+    ) -> Result<Response<pb::CommandReply>, Status> {
+        command!(
+            self.app.calendars,
+            request,
+            contract::publish_calendar_version
+        )
+    }
+
+    async fn get_calendar(
+        &self,
+        request: Request<pb::GetCalendarRequest>,
+    ) -> Result<Response<pb::PlantCalendar>, Status> {
+        let scope = contract::get_calendar(request.get_ref())?.to_string();
+        let calendar =
+            mom_grpc::get(&self.app.calendars, &scope, contract::plant_calendar_reply).await?;
+        Ok(Response::new(calendar))
+    }
 }
 
 /// Returns who drafted, approved and retired each version of recipe `id`: the principals of its

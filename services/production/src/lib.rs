@@ -31,6 +31,7 @@ pub use mom_grpc::Running;
 
 use crate::grpc::ProductionApi;
 
+use crate::domain::PlantCalendar;
 use crate::domain::{ProductionOrder, ReasonCatalogue, Recipe, WorkUnit};
 
 /// The production application: one executor per aggregate over one event store.
@@ -44,6 +45,8 @@ pub struct Application {
     pub recipes: Executor<Recipe>,
     /// Reason catalogues, one per site.
     pub reason_catalogues: Executor<ReasonCatalogue>,
+    /// Plant calendars, one per scope.
+    pub calendars: Executor<PlantCalendar>,
     /// The event store behind both.
     pub store: EventStore,
 }
@@ -57,7 +60,11 @@ impl Application {
             orders: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             work_units: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             recipes: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            reason_catalogues: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
+            reason_catalogues: Executor::new(
+                AggregateStore::new(repo.clone(), snapshot_every),
+                (),
+            ),
+            calendars: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
             store,
         }
     }

@@ -7,6 +7,7 @@
 //! Invariant: pure and total. No I/O, no clock (the caller supplies generated ids); every field
 //! problem becomes a [`RequestError`] that names the field, never a panic.
 
+mod calendar;
 mod order;
 mod reason_catalogue;
 mod recipe;
@@ -22,6 +23,11 @@ use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_event::Event;
 use mom_proto::time::to_timestamp;
 
+pub use calendar::{
+    calendar_version, calendar_version_to_proto, define_calendar, get_calendar,
+    plant_calendar_event_to_proto, plant_calendar_reply, publish_calendar_version,
+    PlantCalendarRequest,
+};
 pub use order::{
     cancel_order, complete_operation, complete_order, create_order, get_order, hold_order,
     order_event_to_proto, order_reply, release_order, report_quantity, resume_order,
@@ -98,6 +104,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "ReasonRetired",
     "UnknownReasonPolicySet",
     "DefaultIdealCycleTimeSet",
+    "CalendarDefined",
+    "CalendarVersionPublished",
 ];
 
 /// A parsed production order request.
@@ -150,6 +158,8 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ReasonRetired(_) => "ReasonRetired",
         Event::UnknownReasonPolicySet(_) => "UnknownReasonPolicySet",
         Event::DefaultIdealCycleTimeSet(_) => "DefaultIdealCycleTimeSet",
+        Event::CalendarDefined(_) => "CalendarDefined",
+        Event::CalendarVersionPublished(_) => "CalendarVersionPublished",
     }
 }
 

@@ -53,6 +53,8 @@ fn order_events() -> Vec<OrderEvent> {
                 name: "fill".to_owned(),
                 eligible_work_units: vec![wu("filler-1"), wu("filler-2")],
             }],
+            priority: crate::domain::Priority::default(),
+            due: None,
             at: t(0),
         },
         OrderEvent::OrderReleased { at: t(1) },
@@ -60,6 +62,7 @@ fn order_events() -> Vec<OrderEvent> {
             operation: OperationNumber(10),
             work_unit: wu("filler-1"),
             recipe: None,
+            counted: false,
             at: t(2),
         },
         OrderEvent::QuantityReported {
@@ -86,6 +89,35 @@ fn order_events() -> Vec<OrderEvent> {
         OrderEvent::OrderCancelled {
             reason: why("withdrawn"),
             at: t(8),
+        },
+        OrderEvent::OrderPlanningChanged {
+            priority: crate::domain::Priority::new(2).unwrap(),
+            due: Some(t(59)),
+            at: t(9),
+        },
+        OrderEvent::OrderSequenced {
+            work_center: crate::domain::WorkCenterId::new("site1.line1").unwrap(),
+            position: 3,
+            at: t(9),
+        },
+        OrderEvent::OperationDispatched {
+            operation: OperationNumber(10),
+            work_unit: wu("filler-1"),
+            at: t(9),
+        },
+        OrderEvent::OperationRedispatched {
+            operation: OperationNumber(10),
+            from_work_unit: wu("filler-1"),
+            work_unit: wu("filler-2"),
+            reason: why("filler-1 down"),
+            at: t(9),
+        },
+        OrderEvent::OperationCounted {
+            operation: OperationNumber(10),
+            work_unit: wu("filler-2"),
+            total: Units(12),
+            count_sequence: 7,
+            at: t(9),
         },
     ]
 }
@@ -203,6 +235,19 @@ fn work_unit_events() -> Vec<WorkUnitEvent> {
             reason: why("cold batch"),
             at: t(11),
         },
+        WorkUnitEvent::OperationLinked {
+            work_unit: wu("filler-1"),
+            order_id: order(),
+            operation: OperationNumber(10),
+            product: product_id("cola"),
+            at: t(13),
+        },
+        WorkUnitEvent::OperationUnlinked {
+            work_unit: wu("filler-1"),
+            order_id: order(),
+            operation: OperationNumber(10),
+            at: t(14),
+        },
         WorkUnitEvent::DefaultIdealCycleTimeSet {
             ideal_cycle_time_ms: Millis(400),
             at: t(12),
@@ -246,6 +291,7 @@ fn event_types_list_every_order_and_work_unit_event_once() {
         .chain(WorkUnitEvent::TYPES)
         .chain(crate::domain::RecipeEvent::TYPES)
         .chain(crate::domain::ReasonCatalogueEvent::TYPES)
+        .chain(crate::domain::PlantCalendarEvent::TYPES)
         .copied()
         .collect();
     let unique: BTreeSet<&str> = EVENT_TYPES.iter().copied().collect();
@@ -314,6 +360,7 @@ fn create_request() -> pb::CreateOrderRequest {
         quantity: 100,
         routing: vec![step(10, &["mixer-1"]), step(20, &["filler-1", "filler-2"])],
         at: ts(0),
+        ..Default::default()
     }
 }
 
@@ -336,6 +383,7 @@ fn create_order_maps_every_field() {
         quantity,
         routing,
         at,
+        ..
     } = parsed.command.command
     else {
         panic!("expected Create");
@@ -624,6 +672,7 @@ fn start_and_complete_operation_map_their_fields() {
             operation: OperationNumber(20),
             work_unit: wu("filler-1"),
             recipe: None,
+            unit: crate::domain::StartingUnit::Unregistered,
             at: t(3)
         }
     );
@@ -921,6 +970,7 @@ fn order_reply_shows_hold_progress_and_version() {
             work_unit: "filler-1".to_owned(),
             good: 90,
             scrap: 3,
+            ..Default::default()
         }]
     );
 }
@@ -984,7 +1034,8 @@ fn work_unit_reply_shows_unknown_and_what_was_lost_while_disconnected() {
     assert_eq!(reply.state(), pb::WorkUnitState::Unknown);
     assert_eq!(reply.stop_reason, "NDEATH edge node filler-1");
     assert_eq!(reply.total_count, 12);
-    assert_eq!(reply.version, 14);
+    // The link events after them do not change its state either.
+    assert_eq!(reply.version, work_unit_events().len() as u64);
 }
 
 #[test]

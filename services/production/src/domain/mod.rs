@@ -7,6 +7,7 @@
 //! Invariant: pure. No I/O, no clock, no protobuf; commands carry their event time `at`, and
 //! `crate::contract` maps to and from the wire.
 
+mod calendar;
 mod ids;
 mod order;
 mod reason_catalogue;
@@ -18,6 +19,10 @@ pub use ids::{
 };
 pub use ids::{Priority, WorkCenterId};
 pub use mom_domain::{InvalidId, Millis, Recorded, Rejected, Units, Versioned};
+pub use calendar::{
+    CalendarScope, PlantCalendar, PlantCalendarCommand, PlantCalendarError, PlantCalendarEvent,
+    PlantCalendarState, MAX_VERSIONS,
+};
 pub use order::{
     Operation, OperationStatus, OrderCommand, OrderError, OrderEvent, OrderState, OrderStatus,
     ProductionOrder, RoutingOperation,
