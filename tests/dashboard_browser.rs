@@ -698,6 +698,7 @@ async fn run_order(dev_production: String, order: &str, unit: &str) {
                 eligible_work_units: vec![unit.into()],
             }],
             at: at(15),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -930,6 +931,22 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
             Duration::from_secs(10),
         );
     }
+    // The loss Pareto by category of the reason catalogue (docs/reason-codes.md): drawn from
+    // the losses answer, which carries it.
+    browser.wait_for(
+        "the losses by category",
+        "return document.getElementById('pareto-category').dataset.rows !== undefined",
+        Duration::from_secs(10),
+    );
+    let losses = get_json(
+        port,
+        &format!(
+            "/api/oee/losses?work_unit=press-1&from={}&to={}",
+            hour(-8),
+            hour(1)
+        ),
+    );
+    assert!(losses["by_category"].is_array(), "{losses}");
     browser.assert_no_console_errors("the equipment page");
     browser.screenshot("equipment");
 

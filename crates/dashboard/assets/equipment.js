@@ -33,6 +33,9 @@ MOM.page("equipment", async (main) => {
     <div class="grid cols-2">
       <section class="panel"><h2>Loss Pareto by reason <small>this shift so far</small></h2><div class="chart tall" id="pareto"></div></section>
       <section class="panel"><h2>Downtime log <small>newest first</small></h2><div id="downtime" class="table-wrap short"></div></section>
+    </div>
+    <div class="grid cols-2">
+      <section class="panel"><h2>Losses by category <small>reason catalogue, this shift so far</small></h2><div id="pareto-category" class="table-wrap short"></div></section>
     </div>`;
   document.getElementById("unit-select").addEventListener("change", (e) => {
     location.href = `/equipment?work_unit=${encodeURIComponent(e.target.value)}`;
@@ -119,6 +122,17 @@ MOM.page("equipment", async (main) => {
     });
   }
 
+  // The loss Pareto grouped by the site's reason catalogue (docs/reason-codes.md).
+  function byCategory(data) {
+    const rows = ((data && data.by_category) || []).filter((c) => c.seconds > 0);
+    const total = rows.reduce((sum, c) => sum + c.seconds, 0) || 1;
+    const el = document.getElementById("pareto-category");
+    el.dataset.rows = rows.length;
+    el.innerHTML = rows.length
+      ? `<table class="data"><thead><tr><th>Category</th><th class="num">Minutes</th><th class="num">Share</th></tr></thead><tbody>${rows.map((c) => `<tr data-category="${MOM.esc(c.code)}"><td>${MOM.esc(c.name)}</td><td class="num">${(c.seconds / 60).toFixed(1)}</td><td class="num">${((c.seconds / total) * 100).toFixed(0)} %</td></tr>`).join("")}</tbody></table>`
+      : `<div class="empty">No losses this shift</div>`;
+  }
+
   function timeline(intervals, log, from, to) {
     const start = Date.parse(from), end = Math.min(Date.parse(to), Date.now());
     const bar = (state, from, to, reason) => {
@@ -194,6 +208,7 @@ MOM.page("equipment", async (main) => {
     waterfall(shift);
     trend((hourly && hourly.periods) || []);
     pareto(losses);
+    byCategory(losses);
     document.getElementById("timeline-span").textContent = `${MOM.clock(from)}–${MOM.clock(to)}`;
     timeline(intervals && intervals.intervals, log, from, to);
     downtime(log);
