@@ -145,6 +145,7 @@ async fn a_drifting_parameter_holds_the_order_and_a_drifting_characteristic_open
                 eligible_work_units: vec![WORK_UNIT.into()],
             }],
             at: stamp(minute(4)),
+            ..Default::default()
         })
         .await
         .unwrap()

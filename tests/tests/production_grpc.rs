@@ -97,6 +97,7 @@ async fn create_order(client: &mut ProductionServiceClient<Channel>) -> String {
             quantity: 100,
             routing: routing(),
             at: at(1),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -275,6 +276,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
                 quantity: 10,
                 routing: vec![],
                 at: at(1),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -289,6 +291,7 @@ async fn malformed_fields_are_invalid_argument_and_store_nothing() {
                 quantity: 10,
                 routing: routing(),
                 at: at(1),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -684,6 +687,7 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
         quantity: 10,
         routing: vec![step.clone()],
         at: at(1),
+        ..Default::default()
     };
     let on_order = |n: u32, minute: i64| pb::OrderCommandRequest {
         context: key(n),
@@ -938,6 +942,7 @@ async fn message_over_the_size_limit_is_invalid_argument_and_stores_nothing() {
         quantity: 100,
         routing: long_routing,
         at: at(1),
+        ..Default::default()
     };
     let status = client.create_order(request).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

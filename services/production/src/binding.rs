@@ -17,6 +17,12 @@
 //! - `CompleteOperation` unloads the same way (`recipe-unload:{order}:{operation}:{version}`);
 //!   a unit that meanwhile holds another binding keeps it.
 //!
+//! - The same start finds out whether the work unit is registered and what it is set up for
+//!   (the order refuses a unit set up for another product), and a start on a registered unit
+//!   links the unit to the operation (`count-link:{order}:{operation}:{version}`), so that its
+//!   counts become the operation's quantities (`crate::counting`); `CompleteOperation` ends the
+//!   link (`count-unlink:{order}:{operation}:{version}`).
+//!
 //! A retry without an idempotency key is a new command, which the order rejects (the operation
 //! already runs); clients that retry send the key (docs/command-kernel.md).
 
@@ -26,7 +32,7 @@ use tonic::Status;
 
 use crate::contract::OrderRequest;
 use crate::domain::{
-    BoundRecipe, OperationNumber, OperationStatus, OrderCommand, OrderId, RecipeId,
+    BoundRecipe, OperationNumber, OperationStatus, OrderCommand, OrderId, RecipeId, StartingUnit,
     WorkUnitCommand, WorkUnitId,
 };
 use crate::Application;
@@ -50,9 +56,11 @@ pub(crate) async fn start_operation(
             operation,
             work_unit,
             recipe,
+            unit,
             ..
         } = &mut parsed.command.command
         {
+            *unit = starting_unit(app, work_unit).await?;
             let id = RecipeId::of(state.product(), *operation);
             *recipe = approved(app, &id, order_id, *operation).await?;
             if recipe.is_some() {
@@ -61,9 +69,59 @@ pub(crate) async fn start_operation(
         }
     }
     let caller = parsed.caller.clone();
+    let started = match &parsed.command.command {
+        OrderCommand::StartOperation { operation, .. } => Some(*operation),
+        _ => None,
+    };
     let ran = mom_grpc::run(&app.orders, parsed, call.clone()).await?;
-    download(app, order_id, &ran, caller, call).await?;
+    download(app, order_id, &ran, caller.clone(), call.clone()).await?;
+    if let Some(operation) = started {
+        link(app, order_id, operation, &ran, caller, call).await?;
+    }
     Ok(ran)
+}
+
+/// Returns what the order's start needs to know about the work unit: whether it is registered
+/// (then its counts are the operation's quantities) and what it is set up for.
+async fn starting_unit(app: &Application, unit: &WorkUnitId) -> Result<StartingUnit, Status> {
+    let stream = mom_grpc::load(&app.work_units, unit.as_str()).await?;
+    Ok(match stream.state() {
+        Some(state) => StartingUnit::Registered {
+            current_product: state.current_product().cloned(),
+        },
+        None => StartingUnit::Unregistered,
+    })
+}
+
+/// Links the work unit to the operation that started on it when the order counts it (read back
+/// from the order), keyed so that a retry completes a half-done start exactly once.
+async fn link(
+    app: &Application,
+    order_id: OrderId,
+    operation: OperationNumber,
+    ran: &Ran,
+    caller: mom_domain::Caller,
+    call: Call,
+) -> Result<(), Status> {
+    let order = mom_grpc::load(&app.orders, &order_id.to_string()).await?;
+    let Some(state) = order.state() else {
+        return Ok(());
+    };
+    let Some(op) = state.operations().iter().find(|op| op.number() == operation) else {
+        return Ok(());
+    };
+    let (true, Some(unit), OperationStatus::Running) = (op.counted(), op.work_unit(), op.status())
+    else {
+        return Ok(());
+    };
+    let key = derived_key("count-link", order_id, operation.0, ran.version)?;
+    let command = WorkUnitCommand::LinkOperation {
+        order_id,
+        operation,
+        product: state.product().clone(),
+        at: ran.metadata.event_time,
+    };
+    run_on_unit(app, unit.clone(), command, key, caller, call).await
 }
 
 /// Runs a `CompleteOperation`, then ends the operation's recipe binding on its work unit.
@@ -95,7 +153,16 @@ pub(crate) async fn complete_operation(
             operation,
             at,
         };
-        run_on_unit(app, unit.clone(), unload, key, caller, call).await?;
+        run_on_unit(app, unit.clone(), unload, key, caller.clone(), call.clone()).await?;
+    }
+    if let (true, Some(unit), OperationStatus::Done) = (op.counted(), op.work_unit(), op.status()) {
+        let key = derived_key("count-unlink", order_id, operation.0, ran.version)?;
+        let unlink = WorkUnitCommand::UnlinkOperation {
+            order_id,
+            operation,
+            at,
+        };
+        run_on_unit(app, unit.clone(), unlink, key, caller, call).await?;
     }
     Ok(ran)
 }
@@ -188,7 +255,7 @@ async fn download(
     Ok(())
 }
 
-fn derived_key(
+pub(crate) fn derived_key(
     what: &str,
     order_id: OrderId,
     operation: u32,
@@ -198,7 +265,7 @@ fn derived_key(
         .map_err(|err| Status::internal(format!("derived idempotency key: {err}")))
 }
 
-async fn run_on_unit(
+pub(crate) async fn run_on_unit(
     app: &Application,
     unit: WorkUnitId,
     command: WorkUnitCommand,

@@ -89,6 +89,7 @@ async fn plant() -> Plant {
             },
         ],
         at: at(110),
+        ..Default::default()
     }))
     .await
     .unwrap();
@@ -371,6 +372,7 @@ async fn a_retried_start_completes_a_half_done_one() {
                 operation: OperationNumber(10),
                 work_unit: WorkUnitId::new("press-1").unwrap(),
                 recipe: Some(bound),
+                unit: mom_production::domain::StartingUnit::Unregistered,
                 at: Utc::now() - Duration::minutes(60),
             },
             None,

@@ -4,7 +4,8 @@
 //!
 //! - [`equipment`]: current state of every work unit, state timeline, downtime log;
 //! - [`maintenance`]: work-order backlog, PM compliance, MTBF and MTTR;
-//! - [`orders`]: production orders' status, progress per operation, WIP, lead time;
+//! - [`orders`]: production orders' status, progress per operation, WIP, lead time, and
+//!   [`orders::dispatch`], the dispatch list per work center;
 //! - [`inventory`]: lots by location, holds, expiring lots, genealogy;
 //! - [`quality`]: NCR register, first-pass yield, CAPA status and overdue actions;
 //! - [`recipes`]: the process-parameter change log of every order and work unit;
@@ -48,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::ProjectionsConfig;
 
 /// The read models, by name (checkpoint key, `mom projections rebuild` name, SSE event name).
-pub const READ_MODELS: [&str; 7] = [
+pub const READ_MODELS: [&str; 8] = [
     equipment::NAME,
     maintenance::NAME,
     orders::NAME,
@@ -56,6 +57,7 @@ pub const READ_MODELS: [&str; 7] = [
     quality::NAME,
     recipes::NAME,
     spc::NAME,
+    orders::dispatch::NAME,
 ];
 
 /// The gRPC service name health reports.
@@ -160,6 +162,7 @@ pub async fn install_all(parts: &mut Parts, context: &Context) -> Result<(), Pro
     quality::install(parts, context).await?;
     recipes::install(parts, context).await?;
     spc::install(parts, context).await?;
+    orders::dispatch::install(parts, context).await?;
     Ok(())
 }
 
@@ -206,6 +209,10 @@ pub async fn rebuild(
         }
         spc::NAME => {
             let projection = spc::projection(&topics);
+            mom_projection::rebuild(&projection, &models, &sources, progress).await?
+        }
+        orders::dispatch::NAME => {
+            let projection = orders::dispatch::projection(&topics);
             mom_projection::rebuild(&projection, &models, &sources, progress).await?
         }
         other => return Err(ProjectionsError::UnknownReadModel(other.to_owned())),

@@ -287,6 +287,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
                 quantity,
                 routing: routing.clone(),
                 at: at(minute),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -129,6 +129,7 @@ fn production_story() -> Vec<Message> {
             quantity: 100,
             routing: ops.clone(),
             at: at(0),
+            ..Default::default()
         })),
         b.production(E::OrderCreated(prd::OrderCreated {
             order_id: "order-b".into(),
@@ -136,6 +137,7 @@ fn production_story() -> Vec<Message> {
             quantity: 50,
             routing: ops.clone(),
             at: at(5),
+            ..Default::default()
         })),
         c.production(E::OrderCreated(prd::OrderCreated {
             order_id: "order-c".into(),
@@ -143,6 +145,7 @@ fn production_story() -> Vec<Message> {
             quantity: 10,
             routing: ops,
             at: at(8),
+            ..Default::default()
         })),
         press.production(E::WorkUnitRunning(prd::WorkUnitRunning {
             product: "bracket".into(),

@@ -382,6 +382,7 @@ pub async fn press_running_a_recipe(
                 eligible_work_units: vec!["press-1".to_owned()],
             }],
             at: at(1),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -9,8 +9,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mom_inventory::domain as inv;
 use mom_maintenance::domain as mnt;
 use mom_production::domain::{
-    Millis, OperationNumber, OrderCommand, OrderId, Reason, RoutingOperation, Units,
-    WorkUnitCommand, WorkUnitId,
+    Millis, OperationNumber, OrderCommand, OrderId, Priority, Reason, RoutingOperation,
+    StartingUnit, Units, WorkUnitCommand, WorkUnitId,
 };
 use mom_quality::domain as qa;
 use mom_simulator::layout::{FAILURE_MODES, PM_PLANS};
@@ -291,6 +291,8 @@ impl<'a> Unit<'a> {
                     name: "form".to_owned(),
                     eligible_work_units: vec![WorkUnitId::new(self.id.clone())?],
                 }],
+                priority: Priority::default(),
+                due: None,
                 at,
             },
         )
@@ -316,6 +318,8 @@ impl<'a> Unit<'a> {
                 work_unit: WorkUnitId::new(self.id.clone())?,
                 // The bench plant's products have no master recipes: operations run unbound.
                 recipe: None,
+                // The bench reports quantities by hand, as an unregistered unit would.
+                unit: StartingUnit::Unregistered,
                 at,
             },
         )

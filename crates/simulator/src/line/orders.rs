@@ -41,6 +41,7 @@ impl Line {
                     quantity,
                     routing,
                     at: Some(to_timestamp(t)),
+                    ..Default::default()
                 })
                 .await;
             match result {

@@ -21,6 +21,95 @@ pub fn create_order(
         product: product(req.product, "product")?,
         quantity: Units(req.quantity),
         routing,
+        priority: priority(req.priority)?.unwrap_or_default(),
+        due: req.due.as_ref().map(|ts| at(Some(ts), "due")).transpose()?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
+/// Parses a priority: 0 is none, 1..=9 a priority, anything else names the field.
+fn priority(value: u32) -> Result<Option<Priority>, RequestError> {
+    if value == 0 {
+        return Ok(None);
+    }
+    Priority::new(value)
+        .map(Some)
+        .ok_or_else(|| RequestError::NotOneOf {
+            field: "priority".to_owned(),
+            value: value.to_string(),
+            allowed: "1 to 9 (0: default)".to_owned(),
+        })
+}
+
+/// Parses `ChangeOrderPlanning`; a request that changes nothing is `INVALID_ARGUMENT`.
+pub fn change_order_planning(
+    req: pb::ChangeOrderPlanningRequest,
+) -> Result<OrderRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = order_id(&req.order_id)?;
+    let due = req.due.as_ref().map(|ts| at(Some(ts), "due")).transpose()?;
+    let due = match (due, req.clear_due) {
+        (Some(_), true) => {
+            return Err(RequestError::NotOneOf {
+                field: "clear_due".to_owned(),
+                value: "true".to_owned(),
+                allowed: "false when due is given".to_owned(),
+            })
+        }
+        (Some(due), false) => DueChange::Set(due),
+        (None, true) => DueChange::Clear,
+        (None, false) => DueChange::Keep,
+    };
+    let priority = priority(req.priority)?;
+    if priority.is_none() && due == DueChange::Keep {
+        return Err(missing("priority"));
+    }
+    let command = OrderCommand::ChangePlanning {
+        priority,
+        due,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
+/// Parses `SequenceOrder`.
+pub fn sequence_order(req: pb::SequenceOrderRequest) -> Result<OrderRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = order_id(&req.order_id)?;
+    if req.position == 0 {
+        return Err(missing("position"));
+    }
+    let command = OrderCommand::Sequence {
+        work_center: required(req.work_center, "work_center", WorkCenterId::new)?,
+        position: req.position,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
+/// Parses `DispatchOperation`.
+pub fn dispatch_operation(req: pb::DispatchOperationRequest) -> Result<OrderRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = order_id(&req.order_id)?;
+    let command = OrderCommand::Dispatch {
+        operation: operation(req.operation, "operation")?,
+        work_unit: work_unit_id(req.work_unit, "work_unit")?,
+        at: at(req.at.as_ref(), "at")?,
+    };
+    Ok(guards.parsed(id, command))
+}
+
+/// Parses `RedispatchOperation`.
+pub fn redispatch_operation(
+    req: pb::RedispatchOperationRequest,
+) -> Result<OrderRequest, RequestError> {
+    let guards = guards(req.context)?;
+    let id = order_id(&req.order_id)?;
+    let command = OrderCommand::Redispatch {
+        operation: operation(req.operation, "operation")?,
+        work_unit: work_unit_id(req.work_unit, "work_unit")?,
+        reason: reason(req.reason, "reason")?,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(guards.parsed(id, command))
@@ -58,8 +147,10 @@ pub fn start_operation(req: pb::StartOperationRequest) -> Result<OrderRequest, R
     let command = OrderCommand::StartOperation {
         operation: operation(req.operation, "operation")?,
         work_unit: work_unit_id(req.work_unit, "work_unit")?,
-        // The API binds the recipe after loading the order and its master recipe.
+        // The API binds the recipe after loading the order and its master recipe, and finds out
+        // about the work unit (registered, current product) before the start.
         recipe: None,
+        unit: StartingUnit::Unregistered,
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(guards.parsed(id, command))
@@ -102,6 +193,8 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             product,
             quantity,
             routing,
+            priority,
+            due,
             at,
         } => Event::OrderCreated(pb::OrderCreated {
             order_id: order_id.to_string(),
@@ -109,6 +202,8 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             quantity: quantity.0,
             routing: routing.iter().map(routing_operation_to_proto).collect(),
             at: Some(to_timestamp(*at)),
+            priority: u32::from(priority.get()),
+            due: due.map(to_timestamp),
         }),
         OrderEvent::OrderReleased { at } => Event::OrderReleased(pb::OrderReleased {
             at: Some(to_timestamp(*at)),
@@ -117,6 +212,7 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             operation,
             work_unit,
             recipe,
+            counted,
             at,
         } => Event::OperationStarted(pb::OperationStarted {
             operation: operation.0,
@@ -124,6 +220,7 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             at: Some(to_timestamp(*at)),
             recipe: recipe.as_ref().map(|bound| bound.recipe.to_string()),
             recipe_version: recipe.as_ref().map(|bound| bound.version),
+            counted: *counted,
         }),
         OrderEvent::QuantityReported {
             operation,
@@ -162,6 +259,57 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             reason: reason.to_string(),
             at: Some(to_timestamp(*at)),
         }),
+        OrderEvent::OrderPlanningChanged { priority, due, at } => {
+            Event::OrderPlanningChanged(pb::OrderPlanningChanged {
+                priority: u32::from(priority.get()),
+                due: due.map(to_timestamp),
+                at: Some(to_timestamp(*at)),
+            })
+        }
+        OrderEvent::OrderSequenced {
+            work_center,
+            position,
+            at,
+        } => Event::OrderSequenced(pb::OrderSequenced {
+            work_center: work_center.to_string(),
+            position: *position,
+            at: Some(to_timestamp(*at)),
+        }),
+        OrderEvent::OperationDispatched {
+            operation,
+            work_unit,
+            at,
+        } => Event::OperationDispatched(pb::OperationDispatched {
+            operation: operation.0,
+            work_unit: work_unit.to_string(),
+            at: Some(to_timestamp(*at)),
+        }),
+        OrderEvent::OperationRedispatched {
+            operation,
+            from_work_unit,
+            work_unit,
+            reason,
+            at,
+        } => Event::OperationRedispatched(pb::OperationRedispatched {
+            operation: operation.0,
+            from_work_unit: from_work_unit.to_string(),
+            work_unit: work_unit.to_string(),
+            reason: reason.to_string(),
+            at: Some(to_timestamp(*at)),
+        }),
+        OrderEvent::OperationCounted {
+            operation,
+            work_unit,
+            total,
+            count_sequence,
+            at,
+        } => Event::OperationCounted(pb::OperationCounted {
+            operation: operation.0,
+            work_unit: work_unit.to_string(),
+            total: total.0,
+            count_sequence: *count_sequence,
+            at: Some(to_timestamp(*at)),
+        }),
     }
 }
 
@@ -194,8 +342,20 @@ pub fn order_reply(order: &ProductionOrder) -> Result<pb::Order, OrderError> {
                 work_unit: text(op.work_unit()),
                 good: op.good().0,
                 scrap: op.scrap().0,
+                dispatched_work_unit: text(op.dispatched()),
+                counted: op.counted(),
             })
             .collect(),
         version: order.version(),
+        priority: u32::from(state.priority().get()),
+        due: state.due().map(to_timestamp),
+        sequence: state
+            .sequence()
+            .iter()
+            .map(|(work_center, position)| pb::WorkCenterPosition {
+                work_center: work_center.to_string(),
+                position: *position,
+            })
+            .collect(),
     })
 }

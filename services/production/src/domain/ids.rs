@@ -30,6 +30,75 @@ mom_domain::string_id!(
     Reason => |value| check_text(value, MAX_REASON_LEN),
 );
 
+mom_domain::string_id!(
+    /// Id of a work center: the ISA-95 parent of work units, which is the work unit id without
+    /// its last `.` segment (`site1.area2.line3` for `site1.area2.line3.filler`), or the work
+    /// unit id itself when it has no `.` (a work unit standing alone).
+    WorkCenterId => |value| check_id(value, MAX_ID_LEN),
+);
+
+impl WorkUnitId {
+    /// Returns the work center the work unit belongs to (see [`WorkCenterId`]).
+    pub fn work_center(&self) -> WorkCenterId {
+        let id = self.as_str();
+        // A non-empty prefix of a valid work unit id is a valid work center id (same syntax).
+        match id.rsplit_once('.') {
+            Some((parent, _)) if !parent.is_empty() => WorkCenterId(parent.to_owned()),
+            _ => WorkCenterId(id.to_owned()),
+        }
+    }
+}
+
+/// Dispatch priority of an order: 1 (most urgent) to 9; 5 by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Priority(u8);
+
+impl Priority {
+    /// The most urgent priority.
+    pub const HIGHEST: u8 = 1;
+    /// The least urgent priority.
+    pub const LOWEST: u8 = 9;
+
+    /// Returns the priority `value`, or `None` outside 1..=9.
+    pub fn new(value: u32) -> Option<Self> {
+        u8::try_from(value)
+            .ok()
+            .filter(|v| (Self::HIGHEST..=Self::LOWEST).contains(v))
+            .map(Priority)
+    }
+
+    /// Returns the priority as a number.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority(5)
+    }
+}
+
+impl TryFrom<u8> for Priority {
+    type Error = String;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Priority::new(u32::from(value)).ok_or_else(|| format!("priority {value} is not in 1..=9"))
+    }
+}
+
+impl From<Priority> for u8 {
+    fn from(priority: Priority) -> u8 {
+        priority.0
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Number of an operation in a routing (for example 10, 20, 30), unique within the routing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -73,6 +142,26 @@ mod tests {
             WorkUnitId::new("line 3"),
             Err(InvalidId::BadCharacter { character: ' ' })
         );
+    }
+
+    #[test]
+    fn work_center_is_the_work_unit_without_its_last_segment() {
+        assert_eq!(
+            WorkUnitId::new("site1.area2.line3.filler")
+                .unwrap()
+                .work_center()
+                .as_str(),
+            "site1.area2.line3"
+        );
+        assert_eq!(WorkUnitId::new("press-7").unwrap().work_center().as_str(), "press-7");
+    }
+
+    #[test]
+    fn priority_is_one_to_nine_and_five_by_default() {
+        assert_eq!(Priority::default().get(), 5);
+        assert!(Priority::new(0).is_none());
+        assert!(Priority::new(10).is_none());
+        assert_eq!(Priority::new(1).map(Priority::get), Some(1));
     }
 
     #[test]

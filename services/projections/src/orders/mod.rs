@@ -3,6 +3,7 @@
 //! production order, from `mom.production.v1`.
 
 mod api;
+pub mod dispatch;
 mod http;
 mod projection;
 mod query;

@@ -1,16 +1,18 @@
 //! The production order's state, its decisions and its fold.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use mom_domain::{Lifecycle, Stream, Units};
 use serde::{Deserialize, Serialize};
 
-use super::commands::{OrderCommand, RoutingOperation};
+use super::commands::{OrderCommand, RoutingOperation, StartingUnit};
 use super::error::OrderError;
 use super::events::OrderEvent;
-use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::ids::{
+    OperationNumber, OrderId, Priority, ProductId, Reason, WorkCenterId, WorkUnitId,
+};
 use crate::domain::recipe::BoundRecipe;
 
 /// Where an order is in its life. Being on hold is tracked apart ([`OrderState::hold`]), so a
@@ -80,6 +82,12 @@ pub struct Operation {
     /// The recipe version bound when the operation started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recipe: Option<BoundRecipe>,
+    /// The work unit the pending operation is dispatched to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dispatched: Option<WorkUnitId>,
+    /// Whether its work unit's counts are its quantities (started on a registered unit).
+    #[serde(default)]
+    counted: bool,
 }
 
 impl Operation {
@@ -90,7 +98,19 @@ impl Operation {
             good: Units::ZERO,
             scrap: Units::ZERO,
             recipe: None,
+            dispatched: None,
+            counted: false,
         }
+    }
+
+    /// Returns the work unit the operation is dispatched to, while it is not started.
+    pub fn dispatched(&self) -> Option<&WorkUnitId> {
+        self.dispatched.as_ref()
+    }
+
+    /// Returns whether the operation's quantities come from its work unit's counts.
+    pub fn counted(&self) -> bool {
+        self.counted
     }
 
     /// Returns the recipe version bound when the operation started, if any.
@@ -150,6 +170,14 @@ pub struct OrderState {
     status: OrderStatus,
     hold: Option<Reason>,
     operations: Vec<Operation>,
+    /// Dispatch priority (orders created before dispatching have the default).
+    #[serde(default)]
+    priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due: Option<DateTime<Utc>>,
+    /// The order's position in each work center's queue it was sequenced in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sequence: BTreeMap<WorkCenterId, u32>,
 }
 
 impl OrderState {
@@ -181,6 +209,21 @@ impl OrderState {
     /// Returns the operations in routing order.
     pub fn operations(&self) -> &[Operation] {
         &self.operations
+    }
+
+    /// Returns the dispatch priority (1 most urgent).
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// Returns when the order is due, if a due date was given.
+    pub fn due(&self) -> Option<DateTime<Utc>> {
+        self.due
+    }
+
+    /// Returns the order's position in the queue of each work center it was sequenced in.
+    pub fn sequence(&self) -> &BTreeMap<WorkCenterId, u32> {
+        &self.sequence
     }
 
     /// Returns the good output of the order: the good pieces of its last operation.
@@ -230,6 +273,7 @@ impl OrderState {
         operation: OperationNumber,
         work_unit: WorkUnitId,
         recipe: Option<BoundRecipe>,
+        unit: StartingUnit,
         at: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         self.ensure_not_held()?;
@@ -265,10 +309,31 @@ impl OrderState {
                 });
             }
         }
+        if let Some(dispatched) = op.dispatched.as_ref().filter(|d| **d != work_unit) {
+            return Err(OrderError::DispatchedElsewhere {
+                operation,
+                dispatched: dispatched.clone(),
+                work_unit,
+            });
+        }
+        let counted = match unit {
+            StartingUnit::Unregistered => false,
+            StartingUnit::Registered { current_product } => {
+                if let Some(unit_product) = current_product.filter(|p| *p != self.product) {
+                    return Err(OrderError::ProductMismatch {
+                        work_unit,
+                        unit_product,
+                        order_product: self.product.clone(),
+                    });
+                }
+                true
+            }
+        };
         Ok(vec![OrderEvent::OperationStarted {
             operation,
             work_unit,
             recipe,
+            counted,
             at,
         }])
     }
@@ -291,6 +356,14 @@ impl OrderState {
                 status: op.status(),
             });
         };
+        // A counted operation's good pieces are its unit's counts: by hand only scrap is
+        // reported, and it is taken out of the counted pieces (a count is good and bad).
+        if op.counted && good != Units::ZERO {
+            return Err(OrderError::CountedOperation {
+                operation,
+                work_unit: work_unit.clone(),
+            });
+        }
         let fits = op.good.checked_add(good).is_some()
             && op.scrap.checked_add(scrap).is_some()
             && self.scrap().checked_add(scrap).is_some();
@@ -323,6 +396,8 @@ impl Lifecycle for OrderState {
             product,
             quantity,
             routing,
+            priority,
+            due,
             at,
         } = command
         else {
@@ -337,6 +412,8 @@ impl Lifecycle for OrderState {
             product,
             quantity,
             routing,
+            priority,
+            due,
             at,
         }])
     }
@@ -359,8 +436,9 @@ impl Lifecycle for OrderState {
                 operation,
                 work_unit,
                 recipe,
+                unit,
                 at,
-            } => self.start_operation(operation, work_unit, recipe, at),
+            } => self.start_operation(operation, work_unit, recipe, unit, at),
             OrderCommand::ReportQuantity {
                 operation,
                 good,
@@ -405,6 +483,32 @@ impl Lifecycle for OrderState {
             OrderCommand::Cancel { reason, at } => {
                 Ok(vec![OrderEvent::OrderCancelled { reason, at }])
             }
+            OrderCommand::ChangePlanning { priority, due, at } => {
+                Ok(self.change_planning(priority, due, at))
+            }
+            OrderCommand::Sequence {
+                work_center,
+                position,
+                at,
+            } => self.sequence_in(work_center, position, at),
+            OrderCommand::Dispatch {
+                operation,
+                work_unit,
+                at,
+            } => self.dispatch(operation, work_unit, at),
+            OrderCommand::Redispatch {
+                operation,
+                work_unit,
+                reason,
+                at,
+            } => self.redispatch(operation, work_unit, reason, at),
+            OrderCommand::RecordCount {
+                operation,
+                work_unit,
+                total,
+                count_sequence,
+                at,
+            } => self.record_count(operation, work_unit, total, count_sequence, at),
         }
     }
 
@@ -415,6 +519,8 @@ impl Lifecycle for OrderState {
             product,
             quantity,
             routing,
+            priority,
+            due,
             ..
         } = event
         else {
@@ -427,6 +533,9 @@ impl Lifecycle for OrderState {
             status: OrderStatus::Created,
             hold: None,
             operations: routing.into_iter().map(Operation::pending).collect(),
+            priority,
+            due,
+            sequence: BTreeMap::new(),
         })
     }
 
@@ -439,12 +548,15 @@ impl Lifecycle for OrderState {
                 operation,
                 work_unit,
                 recipe,
+                counted,
                 ..
             } => {
                 self.status = OrderStatus::InProgress;
                 if let Some(op) = self.operation_mut(operation) {
                     op.progress = Progress::Running { work_unit };
                     op.recipe = recipe;
+                    op.dispatched = None;
+                    op.counted = counted;
                 }
             }
             OrderEvent::QuantityReported {
@@ -456,6 +568,9 @@ impl Lifecycle for OrderState {
                 if let Some(op) = self.operation_mut(operation) {
                     op.good = op.good.saturating_add(good);
                     op.scrap = op.scrap.saturating_add(scrap);
+                    if op.counted {
+                        op.good = op.good.saturating_sub(scrap);
+                    }
                 }
             }
             OrderEvent::OperationCompleted { operation, .. } => {
@@ -474,6 +589,11 @@ impl Lifecycle for OrderState {
                 self.status = OrderStatus::Cancelled;
                 self.hold = None;
             }
+            OrderEvent::OrderPlanningChanged { .. }
+            | OrderEvent::OrderSequenced { .. }
+            | OrderEvent::OperationDispatched { .. }
+            | OrderEvent::OperationRedispatched { .. }
+            | OrderEvent::OperationCounted { .. } => self.evolve_dispatch(event),
         }
     }
 }
@@ -515,6 +635,10 @@ fn validate_routing(routing: &[RoutingOperation]) -> Result<(), OrderError> {
     }
     Ok(())
 }
+
+mod dispatch;
+
+pub use dispatch::MAX_POSITION;
 
 #[cfg(test)]
 mod tests;

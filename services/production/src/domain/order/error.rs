@@ -4,7 +4,9 @@ use mom_domain::{DomainError, ErrorKind};
 use thiserror::Error;
 
 use super::aggregate::{OperationStatus, OrderStatus};
-use crate::domain::ids::{join, OperationNumber, OrderId, Reason, WorkUnitId};
+use crate::domain::ids::{
+    join, OperationNumber, OrderId, ProductId, Reason, WorkCenterId, WorkUnitId,
+};
 
 /// A production order's rules rejecting a command; its [`DomainError::kind`] says how to report
 /// it (the kernel's [`mom_domain::Rejected`] adds the version conflict and the repeated key).
@@ -124,6 +126,77 @@ pub enum OrderError {
     /// The order completes only when every operation is done.
     #[error("order cannot complete: operations {} are not done", join(.open))]
     OperationsOpen { open: Vec<OperationNumber> },
+
+    /// A queue position outside 1..=MAX_POSITION.
+    #[error("field position: {position} is not in 1..={max}")]
+    PositionOutOfRange { position: u32, max: u32 },
+
+    /// The work center runs none of the order's open operations.
+    #[error(
+        "work center {work_center} runs no open operation of the order (work centers: {})",
+        join(.known)
+    )]
+    UnknownWorkCenter {
+        work_center: WorkCenterId,
+        known: Vec<WorkCenterId>,
+    },
+
+    /// Dispatch of an operation already dispatched to another work unit.
+    #[error(
+        "operation {operation} is already dispatched to work unit {work_unit}; re-dispatch it to move it"
+    )]
+    AlreadyDispatched {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+    },
+
+    /// Re-dispatch of an operation that was never dispatched.
+    #[error("operation {operation} is not dispatched; dispatch it first")]
+    NotDispatched { operation: OperationNumber },
+
+    /// Re-dispatch to the work unit the operation is already dispatched to.
+    #[error("operation {operation} is already dispatched to work unit {work_unit}")]
+    SameWorkUnit {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+    },
+
+    /// Start on another work unit than the one the operation is dispatched to.
+    #[error(
+        "operation {operation} is dispatched to work unit {dispatched}, not {work_unit}; re-dispatch it first"
+    )]
+    DispatchedElsewhere {
+        operation: OperationNumber,
+        dispatched: WorkUnitId,
+        work_unit: WorkUnitId,
+    },
+
+    /// The work unit is set up for another product than the order's.
+    #[error(
+        "work unit {work_unit} is set up for product {unit_product}, the order makes {order_product}; set the unit up for {order_product} first"
+    )]
+    ProductMismatch {
+        work_unit: WorkUnitId,
+        unit_product: ProductId,
+        order_product: ProductId,
+    },
+
+    /// A quantity report by hand for an operation its work unit counts.
+    #[error(
+        "operation {operation} runs on work unit {work_unit}, whose counts are its good pieces; report only scrap by hand"
+    )]
+    CountedOperation {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+    },
+
+    /// A count from another work unit than the one running the operation.
+    #[error("operation {operation} runs on work unit {running_on}, not {work_unit}")]
+    CountFromOtherUnit {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+        running_on: WorkUnitId,
+    },
 }
 
 impl DomainError for OrderError {
@@ -138,7 +211,8 @@ impl DomainError for OrderError {
             | OrderError::NoEligibleWorkUnits { .. }
             | OrderError::DuplicateEligibleWorkUnit { .. }
             | OrderError::NothingReported
-            | OrderError::QuantityOverflow { .. } => ErrorKind::InvalidArgument,
+            | OrderError::QuantityOverflow { .. }
+            | OrderError::PositionOutOfRange { .. } => ErrorKind::InvalidArgument,
             OrderError::AlreadyCreated { .. }
             | OrderError::Closed { .. }
             | OrderError::OnHold { .. }
@@ -150,6 +224,14 @@ impl DomainError for OrderError {
             | OrderError::OperationAlreadyDone { .. }
             | OrderError::OperationNotRunning { .. }
             | OrderError::OperationsOpen { .. }
+            | OrderError::UnknownWorkCenter { .. }
+            | OrderError::AlreadyDispatched { .. }
+            | OrderError::NotDispatched { .. }
+            | OrderError::SameWorkUnit { .. }
+            | OrderError::DispatchedElsewhere { .. }
+            | OrderError::ProductMismatch { .. }
+            | OrderError::CountedOperation { .. }
+            | OrderError::CountFromOtherUnit { .. }
             // These depend on the order's routing, not on the request alone.
             | OrderError::UnknownOperation { .. }
             | OrderError::IneligibleWorkUnit { .. } => ErrorKind::FailedPrecondition,

@@ -5,7 +5,9 @@ use mom_domain::{EventType, Units};
 use serde::{Deserialize, Serialize};
 
 use super::commands::RoutingOperation;
-use crate::domain::ids::{OperationNumber, OrderId, ProductId, Reason, WorkUnitId};
+use crate::domain::ids::{
+    OperationNumber, OrderId, Priority, ProductId, Reason, WorkCenterId, WorkUnitId,
+};
 use crate::domain::recipe::BoundRecipe;
 
 /// A fact about a production order. Variant names are the proto message names.
@@ -17,6 +19,11 @@ pub enum OrderEvent {
         product: ProductId,
         quantity: Units,
         routing: Vec<RoutingOperation>,
+        /// Orders created before dispatching have the default priority.
+        #[serde(default)]
+        priority: Priority,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     },
     /// The order was released to the floor.
@@ -27,6 +34,9 @@ pub enum OrderEvent {
         work_unit: WorkUnitId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recipe: Option<BoundRecipe>,
+        /// The work unit is registered: its counts are the operation's quantities.
+        #[serde(default)]
+        counted: bool,
         at: DateTime<Utc>,
     },
     /// Good and scrap pieces were reported against a running operation.
@@ -55,6 +65,41 @@ pub enum OrderEvent {
     },
     /// The order was cancelled.
     OrderCancelled { reason: Reason, at: DateTime<Utc> },
+    /// The dispatch priority or due date changed (both as they are now).
+    OrderPlanningChanged {
+        priority: Priority,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    /// The order took a position in a work center's queue.
+    OrderSequenced {
+        work_center: WorkCenterId,
+        position: u32,
+        at: DateTime<Utc>,
+    },
+    /// A pending operation was dispatched to a work unit.
+    OperationDispatched {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+        at: DateTime<Utc>,
+    },
+    /// A dispatched operation moved to another work unit.
+    OperationRedispatched {
+        operation: OperationNumber,
+        from_work_unit: WorkUnitId,
+        work_unit: WorkUnitId,
+        reason: Reason,
+        at: DateTime<Utc>,
+    },
+    /// The running operation's work unit counted `total` units (its count `count_sequence`).
+    OperationCounted {
+        operation: OperationNumber,
+        work_unit: WorkUnitId,
+        total: Units,
+        count_sequence: u64,
+        at: DateTime<Utc>,
+    },
 }
 
 impl OrderEvent {
@@ -69,6 +114,11 @@ impl OrderEvent {
         "OrderResumed",
         "OrderCompleted",
         "OrderCancelled",
+        "OrderPlanningChanged",
+        "OrderSequenced",
+        "OperationDispatched",
+        "OperationRedispatched",
+        "OperationCounted",
     ];
 
     /// Returns when the fact happened on the floor.
@@ -82,7 +132,12 @@ impl OrderEvent {
             | OrderEvent::OrderHeld { at, .. }
             | OrderEvent::OrderResumed { at }
             | OrderEvent::OrderCompleted { at, .. }
-            | OrderEvent::OrderCancelled { at, .. } => *at,
+            | OrderEvent::OrderCancelled { at, .. }
+            | OrderEvent::OrderPlanningChanged { at, .. }
+            | OrderEvent::OrderSequenced { at, .. }
+            | OrderEvent::OperationDispatched { at, .. }
+            | OrderEvent::OperationRedispatched { at, .. }
+            | OrderEvent::OperationCounted { at, .. } => *at,
         }
     }
 }
@@ -99,6 +154,11 @@ impl EventType for OrderEvent {
             OrderEvent::OrderResumed { .. } => "OrderResumed",
             OrderEvent::OrderCompleted { .. } => "OrderCompleted",
             OrderEvent::OrderCancelled { .. } => "OrderCancelled",
+            OrderEvent::OrderPlanningChanged { .. } => "OrderPlanningChanged",
+            OrderEvent::OrderSequenced { .. } => "OrderSequenced",
+            OrderEvent::OperationDispatched { .. } => "OperationDispatched",
+            OrderEvent::OperationRedispatched { .. } => "OperationRedispatched",
+            OrderEvent::OperationCounted { .. } => "OperationCounted",
         }
     }
 }

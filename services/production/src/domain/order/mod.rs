@@ -8,7 +8,9 @@ mod commands;
 mod error;
 mod events;
 
-pub use aggregate::{Operation, OperationStatus, OrderState, OrderStatus, ProductionOrder};
-pub use commands::{OrderCommand, RoutingOperation};
+pub use aggregate::{
+    Operation, OperationStatus, OrderState, OrderStatus, ProductionOrder, MAX_POSITION,
+};
+pub use commands::{DueChange, OrderCommand, RoutingOperation, StartingUnit};
 pub use error::OrderError;
 pub use events::OrderEvent;

@@ -54,6 +54,8 @@ fn create_command(quantity: u64, routing: Vec<RoutingOperation>) -> Versioned<Or
         product: ProductId::new("cola-330ml").unwrap(),
         quantity: Units(quantity),
         routing,
+        priority: Priority::default(),
+        due: None,
         at: t(0),
     }
     .into()
@@ -65,6 +67,8 @@ fn created() -> OrderEvent {
         product: ProductId::new("cola-330ml").unwrap(),
         quantity: Units(1000),
         routing: routing(),
+        priority: Priority::default(),
+        due: None,
         at: t(0),
     }
 }
@@ -78,6 +82,7 @@ fn started(n: u32, unit: &str) -> OrderEvent {
         operation: op(n),
         work_unit: wu(unit),
         recipe: None,
+        counted: false,
         at: t(2),
     }
 }
@@ -126,6 +131,7 @@ fn start(n: u32, unit: &str) -> Versioned<OrderCommand> {
         operation: op(n),
         work_unit: wu(unit),
         recipe: None,
+        unit: StartingUnit::Unregistered,
         at: t(2),
     }
     .into()
@@ -815,3 +821,7 @@ fn events_stored_bare_by_the_old_code_load_and_fold() {
         Some(OrderStatus::Released)
     );
 }
+
+// Dispatching (docs/dispatching.md).
+
+mod dispatching;
