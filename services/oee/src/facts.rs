@@ -48,6 +48,13 @@ pub enum Input {
         /// Ideal time per unit.
         ideal_cycle_time_ms: u64,
     },
+    /// A version of the plant calendar of `scope` (`crate::calendars`).
+    Calendar {
+        /// The calendar's scope.
+        scope: String,
+        /// The version.
+        version: Box<mom_oee::CalendarVersion>,
+    },
     /// The ideal cycle time of a product on an equipment (milliseconds).
     CycleTime {
         /// The equipment.
@@ -260,6 +267,9 @@ fn production(payload: &[u8]) -> Result<Vec<Input>, String> {
         }
         Some(Event::ReasonDefined(defined)) => Ok(crate::reason_codes::reason_defined(defined)),
         Some(Event::ReasonRetired(retired)) => Ok(crate::reason_codes::reason_retired(retired)),
+        Some(Event::CalendarVersionPublished(published)) => {
+            crate::calendars::version_published(published)
+        }
         Some(Event::WorkUnitRunning(running)) => fact(FactKind::Running {
             at: time(running.at.as_ref(), "at")?,
             product: option(&running.product).map(Into::into),
@@ -383,6 +393,50 @@ mod tests {
         assert_eq!(fact.equipment, EquipmentId::from("press-7"));
         assert!(
             matches!(&fact.kind, FactKind::Stopped { reason: Some(r), .. } if r.as_str() == "jam")
+        );
+    }
+
+    #[test]
+    fn a_stop_with_a_catalogue_code_and_a_default_cycle_time_become_inputs() {
+        use mom_proto::production::v1::production_event::Event;
+        let message = |event| {
+            mom_proto::production::v1::ProductionEvent {
+                metadata: Some(EventMetadata {
+                    aggregate_id: "site1.press-7".into(),
+                    ..Default::default()
+                }),
+                event: Some(event),
+            }
+            .encode_to_vec()
+        };
+        let stopped = message(Event::WorkUnitStopped(
+            mom_proto::production::v1::WorkUnitStopped {
+                reason: "Jammed".into(),
+                at: ts(10),
+                reason_code: "jam".into(),
+            },
+        ));
+        let inputs = Mapper::default()
+            .map("mom.production.v1", &stopped)
+            .unwrap();
+        assert!(matches!(
+            inputs.as_slice(),
+            [Input::Fact(Fact { kind: FactKind::Stopped { reason: Some(r), .. }, .. })] if r.as_str() == "jam"
+        ));
+        let default = message(Event::DefaultIdealCycleTimeSet(
+            mom_proto::production::v1::DefaultIdealCycleTimeSet {
+                ideal_cycle_time_ms: 1_500,
+                at: ts(0),
+            },
+        ));
+        assert_eq!(
+            Mapper::default()
+                .map("mom.production.v1", &default)
+                .unwrap(),
+            vec![Input::DefaultCycleTime {
+                equipment: EquipmentId::from("site1.press-7"),
+                ideal_cycle_time_ms: 1_500,
+            }]
         );
     }
 

@@ -5,6 +5,9 @@
 //! - `GET /api/oee/watch?area=..[&granularity=..]` (server-sent events, one `period` event per
 //!   changed period)
 //! - `GET /api/oee/assets` (the equipment hierarchy: site, areas, work centers, work units)
+//! - `GET /api/oee/calendar?scope=..&from=YYYY-MM-DD[&days=7]` (the plant calendar in force
+//!   for a calendar scope or a work unit id: per local day its shifts and breaks, or that it is
+//!   a holiday or has no shift; docs/calendars.md)
 //! - `GET /healthz`
 //!
 //! The scope is exactly one of `work_unit`, `work_center`, `area`, `site`; times are RFC 3339.
@@ -198,6 +201,42 @@ async fn losses(
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct CalendarParams {
+    scope: Option<String>,
+    from: Option<String>,
+    days: Option<u64>,
+}
+
+async fn calendar(
+    State(state): State<AppState>,
+    params: Result<Query<CalendarParams>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let Query(params) = params
+            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let scope = params
+            .scope
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| QueryError::InvalidArgument("field scope is missing".into()))?;
+        let from = params
+            .from
+            .ok_or_else(|| QueryError::InvalidArgument("field from is missing".into()))?;
+        let from = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d").map_err(|_| {
+            QueryError::InvalidArgument(format!("field from is not a date YYYY-MM-DD: {from:?}"))
+        })?;
+        state
+            .queries
+            .calendar_view(&scope, from, params.days.unwrap_or(7))
+            .await
+    }
+    .await;
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(err) => error(err),
+    }
+}
+
 async fn assets(State(state): State<AppState>) -> Response {
     match state.queries.assets().await {
         Ok(assets) => json_response(
@@ -279,6 +318,7 @@ pub fn router(
         .route("/api/oee/losses", get(losses))
         .route("/api/oee/watch", get(watch))
         .route("/api/oee/assets", get(assets))
+        .route("/api/oee/calendar", get(calendar))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(AppState {
             queries,

@@ -13,6 +13,7 @@
 //! Invariant: no service code; it reads the topic contract only.
 
 pub mod api;
+pub mod calendars;
 pub mod config;
 mod facts;
 pub mod http;

@@ -49,7 +49,7 @@ mod snapshot;
 use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
-const SCHEMA: [&str; 20] = [
+const SCHEMA: [&str; 21] = [
     // `equipment`: the work unit whose facts the message gave (NULL: none; '*': unknown, from
     // before the column existed), read back when the unit's forgotten history is needed.
     "CREATE TABLE IF NOT EXISTS oee_inputs (\
@@ -116,6 +116,8 @@ const SCHEMA: [&str; 20] = [
     crate::reason_codes::SCHEMA[0],
     crate::reason_codes::SCHEMA[1],
     crate::reason_codes::SCHEMA[2],
+    // The plant calendars' versions (`crate::calendars`).
+    crate::calendars::SCHEMA[0],
 ];
 
 /// Granularities the projection stores; weeks and hierarchy nodes are summed at query time.
@@ -271,6 +273,11 @@ impl State {
                 // Written to the read model with the hierarchy (`write_asset`).
                 asset @ (Input::Asset { .. } | Input::AssetMoved { .. } | Input::Reason(_)) => {
                     assets.push(asset)
+                }
+                // The engine cuts shift periods by it; the read model keeps it for the view.
+                Input::Calendar { scope, version } => {
+                    self.engine.set_calendar_version(&scope, (*version).clone());
+                    assets.push(Input::Calendar { scope, version });
                 }
             }
         }
@@ -634,6 +641,7 @@ impl Projection for OeeProjection {
             crate::reason_codes::TABLES[0],
             crate::reason_codes::TABLES[1],
             crate::reason_codes::TABLES[2],
+            crate::calendars::TABLES[0],
         ]
     }
 

@@ -209,6 +209,17 @@ impl Queries {
         &self.calendar
     }
 
+    /// Returns the plant calendar in force for `scope` over `days` local days from `from`
+    /// (`crate::calendars::view`).
+    pub async fn calendar_view(
+        &self,
+        scope: &str,
+        from: chrono::NaiveDate,
+        days: u64,
+    ) -> Result<serde_json::Value, QueryError> {
+        crate::calendars::view(&self.pool, &self.calendar, scope, from, days).await
+    }
+
     /// Returns the work units of `scope`, or NOT_FOUND when the projection knows no such
     /// equipment (a node with no work units yet has none, and sums to zero).
     pub async fn members(&self, scope: &Scope) -> Result<Vec<String>, QueryError> {

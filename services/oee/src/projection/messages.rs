@@ -220,6 +220,9 @@ pub(super) async fn write_asset(
                 .await?;
         }
         Input::Reason(change) => crate::reason_codes::write(connection, change).await?,
+        Input::Calendar { scope, version } => {
+            crate::calendars::write(connection, scope, version).await?
+        }
         _ => {}
     }
     Ok(())
