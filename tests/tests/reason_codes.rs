@@ -281,7 +281,13 @@ async fn catalogue_codes_refuse_or_map_unknown_reasons_and_group_the_oee_paretos
             to: Some(to_timestamp(base() + Duration::hours(1))),
             as_of: None,
         };
-        async move { client.get_losses(request).await.ok().map(|r| r.into_inner()) }
+        async move {
+            client
+                .get_losses(request)
+                .await
+                .ok()
+                .map(|r| r.into_inner())
+        }
     };
     let press = support::eventually("the press's stops reach the Paretos", || async {
         losses(PRESS)

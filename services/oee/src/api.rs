@@ -429,10 +429,7 @@ impl pb::oee_service_server::OeeService for OeeService {
         let from = time(request.from, "from")?;
         let to = time(request.to, "to")?;
         let as_of = as_of(request.as_of)?;
-        let (total, grouped) = self
-            .queries
-            .losses_grouped(&scope, from, to, as_of)
-            .await?;
+        let (total, grouped) = self.queries.losses_grouped(&scope, from, to, as_of).await?;
         Ok(Response::new(pb::GetLossesResponse {
             total: Some(figures(&scope, Granularity::Custom, &total)),
             losses: pareto(&total),

@@ -136,7 +136,10 @@ pub fn reason_retired(event: prd::ReasonRetired) -> Vec<Input> {
 }
 
 /// Writes one change to the tables.
-pub async fn write(connection: &mut Connection, change: &CatalogueChange) -> Result<(), ApplyError> {
+pub async fn write(
+    connection: &mut Connection,
+    change: &CatalogueChange,
+) -> Result<(), ApplyError> {
     match change {
         CatalogueChange::Category {
             site,
@@ -245,11 +248,10 @@ impl Catalogues {
             out.sites.insert(site.clone());
             out.categories.insert((site, category), name);
         }
-        let reasons: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT site, code, name, category, loss_class FROM oee_reason_codes",
-        )
-        .fetch_all(pool)
-        .await?;
+        let reasons: Vec<(String, String, String, String, String)> =
+            sqlx::query_as("SELECT site, code, name, category, loss_class FROM oee_reason_codes")
+                .fetch_all(pool)
+                .await?;
         for (site, code, name, category, loss_class) in reasons {
             out.sites.insert(site.clone());
             out.reasons.insert(

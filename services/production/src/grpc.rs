@@ -12,10 +12,10 @@ use tonic::{Request, Response, Status};
 use cqrs_es::Aggregate;
 
 use crate::binding;
-use crate::counting;
-use crate::reasons;
 use crate::contract::{self, RecipeAuthors};
+use crate::counting;
 use crate::domain::{OrderId, Recipe};
+use crate::reasons;
 use crate::Application;
 
 /// The `ProductionService` implementation.
@@ -186,7 +186,9 @@ impl ProductionService for ProductionApi {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let call = call(&request);
         let parsed = contract::report_stopped(request.into_inner())?;
-        Ok(reply(reasons::report_stopped(&self.app, parsed, call).await?))
+        Ok(reply(
+            reasons::report_stopped(&self.app, parsed, call).await?,
+        ))
     }
 
     async fn report_disconnected(

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::domain::{
-    LossClass, ReasonCatalogue, ReasonCatalogueCommand, ReasonCatalogueError,
-    ReasonCatalogueEvent, ReasonCode, SiteId, UnknownReasonPolicy, MAX_ALIASES,
+    LossClass, ReasonCatalogue, ReasonCatalogueCommand, ReasonCatalogueError, ReasonCatalogueEvent,
+    ReasonCode, SiteId, UnknownReasonPolicy, MAX_ALIASES,
 };
 
 /// A parsed reason catalogue request.
@@ -101,9 +101,7 @@ pub fn define_reason_category(
 
 /// Parses `DefineReason`; the code, category and aliases are normalized, at most
 /// [`MAX_ALIASES`] aliases.
-pub fn define_reason(
-    req: pb::DefineReasonRequest,
-) -> Result<ReasonCatalogueRequest, RequestError> {
+pub fn define_reason(req: pb::DefineReasonRequest) -> Result<ReasonCatalogueRequest, RequestError> {
     let guards = guards(req.context)?;
     let site = site(req.site)?;
     if req.aliases.len() > MAX_ALIASES {
@@ -132,9 +130,7 @@ pub fn define_reason(
 }
 
 /// Parses `RetireReason`.
-pub fn retire_reason(
-    req: pb::RetireReasonRequest,
-) -> Result<ReasonCatalogueRequest, RequestError> {
+pub fn retire_reason(req: pb::RetireReasonRequest) -> Result<ReasonCatalogueRequest, RequestError> {
     let guards = guards(req.context)?;
     let site = site(req.site)?;
     let command = ReasonCatalogueCommand::RetireReason {

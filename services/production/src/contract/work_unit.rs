@@ -432,6 +432,8 @@ pub fn work_unit_reply(unit: &WorkUnit) -> Result<pb::WorkUnit, WorkUnitError> {
         micro_stop_threshold_ms: state.micro_stop_threshold().0,
         startup_window_ms: state.startup_window().0,
         version: unit.version(),
-        default_ideal_cycle_time_ms: state.default_ideal_cycle_time().map_or(0, |millis| millis.0),
+        default_ideal_cycle_time_ms: state
+            .default_ideal_cycle_time()
+            .map_or(0, |millis| millis.0),
     })
 }

@@ -404,7 +404,11 @@ mod tests {
     fn codes_and_aliases_resolve_whatever_their_case() {
         let state = catalogue();
         for text in ["jam", "Jam", " JAM ", "jammed", "Stuck"] {
-            assert_eq!(state.resolve(text), Resolution::Known(code("jam")), "{text}");
+            assert_eq!(
+                state.resolve(text),
+                Resolution::Known(code("jam")),
+                "{text}"
+            );
         }
         assert_eq!(
             state.resolve("Broken Belt"),
@@ -455,10 +459,7 @@ mod tests {
         let state = run(Some(state), vec![reason("jam", "mechanical", &["jammed"])])
             .unwrap()
             .unwrap();
-        assert!(matches!(
-            state.resolve("stuck"),
-            Resolution::Unknown { .. }
-        ));
+        assert!(matches!(state.resolve("stuck"), Resolution::Unknown { .. }));
         assert_eq!(state.resolve("jammed"), Resolution::Known(code("jam")));
     }
 

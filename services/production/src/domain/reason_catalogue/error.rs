@@ -30,7 +30,10 @@ pub enum ReasonCatalogueError {
     UnknownReason { code: ReasonCode },
     /// An alias already names another reason (its code or one of its aliases).
     #[error("alias {alias} already names reason {owner}")]
-    AliasTaken { alias: ReasonCode, owner: ReasonCode },
+    AliasTaken {
+        alias: ReasonCode,
+        owner: ReasonCode,
+    },
     /// A code is already another reason's alias.
     #[error("code {code} is already an alias of reason {owner}")]
     CodeIsAlias { code: ReasonCode, owner: ReasonCode },

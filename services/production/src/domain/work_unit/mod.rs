@@ -9,8 +9,8 @@ mod commands;
 mod error;
 mod events;
 
-pub use aggregate::{Download, MachineState, WorkUnit, WorkUnitState};
 pub use aggregate::OperationLink;
+pub use aggregate::{Download, MachineState, WorkUnit, WorkUnitState};
 pub use commands::{WorkUnitCommand, DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW};
 pub use error::WorkUnitError;
 pub use events::WorkUnitEvent;

@@ -856,7 +856,10 @@ fn a_count_without_any_product_uses_the_default_ideal_cycle_time() {
         ideal_cycle_time: Millis(ms),
         at: t(3),
     };
-    assert_eq!(accepted(vec![registered(), default.clone()], set(1_500)), vec![]);
+    assert_eq!(
+        accepted(vec![registered(), default.clone()], set(1_500)),
+        vec![]
+    );
     assert_eq!(
         rejected(vec![registered()], set(0)),
         WorkUnitError::ZeroDefaultCycleTime
