@@ -181,6 +181,12 @@ impl Change {
                 good: count(reported.good),
                 scrap: count(reported.scrap),
             },
+            // The work unit's counts are the operation's good pieces (docs/dispatching.md).
+            Event::OperationCounted(counted) => Change::QuantityReported {
+                operation: i64::from(counted.operation),
+                good: count(counted.total),
+                scrap: 0,
+            },
             Event::OperationCompleted(completed) => Change::OperationCompleted {
                 at: at(completed.at.as_ref())?,
                 operation: i64::from(completed.operation),

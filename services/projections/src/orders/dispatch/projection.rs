@@ -23,7 +23,7 @@ const SCHEMA: [&str; 3] = [
         position BIGINT NOT NULL, position_key BIGINT NOT NULL, created_ms BIGINT NOT NULL, \
         eligible TEXT NOT NULL, dispatched_unit TEXT NOT NULL, work_unit TEXT NOT NULL, \
         state TEXT NOT NULL, order_status TEXT NOT NULL, held BIGINT NOT NULL, \
-        good BIGINT NOT NULL, PRIMARY KEY (work_center, order_id, operation))",
+        good BIGINT NOT NULL, counted BIGINT NOT NULL,         PRIMARY KEY (work_center, order_id, operation))",
     "CREATE INDEX IF NOT EXISTS dispatch_rows_order ON dispatch_rows (order_id, operation)",
     "CREATE TABLE IF NOT EXISTS dispatch_streams (\
         aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
@@ -160,8 +160,8 @@ async fn apply_event(
                         "INSERT INTO dispatch_rows (work_center, order_id, operation, name, \
                          product, quantity, priority, due_ms, due_key, position, position_key, \
                          created_ms, eligible, dispatched_unit, work_unit, state, order_status, \
-                         held, good) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, \
-                         $12, '', '', 'pending', 'created', 0, 0) \
+                         held, good, counted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, \
+                         $10, $11, $12, '', '', 'pending', 'created', 0, 0, 0) \
                          ON CONFLICT (work_center, order_id, operation) DO NOTHING",
                     )
                     .bind(center.to_owned())
@@ -193,10 +193,14 @@ async fn apply_event(
         Event::OperationStarted(started) => {
             update(
                 connection,
-                "UPDATE dispatch_rows SET state = 'running', work_unit = $3, dispatched_unit = '' \
-                 WHERE order_id = $1 AND operation = $2",
+                "UPDATE dispatch_rows SET state = 'running', work_unit = $3, dispatched_unit = '', \
+                 counted = $4 WHERE order_id = $1 AND operation = $2",
                 order,
-                &[Int(i64::from(started.operation)), Text(&started.work_unit)],
+                &[
+                    Int(i64::from(started.operation)),
+                    Text(&started.work_unit),
+                    Int(i64::from(started.counted)),
+                ],
             )
             .await?;
             update(
@@ -210,9 +214,16 @@ async fn apply_event(
         Event::QuantityReported(reported) => {
             update(
                 connection,
-                "UPDATE dispatch_rows SET good = good + $3 WHERE order_id = $1 AND operation = $2",
+                // A counted operation's scrap is taken out of its counted pieces.
+                "UPDATE dispatch_rows SET good = CASE WHEN counted = 1 \
+                 THEN (CASE WHEN good > $4 THEN good - $4 ELSE 0 END) ELSE good + $3 END \
+                 WHERE order_id = $1 AND operation = $2",
                 order,
-                &[Int(i64::from(reported.operation)), Int(count(reported.good))],
+                &[
+                    Int(i64::from(reported.operation)),
+                    Int(count(reported.good)),
+                    Int(count(reported.scrap)),
+                ],
             )
             .await?;
         }
