@@ -62,6 +62,16 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../assets/spc.js"),
     },
     Asset {
+        path: "shifts.js",
+        content_type: JS,
+        bytes: include_bytes!("../assets/shifts.js"),
+    },
+    Asset {
+        path: "dispatch.js",
+        content_type: JS,
+        bytes: include_bytes!("../assets/dispatch.js"),
+    },
+    Asset {
         path: "audit.js",
         content_type: JS,
         bytes: include_bytes!("../assets/audit.js"),
@@ -117,6 +127,11 @@ pub const PAGES: &[Page] = &[
         title: "Orders",
     },
     Page {
+        path: "/dispatch",
+        id: "dispatch",
+        title: "Dispatch",
+    },
+    Page {
         path: "/quality",
         id: "quality",
         title: "Quality",
@@ -135,6 +150,11 @@ pub const PAGES: &[Page] = &[
         path: "/inventory",
         id: "inventory",
         title: "Inventory",
+    },
+    Page {
+        path: "/shifts",
+        id: "shifts",
+        title: "Shifts",
     },
     Page {
         path: "/audit",

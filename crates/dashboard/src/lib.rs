@@ -93,7 +93,8 @@ pub struct ApiBases {
 }
 
 /// Returns the dashboard's routes for the OEE and projections APIs on the same origin: `/`
-/// (overview), `/equipment`, `/orders`, `/quality`, `/spc`, `/maintenance`, `/inventory`, `/audit` and
+/// (overview), `/equipment`, `/orders`, `/dispatch`, `/quality`, `/spc`, `/maintenance`, `/inventory`,
+/// `/shifts`, `/audit` and
 /// `/assets/...` (the audit API is [`audit::router`], added by the caller).
 pub fn router() -> Router {
     router_with(&ApiBases {

@@ -125,6 +125,26 @@ fn every_asset_the_shell_references_is_embedded() {
 }
 
 #[tokio::test]
+async fn the_shifts_page_is_served_in_the_navigation_and_reads_the_calendar_view() {
+    let answer = get(router(), "/shifts", "").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("data-page=\"shifts\""));
+    assert!(answer.contains("<a href=\"/shifts\" aria-current=\"page\">Shifts</a>"));
+    assert!(answer.contains("<script src=\"/assets/shifts.js\"></script>"));
+    let script = include_str!("../assets/shifts.js");
+    for needle in [
+        "MOM.page(\"shifts\"",
+        "/api/oee/calendar?scope=",
+        "&days=7",
+        "id=\"shifts-work-center\"",
+        "id=\"shifts-calendar\"",
+    ] {
+        assert!(script.contains(needle), "shifts.js lacks {needle:?}");
+    }
+    assert!(proxy::OEE_PATHS.contains(&"/api/oee"), "the view is proxied");
+}
+
+#[tokio::test]
 async fn the_spc_page_is_served_in_the_navigation_with_its_script() {
     let answer = get(router(), "/spc", "").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -172,4 +192,18 @@ fn the_spc_script_reads_the_spc_api_follows_its_feed_and_names_its_elements() {
 #[test]
 fn the_proxy_forwards_the_spc_api_to_the_projections() {
     assert!(proxy::PROJECTIONS_PATHS.contains(&"/api/spc"));
+}
+
+#[tokio::test]
+async fn the_dispatch_page_is_served_in_the_navigation_and_reads_the_dispatch_list() {
+    let answer = get(router(), "/dispatch", "").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("data-page=\"dispatch\""));
+    assert!(answer.contains("<a href=\"/dispatch\" aria-current=\"page\">Dispatch</a>"));
+    assert!(answer.contains("<script src=\"/assets/dispatch.js\"></script>"));
+    let script = include_str!("../assets/dispatch.js");
+    for needle in ["MOM.page(\"dispatch\"", "/api/dispatch?page_size=", "[\"dispatch\"]"] {
+        assert!(script.contains(needle), "dispatch.js lacks {needle:?}");
+    }
+    assert!(proxy::PROJECTIONS_PATHS.contains(&"/api/dispatch"), "the list is proxied");
 }
