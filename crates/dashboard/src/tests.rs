@@ -141,7 +141,10 @@ async fn the_shifts_page_is_served_in_the_navigation_and_reads_the_calendar_view
     ] {
         assert!(script.contains(needle), "shifts.js lacks {needle:?}");
     }
-    assert!(proxy::OEE_PATHS.contains(&"/api/oee"), "the view is proxied");
+    assert!(
+        proxy::OEE_PATHS.contains(&"/api/oee"),
+        "the view is proxied"
+    );
 }
 
 #[tokio::test]
@@ -202,8 +205,15 @@ async fn the_dispatch_page_is_served_in_the_navigation_and_reads_the_dispatch_li
     assert!(answer.contains("<a href=\"/dispatch\" aria-current=\"page\">Dispatch</a>"));
     assert!(answer.contains("<script src=\"/assets/dispatch.js\"></script>"));
     let script = include_str!("../assets/dispatch.js");
-    for needle in ["MOM.page(\"dispatch\"", "/api/dispatch?page_size=", "[\"dispatch\"]"] {
+    for needle in [
+        "MOM.page(\"dispatch\"",
+        "/api/dispatch?page_size=",
+        "[\"dispatch\"]",
+    ] {
         assert!(script.contains(needle), "dispatch.js lacks {needle:?}");
     }
-    assert!(proxy::PROJECTIONS_PATHS.contains(&"/api/dispatch"), "the list is proxied");
+    assert!(
+        proxy::PROJECTIONS_PATHS.contains(&"/api/dispatch"),
+        "the list is proxied"
+    );
 }
