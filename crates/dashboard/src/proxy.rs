@@ -36,6 +36,7 @@ pub const PROJECTIONS_PATHS: &[&str] = &[
     "/api/quality",
     "/api/spc",
     "/api/parameters",
+    "/api/dispatch",
     "/api/projections",
 ];
 
