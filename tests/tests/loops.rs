@@ -147,10 +147,7 @@ impl Plant {
             task.await.unwrap().unwrap();
         }
         let mut config = self.config.clone();
-        config.database_url = format!(
-            "sqlite:{}",
-            self.dir.path().join("again.db").display()
-        );
+        config.database_url = format!("sqlite:{}", self.dir.path().join("again.db").display());
         let stop = CancellationToken::new();
         let again = tokio::spawn(mom_processes::serve(config.clone(), stop.clone()));
         self.caught_up(&config.database_url, managers).await;
@@ -222,7 +219,11 @@ fn mctx() -> Option<mnt::CommandContext> {
     })
 }
 
-fn plan(plan_id: &str, operation: u32, open_ncr_on_failure: bool) -> qa::DefineInspectionPlanRequest {
+fn plan(
+    plan_id: &str,
+    operation: u32,
+    open_ncr_on_failure: bool,
+) -> qa::DefineInspectionPlanRequest {
     qa::DefineInspectionPlanRequest {
         context: qctx(),
         plan_id: plan_id.to_owned(),
@@ -315,7 +316,10 @@ async fn wait_for_lot(
         if done(&current) {
             return current;
         }
-        assert!(Instant::now() < deadline, "{what} did not happen: {current:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen: {current:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -392,9 +396,12 @@ async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_a
     inspect(&mut plant, FAILED_QUIET, PLAN_QUIET, "L-4", 10.4).await;
 
     // The NCR contains the rejected lot, so ncr_hold holds it under the NCR's id.
-    let held = wait_for_lot(&mut plant, "L-1", "hold of the failed inspection's lot", |lot| {
-        !lot.holds.is_empty()
-    })
+    let held = wait_for_lot(
+        &mut plant,
+        "L-1",
+        "hold of the failed inspection's lot",
+        |lot| !lot.holds.is_empty(),
+    )
     .await;
     let ncr_id = held.holds[0].hold.clone();
     let completions = plant.events(1, "InspectionCompleted").await;
@@ -402,7 +409,10 @@ async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_a
         .iter()
         .find(|(aggregate, _)| aggregate == FAILED)
         .unwrap();
-    assert_eq!(ncr_id, failed_completion.1, "the NCR id is the completion event's id");
+    assert_eq!(
+        ncr_id, failed_completion.1,
+        "the NCR id is the completion event's id"
+    );
     let ncr = plant
         .quality
         .get_nonconformance(qa::GetNonconformanceRequest {
@@ -420,7 +430,9 @@ async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_a
         "{}",
         ncr.description
     );
-    plant.caught_up(&plant.config.database_url.clone(), &["inspection_ncr"]).await;
+    plant
+        .caught_up(&plant.config.database_url.clone(), &["inspection_ncr"])
+        .await;
     assert_eq!(plant.events(1, "NonconformanceOpened").await.len(), 1);
 
     // Contain two more lots, use one unit as is (L-1), scrap one from L-3, close.
@@ -452,7 +464,10 @@ async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_a
             .await
             .unwrap();
     }
-    wait_for_lot(&mut plant, "L-3", "scrap of one unit", |lot| lot.total == 99).await;
+    wait_for_lot(&mut plant, "L-3", "scrap of one unit", |lot| {
+        lot.total == 99
+    })
+    .await;
     wait_for_lot(&mut plant, "L-2", "hold of a contained lot", |lot| {
         !lot.holds.is_empty()
     })
@@ -472,7 +487,9 @@ async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_a
         })
         .await;
     }
-    plant.caught_up(&plant.config.database_url.clone(), &["ncr_hold"]).await;
+    plant
+        .caught_up(&plant.config.database_url.clone(), &["ncr_hold"])
+        .await;
     let scrapped = plant.lot("L-3").await;
     assert_eq!(scrapped.holds.len(), 1, "a scrapped lot stays held");
     assert_eq!(scrapped.holds[0].hold, ncr_id);
@@ -634,7 +651,10 @@ async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
         .await
         .unwrap();
     plant
-        .caught_up(&plant.config.database_url.clone(), &["breakdown_work_order"])
+        .caught_up(
+            &plant.config.database_url.clone(),
+            &["breakdown_work_order"],
+        )
         .await;
     running(&mut plant, BY_HAND, 70).await;
     // press-4 stops 40 min for a changeover, then jams 3 min.
@@ -671,10 +691,16 @@ async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
         })
         .await;
         assert_eq!(order.kind(), mnt::WorkOrderKind::Corrective);
-        assert_eq!((order.work_unit.as_str(), order.failure_mode.as_str()), (unit, mode));
+        assert_eq!(
+            (order.work_unit.as_str(), order.failure_mode.as_str()),
+            (unit, mode)
+        );
     }
     plant
-        .caught_up(&plant.config.database_url.clone(), &["breakdown_work_order", "pm_usage"])
+        .caught_up(
+            &plant.config.database_url.clone(),
+            &["breakdown_work_order", "pm_usage"],
+        )
         .await;
     let missing = plant
         .maintenance

@@ -57,7 +57,13 @@ fn normalized(reason: &str) -> String {
         .trim()
         .to_lowercase()
         .chars()
-        .map(|c| if c == '-' || c.is_whitespace() { '_' } else { c })
+        .map(|c| {
+            if c == '-' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -125,6 +131,9 @@ pub(crate) fn lasted(since: i64, until: i64, threshold: Duration) -> bool {
     let threshold = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
     until.saturating_sub(since) >= threshold
 }
+
+/// A row of `breakdown_stops`: last change, stop event, reason, since, product.
+type StopRow = (i64, Option<String>, Option<String>, Option<i64>, String);
 
 /// Reports breakdown stops that last too long as corrective work orders.
 #[derive(Debug)]
@@ -199,22 +208,19 @@ impl BreakdownWorkOrder {
                 (Change::Other, running.at, Some(running.product.clone()))
             }
             Some(ProductionEventKind::SetupStarted(setup)) => (Change::Other, setup.at, None),
-            Some(ProductionEventKind::WorkUnitDisconnected(lost)) => {
-                (Change::Other, lost.at, None)
-            }
+            Some(ProductionEventKind::WorkUnitDisconnected(lost)) => (Change::Other, lost.at, None),
             _ => return Ok(()),
         };
         let cause = Cause::of(envelope.metadata.as_ref())?;
         let at_ms = millis(at.as_ref())?;
         let work_unit = cause.aggregate_id.clone();
-        let row: Option<(i64, Option<String>, Option<String>, Option<i64>, String)> =
-            sqlx::query_as(
-                "SELECT last_change, stop_event, reason, since, product FROM breakdown_stops \
+        let row: Option<StopRow> = sqlx::query_as(
+            "SELECT last_change, stop_event, reason, since, product FROM breakdown_stops \
                  WHERE work_unit = $1",
-            )
-            .bind(&work_unit)
-            .fetch_optional(&mut *connection)
-            .await?;
+        )
+        .bind(&work_unit)
+        .fetch_optional(&mut *connection)
+        .await?;
         let (mut state, mut last_product) = match row {
             Some((last, event, reason, since, product)) => (
                 UnitState {
@@ -476,6 +482,8 @@ pub async fn run_timer(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     const MIN: i64 = 60_000;

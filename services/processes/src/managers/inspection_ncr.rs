@@ -66,7 +66,11 @@ impl Failures {
     }
 
     /// Returns the NCR for the failed inspection `inspection_id` that `completed` ends.
-    pub(crate) fn ncr(&self, inspection_id: &str, completed: &quality::InspectionCompleted) -> NewNcr {
+    pub(crate) fn ncr(
+        &self,
+        inspection_id: &str,
+        completed: &quality::InspectionCompleted,
+    ) -> NewNcr {
         let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
         let mut description = format!(
             "inspection {inspection_id} (plan {}) rejected {} of {} units",
@@ -242,7 +246,11 @@ mod tests {
         }
     }
 
-    fn result(lot: &str, rejected: u64, measurements: Vec<quality::Measurement>) -> quality::InspectionResultRecorded {
+    fn result(
+        lot: &str,
+        rejected: u64,
+        measurements: Vec<quality::Measurement>,
+    ) -> quality::InspectionResultRecorded {
         quality::InspectionResultRecorded {
             lot: lot.to_owned(),
             quantity: 5,

@@ -35,7 +35,9 @@ use crate::Clients;
 
 /// Returns the contained lots of `ncr` whose hold its dispositions allow to release, in the
 /// NCR's order, and the lots kept on hold with the disposition that keeps them.
-pub(crate) fn releasable(ncr: &quality::Nonconformance) -> (Vec<String>, Vec<(String, Disposition)>) {
+pub(crate) fn releasable(
+    ncr: &quality::Nonconformance,
+) -> (Vec<String>, Vec<(String, Disposition)>) {
     let mut release = Vec::new();
     let mut keep = Vec::new();
     for lot in &ncr.contained_lots {

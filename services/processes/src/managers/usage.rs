@@ -94,8 +94,10 @@ impl UsageCounter {
     }
 
     pub(crate) fn schema(&self) -> &[&str] {
-        &["CREATE TABLE IF NOT EXISTS pm_usage_run_state (work_unit TEXT PRIMARY KEY, \
-           running_since BIGINT, last_change BIGINT)"]
+        &[
+            "CREATE TABLE IF NOT EXISTS pm_usage_run_state (work_unit TEXT PRIMARY KEY, \
+           running_since BIGINT, last_change BIGINT)",
+        ]
     }
 
     pub(crate) fn tables(&self) -> &[&str] {
