@@ -571,9 +571,8 @@ impl Timeline {
             let held = self.classify(
                 stop,
                 period,
-                config,
+                (config, calendar),
                 scratch,
-                calendar,
                 &mut fig,
                 &mut excluded,
             );
@@ -640,9 +639,8 @@ impl Timeline {
         &self,
         stop: &StopSpan,
         period: Range,
-        config: &EquipmentConfig,
+        (config, calendar): (&EquipmentConfig, Option<UnitCalendar<'_>>),
         scratch: &mut Scratch,
-        calendar: Option<UnitCalendar<'_>>,
         fig: &mut Figures,
         excluded: &mut Millis,
     ) -> bool {
