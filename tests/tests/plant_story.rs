@@ -367,14 +367,17 @@ async fn order_to_scrap_story_across_four_services_and_the_process_managers() {
     .await
     .unwrap();
 
-    // The order completes: the process manager books the output lot with its genealogy.
+    // The order completes: the process manager books the output lot with its genealogy. The
+    // press's two counts (500) are the operation's pieces; the operator reports the 20 scrapped
+    // (docs/dispatching.md), which leaves 480 good.
     prod.report_quantity(prd::ReportQuantityRequest {
         context: ctx!(prd, "operator"),
         order_id: order.clone(),
         operation: 10,
-        good: 480,
+        good: 0,
         scrap: 20,
         at: at(200),
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -647,7 +647,9 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
             pb::StartSetupRequest {
                 context: key(6),
                 work_unit: unit_id(),
-                next_product: "SKU-B".to_owned(),
+                // The order below makes SKU-A: a unit set up for another product would refuse
+                // its start (docs/dispatching.md).
+                next_product: "SKU-A".to_owned(),
                 at: at(5),
             }
         ),
@@ -658,7 +660,7 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
             pb::EndSetupRequest {
                 context: key(7),
                 work_unit: unit_id(),
-                product: "SKU-B".to_owned(),
+                product: "SKU-A".to_owned(),
                 at: at(6),
             }
         ),
@@ -717,9 +719,11 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
                 context: key(12),
                 order_id: order.clone(),
                 operation: 10,
-                good: 9,
+                // The registered unit's counts are the good pieces: scrap only by hand.
+                good: 0,
                 scrap: 1,
                 at: at(4),
+                ..Default::default()
             }
         ),
         send!(

@@ -152,16 +152,19 @@ impl Line {
         let scrap = scrap as i64;
         let id = run.id.clone();
         let number = self.spec.routing[op].number;
-        if good > 0 || scrap > 0 {
+        // The unit's counts are the running operation's good pieces (docs/dispatching.md): the
+        // operator reports the scrap only.
+        if scrap > 0 {
             let result = self
                 .prod
                 .report_quantity(prd::ReportQuantityRequest {
                     context: ctx!(prd),
                     order_id: id.clone(),
                     operation: number,
-                    good: good as i64,
+                    good: 0,
                     scrap,
                     at: Some(to_timestamp(t)),
+                    ..Default::default()
                 })
                 .await;
             check("report quantity", &id, result);
@@ -256,6 +259,9 @@ impl Line {
             return;
         }
         let (id, number, quantity) = (run.id.clone(), op.number, run.quantity);
+        // A unit set up for another product refuses the start (docs/dispatching.md): it changes
+        // over to the order's product at the end of its run, and the start is tried again.
+        self.floor.want(work_unit, Some(run.product));
         let result = self
             .prod
             .start_operation(prd::StartOperationRequest {
