@@ -533,6 +533,55 @@ const ENDED: &str = "acme.plant-1.press.line-1.press-1";
 const OPEN: &str = "acme.plant-1.press.line-1.press-2";
 const BY_HAND: &str = "acme.plant-1.press.line-1.press-3";
 const PLANNED: &str = "acme.plant-1.press.line-1.press-4";
+/// Stopped 15 min for a misfeed, which the site's reason catalogue calls a small stop.
+const MISFEED: &str = "acme.plant-1.press.line-1.press-5";
+
+/// The site's reason catalogue: jams and motor overloads are equipment failures, changeovers
+/// setups, misfeeds small stops.
+async fn reason_catalogue(plant: &mut Plant) {
+    for category in ["mechanical", "changeover"] {
+        plant
+            .production
+            .define_reason_category(prd::DefineReasonCategoryRequest {
+                context: pctx(),
+                site: "acme".to_owned(),
+                category: category.to_owned(),
+                name: category.to_owned(),
+                at: ago(700),
+            })
+            .await
+            .unwrap();
+    }
+    for (code, category, class) in [
+        ("jam", "mechanical", prd::ReasonLossClass::EquipmentFailure),
+        (
+            "motor_overload",
+            "mechanical",
+            prd::ReasonLossClass::EquipmentFailure,
+        ),
+        ("misfeed", "mechanical", prd::ReasonLossClass::SmallStops),
+        (
+            "changeover",
+            "changeover",
+            prd::ReasonLossClass::SetupAndAdjustments,
+        ),
+    ] {
+        plant
+            .production
+            .define_reason(prd::DefineReasonRequest {
+                context: pctx(),
+                site: "acme".to_owned(),
+                code: code.to_owned(),
+                name: code.to_owned(),
+                category: category.to_owned(),
+                loss_class: class.into(),
+                aliases: vec![],
+                at: ago(700),
+            })
+            .await
+            .unwrap();
+    }
+}
 
 async fn running(plant: &mut Plant, unit: &str, minutes_ago: i64) {
     plant
@@ -563,6 +612,7 @@ async fn stopped(plant: &mut Plant, unit: &str, reason: &str, minutes_ago: i64) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
     let mut plant = plant().await;
+    reason_catalogue(&mut plant).await;
     for (asset, level, parent) in SITE {
         plant
             .maintenance
@@ -577,7 +627,7 @@ async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
             .await
             .unwrap();
     }
-    for unit in [ENDED, OPEN, BY_HAND, PLANNED] {
+    for unit in [ENDED, OPEN, BY_HAND, PLANNED, MISFEED] {
         plant
             .maintenance
             .register_asset(mnt::RegisterAssetRequest {
@@ -663,6 +713,10 @@ async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
     running(&mut plant, PLANNED, 110).await;
     stopped(&mut plant, PLANNED, "jam", 100).await;
     running(&mut plant, PLANNED, 97).await;
+    // press-5: a misfeed of 15 min is a small stop by the catalogue, not a breakdown.
+    running(&mut plant, MISFEED, 80).await;
+    stopped(&mut plant, MISFEED, "Misfeed", 60).await;
+    running(&mut plant, MISFEED, 45).await;
 
     let stops = plant.events(0, "WorkUnitStopped").await;
     let stop_of = |unit: &str| {
@@ -713,7 +767,8 @@ async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
         tonic::Code::NotFound,
         "a stop covered by a report by hand opens no second order"
     );
-    // Three orders: press-1 (ended), press-2 (timer), press-3 (by hand); none for press-4.
+    // Three orders: press-1 (ended), press-2 (timer), press-3 (by hand); none for press-4
+    // (changeover, short jam) or press-5 (small stop by the catalogue).
     assert_eq!(plant.events(2, "BreakdownReported").await.len(), 3);
 
     // Run time: press-1 ran 60 + 30 min (the setup closes the second interval).

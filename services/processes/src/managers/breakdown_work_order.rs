@@ -42,7 +42,7 @@ use mom_proto::maintenance::v1 as maintenance;
 use mom_proto::maintenance::v1::maintenance_event::Event as MaintenanceEventKind;
 use mom_proto::maintenance::v1::MaintenanceEvent;
 use mom_proto::production::v1::production_event::Event as ProductionEventKind;
-use mom_proto::production::v1::ProductionEvent;
+use mom_proto::production::v1::{ProductionEvent, ReasonLossClass};
 use tokio_util::sync::CancellationToken;
 
 use super::{actor, decode, failed, Cause};
@@ -67,11 +67,26 @@ fn normalized(reason: &str) -> String {
         .collect()
 }
 
-/// Whether a stop with `reason` is a breakdown: a reason is given and it is not one of the
-/// `planned` reasons. A stop without a reason is unexplained, not a breakdown.
-pub(crate) fn is_breakdown(reason: &str, planned: &[String]) -> bool {
+/// Whether a stop with `reason` is a breakdown. When the site's reason catalogue classifies
+/// the stop's code (`loss_class`), it decides: a breakdown is an equipment failure. Otherwise
+/// (no catalogue, code `unassigned`, a code the manager has not read yet) the reported text
+/// decides: a breakdown is a given reason that is not one of the `planned` reasons; a stop
+/// without a reason is unexplained, not a breakdown.
+pub(crate) fn is_breakdown(
+    reason: &str,
+    loss_class: Option<ReasonLossClass>,
+    planned: &[String],
+) -> bool {
+    if let Some(class) = loss_class {
+        return class == ReasonLossClass::EquipmentFailure;
+    }
     let reason = normalized(reason);
     !reason.is_empty() && !planned.iter().any(|p| normalized(p) == reason)
+}
+
+/// Returns the site of a work unit: the first segment of its id.
+fn site(work_unit: &str) -> &str {
+    work_unit.split('.').next().unwrap_or(work_unit)
 }
 
 /// A state change of a work unit, as far as breakdowns are concerned.
@@ -170,11 +185,13 @@ impl BreakdownWorkOrder {
              product TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS breakdown_orders (work_order TEXT PRIMARY KEY, \
              work_unit TEXT NOT NULL, failure_start BIGINT NOT NULL, ended BIGINT)",
+            "CREATE TABLE IF NOT EXISTS breakdown_reasons (site TEXT NOT NULL, code TEXT NOT NULL, \
+             loss_class BIGINT NOT NULL, PRIMARY KEY (site, code))",
         ]
     }
 
     pub(crate) fn tables(&self) -> &[&str] {
-        &["breakdown_stops", "breakdown_orders"]
+        &["breakdown_stops", "breakdown_orders", "breakdown_reasons"]
     }
 
     pub(crate) async fn react(
@@ -194,8 +211,23 @@ impl BreakdownWorkOrder {
         envelope: ProductionEvent,
     ) -> Result<(), ApplyError> {
         let (change, at, product) = match &envelope.event {
+            Some(ProductionEventKind::ReasonDefined(defined)) => {
+                sqlx::query(
+                    "INSERT INTO breakdown_reasons (site, code, loss_class) VALUES ($1, $2, $3) \
+                     ON CONFLICT (site, code) DO UPDATE SET loss_class = excluded.loss_class",
+                )
+                .bind(&defined.site)
+                .bind(&defined.code)
+                .bind(i64::from(defined.loss_class))
+                .execute(connection)
+                .await?;
+                return Ok(());
+            }
             Some(ProductionEventKind::WorkUnitStopped(stopped)) => {
-                let change = if is_breakdown(&stopped.reason, &self.planned) {
+                let loss_class = self
+                    .loss_class(&mut *connection, &envelope, &stopped.reason_code)
+                    .await?;
+                let change = if is_breakdown(&stopped.reason, loss_class, &self.planned) {
                     Change::Breakdown {
                         reason: stopped.reason.clone(),
                     }
@@ -276,6 +308,33 @@ impl BreakdownWorkOrder {
             correlation_id: cause.correlation_id,
         };
         order.report(&self.clients, self.threshold, at).await
+    }
+}
+
+impl BreakdownWorkOrder {
+    /// Returns the loss class the catalogue of the stopped work unit's site gives `code`, if the
+    /// manager has read it.
+    async fn loss_class(
+        &self,
+        connection: &mut Connection,
+        envelope: &ProductionEvent,
+        code: &str,
+    ) -> Result<Option<ReasonLossClass>, ApplyError> {
+        if code.is_empty() || code == "unassigned" {
+            return Ok(None);
+        }
+        let cause = Cause::of(envelope.metadata.as_ref())?;
+        let class: Option<i64> = sqlx::query_scalar(
+            "SELECT loss_class FROM breakdown_reasons WHERE site = $1 AND code = $2",
+        )
+        .bind(site(&cause.aggregate_id))
+        .bind(code)
+        .fetch_optional(connection)
+        .await?;
+        Ok(class
+            .and_then(|class| i32::try_from(class).ok())
+            .and_then(|class| ReasonLossClass::try_from(class).ok())
+            .filter(|class| *class != ReasonLossClass::Unspecified))
     }
 }
 
@@ -494,12 +553,30 @@ mod tests {
 
     #[test]
     fn planned_and_empty_reasons_are_no_breakdowns() {
-        assert!(is_breakdown("jam", &planned()));
-        assert!(is_breakdown("Motor overload", &planned()));
-        assert!(!is_breakdown("Setup", &planned()));
-        assert!(!is_breakdown(" shift-change ", &planned()));
-        assert!(!is_breakdown("No Order", &planned()));
-        assert!(!is_breakdown("", &planned()));
+        assert!(is_breakdown("jam", None, &planned()));
+        assert!(is_breakdown("Motor overload", None, &planned()));
+        assert!(!is_breakdown("Setup", None, &planned()));
+        assert!(!is_breakdown(" shift-change ", None, &planned()));
+        assert!(!is_breakdown("No Order", None, &planned()));
+        assert!(!is_breakdown("", None, &planned()));
+    }
+
+    #[test]
+    fn the_catalogue_decides_when_it_classifies_the_code() {
+        let failure = Some(ReasonLossClass::EquipmentFailure);
+        assert!(is_breakdown("setup", failure, &planned()));
+        assert!(!is_breakdown(
+            "jam",
+            Some(ReasonLossClass::SmallStops),
+            &planned()
+        ));
+        assert!(!is_breakdown(
+            "jam",
+            Some(ReasonLossClass::Planned),
+            &planned()
+        ));
+        assert_eq!(site("site1.area2.line3.filler"), "site1");
+        assert_eq!(site("press-1"), "press-1");
     }
 
     #[test]
