@@ -718,14 +718,26 @@ async fn run_order(dev_production: String, order: &str, unit: &str) {
         })
         .await
         .unwrap();
+    // The unit's count is the operation's good pieces (docs/dispatching.md); scrap by hand.
+    production
+        .report_count(prd::ReportCountRequest {
+            context: ctx(),
+            work_unit: unit.into(),
+            product: "BRACKET-A".into(),
+            total: 120,
+            at: at(2),
+        })
+        .await
+        .unwrap();
     production
         .report_quantity(prd::ReportQuantityRequest {
             context: ctx(),
             order_id: order.into(),
             operation: 10,
-            good: 118,
+            good: 0,
             scrap: 2,
             at: at(2),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -739,6 +751,41 @@ async fn run_order(dev_production: String, order: &str, unit: &str) {
         .await
         .unwrap();
     production.complete_order(order_command(1)).await.unwrap();
+}
+
+/// Creates and releases an order of priority 2 for `unit`, left waiting for dispatch.
+async fn release_for_dispatch(dev_production: String, order: &str, unit: &str) {
+    use mom_proto::production::v1 as prd;
+    use mom_proto::time::to_timestamp;
+    let mut production =
+        prd::production_service_client::ProductionServiceClient::connect(dev_production)
+            .await
+            .unwrap();
+    let at = Some(to_timestamp(chrono::Utc::now()));
+    production
+        .create_order(prd::CreateOrderRequest {
+            order_id: order.into(),
+            product: "BRACKET-A".into(),
+            quantity: 50,
+            routing: vec![prd::RoutingOperation {
+                operation: 10,
+                name: "stamp".into(),
+                eligible_work_units: vec![unit.into()],
+            }],
+            at,
+            priority: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    production
+        .release_order(prd::OrderCommandRequest {
+            context: None,
+            order_id: order.into(),
+            at,
+        })
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -980,6 +1027,26 @@ fn dashboard_pages_show_the_api_figures_update_live_and_log_no_errors() {
         Duration::from_secs(30),
     );
     browser.assert_no_console_errors("the orders page after the order");
+
+    // A released order waits on the dispatch page, in its work center's list.
+    let waiting = order.replacen("da5b0a2d", "d15a7c4e", 1);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(release_for_dispatch(
+            dev.production.clone(),
+            &waiting,
+            "press-9",
+        ));
+    browser.open(&dev.url("/dispatch"));
+    browser.wait_for(
+        "the released order on the dispatch page",
+        &format!(
+            "return [...document.querySelectorAll('.dispatch-list[data-work-center=\"press-9\"] tr')] \
+               .some(r => r.dataset.order === '{waiting}' && r.textContent.includes('pending'))"
+        ),
+        Duration::from_secs(30),
+    );
+    browser.assert_no_console_errors("the dispatch page");
 
     // The record pages load, show as many rows as their APIs answer and log no errors.
     let rows =

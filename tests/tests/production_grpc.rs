@@ -647,9 +647,7 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
             pb::StartSetupRequest {
                 context: key(6),
                 work_unit: unit_id(),
-                // The order below makes SKU-A: a unit set up for another product would refuse
-                // its start (docs/dispatching.md).
-                next_product: "SKU-A".to_owned(),
+                next_product: "SKU-B".to_owned(),
                 at: at(5),
             }
         ),
@@ -660,7 +658,7 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
             pb::EndSetupRequest {
                 context: key(7),
                 work_unit: unit_id(),
-                product: "SKU-A".to_owned(),
+                product: "SKU-B".to_owned(),
                 at: at(6),
             }
         ),
@@ -677,10 +675,14 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
             }
         ),
     ];
+    // The orders run on a station that is not a registered work unit, so each order command
+    // stores one event and quantities are reported by hand (a registered unit's start also
+    // links the unit, and its counts are the good pieces: tests/dispatching.rs).
+    let station = format!("bench-{tag}");
     let step = pb::RoutingOperation {
         operation: 10,
         name: "press".to_owned(),
-        eligible_work_units: vec![unit.clone()],
+        eligible_work_units: vec![station.clone()],
     };
     let create = |order: &str, n: u32| pb::CreateOrderRequest {
         context: key(n),
@@ -702,12 +704,48 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
         send!(
             svc,
             sending,
+            change_order_planning,
+            pb::ChangeOrderPlanningRequest {
+                context: key(20),
+                order_id: order.clone(),
+                priority: 2,
+                at: at(2),
+                ..Default::default()
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            sequence_order,
+            pb::SequenceOrderRequest {
+                context: key(21),
+                order_id: order.clone(),
+                work_center: station.clone(),
+                position: 3,
+                at: at(2),
+            }
+        ),
+        send!(
+            svc,
+            sending,
+            dispatch_operation,
+            pb::DispatchOperationRequest {
+                context: key(22),
+                order_id: order.clone(),
+                operation: 10,
+                work_unit: station.clone(),
+                at: at(2),
+            }
+        ),
+        send!(
+            svc,
+            sending,
             start_operation,
             pb::StartOperationRequest {
                 context: key(11),
                 order_id: order.clone(),
                 operation: 10,
-                work_unit: unit_id(),
+                work_unit: station.clone(),
                 at: at(3),
             }
         ),
@@ -719,8 +757,7 @@ async fn every_command(svc: &Service, tag: u128, sending: Sending) -> Vec<pb::Co
                 context: key(12),
                 order_id: order.clone(),
                 operation: 10,
-                // The registered unit's counts are the good pieces: scrap only by hand.
-                good: 0,
+                good: 9,
                 scrap: 1,
                 at: at(4),
                 ..Default::default()
@@ -771,7 +808,7 @@ async fn every_command_sent_twice_with_one_key_stores_one_event_and_answers_alik
     let db = mom_testkit::TestDatabase::create().await.unwrap();
     let svc = start(Some(db.url.clone()), None).await;
     let first = every_command(&svc, 1, Sending::OneAfterTheOther).await;
-    assert_eq!(first.len(), 19, "18 command RPCs, CreateOrder twice");
+    assert_eq!(first.len(), 22, "21 command RPCs, CreateOrder twice");
     let at_once = every_command(&svc, 2, Sending::AtOnce).await;
     let versions = |replies: &[pb::CommandReply]| -> Vec<u64> {
         replies.iter().map(|reply| reply.version).collect()

@@ -2,7 +2,8 @@
 //! catalogue, and the OEE service fed from production's own log. A stop reported before the
 //! site had a catalogue stays free text; once the catalogue exists an unknown code is refused
 //! naming the field and the code, an alias in any case lands under its reason, and with the
-//! policy `map_to_unassigned` an unknown code is recorded as `unassigned`. The OEE service's
+//! policy `map_to_unassigned` an unknown code is recorded as `unassigned`; an order's scrap
+//! reason is checked the same way. The OEE service's
 //! Paretos by category and by reason fold the spellings into one code. A single-product machine
 //! counts without a product once it has a default ideal cycle time, and the OEE figures use it.
 
@@ -125,6 +126,45 @@ async fn define_catalogue(client: &mut ProductionServiceClient<Channel>) {
     }
 }
 
+const ORDER: &str = "0191e1b4-7c1a-7000-8000-0000000000c1";
+
+async fn start_order(client: &mut ProductionServiceClient<Channel>) {
+    client
+        .create_order(pb::CreateOrderRequest {
+            context: ctx(),
+            order_id: ORDER.into(),
+            product: "bracket".into(),
+            quantity: 100,
+            routing: vec![pb::RoutingOperation {
+                operation: 10,
+                name: "press".into(),
+                eligible_work_units: vec![PRESS.into()],
+            }],
+            at: at(8),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client
+        .release_order(pb::OrderCommandRequest {
+            context: ctx(),
+            order_id: ORDER.into(),
+            at: at(8),
+        })
+        .await
+        .unwrap();
+    client
+        .start_operation(pb::StartOperationRequest {
+            context: ctx(),
+            order_id: ORDER.into(),
+            operation: 10,
+            work_unit: PRESS.into(),
+            at: at(8),
+        })
+        .await
+        .unwrap();
+}
+
 fn group(groups: &[oee::ReasonGroup], code: &str) -> Option<i64> {
     groups.iter().find(|g| g.code == code).map(|g| g.ms)
 }
@@ -183,6 +223,26 @@ async fn catalogue_codes_refuse_or_map_unknown_reasons_and_group_the_oee_paretos
         refused.message().contains("field reason") && refused.message().contains("bogus"),
         "{refused:?}"
     );
+    // Scrap reported on an order is checked the same way, against the site of the operation's
+    // work unit.
+    let scrap = |reason: &str| pb::ReportQuantityRequest {
+        context: ctx(),
+        order_id: ORDER.into(),
+        operation: 10,
+        good: 0,
+        scrap: 2,
+        at: at(9),
+        scrap_reason: reason.into(),
+    };
+    start_order(&mut client).await;
+    let refused = client.report_quantity(scrap("Bogus")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("field scrap_reason"),
+        "{refused:?}"
+    );
+    client.report_quantity(scrap("stuck")).await.unwrap();
+
     // Aliases and case land under the reason: two small stops of 2 and 1 minutes.
     stop(&mut client, PRESS, "Jammed", 10).await.unwrap();
     let unit = client

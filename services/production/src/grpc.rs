@@ -80,7 +80,9 @@ impl ProductionService for ProductionApi {
         &self,
         request: Request<pb::ReportQuantityRequest>,
     ) -> Result<Response<pb::CommandReply>, Status> {
-        command!(self.app.orders, request, contract::report_quantity)
+        let call = call(&request);
+        let parsed = contract::report_quantity(request.into_inner())?;
+        Ok(reply(reasons::report_quantity(&self.app, parsed, call).await?))
     }
 
     async fn complete_operation(

@@ -319,6 +319,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
         good: 40,
         scrap: 1,
         at: at(30),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -341,6 +342,7 @@ async fn apis_answer_from_the_real_services_logs_and_a_rebuild_gives_identical_t
             good: 10,
             scrap: 0,
             at: at(minute + 5),
+            ..Default::default()
         })
         .await
         .unwrap();

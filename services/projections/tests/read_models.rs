@@ -169,6 +169,7 @@ fn production_story() -> Vec<Message> {
             good: 20,
             scrap: 1,
             at: at(8),
+            ..Default::default()
         })),
         a.production(E::OperationStarted(prd::OperationStarted {
             operation: 10,
@@ -182,6 +183,7 @@ fn production_story() -> Vec<Message> {
             good: 60,
             scrap: 2,
             at: at(30),
+            ..Default::default()
         })),
         a.production(E::OrderHeld(prd::OrderHeld {
             reason: "material check".into(),
@@ -194,6 +196,7 @@ fn production_story() -> Vec<Message> {
             good: 40,
             scrap: 0,
             at: at(58),
+            ..Default::default()
         })),
         a.production(E::OperationCompleted(prd::OperationCompleted {
             operation: 10,
@@ -211,6 +214,7 @@ fn production_story() -> Vec<Message> {
             good: 98,
             scrap: 2,
             at: at(100),
+            ..Default::default()
         })),
         a.production(E::OperationCompleted(prd::OperationCompleted {
             operation: 20,

@@ -423,6 +423,7 @@ impl<'a> Unit<'a> {
                 operation: OperationNumber(10),
                 good: Units(good),
                 scrap: Units(scrap),
+                scrap_reason: None,
                 at,
             },
         )

@@ -156,14 +156,18 @@ pub fn start_operation(req: pb::StartOperationRequest) -> Result<OrderRequest, R
     Ok(guards.parsed(id, command))
 }
 
-/// Parses `ReportQuantity`; negative `good` or `scrap` are rejected here.
+/// Parses `ReportQuantity`; negative `good` or `scrap` are rejected here. The scrap reason's catalogue code is the API's to resolve
+/// (`crate::reasons`), so it is `None` here.
 pub fn report_quantity(req: pb::ReportQuantityRequest) -> Result<OrderRequest, RequestError> {
     let guards = guards(req.context)?;
     let id = order_id(&req.order_id)?;
+    let scrap = units(req.scrap, "scrap")?;
+    let scrap_reason = optional_reason(req.scrap_reason, "scrap_reason")?;
     let command = OrderCommand::ReportQuantity {
         operation: operation(req.operation, "operation")?,
         good: units(req.good, "good")?,
-        scrap: units(req.scrap, "scrap")?,
+        scrap,
+        scrap_reason: scrap_reason.map(|reason| (reason, None)),
         at: at(req.at.as_ref(), "at")?,
     };
     Ok(guards.parsed(id, command))
@@ -228,12 +232,16 @@ pub fn order_event_to_proto(event: &OrderEvent) -> Event {
             good,
             scrap,
             at,
+            scrap_reason,
+            scrap_reason_code,
         } => Event::QuantityReported(pb::QuantityReported {
             operation: operation.0,
             work_unit: work_unit.to_string(),
             good: good.0,
             scrap: scrap.0,
             at: Some(to_timestamp(*at)),
+            scrap_reason: text(scrap_reason.as_ref()),
+            scrap_reason_code: text(scrap_reason_code.as_ref()),
         }),
         OrderEvent::OperationCompleted { operation, at } => {
             Event::OperationCompleted(pb::OperationCompleted {

@@ -71,6 +71,8 @@ fn order_events() -> Vec<OrderEvent> {
             good: Units(90),
             scrap: Units(3),
             at: t(3),
+            scrap_reason: Some(why("Burr")),
+            scrap_reason_code: Some(crate::domain::ReasonCode::parse("burr").unwrap()),
         },
         OrderEvent::OperationCompleted {
             operation: OperationNumber(10),
@@ -704,6 +706,7 @@ fn report_quantity_rejects_negative_good_and_scrap() {
         good,
         scrap,
         at: ts(4),
+        scrap_reason: String::new(),
     };
     assert_eq!(
         report_quantity(req(-1, 0)).unwrap_err().to_string(),
@@ -716,6 +719,21 @@ fn report_quantity_rejects_negative_good_and_scrap() {
             operation: OperationNumber(10),
             good: Units(5),
             scrap: Units(2),
+            scrap_reason: None,
+            at: t(4)
+        }
+    );
+    let with_reason = pb::ReportQuantityRequest {
+        scrap_reason: "Burr".to_owned(),
+        ..req(5, 2)
+    };
+    assert_eq!(
+        report_quantity(with_reason).unwrap().command.command,
+        OrderCommand::ReportQuantity {
+            operation: OperationNumber(10),
+            good: Units(5),
+            scrap: Units(2),
+            scrap_reason: Some((why("Burr"), None)),
             at: t(4)
         }
     );

@@ -376,6 +376,8 @@ impl OrderState {
             good,
             scrap,
             at,
+            scrap_reason: None,
+            scrap_reason_code: None,
         }])
     }
 }
@@ -443,8 +445,24 @@ impl Lifecycle for OrderState {
                 operation,
                 good,
                 scrap,
+                scrap_reason,
                 at,
-            } => self.report_quantity(operation, good, scrap, at),
+            } => {
+                let mut events = self.report_quantity(operation, good, scrap, at)?;
+                if let (
+                    Some((reason, code)),
+                    Some(OrderEvent::QuantityReported {
+                        scrap_reason,
+                        scrap_reason_code,
+                        ..
+                    }),
+                ) = (scrap_reason, events.first_mut())
+                {
+                    *scrap_reason = Some(reason);
+                    *scrap_reason_code = code;
+                }
+                Ok(events)
+            }
             OrderCommand::CompleteOperation { operation, at } => {
                 self.ensure_not_held()?;
                 let (_, op) = self.operation(operation)?;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::{
     OperationNumber, OrderId, Priority, ProductId, Reason, WorkCenterId, WorkUnitId,
 };
+use crate::domain::reason_catalogue::ReasonCode;
 use crate::domain::recipe::BoundRecipe;
 
 /// One step of a routing: its number, its name and the work units allowed to run it.
@@ -53,6 +54,9 @@ pub enum OrderCommand {
         operation: OperationNumber,
         good: Units,
         scrap: Units,
+        /// Why the scrap, as reported, and the site catalogue's code of it (resolved by the
+        /// production API; `None` without a catalogue).
+        scrap_reason: Option<(Reason, Option<ReasonCode>)>,
         at: DateTime<Utc>,
     },
     /// Marks the running `operation` as done.

@@ -8,6 +8,7 @@ use super::commands::RoutingOperation;
 use crate::domain::ids::{
     OperationNumber, OrderId, Priority, ProductId, Reason, WorkCenterId, WorkUnitId,
 };
+use crate::domain::reason_catalogue::ReasonCode;
 use crate::domain::recipe::BoundRecipe;
 
 /// A fact about a production order. Variant names are the proto message names.
@@ -46,6 +47,12 @@ pub enum OrderEvent {
         good: Units,
         scrap: Units,
         at: DateTime<Utc>,
+        /// Why the scrap, as reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scrap_reason: Option<Reason>,
+        /// The site catalogue's code of `scrap_reason`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scrap_reason_code: Option<ReasonCode>,
     },
     /// An operation finished.
     OperationCompleted {

@@ -101,6 +101,8 @@ fn reported(n: u32, unit: &str, good: u64, scrap: u64) -> OrderEvent {
         good: Units(good),
         scrap: Units(scrap),
         at: t(3),
+        scrap_reason: None,
+        scrap_reason_code: None,
     }
 }
 
@@ -142,6 +144,7 @@ fn report(n: u32, good: u64, scrap: u64) -> Versioned<OrderCommand> {
         operation: op(n),
         good: Units(good),
         scrap: Units(scrap),
+        scrap_reason: None,
         at: t(3),
     }
     .into()
@@ -455,6 +458,44 @@ fn report_quantity_records_good_and_scrap_on_the_running_operation() {
         .then_expect_events(recorded(vec![reported(10, "mixer-1", 500, 3)]));
 }
 
+#[test]
+fn report_quantity_records_the_scrap_reason_and_its_catalogue_code() {
+    let code = crate::domain::ReasonCode::parse("burr").unwrap();
+    let command = OrderCommand::ReportQuantity {
+        operation: op(10),
+        good: Units(500),
+        scrap: Units(3),
+        scrap_reason: Some((Reason::new("Burrs").unwrap(), Some(code.clone()))),
+        at: t(3),
+    };
+    let OrderEvent::QuantityReported {
+        operation,
+        work_unit,
+        good,
+        scrap,
+        at,
+        ..
+    } = reported(10, "mixer-1", 500, 3)
+    else {
+        unreachable!("reported gives QuantityReported");
+    };
+    OrderTest::with(())
+        .given(recorded(vec![
+            created(),
+            released(),
+            started(10, "mixer-1"),
+        ]))
+        .when(command.into())
+        .then_expect_events(recorded(vec![OrderEvent::QuantityReported {
+            operation,
+            work_unit,
+            good,
+            scrap,
+            at,
+            scrap_reason: Some(Reason::new("Burrs").unwrap()),
+            scrap_reason_code: Some(code),
+        }]));
+}
 #[test]
 fn report_quantity_rejects_an_operation_that_is_not_running() {
     let err = rejected(vec![created(), released()], report(10, 5, 0));
