@@ -66,7 +66,9 @@ const SOURCES: [(&str, usize); 4] = [
     ("production", 0),
 ];
 
-async fn plant() -> Plant {
+/// Starts the four services on SQLite and the managers, their tables in `processes_db`
+/// (Postgres) or SQLite.
+async fn plant(processes_db: Option<String>) -> Plant {
     let dir = tempfile::tempdir().unwrap();
     let url = |name: &str| format!("sqlite:{}", dir.path().join(format!("{name}.db")).display());
     let shutdown = CancellationToken::new();
@@ -83,7 +85,7 @@ async fn plant() -> Plant {
     .await;
     let http = |running: &mom_grpc::Running| format!("http://{}", running.grpc_addr);
     let config = mom_processes::ProcessesConfig {
-        database_url: url("processes"),
+        database_url: processes_db.unwrap_or_else(|| url("processes")),
         kafka: support::kafka_args(None),
         log_sources: SOURCES
             .iter()
@@ -332,7 +334,17 @@ const FAILED_QUIET: &str = "0191e1b4-7c1a-7000-8000-00000000b003";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_inspection_opens_an_ncr_and_closing_it_releases_the_holds_it_allows() {
-    let mut plant = plant().await;
+    inspection_to_ncr_to_release(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspection_and_ncr_loops_keep_their_tables_in_postgres_too() {
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    inspection_to_ncr_to_release(Some(database.url.clone())).await;
+}
+
+async fn inspection_to_ncr_to_release(processes_db: Option<String>) {
+    let mut plant = plant(processes_db).await;
     plant
         .inventory
         .define_material(inv::DefineMaterialRequest {
@@ -611,7 +623,17 @@ async fn stopped(plant: &mut Plant, unit: &str, reason: &str, minutes_ago: i64) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breakdown_stops_open_work_orders_and_run_time_feeds_run_hour_plans() {
-    let mut plant = plant().await;
+    breakdowns_and_run_time(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breakdown_and_run_time_loops_keep_their_tables_in_postgres_too() {
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    breakdowns_and_run_time(Some(database.url.clone())).await;
+}
+
+async fn breakdowns_and_run_time(processes_db: Option<String>) {
+    let mut plant = plant(processes_db).await;
     reason_catalogue(&mut plant).await;
     for (asset, level, parent) in SITE {
         plant
