@@ -152,7 +152,7 @@ fn rows(response: &oee::GetOeeResponse) -> Vec<Row> {
         .iter()
         .map(|p| {
             let time = |ts: &Option<prost_types::Timestamp>| {
-                let ts = ts.clone().unwrap();
+                let ts = (*ts).unwrap();
                 DateTime::from_timestamp(ts.seconds, 0).unwrap()
             };
             (
