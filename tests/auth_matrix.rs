@@ -223,7 +223,7 @@ fn check(case: &Case, code: Code, message: &str, what: &str) {
 
 /// Every HTTP route of the platform (the dashboard's pages, the OEE API, the read models'
 /// API and their live feeds).
-const HTTP_ROUTES: [&str; 26] = [
+const HTTP_ROUTES: [&str; 27] = [
     "/",
     "/audit",
     "/api/audit/events?service=quality",
@@ -250,6 +250,7 @@ const HTTP_ROUTES: [&str; 26] = [
     "/api/quality/fpy",
     "/api/quality/capas",
     "/api/spc/charts",
+    "/api/dispatch",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

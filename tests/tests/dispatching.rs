@@ -122,7 +122,9 @@ async fn dispatch_list(events_url: &str, models_url: &str) -> Vec<read::Dispatch
     )
     .await
     .unwrap();
-    let models = mom_projection::ReadModels::connect(models_url).await.unwrap();
+    let models = mom_projection::ReadModels::connect(models_url)
+        .await
+        .unwrap();
     let service = mom_projections::orders::dispatch::DispatchService::new(
         mom_projections::orders::dispatch::DispatchQueries::new(models.pool().clone()),
     );
@@ -265,7 +267,10 @@ async fn orders_are_sequenced_dispatched_counted_and_listed_per_work_center() {
         work_unit: unit.to_owned(),
         at: at(90),
     };
-    client.dispatch_operation(dispatch(A, PRESS_1)).await.unwrap();
+    client
+        .dispatch_operation(dispatch(A, PRESS_1))
+        .await
+        .unwrap();
     support::assert_status(
         client.dispatch_operation(dispatch(A, PRESS_2)).await,
         Code::FailedPrecondition,
@@ -292,7 +297,10 @@ async fn orders_are_sequenced_dispatched_counted_and_listed_per_work_center() {
         Code::FailedPrecondition,
         "release it",
     );
-    client.dispatch_operation(dispatch(B, PRESS_1)).await.unwrap();
+    client
+        .dispatch_operation(dispatch(B, PRESS_1))
+        .await
+        .unwrap();
 
     // B on press-1 (set up for SKU-B) is refused naming both products; A starts on press-2.
     let start = |order: &str, unit: &str| pb::StartOperationRequest {
@@ -379,7 +387,10 @@ async fn orders_are_sequenced_dispatched_counted_and_listed_per_work_center() {
         vec![(A, 10, "running", "", 5), (B, 10, "dispatched", PRESS_1, 1)],
         "{rows:?}"
     );
-    assert_eq!((rows[0].position, rows[0].work_unit.as_str(), rows[0].good), (1, PRESS_2, 48));
+    assert_eq!(
+        (rows[0].position, rows[0].work_unit.as_str(), rows[0].good),
+        (1, PRESS_2, 48)
+    );
     assert!(rows[1].due.is_some() && rows[0].due.is_none());
     assert_eq!(
         rows[1].eligible_work_units,

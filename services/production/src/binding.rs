@@ -107,7 +107,11 @@ async fn link(
     let Some(state) = order.state() else {
         return Ok(());
     };
-    let Some(op) = state.operations().iter().find(|op| op.number() == operation) else {
+    let Some(op) = state
+        .operations()
+        .iter()
+        .find(|op| op.number() == operation)
+    else {
         return Ok(());
     };
     let (true, Some(unit), OperationStatus::Running) = (op.counted(), op.work_unit(), op.status())

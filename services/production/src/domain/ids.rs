@@ -146,14 +146,12 @@ mod tests {
 
     #[test]
     fn work_center_is_the_work_unit_without_its_last_segment() {
+        let center = |id: &str| WorkUnitId::new(id).map(|unit| unit.work_center());
         assert_eq!(
-            WorkUnitId::new("site1.area2.line3.filler")
-                .unwrap()
-                .work_center()
-                .as_str(),
-            "site1.area2.line3"
+            center("site1.area2.line3.filler"),
+            WorkCenterId::new("site1.area2.line3")
         );
-        assert_eq!(WorkUnitId::new("press-7").unwrap().work_center().as_str(), "press-7");
+        assert_eq!(center("press-7"), WorkCenterId::new("press-7"));
     }
 
     #[test]

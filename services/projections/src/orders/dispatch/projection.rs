@@ -136,7 +136,11 @@ async fn apply_event(
     match event {
         Event::OrderCreated(created) => {
             let at = ms(created.at.as_ref(), "at")?;
-            let due = created.due.as_ref().map(|ts| ms(Some(ts), "due")).transpose()?;
+            let due = created
+                .due
+                .as_ref()
+                .map(|ts| ms(Some(ts), "due"))
+                .transpose()?;
             let priority = match created.priority {
                 0 => DEFAULT_PRIORITY,
                 p => i64::from(p),
@@ -273,7 +277,11 @@ async fn apply_event(
             .await?;
         }
         Event::OrderPlanningChanged(changed) => {
-            let due = changed.due.as_ref().map(|ts| ms(Some(ts), "due")).transpose()?;
+            let due = changed
+                .due
+                .as_ref()
+                .map(|ts| ms(Some(ts), "due"))
+                .transpose()?;
             sqlx::query(
                 "UPDATE dispatch_rows SET priority = $2, due_ms = $3, due_key = $4 \
                  WHERE order_id = $1",
@@ -302,7 +310,10 @@ async fn apply_event(
                 "UPDATE dispatch_rows SET state = 'dispatched', dispatched_unit = $3 \
                  WHERE order_id = $1 AND operation = $2",
                 order,
-                &[Int(i64::from(dispatched.operation)), Text(&dispatched.work_unit)],
+                &[
+                    Int(i64::from(dispatched.operation)),
+                    Text(&dispatched.work_unit),
+                ],
             )
             .await?;
         }

@@ -129,7 +129,11 @@ fn change_planning_to_what_it_is_stores_nothing() {
 
 #[test]
 fn sequence_puts_a_released_order_in_a_work_center_queue() {
-    let routing = vec![step(10, "fill", &["site1.line1.filler-1", "site1.line2.filler-2"])];
+    let routing = vec![step(
+        10,
+        "fill",
+        &["site1.line1.filler-1", "site1.line2.filler-2"],
+    )];
     let created = OrderEvent::OrderCreated {
         order_id: order_id(),
         product: ProductId::new("cola-330ml").unwrap(),
@@ -147,16 +151,25 @@ fn sequence_puts_a_released_order_in_a_work_center_queue() {
             position: 3,
             at: t(2),
         }]));
-    let err = rejected(vec![created.clone(), released()], sequence("site1.line9", 3));
+    let err = rejected(
+        vec![created.clone(), released()],
+        sequence("site1.line9", 3),
+    );
     assert_eq!(
         err.to_string(),
         "work center site1.line9 runs no open operation of the order (work centers: site1.line1, site1.line2)"
     );
     assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
-    let err = rejected(vec![created.clone(), released()], sequence("site1.line1", 0));
+    let err = rejected(
+        vec![created.clone(), released()],
+        sequence("site1.line1", 0),
+    );
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let err = rejected(vec![created], sequence("site1.line1", 1));
-    assert_eq!(err.to_string(), "order is created; release it before starting operations");
+    assert_eq!(
+        err.to_string(),
+        "order is created; release it before starting operations"
+    );
 }
 
 #[test]
@@ -182,8 +195,14 @@ fn dispatch_refuses_an_unreleased_held_or_ineligible_order() {
         reason: reason("no demand"),
         at: t(3),
     };
-    let err = rejected(vec![created(), released(), cancelled], dispatch(10, "mixer-1"));
-    assert_eq!(err.to_string(), "order is cancelled; it accepts no further commands");
+    let err = rejected(
+        vec![created(), released(), cancelled],
+        dispatch(10, "mixer-1"),
+    );
+    assert_eq!(
+        err.to_string(),
+        "order is cancelled; it accepts no further commands"
+    );
 }
 
 #[test]
@@ -203,7 +222,11 @@ fn dispatch_of_a_dispatched_operation_asks_for_a_redispatch() {
 #[test]
 fn redispatch_moves_a_dispatched_operation_with_its_reason() {
     OrderTest::with(())
-        .given(recorded(vec![created(), released(), dispatched(10, "mixer-1")]))
+        .given(recorded(vec![
+            created(),
+            released(),
+            dispatched(10, "mixer-1"),
+        ]))
         .when(redispatch(10, "mixer-2"))
         .then_expect_events(recorded(vec![OrderEvent::OperationRedispatched {
             operation: op(10),
@@ -217,14 +240,22 @@ fn redispatch_moves_a_dispatched_operation_with_its_reason() {
 #[test]
 fn redispatch_refuses_undispatched_started_and_same_unit() {
     let err = rejected(vec![created(), released()], redispatch(10, "mixer-2"));
-    assert_eq!(err.to_string(), "operation 10 is not dispatched; dispatch it first");
+    assert_eq!(
+        err.to_string(),
+        "operation 10 is not dispatched; dispatch it first"
+    );
     let err = rejected(
         vec![created(), released(), dispatched(10, "mixer-1")],
         redispatch(10, "mixer-1"),
     );
     assert_eq!(err.kind(), ErrorKind::FailedPrecondition);
     let err = rejected(
-        vec![created(), released(), dispatched(10, "mixer-1"), started(10, "mixer-1")],
+        vec![
+            created(),
+            released(),
+            dispatched(10, "mixer-1"),
+            started(10, "mixer-1"),
+        ],
         redispatch(10, "mixer-2"),
     );
     assert_eq!(
@@ -262,7 +293,11 @@ fn start_on_a_unit_set_up_for_another_product_is_refused_naming_both() {
 fn start_on_a_registered_unit_of_the_product_or_none_is_counted() {
     for current in [Some("cola-330ml"), None] {
         OrderTest::with(())
-            .given(recorded(vec![created(), released(), dispatched(10, "mixer-1")]))
+            .given(recorded(vec![
+                created(),
+                released(),
+                dispatched(10, "mixer-1"),
+            ]))
             .when(start_on(10, "mixer-1", current))
             .then_expect_events(recorded(vec![counted_start(10, "mixer-1")]));
     }
