@@ -34,6 +34,7 @@ fn text(output: &Output) -> String {
 
 fn plan(product: &str) -> pb::DefineInspectionPlanRequest {
     pb::DefineInspectionPlanRequest {
+        open_ncr_on_failure: false,
         context: Some(pb::CommandContext {
             actor: "qa-engineer".to_owned(),
             ..Default::default()
