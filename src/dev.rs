@@ -250,7 +250,11 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         inventory_url: url(&running[3]),
         output_location: "FG".to_owned(),
         pm_check_interval_secs: 60,
-        loops: Default::default(),
+        // The simulator reports its run hours itself (and schedules the work they raise).
+        loops: mom_processes::config::LoopsConfig {
+            pm_usage_run_time: args.no_simulate,
+            ..Default::default()
+        },
         tls: Default::default(),
         credentials: args.client.clone(),
     };

@@ -90,6 +90,15 @@ pub struct LoopsConfig {
     /// Seconds between checks for breakdown stops still open past the threshold.
     #[arg(long, env = "MOM_BREAKDOWN_CHECK_INTERVAL_SECS", default_value_t = 60)]
     pub breakdown_check_interval_secs: u64,
+    /// Whether `pm_usage` reports the run time of production's running intervals to
+    /// maintenance (off when another client reports run hours, as `mom dev`'s simulator does).
+    #[arg(
+        long,
+        env = "MOM_PM_USAGE_RUN_TIME",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub pm_usage_run_time: bool,
 }
 
 impl Default for LoopsConfig {
@@ -101,6 +110,7 @@ impl Default for LoopsConfig {
                 .map(str::to_owned)
                 .collect(),
             breakdown_check_interval_secs: 60,
+            pm_usage_run_time: true,
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn all(names: &TopicNames, clients: &Clients, config: &ProcessesConfig) -> V
         Arc::new(Managers::UsageCounter(UsageCounter::new(
             names,
             clients.clone(),
+            config.loops.pm_usage_run_time,
         ))),
         Arc::new(Managers::PmWindow(PmWindow::new(names, clients.clone()))),
         Arc::new(Managers::OrderOutput(OrderOutput::new(

@@ -15,6 +15,9 @@
 //! last one is ignored (its interval is unknown: the later change already decided the state);
 //! a second `WorkUnitRunning` while running keeps the first start; one interval counts at most
 //! [`MAX_INTERVAL_MS`] (24 h), so a clock that jumps forward adds at most a day of run time.
+//!
+//! `MOM_PM_USAGE_RUN_TIME=false` turns the run time off, for plants where another client
+//! reports run hours (`mom dev`'s simulator): both would count them.
 
 use mom_bus::TopicNames;
 use mom_projection::{ApplyError, Connection, Message};
@@ -35,6 +38,8 @@ pub(crate) const MAX_INTERVAL_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct UsageCounter {
     topics: Vec<String>,
     clients: Clients,
+    /// Whether run time is reported (`MOM_PM_USAGE_RUN_TIME`).
+    run_time: bool,
 }
 
 /// A state change of a work unit, as far as run time is concerned.
@@ -77,11 +82,13 @@ impl RunClock {
 }
 
 impl UsageCounter {
-    /// Returns the manager reading production's topic.
-    pub fn new(names: &TopicNames, clients: Clients) -> Self {
+    /// Returns the manager reading production's topic; with `run_time`, it reports run time
+    /// as well as cycles.
+    pub fn new(names: &TopicNames, clients: Clients, run_time: bool) -> Self {
         Self {
             topics: vec![names.domain("production")],
             clients,
+            run_time,
         }
     }
 
@@ -122,6 +129,9 @@ impl UsageCounter {
             Some(Event::WorkUnitDisconnected(lost)) => (Change::NotRunning, lost.at),
             _ => return Ok(()),
         };
+        if !self.run_time {
+            return Ok(());
+        }
         let cause = Cause::of(envelope.metadata.as_ref())?;
         let at_ms = mom_proto::time::from_timestamp(at.as_ref(), "at")
             .map_err(|err| ApplyError::Poison(format!("state change without time: {err}")))?
