@@ -10,8 +10,9 @@
 //! State, in the manager's tables (same transaction as the checkpoint):
 //! - `breakdown_stops`: per work unit, the time of its last state change and the breakdown stop
 //!   it is in, if any (the stop event's id, reason, start). A further breakdown stop while
-//!   stopped continues the stop (its start stays); any other state change (running, setup,
-//!   a planned stop, disconnected) ends it. A state change older than the work unit's last one
+//!   stopped continues the stop (its start stays), and so does a disconnection (a broken
+//!   machine is often switched off); any other state change (running, setup, a planned stop)
+//!   ends it. A state change older than the work unit's last one
 //!   is ignored (late event: the later change already decided the state).
 //! - `breakdown_orders`: breakdown work orders maintenance reported (its topic: by hand or by
 //!   this manager), with their failure start and, once repaired or cancelled, their end.
@@ -94,8 +95,11 @@ fn site(work_unit: &str) -> &str {
 pub(crate) enum Change {
     /// Stopped for a breakdown reason.
     Breakdown { reason: String },
-    /// Running, in setup, stopped for a planned reason, or disconnected.
+    /// Running, in setup, or stopped for a planned reason.
     Other,
+    /// Disconnected: the state is unknown, a breakdown stop goes on (a broken machine is often
+    /// switched off for its repair).
+    Unknown,
 }
 
 /// A breakdown stop of a work unit.
@@ -137,6 +141,7 @@ impl UnitState {
                 None
             }
             Change::Other => self.stop.take(),
+            Change::Unknown => None,
         }
     }
 }
@@ -240,7 +245,9 @@ impl BreakdownWorkOrder {
                 (Change::Other, running.at, Some(running.product.clone()))
             }
             Some(ProductionEventKind::SetupStarted(setup)) => (Change::Other, setup.at, None),
-            Some(ProductionEventKind::WorkUnitDisconnected(lost)) => (Change::Other, lost.at, None),
+            Some(ProductionEventKind::WorkUnitDisconnected(lost)) => {
+                (Change::Unknown, lost.at, None)
+            }
             _ => return Ok(()),
         };
         let cause = Cause::of(envelope.metadata.as_ref())?;
@@ -590,6 +597,8 @@ mod tests {
         assert_eq!(unit.step(jam(), "e2", 5 * MIN), None);
         // A late event changes nothing.
         assert_eq!(unit.step(Change::Other, "e0", -MIN), None);
+        // Switched off for the repair: still the same stop.
+        assert_eq!(unit.step(Change::Unknown, "d1", 8 * MIN), None);
         let ended = unit.step(Change::Other, "e3", 12 * MIN).unwrap();
         assert_eq!((ended.event_id.as_str(), ended.since), ("e1", 0));
         assert!(lasted(ended.since, 12 * MIN, Duration::from_secs(600)));
