@@ -484,6 +484,18 @@ async fn inspection_to_ncr_to_release(processes_db: Option<String>) {
         !lot.holds.is_empty()
     })
     .await;
+    // The store releases L-2 by hand before the NCR closes: the close finds nothing to release
+    // there and goes on with the other lots.
+    plant
+        .inventory
+        .release_hold(inv::ReleaseHoldRequest {
+            context: ictx(),
+            lot: "L-2".to_owned(),
+            hold: ncr_id.clone(),
+            at: ago(185),
+        })
+        .await
+        .unwrap();
     plant
         .quality
         .close_nonconformance(qa::CloseNonconformanceRequest {
