@@ -270,6 +270,10 @@ impl CalendarVersion {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlantCalendar {
     versions: BTreeMap<NaiveDate, CalendarVersion>,
+    /// Set from [`Calendars`]' counter at every insert (unique among an engine's calendars),
+    /// so a fold's memo of non-working time knows when it is stale.
+    #[serde(default)]
+    revision: u64,
 }
 
 impl PlantCalendar {
@@ -286,6 +290,12 @@ impl PlantCalendar {
     /// Adds `version`, replacing one with the same effective date.
     pub fn insert(&mut self, version: CalendarVersion) {
         self.versions.insert(version.effective_from, version);
+        self.revision += 1;
+    }
+
+    fn insert_as(&mut self, version: CalendarVersion, revision: u64) {
+        self.versions.insert(version.effective_from, version);
+        self.revision = revision;
     }
 }
 
@@ -298,6 +308,9 @@ impl PlantCalendar {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calendars {
     by_scope: BTreeMap<String, PlantCalendar>,
+    /// Counts inserts; each calendar keeps the count of its latest insert.
+    #[serde(default)]
+    revision: u64,
 }
 
 impl Calendars {
@@ -308,10 +321,11 @@ impl Calendars {
 
     /// Adds a version to the calendar of `scope`.
     pub fn insert(&mut self, scope: &str, version: CalendarVersion) {
+        self.revision += 1;
         self.by_scope
             .entry(scope.to_owned())
             .or_default()
-            .insert(version);
+            .insert_as(version, self.revision);
     }
 
     /// Returns the calendar of exactly `scope`.
@@ -367,6 +381,12 @@ pub struct UnitCalendar<'a> {
 }
 
 impl UnitCalendar<'_> {
+    /// Returns what identifies the calendar's contents for a memo among an engine's calendars
+    /// (the base calendar of an engine never changes).
+    pub(crate) fn memo_key(&self) -> u64 {
+        self.plant.revision
+    }
+
     /// Returns the shifts that start on the dates `from..=to`, in time order, each ending at the
     /// latest when the next begins.
     pub fn shifts(&self, from: NaiveDate, to: NaiveDate) -> Vec<ShiftInstance> {

@@ -141,6 +141,9 @@ pub(crate) struct Scratch {
     setups: Vec<Range>,
     unknowns: Vec<Range>,
     windows: Vec<Range>,
+    /// The non-working time of the last stop classified with a plant calendar: the hours of
+    /// one long stop are folded one after the other, and ask for the same.
+    calendar_memo: Option<((Range, u64), Vec<Range>)>,
 }
 
 /// All facts of one work unit.
@@ -659,13 +662,29 @@ impl Timeline {
             shutdowns.push(r);
             points.extend([r.start, r.end]);
         });
-        if let Some(calendar) = calendar {
-            let first = shutdowns.len();
-            calendar.non_working(s, shutdowns);
-            for r in &shutdowns[first..] {
-                points.extend([r.start, r.end]);
+        // The calendar's non-working time: ordered and disjoint, so looked up by bisection.
+        let off: &[Range] = match calendar {
+            Some(calendar) => {
+                let key = (s, calendar.memo_key());
+                let memo = match &mut scratch.calendar_memo {
+                    Some((known, memo)) if *known == key => memo,
+                    slot => {
+                        let mut memo = Vec::new();
+                        calendar.non_working(s, &mut memo);
+                        &mut slot.insert((key, memo)).1
+                    }
+                };
+                for r in memo.iter() {
+                    points.extend([r.start, r.end]);
+                }
+                memo
             }
-        }
+            None => &[],
+        };
+        let off_at = |at: Millis| {
+            let i = off.partition_point(|r| r.end <= at);
+            off.get(i).is_some_and(|r| r.contains(at))
+        };
         // Setup coverage: the state at the stop's start, then every setup mark inside it.
         let mut active_since = match self.setups.range(..=s.start).next_back() {
             Some((_, mark)) if mark.started => Some(s.start),
@@ -723,7 +742,7 @@ impl Timeline {
         points.dedup();
 
         let cover_at = |at: Millis| -> Cover<'_> {
-            if shutdowns.iter().any(|r| r.contains(at)) {
+            if off_at(at) || shutdowns.iter().any(|r| r.contains(at)) {
                 Cover::Shutdown
             } else if setups.iter().any(|r| r.contains(at)) {
                 Cover::Setup

@@ -197,3 +197,52 @@ fn a_fact_200_years_away_costs_bounded_work_with_a_calendar() {
     assert!(shift.end() - shift.start() <= chrono::Duration::days(8));
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn a_stop_of_200_days_under_a_calendar_folds_every_changed_period_quickly() {
+    let unit: EquipmentId = "site1.press".into();
+    let mut engine = engine();
+    engine.set_calendar_version(
+        "site1",
+        version("2026-01-01", &[("early", 6, 14), ("late", 14, 22)]),
+    );
+    let fact = |kind| Fact {
+        equipment: unit.clone(),
+        kind,
+    };
+    engine.apply(&fact(FactKind::Stopped {
+        at: t("2026-01-05T13:00:00Z"),
+        reason: None,
+    }));
+    engine.apply(&fact(FactKind::Running {
+        at: t("2026-07-24T05:00:00Z"),
+        product: None,
+    }));
+    let started = std::time::Instant::now();
+    let changed = engine.take_changed_periods(&STORED);
+    assert!(changed.len() > 200 * 24, "{} periods", changed.len());
+    let mut planned = 0;
+    for (_, period) in changed
+        .iter()
+        .filter(|(_, p)| p.granularity() == Granularity::Day)
+    {
+        planned += engine
+            .figures(&unit, period)
+            .unwrap()
+            .planned_production_time
+            .0;
+    }
+    for (_, period) in &changed {
+        engine.figures(&unit, period);
+    }
+    // Stopped throughout: only the shifts are planned production time, 16 h a day, less the
+    // part of 2026-01-05 before the stop and of 2026-07-24 after the restart. All of it is a
+    // breakdown nobody reported, so it is unassigned equipment failure.
+    assert!(planned > 200 * 16 * 3_600_000 - 32 * 3_600_000, "{planned}");
+    assert!(planned % 60_000 == 0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
