@@ -398,6 +398,24 @@ async fn orders_are_sequenced_dispatched_counted_and_listed_per_work_center() {
     );
     // A rebuild gives the same list.
     assert_eq!(dispatch_list(&events_url, &models_url).await, rows);
+    // The orders read model agrees: 50 counted, 2 scrapped by hand.
+    mom_projections::rebuild(
+        mom_projections::orders::NAME,
+        &models_url,
+        &[format!("production={events_url}")],
+        "mom.",
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let models = mom_projection::ReadModels::connect(&models_url)
+        .await
+        .unwrap();
+    let (_, operations) = mom_projections::orders::OrderQueries::new(models.pool().clone())
+        .get(A)
+        .await
+        .unwrap();
+    assert_eq!((operations[0].good, operations[0].scrap), (48, 2));
 
     // After the operation completes, press-2's counts stay on the unit.
     client

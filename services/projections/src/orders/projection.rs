@@ -1,6 +1,8 @@
 //! The production-order read model's tables and handler: `orders_orders` (one row per order:
 //! status, hold, times, lead time, progress), `orders_operations` (one row per routing operation:
-//! status, work unit, good and scrap) and `orders_streams` (the last applied sequence per order).
+//! status, work unit, good and scrap), `orders_counted` (the operations whose work unit's counts
+//! are their good pieces, so that scrap reported by hand is taken out of them,
+//! docs/dispatching.md) and `orders_streams` (the last applied sequence per order).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,7 +19,7 @@ use crate::tx_state::TxState;
 /// Name of the read model: checkpoint key, `mom projections rebuild` name and SSE event name.
 pub const NAME: &str = "orders";
 
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS orders_orders (\
         order_id TEXT PRIMARY KEY, product TEXT NOT NULL, quantity BIGINT NOT NULL, \
         status TEXT NOT NULL, held BIGINT NOT NULL, hold_reason TEXT NOT NULL, \
@@ -34,9 +36,16 @@ const SCHEMA: [&str; 4] = [
         started_ms BIGINT, completed_ms BIGINT, PRIMARY KEY (order_id, operation))",
     "CREATE TABLE IF NOT EXISTS orders_streams (\
         aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS orders_counted (\
+        order_id TEXT NOT NULL, operation BIGINT NOT NULL, PRIMARY KEY (order_id, operation))",
 ];
 
-const TABLES: [&str; 3] = ["orders_orders", "orders_operations", "orders_streams"];
+const TABLES: [&str; 4] = [
+    "orders_orders",
+    "orders_operations",
+    "orders_streams",
+    "orders_counted",
+];
 
 /// The production-order projection over `mom.production.v1`.
 #[derive(Debug)]
@@ -119,6 +128,8 @@ enum Change {
         operation: i64,
         work_unit: String,
         at: i64,
+        /// The work unit's counts are the operation's good pieces.
+        counted: bool,
     },
     QuantityReported {
         operation: i64,
@@ -175,6 +186,7 @@ impl Change {
                 at: at(started.at.as_ref())?,
                 operation: i64::from(started.operation),
                 work_unit: started.work_unit,
+                counted: started.counted,
             },
             Event::QuantityReported(reported) => Change::QuantityReported {
                 operation: i64::from(reported.operation),
@@ -255,6 +267,9 @@ struct OrderState {
     order_changed: bool,
     operations: BTreeMap<i64, OperationRow>,
     operations_changed: BTreeSet<i64>,
+    /// The counted operations (stored and new) and the new ones.
+    counted: BTreeSet<i64>,
+    counted_new: BTreeSet<i64>,
     /// Whether the order's progress is recomputed before it is written.
     progress: bool,
 }
@@ -320,7 +335,11 @@ impl OrderState {
                 operation,
                 work_unit,
                 at,
+                counted,
             } => {
+                if counted && self.counted.insert(operation) {
+                    self.counted_new.insert(operation);
+                }
                 self.operation(operation, |op| {
                     op.status = "running".to_owned();
                     op.work_unit = work_unit;
@@ -336,6 +355,13 @@ impl OrderState {
                 good,
                 scrap,
             } => {
+                // A counted operation's scrap by hand is taken out of its counted pieces.
+                let good = if self.counted.contains(&operation) {
+                    let counted = self.operations.get(&operation).map_or(0, |op| op.good);
+                    good - scrap.min(counted)
+                } else {
+                    good
+                };
                 self.operation(operation, |op| {
                     op.good += good;
                     op.scrap += scrap;
@@ -451,6 +477,7 @@ async fn load(
     let orders_sql = format!("SELECT {ORDER_COLUMNS} FROM orders_orders WHERE order_id");
     let operations_sql =
         format!("SELECT {OPERATION_COLUMNS} FROM orders_operations WHERE order_id");
+    let counted_sql = "SELECT order_id, operation FROM orders_counted WHERE order_id";
     for chunk in orders.chunks(READ_CHUNK) {
         for order in chunk {
             states.entry((*order).to_owned()).or_default();
@@ -498,6 +525,11 @@ async fn load(
                 .or_default()
                 .operations
                 .insert(operation, op);
+        }
+        for row in fetch_in(connection, counted_sql, chunk).await? {
+            let id: String = row.try_get(0)?;
+            let operation: i64 = row.try_get(1)?;
+            states.entry(id).or_default().counted.insert(operation);
         }
     }
     Ok(())
@@ -587,6 +619,18 @@ async fn write(
                 .bind(row.completed_ms);
         }
         query.execute(&mut *connection).await?;
+    }
+    for (id, state) in states {
+        for operation in &state.counted_new {
+            sqlx::query(
+                "INSERT INTO orders_counted (order_id, operation) VALUES ($1, $2) \
+                 ON CONFLICT (order_id, operation) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(*operation)
+            .execute(&mut *connection)
+            .await?;
+        }
     }
     Ok(())
 }
