@@ -294,14 +294,25 @@ impl Catalogues {
 
     /// Returns where `reason` of a work unit of `site` lands: by its normalized code or
     /// alias (for `kind:detail` reasons such as `material_shortage:steel`, by `kind` when the
-    /// whole is unknown); `unassigned` when the site's catalogue does not know it; the
+    /// whole is unknown; for a reject's `burr+crack`, by the first failed characteristic the
+    /// catalogue knows); `unassigned` when the site's catalogue does not know it; the
     /// normalized reason in category `unassigned` when the site has no catalogue.
     pub fn place(&self, site: &str, reason: &str) -> Placed {
         let normalized = normalize(reason);
-        let found = self.lookup(site, &normalized).or_else(|| {
-            let (kind, _) = normalized.split_once(':')?;
-            self.lookup(site, kind)
-        });
+        let found = self
+            .lookup(site, &normalized)
+            .or_else(|| {
+                let (kind, _) = normalized.split_once(':')?;
+                self.lookup(site, kind)
+            })
+            .or_else(|| {
+                if !normalized.contains('+') {
+                    return None;
+                }
+                normalized
+                    .split('+')
+                    .find_map(|part| self.lookup(site, part))
+            });
         if let Some((code, known)) = found {
             return Placed {
                 code,
@@ -464,6 +475,7 @@ mod tests {
                     ("small_stops", "Jam", 30_000),
                     ("small_stops", "JAMMED", 10_000),
                     ("small_stops", "tea break", 5_000),
+                    ("production_rejects", "crack+Jammed", 1_000),
                     ("equipment_failure", "material_shortage:steel", 120_000),
                 ],
             ),
@@ -479,7 +491,7 @@ mod tests {
             reasons,
             vec![
                 ("material_shortage", "logistics", 120_000),
-                ("jam", "mechanical", 100_000),
+                ("jam", "mechanical", 101_000),
                 ("jam", "unassigned", 7_000),
                 ("unassigned", "unassigned", 5_000),
             ]
@@ -493,7 +505,7 @@ mod tests {
             categories,
             vec![
                 ("logistics", "logistics", 120_000),
-                ("mechanical", "Mechanical", 100_000),
+                ("mechanical", "Mechanical", 101_000),
                 ("unassigned", "unassigned", 12_000),
             ]
         );
