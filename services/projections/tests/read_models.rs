@@ -354,6 +354,49 @@ async fn orders_give_status_progress_wip_and_lead_time_on_sqlite_and_postgres() 
     }
 }
 
+#[tokio::test]
+async fn the_dispatch_list_keeps_open_operations_of_released_orders_once_each_on_sqlite_and_postgres(
+) {
+    use mom_projections::orders::dispatch::{self, DispatchQueries};
+    for (backend, models, _dir) in backends().await {
+        let projection = dispatch::projection(&mom_bus::TopicNames::new("mom."));
+        models.migrate(&projection).await.unwrap();
+        let story = production_story();
+        page(&projection, &models, &story).await;
+        // A redelivered quantity (same aggregate sequence) is not counted twice.
+        page(&projection, &models, &story[8..9]).await;
+        let queries = DispatchQueries::new(models.pool().clone());
+        let (rows, next) = queries.list("", Page::new(0, "").unwrap()).await.unwrap();
+        assert!(next.is_empty(), "{backend}");
+        let listed: Vec<(&str, &str, i64, &str, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.work_center.as_str(),
+                    r.order_id.as_str(),
+                    r.operation,
+                    r.state.as_str(),
+                    r.good,
+                )
+            })
+            .collect();
+        // Order a completed and c was cancelled: only b's operations, one per work center.
+        assert_eq!(
+            listed,
+            vec![
+                ("saw-1", "order-b", 10, "running", 20),
+                ("weld-1", "order-b", 20, "pending", 0)
+            ],
+            "{backend}"
+        );
+        let (weld, _) = queries
+            .list("weld-1", Page::new(0, "").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(weld.len(), 1, "{backend}");
+    }
+}
+
 fn inventory_story() -> Vec<Message> {
     use inv::inventory_event::Event as E;
     let topic = "mom.inventory.v1";

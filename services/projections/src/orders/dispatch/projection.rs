@@ -83,24 +83,17 @@ async fn is_new(
     if sequence == 0 {
         return Ok(true);
     }
-    let sequence = count(sequence);
-    let stored: Option<i64> =
-        sqlx::query_scalar("SELECT sequence FROM dispatch_streams WHERE aggregate = $1")
-            .bind(order)
-            .fetch_optional(&mut *connection)
-            .await?;
-    if stored.is_some_and(|stored| stored >= sequence) {
-        return Ok(false);
-    }
-    sqlx::query(
+    // One statement: the row moves only forward, so a stale event changes no row.
+    let moved = sqlx::query(
         "INSERT INTO dispatch_streams (aggregate, sequence) VALUES ($1, $2) \
-         ON CONFLICT (aggregate) DO UPDATE SET sequence = excluded.sequence",
+         ON CONFLICT (aggregate) DO UPDATE SET sequence = excluded.sequence \
+         WHERE dispatch_streams.sequence < excluded.sequence",
     )
     .bind(order)
-    .bind(sequence)
+    .bind(count(sequence))
     .execute(&mut *connection)
     .await?;
-    Ok(true)
+    Ok(moved.rows_affected() > 0)
 }
 
 /// Runs `sql` with the order id as `$1` and `values` as `$2`... (all integers or texts).
