@@ -40,7 +40,7 @@ MOM.page("dispatch", async (main) => {
         <td class="num">${r.position == null ? `<span class="tag">—</span>` : r.position}</td>
         <td title="${MOM.esc(r.order_id)}">${MOM.esc(r.order_id.slice(-12))}</td>
         <td class="num">${r.operation}</td><td>${cell(r.name)}</td><td>${cell(r.product)}</td>
-        <td class="num">${r.quantity.toLocaleString()}</td><td class="num">${r.good.toLocaleString()}</td>
+        <td class="num">${r.quantity.toLocaleString()}</td>
         <td class="num"><span class="tag ${r.priority <= 2 ? "bad" : r.priority <= 4 ? "warn" : ""}">${r.priority}</span></td>
         <td>${r.due ? MOM.dateTime(r.due) : `<span class="tag">—</span>`}</td>
         <td><span class="tag ${STATE_TONE[r.state] || ""}">${MOM.esc(r.state)}</span>${r.held ? ` <span class="tag bad">held</span>` : ""}</td>
@@ -48,7 +48,7 @@ MOM.page("dispatch", async (main) => {
         <td>${MOM.esc(r.eligible_work_units.join(", "))}</td></tr>`).join("");
     return `<section class="panel dispatch-list" data-work-center="${MOM.esc(center)}"><h2>${MOM.esc(center)} <small>${items.length} operations</small></h2>
       <div class="table-wrap"><table class="data"><thead><tr><th class="num">Seq</th><th>Order</th><th class="num">Op</th><th>Name</th><th>Product</th>
-      <th class="num">Quantity</th><th class="num">Good</th><th class="num">Priority</th><th>Due</th><th>State</th><th>Work unit</th><th>Eligible</th></tr></thead>
+      <th class="num">Quantity</th><th class="num">Priority</th><th>Due</th><th>State</th><th>Work unit</th><th>Eligible</th></tr></thead>
       <tbody>${body}</tbody></table></div></section>`;
   }
 

@@ -363,12 +363,12 @@ async fn the_dispatch_list_keeps_open_operations_of_released_orders_once_each_on
         models.migrate(&projection).await.unwrap();
         let story = production_story();
         page(&projection, &models, &story).await;
-        // A redelivered quantity (same aggregate sequence) is not counted twice.
-        page(&projection, &models, &story[8..9]).await;
+        // Redelivered events (same aggregate sequences) change nothing.
+        page(&projection, &models, &story[4..9]).await;
         let queries = DispatchQueries::new(models.pool().clone());
         let (rows, next) = queries.list("", Page::new(0, "").unwrap()).await.unwrap();
         assert!(next.is_empty(), "{backend}");
-        let listed: Vec<(&str, &str, i64, &str, i64)> = rows
+        let listed: Vec<(&str, &str, i64, &str)> = rows
             .iter()
             .map(|r| {
                 (
@@ -376,7 +376,6 @@ async fn the_dispatch_list_keeps_open_operations_of_released_orders_once_each_on
                     r.order_id.as_str(),
                     r.operation,
                     r.state.as_str(),
-                    r.good,
                 )
             })
             .collect();
@@ -384,8 +383,8 @@ async fn the_dispatch_list_keeps_open_operations_of_released_orders_once_each_on
         assert_eq!(
             listed,
             vec![
-                ("saw-1", "order-b", 10, "running", 20),
-                ("weld-1", "order-b", 20, "pending", 0)
+                ("saw-1", "order-b", 10, "running"),
+                ("weld-1", "order-b", 20, "pending")
             ],
             "{backend}"
         );

@@ -24,7 +24,6 @@ fn row_proto(row: &DispatchRow) -> pb::DispatchRow {
         state: row.state.clone(),
         order_status: row.order_status.clone(),
         held: row.held != 0,
-        good: u64::try_from(row.good).unwrap_or(0),
     }
 }
 

@@ -31,7 +31,6 @@ fn row_json(row: &DispatchRow) -> Value {
         "state": row.state,
         "order_status": row.order_status,
         "held": row.held != 0,
-        "good": row.good,
     })
 }
 

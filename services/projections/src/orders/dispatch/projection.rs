@@ -2,7 +2,9 @@
 //! operation not done yet (an operation eligible on units of two work centers is on both lists),
 //! and `dispatch_streams`, the last applied sequence per order so that a redelivered event
 //! changes nothing. Rows of a done operation, of a completed or a cancelled order are deleted,
-//! so the table holds the open work only and a rebuild gives the same rows.
+//! so the table holds the open work only and a rebuild gives the same rows. The quantity events
+//! (`QuantityReported`, `OperationCounted`: one per machine count) are left out before any SQL,
+//! so the list costs nothing per count; progress is the orders read model's.
 
 use mom_projection::{ApplyError, Connection, Message, Projection};
 use mom_proto::production::v1::production_event::Event;
@@ -23,7 +25,7 @@ const SCHEMA: [&str; 3] = [
         position BIGINT NOT NULL, position_key BIGINT NOT NULL, created_ms BIGINT NOT NULL, \
         eligible TEXT NOT NULL, dispatched_unit TEXT NOT NULL, work_unit TEXT NOT NULL, \
         state TEXT NOT NULL, order_status TEXT NOT NULL, held BIGINT NOT NULL, \
-        good BIGINT NOT NULL, counted BIGINT NOT NULL,         PRIMARY KEY (work_center, order_id, operation))",
+        PRIMARY KEY (work_center, order_id, operation))",
     "CREATE INDEX IF NOT EXISTS dispatch_rows_order ON dispatch_rows (order_id, operation)",
     "CREATE TABLE IF NOT EXISTS dispatch_streams (\
         aggregate TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
@@ -157,8 +159,8 @@ async fn apply_event(
                         "INSERT INTO dispatch_rows (work_center, order_id, operation, name, \
                          product, quantity, priority, due_ms, due_key, position, position_key, \
                          created_ms, eligible, dispatched_unit, work_unit, state, order_status, \
-                         held, good, counted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, \
-                         $10, $11, $12, '', '', 'pending', 'created', 0, 0, 0) \
+                         held) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, \
+                         '', '', 'pending', 'created', 0) \
                          ON CONFLICT (work_center, order_id, operation) DO NOTHING",
                     )
                     .bind(center.to_owned())
@@ -190,14 +192,10 @@ async fn apply_event(
         Event::OperationStarted(started) => {
             update(
                 connection,
-                "UPDATE dispatch_rows SET state = 'running', work_unit = $3, dispatched_unit = '', \
-                 counted = $4 WHERE order_id = $1 AND operation = $2",
+                "UPDATE dispatch_rows SET state = 'running', work_unit = $3, dispatched_unit = '' \
+                 WHERE order_id = $1 AND operation = $2",
                 order,
-                &[
-                    Int(i64::from(started.operation)),
-                    Text(&started.work_unit),
-                    Int(i64::from(started.counted)),
-                ],
+                &[Int(i64::from(started.operation)), Text(&started.work_unit)],
             )
             .await?;
             update(
@@ -205,31 +203,6 @@ async fn apply_event(
                 "UPDATE dispatch_rows SET order_status = 'in_progress' WHERE order_id = $1",
                 order,
                 &[],
-            )
-            .await?;
-        }
-        Event::QuantityReported(reported) => {
-            update(
-                connection,
-                // A counted operation's scrap is taken out of its counted pieces.
-                "UPDATE dispatch_rows SET good = CASE WHEN counted = 1 \
-                 THEN (CASE WHEN good > $4 THEN good - $4 ELSE 0 END) ELSE good + $3 END \
-                 WHERE order_id = $1 AND operation = $2",
-                order,
-                &[
-                    Int(i64::from(reported.operation)),
-                    Int(count(reported.good)),
-                    Int(count(reported.scrap)),
-                ],
-            )
-            .await?;
-        }
-        Event::OperationCounted(counted) => {
-            update(
-                connection,
-                "UPDATE dispatch_rows SET good = good + $3 WHERE order_id = $1 AND operation = $2",
-                order,
-                &[Int(i64::from(counted.operation)), Int(count(counted.total))],
             )
             .await?;
         }
@@ -378,14 +351,14 @@ impl Projection for DispatchProjection {
     }
 }
 
-/// Returns whether the event is a production order's (the work units' feed other read models).
+/// Returns whether the event changes the list: an order's, but not its quantities (the work
+/// units' events feed other read models).
 fn is_order_event(event: &Event) -> bool {
     matches!(
         event,
         Event::OrderCreated(_)
             | Event::OrderReleased(_)
             | Event::OperationStarted(_)
-            | Event::QuantityReported(_)
             | Event::OperationCompleted(_)
             | Event::OrderHeld(_)
             | Event::OrderResumed(_)
@@ -395,7 +368,6 @@ fn is_order_event(event: &Event) -> bool {
             | Event::OrderSequenced(_)
             | Event::OperationDispatched(_)
             | Event::OperationRedispatched(_)
-            | Event::OperationCounted(_)
     )
 }
 

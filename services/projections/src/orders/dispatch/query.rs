@@ -40,8 +40,6 @@ pub struct DispatchRow {
     pub order_status: String,
     /// 1 while the order is on hold.
     pub held: i64,
-    /// Good pieces so far.
-    pub good: i64,
 }
 
 impl DispatchRow {
@@ -56,7 +54,7 @@ impl DispatchRow {
 }
 
 const COLUMNS: &str = "work_center, order_id, operation, name, product, quantity, priority, \
-     due_ms, position, eligible, dispatched_unit, work_unit, state, order_status, held, good";
+     due_ms, position, eligible, dispatched_unit, work_unit, state, order_status, held";
 
 /// The list's order: per work center, sequenced orders first by position, then priority,
 /// due date (none last), creation, order and operation.
