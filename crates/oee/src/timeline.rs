@@ -840,6 +840,13 @@ impl Timeline {
                     losses.small_stops += charged;
                     reasons.small_stops.add(&stop_reason, charged);
                 }
+                // A long stop nothing else explains: the operator's reason names it (a reason
+                // code from the site's catalogue, say `jam`); without one it is `unassigned`
+                // and flagged, until a later fact classifies it.
+                Cover::Uncovered if stop.reason.is_some() => {
+                    losses.equipment_failure += charged;
+                    reasons.equipment_failure.add(&stop_reason, charged);
+                }
                 Cover::Uncovered => {
                     losses.equipment_failure += charged;
                     reasons

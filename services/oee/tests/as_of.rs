@@ -201,7 +201,8 @@ async fn a_shift_in_progress_is_answered_up_to_as_of() {
     assert_eq!(f.availability(), Some(0.5));
     assert_eq!(f.losses.reduced_speed.0, 0);
     assert_eq!(f.losses.equipment_failure.0, 2 * HOUR_MS);
-    assert_eq!(cut.reasons["equipment_failure"]["unassigned"], 2 * HOUR_MS);
+    // A long stop nothing else explains is charged under the operator's reason.
+    assert_eq!(cut.reasons["equipment_failure"]["waiting"], 2 * HOUR_MS);
 
     // press-2 ran three hours at the ideal rate and is stopped since 09:00.
     let other = shift(&queries, &unit("press-2"), Some(ten)).await;
@@ -323,10 +324,8 @@ async fn losses_as_of_count_the_hour_in_progress_up_to_it() {
         losses.figures.losses.equipment_failure.0,
         2 * HOUR_MS + HOUR_MS / 2
     );
-    assert_eq!(
-        losses.reasons["equipment_failure"]["unassigned"],
-        2 * HOUR_MS + HOUR_MS / 2
-    );
+    assert_eq!(losses.reasons["equipment_failure"]["waiting"], 2 * HOUR_MS);
+    assert_eq!(losses.reasons["equipment_failure"]["jam"], HOUR_MS / 2);
     // press-1 ran 90 minutes and counted 60 units by then (the 09:30 count is not before
     // as_of): 30 minutes of reduced speed.
     assert_eq!(losses.figures.losses.reduced_speed.0, HOUR_MS / 2);
