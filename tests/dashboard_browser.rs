@@ -234,7 +234,11 @@ impl Browser {
             assert!(
                 Instant::now() < deadline,
                 "{what} did not happen within {timeout:?}; page says: {}",
-                self.run("return document.getElementById('footer-note')?.textContent")
+                self.run(
+                    "return [document.getElementById('footer-note')?.textContent, \
+                       'live: ' + document.getElementById('live')?.textContent, \
+                       'data: ' + JSON.stringify(document.body.dataset)].join(' | ')"
+                )
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -658,6 +662,22 @@ fn spc_page_shows_a_drifting_chart(dev: &Dev, browser: &Browser) {
         start + chrono::Duration::minutes(40),
         &[10.01],
     ));
+    // The read model first (a failure then says which side is late), then the page.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let points = get_json(port, &points_path)["points"].clone();
+        if points
+            .as_array()
+            .is_some_and(|p| p.len() == values.len() + 1)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new point in the SPC read model: {points}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     browser.wait_for(
         "the new point on the open SPC page",
         &format!(

@@ -61,6 +61,15 @@ const MOM = (() => {
     return source;
   }
 
+  // A page left for another keeps no feed open: the browser allows six connections per host
+  // over HTTP/1.1, and a page kept in the back-forward cache with its event streams open would
+  // hold them, until the next page's requests wait forever. A page restored from that cache
+  // loads again, so its feeds and figures are fresh.
+  window.addEventListener("pagehide", () => {
+    for (const feed of feeds.values()) if (feed.source) feed.source.close();
+  });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
+
   // ---- time and formatting ----------------------------------------------------------------
   const pad = (n) => String(n).padStart(2, "0");
   const hourFloor = (date) => { const d = new Date(date); d.setUTCMinutes(0, 0, 0); return d; };
