@@ -14,11 +14,11 @@ use crate::contract::{
     order_event_to_proto, reason_catalogue_event_to_proto, recipe_event_to_proto,
     work_unit_event_to_proto,
 };
-use crate::domain::{PlantCalendar, PlantCalendarEvent};
 use crate::domain::{
     OrderEvent, ProductionOrder, ReasonCatalogue, ReasonCatalogueEvent, Recipe, RecipeEvent,
     WorkUnit, WorkUnitEvent,
 };
+use crate::domain::{PlantCalendar, PlantCalendarEvent};
 
 /// Returns the encoder that turns stored production events into messages on `topic`.
 pub(crate) fn encoder(topic: String) -> TopicEncoder {

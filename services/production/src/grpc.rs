@@ -82,7 +82,9 @@ impl ProductionService for ProductionApi {
     ) -> Result<Response<pb::CommandReply>, Status> {
         let call = call(&request);
         let parsed = contract::report_quantity(request.into_inner())?;
-        Ok(reply(reasons::report_quantity(&self.app, parsed, call).await?))
+        Ok(reply(
+            reasons::report_quantity(&self.app, parsed, call).await?,
+        ))
     }
 
     async fn complete_operation(

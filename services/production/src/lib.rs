@@ -7,13 +7,13 @@
 //! Invariant: knows no other service; it shares only `proto` types and its topic.
 
 mod binding;
-mod counting;
-mod reasons;
 pub mod config;
 pub mod contract;
+mod counting;
 pub mod domain;
 mod encoder;
 pub mod grpc;
+mod reasons;
 
 use std::sync::Arc;
 
@@ -60,10 +60,7 @@ impl Application {
             orders: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             work_units: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             recipes: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
-            reason_catalogues: Executor::new(
-                AggregateStore::new(repo.clone(), snapshot_every),
-                (),
-            ),
+            reason_catalogues: Executor::new(AggregateStore::new(repo.clone(), snapshot_every), ()),
             calendars: Executor::new(AggregateStore::new(repo, snapshot_every), ()),
             store,
         }

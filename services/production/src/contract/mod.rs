@@ -33,9 +33,7 @@ pub use order::{
     order_event_to_proto, order_reply, release_order, report_quantity, resume_order,
     start_operation,
 };
-pub use order::{
-    change_order_planning, dispatch_operation, redispatch_operation, sequence_order,
-};
+pub use order::{change_order_planning, dispatch_operation, redispatch_operation, sequence_order};
 pub use reason_catalogue::{
     define_reason, define_reason_category, get_reason_catalogue, loss_class_to_proto,
     reason_catalogue_event_to_proto, reason_catalogue_reply, retire_reason,
@@ -49,8 +47,8 @@ pub use recipe::{
 pub use work_unit::{
     end_setup, get_work_unit, override_parameter, register_work_unit, report_count,
     report_disconnected, report_parameter, report_running, report_stopped,
-    schedule_planned_shutdown, set_default_ideal_cycle_time, set_ideal_cycle_time, start_setup, work_unit_event_to_proto,
-    work_unit_reply,
+    schedule_planned_shutdown, set_default_ideal_cycle_time, set_ideal_cycle_time, start_setup,
+    work_unit_event_to_proto, work_unit_reply,
 };
 
 use crate::domain::{DueChange, Priority, StartingUnit, WorkCenterId};

@@ -14,21 +14,20 @@ mod reason_catalogue;
 mod recipe;
 mod work_unit;
 
+pub use calendar::{
+    CalendarScope, PlantCalendar, PlantCalendarCommand, PlantCalendarError, PlantCalendarEvent,
+    PlantCalendarState, MAX_VERSIONS,
+};
 pub use ids::{
     OperationNumber, OrderId, ProductId, Reason, WorkUnitId, MAX_ID_LEN, MAX_REASON_LEN,
 };
 pub use ids::{Priority, WorkCenterId};
 pub use mom_domain::{InvalidId, Millis, Recorded, Rejected, Units, Versioned};
-pub use calendar::{
-    CalendarScope, PlantCalendar, PlantCalendarCommand, PlantCalendarError, PlantCalendarEvent,
-    PlantCalendarState, MAX_VERSIONS,
-};
+pub use order::{DueChange, StartingUnit, MAX_POSITION};
 pub use order::{
     Operation, OperationStatus, OrderCommand, OrderError, OrderEvent, OrderState, OrderStatus,
     ProductionOrder, RoutingOperation,
 };
-pub use order::{DueChange, StartingUnit, MAX_POSITION};
-pub use work_unit::OperationLink;
 pub use reason_catalogue::{
     normalize, LossClass, ReasonCatalogue, ReasonCatalogueCommand, ReasonCatalogueError,
     ReasonCatalogueEvent, ReasonCatalogueState, ReasonCode, ReasonDefinition, Resolution, SiteId,
@@ -39,6 +38,7 @@ pub use recipe::{
     RecipeCommand, RecipeError, RecipeEvent, RecipeId, RecipeParameter, RecipeState,
     RecipeVersionState, VersionStatus, MAX_PARAMETERS,
 };
+pub use work_unit::OperationLink;
 pub use work_unit::{
     Download, MachineState, WorkUnit, WorkUnitCommand, WorkUnitError, WorkUnitEvent, WorkUnitState,
     DEFAULT_MICRO_STOP_THRESHOLD, DEFAULT_STARTUP_WINDOW,
