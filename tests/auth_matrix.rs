@@ -223,7 +223,7 @@ fn check(case: &Case, code: Code, message: &str, what: &str) {
 
 /// Every HTTP route of the platform (the dashboard's pages, the OEE API, the read models'
 /// API and their live feeds).
-const HTTP_ROUTES: [&str; 27] = [
+const HTTP_ROUTES: [&str; 29] = [
     "/",
     "/audit",
     "/api/audit/events?service=quality",
@@ -233,6 +233,7 @@ const HTTP_ROUTES: [&str; 27] = [
     "/api/oee/losses",
     "/api/oee/assets",
     "/api/oee/watch",
+    "/api/oee/calendar?scope=site1",
     "/api/equipment",
     "/api/equipment/downtime",
     "/api/equipment/timeline",
@@ -251,6 +252,7 @@ const HTTP_ROUTES: [&str; 27] = [
     "/api/quality/capas",
     "/api/spc/charts",
     "/api/dispatch",
+    "/api/parameters?work_unit=press-1",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
