@@ -125,7 +125,9 @@ async fn scenario(url: &str) {
     page(&restarted, &models, &[stopped(UNIT, 380, "jam")]).await;
     let six = hour(&queries, 360).await;
     assert_eq!(six.figures.flags.disconnected_time.0, 0);
-    assert_eq!(six.figures.flags.unassigned_stop_time.0, 10 * MINUTE_MS);
+    // The stop's reason names its time, so nothing is unassigned either.
+    assert_eq!(six.figures.flags.unassigned_stop_time.0, 0);
+    assert_eq!(six.figures.losses.equipment_failure.0, 10 * MINUTE_MS);
     assert_eq!(stored(&models).await, vec![]);
 }
 
