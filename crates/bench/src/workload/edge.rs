@@ -483,21 +483,25 @@ mod tests {
             .ok()
             .and_then(|link| link.file_name()?.to_str()?.parse::<u32>().ok());
         assert!(tid.is_some());
-        // Spin until the thread has been charged some CPU (10 ms ticks; on a busy machine 50 ms
-        // of wall time may not be enough), at most 10 s.
+        // Spin until the thread and the process have both been charged some CPU (10 ms ticks;
+        // on a busy machine 50 ms of wall time may not be enough), at most 10 s. The two are
+        // not compared: the kernel scales a process's and a thread's times each on its own
+        // (`cputime_adjust`), so a process can read less than one of its threads for a while
+        // (seen once in CI: process 0 ns, thread 10 ms).
         let spin = Instant::now();
         let mut x = 0u64;
-        while cpu(tid) == Duration::ZERO && spin.elapsed() < Duration::from_secs(10) {
+        while (cpu(tid) == Duration::ZERO || cpu(None) == Duration::ZERO)
+            && spin.elapsed() < Duration::from_secs(10)
+        {
             for _ in 0..100_000 {
                 x = x.wrapping_mul(31).wrapping_add(1);
             }
         }
         assert!(x != 1);
-        // The thread first: the process's time, read after it, includes at least as much.
         let thread = cpu(tid);
         let process = cpu(None);
-        assert!(thread > Duration::ZERO);
-        assert!(process >= thread, "process {process:?} < thread {thread:?}");
+        assert!(thread > Duration::ZERO, "thread {thread:?}");
+        assert!(process > Duration::ZERO, "process {process:?}");
         assert!(threads().iter().any(|(thread, _)| Some(*thread) == tid));
     }
 }
