@@ -188,18 +188,7 @@ async fn shift_periods_and_planned_time_follow_the_rotating_calendar_and_its_ver
     let dir = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", dir.path().join("production.db").display());
     let shutdown = CancellationToken::new();
-    let production = mom_production::start(
-        mom_production::ProductionConfig {
-            store: support::store_args(store.clone()),
-            kafka: support::kafka_args(None),
-            time: support::time_args(),
-            security: Default::default(),
-            grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let production = support::start_production(store.clone(), shutdown.clone()).await;
     let mut client = ProductionServiceClient::new(support::channel(&production).await);
 
     // A version needs a defined calendar.

@@ -51,6 +51,23 @@ pub fn time_args() -> mom_clock::TimePolicyArgs {
 }
 
 /// Returns a channel to a running service.
+/// Starts the production service on the store at `store` (SQLite or Postgres URL), with no
+/// broker, the tests' time policy and no authentication, on a free loopback port.
+pub async fn start_production(store: String, shutdown: CancellationToken) -> Running {
+    mom_production::start(
+        mom_production::ProductionConfig {
+            store: store_args(store),
+            kafka: kafka_args(None),
+            time: time_args(),
+            security: Default::default(),
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        shutdown,
+    )
+    .await
+    .unwrap()
+}
+
 pub async fn channel(running: &Running) -> Channel {
     Channel::from_shared(format!("http://{}", running.grpc_addr))
         .unwrap()
