@@ -88,3 +88,24 @@ name_newtype!(
     /// An ISA-95 site that groups areas.
     SiteId
 );
+
+/// Returns the reason code of a reported reason text: lowercase, blanks, dashes and underscores
+/// folded into single underscores, trimmed (`"  Material-Jam "` → `material_jam`). The one rule
+/// of docs/reason-codes.md, shared by production's catalogue (which checks codes) and the OEE
+/// service (which maps reasons through it), so both always agree on a code.
+pub fn normalize_reason(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() || c == '-' || c == '_' {
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push('_');
+        }
+        gap = false;
+        out.extend(c.to_lowercase());
+    }
+    out
+}

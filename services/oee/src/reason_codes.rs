@@ -67,22 +67,9 @@ pub enum CatalogueChange {
 }
 
 /// Returns `text` as a code compares: trimmed, lowercase, every run of blanks, dashes and
-/// underscores one `_` (the production service's normalization).
+/// underscores one `_` (`mom_oee::ids::normalize_reason`, the rule production's catalogue uses).
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.trim().chars() {
-        if c.is_whitespace() || c == '-' || c == '_' {
-            gap = true;
-            continue;
-        }
-        if gap && !out.is_empty() {
-            out.push('_');
-        }
-        gap = false;
-        out.extend(c.to_lowercase());
-    }
-    out
+    mom_oee::ids::normalize_reason(text)
 }
 
 /// Returns the site of a work unit: its id up to the first dot.

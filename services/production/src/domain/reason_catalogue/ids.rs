@@ -28,20 +28,7 @@ pub const UNASSIGNED: &str = "unassigned";
 /// Returns `text` as a code compares: trimmed, lowercase, every run of blanks, dashes and
 /// underscores one `_`.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.trim().chars() {
-        if c.is_whitespace() || c == '-' || c == '_' {
-            gap = true;
-            continue;
-        }
-        if gap && !out.is_empty() {
-            out.push('_');
-        }
-        gap = false;
-        out.extend(c.to_lowercase());
-    }
-    out
+    mom_oee::ids::normalize_reason(text)
 }
 
 mom_domain::string_id!(
