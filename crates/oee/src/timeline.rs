@@ -176,13 +176,14 @@ impl Timeline {
     /// Returns how far `fact` may reach when judged against `limits`, or why it is refused:
     /// an event time outside the window, or further than the maximum span from this unit's
     /// other facts.
+    /// `at` is the fact's instant (`Millis::from_datetime(fact.at())`, computed once by the caller).
     pub(crate) fn admit(
         &self,
         fact: &FactKind,
+        at: Millis,
         limits: &Window,
         max_span: Option<Millis>,
     ) -> Admission {
-        let at = Millis::from_datetime(fact.at());
         let (times, end) = match fact {
             FactKind::Rejected { produced_at, .. } => {
                 ([at, Millis::from_datetime(*produced_at)], None)
@@ -227,6 +228,7 @@ impl Timeline {
             None => Range::new(Millis::MIN, Millis::MAX),
         };
         Admission::Admitted(Reach {
+            at,
             interval_end,
             span_end: reach,
             changes,
@@ -253,7 +255,7 @@ impl Timeline {
         window: Millis,
         horizon: Option<Millis>,
     ) -> Range {
-        let at = Millis::from_datetime(fact.at());
+        let at = reach.at;
         let is_late = match (horizon, self.watermark) {
             (Some(h), Some(watermark)) => at < watermark - h,
             _ => false,
@@ -414,6 +416,18 @@ impl Timeline {
     /// Returns the range a new running/stopped fact at `at` can change: the stop that holds `at`
     /// before the change, up to the next `running` fact, plus the startup window after it.
     fn state_change_range(&self, at: Millis, window: Millis) -> Range {
+        // In order (after every state fact): no running fact follows, and after a running
+        // fact no stop holds `at`; two tree walks fewer for the common case.
+        if let Some((&last, mark)) = self.states.last_key_value() {
+            if at > last {
+                let start = if mark.running {
+                    at
+                } else {
+                    self.stop_start_at(at)
+                };
+                return Range::new(start, Millis::MAX + window);
+            }
+        }
         Range::new(self.stop_start_at(at), self.next_running_after(at) + window)
     }
 
@@ -956,6 +970,8 @@ pub(crate) enum Admission {
 /// How far an admitted fact reaches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reach {
+    /// The fact's instant.
+    pub(crate) at: Millis,
     /// Where an interval's stored part ends (its start plus the maximum span at most).
     interval_end: Millis,
     /// How far the fact extends the unit's timeline (an interval: not past the window's end).
