@@ -42,7 +42,8 @@ pub struct RelayConfig {
     pub replication: i32,
     /// Outbox rows claimed per round.
     pub batch_size: u32,
-    /// Wait between polls when the outbox is empty.
+    /// Longest wait of an idle relay: a commit wakes it at once (`EventStore::commits`), this
+    /// poll only covers a wake-up that was lost (a notification listener reconnecting).
     pub idle_poll: Duration,
     /// Longest wait between retries after a failure (backoff doubles up to it).
     pub max_backoff: Duration,
@@ -72,7 +73,7 @@ impl RelayConfig {
             partitions: 6,
             replication: 1,
             batch_size: 1000,
-            idle_poll: Duration::from_millis(10),
+            idle_poll: Duration::from_millis(500),
             max_backoff: Duration::from_secs(5),
             message_timeout: Duration::from_secs(120),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
@@ -146,6 +147,7 @@ impl Relay {
         let mut backoff = Duration::ZERO;
         let mut backlog_reported = tokio::time::Instant::now() - BACKLOG_EVERY;
         let mut pruned = tokio::time::Instant::now() - PRUNE_EVERY;
+        let mut commits = self.store.commits();
         loop {
             if backlog_reported.elapsed() >= BACKLOG_EVERY {
                 backlog_reported = tokio::time::Instant::now();
@@ -157,27 +159,36 @@ impl Relay {
                     tracing::warn!(error = %err, "outbox not pruned");
                 }
             }
-            let wait = match self.publish_once().await {
+            // Commits from here on wake the wait below, also those made while this round reads.
+            commits.mark_seen();
+            match self.publish_once().await {
                 Ok(0) => {
                     backoff = Duration::ZERO;
-                    self.config.idle_poll
+                    // Idle: the next commit wakes the relay (this process's at once, other
+                    // processes' through the database's notification); the poll is the fallback.
+                    tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => return Ok(()),
+                        _ = commits.wait(self.config.idle_poll) => {}
+                    }
                 }
                 Ok(_) => {
                     backoff = Duration::ZERO;
-                    continue;
+                    if shutdown.is_cancelled() {
+                        return Ok(());
+                    }
                 }
                 Err(err) => {
                     backoff = (backoff * 2)
                         .max(Duration::from_millis(50))
                         .min(self.config.max_backoff);
                     tracing::warn!(error = %err, backoff_ms = backoff.as_millis() as u64, "outbox relay round failed");
-                    backoff
+                    tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
                 }
-            };
-            tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -134,8 +134,14 @@ pub(crate) async fn write_batch(
     .execute(&mut *tx)
     .await?;
 
-    sqlx::query("UPDATE mom_log_head SET head_hash = $1 WHERE id = 1")
-        .bind(chain.head().0.as_slice())
+    // The notification is delivered at commit (to readers of other processes that `LISTEN`;
+    // see crate::commits), in the same statement as the head's hash.
+    sqlx::query(
+        "UPDATE mom_log_head SET head_hash = $1 FROM (SELECT pg_notify($2, '')) AS notified \
+         WHERE id = 1",
+    )
+    .bind(chain.head().0.as_slice())
+    .bind(crate::commits::CHANNEL)
         .execute(&mut *tx)
         .await?;
 

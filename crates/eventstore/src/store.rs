@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 
 use crate::appender::Appender;
+use crate::commits::{CommitSignal, Commits};
 use crate::outbox::{OutboxFailure, OutboxRecord, ParkedRow};
 use crate::record::{LogEntry, LogMessage, MessageFilter, NewEvent, NewSnapshot};
 use crate::{postgres, sqlite, StoreError};
@@ -75,6 +76,7 @@ pub struct EventStore {
     appender: Appender,
     appender_task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     max_message_bytes: usize,
+    commits: CommitSignal,
 }
 
 impl EventStore {
@@ -117,18 +119,32 @@ impl EventStore {
             });
         };
         crate::audit::init_chain(&backend).await?;
-        let (appender, task) = Appender::start(backend.clone(), options.max_batch_events);
+        let commits = CommitSignal::new();
+        let (appender, task) =
+            Appender::start(backend.clone(), options.max_batch_events, commits.clone());
         Ok(Self {
             backend,
             appender,
             appender_task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
             max_message_bytes: options.max_message_bytes,
+            commits,
         })
     }
 
     /// Returns the largest outbox message an append may carry.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes
+    }
+
+    /// Returns a subscription to the store's commits, so a reader of the log (the relay, a
+    /// store-log projection) waits for the next commit instead of polling: commits of this
+    /// process wake it at once, and on Postgres so do those of other processes (the store
+    /// `LISTEN`s on [`crate::commits::CHANNEL`], which every append batch notifies).
+    pub fn commits(&self) -> Commits {
+        match &self.backend {
+            Backend::Postgres(pool) => self.commits.subscribe(Some(pool)),
+            Backend::Sqlite(_) => self.commits.subscribe(None),
+        }
     }
 
     /// Returns the database behind the store, for read models that live in the same database.

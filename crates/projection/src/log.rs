@@ -4,7 +4,7 @@ use mom_telemetry::internal_events::{emit, ProjectionCommitted, ProjectionLagMea
 use std::time::Duration;
 use tracing::Instrument;
 
-use mom_eventstore::{EventStore, LogMessage, MessageFilter};
+use mom_eventstore::{Commits, EventStore, LogMessage, MessageFilter};
 use tokio_util::sync::CancellationToken;
 
 use crate::{ApplyError, Message, Projection, ProjectionError, ReadModels};
@@ -43,26 +43,51 @@ pub async fn run_from_log<P: Projection>(
     crate::status::started(projection.name());
     models.migrate(projection).await?;
     let mut backoff = Duration::from_millis(50);
+    let mut commits: Vec<Commits> = sources.iter().map(|s| s.store.commits()).collect();
     loop {
+        // Commits from here on wake the idle wait below, also those made during this pass.
+        commits.iter_mut().for_each(Commits::mark_seen);
         let (read, error) = pass(projection, models, sources).await;
-        let wait = if error.is_some() {
+        if error.is_some() {
             backoff = (backoff * 2).min(Duration::from_secs(5));
-            backoff
-        } else if read == 0 {
-            backoff = Duration::from_millis(50);
-            Duration::from_millis(20)
-        } else {
-            backoff = Duration::from_millis(50);
-            Duration::ZERO
-        };
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(wait) => {}
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            continue;
+        }
+        backoff = Duration::from_millis(50);
+        if read == 0 {
+            // Idle: a commit to any source wakes the projection at once; the poll only covers
+            // a lost wake-up (another process writing to the same database).
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = next_commit(&mut commits, IDLE_POLL) => {}
+            }
+        } else if shutdown.is_cancelled() {
+            break;
         }
     }
     drain(projection, models, sources).await;
     Ok(())
+}
+
+/// Longest wait of an idle store-log projection when no commit wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Waits for the next commit to any of the stores, or `fallback` at most.
+async fn next_commit(commits: &mut [Commits], fallback: Duration) {
+    if commits.is_empty() {
+        tokio::time::sleep(fallback).await;
+        return;
+    }
+    let waits = commits
+        .iter_mut()
+        .map(|c| Box::pin(c.wait(fallback)))
+        .collect::<Vec<_>>();
+    futures::future::select_all(waits).await;
 }
 
 /// How long a stopping projection goes on applying what its logs still hold.

@@ -13,20 +13,67 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
+/// Where a [`Broker`] keeps its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerStorage {
+    /// tansu's SQLite storage in the broker's directory (survives `kill -9`); the default.
+    Sqlite,
+    /// tansu's in-memory storage (lost when the broker stops): a broker that is not limited by
+    /// its disk, for benchmarks.
+    Memory,
+}
+
+impl BrokerStorage {
+    fn engine(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite://data/tansu.db",
+            Self::Memory => "memory://tansu/",
+        }
+    }
+
+    /// Returns the name benchmarks print (`sqlite`, `memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+impl std::str::FromStr for BrokerStorage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "sqlite" => Ok(Self::Sqlite),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!(
+                "broker storage {other:?} is not one of sqlite, memory"
+            )),
+        }
+    }
+}
+
 /// A running `tansu` broker with SQLite storage in its own directory, so its data survives a
-/// `kill -9` and a restart on the same port.
+/// `kill -9` and a restart on the same port (or with in-memory storage, [`Broker::start_with`]).
 #[derive(Debug)]
 pub struct Broker {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
     binary: PathBuf,
+    storage: BrokerStorage,
 }
 
 impl Broker {
     /// Starts a broker on a free port. Fails when the `tansu` binary cannot be found (install it
     /// with `cargo install --locked tansu --features dynostore,libsql`, or set `MOM_TANSU_BIN`).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(BrokerStorage::Sqlite).await
+    }
+
+    /// Starts a broker on a free port with `storage`.
+    pub async fn start_with(storage: BrokerStorage) -> anyhow::Result<Self> {
         let binary = find_binary()?;
         let dir = tempfile::tempdir()?;
         std::fs::create_dir_all(dir.path().join("data"))?;
@@ -36,6 +83,7 @@ impl Broker {
             port,
             dir,
             binary,
+            storage,
         };
         broker.spawn().await?;
         Ok(broker)
@@ -79,7 +127,7 @@ impl Broker {
             .arg("--advertised-listener-url")
             .arg(&url)
             .arg("--storage-engine")
-            .arg("sqlite://data/tansu.db")
+            .arg(self.storage.engine())
             .current_dir(self.dir.path())
             .env_remove("CLUSTER_ID")
             .env_remove("STORAGE_ENGINE")
@@ -99,7 +147,10 @@ impl Broker {
                 .await
                 .is_ok()
             {
-                return self.index_headers().await;
+                return match self.storage {
+                    BrokerStorage::Sqlite => self.index_headers().await,
+                    BrokerStorage::Memory => Ok(()),
+                };
             }
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait()? {

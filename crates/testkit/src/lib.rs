@@ -12,7 +12,7 @@ mod mqtt;
 mod postgres;
 mod tables;
 
-pub use broker::Broker;
+pub use broker::{Broker, BrokerStorage};
 pub use cluster::{ClusterTls, PostgresCluster};
 pub use mqtt::MqttBroker;
 pub use postgres::TestDatabase;
