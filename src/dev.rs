@@ -328,11 +328,27 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .context("audit api cannot be set up")?;
     // One HTTP server carries every service's JSON API and the dashboard, so the pages ask
     // their own origin. A service with an HTTP API adds its router here.
+    let (metrics_router, metrics_api) = mom_telemetry::metrics_routes().split_for_parts();
+    let (readiness_router, readiness_api) = readiness_router().split_for_parts();
+    // Every route above is in the document: each part's document comes from the same
+    // annotated routes as its router (the `openapi` test compares them with the served one).
+    let openapi = mom_openapi::document(
+        "MOM platform (mom dev)",
+        [
+            mom_oee_projection::http::openapi(),
+            mom_dashboard::audit::openapi(),
+            metrics_api,
+            readiness_api,
+        ]
+        .into_iter()
+        .chain(read_models.openapi.clone()),
+    );
     let api_routers = vec![
         oee_router,
         audit_router,
-        mom_telemetry::metrics_router(),
-        readiness_router(),
+        metrics_router,
+        readiness_router,
+        mom_openapi::router(openapi),
     ]
     .into_iter()
     .chain(read_models.router.clone())
@@ -497,9 +513,8 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
 /// `GET /readyz`: 200 once every reader of the logs (the OEE projection, the read models, the
 /// process managers) has applied what the logs held after it started and none is failing, else
 /// 503; the JSON body says, per reader, whether it has caught up, what it applied and its error.
-fn readiness_router() -> axum::Router {
-    async fn readyz() -> axum::response::Response {
-        use axum::response::IntoResponse;
+fn readiness_router() -> mom_openapi::ApiRouter {
+    mom_openapi::readiness(|| {
         let statuses = mom_projection::status::statuses();
         let ready = mom_projection::status::caught_up();
         let readers: serde_json::Map<String, serde_json::Value> = statuses
@@ -519,14 +534,20 @@ fn readiness_router() -> axum::Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE
         };
         let body = serde_json::json!({ "ready": ready, "readers": readers });
-        (
-            code,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response()
-    }
-    axum::Router::new().route("/readyz", axum::routing::get(readyz))
+        (code, body.to_string())
+    })
+}
+
+/// Returns the OpenAPI document of the APIs `mom serve dashboard` forwards: the OEE service's
+/// and the read models' (the dashboard adds its own routes).
+pub(crate) fn dashboard_upstream_api() -> mom_openapi::utoipa::openapi::OpenApi {
+    mom_openapi::document(
+        "MOM dashboard",
+        [
+            mom_oee_projection::http::openapi(),
+            mom_projections::openapi(),
+        ],
+    )
 }
 
 /// The bound HTTP server of `mom dev` and the future that serves it until shutdown.

@@ -352,9 +352,11 @@ async fn serve(service: Service, shutdown: CancellationToken) -> anyhow::Result<
         Service::Projections(config) => mom_projections::serve(config, shutdown)
             .await
             .context("projections service failed"),
-        Service::Dashboard(config) => mom_dashboard::serve(config, shutdown)
-            .await
-            .context("dashboard failed"),
+        Service::Dashboard(config) => {
+            mom_dashboard::serve(config, dev::dashboard_upstream_api(), shutdown)
+                .await
+                .context("dashboard failed")
+        }
     }
 }
 

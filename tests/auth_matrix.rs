@@ -373,6 +373,22 @@ async fn every_rpc_and_route_refuses_bad_credentials_and_admits_the_right_role()
             calls += 1;
         }
     }
+    // The OpenAPI document is open like the health probes: it holds routes and shapes, no
+    // data, and client generators fetch it without credentials (docs/integrators.md).
+    for case in &cases {
+        let headers: Vec<(&str, &str)> = case
+            .authorization
+            .as_deref()
+            .map(|value| vec![("Authorization", value)])
+            .unwrap_or_default();
+        let (status, body) = http_get_with(&dev.http, "/api/openapi.json", &headers);
+        assert!(
+            status == 200 && body.contains("\"openapi\":\"3.1.0\""),
+            "GET /api/openapi.json with {}: {status} {body:.200}",
+            case.name
+        );
+        calls += 1;
+    }
     println!("{calls} calls checked");
 }
 

@@ -204,12 +204,15 @@ pub fn grpc_access(path: &str) -> Access {
     Access::Permission(format!("{area}.{method}"))
 }
 
-/// Returns what the HTTP route at `path` needs: `/healthz` and `/readyz`, the login page and
-/// the dashboard's static assets are open; `/api/<area>...` needs `<area>.read`; any other page
+/// Returns what the HTTP route at `path` needs: `/healthz` and `/readyz`, the OpenAPI document
+/// (`/api/openapi.json`: routes and shapes, no data, fetched by client generators), the login
+/// page and the dashboard's static assets are open; `/api/<area>...` needs `<area>.read`; any other page
 /// [`DASHBOARD_VIEW`].
 pub fn http_access(path: &str) -> Access {
     match path {
-        "/healthz" | "/readyz" | "/login" | "/logout" | "/favicon.ico" => return Access::Open,
+        "/healthz" | "/readyz" | "/api/openapi.json" | "/login" | "/logout" | "/favicon.ico" => {
+            return Access::Open
+        }
         _ => {}
     }
     if path.starts_with("/assets/") {
@@ -333,6 +336,7 @@ mod tests {
             Access::Authenticated
         );
         assert_eq!(http_access("/healthz"), Access::Open);
+        assert_eq!(http_access("/api/openapi.json"), Access::Open);
         assert_eq!(
             http_access("/api/oee/losses"),
             Access::Permission("oee.read".to_owned())

@@ -13,9 +13,10 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, SecondsFormat, Utc};
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, ErrorBody};
 use mom_proto::audit::v1 as pb;
 use pb::audit_service_client::AuditServiceClient;
 use serde_json::{json, Value};
@@ -117,10 +118,49 @@ pub fn router(
     upstreams: &AuditUpstreams,
     tls: &mom_tls::ClientTls,
 ) -> Result<Router, mom_tls::TlsError> {
-    Ok(Router::new()
-        .route("/api/audit/events", get(events))
-        .route("/api/audit/head", get(head))
-        .with_state(services(upstreams, tls)?))
+    Ok(routes()
+        .with_state(services(upstreams, tls)?)
+        .split_for_parts()
+        .0)
+}
+
+/// Returns the audit API's routes with their OpenAPI paths, without their state.
+fn routes() -> ApiRouter<Services> {
+    ApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(head))
+}
+
+/// Returns the OpenAPI document of [`router`]'s routes.
+pub fn openapi() -> mom_openapi::utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The error answers of the audit API, each with an [`ErrorBody`] naming the service.
+#[derive(Debug, utoipa::IntoResponses)]
+#[allow(dead_code)] // Read by the OpenAPI derive only.
+enum AuditErrors {
+    /// A parameter is missing, malformed, unknown or given twice, or the service refused it.
+    #[response(status = 400, content_type = "application/json")]
+    BadRequest(ErrorBody),
+    /// The service refused the caller's credentials.
+    #[response(status = 401, content_type = "application/json")]
+    Unauthenticated(ErrorBody),
+    /// The caller may not read the audit trail (`audit.read`).
+    #[response(status = 403, content_type = "application/json")]
+    Forbidden(ErrorBody),
+    /// The service knows no such aggregate.
+    #[response(status = 404, content_type = "application/json")]
+    NotFound(ErrorBody),
+    /// The service answered with an unexpected error.
+    #[response(status = 502, content_type = "application/json")]
+    BadGateway(ErrorBody),
+    /// The service is unreachable.
+    #[response(status = 503, content_type = "application/json")]
+    Unavailable(ErrorBody),
+    /// The service did not answer in time.
+    #[response(status = 504, content_type = "application/json")]
+    Timeout(ErrorBody),
 }
 
 /// Returns a lazily connected channel to each service.
@@ -364,6 +404,27 @@ fn ok_json(body: Value) -> Response {
 }
 
 /// `GET /api/audit/events`: one page of a service's events, newest first.
+/// A page of one service's audit trail (docs/audit.md): its events, newest last, with the
+/// hash chain's links and electronic signatures.
+#[utoipa::path(
+    get,
+    path = "/api/audit/events",
+    tag = "audit",
+    params(
+        ("service" = String, Query, description = "The audited service: production, quality, maintenance or inventory", example = "production"),
+        ("aggregate_type" = Option<String>, Query, description = "Only events of this aggregate type"),
+        ("aggregate_id" = Option<String>, Query, description = "Only events of this aggregate"),
+        ("principal" = Option<String>, Query, description = "Only events recorded for this principal"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Only events recorded at or after this time (RFC 3339)"),
+        ("until" = Option<String>, Query, format = DateTime, description = "Only events recorded before this time (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Events per page, 1 to 1000 (the service's default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The events and the next page's token", content_type = "application/json", body = Object),
+        AuditErrors,
+    ),
+)]
 async fn events(
     State(services): State<Services>,
     headers: HeaderMap,
@@ -395,6 +456,17 @@ async fn events(
 }
 
 /// `GET /api/audit/head`: the head of a service's hash chain.
+/// The head of one service's audit hash chain: its last sequence and hash.
+#[utoipa::path(
+    get,
+    path = "/api/audit/head",
+    tag = "audit",
+    params(("service" = String, Query, description = "The audited service: production, quality, maintenance or inventory", example = "production")),
+    responses(
+        (status = 200, description = "The chain's head", content_type = "application/json", body = Object),
+        AuditErrors,
+    ),
+)]
 async fn head(
     State(services): State<Services>,
     headers: HeaderMap,

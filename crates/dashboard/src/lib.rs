@@ -49,16 +49,29 @@ pub enum ServeError {
     Auth(#[from] mom_auth::AuthConfigError),
 }
 
-/// Serves the dashboard with its API proxy ([`gateway`]) on `config.http_addr` until `shutdown`.
+/// Serves the dashboard with its API proxy ([`gateway`]) on `config.http_addr` until `shutdown`;
+/// `GET /api/openapi.json` answers `upstream_api` (the OpenAPI document of the OEE service's and
+/// the read models' routes it forwards) with the dashboard's own routes added.
 pub async fn serve(
     config: DashboardConfig,
+    upstream_api: mom_openapi::utoipa::openapi::OpenApi,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), ServeError> {
     let addr = config.http_addr;
     let tls = mom_tls::ServerTls::from_args(&config.tls, mom_tls::Protocol::Http1).await?;
     let auth = mom_auth::Authenticator::from_args(&config.auth).await?;
+    let openapi = mom_openapi::document(
+        "MOM dashboard",
+        [
+            upstream_api,
+            audit::openapi(),
+            mom_openapi::health::<()>().into_openapi(),
+        ],
+    );
     let gateway = mom_auth::protect(
-        gateway(&config, &shutdown)?.merge(mom_auth::session::router(auth.clone())),
+        gateway(&config, &shutdown)?
+            .merge(mom_auth::session::router(auth.clone()))
+            .merge(mom_openapi::router(openapi)),
         auth,
     );
     let with_tls = tls.is_some();

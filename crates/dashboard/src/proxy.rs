@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::Router;
 use futures::StreamExt;
 use hyper_rustls::HttpsConnector;
@@ -88,7 +88,7 @@ pub fn gateway(
     let tls = mom_tls::ClientTls::load(&config.upstream_tls)?;
     let client = http_client(&tls)?;
     let mut router = crate::router()
-        .route("/healthz", get(|| async { "ok" }))
+        .merge(mom_openapi::health::<()>().split_for_parts().0)
         .merge(crate::audit::router(&config.audit, &tls)?);
     for (name, upstream, paths) in [
         ("oee", &config.oee_api, OEE_PATHS),

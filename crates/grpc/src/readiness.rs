@@ -200,24 +200,6 @@ impl Readiness {
             .unwrap_or_else(|_| r#"{"ready":false,"problems":["report not encoded"]}"#.to_owned());
         (status, body)
     }
-
-    /// Returns a router with `GET /readyz` answering [`Readiness::http_answer`].
-    pub fn router(&self) -> axum::Router {
-        let readiness = self.clone();
-        axum::Router::new().route(
-            "/readyz",
-            axum::routing::get(move || {
-                let (status, body) = readiness.http_answer();
-                async move {
-                    (
-                        status,
-                        [(http::header::CONTENT_TYPE, "application/json")],
-                        body,
-                    )
-                }
-            }),
-        )
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
@@ -145,6 +145,48 @@ where
 )]
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The answer of `GET /readyz`: whether the server is ready, and why not.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"ready": false, "problems": ["read model equipment: catching up"]}))]
+pub struct ReadinessBody {
+    /// Every probe passed (every reader caught up, for `mom dev`).
+    pub ready: bool,
+    /// A service's failing probes, one line each (`name: why`).
+    #[schema(required = false)]
+    pub problems: Option<Vec<String>>,
+    /// `mom dev`'s readers of the logs, by name: `caught_up`, `applied` and `error`.
+    #[schema(required = false, value_type = Option<Object>)]
+    pub readers: Option<serde_json::Value>,
+}
+
+/// How a server answers `GET /readyz`: the status (200 or 503) and the JSON body.
+pub type ReadinessAnswer = Arc<dyn Fn() -> (StatusCode, String) + Send + Sync>;
+
+/// Returns the documented `GET /readyz`, answered by `answer` (200 when ready, else 503, with
+/// a [`ReadinessBody`]).
+pub fn readiness(answer: impl Fn() -> (StatusCode, String) + Send + Sync + 'static) -> ApiRouter {
+    let answer: ReadinessAnswer = Arc::new(answer);
+    OpenApiRouter::new()
+        .routes(routes!(readyz))
+        .with_state(answer)
+}
+
+/// Readiness: 200 once the server can answer (its stores reachable, its readers caught up),
+/// else 503; the body says why not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "probes",
+    responses(
+        (status = 200, description = "Ready", body = ReadinessBody),
+        (status = 503, description = "Not ready; the body says why", body = ReadinessBody),
+    ),
+)]
+async fn readyz(State(answer): State<ReadinessAnswer>) -> impl IntoResponse {
+    let (status, body) = answer();
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 #[cfg(test)]

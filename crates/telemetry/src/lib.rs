@@ -206,17 +206,29 @@ pub fn prometheus_text() -> String {
 
 /// Returns a router serving `GET /metrics` in the Prometheus text format.
 pub fn metrics_router() -> axum::Router {
-    axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(|| async {
-            (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )],
-                prometheus_text(),
-            )
-        }),
+    metrics_routes().split_for_parts().0
+}
+
+/// Returns `GET /metrics` with its OpenAPI path.
+pub fn metrics_routes() -> mom_openapi::ApiRouter {
+    mom_openapi::ApiRouter::new().routes(mom_openapi::utoipa_axum::routes!(metrics))
+}
+
+/// The process's metrics in the Prometheus text format (docs/observability.md).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "probes",
+    responses((status = 200, description = "Every metric family of the process",
+               content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)),
+)]
+async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        prometheus_text(),
     )
 }
 

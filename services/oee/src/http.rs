@@ -23,7 +23,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use mom_oee::Granularity;
@@ -38,6 +37,9 @@ use crate::api::{
     scope_from_params, watch_changes,
 };
 use crate::query::{Queries, QueryError, Scope};
+use crate::schema::{AssetsAnswer, CalendarAnswer, LossesAnswer, OeeAnswer};
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, ErrorBody, FeedEvent, QueryErrors};
 use mom_projection::streams::StreamLimit;
 
 #[derive(Clone)]
@@ -136,6 +138,23 @@ fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
     }
 }
 
+/// The OEE figures of a scope per period (hour, shift, day or week) and their total.
+#[utoipa::path(
+    get,
+    path = "/api/oee",
+    tag = "oee",
+    params(
+        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
+        ("work_center" = Option<String>, Query, description = "A work center's id"),
+        ("area" = Option<String>, Query, description = "An area's id"),
+        ("site" = Option<String>, Query, description = "A site's id"),
+        ("from" = String, Query, description = "Start of the range (RFC 3339)", example = "2026-01-05T00:00:00Z"),
+        ("to" = String, Query, description = "End of the range (RFC 3339, exclusive)", example = "2026-01-06T00:00:00Z"),
+        ("granularity" = String, Query, description = "hour, shift, day or week", example = "hour"),
+        ("as_of" = Option<String>, Query, description = "`now` or an RFC 3339 time: the period in progress then is answered up to it", example = "now"),
+    ),
+    responses((status = 200, description = "The figures per period and their total", body = OeeAnswer), QueryErrors),
+)]
 async fn oee(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
@@ -171,6 +190,22 @@ async fn oee(
     }
 }
 
+/// The six big losses of a scope over a range, with Paretos by loss, category and reason.
+#[utoipa::path(
+    get,
+    path = "/api/oee/losses",
+    tag = "oee",
+    params(
+        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
+        ("work_center" = Option<String>, Query, description = "A work center's id"),
+        ("area" = Option<String>, Query, description = "An area's id"),
+        ("site" = Option<String>, Query, description = "A site's id"),
+        ("from" = String, Query, description = "Start of the range (RFC 3339)", example = "2026-01-05T00:00:00Z"),
+        ("to" = String, Query, description = "End of the range (RFC 3339, exclusive)", example = "2026-01-06T00:00:00Z"),
+        ("as_of" = Option<String>, Query, description = "`now` or an RFC 3339 time", example = "now"),
+    ),
+    responses((status = 200, description = "The total and the loss Paretos", body = LossesAnswer), QueryErrors),
+)]
 async fn losses(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
@@ -208,6 +243,19 @@ struct CalendarParams {
     days: Option<u64>,
 }
 
+/// The plant calendar in force for a calendar scope or a work unit, per local day: its shifts
+/// and breaks, or that it is a holiday or has no shift (docs/calendars.md).
+#[utoipa::path(
+    get,
+    path = "/api/oee/calendar",
+    tag = "oee",
+    params(
+        ("scope" = String, Query, description = "A calendar scope or a work unit id", example = "site"),
+        ("from" = String, Query, description = "The first local day, YYYY-MM-DD", example = "2026-01-05"),
+        ("days" = Option<u64>, Query, description = "How many days (1 to 62; 7 when absent)", minimum = 1, maximum = 62, example = 7),
+    ),
+    responses((status = 200, description = "The calendar per local day", body = CalendarAnswer), QueryErrors),
+)]
 async fn calendar(
     State(state): State<AppState>,
     params: Result<Query<CalendarParams>, QueryRejection>,
@@ -237,6 +285,16 @@ async fn calendar(
     }
 }
 
+/// The equipment hierarchy: site, areas, work centers, work units.
+#[utoipa::path(
+    get,
+    path = "/api/oee/assets",
+    tag = "oee",
+    responses(
+        (status = 200, description = "Every asset with its level and parent", body = AssetsAnswer),
+        (status = 503, description = "The read model is unavailable", body = ErrorBody),
+    ),
+)]
 async fn assets(State(state): State<AppState>) -> Response {
     match state.queries.assets().await {
         Ok(assets) => json_response(
@@ -252,6 +310,26 @@ async fn assets(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Live feed of a scope's figures (server-sent events): one `period` event (data: the
+/// figures of the changed period, as in `/api/oee`) per changed period, `error` events
+/// (data: `{"error": ...}`), and keep-alive comments. The stream does not end while the server
+/// runs; a client closes it.
+#[utoipa::path(
+    get,
+    path = "/api/oee/watch",
+    tag = "oee",
+    params(
+        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
+        ("work_center" = Option<String>, Query, description = "A work center's id"),
+        ("area" = Option<String>, Query, description = "An area's id"),
+        ("site" = Option<String>, Query, description = "A site's id"),
+        ("granularity" = Option<String>, Query, description = "Only periods of hour, shift, day or week (all when absent)", example = "hour"),
+    ),
+    responses(
+        (status = 200, description = "An endless stream of `period` events, each data line a JSON object of the figures", content_type = "text/event-stream", body = FeedEvent),
+        QueryErrors,
+    ),
+)]
 async fn watch(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
@@ -307,24 +385,36 @@ async fn watch(
         .into_response()
 }
 
+/// Returns the OEE API's routes with their OpenAPI paths, without their state.
+fn routes() -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .routes(routes!(oee))
+        .routes(routes!(losses))
+        .routes(routes!(watch))
+        .routes(routes!(assets))
+        .routes(routes!(calendar))
+        .merge(mom_openapi::health())
+}
+
+/// Returns the OpenAPI document of [`router`]'s routes (`GET /readyz` is the caller's).
+pub fn openapi() -> mom_openapi::utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
 /// Returns the HTTP routes of the OEE API.
 pub fn router(
     queries: Queries,
     revisions: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) -> Router {
-    Router::new()
-        .route("/api/oee", get(oee))
-        .route("/api/oee/losses", get(losses))
-        .route("/api/oee/watch", get(watch))
-        .route("/api/oee/assets", get(assets))
-        .route("/api/oee/calendar", get(calendar))
-        .route("/healthz", get(|| async { "ok" }))
+    routes()
         .with_state(AppState {
             queries,
             revisions,
             shutdown,
         })
+        .split_for_parts()
+        .0
 }
 
 /// A bound HTTP listener for the OEE API.

@@ -22,6 +22,7 @@ mod projection;
 pub mod publish;
 pub mod query;
 pub mod reason_codes;
+mod schema;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -195,7 +196,10 @@ pub async fn start(config: OeeConfig, shutdown: CancellationToken) -> Result<Run
         auth,
         mut tasks,
     } = start_routed(config, shutdown.clone()).await?;
-    let router = router.merge(readiness.router());
+    let (probes, probes_api) =
+        mom_openapi::readiness(move || readiness.http_answer()).split_for_parts();
+    let openapi = mom_openapi::document("MOM OEE", [http::openapi(), probes_api]);
+    let router = router.merge(probes).merge(mom_openapi::router(openapi));
     tasks.spawn(async move {
         http_server
             .serve(router, &auth, shutdown)

@@ -13,10 +13,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, FeedEvent, QueryErrors};
 use serde_json::{json, Value};
 use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::CancellationToken;
@@ -109,11 +109,26 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 }
 
 #[derive(Clone)]
-struct WatchState {
+pub(crate) struct WatchState {
     feeds: Vec<Feed>,
     shutdown: CancellationToken,
 }
 
+/// Live feed of the read models' changes (server-sent events): one event named after a read
+/// model each time it committed a change, data `{"read_model": ..., "revision": n}`, and
+/// keep-alive comments. The stream does not end while the server runs; a client closes it.
+#[utoipa::path(
+    get,
+    path = "/api/projections/watch",
+    tag = "projections",
+    params(
+        ("read_models" = Option<String>, Query, description = "Comma-separated read models to follow (every one when absent)", example = "equipment,maintenance"),
+    ),
+    responses(
+        (status = 200, description = "An endless stream of change events", content_type = "text/event-stream", body = FeedEvent),
+        QueryErrors,
+    ),
+)]
 async fn watch(
     State(state): State<WatchState>,
     query: Result<Query<Params>, QueryRejection>,
@@ -171,9 +186,12 @@ async fn watch(
         .into_response()
 }
 
+/// Returns the live-feed route with its OpenAPI path, without its state.
+pub(crate) fn watch_routes() -> ApiRouter<WatchState> {
+    ApiRouter::new().routes(routes!(watch))
+}
+
 /// Returns the live-feed route over `feeds`.
-pub fn watch_router(feeds: Vec<Feed>, shutdown: CancellationToken) -> Router {
-    Router::new()
-        .route("/api/projections/watch", get(watch))
-        .with_state(WatchState { feeds, shutdown })
+pub fn watch_router(feeds: Vec<Feed>, shutdown: CancellationToken) -> ApiRouter {
+    watch_routes().with_state(WatchState { feeds, shutdown })
 }

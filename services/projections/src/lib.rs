@@ -117,8 +117,8 @@ impl Context {
 pub struct Parts {
     /// gRPC services.
     pub grpc: tonic::service::RoutesBuilder,
-    /// HTTP routes.
-    pub router: axum::Router,
+    /// HTTP routes, with their OpenAPI paths.
+    pub router: mom_openapi::ApiRouter,
     /// Revisions of every read model, for the live feed.
     pub feeds: Vec<feed::Feed>,
     /// The projections' runners.
@@ -220,6 +220,25 @@ pub async fn rebuild(
     Ok(read)
 }
 
+/// Returns the OpenAPI document of every read model's HTTP routes and the live feed, as
+/// [`start`] registers them (`GET /healthz` and `/readyz` are added by whoever serves them).
+pub fn openapi() -> mom_openapi::utoipa::openapi::OpenApi {
+    mom_openapi::document(
+        "MOM read models",
+        [
+            equipment::http::routes().into_openapi(),
+            maintenance::http::routes().into_openapi(),
+            orders::http::routes().into_openapi(),
+            inventory::http::routes().into_openapi(),
+            quality::http::routes().into_openapi(),
+            recipes::http::routes().into_openapi(),
+            spc::http::routes().into_openapi(),
+            orders::dispatch::http::routes().into_openapi(),
+            http::watch_routes().into_openapi(),
+        ],
+    )
+}
+
 /// Whether `start` serves HTTP itself or hands its routes to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpMode {
@@ -238,6 +257,8 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// The HTTP routes, to mount on another server ([`HttpMode::Mount`]; None otherwise).
     pub router: Option<axum::Router>,
+    /// The OpenAPI document of [`Running::router`] ([`HttpMode::Mount`]; None otherwise).
+    pub openapi: Option<mom_openapi::utoipa::openapi::OpenApi>,
     tasks: JoinSet<Result<(), ProjectionsError>>,
 }
 
@@ -291,7 +312,7 @@ pub async fn start(
     };
     let mut parts = Parts {
         grpc: tonic::service::Routes::builder(),
-        router: axum::Router::new(),
+        router: mom_openapi::ApiRouter::new(),
         feeds: Vec::new(),
         runners: JoinSet::new(),
     };
@@ -302,7 +323,9 @@ pub async fn start(
         feeds,
         runners: mut tasks,
     } = parts;
-    let router = router.merge(http::watch_router(feeds, shutdown.clone()));
+    let (router, openapi) = router
+        .merge(http::watch_router(feeds, shutdown.clone()))
+        .split_for_parts();
     let grpc = starting
         .with_routes(grpc.routes())
         .await?
@@ -314,7 +337,7 @@ pub async fn start(
         async move { grpc.serve(shutdown).await.map_err(ProjectionsError::from) }
     });
     let (http_addr, router) = match http_mode {
-        HttpMode::Mount => (None, Some(router)),
+        HttpMode::Mount => (None, Some((router, openapi))),
         HttpMode::Serve => {
             let addr = config.http_addr;
             let tls = mom_tls::ServerTls::from_args(&config.security.tls, mom_tls::Protocol::Http1)
@@ -327,9 +350,14 @@ pub async fn start(
                 .local_addr()
                 .map_err(|source| ProjectionsError::Http { addr, source })?;
             tracing::info!(%addr, "projections http api listening");
-            let router = router
-                .route("/healthz", axum::routing::get(|| async { "ok" }))
-                .merge(readiness.router());
+            let (probes, probes_api) = mom_openapi::health()
+                .merge({
+                    let readiness = readiness.clone();
+                    mom_openapi::readiness(move || readiness.http_answer())
+                })
+                .split_for_parts();
+            let openapi = mom_openapi::document("MOM read models", [openapi, probes_api]);
+            let router = router.merge(probes).merge(mom_openapi::router(openapi));
             tasks.spawn(async move {
                 // Handlers find the connection (and its client certificate) with
                 // mom_tls::peer_info.
@@ -346,7 +374,8 @@ pub async fn start(
     Ok(Running {
         grpc_addr,
         http_addr,
-        router,
+        router: router.as_ref().map(|(router, _)| router.clone()),
+        openapi: router.map(|(_, openapi)| openapi),
         tasks,
     })
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{
@@ -59,6 +59,20 @@ fn downtime_json(downtime: &Downtime) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/equipment",
+    tag = "equipment",
+    params(
+        ("work_center" = Option<String>, Query, description = "Only rows of this work center"),
+        ("area" = Option<String>, Query, description = "Only rows of this area"),
+        ("state" = Option<String>, Query, description = "Only rows of this state"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn equipment(
     State(queries): State<EquipmentQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -95,6 +109,22 @@ async fn equipment(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/equipment/timeline",
+    tag = "equipment",
+    params(
+        ("work_unit" = String, Query, description = "Only rows of this work unit"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn timeline(
     State(queries): State<EquipmentQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -125,6 +155,23 @@ async fn timeline(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/equipment/downtime",
+    tag = "equipment",
+    params(
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("kind" = Option<String>, Query, description = "Only rows of this kind"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn downtime(
     State(queries): State<EquipmentQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -155,11 +202,20 @@ async fn downtime(
     )
 }
 
-/// Returns the HTTP routes of the equipment read model.
-pub fn router(queries: EquipmentQueries) -> Router {
-    Router::new()
-        .route("/api/equipment", get(equipment))
-        .route("/api/equipment/timeline", get(timeline))
-        .route("/api/equipment/downtime", get(downtime))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<EquipmentQueries> {
+    ApiRouter::new()
+        .routes(routes!(equipment))
+        .routes(routes!(timeline))
+        .routes(routes!(downtime))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: EquipmentQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: EquipmentQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

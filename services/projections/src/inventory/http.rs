@@ -8,9 +8,9 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::genealogy::{Direction, Link};
@@ -80,6 +80,22 @@ fn page(params: &Params) -> Result<Page, QueryError> {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/inventory/lots",
+    tag = "inventory",
+    params(
+        ("location" = Option<String>, Query, description = "Only rows of this location"),
+        ("material" = Option<String>, Query, description = "Only rows of this material"),
+        ("status" = Option<String>, Query, description = "Only rows of this status"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn lots(
     State(queries): State<InventoryQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -105,6 +121,21 @@ async fn lots(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/inventory/holds",
+    tag = "inventory",
+    params(
+        ("material" = Option<String>, Query, description = "Only rows of this material"),
+        ("lot" = Option<String>, Query, description = "Only rows of this lot"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn holds(
     State(queries): State<InventoryQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -128,6 +159,23 @@ async fn holds(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/inventory/expiring",
+    tag = "inventory",
+    params(
+        ("within" = Option<String>, Query, description = "Only rows of this within"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
+        ("material" = Option<String>, Query, description = "Only rows of this material"),
+        ("location" = Option<String>, Query, description = "Only rows of this location"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn expiring(
     State(queries): State<InventoryQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -173,6 +221,20 @@ async fn expiring(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/inventory/genealogy/{lot}",
+    tag = "inventory",
+    params(
+        ("lot" = String, Path, description = "The lot"),
+        ("direction" = Option<String>, Query, description = "Only rows of this direction"),
+        ("depth" = Option<String>, Query, description = "Only rows of this depth"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn genealogy(
     State(queries): State<InventoryQueries>,
     Path(lot): Path<String>,
@@ -210,12 +272,21 @@ async fn genealogy(
     )
 }
 
-/// Returns the HTTP routes of the inventory API.
-pub fn router(queries: InventoryQueries) -> Router {
-    Router::new()
-        .route("/api/inventory/lots", get(lots))
-        .route("/api/inventory/holds", get(holds))
-        .route("/api/inventory/expiring", get(expiring))
-        .route("/api/inventory/genealogy/{lot}", get(genealogy))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<InventoryQueries> {
+    ApiRouter::new()
+        .routes(routes!(lots))
+        .routes(routes!(holds))
+        .routes(routes!(expiring))
+        .routes(routes!(genealogy))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: InventoryQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: InventoryQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

@@ -4,7 +4,7 @@
 
 mod api;
 mod genealogy;
-mod http;
+pub(crate) mod http;
 mod projection;
 mod query;
 
@@ -42,6 +42,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             InventoryService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(router(queries));
+    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
     Ok(())
 }

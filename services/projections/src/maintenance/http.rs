@@ -7,8 +7,8 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{
@@ -86,6 +86,24 @@ fn page(params: &Params) -> Result<Page, QueryError> {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/maintenance/backlog",
+    tag = "maintenance",
+    params(
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("status" = Option<String>, Query, description = "Only rows of this status"),
+        ("kind" = Option<String>, Query, description = "Only rows of this kind"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn backlog(
     State(queries): State<MaintenanceQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -122,6 +140,23 @@ async fn backlog(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/maintenance/pm-compliance",
+    tag = "maintenance",
+    params(
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("plan" = Option<String>, Query, description = "Only rows of this plan"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn pm_compliance(
     State(queries): State<MaintenanceQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -151,6 +186,19 @@ async fn pm_compliance(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/maintenance/reliability",
+    tag = "maintenance",
+    params(
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("failure_mode" = Option<String>, Query, description = "Only rows of this failure mode"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn reliability(
     State(queries): State<MaintenanceQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -170,11 +218,20 @@ async fn reliability(
     )
 }
 
-/// Returns the HTTP routes of the maintenance read model.
-pub fn router(queries: MaintenanceQueries) -> Router {
-    Router::new()
-        .route("/api/maintenance/backlog", get(backlog))
-        .route("/api/maintenance/pm-compliance", get(pm_compliance))
-        .route("/api/maintenance/reliability", get(reliability))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<MaintenanceQueries> {
+    ApiRouter::new()
+        .routes(routes!(backlog))
+        .routes(routes!(pm_compliance))
+        .routes(routes!(reliability))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: MaintenanceQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: MaintenanceQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

@@ -7,8 +7,8 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::projection::operation_progress;
@@ -66,6 +66,24 @@ fn wip_json(row: &WipRow) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    tag = "orders",
+    params(
+        ("status" = Option<String>, Query, description = "Only rows of this status"),
+        ("product" = Option<String>, Query, description = "Only rows of this product"),
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn list(
     State(queries): State<OrderQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -108,6 +126,18 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/orders/{order_id}",
+    tag = "orders",
+    params(
+        ("order_id" = String, Path, description = "The order id"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn order(
     State(queries): State<OrderQueries>,
     Path(order_id): Path<String>,
@@ -126,6 +156,19 @@ async fn order(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/orders/wip",
+    tag = "orders",
+    params(
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("product" = Option<String>, Query, description = "Only rows of this product"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn wip(
     State(queries): State<OrderQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -142,11 +185,20 @@ async fn wip(
     )
 }
 
-/// Returns the HTTP routes of the production-order API.
-pub fn router(queries: OrderQueries) -> Router {
-    Router::new()
-        .route("/api/orders", get(list))
-        .route("/api/orders/wip", get(wip))
-        .route("/api/orders/{order_id}", get(order))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<OrderQueries> {
+    ApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(wip))
+        .routes(routes!(order))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: OrderQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: OrderQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

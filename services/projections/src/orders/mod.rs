@@ -4,7 +4,7 @@
 
 mod api;
 pub mod dispatch;
-mod http;
+pub(crate) mod http;
 mod projection;
 mod query;
 
@@ -39,6 +39,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             OrdersService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(router(queries));
+    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
     Ok(())
 }

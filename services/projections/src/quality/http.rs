@@ -7,9 +7,9 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{
@@ -71,6 +71,25 @@ fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/quality/ncrs",
+    tag = "quality",
+    params(
+        ("status" = Option<String>, Query, description = "Only rows of this status"),
+        ("product" = Option<String>, Query, description = "Only rows of this product"),
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn ncrs(
     State(queries): State<QualityQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -110,6 +129,22 @@ async fn ncrs(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/quality/fpy",
+    tag = "quality",
+    params(
+        ("product" = Option<String>, Query, description = "Only rows of this product"),
+        ("operation" = Option<String>, Query, description = "Only rows of this operation"),
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn fpy(
     State(queries): State<QualityQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -148,6 +183,23 @@ async fn fpy(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/quality/capas",
+    tag = "quality",
+    params(
+        ("status" = Option<String>, Query, description = "Only rows of this status"),
+        ("owner" = Option<String>, Query, description = "Only rows of this owner"),
+        ("overdue" = Option<String>, Query, description = "Only rows of this overdue"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn capas(
     State(queries): State<QualityQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -186,11 +238,20 @@ async fn capas(
     )
 }
 
-/// Returns the HTTP routes of the quality API.
-pub fn router(queries: QualityQueries) -> Router {
-    Router::new()
-        .route("/api/quality/ncrs", get(ncrs))
-        .route("/api/quality/fpy", get(fpy))
-        .route("/api/quality/capas", get(capas))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<QualityQueries> {
+    ApiRouter::new()
+        .routes(routes!(ncrs))
+        .routes(routes!(fpy))
+        .routes(routes!(capas))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: QualityQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: QualityQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

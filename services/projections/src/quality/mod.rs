@@ -3,7 +3,7 @@
 //! overdue actions, from `mom.quality.v1`.
 
 mod api;
-mod http;
+pub(crate) mod http;
 mod projection;
 mod query;
 
@@ -41,6 +41,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             QualityService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(router(queries));
+    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
     Ok(())
 }

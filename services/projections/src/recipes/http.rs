@@ -6,8 +6,8 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{ChangeFilter, ChangeRow, ParameterQueries};
@@ -39,6 +39,22 @@ fn change_json(row: &ChangeRow) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/parameters",
+    tag = "recipes",
+    params(
+        ("order" = Option<String>, Query, description = "Only rows of this order"),
+        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
+        ("parameter" = Option<String>, Query, description = "Only rows of this parameter"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn changes(
     State(queries): State<ParameterQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -69,9 +85,17 @@ async fn changes(
     )
 }
 
-/// Returns the HTTP routes of the parameter change log.
-pub fn router(queries: ParameterQueries) -> Router {
-    Router::new()
-        .route("/api/parameters", get(changes))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<ParameterQueries> {
+    ApiRouter::new().routes(routes!(changes))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: ParameterQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: ParameterQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

@@ -3,7 +3,7 @@
 //! and setpoint override, with who and when, from `mom.production.v1`.
 
 mod api;
-mod http;
+pub(crate) mod http;
 mod projection;
 mod query;
 
@@ -38,6 +38,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             ParametersService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(router(queries));
+    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
     Ok(())
 }

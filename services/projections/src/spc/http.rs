@@ -11,8 +11,8 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{
@@ -104,6 +104,21 @@ fn capability_json(id: &str, c: &CapabilityRow) -> Value {
 
 type QueryParams = Result<Query<crate::http::Params>, QueryRejection>;
 
+#[utoipa::path(
+    get,
+    path = "/api/spc/charts",
+    tag = "spc",
+    params(
+        ("product" = Option<String>, Query, description = "Only rows of this product"),
+        ("parameter" = Option<String>, Query, description = "Only rows of this parameter"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn charts(State(queries): State<SpcQueries>, query: QueryParams) -> Response {
     respond(
         async {
@@ -126,6 +141,18 @@ async fn charts(State(queries): State<SpcQueries>, query: QueryParams) -> Respon
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/spc/charts/{id}",
+    tag = "spc",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn chart(
     State(queries): State<SpcQueries>,
     Path(id): Path<String>,
@@ -141,6 +168,22 @@ async fn chart(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/spc/charts/{id}/points",
+    tag = "spc",
+    params(
+        ("id" = String, Path, description = "The id"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn points(
     State(queries): State<SpcQueries>,
     Path(id): Path<String>,
@@ -168,6 +211,23 @@ async fn points(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/spc/charts/{id}/violations",
+    tag = "spc",
+    params(
+        ("id" = String, Path, description = "The id"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("rule" = Option<String>, Query, description = "Only rows of this rule"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn violations(
     State(queries): State<SpcQueries>,
     Path(id): Path<String>,
@@ -204,6 +264,18 @@ async fn violations(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/spc/charts/{id}/capability",
+    tag = "spc",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn capability(
     State(queries): State<SpcQueries>,
     Path(id): Path<String>,
@@ -219,13 +291,22 @@ async fn capability(
     )
 }
 
-/// Returns the HTTP routes of the SPC API.
-pub fn router(queries: SpcQueries) -> Router {
-    Router::new()
-        .route("/api/spc/charts", get(charts))
-        .route("/api/spc/charts/{id}", get(chart))
-        .route("/api/spc/charts/{id}/points", get(points))
-        .route("/api/spc/charts/{id}/violations", get(violations))
-        .route("/api/spc/charts/{id}/capability", get(capability))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<SpcQueries> {
+    ApiRouter::new()
+        .routes(routes!(charts))
+        .routes(routes!(chart))
+        .routes(routes!(points))
+        .routes(routes!(violations))
+        .routes(routes!(capability))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: SpcQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: SpcQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

@@ -6,8 +6,8 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use mom_openapi::utoipa_axum::routes;
+use mom_openapi::{ApiRouter, QueryErrors};
 use serde_json::{json, Value};
 
 use super::query::{work_center_filter, DispatchQueries, DispatchRow};
@@ -34,6 +34,20 @@ fn row_json(row: &DispatchRow) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/dispatch",
+    tag = "dispatch",
+    params(
+        ("work_center" = Option<String>, Query, description = "Only rows of this work center"),
+        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
+        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+    ),
+    responses(
+        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        QueryErrors,
+    ),
+)]
 async fn list(
     State(queries): State<DispatchQueries>,
     query: Result<Query<Params>, QueryRejection>,
@@ -56,9 +70,17 @@ async fn list(
     )
 }
 
-/// Returns the HTTP routes of the dispatch list.
-pub fn router(queries: DispatchQueries) -> Router {
-    Router::new()
-        .route("/api/dispatch", get(list))
-        .with_state(queries)
+/// Returns the read model's routes with their OpenAPI paths, without their state.
+pub(crate) fn routes() -> ApiRouter<DispatchQueries> {
+    ApiRouter::new().routes(routes!(list))
+}
+
+/// Returns the HTTP routes of the read model.
+pub fn router(queries: DispatchQueries) -> axum::Router {
+    api_router(queries).split_for_parts().0
+}
+
+/// Returns the HTTP routes of the read model with their OpenAPI paths.
+pub(crate) fn api_router(queries: DispatchQueries) -> ApiRouter {
+    routes().with_state(queries)
 }

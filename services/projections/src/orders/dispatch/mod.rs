@@ -5,7 +5,7 @@
 //! as the production domain's; the read model knows only the topic contract).
 
 mod api;
-mod http;
+pub(crate) mod http;
 mod projection;
 mod query;
 
@@ -40,6 +40,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             DispatchService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(router(queries));
+    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
     Ok(())
 }
