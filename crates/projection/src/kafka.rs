@@ -201,9 +201,12 @@ fn create<P: Projection>(
                 .max(250)
                 .to_string(),
         )
-        // A fetch returns when data arrives on Kafka, but some brokers (tansu) hold it for the
-        // whole wait: keep the wait short so a new event is seen within milliseconds.
-        .set("fetch.wait.max.ms", "10");
+        // A fetch returns when data arrives on Kafka, but tansu holds it for the whole wait:
+        // keep the wait short so a new event is seen within milliseconds (FETCH_WAIT_VAR).
+        .set(
+            "fetch.wait.max.ms",
+            settings.fetch_wait.as_millis().max(1).to_string(),
+        );
     // librdkafka's own debug contexts (`cgrp`, `consumer`, ...), for a consumer that misbehaves.
     if let Ok(debug) = std::env::var("MOM_KAFKA_DEBUG") {
         config.set("debug", debug);

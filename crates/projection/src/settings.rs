@@ -18,12 +18,21 @@ pub const INSTANCE_ID_VAR: &str = "MOM_CONSUMER_INSTANCE_ID";
 pub const STALL_TIMEOUT_VAR: &str = "MOM_CONSUMER_STALL_TIMEOUT";
 /// How long the broker waits for a silent member before it hands its partitions to others.
 pub const SESSION_TIMEOUT_VAR: &str = "MOM_CONSUMER_SESSION_TIMEOUT";
+/// Longest the broker may hold a fetch that finds nothing new (`fetch.wait.max.ms`). Kafka
+/// answers a held fetch as soon as data arrives, so this only bounds idle round trips there; tansu
+/// 0.6 holds every fetch for the whole wait (its fetch loop sleeps out the remaining time after
+/// each pass, data or not), so on tansu a new event reaches a consumer after 1 to 2 waits: the
+/// freshness of every read model is about 1.5 × this, and an idle consumer fetches 1 / this
+/// times a second.
+pub const FETCH_WAIT_VAR: &str = "MOM_CONSUMER_FETCH_WAIT";
 /// Longest a statement on a Postgres read model may run (`0`: no limit); the event store's
 /// variable, read in one place.
 pub use mom_eventstore::{DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR};
 
 /// Default of [`STALL_TIMEOUT_VAR`].
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default of [`FETCH_WAIT_VAR`].
+pub const DEFAULT_FETCH_WAIT: Duration = Duration::from_millis(10);
 /// Default of [`SESSION_TIMEOUT_VAR`].
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,6 +45,8 @@ pub struct ConsumerSettings {
     pub stall_timeout: Duration,
     /// `session.timeout.ms`.
     pub session_timeout: Duration,
+    /// `fetch.wait.max.ms` (1 ms to 1 s).
+    pub fetch_wait: Duration,
 }
 
 impl ConsumerSettings {
@@ -54,6 +65,8 @@ impl ConsumerSettings {
                 .max(Duration::from_secs(1)),
             session_timeout: duration_var(SESSION_TIMEOUT_VAR, DEFAULT_SESSION_TIMEOUT)?
                 .max(Duration::from_secs(1)),
+            fetch_wait: duration_var(FETCH_WAIT_VAR, DEFAULT_FETCH_WAIT)?
+                .clamp(Duration::from_millis(1), Duration::from_secs(1)),
         })
     }
 }
