@@ -136,6 +136,17 @@ pub fn openapi() -> mom_openapi::utoipa::openapi::OpenApi {
     routes().into_openapi()
 }
 
+/// The `service` parameter's values: [`AUDITED_SERVICES`], for the OpenAPI document.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // Read by the OpenAPI derive only.
+enum AuditedService {
+    Production,
+    Quality,
+    Maintenance,
+    Inventory,
+}
+
 /// The error answers of the audit API, each with an [`ErrorBody`] naming the service.
 #[derive(Debug, utoipa::IntoResponses)]
 #[allow(dead_code)] // Read by the OpenAPI derive only.
@@ -410,8 +421,9 @@ fn ok_json(body: Value) -> Response {
     get,
     path = "/api/audit/events",
     tag = "audit",
+    operation_id = "audit_events",
     params(
-        ("service" = String, Query, description = "The audited service: production, quality, maintenance or inventory", example = "production"),
+        ("service" = inline(AuditedService), Query, description = "The audited service", example = "production"),
         ("aggregate_type" = Option<String>, Query, description = "Only events of this aggregate type"),
         ("aggregate_id" = Option<String>, Query, description = "Only events of this aggregate"),
         ("principal" = Option<String>, Query, description = "Only events recorded for this principal"),
@@ -461,7 +473,8 @@ async fn events(
     get,
     path = "/api/audit/head",
     tag = "audit",
-    params(("service" = String, Query, description = "The audited service: production, quality, maintenance or inventory", example = "production")),
+    operation_id = "audit_head",
+    params(("service" = inline(AuditedService), Query, description = "The audited service", example = "production")),
     responses(
         (status = 200, description = "The chain's head", content_type = "application/json", body = Object),
         AuditErrors,

@@ -37,7 +37,7 @@ use crate::api::{
     scope_from_params, watch_changes,
 };
 use crate::query::{Queries, QueryError, Scope};
-use crate::schema::{AssetsAnswer, CalendarAnswer, LossesAnswer, OeeAnswer};
+use crate::schema::{AssetsAnswer, CalendarAnswer, GranularityName, LossesAnswer, OeeAnswer};
 use mom_openapi::utoipa_axum::routes;
 use mom_openapi::{ApiRouter, ErrorBody, FeedEvent, QueryErrors};
 use mom_projection::streams::StreamLimit;
@@ -143,6 +143,7 @@ fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
     get,
     path = "/api/oee",
     tag = "oee",
+    operation_id = "oee",
     params(
         ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
         ("work_center" = Option<String>, Query, description = "A work center's id"),
@@ -150,7 +151,7 @@ fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
         ("site" = Option<String>, Query, description = "A site's id"),
         ("from" = String, Query, description = "Start of the range (RFC 3339)", example = "2026-01-05T00:00:00Z"),
         ("to" = String, Query, description = "End of the range (RFC 3339, exclusive)", example = "2026-01-06T00:00:00Z"),
-        ("granularity" = String, Query, description = "hour, shift, day or week", example = "hour"),
+        ("granularity" = inline(GranularityName), Query, description = "The periods", example = "hour"),
         ("as_of" = Option<String>, Query, description = "`now` or an RFC 3339 time: the period in progress then is answered up to it", example = "now"),
     ),
     responses((status = 200, description = "The figures per period and their total", body = OeeAnswer), QueryErrors),
@@ -195,6 +196,7 @@ async fn oee(
     get,
     path = "/api/oee/losses",
     tag = "oee",
+    operation_id = "oee_losses",
     params(
         ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
         ("work_center" = Option<String>, Query, description = "A work center's id"),
@@ -249,6 +251,7 @@ struct CalendarParams {
     get,
     path = "/api/oee/calendar",
     tag = "oee",
+    operation_id = "oee_calendar",
     params(
         ("scope" = String, Query, description = "A calendar scope or a work unit id", example = "site"),
         ("from" = String, Query, description = "The first local day, YYYY-MM-DD", example = "2026-01-05"),
@@ -290,6 +293,7 @@ async fn calendar(
     get,
     path = "/api/oee/assets",
     tag = "oee",
+    operation_id = "oee_assets",
     responses(
         (status = 200, description = "Every asset with its level and parent", body = AssetsAnswer),
         (status = 503, description = "The read model is unavailable", body = ErrorBody),
@@ -318,6 +322,7 @@ async fn assets(State(state): State<AppState>) -> Response {
     get,
     path = "/api/oee/watch",
     tag = "oee",
+    operation_id = "oee_watch",
     params(
         ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
         ("work_center" = Option<String>, Query, description = "A work center's id"),

@@ -8,6 +8,16 @@
 use serde_json::Value;
 use utoipa::ToSchema;
 
+/// The period lengths the figures are asked in (`granularity`).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum GranularityName {
+    Hour,
+    Shift,
+    Day,
+    Week,
+}
+
 /// The OEE figures of one period (or of the whole range: `granularity` `custom`).
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({

@@ -121,6 +121,7 @@ pub(crate) struct WatchState {
     get,
     path = "/api/projections/watch",
     tag = "projections",
+    operation_id = "projections_watch",
     params(
         ("read_models" = Option<String>, Query, description = "Comma-separated read models to follow (every one when absent)", example = "equipment,maintenance"),
     ),

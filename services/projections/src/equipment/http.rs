@@ -63,6 +63,7 @@ fn downtime_json(downtime: &Downtime) -> Value {
     get,
     path = "/api/equipment",
     tag = "equipment",
+    operation_id = "equipment",
     params(
         ("work_center" = Option<String>, Query, description = "Only rows of this work center"),
         ("area" = Option<String>, Query, description = "Only rows of this area"),
@@ -113,6 +114,7 @@ async fn equipment(
     get,
     path = "/api/equipment/timeline",
     tag = "equipment",
+    operation_id = "equipment_timeline",
     params(
         ("work_unit" = String, Query, description = "Only rows of this work unit"),
         ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
@@ -159,6 +161,7 @@ async fn timeline(
     get,
     path = "/api/equipment/downtime",
     tag = "equipment",
+    operation_id = "equipment_downtime",
     params(
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
         ("kind" = Option<String>, Query, description = "Only rows of this kind"),

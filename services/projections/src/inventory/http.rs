@@ -84,6 +84,7 @@ fn page(params: &Params) -> Result<Page, QueryError> {
     get,
     path = "/api/inventory/lots",
     tag = "inventory",
+    operation_id = "inventory_lots",
     params(
         ("location" = Option<String>, Query, description = "Only rows of this location"),
         ("material" = Option<String>, Query, description = "Only rows of this material"),
@@ -125,6 +126,7 @@ async fn lots(
     get,
     path = "/api/inventory/holds",
     tag = "inventory",
+    operation_id = "inventory_holds",
     params(
         ("material" = Option<String>, Query, description = "Only rows of this material"),
         ("lot" = Option<String>, Query, description = "Only rows of this lot"),
@@ -163,6 +165,7 @@ async fn holds(
     get,
     path = "/api/inventory/expiring",
     tag = "inventory",
+    operation_id = "inventory_expiring",
     params(
         ("within" = Option<String>, Query, description = "Only rows of this within"),
         ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
@@ -225,6 +228,7 @@ async fn expiring(
     get,
     path = "/api/inventory/genealogy/{lot}",
     tag = "inventory",
+    operation_id = "inventory_genealogy",
     params(
         ("lot" = String, Path, description = "The lot"),
         ("direction" = Option<String>, Query, description = "Only rows of this direction"),

@@ -90,6 +90,7 @@ fn page(params: &Params) -> Result<Page, QueryError> {
     get,
     path = "/api/maintenance/backlog",
     tag = "maintenance",
+    operation_id = "maintenance_backlog",
     params(
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
         ("status" = Option<String>, Query, description = "Only rows of this status"),
@@ -144,6 +145,7 @@ async fn backlog(
     get,
     path = "/api/maintenance/pm-compliance",
     tag = "maintenance",
+    operation_id = "maintenance_pm_compliance",
     params(
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
         ("plan" = Option<String>, Query, description = "Only rows of this plan"),
@@ -190,6 +192,7 @@ async fn pm_compliance(
     get,
     path = "/api/maintenance/reliability",
     tag = "maintenance",
+    operation_id = "maintenance_reliability",
     params(
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
         ("failure_mode" = Option<String>, Query, description = "Only rows of this failure mode"),

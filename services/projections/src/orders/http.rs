@@ -70,6 +70,7 @@ fn wip_json(row: &WipRow) -> Value {
     get,
     path = "/api/orders",
     tag = "orders",
+    operation_id = "orders_list",
     params(
         ("status" = Option<String>, Query, description = "Only rows of this status"),
         ("product" = Option<String>, Query, description = "Only rows of this product"),
@@ -130,6 +131,7 @@ async fn list(
     get,
     path = "/api/orders/{order_id}",
     tag = "orders",
+    operation_id = "orders_order",
     params(
         ("order_id" = String, Path, description = "The order id"),
     ),
@@ -160,6 +162,7 @@ async fn order(
     get,
     path = "/api/orders/wip",
     tag = "orders",
+    operation_id = "orders_wip",
     params(
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
         ("product" = Option<String>, Query, description = "Only rows of this product"),

@@ -75,6 +75,7 @@ fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
     get,
     path = "/api/quality/ncrs",
     tag = "quality",
+    operation_id = "quality_ncrs",
     params(
         ("status" = Option<String>, Query, description = "Only rows of this status"),
         ("product" = Option<String>, Query, description = "Only rows of this product"),
@@ -133,6 +134,7 @@ async fn ncrs(
     get,
     path = "/api/quality/fpy",
     tag = "quality",
+    operation_id = "quality_fpy",
     params(
         ("product" = Option<String>, Query, description = "Only rows of this product"),
         ("operation" = Option<String>, Query, description = "Only rows of this operation"),
@@ -187,6 +189,7 @@ async fn fpy(
     get,
     path = "/api/quality/capas",
     tag = "quality",
+    operation_id = "quality_capas",
     params(
         ("status" = Option<String>, Query, description = "Only rows of this status"),
         ("owner" = Option<String>, Query, description = "Only rows of this owner"),

@@ -43,6 +43,7 @@ fn change_json(row: &ChangeRow) -> Value {
     get,
     path = "/api/parameters",
     tag = "recipes",
+    operation_id = "recipes_changes",
     params(
         ("order" = Option<String>, Query, description = "Only rows of this order"),
         ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),

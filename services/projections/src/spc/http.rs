@@ -108,6 +108,7 @@ type QueryParams = Result<Query<crate::http::Params>, QueryRejection>;
     get,
     path = "/api/spc/charts",
     tag = "spc",
+    operation_id = "spc_charts",
     params(
         ("product" = Option<String>, Query, description = "Only rows of this product"),
         ("parameter" = Option<String>, Query, description = "Only rows of this parameter"),
@@ -145,6 +146,7 @@ async fn charts(State(queries): State<SpcQueries>, query: QueryParams) -> Respon
     get,
     path = "/api/spc/charts/{id}",
     tag = "spc",
+    operation_id = "spc_chart",
     params(
         ("id" = String, Path, description = "The id"),
     ),
@@ -172,6 +174,7 @@ async fn chart(
     get,
     path = "/api/spc/charts/{id}/points",
     tag = "spc",
+    operation_id = "spc_points",
     params(
         ("id" = String, Path, description = "The id"),
         ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
@@ -215,6 +218,7 @@ async fn points(
     get,
     path = "/api/spc/charts/{id}/violations",
     tag = "spc",
+    operation_id = "spc_violations",
     params(
         ("id" = String, Path, description = "The id"),
         ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
@@ -268,6 +272,7 @@ async fn violations(
     get,
     path = "/api/spc/charts/{id}/capability",
     tag = "spc",
+    operation_id = "spc_capability",
     params(
         ("id" = String, Path, description = "The id"),
     ),

@@ -38,6 +38,7 @@ fn row_json(row: &DispatchRow) -> Value {
     get,
     path = "/api/dispatch",
     tag = "dispatch",
+    operation_id = "dispatch_list",
     params(
         ("work_center" = Option<String>, Query, description = "Only rows of this work center"),
         ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
