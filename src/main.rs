@@ -97,8 +97,8 @@ enum Bench {
     /// throughput to a real broker.
     Commands(mom_bench::CommandsArgs),
     /// OEE engine: facts/s in order and with late facts, cost of a late fact against history
-    /// length, memory for many work units.
-    Oee,
+    /// length, memory for many work units (`--work-units`, `--days`, `--memory-units`).
+    Oee(mom_bench::OeeArgs),
     /// End-to-end latency from a production command to the updated OEE read model, as a
     /// `WatchOee` subscriber sees it: through Postgres, the outbox relay, the broker and the
     /// projection (distributed mode), and through SQLite and the store's log (`mom dev`).
@@ -272,7 +272,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
         Command::Dev(args) => dev::run(args, shutdown.child_token()).await,
         Command::Bench { bench } => match bench {
             Bench::Commands(args) => mom_bench::commands(args).await,
-            Bench::Oee => mom_bench::oee().await,
+            Bench::Oee(args) => mom_bench::oee(args).await,
             Bench::OeeLatency(args) => mom_bench::oee_latency(args).await,
             Bench::Edge(args) => mom_bench::edge(args).await,
             Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,

@@ -135,3 +135,21 @@ pub struct RebuildArgs {
     #[arg(long, env = "MOM_BENCH_DIR")]
     pub dir: Option<PathBuf>,
 }
+
+/// Options of `mom bench oee`.
+#[derive(Debug, clap::Args)]
+pub struct OeeArgs {
+    /// Work units of the throughput runs (each about 30 facts an hour).
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 100)]
+    pub work_units: usize,
+    /// Days of facts per work unit in the throughput runs.
+    #[arg(long, env = "MOM_BENCH_DAYS", default_value_t = 7)]
+    pub days: u32,
+    /// Work units the memory estimate is for.
+    #[arg(long, env = "MOM_BENCH_MEMORY_UNITS", default_value_t = 1000)]
+    pub memory_units: usize,
+    /// Days of history per work unit in the memory estimate (the OEE service keeps its
+    /// lateness horizon, `MOM_OEE_LATENESS_HORIZON`, 7 days by default).
+    #[arg(long, env = "MOM_BENCH_MEMORY_DAYS", default_value_t = 30)]
+    pub memory_days: u32,
+}

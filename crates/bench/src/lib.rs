@@ -23,7 +23,7 @@ mod provision;
 mod report;
 mod workload;
 
-pub use config::{Backend, CommandsArgs, EdgeArgs, OeeLatencyArgs, RebuildArgs};
+pub use config::{Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, RebuildArgs};
 
 /// Bad input (an option out of range, an unknown projection): the binary exits with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,8 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `mom bench oee` and prints its report.
-pub async fn oee() -> anyhow::Result<()> {
-    workload::oee::run().await
+pub async fn oee(args: OeeArgs) -> anyhow::Result<()> {
+    workload::oee::run(args).await
 }
 
 /// Runs `mom bench oee-latency` and prints its report.
