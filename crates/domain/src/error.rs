@@ -18,4 +18,11 @@ pub enum ErrorKind {
 pub trait DomainError: std::error::Error + Send + Sync {
     /// Returns the class of the rejection.
     fn kind(&self) -> ErrorKind;
+
+    /// Returns the request field an `InvalidArgument` rejection is about (a field path of the
+    /// command's request message, such as `quantity` or `routing`), when one field is to blame;
+    /// the gRPC status then carries it as a `google.rpc.BadRequest` field violation.
+    fn field(&self) -> Option<&'static str> {
+        None
+    }
 }

@@ -48,8 +48,8 @@ struct ListEvents {
     before: Option<u64>,
 }
 
-fn invalid(message: String) -> Status {
-    Status::invalid_argument(message)
+fn invalid(field: &str, message: String) -> Status {
+    crate::invalid_argument(field, message)
 }
 
 fn text(value: String, field: &str) -> Result<Option<String>, Status> {
@@ -64,6 +64,7 @@ impl TryFrom<pb::ListEventsRequest> for ListEvents {
         let aggregate_id = text(request.aggregate_id, "aggregate_id")?;
         if aggregate_id.is_some() && aggregate_type.is_none() {
             return Err(invalid(
+                "aggregate_id",
                 "field aggregate_id needs aggregate_type (ids are unique per type only)".to_owned(),
             ));
         }
@@ -72,14 +73,17 @@ impl TryFrom<pb::ListEventsRequest> for ListEvents {
         let until = optional_at(request.until.as_ref(), "until").map_err(Status::from)?;
         if let (Some(from), Some(until)) = (from, until) {
             if until < from {
-                return Err(invalid(format!(
-                    "field until {} is before from {}",
-                    until.to_rfc3339(),
-                    from.to_rfc3339()
-                )));
+                return Err(invalid(
+                    "until",
+                    format!(
+                        "field until {} is before from {}",
+                        until.to_rfc3339(),
+                        from.to_rfc3339()
+                    ),
+                ));
             }
             if until - from > chrono::Duration::days(MAX_AUDIT_RANGE_DAYS) {
-                return Err(invalid(format!(
+                return Err(invalid("until", format!(
                     "fields from and until span more than the maximum of {MAX_AUDIT_RANGE_DAYS} days"
                 )));
             }
@@ -87,9 +91,10 @@ impl TryFrom<pb::ListEventsRequest> for ListEvents {
         let page_size = match request.page_size {
             0 => DEFAULT_AUDIT_PAGE_SIZE,
             size if size > MAX_AUDIT_PAGE_SIZE => {
-                return Err(invalid(format!(
-                    "field page_size {size} is too large: at most {MAX_AUDIT_PAGE_SIZE}"
-                )))
+                return Err(invalid(
+                    "page_size",
+                    format!("field page_size {size} is too large: at most {MAX_AUDIT_PAGE_SIZE}"),
+                ))
             }
             size => size,
         };
@@ -97,10 +102,13 @@ impl TryFrom<pb::ListEventsRequest> for ListEvents {
             None
         } else {
             Some(decode_token(&request.page_token).ok_or_else(|| {
-                invalid(format!(
-                    "field page_token {:?} is not a token this service issued",
-                    request.page_token.chars().take(64).collect::<String>()
-                ))
+                invalid(
+                    "page_token",
+                    format!(
+                        "field page_token {:?} is not a token this service issued",
+                        request.page_token.chars().take(64).collect::<String>()
+                    ),
+                )
             })?)
         };
         Ok(Self {

@@ -26,6 +26,13 @@ impl<E: DomainError> ClassifiedError for Rejected<E> {
     fn code(&self) -> Code {
         code(self.kind())
     }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Rejected::Domain(err) => err.field(),
+            Rejected::Replayed { .. } | Rejected::VersionConflict { .. } => None,
+        }
+    }
 }
 
 /// An accepted (or replayed) command: the aggregate id, its version afterwards (for a replay,
@@ -168,13 +175,24 @@ pub async fn get<S: Decide, R>(
 pub trait ClassifiedError: std::error::Error {
     /// Returns the status code of this rejection.
     fn code(&self) -> Code;
+
+    /// Returns the request field an INVALID_ARGUMENT rejection is about, when one is to blame.
+    fn field(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Maps a failed command to its status; the message names the aggregate (`noun` `id`) and says
 /// why. Store failures are logged and reported without internals.
 pub fn command_status<E: ClassifiedError>(noun: &str, id: &str, err: AggregateError<E>) -> Status {
     match err {
-        AggregateError::UserError(err) => Status::new(err.code(), format!("{noun} {id}: {err}")),
+        AggregateError::UserError(err) => {
+            let message = format!("{noun} {id}: {err}");
+            match (err.code(), err.field()) {
+                (Code::InvalidArgument, Some(field)) => crate::invalid_argument(field, message),
+                (code, _) => Status::new(code, message),
+            }
+        }
         AggregateError::AggregateConflict => Status::aborted(format!(
             "{noun} {id} was changed by a concurrent command (version conflict); reload it and retry"
         )),

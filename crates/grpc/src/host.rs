@@ -123,8 +123,11 @@ fn base_routes(routes: Routes, health: &HealthReporter) -> Result<Routes, HostEr
     let health_service = tonic_health::pb::health_server::HealthServer::new(
         tonic_health::server::HealthService::from_health_reporter(health.clone()),
     );
+    // Every file of proto/ (so grpcurl can call any API, read models' included), the health
+    // service's and reflection's own (included by default): `grpcurl list` shows what answers.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(mom_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     Ok(routes.add_service(health_service).add_service(reflection))
 }
@@ -316,6 +319,7 @@ impl GrpcServer {
         tonic::transport::Server::builder()
             .timeout(crate::REQUEST_TIMEOUT)
             .layer(crate::TraceLayer)
+            .layer(crate::DeadlineLayer::new(crate::REQUEST_TIMEOUT))
             .layer(mom_auth::GrpcAuthLayer::new(self.auth))
             .layer(crate::ExtensionLayer::new(self.time_policy))
             .layer(crate::ExtensionLayer::new(self.signatures))

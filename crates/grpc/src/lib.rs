@@ -8,6 +8,7 @@
 
 mod audit;
 mod command;
+mod deadline;
 mod host;
 mod http_limits;
 mod limits;
@@ -15,6 +16,7 @@ mod readiness;
 mod request;
 mod security;
 mod signature;
+mod status;
 mod trace;
 
 pub use audit::{
@@ -25,6 +27,7 @@ pub use command::{
     code, command_metadata, command_status, execute_replayable, get, load, run, traceparent,
     ClassifiedError, Ran,
 };
+pub use deadline::{Deadline, DeadlineLayer};
 pub use host::{
     connect_store, ping, start, start_domain, DomainConfig, GrpcServer, HostConfig, HostError,
     Running, Starting,
@@ -41,4 +44,5 @@ pub use request::{
 };
 pub use security::Security;
 pub use signature::{decide_signature, SignatureArgs, SignaturePolicy, DEFAULT_SIGNATURE_MAX_AGE};
+pub use status::invalid_argument;
 pub use trace::{TraceLayer, Traced};

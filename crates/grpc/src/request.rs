@@ -118,7 +118,7 @@ impl From<SignatureFieldError> for RequestError {
 
 impl From<RequestError> for Status {
     fn from(err: RequestError) -> Self {
-        Status::invalid_argument(err.to_string())
+        crate::invalid_argument(err.field(), err.to_string())
     }
 }
 

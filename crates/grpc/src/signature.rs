@@ -136,12 +136,15 @@ pub async fn decide_signature(
     };
     if let Some(rule) = &rule {
         if request.meaning != rule.meaning {
-            return Err(Status::invalid_argument(format!(
-                "field context.signature.meaning is {given}, but {what} is signed as {meaning}",
-                given = request.meaning,
-                what = rule.what,
-                meaning = rule.meaning,
-            )));
+            return Err(crate::invalid_argument(
+                "context.signature.meaning",
+                format!(
+                    "field context.signature.meaning is {given}, but {what} is signed as {meaning}",
+                    given = request.meaning,
+                    what = rule.what,
+                    meaning = rule.meaning,
+                ),
+            ));
         }
     }
     check_fresh(principal, policy.max_age, now)?;

@@ -99,7 +99,7 @@ pub(crate) async fn resolve(
             } else {
                 "is not in"
             };
-            Err(Status::invalid_argument(format!(
+            Err(mom_grpc::invalid_argument(field, format!(
                 "field {field}: code {normalized:?} {why} the reason catalogue of site {site} (GetReasonCatalogue lists its codes)"
             )))
         }

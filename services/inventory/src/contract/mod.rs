@@ -91,7 +91,7 @@ impl InvalidRequest {
 
 impl From<InvalidRequest> for tonic::Status {
     fn from(err: InvalidRequest) -> Self {
-        tonic::Status::invalid_argument(err.to_string())
+        mom_grpc::invalid_argument(err.field(), err.to_string())
     }
 }
 

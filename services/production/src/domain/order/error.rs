@@ -237,4 +237,18 @@ impl DomainError for OrderError {
             | OrderError::IneligibleWorkUnit { .. } => ErrorKind::FailedPrecondition,
         }
     }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            OrderError::ZeroQuantity => Some("quantity"),
+            OrderError::EmptyRouting
+            | OrderError::ZeroOperationNumber
+            | OrderError::DuplicateOperation { .. }
+            | OrderError::UnnamedOperation { .. }
+            | OrderError::NoEligibleWorkUnits { .. }
+            | OrderError::DuplicateEligibleWorkUnit { .. } => Some("routing"),
+            OrderError::PositionOutOfRange { .. } => Some("position"),
+            _ => None,
+        }
+    }
 }

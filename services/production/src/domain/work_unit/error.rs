@@ -129,4 +129,16 @@ impl DomainError for WorkUnitError {
             | WorkUnitError::NoRecipeBound => ErrorKind::FailedPrecondition,
         }
     }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            WorkUnitError::EmptyName => Some("name"),
+            WorkUnitError::ZeroMicroStopThreshold => Some("micro_stop_threshold_ms"),
+            WorkUnitError::ZeroStartupWindow => Some("startup_window_ms"),
+            WorkUnitError::ZeroCycleTime { .. } | WorkUnitError::ZeroDefaultCycleTime => {
+                Some("ideal_cycle_time_ms")
+            }
+            _ => None,
+        }
+    }
 }
