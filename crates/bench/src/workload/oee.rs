@@ -19,8 +19,7 @@ pub(crate) async fn run(args: OeeArgs) -> anyhow::Result<()> {
 
 /// The engine bench's configuration for `args`, or why they are out of range.
 fn config(args: &OeeArgs) -> Result<mom_oee::bench::BenchConfig, BadInput> {
-    if args.work_units == 0 || args.days == 0 || args.memory_units == 0 || args.memory_days == 0
-    {
+    if args.work_units == 0 || args.days == 0 || args.memory_units == 0 || args.memory_days == 0 {
         return Err(BadInput(
             "--work-units, --days, --memory-units and --memory-days: at least 1".into(),
         ));
