@@ -37,7 +37,8 @@ impl CommitSignal {
 
     /// Records a commit of this process.
     pub fn bump(&self) {
-        self.sender.send_modify(|count| *count = count.wrapping_add(1));
+        self.sender
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Returns a subscription; on Postgres, starts the store's listener (once) so commits of

@@ -142,8 +142,8 @@ pub(crate) async fn write_batch(
     )
     .bind(chain.head().0.as_slice())
     .bind(crate::commits::CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    .execute(&mut *tx)
+    .await?;
 
     for snapshot in latest_snapshots(batch) {
         let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;

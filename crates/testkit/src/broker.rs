@@ -40,6 +40,12 @@ impl BrokerStorage {
     }
 }
 
+impl std::fmt::Display for BrokerStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl std::str::FromStr for BrokerStorage {
     type Err = String;
 
