@@ -69,9 +69,9 @@ pub struct CommandsArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pub database_url: String,
-    /// Seconds each measured run lasts.
-    #[arg(long, env = "MOM_BENCH_SECONDS", default_value_t = 5)]
-    pub seconds: u64,
+    /// Seconds each measured run lasts (fractions allowed, e.g. 0.5).
+    #[arg(long, env = "MOM_BENCH_SECONDS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub seconds: f64,
     /// Concurrency levels (comma separated).
     #[arg(long, env = "MOM_BENCH_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 8, 32])]
     pub concurrency: Vec<usize>,
@@ -87,6 +87,42 @@ pub struct CommandsArgs {
     /// Kafka bootstrap servers for the relay run; without it a `tansu` broker is started.
     #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: Option<String>,
+    /// Also run this peer's command handler on the same workload, database server and run, right
+    /// after ours at each concurrency, and print ours / peer for every path and concurrency.
+    #[arg(long, env = "MOM_BENCH_COMPARE", value_enum)]
+    pub compare: Option<Peer>,
+}
+
+/// An event store a user might pick instead of ours, run beside it by `--compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    /// cqrs-es's own Postgres repository (crates.io `postgres-es`): a `CqrsFramework` over a
+    /// `PersistedEventStore` of a `PostgresEventRepository`, snapshotting as often as ours, in
+    /// its own `events` and `snapshots` tables of the run's database.
+    PostgresEs,
+}
+
+impl Peer {
+    /// Returns the peer's name as `--compare` takes it and the report prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::PostgresEs => "postgres-es",
+        }
+    }
+}
+
+/// Parses `--seconds`: a finite number of seconds above zero.
+fn positive_seconds(value: &str) -> Result<f64, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "`{value}` is out of range: a run lasts more than 0 and at most 86400 seconds"
+        ))
+    }
 }
 
 /// Where the logs and read models live.

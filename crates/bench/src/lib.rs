@@ -1,6 +1,7 @@
 //! The benchmarks of `mom bench`, each a workload that drives the platform as its users would and
 //! prints a report: production commands through the command handler and the gRPC API on Postgres
-//! with the outbox, then the relay's throughput to a broker (`commands`); the OEE engine alone
+//! with the outbox, then the relay's throughput to a broker (`commands`, with `--compare
+//! postgres-es` beside cqrs-es's own Postgres repository in the same run); the OEE engine alone
 //! (`oee`); the latency from a production command to the `WatchOee` update that shows it, in the
 //! distributed and the embedded mode (`oee_latency`); the rebuild of every projection from event
 //! logs of the four services written by a generated plant (`rebuild`); and machine signals
@@ -15,7 +16,9 @@
 //! entry points (`start`, `Application` and its command handlers, gRPC) and never their tables;
 //! nothing in the platform depends on it. Of the `mom` binary it knows only the command the
 //! rebuild runs as a child process (`mom projections rebuild`) and the projection names the
-//! binary passes in; the command line of `mom bench` is parsed by the binary.
+//! binary passes in; the command line of `mom bench` is parsed by the binary. The peer of
+//! `--compare` (postgres-es) runs our work-unit aggregate in tables of its own (`events`,
+//! `snapshots`) in the run's database, which the bench creates as postgres-es ships them.
 
 mod config;
 mod plant;
@@ -23,7 +26,8 @@ mod provision;
 mod report;
 mod workload;
 
-pub use config::{Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, RebuildArgs};
+pub use config::{Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, Peer, RebuildArgs};
+pub use report::{ComparedRow, Comparison, Figures};
 
 /// Bad input (an option out of range, an unknown projection): the binary exits with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,18 @@ pub struct BadInput(pub String);
 /// Runs `mom bench commands` and prints its report.
 pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     workload::commands::run(args).await
+}
+
+/// Runs the compared part of `mom bench commands --compare` on the existing Postgres database at
+/// `database_url` (not a fresh one: the caller can look at both sides' tables afterwards): our
+/// command handler and the peer's at every concurrency, then our gRPC API, printed and returned
+/// as the comparison; no paced run, no relay. Bad options (no `compare`, `seconds` not above
+/// zero) are [`BadInput`].
+pub async fn commands_compared_on(
+    args: &CommandsArgs,
+    database_url: &str,
+) -> anyhow::Result<Comparison> {
+    workload::commands::compare_on(args, database_url).await
 }
 
 /// Runs `mom bench oee` and prints its report.

@@ -222,3 +222,50 @@ impl Logs {
         self.inventory.drop().await
     }
 }
+
+/// The tables of cqrs-es's Postgres repository, as postgres-es 0.5 ships them in its
+/// `db/init.sql` (github.com/serverlesstechnology/postgres-es; the view table and the sample rows
+/// of that file left out): one table for every aggregate's events, one for snapshots.
+const POSTGRES_ES_TABLES: [&str; 2] = [
+    "CREATE TABLE events
+(
+    aggregate_type text                         NOT NULL,
+    aggregate_id   text                         NOT NULL,
+    sequence       bigint CHECK (sequence >= 0) NOT NULL,
+    event_type     text                         NOT NULL,
+    event_version  text                         NOT NULL,
+    payload        json                         NOT NULL,
+    metadata       json                         NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
+)",
+    "CREATE TABLE snapshots
+(
+    aggregate_type   text                                 NOT NULL,
+    aggregate_id     text                                 NOT NULL,
+    last_sequence    bigint CHECK (last_sequence >= 0)    NOT NULL,
+    current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
+    payload          json                                 NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, last_sequence)
+)",
+];
+
+/// Connects a pool of `max_connections` to the Postgres database at `url` and creates
+/// postgres-es's `events` and `snapshots` tables in it (the database is the run's own, so they
+/// must not exist yet).
+pub(crate) async fn postgres_es_pool(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<sqlx::PgPool> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect the postgres-es peer to {url}"))?;
+    for statement in POSTGRES_ES_TABLES {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .context("cannot create postgres-es's tables (events, snapshots)")?;
+    }
+    Ok(pool)
+}

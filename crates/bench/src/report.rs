@@ -15,7 +15,7 @@ pub(crate) fn new_histogram() -> anyhow::Result<Histogram<u64>> {
 }
 
 /// Prints the title of `mom bench commands`' report.
-pub(crate) fn print_commands_title(seconds: u64, work_units: usize, snapshot_every: usize) {
+pub(crate) fn print_commands_title(seconds: f64, work_units: usize, snapshot_every: usize) {
     println!(
         "production commands on Postgres with the outbox ({seconds} s per run, {work_units} work units, snapshot every {snapshot_every} events)\n"
     );
@@ -68,6 +68,101 @@ impl CommandRow {
             self.histogram.max() as f64 / 1000.0,
         );
     }
+}
+
+impl CommandRow {
+    /// Returns the row's rate and latencies.
+    pub(crate) fn figures(&self) -> Figures {
+        Figures {
+            commands: self.commands,
+            per_second: self.commands as f64 / self.elapsed.as_secs_f64(),
+            p50_ms: self.histogram.value_at_quantile(0.50) as f64 / 1000.0,
+            p99_ms: self.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+        }
+    }
+}
+
+/// The rate and latencies of one measured run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// Commands completed.
+    pub commands: u64,
+    /// Commands completed per second.
+    pub per_second: f64,
+    /// Median latency of a command, in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency of a command, in milliseconds.
+    pub p99_ms: f64,
+}
+
+/// One of our paths at one concurrency beside the peer's command handler at the same
+/// concurrency, measured in the same run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparedRow {
+    /// Our path: `command handler` or `gRPC API`.
+    pub path: &'static str,
+    /// Workers on each side.
+    pub concurrency: usize,
+    /// Our figures.
+    pub ours: Figures,
+    /// The peer's command handler's figures.
+    pub peer: Figures,
+}
+
+impl ComparedRow {
+    /// Returns our commands per second over the peer's, or `None` when the peer completed none.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.peer.per_second > 0.0).then(|| self.ours.per_second / self.peer.per_second)
+    }
+}
+
+/// `mom bench commands --compare`: ours beside a peer, path by path and concurrency by
+/// concurrency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The peer's name (`postgres-es`).
+    pub peer: &'static str,
+    /// Our command handler's rows at each concurrency, then our gRPC API's.
+    pub rows: Vec<ComparedRow>,
+}
+
+impl Comparison {
+    /// Returns the comparison as the report prints it: a title naming what is divided by what,
+    /// and a Markdown table.
+    pub fn table(&self) -> String {
+        let peer = self.peer;
+        let mut out = format!(
+            "beside the peer in the same run (same workload, same Postgres server): ours / {peer} is our \
+             commands/s over {peer}'s command handler's at the same concurrency; the gRPC rows too \
+             are divided by the peer's handler (it has no API of its own)\n\n"
+        );
+        out.push_str("| path            | concurrency | ours commands/s | peer commands/s | ours / peer | ours p50 (ms) | ours p99 (ms) | peer p50 (ms) | peer p99 (ms) |\n");
+        out.push_str("|-----------------|-------------|-----------------|-----------------|-------------|---------------|---------------|---------------|---------------|\n");
+        for row in &self.rows {
+            let ratio = row
+                .ratio()
+                .map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}×"));
+            out.push_str(&format!(
+                "| {:<15} | {:>11} | {:>15.0} | {:>15.0} | {:>11} | {:>13.2} | {:>13.2} | {:>13.2} | {:>13.2} |\n",
+                row.path,
+                row.concurrency,
+                row.ours.per_second,
+                row.peer.per_second,
+                ratio,
+                row.ours.p50_ms,
+                row.ours.p99_ms,
+                row.peer.p50_ms,
+                row.peer.p99_ms,
+            ));
+        }
+        out
+    }
+}
+
+/// Prints the comparison after the table of measured runs.
+pub(crate) fn print_comparison(comparison: &Comparison) {
+    println!();
+    print!("{}", comparison.table());
 }
 
 /// Prints the title of `mom bench oee-latency`' report.
@@ -303,6 +398,43 @@ mod tests {
                 "inventory",
                 "quality"
             ]
+        );
+    }
+
+    #[test]
+    fn a_comparison_divides_ours_by_the_peer_and_prints_every_row() {
+        let figures = |per_second: f64| Figures {
+            commands: per_second as u64,
+            per_second,
+            p50_ms: 1.5,
+            p99_ms: 4.25,
+        };
+        let comparison = Comparison {
+            peer: "postgres-es",
+            rows: vec![
+                ComparedRow {
+                    path: "command handler",
+                    concurrency: 32,
+                    ours: figures(7200.0),
+                    peer: figures(2880.0),
+                },
+                ComparedRow {
+                    path: "gRPC API",
+                    concurrency: 32,
+                    ours: figures(5300.0),
+                    peer: figures(0.0),
+                },
+            ],
+        };
+        assert_eq!(comparison.rows[0].ratio(), Some(2.5));
+        assert_eq!(comparison.rows[1].ratio(), None);
+        let table = comparison.table();
+        assert!(table.contains("ours / postgres-es"), "{table}");
+        assert!(table.contains("| command handler |          32 |            7200 |            2880 |       2.50× |"), "{table}");
+        assert!(table.contains("| gRPC API        |          32 |            5300 |               0 |           - |"), "{table}");
+        assert_eq!(
+            table.lines().filter(|line| line.starts_with('|')).count(),
+            4
         );
     }
 

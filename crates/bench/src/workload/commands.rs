@@ -11,110 +11,124 @@ use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::CommandsArgs;
+use crate::config::{CommandsArgs, Peer};
 use crate::provision::{self, Kafka};
-use crate::report::{self, CommandRow};
+use crate::report::{self, CommandRow, ComparedRow, Comparison};
+use crate::BadInput;
+
+mod peer;
 
 /// Workers of the paced run.
 const PACED_CONCURRENCY: usize = 32;
 
-fn work_unit_id(index: usize) -> String {
+/// Connections of the measured production service's pool.
+const SERVICE_CONNECTIONS: u32 = 16;
+
+pub(super) fn work_unit_id(index: usize) -> String {
     format!("bench-wu-{index:05}")
 }
 
 /// Runs the benchmark on a fresh database on the server of `args.database_url` (dropped
 /// afterwards) and prints its report.
 pub(crate) async fn run(args: CommandsArgs) -> anyhow::Result<()> {
+    let duration = run_duration(&args)?;
     let db = mom_testkit::TestDatabase::create_on(&args.database_url)
         .await
         .context("cannot create the benchmark database")?;
-    let result = run_on(&args, &db.url).await;
+    let result = run_on(&args, duration, &db.url).await;
     db.drop_database().await?;
     result
 }
 
-async fn run_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    let config = provision::production_config(
-        url.to_owned(),
-        16,
-        args.snapshot_every,
-        provision::kafka_args(None),
-    )?;
-    let running = mom_production::start(config.clone(), shutdown.clone()).await?;
-    let channel = provision::channel(running.grpc_addr).await?;
-    let app = Arc::new(mom_production::Application::new(
-        running.store().clone(),
-        config.kafka.topic_names().domain("production"),
-        args.snapshot_every,
-    ));
+/// Runs the measured paths with their comparison (`args.compare` must name a peer) on the
+/// existing database at `url`, prints them and returns the comparison; no paced run, no relay.
+pub(crate) async fn compare_on(args: &CommandsArgs, url: &str) -> anyhow::Result<Comparison> {
+    let duration = run_duration(args)?;
+    if args.compare.is_none() {
+        return Err(
+            BadInput("a comparison needs a peer (--compare postgres-es)".to_owned()).into(),
+        );
+    }
+    let service = Service::start(args, url).await?;
+    let compared = measure_paths(args, duration, &service, url).await;
+    service.stop().await?;
+    compared?.context("the run measured no peer")
+}
 
-    // Register the work units through the handler.
-    for index in 0..args.work_units {
-        register(&app, &work_unit_id(index)).await?;
+/// Returns how long each measured run lasts, or why `--seconds` cannot be one.
+fn run_duration(args: &CommandsArgs) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(args.seconds)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| {
+            BadInput(format!(
+                "--seconds {} is not a duration above zero",
+                args.seconds
+            ))
+            .into()
+        })
+}
+
+/// The production service a run measures, on the run's database.
+struct Service {
+    shutdown: CancellationToken,
+    running: mom_production::Running,
+    channel: tonic::transport::Channel,
+    app: Arc<mom_production::Application>,
+    config: mom_production::ProductionConfig,
+}
+
+impl Service {
+    /// Starts the service on the database at `url` and connects to its gRPC API.
+    async fn start(args: &CommandsArgs, url: &str) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let config = provision::production_config(
+            url.to_owned(),
+            SERVICE_CONNECTIONS,
+            args.snapshot_every,
+            provision::kafka_args(None),
+        )?;
+        let running = mom_production::start(config.clone(), shutdown.clone()).await?;
+        let channel = provision::channel(running.grpc_addr).await?;
+        let app = Arc::new(mom_production::Application::new(
+            running.store().clone(),
+            config.kafka.topic_names().domain("production"),
+            args.snapshot_every,
+        ));
+        Ok(Self {
+            shutdown,
+            running,
+            channel,
+            app,
+            config,
+        })
     }
 
-    report::print_commands_title(args.seconds, args.work_units, args.snapshot_every);
-    report::print_commands_header();
-    let duration = Duration::from_secs(args.seconds);
-    for &concurrency in &args.concurrency {
-        let row = measure(
-            "command handler (ReportCount)",
-            concurrency,
-            duration,
-            None,
-            args.work_units,
-            {
-                let app = app.clone();
-                move |index| {
-                    let app = app.clone();
-                    async move { report_count(&app, &work_unit_id(index)).await }
-                }
-            },
-        )
-        .await?;
-        row.print();
+    async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.running.wait().await?;
+        Ok(())
     }
-    for &concurrency in &args.concurrency {
-        let row = measure(
-            "gRPC API (ReportCount)",
-            concurrency,
-            duration,
-            None,
-            args.work_units,
-            {
-                let channel = channel.clone();
-                move |index| {
-                    let mut client = ProductionServiceClient::new(channel.clone());
-                    async move {
-                        client
-                            .report_count(report_count_request(&work_unit_id(index)))
-                            .await?;
-                        Ok(())
-                    }
-                }
-            },
-        )
-        .await?;
-        row.print();
-    }
+}
 
+async fn run_on(args: &CommandsArgs, duration: Duration, url: &str) -> anyhow::Result<()> {
+    let service = Service::start(args, url).await?;
+    measure_paths(args, duration, &service, url).await?;
+
+    let channel = service.channel.clone();
     let row = measure(
         "gRPC API paced",
         PACED_CONCURRENCY,
         duration,
         Some(args.rate),
         args.work_units,
-        {
-            let channel = channel.clone();
-            move |index| {
-                let mut client = ProductionServiceClient::new(channel.clone());
-                async move {
-                    client
-                        .report_count(report_count_request(&work_unit_id(index)))
-                        .await?;
-                    Ok(())
-                }
+        move |index| {
+            let mut client = ProductionServiceClient::new(channel.clone());
+            async move {
+                client
+                    .report_count(report_count_request(&work_unit_id(index)))
+                    .await?;
+                Ok(())
             }
         },
     )
@@ -124,17 +138,18 @@ async fn run_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
     row.print();
 
     // Relay: everything written above is still in the outbox.
-    let backlog = running.store().outbox_backlog().await?;
+    let store = service.running.store().clone();
+    let backlog = store.outbox_backlog().await?;
     let kafka = Kafka::given_or_started(
         args.kafka_bootstrap_servers.as_deref(),
         "cannot start a tansu broker for the relay run (install it or pass --kafka-bootstrap-servers)",
     )
     .await?;
     let relay = mom_bus::Relay::start(
-        running.store().clone(),
+        store,
         mom_bus::RelayConfig::new(
             kafka.servers.clone(),
-            vec![config.kafka.topic_names().domain("production")],
+            vec![service.config.kafka.topic_names().domain("production")],
         ),
     )
     .await?;
@@ -149,16 +164,125 @@ async fn run_on(args: &CommandsArgs, url: &str) -> anyhow::Result<()> {
     }
     report::print_relay(published, backlog, started.elapsed());
     drop(kafka);
-    shutdown.cancel();
-    running.wait().await?;
-    Ok(())
+    service.stop().await
 }
 
-fn metadata() -> std::collections::HashMap<String, String> {
+/// Registers the work units and measures `ReportCount` through the command handler and the gRPC
+/// API at every concurrency, printing each row as it is measured. With `args.compare`, the peer
+/// gets the same work units and runs right after our handler at each concurrency, and the
+/// comparison is printed after the table and returned.
+async fn measure_paths(
+    args: &CommandsArgs,
+    duration: Duration,
+    service: &Service,
+    url: &str,
+) -> anyhow::Result<Option<Comparison>> {
+    let max_concurrency = args.concurrency.iter().copied().max().unwrap_or(1);
+    let peer = match args.compare {
+        Some(Peer::PostgresEs) => Some(Arc::new(
+            peer::PostgresEs::create(url, args.snapshot_every, max_concurrency).await?,
+        )),
+        None => None,
+    };
+    for index in 0..args.work_units {
+        let id = work_unit_id(index);
+        register(&service.app, &id).await?;
+        if let Some(peer) = &peer {
+            peer.register(&id).await?;
+        }
+    }
+
+    report::print_commands_title(args.seconds, args.work_units, args.snapshot_every);
+    report::print_commands_header();
+    let mut handler_rows = Vec::new();
+    let mut peer_rows = Vec::new();
+    for &concurrency in &args.concurrency {
+        let app = service.app.clone();
+        let row = measure(
+            "command handler (ReportCount)",
+            concurrency,
+            duration,
+            None,
+            args.work_units,
+            move |index| {
+                let app = app.clone();
+                async move { report_count(&app, &work_unit_id(index)).await }
+            },
+        )
+        .await?;
+        row.print();
+        handler_rows.push(row);
+        if let Some(peer) = &peer {
+            let peer = peer.clone();
+            let row = measure(
+                peer::PostgresEs::PATH,
+                concurrency,
+                duration,
+                None,
+                args.work_units,
+                move |index| {
+                    let peer = peer.clone();
+                    async move { peer.report_count(&work_unit_id(index)).await }
+                },
+            )
+            .await?;
+            row.print();
+            peer_rows.push(row);
+        }
+    }
+    let mut grpc_rows = Vec::new();
+    for &concurrency in &args.concurrency {
+        let channel = service.channel.clone();
+        let row = measure(
+            "gRPC API (ReportCount)",
+            concurrency,
+            duration,
+            None,
+            args.work_units,
+            move |index| {
+                let mut client = ProductionServiceClient::new(channel.clone());
+                async move {
+                    client
+                        .report_count(report_count_request(&work_unit_id(index)))
+                        .await?;
+                    Ok(())
+                }
+            },
+        )
+        .await?;
+        row.print();
+        grpc_rows.push(row);
+    }
+
+    let Some(peer) = args.compare else {
+        return Ok(None);
+    };
+    let compare = |path: &'static str, ours: &[CommandRow]| -> Vec<ComparedRow> {
+        ours.iter()
+            .zip(&peer_rows)
+            .map(|(ours, peer)| ComparedRow {
+                path,
+                concurrency: ours.concurrency,
+                ours: ours.figures(),
+                peer: peer.figures(),
+            })
+            .collect()
+    };
+    let mut rows = compare("command handler", &handler_rows);
+    rows.extend(compare("gRPC API", &grpc_rows));
+    let comparison = Comparison {
+        peer: peer.name(),
+        rows,
+    };
+    report::print_comparison(&comparison);
+    Ok(Some(comparison))
+}
+
+pub(super) fn metadata() -> std::collections::HashMap<String, String> {
     mom_eventstore::CommandMetadata::new("bench", chrono::Utc::now()).to_map()
 }
 
-async fn register(app: &mom_production::Application, id: &str) -> anyhow::Result<()> {
+pub(super) async fn register(app: &mom_production::Application, id: &str) -> anyhow::Result<()> {
     let command = WorkUnitCommand::Register {
         work_unit: WorkUnitId::new(id)?,
         name: id.to_owned(),
@@ -173,7 +297,10 @@ async fn register(app: &mom_production::Application, id: &str) -> anyhow::Result
     Ok(())
 }
 
-async fn report_count(app: &mom_production::Application, id: &str) -> anyhow::Result<()> {
+pub(super) async fn report_count(
+    app: &mom_production::Application,
+    id: &str,
+) -> anyhow::Result<()> {
     let command = WorkUnitCommand::ReportCount {
         total: Units(1),
         product: Some(ProductId::new("SKU-BENCH")?),
