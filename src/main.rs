@@ -111,6 +111,9 @@ enum Bench {
     /// (1 M and 10 M events, or `--events`), on SQLite and Postgres; each rebuild in its own
     /// process.
     Rebuild(mom_bench::RebuildArgs),
+    /// The outbox relay against the write path: the rate the services write, the rate the relay
+    /// publishes a backlog to a real broker (tansu in memory and on SQLite), and both at once.
+    Relay(mom_bench::RelayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +279,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
             Bench::OeeLatency(args) => mom_bench::oee_latency(args).await,
             Bench::Edge(args) => mom_bench::edge(args).await,
             Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,
+            Bench::Relay(args) => mom_bench::relay(args).await,
         },
         Command::Projections { command } => projections::run(command).await,
         Command::Outbox { command } => outbox::run(command).await,

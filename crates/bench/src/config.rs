@@ -189,3 +189,43 @@ pub struct OeeArgs {
     #[arg(long, env = "MOM_BENCH_MEMORY_DAYS", default_value_t = 30)]
     pub memory_days: u32,
 }
+
+/// Options of `mom bench relay`.
+#[derive(Debug, clap::Args)]
+pub struct RelayArgs {
+    /// Postgres server; a fresh database is created on it for each broker storage and dropped.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Broker storages to measure against (tansu's `memory` and `sqlite`), comma separated.
+    #[arg(long, env = "MOM_BENCH_BROKER_STORAGE", value_delimiter = ',', default_values_t = [mom_testkit::BrokerStorage::Memory, mom_testkit::BrokerStorage::Sqlite])]
+    pub storage: Vec<mom_testkit::BrokerStorage>,
+    /// Commands of the backlog the relay drains (one event each).
+    #[arg(long, env = "MOM_BENCH_EVENTS", default_value_t = 100_000)]
+    pub events: u64,
+    /// Seconds writers and a running relay share the machine.
+    #[arg(long, env = "MOM_BENCH_SECONDS", default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent writers.
+    #[arg(long, env = "MOM_BENCH_CONCURRENCY", default_value_t = 32)]
+    pub concurrency: usize,
+    /// Work units the commands spread over.
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 512)]
+    pub work_units: usize,
+    /// Snapshot every this many events of a work unit.
+    #[arg(long, env = "MOM_BENCH_SNAPSHOT_EVERY", default_value_t = 20)]
+    pub snapshot_every: usize,
+    /// Outbox rows the relay claims per round (`MOM_RELAY_BATCH_SIZE` of the services).
+    #[arg(long, env = "MOM_BENCH_RELAY_BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: u32,
+}
+
+impl RelayArgs {
+    /// Returns how long writers and the running relay share the machine.
+    pub fn seconds(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
+}

@@ -6,7 +6,8 @@
 //! distributed and the embedded mode (`oee_latency`); the rebuild of every projection from event
 //! logs of the four services written by a generated plant (`rebuild`); and machine signals
 //! through the edge service — Sparkplug B metric updates per second taken on one core, and the
-//! latency from a signal to the updated OEE figures (`edge`).
+//! latency from a signal to the updated OEE figures (`edge`); and the outbox relay against the
+//! write path, against tansu in memory and on SQLite (`relay`).
 //!
 //! Layout: `config.rs` holds each subcommand's options, `workload/` one file per workload,
 //! `provision.rs` what a run starts and takes down (databases, stores, broker, services' configs),
@@ -26,7 +27,9 @@ mod provision;
 mod report;
 mod workload;
 
-pub use config::{Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, Peer, RebuildArgs};
+pub use config::{
+    Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, Peer, RebuildArgs, RelayArgs,
+};
 pub use report::{ComparedRow, Comparison, Figures};
 
 /// Bad input (an option out of range, an unknown projection): the binary exits with status 2.
@@ -71,4 +74,9 @@ pub async fn edge(args: EdgeArgs) -> anyhow::Result<()> {
 /// current executable as `mom projections rebuild`.
 pub async fn rebuild(args: RebuildArgs, projections: &[&str]) -> anyhow::Result<()> {
     workload::rebuild::run(args, projections).await
+}
+
+/// Runs `mom bench relay` and prints its report.
+pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    workload::relay::run(args).await
 }

@@ -444,3 +444,52 @@ mod tests {
         assert_eq!(backend_label(Backend::Postgres), "postgres");
     }
 }
+
+/// Prints the title of `mom bench relay`'s report and its table's header.
+pub(crate) fn print_relay_title(args: &crate::config::RelayArgs) {
+    println!(
+        "outbox relay against the write path: {} ReportCount commands over {} work units at concurrency {}, relay rounds of {} rows, then {} s of writers and a running relay together\n",
+        args.events, args.work_units, args.concurrency, args.batch_size, args.seconds
+    );
+    println!("| broker storage | written events/s | relay events/s (backlog) | relay / write | together: written/s | together: published/s | backlog when writers stop | caught up after (s) |");
+    println!("|---|---|---|---|---|---|---|---|");
+}
+
+/// One broker storage's figures of `mom bench relay`.
+#[derive(Debug)]
+pub(crate) struct RelayRow {
+    pub(crate) storage: &'static str,
+    /// Events written with no relay running, and how long that took.
+    pub(crate) written: u64,
+    pub(crate) write_time: Duration,
+    /// Events the relay published from that backlog, and how long that took.
+    pub(crate) drained: u64,
+    pub(crate) drain_time: Duration,
+    /// Events written and published while both ran, over `shared_time`.
+    pub(crate) shared_written: u64,
+    pub(crate) shared_published: u64,
+    pub(crate) shared_time: Duration,
+    /// Outbox rows still pending when the writers stopped, and the time until none was.
+    pub(crate) left: u64,
+    pub(crate) catch_up: Duration,
+}
+
+impl RelayRow {
+    /// Prints the row under [`print_relay_title`]'s header.
+    pub(crate) fn print(&self) {
+        let rate = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
+        let write = rate(self.written, self.write_time);
+        let relay = rate(self.drained, self.drain_time);
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.0} | {} | {:.2} |",
+            self.storage,
+            write,
+            relay,
+            relay / write.max(1e-9),
+            rate(self.shared_written, self.shared_time),
+            rate(self.shared_published, self.shared_time),
+            self.left,
+            self.catch_up.as_secs_f64(),
+        );
+    }
+}

@@ -10,3 +10,4 @@ pub(crate) mod edge;
 pub(crate) mod oee;
 pub(crate) mod oee_latency;
 pub(crate) mod rebuild;
+pub(crate) mod relay;
