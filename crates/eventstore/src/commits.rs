@@ -10,7 +10,8 @@
 //!
 //! Invariant: a wake-up is a hint, never data; readers always read the log itself.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool};
@@ -20,42 +21,73 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 /// The Postgres notification channel every append batch notifies at commit.
 pub const CHANNEL: &str = "mom_log";
 
-/// The commit counter of one store, shared by its handles.
+/// The commit counter of one database, shared by every handle of this process on it: two
+/// stores connected to the same database (a service writing and a store-log projection reading,
+/// as `mom dev` runs them) wake each other without the database's help.
 #[derive(Debug, Clone)]
-pub(crate) struct CommitSignal {
-    sender: Arc<watch::Sender<u64>>,
-    listener: Arc<Mutex<Option<DropGuard>>>,
+pub(crate) struct CommitSignal(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    sender: watch::Sender<u64>,
+    listener: Mutex<Option<DropGuard>>,
+}
+
+/// The signals of this process, by database ([`CommitSignal::of_database`]).
+type Registry = Mutex<HashMap<String, Weak<Shared>>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 impl CommitSignal {
-    pub fn new() -> Self {
-        Self {
-            sender: Arc::new(watch::Sender::new(0)),
-            listener: Arc::new(Mutex::new(None)),
+    /// Returns the signal of the database `key` names (a canonical SQLite path, a Postgres URL),
+    /// shared with every other live handle of this process on it.
+    pub fn of_database(key: &str) -> Self {
+        let Ok(mut signals) = registry().lock() else {
+            return Self(Arc::new(Shared::new()));
+        };
+        if let Some(shared) = signals.get(key).and_then(Weak::upgrade) {
+            return Self(shared);
         }
+        signals.retain(|_, signal| signal.strong_count() > 0);
+        let shared = Arc::new(Shared::new());
+        signals.insert(key.to_owned(), Arc::downgrade(&shared));
+        Self(shared)
     }
 
     /// Records a commit of this process.
     pub fn bump(&self) {
-        self.sender
+        self.0
+            .sender
             .send_modify(|count| *count = count.wrapping_add(1));
     }
 
-    /// Returns a subscription; on Postgres, starts the store's listener (once) so commits of
-    /// other processes wake it too. The listener stops when the last handle of the store is
+    /// Returns a subscription; on Postgres, starts the database's listener (once) so commits of
+    /// other processes wake it too. The listener stops when the last handle on the database is
     /// dropped.
     pub fn subscribe(&self, postgres: Option<&PgPool>) -> Commits {
         if let Some(pool) = postgres {
-            if let Ok(mut listener) = self.listener.lock() {
+            if let Ok(mut listener) = self.0.listener.lock() {
                 if listener.is_none() {
                     let stop = CancellationToken::new();
-                    tokio::spawn(listen(pool.clone(), self.sender.clone(), stop.clone()));
+                    tokio::spawn(listen(pool.clone(), Arc::downgrade(&self.0), stop.clone()));
                     *listener = Some(stop.drop_guard());
                 }
             }
         }
         Commits {
-            receiver: self.sender.subscribe(),
+            receiver: self.0.sender.subscribe(),
+        }
+    }
+}
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            sender: watch::Sender::new(0),
+            listener: Mutex::new(None),
         }
     }
 }
@@ -89,10 +121,16 @@ impl Commits {
     }
 }
 
-/// Listens on [`CHANNEL`] and bumps `sender` per notification until `stop`; reconnects with
+/// Listens on [`CHANNEL`] and bumps the signal per notification until `stop`; reconnects with
 /// backoff when the connection fails.
-async fn listen(pool: PgPool, sender: Arc<watch::Sender<u64>>, stop: CancellationToken) {
-    let bump = || sender.send_modify(|count| *count = count.wrapping_add(1));
+async fn listen(pool: PgPool, signal: Weak<Shared>, stop: CancellationToken) {
+    let bump = || {
+        if let Some(shared) = signal.upgrade() {
+            shared
+                .sender
+                .send_modify(|count| *count = count.wrapping_add(1));
+        }
+    };
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = async {
@@ -130,7 +168,16 @@ async fn listen(pool: PgPool, sender: Arc<watch::Sender<u64>>, stop: Cancellatio
                 // A notification, or a lost connection that was re-established (notifications
                 // may have been missed in between): wake the readers either way.
                 Ok(_) => bump(),
-                Err(sqlx::Error::PoolClosed) => return,
+                Err(sqlx::Error::PoolClosed) => {
+                    // That store was closed: a later subscriber (another handle on this
+                    // database) starts a listener on its own pool.
+                    if let Some(shared) = signal.upgrade() {
+                        if let Ok(mut listener) = shared.listener.lock() {
+                            listener.take();
+                        }
+                    }
+                    return;
+                }
                 Err(err) => {
                     tracing::debug!(error = %err, "commit listener failed; reconnecting");
                     bump();

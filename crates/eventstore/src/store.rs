@@ -119,7 +119,7 @@ impl EventStore {
             });
         };
         crate::audit::init_chain(&backend).await?;
-        let commits = CommitSignal::new();
+        let commits = CommitSignal::of_database(&database_key(url, &backend));
         let (appender, task) =
             Appender::start(backend.clone(), options.max_batch_events, commits.clone());
         Ok(Self {
@@ -472,6 +472,21 @@ impl OutboxClaim {
             Lease::Postgres(lease) => postgres::complete_claim(lease, &published, failed).await,
             Lease::Sqlite(pool) => sqlite::complete_claim(&pool, &published, failed).await,
         }
+    }
+}
+
+/// Names the database of `url` for the commit signals of this process: a SQLite file by its
+/// canonical path (`sqlite:a.db` and `sqlite://./a.db` are one database), Postgres by its URL.
+fn database_key(url: &str, backend: &Backend) -> String {
+    match backend {
+        Backend::Sqlite(_) => SqliteConnectOptions::from_str(url)
+            .ok()
+            .and_then(|options| std::fs::canonicalize(options.get_filename()).ok())
+            .map_or_else(
+                || url.to_owned(),
+                |path| format!("sqlite:{}", path.display()),
+            ),
+        Backend::Postgres(_) => url.to_owned(),
     }
 }
 

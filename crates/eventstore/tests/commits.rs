@@ -106,6 +106,21 @@ async fn an_append_of_this_process_wakes_a_waiting_reader_on_sqlite() {
         waiter.await.unwrap(),
         "the reader was not woken by the commit"
     );
+    // A second handle on the same file (as `mom dev` connects a store-log projection to a
+    // service's store) shares the wake-ups, also under another spelling of the path.
+    let other_url = format!("sqlite://{}/./events.db", dir.path().display());
+    let reader = EventStore::connect(&other_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let mut commits = reader.commits();
+    commits.mark_seen();
+    let waiter = tokio::spawn(async move { commits.wait(FALLBACK).await });
+    append(&store, "c-1", 2).await;
+    assert!(
+        waiter.await.unwrap(),
+        "a reader on another handle of the same file was not woken"
+    );
+    reader.close().await;
     // Nothing new: a wait ends by its fallback and says so.
     let mut idle = store.commits();
     idle.mark_seen();
@@ -119,8 +134,12 @@ async fn appends_of_this_and_of_another_process_wake_a_waiting_reader_on_postgre
     let reader = EventStore::connect(&db.url, &StoreOptions::default())
         .await
         .unwrap();
-    // Another process: its own pool and appender on the same database.
-    let other = EventStore::connect(&db.url, &StoreOptions::default())
+    // Another process: its own pool and appender on the same database. Handles of one process
+    // on one URL share their wake-ups, so this one names the database by another URL: only the
+    // database's notification can wake the reader.
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let other_url = format!("{}{separator}application_name=other", db.url);
+    let other = EventStore::connect(&other_url, &StoreOptions::default())
         .await
         .unwrap();
     let mut commits = reader.commits();
