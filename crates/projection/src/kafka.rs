@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use mom_bus::DeadLetters;
 use mom_telemetry::internal_events::{
     emit, ProjectionCommitted, ProjectionLagMeasured, ProjectionStalled,
@@ -106,9 +107,10 @@ impl ConsumerContext for Rebalancing {
 
 type Kafka = StreamConsumer<Rebalancing>;
 
-/// Feeds `projection` from Kafka until `shutdown`. Each message is applied in a transaction that
-/// also stores the partition's next offset; a redelivered message (offset below it) is skipped,
-/// so the effect is exactly once. Poison messages go to `<topic>.dlq`. A consumer that stalls is
+/// Feeds `projection` from Kafka until `shutdown`. Messages are applied in transactions that
+/// also store the partitions' next offsets, each holding what the consumer had received when it
+/// began (at most `MOM_CONSUMER_MAX_BATCH`, [`ConsumerSettings::max_batch`]); a redelivered message (offset below the stored one) is
+/// skipped, so the effect is exactly once. Poison messages go to `<topic>.dlq`. A consumer that stalls is
 /// replaced (see the module docs).
 pub async fn run_from_kafka<P: Projection>(
     projection: &P,
@@ -147,6 +149,7 @@ pub async fn run_from_kafka<P: Projection>(
             projection,
             models,
             &consumer,
+            settings.max_batch,
             &dead_letters,
             &activity,
             &stalled,
@@ -229,79 +232,194 @@ fn create<P: Projection>(
     Ok(consumer)
 }
 
-/// Applies messages from `consumer` until `shutdown` (or until the watchdog cancels `stalled`).
+/// A message as received, with the time the broker recorded it.
+struct Received {
+    message: Message,
+    recorded_ms: Option<i64>,
+}
+
+impl Received {
+    fn from_kafka(message: &rdkafka::message::BorrowedMessage<'_>) -> Self {
+        use rdkafka::Message as _;
+        Self {
+            message: Message::from_kafka(message),
+            recorded_ms: message.timestamp().to_millis(),
+        }
+    }
+}
+
+/// Applies messages from `consumer` until `shutdown` (or until the watchdog cancels `stalled`):
+/// each message that arrives with the ones already waiting behind it, up to `max_batch`, as one
+/// batch ([`apply_batch`]).
 async fn consume<P: Projection>(
     projection: &P,
     models: &ReadModels,
     consumer: &Arc<Kafka>,
+    max_batch: usize,
     dead_letters: &DeadLetters,
     activity: &AtomicU64,
     stalled: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> Result<Ended, ProjectionError> {
     let mut lag_reported = Instant::now() - LAG_EVERY;
+    let mut batch = Vec::with_capacity(max_batch);
     loop {
-        let received_message = tokio::select! {
+        let received = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(Ended::Shutdown),
             () = stalled.cancelled() => return Ok(Ended::Stalled),
             received = consumer.recv() => received,
         };
-        let (message, recorded_ms) = match received_message {
-            Ok(message) => {
-                use rdkafka::Message as _;
-                (
-                    Message::from_kafka(&message),
-                    message.timestamp().to_millis(),
-                )
-            }
+        match received {
+            Ok(message) => batch.push(Received::from_kafka(&message)),
             Err(err) => {
                 tracing::warn!(error = %err, "projection consumer receive failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-        };
-        activity.fetch_add(1, Ordering::Relaxed);
-        let span = crate::apply_span(projection.name(), &message);
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let result = apply_one(projection, models, &message)
-                .instrument(span.clone())
-                .await;
-            let failure = match result {
-                Ok(Outcome::Applied) => {
-                    let latency = recorded_ms.and_then(crate::since_epoch_ms);
-                    emit(ProjectionCommitted {
-                        projection: projection.name(),
-                        applied: 1,
-                        latency,
-                    });
-                    crate::status::consumed(projection.name(), 1);
+        }
+        // What librdkafka already fetched joins the batch; nothing here waits for the broker.
+        while batch.len() < max_batch {
+            match consumer.recv().now_or_never() {
+                Some(Ok(message)) => batch.push(Received::from_kafka(&message)),
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "projection consumer receive failed");
                     break;
                 }
-                Ok(Outcome::Skipped) => break,
-                Ok(Outcome::Poison(reason)) => match dead_letters.send(&message, &reason).await {
-                    Ok(()) => break,
-                    Err(err) => err.to_string(),
-                },
-                Err(err) => err.to_string(),
-            };
-            tracing::warn!(projection = projection.name(), error = %failure, "projection apply failed, retrying");
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(Ended::Shutdown),
-                () = tokio::time::sleep(backoff) => {}
+                None => break,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
-        // After a rebalance took the partition away the offset cannot be stored: the read
+        activity.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let ended = apply_batch(projection, models, dead_letters, &batch, shutdown).await?;
+        // After a rebalance took the partition away an offset cannot be stored: the read
         // model's checkpoint covers it, the next owner skips the message.
-        if let Err(err) = consumer.store_offset(&message.topic, message.partition, message.offset) {
-            tracing::debug!(error = %err, "offset not stored");
+        for received in &batch[..ended.applied] {
+            let message = &received.message;
+            if let Err(err) =
+                consumer.store_offset(&message.topic, message.partition, message.offset)
+            {
+                tracing::debug!(error = %err, "offset not stored");
+            }
         }
-        if lag_reported.elapsed() >= LAG_EVERY {
-            lag_reported = Instant::now();
-            report_lag(consumer, projection.name(), &message);
+        if let Some(last) = batch[..ended.applied].last() {
+            if lag_reported.elapsed() >= LAG_EVERY {
+                lag_reported = Instant::now();
+                report_lag(consumer, projection.name(), &last.message);
+            }
         }
+        batch.clear();
+        if ended.shutdown {
+            return Ok(Ended::Shutdown);
+        }
+    }
+}
+
+/// How far [`apply_batch`] got.
+struct BatchEnd {
+    /// The first this many messages of the batch are applied (or skipped, or dead-lettered).
+    applied: usize,
+    /// Shutdown came while a message was being retried.
+    shutdown: bool,
+}
+
+/// Applies `batch` in as few transactions as it can: all of it in one ([`try_batch`]); when a
+/// message in it is poison, the messages before it in one transaction and the poison one alone
+/// (dead-lettered); when a transaction fails, the first message alone with retries
+/// ([`apply_alone`]) and the rest as a batch again.
+async fn apply_batch<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    dead_letters: &DeadLetters,
+    batch: &[Received],
+    shutdown: &CancellationToken,
+) -> Result<BatchEnd, ProjectionError> {
+    let mut done = 0;
+    let mut limit = batch.len();
+    while done < batch.len() {
+        let rest = &batch[done..limit];
+        if rest.len() > 1 {
+            match try_batch(projection, models, rest).await {
+                Ok(Tried::Committed { applied }) => {
+                    if applied > 0 {
+                        let latency = rest[0].recorded_ms.and_then(crate::since_epoch_ms);
+                        emit(ProjectionCommitted {
+                            projection: projection.name(),
+                            applied,
+                            latency,
+                        });
+                        crate::status::consumed(projection.name(), applied);
+                    }
+                    done = limit;
+                    limit = batch.len();
+                    continue;
+                }
+                Ok(Tried::PoisonAt(at)) if at > 0 => {
+                    projection.rolled_back();
+                    limit = done + at;
+                    continue;
+                }
+                Ok(Tried::PoisonAt(_)) => projection.rolled_back(),
+                Err(err) => {
+                    projection.rolled_back();
+                    tracing::debug!(projection = projection.name(), error = %err, "batch failed, applying its first message alone");
+                }
+            }
+        }
+        if !apply_alone(projection, models, dead_letters, &batch[done], shutdown).await? {
+            return Ok(BatchEnd {
+                applied: done,
+                shutdown: true,
+            });
+        }
+        done += 1;
+        limit = batch.len();
+    }
+    Ok(BatchEnd {
+        applied: done,
+        shutdown: false,
+    })
+}
+
+/// Applies one message in its own transaction, retrying with backoff until it is applied,
+/// skipped or dead-lettered; false when shutdown came first.
+async fn apply_alone<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    dead_letters: &DeadLetters,
+    received: &Received,
+    shutdown: &CancellationToken,
+) -> Result<bool, ProjectionError> {
+    let message = &received.message;
+    let span = crate::apply_span(projection.name(), message);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let result = apply_one(projection, models, message)
+            .instrument(span.clone())
+            .await;
+        let failure = match result {
+            Ok(Outcome::Applied) => {
+                let latency = received.recorded_ms.and_then(crate::since_epoch_ms);
+                emit(ProjectionCommitted {
+                    projection: projection.name(),
+                    applied: 1,
+                    latency,
+                });
+                crate::status::consumed(projection.name(), 1);
+                return Ok(true);
+            }
+            Ok(Outcome::Skipped) => return Ok(true),
+            Ok(Outcome::Poison(reason)) => match dead_letters.send(message, &reason).await {
+                Ok(()) => return Ok(true),
+                Err(err) => err.to_string(),
+            },
+            Err(err) => err.to_string(),
+        };
+        tracing::warn!(projection = projection.name(), error = %failure, "projection apply failed, retrying");
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(false),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -535,15 +653,7 @@ async fn try_one<P: Projection>(
     message: &Message,
 ) -> Result<Outcome, ProjectionError> {
     let mut tx = models.pool().begin().await?;
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT next_offset FROM mom_projection_offsets \
-         WHERE projection = $1 AND topic = $2 AND partition_id = $3",
-    )
-    .bind(projection.name())
-    .bind(&message.topic)
-    .bind(message.partition)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let next = stored_offset(&mut tx, projection.name(), message).await?;
     if next.is_some_and(|next| message.offset < next) {
         return Ok(Outcome::Skipped);
     }
@@ -561,20 +671,117 @@ async fn try_one<P: Projection>(
         Err(ApplyError::Database(err)) => return Err(err.into()),
         Err(ApplyError::Transient(reason)) => return Err(ProjectionError::Transient(reason)),
     };
+    store_next_offset(
+        &mut tx,
+        projection.name(),
+        &message.topic,
+        message.partition,
+        message.offset + 1,
+    )
+    .await?;
+    tx.commit().await?;
+    projection.committed();
+    Ok(outcome)
+}
+
+/// How [`try_batch`] ended.
+enum Tried {
+    /// The batch committed; this many messages were applied (the rest were redeliveries).
+    Committed { applied: u64 },
+    /// The message at this index of the batch is poison; nothing was committed.
+    PoisonAt(usize),
+}
+
+/// Applies `batch` in one transaction that also stores each partition's next offset, skipping
+/// the messages below a partition's stored offset (redeliveries); stops at the first poison
+/// message and commits nothing then.
+async fn try_batch<P: Projection>(
+    projection: &P,
+    models: &ReadModels,
+    batch: &[Received],
+) -> Result<Tried, ProjectionError> {
+    let mut tx = models.pool().begin().await?;
+    // Each partition's next offset: as stored, then as this batch moves it.
+    let mut next: BTreeMap<(&str, i32), (Option<i64>, bool)> = BTreeMap::new();
+    let mut applied = 0u64;
+    for (index, received) in batch.iter().enumerate() {
+        let message = &received.message;
+        let key = (message.topic.as_str(), message.partition);
+        let stored = match next.get(&key) {
+            Some((stored, _)) => *stored,
+            None => {
+                let stored = stored_offset(&mut tx, projection.name(), message).await?;
+                next.insert(key, (stored, false));
+                stored
+            }
+        };
+        if stored.is_some_and(|next| message.offset < next) {
+            continue;
+        }
+        let result = projection
+            .apply(&mut tx, message)
+            .instrument(crate::apply_span(projection.name(), message))
+            .await;
+        match result {
+            Ok(()) => applied += 1,
+            // Dropping the transaction rolls back whatever the batch wrote.
+            Err(ApplyError::Poison(_)) => return Ok(Tried::PoisonAt(index)),
+            Err(ApplyError::Database(err)) => return Err(err.into()),
+            Err(ApplyError::Transient(reason)) => return Err(ProjectionError::Transient(reason)),
+        }
+        next.insert(key, (Some(message.offset + 1), true));
+    }
+    if applied == 0 {
+        return Ok(Tried::Committed { applied });
+    }
+    projection.flush(&mut tx).await?;
+    for ((topic, partition), (offset, moved)) in &next {
+        if let (Some(offset), true) = (offset, moved) {
+            store_next_offset(&mut tx, projection.name(), topic, *partition, *offset).await?;
+        }
+    }
+    tx.commit().await?;
+    projection.committed();
+    Ok(Tried::Committed { applied })
+}
+
+/// The next offset stored for the partition of `message`.
+async fn stored_offset(
+    connection: &mut crate::Connection,
+    projection: &str,
+    message: &Message,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT next_offset FROM mom_projection_offsets \
+         WHERE projection = $1 AND topic = $2 AND partition_id = $3",
+    )
+    .bind(projection)
+    .bind(&message.topic)
+    .bind(message.partition)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Stores `next` as the next offset of `topic`/`partition`.
+async fn store_next_offset(
+    connection: &mut crate::Connection,
+    projection: &str,
+    topic: &str,
+    partition: i32,
+    next: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO mom_projection_offsets (projection, topic, partition_id, next_offset) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (projection, topic, partition_id) \
          DO UPDATE SET next_offset = excluded.next_offset",
     )
-    .bind(projection.name())
-    .bind(&message.topic)
-    .bind(message.partition)
-    .bind(message.offset + 1)
-    .execute(&mut *tx)
+    .bind(projection)
+    .bind(topic)
+    .bind(partition)
+    .bind(next)
+    .execute(connection)
     .await?;
-    tx.commit().await?;
-    projection.committed();
-    Ok(outcome)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub const SESSION_TIMEOUT_VAR: &str = "MOM_CONSUMER_SESSION_TIMEOUT";
 /// freshness of every read model is about 1.5 × this, and an idle consumer fetches 1 / this
 /// times a second.
 pub const FETCH_WAIT_VAR: &str = "MOM_CONSUMER_FETCH_WAIT";
+/// The most messages a Kafka consumer applies in one transaction (1 to 10 000): what it has
+/// already received when a message arrives joins that message's transaction, so a backlog is
+/// applied this many at a time and a lone event at once. `1` is one transaction per message.
+pub const MAX_BATCH_VAR: &str = "MOM_CONSUMER_MAX_BATCH";
 /// Longest a statement on a Postgres read model may run (`0`: no limit); the event store's
 /// variable, read in one place.
 pub use mom_eventstore::{DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR};
@@ -33,6 +37,8 @@ pub use mom_eventstore::{DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR};
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Default of [`FETCH_WAIT_VAR`].
 pub const DEFAULT_FETCH_WAIT: Duration = Duration::from_millis(10);
+/// Default of [`MAX_BATCH_VAR`].
+pub const DEFAULT_MAX_BATCH: usize = 500;
 /// Default of [`SESSION_TIMEOUT_VAR`].
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -47,6 +53,8 @@ pub struct ConsumerSettings {
     pub session_timeout: Duration,
     /// `fetch.wait.max.ms` (1 ms to 1 s).
     pub fetch_wait: Duration,
+    /// Messages applied in one transaction at most.
+    pub max_batch: usize,
 }
 
 impl ConsumerSettings {
@@ -67,7 +75,25 @@ impl ConsumerSettings {
                 .max(Duration::from_secs(1)),
             fetch_wait: duration_var(FETCH_WAIT_VAR, DEFAULT_FETCH_WAIT)?
                 .clamp(Duration::from_millis(1), Duration::from_secs(1)),
+            max_batch: max_batch()?,
         })
+    }
+}
+
+/// Reads [`MAX_BATCH_VAR`]: a count from 1 to 10 000, [`DEFAULT_MAX_BATCH`] when not set.
+fn max_batch() -> Result<usize, ProjectionError> {
+    match std::env::var(MAX_BATCH_VAR) {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ProjectionError::Source(format!(
+                    "{MAX_BATCH_VAR}={text:?}: a number of messages from 1 to 10000"
+                ))
+            }),
+        _ => Ok(DEFAULT_MAX_BATCH),
     }
 }
 
