@@ -83,14 +83,56 @@ pub(crate) async fn write_batch(
         }
     }
 
+    let mut snapshot_types = Vec::new();
+    let mut snapshot_ids = Vec::new();
+    let mut snapshot_sequences = Vec::new();
+    let mut snapshot_versions = Vec::new();
+    let mut snapshot_payloads = Vec::new();
+    let mut snapshot_event_hashes = Vec::new();
+    let mut snapshot_hashes = Vec::new();
+    for snapshot in latest_snapshots(batch) {
+        let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
+        snapshot_types.push(snapshot.aggregate_type.as_str());
+        snapshot_ids.push(snapshot.aggregate_id.as_str());
+        snapshot_sequences.push(snapshot.last_sequence);
+        snapshot_versions.push(snapshot.snapshot_version);
+        snapshot_payloads.push(&snapshot.payload);
+        snapshot_event_hashes.push(event_hash.0.to_vec());
+        snapshot_hashes.push(hash.0.to_vec());
+    }
+
+    // The events, their outbox rows, the head's hash (with the notification, delivered at
+    // commit to readers of other processes that `LISTEN`; see crate::commits) and the latest
+    // snapshots in one statement: one round trip while the head's row lock is held, not one per
+    // table. Outbox rows are written for the events inserted only; when an append conflicts
+    // (fewer events inserted than sent) the transaction is rolled back below.
     let inserted: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
-         event_type, event_version, payload, metadata, event_time, recorded_time, topic, msg_key, \
-         message, headers, hash) \
-         SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-         $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], \
-         $12::text[], $13::text[], $14::bytea[], $15::jsonb[], $16::bytea[]) \
-         ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position",
+        "WITH inserted AS ( \
+           INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
+           event_type, event_version, payload, metadata, event_time, recorded_time, topic, \
+           msg_key, message, headers, hash) \
+           SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
+           $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], \
+           $11::timestamptz[], $12::text[], $13::text[], $14::bytea[], $15::jsonb[], $16::bytea[]) \
+           ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position), \
+         outbox AS ( \
+           INSERT INTO mom_outbox (position, lane, topic, msg_key) \
+           SELECT o.position, o.lane, o.topic, o.msg_key \
+           FROM UNNEST($1::bigint[], $17::int[], $12::text[], $13::text[]) \
+             AS o(position, lane, topic, msg_key) \
+           JOIN inserted USING (position)), \
+         head AS ( \
+           UPDATE mom_log_head SET head_hash = $18 FROM (SELECT pg_notify($19, '')) AS notified \
+           WHERE id = 1), \
+         snapshots AS ( \
+           INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, \
+           snapshot_version, payload, event_hash, hash) \
+           SELECT * FROM UNNEST($20::text[], $21::text[], $22::bigint[], $23::bigint[], \
+           $24::jsonb[], $25::bytea[], $26::bytea[]) \
+           ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+           last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
+           payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash) \
+         SELECT position FROM inserted",
     )
     .bind(&positions)
     .bind(&event_ids)
@@ -108,6 +150,16 @@ pub(crate) async fn write_batch(
     .bind(&bodies)
     .bind(&headers)
     .bind(&hashes)
+    .bind(&lanes)
+    .bind(chain.head().0.as_slice())
+    .bind(crate::commits::CHANNEL)
+    .bind(&snapshot_types)
+    .bind(&snapshot_ids)
+    .bind(&snapshot_sequences)
+    .bind(&snapshot_versions)
+    .bind(&snapshot_payloads)
+    .bind(&snapshot_event_hashes)
+    .bind(&snapshot_hashes)
     .fetch_all(&mut *tx)
     .await?;
     if inserted.len() != total {
@@ -121,48 +173,6 @@ pub(crate) async fn write_batch(
         conflicting.dedup();
         tx.rollback().await?;
         return Ok(BatchOutcome::Conflicts(conflicting));
-    }
-
-    sqlx::query(
-        "INSERT INTO mom_outbox (position, lane, topic, msg_key) \
-         SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[])",
-    )
-    .bind(&positions)
-    .bind(&lanes)
-    .bind(&topics)
-    .bind(&keys)
-    .execute(&mut *tx)
-    .await?;
-
-    // The notification is delivered at commit (to readers of other processes that `LISTEN`;
-    // see crate::commits), in the same statement as the head's hash.
-    sqlx::query(
-        "UPDATE mom_log_head SET head_hash = $1 FROM (SELECT pg_notify($2, '')) AS notified \
-         WHERE id = 1",
-    )
-    .bind(chain.head().0.as_slice())
-    .bind(crate::commits::CHANNEL)
-    .execute(&mut *tx)
-    .await?;
-
-    for snapshot in latest_snapshots(batch) {
-        let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
-        sqlx::query(
-            "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, snapshot_version, \
-             payload, event_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
-             last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
-             payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash",
-        )
-        .bind(&snapshot.aggregate_type)
-        .bind(&snapshot.aggregate_id)
-        .bind(snapshot.last_sequence)
-        .bind(snapshot.snapshot_version)
-        .bind(&snapshot.payload)
-        .bind(event_hash.0.as_slice())
-        .bind(hash.0.as_slice())
-        .execute(&mut *tx)
-        .await?;
     }
     tx.commit().await?;
     Ok(BatchOutcome::Committed)
