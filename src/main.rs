@@ -114,6 +114,10 @@ enum Bench {
     /// The outbox relay against the write path: the rate the services write, the rate the relay
     /// publishes a backlog to a real broker (tansu in memory and on SQLite), and both at once.
     Relay(mom_bench::RelayArgs),
+    /// The live read side catching up: the OEE projection's Kafka consumer applies a relayed
+    /// backlog of a simulated plant's four logs, once per `--max-batch` (messages per
+    /// transaction), timed until its offsets reach the topics' ends.
+    Consume(mom_bench::ConsumeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +284,7 @@ async fn run(command: Command, metrics_addr: Option<std::net::SocketAddr>) -> an
             Bench::Edge(args) => mom_bench::edge(args).await,
             Bench::Rebuild(args) => mom_bench::rebuild(args, &projections::projections()).await,
             Bench::Relay(args) => mom_bench::relay(args).await,
+            Bench::Consume(args) => mom_bench::consume(args).await,
         },
         Command::Projections { command } => projections::run(command).await,
         Command::Outbox { command } => outbox::run(command).await,

@@ -91,6 +91,11 @@ pub struct CommandsArgs {
     /// after ours at each concurrency, and print ours / peer for every path and concurrency.
     #[arg(long, env = "MOM_BENCH_COMPARE", value_enum)]
     pub compare: Option<Peer>,
+    /// Events written to the store before anything is measured (through the command handler,
+    /// their outbox rows drained as a relay would), so the runs measure a store of that size,
+    /// e.g. 1000000; 0 measures on an empty database.
+    #[arg(long, env = "MOM_BENCH_PREFILL", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    pub prefill: u64,
 }
 
 /// An event store a user might pick instead of ours, run beside it by `--compare`.
@@ -221,6 +226,31 @@ pub struct RelayArgs {
     /// Outbox rows the relay claims per round (`MOM_RELAY_BATCH_SIZE` of the services).
     #[arg(long, env = "MOM_BENCH_RELAY_BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: u32,
+}
+
+/// Options of `mom bench consume`.
+#[derive(Debug, clap::Args)]
+pub struct ConsumeArgs {
+    /// Postgres server; the four logs and each run's read model are fresh databases on it.
+    #[arg(
+        long,
+        env = "MOM_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Events in the simulated plant's four logs (the backlog the consumer applies).
+    #[arg(long, env = "MOM_BENCH_EVENTS", default_value_t = 200_000)]
+    pub events: u64,
+    /// Work units of the simulated plant.
+    #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 100)]
+    pub work_units: usize,
+    /// Messages per transaction to measure (`MOM_CONSUMER_MAX_BATCH`), comma separated; `1` is
+    /// one transaction per message.
+    #[arg(long, env = "MOM_BENCH_MAX_BATCH", value_delimiter = ',', default_values_t = [1, 500])]
+    pub max_batch: Vec<usize>,
+    /// The broker's storage (tansu's `memory` or `sqlite`).
+    #[arg(long, env = "MOM_BENCH_BROKER_STORAGE", default_value_t = mom_testkit::BrokerStorage::Memory)]
+    pub storage: mom_testkit::BrokerStorage,
 }
 
 impl RelayArgs {

@@ -28,7 +28,8 @@ mod report;
 mod workload;
 
 pub use config::{
-    Backend, CommandsArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, Peer, RebuildArgs, RelayArgs,
+    Backend, CommandsArgs, ConsumeArgs, EdgeArgs, OeeArgs, OeeLatencyArgs, Peer, RebuildArgs,
+    RelayArgs,
 };
 pub use report::{ComparedRow, Comparison, Figures};
 
@@ -79,4 +80,9 @@ pub async fn rebuild(args: RebuildArgs, projections: &[&str]) -> anyhow::Result<
 /// Runs `mom bench relay` and prints its report.
 pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     workload::relay::run(args).await
+}
+
+/// Runs `mom bench consume` and prints its report.
+pub async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
+    workload::consume::run(args).await
 }

@@ -28,6 +28,16 @@ pub(crate) fn print_paced_title(rate: u64, concurrency: usize) {
 }
 
 /// Prints the relay's throughput: `published` of the `backlog` outbox events in `elapsed`.
+pub(crate) fn print_prefill(events: u64, drained: u64, elapsed: Duration) {
+    println!(
+        "Prefilled {events} events in {:.1} s ({:.0} events/s through the command handler, \
+         {drained} outbox rows drained and pruned meanwhile)",
+        elapsed.as_secs_f64(),
+        events as f64 / elapsed.as_secs_f64().max(1e-9),
+    );
+    println!();
+}
+
 pub(crate) fn print_relay(published: usize, backlog: u64, elapsed: Duration) {
     println!();
     println!(
@@ -490,6 +500,48 @@ impl RelayRow {
             rate(self.shared_published, self.shared_time),
             self.left,
             self.catch_up.as_secs_f64(),
+        );
+    }
+}
+
+pub(crate) fn print_consume_title(
+    args: &crate::config::ConsumeArgs,
+    published: u64,
+    relayed_in: Duration,
+    messages: i64,
+) {
+    println!(
+        "The OEE projection's Kafka consumer catching up on a backlog of {messages} messages \
+         (a plant of {} work units, {} events relayed to tansu ({}) in {:.1} s)",
+        args.work_units,
+        published,
+        args.storage.name(),
+        relayed_in.as_secs_f64(),
+    );
+    println!();
+}
+
+pub(crate) fn print_consume_header() {
+    println!("| messages per transaction (at most) | messages applied | seconds | messages/s |");
+    println!("|------------------------------------|------------------|---------|------------|");
+}
+
+/// One run of `mom bench consume`.
+pub(crate) struct ConsumeRow {
+    pub(crate) max_batch: usize,
+    /// Messages applied after the first one was seen applied.
+    pub(crate) messages: i64,
+    pub(crate) elapsed: Duration,
+}
+
+impl ConsumeRow {
+    pub(crate) fn print(&self) {
+        println!(
+            "| {:>34} | {:>16} | {:>7.2} | {:>10.0} |",
+            self.max_batch,
+            self.messages,
+            self.elapsed.as_secs_f64(),
+            self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9),
         );
     }
 }

@@ -6,6 +6,8 @@ use mom_bench::{CommandsArgs, Peer};
 use mom_eventstore::{EventStore, StoreOptions};
 
 const WORK_UNITS: usize = 8;
+/// Events written (and drained from the outbox) before the measured runs.
+const PREFILL: u64 = 200;
 
 fn args(compare: Option<Peer>, seconds: f64) -> CommandsArgs {
     CommandsArgs {
@@ -17,6 +19,7 @@ fn args(compare: Option<Peer>, seconds: f64) -> CommandsArgs {
         snapshot_every: 20,
         kafka_bootstrap_servers: None,
         compare,
+        prefill: PREFILL,
     }
 }
 
@@ -75,8 +78,11 @@ async fn both_sides_write_every_command_and_the_report_has_the_ratio() -> anyhow
         .iter()
         .map(|row| row.peer.commands)
         .sum();
+    // Ours also holds the prefill; the outbox rows written until then (the registrations and
+    // the prefill) were drained: only the measured commands wait for the relay.
     let store = EventStore::connect(&db.url, &StoreOptions::default()).await?;
-    assert_eq!(store.head().await?, WORK_UNITS as u64 + ours);
+    assert_eq!(store.head().await?, WORK_UNITS as u64 + PREFILL + ours);
+    assert_eq!(store.outbox_backlog().await?, ours);
     store.close().await;
     let pool = sqlx::PgPool::connect(&db.url).await?;
     let (peer_events, peer_units): (i64, i64) = sqlx::query_as(

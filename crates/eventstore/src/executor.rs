@@ -160,6 +160,15 @@ where
         }
     }
 
+    /// Returns the aggregate and its version as this executor last stored or loaded it, when
+    /// it is in the cache (nothing is read): another process may have appended since, so the
+    /// state is the one at that version, not necessarily the current one.
+    pub fn cached_state(&self, id: &str) -> Option<(A, u64)> {
+        let cache = self.cache.lock().ok()?;
+        let cached = cache.get(id)?;
+        Some((cached.aggregate.clone(), cached.sequence as u64))
+    }
+
     /// Returns the aggregate's current state and version (0 when it has no events), as stored.
     pub async fn load(&self, id: &str) -> Result<(A, u64), AggregateError<A::Error>> {
         let context = self.store.load_aggregate(id).await?;

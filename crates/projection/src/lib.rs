@@ -26,7 +26,7 @@ pub mod streams;
 use std::future::Future;
 
 pub use error::{ApplyError, ProjectionError};
-pub use kafka::{run_from_kafka, KafkaSource};
+pub use kafka::{run_from_kafka, run_from_kafka_with, KafkaSource};
 pub use log::{rebuild, run_from_log, LogSource, Progress};
 pub use mom_bus::BusMessage as Message;
 pub use params::{fetch_in, Params};

@@ -161,6 +161,18 @@ pub async fn rebuild(
     let Source::Log(sources) = Source::open(None, log_sources).await? else {
         return Err(ProjectionError::Source("a rebuild reads event-store logs".into()).into());
     };
+    let projection = projection_from_env(topic_prefix, time_zone, lateness_horizon)?;
+    Ok(mom_projection::rebuild(&projection, &models, &sources, progress).await?)
+}
+
+/// Returns the OEE projection of the four domains' topics under `topic_prefix`, with the
+/// event-time policy and the maximum fact span read from the environment as the service reads
+/// them (`MOM_MAX_FUTURE_SKEW`, `MOM_MAX_EVENT_AGE`, `MOM_OEE_MAX_FACT_SPAN`).
+pub fn projection_from_env(
+    topic_prefix: &str,
+    time_zone: chrono_tz::Tz,
+    lateness_horizon: std::time::Duration,
+) -> Result<OeeProjection, OeeError> {
     let names = mom_bus::TopicNames::new(topic_prefix);
     let topics = DOMAINS.iter().map(|domain| names.domain(domain)).collect();
     let policy = mom_clock::TimePolicy::from_env()
@@ -171,8 +183,7 @@ pub async fn rebuild(
         Err(_) => config::default_max_fact_span().0,
     };
     let (calendar, engine_config) = engine(time_zone, lateness_horizon, max_fact_span);
-    let projection = OeeProjection::new(topics, calendar, engine_config).with_time_policy(policy);
-    Ok(mom_projection::rebuild(&projection, &models, &sources, progress).await?)
+    Ok(OeeProjection::new(topics, calendar, engine_config).with_time_policy(policy))
 }
 
 /// Starts the projection (from Kafka when a broker is configured, else from the configured

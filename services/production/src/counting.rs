@@ -105,6 +105,22 @@ async fn linked_count(
     unit: &WorkUnitId,
     version: u64,
 ) -> Result<Option<LinkedCount>, Status> {
+    // The unit as this process stored it, when that is at the count's version: its link is the
+    // one the count was made under, and a count made while nothing was linked needs no read.
+    let at_count = app
+        .work_units
+        .cached_state(unit.as_str())
+        .filter(|(_, sequence)| *sequence == version)
+        .map(|(stream, _)| {
+            stream
+                .state()
+                .as_ref()
+                .and_then(|state| state.link())
+                .cloned()
+        });
+    if let Some(None) = at_count {
+        return Ok(None);
+    }
     let events = app
         .store
         .load_events(WorkUnit::TYPE, unit.as_str(), version.saturating_sub(1))
@@ -145,16 +161,22 @@ async fn linked_count(
             _ => {}
         }
     }
-    let stream = mom_grpc::load(&app.work_units, unit.as_str()).await?;
-    Ok(stream
-        .state()
-        .as_ref()
-        .and_then(|state| state.link())
-        .map(|link| LinkedCount {
-            order_id: link.order_id,
-            operation: link.operation,
-            product,
-            total,
-            at,
-        }))
+    let link = match at_count {
+        Some(link) => link,
+        None => {
+            let stream = mom_grpc::load(&app.work_units, unit.as_str()).await?;
+            stream
+                .state()
+                .as_ref()
+                .and_then(|state| state.link())
+                .cloned()
+        }
+    };
+    Ok(link.map(|link| LinkedCount {
+        order_id: link.order_id,
+        operation: link.operation,
+        product,
+        total,
+        at,
+    }))
 }

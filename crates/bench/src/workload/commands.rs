@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use mom_eventstore::EventStore;
 use mom_production::domain::{ProductId, Units, Versioned, WorkUnitCommand, WorkUnitId};
 use mom_proto::production::v1 as pb;
 use mom_proto::production::v1::production_service_client::ProductionServiceClient;
@@ -192,6 +193,9 @@ async fn measure_paths(
         }
     }
 
+    if args.prefill > 0 {
+        prefill(service, args.prefill, args.work_units).await?;
+    }
     report::print_commands_title(args.seconds, args.work_units, args.snapshot_every);
     report::print_commands_header();
     let mut handler_rows = Vec::new();
@@ -276,6 +280,82 @@ async fn measure_paths(
     };
     report::print_comparison(&comparison);
     Ok(Some(comparison))
+}
+
+/// Workers of the prefill.
+const PREFILL_CONCURRENCY: usize = 32;
+
+/// Writes `events` `ReportCount` commands through the command handler (worker `w` on the work
+/// units `w, w + 32, ...`) while a drain marks their outbox rows published and prunes them, as a
+/// relay that keeps up does: the measured runs then start on a store of that size, with its
+/// dead rows, autovacuum and checkpoints, not on an empty database.
+async fn prefill(service: &Service, events: u64, work_units: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stop = CancellationToken::new();
+    let drain = tokio::spawn(drain_outbox(service.running.store().clone(), stop.clone()));
+    let units = work_units.max(1);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..PREFILL_CONCURRENCY {
+        let app = service.app.clone();
+        let issued = issued.clone();
+        workers.spawn(async move {
+            let mut unit = worker % units;
+            while issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < events {
+                report_count(&app, &work_unit_id(unit)).await?;
+                unit = (unit + PREFILL_CONCURRENCY) % units;
+            }
+            anyhow::Ok(())
+        });
+    }
+    let progress = {
+        let issued = issued.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let done = issued
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .min(events);
+                eprint!(
+                    "\rprefill: {done} / {events} events ({:.0} events/s)   ",
+                    done as f64 / started.elapsed().as_secs_f64()
+                );
+            }
+        })
+    };
+    let mut result = Ok(());
+    while let Some(joined) = workers.join_next().await {
+        if let Err(err) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
+            workers.abort_all();
+            result = result.and(Err(err));
+        }
+    }
+    progress.abort();
+    stop.cancel();
+    let drained = drain.await??;
+    result?;
+    eprintln!();
+    report::print_prefill(events, drained, started.elapsed());
+    Ok(())
+}
+
+/// Marks pending outbox rows published and prunes them until `stop`, then until none is left:
+/// the relay's work on the database, without a broker. Returns how many rows it drained.
+async fn drain_outbox(store: EventStore, stop: CancellationToken) -> anyhow::Result<u64> {
+    let mut drained = 0u64;
+    loop {
+        let claim = store.claim_outbox(2000).await?;
+        let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
+        claim.complete(&positions, &[]).await?;
+        drained += positions.len() as u64;
+        while store.prune_outbox(chrono::Utc::now(), 10_000).await? > 0 {}
+        if positions.is_empty() {
+            if stop.is_cancelled() {
+                return Ok(drained);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 pub(super) fn metadata() -> std::collections::HashMap<String, String> {

@@ -6,6 +6,7 @@
 //! printed by `report.rs`, so a workload's figures can be read without its printing.
 
 pub(crate) mod commands;
+pub(crate) mod consume;
 pub(crate) mod edge;
 pub(crate) mod oee;
 pub(crate) mod oee_latency;
