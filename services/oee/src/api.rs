@@ -25,7 +25,9 @@ const WATCH_POLL: Duration = Duration::from_millis(500);
 impl From<QueryError> for Status {
     fn from(err: QueryError) -> Self {
         match err {
-            QueryError::InvalidArgument(message) => Status::invalid_argument(message),
+            QueryError::InvalidArgument { field, message } => {
+                mom_grpc::invalid_argument(&field, message)
+            }
             QueryError::NotFound(message) => Status::not_found(message),
             QueryError::Database(err) => Status::unavailable(format!("read model: {err}")),
             QueryError::NoLiveEngine => Status::unavailable(QueryError::NoLiveEngine.to_string()),
@@ -36,9 +38,10 @@ impl From<QueryError> for Status {
 fn required(id: String, field: &str) -> Result<String, QueryError> {
     let id = id.trim().to_owned();
     if id.is_empty() {
-        return Err(QueryError::InvalidArgument(format!(
-            "scope.{field} is empty"
-        )));
+        return Err(QueryError::invalid(
+            format!("scope.{field}"),
+            format!("scope.{field} is empty"),
+        ));
     }
     Ok(id)
 }
@@ -51,8 +54,9 @@ pub fn scope(scope: Option<pb::Scope>) -> Result<Scope, QueryError> {
         Some(S::WorkCenter(id)) => Ok(Scope::Node("work_center", required(id, "work_center")?)),
         Some(S::Area(id)) => Ok(Scope::Node("area", required(id, "area")?)),
         Some(S::Site(id)) => Ok(Scope::Node("site", required(id, "site")?)),
-        None => Err(QueryError::InvalidArgument(
-            "scope is required: a work_unit, work_center, area or site".into(),
+        None => Err(QueryError::invalid(
+            "scope",
+            "scope is required: a work_unit, work_center, area or site",
         )),
     }
 }
@@ -78,11 +82,13 @@ pub fn scope_from_params(
         1 => scope(Some(pb::Scope {
             scope: given.into_iter().next(),
         })),
-        0 => Err(QueryError::InvalidArgument(
-            "give one of work_unit, work_center, area or site".into(),
+        0 => Err(QueryError::invalid(
+            "scope",
+            "give one of work_unit, work_center, area or site",
         )),
-        _ => Err(QueryError::InvalidArgument(
-            "give only one of work_unit, work_center, area or site".into(),
+        _ => Err(QueryError::invalid(
+            "scope",
+            "give only one of work_unit, work_center, area or site",
         )),
     }
 }
@@ -94,12 +100,14 @@ pub fn granularity(value: i32) -> Result<Granularity, QueryError> {
         Ok(pb::Granularity::Shift) => Ok(Granularity::Shift),
         Ok(pb::Granularity::Day) => Ok(Granularity::Day),
         Ok(pb::Granularity::Week) => Ok(Granularity::Week),
-        Ok(pb::Granularity::Unspecified) => Err(QueryError::InvalidArgument(
-            "granularity is required: hour, shift, day or week".into(),
+        Ok(pb::Granularity::Unspecified) => Err(QueryError::invalid(
+            "granularity",
+            "granularity is required: hour, shift, day or week",
         )),
-        Err(_) => Err(QueryError::InvalidArgument(format!(
-            "unknown granularity {value}: use hour, shift, day or week"
-        ))),
+        Err(_) => Err(QueryError::invalid(
+            "granularity",
+            format!("unknown granularity {value}: use hour, shift, day or week"),
+        )),
     }
 }
 
@@ -110,9 +118,10 @@ pub fn granularity_named(name: &str) -> Result<Granularity, QueryError> {
         "shift" => Ok(Granularity::Shift),
         "day" => Ok(Granularity::Day),
         "week" => Ok(Granularity::Week),
-        other => Err(QueryError::InvalidArgument(format!(
-            "unknown granularity {other:?}: use hour, shift, day or week"
-        ))),
+        other => Err(QueryError::invalid(
+            "granularity",
+            format!("unknown granularity {other:?}: use hour, shift, day or week"),
+        )),
     }
 }
 
@@ -142,7 +151,7 @@ fn time(
     ts: Option<prost_types::Timestamp>,
     field: &'static str,
 ) -> Result<DateTime<Utc>, QueryError> {
-    from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::InvalidArgument(err.to_string()))
+    from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::invalid(field, err.to_string()))
 }
 
 /// Returns the optional `as_of` of a request.

@@ -142,9 +142,10 @@ pub async fn view(
     days: u64,
 ) -> Result<Value, QueryError> {
     if days == 0 || days > MAX_VIEW_DAYS {
-        return Err(QueryError::InvalidArgument(format!(
-            "field days must be 1 to {MAX_VIEW_DAYS}, is {days}"
-        )));
+        return Err(QueryError::invalid(
+            "days",
+            format!("field days must be 1 to {MAX_VIEW_DAYS}, is {days}"),
+        ));
     }
     let calendars = read(pool).await?;
     let Some(found) = calendars.scope_for(scope, [None; 3]) else {
@@ -163,7 +164,7 @@ pub async fn view(
     let unit = UnitCalendar { plant, base: &base };
     let to = from
         .checked_add_days(Days::new(days - 1))
-        .ok_or_else(|| QueryError::InvalidArgument("field from is out of range".into()))?;
+        .ok_or_else(|| QueryError::invalid("from", "field from is out of range"))?;
     let shifts = unit.shifts(from, to);
     let time = |m: Millis| m.to_datetime().map(|t: DateTime<Utc>| t.to_rfc3339());
     let mut out = Vec::new();
@@ -205,7 +206,7 @@ pub async fn view(
         }
         date = date
             .succ_opt()
-            .ok_or_else(|| QueryError::InvalidArgument("field from is out of range".into()))?;
+            .ok_or_else(|| QueryError::invalid("from", "field from is out of range"))?;
     }
     Ok(json!({
         "scope": found,

@@ -207,7 +207,7 @@ impl OrderQueries {
     /// Returns one order with its operations in routing order; an unknown order is NOT_FOUND.
     pub async fn get(&self, order_id: &str) -> Result<(OrderRow, Vec<OperationRow>), QueryError> {
         if order_id.trim().is_empty() {
-            return Err(QueryError::InvalidArgument("order_id is empty".into()));
+            return Err(QueryError::invalid("order_id", "order_id is empty"));
         }
         let order: Option<OrderRow> = sqlx::query_as(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE order_id = $1"

@@ -178,9 +178,10 @@ impl ViolationFilter {
                 range,
                 rule: Some(rule),
             }),
-            other => Err(QueryError::InvalidArgument(format!(
-                "rule {other} is not a rule number from 1 to 8"
-            ))),
+            other => Err(QueryError::invalid(
+                "rule",
+                format!("rule {other} is not a rule number from 1 to 8"),
+            )),
         }
     }
 }
@@ -210,7 +211,7 @@ const CHART_COLUMNS: &str = "chart_id, kind, source, product, operation, charact
 /// Refuses an empty chart id (naming `chart_id`).
 pub fn chart_id(value: &str) -> Result<&str, QueryError> {
     if value.is_empty() {
-        Err(QueryError::InvalidArgument("chart_id is empty".into()))
+        Err(QueryError::invalid("chart_id", "chart_id is empty"))
     } else {
         Ok(value)
     }
