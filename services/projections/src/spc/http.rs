@@ -312,44 +312,9 @@ impl From<&ViolationRow> for ChartViolation {
 pub struct CapabilityAnswer {
     /// The chart.
     pub chart_id: String,
-    /// Samples counted.
-    pub count: i64,
-    /// Their mean; null without samples.
-    pub mean: Option<f64>,
-    /// The within-subgroup standard deviation; null when not estimable.
-    pub sigma_within: Option<f64>,
-    /// The overall standard deviation; null when not estimable.
-    pub sigma_overall: Option<f64>,
-    /// The lower specification limit; null when none.
-    pub spec_lower: Option<f64>,
-    /// The upper specification limit; null when none.
-    pub spec_upper: Option<f64>,
-    /// Potential capability (within); null without both spec limits or a sigma.
-    pub cp: Option<f64>,
-    /// Actual capability (within); null without a spec limit or a sigma.
-    pub cpk: Option<f64>,
-    /// Potential performance (overall); null without both spec limits or a sigma.
-    pub pp: Option<f64>,
-    /// Actual performance (overall); null without a spec limit or a sigma.
-    pub ppk: Option<f64>,
-}
-
-impl CapabilityAnswer {
-    fn new(chart_id: String, c: &CapabilityRow) -> Self {
-        Self {
-            chart_id,
-            count: c.count,
-            mean: c.mean,
-            sigma_within: c.sigma_within,
-            sigma_overall: c.sigma_overall,
-            spec_lower: c.spec_lower,
-            spec_upper: c.spec_upper,
-            cp: c.cp,
-            cpk: c.cpk,
-            pp: c.pp,
-            ppk: c.ppk,
-        }
-    }
+    /// The figures.
+    #[serde(flatten)]
+    pub capability: CapabilityRow,
 }
 
 /// A page of the control charts defined in quality.
@@ -519,7 +484,10 @@ async fn capability(
         async {
             params(query, &[])?;
             let row = queries.capability(&id).await?;
-            Ok(CapabilityAnswer::new(id, &row))
+            Ok(CapabilityAnswer {
+                chart_id: id,
+                capability: row,
+            })
         }
         .await,
     )
