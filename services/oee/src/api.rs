@@ -9,13 +9,11 @@ use chrono::{DateTime, Utc};
 use mom_oee::Granularity;
 use mom_proto::oee::v1 as pb;
 use mom_proto::time::{from_timestamp, to_timestamp};
-use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::projection::granularity_name;
 use crate::query::{Queries, QueryError, Scope, Summary};
 use mom_projection::streams::StreamPermit;
 
@@ -219,63 +217,6 @@ pub fn pareto(summary: &Summary) -> Vec<pb::LossPareto> {
         .collect()
 }
 
-/// Returns the figures of `summary` as JSON (times in seconds, like the acceptance cases).
-pub fn figures_json(scope: &Scope, granularity: Granularity, summary: &Summary) -> Value {
-    let f = &summary.figures;
-    let s = |m: mom_oee::Millis| m.0 as f64 / 1000.0;
-    let (level, id) = match scope {
-        Scope::WorkUnit(id) => ("work_unit", id),
-        Scope::Node(level, id) => (*level, id),
-    };
-    let mut value = json!({
-        "scope": { level: id },
-        "granularity": granularity_name(granularity),
-        "start": summary.start.to_rfc3339(),
-        "end": summary.end.to_rfc3339(),
-        "label": summary.label,
-        "calendar_time_s": s(f.calendar_time),
-        "planned_production_time_s": s(f.planned_production_time),
-        "run_time_s": s(f.run_time),
-        "net_run_time_s": s(f.net_run_time),
-        "fully_productive_time_s": s(f.fully_productive_time),
-        "total_count": f.total_count,
-        "rejected_count": f.rejected_count,
-        "good_count": f.good_count(),
-        "availability": f.availability(),
-        "performance": f.performance(),
-        "quality": f.quality(),
-        "oee": f.oee(),
-        "teep": f.teep(),
-        "losses_s": {
-            "equipment_failure": s(f.losses.equipment_failure),
-            "setup_and_adjustments": s(f.losses.setup_and_adjustments),
-            "small_stops": s(f.losses.small_stops),
-            "reduced_speed": s(f.losses.reduced_speed),
-            "startup_rejects": s(f.losses.startup_rejects),
-            "production_rejects": s(f.losses.production_rejects),
-        },
-        "flags": {
-            "counts_without_cycle_time": f.flags.counts_without_cycle_time,
-            "rejects_without_cycle_time": f.flags.rejects_without_cycle_time,
-            "unassigned_stop_time_s": s(f.flags.unassigned_stop_time),
-            "late_facts": f.flags.late_facts,
-            "refused_facts": f.flags.refused_facts,
-            "disconnected_time_s": s(f.flags.disconnected_time),
-            "negative_reduced_speed": f.negative_reduced_speed(),
-        },
-        "revision": summary.revision,
-    });
-    if let (Some(as_of), Some(object)) = (summary.as_of, value.as_object_mut()) {
-        object.insert("as_of".into(), json!(as_of_text(as_of)));
-    }
-    value
-}
-
-/// Returns `as_of` as the JSON API writes it (RFC 3339 in UTC, milliseconds).
-pub fn as_of_text(as_of: DateTime<Utc>) -> String {
-    as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Returns the lines of a Pareto by category or by reason.
 pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<pb::ReasonGroup> {
     groups
@@ -288,43 +229,6 @@ pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<pb::ReasonGro
             ms: g.ms,
         })
         .collect()
-}
-
-/// Returns a Pareto by category or by reason as JSON.
-pub fn reason_groups_json(groups: &[crate::reason_codes::Group]) -> Value {
-    Value::Array(
-        groups
-            .iter()
-            .map(|g| {
-                json!({
-                    "code": g.code,
-                    "name": g.name,
-                    "category": g.category,
-                    "loss_class": g.loss_class,
-                    "seconds": g.ms as f64 / 1000.0,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// Returns the reason Pareto of `summary` as JSON.
-pub fn pareto_json(summary: &Summary) -> Value {
-    Value::Array(
-        summary
-            .pareto()
-            .into_iter()
-            .map(|(loss, total, reasons)| {
-                json!({
-                    "loss": loss,
-                    "total_s": total as f64 / 1000.0,
-                    "reasons": reasons.into_iter().map(|(reason, ms)| json!({
-                        "reason": reason, "seconds": ms as f64 / 1000.0
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
 }
 
 /// The gRPC service.

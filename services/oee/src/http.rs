@@ -27,17 +27,16 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use mom_oee::Granularity;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{
-    as_of_text, figures_json, granularity_named, pareto_json, reason_groups_json,
-    scope_from_params, watch_changes,
-};
+use crate::api::{granularity_named, scope_from_params, watch_changes};
 use crate::query::{Queries, QueryError, Scope};
-use crate::schema::{AssetsAnswer, CalendarAnswer, GranularityName, LossesAnswer, OeeAnswer};
+use crate::schema::{
+    as_of_text, loss_paretos, reason_groups, Asset, AssetsAnswer, CalendarAnswer, Figures,
+    GranularityName, LossesAnswer, OeeAnswer,
+};
 use mom_openapi::utoipa_axum::routes;
 use mom_openapi::{json_response, ApiRouter, ErrorBody, FeedEvent, QueryErrors};
 use mom_projection::streams::StreamLimit;
@@ -150,14 +149,6 @@ fn bad_query(err: QueryRejection) -> QueryError {
     QueryError::invalid("query", format!("bad query string: {err}"))
 }
 
-/// Adds the `as_of` the answer was cut at (the resolved `now`, so a page can ask again with
-/// the same instant).
-fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
-    if let (Some(as_of), Some(object)) = (as_of, answer.as_object_mut()) {
-        object.insert("as_of".into(), json!(as_of_text(as_of)));
-    }
-}
-
 /// The OEE figures of a scope per period (hour, shift, day or week) and their total.
 #[utoipa::path(
     get,
@@ -178,12 +169,11 @@ async fn oee(
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Query(mut params) =
-            params.map_err(bad_query)?;
+        let Query(mut params) = params.map_err(bad_query)?;
         let scope = params.scope()?;
         let (from, to) = params.range()?;
-        let granularity = granularity_named(params.granularity.as_deref().unwrap_or(""))
-            .map_err(|_| {
+        let granularity =
+            granularity_named(params.granularity.as_deref().unwrap_or("")).map_err(|_| {
                 QueryError::invalid(
                     "granularity",
                     format!(
@@ -197,12 +187,15 @@ async fn oee(
             .queries
             .oee(&scope, from, to, granularity, as_of)
             .await?;
-        let mut answer = json!({
-            "periods": periods.iter().map(|p| figures_json(&scope, granularity, p)).collect::<Vec<_>>(),
-            "total": figures_json(&scope, Granularity::Custom, &total),
-        });
-        with_as_of(&mut answer, as_of);
-        Ok::<_, QueryError>(answer)
+        // The answer carries the resolved `as_of`, so a page can ask again with the same instant.
+        Ok::<_, QueryError>(OeeAnswer {
+            periods: periods
+                .iter()
+                .map(|p| Figures::new(&scope, granularity, p))
+                .collect(),
+            total: Figures::new(&scope, Granularity::Custom, &total),
+            as_of: as_of.map(as_of_text),
+        })
     }
     .await;
     match result {
@@ -238,14 +231,13 @@ async fn losses(
             .queries
             .losses_grouped(&scope, from, to, as_of)
             .await?;
-        let mut answer = json!({
-            "total": figures_json(&scope, Granularity::Custom, &total),
-            "losses": pareto_json(&total),
-            "by_category": reason_groups_json(&grouped.by_category),
-            "by_reason": reason_groups_json(&grouped.by_reason),
-        });
-        with_as_of(&mut answer, as_of);
-        Ok::<_, QueryError>(answer)
+        Ok::<_, QueryError>(LossesAnswer {
+            total: Figures::new(&scope, Granularity::Custom, &total),
+            losses: loss_paretos(&total),
+            by_category: reason_groups(&grouped.by_category),
+            by_reason: reason_groups(&grouped.by_reason),
+            as_of: as_of.map(as_of_text),
+        })
     }
     .await;
     match result {
@@ -321,12 +313,12 @@ async fn assets(State(state): State<AppState>) -> Response {
     match state.queries.assets().await {
         Ok(assets) => json_response(
             StatusCode::OK,
-            &json!({
-                "assets": assets
+            &AssetsAnswer {
+                assets: assets
                     .into_iter()
-                    .map(|(id, level, parent)| json!({ "id": id, "level": level, "parent": parent }))
-                    .collect::<Vec<_>>(),
-            }),
+                    .map(|(id, level, parent)| Asset { id, level, parent })
+                    .collect(),
+            },
         ),
         Err(err) => error(err),
     }
@@ -392,12 +384,16 @@ async fn watch(
     )
     .map(move |change| {
         Ok::<_, Infallible>(match change {
-            Ok((g, summary)) => Event::default()
-                .event("period")
-                .data(figures_json(&out_scope, g, &summary).to_string()),
-            Err(err) => Event::default()
-                .event("error")
-                .data(json!({ "error": err.to_string() }).to_string()),
+            Ok((g, summary)) => Event::default().event("period").data(
+                serde_json::to_string(&Figures::new(&out_scope, g, &summary)).unwrap_or_default(),
+            ),
+            Err(err) => Event::default().event("error").data(
+                serde_json::to_string(&ErrorBody {
+                    error: err.to_string(),
+                    field: None,
+                })
+                .unwrap_or_default(),
+            ),
         })
     });
     Sse::new(stream)

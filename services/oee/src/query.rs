@@ -232,7 +232,7 @@ impl Queries {
         scope: &str,
         from: chrono::NaiveDate,
         days: u64,
-    ) -> Result<serde_json::Value, QueryError> {
+    ) -> Result<crate::schema::CalendarAnswer, QueryError> {
         crate::calendars::view(&self.pool, &self.calendar, scope, from, days).await
     }
 
