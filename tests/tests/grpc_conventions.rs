@@ -393,18 +393,11 @@ async fn query_errors_of_the_read_models_and_oee_carry_a_bad_request_naming_the_
     .await
     .unwrap();
     let oee_service = mom_oee_projection::start(
-        mom_oee_projection::OeeConfig {
-            database_url: format!("sqlite:{}", dir.path().join("oee.db").display()),
-            kafka: support::kafka_args(None),
-            log_sources: vec![format!("production={store}")],
-            time_zone: chrono_tz::UTC,
-            lateness_horizon: Duration::from_secs(7 * 86_400),
-            time: mom_clock::TimePolicy::OFF.into(),
-            security: Default::default(),
-            max_fact_span: mom_oee_projection::config::default_max_fact_span(),
-            grpc_addr: "127.0.0.1:0".parse().unwrap(),
-            http_addr: "127.0.0.1:0".parse().unwrap(),
-        },
+        support::oee_config(
+            format!("sqlite:{}", dir.path().join("oee.db").display()),
+            None,
+            vec![format!("production={store}")],
+        ),
         shutdown.clone(),
     )
     .await

@@ -1,6 +1,8 @@
-//! What the read models' HTTP APIs share (each read model's routes are in its own `http.rs`):
-//! JSON responses, the error mapping (400 / 404 / 503 with `{"error": "..."}`), query-string
-//! parsing, and the live feed
+//! What the read models' HTTP APIs share (each read model's routes and answer types are in its
+//! own `http.rs`, which implements [`QueryRoutes`]): JSON answers, the error mapping (400 / 404 /
+//! 503 with `{"error": "..."}`, a 400 naming the parameter in `field`), query-string parsing with
+//! the paging and time-range parameters every list takes ([`PageParams`], [`RangeParams`]), and
+//! the live feed
 //! `GET /api/projections/watch[?read_models=equipment,maintenance]` (server-sent events: one
 //! event named after a read model each time it committed a change, data
 //! `{"read_model": ..., "revision": n}`).
