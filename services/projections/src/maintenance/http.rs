@@ -180,44 +180,7 @@ impl From<&PmOccurrence> for PmOccurrenceEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReliabilityAnswer {
     /// Per work unit and failure mode, its failures, repairs, MTBF and MTTR.
-    pub reliability: Vec<ReliabilityEntry>,
-}
-
-/// The reliability of one work unit for one failure mode.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "work_unit": "press-1", "failure_mode": "hydraulics", "failures": 4, "repairs": 4,
-    "mtbf_ms": 172800000, "mttr_ms": 1800000, "mean_downtime_ms": 2400000
-}))]
-pub struct ReliabilityEntry {
-    /// The work unit.
-    pub work_unit: String,
-    /// The failure mode (reason code).
-    pub failure_mode: String,
-    /// Breakdowns recorded.
-    pub failures: i64,
-    /// Repairs completed.
-    pub repairs: i64,
-    /// Mean time between failures, in milliseconds.
-    pub mtbf_ms: i64,
-    /// Mean time to repair, in milliseconds.
-    pub mttr_ms: i64,
-    /// Mean downtime per failure, in milliseconds.
-    pub mean_downtime_ms: i64,
-}
-
-impl From<&Reliability> for ReliabilityEntry {
-    fn from(row: &Reliability) -> Self {
-        Self {
-            work_unit: row.work_unit.clone(),
-            failure_mode: row.failure_mode.clone(),
-            failures: row.failures,
-            repairs: row.repairs,
-            mtbf_ms: row.mtbf_ms,
-            mttr_ms: row.mttr_ms,
-            mean_downtime_ms: row.mean_downtime_ms,
-        }
-    }
+    pub reliability: Vec<Reliability>,
 }
 
 /// A page of the work-order backlog (open work orders unless `status` says otherwise).
@@ -333,9 +296,7 @@ async fn reliability(State(queries): State<MaintenanceQueries>, query: QueryStri
                     text(param(&params, "failure_mode")),
                 )
                 .await?;
-            Ok(ReliabilityAnswer {
-                reliability: rows.iter().map(ReliabilityEntry::from).collect(),
-            })
+            Ok(ReliabilityAnswer { reliability: rows })
         }
         .await,
     )

@@ -159,47 +159,7 @@ impl OrderOperation {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WipAnswer {
     /// Work in progress per operation number and work unit.
-    pub wip: Vec<WipEntry>,
-}
-
-/// Work in progress at one operation number on one work unit.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "operation": 10, "name": "press", "work_unit": "press-1", "orders": 2, "held": 0,
-    "remaining": 520, "good": 480, "scrap": 12
-}))]
-pub struct WipEntry {
-    /// The operation number.
-    pub operation: i64,
-    /// The operation's name.
-    pub name: String,
-    /// The work unit (empty for operations not started).
-    pub work_unit: String,
-    /// Orders with this operation in progress or next.
-    pub orders: i64,
-    /// How many of them are on hold.
-    pub held: i64,
-    /// Units still to make.
-    pub remaining: i64,
-    /// Good units reported.
-    pub good: i64,
-    /// Scrapped units reported.
-    pub scrap: i64,
-}
-
-impl From<&WipRow> for WipEntry {
-    fn from(row: &WipRow) -> Self {
-        Self {
-            operation: row.operation,
-            name: row.name.clone(),
-            work_unit: row.work_unit.clone(),
-            orders: row.orders,
-            held: row.held,
-            remaining: row.remaining,
-            good: row.good,
-            scrap: row.scrap,
-        }
-    }
+    pub wip: Vec<WipRow>,
 }
 
 /// A page of production orders with their status and progress.
@@ -301,9 +261,7 @@ async fn wip(State(queries): State<OrderQueries>, query: QueryString) -> Respons
             let rows = queries
                 .wip(param(&params, "work_unit"), param(&params, "product"))
                 .await?;
-            Ok(WipAnswer {
-                wip: rows.iter().map(WipEntry::from).collect(),
-            })
+            Ok(WipAnswer { wip: rows })
         }
         .await,
     )

@@ -122,24 +122,28 @@ impl OperationRow {
     }
 }
 
-/// Work in progress at one operation number on one work unit.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// Work in progress at one operation number on one work unit, as the HTTP API answers it too.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WipEntry, example = json!({
+    "operation": 10, "name": "press", "work_unit": "press-1", "orders": 2, "held": 0,
+    "remaining": 520, "good": 480, "scrap": 12
+}))]
 pub struct WipRow {
-    /// Operation number.
+    /// The operation number.
     pub operation: i64,
     /// Its name (the first of the routings that share the number).
     pub name: String,
-    /// Work unit.
+    /// The work unit.
     pub work_unit: String,
     /// Orders running the operation there.
     pub orders: i64,
-    /// Of those, held.
+    /// Of those, how many are on hold.
     pub held: i64,
     /// Quantity still to make.
     pub remaining: i64,
-    /// Good reported.
+    /// Good units reported.
     pub good: i64,
-    /// Scrap reported.
+    /// Scrapped units reported.
     pub scrap: i64,
 }
 
