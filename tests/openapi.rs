@@ -159,10 +159,12 @@ fn paths_of(document: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs `program` with `args`; fails loudly when it is missing (scripts/test installs it).
-fn run(program: &str, args: &[&str]) -> (bool, String) {
+/// Runs `program` with `args` in `dir` (schemathesis keeps a cache in its working directory,
+/// which must not be the checkout); fails loudly when it is missing (scripts/test installs it).
+fn run(program: &str, args: &[&str], dir: &Path) -> (bool, String) {
     let output = Command::new(program)
         .args(args)
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|err| {
@@ -339,7 +341,11 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
     assert_eq!(served_document["openapi"], "3.1.0");
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, &body).unwrap();
-    let (valid, says) = run("openapi-spec-validator", &[file.to_str().unwrap()]);
+    let (valid, says) = run(
+        "openapi-spec-validator",
+        &[file.to_str().unwrap()],
+        dir.path(),
+    );
     assert!(
         valid,
         "the served document is not valid OpenAPI 3.1:\n{says}"
@@ -427,6 +433,7 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
             "--suppress-health-check",
             "all",
         ],
+        dir.path(),
     );
     println!("{report}");
     println!(
