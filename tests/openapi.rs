@@ -8,7 +8,10 @@
 //! - the document `mom dev` serves is valid OpenAPI 3.1 (`openapi-spec-validator`, PyPI) and has
 //!   the paths of every part it is made of;
 //! - `schemathesis` (PyPI) fuzzes every operation of a live `mom dev` with the plant simulator:
-//!   no 5xx, every status, content type, header and body as documented.
+//!   no 5xx, every status, content type, header and body as documented;
+//! - the documents `mom serve oee`, `mom serve projections` and `mom serve dashboard` serve (each
+//!   started for real, on SQLite and event-store logs, no broker) are parts of the document the
+//!   fuzzer ran: every path and schema of theirs is in it, equal to the letter.
 //!
 //! The Python tools are installed by scripts/test; a missing one fails the test.
 
@@ -16,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod dev;
@@ -156,10 +159,12 @@ fn paths_of(document: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs `program` with `args`; fails loudly when it is missing (scripts/test installs it).
-fn run(program: &str, args: &[&str]) -> (bool, String) {
+/// Runs `program` with `args` in `dir` (schemathesis keeps a cache in its working directory,
+/// which must not be the checkout); fails loudly when it is missing (scripts/test installs it).
+fn run(program: &str, args: &[&str], dir: &Path) -> (bool, String) {
     let output = Command::new(program)
         .args(args)
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|err| {
@@ -176,6 +181,127 @@ fn run(program: &str, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// A `mom serve <service>` process on free loopback ports, killed when dropped.
+struct Served {
+    service: &'static str,
+    http: String,
+    log: PathBuf,
+    child: Child,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Returns a loopback address with a port free now.
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+impl Served {
+    /// Starts `mom serve <service>` with `env` (its HTTP and gRPC addresses are added).
+    fn start(service: &'static str, dir: &Path, env: &[(String, String)]) -> Self {
+        let upper = service.to_uppercase();
+        let http = free_addr();
+        let log = dir.join(format!("{service}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mom"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MOM_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
+            .args(["serve", service])
+            .env("MOM_LOG", "warn")
+            .env("MOM_AUTH_DISABLED", "true")
+            .env(format!("MOM_{upper}_HTTP_ADDR"), &http)
+            .env(format!("MOM_{upper}_GRPC_ADDR"), free_addr())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Self {
+            service,
+            http,
+            log,
+            child,
+        }
+    }
+
+    /// Starts `mom serve oee` or `mom serve projections` on SQLite: its read models and one
+    /// event-store log as its source (no broker, no Postgres).
+    fn start_on_sqlite(service: &'static str, dir: &Path) -> Self {
+        let upper = service.to_uppercase();
+        let sqlite = |name: &str| format!("sqlite:{}?mode=rwc", dir.join(name).display());
+        Self::start(
+            service,
+            dir,
+            &[
+                (
+                    format!("MOM_{upper}_DATABASE_URL"),
+                    sqlite(&format!("{service}-models.db")),
+                ),
+                (
+                    format!("MOM_{upper}_LOG_SOURCES"),
+                    format!("production={}", sqlite(&format!("{service}-production.db"))),
+                ),
+            ],
+        )
+    }
+
+    /// Waits (60 s at most) for the document the server serves, and returns it.
+    fn document(&mut self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(&self.http).is_ok() {
+                let (status, body) = http_get(&self.http, mom_openapi::PATH);
+                assert_eq!(status, 200, "mom serve {}: {body}", self.service);
+                return serde_json::from_str(&body).unwrap();
+            }
+            let exited = self.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "mom serve {} does not serve HTTP ({exited:?}); log:\n{}",
+                self.service,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Checks that `part` (a server's document) is a part of `whole` (the fuzzed one): every path
+/// item and every component schema of `part` is in `whole`, equal to the letter. Returns how
+/// many paths `part` has.
+fn assert_part_of(name: &str, part: &serde_json::Value, whole: &serde_json::Value) -> usize {
+    assert_eq!(part["openapi"], "3.1.0", "{name}");
+    let paths = part["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        assert_eq!(
+            Some(item),
+            whole["paths"].get(path),
+            "{name} documents {path} otherwise than the fuzzed document"
+        );
+    }
+    if let Some(schemas) = part["components"]["schemas"].as_object() {
+        for (schema, body) in schemas {
+            assert_eq!(
+                Some(body),
+                whole["components"]["schemas"].get(schema),
+                "{name}'s schema {schema} differs from the fuzzed document's"
+            );
+        }
+    }
+    paths.len()
+}
+
 #[test]
 fn schemathesis_finds_nothing_wrong_in_mom_dev() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,6 +314,12 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
         &[("MOM_MAX_STREAMS", "4096")],
     );
     let base = format!("http://{}", dev.http);
+    // The three servers that serve a part of mom dev's APIs on their own start meanwhile.
+    let mut served = [
+        Served::start_on_sqlite("oee", dir.path()),
+        Served::start_on_sqlite("projections", dir.path()),
+        Served::start("dashboard", dir.path(), &[]),
+    ];
 
     // Ready first: a 503 from /readyz while the readers catch up is documented but is a 5xx.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -205,11 +337,15 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
 
     let (status, body) = http_get(&dev.http, "/api/openapi.json");
     assert_eq!(status, 200, "{body}");
-    let served: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(served["openapi"], "3.1.0");
+    let served_document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(served_document["openapi"], "3.1.0");
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, &body).unwrap();
-    let (valid, says) = run("openapi-spec-validator", &[file.to_str().unwrap()]);
+    let (valid, says) = run(
+        "openapi-spec-validator",
+        &[file.to_str().unwrap()],
+        dir.path(),
+    );
     assert!(
         valid,
         "the served document is not valid OpenAPI 3.1:\n{says}"
@@ -230,7 +366,7 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
         expected.extend(part.paths.paths.keys().cloned());
     }
     assert_eq!(
-        paths_of(&served),
+        paths_of(&served_document),
         expected,
         "served paths against the parts'"
     );
@@ -241,6 +377,32 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
         "/readyz",
     ] {
         assert!(expected.contains(path), "{path} is not documented");
+    }
+
+    // Every other server's document is a part of the one fuzzed below, equal to the letter, so
+    // the fuzzer's verdict covers their operations too (the handlers are the same code; see
+    // docs/integrators.md). Each has the probes and its own path besides its API's paths.
+    let own = |paths: &[mom_openapi::utoipa::openapi::OpenApi]| {
+        paths.iter().map(|d| d.paths.paths.len()).sum::<usize>()
+    };
+    let parts_expected = [
+        own(&[mom_oee_projection::http::openapi()]) + 2,
+        own(&[mom_projections::openapi()]) + 3,
+        own(&[
+            mom_oee_projection::http::openapi(),
+            mom_projections::openapi(),
+            mom_dashboard::audit::openapi(),
+        ]) + 1,
+    ];
+    for (server, paths) in served.iter_mut().zip(parts_expected) {
+        let name = format!("mom serve {}", server.service);
+        let document = server.document();
+        let found = assert_part_of(&name, &document, &served_document);
+        assert_eq!(
+            found, paths,
+            "{name} serves {found} paths, {paths} expected"
+        );
+        println!("{name}: {found} paths, each as in the fuzzed document");
     }
 
     // The fuzzer: every operation, examples, coverage (boundary and invalid values) and random
@@ -271,6 +433,7 @@ fn schemathesis_finds_nothing_wrong_in_mom_dev() {
             "--suppress-health-check",
             "all",
         ],
+        dir.path(),
     );
     println!("{report}");
     println!(

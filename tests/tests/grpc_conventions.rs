@@ -366,3 +366,102 @@ async fn invalid_argument_carries_a_bad_request_naming_the_field() {
     shutdown.cancel();
     running.wait().await.unwrap();
 }
+
+/// The read models' and the OEE service's query errors name the request field at fault in a
+/// `google.rpc.BadRequest` too (one helper builds them all: `mom_grpc::invalid_argument`).
+#[tokio::test]
+async fn query_errors_of_the_read_models_and_oee_carry_a_bad_request_naming_the_field() {
+    use mom_proto::oee::v1 as oee;
+    use mom_proto::projections::v1 as read;
+
+    let dir = tempfile::tempdir().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let store = format!("sqlite:{}", dir.path().join("events.db").display());
+    let production = support::start_production(store.clone(), shutdown.clone()).await;
+    let projections = mom_projections::start(
+        mom_projections::ProjectionsConfig {
+            database_url: format!("sqlite:{}", dir.path().join("models.db").display()),
+            kafka: support::kafka_args(None),
+            security: Default::default(),
+            log_sources: vec![format!("production={store}")],
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+        },
+        mom_projections::HttpMode::Mount,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let oee_service = mom_oee_projection::start(
+        support::oee_config(
+            format!("sqlite:{}", dir.path().join("oee.db").display()),
+            None,
+            vec![format!("production={store}")],
+        ),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let connect = |addr: std::net::SocketAddr| async move {
+        Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    };
+    let read_channel = connect(projections.grpc_addr).await;
+    let time = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+
+    // Paging and filters of a list, a time range that ends before it starts.
+    let mut equipment =
+        read::equipment_read_service_client::EquipmentReadServiceClient::new(read_channel.clone());
+    let status = equipment
+        .list_downtime(read::ListDowntimeRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_request_fields(&status), ["page_size"]);
+    let status = equipment
+        .list_downtime(read::ListDowntimeRequest {
+            kind: "nap".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_request_fields(&status), ["kind"]);
+    let mut spc = read::spc_read_service_client::SpcReadServiceClient::new(read_channel.clone());
+    let status = spc
+        .list_chart_points(read::ListChartPointsRequest {
+            chart_id: "bore".to_owned(),
+            from: Some(time(2_000_000_000)),
+            to: Some(time(1_000_000_000)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_request_fields(&status), ["to"]);
+
+    // The OEE service: a query without its granularity.
+    let mut oee_client =
+        oee::oee_service_client::OeeServiceClient::new(connect(oee_service.grpc_addr).await);
+    let status = oee_client
+        .get_oee(oee::GetOeeRequest {
+            scope: Some(oee::Scope {
+                scope: Some(oee::scope::Scope::WorkUnit("press-1".to_owned())),
+            }),
+            from: Some(time(1_767_225_600)),
+            to: Some(time(1_767_229_200)),
+            granularity: oee::Granularity::Unspecified as i32,
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_request_fields(&status), ["granularity"]);
+
+    shutdown.cancel();
+    production.wait().await.unwrap();
+    projections.wait().await.unwrap();
+    oee_service.wait().await.unwrap();
+}

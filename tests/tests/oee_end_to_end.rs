@@ -362,19 +362,9 @@ fn command_order(facts: &[Value]) -> Vec<(Value, String)> {
 }
 
 fn oee_config(database_url: String, servers: &str) -> OeeConfig {
-    OeeConfig {
-        database_url,
-        kafka: support::kafka_args(Some(servers.to_owned())),
-        log_sources: vec![],
-        time_zone: chrono_tz::UTC,
-        lateness_horizon: Duration::from_secs(7 * 86_400),
-        // Off: the story replays fixed dates (the policy is tested in mom-oee and hostile_input).
-        time: mom_clock::TimePolicy::OFF.into(),
-        security: Default::default(),
-        max_fact_span: mom_oee_projection::config::default_max_fact_span(),
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-    }
+    // The event-time policy is off: the story replays fixed dates (the policy is tested in
+    // mom-oee and hostile_input).
+    support::oee_config(database_url, Some(servers.to_owned()), vec![])
 }
 
 fn scope(work_unit: &str) -> Option<oee::Scope> {

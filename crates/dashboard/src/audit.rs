@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -19,7 +19,8 @@ use mom_openapi::utoipa_axum::routes;
 use mom_openapi::{ApiRouter, ErrorBody};
 use mom_proto::audit::v1 as pb;
 use pb::audit_service_client::AuditServiceClient;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tonic::transport::Channel;
 
 /// The domain services whose audit trails the page reads, in the page's order.
@@ -213,12 +214,11 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            json!({ "error": self.message }).to_string(),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: self.message,
+            field: None,
+        };
+        mom_openapi::json_response(self.status, &body)
     }
 }
 
@@ -352,66 +352,136 @@ fn refused(service: &Audited, status: &tonic::Status) -> Failure {
     }
 }
 
-fn rfc3339(at: Option<&prost_types::Timestamp>) -> Value {
+fn rfc3339(at: Option<&prost_types::Timestamp>) -> Option<String> {
     at.and_then(|ts| DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?))
-        .map_or(Value::Null, |at| {
-            Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        })
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
-fn empty_as_null(text: String) -> Value {
-    if text.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text)
-    }
+fn empty_as_null(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// The answer of `GET /api/audit/events`: one page of a service's audit trail.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEventsAnswer {
+    /// The audited service.
+    pub service: String,
+    /// The events of the page, oldest first.
+    pub events: Vec<AuditEventEntry>,
+    /// The `page_token` of the next page; null on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// One recorded event, with its place in the hash chain.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEventEntry {
+    /// Its position in the service's log.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: String,
+    /// When the store recorded it (RFC 3339); null when unknown.
+    #[schema(format = DateTime)]
+    pub recorded_time: Option<String>,
+    /// When it happened (RFC 3339); null when unknown.
+    #[schema(format = DateTime)]
+    pub event_time: Option<String>,
+    /// The aggregate's type (`order`, `work_unit`, ...).
+    pub aggregate_type: String,
+    /// The aggregate's id.
+    pub aggregate_id: String,
+    /// Its sequence within the aggregate.
+    pub sequence: u64,
+    /// The event type.
+    pub event_type: String,
+    /// The event type's version.
+    pub event_version: String,
+    /// The verified principal that caused it.
+    pub principal: String,
+    /// The principal it acted for; null when it acted for itself.
+    pub on_behalf_of: Option<String>,
+    /// `jwt`, `api-key`, `mtls` or `local`; null for events recorded before authentication.
+    pub auth_method: Option<String>,
+    /// The electronic signature the command carried; null when none.
+    pub signature: Option<AuditSignature>,
+    /// The correlation id; null when none.
+    pub correlation_id: Option<String>,
+    /// The causation id; null when none.
+    pub causation_id: Option<String>,
+    /// The command's id; null when none.
+    pub command_id: Option<String>,
+    /// The event's payload: JSON, or its text when it is not JSON.
+    pub payload: Value,
+    /// Its hash in the chain, 64 hex digits; null for an event without one.
+    pub hash: Option<String>,
+}
+
+/// An electronic signature recorded with an event (21 CFR Part 11 §11.50).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditSignature {
+    /// `approved`, `reviewed` or `verified`.
+    pub meaning: String,
+    /// The signer's principal.
+    pub signer: String,
+    /// The signer's display name.
+    pub name: String,
+    /// When it was signed (RFC 3339, as recorded).
+    pub signed_at: String,
+    /// The signer's stated reason; null when none.
+    pub reason: Option<String>,
+}
+
+/// The answer of `GET /api/audit/head`: the head of a service's hash chain.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"service": "production", "position": 1042, "hash": "9f2c..."}))]
+pub struct AuditHeadAnswer {
+    /// The audited service.
+    pub service: String,
+    /// The position of the last event (0 when the log is empty).
+    pub position: u64,
+    /// SHA-256 of the chain up to it, 64 hex digits.
+    pub hash: String,
 }
 
 /// One event as the page shows it; the payload as JSON (as text when it is not JSON).
-fn event_json(event: pb::AuditEvent) -> Value {
-    let payload = serde_json::from_str::<Value>(&event.payload_json)
-        .unwrap_or(Value::String(event.payload_json));
-    let signature = event.signature.map_or(Value::Null, |s| {
-        json!({
-            "meaning": s.meaning,
-            "signer": s.signer,
-            "name": s.name,
-            "signed_at": s.signed_at,
-            "reason": empty_as_null(s.reason),
-        })
-    });
-    json!({
-        "position": event.position,
-        "event_id": event.event_id,
-        "recorded_time": rfc3339(event.recorded_time.as_ref()),
-        "event_time": rfc3339(event.event_time.as_ref()),
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "sequence": event.sequence,
-        "event_type": event.event_type,
-        "event_version": event.event_version,
-        "principal": event.principal,
-        "on_behalf_of": empty_as_null(event.on_behalf_of),
-        "auth_method": empty_as_null(event.auth_method),
-        "signature": signature,
-        "correlation_id": empty_as_null(event.correlation_id),
-        "causation_id": empty_as_null(event.causation_id),
-        "command_id": empty_as_null(event.command_id),
-        "payload": payload,
-        "hash": empty_as_null(event.hash),
-    })
+impl From<pb::AuditEvent> for AuditEventEntry {
+    fn from(event: pb::AuditEvent) -> Self {
+        let payload = serde_json::from_str::<Value>(&event.payload_json)
+            .unwrap_or(Value::String(event.payload_json));
+        Self {
+            position: event.position,
+            event_id: event.event_id,
+            recorded_time: rfc3339(event.recorded_time.as_ref()),
+            event_time: rfc3339(event.event_time.as_ref()),
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            sequence: event.sequence,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            principal: event.principal,
+            on_behalf_of: empty_as_null(event.on_behalf_of),
+            auth_method: empty_as_null(event.auth_method),
+            signature: event.signature.map(|s| AuditSignature {
+                meaning: s.meaning,
+                signer: s.signer,
+                name: s.name,
+                signed_at: s.signed_at,
+                reason: empty_as_null(s.reason),
+            }),
+            correlation_id: empty_as_null(event.correlation_id),
+            causation_id: empty_as_null(event.causation_id),
+            command_id: empty_as_null(event.command_id),
+            payload,
+            hash: empty_as_null(event.hash),
+        }
+    }
 }
 
-fn ok_json(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body.to_string(),
-    )
-        .into_response()
+fn ok_json<T: Serialize>(body: &T) -> Response {
+    let mut response = mom_openapi::json_response(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// `GET /api/audit/events`: one page of a service's events, newest first.
@@ -433,7 +503,7 @@ fn ok_json(body: Value) -> Response {
         ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page"),
     ),
     responses(
-        (status = 200, description = "The events and the next page's token", content_type = "application/json", body = Object),
+        (status = 200, description = "The events and the next page's token", body = AuditEventsAnswer),
         AuditErrors,
     ),
 )]
@@ -460,11 +530,15 @@ async fn events(
         .await
         .map_err(|status| refused(service, &status))?
         .into_inner();
-    Ok(ok_json(json!({
-        "service": service.name,
-        "events": answer.events.into_iter().map(event_json).collect::<Vec<_>>(),
-        "next_page_token": empty_as_null(answer.next_page_token),
-    })))
+    Ok(ok_json(&AuditEventsAnswer {
+        service: service.name.to_owned(),
+        events: answer
+            .events
+            .into_iter()
+            .map(AuditEventEntry::from)
+            .collect(),
+        next_page_token: empty_as_null(answer.next_page_token),
+    }))
 }
 
 /// `GET /api/audit/head`: the head of a service's hash chain.
@@ -476,7 +550,7 @@ async fn events(
     operation_id = "audit_head",
     params(("service" = inline(AuditedService), Query, description = "The audited service", example = "production")),
     responses(
-        (status = 200, description = "The chain's head", content_type = "application/json", body = Object),
+        (status = 200, description = "The chain's head", body = AuditHeadAnswer),
         AuditErrors,
     ),
 )]
@@ -493,11 +567,11 @@ async fn head(
         .await
         .map_err(|status| refused(service, &status))?
         .into_inner();
-    Ok(ok_json(json!({
-        "service": service.name,
-        "position": head.position,
-        "hash": head.hash,
-    })))
+    Ok(ok_json(&AuditHeadAnswer {
+        service: service.name.to_owned(),
+        position: head.position,
+        hash: head.hash,
+    }))
 }
 
 #[cfg(test)]

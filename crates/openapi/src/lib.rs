@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 use utoipa::{IntoResponses, ToSchema};
@@ -32,12 +32,35 @@ pub type ApiRouter<S = ()> = OpenApiRouter<S>;
 /// The path the document is served at.
 pub const PATH: &str = "/api/openapi.json";
 
-/// The body of every error answer of the JSON APIs: what is wrong, for a person.
+/// The body of every error answer of the JSON APIs: what is wrong, for a person, and on a 400
+/// of a query the parameter at fault, for a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"error": "from is required (RFC 3339 time)"}))]
+#[schema(example = json!({"error": "from is required (RFC 3339 time)", "field": "from"}))]
 pub struct ErrorBody {
     /// What is wrong, in words a person can act on (the field, the value, what is allowed).
     pub error: String,
+    /// The query parameter at fault (a 400 of the read models' and the OEE queries; absent
+    /// otherwise). The gRPC APIs name the same field in a `google.rpc.BadRequest` detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub field: Option<String>,
+}
+
+/// Returns `body` as JSON with `status`: how every JSON API answers.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => (status, [(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(err) => {
+            // Only a map with non-string keys fails to encode; no answer has one.
+            tracing::error!(error = %err, "answer not encoded");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"error":"answer not encoded"}"#,
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The error answers of a query: a bad parameter (400), an unknown id (404), the read model or

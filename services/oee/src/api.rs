@@ -9,13 +9,11 @@ use chrono::{DateTime, Utc};
 use mom_oee::Granularity;
 use mom_proto::oee::v1 as pb;
 use mom_proto::time::{from_timestamp, to_timestamp};
-use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::projection::granularity_name;
 use crate::query::{Queries, QueryError, Scope, Summary};
 use mom_projection::streams::StreamPermit;
 
@@ -25,7 +23,9 @@ const WATCH_POLL: Duration = Duration::from_millis(500);
 impl From<QueryError> for Status {
     fn from(err: QueryError) -> Self {
         match err {
-            QueryError::InvalidArgument(message) => Status::invalid_argument(message),
+            QueryError::InvalidArgument { field, message } => {
+                mom_grpc::invalid_argument(&field, message)
+            }
             QueryError::NotFound(message) => Status::not_found(message),
             QueryError::Database(err) => Status::unavailable(format!("read model: {err}")),
             QueryError::NoLiveEngine => Status::unavailable(QueryError::NoLiveEngine.to_string()),
@@ -36,9 +36,10 @@ impl From<QueryError> for Status {
 fn required(id: String, field: &str) -> Result<String, QueryError> {
     let id = id.trim().to_owned();
     if id.is_empty() {
-        return Err(QueryError::InvalidArgument(format!(
-            "scope.{field} is empty"
-        )));
+        return Err(QueryError::invalid(
+            format!("scope.{field}"),
+            format!("scope.{field} is empty"),
+        ));
     }
     Ok(id)
 }
@@ -51,8 +52,9 @@ pub fn scope(scope: Option<pb::Scope>) -> Result<Scope, QueryError> {
         Some(S::WorkCenter(id)) => Ok(Scope::Node("work_center", required(id, "work_center")?)),
         Some(S::Area(id)) => Ok(Scope::Node("area", required(id, "area")?)),
         Some(S::Site(id)) => Ok(Scope::Node("site", required(id, "site")?)),
-        None => Err(QueryError::InvalidArgument(
-            "scope is required: a work_unit, work_center, area or site".into(),
+        None => Err(QueryError::invalid(
+            "scope",
+            "scope is required: a work_unit, work_center, area or site",
         )),
     }
 }
@@ -78,11 +80,13 @@ pub fn scope_from_params(
         1 => scope(Some(pb::Scope {
             scope: given.into_iter().next(),
         })),
-        0 => Err(QueryError::InvalidArgument(
-            "give one of work_unit, work_center, area or site".into(),
+        0 => Err(QueryError::invalid(
+            "scope",
+            "give one of work_unit, work_center, area or site",
         )),
-        _ => Err(QueryError::InvalidArgument(
-            "give only one of work_unit, work_center, area or site".into(),
+        _ => Err(QueryError::invalid(
+            "scope",
+            "give only one of work_unit, work_center, area or site",
         )),
     }
 }
@@ -94,12 +98,14 @@ pub fn granularity(value: i32) -> Result<Granularity, QueryError> {
         Ok(pb::Granularity::Shift) => Ok(Granularity::Shift),
         Ok(pb::Granularity::Day) => Ok(Granularity::Day),
         Ok(pb::Granularity::Week) => Ok(Granularity::Week),
-        Ok(pb::Granularity::Unspecified) => Err(QueryError::InvalidArgument(
-            "granularity is required: hour, shift, day or week".into(),
+        Ok(pb::Granularity::Unspecified) => Err(QueryError::invalid(
+            "granularity",
+            "granularity is required: hour, shift, day or week",
         )),
-        Err(_) => Err(QueryError::InvalidArgument(format!(
-            "unknown granularity {value}: use hour, shift, day or week"
-        ))),
+        Err(_) => Err(QueryError::invalid(
+            "granularity",
+            format!("unknown granularity {value}: use hour, shift, day or week"),
+        )),
     }
 }
 
@@ -110,9 +116,10 @@ pub fn granularity_named(name: &str) -> Result<Granularity, QueryError> {
         "shift" => Ok(Granularity::Shift),
         "day" => Ok(Granularity::Day),
         "week" => Ok(Granularity::Week),
-        other => Err(QueryError::InvalidArgument(format!(
-            "unknown granularity {other:?}: use hour, shift, day or week"
-        ))),
+        other => Err(QueryError::invalid(
+            "granularity",
+            format!("unknown granularity {other:?}: use hour, shift, day or week"),
+        )),
     }
 }
 
@@ -142,7 +149,7 @@ fn time(
     ts: Option<prost_types::Timestamp>,
     field: &'static str,
 ) -> Result<DateTime<Utc>, QueryError> {
-    from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::InvalidArgument(err.to_string()))
+    from_timestamp(ts.as_ref(), field).map_err(|err| QueryError::invalid(field, err.to_string()))
 }
 
 /// Returns the optional `as_of` of a request.
@@ -210,63 +217,6 @@ pub fn pareto(summary: &Summary) -> Vec<pb::LossPareto> {
         .collect()
 }
 
-/// Returns the figures of `summary` as JSON (times in seconds, like the acceptance cases).
-pub fn figures_json(scope: &Scope, granularity: Granularity, summary: &Summary) -> Value {
-    let f = &summary.figures;
-    let s = |m: mom_oee::Millis| m.0 as f64 / 1000.0;
-    let (level, id) = match scope {
-        Scope::WorkUnit(id) => ("work_unit", id),
-        Scope::Node(level, id) => (*level, id),
-    };
-    let mut value = json!({
-        "scope": { level: id },
-        "granularity": granularity_name(granularity),
-        "start": summary.start.to_rfc3339(),
-        "end": summary.end.to_rfc3339(),
-        "label": summary.label,
-        "calendar_time_s": s(f.calendar_time),
-        "planned_production_time_s": s(f.planned_production_time),
-        "run_time_s": s(f.run_time),
-        "net_run_time_s": s(f.net_run_time),
-        "fully_productive_time_s": s(f.fully_productive_time),
-        "total_count": f.total_count,
-        "rejected_count": f.rejected_count,
-        "good_count": f.good_count(),
-        "availability": f.availability(),
-        "performance": f.performance(),
-        "quality": f.quality(),
-        "oee": f.oee(),
-        "teep": f.teep(),
-        "losses_s": {
-            "equipment_failure": s(f.losses.equipment_failure),
-            "setup_and_adjustments": s(f.losses.setup_and_adjustments),
-            "small_stops": s(f.losses.small_stops),
-            "reduced_speed": s(f.losses.reduced_speed),
-            "startup_rejects": s(f.losses.startup_rejects),
-            "production_rejects": s(f.losses.production_rejects),
-        },
-        "flags": {
-            "counts_without_cycle_time": f.flags.counts_without_cycle_time,
-            "rejects_without_cycle_time": f.flags.rejects_without_cycle_time,
-            "unassigned_stop_time_s": s(f.flags.unassigned_stop_time),
-            "late_facts": f.flags.late_facts,
-            "refused_facts": f.flags.refused_facts,
-            "disconnected_time_s": s(f.flags.disconnected_time),
-            "negative_reduced_speed": f.negative_reduced_speed(),
-        },
-        "revision": summary.revision,
-    });
-    if let (Some(as_of), Some(object)) = (summary.as_of, value.as_object_mut()) {
-        object.insert("as_of".into(), json!(as_of_text(as_of)));
-    }
-    value
-}
-
-/// Returns `as_of` as the JSON API writes it (RFC 3339 in UTC, milliseconds).
-pub fn as_of_text(as_of: DateTime<Utc>) -> String {
-    as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Returns the lines of a Pareto by category or by reason.
 pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<pb::ReasonGroup> {
     groups
@@ -279,43 +229,6 @@ pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<pb::ReasonGro
             ms: g.ms,
         })
         .collect()
-}
-
-/// Returns a Pareto by category or by reason as JSON.
-pub fn reason_groups_json(groups: &[crate::reason_codes::Group]) -> Value {
-    Value::Array(
-        groups
-            .iter()
-            .map(|g| {
-                json!({
-                    "code": g.code,
-                    "name": g.name,
-                    "category": g.category,
-                    "loss_class": g.loss_class,
-                    "seconds": g.ms as f64 / 1000.0,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// Returns the reason Pareto of `summary` as JSON.
-pub fn pareto_json(summary: &Summary) -> Value {
-    Value::Array(
-        summary
-            .pareto()
-            .into_iter()
-            .map(|(loss, total, reasons)| {
-                json!({
-                    "loss": loss,
-                    "total_s": total as f64 / 1000.0,
-                    "reasons": reasons.into_iter().map(|(reason, ms)| json!({
-                        "reason": reason, "seconds": ms as f64 / 1000.0
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
 }
 
 /// The gRPC service.

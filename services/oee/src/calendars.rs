@@ -14,11 +14,11 @@ use mom_oee::{
 };
 use mom_projection::{ApplyError, Connection};
 use mom_proto::production::v1 as prd;
-use serde_json::{json, Value};
 use sqlx::AnyPool;
 
 use crate::facts::Input;
 use crate::query::QueryError;
+use crate::schema::{CalendarAnswer, CalendarBreak, CalendarDay, CalendarShift};
 
 /// The read-model table (created with the projection's schema, emptied by its rebuild).
 pub const SCHEMA: [&str; 1] = ["CREATE TABLE IF NOT EXISTS oee_calendar_versions (\
@@ -140,11 +140,12 @@ pub async fn view(
     scope: &str,
     from: NaiveDate,
     days: u64,
-) -> Result<Value, QueryError> {
+) -> Result<CalendarAnswer, QueryError> {
     if days == 0 || days > MAX_VIEW_DAYS {
-        return Err(QueryError::InvalidArgument(format!(
-            "field days must be 1 to {MAX_VIEW_DAYS}, is {days}"
-        )));
+        return Err(QueryError::invalid(
+            "days",
+            format!("field days must be 1 to {MAX_VIEW_DAYS}, is {days}"),
+        ));
     }
     let calendars = read(pool).await?;
     let Some(found) = calendars.scope_for(scope, [None; 3]) else {
@@ -163,27 +164,29 @@ pub async fn view(
     let unit = UnitCalendar { plant, base: &base };
     let to = from
         .checked_add_days(Days::new(days - 1))
-        .ok_or_else(|| QueryError::InvalidArgument("field from is out of range".into()))?;
+        .ok_or_else(|| QueryError::invalid("from", "field from is out of range"))?;
     let shifts = unit.shifts(from, to);
     let time = |m: Millis| m.to_datetime().map(|t: DateTime<Utc>| t.to_rfc3339());
     let mut out = Vec::new();
     let mut date = from;
     loop {
         let version = plant.version_on(date);
-        let day_shifts: Vec<Value> = shifts
+        let day_shifts: Vec<CalendarShift> = shifts
             .iter()
             .filter(|s| s.date == date)
-            .map(|s| {
-                json!({
-                    "name": &*s.name,
-                    "from": time(s.range.start),
-                    "to": time(s.range.end),
-                    "hours": s.range.len().as_secs_f64() / 3600.0,
-                    "breaks": s.breaks.iter().map(|b| json!({
-                        "from": time(b.start),
-                        "to": time(b.end),
-                    })).collect::<Vec<_>>(),
-                })
+            .map(|s| CalendarShift {
+                name: s.name.to_string(),
+                from: time(s.range.start),
+                to: time(s.range.end),
+                hours: s.range.len().as_secs_f64() / 3600.0,
+                breaks: s
+                    .breaks
+                    .iter()
+                    .map(|b| CalendarBreak {
+                        from: time(b.start),
+                        to: time(b.end),
+                    })
+                    .collect(),
             })
             .collect();
         let holiday = version.is_some_and(|v| v.holidays.contains(&date));
@@ -193,23 +196,24 @@ pub async fn view(
             (_, false, true) => "no_shift",
             _ => "working",
         };
-        out.push(json!({
-            "date": date.format("%Y-%m-%d").to_string(),
-            "status": status,
-            "version_effective_from": version.map(|v| v.effective_from.format("%Y-%m-%d").to_string()),
-            "time_zone": version.map(|v| v.time_zone.name()),
-            "shifts": day_shifts,
-        }));
+        out.push(CalendarDay {
+            date: date.format("%Y-%m-%d").to_string(),
+            status: status.to_owned(),
+            version_effective_from: version
+                .map(|v| v.effective_from.format("%Y-%m-%d").to_string()),
+            time_zone: version.map(|v| v.time_zone.name().to_owned()),
+            shifts: day_shifts,
+        });
         if date >= to {
             break;
         }
         date = date
             .succ_opt()
-            .ok_or_else(|| QueryError::InvalidArgument("field from is out of range".into()))?;
+            .ok_or_else(|| QueryError::invalid("from", "field from is out of range"))?;
     }
-    Ok(json!({
-        "scope": found,
-        "from": from.format("%Y-%m-%d").to_string(),
-        "days": out,
-    }))
+    Ok(CalendarAnswer {
+        scope: found.to_string(),
+        from: from.format("%Y-%m-%d").to_string(),
+        days: out,
+    })
 }

@@ -20,27 +20,27 @@ use std::net::SocketAddr;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use mom_oee::Granularity;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{
-    as_of_text, figures_json, granularity_named, pareto_json, reason_groups_json,
-    scope_from_params, watch_changes,
-};
+use crate::api::{granularity_named, scope_from_params, watch_changes};
 use crate::query::{Queries, QueryError, Scope};
-use crate::schema::{AssetsAnswer, CalendarAnswer, GranularityName, LossesAnswer, OeeAnswer};
+use crate::schema::{
+    as_of_text, loss_paretos, reason_groups, Asset, AssetsAnswer, CalendarAnswer, Figures,
+    GranularityName, LossesAnswer, OeeAnswer,
+};
 use mom_openapi::utoipa_axum::routes;
-use mom_openapi::{ApiRouter, ErrorBody, FeedEvent, QueryErrors};
+use mom_openapi::{json_response, ApiRouter, ErrorBody, FeedEvent, QueryErrors};
 use mom_projection::streams::StreamLimit;
+use utoipa::IntoParams;
 
 #[derive(Clone)]
 struct AppState {
@@ -49,12 +49,25 @@ struct AppState {
     shutdown: CancellationToken,
 }
 
+/// The scope of a query: exactly one of its four parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ScopeParams {
+    /// A work unit's id; the scope is exactly one of work_unit, work_center, area, site.
+    #[param(example = "press-1")]
+    work_unit: Option<String>,
+    /// A work center's id.
+    work_center: Option<String>,
+    /// An area's id.
+    area: Option<String>,
+    /// A site's id.
+    site: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 struct Params {
-    work_unit: Option<String>,
-    work_center: Option<String>,
-    area: Option<String>,
-    site: Option<String>,
+    #[serde(flatten)]
+    scope: ScopeParams,
     from: Option<String>,
     to: Option<String>,
     granularity: Option<String>,
@@ -64,23 +77,24 @@ struct Params {
 impl Params {
     fn scope(&mut self) -> Result<Scope, QueryError> {
         scope_from_params(
-            self.work_unit.take(),
-            self.work_center.take(),
-            self.area.take(),
-            self.site.take(),
+            self.scope.work_unit.take(),
+            self.scope.work_center.take(),
+            self.scope.area.take(),
+            self.scope.site.take(),
         )
     }
 
     fn time(value: Option<&String>, name: &str) -> Result<DateTime<Utc>, QueryError> {
         let value = value.ok_or_else(|| {
-            QueryError::InvalidArgument(format!("{name} is required (RFC 3339 time)"))
+            QueryError::invalid(name, format!("{name} is required (RFC 3339 time)"))
         })?;
         DateTime::parse_from_rfc3339(value)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|err| {
-                QueryError::InvalidArgument(format!(
-                    "{name} {value:?} is not an RFC 3339 time: {err}"
-                ))
+                QueryError::invalid(
+                    name,
+                    format!("{name} {value:?} is not an RFC 3339 time: {err}"),
+                )
             })
     }
 
@@ -97,9 +111,10 @@ impl Params {
             Some(value) => DateTime::parse_from_rfc3339(value)
                 .map(|t| Some(t.with_timezone(&Utc)))
                 .map_err(|err| {
-                    QueryError::InvalidArgument(format!(
-                        "as_of {value:?} is neither \"now\" nor an RFC 3339 time: {err}"
-                    ))
+                    QueryError::invalid(
+                        "as_of",
+                        format!("as_of {value:?} is neither \"now\" nor an RFC 3339 time: {err}"),
+                    )
                 }),
         }
     }
@@ -112,30 +127,26 @@ impl Params {
     }
 }
 
+/// The answer of a failed query: 400 (naming the parameter in `field`), 404 or 503 with an
+/// [`ErrorBody`].
 fn error(err: QueryError) -> Response {
-    let status = match err {
-        QueryError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-        QueryError::NotFound(_) => StatusCode::NOT_FOUND,
-        QueryError::Database(_) | QueryError::NoLiveEngine => StatusCode::SERVICE_UNAVAILABLE,
+    let (status, field) = match &err {
+        QueryError::InvalidArgument { field, .. } => (StatusCode::BAD_REQUEST, Some(field.clone())),
+        QueryError::NotFound(_) => (StatusCode::NOT_FOUND, None),
+        QueryError::Database(_) | QueryError::NoLiveEngine => {
+            (StatusCode::SERVICE_UNAVAILABLE, None)
+        }
     };
-    json_response(status, &json!({ "error": err.to_string() }))
+    let body = ErrorBody {
+        error: err.to_string(),
+        field,
+    };
+    json_response(status, &body)
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-/// Adds the `as_of` the answer was cut at (the resolved `now`, so a page can ask again with
-/// the same instant).
-fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
-    if let (Some(as_of), Some(object)) = (as_of, answer.as_object_mut()) {
-        object.insert("as_of".into(), json!(as_of_text(as_of)));
-    }
+/// Returns the failure of a malformed query string.
+fn bad_query(err: QueryRejection) -> QueryError {
+    QueryError::invalid("query", format!("bad query string: {err}"))
 }
 
 /// The OEE figures of a scope per period (hour, shift, day or week) and their total.
@@ -145,10 +156,7 @@ fn with_as_of(answer: &mut Value, as_of: Option<DateTime<Utc>>) {
     tag = "oee",
     operation_id = "oee",
     params(
-        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
-        ("work_center" = Option<String>, Query, description = "A work center's id"),
-        ("area" = Option<String>, Query, description = "An area's id"),
-        ("site" = Option<String>, Query, description = "A site's id"),
+        ScopeParams,
         ("from" = String, Query, description = "Start of the range (RFC 3339)", example = "2026-01-05T00:00:00Z"),
         ("to" = String, Query, description = "End of the range (RFC 3339, exclusive)", example = "2026-01-06T00:00:00Z"),
         ("granularity" = inline(GranularityName), Query, description = "The periods", example = "hour"),
@@ -161,28 +169,33 @@ async fn oee(
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Query(mut params) =
-            params.map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(mut params) = params.map_err(bad_query)?;
         let scope = params.scope()?;
         let (from, to) = params.range()?;
-        let granularity = granularity_named(params.granularity.as_deref().unwrap_or(""))
-            .map_err(|_| {
-                QueryError::InvalidArgument(format!(
-                    "granularity {:?} is not hour, shift, day or week",
-                    params.granularity.clone().unwrap_or_default()
-                ))
+        let granularity =
+            granularity_named(params.granularity.as_deref().unwrap_or("")).map_err(|_| {
+                QueryError::invalid(
+                    "granularity",
+                    format!(
+                        "granularity {:?} is not hour, shift, day or week",
+                        params.granularity.clone().unwrap_or_default()
+                    ),
+                )
             })?;
         let as_of = params.as_of()?;
         let (periods, total) = state
             .queries
             .oee(&scope, from, to, granularity, as_of)
             .await?;
-        let mut answer = json!({
-            "periods": periods.iter().map(|p| figures_json(&scope, granularity, p)).collect::<Vec<_>>(),
-            "total": figures_json(&scope, Granularity::Custom, &total),
-        });
-        with_as_of(&mut answer, as_of);
-        Ok::<_, QueryError>(answer)
+        // The answer carries the resolved `as_of`, so a page can ask again with the same instant.
+        Ok::<_, QueryError>(OeeAnswer {
+            periods: periods
+                .iter()
+                .map(|p| Figures::new(&scope, granularity, p))
+                .collect(),
+            total: Figures::new(&scope, Granularity::Custom, &total),
+            as_of: as_of.map(as_of_text),
+        })
     }
     .await;
     match result {
@@ -198,10 +211,7 @@ async fn oee(
     tag = "oee",
     operation_id = "oee_losses",
     params(
-        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
-        ("work_center" = Option<String>, Query, description = "A work center's id"),
-        ("area" = Option<String>, Query, description = "An area's id"),
-        ("site" = Option<String>, Query, description = "A site's id"),
+        ScopeParams,
         ("from" = String, Query, description = "Start of the range (RFC 3339)", example = "2026-01-05T00:00:00Z"),
         ("to" = String, Query, description = "End of the range (RFC 3339, exclusive)", example = "2026-01-06T00:00:00Z"),
         ("as_of" = Option<String>, Query, description = "`now` or an RFC 3339 time", example = "now"),
@@ -213,8 +223,7 @@ async fn losses(
     params: Result<Query<Params>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Query(mut params) = params
-            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(mut params) = params.map_err(bad_query)?;
         let scope = params.scope()?;
         let (from, to) = params.range()?;
         let as_of = params.as_of()?;
@@ -222,14 +231,13 @@ async fn losses(
             .queries
             .losses_grouped(&scope, from, to, as_of)
             .await?;
-        let mut answer = json!({
-            "total": figures_json(&scope, Granularity::Custom, &total),
-            "losses": pareto_json(&total),
-            "by_category": reason_groups_json(&grouped.by_category),
-            "by_reason": reason_groups_json(&grouped.by_reason),
-        });
-        with_as_of(&mut answer, as_of);
-        Ok::<_, QueryError>(answer)
+        Ok::<_, QueryError>(LossesAnswer {
+            total: Figures::new(&scope, Granularity::Custom, &total),
+            losses: loss_paretos(&total),
+            by_category: reason_groups(&grouped.by_category),
+            by_reason: reason_groups(&grouped.by_reason),
+            as_of: as_of.map(as_of_text),
+        })
     }
     .await;
     match result {
@@ -264,17 +272,19 @@ async fn calendar(
     params: Result<Query<CalendarParams>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Query(params) = params
-            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(params) = params.map_err(bad_query)?;
         let scope = params
             .scope
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| QueryError::InvalidArgument("field scope is missing".into()))?;
+            .ok_or_else(|| QueryError::invalid("scope", "field scope is missing"))?;
         let from = params
             .from
-            .ok_or_else(|| QueryError::InvalidArgument("field from is missing".into()))?;
+            .ok_or_else(|| QueryError::invalid("from", "field from is missing"))?;
         let from = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d").map_err(|_| {
-            QueryError::InvalidArgument(format!("field from is not a date YYYY-MM-DD: {from:?}"))
+            QueryError::invalid(
+                "from",
+                format!("field from is not a date YYYY-MM-DD: {from:?}"),
+            )
         })?;
         state
             .queries
@@ -303,12 +313,12 @@ async fn assets(State(state): State<AppState>) -> Response {
     match state.queries.assets().await {
         Ok(assets) => json_response(
             StatusCode::OK,
-            &json!({
-                "assets": assets
+            &AssetsAnswer {
+                assets: assets
                     .into_iter()
-                    .map(|(id, level, parent)| json!({ "id": id, "level": level, "parent": parent }))
-                    .collect::<Vec<_>>(),
-            }),
+                    .map(|(id, level, parent)| Asset { id, level, parent })
+                    .collect(),
+            },
         ),
         Err(err) => error(err),
     }
@@ -324,10 +334,7 @@ async fn assets(State(state): State<AppState>) -> Response {
     tag = "oee",
     operation_id = "oee_watch",
     params(
-        ("work_unit" = Option<String>, Query, description = "A work unit's id; the scope is exactly one of work_unit, work_center, area, site", example = "press-1"),
-        ("work_center" = Option<String>, Query, description = "A work center's id"),
-        ("area" = Option<String>, Query, description = "An area's id"),
-        ("site" = Option<String>, Query, description = "A site's id"),
+        ScopeParams,
         ("granularity" = Option<String>, Query, description = "Only periods of hour, shift, day or week (all when absent)", example = "hour"),
     ),
     responses(
@@ -342,15 +349,15 @@ async fn watch(
     let permit = match StreamLimit::process().try_open() {
         Ok(permit) => permit,
         Err(err) => {
-            return json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({ "error": err.to_string() }),
-            )
+            let body = ErrorBody {
+                error: err.to_string(),
+                field: None,
+            };
+            return json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
         }
     };
     let prepared = async {
-        let Query(mut params) = params
-            .map_err(|err| QueryError::InvalidArgument(format!("bad query string: {err}")))?;
+        let Query(mut params) = params.map_err(bad_query)?;
         let scope = params.scope()?;
         let granularity = match params.granularity.as_deref() {
             None | Some("") => None,
@@ -377,12 +384,16 @@ async fn watch(
     )
     .map(move |change| {
         Ok::<_, Infallible>(match change {
-            Ok((g, summary)) => Event::default()
-                .event("period")
-                .data(figures_json(&out_scope, g, &summary).to_string()),
-            Err(err) => Event::default()
-                .event("error")
-                .data(json!({ "error": err.to_string() }).to_string()),
+            Ok((g, summary)) => Event::default().event("period").data(
+                serde_json::to_string(&Figures::new(&out_scope, g, &summary)).unwrap_or_default(),
+            ),
+            Err(err) => Event::default().event("error").data(
+                serde_json::to_string(&ErrorBody {
+                    error: err.to_string(),
+                    field: None,
+                })
+                .unwrap_or_default(),
+            ),
         })
     });
     Sse::new(stream)

@@ -22,7 +22,7 @@ mod projection;
 pub mod publish;
 pub mod query;
 pub mod reason_codes;
-mod schema;
+pub mod schema;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -37,9 +37,15 @@ impl Scope {
 /// Why a query was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    /// The request is malformed (gRPC INVALID_ARGUMENT, HTTP 400).
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// The request is malformed (gRPC INVALID_ARGUMENT with a `google.rpc.BadRequest` naming
+    /// `field`, HTTP 400 with `field`).
+    #[error("{message}")]
+    InvalidArgument {
+        /// The request field or query parameter at fault (`from`, `granularity`, `scope`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The scope names equipment the projection does not know (gRPC NOT_FOUND, HTTP 404).
     #[error("{0}")]
     NotFound(String),
@@ -50,6 +56,16 @@ pub enum QueryError {
     /// UNAVAILABLE, HTTP 503).
     #[error("as_of needs the oee projection running in this process")]
     NoLiveEngine,
+}
+
+impl QueryError {
+    /// Returns an invalid argument naming `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// One loss of a Pareto: its name, total milliseconds and (reason, milliseconds), largest first.
@@ -216,7 +232,7 @@ impl Queries {
         scope: &str,
         from: chrono::NaiveDate,
         days: u64,
-    ) -> Result<serde_json::Value, QueryError> {
+    ) -> Result<crate::schema::CalendarAnswer, QueryError> {
         crate::calendars::view(&self.pool, &self.calendar, scope, from, days).await
     }
 
@@ -249,11 +265,14 @@ impl Queries {
                 match assets.iter().find(|(asset, _, _)| asset == id) {
                     Some((_, found, _)) if found == level => {}
                     Some((_, found, _)) => {
-                        return Err(QueryError::InvalidArgument(format!(
-                            "{id:?} is a {}, not a {}",
-                            found.replace('_', " "),
-                            level.replace('_', " ")
-                        )))
+                        return Err(QueryError::invalid(
+                            "scope",
+                            format!(
+                                "{id:?} is a {}, not a {}",
+                                found.replace('_', " "),
+                                level.replace('_', " ")
+                            ),
+                        ))
                     }
                     None => {
                         return Err(QueryError::NotFound(format!(
@@ -307,20 +326,26 @@ impl Queries {
         granularity: Granularity,
     ) -> Result<(), QueryError> {
         if to <= from {
-            return Err(QueryError::InvalidArgument(format!(
-                "range end {} is not after its start {}",
-                to.to_rfc3339(),
-                from.to_rfc3339()
-            )));
+            return Err(QueryError::invalid(
+                "to",
+                format!(
+                    "range end {} is not after its start {}",
+                    to.to_rfc3339(),
+                    from.to_rfc3339()
+                ),
+            ));
         }
         let max = max_range(granularity);
         if to - from > max {
-            return Err(QueryError::InvalidArgument(format!(
-                "range of {} days is too large for {} periods (at most {} days per request)",
-                (to - from).num_days(),
-                granularity_name(granularity),
-                max.num_days()
-            )));
+            return Err(QueryError::invalid(
+                "to",
+                format!(
+                    "range of {} days is too large for {} periods (at most {} days per request)",
+                    (to - from).num_days(),
+                    granularity_name(granularity),
+                    max.num_days()
+                ),
+            ));
         }
         Ok(())
     }
@@ -428,8 +453,9 @@ impl Queries {
         as_of: Option<DateTime<Utc>>,
     ) -> Result<(Vec<Summary>, Summary), QueryError> {
         if granularity == Granularity::Custom {
-            return Err(QueryError::InvalidArgument(
-                "granularity must be hour, shift, day or week".into(),
+            return Err(QueryError::invalid(
+                "granularity",
+                "granularity must be hour, shift, day or week",
             ));
         }
         Self::check_range(from, to, granularity)?;
@@ -542,10 +568,10 @@ impl Queries {
                 .start()
                 != at
             {
-                return Err(QueryError::InvalidArgument(format!(
-                    "range {name} {} is not on a whole hour",
-                    at.to_rfc3339()
-                )));
+                return Err(QueryError::invalid(
+                    name,
+                    format!("range {name} {} is not on a whole hour", at.to_rfc3339()),
+                ));
             }
         }
         let members = self.members(scope).await?;

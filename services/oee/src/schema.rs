@@ -1,15 +1,21 @@
-//! The shapes of the OEE HTTP API's JSON answers, for its OpenAPI document (`/api/openapi.json`).
-//! The handlers build their answers with `serde_json` (`api::figures_json` and friends); these
-//! types only describe them. The `mom` crate's `openapi_fuzz` test (schemathesis against a live
-//! `mom dev`) checks every answer against them, so a field added or renamed without them fails.
+//! The OEE HTTP API's JSON answers: the handlers build them from these types, and the OpenAPI
+//! document (`/api/openapi.json`) describes them from the same types, so neither can drift. The
+//! `mom` crate's `openapi` test (schemathesis against a live `mom dev`) checks every answer
+//! against the document.
 
-#![allow(dead_code)] // Read by the OpenAPI derive only.
+use std::collections::BTreeMap;
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use mom_oee::Granularity;
+use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::projection::granularity_name;
+use crate::query::{Scope, Summary};
 
 /// The period lengths the figures are asked in (`granularity`).
 #[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Read by the OpenAPI derive only.
 #[schema(rename_all = "lowercase")]
 pub enum GranularityName {
     Hour,
@@ -19,7 +25,7 @@ pub enum GranularityName {
 }
 
 /// The OEE figures of one period (or of the whole range: `granularity` `custom`).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "scope": {"work_unit": "press-1"}, "granularity": "hour",
     "start": "2026-01-05T06:00:00+00:00", "end": "2026-01-05T07:00:00+00:00", "label": "06:00",
@@ -37,166 +43,303 @@ pub enum GranularityName {
 pub struct Figures {
     /// The equipment asked for: one key, its level (`work_unit`, `work_center`, `area`,
     /// `site`), with its id.
-    #[schema(value_type = Object)]
-    scope: Value,
+    pub scope: BTreeMap<String, String>,
     /// `hour`, `shift`, `day`, `week`, or `custom` for the total of a range.
-    granularity: String,
+    pub granularity: String,
     /// Start of the period (RFC 3339).
-    start: String,
+    pub start: String,
     /// End of the period (RFC 3339, exclusive).
-    end: String,
-    /// The period's name (a shift's name, an hour).
-    label: Option<String>,
-    calendar_time_s: f64,
-    planned_production_time_s: f64,
-    run_time_s: f64,
-    net_run_time_s: f64,
-    fully_productive_time_s: f64,
-    total_count: i64,
-    rejected_count: i64,
-    good_count: i64,
+    pub end: String,
+    /// The period's name (a shift's name); empty when it has none.
+    pub label: String,
+    /// The period's length, in seconds.
+    pub calendar_time_s: f64,
+    /// Calendar time less planned stops (breaks, no shift, holidays), in seconds.
+    pub planned_production_time_s: f64,
+    /// Planned production time less stops, in seconds.
+    pub run_time_s: f64,
+    /// Run time less speed losses (small stops, reduced speed), in seconds.
+    pub net_run_time_s: f64,
+    /// Net run time less the time spent on rejected units, in seconds.
+    pub fully_productive_time_s: f64,
+    /// Units counted.
+    pub total_count: u64,
+    /// Units rejected.
+    pub rejected_count: u64,
+    /// Units counted less units rejected (negative when more were rejected than counted).
+    pub good_count: i64,
     /// Run time / planned production time; null without planned production time.
-    availability: Option<f64>,
+    pub availability: Option<f64>,
     /// Net run time / run time; null without run time.
-    performance: Option<f64>,
+    pub performance: Option<f64>,
     /// Good / total count; null without counts.
-    quality: Option<f64>,
+    pub quality: Option<f64>,
     /// Fully productive time / planned production time; null without planned production time.
-    oee: Option<f64>,
+    pub oee: Option<f64>,
     /// Fully productive time / calendar time.
-    teep: Option<f64>,
+    pub teep: Option<f64>,
     /// The six big losses, in seconds.
-    losses_s: SixLosses,
+    pub losses_s: SixLosses,
     /// Data-quality flags: what the figures could not account for.
-    flags: Flags,
+    pub flags: Flags,
     /// The projection's revision the figures are from.
-    revision: i64,
+    pub revision: u64,
     /// The instant a period in progress was answered up to (RFC 3339), when `as_of` was given.
-    #[schema(required = false)]
-    as_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 /// The six big losses of a period, in seconds.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SixLosses {
-    equipment_failure: f64,
-    setup_and_adjustments: f64,
-    small_stops: f64,
+    /// Breakdowns.
+    pub equipment_failure: f64,
+    /// Setups and changeovers.
+    pub setup_and_adjustments: f64,
+    /// Stops shorter than the work unit's micro-stop threshold.
+    pub small_stops: f64,
     /// Negative when the ideal cycle time is wrong (`flags.negative_reduced_speed`).
-    reduced_speed: f64,
-    startup_rejects: f64,
-    production_rejects: f64,
+    pub reduced_speed: f64,
+    /// Time of units rejected in the startup window.
+    pub startup_rejects: f64,
+    /// Time of units rejected after it.
+    pub production_rejects: f64,
 }
 
 /// What the figures of a period could not account for.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Flags {
-    counts_without_cycle_time: i64,
-    rejects_without_cycle_time: i64,
-    unassigned_stop_time_s: f64,
-    late_facts: i64,
-    refused_facts: i64,
-    disconnected_time_s: f64,
-    negative_reduced_speed: bool,
+    /// Counted units with no ideal cycle time: they add nothing to net run time, so reduced
+    /// speed is overstated.
+    pub counts_without_cycle_time: u64,
+    /// Rejected units with no ideal cycle time: they cost nothing.
+    pub rejects_without_cycle_time: u64,
+    /// Stopped time charged to equipment failure with reason `unassigned`, in seconds.
+    pub unassigned_stop_time_s: f64,
+    /// Facts that arrived further behind their equipment's latest fact than the lateness
+    /// horizon.
+    pub late_facts: u64,
+    /// Facts kept out of the figures (an event time outside the event-time window, or further
+    /// than the maximum span from the unit's other facts).
+    pub refused_facts: u64,
+    /// Planned production time during which the equipment's state was unknown because its
+    /// connection was lost, in seconds.
+    pub disconnected_time_s: f64,
+    /// Whether reduced speed came out negative (the ideal cycle time is too slow).
+    pub negative_reduced_speed: bool,
 }
 
 /// `GET /api/oee`: the figures per period and their total.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OeeAnswer {
-    periods: Vec<Figures>,
-    total: Figures,
+    /// The figures of each period of the range, oldest first.
+    pub periods: Vec<Figures>,
+    /// The figures of the whole range (`granularity` `custom`).
+    pub total: Figures,
     /// The instant used for `as_of` (RFC 3339, milliseconds), when it was given.
-    #[schema(required = false)]
-    as_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 /// One loss of the Pareto with its reasons.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LossPareto {
     /// The loss (`equipment_failure`, `small_stops`, ...).
-    loss: String,
-    total_s: f64,
-    reasons: Vec<ReasonSeconds>,
+    pub loss: String,
+    /// Time lost to the loss, in seconds.
+    pub total_s: f64,
+    /// The loss's time by reason code, largest first.
+    pub reasons: Vec<ReasonSeconds>,
 }
 
 /// Time lost under one reason.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonSeconds {
-    reason: String,
-    seconds: f64,
+    /// The reason code (empty when none was given).
+    pub reason: String,
+    /// Time lost, in seconds.
+    pub seconds: f64,
 }
 
 /// One line of a Pareto by category or by reason code (docs/reason-codes.md).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonGroup {
-    code: String,
-    name: String,
-    category: String,
-    loss_class: String,
-    seconds: f64,
+    /// The category or reason code (`unassigned` for what the catalogue does not know).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The category of the reason.
+    pub category: String,
+    /// The loss it counts as (`equipment_failure`, `small_stops`, ...).
+    pub loss_class: String,
+    /// Time lost, in seconds.
+    pub seconds: f64,
 }
 
 /// `GET /api/oee/losses`: the total, the loss Pareto and the Paretos by category and reason.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LossesAnswer {
-    total: Figures,
-    losses: Vec<LossPareto>,
-    by_category: Vec<ReasonGroup>,
-    by_reason: Vec<ReasonGroup>,
-    #[schema(required = false)]
-    as_of: Option<String>,
+    /// The figures of the whole range (`granularity` `custom`).
+    pub total: Figures,
+    /// The six big losses with their reasons, largest first.
+    pub losses: Vec<LossPareto>,
+    /// Loss time by the category of its reason, largest first.
+    pub by_category: Vec<ReasonGroup>,
+    /// Loss time by catalogue reason, largest first.
+    pub by_reason: Vec<ReasonGroup>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 /// One asset of the equipment hierarchy.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Asset {
-    id: String,
+    /// The asset's id.
+    pub id: String,
     /// `site`, `area`, `work_center` or `work_unit`.
-    level: String,
+    pub level: String,
     /// The id of the asset it belongs to (empty for a site).
-    parent: String,
+    pub parent: String,
 }
 
 /// `GET /api/oee/assets`: the equipment hierarchy.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AssetsAnswer {
-    assets: Vec<Asset>,
+    /// Every asset with its level and parent.
+    pub assets: Vec<Asset>,
 }
 
 /// A break inside a shift.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarBreak {
-    from: Option<String>,
-    to: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// A shift of a day of the calendar view.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarShift {
-    name: String,
-    from: Option<String>,
-    to: Option<String>,
-    hours: f64,
-    breaks: Vec<CalendarBreak>,
+    /// Its name.
+    pub name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Its working hours (breaks excluded).
+    pub hours: f64,
+    /// Its breaks.
+    pub breaks: Vec<CalendarBreak>,
 }
 
 /// One local day of the calendar view.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarDay {
     /// `YYYY-MM-DD`.
-    date: String,
+    pub date: String,
     /// `working`, `holiday`, `no_shift`, or `default` (no calendar version in force).
-    status: String,
-    version_effective_from: Option<String>,
-    time_zone: Option<String>,
-    shifts: Vec<CalendarShift>,
+    pub status: String,
+    /// When the calendar version in force took effect; null without one.
+    pub version_effective_from: Option<String>,
+    /// The calendar's time zone; null without a calendar version.
+    pub time_zone: Option<String>,
+    /// The day's shifts.
+    pub shifts: Vec<CalendarShift>,
 }
 
 /// `GET /api/oee/calendar`: the plant calendar in force for a scope, per local day.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarAnswer {
     /// The calendar scope that applies.
-    scope: String,
-    from: String,
-    days: Vec<CalendarDay>,
+    pub scope: String,
+    pub from: String,
+    /// One entry per local day.
+    pub days: Vec<CalendarDay>,
+}
+
+impl Figures {
+    /// Returns the figures of `summary`, a period of `granularity` of `scope` (times in
+    /// seconds, like the acceptance cases).
+    pub fn new(scope: &Scope, granularity: Granularity, summary: &Summary) -> Self {
+        let f = &summary.figures;
+        let s = |m: mom_oee::Millis| m.0 as f64 / 1000.0;
+        let (level, id) = match scope {
+            Scope::WorkUnit(id) => ("work_unit", id),
+            Scope::Node(level, id) => (*level, id),
+        };
+        Self {
+            scope: BTreeMap::from([(level.to_owned(), id.clone())]),
+            granularity: granularity_name(granularity).to_owned(),
+            start: summary.start.to_rfc3339(),
+            end: summary.end.to_rfc3339(),
+            label: summary.label.clone(),
+            calendar_time_s: s(f.calendar_time),
+            planned_production_time_s: s(f.planned_production_time),
+            run_time_s: s(f.run_time),
+            net_run_time_s: s(f.net_run_time),
+            fully_productive_time_s: s(f.fully_productive_time),
+            total_count: f.total_count,
+            rejected_count: f.rejected_count,
+            good_count: f.good_count(),
+            availability: f.availability(),
+            performance: f.performance(),
+            quality: f.quality(),
+            oee: f.oee(),
+            teep: f.teep(),
+            losses_s: SixLosses {
+                equipment_failure: s(f.losses.equipment_failure),
+                setup_and_adjustments: s(f.losses.setup_and_adjustments),
+                small_stops: s(f.losses.small_stops),
+                reduced_speed: s(f.losses.reduced_speed),
+                startup_rejects: s(f.losses.startup_rejects),
+                production_rejects: s(f.losses.production_rejects),
+            },
+            flags: Flags {
+                counts_without_cycle_time: f.flags.counts_without_cycle_time,
+                rejects_without_cycle_time: f.flags.rejects_without_cycle_time,
+                unassigned_stop_time_s: s(f.flags.unassigned_stop_time),
+                late_facts: f.flags.late_facts,
+                refused_facts: f.flags.refused_facts,
+                disconnected_time_s: s(f.flags.disconnected_time),
+                negative_reduced_speed: f.negative_reduced_speed(),
+            },
+            revision: summary.revision,
+            as_of: summary.as_of.map(as_of_text),
+        }
+    }
+}
+
+/// Returns `as_of` as the JSON API writes it (RFC 3339 in UTC, milliseconds).
+pub fn as_of_text(as_of: DateTime<Utc>) -> String {
+    as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Returns the reason Pareto of every loss of `summary`.
+pub fn loss_paretos(summary: &Summary) -> Vec<LossPareto> {
+    summary
+        .pareto()
+        .into_iter()
+        .map(|(loss, total, reasons)| LossPareto {
+            loss,
+            total_s: total as f64 / 1000.0,
+            reasons: reasons
+                .into_iter()
+                .map(|(reason, ms)| ReasonSeconds {
+                    reason,
+                    seconds: ms as f64 / 1000.0,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Returns a Pareto by category or by reason.
+pub fn reason_groups(groups: &[crate::reason_codes::Group]) -> Vec<ReasonGroup> {
+    groups
+        .iter()
+        .map(|g| ReasonGroup {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            category: g.category.clone(),
+            loss_class: g.loss_class.clone(),
+            seconds: g.ms as f64 / 1000.0,
+        })
+        .collect()
 }

@@ -126,6 +126,11 @@ pub struct Parts {
 }
 
 impl Parts {
+    /// Adds the HTTP routes of the read model whose queries are `queries`.
+    pub fn mount<Q: http::QueryRoutes>(&mut self, queries: Q) {
+        self.router = std::mem::take(&mut self.router).merge(http::api_router(queries));
+    }
+
     /// Creates the read model's tables and starts feeding `projection` from the context's
     /// source until shutdown; a failing runner stops the whole service (stale answers are worse
     /// than none).
@@ -223,17 +228,18 @@ pub async fn rebuild(
 /// Returns the OpenAPI document of every read model's HTTP routes and the live feed, as
 /// [`start`] registers them (`GET /healthz` and `/readyz` are added by whoever serves them).
 pub fn openapi() -> mom_openapi::utoipa::openapi::OpenApi {
+    use http::QueryRoutes;
     mom_openapi::document(
         "MOM read models",
         [
-            equipment::http::routes().into_openapi(),
-            maintenance::http::routes().into_openapi(),
-            orders::http::routes().into_openapi(),
-            inventory::http::routes().into_openapi(),
-            quality::http::routes().into_openapi(),
-            recipes::http::routes().into_openapi(),
-            spc::http::routes().into_openapi(),
-            orders::dispatch::http::routes().into_openapi(),
+            equipment::query::EquipmentQueries::routes().into_openapi(),
+            maintenance::query::MaintenanceQueries::routes().into_openapi(),
+            orders::OrderQueries::routes().into_openapi(),
+            inventory::InventoryQueries::routes().into_openapi(),
+            quality::QualityQueries::routes().into_openapi(),
+            recipes::ParameterQueries::routes().into_openapi(),
+            spc::SpcQueries::routes().into_openapi(),
+            orders::dispatch::DispatchQueries::routes().into_openapi(),
             http::watch_routes().into_openapi(),
         ],
     )

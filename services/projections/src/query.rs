@@ -13,9 +13,15 @@ use chrono::{DateTime, Duration, Utc};
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    /// The request is malformed; the message names the field.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// The request is malformed: `field` names the parameter (HTTP) or request field (gRPC)
+    /// at fault, and the message names it too, for a person.
+    #[error("{message}")]
+    InvalidArgument {
+        /// The parameter or request field at fault (`page_token`, `from`, `chart_id`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The request names something the read model does not know.
     #[error("{0}")]
     NotFound(String),
@@ -24,10 +30,24 @@ pub enum QueryError {
     Database(#[from] sqlx::Error),
 }
 
+impl QueryError {
+    /// Returns an invalid argument naming `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl From<QueryError> for tonic::Status {
+    /// INVALID_ARGUMENT carries a `google.rpc.BadRequest` naming the field
+    /// ([`mom_grpc::invalid_argument`]).
     fn from(err: QueryError) -> Self {
         match err {
-            QueryError::InvalidArgument(message) => tonic::Status::invalid_argument(message),
+            QueryError::InvalidArgument { field, message } => {
+                mom_grpc::invalid_argument(&field, message)
+            }
             QueryError::NotFound(message) => tonic::Status::not_found(message),
             QueryError::Database(err) => {
                 tracing::error!(error = %err, "read model query failed");
@@ -227,9 +247,10 @@ impl Page {
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
             size if size > MAX_PAGE_SIZE => {
-                return Err(QueryError::InvalidArgument(format!(
-                    "page_size {size} is too large: at most {MAX_PAGE_SIZE}"
-                )))
+                return Err(QueryError::invalid(
+                    "page_size",
+                    format!("page_size {size} is too large: at most {MAX_PAGE_SIZE}"),
+                ))
             }
             size => size,
         };
@@ -237,10 +258,13 @@ impl Page {
             None
         } else {
             Some(decode_token(page_token).ok_or_else(|| {
-                QueryError::InvalidArgument(format!(
-                    "page_token {:?} is not a token this service issued",
-                    shorten(page_token)
-                ))
+                QueryError::invalid(
+                    "page_token",
+                    format!(
+                        "page_token {:?} is not a token this service issued",
+                        shorten(page_token)
+                    ),
+                )
             })?)
         };
         Ok(Self { size, after })
@@ -255,10 +279,13 @@ impl Page {
             None | Some("") => 0,
             Some(text) => match text.parse::<u32>() {
                 Ok(0) | Err(_) => {
-                    return Err(QueryError::InvalidArgument(format!(
-                        "page_size {:?} is not a whole number from 1 to {MAX_PAGE_SIZE}",
-                        shorten(text)
-                    )))
+                    return Err(QueryError::invalid(
+                        "page_size",
+                        format!(
+                            "page_size {:?} is not a whole number from 1 to {MAX_PAGE_SIZE}",
+                            shorten(text)
+                        ),
+                    ))
                 }
                 Ok(size) => size,
             },
@@ -289,11 +316,14 @@ impl Page {
                 .zip(keyset.columns)
                 .all(|(value, column)| matches!(value, KeyValue::Text(_)) == column.text);
         if !fits {
-            return Err(QueryError::InvalidArgument(format!(
-                "page_token continues another query ({}), not {}",
-                shorten(&cursor.query),
-                keyset.name
-            )));
+            return Err(QueryError::invalid(
+                "page_token",
+                format!(
+                    "page_token continues another query ({}), not {}",
+                    shorten(&cursor.query),
+                    keyset.name
+                ),
+            ));
         }
         Ok(Seek {
             clause: format!(" AND {}", keyset.after(first)),
@@ -437,19 +467,25 @@ impl TimeRange {
     pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Self, QueryError> {
         if let (Some(from), Some(to)) = (from, to) {
             if to < from {
-                return Err(QueryError::InvalidArgument(format!(
-                    "to {} is before from {}",
-                    to.to_rfc3339(),
-                    from.to_rfc3339()
-                )));
+                return Err(QueryError::invalid(
+                    "to",
+                    format!(
+                        "to {} is before from {}",
+                        to.to_rfc3339(),
+                        from.to_rfc3339()
+                    ),
+                ));
             }
             if to - from > Duration::days(MAX_QUERY_RANGE_DAYS) {
-                return Err(QueryError::InvalidArgument(format!(
-                    "the range from {} to {} is longer than the maximum of \
+                return Err(QueryError::invalid(
+                    "to",
+                    format!(
+                        "the range from {} to {} is longer than the maximum of \
                      {MAX_QUERY_RANGE_DAYS} days",
-                    from.to_rfc3339(),
-                    to.to_rfc3339()
-                )));
+                        from.to_rfc3339(),
+                        to.to_rfc3339()
+                    ),
+                ));
             }
         }
         Ok(Self { from, to })
@@ -482,7 +518,7 @@ impl TimeRange {
         let time = |ts: Option<&prost_types::Timestamp>, field| {
             ts.map(|ts| {
                 mom_proto::time::from_timestamp(Some(ts), field)
-                    .map_err(|err| QueryError::InvalidArgument(err.to_string()))
+                    .map_err(|err| QueryError::invalid(field, err.to_string()))
             })
             .transpose()
         };
@@ -506,9 +542,10 @@ fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, 
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|err| {
-                QueryError::InvalidArgument(format!(
-                    "{name} {text:?} is not an RFC 3339 time: {err}"
-                ))
+                QueryError::invalid(
+                    name,
+                    format!("{name} {text:?} is not an RFC 3339 time: {err}"),
+                )
             }),
     }
 }
@@ -518,10 +555,10 @@ pub fn one_of(value: &str, field: &str, allowed: &[&str]) -> Result<Option<Strin
     match value {
         "" => Ok(None),
         value if allowed.contains(&value) => Ok(Some(value.to_owned())),
-        value => Err(QueryError::InvalidArgument(format!(
-            "{field} {value:?} is not one of {}",
-            allowed.join(", ")
-        ))),
+        value => Err(QueryError::invalid(
+            field,
+            format!("{field} {value:?} is not one of {}", allowed.join(", ")),
+        )),
     }
 }
 
@@ -531,7 +568,7 @@ pub fn as_of_proto(ts: Option<&prost_types::Timestamp>) -> Result<DateTime<Utc>,
     match ts {
         None => Ok(mom_clock::now()),
         Some(ts) => mom_proto::time::from_timestamp(Some(ts), "as_of")
-            .map_err(|err| QueryError::InvalidArgument(err.to_string())),
+            .map_err(|err| QueryError::invalid("as_of", err.to_string())),
     }
 }
 

@@ -375,7 +375,7 @@ async fn a_token_of_another_query_or_an_edited_one_is_refused_on_sqlite_and_post
                     Ok(page) => fetch(list, pool, page).await.unwrap_err(),
                 };
                 assert!(
-                    matches!(&err, QueryError::InvalidArgument(m) if m.starts_with("page_token")),
+                    matches!(&err, QueryError::InvalidArgument { field, .. } if field == "page_token"),
                     "{backend} {list:?} {bad}: {err}"
                 );
             }

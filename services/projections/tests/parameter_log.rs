@@ -216,6 +216,6 @@ async fn the_change_log_lists_downloads_values_deviations_and_overrides_on_sqlit
 #[test]
 fn a_filter_without_order_or_work_unit_is_refused_naming_both() {
     let err = ChangeFilter::new("", "order", " ", "").unwrap_err();
-    assert!(matches!(err, QueryError::InvalidArgument(_)));
+    assert!(matches!(err, QueryError::InvalidArgument { .. }));
     assert!(err.to_string().contains("order or work_unit"), "{err}");
 }

@@ -330,7 +330,7 @@ async fn orders_give_status_progress_wip_and_lead_time_on_sqlite_and_postgres() 
         assert_eq!(list("", "", "", early).await, ["order-b", "order-a"]);
         assert!(matches!(
             OrderFilter::new("paused", "", "", all),
-            Err(QueryError::InvalidArgument(m)) if m.starts_with("status \"paused\"")
+            Err(QueryError::InvalidArgument { message: m, .. }) if m.starts_with("status \"paused\"")
         ));
 
         let filter = OrderFilter::default();

@@ -357,7 +357,7 @@ async fn spc_json_api_answers_and_names_bad_parameters() {
     let projection = mom_projections::spc::projection(&mom_bus::TopicNames::new("mom."));
     models.migrate(&projection).await.unwrap();
     page(&projection, &models, &story()).await;
-    let router = mom_projections::spc::router(SpcQueries::new(models.pool().clone()));
+    let router = mom_projections::http::router(SpcQueries::new(models.pool().clone()));
     let get = |uri: &str| {
         let router = router.clone();
         let request = axum::http::Request::get(uri)

@@ -278,6 +278,28 @@ where
     }
 }
 
+/// Returns the configuration of an OEE service on `database_url` fed by Kafka at
+/// `bootstrap_servers` or else by the event-store logs of `log_sources` (`name=url`), in UTC, with
+/// the event-time policy off (tests replay fixed dates), on free ports.
+pub fn oee_config(
+    database_url: String,
+    bootstrap_servers: Option<String>,
+    log_sources: Vec<String>,
+) -> mom_oee_projection::OeeConfig {
+    mom_oee_projection::OeeConfig {
+        database_url,
+        kafka: kafka_args(bootstrap_servers),
+        log_sources,
+        time_zone: chrono_tz::UTC,
+        lateness_horizon: Duration::from_secs(7 * 86_400),
+        time: mom_clock::TimePolicy::OFF.into(),
+        security: Default::default(),
+        max_fact_span: mom_oee_projection::config::default_max_fact_span(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
 /// Starts the four command services (production, quality, maintenance, inventory, in that
 /// order) on the given stores, publishing to `broker` when given, on free ports.
 pub async fn start_services(

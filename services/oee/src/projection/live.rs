@@ -30,11 +30,14 @@ impl OeeProjection {
         let equipment = EquipmentId::from(equipment);
         if let Some(kept) = state.engine.exact_from(&equipment) {
             if from < kept {
-                return Err(QueryError::InvalidArgument(format!(
-                    "as_of {to} falls in a period of {equipment} starting {from}, before the \
+                return Err(QueryError::invalid(
+                    "as_of",
+                    format!(
+                        "as_of {to} falls in a period of {equipment} starting {from}, before the \
                      facts the engine keeps (from {kept}, the lateness horizon): ask without \
                      as_of for the stored figures"
-                )));
+                    ),
+                ));
             }
         }
         Ok(state.engine.recompute(&equipment, &period))

@@ -34,7 +34,7 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             api::EquipmentReadService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     parts.feeds.push((NAME, projection.changes().subscribe()));
     parts.run(context, projection).await?;
     Ok(())

@@ -127,7 +127,7 @@ impl DowntimeFilter {
 pub fn required_field(value: &str, field: &str) -> Result<String, QueryError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(QueryError::InvalidArgument(format!("{field} is required")));
+        return Err(QueryError::invalid(field, format!("{field} is required")));
     }
     Ok(value.to_owned())
 }

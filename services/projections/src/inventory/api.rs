@@ -74,12 +74,14 @@ fn direction_proto(value: i32) -> Result<Direction, QueryError> {
     match pb::GenealogyDirection::try_from(value) {
         Ok(pb::GenealogyDirection::Backward) => Ok(Direction::Backward),
         Ok(pb::GenealogyDirection::Forward) => Ok(Direction::Forward),
-        Ok(pb::GenealogyDirection::Unspecified) => Err(QueryError::InvalidArgument(
-            "direction is required: backward or forward".into(),
+        Ok(pb::GenealogyDirection::Unspecified) => Err(QueryError::invalid(
+            "direction",
+            "direction is required: backward or forward",
         )),
-        Err(_) => Err(QueryError::InvalidArgument(format!(
-            "direction {value} is not backward or forward"
-        ))),
+        Err(_) => Err(QueryError::invalid(
+            "direction",
+            format!("direction {value} is not backward or forward"),
+        )),
     }
 }
 
@@ -91,13 +93,13 @@ fn proto_direction(direction: Direction) -> pb::GenealogyDirection {
 }
 
 fn within_proto(within: Option<&prost_types::Duration>) -> Result<Duration, QueryError> {
-    let within = within.ok_or_else(|| {
-        QueryError::InvalidArgument("within is required: a positive duration".into())
-    })?;
+    let within = within
+        .ok_or_else(|| QueryError::invalid("within", "within is required: a positive duration"))?;
     let (Ok(seconds), Ok(nanos)) = (u64::try_from(within.seconds), u32::try_from(within.nanos))
     else {
-        return Err(QueryError::InvalidArgument(
-            "within must be a positive duration".into(),
+        return Err(QueryError::invalid(
+            "within",
+            "within must be a positive duration",
         ));
     };
     window(Duration::new(seconds, nanos), "within")

@@ -15,7 +15,6 @@ use mom_projection::ProjectionError;
 
 pub use api::InventoryService;
 pub use genealogy::{Direction, Edge, Link, MAX_DEPTH, MAX_LINKS, MAX_LOTS};
-pub use http::router;
 pub use projection::{InventoryProjection, NAME};
 pub use query::{
     parse_within, ExpiringRow, HoldRow, InventoryQueries, NodeRow, StockFilter, StockRow,
@@ -42,6 +41,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             InventoryService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

@@ -129,9 +129,10 @@ impl StockFilter {
 /// Returns the window of an expiry query, refusing a zero one.
 pub fn window(within: Duration, field: &str) -> Result<Duration, QueryError> {
     if within.is_zero() {
-        return Err(QueryError::InvalidArgument(format!(
-            "{field} must be a positive duration"
-        )));
+        return Err(QueryError::invalid(
+            field,
+            format!("{field} must be a positive duration"),
+        ));
     }
     Ok(within)
 }
@@ -139,9 +140,10 @@ pub fn window(within: Duration, field: &str) -> Result<Duration, QueryError> {
 /// Parses a duration such as `90s`, `30m`, `12h`, `7d` or `2w`.
 pub fn parse_within(text: &str) -> Result<Duration, QueryError> {
     let bad = || {
-        QueryError::InvalidArgument(format!(
-            "within {text:?} is not a duration such as 30m, 12h, 7d or 2w"
-        ))
+        QueryError::invalid(
+            "within",
+            format!("within {text:?} is not a duration such as 30m, 12h, 7d or 2w"),
+        )
     };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
@@ -164,9 +166,10 @@ pub fn parse_within(text: &str) -> Result<Duration, QueryError> {
 pub fn depth(depth: u32) -> Result<u32, QueryError> {
     match depth {
         0 => Ok(MAX_DEPTH),
-        depth if depth > MAX_DEPTH => Err(QueryError::InvalidArgument(format!(
-            "depth {depth} is too deep: at most {MAX_DEPTH}"
-        ))),
+        depth if depth > MAX_DEPTH => Err(QueryError::invalid(
+            "depth",
+            format!("depth {depth} is too deep: at most {MAX_DEPTH}"),
+        )),
         depth => Ok(depth),
     }
 }
@@ -298,7 +301,7 @@ impl InventoryQueries {
         max_depth: u32,
     ) -> Result<(Vec<Link>, Vec<NodeRow>, bool), QueryError> {
         if lot.trim().is_empty() {
-            return Err(QueryError::InvalidArgument("lot is empty".into()));
+            return Err(QueryError::invalid("lot", "lot is empty"));
         }
         if self.nodes(&[lot.to_owned()]).await?.is_empty() {
             return Err(QueryError::NotFound(format!("lot {lot:?} is not known")));

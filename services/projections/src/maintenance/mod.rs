@@ -33,7 +33,7 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
         .add_service(mom_proto::projections::v1::maintenance_read_service_server::MaintenanceReadServiceServer::new(
             api::MaintenanceReadService::new(queries.clone()),
         ));
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     parts.feeds.push((NAME, projection.changes().subscribe()));
     parts.run(context, projection).await?;
     Ok(())

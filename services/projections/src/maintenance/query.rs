@@ -136,8 +136,12 @@ impl PlanCompliance {
     }
 }
 
-/// Reliability of one work unit and failure mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Reliability of one work unit and failure mode, as the HTTP API answers it too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ReliabilityEntry, example = json!({
+    "work_unit": "press-1", "failure_mode": "hydraulics", "failures": 4, "repairs": 4,
+    "mtbf_ms": 172800000, "mttr_ms": 1800000, "mean_downtime_ms": 2400000
+}))]
 pub struct Reliability {
     /// The work unit.
     pub work_unit: String,
@@ -147,11 +151,11 @@ pub struct Reliability {
     pub failures: i64,
     /// Repairs done.
     pub repairs: i64,
-    /// Mean time between failures (0 until a failure followed a repair).
+    /// Mean time between failures, in milliseconds (0 until a failure followed a repair).
     pub mtbf_ms: i64,
-    /// Mean time to repair.
+    /// Mean time to repair, in milliseconds.
     pub mttr_ms: i64,
-    /// Mean downtime per repaired failure.
+    /// Mean downtime per repaired failure, in milliseconds.
     pub mean_downtime_ms: i64,
 }
 

@@ -14,7 +14,6 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::OrdersService;
-pub use http::router;
 pub use projection::{operation_progress, order_progress, OrdersProjection, NAME};
 pub use query::{OperationRow, OrderFilter, OrderQueries, OrderRow, WipRow, STATUSES};
 
@@ -39,6 +38,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             OrdersService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

@@ -122,24 +122,28 @@ impl OperationRow {
     }
 }
 
-/// Work in progress at one operation number on one work unit.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// Work in progress at one operation number on one work unit, as the HTTP API answers it too.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WipEntry, example = json!({
+    "operation": 10, "name": "press", "work_unit": "press-1", "orders": 2, "held": 0,
+    "remaining": 520, "good": 480, "scrap": 12
+}))]
 pub struct WipRow {
-    /// Operation number.
+    /// The operation number.
     pub operation: i64,
     /// Its name (the first of the routings that share the number).
     pub name: String,
-    /// Work unit.
+    /// The work unit.
     pub work_unit: String,
     /// Orders running the operation there.
     pub orders: i64,
-    /// Of those, held.
+    /// Of those, how many are on hold.
     pub held: i64,
     /// Quantity still to make.
     pub remaining: i64,
-    /// Good reported.
+    /// Good units reported.
     pub good: i64,
-    /// Scrap reported.
+    /// Scrapped units reported.
     pub scrap: i64,
 }
 
@@ -207,7 +211,7 @@ impl OrderQueries {
     /// Returns one order with its operations in routing order; an unknown order is NOT_FOUND.
     pub async fn get(&self, order_id: &str) -> Result<(OrderRow, Vec<OperationRow>), QueryError> {
         if order_id.trim().is_empty() {
-            return Err(QueryError::InvalidArgument("order_id is empty".into()));
+            return Err(QueryError::invalid("order_id", "order_id is empty"));
         }
         let order: Option<OrderRow> = sqlx::query_as(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE order_id = $1"

@@ -4,222 +4,372 @@
 //! - `GET /api/quality/fpy?product=&operation=&work_unit=&from=&to=`
 //! - `GET /api/quality/capas?status=&owner=&overdue=true|false&as_of=&page_size=&page_token=`
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use mom_openapi::utoipa_axum::routes;
 use mom_openapi::{ApiRouter, QueryErrors};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::query::{
     rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow, QualityQueries, YieldFilter, YieldRow,
 };
-use crate::http::{as_of_param, optional_param, param, params, respond, Params};
-use crate::query::{rfc3339, Page, QueryError, TimeRange};
+use crate::http::{
+    as_of_param, optional_param, page, param, params_with, range, respond, PageParams, QueryRoutes,
+    QueryString, RangeParams, PAGE_PARAMS, RANGE_PARAMS,
+};
+use crate::query::{rfc3339, QueryError};
 
-fn ncr_json(row: &NcrRow, lots: &[String], as_of: DateTime<Utc>) -> Value {
-    json!({
-        "ncr_id": row.ncr_id,
-        "product": row.product,
-        "work_unit": row.work_unit,
-        "quantity": row.quantity,
-        "description": row.description,
-        "inspection_id": row.inspection_id,
-        "status": row.status,
-        "opened_at": rfc3339(row.opened_ms),
-        "closed_at": row.closed_ms.map(rfc3339),
-        "age_ms": row.age_ms(as_of),
-        "dispositioned": {
-            "scrap": row.scrap,
-            "rework": row.rework,
-            "use_as_is": row.use_as_is,
-            "return_to_supplier": row.return_to_supplier,
-        },
-        "remaining": row.remaining,
-        "contained_lots": lots,
-    })
+/// The answer of `GET /api/quality/ncrs`: a page of the NCR register.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NcrsAnswer {
+    /// The instant ages are computed at (RFC 3339).
+    #[schema(format = DateTime)]
+    pub as_of: String,
+    /// The nonconformance reports, newest first.
+    pub ncrs: Vec<Ncr>,
+    /// The `page_token` of the next page; empty on the last page.
+    pub next_page_token: String,
 }
 
-fn yield_json(row: &YieldRow) -> Value {
-    json!({
-        "product": row.product,
-        "operation": row.operation,
-        "inspected": row.inspected,
-        "rejected": row.rejected,
-        "first_pass_yield": row.first_pass_yield(),
-    })
+/// A nonconformance report.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "ncr_id": "ncr-9", "product": "bracket", "work_unit": "press-1", "quantity": 12,
+    "description": "burr on edge", "inspection_id": "insp-31", "status": "open",
+    "opened_at": "2026-01-05T09:00:00.000Z", "closed_at": null, "age_ms": 7200000,
+    "dispositioned": {"scrap": 4, "rework": 0, "use_as_is": 0, "return_to_supplier": 0},
+    "remaining": 8, "contained_lots": ["L-0042"]
+}))]
+pub struct Ncr {
+    /// The NCR's id.
+    pub ncr_id: String,
+    /// The product.
+    pub product: String,
+    /// The work unit (empty when none).
+    pub work_unit: String,
+    /// Nonconforming units.
+    pub quantity: i64,
+    /// What is wrong.
+    pub description: String,
+    /// The failed inspection (empty when none).
+    pub inspection_id: String,
+    /// `open`, `dispositioned` or `closed`.
+    pub status: String,
+    /// When it was opened (RFC 3339).
+    #[schema(format = DateTime)]
+    pub opened_at: String,
+    /// When it was closed (RFC 3339); null while open.
+    #[schema(format = DateTime)]
+    pub closed_at: Option<String>,
+    /// Its age at `as_of` (until it closed when closed), in milliseconds.
+    pub age_ms: i64,
+    /// Units dispositioned so far, by disposition.
+    pub dispositioned: NcrDispositions,
+    /// Units still to disposition.
+    pub remaining: i64,
+    /// The lots contained by it.
+    pub contained_lots: Vec<String>,
 }
 
-fn capa_json(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Value {
-    let overdue = row.overdue_ms(as_of);
-    json!({
-        "capa_id": row.capa_id,
-        "kind": row.kind,
-        "title": row.title,
-        "owner": row.owner,
-        "due": rfc3339(row.due_ms),
-        "status": row.status,
-        "opened_at": rfc3339(row.opened_ms),
-        "implemented_at": row.implemented_ms.map(rfc3339),
-        "closed_at": row.closed_ms.map(rfc3339),
-        "ncr_ids": ncrs,
-        "reopened": row.reopened,
-        "overdue": overdue.is_some(),
-        "overdue_ms": overdue.unwrap_or(0),
-        "closed_late": row.closed_late(),
-    })
+/// Units of an NCR by disposition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NcrDispositions {
+    /// Units scrapped.
+    pub scrap: i64,
+    /// Units reworked.
+    pub rework: i64,
+    /// Units used as is.
+    pub use_as_is: i64,
+    /// Units returned to the supplier.
+    pub return_to_supplier: i64,
 }
 
+impl Ncr {
+    fn new(row: &NcrRow, lots: &[String], as_of: DateTime<Utc>) -> Self {
+        Self {
+            ncr_id: row.ncr_id.clone(),
+            product: row.product.clone(),
+            work_unit: row.work_unit.clone(),
+            quantity: row.quantity,
+            description: row.description.clone(),
+            inspection_id: row.inspection_id.clone(),
+            status: row.status.clone(),
+            opened_at: rfc3339(row.opened_ms),
+            closed_at: row.closed_ms.map(rfc3339),
+            age_ms: row.age_ms(as_of),
+            dispositioned: NcrDispositions {
+                scrap: row.scrap,
+                rework: row.rework,
+                use_as_is: row.use_as_is,
+                return_to_supplier: row.return_to_supplier,
+            },
+            remaining: row.remaining,
+            contained_lots: lots.to_vec(),
+        }
+    }
+}
+
+/// The answer of `GET /api/quality/fpy`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FpyAnswer {
+    /// First-pass yield per product and operation.
+    pub yields: Vec<YieldEntry>,
+    /// Rolled throughput yield per product.
+    pub products: Vec<RolledYield>,
+}
+
+/// Units inspected and rejected of one product at one operation, and its first-pass yield.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "product": "bracket", "operation": 10, "inspected": 200, "rejected": 6,
+    "first_pass_yield": 0.97
+}))]
+pub struct YieldEntry {
+    /// The product.
+    pub product: String,
+    /// The operation number.
+    pub operation: i64,
+    /// Units inspected.
+    pub inspected: i64,
+    /// Units rejected.
+    pub rejected: i64,
+    /// (inspected − rejected) / inspected; null when nothing was inspected.
+    pub first_pass_yield: Option<f64>,
+}
+
+impl From<&YieldRow> for YieldEntry {
+    fn from(row: &YieldRow) -> Self {
+        Self {
+            product: row.product.clone(),
+            operation: row.operation,
+            inspected: row.inspected,
+            rejected: row.rejected,
+            first_pass_yield: row.first_pass_yield(),
+        }
+    }
+}
+
+/// The rolled throughput yield of one product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RolledYield {
+    /// The product.
+    pub product: String,
+    /// The product of its operations' first-pass yields, from 0 to 1.
+    pub rolled_throughput_yield: f64,
+}
+
+/// The answer of `GET /api/quality/capas`: a page of corrective and preventive actions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapasAnswer {
+    /// The instant overdue is judged at (RFC 3339).
+    #[schema(format = DateTime)]
+    pub as_of: String,
+    /// The actions, soonest due first.
+    pub capas: Vec<Capa>,
+    /// The `page_token` of the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// A corrective or preventive action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Capa {
+    /// The CAPA's id.
+    pub capa_id: String,
+    /// `corrective` or `preventive`.
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// Who owns it.
+    pub owner: String,
+    /// When it is due (RFC 3339).
+    #[schema(format = DateTime)]
+    pub due: String,
+    /// `open`, `implemented` or `closed`.
+    pub status: String,
+    /// When it was opened (RFC 3339).
+    #[schema(format = DateTime)]
+    pub opened_at: String,
+    /// When its last implementation was reported (RFC 3339); null before.
+    #[schema(format = DateTime)]
+    pub implemented_at: Option<String>,
+    /// When it was closed (RFC 3339); null while open.
+    #[schema(format = DateTime)]
+    pub closed_at: Option<String>,
+    /// The NCRs it addresses.
+    pub ncr_ids: Vec<String>,
+    /// How many verifications reopened it.
+    pub reopened: i64,
+    /// Whether it is past due at `as_of` and not closed.
+    pub overdue: bool,
+    /// How long past due, in milliseconds (0 when not overdue).
+    pub overdue_ms: i64,
+    /// Whether it closed after its due time.
+    pub closed_late: bool,
+}
+
+impl Capa {
+    fn new(row: &CapaRow, ncrs: &[String], as_of: DateTime<Utc>) -> Self {
+        let overdue = row.overdue_ms(as_of);
+        Self {
+            capa_id: row.capa_id.clone(),
+            kind: row.kind.clone(),
+            title: row.title.clone(),
+            owner: row.owner.clone(),
+            due: rfc3339(row.due_ms),
+            status: row.status.clone(),
+            opened_at: rfc3339(row.opened_ms),
+            implemented_at: row.implemented_ms.map(rfc3339),
+            closed_at: row.closed_ms.map(rfc3339),
+            ncr_ids: ncrs.to_vec(),
+            reopened: row.reopened,
+            overdue: overdue.is_some(),
+            overdue_ms: overdue.unwrap_or(0),
+            closed_late: row.closed_late(),
+        }
+    }
+}
+
+/// A page of the NCR register (the range is of their opening).
 #[utoipa::path(
     get,
     path = "/api/quality/ncrs",
     tag = "quality",
     operation_id = "quality_ncrs",
     params(
-        ("status" = Option<String>, Query, description = "Only rows of this status"),
-        ("product" = Option<String>, Query, description = "Only rows of this product"),
-        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
-        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
-        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
-        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
-        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+        ("status" = Option<String>, Query, description = "Only NCRs in this status: open, dispositioned or closed"),
+        ("product" = Option<String>, Query, description = "Only NCRs of this product"),
+        ("work_unit" = Option<String>, Query, description = "Only NCRs of this work unit"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant ages are computed at (RFC 3339; now when absent)"),
+        RangeParams,
+        PageParams,
     ),
     responses(
-        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        (status = 200, description = "A page of NCRs", body = NcrsAnswer),
         QueryErrors,
     ),
 )]
-async fn ncrs(
-    State(queries): State<QualityQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
+async fn ncrs(State(queries): State<QualityQueries>, query: QueryString) -> Response {
     respond(
         async {
-            let params = params(
+            let params = params_with(
                 query,
-                &[
-                    "status",
-                    "product",
-                    "work_unit",
-                    "from",
-                    "to",
-                    "as_of",
-                    "page_size",
-                    "page_token",
-                ],
+                &["status", "product", "work_unit", "as_of"],
+                &[&RANGE_PARAMS, &PAGE_PARAMS],
             )?;
-            let opened = TimeRange::from_params(optional_param(&params, "from"), optional_param(&params, "to"))?;
             let filter = NcrFilter::new(
                 param(&params, "status"),
                 param(&params, "product"),
                 param(&params, "work_unit"),
-                opened,
+                range(&params)?,
             )?;
             let as_of = as_of_param(optional_param(&params, "as_of"))?;
-            let page = Page::from_params(optional_param(&params, "page_size"), optional_param(&params, "page_token"))?;
-            let (rows, next) = queries.ncrs(&filter, page).await?;
-            Ok(json!({
-                "as_of": as_of.to_rfc3339(),
-                "ncrs": rows.iter().map(|(row, lots)| ncr_json(row, lots, as_of)).collect::<Vec<_>>(),
-                "next_page_token": next,
-            }))
+            let (rows, next) = queries.ncrs(&filter, page(&params)?).await?;
+            Ok(NcrsAnswer {
+                as_of: as_of.to_rfc3339(),
+                ncrs: rows
+                    .iter()
+                    .map(|(row, lots)| Ncr::new(row, lots, as_of))
+                    .collect(),
+                next_page_token: next,
+            })
         }
         .await,
     )
 }
 
+/// First-pass yield per product and operation, and rolled throughput yield per product (the
+/// range is of the recorded results; the last 30 days when absent).
 #[utoipa::path(
     get,
     path = "/api/quality/fpy",
     tag = "quality",
     operation_id = "quality_fpy",
     params(
-        ("product" = Option<String>, Query, description = "Only rows of this product"),
-        ("operation" = Option<String>, Query, description = "Only rows of this operation"),
-        ("work_unit" = Option<String>, Query, description = "Only rows of this work unit"),
-        ("from" = Option<String>, Query, format = DateTime, description = "Start of the range (RFC 3339)"),
-        ("to" = Option<String>, Query, format = DateTime, description = "End of the range (RFC 3339)"),
+        ("product" = Option<String>, Query, description = "Only this product"),
+        ("operation" = Option<u32>, Query, description = "Only this operation number"),
+        ("work_unit" = Option<String>, Query, description = "Only results of this work unit"),
+        RangeParams,
     ),
     responses(
-        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        (status = 200, description = "The yields", body = FpyAnswer),
         QueryErrors,
     ),
 )]
-async fn fpy(
-    State(queries): State<QualityQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
+async fn fpy(State(queries): State<QualityQueries>, query: QueryString) -> Response {
     respond(
         async {
-            let params = params(query, &["product", "operation", "work_unit", "from", "to"])?;
-            let recorded = TimeRange::from_params(
-                optional_param(&params, "from"),
-                optional_param(&params, "to"),
+            let params = params_with(
+                query,
+                &["product", "operation", "work_unit"],
+                &[&RANGE_PARAMS],
             )?;
             let operation = match param(&params, "operation") {
                 "" => None,
                 text => Some(text.parse::<u32>().map_err(|_| {
-                    QueryError::InvalidArgument(format!(
-                        "operation {text:?} is not an operation number"
-                    ))
+                    QueryError::invalid(
+                        "operation",
+                        format!("operation {text:?} is not an operation number"),
+                    )
                 })?),
             };
             let filter = YieldFilter {
                 product: param(&params, "product").to_owned(),
                 operation,
                 work_unit: param(&params, "work_unit").to_owned(),
-                recorded,
+                recorded: range(&params)?,
             };
             let rows = queries.yields(&filter, mom_clock::now()).await?;
-            Ok(json!({
-                "yields": rows.iter().map(yield_json).collect::<Vec<_>>(),
-                "products": rolled_yields(&rows).into_iter().map(|(product, rty)| json!({
-                    "product": product,
-                    "rolled_throughput_yield": rty,
-                })).collect::<Vec<_>>(),
-            }))
+            Ok(FpyAnswer {
+                yields: rows.iter().map(YieldEntry::from).collect(),
+                products: rolled_yields(&rows)
+                    .into_iter()
+                    .map(|(product, rty)| RolledYield {
+                        product,
+                        rolled_throughput_yield: rty,
+                    })
+                    .collect(),
+            })
         }
         .await,
     )
 }
 
+/// A page of corrective and preventive actions.
 #[utoipa::path(
     get,
     path = "/api/quality/capas",
     tag = "quality",
     operation_id = "quality_capas",
     params(
-        ("status" = Option<String>, Query, description = "Only rows of this status"),
-        ("owner" = Option<String>, Query, description = "Only rows of this owner"),
-        ("overdue" = Option<String>, Query, description = "Only rows of this overdue"),
-        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant to answer for (RFC 3339; now when absent)"),
-        ("page_size" = Option<u32>, Query, description = "Rows per page, 1 to 1000 (a default when absent)", minimum = 1, maximum = 1000),
-        ("page_token" = Option<String>, Query, description = "The next_page_token of the previous page (first page when absent)"),
+        ("status" = Option<String>, Query, description = "Only actions in this status: open, implemented or closed"),
+        ("owner" = Option<String>, Query, description = "Only actions of this owner"),
+        ("overdue" = Option<bool>, Query, description = "true: only actions overdue at as_of"),
+        ("as_of" = Option<String>, Query, format = DateTime, description = "The instant overdue is judged at (RFC 3339; now when absent)"),
+        PageParams,
     ),
     responses(
-        (status = 200, description = "The answer as JSON (see the module's documentation for its fields)", content_type = "application/json", body = Object),
+        (status = 200, description = "A page of actions", body = CapasAnswer),
         QueryErrors,
     ),
 )]
-async fn capas(
-    State(queries): State<QualityQueries>,
-    query: Result<Query<Params>, QueryRejection>,
-) -> Response {
+async fn capas(State(queries): State<QualityQueries>, query: QueryString) -> Response {
     respond(
         async {
-            let params = params(
+            let params = params_with(
                 query,
-                &["status", "owner", "overdue", "as_of", "page_size", "page_token"],
+                &["status", "owner", "overdue", "as_of"],
+                &[&PAGE_PARAMS],
             )?;
             let overdue = match param(&params, "overdue") {
                 "" | "false" => false,
                 "true" => true,
                 other => {
-                    return Err(QueryError::InvalidArgument(format!(
-                        "overdue {other:?} is not true or false"
-                    )))
+                    return Err(QueryError::invalid(
+                        "overdue",
+                        format!("overdue {other:?} is not true or false"),
+                    ))
                 }
             };
             let as_of = as_of_param(optional_param(&params, "as_of"))?;
@@ -229,32 +379,25 @@ async fn capas(
                 overdue,
                 as_of,
             )?;
-            let page = Page::from_params(optional_param(&params, "page_size"), optional_param(&params, "page_token"))?;
-            let (rows, next) = queries.capas(&filter, page).await?;
-            Ok(json!({
-                "as_of": as_of.to_rfc3339(),
-                "capas": rows.iter().map(|(row, ncrs)| capa_json(row, ncrs, as_of)).collect::<Vec<_>>(),
-                "next_page_token": next,
-            }))
+            let (rows, next) = queries.capas(&filter, page(&params)?).await?;
+            Ok(CapasAnswer {
+                as_of: as_of.to_rfc3339(),
+                capas: rows
+                    .iter()
+                    .map(|(row, ncrs)| Capa::new(row, ncrs, as_of))
+                    .collect(),
+                next_page_token: next,
+            })
         }
         .await,
     )
 }
 
-/// Returns the read model's routes with their OpenAPI paths, without their state.
-pub(crate) fn routes() -> ApiRouter<QualityQueries> {
-    ApiRouter::new()
-        .routes(routes!(ncrs))
-        .routes(routes!(fpy))
-        .routes(routes!(capas))
-}
-
-/// Returns the HTTP routes of the read model.
-pub fn router(queries: QualityQueries) -> axum::Router {
-    api_router(queries).split_for_parts().0
-}
-
-/// Returns the HTTP routes of the read model with their OpenAPI paths.
-pub(crate) fn api_router(queries: QualityQueries) -> ApiRouter {
-    routes().with_state(queries)
+impl QueryRoutes for QualityQueries {
+    fn routes() -> ApiRouter<Self> {
+        ApiRouter::new()
+            .routes(routes!(ncrs))
+            .routes(routes!(fpy))
+            .routes(routes!(capas))
+    }
 }

@@ -13,7 +13,6 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::QualityService;
-pub use http::router;
 pub use projection::{QualityProjection, NAME};
 pub use query::{
     first_pass_yield, overdue_ms, rolled_yields, CapaFilter, CapaRow, NcrFilter, NcrRow,
@@ -41,6 +40,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             QualityService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

@@ -13,7 +13,6 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::ParametersService;
-pub use http::router;
 pub use projection::{ParametersProjection, NAME};
 pub use query::{ChangeFilter, ChangeRow, ParameterQueries};
 
@@ -38,6 +37,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             ParametersService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

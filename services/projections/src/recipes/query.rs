@@ -33,16 +33,17 @@ impl ChangeFilter {
             (parameter, "parameter"),
         ] {
             if value.chars().count() > MAX_FILTER_LEN {
-                return Err(QueryError::InvalidArgument(format!(
-                    "{field} is longer than {MAX_FILTER_LEN} characters"
-                )));
+                return Err(QueryError::invalid(
+                    field,
+                    format!("{field} is longer than {MAX_FILTER_LEN} characters"),
+                ));
             }
         }
         match (order_id.trim().is_empty(), work_unit.trim().is_empty()) {
-            (true, true) => Err(QueryError::InvalidArgument(format!(
+            (true, true) => Err(QueryError::invalid(order_field, format!(
                 "give {order_field} or work_unit: the change log is listed per order or per work unit"
             ))),
-            (false, false) => Err(QueryError::InvalidArgument(format!(
+            (false, false) => Err(QueryError::invalid(order_field, format!(
                 "give {order_field} or work_unit, not both"
             ))),
             _ => Ok(Self {

@@ -14,7 +14,6 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::SpcService;
-pub use http::router;
 pub use projection::{SpcProjection, NAME};
 pub use query::{ChartFilter, ChartRow, PointRow, SpcQueries, ViolationFilter, ViolationRow};
 
@@ -39,6 +38,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             SpcService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

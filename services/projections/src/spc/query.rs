@@ -126,28 +126,28 @@ impl ViolationRow {
     }
 }
 
-/// Capability figures (a row of `spc_capability`).
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
+/// Capability figures (a row of `spc_capability`), as the HTTP API answers them too.
+#[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct CapabilityRow {
-    /// Samples.
+    /// Samples counted.
     pub count: i64,
-    /// Mean.
+    /// Their mean; null without samples.
     pub mean: Option<f64>,
-    /// σ within.
+    /// The within-subgroup standard deviation; null when not estimable.
     pub sigma_within: Option<f64>,
-    /// σ overall.
+    /// The overall standard deviation; null when not estimable.
     pub sigma_overall: Option<f64>,
-    /// Lower spec limit.
+    /// The lower specification limit; null when none.
     pub spec_lower: Option<f64>,
-    /// Upper spec limit.
+    /// The upper specification limit; null when none.
     pub spec_upper: Option<f64>,
-    /// Cp.
+    /// Potential capability (within); null without both spec limits or a sigma.
     pub cp: Option<f64>,
-    /// Cpk.
+    /// Actual capability (within); null without a spec limit or a sigma.
     pub cpk: Option<f64>,
-    /// Pp.
+    /// Potential performance (overall); null without both spec limits or a sigma.
     pub pp: Option<f64>,
-    /// Ppk.
+    /// Actual performance (overall); null without a spec limit or a sigma.
     pub ppk: Option<f64>,
 }
 
@@ -178,9 +178,10 @@ impl ViolationFilter {
                 range,
                 rule: Some(rule),
             }),
-            other => Err(QueryError::InvalidArgument(format!(
-                "rule {other} is not a rule number from 1 to 8"
-            ))),
+            other => Err(QueryError::invalid(
+                "rule",
+                format!("rule {other} is not a rule number from 1 to 8"),
+            )),
         }
     }
 }
@@ -210,7 +211,7 @@ const CHART_COLUMNS: &str = "chart_id, kind, source, product, operation, charact
 /// Refuses an empty chart id (naming `chart_id`).
 pub fn chart_id(value: &str) -> Result<&str, QueryError> {
     if value.is_empty() {
-        Err(QueryError::InvalidArgument("chart_id is empty".into()))
+        Err(QueryError::invalid("chart_id", "chart_id is empty"))
     } else {
         Ok(value)
     }

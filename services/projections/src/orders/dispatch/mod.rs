@@ -15,7 +15,6 @@ use mom_bus::TopicNames;
 use mom_projection::ProjectionError;
 
 pub use api::DispatchService;
-pub use http::router;
 pub use projection::{work_center, DispatchProjection, NAME};
 pub use query::{DispatchQueries, DispatchRow};
 
@@ -40,6 +39,6 @@ pub async fn install(parts: &mut Parts, context: &Context) -> Result<(), Project
             DispatchService::new(queries.clone()),
         ),
     );
-    parts.router = std::mem::take(&mut parts.router).merge(http::api_router(queries));
+    parts.mount(queries);
     Ok(())
 }

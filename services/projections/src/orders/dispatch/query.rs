@@ -80,9 +80,10 @@ pub struct DispatchQueries {
 /// Returns the work center filter of a request: trimmed, at most 128 characters.
 pub fn work_center_filter(value: &str) -> Result<String, QueryError> {
     if value.chars().count() > MAX_WORK_CENTER_LEN {
-        return Err(QueryError::InvalidArgument(format!(
-            "work_center is longer than {MAX_WORK_CENTER_LEN} characters"
-        )));
+        return Err(QueryError::invalid(
+            "work_center",
+            format!("work_center is longer than {MAX_WORK_CENTER_LEN} characters"),
+        ));
     }
     Ok(value.trim().to_owned())
 }
