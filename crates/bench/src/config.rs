@@ -239,7 +239,7 @@ pub struct ConsumeArgs {
     )]
     pub database_url: String,
     /// Events in the simulated plant's four logs (the backlog the consumer applies).
-    #[arg(long, env = "MOM_BENCH_EVENTS", default_value_t = 200_000)]
+    #[arg(long, env = "MOM_BENCH_EVENTS", default_value_t = 20_000)]
     pub events: u64,
     /// Work units of the simulated plant.
     #[arg(long, env = "MOM_BENCH_WORK_UNITS", default_value_t = 100)]
