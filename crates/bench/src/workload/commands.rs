@@ -285,25 +285,27 @@ async fn measure_paths(
 /// Workers of the prefill.
 const PREFILL_CONCURRENCY: usize = 32;
 
-/// Writes `events` `ReportCount` commands through the command handler (worker `w` on the work
-/// units `w, w + 32, ...`) while a drain marks their outbox rows published and prunes them, as a
-/// relay that keeps up does: the measured runs then start on a store of that size, with its
-/// dead rows, autovacuum and checkpoints, not on an empty database.
+/// Writes `events` `ReportCount` commands through the command handler (up to 32 workers, worker
+/// `w` on the work units `w, w + workers, ...`) while a drain marks their outbox rows published
+/// and prunes them, as a relay that keeps up does: the measured runs then start on a store of
+/// that size, with its dead rows, autovacuum and checkpoints, not on an empty database.
 async fn prefill(service: &Service, events: u64, work_units: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = CancellationToken::new();
     let drain = tokio::spawn(drain_outbox(service.running.store().clone(), stop.clone()));
     let units = work_units.max(1);
+    // No two workers share a work unit (a shared one would make their appends conflict).
+    let concurrency = PREFILL_CONCURRENCY.min(units);
     let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..PREFILL_CONCURRENCY {
+    for worker in 0..concurrency {
         let app = service.app.clone();
         let issued = issued.clone();
         workers.spawn(async move {
-            let mut unit = worker % units;
+            let mut unit = worker;
             while issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < events {
                 report_count(&app, &work_unit_id(unit)).await?;
-                unit = (unit + PREFILL_CONCURRENCY) % units;
+                unit = (unit + concurrency) % units;
             }
             anyhow::Ok(())
         });
