@@ -931,6 +931,26 @@ async fn case_02_through_four_services_the_broker_and_the_oee_query_api() {
         };
         assert_eq!(message.key(), Some(unit.as_bytes()));
         let event = <oee::OeeEvent as prost::Message>::decode(message.payload().unwrap()).unwrap();
+        // ce_time is the event time, as in the metadata (the period's end, or the publishing
+        // time while it is open), as the topic contract says; not the time of publishing.
+        let ce_time = rdkafka::message::Headers::iter(message.headers().unwrap())
+            .find(|h| h.key == "ce_time")
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap();
+        let ce_time = chrono::DateTime::parse_from_rfc3339(&ce_time).unwrap();
+        let event_time = event
+            .metadata
+            .as_ref()
+            .unwrap()
+            .event_time
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            ce_time.timestamp_millis(),
+            event_time.seconds * 1000 + i64::from(event_time.nanos / 1_000_000),
+            "ce_time {ce_time} against the metadata's event_time"
+        );
         let Some(oee::oee_event::Event::OeePeriodUpdated(updated)) = event.event else {
             panic!("unexpected event {event:?}");
         };

@@ -112,13 +112,16 @@ impl OeePublisher {
                 summary.start.timestamp_millis(),
                 summary.revision,
             );
+            // The period's end, or the time of publishing while the period is still open: the
+            // event time of the metadata and of the CloudEvents header alike (docs/topics/oee.md).
+            let event_time = summary.end.min(now);
             let envelope = pb::OeeEvent {
                 metadata: Some(EventMetadata {
                     event_id: id.to_string(),
                     aggregate_type: "oee_period".into(),
                     aggregate_id: equipment.clone(),
                     sequence: summary.revision,
-                    event_time: Some(mom_proto::time::to_timestamp(summary.end.min(now))),
+                    event_time: Some(mom_proto::time::to_timestamp(event_time)),
                     recorded_time: Some(mom_proto::time::to_timestamp(now)),
                     actor: "mom/oee".into(),
                     ..EventMetadata::default()
@@ -134,7 +137,7 @@ impl OeePublisher {
                 id,
                 event_type: "mom.oee.v1.OeePeriodUpdated",
                 source: "mom/oee",
-                time: now,
+                time: event_time,
                 subject: equipment,
                 proto_message: "mom.oee.v1.OeeEvent",
                 traceparent: "",
