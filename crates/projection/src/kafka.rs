@@ -354,13 +354,7 @@ async fn apply_batch<P: Projection>(
             match try_batch(projection, models, rest).await {
                 Ok(Tried::Committed { applied }) => {
                     if applied > 0 {
-                        let latency = rest[0].recorded_ms.and_then(crate::since_epoch_ms);
-                        emit(ProjectionCommitted {
-                            projection: projection.name(),
-                            applied,
-                            latency,
-                        });
-                        crate::status::consumed(projection.name(), applied);
+                        report_committed(projection.name(), applied, &rest[0]);
                     }
                     done = limit;
                     limit = batch.len();
@@ -393,6 +387,17 @@ async fn apply_batch<P: Projection>(
     })
 }
 
+/// Reports a committed transaction of `applied` messages, the oldest of them `oldest`: the
+/// metric (with the time since the broker recorded it) and the projection's status.
+fn report_committed(projection: &str, applied: u64, oldest: &Received) {
+    emit(ProjectionCommitted {
+        projection,
+        applied,
+        latency: oldest.recorded_ms.and_then(crate::since_epoch_ms),
+    });
+    crate::status::consumed(projection, applied);
+}
+
 /// Applies one message in its own transaction, retrying with backoff until it is applied,
 /// skipped or dead-lettered; false when shutdown came first.
 async fn apply_alone<P: Projection>(
@@ -411,13 +416,7 @@ async fn apply_alone<P: Projection>(
             .await;
         let failure = match result {
             Ok(Outcome::Applied) => {
-                let latency = received.recorded_ms.and_then(crate::since_epoch_ms);
-                emit(ProjectionCommitted {
-                    projection: projection.name(),
-                    applied: 1,
-                    latency,
-                });
-                crate::status::consumed(projection.name(), 1);
+                report_committed(projection.name(), 1, received);
                 return Ok(true);
             }
             Ok(Outcome::Skipped) => return Ok(true),

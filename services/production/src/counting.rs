@@ -111,13 +111,7 @@ async fn linked_count(
         .work_units
         .cached_state(unit.as_str())
         .filter(|(_, sequence)| *sequence == version)
-        .map(|(stream, _)| {
-            stream
-                .state()
-                .as_ref()
-                .and_then(|state| state.link())
-                .cloned()
-        });
+        .map(|(stream, _)| link_of(&stream));
     if let Some(None) = at_count {
         return Ok(None);
     }
@@ -163,14 +157,7 @@ async fn linked_count(
     }
     let link = match at_count {
         Some(link) => link,
-        None => {
-            let stream = mom_grpc::load(&app.work_units, unit.as_str()).await?;
-            stream
-                .state()
-                .as_ref()
-                .and_then(|state| state.link())
-                .cloned()
-        }
+        None => link_of(&mom_grpc::load(&app.work_units, unit.as_str()).await?),
     };
     Ok(link.map(|link| LinkedCount {
         order_id: link.order_id,
@@ -179,4 +166,12 @@ async fn linked_count(
         total,
         at,
     }))
+}
+
+/// The order operation `unit` runs, if any.
+fn link_of(unit: &WorkUnit) -> Option<crate::domain::OperationLink> {
+    unit.state()
+        .as_ref()
+        .and_then(|state| state.link())
+        .cloned()
 }

@@ -285,39 +285,21 @@ async fn measure_paths(
 /// Workers of the prefill.
 const PREFILL_CONCURRENCY: usize = 32;
 
-/// Writes `events` `ReportCount` commands through the command handler (up to 32 workers, worker
-/// `w` on the work units `w, w + workers, ...`) while a drain marks their outbox rows published
-/// and prunes them, as a relay that keeps up does: the measured runs then start on a store of
-/// that size, with its dead rows, autovacuum and checkpoints, not on an empty database.
+/// Writes `events` `ReportCount` commands through the command handler ([`write`] with 32
+/// workers) while a drain marks their outbox rows published and prunes them, as a relay that
+/// keeps up does: the measured runs then start on a store of that size, with its dead rows,
+/// autovacuum and checkpoints, not on an empty database.
 async fn prefill(service: &Service, events: u64, work_units: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = CancellationToken::new();
     let drain = tokio::spawn(drain_outbox(service.running.store().clone(), stop.clone()));
-    let units = work_units.max(1);
-    // No two workers share a work unit (a shared one would make their appends conflict).
-    let concurrency = PREFILL_CONCURRENCY.min(units);
-    let mut workers = tokio::task::JoinSet::new();
-    for worker in 0..concurrency {
-        let app = service.app.clone();
-        let issued = issued.clone();
-        workers.spawn(async move {
-            let mut unit = worker;
-            while issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < events {
-                report_count(&app, &work_unit_id(unit)).await?;
-                unit = (unit + concurrency) % units;
-            }
-            anyhow::Ok(())
-        });
-    }
     let progress = {
-        let issued = issued.clone();
+        let store = service.running.store().clone();
+        let first = store.head().await?;
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let done = issued
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .min(events);
+                let done = store.head().await.unwrap_or(first).saturating_sub(first);
                 eprint!(
                     "\rprefill: {done} / {events} events ({:.0} events/s)   ",
                     done as f64 / started.elapsed().as_secs_f64()
@@ -325,20 +307,83 @@ async fn prefill(service: &Service, events: u64, work_units: usize) -> anyhow::R
             }
         })
     };
-    let mut result = Ok(());
-    while let Some(joined) = workers.join_next().await {
-        if let Err(err) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
-            workers.abort_all();
-            result = result.and(Err(err));
-        }
-    }
+    let written = write(
+        &service.app,
+        PREFILL_CONCURRENCY,
+        work_units,
+        Stop::After(events),
+    )
+    .await;
     progress.abort();
     stop.cancel();
     let drained = drain.await??;
-    result?;
+    written?;
     eprintln!();
     report::print_prefill(events, drained, started.elapsed());
     Ok(())
+}
+
+/// When the writers of [`write`] stop.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stop {
+    /// After this many commands in all.
+    After(u64),
+    /// At this instant.
+    At(Instant),
+}
+
+/// Runs `ReportCount` commands through the command handler from up to `concurrency` workers
+/// (no more than there are work units: worker `w` takes the units `w, w + workers, ...`, so no
+/// two share one and their appends never conflict) until `stop`; returns how many were stored.
+pub(super) async fn write(
+    app: &Arc<mom_production::Application>,
+    concurrency: usize,
+    work_units: usize,
+    stop: Stop,
+) -> anyhow::Result<u64> {
+    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let units = work_units.max(1);
+    let concurrency = concurrency.clamp(1, units);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let app = app.clone();
+        let issued = issued.clone();
+        workers.spawn(async move {
+            let mut unit = worker;
+            let mut done = 0u64;
+            loop {
+                match stop {
+                    Stop::After(total) => {
+                        if issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= total {
+                            break;
+                        }
+                    }
+                    Stop::At(deadline) => {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                    }
+                }
+                report_count(&app, &work_unit_id(unit)).await?;
+                done += 1;
+                unit = (unit + concurrency) % units;
+            }
+            anyhow::Ok(done)
+        });
+    }
+    let mut written = 0;
+    let mut result = Ok(());
+    while let Some(joined) = workers.join_next().await {
+        match joined.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(done) => written += done,
+            Err(err) => {
+                // The first failure stops the other workers too.
+                workers.abort_all();
+                result = result.and(Err(err));
+            }
+        }
+    }
+    result.map(|()| written)
 }
 
 /// Marks pending outbox rows published and prunes them until `stop`, then until none is left:

@@ -13,7 +13,7 @@ use anyhow::Context;
 use mom_testkit::BrokerStorage;
 use tokio_util::sync::CancellationToken;
 
-use super::commands::{register, report_count, work_unit_id};
+use super::commands::{register, work_unit_id, write, Stop};
 use crate::config::RelayArgs;
 use crate::provision;
 use crate::report::{self, RelayRow};
@@ -55,7 +55,13 @@ async fn run_on(args: &RelayArgs, url: &str, storage: BrokerStorage) -> anyhow::
 
     // 1. The write rate: the backlog, with no relay running.
     let started = Instant::now();
-    let written = write(&app, args, Stop::After(args.events)).await?;
+    let written = write(
+        &app,
+        args.concurrency,
+        args.work_units,
+        Stop::After(args.events),
+    )
+    .await?;
     let write_time = started.elapsed();
 
     // 2. The relay rate: the same relay drains that backlog.
@@ -90,7 +96,13 @@ async fn run_on(args: &RelayArgs, url: &str, storage: BrokerStorage) -> anyhow::
     let published_before = stats.published.load(Ordering::Relaxed);
     let head_before = store.head().await?;
     let started = Instant::now();
-    write(&app, args, Stop::At(started + args.seconds())).await?;
+    write(
+        &app,
+        args.concurrency,
+        args.work_units,
+        Stop::At(started + args.seconds()),
+    )
+    .await?;
     let shared_time = started.elapsed();
     let published_during = stats.published.load(Ordering::Relaxed) - published_before;
     let shared_written = store.head().await? - head_before;
@@ -122,57 +134,4 @@ async fn run_on(args: &RelayArgs, url: &str, storage: BrokerStorage) -> anyhow::
         left,
         catch_up,
     })
-}
-
-/// When the writers stop.
-#[derive(Debug, Clone, Copy)]
-enum Stop {
-    /// After this many commands in all.
-    After(u64),
-    /// At this instant.
-    At(Instant),
-}
-
-/// Runs `ReportCount` commands from `args.concurrency` workers, each on its own work units, until
-/// `stop`; returns how many were stored.
-async fn write(
-    app: &Arc<mom_production::Application>,
-    args: &RelayArgs,
-    stop: Stop,
-) -> anyhow::Result<u64> {
-    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut workers = tokio::task::JoinSet::new();
-    let concurrency = args.concurrency.max(1);
-    let units = args.work_units.max(1);
-    for worker in 0..concurrency {
-        let app = app.clone();
-        let issued = issued.clone();
-        workers.spawn(async move {
-            let mut unit = worker % units;
-            let mut done = 0u64;
-            loop {
-                match stop {
-                    Stop::After(total) => {
-                        if issued.fetch_add(1, Ordering::Relaxed) >= total {
-                            break;
-                        }
-                    }
-                    Stop::At(deadline) => {
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                    }
-                }
-                report_count(&app, &work_unit_id(unit)).await?;
-                done += 1;
-                unit = (unit + concurrency) % units;
-            }
-            anyhow::Ok(done)
-        });
-    }
-    let mut written = 0;
-    while let Some(joined) = workers.join_next().await {
-        written += joined??;
-    }
-    Ok(written)
 }
