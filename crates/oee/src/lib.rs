@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod calendar;
 pub mod case;
+mod chunked;
 pub mod config;
 pub mod engine;
 pub mod fact;

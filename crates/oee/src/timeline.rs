@@ -10,6 +10,7 @@
 //! at one instant the greater name wins. That is what makes any arrival order give the same
 //! figures.
 
+use crate::chunked::ChunkMap;
 use crate::config::EquipmentConfig;
 use crate::fact::FactKind;
 use crate::figures::{Figures, LossReason};
@@ -18,7 +19,6 @@ use crate::plant_calendar::UnitCalendar;
 use crate::time::{Millis, Range};
 use crate::window::{Refusal, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
@@ -149,24 +149,17 @@ pub(crate) struct Scratch {
 /// All facts of one work unit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Timeline {
-    #[serde(with = "pairs")]
-    states: BTreeMap<Millis, StateMark>,
-    #[serde(with = "pairs")]
-    products: BTreeMap<Millis, ProductId>,
-    #[serde(with = "pairs")]
-    setups: BTreeMap<Millis, SetupMark>,
+    states: ChunkMap<Millis, StateMark>,
+    products: ChunkMap<Millis, ProductId>,
+    setups: ChunkMap<Millis, SetupMark>,
     shutdowns: Intervals<StopReason>,
     breakdowns: Intervals<FailureMode>,
     starvations: Intervals<MaterialId>,
-    #[serde(with = "pairs")]
-    counts: BTreeMap<(Millis, Option<ProductId>), u64>,
-    #[serde(with = "pairs")]
-    rejects: BTreeMap<(Millis, Option<RejectReason>), u64>,
-    #[serde(with = "pairs")]
-    late: BTreeMap<Millis, u64>,
+    counts: ChunkMap<(Millis, Option<ProductId>), u64>,
+    rejects: ChunkMap<(Millis, Option<RejectReason>), u64>,
+    late: ChunkMap<Millis, u64>,
     /// Refused facts, by the instant they are counted at (see [`crate::window`]).
-    #[serde(with = "pairs")]
-    refused: BTreeMap<Millis, u64>,
+    refused: ChunkMap<Millis, u64>,
     watermark: Option<Millis>,
     latest: Option<Millis>,
     earliest: Option<Millis>,
@@ -239,7 +232,7 @@ impl Timeline {
     /// Counts a refused fact at `at` (the period holding it shows it); returns the range it
     /// changes.
     pub(crate) fn refuse(&mut self, at: Millis) -> Range {
-        *self.refused.entry(at).or_default() += 1;
+        *self.refused.entry_or_default(at) += 1;
         Range::new(at, at + Millis(1))
     }
 
@@ -272,13 +265,13 @@ impl Timeline {
                 if let Some(p) = product {
                     affected = hull(affected, self.insert_product(at, p));
                 }
-                let mark = self.states.entry(at).or_default();
+                let mark = self.states.entry_or_default(at);
                 mark.running = true;
                 (affected, at)
             }
             FactKind::Stopped { reason, .. } => {
                 let affected = self.state_change_range(at, window);
-                let mark = self.states.entry(at).or_default();
+                let mark = self.states.entry_or_default(at);
                 mark.stopped = true;
                 if reason.is_some() && (mark.reason.is_none() || reason > &mark.reason) {
                     mark.reason.clone_from(reason);
@@ -287,31 +280,23 @@ impl Timeline {
             }
             FactKind::Disconnected { .. } => {
                 let affected = self.state_change_range(at, window);
-                match self.states.entry(at) {
-                    Entry::Vacant(slot) => {
-                        slot.insert(StateMark {
-                            disconnected: true,
-                            ..StateMark::default()
-                        });
-                    }
-                    Entry::Occupied(mut slot) => {
-                        let mark = slot.get_mut();
-                        // A mark with neither a running nor a disconnected fact is a stopped
-                        // fact's, also one stored before marks said so.
-                        mark.stopped |= !mark.running && !mark.disconnected;
-                        mark.disconnected = true;
-                    }
+                let (mark, inserted) = self.states.get_or_insert_with(at, StateMark::default);
+                if !inserted {
+                    // A mark with neither a running nor a disconnected fact is a stopped
+                    // fact's, also one stored before marks said so.
+                    mark.stopped |= !mark.running && !mark.disconnected;
                 }
+                mark.disconnected = true;
                 (affected, at)
             }
             FactKind::SetupStarted { .. } => {
                 let affected = self.setup_change_range(at, window);
-                self.setups.entry(at).or_default().started = true;
+                self.setups.entry_or_default(at).started = true;
                 (affected, at)
             }
             FactKind::SetupEnded { product, .. } => {
                 let affected = self.setup_change_range(at, window);
-                self.setups.entry(at).or_default();
+                self.setups.entry_or_default(at);
                 (hull(affected, self.insert_product(at, product)), at)
             }
             FactKind::PlannedShutdown { span, reason } => {
@@ -333,7 +318,7 @@ impl Timeline {
                 (self.expand(range, window), at)
             }
             FactKind::Counted { total, product, .. } => {
-                *self.counts.entry((at, product.clone())).or_default() += total.0;
+                *self.counts.entry_or_default((at, product.clone())) += total.0;
                 (Range::new(at, at + Millis(1)), at)
             }
             FactKind::Rejected {
@@ -343,13 +328,13 @@ impl Timeline {
                 ..
             } => {
                 let produced = Millis::from_datetime(*produced_at);
-                *self.rejects.entry((produced, reason.clone())).or_default() += count.0;
+                *self.rejects.entry_or_default((produced, reason.clone())) += count.0;
                 self.extend_span(produced);
                 (Range::new(produced, produced + Millis(1)), produced)
             }
         };
         if is_late {
-            *self.late.entry(charged_at).or_default() += 1;
+            *self.late.entry_or_default(charged_at) += 1;
         }
         affected
     }
@@ -402,14 +387,10 @@ impl Timeline {
             .range((Excluded(at), Unbounded))
             .next()
             .map_or(Millis::MAX, |(t, _)| *t);
-        self.products
-            .entry(at)
-            .and_modify(|p| {
-                if product > p {
-                    p.clone_from(product);
-                }
-            })
-            .or_insert_with(|| product.clone());
+        let (p, inserted) = self.products.get_or_insert_with(at, || product.clone());
+        if !inserted && product > p {
+            p.clone_from(product);
+        }
         Range::new(at, next)
     }
 
@@ -935,16 +916,22 @@ impl Timeline {
             tree::<Millis, Vec<(Millis, L)>>(iv.by_start.len())
                 + iv.len * std::mem::size_of::<(Millis, L)>()
         }
-        tree::<Millis, StateMark>(self.states.len())
-            + tree::<Millis, ProductId>(self.products.len())
-            + tree::<Millis, SetupMark>(self.setups.len())
+        // A chunk is full but for the tail and chunks split by late facts: about one entry in
+        // eight is spare capacity; each chunk costs a tree entry (its first key and `Vec`).
+        fn chunked<K, V>(map: &ChunkMap<K, V>) -> usize {
+            map.len() * std::mem::size_of::<(K, V)>() * 9 / 8
+                + tree::<K, Vec<(K, V)>>(map.chunk_count())
+        }
+        chunked(&self.states)
+            + chunked(&self.products)
+            + chunked(&self.setups)
             + intervals(&self.shutdowns)
             + intervals(&self.breakdowns)
             + intervals(&self.starvations)
-            + tree::<(Millis, Option<ProductId>), u64>(self.counts.len())
-            + tree::<(Millis, Option<RejectReason>), u64>(self.rejects.len())
-            + tree::<Millis, u64>(self.late.len())
-            + tree::<Millis, u64>(self.refused.len())
+            + chunked(&self.counts)
+            + chunked(&self.rejects)
+            + chunked(&self.late)
+            + chunked(&self.refused)
     }
 
     /// Returns the number of stored fact entries and the length of the time the unit's facts
