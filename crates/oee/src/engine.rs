@@ -96,13 +96,23 @@ impl Unit {
 
 /// Pushes `range` onto `ranges`, merging it with the last one when they touch, and compacting
 /// the list when it grows long, so in-order streams keep a single range.
+///
+/// Inlined for the common case, a range that touches the last one; [`push_apart`] does the rest.
+#[inline]
 fn push_merged(ranges: &mut Vec<Range>, range: Range) {
     if let Some(last) = ranges.last_mut() {
         if range.start <= last.end && last.start <= range.end {
-            *last = Range::new(last.start.min(range.start), last.end.max(range.end));
+            last.start = last.start.min(range.start);
+            last.end = last.end.max(range.end);
             return;
         }
     }
+    push_apart(ranges, range);
+}
+
+/// Pushes `range`, which does not touch the last range of `ranges` ([`push_merged`]).
+#[inline(never)]
+fn push_apart(ranges: &mut Vec<Range>, range: Range) {
     ranges.push(range);
     if ranges.len() > 256 {
         ranges.sort_unstable();
