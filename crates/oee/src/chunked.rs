@@ -58,8 +58,15 @@ fn before_end<K: Ord>(key: &K, bound: Bound<&K>) -> bool {
 
 /// Returns the entries of `chunk` inside `[start, end)` of the bounds.
 fn trim<'a, K: Ord, V>(chunk: &'a [(K, V)], start: Bound<&K>, end: Bound<&K>) -> &'a [(K, V)] {
-    let from = chunk.partition_point(|(k, _)| before_start(k, start));
-    let to = chunk.partition_point(|(k, _)| before_end(k, end));
+    // The ends are checked first: a range mostly takes a chunk whole at one end at least.
+    let from = match chunk.first() {
+        Some((k, _)) if !before_start(k, start) => 0,
+        _ => chunk.partition_point(|(k, _)| before_start(k, start)),
+    };
+    let to = match chunk.last() {
+        Some((k, _)) if before_end(k, end) => chunk.len(),
+        _ => chunk.partition_point(|(k, _)| before_end(k, end)),
+    };
     chunk.get(from..to.max(from)).unwrap_or(&[])
 }
 
@@ -192,7 +199,7 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
         let (start, end) = (range.start_bound(), range.end_bound());
         let empty = Range {
             front: [].iter(),
-            middle: None,
+            middle: Middle::Done,
             back: [].iter(),
         };
         // All in the tail when the start is at or after its first key (or there is no chunk).
@@ -226,7 +233,7 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
         if tail_first.is_some_and(|t| before_end(t, end)) {
             return Range {
                 front: front.iter(),
-                middle: Some(self.chunks.range((front_key, Bound::Unbounded))),
+                middle: Middle::Pending(&self.chunks, front_key, Bound::Unbounded),
                 back: trim(&self.tail, Bound::Unbounded, end).iter(),
             };
         }
@@ -246,7 +253,7 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
             Bound::Excluded(key) if key > last_key => empty,
             _ => Range {
                 front: front.iter(),
-                middle: Some(self.chunks.range((front_key, Bound::Excluded(last_key)))),
+                middle: Middle::Pending(&self.chunks, front_key, Bound::Excluded(last_key)),
                 back: trim(last_chunk, Bound::Unbounded, end).iter(),
             },
         }
@@ -301,15 +308,37 @@ fn insert_into<'a, K: Ord, V>(
 }
 
 /// The entries of a [`ChunkMap`] in a key range ([`ChunkMap::range`]).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Range<'a, K, V> {
     front: std::slice::Iter<'a, (K, V)>,
     /// The chunks between the front's and the back's, all inside the range.
-    middle: Option<std::collections::btree_map::Range<'a, K, Chunk<K, V>>>,
+    middle: Middle<'a, K, V>,
     back: std::slice::Iter<'a, (K, V)>,
 }
 
-impl<'a, K, V> Iterator for Range<'a, K, V> {
+/// The middle chunks of a [`Range`], looked up in the index only when a walk gets to them (most
+/// walks end in the front or back chunk).
+#[derive(Debug)]
+enum Middle<'a, K, V> {
+    Pending(&'a BTreeMap<K, Chunk<K, V>>, Bound<&'a K>, Bound<&'a K>),
+    Ready(std::collections::btree_map::Range<'a, K, Chunk<K, V>>),
+    Done,
+}
+
+impl<'a, K: Ord, V> Middle<'a, K, V> {
+    /// Returns the middle chunks, looking them up first when they are pending.
+    fn chunks(&mut self) -> Option<&mut std::collections::btree_map::Range<'a, K, Chunk<K, V>>> {
+        if let Middle::Pending(chunks, from, to) = *self {
+            *self = Middle::Ready(chunks.range((from, to)));
+        }
+        match self {
+            Middle::Ready(range) => Some(range),
+            _ => None,
+        }
+    }
+}
+
+impl<'a, K: Ord, V> Iterator for Range<'a, K, V> {
     type Item = (&'a K, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -317,7 +346,7 @@ impl<'a, K, V> Iterator for Range<'a, K, V> {
             if let Some((k, v)) = self.front.next() {
                 return Some((k, v));
             }
-            match self.middle.as_mut().and_then(Iterator::next) {
+            match self.middle.chunks().and_then(Iterator::next) {
                 Some((_, chunk)) => self.front = chunk.iter(),
                 None => return self.back.next().map(|(k, v)| (k, v)),
             }
@@ -325,7 +354,7 @@ impl<'a, K, V> Iterator for Range<'a, K, V> {
     }
 }
 
-impl<K, V> DoubleEndedIterator for Range<'_, K, V> {
+impl<K: Ord, V> DoubleEndedIterator for Range<'_, K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
         loop {
             if let Some((k, v)) = self.back.next_back() {
@@ -333,7 +362,7 @@ impl<K, V> DoubleEndedIterator for Range<'_, K, V> {
             }
             match self
                 .middle
-                .as_mut()
+                .chunks()
                 .and_then(DoubleEndedIterator::next_back)
             {
                 Some((_, chunk)) => self.back = chunk.iter(),
