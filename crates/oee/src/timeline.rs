@@ -177,34 +177,31 @@ impl Timeline {
         limits: &Window,
         max_span: Option<Millis>,
     ) -> Admission {
-        let (times, end) = match fact {
+        // The fact's earliest and latest event time (a reject names two), and an interval's end.
+        let (lo, hi, end) = match fact {
             FactKind::Rejected { produced_at, .. } => {
-                ([at, Millis::from_datetime(*produced_at)], None)
+                let produced = Millis::from_datetime(*produced_at);
+                (at.min(produced), at.max(produced), None)
             }
             FactKind::PlannedShutdown { span, .. }
             | FactKind::Breakdown { span, .. }
-            | FactKind::Starved { span, .. } => {
-                ([at, at], Some(Millis::from_datetime(span.until())))
-            }
-            _ => ([at, at], None),
+            | FactKind::Starved { span, .. } => (at, at, Some(Millis::from_datetime(span.until()))),
+            _ => (at, at, None),
         };
+        // The window is one interval: it holds both times when it holds the earliest and the latest.
         let inside = match fact {
             FactKind::PlannedShutdown { .. } => limits.contains_planned(at),
-            _ => times.iter().all(|t| limits.contains(*t)),
+            _ => limits.contains(lo) && limits.contains(hi),
         };
         if !inside {
             return Admission::Refused(Refusal::OutsideWindow);
         }
         if let (Some(span), Some(max)) = (self.span(), max_span) {
-            if times
-                .iter()
-                .any(|t| *t < span.start - max || *t > span.end + max)
-            {
+            if lo < span.start - max || hi > span.end + max {
                 return Admission::Refused(Refusal::BeyondMaxSpan);
             }
         }
         let max_len = max_span.unwrap_or(Millis::MAX);
-        let (lo, hi) = (times[0].min(times[1]), times[0].max(times[1]));
         let (interval_end, reach, cut) = match end {
             Some(end) => {
                 let kept = end.min(at + max_len);
