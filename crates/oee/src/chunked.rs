@@ -4,8 +4,8 @@
 //! past every other key with a `push`, so an in-order insert costs O(1) amortized instead of a
 //! B-tree descent and node split. The other chunks are indexed by their first key in a
 //! `BTreeMap`, so a late insert costs O(log n) to find its chunk plus a move of at most
-//! [`MAX_CHUNK`] entries. Serialized, it is a list of `(key, value)` pairs, like the `pairs`
-//! form of a `BTreeMap` in `timeline.rs`.
+//! [`MAX_CHUNK`] entries. Serialized, it is a list of `(key, value)` pairs in key order, as the
+//! timeline's `BTreeMap`s were (keys JSON cannot name, numbers and tuples, need a list).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -279,6 +279,26 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
         self.range::<(Bound<&K>, Bound<&K>)>((Bound::Unbounded, Bound::Unbounded))
     }
 
+    /// Keeps, of the entries with keys before `limit`, those for which `keep` returns true.
+    pub(crate) fn retain_before(&mut self, limit: &K, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        let firsts: Vec<K> = self.chunks.range(..limit).map(|(k, _)| k.clone()).collect();
+        for first in firsts {
+            if let Some(mut chunk) = self.chunks.remove(&first) {
+                let before = chunk.len();
+                chunk.retain_mut(|(k, v)| *k >= *limit || keep(k, v));
+                self.len -= before - chunk.len();
+                // Stored again under its first key, which may have changed.
+                if let Some((first, _)) = chunk.first() {
+                    let first = first.clone();
+                    self.chunks.insert(first, chunk);
+                }
+            }
+        }
+        let before = self.tail.len();
+        self.tail.retain_mut(|(k, v)| *k >= *limit || keep(k, v));
+        self.len -= before - self.tail.len();
+    }
+
     /// Splits the map at `key`: returns the entries from `key` on and keeps those before it.
     pub(crate) fn split_off(&mut self, key: &K) -> ChunkMap<K, V> {
         let mut upper = ChunkMap::default();
@@ -492,6 +512,11 @@ mod tests {
             prop_assert_eq!(&json, &serde_json::to_string(&pairs).unwrap());
             let back: ChunkMap<i32, u32> = serde_json::from_str(&json).unwrap();
             check(&back, &model);
+            let mut kept = map.clone();
+            kept.retain_before(&split, |k, v| (k + *v as i32) % 3 != 0);
+            let mut kept_model = model.clone();
+            kept_model.retain(|k, v| *k >= split || (k + *v as i32) % 3 != 0);
+            check(&kept, &kept_model);
             let upper = map.split_off(&split);
             let model_upper = model.split_off(&split);
             check(&map, &model);

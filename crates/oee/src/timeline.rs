@@ -1,7 +1,8 @@
 //! The facts of one work unit in ordered structures, and the fold of one period over them.
 //!
-//! Facts are stored by event time in `BTreeMap`s, so inserting a late fact costs O(log n) and the
-//! figures of a period are computed from the facts near it only. [`Timeline::apply`] returns the
+//! Facts are stored by event time in [`ChunkMap`]s, so appending a fact in order costs O(1)
+//! amortized, inserting a late fact O(log n), and the figures of a period are computed from the
+//! facts near it only. [`Timeline::apply`] returns the
 //! range of event time whose figures the fact can change; the engine uses it to mark periods dirty.
 //!
 //! Ties are resolved by content, never by arrival: at one instant a `running` fact wins over a
@@ -19,7 +20,6 @@ use crate::plant_calendar::UnitCalendar;
 use crate::time::{Millis, Range};
 use crate::window::{Refusal, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
 /// Running, stopped and disconnected facts at one instant. A mark that is not running is a
@@ -59,8 +59,7 @@ struct SetupMark {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound(serialize = "L: Serialize", deserialize = "L: Deserialize<'de>"))]
 struct Intervals<L> {
-    #[serde(with = "pairs")]
-    by_start: BTreeMap<Millis, Vec<(Millis, L)>>,
+    by_start: ChunkMap<Millis, Slot<L>>,
     max_len: Millis,
     len: usize,
 }
@@ -68,7 +67,7 @@ struct Intervals<L> {
 impl<L> Default for Intervals<L> {
     fn default() -> Self {
         Intervals {
-            by_start: BTreeMap::new(),
+            by_start: ChunkMap::default(),
             max_len: Millis::ZERO,
             len: 0,
         }
@@ -77,39 +76,110 @@ impl<L> Default for Intervals<L> {
 
 impl<L: Ord + Clone> Intervals<L> {
     fn insert(&mut self, range: Range, label: L) {
-        let slot = self.by_start.entry(range.start).or_default();
-        let pos = slot.partition_point(|(end, l)| (*end, l) < (range.end, &label));
-        slot.insert(pos, (range.end, label));
+        let (slot, _) = self
+            .by_start
+            .get_or_insert_with(range.start, || Slot::Many(Vec::new()));
+        slot.insert(range.end, label);
         self.max_len = self.max_len.max(range.len());
         self.len += 1;
     }
 
     /// Forgets the intervals that end at or before `at` (they overlap nothing from `at` on).
     fn forget_ending_by(&mut self, at: Millis) {
-        let starts: Vec<Millis> = self.by_start.range(..at).map(|(s, _)| *s).collect();
-        for start in starts {
-            if let Some(slot) = self.by_start.get_mut(&start) {
-                let before = slot.len();
-                slot.retain(|(end, _)| *end > at);
-                self.len -= before - slot.len();
-                if slot.is_empty() {
-                    self.by_start.remove(&start);
-                }
-            }
-        }
+        let mut forgotten = 0;
+        self.by_start.retain_before(&at, |_, slot| {
+            forgotten += slot.retain_ending_after(at);
+            !slot.as_slice().is_empty()
+        });
+        self.len -= forgotten;
     }
 
     /// Calls `f` with every interval overlapping `range`, clipped to it, ordered by (start, end, label).
     fn overlapping<'a>(&'a self, range: Range, mut f: impl FnMut(Range, &'a L)) {
         let from = range.start - self.max_len;
         for (&start, slot) in self.by_start.range(from..range.end) {
-            for (end, label) in slot {
+            for (end, label) in slot.as_slice() {
                 let r = Range::new(start, *end);
                 if r.overlaps(range) {
                     f(r.clip(range), label);
                 }
             }
         }
+    }
+}
+
+/// The ends and labels of the intervals starting at one instant, ordered by (end, label): one
+/// kept inline (the common case, no allocation), more in a `Vec`. Serialized as a list of
+/// pairs, like the `Vec` it replaces.
+#[derive(Debug, Clone)]
+enum Slot<L> {
+    One([(Millis, L); 1]),
+    Many(Vec<(Millis, L)>),
+}
+
+impl<L> Slot<L> {
+    fn as_slice(&self) -> &[(Millis, L)] {
+        match self {
+            Slot::One(one) => one,
+            Slot::Many(many) => many,
+        }
+    }
+}
+
+impl<L: Ord> Slot<L> {
+    /// Adds an interval ending at `end` (a repeated fact is kept twice).
+    fn insert(&mut self, end: Millis, label: L) {
+        match std::mem::replace(self, Slot::Many(Vec::new())) {
+            Slot::Many(many) if many.is_empty() => *self = Slot::One([(end, label)]),
+            Slot::One([one]) => {
+                *self = Slot::Many(if (one.0, &one.1) < (end, &label) {
+                    vec![one, (end, label)]
+                } else {
+                    vec![(end, label), one]
+                });
+            }
+            Slot::Many(mut many) => {
+                let pos = many.partition_point(|(e, l)| (*e, l) < (end, &label));
+                many.insert(pos, (end, label));
+                *self = Slot::Many(many);
+            }
+        }
+    }
+
+    /// Keeps the intervals that end after `at`; returns how many were dropped.
+    fn retain_ending_after(&mut self, at: Millis) -> usize {
+        match self {
+            Slot::One([(end, _)]) if *end > at => 0,
+            Slot::One(_) => {
+                *self = Slot::Many(Vec::new());
+                1
+            }
+            Slot::Many(many) => {
+                let before = many.len();
+                many.retain(|(end, _)| *end > at);
+                before - many.len()
+            }
+        }
+    }
+}
+
+impl<L: Serialize> Serialize for Slot<L> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.as_slice())
+    }
+}
+
+impl<'de, L: Deserialize<'de>> Deserialize<'de> for Slot<L> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut many = Vec::<(Millis, L)>::deserialize(deserializer)?;
+        Ok(match (many.pop(), many.is_empty()) {
+            (Some(one), true) => Slot::One([one]),
+            (Some(last), false) => {
+                many.push(last);
+                Slot::Many(many)
+            }
+            (None, _) => Slot::Many(many),
+        })
     }
 }
 
@@ -909,9 +979,10 @@ impl Timeline {
         fn tree<K, V>(len: usize) -> usize {
             len * (std::mem::size_of::<K>() + std::mem::size_of::<V>()) * 3 / 2 + len * 8
         }
+        // A start with more than one interval keeps them in a `Vec` (rare).
         fn intervals<L>(iv: &Intervals<L>) -> usize {
-            tree::<Millis, Vec<(Millis, L)>>(iv.by_start.len())
-                + iv.len * std::mem::size_of::<(Millis, L)>()
+            chunked(&iv.by_start)
+                + iv.len.saturating_sub(iv.by_start.len()) * 2 * std::mem::size_of::<(Millis, L)>()
         }
         // A chunk is full but for the tail and chunks split by late facts: about one entry in
         // eight is spare capacity; each chunk costs a tree entry (its first key and `Vec`).
@@ -978,26 +1049,4 @@ impl Reach {
 
 fn hull(a: Range, b: Range) -> Range {
     Range::new(a.start.min(b.start), a.end.max(b.end))
-}
-
-/// Serializes a map with keys JSON cannot name (numbers, tuples) as a list of pairs.
-mod pairs {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
-
-    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
-        map: &BTreeMap<K, V>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(map.iter())
-    }
-
-    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
-    where
-        D: Deserializer<'de>,
-        K: Deserialize<'de> + Ord,
-        V: Deserialize<'de>,
-    {
-        Vec::<(K, V)>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
-    }
 }
