@@ -11,7 +11,7 @@ use crate::fact::Fact;
 use crate::figures::Figures;
 use crate::ids::{AreaId, EquipmentId, SiteId, WorkCenterId};
 use crate::plant_calendar::{CalendarVersion, Calendars, UnitCalendar};
-use crate::time::{Millis, Range};
+use crate::time::{DayMemo, Millis, Range};
 use crate::timeline::{Admission, Reach, Scratch, Timeline};
 use crate::window::{Refusal, Refused, Window};
 use chrono::{DateTime, Utc};
@@ -256,6 +256,8 @@ pub struct Engine {
     incomplete: BTreeMap<EquipmentId, Millis>,
     /// Refused facts not yet taken ([`Engine::take_refusals`]).
     refusals: Refusals,
+    /// The date of the last fact applied, for converting the next one's instant.
+    day: DayMemo,
 }
 
 impl Engine {
@@ -269,6 +271,7 @@ impl Engine {
             scratch: Scratch::default(),
             incomplete: BTreeMap::new(),
             refusals: BTreeMap::new(),
+            day: DayMemo::default(),
         }
     }
 
@@ -507,7 +510,7 @@ impl Engine {
             self.units.insert(fact.equipment.clone(), Unit::default());
             return self.apply_within(fact, window);
         };
-        let at = Millis::from_datetime(fact.kind.at());
+        let at = self.day.millis(fact.kind.at());
         let (changed, refusal) =
             match unit
                 .timeline

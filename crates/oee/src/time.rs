@@ -143,9 +143,69 @@ impl Range {
     }
 }
 
+/// Converts instants to [`Millis`] like [`Millis::from_datetime`], remembering the start of the
+/// last date converted: consecutive facts mostly fall on one date, and the date is the costly
+/// part of the conversion.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DayMemo(Option<(chrono::NaiveDate, i64)>);
+
+impl DayMemo {
+    /// Returns the instant of `at`, truncated to the millisecond.
+    pub(crate) fn millis(&mut self, at: DateTime<Utc>) -> Millis {
+        use chrono::Timelike;
+        let naive = at.naive_utc();
+        let date = naive.date();
+        let day_start = match self.0 {
+            Some((known, start)) if known == date => start,
+            _ => {
+                let start = date
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp_millis();
+                self.0 = Some((date, start));
+                start
+            }
+        };
+        let time = naive.time();
+        // `nanosecond` exceeds a second in a leap second, as `timestamp_millis` counts it.
+        Millis(
+            day_start
+                + i64::from(time.num_seconds_from_midnight()) * 1000
+                + i64::from(time.nanosecond() / 1_000_000),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_memo_converts_like_from_datetime() {
+        let mut memo = DayMemo::default();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..20_000i64 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            // Runs of instants on one date, jumps across dates and the epoch.
+            let ms = if i % 50 == 0 {
+                (state >> 20) as i64 - (1i64 << 43)
+            } else {
+                (i * 7_919_000) % 86_400_000 + (i / 1000) * 86_400_000 - 5 * 86_400_000
+            };
+            let Some(at) = Millis(ms).to_datetime() else {
+                continue;
+            };
+            assert_eq!(memo.millis(at), Millis::from_datetime(at), "{at}");
+        }
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+            .map(|t| t.and_utc());
+        if let Some(at) = leap {
+            assert_eq!(memo.millis(at), Millis::from_datetime(at));
+        }
+    }
 
     #[test]
     fn arithmetic_saturates_at_the_open_ends() {
