@@ -240,6 +240,7 @@ impl Timeline {
     /// an event time outside the window, or further than the maximum span from this unit's
     /// other facts.
     /// `at` is the fact's instant (`Millis::from_datetime(fact.at())`, computed once by the caller).
+    #[inline]
     pub(crate) fn admit(
         &self,
         fact: &FactKind,
