@@ -121,7 +121,9 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
         self.insert_with(key, make)
     }
 
-    /// Does what [`ChunkMap::get_or_insert_with`] does, in every case.
+    /// Does what [`ChunkMap::get_or_insert_with`] does, in every case (kept out of line, so
+    /// that the fast path stays small enough to inline).
+    #[inline(never)]
     fn insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> (&mut V, bool) {
         // In order: past every key.
         let past_all = match self.tail.last() {
@@ -192,6 +194,7 @@ impl<K: Ord + Clone, V> ChunkMap<K, V> {
     }
 
     /// Returns the value at `key`, inserting `V::default()` first when there is none.
+    #[inline]
     pub(crate) fn entry_or_default(&mut self, key: K) -> &mut V
     where
         V: Default,
