@@ -22,6 +22,13 @@ pub struct OeeLatencyArgs {
     /// Kafka bootstrap servers; without it a `tansu` broker is started.
     #[arg(long, env = "MOM_BENCH_KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: Option<String>,
+    /// The started broker's storage (tansu's `sqlite` or `memory`).
+    #[arg(long, env = "MOM_BENCH_BROKER_STORAGE", default_value_t = mom_testkit::BrokerStorage::Sqlite)]
+    pub storage: mom_testkit::BrokerStorage,
+    /// librdkafka settings of the run's Kafka clients, as `mom serve --kafka-option` (e.g.
+    /// linger.ms=0); repeat the flag.
+    #[arg(long = "kafka-option")]
+    pub kafka_options: Vec<mom_bus::KafkaOption>,
 }
 
 /// Options of `mom bench edge`.
@@ -226,6 +233,10 @@ pub struct RelayArgs {
     /// Outbox rows the relay claims per round (`MOM_RELAY_BATCH_SIZE` of the services).
     #[arg(long, env = "MOM_BENCH_RELAY_BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: u32,
+    /// librdkafka settings of the relay's producer, as `mom serve --kafka-option` (e.g.
+    /// linger.ms=2); repeat the flag.
+    #[arg(long = "kafka-option")]
+    pub kafka_options: Vec<mom_bus::KafkaOption>,
 }
 
 /// Options of `mom bench consume`.

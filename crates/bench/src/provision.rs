@@ -37,10 +37,11 @@ pub(crate) struct Kafka {
 }
 
 impl Kafka {
-    /// Returns the broker at `given`, or starts a `tansu` broker; `why` is the error's context
-    /// when it cannot be started.
+    /// Returns the broker at `given`, or starts a `tansu` broker on `storage`; `why` is the
+    /// error's context when it cannot be started.
     pub(crate) async fn given_or_started(
         given: Option<&str>,
+        storage: mom_testkit::BrokerStorage,
         why: &'static str,
     ) -> anyhow::Result<Self> {
         match given {
@@ -49,7 +50,9 @@ impl Kafka {
                 _started: None,
             }),
             None => {
-                let broker = mom_testkit::Broker::start().await.context(why)?;
+                let broker = mom_testkit::Broker::start_with(storage)
+                    .await
+                    .context(why)?;
                 Ok(Self {
                     servers: broker.bootstrap_servers(),
                     _started: Some(broker),

@@ -46,6 +46,18 @@ pub fn install_client_options(options: &[KafkaOption]) {
     *OPTIONS.write().unwrap_or_else(PoisonError::into_inner) = options.to_vec();
 }
 
+/// Returns the value of the installed pass-through option `key`, if the operator gave one: for
+/// the tuning settings whose platform default the operator may override (`linger.ms`).
+pub(crate) fn installed_option(key: &str) -> Option<String> {
+    OPTIONS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .rev()
+        .find(|option| option.key == key)
+        .map(|option| option.value.clone())
+}
+
 /// Returns a client configuration for `bootstrap_servers` with the installed pass-through
 /// options; the caller's own settings (set afterwards) take precedence over them.
 pub fn client_config(bootstrap_servers: &str) -> ClientConfig {
@@ -66,6 +78,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_operators_last_setting_of_a_key_is_the_installed_one() {
+        let options: Vec<KafkaOption> = ["linger.ms=5", "acks=1", "linger.ms=0"]
+            .iter()
+            .map(|o| o.parse().unwrap())
+            .collect();
+        install_client_options(&options);
+        let linger = installed_option("linger.ms");
+        let missing = installed_option("batch.size");
+        install_client_options(&[]);
+        assert_eq!(linger.as_deref(), Some("0"));
+        assert_eq!(missing, None);
+    }
 
     #[test]
     fn options_are_key_value_pairs() {

@@ -28,6 +28,13 @@ pub struct Outgoing<'a> {
     pub headers: &'a [(String, String)],
 }
 
+/// The producers' `linger.ms` unless the operator sets it (`MOM_KAFKA_OPTIONS=linger.ms=N`): how
+/// long a message waits for others to share its request. None: the relay hands a round's
+/// messages over at once, so they share requests anyway, and while requests are in flight the
+/// next messages gather; a lone event is sent at once. With 2 ms, the command → OEE read model
+/// p50 was 3–5 ms longer (docs/benchmarks.md, freshness).
+const DEFAULT_LINGER_MS: &str = "0";
+
 /// rdkafka's idempotent producer (`acks=all`), with batch sends that report per message.
 #[derive(Clone)]
 pub struct Publisher {
@@ -47,7 +54,11 @@ impl Publisher {
         let producer: FutureProducer = crate::client_config(bootstrap_servers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "2")
+            .set(
+                "linger.ms",
+                crate::client::installed_option("linger.ms")
+                    .unwrap_or_else(|| DEFAULT_LINGER_MS.to_owned()),
+            )
             .set(
                 "message.timeout.ms",
                 message_timeout.as_millis().to_string(),

@@ -180,6 +180,9 @@ pub(crate) fn headers_from_str_only(
     let Some(only) = only else {
         return headers_from_str(text);
     };
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
     let pairs: Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> =
         serde_json::from_str(text)
             .map_err(|err| crate::StoreError::Corrupt(format!("outbox headers: {err}")))?;

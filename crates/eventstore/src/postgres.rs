@@ -477,33 +477,42 @@ pub(crate) async fn read_messages(
     // A NULL list lets every topic (`$3`) or aggregate type (`$4`) through. The message lives in
     // the event log itself (the outbox is pruned), so this reads one table in position order.
     let up_to = filter.up_to.map_or(Ok(i64::MAX), to_i64)?;
-    let rows = sqlx::query(
-        "SELECT position, event_id, recorded_time, topic, msg_key, message, headers::text AS headers \
+    // No header wanted: the JSONB column is neither converted to text nor sent (a rebuild's
+    // reads).
+    let headers = if filter.headers.is_some_and(<[&str]>::is_empty) {
+        "'[]'"
+    } else {
+        "headers::text"
+    };
+    let sql = format!(
+        "SELECT position, event_id, recorded_time, topic, msg_key, message, {headers} AS headers \
          FROM mom_events WHERE position > $1 AND position <= $5 \
          AND ($3::text[] IS NULL OR topic = ANY($3)) \
          AND ($4::text[] IS NULL OR aggregate_type = ANY($4)) \
-         ORDER BY position LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .bind(filter.topics)
-    .bind(filter.aggregate_types)
-    .bind(up_to)
-    .fetch_all(pool)
-    .await?;
+         ORDER BY position LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after)
+        .bind(limit)
+        .bind(filter.topics)
+        .bind(filter.aggregate_types)
+        .bind(up_to)
+        .fetch_all(pool)
+        .await?;
     rows.into_iter()
         .map(|row| {
-            let position: i64 = row.try_get("position")?;
-            let headers: String = row.try_get("headers")?;
+            // By index, in the order selected above: a lookup by name compares the names.
+            let position: i64 = row.try_get(0)?;
+            let headers: &str = row.try_get(6)?;
             Ok(LogMessage {
                 position: to_u64(position)?,
-                event_id: row.try_get("event_id")?,
-                recorded_time: row.try_get("recorded_time")?,
+                event_id: row.try_get(1)?,
+                recorded_time: row.try_get(2)?,
                 message: OutboxMessage {
-                    topic: row.try_get("topic")?,
-                    key: row.try_get("msg_key")?,
-                    payload: row.try_get("message")?,
-                    headers: headers_from_str_only(&headers, filter.headers)?,
+                    topic: row.try_get(3)?,
+                    key: row.try_get(4)?,
+                    payload: row.try_get(5)?,
+                    headers: headers_from_str_only(headers, filter.headers)?,
                 },
             })
         })

@@ -88,8 +88,8 @@ pub struct MessageFilter<'a> {
     /// over a bounded range stays cheap whatever plan the database picks: without it, Postgres
     /// (on stale statistics) sorted every matching entry to the log's end for each page.
     pub up_to: Option<u64>,
-    /// Only these headers of each entry (every header when `None`). A rebuild needs only the
-    /// trace context of its entries: parsing all of their headers into strings cost 8 % of the
-    /// OEE projection's rebuild.
+    /// Only these headers of each entry (every header when `None`; none, and the column not
+    /// read, when empty). A rebuild reads none: parsing all of the headers into strings cost
+    /// 8 % of the OEE projection's rebuild, and keeping only the trace context 4 % more.
     pub headers: Option<&'a [&'a str]>,
 }

@@ -437,10 +437,16 @@ pub(crate) async fn read_messages(
     // topics' rows. `NOT INDEXED` keeps that order: with an aggregate type, SQLite would
     // otherwise start from the (aggregate_type, aggregate_id, sequence) index and sort every
     // event of the type for each page.
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT position, event_id, recorded_time, topic, msg_key, message, headers \
-         FROM mom_events NOT INDEXED WHERE position > ",
-    );
+    // No header wanted: the column is not read at all (a rebuild's reads).
+    let headers = if filter.headers.is_some_and(<[&str]>::is_empty) {
+        "'[]'"
+    } else {
+        "headers"
+    };
+    let mut query = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT position, event_id, recorded_time, topic, msg_key, message, {headers} \
+         FROM mom_events NOT INDEXED WHERE position > "
+    ));
     query.push_bind(after);
     if let Some(up_to) = filter.up_to {
         query.push(" AND position <= ");
@@ -466,18 +472,19 @@ pub(crate) async fn read_messages(
     let rows = query.build().fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
-            let position: i64 = row.try_get("position")?;
-            let event_id: &str = row.try_get("event_id")?;
-            let headers: &str = row.try_get("headers")?;
+            // By index, in the order selected above: a lookup by name compares the names.
+            let position: i64 = row.try_get(0)?;
+            let event_id: &str = row.try_get(1)?;
+            let headers: &str = row.try_get(6)?;
             Ok(LogMessage {
                 position: to_u64(position)?,
                 event_id: Uuid::parse_str(event_id)
                     .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
-                recorded_time: row.try_get("recorded_time")?,
+                recorded_time: row.try_get(2)?,
                 message: OutboxMessage {
-                    topic: row.try_get("topic")?,
-                    key: row.try_get("msg_key")?,
-                    payload: row.try_get("message")?,
+                    topic: row.try_get(3)?,
+                    key: row.try_get(4)?,
+                    payload: row.try_get(5)?,
                     headers: headers_from_str_only(headers, filter.headers)?,
                 },
             })

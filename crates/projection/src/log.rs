@@ -309,8 +309,10 @@ impl<'a> Reader<'a> {
                     topics: Some(&topics),
                     aggregate_types: aggregate_types.as_deref(),
                     up_to: Some(window),
-                    // The trace context is the only header the runner uses (the apply span).
-                    headers: Some(&[mom_bus::envelope::TRACEPARENT]),
+                    // No header: the trace context is the only one the runner uses, and a
+                    // rebuild's apply spans do not continue the traces of the commands that
+                    // stored the events, long ended.
+                    headers: Some(&[]),
                 };
                 let page = match store.read_messages_of(read_to, PAGE, filter).await {
                     Ok(page) => page,

@@ -143,6 +143,7 @@ async fn run_on(args: &CommandsArgs, duration: Duration, url: &str) -> anyhow::R
     let backlog = store.outbox_backlog().await?;
     let kafka = Kafka::given_or_started(
         args.kafka_bootstrap_servers.as_deref(),
+        mom_testkit::BrokerStorage::Sqlite,
         "cannot start a tansu broker for the relay run (install it or pass --kafka-bootstrap-servers)",
     )
     .await?;

@@ -1,7 +1,8 @@
 //! `mom bench oee-latency`: end-to-end latency from a production command to the updated OEE read
 //! model as a `WatchOee` subscriber sees it, in the distributed mode (Postgres, the outbox relay,
 //! a broker and the OEE projection) and the embedded one (SQLite and the store's log, as
-//! `mom dev`).
+//! `mom dev`). Each mode's row is followed by the command's own round trip, the part of the
+//! figure before the event leaves the production service.
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,10 @@ use crate::report;
 
 /// Runs both modes, one after the other, and prints their report.
 pub(crate) async fn run(args: OeeLatencyArgs) -> anyhow::Result<()> {
+    mom_bus::install_client_options(&args.kafka_options);
     let kafka = Kafka::given_or_started(
         args.kafka_bootstrap_servers.as_deref(),
+        args.storage,
         "cannot start a tansu broker (install it or pass --kafka-bootstrap-servers)",
     )
     .await?;
@@ -41,10 +44,16 @@ pub(crate) async fn run(args: OeeLatencyArgs) -> anyhow::Result<()> {
     .await;
     store.drop_database().await?;
     read_model.drop_database().await?;
+    let distributed = distributed?;
+    let broker = match args.kafka_bootstrap_servers {
+        Some(_) => "Kafka".to_owned(),
+        None => format!("tansu {}", args.storage),
+    };
     report::print_latency(
-        "Postgres + relay + Kafka (tansu) + projection",
-        &distributed?,
+        &format!("Postgres + relay + {broker} + projection"),
+        &distributed.total,
     );
+    report::print_latency("  of which the command (gRPC)", &distributed.command);
     drop(kafka);
 
     let dir = tempfile::tempdir()?;
@@ -60,8 +69,17 @@ pub(crate) async fn run(args: OeeLatencyArgs) -> anyhow::Result<()> {
         None,
     )
     .await?;
-    report::print_latency("SQLite + store log + projection (mom dev)", &embedded);
+    report::print_latency("SQLite + store log + projection (mom dev)", &embedded.total);
+    report::print_latency("  of which the command (gRPC)", &embedded.command);
     Ok(())
+}
+
+/// The latencies of one mode, in microseconds.
+struct Latencies {
+    /// From sending the command to the `WatchOee` update that shows it.
+    total: Histogram<u64>,
+    /// The command's own round trip (stored and answered), the first part of `total`.
+    command: Histogram<u64>,
 }
 
 /// The context of the bench's commands.
@@ -138,7 +156,7 @@ async fn latency_run(
     store_url: String,
     oee: mom_oee_projection::OeeConfig,
     servers: Option<String>,
-) -> anyhow::Result<Histogram<u64>> {
+) -> anyhow::Result<Latencies> {
     let shutdown = CancellationToken::new();
     let production = mom_production::start(
         provision::production_config(store_url, 8, 20, provision::kafka_args(servers))?,
@@ -165,7 +183,10 @@ async fn latency_run(
         .await?;
         let mut stream = watch_hours(&mut watch_client, unit).await?;
         // Every count is stamped at t0, so all land in one hour period.
-        let mut histogram = report::new_histogram()?;
+        let mut latencies = Latencies {
+            total: report::new_histogram()?,
+            command: report::new_histogram()?,
+        };
         let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
         let mut next = Instant::now();
         for sample in 1..=args.samples {
@@ -180,6 +201,7 @@ async fn latency_run(
                 at,
             })
             .await?;
+            let answered = begin.elapsed();
             loop {
                 let update = tokio::time::timeout(Duration::from_secs(30), stream.message())
                     .await
@@ -189,9 +211,11 @@ async fn latency_run(
                     break;
                 }
             }
-            histogram.record(begin.elapsed().as_micros().max(1) as u64)?;
+            let micros = |d: Duration| d.as_micros().max(1) as u64;
+            latencies.total.record(micros(begin.elapsed()))?;
+            latencies.command.record(micros(answered))?;
         }
-        anyhow::Ok(histogram)
+        anyhow::Ok(latencies)
     }
     .await;
     shutdown.cancel();

@@ -20,6 +20,7 @@ use crate::report::{self, RelayRow};
 
 /// Runs the benchmark for every storage of `args` and prints its report.
 pub(crate) async fn run(args: RelayArgs) -> anyhow::Result<()> {
+    mom_bus::install_client_options(&args.kafka_options);
     report::print_relay_title(&args);
     for &storage in &args.storage {
         let db = mom_testkit::TestDatabase::create_on(&args.database_url)
