@@ -13,6 +13,8 @@
 //!    key order, and both consumers resumed by themselves: the OEE counts and the equipment read
 //!    model equal the store without any manual restart.
 //!
+//! 4. SIGTERM while the broker does not answer stops a service within seconds.
+//!
 //! Every client command carries an idempotency key and is retried with it until acknowledged,
 //! so "stored once" is exact. Times to resume are printed.
 
@@ -121,6 +123,25 @@ impl Service {
             child.start_kill().unwrap();
             child.wait().await.unwrap();
         }
+    }
+
+    /// Sends SIGTERM (what a supervisor sends to stop a service) and waits for the exit;
+    /// returns its status and how long the service took.
+    async fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let mut child = self.child.take().expect("the service runs");
+        let pid = child.id().expect("the service has a pid");
+        let start = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
+            .await
+            .expect("the service exits after SIGTERM")
+            .unwrap();
+        (status, start.elapsed())
     }
 
     /// Returns whether the process is still running (a service must not exit on a fault).
@@ -469,6 +490,63 @@ async fn topic_by_key(broker: &str, expected: usize) -> HashMap<String, Vec<Stri
         by_key.entry(key).or_default().push(id);
     }
     by_key
+}
+
+/// SIGTERM stops a service within seconds while its broker does not answer: the relay and the
+/// OEE publisher, still waiting to create their topics (an admin request to a silent broker
+/// times out after a minute), give up at once instead of holding the process past a
+/// supervisor's patience (Kubernetes sends SIGKILL 30 s after SIGTERM).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_services_whose_broker_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_db = TestDatabase::create().await.unwrap();
+    let oee_db = TestDatabase::create().await.unwrap();
+    // A port nobody listens on.
+    let nowhere = format!("127.0.0.1:{}", mom_testkit::free_port().unwrap());
+    let mut production = Service::new(
+        "production",
+        PRODUCTION,
+        dir.path(),
+        vec![
+            ("MOM_DATABASE_URL", store_db.url.clone()),
+            ("MOM_KAFKA_BOOTSTRAP_SERVERS", nowhere.clone()),
+        ],
+        false,
+    );
+    let mut oee_service = Service::new(
+        "oee",
+        OEE,
+        dir.path(),
+        vec![
+            ("MOM_OEE_DATABASE_URL", oee_db.url.clone()),
+            ("MOM_KAFKA_BOOTSTRAP_SERVERS", nowhere),
+        ],
+        true,
+    );
+    production.spawn();
+    oee_service.spawn();
+    production
+        .wait_health(ServingStatus::Serving, Duration::from_secs(60))
+        .await;
+    oee_service
+        .wait_health(ServingStatus::NotServing, Duration::from_secs(60))
+        .await;
+    // The first attempts to reach the broker are under way.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for service in [&mut production, &mut oee_service] {
+        let log = service.log.clone();
+        let (status, took) = service.terminate().await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        println!("{} stopped {took:?} after SIGTERM ({status})", service.name);
+        assert!(status.success(), "{}: {status}; log:\n{text}", service.name);
+        assert!(
+            took < Duration::from_secs(20),
+            "{} took {took:?} to stop; log:\n{text}",
+            service.name
+        );
+    }
+    store_db.drop_database().await.unwrap();
+    oee_db.drop_database().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -13,6 +13,7 @@ mod dead_letters;
 mod encoder;
 pub mod envelope;
 mod error;
+mod lifecycle;
 mod message;
 mod publisher;
 mod relay;
@@ -23,6 +24,7 @@ pub use client::{client_config, install_client_options, KafkaOption, KafkaOption
 pub use dead_letters::DeadLetters;
 pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
+pub use lifecycle::{finish_within_grace, start_when_reachable, SHUTDOWN_GRACE};
 pub use message::BusMessage;
 pub use publisher::{Outgoing, Publisher};
 pub use relay::{

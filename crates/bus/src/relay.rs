@@ -141,8 +141,11 @@ impl Relay {
         self.stats.clone()
     }
 
-    /// Publishes until `shutdown` is cancelled. Cancel safety: a round in flight finishes (its
-    /// rows are marked or left pending) before the loop checks the token again.
+    /// Publishes until `shutdown` is cancelled. A round in flight finishes (its rows are marked
+    /// or left pending) before the loop checks the token again, unless it is still waiting for
+    /// the broker [`crate::SHUTDOWN_GRACE`] after the shutdown began: then it is dropped, its
+    /// lanes are released with their connection, and its rows stay pending (published again by
+    /// the next relay, at least once).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut backoff = Duration::ZERO;
         let mut backlog_reported = tokio::time::Instant::now() - BACKLOG_EVERY;
@@ -161,7 +164,15 @@ impl Relay {
             }
             // Commits from here on wake the wait below, also those made while this round reads.
             commits.mark_seen();
-            match self.publish_once().await {
+            let Some(round) = crate::finish_within_grace(&shutdown, self.publish_once()).await
+            else {
+                tracing::warn!(
+                    grace = ?crate::SHUTDOWN_GRACE,
+                    "stopping with a publishing round still waiting for the broker: its rows stay pending and are published again after the restart"
+                );
+                return Ok(());
+            };
+            match round {
                 Ok(0) => {
                     backoff = Duration::ZERO;
                     // Idle: the next commit wakes the relay (this process's at once, other

@@ -455,6 +455,59 @@ async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
     db.drop_database().await.unwrap();
 }
 
+/// A shutdown while a round waits for a broker that is gone ends within the grace, not after
+/// the producer's message timeout; the round's rows stay pending for the next relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_round_waiting_for_a_broker_that_is_gone() {
+    let mut broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.message_timeout = Duration::from_secs(600);
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    broker.kill().await.unwrap();
+    write_events(&repo, 2, 3).await;
+    let shutdown = CancellationToken::new();
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    // The round has claimed the rows and waits for acknowledgements that cannot come.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopping = Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(60), relay_task)
+        .await
+        .expect("the relay stops within the grace, not after the message timeout")
+        .unwrap()
+        .unwrap();
+    assert!(stopping.elapsed() >= mom_bus::SHUTDOWN_GRACE);
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        6,
+        "the rows stay pending"
+    );
+    // The dropped round's lanes were released with its connection.
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let locks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if locks == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{locks} lane locks still held");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pool.close().await;
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
 /// A message the broker refuses for its size is parked at once; the other keys are published,
 /// the later rows of its key wait; skipped by an operator, the key goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

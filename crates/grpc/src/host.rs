@@ -381,27 +381,20 @@ async fn serve_started(
 }
 
 /// Starts the relay once the broker answers (retrying with backoff, 0.5 s doubling to 10 s),
-/// then runs it until `shutdown`.
+/// then runs it until `shutdown`; a shutdown ends the wait for the broker at once.
 async fn run_relay(
     store: EventStore,
     config: RelayConfig,
     shutdown: CancellationToken,
 ) -> Result<(), HostError> {
-    let mut backoff = Duration::from_millis(500);
-    let relay = loop {
-        match Relay::start(store.clone(), config.clone()).await {
-            Ok(relay) => break relay,
-            Err(err) => {
-                tracing::warn!(error = %err, retry_in = ?backoff, "outbox relay cannot start (broker not reachable?), retrying");
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    };
-    relay.run(shutdown).await.map_err(HostError::from)
+    let started = mom_bus::start_when_reachable("outbox relay", &shutdown, || {
+        Relay::start(store.clone(), config.clone())
+    })
+    .await;
+    match started {
+        Some(relay) => relay.run(shutdown).await.map_err(HostError::from),
+        None => Ok(()),
+    }
 }
 
 /// Returns `Ok` when the store's database answers a trivial query.

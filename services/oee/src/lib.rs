@@ -286,9 +286,8 @@ pub async fn start_routed(
         // The broker may be down at start: the publisher waits for it without holding up the
         // projection and the queries.
         tasks.spawn(async move {
-            let mut backoff = std::time::Duration::from_millis(500);
-            loop {
-                let started = publish::OeePublisher::start(
+            let started = mom_bus::start_when_reachable("oee publisher", &shutdown, || {
+                publish::OeePublisher::start(
                     pool.clone(),
                     queries.clone(),
                     &servers,
@@ -296,20 +295,12 @@ pub async fn start_routed(
                     partitions,
                     replication,
                 )
-                .await;
-                match started {
-                    Ok(publisher) => {
-                        publisher.run(revisions, shutdown).await;
-                        return Ok(());
-                    }
-                    Err(err) => tracing::warn!(error = %err, retry_in = ?backoff, "oee publisher cannot start, retrying"),
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+            })
+            .await;
+            if let Some(publisher) = started {
+                publisher.run(revisions, shutdown).await;
             }
+            Ok(())
         });
     }
     let router = http::router(queries, projection.subscribe(), shutdown.clone());

@@ -169,11 +169,21 @@ impl OeePublisher {
     }
 
     /// Publishes until `shutdown`, woken by the projection's `revisions`; a failed round is
-    /// retried with backoff.
+    /// retried with backoff. A round still waiting for the broker
+    /// [`SHUTDOWN_GRACE`](mom_bus::SHUTDOWN_GRACE) after the shutdown began is dropped (its
+    /// periods are published again after the restart).
     pub async fn run(self, mut revisions: watch::Receiver<u64>, shutdown: CancellationToken) {
         let mut backoff = Duration::ZERO;
         while !shutdown.is_cancelled() {
-            match self.publish_once().await {
+            let Some(round) = mom_bus::finish_within_grace(&shutdown, self.publish_once()).await
+            else {
+                tracing::warn!(
+                    grace = ?mom_bus::SHUTDOWN_GRACE,
+                    "stopping with OEE periods still waiting for the broker: they are published again after the restart"
+                );
+                return;
+            };
+            match round {
                 Ok(0) => {
                     backoff = Duration::ZERO;
                     tokio::select! {
