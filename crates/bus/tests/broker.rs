@@ -409,10 +409,17 @@ async fn open_transactions(url: &str) -> i64 {
     count
 }
 
-/// While the broker is down and the relay waits for it, no transaction of the store is open
-/// (the lanes are held by session locks); afterwards every row is published in key order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
+/// A relay whose broker was killed after it started, running over `keys` × `per_key` written
+/// events that it cannot publish.
+struct Stranded {
+    broker: mom_testkit::Broker,
+    db: mom_testkit::TestDatabase,
+    store: EventStore,
+    shutdown: CancellationToken,
+    relay_task: tokio::task::JoinHandle<Result<(), mom_bus::BusError>>,
+}
+
+async fn stranded_relay(message_timeout: Duration, keys: usize, per_key: usize) -> Stranded {
     let mut broker = mom_testkit::Broker::start().await.unwrap();
     let db = mom_testkit::TestDatabase::create().await.unwrap();
     let store = EventStore::connect(&db.url, &StoreOptions::default())
@@ -420,12 +427,32 @@ async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
         .unwrap();
     let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
     let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
-    config.message_timeout = Duration::from_secs(20);
+    config.message_timeout = message_timeout;
     let relay = Relay::start(store.clone(), config).await.unwrap();
     broker.kill().await.unwrap();
-    write_events(&repo, 4, 5).await;
+    write_events(&repo, keys, per_key).await;
     let shutdown = CancellationToken::new();
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    Stranded {
+        broker,
+        db,
+        store,
+        shutdown,
+        relay_task,
+    }
+}
+
+/// While the broker is down and the relay waits for it, no transaction of the store is open
+/// (the lanes are held by session locks); afterwards every row is published in key order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
+    let Stranded {
+        mut broker,
+        db,
+        store,
+        shutdown,
+        relay_task,
+    } = stranded_relay(Duration::from_secs(20), 4, 5).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         store.outbox_backlog().await.unwrap(),
@@ -459,19 +486,13 @@ async fn relay_holds_no_transaction_while_it_waits_for_the_broker() {
 /// the producer's message timeout; the round's rows stay pending for the next relay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_a_round_waiting_for_a_broker_that_is_gone() {
-    let mut broker = mom_testkit::Broker::start().await.unwrap();
-    let db = mom_testkit::TestDatabase::create().await.unwrap();
-    let store = EventStore::connect(&db.url, &StoreOptions::default())
-        .await
-        .unwrap();
-    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
-    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
-    config.message_timeout = Duration::from_secs(600);
-    let relay = Relay::start(store.clone(), config).await.unwrap();
-    broker.kill().await.unwrap();
-    write_events(&repo, 2, 3).await;
-    let shutdown = CancellationToken::new();
-    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let Stranded {
+        broker: _broker,
+        db,
+        store,
+        shutdown,
+        relay_task,
+    } = stranded_relay(Duration::from_secs(600), 2, 3).await;
     // The round has claimed the rows and waits for acknowledgements that cannot come.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopping = Instant::now();
