@@ -3,7 +3,7 @@
 use crate::ids::{AreaId, ProductId, SiteId, WorkCenterId};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// An ideal cycle time, in whole microseconds so that sub-millisecond cycles stay exact.
@@ -49,8 +49,9 @@ impl CycleTime {
 pub struct CycleTimes {
     /// Used for products without their own entry and for counts with no known product.
     pub default: Option<CycleTime>,
-    /// Product-specific cycle times.
-    pub by_product: HashMap<ProductId, CycleTime>,
+    /// Product-specific cycle times, by product name (ordered, so that an engine snapshot lists
+    /// them in one order: a hash map wrote them in any).
+    pub by_product: BTreeMap<ProductId, CycleTime>,
 }
 
 impl CycleTimes {
@@ -58,7 +59,7 @@ impl CycleTimes {
     pub fn with_default(default: CycleTime) -> CycleTimes {
         CycleTimes {
             default: Some(default),
-            by_product: HashMap::new(),
+            by_product: BTreeMap::new(),
         }
     }
 

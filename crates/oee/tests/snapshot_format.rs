@@ -2,7 +2,7 @@
 //! snapshots in their read models and load them after an upgrade, so a change of the engine's
 //! in-memory structures must not change what a snapshot says. The golden file was written by the
 //! engine of 3c93c71 (`BTreeMap` timelines); the chunked timelines write the same JSON (but for
-//! the order of a hash map's keys). `BLESS=1` rewrites it, which is only right together with a
+//! the order of the cycle times by product, then a hash map's). `BLESS=1` rewrites it, which is only right together with a
 //! new `SNAPSHOT_VERSION`.
 #![allow(clippy::unwrap_used)]
 
@@ -40,8 +40,8 @@ fn a_snapshot_is_written_as_the_golden_file_says() {
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(GOLDEN, &json).unwrap();
     }
-    // Compared as JSON values: the cycle times by product are a hash map, written in any
-    // order.
+    // Compared as JSON values: the golden file was written while the cycle times by product
+    // were a hash map, in any order (they are ordered by product now).
     let golden = std::fs::read_to_string(GOLDEN).unwrap();
     let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
     assert!(
