@@ -2,8 +2,8 @@
 //! snapshots in their read models and load them after an upgrade, so a change of the engine's
 //! in-memory structures must not change what a snapshot says. The golden file was written by the
 //! engine of 3c93c71 (`BTreeMap` timelines); the chunked timelines write the same JSON (but for
-//! the order of the cycle times by product, then a hash map's). `BLESS=1` rewrites it, which is only right together with a
-//! new `SNAPSHOT_VERSION`.
+//! the order of the cycle times by product, then a hash map's). `BLESS=1` rewrites it, which is
+//! only right together with a new `SNAPSHOT_VERSION`.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, TimeZone, Utc};
