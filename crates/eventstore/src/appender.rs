@@ -7,6 +7,8 @@
 //! retried alone so that one bad append cannot fail its neighbours.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -35,6 +37,24 @@ pub(crate) enum BatchOutcome {
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
     sender: mpsc::Sender<AppendRequest>,
+    batches: Arc<BatchCounters>,
+}
+
+/// How the appender's batches were written so far (see [`AppendBatches`]).
+#[derive(Debug, Default)]
+pub(crate) struct BatchCounters {
+    pub one_statement: AtomicU64,
+    pub locked: AtomicU64,
+}
+
+/// How a store's append batches were written since it connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendBatches {
+    /// Postgres: batches written in one statement, the head being where this store left it.
+    pub one_statement: u64,
+    /// Batches written the long way: the head's row lock first, then the rows in a transaction
+    /// (the first batch, a batch after another process appended, and every batch on SQLite).
+    pub locked: u64,
 }
 
 impl Appender {
@@ -44,8 +64,24 @@ impl Appender {
         commits: CommitSignal,
     ) -> (Self, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(4096);
-        let task = tokio::spawn(run(backend, receiver, max_batch_events.max(1), commits));
-        (Self { sender }, task)
+        let batches = Arc::new(BatchCounters::default());
+        let head = postgres::HeadCache::new(batches.clone());
+        let task = tokio::spawn(run(
+            backend,
+            receiver,
+            max_batch_events.max(1),
+            commits,
+            head,
+        ));
+        (Self { sender, batches }, task)
+    }
+
+    /// How the batches were written so far.
+    pub fn batches(&self) -> AppendBatches {
+        AppendBatches {
+            one_statement: self.batches.one_statement.load(Ordering::Relaxed),
+            locked: self.batches.locked.load(Ordering::Relaxed),
+        }
     }
 
     /// Appends and waits for the commit. Cancel safety: if the caller is dropped after the request
@@ -76,6 +112,7 @@ async fn run(
     mut receiver: mpsc::Receiver<AppendRequest>,
     max_events: usize,
     commits: CommitSignal,
+    mut head: postgres::HeadCache,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut events = first.events.len();
@@ -89,17 +126,17 @@ async fn run(
                 Err(_) => break,
             }
         }
-        write(&backend, batch).await;
+        write(&backend, batch, &mut head).await;
         // Readers of the log wake up (a batch that committed nothing wakes them for nothing,
         // which costs one empty read).
         commits.bump();
     }
 }
 
-async fn write(backend: &Backend, batch: Vec<AppendRequest>) {
+async fn write(backend: &Backend, batch: Vec<AppendRequest>, head: &mut postgres::HeadCache) {
     let mut pending = reject_duplicates_within(batch);
     while !pending.is_empty() {
-        match write_once(backend, &pending).await {
+        match write_once(backend, &pending, head).await {
             Ok(BatchOutcome::Committed) => {
                 for request in pending {
                     let _ = request.reply.send(Ok(()));
@@ -129,7 +166,7 @@ async fn write(backend: &Backend, batch: Vec<AppendRequest>) {
                 tracing::warn!(error = %err, appends = pending.len(), "batch append failed, retrying appends one by one");
                 for request in pending {
                     let single = vec![request];
-                    let result = match write_once(backend, &single).await {
+                    let result = match write_once(backend, &single, head).await {
                         Ok(BatchOutcome::Committed) => Ok(()),
                         Ok(BatchOutcome::Conflicts(_)) => Err(StoreError::Conflict),
                         Err(err) => Err(err),
@@ -164,12 +201,17 @@ fn reject_duplicates_within(batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
     accepted
 }
 
+/// `head` is what this appender knows of the log's head between batches (Postgres only).
 async fn write_once(
     backend: &Backend,
     batch: &[AppendRequest],
+    head: &mut postgres::HeadCache,
 ) -> Result<BatchOutcome, StoreError> {
     match backend {
-        Backend::Postgres(pool) => postgres::write_batch(pool, batch).await,
-        Backend::Sqlite(pool) => sqlite::write_batch(pool, batch).await,
+        Backend::Postgres(pool) => postgres::write_batch(pool, batch, head).await,
+        Backend::Sqlite(pool) => {
+            head.batches.locked.fetch_add(1, Ordering::Relaxed);
+            sqlite::write_batch(pool, batch).await
+        }
     }
 }

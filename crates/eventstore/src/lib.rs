@@ -30,6 +30,7 @@ mod sqlite;
 mod store;
 
 pub use aggregate_store::AggregateStore;
+pub use appender::AppendBatches;
 pub use args::StoreArgs;
 pub use audit::{AuditEvent, AuditQuery, BrokenLink, ChainReport};
 pub use authors::AuthoredEvent;

@@ -1,12 +1,15 @@
 //! Postgres statements of the store.
 
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
+
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
 use sqlx::postgres::PgPool;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::appender::{AppendRequest, BatchOutcome};
+use crate::appender::{AppendRequest, BatchCounters, BatchOutcome};
 use crate::chain::{ChainRow, ChainWriter, SnapshotRow};
 use crate::outbox::{
     headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
@@ -19,13 +22,317 @@ use crate::StoreError;
 /// Advisory-lock namespace of outbox lanes ("MOMO").
 const LANE_LOCK_SPACE: i32 = 0x4d4f_4d4f;
 
+/// The head of the log as this process's appender last committed it: where its next batch
+/// starts when no other process appended meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KnownHead {
+    position: i64,
+    hash: Vec<u8>,
+}
+
+/// The appender's memory of the head between batches, and how it is used.
+#[derive(Debug)]
+pub(crate) struct HeadCache {
+    known: Option<KnownHead>,
+    /// Batches left to write the long way after the head turned out to have moved (another
+    /// process appends to this store too): the short way would mostly miss meanwhile.
+    cool_down: u32,
+    /// How batches were written (both backends count here).
+    pub batches: Arc<BatchCounters>,
+}
+
+impl HeadCache {
+    pub fn new(batches: Arc<BatchCounters>) -> Self {
+        Self {
+            known: None,
+            cool_down: 0,
+            batches,
+        }
+    }
+}
+
+/// Batches written the long way after a miss of the short one.
+const COOL_DOWN_BATCHES: u32 = 16;
+
+/// Writes one batch. The short way, when this process knows the head (it wrote the last batch):
+/// one autocommitted statement that moves the head only if it is still where this process left
+/// it, and writes the events, outbox rows and snapshots only if it did: one round trip instead
+/// of four, and the head's row lock is held only while the statement runs and commits. When the
+/// head has moved (another process appended) the statement writes nothing; when it fails (a
+/// conflicting append, anything else) nothing is written either. Both then go the long way,
+/// which finds the conflicting appends as before.
 pub(crate) async fn write_batch(
     pool: &PgPool,
     batch: &[AppendRequest],
+    cache: &mut HeadCache,
 ) -> Result<BatchOutcome, StoreError> {
+    if let Some(known) = cache.known.take() {
+        if cache.cool_down == 0 {
+            match write_batch_at(pool, batch, &known).await {
+                Ok(Some(head)) => {
+                    cache.known = Some(head);
+                    cache.batches.one_statement.fetch_add(1, Ordering::Relaxed);
+                    return Ok(BatchOutcome::Committed);
+                }
+                Ok(None) => cache.cool_down = COOL_DOWN_BATCHES,
+                Err(err) => tracing::debug!(error = %err, "short append failed, writing it again"),
+            }
+        } else {
+            cache.cool_down -= 1;
+        }
+    }
+    cache.batches.locked.fetch_add(1, Ordering::Relaxed);
+    let (outcome, head) = write_batch_locked(pool, batch).await?;
+    cache.known = head;
+    Ok(outcome)
+}
+
+/// A batch's columns, positioned from `first` and chained from `head_hash`.
+struct BatchRows<'a> {
+    total: i64,
+    positions: Vec<i64>,
+    owner: Vec<usize>,
+    event_ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    ids: Vec<&'a str>,
+    sequences: Vec<i64>,
+    event_types: Vec<&'a str>,
+    versions: Vec<&'a str>,
+    payloads: Vec<&'a serde_json::Value>,
+    metadatas: Vec<&'a serde_json::Value>,
+    event_times: Vec<DateTime<Utc>>,
+    recorded_times: Vec<DateTime<Utc>>,
+    lanes: Vec<i32>,
+    topics: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    bodies: Vec<&'a [u8]>,
+    headers: Vec<serde_json::Value>,
+    hashes: Vec<Vec<u8>>,
+    new_head: Vec<u8>,
+    snapshot_types: Vec<&'a str>,
+    snapshot_ids: Vec<&'a str>,
+    snapshot_sequences: Vec<i64>,
+    snapshot_versions: Vec<i64>,
+    snapshot_payloads: Vec<&'a serde_json::Value>,
+    snapshot_event_hashes: Vec<Vec<u8>>,
+    snapshot_hashes: Vec<Vec<u8>>,
+}
+
+/// Number of events in `batch`, as a position offset.
+fn batch_total(batch: &[AppendRequest]) -> Result<i64, StoreError> {
     let total: usize = batch.iter().map(|r| r.events.len()).sum();
-    let total_i64 =
-        i64::try_from(total).map_err(|_| StoreError::Corrupt("batch too large".into()))?;
+    i64::try_from(total).map_err(|_| StoreError::Corrupt("batch too large".into()))
+}
+
+impl<'a> BatchRows<'a> {
+    fn new(
+        batch: &'a [AppendRequest],
+        first: i64,
+        head_hash: Option<Vec<u8>>,
+    ) -> Result<Self, StoreError> {
+        let total = batch_total(batch)?;
+        let capacity = usize::try_from(total).unwrap_or(0);
+        let mut chain = ChainWriter::new(head_hash)?;
+        let mut rows = Self {
+            total,
+            positions: Vec::with_capacity(capacity),
+            owner: Vec::with_capacity(capacity),
+            event_ids: Vec::with_capacity(capacity),
+            types: Vec::with_capacity(capacity),
+            ids: Vec::with_capacity(capacity),
+            sequences: Vec::with_capacity(capacity),
+            event_types: Vec::with_capacity(capacity),
+            versions: Vec::with_capacity(capacity),
+            payloads: Vec::with_capacity(capacity),
+            metadatas: Vec::with_capacity(capacity),
+            event_times: Vec::with_capacity(capacity),
+            recorded_times: Vec::with_capacity(capacity),
+            lanes: Vec::with_capacity(capacity),
+            topics: Vec::with_capacity(capacity),
+            keys: Vec::with_capacity(capacity),
+            bodies: Vec::with_capacity(capacity),
+            headers: Vec::with_capacity(capacity),
+            hashes: Vec::with_capacity(capacity),
+            new_head: Vec::new(),
+            snapshot_types: Vec::new(),
+            snapshot_ids: Vec::new(),
+            snapshot_sequences: Vec::new(),
+            snapshot_versions: Vec::new(),
+            snapshot_payloads: Vec::new(),
+            snapshot_event_hashes: Vec::new(),
+            snapshot_hashes: Vec::new(),
+        };
+        let mut position = first;
+        for (index, request) in batch.iter().enumerate() {
+            for e in &request.events {
+                let event_headers = headers_to_json(&e.outbox.headers);
+                rows.hashes
+                    .push(chain.push(position, e, &event_headers).0.to_vec());
+                rows.positions.push(position);
+                position += 1;
+                rows.owner.push(index);
+                rows.event_ids.push(e.event_id);
+                rows.types.push(e.aggregate_type.as_str());
+                rows.ids.push(e.aggregate_id.as_str());
+                rows.sequences.push(e.sequence);
+                rows.event_types.push(e.event_type.as_str());
+                rows.versions.push(e.event_version.as_str());
+                rows.payloads.push(&e.payload);
+                rows.metadatas.push(&e.metadata);
+                rows.event_times.push(e.event_time);
+                rows.recorded_times.push(e.recorded_time);
+                rows.lanes
+                    .push(i32::try_from(lane_of(&e.outbox.key)).unwrap_or(0));
+                rows.topics.push(e.outbox.topic.as_str());
+                rows.keys.push(e.outbox.key.as_str());
+                rows.bodies.push(e.outbox.payload.as_slice());
+                rows.headers.push(event_headers);
+            }
+        }
+        for snapshot in latest_snapshots(batch) {
+            let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
+            rows.snapshot_types.push(snapshot.aggregate_type.as_str());
+            rows.snapshot_ids.push(snapshot.aggregate_id.as_str());
+            rows.snapshot_sequences.push(snapshot.last_sequence);
+            rows.snapshot_versions.push(snapshot.snapshot_version);
+            rows.snapshot_payloads.push(&snapshot.payload);
+            rows.snapshot_event_hashes.push(event_hash.0.to_vec());
+            rows.snapshot_hashes.push(hash.0.to_vec());
+        }
+        rows.new_head = chain.head().0.to_vec();
+        Ok(rows)
+    }
+
+    /// Binds `$1`–`$26` of [`EVENT_ROWS`], [`OUTBOX_ROWS`] and [`SNAPSHOT_ROWS`]; `$18` is the
+    /// new head hash and `$19` the notification channel.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.positions)
+            .bind(&self.event_ids)
+            .bind(&self.types)
+            .bind(&self.ids)
+            .bind(&self.sequences)
+            .bind(&self.event_types)
+            .bind(&self.versions)
+            .bind(&self.payloads)
+            .bind(&self.metadatas)
+            .bind(&self.event_times)
+            .bind(&self.recorded_times)
+            .bind(&self.topics)
+            .bind(&self.keys)
+            .bind(&self.bodies)
+            .bind(&self.headers)
+            .bind(&self.hashes)
+            .bind(&self.lanes)
+            .bind(self.new_head.as_slice())
+            .bind(crate::commits::CHANNEL)
+            .bind(&self.snapshot_types)
+            .bind(&self.snapshot_ids)
+            .bind(&self.snapshot_sequences)
+            .bind(&self.snapshot_versions)
+            .bind(&self.snapshot_payloads)
+            .bind(&self.snapshot_event_hashes)
+            .bind(&self.snapshot_hashes)
+    }
+
+    /// Where the head is once these rows are committed.
+    fn head_after(&self) -> Option<KnownHead> {
+        Some(KnownHead {
+            position: *self.positions.last()?,
+            hash: self.new_head.clone(),
+        })
+    }
+}
+
+/// The events of a batch (`$1`–`$16`), as the `SELECT` of an `INSERT INTO mom_events`.
+const EVENT_ROWS: &str = "SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], \
+     $4::text[], $5::bigint[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], \
+     $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::bytea[], \
+     $15::jsonb[], $16::bytea[]) AS e(position, event_id, aggregate_type, aggregate_id, \
+     sequence, event_type, event_version, payload, metadata, event_time, recorded_time, topic, \
+     msg_key, message, headers, hash)";
+
+/// Columns of `mom_events` in the order of [`EVENT_ROWS`].
+const EVENT_COLUMNS: &str = "mom_events (position, event_id, aggregate_type, aggregate_id, \
+     sequence, event_type, event_version, payload, metadata, event_time, recorded_time, topic, \
+     msg_key, message, headers, hash)";
+
+/// The outbox rows of the events the statement inserted (CTE `inserted`).
+const OUTBOX_ROWS: &str = "INSERT INTO mom_outbox (position, lane, topic, msg_key) \
+     SELECT o.position, o.lane, o.topic, o.msg_key \
+     FROM UNNEST($1::bigint[], $17::int[], $12::text[], $13::text[]) \
+       AS o(position, lane, topic, msg_key) \
+     JOIN inserted USING (position)";
+
+/// The latest snapshots (`$20`–`$26`), upserted; `{gate}` joins the rows with a CTE that
+/// returns one row when they are to be written.
+const SNAPSHOT_ROWS: &str = "INSERT INTO mom_snapshots (aggregate_type, aggregate_id, \
+     last_sequence, snapshot_version, payload, event_hash, hash) \
+     SELECT s.aggregate_type, s.aggregate_id, s.last_sequence, s.snapshot_version, s.payload, \
+     s.event_hash, s.hash FROM UNNEST($20::text[], $21::text[], $22::bigint[], $23::bigint[], \
+     $24::jsonb[], $25::bytea[], $26::bytea[]) AS s(aggregate_type, aggregate_id, \
+     last_sequence, snapshot_version, payload, event_hash, hash) {gate} \
+     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
+     last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
+     payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash";
+
+/// The short way: one autocommitted statement, written only when the head is still `known`.
+/// Returns the new head, or `None` when the head had moved and nothing was written.
+async fn write_batch_at(
+    pool: &PgPool,
+    batch: &[AppendRequest],
+    known: &KnownHead,
+) -> Result<Option<KnownHead>, StoreError> {
+    let rows = BatchRows::new(batch, known.position + 1, Some(known.hash.clone()))?;
+    // Every write joins `head`, which returns a row only when the head was still where this
+    // process left it: the row lock on it is taken before any event is written (no event row
+    // can be produced without it) and held until the statement commits, so positions stay
+    // gap-free and in commit order across processes. No `ON CONFLICT` on the events: a
+    // conflicting append fails the whole statement.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH head AS ( \
+           UPDATE mom_log_head SET position = position + $27, head_hash = $18 \
+           FROM (SELECT pg_notify($19, '')) AS notified \
+           WHERE id = 1 AND position = $28 AND head_hash = $29 RETURNING position), \
+         inserted AS ( \
+           INSERT INTO {EVENT_COLUMNS} SELECT e.* FROM ({EVENT_ROWS}) AS e CROSS JOIN head \
+           RETURNING position), \
+         outbox AS ({OUTBOX_ROWS}), \
+         snapshots AS ({snapshots}) \
+         SELECT count(*) FROM inserted",
+            snapshots = SNAPSHOT_ROWS.replace("{gate}", "CROSS JOIN head"),
+        )
+    });
+    let written: i64 = rows
+        .bind(sqlx::query_scalar(SQL.as_str()))
+        .bind(rows.total)
+        .bind(known.position)
+        .bind(known.hash.as_slice())
+        .fetch_one(pool)
+        .await?;
+    if written == rows.total {
+        Ok(rows.head_after())
+    } else if written == 0 {
+        Ok(None)
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "an append of {} events wrote {written}",
+            rows.total
+        )))
+    }
+}
+
+/// The long way: takes the head's row lock first, then writes in a transaction; finds the
+/// conflicting appends. Returns the head after the batch when it committed.
+async fn write_batch_locked(
+    pool: &PgPool,
+    batch: &[AppendRequest],
+) -> Result<(BatchOutcome, Option<KnownHead>), StoreError> {
+    let total = batch_total(batch)?;
     let mut tx = pool.begin().await?;
     // Taking the head row lock first serializes writers, which keeps positions gap-free and in
     // commit order across processes.
@@ -33,149 +340,49 @@ pub(crate) async fn write_batch(
         "UPDATE mom_log_head SET position = position + $1 WHERE id = 1 \
          RETURNING position, head_hash",
     )
-    .bind(total_i64)
+    .bind(total)
     .fetch_one(&mut *tx)
     .await?;
-    let first = head - total_i64 + 1;
-    let mut chain = ChainWriter::new(head_hash)?;
-
-    let mut positions = Vec::with_capacity(total);
-    let mut event_ids = Vec::with_capacity(total);
-    let mut types = Vec::with_capacity(total);
-    let mut ids = Vec::with_capacity(total);
-    let mut sequences = Vec::with_capacity(total);
-    let mut event_types = Vec::with_capacity(total);
-    let mut versions = Vec::with_capacity(total);
-    let mut payloads = Vec::with_capacity(total);
-    let mut metadatas = Vec::with_capacity(total);
-    let mut event_times = Vec::with_capacity(total);
-    let mut recorded_times = Vec::with_capacity(total);
-    let mut lanes = Vec::with_capacity(total);
-    let mut topics = Vec::with_capacity(total);
-    let mut keys = Vec::with_capacity(total);
-    let mut bodies = Vec::with_capacity(total);
-    let mut headers = Vec::with_capacity(total);
-    let mut owner = Vec::with_capacity(total);
-    let mut hashes = Vec::with_capacity(total);
-    let mut position = first;
-    for (index, request) in batch.iter().enumerate() {
-        for e in &request.events {
-            let event_headers = headers_to_json(&e.outbox.headers);
-            hashes.push(chain.push(position, e, &event_headers).0.to_vec());
-            positions.push(position);
-            position += 1;
-            owner.push(index);
-            event_ids.push(e.event_id);
-            types.push(e.aggregate_type.as_str());
-            ids.push(e.aggregate_id.as_str());
-            sequences.push(e.sequence);
-            event_types.push(e.event_type.as_str());
-            versions.push(e.event_version.as_str());
-            payloads.push(&e.payload);
-            metadatas.push(&e.metadata);
-            event_times.push(e.event_time);
-            recorded_times.push(e.recorded_time);
-            lanes.push(i32::try_from(lane_of(&e.outbox.key)).unwrap_or(0));
-            topics.push(e.outbox.topic.as_str());
-            keys.push(e.outbox.key.as_str());
-            bodies.push(e.outbox.payload.as_slice());
-            headers.push(event_headers);
-        }
-    }
-
-    let mut snapshot_types = Vec::new();
-    let mut snapshot_ids = Vec::new();
-    let mut snapshot_sequences = Vec::new();
-    let mut snapshot_versions = Vec::new();
-    let mut snapshot_payloads = Vec::new();
-    let mut snapshot_event_hashes = Vec::new();
-    let mut snapshot_hashes = Vec::new();
-    for snapshot in latest_snapshots(batch) {
-        let (event_hash, hash) = chain.snapshot_hashes(snapshot)?;
-        snapshot_types.push(snapshot.aggregate_type.as_str());
-        snapshot_ids.push(snapshot.aggregate_id.as_str());
-        snapshot_sequences.push(snapshot.last_sequence);
-        snapshot_versions.push(snapshot.snapshot_version);
-        snapshot_payloads.push(&snapshot.payload);
-        snapshot_event_hashes.push(event_hash.0.to_vec());
-        snapshot_hashes.push(hash.0.to_vec());
-    }
+    let rows = BatchRows::new(batch, head - total + 1, head_hash)?;
 
     // The events, their outbox rows, the head's hash (with the notification, delivered at
     // commit to readers of other processes that `LISTEN`; see crate::commits) and the latest
     // snapshots in one statement: one round trip while the head's row lock is held, not one per
     // table. Outbox rows are written for the events inserted only; when an append conflicts
     // (fewer events inserted than sent) the transaction is rolled back below.
-    let inserted: Vec<i64> = sqlx::query_scalar(
-        "WITH inserted AS ( \
-           INSERT INTO mom_events (position, event_id, aggregate_type, aggregate_id, sequence, \
-           event_type, event_version, payload, metadata, event_time, recorded_time, topic, \
-           msg_key, message, headers, hash) \
-           SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-           $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], \
-           $11::timestamptz[], $12::text[], $13::text[], $14::bytea[], $15::jsonb[], $16::bytea[]) \
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH inserted AS ( \
+           INSERT INTO {EVENT_COLUMNS} {EVENT_ROWS} \
            ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING RETURNING position), \
-         outbox AS ( \
-           INSERT INTO mom_outbox (position, lane, topic, msg_key) \
-           SELECT o.position, o.lane, o.topic, o.msg_key \
-           FROM UNNEST($1::bigint[], $17::int[], $12::text[], $13::text[]) \
-             AS o(position, lane, topic, msg_key) \
-           JOIN inserted USING (position)), \
+         outbox AS ({OUTBOX_ROWS}), \
          head AS ( \
            UPDATE mom_log_head SET head_hash = $18 FROM (SELECT pg_notify($19, '')) AS notified \
            WHERE id = 1), \
-         snapshots AS ( \
-           INSERT INTO mom_snapshots (aggregate_type, aggregate_id, last_sequence, \
-           snapshot_version, payload, event_hash, hash) \
-           SELECT * FROM UNNEST($20::text[], $21::text[], $22::bigint[], $23::bigint[], \
-           $24::jsonb[], $25::bytea[], $26::bytea[]) \
-           ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET \
-           last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
-           payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash) \
+         snapshots AS ({snapshots}) \
          SELECT position FROM inserted",
-    )
-    .bind(&positions)
-    .bind(&event_ids)
-    .bind(&types)
-    .bind(&ids)
-    .bind(&sequences)
-    .bind(&event_types)
-    .bind(&versions)
-    .bind(&payloads)
-    .bind(&metadatas)
-    .bind(&event_times)
-    .bind(&recorded_times)
-    .bind(&topics)
-    .bind(&keys)
-    .bind(&bodies)
-    .bind(&headers)
-    .bind(&hashes)
-    .bind(&lanes)
-    .bind(chain.head().0.as_slice())
-    .bind(crate::commits::CHANNEL)
-    .bind(&snapshot_types)
-    .bind(&snapshot_ids)
-    .bind(&snapshot_sequences)
-    .bind(&snapshot_versions)
-    .bind(&snapshot_payloads)
-    .bind(&snapshot_event_hashes)
-    .bind(&snapshot_hashes)
-    .fetch_all(&mut *tx)
-    .await?;
-    if inserted.len() != total {
+            snapshots = SNAPSHOT_ROWS.replace("{gate}", ""),
+        )
+    });
+    let inserted: Vec<i64> = rows
+        .bind(sqlx::query_scalar(SQL.as_str()))
+        .fetch_all(&mut *tx)
+        .await?;
+    if inserted.len() != rows.positions.len() {
         let inserted: std::collections::HashSet<i64> = inserted.into_iter().collect();
-        let mut conflicting: Vec<usize> = positions
+        let mut conflicting: Vec<usize> = rows
+            .positions
             .iter()
-            .zip(&owner)
+            .zip(&rows.owner)
             .filter(|(p, _)| !inserted.contains(p))
             .map(|(_, o)| *o)
             .collect();
         conflicting.dedup();
         tx.rollback().await?;
-        return Ok(BatchOutcome::Conflicts(conflicting));
+        return Ok((BatchOutcome::Conflicts(conflicting), None));
     }
     tx.commit().await?;
-    Ok(BatchOutcome::Committed)
+    Ok((BatchOutcome::Committed, rows.head_after()))
 }
 
 /// Returns one snapshot per aggregate (the latest), since a batch may hold several appends of

@@ -131,6 +131,12 @@ impl EventStore {
         })
     }
 
+    /// How this store's append batches were written since it connected (on Postgres, the share
+    /// written in one statement shows whether another process appends to the same log).
+    pub fn append_batches(&self) -> crate::AppendBatches {
+        self.appender.batches()
+    }
+
     /// Returns the largest outbox message an append may carry.
     pub fn max_message_bytes(&self) -> usize {
         self.max_message_bytes

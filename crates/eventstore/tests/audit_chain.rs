@@ -1,6 +1,7 @@
 //! The audit hash chain on both backends: an intact store verifies, an edited event, a deleted
 //! event and an edited snapshot are each caught (and the snapshot is refused on load), events
-//! written before the chain existed are chained at connect, and auditors list events.
+//! written before the chain existed are chained at connect, auditors list events, and two stores
+//! appending to one log keep it gap-free and chained.
 
 #![allow(clippy::unwrap_used)]
 
@@ -499,6 +500,99 @@ async fn auditors_list_events_newest_first_by_aggregate_principal_and_time(kind:
     db.cleanup(store).await;
 }
 
+/// Two stores on one log, as two processes: each one's appender keeps the head it last wrote
+/// and, on Postgres, writes its next batch in one statement that only applies when the head is
+/// still there. Appends that alternate (the head always moved meanwhile) and appends racing from
+/// both sides must leave a gap-free log whose chain verifies, with every event stored once.
+async fn two_stores_appending_to_one_log_keep_it_gap_free_and_chained(kind: &str) {
+    let (first, url, db) = open(kind).await;
+    let second = EventStore::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    // Alone, the first store writes its first batch the long way (it does not know the head
+    // yet) and the next ones in one statement each (Postgres).
+    for sequence in 1..=3 {
+        repository(&first)
+            .persist::<Counter>(&[event("solo", sequence, "alice")], None)
+            .await
+            .unwrap();
+    }
+    let alone = first.append_batches();
+    match kind {
+        "postgres" => assert_eq!((alone.locked, alone.one_statement), (1, 2)),
+        _ => assert_eq!((alone.locked, alone.one_statement), (3, 0)),
+    }
+    let stores = [first.clone(), second.clone()];
+    // Alternating: every append but the first finds the head moved by the other store.
+    for sequence in 1..=6 {
+        for (index, store) in stores.iter().enumerate() {
+            repository(store)
+                .persist::<Counter>(&[event(&format!("alt-{index}"), sequence, "alice")], None)
+                .await
+                .unwrap();
+        }
+    }
+    // Racing: 16 aggregates per store, 5 appends each, all at once.
+    let mut racing = tokio::task::JoinSet::new();
+    for (index, store) in stores.iter().enumerate() {
+        for unit in 0..16 {
+            let repo = repository(store);
+            racing.spawn(async move {
+                for sequence in 1..=5 {
+                    repo.persist::<Counter>(
+                        &[event(&format!("race-{index}-{unit}"), sequence, "bob")],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                }
+            });
+        }
+    }
+    while let Some(joined) = racing.join_next().await {
+        joined.unwrap();
+    }
+    // And alternating again after the race, from the side that wrote last or not.
+    for (index, store) in stores.iter().enumerate() {
+        repository(store)
+            .persist::<Counter>(&[event(&format!("alt-{index}"), 7, "alice")], None)
+            .await
+            .unwrap();
+    }
+
+    // The head moved under both (the other store appended): those batches went the long way.
+    assert!(first.append_batches().locked > alone.locked);
+    assert!(second.append_batches().locked > 1);
+
+    let total = 3 + 2 * 7 + 2 * 16 * 5;
+    let positions: Vec<u64> = first
+        .read_log(0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<u64>>(), "gap-free");
+    for store in &stores {
+        assert_eq!(store.head().await.unwrap(), total);
+        let report = store.verify_chain(1000).await.unwrap();
+        assert_eq!(report.broken, None, "{:?}", report.broken);
+        assert_eq!(report.events_checked, total);
+    }
+    for index in 0..2 {
+        let events = repository(&first)
+            .get_events::<Counter>(&format!("alt-{index}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
+    }
+    second.close().await;
+    db.cleanup(first).await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         $(
@@ -526,4 +620,5 @@ on_both_backends!(
     edited_snapshot_is_caught_and_refused_on_load,
     events_written_before_the_chain_are_chained_at_connect,
     auditors_list_events_newest_first_by_aggregate_principal_and_time,
+    two_stores_appending_to_one_log_keep_it_gap_free_and_chained,
 );
