@@ -6,11 +6,10 @@
 //! conflict and the rest is written again. When a batch fails for another reason, each append is
 //! retried alone so that one bad append cannot fail its neighbours.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -45,8 +44,6 @@ pub(crate) struct Appender {
 #[derive(Debug, Default)]
 pub(crate) struct BatchCounters {
     pub one_statement: AtomicU64,
-    pub pipelined: AtomicU64,
-    pub sent_again: AtomicU64,
     pub locked: AtomicU64,
 }
 
@@ -55,12 +52,6 @@ pub(crate) struct BatchCounters {
 pub struct AppendBatches {
     /// Postgres: batches written in one statement, the head being where this store left it.
     pub one_statement: u64,
-    /// Postgres: of those, the batches sent while the batch before was still committing (they
-    /// expect the head that batch leaves).
-    pub pipelined: u64,
-    /// Postgres: pipelined batches sent a second time because they reached the server before
-    /// the batch they follow (which then committed as expected).
-    pub sent_again: u64,
     /// Batches written the long way: the head's row lock first, then the rows in a transaction
     /// (the first batch, a batch after another process appended, and every batch on SQLite).
     pub locked: u64,
@@ -89,8 +80,6 @@ impl Appender {
     pub fn batches(&self) -> AppendBatches {
         AppendBatches {
             one_statement: self.batches.one_statement.load(Ordering::Relaxed),
-            pipelined: self.batches.pipelined.load(Ordering::Relaxed),
-            sent_again: self.batches.sent_again.load(Ordering::Relaxed),
             locked: self.batches.locked.load(Ordering::Relaxed),
         }
     }
@@ -125,157 +114,22 @@ async fn run(
     commits: CommitSignal,
     mut head: postgres::HeadCache,
 ) {
-    if let Backend::Postgres(pool) = &backend {
-        return run_pipelined(pool.clone(), receiver, max_events, commits, head).await;
-    }
     while let Some(first) = receiver.recv().await {
-        let batch = collect(first, &mut receiver, max_events);
+        let mut events = first.events.len();
+        let mut batch = vec![first];
+        while events < max_events {
+            match receiver.try_recv() {
+                Ok(request) => {
+                    events += request.events.len();
+                    batch.push(request);
+                }
+                Err(_) => break,
+            }
+        }
         write(&backend, batch, &mut head).await;
         // Readers of the log wake up (a batch that committed nothing wakes them for nothing,
         // which costs one empty read).
         commits.bump();
-    }
-}
-
-/// Takes `first` and whatever else is queued, up to `max_events` events.
-fn collect(
-    first: AppendRequest,
-    receiver: &mut mpsc::Receiver<AppendRequest>,
-    max_events: usize,
-) -> Vec<AppendRequest> {
-    let mut events = first.events.len();
-    let mut batch = vec![first];
-    while events < max_events {
-        match receiver.try_recv() {
-            Ok(request) => {
-                events += request.events.len();
-                batch.push(request);
-            }
-            Err(_) => break,
-        }
-    }
-    batch
-}
-
-/// Batches in flight at once on Postgres: while one commits, the next is already on its way,
-/// expecting the head the first one leaves (see [`run_pipelined`]).
-const MAX_IN_FLIGHT: usize = 2;
-
-/// A batch sent the short way.
-struct Flight {
-    /// The head it expects.
-    expected: postgres::KnownHead,
-    /// Sent while the batch before it was still in flight.
-    pipelined: bool,
-}
-
-/// The appender on Postgres. A batch goes the short way (one statement, see
-/// [`postgres::write_batch`]) when this process knows the head; while it commits, the next batch
-/// is sent too, expecting the head the first will leave, so the next statement is already
-/// waiting on the head's row lock when the first commits instead of starting a round trip
-/// later. Outcomes are settled in the order the batches were sent. A batch whose expected head
-/// did not come about writes nothing and goes the long way; one that was only early (it reached
-/// the server before the batch it follows, which then committed as expected) is sent once more.
-async fn run_pipelined(
-    pool: sqlx::PgPool,
-    mut receiver: mpsc::Receiver<AppendRequest>,
-    max_events: usize,
-    commits: CommitSignal,
-    mut head: postgres::HeadCache,
-) {
-    let backend = Backend::Postgres(pool.clone());
-    let mut flights = FuturesOrdered::new();
-    let mut sent: VecDeque<Flight> = VecDeque::new();
-    // The head the last batch sent will leave, once known.
-    let mut last_predicted: Option<postgres::KnownHead> = None;
-    let mut open = true;
-    while open || !flights.is_empty() {
-        let may_send = open
-            && flights.len() < MAX_IN_FLIGHT
-            && (flights.is_empty() || last_predicted.is_some());
-        tokio::select! {
-            biased;
-            Some(joined) = flights.next(), if !flights.is_empty() => {
-                let Some(flight) = sent.pop_front() else { continue };
-                match joined {
-                    Ok((batch, outcome)) => {
-                        settle(&backend, &pool, batch, outcome, flight, &mut head).await;
-                    }
-                    // A panic in the task drops its batch: those callers get `Closed`.
-                    Err(err) => {
-                        tracing::error!(error = %err, "an append batch's task failed");
-                        head.forget();
-                    }
-                }
-                commits.bump();
-            }
-            request = receiver.recv(), if may_send => {
-                let Some(first) = request else {
-                    open = false;
-                    continue;
-                };
-                let batch = collect(first, &mut receiver, max_events);
-                let pipelined = !flights.is_empty();
-                let expected = if pipelined {
-                    last_predicted.take()
-                } else {
-                    head.short_way()
-                };
-                let Some(expected) = expected else {
-                    write(&backend, batch, &mut head).await;
-                    commits.bump();
-                    continue;
-                };
-                if pipelined {
-                    head.batches.pipelined.fetch_add(1, Ordering::Relaxed);
-                }
-                let (predicted, prediction) = oneshot::channel();
-                flights.push_back(tokio::spawn(postgres::write_short(
-                    pool.clone(),
-                    batch,
-                    expected.clone(),
-                    predicted,
-                )));
-                sent.push_back(Flight { expected, pipelined });
-                // Known as soon as the task has hashed the batch, before its statement is sent.
-                last_predicted = prediction.await.ok();
-            }
-        }
-    }
-}
-
-/// Answers a batch sent the short way, sending it once more or the long way when it wrote
-/// nothing.
-async fn settle(
-    backend: &Backend,
-    pool: &sqlx::PgPool,
-    batch: Vec<AppendRequest>,
-    mut outcome: Result<Option<postgres::KnownHead>, StoreError>,
-    flight: Flight,
-    head: &mut postgres::HeadCache,
-) {
-    if flight.pipelined && !matches!(outcome, Ok(Some(_))) && head.known() == Some(&flight.expected)
-    {
-        // The batch before it committed as expected: this one reached the server first.
-        head.batches.sent_again.fetch_add(1, Ordering::Relaxed);
-        outcome = postgres::write_batch_at(pool, &batch, &flight.expected, None).await;
-    }
-    match outcome {
-        Ok(Some(known)) => {
-            head.wrote_short(known);
-            for request in batch {
-                let _ = request.reply.send(Ok(()));
-            }
-        }
-        Ok(None) => {
-            head.moved();
-            write(backend, batch, head).await;
-        }
-        Err(err) => {
-            tracing::debug!(error = %err, "short append failed, writing it the long way");
-            head.forget();
-            write(backend, batch, head).await;
-        }
     }
 }
 

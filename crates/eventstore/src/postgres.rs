@@ -49,33 +49,6 @@ impl HeadCache {
             batches,
         }
     }
-
-    /// The head the next batch may expect on the short way, if it is to go that way.
-    pub fn short_way(&self) -> Option<KnownHead> {
-        self.known.clone().filter(|_| self.cool_down == 0)
-    }
-
-    /// The head this process last committed, as far as it knows.
-    pub fn known(&self) -> Option<&KnownHead> {
-        self.known.as_ref()
-    }
-
-    /// A batch was written the short way, leaving `head`.
-    pub fn wrote_short(&mut self, head: KnownHead) {
-        self.known = Some(head);
-        self.batches.one_statement.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The head was not where this process left it: another process appends too.
-    pub fn moved(&mut self) {
-        self.known = None;
-        self.cool_down = COOL_DOWN_BATCHES;
-    }
-
-    /// The head is unknown (an error): the next batch goes the long way and learns it.
-    pub fn forget(&mut self) {
-        self.known = None;
-    }
 }
 
 /// Batches written the long way after a miss of the short one.
@@ -93,20 +66,20 @@ pub(crate) async fn write_batch(
     batch: &[AppendRequest],
     cache: &mut HeadCache,
 ) -> Result<BatchOutcome, StoreError> {
-    if let Some(known) = cache.short_way() {
-        match write_batch_at(pool, batch, &known, None).await {
-            Ok(Some(head)) => {
-                cache.wrote_short(head);
-                return Ok(BatchOutcome::Committed);
+    if let Some(known) = cache.known.take() {
+        if cache.cool_down == 0 {
+            match write_batch_at(pool, batch, &known).await {
+                Ok(Some(head)) => {
+                    cache.known = Some(head);
+                    cache.batches.one_statement.fetch_add(1, Ordering::Relaxed);
+                    return Ok(BatchOutcome::Committed);
+                }
+                Ok(None) => cache.cool_down = COOL_DOWN_BATCHES,
+                Err(err) => tracing::debug!(error = %err, "short append failed, writing it again"),
             }
-            Ok(None) => cache.moved(),
-            Err(err) => {
-                tracing::debug!(error = %err, "short append failed, writing it the long way");
-                cache.forget();
-            }
+        } else {
+            cache.cool_down -= 1;
         }
-    } else {
-        cache.cool_down = cache.cool_down.saturating_sub(1);
     }
     cache.batches.locked.fetch_add(1, Ordering::Relaxed);
     let (outcome, head) = write_batch_locked(pool, batch).await?;
@@ -306,30 +279,14 @@ const SNAPSHOT_ROWS: &str = "INSERT INTO mom_snapshots (aggregate_type, aggregat
      last_sequence = EXCLUDED.last_sequence, snapshot_version = EXCLUDED.snapshot_version, \
      payload = EXCLUDED.payload, event_hash = EXCLUDED.event_hash, hash = EXCLUDED.hash";
 
-/// [`write_batch_at`] for a task of its own: takes the batch and gives it back with the outcome.
-pub(crate) async fn write_short(
-    pool: PgPool,
-    batch: Vec<AppendRequest>,
-    expected: KnownHead,
-    predicted: tokio::sync::oneshot::Sender<KnownHead>,
-) -> (Vec<AppendRequest>, Result<Option<KnownHead>, StoreError>) {
-    let outcome = write_batch_at(&pool, &batch, &expected, Some(predicted)).await;
-    (batch, outcome)
-}
-
 /// The short way: one autocommitted statement, written only when the head is still `known`.
-/// Returns the new head, or `None` when the head was elsewhere and nothing was written. The head
-/// the batch will leave goes to `predicted` as soon as it is hashed, before the statement is sent.
-pub(crate) async fn write_batch_at(
+/// Returns the new head, or `None` when the head had moved and nothing was written.
+async fn write_batch_at(
     pool: &PgPool,
     batch: &[AppendRequest],
     known: &KnownHead,
-    predicted: Option<tokio::sync::oneshot::Sender<KnownHead>>,
 ) -> Result<Option<KnownHead>, StoreError> {
     let rows = BatchRows::new(batch, known.position + 1, Some(known.hash.clone()))?;
-    if let (Some(predicted), Some(head)) = (predicted, rows.head_after()) {
-        let _ = predicted.send(head);
-    }
     // Every write joins `head`, which returns a row only when the head was still where this
     // process left it: the row lock on it is taken before any event is written (no event row
     // can be produced without it) and held until the statement commits, so positions stay
