@@ -47,6 +47,15 @@ pub(crate) fn print_relay(published: usize, backlog: u64, elapsed: Duration) {
     );
 }
 
+/// Prints how the service's store wrote its append batches during the runs above.
+pub(crate) fn print_append_batches(batches: mom_eventstore::AppendBatches) {
+    println!();
+    println!(
+        "append batches of the service: {} in one statement, {} the long way",
+        batches.one_statement, batches.locked
+    );
+}
+
 /// Prints the header of a table of [`CommandRow`]s.
 pub(crate) fn print_commands_header() {
     println!("| path                         | concurrency |   commands/s | p50 (ms) | p99 (ms) | max (ms) |");

@@ -593,6 +593,55 @@ async fn two_stores_appending_to_one_log_keep_it_gap_free_and_chained(kind: &str
     db.cleanup(first).await;
 }
 
+/// One store, many writers: group-committed batches of many appends go the short way on
+/// Postgres (after the first). The log stays gap-free and chained and every append is stored
+/// once, in its aggregate's order.
+async fn many_writers_of_one_store_keep_the_log_gap_free_and_chained(kind: &str) {
+    let (store, _url, db) = open(kind).await;
+    let mut writers = tokio::task::JoinSet::new();
+    for unit in 0..48 {
+        let repo = repository(&store);
+        writers.spawn(async move {
+            for sequence in 1..=10 {
+                repo.persist::<Counter>(&[event(&format!("w-{unit}"), sequence, "carol")], None)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(joined) = writers.join_next().await {
+        joined.unwrap();
+    }
+    let total = 48 * 10;
+    let batches = store.append_batches();
+    if kind == "postgres" {
+        assert_eq!(
+            batches.locked, 1,
+            "only the first batch goes the long way: {batches:?}"
+        );
+        assert!(batches.one_statement > 0, "{batches:?}");
+    }
+    let log = store.read_log(0, 1000).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<u64>>()
+    );
+    let report = store.verify_chain(1000).await.unwrap();
+    assert_eq!(report.broken, None, "{:?}", report.broken);
+    assert_eq!(report.events_checked, total);
+    for unit in 0..48 {
+        let sequences: Vec<usize> = repository(&store)
+            .get_events::<Counter>(&format!("w-{unit}"))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(sequences, (1..=10).collect::<Vec<_>>());
+    }
+    db.cleanup(store).await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         $(
@@ -621,4 +670,5 @@ on_both_backends!(
     events_written_before_the_chain_are_chained_at_connect,
     auditors_list_events_newest_first_by_aggregate_principal_and_time,
     two_stores_appending_to_one_log_keep_it_gap_free_and_chained,
+    many_writers_of_one_store_keep_the_log_gap_free_and_chained,
 );

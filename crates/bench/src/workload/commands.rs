@@ -137,6 +137,7 @@ async fn run_on(args: &CommandsArgs, duration: Duration, url: &str) -> anyhow::R
     report::print_paced_title(args.rate, PACED_CONCURRENCY);
     report::print_commands_header();
     row.print();
+    report::print_append_batches(service.running.store().append_batches());
 
     // Relay: everything written above is still in the outbox.
     let store = service.running.store().clone();
