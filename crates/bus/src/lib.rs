@@ -26,7 +26,7 @@ pub use encoder::{event_metadata, EnvelopeFn, TopicEncoder};
 pub use error::BusError;
 pub use lifecycle::{finish_within_grace, start_when_reachable, SHUTDOWN_GRACE};
 pub use message::BusMessage;
-pub use publisher::{Outgoing, Publisher};
+pub use publisher::{Deliveries, Outgoing, Publisher};
 pub use relay::{
     Relay, RelayConfig, RelayStats, DEFAULT_MAX_ATTEMPTS, DEFAULT_OUTBOX_RETENTION, PRUNE_BATCHES,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use crate::BusError;
 
@@ -73,6 +73,12 @@ impl Publisher {
     /// later messages of its topic and key from being sent, so they never overtake it; they
     /// fail with [`HELD_BACK`].
     pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Vec<Result<(), KafkaError>> {
+        self.enqueue(messages).await.wait().await
+    }
+
+    /// Hands every message to the producer, as [`Publisher::send_all`] does, without waiting
+    /// for the acknowledgements: the caller can prepare more while they come.
+    pub async fn enqueue(&self, messages: &[Outgoing<'_>]) -> Deliveries {
         let mut deliveries = Vec::with_capacity(messages.len());
         let mut refused: HashSet<(&str, &str)> = HashSet::new();
         for outgoing in messages {
@@ -109,8 +115,31 @@ impl Publisher {
                 }
             }
         }
-        let mut results = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
+        Deliveries(deliveries)
+    }
+}
+
+/// Messages handed to the producer ([`Publisher::enqueue`]), their acknowledgements to come.
+pub struct Deliveries(Vec<Result<DeliveryFuture, KafkaError>>);
+
+impl std::fmt::Debug for Deliveries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliveries")
+            .field("messages", &self.0.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliveries {
+    /// Whether the producer refused a message at once (it will not be sent).
+    pub fn refused(&self) -> bool {
+        self.0.iter().any(Result::is_err)
+    }
+
+    /// Waits for the broker's acknowledgements; returns one result per message, in order.
+    pub async fn wait(self) -> Vec<Result<(), KafkaError>> {
+        let mut results = Vec::with_capacity(self.0.len());
+        for delivery in self.0 {
             results.push(match delivery {
                 Ok(future) => match future.await {
                     Ok(Ok(_)) => Ok(()),

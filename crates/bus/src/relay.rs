@@ -13,7 +13,7 @@ use mom_telemetry::internal_events::{
     OutboxRowParked,
 };
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use mom_telemetry::trace_context::{set_parent, traceparent_of};
 
 use crate::envelope::TRACEPARENT;
-use crate::publisher::{Outgoing, Publisher};
+use crate::publisher::{Deliveries, Outgoing, Publisher};
 use crate::topics::{dlq_topic, ensure_topics};
 use crate::BusError;
 
@@ -164,7 +164,11 @@ impl Relay {
             }
             // Commits from here on wake the wait below, also those made while this round reads.
             commits.mark_seen();
-            let Some(round) = crate::finish_within_grace(&shutdown, self.publish_once()).await
+            let Some(round) = crate::finish_within_grace(
+                &shutdown,
+                self.publish_rounds(CHAIN_ROUNDS, Some(&shutdown)),
+            )
+            .await
             else {
                 tracing::warn!(
                     grace = ?crate::SHUTDOWN_GRACE,
@@ -267,22 +271,101 @@ impl Relay {
     /// database transaction is open while it waits for the broker: the claim's reads and the
     /// marks afterwards are short statements of their own.
     pub async fn publish_once(&self) -> Result<usize, BusError> {
-        let claim = self.store.claim_outbox(self.config.batch_size).await?;
-        if claim.records().is_empty() {
-            claim.complete(&[], &[]).await?;
-            return Ok(0);
+        self.publish_rounds(1, None).await
+    }
+
+    /// Publishes rounds back to back, up to [`CHAIN_ROUNDS`] of them and while rows keep
+    /// coming, on one lease of the outbox: rounds are claimed and handed to the producer while
+    /// earlier ones (up to four) still wait for the broker's acknowledgements,
+    /// so the database's work and the broker's overlap. Returns how many messages were
+    /// acknowledged.
+    pub async fn publish_chain(&self) -> Result<usize, BusError> {
+        self.publish_rounds(CHAIN_ROUNDS, None).await
+    }
+
+    /// Claims and publishes up to `rounds` rounds, several in flight while the next is claimed
+    /// and handed over; stops claiming when a claim comes back empty, when a round failed or was
+    /// refused (the lease does not claim its rows again: the next lease starts from them), or
+    /// when `shutdown` is cancelled. Rounds are marked in the order they were claimed, so a
+    /// key's later rows are never marked before its earlier ones.
+    async fn publish_rounds(
+        &self,
+        rounds: u32,
+        shutdown: Option<&CancellationToken>,
+    ) -> Result<usize, BusError> {
+        let mut lease = self.store.lease_outbox().await?;
+        // Keys with a failed row: their later rows, in this round or the next, stay pending.
+        let mut broken_keys: HashSet<String> = HashSet::new();
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT_ROUNDS);
+        let mut claiming = true;
+        let mut claimed = 0;
+        let mut count = 0;
+        let mut retry_error = None;
+        loop {
+            if claiming
+                && (claimed == rounds
+                    || !broken_keys.is_empty()
+                    || in_flight.iter().any(|round| round.deliveries.refused())
+                    || shutdown.is_some_and(CancellationToken::is_cancelled))
+            {
+                claiming = false;
+            }
+            if claiming {
+                claimed += 1;
+                let records = lease.claim(self.config.batch_size).await?;
+                if records.is_empty() {
+                    claiming = false;
+                } else {
+                    in_flight.push_back(self.send(records).await);
+                }
+            }
+            if claiming && in_flight.len() < IN_FLIGHT_ROUNDS {
+                continue;
+            }
+            // The oldest round's acknowledgements, while the later ones travel.
+            let Some(round) = in_flight.pop_front() else {
+                break;
+            };
+            let settled = self.settle(round, &mut broken_keys).await;
+            count += settled.published.len();
+            // Only failures that will be tried again call for a backoff; parked rows are out
+            // of the way.
+            if retry_error.is_none() {
+                retry_error = settled
+                    .failed
+                    .iter()
+                    .find(|f| !f.park)
+                    .map(|f| f.error.clone());
+            }
+            lease.mark(&settled.published, &settled.failed).await?;
         }
-        let results = self.publish(claim.records()).await;
+        lease.release().await?;
+        match retry_error {
+            Some(reason) => Err(BusError::Kafka(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )))
+            .inspect_err(|_| tracing::warn!(reason, "outbox messages not acknowledged")),
+            None => Ok(count),
+        }
+    }
+
+    /// Waits for a round's acknowledgements and sorts its rows: published, failed (parked when
+    /// the failure says so), or held back behind a failed row of their key (left pending
+    /// untouched: no attempt counted, they did not fail themselves).
+    async fn settle(&self, round: InFlight, broken_keys: &mut HashSet<String>) -> Settled {
+        let results = round.deliveries.wait().await;
+        for (span, result) in round.spans.iter().zip(&results) {
+            if let Err(err) = result {
+                span.in_scope(|| tracing::warn!(error = %err, "not acknowledged"));
+            }
+        }
         let mut published = Vec::with_capacity(results.len());
         let mut failed = Vec::new();
-        // A key whose earlier message failed must not have later ones marked published, or a
-        // retry would put them out of order; they stay pending as they are (no attempt counted:
-        // they did not fail themselves).
-        let mut broken_keys = HashSet::new();
         let mut held_back = 0u64;
-        for (record, result) in claim.records().iter().zip(results) {
+        for (record, result) in round.records.iter().zip(results) {
             if broken_keys.contains(record.key.as_str()) {
-                // Behind a failed row of its key: stays pending untouched. A failure here is
+                // Behind a failed row of its key: a key's later rows must not be marked before
+                // its earlier ones, or a retry would put them out of order. A failure here is
                 // that one's consequence (the producer fails a partition's later messages with
                 // it), so no attempt is counted.
                 held_back += 1;
@@ -291,7 +374,7 @@ impl Relay {
             match result {
                 Ok(()) => published.push(record.position),
                 Err(err) => {
-                    broken_keys.insert(record.key.as_str());
+                    broken_keys.insert(record.key.clone());
                     let attempts = record.attempts.saturating_add(1);
                     let park = is_permanent(&err) || attempts >= self.config.max_attempts;
                     let error = err.to_string();
@@ -314,35 +397,24 @@ impl Relay {
         }
         let parked = failed.iter().filter(|f| f.park).count() as u64;
         self.stats.parked.fetch_add(parked, Ordering::Relaxed);
-        let count = published.len();
         emit(OutboxPublished {
             topic: &self.metric_topic,
-            count: count as u64,
+            count: published.len() as u64,
             failed: failed.len() as u64 + held_back,
         });
         self.stats
             .published
-            .fetch_add(count as u64, Ordering::Relaxed);
+            .fetch_add(published.len() as u64, Ordering::Relaxed);
         self.stats
             .failed
             .fetch_add(failed.len() as u64, Ordering::Relaxed);
-        // Only failures that will be tried again call for a backoff; parked rows are out of the
-        // way.
-        let retry_error = failed.iter().find(|f| !f.park).map(|f| f.error.clone());
-        claim.complete(&published, &failed).await?;
-        match retry_error {
-            Some(reason) => Err(BusError::Kafka(KafkaError::MessageProduction(
-                RDKafkaErrorCode::MessageTimedOut,
-            )))
-            .inspect_err(|_| tracing::warn!(reason, "outbox messages not acknowledged")),
-            None => Ok(count),
-        }
+        Settled { published, failed }
     }
 
-    /// Publishes `records`, each in a producer span that continues the trace of the command
-    /// that stored it; the message's `traceparent` header names that span, so a consumer's span
-    /// becomes its child.
-    async fn publish(&self, records: &[OutboxRecord]) -> Vec<Result<(), KafkaError>> {
+    /// Hands `records` to the producer, each in a producer span that continues the trace of
+    /// the command that stored it; the message's `traceparent` header names that span, so a
+    /// consumer's span becomes its child.
+    async fn send(&self, records: Vec<OutboxRecord>) -> InFlight {
         let spans: Vec<tracing::Span> = records.iter().map(publish_span).collect();
         let headers: Vec<Cow<'_, [(String, String)]>> = records
             .iter()
@@ -362,15 +434,37 @@ impl Relay {
                 headers,
             })
             .collect();
-        let results = self.publisher.send_all(&messages).await;
-        for (span, result) in spans.iter().zip(&results) {
-            if let Err(err) = result {
-                span.in_scope(|| tracing::warn!(error = %err, "not acknowledged"));
-            }
+        let deliveries = self.publisher.enqueue(&messages).await;
+        drop(messages);
+        drop(headers);
+        InFlight {
+            records,
+            spans,
+            deliveries,
         }
-        results
     }
 }
+
+/// A round handed to the producer, its acknowledgements to come.
+struct InFlight {
+    records: Vec<OutboxRecord>,
+    spans: Vec<tracing::Span>,
+    deliveries: Deliveries,
+}
+
+/// What a round's acknowledgements decided.
+struct Settled {
+    published: Vec<u64>,
+    failed: Vec<OutboxFailure>,
+}
+
+/// Most rounds one lease of the outbox publishes before it releases its lanes (other relays
+/// take them at the next claim) and claims afresh.
+pub const CHAIN_ROUNDS: u32 = 16;
+
+/// Rounds of a chain handed to the producer and not yet settled: while the oldest waits for
+/// its acknowledgements, the next ones are claimed and sent.
+const IN_FLIGHT_ROUNDS: usize = 4;
 
 /// How often the relay reports its outbox backlog.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);

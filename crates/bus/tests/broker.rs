@@ -350,6 +350,41 @@ async fn two_relays_on_one_store_share_the_outbox_and_keep_key_order() {
     db.drop_database().await.unwrap();
 }
 
+/// A chain claims each round while the one before still waits for the broker: one call
+/// publishes several rounds, every row once and each key in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_publishes_rounds_back_to_back_once_and_in_key_order() {
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let db = mom_testkit::TestDatabase::create().await.unwrap();
+    let store = EventStore::connect(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
+    let (keys, per_key) = (8, 40);
+    write_events(&repo, keys, per_key).await;
+    let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
+    config.batch_size = 25;
+    let relay = Relay::start(store.clone(), config).await.unwrap();
+    // 320 rows in rounds of 25: one chain (up to 16 rounds) takes them all.
+    assert_eq!(relay.publish_chain().await.unwrap(), keys * per_key);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(relay.publish_chain().await.unwrap(), 0);
+
+    let consumer = raw_consumer(&broker.bootstrap_servers(), TOPIC);
+    let messages = read_until(&consumer, keys * per_key, Duration::from_secs(120)).await;
+    let ids: HashSet<&String> = messages.iter().map(|(id, ..)| id).collect();
+    assert_eq!(ids.len(), keys * per_key, "every event once");
+    let mut per_key_order: HashMap<&str, Vec<u64>> = HashMap::new();
+    for (_, key, payload, _) in &messages {
+        let seq: u64 = payload.rsplit('#').next().unwrap().parse().unwrap();
+        per_key_order.entry(key).or_default().push(seq);
+    }
+    let in_order: Vec<u64> = (1..=per_key as u64).collect();
+    assert!(per_key_order.values().all(|seqs| seqs == &in_order));
+    store.close().await;
+    db.drop_database().await.unwrap();
+}
+
 /// A message sent to its dead-letter topic keeps its key, value and headers, and gains the
 /// reason and its origin (topic/partition/offset).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

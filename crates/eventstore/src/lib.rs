@@ -46,6 +46,6 @@ pub use outbox::{
 pub use record::{LogEntry, LogMessage, MessageFilter};
 pub use repository::SqlEventRepository;
 pub use store::{
-    statement_timeout, Backend, EventStore, StoreOptions, DEFAULT_STATEMENT_TIMEOUT,
-    STATEMENT_TIMEOUT_VAR,
+    statement_timeout, Backend, EventStore, OutboxClaim, OutboxLease, StoreOptions,
+    DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR,
 };

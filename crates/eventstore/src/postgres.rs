@@ -13,10 +13,10 @@ use crate::appender::{AppendRequest, BatchCounters, BatchOutcome};
 use crate::chain::{ChainRow, ChainWriter, SnapshotRow};
 use crate::outbox::{
     headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
-    OutboxMessage, OutboxRecord, ParkedRow, Skipped,
+    OutboxMessage, OutboxRecord, ParkedRow, Skipped, LANES,
 };
 use crate::record::{LogEntry, LogMessage, MessageFilter};
-use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
+use crate::store::{to_i64, to_u64};
 use crate::StoreError;
 
 /// Advisory-lock namespace of outbox lanes ("MOMO").
@@ -726,85 +726,163 @@ pub(crate) async fn read_messages(
         .collect()
 }
 
-pub(crate) async fn claim_outbox(pool: &PgPool, limit: i64) -> Result<OutboxClaim, StoreError> {
-    // Each key is published by one relay at a time, in order: a relay first takes the advisory
-    // locks of the lanes its next rows belong to (one attempt per lane, in one statement), then
-    // reads the rows of the lanes it holds. Taking the locks row by row inside the scan is not
-    // enough: a lane released by another relay in the middle of the scan would hand over that
-    // lane's later rows while its earlier ones were skipped, and they would be published out of
-    // order. The locks are session locks on a connection the claim keeps, and every statement
-    // commits on its own: no transaction stays open while the relay waits for the broker.
-    let mut lease = LaneLease::acquire(pool).await?;
-    let conn = lease.conn()?;
-    let lanes: Vec<i32> = sqlx::query_scalar(&format!(
-        "SELECT lane FROM (SELECT lane, MIN(position) AS first FROM \
-         (SELECT o.lane, o.position FROM mom_outbox o WHERE {PENDING} \
-          ORDER BY o.position LIMIT $1) AS next \
-         GROUP BY lane) AS candidates ORDER BY first"
-    ))
-    .bind(limit)
-    .fetch_all(&mut **conn)
-    .await?;
-    if lanes.is_empty() {
-        lease.release().await?;
-        return Ok(OutboxClaim {
-            records: Vec::new(),
-            lease: Lease::Empty,
-        });
-    }
-    let held: Vec<i32> = sqlx::query_scalar(
-        "SELECT lane FROM unnest($2::int4[]) WITH ORDINALITY AS l(lane, i) \
-         WHERE pg_try_advisory_lock($1, lane) ORDER BY i",
-    )
-    .bind(LANE_LOCK_SPACE)
-    .bind(&lanes)
-    .fetch_all(&mut **conn)
-    .await?;
-    // Read after the locks: rows another relay published before it released a lane are marked
-    // by then (marks commit before the unlock), and the held lanes' earliest rows come first.
-    let rows = sqlx::query(&format!(
-        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
-         {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
-         WHERE {PENDING} AND o.lane = ANY($1) ORDER BY o.position LIMIT $2"
-    ))
-    .bind(&held)
-    .bind(limit)
-    .fetch_all(&mut **conn)
-    .await?;
-    let mut records = Vec::with_capacity(rows.len());
-    let mut blocked = Vec::new();
-    for row in rows {
-        let position: i64 = row.try_get("position")?;
-        if row.try_get::<bool, _>("blocked")? {
-            blocked.push(position);
-            continue;
-        }
-        let attempts: i32 = row.try_get("attempts")?;
-        let headers: serde_json::Value = row.try_get("headers")?;
-        records.push(OutboxRecord {
-            position: to_u64(position)?,
-            topic: row.try_get("topic")?,
-            key: row.try_get("msg_key")?,
-            payload: row.try_get("message")?,
-            headers: headers_from_json(&headers)?,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-        });
-    }
-    if !blocked.is_empty() {
-        // Set aside once; the condition is checked again, in case the parked row was retried
-        // or skipped meanwhile.
-        sqlx::query(&format!(
-            "UPDATE mom_outbox o SET held_at = now() WHERE o.position = ANY($1) AND {BLOCKED}"
-        ))
-        .bind(&blocked)
-        .execute(&mut **conn)
-        .await?;
-    }
-    Ok(OutboxClaim {
-        records,
-        lease: Lease::Postgres(lease),
+/// A relay's hold on outbox lanes across rounds (see [`crate::OutboxLease`]): the session that
+/// holds the lanes' advisory locks, the lanes it holds, and the highest position it claimed.
+#[derive(Debug)]
+pub(crate) struct PgLease {
+    conn: LaneLease,
+    held: Vec<i32>,
+    after: i64,
+}
+
+pub(crate) async fn lease_outbox(pool: &PgPool) -> Result<PgLease, StoreError> {
+    Ok(PgLease {
+        conn: LaneLease::acquire(pool).await?,
+        held: Vec::new(),
+        after: 0,
     })
 }
+
+impl PgLease {
+    /// Claims up to `limit` rows after the ones this lease claimed before.
+    ///
+    /// Each key is published by one relay at a time, in order: a relay first takes the advisory
+    /// locks of the lanes its next rows belong to (one attempt per lane, in one statement), then
+    /// reads the rows of the lanes it holds. Taking the locks row by row inside the scan is not
+    /// enough: a lane released by another relay in the middle of the scan would hand over that
+    /// lane's later rows while its earlier ones were skipped, and they would be published out of
+    /// order. The locks are session locks on a connection the lease keeps, and every statement
+    /// commits on its own: no transaction stays open while the relay waits for the broker.
+    ///
+    /// A later claim of the same lease reads, in the lanes it held already, only rows after the
+    /// last one it claimed (the earlier ones may still be in flight, unmarked), and a lane it
+    /// takes now from its first pending row: every pending row of a held lane up to the lease's
+    /// highest claimed position has been claimed by it, as positions commit in order.
+    pub(crate) async fn claim(&mut self, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let conn = self.conn.conn()?;
+        let mut new: Vec<i32> = Vec::new();
+        if self.held.len() < LANES as usize {
+            let lanes: Vec<i32> = sqlx::query_scalar(&format!(
+                "SELECT lane FROM (SELECT lane, MIN(position) AS first FROM \
+                 (SELECT o.lane, o.position FROM mom_outbox o WHERE {PENDING} \
+                  AND o.position > $2 ORDER BY o.position LIMIT $1) AS next \
+                 GROUP BY lane) AS candidates ORDER BY first"
+            ))
+            .bind(limit)
+            .bind(self.after)
+            .fetch_all(&mut **conn)
+            .await?;
+            let wanted: Vec<i32> = lanes
+                .into_iter()
+                .filter(|lane| !self.held.contains(lane))
+                .collect();
+            if !wanted.is_empty() {
+                new = sqlx::query_scalar(
+                    "SELECT lane FROM unnest($2::int4[]) WITH ORDINALITY AS l(lane, i) \
+                     WHERE pg_try_advisory_lock($1, lane) ORDER BY i",
+                )
+                .bind(LANE_LOCK_SPACE)
+                .bind(&wanted)
+                .fetch_all(&mut **conn)
+                .await?;
+            }
+        }
+        if self.held.is_empty() && new.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Read after the locks: rows another relay published before it released a lane are
+        // marked by then (marks commit before the unlock), and the lanes' earliest rows come
+        // first. Lanes taken now are read from their first pending row; the others after the
+        // last row claimed (two statements, so the usual case scans from there).
+        let sql: &str = if new.is_empty() {
+            &CLAIM_HELD
+        } else {
+            &CLAIM_HELD_AND_NEW
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&self.held)
+            .bind(limit)
+            .bind(self.after);
+        if !new.is_empty() {
+            query = query.bind(&new);
+        }
+        let rows = query.fetch_all(&mut **conn).await?;
+        self.held.extend(new);
+        let mut records = Vec::with_capacity(rows.len());
+        let mut blocked = Vec::new();
+        for row in rows {
+            let position: i64 = row.try_get(0)?;
+            self.after = self.after.max(position);
+            if row.try_get::<bool, _>(6)? {
+                blocked.push(position);
+                continue;
+            }
+            let attempts: i32 = row.try_get(3)?;
+            let headers: serde_json::Value = row.try_get(5)?;
+            records.push(OutboxRecord {
+                position: to_u64(position)?,
+                topic: row.try_get(1)?,
+                key: row.try_get(2)?,
+                payload: row.try_get(4)?,
+                headers: headers_from_json(&headers)?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+            });
+        }
+        if !blocked.is_empty() {
+            // Set aside once; the condition is checked again, in case the parked row was
+            // retried or skipped meanwhile.
+            sqlx::query(&format!(
+                "UPDATE mom_outbox o SET held_at = now() WHERE o.position = ANY($1) AND {BLOCKED}"
+            ))
+            .bind(&blocked)
+            .execute(&mut **conn)
+            .await?;
+        }
+        Ok(records)
+    }
+
+    /// Marks `published` rows and records `failed` ones; the lanes stay held.
+    pub(crate) async fn mark(
+        &mut self,
+        published: &[i64],
+        failed: &[OutboxFailure],
+    ) -> Result<(), StoreError> {
+        let conn = self.conn.conn()?;
+        if failed.is_empty() {
+            // One statement commits on its own.
+            return mark_published(&mut **conn, published).await;
+        }
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        mark_published(&mut tx, published).await?;
+        mark_failed(&mut tx, failed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Frees the lanes and returns the connection to the pool.
+    pub(crate) async fn release(self) -> Result<(), StoreError> {
+        self.conn.release().await
+    }
+}
+
+/// A claim's read of the pending rows that match `rows`, in position order ($2: the limit);
+/// its columns by index: position, topic, key, attempts, message, headers, blocked.
+fn claim_sql(rows: &str) -> String {
+    format!(
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
+         {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+         WHERE {PENDING} AND {rows} ORDER BY o.position LIMIT $2"
+    )
+}
+
+/// A claim's read of the lanes a lease held already ($1): rows after the last one it claimed
+/// ($3).
+static CLAIM_HELD: LazyLock<String> =
+    LazyLock::new(|| claim_sql("o.lane = ANY($1) AND o.position > $3"));
+
+/// A claim's read when it took lanes ($4): those from their first pending row as well.
+static CLAIM_HELD_AND_NEW: LazyLock<String> =
+    LazyLock::new(|| claim_sql("((o.lane = ANY($1) AND o.position > $3) OR o.lane = ANY($4))"));
 
 /// A pooled connection holding outbox lane locks (session advisory locks). Released explicitly
 /// after the marks committed; dropped without a release (an error, a cancelled relay), the
@@ -859,30 +937,25 @@ pub(crate) const RELEASE_HELD: &str = "UPDATE mom_outbox AS o SET held_at = NULL
      WHERE p.parked_at IS NOT NULL AND p.skipped_at IS NULL AND p.msg_key = o.msg_key \
      AND p.position < o.position)";
 
-pub(crate) async fn complete_claim(
-    mut lease: LaneLease,
+/// Marks `published` rows as published.
+async fn mark_published(
+    conn: &mut sqlx::PgConnection,
     published: &[i64],
-    failed: &[OutboxFailure],
-) -> Result<(), StoreError> {
-    let conn = lease.conn()?;
-    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-    mark(&mut tx, published, failed).await?;
-    tx.commit().await?;
-    lease.release().await
-}
-
-/// Marks `published` rows and records `failed` ones (parking those whose failure says so).
-async fn mark(
-    tx: &mut sqlx::PgConnection,
-    published: &[i64],
-    failed: &[OutboxFailure],
 ) -> Result<(), StoreError> {
     if !published.is_empty() {
         sqlx::query("UPDATE mom_outbox SET published_at = now() WHERE position = ANY($1)")
             .bind(published)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
+    Ok(())
+}
+
+/// Records `failed` rows' errors, parking those whose failure says so.
+async fn mark_failed(
+    conn: &mut sqlx::PgConnection,
+    failed: &[OutboxFailure],
+) -> Result<(), StoreError> {
     if !failed.is_empty() {
         let positions = failed
             .iter()
@@ -899,7 +972,7 @@ async fn mark(
         .bind(&positions)
         .bind(&errors)
         .bind(&parks)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())

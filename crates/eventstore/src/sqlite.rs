@@ -14,7 +14,7 @@ use crate::outbox::{
 };
 use crate::postgres::{latest_snapshots, BLOCKED, PENDING, SNAPSHOT_SELECT};
 use crate::record::{LogEntry, LogMessage, MessageFilter};
-use crate::store::{to_i64, to_u64, Lease, OutboxClaim};
+use crate::store::{to_i64, to_u64};
 use crate::StoreError;
 
 /// Rows per multi-row INSERT; 16 columns each stays under SQLite's 32766 variables.
@@ -492,83 +492,104 @@ pub(crate) async fn read_messages(
         .collect()
 }
 
-pub(crate) async fn claim_outbox(pool: &SqlitePool, limit: i64) -> Result<OutboxClaim, StoreError> {
-    // One process owns a SQLite store, so one relay reads without holding the write lock while
-    // it publishes (holding it would stall every command).
-    let rows = sqlx::query(&format!(
-        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
-         {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
-         WHERE {PENDING} ORDER BY o.position LIMIT ?1"
-    ))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    let mut records = Vec::with_capacity(rows.len());
-    let mut blocked = Vec::new();
-    for row in rows {
-        let position: i64 = row.try_get("position")?;
-        if row.try_get::<bool, _>("blocked")? {
-            blocked.push(position);
-            continue;
-        }
-        let attempts: i64 = row.try_get("attempts")?;
-        let headers: String = row.try_get("headers")?;
-        records.push(OutboxRecord {
-            position: to_u64(position)?,
-            topic: row.try_get("topic")?,
-            key: row.try_get("msg_key")?,
-            payload: row.try_get("message")?,
-            headers: headers_from_str(&headers)?,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-        });
-    }
-    if !blocked.is_empty() {
-        // Set aside once; the condition is checked again, in case the parked row was retried
-        // or skipped meanwhile.
-        let mut query = QueryBuilder::<Sqlite>::new("UPDATE mom_outbox AS o SET held_at = ");
-        query.push_bind(mom_clock::now());
-        query.push(format!(" WHERE {BLOCKED} AND o.position IN ("));
-        let mut list = query.separated(", ");
-        for position in &blocked {
-            list.push_bind(*position);
-        }
-        query.push(")");
-        query.build().execute(pool).await?;
-    }
-    Ok(OutboxClaim {
-        records,
-        lease: Lease::Sqlite(pool.clone()),
-    })
+/// A relay's hold on a SQLite store's outbox across rounds: one process owns a SQLite store, so
+/// one relay reads without holding the write lock while it publishes (holding it would stall
+/// every command); the lease remembers the highest position it claimed.
+#[derive(Debug)]
+pub(crate) struct SqliteLease {
+    pool: SqlitePool,
+    after: i64,
 }
 
-pub(crate) async fn complete_claim(
-    pool: &SqlitePool,
-    published: &[i64],
-    failed: &[OutboxFailure],
-) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    let now = mom_clock::now();
-    for position in published {
-        sqlx::query("UPDATE mom_outbox SET published_at = ?2 WHERE position = ?1")
-            .bind(position)
+pub(crate) fn lease_outbox(pool: &SqlitePool) -> SqliteLease {
+    SqliteLease {
+        pool: pool.clone(),
+        after: 0,
+    }
+}
+
+impl SqliteLease {
+    /// Claims up to `limit` pending rows after the ones this lease claimed before (those may
+    /// still be in flight, unmarked).
+    pub(crate) async fn claim(&mut self, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
+             {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
+             WHERE {PENDING} AND o.position > ?2 ORDER BY o.position LIMIT ?1"
+        ))
+        .bind(limit)
+        .bind(self.after)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records = Vec::with_capacity(rows.len());
+        let mut blocked = Vec::new();
+        for row in rows {
+            let position: i64 = row.try_get("position")?;
+            self.after = self.after.max(position);
+            if row.try_get::<bool, _>("blocked")? {
+                blocked.push(position);
+                continue;
+            }
+            let attempts: i64 = row.try_get("attempts")?;
+            let headers: String = row.try_get("headers")?;
+            records.push(OutboxRecord {
+                position: to_u64(position)?,
+                topic: row.try_get("topic")?,
+                key: row.try_get("msg_key")?,
+                payload: row.try_get("message")?,
+                headers: headers_from_str(&headers)?,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+            });
+        }
+        if !blocked.is_empty() {
+            // Set aside once; the condition is checked again, in case the parked row was
+            // retried or skipped meanwhile.
+            let mut query = QueryBuilder::<Sqlite>::new("UPDATE mom_outbox AS o SET held_at = ");
+            query.push_bind(mom_clock::now());
+            query.push(format!(" WHERE {BLOCKED} AND o.position IN ("));
+            let mut list = query.separated(", ");
+            for position in &blocked {
+                list.push_bind(*position);
+            }
+            query.push(")");
+            query.build().execute(&self.pool).await?;
+        }
+        Ok(records)
+    }
+
+    /// Marks `published` rows and records `failed` ones, in one transaction.
+    pub(crate) async fn mark(
+        &mut self,
+        published: &[i64],
+        failed: &[OutboxFailure],
+    ) -> Result<(), StoreError> {
+        if published.is_empty() && failed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let now = mom_clock::now();
+        for position in published {
+            sqlx::query("UPDATE mom_outbox SET published_at = ?2 WHERE position = ?1")
+                .bind(position)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for failure in failed {
+            sqlx::query(
+                "UPDATE mom_outbox SET attempts = attempts + 1, last_error = ?2, \
+                 parked_at = CASE WHEN ?3 THEN ?4 END WHERE position = ?1",
+            )
+            .bind(to_i64(failure.position)?)
+            .bind(&failure.error)
+            .bind(failure.park)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
-    for failure in failed {
-        sqlx::query(
-            "UPDATE mom_outbox SET attempts = attempts + 1, last_error = ?2, \
-             parked_at = CASE WHEN ?3 THEN ?4 END WHERE position = ?1",
-        )
-        .bind(to_i64(failure.position)?)
-        .bind(&failure.error)
-        .bind(failure.park)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 pub(crate) async fn prune_outbox(

@@ -308,10 +308,18 @@ impl EventStore {
     /// stays in order; the locks are session locks on a connection the claim keeps until
     /// [`OutboxClaim::complete`], and no transaction is open in between.
     pub async fn claim_outbox(&self, limit: u32) -> Result<OutboxClaim, StoreError> {
-        match &self.backend {
-            Backend::Postgres(pool) => postgres::claim_outbox(pool, i64::from(limit)).await,
-            Backend::Sqlite(pool) => sqlite::claim_outbox(pool, i64::from(limit)).await,
-        }
+        let mut lease = self.lease_outbox().await?;
+        let records = lease.claim(limit).await?;
+        Ok(OutboxClaim { records, lease })
+    }
+
+    /// Takes a lease on the outbox for several rounds of claims ([`OutboxLease`]): a relay
+    /// claims the next rows while the ones before are still on their way to the broker.
+    pub async fn lease_outbox(&self) -> Result<OutboxLease, StoreError> {
+        Ok(OutboxLease(match &self.backend {
+            Backend::Postgres(pool) => Lease::Postgres(postgres::lease_outbox(pool).await?),
+            Backend::Sqlite(pool) => Lease::Sqlite(sqlite::lease_outbox(pool)),
+        }))
     }
 
     /// Returns the number of outbox rows waiting to be published (parked rows not included).
@@ -443,16 +451,8 @@ impl EventStore {
 /// Unpublished outbox rows claimed by one relay.
 #[derive(Debug)]
 pub struct OutboxClaim {
-    pub(crate) records: Vec<OutboxRecord>,
-    pub(crate) lease: Lease,
-}
-
-#[derive(Debug)]
-pub(crate) enum Lease {
-    /// Nothing was claimed.
-    Empty,
-    Postgres(postgres::LaneLease),
-    Sqlite(SqlitePool),
+    records: Vec<OutboxRecord>,
+    lease: OutboxLease,
 }
 
 impl OutboxClaim {
@@ -465,7 +465,50 @@ impl OutboxClaim {
     /// pending and are claimed again, unless the failure parks them), in one short
     /// transaction, then releases the claim. Rows in neither list stay pending untouched.
     pub async fn complete(
-        self,
+        mut self,
+        published: &[u64],
+        failed: &[OutboxFailure],
+    ) -> Result<(), StoreError> {
+        self.lease.mark(published, failed).await?;
+        self.lease.release().await
+    }
+}
+
+/// A relay's hold on the outbox across rounds: each [`OutboxLease::claim`] returns the pending
+/// rows after the ones it claimed before, so the next round can be claimed (and sent) while the
+/// previous one still waits for the broker; [`OutboxLease::mark`] records a round's outcome,
+/// rounds in the order they were claimed. On Postgres the lease is a connection holding the
+/// advisory locks of the lanes it claimed from, kept until [`OutboxLease::release`]: no other
+/// relay publishes those keys meanwhile, and no transaction is open in between. Dropped without
+/// a release (an error, a cancelled relay), its connection is closed, which frees the lanes.
+///
+/// A row claimed and then neither marked published nor failed stays pending, but this lease
+/// does not claim it again: after a failure the relay releases the lease and claims afresh.
+#[derive(Debug)]
+pub struct OutboxLease(Lease);
+
+#[derive(Debug)]
+enum Lease {
+    Postgres(postgres::PgLease),
+    Sqlite(sqlite::SqliteLease),
+}
+
+impl OutboxLease {
+    /// Claims up to `limit` pending rows in position order after the ones this lease claimed,
+    /// leaving out the rows of a key whose earlier row is parked.
+    pub async fn claim(&mut self, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+        let limit = i64::from(limit);
+        match &mut self.0 {
+            Lease::Postgres(lease) => lease.claim(limit).await,
+            Lease::Sqlite(lease) => lease.claim(limit).await,
+        }
+    }
+
+    /// Marks `published` rows as published and records the error of `failed` ones (they stay
+    /// pending, unless the failure parks them), in one short transaction; the lease keeps its
+    /// lanes.
+    pub async fn mark(
+        &mut self,
         published: &[u64],
         failed: &[OutboxFailure],
     ) -> Result<(), StoreError> {
@@ -473,10 +516,17 @@ impl OutboxClaim {
             .iter()
             .map(|p| to_i64(*p))
             .collect::<Result<_, _>>()?;
-        match self.lease {
-            Lease::Empty => Ok(()),
-            Lease::Postgres(lease) => postgres::complete_claim(lease, &published, failed).await,
-            Lease::Sqlite(pool) => sqlite::complete_claim(&pool, &published, failed).await,
+        match &mut self.0 {
+            Lease::Postgres(lease) => lease.mark(&published, failed).await,
+            Lease::Sqlite(lease) => lease.mark(&published, failed).await,
+        }
+    }
+
+    /// Releases the lanes (other relays may take them).
+    pub async fn release(self) -> Result<(), StoreError> {
+        match self.0 {
+            Lease::Postgres(lease) => lease.release().await,
+            Lease::Sqlite(_) => Ok(()),
         }
     }
 }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent};
+use mom_eventstore::outbox::lane_of;
 use mom_eventstore::{
     AggregateStore, CommandMetadata, EncodeError, EventStore, Executor, MessageFilter,
-    OutboxEncoder, OutboxFailure, OutboxMessage, PendingEvent, SqlEventRepository, StoreError,
-    StoreOptions,
+    OutboxEncoder, OutboxFailure, OutboxMessage, OutboxRecord, PendingEvent, SqlEventRepository,
+    StoreError, StoreOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -359,6 +360,82 @@ async fn publish_next(store: &EventStore, limit: u32) -> Vec<u64> {
     let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
     claim.complete(&positions, &[]).await.unwrap();
     positions
+}
+
+/// Returns the positions of `records`.
+fn positions(records: &[OutboxRecord]) -> Vec<u64> {
+    records.iter().map(|r| r.position).collect()
+}
+
+/// A lease claims the next rows while the ones before are still unmarked (in flight, as in a
+/// relay's chain of rounds), and a row it left pending is claimed again by the next lease.
+async fn a_lease_claims_past_its_rows_in_flight(kind: &str) {
+    let (store, db) = open(kind).await;
+    let repo = repository(&store);
+    for i in 1..=7 {
+        repo.persist::<Counter>(&[event(&format!("l-{i}"), 1, 1)], None)
+            .await
+            .unwrap();
+    }
+    let mut lease = store.lease_outbox().await.unwrap();
+    let first = positions(&lease.claim(3).await.unwrap());
+    assert_eq!(first, vec![1, 2, 3]);
+    let second = positions(&lease.claim(3).await.unwrap());
+    assert_eq!(second, vec![4, 5, 6], "past the unmarked rows");
+    lease.mark(&first, &[]).await.unwrap();
+    // Row 5 is left pending, untouched (as behind a failed row of its key).
+    lease.mark(&[4, 6], &[]).await.unwrap();
+    let third = positions(&lease.claim(3).await.unwrap());
+    assert_eq!(third, vec![7]);
+    lease.mark(&third, &[]).await.unwrap();
+    assert!(lease.claim(3).await.unwrap().is_empty());
+    lease.release().await.unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 1);
+    assert_eq!(publish_next(&store, 10).await, vec![5], "claimed afresh");
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    cleanup(store, db).await;
+}
+
+/// Postgres: a lane a lease takes in the middle of its rounds (another relay released it) is
+/// read from its first pending row, below the lease's own last position, so its key stays in
+/// order; while one lease holds a lane, another claims nothing from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_taken_mid_lease_is_read_from_its_first_row() {
+    let (store, db) = open("postgres").await;
+    let repo = repository(&store);
+    let x = "lane-x";
+    let y = (0..)
+        .map(|i| format!("lane-y{i}"))
+        .find(|y| lane_of(y) != lane_of(x))
+        .unwrap();
+    // y#1 (1), x#1 (2), x#2 (3), y#2 (4), x#3 (5)
+    for (key, seq) in [(y.as_str(), 1), (x, 1), (x, 2), (y.as_str(), 2), (x, 3)] {
+        repo.persist::<Counter>(&[event(key, seq, 1)], None)
+            .await
+            .unwrap();
+    }
+    let mut other = store.lease_outbox().await.unwrap();
+    assert_eq!(positions(&other.claim(1).await.unwrap()), vec![1]);
+    let mut lease = store.lease_outbox().await.unwrap();
+    assert_eq!(
+        positions(&lease.claim(10).await.unwrap()),
+        vec![2, 3, 5],
+        "the lane the other lease holds is left to it"
+    );
+    other.mark(&[1], &[]).await.unwrap();
+    other.release().await.unwrap();
+    repo.persist::<Counter>(&[event(&y, 3, 1)], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        positions(&lease.claim(10).await.unwrap()),
+        vec![4, 6],
+        "y's lane, taken now, from its first pending row"
+    );
+    lease.mark(&[2, 3, 4, 5, 6], &[]).await.unwrap();
+    lease.release().await.unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
+    cleanup(store, db).await;
 }
 
 async fn parked_row_holds_its_key_back_until_retried_or_skipped(kind: &str) {
@@ -883,6 +960,7 @@ on_both_backends!(
     failing_transaction_leaves_neither_event_nor_outbox_row,
     snapshot_is_written_with_events_and_used_on_load,
     outbox_claim_marks_only_published_rows,
+    a_lease_claims_past_its_rows_in_flight,
     parked_row_holds_its_key_back_until_retried_or_skipped,
     held_rows_are_released_once_their_key_is_free,
     published_rows_are_pruned_after_the_retention_and_the_log_stays,

@@ -159,7 +159,7 @@ async fn run_on(args: &CommandsArgs, duration: Duration, url: &str) -> anyhow::R
     let started = Instant::now();
     let mut published = 0usize;
     loop {
-        let n = relay.publish_once().await?;
+        let n = relay.publish_chain().await?;
         if n == 0 {
             break;
         }

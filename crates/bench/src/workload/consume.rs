@@ -90,7 +90,7 @@ async fn run_on(
         )
         .await?;
         loop {
-            let n = relay.publish_once().await?;
+            let n = relay.publish_chain().await?;
             if n == 0 {
                 break;
             }

@@ -76,7 +76,7 @@ async fn run_on(args: &RelayArgs, url: &str, storage: BrokerStorage) -> anyhow::
     let started = Instant::now();
     let mut drained = 0u64;
     loop {
-        let n = relay.publish_once().await?;
+        let n = relay.publish_chain().await?;
         if n == 0 {
             break;
         }
