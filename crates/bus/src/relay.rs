@@ -276,7 +276,7 @@ impl Relay {
 
     /// Publishes rounds back to back, up to [`CHAIN_ROUNDS`] of them and while rows keep
     /// coming, on one lease of the outbox: rounds are claimed and handed to the producer while
-    /// earlier ones (up to four) still wait for the broker's acknowledgements,
+    /// earlier ones (up to four, 64 MB of payloads) still wait for the broker's acknowledgements,
     /// so the database's work and the broker's overlap. Returns how many messages were
     /// acknowledged.
     pub async fn publish_chain(&self) -> Result<usize, BusError> {
@@ -319,7 +319,10 @@ impl Relay {
                     in_flight.push_back(self.send(records).await);
                 }
             }
-            if claiming && in_flight.len() < IN_FLIGHT_ROUNDS {
+            if claiming
+                && in_flight.len() < IN_FLIGHT_ROUNDS
+                && in_flight.iter().map(|round| round.bytes).sum::<usize>() < IN_FLIGHT_BYTES
+            {
                 continue;
             }
             // The oldest round's acknowledgements, while the later ones travel.
@@ -438,6 +441,7 @@ impl Relay {
         drop(messages);
         drop(headers);
         InFlight {
+            bytes: records.iter().map(|record| record.payload.len()).sum(),
             records,
             spans,
             deliveries,
@@ -447,6 +451,8 @@ impl Relay {
 
 /// A round handed to the producer, its acknowledgements to come.
 struct InFlight {
+    /// The payloads' bytes the round holds.
+    bytes: usize,
     records: Vec<OutboxRecord>,
     spans: Vec<tracing::Span>,
     deliveries: Deliveries,
@@ -465,6 +471,10 @@ pub const CHAIN_ROUNDS: u32 = 16;
 /// Rounds of a chain handed to the producer and not yet settled: while the oldest waits for
 /// its acknowledgements, the next ones are claimed and sent.
 const IN_FLIGHT_ROUNDS: usize = 4;
+
+/// Payload bytes in flight above which a chain waits for its oldest round before it claims the
+/// next (large messages: a round of them alone may be more).
+const IN_FLIGHT_BYTES: usize = 64 << 20;
 
 /// How often the relay reports its outbox backlog.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
