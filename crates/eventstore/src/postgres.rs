@@ -850,7 +850,7 @@ impl PgLease {
         let conn = self.conn.conn()?;
         if failed.is_empty() {
             // One statement commits on its own.
-            return mark_published(&mut **conn, published).await;
+            return mark_published(conn, published).await;
         }
         let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         mark_published(&mut tx, published).await?;
