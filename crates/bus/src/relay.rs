@@ -141,11 +141,12 @@ impl Relay {
         self.stats.clone()
     }
 
-    /// Publishes until `shutdown` is cancelled. A round in flight finishes (its rows are marked
-    /// or left pending) before the loop checks the token again, unless it is still waiting for
-    /// the broker [`crate::SHUTDOWN_GRACE`] after the shutdown began: then it is dropped, its
-    /// lanes are released with their connection, and its rows stay pending (published again by
-    /// the next relay, at least once).
+    /// Publishes chains of rounds until `shutdown` is cancelled. A chain claims no further round
+    /// once the token is cancelled, and its rounds in flight finish (their rows are marked or
+    /// left pending), unless they are still waiting for the broker [`crate::SHUTDOWN_GRACE`]
+    /// after the shutdown began: then they are dropped, their lanes are released with their
+    /// connection, and their rows stay pending (published again by the next relay, at least
+    /// once).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let mut backoff = Duration::ZERO;
         let mut backlog_reported = tokio::time::Instant::now() - BACKLOG_EVERY;
