@@ -103,6 +103,11 @@ pub struct CommandsArgs {
     /// e.g. 1000000; 0 measures on an empty database.
     #[arg(long, env = "MOM_BENCH_PREFILL", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     pub prefill: u64,
+    /// HTTP/2 connections the gRPC rows' clients spread over (worker `w` uses connection `w mod
+    /// N`): 1 is one client application multiplexing every call on one connection, more is
+    /// several clients (or a client with a pool of channels), as a plant's many callers are.
+    #[arg(long, env = "MOM_BENCH_GRPC_CONNECTIONS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub grpc_connections: u64,
 }
 
 /// An event store a user might pick instead of ours, run beside it by `--compare`.

@@ -237,8 +237,13 @@ async fn measure_paths(
         }
     }
     let mut grpc_rows = Vec::new();
+    let mut channels = vec![service.channel.clone()];
+    for _ in 1..args.grpc_connections {
+        channels.push(provision::channel(service.running.grpc_addr).await?);
+    }
+    let channels = Arc::new(channels);
     for &concurrency in &args.concurrency {
-        let channel = service.channel.clone();
+        let channels = channels.clone();
         let row = measure(
             "gRPC API (ReportCount)",
             concurrency,
@@ -246,6 +251,8 @@ async fn measure_paths(
             None,
             args.work_units,
             move |index| {
+                // Worker `w` measures the work units `w, w + concurrency, ...`.
+                let channel = &channels[index % concurrency % channels.len()];
                 let mut client = ProductionServiceClient::new(channel.clone());
                 async move {
                     client
