@@ -20,6 +20,8 @@ fn args(compare: Option<Peer>, seconds: f64) -> CommandsArgs {
         kafka_bootstrap_servers: None,
         compare,
         prefill: PREFILL,
+        // The gRPC rows' workers over two HTTP/2 connections.
+        grpc_connections: 2,
     }
 }
 
