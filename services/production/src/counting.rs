@@ -58,20 +58,7 @@ async fn record_on_order(
     let Some(count) = linked_count(app, unit, ran.version).await? else {
         return Ok(());
     };
-    let order = mom_grpc::load(&app.orders, &count.order_id.to_string()).await?;
-    let Some(state) = order.state() else {
-        return Ok(());
-    };
-    let running_here = state.operations().iter().any(|op| {
-        op.number() == count.operation
-            && op.status() == OperationStatus::Running
-            && op.work_unit() == Some(unit)
-    });
-    let same_product = count
-        .product
-        .as_ref()
-        .is_none_or(|product| product == state.product());
-    if !running_here || !same_product {
+    if !order_takes(app, unit, &count).await? {
         tracing::debug!(
             work_unit = %unit,
             order_id = %count.order_id,
@@ -95,7 +82,48 @@ async fn record_on_order(
         caller,
         signature: None,
     };
-    mom_grpc::run(&app.orders, parsed, call).await.map(|_| ())
+    match mom_grpc::run(&app.orders, parsed, call).await {
+        Ok(_) => Ok(()),
+        // The operation completed (or the order was cancelled) between the check above and the
+        // command: the count stays on the unit, which has it, and the caller is not told that
+        // a count it made was refused.
+        Err(status)
+            if status.code() == tonic::Code::FailedPrecondition
+                && !order_takes(app, unit, &count).await? =>
+        {
+            tracing::debug!(
+                work_unit = %unit,
+                order_id = %count.order_id,
+                operation = %count.operation,
+                "count stays on the work unit: the order operation ended before it was recorded"
+            );
+            Ok(())
+        }
+        Err(status) => Err(status),
+    }
+}
+
+/// Whether the order still takes `count`: its operation runs on `unit` and makes the count's
+/// product (as the order's state is stored now).
+async fn order_takes(
+    app: &Application,
+    unit: &WorkUnitId,
+    count: &LinkedCount,
+) -> Result<bool, Status> {
+    let order = mom_grpc::load(&app.orders, &count.order_id.to_string()).await?;
+    let Some(state) = order.state() else {
+        return Ok(false);
+    };
+    let running_here = state.operations().iter().any(|op| {
+        op.number() == count.operation
+            && op.status() == OperationStatus::Running
+            && op.work_unit() == Some(unit)
+    });
+    let same_product = count
+        .product
+        .as_ref()
+        .is_none_or(|product| product == state.product());
+    Ok(running_here && same_product)
 }
 
 /// Returns the count at `version` of the unit's stream with the order operation linked to the
