@@ -5,7 +5,9 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
+use sqlx::Postgres;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -37,6 +39,11 @@ pub(crate) struct HeadCache {
     /// Batches left to write the long way after the head turned out to have moved (another
     /// process appends to this store too): the short way would mostly miss meanwhile.
     cool_down: u32,
+    /// The connection the appender writes its batches on, held between batches: taking one from
+    /// the pool for each batch cost a round trip (the pool checks an idle connection before
+    /// handing it out), 100–300 µs of a batch's 0.7–1.7 ms. Dropped after an error, so the next
+    /// batch takes a checked one.
+    conn: Option<PoolConnection<Postgres>>,
     /// How batches were written (both backends count here).
     pub batches: Arc<BatchCounters>,
 }
@@ -46,7 +53,28 @@ impl HeadCache {
         Self {
             known: None,
             cool_down: 0,
+            conn: None,
             batches,
+        }
+    }
+
+    /// The held connection, taken from `pool` when there is none.
+    async fn connection(
+        &mut self,
+        pool: &PgPool,
+    ) -> Result<&mut PoolConnection<Postgres>, StoreError> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => pool.acquire().await?,
+        };
+        Ok(self.conn.insert(conn))
+    }
+
+    /// Gives the held connection up after an error: it is closed rather than returned to the
+    /// pool, since whatever failed may have broken it.
+    fn discard_connection(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
         }
     }
 }
@@ -68,23 +96,37 @@ pub(crate) async fn write_batch(
 ) -> Result<BatchOutcome, StoreError> {
     if let Some(known) = cache.known.take() {
         if cache.cool_down == 0 {
-            match write_batch_at(pool, batch, &known).await {
+            let conn = cache.connection(pool).await?;
+            match write_batch_at(conn, batch, &known).await {
                 Ok(Some(head)) => {
                     cache.known = Some(head);
                     cache.batches.one_statement.fetch_add(1, Ordering::Relaxed);
                     return Ok(BatchOutcome::Committed);
                 }
                 Ok(None) => cache.cool_down = COOL_DOWN_BATCHES,
-                Err(err) => tracing::debug!(error = %err, "short append failed, writing it again"),
+                Err(err) => {
+                    // A conflicting append fails the statement as well as a broken connection
+                    // does; the long way runs on a checked connection either way.
+                    cache.discard_connection();
+                    tracing::debug!(error = %err, "short append failed, writing it again");
+                }
             }
         } else {
             cache.cool_down -= 1;
         }
     }
     cache.batches.locked.fetch_add(1, Ordering::Relaxed);
-    let (outcome, head) = write_batch_locked(pool, batch).await?;
-    cache.known = head;
-    Ok(outcome)
+    let conn = cache.connection(pool).await?;
+    match write_batch_locked(conn, batch).await {
+        Ok((outcome, head)) => {
+            cache.known = head;
+            Ok(outcome)
+        }
+        Err(err) => {
+            cache.discard_connection();
+            Err(err)
+        }
+    }
 }
 
 /// A batch's columns, positioned from `first` and chained from `head_hash`.
@@ -282,7 +324,7 @@ const SNAPSHOT_ROWS: &str = "INSERT INTO mom_snapshots (aggregate_type, aggregat
 /// The short way: one autocommitted statement, written only when the head is still `known`.
 /// Returns the new head, or `None` when the head had moved and nothing was written.
 async fn write_batch_at(
-    pool: &PgPool,
+    conn: &mut PoolConnection<Postgres>,
     batch: &[AppendRequest],
     known: &KnownHead,
 ) -> Result<Option<KnownHead>, StoreError> {
@@ -312,7 +354,7 @@ async fn write_batch_at(
         .bind(rows.total)
         .bind(known.position)
         .bind(known.hash.as_slice())
-        .fetch_one(pool)
+        .fetch_one(&mut **conn)
         .await?;
     if written == rows.total {
         Ok(rows.head_after())
@@ -329,11 +371,11 @@ async fn write_batch_at(
 /// The long way: takes the head's row lock first, then writes in a transaction; finds the
 /// conflicting appends. Returns the head after the batch when it committed.
 async fn write_batch_locked(
-    pool: &PgPool,
+    conn: &mut PoolConnection<Postgres>,
     batch: &[AppendRequest],
 ) -> Result<(BatchOutcome, Option<KnownHead>), StoreError> {
     let total = batch_total(batch)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
     // Taking the head row lock first serializes writers, which keeps positions gap-free and in
     // commit order across processes.
     let (head, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(

@@ -396,6 +396,61 @@ async fn a_lease_claims_past_its_rows_in_flight(kind: &str) {
     cleanup(store, db).await;
 }
 
+/// Postgres: the appender holds its connection between batches; when the server ends that
+/// connection (a restart, an administrator, a network cut), the next append is still written,
+/// on a fresh connection, and nothing is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_after_its_connection_was_ended_is_written() {
+    let (store, db) = open("postgres").await;
+    let repo = repository(&store);
+    // The first batch goes the long way, the second the short way on the held connection.
+    for sequence in 1..=2 {
+        repo.persist::<Counter>(&[event("k-1", sequence, 1)], None)
+            .await
+            .unwrap();
+    }
+    let admin = sqlx::PgPool::connect(&db_url(&db)).await.unwrap();
+    for round in 0..2 {
+        // Every other session on the database: the store's pool and the appender's connection.
+        let ended: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        assert!(
+            ended >= 1,
+            "round {round}: no session of the store was ended"
+        );
+        let sequence = 3 + round;
+        repo.persist::<Counter>(&[event("k-1", sequence, 1)], None)
+            .await
+            .unwrap_or_else(|err| panic!("round {round}: {err:?}"));
+    }
+    let err = repo
+        .persist::<Counter>(&[event("k-1", 4, 9)], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PersistenceError::OptimisticLockError),
+        "{err:?}"
+    );
+    let events = repo.get_events::<Counter>("k-1").await.unwrap();
+    let sequences: Vec<usize> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+    assert_eq!(store.head().await.unwrap(), 4);
+    admin.close().await;
+    cleanup(store, db).await;
+}
+
+fn db_url(db: &Db) -> String {
+    match db {
+        Db::Postgres(db) => db.url.clone(),
+        Db::Sqlite(_) => unreachable!("a Postgres test"),
+    }
+}
+
 /// Postgres: a lane a lease takes in the middle of its rounds (another relay released it) is
 /// read from its first pending row, below the lease's own last position, so its key stays in
 /// order; while one lease holds a lane, another claims nothing from it.
