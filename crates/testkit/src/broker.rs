@@ -177,8 +177,23 @@ impl Broker {
         }
     }
 
-    /// Adds the missing index on tansu's record headers (see the module docs).
+    /// Adds the missing index on tansu's record headers (see the module docs). tansu may listen
+    /// before its database file and tables exist (seen once on a fresh machine: "unable to open
+    /// database file"), so this tries again for up to 10 s.
     async fn index_headers(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.try_index_headers().await {
+                Ok(()) => return Ok(()),
+                Err(err) if Instant::now() > deadline => {
+                    return Err(err.context(format!("tansu's log: {}", self.log())));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn try_index_headers(&self) -> anyhow::Result<()> {
         use sqlx::{ConnectOptions, Connection};
         let path = self.dir.path().join("data/tansu.db");
         let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
