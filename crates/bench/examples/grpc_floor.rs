@@ -16,16 +16,34 @@ use tonic_health::pb::HealthCheckRequest;
 const CONCURRENCY: [usize; 4] = [1, 8, 32, 64];
 const SECONDS: u64 = 3;
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let connections: usize = match std::env::args().nth(1) {
-        Some(arg) => arg
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| anyhow::anyhow!("connections: {arg:?} is not a count above zero"))?,
+fn main() -> std::process::ExitCode {
+    let connections = match std::env::args().nth(1) {
         None => 1,
+        Some(arg) => match arg.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("grpc_floor: connections: {arg:?} is not a count above zero");
+                return std::process::ExitCode::from(2);
+            }
+        },
     };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(connections)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("grpc_floor: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves the health service on loopback and measures the empty call over `connections`.
+async fn run(connections: usize) -> anyhow::Result<()> {
     let (reporter, service) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
