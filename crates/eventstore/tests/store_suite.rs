@@ -120,6 +120,16 @@ async fn cleanup(store: EventStore, db: Db) {
     }
 }
 
+/// Writes one event each to aggregates `{prefix}-1` to `{prefix}-{count}`, in that order
+/// (positions 1 to `count` on a fresh store).
+async fn persist_keys(repo: &SqlEventRepository, prefix: &str, count: usize) {
+    for i in 1..=count {
+        repo.persist::<Counter>(&[event(&format!("{prefix}-{i}"), 1, 1)], None)
+            .await
+            .unwrap();
+    }
+}
+
 fn repository(store: &EventStore) -> SqlEventRepository {
     SqlEventRepository::new(store.clone(), Arc::new(JsonEncoder))
 }
@@ -321,11 +331,7 @@ async fn snapshot_is_written_with_events_and_used_on_load(kind: &str) {
 async fn outbox_claim_marks_only_published_rows(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);
-    for i in 1..=5 {
-        repo.persist::<Counter>(&[event(&format!("o-{i}"), 1, 1)], None)
-            .await
-            .unwrap();
-    }
+    persist_keys(&repo, "o", 5).await;
     let claim = store.claim_outbox(3).await.unwrap();
     let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
     assert_eq!(positions, vec![1, 2, 3]);
@@ -372,11 +378,7 @@ fn positions(records: &[OutboxRecord]) -> Vec<u64> {
 async fn a_lease_claims_past_its_rows_in_flight(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);
-    for i in 1..=7 {
-        repo.persist::<Counter>(&[event(&format!("l-{i}"), 1, 1)], None)
-            .await
-            .unwrap();
-    }
+    persist_keys(&repo, "l", 7).await;
     let mut lease = store.lease_outbox().await.unwrap();
     let first = positions(&lease.claim(3).await.unwrap());
     assert_eq!(first, vec![1, 2, 3]);
@@ -403,12 +405,8 @@ async fn a_lease_claims_past_its_rows_in_flight(kind: &str) {
 async fn an_outbox_row_without_its_event_is_never_claimed() {
     let (store, db) = open("postgres").await;
     let repo = repository(&store);
-    for i in 1..=3 {
-        repo.persist::<Counter>(&[event(&format!("d-{i}"), 1, 1)], None)
-            .await
-            .unwrap();
-    }
-    let admin = sqlx::PgPool::connect(&db_url(&db)).await.unwrap();
+    persist_keys(&repo, "d", 3).await;
+    let admin = admin_pool(&db).await;
     sqlx::query("DELETE FROM mom_events WHERE position = 2")
         .execute(&admin)
         .await
@@ -432,7 +430,7 @@ async fn an_append_after_its_connection_was_ended_is_written() {
             .await
             .unwrap();
     }
-    let admin = sqlx::PgPool::connect(&db_url(&db)).await.unwrap();
+    let admin = admin_pool(&db).await;
     for round in 0..2 {
         // Every other session on the database: the store's pool and the appender's connection.
         let ended: i64 = sqlx::query_scalar(
@@ -467,9 +465,10 @@ async fn an_append_after_its_connection_was_ended_is_written() {
     cleanup(store, db).await;
 }
 
-fn db_url(db: &Db) -> String {
+/// A connection pool of its own on a Postgres test's database, to act behind the store's back.
+async fn admin_pool(db: &Db) -> sqlx::PgPool {
     match db {
-        Db::Postgres(db) => db.url.clone(),
+        Db::Postgres(db) => sqlx::PgPool::connect(&db.url).await.unwrap(),
         Db::Sqlite(_) => unreachable!("a Postgres test"),
     }
 }
@@ -634,11 +633,7 @@ async fn held_rows_are_released_once_their_key_is_free(kind: &str) {
 async fn published_rows_are_pruned_after_the_retention_and_the_log_stays(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);
-    for i in 1..=6 {
-        repo.persist::<Counter>(&[event(&format!("p-{i}"), 1, 1)], None)
-            .await
-            .unwrap();
-    }
+    persist_keys(&repo, "p", 6).await;
     // 1..=3 published, 4 parked, 5 and 6 pending.
     let claim = store.claim_outbox(4).await.unwrap();
     claim
