@@ -27,8 +27,9 @@ pub struct KafkaArgs {
     #[arg(long, env = "MOM_RELAY_MAX_ATTEMPTS", default_value_t = crate::relay::DEFAULT_MAX_ATTEMPTS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub relay_max_attempts: u32,
-    /// How long published outbox rows stay before the relay prunes them (e.g. 7d; 0 = keep for
-    /// ever). The events and their messages stay in the event log.
+    /// How long outbox rows that an earlier version marked published and kept stay before the
+    /// relay prunes them (e.g. 7d; 0 = keep for ever). This version removes a row when the broker
+    /// acknowledged it; the events and their messages stay in the event log.
     #[arg(long, env = "MOM_OUTBOX_RETENTION", default_value = crate::relay::DEFAULT_OUTBOX_RETENTION,
           value_parser = mom_clock::parse_limit_arg)]
     pub outbox_retention: mom_clock::Limit,

@@ -6,7 +6,9 @@
 //! relay waits for the broker (the claim's lane locks are session locks on a connection it
 //! keeps). A row that fails `max_attempts` times, or with an error no retry can cure (a message
 //! too large for the broker), is parked with its error for an operator (`mom outbox`), so the
-//! other keys go on. Published rows older than the retention are pruned in small batches.
+//! other keys go on. Marking a row published removes it from the outbox (the event log keeps the
+//! event and its message); rows an earlier version marked and kept are pruned after the
+//! retention, in small batches.
 
 use mom_telemetry::internal_events::{
     emit, OutboxBacklogMeasured, OutboxParkedMeasured, OutboxPruned, OutboxPublished,
@@ -233,7 +235,8 @@ impl Relay {
         }
     }
 
-    /// Deletes published rows older than the retention, a batch at a time (at most
+    /// Deletes rows an earlier version marked published and kept, once older than the retention
+    /// (this version deletes a row when it marks it), a batch at a time (at most
     /// [`PRUNE_BATCHES`] batches per call, so a large first prune never stalls publishing);
     /// returns how many.
     pub async fn prune(&self) -> Result<u64, BusError> {

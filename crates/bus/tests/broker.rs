@@ -698,14 +698,22 @@ async fn wait_until_published(relay: &Relay, store: &EventStore) {
     }
 }
 
-/// The relay prunes published rows older than the retention; the log keeps every event.
+/// Published rows leave the outbox as the broker acknowledges them; rows an earlier version
+/// marked published and kept are pruned after the retention; the log keeps every event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_prunes_published_rows_after_the_retention() {
+async fn relay_removes_published_rows_and_prunes_kept_ones_after_the_retention() {
     let broker = mom_testkit::Broker::start().await.unwrap();
     let db = mom_testkit::TestDatabase::create().await.unwrap();
     let store = EventStore::connect(&db.url, &StoreOptions::default())
         .await
         .unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let outbox_rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM mom_outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
     let repo = SqlEventRepository::new(store.clone(), Arc::new(TestEncoder));
     write_events(&repo, 3, 3).await;
     let mut config = RelayConfig::new(broker.bootstrap_servers(), vec![TOPIC.to_owned()]);
@@ -713,17 +721,31 @@ async fn relay_prunes_published_rows_after_the_retention() {
     config.prune_batch = 2;
     let relay = Relay::start(store.clone(), config).await.unwrap();
     wait_until_published(&relay, &store).await;
+    assert_eq!(outbox_rows().await, 0, "published rows left the outbox");
+    // Three more, marked published the way an earlier version did (the row kept).
+    for k in 0..3 {
+        repo.persist::<Counter>(&[event(&format!("kept-{k}"), 1)], None)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE mom_outbox SET published_at = now()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_backlog().await.unwrap(), 0);
     assert_eq!(relay.prune().await.unwrap(), 0, "too young");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(relay.prune().await.unwrap(), 9);
+    assert_eq!(relay.prune().await.unwrap(), 3);
     assert_eq!(
         relay
             .stats()
             .pruned
             .load(std::sync::atomic::Ordering::Relaxed),
-        9
+        3
     );
-    assert_eq!(store.read_messages(0, 100).await.unwrap().len(), 9);
+    assert_eq!(outbox_rows().await, 0);
+    assert_eq!(store.read_messages(0, 100).await.unwrap().len(), 12);
+    pool.close().await;
     store.close().await;
     db.drop_database().await.unwrap();
 }

@@ -1,10 +1,10 @@
 //! The outbox: the message each event becomes, written in the event's own transaction.
 //!
 //! The message itself is stored with the event in the event log (rebuilds and the embedded
-//! subscription read it there); the outbox row is the publishing queue's entry: pending,
-//! published (pruned after the retention), or parked after failures (an operator retries or skips
-//! it). Invariant: a key's rows leave the queue in position order; a parked row holds back the
-//! later rows of its key until it is retried or skipped.
+//! subscription read it there); the outbox row is the publishing queue's entry: pending (until
+//! the broker acknowledged it, when the row is deleted), or parked after failures (an operator
+//! retries or skips it). Invariant: a key's rows leave the queue in position order; a parked row
+//! holds back the later rows of its key until it is retried or skipped.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -196,7 +196,7 @@ pub(crate) fn headers_from_str_only(
 pub(crate) fn headers_from_json(
     value: &serde_json::Value,
 ) -> Result<Vec<(String, String)>, crate::StoreError> {
-    serde_json::from_value(value.clone())
+    <Vec<(String, String)> as serde::Deserialize>::deserialize(value)
         .map_err(|err| crate::StoreError::Corrupt(format!("outbox headers: {err}")))
 }
 

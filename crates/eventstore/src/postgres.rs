@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::appender::{AppendRequest, BatchCounters, BatchOutcome};
 use crate::chain::{ChainRow, ChainWriter, SnapshotRow};
 use crate::outbox::{
-    headers_from_json, headers_from_str_only, headers_to_json, lane_of, OutboxFailure,
-    OutboxMessage, OutboxRecord, ParkedRow, Skipped, LANES,
+    headers_from_json, headers_from_str, headers_from_str_only, headers_to_json, lane_of,
+    OutboxFailure, OutboxMessage, OutboxRecord, ParkedRow, Skipped, LANES,
 };
 use crate::record::{LogEntry, LogMessage, MessageFilter};
 use crate::store::{to_i64, to_u64};
@@ -860,13 +860,14 @@ impl PgLease {
                 continue;
             }
             let attempts: i32 = row.try_get(3)?;
-            let headers: serde_json::Value = row.try_get(5)?;
+            // As text: parsed straight into the pairs, without a JSON tree in between.
+            let headers: &str = row.try_get(5)?;
             records.push(OutboxRecord {
                 position: to_u64(position)?,
                 topic: row.try_get(1)?,
                 key: row.try_get(2)?,
                 payload: row.try_get(4)?,
-                headers: headers_from_json(&headers)?,
+                headers: headers_from_str(headers)?,
                 attempts: u32::try_from(attempts).unwrap_or(0),
             });
         }
@@ -911,7 +912,7 @@ impl PgLease {
 /// its columns by index: position, topic, key, attempts, message, headers, blocked.
 fn claim_sql(rows: &str) -> String {
     format!(
-        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers, \
+        "SELECT o.position, o.topic, o.msg_key, o.attempts, e.message, e.headers::text, \
          {BLOCKED} AS blocked FROM mom_outbox o JOIN mom_events e ON e.position = o.position \
          WHERE {PENDING} AND {rows} ORDER BY o.position LIMIT $2"
     )
@@ -979,13 +980,16 @@ pub(crate) const RELEASE_HELD: &str = "UPDATE mom_outbox AS o SET held_at = NULL
      WHERE p.parked_at IS NOT NULL AND p.skipped_at IS NULL AND p.msg_key = o.msg_key \
      AND p.position < o.position)";
 
-/// Marks `published` rows as published.
+/// Removes `published` rows from the queue: the broker has them, and the event log keeps their
+/// events and messages. A delete writes no new row version and no index entry, where setting
+/// `published_at` wrote both (the column is in the partial indexes' conditions) and the prune
+/// deleted the row later anyway.
 async fn mark_published(
     conn: &mut sqlx::PgConnection,
     published: &[i64],
 ) -> Result<(), StoreError> {
     if !published.is_empty() {
-        sqlx::query("UPDATE mom_outbox SET published_at = now() WHERE position = ANY($1)")
+        sqlx::query("DELETE FROM mom_outbox WHERE position = ANY($1)")
             .bind(published)
             .execute(&mut *conn)
             .await?;

@@ -568,10 +568,10 @@ impl SqliteLease {
         }
         let mut tx = self.pool.begin().await?;
         let now = mom_clock::now();
+        // Published rows leave the queue (the event log keeps their messages).
         for position in published {
-            sqlx::query("UPDATE mom_outbox SET published_at = ?2 WHERE position = ?1")
+            sqlx::query("DELETE FROM mom_outbox WHERE position = ?1")
                 .bind(position)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -616,31 +616,72 @@ async fn held_rows_are_released_once_their_key_is_free(kind: &str) {
         publish_next(&store, 10).await.is_empty(),
         "2 and 3 are set aside"
     );
-    let sql = "UPDATE mom_outbox SET parked_at = NULL WHERE position = 1";
-    match store.backend() {
-        mom_eventstore::Backend::Postgres(pool) => {
-            sqlx::query(sql).execute(pool).await.unwrap();
-        }
-        mom_eventstore::Backend::Sqlite(pool) => {
-            sqlx::query(sql).execute(pool).await.unwrap();
-        }
-    }
+    execute(
+        &store,
+        "UPDATE mom_outbox SET parked_at = NULL WHERE position = 1",
+    )
+    .await;
     assert_eq!(store.release_held().await.unwrap(), 2);
     assert_eq!(publish_next(&store, 10).await, vec![1, 2, 3]);
     cleanup(store, db).await;
 }
 
-async fn published_rows_are_pruned_after_the_retention_and_the_log_stays(kind: &str) {
+/// Runs `sql` on the store's own database, either backend (a hand edit, as an operator or an
+/// earlier version would make it).
+async fn execute(store: &EventStore, sql: &str) -> u64 {
+    match store.backend() {
+        mom_eventstore::Backend::Postgres(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+        mom_eventstore::Backend::Sqlite(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+    }
+}
+
+/// Published rows leave the outbox when they are marked; the log keeps every event with its
+/// message. Rows an earlier version marked published and kept are pruned after the retention.
+async fn published_rows_leave_the_outbox_and_the_log_stays(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);
-    persist_keys(&repo, "p", 6).await;
-    // 1..=3 published, 4 parked, 5 and 6 pending.
+    persist_keys(&repo, "p", 9).await;
+    // 1..=3 published, 4 parked, 5..=9 pending.
     let claim = store.claim_outbox(4).await.unwrap();
     claim
         .complete(&[1, 2, 3], &[failure(4, "no", true)])
         .await
         .unwrap();
+    assert_eq!(
+        execute(&store, "DELETE FROM mom_outbox WHERE position <= 3").await,
+        0,
+        "the published rows are gone"
+    );
+    assert_eq!(store.outbox_parked().await.unwrap(), 1);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 5);
+    // Rebuilds read the log, which still has every event with its message.
+    let messages = store.read_messages(0, 100).await.unwrap();
+    assert_eq!(messages.len(), 9);
+    assert_eq!(messages[0].message.key, "p-1");
+    assert_eq!(messages[0].message.payload, br#"{"Incremented":{"by":1}}"#);
+    assert_eq!(store.read_log(0, 100).await.unwrap().len(), 9);
+    // 5..=7 as an earlier version left them: marked published, kept until the retention.
     let now = mom_clock::now();
+    let stamp = match kind {
+        "postgres" => "now()".to_owned(),
+        // As sqlx writes a bound `DateTime<Utc>` on SQLite.
+        _ => format!(
+            "'{}'",
+            now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+        ),
+    };
+    let sql =
+        format!("UPDATE mom_outbox SET published_at = {stamp} WHERE position BETWEEN 5 AND 7");
+    assert_eq!(execute(&store, &sql).await, 3);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 2);
     assert_eq!(
         store
             .prune_outbox(now - chrono::Duration::hours(1), 100)
@@ -653,15 +694,9 @@ async fn published_rows_are_pruned_after_the_retention_and_the_log_stays(kind: &
     assert_eq!(store.prune_outbox(later, 2).await.unwrap(), 2, "in batches");
     assert_eq!(store.prune_outbox(later, 100).await.unwrap(), 1);
     assert_eq!(store.prune_outbox(later, 100).await.unwrap(), 0);
-    assert_eq!(store.outbox_parked().await.unwrap(), 1);
-    assert_eq!(store.outbox_backlog().await.unwrap(), 2);
-    // Rebuilds read the log, which still has every event with its message.
-    let messages = store.read_messages(0, 100).await.unwrap();
-    assert_eq!(messages.len(), 6);
-    assert_eq!(messages[0].message.key, "p-1");
-    assert_eq!(messages[0].message.payload, br#"{"Incremented":{"by":1}}"#);
-    assert_eq!(store.read_log(0, 100).await.unwrap().len(), 6);
-    assert_eq!(publish_next(&store, 10).await, vec![5, 6]);
+    assert_eq!(store.outbox_parked().await.unwrap(), 1, "parked rows stay");
+    assert_eq!(publish_next(&store, 10).await, vec![8, 9]);
+    assert_eq!(store.read_messages(0, 100).await.unwrap().len(), 9);
     cleanup(store, db).await;
 }
 
@@ -1036,7 +1071,7 @@ on_both_backends!(
     a_lease_claims_past_its_rows_in_flight,
     parked_row_holds_its_key_back_until_retried_or_skipped,
     held_rows_are_released_once_their_key_is_free,
-    published_rows_are_pruned_after_the_retention_and_the_log_stays,
+    published_rows_leave_the_outbox_and_the_log_stays,
     oversized_message_is_refused_and_nothing_is_stored,
     messages_of_an_old_store_move_to_the_log,
     log_pages_in_position_order,

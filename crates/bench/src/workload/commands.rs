@@ -395,8 +395,8 @@ pub(super) async fn write(
     result.map(|()| written)
 }
 
-/// Marks pending outbox rows published and prunes them until `stop`, then until none is left:
-/// the relay's work on the database, without a broker. Returns how many rows it drained.
+/// Marks pending outbox rows published (which deletes them) until `stop`, then until none is
+/// left: the relay's work on the database, without a broker. Returns how many rows it drained.
 async fn drain_outbox(store: EventStore, stop: CancellationToken) -> anyhow::Result<u64> {
     let mut drained = 0u64;
     loop {
@@ -404,7 +404,6 @@ async fn drain_outbox(store: EventStore, stop: CancellationToken) -> anyhow::Res
         let positions: Vec<u64> = claim.records().iter().map(|r| r.position).collect();
         claim.complete(&positions, &[]).await?;
         drained += positions.len() as u64;
-        while store.prune_outbox(chrono::Utc::now(), 10_000).await? > 0 {}
         if positions.is_empty() {
             if stop.is_cancelled() {
                 return Ok(drained);
