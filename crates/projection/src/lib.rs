@@ -86,6 +86,13 @@ pub trait Projection: Send + Sync + 'static {
     /// valid on Postgres and SQLite.
     fn schema(&self) -> &[&str];
 
+    /// Statements run after [`Projection::schema`] on Postgres only: storage settings SQLite has
+    /// no notion of (a column's compression, say). Each runs at every start, so it must be
+    /// idempotent and cheap once applied. None by default.
+    fn postgres_schema(&self) -> &[&str] {
+        &[]
+    }
+
     /// Tables a rebuild empties.
     fn tables(&self) -> &[&str];
 

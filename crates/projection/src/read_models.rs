@@ -137,10 +137,16 @@ impl ReadModels {
         Ok(())
     }
 
-    /// Creates the projection's tables when missing.
+    /// Creates the projection's tables when missing, then (on Postgres) applies its storage
+    /// settings ([`Projection::postgres_schema`]).
     pub async fn migrate<P: Projection>(&self, projection: &P) -> Result<(), ProjectionError> {
         for statement in projection.schema() {
             sqlx::query(statement).execute(&self.pool).await?;
+        }
+        if self.postgres {
+            for statement in projection.postgres_schema() {
+                sqlx::query(statement).execute(&self.pool).await?;
+            }
         }
         Ok(())
     }
