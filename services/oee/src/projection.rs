@@ -127,16 +127,19 @@ const SCHEMA: [&str; 21] = [
 /// 12.1 s with lz4, which stores these values almost as small: 52 against 48 MB; see
 /// docs/benchmarks.md). Set once (a column already on lz4 is left alone: the `ALTER` takes a
 /// lock on the table); rows written before keep pglz until rewritten. A server without lz4
-/// (built without it, or before version 14) keeps pglz: the block says so in a notice and goes
-/// on.
+/// (built without it, or before version 14) keeps pglz, and so does a start that waits more
+/// than 2 s for the table's lock (another replica's long read): the block says so in a notice
+/// and goes on, and the next start tries again. A storage setting never stops a start.
 const POSTGRES_SCHEMA: [&str; 1] = ["DO $$ DECLARE col record; BEGIN \
+    PERFORM set_config('lock_timeout', '2s', true); \
     FOR col IN SELECT a.attrelid::regclass AS tbl, a.attname AS name FROM pg_attribute a \
         WHERE (a.attrelid, a.attname) IN \
             (('oee_input_batches'::regclass, 'messages'), ('oee_snapshot'::regclass, 'state')) \
         AND a.attcompression <> 'l' LOOP \
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET COMPRESSION lz4', col.tbl, col.name); \
     END LOOP; \
-    EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR undefined_column THEN \
+    EXCEPTION WHEN feature_not_supported OR invalid_parameter_value OR undefined_column \
+        OR lock_not_available THEN \
         RAISE NOTICE 'OEE inputs stay compressed with pglz: %', SQLERRM; \
     END $$"];
 

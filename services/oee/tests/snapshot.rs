@@ -177,16 +177,8 @@ async fn stored_inputs_are_compressed_with_lz4_on_postgres_and_replay_alike() {
     let oee = replaying();
     models.migrate(&oee).await.unwrap();
     models.migrate(&oee).await.unwrap();
-    let settings: Vec<(String, String)> = sqlx::query_as(
-        "SELECT attname::text, attcompression::text FROM pg_attribute \
-         WHERE attrelid IN ('oee_input_batches'::regclass, 'oee_snapshot'::regclass) \
-         AND attname IN ('messages', 'state') ORDER BY attname",
-    )
-    .fetch_all(models.pool())
-    .await
-    .unwrap();
     assert_eq!(
-        settings,
+        compression(&models).await,
         [
             ("messages".into(), "l".into()),
             ("state".into(), "l".into())
@@ -221,4 +213,53 @@ async fn stored_inputs_are_compressed_with_lz4_on_postgres_and_replay_alike() {
     page(&reference, &reference_models, &late).await;
     assert!(restarted.reloaded_rows() >= 1);
     assert_eq!(periods(&models).await, periods(&reference_models).await);
+}
+
+/// The compression set on the stored inputs' and the snapshot's columns (`l`: lz4, `p`: pglz,
+/// empty: the server's default).
+async fn compression(models: &ReadModels) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT attname::text, attcompression::text FROM pg_attribute \
+         WHERE attrelid IN ('oee_input_batches'::regclass, 'oee_snapshot'::regclass) \
+         AND attname IN ('messages', 'state') ORDER BY attname",
+    )
+    .fetch_all(models.pool())
+    .await
+    .unwrap()
+}
+
+/// A start that cannot take the table's lock for the compression setting within 2 s (another
+/// connection read the table in a transaction still open) goes on with pglz, and the next start
+/// sets lz4: a storage setting never stops a start.
+#[tokio::test]
+async fn a_start_that_waits_for_the_tables_lock_goes_on_and_the_next_sets_lz4_on_postgres() {
+    let database = mom_testkit::TestDatabase::create().await.unwrap();
+    let models = ReadModels::connect(&database.url).await.unwrap();
+    let oee = replaying();
+    models.migrate(&oee).await.unwrap();
+    // A read model written before: its columns on pglz.
+    for sql in [
+        "ALTER TABLE oee_input_batches ALTER COLUMN messages SET COMPRESSION pglz",
+        "ALTER TABLE oee_snapshot ALTER COLUMN state SET COMPRESSION pglz",
+    ] {
+        sqlx::query(sql).execute(models.pool()).await.unwrap();
+    }
+    let mut reader = models.pool().begin().await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM oee_input_batches")
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+    models.migrate(&oee).await.unwrap();
+    let pglz = [
+        ("messages".to_owned(), "p".to_owned()),
+        ("state".to_owned(), "p".to_owned()),
+    ];
+    assert_eq!(compression(&models).await, pglz);
+    reader.commit().await.unwrap();
+    models.migrate(&oee).await.unwrap();
+    let lz4 = [
+        ("messages".to_owned(), "l".to_owned()),
+        ("state".to_owned(), "l".to_owned()),
+    ];
+    assert_eq!(compression(&models).await, lz4);
 }
