@@ -107,6 +107,71 @@ impl ConsumerContext for Rebalancing {
 
 type Kafka = StreamConsumer<Rebalancing>;
 
+/// How long a stopping (or re-created) consumer waits for its last commit and for leaving its
+/// group before it goes on without them.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A consumer that is closed off the runtime's threads. rdkafka closes a group consumer when it
+/// is dropped and waits until the group is left, which never happens while the broker is gone:
+/// a runtime that cancelled such a consumer's task (a process stopping after its broker died)
+/// never finished shutting down (seen in CI: a test's runtime, after its broker was killed).
+/// The last reference closes it on a thread of its own; [`close`] also waits, but for
+/// [`CLOSE_TIMEOUT`] at most.
+struct Closing(Option<Kafka>);
+
+impl std::ops::Deref for Closing {
+    type Target = Kafka;
+
+    fn deref(&self) -> &Kafka {
+        // Taken only when the last reference is dropped or closed.
+        self.0
+            .as_ref()
+            .expect("a consumer is not used after it is closed")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.0.take() {
+            // Where no thread can be started, the closure (and the close) is dropped here.
+            let _ = std::thread::Builder::new()
+                .name("kafka-close".into())
+                .spawn(move || drop(consumer));
+        }
+    }
+}
+
+/// Commits what was applied (when `commit`) and closes `consumer` on a thread of its own,
+/// waiting up to [`CLOSE_TIMEOUT`]: with the broker gone, neither ever finishes.
+async fn close(consumer: Arc<Closing>, commit: bool, projection: &str) {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let closing = std::thread::Builder::new()
+        .name("kafka-close".into())
+        .spawn(move || {
+            if commit {
+                if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    tracing::debug!(error = %err, "final commit");
+                }
+            }
+            // Closed here when this is the last reference (else by the last one, on a thread
+            // of its own).
+            if let Ok(mut consumer) = Arc::try_unwrap(consumer) {
+                drop(consumer.0.take());
+            }
+            let _ = done.send(());
+        });
+    if closing.is_err() {
+        return;
+    }
+    if tokio::time::timeout(CLOSE_TIMEOUT, finished).await.is_err() {
+        tracing::warn!(
+            projection,
+            "the Kafka consumer did not commit and leave its group within {} s (is the broker reachable?); going on without it",
+            CLOSE_TIMEOUT.as_secs()
+        );
+    }
+}
+
 /// Feeds `projection` from Kafka until `shutdown`. Messages are applied in transactions that
 /// also store the partitions' next offsets, each holding what the consumer had received when it
 /// began (at most `MOM_CONSUMER_MAX_BATCH`, [`ConsumerSettings::max_batch`]); a redelivered message (offset below the stored one) is
@@ -141,7 +206,9 @@ pub async fn run_from_kafka_with<P: Projection>(
     loop {
         // Messages received and rebalances: the consumer's signs of life.
         let activity = Arc::new(AtomicU64::new(0));
-        let consumer = Arc::new(create(projection, source, &group, settings, &activity)?);
+        let consumer = Arc::new(Closing(Some(create(
+            projection, source, &group, settings, &activity,
+        )?)));
         let stalled = CancellationToken::new();
         let watchdog = tokio::spawn(
             Watchdog {
@@ -168,11 +235,12 @@ pub async fn run_from_kafka_with<P: Projection>(
         )
         .await;
         watchdog.abort();
+        // Its reference to the consumer goes with it (a check it started on a blocking thread
+        // may keep one a moment longer: that one closes the consumer).
+        let _ = watchdog.await;
         match ended? {
             Ended::Shutdown => {
-                if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
-                    tracing::debug!(error = %err, "final commit");
-                }
+                close(consumer, true, projection.name()).await;
                 return Ok(());
             }
             Ended::Stalled => {
@@ -183,7 +251,7 @@ pub async fn run_from_kafka_with<P: Projection>(
                 );
                 // Closing a static member does not leave the group: its replacement (the same
                 // instance id) takes its partitions back without waiting for a rebalance.
-                drop(consumer);
+                close(consumer, false, projection.name()).await;
                 after_stall = true;
             }
         }
@@ -267,7 +335,7 @@ impl Received {
 async fn consume<P: Projection>(
     projection: &P,
     models: &ReadModels,
-    consumer: &Arc<Kafka>,
+    consumer: &Arc<Closing>,
     max_batch: usize,
     dead_letters: &DeadLetters,
     activity: &AtomicU64,
@@ -440,7 +508,7 @@ const LAG_EVERY: Duration = Duration::from_secs(5);
 
 /// Reports how far the partition of `message` is behind its high watermark, from a blocking
 /// task (the watermark request waits for the broker).
-fn report_lag(consumer: &Arc<Kafka>, projection: &str, message: &Message) {
+fn report_lag(consumer: &Arc<Closing>, projection: &str, message: &Message) {
     let (consumer, projection) = (consumer.clone(), projection.to_owned());
     let (topic, partition, offset) = (message.topic.clone(), message.partition, message.offset);
     tokio::task::spawn_blocking(move || {
@@ -498,7 +566,7 @@ struct Watchdog {
     projection: String,
     topics: Vec<String>,
     models: ReadModels,
-    consumer: Arc<Kafka>,
+    consumer: Arc<Closing>,
     /// Messages the consumer received plus its rebalances.
     activity: Arc<AtomicU64>,
     stall_timeout: Duration,
@@ -590,7 +658,7 @@ async fn backlog(
     projection: &str,
     topics: &[String],
     models: &ReadModels,
-    consumer: &Arc<Kafka>,
+    consumer: &Arc<Closing>,
 ) -> Result<Backlog, String> {
     let checkpoints: Vec<(String, i32, i64)> = tokio::time::timeout(
         CHECK_TIMEOUT,

@@ -522,3 +522,81 @@ async fn a_stopped_log_runner_applies_what_the_log_holds() {
     );
     store.close().await;
 }
+
+/// A consumer whose broker died lets go in bounded time: stopped, it gives up its last commit
+/// and leaving the group after 10 s; left running while its runtime shuts down (a process
+/// stopping), its close runs on a thread of its own. Before, rdkafka's close on drop waited
+/// for ever for the group to be left, and the runtime never finished shutting down (seen in CI,
+/// a test's runtime after its broker was killed).
+#[test]
+fn a_consumer_whose_broker_died_neither_holds_its_stop_nor_its_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    runtime.block_on(async {
+        let mut broker = mom_testkit::Broker::start().await.unwrap();
+        mom_bus::ensure_topics(&broker.bootstrap_servers(), &[TOPIC.to_owned()], 1, 1)
+            .await
+            .unwrap();
+        let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap_servers())
+            .create()
+            .unwrap();
+        let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+            key: "ce_id",
+            value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
+        });
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::to(TOPIC)
+                    .key("k")
+                    .payload("hello")
+                    .headers(headers),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+        // Two consumers in groups of their own, each in its group once it applied the message.
+        let mut runs = Vec::new();
+        for (group, stop) in [
+            ("stopped-consumer", stop.clone()),
+            ("left-running", CancellationToken::new()),
+        ] {
+            let url = format!("sqlite:{}", dir.path().join(group).display());
+            let models = ReadModels::connect(&url).await.unwrap();
+            models.migrate(&Counts::new(None)).await.unwrap();
+            let source = KafkaSource {
+                bootstrap_servers: broker.bootstrap_servers(),
+                group_id: Some(group.to_owned()),
+            };
+            let run_models = models.clone();
+            runs.push(tokio::spawn(async move {
+                let projection = Counts::new(None);
+                run_from_kafka(&projection, &run_models, &source, stop).await
+            }));
+            wait_for_total(&models, 1).await;
+        }
+        broker.kill().await.unwrap();
+        stop.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(30), runs.remove(0)).await;
+        assert!(
+            stopped.is_ok(),
+            "a consumer stopped after its broker died did not return within 30 s"
+        );
+        stopped.unwrap().unwrap().unwrap();
+    });
+    // The other consumer still runs: the runtime's shutdown cancels it.
+    let (done, shut_down) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(runtime);
+        let _ = done.send(());
+    });
+    assert!(
+        shut_down.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "the runtime did not shut down within 30 s of its consumer's broker dying"
+    );
+}
