@@ -153,6 +153,29 @@ impl Projection for Counts {
     }
 }
 
+/// Sends one message straight onto the topic (not through a store and the relay), with a valid
+/// event id.
+async fn produce(servers: &str, key: &str, payload: &str) {
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", servers)
+        .create()
+        .unwrap();
+    let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+        key: "ce_id",
+        value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
+    });
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(TOPIC)
+                .key(key)
+                .payload(payload)
+                .headers(headers),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+}
+
 /// Event `sequence` of the note `key`.
 fn note(key: &str, sequence: usize) -> SerializedEvent {
     let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
@@ -420,24 +443,7 @@ async fn kafka_source_is_exactly_once_under_redelivery_and_dead_letters_poison()
     while relay.publish_once().await.unwrap() > 0 {}
     // One poison message straight onto the topic, with a valid event id, between the two
     // notes: the runner applies the backlog in batches and must still dead-letter it alone.
-    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .create()
-        .unwrap();
-    let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-        key: "ce_id",
-        value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
-    });
-    producer
-        .send(
-            rdkafka::producer::FutureRecord::to(TOPIC)
-                .key("z")
-                .payload("poison")
-                .headers(headers),
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+    produce(&broker.bootstrap_servers(), "z", "poison").await;
     write(&repo, "b", 1, 20).await;
     while relay.publish_once().await.unwrap() > 0 {}
 
@@ -542,24 +548,7 @@ fn a_consumer_whose_broker_died_neither_holds_its_stop_nor_its_runtime() {
         mom_bus::ensure_topics(&broker.bootstrap_servers(), &[TOPIC.to_owned()], 1, 1)
             .await
             .unwrap();
-        let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", broker.bootstrap_servers())
-            .create()
-            .unwrap();
-        let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-            key: "ce_id",
-            value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
-        });
-        producer
-            .send(
-                rdkafka::producer::FutureRecord::to(TOPIC)
-                    .key("k")
-                    .payload("hello")
-                    .headers(headers),
-                Duration::from_secs(30),
-            )
-            .await
-            .unwrap();
+        produce(&broker.bootstrap_servers(), "k", "hello").await;
         // Two consumers in groups of their own, each in its group once it applied the message.
         let mut runs = Vec::new();
         for (group, stop) in [

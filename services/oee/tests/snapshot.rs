@@ -177,13 +177,7 @@ async fn stored_inputs_are_compressed_with_lz4_on_postgres_and_replay_alike() {
     let oee = replaying();
     models.migrate(&oee).await.unwrap();
     models.migrate(&oee).await.unwrap();
-    assert_eq!(
-        compression(&models).await,
-        [
-            ("messages".into(), "l".into()),
-            ("state".into(), "l".into())
-        ]
-    );
+    assert_eq!(compression(&models).await, both("l"));
 
     // Ten days in one transaction: one batch per unit, tens of kB each, stored compressed.
     let dir = tempfile::tempdir().unwrap();
@@ -228,6 +222,14 @@ async fn compression(models: &ReadModels) -> Vec<(String, String)> {
     .unwrap()
 }
 
+/// Both columns with the compression `method`, as [`compression`] returns them.
+fn both(method: &str) -> Vec<(String, String)> {
+    vec![
+        ("messages".to_owned(), method.to_owned()),
+        ("state".to_owned(), method.to_owned()),
+    ]
+}
+
 /// A start that cannot take the table's lock for the compression setting within 2 s (another
 /// connection read the table in a transaction still open) goes on with pglz, and the next start
 /// sets lz4: a storage setting never stops a start.
@@ -250,16 +252,8 @@ async fn a_start_that_waits_for_the_tables_lock_goes_on_and_the_next_sets_lz4_on
         .await
         .unwrap();
     models.migrate(&oee).await.unwrap();
-    let pglz = [
-        ("messages".to_owned(), "p".to_owned()),
-        ("state".to_owned(), "p".to_owned()),
-    ];
-    assert_eq!(compression(&models).await, pglz);
+    assert_eq!(compression(&models).await, both("p"));
     reader.commit().await.unwrap();
     models.migrate(&oee).await.unwrap();
-    let lz4 = [
-        ("messages".to_owned(), "l".to_owned()),
-        ("state".to_owned(), "l".to_owned()),
-    ];
-    assert_eq!(compression(&models).await, lz4);
+    assert_eq!(compression(&models).await, both("l"));
 }
