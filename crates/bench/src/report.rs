@@ -300,8 +300,12 @@ pub(crate) fn print_rebuild_title(work_units: usize) {
 
 /// Prints the header of the table of [`RebuildRow`]s.
 pub(crate) fn print_rebuild_header() {
-    println!("| backend  |     events | projection  | seconds |   events/s | peak RSS (MB) |");
-    println!("|----------|------------|-------------|---------|------------|---------------|");
+    println!(
+        "| backend  |     events | projection  | seconds |   events/s | peak RSS (MB) | peak anonymous (MB) |"
+    );
+    println!(
+        "|----------|------------|-------------|---------|------------|---------------|---------------------|"
+    );
 }
 
 /// One rebuild of `mom bench rebuild`: one projection from a log of `events` events.
@@ -311,21 +315,25 @@ pub(crate) struct RebuildRow<'a> {
     pub(crate) events: u64,
     pub(crate) projection: &'a str,
     pub(crate) elapsed: Duration,
-    /// Peak resident set of the rebuild process, in kB.
+    /// Peak resident set of the rebuild process, in kB: its own memory and the file pages it
+    /// maps (a SQLite log read through a memory map).
     pub(crate) peak_kb: u64,
+    /// The highest anonymous memory (`RssAnon`) of the rebuild process seen, in kB: its own.
+    pub(crate) peak_anon_kb: u64,
 }
 
 impl RebuildRow<'_> {
     /// Prints the row under [`print_rebuild_header`].
     pub(crate) fn print(&self) {
         println!(
-            "| {:<8} | {:>10} | {:<11} | {:>7.1} | {:>10.0} | {:>13.0} |",
+            "| {:<8} | {:>10} | {:<11} | {:>7.1} | {:>10.0} | {:>13.0} | {:>19.0} |",
             backend_label(self.backend),
             self.events,
             self.projection,
             self.elapsed.as_secs_f64(),
             self.events as f64 / self.elapsed.as_secs_f64(),
-            self.peak_kb as f64 / 1024.0
+            self.peak_kb as f64 / 1024.0,
+            self.peak_anon_kb as f64 / 1024.0
         );
     }
 }

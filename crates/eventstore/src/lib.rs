@@ -47,5 +47,5 @@ pub use record::{LogEntry, LogMessage, MessageFilter};
 pub use repository::SqlEventRepository;
 pub use store::{
     statement_timeout, Backend, EventStore, OutboxClaim, OutboxLease, StoreOptions,
-    DEFAULT_STATEMENT_TIMEOUT, STATEMENT_TIMEOUT_VAR,
+    DEFAULT_STATEMENT_TIMEOUT, SQLITE_MMAP_BYTES, STATEMENT_TIMEOUT_VAR,
 };

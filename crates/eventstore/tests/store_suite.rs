@@ -834,6 +834,71 @@ async fn log_pages_in_position_order(kind: &str) {
     cleanup(store, db).await;
 }
 
+/// A SQLite store reads its file through a memory map (`mom_eventstore::SQLITE_MMAP_BYTES`):
+/// every pooled connection has the setting, the file is mapped once the log is read, and what
+/// is read through the map is what was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_store_reads_its_file_through_a_memory_map() {
+    let (store, db) = open("sqlite").await;
+    let Db::Sqlite(dir) = &db else {
+        unreachable!("a SQLite store")
+    };
+    let file = std::fs::canonicalize(dir.path().join("events.db")).unwrap();
+    let repo = repository(&store);
+    for seq in 1..=40 {
+        repo.persist::<Counter>(&[event("m-1", seq, 1)], None)
+            .await
+            .unwrap();
+    }
+    let mut held = Vec::new();
+    let mut seen = Vec::new();
+    {
+        let mom_eventstore::Backend::Sqlite(pool) = store.backend() else {
+            unreachable!("a SQLite store")
+        };
+        // Every connection the pool opens has the setting, not only the first.
+        for _ in 0..3 {
+            let mut conn = pool.acquire().await.unwrap();
+            let size: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                u64::try_from(size).unwrap(),
+                mom_eventstore::SQLITE_MMAP_BYTES
+            );
+            held.push(conn);
+        }
+        // Pages still in the write-ahead log are read from there; the map covers the database
+        // file, which holds them once checkpointed.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    drop(held);
+    let mut after = 0;
+    loop {
+        let page = store.read_log(after, 16).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        seen.extend(page.iter().map(|e| (e.position, e.sequence)));
+    }
+    assert_eq!(
+        seen,
+        (1..=40).map(|i| (i, i)).collect::<Vec<_>>(),
+        "the log read through the map"
+    );
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    assert!(
+        maps.lines()
+            .any(|line| line.ends_with(&*file.to_string_lossy())),
+        "{} is not mapped:\n{maps}",
+        file.display()
+    );
+    cleanup(store, db).await;
+}
+
 async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     let (store, db) = open(kind).await;
     let repo = repository(&store);

@@ -88,13 +88,14 @@ async fn run_size(
             &format!("{projection}-read-model-{events}"),
         )
         .await?;
-        let (elapsed, peak_kb) = rebuild(projection, &read_model.url, &sources).await?;
+        let (elapsed, peak) = rebuild(projection, &read_model.url, &sources).await?;
         RebuildRow {
             backend,
             events: made,
             projection,
             elapsed,
-            peak_kb,
+            peak_kb: peak.resident,
+            peak_anon_kb: peak.anonymous,
         }
         .print();
         read_model.drop().await?;
@@ -104,12 +105,12 @@ async fn run_size(
 }
 
 /// Runs `mom projections rebuild` over the logs `sources` (`name=url`) as a child process;
-/// returns its time and peak RSS (kB).
+/// returns its time and peak memory.
 async fn rebuild(
     projection: &str,
     read_model: &str,
     sources: &[String],
-) -> anyhow::Result<(Duration, u64)> {
+) -> anyhow::Result<(Duration, Peak)> {
     let exe = std::env::current_exe()?;
     let flag = if projection == "oee" {
         "--database-url"
@@ -138,10 +139,11 @@ async fn rebuild(
         .stderr(stderr_file.reopen()?)
         .spawn()?;
     let pid = child.id().context("rebuild process has no pid")?;
-    let mut peak = 0;
+    let mut peak = Peak::default();
     let status = loop {
-        if let Some(hwm) = peak_rss_kb(pid) {
-            peak = peak.max(hwm);
+        if let Some(now) = memory_kb(pid) {
+            peak.resident = peak.resident.max(now.resident);
+            peak.anonymous = peak.anonymous.max(now.anonymous);
         }
         tokio::select! {
             status = child.wait() => break status?,
@@ -162,13 +164,30 @@ async fn rebuild(
     Ok((elapsed, peak))
 }
 
-/// The peak resident set (`VmHWM`, kB) of process `pid`, while it runs.
-fn peak_rss_kb(pid: u32) -> Option<u64> {
+/// Memory of a rebuild process, in kB.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Peak {
+    /// The peak resident set (`VmHWM`): with the file pages it maps (SQLite logs read through a
+    /// memory map) as well as its own.
+    resident: u64,
+    /// The process's own memory (`RssAnon`: heap and stacks, no file pages), the highest seen
+    /// by the polls.
+    anonymous: u64,
+}
+
+/// The peak resident set and the current anonymous memory of process `pid`, while it runs.
+fn memory_kb(pid: u32) -> Option<Peak> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    Some(Peak {
+        resident: field("VmHWM:")?,
+        anonymous: field("RssAnon:")?,
+    })
 }
 
 #[cfg(test)]
@@ -177,13 +196,16 @@ mod tests {
 
     #[test]
     #[cfg(target_os = "linux")]
-    fn the_peak_resident_set_of_this_process_is_read_from_proc() {
-        let peak = peak_rss_kb(std::process::id());
-        assert!(peak.is_some_and(|kb| kb > 0), "{peak:?}");
+    fn the_memory_of_this_process_is_read_from_proc() {
+        let peak = memory_kb(std::process::id());
+        assert!(
+            peak.is_some_and(|p| p.anonymous > 0 && p.resident >= p.anonymous),
+            "{peak:?}"
+        );
     }
 
     #[test]
     fn a_process_that_does_not_exist_has_no_peak() {
-        assert_eq!(peak_rss_kb(u32::MAX), None);
+        assert_eq!(memory_kb(u32::MAX), None);
     }
 }
