@@ -33,6 +33,7 @@ impl StoreArgs {
             max_connections: self.db_max_connections,
             max_batch_events: self.db_max_batch_events,
             max_message_bytes: self.max_message_bytes,
+            ..StoreOptions::default()
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct StoreOptions {
     /// Largest outbox message (see [`crate::outbox::message_size`]) an append may carry; a
     /// larger one is refused with [`StoreError::MessageTooLarge`].
     pub max_message_bytes: usize,
+    /// SQLite: how much of the file the connections read through a memory map (`PRAGMA
+    /// mmap_size`); 0, the default, reads with `pread`. See [`StoreOptions::bulk_reads`].
+    pub sqlite_mmap_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -35,6 +38,18 @@ impl Default for StoreOptions {
             max_connections: 16,
             max_batch_events: 1024,
             max_message_bytes: crate::outbox::DEFAULT_MAX_MESSAGE_BYTES,
+            sqlite_mmap_bytes: 0,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The options of a store opened to read its whole log (a projection's rebuild): a SQLite
+    /// file is read through a memory map of up to [`SQLITE_MMAP_BYTES`].
+    pub fn bulk_reads() -> Self {
+        Self {
+            sqlite_mmap_bytes: SQLITE_MMAP_BYTES,
+            ..Self::default()
         }
     }
 }
@@ -45,12 +60,14 @@ pub const STATEMENT_TIMEOUT_VAR: &str = "MOM_DB_STATEMENT_TIMEOUT";
 /// The statement timeout when [`STATEMENT_TIMEOUT_VAR`] is unset.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How much of a SQLite store's file its connections read through a memory map (`PRAGMA
-/// mmap_size`): SQLite then reads the log's pages in place instead of copying each with a
-/// `pread`, which took a quarter of a SQLite rebuild's CPU in system time (docs/benchmarks.md,
-/// "SQLite logs read through a memory map"). Writes still go through `write`; the map is read
-/// only. Past this size a file is read as before. The mapped pages are the kernel's page cache,
-/// counted in the process's resident set (`RssFile`) while mapped.
+/// How much of a SQLite store's file a store opened for bulk reads ([`StoreOptions::bulk_reads`],
+/// a rebuild's log sources) reads through a memory map (`PRAGMA mmap_size`): SQLite then reads
+/// the log's pages in place instead of copying each with a `pread`, which took a quarter of a
+/// SQLite rebuild's CPU in system time (docs/benchmarks.md, "SQLite logs read through a memory
+/// map"). Writes still go through `write`; the map is read only. Past this size a file is read
+/// as before. The mapped pages are the kernel's page cache, counted in the process's resident set
+/// (`RssFile`) while mapped. Live stores keep `pread`: their reads are small and recent, and
+/// every growth of the file remaps it in each connection.
 pub const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 
 /// Longest a statement may run on a Postgres connection: [`STATEMENT_TIMEOUT_VAR`] (`30s`,
@@ -115,7 +132,7 @@ impl EventStore {
                 // Rows cross from SQLite's worker thread in a channel: one that holds a whole
                 // log page lets the worker run ahead instead of waking the reader per row.
                 .row_buffer_size(16_384)
-                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string());
+                .pragma("mmap_size", options.sqlite_mmap_bytes.to_string());
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.clamp(1, 8))
                 .connect_with(connect)

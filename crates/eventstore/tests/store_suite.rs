@@ -834,52 +834,50 @@ async fn log_pages_in_position_order(kind: &str) {
     cleanup(store, db).await;
 }
 
-/// A SQLite store reads its file through a memory map (`mom_eventstore::SQLITE_MMAP_BYTES`):
-/// every pooled connection has the setting, the file is mapped once the log is read, and what
-/// is read through the map is what was written.
+/// A SQLite store opened for bulk reads (`StoreOptions::bulk_reads`, a rebuild's log sources)
+/// reads its file through a memory map of `mom_eventstore::SQLITE_MMAP_BYTES`: every pooled
+/// connection has the setting, the file is mapped once the log is read, and what is read through
+/// the map is what was written. A store opened with the default options (a live service) reads
+/// with `pread`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sqlite_store_reads_its_file_through_a_memory_map() {
-    let (store, db) = open("sqlite").await;
-    let Db::Sqlite(dir) = &db else {
-        unreachable!("a SQLite store")
-    };
-    let file = std::fs::canonicalize(dir.path().join("events.db")).unwrap();
-    let repo = repository(&store);
+async fn a_sqlite_store_opened_for_bulk_reads_reads_its_file_through_a_memory_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let url = format!("sqlite:{}", path.display());
+    let live = EventStore::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let repo = repository(&live);
     for seq in 1..=40 {
         repo.persist::<Counter>(&[event("m-1", seq, 1)], None)
             .await
             .unwrap();
     }
-    let mut held = Vec::new();
-    let mut seen = Vec::new();
-    {
-        let mom_eventstore::Backend::Sqlite(pool) = store.backend() else {
-            unreachable!("a SQLite store")
-        };
-        // Every connection the pool opens has the setting, not only the first.
-        for _ in 0..3 {
-            let mut conn = pool.acquire().await.unwrap();
-            let size: i64 = sqlx::query_scalar("PRAGMA mmap_size")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(
-                u64::try_from(size).unwrap(),
-                mom_eventstore::SQLITE_MMAP_BYTES
-            );
-            held.push(conn);
-        }
-        // Pages still in the write-ahead log are read from there; the map covers the database
-        // file, which holds them once checkpointed.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(pool)
-            .await
-            .unwrap();
-    }
-    drop(held);
+    assert_eq!(mmap_sizes(&live).await, vec![0; 3], "a live store");
+    // Pages still in the write-ahead log are read from there; the map covers the database file,
+    // which holds them once checkpointed.
+    let mom_eventstore::Backend::Sqlite(pool) = live.backend() else {
+        unreachable!("a SQLite store")
+    };
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await
+        .unwrap();
+    live.close().await;
+
+    let bulk = EventStore::connect(&url, &StoreOptions::bulk_reads())
+        .await
+        .unwrap();
+    let size = i64::try_from(mom_eventstore::SQLITE_MMAP_BYTES).unwrap();
+    assert_eq!(
+        mmap_sizes(&bulk).await,
+        vec![size; 3],
+        "a store for bulk reads"
+    );
     let mut after = 0;
+    let mut seen = Vec::new();
     loop {
-        let page = store.read_log(after, 16).await.unwrap();
+        let page = bulk.read_log(after, 16).await.unwrap();
         let Some(last) = page.last() else { break };
         after = last.position;
         seen.extend(page.iter().map(|e| (e.position, e.sequence)));
@@ -889,6 +887,7 @@ async fn a_sqlite_store_reads_its_file_through_a_memory_map() {
         (1..=40).map(|i| (i, i)).collect::<Vec<_>>(),
         "the log read through the map"
     );
+    let file = std::fs::canonicalize(&path).unwrap();
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     assert!(
         maps.lines()
@@ -896,7 +895,28 @@ async fn a_sqlite_store_reads_its_file_through_a_memory_map() {
         "{} is not mapped:\n{maps}",
         file.display()
     );
-    cleanup(store, db).await;
+    bulk.close().await;
+}
+
+/// `PRAGMA mmap_size` of three connections of `store`'s pool, held at once (so each is a
+/// connection of its own, not the first one three times).
+async fn mmap_sizes(store: &EventStore) -> Vec<i64> {
+    let mom_eventstore::Backend::Sqlite(pool) = store.backend() else {
+        unreachable!("a SQLite store")
+    };
+    let mut held = Vec::new();
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let mut conn = pool.acquire().await.unwrap();
+        sizes.push(
+            sqlx::query_scalar("PRAGMA mmap_size")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap(),
+        );
+        held.push(conn);
+    }
+    sizes
 }
 
 async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {

@@ -33,7 +33,7 @@ pub use params::{fetch_in, Params};
 pub use read_models::ReadModels;
 pub use sequence::{Deferred, PageSequences};
 pub use settings::ConsumerSettings;
-pub use source::{run, Source};
+pub use source::{rebuild_sources, run, Source};
 
 /// Returns the span in which `projection` applies `message`: a consumer span continuing the
 /// trace of the command that stored the event (the message's `traceparent`).

@@ -31,24 +31,38 @@ impl Source {
                 group_id: None,
             }));
         }
-        let mut sources = Vec::with_capacity(log_sources.len());
-        for spec in log_sources {
-            let (name, url) = spec.split_once('=').ok_or_else(|| {
-                ProjectionError::Source(format!("log source {spec:?} must be name=url"))
-            })?;
-            let store = EventStore::connect(url, &StoreOptions::default()).await?;
-            sources.push(LogSource {
-                name: name.to_owned(),
-                store,
-            });
-        }
-        if sources.is_empty() {
-            return Err(ProjectionError::Source(
-                "no source: give Kafka bootstrap servers or event-store log sources".to_owned(),
-            ));
-        }
+        let sources = connect_logs(log_sources, &StoreOptions::default()).await?;
         Ok(Source::Log(Arc::new(sources)))
     }
+}
+
+/// Opens the logs of `log_sources` (each `name=url`) for a rebuild: stores opened for bulk reads
+/// ([`StoreOptions::bulk_reads`]: a SQLite log is read through a memory map).
+pub async fn rebuild_sources(log_sources: &[String]) -> Result<Vec<LogSource>, ProjectionError> {
+    connect_logs(log_sources, &StoreOptions::bulk_reads()).await
+}
+
+async fn connect_logs(
+    log_sources: &[String],
+    options: &StoreOptions,
+) -> Result<Vec<LogSource>, ProjectionError> {
+    let mut sources = Vec::with_capacity(log_sources.len());
+    for spec in log_sources {
+        let (name, url) = spec.split_once('=').ok_or_else(|| {
+            ProjectionError::Source(format!("log source {spec:?} must be name=url"))
+        })?;
+        let store = EventStore::connect(url, options).await?;
+        sources.push(LogSource {
+            name: name.to_owned(),
+            store,
+        });
+    }
+    if sources.is_empty() {
+        return Err(ProjectionError::Source(
+            "no source: give Kafka bootstrap servers or event-store log sources".to_owned(),
+        ));
+    }
+    Ok(sources)
 }
 
 /// Feeds `projection` from `source` until `shutdown`.

@@ -158,9 +158,7 @@ pub async fn rebuild(
     progress: impl FnMut(mom_projection::Progress),
 ) -> Result<u64, OeeError> {
     let models = ReadModels::connect(database_url).await?;
-    let Source::Log(sources) = Source::open(None, log_sources).await? else {
-        return Err(ProjectionError::Source("a rebuild reads event-store logs".into()).into());
-    };
+    let sources = mom_projection::rebuild_sources(log_sources).await?;
     let projection = projection_from_env(topic_prefix, time_zone, lateness_horizon)?;
     Ok(mom_projection::rebuild(&projection, &models, &sources, progress).await?)
 }

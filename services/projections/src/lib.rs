@@ -183,9 +183,7 @@ pub async fn rebuild(
     progress: impl FnMut(mom_projection::Progress),
 ) -> Result<u64, ProjectionsError> {
     let models = ReadModels::connect(database_url).await?;
-    let Source::Log(sources) = Source::open(None, log_sources).await? else {
-        return Err(ProjectionError::Source("a rebuild reads event-store logs".into()).into());
-    };
+    let sources = mom_projection::rebuild_sources(log_sources).await?;
     let topics = TopicNames::new(topic_prefix);
     let read = match name {
         equipment::NAME => {
