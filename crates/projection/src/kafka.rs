@@ -14,12 +14,15 @@
 //!   read model's checkpoints; when messages wait and neither the checkpoints nor this consumer
 //!   moved for the stall timeout, the projection reports itself unhealthy (its status error: the
 //!   health service and `/readyz` say NOT_SERVING with the reason), logs it, counts it in
-//!   `mom.projection.stalls`, and the consumer is dropped and created again.
+//!   `mom.projection.stalls`, and the consumer is dropped and created again;
+//! - **no leaving in the middle of a join**: a consumer that stops (or is re-created) while it
+//!   joins its group first finishes the join (tansu 0.6 loses a forming group's leader for good
+//!   when it leaves before it sent the assignment; see [`finish_join`]).
 //!
 //! Invariant: a message's offset is stored for commit only after its transaction committed.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,12 +65,15 @@ enum Ended {
     Stalled,
 }
 
-/// The consumer's context: commits what was applied before partitions are revoked, and logs
-/// every assignment.
+/// The consumer's context: commits what was applied before partitions are revoked, logs every
+/// assignment, and knows whether the consumer is in the middle of joining its group.
 struct Rebalancing {
     projection: String,
     /// Counts every assignment and revocation (the watchdog's sign of life while joining).
     activity: Arc<AtomicU64>,
+    /// From the consumer's creation, and from each revocation (a rebalance began), until the
+    /// assignment that ends the join.
+    joining: AtomicBool,
 }
 
 impl ClientContext for Rebalancing {}
@@ -75,6 +81,7 @@ impl ClientContext for Rebalancing {}
 impl ConsumerContext for Rebalancing {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
+            self.joining.store(true, Ordering::Relaxed);
             // Nothing stored yet (or nothing new) is not an error worth more than a debug line.
             match consumer.commit_consumer_state(CommitMode::Sync) {
                 Ok(()) => tracing::info!(
@@ -92,11 +99,14 @@ impl ConsumerContext for Rebalancing {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         match rebalance {
-            Rebalance::Assign(partitions) => tracing::info!(
-                projection = %self.projection,
-                partitions = partitions.count(),
-                "partitions assigned"
-            ),
+            Rebalance::Assign(partitions) => {
+                self.joining.store(false, Ordering::Relaxed);
+                tracing::info!(
+                    projection = %self.projection,
+                    partitions = partitions.count(),
+                    "partitions assigned"
+                );
+            }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(err) => {
                 tracing::warn!(projection = %self.projection, error = %err, "rebalance failed");
@@ -142,8 +152,11 @@ impl Drop for Closing {
 }
 
 /// Commits what was applied (when `commit`) and closes `consumer` on a thread of its own,
-/// waiting up to [`CLOSE_TIMEOUT`]: with the broker gone, neither ever finishes.
-async fn close(consumer: Arc<Closing>, commit: bool, projection: &str) {
+/// waiting up to [`CLOSE_TIMEOUT`]: with the broker gone, neither ever finishes. A consumer in
+/// the middle of joining its group first finishes the join ([`finish_join`], `join_wait` at
+/// most), so that it never leaves a group that is forming.
+async fn close(consumer: Arc<Closing>, commit: bool, projection: &str, join_wait: Duration) {
+    finish_join(&consumer, projection, join_wait).await;
     let (done, finished) = tokio::sync::oneshot::channel();
     let closing = std::thread::Builder::new()
         .name("kafka-close".into())
@@ -170,6 +183,66 @@ async fn close(consumer: Arc<Closing>, commit: bool, projection: &str) {
             CLOSE_TIMEOUT.as_secs()
         );
     }
+}
+
+/// How long one poll of [`finish_join`] waits before it looks whether the join finished.
+const JOIN_POLL: Duration = Duration::from_millis(20);
+
+/// Lets a consumer in the middle of joining its group finish the join before it leaves: polls it
+/// (dropping what it receives: nothing is applied, no offset stored, so the next owner gets
+/// those messages) until its assignment arrives, `wait` at most. Tansu 0.6 keeps the leader
+/// of a forming group when that leader leaves: a consumer stopped after it was elected leader
+/// but before it sent the group's assignment left the group without a leader for good, and
+/// every later member waited for ever (seen in CI, a service stopped right after it started;
+/// `crates/projection/tests/runner.rs` stops consumers at every moment of their join). Leaving
+/// after the join is a plain rebalance.
+async fn finish_join(consumer: &Arc<Closing>, projection: &str, wait: Duration) {
+    let joining = || consumer.context().joining.load(Ordering::Relaxed);
+    // A consumer none of whose topics exists yet (or whose broker does not answer) has not
+    // begun to join: it leaves nothing behind.
+    if !joining() || !can_join(consumer).await {
+        return;
+    }
+    let deadline = Instant::now() + wait;
+    while joining() {
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                projection,
+                "the Kafka consumer did not finish joining its group within {} s; leaving it anyway",
+                wait.as_secs()
+            );
+            return;
+        }
+        // The assignment arrives in a poll that returns nothing (no message waits): poll in
+        // short slices and look again.
+        let slice = (deadline - Instant::now()).min(JOIN_POLL);
+        let _ = tokio::time::timeout(slice, consumer.recv()).await;
+    }
+    tracing::debug!(projection, "joined the group before leaving it");
+}
+
+/// Whether one of the topics `consumer` subscribed to exists (a consumer joins its group once
+/// one does); false when the broker does not answer within [`CHECK_TIMEOUT`].
+async fn can_join(consumer: &Arc<Closing>) -> bool {
+    let consumer = consumer.clone();
+    tokio::task::spawn_blocking(move || {
+        let Ok(subscribed) = consumer.subscription() else {
+            return false;
+        };
+        let Ok(metadata) = consumer.fetch_metadata(None, CHECK_TIMEOUT) else {
+            return false;
+        };
+        metadata.topics().iter().any(|topic| {
+            topic.error().is_none()
+                && !topic.partitions().is_empty()
+                && subscribed
+                    .elements()
+                    .iter()
+                    .any(|element| element.topic() == topic.name())
+        })
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Feeds `projection` from Kafka until `shutdown`. Messages are applied in transactions that
@@ -240,7 +313,7 @@ pub async fn run_from_kafka_with<P: Projection>(
         let _ = watchdog.await;
         match ended? {
             Ended::Shutdown => {
-                close(consumer, true, projection.name()).await;
+                close(consumer, true, projection.name(), settings.session_timeout).await;
                 return Ok(());
             }
             Ended::Stalled => {
@@ -251,7 +324,7 @@ pub async fn run_from_kafka_with<P: Projection>(
                 );
                 // Closing a static member does not leave the group: its replacement (the same
                 // instance id) takes its partitions back without waiting for a rebalance.
-                close(consumer, false, projection.name()).await;
+                close(consumer, false, projection.name(), settings.session_timeout).await;
                 after_stall = true;
             }
         }
@@ -299,6 +372,7 @@ fn create<P: Projection>(
     let consumer: Kafka = config.create_with_context(Rebalancing {
         projection: projection.name().to_owned(),
         activity: activity.clone(),
+        joining: AtomicBool::new(true),
     })?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

@@ -589,3 +589,78 @@ fn a_consumer_whose_broker_died_neither_holds_its_stop_nor_its_runtime() {
         "the runtime did not shut down within 30 s of its consumer's broker dying"
     );
 }
+
+/// Consumers stopped in the middle of joining their groups let the groups form again: stopped
+/// from the moment they start to well after they joined (a service stopped right after it
+/// started, eight groups joining at once as the process managers do), the next consumer of
+/// each group still gets the partitions and applies what waits. Before, a consumer stopped
+/// after tansu elected it the group's leader but before it sent the assignment left the group
+/// with no leader for good (tansu 0.6 keeps a leader that left while the group forms): every
+/// later member waited for ever (seen in CI, the SPC managers restarted through the broker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_stopped_while_joining_leave_groups_the_next_ones_can_join() {
+    const GROUPS: usize = 8;
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    mom_bus::ensure_topics(&broker.bootstrap_servers(), &[TOPIC.to_owned()], 3, 1)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut groups = Vec::new();
+    for group in 0..GROUPS {
+        let url = format!(
+            "sqlite:{}",
+            dir.path().join(format!("{group}.db")).display()
+        );
+        let models = ReadModels::connect(&url).await.unwrap();
+        models.migrate(&Counts::new(None)).await.unwrap();
+        let source = KafkaSource {
+            bootstrap_servers: broker.bootstrap_servers(),
+            group_id: Some(format!("stopped-while-joining-{group}")),
+        };
+        groups.push((models, source));
+    }
+    let groups = Arc::new(groups);
+    // Runs every group's consumer until `shutdown`.
+    let run_all = |shutdown: CancellationToken| {
+        let runs: Vec<_> = (0..GROUPS)
+            .map(|group| {
+                let (groups, shutdown) = (groups.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    let (models, source) = &groups[group];
+                    run_from_kafka(&Counts::new(None), models, source, shutdown).await
+                })
+            })
+            .collect();
+        async move {
+            for run in runs {
+                run.await.unwrap().unwrap();
+            }
+        }
+    };
+    // Stopped 0, 20, 40, ... ms after they started: some of them in the middle of the join.
+    for step in 0..20_u64 {
+        let shutdown = CancellationToken::new();
+        let runs = run_all(shutdown.clone());
+        tokio::time::sleep(Duration::from_millis(step * 20)).await;
+        shutdown.cancel();
+        runs.await;
+    }
+    // The next consumers get the partitions well within a stall timeout (their watchdogs
+    // cannot be what rescues them).
+    produce(&broker.bootstrap_servers(), "joined", "after the stops").await;
+    let shutdown = CancellationToken::new();
+    let runs = run_all(shutdown.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (group, (models, _)) in groups.iter().enumerate() {
+        while total(models).await < 1 {
+            assert!(
+                Instant::now() < deadline,
+                "group {group}'s next consumer applied nothing within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(rows(models).await[0].0, "joined");
+    }
+    shutdown.cancel();
+    runs.await;
+}
