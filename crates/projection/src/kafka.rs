@@ -10,9 +10,11 @@
 //!   committed, so the next owner starts where this one stopped (the read model's checkpoint
 //!   skips anything redelivered anyway);
 //! - **a progress watchdog** (which also covers tansu handing a dynamic replacement that joins
-//!   within the session timeout an empty assignment, for good): every few seconds it compares the topics' high watermarks with the
-//!   read model's checkpoints; when messages wait and neither the checkpoints nor this consumer
-//!   moved for the stall timeout, the projection reports itself unhealthy (its status error: the
+//!   within the session timeout an empty assignment, for good, or leaving a partition with no
+//!   consumer): every few seconds it compares the topics' high watermarks with the read model's
+//!   checkpoints, partition by partition; when a partition's messages wait and neither its
+//!   checkpoint nor what this consumer received of it moved for the stall timeout, the
+//!   projection reports itself unhealthy (its status error: the
 //!   health service and `/readyz` say NOT_SERVING with the reason), logs it, counts it in
 //!   `mom.projection.stalls`, and the consumer is dropped and created again;
 //! - **no leaving in the middle of a join**: a consumer that stops (or is re-created) while it
@@ -65,12 +67,41 @@ enum Ended {
     Stalled,
 }
 
+/// A partition: topic and partition id.
+type Partition = (String, i32);
+
+/// A consumer's signs of life, for the watchdog: its rebalances, and per partition the offset
+/// after the last message it received.
+#[derive(Debug, Default)]
+struct Signs {
+    /// Every assignment and revocation.
+    rebalances: AtomicU64,
+    received: std::sync::Mutex<BTreeMap<Partition, i64>>,
+}
+
+impl Signs {
+    fn note_received(&self, batch: &[Received]) {
+        if let Ok(mut received) = self.received.lock() {
+            for message in batch.iter().map(|r| &r.message) {
+                let next = received
+                    .entry((message.topic.clone(), message.partition))
+                    .or_default();
+                *next = (*next).max(message.offset + 1);
+            }
+        }
+    }
+
+    fn received(&self) -> BTreeMap<Partition, i64> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
 /// The consumer's context: commits what was applied before partitions are revoked, logs every
 /// assignment, and knows whether the consumer is in the middle of joining its group.
 struct Rebalancing {
     projection: String,
-    /// Counts every assignment and revocation (the watchdog's sign of life while joining).
-    activity: Arc<AtomicU64>,
+    /// The watchdog's signs of life (a rebalance is one, also while joining).
+    signs: Arc<Signs>,
     /// From the consumer's creation, and from each revocation (a rebalance began), until the
     /// assignment that ends the join.
     joining: AtomicBool,
@@ -97,7 +128,7 @@ impl ConsumerContext for Rebalancing {
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        self.activity.fetch_add(1, Ordering::Relaxed);
+        self.signs.rebalances.fetch_add(1, Ordering::Relaxed);
         match rebalance {
             Rebalance::Assign(partitions) => {
                 self.joining.store(false, Ordering::Relaxed);
@@ -278,9 +309,9 @@ pub async fn run_from_kafka_with<P: Projection>(
     let mut after_stall = false;
     loop {
         // Messages received and rebalances: the consumer's signs of life.
-        let activity = Arc::new(AtomicU64::new(0));
+        let signs = Arc::new(Signs::default());
         let consumer = Arc::new(Closing(Some(create(
-            projection, source, &group, settings, &activity,
+            projection, source, &group, settings, &signs,
         )?)));
         let stalled = CancellationToken::new();
         let watchdog = tokio::spawn(
@@ -289,7 +320,7 @@ pub async fn run_from_kafka_with<P: Projection>(
                 topics: projection.topics().to_vec(),
                 models: models.clone(),
                 consumer: consumer.clone(),
-                activity: activity.clone(),
+                signs: signs.clone(),
                 stall_timeout: settings.stall_timeout,
                 join_grace: settings.session_timeout,
                 after_stall,
@@ -302,7 +333,7 @@ pub async fn run_from_kafka_with<P: Projection>(
             &consumer,
             settings.max_batch,
             &dead_letters,
-            &activity,
+            &signs,
             &stalled,
             &shutdown,
         )
@@ -337,7 +368,7 @@ fn create<P: Projection>(
     source: &KafkaSource,
     group: &str,
     settings: &ConsumerSettings,
-    activity: &Arc<AtomicU64>,
+    signs: &Arc<Signs>,
 ) -> Result<Kafka, ProjectionError> {
     let mut config = mom_bus::client_config(&source.bootstrap_servers);
     config
@@ -371,7 +402,7 @@ fn create<P: Projection>(
     }
     let consumer: Kafka = config.create_with_context(Rebalancing {
         projection: projection.name().to_owned(),
-        activity: activity.clone(),
+        signs: signs.clone(),
         joining: AtomicBool::new(true),
     })?;
     let topics: Vec<&str> = projection.topics().iter().map(String::as_str).collect();
@@ -412,7 +443,7 @@ async fn consume<P: Projection>(
     consumer: &Arc<Closing>,
     max_batch: usize,
     dead_letters: &DeadLetters,
-    activity: &AtomicU64,
+    signs: &Signs,
     stalled: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> Result<Ended, ProjectionError> {
@@ -444,7 +475,7 @@ async fn consume<P: Projection>(
                 None => break,
             }
         }
-        activity.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        signs.note_received(&batch);
         let ended = apply_batch(projection, models, dead_letters, &batch, shutdown).await?;
         // After a rebalance took the partition away an offset cannot be stored: the read
         // model's checkpoint covers it, the next owner skips the message.
@@ -601,37 +632,94 @@ fn report_lag(consumer: &Arc<Closing>, projection: &str, message: &Message) {
     });
 }
 
-/// What the watchdog saw at one check.
+/// A partition whose messages wait, as the watchdog saw it at one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seen {
-    /// Messages waiting: high watermarks minus the read model's checkpoints.
+struct Waiting {
+    /// Messages waiting: the high watermark minus the read model's checkpoint.
     behind: u64,
-    /// Sum of the read model's checkpoints: it moves whenever any instance applies a message.
-    applied_to: i64,
-    /// Messages this consumer received plus its rebalances.
-    activity: u64,
+    /// How far the partition got: the read model's checkpoint (any instance's progress) or,
+    /// when further, the offset after the last message this consumer received.
+    reached: i64,
 }
 
-/// The watchdog's verdict on a sequence of checks.
+/// What the watchdog saw at one check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Seen {
+    /// The partitions whose messages wait.
+    waiting: BTreeMap<Partition, Waiting>,
+    /// This consumer's rebalances so far.
+    rebalances: u64,
+}
+
+impl Seen {
+    fn behind(&self) -> u64 {
+        self.waiting.values().map(|w| w.behind).sum()
+    }
+}
+
+/// The watchdog's verdict on a sequence of checks, partition by partition: a partition whose
+/// messages wait while it does not move is idle, even while others move (a partition no member
+/// of the group consumes, which tansu leaves behind after a member it lost, while this
+/// consumer's own partitions go on).
 #[derive(Debug)]
 struct Progress {
     last: Option<Seen>,
-    since: Instant,
+    /// Since when each waiting partition has not moved.
+    since: BTreeMap<Partition, Instant>,
+    /// Where idle time of the first check counts from (after the join grace).
+    start: Instant,
 }
 
 impl Progress {
-    /// Notes `seen` at `now`; returns how long nothing moved while messages waited, if they did.
+    fn new(start: Instant) -> Self {
+        Self {
+            last: None,
+            since: BTreeMap::new(),
+            start,
+        }
+    }
+
+    /// Notes `seen` at `now`; returns the longest time a partition did not move while its
+    /// messages waited, unless nothing waits or every waiting partition moved.
     fn note(&mut self, seen: Seen, now: Instant) -> Option<Duration> {
-        // The first check has nothing to compare with: idle time counts from the start.
-        let moved = self.last.is_some_and(|last| {
-            last.applied_to != seen.applied_to || last.activity != seen.activity
-        });
+        // A rebalance restarts every partition's count (its owner may have changed).
+        let rebalanced = self
+            .last
+            .as_ref()
+            .is_some_and(|last| last.rebalances != seen.rebalances);
+        let mut since = BTreeMap::new();
+        for (partition, waiting) in &seen.waiting {
+            let from = match &self.last {
+                // The first check has nothing to compare with: idle time counts from the start.
+                None => self.start,
+                Some(last) => match last.waiting.get(partition) {
+                    Some(before) if before.reached == waiting.reached && !rebalanced => {
+                        self.since.get(partition).copied().unwrap_or(now)
+                    }
+                    // Moved, or waiting since this check.
+                    _ => now,
+                },
+            };
+            since.insert(partition.clone(), from);
+        }
+        self.since = since;
         self.last = Some(seen);
-        if moved || seen.behind == 0 {
-            self.since = now;
+        if self.since.values().all(|from| *from == now) {
             return None;
         }
-        Some(now.saturating_duration_since(self.since))
+        self.since
+            .values()
+            .map(|from| now.saturating_duration_since(*from))
+            .max()
+    }
+
+    /// The partitions idle for `at_least`, as `topic/partition`.
+    fn idle(&self, now: Instant, at_least: Duration) -> Vec<String> {
+        self.since
+            .iter()
+            .filter(|(_, from)| now.saturating_duration_since(**from) >= at_least)
+            .map(|((topic, partition), _)| format!("{topic}/{partition}"))
+            .collect()
     }
 }
 
@@ -641,8 +729,8 @@ struct Watchdog {
     topics: Vec<String>,
     models: ReadModels,
     consumer: Arc<Closing>,
-    /// Messages the consumer received plus its rebalances.
-    activity: Arc<AtomicU64>,
+    /// Messages the consumer received and its rebalances.
+    signs: Arc<Signs>,
     stall_timeout: Duration,
     /// Time a new consumer gets to join its group before idle time counts (tansu completes a
     /// join after about a session timeout).
@@ -660,21 +748,18 @@ impl Watchdog {
             topics,
             models,
             consumer,
-            activity,
+            signs,
             stall_timeout,
             join_grace,
             mut after_stall,
         } = self;
         let every = (stall_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
-        let mut progress = Progress {
-            last: None,
-            since: Instant::now() + join_grace,
-        };
+        let mut progress = Progress::new(Instant::now() + join_grace);
         let mut failed_checks = 0u32;
         loop {
             tokio::time::sleep(every).await;
-            let behind = match backlog(&projection, &topics, &models, &consumer).await {
-                Ok(backlog) => backlog,
+            let seen = match backlog(&projection, &topics, &models, &consumer, &signs).await {
+                Ok(seen) => seen,
                 Err(why) => {
                     // One slow answer is no outage: report from the second failed check on.
                     failed_checks += 1;
@@ -685,55 +770,47 @@ impl Watchdog {
                 }
             };
             failed_checks = 0;
-            let seen = Seen {
-                behind: behind.behind,
-                applied_to: behind.applied_to,
-                activity: activity.load(Ordering::Relaxed),
-            };
-            match progress.note(seen, Instant::now()) {
+            let behind = seen.behind();
+            let now = Instant::now();
+            match progress.note(seen, now) {
                 Some(idle) if idle >= stall_timeout => {
                     let assigned = consumer.assignment().map_or(0, |a| a.count());
                     let reason = format!(
-                    "no progress for {}s while {} messages wait (partitions assigned to this consumer: {assigned}); consumer re-created",
-                    idle.as_secs(),
-                    seen.behind
-                );
+                        "no progress for {}s on {} while {behind} messages wait (partitions assigned to this consumer: {assigned}); consumer re-created",
+                        idle.as_secs(),
+                        progress.idle(now, stall_timeout).join(", "),
+                    );
                     emit(ProjectionStalled {
                         projection: &projection,
-                        behind: seen.behind,
+                        behind,
                         reason: &reason,
                     });
-                    crate::status::consumer_checked(&projection, Some(seen.behind), Some(reason));
+                    crate::status::consumer_checked(&projection, Some(behind), Some(reason));
                     stalled.cancel();
                     return;
                 }
                 // Idle within the stall timeout: healthy, except that a stall reported by the
                 // consumer this one replaced stays reported until progress is seen.
                 Some(_) if after_stall => {}
-                Some(_) => crate::status::consumer_checked(&projection, Some(seen.behind), None),
+                Some(_) => crate::status::consumer_checked(&projection, Some(behind), None),
                 None => {
                     after_stall = false;
-                    crate::status::consumer_checked(&projection, Some(seen.behind), None);
+                    crate::status::consumer_checked(&projection, Some(behind), None);
                 }
             }
         }
     }
 }
 
-/// The backlog of a projection's topics.
-struct Backlog {
-    behind: u64,
-    applied_to: i64,
-}
-
-/// Reads the topics' watermarks (from a blocking task) and the read model's checkpoints. The
-/// error names what did not answer.
+/// Reads the topics' watermarks (from a blocking task) and the read model's checkpoints, and
+/// returns the partitions whose messages wait. The error names what did not answer.
 async fn backlog(
     projection: &str,
     topics: &[String],
     models: &ReadModels,
     consumer: &Arc<Closing>,
-) -> Result<Backlog, String> {
+    signs: &Signs,
+) -> Result<Seen, String> {
     let checkpoints: Vec<(String, i32, i64)> = tokio::time::timeout(
         CHECK_TIMEOUT,
         sqlx::query_as(
@@ -746,7 +823,7 @@ async fn backlog(
     .await
     .map_err(|_| "read-model database did not answer within 3s".to_owned())?
     .map_err(|err| format!("read-model database: {err}"))?;
-    let checkpoints: BTreeMap<(String, i32), i64> = checkpoints
+    let checkpoints: BTreeMap<Partition, i64> = checkpoints
         .into_iter()
         .map(|(topic, partition, next)| ((topic, partition), next))
         .collect();
@@ -755,19 +832,25 @@ async fn backlog(
         .await
         .map_err(|err| format!("watchdog task: {err}"))?
         .map_err(|err| format!("broker: {err}"))?;
-    let mut backlog = Backlog {
-        behind: 0,
-        applied_to: checkpoints.values().sum(),
+    // Read after the watermarks: at least as recent as they are.
+    let received = signs.received();
+    let mut seen = Seen {
+        waiting: BTreeMap::new(),
+        rebalances: signs.rebalances.load(Ordering::Relaxed),
     };
     for (partition, (low, high)) in watermarks {
         let next = checkpoints.get(&partition).copied().unwrap_or(low).max(low);
-        backlog.behind += u64::try_from(high - next).unwrap_or(0);
+        let behind = u64::try_from(high - next).unwrap_or(0);
+        if behind > 0 {
+            let reached = received.get(&partition).copied().unwrap_or(next).max(next);
+            seen.waiting.insert(partition, Waiting { behind, reached });
+        }
     }
-    Ok(backlog)
+    Ok(seen)
 }
 
-/// The low and high watermark of each partition (topic, partition).
-type Watermarks = BTreeMap<(String, i32), (i64, i64)>;
+/// The low and high watermark of each partition.
+type Watermarks = BTreeMap<Partition, (i64, i64)>;
 
 /// How long one check waits for the database or the broker.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -942,58 +1025,102 @@ async fn store_next_offset(
 mod tests {
     use super::*;
 
-    fn seen(behind: u64, applied_to: i64, activity: u64) -> Seen {
+    /// What a check saw: `(partition, behind, reached)` for each waiting partition of topic `t`.
+    fn seen(waiting: &[(i32, u64, i64)], rebalances: u64) -> Seen {
         Seen {
-            behind,
-            applied_to,
-            activity,
+            waiting: waiting
+                .iter()
+                .map(|&(partition, behind, reached)| {
+                    (("t".to_owned(), partition), Waiting { behind, reached })
+                })
+                .collect(),
+            rebalances,
         }
     }
 
     #[test]
     fn the_watchdog_counts_idle_time_only_while_messages_wait_and_nothing_moves() {
         let start = Instant::now();
-        let mut progress = Progress {
-            last: None,
-            since: start,
-        };
+        let mut progress = Progress::new(start);
         let at = |s: u64| start + Duration::from_secs(s);
+        let secs = |s: u64| Some(Duration::from_secs(s));
         assert_eq!(
-            progress.note(seen(5, 10, 1), at(1)),
-            Some(Duration::from_secs(1)),
+            progress.note(seen(&[(0, 5, 10)], 1), at(1)),
+            secs(1),
             "idle since the start"
         );
+        assert_eq!(progress.note(seen(&[(0, 9, 10)], 1), at(3)), secs(3));
+        assert_eq!(progress.note(seen(&[(0, 9, 10)], 1), at(6)), secs(6));
         assert_eq!(
-            progress.note(seen(9, 10, 1), at(3)),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(
-            progress.note(seen(9, 10, 1), at(6)),
-            Some(Duration::from_secs(6))
-        );
-        assert_eq!(
-            progress.note(seen(9, 11, 1), at(7)),
+            progress.note(seen(&[(0, 9, 11)], 1), at(7)),
             None,
-            "checkpoint moved"
+            "checkpoint (or what this consumer received) moved"
         );
+        assert_eq!(progress.note(seen(&[(0, 9, 11)], 1), at(8)), secs(1));
         assert_eq!(
-            progress.note(seen(9, 11, 2), at(8)),
+            progress.note(seen(&[(0, 9, 11)], 2), at(9)),
             None,
-            "received one (or rebalanced)"
+            "rebalanced"
         );
-        assert_eq!(progress.note(seen(0, 11, 2), at(20)), None, "nothing waits");
+        assert_eq!(progress.note(seen(&[], 2), at(20)), None, "nothing waits");
+        assert_eq!(progress.note(seen(&[(0, 1, 11)], 2), at(22)), None);
+        assert_eq!(progress.note(seen(&[(0, 1, 11)], 2), at(24)), secs(2));
+        let mut joining = Progress::new(at(10));
         assert_eq!(
-            progress.note(seen(1, 11, 2), at(22)),
-            Some(Duration::from_secs(2))
-        );
-        let mut joining = Progress {
-            last: None,
-            since: at(10),
-        };
-        assert_eq!(
-            joining.note(seen(5, 0, 0), at(4)),
+            joining.note(seen(&[(0, 5, 0)], 0), at(4)),
             Some(Duration::ZERO),
             "a new consumer's join grace does not count"
         );
+    }
+
+    /// A partition nobody consumes (tansu left it behind after a member it lost) is idle while
+    /// this consumer's own partitions move: before, the sum of all checkpoints moved and the
+    /// watchdog never saw it.
+    #[test]
+    fn a_partition_that_does_not_move_is_idle_while_the_others_move() {
+        let start = Instant::now();
+        let mut progress = Progress::new(start);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(
+            progress.note(seen(&[(0, 3, 100), (1, 7, 40)], 0), at(1)),
+            Some(Duration::from_secs(1))
+        );
+        for (check, reached) in (2..=16).zip(101..) {
+            let idle = progress.note(seen(&[(0, 3, reached), (1, 7, 40)], 0), at(check));
+            assert_eq!(idle, Some(Duration::from_secs(check)), "check {check}");
+        }
+        assert_eq!(
+            progress.idle(at(16), Duration::from_secs(15)),
+            vec!["t/1".to_owned()]
+        );
+        // Its messages consumed at last: nothing idle any more.
+        assert_eq!(
+            progress.note(seen(&[(0, 3, 200)], 0), at(17)),
+            None,
+            "partition 1 caught up, partition 0 moved"
+        );
+        assert!(progress.idle(at(17), Duration::from_secs(1)).is_empty());
+    }
+
+    #[test]
+    fn a_received_message_counts_once_per_partition_as_its_next_offset() {
+        let signs = Signs::default();
+        let received = |topic: &str, partition, offset| Received {
+            message: Message {
+                partition,
+                offset,
+                ..Message::new(topic, None, vec![])
+            },
+            recorded_ms: None,
+        };
+        signs.note_received(&[
+            received("a", 0, 4),
+            received("a", 0, 2),
+            received("b", 1, 9),
+        ]);
+        signs.note_received(&[received("a", 0, 3)]);
+        let by_partition = signs.received();
+        assert_eq!(by_partition[&("a".to_owned(), 0)], 5);
+        assert_eq!(by_partition[&("b".to_owned(), 1)], 10);
     }
 }

@@ -92,6 +92,8 @@ impl cqrs_es::Aggregate for Note {
 /// Counts messages per key and keeps the last payload; "poison" payloads are poison; it fails
 /// once, with a database error, on the message numbered `fail_at` (if any).
 struct Counts {
+    /// The projection's name (its status is kept under it, process-wide).
+    name: &'static str,
     topics: Vec<String>,
     seen: AtomicUsize,
     fail_at: Option<usize>,
@@ -102,6 +104,7 @@ struct Counts {
 impl Counts {
     fn new(fail_at: Option<usize>) -> Self {
         Self {
+            name: "test_counts",
             topics: vec![TOPIC.to_owned()],
             seen: AtomicUsize::new(0),
             fail_at,
@@ -112,7 +115,7 @@ impl Counts {
 
 impl Projection for Counts {
     fn name(&self) -> &str {
-        "test_counts"
+        self.name
     }
     fn topics(&self) -> &[String] {
         &self.topics
@@ -663,4 +666,121 @@ async fn consumers_stopped_while_joining_leave_groups_the_next_ones_can_join() {
     }
     shutdown.cancel();
     runs.await;
+}
+
+/// A partition no member of the group consumes (its owner holds it without polling, as tansu
+/// leaves one behind after a member it lost) is seen while the consumer's own partition goes
+/// on: the projection reports itself stalled, naming that partition only, and re-creates its
+/// consumer. Before, the watchdog watched the sum of all checkpoints, which the other partition
+/// kept moving: the messages waited for ever with the projection reported healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_nobody_consumes_is_reported_while_the_other_moves() {
+    const GROUP: &str = "one-member-stops-polling";
+    let broker = mom_testkit::Broker::start().await.unwrap();
+    let servers = broker.bootstrap_servers();
+    mom_bus::ensure_topics(&servers, &[TOPIC.to_owned()], 2, 1)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("models.db").display());
+    let models = ReadModels::connect(&url).await.unwrap();
+    let projection = Counts {
+        name: "test_orphaned_partition",
+        ..Counts::new(None)
+    };
+    let settings = mom_projection::ConsumerSettings {
+        instance_id: None,
+        stall_timeout: Duration::from_secs(3),
+        session_timeout: Duration::from_secs(3),
+        fetch_wait: Duration::from_millis(10),
+        max_batch: 100,
+    };
+    let source = KafkaSource {
+        bootstrap_servers: servers.clone(),
+        group_id: Some(GROUP.to_owned()),
+    };
+    let shutdown = CancellationToken::new();
+    let run = mom_projection::run_from_kafka_with(
+        &projection,
+        &models,
+        &source,
+        &settings,
+        shutdown.clone(),
+    );
+    let watch = async {
+        // A second member polls until the group split the two partitions, then never again.
+        let holder: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &servers)
+            .set("group.id", GROUP)
+            .set("session.timeout.ms", "60000")
+            .create()
+            .unwrap();
+        rdkafka::consumer::Consumer::subscribe(&holder, &[TOPIC]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let held = loop {
+            let _ = holder.poll(Duration::from_millis(20));
+            let assigned = rdkafka::consumer::Consumer::assignment(&holder).unwrap();
+            if assigned.count() == 1 {
+                break assigned.elements()[0].partition();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the group never split its partitions"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &servers)
+            .create()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut sent = 0;
+        let reason = loop {
+            for partition in 0..2 {
+                sent += 1;
+                let headers =
+                    rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+                        key: "ce_id",
+                        value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
+                    });
+                producer
+                    .send(
+                        rdkafka::producer::FutureRecord::to(TOPIC)
+                            .partition(partition)
+                            .key(&format!("k{sent}"))
+                            .payload("x")
+                            .headers(headers),
+                        Duration::from_secs(30),
+                    )
+                    .await
+                    .unwrap();
+            }
+            let status = mom_projection::status::statuses()
+                .remove("test_orphaned_partition")
+                .unwrap_or_default();
+            if let Some(error) = status.error {
+                break error;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stall reported within 60 s ({} applied)",
+                total(&models).await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        // The other partition went on meanwhile: the sum of the checkpoints moved.
+        let applied = total(&models).await;
+        shutdown.cancel();
+        drop(holder);
+        (held, reason, applied)
+    };
+    let (result, (held, reason, applied)) = tokio::join!(run, watch);
+    result.unwrap();
+    assert!(applied > 0, "the consumer's own partition applied nothing");
+    let other = 1 - held;
+    assert!(
+        reason.contains(&format!("on {TOPIC}/{held} while")),
+        "the reason names the held partition {held} only: {reason}"
+    );
+    assert!(!reason.contains(&format!("{TOPIC}/{other}")), "{reason}");
 }
