@@ -159,22 +159,32 @@ impl Projection for Counts {
 /// Sends one message straight onto the topic (not through a store and the relay), with a valid
 /// event id.
 async fn produce(servers: &str, key: &str, payload: &str) {
-    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+    let producer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", servers)
         .create()
         .unwrap();
+    send(&producer, None, key, payload).await;
+}
+
+/// Sends one message with a valid event id onto the topic with `producer`, to `partition` (else
+/// to the key's).
+async fn send(
+    producer: &rdkafka::producer::FutureProducer,
+    partition: Option<i32>,
+    key: &str,
+    payload: &str,
+) {
     let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
         key: "ce_id",
         value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
     });
+    let mut record = rdkafka::producer::FutureRecord::to(TOPIC)
+        .key(key)
+        .payload(payload)
+        .headers(headers);
+    record.partition = partition;
     producer
-        .send(
-            rdkafka::producer::FutureRecord::to(TOPIC)
-                .key(key)
-                .payload(payload)
-                .headers(headers),
-            Duration::from_secs(30),
-        )
+        .send(record, Duration::from_secs(30))
         .await
         .unwrap();
 }
@@ -738,22 +748,7 @@ async fn a_partition_nobody_consumes_is_reported_while_the_other_moves() {
         let reason = loop {
             for partition in 0..2 {
                 sent += 1;
-                let headers =
-                    rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-                        key: "ce_id",
-                        value: Some(uuid::Uuid::now_v7().to_string().as_bytes()),
-                    });
-                producer
-                    .send(
-                        rdkafka::producer::FutureRecord::to(TOPIC)
-                            .partition(partition)
-                            .key(&format!("k{sent}"))
-                            .payload("x")
-                            .headers(headers),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .unwrap();
+                send(&producer, Some(partition), &format!("k{sent}"), "x").await;
             }
             let status = mom_projection::status::statuses()
                 .remove("test_orphaned_partition")
