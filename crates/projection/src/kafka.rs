@@ -260,17 +260,17 @@ async fn can_join(consumer: &Arc<Closing>) -> bool {
         let Ok(subscribed) = consumer.subscription() else {
             return false;
         };
+        let topics: Vec<String> = subscribed
+            .elements()
+            .iter()
+            .map(|element| element.topic().to_owned())
+            .collect();
         let Ok(metadata) = consumer.fetch_metadata(None, CHECK_TIMEOUT) else {
             return false;
         };
-        metadata.topics().iter().any(|topic| {
-            topic.error().is_none()
-                && !topic.partitions().is_empty()
-                && subscribed
-                    .elements()
-                    .iter()
-                    .any(|element| element.topic() == topic.name())
-        })
+        // Bound before `metadata` is dropped (a tail expression's borrow would outlive it).
+        let joinable = present(&metadata, &topics).any(|topic| !topic.partitions().is_empty());
+        joinable
     })
     .await
     .unwrap_or(false)
@@ -855,15 +855,24 @@ type Watermarks = BTreeMap<Partition, (i64, i64)>;
 /// How long one check waits for the database or the broker.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The topics of `metadata` that are among `topics` and exist (the broker answered them without
+/// an error).
+fn present<'a>(
+    metadata: &'a rdkafka::metadata::Metadata,
+    topics: &'a [String],
+) -> impl Iterator<Item = &'a rdkafka::metadata::MetadataTopic> {
+    metadata
+        .topics()
+        .iter()
+        .filter(move |found| found.error().is_none() && topics.iter().any(|t| t == found.name()))
+}
+
 /// Returns the low and high watermark of every partition of `topics` (a topic that does not
 /// exist yet has none).
 fn watermarks(consumer: &Kafka, topics: &[String]) -> Result<Watermarks, KafkaError> {
     let metadata = consumer.fetch_metadata(None, CHECK_TIMEOUT)?;
     let mut all = BTreeMap::new();
-    for found in metadata.topics() {
-        if found.error().is_some() || !topics.iter().any(|t| t == found.name()) {
-            continue;
-        }
+    for found in present(&metadata, topics) {
         for partition in found.partitions() {
             let marks = consumer.fetch_watermarks(found.name(), partition.id(), CHECK_TIMEOUT)?;
             all.insert((found.name().to_owned(), partition.id()), marks);
