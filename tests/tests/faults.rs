@@ -635,7 +635,10 @@ async fn services_start_without_their_dependencies_and_resume_after_every_fault_
             service.name
         );
     }
-    let (status, body) = projections.readyz().await.unwrap();
+    let (status, body) = projections
+        .readyz()
+        .await
+        .expect("/readyz of the read models answers once their health says SERVING");
     assert_eq!(status, 200, "/readyz: {body}");
 
     // 2. Load, and one fault after the other while it flows.

@@ -96,7 +96,13 @@ impl ReadModels {
     ) -> Result<Option<Self>, ProjectionError> {
         let mut backoff = Duration::from_millis(500);
         loop {
-            match Self::connect(url).await {
+            // A connection attempt may take the pool's acquire timeout (10 s): a stop does not
+            // wait for it.
+            let attempt = tokio::select! {
+                () = shutdown.cancelled() => return Ok(None),
+                attempt = Self::connect(url) => attempt,
+            };
+            match attempt {
                 Ok(models) => return Ok(Some(models)),
                 Err(err @ ProjectionError::Source(_)) => return Err(err),
                 Err(err) => {

@@ -299,6 +299,13 @@ pub async fn start(
     let starting =
         mom_grpc::GrpcServer::listen_tls(SERVICE_NAME, config.grpc_addr, &config.security.tls)
             .await?;
+    // Both ports are bound before anything waits (a taken port fails the start at once), and
+    // the HTTP API accepts from the moment health can say SERVING: a probe of `/readyz` right
+    // after it must not find the port closed.
+    let listener = match http_mode {
+        HttpMode::Mount => None,
+        HttpMode::Serve => Some(bind_http(&config).await?),
+    };
     let models = ReadModels::connect_retrying(&config.database_url, &shutdown)
         .await?
         .ok_or(ProjectionsError::Stopped)?;
@@ -336,24 +343,9 @@ pub async fn start(
         .with_auth(auth.clone());
     grpc.watch(readiness.clone(), shutdown.clone()).await;
     let grpc_addr = grpc.addr;
-    tasks.spawn({
-        let shutdown = shutdown.clone();
-        async move { grpc.serve(shutdown).await.map_err(ProjectionsError::from) }
-    });
-    let (http_addr, router) = match http_mode {
-        HttpMode::Mount => (None, Some((router, openapi))),
-        HttpMode::Serve => {
-            let addr = config.http_addr;
-            let tls = mom_tls::ServerTls::from_args(&config.security.tls, mom_tls::Protocol::Http1)
-                .await
-                .map_err(mom_grpc::HostError::from)?;
-            let listener = mom_tls::Listener::bind(addr, tls)
-                .await
-                .map_err(|source| ProjectionsError::Http { addr, source })?;
-            let addr = listener
-                .local_addr()
-                .map_err(|source| ProjectionsError::Http { addr, source })?;
-            tracing::info!(%addr, "projections http api listening");
+    let (http_addr, router) = match listener {
+        None => (None, Some((router, openapi))),
+        Some((listener, addr)) => {
             let (probes, probes_api) = mom_openapi::health()
                 .merge({
                     let readiness = readiness.clone();
@@ -362,6 +354,8 @@ pub async fn start(
                 .split_for_parts();
             let openapi = mom_openapi::document("MOM read models", [openapi, probes_api]);
             let router = router.merge(probes).merge(mom_openapi::router(openapi));
+            let auth = auth.clone();
+            let shutdown = shutdown.clone();
             tasks.spawn(async move {
                 // Handlers find the connection (and its client certificate) with
                 // mom_tls::peer_info.
@@ -375,6 +369,10 @@ pub async fn start(
             (Some(addr), None)
         }
     };
+    tasks.spawn({
+        let shutdown = shutdown.clone();
+        async move { grpc.serve(shutdown).await.map_err(ProjectionsError::from) }
+    });
     Ok(Running {
         grpc_addr,
         http_addr,
@@ -382,6 +380,24 @@ pub async fn start(
         openapi: router.map(|(_, openapi)| openapi),
         tasks,
     })
+}
+
+/// Binds the HTTP API's address (`config.http_addr`, with TLS when configured).
+async fn bind_http(
+    config: &ProjectionsConfig,
+) -> Result<(mom_tls::Listener, SocketAddr), ProjectionsError> {
+    let addr = config.http_addr;
+    let tls = mom_tls::ServerTls::from_args(&config.security.tls, mom_tls::Protocol::Http1)
+        .await
+        .map_err(mom_grpc::HostError::from)?;
+    let listener = mom_tls::Listener::bind(addr, tls)
+        .await
+        .map_err(|source| ProjectionsError::Http { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ProjectionsError::Http { addr, source })?;
+    tracing::info!(%addr, "projections http api listening");
+    Ok((listener, addr))
 }
 
 /// Runs the read-model service until `shutdown`.

@@ -893,3 +893,69 @@ async fn live_read_models_answer_and_a_rebuild_equals_the_live_run_on_postgres()
     live_then_rebuild(&database.url).await;
     database.drop_database().await.unwrap();
 }
+
+/// Both APIs listen from the start, before the read-model database answers: health says
+/// NOT_SERVING meanwhile, and the HTTP port already accepts, so a probe of `/readyz` right after
+/// health turns SERVING never finds it closed (the HTTP listener used to be bound last, after
+/// the health service could already say SERVING).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_apis_listen_before_the_read_model_database_answers() {
+    let port = || -> SocketAddr {
+        format!("127.0.0.1:{}", mom_testkit::free_port().unwrap())
+            .parse()
+            .unwrap()
+    };
+    let (grpc, http) = (port(), port());
+    // Nothing listens on the database's port: the service keeps retrying it.
+    let unreachable = format!("postgres://postgres@{}/models", port());
+    let shutdown = CancellationToken::new();
+    let config = ProjectionsConfig {
+        database_url: unreachable,
+        kafka: kafka(),
+        security: Default::default(),
+        log_sources: vec!["production=sqlite::memory:".into()],
+        grpc_addr: grpc,
+        http_addr: http,
+    };
+    let starting = tokio::spawn(mom_projections::start(
+        config,
+        HttpMode::Serve,
+        shutdown.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let answer = async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                .ok()?
+                .connect()
+                .await
+                .ok()?;
+            tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .ok()
+        };
+        if let Some(reply) = answer.await {
+            break reply.into_inner().status();
+        }
+        assert!(Instant::now() < deadline, "gRPC never answered on {grpc}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing
+    );
+    tokio::net::TcpStream::connect(http)
+        .await
+        .unwrap_or_else(|err| panic!("the HTTP API does not listen on {http} yet: {err}"));
+    assert!(!starting.is_finished(), "start must wait for the database");
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), starting)
+        .await
+        .expect("start returns once shut down")
+        .unwrap();
+    assert!(
+        matches!(stopped, Err(mom_projections::ProjectionsError::Stopped)),
+        "{stopped:?}"
+    );
+}
