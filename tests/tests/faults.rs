@@ -728,7 +728,10 @@ async fn services_start_without_their_dependencies_and_resume_after_every_fault_
     projections
         .wait_health(ServingStatus::NotServing, Duration::from_secs(15))
         .await;
-    let (status, body) = projections.readyz().await.unwrap();
+    let (status, body) = projections
+        .readyz()
+        .await
+        .expect("/readyz of the read models answers while their database is down");
     println!("Postgres down: projections /readyz {status} {body}");
     assert_eq!(status, 503, "/readyz while the database is down: {body}");
     assert!(body.contains("read-model database"), "{body}");
