@@ -84,29 +84,50 @@ struct Envelope {
     metadata: Option<mom_proto::common::v1::EventMetadata>,
 }
 
-/// Returns where the message of `topic` with `payload` stands in its aggregate's stream, or
-/// `None` when its metadata names no aggregate or no sequence (such a message is recognised
-/// again by its event id instead).
-pub fn origin(topic: &str, payload: &[u8]) -> Option<Origin> {
-    let metadata = Envelope::decode(payload).ok()?.metadata?;
-    if metadata.aggregate_id.is_empty() || metadata.sequence == 0 {
-        return None;
-    }
-    let kind = match metadata.aggregate_type.as_str() {
-        "" => topic,
-        kind => kind,
-    };
-    Some(Origin {
-        aggregate: format!("{kind}/{}", metadata.aggregate_id),
-        sequence: metadata.sequence,
-    })
-}
-
 /// Returns the time the platform recorded the message's event (its metadata's
 /// `recorded_time`), when it says.
 pub fn recorded(payload: &[u8]) -> Option<DateTime<Utc>> {
     let metadata = Envelope::decode(payload).ok()?.metadata?;
     from_timestamp(metadata.recorded_time.as_ref(), "recorded_time").ok()
+}
+
+/// What the projection reads of a message's metadata: its [`Origin`] and its [`recorded`]
+/// time, from one decoding of the envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// Where the event stands in its aggregate's stream: `None` when its metadata names no
+    /// aggregate or no sequence (such a message is recognised again by its event id instead).
+    pub origin: Option<Origin>,
+    /// When the platform recorded the event (see [`recorded`]).
+    pub recorded: Option<DateTime<Utc>>,
+}
+
+impl Stamp {
+    /// Reads the stamp of the message of `topic` with `payload` (empty when it has no
+    /// metadata).
+    pub fn of(topic: &str, payload: &[u8]) -> Self {
+        let Some(metadata) = Envelope::decode(payload).ok().and_then(|e| e.metadata) else {
+            return Self::default();
+        };
+        let recorded = from_timestamp(metadata.recorded_time.as_ref(), "recorded_time").ok();
+        if metadata.aggregate_id.is_empty() || metadata.sequence == 0 {
+            return Self {
+                origin: None,
+                recorded,
+            };
+        }
+        let kind = match metadata.aggregate_type.as_str() {
+            "" => topic,
+            kind => kind,
+        };
+        Self {
+            origin: Some(Origin {
+                aggregate: format!("{kind}/{}", metadata.aggregate_id),
+                sequence: metadata.sequence,
+            }),
+            recorded,
+        }
+    }
 }
 
 /// Maps messages to inputs; remembers where and when output lots were made, so that rejects
@@ -365,6 +386,63 @@ mod tests {
             event: Some(Event::InspectionResultRecorded(result)),
         }
         .encode_to_vec()
+    }
+
+    #[test]
+    fn one_decoding_gives_the_origin_and_the_recorded_time() {
+        let event = |metadata: Option<EventMetadata>| {
+            mom_proto::production::v1::ProductionEvent {
+                metadata,
+                event: None,
+            }
+            .encode_to_vec()
+        };
+        let full = event(Some(EventMetadata {
+            aggregate_type: "work_unit".into(),
+            aggregate_id: "press-7".into(),
+            sequence: 12,
+            recorded_time: ts(3),
+            ..Default::default()
+        }));
+        let stamp = Stamp::of("mom.production.v1", &full);
+        assert_eq!(
+            stamp.origin,
+            Some(Origin {
+                aggregate: "work_unit/press-7".into(),
+                sequence: 12,
+            })
+        );
+        assert_eq!(stamp.recorded, recorded(&full));
+        assert_eq!(
+            stamp.recorded,
+            DateTime::from_timestamp(1_772_524_800 + 180, 0)
+        );
+        // No type: the topic stands for it.
+        let untyped = event(Some(EventMetadata {
+            aggregate_id: "press-7".into(),
+            sequence: 1,
+            ..Default::default()
+        }));
+        let origin = Stamp::of("mom.production.v1", &untyped).origin.unwrap();
+        assert_eq!(origin.aggregate, "mom.production.v1/press-7");
+        // No sequence: no origin, the recorded time all the same.
+        let unsequenced = event(Some(EventMetadata {
+            aggregate_id: "press-7".into(),
+            recorded_time: ts(4),
+            ..Default::default()
+        }));
+        let stamp = Stamp::of("mom.production.v1", &unsequenced);
+        assert_eq!(stamp.origin, None);
+        assert!(stamp.recorded.is_some());
+        // No metadata, or no envelope at all.
+        assert_eq!(
+            Stamp::of("mom.production.v1", &event(None)),
+            Stamp::default()
+        );
+        assert_eq!(
+            Stamp::of("mom.production.v1", b"\xff\xff"),
+            Stamp::default()
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use mom_projection::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::facts::{origin, recorded, Input, Mapper};
+use crate::facts::{recorded, Input, Mapper, Stamp};
 use crate::inputs::{self, Stored};
 use crate::query::QueryError;
 use mom_clock::TimePolicy;
@@ -46,7 +46,7 @@ mod messages;
 mod periods;
 mod snapshot;
 
-use messages::{store, write_asset};
+use messages::{store, write_asset, write_batches};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
 const SCHEMA: [&str; 21] = [
@@ -174,6 +174,9 @@ struct Pending {
     topic: String,
     payload: Vec<u8>,
     inputs: Vec<Input>,
+    /// When the platform recorded the event (read in `apply` with the guard's origin, so the
+    /// payload's metadata is decoded once more, not twice).
+    recorded: Option<DateTime<Utc>>,
     /// The sequence guard of a message that carries its aggregate and sequence (kept in a
     /// batch); `None` for one kept in a row of its own, recognised again by its event id.
     guard: Option<Deferred>,
@@ -371,8 +374,13 @@ async fn restore_incomplete(
 /// judges every fact as it was judged when it arrived, and agrees with the command services,
 /// which checked the same policy when they recorded it.
 fn window(policy: &TimePolicy, payload: &[u8]) -> Window {
+    window_at(policy, recorded(payload))
+}
+
+/// [`window`] of a message recorded at `recorded`.
+fn window_at(policy: &TimePolicy, recorded: Option<DateTime<Utc>>) -> Window {
     let now = mom_clock::now();
-    let reference = recorded(payload).map_or(now, |at| at.min(now));
+    let reference = recorded.map_or(now, |at| at.min(now));
     // A planned shutdown may start as far ahead as the command services let it be scheduled.
     let planned = TimePolicy {
         max_future_skew: policy
@@ -608,23 +616,37 @@ impl OeeProjection {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
         lock(&self.state)
     }
+}
 
-    /// Returns the periods changed since the last call, with their figures.
-    fn changed_rows(&self) -> Result<Vec<Row>, ApplyError> {
-        let mut state = self.lock()?;
-        let changed = state.engine.take_changed_periods(&STORED);
+impl State {
+    /// Returns the periods changed since the last call whose figures differ from those
+    /// written last (a period written with the same figures needs no write, nor a new
+    /// revision), then forgets the facts older than the lateness horizon (their periods are
+    /// about to be written).
+    fn settle(&mut self) -> Vec<Row> {
+        let changed = self.engine.take_changed_periods(&STORED);
         let mut rows = Vec::with_capacity(changed.len());
         for (equipment, period) in changed {
-            if let Some(figures) = state.engine.figures(&equipment, &period) {
-                rows.push(Row {
-                    equipment: equipment.as_str().to_owned(),
-                    granularity: granularity_name(period.granularity()),
-                    period,
-                    figures,
-                });
+            let Some(figures) = self.engine.figures(&equipment, &period) else {
+                continue;
+            };
+            let row = Row {
+                equipment: equipment.as_str().to_owned(),
+                granularity: granularity_name(period.granularity()),
+                period,
+                figures,
+            };
+            let unchanged = self
+                .written
+                .periods
+                .get(&row.key())
+                .is_some_and(|(_, figures)| *figures == row.figures);
+            if !unchanged {
+                rows.push(row);
             }
         }
-        Ok(rows)
+        self.engine.compact();
+        rows
     }
 }
 
@@ -724,7 +746,7 @@ impl Projection for OeeProjection {
             let sequences = std::mem::take(&mut state.sequences);
             (unwritten, sequences, state.single_rows)
         };
-        let new = store(
+        let (new, batches) = store(
             connection,
             &self.state,
             &unwritten,
@@ -732,41 +754,39 @@ impl Projection for OeeProjection {
             single_rows,
         )
         .await?;
-        let assets = {
+        // The database stores the new messages while the engine is fed them and, unless a
+        // work unit needs its history back from the stored messages, works out the changed
+        // periods: the statement is sent at the first poll, then this work runs on this
+        // thread (nothing in it waits).
+        let feeding = async {
             let mut state = self.lock()?;
             let mut assets = Vec::new();
             for (message, new) in unwritten.into_iter().zip(new) {
                 if new {
                     state.dirty = true;
-                    let window = window(&state.policy, &message.payload);
+                    let window = window_at(&state.policy, message.recorded);
                     assets.extend(state.feed(message.inputs, window));
                 }
             }
             log_refusals(&mut state.engine);
-            assets
+            let rows = state.engine.is_complete().then(|| state.settle());
+            Ok::<_, ApplyError>((assets, rows))
         };
+        let (stored, fed) = tokio::join!(write_batches(connection, &batches), feeding);
+        stored?;
+        let (assets, rows) = fed?;
         for asset in &assets {
             write_asset(connection, asset).await?;
         }
-        restore_incomplete(&self.state, connection, i64::MAX).await?;
-        let rows = self.changed_rows()?;
-        // A period whose figures are those written last needs no write (nor a new revision).
-        let rows: Vec<Row> = {
-            let state = self.lock()?;
-            rows.into_iter()
-                .filter(|row| {
-                    state
-                        .written
-                        .periods
-                        .get(&row.key())
-                        .is_none_or(|(_, figures)| *figures != row.figures)
-                })
-                .collect()
+        let rows = match rows {
+            Some(rows) => rows,
+            None => {
+                restore_incomplete(&self.state, connection, i64::MAX).await?;
+                self.lock()?.settle()
+            }
         };
-        // Facts older than the lateness horizon are forgotten once their periods are written.
         let snapshot_due = {
-            let mut state = self.lock()?;
-            state.engine.compact();
+            let state = self.lock()?;
             state.next_seq - 1 - state.snapshot_seq >= self.snapshot_every
         };
         if snapshot_due {
@@ -830,13 +850,16 @@ impl Projection for OeeProjection {
             // the stored messages on a mixed log.
             return Ok(());
         }
-        let guard = origin(&message.topic, &message.payload)
+        let stamp = Stamp::of(&message.topic, &message.payload);
+        let guard = stamp
+            .origin
             .map(|origin| state.sequences.defer(&origin.aggregate, origin.sequence));
         state.unwritten.push(Pending {
             event_id: message.event_id,
             topic: message.topic.clone(),
             payload: message.payload.clone(),
             inputs,
+            recorded: stamp.recorded,
             guard,
         });
         // The message is stored, fed to the engine (when new) and its periods written once per
