@@ -635,12 +635,6 @@ impl Engine {
         }
     }
 
-    /// Returns whether every work unit's figures are exact: none waits for its history
-    /// ([`Engine::take_incomplete`] would return nothing).
-    pub fn is_complete(&self) -> bool {
-        self.incomplete.is_empty()
-    }
-
     /// Returns and forgets the work units that got a fact changing figures before the facts
     /// they keep (see [`Engine::compact`]), with the earliest event time it changes. Their
     /// figures are not exact until [`Engine::restore`] gives them their history back.

@@ -46,7 +46,7 @@ mod messages;
 mod periods;
 mod snapshot;
 
-use messages::{store, write_asset, write_batches};
+use messages::{store, write_asset};
 use periods::{write_periods, PeriodKey, WrittenPeriods};
 
 const SCHEMA: [&str; 21] = [
@@ -616,37 +616,23 @@ impl OeeProjection {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
         lock(&self.state)
     }
-}
 
-impl State {
-    /// Returns the periods changed since the last call whose figures differ from those
-    /// written last (a period written with the same figures needs no write, nor a new
-    /// revision), then forgets the facts older than the lateness horizon (their periods are
-    /// about to be written).
-    fn settle(&mut self) -> Vec<Row> {
-        let changed = self.engine.take_changed_periods(&STORED);
+    /// Returns the periods changed since the last call, with their figures.
+    fn changed_rows(&self) -> Result<Vec<Row>, ApplyError> {
+        let mut state = self.lock()?;
+        let changed = state.engine.take_changed_periods(&STORED);
         let mut rows = Vec::with_capacity(changed.len());
         for (equipment, period) in changed {
-            let Some(figures) = self.engine.figures(&equipment, &period) else {
-                continue;
-            };
-            let row = Row {
-                equipment: equipment.as_str().to_owned(),
-                granularity: granularity_name(period.granularity()),
-                period,
-                figures,
-            };
-            let unchanged = self
-                .written
-                .periods
-                .get(&row.key())
-                .is_some_and(|(_, figures)| *figures == row.figures);
-            if !unchanged {
-                rows.push(row);
+            if let Some(figures) = state.engine.figures(&equipment, &period) {
+                rows.push(Row {
+                    equipment: equipment.as_str().to_owned(),
+                    granularity: granularity_name(period.granularity()),
+                    period,
+                    figures,
+                });
             }
         }
-        self.engine.compact();
-        rows
+        Ok(rows)
     }
 }
 
@@ -746,7 +732,7 @@ impl Projection for OeeProjection {
             let sequences = std::mem::take(&mut state.sequences);
             (unwritten, sequences, state.single_rows)
         };
-        let (new, batches) = store(
+        let new = store(
             connection,
             &self.state,
             &unwritten,
@@ -754,11 +740,7 @@ impl Projection for OeeProjection {
             single_rows,
         )
         .await?;
-        // The database stores the new messages while the engine is fed them and, unless a
-        // work unit needs its history back from the stored messages, works out the changed
-        // periods: the statement is sent at the first poll, then this work runs on this
-        // thread (nothing in it waits).
-        let feeding = async {
+        let assets = {
             let mut state = self.lock()?;
             let mut assets = Vec::new();
             for (message, new) in unwritten.into_iter().zip(new) {
@@ -769,24 +751,30 @@ impl Projection for OeeProjection {
                 }
             }
             log_refusals(&mut state.engine);
-            let rows = state.engine.is_complete().then(|| state.settle());
-            Ok::<_, ApplyError>((assets, rows))
+            assets
         };
-        let (stored, fed) = tokio::join!(write_batches(connection, &batches), feeding);
-        stored?;
-        let (assets, rows) = fed?;
         for asset in &assets {
             write_asset(connection, asset).await?;
         }
-        let rows = match rows {
-            Some(rows) => rows,
-            None => {
-                restore_incomplete(&self.state, connection, i64::MAX).await?;
-                self.lock()?.settle()
-            }
-        };
-        let snapshot_due = {
+        restore_incomplete(&self.state, connection, i64::MAX).await?;
+        let rows = self.changed_rows()?;
+        // A period whose figures are those written last needs no write (nor a new revision).
+        let rows: Vec<Row> = {
             let state = self.lock()?;
+            rows.into_iter()
+                .filter(|row| {
+                    state
+                        .written
+                        .periods
+                        .get(&row.key())
+                        .is_none_or(|(_, figures)| *figures != row.figures)
+                })
+                .collect()
+        };
+        // Facts older than the lateness horizon are forgotten once their periods are written.
+        let snapshot_due = {
+            let mut state = self.lock()?;
+            state.engine.compact();
             state.next_seq - 1 - state.snapshot_seq >= self.snapshot_every
         };
         if snapshot_due {

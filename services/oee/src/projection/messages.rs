@@ -10,13 +10,8 @@ use super::*;
 /// Rows per multi-row insert of inputs (5 parameters each).
 pub(super) const INPUT_CHUNK: usize = 100;
 
-/// A transaction's new messages of one work unit, encoded, as [`write_batches`] stores them:
-/// `seq`, work unit, messages.
-pub(super) type Batch = (i64, Option<String>, Vec<u8>);
-
 /// Stores the transaction's `messages` and returns, for each, whether it is new (a redelivery is
-/// not stored again), and the batches of the new ones, for the caller to write with
-/// [`write_batches`] (while it feeds the engine: nothing the engine does reads them). A message with a sequence guard is new when its sequence is above its
+/// not stored again). A message with a sequence guard is new when its sequence is above its
 /// aggregate's stored one (and, while `oee_inputs` holds rows, when an aggregate without one
 /// has no row there with its event id); the new ones are written in batches, one per work unit
 /// (lot origins first; see `inputs`). Any other is new when the insert of its own row into
@@ -28,7 +23,7 @@ pub(super) async fn store(
     messages: &[Pending],
     sequences: &mut PageSequences,
     single_rows: bool,
-) -> Result<(Vec<bool>, Vec<Batch>), ApplyError> {
+) -> Result<Vec<bool>, ApplyError> {
     let singles = messages.iter().filter(|m| m.guard.is_none()).count();
     let first_seq = {
         let mut state = lock(state)?;
@@ -115,20 +110,19 @@ pub(super) async fn store(
         .ok_or_else(|| ApplyError::Transient("a batch of inputs too large to encode".into()))?;
         rows.push((seq, equipment, encoded));
     }
-    Ok((new, rows))
+    write_batches(connection, &rows).await?;
+    Ok(new)
 }
 
 /// The sequence guard's table.
 pub(super) const SEQUENCES: &str = "oee_sequences";
 
-/// Batch rows per multi-row insert (3 parameters each): a rebuild transaction's batches (one
-/// per work unit) in one statement, which the database executes while the engine is fed.
-pub(super) const BATCH_CHUNK: usize = 500;
+/// Batch rows per multi-row insert (3 parameters each).
+pub(super) const BATCH_CHUNK: usize = 100;
 
-/// Writes `rows` to `oee_input_batches`, many rows per statement.
 pub(super) async fn write_batches(
     connection: &mut Connection,
-    rows: &[Batch],
+    rows: &[(i64, Option<String>, Vec<u8>)],
 ) -> Result<(), ApplyError> {
     let params = Params::of(connection);
     for chunk in rows.chunks(BATCH_CHUNK) {
