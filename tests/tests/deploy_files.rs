@@ -899,6 +899,13 @@ fn dockerfile_builds_the_binary_on_a_matching_toolchain_and_runs_it_as_non_root(
             format!(".dockerignore must exclude {entry}")
         });
     }
+    // The image's build must get the workspace's build settings (the bundled SQLite's flags).
+    report.check(
+        !ignore
+            .lines()
+            .any(|l| matches!(l.trim().trim_end_matches('/'), ".cargo" | ".*" | "*")),
+        || ".dockerignore must keep .cargo/ (the build's SQLite flags) in the context".to_owned(),
+    );
     report.finish("Dockerfile");
 }
 

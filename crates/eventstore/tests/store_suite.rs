@@ -834,6 +834,29 @@ async fn log_pages_in_position_order(kind: &str) {
     cleanup(store, db).await;
 }
 
+/// The bundled SQLite is built without memory statistics (`SQLITE_DEFAULT_MEMSTATUS=0`, set by
+/// the workspace's `.cargo/config.toml`): with them every allocation inside SQLite takes one
+/// global mutex that the connections' threads contend for (docs/eventstore.md). A build outside
+/// the workspace's settings fails here rather than running slower unnoticed.
+#[tokio::test]
+async fn the_bundled_sqlite_keeps_no_memory_statistics() {
+    let store = EventStore::connect("sqlite::memory:", &StoreOptions::default())
+        .await
+        .unwrap();
+    let mom_eventstore::Backend::Sqlite(pool) = store.backend() else {
+        unreachable!("a SQLite store")
+    };
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "SQLite built without LIBSQLITE3_FLAGS=-DSQLITE_DEFAULT_MEMSTATUS=0 (.cargo/config.toml); \
+         its compile options: {options:?}"
+    );
+}
+
 /// A SQLite store opened for bulk reads (`StoreOptions::bulk_reads`, a rebuild's log sources)
 /// reads its file through a memory map of `mom_eventstore::SQLITE_MMAP_BYTES`: every pooled
 /// connection has the setting, the file is mapped once the log is read, and what is read through
