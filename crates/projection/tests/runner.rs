@@ -751,7 +751,7 @@ async fn a_partition_nobody_consumes_is_reported_while_the_other_moves() {
                 send(&producer, Some(partition), &format!("k{sent}"), "x").await;
             }
             let status = mom_projection::status::statuses()
-                .remove("test_orphaned_partition")
+                .remove(projection.name())
                 .unwrap_or_default();
             if let Some(error) = status.error {
                 break error;
