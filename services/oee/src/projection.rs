@@ -616,23 +616,37 @@ impl OeeProjection {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ApplyError> {
         lock(&self.state)
     }
+}
 
-    /// Returns the periods changed since the last call, with their figures.
-    fn changed_rows(&self) -> Result<Vec<Row>, ApplyError> {
-        let mut state = self.lock()?;
-        let changed = state.engine.take_changed_periods(&STORED);
+impl State {
+    /// Returns the periods changed since the last call whose figures differ from those
+    /// written last (a period written with the same figures needs no write, nor a new
+    /// revision), then forgets the facts older than the lateness horizon (their periods are
+    /// about to be written).
+    fn settle(&mut self) -> Vec<Row> {
+        let changed = self.engine.take_changed_periods(&STORED);
         let mut rows = Vec::with_capacity(changed.len());
         for (equipment, period) in changed {
-            if let Some(figures) = state.engine.figures(&equipment, &period) {
-                rows.push(Row {
-                    equipment: equipment.as_str().to_owned(),
-                    granularity: granularity_name(period.granularity()),
-                    period,
-                    figures,
-                });
+            let Some(figures) = self.engine.figures(&equipment, &period) else {
+                continue;
+            };
+            let row = Row {
+                equipment: equipment.as_str().to_owned(),
+                granularity: granularity_name(period.granularity()),
+                period,
+                figures,
+            };
+            let unchanged = self
+                .written
+                .periods
+                .get(&row.key())
+                .is_some_and(|(_, figures)| *figures == row.figures);
+            if !unchanged {
+                rows.push(row);
             }
         }
-        Ok(rows)
+        self.engine.compact();
+        rows
     }
 }
 
@@ -757,25 +771,11 @@ impl Projection for OeeProjection {
             write_asset(connection, asset).await?;
         }
         restore_incomplete(&self.state, connection, i64::MAX).await?;
-        let rows = self.changed_rows()?;
-        // A period whose figures are those written last needs no write (nor a new revision).
-        let rows: Vec<Row> = {
-            let state = self.lock()?;
-            rows.into_iter()
-                .filter(|row| {
-                    state
-                        .written
-                        .periods
-                        .get(&row.key())
-                        .is_none_or(|(_, figures)| *figures != row.figures)
-                })
-                .collect()
-        };
-        // Facts older than the lateness horizon are forgotten once their periods are written.
-        let snapshot_due = {
+        let (rows, snapshot_due) = {
             let mut state = self.lock()?;
-            state.engine.compact();
-            state.next_seq - 1 - state.snapshot_seq >= self.snapshot_every
+            let rows = state.settle();
+            let due = state.next_seq - 1 - state.snapshot_seq >= self.snapshot_every;
+            (rows, due)
         };
         if snapshot_due {
             let bytes = snapshot::write(connection, &self.state).await?;

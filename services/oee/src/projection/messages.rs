@@ -120,7 +120,9 @@ pub(super) const SEQUENCES: &str = "oee_sequences";
 /// Batch rows per multi-row insert (3 parameters each).
 pub(super) const BATCH_CHUNK: usize = 100;
 
-pub(super) async fn write_batches(
+/// Writes `rows` (`seq`, work unit, encoded messages) to `oee_input_batches`, many rows per
+/// statement.
+async fn write_batches(
     connection: &mut Connection,
     rows: &[(i64, Option<String>, Vec<u8>)],
 ) -> Result<(), ApplyError> {
