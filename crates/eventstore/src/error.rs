@@ -14,6 +14,10 @@ pub enum StoreError {
     /// The database could not be reached or a statement failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A read on a store's own SQLite connection failed (a rebuild's reads of a SQLite log,
+    /// [`crate::StoreOptions::sqlite_direct_reads`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -59,9 +63,10 @@ impl From<StoreError> for PersistenceError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict => PersistenceError::OptimisticLockError,
-            StoreError::Database(_) | StoreError::Closed | StoreError::Migration(_) => {
-                PersistenceError::ConnectionError(Box::new(err))
-            }
+            StoreError::Database(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Closed
+            | StoreError::Migration(_) => PersistenceError::ConnectionError(Box::new(err)),
             StoreError::Corrupt(_) => PersistenceError::DeserializationError(Box::new(err)),
             StoreError::UnsupportedUrl { .. }
             | StoreError::Encode(_)

@@ -17,6 +17,7 @@ mod appender;
 mod args;
 mod audit;
 mod authors;
+mod bulk;
 mod chain;
 pub mod commits;
 mod error;

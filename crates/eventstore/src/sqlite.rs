@@ -433,6 +433,48 @@ pub(crate) async fn read_messages(
     limit: i64,
     filter: MessageFilter<'_>,
 ) -> Result<Vec<LogMessage>, StoreError> {
+    let (sql, params) = messages_query(after, limit, &filter)?;
+    let mut query = sqlx::query(&sql);
+    for param in &params {
+        query = match param {
+            Param::Int(value) => query.bind(*value),
+            Param::Text(value) => query.bind(value.as_str()),
+        };
+    }
+    let rows = query.fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            // By index, in the order `messages_query` selects them: a lookup by name compares
+            // the names.
+            log_message(
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+                row.try_get(5)?,
+                row.try_get(6)?,
+                filter.headers,
+            )
+        })
+        .collect()
+}
+
+/// A value bound to a log read's statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Int(i64),
+    Text(String),
+}
+
+/// The statement of a read of the log's messages ([`read_messages`], and a rebuild's reads in
+/// [`crate::bulk`]) and its values, bound in order to its `?` placeholders. It selects the
+/// position, event id, recorded time, topic, key, message and headers, in that order.
+pub(crate) fn messages_query(
+    after: i64,
+    limit: i64,
+    filter: &MessageFilter<'_>,
+) -> Result<(String, Vec<Param>), StoreError> {
     // The scan runs over the event log in position order (its rowid) and passes over the other
     // topics' rows. `NOT INDEXED` keeps that order: with an aggregate type, SQLite would
     // otherwise start from the (aggregate_type, aggregate_id, sequence) index and sort every
@@ -443,53 +485,70 @@ pub(crate) async fn read_messages(
     } else {
         "headers"
     };
-    let mut query = QueryBuilder::<Sqlite>::new(format!(
+    let mut sql = format!(
         "SELECT position, event_id, recorded_time, topic, msg_key, message, {headers} \
-         FROM mom_events NOT INDEXED WHERE position > "
-    ));
-    query.push_bind(after);
+         FROM mom_events NOT INDEXED WHERE position > ?"
+    );
+    let mut params = vec![Param::Int(after)];
     if let Some(up_to) = filter.up_to {
-        query.push(" AND position <= ");
-        query.push_bind(to_i64(up_to)?);
+        sql.push_str(" AND position <= ?");
+        params.push(Param::Int(to_i64(up_to)?));
     }
     for (column, values) in [
         ("topic", filter.topics),
         ("aggregate_type", filter.aggregate_types),
     ] {
         let Some(values) = values else { continue };
-        query.push(format!(" AND {column} IN ("));
-        let mut list = query.separated(", ");
-        for value in values {
-            list.push_bind(value);
-        }
         if values.is_empty() {
-            list.push("NULL");
+            // Nothing passes: `x IN (NULL)` is never true.
+            sql.push_str(&format!(" AND {column} IN (NULL)"));
+            continue;
         }
-        query.push(")");
+        let places = vec!["?"; values.len()].join(", ");
+        sql.push_str(&format!(" AND {column} IN ({places})"));
+        params.extend(values.iter().map(|value| Param::Text(value.clone())));
     }
-    query.push(" ORDER BY position LIMIT ");
-    query.push_bind(limit);
-    let rows = query.build().fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            // By index, in the order selected above: a lookup by name compares the names.
-            let position: i64 = row.try_get(0)?;
-            let event_id: &str = row.try_get(1)?;
-            let headers: &str = row.try_get(6)?;
-            Ok(LogMessage {
-                position: to_u64(position)?,
-                event_id: Uuid::parse_str(event_id)
-                    .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
-                recorded_time: row.try_get(2)?,
-                message: OutboxMessage {
-                    topic: row.try_get(3)?,
-                    key: row.try_get(4)?,
-                    payload: row.try_get(5)?,
-                    headers: headers_from_str_only(headers, filter.headers)?,
-                },
-            })
-        })
-        .collect()
+    sql.push_str(" ORDER BY position LIMIT ?");
+    params.push(Param::Int(limit));
+    Ok((sql, params))
+}
+
+/// A log message from the columns [`messages_query`] selects, with only the `headers` named
+/// (all when `None`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log_message(
+    position: i64,
+    event_id: &str,
+    recorded_time: &str,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: &str,
+    only: Option<&[&str]>,
+) -> Result<LogMessage, StoreError> {
+    Ok(LogMessage {
+        position: to_u64(position)?,
+        event_id: Uuid::parse_str(event_id)
+            .map_err(|err| StoreError::Corrupt(format!("event id {event_id:?}: {err}")))?,
+        recorded_time: recorded_time_from_text(recorded_time)?,
+        message: OutboxMessage {
+            topic: topic.to_owned(),
+            key: key.to_owned(),
+            payload: payload.to_vec(),
+            headers: headers_from_str_only(headers, only)?,
+        },
+    })
+}
+
+/// A recorded time as the store writes it (RFC 3339, through sqlx's encoding of `DateTime`),
+/// or in SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]` form (UTC) as sqlx also reads it.
+pub(crate) fn recorded_time_from_text(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%F %T%.f")
+        .map(|time| time.and_utc())
+        .map_err(|err| StoreError::Corrupt(format!("recorded time {text:?}: {err}")))
 }
 
 /// A relay's hold on a SQLite store's outbox across rounds: one process owns a SQLite store, so

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 
 use crate::appender::Appender;
+use crate::bulk::BulkReader;
 use crate::commits::{CommitSignal, Commits};
 use crate::outbox::{OutboxFailure, OutboxRecord, ParkedRow};
 use crate::record::{LogEntry, LogMessage, MessageFilter, NewEvent, NewSnapshot};
@@ -30,6 +31,10 @@ pub struct StoreOptions {
     /// SQLite: how much of the file the connections read through a memory map (`PRAGMA
     /// mmap_size`); 0, the default, reads with `pread`. See [`StoreOptions::bulk_reads`].
     pub sqlite_mmap_bytes: u64,
+    /// SQLite: the log's reads ([`EventStore::read_messages_of`]) run on connections of their
+    /// own on blocking threads instead of through sqlx (`crate::bulk`). See
+    /// [`StoreOptions::bulk_reads`].
+    pub sqlite_direct_reads: bool,
 }
 
 impl Default for StoreOptions {
@@ -39,16 +44,20 @@ impl Default for StoreOptions {
             max_batch_events: 1024,
             max_message_bytes: crate::outbox::DEFAULT_MAX_MESSAGE_BYTES,
             sqlite_mmap_bytes: 0,
+            sqlite_direct_reads: false,
         }
     }
 }
 
 impl StoreOptions {
     /// The options of a store opened to read its whole log (a projection's rebuild): a SQLite
-    /// file is read through a memory map of up to [`SQLITE_MMAP_BYTES`].
+    /// file is read through a memory map of up to [`SQLITE_MMAP_BYTES`], its log's reads
+    /// stepped on blocking threads of their own (docs/eventstore.md, "A rebuild reads SQLite
+    /// logs on threads of its own").
     pub fn bulk_reads() -> Self {
         Self {
             sqlite_mmap_bytes: SQLITE_MMAP_BYTES,
+            sqlite_direct_reads: true,
             ..Self::default()
         }
     }
@@ -102,12 +111,15 @@ pub struct EventStore {
     appender_task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     max_message_bytes: usize,
     commits: CommitSignal,
+    /// SQLite, opened with [`StoreOptions::sqlite_direct_reads`]: what reads the log.
+    bulk: Option<std::sync::Arc<BulkReader>>,
 }
 
 impl EventStore {
     /// Connects to `url` (`postgres://...` or `sqlite:path`), runs the migrations and starts the
     /// appender.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut bulk = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = sqlx::postgres::PgConnectOptions::from_str(url)?;
             if let Some(timeout) = statement_timeout()
@@ -138,6 +150,20 @@ impl EventStore {
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            if options.sqlite_direct_reads {
+                // The file's path as SQLite opened it; empty for a database in memory, which
+                // another connection could not open.
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&pool)
+                        .await?;
+                if !file.is_empty() {
+                    bulk = Some(std::sync::Arc::new(BulkReader::new(
+                        file,
+                        options.sqlite_mmap_bytes,
+                    )));
+                }
+            }
             Backend::Sqlite(pool)
         } else {
             return Err(StoreError::UnsupportedUrl {
@@ -154,6 +180,7 @@ impl EventStore {
             appender_task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
             max_message_bytes: options.max_message_bytes,
             commits,
+            bulk,
         })
     }
 
@@ -322,9 +349,14 @@ impl EventStore {
     ) -> Result<Vec<LogMessage>, StoreError> {
         let after = to_i64(after)?;
         let limit = i64::from(limit);
-        match &self.backend {
-            Backend::Postgres(pool) => postgres::read_messages(pool, after, limit, filter).await,
-            Backend::Sqlite(pool) => sqlite::read_messages(pool, after, limit, filter).await,
+        match (&self.backend, &self.bulk) {
+            (Backend::Postgres(pool), _) => {
+                postgres::read_messages(pool, after, limit, filter).await
+            }
+            (Backend::Sqlite(_), Some(bulk)) => bulk.read_messages(after, limit, filter).await,
+            (Backend::Sqlite(pool), None) => {
+                sqlite::read_messages(pool, after, limit, filter).await
+            }
         }
     }
 

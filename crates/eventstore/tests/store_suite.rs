@@ -103,11 +103,16 @@ async fn open(kind: &str) -> (EventStore, Db) {
             (store, Db::Postgres(db))
         }
         _ => {
+            // "sqlite-bulk": opened as a rebuild opens its log sources, so the log's reads run
+            // on the store's own connections (`StoreOptions::bulk_reads`).
+            let options = if kind == "sqlite-bulk" {
+                StoreOptions::bulk_reads()
+            } else {
+                StoreOptions::default()
+            };
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite:{}", dir.path().join("events.db").display());
-            let store = EventStore::connect(&url, &StoreOptions::default())
-                .await
-                .unwrap();
+            let store = EventStore::connect(&url, &options).await.unwrap();
             (store, Db::Sqlite(dir))
         }
     }
@@ -1094,6 +1099,69 @@ async fn message_pages_of_some_topics_pass_over_the_others(kind: &str) {
     };
     assert_eq!(positions_of(&store, up_to_62).await, vec![61, 62]);
     cleanup(store, db).await;
+}
+
+/// A store opened for bulk reads (a rebuild's log sources) reads the log's messages on
+/// connections of its own (`crate::bulk`): every filter gives what the pool's reads give, pages
+/// follow each other, and the reads see the appends of the store's own writer (the whole case
+/// of `message_pages_of_some_topics_pass_over_the_others`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_pages_read_on_the_stores_own_connections() {
+    message_pages_of_some_topics_pass_over_the_others("sqlite-bulk").await;
+}
+
+/// A stored value the reads cannot decode is an error that names it, on the pool's reads and
+/// the bulk reads alike; nothing panics and the log is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_recorded_time_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("events.db").display());
+    let live = EventStore::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    persist_keys(&repository(&live), "t", 3).await;
+    let good = live.read_messages(0, 10).await.unwrap();
+    let bulk = EventStore::connect(&url, &StoreOptions::bulk_reads())
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{:?}", bulk.read_messages(0, 10).await.unwrap()),
+        format!("{good:?}"),
+        "the same messages both ways"
+    );
+    execute(
+        &live,
+        "UPDATE mom_events SET recorded_time = 'last tuesday' WHERE position = 2",
+    )
+    .await;
+    for (store, what) in [(&live, "the pool's read"), (&bulk, "a bulk read")] {
+        let err = store.read_messages(0, 10).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt(_)) && err.to_string().contains("last tuesday"),
+            "{what}: {err}"
+        );
+        // The page before the bad row is still read.
+        let page = store.read_messages(0, 1).await.unwrap();
+        assert_eq!(page.len(), 1, "{what}");
+    }
+    bulk.close().await;
+    live.close().await;
+}
+
+/// A store in memory cannot be opened a second time by another connection: opened for bulk
+/// reads, it reads through its pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_in_memory_opened_for_bulk_reads_reads_through_its_pool() {
+    let store = EventStore::connect("sqlite::memory:", &StoreOptions::bulk_reads())
+        .await
+        .unwrap();
+    persist_keys(&repository(&store), "m", 5).await;
+    let page = store.read_messages(0, 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.position).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    store.close().await;
 }
 
 /// The positions of the first 100 entries that `filter` lets through.

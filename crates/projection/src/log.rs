@@ -281,8 +281,9 @@ const MAX_WINDOW: u64 = 64 * WINDOW;
 
 /// Pages a rebuild reads ahead per source: enough for a whole rebuild transaction
 /// (`REBUILD_PAGE`) to be ready when the one before commits. Reads stay at a live page's size:
-/// SQLite hands rows over one by one, and larger reads were slower (10 000-entry reads cost 40 %
-/// more per entry).
+/// through sqlx, SQLite handed rows over one by one, and larger reads were slower (10 000-entry
+/// reads cost 40 % more per entry; SQLite logs are now read on threads of their own,
+/// docs/eventstore.md, not measured again).
 const READ_AHEAD: usize = 32;
 
 impl<'a> Reader<'a> {
