@@ -62,7 +62,14 @@ impl BulkReader {
             reader.read_blocking(&sql, &params, headers.as_deref(), capacity)
         })
         .await
-        .map_err(|err| StoreError::Corrupt(format!("a read of {:?} stopped: {err}", self.path)))?
+        .map_err(|err| {
+            if err.is_cancelled() {
+                // The runtime is shutting down.
+                StoreError::Closed
+            } else {
+                StoreError::Corrupt(format!("a read of {:?} failed: {err}", self.path))
+            }
+        })?
     }
 
     fn read_blocking(
