@@ -37,7 +37,8 @@ impl Source {
 }
 
 /// Opens the logs of `log_sources` (each `name=url`) for a rebuild: stores opened for bulk reads
-/// ([`StoreOptions::bulk_reads`]: a SQLite log is read through a memory map).
+/// ([`StoreOptions::bulk_reads`]: a SQLite log is read through a memory map, on connections of
+/// its own stepped on blocking threads).
 pub async fn rebuild_sources(log_sources: &[String]) -> Result<Vec<LogSource>, ProjectionError> {
     connect_logs(log_sources, &StoreOptions::bulk_reads()).await
 }
