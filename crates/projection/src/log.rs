@@ -244,15 +244,12 @@ pub async fn rebuild<P: Projection>(
 /// projection's tables ([`ReadModels::analyze`]), then again each time the count doubles.
 const ANALYZE_FIRST: u64 = 5_000;
 
-/// Log entries per transaction in a rebuild at most (when reading is ahead): sixty times a live
+/// Log entries per transaction in a rebuild at most (when reading is ahead): thirty times a live
 /// page, so a projection that writes its changed rows once per transaction (the OEE periods)
-/// writes each far fewer times. Against 10 000 (with 4 pages read ahead), 30 000 took the 1 M
-/// OEE rebuild from 7.6-8.3 s to 5.5-6.1 s on SQLite and from 12.7 s to 10.1-10.4 s on
-/// Postgres, for 110 MB more memory (what a transaction holds, whatever the length of the log);
-/// 60 000 against 30 000: 9.64 s to 8.06 s into a Postgres read model, 5.03 s to 4.76 s into a
-/// SQLite one, for about 70 MB more (docs/benchmarks.md, "Rebuild transactions of 60 000
-/// entries"). 100 000 was no faster than 60 000 on SQLite.
-const REBUILD_PAGE: u32 = 60_000;
+/// writes each far fewer times. Against 10 000 (with 4 pages read ahead), the 1 M OEE rebuild
+/// took 5.5-6.1 s instead of 7.6-8.3 s on SQLite and 10.1-10.4 s instead of 12.7 s on Postgres,
+/// for 110 MB more memory (what a transaction holds, whatever the length of the log).
+const REBUILD_PAGE: u32 = 30_000;
 
 /// Reads one source's log for a rebuild in a task of its own, a page at a time and up to
 /// `READ_AHEAD` pages ahead of the one being applied, so reading overlaps applying. Only the
@@ -287,7 +284,7 @@ const MAX_WINDOW: u64 = 64 * WINDOW;
 /// through sqlx, SQLite handed rows over one by one, and larger reads were slower (10 000-entry
 /// reads cost 40 % more per entry; SQLite logs are now read on threads of their own,
 /// docs/eventstore.md, not measured again).
-const READ_AHEAD: usize = REBUILD_PAGE as usize / PAGE as usize + 2;
+const READ_AHEAD: usize = 32;
 
 impl<'a> Reader<'a> {
     fn start(
