@@ -642,6 +642,80 @@ async fn many_writers_of_one_store_keep_the_log_gap_free_and_chained(kind: &str)
     db.cleanup(store).await;
 }
 
+/// On Postgres the appender sends the next batch while the one before commits (two in flight):
+/// with writers of their own aggregates and writers racing on one, batches are written beside
+/// each other, the racing ones conflict and retry, and the log stays gap-free and chained with
+/// every aggregate's sequences whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_written_beside_each_other_keep_the_log_gap_free_and_chained() {
+    let (store, _url, db) = open("postgres").await;
+    let mut writers = tokio::task::JoinSet::new();
+    for unit in 0..40 {
+        let repo = repository(&store);
+        writers.spawn(async move {
+            for sequence in 1..=25 {
+                repo.persist::<Counter>(&[event(&format!("own-{unit}"), sequence, "dave")], None)
+                    .await
+                    .unwrap();
+            }
+            0u32
+        });
+    }
+    let cqrs = Arc::new(CqrsFramework::new(
+        AggregateStore::<Counter>::new(repository(&store), 1),
+        vec![],
+        (),
+    ));
+    for _ in 0..24 {
+        let cqrs = cqrs.clone();
+        writers.spawn(async move {
+            let mut conflicts = 0u32;
+            loop {
+                match cqrs.execute("shared", 1).await {
+                    Ok(()) => return conflicts,
+                    Err(cqrs_es::AggregateError::AggregateConflict) => conflicts += 1,
+                    Err(err) => panic!("unexpected error: {err}"),
+                }
+            }
+        });
+    }
+    let mut conflicts = 0;
+    while let Some(joined) = writers.join_next().await {
+        conflicts += joined.unwrap();
+    }
+    let batches = store.append_batches();
+    assert!(
+        batches.beside > 0,
+        "no batch was written beside another: {batches:?}"
+    );
+    assert!(conflicts > 0, "no conflict was provoked: {batches:?}");
+    let total = 40 * 25 + 24;
+    let log = store.read_log(0, 2000).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<u64>>(),
+        "{batches:?}"
+    );
+    let report = store.verify_chain(2000).await.unwrap();
+    assert_eq!(report.broken, None, "{:?}", report.broken);
+    assert_eq!(report.events_checked, total);
+    for id in (0..40)
+        .map(|unit| format!("own-{unit}"))
+        .chain(["shared".to_owned()])
+    {
+        let sequences: Vec<usize> = repository(&store)
+            .get_events::<Counter>(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        let expected = if id == "shared" { 24 } else { 25 };
+        assert_eq!(sequences, (1..=expected).collect::<Vec<_>>(), "{id}");
+    }
+    db.cleanup(store).await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         $(
