@@ -51,9 +51,8 @@ pub(crate) fn print_relay(published: usize, backlog: u64, elapsed: Duration) {
 pub(crate) fn print_append_batches(batches: mom_eventstore::AppendBatches) {
     println!();
     println!(
-        "append batches of the service: {} in one statement, {} the long way; {} sent while the \
-         one before was in flight, {} of them written again after it",
-        batches.one_statement, batches.locked, batches.beside, batches.again
+        "append batches of the service: {} in one statement, {} the long way",
+        batches.one_statement, batches.locked
     );
 }
 

@@ -9,7 +9,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::Postgres;
 use sqlx::Row;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::appender::{AppendRequest, BatchCounters, BatchOutcome};
@@ -45,13 +44,6 @@ pub(crate) struct HeadCache {
     /// handing it out), 100–300 µs of a batch's 0.7–1.7 ms. Dropped after an error, so the next
     /// batch takes a checked one.
     conn: Option<PoolConnection<Postgres>>,
-    /// Told where the head will be once the next batch commits the short way, as soon as its
-    /// rows are built (before the statement is sent), so that the batch after it can be written
-    /// while this one commits; told nothing (dropped) when the batch goes the long way.
-    pub announce: Option<oneshot::Sender<KnownHead>>,
-    /// Where the head was left by the batch written before this one, when that one was still
-    /// in flight as this one started (see `crate::appender`).
-    after: Option<oneshot::Receiver<Option<KnownHead>>>,
     /// How batches were written (both backends count here).
     pub batches: Arc<BatchCounters>,
 }
@@ -62,69 +54,8 @@ impl HeadCache {
             known: None,
             cool_down: 0,
             conn: None,
-            announce: None,
-            after: None,
             batches,
         }
-    }
-
-    /// The state of one batch written beside others (see `crate::appender`): it starts from
-    /// `known` (the head the batch before it will leave, or none for the long way), writes on
-    /// `conn` (none: one from the pool), tells `announce` where it will leave the head and
-    /// learns from `after` where the batch before it, still in flight, did.
-    pub fn for_batch(
-        known: Option<KnownHead>,
-        conn: Option<PoolConnection<Postgres>>,
-        announce: oneshot::Sender<KnownHead>,
-        after: Option<oneshot::Receiver<Option<KnownHead>>>,
-        batches: Arc<BatchCounters>,
-    ) -> Self {
-        Self {
-            known,
-            cool_down: 0,
-            conn,
-            announce: Some(announce),
-            after,
-            batches,
-        }
-    }
-
-    /// Where the head is after the last batch, if this cache knows it.
-    pub fn known(&self) -> Option<&KnownHead> {
-        self.known.as_ref()
-    }
-
-    /// Whether the last short write found the head moved (and the next batches should go the
-    /// long way for a while).
-    pub fn missed(&self) -> bool {
-        self.cool_down > 0
-    }
-
-    /// Where the next batch starts: the known head, unless the head moved lately (then none,
-    /// the long way).
-    pub fn next_start(&mut self) -> Option<KnownHead> {
-        let known = self.known.take()?;
-        if self.cool_down == 0 {
-            Some(known)
-        } else {
-            self.cool_down -= 1;
-            None
-        }
-    }
-
-    /// Records where the head is (or will be once the batches in flight commit).
-    pub fn set_known(&mut self, known: Option<KnownHead>) {
-        self.known = known;
-    }
-
-    /// The next batches go the long way: a short write found the head moved.
-    pub fn start_cool_down(&mut self) {
-        self.cool_down = COOL_DOWN_BATCHES;
-    }
-
-    /// Takes the held connection, for the next batch.
-    pub fn take_connection(&mut self) -> Option<PoolConnection<Postgres>> {
-        self.conn.take()
     }
 
     /// The held connection, taken from `pool` when there is none.
@@ -163,46 +94,27 @@ pub(crate) async fn write_batch(
     batch: &[AppendRequest],
     cache: &mut HeadCache,
 ) -> Result<BatchOutcome, StoreError> {
-    let mut announce = cache.announce.take();
-    let mut after = cache.after.take();
     if let Some(known) = cache.known.take() {
         if cache.cool_down == 0 {
-            loop {
-                let conn = cache.connection(pool).await?;
-                match write_batch_at(conn, batch, &known, announce.take()).await {
-                    Ok(Some(head)) => {
-                        cache.known = Some(head);
-                        cache.batches.one_statement.fetch_add(1, Ordering::Relaxed);
-                        return Ok(BatchOutcome::Committed);
-                    }
-                    Ok(None) => {
-                        // Written beside the batch before it, the statement may have taken
-                        // the head's row lock first: once that batch committed where it said
-                        // it would, the same statement is written again.
-                        if let Some(before) = after.take() {
-                            if before.await.ok().flatten().as_ref() == Some(&known) {
-                                cache.batches.again.fetch_add(1, Ordering::Relaxed);
-                                continue;
-                            }
-                        }
-                        cache.cool_down = COOL_DOWN_BATCHES;
-                    }
-                    Err(err) => {
-                        // A conflicting append fails the statement as well as a broken
-                        // connection does; the long way runs on a checked connection either
-                        // way.
-                        cache.discard_connection();
-                        tracing::debug!(error = %err, "short append failed, writing it again");
-                    }
+            let conn = cache.connection(pool).await?;
+            match write_batch_at(conn, batch, &known).await {
+                Ok(Some(head)) => {
+                    cache.known = Some(head);
+                    cache.batches.one_statement.fetch_add(1, Ordering::Relaxed);
+                    return Ok(BatchOutcome::Committed);
                 }
-                break;
+                Ok(None) => cache.cool_down = COOL_DOWN_BATCHES,
+                Err(err) => {
+                    // A conflicting append fails the statement as well as a broken connection
+                    // does; the long way runs on a checked connection either way.
+                    cache.discard_connection();
+                    tracing::debug!(error = %err, "short append failed, writing it again");
+                }
             }
         } else {
             cache.cool_down -= 1;
         }
     }
-    // The long way's head is known only once it commits: the next batch cannot start from it.
-    drop(announce);
     cache.batches.locked.fetch_add(1, Ordering::Relaxed);
     let conn = cache.connection(pool).await?;
     match write_batch_locked(conn, batch).await {
@@ -415,30 +327,19 @@ async fn write_batch_at(
     conn: &mut PoolConnection<Postgres>,
     batch: &[AppendRequest],
     known: &KnownHead,
-    announce: Option<oneshot::Sender<KnownHead>>,
 ) -> Result<Option<KnownHead>, StoreError> {
     let rows = BatchRows::new(batch, known.position + 1, Some(known.hash.clone()))?;
-    if let (Some(announce), Some(head)) = (announce, rows.head_after()) {
-        let _ = announce.send(head);
-    }
     // Every write joins `head`, which returns a row only when the head was still where this
     // process left it: the row lock on it is taken before any event is written (no event row
     // can be produced without it) and held until the statement commits, so positions stay
-    // gap-free and in commit order across processes. The head is compared as `locked` read it:
-    // `FOR UPDATE` waits for a transaction holding the row (the batch before, in flight beside
-    // this one) and returns the row as that one committed it. Compared in the `UPDATE`'s own
-    // `WHERE`, the statement's snapshot would be compared instead, from before that commit, and
-    // the row skipped without waiting. No `ON CONFLICT` on the events: a conflicting append
-    // fails the whole statement.
+    // gap-free and in commit order across processes. No `ON CONFLICT` on the events: a
+    // conflicting append fails the whole statement.
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH locked AS ( \
-           SELECT position AS at, head_hash AS hash FROM mom_log_head WHERE id = 1 FOR UPDATE), \
-         head AS ( \
-           UPDATE mom_log_head SET position = mom_log_head.position + $27, head_hash = $18 \
-           FROM locked, (SELECT pg_notify($19, '')) AS notified \
-           WHERE mom_log_head.id = 1 AND locked.at = $28 AND locked.hash = $29 \
-           RETURNING mom_log_head.position), \
+            "WITH head AS ( \
+           UPDATE mom_log_head SET position = position + $27, head_hash = $18 \
+           FROM (SELECT pg_notify($19, '')) AS notified \
+           WHERE id = 1 AND position = $28 AND head_hash = $29 RETURNING position), \
          inserted AS ( \
            INSERT INTO {EVENT_COLUMNS} SELECT e.* FROM ({EVENT_ROWS}) AS e CROSS JOIN head \
            RETURNING position), \

@@ -50,17 +50,6 @@ impl Default for StoreOptions {
 }
 
 impl StoreOptions {
-    /// Postgres: how many append batches are written at once, each holding a connection of
-    /// the pool between batches (`crate::appender`): two, the next sent while the one before
-    /// commits, unless the pool is too small to leave readers their connections.
-    pub fn append_pipeline_depth(&self) -> usize {
-        if self.max_connections >= 4 {
-            2
-        } else {
-            1
-        }
-    }
-
     /// The options of a store opened to read its whole log (a projection's rebuild): a SQLite
     /// file is read through a memory map of up to [`SQLITE_MMAP_BYTES`], its log's reads
     /// stepped on blocking threads of their own (docs/eventstore.md, "A rebuild reads SQLite
@@ -183,12 +172,8 @@ impl EventStore {
         };
         crate::audit::init_chain(&backend).await?;
         let commits = CommitSignal::of_database(&database_key(url, &backend));
-        let (appender, task) = Appender::start(
-            backend.clone(),
-            options.max_batch_events,
-            options.append_pipeline_depth(),
-            commits.clone(),
-        );
+        let (appender, task) =
+            Appender::start(backend.clone(), options.max_batch_events, commits.clone());
         Ok(Self {
             backend,
             appender,
